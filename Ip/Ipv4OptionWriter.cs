@@ -37,7 +37,7 @@ public ref struct Ipv4OptionWriter
     public void WriteNoOperation() => Reserve(1)[0] = (byte)Ipv4OptionKind.NoOperation;
 
     /// <summary>Writes any type-length-value option: <paramref name="type"/>, length = 2 + data length, data.</summary>
-    public void WriteOption(byte type, ReadOnlySpan<byte> data)
+    public void WriteOption(byte type, scoped ReadOnlySpan<byte> data)
     {
         if (type is (byte)Ipv4OptionKind.EndOfOptionList or (byte)Ipv4OptionKind.NoOperation)
         {
@@ -64,7 +64,7 @@ public ref struct Ipv4OptionWriter
     /// <param name="slots">Number of 4-byte address slots.</param>
     /// <param name="addresses">Addresses for the first slots (at most <paramref name="slots"/>); the rest are 0.0.0.0.</param>
     /// <param name="recorded">How many slots the pointer has passed (0..slots).</param>
-    public void WriteRoute(Ipv4OptionKind kind, int slots, ReadOnlySpan<Ipv4Address> addresses, int recorded = 0)
+    public void WriteRoute(Ipv4OptionKind kind, int slots, scoped ReadOnlySpan<Ipv4Address> addresses, int recorded = 0)
     {
         if (kind is not (Ipv4OptionKind.RecordRoute or Ipv4OptionKind.LooseSourceRoute or Ipv4OptionKind.StrictSourceRoute))
         {
@@ -88,7 +88,7 @@ public ref struct Ipv4OptionWriter
     }
 
     /// <summary>Writes a record route option (type 7): <paramref name="slots"/> slots, <paramref name="recorded"/> of them filled.</summary>
-    public void WriteRecordRoute(int slots, ReadOnlySpan<Ipv4Address> recorded) =>
+    public void WriteRecordRoute(int slots, scoped ReadOnlySpan<Ipv4Address> recorded) =>
         WriteRoute(Ipv4OptionKind.RecordRoute, slots, recorded, recorded.Length);
 
     /// <summary>
@@ -101,7 +101,7 @@ public ref struct Ipv4OptionWriter
     /// <param name="entries">Values of the first slots; the address is ignored for <see cref="Ipv4TimestampFlag.TimestampsOnly"/>.</param>
     /// <param name="recorded">How many entries the pointer has passed (0..slots).</param>
     /// <param name="overflow">The overflow count, 0..15.</param>
-    public void WriteTimestamp(Ipv4TimestampFlag flag, int slots, ReadOnlySpan<Ipv4TimestampEntry> entries, int recorded, int overflow = 0)
+    public void WriteTimestamp(Ipv4TimestampFlag flag, int slots, scoped ReadOnlySpan<Ipv4TimestampEntry> entries, int recorded, int overflow = 0)
     {
         if (flag is not (Ipv4TimestampFlag.TimestampsOnly or Ipv4TimestampFlag.AddressAndTimestamp or Ipv4TimestampFlag.Prespecified))
         {
