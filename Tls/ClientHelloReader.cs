@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Protocols.Wire;
 
 namespace Protocols.Tls;
@@ -36,10 +35,12 @@ public readonly ref struct ClientHelloReader
     /// </summary>
     public const int MaxLength = 2 + TlsRandom.Length + 1 + 32 + 2 + 65534 + 1 + 255 + 2 + 65535;
 
+    private readonly TlsHelloPrefix.Reader _prefix;
     private readonly TlsExtensionBlock _extensions;
 
     private ClientHelloReader(
         ReadOnlySpan<byte> body,
+        TlsHelloPrefix.Reader prefix,
         ReadOnlySpan<byte> sessionId,
         ReadOnlySpan<byte> cipherSuites,
         ReadOnlySpan<byte> compressionMethods,
@@ -47,6 +48,7 @@ public readonly ref struct ClientHelloReader
         TlsExtensionBlock extensions)
     {
         Bytes = body;
+        _prefix = prefix;
         LegacySessionId = sessionId;
         CipherSuiteBytes = cipherSuites;
         CompressionMethods = compressionMethods;
@@ -58,10 +60,13 @@ public readonly ref struct ClientHelloReader
     public ReadOnlySpan<byte> Bytes { get; }
 
     /// <summary>legacy_version (0x0303 for TLS 1.3 clients, RFC 8446 4.1.2).</summary>
-    public TlsVersion LegacyVersion => (TlsVersion)BinaryPrimitives.ReadUInt16BigEndian(Bytes);
+    public TlsVersion LegacyVersion => _prefix.LegacyVersion;
 
     /// <summary>The 32-byte random.</summary>
-    public ReadOnlySpan<byte> Random => Bytes.Slice(2, TlsRandom.Length);
+    public ReadOnlySpan<byte> Random => _prefix.RandomBytes;
+
+    /// <summary>The fixed start of the body (legacy_version and random), as the generated header view.</summary>
+    public TlsHelloPrefix.Reader Prefix => _prefix;
 
     /// <summary>legacy_session_id (0..32 bytes).</summary>
     public ReadOnlySpan<byte> LegacySessionId { get; }
@@ -88,11 +93,15 @@ public readonly ref struct ClientHelloReader
     public static bool TryRead(ReadOnlySpan<byte> body, out ClientHelloReader reader, out WireError error)
     {
         reader = default;
-        var cursor = new TlsCursor(body, LengthSource.PayloadLength);
 
-        // RFC 8446 4.1.2: legacy_version, random, legacy_session_id<0..32>.
-        if (!cursor.TryReadUInt16("legacy_version", out _, out error)
-            || !cursor.TryReadBytes("random", TlsRandom.Length, out _, out error)
+        // RFC 8446 4.1.2: legacy_version and random (the generated fixed prefix), then legacy_session_id<0..32>.
+        if (!TryReadPrefix(body, out TlsHelloPrefix.Reader prefix, out error))
+        {
+            return false;
+        }
+
+        var cursor = new TlsCursor(body, LengthSource.PayloadLength);
+        if (!cursor.TryReadBytes("prefix", TlsHelloPrefix.FixedLength, out _, out error)
             || !cursor.TryReadVector("legacy_session_id", 1, 0, 32, out ReadOnlySpan<byte> sessionId, out _, out error))
         {
             return false;
@@ -117,7 +126,7 @@ public readonly ref struct ClientHelloReader
             return false;
         }
 
-        reader = new ClientHelloReader(body, sessionId, suites, compression, hasExtensions, extensions);
+        reader = new ClientHelloReader(body, prefix, sessionId, suites, compression, hasExtensions, extensions);
         return true;
     }
 
@@ -202,6 +211,21 @@ public readonly ref struct ClientHelloReader
     /// <summary>"ClientHello legacy_version=0x0303 suites=17 extensions=15".</summary>
     public override string ToString() =>
         $"ClientHello legacy_version=0x{(ushort)LegacyVersion:x4} session_id={LegacySessionId.Length}B suites={CipherSuiteBytes.Length / 2} extensions={_extensions.Count}";
+
+    /// <summary>
+    /// The generated prefix reader; its length errors are re-labelled as limited by the handshake
+    /// length (the body given to the hello readers is the handshake payload).
+    /// </summary>
+    internal static bool TryReadPrefix(ReadOnlySpan<byte> body, out TlsHelloPrefix.Reader prefix, out WireError error)
+    {
+        if (TlsHelloPrefix.TryRead(body, out prefix, out error))
+        {
+            return true;
+        }
+
+        error = error with { Source = LengthSource.PayloadLength };
+        return false;
+    }
 
     /// <summary>
     /// Reads the optional extension block that ends both hellos: absent when the body is

@@ -27,11 +27,13 @@ public readonly ref struct ServerHelloReader
     /// <summary>Smallest possible body: version, random, empty session id, suite, compression method.</summary>
     public const int MinLength = 2 + TlsRandom.Length + 1 + 2 + 1;
 
+    private readonly TlsHelloPrefix.Reader _prefix;
     private readonly TlsExtensionBlock _extensions;
 
-    private ServerHelloReader(ReadOnlySpan<byte> body, ReadOnlySpan<byte> sessionId, int suiteOffset, bool hasExtensions, TlsExtensionBlock extensions, TlsVersion? selected)
+    private ServerHelloReader(ReadOnlySpan<byte> body, TlsHelloPrefix.Reader prefix, ReadOnlySpan<byte> sessionId, int suiteOffset, bool hasExtensions, TlsExtensionBlock extensions, TlsVersion? selected)
     {
         Bytes = body;
+        _prefix = prefix;
         LegacySessionIdEcho = sessionId;
         CipherSuite = (TlsCipherSuite)BinaryPrimitives.ReadUInt16BigEndian(body.Slice(suiteOffset));
         LegacyCompressionMethod = body[suiteOffset + 2];
@@ -44,10 +46,13 @@ public readonly ref struct ServerHelloReader
     public ReadOnlySpan<byte> Bytes { get; }
 
     /// <summary>legacy_version (0x0303 for TLS 1.3, RFC 8446 4.1.3).</summary>
-    public TlsVersion LegacyVersion => (TlsVersion)BinaryPrimitives.ReadUInt16BigEndian(Bytes);
+    public TlsVersion LegacyVersion => _prefix.LegacyVersion;
 
     /// <summary>The 32-byte random.</summary>
-    public ReadOnlySpan<byte> Random => Bytes.Slice(2, TlsRandom.Length);
+    public ReadOnlySpan<byte> Random => _prefix.RandomBytes;
+
+    /// <summary>The fixed start of the body (legacy_version and random), as the generated header view.</summary>
+    public TlsHelloPrefix.Reader Prefix => _prefix;
 
     /// <summary>True when the random is the HelloRetryRequest magic value (RFC 8446 4.1.3).</summary>
     public bool IsHelloRetryRequest => Random.SequenceEqual(TlsRandom.HelloRetryRequestMagic);
@@ -80,11 +85,16 @@ public readonly ref struct ServerHelloReader
     public static bool TryRead(ReadOnlySpan<byte> body, out ServerHelloReader reader, out WireError error)
     {
         reader = default;
-        var cursor = new TlsCursor(body, LengthSource.PayloadLength);
 
-        // RFC 8446 4.1.3: legacy_version, random, legacy_session_id_echo<0..32>, cipher_suite, compression method.
-        if (!cursor.TryReadUInt16("legacy_version", out _, out error)
-            || !cursor.TryReadBytes("random", TlsRandom.Length, out _, out error)
+        // RFC 8446 4.1.3: legacy_version, random (the generated fixed prefix), legacy_session_id_echo<0..32>,
+        // cipher_suite, compression method.
+        if (!ClientHelloReader.TryReadPrefix(body, out TlsHelloPrefix.Reader prefix, out error))
+        {
+            return false;
+        }
+
+        var cursor = new TlsCursor(body, LengthSource.PayloadLength);
+        if (!cursor.TryReadBytes("prefix", TlsHelloPrefix.FixedLength, out _, out error)
             || !cursor.TryReadVector("legacy_session_id_echo", 1, 0, 32, out ReadOnlySpan<byte> sessionId, out _, out error))
         {
             return false;
@@ -113,7 +123,7 @@ public readonly ref struct ServerHelloReader
             }
         }
 
-        reader = new ServerHelloReader(body, sessionId, suiteOffset, hasExtensions, extensions, selected);
+        reader = new ServerHelloReader(body, prefix, sessionId, suiteOffset, hasExtensions, extensions, selected);
         return true;
     }
 

@@ -124,40 +124,42 @@ public sealed class TlsClientHelloInfo
                 return TlsClientHelloStatus.NeedMoreData;
             }
 
-            if (!TryReadRecordHeader(data.Slice(position), position, out TlsContentType type, out TlsVersion version, out int length, out error))
+            // RFC 8446 5.1 record header; the generated reader applies the content-type range and
+            // the 2^14 + 256 length limit (RFC 8446 5.2), then checks that the fragment is all there.
+            if (!TlsRecordHeader.TryRead(data.Slice(position), out TlsRecordHeader.Reader record, out error))
             {
+                if (error.Kind == WireErrorKind.TooShort && error.Source == LengthSource.Buffer)
+                {
+                    requiredLength = position + (int)error.Required;
+                    error = error with { Required = requiredLength, Actual = data.Length, Offset = position };
+                    return TlsClientHelloStatus.NeedMoreData;
+                }
+
+                error = error.WithOffset(position);
                 return TlsClientHelloStatus.Malformed;
             }
 
             if (records == 0)
             {
-                recordVersion = version;
+                recordVersion = record.LegacyRecordVersion;
             }
 
             // RFC 8446 5.1: handshake messages are not interleaved with other record types.
-            if (type != TlsContentType.Handshake)
+            if (record.ContentType != TlsContentType.Handshake)
             {
-                error = WireError.InvalidValue(Layer, "ContentType", (long)TlsContentType.Handshake, (long)type, position);
+                error = WireError.InvalidValue(Layer, "ContentType", (long)TlsContentType.Handshake, (long)record.ContentType, position);
                 return TlsClientHelloStatus.Malformed;
             }
 
             // RFC 8446 5.1: implementations MUST NOT send zero-length fragments of handshake types.
-            if (length == 0)
+            if (record.Length == 0)
             {
                 error = WireError.LengthTooSmall(Layer, "Length", 1, 0, LengthSource.PayloadLength, position + 3);
                 return TlsClientHelloStatus.Malformed;
             }
 
-            int end = position + TlsFraming.RecordHeaderLength + length;
-            if (end > data.Length)
-            {
-                requiredLength = end;
-                error = WireError.TooShort(Layer, "fragment", end, data.Length, LengthSource.Buffer, position + TlsFraming.RecordHeaderLength);
-                return TlsClientHelloStatus.NeedMoreData;
-            }
-
-            ReadOnlySpan<byte> fragment = data.Slice(position + TlsFraming.RecordHeaderLength, length);
-            position = end;
+            ReadOnlySpan<byte> fragment = record.Payload;
+            position += record.Bytes.Length;
             records++;
             if (records == 1)
             {
@@ -190,7 +192,6 @@ public sealed class TlsClientHelloInfo
 
             // RFC 8446 4: the handshake header. The first message of a connection is a ClientHello (RFC 8446 2).
             var handshakeType = (TlsHandshakeType)message[0];
-            int bodyLength = (message[1] << 16) | (message[2] << 8) | message[3];
             int headerOffset = records == 1 ? TlsFraming.RecordHeaderLength : 0;
             if (handshakeType != TlsHandshakeType.ClientHello)
             {
@@ -198,27 +199,28 @@ public sealed class TlsClientHelloInfo
                 return TlsClientHelloStatus.Malformed;
             }
 
+            int bodyLength = (message[1] << 16) | (message[2] << 8) | message[3];
             if (bodyLength > ClientHelloReader.MaxLength)
             {
                 error = WireError.InvalidValue(Layer, "Length", ClientHelloReader.MaxLength, bodyLength, headerOffset + 1);
                 return TlsClientHelloStatus.Malformed;
             }
 
-            int messageLength = TlsFraming.HandshakeHeaderLength + bodyLength;
-            if (message.Length < messageLength)
+            // Incomplete until the generated reader finds the whole body (it trims to the length field).
+            if (!HandshakeHeader.TryRead(message, out HandshakeHeader.Reader handshake, out _))
             {
                 continue;
             }
 
-            if (message.Length > messageLength)
+            if (message.Length > handshake.Bytes.Length)
             {
                 // The client sends nothing after its ClientHello until the server answers.
-                error = WireError.Malformed(Layer, "Length", messageLength, message.Length, LengthSource.PayloadLength, headerOffset + messageLength);
+                error = WireError.Malformed(Layer, "Length", handshake.Bytes.Length, message.Length, LengthSource.PayloadLength, headerOffset + handshake.Bytes.Length);
                 return TlsClientHelloStatus.Malformed;
             }
 
             int bodyOffset = headerOffset + TlsFraming.HandshakeHeaderLength;
-            if (!TryDescribe(message.Slice(TlsFraming.HandshakeHeaderLength), recordVersion, position, records, out info, out error))
+            if (!TryDescribe(handshake.Payload, recordVersion, position, records, out info, out error))
             {
                 error = error.WithOffset(bodyOffset);
                 return TlsClientHelloStatus.Malformed;
@@ -243,28 +245,6 @@ public sealed class TlsClientHelloInfo
 
         int bodyLength = (message[1] << 16) | (message[2] << 8) | message[3];
         return Math.Max(0, TlsFraming.HandshakeHeaderLength + bodyLength - message.Length);
-    }
-
-    /// <summary>RFC 8446 5.1: the 5-byte record header, with the 5.2 length limit.</summary>
-    private static bool TryReadRecordHeader(ReadOnlySpan<byte> bytes, int offset, out TlsContentType type, out TlsVersion version, out int length, out WireError error)
-    {
-        type = (TlsContentType)bytes[0];
-        version = (TlsVersion)((bytes[1] << 8) | bytes[2]);
-        length = (bytes[3] << 8) | bytes[4];
-        if (type is < TlsContentType.ChangeCipherSpec or > TlsContentType.Heartbeat)
-        {
-            error = WireError.InvalidValue(Layer, "ContentType", (long)TlsContentType.Handshake, (long)type, offset);
-            return false;
-        }
-
-        if (length > TlsRecordHeader.MaxCiphertextLength)
-        {
-            error = WireError.InvalidValue(Layer, "Length", TlsRecordHeader.MaxCiphertextLength, length, offset + 3);
-            return false;
-        }
-
-        error = default;
-        return true;
     }
 
     private static bool TryDescribe(ReadOnlySpan<byte> body, TlsVersion recordVersion, int length, int records, out TlsClientHelloInfo? info, out WireError error)

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 
 namespace Protocols.Tls;
 
@@ -7,10 +6,10 @@ namespace Protocols.Tls;
 public static class TlsFraming
 {
     /// <summary>Size of a record header.</summary>
-    public const int RecordHeaderLength = 5;
+    public const int RecordHeaderLength = TlsRecordHeader.FixedLength;
 
     /// <summary>Size of a handshake header.</summary>
-    public const int HandshakeHeaderLength = 4;
+    public const int HandshakeHeaderLength = HandshakeHeader.FixedLength;
 
     /// <summary>Largest handshake body a uint24 length can describe.</summary>
     public const int MaxHandshakeBodyLength = (1 << 24) - 1;
@@ -36,10 +35,8 @@ public static class TlsFraming
         ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, HandshakeHeaderLength, nameof(destination));
         ArgumentOutOfRangeException.ThrowIfNegative(bodyLength);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(bodyLength, MaxHandshakeBodyLength);
-        destination[0] = (byte)type;
-        destination[1] = (byte)(bodyLength >> 16);
-        destination[2] = (byte)(bodyLength >> 8);
-        destination[3] = (byte)bodyLength;
+        // RFC 8446 4: msg_type, uint24 length.
+        new HandshakeHeader { HandshakeType = type, Length = (uint)bodyLength }.WriteTo(destination);
     }
 
     /// <summary>Writes a record header into the first 5 bytes of <paramref name="destination"/>.</summary>
@@ -48,9 +45,8 @@ public static class TlsFraming
         ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, RecordHeaderLength, nameof(destination));
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(length, TlsRecordHeader.MaxCiphertextLength);
-        destination[0] = (byte)type;
-        BinaryPrimitives.WriteUInt16BigEndian(destination.Slice(1), (ushort)version);
-        BinaryPrimitives.WriteUInt16BigEndian(destination.Slice(3), (ushort)length);
+        // RFC 8446 5.1: type, legacy_record_version, uint16 length.
+        new TlsRecordHeader { ContentType = type, LegacyRecordVersion = version, Length = (ushort)length }.WriteTo(destination);
     }
 
     /// <summary>
