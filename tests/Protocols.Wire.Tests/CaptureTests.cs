@@ -216,7 +216,7 @@ public class CaptureTests
         Assert.Equal(new DateTimeOffset(2106, 2, 7, 6, 28, 15, TimeSpan.Zero), frames[2].Timestamp.AddTicks(-frames[2].Timestamp.Ticks % TimeSpan.TicksPerSecond));
     }
 
-    private static PcapNgFile SampleNg(bool bigEndian)
+    internal static PcapNgFile SampleNg(bool bigEndian)
     {
         byte[] eth = [.. Enumerable.Range(0, 61).Select(i => (byte)i)];
         return new PcapNgFile()
@@ -227,11 +227,11 @@ public class CaptureTests
             .Enhanced(bigEndian, 0, 1_700_000_000_123_456UL, eth, withOption: true)
             .Enhanced(bigEndian, 1, 1_700_000_000_987_654_321UL, [0x45, 0, 0, 20], original: 40)
             .Simple(bigEndian, 100, [.. Enumerable.Repeat((byte)7, 100)])
-            .Unknown(bigEndian, 5, 0) // an interface statistics block: skipped
+            .Block(bigEndian, 5, w => w.U32(0).U32(0).U32(0)) // an interface statistics block: skipped
             .Section(!bigEndian, sectionLength: 1024) // a second section, other byte order
             .Interface(!bigEndian, 228, 16, tsResol: 0x8A, tsOffset: -3600) // 2^-10 s, one hour back
             .Enhanced(!bigEndian, 0, (1_700_000_000UL << 10) + 512, [1, 2, 3])
-            .Simple(!bigEndian, 20, [.. Enumerable.Range(0, 20).Select(i => (byte)i)]);
+            .Simple(!bigEndian, 20, [.. Enumerable.Range(0, 16).Select(i => (byte)i)]); // cut to the snap length
     }
 
     [Theory]
@@ -313,6 +313,23 @@ public class CaptureTests
         Assert.Equal((5 * Ns) + 500_000_000 + 953, frames[1].TimestampNanoseconds); // 2^-20 s = 953.67 ns
         Assert.Equal((1_700_000 * Ns) + 123_456_789, frames[2].TimestampNanoseconds);
         Assert.Equal(42 * Ns, frames[3].TimestampNanoseconds);
+    }
+
+    [Fact]
+    public void SimplePacket_CapturedLengthIsTheMinimumOfOriginalSnapAndBlock()
+    {
+        byte[] file = new PcapNgFile()
+            .Section(false)
+            .Interface(false, 1, 16)
+            .Simple(false, 20, [.. Enumerable.Range(0, 20).Select(i => (byte)i)]) // more than the snap length in the block
+            .Simple(false, 2, [9, 8]) // padded to 4: the original length wins
+            .Simple(false, 1000, [1, 2, 3, 4, 5, 6, 7, 8]) // block shorter than both
+            .ToArray();
+        var frames = ReadAll(file);
+        Assert.Equal([16, 2, 8], frames.Select(f => f.CapturedLength));
+        Assert.Equal([20L, 2, 1000], frames.Select(f => f.OriginalLength));
+        Assert.Equal([9, 8], frames[1].Data.ToArray());
+        Assert.All(frames, f => Assert.False(f.HasTimestamp));
     }
 
     [Fact]
