@@ -223,7 +223,8 @@ internal static class FrameDissector
             canVerify: !moreFragments && captured.Length == payloadLength,
             limit,
             offset + headerLength,
-            Checksum.PseudoHeaderSum(source, destination, protocol, 0));
+            Checksum.PseudoHeaderSum(source, destination, protocol, 0),
+            isFirstFragment: moreFragments);
         switch (protocol)
         {
             case ProtocolTcp:
@@ -247,8 +248,10 @@ internal static class FrameDissector
         /// <param name="frameLimit">What limits the frame's bytes (buffer or capture length).</param>
         /// <param name="offset">Offset of the payload in the frame.</param>
         /// <param name="pseudoHeaderBase">The pseudo-header partial sum without the length (RFC 9293 3.1, RFC 768).</param>
-        public Transport(ReadOnlySpan<byte> captured, int length, bool canVerify, LengthSource frameLimit, int offset, uint pseudoHeaderBase)
+        /// <param name="isFirstFragment">The payload is the first fragment of a larger datagram (RFC 791 3.2).</param>
+        public Transport(ReadOnlySpan<byte> captured, int length, bool canVerify, LengthSource frameLimit, int offset, uint pseudoHeaderBase, bool isFirstFragment)
         {
+            IsFirstFragment = isFirstFragment;
             Captured = captured;
             Length = length;
             CanVerify = canVerify;
@@ -268,6 +271,8 @@ internal static class FrameDissector
         public int Offset { get; }
 
         public uint PseudoHeaderBase { get; }
+
+        public bool IsFirstFragment { get; }
 
         /// <summary>The pseudo-header sum with the transport length <paramref name="transportLength"/>.</summary>
         public uint PseudoHeader(int transportLength) => Checksum.Add(PseudoHeaderBase, (uint)transportLength);
@@ -444,14 +449,15 @@ internal static class FrameDissector
         decoded.Add("udp.dstport", (long)BinaryPrimitives.ReadUInt16BigEndian(data[2..]));
         decoded.Add("udp.length", (long)length);
 
-        // RFC 768: the length counts header and data, so at least 8; it cannot exceed the IP payload.
+        // RFC 768: the length counts header and data, so at least 8; it cannot exceed the IP payload
+        // (of the whole datagram: a first fragment carries only part of it).
         if (length < 8)
         {
             decoded.Error = WireError.LengthTooSmall("UDP", "Length", 8, length, LengthSource.TotalLength, t.Offset).ToString();
             return;
         }
 
-        if (length > t.Length)
+        if (length > t.Length && !t.IsFirstFragment)
         {
             decoded.Error = WireError.TooShort("UDP", "Length", length, t.Length, LengthSource.TotalLength, t.Offset).ToString();
             return;
