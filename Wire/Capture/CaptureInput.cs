@@ -64,9 +64,13 @@ internal sealed class CaptureInput : IDisposable
     }
 
     /// <summary>Skips <paramref name="count"/> bytes or throws a truncation error.</summary>
-    public void Skip(long count, string what, long structureOffset)
+    /// <param name="count">Bytes to skip.</param>
+    /// <param name="what">The structure being skipped, for the error message.</param>
+    /// <param name="structureOffset">Where that structure started.</param>
+    /// <param name="needAfter">Bytes of the structure that follow the skipped part (counted in the "need" of the error).</param>
+    public void Skip(long count, string what, long structureOffset, long needAfter = 0)
     {
-        EnsureAvailable(count, what, structureOffset);
+        EnsureAvailable(count + needAfter, what, structureOffset);
         if (_stream.CanSeek)
         {
             _stream.Seek(count, SeekOrigin.Current);
@@ -87,7 +91,7 @@ internal sealed class CaptureInput : IDisposable
                 if (got < want)
                 {
                     long already = start - structureOffset;
-                    throw Truncated(what, structureOffset, count + already, count - left + already);
+                    throw Truncated(what, structureOffset, count + needAfter + already, count - left + already);
                 }
             }
         }

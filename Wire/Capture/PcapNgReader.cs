@@ -345,7 +345,7 @@ public sealed class PcapNgReader : CaptureReader
     {
         string what = Invariant($"block of type 0x{type:x8}");
         CheckLength(offset, length, 12, what, alreadyRead: 8, loadsIntoMemory: false);
-        Input.Skip(length - 12L, what, offset);
+        Input.Skip(length - 12L, what, offset, needAfter: 4);
         Span<byte> trailer = stackalloc byte[4];
         Input.ReadExactly(trailer, what, offset);
         CheckTrailer(offset, length, ReadUInt32(trailer), what);
