@@ -1,1 +1,3 @@
-return 0;
+using Protocols.Cli.CommandLine;
+
+return CliApp.Run(args, Console.Out, Console.Error);

@@ -1,0 +1,174 @@
+using Protocols.Wire;
+
+namespace Protocols.Tcp;
+
+/// <summary>
+/// Enumerates the options of a TCP header's options region (RFC 9293 3.1 "Options", 3.2) without
+/// copying or allocating. Never throws: a malformed option ends the enumeration with a
+/// <see cref="WireError"/> (layer <c>TCP</c>, field = the option's name, source
+/// <see cref="LengthSource.OptionLength"/>).
+/// </summary>
+/// <remarks>
+/// <para>Rules, in the order they are checked for each option:</para>
+/// <list type="bullet">
+/// <item>EOL (kind 0) is returned and ends the list; the bytes after it are padding and are not read (RFC 9293 3.2).</item>
+/// <item>NOP (kind 1) is a single byte (RFC 9293 3.2).</item>
+/// <item>Every other kind has a length byte that counts the kind and length bytes too (RFC 9293 3.1):
+/// a missing length byte is <see cref="WireErrorKind.TooShort"/> (required 2, actual 1);
+/// a length below 2 is <see cref="WireErrorKind.Malformed"/> (required 2, actual = the length byte).</item>
+/// <item>A known kind with the wrong length is <see cref="WireErrorKind.Malformed"/> (required = the
+/// length the kind must have, actual = the length byte): MSS 4 (RFC 9293 3.2), window scale 3
+/// (RFC 7323 2.2), SACK-permitted 2 (RFC 2018 2), timestamps 10 (RFC 7323 3.2), SACK 2 + 8n with
+/// n = 1..4 (RFC 2018 3; required = 10 below that, 34 above it, else the next valid length).</item>
+/// <item>A length that runs past the options region is <see cref="WireErrorKind.TooShort"/>
+/// (required = the length byte, actual = bytes left from the option's kind byte).</item>
+/// <item>Unknown kinds are returned with their raw kind number and skipped by their length.</item>
+/// </list>
+/// <para>Error offsets are relative to the start of the options region; add
+/// <c>TcpHeader.FixedLength</c> (<see cref="WireError.WithOffset(int)"/>) for offsets within the TCP header.</para>
+/// <para>A window scale shift above 14 is not an error: it is reported as received and flagged by
+/// <see cref="TcpOption.IsWindowScaleOutOfRange"/>; RFC 7323 2.3 says to log it and use 14
+/// (<see cref="TcpOption.EffectiveWindowScaleShift"/>).</para>
+/// </remarks>
+public ref struct TcpOptionReader
+{
+    private const string Layer = "TCP";
+
+    private readonly ReadOnlySpan<byte> _options;
+    private int _offset;
+    private bool _ended;
+    private WireError _error;
+
+    /// <summary>Starts reading at the beginning of <paramref name="options"/> (the bytes between the fixed header and the data offset).</summary>
+    public TcpOptionReader(ReadOnlySpan<byte> options)
+    {
+        _options = options;
+    }
+
+    /// <summary>Offset, within the options region, of the next option to read (after the end: where the list ended).</summary>
+    public readonly int Offset => _offset;
+
+    /// <summary>The error that ended the enumeration, or a default (non-error) value.</summary>
+    public readonly WireError Error => _error;
+
+    /// <summary>
+    /// Reads the next option. Returns false at the end of the list (end of the region, or after
+    /// EOL) with a non-error <paramref name="error"/>, or on a malformed option with the error; every
+    /// later call returns false with the same error.
+    /// </summary>
+    public bool TryReadNext(out TcpOption option, out WireError error)
+    {
+        option = default;
+        if (_ended || _offset >= _options.Length)
+        {
+            _ended = true;
+            error = _error;
+            return false;
+        }
+
+        ReadOnlySpan<byte> rest = _options[_offset..];
+        byte kind = rest[0];
+
+        // RFC 9293 3.2: kinds 0 and 1 are a single octet.
+        if (kind is 0 or 1)
+        {
+            option = new TcpOption(_offset, rest[..1]);
+            _offset++;
+            _ended = kind == 0; // RFC 9293 3.2: End of Option List ends the list.
+            error = default;
+            return true;
+        }
+
+        // RFC 9293 3.1: every other option has a length octet counting kind, length and data.
+        if (rest.Length < 2)
+        {
+            return Fail(WireError.TooShort(Layer, TcpOptionNames.Field(kind), 2, rest.Length, LengthSource.OptionLength, _offset), out error);
+        }
+
+        int length = rest[1];
+        if (length < 2)
+        {
+            return Fail(WireError.Malformed(Layer, TcpOptionNames.Field(kind), 2, length, LengthSource.OptionLength, _offset), out error);
+        }
+
+        int required = RequiredLength(kind, length);
+        if (required != length)
+        {
+            return Fail(WireError.Malformed(Layer, TcpOptionNames.Field(kind), required, length, LengthSource.OptionLength, _offset), out error);
+        }
+
+        if (length > rest.Length)
+        {
+            return Fail(WireError.TooShort(Layer, TcpOptionNames.Field(kind), length, rest.Length, LengthSource.OptionLength, _offset), out error);
+        }
+
+        option = new TcpOption(_offset, rest[..length]);
+        _offset += length;
+        error = default;
+        return true;
+    }
+
+    /// <summary>
+    /// Checks a whole options region: true when every option up to the end of the region (or up to
+    /// EOL) is well formed.
+    /// </summary>
+    public static bool Validate(ReadOnlySpan<byte> options, out WireError error)
+    {
+        var reader = new TcpOptionReader(options);
+        while (reader.TryReadNext(out _, out error))
+        {
+        }
+
+        return !error.IsError;
+    }
+
+    /// <summary>
+    /// Adds one annotation per option (<c>Option MSS len=4 value=1460</c>), one for padding after EOL,
+    /// and, when an option is malformed, one for the rest of the region with the error.
+    /// </summary>
+    /// <param name="options">The options region.</param>
+    /// <param name="baseOffset">Where the options region starts in the dump.</param>
+    /// <param name="into">Receives the annotations.</param>
+    public static void Annotate(ReadOnlySpan<byte> options, int baseOffset, ICollection<HexAnnotation> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        var reader = new TcpOptionReader(options);
+        while (reader.TryReadNext(out TcpOption option, out _))
+        {
+            into.Add(new HexAnnotation(baseOffset + option.Offset, option.Length, "Option " + option.ToString()));
+        }
+
+        if (reader.Error.IsError)
+        {
+            into.Add(new HexAnnotation(baseOffset + reader.Offset, options.Length - reader.Offset, "Malformed option: " + reader.Error.ToString()));
+        }
+        else if (reader.Offset < options.Length)
+        {
+            into.Add(new HexAnnotation(baseOffset + reader.Offset, options.Length - reader.Offset, "Padding after EOL"));
+        }
+    }
+
+    /// <summary>The length a known kind must have given the length byte found; <paramref name="length"/> itself for kinds of any length.</summary>
+    private static int RequiredLength(byte kind, int length) => (TcpOptionKind)kind switch
+    {
+        TcpOptionKind.MaximumSegmentSize => 4,   // RFC 9293 3.2
+        TcpOptionKind.WindowScale => 3,          // RFC 7323 2.2
+        TcpOptionKind.SackPermitted => 2,        // RFC 2018 2
+        TcpOptionKind.Timestamps => 10,          // RFC 7323 3.2
+        TcpOptionKind.Sack => length switch      // RFC 2018 3: 2 + 8n; n <= 4 fits 40 bytes of options
+        {
+            < 10 => 10,
+            > 34 => 34,
+            _ => 2 + (((length - 2 + 7) / 8) * 8),
+        },
+        _ => length,
+    };
+
+    private bool Fail(WireError e, out WireError error)
+    {
+        _ended = true;
+        _error = e;
+        error = e;
+        return false;
+    }
+}
