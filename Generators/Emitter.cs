@@ -927,7 +927,14 @@ namespace Protocols.Generators
                     int lastWord = (f.EndByte - 1) / 2 * 2;
                     w.Line();
                     w.Line($"/// <summary>Sets {Xml(f.Name)} and updates {Xml(ck.Name)} incrementally (RFC 1624), without summing the message again.</summary>");
-                    if (model.ChecksumCoverage == HeaderModel.CoveragePseudoHeaderAndMessage)
+                    int index = model.Fields.TakeWhile(x => x != f).Count();
+                    bool changesCoverage = index == model.HeaderLengthField
+                        || (model.ChecksumCoverage != HeaderModel.CoverageHeader && (index == model.TotalLengthField || index == model.PayloadLengthField));
+                    if (changesCoverage)
+                    {
+                        w.Line("/// <remarks>This length decides which bytes the checksum covers; the update accounts only for the field's own bits, so call FillChecksum when the covered range changes.</remarks>");
+                    }
+                    else if (model.ChecksumCoverage == HeaderModel.CoveragePseudoHeaderAndMessage)
                     {
                         w.Line("/// <remarks>Only this header's words are accounted for: a pseudo-header value that changes with it (such as a length) is not.</remarks>");
                     }
