@@ -112,6 +112,10 @@ public ref struct Ipv4OptionReader
             (byte)Ipv4OptionKind.RecordRoute or (byte)Ipv4OptionKind.LooseSourceRoute or (byte)Ipv4OptionKind.StrictSourceRoute
                 => CheckRoute(bytes, name, at),
             (byte)Ipv4OptionKind.Timestamp => CheckTimestamp(bytes, name, at),
+
+            // RFC 2113 2.1 (router alert) and RFC 791 3.1 (stream identifier): length 4.
+            (byte)Ipv4OptionKind.RouterAlert or (byte)Ipv4OptionKind.StreamId when length != 4
+                => WireError.Malformed(Layer, name, 4, length, LengthSource.OptionLength, at + 1),
             _ => default,
         };
         if (check.IsError)
