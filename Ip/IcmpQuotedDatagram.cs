@@ -64,8 +64,8 @@ public readonly ref struct IcmpQuotedDatagram
             return false;
         }
 
-        // Check the header with the generated reader, over a copy whose total length is capped to
-        // what the quote holds; the real total length is restored in the value form.
+        // Run the generated checks over a copy of the header whose total length is capped to what
+        // the quote holds (when it is not already invalid); the reader below sees the real bytes.
         int totalLength = BinaryPrimitives.ReadUInt16BigEndian(icmpPayload[2..]);
         Span<byte> copy = stackalloc byte[Ipv4Packet.MaxHeaderLength];
         copy = copy[..Math.Min(icmpPayload.Length, Ipv4Packet.MaxHeaderLength)];
