@@ -10,10 +10,11 @@ namespace Protocols.Ip;
 /// </summary>
 /// <remarks>
 /// The quoted header's total length describes the original datagram, which is usually longer
-/// than the quote, so the quote cannot be read with <c>Ipv4Header.TryRead</c> (it would report the
-/// missing bytes). <see cref="TryRead"/> checks the header the same way (version, IHL, total
-/// length not below IHL) without requiring the payload, and exposes the header in value form
-/// plus the quoted payload bytes, trimmed to the original total length.
+/// than the quote, so <c>Ipv4Header.TryRead</c> over the quote would report the missing bytes.
+/// <see cref="TryRead"/> runs the generated checks (version, IHL, header within the quote, total
+/// length not below IHL) over a copy of the header whose total length is capped to the quote, and
+/// then exposes an <see cref="Ipv4Header.Reader"/> over the real quoted bytes: its getters show
+/// the original fields (total length included), its <c>Payload</c> is the quoted payload present.
 /// </remarks>
 public readonly ref struct IcmpQuotedDatagram
 {
@@ -22,27 +23,25 @@ public readonly ref struct IcmpQuotedDatagram
 
     private const string Layer = "ICMPv4";
 
-    private IcmpQuotedDatagram(Ipv4Header header, ReadOnlySpan<byte> headerBytes, ReadOnlySpan<byte> payload)
-    {
-        Header = header;
-        HeaderBytes = headerBytes;
-        Payload = payload;
-    }
+    private IcmpQuotedDatagram(Ipv4Header.Reader header) => Header = header;
 
-    /// <summary>The quoted IP header, value form (its total length is the original datagram's).</summary>
-    public Ipv4Header Header { get; }
+    /// <summary>
+    /// The quoted datagram: fields read in place (the total length is the original datagram's),
+    /// <c>Bytes</c> is the quote trimmed to the original total length, <c>Payload</c> the quoted payload present.
+    /// </summary>
+    public Ipv4Header.Reader Header { get; }
 
     /// <summary>The quoted header's bytes, options included.</summary>
-    public ReadOnlySpan<byte> HeaderBytes { get; }
+    public ReadOnlySpan<byte> HeaderBytes => Header.Header;
 
     /// <summary>The quoted header's options region.</summary>
-    public ReadOnlySpan<byte> Options => HeaderBytes[Ipv4Header.FixedLength..];
+    public ReadOnlySpan<byte> Options => Header.Options;
 
     /// <summary>The quoted payload bytes present (at most the original payload length).</summary>
-    public ReadOnlySpan<byte> Payload { get; }
+    public ReadOnlySpan<byte> Payload => Header.Payload;
 
     /// <summary>The payload length of the original datagram, from its total length.</summary>
-    public int OriginalPayloadLength => Header.TotalLength - HeaderBytes.Length;
+    public int OriginalPayloadLength => Header.TotalLength - Header.HeaderLength;
 
     /// <summary>True when fewer payload bytes are quoted than the original datagram carried.</summary>
     public bool IsTruncated => Payload.Length < OriginalPayloadLength;
@@ -65,8 +64,8 @@ public readonly ref struct IcmpQuotedDatagram
             return false;
         }
 
-        // Check the header with the generated reader, over a copy whose total length is capped to
-        // what the quote holds; the real total length is restored in the value form.
+        // Run the generated checks over a copy of the header whose total length is capped to what
+        // the quote holds (when it is not already invalid); the reader below sees the real bytes.
         int totalLength = BinaryPrimitives.ReadUInt16BigEndian(icmpPayload[2..]);
         Span<byte> copy = stackalloc byte[Ipv4Packet.MaxHeaderLength];
         copy = copy[..Math.Min(icmpPayload.Length, Ipv4Packet.MaxHeaderLength)];
@@ -77,16 +76,16 @@ public readonly ref struct IcmpQuotedDatagram
             BinaryPrimitives.WriteUInt16BigEndian(copy[2..], (ushort)Math.Min(headerLength, copy.Length));
         }
 
-        if (!Ipv4Header.TryRead(copy, out Ipv4Header.Reader reader, out error))
+        if (!Ipv4Header.TryRead(copy, out _, out error))
         {
             error = error.WithOffset(baseOffset);
             return false;
         }
 
-        Ipv4Header header = reader.ToValue();
-        header.TotalLength = (ushort)totalLength;
+        // Validated: headerLength >= 20, headerLength <= quote length, totalLength >= headerLength.
+        // The generated reader's (internal) constructor wraps the real bytes.
         int end = Math.Min(icmpPayload.Length, totalLength);
-        quote = new IcmpQuotedDatagram(header, icmpPayload[..headerLength], icmpPayload[headerLength..end]);
+        quote = new IcmpQuotedDatagram(new Ipv4Header.Reader(icmpPayload[..end], headerLength));
         error = default;
         return true;
     }

@@ -88,30 +88,34 @@ public ref struct Ipv4OptionReader
         }
 
         // RFC 791 3.1: case 2, option-type, option-length (counting type and length), data.
-        string name = Ipv4Option.NameOf(type);
+        // (The option's name is only looked up for an error: walking valid options allocates nothing.)
         int at = _baseOffset + start;
         if (rest.Length < 2)
         {
-            return Fail(WireError.TooShort(Layer, name, 2, rest.Length, LengthSource.OptionLength, at), out error);
+            return Fail(WireError.TooShort(Layer, Ipv4Option.NameOf(type), 2, rest.Length, LengthSource.OptionLength, at), out error);
         }
 
         int length = rest[1];
         if (length < 2)
         {
-            return Fail(WireError.Malformed(Layer, name, 2, length, LengthSource.OptionLength, at + 1), out error);
+            return Fail(WireError.Malformed(Layer, Ipv4Option.NameOf(type), 2, length, LengthSource.OptionLength, at + 1), out error);
         }
 
         if (length > rest.Length)
         {
-            return Fail(WireError.TooShort(Layer, name, length, rest.Length, LengthSource.OptionLength, at + 1), out error);
+            return Fail(WireError.TooShort(Layer, Ipv4Option.NameOf(type), length, rest.Length, LengthSource.OptionLength, at + 1), out error);
         }
 
         ReadOnlySpan<byte> bytes = rest[..length];
         WireError check = type switch
         {
             (byte)Ipv4OptionKind.RecordRoute or (byte)Ipv4OptionKind.LooseSourceRoute or (byte)Ipv4OptionKind.StrictSourceRoute
-                => CheckRoute(bytes, name, at),
-            (byte)Ipv4OptionKind.Timestamp => CheckTimestamp(bytes, name, at),
+                => CheckRoute(bytes, at),
+            (byte)Ipv4OptionKind.Timestamp => CheckTimestamp(bytes, at),
+
+            // RFC 2113 2.1 (router alert) and RFC 791 3.1 (stream identifier): length 4.
+            (byte)Ipv4OptionKind.RouterAlert or (byte)Ipv4OptionKind.StreamId when length != 4
+                => WireError.Malformed(Layer, Ipv4Option.NameOf(type), 4, length, LengthSource.OptionLength, at + 1),
             _ => default,
         };
         if (check.IsError)
@@ -173,23 +177,23 @@ public ref struct Ipv4OptionReader
     // RFC 791 3.1, loose/strict source route and record route: length = 3 + 4n (route data of
     // 4-byte addresses), pointer relative to the option, smallest legal value 4; a pointer
     // greater than the length means the route data is exhausted (pointer = length + 1).
-    private static WireError CheckRoute(ReadOnlySpan<byte> bytes, string name, int at)
+    private static WireError CheckRoute(ReadOnlySpan<byte> bytes, int at)
     {
         int length = bytes.Length;
         if (length < 3)
         {
-            return WireError.Malformed(Layer, name, 3, length, LengthSource.OptionLength, at + 1);
+            return WireError.Malformed(Layer, Ipv4Option.NameOf(bytes[0]), 3, length, LengthSource.OptionLength, at + 1);
         }
 
         if ((length - 3) % 4 != 0)
         {
-            return WireError.Malformed(Layer, name, length - ((length - 3) % 4), length, LengthSource.OptionLength, at + 1);
+            return WireError.Malformed(Layer, Ipv4Option.NameOf(bytes[0]), length - ((length - 3) % 4), length, LengthSource.OptionLength, at + 1);
         }
 
         int pointer = bytes[2];
         if (pointer < 4 || pointer % 4 != 0 || pointer > length + 1)
         {
-            return WireError.Malformed(Layer, name, pointer < 4 ? 4 : Math.Min(pointer & ~3, length + 1), pointer, LengthSource.OptionLength, at + 2);
+            return WireError.Malformed(Layer, Ipv4Option.NameOf(bytes[0]), pointer < 4 ? 4 : Math.Min(pointer & ~3, length + 1), pointer, LengthSource.OptionLength, at + 2);
         }
 
         return default;
@@ -198,30 +202,30 @@ public ref struct Ipv4OptionReader
     // RFC 791 3.1, Internet timestamp: length, pointer (smallest legal value 5), overflow and
     // flag; flag 0 holds 4-byte timestamps, flags 1 and 3 hold address + timestamp pairs; a
     // pointer greater than the length means the option is full.
-    private static WireError CheckTimestamp(ReadOnlySpan<byte> bytes, string name, int at)
+    private static WireError CheckTimestamp(ReadOnlySpan<byte> bytes, int at)
     {
         int length = bytes.Length;
         if (length < 4)
         {
-            return WireError.Malformed(Layer, name, 4, length, LengthSource.OptionLength, at + 1);
+            return WireError.Malformed(Layer, Ipv4Option.NameOf(bytes[0]), 4, length, LengthSource.OptionLength, at + 1);
         }
 
         int flag = bytes[3] & 0x0f;
         if (flag is not (0 or 1 or 3))
         {
-            return WireError.InvalidValue(Layer, name, 0, flag, at + 3);
+            return WireError.InvalidValue(Layer, Ipv4Option.NameOf(bytes[0]), 0, flag, at + 3);
         }
 
         int entry = flag == 0 ? 4 : 8;
         if ((length - 4) % entry != 0)
         {
-            return WireError.Malformed(Layer, name, length - ((length - 4) % entry), length, LengthSource.OptionLength, at + 1);
+            return WireError.Malformed(Layer, Ipv4Option.NameOf(bytes[0]), length - ((length - 4) % entry), length, LengthSource.OptionLength, at + 1);
         }
 
         int pointer = bytes[2];
         if (pointer < 5 || (pointer - 5) % entry != 0 || pointer > length + 1)
         {
-            return WireError.Malformed(Layer, name, pointer < 5 ? 5 : length + 1, pointer, LengthSource.OptionLength, at + 2);
+            return WireError.Malformed(Layer, Ipv4Option.NameOf(bytes[0]), pointer < 5 ? 5 : length + 1, pointer, LengthSource.OptionLength, at + 2);
         }
 
         return default;

@@ -148,8 +148,11 @@ public class Ipv4OptionTests
         // name, options, kind, field, required, actual, offset (from the IPv4 header start)
         { "length 0", [0x01, 0x99, 0x00, 0x00], WireErrorKind.Malformed, "Option153", 2, 0, 22 },
         { "length 1", [0x88, 0x01, 0x00, 0x00], WireErrorKind.Malformed, "StreamId", 2, 1, 21 },
+        { "SID length 6", [0x88, 0x06, 0x00, 0x00, 0x00, 0x00], WireErrorKind.Malformed, "StreamId", 4, 6, 21 },
+        { "RA length 3", [0x94, 0x03, 0x00, 0x00], WireErrorKind.Malformed, "RouterAlert", 4, 3, 21 },
         { "no length octet", [0x01, 0x01, 0x01, 0x94], WireErrorKind.TooShort, "RouterAlert", 2, 1, 23 },
         { "beyond region", [0x01, 0x94, 0x08, 0x00], WireErrorKind.TooShort, "RouterAlert", 8, 3, 22 },
+        { "beyond region by one", [0x01, 0x9e, 0x04, 0x00], WireErrorKind.TooShort, "Option158", 4, 3, 22 },
         { "RR ptr 3", [0x07, 0x07, 0x03, 0, 0, 0, 0, 0], WireErrorKind.Malformed, "RecordRoute", 4, 3, 22 },
         { "RR ptr odd", [0x07, 0x07, 0x05, 0, 0, 0, 0, 0], WireErrorKind.Malformed, "RecordRoute", 4, 5, 22 },
         { "RR ptr past end", [0x07, 0x07, 0x0c, 0, 0, 0, 0, 0], WireErrorKind.Malformed, "RecordRoute", 8, 12, 22 },
@@ -291,7 +294,7 @@ public class Ipv4OptionTests
                 else if (choice == 3 && room >= 2)
                 {
                     byte type = (byte)rng.Next(2, 256);
-                    if (type is 7 or 68 or 131 or 137)
+                    if (type is 7 or 68 or 131 or 136 or 137 or 148)
                     {
                         continue;
                     }

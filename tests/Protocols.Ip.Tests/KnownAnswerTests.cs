@@ -211,7 +211,9 @@ public class KnownAnswerTests
         Assert.True(du.VerifyChecksum());
 
         Assert.True(IcmpQuotedDatagram.TryRead(du.Payload, out IcmpQuotedDatagram quote, out WireError error), error.ToString());
-        Ipv4Header q = quote.Header;
+        Ipv4Header.Reader q = quote.Header;
+        Assert.True(q.VerifyChecksum());
+        Assert.Equal(33, q.Bytes.Length);
         Assert.Equal(33, q.TotalLength);
         Assert.Equal(0x539e, q.Identification);
         Assert.True(q.DontFragment);
