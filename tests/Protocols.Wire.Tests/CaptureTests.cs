@@ -367,6 +367,42 @@ public class CaptureTests
         Assert.Equal("truncated block of type 0x00000077 at offset 28: need 70012 bytes, have 69912", ex.Message);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void NonSeekableStream_LargeFramesGrowTheirBuffer_AndLyingLengthsDoNotAllocate(bool reuseBuffer)
+    {
+        var random = new Random(256);
+        byte[] big = new byte[(3 * 1024 * 1024) + 5];
+        random.NextBytes(big);
+        byte[] pcap = PcapFile.Header(false, true, uint.MaxValue, 1).Record(1, 2, [1, 2, 3]).Record(3, 4, big).Record(5, 6, [4]).ToArray();
+        byte[] ng = new PcapNgFile().Section(true).Interface(true, 1, 0).Enhanced(true, 0, 7, big).Enhanced(true, 0, 8, [5]).ToArray();
+        foreach (byte[] file in new[] { pcap, ng })
+        {
+            using CaptureReader reader = CaptureFile.Open(new NonSeekableStream(new MemoryStream(file), maxRead: 4096), reuseBuffer: reuseBuffer);
+            var sizes = new List<int>();
+            foreach (CaptureFrame frame in reader)
+            {
+                sizes.Add(frame.CapturedLength);
+                if (frame.CapturedLength == big.Length)
+                {
+                    Assert.True(frame.Data.Span.SequenceEqual(big));
+                }
+            }
+
+            Assert.Contains(big.Length, sizes);
+            Assert.Equal(file == pcap ? 3 : 2, sizes.Count);
+        }
+
+        // A record claiming 200 MiB in a 60-byte pipe: a clean error, and no 200 MiB buffer.
+        byte[] liar = PcapFile.Header(false, false, uint.MaxValue, 1).U32(0).U32(0).U32(200 << 20).U32(200 << 20).Bytes(new byte[20]).ToArray();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        using CaptureReader lying = CaptureFile.Open(new NonSeekableStream(new MemoryStream(liar)), reuseBuffer: reuseBuffer);
+        CaptureFormatException e = Assert.Throws<CaptureFormatException>(() => lying.TryReadFrame(out _));
+        Assert.Equal("truncated packet data at offset 40: need 209715200 bytes, have 20", e.Message);
+        Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 0, 8 << 20);
+    }
+
     [Fact]
     public void ErrorMessages_NameOffsetAndProblem()
     {
