@@ -18,6 +18,11 @@ internal sealed class CaptureInput : IDisposable
     private readonly bool _leaveOpen;
     private byte[] _buffer = [];
 
+    // The stream length last seen (-1: not seekable). Asking a file for its length costs a system
+    // call, so it is asked again only when the cached value says a structure does not fit (the
+    // file may still be growing, e.g. written by a live capture).
+    private long _knownLength = -2;
+
     public CaptureInput(Stream stream, bool leaveOpen)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -35,11 +40,6 @@ internal sealed class CaptureInput : IDisposable
 
     /// <summary>Bytes left in the stream when it can tell (seekable streams), else null.</summary>
     public long? Remaining => _stream.CanSeek ? Math.Max(0, _stream.Length - _stream.Position) : null;
-
-    // The stream length last seen (-1: not seekable). Asking a file for its length costs a system
-    // call, so it is asked again only when the cached value says a structure does not fit (the
-    // file may still be growing, e.g. written by a live capture).
-    private long _knownLength = -2;
 
     /// <summary>Reads up to <c>destination.Length</c> bytes; fewer only at the end of the stream.</summary>
     public int Read(Span<byte> destination)

@@ -404,6 +404,29 @@ public class CaptureTests
     }
 
     [Fact]
+    public void GrowingFile_FramesAppendedAfterTheEndAreReadLater()
+    {
+        // Like reading a file a live capture is still writing: the end is not final.
+        var stream = new MemoryStream();
+        using var writer = new PcapWriter(stream, LinkType.Raw, leaveOpen: true);
+        writer.WriteFrame(1000, [1]);
+        stream.Position = 0;
+        using CaptureReader reader = CaptureFile.Open(stream, leaveOpen: true);
+        Assert.True(reader.TryReadFrame(out CaptureFrame first));
+        Assert.False(reader.TryReadFrame(out _));
+
+        long readPosition = stream.Position;
+        stream.Position = stream.Length;
+        writer.WriteFrame(2000, new byte[5000]);
+        stream.Position = readPosition;
+        Assert.True(reader.TryReadFrame(out CaptureFrame second));
+        Assert.Equal(5000, second.CapturedLength);
+        Assert.Equal(2, second.Index);
+        Assert.Equal(1000, first.TimestampNanoseconds);
+        Assert.Equal(2000, second.TimestampNanoseconds);
+    }
+
+    [Fact]
     public void ErrorMessages_NameOffsetAndProblem()
     {
         byte[] pcap = PcapFile.Header(false, false, 65535, 1).Record(1, 2, new byte[10]).ToArray();
