@@ -10,9 +10,8 @@ namespace Protocols.Wire;
 /// <remarks>
 /// Sums are carried as <see cref="uint"/> partial sums so a header, a pseudo-header and a payload
 /// can be summed separately and combined (RFC 1071 section 2(A), commutative and associative; and
-/// its "deferred carries" technique). A partial
-/// sum of a block that starts at an odd offset of the message must be byte-swapped before it is
-/// combined (<see cref="Add(uint, uint, bool)"/>).
+/// its "deferred carries" technique). A partial sum of a block that starts at an odd offset of the
+/// message must be byte-swapped before it is combined (<see cref="Add(uint, uint, bool)"/>).
 /// </remarks>
 public static partial class Checksum
 {
