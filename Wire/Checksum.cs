@@ -9,9 +9,9 @@ namespace Protocols.Wire;
 /// </summary>
 /// <remarks>
 /// Sums are carried as <see cref="uint"/> partial sums so a header, a pseudo-header and a payload
-/// can be summed separately and combined (RFC 1071 section 2(B), "deferred carries"). A partial
-/// sum of a block that starts at an odd offset of the message must be byte-swapped before it is
-/// combined (<see cref="Add(uint, uint, bool)"/>).
+/// can be summed separately and combined (RFC 1071 section 2(A), commutative and associative; and
+/// its "deferred carries" technique). A partial sum of a block that starts at an odd offset of the
+/// message must be byte-swapped before it is combined (<see cref="Add(uint, uint, bool)"/>).
 /// </remarks>
 public static partial class Checksum
 {
@@ -22,8 +22,14 @@ public static partial class Checksum
     /// </remarks>
     public static uint Sum(ReadOnlySpan<byte> data, uint initial = 0)
     {
+        // The vector loops read lanes in memory order and rely on a little-endian host (every
+        // host .NET runs on); a big-endian one takes the scalar loop, which handles both.
         ulong acc;
-        if (Vector512.IsHardwareAccelerated && data.Length >= Vector512Threshold)
+        if (!BitConverter.IsLittleEndian)
+        {
+            acc = AccumulateScalar(data);
+        }
+        else if (Vector512.IsHardwareAccelerated && data.Length >= Vector512Threshold)
         {
             acc = AccumulateVector512(data);
         }

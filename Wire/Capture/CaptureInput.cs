@@ -11,9 +11,17 @@ internal sealed class CaptureInput : IDisposable
 {
     private const int SkipChunk = 64 * 1024;
 
+    // Unknown-length streams: claimed lengths above this are read in growing steps.
+    private const int GrowStep = 1024 * 1024;
+
     private readonly Stream _stream;
     private readonly bool _leaveOpen;
     private byte[] _buffer = [];
+
+    // The stream length last seen (-1: not seekable). Asking a file for its length costs a system
+    // call, so it is asked again only when the cached value says a structure does not fit (the
+    // file may still be growing, e.g. written by a live capture).
+    private long _knownLength = -2;
 
     public CaptureInput(Stream stream, bool leaveOpen)
     {
@@ -55,6 +63,17 @@ internal sealed class CaptureInput : IDisposable
     /// <summary>Fails early, before any allocation, when a seekable stream cannot hold <paramref name="count"/> more bytes.</summary>
     public void EnsureAvailable(long count, string what, long structureOffset)
     {
+        if (_knownLength == -2)
+        {
+            _knownLength = _stream.CanSeek ? _stream.Length : -1;
+        }
+
+        if (_knownLength < 0 || _knownLength - _stream.Position >= count)
+        {
+            return;
+        }
+
+        _knownLength = _stream.Length;
         long? remaining = Remaining;
         if (remaining is long r && r < count)
         {
@@ -101,12 +120,63 @@ internal sealed class CaptureInput : IDisposable
         }
     }
 
+    /// <summary>
+    /// Reads exactly <paramref name="count"/> bytes into the reusable buffer (<paramref name="reuse"/>)
+    /// or a new array, or throws a truncation error. When the stream cannot tell its length, a
+    /// large claimed length is met by growing the buffer as bytes arrive, so a corrupt length
+    /// field in a piped file cannot make the reader allocate more than the bytes really there.
+    /// </summary>
+    public Memory<byte> ReadExactly(int count, bool reuse, string what, long structureOffset)
+    {
+        EnsureAvailable(count, what, structureOffset);
+        if (Remaining is not null || count <= GrowStep)
+        {
+            byte[] whole = reuse ? Buffer(count) : (count == 0 ? [] : new byte[count]);
+            ReadExactly(whole.AsSpan(0, count), what, structureOffset);
+            return whole.AsMemory(0, count);
+        }
+
+        long start = Position;
+        byte[] target = reuse ? Buffer(GrowStep) : new byte[GrowStep];
+        int have = 0;
+        while (have < count)
+        {
+            if (have == target.Length)
+            {
+                int size = (int)Math.Min(count, 2L * target.Length);
+                if (reuse)
+                {
+                    target = Buffer(size, keep: have);
+                }
+                else
+                {
+                    Array.Resize(ref target, size);
+                }
+            }
+
+            int want = Math.Min(target.Length, count) - have;
+            int got = Read(target.AsSpan(have, want));
+            have += got;
+            if (got < want)
+            {
+                long already = start - structureOffset;
+                throw Truncated(what, structureOffset, count + already, have + already);
+            }
+        }
+
+        return target.AsMemory(0, count);
+    }
+
     /// <summary>The reusable buffer, grown to at least <paramref name="size"/> bytes (contents not kept).</summary>
-    public byte[] Buffer(int size)
+    /// <param name="size">Bytes needed.</param>
+    /// <param name="keep">Leading bytes to carry over when the buffer grows.</param>
+    public byte[] Buffer(int size, int keep = 0)
     {
         if (_buffer.Length < size)
         {
-            _buffer = new byte[Math.Max(size, Math.Min(Math.Max(_buffer.Length * 2, 256), int.MaxValue / 2))];
+            byte[] grown = new byte[Math.Max(size, Math.Min(Math.Max(_buffer.Length * 2, 256), int.MaxValue / 2))];
+            _buffer.AsSpan(0, keep).CopyTo(grown);
+            _buffer = grown;
         }
 
         return _buffer;

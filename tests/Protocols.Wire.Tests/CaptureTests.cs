@@ -367,6 +367,65 @@ public class CaptureTests
         Assert.Equal("truncated block of type 0x00000077 at offset 28: need 70012 bytes, have 69912", ex.Message);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void NonSeekableStream_LargeFramesGrowTheirBuffer_AndLyingLengthsDoNotAllocate(bool reuseBuffer)
+    {
+        var random = new Random(256);
+        byte[] big = new byte[(3 * 1024 * 1024) + 5];
+        random.NextBytes(big);
+        byte[] pcap = PcapFile.Header(false, true, uint.MaxValue, 1).Record(1, 2, [1, 2, 3]).Record(3, 4, big).Record(5, 6, [4]).ToArray();
+        byte[] ng = new PcapNgFile().Section(true).Interface(true, 1, 0).Enhanced(true, 0, 7, big).Enhanced(true, 0, 8, [5]).ToArray();
+        foreach (byte[] file in new[] { pcap, ng })
+        {
+            using CaptureReader reader = CaptureFile.Open(new NonSeekableStream(new MemoryStream(file), maxRead: 4096), reuseBuffer: reuseBuffer);
+            var sizes = new List<int>();
+            foreach (CaptureFrame frame in reader)
+            {
+                sizes.Add(frame.CapturedLength);
+                if (frame.CapturedLength == big.Length)
+                {
+                    Assert.True(frame.Data.Span.SequenceEqual(big));
+                }
+            }
+
+            Assert.Contains(big.Length, sizes);
+            Assert.Equal(file == pcap ? 3 : 2, sizes.Count);
+        }
+
+        // A record claiming 200 MiB in a 60-byte pipe: a clean error, and no 200 MiB buffer.
+        byte[] liar = PcapFile.Header(false, false, uint.MaxValue, 1).U32(0).U32(0).U32(200 << 20).U32(200 << 20).Bytes(new byte[20]).ToArray();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        using CaptureReader lying = CaptureFile.Open(new NonSeekableStream(new MemoryStream(liar)), reuseBuffer: reuseBuffer);
+        CaptureFormatException e = Assert.Throws<CaptureFormatException>(() => lying.TryReadFrame(out _));
+        Assert.Equal("truncated packet data at offset 40: need 209715200 bytes, have 20", e.Message);
+        Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 0, 8 << 20);
+    }
+
+    [Fact]
+    public void GrowingFile_FramesAppendedAfterTheEndAreReadLater()
+    {
+        // Like reading a file a live capture is still writing: the end is not final.
+        var stream = new MemoryStream();
+        using var writer = new PcapWriter(stream, LinkType.Raw, leaveOpen: true);
+        writer.WriteFrame(1000, [1]);
+        stream.Position = 0;
+        using CaptureReader reader = CaptureFile.Open(stream, leaveOpen: true);
+        Assert.True(reader.TryReadFrame(out CaptureFrame first));
+        Assert.False(reader.TryReadFrame(out _));
+
+        long readPosition = stream.Position;
+        stream.Position = stream.Length;
+        writer.WriteFrame(2000, new byte[5000]);
+        stream.Position = readPosition;
+        Assert.True(reader.TryReadFrame(out CaptureFrame second));
+        Assert.Equal(5000, second.CapturedLength);
+        Assert.Equal(2, second.Index);
+        Assert.Equal(1000, first.TimestampNanoseconds);
+        Assert.Equal(2000, second.TimestampNanoseconds);
+    }
+
     [Fact]
     public void ErrorMessages_NameOffsetAndProblem()
     {
@@ -481,7 +540,7 @@ public class CaptureTests
                 new ByteWriter(false).U32(0x1A2B3C4D).U16(1).ToArray().CopyTo(file, 8);
             }
 
-            ReadTolerant(file);
+            ReadTolerant(file, pipe: i % 2 == 1);
         }
     }
 
@@ -507,18 +566,30 @@ public class CaptureTests
                 file[bit / 8] ^= (byte)(1 << (bit % 8));
             }
 
-            errors += ReadTolerant(file) ? 0 : 1;
+            if (i % 3 == 0)
+            {
+                // Also cut, insert or delete a few bytes: shifts every later length.
+                int at = random.Next(file.Length);
+                file = random.Next(3) switch
+                {
+                    0 => file[..at],
+                    1 => [.. file[..at], .. new byte[random.Next(1, 9)], .. file[at..]],
+                    _ => [.. file[..at], .. file[Math.Min(file.Length, at + random.Next(1, 9))..]],
+                };
+            }
+
+            errors += ReadTolerant(file, pipe: i % 2 == 1) ? 0 : 1;
         }
 
         // Flipping bits of small files must often be detected (lengths, magics, trailers).
         Assert.InRange(errors, 1000, 4000);
     }
 
-    private static bool ReadTolerant(byte[] file)
+    private static bool ReadTolerant(byte[] file, bool pipe = false)
     {
         try
         {
-            using CaptureReader reader = CaptureFile.Open(new MemoryStream(file));
+            using CaptureReader reader = CaptureFile.Open(pipe ? new NonSeekableStream(new MemoryStream(file), maxRead: 7) : new MemoryStream(file));
             foreach (CaptureFrame frame in reader)
             {
                 Assert.InRange(frame.CapturedLength, 0, file.Length);
