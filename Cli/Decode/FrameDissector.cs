@@ -407,6 +407,42 @@ internal static class FrameDissector
             decoded.Add("icmp.ident", (long)echo.Identifier);
             decoded.Add("icmp.seq", (long)echo.SequenceNumber);
         }
+        else if (icmp.Type is IcmpType.DestinationUnreachable or IcmpType.SourceQuench or IcmpType.Redirect or IcmpType.TimeExceeded or IcmpType.ParameterProblem)
+        {
+            decoded.Note = DescribeQuotedDatagram(t.Captured[IcmpHeader.FixedLength..]);
+        }
+    }
+
+    // RFC 792: error messages quote the internet header and the first 64 bits of the datagram's
+    // data. Only described in the text form; the JSON fields describe the outer packet.
+    private static string? DescribeQuotedDatagram(ReadOnlySpan<byte> quoted)
+    {
+        if (quoted.Length < Ipv4Header.FixedLength || quoted[0] >> 4 != 4)
+        {
+            return null;
+        }
+
+        int headerLength = (quoted[0] & 0x0f) * 4;
+        int totalLength = BinaryPrimitives.ReadUInt16BigEndian(quoted[2..]);
+        if (headerLength > quoted.Length)
+        {
+            return null;
+        }
+
+        ReadOnlySpan<byte> datagram = totalLength > quoted.Length ? Padded(quoted, totalLength) : quoted;
+        if (!Ipv4Header.TryRead(datagram, out Ipv4Header.Reader inner, out _))
+        {
+            return null;
+        }
+
+        int transportCaptured = quoted.Length - inner.HeaderLength;
+        if (inner.Protocol is IpProtocol.Tcp or IpProtocol.Udp && inner.FragmentOffset == 0 && transportCaptured >= 4)
+        {
+            ReadOnlySpan<byte> ports = inner.Payload;
+            return $"quoting {(inner.Protocol == IpProtocol.Tcp ? "TCP" : "UDP")} {inner.Source}.{BinaryPrimitives.ReadUInt16BigEndian(ports)} > {inner.Destination}.{BinaryPrimitives.ReadUInt16BigEndian(ports[2..])}";
+        }
+
+        return $"quoting {inner.Protocol} {inner.Source} > {inner.Destination}";
     }
 
     // RFC 8446 5.1: ContentType, legacy_record_version, length. A payload is taken for TLS when it

@@ -125,7 +125,8 @@ public sealed class DecodeTests(ITestOutputHelper output)
 
         string icmp = Captures.Run("decode", Captures.PathOf("icmp.pcap")).Out;
         Assert.Contains("ICMP destination unreachable (port unreachable)", icmp, StringComparison.Ordinal);
-        Assert.Contains("ICMP time exceeded in transit", icmp, StringComparison.Ordinal);
+        Assert.Contains("ICMP destination unreachable (port unreachable), length 56, quoting UDP 10.77.0.1.46900 > 10.77.0.2.9", icmp, StringComparison.Ordinal);
+        Assert.Contains("ICMP time exceeded in transit, length 92, quoting Icmp 10.77.0.1 > 10.78.0.2", icmp, StringComparison.Ordinal);
 
         string sack = Captures.Run("decode", Captures.PathOf("tcp-sack-loss.pcap")).Out;
         Assert.Contains("sack 3 {", sack, StringComparison.Ordinal);
