@@ -136,6 +136,33 @@ public ref struct Ipv4OptionReader
         return !error.IsError;
     }
 
+    /// <summary>
+    /// Adds one annotation per option of <paramref name="options"/> (its <see cref="Ipv4Option.ToString"/>
+    /// line, e.g. <c>Option RecordRoute len=11 ptr=4 [10.0.0.1, 0.0.0.0]</c>), one for padding after
+    /// End of Option List, and one for a malformed tail naming the error.
+    /// </summary>
+    /// <param name="options">The options region.</param>
+    /// <param name="baseOffset">Where the region starts in the dump (20 past the start of the IPv4 header).</param>
+    /// <param name="into">Receives the annotations.</param>
+    public static void Annotate(ReadOnlySpan<byte> options, int baseOffset, ICollection<HexAnnotation> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        var reader = new Ipv4OptionReader(options);
+        while (reader.TryReadNext(out Ipv4Option option, out WireError error))
+        {
+            into.Add(new HexAnnotation(baseOffset + reader.Position - option.Length, option.Length, option.ToString()));
+        }
+
+        if (reader.Error.IsError)
+        {
+            into.Add(new HexAnnotation(baseOffset + reader.Position, options.Length - reader.Position, "Malformed option: " + reader.Error));
+        }
+        else if (!reader.Padding.IsEmpty)
+        {
+            into.Add(new HexAnnotation(baseOffset + reader.Position, reader.Padding.Length, "Padding"));
+        }
+    }
+
     private bool Fail(WireError found, out WireError error)
     {
         _error = found;

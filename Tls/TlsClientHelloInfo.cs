@@ -23,7 +23,7 @@ public enum TlsClientHelloStatus
 /// </summary>
 /// <remarks>
 /// Rules applied: every record before the end of the ClientHello must be a handshake record
-/// (RFC 8446 5.1: no interleaving) of 1..2^14+256 bytes (RFC 8446 5.1: no zero-length handshake
+/// (RFC 8446 5.1: no interleaving; checked on the first byte, so non-TLS traffic is rejected at once) of 1..2^14+256 bytes (RFC 8446 5.1: no zero-length handshake
 /// fragments; 5.2: length limit); the first handshake message must be a ClientHello no larger than
 /// <see cref="ClientHelloReader.MaxLength"/>; nothing may follow it inside its last record (a
 /// client sends nothing else until the server answers). SSL 2.0-compatible hellos (RFC 5246 E.2)
@@ -117,6 +117,15 @@ public sealed class TlsClientHelloInfo
         {
             // How much of the message is still missing, when known (used for the length lower bound).
             int missing = MissingBytes(message);
+
+            // RFC 8446 5.1: only handshake records until the ClientHello is complete. Checked on the
+            // first byte so that non-TLS traffic ("GET / ...") is rejected without waiting for more.
+            if (position < data.Length && data[position] != (byte)TlsContentType.Handshake)
+            {
+                error = WireError.InvalidValue(Layer, "ContentType", (long)TlsContentType.Handshake, data[position], position);
+                return TlsClientHelloStatus.Malformed;
+            }
+
             if (data.Length - position < TlsFraming.RecordHeaderLength)
             {
                 requiredLength = position + TlsFraming.RecordHeaderLength + missing;
@@ -144,13 +153,6 @@ public sealed class TlsClientHelloInfo
                 recordVersion = record.LegacyRecordVersion;
             }
 
-            // RFC 8446 5.1: handshake messages are not interleaved with other record types.
-            if (record.ContentType != TlsContentType.Handshake)
-            {
-                error = WireError.InvalidValue(Layer, "ContentType", (long)TlsContentType.Handshake, (long)record.ContentType, position);
-                return TlsClientHelloStatus.Malformed;
-            }
-
             // RFC 8446 5.1: implementations MUST NOT send zero-length fragments of handshake types.
             if (record.Length == 0)
             {
@@ -175,9 +177,10 @@ public sealed class TlsClientHelloInfo
                 }
 
                 // A fragment may run past the hello's end; keep it all so the trailing check below sees it.
+                // Grown geometrically: a hostile peer sending 1-byte records must not cost quadratic copying.
                 if (assembledLength + fragment.Length > assembled.Length)
                 {
-                    Array.Resize(ref assembled, assembledLength + fragment.Length);
+                    Array.Resize(ref assembled, Math.Max(assembled.Length * 2, assembledLength + fragment.Length));
                 }
 
                 fragment.CopyTo(assembled.AsSpan(assembledLength));

@@ -22,8 +22,14 @@ public static partial class Checksum
     /// </remarks>
     public static uint Sum(ReadOnlySpan<byte> data, uint initial = 0)
     {
+        // The vector loops read lanes in memory order and rely on a little-endian host (every
+        // host .NET runs on); a big-endian one takes the scalar loop, which handles both.
         ulong acc;
-        if (Vector512.IsHardwareAccelerated && data.Length >= Vector512Threshold)
+        if (!BitConverter.IsLittleEndian)
+        {
+            acc = AccumulateScalar(data);
+        }
+        else if (Vector512.IsHardwareAccelerated && data.Length >= Vector512Threshold)
         {
             acc = AccumulateVector512(data);
         }

@@ -11,6 +11,9 @@ internal sealed class CaptureInput : IDisposable
 {
     private const int SkipChunk = 64 * 1024;
 
+    // Unknown-length streams: claimed lengths above this are read in growing steps.
+    private const int GrowStep = 1024 * 1024;
+
     private readonly Stream _stream;
     private readonly bool _leaveOpen;
     private byte[] _buffer = [];
@@ -101,12 +104,63 @@ internal sealed class CaptureInput : IDisposable
         }
     }
 
+    /// <summary>
+    /// Reads exactly <paramref name="count"/> bytes into the reusable buffer (<paramref name="reuse"/>)
+    /// or a new array, or throws a truncation error. When the stream cannot tell its length, a
+    /// large claimed length is met by growing the buffer as bytes arrive, so a corrupt length
+    /// field in a piped file cannot make the reader allocate more than the bytes really there.
+    /// </summary>
+    public Memory<byte> ReadExactly(int count, bool reuse, string what, long structureOffset)
+    {
+        EnsureAvailable(count, what, structureOffset);
+        if (Remaining is not null || count <= GrowStep)
+        {
+            byte[] whole = reuse ? Buffer(count) : (count == 0 ? [] : new byte[count]);
+            ReadExactly(whole.AsSpan(0, count), what, structureOffset);
+            return whole.AsMemory(0, count);
+        }
+
+        long start = Position;
+        byte[] target = reuse ? Buffer(GrowStep) : new byte[GrowStep];
+        int have = 0;
+        while (have < count)
+        {
+            if (have == target.Length)
+            {
+                int size = (int)Math.Min(count, 2L * target.Length);
+                if (reuse)
+                {
+                    target = Buffer(size, keep: have);
+                }
+                else
+                {
+                    Array.Resize(ref target, size);
+                }
+            }
+
+            int want = Math.Min(target.Length, count) - have;
+            int got = Read(target.AsSpan(have, want));
+            have += got;
+            if (got < want)
+            {
+                long already = start - structureOffset;
+                throw Truncated(what, structureOffset, count + already, have + already);
+            }
+        }
+
+        return target.AsMemory(0, count);
+    }
+
     /// <summary>The reusable buffer, grown to at least <paramref name="size"/> bytes (contents not kept).</summary>
-    public byte[] Buffer(int size)
+    /// <param name="size">Bytes needed.</param>
+    /// <param name="keep">Leading bytes to carry over when the buffer grows.</param>
+    public byte[] Buffer(int size, int keep = 0)
     {
         if (_buffer.Length < size)
         {
-            _buffer = new byte[Math.Max(size, Math.Min(Math.Max(_buffer.Length * 2, 256), int.MaxValue / 2))];
+            byte[] grown = new byte[Math.Max(size, Math.Min(Math.Max(_buffer.Length * 2, 256), int.MaxValue / 2))];
+            _buffer.AsSpan(0, keep).CopyTo(grown);
+            _buffer = grown;
         }
 
         return _buffer;

@@ -78,13 +78,8 @@ public abstract class CaptureReader : IEnumerable<CaptureFrame>, IDisposable
     private protected abstract bool ReadFrameCore(out CaptureFrame frame);
 
     /// <summary>Reads <paramref name="length"/> frame bytes into an owned array or the reused buffer.</summary>
-    private protected ReadOnlyMemory<byte> ReadFrameData(int length, string what, long structureOffset)
-    {
-        Input.EnsureAvailable(length, what, structureOffset);
-        byte[] target = ReuseBuffer ? Input.Buffer(length) : (length == 0 ? [] : new byte[length]);
-        Input.ReadExactly(target.AsSpan(0, length), what, structureOffset);
-        return target.AsMemory(0, length);
-    }
+    private protected ReadOnlyMemory<byte> ReadFrameData(int length, string what, long structureOffset) =>
+        Input.ReadExactly(length, ReuseBuffer, what, structureOffset);
 }
 
 /// <summary>Opens capture files of either format by looking at their first bytes.</summary>

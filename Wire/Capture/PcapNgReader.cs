@@ -427,10 +427,9 @@ public sealed class PcapNgReader : CaptureReader
     private ReadOnlyMemory<byte> ReadBlockRest(long offset, uint length, int alreadyRead, string what)
     {
         int rest = (int)length - alreadyRead;
-        byte[] buffer = Input.Buffer(rest);
-        Input.ReadExactly(buffer.AsSpan(0, rest), what, offset);
-        CheckTrailer(offset, length, ReadUInt32(buffer.AsSpan(rest - 4)), what);
-        return buffer.AsMemory(0, rest);
+        Memory<byte> block = Input.ReadExactly(rest, reuse: true, what, offset);
+        CheckTrailer(offset, length, ReadUInt32(block.Span[(rest - 4)..]), what);
+        return block;
     }
 
     private static void CheckTrailer(long offset, uint length, uint trailer, string what)

@@ -187,7 +187,7 @@ public class TcpHeaderTests
         byte[] segment = new byte[36];
         new TcpHeader { DataOffset = 10 }.WriteTo(segment);
         Assert.False(TcpHeader.TryRead(segment, out _, out WireError error));
-        Assert.Equal(WireError.TooShort("TCP", error.Field, 40, 36, LengthSource.Buffer, error.Offset), error);
+        Assert.Equal(WireError.TooShort("TCP", "DataOffset", 40, 36, LengthSource.Buffer), error);
     }
 
     [Fact]
@@ -206,6 +206,60 @@ public class TcpHeaderTests
         Assert.Equal(TcpOptionKind.NoOperation, nop.Kind);
         Assert.False(reader.TryReadNext(out _, out WireError raw));
         Assert.Equal(1, raw.Offset);
+    }
+
+    [Theory]
+    [InlineData(5, null)]
+    [InlineData(6, null)]
+    [InlineData(7, 2)]
+    [InlineData(8, 6)]
+    [InlineData(9, null)]
+    [InlineData(10, null)]
+    public void A_data_offset_that_cuts_an_option_fails_with_option_length(int dataOffset, int? available)
+    {
+        // The Linux SYN's options are MSS (0..4), SACK-perm (4..6), TS (6..16), NOP, WS (17..20):
+        // a data offset of 7 or 8 ends the region inside the timestamps option.
+        byte[] segment = (byte[])LinuxSyn.Clone();
+        new TcpHeader.Writer(segment).DataOffset = (byte)dataOffset;
+        Assert.True(TcpHeader.TryRead(segment, out TcpHeader.Reader r, out _));
+        Assert.Equal((dataOffset * 4) - 20, r.Options.Length);
+        bool ok = r.TryParseOptions(out TcpOptions options, out WireError error);
+        if (available is int actual)
+        {
+            Assert.False(ok);
+            Assert.Equal(WireError.TooShort("TCP", "Timestamps", 10, actual, LengthSource.OptionLength, 26), error);
+        }
+        else
+        {
+            Assert.True(ok, error.ToString());
+            Assert.Equal(dataOffset >= 6, options.Mss.HasValue);
+            Assert.Equal(dataOffset >= 9, options.Timestamps.HasValue);
+            Assert.Equal(dataOffset == 10, options.WindowScale.HasValue);
+        }
+    }
+
+    [Fact]
+    public void Builds_a_segment_in_place_with_the_writer()
+    {
+        byte[] buffer = new byte[40];
+        var w = new TcpHeader.Writer(buffer)
+        {
+            SourcePort = 40000,
+            DestinationPort = 80,
+            SequenceNumber = 0x6b8b4567,
+            DataOffset = 10,
+            Window = 64240,
+        };
+        w.SetFlags(TcpFlags.Syn);
+        var options = new TcpOptionWriter(w.Options);
+        options.WriteMss(1460);
+        options.WriteSackPermitted();
+        options.WriteTimestamps(2915130225, 0);
+        options.WriteNoOperation();
+        options.WriteWindowScale(7);
+        Assert.Equal(20, options.Complete());
+        w.FillChecksum(PseudoSum(Client, Server, buffer.Length));
+        Assert.Equal(LinuxSyn, buffer);
     }
 
     [Fact]
@@ -294,7 +348,7 @@ public class TcpHeaderTests
                 var max = new TcpHeader { SourcePort = 65535, DestinationPort = 65535, SequenceNumber = uint.MaxValue, AcknowledgmentNumber = uint.MaxValue, Flags = TcpFlags.Ack, Window = 65535, UrgentPointer = 65535 };
                 return Segment.Build(max, default, [], Client, Server);
             case "data-offset-15":
-                // 40 bytes of options: MSS, NOP WS, NOP NOP SACK-perm, NOP NOP TS, and 8 bytes of NOP-padded unknown kind 253.
+                // 40 bytes of options: MSS, NOP WS, NOP NOP SACK-perm, NOP NOP TS, and a 16-byte experimental option (kind 253, RFC 6994 ExID 0xf989).
                 var syn = new TcpHeader { SourcePort = 40001, DestinationPort = 443, SequenceNumber = 1, Flags = TcpFlags.Syn | TcpFlags.Ece | TcpFlags.Cwr, Window = 65535 };
                 var w = new TcpOptionWriter(new byte[40]);
                 w.WriteMss(8960);
@@ -306,9 +360,9 @@ public class TcpHeaderTests
                 w.WriteNoOperation();
                 w.WriteNoOperation();
                 w.WriteTimestamps(1, 0);
-                w.WriteOption(253, [0xf9, 0x89, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07]);
+                w.WriteOption(253, [0xf9, 0x89, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b]);
                 Assert.Equal(40, w.Complete());
-                return Segment.Build(syn, w.Written, [], Client, Server);
+                return Segment.BuildRaw(syn, w.Written, [], Client, Server);
             case "zero-window":
                 var zero = new TcpHeader { SourcePort = 80, DestinationPort = 40000, SequenceNumber = 0x12345678, AcknowledgmentNumber = 0x9abcdef0, Flags = TcpFlags.Ack, Window = 0 };
                 return Segment.Build(zero, new TcpOptions { Timestamps = new TcpTimestamps(100, 200) }, [], Client, Server);
@@ -324,13 +378,13 @@ public class TcpHeaderTests
                 ew.WriteEndOfOptionList();
                 int n = ew.Complete();
                 var every = new TcpHeader { SourcePort = 5000, DestinationPort = 6000, SequenceNumber = 7, AcknowledgmentNumber = 8, Flags = TcpFlags.Syn | TcpFlags.Ack, Window = 29200 };
-                return Segment.Build(every, ew.Written[..n], [], Client, Server);
+                return Segment.BuildRaw(every, ew.Written[..n], [], Client, Server);
             case "syn-ws-above-14":
                 var bigWs = new TcpOptionWriter(new byte[8]);
                 bigWs.WriteNoOperation();
                 bigWs.WriteOption((byte)TcpOptionKind.WindowScale, [15]);
                 bigWs.Complete();
-                return Segment.Build(new TcpHeader { SourcePort = 1024, DestinationPort = 22, Flags = TcpFlags.Syn, Window = 1024 }, bigWs.Written, [], Client, Server);
+                return Segment.BuildRaw(new TcpHeader { SourcePort = 1024, DestinationPort = 22, Flags = TcpFlags.Syn, Window = 1024 }, bigWs.Written, [], Client, Server);
             default:
                 throw new ArgumentException(name);
         }
@@ -365,10 +419,10 @@ internal static class Segment
     {
         byte[] o = new byte[TcpOptions.MaxLength];
         Assert.True(options.TryWriteTo(o, out int n));
-        return Build(header, o.AsSpan(0, n), payload, src, dst);
+        return BuildRaw(header, o.AsSpan(0, n), payload, src, dst);
     }
 
-    public static byte[] Build(TcpHeader header, ReadOnlySpan<byte> options, ReadOnlySpan<byte> payload, Ipv4Address src, Ipv4Address dst)
+    public static byte[] BuildRaw(TcpHeader header, ReadOnlySpan<byte> options, ReadOnlySpan<byte> payload, Ipv4Address src, Ipv4Address dst)
     {
         Assert.Equal(0, options.Length % 4);
         header.DataOffset = (byte)(5 + (options.Length / 4));

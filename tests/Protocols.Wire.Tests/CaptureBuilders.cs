@@ -153,8 +153,8 @@ internal sealed class PcapNgFile
     public byte[] ToArray() => [.. _bytes];
 }
 
-/// <summary>A stream that cannot seek, like a pipe.</summary>
-internal sealed class NonSeekableStream(Stream inner) : Stream
+/// <summary>A stream that cannot seek, like a pipe, and returns at most <c>maxRead</c> bytes per read.</summary>
+internal sealed class NonSeekableStream(Stream inner, int maxRead = 5) : Stream
 {
     public override bool CanRead => true;
 
@@ -174,7 +174,7 @@ internal sealed class NonSeekableStream(Stream inner) : Stream
     {
     }
 
-    public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, Math.Min(count, 5));
+    public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, Math.Min(count, maxRead));
 
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
 

@@ -216,7 +216,7 @@ public class CaptureTests
         Assert.Equal(new DateTimeOffset(2106, 2, 7, 6, 28, 15, TimeSpan.Zero), frames[2].Timestamp.AddTicks(-frames[2].Timestamp.Ticks % TimeSpan.TicksPerSecond));
     }
 
-    private static PcapNgFile SampleNg(bool bigEndian)
+    internal static PcapNgFile SampleNg(bool bigEndian)
     {
         byte[] eth = [.. Enumerable.Range(0, 61).Select(i => (byte)i)];
         return new PcapNgFile()
@@ -227,11 +227,11 @@ public class CaptureTests
             .Enhanced(bigEndian, 0, 1_700_000_000_123_456UL, eth, withOption: true)
             .Enhanced(bigEndian, 1, 1_700_000_000_987_654_321UL, [0x45, 0, 0, 20], original: 40)
             .Simple(bigEndian, 100, [.. Enumerable.Repeat((byte)7, 100)])
-            .Unknown(bigEndian, 5, 0) // an interface statistics block: skipped
+            .Block(bigEndian, 5, w => w.U32(0).U32(0).U32(0)) // an interface statistics block: skipped
             .Section(!bigEndian, sectionLength: 1024) // a second section, other byte order
             .Interface(!bigEndian, 228, 16, tsResol: 0x8A, tsOffset: -3600) // 2^-10 s, one hour back
             .Enhanced(!bigEndian, 0, (1_700_000_000UL << 10) + 512, [1, 2, 3])
-            .Simple(!bigEndian, 20, [.. Enumerable.Range(0, 20).Select(i => (byte)i)]);
+            .Simple(!bigEndian, 20, [.. Enumerable.Range(0, 16).Select(i => (byte)i)]); // cut to the snap length
     }
 
     [Theory]
@@ -316,6 +316,23 @@ public class CaptureTests
     }
 
     [Fact]
+    public void SimplePacket_CapturedLengthIsTheMinimumOfOriginalSnapAndBlock()
+    {
+        byte[] file = new PcapNgFile()
+            .Section(false)
+            .Interface(false, 1, 16)
+            .Simple(false, 20, [.. Enumerable.Range(0, 20).Select(i => (byte)i)]) // more than the snap length in the block
+            .Simple(false, 2, [9, 8]) // padded to 4: the original length wins
+            .Simple(false, 1000, [1, 2, 3, 4, 5, 6, 7, 8]) // block shorter than both
+            .ToArray();
+        var frames = ReadAll(file);
+        Assert.Equal([16, 2, 8], frames.Select(f => f.CapturedLength));
+        Assert.Equal([20L, 2, 1000], frames.Select(f => f.OriginalLength));
+        Assert.Equal([9, 8], frames[1].Data.ToArray());
+        Assert.All(frames, f => Assert.False(f.HasTimestamp));
+    }
+
+    [Fact]
     public void ReuseBuffer_SharesOneBufferAndKeepsContent()
     {
         byte[] file = SampleNg(false).ToArray();
@@ -348,6 +365,42 @@ public class CaptureTests
         using CaptureReader skipper = CaptureFile.Open(new NonSeekableStream(new MemoryStream(bigSkip[..^100])));
         ex = Assert.Throws<CaptureFormatException>(() => skipper.ToList());
         Assert.Equal("truncated block of type 0x00000077 at offset 28: need 70012 bytes, have 69912", ex.Message);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void NonSeekableStream_LargeFramesGrowTheirBuffer_AndLyingLengthsDoNotAllocate(bool reuseBuffer)
+    {
+        var random = new Random(256);
+        byte[] big = new byte[(3 * 1024 * 1024) + 5];
+        random.NextBytes(big);
+        byte[] pcap = PcapFile.Header(false, true, uint.MaxValue, 1).Record(1, 2, [1, 2, 3]).Record(3, 4, big).Record(5, 6, [4]).ToArray();
+        byte[] ng = new PcapNgFile().Section(true).Interface(true, 1, 0).Enhanced(true, 0, 7, big).Enhanced(true, 0, 8, [5]).ToArray();
+        foreach (byte[] file in new[] { pcap, ng })
+        {
+            using CaptureReader reader = CaptureFile.Open(new NonSeekableStream(new MemoryStream(file), maxRead: 4096), reuseBuffer: reuseBuffer);
+            var sizes = new List<int>();
+            foreach (CaptureFrame frame in reader)
+            {
+                sizes.Add(frame.CapturedLength);
+                if (frame.CapturedLength == big.Length)
+                {
+                    Assert.True(frame.Data.Span.SequenceEqual(big));
+                }
+            }
+
+            Assert.Contains(big.Length, sizes);
+            Assert.Equal(file == pcap ? 3 : 2, sizes.Count);
+        }
+
+        // A record claiming 200 MiB in a 60-byte pipe: a clean error, and no 200 MiB buffer.
+        byte[] liar = PcapFile.Header(false, false, uint.MaxValue, 1).U32(0).U32(0).U32(200 << 20).U32(200 << 20).Bytes(new byte[20]).ToArray();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        using CaptureReader lying = CaptureFile.Open(new NonSeekableStream(new MemoryStream(liar)), reuseBuffer: reuseBuffer);
+        CaptureFormatException e = Assert.Throws<CaptureFormatException>(() => lying.TryReadFrame(out _));
+        Assert.Equal("truncated packet data at offset 40: need 209715200 bytes, have 20", e.Message);
+        Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 0, 8 << 20);
     }
 
     [Fact]
