@@ -348,7 +348,7 @@ namespace Protocols.Generators
             w.Close();
             w.Line();
 
-            w.Line($"/// <summary>Validates a {layerXml} header at the start of <paramref name=\"buffer\"/> and gives a zero-copy reader over it. Never throws.</summary>");
+            w.Line($"/// <summary>Validates one {layerXml} header at the start of <paramref name=\"buffer\"/> and gives a zero-copy reader over it. Never throws.</summary>");
             w.Line("/// <param name=\"buffer\">The bytes, starting at the header.</param>");
             w.Line("/// <param name=\"reader\">On success, a view of the message (trimmed by its length field when there is one); no getter of it can throw.</param>");
             w.Line("/// <param name=\"error\">On failure, what was wrong: the first failed check in the order fixed part, constants and ranges, header length, total or payload length.</param>");
@@ -478,7 +478,7 @@ namespace Protocols.Generators
         {
             string layerXml = Xml(model.Layer);
             w.Line();
-            w.Line($"/// <summary>Reads a {layerXml} header into its value form.</summary>");
+            w.Line($"/// <summary>Reads one {layerXml} header into its value form.</summary>");
             w.Line("/// <param name=\"buffer\">The bytes, starting at the header.</param>");
             w.Line("/// <returns>The header's fields.</returns>");
             w.Line("/// <exception cref=\"global::Protocols.Wire.WireException\">The bytes are not a valid header (see TryRead for the checks).</exception>");
@@ -552,7 +552,7 @@ namespace Protocols.Generators
         /// <summary>Text for a field value: decimal, true/false, enum name, or the fixed array's own ToString (hex when it has none).</summary>
         private static string Format(FieldModel f, string value, string bytesForHex) => f.Kind switch
         {
-            FieldKind.Bool => $"({value} ? \"true\" : \"false\")",
+            FieldKind.Bool => $"{value} ? \"true\" : \"false\"",
             FieldKind.Enum => $"FormatEnum({value})",
             FieldKind.FixedArray => f.HasCustomToString ? $"{value}.ToString()" : $"global::System.Convert.ToHexStringLower({bytesForHex})",
             _ => $"{value}.ToString({Invariant})",
@@ -621,12 +621,12 @@ namespace Protocols.Generators
             w.Close();
 
             w.Line();
-            w.Line($"// RFC 1071: the ones'-complement sum of the covered bytes as if {ck.Name} (bytes {at}..{at + 1}) were zero,");
-            w.Line("// summed around the field; a block after an odd offset is byte-swapped when combined.");
+            w.Line($"// RFC 1071: the ones'-complement sum of the covered bytes as if {ck.Name} (bytes {at}..{at + 1}) were zero:");
+            w.Line("// the words before the field plus the words after it (the field sits at an even offset).");
             w.Open($"private static uint SumWithoutChecksum({ReadOnlySpan} covered, uint initial)");
             w.Line($"uint before = {Checksum}.Sum(covered.Slice(0, {at}), initial);");
             w.Line($"uint after = {Checksum}.Sum(covered.Slice({at + 2}));");
-            w.Line($"return {Checksum}.Add(before, after, secondStartsAtOddOffset: {((at + 2) % 2 == 1 ? "true" : "false")});");
+            w.Line($"return {Checksum}.Add(before, after);");
             w.Close();
 
             w.Line();
@@ -836,7 +836,7 @@ namespace Protocols.Generators
         {
             string layerXml = Xml(model.Layer);
             w.Line();
-            w.Line($"/// <summary>Builds a {layerXml} header in place: each setter rewrites only its own field's bits.</summary>");
+            w.Line($"/// <summary>Builds one {layerXml} header in place: each setter rewrites only its own field's bits.</summary>");
             w.Open("public readonly ref struct Writer");
             w.Line($"private readonly {Span} _bytes;");
             w.Line();

@@ -169,10 +169,10 @@ namespace Protocols.Generators
                 roles[index] = shortName;
                 if (name == ChecksumAttribute)
                 {
-                    if (referenced.Kind != FieldKind.Unsigned || referenced.BitWidth != 16 || referenced.BitOffset % 8 != 0)
+                    if (referenced.Kind != FieldKind.Unsigned || referenced.BitWidth != 16 || referenced.BitOffset % 16 != 0)
                     {
                         diagnostics.Add(Diag(Diagnostics.WrongReferenceType, attributeLocation, shortName, referenced.Name,
-                            $"a checksum field must be a byte-aligned 16-bit unsigned integer (ushort, or [Bits(16)] on a wider one), and it is a {referenced.BitWidth}-bit {Short(referenced)} at bit {referenced.BitOffset}"));
+                            $"a checksum field must be a 16-bit unsigned integer (ushort, or [Bits(16)] on a wider one) at an even byte offset, since RFC 1071 sums 16-bit words, and it is a {referenced.BitWidth}-bit {Short(referenced)} at bit {referenced.BitOffset}"));
                         continue;
                     }
 

@@ -150,14 +150,14 @@ namespace Protocols.Wire.Tests.Generated
         public ushort Sequence;
     }
 
-    /// <summary>A checksum at an odd byte offset, fields straddling it, and a TCP-like data offset.</summary>
+    /// <summary>An odd fixed length, fields at odd byte offsets spanning 16-bit words, and a TCP-like data offset.</summary>
     [WireHeader("Odd")]
     [HeaderLength(nameof(Words), Unit = 4, Source = LengthSource.DataOffset)]
     [Checksum(nameof(Check), ChecksumCoverage.Message)]
     public partial struct OddChecksumHeader
     {
-        public byte Lead;
         public ushort Check;
+        public byte Lead;
         [Bits(4)] public byte Words;
         [Bits(12)] public ushort Twelve;
         [Bits(24)] public uint Mid;

@@ -1,0 +1,96 @@
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Protocols.Generators;
+
+namespace Protocols.Generators.Tests;
+
+/// <summary>The pipeline caches: unrelated edits and moved declarations do not re-emit code.</summary>
+public class IncrementalTests
+{
+    private static readonly string[] CachedOrUnchanged = ["Cached", "Unchanged"];
+
+    private static IEnumerable<IncrementalStepRunReason> Reasons(GeneratorRunResult result, string step) =>
+        result.TrackedSteps[step].SelectMany(s => s.Outputs).Select(o => o.Reason);
+
+    [Fact]
+    public void AnUnrelatedEditReusesTheModelAndTheSource()
+    {
+        CSharpCompilation compilation = GeneratorHarness.Compile(GeneratorTests.Ipv4Source);
+        GeneratorDriver driver = GeneratorHarness.CreateDriver(trackSteps: true).RunGenerators(compilation);
+        GeneratorRunResult first = Assert.Single(driver.GetRunResult().Results);
+        Assert.All(Reasons(first, HeaderGenerator.TrackingNames.Source), r => Assert.Equal(IncrementalStepRunReason.New, r));
+
+        CSharpCompilation edited = compilation.AddSyntaxTrees(
+            CSharpSyntaxTree.ParseText("namespace Other; /// <summary>Unrelated.</summary>\npublic class Unrelated { }", GeneratorHarness.ParseOptions, path: "Unrelated.cs"));
+        driver = driver.RunGenerators(edited);
+        GeneratorRunResult second = Assert.Single(driver.GetRunResult().Results);
+
+        foreach (string step in new[] { HeaderGenerator.TrackingNames.Model, HeaderGenerator.TrackingNames.Source })
+        {
+            List<IncrementalStepRunReason> reasons = [.. Reasons(second, step)];
+            Assert.NotEmpty(reasons);
+            Assert.All(reasons, r => Assert.Contains(r.ToString(), CachedOrUnchanged));
+        }
+
+        Assert.Equal(first.GeneratedSources.Single().SourceText.ToString(), second.GeneratedSources.Single().SourceText.ToString());
+    }
+
+    [Fact]
+    public void MovingTheDeclarationDoesNotReEmitTheSource()
+    {
+        CSharpCompilation compilation = GeneratorHarness.Compile(GeneratorTests.Ipv4Source);
+        GeneratorDriver driver = GeneratorHarness.CreateDriver(trackSteps: true).RunGenerators(compilation);
+
+        // Same header, shifted down by a few blank lines: only locations change.
+        SyntaxTree old = compilation.SyntaxTrees.Single();
+        SyntaxTree moved = CSharpSyntaxTree.ParseText("\n\n\n" + GeneratorTests.Ipv4Source, GeneratorHarness.ParseOptions, path: old.FilePath);
+        driver = driver.RunGenerators(compilation.ReplaceSyntaxTree(old, moved));
+        GeneratorRunResult result = Assert.Single(driver.GetRunResult().Results);
+
+        Assert.All(Reasons(result, HeaderGenerator.TrackingNames.Model), r => Assert.Contains(r.ToString(), CachedOrUnchanged));
+        Assert.All(Reasons(result, HeaderGenerator.TrackingNames.Source), r => Assert.Contains(r.ToString(), CachedOrUnchanged));
+    }
+
+    [Fact]
+    public void ChangingTheHeaderReEmitsIt()
+    {
+        CSharpCompilation compilation = GeneratorHarness.Compile(GeneratorTests.Ipv4Source);
+        GeneratorDriver driver = GeneratorHarness.CreateDriver(trackSteps: true).RunGenerators(compilation);
+        SyntaxTree old = compilation.SyntaxTrees.Single();
+        SyntaxTree changed = CSharpSyntaxTree.ParseText(GeneratorTests.Ipv4Source.Replace("[Bits(6)] public byte Dscp;", "[Bits(6)] public byte Dscp2;"), GeneratorHarness.ParseOptions, path: old.FilePath);
+        driver = driver.RunGenerators(compilation.ReplaceSyntaxTree(old, changed));
+        GeneratorRunResult result = Assert.Single(driver.GetRunResult().Results);
+        Assert.Contains(IncrementalStepRunReason.Modified, Reasons(result, HeaderGenerator.TrackingNames.Source));
+        Assert.Contains("Dscp2", result.GeneratedSources.Single().SourceText.ToString());
+    }
+
+    [Fact]
+    public void ModelsHoldNoCompilerObjects()
+    {
+        // Everything in the model must be comparable by value; symbols or syntax would defeat caching.
+        var forbidden = new[] { typeof(ISymbol), typeof(SyntaxNode), typeof(Location), typeof(Compilation), typeof(SemanticModel) };
+        var seen = new HashSet<Type>();
+        var pending = new Stack<Type>([typeof(ParseResult)]);
+        while (pending.Count > 0)
+        {
+            Type type = pending.Pop();
+            if (!seen.Add(type) || type.IsPrimitive || type == typeof(string) || type.IsEnum)
+            {
+                continue;
+            }
+
+            Assert.DoesNotContain(forbidden, f => f.IsAssignableFrom(type));
+            foreach (var property in type.GetProperties())
+            {
+                pending.Push(property.PropertyType);
+                foreach (Type argument in property.PropertyType.GetGenericArguments())
+                {
+                    pending.Push(argument);
+                }
+            }
+        }
+
+        Assert.Contains(typeof(HeaderModel), seen);
+        Assert.Contains(typeof(FieldModel), seen);
+    }
+}
