@@ -375,7 +375,7 @@ namespace Protocols.Generators
                 if (f.HasConst)
                 {
                     w.Open($"if ({value} != {f.ConstValue}UL)");
-                    w.Line($"error = {WireError}.InvalidValue(LayerName, {Literal(f.Name)}, {f.ConstValue}L, (long){value}, {f.FirstByte});");
+                    w.Line($"error = {WireError}.InvalidValue(LayerName, {Literal(f.Name)}, {LongLiteral(f.ConstValue)}, (long){value}, {f.FirstByte});");
                     w.Line("return false;");
                     w.Close();
                     w.Line();
@@ -399,7 +399,7 @@ namespace Protocols.Generators
                     {
                         w.Line($"ulong {local} = {value};");
                         w.Open($"if ({string.Join(" || ", conditions)})");
-                        w.Line($"error = {WireError}.InvalidValue(LayerName, {Literal(f.Name)}, {f.RangeMin}L, (long){local}, {f.FirstByte});");
+                        w.Line($"error = {WireError}.InvalidValue(LayerName, {Literal(f.Name)}, {LongLiteral(f.RangeMin)}, (long){local}, {f.FirstByte});");
                         w.Line("return false;");
                         w.Close();
                         w.Line();
@@ -506,7 +506,7 @@ namespace Protocols.Generators
             {
                 w.Line(f.HasConst
                     ? $"Set{f.Name}(bytes, {Constant(f, f.ConstValue)}); // [Const({f.ConstValue})]"
-                    : $"Set{f.Name}(bytes, this.{f.Name});");
+                    : $"Set{f.Name}(bytes, this.{f.Identifier});");
             }
 
             w.Line("return FixedLength;");
@@ -534,7 +534,7 @@ namespace Protocols.Generators
             w.Line("var text = new global::System.Text.StringBuilder(LayerName);");
             foreach (FieldModel f in model.Fields)
             {
-                w.Line($"text.Append({Literal(" " + f.Name + "=")}).Append({Format(f, "this." + f.Name, $"(({ReadOnlySpan})this.{f.Name})")});");
+                w.Line($"text.Append({Literal(" " + f.Name + "=")}).Append({Format(f, "this." + f.Identifier, $"(({ReadOnlySpan})this.{f.Identifier})")});");
             }
 
             w.Line("return text.ToString();");
@@ -792,7 +792,7 @@ namespace Protocols.Generators
                 string type = f.Kind == FieldKind.Bool ? "bool" : f.TypeName;
                 w.Line();
                 w.Line($"/// <summary>{Xml(f.Name)}: {Describe(f)}.</summary>");
-                w.Line($"public {type} {f.Name} => {model.TypeName}.Get{f.Name}(_bytes);");
+                w.Line($"public {type} {f.Identifier} => {model.TypeName}.Get{f.Name}(_bytes);");
                 if (f.Kind == FieldKind.FixedArray)
                 {
                     w.Line();
@@ -808,7 +808,7 @@ namespace Protocols.Generators
             w.Line($"var result = default({model.TypeName});");
             foreach (FieldModel f in model.Fields)
             {
-                w.Line($"result.{f.Name} = {model.TypeName}.Get{f.Name}(_bytes);");
+                w.Line($"result.{f.Identifier} = {model.TypeName}.Get{f.Name}(_bytes);");
             }
 
             w.Line("return result;");
@@ -859,7 +859,7 @@ namespace Protocols.Generators
                 string type = f.Kind == FieldKind.Bool ? "bool" : f.TypeName;
                 w.Line();
                 w.Line($"/// <summary>{Xml(f.Name)}: {Describe(f)}.</summary>");
-                w.Open($"public {type} {f.Name}");
+                w.Open($"public {type} {f.Identifier}");
                 w.Line($"get => {model.TypeName}.Get{f.Name}(_bytes);");
                 w.Line($"set => {model.TypeName}.Set{f.Name}(_bytes, value);");
                 w.Close();
@@ -969,6 +969,11 @@ namespace Protocols.Generators
         }
 
         // ------------------------------------------------------------------ text helpers
+
+        /// <summary>A ulong constant as a long literal (values above long.MaxValue wrap, as WireError stores longs).</summary>
+        private static string LongLiteral(ulong value) => value <= long.MaxValue
+            ? value.ToString(CultureInfo.InvariantCulture) + "L"
+            : $"unchecked((long){value.ToString(CultureInfo.InvariantCulture)}UL)";
 
         private static string Camel(string name) => name.Length == 0 ? name : char.ToLowerInvariant(name[0]) + name.Substring(1);
 

@@ -114,8 +114,8 @@ public enum IcmpTimeExceededCode : byte
 /// <remarks>
 /// The typed views are separate headers over the same 8 bytes, so each field has its own name
 /// in readers, writers and dumps: <see cref="IcmpEchoHeader"/> (types 0 and 8),
-/// <see cref="IcmpDestinationUnreachableHeader"/> (type 3) and <see cref="IcmpTimeExceededHeader"/>
-/// (type 11). Dispatch on <c>IcmpHeader.Reader.Type</c>, then read the typed header from the same
+/// <see cref="IcmpDestinationUnreachableHeader"/> (type 3), <see cref="IcmpRedirectHeader"/> (type 5),
+/// <see cref="IcmpTimeExceededHeader"/> (type 11) and <see cref="IcmpParameterProblemHeader"/> (type 12). Dispatch on <c>IcmpHeader.Reader.Type</c>, then read the typed header from the same
 /// bytes. Error messages quote the offending datagram: see <see cref="IcmpQuotedDatagram"/>.
 /// </remarks>
 [WireHeader("ICMPv4")]
@@ -198,5 +198,66 @@ public partial struct IcmpTimeExceededHeader
     public ushort Checksum;
 
     /// <summary>Unused, zero.</summary>
+    public uint Unused;
+}
+
+/// <summary>Redirect codes (RFC 792).</summary>
+public enum IcmpRedirectCode : byte
+{
+    /// <summary>0: redirect datagrams for the network.</summary>
+    Network = 0,
+
+    /// <summary>1: redirect datagrams for the host.</summary>
+    Host = 1,
+
+    /// <summary>2: redirect datagrams for the type of service and network.</summary>
+    TosAndNetwork = 2,
+
+    /// <summary>3: redirect datagrams for the type of service and host.</summary>
+    TosAndHost = 3,
+}
+
+/// <summary>Redirect (RFC 792, type 5): the gateway to use for the quoted datagram's destination.</summary>
+[WireHeader("ICMPv4")]
+[Checksum(nameof(Checksum), ChecksumCoverage.Message)]
+public partial struct IcmpRedirectHeader
+{
+    /// <summary>Always <see cref="IcmpType.Redirect"/>.</summary>
+    [Const(5)]
+    public IcmpType Type;
+
+    /// <summary>What the redirect applies to.</summary>
+    public IcmpRedirectCode Code;
+
+    /// <summary>The Internet checksum of the whole ICMP message.</summary>
+    public ushort Checksum;
+
+    /// <summary>The gateway traffic for the quoted destination should be sent to.</summary>
+    public Ipv4Address Gateway;
+}
+
+/// <summary>
+/// Parameter problem (RFC 792, type 12): code 0 with a pointer to the offending octet of the
+/// quoted datagram's header; code 1 (RFC 1108) a missing required option; code 2 (RFC 1812) bad length.
+/// </summary>
+[WireHeader("ICMPv4")]
+[Checksum(nameof(Checksum), ChecksumCoverage.Message)]
+public partial struct IcmpParameterProblemHeader
+{
+    /// <summary>Always <see cref="IcmpType.ParameterProblem"/>.</summary>
+    [Const(12)]
+    public IcmpType Type;
+
+    /// <summary>0: the pointer indicates the error; 1: missing a required option; 2: bad length.</summary>
+    public byte Code;
+
+    /// <summary>The Internet checksum of the whole ICMP message.</summary>
+    public ushort Checksum;
+
+    /// <summary>For code 0: the offset of the octet in the quoted header where the error was found.</summary>
+    public byte Pointer;
+
+    /// <summary>Unused, zero.</summary>
+    [Bits(24)]
     public uint Unused;
 }

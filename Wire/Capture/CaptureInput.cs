@@ -36,6 +36,11 @@ internal sealed class CaptureInput : IDisposable
     /// <summary>Bytes left in the stream when it can tell (seekable streams), else null.</summary>
     public long? Remaining => _stream.CanSeek ? Math.Max(0, _stream.Length - _stream.Position) : null;
 
+    // The stream length last seen (-1: not seekable). Asking a file for its length costs a system
+    // call, so it is asked again only when the cached value says a structure does not fit (the
+    // file may still be growing, e.g. written by a live capture).
+    private long _knownLength = -2;
+
     /// <summary>Reads up to <c>destination.Length</c> bytes; fewer only at the end of the stream.</summary>
     public int Read(Span<byte> destination)
     {
@@ -58,6 +63,17 @@ internal sealed class CaptureInput : IDisposable
     /// <summary>Fails early, before any allocation, when a seekable stream cannot hold <paramref name="count"/> more bytes.</summary>
     public void EnsureAvailable(long count, string what, long structureOffset)
     {
+        if (_knownLength == -2)
+        {
+            _knownLength = _stream.CanSeek ? _stream.Length : -1;
+        }
+
+        if (_knownLength < 0 || _knownLength - _stream.Position >= count)
+        {
+            return;
+        }
+
+        _knownLength = _stream.Length;
         long? remaining = Remaining;
         if (remaining is long r && r < count)
         {

@@ -113,6 +113,11 @@ public class GeneratorTests
                 public MacAddress Mac;
                 public bool Flag;
                 [Bits(7), Range(1, 100)] public byte Seven;
+                [Const(0xFFFF_FFFF_FFFF_FFFF)] public ulong AllOnes;
+                [Range(0x8000_0000_0000_0000, 0xFFFF_FFFF_FFFF_FFFE)] public ulong High;
+                [Bits(1), Const(1)] public bool On;
+                [Bits(7), Const(0)] public byte Pad;
+                public byte @class;
             }
 
             namespace Deep.Space

@@ -143,6 +143,24 @@ internal static class Decode
                     break;
                 }
 
+            case IcmpType.Redirect:
+                {
+                    Assert.True(IcmpRedirectHeader.TryRead(bytes, out IcmpRedirectHeader.Reader rd, out _));
+                    _ = (rd.Code, rd.Gateway, rd.GatewayBytes.Length, rd.ToValue().ToString());
+                    sb.Append(rd.ToString()).Append(Verdict(checksumOk)).Append('\n');
+                    annotations?.AddRange(Annotations(rd.Header, at, IcmpRedirectHeader.Annotate));
+                    break;
+                }
+
+            case IcmpType.ParameterProblem:
+                {
+                    Assert.True(IcmpParameterProblemHeader.TryRead(bytes, out IcmpParameterProblemHeader.Reader pp, out _));
+                    _ = (pp.Code, pp.Pointer, pp.Unused, pp.ToValue().ToString());
+                    sb.Append(pp.ToString()).Append(Verdict(checksumOk)).Append('\n');
+                    annotations?.AddRange(Annotations(pp.Header, at, IcmpParameterProblemHeader.Annotate));
+                    break;
+                }
+
             default:
                 sb.Append(icmp.ToString()).Append(Verdict(checksumOk)).Append('\n');
                 annotations?.AddRange(Annotations(icmp.Header, at, IcmpHeader.Annotate));

@@ -105,6 +105,16 @@ public class PropertyTests
             te.WriteTo(buffer);
             IcmpTimeExceededHeader t = IcmpTimeExceededHeader.Read(buffer.AsSpan(0, 8));
             Assert.Equal((IcmpType.TimeExceeded, te.Code, te.Checksum, te.Unused), (t.Type, t.Code, t.Checksum, t.Unused));
+
+            var rd = new IcmpRedirectHeader { Code = (IcmpRedirectCode)rng.Next(256), Checksum = (ushort)rng.Next(65536), Gateway = RandomAddress(rng) };
+            rd.WriteTo(buffer);
+            IcmpRedirectHeader r = IcmpRedirectHeader.Read(buffer.AsSpan(0, 8));
+            Assert.Equal((IcmpType.Redirect, rd.Code, rd.Checksum, rd.Gateway), (r.Type, r.Code, r.Checksum, r.Gateway));
+
+            var pp = new IcmpParameterProblemHeader { Code = (byte)rng.Next(256), Checksum = (ushort)rng.Next(65536), Pointer = (byte)rng.Next(256), Unused = (uint)rng.Next(1 << 24) };
+            pp.WriteTo(buffer);
+            IcmpParameterProblemHeader p = IcmpParameterProblemHeader.Read(buffer.AsSpan(0, 8));
+            Assert.Equal((IcmpType.ParameterProblem, pp.Code, pp.Checksum, pp.Pointer, pp.Unused), (p.Type, p.Code, p.Checksum, p.Pointer, p.Unused));
         }
 
         // Bytes -> value -> bytes is exact for any header whose constants hold.
@@ -310,7 +320,7 @@ public class PropertyTests
                 case 2:
                     if (n > 0)
                     {
-                        b[0] = new byte[] { 0, 3, 8, 11 }[rng.Next(4)];
+                        b[0] = new byte[] { 0, 3, 5, 8, 11, 12 }[rng.Next(6)];
                     }
 
                     if (n > 8)

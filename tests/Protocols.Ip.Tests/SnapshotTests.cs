@@ -192,6 +192,19 @@ public class SnapshotTests
     }
 
     [Fact]
+    public void Icmp_redirect_and_parameter_problem()
+    {
+        ReadOnlySpan<byte> datagram = Frames.PingRequest.AsSpan(14);
+        var icmp = new byte[100];
+        int n = IcmpMessage.WriteError(icmp, IcmpType.Redirect, (byte)IcmpRedirectCode.Host, Ipv4Address.Parse("192.0.2.254").ToUInt32(), datagram);
+        Snapshot.Match(Decode.DumpIcmp(icmp.AsSpan(0, n)), "redirect-host");
+
+        // RFC 792: pointer 1 names the octet holding the TOS; here the quoted datagram's second octet.
+        n = IcmpMessage.WriteError(icmp, IcmpType.ParameterProblem, 0, 1u << 24, datagram);
+        Snapshot.Match(Decode.DumpIcmp(icmp.AsSpan(0, n)), "parameter-problem-pointer");
+    }
+
+    [Fact]
     public void Icmp_edges()
     {
         var buffer = new byte[IcmpHeader.FixedLength];
