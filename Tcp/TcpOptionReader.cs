@@ -124,7 +124,8 @@ public ref struct TcpOptionReader
 
     /// <summary>
     /// Adds one annotation per option (<c>Option MSS len=4 value=1460</c>), one for padding after EOL,
-    /// and, when an option is malformed, one for the rest of the region with the error.
+    /// and, when an option is malformed, one for the rest of the region with the error (its offset
+    /// moved by <paramref name="baseOffset"/> so it matches the dump).
     /// </summary>
     /// <param name="options">The options region.</param>
     /// <param name="baseOffset">Where the options region starts in the dump.</param>
@@ -140,7 +141,7 @@ public ref struct TcpOptionReader
 
         if (reader.Error.IsError)
         {
-            into.Add(new HexAnnotation(baseOffset + reader.Offset, options.Length - reader.Offset, "Malformed option: " + reader.Error.ToString()));
+            into.Add(new HexAnnotation(baseOffset + reader.Offset, options.Length - reader.Offset, "Malformed option: " + reader.Error.WithOffset(baseOffset).ToString()));
         }
         else if (reader.Offset < options.Length)
         {

@@ -188,18 +188,18 @@ public sealed class TlsClientHelloInfo
                 message = assembled.AsSpan(0, assembledLength);
             }
 
+            // RFC 8446 4: the handshake header. The first message of a connection is a ClientHello
+            // (RFC 8446 2); its type byte is checked as soon as it arrives.
+            int headerOffset = records == 1 ? TlsFraming.RecordHeaderLength : 0;
+            if (message[0] != (byte)TlsHandshakeType.ClientHello)
+            {
+                error = WireError.InvalidValue(Layer, "HandshakeType", (long)TlsHandshakeType.ClientHello, message[0], headerOffset);
+                return TlsClientHelloStatus.Malformed;
+            }
+
             if (message.Length < TlsFraming.HandshakeHeaderLength)
             {
                 continue;
-            }
-
-            // RFC 8446 4: the handshake header. The first message of a connection is a ClientHello (RFC 8446 2).
-            var handshakeType = (TlsHandshakeType)message[0];
-            int headerOffset = records == 1 ? TlsFraming.RecordHeaderLength : 0;
-            if (handshakeType != TlsHandshakeType.ClientHello)
-            {
-                error = WireError.InvalidValue(Layer, "HandshakeType", (long)TlsHandshakeType.ClientHello, (long)handshakeType, headerOffset);
-                return TlsClientHelloStatus.Malformed;
             }
 
             int bodyLength = (message[1] << 16) | (message[2] << 8) | message[3];

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Protocols.Wire;
 
 namespace Protocols.Udp;
@@ -28,4 +29,38 @@ public partial struct UdpHeader
 
     /// <summary>Internet checksum over pseudo-header, header and data; 0 means none, a computed 0 is sent as 0xFFFF (RFC 768).</summary>
     public ushort Checksum;
+}
+
+/// <summary>Datagram-level helpers declared next to the generated header code.</summary>
+public partial struct UdpHeader
+{
+    /// <summary>
+    /// Annotations for a whole datagram: the header fields (<see cref="Annotate"/>), the payload
+    /// length, and any bytes past the length field. When the header cannot be read, one annotation
+    /// with the error.
+    /// </summary>
+    /// <param name="datagram">The UDP datagram, header first.</param>
+    /// <param name="baseOffset">Where the datagram starts in the dump.</param>
+    /// <param name="into">Receives the annotations.</param>
+    public static void AnnotateDatagram(ReadOnlySpan<byte> datagram, int baseOffset, ICollection<HexAnnotation> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        if (!TryRead(datagram, out Reader reader, out WireError error))
+        {
+            into.Add(new HexAnnotation(baseOffset, Math.Max(datagram.Length, 1), "Unreadable UDP header: " + error.ToString()));
+            return;
+        }
+
+        Annotate(reader.Header, baseOffset, into);
+        if (!reader.Payload.IsEmpty)
+        {
+            into.Add(new HexAnnotation(baseOffset + FixedLength, reader.Payload.Length, string.Create(CultureInfo.InvariantCulture, $"Payload {reader.Payload.Length} bytes")));
+        }
+
+        if (datagram.Length > reader.Bytes.Length)
+        {
+            // RFC 768: the length field bounds the datagram; what follows (e.g. link-layer padding) is not UDP.
+            into.Add(new HexAnnotation(baseOffset + reader.Bytes.Length, datagram.Length - reader.Bytes.Length, string.Create(CultureInfo.InvariantCulture, $"Beyond UDP length: {datagram.Length - reader.Bytes.Length} bytes")));
+        }
+    }
 }

@@ -86,9 +86,7 @@ internal static class CliApp
         bool verbose = args.Contains(ArgumentParser.Verbose);
         if (args.Count == 0)
         {
-            WriteHelp(stderr);
-            stderr.WriteLine();
-            stderr.WriteLine("error: no verb given");
+            stderr.WriteLine($"error: no verb given (one of: {string.Join(", ", Verbs.Select(v => v.Name))}; see 'protocols --help')");
             return UsageError;
         }
 

@@ -1,5 +1,8 @@
 using System.Buffers.Binary;
-using System.Text;
+using Protocols.Ip;
+using Protocols.Tcp;
+using Protocols.Tls;
+using Protocols.Udp;
 using Protocols.Wire;
 using Protocols.Wire.Capture;
 
@@ -7,7 +10,11 @@ namespace Protocols.Cli.Decode;
 
 /// <summary>
 /// Decodes one captured frame layer by layer (link, ARP or IPv4, TCP/UDP/ICMP, the first TLS
-/// record) into a <see cref="DecodedFrame"/>. Never throws on frame contents: a layer that cannot
+/// record) into a <see cref="DecodedFrame"/> with the project's generated header codecs
+/// (<see cref="EthernetHeader"/>, <see cref="ArpPacket"/>, <see cref="Ipv4Header"/>,
+/// <see cref="IcmpHeader"/>, <see cref="TcpHeader"/> and <see cref="TcpOptionReader"/>,
+/// <see cref="UdpHeader"/>, <see cref="TlsRecordHeader"/>, <see cref="HandshakeHeader"/>,
+/// <see cref="ClientHelloReader"/>). Never throws on frame contents: a layer that cannot
 /// be read stops decoding and sets <see cref="DecodedFrame.Error"/> to the <see cref="WireError"/>
 /// line, keeping the fields of the layers read before it.
 /// </summary>
@@ -15,7 +22,12 @@ namespace Protocols.Cli.Decode;
 /// Lengths follow the headers, not the capture: a frame cut by the capture's snap length still
 /// reports the lengths it declares (ip.len, tcp.len), and a checksum whose bytes were not all
 /// captured is <see cref="ChecksumStatus.Unverified"/>. Ethernet padding after the IPv4 total
-/// length is ignored.
+/// length is ignored. The generated <c>TryRead</c> methods check declared lengths against the
+/// buffer, which a frame cut by the capture (or a first fragment, or a TLS record continued in
+/// the next segment) cannot satisfy; there the bytes that were captured are copied into a
+/// zero-filled buffer of the declared length (<see cref="Padded"/>) so the header fields can be
+/// read, and everything that would need the missing bytes (checksums, options, SNI) is decided on
+/// the captured length alone.
 /// </remarks>
 internal static class FrameDissector
 {
@@ -55,44 +67,37 @@ internal static class FrameDissector
     // IEEE 802.3 clause 3.1.1: destination, source, EtherType (RFC 894 for IPv4).
     private static void DecodeEthernet(ReadOnlySpan<byte> data, LengthSource limit, bool truncated, DecodedFrame decoded)
     {
-        if (data.Length < 14)
+        if (!EthernetHeader.TryRead(data, out EthernetHeader.Reader eth, out WireError error))
         {
-            decoded.Error = WireError.TooShort("Ethernet", data.Length < 6 ? "Destination" : data.Length < 12 ? "Source" : "EtherType", 14, data.Length, limit).ToString();
+            decoded.Error = (error with { Source = limit }).ToString();
             return;
         }
 
-        decoded.Add("eth.src", MacAddress.Create(data[6..12]).ToString());
-        decoded.Add("eth.dst", MacAddress.Create(data[..6]).ToString());
-        ushort etherType = BinaryPrimitives.ReadUInt16BigEndian(data[12..]);
-        decoded.Add("eth.type", (long)etherType);
-        ReadOnlySpan<byte> payload = data[14..];
-        switch (etherType)
+        decoded.Add("eth.src", eth.Source.ToString());
+        decoded.Add("eth.dst", eth.Destination.ToString());
+        decoded.Add("eth.type", (long)eth.EtherType);
+        ReadOnlySpan<byte> payload = data[EthernetHeader.FixedLength..];
+        switch (eth.EtherType)
         {
-            case EtherTypeIpv4:
-                DecodeIpv4(payload, limit, truncated, decoded, 14);
+            case EtherType.Ipv4:
+                DecodeIpv4(payload, limit, truncated, decoded, EthernetHeader.FixedLength);
                 break;
-            case EtherTypeArp:
-                DecodeArp(payload, limit, decoded, 14);
+            case EtherType.Arp:
+                DecodeArp(payload, limit, decoded, EthernetHeader.FixedLength);
                 break;
-            case EtherTypeIpv6:
+            case EtherType.Ipv6:
                 DecodeIpv6Version(payload, decoded);
                 break;
             default:
-                decoded.Note = $"ethertype 0x{etherType:x4}, not decoded";
+                decoded.Note = $"ethertype 0x{(ushort)eth.EtherType:x4}, not decoded";
                 break;
         }
     }
 
     private static void DecodeRawIp(ReadOnlySpan<byte> data, LengthSource limit, bool truncated, DecodedFrame decoded, bool ipv4Only)
     {
-        if (data.Length < 1)
-        {
-            decoded.Error = WireError.TooShort("IPv4", "Version", 20, 0, limit).ToString();
-            return;
-        }
-
-        int version = data[0] >> 4;
-        if (version == 6 && !ipv4Only)
+        // LINKTYPE_RAW: the version nibble tells IPv4 from IPv6; LINKTYPE_IPV4 is IPv4 only.
+        if (!ipv4Only && data.Length >= 1 && data[0] >> 4 == 6)
         {
             DecodeIpv6Version(data, decoded);
             return;
@@ -112,157 +117,126 @@ internal static class FrameDissector
         decoded.Note = "IPv6, not decoded";
     }
 
-    // RFC 826: hardware type, protocol type, hlen, plen, opcode, then the four addresses.
+    // RFC 826 (Ethernet hardware, IPv4 protocol addresses).
     private static void DecodeArp(ReadOnlySpan<byte> data, LengthSource limit, DecodedFrame decoded, int offset)
     {
-        if (data.Length < 8)
+        if (!ArpPacket.TryRead(data, out ArpPacket.Reader arp, out WireError error))
         {
-            decoded.Error = WireError.TooShort("ARP", "Operation", 8, data.Length, limit, offset).ToString();
+            decoded.Error = (error.Kind == WireErrorKind.TooShort ? error with { Source = limit } : error).WithOffset(offset).ToString();
             return;
         }
 
-        ushort protocolType = BinaryPrimitives.ReadUInt16BigEndian(data[2..]);
-        int hlen = data[4];
-        int plen = data[5];
-        decoded.Add("arp.opcode", (long)BinaryPrimitives.ReadUInt16BigEndian(data[6..]));
-        int need = 8 + (2 * hlen) + (2 * plen);
-        if (data.Length < need)
-        {
-            decoded.Error = WireError.TooShort("ARP", "Addresses", need, data.Length, limit, offset).ToString();
-            return;
-        }
-
-        if (protocolType == EtherTypeIpv4 && plen == 4)
-        {
-            decoded.Add("arp.src.proto_ipv4", Ipv4Address.Create(data.Slice(8 + hlen, 4)).ToString());
-            decoded.Add("arp.dst.proto_ipv4", Ipv4Address.Create(data.Slice(8 + hlen + 4 + hlen, 4)).ToString());
-            if (hlen == 6)
-            {
-                decoded.Note = MacAddress.Create(data[8..14]).ToString();
-            }
-        }
+        decoded.Add("arp.opcode", (long)arp.Operation);
+        decoded.Add("arp.src.proto_ipv4", arp.SenderProtocolAddress.ToString());
+        decoded.Add("arp.dst.proto_ipv4", arp.TargetProtocolAddress.ToString());
+        decoded.Note = arp.SenderHardwareAddress.ToString();
     }
 
     // RFC 791 3.1: the Internet header format.
     private static void DecodeIpv4(ReadOnlySpan<byte> data, LengthSource limit, bool truncated, DecodedFrame decoded, int offset)
     {
-        if (data.Length < 20)
+        // A frame cut by the capture's snap length holds fewer bytes than the total length says.
+        int captured = data.Length;
+        if (truncated && data.Length >= 4)
         {
-            decoded.Error = WireError.TooShort("IPv4", "Destination", 20, data.Length, limit, offset).ToString();
+            int declared = BinaryPrimitives.ReadUInt16BigEndian(data[2..]);
+            int headerLength = (data[0] & 0x0f) * 4;
+            if (declared > data.Length && data.Length >= headerLength)
+            {
+                data = Padded(data, declared);
+            }
+        }
+
+        if (!Ipv4Header.TryRead(data, out Ipv4Header.Reader ip, out WireError error))
+        {
+            decoded.Error = (error.Kind == WireErrorKind.TooShort && error.Source == LengthSource.Buffer ? error with { Source = limit } : error)
+                .WithOffset(offset).ToString();
             return;
         }
 
-        int version = data[0] >> 4;
-        if (version != 4)
-        {
-            decoded.Error = WireError.InvalidValue("IPv4", "Version", 4, version, offset).ToString();
-            return;
-        }
+        decoded.Add("ip.version", (long)ip.Version);
+        decoded.Add("ip.hdr_len", (long)ip.HeaderLength);
+        decoded.Add("ip.len", (long)ip.TotalLength);
+        decoded.Add("ip.id", (long)ip.Identification);
+        decoded.Add("ip.flags.df", ip.DontFragment);
+        decoded.Add("ip.flags.mf", ip.MoreFragments);
+        decoded.Add("ip.frag_offset", (long)ip.FragmentOffset);
+        decoded.Add("ip.ttl", (long)ip.Ttl);
+        decoded.Add("ip.proto", (long)ip.Protocol);
+        decoded.Add("ip.src", ip.Source.ToString());
+        decoded.Add("ip.dst", ip.Destination.ToString());
 
-        int headerLength = (data[0] & 0x0f) * 4;
-        int totalLength = BinaryPrimitives.ReadUInt16BigEndian(data[2..]);
-        ushort identification = BinaryPrimitives.ReadUInt16BigEndian(data[4..]);
-        ushort flagsAndOffset = BinaryPrimitives.ReadUInt16BigEndian(data[6..]);
-        bool dontFragment = (flagsAndOffset & 0x4000) != 0;
-        bool moreFragments = (flagsAndOffset & 0x2000) != 0;
-        int fragmentOffset = flagsAndOffset & 0x1fff;
-        byte ttl = data[8];
-        byte protocol = data[9];
-        var source = Ipv4Address.Create(data[12..16]);
-        var destination = Ipv4Address.Create(data[16..20]);
-        decoded.Add("ip.version", (long)version);
-        decoded.Add("ip.hdr_len", (long)headerLength);
-        decoded.Add("ip.len", (long)totalLength);
-        decoded.Add("ip.id", (long)identification);
-        decoded.Add("ip.flags.df", dontFragment);
-        decoded.Add("ip.flags.mf", moreFragments);
-        decoded.Add("ip.frag_offset", (long)fragmentOffset);
-        decoded.Add("ip.ttl", (long)ttl);
-        decoded.Add("ip.proto", (long)protocol);
-        decoded.Add("ip.src", source.ToString());
-        decoded.Add("ip.dst", destination.ToString());
-
-        // RFC 791 3.1: IHL is at least 5 words; the total length covers at least the header.
-        if (headerLength < 20)
-        {
-            decoded.Error = WireError.LengthTooSmall("IPv4", "Ihl", 20, headerLength, LengthSource.HeaderLength, offset).ToString();
-            return;
-        }
-
-        if (data.Length < headerLength)
-        {
-            decoded.Error = WireError.TooShort("IPv4", "Options", headerLength, data.Length, limit, offset).ToString();
-            return;
-        }
-
-        // RFC 791 3.1 / RFC 1071: the header checksum covers the header (options included).
-        decoded.Add("ip.checksum.status", Checksum.Compute(data[..headerLength]) == 0 ? ChecksumStatus.Good : ChecksumStatus.Bad);
-        if (totalLength < headerLength)
-        {
-            decoded.Error = WireError.LengthTooSmall("IPv4", "TotalLength", headerLength, totalLength, LengthSource.TotalLength, offset).ToString();
-            return;
-        }
-
-        if (totalLength > data.Length && !truncated)
-        {
-            decoded.Error = WireError.TooShort("IPv4", "TotalLength", totalLength, data.Length, LengthSource.Buffer, offset).ToString();
-            return;
-        }
+        // RFC 791 3.1 / RFC 1071: the header checksum covers the header, options included.
+        decoded.Add("ip.checksum.status", ip.VerifyChecksum() ? ChecksumStatus.Good : ChecksumStatus.Bad);
 
         // RFC 791 3.2: only the fragment at offset 0 holds the transport header.
-        if (fragmentOffset != 0)
+        if (ip.FragmentOffset != 0)
         {
             return;
         }
 
-        int payloadLength = totalLength - headerLength;
-        ReadOnlySpan<byte> captured = data[headerLength..Math.Min(totalLength, data.Length)];
+        int payloadLength = ip.TotalLength - ip.HeaderLength;
+        int payloadCaptured = Math.Clamp(captured - ip.HeaderLength, 0, payloadLength);
         var transport = new Transport(
-            captured,
-            payloadLength,
-            canVerify: !moreFragments && captured.Length == payloadLength,
+            ip.Payload,
+            payloadCaptured,
+            canVerify: !ip.MoreFragments && payloadCaptured == payloadLength,
             limit,
-            offset + headerLength,
-            Checksum.PseudoHeaderSum(source, destination, protocol, 0),
-            isFirstFragment: moreFragments);
-        switch (protocol)
+            offset + ip.HeaderLength,
+            Checksum.PseudoHeaderSum(ip.Source, ip.Destination, (byte)ip.Protocol, 0),
+            isFirstFragment: ip.MoreFragments);
+        switch (ip.Protocol)
         {
-            case ProtocolTcp:
+            case IpProtocol.Tcp:
                 DecodeTcp(transport, decoded);
                 break;
-            case ProtocolUdp:
+            case IpProtocol.Udp:
                 DecodeUdp(transport, decoded);
                 break;
-            case ProtocolIcmp:
+            case IpProtocol.Icmp:
                 DecodeIcmp(transport, decoded);
                 break;
         }
     }
 
+    /// <summary>
+    /// <paramref name="data"/> followed by zeros up to <paramref name="length"/> bytes, so a
+    /// generated reader accepts a message the capture did not hold entirely. Callers only read
+    /// fields that lie inside the captured bytes.
+    /// </summary>
+    private static ReadOnlySpan<byte> Padded(ReadOnlySpan<byte> data, int length)
+    {
+        byte[] copy = new byte[length];
+        data.CopyTo(copy);
+        return copy;
+    }
+
     /// <summary>The IPv4 payload handed to a transport.</summary>
     private readonly ref struct Transport
     {
-        /// <param name="captured">The payload bytes present in the capture.</param>
-        /// <param name="length">The payload length the IPv4 header declares.</param>
+        /// <param name="payload">The payload as long as the IPv4 header declares (zero-filled past the capture).</param>
+        /// <param name="capturedLength">How many bytes of <paramref name="payload"/> were captured.</param>
         /// <param name="canVerify">All of the transport message is here (not a first fragment, not cut by the snap length).</param>
         /// <param name="frameLimit">What limits the frame's bytes (buffer or capture length).</param>
         /// <param name="offset">Offset of the payload in the frame.</param>
         /// <param name="pseudoHeaderBase">The pseudo-header partial sum without the length (RFC 9293 3.1, RFC 768).</param>
         /// <param name="isFirstFragment">The payload is the first fragment of a larger datagram (RFC 791 3.2).</param>
-        public Transport(ReadOnlySpan<byte> captured, int length, bool canVerify, LengthSource frameLimit, int offset, uint pseudoHeaderBase, bool isFirstFragment)
+        public Transport(ReadOnlySpan<byte> payload, int capturedLength, bool canVerify, LengthSource frameLimit, int offset, uint pseudoHeaderBase, bool isFirstFragment)
         {
-            IsFirstFragment = isFirstFragment;
-            Captured = captured;
-            Length = length;
+            Payload = payload;
+            CapturedLength = capturedLength;
             CanVerify = canVerify;
-            Limit = captured.Length < length ? frameLimit : LengthSource.TotalLength;
+            Limit = capturedLength < payload.Length ? frameLimit : LengthSource.TotalLength;
             Offset = offset;
             PseudoHeaderBase = pseudoHeaderBase;
+            IsFirstFragment = isFirstFragment;
         }
 
-        public ReadOnlySpan<byte> Captured { get; }
+        public ReadOnlySpan<byte> Payload { get; }
 
-        public int Length { get; }
+        public int CapturedLength { get; }
+
+        public ReadOnlySpan<byte> Captured => Payload[..CapturedLength];
 
         public bool CanVerify { get; }
 
@@ -276,132 +250,93 @@ internal static class FrameDissector
 
         /// <summary>The pseudo-header sum with the transport length <paramref name="transportLength"/>.</summary>
         public uint PseudoHeader(int transportLength) => Checksum.Add(PseudoHeaderBase, (uint)transportLength);
+
+        /// <summary>A short-read error of this payload, limited by the capture or by the IPv4 total length.</summary>
+        public string ShortError(WireError error) =>
+            (error.Kind == WireErrorKind.TooShort && error.Source == LengthSource.Buffer ? error with { Source = Limit } : error)
+                .WithOffset(Offset).ToString();
     }
 
     // RFC 9293 3.1: the TCP header format.
     private static void DecodeTcp(Transport t, DecodedFrame decoded)
     {
-        ReadOnlySpan<byte> data = t.Captured;
-        if (data.Length < 20)
+        if (t.CapturedLength < TcpHeader.FixedLength)
         {
-            decoded.Error = WireError.TooShort("TCP", "UrgentPointer", 20, data.Length, t.Limit, t.Offset).ToString();
+            decoded.Error = WireError.TooShort(TcpHeader.LayerName, "UrgentPointer", TcpHeader.FixedLength, t.CapturedLength, t.Limit, t.Offset).ToString();
             return;
         }
 
-        int headerLength = (data[12] >> 4) * 4;
-        decoded.Add("tcp.srcport", (long)BinaryPrimitives.ReadUInt16BigEndian(data));
-        decoded.Add("tcp.dstport", (long)BinaryPrimitives.ReadUInt16BigEndian(data[2..]));
-        decoded.Add("tcp.seq_raw", (long)BinaryPrimitives.ReadUInt32BigEndian(data[4..]));
-        decoded.Add("tcp.ack_raw", (long)BinaryPrimitives.ReadUInt32BigEndian(data[8..]));
-        decoded.Add("tcp.hdr_len", (long)headerLength);
-        decoded.Add("tcp.flags", (long)(BinaryPrimitives.ReadUInt16BigEndian(data[12..]) & 0x0fff));
-        decoded.Add("tcp.window_size_value", (long)BinaryPrimitives.ReadUInt16BigEndian(data[14..]));
-        decoded.Add("tcp.urgent_pointer", (long)BinaryPrimitives.ReadUInt16BigEndian(data[18..]));
-        if (headerLength < 20)
+        if (!TcpHeader.TryRead(t.Payload, out TcpHeader.Reader tcp, out WireError error))
         {
-            decoded.Error = WireError.LengthTooSmall("TCP", "DataOffset", 20, headerLength, LengthSource.DataOffset, t.Offset).ToString();
+            decoded.Error = t.ShortError(error);
             return;
         }
 
-        if (headerLength > t.Length)
-        {
-            decoded.Error = WireError.TooShort("TCP", "Options", headerLength, t.Length, LengthSource.TotalLength, t.Offset).ToString();
-            return;
-        }
+        decoded.Add("tcp.srcport", (long)tcp.SourcePort);
+        decoded.Add("tcp.dstport", (long)tcp.DestinationPort);
+        decoded.Add("tcp.seq_raw", (long)tcp.SequenceNumber);
+        decoded.Add("tcp.ack_raw", (long)tcp.AcknowledgmentNumber);
+        decoded.Add("tcp.hdr_len", (long)tcp.HeaderLength);
 
-        decoded.Add("tcp.len", (long)(t.Length - headerLength));
+        // tcp.flags is Wireshark's 12-bit field: the 4 bits after the data offset (reserved, and
+        // AE of RFC 9768) and the eight control bits of RFC 9293 3.1.
+        decoded.Add("tcp.flags", (long)((tcp.Reserved << 8) | (byte)tcp.GetFlags()));
+        decoded.Add("tcp.window_size_value", (long)tcp.Window);
+        decoded.Add("tcp.urgent_pointer", (long)tcp.UrgentPointer);
+        decoded.Add("tcp.len", (long)tcp.Payload.Length);
         decoded.Add("tcp.checksum.status", t.CanVerify
-            ? (Checksum.Compute(data, t.PseudoHeader(t.Length)) == 0 ? ChecksumStatus.Good : ChecksumStatus.Bad)
+            ? (tcp.VerifyChecksum(t.PseudoHeader(t.Payload.Length)) ? ChecksumStatus.Good : ChecksumStatus.Bad)
             : ChecksumStatus.Unverified);
-        if (data.Length < headerLength)
+        if (t.CapturedLength < tcp.HeaderLength)
         {
-            decoded.Error = WireError.TooShort("TCP", "Options", headerLength, data.Length, t.Limit, t.Offset).ToString();
+            decoded.Error = WireError.TooShort(TcpHeader.LayerName, "Options", tcp.HeaderLength, t.CapturedLength, t.Limit, t.Offset).ToString();
             return;
         }
 
-        if (!DecodeTcpOptions(data[20..headerLength], decoded, t.Offset + 20))
+        if (!DecodeTcpOptions(tcp.Options, decoded, t.Offset))
         {
             return;
         }
 
-        DecodeTls(data[headerLength..], decoded, t.Offset + headerLength);
+        DecodeTls(t.Captured[tcp.HeaderLength..], decoded, t.Offset + tcp.HeaderLength);
     }
 
     // RFC 9293 3.2 (EOL, NOP, MSS), RFC 7323 2.2 and 3.2 (window scale, timestamps),
-    // RFC 2018 2 and 3 (SACK-permitted, SACK).
+    // RFC 2018 2 and 3 (SACK-permitted, SACK), read by the Tcp layer's option reader.
     private static bool DecodeTcpOptions(ReadOnlySpan<byte> options, DecodedFrame decoded, int offset)
     {
         List<long>? left = null;
         List<long>? right = null;
-        int i = 0;
-        bool ok = true;
-        while (i < options.Length)
+        var reader = new TcpOptionReader(options);
+        while (reader.TryReadNext(out TcpOption option, out _))
         {
-            byte kind = options[i];
-            if (kind == 0)
+            switch (option.Kind)
             {
-                break;
-            }
-
-            if (kind == 1)
-            {
-                i++;
-                continue;
-            }
-
-            if (i + 1 >= options.Length)
-            {
-                decoded.Error = WireError.TooShort("TCP", $"Option{kind}", 2, options.Length - i, LengthSource.DataOffset, offset + i).ToString();
-                ok = false;
-                break;
-            }
-
-            int length = options[i + 1];
-            if (length < 2 || i + length > options.Length)
-            {
-                decoded.Error = WireError.Malformed("TCP", $"Option{kind}", Math.Max(2, length), options.Length - i, LengthSource.OptionLength, offset + i).ToString();
-                ok = false;
-                break;
-            }
-
-            ReadOnlySpan<byte> body = options.Slice(i + 2, length - 2);
-            switch (kind)
-            {
-                case 2 when length == 4:
-                    decoded.Add("tcp.options.mss_val", (long)BinaryPrimitives.ReadUInt16BigEndian(body));
+                case TcpOptionKind.MaximumSegmentSize:
+                    decoded.Add("tcp.options.mss_val", (long)option.Mss);
                     break;
-                case 3 when length == 3:
-                    decoded.Add("tcp.options.wscale.shift", (long)body[0]);
+                case TcpOptionKind.WindowScale:
+                    decoded.Add("tcp.options.wscale.shift", (long)option.WindowScaleShift);
                     break;
-                case 4 when length == 2:
+                case TcpOptionKind.SackPermitted:
                     decoded.Add("tcp.options.sack_perm", true);
                     break;
-                case 5 when (length - 2) % 8 == 0 && length > 2:
+                case TcpOptionKind.Sack:
                     left ??= [];
                     right ??= [];
-                    for (int b = 0; b + 8 <= body.Length; b += 8)
+                    for (int i = 0; i < option.SackBlockCount; i++)
                     {
-                        left.Add(BinaryPrimitives.ReadUInt32BigEndian(body[b..]));
-                        right.Add(BinaryPrimitives.ReadUInt32BigEndian(body[(b + 4)..]));
+                        TcpSackBlock block = option.GetSackBlock(i);
+                        left.Add(block.LeftEdge);
+                        right.Add(block.RightEdge);
                     }
 
                     break;
-                case 8 when length == 10:
-                    decoded.Add("tcp.options.timestamp.tsval", (long)BinaryPrimitives.ReadUInt32BigEndian(body));
-                    decoded.Add("tcp.options.timestamp.tsecr", (long)BinaryPrimitives.ReadUInt32BigEndian(body[4..]));
-                    break;
-                case 2 or 3 or 4 or 5 or 8:
-                    decoded.Error = WireError.Malformed("TCP", OptionName(kind), ExpectedLength(kind), length, LengthSource.OptionLength, offset + i).ToString();
-                    ok = false;
+                case TcpOptionKind.Timestamps:
+                    decoded.Add("tcp.options.timestamp.tsval", (long)option.Timestamps.TsVal);
+                    decoded.Add("tcp.options.timestamp.tsecr", (long)option.Timestamps.TsEcr);
                     break;
             }
-
-            if (!ok)
-            {
-                break;
-            }
-
-            i += length;
         }
 
         if (left is not null && right is not null)
@@ -410,64 +345,42 @@ internal static class FrameDissector
             decoded.Add("tcp.options.sack_re", right.ToArray());
         }
 
-        return ok;
+        if (reader.Error.IsError)
+        {
+            decoded.Error = reader.Error.WithOffset(offset + TcpHeader.FixedLength).ToString();
+            return false;
+        }
+
+        return true;
     }
-
-    private static string OptionName(byte kind) => kind switch
-    {
-        2 => "MaximumSegmentSize",
-        3 => "WindowScale",
-        4 => "SackPermitted",
-        5 => "Sack",
-        8 => "Timestamps",
-        _ => $"Option{kind}",
-    };
-
-    private static long ExpectedLength(byte kind) => kind switch
-    {
-        2 => 4,
-        3 => 3,
-        4 => 2,
-        5 => 10,
-        8 => 10,
-        _ => 2,
-    };
 
     // RFC 768: source port, destination port, length, checksum.
     private static void DecodeUdp(Transport t, DecodedFrame decoded)
     {
-        ReadOnlySpan<byte> data = t.Captured;
-        if (data.Length < 8)
+        if (t.CapturedLength < UdpHeader.FixedLength)
         {
-            decoded.Error = WireError.TooShort("UDP", "Checksum", 8, data.Length, t.Limit, t.Offset).ToString();
+            decoded.Error = WireError.TooShort(UdpHeader.LayerName, "Checksum", UdpHeader.FixedLength, t.CapturedLength, t.Limit, t.Offset).ToString();
             return;
         }
 
-        int length = BinaryPrimitives.ReadUInt16BigEndian(data[4..]);
-        ushort checksum = BinaryPrimitives.ReadUInt16BigEndian(data[6..]);
-        decoded.Add("udp.srcport", (long)BinaryPrimitives.ReadUInt16BigEndian(data));
-        decoded.Add("udp.dstport", (long)BinaryPrimitives.ReadUInt16BigEndian(data[2..]));
-        decoded.Add("udp.length", (long)length);
-
-        // RFC 768: the length counts header and data, so at least 8; it cannot exceed the IP payload
-        // (of the whole datagram: a first fragment carries only part of it).
-        if (length < 8)
+        // A first fragment holds only the start of the datagram the UDP length describes (RFC 791 3.2).
+        int length = BinaryPrimitives.ReadUInt16BigEndian(t.Payload[4..]);
+        ReadOnlySpan<byte> datagram = t.IsFirstFragment && length > t.Payload.Length ? Padded(t.Payload, length) : t.Payload;
+        if (!UdpHeader.TryRead(datagram, out UdpHeader.Reader udp, out WireError error))
         {
-            decoded.Error = WireError.LengthTooSmall("UDP", "Length", 8, length, LengthSource.TotalLength, t.Offset).ToString();
+            decoded.Error = t.ShortError(error);
             return;
         }
 
-        if (length > t.Length && !t.IsFirstFragment)
-        {
-            decoded.Error = WireError.TooShort("UDP", "Length", length, t.Length, LengthSource.TotalLength, t.Offset).ToString();
-            return;
-        }
+        decoded.Add("udp.srcport", (long)udp.SourcePort);
+        decoded.Add("udp.dstport", (long)udp.DestinationPort);
+        decoded.Add("udp.length", (long)udp.Length);
 
         // RFC 768: an all-zero checksum means the sender computed none.
         ChecksumStatus status = ChecksumStatus.Unverified;
-        if (checksum != 0 && t.CanVerify)
+        if (udp.Checksum != 0 && t.CanVerify)
         {
-            status = Checksum.Compute(data[..length], t.PseudoHeader(length)) == 0 ? ChecksumStatus.Good : ChecksumStatus.Bad;
+            status = udp.VerifyChecksum(t.PseudoHeader(udp.Length)) ? ChecksumStatus.Good : ChecksumStatus.Bad;
         }
 
         decoded.Add("udp.checksum.status", status);
@@ -476,150 +389,118 @@ internal static class FrameDissector
     // RFC 792: type, code, checksum; echo and echo reply add identifier and sequence number.
     private static void DecodeIcmp(Transport t, DecodedFrame decoded)
     {
-        ReadOnlySpan<byte> data = t.Captured;
-        if (data.Length < 4)
+        if (t.CapturedLength < IcmpHeader.FixedLength || !IcmpHeader.TryRead(t.Payload, out IcmpHeader.Reader icmp, out WireError error))
         {
-            decoded.Error = WireError.TooShort("ICMP", "Checksum", 4, data.Length, t.Limit, t.Offset).ToString();
+            decoded.Error = WireError.TooShort(IcmpHeader.LayerName, "RestOfHeader", IcmpHeader.FixedLength, t.CapturedLength, t.Limit, t.Offset).ToString();
             return;
         }
 
-        byte type = data[0];
-        decoded.Add("icmp.type", (long)type);
-        decoded.Add("icmp.code", (long)data[1]);
+        decoded.Add("icmp.type", (long)icmp.Type);
+        decoded.Add("icmp.code", (long)icmp.Code);
 
         // RFC 792: the checksum covers the whole ICMP message.
         decoded.Add("icmp.checksum.status", t.CanVerify
-            ? (Checksum.Compute(data) == 0 ? ChecksumStatus.Good : ChecksumStatus.Bad)
+            ? (icmp.VerifyChecksum() ? ChecksumStatus.Good : ChecksumStatus.Bad)
             : ChecksumStatus.Unverified);
-        if (type is 0 or 8)
+        if (icmp.Type is IcmpType.EchoRequest or IcmpType.EchoReply && IcmpEchoHeader.TryRead(t.Payload, out IcmpEchoHeader.Reader echo, out error))
         {
-            if (data.Length < 8)
-            {
-                decoded.Error = WireError.TooShort("ICMP", "SequenceNumber", 8, data.Length, t.Limit, t.Offset).ToString();
-                return;
-            }
-
-            decoded.Add("icmp.ident", (long)BinaryPrimitives.ReadUInt16BigEndian(data[4..]));
-            decoded.Add("icmp.seq", (long)BinaryPrimitives.ReadUInt16BigEndian(data[6..]));
+            decoded.Add("icmp.ident", (long)echo.Identifier);
+            decoded.Add("icmp.seq", (long)echo.SequenceNumber);
+        }
+        else if (icmp.Type is IcmpType.DestinationUnreachable or IcmpType.SourceQuench or IcmpType.Redirect or IcmpType.TimeExceeded or IcmpType.ParameterProblem)
+        {
+            decoded.Note = DescribeQuotedDatagram(t.Captured[IcmpHeader.FixedLength..]);
         }
     }
 
+    // RFC 792: error messages quote the internet header and the first 64 bits of the datagram's
+    // data. Only described in the text form; the JSON fields describe the outer packet.
+    private static string? DescribeQuotedDatagram(ReadOnlySpan<byte> quoted)
+    {
+        if (quoted.Length < Ipv4Header.FixedLength || quoted[0] >> 4 != 4)
+        {
+            return null;
+        }
+
+        int headerLength = (quoted[0] & 0x0f) * 4;
+        int totalLength = BinaryPrimitives.ReadUInt16BigEndian(quoted[2..]);
+        if (headerLength > quoted.Length)
+        {
+            return null;
+        }
+
+        ReadOnlySpan<byte> datagram = totalLength > quoted.Length ? Padded(quoted, totalLength) : quoted;
+        if (!Ipv4Header.TryRead(datagram, out Ipv4Header.Reader inner, out _))
+        {
+            return null;
+        }
+
+        int transportCaptured = quoted.Length - inner.HeaderLength;
+        if (inner.Protocol is IpProtocol.Tcp or IpProtocol.Udp && inner.FragmentOffset == 0 && transportCaptured >= 4)
+        {
+            ReadOnlySpan<byte> ports = inner.Payload;
+            return $"quoting {(inner.Protocol == IpProtocol.Tcp ? "TCP" : "UDP")} {inner.Source}.{BinaryPrimitives.ReadUInt16BigEndian(ports)} > {inner.Destination}.{BinaryPrimitives.ReadUInt16BigEndian(ports[2..])}";
+        }
+
+        return $"quoting {inner.Protocol} {inner.Source} > {inner.Destination}";
+    }
+
     // RFC 8446 5.1: ContentType, legacy_record_version, length. A payload is taken for TLS when it
-    // starts with a plausible record header: a known content type (20..24) and version 3.x (x <= 4).
+    // starts with a plausible record header: a known content type (20..24, the generated reader's
+    // range check) and version 3.x with x <= 4 (SSL 3.0 to TLS 1.3).
     private static void DecodeTls(ReadOnlySpan<byte> payload, DecodedFrame decoded, int offset)
     {
-        if (payload.Length < 5 || payload[0] is < 20 or > 24 || payload[1] != 3 || payload[2] > 4)
+        if (payload.Length < TlsRecordHeader.FixedLength || payload[1] != 3 || payload[2] > 4)
         {
             return;
         }
 
         int recordLength = BinaryPrimitives.ReadUInt16BigEndian(payload[3..]);
+        int available = Math.Min(payload.Length - TlsRecordHeader.FixedLength, recordLength);
 
-        // RFC 8446 5.2: a record is at most 2^14 + 256 bytes.
-        if (recordLength > (1 << 14) + 256)
+        // A record continued in the next segment: read its header from a zero-filled copy.
+        ReadOnlySpan<byte> record = payload.Length < TlsRecordHeader.FixedLength + recordLength
+            ? Padded(payload, TlsRecordHeader.FixedLength + recordLength)
+            : payload;
+        if (!TlsRecordHeader.TryRead(record, out TlsRecordHeader.Reader header, out _))
         {
             return;
         }
 
-        decoded.Add("tls.record.content_type", (long)payload[0]);
-        if (payload[0] != 22 || recordLength < 4)
-        {
-            return;
-        }
-
-        ReadOnlySpan<byte> fragment = payload[5..Math.Min(payload.Length, 5 + recordLength)];
-        if (fragment.Length < 1)
+        decoded.Add("tls.record.content_type", (long)header.ContentType);
+        if (header.ContentType != TlsContentType.Handshake || available < HandshakeHeader.FixedLength)
         {
             return;
         }
 
         // RFC 8446 4: HandshakeType msg_type, uint24 length.
-        byte handshakeType = fragment[0];
-        decoded.Add("tls.handshake.type", (long)handshakeType);
-        if (handshakeType == 1 && fragment.Length >= 4)
+        ReadOnlySpan<byte> fragment = header.Payload[..available];
+        int messageLength = Math.Min((fragment[1] << 16) | (fragment[2] << 8) | fragment[3], TlsRecordHeader.MaxCiphertextLength);
+        bool whole = fragment.Length >= HandshakeHeader.FixedLength + messageLength;
+        if (!HandshakeHeader.TryRead(whole ? fragment : Padded(fragment, HandshakeHeader.FixedLength + messageLength), out HandshakeHeader.Reader handshake, out _))
         {
-            string? sni = ReadServerName(fragment[4..], out WireError error);
-            if (sni is not null)
-            {
-                decoded.Add("tls.handshake.extensions_server_name", sni);
-            }
-            else if (error.IsError)
-            {
-                decoded.Error = error.WithOffset(offset + 9).ToString();
-            }
-        }
-    }
-
-    // RFC 8446 4.1.2 ClientHello and RFC 6066 3 server_name. Returns null when absent or cut short
-    // by the capture (then error stays None); malformed vectors give an error.
-    private static string? ReadServerName(ReadOnlySpan<byte> hello, out WireError error)
-    {
-        error = default;
-        int p = 2 + 32;
-        if (hello.Length < p + 1)
-        {
-            return null;
+            // A message longer than a record: only its type is known.
+            decoded.Add("tls.handshake.type", (long)fragment[0]);
+            return;
         }
 
-        p += 1 + hello[p];
-        if (hello.Length < p + 2)
+        decoded.Add("tls.handshake.type", (long)handshake.HandshakeType);
+        if (handshake.HandshakeType != TlsHandshakeType.ClientHello || !whole)
         {
-            return null;
+            return;
         }
 
-        p += 2 + BinaryPrimitives.ReadUInt16BigEndian(hello[p..]);
-        if (hello.Length < p + 1)
+        // RFC 6066 3: the first host_name of server_name.
+        if (!ClientHelloReader.TryRead(handshake.Payload, out ClientHelloReader hello, out WireError error)
+            || !hello.TryGetServerNameString(out string? serverName, out error))
         {
-            return null;
+            decoded.Error = error.WithOffset(offset + TlsRecordHeader.FixedLength + HandshakeHeader.FixedLength).ToString();
+            return;
         }
 
-        p += 1 + hello[p];
-        if (hello.Length < p + 2)
+        if (serverName is not null)
         {
-            return null;
+            decoded.Add("tls.handshake.extensions_server_name", serverName);
         }
-
-        int extensionsEnd = p + 2 + BinaryPrimitives.ReadUInt16BigEndian(hello[p..]);
-        p += 2;
-        while (p + 4 <= Math.Min(extensionsEnd, hello.Length))
-        {
-            ushort type = BinaryPrimitives.ReadUInt16BigEndian(hello[p..]);
-            int length = BinaryPrimitives.ReadUInt16BigEndian(hello[(p + 2)..]);
-            int body = p + 4;
-            if (body + length > extensionsEnd)
-            {
-                error = WireError.Malformed("TLS", "Extension", body + length, extensionsEnd, LengthSource.OptionLength, p);
-                return null;
-            }
-
-            if (type == 0)
-            {
-                if (body + length > hello.Length)
-                {
-                    return null;
-                }
-
-                // ServerNameList: uint16 length, then entries of NameType(1) + uint16 length + name.
-                ReadOnlySpan<byte> list = hello.Slice(body, length);
-                if (list.Length < 5 || list[2] != 0)
-                {
-                    error = WireError.Malformed("TLS", "ServerName", 5, list.Length, LengthSource.OptionLength, body);
-                    return null;
-                }
-
-                int nameLength = BinaryPrimitives.ReadUInt16BigEndian(list[3..]);
-                if (5 + nameLength > list.Length)
-                {
-                    error = WireError.Malformed("TLS", "ServerName", 5 + nameLength, list.Length, LengthSource.OptionLength, body);
-                    return null;
-                }
-
-                return Encoding.ASCII.GetString(list.Slice(5, nameLength));
-            }
-
-            p = body + length;
-        }
-
-        return null;
     }
 }

@@ -332,6 +332,10 @@ internal static class TextFrameWriter
 
         line.Append(CultureInfo.InvariantCulture, $", length {f.Long("ip.len") - f.Long("ip.hdr_len")}");
         AppendChecksum(f, "icmp", line);
+        if (f.Note is not null)
+        {
+            line.Append(", ").Append(f.Note);
+        }
     }
 
     private static string UnreachableName(long code) => code switch

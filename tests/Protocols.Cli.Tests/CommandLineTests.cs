@@ -28,12 +28,8 @@ public sealed class CommandLineTests
         (int code, string stdout, string stderr) = Captures.Run(args);
         Assert.Equal(CliApp.UsageError, code);
         Assert.Equal(string.Empty, stdout);
-        string[] lines = Captures.Lines(stderr);
-        Assert.StartsWith("error: ", lines[^1], StringComparison.Ordinal);
-        if (args.Length > 0)
-        {
-            Assert.Single(lines);
-        }
+        string line = Assert.Single(Captures.Lines(stderr));
+        Assert.StartsWith("error: ", line, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -125,7 +125,8 @@ public sealed class DecodeTests(ITestOutputHelper output)
 
         string icmp = Captures.Run("decode", Captures.PathOf("icmp.pcap")).Out;
         Assert.Contains("ICMP destination unreachable (port unreachable)", icmp, StringComparison.Ordinal);
-        Assert.Contains("ICMP time exceeded in transit", icmp, StringComparison.Ordinal);
+        Assert.Contains("ICMP destination unreachable (port unreachable), length 56, quoting UDP 10.77.0.1.46900 > 10.77.0.2.9", icmp, StringComparison.Ordinal);
+        Assert.Contains("ICMP time exceeded in transit, length 92, quoting Icmp 10.77.0.1 > 10.78.0.2", icmp, StringComparison.Ordinal);
 
         string sack = Captures.Run("decode", Captures.PathOf("tcp-sack-loss.pcap")).Out;
         Assert.Contains("sack 3 {", sack, StringComparison.Ordinal);
@@ -155,17 +156,29 @@ public sealed class DecodeTests(ITestOutputHelper output)
     [Fact]
     public void CorruptedChecksumsAreReportedBad()
     {
-        // Frame 13 of tcp-handshake.pcap carries 34 bytes of data; flip one payload bit.
-        byte[] frame = ReadFrames("tcp-handshake.pcap")[12];
-        frame[^1] ^= 0x01;
-        DecodedFrame decoded = Decode(frame);
-        Assert.Equal(ChecksumStatus.Bad, decoded.Get("tcp.checksum.status"));
-        Assert.Equal(ChecksumStatus.Good, decoded.Get("ip.checksum.status"));
+        // The first TCP segment with data, the first UDP datagram with a checksum, the first ICMP message.
+        List<byte[]> frames = ReadFrames("tcp-handshake.pcap").Concat(ReadFrames("udp.pcap")).Concat(ReadFrames("icmp.pcap")).ToList();
+        foreach (string layer in new[] { "tcp", "udp", "icmp" })
+        {
+            byte[] original = frames.First(f =>
+            {
+                DecodedFrame d = Decode(f);
+                return d.Get($"{layer}.checksum.status") is ChecksumStatus.Good && (layer != "tcp" || d.Long("tcp.len") > 0);
+            });
 
-        // Flip a bit of the IPv4 TTL instead.
-        frame = ReadFrames("tcp-handshake.pcap")[12];
-        frame[14 + 8] ^= 0x01;
-        Assert.Equal(ChecksumStatus.Bad, Decode(frame).Get("ip.checksum.status"));
+            // Flip one bit of the last payload byte: the transport checksum breaks, the IPv4 one does not.
+            byte[] frame = (byte[])original.Clone();
+            frame[^1] ^= 0x01;
+            DecodedFrame decoded = Decode(frame);
+            Assert.Equal(ChecksumStatus.Bad, decoded.Get($"{layer}.checksum.status"));
+            Assert.Equal(ChecksumStatus.Good, decoded.Get("ip.checksum.status"));
+            Assert.Contains($"[bad {layer} cksum]", TextFrameWriter.Format(decoded), StringComparison.Ordinal);
+
+            // Flip a bit of the IPv4 TTL instead.
+            frame = (byte[])original.Clone();
+            frame[14 + 8] ^= 0x01;
+            Assert.Equal(ChecksumStatus.Bad, Decode(frame).Get("ip.checksum.status"));
+        }
     }
 
     [Fact]

@@ -187,7 +187,7 @@ public class TcpHeaderTests
         byte[] segment = new byte[36];
         new TcpHeader { DataOffset = 10 }.WriteTo(segment);
         Assert.False(TcpHeader.TryRead(segment, out _, out WireError error));
-        Assert.Equal(WireError.TooShort("TCP", error.Field, 40, 36, LengthSource.Buffer, error.Offset), error);
+        Assert.Equal(WireError.TooShort("TCP", "DataOffset", 40, 36, LengthSource.Buffer), error);
     }
 
     [Fact]
@@ -206,6 +206,60 @@ public class TcpHeaderTests
         Assert.Equal(TcpOptionKind.NoOperation, nop.Kind);
         Assert.False(reader.TryReadNext(out _, out WireError raw));
         Assert.Equal(1, raw.Offset);
+    }
+
+    [Theory]
+    [InlineData(5, null)]
+    [InlineData(6, null)]
+    [InlineData(7, 2)]
+    [InlineData(8, 6)]
+    [InlineData(9, null)]
+    [InlineData(10, null)]
+    public void A_data_offset_that_cuts_an_option_fails_with_option_length(int dataOffset, int? available)
+    {
+        // The Linux SYN's options are MSS (0..4), SACK-perm (4..6), TS (6..16), NOP, WS (17..20):
+        // a data offset of 7 or 8 ends the region inside the timestamps option.
+        byte[] segment = (byte[])LinuxSyn.Clone();
+        new TcpHeader.Writer(segment).DataOffset = (byte)dataOffset;
+        Assert.True(TcpHeader.TryRead(segment, out TcpHeader.Reader r, out _));
+        Assert.Equal((dataOffset * 4) - 20, r.Options.Length);
+        bool ok = r.TryParseOptions(out TcpOptions options, out WireError error);
+        if (available is int actual)
+        {
+            Assert.False(ok);
+            Assert.Equal(WireError.TooShort("TCP", "Timestamps", 10, actual, LengthSource.OptionLength, 26), error);
+        }
+        else
+        {
+            Assert.True(ok, error.ToString());
+            Assert.Equal(dataOffset >= 6, options.Mss.HasValue);
+            Assert.Equal(dataOffset >= 9, options.Timestamps.HasValue);
+            Assert.Equal(dataOffset == 10, options.WindowScale.HasValue);
+        }
+    }
+
+    [Fact]
+    public void Builds_a_segment_in_place_with_the_writer()
+    {
+        byte[] buffer = new byte[40];
+        var w = new TcpHeader.Writer(buffer)
+        {
+            SourcePort = 40000,
+            DestinationPort = 80,
+            SequenceNumber = 0x6b8b4567,
+            DataOffset = 10,
+            Window = 64240,
+        };
+        w.SetFlags(TcpFlags.Syn);
+        var options = new TcpOptionWriter(w.Options);
+        options.WriteMss(1460);
+        options.WriteSackPermitted();
+        options.WriteTimestamps(2915130225, 0);
+        options.WriteNoOperation();
+        options.WriteWindowScale(7);
+        Assert.Equal(20, options.Complete());
+        w.FillChecksum(PseudoSum(Client, Server, buffer.Length));
+        Assert.Equal(LinuxSyn, buffer);
     }
 
     [Fact]

@@ -400,7 +400,7 @@ public class TcpOptionTests
         notes.Clear();
         TcpOptionReader.Annotate([0x01, 0x08, 0x0a, 0x00], 20, notes);
         Assert.Equal(2, notes.Count);
-        Assert.Equal(new HexAnnotation(21, 3, "Malformed option: TCP.Timestamps: need 10 bytes, have 3 (limited by option length) at offset 1"), notes[1]);
+        Assert.Equal(new HexAnnotation(21, 3, "Malformed option: TCP.Timestamps: need 10 bytes, have 3 (limited by option length) at offset 21"), notes[1]);
     }
 
     [Fact]
@@ -420,6 +420,44 @@ public class TcpOptionTests
         var notes = new List<HexAnnotation>();
         TcpOptionReader.Annotate(opts, 0, notes);
         Snapshot.Match(HexDump.Annotated(opts, notes));
+    }
+
+    [Fact]
+    public void Parsing_and_enumerating_options_does_not_allocate()
+    {
+        var sack = new TcpOptions { Timestamps = new TcpTimestamps(1, 2) };
+        for (uint i = 0; i < 3; i++)
+        {
+            sack.TryAddSackBlock(new TcpSackBlock(i, i + 1));
+        }
+
+        byte[] sackBytes = Encode(sack);
+        int sum = 0;
+        for (int round = 0; round < 2; round++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 1_000; i++)
+            {
+                Assert.True(TcpOptions.TryParse(LinuxSynOptions, out TcpOptions syn, out _));
+                Assert.True(TcpOptions.TryParse(sackBytes, out TcpOptions parsed, out _));
+                sum += syn.WindowScaleShift + parsed.SackBlocks.Length;
+                var reader = new TcpOptionReader(sackBytes);
+                while (reader.TryReadNext(out TcpOption o, out _))
+                {
+                    sum += o.SackBlockCount > 0 ? (int)o.GetSackBlock(0).RightEdge : o.Length;
+                }
+
+                Assert.False(TcpOptions.TryParse([0x02, 0x04, 0x05], out _, out _));
+            }
+
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            if (round == 1)
+            {
+                Assert.Equal(0, allocated);
+            }
+        }
+
+        Assert.True(sum > 0);
     }
 
     internal static byte[] Encode(TcpOptions options)

@@ -298,6 +298,11 @@ public class ErrorTests
         Assert.Equal(TlsClientHelloStatus.Malformed, Info([22, 3, 1, 0, 4, 2, 0, 0, 0], out e));
         Assert.Equal(WireError.InvalidValue("TLS", "HandshakeType", 1, 2, 5), e);
 
+        // The type byte alone is enough to reject, even when it arrives in a 1-byte record.
+        Assert.Equal(TlsClientHelloStatus.Malformed, Info([22, 3, 1, 0, 1, 11], out e));
+        Assert.Equal(WireError.InvalidValue("TLS", "HandshakeType", 1, 11, 5), e);
+        Assert.Equal(TlsClientHelloStatus.NeedMoreData, Info([22, 3, 1, 0, 1, 1], out e));
+
         // Longer than any ClientHello can be.
         Assert.Equal(TlsClientHelloStatus.Malformed, Info([22, 3, 1, 0, 4, 1, 0x10, 0, 0], out e));
         Assert.Equal(WireError.InvalidValue("TLS", "Length", ClientHelloReader.MaxLength, 0x100000, 6), e);

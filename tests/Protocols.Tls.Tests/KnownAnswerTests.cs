@@ -140,6 +140,27 @@ public class KnownAnswerTests
         Assert.Equal(bytes, builder.BuildRecords(TlsVersion.Tls12));
     }
 
+    [Fact]
+    public void DotNetClientHello_Fixture()
+    {
+        byte[] bytes = Fixtures.Load("dotnet_client_hello");
+        Assert.Equal(TlsClientHelloStatus.Complete, TlsClientHelloInfo.TryParse(bytes, out TlsClientHelloInfo? info, out int length, out WireError error));
+        Assert.Equal(default, error);
+        Assert.Equal(bytes.Length, length);
+        Assert.Equal("sni.example.test", info!.ServerName);
+        Assert.Equal(["h2", "http/1.1"], info.ApplicationProtocols);
+        Assert.Equal([TlsVersion.Tls13, TlsVersion.Tls12, TlsVersion.Tls11, TlsVersion.Tls10], info.OfferedVersions);
+        Assert.Equal(12, info.CipherSuites.Count);
+
+        (_, _, byte[] body) = Fixtures.Split(bytes);
+        Assert.True(ClientHelloReader.TryRead(body, out ClientHelloReader hello, out error), error.ToString());
+        Assert.Equal(32, hello.LegacySessionId.Length);
+        Assert.True(hello.TryGetExtension(TlsExtensionType.StatusRequest, out ReadOnlySpan<byte> ocsp));
+        Assert.Equal([1, 0, 0, 0, 0], ocsp.ToArray());
+        Assert.True(hello.TryGetKeyShares(out TlsKeyShareList shares, out error), error.ToString());
+        Assert.Equal(1, shares.Count);
+    }
+
     /// <summary>
     /// Captures the first bytes a .NET SslStream client sends to a loopback listener (real OS TLS
     /// stack, no network), then checks SNI, ALPN and offered versions.

@@ -214,6 +214,40 @@ public class PropertyTests
         }
     }
 
+    /// <summary>The generated record and handshake header readers reject every strict prefix of a record with a buffer length error.</summary>
+    [Fact]
+    public void Record_And_Handshake_EveryTruncationFailsWithLengthError()
+    {
+        var rng = new Random(9);
+        var records = new List<byte[]> { Fixtures.Load("openssl_client_hello"), Fixtures.Load("openssl_server_hello"), Fixtures.Load("dotnet_client_hello") };
+        for (int i = 0; i < 20; i++)
+        {
+            records.Add(RandomHellos.Client(rng).BuildRecords());
+        }
+
+        foreach (byte[] record in records)
+        {
+            Assert.True(TlsRecordHeader.TryRead(record, out TlsRecordHeader.Reader full, out WireError error), error.ToString());
+            Assert.Equal(record.Length, full.Bytes.Length);
+            Assert.True(HandshakeHeader.TryRead(full.Payload, out HandshakeHeader.Reader message, out error), error.ToString());
+            Assert.Equal(full.Payload.Length, message.Bytes.Length);
+            for (int cut = 0; cut < record.Length; cut++)
+            {
+                Assert.False(TlsRecordHeader.TryRead(record.AsSpan(0, cut), out _, out error));
+                Assert.Equal(WireErrorKind.TooShort, error.Kind);
+                Assert.Equal(LengthSource.Buffer, error.Source);
+                Assert.Equal(cut, error.Actual);
+                Assert.Equal(cut < TlsRecordHeader.FixedLength ? TlsRecordHeader.FixedLength : record.Length, error.Required);
+            }
+
+            for (int cut = 0; cut < full.Payload.Length; cut++)
+            {
+                Assert.False(HandshakeHeader.TryRead(full.Payload.Slice(0, cut), out _, out error));
+                Assert.Equal(WireErrorKind.TooShort, error.Kind);
+            }
+        }
+    }
+
     [Fact]
     public void RandomBytes_NeverThrow()
     {

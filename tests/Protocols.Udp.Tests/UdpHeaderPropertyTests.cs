@@ -110,6 +110,10 @@ public class UdpHeaderPropertyTests
 
     private static bool Exercise(ReadOnlySpan<byte> bytes)
     {
+        var notes = new List<HexAnnotation>();
+        UdpHeader.AnnotateDatagram(bytes, 0, notes);
+        Assert.NotEmpty(notes);
+        Assert.Equal(bytes.IsEmpty, HexDump.Annotated(bytes, notes).Length == 0);
         if (!UdpHeader.TryRead(bytes, out UdpHeader.Reader r, out WireError error))
         {
             Assert.True(error.IsError);

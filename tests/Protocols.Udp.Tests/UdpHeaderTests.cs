@@ -137,7 +137,6 @@ public class UdpHeaderTests
     public void Incremental_port_rewrite_equals_a_full_recompute()
     {
         var rng = new Random(1624);
-        int zeroResults = 0;
         for (int iter = 0; iter < 20_000; iter++)
         {
             byte[] payload = new byte[rng.Next(0, 40)];
@@ -160,7 +159,6 @@ public class UdpHeaderTests
             }
 
             ushort expected = NaiveChecksum.Udp(src, dst, d) is 0 ? (ushort)0xffff : NaiveChecksum.Udp(src, dst, d);
-            zeroResults += expected == 0xffff ? 1 : 0;
             Assert.Equal(expected, w.Checksum);
             Assert.Equal(UdpHeader.ComputeChecksum(d, ph), w.Checksum);
             Assert.True(UdpHeader.VerifyChecksum(d, ph));
@@ -222,6 +220,20 @@ public class UdpHeaderTests
         Assert.Equal((WireErrorKind.TooShort, "UDP", 16L, 15L, LengthSource.Buffer), (error.Kind, error.Layer, error.Required, error.Actual, error.Source));
     }
 
+    [Fact]
+    public void Annotations_show_bytes_beyond_the_length_and_unreadable_headers()
+    {
+        byte[] d = [.. Hello, 0x00, 0x00, 0x00];
+        var notes = new List<HexAnnotation>();
+        UdpHeader.AnnotateDatagram(d, 14, notes);
+        Assert.Equal(new HexAnnotation(22, 5, "Payload 5 bytes"), notes[^2]);
+        Assert.Equal(new HexAnnotation(27, 3, "Beyond UDP length: 3 bytes"), notes[^1]);
+
+        notes.Clear();
+        UdpHeader.AnnotateDatagram(Hello.AsSpan(0, 5), 0, notes);
+        Assert.Equal([new HexAnnotation(0, 5, "Unreadable UDP header: UDP.Length: need 8 bytes, have 5 (limited by buffer) at offset 0")], notes);
+    }
+
     [Theory]
     [InlineData("hello")]
     [InlineData("no-checksum")]
@@ -261,13 +273,7 @@ public class UdpHeaderTests
     internal static string Dump(byte[] datagram, int shown)
     {
         var notes = new List<HexAnnotation>();
-        UdpHeader.Annotate(datagram, 0, notes);
-        int payload = datagram.Length - UdpHeader.FixedLength;
-        if (payload > 0)
-        {
-            notes.Add(new HexAnnotation(UdpHeader.FixedLength, Math.Min(payload, shown - UdpHeader.FixedLength), string.Create(CultureInfo.InvariantCulture, $"Payload {payload} bytes")));
-        }
-
+        UdpHeader.AnnotateDatagram(datagram, 0, notes);
         return HexDump.Annotated(datagram.AsSpan(0, shown), notes);
     }
 
