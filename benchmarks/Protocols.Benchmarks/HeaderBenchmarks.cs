@@ -44,14 +44,20 @@ public class HeaderBenchmarks
         acc += (ulong)ip.TotalLength + ip.Identification + ip.Ttl + ip.FragmentOffset + (ip.DontFragment ? 1UL : 0) + ip.HeaderChecksum;
         acc += ip.Source.ToUInt32() ^ ip.Destination.ToUInt32();
         acc += (ulong)tcp.SourcePort + tcp.DestinationPort + tcp.SequenceNumber + tcp.AcknowledgmentNumber + tcp.Window + (tcp.Ack ? 1UL : 0) + (tcp.Psh ? 1UL : 0);
-        if (!TcpOptions.TryParse(tcp.Options, out TcpOptions options, out _))
+        // The same option walk as the hand-written parser: every option checked, timestamps read.
+        var options = new TcpOptionReader(tcp.Options);
+        while (options.TryReadNext(out TcpOption option, out _))
         {
-            return 0;
+            if (option.Kind == TcpOptionKind.Timestamps)
+            {
+                TcpTimestamps ts = option.Timestamps;
+                acc += ts.TsVal + (ulong)ts.TsEcr;
+            }
         }
 
-        if (options.Timestamp is { } ts)
+        if (options.Error.IsError)
         {
-            acc += ts.TsVal + (ulong)ts.TsEcr;
+            return 0;
         }
 
         return acc + (ulong)tcp.Payload.Length;
