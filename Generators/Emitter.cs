@@ -238,7 +238,8 @@ namespace Protocols.Generators
                 int shift = f.Shift;
                 w.Open(signature);
                 w.Line($"ulong high = {Binary}.ReadUInt64BigEndian(bytes.Slice({f.FirstByte}, 8));");
-                w.Line($"ulong raw = ((high << {8 - shift}) | ((ulong)bytes[{f.FirstByte + 8}] >> {shift})) & {Hex(f.Mask, 8)};");
+                string mask = f.BitWidth == 64 ? "" : $" & {Hex(f.Mask, 8)}";
+                w.Line($"ulong raw = ((high << {8 - shift}) | ((ulong)bytes[{f.FirstByte + 8}] >> {shift})){mask};");
                 w.Line($"return {FromRaw(f, "raw")};");
                 w.Close();
                 return;
@@ -282,7 +283,7 @@ namespace Protocols.Generators
                 ulong keepHigh = ~(f.Mask >> (8 - shift));
                 int keepLow = (1 << shift) - 1;
                 w.Open(signature);
-                w.Line($"ulong raw = {ToRaw(f, "value", "ulong")} & {Hex(f.Mask, 8)};");
+                w.Line(f.BitWidth == 64 ? $"ulong raw = {ToRaw(f, "value", "ulong")};" : $"ulong raw = {ToRaw(f, "value", "ulong")} & {Hex(f.Mask, 8)};");
                 w.Line($"ulong high = {Binary}.ReadUInt64BigEndian(bytes.Slice({f.FirstByte}, 8));");
                 w.Line($"high = (high & {Hex(keepHigh, 8)}) | (raw >> {8 - shift});");
                 w.Line($"{Binary}.WriteUInt64BigEndian(bytes.Slice({f.FirstByte}, 8), high);");
@@ -311,8 +312,17 @@ namespace Protocols.Generators
             ulong keep = ~(f.Mask << f.Shift) & wordMask;
             string shifted = f.Shift > 0 ? $"(({ToRaw(f, "value", word)} & {Hex(f.Mask, f.ByteCount)}) << {f.Shift})" : $"({ToRaw(f, "value", word)} & {Hex(f.Mask, f.ByteCount)})";
             w.Open(signature);
-            w.Line($"{word} word = {ReadWord(f.FirstByte, f.ByteCount, "bytes")};");
-            w.Line($"word = (word & {Hex(keep, f.ByteCount)}) | {shifted};");
+            if (keep == 0)
+            {
+                // The field fills its bytes: no neighbouring bits to keep.
+                w.Line($"{word} word = {ToRaw(f, "value", word)};");
+            }
+            else
+            {
+                w.Line($"{word} word = {ReadWord(f.FirstByte, f.ByteCount, "bytes")};");
+                w.Line($"word = (word & {Hex(keep, f.ByteCount)}) | {shifted};");
+            }
+
             WriteWord(w, f.FirstByte, f.ByteCount, "word");
             w.Close();
         }
@@ -375,7 +385,7 @@ namespace Protocols.Generators
                 if (f.HasConst)
                 {
                     w.Open($"if ({value} != {f.ConstValue}UL)");
-                    w.Line($"error = {WireError}.InvalidValue(LayerName, {Literal(f.Name)}, {f.ConstValue}L, (long){value}, {f.FirstByte});");
+                    w.Line($"error = {WireError}.InvalidValue(LayerName, {Literal(f.Name)}, {LongLiteral(f.ConstValue)}, (long){value}, {f.FirstByte});");
                     w.Line("return false;");
                     w.Close();
                     w.Line();
@@ -399,7 +409,7 @@ namespace Protocols.Generators
                     {
                         w.Line($"ulong {local} = {value};");
                         w.Open($"if ({string.Join(" || ", conditions)})");
-                        w.Line($"error = {WireError}.InvalidValue(LayerName, {Literal(f.Name)}, {f.RangeMin}L, (long){local}, {f.FirstByte});");
+                        w.Line($"error = {WireError}.InvalidValue(LayerName, {Literal(f.Name)}, {LongLiteral(f.RangeMin)}, (long){local}, {f.FirstByte});");
                         w.Line("return false;");
                         w.Close();
                         w.Line();
@@ -506,7 +516,7 @@ namespace Protocols.Generators
             {
                 w.Line(f.HasConst
                     ? $"Set{f.Name}(bytes, {Constant(f, f.ConstValue)}); // [Const({f.ConstValue})]"
-                    : $"Set{f.Name}(bytes, this.{f.Name});");
+                    : $"Set{f.Name}(bytes, this.{f.Identifier});");
             }
 
             w.Line("return FixedLength;");
@@ -534,7 +544,7 @@ namespace Protocols.Generators
             w.Line("var text = new global::System.Text.StringBuilder(LayerName);");
             foreach (FieldModel f in model.Fields)
             {
-                w.Line($"text.Append({Literal(" " + f.Name + "=")}).Append({Format(f, "this." + f.Name, $"(({ReadOnlySpan})this.{f.Name})")});");
+                w.Line($"text.Append({Literal(" " + f.Name + "=")}).Append({Format(f, "this." + f.Identifier, $"(({ReadOnlySpan})this.{f.Identifier})")});");
             }
 
             w.Line("return text.ToString();");
@@ -710,20 +720,16 @@ namespace Protocols.Generators
                 var parts = new List<string>();
                 foreach (FieldModel f in group)
                 {
-                    if (parts.Count > 0)
-                    {
-                        parts.Add("\" \"");
-                    }
-
-                    parts.Add(Literal(f.Name + "="));
-                    parts.Add(Format(f, $"Get{f.Name}(header)", $"header.Slice({f.FirstByte}, {f.ByteCount})"));
+                    parts.Add(Literal((parts.Count > 0 ? " " : "") + f.Name + "="));
+                    string value = Format(f, $"Get{f.Name}(header)", $"header.Slice({f.FirstByte}, {f.ByteCount})");
+                    parts.Add(f.Kind == FieldKind.Bool ? $"({value})" : value);
                 }
 
                 w.Open($"if (header.Length < {end})");
                 w.Line("return;");
                 w.Close();
                 w.Line();
-                w.Line($"into.Add(new global::Protocols.Wire.HexAnnotation(baseOffset + {start}, {end - start}, string.Concat(new string[] {{ {string.Join(", ", parts)} }})));");
+                w.Line($"into.Add(new global::Protocols.Wire.HexAnnotation(baseOffset + {start}, {end - start}, {string.Join(" + ", parts)}));");
             }
 
             w.Close();
@@ -792,7 +798,7 @@ namespace Protocols.Generators
                 string type = f.Kind == FieldKind.Bool ? "bool" : f.TypeName;
                 w.Line();
                 w.Line($"/// <summary>{Xml(f.Name)}: {Describe(f)}.</summary>");
-                w.Line($"public {type} {f.Name} => {model.TypeName}.Get{f.Name}(_bytes);");
+                w.Line($"public {type} {f.Identifier} => {model.TypeName}.Get{f.Name}(_bytes);");
                 if (f.Kind == FieldKind.FixedArray)
                 {
                     w.Line();
@@ -808,7 +814,7 @@ namespace Protocols.Generators
             w.Line($"var result = default({model.TypeName});");
             foreach (FieldModel f in model.Fields)
             {
-                w.Line($"result.{f.Name} = {model.TypeName}.Get{f.Name}(_bytes);");
+                w.Line($"result.{f.Identifier} = {model.TypeName}.Get{f.Name}(_bytes);");
             }
 
             w.Line("return result;");
@@ -859,7 +865,7 @@ namespace Protocols.Generators
                 string type = f.Kind == FieldKind.Bool ? "bool" : f.TypeName;
                 w.Line();
                 w.Line($"/// <summary>{Xml(f.Name)}: {Describe(f)}.</summary>");
-                w.Open($"public {type} {f.Name}");
+                w.Open($"public {type} {f.Identifier}");
                 w.Line($"get => {model.TypeName}.Get{f.Name}(_bytes);");
                 w.Line($"set => {model.TypeName}.Set{f.Name}(_bytes, value);");
                 w.Close();
@@ -921,7 +927,14 @@ namespace Protocols.Generators
                     int lastWord = (f.EndByte - 1) / 2 * 2;
                     w.Line();
                     w.Line($"/// <summary>Sets {Xml(f.Name)} and updates {Xml(ck.Name)} incrementally (RFC 1624), without summing the message again.</summary>");
-                    if (model.ChecksumCoverage == HeaderModel.CoveragePseudoHeaderAndMessage)
+                    int index = model.Fields.TakeWhile(x => x != f).Count();
+                    bool changesCoverage = index == model.HeaderLengthField
+                        || (model.ChecksumCoverage != HeaderModel.CoverageHeader && (index == model.TotalLengthField || index == model.PayloadLengthField));
+                    if (changesCoverage)
+                    {
+                        w.Line("/// <remarks>This length decides which bytes the checksum covers; the update accounts only for the field's own bits, so call FillChecksum when the covered range changes.</remarks>");
+                    }
+                    else if (model.ChecksumCoverage == HeaderModel.CoveragePseudoHeaderAndMessage)
                     {
                         w.Line("/// <remarks>Only this header's words are accounted for: a pseudo-header value that changes with it (such as a length) is not.</remarks>");
                     }
@@ -969,6 +982,11 @@ namespace Protocols.Generators
         }
 
         // ------------------------------------------------------------------ text helpers
+
+        /// <summary>A ulong constant as a long literal (values above long.MaxValue wrap, as WireError stores longs).</summary>
+        private static string LongLiteral(ulong value) => value <= long.MaxValue
+            ? value.ToString(CultureInfo.InvariantCulture) + "L"
+            : $"unchecked((long){value.ToString(CultureInfo.InvariantCulture)}UL)";
 
         private static string Camel(string name) => name.Length == 0 ? name : char.ToLowerInvariant(name[0]) + name.Substring(1);
 

@@ -49,6 +49,9 @@ namespace Protocols.Generators
         ulong RangeMax,
         bool HasCustomToString)
     {
+        /// <summary>The name as a C# identifier (<c>@class</c> for a field named with a keyword).</summary>
+        public string Identifier => Microsoft.CodeAnalysis.CSharp.SyntaxFacts.GetKeywordKind(Name) != Microsoft.CodeAnalysis.CSharp.SyntaxKind.None ? "@" + Name : Name;
+
         public int FirstByte => BitOffset / 8;
 
         public int EndByte => (BitOffset + BitWidth + 7) / 8;

@@ -113,6 +113,11 @@ public class GeneratorTests
                 public MacAddress Mac;
                 public bool Flag;
                 [Bits(7), Range(1, 100)] public byte Seven;
+                [Const(0xFFFF_FFFF_FFFF_FFFF)] public ulong AllOnes;
+                [Range(0x8000_0000_0000_0000, 0xFFFF_FFFF_FFFF_FFFE)] public ulong High;
+                [Bits(1), Const(1)] public bool On;
+                [Bits(7), Const(0)] public byte Pad;
+                public byte @class;
             }
 
             namespace Deep.Space
@@ -149,6 +154,48 @@ public class GeneratorTests
         Assert.Contains("Deep.Space.Outer{T}.Middle.NestedHeader.g.cs", output.Sources.Keys);
         Assert.Empty(GeneratorHarness.Problems(output.Compilation, generatedOnly: true));
         Assert.Empty(output.Compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error));
+    }
+
+    [Fact]
+    public void EdgeLayoutsCompileWithoutWarnings()
+    {
+        const string source = """
+            using Protocols.Wire;
+
+            namespace Edge;
+
+            [WireHeader("Empty")]
+            internal partial struct EmptyHeader
+            {
+                public static int NotAField = 3;
+                public const int AlsoNotAField = 1;
+                public int Property { get; set; }
+            }
+
+            [WireHeader("Gaps")]
+            [HeaderLength(nameof(Words), Unit = 1)]
+            [PayloadLength(nameof(Size))]
+            internal partial struct GapHeader
+            {
+                [Bits(4, Offset = 4)] public byte Words;
+                [Bits(8, Offset = 16)] public byte Size;
+                [Bits(60)] public ulong Sixty;
+                [Bits(4), Const(15)] public byte Tail;
+            }
+
+            [WireHeader("Checksum name")]
+            [Checksum(nameof(Checksum), ChecksumCoverage.Message)]
+            internal partial struct NamedChecksumHeader
+            {
+                public ushort Checksum;
+                [Bits(16)] public uint Type;
+                public ulong Value;
+            }
+            """;
+        GeneratorOutput output = GeneratorHarness.Run(source);
+        Assert.Empty(output.Diagnostics);
+        Assert.Equal(3, output.Sources.Count);
+        Assert.Empty(GeneratorHarness.Problems(output.Compilation));
     }
 
     public static TheoryData<string, string> DiagnosticCases() => new()
