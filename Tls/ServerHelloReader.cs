@@ -57,6 +57,31 @@ public readonly ref struct ServerHelloReader
     /// <summary>True when the random is the HelloRetryRequest magic value (RFC 8446 4.1.3).</summary>
     public bool IsHelloRetryRequest => Random.SequenceEqual(TlsRandom.HelloRetryRequestMagic);
 
+    /// <summary>
+    /// The downgrade sentinel a TLS 1.3-capable server puts in the last 8 bytes of its random when
+    /// it negotiates an older version (RFC 8446 4.1.3): <see cref="TlsVersion.Tls12"/> for
+    /// "DOWNGRD" 01, <see cref="TlsVersion.Tls11"/> for "DOWNGRD" 00 (TLS 1.1 or below); null when absent.
+    /// A TLS 1.3 client that sees one while negotiating below 1.3 must abort.
+    /// </summary>
+    public TlsVersion? DowngradeSentinel
+    {
+        get
+        {
+            ReadOnlySpan<byte> tail = Random.Slice(TlsRandom.Length - 8);
+            if (!tail.StartsWith("DOWNGRD"u8))
+            {
+                return null;
+            }
+
+            return tail[7] switch
+            {
+                1 => TlsVersion.Tls12,
+                0 => TlsVersion.Tls11,
+                _ => null,
+            };
+        }
+    }
+
     /// <summary>legacy_session_id_echo (0..32 bytes).</summary>
     public ReadOnlySpan<byte> LegacySessionIdEcho { get; }
 

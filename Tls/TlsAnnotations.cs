@@ -23,15 +23,15 @@ public static class TlsAnnotations
         }
 
         int o = AnnotatePrefix(body, baseOffset, into, "random");
-        o = AnnotateVector(into, baseOffset, o, 1, hello.LegacySessionId.Length, $"legacy_session_id ({hello.LegacySessionId.Length} bytes)");
+        o = AnnotateVector(into, baseOffset, o, 1, hello.LegacySessionId.Length, $"legacy_session_id length={hello.LegacySessionId.Length}");
         var suites = new StringBuilder();
         foreach (TlsCipherSuite s in hello.CipherSuites)
         {
             suites.Append(suites.Length == 0 ? "" : ",").Append(Hex((ushort)s));
         }
 
-        o = AnnotateVector(into, baseOffset, o, 2, hello.CipherSuiteBytes.Length, $"cipher_suites ({hello.CipherSuiteBytes.Length / 2}) [{suites}]");
-        o = AnnotateVector(into, baseOffset, o, 1, hello.CompressionMethods.Length, $"legacy_compression_methods [{Convert.ToHexStringLower(hello.CompressionMethods)}]");
+        o = AnnotateVector(into, baseOffset, o, 2, hello.CipherSuiteBytes.Length, $"cipher_suites length={hello.CipherSuiteBytes.Length} ({hello.CipherSuiteBytes.Length / 2}) [{suites}]");
+        o = AnnotateVector(into, baseOffset, o, 1, hello.CompressionMethods.Length, $"legacy_compression_methods length={hello.CompressionMethods.Length} [{Convert.ToHexStringLower(hello.CompressionMethods)}]");
         if (hello.HasExtensions)
         {
             AnnotateExtensions(hello.Extensions, baseOffset, o, client: true, into);
@@ -50,7 +50,7 @@ public static class TlsAnnotations
 
         int o = AnnotatePrefix(body, baseOffset, into, hello.IsHelloRetryRequest ? "random (HelloRetryRequest magic)" : "random");
 
-        o = AnnotateVector(into, baseOffset, o, 1, hello.LegacySessionIdEcho.Length, $"legacy_session_id_echo ({hello.LegacySessionIdEcho.Length} bytes)");
+        o = AnnotateVector(into, baseOffset, o, 1, hello.LegacySessionIdEcho.Length, $"legacy_session_id_echo length={hello.LegacySessionIdEcho.Length}");
         into.Add(new HexAnnotation(baseOffset + o, 2, "cipher_suite=" + Hex((ushort)hello.CipherSuite)));
         into.Add(new HexAnnotation(baseOffset + o + 2, 1, "legacy_compression_method=" + hello.LegacyCompressionMethod));
         o += 3;

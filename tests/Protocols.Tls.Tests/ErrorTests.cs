@@ -261,6 +261,30 @@ public class ErrorTests
         Assert.Null(sh.SelectedVersion);
     }
 
+    [Fact]
+    public void ServerHello_DowngradeSentinel()
+    {
+        byte[] random = new byte[32];
+        "DOWNGRD\u0001"u8.CopyTo(random.AsSpan(24));
+        byte[] body = new ServerHelloBuilder { Random = TlsRandom.From(random) }.BuildBody();
+        Assert.True(ServerHelloReader.TryRead(body, out ServerHelloReader sh, out WireError e), e.ToString());
+        Assert.Equal(TlsVersion.Tls12, sh.DowngradeSentinel);
+
+        random[31] = 0;
+        body = new ServerHelloBuilder { Random = TlsRandom.From(random) }.BuildBody();
+        Assert.True(ServerHelloReader.TryRead(body, out sh, out e), e.ToString());
+        Assert.Equal(TlsVersion.Tls11, sh.DowngradeSentinel);
+
+        random[31] = 2;
+        body = new ServerHelloBuilder { Random = TlsRandom.From(random) }.BuildBody();
+        Assert.True(ServerHelloReader.TryRead(body, out sh, out e), e.ToString());
+        Assert.Null(sh.DowngradeSentinel);
+
+        (_, _, byte[] real) = Fixtures.Split(Fixtures.Load("openssl_server_hello"));
+        Assert.True(ServerHelloReader.TryRead(real, out sh, out e), e.ToString());
+        Assert.Null(sh.DowngradeSentinel);
+    }
+
     private static TlsClientHelloStatus Info(byte[] bytes, out WireError error) =>
         TlsClientHelloInfo.TryParse(bytes, out _, out _, out error);
 

@@ -140,6 +140,55 @@ public class KnownAnswerTests
         Assert.Equal(bytes, builder.BuildRecords(TlsVersion.Tls12));
     }
 
+    /// <summary>A real TLS 1.2 server flight: records, then handshake messages, then the ServerHello without supported_versions.</summary>
+    [Fact]
+    public void OpenSslTls12ServerFlight()
+    {
+        byte[] flight = Fixtures.Load("openssl_tls12_server_flight");
+        var handshake = new List<byte>();
+        var records = new TlsRecordEnumerator(flight);
+        while (records.MoveNext())
+        {
+            Assert.Equal(TlsContentType.Handshake, records.Current.ContentType);
+            Assert.Equal(TlsVersion.Tls12, records.Current.LegacyRecordVersion);
+            handshake.AddRange(records.Current.Payload);
+        }
+
+        Assert.Equal(flight.Length, records.Consumed);
+        Assert.False(records.Error.IsError);
+
+        byte[] messages = handshake.ToArray();
+        var enumerator = new TlsHandshakeEnumerator(messages);
+        var types = new List<TlsHandshakeType>();
+        while (enumerator.MoveNext())
+        {
+            HandshakeHeader.Reader m = enumerator.Current;
+            types.Add(m.HandshakeType);
+            if (m.HandshakeType != TlsHandshakeType.ServerHello)
+            {
+                continue;
+            }
+
+            Assert.True(ServerHelloReader.TryRead(m.Payload, out ServerHelloReader hello, out WireError error), error.ToString());
+            Assert.Null(hello.SelectedVersion);
+            Assert.Equal(TlsVersion.Tls12, hello.NegotiatedVersion);
+            Assert.Equal(TlsCipherSuite.TlsEcdheEcdsaWithAes256GcmSha384, hello.CipherSuite);
+            Assert.Equal(0, hello.LegacySessionIdEcho.Length);
+            Assert.False(hello.IsHelloRetryRequest);
+            Assert.True(hello.TryGetExtension(TlsExtensionType.ApplicationLayerProtocolNegotiation, out ReadOnlySpan<byte> alpn));
+            Assert.True(TlsExtensionDecoder.TryReadSelectedAlpn(alpn, out ReadOnlySpan<byte> protocol, out error), error.ToString());
+            Assert.Equal("http/1.1"u8.ToArray(), protocol.ToArray());
+            Assert.True(hello.TryGetExtension(TlsExtensionType.RenegotiationInfo, out ReadOnlySpan<byte> reneg));
+            Assert.Equal([0], reneg.ToArray());
+            Assert.True(hello.Extensions.Contains(TlsExtensionType.ExtendedMasterSecret));
+        }
+
+        Assert.Equal(
+            [TlsHandshakeType.ServerHello, TlsHandshakeType.Certificate, TlsHandshakeType.ServerKeyExchange, TlsHandshakeType.ServerHelloDone],
+            types);
+        Assert.Equal(messages.Length, enumerator.Consumed);
+    }
+
     [Fact]
     public void DotNetClientHello_Fixture()
     {
