@@ -256,9 +256,9 @@ public class TcpOptionTests
         var data = new TcpOptions { Timestamps = new TcpTimestamps(7, 9) };
         Assert.Equal([1, 1, 8, 10, 0, 0, 0, 7, 0, 0, 0, 9], Encode(data));
 
-        // SYN without timestamps: MSS, NOP WS, NOP NOP SACK-perm.
+        // SYN without timestamps (tcpdump: mss 1400,nop,nop,sackOK,nop,wscale 2).
         var syn = new TcpOptions { Mss = 1400, WindowScale = 2, SackPermitted = true };
-        Assert.Equal([2, 4, 0x05, 0x78, 1, 3, 3, 2, 1, 1, 4, 2], Encode(syn));
+        Assert.Equal([2, 4, 0x05, 0x78, 1, 1, 4, 2, 1, 3, 3, 2], Encode(syn));
 
         // ACK with timestamps and one SACK block.
         var ack = new TcpOptions { Timestamps = new TcpTimestamps(1, 2) };
