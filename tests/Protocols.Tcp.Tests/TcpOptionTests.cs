@@ -65,6 +65,20 @@ public class TcpOptionTests
     }
 
     [Fact]
+    public void A_default_option_reads_safely()
+    {
+        var reader = new TcpOptionReader([]);
+        Assert.False(reader.TryReadNext(out TcpOption none, out WireError error));
+        Assert.False(error.IsError);
+        Assert.Equal(0, none.Length);
+        Assert.Equal(TcpOptionKind.EndOfOptionList, none.Kind);
+        Assert.True(none.Data.IsEmpty);
+        Assert.Equal(0, none.Mss + none.WindowScaleShift + none.SackBlockCount);
+        Assert.Equal(default, none.Timestamps);
+        Assert.Equal("(no option)", none.ToString());
+    }
+
+    [Fact]
     public void Sack_blocks_are_decoded_in_order()
     {
         byte[] opts = [0x01, 0x01, 0x05, 0x12, 0, 0, 0x03, 0xe8, 0, 0, 0x07, 0xd0, 0xff, 0xff, 0xff, 0xf0, 0, 0, 0, 0x10];
