@@ -238,7 +238,8 @@ namespace Protocols.Generators
                 int shift = f.Shift;
                 w.Open(signature);
                 w.Line($"ulong high = {Binary}.ReadUInt64BigEndian(bytes.Slice({f.FirstByte}, 8));");
-                w.Line($"ulong raw = ((high << {8 - shift}) | ((ulong)bytes[{f.FirstByte + 8}] >> {shift})) & {Hex(f.Mask, 8)};");
+                string mask = f.BitWidth == 64 ? "" : $" & {Hex(f.Mask, 8)}";
+                w.Line($"ulong raw = ((high << {8 - shift}) | ((ulong)bytes[{f.FirstByte + 8}] >> {shift})){mask};");
                 w.Line($"return {FromRaw(f, "raw")};");
                 w.Close();
                 return;
@@ -282,7 +283,7 @@ namespace Protocols.Generators
                 ulong keepHigh = ~(f.Mask >> (8 - shift));
                 int keepLow = (1 << shift) - 1;
                 w.Open(signature);
-                w.Line($"ulong raw = {ToRaw(f, "value", "ulong")} & {Hex(f.Mask, 8)};");
+                w.Line(f.BitWidth == 64 ? $"ulong raw = {ToRaw(f, "value", "ulong")};" : $"ulong raw = {ToRaw(f, "value", "ulong")} & {Hex(f.Mask, 8)};");
                 w.Line($"ulong high = {Binary}.ReadUInt64BigEndian(bytes.Slice({f.FirstByte}, 8));");
                 w.Line($"high = (high & {Hex(keepHigh, 8)}) | (raw >> {8 - shift});");
                 w.Line($"{Binary}.WriteUInt64BigEndian(bytes.Slice({f.FirstByte}, 8), high);");
@@ -311,8 +312,17 @@ namespace Protocols.Generators
             ulong keep = ~(f.Mask << f.Shift) & wordMask;
             string shifted = f.Shift > 0 ? $"(({ToRaw(f, "value", word)} & {Hex(f.Mask, f.ByteCount)}) << {f.Shift})" : $"({ToRaw(f, "value", word)} & {Hex(f.Mask, f.ByteCount)})";
             w.Open(signature);
-            w.Line($"{word} word = {ReadWord(f.FirstByte, f.ByteCount, "bytes")};");
-            w.Line($"word = (word & {Hex(keep, f.ByteCount)}) | {shifted};");
+            if (keep == 0)
+            {
+                // The field fills its bytes: no neighbouring bits to keep.
+                w.Line($"{word} word = {ToRaw(f, "value", word)};");
+            }
+            else
+            {
+                w.Line($"{word} word = {ReadWord(f.FirstByte, f.ByteCount, "bytes")};");
+                w.Line($"word = (word & {Hex(keep, f.ByteCount)}) | {shifted};");
+            }
+
             WriteWord(w, f.FirstByte, f.ByteCount, "word");
             w.Close();
         }
@@ -710,20 +720,16 @@ namespace Protocols.Generators
                 var parts = new List<string>();
                 foreach (FieldModel f in group)
                 {
-                    if (parts.Count > 0)
-                    {
-                        parts.Add("\" \"");
-                    }
-
-                    parts.Add(Literal(f.Name + "="));
-                    parts.Add(Format(f, $"Get{f.Name}(header)", $"header.Slice({f.FirstByte}, {f.ByteCount})"));
+                    parts.Add(Literal((parts.Count > 0 ? " " : "") + f.Name + "="));
+                    string value = Format(f, $"Get{f.Name}(header)", $"header.Slice({f.FirstByte}, {f.ByteCount})");
+                    parts.Add(f.Kind == FieldKind.Bool ? $"({value})" : value);
                 }
 
                 w.Open($"if (header.Length < {end})");
                 w.Line("return;");
                 w.Close();
                 w.Line();
-                w.Line($"into.Add(new global::Protocols.Wire.HexAnnotation(baseOffset + {start}, {end - start}, string.Concat(new string[] {{ {string.Join(", ", parts)} }})));");
+                w.Line($"into.Add(new global::Protocols.Wire.HexAnnotation(baseOffset + {start}, {end - start}, {string.Join(" + ", parts)}));");
             }
 
             w.Close();
@@ -921,7 +927,14 @@ namespace Protocols.Generators
                     int lastWord = (f.EndByte - 1) / 2 * 2;
                     w.Line();
                     w.Line($"/// <summary>Sets {Xml(f.Name)} and updates {Xml(ck.Name)} incrementally (RFC 1624), without summing the message again.</summary>");
-                    if (model.ChecksumCoverage == HeaderModel.CoveragePseudoHeaderAndMessage)
+                    int index = model.Fields.TakeWhile(x => x != f).Count();
+                    bool changesCoverage = index == model.HeaderLengthField
+                        || (model.ChecksumCoverage != HeaderModel.CoverageHeader && (index == model.TotalLengthField || index == model.PayloadLengthField));
+                    if (changesCoverage)
+                    {
+                        w.Line("/// <remarks>This length decides which bytes the checksum covers; the update accounts only for the field's own bits, so call FillChecksum when the covered range changes.</remarks>");
+                    }
+                    else if (model.ChecksumCoverage == HeaderModel.CoveragePseudoHeaderAndMessage)
                     {
                         w.Line("/// <remarks>Only this header's words are accounted for: a pseudo-header value that changes with it (such as a length) is not.</remarks>");
                     }

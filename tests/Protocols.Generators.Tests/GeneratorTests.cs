@@ -156,6 +156,48 @@ public class GeneratorTests
         Assert.Empty(output.Compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error));
     }
 
+    [Fact]
+    public void EdgeLayoutsCompileWithoutWarnings()
+    {
+        const string source = """
+            using Protocols.Wire;
+
+            namespace Edge;
+
+            [WireHeader("Empty")]
+            internal partial struct EmptyHeader
+            {
+                public static int NotAField = 3;
+                public const int AlsoNotAField = 1;
+                public int Property { get; set; }
+            }
+
+            [WireHeader("Gaps")]
+            [HeaderLength(nameof(Words), Unit = 1)]
+            [PayloadLength(nameof(Size))]
+            internal partial struct GapHeader
+            {
+                [Bits(4, Offset = 4)] public byte Words;
+                [Bits(8, Offset = 16)] public byte Size;
+                [Bits(60)] public ulong Sixty;
+                [Bits(4), Const(15)] public byte Tail;
+            }
+
+            [WireHeader("Checksum name")]
+            [Checksum(nameof(Checksum), ChecksumCoverage.Message)]
+            internal partial struct NamedChecksumHeader
+            {
+                public ushort Checksum;
+                [Bits(16)] public uint Type;
+                public ulong Value;
+            }
+            """;
+        GeneratorOutput output = GeneratorHarness.Run(source);
+        Assert.Empty(output.Diagnostics);
+        Assert.Equal(3, output.Sources.Count);
+        Assert.Empty(GeneratorHarness.Problems(output.Compilation));
+    }
+
     public static TheoryData<string, string> DiagnosticCases() => new()
     {
         { "PROTO001", "[WireHeader(\"X\")] public struct H { public byte A; }" },
