@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Globalization;
 using Protocols.Wire;
 
@@ -17,6 +18,18 @@ public static class TcpHeaderExtensions
 
     /// <summary>Sets all eight control bits at once (the checksum is not updated).</summary>
     public static void SetFlags(this TcpHeader.Writer writer, TcpFlags flags) => writer.Bytes[FlagsOffset] = (byte)flags;
+
+    /// <summary>
+    /// Sets all eight control bits and updates the checksum incrementally (RFC 1624 eqn. 3) over the
+    /// 16-bit word they share with the data offset (bytes 12..13), e.g. for a middlebox clearing ECE/CWR.
+    /// </summary>
+    public static void SetFlagsUpdatingChecksum(this TcpHeader.Writer writer, TcpFlags flags)
+    {
+        Span<byte> word = writer.Bytes.Slice(FlagsOffset - 1, 2);
+        ushort before = BinaryPrimitives.ReadUInt16BigEndian(word);
+        word[1] = (byte)flags;
+        writer.Checksum = Checksum.Update(writer.Checksum, before, BinaryPrimitives.ReadUInt16BigEndian(word));
+    }
 
     /// <summary>A reader over the header's options region (error offsets are relative to that region).</summary>
     public static TcpOptionReader GetOptionReader(this TcpHeader.Reader reader) => new(reader.Options);

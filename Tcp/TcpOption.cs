@@ -8,7 +8,8 @@ namespace Protocols.Tcp;
 /// One option produced by <see cref="TcpOptionReader"/>: a zero-copy view of its bytes plus typed
 /// accessors. The reader has already checked the length of every known kind, so no accessor throws
 /// on any input (only <see cref="GetSackBlock(int)"/> throws, for an index the caller got wrong).
-/// A typed accessor used on an option of another kind returns 0.
+/// A typed accessor used on an option of another kind returns 0. A default instance (what
+/// <see cref="TcpOptionReader.TryReadNext"/> gives when it returns false) has length 0 and reads as EOL.
 /// </summary>
 public readonly ref struct TcpOption
 {
@@ -24,16 +25,18 @@ public readonly ref struct TcpOption
     }
 
     /// <summary>The option kind; may be a value that is not a named <see cref="TcpOptionKind"/> member (see <see cref="IsKnown"/>).</summary>
-    public TcpOptionKind Kind => (TcpOptionKind)_bytes[0];
+    public TcpOptionKind Kind => (TcpOptionKind)RawKind;
 
     /// <summary>True when <see cref="Kind"/> is one of the kinds this library decodes.</summary>
-    public bool IsKnown => TcpOptionNames.IsKnown(_bytes[0]);
+    public bool IsKnown => TcpOptionNames.IsKnown(RawKind);
 
     /// <summary>Offset of the option's kind byte from the start of the options region.</summary>
     public int Offset { get; }
 
     /// <summary>Bytes the option occupies: 1 for EOL and NOP, otherwise its length byte.</summary>
     public int Length => _bytes.Length;
+
+    private byte RawKind => _bytes.IsEmpty ? (byte)0 : _bytes[0];
 
     /// <summary>The whole option: kind, length (when present) and data.</summary>
     public ReadOnlySpan<byte> Bytes => _bytes;
@@ -81,7 +84,12 @@ public readonly ref struct TcpOption
     public override string ToString()
     {
         var inv = CultureInfo.InvariantCulture;
-        string name = TcpOptionNames.Short(_bytes[0]);
+        if (_bytes.IsEmpty)
+        {
+            return "(no option)";
+        }
+
+        string name = TcpOptionNames.Short(RawKind);
         switch (Kind)
         {
             case TcpOptionKind.EndOfOptionList:

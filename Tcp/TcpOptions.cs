@@ -16,8 +16,10 @@ namespace Protocols.Tcp;
 /// A window scale above 14 is kept as received in <see cref="WindowScale"/>, flagged by
 /// <see cref="IsWindowScaleOutOfRange"/> and clamped in <see cref="WindowScaleShift"/> (RFC 7323 2.3).</para>
 /// <para><see cref="TryWriteTo"/> lays the options out the way Linux does, each 4-byte aligned:
-/// MSS; SACK-permitted + timestamps (or NOP, NOP, timestamps); NOP + window scale;
-/// NOP, NOP, SACK-permitted when there are no timestamps; NOP, NOP, SACK blocks.</para>
+/// MSS; SACK-permitted + timestamps (or NOP, NOP, timestamps); NOP, NOP, SACK-permitted when
+/// there are no timestamps; NOP + window scale; NOP, NOP, SACK blocks. A SYN with everything reads
+/// <c>mss 1460,sackOK,TS val … ecr 0,nop,wscale 7</c> in tcpdump; without timestamps
+/// <c>mss 1460,nop,nop,sackOK,nop,wscale 7</c>.</para>
 /// </remarks>
 public struct TcpOptions : IEquatable<TcpOptions>
 {
@@ -194,17 +196,17 @@ public struct TcpOptions : IEquatable<TcpOptions>
             w.WriteTimestamps(ts);
         }
 
-        if (WindowScale.HasValue)
-        {
-            w.WriteNoOperation();
-            w.WriteWindowScale((byte)WindowScaleShift);
-        }
-
         if (SackPermitted && !Timestamps.HasValue)
         {
             w.WriteNoOperation();
             w.WriteNoOperation();
             w.WriteSackPermitted();
+        }
+
+        if (WindowScale.HasValue)
+        {
+            w.WriteNoOperation();
+            w.WriteWindowScale((byte)WindowScaleShift);
         }
 
         if (_sackBlockCount > 0)

@@ -151,12 +151,13 @@ public class TcpHeaderTests
             uint ph = PseudoSum(Client, Server, segment.Length);
             var w = new TcpHeader.Writer(segment);
             ushort port = (ushort)rng.Next(65536);
-            switch (iter % 4)
+            switch (iter % 5)
             {
                 case 0: w.SetSourcePortUpdatingChecksum(port); Assert.Equal(port, w.SourcePort); break;
                 case 1: w.SetDestinationPortUpdatingChecksum(port); Assert.Equal(port, w.DestinationPort); break;
                 case 2: w.SetSequenceNumberUpdatingChecksum((uint)rng.NextInt64(1L << 32)); break;
-                default: w.SetWindowUpdatingChecksum(port); Assert.Equal(port, w.Window); break;
+                case 3: w.SetWindowUpdatingChecksum(port); Assert.Equal(port, w.Window); break;
+                default: w.SetFlagsUpdatingChecksum((TcpFlags)port); Assert.Equal((TcpFlags)port, w.GetFlags()); break;
             }
 
             ushort incremental = w.Checksum;

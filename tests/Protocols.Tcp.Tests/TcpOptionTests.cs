@@ -65,6 +65,20 @@ public class TcpOptionTests
     }
 
     [Fact]
+    public void A_default_option_reads_safely()
+    {
+        var reader = new TcpOptionReader([]);
+        Assert.False(reader.TryReadNext(out TcpOption none, out WireError error));
+        Assert.False(error.IsError);
+        Assert.Equal(0, none.Length);
+        Assert.Equal(TcpOptionKind.EndOfOptionList, none.Kind);
+        Assert.True(none.Data.IsEmpty);
+        Assert.Equal(0, none.Mss + none.WindowScaleShift + none.SackBlockCount);
+        Assert.Equal(default, none.Timestamps);
+        Assert.Equal("(no option)", none.ToString());
+    }
+
+    [Fact]
     public void Sack_blocks_are_decoded_in_order()
     {
         byte[] opts = [0x01, 0x01, 0x05, 0x12, 0, 0, 0x03, 0xe8, 0, 0, 0x07, 0xd0, 0xff, 0xff, 0xff, 0xf0, 0, 0, 0, 0x10];
@@ -256,9 +270,9 @@ public class TcpOptionTests
         var data = new TcpOptions { Timestamps = new TcpTimestamps(7, 9) };
         Assert.Equal([1, 1, 8, 10, 0, 0, 0, 7, 0, 0, 0, 9], Encode(data));
 
-        // SYN without timestamps: MSS, NOP WS, NOP NOP SACK-perm.
+        // SYN without timestamps (tcpdump: mss 1400,nop,nop,sackOK,nop,wscale 2).
         var syn = new TcpOptions { Mss = 1400, WindowScale = 2, SackPermitted = true };
-        Assert.Equal([2, 4, 0x05, 0x78, 1, 3, 3, 2, 1, 1, 4, 2], Encode(syn));
+        Assert.Equal([2, 4, 0x05, 0x78, 1, 1, 4, 2, 1, 3, 3, 2], Encode(syn));
 
         // ACK with timestamps and one SACK block.
         var ack = new TcpOptions { Timestamps = new TcpTimestamps(1, 2) };
