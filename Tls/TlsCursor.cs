@@ -93,7 +93,14 @@ internal ref struct TlsCursor
     /// <paramref name="prefixBytes"/> bytes wide. The declared length must lie in [min, max]
     /// and fit in what is left of the container.
     /// </summary>
+    /// <param name="field">The vector's name, used in errors.</param>
+    /// <param name="prefixBytes">Width of the length prefix: 1, 2 or 3 bytes.</param>
+    /// <param name="min">Smallest allowed body length.</param>
+    /// <param name="max">Largest allowed body length.</param>
+    /// <param name="body">The vector's body.</param>
     /// <param name="offsetOfBody">Offset of the vector's body within the layer.</param>
+    /// <param name="error">Why the vector could not be read.</param>
+    /// <returns>Whether the vector was read.</returns>
     public bool TryReadVector(string field, int prefixBytes, int min, int max, out ReadOnlySpan<byte> body, out int offsetOfBody, out WireError error)
     {
         body = default;

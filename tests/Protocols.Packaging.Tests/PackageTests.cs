@@ -92,7 +92,7 @@ public sealed class PackageTests : IClassFixture<PackageTests.PackedFixture>
         File.WriteAllText(Path.Combine(dir, "Program.cs"), """
             using Protocols.Wire;
 
-            var value = new GameHeader { Kind = 5, Flags = 0x2A, Counter = 0xABCDEF, Length = 14, Check = 0 };
+            var value = new GameHeader { Kind = 5, Flags = 0x2A, Counter = 0xABCDEF, Hops = 3, Length = 14, Check = 0 };
             var buffer = new byte[14];
             value.WriteTo(buffer);
             GameHeader.FillChecksum(buffer);
@@ -102,8 +102,8 @@ public sealed class PackageTests : IClassFixture<PackageTests.PackedFixture>
                 return 1;
             }
 
-            Console.WriteLine($"magic={r.Magic} kind={r.Kind} flags={r.Flags} counter={r.Counter:x} length={r.Length} checksum-ok={r.VerifyChecksum()}");
-            buffer[9] ^= 0x40;
+            Console.WriteLine($"magic={r.Magic} kind={r.Kind} flags={r.Flags} counter={r.Counter:x} hops={r.Hops} length={r.Length} checksum-ok={r.VerifyChecksum()}");
+            buffer[12] ^= 0x40;
             Console.WriteLine($"after-flip-ok={GameHeader.VerifyChecksum(buffer)}");
             Console.WriteLine($"short={GameHeader.TryRead(buffer.AsSpan(0, 5), out _, out WireError e2)} {e2.Kind} {e2.Source}");
             return 0;
@@ -122,6 +122,8 @@ public sealed class PackageTests : IClassFixture<PackageTests.PackedFixture>
                 [Bits(6)] public byte Flags;
                 /// <summary>Counter.</summary>
                 [Bits(24)] public uint Counter;
+                /// <summary>Hops.</summary>
+                public byte Hops;
                 /// <summary>Length.</summary>
                 public ushort Length;
                 /// <summary>Check.</summary>
@@ -131,7 +133,7 @@ public sealed class PackageTests : IClassFixture<PackageTests.PackedFixture>
 
         (int code, string output) = Run("dotnet", "run -c Release", dir, TimeSpan.FromMinutes(5));
         Assert.True(code == 0, $"consumer failed ({code}):\n{output}");
-        Assert.Contains("magic=9 kind=5 flags=42 counter=abcdef length=14 checksum-ok=True", output);
+        Assert.Contains("magic=9 kind=5 flags=42 counter=abcdef hops=3 length=14 checksum-ok=True", output);
         Assert.Contains("after-flip-ok=False", output);
         Assert.Contains("short=False TooShort Buffer", output);
     }
