@@ -600,7 +600,6 @@ namespace Protocols.Generators
             }
             else
             {
-                w.Line("long messageLength = buffer.Length;");
                 declared = null!;
             }
 
@@ -629,6 +628,11 @@ namespace Protocols.Generators
                 w.Line("// Lax: the message is what is present of the declared length.");
                 w.Line("int present = (int)global::System.Math.Min(messageLength, buffer.Length);");
                 w.Line("reader = new Reader(global::System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(buffer), present), (int)headerLength, messageLength);");
+            }
+            else if (declared == null)
+            {
+                w.Line("// No length field: the message is the buffer itself (whose length the JIT has just seen checked).");
+                w.Line("reader = new Reader(buffer, (int)headerLength, buffer.Length);");
             }
             else
             {
