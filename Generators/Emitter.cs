@@ -115,14 +115,12 @@ namespace Protocols.Generators
                 w.Line($"// {f.Name}: {Describe(f)}.");
                 if (f.Kind == FieldKind.FixedArray)
                 {
-                    w.Open($"private static {f.TypeName} Get{f.Name}({ReadOnlySpan} bytes)");
-                    w.Line($"var value = default({f.TypeName});");
-                    w.Line($"bytes.Slice({f.FirstByte}, {f.ByteCount}).CopyTo(value);");
-                    w.Line("return value;");
-                    w.Close();
+                    // One unaligned load/store of the whole array (e.g. a single 32-bit move for an IPv4 address).
+                    w.Line($"private static {f.TypeName} Get{f.Name}({ReadOnlySpan} bytes) =>");
+                    w.Line($"    global::System.Runtime.InteropServices.MemoryMarshal.Read<{f.TypeName}>(bytes.Slice({f.FirstByte}, {f.ByteCount}));");
                     w.Line();
                     w.Line($"private static void Set{f.Name}({Span} bytes, {f.TypeName} value) =>");
-                    w.Line($"    (({ReadOnlySpan})value).CopyTo(bytes.Slice({f.FirstByte}, {f.ByteCount}));");
+                    w.Line($"    global::System.Runtime.InteropServices.MemoryMarshal.Write(bytes.Slice({f.FirstByte}, {f.ByteCount}), in value);");
                     continue;
                 }
 
@@ -307,6 +305,12 @@ namespace Protocols.Generators
                 return;
             }
 
+            if (f.ByteCount > 1)
+            {
+                EmitBytewiseSetter(w, f, signature);
+                return;
+            }
+
             string word = WordType(f.ByteCount);
             ulong wordMask = f.ByteCount >= 8 ? ulong.MaxValue : (1UL << (8 * f.ByteCount)) - 1;
             ulong keep = ~(f.Mask << f.Shift) & wordMask;
@@ -324,6 +328,37 @@ namespace Protocols.Generators
             }
 
             WriteWord(w, f.FirstByte, f.ByteCount, "word");
+            w.Close();
+        }
+
+        /// <summary>
+        /// A bit field spread over several bytes, stored one byte at a time: bytes the field fills
+        /// are plain stores, only the edge bytes it shares are read-modify-written. A whole-word
+        /// read-modify-write would load bytes a neighbouring setter has just stored one by one,
+        /// which stalls store-to-load forwarding.
+        /// </summary>
+        private static void EmitBytewiseSetter(CodeWriter w, FieldModel f, string signature)
+        {
+            string word = WordType(f.ByteCount);
+            ulong fieldMask = f.Mask << f.Shift;
+            w.Open(signature);
+            w.Line($"{word} word = ({ToRaw(f, "value", word)} & {Hex(f.Mask, f.ByteCount)}){(f.Shift > 0 ? $" << {f.Shift}" : "")};");
+            for (int k = 0; k < f.ByteCount; k++)
+            {
+                int b = f.FirstByte + k;
+                int shift = 8 * (f.ByteCount - 1 - k);
+                ulong mask = (fieldMask >> shift) & 0xFF;
+                string part = shift == 0 ? "word" : $"(word >> {shift})";
+                if (mask == 0xFF)
+                {
+                    w.Line($"bytes[{b}] = (byte){part};");
+                }
+                else
+                {
+                    w.Line($"bytes[{b}] = (byte)((({word})bytes[{b}] & 0x{(~mask & 0xFF):X2}{Suffix(f.ByteCount)}) | ({part} & 0x{mask:X2}{Suffix(f.ByteCount)}));");
+                }
+            }
+
             w.Close();
         }
 
@@ -363,13 +398,31 @@ namespace Protocols.Generators
             w.Line("/// <param name=\"reader\">On success, a view of the message (trimmed by its length field when there is one); no getter of it can throw.</param>");
             w.Line("/// <param name=\"error\">On failure, what was wrong: the first failed check in the order fixed part, constants and ranges, header length, total or payload length.</param>");
             w.Line("/// <returns>Whether the header is valid.</returns>");
+            w.Line(AggressiveInlining);
             w.Open($"public static bool TryRead({ReadOnlySpan} buffer, out Reader reader, out {WireError} error)");
-            w.Line("reader = default;");
+            EmitFastPath(w, model, lax: false);
+            w.Close();
             w.Line();
+
+            w.Line($"/// <summary>Validates one {layerXml} header like TryRead, except that a total or payload length running past the end of <paramref name=\"buffer\"/> is accepted");
+            w.Line("/// (a quoted or truncated message: an ICMP error's quoted datagram, a capture cut by its snap length, a first fragment). Never throws.</summary>");
+            w.Line("/// <param name=\"buffer\">The bytes, starting at the header.</param>");
+            w.Line("/// <param name=\"reader\">On success, a view of the message as far as it is present: Bytes = buffer[..min(DeclaredLength, buffer.Length)], IsTruncated when the declared length is longer; no getter of it can throw.</param>");
+            w.Line("/// <param name=\"error\">On failure, what was wrong, as for TryRead (a declared length smaller than the header is still an error).</param>");
+            w.Line("/// <returns>Whether the header is valid.</returns>");
+            w.Line(AggressiveInlining);
+            w.Open($"public static bool TryReadHeader({ReadOnlySpan} buffer, out Reader reader, out {WireError} error)");
+            EmitFastPath(w, model, lax: true);
+            w.Close();
+            w.Line();
+
+            w.Line("// The checks of TryRead and TryReadHeader one at a time, in the documented order: the first that fails.");
+            w.Line("// Out of line, and with no by-ref arguments, so that the inlined fast paths keep their readers in registers.");
+            w.Line(NoInlining);
+            w.Open($"private static {WireError} ReadError({ReadOnlySpan} buffer, bool lax)");
             w.Line("// 1. The fixed part must fit in the buffer.");
             w.Open("if (buffer.Length < FixedLength)");
-            w.Line($"error = {WireError}.TooShort(LayerName, FirstFieldBeyond(buffer.Length), FixedLength, buffer.Length, {LengthSource}.Buffer);");
-            w.Line("return false;");
+            w.Line($"return {WireError}.TooShort(LayerName, FirstFieldBeyond(buffer.Length), FixedLength, buffer.Length, {LengthSource}.Buffer);");
             w.Close();
 
             var checkedFields = model.Fields.Where(f => f.HasConst || f.HasRange).ToList();
@@ -385,35 +438,24 @@ namespace Protocols.Generators
                 if (f.HasConst)
                 {
                     w.Open($"if ({value} != {f.ConstValue}UL)");
-                    w.Line($"error = {WireError}.InvalidValue(LayerName, {Literal(f.Name)}, {LongLiteral(f.ConstValue)}, (long){value}, {f.FirstByte});");
-                    w.Line("return false;");
+                    w.Line($"return {WireError}.InvalidValue(LayerName, {Literal(f.Name)}, {LongLiteral(f.ConstValue)}, (long){value}, {f.FirstByte});");
                     w.Close();
                     w.Line();
                 }
 
-                if (f.HasRange)
+                if (f.HasRange && RangeConditions(f, $"{Camel(f.Name)}Value").Count > 0)
                 {
-                    var conditions = new List<string>();
                     string local = $"{Camel(f.Name)}Value";
-                    if (f.RangeMin > 0)
-                    {
-                        conditions.Add($"{local} < {f.RangeMin}UL");
-                    }
-
-                    if (f.RangeMax < f.Mask)
-                    {
-                        conditions.Add($"{local} > {f.RangeMax}UL");
-                    }
-
-                    if (conditions.Count > 0)
-                    {
-                        w.Line($"ulong {local} = {value};");
-                        w.Open($"if ({string.Join(" || ", conditions)})");
-                        w.Line($"error = {WireError}.InvalidValue(LayerName, {Literal(f.Name)}, {LongLiteral(f.RangeMin)}, (long){local}, {f.FirstByte});");
-                        w.Line("return false;");
-                        w.Close();
-                        w.Line();
-                    }
+                    List<string> conditions = RangeConditions(f, local);
+                    // Required is the bound that was crossed: the minimum below it, the maximum above it.
+                    string required = f.RangeMin > 0 && f.RangeMax < f.Mask
+                        ? $"{local} < {f.RangeMin}UL ? {LongLiteral(f.RangeMin)} : {LongLiteral(f.RangeMax)}"
+                        : f.RangeMin > 0 ? LongLiteral(f.RangeMin) : LongLiteral(f.RangeMax);
+                    w.Line($"ulong {local} = {value};");
+                    w.Open($"if ({string.Join(" || ", conditions)})");
+                    w.Line($"return {WireError}.InvalidValue(LayerName, {Literal(f.Name)}, {required}, (long){local}, {f.FirstByte});");
+                    w.Close();
+                    w.Line();
                 }
             }
 
@@ -426,60 +468,186 @@ namespace Protocols.Generators
             {
                 FieldModel hl = model.Fields[model.HeaderLengthField];
                 w.Line($"// 3. The header length: {hl.Name} x {model.HeaderLengthUnit} bytes, at least the fixed part and within the buffer.");
-                w.Line($"long headerLength = {LengthValue(hl, "buffer")}{(model.HeaderLengthUnit == 1 ? "" : " * " + model.HeaderLengthUnit)};");
+                w.Line($"long headerLength = {HeaderLengthExpression(model, "buffer")};");
                 w.Open("if (headerLength < FixedLength)");
-                w.Line($"error = {WireError}.LengthTooSmall(LayerName, {Literal(hl.Name)}, FixedLength, headerLength, {LengthSource}.{model.HeaderLengthSource}, {hl.FirstByte});");
-                w.Line("return false;");
+                w.Line($"return {WireError}.LengthTooSmall(LayerName, {Literal(hl.Name)}, FixedLength, headerLength, {LengthSource}.{model.HeaderLengthSource}, {hl.FirstByte});");
                 w.Close();
                 w.Line();
                 w.Open("if (headerLength > buffer.Length)");
-                w.Line($"error = {WireError}.TooShort(LayerName, {Literal(hl.Name)}, headerLength, buffer.Length, {LengthSource}.Buffer);");
-                w.Line("return false;");
+                w.Line($"return {WireError}.TooShort(LayerName, {Literal(hl.Name)}, headerLength, buffer.Length, {LengthSource}.Buffer);");
                 w.Close();
             }
             else
             {
                 w.Line("// 3. No header-length field: the header is the fixed part.");
-                w.Line("long headerLength = FixedLength;");
+                if (model.TotalLengthField >= 0 || model.PayloadLengthField >= 0)
+                {
+                    w.Line("long headerLength = FixedLength;");
+                }
             }
 
             w.Line();
             if (model.TotalLengthField >= 0)
             {
                 FieldModel tl = model.Fields[model.TotalLengthField];
-                w.Line($"// 4. The total length ({tl.Name}) covers the header and fits in the buffer.");
+                w.Line($"// 4. The total length ({tl.Name}) covers the header and (unless lax) fits in the buffer.");
                 w.Line($"long messageLength = {LengthValue(tl, "buffer")};");
                 w.Open("if (messageLength < headerLength)");
-                w.Line($"error = {WireError}.LengthTooSmall(LayerName, {Literal(tl.Name)}, headerLength, messageLength, {LengthSource}.TotalLength, {tl.FirstByte});");
-                w.Line("return false;");
+                w.Line($"return {WireError}.LengthTooSmall(LayerName, {Literal(tl.Name)}, headerLength, messageLength, {LengthSource}.TotalLength, {tl.FirstByte});");
                 w.Close();
                 w.Line();
-                w.Open("if (messageLength > buffer.Length)");
-                w.Line($"error = {WireError}.TooShort(LayerName, {Literal(tl.Name)}, messageLength, buffer.Length, {LengthSource}.Buffer);");
-                w.Line("return false;");
+                w.Open("if (!lax && messageLength > buffer.Length)");
+                w.Line($"return {WireError}.TooShort(LayerName, {Literal(tl.Name)}, messageLength, buffer.Length, {LengthSource}.Buffer);");
                 w.Close();
             }
             else if (model.PayloadLengthField >= 0)
             {
                 FieldModel pl = model.Fields[model.PayloadLengthField];
-                w.Line($"// 4. The payload length ({pl.Name}) after the header fits in the buffer.");
+                w.Line($"// 4. The payload length ({pl.Name}) after the header (unless lax) fits in the buffer.");
                 w.Line($"long messageLength = headerLength + {LengthValue(pl, "buffer")};");
-                w.Open("if (messageLength > buffer.Length)");
-                w.Line($"error = {WireError}.TooShort(LayerName, {Literal(pl.Name)}, messageLength, buffer.Length, {LengthSource}.Buffer);");
-                w.Line("return false;");
+                w.Open("if (!lax && messageLength > buffer.Length)");
+                w.Line($"return {WireError}.TooShort(LayerName, {Literal(pl.Name)}, messageLength, buffer.Length, {LengthSource}.Buffer);");
                 w.Close();
             }
             else
             {
                 w.Line("// 4. No length field: the message is the whole buffer.");
-                w.Line("long messageLength = buffer.Length;");
             }
 
             w.Line();
-            w.Line("reader = new Reader(buffer.Slice(0, (int)messageLength), (int)headerLength);");
+            w.Line("// Every check passed: not reached from TryRead or TryReadHeader, which ask only after one failed.");
+            w.Line("return default;");
+            w.Close();
+        }
+
+        private const string AggressiveInlining = "[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]";
+        private const string NoInlining = "[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]";
+
+        private static List<string> RangeConditions(FieldModel f, string local)
+        {
+            var conditions = new List<string>();
+            if (f.RangeMin > 0)
+            {
+                conditions.Add($"{local} < {f.RangeMin}UL");
+            }
+
+            if (f.RangeMax < f.Mask)
+            {
+                conditions.Add($"{local} > {f.RangeMax}UL");
+            }
+
+            return conditions;
+        }
+
+        private static string HeaderLengthExpression(HeaderModel model, string span, string owner = "")
+        {
+            FieldModel hl = model.Fields[model.HeaderLengthField];
+            return $"{LengthValue(hl, span, owner)}{(model.HeaderLengthUnit == 1 ? "" : " * " + model.HeaderLengthUnit)}";
+        }
+
+        /// <summary>
+        /// The success path of TryRead / TryReadHeader: every check as one condition, and the
+        /// out-of-line ReadError (which repeats them in order) only when one fails. No WireError is
+        /// built on success beyond clearing the out parameter.
+        /// </summary>
+        private static void EmitFastPath(CodeWriter w, HeaderModel model, bool lax)
+        {
+            w.Open("if (buffer.Length >= FixedLength)");
+            w.Line($"{ReadOnlySpan} fixedPart = FixedPart(buffer);");
+            var conditions = new List<string>();
+            foreach (FieldModel f in model.Fields.Where(f => f.HasConst || f.HasRange))
+            {
+                string value = AsUlong(f, $"Get{f.Name}(fixedPart)");
+                if (f.HasConst)
+                {
+                    conditions.Add($"{value} == {f.ConstValue}UL");
+                }
+
+                if (f.HasRange)
+                {
+                    string local = $"{Camel(f.Name)}Value";
+                    List<string> range = RangeConditions(f, local);
+                    if (range.Count > 0)
+                    {
+                        w.Line($"ulong {local} = {value};");
+                        conditions.Add("!(" + string.Join(" || ", range) + ")");
+                    }
+                }
+            }
+
+            if (model.HeaderLengthField >= 0)
+            {
+                w.Line($"long headerLength = {HeaderLengthExpression(model, "fixedPart")};");
+                conditions.Add("headerLength >= FixedLength");
+                conditions.Add("headerLength <= buffer.Length");
+            }
+            else
+            {
+                w.Line("long headerLength = FixedLength;");
+            }
+
+            string declared;
+            if (model.TotalLengthField >= 0)
+            {
+                w.Line($"long messageLength = {LengthValue(model.Fields[model.TotalLengthField], "fixedPart")};");
+                conditions.Add("messageLength >= headerLength");
+                declared = "messageLength";
+            }
+            else if (model.PayloadLengthField >= 0)
+            {
+                w.Line($"long messageLength = headerLength + {LengthValue(model.Fields[model.PayloadLengthField], "fixedPart")};");
+                declared = "messageLength";
+            }
+            else
+            {
+                declared = null!;
+            }
+
+            if (declared != null && !lax)
+            {
+                conditions.Add("messageLength <= buffer.Length");
+            }
+
+            if (conditions.Count == 0)
+            {
+                w.Open();
+            }
+            else
+            {
+                for (int i = 0; i < conditions.Count; i++)
+                {
+                    string line = (i == 0 ? "if (" : "    && ") + conditions[i] + (i == conditions.Count - 1 ? ")" : "");
+                    w.Line(line);
+                }
+
+                w.Open();
+            }
+
+            if (declared != null && lax)
+            {
+                w.Line("// Lax: the message is what is present of the declared length.");
+                w.Line("int present = (int)global::System.Math.Min(messageLength, buffer.Length);");
+                w.Line("reader = new Reader(global::System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(buffer), present), (int)headerLength, messageLength);");
+            }
+            else if (declared == null)
+            {
+                w.Line("// No length field: the message is the buffer itself (whose length the JIT has just seen checked).");
+                w.Line("reader = new Reader(buffer, (int)headerLength, buffer.Length);");
+            }
+            else
+            {
+                w.Line("// Every length was checked against the buffer: no second bounds check for the slice.");
+                w.Line("reader = new Reader(global::System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(buffer), (int)messageLength), (int)headerLength, messageLength);");
+            }
+
             w.Line("error = default;");
             w.Line("return true;");
             w.Close();
+            w.Close();
+            w.Line();
+            w.Line("reader = default;");
+            w.Line($"error = ReadError(buffer, {(lax ? "true" : "false")});");
+            w.Line("return false;");
         }
 
         // ------------------------------------------------------------------ value form
@@ -507,7 +675,7 @@ namespace Protocols.Generators
             w.Line("/// <exception cref=\"global::System.ArgumentException\"><paramref name=\"destination\"/> is shorter than FixedLength.</exception>");
             w.Open($"public readonly int WriteTo({Span} destination)");
             w.Open("if (destination.Length < FixedLength)");
-            w.Line($"throw new global::System.ArgumentException({Literal(model.Layer + " header needs " + model.FixedLength.ToString(CultureInfo.InvariantCulture) + " bytes, the destination has ")} + destination.Length.ToString({Invariant}), nameof(destination));");
+            w.Line("ThrowTooShort(\"the destination\", destination.Length, nameof(destination));");
             w.Close();
             w.Line();
             w.Line($"{Span} bytes = destination.Slice(0, FixedLength);");
@@ -522,6 +690,18 @@ namespace Protocols.Generators
             w.Line("return FixedLength;");
             w.Close();
 
+            w.Line();
+            w.Line("// The first FixedLength bytes as a span whose length the JIT sees as a constant, so that field accessors");
+            w.Line("// given it need no bounds checks. Only for spans already checked to hold at least FixedLength bytes.");
+            w.Line(AggressiveInlining);
+            w.Line($"private static {ReadOnlySpan} FixedPart({ReadOnlySpan} checkedBytes) =>");
+            w.Line($"    global::System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(checkedBytes), FixedLength);");
+            w.Line();
+            w.Line("// A separate method so that the constructors and WriteTo that check their buffer stay small enough to inline;");
+            w.Line("// the JIT sees that it always throws and treats the call as a dead end.");
+            w.Line("[global::System.Diagnostics.CodeAnalysis.DoesNotReturn]");
+            w.Line("private static void ThrowTooShort(string what, int length, string parameterName) =>");
+            w.Line($"    throw new global::System.ArgumentException({Literal(model.Layer + " header needs " + model.FixedLength.ToString(CultureInfo.InvariantCulture) + " bytes, ")} + what + \" has \" + length.ToString({Invariant}), parameterName);");
             w.Line();
             w.Line("/// <summary>Writes the fixed part of the header when it fits.</summary>");
             w.Line("/// <param name=\"destination\">Where to write.</param>");
@@ -544,7 +724,7 @@ namespace Protocols.Generators
             w.Line("var text = new global::System.Text.StringBuilder(LayerName);");
             foreach (FieldModel f in model.Fields)
             {
-                w.Line($"text.Append({Literal(" " + f.Name + "=")}).Append({Format(f, "this." + f.Identifier, $"(({ReadOnlySpan})this.{f.Identifier})")});");
+                w.Line($"text.Append({Literal(" " + f.Name + "=")}).Append({Format(model, f, "this." + f.Identifier, $"(({ReadOnlySpan})this.{f.Identifier})")});");
             }
 
             w.Line("return text.ToString();");
@@ -559,9 +739,10 @@ namespace Protocols.Generators
             }
         }
 
-        /// <summary>Text for a field value: decimal, true/false, enum name, or the fixed array's own ToString (hex when it has none).</summary>
-        private static string Format(FieldModel f, string value, string bytesForHex) => f.Kind switch
+        /// <summary>Text for a field value: the checksum in hex (0x1a2b), else decimal, true/false, enum name, or the fixed array's own ToString (hex when it has none).</summary>
+        private static string Format(HeaderModel model, FieldModel f, string value, string bytesForHex) => f.Kind switch
         {
+            _ when model.HasChecksum && model.Fields[model.ChecksumField] == f => $"\"0x\" + {value}.ToString(\"x4\", {Invariant})",
             FieldKind.Bool => $"{value} ? \"true\" : \"false\"",
             FieldKind.Enum => $"FormatEnum({value})",
             FieldKind.FixedArray => f.HasCustomToString ? $"{value}.ToString()" : $"global::System.Convert.ToHexStringLower({bytesForHex})",
@@ -721,7 +902,7 @@ namespace Protocols.Generators
                 foreach (FieldModel f in group)
                 {
                     parts.Add(Literal((parts.Count > 0 ? " " : "") + f.Name + "="));
-                    string value = Format(f, $"Get{f.Name}(header)", $"header.Slice({f.FirstByte}, {f.ByteCount})");
+                    string value = Format(model, f, $"Get{f.Name}(header)", $"header.Slice({f.FirstByte}, {f.ByteCount})");
                     parts.Add(f.Kind == FieldKind.Bool ? $"({value})" : value);
                 }
 
@@ -764,17 +945,31 @@ namespace Protocols.Generators
         {
             string layerXml = Xml(model.Layer);
             w.Line();
-            w.Line($"/// <summary>A zero-copy view of a validated {layerXml} message, made by TryRead. Getters read big-endian fields in place and never throw.</summary>");
+            w.Line($"/// <summary>A zero-copy view of a validated {layerXml} message, made by TryRead. Getters read big-endian fields in place and never throw (a default Reader reads as all zeros).</summary>");
             w.Open("public readonly ref struct Reader");
             w.Line($"private readonly {ReadOnlySpan} _bytes;");
             w.Line("private readonly int _headerLength;");
+            w.Line("private readonly long _declaredLength;");
             w.Line();
             w.Line("/// <summary>Wraps bytes already validated by TryRead (message length, header length).</summary>");
             w.Line("/// <param name=\"bytes\">The message.</param>");
             w.Line("/// <param name=\"headerLength\">The header length, from FixedLength to the message length.</param>");
+            w.Line(AggressiveInlining);
             w.Open($"internal Reader({ReadOnlySpan} bytes, int headerLength)");
             w.Line("_bytes = bytes;");
             w.Line("_headerLength = headerLength;");
+            w.Line("_declaredLength = bytes.Length;");
+            w.Close();
+            w.Line();
+            w.Line("/// <summary>Wraps bytes already validated by TryRead or TryReadHeader.</summary>");
+            w.Line("/// <param name=\"bytes\">The message as far as it is present.</param>");
+            w.Line("/// <param name=\"headerLength\">The header length, from FixedLength to the length of <paramref name=\"bytes\"/>.</param>");
+            w.Line("/// <param name=\"declaredLength\">The message length the header declares, at least the length of <paramref name=\"bytes\"/>.</param>");
+            w.Line(AggressiveInlining);
+            w.Open($"internal Reader({ReadOnlySpan} bytes, int headerLength, long declaredLength)");
+            w.Line("_bytes = bytes;");
+            w.Line("_headerLength = headerLength;");
+            w.Line("_declaredLength = declaredLength;");
             w.Close();
             w.Line();
             w.Line("/// <summary>The message: the buffer trimmed by the total or payload length when the header declares one.</summary>");
@@ -785,11 +980,19 @@ namespace Protocols.Generators
                 : "/// <summary>The header length in bytes: FixedLength (the header has no length field).</summary>");
             w.Line("public int HeaderLength => _headerLength;");
             w.Line();
+            w.Line(model.TotalLengthField >= 0 || model.PayloadLengthField >= 0
+                ? "/// <summary>The message length the header declares (header included), in bytes; more than Bytes.Length when TryReadHeader accepted a truncated message.</summary>"
+                : "/// <summary>The message length in bytes: the header has no total or payload length, so it is the whole buffer (Bytes.Length).</summary>");
+            w.Line("public long DeclaredLength => _declaredLength;");
+            w.Line();
+            w.Line("/// <summary>True when the declared message length runs past the bytes present (only from TryReadHeader).</summary>");
+            w.Line("public bool IsTruncated => _declaredLength > _bytes.Length;");
+            w.Line();
             w.Line("/// <summary>The header, options included.</summary>");
             w.Line($"public {ReadOnlySpan} Header => _bytes.Slice(0, _headerLength);");
             w.Line();
             w.Line("/// <summary>The options region between the fixed part and HeaderLength (empty without a header-length field).</summary>");
-            w.Line($"public {ReadOnlySpan} Options => _bytes.Slice(FixedLength, _headerLength - FixedLength);");
+            w.Line($"public {ReadOnlySpan} Options => _headerLength >= FixedLength ? _bytes.Slice(FixedLength, _headerLength - FixedLength) : default;");
             w.Line();
             w.Line("/// <summary>What follows the header, up to the end of the message.</summary>");
             w.Line($"public {ReadOnlySpan} Payload => _bytes.Slice(_headerLength);");
@@ -798,12 +1001,12 @@ namespace Protocols.Generators
                 string type = f.Kind == FieldKind.Bool ? "bool" : f.TypeName;
                 w.Line();
                 w.Line($"/// <summary>{Xml(f.Name)}: {Describe(f)}.</summary>");
-                w.Line($"public {type} {f.Identifier} => {model.TypeName}.Get{f.Name}(_bytes);");
+                w.Line($"public {type} {f.Identifier} => _bytes.Length >= FixedLength ? {model.TypeName}.Get{f.Name}({model.TypeName}.FixedPart(_bytes)) : default;");
                 if (f.Kind == FieldKind.FixedArray)
                 {
                     w.Line();
                     w.Line($"/// <summary>The {f.ByteCount} bytes of {Xml(f.Name)}, in place.</summary>");
-                    w.Line($"public {ReadOnlySpan} {f.Name}Bytes => _bytes.Slice({f.FirstByte}, {f.ByteCount});");
+                    w.Line($"public {ReadOnlySpan} {f.Name}Bytes => _bytes.Length >= FixedLength ? {model.TypeName}.FixedPart(_bytes).Slice({f.FirstByte}, {f.ByteCount}) : default;");
                 }
             }
 
@@ -812,9 +1015,14 @@ namespace Protocols.Generators
             w.Line("/// <returns>The header's fields.</returns>");
             w.Open($"public {model.TypeName} ToValue()");
             w.Line($"var result = default({model.TypeName});");
+            w.Open("if (_bytes.Length < FixedLength)");
+            w.Line("return result; // a default Reader");
+            w.Close();
+            w.Line();
+            w.Line($"{ReadOnlySpan} bytes = {model.TypeName}.FixedPart(_bytes);");
             foreach (FieldModel f in model.Fields)
             {
-                w.Line($"result.{f.Identifier} = {model.TypeName}.Get{f.Name}(_bytes);");
+                w.Line($"result.{f.Identifier} = {model.TypeName}.Get{f.Name}(bytes);");
             }
 
             w.Line("return result;");
@@ -849,9 +1057,10 @@ namespace Protocols.Generators
             w.Line("/// <summary>Writes into <paramref name=\"buffer\"/>, which starts at the header.</summary>");
             w.Line("/// <param name=\"buffer\">The header and what follows it; at least FixedLength bytes.</param>");
             w.Line("/// <exception cref=\"global::System.ArgumentException\"><paramref name=\"buffer\"/> is shorter than FixedLength.</exception>");
+            w.Line(AggressiveInlining);
             w.Open($"public Writer({Span} buffer)");
             w.Open("if (buffer.Length < FixedLength)");
-            w.Line($"throw new global::System.ArgumentException({Literal(model.Layer + " header needs " + model.FixedLength.ToString(CultureInfo.InvariantCulture) + " bytes, the buffer has ")} + buffer.Length.ToString({Invariant}), nameof(buffer));");
+            w.Line($"{model.TypeName}.ThrowTooShort(\"the buffer\", buffer.Length, nameof(buffer));");
             w.Close();
             w.Line();
             w.Line("_bytes = buffer;");
@@ -859,6 +1068,17 @@ namespace Protocols.Generators
             w.Line();
             w.Line("/// <summary>The whole buffer given to the constructor.</summary>");
             w.Line($"public {Span} Bytes => _bytes;");
+            w.Line();
+            w.Line("// The fixed part as a span of constant length, so that setters need no bounds check of their own:");
+            w.Line("// the one length check here is the same in every accessor and the JIT folds the repeats away.");
+            w.Line(AggressiveInlining);
+            w.Open($"private {Span} Fixed()");
+            w.Open("if (_bytes.Length < FixedLength)");
+            w.Line($"{model.TypeName}.ThrowTooShort(\"the writer's buffer\", _bytes.Length, \"this\"); // only a default Writer");
+            w.Close();
+            w.Line();
+            w.Line($"return global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(_bytes), FixedLength);");
+            w.Close();
 
             foreach (FieldModel f in model.Fields)
             {
@@ -866,14 +1086,14 @@ namespace Protocols.Generators
                 w.Line();
                 w.Line($"/// <summary>{Xml(f.Name)}: {Describe(f)}.</summary>");
                 w.Open($"public {type} {f.Identifier}");
-                w.Line($"get => {model.TypeName}.Get{f.Name}(_bytes);");
-                w.Line($"set => {model.TypeName}.Set{f.Name}(_bytes, value);");
+                w.Line($"get => {model.TypeName}.Get{f.Name}(Fixed());");
+                w.Line($"set => {model.TypeName}.Set{f.Name}(Fixed(), value);");
                 w.Close();
                 if (f.Kind == FieldKind.FixedArray)
                 {
                     w.Line();
                     w.Line($"/// <summary>The {f.ByteCount} bytes of {Xml(f.Name)}, in place.</summary>");
-                    w.Line($"public {Span} {f.Name}Bytes => _bytes.Slice({f.FirstByte}, {f.ByteCount});");
+                    w.Line($"public {Span} {f.Name}Bytes => Fixed().Slice({f.FirstByte}, {f.ByteCount});");
                 }
             }
 
@@ -882,7 +1102,7 @@ namespace Protocols.Generators
             w.Open("public void WriteConstants()");
             foreach (FieldModel f in model.Fields.Where(f => f.HasConst))
             {
-                w.Line($"{model.TypeName}.Set{f.Name}(_bytes, {Constant(f, f.ConstValue)});");
+                w.Line($"{model.TypeName}.Set{f.Name}(Fixed(), {Constant(f, f.ConstValue)});");
             }
 
             w.Close();

@@ -31,6 +31,7 @@ namespace Protocols.Generators
             "ComputeChecksum", "VerifyChecksum", "FillChecksum", "Reader", "Writer", "Bytes", "HeaderLength",
             "Header", "Options", "Payload", "ToValue", "WriteConstants", "ToString", "ChecksummedBytes",
             "SumWithoutChecksum", "ChecksumWord", "FormatEnum", "FirstFieldBeyond",
+            "TryReadHeader", "ReadError", "FixedPart", "Fixed", "ThrowTooShort", "DeclaredLength", "IsTruncated",
         };
 
         private static readonly string[] LengthSourceNames =

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Protocols.Wire;
 
 namespace Protocols.Ip;
@@ -11,10 +10,10 @@ namespace Protocols.Ip;
 /// <remarks>
 /// The quoted header's total length describes the original datagram, which is usually longer
 /// than the quote, so <c>Ipv4Header.TryRead</c> over the quote would report the missing bytes.
-/// <see cref="TryRead"/> runs the generated checks (version, IHL, header within the quote, total
-/// length not below IHL) over a copy of the header whose total length is capped to the quote, and
-/// then exposes an <see cref="Ipv4Header.Reader"/> over the real quoted bytes: its getters show
-/// the original fields (total length included), its <c>Payload</c> is the quoted payload present.
+/// <see cref="TryRead"/> uses the lax <c>Ipv4Header.TryReadHeader</c> instead (version, IHL, header
+/// within the quote, total length not below IHL; a total length past the quote is accepted): its
+/// reader's getters show the original fields (total length included), its <c>Payload</c> is the
+/// quoted payload present and its <c>IsTruncated</c> says whether the original was longer.
 /// </remarks>
 public readonly ref struct IcmpQuotedDatagram
 {
@@ -44,7 +43,7 @@ public readonly ref struct IcmpQuotedDatagram
     public int OriginalPayloadLength => Header.TotalLength - Header.HeaderLength;
 
     /// <summary>True when fewer payload bytes are quoted than the original datagram carried.</summary>
-    public bool IsTruncated => Payload.Length < OriginalPayloadLength;
+    public bool IsTruncated => Header.IsTruncated;
 
     /// <summary>
     /// Reads the quote from an ICMP error's payload (the bytes after its 8-byte header). Fails with
@@ -64,28 +63,15 @@ public readonly ref struct IcmpQuotedDatagram
             return false;
         }
 
-        // Run the generated checks over a copy of the header whose total length is capped to what
-        // the quote holds (when it is not already invalid); the reader below sees the real bytes.
-        int totalLength = BinaryPrimitives.ReadUInt16BigEndian(icmpPayload[2..]);
-        Span<byte> copy = stackalloc byte[Ipv4Packet.MaxHeaderLength];
-        copy = copy[..Math.Min(icmpPayload.Length, Ipv4Packet.MaxHeaderLength)];
-        icmpPayload[..copy.Length].CopyTo(copy);
-        int headerLength = (copy[0] & 0x0f) * 4;
-        if (totalLength > copy.Length && totalLength >= headerLength)
-        {
-            BinaryPrimitives.WriteUInt16BigEndian(copy[2..], (ushort)Math.Min(headerLength, copy.Length));
-        }
-
-        if (!Ipv4Header.TryRead(copy, out _, out error))
+        // The lax generated read: every IPv4 check except that the total length (the original
+        // datagram's) may run past the quote; Bytes is what the quote holds of it.
+        if (!Ipv4Header.TryReadHeader(icmpPayload, out Ipv4Header.Reader header, out error))
         {
             error = error.WithOffset(baseOffset);
             return false;
         }
 
-        // Validated: headerLength >= 20, headerLength <= quote length, totalLength >= headerLength.
-        // The generated reader's (internal) constructor wraps the real bytes.
-        int end = Math.Min(icmpPayload.Length, totalLength);
-        quote = new IcmpQuotedDatagram(new Ipv4Header.Reader(icmpPayload[..end], headerLength));
+        quote = new IcmpQuotedDatagram(header);
         error = default;
         return true;
     }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Protocols.Wire;
 
 namespace Protocols.Tcp;
@@ -58,54 +59,80 @@ public ref struct TcpOptionReader
     /// </summary>
     public bool TryReadNext(out TcpOption option, out WireError error)
     {
+        // The common case (a well-formed option) in a few compares; anything else goes to the
+        // out-of-line ReadSlow, which applies the rules one at a time to say what is wrong.
+        ReadOnlySpan<byte> options = _options;
+        int offset = _offset;
+        if (!_ended && (uint)offset < (uint)options.Length)
+        {
+            byte kind = options[offset];
+
+            // RFC 9293 3.2: kinds 0 and 1 are a single octet.
+            if (kind <= 1)
+            {
+                option = new TcpOption(offset, options.Slice(offset, 1));
+                _offset = offset + 1;
+                _ended = kind == 0; // RFC 9293 3.2: End of Option List ends the list.
+                error = default;
+                return true;
+            }
+
+            // RFC 9293 3.1: every other option has a length octet counting kind, length and data.
+            int left = options.Length - offset;
+            if (left >= 2)
+            {
+                int length = options[offset + 1];
+                if (length >= 2 && length <= left && RequiredLength(kind, length) == length)
+                {
+                    option = new TcpOption(offset, options.Slice(offset, length));
+                    _offset = offset + length;
+                    error = default;
+                    return true;
+                }
+            }
+        }
+
         option = default;
-        if (_ended || _offset >= _options.Length)
+        if (!_ended && (uint)offset < (uint)options.Length)
         {
-            _ended = true;
-            error = _error;
-            return false;
+            // A malformed option ends the enumeration; every later call returns the same error.
+            _error = OptionError(options, offset);
         }
 
-        ReadOnlySpan<byte> rest = _options[_offset..];
+        _ended = true;
+        error = _error;
+        return false;
+    }
+
+    /// <summary>
+    /// The error of the option at <paramref name="offset"/>, which the fast path of TryReadNext did
+    /// not accept, found by checking each rule in its documented order. Out of line, and with no
+    /// by-ref arguments, so that an inlined TryReadNext keeps the reader in registers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WireError OptionError(ReadOnlySpan<byte> options, int offset)
+    {
+        ReadOnlySpan<byte> rest = options[offset..];
         byte kind = rest[0];
-
-        // RFC 9293 3.2: kinds 0 and 1 are a single octet.
-        if (kind is 0 or 1)
-        {
-            option = new TcpOption(_offset, rest[..1]);
-            _offset++;
-            _ended = kind == 0; // RFC 9293 3.2: End of Option List ends the list.
-            error = default;
-            return true;
-        }
-
-        // RFC 9293 3.1: every other option has a length octet counting kind, length and data.
         if (rest.Length < 2)
         {
-            return Fail(WireError.TooShort(Layer, TcpOptionNames.Field(kind), 2, rest.Length, LengthSource.OptionLength, _offset), out error);
+            return WireError.TooShort(Layer, TcpOptionNames.Field(kind), 2, rest.Length, LengthSource.OptionLength, offset);
         }
 
         int length = rest[1];
         if (length < 2)
         {
-            return Fail(WireError.Malformed(Layer, TcpOptionNames.Field(kind), 2, length, LengthSource.OptionLength, _offset), out error);
+            return WireError.Malformed(Layer, TcpOptionNames.Field(kind), 2, length, LengthSource.OptionLength, offset);
         }
 
         int required = RequiredLength(kind, length);
         if (required != length)
         {
-            return Fail(WireError.Malformed(Layer, TcpOptionNames.Field(kind), required, length, LengthSource.OptionLength, _offset), out error);
+            return WireError.Malformed(Layer, TcpOptionNames.Field(kind), required, length, LengthSource.OptionLength, offset);
         }
 
-        if (length > rest.Length)
-        {
-            return Fail(WireError.TooShort(Layer, TcpOptionNames.Field(kind), length, rest.Length, LengthSource.OptionLength, _offset), out error);
-        }
-
-        option = new TcpOption(_offset, rest[..length]);
-        _offset += length;
-        error = default;
-        return true;
+        // What is left: the length runs past the region (TryReadNext accepts everything else).
+        return WireError.TooShort(Layer, TcpOptionNames.Field(kind), length, rest.Length, LengthSource.OptionLength, offset);
     }
 
     /// <summary>
@@ -150,6 +177,7 @@ public ref struct TcpOptionReader
     }
 
     /// <summary>The length a known kind must have given the length byte found; <paramref name="length"/> itself for kinds of any length.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int RequiredLength(byte kind, int length) => (TcpOptionKind)kind switch
     {
         TcpOptionKind.MaximumSegmentSize => 4,   // RFC 9293 3.2
@@ -164,12 +192,4 @@ public ref struct TcpOptionReader
         },
         _ => length,
     };
-
-    private bool Fail(WireError e, out WireError error)
-    {
-        _ended = true;
-        _error = e;
-        error = e;
-        return false;
-    }
 }

@@ -23,10 +23,11 @@ namespace Protocols.Cli.Decode;
 /// reports the lengths it declares (ip.len, tcp.len), and a checksum whose bytes were not all
 /// captured is <see cref="ChecksumStatus.Unverified"/>. Ethernet padding after the IPv4 total
 /// length is ignored. The generated <c>TryRead</c> methods check declared lengths against the
-/// buffer, which a frame cut by the capture (or a first fragment, or a TLS record continued in
-/// the next segment) cannot satisfy; there the bytes that were captured are copied into a
-/// zero-filled buffer of the declared length (<see cref="Padded"/>) so the header fields can be
-/// read, and everything that would need the missing bytes (checksums, options, SNI) is decided on
+/// buffer, which a first fragment, an ICMP error's quote or a TLS record continued in the next
+/// segment cannot satisfy: those are read with the lax <c>TryReadHeader</c>. An IPv4 packet cut by
+/// the capture's snap length is still copied into a zero-filled buffer of its declared length
+/// (<see cref="Padded"/>), because the transports below take their declared lengths from that
+/// payload; everything that would need the missing bytes (checksums, options, SNI) is decided on
 /// the captured length alone.
 /// </remarks>
 internal static class FrameDissector
@@ -363,10 +364,11 @@ internal static class FrameDissector
             return;
         }
 
-        // A first fragment holds only the start of the datagram the UDP length describes (RFC 791 3.2).
-        int length = BinaryPrimitives.ReadUInt16BigEndian(t.Payload[4..]);
-        ReadOnlySpan<byte> datagram = t.IsFirstFragment && length > t.Payload.Length ? Padded(t.Payload, length) : t.Payload;
-        if (!UdpHeader.TryRead(datagram, out UdpHeader.Reader udp, out WireError error))
+        // A first fragment holds only the start of the datagram the UDP length describes (RFC 791 3.2):
+        // the lax read accepts a length past the fragment.
+        UdpHeader.Reader udp;
+        WireError error;
+        if (t.IsFirstFragment ? !UdpHeader.TryReadHeader(t.Payload, out udp, out error) : !UdpHeader.TryRead(t.Payload, out udp, out error))
         {
             decoded.Error = t.ShortError(error);
             return;
@@ -417,26 +419,14 @@ internal static class FrameDissector
     // data. Only described in the text form; the JSON fields describe the outer packet.
     private static string? DescribeQuotedDatagram(ReadOnlySpan<byte> quoted)
     {
-        if (quoted.Length < Ipv4Header.FixedLength || quoted[0] >> 4 != 4)
+        // The quoted header's total length is the original datagram's: read it laxly.
+        if (!IcmpQuotedDatagram.TryRead(quoted, out IcmpQuotedDatagram quote, out _))
         {
             return null;
         }
 
-        int headerLength = (quoted[0] & 0x0f) * 4;
-        int totalLength = BinaryPrimitives.ReadUInt16BigEndian(quoted[2..]);
-        if (headerLength > quoted.Length)
-        {
-            return null;
-        }
-
-        ReadOnlySpan<byte> datagram = totalLength > quoted.Length ? Padded(quoted, totalLength) : quoted;
-        if (!Ipv4Header.TryRead(datagram, out Ipv4Header.Reader inner, out _))
-        {
-            return null;
-        }
-
-        int transportCaptured = quoted.Length - inner.HeaderLength;
-        if (inner.Protocol is IpProtocol.Tcp or IpProtocol.Udp && inner.FragmentOffset == 0 && transportCaptured >= 4)
+        Ipv4Header.Reader inner = quote.Header;
+        if (inner.Protocol is IpProtocol.Tcp or IpProtocol.Udp && inner.FragmentOffset == 0 && inner.Payload.Length >= 4)
         {
             ReadOnlySpan<byte> ports = inner.Payload;
             return $"quoting {(inner.Protocol == IpProtocol.Tcp ? "TCP" : "UDP")} {inner.Source}.{BinaryPrimitives.ReadUInt16BigEndian(ports)} > {inner.Destination}.{BinaryPrimitives.ReadUInt16BigEndian(ports[2..])}";
@@ -458,11 +448,8 @@ internal static class FrameDissector
         int recordLength = BinaryPrimitives.ReadUInt16BigEndian(payload[3..]);
         int available = Math.Min(payload.Length - TlsRecordHeader.FixedLength, recordLength);
 
-        // A record continued in the next segment: read its header from a zero-filled copy.
-        ReadOnlySpan<byte> record = payload.Length < TlsRecordHeader.FixedLength + recordLength
-            ? Padded(payload, TlsRecordHeader.FixedLength + recordLength)
-            : payload;
-        if (!TlsRecordHeader.TryRead(record, out TlsRecordHeader.Reader header, out _))
+        // A record continued in the next segment: the lax read accepts a length past the payload.
+        if (!TlsRecordHeader.TryReadHeader(payload, out TlsRecordHeader.Reader header, out _))
         {
             return;
         }
@@ -475,9 +462,7 @@ internal static class FrameDissector
 
         // RFC 8446 4: HandshakeType msg_type, uint24 length.
         ReadOnlySpan<byte> fragment = header.Payload[..available];
-        int messageLength = Math.Min((fragment[1] << 16) | (fragment[2] << 8) | fragment[3], TlsRecordHeader.MaxCiphertextLength);
-        bool whole = fragment.Length >= HandshakeHeader.FixedLength + messageLength;
-        if (!HandshakeHeader.TryRead(whole ? fragment : Padded(fragment, HandshakeHeader.FixedLength + messageLength), out HandshakeHeader.Reader handshake, out _))
+        if (!HandshakeHeader.TryReadHeader(fragment, out HandshakeHeader.Reader handshake, out _))
         {
             // A message longer than a record: only its type is known.
             decoded.Add("tls.handshake.type", (long)fragment[0]);
@@ -485,7 +470,8 @@ internal static class FrameDissector
         }
 
         decoded.Add("tls.handshake.type", (long)handshake.HandshakeType);
-        if (handshake.HandshakeType != TlsHandshakeType.ClientHello || !whole)
+        // A message continued in the next record or segment cannot be parsed further.
+        if (handshake.HandshakeType != TlsHandshakeType.ClientHello || handshake.IsTruncated)
         {
             return;
         }

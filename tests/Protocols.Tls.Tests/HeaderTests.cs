@@ -34,10 +34,13 @@ public class HeaderTests
         Assert.Equal(WireErrorKind.InvalidValue, e.Kind);
         Assert.Equal("Length", e.Field);
         Assert.Equal(16641, e.Actual);
+        Assert.Equal(16640, e.Required); // above the maximum: Required is the maximum
 
-        // RFC 8446 5: content types outside 20..24 are rejected.
+        // RFC 8446 5: content types outside 20..24 are rejected; Required is the bound crossed.
         Assert.False(TlsRecordHeader.TryRead([25, 3, 3, 0, 0], out _, out e));
-        Assert.Equal(WireError.InvalidValue("TLS", "ContentType", 20, 25, 0), e);
+        Assert.Equal(WireError.InvalidValue("TLS", "ContentType", 24, 25, 0), e);
+        Assert.False(TlsRecordHeader.TryRead([19, 3, 3, 0, 0], out _, out e));
+        Assert.Equal(WireError.InvalidValue("TLS", "ContentType", 20, 19, 0), e);
         Assert.True(TlsRecordHeader.TryRead([24, 3, 3, 0, 0], out _, out e), e.ToString());
     }
 

@@ -203,9 +203,9 @@ public class TryReadTests
         Assert.False(EnumHeader.TryRead(message, out _, out error));
         Assert.Equal(WireError.InvalidValue("Enums", "Protocol", 1, 0, 3), error);
 
-        message[3] = 18;
+        message[3] = 18; // above the maximum: Required is the maximum
         Assert.False(EnumHeader.TryRead(message, out _, out error));
-        Assert.Equal(WireError.InvalidValue("Enums", "Protocol", 1, 18, 3), error);
+        Assert.Equal(WireError.InvalidValue("Enums", "Protocol", 17, 18, 3), error);
 
         message[3] = 17;
         Assert.True(EnumHeader.TryRead(message, out var reader, out _));

@@ -10,7 +10,7 @@ public class ValueFormTests
     {
         Ipv4LikeHeader header = Ipv4LikeHeader.Read(TryReadTests.Ipv4Message());
         Assert.Equal(
-            "IPv4 Version=4 Ihl=5 Dscp=0 Ecn=0 TotalLength=115 Identification=0 Reserved=false DontFragment=true MoreFragments=false FragmentOffset=0 Ttl=64 Protocol=Udp HeaderChecksum=47201 Source=192.168.0.1 Destination=192.168.0.199",
+            "IPv4 Version=4 Ihl=5 Dscp=0 Ecn=0 TotalLength=115 Identification=0 Reserved=false DontFragment=true MoreFragments=false FragmentOffset=0 Ttl=64 Protocol=Udp HeaderChecksum=0xb861 Source=192.168.0.1 Destination=192.168.0.199",
             header.ToString());
         Assert.True(Ipv4LikeHeader.TryRead(TryReadTests.Ipv4Message(), out var reader, out _));
         Assert.Equal(header.ToString(), reader.ToString());
@@ -49,7 +49,7 @@ public class ValueFormTests
                 new HexAnnotation(20, 2, "Reserved=false DontFragment=true MoreFragments=false FragmentOffset=0"),
                 new HexAnnotation(22, 1, "Ttl=64"),
                 new HexAnnotation(23, 1, "Protocol=Udp"),
-                new HexAnnotation(24, 2, "HeaderChecksum=47201"),
+                new HexAnnotation(24, 2, "HeaderChecksum=0xb861"),
                 new HexAnnotation(26, 4, "Source=192.168.0.1"),
                 new HexAnnotation(30, 4, "Destination=192.168.0.199"),
             ],
