@@ -264,7 +264,15 @@ public sealed class Ipv4Reassembler : IDisposable
         ReadOnlySpan<byte> payload = packet.Payload;
         byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(payload.Length, 1));
         payload.CopyTo(buffer);
-        result = new ReassemblyResult(ReassemblyStatus.Completed, ReassemblyDropReason.None, new ReassembledDatagram(packet.ToValue(), packet.Header, buffer, payload.Length));
+
+        // Same contract as a reassembled datagram: the header's checksum is valid.
+        Span<byte> header = stackalloc byte[Ipv4Packet.MaxHeaderLength];
+        header = header[..packet.HeaderLength];
+        packet.Header.CopyTo(header);
+        Ipv4Header.FillChecksum(header);
+        Ipv4Header fields = packet.ToValue();
+        fields.HeaderChecksum = new Ipv4Header.Writer(header).HeaderChecksum;
+        result = new ReassemblyResult(ReassemblyStatus.Completed, ReassemblyDropReason.None, new ReassembledDatagram(fields, header, buffer, payload.Length));
         return ReassemblyStatus.Completed;
     }
 
@@ -394,7 +402,9 @@ public sealed class Ipv4Reassembler : IDisposable
         byte[] buffer = ArrayPool<byte>.Shared.Rent(size);
         if (entry.Buffer is not null)
         {
-            entry.Buffer.AsSpan(0, entry.MaxEnd).CopyTo(buffer);
+            // Only bytes inside runs matter; the last run ends at the highest byte held.
+            int held = entry.RunCount > 0 ? entry.RunEnd[entry.RunCount - 1] : 0;
+            entry.Buffer.AsSpan(0, held).CopyTo(buffer);
             ArrayPool<byte>.Shared.Return(entry.Buffer);
         }
 
