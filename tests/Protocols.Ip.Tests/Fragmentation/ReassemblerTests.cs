@@ -463,6 +463,30 @@ public class ReassemblerTests
     }
 
     [Fact]
+    public void A_lone_fragment_far_into_the_datagram_costs_its_own_size()
+    {
+        using var r = new Ipv4Reassembler();
+        Offer(r, Raw(1, 65000, true, new byte[8]), T0, out _);
+        Offer(r, Raw(2, 32000, false, new byte[100]), T0, out _);
+        Assert.Equal(2, r.Count);
+        Assert.True(r.BufferedBytes <= 16 + 128, $"{r.BufferedBytes}");
+    }
+
+    [Theory]
+    [InlineData(68)]
+    [InlineData(1500)]
+    public void Largest_datagram_reassembles_in_order_and_in_reverse(int mtu)
+    {
+        byte[] payload = Payload(new Random(mtu), 65515);
+        List<byte[]> fragments = Fragment(Header(3), default, payload, mtu);
+        using var r = new Ipv4Reassembler(new Ipv4ReassemblerOptions { MaxBytes = 128 * 1024 });
+        Assert.Equal(Whole(Header(3), default, payload), OfferAll(r, fragments, T0));
+        fragments.Reverse();
+        Assert.Equal(Whole(Header(3), default, payload), OfferAll(r, fragments, T0));
+        Assert.Equal(0, r.Counters.Failures);
+    }
+
+    [Fact]
     public void Dispose_returns_everything()
     {
         var r = new Ipv4Reassembler();
