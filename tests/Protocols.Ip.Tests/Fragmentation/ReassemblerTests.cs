@@ -487,6 +487,41 @@ public class ReassemblerTests
     }
 
     [Fact]
+    public void Steady_state_allocates_only_the_completed_datagram_object()
+    {
+        byte[] payload = Payload(new Random(19), 4000);
+        List<byte[]> fragments = Fragment(Header(5), default, payload, 1500);
+        fragments.Reverse();
+        using var r = new Ipv4Reassembler();
+        long Run(int n)
+        {
+            long sum = 0;
+            for (int i = 0; i < n; i++)
+            {
+                foreach (byte[] f in fragments)
+                {
+                    Ipv4Header.TryRead(f, out Ipv4Header.Reader reader, out _);
+                    if (r.Offer(reader, T0, out ReassemblyResult res) == ReassemblyStatus.Completed)
+                    {
+                        sum += res.Datagram!.Payload.Length;
+                        res.Datagram.Dispose();
+                    }
+                }
+            }
+
+            return sum;
+        }
+
+        Run(20);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        long bytes = Run(100);
+        long perDatagram = (GC.GetAllocatedBytesForCurrentThread() - before) / 100;
+        Assert.Equal(100 * 4000, bytes);
+        Console.WriteLine($"reassembly: {perDatagram} bytes allocated per datagram");
+        Assert.True(perDatagram <= 256, $"{perDatagram} bytes per datagram");
+    }
+
+    [Fact]
     public void Dispose_returns_everything()
     {
         var r = new Ipv4Reassembler();
