@@ -342,7 +342,7 @@ public sealed class Ipv4Reassembler : IDisposable
         // The timer starts with the first fragment (Linux ipfrag_time). Deadlines never go
         // backwards along the list, so the oldest entry is always the next to expire even if
         // the caller's clock steps back.
-        DateTimeOffset deadline = now + _options.Timeout;
+        DateTimeOffset deadline = now > DateTimeOffset.MaxValue - _options.Timeout ? DateTimeOffset.MaxValue : now + _options.Timeout;
         if (_newest is not null && _newest.Deadline > deadline)
         {
             deadline = _newest.Deadline;

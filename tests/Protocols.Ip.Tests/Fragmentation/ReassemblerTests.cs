@@ -346,6 +346,11 @@ public class ReassemblerTests
         Offer(r, b[0], T0 - TimeSpan.FromSeconds(100), out _); // clock went back: b still expires after a
         Assert.Equal(T0 + TimeSpan.FromSeconds(30), r.NextExpiry);
         Assert.Equal(2, r.Expire(T0 + TimeSpan.FromSeconds(30), null));
+
+        // Times at the end of the calendar do not overflow.
+        Offer(r, a[0], DateTimeOffset.MaxValue - TimeSpan.FromSeconds(1), out _);
+        Assert.Equal(DateTimeOffset.MaxValue, r.NextExpiry);
+        Assert.Equal(1, r.Expire(DateTimeOffset.MaxValue, null));
     }
 
     [Fact]
