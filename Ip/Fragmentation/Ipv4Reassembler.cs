@@ -222,8 +222,10 @@ public sealed class Ipv4Reassembler : IDisposable
                 if (handler is not null)
                 {
                     ReadOnlySpan<byte> header = entry.HeaderLength > 0 ? ((ReadOnlySpan<byte>)entry.Header)[..entry.HeaderLength] : default;
-                    ReadOnlySpan<byte> data = entry.HeaderLength > 0 && entry.RunCount > 0 && entry.RunStart[0] == 0 && entry.Buffer is not null
-                        ? entry.Buffer.AsSpan(0, entry.RunEnd[0])
+                    // The first fragment's own payload (its header's total length minus its header).
+                    int firstPayload = header.IsEmpty ? 0 : System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(header[2..]) - entry.HeaderLength;
+                    ReadOnlySpan<byte> data = firstPayload > 0 && entry.RunCount > 0 && entry.RunStart[0] == 0 && entry.Buffer is not null
+                        ? entry.Buffer.AsSpan(0, Math.Min(entry.RunEnd[0], firstPayload))
                         : default;
                     var key = entry.Key;
                     var expiredDatagram = new ExpiredDatagram(
