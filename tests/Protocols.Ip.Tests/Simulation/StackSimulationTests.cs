@@ -144,6 +144,32 @@ public class StackSimulationTests
     }
 
     [Fact]
+    public void ThreeStacksShareAnEthernetSegment()
+    {
+        var sim = new Sim(11);
+        MemorySegment segment = sim.Network.CreateSegment(new LinkOptions { Delay = TimeSpan.FromMicroseconds(50) });
+        NetworkStack[] stacks = new NetworkStack[3];
+        for (int i = 0; i < stacks.Length; i++)
+        {
+            stacks[i] = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = sim.Random.Next() }));
+            stacks[i].AddInterface(segment.Attach(), Ipv4Address.Create(10, 0, 0, (byte)(i + 1)), 24);
+        }
+
+        var pinger = new Pinger();
+        stacks[0].RegisterTransport(pinger);
+        Pinger.Ping(stacks[0], Ipv4Address.Create(10, 0, 0, 2), 1, 32);
+        Pinger.Ping(stacks[0], Ipv4Address.Create(10, 0, 0, 3), 2, 32);
+        sim.RunUntil(() => pinger.Replies.Count == 2, TimeSpan.FromSeconds(1));
+
+        // Each ARP request was broadcast to both other stacks; the echo exchanges were switched.
+        Assert.Equal(2, stacks[1].Counters.Snapshot().ArpReceived);
+        Assert.Equal(2, stacks[2].Counters.Snapshot().ArpReceived);
+        Assert.Equal(1, stacks[1].Counters.Snapshot().IcmpInOf(IcmpType.EchoRequest));
+        Assert.Equal(1, stacks[2].Counters.Snapshot().IcmpInOf(IcmpType.EchoRequest));
+        Assert.Equal(TimeSpan.FromMicroseconds(200), sim.Elapsed); // ARP there and back, echo there and back
+    }
+
+    [Fact]
     public void TheHarnessRefusesAStackOnAnotherClock()
     {
         var sim = new Sim(1);
