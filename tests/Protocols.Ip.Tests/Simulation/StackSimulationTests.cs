@@ -16,6 +16,10 @@ public class StackSimulationTests
 
         public HashSet<ushort> Replies { get; } = [];
 
+        public int Expected { get; init; } = int.MaxValue;
+
+        public TaskCompletionSource AllReplied { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
         public int ReplyBytes { get; private set; }
 
         public void OnDatagram(NetworkStack stack, in IpDatagram datagram)
@@ -24,6 +28,10 @@ public class StackSimulationTests
             {
                 Replies.Add(echo.SequenceNumber);
                 ReplyBytes = datagram.Payload.Length;
+                if (Replies.Count >= Expected)
+                {
+                    AllReplied.TrySetResult();
+                }
             }
         }
 
@@ -167,6 +175,35 @@ public class StackSimulationTests
         Assert.Equal(1, stacks[1].Counters.Snapshot().IcmpInOf(IcmpType.EchoRequest));
         Assert.Equal(1, stacks[2].Counters.Snapshot().IcmpInOf(IcmpType.EchoRequest));
         Assert.Equal(TimeSpan.FromMicroseconds(200), sim.Elapsed); // ARP there and back, echo there and back
+    }
+
+    [Fact]
+    public async Task MemoryLinksAlsoCarryStacksRunningOnTheirOwnLoopsInRealTime()
+    {
+        // Not the harness: RunAsync loops on the thread pool, woken by WaitForReceiveAsync.
+        var net = new MemoryNetwork(5, TimeProvider.System);
+        var (da, db) = net.CreateLink(new LinkOptions { Delay = TimeSpan.FromMilliseconds(1) });
+        using var a = new NetworkStack(new NetworkStackOptions { TimeProvider = TimeProvider.System, Seed = 1 });
+        using var b = new NetworkStack(new NetworkStackOptions { TimeProvider = TimeProvider.System, Seed = 2 });
+        a.AddInterface(da, TestPackets.A, 24);
+        b.AddInterface(db, TestPackets.B, 24);
+        var pinger = new Pinger { Expected = 20 };
+        a.RegisterTransport(pinger);
+        using var stop = new CancellationTokenSource();
+        Task loopA = a.RunAsync(stop.Token);
+        Task loopB = b.RunAsync(stop.Token);
+
+        for (ushort seq = 1; seq <= 20; seq++)
+        {
+            ushort s = seq;
+            a.Post(stack => Pinger.Ping(stack, TestPackets.B, s, 56));
+        }
+
+        await pinger.AllReplied.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await stop.CancelAsync();
+        await Task.WhenAll(loopA, loopB).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(20, net.Directions[0].Statistics.Delivered);
+        Assert.Equal(20, net.Directions[1].Statistics.Delivered);
     }
 
     [Fact]
