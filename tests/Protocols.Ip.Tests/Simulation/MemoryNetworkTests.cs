@@ -352,6 +352,11 @@ public class MemoryNetworkTests
         Assert.Equal("link1.a", a.Name);
         Assert.Throws<ArgumentOutOfRangeException>(() => net.CreateLink(new LinkOptions { Loss = 1.5 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => net.CreateLink(mtu: 67));
+        Assert.Throws<ArgumentOutOfRangeException>(() => net.CreateLink(new LinkOptions { Delay = TimeSpan.MaxValue }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => net.CreateLink(new LinkOptions { Jitter = TimeSpan.FromTicks(-1) }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => net.CreateLink(new LinkOptions { QueueLimitPackets = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => net.CreateLink(new LinkOptions { Corruption = double.NaN }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => a.Outbound!.Options = new LinkOptions { Loss = -0.1 });
     }
 
     [Fact]
