@@ -27,6 +27,7 @@ public sealed partial class NetworkStack : IPollable, IDisposable
     private readonly ConcurrentQueue<Action<NetworkStack>> _requests = new();
     private readonly Meter _meter;
     private static readonly TimeSpan IdleBackoff = TimeSpan.FromMilliseconds(10);
+    private static readonly TimeSpan MaxWait = TimeSpan.FromHours(1);
     private int _pendingRequests;
     private int _polling;
     private int _running;
@@ -236,7 +237,8 @@ public sealed partial class NetworkStack : IPollable, IDisposable
                     // One outstanding wait per device, re-armed only once it has completed.
                     if (deviceWaits[i] is not { IsCompleted: false })
                     {
-                        deviceWaits[i] = _interfaces[i].Device.WaitForReceiveAsync(stop.Token).AsTask();
+                        ObserveDeviceWait(deviceWaits[i], _interfaces[i]);
+                        deviceWaits[i] = StartDeviceWait(_interfaces[i], stop.Token);
                     }
 
                     waits.Add(deviceWaits[i]!);
@@ -257,6 +259,9 @@ public sealed partial class NetworkStack : IPollable, IDisposable
                     {
                         continue;
                     }
+
+                    // Task.Delay takes at most ~49 days; a far timer just means waking up once in a while.
+                    delay = delay < MaxWait ? delay : MaxWait;
 
                     waits.Add(Task.Delay(delay, TimeProvider, delayCancel.Token));
                 }
@@ -342,6 +347,26 @@ public sealed partial class NetworkStack : IPollable, IDisposable
     {
         _meter.Dispose();
         _reassembler.Dispose();
+    }
+
+    private static Task StartDeviceWait(NetworkInterface nic, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return nic.Device.WaitForReceiveAsync(cancellationToken).AsTask();
+        }
+        catch (Exception e)
+        {
+            return Task.FromException(e);
+        }
+    }
+
+    private void ObserveDeviceWait(Task? wait, NetworkInterface nic)
+    {
+        if (wait is { IsFaulted: true })
+        {
+            Logger.LogWarning(wait.Exception, "{Interface}: waiting for frames failed", nic.Name);
+        }
     }
 
     internal void InvokeCallback(Action<NetworkStack> callback)
