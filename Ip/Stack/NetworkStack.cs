@@ -28,6 +28,7 @@ public sealed partial class NetworkStack : IPollable, IDisposable
     private readonly Meter _meter;
     private static readonly TimeSpan IdleBackoff = TimeSpan.FromMilliseconds(10);
     private static readonly TimeSpan MaxWait = TimeSpan.FromHours(1);
+    private static int s_stacks;
     private int _pendingRequests;
     private int _polling;
     private int _running;
@@ -46,7 +47,8 @@ public sealed partial class NetworkStack : IPollable, IDisposable
         Logger = Options.Logger ?? NullLogger.Instance;
         Timers = new TimerQueue(this);
         _meter = new Meter("Protocols.Ip");
-        Counters = new StackCounters(_meter);
+        Name = Options.Name ?? $"ip-{Interlocked.Increment(ref s_stacks)}";
+        Counters = new StackCounters(_meter, Name);
         var random = Options.Seed is { } seed ? new Random(seed) : new Random();
         _identSecret = (uint)random.Next() ^ ((uint)random.Next() << 16);
         _identCounters = new ushort[IdentBuckets];
@@ -65,6 +67,9 @@ public sealed partial class NetworkStack : IPollable, IDisposable
         _icmpTokens = Options.IcmpErrorBurst;
         _icmpTokensAt = TimeProvider.GetUtcNow();
     }
+
+    /// <summary>The stack's name in logs and in the <c>protocols.stack</c> tag of its metrics.</summary>
+    public string Name { get; }
 
     /// <summary>The options the stack was made with.</summary>
     public NetworkStackOptions Options { get; }

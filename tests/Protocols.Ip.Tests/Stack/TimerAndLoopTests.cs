@@ -273,7 +273,8 @@ public class LoopTests
         };
         listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
         {
-            string key = instrument.Name + string.Concat(tags.ToArray().Select(t => "/" + t.Value));
+            Assert.Equal(net.A.Name, tags.ToArray().Single(t => t.Key == "protocols.stack").Value);
+            string key = instrument.Name + string.Concat(tags.ToArray().Where(t => t.Key != "protocols.stack").Select(t => "/" + t.Value));
             seen[key] = value;
         });
         listener.Start();
