@@ -611,6 +611,68 @@ public class UdpSocketTests
     }
 
     [Fact]
+    public void Hostile_datagrams_never_throw_and_every_one_is_accounted_for()
+    {
+        var net = new UdpSimulation(seed: 26);
+        using var open = UdpSocket.Bind(net.B, 7, new UdpSocketOptions { ReceiveQueueDatagrams = 16 });
+        using var connected = UdpSocket.Bind(net.B, 8);
+        connected.Connect(new Ipv4Endpoint(A, 1));
+        var random = new Random(26);
+        var datagram = new byte[600];
+        const int Count = 20_000;
+        for (int i = 0; i < Count; i++)
+        {
+            int payload = random.Next(0, 64);
+            var from = new Ipv4Endpoint(A, (ushort)random.Next(0, 4));
+            var to = new Ipv4Endpoint(B, (ushort)random.Next(5, 11));
+            int length = UdpPacket.Write(datagram, from, to, new byte[payload], computeChecksum: random.Next(4) != 0);
+            switch (random.Next(4))
+            {
+                case 0: // a bit flip anywhere
+                    datagram[random.Next(length)] ^= (byte)(1 << random.Next(8));
+                    break;
+                case 1: // truncated, or a length field that lies
+                    if (random.Next(2) == 0)
+                    {
+                        length = random.Next(0, length);
+                    }
+                    else
+                    {
+                        BinaryPrimitives.WriteUInt16BigEndian(datagram.AsSpan(4), (ushort)random.Next(0, 65536));
+                    }
+
+                    break;
+                case 2: // garbage
+                    random.NextBytes(datagram.AsSpan(0, length));
+                    break;
+            }
+
+            net.InjectTowardsB(datagram.AsSpan(0, length));
+            if (i % 500 == 0)
+            {
+                net.Settle();
+            }
+        }
+
+        net.Settle();
+        UdpCountersSnapshot b = net.UdpB.Counters.Snapshot();
+        Assert.Equal(Count, b.DatagramsReceived + b.NoPorts + b.IgnoredBroadcasts + b.InErrors);
+        Assert.Equal(b.InErrors, b.ChecksumErrors + b.MalformedDatagrams + b.ReceiveBufferErrors);
+        Assert.True(b.ChecksumErrors > 0 && b.MalformedDatagrams > 0 && b.NoPorts > 0 && b.DatagramsReceived > 0, b.ToString());
+        Assert.Equal(0, net.B.Counters.Snapshot().CallbackExceptions);
+
+        // Still answering.
+        using var client = UdpSocket.Bind(net.A);
+        using var fresh = UdpSocket.Bind(net.B, 9000);
+        UdpReceiveResult r = net.Run(async () =>
+        {
+            await client.SendToAsync("alive?"u8.ToArray(), new Ipv4Endpoint(B, 9000));
+            return await fresh.ReceiveFromAsync(new byte[16]);
+        });
+        Assert.Equal(6, r.BytesReceived);
+    }
+
+    [Fact]
     public void Runs_are_deterministic_under_a_lossy_link()
     {
         ulong first = Simulation.VerifyDeterminism(30, sim => Exchange(sim, 30));
