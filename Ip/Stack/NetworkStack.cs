@@ -3,6 +3,7 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Protocols.Ip.Devices;
+using Protocols.Ip.Fragmentation;
 using Protocols.Wire;
 
 namespace Protocols.Ip;
@@ -52,6 +53,13 @@ public sealed partial class NetworkStack : IDisposable
             _identCounters[i] = (ushort)random.Next(0, 65536);
         }
 
+        _reassembler = new Ipv4Reassembler(new Ipv4ReassemblerOptions
+        {
+            Timeout = Options.ReassemblyTimeout,
+            MaxDatagrams = Options.ReassemblyMaxDatagrams,
+            MaxBytes = Options.ReassemblyMaxBytes,
+        });
+        _onExpired = OnReassemblyExpired;
         _icmpTokens = Options.IcmpErrorBurst;
         _icmpTokensAt = TimeProvider.GetUtcNow();
     }
@@ -328,8 +336,12 @@ public sealed partial class NetworkStack : IDisposable
         });
     }
 
-    /// <summary>Releases the meter. Devices belong to the caller.</summary>
-    public void Dispose() => _meter.Dispose();
+    /// <summary>Releases the meter and the reassembly buffers. Devices belong to the caller.</summary>
+    public void Dispose()
+    {
+        _meter.Dispose();
+        _reassembler.Dispose();
+    }
 
     internal void InvokeCallback(Action<NetworkStack> callback)
     {
