@@ -491,7 +491,7 @@ public class UdpSocketTests
         Assert.Equal(8000, again.LocalEndpoint.Port);
     }
 
-    [Theory(Skip = "Needs NetworkStack to fragment on output and reassemble on input (the frag components are merged into core but not wired yet).")]
+    [Theory]
     [InlineData(65507)]
     [InlineData(60000)]
     [InlineData(1473)]
