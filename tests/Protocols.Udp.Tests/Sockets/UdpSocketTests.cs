@@ -211,12 +211,8 @@ public class UdpSocketTests
     {
         var net = new UdpSimulation(seed: 8);
         using var client = UdpSocket.Connect(net.A, new Ipv4Endpoint(B, 4444));
-        Task<UdpReceiveResult> pending = null!;
-        net.Run(async () =>
-        {
-            pending = client.ReceiveFromAsync(new byte[16]).AsTask();
-            await client.SendAsync("anyone?"u8.ToArray());
-        });
+        Task<UdpReceiveResult> pending = net.Sim.Start(async () => await client.ReceiveFromAsync(new byte[16]));
+        net.Run(async () => await client.SendAsync("anyone?"u8.ToArray()));
         net.Sim.RunUntil(() => pending.IsCompleted, UdpSimulation.Limit);
 
         UdpException e = Assert.Throws<UdpException>(() => pending.GetAwaiter().GetResult());
