@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Protocols.Ip.Devices;
 using Protocols.Ip.Fragmentation;
+using Protocols.Ip.Simulation;
 using Protocols.Wire;
 
 namespace Protocols.Ip;
@@ -19,7 +20,7 @@ namespace Protocols.Ip;
 /// It is a host, not a router (RFC 1122): it never forwards, and it uses the weak host model
 /// (RFC 1122 3.3.4.2): a datagram for any of its addresses is accepted on any interface.
 /// </remarks>
-public sealed partial class NetworkStack : IDisposable
+public sealed partial class NetworkStack : IPollable, IDisposable
 {
     private readonly List<NetworkInterface> _interfaces = [];
     private readonly IIpTransport?[] _transports = new IIpTransport?[256];
