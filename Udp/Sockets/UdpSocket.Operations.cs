@@ -153,11 +153,15 @@ public sealed partial class UdpSocket
             }
 
             // As Linux's datagram receive: a pending socket error is reported before queued data.
-            if (socket._pendingError is not null)
+            if (socket._pendingError is not null && socket.TakePendingError() is { } error)
             {
                 if (TryClaim())
                 {
-                    Fail(socket.TakePendingError()!);
+                    Fail(error);
+                }
+                else
+                {
+                    socket._pendingError = error; // this receive was cancelled meanwhile: keep it for the next
                 }
 
                 return;

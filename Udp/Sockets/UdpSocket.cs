@@ -294,8 +294,7 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
         long packed = remote is { } r ? (1L << 48) | ((long)r.Address.ToUInt32() << 16) | r.Port : 0;
         Volatile.Write(ref _remoteApi, packed);
 
-        // Errors about the previous peer no longer apply (Linux clears sk_err on connect); best effort.
-        _ = TryPost(_ => _pendingError = null);
+        // A pending error about the previous peer is dropped when it would be reported (TakePendingError).
     }
 
     private ValueTask Send(ReadOnlyMemory<byte> data, Ipv4Endpoint remote, CancellationToken cancellationToken)
@@ -340,10 +339,12 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
         _pendingError = null;
     }
 
+    // The pending error, cleared; null when there is none, or when it is about a peer other than
+    // the one the socket is connected to now (connect(2) clears the socket error on Linux too).
     private UdpException? TakePendingError()
     {
         UdpException? error = _pendingError;
         _pendingError = null;
-        return error;
+        return error is not null && !_options.ReceiveIcmpErrors && error.RemoteEndpoint != RemoteEndpoint ? null : error;
     }
 }
