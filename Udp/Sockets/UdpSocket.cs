@@ -1,4 +1,3 @@
-using System.Buffers;
 using Protocols.Ip;
 using Protocols.Wire;
 
