@@ -151,6 +151,7 @@ public sealed class UdpLayer : IIpTransport
             Source = source,
             Ttl = options.Ttl,
             DontFragment = options.DontFragment,
+            Tos = options.TypeOfService,
         };
         UdpError? result = Stack.SendDatagram(in request, _sendBuffer.AsSpan(0, length)) switch
         {

@@ -38,8 +38,11 @@ public sealed class UdpSocketOptions
     /// </summary>
     public bool ReceiveIcmpErrors { get; init; }
 
-    /// <summary>Time to live of datagrams sent; null for the stack's default (64).</summary>
+    /// <summary>Time to live of datagrams sent; null for the stack's default (64). RFC 1122 4.1.4: the application may set it.</summary>
     public byte? Ttl { get; init; }
+
+    /// <summary>The type-of-service octet (DSCP and ECN) of datagrams sent (RFC 1122 4.1.4: the application may set it).</summary>
+    public byte TypeOfService { get; init; }
 
     /// <summary>Set DF on datagrams sent: a datagram larger than the path fails with <see cref="UdpError.MessageTooBig"/> instead of being fragmented.</summary>
     public bool DontFragment { get; init; }
