@@ -12,7 +12,7 @@ public sealed class UdpOptions
     /// <summary>Seed for ephemeral port selection; null for an unpredictable one (RFC 6056). Simulations set it.</summary>
     public int? Seed { get; init; }
 
-    /// <summary>The <c>protocols.stack</c> tag of this layer's metrics; null for <c>udp-N</c>.</summary>
+    /// <summary>The <c>protocols.stack</c> tag of this layer's metrics; null for the stack's name (as its <c>Protocols.Ip</c> measurements).</summary>
     public string? Name { get; init; }
 
     /// <summary>Defaults for sockets that are bound without their own options.</summary>

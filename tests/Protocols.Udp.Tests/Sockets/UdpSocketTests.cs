@@ -637,7 +637,7 @@ public class UdpSocketTests
         using var bare = new NetworkStack(new NetworkStackOptions { TimeProvider = net.Sim.Clock });
         Assert.Throws<InvalidOperationException>(() => bare.Udp());
         UdpSocket.Bind(bare, 5).Dispose(); // Bind enables UDP on demand
-        Assert.NotNull(bare.Udp());
+        Assert.Equal(bare.Name, bare.Udp().Counters.StackName); // metrics tagged like the stack's own
     }
 
     [Fact]
