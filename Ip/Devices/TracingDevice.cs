@@ -1,0 +1,116 @@
+using Protocols.Wire;
+
+namespace Protocols.Ip.Devices;
+
+/// <summary>
+/// Wraps any device and reports one tcpdump-style line per frame received and sent to a sink,
+/// e.g. <c>12:00:00.000100 sim0 Out IP 10.0.0.1 &gt; 10.0.0.2: ICMP echo request, id 1, seq 1, length 64</c>.
+/// </summary>
+/// <remarks>
+/// Lines are built only for frames that pass through, with the time from the given
+/// <see cref="TimeProvider"/> (virtual time in a simulation). Only frames the inner device
+/// accepted are reported as sent. The sink runs on the caller's thread (the stack's loop):
+/// keep it cheap. Disposing the tracer disposes the inner device.
+/// </remarks>
+public sealed class TracingDevice : INetworkDevice
+{
+    private readonly INetworkDevice _inner;
+    private readonly Action<string> _sink;
+    private readonly TimeProvider _time;
+    private readonly PacketFormatter _formatter;
+    private readonly bool _showDirection;
+    private readonly FrameHandler _traceHandler;
+    private FrameHandler? _handler;
+
+    /// <summary>Wraps <paramref name="inner"/>, writing lines to <paramref name="sink"/>.</summary>
+    /// <param name="inner">The device to trace.</param>
+    /// <param name="sink">Receives one line per frame (e.g. <c>ILogger.LogTrace</c>, <c>Console.WriteLine</c>, a test's list).</param>
+    /// <param name="timeProvider">Where the time of day comes from (default: the system clock).</param>
+    /// <param name="formatter">How frames are described (default <see cref="PacketFormatter.Default"/>).</param>
+    /// <param name="showDirection">Put the device name and <c>In</c>/<c>Out</c> after the time, as <c>tcpdump -i any</c> does; false gives plain tcpdump lines.</param>
+    public TracingDevice(INetworkDevice inner, Action<string> sink, TimeProvider? timeProvider = null, PacketFormatter? formatter = null, bool showDirection = true)
+    {
+        ArgumentNullException.ThrowIfNull(inner);
+        ArgumentNullException.ThrowIfNull(sink);
+        _inner = inner;
+        _sink = sink;
+        _time = timeProvider ?? TimeProvider.System;
+        _formatter = formatter ?? PacketFormatter.Default;
+        _showDirection = showDirection;
+        _traceHandler = OnReceived;
+    }
+
+    /// <summary>The wrapped device.</summary>
+    public INetworkDevice Inner => _inner;
+
+    /// <inheritdoc/>
+    public string Name => _inner.Name;
+
+    /// <inheritdoc/>
+    public DeviceMedium Medium => _inner.Medium;
+
+    /// <inheritdoc/>
+    public int Mtu => _inner.Mtu;
+
+    /// <inheritdoc/>
+    public MacAddress HardwareAddress => _inner.HardwareAddress;
+
+    /// <inheritdoc/>
+    public DeviceCapabilities Capabilities => _inner.Capabilities;
+
+    /// <summary>Formats one line as this tracer would (without the time when <paramref name="time"/> is null).</summary>
+    /// <param name="frame">The frame.</param>
+    /// <param name="outbound">True for a sent frame.</param>
+    /// <param name="time">The time to print.</param>
+    public string FormatLine(ReadOnlySpan<byte> frame, bool outbound, DateTimeOffset? time)
+    {
+        string summary = _formatter.Format(frame, _inner.Medium);
+        string prefix = time is DateTimeOffset t ? PacketFormatter.FormatTime(t) + " " : "";
+        return _showDirection
+            ? $"{prefix}{_inner.Name} {(outbound ? "Out" : "In ")} {summary}"
+            : prefix + summary;
+    }
+
+    /// <inheritdoc/>
+    public int Receive(FrameHandler handler, int maxFrames)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        FrameHandler? outer = _handler;
+        _handler = handler;
+        try
+        {
+            return _inner.Receive(_traceHandler, maxFrames);
+        }
+        finally
+        {
+            _handler = outer;
+        }
+    }
+
+    /// <inheritdoc/>
+    public bool TrySend(ReadOnlySpan<byte> frame)
+    {
+        if (!_inner.TrySend(frame))
+        {
+            return false;
+        }
+
+        _sink(FormatLine(frame, outbound: true, _time.GetUtcNow()));
+        return true;
+    }
+
+    /// <inheritdoc/>
+    public void Flush() => _inner.Flush();
+
+    /// <inheritdoc/>
+    public ValueTask WaitForReceiveAsync(CancellationToken cancellationToken) => _inner.WaitForReceiveAsync(cancellationToken);
+
+    /// <summary>Disposes the inner device.</summary>
+    public void Dispose() => _inner.Dispose();
+
+    private void OnReceived(ReadOnlySpan<byte> frame)
+    {
+        _sink(FormatLine(frame, outbound: false, _time.GetUtcNow()));
+        _handler!(frame);
+    }
+}

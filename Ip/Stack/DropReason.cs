@@ -1,0 +1,83 @@
+namespace Protocols.Ip;
+
+/// <summary>Why the stack dropped a frame it received or a datagram it was asked to send.</summary>
+public enum DropReason
+{
+    /// <summary>The IP version field is not 4 (RFC 791 3.1, RFC 1122 3.2.1.1).</summary>
+    BadVersion = 0,
+
+    /// <summary>The IHL is below 5 or the header does not fit in the frame (RFC 791 3.1).</summary>
+    BadHeaderLength,
+
+    /// <summary>The total length is below the header length or beyond the frame (RFC 791 3.1).</summary>
+    BadTotalLength,
+
+    /// <summary>A header checksum (IPv4, ICMP) does not verify (RFC 1122 3.2.1.2).</summary>
+    BadChecksum,
+
+    /// <summary>The source address cannot be a single host's: broadcast, multicast, reserved, loopback from the wire, ours (RFC 1122 3.2.1.3).</summary>
+    BadSourceAddress,
+
+    /// <summary>The destination is none of our addresses nor a broadcast we accept; hosts do not forward (RFC 1122 3.3.4).</summary>
+    NotForUs,
+
+    /// <summary>The time to live ran out (reserved: a host does not forward, so it never decrements TTL).</summary>
+    TtlExpired,
+
+    /// <summary>No transport is registered for the datagram's protocol (protocol unreachable sent when allowed).</summary>
+    NoTransport,
+
+    /// <summary>A datagram's fragments did not all arrive in time (RFC 791 3.2, RFC 1122 3.3.2).</summary>
+    ReassemblyTimeout,
+
+    /// <summary>Fragments of one datagram overlap (RFC 5722 spirit: the datagram is dropped).</summary>
+    ReassemblyOverlap,
+
+    /// <summary>Reassembly ran out of its bounded datagrams or bytes, or a datagram would exceed 65535 bytes.</summary>
+    ReassemblyLimit,
+
+    /// <summary>A datagram to send does not fit the MTU and may not (or cannot) be fragmented.</summary>
+    TooBig,
+
+    /// <summary>The bounded queue of packets waiting for ARP resolution is full (per address or in total).</summary>
+    ArpQueueFull,
+
+    /// <summary>The device refused the frame: its bounded send queue is full or it is closed.</summary>
+    DeviceQueueFull,
+
+    /// <summary>A header (Ethernet, ARP, ICMP, a quoted datagram) cannot be parsed.</summary>
+    Malformed,
+
+    /// <summary>The frame is shorter than the header it must hold.</summary>
+    Truncated,
+
+    /// <summary>The IPv4 options are malformed (RFC 791 3.1; RFC 1122 3.2.1.8).</summary>
+    BadOptions,
+
+    /// <summary>The datagram carries a source route option; like Linux by default, this host does not accept source-routed datagrams.</summary>
+    SourceRouted,
+
+    /// <summary>A fragment arrived and this stack has no reassembler.</summary>
+    FragmentsUnsupported,
+
+    /// <summary>An Ethernet frame of an EtherType the stack does not speak (IPv6, VLAN...).</summary>
+    UnsupportedEtherType,
+
+    /// <summary>ARP resolution of the next hop failed after its retries; the waiting packets are dropped.</summary>
+    ArpResolutionFailed,
+
+    /// <summary>An ICMP message the stack does not act upon (broadcast echo, source quench, redirect, unknown type, an informational message no ICMP transport takes).</summary>
+    IcmpIgnored,
+
+    /// <summary>An ICMP error quoting a datagram that is not ours, or one whose flow cannot be identified (a non-first fragment).</summary>
+    IcmpErrorNotOurs,
+
+    /// <summary>No interface or gateway reaches the destination.</summary>
+    NoRoute,
+
+    /// <summary>The bounded queue of datagrams sent to our own addresses is full.</summary>
+    LoopbackQueueFull,
+
+    /// <summary>An ARP packet reports one of our own addresses from another station (an address conflict, RFC 5227).</summary>
+    ArpAddressConflict,
+}

@@ -1,0 +1,322 @@
+using System.Buffers.Binary;
+using Microsoft.Extensions.Logging;
+using Protocols.Wire;
+
+namespace Protocols.Ip;
+
+public sealed partial class NetworkStack
+{
+    private readonly byte[] _icmpBuffer = new byte[ushort.MaxValue];
+    private double _icmpTokens;
+    private DateTimeOffset _icmpTokensAt;
+
+    /// <summary>
+    /// Sends an ICMP destination unreachable about <paramref name="original"/> (e.g. port
+    /// unreachable from UDP), unless RFC 1122 3.2.2 forbids it (the original is an ICMP error, was
+    /// sent to a broadcast or multicast address, is a non-first fragment, or comes from an address
+    /// that is not a single host's) or the rate limit holds it back.
+    /// </summary>
+    /// <returns>True when the error was sent (or queued for ARP).</returns>
+    public bool SendIcmpDestinationUnreachable(in IpDatagram original, IcmpUnreachableCode code)
+    {
+        ReadOnlySpan<byte> header = original.Header;
+        if (header.Length < Ipv4Header.FixedLength)
+        {
+            return false;
+        }
+
+        // The quote must be contiguous: header, then the start of the payload.
+        int quoted = Math.Min(original.Payload.Length, Math.Max(IcmpQuotedDatagram.GuaranteedPayloadLength, Options.IcmpErrorQuoteLimit - header.Length));
+        int length = header.Length + quoted;
+        Span<byte> offending = length <= 1024 ? stackalloc byte[1024] : new byte[length];
+        offending = offending[..length];
+        header.CopyTo(offending);
+        original.Payload[..quoted].CopyTo(offending[header.Length..]);
+        return SendIcmpError(original.Interface, offending, original.IsBroadcast, IcmpType.DestinationUnreachable, (byte)code, 0);
+    }
+
+    /// <summary>ICMP input (RFC 792, RFC 1122 3.2.2). <paramref name="datagram"/> is validated and for us.</summary>
+    private void OnIcmp(in IpDatagram datagram, ReadOnlySpan<byte> whole)
+    {
+        _ = whole;
+        ReadOnlySpan<byte> message = datagram.Payload;
+        if (message.Length < IcmpHeader.FixedLength)
+        {
+            Counters.Drop(DropReason.Truncated);
+            return;
+        }
+
+        // RFC 792: the checksum covers the whole ICMP message. Devices that verify checksums
+        // cover TCP and UDP, so ICMP is always checked here.
+        if (Checksum.Compute(message) != 0)
+        {
+            Counters.ChecksumErrors++;
+            Counters.Drop(DropReason.BadChecksum);
+            return;
+        }
+
+        var type = (IcmpType)message[0];
+        byte code = message[1];
+        Counters.IcmpIn[message[0]]++;
+        switch (type)
+        {
+            case IcmpType.EchoRequest:
+                // RFC 1122 3.2.2.6: an echo request to a broadcast or multicast address MAY be
+                // silently discarded; like Linux (icmp_echo_ignore_broadcasts = 1), it is.
+                if (datagram.IsBroadcast)
+                {
+                    Counters.Drop(DropReason.IcmpIgnored);
+                    return;
+                }
+
+                Counters.Delivered++;
+                SendEchoReply(in datagram, message);
+                return;
+
+            case IcmpType.DestinationUnreachable:
+            case IcmpType.TimeExceeded:
+            case IcmpType.ParameterProblem:
+                OnIcmpError(in datagram, type, code, message);
+                return;
+
+            case IcmpType.SourceQuench:
+            // RFC 6633: hosts MUST silently ignore source quench.
+            case IcmpType.Redirect:
+                // RFC 1122 3.2.2.2 lets a host update its route cache; this stack's routes are
+                // static (and redirects are a classic spoofing vector), so they are ignored.
+                Counters.Drop(DropReason.IcmpIgnored);
+                return;
+
+            default:
+                // Echo replies and other informational messages go to an ICMP transport (a ping
+                // client) when one is registered.
+                IIpTransport? consumer = _transports[(byte)IpProtocol.Icmp];
+                if (consumer is null)
+                {
+                    Counters.Drop(DropReason.IcmpIgnored);
+                    return;
+                }
+
+                Counters.Delivered++;
+                try
+                {
+                    consumer.OnDatagram(this, in datagram);
+                }
+                catch (Exception e)
+                {
+                    CallbackFailed(e);
+                }
+
+                return;
+        }
+    }
+
+    /// <summary>
+    /// RFC 1122 3.2.2.6: the echo reply carries the request's identifier, sequence number and
+    /// data, from the address the request was sent to.
+    /// </summary>
+    private void SendEchoReply(in IpDatagram request, ReadOnlySpan<byte> message)
+    {
+        int length = message.Length;
+        Span<byte> reply = _icmpBuffer.AsSpan(0, length);
+        message.CopyTo(reply);
+        reply[0] = (byte)IcmpType.EchoReply;
+        reply[1] = 0;
+        reply[2] = 0;
+        reply[3] = 0;
+        IcmpHeader.FillChecksum(reply);
+        var send = new IpSendRequest(request.Source, IpProtocol.Icmp) { Source = request.Destination };
+        IpSendResult result = SendDatagram(in send, reply);
+        if (result is IpSendResult.Sent or IpSendResult.Queued)
+        {
+            Counters.IcmpOut[(byte)IcmpType.EchoReply]++;
+        }
+    }
+
+    /// <summary>A received ICMP error: find the quoted flow and tell its transport (RFC 1122 3.2.2, 4.1.3.3).</summary>
+    private void OnIcmpError(in IpDatagram datagram, IcmpType type, byte code, ReadOnlySpan<byte> message)
+    {
+        if (!IcmpQuotedDatagram.TryRead(message[IcmpHeader.FixedLength..], out IcmpQuotedDatagram quote, out _))
+        {
+            Counters.Drop(DropReason.Malformed);
+            return;
+        }
+
+        Ipv4Header.Reader quoted = quote.Header;
+
+        // Only errors about datagrams we sent, whose transport header is quoted (RFC 792: at
+        // least 8 bytes, which a non-first fragment does not start with).
+        if (!IsOurAddress(quoted.Source.ToUInt32()) || quoted.FragmentOffset != 0)
+        {
+            Counters.Drop(DropReason.IcmpErrorNotOurs);
+            return;
+        }
+
+        if (quote.Payload.Length < IcmpQuotedDatagram.GuaranteedPayloadLength)
+        {
+            Counters.Drop(DropReason.Malformed);
+            return;
+        }
+
+        IIpTransport? transport = _transports[(byte)quoted.Protocol];
+        if (transport is null)
+        {
+            Counters.Drop(DropReason.NoTransport);
+            return;
+        }
+
+        // RFC 1191 4: fragmentation needed carries the next-hop MTU in the low 16 bits.
+        ushort nextHopMtu = type == IcmpType.DestinationUnreachable && code == (byte)IcmpUnreachableCode.FragmentationNeeded
+            ? BinaryPrimitives.ReadUInt16BigEndian(message[6..])
+            : (ushort)0;
+        var info = new IcmpErrorInfo(type, code, nextHopMtu, datagram.Source, quoted.Source, quoted.Destination, quoted.Protocol, quote.Payload);
+        Counters.Delivered++;
+        try
+        {
+            transport.OnIcmpError(this, in info);
+        }
+        catch (Exception e)
+        {
+            CallbackFailed(e);
+        }
+    }
+
+    /// <summary>
+    /// Sends an ICMP error quoting <paramref name="offending"/> (an IPv4 datagram from its header
+    /// on, at least the header), applying RFC 1122 3.2.2's rules and the rate limit.
+    /// </summary>
+    internal bool SendIcmpError(NetworkInterface nic, ReadOnlySpan<byte> offending, bool broadcast, IcmpType type, byte code, uint restOfHeader)
+    {
+        if (offending.Length < Ipv4Header.FixedLength)
+        {
+            return false;
+        }
+
+        int headerLength = (offending[0] & 0x0f) * 4;
+        if (headerLength < Ipv4Header.FixedLength || headerLength > offending.Length)
+        {
+            return false;
+        }
+
+        uint source = BinaryPrimitives.ReadUInt32BigEndian(offending[12..]);
+        uint destination = BinaryPrimitives.ReadUInt32BigEndian(offending[16..]);
+        int fragmentOffset = BinaryPrimitives.ReadUInt16BigEndian(offending[6..]) & 0x1fff;
+        var protocol = (IpProtocol)offending[9];
+
+        // RFC 1122 3.2.2: an ICMP error MUST NOT be sent about an ICMP error, a datagram to a
+        // broadcast or multicast address (IP or link layer), a non-initial fragment, or a
+        // datagram whose source does not define a single host.
+        bool forbidden = broadcast
+            || fragmentOffset != 0
+            || !IsValidUnicast(source) || IsSubnetBroadcast(source)
+            || destination == LimitedBroadcast || (destination >> 28) == 0xe
+            || (protocol == IpProtocol.Icmp && !IsIcmpQuery(offending, headerLength));
+        if (forbidden)
+        {
+            Counters.IcmpErrorsSuppressed++;
+            return false;
+        }
+
+        if (!TakeIcmpErrorToken())
+        {
+            Counters.IcmpRateLimited++;
+            return false;
+        }
+
+        int quotePayload = Math.Max(IcmpQuotedDatagram.GuaranteedPayloadLength, Options.IcmpErrorQuoteLimit - headerLength);
+        int length = IcmpMessage.WriteError(_icmpBuffer, type, code, restOfHeader, offending, quotePayload);
+        uint from = IsOurAddress(destination) ? destination : nic.AddressValue;
+        var send = new IpSendRequest(Ipv4Address.FromUInt32(source), IpProtocol.Icmp) { Source = Ipv4Address.FromUInt32(from) };
+        IpSendResult result = SendDatagram(in send, _icmpBuffer.AsSpan(0, length));
+        if (result is IpSendResult.Sent or IpSendResult.Queued)
+        {
+            Counters.IcmpOut[(byte)type]++;
+            if (Logger.IsEnabled(LogLevel.Debug))
+            {
+                Logger.LogDebug("ICMP {Type} code {Code} to {Destination}", type, code, Ipv4Address.FromUInt32(source));
+            }
+
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>True when the ICMP message in <paramref name="datagram"/> is a query (echo, timestamp...), not an error (RFC 1122 3.2.2).</summary>
+    private static bool IsIcmpQuery(ReadOnlySpan<byte> datagram, int headerLength)
+    {
+        if (datagram.Length <= headerLength)
+        {
+            // No ICMP type to look at: treat it as an error, the conservative choice.
+            return false;
+        }
+
+        return (IcmpType)datagram[headerLength] is IcmpType.EchoReply or IcmpType.EchoRequest
+            or IcmpType.RouterAdvertisement or IcmpType.RouterSolicitation
+            or IcmpType.TimestampRequest or IcmpType.TimestampReply
+            or IcmpType.InformationRequest or IcmpType.InformationReply;
+    }
+
+    /// <summary>
+    /// The token bucket limiting ICMP errors (RFC 1812 4.3.2.8, RFC 1122 3.2.2): refilled at
+    /// <see cref="NetworkStackOptions.IcmpErrorsPerSecond"/>, at most <see cref="NetworkStackOptions.IcmpErrorBurst"/> deep.
+    /// </summary>
+    private bool TakeIcmpErrorToken()
+    {
+        DateTimeOffset now = Now;
+        double elapsed = (now - _icmpTokensAt).TotalSeconds;
+        if (elapsed > 0)
+        {
+            _icmpTokens = Math.Min(Options.IcmpErrorBurst, _icmpTokens + (elapsed * Options.IcmpErrorsPerSecond));
+            _icmpTokensAt = now;
+        }
+
+        if (_icmpTokens >= 1)
+        {
+            _icmpTokens -= 1;
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// A datagram we originated could not be sent (ARP resolution failed): its transport hears it
+    /// as a host unreachable reported by ourselves, the way a kernel socket gets EHOSTUNREACH.
+    /// </summary>
+    internal void ReportLocalUnreachable(NetworkInterface nic, ReadOnlySpan<byte> datagram)
+    {
+        if (datagram.Length < Ipv4Header.FixedLength)
+        {
+            return;
+        }
+
+        int headerLength = (datagram[0] & 0x0f) * 4;
+        int fragmentOffset = BinaryPrimitives.ReadUInt16BigEndian(datagram[6..]) & 0x1fff;
+        var protocol = (IpProtocol)datagram[9];
+        IIpTransport? transport = _transports[(byte)protocol];
+        if (transport is null || fragmentOffset != 0 || headerLength > datagram.Length)
+        {
+            return;
+        }
+
+        ReadOnlySpan<byte> payload = datagram[headerLength..];
+        var info = new IcmpErrorInfo(
+            IcmpType.DestinationUnreachable,
+            (byte)IcmpUnreachableCode.HostUnreachable,
+            0,
+            nic.Address,
+            Ipv4Address.Create(datagram[12..]),
+            Ipv4Address.Create(datagram[16..]),
+            protocol,
+            payload[..Math.Min(payload.Length, Options.IcmpErrorQuoteLimit)]);
+        try
+        {
+            transport.OnIcmpError(this, in info);
+        }
+        catch (Exception e)
+        {
+            CallbackFailed(e);
+        }
+    }
+}

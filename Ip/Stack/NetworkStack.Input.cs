@@ -1,0 +1,262 @@
+using System.Buffers.Binary;
+using Protocols.Ip.Devices;
+using Protocols.Wire;
+
+namespace Protocols.Ip;
+
+public sealed partial class NetworkStack
+{
+    private const uint LimitedBroadcast = 0xffff_ffff;
+
+    /// <summary>One frame from a device (the device's <see cref="FrameHandler"/>). Never throws on hostile input.</summary>
+    internal void OnFrame(NetworkInterface nic, ReadOnlySpan<byte> frame)
+    {
+        Counters.FramesReceived++;
+        if (!nic.IsEthernet)
+        {
+            OnIpDatagram(nic, frame, linkBroadcast: false, loopback: false);
+            return;
+        }
+
+        // RFC 894: Ethernet II framing. Devices hand us frames without the FCS.
+        if (frame.Length < EthernetHeader.FixedLength)
+        {
+            Counters.Drop(DropReason.Truncated);
+            return;
+        }
+
+        var destination = MacAddress.Create(frame);
+        bool linkBroadcast = destination.IsMulticast;
+        if (!linkBroadcast && destination != nic.HardwareAddress)
+        {
+            // Another station's unicast frame (a promiscuous device, a hub).
+            Counters.Drop(DropReason.NotForUs);
+            return;
+        }
+
+        var etherType = (EtherType)BinaryPrimitives.ReadUInt16BigEndian(frame[12..]);
+        ReadOnlySpan<byte> payload = frame[EthernetHeader.FixedLength..];
+        switch (etherType)
+        {
+            case EtherType.Ipv4:
+                OnIpDatagram(nic, payload, linkBroadcast, loopback: false);
+                break;
+            case EtherType.Arp:
+                nic.Arp!.OnArpPacket(payload);
+                break;
+            default:
+                Counters.Drop(DropReason.UnsupportedEtherType);
+                break;
+        }
+    }
+
+    /// <summary>IPv4 input (RFC 791 3.2, RFC 1122 3.2.1): validate, accept if for us, reassemble, deliver.</summary>
+    private void OnIpDatagram(NetworkInterface nic, ReadOnlySpan<byte> packet, bool linkBroadcast, bool loopback)
+    {
+        Counters.DatagramsReceived++;
+
+        // RFC 1122 3.2.1.1: a datagram whose version number is not 4 MUST be silently discarded.
+        if (packet.IsEmpty || packet[0] >> 4 != 4)
+        {
+            Counters.Drop(packet.IsEmpty ? DropReason.Truncated : DropReason.BadVersion);
+            return;
+        }
+
+        if (packet.Length < Ipv4Header.FixedLength)
+        {
+            Counters.Drop(DropReason.Truncated);
+            return;
+        }
+
+        // RFC 791 3.1: IHL counts 32-bit words, at least 5; the header must be in the frame.
+        int headerLength = (packet[0] & 0x0f) * 4;
+        if (headerLength < Ipv4Header.FixedLength || headerLength > packet.Length)
+        {
+            Counters.Drop(DropReason.BadHeaderLength);
+            return;
+        }
+
+        // RFC 791 3.1: total length covers header and data. Anything after it in the frame is
+        // link padding (Ethernet pads to 60 bytes) and is trimmed; less than it is a truncation.
+        int totalLength = BinaryPrimitives.ReadUInt16BigEndian(packet[2..]);
+        if (totalLength < headerLength || totalLength > packet.Length)
+        {
+            Counters.Drop(DropReason.BadTotalLength);
+            return;
+        }
+
+        ReadOnlySpan<byte> datagram = packet[..totalLength];
+        ReadOnlySpan<byte> header = datagram[..headerLength];
+        bool deviceVerified = (nic.Device.Capabilities & DeviceCapabilities.ReceiveChecksumsVerified) != 0;
+
+        // RFC 1122 3.2.1.2: a host MUST verify the header checksum and silently discard on failure.
+        if (!deviceVerified && Checksum.Compute(header) != 0)
+        {
+            Counters.ChecksumErrors++;
+            Counters.Drop(DropReason.BadChecksum);
+            return;
+        }
+
+        uint source = BinaryPrimitives.ReadUInt32BigEndian(header[12..]);
+        uint destination = BinaryPrimitives.ReadUInt32BigEndian(header[16..]);
+
+        // Destination: one of our addresses (weak host model, RFC 1122 3.3.4.2), the limited
+        // broadcast, or the directed broadcast of the arrival subnet (RFC 1122 3.3.6). No
+        // multicast groups are joined and a host does not forward (RFC 1122 3.3.1).
+        bool ipBroadcast;
+        if (IsOurAddress(destination))
+        {
+            ipBroadcast = false;
+        }
+        else if (destination == LimitedBroadcast || (nic.BroadcastValue != 0 && destination == nic.BroadcastValue))
+        {
+            ipBroadcast = true;
+        }
+        else
+        {
+            Counters.Drop(DropReason.NotForUs);
+            return;
+        }
+
+        // RFC 1122 3.2.1.3: discard a datagram whose source is not a single host's address. The
+        // unspecified source 0.0.0.0 is allowed only towards a broadcast (a host initialising,
+        // e.g. DHCP, RFC 2131 4.1). RFC 1122 3.2.1.3 (g): 127/8 must never appear on the wire.
+        // A datagram claiming to come from our own address did not (Linux: a martian source).
+        if (source == 0 ? !ipBroadcast : !IsValidUnicast(source) || (!loopback && IsOurAddress(source)) || IsSubnetBroadcast(source))
+        {
+            Counters.Drop(DropReason.BadSourceAddress);
+            return;
+        }
+
+        // RFC 791 3.1 / RFC 1122 3.2.1.8: walk the options; a malformed option list means the
+        // header cannot be trusted. RFC 1122 3.2.2.5: a host SHOULD send a parameter problem.
+        if (headerLength > Ipv4Header.FixedLength)
+        {
+            var options = new Ipv4OptionReader(header[Ipv4Header.FixedLength..]);
+            bool sourceRouted = false;
+            while (options.TryReadNext(out Ipv4Option option, out _))
+            {
+                sourceRouted |= option.Kind is Ipv4OptionKind.LooseSourceRoute or Ipv4OptionKind.StrictSourceRoute;
+            }
+
+            if (options.Error.IsError)
+            {
+                Counters.Drop(DropReason.BadOptions);
+                int pointer = Math.Clamp(options.Error.Offset, 0, headerLength - 1);
+                SendIcmpError(nic, datagram, ipBroadcast || linkBroadcast, IcmpType.ParameterProblem, 0, (uint)pointer << 24);
+                return;
+            }
+
+            // Like Linux's default (accept_source_route = 0), source-routed datagrams are not
+            // accepted; a host that did would have to reverse the route in its replies (RFC 1122 3.2.1.8).
+            if (sourceRouted)
+            {
+                Counters.Drop(DropReason.SourceRouted);
+                return;
+            }
+        }
+
+        var ip = new Ipv4Header.Reader(datagram, headerLength);
+        if (ip.MoreFragments || ip.FragmentOffset != 0)
+        {
+            Counters.FragmentsReceived++;
+            OnFragment(nic, ip, ipBroadcast || linkBroadcast);
+            return;
+        }
+
+        Deliver(nic, ip, ipBroadcast || linkBroadcast, deviceVerified);
+    }
+
+    /// <summary>
+    /// The seam to the reassembler (RFC 791 3.2, RFC 1122 3.3.2). This stack has none yet: every
+    /// fragment is dropped and counted.
+    /// </summary>
+    private void OnFragment(NetworkInterface nic, Ipv4Header.Reader fragment, bool broadcast)
+    {
+        _ = nic;
+        _ = fragment;
+        _ = broadcast;
+        Counters.Drop(DropReason.FragmentsUnsupported);
+    }
+
+    /// <summary>Hands a whole, validated datagram to ICMP or to the transport of its protocol.</summary>
+    private void Deliver(NetworkInterface nic, Ipv4Header.Reader ip, bool broadcast, bool deviceVerified)
+    {
+        var datagram = new IpDatagram(
+            nic,
+            ip.Header,
+            ip.Payload,
+            ip.Source,
+            ip.Destination,
+            ip.Protocol,
+            ip.Ttl,
+            ip.Identification,
+            broadcast,
+            deviceVerified);
+
+        if (datagram.Protocol == IpProtocol.Icmp)
+        {
+            OnIcmp(in datagram, ip.Bytes);
+            return;
+        }
+
+        IIpTransport? transport = _transports[(byte)datagram.Protocol];
+        if (transport is null)
+        {
+            // RFC 1122 3.2.2.1: protocol unreachable when the transport protocol is not supported.
+            Counters.Drop(DropReason.NoTransport);
+            SendIcmpError(nic, ip.Bytes, broadcast, IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.ProtocolUnreachable, 0);
+            return;
+        }
+
+        Counters.Delivered++;
+        try
+        {
+            transport.OnDatagram(this, in datagram);
+        }
+        catch (Exception e)
+        {
+            CallbackFailed(e);
+        }
+    }
+
+    /// <summary>True when <paramref name="address"/> is the address of one of our interfaces.</summary>
+    public bool IsLocalAddress(Ipv4Address address) => IsOurAddress(address.ToUInt32());
+
+    private bool IsOurAddress(uint address)
+    {
+        foreach (NetworkInterface nic in _interfaces)
+        {
+            if (nic.AddressValue == address)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private bool IsSubnetBroadcast(uint address)
+    {
+        foreach (NetworkInterface nic in _interfaces)
+        {
+            if (nic.BroadcastValue != 0 && nic.BroadcastValue == address)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// RFC 1122 3.2.1.3 and RFC 6890: an address that can name a single host: not 0/8 ("this
+    /// network"), not 127/8 (loopback), not 224/4 (multicast), not 240/4 (reserved, and the
+    /// limited broadcast).
+    /// </summary>
+    private static bool IsValidUnicast(uint address)
+    {
+        uint first = address >> 24;
+        return first != 0 && first != 127 && first < 224;
+    }
+}

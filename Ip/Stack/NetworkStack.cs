@@ -1,0 +1,355 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Protocols.Ip.Devices;
+using Protocols.Wire;
+
+namespace Protocols.Ip;
+
+/// <summary>
+/// A user-space IPv4 host: interfaces over devices, routing (on-link or through a gateway),
+/// IPv4 input and output, ICMP, ARP, a registry of transports by protocol number, timers and
+/// counters. One loop owns all of its state: received frames, timers and requests posted from
+/// other threads all run there, so protocol code takes no locks. Drive it with <see cref="Poll"/>
+/// (simulations, single-threaded, virtual time) or <see cref="RunAsync"/> (real devices).
+/// </summary>
+/// <remarks>
+/// It is a host, not a router (RFC 1122): it never forwards, and it uses the weak host model
+/// (RFC 1122 3.3.4.2): a datagram for any of its addresses is accepted on any interface.
+/// </remarks>
+public sealed partial class NetworkStack : IDisposable
+{
+    private readonly List<NetworkInterface> _interfaces = [];
+    private readonly IIpTransport?[] _transports = new IIpTransport?[256];
+    private readonly ConcurrentQueue<Action<NetworkStack>> _requests = new();
+    private readonly Meter _meter;
+    private int _pendingRequests;
+    private int _polling;
+    private int _running;
+    private TaskCompletionSource? _wake;
+
+    /// <summary>Makes a stack with no interfaces.</summary>
+    public NetworkStack(NetworkStackOptions? options = null)
+    {
+        Options = options ?? new NetworkStackOptions();
+        ArgumentOutOfRangeException.ThrowIfLessThan(Options.RequestQueueCapacity, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(Options.ReceiveBatchLimit, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(Options.ArpMaxRequests, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(Options.ArpPendingPerAddress, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(Options.IcmpErrorBurst, 0, nameof(options));
+        TimeProvider = Options.TimeProvider ?? throw new ArgumentException("A TimeProvider is required.", nameof(options));
+        Logger = Options.Logger ?? NullLogger.Instance;
+        Timers = new TimerQueue(this);
+        _meter = new Meter("Protocols.Ip");
+        Counters = new StackCounters(_meter);
+        var random = Options.Seed is { } seed ? new Random(seed) : new Random();
+        _identSecret = (uint)random.Next() ^ ((uint)random.Next() << 16);
+        _identCounters = new ushort[IdentBuckets];
+        for (int i = 0; i < _identCounters.Length; i++)
+        {
+            _identCounters[i] = (ushort)random.Next(0, 65536);
+        }
+
+        _icmpTokens = Options.IcmpErrorBurst;
+        _icmpTokensAt = TimeProvider.GetUtcNow();
+    }
+
+    /// <summary>The options the stack was made with.</summary>
+    public NetworkStackOptions Options { get; }
+
+    /// <summary>The stack's clock.</summary>
+    public TimeProvider TimeProvider { get; }
+
+    /// <summary>The current time: <c>TimeProvider.GetUtcNow()</c>.</summary>
+    public DateTimeOffset Now => TimeProvider.GetUtcNow();
+
+    /// <summary>The timers, used on the loop only.</summary>
+    public TimerQueue Timers { get; }
+
+    /// <summary>The counters (snapshot with <see cref="StackCounters.Snapshot"/>; also instruments on the <c>Protocols.Ip</c> meter).</summary>
+    public StackCounters Counters { get; }
+
+    /// <summary>The meter the stack's instruments live on; transports may add theirs next to it.</summary>
+    public Meter Meter => _meter;
+
+    /// <summary>Where the stack and its tracer write (the null logger unless configured).</summary>
+    public ILogger Logger { get; }
+
+    /// <summary>The interfaces, in the order added.</summary>
+    public IReadOnlyList<NetworkInterface> Interfaces => _interfaces;
+
+    /// <summary>The earliest timer's due time, or null when no timer is armed.</summary>
+    public DateTimeOffset? NextDeadline => Timers.NextDue;
+
+    /// <summary>
+    /// Adds an interface. Call before the loop runs (or on it).
+    /// </summary>
+    /// <param name="device">The device; the caller keeps owning (and disposing) it.</param>
+    /// <param name="address">The interface's IPv4 address.</param>
+    /// <param name="prefixLength">The prefix length of the attached subnet, 0..32.</param>
+    /// <param name="gateway">A gateway on that subnet for everything off-link, or null.</param>
+    /// <param name="mtu">The interface MTU; null for the device's. At least 68 (RFC 791 3.2).</param>
+    public NetworkInterface AddInterface(INetworkDevice device, Ipv4Address address, int prefixLength, Ipv4Address? gateway = null, int? mtu = null)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentOutOfRangeException.ThrowIfLessThan(prefixLength, 0);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(prefixLength, 32);
+        int effectiveMtu = mtu ?? device.Mtu;
+
+        // RFC 791 3.2: every internet module must be able to forward a datagram of 68 octets.
+        ArgumentOutOfRangeException.ThrowIfLessThan(effectiveMtu, 68, nameof(mtu));
+        effectiveMtu = Math.Min(effectiveMtu, ushort.MaxValue);
+        if (!IsValidUnicast(address.ToUInt32()))
+        {
+            throw new ArgumentException($"{address} is not a unicast host address.", nameof(address));
+        }
+
+        var nic = new NetworkInterface(this, _interfaces.Count, device, address, prefixLength, gateway, effectiveMtu);
+        if (gateway is { } gw && !nic.IsOnLink(gw))
+        {
+            throw new ArgumentException($"The gateway {gw} is not on the subnet {nic.Network}/{prefixLength}.", nameof(gateway));
+        }
+
+        _interfaces.Add(nic);
+        return nic;
+    }
+
+    /// <summary>Registers the transport for its protocol number (UDP, TCP, an ICMP consumer).</summary>
+    /// <exception cref="InvalidOperationException">A transport is already registered for that protocol.</exception>
+    public void RegisterTransport(IIpTransport transport)
+    {
+        ArgumentNullException.ThrowIfNull(transport);
+        ref IIpTransport? slot = ref _transports[(byte)transport.Protocol];
+        if (slot is not null)
+        {
+            throw new InvalidOperationException($"A transport for {transport.Protocol} is already registered.");
+        }
+
+        slot = transport;
+    }
+
+    /// <summary>The transport registered for <paramref name="protocol"/>, or null.</summary>
+    public IIpTransport? GetTransport(IpProtocol protocol) => _transports[(byte)protocol];
+
+    /// <summary>
+    /// Runs the loop once on the caller's thread: drains the devices' received frames, runs the
+    /// requests queued with <see cref="Post"/>, runs the timers due now, delivers datagrams sent to
+    /// ourselves, and flushes the devices.
+    /// </summary>
+    /// <returns>The amount of work done; 0 when there was nothing to do.</returns>
+    /// <exception cref="InvalidOperationException">Another thread is polling this stack.</exception>
+    public int Poll()
+    {
+        if (Interlocked.Exchange(ref _polling, 1) != 0)
+        {
+            throw new InvalidOperationException("The stack is already being polled on another thread (one loop owns the stack).");
+        }
+
+        try
+        {
+            int work = 0;
+            foreach (NetworkInterface nic in _interfaces)
+            {
+                int limit = Options.ReceiveBatchLimit;
+                int taken = 0;
+                while (taken < limit)
+                {
+                    int n = nic.Device.Receive(nic.Handler, limit - taken);
+                    if (n <= 0)
+                    {
+                        break;
+                    }
+
+                    taken += n;
+                }
+
+                work += taken;
+            }
+
+            work += RunRequests();
+            work += Timers.RunDue(Now);
+            work += DeliverLoopback();
+            foreach (NetworkInterface nic in _interfaces)
+            {
+                nic.Device.Flush();
+            }
+
+            return work;
+        }
+        finally
+        {
+            Volatile.Write(ref _polling, 0);
+        }
+    }
+
+    /// <summary>
+    /// Runs the loop on the current task until <paramref name="cancellationToken"/> is cancelled:
+    /// <see cref="Poll"/>, then wait (without holding a thread) for any device to have frames, a
+    /// <see cref="Post"/>, or the next timer. Disposes nothing: the caller owns the devices.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The loop is already running.</exception>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _running, 1) != 0)
+        {
+            throw new InvalidOperationException("The stack's loop is already running.");
+        }
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var deviceWaits = new Task?[_interfaces.Count];
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                // Publish the wake signal before polling, so a Post that lands during or after the
+                // poll completes it and the wait below returns at once (no lost wake-ups).
+                var wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                Volatile.Write(ref _wake, wake);
+                int work = Poll();
+                if (work > 0 || !_requests.IsEmpty || _loopbackQueue.Count > 0)
+                {
+                    await Task.Yield();
+                    continue;
+                }
+
+                if (deviceWaits.Length != _interfaces.Count)
+                {
+                    Array.Resize(ref deviceWaits, _interfaces.Count);
+                }
+
+                var waits = new List<Task>(deviceWaits.Length + 2) { wake.Task };
+                for (int i = 0; i < deviceWaits.Length; i++)
+                {
+                    // One outstanding wait per device, re-armed only when it has completed.
+                    if (deviceWaits[i] is not { IsCompleted: false })
+                    {
+                        deviceWaits[i] = _interfaces[i].Device.WaitForReceiveAsync(stop.Token).AsTask();
+                    }
+
+                    waits.Add(deviceWaits[i]!);
+                }
+
+                using var delayCancel = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+                if (NextDeadline is { } deadline)
+                {
+                    TimeSpan delay = deadline - Now;
+                    if (delay <= TimeSpan.Zero)
+                    {
+                        continue;
+                    }
+
+                    waits.Add(Task.Delay(delay, TimeProvider, delayCancel.Token));
+                }
+                else
+                {
+                    waits.Add(Task.Delay(Timeout.InfiniteTimeSpan, TimeProvider, delayCancel.Token));
+                }
+
+                await Task.WhenAny(waits).ConfigureAwait(false);
+                delayCancel.Cancel();
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _wake, null);
+            stop.Cancel();
+            foreach (Task? t in deviceWaits)
+            {
+                if (t is not null)
+                {
+                    // Observe the device waits' outcome (cancelled, or a device fault) so nothing goes unobserved.
+                    _ = t.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                }
+            }
+
+            Volatile.Write(ref _running, 0);
+        }
+    }
+
+    /// <summary>
+    /// Queues <paramref name="work"/> to run on the loop (thread-safe). Exceptions it throws are
+    /// caught, logged and counted (<see cref="StackCountersSnapshot.CallbackExceptions"/>).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The bounded request queue is full.</exception>
+    public void Post(Action<NetworkStack> work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        if (Interlocked.Increment(ref _pendingRequests) > Options.RequestQueueCapacity)
+        {
+            Interlocked.Decrement(ref _pendingRequests);
+            throw new InvalidOperationException("stack request queue full");
+        }
+
+        _requests.Enqueue(work);
+        Volatile.Read(ref _wake)?.TrySetResult();
+    }
+
+    /// <summary>Runs <paramref name="work"/> on the loop and completes with its result or exception.</summary>
+    /// <exception cref="InvalidOperationException">The bounded request queue is full.</exception>
+    public Task<T> InvokeAsync<T>(Func<NetworkStack, T> work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        var tcs = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Post(stack =>
+        {
+            try
+            {
+                tcs.TrySetResult(work(stack));
+            }
+            catch (Exception e)
+            {
+                tcs.TrySetException(e);
+            }
+        });
+        return tcs.Task;
+    }
+
+    /// <summary>Runs <paramref name="work"/> on the loop and completes when it has run (or with its exception).</summary>
+    /// <exception cref="InvalidOperationException">The bounded request queue is full.</exception>
+    public Task InvokeAsync(Action<NetworkStack> work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        return InvokeAsync<bool>(stack =>
+        {
+            work(stack);
+            return true;
+        });
+    }
+
+    /// <summary>Releases the meter. Devices belong to the caller.</summary>
+    public void Dispose() => _meter.Dispose();
+
+    internal void InvokeCallback(Action<NetworkStack> callback)
+    {
+        try
+        {
+            callback(this);
+        }
+        catch (Exception e)
+        {
+            CallbackFailed(e);
+        }
+    }
+
+    internal void CallbackFailed(Exception e)
+    {
+        Counters.CallbackExceptions++;
+        Logger.LogError(e, "A callback on the stack's loop threw");
+    }
+
+    private int RunRequests()
+    {
+        // Only the requests present now: work that posts more work runs at the next poll.
+        int count = Volatile.Read(ref _pendingRequests);
+        int ran = 0;
+        while (ran < count && _requests.TryDequeue(out Action<NetworkStack>? work))
+        {
+            Interlocked.Decrement(ref _pendingRequests);
+            ran++;
+            InvokeCallback(work);
+        }
+
+        return ran;
+    }
+}

@@ -1,0 +1,67 @@
+using Microsoft.Extensions.Logging;
+
+namespace Protocols.Ip;
+
+/// <summary>Configuration of a <see cref="NetworkStack"/>: its clock, its bounds and its protocol constants.</summary>
+public sealed class NetworkStackOptions
+{
+    /// <summary>The source of time for every timer and timestamp (a virtual clock in simulations).</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>Trace and diagnostic output; the null logger by default.</summary>
+    public ILogger? Logger { get; init; }
+
+    /// <summary>
+    /// Seeds the stack's randomness (the secret behind IP identifications). Null: a random seed.
+    /// Simulations set it so runs repeat exactly.
+    /// </summary>
+    public int? Seed { get; init; }
+
+    /// <summary>The bound of the queue of requests from <see cref="NetworkStack.Post"/>; past it Post throws.</summary>
+    public int RequestQueueCapacity { get; init; } = 4096;
+
+    /// <summary>The most frames taken from one device in one <see cref="NetworkStack.Poll"/> (fairness between devices and timers).</summary>
+    public int ReceiveBatchLimit { get; init; } = 256;
+
+    /// <summary>The TTL of datagrams we originate (RFC 1122 3.2.1.7; IANA recommends 64, RFC 1700).</summary>
+    public byte DefaultTtl { get; init; } = 64;
+
+    /// <summary>How long a resolved ARP entry is used before it is resolved again (Linux: base_reachable_time 30 s, randomised up to 45 s, then stale).</summary>
+    public TimeSpan ArpReachableTime { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>The interval between ARP requests for one address (RFC 1122 2.3.2.1: at most one per second).</summary>
+    public TimeSpan ArpRetransmitInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How many ARP requests are sent before resolution fails (Linux: mcast_solicit 3).</summary>
+    public int ArpMaxRequests { get; init; } = 3;
+
+    /// <summary>The most packets waiting for the resolution of one address (RFC 1122 2.3.2.2: SHOULD keep at least one). Enough for a fragmented 64 KiB datagram at MTU 1500.</summary>
+    public int ArpPendingPerAddress { get; init; } = 64;
+
+    /// <summary>The most packets waiting for ARP resolution on one interface, all addresses together.</summary>
+    public int ArpPendingTotal { get; init; } = 1024;
+
+    /// <summary>The most entries in one interface's ARP cache (resolved and resolving).</summary>
+    public int ArpCacheCapacity { get; init; } = 1024;
+
+    /// <summary>ICMP errors we may send per second on average (token bucket refill). Linux limits errors to 1/s per peer and 1000/s globally; this sits between.</summary>
+    public double IcmpErrorsPerSecond { get; init; } = 10;
+
+    /// <summary>The token bucket's depth: how many ICMP errors may go out in a burst (Linux icmp_msgs_burst: 50).</summary>
+    public int IcmpErrorBurst { get; init; } = 50;
+
+    /// <summary>How many bytes of the offending datagram an ICMP error quotes at most (RFC 1812 4.3.2.3: as much as keeps the error within 576 bytes).</summary>
+    public int IcmpErrorQuoteLimit { get; init; } = 576 - 20 - 8;
+
+    /// <summary>The most datagrams sent to our own addresses waiting for the loop to deliver them.</summary>
+    public int LoopbackQueueCapacity { get; init; } = 256;
+
+    /// <summary>Reassembly: how long the fragments of one datagram are kept (RFC 1122 3.3.2 suggests 60 to 120 s; Linux ipfrag_time is 30 s).</summary>
+    public TimeSpan ReassemblyTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Reassembly: the most datagrams being reassembled at once.</summary>
+    public int ReassemblyMaxDatagrams { get; init; } = 64;
+
+    /// <summary>Reassembly: the most bytes held by datagrams being reassembled (Linux ipfrag_high_thresh: 4 MiB).</summary>
+    public int ReassemblyMaxBytes { get; init; } = 4 * 1024 * 1024;
+}

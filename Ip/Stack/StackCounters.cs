@@ -1,0 +1,226 @@
+using System.Diagnostics.Metrics;
+
+namespace Protocols.Ip;
+
+/// <summary>
+/// The stack's counters (the <c>netstat -s</c> of the stack). Incremented on the loop only;
+/// <see cref="Snapshot"/> may be called from any thread. Also published as observable instruments
+/// on the stack's <see cref="Meter"/> named <c>Protocols.Ip</c>.
+/// </summary>
+public sealed class StackCounters
+{
+    internal const int DropReasonCount = (int)DropReason.ArpAddressConflict + 1;
+
+    internal readonly long[] Dropped = new long[DropReasonCount];
+    internal readonly long[] SendDropped = new long[DropReasonCount];
+    internal readonly long[] IcmpIn = new long[256];
+    internal readonly long[] IcmpOut = new long[256];
+    internal long FramesReceived;
+    internal long FramesSent;
+    internal long DatagramsReceived;
+    internal long Delivered;
+    internal long DatagramsSent;
+    internal long ChecksumErrors;
+    internal long FragmentsReceived;
+    internal long FragmentsSent;
+    internal long Reassembled;
+    internal long ReassemblyFailures;
+    internal long IcmpRateLimited;
+    internal long IcmpErrorsSuppressed;
+    internal long ArpReceived;
+    internal long ArpRequestsSent;
+    internal long ArpRepliesSent;
+    internal long CallbackExceptions;
+
+    internal StackCounters(Meter meter)
+    {
+        meter.CreateObservableCounter("protocols.ip.frames.received", () => Volatile.Read(ref FramesReceived), "{frame}", "Frames taken from devices.");
+        meter.CreateObservableCounter("protocols.ip.frames.sent", () => Volatile.Read(ref FramesSent), "{frame}", "Frames handed to devices.");
+        meter.CreateObservableCounter("protocols.ip.datagrams.received", () => Volatile.Read(ref DatagramsReceived), "{datagram}", "IPv4 datagrams received (before validation).");
+        meter.CreateObservableCounter("protocols.ip.datagrams.delivered", () => Volatile.Read(ref Delivered), "{datagram}", "Datagrams delivered to a transport or consumed by ICMP.");
+        meter.CreateObservableCounter("protocols.ip.datagrams.sent", () => Volatile.Read(ref DatagramsSent), "{datagram}", "Datagrams originated (before fragmentation).");
+        meter.CreateObservableCounter("protocols.ip.dropped", () => ByReason(Dropped), "{frame}", "Received frames dropped, by reason.");
+        meter.CreateObservableCounter("protocols.ip.send.dropped", () => ByReason(SendDropped), "{datagram}", "Datagrams or frames not sent, by reason.");
+        meter.CreateObservableCounter("protocols.ip.checksum_errors", () => Volatile.Read(ref ChecksumErrors), "{datagram}", "IPv4 and ICMP checksum failures.");
+        meter.CreateObservableCounter("protocols.ip.fragments.received", () => Volatile.Read(ref FragmentsReceived), "{fragment}", "Fragments received.");
+        meter.CreateObservableCounter("protocols.ip.fragments.sent", () => Volatile.Read(ref FragmentsSent), "{fragment}", "Fragments sent.");
+        meter.CreateObservableCounter("protocols.ip.reassembled", () => Volatile.Read(ref Reassembled), "{datagram}", "Datagrams reassembled.");
+        meter.CreateObservableCounter("protocols.ip.reassembly_failures", () => Volatile.Read(ref ReassemblyFailures), "{datagram}", "Datagrams whose reassembly failed.");
+        meter.CreateObservableCounter("protocols.ip.icmp.in", () => ByType(IcmpIn), "{message}", "ICMP messages received, by type.");
+        meter.CreateObservableCounter("protocols.ip.icmp.out", () => ByType(IcmpOut), "{message}", "ICMP messages sent, by type.");
+        meter.CreateObservableCounter("protocols.ip.icmp.rate_limited", () => Volatile.Read(ref IcmpRateLimited), "{message}", "ICMP errors not sent because of the rate limit.");
+        meter.CreateObservableCounter("protocols.ip.arp.received", () => Volatile.Read(ref ArpReceived), "{packet}", "ARP packets processed.");
+        meter.CreateObservableCounter("protocols.ip.arp.requests_sent", () => Volatile.Read(ref ArpRequestsSent), "{packet}", "ARP requests sent.");
+        meter.CreateObservableCounter("protocols.ip.arp.replies_sent", () => Volatile.Read(ref ArpRepliesSent), "{packet}", "ARP replies sent.");
+    }
+
+    /// <summary>A consistent-enough copy of every counter (each value is read atomically).</summary>
+    public StackCountersSnapshot Snapshot() => new(this);
+
+    internal void Drop(DropReason reason) => Dropped[(int)reason]++;
+
+    internal void SendDrop(DropReason reason) => SendDropped[(int)reason]++;
+
+    private static IEnumerable<Measurement<long>> ByReason(long[] counts)
+    {
+        for (int i = 0; i < counts.Length; i++)
+        {
+            long v = Volatile.Read(ref counts[i]);
+            if (v != 0)
+            {
+                yield return new Measurement<long>(v, new KeyValuePair<string, object?>("reason", ((DropReason)i).ToString()));
+            }
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> ByType(long[] counts)
+    {
+        for (int i = 0; i < counts.Length; i++)
+        {
+            long v = Volatile.Read(ref counts[i]);
+            if (v != 0)
+            {
+                yield return new Measurement<long>(v, new KeyValuePair<string, object?>("type", ((IcmpType)i).ToString()));
+            }
+        }
+    }
+}
+
+/// <summary>A copy of a stack's counters at one moment.</summary>
+public sealed class StackCountersSnapshot
+{
+    private readonly long[] _dropped;
+    private readonly long[] _sendDropped;
+    private readonly long[] _icmpIn;
+    private readonly long[] _icmpOut;
+
+    internal StackCountersSnapshot(StackCounters c)
+    {
+        _dropped = ReadAll(c.Dropped);
+        _sendDropped = ReadAll(c.SendDropped);
+        _icmpIn = ReadAll(c.IcmpIn);
+        _icmpOut = ReadAll(c.IcmpOut);
+        FramesReceived = Volatile.Read(ref c.FramesReceived);
+        FramesSent = Volatile.Read(ref c.FramesSent);
+        Received = Volatile.Read(ref c.DatagramsReceived);
+        Delivered = Volatile.Read(ref c.Delivered);
+        Sent = Volatile.Read(ref c.DatagramsSent);
+        ChecksumErrors = Volatile.Read(ref c.ChecksumErrors);
+        FragmentsReceived = Volatile.Read(ref c.FragmentsReceived);
+        FragmentsSent = Volatile.Read(ref c.FragmentsSent);
+        Reassembled = Volatile.Read(ref c.Reassembled);
+        ReassemblyFailures = Volatile.Read(ref c.ReassemblyFailures);
+        IcmpRateLimited = Volatile.Read(ref c.IcmpRateLimited);
+        IcmpErrorsSuppressed = Volatile.Read(ref c.IcmpErrorsSuppressed);
+        ArpReceived = Volatile.Read(ref c.ArpReceived);
+        ArpRequestsSent = Volatile.Read(ref c.ArpRequestsSent);
+        ArpRepliesSent = Volatile.Read(ref c.ArpRepliesSent);
+        CallbackExceptions = Volatile.Read(ref c.CallbackExceptions);
+    }
+
+    /// <summary>Frames taken from devices (IP packets or Ethernet frames, ARP included).</summary>
+    public long FramesReceived { get; }
+
+    /// <summary>Frames handed to devices (fragments and ARP included).</summary>
+    public long FramesSent { get; }
+
+    /// <summary>IPv4 datagrams received, before validation (fragments count one each).</summary>
+    public long Received { get; }
+
+    /// <summary>Datagrams delivered to a transport, or consumed by the stack's ICMP.</summary>
+    public long Delivered { get; }
+
+    /// <summary>Datagrams forwarded: always 0, a host does not forward (RFC 1122 3.3.4).</summary>
+    public long Forwarded => 0;
+
+    /// <summary>Datagrams originated (before fragmentation), including ICMP we sent.</summary>
+    public long Sent { get; }
+
+    /// <summary>IPv4 header and ICMP checksum failures.</summary>
+    public long ChecksumErrors { get; }
+
+    /// <summary>Fragments received.</summary>
+    public long FragmentsReceived { get; }
+
+    /// <summary>Fragments sent.</summary>
+    public long FragmentsSent { get; }
+
+    /// <summary>Datagrams reassembled from fragments.</summary>
+    public long Reassembled { get; }
+
+    /// <summary>Datagrams whose reassembly failed (timeout, overlap, limits).</summary>
+    public long ReassemblyFailures { get; }
+
+    /// <summary>ICMP errors not sent because the rate limit held them back.</summary>
+    public long IcmpRateLimited { get; }
+
+    /// <summary>ICMP errors not sent because RFC 1122 3.2.2 forbids them (about ICMP errors, broadcasts, non-first fragments, invalid sources).</summary>
+    public long IcmpErrorsSuppressed { get; }
+
+    /// <summary>ARP packets received and processed.</summary>
+    public long ArpReceived { get; }
+
+    /// <summary>ARP requests sent.</summary>
+    public long ArpRequestsSent { get; }
+
+    /// <summary>ARP replies sent.</summary>
+    public long ArpRepliesSent { get; }
+
+    /// <summary>Exceptions thrown by callbacks (transports, timers, posted work) that the loop caught and logged.</summary>
+    public long CallbackExceptions { get; }
+
+    /// <summary>Received frames dropped, all reasons together.</summary>
+    public long TotalDropped => _dropped.Sum();
+
+    /// <summary>Datagrams or frames not sent, all reasons together.</summary>
+    public long TotalSendDropped => _sendDropped.Sum();
+
+    /// <summary>Received frames dropped for <paramref name="reason"/>.</summary>
+    public long DroppedFor(DropReason reason) => (uint)reason < (uint)_dropped.Length ? _dropped[(int)reason] : 0;
+
+    /// <summary>Datagrams or frames not sent for <paramref name="reason"/>.</summary>
+    public long SendDroppedFor(DropReason reason) => (uint)reason < (uint)_sendDropped.Length ? _sendDropped[(int)reason] : 0;
+
+    /// <summary>ICMP messages received of <paramref name="type"/> (checksum verified).</summary>
+    public long IcmpInOf(IcmpType type) => _icmpIn[(byte)type];
+
+    /// <summary>ICMP messages sent of <paramref name="type"/>.</summary>
+    public long IcmpOutOf(IcmpType type) => _icmpOut[(byte)type];
+
+    /// <summary>The non-zero receive drop counters by reason.</summary>
+    public IReadOnlyDictionary<DropReason, long> Drops => ToDictionary(_dropped);
+
+    /// <summary>The non-zero send drop counters by reason.</summary>
+    public IReadOnlyDictionary<DropReason, long> SendDrops => ToDictionary(_sendDropped);
+
+    /// <inheritdoc/>
+    public override string ToString() =>
+        $"frames in {FramesReceived} out {FramesSent}; datagrams in {Received} delivered {Delivered} sent {Sent}; " +
+        $"dropped {TotalDropped} [{string.Join(", ", Drops.Select(kv => $"{kv.Key}={kv.Value}"))}]; " +
+        $"send dropped {TotalSendDropped} [{string.Join(", ", SendDrops.Select(kv => $"{kv.Key}={kv.Value}"))}]; arp in {ArpReceived}";
+
+    private static long[] ReadAll(long[] source)
+    {
+        var copy = new long[source.Length];
+        for (int i = 0; i < source.Length; i++)
+        {
+            copy[i] = Volatile.Read(ref source[i]);
+        }
+
+        return copy;
+    }
+
+    private static Dictionary<DropReason, long> ToDictionary(long[] counts)
+    {
+        var d = new Dictionary<DropReason, long>();
+        for (int i = 0; i < counts.Length; i++)
+        {
+            if (counts[i] != 0)
+            {
+                d[(DropReason)i] = counts[i];
+            }
+        }
+
+        return d;
+    }
+}

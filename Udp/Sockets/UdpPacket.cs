@@ -1,0 +1,121 @@
+using System.Buffers.Binary;
+using Protocols.Wire;
+
+namespace Protocols.Udp;
+
+/// <summary>What <see cref="UdpPacket.Parse"/> found.</summary>
+public enum UdpParseStatus
+{
+    /// <summary>A well-formed datagram whose checksum verified (or was verified by the device).</summary>
+    Valid,
+
+    /// <summary>A well-formed datagram sent without a checksum (a zero checksum field, RFC 768).</summary>
+    ValidWithoutChecksum,
+
+    /// <summary>Shorter than 8 bytes, or a length field below 8 or beyond the IP payload (RFC 768; Linux's "short packet").</summary>
+    Malformed,
+
+    /// <summary>The checksum over the pseudo-header, header and data is wrong (RFC 1122 4.1.3.4: discard silently).</summary>
+    BadChecksum,
+}
+
+/// <summary>Builds and checks whole UDP datagrams (header + data) over IPv4 with the <see cref="UdpHeader"/> codec.</summary>
+public static class UdpPacket
+{
+    /// <summary>The most data one UDP datagram carries over IPv4: 65535 - 20 (IPv4 header) - 8 (UDP header).</summary>
+    public const int MaxPayloadLength = ushort.MaxValue - 20 - UdpHeader.FixedLength;
+
+    /// <summary>
+    /// Writes a datagram: header, then <paramref name="payload"/> (which may already sit at
+    /// <c>destination[8..]</c>), and the checksum over the IPv4 pseudo-header (RFC 768), a
+    /// computed zero being sent as 0xFFFF. Without <paramref name="computeChecksum"/> the field is
+    /// zero ("no checksum", RFC 768; RFC 1122 4.1.3.4 says it should be on by default).
+    /// </summary>
+    /// <param name="destination">Receives the datagram; at least 8 + payload bytes.</param>
+    /// <param name="source">Source address (for the pseudo-header) and port.</param>
+    /// <param name="to">Destination address and port.</param>
+    /// <param name="payload">The data, at most <see cref="MaxPayloadLength"/> bytes.</param>
+    /// <param name="computeChecksum">Whether to compute the checksum.</param>
+    /// <returns>Bytes written (8 + payload length).</returns>
+    /// <exception cref="ArgumentException">The payload is too large or the destination too small.</exception>
+    public static int Write(Span<byte> destination, Ipv4Endpoint source, Ipv4Endpoint to, scoped ReadOnlySpan<byte> payload, bool computeChecksum = true)
+    {
+        if (payload.Length > MaxPayloadLength)
+        {
+            throw new ArgumentException($"A UDP datagram over IPv4 carries at most {MaxPayloadLength} bytes; this one has {payload.Length}.", nameof(payload));
+        }
+
+        int length = UdpHeader.FixedLength + payload.Length;
+        if (destination.Length < length)
+        {
+            throw new ArgumentException($"The datagram needs {length} bytes; the destination has {destination.Length}.", nameof(destination));
+        }
+
+        Span<byte> datagram = destination[..length];
+        payload.CopyTo(datagram[UdpHeader.FixedLength..]);
+        var writer = new UdpHeader.Writer(datagram)
+        {
+            SourcePort = source.Port,
+            DestinationPort = to.Port,
+            Length = (ushort)length,
+            Checksum = 0,
+        };
+        if (computeChecksum)
+        {
+            writer.FillChecksum(Checksum.PseudoHeaderSum(source.Address, to.Address, UdpHeader.IpProtocolNumber, length));
+        }
+
+        return length;
+    }
+
+    /// <summary>
+    /// Checks a received datagram: header and length field (the datagram is trimmed to the length
+    /// field; bytes past it are ignored), then the checksum over the pseudo-header unless it is zero
+    /// (RFC 768: none computed) or <paramref name="checksumVerifiedByDevice"/>. Never throws.
+    /// </summary>
+    /// <param name="ipPayload">The IPv4 payload.</param>
+    /// <param name="source">The IPv4 source address.</param>
+    /// <param name="destination">The IPv4 destination address.</param>
+    /// <param name="checksumVerifiedByDevice">The device already verified the checksum.</param>
+    /// <param name="reader">The datagram, when <see cref="UdpParseStatus.Valid"/> or <see cref="UdpParseStatus.ValidWithoutChecksum"/>.</param>
+    /// <returns>What was found.</returns>
+    public static UdpParseStatus Parse(ReadOnlySpan<byte> ipPayload, Ipv4Address source, Ipv4Address destination, bool checksumVerifiedByDevice, out UdpHeader.Reader reader)
+    {
+        if (!UdpHeader.TryRead(ipPayload, out reader, out _))
+        {
+            return UdpParseStatus.Malformed;
+        }
+
+        if (reader.Checksum == 0)
+        {
+            return UdpParseStatus.ValidWithoutChecksum;
+        }
+
+        if (checksumVerifiedByDevice)
+        {
+            return UdpParseStatus.Valid;
+        }
+
+        // RFC 768: the pseudo-header's length is the UDP length field (the trimmed datagram).
+        uint pseudo = Checksum.PseudoHeaderSum(source, destination, UdpHeader.IpProtocolNumber, reader.Bytes.Length);
+        return reader.VerifyChecksum(pseudo) ? UdpParseStatus.Valid : UdpParseStatus.BadChecksum;
+    }
+
+    /// <summary>Reads the two ports at the start of a (possibly truncated) UDP header quoted in an ICMP error.</summary>
+    /// <param name="quotedTransportHeader">At least the first four bytes of the UDP header.</param>
+    /// <param name="sourcePort">The quoted source port (ours).</param>
+    /// <param name="destinationPort">The quoted destination port (the peer's).</param>
+    /// <returns>False when fewer than four bytes were quoted.</returns>
+    public static bool TryReadQuotedPorts(ReadOnlySpan<byte> quotedTransportHeader, out ushort sourcePort, out ushort destinationPort)
+    {
+        if (quotedTransportHeader.Length < 4)
+        {
+            sourcePort = destinationPort = 0;
+            return false;
+        }
+
+        sourcePort = BinaryPrimitives.ReadUInt16BigEndian(quotedTransportHeader);
+        destinationPort = BinaryPrimitives.ReadUInt16BigEndian(quotedTransportHeader[2..]);
+        return true;
+    }
+}
