@@ -23,6 +23,21 @@ public sealed class InteropFactAttribute : FactAttribute
     }
 }
 
+/// <summary>A theory with the environment checks of <see cref="InteropFactAttribute"/>.</summary>
+[AttributeUsage(AttributeTargets.Method, AllowMultiple = false)]
+public sealed class InteropTheoryAttribute : TheoryAttribute
+{
+    /// <summary>Extra programs the test runs (looked up on PATH).</summary>
+    public string[] Tools { get; set; } = [];
+
+    /// <inheritdoc/>
+    public override string? Skip
+    {
+        get => base.Skip ?? InteropEnvironment.MissingReason(Tools);
+        set => base.Skip = value;
+    }
+}
+
 /// <summary>What the interop tests need from the machine, and small helpers to run kernel tools with bounded waits.</summary>
 public static class InteropEnvironment
 {
