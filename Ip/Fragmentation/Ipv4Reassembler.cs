@@ -165,7 +165,7 @@ public sealed class Ipv4Reassembler : IDisposable
 
         if (data.Length > 0)
         {
-            if (!EnsureCapacity(entry, end))
+            if (!EnsureCapacity(entry, offset, end))
             {
                 return Fail(entry, ReassemblyDropReason.LimitBytes, out result);
             }
@@ -175,7 +175,7 @@ public sealed class Ipv4Reassembler : IDisposable
                 return Fail(entry, ReassemblyDropReason.TooManyFragments, out result);
             }
 
-            data.CopyTo(entry.Buffer.AsSpan(offset));
+            data.CopyTo(entry.Buffer.AsSpan(offset - entry.BufferBase));
         }
 
         // RFC 791 3.2: the first fragment's header becomes the datagram's header.
@@ -264,7 +264,15 @@ public sealed class Ipv4Reassembler : IDisposable
         ReadOnlySpan<byte> payload = packet.Payload;
         byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(payload.Length, 1));
         payload.CopyTo(buffer);
-        result = new ReassemblyResult(ReassemblyStatus.Completed, ReassemblyDropReason.None, new ReassembledDatagram(packet.ToValue(), packet.Header, buffer, payload.Length));
+
+        // Same contract as a reassembled datagram: the header's checksum is valid.
+        Span<byte> header = stackalloc byte[Ipv4Packet.MaxHeaderLength];
+        header = header[..packet.HeaderLength];
+        packet.Header.CopyTo(header);
+        Ipv4Header.FillChecksum(header);
+        Ipv4Header fields = packet.ToValue();
+        fields.HeaderChecksum = new Ipv4Header.Writer(header).HeaderChecksum;
+        result = new ReassemblyResult(ReassemblyStatus.Completed, ReassemblyDropReason.None, new ReassembledDatagram(fields, header, buffer, payload.Length));
         return ReassemblyStatus.Completed;
     }
 
@@ -364,42 +372,61 @@ public sealed class Ipv4Reassembler : IDisposable
         _failures[(int)reason]++;
     }
 
-    // Makes entry.Buffer hold at least `end` bytes, within the byte budget.
-    private bool EnsureCapacity(Entry entry, int end)
+    // Makes entry.Buffer cover [offset, end) as well as the bytes already held, within the byte
+    // budget. The buffer is a window of the payload starting at entry.BufferBase: a lone fragment
+    // far into the datagram costs its own size, not the whole offset.
+    private bool EnsureCapacity(Entry entry, int offset, int end)
     {
-        int current = entry.Buffer?.Length ?? 0;
-        if (current >= end)
+        byte[]? old = entry.Buffer;
+        int current = old?.Length ?? 0;
+        int heldLow = entry.RunCount > 0 ? entry.RunStart[0] : offset;
+        int heldHigh = entry.RunCount > 0 ? entry.RunEnd[entry.RunCount - 1] : offset;
+        int low = Math.Min(heldLow, offset);
+        int high = Math.Max(heldHigh, end);
+        if (old is not null && low >= entry.BufferBase && high <= entry.BufferBase + current)
         {
             return true;
         }
 
-        // Once the end is known the buffer is sized for it; before, it grows by doubling.
-        int wanted = entry.TotalEnd >= 0 ? entry.TotalEnd : Math.Min(Math.Max(end, current * 2), MaxDatagram);
-        wanted = Math.Max(wanted, end);
+        // Grow by doubling (amortized copies whichever way the fragments arrive), never past the
+        // known end or the largest datagram.
+        int ceiling = entry.TotalEnd >= 0 ? entry.TotalEnd : MaxDatagram;
+        int span = Math.Max(high - low, Math.Min(current * 2, ceiling));
+        int newLow = low;
+        if (old is not null && offset < heldLow)
+        {
+            newLow = Math.Max(0, high - span); // growing downwards (fragments arriving in reverse)
+        }
 
-        // ArrayPool rounds up to a power of two: budget what will actually be held.
-        int size = wanted <= 16 ? 16 : (int)Math.Min(System.Numerics.BitOperations.RoundUpToPowerOf2((uint)wanted), int.MaxValue);
-        long delta = size - current;
+        int size = Math.Max(high - newLow, Math.Min(span, ceiling - newLow));
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(size, 1));
+        long delta = buffer.Length - current;
         while (_bytes + delta > _options.MaxBytes)
         {
             Entry? victim = _oldest == entry ? entry.Next : _oldest;
             if (victim is null || _options.LimitPolicy == ReassemblyLimitPolicy.RefuseNew)
             {
+                ArrayPool<byte>.Shared.Return(buffer);
                 return false;
             }
 
             Evict(victim, ReassemblyDropReason.LimitBytes);
         }
 
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(size);
-        if (entry.Buffer is not null)
+        if (old is not null)
         {
-            entry.Buffer.AsSpan(0, entry.MaxEnd).CopyTo(buffer);
-            ArrayPool<byte>.Shared.Return(entry.Buffer);
+            // Only bytes inside runs matter: copy from the lowest to the highest byte held.
+            if (entry.RunCount > 0)
+            {
+                old.AsSpan(heldLow - entry.BufferBase, heldHigh - heldLow).CopyTo(buffer.AsSpan(heldLow - newLow));
+            }
+
+            ArrayPool<byte>.Shared.Return(old);
         }
 
-        _bytes += buffer.Length - current;
+        _bytes += delta;
         entry.Buffer = buffer;
+        entry.BufferBase = newLow;
         return true;
     }
 
@@ -419,7 +446,7 @@ public sealed class Ipv4Reassembler : IDisposable
                 continue;
             }
 
-            if (!entry.Buffer.AsSpan(from, to - from).SequenceEqual(data.Slice(from - offset, to - from)))
+            if (!entry.Buffer.AsSpan(from - entry.BufferBase, to - from).SequenceEqual(data.Slice(from - offset, to - from)))
             {
                 conflict = true;
                 return overlapped;
@@ -537,6 +564,7 @@ public sealed class Ipv4Reassembler : IDisposable
             entry.Buffer = null;
         }
 
+        entry.BufferBase = 0;
         entry.HeaderLength = 0;
         entry.TotalEnd = -1;
         entry.MaxEnd = 0;
@@ -560,6 +588,7 @@ public sealed class Ipv4Reassembler : IDisposable
         public Entry? Previous;
         public Entry? Next;
         public byte[]? Buffer;
+        public int BufferBase;
         public ReassembledDatagram.HeaderBytes Header;
         public int HeaderLength;
         public int TotalEnd = -1;

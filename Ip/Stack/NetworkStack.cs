@@ -24,6 +24,7 @@ public sealed partial class NetworkStack : IDisposable
     private readonly IIpTransport?[] _transports = new IIpTransport?[256];
     private readonly ConcurrentQueue<Action<NetworkStack>> _requests = new();
     private readonly Meter _meter;
+    private static readonly TimeSpan IdleBackoff = TimeSpan.FromMilliseconds(10);
     private int _pendingRequests;
     private int _polling;
     private int _running;
@@ -198,6 +199,7 @@ public sealed partial class NetworkStack : IDisposable
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var deviceWaits = new Task?[_interfaces.Count];
+        int idleWakeUps = 0;
         try
         {
             while (!cancellationToken.IsCancellationRequested)
@@ -209,6 +211,7 @@ public sealed partial class NetworkStack : IDisposable
                 int work = Poll();
                 if (work > 0 || !_requests.IsEmpty || _loopbackQueue.Count > 0)
                 {
+                    idleWakeUps = 0;
                     await Task.Yield();
                     continue;
                 }
@@ -221,13 +224,20 @@ public sealed partial class NetworkStack : IDisposable
                 var waits = new List<Task>(deviceWaits.Length + 2) { wake.Task };
                 for (int i = 0; i < deviceWaits.Length; i++)
                 {
-                    // One outstanding wait per device, re-armed only when it has completed.
+                    // One outstanding wait per device, re-armed only once it has completed.
                     if (deviceWaits[i] is not { IsCompleted: false })
                     {
                         deviceWaits[i] = _interfaces[i].Device.WaitForReceiveAsync(stop.Token).AsTask();
                     }
 
                     waits.Add(deviceWaits[i]!);
+                }
+
+                // A device that keeps reporting "ready" with nothing to receive (closed, or faulted)
+                // must not make this loop spin: after a few such wake-ups, wait a little first.
+                if (idleWakeUps > 8)
+                {
+                    await Task.Delay(IdleBackoff, TimeProvider, cancellationToken).ConfigureAwait(false);
                 }
 
                 using var delayCancel = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
@@ -241,14 +251,15 @@ public sealed partial class NetworkStack : IDisposable
 
                     waits.Add(Task.Delay(delay, TimeProvider, delayCancel.Token));
                 }
-                else
-                {
-                    waits.Add(Task.Delay(Timeout.InfiniteTimeSpan, TimeProvider, delayCancel.Token));
-                }
 
-                await Task.WhenAny(waits).ConfigureAwait(false);
+                Task woke = await Task.WhenAny(waits).ConfigureAwait(false);
                 delayCancel.Cancel();
+                idleWakeUps = woke != wake.Task && Array.IndexOf(deviceWaits, woke) >= 0 ? idleWakeUps + 1 : 0;
             }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Cancelled while backing off: a normal stop.
         }
         finally
         {

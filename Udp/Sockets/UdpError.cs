@@ -34,6 +34,12 @@ public enum UdpError
 
     /// <summary>A destination that cannot be sent to: port 0 or the unspecified address (EINVAL).</summary>
     InvalidArgument,
+
+    /// <summary>The peer or a router reported an ICMP parameter problem with our datagram (EPROTO).</summary>
+    ProtocolError,
+
+    /// <summary>Too many receives are already waiting on this socket.</summary>
+    TooManyPendingReceives,
 }
 
 /// <summary>A UDP socket operation failed; <see cref="Error"/> says why.</summary>
@@ -46,6 +52,18 @@ public sealed class UdpException : IOException
         : base(message ?? DefaultMessage(error))
     {
         Error = error;
+    }
+
+    /// <summary>Creates the exception for an ICMP error about a datagram sent to <paramref name="remote"/>.</summary>
+    /// <param name="error">Why the operation failed.</param>
+    /// <param name="remote">The destination of the datagram the ICMP error quoted.</param>
+    /// <param name="reportedBy">Who sent the ICMP error.</param>
+    public UdpException(UdpError error, Ipv4Endpoint remote, Protocols.Wire.Ipv4Address reportedBy)
+        : base($"{DefaultMessage(error)} Datagram to {remote}, reported by {reportedBy}.")
+    {
+        Error = error;
+        RemoteEndpoint = remote;
+        ReportedBy = reportedBy;
     }
 
     /// <summary>Creates the exception with a generic error (for serializers and analyzers).</summary>
@@ -73,6 +91,12 @@ public sealed class UdpException : IOException
     /// <summary>Why the operation failed.</summary>
     public UdpError Error { get; }
 
+    /// <summary>For an error reported by ICMP: the destination of the datagram it was about.</summary>
+    public Ipv4Endpoint? RemoteEndpoint { get; }
+
+    /// <summary>For an error reported by ICMP: the host or router that sent it.</summary>
+    public Protocols.Wire.Ipv4Address? ReportedBy { get; }
+
     /// <summary>The <see cref="SocketError"/> a kernel socket reports for the same condition.</summary>
     public SocketError SocketErrorCode => ToSocketError(Error);
 
@@ -90,6 +114,8 @@ public sealed class UdpException : IOException
         UdpError.MessageTooBig => SocketError.MessageSize,
         UdpError.NoBufferSpace => SocketError.NoBufferSpaceAvailable,
         UdpError.DestinationAddressRequired => SocketError.DestinationAddressRequired,
+        UdpError.ProtocolError => SocketError.SocketError,
+        UdpError.TooManyPendingReceives => SocketError.TooManyOpenSockets,
         _ => SocketError.InvalidArgument,
     };
 
@@ -104,6 +130,8 @@ public sealed class UdpException : IOException
         UdpError.MessageTooBig => "The datagram is too large.",
         UdpError.NoBufferSpace => "The send queue is full.",
         UdpError.DestinationAddressRequired => "The socket is not connected and no destination was given.",
+        UdpError.ProtocolError => "The peer reported a parameter problem (ICMP).",
+        UdpError.TooManyPendingReceives => "Too many receives are already waiting on this socket.",
         _ => "Invalid argument.",
     };
 }

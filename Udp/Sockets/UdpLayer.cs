@@ -1,0 +1,192 @@
+using Protocols.Ip;
+using Protocols.Wire;
+
+namespace Protocols.Udp;
+
+/// <summary>
+/// UDP (RFC 768) on one <see cref="NetworkStack"/>: the binding table, demultiplexing of received
+/// datagrams to sockets, checksums, ICMP port unreachable for unbound ports, ICMP errors to the
+/// sockets that caused them, and the counters. Made by <see cref="UdpStackExtensions.UseUdp"/>;
+/// its callbacks run on the stack's loop.
+/// </summary>
+public sealed class UdpLayer : IIpTransport
+{
+    private static int s_layers;
+
+    private readonly UdpPortTable<UdpSocket> _ports;
+
+    // One datagram being built; only the loop uses it (SendDatagram copies before returning).
+    private readonly byte[] _sendBuffer = new byte[UdpHeader.FixedLength + UdpPacket.MaxPayloadLength];
+
+    internal UdpLayer(NetworkStack stack, UdpOptions options)
+    {
+        Stack = stack;
+        Options = options;
+        _ports = new UdpPortTable<UdpSocket>(
+            options.EphemeralPortFirst,
+            options.EphemeralPortLast,
+            options.Seed is { } seed ? new Random(seed) : new Random());
+        Counters = new UdpCounters(options.Name ?? $"udp-{Interlocked.Increment(ref s_layers)}");
+    }
+
+    /// <summary>The stack this layer runs on.</summary>
+    public NetworkStack Stack { get; }
+
+    /// <summary>The layer's settings.</summary>
+    public UdpOptions Options { get; }
+
+    /// <summary>The counters (<c>netstat -su</c>); also published on the <c>Protocols.Udp</c> meter.</summary>
+    public UdpCounters Counters { get; }
+
+    /// <summary>Number of bound sockets.</summary>
+    public int SocketCount => _ports.Count;
+
+    /// <inheritdoc/>
+    public IpProtocol Protocol => IpProtocol.Udp;
+
+    /// <inheritdoc/>
+    public void OnDatagram(NetworkStack stack, in IpDatagram datagram)
+    {
+        UdpParseStatus status = UdpPacket.Parse(datagram.Payload, datagram.Source, datagram.Destination, datagram.ChecksumsVerifiedByDevice, out UdpHeader.Reader udp);
+        switch (status)
+        {
+            case UdpParseStatus.Malformed:
+                Counters.MalformedDatagrams++;
+                Counters.InErrors++;
+                return;
+            case UdpParseStatus.BadChecksum:
+                // RFC 1122 4.1.3.4: discard silently (and, as Linux, before looking for a socket,
+                // so a corrupted datagram never draws a port unreachable).
+                Counters.ChecksumErrors++;
+                Counters.InErrors++;
+                return;
+        }
+
+        var remote = new Ipv4Endpoint(datagram.Source, udp.SourcePort);
+        UdpSocket? socket = _ports.Lookup(datagram.Destination, udp.DestinationPort);
+        if (socket is null || !socket.Accepts(remote))
+        {
+            // A connected socket takes only its peer's datagrams; others find no socket (Linux's
+            // compute_score), so they are counted and answered as for an unbound port.
+            if (datagram.IsBroadcast)
+            {
+                Counters.IgnoredBroadcasts++;
+            }
+            else
+            {
+                Counters.NoPorts++;
+
+                // RFC 1122 4.1.3.1: SHOULD send port unreachable; the stack applies RFC 1122 3.2.2's
+                // "never about broadcasts, ICMP errors or non-first fragments" and the rate limit.
+                stack.SendIcmpDestinationUnreachable(in datagram, IcmpUnreachableCode.PortUnreachable);
+            }
+
+            return;
+        }
+
+        if (socket.Deliver(udp.Payload, remote, datagram.Destination))
+        {
+            Counters.DatagramsReceived++;
+        }
+        else
+        {
+            Counters.ReceiveBufferErrors++;
+            Counters.InErrors++;
+        }
+    }
+
+    /// <inheritdoc/>
+    public void OnIcmpError(NetworkStack stack, in IcmpErrorInfo error)
+    {
+        Counters.IcmpErrorsReceived++;
+        if (!UdpPacket.TryReadQuotedPorts(error.QuotedTransportHeader, out ushort localPort, out ushort remotePort)
+            || !UdpIcmpErrors.TryClassify(error.Type, error.Code, out UdpError udpError, out bool hard))
+        {
+            return;
+        }
+
+        UdpSocket? socket = _ports.Lookup(error.QuotedSource, localPort);
+        socket?.OnIcmpError(udpError, hard, new Ipv4Endpoint(error.QuotedDestination, remotePort), error.ReportedBy);
+    }
+
+    /// <summary>Binds a socket; thread-safe (see <see cref="UdpPortTable{T}"/>).</summary>
+    internal ushort Bind(UdpSocket socket, Ipv4Endpoint local)
+    {
+        if (local.Address != Ipv4Address.Any && !IsBindableAddress(local.Address))
+        {
+            throw new UdpException(UdpError.AddressNotAvailable, $"{local.Address} is not an address of this stack.");
+        }
+
+        if (_ports.TryBind(local.Address, local.Port, socket, out ushort port) is { } error)
+        {
+            throw new UdpException(error, error == UdpError.AddressInUse ? $"{local} is already in use." : null);
+        }
+
+        return port;
+    }
+
+    /// <summary>Releases a socket's binding; thread-safe.</summary>
+    internal void Unbind(UdpSocket socket, Ipv4Endpoint local) => _ports.Unbind(local.Address, local.Port, socket);
+
+    /// <summary>Builds and sends one datagram; on the loop.</summary>
+    /// <returns>Null when IP took it, else why not.</returns>
+    internal UdpError? Send(Ipv4Endpoint local, Ipv4Endpoint remote, ReadOnlySpan<byte> payload, UdpSocketOptions options)
+    {
+        Ipv4Address source = local.Address;
+        if (source == Ipv4Address.Any)
+        {
+            // The checksum covers the source address, so it must be known before IP picks it.
+            if (Stack.RouteSourceFor(remote.Address) is not { } routed)
+            {
+                Counters.SendErrors++;
+                return UdpError.NetworkUnreachable;
+            }
+
+            source = routed;
+        }
+
+        int length = UdpPacket.Write(_sendBuffer, new Ipv4Endpoint(source, local.Port), remote, payload, options.ComputeChecksums);
+        var request = new IpSendRequest(remote.Address, IpProtocol.Udp)
+        {
+            Source = source,
+            Ttl = options.Ttl,
+            DontFragment = options.DontFragment,
+        };
+        UdpError? result = Stack.SendDatagram(in request, _sendBuffer.AsSpan(0, length)) switch
+        {
+            IpSendResult.Sent or IpSendResult.Queued => null,
+            IpSendResult.NoRoute => UdpError.NetworkUnreachable,
+            IpSendResult.MessageTooBig => UdpError.MessageTooBig,
+            IpSendResult.QueueFull => UdpError.NoBufferSpace,
+            _ => UdpError.AddressNotAvailable,
+        };
+        if (result is null)
+        {
+            Counters.DatagramsSent++;
+        }
+        else
+        {
+            Counters.SendErrors++;
+        }
+
+        return result;
+    }
+
+    private bool IsBindableAddress(Ipv4Address address)
+    {
+        if (address == Ipv4Address.Broadcast || Stack.IsLocalAddress(address))
+        {
+            return true;
+        }
+
+        foreach (NetworkInterface nic in Stack.Interfaces)
+        {
+            if (nic.BroadcastAddress == address)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

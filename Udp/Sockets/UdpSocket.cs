@@ -1,0 +1,562 @@
+using System.Buffers;
+using Protocols.Ip;
+using Protocols.Wire;
+
+namespace Protocols.Udp;
+
+/// <summary>
+/// A UDP socket on a <see cref="NetworkStack"/>: bound to a local port (and optionally a local
+/// address), optionally connected to one peer, with asynchronous send and receive.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Threads: any thread may call any member. Binding, <see cref="Connect(Ipv4Endpoint)"/> and
+/// <see cref="Dispose"/> take effect at once, as bind(2) and connect(2) do (the binding table is
+/// safe to change from any thread, the peer is one atomic word); sends and receives are posted to
+/// the stack's loop, which alone touches the socket's queue, waiters and pending error, in the
+/// order they were called. Completions run asynchronously (never inline on the loop).
+/// </para>
+/// <para>
+/// Receiving: datagrams wait in a queue bounded in datagrams and bytes
+/// (<see cref="UdpSocketOptions.ReceiveQueueDatagrams"/>, <see cref="UdpSocketOptions.ReceiveQueueBytes"/>);
+/// one that does not fit is dropped and counted (<see cref="ReceiveQueueDrops"/>, and the layer's
+/// <see cref="UdpCountersSnapshot.ReceiveBufferErrors"/>).
+/// </para>
+/// <para>
+/// ICMP errors (RFC 1122 4.1.3.3): a connected socket reports hard errors about its peer (port
+/// unreachable as <see cref="UdpError.ConnectionRefused"/>, protocol unreachable, prohibited...)
+/// as a <see cref="UdpException"/> from its next receive or send, whichever comes first (a receive
+/// already waiting fails at once), like Linux's ECONNREFUSED. An unconnected socket, which may be
+/// serving many peers, does not fail because one of them is gone (Linux's default too), unless
+/// <see cref="UdpSocketOptions.ReceiveIcmpErrors"/> is set (IP_RECVERR): then every ICMP error
+/// about any datagram it sent is reported the same way, with the peer in
+/// <see cref="UdpException.RemoteEndpoint"/>. Only the latest unreported error is kept.
+/// </para>
+/// </remarks>
+public sealed class UdpSocket : IDisposable, IAsyncDisposable
+{
+    private readonly UdpLayer _layer;
+    private readonly UdpSocketOptions _options;
+    private readonly CancellationTokenSource _closed = new();
+
+    // Loop state.
+    private readonly UdpReceiveQueue _queue;
+    private readonly Queue<ReceiveOperation> _waiters = new();
+    private UdpException? _pendingError;
+    private bool _closedOnLoop;
+
+    // Written on the loop, read anywhere.
+    private long _receiveQueueDrops;
+
+    // The connected peer: bit 48 = connected, then address and port. One atomic word, so Connect
+    // takes effect at once (as connect(2) does) for the loop's filtering and for later sends.
+    private long _remoteApi;
+    private int _disposed;
+
+    private UdpSocket(UdpLayer layer, Ipv4Endpoint local, UdpSocketOptions options)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.ReceiveQueueDatagrams, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.ReceiveQueueBytes, 0, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxPendingReceives, 1, nameof(options));
+        _layer = layer;
+        _options = options;
+        _queue = new UdpReceiveQueue(options.ReceiveQueueDatagrams, options.ReceiveQueueBytes);
+        ushort port = layer.Bind(this, local);
+        LocalEndpoint = local with { Port = port };
+    }
+
+    /// <summary>The stack the socket lives on.</summary>
+    public NetworkStack Stack => _layer.Stack;
+
+    /// <summary>The bound address (<see cref="Ipv4Address.Any"/> for every address of the stack) and port.</summary>
+    public Ipv4Endpoint LocalEndpoint { get; }
+
+    /// <summary>The connected peer, or null.</summary>
+    public Ipv4Endpoint? RemoteEndpoint
+    {
+        get
+        {
+            long packed = Volatile.Read(ref _remoteApi);
+            return (packed >> 48) == 0 ? null : new Ipv4Endpoint(Ipv4Address.FromUInt32((uint)(packed >> 16)), (ushort)packed);
+        }
+    }
+
+    /// <summary>Datagrams dropped because the receive queue was full.</summary>
+    public long ReceiveQueueDrops => Volatile.Read(ref _receiveQueueDrops);
+
+    /// <summary>Whether <see cref="Dispose"/> was called.</summary>
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <summary>Binds a socket to <paramref name="port"/> on every address of the stack; 0 picks a free ephemeral port.</summary>
+    /// <param name="stack">The stack; UDP is enabled on it if it was not (<see cref="UdpStackExtensions.UseUdp"/>).</param>
+    /// <param name="port">The local port, or 0.</param>
+    /// <param name="options">Socket settings; null for the layer's defaults.</param>
+    /// <returns>The bound socket.</returns>
+    /// <exception cref="UdpException"><see cref="UdpError.AddressInUse"/>, or <see cref="UdpError.AddressNotAvailable"/> when no ephemeral port is free.</exception>
+    public static UdpSocket Bind(NetworkStack stack, ushort port = 0, UdpSocketOptions? options = null) =>
+        Bind(stack, new Ipv4Endpoint(Ipv4Address.Any, port), options);
+
+    /// <summary>Binds a socket to <paramref name="local"/>: one of the stack's addresses (or a broadcast address, or <see cref="Ipv4Address.Any"/>) and a port (0 for ephemeral).</summary>
+    /// <param name="stack">The stack; UDP is enabled on it if it was not.</param>
+    /// <param name="local">The local address and port.</param>
+    /// <param name="options">Socket settings; null for the layer's defaults.</param>
+    /// <returns>The bound socket.</returns>
+    /// <exception cref="UdpException"><see cref="UdpError.AddressInUse"/>, or <see cref="UdpError.AddressNotAvailable"/> when the address is not the stack's or no ephemeral port is free.</exception>
+    public static UdpSocket Bind(NetworkStack stack, Ipv4Endpoint local, UdpSocketOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(stack);
+        UdpLayer layer = stack.UseUdp();
+        return new UdpSocket(layer, local, options ?? layer.Options.DefaultSocketOptions);
+    }
+
+    /// <summary>Binds a socket to an ephemeral port and connects it to <paramref name="remote"/>.</summary>
+    /// <param name="stack">The stack; UDP is enabled on it if it was not.</param>
+    /// <param name="remote">The peer.</param>
+    /// <param name="options">Socket settings; null for the layer's defaults.</param>
+    /// <returns>The connected socket.</returns>
+    public static UdpSocket Connect(NetworkStack stack, Ipv4Endpoint remote, UdpSocketOptions? options = null)
+    {
+        ValidateRemote(remote);
+        UdpSocket socket = Bind(stack, 0, options);
+        socket.Connect(remote);
+        return socket;
+    }
+
+    /// <summary>
+    /// Connects to <paramref name="remote"/>: from now on only its datagrams are delivered (others
+    /// are treated as for an unbound port), <see cref="SendAsync"/> sends there, and ICMP errors
+    /// about it are reported. Calling it again changes the peer.
+    /// </summary>
+    /// <param name="remote">The peer: a real address and a non-zero port.</param>
+    /// <exception cref="UdpException"><see cref="UdpError.InvalidArgument"/> for port 0 or 0.0.0.0.</exception>
+    public void Connect(Ipv4Endpoint remote)
+    {
+        ValidateRemote(remote);
+        SetRemote(remote);
+    }
+
+    /// <summary>Dissolves the connection: datagrams from every peer are delivered again (connect(2) with AF_UNSPEC).</summary>
+    public void Disconnect() => SetRemote(null);
+
+    /// <summary>Sends one datagram to <paramref name="remote"/>.</summary>
+    /// <param name="data">The data: at most 65507 bytes (IP fragments it to the MTU); read until the returned task completes.</param>
+    /// <param name="remote">The destination.</param>
+    /// <param name="cancellationToken">Cancels the send if the loop has not taken it yet.</param>
+    /// <returns>Completes when IP has taken the datagram (sent, or queued waiting for ARP).</returns>
+    /// <exception cref="UdpException">Too large, no route, queue full, or an ICMP error reported earlier.</exception>
+    public ValueTask SendToAsync(ReadOnlyMemory<byte> data, Ipv4Endpoint remote, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            ValidateRemote(remote);
+        }
+        catch (UdpException e)
+        {
+            return ValueTask.FromException(e);
+        }
+
+        return Send(data, remote, cancellationToken);
+    }
+
+    /// <summary>Sends one datagram to the connected peer.</summary>
+    /// <param name="data">The data: at most 65507 bytes; read until the returned task completes.</param>
+    /// <param name="cancellationToken">Cancels the send if the loop has not taken it yet.</param>
+    /// <returns>Completes when IP has taken the datagram.</returns>
+    /// <exception cref="UdpException"><see cref="UdpError.DestinationAddressRequired"/> when not connected; as <see cref="SendToAsync"/> otherwise.</exception>
+    public ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default) =>
+        RemoteEndpoint is { } remote
+            ? Send(data, remote, cancellationToken)
+            : ValueTask.FromException(new UdpException(UdpError.DestinationAddressRequired));
+
+    /// <summary>
+    /// Receives one datagram into <paramref name="buffer"/>: the oldest waiting, or the next to
+    /// arrive. A datagram longer than the buffer is truncated (the rest is lost; see
+    /// <see cref="UdpReceiveResult.Truncated"/>).
+    /// </summary>
+    /// <param name="buffer">Where to copy the data; written by the loop until the task completes.</param>
+    /// <param name="cancellationToken">Cancels the wait; a cancelled receive takes no datagram.</param>
+    /// <returns>The datagram's length, sender and destination address.</returns>
+    /// <exception cref="UdpException">An ICMP error reported about an earlier send (see the remarks).</exception>
+    /// <exception cref="ObjectDisposedException">The socket was disposed (also ends a waiting receive).</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
+    public ValueTask<UdpReceiveResult> ReceiveFromAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (IsDisposed)
+        {
+            return ValueTask.FromException<UdpReceiveResult>(new ObjectDisposedException(nameof(UdpSocket)));
+        }
+
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<UdpReceiveResult>(cancellationToken);
+        }
+
+        var operation = new ReceiveOperation(this, buffer, cancellationToken);
+        if (!TryPost(operation.Start))
+        {
+            operation.TryFail(new UdpException(UdpError.NoBufferSpace, "The stack's request queue is full."));
+        }
+
+        return new ValueTask<UdpReceiveResult>(operation.Task);
+    }
+
+    /// <summary>Unbinds the port at once, fails waiting receives with <see cref="ObjectDisposedException"/>, and releases queued datagrams on the loop.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _layer.Unbind(this, LocalEndpoint);
+        _closed.Cancel(); // fails the waiting receives (each listens to this token)
+        _ = TryPost(CloseOnLoop); // when the queue is full, the buffers are left to the GC
+    }
+
+    /// <summary>As <see cref="Dispose"/>.</summary>
+    /// <returns>A completed task.</returns>
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Describes the socket.</summary>
+    /// <returns><c>udp local -> remote</c>.</returns>
+    public override string ToString() => $"udp {LocalEndpoint}" + (RemoteEndpoint is { } r ? $" -> {r}" : string.Empty);
+
+    // ---- Called by the layer on the loop ----
+
+    /// <summary>Whether a datagram from <paramref name="remote"/> is for this socket (connect filtering).</summary>
+    internal bool Accepts(Ipv4Endpoint remote) => !_closedOnLoop && (RemoteEndpoint is not { } peer || peer == remote);
+
+    /// <summary>Hands a datagram to the oldest waiting receive, or queues it.</summary>
+    /// <returns>False when the receive queue was full (dropped).</returns>
+    internal bool Deliver(ReadOnlySpan<byte> data, Ipv4Endpoint remote, Ipv4Address localAddress)
+    {
+        while (_waiters.TryDequeue(out ReceiveOperation? waiter))
+        {
+            if (waiter.TryClaim())
+            {
+                waiter.Complete(data, remote, localAddress);
+                return true;
+            }
+        }
+
+        if (_queue.TryEnqueue(data, remote, localAddress))
+        {
+            return true;
+        }
+
+        _receiveQueueDrops++;
+        return false;
+    }
+
+    /// <summary>An ICMP error about a datagram this socket sent to <paramref name="remote"/>.</summary>
+    internal void OnIcmpError(UdpError error, bool hard, Ipv4Endpoint remote, Ipv4Address reportedBy)
+    {
+        if (_closedOnLoop)
+        {
+            return;
+        }
+
+        bool report = _options.ReceiveIcmpErrors || (hard && RemoteEndpoint is { } peer && peer == remote);
+        if (!report)
+        {
+            return;
+        }
+
+        var exception = new UdpException(error, remote, reportedBy);
+        while (_waiters.TryDequeue(out ReceiveOperation? waiter))
+        {
+            if (waiter.TryClaim())
+            {
+                waiter.Fail(exception);
+                return;
+            }
+        }
+
+        _pendingError = exception;
+    }
+
+    // ---- Internals ----
+
+    private static void ValidateRemote(Ipv4Endpoint remote)
+    {
+        if (remote.Port == 0 || remote.Address == Ipv4Address.Any)
+        {
+            throw new UdpException(UdpError.InvalidArgument, $"Cannot send to {remote}: the address and port must be set.");
+        }
+    }
+
+    private void SetRemote(Ipv4Endpoint? remote)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        long packed = remote is { } r ? (1L << 48) | ((long)r.Address.ToUInt32() << 16) | r.Port : 0;
+        Volatile.Write(ref _remoteApi, packed);
+
+        // Errors about the previous peer no longer apply (Linux clears sk_err on connect); best effort.
+        _ = TryPost(_ => _pendingError = null);
+    }
+
+    private ValueTask Send(ReadOnlyMemory<byte> data, Ipv4Endpoint remote, CancellationToken cancellationToken)
+    {
+        if (IsDisposed)
+        {
+            return ValueTask.FromException(new ObjectDisposedException(nameof(UdpSocket)));
+        }
+
+        if (data.Length > UdpPacket.MaxPayloadLength)
+        {
+            return ValueTask.FromException(new UdpException(UdpError.MessageTooBig, $"A UDP datagram over IPv4 carries at most {UdpPacket.MaxPayloadLength} bytes; this one has {data.Length}."));
+        }
+
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
+        var operation = new SendOperation(this, data, remote, cancellationToken);
+        if (!TryPost(operation.Run))
+        {
+            operation.TryFail(new UdpException(UdpError.NoBufferSpace, "The stack's request queue is full."));
+        }
+
+        return new ValueTask(operation.Task);
+    }
+
+    private bool TryPost(Action<NetworkStack> work)
+    {
+        try
+        {
+            Stack.Post(work);
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false; // the stack's bounded request queue is full
+        }
+    }
+
+    private void CloseOnLoop(NetworkStack stack)
+    {
+        _closedOnLoop = true;
+        _queue.Clear();
+        _waiters.Clear(); // each was failed through _closed
+        _pendingError = null;
+    }
+
+    private UdpException? TakePendingError()
+    {
+        UdpException? error = _pendingError;
+        _pendingError = null;
+        return error;
+    }
+
+    // The operation's state: pending until exactly one of the loop (claim) or a canceller wins.
+    private const int Pending = 0;
+    private const int Claimed = 1;
+    private const int Abandoned = 2;
+
+    private sealed class ReceiveOperation
+    {
+        private readonly UdpSocket _socket;
+        private readonly Memory<byte> _buffer;
+        private readonly TaskCompletionSource<UdpReceiveResult> _tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly CancellationToken _cancellationToken;
+        private CancellationTokenRegistration _cancelRegistration;
+        private CancellationTokenRegistration _closeRegistration;
+        private int _state;
+
+        public ReceiveOperation(UdpSocket socket, Memory<byte> buffer, CancellationToken cancellationToken)
+        {
+            _socket = socket;
+            _buffer = buffer;
+            _cancellationToken = cancellationToken;
+            _closeRegistration = socket._closed.Token.UnsafeRegister(static s => ((ReceiveOperation)s!).TryFail(new ObjectDisposedException(nameof(UdpSocket))), this);
+            if (cancellationToken.CanBeCanceled)
+            {
+                _cancelRegistration = cancellationToken.UnsafeRegister(static s => ((ReceiveOperation)s!).TryCancel(), this);
+            }
+        }
+
+        public Task<UdpReceiveResult> Task => _tcs.Task;
+
+        public bool IsPending => Volatile.Read(ref _state) == Pending;
+
+        public bool TryClaim() => Interlocked.CompareExchange(ref _state, Claimed, Pending) == Pending;
+
+        // On the loop: take a queued datagram or an error, or wait.
+        public void Start(NetworkStack stack)
+        {
+            UdpSocket socket = _socket;
+            if (!IsPending)
+            {
+                return;
+            }
+
+            if (socket._closedOnLoop)
+            {
+                TryFail(new ObjectDisposedException(nameof(UdpSocket)));
+                return;
+            }
+
+            if (socket._pendingError is not null)
+            {
+                if (TryClaim())
+                {
+                    Fail(socket.TakePendingError()!);
+                }
+
+                return;
+            }
+
+            if (socket._queue.Count > 0)
+            {
+                if (TryClaim() && socket._queue.TryDequeue(out QueuedDatagram datagram))
+                {
+                    Complete(datagram.Buffer.AsSpan(0, datagram.Length), datagram.Remote, datagram.LocalAddress);
+                    ArrayPool<byte>.Shared.Return(datagram.Buffer);
+                }
+
+                return;
+            }
+
+            Queue<ReceiveOperation> waiters = socket._waiters;
+            if (waiters.Count >= socket._options.MaxPendingReceives)
+            {
+                // Drop the receives that were cancelled meanwhile before refusing this one.
+                int n = waiters.Count;
+                for (int i = 0; i < n; i++)
+                {
+                    ReceiveOperation w = waiters.Dequeue();
+                    if (w.IsPending)
+                    {
+                        waiters.Enqueue(w);
+                    }
+                }
+
+                if (waiters.Count >= socket._options.MaxPendingReceives)
+                {
+                    TryFail(new UdpException(UdpError.TooManyPendingReceives));
+                    return;
+                }
+            }
+
+            waiters.Enqueue(this);
+        }
+
+        // After TryClaim: copy and complete.
+        public void Complete(ReadOnlySpan<byte> data, Ipv4Endpoint remote, Ipv4Address localAddress)
+        {
+            int n = Math.Min(data.Length, _buffer.Length);
+            data[..n].CopyTo(_buffer.Span);
+            Unregister();
+            _tcs.TrySetResult(new UdpReceiveResult(n, remote, localAddress, data.Length));
+        }
+
+        // After TryClaim.
+        public void Fail(Exception exception)
+        {
+            Unregister();
+            _tcs.TrySetException(exception);
+        }
+
+        public void TryFail(Exception exception)
+        {
+            if (Interlocked.CompareExchange(ref _state, Abandoned, Pending) == Pending)
+            {
+                Unregister();
+                _tcs.TrySetException(exception);
+            }
+        }
+
+        private void TryCancel()
+        {
+            if (Interlocked.CompareExchange(ref _state, Abandoned, Pending) == Pending)
+            {
+                Unregister();
+                _tcs.TrySetCanceled(_cancellationToken);
+            }
+        }
+
+        private void Unregister()
+        {
+            _cancelRegistration.Unregister();
+            _closeRegistration.Unregister();
+        }
+    }
+
+    private sealed class SendOperation
+    {
+        private readonly UdpSocket _socket;
+        private readonly ReadOnlyMemory<byte> _data;
+        private readonly Ipv4Endpoint _remote;
+        private readonly TaskCompletionSource _tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly CancellationToken _cancellationToken;
+        private CancellationTokenRegistration _registration;
+        private int _state;
+
+        public SendOperation(UdpSocket socket, ReadOnlyMemory<byte> data, Ipv4Endpoint remote, CancellationToken cancellationToken)
+        {
+            _socket = socket;
+            _data = data;
+            _remote = remote;
+            _cancellationToken = cancellationToken;
+            if (cancellationToken.CanBeCanceled)
+            {
+                _registration = cancellationToken.UnsafeRegister(static s => ((SendOperation)s!).TryCancel(), this);
+            }
+        }
+
+        public Task Task => _tcs.Task;
+
+        // On the loop. Claiming first means the caller's memory is not released (by a cancellation) while it is read.
+        public void Run(NetworkStack stack)
+        {
+            if (Interlocked.CompareExchange(ref _state, Claimed, Pending) != Pending)
+            {
+                return;
+            }
+
+            _registration.Unregister();
+            UdpSocket socket = _socket;
+            if (socket._closedOnLoop || socket.IsDisposed)
+            {
+                _tcs.TrySetException(new ObjectDisposedException(nameof(UdpSocket)));
+                return;
+            }
+
+            if (socket.TakePendingError() is { } pending)
+            {
+                _tcs.TrySetException(pending);
+                return;
+            }
+
+            if (socket._layer.Send(socket.LocalEndpoint, _remote, _data.Span, socket._options) is { } error)
+            {
+                _tcs.TrySetException(new UdpException(error));
+                return;
+            }
+
+            _tcs.TrySetResult();
+        }
+
+        public void TryFail(Exception exception)
+        {
+            if (Interlocked.CompareExchange(ref _state, Abandoned, Pending) == Pending)
+            {
+                _registration.Unregister();
+                _tcs.TrySetException(exception);
+            }
+        }
+
+        private void TryCancel()
+        {
+            if (Interlocked.CompareExchange(ref _state, Abandoned, Pending) == Pending)
+            {
+                _tcs.TrySetCanceled(_cancellationToken);
+            }
+        }
+    }
+}

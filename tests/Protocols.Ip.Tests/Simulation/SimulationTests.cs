@@ -1,0 +1,264 @@
+using System.Buffers.Binary;
+using Protocols.Ip.Devices;
+using Protocols.Ip.Simulation;
+using Sim = Protocols.Ip.Simulation.Simulation;
+
+namespace Protocols.Ip.Tests.Simulation;
+
+public class SimulationTests
+{
+    /// <summary>
+    /// A stop-and-wait sender: sends frame n, resends it every <see cref="Rto"/> until the echo
+    /// of n comes back, then sends n+1. Exercises deadlines, link events and polling together.
+    /// </summary>
+    private sealed class StopAndWaitSender(INetworkDevice device, TimeProvider clock, int count) : IPollable
+    {
+        public static readonly TimeSpan Rto = TimeSpan.FromMilliseconds(50);
+
+        private int _next;
+        private DateTimeOffset? _retransmitAt;
+
+        public int Retransmissions { get; private set; }
+
+        public bool Done => _next == count;
+
+        public DateTimeOffset? NextDeadline => _retransmitAt;
+
+        public int Poll()
+        {
+            int work = device.Receive(
+                frame =>
+                {
+                    if (BinaryPrimitives.ReadInt32BigEndian(frame) == _next)
+                    {
+                        _next++;
+                        _retransmitAt = null;
+                    }
+                },
+                16);
+            DateTimeOffset now = clock.GetUtcNow();
+            if (!Done && (_retransmitAt is null || now >= _retransmitAt))
+            {
+                if (_retransmitAt is not null)
+                {
+                    Retransmissions++;
+                }
+
+                device.TrySend(TestPackets.Numbered(_next));
+                _retransmitAt = now + Rto;
+                work++;
+            }
+
+            return work;
+        }
+    }
+
+    /// <summary>Sends every frame back.</summary>
+    private sealed class Echo(INetworkDevice device) : IPollable
+    {
+        public DateTimeOffset? NextDeadline => null;
+
+        public int Poll() => device.Receive(frame => device.TrySend(frame), 16);
+    }
+
+    private static (StopAndWaitSender Sender, TimeSpan Took) StopAndWait(Sim sim, double loss, int count = 200)
+    {
+        var options = new LinkOptions { Loss = loss, Delay = TimeSpan.FromMilliseconds(5), Jitter = TimeSpan.FromMilliseconds(2) };
+        var (a, b) = sim.Network.CreateLink(options);
+        StopAndWaitSender sender = sim.Register(new StopAndWaitSender(a, sim.Clock, count));
+        sim.Register(new Echo(b));
+        TimeSpan took = sim.RunUntil(() => sender.Done, TimeSpan.FromMinutes(5));
+        sim.Trace($"done after {took.Ticks} with {sender.Retransmissions} retransmissions");
+        return (sender, took);
+    }
+
+    [Fact]
+    public void StopAndWaitCompletesOverALossyLinkWithRetransmissions()
+    {
+        var sim = new Sim(5);
+        var (sender, took) = StopAndWait(sim, loss: 0.2);
+
+        Assert.True(sender.Done);
+        Assert.InRange(sender.Retransmissions, 40, 200); // P(round trip lost) = 0.36 per try
+        Assert.Equal(took, sim.Elapsed);
+        Assert.True(took >= TimeSpan.FromMilliseconds(200 * 10), "each exchange takes a 10 ms round trip at least");
+    }
+
+    [Fact]
+    public void SameSeedSameTraceDifferentSeedDifferentTrace()
+    {
+        ulong first = Sim.VerifyDeterminism(42, sim => StopAndWait(sim, loss: 0.2), runs: 3);
+        ulong second = Sim.VerifyDeterminism(43, sim => StopAndWait(sim, loss: 0.2));
+        Assert.NotEqual(first, second);
+    }
+
+    [Fact]
+    public void VerifyDeterminismCatchesANondeterministicScenario()
+    {
+        int run = 0;
+        var e = Assert.Throws<InvalidOperationException>(() => Sim.VerifyDeterminism(1, sim => sim.Trace($"run {run++}")));
+        Assert.Contains("not deterministic", e.Message);
+    }
+
+    [Fact]
+    public void RunForEndsExactlyAtTheRequestedTime()
+    {
+        var sim = new Sim(1);
+        var fired = new List<TimeSpan>();
+        using ITimer timer = sim.Clock.CreateTimer(_ => fired.Add(sim.Elapsed), null, TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(300));
+
+        sim.RunFor(TimeSpan.FromSeconds(1));
+
+        Assert.Equal(TimeSpan.FromSeconds(1), sim.Elapsed);
+        Assert.Equal([300, 600, 900], fired.Select(t => (int)t.TotalMilliseconds));
+    }
+
+    [Fact]
+    public void RunUntilReportsTheTimeTakenOrTimesOutClearly()
+    {
+        var sim = new Sim(77);
+        bool flag = false;
+        using ITimer timer = sim.Clock.CreateTimer(_ => flag = true, null, TimeSpan.FromSeconds(2), Timeout.InfiniteTimeSpan);
+
+        Assert.Equal(TimeSpan.FromSeconds(2), sim.RunUntil(() => flag, TimeSpan.FromSeconds(10)));
+        Assert.False(sim.TryRunUntil(() => false, TimeSpan.FromSeconds(3)));
+        Assert.Equal(TimeSpan.FromSeconds(5), sim.Elapsed);
+
+        sim.Network.CreateLink();
+        var e = Assert.Throws<TimeoutException>(() => sim.RunUntil(() => false, TimeSpan.FromMilliseconds(1500)));
+        Assert.Contains("seed 77", e.Message);
+        Assert.Contains("00:00:01.5000000", e.Message);
+        Assert.Contains("link1.a->b", e.Message);
+        Assert.Equal(TimeSpan.FromMilliseconds(6500), sim.Elapsed);
+    }
+
+    [Fact]
+    public void RunUntilIdleStopsWhenNothingIsScheduledOrAtItsLimit()
+    {
+        var sim = new Sim(1);
+        Assert.True(sim.RunUntilIdle());
+        Assert.Equal(TimeSpan.Zero, sim.Elapsed);
+
+        var (a, b) = sim.Network.CreateLink(new LinkOptions { Delay = TimeSpan.FromMilliseconds(30) });
+        Collector collector = sim.Register(new Collector(b, sim.Clock));
+        a.TrySend(TestPackets.Numbered(1));
+        Assert.True(sim.RunUntilIdle());
+        Assert.Equal(TimeSpan.FromMilliseconds(30), sim.Elapsed);
+        Assert.Single(collector.Frames);
+
+        using ITimer periodic = sim.Clock.CreateTimer(_ => { }, null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        Assert.False(sim.RunUntilIdle(TimeSpan.FromSeconds(10)));
+        Assert.Equal(TimeSpan.FromMilliseconds(10_030), sim.Elapsed);
+    }
+
+    [Fact]
+    public void StepMovesToTheNextEvent()
+    {
+        var sim = new Sim(1);
+        DateTimeOffset? deadline = sim.Now + TimeSpan.FromSeconds(4);
+        int polls = 0;
+        sim.Register(() => { polls++; return 0; }, () => deadline);
+        var (a, _) = sim.Network.CreateLink(new LinkOptions { Delay = TimeSpan.FromSeconds(1) });
+        a.TrySend(TestPackets.Numbered(1)); // nobody receives at B: the frame waits there, time still moves
+
+        Assert.Equal(sim.Now + TimeSpan.FromSeconds(1), sim.NextEvent());
+        Assert.True(sim.Step());
+        Assert.Equal(TimeSpan.FromSeconds(1), sim.Elapsed);
+        Assert.True(sim.Step());
+        Assert.Equal(TimeSpan.FromSeconds(4), sim.Elapsed);
+        deadline = null;
+        Assert.False(sim.Step());
+        Assert.Equal(TimeSpan.FromSeconds(4), sim.Elapsed);
+        Assert.True(polls > 0);
+    }
+
+    [Fact]
+    public void AsyncCodeRunsOnTheHarnessThreadInVirtualTime()
+    {
+        var sim = new Sim(1);
+        int harnessThread = Environment.CurrentManagedThreadId;
+        var threads = new List<int>();
+
+        TimeSpan result = sim.RunUntilCompleted(
+            async () =>
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), sim.Clock);
+                threads.Add(Environment.CurrentManagedThreadId);
+                await Task.Delay(TimeSpan.FromSeconds(2), sim.Clock);
+                threads.Add(Environment.CurrentManagedThreadId);
+                return sim.Elapsed;
+            },
+            TimeSpan.FromSeconds(10));
+
+        Assert.Equal(TimeSpan.FromSeconds(3), result);
+        Assert.Equal([harnessThread, harnessThread], threads);
+    }
+
+    [Fact]
+    public void AsyncCodeTalksOverTheNetwork()
+    {
+        var sim = new Sim(3);
+        var (a, b) = sim.Network.CreateLink(new LinkOptions { Delay = TimeSpan.FromMilliseconds(20) });
+        sim.Register(new Echo(b));
+        TaskCompletionSource<int>? pending = null;
+        sim.Register(() => a.Receive(f => pending?.TrySetResult(BinaryPrimitives.ReadInt32BigEndian(f)), 16));
+
+        async Task<int> RoundTrip(int value)
+        {
+            pending = new TaskCompletionSource<int>();
+            a.TrySend(TestPackets.Numbered(value));
+            return await pending.Task;
+        }
+
+        int sum = sim.RunUntilCompleted(
+            async () =>
+            {
+                int total = 0;
+                for (int i = 1; i <= 10; i++)
+                {
+                    total += await RoundTrip(i);
+                }
+
+                return total;
+            },
+            TimeSpan.FromSeconds(5));
+
+        Assert.Equal(55, sum);
+        Assert.Equal(TimeSpan.FromMilliseconds(10 * 40), sim.Elapsed);
+    }
+
+    [Fact]
+    public void FailuresAndTimeoutsOfAsyncOperationsSurface()
+    {
+        var sim = new Sim(1);
+        var failure = Assert.Throws<InvalidOperationException>(() => sim.RunUntilCompleted(
+            async () =>
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), sim.Clock);
+                throw new InvalidOperationException("boom");
+            },
+            TimeSpan.FromSeconds(5)));
+        Assert.Equal("boom", failure.Message);
+
+        Task never = sim.Start(() => new TaskCompletionSource().Task);
+        var timeout = Assert.Throws<TimeoutException>(() => sim.RunUntilCompleted(never, TimeSpan.FromSeconds(2)));
+        Assert.Contains("task not completed", timeout.Message);
+        Assert.Equal(TimeSpan.FromSeconds(3), sim.Elapsed);
+    }
+
+    [Fact]
+    public void LivelockAndReentrancyAreReported()
+    {
+        var busy = new Sim(1);
+        busy.Register(() => 1);
+        Assert.Contains("livelock", Assert.Throws<InvalidOperationException>(() => busy.RunPending()).Message);
+
+        var reentrant = new Sim(1);
+        reentrant.Register(() =>
+        {
+            reentrant.RunFor(TimeSpan.FromSeconds(1));
+            return 0;
+        });
+        Assert.Contains("already running", Assert.Throws<InvalidOperationException>(() => reentrant.RunPending()).Message);
+    }
+}
