@@ -4,6 +4,7 @@ using Protocols.Cli.CommandLine;
 using Protocols.Ip;
 using Protocols.Ip.Devices;
 using Protocols.Ip.Devices.Linux;
+using Protocols.Udp;
 
 namespace Protocols.Cli.Serve;
 
@@ -187,7 +188,35 @@ internal sealed class ServeHost : IDisposable
     {
         if (settings.UdpEchoPort is { } port)
         {
-            throw new UsageException($"--udp-echo: not supported yet in this build (port {port})");
+            UdpSocket socket = UdpSocket.Bind(_stack, port);
+            _services.Add(socket);
+            _serviceTasks.Add(Task.Run(() => EchoUdpAsync(socket, _servicesStop.Token)));
+        }
+    }
+
+    /// <summary>The UDP echo service: every datagram goes back to its sender, unchanged.</summary>
+    private static async Task EchoUdpAsync(UdpSocket socket, CancellationToken cancellationToken)
+    {
+        byte[] buffer = new byte[UdpPacket.MaxPayloadLength];
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                UdpReceiveResult received = await socket.ReceiveFromAsync(buffer, cancellationToken).ConfigureAwait(false);
+                await socket.SendToAsync(buffer.AsMemory(0, received.BytesReceived), received.RemoteEndpoint, cancellationToken).ConfigureAwait(false);
+            }
+            catch (UdpException)
+            {
+                // An ICMP error about an earlier reply, or a full queue: the service goes on.
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
         }
     }
 }

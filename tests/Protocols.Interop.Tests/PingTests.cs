@@ -43,7 +43,8 @@ public sealed partial class PingTests(ITestOutputHelper output)
         output.WriteLine($"{medium}: {Summary(flood)}; device {peer.Device.ReceivedFrames} frames in, {peer.Device.SentFrames} out; stack dropped {counters.TotalDropped}");
     }
 
-    internal static Task<KernelPeer> Open(string medium) => medium == "tun" ? KernelPeer.OnTunAsync() : KernelPeer.OnVethAsync();
+    internal static Task<KernelPeer> Open(string medium, Action<NetworkStack>? configure = null) =>
+        medium == "tun" ? KernelPeer.OnTunAsync(configure) : KernelPeer.OnVethAsync(configure);
 
     internal static int Received(ToolResult ping)
     {

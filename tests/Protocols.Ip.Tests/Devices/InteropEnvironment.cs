@@ -237,19 +237,37 @@ public sealed class TestNamespace : IDisposable
     /// <summary>Kills what this namespace's helpers started, then deletes the namespace.</summary>
     public void Dispose()
     {
+        try
+        {
+            StopProcesses();
+        }
+        finally
+        {
+            InteropEnvironment.Run("ip", ["netns", "del", Name], TimeSpan.FromSeconds(10));
+        }
+    }
+
+    private void StopProcesses()
+    {
         lock (_started)
         {
             foreach (Process process in _started)
             {
-                InteropEnvironment.KillQuietly(process);
-                process.WaitForExit(5000);
+                try
+                {
+                    InteropEnvironment.KillQuietly(process);
+                    process.WaitForExit(5000);
+                }
+                catch (InvalidOperationException)
+                {
+                    // Already disposed by the test.
+                }
+
                 process.Dispose();
             }
 
             _started.Clear();
         }
-
-        InteropEnvironment.Run("ip", ["netns", "del", Name], TimeSpan.FromSeconds(10));
     }
 
     /// <summary>
