@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Protocols.Wire;
 
 namespace Protocols.Ip.Devices;
@@ -20,6 +21,7 @@ public sealed class TracingDevice : INetworkDevice
     private readonly PacketFormatter _formatter;
     private readonly bool _showDirection;
     private readonly FrameHandler _traceHandler;
+    private readonly Func<bool>? _enabled;
     private FrameHandler? _handler;
 
     /// <summary>Wraps <paramref name="inner"/>, writing lines to <paramref name="sink"/>.</summary>
@@ -38,6 +40,19 @@ public sealed class TracingDevice : INetworkDevice
         _formatter = formatter ?? PacketFormatter.Default;
         _showDirection = showDirection;
         _traceHandler = OnReceived;
+    }
+
+    /// <summary>Wraps <paramref name="inner"/>, writing lines to <paramref name="logger"/> (e.g. <see cref="NetworkStack.Logger"/>).</summary>
+    /// <param name="inner">The device to trace.</param>
+    /// <param name="logger">Receives one entry per frame; nothing is formatted while <paramref name="level"/> is disabled.</param>
+    /// <param name="level">The level of the entries (default <see cref="LogLevel.Information"/>: a tracer is wrapped to be seen).</param>
+    /// <param name="timeProvider">Where the time of day comes from (default: the system clock).</param>
+    /// <param name="formatter">How frames are described (default <see cref="PacketFormatter.Default"/>).</param>
+    /// <param name="showDirection">Put the device name and <c>In</c>/<c>Out</c> after the time.</param>
+    public TracingDevice(INetworkDevice inner, ILogger logger, LogLevel level = LogLevel.Information, TimeProvider? timeProvider = null, PacketFormatter? formatter = null, bool showDirection = true)
+        : this(inner, LogTo(logger, level), timeProvider, formatter, showDirection)
+    {
+        _enabled = () => logger.IsEnabled(level);
     }
 
     /// <summary>The wrapped device.</summary>
@@ -95,7 +110,11 @@ public sealed class TracingDevice : INetworkDevice
             return false;
         }
 
-        _sink(FormatLine(frame, outbound: true, _time.GetUtcNow()));
+        if (_enabled?.Invoke() != false)
+        {
+            _sink(FormatLine(frame, outbound: true, _time.GetUtcNow()));
+        }
+
         return true;
     }
 
@@ -108,9 +127,19 @@ public sealed class TracingDevice : INetworkDevice
     /// <summary>Disposes the inner device.</summary>
     public void Dispose() => _inner.Dispose();
 
+    private static Action<string> LogTo(ILogger logger, LogLevel level)
+    {
+        ArgumentNullException.ThrowIfNull(logger);
+        return line => logger.Log(level, default, line, null, static (state, _) => state);
+    }
+
     private void OnReceived(ReadOnlySpan<byte> frame)
     {
-        _sink(FormatLine(frame, outbound: false, _time.GetUtcNow()));
+        if (_enabled?.Invoke() != false)
+        {
+            _sink(FormatLine(frame, outbound: false, _time.GetUtcNow()));
+        }
+
         _handler!(frame);
     }
 }

@@ -222,8 +222,10 @@ public sealed class Ipv4Reassembler : IDisposable
                 if (handler is not null)
                 {
                     ReadOnlySpan<byte> header = entry.HeaderLength > 0 ? ((ReadOnlySpan<byte>)entry.Header)[..entry.HeaderLength] : default;
-                    ReadOnlySpan<byte> data = entry.HeaderLength > 0 && entry.RunCount > 0 && entry.RunStart[0] == 0 && entry.Buffer is not null
-                        ? entry.Buffer.AsSpan(0, entry.RunEnd[0])
+                    // The first fragment's own payload (its header's total length minus its header).
+                    int firstPayload = header.IsEmpty ? 0 : System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(header[2..]) - entry.HeaderLength;
+                    ReadOnlySpan<byte> data = firstPayload > 0 && entry.RunCount > 0 && entry.RunStart[0] == 0 && entry.Buffer is not null
+                        ? entry.Buffer.AsSpan(0, Math.Min(entry.RunEnd[0], firstPayload))
                         : default;
                     var key = entry.Key;
                     var expiredDatagram = new ExpiredDatagram(
@@ -342,7 +344,7 @@ public sealed class Ipv4Reassembler : IDisposable
         // The timer starts with the first fragment (Linux ipfrag_time). Deadlines never go
         // backwards along the list, so the oldest entry is always the next to expire even if
         // the caller's clock steps back.
-        DateTimeOffset deadline = now + _options.Timeout;
+        DateTimeOffset deadline = now > DateTimeOffset.MaxValue - _options.Timeout ? DateTimeOffset.MaxValue : now + _options.Timeout;
         if (_newest is not null && _newest.Deadline > deadline)
         {
             deadline = _newest.Deadline;

@@ -208,7 +208,7 @@ public readonly ref struct ExpiredDatagram
     /// <summary>The first fragment's header exactly as received (MF set, its own total length); empty when it never arrived.</summary>
     public ReadOnlySpan<byte> FirstFragmentHeader { get; }
 
-    /// <summary>The data received contiguously from offset 0 (at least 8 bytes when the first fragment arrived); quote <c>[..8]</c> or more in the ICMP error.</summary>
+    /// <summary>The first fragment's payload (at least 8 bytes when it arrived, since it has MF set); quote <c>[..8]</c> or more in the ICMP error.</summary>
     public ReadOnlySpan<byte> FirstFragmentData { get; }
 }
 

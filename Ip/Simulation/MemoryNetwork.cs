@@ -17,7 +17,8 @@ namespace Protocols.Ip.Simulation;
 /// </example>
 public sealed class MemoryNetwork
 {
-    private readonly List<LinkDirection> _directions = [];
+    // Copy-on-create, so the harness reads it every step without a lock or an allocation.
+    private volatile LinkDirection[] _directions = [];
     private readonly Lock _lock = new();
     private ulong _traceHash = FnvOffset;
     private long _deliveries;
@@ -45,16 +46,7 @@ public sealed class MemoryNetwork
     public TimeProvider Clock { get; }
 
     /// <summary>Every direction created so far, in creation order.</summary>
-    public IReadOnlyList<LinkDirection> Directions
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return [.. _directions];
-            }
-        }
-    }
+    public IReadOnlyList<LinkDirection> Directions => Array.AsReadOnly(_directions);
 
     /// <summary>When the earliest frame on any wire arrives, or null when nothing is in flight.</summary>
     public DateTimeOffset? NextDeliveryDue
@@ -62,7 +54,7 @@ public sealed class MemoryNetwork
         get
         {
             DateTimeOffset? earliest = null;
-            foreach (LinkDirection direction in Directions)
+            foreach (LinkDirection direction in _directions)
             {
                 if (direction.NextDeliveryDue is DateTimeOffset due && (earliest is null || due < earliest))
                 {
@@ -81,7 +73,7 @@ public sealed class MemoryNetwork
     internal DateTimeOffset? NextDeliveryAfter(DateTimeOffset after)
     {
         DateTimeOffset? earliest = null;
-        foreach (LinkDirection direction in Directions)
+        foreach (LinkDirection direction in _directions)
         {
             if (direction.NextArrivalAfter(after.UtcTicks) is long ticks && (earliest is null || ticks < earliest.Value.UtcTicks))
             {
@@ -200,9 +192,9 @@ public sealed class MemoryNetwork
 
     private LinkDirection NewDirection(string name, LinkOptions options, bool ethernet, int mtu)
     {
-        int id = _directions.Count;
+        int id = _directions.Length;
         var direction = new LinkDirection(this, id, name, options, ethernet, mtu, new Random(DeriveSeed(Seed, id)));
-        _directions.Add(direction);
+        _directions = [.. _directions, direction];
         return direction;
     }
 

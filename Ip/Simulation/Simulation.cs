@@ -147,6 +147,40 @@ public sealed class Simulation
         return stack;
     }
 
+    /// <summary>
+    /// Creates a <see cref="NetworkStack"/> on the simulation's clock and registers its
+    /// <see cref="NetworkStack.Poll"/> and <see cref="NetworkStack.NextDeadline"/>.
+    /// </summary>
+    /// <param name="create">
+    /// Builds the stack from the clock, e.g.
+    /// <c>clock =&gt; new NetworkStack(new() { TimeProvider = clock, Seed = 1 })</c>; give it a seed
+    /// (e.g. from <see cref="Random"/>) so its identifications are repeatable too.
+    /// </param>
+    /// <returns>The created stack.</returns>
+    /// <exception cref="ArgumentException">The stack does not use the simulation's clock.</exception>
+    public NetworkStack AddStack(Func<VirtualClock, NetworkStack> create)
+    {
+        ArgumentNullException.ThrowIfNull(create);
+        NetworkStack stack = create(Clock);
+        return Register(stack);
+    }
+
+    /// <summary>Registers an existing <see cref="NetworkStack"/>: polled in registration order, its deadline respected.</summary>
+    /// <param name="stack">A stack whose <see cref="NetworkStack.TimeProvider"/> is <see cref="Clock"/>.</param>
+    /// <returns><paramref name="stack"/>.</returns>
+    /// <exception cref="ArgumentException">The stack does not use the simulation's clock.</exception>
+    public NetworkStack Register(NetworkStack stack)
+    {
+        ArgumentNullException.ThrowIfNull(stack);
+        if (!ReferenceEquals(stack.TimeProvider, Clock))
+        {
+            throw new ArgumentException("The stack must use the simulation's clock as its TimeProvider.", nameof(stack));
+        }
+
+        Register(stack.Poll, () => stack.NextDeadline);
+        return stack;
+    }
+
     /// <summary>Mixes a test's own observation into <see cref="TraceHash"/>, stamped with the current time.</summary>
     /// <param name="observation">What happened, e.g. <c>"received 5 bytes from 10.0.0.1"</c>.</param>
     public void Trace(string observation)

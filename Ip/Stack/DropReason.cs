@@ -57,9 +57,6 @@ public enum DropReason
     /// <summary>The datagram carries a source route option; like Linux by default, this host does not accept source-routed datagrams.</summary>
     SourceRouted,
 
-    /// <summary>A fragment arrived and this stack has no reassembler.</summary>
-    FragmentsUnsupported,
-
     /// <summary>An Ethernet frame of an EtherType the stack does not speak (IPv6, VLAN...).</summary>
     UnsupportedEtherType,
 

@@ -209,7 +209,7 @@ public sealed partial class NetworkStack
         bool forbidden = broadcast
             || fragmentOffset != 0
             || !IsValidUnicast(source) || IsSubnetBroadcast(source)
-            || destination == LimitedBroadcast || (destination >> 28) == 0xe
+            || destination == LimitedBroadcast || (destination >> 28) == 0xe || IsSubnetBroadcast(destination)
             || (protocol == IpProtocol.Icmp && !IsIcmpQuery(offending, headerLength));
         if (forbidden)
         {

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Protocols.Ip.Devices;
+using Protocols.Ip.Fragmentation;
 using Protocols.Wire;
 
 namespace Protocols.Ip;
@@ -7,6 +8,12 @@ namespace Protocols.Ip;
 public sealed partial class NetworkStack
 {
     private const uint LimitedBroadcast = 0xffff_ffff;
+
+    private readonly byte[] _reassemblyBuffer = new byte[ushort.MaxValue];
+    private readonly Ipv4Reassembler _reassembler;
+    private readonly ExpiredDatagramHandler _onExpired;
+    private TimerHandle _reassemblyTimer;
+    private DateTimeOffset _reassemblyTimerDue;
 
     /// <summary>One frame from a device (the device's <see cref="FrameHandler"/>). Never throws on hostile input.</summary>
     internal void OnFrame(NetworkInterface nic, ReadOnlySpan<byte> frame)
@@ -168,15 +175,93 @@ public sealed partial class NetworkStack
     }
 
     /// <summary>
-    /// The seam to the reassembler (RFC 791 3.2, RFC 1122 3.3.2). This stack has none yet: every
-    /// fragment is dropped and counted.
+    /// A fragment goes to the reassembler (RFC 791 3.2, RFC 1122 3.3.2). A fragment that is held
+    /// is counted in <see cref="StackCountersSnapshot.FragmentsQueued"/>; one refused at once is a
+    /// drop; the one that completes its datagram continues as that datagram.
     /// </summary>
     private void OnFragment(NetworkInterface nic, Ipv4Header.Reader fragment, bool broadcast)
     {
-        _ = nic;
-        _ = fragment;
-        _ = broadcast;
-        Counters.Drop(DropReason.FragmentsUnsupported);
+        ReassemblyStatus status = _reassembler.Offer(in fragment, Now, out ReassemblyResult result);
+        switch (status)
+        {
+            case ReassemblyStatus.Incomplete:
+                Counters.FragmentsQueued++;
+                ArmReassemblyTimer();
+                break;
+
+            case ReassemblyStatus.Dropped:
+                Counters.Drop(result.Reason switch
+                {
+                    ReassemblyDropReason.Overlap => DropReason.ReassemblyOverlap,
+                    ReassemblyDropReason.Timeout => DropReason.ReassemblyTimeout,
+                    ReassemblyDropReason.Malformed => DropReason.Malformed,
+                    _ => DropReason.ReassemblyLimit,
+                });
+                break;
+
+            default:
+                using (ReassembledDatagram whole = result.Datagram!)
+                {
+                    Counters.Reassembled++;
+                    int length = whole.CopyTo(_reassemblyBuffer);
+                    var ip = new Ipv4Header.Reader(_reassemblyBuffer.AsSpan(0, length), whole.Header.Length);
+
+                    // Checksums the device verified were per fragment; the transport checks the whole.
+                    Deliver(nic, ip, broadcast, deviceVerified: false);
+                }
+
+                break;
+        }
+
+        Counters.ReassemblyFailures = _reassembler.Counters.Failures;
+    }
+
+    private void ArmReassemblyTimer()
+    {
+        if (_reassembler.NextExpiry is not { } due || (_reassemblyTimer.IsAllocated && _reassemblyTimerDue <= due))
+        {
+            return;
+        }
+
+        Timers.Cancel(_reassemblyTimer);
+        _reassemblyTimerDue = due;
+        _reassemblyTimer = Timers.Schedule(due, static stack => stack.OnReassemblyTimer());
+    }
+
+    private void OnReassemblyTimer()
+    {
+        _reassemblyTimer = default;
+        _reassembler.Expire(Now, _onExpired);
+        Counters.ReassemblyFailures = _reassembler.Counters.Failures;
+        Counters.ReassemblyTimeouts = _reassembler.Counters.Timeouts;
+        ArmReassemblyTimer();
+    }
+
+    /// <summary>
+    /// RFC 792 / RFC 1122 3.3.2: a datagram that timed out in reassembly gets a time exceeded
+    /// (code 1), but only when its first fragment arrived (it is what the error quotes).
+    /// </summary>
+    private void OnReassemblyExpired(in ExpiredDatagram expired)
+    {
+        if (!expired.FirstFragmentSeen || _interfaces.Count == 0)
+        {
+            return;
+        }
+
+        ReadOnlySpan<byte> header = expired.FirstFragmentHeader;
+        ReadOnlySpan<byte> data = expired.FirstFragmentData;
+        int quoted = Math.Min(data.Length, Math.Max(IcmpQuotedDatagram.GuaranteedPayloadLength, Options.IcmpErrorQuoteLimit - header.Length));
+        Span<byte> offending = stackalloc byte[Ipv4Packet.MaxHeaderLength + 1024];
+        quoted = Math.Min(quoted, 1024);
+        header.CopyTo(offending);
+        data[..quoted].CopyTo(offending[header.Length..]);
+        NetworkInterface nic = _interfaces[0];
+        if (TryRoute(expired.Source.ToUInt32(), null, out NetworkInterface? routed, out _))
+        {
+            nic = routed;
+        }
+
+        SendIcmpError(nic, offending[..(header.Length + quoted)], broadcast: false, IcmpType.TimeExceeded, (byte)IcmpTimeExceededCode.FragmentReassemblyTimeExceeded, 0);
     }
 
     /// <summary>Hands a whole, validated datagram to ICMP or to the transport of its protocol.</summary>

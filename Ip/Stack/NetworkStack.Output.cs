@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Protocols.Ip.Fragmentation;
 using Protocols.Wire;
 
 namespace Protocols.Ip;
@@ -50,10 +51,9 @@ public sealed partial class NetworkStack
 
         bool loopback = IsOurAddress(destination);
         int mtu = loopback ? ushort.MaxValue : nic.Mtu;
-        if (totalLength > mtu)
+        if (totalLength > mtu && request.DontFragment)
         {
-            // RFC 791 2.3: a datagram larger than the MTU is fragmented unless DF forbids it. This
-            // stack has no fragmenter yet, so anything over the MTU is refused.
+            // RFC 791 2.3 / RFC 1191: DF forbids fragmentation; the sender learns the MTU.
             Counters.SendDrop(DropReason.TooBig);
             return IpSendResult.MessageTooBig;
         }
@@ -71,16 +71,43 @@ public sealed partial class NetworkStack
             Source = Ipv4Address.FromUInt32(source),
             Destination = request.Destination,
         };
-        Span<byte> datagram = _frameBuffer.AsSpan(EthernetHeaderLength, totalLength);
-        Ipv4Packet.Write(datagram, header, default, payload);
-        Counters.DatagramsSent++;
 
-        if (loopback)
+        if (totalLength <= mtu)
         {
-            return EnqueueLoopback(destination, datagram);
+            Span<byte> datagram = _frameBuffer.AsSpan(EthernetHeaderLength, totalLength);
+            Ipv4Packet.Write(datagram, header, default, payload);
+            Counters.DatagramsSent++;
+            return loopback ? EnqueueLoopback(destination, datagram) : Transmit(nic, nextHop, destination);
         }
 
-        return Transmit(nic, nextHop, destination);
+        // RFC 791 2.3 and 3.2: cut the datagram into fragments that fit the interface MTU; each
+        // is framed (and ARP-queued) like a datagram of its own.
+        FragmentationStatus status = Ipv4Fragmenter.TryCreate(header, default, payload, mtu, out Ipv4Fragmenter fragmenter);
+        if (status != FragmentationStatus.Success)
+        {
+            Counters.SendDrop(DropReason.TooBig);
+            return IpSendResult.MessageTooBig;
+        }
+
+        Counters.DatagramsSent++;
+        IpSendResult result = IpSendResult.Sent;
+        while (fragmenter.TryWriteNext(_frameBuffer.AsSpan(EthernetHeaderLength), out _))
+        {
+            Counters.FragmentsSent++;
+            IpSendResult one = Transmit(nic, nextHop, destination);
+            if (one == IpSendResult.QueueFull)
+            {
+                // The rest would be useless to the receiver without this piece.
+                return one;
+            }
+
+            if (one == IpSendResult.Queued)
+            {
+                result = one;
+            }
+        }
+
+        return result;
     }
 
     /// <summary>The source address a datagram to <paramref name="destination"/> will carry, or null when there is no route.</summary>

@@ -3,6 +3,8 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Protocols.Ip.Devices;
+using Protocols.Ip.Fragmentation;
+using Protocols.Ip.Simulation;
 using Protocols.Wire;
 
 namespace Protocols.Ip;
@@ -18,7 +20,7 @@ namespace Protocols.Ip;
 /// It is a host, not a router (RFC 1122): it never forwards, and it uses the weak host model
 /// (RFC 1122 3.3.4.2): a datagram for any of its addresses is accepted on any interface.
 /// </remarks>
-public sealed partial class NetworkStack : IDisposable
+public sealed partial class NetworkStack : IPollable, IDisposable
 {
     private readonly List<NetworkInterface> _interfaces = [];
     private readonly IIpTransport?[] _transports = new IIpTransport?[256];
@@ -52,6 +54,13 @@ public sealed partial class NetworkStack : IDisposable
             _identCounters[i] = (ushort)random.Next(0, 65536);
         }
 
+        _reassembler = new Ipv4Reassembler(new Ipv4ReassemblerOptions
+        {
+            Timeout = Options.ReassemblyTimeout,
+            MaxDatagrams = Options.ReassemblyMaxDatagrams,
+            MaxBytes = Options.ReassemblyMaxBytes,
+        });
+        _onExpired = OnReassemblyExpired;
         _icmpTokens = Options.IcmpErrorBurst;
         _icmpTokensAt = TimeProvider.GetUtcNow();
     }
@@ -328,8 +337,12 @@ public sealed partial class NetworkStack : IDisposable
         });
     }
 
-    /// <summary>Releases the meter. Devices belong to the caller.</summary>
-    public void Dispose() => _meter.Dispose();
+    /// <summary>Releases the meter and the reassembly buffers. Devices belong to the caller.</summary>
+    public void Dispose()
+    {
+        _meter.Dispose();
+        _reassembler.Dispose();
+    }
 
     internal void InvokeCallback(Action<NetworkStack> callback)
     {

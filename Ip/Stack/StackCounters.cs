@@ -25,6 +25,8 @@ public sealed class StackCounters
     internal long FragmentsSent;
     internal long Reassembled;
     internal long ReassemblyFailures;
+    internal long ReassemblyTimeouts;
+    internal long FragmentsQueued;
     internal long IcmpRateLimited;
     internal long IcmpErrorsSuppressed;
     internal long ArpReceived;
@@ -110,6 +112,8 @@ public sealed class StackCountersSnapshot
         FragmentsSent = Volatile.Read(ref c.FragmentsSent);
         Reassembled = Volatile.Read(ref c.Reassembled);
         ReassemblyFailures = Volatile.Read(ref c.ReassemblyFailures);
+        ReassemblyTimeouts = Volatile.Read(ref c.ReassemblyTimeouts);
+        FragmentsQueued = Volatile.Read(ref c.FragmentsQueued);
         IcmpRateLimited = Volatile.Read(ref c.IcmpRateLimited);
         IcmpErrorsSuppressed = Volatile.Read(ref c.IcmpErrorsSuppressed);
         ArpReceived = Volatile.Read(ref c.ArpReceived);
@@ -148,8 +152,18 @@ public sealed class StackCountersSnapshot
     /// <summary>Datagrams reassembled from fragments.</summary>
     public long Reassembled { get; }
 
-    /// <summary>Datagrams whose reassembly failed (timeout, overlap, limits).</summary>
+    /// <summary>Datagrams whose reassembly failed (timeout, overlap, limits, malformed fragments), from the reassembler's counters.</summary>
     public long ReassemblyFailures { get; }
+
+    /// <summary>Datagrams whose reassembly timed out (their fragments were counted in <see cref="FragmentsQueued"/>, not as drops).</summary>
+    public long ReassemblyTimeouts { get; }
+
+    /// <summary>
+    /// Fragments the reassembler held when they arrived (not the one completing a datagram, nor
+    /// those refused at once, which are drops). Every received frame is accounted for exactly once:
+    /// <c>FramesReceived == Delivered + ArpReceived + TotalDropped + FragmentsQueued</c>.
+    /// </summary>
+    public long FragmentsQueued { get; }
 
     /// <summary>ICMP errors not sent because the rate limit held them back.</summary>
     public long IcmpRateLimited { get; }

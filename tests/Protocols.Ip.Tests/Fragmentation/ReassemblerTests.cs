@@ -322,7 +322,7 @@ public class ReassemblerTests
         Assert.True(seen[0].First);
         Assert.Equal(fragments[0].AsSpan(0, 20).ToArray(), seen[0].Header); // as received: MF set, its own length
         Assert.Equal(payload.AsSpan(0, 8).ToArray(), seen[0].Data[..8]);
-        Assert.Equal(payload.AsSpan(0, 2960).ToArray(), seen[0].Data);
+        Assert.Equal(payload.AsSpan(0, 1480).ToArray(), seen[0].Data); // the first fragment's payload only
 
         Assert.Equal(71, seen[1].Id);
         Assert.False(seen[1].First);
@@ -346,6 +346,11 @@ public class ReassemblerTests
         Offer(r, b[0], T0 - TimeSpan.FromSeconds(100), out _); // clock went back: b still expires after a
         Assert.Equal(T0 + TimeSpan.FromSeconds(30), r.NextExpiry);
         Assert.Equal(2, r.Expire(T0 + TimeSpan.FromSeconds(30), null));
+
+        // Times at the end of the calendar do not overflow.
+        Offer(r, a[0], DateTimeOffset.MaxValue - TimeSpan.FromSeconds(1), out _);
+        Assert.Equal(DateTimeOffset.MaxValue, r.NextExpiry);
+        Assert.Equal(1, r.Expire(DateTimeOffset.MaxValue, null));
     }
 
     [Fact]
@@ -484,6 +489,41 @@ public class ReassemblerTests
         fragments.Reverse();
         Assert.Equal(Whole(Header(3), default, payload), OfferAll(r, fragments, T0));
         Assert.Equal(0, r.Counters.Failures);
+    }
+
+    [Fact]
+    public void Steady_state_allocates_only_the_completed_datagram_object()
+    {
+        byte[] payload = Payload(new Random(19), 4000);
+        List<byte[]> fragments = Fragment(Header(5), default, payload, 1500);
+        fragments.Reverse();
+        using var r = new Ipv4Reassembler();
+        long Run(int n)
+        {
+            long sum = 0;
+            for (int i = 0; i < n; i++)
+            {
+                foreach (byte[] f in fragments)
+                {
+                    Ipv4Header.TryRead(f, out Ipv4Header.Reader reader, out _);
+                    if (r.Offer(reader, T0, out ReassemblyResult res) == ReassemblyStatus.Completed)
+                    {
+                        sum += res.Datagram!.Payload.Length;
+                        res.Datagram.Dispose();
+                    }
+                }
+            }
+
+            return sum;
+        }
+
+        Run(20);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        long bytes = Run(100);
+        long perDatagram = (GC.GetAllocatedBytesForCurrentThread() - before) / 100;
+        Assert.Equal(100 * 4000, bytes);
+        Console.WriteLine($"reassembly: {perDatagram} bytes allocated per datagram");
+        Assert.True(perDatagram <= 256, $"{perDatagram} bytes per datagram");
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Microsoft.Extensions.Logging;
 using Protocols.Ip.Devices;
 using Protocols.Ip.Simulation;
 using Protocols.Wire;
@@ -208,6 +209,36 @@ public class TracingTests
         {
             File.Delete(path);
         }
+    }
+
+    private sealed class ListLogger(LogLevel minimum) : ILogger
+    {
+        public List<(LogLevel Level, string Message)> Entries { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= minimum;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Entries.Add((logLevel, formatter(state, exception)));
+    }
+
+    [Fact]
+    public void TracingDeviceLogsThroughILoggerOnlyWhenEnabled()
+    {
+        var sim = new Sim(1);
+        var (a, b) = sim.Network.CreateLink();
+        var logger = new ListLogger(LogLevel.Debug);
+        using var traced = new TracingDevice(a, logger, LogLevel.Debug, sim.Clock);
+        using var quiet = new TracingDevice(b, logger, LogLevel.Trace, sim.Clock);
+
+        traced.TrySend(TestPackets.Udp(5000, 53, 12));
+        quiet.Receive(_ => { }, 8);
+
+        var entry = Assert.Single(logger.Entries);
+        Assert.Equal(LogLevel.Debug, entry.Level);
+        Assert.Equal("00:00:00.000000 link1.a Out IP 10.0.0.1.5000 > 10.0.0.2.53: UDP, length 12", entry.Message);
     }
 
     [Fact]

@@ -79,7 +79,7 @@ public class IpInputTests
         { "otherSubnetBroadcast", DropReason.NotForUs },
         { "badOptions", DropReason.BadOptions },
         { "sourceRoute", DropReason.SourceRouted },
-        { "fragment", DropReason.FragmentsUnsupported },
+        { "fragmentNotMultipleOf8", DropReason.Malformed },
     };
 
     [Theory]
@@ -109,7 +109,7 @@ public class IpInputTests
             "otherSubnetBroadcast" => Valid(destination: Ipv4Address.Parse("10.0.1.255")),
             "badOptions" => Packets.Ip(Peer, Us, (IpProtocol)253, [1, 2, 3, 4, 5, 6, 7, 8], options: [7, 2, 0, 0]),
             "sourceRoute" => Packets.Ip(Peer, Us, (IpProtocol)253, [1, 2, 3, 4, 5, 6, 7, 8], options: [131, 7, 4, 10, 0, 0, 9, 0]),
-            "fragment" => Packets.Ip(Peer, Us, (IpProtocol)253, [1, 2, 3, 4, 5, 6, 7, 8], moreFragments: true),
+            "fragmentNotMultipleOf8" => Packets.Ip(Peer, Us, (IpProtocol)253, [1, 2, 3, 4, 5, 6, 7], moreFragments: true),
             _ => throw new ArgumentException(kind),
         };
         device.Inject(p);

@@ -55,7 +55,8 @@ public class RobustnessTests
         device.TakeSent();
         StackCountersSnapshot s = stack.Counters.Snapshot();
         Assert.Equal(frames, s.FramesReceived);
-        Assert.Equal(s.FramesReceived, s.Delivered + s.ArpReceived + s.TotalDropped);
+        Assert.Equal(s.FramesReceived, s.Delivered + s.ArpReceived + s.TotalDropped + s.FragmentsQueued);
+        Assert.True(s.FragmentsQueued > 0, s.ToString());
         Assert.Equal(0, s.CallbackExceptions);
 
         // The generator reached deep: deliveries, ICMP errors in both directions, many drop reasons.

@@ -48,11 +48,12 @@ public class RoutingTests
         Assert.Equal(0xb8 >> 2, ip.Dscp);
         Assert.Equal(IpSendResult.MessageTooBig, net.A.SendDatagram(new IpSendRequest(TwoStacks.AddressB, IpProtocol.Udp) { DontFragment = true }, new byte[1481]));
         Assert.Equal(IpSendResult.Sent, net.A.SendDatagram(new IpSendRequest(TwoStacks.AddressB, IpProtocol.Udp), new byte[1480]));
+        Assert.Equal(IpSendResult.MessageTooBig, net.A.SendDatagram(new IpSendRequest(TwoStacks.AddressB, IpProtocol.Udp), new byte[65516]));
         Assert.Equal(IpSendResult.Dropped, net.A.SendDatagram(new IpSendRequest(TwoStacks.AddressB, IpProtocol.Udp) { Source = Ipv4Address.Parse("10.0.0.99") }, [1]));
         net.DeviceA.Refuse = true;
         Assert.Equal(IpSendResult.QueueFull, net.A.SendDatagram(new IpSendRequest(TwoStacks.AddressB, IpProtocol.Udp), [1]));
         StackCountersSnapshot s = net.A.Counters.Snapshot();
-        Assert.Equal(1, s.SendDroppedFor(DropReason.TooBig));
+        Assert.Equal(2, s.SendDroppedFor(DropReason.TooBig));
         Assert.Equal(1, s.SendDroppedFor(DropReason.BadSourceAddress));
         Assert.Equal(1, s.SendDroppedFor(DropReason.DeviceQueueFull));
     }

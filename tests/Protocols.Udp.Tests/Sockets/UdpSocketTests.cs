@@ -491,6 +491,32 @@ public class UdpSocketTests
         Assert.Equal(8000, again.LocalEndpoint.Port);
     }
 
+    [Theory]
+    [InlineData(65507)]
+    [InlineData(60000)]
+    [InlineData(1473)]
+    public void Large_datagrams_are_fragmented_and_reassembled_across_a_1500_mtu_link(int size)
+    {
+        var net = new UdpSimulation(seed: 25, link: new LinkOptions { Reordering = 0.3, Delay = TimeSpan.FromMilliseconds(2) });
+        using var server = UdpSocket.Bind(net.B, 8000);
+        using var client = UdpSocket.Bind(net.A);
+        var payload = new byte[size];
+        new Random(size).NextBytes(payload);
+        var buffer = new byte[70000];
+        UdpReceiveResult r = net.Run(async () =>
+        {
+            await client.SendToAsync(payload, new Ipv4Endpoint(B, 8000));
+            return await server.ReceiveFromAsync(buffer);
+        });
+
+        Assert.Equal(size, r.BytesReceived);
+        Assert.True(payload.AsSpan().SequenceEqual(buffer.AsSpan(0, size)));
+        int fragments = (size + 8 + 1479) / 1480; // 1480 data bytes per fragment at MTU 1500
+        Assert.Equal(fragments, net.A.Counters.Snapshot().FragmentsSent);
+        Assert.Equal(1, net.B.Counters.Snapshot().Reassembled);
+        Assert.Equal(0, net.UdpB.Counters.Snapshot().ChecksumErrors);
+    }
+
     [Fact]
     public void Send_errors_are_reported()
     {
@@ -582,6 +608,68 @@ public class UdpSocketTests
         Assert.Equal(1, seen["protocols.udp.datagrams.received"]);
         Assert.Equal(1, seen["protocols.udp.no_ports"]);
         Assert.Equal(0, seen["protocols.udp.checksum_errors"]);
+    }
+
+    [Fact]
+    public void Hostile_datagrams_never_throw_and_every_one_is_accounted_for()
+    {
+        var net = new UdpSimulation(seed: 26);
+        using var open = UdpSocket.Bind(net.B, 7, new UdpSocketOptions { ReceiveQueueDatagrams = 16 });
+        using var connected = UdpSocket.Bind(net.B, 8);
+        connected.Connect(new Ipv4Endpoint(A, 1));
+        var random = new Random(26);
+        var datagram = new byte[600];
+        const int Count = 20_000;
+        for (int i = 0; i < Count; i++)
+        {
+            int payload = random.Next(0, 64);
+            var from = new Ipv4Endpoint(A, (ushort)random.Next(0, 4));
+            var to = new Ipv4Endpoint(B, (ushort)random.Next(5, 11));
+            int length = UdpPacket.Write(datagram, from, to, new byte[payload], computeChecksum: random.Next(4) != 0);
+            switch (random.Next(4))
+            {
+                case 0: // a bit flip anywhere
+                    datagram[random.Next(length)] ^= (byte)(1 << random.Next(8));
+                    break;
+                case 1: // truncated, or a length field that lies
+                    if (random.Next(2) == 0)
+                    {
+                        length = random.Next(0, length);
+                    }
+                    else
+                    {
+                        BinaryPrimitives.WriteUInt16BigEndian(datagram.AsSpan(4), (ushort)random.Next(0, 65536));
+                    }
+
+                    break;
+                case 2: // garbage
+                    random.NextBytes(datagram.AsSpan(0, length));
+                    break;
+            }
+
+            net.InjectTowardsB(datagram.AsSpan(0, length));
+            if (i % 500 == 0)
+            {
+                net.Settle();
+            }
+        }
+
+        net.Settle();
+        UdpCountersSnapshot b = net.UdpB.Counters.Snapshot();
+        Assert.Equal(Count, b.DatagramsReceived + b.NoPorts + b.IgnoredBroadcasts + b.InErrors);
+        Assert.Equal(b.InErrors, b.ChecksumErrors + b.MalformedDatagrams + b.ReceiveBufferErrors);
+        Assert.True(b.ChecksumErrors > 0 && b.MalformedDatagrams > 0 && b.NoPorts > 0 && b.DatagramsReceived > 0, b.ToString());
+        Assert.Equal(0, net.B.Counters.Snapshot().CallbackExceptions);
+
+        // Still answering.
+        using var client = UdpSocket.Bind(net.A);
+        using var fresh = UdpSocket.Bind(net.B, 9000);
+        UdpReceiveResult r = net.Run(async () =>
+        {
+            await client.SendToAsync("alive?"u8.ToArray(), new Ipv4Endpoint(B, 9000));
+            return await fresh.ReceiveFromAsync(new byte[16]);
+        });
+        Assert.Equal(6, r.BytesReceived);
     }
 
     [Fact]
