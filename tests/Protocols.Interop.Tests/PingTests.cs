@@ -27,6 +27,22 @@ public sealed partial class PingTests(ITestOutputHelper output)
 
     [InteropTheory(Tools = ["ping"])]
     [MemberData(nameof(Media))]
+    public async Task PingOf3000BytesNeedsFragmentationBothWays(string medium)
+    {
+        await using KernelPeer peer = await Open(medium);
+        ToolResult ping = peer.Exec(Limit, "ping", "-n", "-c", "3", "-i", "0.2", "-w", "20", "-s", "3000", KernelPeer.StackAddress.ToString());
+
+        Assert.True(ping.ExitCode == 0, TestNamespace.Describe(ping));
+        Assert.Equal(3, Received(ping));
+        Assert.Contains("3008 bytes from", ping.Output, StringComparison.Ordinal);
+        StackCountersSnapshot counters = peer.Stack.Counters.Snapshot();
+        Assert.Equal(3, counters.Reassembled);       // 3028-byte requests arrive in 3 fragments each
+        Assert.True(counters.FragmentsSent >= 6, counters.ToString()); // and the replies leave in 3 too
+        output.WriteLine($"{medium}: fragments received {counters.FragmentsReceived}, sent {counters.FragmentsSent}, reassembled {counters.Reassembled}");
+    }
+
+    [InteropTheory(Tools = ["ping"])]
+    [MemberData(nameof(Media))]
     public async Task FloodOf1000PingsIsAnsweredInFull(string medium)
     {
         await using KernelPeer peer = await Open(medium);

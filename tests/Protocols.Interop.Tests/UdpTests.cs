@@ -48,8 +48,8 @@ public sealed class UdpTests
         {
             await File.WriteAllBytesAsync(input, data);
 
-            // socat sends the file as one datagram (-b covers it) and writes what comes back.
-            ToolResult result = peer.Exec(Limit, "sh", "-c", $"socat -b 65536 -t 3 OPEN:{input} UDP:{KernelPeer.StackAddress}:{EchoPort} > {output}");
+            // socat reads the file from stdin in one read (-b covers it), sends it as one datagram and writes the echo to stdout.
+            ToolResult result = peer.Exec(Limit, "sh", "-c", $"socat -b 65536 -t 3 - UDP:{KernelPeer.StackAddress}:{EchoPort} < {input} > {output}");
             Assert.True(result.ExitCode == 0, TestNamespace.Describe(result));
             Assert.Equal(data, await File.ReadAllBytesAsync(output));
 
