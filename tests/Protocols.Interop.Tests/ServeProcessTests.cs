@@ -12,25 +12,51 @@ public sealed partial class ServeProcessTests
     private const int SIGTERM = 15;
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
 
-    [InteropFact(Tools = ["ping", "socat"])]
-    public async Task ServeOnTunAnswersPingAndUdpAndExitsCleanlyOnSigterm()
+    [InteropTheory(Tools = ["ping", "socat"])]
+    [InlineData("tun")]
+    [InlineData("raw")]
+    public async Task ServeAnswersPingAndUdpAndExitsCleanlyOnSigterm(string medium)
     {
-        using var ns = new TestNamespace();
+        // tun: serve creates ptun0 in one namespace, the kernel side is configured after 'ready'.
+        // raw: a veth pair, serve drives pveth0 (no address) and the kernel has pveth1 in a second namespace.
+        using var stackSide = new TestNamespace();
+        using TestNamespace? kernelSide = medium == "raw" ? new TestNamespace() : null;
+        TestNamespace kernel = kernelSide ?? stackSide;
+        if (kernelSide is not null)
+        {
+            stackSide.Ip("link", "add", "pveth0", "type", "veth", "peer", "name", "pveth1", "netns", kernelSide.Name);
+            stackSide.Ip("link", "set", "pveth0", "up");
+            kernelSide.Ip("addr", "add", "10.66.0.1/24", "dev", "pveth1");
+            kernelSide.Ip("link", "set", "pveth1", "up");
+            if (InteropEnvironment.FindOnPath("ethtool") is not null)
+            {
+                _ = kernelSide.Exec(Limit, "ethtool", "-K", "pveth1", "tx", "off"); // complete UDP checksums (see RawPacketDevice)
+            }
+
+            stackSide.WaitForOperationalUp("pveth0");
+            kernelSide.WaitForOperationalUp("pveth1");
+        }
+
         string pcap = Path.Combine(Path.GetTempPath(), $"protocols-serve-{Guid.NewGuid():N}.pcap");
-        Process serve = ns.Start(DotnetHost(), ProtocolsDll(), "serve", "--tun", "ptun0", "--address", "10.66.0.2/24", "--udp-echo", "7", "--pcap", pcap);
+        string[] device = medium == "raw" ? ["--raw", "pveth0"] : ["--tun", "ptun0"];
+        Process serve = stackSide.Start(DotnetHost(), [ProtocolsDll(), "serve", .. device, "--address", "10.66.0.2/24", "--udp-echo", "7", "--pcap", pcap]);
         try
         {
             Task<string> stderr = serve.StandardError.ReadToEndAsync();
             string? first = await serve.StandardOutput.ReadLineAsync().WaitAsync(Limit);
             Assert.True(first == "ready", $"expected 'ready', got '{first}'; stderr: {(serve.HasExited ? await stderr : "(running)")}");
 
-            ns.Ip("addr", "add", "10.66.0.1/24", "dev", "ptun0");
-            ns.Ip("link", "set", "ptun0", "up");
-            ToolResult ping = ns.Exec(Limit, "ping", "-n", "-c", "3", "-i", "0.2", "-w", "20", "10.66.0.2");
+            if (kernelSide is null)
+            {
+                stackSide.Ip("addr", "add", "10.66.0.1/24", "dev", "ptun0");
+                stackSide.Ip("link", "set", "ptun0", "up");
+            }
+
+            ToolResult ping = kernel.Exec(Limit, "ping", "-n", "-c", "3", "-i", "0.2", "-w", "20", "10.66.0.2");
             Assert.True(ping.ExitCode == 0, TestNamespace.Describe(ping));
             Assert.Equal(3, PingTests.Received(ping));
 
-            ToolResult udp = ns.Exec(Limit, "sh", "-c", "printf 'echo me' | socat -t 2 - UDP:10.66.0.2:7");
+            ToolResult udp = kernel.Exec(Limit, "sh", "-c", "printf 'echo me' | socat -t 2 - UDP:10.66.0.2:7");
             Assert.True(udp.ExitCode == 0, TestNamespace.Describe(udp));
             Assert.Equal("echo me", udp.Output);
 
@@ -38,14 +64,14 @@ public sealed partial class ServeProcessTests
             Assert.True(serve.WaitForExit(TimeSpan.FromSeconds(15)), "serve did not exit within 15 s of SIGTERM");
             Assert.Equal(0, serve.ExitCode);
             Assert.Contains("serve: stopped", await stderr.WaitAsync(Limit), StringComparison.Ordinal);
-
-            // It created the TUN device, so closing it removed the interface; the capture holds the exchange.
-            Assert.NotEqual(0, InteropEnvironment.Run("ip", ["-n", ns.Name, "link", "show", "ptun0"]).ExitCode);
             Assert.True(new FileInfo(pcap).Length > 24 + (3 * 2 * (16 + 84)), "the pcap holds at least the pings");
+
+            // serve created the TUN device, so closing it removed the interface; the veth stays.
+            Assert.Equal(medium == "raw", InteropEnvironment.Run("ip", ["-n", stackSide.Name, "link", "show", device[1]]).ExitCode == 0);
         }
         finally
         {
-            InteropEnvironment.KillQuietly(serve); // ns also kills and disposes it
+            InteropEnvironment.KillQuietly(serve); // the namespace also kills and disposes it
             File.Delete(pcap);
         }
     }
