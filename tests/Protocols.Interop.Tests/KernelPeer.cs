@@ -63,8 +63,9 @@ public sealed class KernelPeer : IAsyncDisposable
 
     /// <summary>
     /// A veth pair: <c>pveth0</c> (no address; the stack's, through AF_PACKET) in one namespace,
-    /// <c>pveth1</c> with 10.66.0.1/24 in the kernel's namespace, its transmit checksum offload
-    /// off so UDP leaves it with a complete checksum.
+    /// <c>pveth1</c> with 10.66.0.1/24 in the kernel's namespace. Its transmit checksum offload
+    /// stays on (the default), so the kernel's UDP arrives with partial checksums that
+    /// RawPacketDevice completes (PACKET_AUXDATA).
     /// </summary>
     public static Task<KernelPeer> OnVethAsync(Action<NetworkStack>? configure = null)
     {
@@ -78,11 +79,6 @@ public sealed class KernelPeer : IAsyncDisposable
             stackSide.Ip("link", "set", "pveth0", "up");
             kernelSide.Ip("addr", "add", $"{KernelAddress}/24", "dev", "pveth1");
             kernelSide.Ip("link", "set", "pveth1", "up");
-            if (InteropEnvironment.FindOnPath("ethtool") is not null)
-            {
-                _ = kernelSide.Exec(TimeSpan.FromSeconds(10), "ethtool", "-K", "pveth1", "tx", "off");
-            }
-
             stackSide.WaitForOperationalUp("pveth0");
             kernelSide.WaitForOperationalUp("pveth1");
             device = NetworkNamespace.Invoke(stackSide.Name, () => RawPacketDevice.Open("pveth0"));

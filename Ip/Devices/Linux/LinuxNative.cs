@@ -62,6 +62,8 @@ internal static unsafe partial class LinuxNative
     public const int SO_RCVBUF = 8;
     public const int SOL_PACKET = 263;
     public const int PACKET_IGNORE_OUTGOING = 23;
+    public const int PACKET_AUXDATA = 8;
+    public const uint TP_STATUS_CSUMNOTREADY = 1 << 3;
     public const byte PACKET_OUTGOING = 4;
     public const ushort ETH_P_ALL = 0x0003;
     public const ushort ARPHRD_ETHER = 1;
@@ -97,6 +99,49 @@ internal static unsafe partial class LinuxNative
         public byte PacketType;
         public byte AddressLength;
         public fixed byte Address[8];
+    }
+
+    /// <summary>struct iovec.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct IoVector
+    {
+        public byte* Base;
+        public nuint Length;
+    }
+
+    /// <summary>struct msghdr (64-bit layout; the compiler pads the socklen_t).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct MessageHeader
+    {
+        public void* Name;
+        public uint NameLength;
+        public IoVector* Vectors;
+        public nuint VectorCount;
+        public void* Control;
+        public nuint ControlLength;
+        public int Flags;
+    }
+
+    /// <summary>struct cmsghdr (64-bit: the length is a size_t; data follows at 16 bytes).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct ControlMessageHeader
+    {
+        public nuint Length;
+        public int Level;
+        public int Type;
+    }
+
+    /// <summary>struct tpacket_auxdata (linux/if_packet.h).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PacketAuxiliaryData
+    {
+        public uint Status;
+        public uint Length;
+        public uint SnapLength;
+        public ushort MacOffset;
+        public ushort NetworkOffset;
+        public ushort VlanTci;
+        public ushort VlanTpid;
     }
 
     /// <summary>struct pollfd.</summary>
@@ -140,6 +185,9 @@ internal static unsafe partial class LinuxNative
 
     [LibraryImport(Libc, EntryPoint = "recvfrom", SetLastError = true)]
     public static partial nint ReceiveFrom(SafeHandle fd, byte* buffer, nuint length, int flags, SocketAddressLinkLayer* address, uint* addressLength);
+
+    [LibraryImport(Libc, EntryPoint = "recvmsg", SetLastError = true)]
+    public static partial nint ReceiveMessage(SafeHandle fd, MessageHeader* message, int flags);
 
     [LibraryImport(Libc, EntryPoint = "send", SetLastError = true)]
     public static partial nint Send(SafeHandle fd, byte* buffer, nuint length, int flags);

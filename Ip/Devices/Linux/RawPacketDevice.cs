@@ -11,10 +11,12 @@ namespace Protocols.Ip.Devices.Linux;
 /// </summary>
 /// <remarks>
 /// The kernel keeps processing the same frames: give the interface no IP address of its own
-/// (the stack owns the addresses). The kernel on the other side of a veth pair leaves UDP/TCP
-/// checksums to the "hardware" by default; turn that off there (<c>ethtool -K PEER tx off</c>)
-/// or received datagrams fail their checksum here. Frames this socket sends are not read back
-/// (PACKET_IGNORE_OUTGOING where the kernel has it, and sll_pkttype PACKET_OUTGOING otherwise).
+/// (the stack owns the addresses). A frame the kernel made itself (the peer of a veth pair, a
+/// bridge) may carry a transport checksum that offload was meant to finish (CHECKSUM_PARTIAL);
+/// the kernel says so in PACKET_AUXDATA and this device completes the UDP/TCP checksum of such
+/// frames before handing them on, so the stack verifies every checksum as usual. Frames this
+/// socket sends are not read back (PACKET_IGNORE_OUTGOING where the kernel has it, and sll_pkttype
+/// PACKET_OUTGOING otherwise).
 /// </remarks>
 public sealed unsafe class RawPacketDevice : LinuxDevice
 {
@@ -22,6 +24,9 @@ public sealed unsafe class RawPacketDevice : LinuxDevice
     private const int ReceiveBufferBytes = 4 << 20;
 
     private const int SO_RCVBUFFORCE = 33;
+
+    /// <summary>Room for the PACKET_AUXDATA control message (16-byte header + 20-byte payload, aligned).</summary>
+    private const int ControlWords = 8;
 
     private RawPacketDevice(FileDescriptorHandle descriptor, string name, int mtu, MacAddress hardwareAddress, int interfaceIndex)
         : base(descriptor, name, mtu, hardwareAddress)
@@ -80,6 +85,10 @@ public sealed unsafe class RawPacketDevice : LinuxDevice
 
             int one = 1;
             _ = LinuxNative.SetSocketOption(descriptor, LinuxNative.SOL_PACKET, LinuxNative.PACKET_IGNORE_OUTGOING, &one, sizeof(int)); // Linux 4.20+; pkttype check covers older kernels
+            if (LinuxNative.SetSocketOption(descriptor, LinuxNative.SOL_PACKET, LinuxNative.PACKET_AUXDATA, &one, sizeof(int)) < 0)
+            {
+                throw NetworkDeviceException.FromErrno($"{interfaceName}: enabling PACKET_AUXDATA", LinuxNative.LastError);
+            }
             int size = ReceiveBufferBytes;
             if (LinuxNative.SetSocketOption(descriptor, LinuxNative.SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(int)) < 0)
             {
@@ -110,10 +119,20 @@ public sealed unsafe class RawPacketDevice : LinuxDevice
     private protected override int ReadFrame(SafeHandle descriptor, byte* buffer, int length, out bool discard)
     {
         LinuxNative.SocketAddressLinkLayer from;
-        uint fromLength = (uint)sizeof(LinuxNative.SocketAddressLinkLayer);
+        var vector = new LinuxNative.IoVector { Base = buffer, Length = (nuint)length };
+        ulong* control = stackalloc ulong[ControlWords];
+        var message = new LinuxNative.MessageHeader
+        {
+            Name = &from,
+            NameLength = (uint)sizeof(LinuxNative.SocketAddressLinkLayer),
+            Vectors = &vector,
+            VectorCount = 1,
+            Control = control,
+            ControlLength = ControlWords * sizeof(ulong),
+        };
 
-        // MSG_TRUNC makes recvfrom return the frame's real length, so a frame larger than the buffer is detected.
-        nint n = LinuxNative.ReceiveFrom(descriptor, buffer, (nuint)length, LinuxNative.MSG_TRUNC, &from, &fromLength);
+        // MSG_TRUNC makes recvmsg return the frame's real length, so a frame larger than the buffer is detected.
+        nint n = LinuxNative.ReceiveMessage(descriptor, &message, LinuxNative.MSG_TRUNC);
         if (n < 0)
         {
             discard = false;
@@ -121,7 +140,87 @@ public sealed unsafe class RawPacketDevice : LinuxDevice
         }
 
         discard = n > length || from.PacketType == LinuxNative.PACKET_OUTGOING;
+        if (!discard && (AuxiliaryStatus(&message) & LinuxNative.TP_STATUS_CSUMNOTREADY) != 0)
+        {
+            CompleteTransportChecksum(new Span<byte>(buffer, (int)n));
+        }
+
         return (int)n;
+    }
+
+    /// <summary>
+    /// Finishes the UDP or TCP checksum of a locally made frame whose checksum was left to offload
+    /// (the field holds only the pseudo-header sum). Only whole IPv4 datagrams carry such a
+    /// checksum; anything else, or anything malformed, is left as it is for the stack to judge.
+    /// </summary>
+    internal static void CompleteTransportChecksum(Span<byte> frame)
+    {
+        const int ethernetLength = 14;
+        if (frame.Length < ethernetLength + 20 || BinaryPrimitives.ReadUInt16BigEndian(frame[12..]) != (ushort)EtherType.Ipv4)
+        {
+            return;
+        }
+
+        Span<byte> ip = frame[ethernetLength..];
+        int headerLength = (ip[0] & 0x0f) * 4;
+        int totalLength = BinaryPrimitives.ReadUInt16BigEndian(ip[2..]);
+        bool fragment = (BinaryPrimitives.ReadUInt16BigEndian(ip[6..]) & 0x3fff) != 0; // MF or an offset
+        if (ip[0] >> 4 != 4 || headerLength < 20 || totalLength < headerLength || totalLength > ip.Length || fragment)
+        {
+            return;
+        }
+
+        var protocol = (IpProtocol)ip[9];
+        int checksumOffset = protocol switch
+        {
+            IpProtocol.Udp => 6,   // RFC 768
+            IpProtocol.Tcp => 16,  // RFC 9293 3.1
+            _ => -1,
+        };
+        Span<byte> transport = ip[headerLength..totalLength];
+        if (checksumOffset < 0 || transport.Length < checksumOffset + 2)
+        {
+            return;
+        }
+
+        transport[checksumOffset] = 0;
+        transport[checksumOffset + 1] = 0;
+        uint pseudo = Checksum.PseudoHeaderSum(Ipv4Address.Create(ip.Slice(12, 4)), Ipv4Address.Create(ip.Slice(16, 4)), (byte)protocol, transport.Length);
+        ushort sum = Checksum.Compute(transport, pseudo);
+        if (sum == 0 && protocol == IpProtocol.Udp)
+        {
+            sum = 0xffff; // RFC 768: a computed zero is sent as all ones
+        }
+
+        BinaryPrimitives.WriteUInt16BigEndian(transport[checksumOffset..], sum);
+    }
+
+    /// <summary>tp_status of the PACKET_AUXDATA control message, or 0 when there is none.</summary>
+    private static uint AuxiliaryStatus(LinuxNative.MessageHeader* message)
+    {
+        byte* control = (byte*)message->Control;
+        nuint available = message->ControlLength;
+        nuint offset = 0;
+
+        // CMSG_FIRSTHDR/CMSG_NXTHDR: headers and their data are aligned to sizeof(size_t).
+        while (offset + (nuint)sizeof(LinuxNative.ControlMessageHeader) <= available)
+        {
+            var header = (LinuxNative.ControlMessageHeader*)(control + offset);
+            if (header->Length < (nuint)sizeof(LinuxNative.ControlMessageHeader) || offset + header->Length > available)
+            {
+                break;
+            }
+
+            if (header->Level == LinuxNative.SOL_PACKET && header->Type == LinuxNative.PACKET_AUXDATA
+                && header->Length >= (nuint)(sizeof(LinuxNative.ControlMessageHeader) + sizeof(LinuxNative.PacketAuxiliaryData)))
+            {
+                return ((LinuxNative.PacketAuxiliaryData*)(header + 1))->Status;
+            }
+
+            offset += (header->Length + 7) & ~(nuint)7;
+        }
+
+        return 0;
     }
 
     /// <inheritdoc/>
