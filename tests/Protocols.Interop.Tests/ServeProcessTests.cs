@@ -71,20 +71,41 @@ public sealed partial class ServeProcessTests
         }
     }
 
-    [InteropFact]
-    public void ServeRejectsBadArgumentsWithExit2()
+    [Theory]
+    [InlineData("--tun a --raw b --address 10.0.0.1/24", "--raw")]
+    [InlineData("--address 10.0.0.1/24", "--tun or --raw")]
+    [InlineData("--tun a", "--address")]
+    [InlineData("--tun a --address 10.0.0.1", "--address")]
+    [InlineData("--tun a --address 10.0.0.1/33", "--address")]
+    [InlineData("--tun a --address 127.0.0.1/8", "--address")]
+    [InlineData("--tun this-name-is-too-long --address 10.0.0.1/24", "--tun")]
+    [InlineData("--tun a --address 10.0.0.1/24 --gateway 10.0.1.1", "--gateway")]
+    [InlineData("--tun a --address 10.0.0.1/24 --mtu 67", "--mtu")]
+    [InlineData("--tun a --address 10.0.0.1/24 --udp-echo 65536", "--udp-echo")]
+    [InlineData("--tun a --address 10.0.0.1/24 --http 80", "not supported yet")]
+    [InlineData("--tun a --address 10.0.0.1/24 --https 443", "not supported yet")]
+    [InlineData("--tun a --address 10.0.0.1/24 --echo 7", "not supported yet")]
+    [InlineData("--tun a --address 10.0.0.1/24 --bogus", "--bogus")]
+    public void BadArgumentsExit2WithOneLineNamingTheFlag(string arguments, string named)
     {
-        ToolResult both = InteropEnvironment.Run(DotnetHost(), [ProtocolsDll(), "serve", "--tun", "a", "--raw", "b", "--address", "10.0.0.1/24"], Limit);
-        Assert.Equal(2, both.ExitCode);
-        Assert.Contains("--raw", both.Error, StringComparison.Ordinal);
+        ToolResult result = InteropEnvironment.Run(DotnetHost(), [ProtocolsDll(), "serve", .. arguments.Split(' ')], Limit);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(string.Empty, result.Output);
+        Assert.Single(result.Error.Trim().Split('\n'));
+        Assert.Contains(named, result.Error, StringComparison.Ordinal);
+    }
 
-        ToolResult http = InteropEnvironment.Run(DotnetHost(), [ProtocolsDll(), "serve", "--tun", "a", "--address", "10.0.0.1/24", "--http", "80"], Limit);
-        Assert.Equal(2, http.ExitCode);
-        Assert.Contains("not supported yet", http.Error, StringComparison.Ordinal);
+    [Fact]
+    public void HelpAndAnUnopenableDevice()
+    {
+        ToolResult help = InteropEnvironment.Run(DotnetHost(), [ProtocolsDll(), "serve", "--help"], Limit);
+        Assert.Equal(0, help.ExitCode);
+        Assert.StartsWith("usage: protocols serve (--tun NAME | --raw IFACE) --address", help.Output, StringComparison.Ordinal);
 
-        // A device that cannot be opened is a failure (exit 1) with a one-line reason.
+        // A device that cannot be opened is a failure (exit 1) with a one-line reason, never 'ready'.
         ToolResult missing = InteropEnvironment.Run(DotnetHost(), [ProtocolsDll(), "serve", "--raw", "nosuch0", "--address", "10.0.0.1/24"], Limit);
         Assert.Equal(1, missing.ExitCode);
+        Assert.DoesNotContain("ready", missing.Output, StringComparison.Ordinal);
         Assert.Contains("nosuch0", missing.Error, StringComparison.Ordinal);
         Assert.Single(missing.Error.Trim().Split('\n'));
     }
