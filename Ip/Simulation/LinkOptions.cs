@@ -15,6 +15,9 @@ namespace Protocols.Ip.Simulation;
 /// </remarks>
 public sealed record LinkOptions
 {
+    /// <summary>The longest <see cref="Delay"/>, <see cref="Jitter"/> or <see cref="ReorderDelay"/> (365 days), so arrival times stay representable.</summary>
+    public static readonly TimeSpan MaxTime = TimeSpan.FromDays(365);
+
     /// <summary>A perfect link: no impairment, no delay, unlimited rate.</summary>
     public static LinkOptions Perfect { get; } = new();
 
@@ -58,16 +61,16 @@ public sealed record LinkOptions
     public int MaxFramesInFlight { get; init; } = 100_000;
 
     /// <summary>Checks every value is in range.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">A probability outside 0..1, a negative time, rate or bound.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A probability outside 0..1, a time outside 0..<see cref="MaxTime"/>, a negative rate or a bound below 1.</exception>
     public void Validate()
     {
         CheckProbability(Loss, nameof(Loss));
         CheckProbability(Duplication, nameof(Duplication));
         CheckProbability(Reordering, nameof(Reordering));
         CheckProbability(Corruption, nameof(Corruption));
-        ArgumentOutOfRangeException.ThrowIfLessThan(ReorderDelay, TimeSpan.Zero, nameof(ReorderDelay));
-        ArgumentOutOfRangeException.ThrowIfLessThan(Delay, TimeSpan.Zero, nameof(Delay));
-        ArgumentOutOfRangeException.ThrowIfLessThan(Jitter, TimeSpan.Zero, nameof(Jitter));
+        CheckTime(ReorderDelay, nameof(ReorderDelay));
+        CheckTime(Delay, nameof(Delay));
+        CheckTime(Jitter, nameof(Jitter));
         ArgumentOutOfRangeException.ThrowIfNegative(RateBitsPerSecond, nameof(RateBitsPerSecond));
         ArgumentOutOfRangeException.ThrowIfLessThan(QueueLimitBytes, 1, nameof(QueueLimitBytes));
         ArgumentOutOfRangeException.ThrowIfLessThan(QueueLimitPackets, 1, nameof(QueueLimitPackets));
@@ -79,6 +82,12 @@ public sealed record LinkOptions
             ArgumentOutOfRangeException.ThrowIfLessThan(mtu, 68, nameof(Mtu)); // RFC 791: every host handles 68
             ArgumentOutOfRangeException.ThrowIfGreaterThan(mtu, ushort.MaxValue, nameof(Mtu));
         }
+    }
+
+    private static void CheckTime(TimeSpan value, string name)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(value, TimeSpan.Zero, name);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(value, MaxTime, name);
     }
 
     private static void CheckProbability(double value, string name)

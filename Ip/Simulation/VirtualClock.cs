@@ -13,7 +13,8 @@ namespace Protocols.Ip.Simulation;
 /// fires at the next <see cref="Advance"/>, <see cref="AdvanceTo"/> or <see cref="FireDueTimers"/>,
 /// never inside <see cref="CreateTimer"/>. When several timers share a due time they fire in the
 /// order they were armed. Advancing is for one thread at a time and not from inside a timer
-/// callback; creating, changing and disposing timers is safe from any thread.
+/// callback; creating, changing and disposing timers is safe from any thread. An exception thrown
+/// by a callback propagates out of the advancing call, with time left at that timer's due time.
 /// </remarks>
 public sealed class VirtualClock : TimeProvider
 {

@@ -1,4 +1,3 @@
-using System.Buffers;
 using Protocols.Ip;
 using Protocols.Wire;
 
@@ -33,7 +32,7 @@ namespace Protocols.Udp;
 /// <see cref="UdpException.RemoteEndpoint"/>. Only the latest unreported error is kept.
 /// </para>
 /// </remarks>
-public sealed class UdpSocket : IDisposable, IAsyncDisposable
+public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
 {
     private readonly UdpLayer _layer;
     private readonly UdpSocketOptions _options;
@@ -52,6 +51,10 @@ public sealed class UdpSocket : IDisposable, IAsyncDisposable
     // takes effect at once (as connect(2) does) for the loop's filtering and for later sends.
     private long _remoteApi;
     private int _disposed;
+
+    // One reusable operation of each kind (sends and receives one at a time allocate nothing).
+    private SendOperation? _cachedSend;
+    private ReceiveOperation? _cachedReceive;
 
     private UdpSocket(UdpLayer layer, Ipv4Endpoint local, UdpSocketOptions options)
     {
@@ -191,13 +194,8 @@ public sealed class UdpSocket : IDisposable, IAsyncDisposable
             return ValueTask.FromCanceled<UdpReceiveResult>(cancellationToken);
         }
 
-        var operation = new ReceiveOperation(this, buffer, cancellationToken);
-        if (!TryPost(operation.Start))
-        {
-            operation.TryFail(new UdpException(UdpError.NoBufferSpace, "The stack's request queue is full."));
-        }
-
-        return new ValueTask<UdpReceiveResult>(operation.Task);
+        ReceiveOperation operation = Interlocked.Exchange(ref _cachedReceive, null) ?? new ReceiveOperation(this);
+        return operation.Begin(buffer, cancellationToken);
     }
 
     /// <summary>Unbinds the port at once, fails waiting receives with <see cref="ObjectDisposedException"/>, and releases queued datagrams on the loop.</summary>
@@ -295,8 +293,7 @@ public sealed class UdpSocket : IDisposable, IAsyncDisposable
         long packed = remote is { } r ? (1L << 48) | ((long)r.Address.ToUInt32() << 16) | r.Port : 0;
         Volatile.Write(ref _remoteApi, packed);
 
-        // Errors about the previous peer no longer apply (Linux clears sk_err on connect); best effort.
-        _ = TryPost(_ => _pendingError = null);
+        // A pending error about the previous peer is dropped when it would be reported (TakePendingError).
     }
 
     private ValueTask Send(ReadOnlyMemory<byte> data, Ipv4Endpoint remote, CancellationToken cancellationToken)
@@ -316,13 +313,8 @@ public sealed class UdpSocket : IDisposable, IAsyncDisposable
             return ValueTask.FromCanceled(cancellationToken);
         }
 
-        var operation = new SendOperation(this, data, remote, cancellationToken);
-        if (!TryPost(operation.Run))
-        {
-            operation.TryFail(new UdpException(UdpError.NoBufferSpace, "The stack's request queue is full."));
-        }
-
-        return new ValueTask(operation.Task);
+        SendOperation operation = Interlocked.Exchange(ref _cachedSend, null) ?? new SendOperation(this);
+        return operation.Begin(data, remote, cancellationToken);
     }
 
     private bool TryPost(Action<NetworkStack> work)
@@ -346,217 +338,12 @@ public sealed class UdpSocket : IDisposable, IAsyncDisposable
         _pendingError = null;
     }
 
+    // The pending error, cleared; null when there is none, or when it is about a peer other than
+    // the one the socket is connected to now (connect(2) clears the socket error on Linux too).
     private UdpException? TakePendingError()
     {
         UdpException? error = _pendingError;
         _pendingError = null;
-        return error;
-    }
-
-    // The operation's state: pending until exactly one of the loop (claim) or a canceller wins.
-    private const int Pending = 0;
-    private const int Claimed = 1;
-    private const int Abandoned = 2;
-
-    private sealed class ReceiveOperation
-    {
-        private readonly UdpSocket _socket;
-        private readonly Memory<byte> _buffer;
-        private readonly TaskCompletionSource<UdpReceiveResult> _tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly CancellationToken _cancellationToken;
-        private CancellationTokenRegistration _cancelRegistration;
-        private CancellationTokenRegistration _closeRegistration;
-        private int _state;
-
-        public ReceiveOperation(UdpSocket socket, Memory<byte> buffer, CancellationToken cancellationToken)
-        {
-            _socket = socket;
-            _buffer = buffer;
-            _cancellationToken = cancellationToken;
-            _closeRegistration = socket._closed.Token.UnsafeRegister(static s => ((ReceiveOperation)s!).TryFail(new ObjectDisposedException(nameof(UdpSocket))), this);
-            if (cancellationToken.CanBeCanceled)
-            {
-                _cancelRegistration = cancellationToken.UnsafeRegister(static s => ((ReceiveOperation)s!).TryCancel(), this);
-            }
-        }
-
-        public Task<UdpReceiveResult> Task => _tcs.Task;
-
-        public bool IsPending => Volatile.Read(ref _state) == Pending;
-
-        public bool TryClaim() => Interlocked.CompareExchange(ref _state, Claimed, Pending) == Pending;
-
-        // On the loop: take a queued datagram or an error, or wait.
-        public void Start(NetworkStack stack)
-        {
-            UdpSocket socket = _socket;
-            if (!IsPending)
-            {
-                return;
-            }
-
-            if (socket._closedOnLoop)
-            {
-                TryFail(new ObjectDisposedException(nameof(UdpSocket)));
-                return;
-            }
-
-            if (socket._pendingError is not null)
-            {
-                if (TryClaim())
-                {
-                    Fail(socket.TakePendingError()!);
-                }
-
-                return;
-            }
-
-            if (socket._queue.Count > 0)
-            {
-                if (TryClaim() && socket._queue.TryDequeue(out QueuedDatagram datagram))
-                {
-                    Complete(datagram.Buffer.AsSpan(0, datagram.Length), datagram.Remote, datagram.LocalAddress);
-                    ArrayPool<byte>.Shared.Return(datagram.Buffer);
-                }
-
-                return;
-            }
-
-            Queue<ReceiveOperation> waiters = socket._waiters;
-            if (waiters.Count >= socket._options.MaxPendingReceives)
-            {
-                // Drop the receives that were cancelled meanwhile before refusing this one.
-                int n = waiters.Count;
-                for (int i = 0; i < n; i++)
-                {
-                    ReceiveOperation w = waiters.Dequeue();
-                    if (w.IsPending)
-                    {
-                        waiters.Enqueue(w);
-                    }
-                }
-
-                if (waiters.Count >= socket._options.MaxPendingReceives)
-                {
-                    TryFail(new UdpException(UdpError.TooManyPendingReceives));
-                    return;
-                }
-            }
-
-            waiters.Enqueue(this);
-        }
-
-        // After TryClaim: copy and complete.
-        public void Complete(ReadOnlySpan<byte> data, Ipv4Endpoint remote, Ipv4Address localAddress)
-        {
-            int n = Math.Min(data.Length, _buffer.Length);
-            data[..n].CopyTo(_buffer.Span);
-            Unregister();
-            _tcs.TrySetResult(new UdpReceiveResult(n, remote, localAddress, data.Length));
-        }
-
-        // After TryClaim.
-        public void Fail(Exception exception)
-        {
-            Unregister();
-            _tcs.TrySetException(exception);
-        }
-
-        public void TryFail(Exception exception)
-        {
-            if (Interlocked.CompareExchange(ref _state, Abandoned, Pending) == Pending)
-            {
-                Unregister();
-                _tcs.TrySetException(exception);
-            }
-        }
-
-        private void TryCancel()
-        {
-            if (Interlocked.CompareExchange(ref _state, Abandoned, Pending) == Pending)
-            {
-                Unregister();
-                _tcs.TrySetCanceled(_cancellationToken);
-            }
-        }
-
-        private void Unregister()
-        {
-            _cancelRegistration.Unregister();
-            _closeRegistration.Unregister();
-        }
-    }
-
-    private sealed class SendOperation
-    {
-        private readonly UdpSocket _socket;
-        private readonly ReadOnlyMemory<byte> _data;
-        private readonly Ipv4Endpoint _remote;
-        private readonly TaskCompletionSource _tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly CancellationToken _cancellationToken;
-        private CancellationTokenRegistration _registration;
-        private int _state;
-
-        public SendOperation(UdpSocket socket, ReadOnlyMemory<byte> data, Ipv4Endpoint remote, CancellationToken cancellationToken)
-        {
-            _socket = socket;
-            _data = data;
-            _remote = remote;
-            _cancellationToken = cancellationToken;
-            if (cancellationToken.CanBeCanceled)
-            {
-                _registration = cancellationToken.UnsafeRegister(static s => ((SendOperation)s!).TryCancel(), this);
-            }
-        }
-
-        public Task Task => _tcs.Task;
-
-        // On the loop. Claiming first means the caller's memory is not released (by a cancellation) while it is read.
-        public void Run(NetworkStack stack)
-        {
-            if (Interlocked.CompareExchange(ref _state, Claimed, Pending) != Pending)
-            {
-                return;
-            }
-
-            _registration.Unregister();
-            UdpSocket socket = _socket;
-            if (socket._closedOnLoop || socket.IsDisposed)
-            {
-                _tcs.TrySetException(new ObjectDisposedException(nameof(UdpSocket)));
-                return;
-            }
-
-            if (socket.TakePendingError() is { } pending)
-            {
-                _tcs.TrySetException(pending);
-                return;
-            }
-
-            if (socket._layer.Send(socket.LocalEndpoint, _remote, _data.Span, socket._options) is { } error)
-            {
-                _tcs.TrySetException(new UdpException(error));
-                return;
-            }
-
-            _tcs.TrySetResult();
-        }
-
-        public void TryFail(Exception exception)
-        {
-            if (Interlocked.CompareExchange(ref _state, Abandoned, Pending) == Pending)
-            {
-                _registration.Unregister();
-                _tcs.TrySetException(exception);
-            }
-        }
-
-        private void TryCancel()
-        {
-            if (Interlocked.CompareExchange(ref _state, Abandoned, Pending) == Pending)
-            {
-                _tcs.TrySetCanceled(_cancellationToken);
-            }
-        }
+        return error is not null && !_options.ReceiveIcmpErrors && error.RemoteEndpoint != RemoteEndpoint ? null : error;
     }
 }

@@ -32,6 +32,64 @@ public class StormTests
         Assert.True(counters.LimitDatagrams + counters.LimitBytes > 0);
     }
 
+    /// <summary>Random templates, option bytes, sizes, MTUs and raw datagram bytes: the fragmenter never throws, and whatever it writes is valid and fits.</summary>
+    [Fact]
+    public void Fragmenter_never_throws_on_random_input()
+    {
+        var random = new Random(5);
+        byte[] buffer = new byte[70000];
+        byte[] output = new byte[65535];
+        var statuses = new Dictionary<FragmentationStatus, int>();
+        for (int i = 0; i < 20_000; i++)
+        {
+            FragmentationStatus status;
+            Ipv4Fragmenter f;
+            int mtu = random.Next(4) == 0 ? random.Next(-10, 200) : random.Next(68, 70000);
+            if (random.Next(2) == 0)
+            {
+                Ipv4Header h = Header((ushort)i);
+                h.FragmentOffset = (ushort)random.Next(8192);
+                h.MoreFragments = random.Next(2) == 0;
+                h.DontFragment = random.Next(4) == 0;
+                byte[] options = new byte[random.Next(0, 48)];
+                random.NextBytes(options);
+                int size = random.Next(3) == 0 ? random.Next(60000, 66000) : random.Next(0, 5000);
+                status = Ipv4Fragmenter.TryCreate(h, options, buffer.AsSpan(0, size), mtu, out f);
+            }
+            else
+            {
+                int length = random.Next(0, 3000);
+                random.NextBytes(buffer.AsSpan(0, length));
+                if (length >= 20 && random.Next(2) == 0)
+                {
+                    buffer[0] = (byte)(0x40 | random.Next(5, 16));
+                    buffer[2] = (byte)(length >> 8);
+                    buffer[3] = (byte)length;
+                }
+
+                status = Ipv4Fragmenter.TryCreateFromDatagram(buffer.AsSpan(0, length), mtu, out f);
+            }
+
+            statuses[status] = statuses.GetValueOrDefault(status) + 1;
+            if (status != FragmentationStatus.Success)
+            {
+                continue;
+            }
+
+            while (f.TryWriteNext(output, out int written))
+            {
+                Assert.True(written <= f.Mtu);
+                Assert.True(Ipv4Header.TryRead(output.AsSpan(0, written), out Ipv4Header.Reader r, out _));
+                Assert.True(r.VerifyChecksum());
+            }
+        }
+
+        foreach (FragmentationStatus s in Enum.GetValues<FragmentationStatus>())
+        {
+            Assert.True(statuses.GetValueOrDefault(s) > 0, $"{s} never happened");
+        }
+    }
+
     [Fact]
     public void Storm_is_deterministic_for_a_seed()
     {

@@ -253,6 +253,53 @@ public class MemoryNetworkTests
         Assert.NotEqual(first, Text(Deliveries(43)));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    public void CountersAccountForEveryFrameWhateverTheOptions(int seed)
+    {
+        var random = new Random(seed);
+        var sim = new Sim(seed);
+        LinkOptions RandomOptions() => new()
+        {
+            Loss = random.NextDouble() * 0.5,
+            Duplication = random.NextDouble() * 0.3,
+            Reordering = random.NextDouble() * 0.3,
+            Corruption = random.NextDouble() * 0.3,
+            Delay = TimeSpan.FromMicroseconds(random.Next(0, 5000)),
+            Jitter = TimeSpan.FromMicroseconds(random.Next(0, 5000)),
+            RateBitsPerSecond = random.Next(2) == 0 ? 0 : random.Next(100_000, 100_000_000),
+            QueueLimitPackets = random.Next(1, 50),
+            QueueLimitBytes = random.Next(1500, 100_000),
+            Mtu = random.Next(68, 1500),
+            MaxFramesInFlight = random.Next(1, 200),
+        };
+        var (a, b) = sim.Network.CreateLink(RandomOptions(), medium: DeviceMedium.Ethernet);
+        int received = 0;
+        sim.Register(() => b.Receive(_ => received++, random.Next(1, 8)));
+        for (int i = 0; i < 3000; i++)
+        {
+            a.TrySend(TestPackets.Numbered(i, random.Next(1, 1600)));
+            if (random.Next(100) == 0)
+            {
+                a.Outbound!.Options = RandomOptions();
+            }
+
+            sim.RunFor(TimeSpan.FromMicroseconds(random.Next(0, 300)));
+        }
+
+        LinkStatistics s = a.Outbound!.Statistics;
+        Assert.Equal(s.Sent + s.Duplicated, s.Delivered + s.Lost + s.QueueDrops + s.MtuDrops + s.OverflowDrops + s.InFlight);
+        sim.RunUntilIdle();
+        s = a.Outbound.Statistics;
+        Assert.Equal(0, s.InFlight);
+        Assert.Equal(s.Sent + s.Duplicated, s.Delivered + s.Lost + s.QueueDrops + s.MtuDrops + s.OverflowDrops);
+        Assert.Equal(s.Delivered, received);
+        Assert.Equal(3000, s.Sent);
+    }
+
     [Fact]
     public void FramesOnTheWireAreBoundedAndCopied()
     {
@@ -352,6 +399,11 @@ public class MemoryNetworkTests
         Assert.Equal("link1.a", a.Name);
         Assert.Throws<ArgumentOutOfRangeException>(() => net.CreateLink(new LinkOptions { Loss = 1.5 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => net.CreateLink(mtu: 67));
+        Assert.Throws<ArgumentOutOfRangeException>(() => net.CreateLink(new LinkOptions { Delay = TimeSpan.MaxValue }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => net.CreateLink(new LinkOptions { Jitter = TimeSpan.FromTicks(-1) }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => net.CreateLink(new LinkOptions { QueueLimitPackets = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => net.CreateLink(new LinkOptions { Corruption = double.NaN }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => a.Outbound!.Options = new LinkOptions { Loss = -0.1 });
     }
 
     [Fact]

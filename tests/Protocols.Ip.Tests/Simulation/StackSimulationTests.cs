@@ -16,6 +16,10 @@ public class StackSimulationTests
 
         public HashSet<ushort> Replies { get; } = [];
 
+        public int Expected { get; init; } = int.MaxValue;
+
+        public TaskCompletionSource AllReplied { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
         public int ReplyBytes { get; private set; }
 
         public void OnDatagram(NetworkStack stack, in IpDatagram datagram)
@@ -24,6 +28,10 @@ public class StackSimulationTests
             {
                 Replies.Add(echo.SequenceNumber);
                 ReplyBytes = datagram.Payload.Length;
+                if (Replies.Count >= Expected)
+                {
+                    AllReplied.TrySetResult();
+                }
             }
         }
 
@@ -135,11 +143,38 @@ public class StackSimulationTests
     }
 
     [Fact]
+    public void LargePingsAreFragmentedAndReassembledBothWays()
+    {
+        var lines = new List<string>();
+        string pcap = Path.Combine(Path.GetTempPath(), $"protocols-sim-ping-{Environment.ProcessId}-{Guid.NewGuid():n}.pcap");
+        try
+        {
+            Outcome outcome = PingScenario(new Sim(3), new LinkOptions { Delay = TimeSpan.FromMilliseconds(1) }, count: 3, dataLength: 3000, trace: lines.Add, pcap: pcap);
+
+            Assert.Equal(3, outcome.Replies);
+            Assert.Equal(9, outcome.Client.FragmentsSent); // 3008 ICMP bytes: 1480 + 1480 + 48
+            Assert.Equal(3, outcome.Server.Reassembled);
+            Assert.Equal(3, outcome.Client.Reassembled);
+
+            using CaptureReader capture = CaptureFile.Open(pcap);
+            Assert.Equal(2 + 18, capture.Count()); // ARP both ways, then 3 fragments each way per ping
+        }
+        finally
+        {
+            File.Delete(pcap);
+        }
+
+        Assert.Matches(@"^00:00:00\.002000 link1\.a Out IP 10\.0\.0\.1 > 10\.0\.0\.2: ICMP echo request, id 77, seq 1, length 1480 \(frag \d+:1480@0\+\)$", lines[2]);
+        Assert.Matches(@"^00:00:00\.002000 link1\.a Out IP 10\.0\.0\.1 > 10\.0\.0\.2: icmp \(frag \d+:1480@1480\+\)$", lines[3]);
+        Assert.Matches(@"^00:00:00\.002000 link1\.a Out IP 10\.0\.0\.1 > 10\.0\.0\.2: icmp \(frag \d+:48@2960\)$", lines[4]);
+    }
+
+    [Fact]
     public void StackScenariosAreDeterministic()
     {
         var options = new LinkOptions { Loss = 0.2, Duplication = 0.02, Reordering = 0.05, Delay = TimeSpan.FromMilliseconds(3), Jitter = TimeSpan.FromMilliseconds(3), Corruption = 0.02 };
-        ulong first = Sim.VerifyDeterminism(7, sim => PingScenario(sim, options, count: 100, dataLength: 1000));
-        ulong other = Sim.VerifyDeterminism(8, sim => PingScenario(sim, options, count: 100, dataLength: 1000));
+        ulong first = Sim.VerifyDeterminism(7, sim => PingScenario(sim, options, count: 100, dataLength: 2000));
+        ulong other = Sim.VerifyDeterminism(8, sim => PingScenario(sim, options, count: 100, dataLength: 2000));
         Assert.NotEqual(first, other);
     }
 
@@ -167,6 +202,35 @@ public class StackSimulationTests
         Assert.Equal(1, stacks[1].Counters.Snapshot().IcmpInOf(IcmpType.EchoRequest));
         Assert.Equal(1, stacks[2].Counters.Snapshot().IcmpInOf(IcmpType.EchoRequest));
         Assert.Equal(TimeSpan.FromMicroseconds(200), sim.Elapsed); // ARP there and back, echo there and back
+    }
+
+    [Fact]
+    public async Task MemoryLinksAlsoCarryStacksRunningOnTheirOwnLoopsInRealTime()
+    {
+        // Not the harness: RunAsync loops on the thread pool, woken by WaitForReceiveAsync.
+        var net = new MemoryNetwork(5, TimeProvider.System);
+        var (da, db) = net.CreateLink(new LinkOptions { Delay = TimeSpan.FromMilliseconds(1) });
+        using var a = new NetworkStack(new NetworkStackOptions { TimeProvider = TimeProvider.System, Seed = 1 });
+        using var b = new NetworkStack(new NetworkStackOptions { TimeProvider = TimeProvider.System, Seed = 2 });
+        a.AddInterface(da, TestPackets.A, 24);
+        b.AddInterface(db, TestPackets.B, 24);
+        var pinger = new Pinger { Expected = 20 };
+        a.RegisterTransport(pinger);
+        using var stop = new CancellationTokenSource();
+        Task loopA = a.RunAsync(stop.Token);
+        Task loopB = b.RunAsync(stop.Token);
+
+        for (ushort seq = 1; seq <= 20; seq++)
+        {
+            ushort s = seq;
+            a.Post(stack => Pinger.Ping(stack, TestPackets.B, s, 56));
+        }
+
+        await pinger.AllReplied.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await stop.CancelAsync();
+        await Task.WhenAll(loopA, loopB).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(20, net.Directions[0].Statistics.Delivered);
+        Assert.Equal(20, net.Directions[1].Statistics.Delivered);
     }
 
     [Fact]

@@ -211,12 +211,8 @@ public class UdpSocketTests
     {
         var net = new UdpSimulation(seed: 8);
         using var client = UdpSocket.Connect(net.A, new Ipv4Endpoint(B, 4444));
-        Task<UdpReceiveResult> pending = null!;
-        net.Run(async () =>
-        {
-            pending = client.ReceiveFromAsync(new byte[16]).AsTask();
-            await client.SendAsync("anyone?"u8.ToArray());
-        });
+        Task<UdpReceiveResult> pending = net.Sim.Start(async () => await client.ReceiveFromAsync(new byte[16]));
+        net.Run(async () => await client.SendAsync("anyone?"u8.ToArray()));
         net.Sim.RunUntil(() => pending.IsCompleted, UdpSimulation.Limit);
 
         UdpException e = Assert.Throws<UdpException>(() => pending.GetAwaiter().GetResult());
@@ -247,6 +243,25 @@ public class UdpSocketTests
     }
 
     [Fact]
+    public void Connecting_elsewhere_drops_an_unreported_error_about_the_old_peer()
+    {
+        var net = new UdpSimulation(seed: 28);
+        using var sink = UdpSocket.Bind(net.B, 5555);
+        using var client = UdpSocket.Connect(net.A, new Ipv4Endpoint(B, 4444));
+        net.Run(async () => await client.SendAsync("x"u8.ToArray()));
+        net.Settle();
+        Assert.Equal(1, net.UdpA.Counters.Snapshot().IcmpErrorsReceived);
+
+        client.Connect(new Ipv4Endpoint(B, 5555));
+        UdpReceiveResult r = net.Run(async () =>
+        {
+            await client.SendAsync("y"u8.ToArray());
+            return await sink.ReceiveFromAsync(new byte[4]);
+        });
+        Assert.Equal(1, r.BytesReceived);
+    }
+
+    [Fact]
     public void An_unconnected_socket_ignores_icmp_errors_by_default()
     {
         var net = new UdpSimulation(seed: 10);
@@ -264,6 +279,41 @@ public class UdpSocketTests
             return await client.ReceiveFromAsync(new byte[16]);
         });
         Assert.Equal(5, r.BytesReceived);
+    }
+
+    [Fact]
+    public void Soft_icmp_errors_are_reported_only_when_asked_for()
+    {
+        var net = new UdpSimulation(seed: 27);
+        var peer = new Ipv4Endpoint(B, 4444);
+        using var sink = UdpSocket.Bind(net.B, 4444); // the real peer takes what is sent
+        using var plain = UdpSocket.Connect(net.A, peer);
+        using var recverr = UdpSocket.Connect(net.A, peer, new UdpSocketOptions { ReceiveIcmpErrors = true });
+        Ipv4Address router = Ipv4Address.Parse("10.0.0.254");
+        foreach (UdpSocket s in new[] { plain, recverr })
+        {
+            net.InjectIcmpErrorTowardsA(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.HostUnreachable, new Ipv4Endpoint(A, s.LocalEndpoint.Port), peer, router);
+            net.InjectIcmpErrorTowardsA(IcmpType.TimeExceeded, 0, new Ipv4Endpoint(A, s.LocalEndpoint.Port), peer, router);
+        }
+
+        net.Settle();
+        Assert.Equal(4, net.UdpA.Counters.Snapshot().IcmpErrorsReceived);
+
+        // The connected socket without the option ignores soft errors: its send goes out.
+        net.Run(async () => await plain.SendAsync("x"u8.ToArray()));
+        Assert.Equal(1, net.UdpA.Counters.Snapshot().DatagramsSent);
+
+        // With the option, the latest error is kept and reported once.
+        UdpException e = Assert.ThrowsAny<UdpException>(() => net.Run(async () => await recverr.ReceiveFromAsync(new byte[4])));
+        Assert.Equal(UdpError.HostUnreachable, e.Error);
+        Assert.Equal(router, e.ReportedBy);
+        Assert.Equal(peer, e.RemoteEndpoint);
+
+        // A hard error about another peer does not fail a connected socket either.
+        net.InjectIcmpErrorTowardsA(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.PortUnreachable, new Ipv4Endpoint(A, plain.LocalEndpoint.Port), new Ipv4Endpoint(B, 5555), B);
+        net.Settle();
+        net.Run(async () => await plain.SendAsync("y"u8.ToArray()));
+        Assert.Equal(2, net.UdpA.Counters.Snapshot().DatagramsSent);
     }
 
     [Fact]
