@@ -136,6 +136,38 @@ public sealed partial class LinuxDeviceTests
     }
 
     [InteropFact(Tools = ["ping"])]
+    public async Task WaitCompletesWhenTheKernelSendsAPacket()
+    {
+        using var ns = new TestNamespace();
+        using TunDevice tun = NetworkNamespace.Invoke(ns.Name, () => TunDevice.Open("ptun5"));
+        ns.Ip("addr", "add", "10.66.0.1/24", "dev", "ptun5");
+        ns.Ip("link", "set", "ptun5", "up");
+        while (tun.Receive(_ => { }, 64) > 0)
+        {
+            // Drain whatever the kernel sent when the link came up (IPv6 solicitations).
+        }
+
+        for (int round = 0; round < 3; round++)
+        {
+            using var limit = new CancellationTokenSource(ToolTimeout);
+            ValueTask wait = tun.WaitForReceiveAsync(limit.Token);
+            Task<ToolResult> ping = Task.Run(() => ns.Exec(ToolTimeout, "ping", "-n", "-c", "1", "-W", "1", "10.66.0.2"));
+            int echoes = 0;
+            while (echoes == 0)
+            {
+                // Only the poll thread completes these waits: nothing cancels them before the limit.
+                await wait;
+                Assert.False(limit.IsCancellationRequested);
+                tun.Receive(frame => echoes += Ipv4Header.TryRead(frame, out Ipv4Header.Reader ip, out _) && ip.Protocol == IpProtocol.Icmp ? 1 : 0, 64);
+                wait = echoes == 0 ? tun.WaitForReceiveAsync(limit.Token) : default;
+            }
+
+            Assert.Equal(1, echoes);
+            await ping; // unanswered: exits 1 after its one-second wait
+        }
+    }
+
+    [InteropFact(Tools = ["ping"])]
     public async Task KernelPingsOverTunAndTheTestAnswersByHand()
     {
         using var ns = new TestNamespace();
