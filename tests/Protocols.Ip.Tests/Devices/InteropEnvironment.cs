@@ -88,10 +88,13 @@ public static class InteropEnvironment
         return null;
     }
 
+    /// <summary>The full path of a bare program name (PATH plus /usr/sbin and /sbin, where <c>ip</c> lives), else the name as given.</summary>
+    public static string Resolve(string file) => file.Contains('/', StringComparison.Ordinal) ? file : FindOnPath(file) ?? file;
+
     /// <summary>Runs a program to completion (killed by pid after <paramref name="timeout"/>); returns exit code and output.</summary>
     public static ToolResult Run(string file, IEnumerable<string> arguments, TimeSpan? timeout = null)
     {
-        var info = new ProcessStartInfo(file)
+        var info = new ProcessStartInfo(Resolve(file))
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -213,7 +216,7 @@ public sealed class TestNamespace : IDisposable
     /// <summary>Starts a program inside the namespace; it is killed by pid on dispose if still running.</summary>
     public Process Start(string program, params string[] arguments)
     {
-        var info = new ProcessStartInfo("ip")
+        var info = new ProcessStartInfo(InteropEnvironment.Resolve("ip"))
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
