@@ -11,7 +11,6 @@ internal sealed class SimulationSynchronizationContext : SynchronizationContext
 
     private readonly Queue<(SendOrPostCallback Callback, object? State)> _queue = new();
     private readonly Lock _lock = new();
-    private Thread? _runner;
 
     /// <inheritdoc/>
     /// <exception cref="InvalidOperationException">More than <see cref="MaxQueued"/> callbacks are waiting.</exception>
@@ -29,11 +28,11 @@ internal sealed class SimulationSynchronizationContext : SynchronizationContext
         }
     }
 
-    /// <summary>Runs <paramref name="d"/> at once when called on the harness thread while it runs; otherwise unsupported (it would block virtual time).</summary>
+    /// <summary>Runs <paramref name="d"/> at once when called inside the simulation (this context is current); otherwise unsupported (it would block virtual time).</summary>
     public override void Send(SendOrPostCallback d, object? state)
     {
         ArgumentNullException.ThrowIfNull(d);
-        if (Volatile.Read(ref _runner) != Thread.CurrentThread)
+        if (Current != this)
         {
             throw new NotSupportedException("Synchronous Send into a simulation from another thread would block virtual time; use Post.");
         }
@@ -54,24 +53,15 @@ internal sealed class SimulationSynchronizationContext : SynchronizationContext
             count = _queue.Count;
         }
 
-        Thread? previous = Volatile.Read(ref _runner);
-        Volatile.Write(ref _runner, Thread.CurrentThread);
-        try
+        for (int i = 0; i < count; i++)
         {
-            for (int i = 0; i < count; i++)
+            (SendOrPostCallback callback, object? state) item;
+            lock (_lock)
             {
-                (SendOrPostCallback callback, object? state) item;
-                lock (_lock)
-                {
-                    item = _queue.Dequeue();
-                }
-
-                item.callback(item.state);
+                item = _queue.Dequeue();
             }
-        }
-        finally
-        {
-            Volatile.Write(ref _runner, previous);
+
+            item.callback(item.state);
         }
 
         return count;

@@ -36,9 +36,8 @@ public sealed partial class NetworkStack
     }
 
     /// <summary>ICMP input (RFC 792, RFC 1122 3.2.2). <paramref name="datagram"/> is validated and for us.</summary>
-    private void OnIcmp(in IpDatagram datagram, ReadOnlySpan<byte> whole)
+    private void OnIcmp(in IpDatagram datagram)
     {
-        _ = whole;
         ReadOnlySpan<byte> message = datagram.Payload;
         if (message.Length < IcmpHeader.FixedLength)
         {

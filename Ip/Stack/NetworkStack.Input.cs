@@ -281,7 +281,7 @@ public sealed partial class NetworkStack
 
         if (datagram.Protocol == IpProtocol.Icmp)
         {
-            OnIcmp(in datagram, ip.Bytes);
+            OnIcmp(in datagram);
             return;
         }
 

@@ -27,6 +27,8 @@ public sealed partial class NetworkStack : IPollable, IDisposable
     private readonly ConcurrentQueue<Action<NetworkStack>> _requests = new();
     private readonly Meter _meter;
     private static readonly TimeSpan IdleBackoff = TimeSpan.FromMilliseconds(10);
+    private static readonly TimeSpan MaxWait = TimeSpan.FromHours(1);
+    private static int s_stacks;
     private int _pendingRequests;
     private int _polling;
     private int _running;
@@ -45,7 +47,8 @@ public sealed partial class NetworkStack : IPollable, IDisposable
         Logger = Options.Logger ?? NullLogger.Instance;
         Timers = new TimerQueue(this);
         _meter = new Meter("Protocols.Ip");
-        Counters = new StackCounters(_meter);
+        Name = Options.Name ?? $"ip-{Interlocked.Increment(ref s_stacks)}";
+        Counters = new StackCounters(_meter, Name);
         var random = Options.Seed is { } seed ? new Random(seed) : new Random();
         _identSecret = (uint)random.Next() ^ ((uint)random.Next() << 16);
         _identCounters = new ushort[IdentBuckets];
@@ -64,6 +67,9 @@ public sealed partial class NetworkStack : IPollable, IDisposable
         _icmpTokens = Options.IcmpErrorBurst;
         _icmpTokensAt = TimeProvider.GetUtcNow();
     }
+
+    /// <summary>The stack's name in logs and in the <c>protocols.stack</c> tag of its metrics.</summary>
+    public string Name { get; }
 
     /// <summary>The options the stack was made with.</summary>
     public NetworkStackOptions Options { get; }
@@ -236,7 +242,8 @@ public sealed partial class NetworkStack : IPollable, IDisposable
                     // One outstanding wait per device, re-armed only once it has completed.
                     if (deviceWaits[i] is not { IsCompleted: false })
                     {
-                        deviceWaits[i] = _interfaces[i].Device.WaitForReceiveAsync(stop.Token).AsTask();
+                        ObserveDeviceWait(deviceWaits[i], _interfaces[i]);
+                        deviceWaits[i] = StartDeviceWait(_interfaces[i], stop.Token);
                     }
 
                     waits.Add(deviceWaits[i]!);
@@ -257,6 +264,9 @@ public sealed partial class NetworkStack : IPollable, IDisposable
                     {
                         continue;
                     }
+
+                    // Task.Delay takes at most ~49 days; a far timer just means waking up once in a while.
+                    delay = delay < MaxWait ? delay : MaxWait;
 
                     waits.Add(Task.Delay(delay, TimeProvider, delayCancel.Token));
                 }
@@ -342,6 +352,26 @@ public sealed partial class NetworkStack : IPollable, IDisposable
     {
         _meter.Dispose();
         _reassembler.Dispose();
+    }
+
+    private static Task StartDeviceWait(NetworkInterface nic, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return nic.Device.WaitForReceiveAsync(cancellationToken).AsTask();
+        }
+        catch (Exception e)
+        {
+            return Task.FromException(e);
+        }
+    }
+
+    private void ObserveDeviceWait(Task? wait, NetworkInterface nic)
+    {
+        if (wait is { IsFaulted: true })
+        {
+            Logger.LogWarning(wait.Exception, "{Interface}: waiting for frames failed", nic.Name);
+        }
     }
 
     internal void InvokeCallback(Action<NetworkStack> callback)

@@ -8,6 +8,9 @@ public sealed class NetworkStackOptions
     /// <summary>The source of time for every timer and timestamp (a virtual clock in simulations).</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
+    /// <summary>The stack's name (the <c>protocols.stack</c> tag of its metrics); null for <c>ip-N</c>.</summary>
+    public string? Name { get; init; }
+
     /// <summary>Trace and diagnostic output; the null logger by default.</summary>
     public ILogger? Logger { get; init; }
 

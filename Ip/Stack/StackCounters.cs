@@ -5,7 +5,8 @@ namespace Protocols.Ip;
 /// <summary>
 /// The stack's counters (the <c>netstat -s</c> of the stack). Incremented on the loop only;
 /// <see cref="Snapshot"/> may be called from any thread. Also published as observable instruments
-/// on the stack's <see cref="Meter"/> named <c>Protocols.Ip</c>.
+/// on the stack's <see cref="Meter"/> named <c>Protocols.Ip</c>, every measurement tagged
+/// <c>protocols.stack</c> with <see cref="NetworkStack.Name"/>.
 /// </summary>
 public sealed class StackCounters
 {
@@ -34,26 +35,29 @@ public sealed class StackCounters
     internal long ArpRepliesSent;
     internal long CallbackExceptions;
 
-    internal StackCounters(Meter meter)
+    private readonly KeyValuePair<string, object?> _stackTag;
+
+    internal StackCounters(Meter meter, string stackName)
     {
-        meter.CreateObservableCounter("protocols.ip.frames.received", () => Volatile.Read(ref FramesReceived), "{frame}", "Frames taken from devices.");
-        meter.CreateObservableCounter("protocols.ip.frames.sent", () => Volatile.Read(ref FramesSent), "{frame}", "Frames handed to devices.");
-        meter.CreateObservableCounter("protocols.ip.datagrams.received", () => Volatile.Read(ref DatagramsReceived), "{datagram}", "IPv4 datagrams received (before validation).");
-        meter.CreateObservableCounter("protocols.ip.datagrams.delivered", () => Volatile.Read(ref Delivered), "{datagram}", "Datagrams delivered to a transport or consumed by ICMP.");
-        meter.CreateObservableCounter("protocols.ip.datagrams.sent", () => Volatile.Read(ref DatagramsSent), "{datagram}", "Datagrams originated (before fragmentation).");
+        _stackTag = new KeyValuePair<string, object?>("protocols.stack", stackName);
+        meter.CreateObservableCounter("protocols.ip.frames.received", () => Tagged(Volatile.Read(ref FramesReceived)), "{frame}", "Frames taken from devices.");
+        meter.CreateObservableCounter("protocols.ip.frames.sent", () => Tagged(Volatile.Read(ref FramesSent)), "{frame}", "Frames handed to devices.");
+        meter.CreateObservableCounter("protocols.ip.datagrams.received", () => Tagged(Volatile.Read(ref DatagramsReceived)), "{datagram}", "IPv4 datagrams received (before validation).");
+        meter.CreateObservableCounter("protocols.ip.datagrams.delivered", () => Tagged(Volatile.Read(ref Delivered)), "{datagram}", "Datagrams delivered to a transport or consumed by ICMP.");
+        meter.CreateObservableCounter("protocols.ip.datagrams.sent", () => Tagged(Volatile.Read(ref DatagramsSent)), "{datagram}", "Datagrams originated (before fragmentation).");
         meter.CreateObservableCounter("protocols.ip.dropped", () => ByReason(Dropped), "{frame}", "Received frames dropped, by reason.");
         meter.CreateObservableCounter("protocols.ip.send.dropped", () => ByReason(SendDropped), "{datagram}", "Datagrams or frames not sent, by reason.");
-        meter.CreateObservableCounter("protocols.ip.checksum_errors", () => Volatile.Read(ref ChecksumErrors), "{datagram}", "IPv4 and ICMP checksum failures.");
-        meter.CreateObservableCounter("protocols.ip.fragments.received", () => Volatile.Read(ref FragmentsReceived), "{fragment}", "Fragments received.");
-        meter.CreateObservableCounter("protocols.ip.fragments.sent", () => Volatile.Read(ref FragmentsSent), "{fragment}", "Fragments sent.");
-        meter.CreateObservableCounter("protocols.ip.reassembled", () => Volatile.Read(ref Reassembled), "{datagram}", "Datagrams reassembled.");
-        meter.CreateObservableCounter("protocols.ip.reassembly_failures", () => Volatile.Read(ref ReassemblyFailures), "{datagram}", "Datagrams whose reassembly failed.");
+        meter.CreateObservableCounter("protocols.ip.checksum_errors", () => Tagged(Volatile.Read(ref ChecksumErrors)), "{datagram}", "IPv4 and ICMP checksum failures.");
+        meter.CreateObservableCounter("protocols.ip.fragments.received", () => Tagged(Volatile.Read(ref FragmentsReceived)), "{fragment}", "Fragments received.");
+        meter.CreateObservableCounter("protocols.ip.fragments.sent", () => Tagged(Volatile.Read(ref FragmentsSent)), "{fragment}", "Fragments sent.");
+        meter.CreateObservableCounter("protocols.ip.reassembled", () => Tagged(Volatile.Read(ref Reassembled)), "{datagram}", "Datagrams reassembled.");
+        meter.CreateObservableCounter("protocols.ip.reassembly_failures", () => Tagged(Volatile.Read(ref ReassemblyFailures)), "{datagram}", "Datagrams whose reassembly failed.");
         meter.CreateObservableCounter("protocols.ip.icmp.in", () => ByType(IcmpIn), "{message}", "ICMP messages received, by type.");
         meter.CreateObservableCounter("protocols.ip.icmp.out", () => ByType(IcmpOut), "{message}", "ICMP messages sent, by type.");
-        meter.CreateObservableCounter("protocols.ip.icmp.rate_limited", () => Volatile.Read(ref IcmpRateLimited), "{message}", "ICMP errors not sent because of the rate limit.");
-        meter.CreateObservableCounter("protocols.ip.arp.received", () => Volatile.Read(ref ArpReceived), "{packet}", "ARP packets processed.");
-        meter.CreateObservableCounter("protocols.ip.arp.requests_sent", () => Volatile.Read(ref ArpRequestsSent), "{packet}", "ARP requests sent.");
-        meter.CreateObservableCounter("protocols.ip.arp.replies_sent", () => Volatile.Read(ref ArpRepliesSent), "{packet}", "ARP replies sent.");
+        meter.CreateObservableCounter("protocols.ip.icmp.rate_limited", () => Tagged(Volatile.Read(ref IcmpRateLimited)), "{message}", "ICMP errors not sent because of the rate limit.");
+        meter.CreateObservableCounter("protocols.ip.arp.received", () => Tagged(Volatile.Read(ref ArpReceived)), "{packet}", "ARP packets processed.");
+        meter.CreateObservableCounter("protocols.ip.arp.requests_sent", () => Tagged(Volatile.Read(ref ArpRequestsSent)), "{packet}", "ARP requests sent.");
+        meter.CreateObservableCounter("protocols.ip.arp.replies_sent", () => Tagged(Volatile.Read(ref ArpRepliesSent)), "{packet}", "ARP replies sent.");
     }
 
     /// <summary>A consistent-enough copy of every counter (each value is read atomically).</summary>
@@ -63,26 +67,28 @@ public sealed class StackCounters
 
     internal void SendDrop(DropReason reason) => SendDropped[(int)reason]++;
 
-    private static IEnumerable<Measurement<long>> ByReason(long[] counts)
+    private Measurement<long> Tagged(long value) => new(value, _stackTag);
+
+    private IEnumerable<Measurement<long>> ByReason(long[] counts)
     {
         for (int i = 0; i < counts.Length; i++)
         {
             long v = Volatile.Read(ref counts[i]);
             if (v != 0)
             {
-                yield return new Measurement<long>(v, new KeyValuePair<string, object?>("reason", ((DropReason)i).ToString()));
+                yield return new Measurement<long>(v, _stackTag, new KeyValuePair<string, object?>("reason", ((DropReason)i).ToString()));
             }
         }
     }
 
-    private static IEnumerable<Measurement<long>> ByType(long[] counts)
+    private IEnumerable<Measurement<long>> ByType(long[] counts)
     {
         for (int i = 0; i < counts.Length; i++)
         {
             long v = Volatile.Read(ref counts[i]);
             if (v != 0)
             {
-                yield return new Measurement<long>(v, new KeyValuePair<string, object?>("type", ((IcmpType)i).ToString()));
+                yield return new Measurement<long>(v, _stackTag, new KeyValuePair<string, object?>("type", ((IcmpType)i).ToString()));
             }
         }
     }

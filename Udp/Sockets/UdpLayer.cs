@@ -11,8 +11,6 @@ namespace Protocols.Udp;
 /// </summary>
 public sealed class UdpLayer : IIpTransport
 {
-    private static int s_layers;
-
     private readonly UdpPortTable<UdpSocket> _ports;
 
     // One datagram being built; only the loop uses it (SendDatagram copies before returning).
@@ -26,7 +24,7 @@ public sealed class UdpLayer : IIpTransport
             options.EphemeralPortFirst,
             options.EphemeralPortLast,
             options.Seed is { } seed ? new Random(seed) : new Random());
-        Counters = new UdpCounters(options.Name ?? $"udp-{Interlocked.Increment(ref s_layers)}");
+        Counters = new UdpCounters(options.Name ?? stack.Name);
     }
 
     /// <summary>The stack this layer runs on.</summary>
@@ -151,6 +149,7 @@ public sealed class UdpLayer : IIpTransport
             Source = source,
             Ttl = options.Ttl,
             DontFragment = options.DontFragment,
+            Tos = options.TypeOfService,
         };
         UdpError? result = Stack.SendDatagram(in request, _sendBuffer.AsSpan(0, length)) switch
         {

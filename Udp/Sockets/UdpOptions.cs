@@ -12,7 +12,7 @@ public sealed class UdpOptions
     /// <summary>Seed for ephemeral port selection; null for an unpredictable one (RFC 6056). Simulations set it.</summary>
     public int? Seed { get; init; }
 
-    /// <summary>The <c>protocols.stack</c> tag of this layer's metrics; null for <c>udp-N</c>.</summary>
+    /// <summary>The <c>protocols.stack</c> tag of this layer's metrics; null for the stack's name (as its <c>Protocols.Ip</c> measurements).</summary>
     public string? Name { get; init; }
 
     /// <summary>Defaults for sockets that are bound without their own options.</summary>
@@ -38,8 +38,11 @@ public sealed class UdpSocketOptions
     /// </summary>
     public bool ReceiveIcmpErrors { get; init; }
 
-    /// <summary>Time to live of datagrams sent; null for the stack's default (64).</summary>
+    /// <summary>Time to live of datagrams sent; null for the stack's default (64). RFC 1122 4.1.4: the application may set it.</summary>
     public byte? Ttl { get; init; }
+
+    /// <summary>The type-of-service octet (DSCP and ECN) of datagrams sent (RFC 1122 4.1.4: the application may set it).</summary>
+    public byte TypeOfService { get; init; }
 
     /// <summary>Set DF on datagrams sent: a datagram larger than the path fails with <see cref="UdpError.MessageTooBig"/> instead of being fragmented.</summary>
     public bool DontFragment { get; init; }

@@ -247,6 +247,26 @@ public class SimulationTests
     }
 
     [Fact]
+    public void TheContextRunsPostsBetweenPollsAndSendsOnlyFromInside()
+    {
+        var sim = new Sim(1);
+        var order = new List<string>();
+        sim.Register(() =>
+        {
+            SynchronizationContext.Current!.Send(_ => order.Add("send inside"), null);
+            return 0;
+        });
+        sim.SynchronizationContext.Post(_ => order.Add("posted"), null);
+        Assert.Empty(order);
+        Assert.Throws<NotSupportedException>(() => sim.SynchronizationContext.Send(_ => { }, null));
+
+        sim.RunPending();
+
+        Assert.Equal("posted", order[0]);
+        Assert.Equal("send inside", order[1]);
+    }
+
+    [Fact]
     public void LivelockAndReentrancyAreReported()
     {
         var busy = new Sim(1);

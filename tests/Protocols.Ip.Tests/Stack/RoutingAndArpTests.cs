@@ -231,6 +231,28 @@ public class ArpTests
     }
 
     [Fact]
+    public void GratuitousArpUpdatesAKnownEntryButAddsNoNewOne()
+    {
+        var (stack, device, _) = Host();
+        device.Inject(Packets.Ethernet(MacAddress.Broadcast, PeerMac, EtherType.Arp, Packets.Arp(ArpOperation.Request, PeerMac, B, default, A)));
+        stack.Poll();
+        device.TakeSent();
+
+        // RFC 826 merge: B moved to a new MAC and announces it (sender = target = B).
+        MacAddress moved = MacAddress.Create(2, 0, 0, 0, 0, 0xc);
+        device.Inject(Packets.Ethernet(MacAddress.Broadcast, moved, EtherType.Arp, Packets.Arp(ArpOperation.Request, moved, B, default, B)));
+        Ipv4Address c = Ipv4Address.Parse("10.0.0.3");
+        device.Inject(Packets.Ethernet(MacAddress.Broadcast, moved, EtherType.Arp, Packets.Arp(ArpOperation.Request, moved, c, default, c)));
+        stack.Poll();
+        Assert.Empty(device.TakeSent()); // neither is for us: no reply
+        ArpEntryInfo entry = Assert.Single(stack.Interfaces[0].Arp!.Entries);
+        Assert.Equal(B, entry.Address);
+        Assert.Equal(moved, entry.HardwareAddress);
+        stack.SendDatagram(new IpSendRequest(B, IpProtocol.Udp), [1]);
+        Assert.Equal(moved, MacAddress.Create(Assert.Single(device.TakeSent())));
+    }
+
+    [Fact]
     public void ConflictsAndBogusSendersAreNotLearned()
     {
         var (stack, device, _) = Host();

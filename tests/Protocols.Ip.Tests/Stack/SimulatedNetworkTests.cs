@@ -57,4 +57,26 @@ public class SimulatedNetworkTests
         ulong other = Sim.VerifyDeterminism(12, Scenario);
         Assert.NotEqual(first, other);
     }
+
+    [Fact]
+    public void AFloodOfAThousandPingsIsAnsweredInFull()
+    {
+        var sim = new Sim(seed: 5);
+        var (a, b, pinger) = Build(sim, new LinkOptions { Delay = TimeSpan.FromMilliseconds(1), RateBitsPerSecond = 100_000_000 }, DeviceMedium.Ethernet);
+
+        // Warm ARP with one ping, then 1000 back to back (more than the ARP queue would hold).
+        b.SendDatagram(new IpSendRequest(A, IpProtocol.Icmp), Packets.Echo(IcmpType.EchoRequest, 2, 0, new byte[56]));
+        sim.RunUntil(() => pinger.Datagrams.Count == 1, TimeSpan.FromSeconds(1));
+        for (int i = 1; i <= 1000; i++)
+        {
+            Assert.Equal(IpSendResult.Sent, b.SendDatagram(new IpSendRequest(A, IpProtocol.Icmp), Packets.Echo(IcmpType.EchoRequest, 2, (ushort)i, new byte[56])));
+        }
+
+        sim.RunUntil(() => pinger.Datagrams.Count == 1001, TimeSpan.FromSeconds(5));
+        var sequences = pinger.Datagrams.Select(d => (d.Payload[6] << 8) | d.Payload[7]).ToHashSet();
+        Assert.Equal(1001, sequences.Count);
+        StackCountersSnapshot s = a.Counters.Snapshot();
+        Assert.Equal(1001, s.IcmpOutOf(IcmpType.EchoReply));
+        Assert.Equal(0, s.TotalDropped);
+    }
 }

@@ -195,6 +195,53 @@ public class LoopTests
     }
 
     [Fact]
+    public async Task AClosedDeviceThatIsAlwaysReadyDoesNotMakeTheLoopSpin()
+    {
+        var closed = new ClosedDevice();
+        using var stack = new NetworkStack();
+        stack.AddInterface(closed, TwoStacks.AddressA, 24);
+        stack.Timers.Schedule(stack.Now.AddDays(1000), _ => { });
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+        await stack.RunAsync(cts.Token).WaitAsync(TimeSpan.FromSeconds(10));
+
+        // Backing off 10 ms after a few empty wake-ups: about 50 polls in 500 ms, not millions.
+        Assert.InRange(closed.ReceiveCalls, 1, 2000);
+    }
+
+    private sealed class ClosedDevice : INetworkDevice
+    {
+        public int ReceiveCalls;
+
+        public string Name => "closed";
+
+        public DeviceMedium Medium => DeviceMedium.Ip;
+
+        public int Mtu => 1500;
+
+        public MacAddress HardwareAddress => default;
+
+        public DeviceCapabilities Capabilities => DeviceCapabilities.None;
+
+        public int Receive(FrameHandler handler, int maxFrames)
+        {
+            ReceiveCalls++;
+            return 0;
+        }
+
+        public bool TrySend(ReadOnlySpan<byte> frame) => false;
+
+        public void Flush()
+        {
+        }
+
+        public ValueTask WaitForReceiveAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public void Dispose()
+        {
+        }
+    }
+
+    [Fact]
     public void PostPastTheBoundThrowsAndCallbackExceptionsAreCounted()
     {
         var clock = new ManualClock();
@@ -226,7 +273,8 @@ public class LoopTests
         };
         listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
         {
-            string key = instrument.Name + string.Concat(tags.ToArray().Select(t => "/" + t.Value));
+            Assert.Equal(net.A.Name, tags.ToArray().Single(t => t.Key == "protocols.stack").Value);
+            string key = instrument.Name + string.Concat(tags.ToArray().Where(t => t.Key != "protocols.stack").Select(t => "/" + t.Value));
             seen[key] = value;
         });
         listener.Start();

@@ -594,6 +594,27 @@ public class UdpSocketTests
     }
 
     [Fact]
+    public void Ttl_and_tos_options_reach_the_ip_header()
+    {
+        var sim = new Simulation(seed: 29);
+        var (near, far) = sim.Network.CreateLink();
+        NetworkStack stack = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = 29 }), s => s.Poll(), s => s.NextDeadline);
+        stack.AddInterface(near, A, 24);
+        using var client = UdpSocket.Bind(stack, 0, new UdpSocketOptions { Ttl = 3, TypeOfService = 0xb8 });
+        sim.RunUntilCompleted(async () => await client.SendToAsync(new byte[4], new Ipv4Endpoint(B, 9)), UdpSimulation.Limit);
+        sim.RunUntilIdle();
+
+        byte[]? frame = null;
+        Assert.Equal(1, far.Receive(f => frame = f.ToArray(), 10)); // the far end is read by the test itself
+        Assert.True(Ipv4Header.TryRead(frame, out Ipv4Header.Reader ip, out _));
+        Assert.Equal(3, ip.Ttl);
+        Assert.Equal(0xb8 >> 2, ip.Dscp);
+        Assert.Equal(IpProtocol.Udp, ip.Protocol);
+        Assert.Equal(UdpParseStatus.Valid, UdpPacket.Parse(ip.Payload, ip.Source, ip.Destination, false, out UdpHeader.Reader udp));
+        Assert.Equal(client.LocalEndpoint.Port, udp.SourcePort);
+    }
+
+    [Fact]
     public void A_cancelled_send_that_the_loop_has_not_taken_is_not_sent()
     {
         var net = new UdpSimulation(seed: 22);
@@ -616,7 +637,7 @@ public class UdpSocketTests
         using var bare = new NetworkStack(new NetworkStackOptions { TimeProvider = net.Sim.Clock });
         Assert.Throws<InvalidOperationException>(() => bare.Udp());
         UdpSocket.Bind(bare, 5).Dispose(); // Bind enables UDP on demand
-        Assert.NotNull(bare.Udp());
+        Assert.Equal(bare.Name, bare.Udp().Counters.StackName); // metrics tagged like the stack's own
     }
 
     [Fact]
