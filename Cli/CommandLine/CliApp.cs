@@ -1,3 +1,4 @@
+using Protocols.Cli.Serve;
 using Protocols.Cli.Verbs;
 
 namespace Protocols.Cli.CommandLine;
@@ -77,7 +78,7 @@ internal static class CliApp
     public const int UsageError = 2;
 
     /// <summary>All verbs, in help order.</summary>
-    public static IReadOnlyList<Verb> Verbs { get; } = [new DecodeVerb(), new DemoVerb()];
+    public static IReadOnlyList<Verb> Verbs { get; } = [new DecodeVerb(), new DemoVerb(), new ServeVerb()];
 
     /// <summary>Runs the command line <paramref name="args"/> writing to <paramref name="stdout"/> and <paramref name="stderr"/>.</summary>
     public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)

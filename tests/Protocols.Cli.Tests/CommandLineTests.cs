@@ -59,7 +59,7 @@ public sealed class CommandLineTests
             Assert.Contains(verb.Name, stdout, StringComparison.Ordinal);
         }
 
-        Assert.DoesNotContain("serve", stdout, StringComparison.Ordinal);
+        Assert.Contains("serve", stdout, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -1,0 +1,222 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Protocols.Cli.CommandLine;
+using Protocols.Ip;
+using Protocols.Ip.Devices;
+using Protocols.Ip.Devices.Linux;
+using Protocols.Udp;
+
+namespace Protocols.Cli.Serve;
+
+/// <summary>
+/// <c>protocols serve</c>: the user-space stack on a real Linux device (TUN or AF_PACKET), answering
+/// ping and, with <c>--udp-echo</c>, echoing UDP, until SIGINT or SIGTERM (CLI.md).
+/// </summary>
+internal sealed class ServeVerb : Verb
+{
+    /// <summary>The line printed (and flushed) on standard output once the device is open and every service bound.</summary>
+    public const string ReadyLine = "ready";
+
+    /// <inheritdoc/>
+    public override string Name => "serve";
+
+    /// <inheritdoc/>
+    public override string Summary => "run the stack on a TUN device or an Ethernet interface (answers ping, echoes UDP)";
+
+    /// <inheritdoc/>
+    public override string Usage => "protocols serve (--tun NAME | --raw IFACE) --address A.B.C.D/LEN [--gateway G] [--mtu M] [--udp-echo PORT] [--pcap FILE]";
+
+    /// <inheritdoc/>
+    public override string Description =>
+        "Runs the user-space stack with the address --address on a Linux device: --tun opens the TUN\n" +
+        "interface NAME (created if missing, attached if it exists, e.g. made with 'ip tuntap add');\n" +
+        "--raw drives the existing Ethernet interface IFACE through an AF_PACKET socket, with ARP and\n" +
+        "the interface's MAC address. The kernel side (address, up) is configured by the caller.\n" +
+        "Prints 'ready' once listening and runs until SIGINT or SIGTERM, then closes the device and\n" +
+        "exits 0. Needs root (or CAP_NET_ADMIN / CAP_NET_RAW). The TCP and TLS services of CLI.md\n" +
+        "(--http, --https, --echo, --cert, --key) arrive with those layers and are refused for now.";
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<OptionSpec> Options { get; } =
+    [
+        new("--tun", OptionKind.Path, "NAME", "the TUN interface to create or attach to"),
+        new("--raw", OptionKind.Path, "IFACE", "an existing Ethernet interface to drive through AF_PACKET"),
+        new("--address", OptionKind.Path, "A.B.C.D/LEN", "the stack's own address and prefix length (required)"),
+        new("--gateway", OptionKind.Path, "G", "the router for destinations off the subnet"),
+        new("--mtu", OptionKind.PositiveInteger, "M", "the MTU to use (default: the interface's)"),
+        new("--udp-echo", OptionKind.PositiveInteger, "PORT", "echo every UDP datagram received on PORT"),
+        new("--pcap", OptionKind.Path, "FILE", "write every frame in and out to FILE as pcap"),
+        new("--http", OptionKind.PositiveInteger, "PORT", "(not supported yet: arrives with TCP)"),
+        new("--https", OptionKind.PositiveInteger, "PORT", "(not supported yet: arrives with TLS)"),
+        new("--echo", OptionKind.PositiveInteger, "PORT", "(not supported yet: arrives with TCP)"),
+        new("--cert", OptionKind.Path, "FILE", "(not supported yet: arrives with TLS)"),
+        new("--key", OptionKind.Path, "FILE", "(not supported yet: arrives with TLS)"),
+    ];
+
+    /// <inheritdoc/>
+    public override int Run(ParsedArguments arguments, VerbConsole console)
+    {
+        ServeSettings settings = ServeSettings.From(arguments);
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("serve runs on Linux (TUN and AF_PACKET devices)");
+        }
+
+        using var stop = new CancellationTokenSource();
+        using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using PosixSignalRegistration terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+
+        using var server = ServeHost.Start(settings);
+        console.Out.WriteLine(ReadyLine);
+        console.Out.Flush();
+
+        server.RunUntil(stop.Token);
+        console.Error.WriteLine(server.Summary());
+        return CliApp.Success;
+
+        void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true; // shut down ourselves: close the device, then exit 0
+            stop.Cancel();
+        }
+    }
+}
+
+/// <summary>A running <c>serve</c>: the device, the optional capture, the stack and its services.</summary>
+internal sealed class ServeHost : IDisposable
+{
+    private readonly LinuxDevice _device;
+    private readonly PcapTap? _tap;
+    private readonly NetworkStack _stack;
+    private readonly List<IDisposable> _services = [];
+    private readonly List<Task> _serviceTasks = [];
+    private readonly CancellationTokenSource _servicesStop = new();
+
+    private ServeHost(LinuxDevice device, PcapTap? tap, NetworkStack stack)
+    {
+        _device = device;
+        _tap = tap;
+        _stack = stack;
+    }
+
+    /// <summary>The stack (for tests and summaries).</summary>
+    public NetworkStack Stack => _stack;
+
+    /// <summary>Opens the device, builds the stack and binds the services of <paramref name="settings"/>.</summary>
+    public static ServeHost Start(ServeSettings settings)
+    {
+        LinuxDevice device = settings.DeviceKind == ServeDeviceKind.Tun
+            ? TunDevice.Open(settings.DeviceName, settings.Mtu)
+            : RawPacketDevice.Open(settings.DeviceName, settings.Mtu);
+        PcapTap? tap = null;
+        NetworkStack? stack = null;
+        try
+        {
+            tap = settings.PcapPath is null ? null : PcapTap.Create(device, settings.PcapPath);
+            stack = new NetworkStack(new NetworkStackOptions());
+            stack.AddInterface((INetworkDevice?)tap ?? device, settings.Address, settings.PrefixLength, settings.Gateway);
+        }
+        catch
+        {
+            stack?.Dispose();
+            tap?.Dispose();
+            device.Dispose();
+            throw;
+        }
+
+        var host = new ServeHost(device, tap, stack);
+        try
+        {
+            host.StartServices(settings);
+        }
+        catch
+        {
+            host.Dispose();
+            throw;
+        }
+
+        return host;
+    }
+
+    /// <summary>Runs the stack's loop until <paramref name="cancellationToken"/> is cancelled.</summary>
+    public void RunUntil(CancellationToken cancellationToken)
+    {
+        try
+        {
+            _stack.RunAsync(cancellationToken).GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>One line of what happened, for standard error at exit.</summary>
+    public string Summary()
+    {
+        var counters = _stack.Counters.Snapshot();
+        return string.Create(CultureInfo.InvariantCulture,
+            $"serve: stopped; {_device.Name}: {_device.ReceivedFrames} frames in, {_device.SentFrames} out ({_device.SendsRejected} refused by a full queue); " +
+            $"IP received {counters.Received}, delivered {counters.Delivered}, dropped {counters.TotalDropped}; " +
+            $"echo requests answered {counters.IcmpOutOf(IcmpType.EchoReply)}");
+    }
+
+    /// <summary>Stops the services and closes the capture and the device.</summary>
+    public void Dispose()
+    {
+        _servicesStop.Cancel();
+        foreach (IDisposable service in _services)
+        {
+            service.Dispose();
+        }
+
+        try
+        {
+            Task.WaitAll([.. _serviceTasks], TimeSpan.FromSeconds(5));
+        }
+        catch (AggregateException)
+        {
+            // The services end by cancellation; their errors are of no use at shutdown.
+        }
+
+        _stack.Dispose();
+        _tap?.Dispose();
+        _device.Dispose();
+        _servicesStop.Dispose();
+    }
+
+    private void StartServices(ServeSettings settings)
+    {
+        if (settings.UdpEchoPort is { } port)
+        {
+            UdpSocket socket = UdpSocket.Bind(_stack, port);
+            _services.Add(socket);
+            _serviceTasks.Add(Task.Run(() => EchoUdpAsync(socket, _servicesStop.Token)));
+        }
+    }
+
+    /// <summary>The UDP echo service: every datagram goes back to its sender, unchanged.</summary>
+    private static async Task EchoUdpAsync(UdpSocket socket, CancellationToken cancellationToken)
+    {
+        byte[] buffer = new byte[UdpPacket.MaxPayloadLength];
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                UdpReceiveResult received = await socket.ReceiveFromAsync(buffer, cancellationToken).ConfigureAwait(false);
+                await socket.SendToAsync(buffer.AsMemory(0, received.BytesReceived), received.RemoteEndpoint, cancellationToken).ConfigureAwait(false);
+            }
+            catch (UdpException)
+            {
+                // An ICMP error about an earlier reply, or a full queue: the service goes on.
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+using Protocols.Ip;
+using Protocols.Ip.Devices;
+using Protocols.Ip.Devices.Linux;
+using Protocols.Wire;
+
+namespace Protocols.Interop.Tests;
+
+/// <summary>
+/// The user-space stack running in this process on a real device, with the Linux kernel as its
+/// peer inside private namespaces: over TUN (<see cref="OnTunAsync"/>) or over a veth pair whose
+/// stack end is driven through AF_PACKET (<see cref="OnVethAsync"/>). Disposal stops the loop
+/// (bounded), closes the device and deletes the namespaces.
+/// </summary>
+public sealed class KernelPeer : IAsyncDisposable
+{
+    /// <summary>The kernel's address on the link.</summary>
+    public static readonly Ipv4Address KernelAddress = Ipv4Address.Parse("10.66.0.1");
+
+    /// <summary>The stack's address on the link.</summary>
+    public static readonly Ipv4Address StackAddress = Ipv4Address.Parse("10.66.0.2");
+
+    private readonly List<TestNamespace> _namespaces;
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _loop;
+
+    private KernelPeer(List<TestNamespace> namespaces, TestNamespace kernel, LinuxDevice device, NetworkStack stack)
+    {
+        _namespaces = namespaces;
+        Kernel = kernel;
+        Device = device;
+        Stack = stack;
+    }
+
+    /// <summary>The namespace where the kernel's tools run.</summary>
+    public TestNamespace Kernel { get; }
+
+    /// <summary>The stack's device.</summary>
+    public LinuxDevice Device { get; }
+
+    /// <summary>The stack.</summary>
+    public NetworkStack Stack { get; }
+
+    /// <summary>A TUN device <c>ptun0</c> in a new namespace; the kernel has 10.66.0.1/24 on it, the stack 10.66.0.2.</summary>
+    public static Task<KernelPeer> OnTunAsync(Action<NetworkStack>? configure = null)
+    {
+        var ns = new TestNamespace();
+        LinuxDevice? device = null;
+        try
+        {
+            device = NetworkNamespace.Invoke(ns.Name, () => TunDevice.Open("ptun0"));
+            ns.Ip("addr", "add", $"{KernelAddress}/24", "dev", "ptun0");
+            ns.Ip("link", "set", "ptun0", "up");
+            ns.WaitForOperationalUp("ptun0");
+            return Task.FromResult(Start([ns], ns, device, configure));
+        }
+        catch
+        {
+            device?.Dispose();
+            ns.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A veth pair: <c>pveth0</c> (no address; the stack's, through AF_PACKET) in one namespace,
+    /// <c>pveth1</c> with 10.66.0.1/24 in the kernel's namespace. Its transmit checksum offload
+    /// stays on (the default), so the kernel's UDP arrives with partial checksums that
+    /// RawPacketDevice completes (PACKET_AUXDATA).
+    /// </summary>
+    public static Task<KernelPeer> OnVethAsync(Action<NetworkStack>? configure = null)
+    {
+        var stackSide = new TestNamespace();
+        TestNamespace? kernelSide = null;
+        LinuxDevice? device = null;
+        try
+        {
+            kernelSide = new TestNamespace();
+            stackSide.Ip("link", "add", "pveth0", "type", "veth", "peer", "name", "pveth1", "netns", kernelSide.Name);
+            stackSide.Ip("link", "set", "pveth0", "up");
+            kernelSide.Ip("addr", "add", $"{KernelAddress}/24", "dev", "pveth1");
+            kernelSide.Ip("link", "set", "pveth1", "up");
+            stackSide.WaitForOperationalUp("pveth0");
+            kernelSide.WaitForOperationalUp("pveth1");
+            device = NetworkNamespace.Invoke(stackSide.Name, () => RawPacketDevice.Open("pveth0"));
+            return Task.FromResult(Start([stackSide, kernelSide], kernelSide, device, configure));
+        }
+        catch
+        {
+            device?.Dispose();
+            kernelSide?.Dispose();
+            stackSide.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Runs <paramref name="program"/> in the kernel's namespace (bounded by <paramref name="timeout"/>).</summary>
+    public ToolResult Exec(TimeSpan timeout, string program, params string[] arguments) => Kernel.Exec(timeout, program, arguments);
+
+    /// <summary>Stops the loop (at most 10 s), closes the device, deletes the namespaces.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        try
+        {
+            if (_loop is not null)
+            {
+                await _loop.WaitAsync(TimeSpan.FromSeconds(10));
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            Device.Dispose();
+            Stack.Dispose();
+            foreach (TestNamespace ns in _namespaces)
+            {
+                ns.Dispose();
+            }
+
+            _stop.Dispose();
+        }
+    }
+
+    private static KernelPeer Start(List<TestNamespace> namespaces, TestNamespace kernel, LinuxDevice device, Action<NetworkStack>? configure)
+    {
+        var stack = new NetworkStack(new NetworkStackOptions());
+        stack.AddInterface(device, StackAddress, 24);
+        configure?.Invoke(stack);
+        var peer = new KernelPeer(namespaces, kernel, device, stack);
+        peer._loop = Task.Run(() => stack.RunAsync(peer._stop.Token));
+        return peer;
+    }
+}
