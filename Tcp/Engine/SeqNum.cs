@@ -93,7 +93,9 @@ public readonly record struct SeqNum(uint Value)
     /// <param name="segLen">SEG.LEN: the data length plus one for SYN and one for FIN.</param>
     /// <param name="rcvNxt">RCV.NXT, the next sequence number expected.</param>
     /// <param name="rcvWnd">RCV.WND, the receive window in octets (already scaled).</param>
-    /// <returns>True when some part of the segment (or, for an empty one, its position) lies in the window.</returns>
+    /// <returns>True when some part of the segment (or, for an empty one, its position) lies in the
+    /// window. For a segment with data that starts before the window and ends after it this
+    /// returns true where the RFC's literal wording says false; see the comment in the body.</returns>
     public static bool IsSegmentAcceptable(SeqNum segSeq, uint segLen, SeqNum rcvNxt, uint rcvWnd)
     {
         if (segLen == 0)
@@ -112,8 +114,12 @@ public readonly record struct SeqNum(uint Value)
 
         // RFC 9293 3.10.7.4: length > 0, window > 0 -> the first or the last octet of the
         // segment lies in the window: RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND or
-        // RCV.NXT =< SEG.SEQ+SEG.LEN-1 < RCV.NXT+RCV.WND.
-        return segSeq.InWindow(rcvNxt, rcvWnd) || new SeqNum(unchecked(segSeq.Value + segLen - 1)).InWindow(rcvNxt, rcvWnd);
+        // RCV.NXT =< SEG.SEQ+SEG.LEN-1 < RCV.NXT+RCV.WND. Read literally, a segment that starts
+        // before the window and ends after it satisfies neither, although it carries the whole
+        // window's worth of new data; like Linux (tcp_sequence) we accept any overlap, which is
+        // the RFC's two conditions plus that one case: the segment starts in the window, or the
+        // window starts (RCV.NXT) inside the segment. The engine then trims it to the window.
+        return segSeq.InWindow(rcvNxt, rcvWnd) || rcvNxt.InWindow(segSeq, segLen);
     }
 
     /// <summary>The decimal value.</summary>

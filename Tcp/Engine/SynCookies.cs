@@ -18,7 +18,9 @@ namespace Protocols.Tcp.Engine;
 /// <item><term>bits 26-25</term><description>an index into <see cref="MssTable"/>: the largest
 /// entry not above the client's MSS.</description></item>
 /// <item><term>bits 24-0</term><description>25 bits of SipHash-2-4 over the 4-tuple, the client's
-/// ISN and the full (unreduced) slot number, under the listener's secret.</description></item>
+/// ISN, the full (unreduced) slot number and the MSS index, under the listener's secret. The
+/// index is hashed too, so a client holding a genuine cookie cannot change the MSS it claims
+/// by editing those two bits (Linux's cookies do not authenticate the MSS index).</description></item>
 /// </list>
 /// <para>The packed value is then added to a second keyed hash of the 4-tuple and the client's
 /// ISN (the way Linux's cookie_hash is added in), so the counter and the MSS do not show in
@@ -53,8 +55,8 @@ public sealed class SynCookies
     private const uint MssMask = 0x3;
     private const uint HashMask = (1u << MssShift) - 1;
 
-    // The length of the hash input: the 4-tuple, the client's ISN and the 64-bit slot number.
-    private const int InputLength = TcpFourTuple.EncodedLength + 4 + 8;
+    // The length of the hash input: the 4-tuple, the client's ISN, the 64-bit slot number, the MSS index.
+    private const int InputLength = TcpFourTuple.EncodedLength + 4 + 8 + 1;
 
     private readonly SipHash _hash;
 
@@ -108,7 +110,7 @@ public sealed class SynCookies
         long slot = Slot(nowMicros);
         uint packed = ((uint)slot & CounterMask) << CounterShift
             | index << MssShift
-            | (Hash(tuple, clientIsn, slot) & HashMask);
+            | (Hash(tuple, clientIsn, slot, index) & HashMask);
         return unchecked(Whitening(tuple, clientIsn) + packed);
     }
 
@@ -134,12 +136,13 @@ public sealed class SynCookies
         }
 
         long slot = current - age;
-        if ((packed & HashMask) != (Hash(tuple, clientIsn, slot) & HashMask))
+        uint index = (packed >> MssShift) & MssMask;
+        if ((packed & HashMask) != (Hash(tuple, clientIsn, slot, index) & HashMask))
         {
-            return false; // forged, or for another connection
+            return false; // forged, edited, or for another connection
         }
 
-        mss = MssTable[(int)((packed >> MssShift) & MssMask)];
+        mss = MssTable[(int)index];
         return true;
     }
 
@@ -147,13 +150,14 @@ public sealed class SynCookies
     internal static long Slot(long nowMicros) =>
         nowMicros >= 0 ? nowMicros / SlotMicroseconds : ((nowMicros + 1) / SlotMicroseconds) - 1;
 
-    // The keyed hash of the 4-tuple, the client's ISN and the full slot number.
-    private uint Hash(in TcpFourTuple tuple, uint clientIsn, long slot)
+    // The keyed hash of the 4-tuple, the client's ISN, the full slot number and the MSS index.
+    private uint Hash(in TcpFourTuple tuple, uint clientIsn, long slot, uint mssIndex)
     {
         Span<byte> input = stackalloc byte[InputLength];
         tuple.WriteTo(input);
         BinaryPrimitives.WriteUInt32BigEndian(input[TcpFourTuple.EncodedLength..], clientIsn);
         BinaryPrimitives.WriteInt64BigEndian(input[(TcpFourTuple.EncodedLength + 4)..], slot);
+        input[^1] = (byte)mssIndex;
         return unchecked((uint)_hash.Hash(input));
     }
 
