@@ -31,10 +31,12 @@ namespace Protocols.Tcp.Engine;
 /// the ACK unless all 25 hash bits match. A random ACK passes with probability
 /// (MaxAgeSlots + 1) / 32 x 2^-25, about 2^-28.4. A cookie from exactly 32 slots ago aliases to
 /// the current counter but fails the hash, which covers the whole slot number.</para>
-/// <para>What a cookie cannot carry: the window scale, SACK-permitted and timestamps options
-/// of the SYN are not encoded (Linux stores them in the low bits of TSval when timestamps
-/// are negotiated; this implementation does not), so a connection rebuilt from a cookie must
-/// run without those options. This is the documented cost of RFC 4987 3.6.</para>
+/// <para>What the 32 bits cannot carry: the SYN's window scale and SACK-permitted options.
+/// When the SYN also carried Timestamps (RFC 7323), <see cref="EncodeOptionsInTsVal"/> puts
+/// them in the low 5 bits of the SYN-ACK's TSval, and <see cref="DecodeOptionsFromTsEcr"/>
+/// reads them back from the TSecr of the returning ACK, as Linux does. Without timestamps
+/// the rebuilt connection runs with neither option (the documented cost of RFC 4987 3.6).
+/// Those bits are not authenticated: a client can only misstate its own options.</para>
 /// <para>Time: <c>nowMicros</c> is microseconds on the stack's monotonic clock. Pure: no clock
 /// reads, no allocation, no mutable state.</para>
 /// </remarks>
@@ -65,7 +67,11 @@ public sealed class SynCookies
     /// the RFC 9293 3.7.1 default of 536, a common tunnel MSS, and the two Ethernet cases
     /// with and without 20 bytes of TCP options.
     /// </summary>
-    public static ReadOnlySpan<ushort> MssTable => [536, 1300, 1440, 1460];
+    /// <remarks>A view of a static array: a collection expression returned as a span would
+    /// allocate a fresh array on every access.</remarks>
+    public static ReadOnlySpan<ushort> MssTable => s_mssTable;
+
+    private static readonly ushort[] s_mssTable = [536, 1300, 1440, 1460];
 
     /// <summary>A cookie generator under a given 16-byte secret (tests pass a fixed one).</summary>
     /// <exception cref="ArgumentException">The secret is not 16 bytes.</exception>
@@ -144,6 +150,54 @@ public sealed class SynCookies
 
         mss = MssTable[(int)index];
         return true;
+    }
+
+    /// <summary>The low TSval bits that carry the options: 4 for the window scale, 1 for SACK.</summary>
+    public const uint TsOptionsMask = 0x1f;
+
+    // The window scale value that means "no Window Scale option" (valid shifts are 0-14, RFC 7323 2.3).
+    private const uint NoWindowScale = 0xf;
+    private const uint SackBit = 0x10;
+
+    /// <summary>
+    /// The TSval to send in a cookie SYN-ACK: the timestamp clock with its low 5 bits replaced
+    /// by the client's window scale (15 for none) and SACK-permitted, and moved back by 32
+    /// ticks when that would put it ahead of the clock (RFC 7323 5.4: TSval must not run ahead,
+    /// or the peer's PAWS would reject our next segments).
+    /// </summary>
+    /// <param name="tsNow">The connection's timestamp clock now (including its random offset).</param>
+    /// <param name="peerWindowScale">The SYN's Window Scale shift, null when absent; shifts above 14 are stored as 14.</param>
+    /// <param name="peerSackPermitted">Whether the SYN carried SACK-permitted.</param>
+    public static uint EncodeOptionsInTsVal(uint tsNow, byte? peerWindowScale, bool peerSackPermitted)
+    {
+        uint options = peerWindowScale is byte ws ? Math.Min(ws, (uint)TcpOption.MaxWindowScaleShift) : NoWindowScale;
+        if (peerSackPermitted)
+        {
+            options |= SackBit;
+        }
+
+        uint tsVal = (tsNow & ~TsOptionsMask) | options;
+        if (new SeqNum(tsVal) > new SeqNum(tsNow))
+        {
+            tsVal = unchecked(tsVal - (TsOptionsMask + 1));
+        }
+
+        return tsVal;
+    }
+
+    /// <summary>
+    /// Reads back what <see cref="EncodeOptionsInTsVal"/> stored, from the TSecr of the ACK that
+    /// completes a cookie handshake (the ACK echoes our TSval). Call it only when that ACK
+    /// carries a Timestamps option; otherwise both options are off.
+    /// </summary>
+    /// <param name="tsEcr">The ACK's TSecr.</param>
+    /// <param name="peerWindowScale">The client's window scale shift, null when it sent none.</param>
+    /// <param name="peerSackPermitted">Whether the client sent SACK-permitted.</param>
+    public static void DecodeOptionsFromTsEcr(uint tsEcr, out byte? peerWindowScale, out bool peerSackPermitted)
+    {
+        uint ws = tsEcr & NoWindowScale;
+        peerWindowScale = ws == NoWindowScale ? null : (byte)ws;
+        peerSackPermitted = (tsEcr & SackBit) != 0;
     }
 
     /// <summary>The slot number of a time: floor division, so slots stay 64 s wide across 0.</summary>

@@ -214,4 +214,57 @@ public class SynCookiesTests
     {
         Assert.Throws<ArgumentException>(() => new SynCookies(new byte[32]));
     }
+
+    [Theory]
+    [InlineData(null, false)]
+    [InlineData(null, true)]
+    [InlineData((byte)0, false)]
+    [InlineData((byte)7, true)]
+    [InlineData((byte)14, true)]
+    public void Timestamp_bits_round_trip_the_syn_options(byte? windowScale, bool sack)
+    {
+        foreach (uint tsNow in new[] { 0u, 31u, 32u, 1_000_003u, 0xffff_ffffu, 0x8000_0010u })
+        {
+            uint tsVal = SynCookies.EncodeOptionsInTsVal(tsNow, windowScale, sack);
+
+            // Never ahead of the clock, and at most 32 ticks behind it (RFC 7323 5.4).
+            int behind = new SeqNum(tsNow) - new SeqNum(tsVal);
+            Assert.InRange(behind, 0, 31);
+
+            SynCookies.DecodeOptionsFromTsEcr(tsVal, out byte? decodedScale, out bool decodedSack);
+            Assert.Equal(windowScale, decodedScale);
+            Assert.Equal(sack, decodedSack);
+        }
+    }
+
+    [Fact]
+    public void Timestamp_bits_clamp_a_window_scale_above_14()
+    {
+        // RFC 7323 2.3: a shift above 14 is used as 14.
+        SynCookies.DecodeOptionsFromTsEcr(SynCookies.EncodeOptionsInTsVal(5000, 200, false), out byte? ws, out bool sack);
+        Assert.Equal((byte)14, ws);
+        Assert.False(sack);
+    }
+
+    [Fact]
+    public void Create_and_validate_allocate_nothing()
+    {
+        var cookies = new SynCookies(Secret);
+        var isn = new IsnGenerator(Secret);
+        uint ack = cookies.Create(Tuple, ClientIsn, 1460, T0, out _) + 1;
+        cookies.TryValidate(Tuple, ClientIsn, ack, T0, out _); // warm up
+        isn.Next(Tuple, T0);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        int valid = 0;
+        for (int i = 0; i < 1000; i++)
+        {
+            ack = cookies.Create(Tuple, ClientIsn + (uint)i, 1460, T0, out _) + 1;
+            valid += cookies.TryValidate(Tuple, ClientIsn + (uint)i, ack, T0, out _) ? 1 : 0;
+            _ = isn.Next(Tuple, T0 + i);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(1000, valid);
+    }
 }
