@@ -3,7 +3,10 @@ namespace Protocols.Tcp.Engine.CongestionControl;
 /// <summary>How the initial window (IW) is chosen from SMSS.</summary>
 public enum InitialWindowRule
 {
-    /// <summary>RFC 5681 3.1 equation (1) (RFC 3390): IW = min(4 * SMSS, max(2 * SMSS, 4380)), i.e. 2 to 4 segments.</summary>
+    /// <summary>
+    /// RFC 5681 3.1 equation (1): 2 segments when SMSS &gt; 2190, 3 when SMSS &gt; 1095, else 4
+    /// (the segment form of RFC 3390's min(4 * SMSS, max(2 * SMSS, 4380))).
+    /// </summary>
     Rfc5681,
 
     /// <summary>RFC 6928 2: IW = min(10 * SMSS, max(2 * SMSS, 14600)); ten 1460-byte segments, as Linux sends.</summary>
@@ -111,7 +114,7 @@ public sealed class NewRenoController : ICongestionController
         ArgumentOutOfRangeException.ThrowIfLessThan(smss, 1);
         return rule switch
         {
-            InitialWindowRule.Rfc5681 => Math.Min(4L * smss, Math.Max(2L * smss, 4380)),
+            InitialWindowRule.Rfc5681 => smss > 2190 ? 2L * smss : smss > 1095 ? 3L * smss : 4L * smss,
             InitialWindowRule.Rfc6928 => Math.Min(10L * smss, Math.Max(2L * smss, 14600)),
             _ => throw new ArgumentOutOfRangeException(nameof(rule), rule, null),
         };
