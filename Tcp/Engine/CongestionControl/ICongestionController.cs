@@ -8,7 +8,7 @@ namespace Protocols.Tcp.Engine.CongestionControl;
 /// <remarks>
 /// <para>
 /// Division of labour: the engine detects the events — it counts duplicate ACKs against
-/// <see cref="CongestionControl.DuplicateAckThreshold"/>, keeps RFC 6582's <c>recover</c>
+/// <see cref="CongestionRules.DuplicateAckThreshold"/>, keeps RFC 6582's <c>recover</c>
 /// sequence number and decides whether an ACK is partial or full, runs the retransmission timer
 /// and notices idle periods. The controller only decides how many bytes may be in flight. The
 /// engine may send while FlightSize &lt; <see cref="CongestionWindow"/> (RFC 5681 3.1, plus
@@ -100,7 +100,7 @@ public interface ICongestionController
 
     /// <summary>
     /// The sender is about to transmit after an idle period longer than the RTO (RFC 5681 4.1;
-    /// see <see cref="CongestionControl.IsRestartAfterIdle"/>): cwnd no longer reflects the path.
+    /// see <see cref="CongestionRules.IsRestartAfterIdle"/>): cwnd no longer reflects the path.
     /// </summary>
     /// <param name="nowMicros">The current time.</param>
     void OnRestartAfterIdle(long nowMicros);
@@ -114,7 +114,7 @@ public interface ICongestionController
 public readonly record struct CongestionAck(long BytesAcked, long FlightSize, long? RttMicros, long NowMicros);
 
 /// <summary>Constants and rules shared by every congestion controller, and the registry of controllers by name.</summary>
-public static class CongestionControl
+public static class CongestionRules
 {
     /// <summary>
     /// The number of duplicate ACKs that signals a loss and starts fast retransmit (RFC 5681 3.2:

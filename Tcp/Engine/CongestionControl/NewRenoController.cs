@@ -167,9 +167,9 @@ public sealed class NewRenoController : ICongestionController
     public void OnEnterFastRecovery(long flightSize, long nowMicros)
     {
         // RFC 6582 3.2 step 2 / RFC 5681 3.2 step 2: ssthresh = max(FlightSize / 2, 2 * SMSS).
-        _ssthresh = CongestionControl.HalvedSlowStartThreshold(flightSize, _smss);
+        _ssthresh = CongestionRules.HalvedSlowStartThreshold(flightSize, _smss);
         // RFC 5681 3.2 step 3: inflate by the three segments the duplicate ACKs say have left.
-        _cwnd = _ssthresh + (CongestionControl.DuplicateAckThreshold * (long)_smss);
+        _cwnd = _ssthresh + (CongestionRules.DuplicateAckThreshold * (long)_smss);
         _bytesAckedInAvoidance = 0;
         InFastRecovery = true;
     }
@@ -229,7 +229,7 @@ public sealed class NewRenoController : ICongestionController
         // ssthresh is held for later ones.
         if (!segmentAlreadyRetransmittedByTimer)
         {
-            _ssthresh = CongestionControl.HalvedSlowStartThreshold(flightSize, _smss);
+            _ssthresh = CongestionRules.HalvedSlowStartThreshold(flightSize, _smss);
         }
 
         // RFC 5681 3.1: cwnd = the loss window, one SMSS. Recovery ends (RFC 6582 3.2 step 4 is

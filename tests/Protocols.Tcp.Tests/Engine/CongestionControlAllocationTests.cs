@@ -32,7 +32,7 @@ public class CongestionControlAllocationTests
                 cc.OnRetransmissionTimeout(20_000, false, now);
             }
 
-            if (CongestionControl.IsRestartAfterIdle(now - 300_000, now, rto.Rto))
+            if (CongestionRules.IsRestartAfterIdle(now - 300_000, now, rto.Rto))
             {
                 cc.OnRestartAfterIdle(now);
             }
@@ -43,7 +43,7 @@ public class CongestionControlAllocationTests
     public void The_steady_state_does_not_allocate()
     {
         var rto = new RtoEstimator();
-        ICongestionController cc = CongestionControllerRegistry.Default.Create(CongestionControl.DefaultName);
+        ICongestionController cc = CongestionControllerRegistry.Default.Create(CongestionRules.DefaultName);
         cc.OnConnectionEstablished(1460, 0);
         Drive(rto, cc, 1_000); // warm up: JIT, static initializers
 

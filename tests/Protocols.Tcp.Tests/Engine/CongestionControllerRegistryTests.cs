@@ -10,7 +10,7 @@ public class CongestionControllerRegistryTests
         var registry = CongestionControllerRegistry.Default;
 
         Assert.Equal(["newreno"], registry.Names);
-        Assert.Equal("newreno", CongestionControl.DefaultName);
+        Assert.Equal("newreno", CongestionRules.DefaultName);
         Assert.IsType<NewRenoController>(registry.Create("newreno"));
         Assert.IsType<NewRenoController>(registry.Create("NewReno"));
         Assert.True(registry.TryCreate("NEWRENO", out ICongestionController? controller));

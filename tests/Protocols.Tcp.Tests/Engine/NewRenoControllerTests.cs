@@ -287,8 +287,8 @@ public class NewRenoControllerTests
             enter flight 3000         => 5000 2000 FR
             rto flight 1000           => 1000 2000
             """);
-        Assert.Equal(2000, CongestionControl.HalvedSlowStartThreshold(1000, 1000));
-        Assert.Equal(5000, CongestionControl.HalvedSlowStartThreshold(10_001, 1000));
+        Assert.Equal(2000, CongestionRules.HalvedSlowStartThreshold(1000, 1000));
+        Assert.Equal(5000, CongestionRules.HalvedSlowStartThreshold(10_001, 1000));
     }
 
     [Fact]
@@ -359,8 +359,8 @@ public class NewRenoControllerTests
             idle                      => 1000 15000
             """);
 
-        Assert.False(CongestionControl.IsRestartAfterIdle(lastSendMicros: 1_000, nowMicros: 201_000, rtoMicros: 200_000));
-        Assert.True(CongestionControl.IsRestartAfterIdle(lastSendMicros: 1_000, nowMicros: 201_001, rtoMicros: 200_000));
+        Assert.False(CongestionRules.IsRestartAfterIdle(lastSendMicros: 1_000, nowMicros: 201_000, rtoMicros: 200_000));
+        Assert.True(CongestionRules.IsRestartAfterIdle(lastSendMicros: 1_000, nowMicros: 201_001, rtoMicros: 200_000));
     }
 
     [Fact]
