@@ -14,7 +14,7 @@ namespace Protocols.Tcp;
 /// The segment advanced RCV.NXT while out-of-order data was held: RFC 5681 4.2 asks for an
 /// immediate ACK.
 /// </param>
-/// <param name="Duplicate">The segment carried sequence space but nothing new: every byte and the FIN were already held.</param>
+/// <param name="Duplicate">The segment carried sequence space but nothing new: every byte was already held and any FIN was already known.</param>
 /// <param name="FinReached">RCV.NXT reached the FIN with this segment: the peer's stream ended (RFC 9293 3.10.7.4, eighth step).</param>
 internal readonly record struct ReceiveResult(
     int Delivered,
@@ -158,6 +158,7 @@ internal sealed class ReceiveBuffer
         int finOffset = start + length; // where this segment's FIN would sit, relative to RCV.NXT
         bool carriesSequence = length > 0 || fin;
         bool outOfOrder = start > 0 && carriesSequence;
+        bool finAlreadyHeld = _finKnown || _finReached;
 
         // RFC 9293 3.10.7.4: bytes before RCV.NXT were already received; keep only the rest.
         if (start < 0)
@@ -199,12 +200,10 @@ internal sealed class ReceiveBuffer
         }
 
         // The FIN needs no storage: it is taken when all of its segment's data was kept (or was old).
-        bool finNew = false;
-        if (fin && trimmed == 0 && !_finReached && !_finKnown && finOffset >= 0 && finOffset <= Window)
+        if (fin && trimmed == 0 && !finAlreadyHeld && finOffset >= 0 && finOffset <= Window)
         {
             _finKnown = true;
             _finSeq = _rcvNxt + (uint)finOffset;
-            finNew = true;
             TrimBeyondFin();
         }
 
@@ -219,7 +218,7 @@ internal sealed class ReceiveBuffer
         }
 
         bool filledGap = delivered > 0 && hadHoles;
-        bool duplicate = carriesSequence && stored == 0 && trimmed == 0 && !finNew;
+        bool duplicate = carriesSequence && stored == 0 && trimmed == 0 && (!fin || finAlreadyHeld);
         return new ReceiveResult(delivered, stored, trimmed, outOfOrder, filledGap, duplicate, finReached);
     }
 
