@@ -1,0 +1,173 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+
+namespace Protocols.Tcp.Engine;
+
+/// <summary>
+/// SYN cookies (RFC 4987 3.6): when a listener's SYN queue is full it answers a SYN without
+/// keeping any state, choosing as its ISN a cookie that encodes what it would have stored,
+/// and rebuilds the connection from the ACK that completes the handshake if that ACK
+/// acknowledges a cookie this listener could have issued recently.
+/// </summary>
+/// <remarks>
+/// <para>The cookie, before whitening, packs 32 bits as RFC 4987 3.6 describes for the
+/// classic scheme:</para>
+/// <list type="table">
+/// <item><term>bits 31-27</term><description>a time counter: the 64-second slot the SYN arrived
+/// in, modulo 32 (<see cref="SlotMicroseconds"/>).</description></item>
+/// <item><term>bits 26-25</term><description>an index into <see cref="MssTable"/>: the largest
+/// entry not above the client's MSS.</description></item>
+/// <item><term>bits 24-0</term><description>25 bits of SipHash-2-4 over the 4-tuple, the client's
+/// ISN, the full (unreduced) slot number and the MSS index, under the listener's secret. The
+/// index is hashed too, so a client holding a genuine cookie cannot change the MSS it claims
+/// by editing those two bits (Linux's cookies do not authenticate the MSS index).</description></item>
+/// </list>
+/// <para>The packed value is then added to a second keyed hash of the 4-tuple and the client's
+/// ISN (the way Linux's cookie_hash is added in), so the counter and the MSS do not show in
+/// clear and cookies for different clients look unrelated. The returning ACK carries
+/// cookie + 1; subtracting that second hash recovers the packed value.</para>
+/// <para>Validation accepts the current slot and the <see cref="MaxAgeSlots"/> slots before it
+/// (a cookie lives between 128 and 192 seconds), rejects later or older slots, and rejects
+/// the ACK unless all 25 hash bits match. A random ACK passes with probability
+/// (MaxAgeSlots + 1) / 32 x 2^-25, about 2^-28.4. A cookie from exactly 32 slots ago aliases to
+/// the current counter but fails the hash, which covers the whole slot number.</para>
+/// <para>What a cookie cannot carry: the window scale, SACK-permitted and timestamps options
+/// of the SYN are not encoded (Linux stores them in the low bits of TSval when timestamps
+/// are negotiated; this implementation does not), so a connection rebuilt from a cookie must
+/// run without those options. This is the documented cost of RFC 4987 3.6.</para>
+/// <para>Time: <c>nowMicros</c> is microseconds on the stack's monotonic clock. Pure: no clock
+/// reads, no allocation, no mutable state.</para>
+/// </remarks>
+public sealed class SynCookies
+{
+    /// <summary>The length of a time slot: 64 seconds.</summary>
+    public const long SlotMicroseconds = 64_000_000;
+
+    /// <summary>How many slots before the current one are still accepted.</summary>
+    public const int MaxAgeSlots = 2;
+
+    /// <summary>The secret's length: a 128-bit SipHash key.</summary>
+    public const int SecretLength = 16;
+
+    private const int CounterShift = 27;
+    private const uint CounterMask = 0x1f;
+    private const int MssShift = 25;
+    private const uint MssMask = 0x3;
+    private const uint HashMask = (1u << MssShift) - 1;
+
+    // The length of the hash input: the 4-tuple, the client's ISN, the 64-bit slot number, the MSS index.
+    private const int InputLength = TcpFourTuple.EncodedLength + 4 + 8 + 1;
+
+    private readonly SipHash _hash;
+
+    /// <summary>
+    /// The MSS values a cookie can carry, those Linux uses for IPv4 (net/ipv4/syncookies.c):
+    /// the RFC 9293 3.7.1 default of 536, a common tunnel MSS, and the two Ethernet cases
+    /// with and without 20 bytes of TCP options.
+    /// </summary>
+    public static ReadOnlySpan<ushort> MssTable => [536, 1300, 1440, 1460];
+
+    /// <summary>A cookie generator under a given 16-byte secret (tests pass a fixed one).</summary>
+    /// <exception cref="ArgumentException">The secret is not 16 bytes.</exception>
+    public SynCookies(ReadOnlySpan<byte> secret)
+    {
+        if (secret.Length != SecretLength)
+        {
+            throw new ArgumentException($"The SYN cookie secret is {SecretLength} bytes.", nameof(secret));
+        }
+
+        _hash = new SipHash(secret);
+    }
+
+    /// <summary>A cookie generator under a fresh random secret from the operating system's CSPRNG.</summary>
+    public static SynCookies CreateRandom()
+    {
+        Span<byte> secret = stackalloc byte[SecretLength];
+        RandomNumberGenerator.Fill(secret);
+        return new SynCookies(secret);
+    }
+
+    /// <summary>
+    /// The cookie to send as the ISN of the SYN-ACK answering a SYN.
+    /// </summary>
+    /// <param name="tuple">The connection's 4-tuple from the listener's point of view.</param>
+    /// <param name="clientIsn">The SYN's sequence number.</param>
+    /// <param name="mss">The client's MSS option (536 when it sent none, RFC 9293 3.7.1).</param>
+    /// <param name="nowMicros">Microseconds on the stack's monotonic clock.</param>
+    /// <param name="encodedMss">The MSS the cookie carries: the largest <see cref="MssTable"/>
+    /// entry not above <paramref name="mss"/>, or 536 when <paramref name="mss"/> is smaller
+    /// (every IPv4 host accepts 576-byte datagrams, RFC 1122 3.3.3). Use it as the send MSS.</param>
+    public uint Create(in TcpFourTuple tuple, uint clientIsn, ushort mss, long nowMicros, out ushort encodedMss)
+    {
+        ReadOnlySpan<ushort> table = MssTable;
+        uint index = (uint)table.Length - 1;
+        while (index > 0 && table[(int)index] > mss)
+        {
+            index--;
+        }
+
+        encodedMss = table[(int)index];
+        long slot = Slot(nowMicros);
+        uint packed = ((uint)slot & CounterMask) << CounterShift
+            | index << MssShift
+            | (Hash(tuple, clientIsn, slot, index) & HashMask);
+        return unchecked(Whitening(tuple, clientIsn) + packed);
+    }
+
+    /// <summary>
+    /// Checks the ACK completing a handshake against the cookie this listener would have sent.
+    /// </summary>
+    /// <param name="tuple">The connection's 4-tuple from the listener's point of view.</param>
+    /// <param name="clientIsn">The client's ISN: the ACK segment's SEG.SEQ - 1.</param>
+    /// <param name="ackNumber">The ACK segment's SEG.ACK: the cookie + 1.</param>
+    /// <param name="nowMicros">Microseconds on the stack's monotonic clock.</param>
+    /// <param name="mss">The MSS the cookie carried when it is valid, otherwise 0.</param>
+    /// <returns>Whether the cookie is genuine and at most <see cref="MaxAgeSlots"/> slots old.</returns>
+    public bool TryValidate(in TcpFourTuple tuple, uint clientIsn, uint ackNumber, long nowMicros, out ushort mss)
+    {
+        mss = 0;
+        uint packed = unchecked(ackNumber - 1 - Whitening(tuple, clientIsn));
+
+        long current = Slot(nowMicros);
+        uint age = unchecked((uint)current - (packed >> CounterShift)) & CounterMask;
+        if (age > MaxAgeSlots)
+        {
+            return false; // stale, or from the future
+        }
+
+        long slot = current - age;
+        uint index = (packed >> MssShift) & MssMask;
+        if ((packed & HashMask) != (Hash(tuple, clientIsn, slot, index) & HashMask))
+        {
+            return false; // forged, edited, or for another connection
+        }
+
+        mss = MssTable[(int)index];
+        return true;
+    }
+
+    /// <summary>The slot number of a time: floor division, so slots stay 64 s wide across 0.</summary>
+    internal static long Slot(long nowMicros) =>
+        nowMicros >= 0 ? nowMicros / SlotMicroseconds : ((nowMicros + 1) / SlotMicroseconds) - 1;
+
+    // The keyed hash of the 4-tuple, the client's ISN, the full slot number and the MSS index.
+    private uint Hash(in TcpFourTuple tuple, uint clientIsn, long slot, uint mssIndex)
+    {
+        Span<byte> input = stackalloc byte[InputLength];
+        tuple.WriteTo(input);
+        BinaryPrimitives.WriteUInt32BigEndian(input[TcpFourTuple.EncodedLength..], clientIsn);
+        BinaryPrimitives.WriteInt64BigEndian(input[(TcpFourTuple.EncodedLength + 4)..], slot);
+        input[^1] = (byte)mssIndex;
+        return unchecked((uint)_hash.Hash(input));
+    }
+
+    // The keyed hash of the 4-tuple and the client's ISN alone, added to hide the packed fields.
+    // It takes the upper half of a hash of a shorter input, so it is independent of Hash.
+    private uint Whitening(in TcpFourTuple tuple, uint clientIsn)
+    {
+        Span<byte> input = stackalloc byte[TcpFourTuple.EncodedLength + 4];
+        tuple.WriteTo(input);
+        BinaryPrimitives.WriteUInt32BigEndian(input[TcpFourTuple.EncodedLength..], clientIsn);
+        return unchecked((uint)(_hash.Hash(input) >> 32));
+    }
+}
