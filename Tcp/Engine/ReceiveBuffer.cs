@@ -1,4 +1,4 @@
-namespace Protocols.Tcp;
+namespace Protocols.Tcp.Engine;
 
 /// <summary>
 /// What <see cref="ReceiveBuffer.Receive"/> did with one segment's text and FIN.
@@ -44,7 +44,7 @@ internal readonly record struct ReceiveResult(
 /// <see cref="Receive"/>; this type then trims to what it can store: bytes before RCV.NXT or
 /// already held (first arrival wins), bytes beyond the window, bytes beyond a FIN. A FIN needs no
 /// storage: it is recorded when all of its segment's data fitted, and consumed when RCV.NXT
-/// reaches it. Sans-IO: no clock, no locks; sequence numbers are <see cref="uint"/> modulo 2^32
+/// reaches it. Sans-IO: no clock, no locks; sequence numbers are <see cref="SeqNum"/>s, modulo 2^32
 /// (RFC 9293 3.4).
 /// </para>
 /// </remarks>
@@ -68,9 +68,9 @@ internal sealed class ReceiveBuffer
     private int _intervalCount;
     private int _readPos;  // ring index of the first unread byte
     private int _readable; // unread in-order bytes; RCV.NXT's ring index is _readPos + _readable
-    private uint _rcvNxt;
-    private uint _advertisedEdge; // RCV.NXT + RCV.WND as last advertised
-    private uint _finSeq;
+    private SeqNum _rcvNxt;
+    private SeqNum _advertisedEdge; // RCV.NXT + RCV.WND as last advertised
+    private SeqNum _finSeq;
     private bool _finKnown;
     private bool _finReached;
     private long _arrival;
@@ -79,7 +79,7 @@ internal sealed class ReceiveBuffer
     /// <param name="rcvNxt">The first sequence number expected: IRS + 1 (the SYN takes IRS).</param>
     /// <param name="capacity">The most bytes held (readable plus out of order), 1 .. <see cref="MaxCapacity"/>; it bounds the window.</param>
     /// <param name="maxIntervals">The most out-of-order intervals held at once (at least 1).</param>
-    public ReceiveBuffer(uint rcvNxt, int capacity = DefaultCapacity, int maxIntervals = DefaultMaxIntervals)
+    public ReceiveBuffer(SeqNum rcvNxt, int capacity = DefaultCapacity, int maxIntervals = DefaultMaxIntervals)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(capacity, MaxCapacity);
@@ -93,7 +93,7 @@ internal sealed class ReceiveBuffer
     public int Capacity => _capacity;
 
     /// <summary>RCV.NXT: the next sequence number expected (RFC 9293 3.3.1); it includes a reached FIN.</summary>
-    public uint RcvNxt => _rcvNxt;
+    public SeqNum RcvNxt => _rcvNxt;
 
     /// <summary>In-order bytes the application can read now.</summary>
     public int Readable => _readable;
@@ -130,7 +130,7 @@ internal sealed class ReceiveBuffer
 
     /// <summary>Empties the buffer and restarts it at <paramref name="rcvNxt"/> (IRS + 1). Keeps the ring.</summary>
     /// <param name="rcvNxt">The next sequence number expected.</param>
-    public void Reset(uint rcvNxt)
+    public void Reset(SeqNum rcvNxt)
     {
         _intervalCount = 0;
         _readPos = 0;
@@ -151,10 +151,10 @@ internal sealed class ReceiveBuffer
     /// <param name="data">The segment text.</param>
     /// <param name="fin">Whether the segment carries FIN (at sequence number <c>seq + data.Length</c>).</param>
     /// <returns>What changed, for the engine's ACK decisions.</returns>
-    public ReceiveResult Receive(uint seq, ReadOnlySpan<byte> data, bool fin)
+    public ReceiveResult Receive(SeqNum seq, ReadOnlySpan<byte> data, bool fin)
     {
         int length = data.Length;
-        int start = (int)(seq - _rcvNxt);
+        int start = seq - _rcvNxt;
         int finOffset = start + length; // where this segment's FIN would sit, relative to RCV.NXT
         bool carriesSequence = length > 0 || fin;
         bool outOfOrder = start > 0 && carriesSequence;
@@ -172,7 +172,7 @@ internal sealed class ReceiveBuffer
         int limit = _finReached ? 0 : Window;
         if (_finKnown)
         {
-            limit = Math.Min(limit, (int)(_finSeq - _rcvNxt));
+            limit = Math.Min(limit, _finSeq - _rcvNxt);
         }
 
         int trimmed = 0;
@@ -203,7 +203,7 @@ internal sealed class ReceiveBuffer
         if (fin && trimmed == 0 && !finAlreadyHeld && finOffset >= 0 && finOffset <= Window)
         {
             _finKnown = true;
-            _finSeq = _rcvNxt + (uint)finOffset;
+            _finSeq = _rcvNxt + finOffset;
             TrimBeyondFin();
         }
 
@@ -213,7 +213,7 @@ internal sealed class ReceiveBuffer
         {
             _finKnown = false;
             _finReached = true;
-            _rcvNxt++; // RFC 9293 3.10.7.4 eighth step: RCV.NXT advances over the FIN
+            _rcvNxt += 1; // RFC 9293 3.10.7.4 eighth step: RCV.NXT advances over the FIN
             finReached = true;
         }
 
@@ -279,10 +279,10 @@ internal sealed class ReceiveBuffer
     {
         if (IsWindowUpdateDue(mss))
         {
-            _advertisedEdge = _rcvNxt + (uint)Window;
+            _advertisedEdge = _rcvNxt + Window;
         }
 
-        int kept = (int)(_advertisedEdge - _rcvNxt);
+        int kept = _advertisedEdge - _rcvNxt;
         return Math.Max(kept, 0);
     }
 
@@ -297,7 +297,7 @@ internal sealed class ReceiveBuffer
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(mss, 1);
         int threshold = Math.Min(Math.Max(_capacity / 2, 1), mss);
-        long increase = (long)(int)(_rcvNxt + (uint)Window - _advertisedEdge);
+        int increase = _rcvNxt + Window - _advertisedEdge;
         return increase >= threshold;
     }
 
@@ -326,7 +326,7 @@ internal sealed class ReceiveBuffer
             }
 
             below = _intervals[best].Arrival;
-            destination[n] = new TcpSackBlock(_rcvNxt + (uint)_intervals[best].Start, _rcvNxt + (uint)_intervals[best].End);
+            destination[n] = new TcpSackBlock((_rcvNxt + _intervals[best].Start).Value, (_rcvNxt + _intervals[best].End).Value);
         }
 
         return wanted;
@@ -414,7 +414,7 @@ internal sealed class ReceiveBuffer
 
         int delivered = _intervals[0].End;
         _readable += delivered;
-        _rcvNxt += (uint)delivered;
+        _rcvNxt += delivered;
         Array.Copy(_intervals, 1, _intervals, 0, _intervalCount - 1);
         _intervalCount--;
         for (int i = 0; i < _intervalCount; i++)
@@ -428,7 +428,7 @@ internal sealed class ReceiveBuffer
     // Out-of-order data held beyond a newly learnt FIN cannot be part of the stream: drop it.
     private void TrimBeyondFin()
     {
-        int fin = (int)(_finSeq - _rcvNxt);
+        int fin = _finSeq - _rcvNxt;
         while (_intervalCount > 0 && _intervals[_intervalCount - 1].Start >= fin)
         {
             _intervalCount--;

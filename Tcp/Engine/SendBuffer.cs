@@ -1,4 +1,4 @@
-namespace Protocols.Tcp;
+namespace Protocols.Tcp.Engine;
 
 /// <summary>
 /// The send side's byte queue (RFC 9293 3.3.1, the "send sequence space"): the bytes the application
@@ -17,7 +17,7 @@ namespace Protocols.Tcp;
 /// The bytes sit in one ring of fixed capacity, allocated on the first write so that idle
 /// connections cost no buffer. Nothing else allocates: reads hand out at most two spans of the
 /// ring (<see cref="GetSegment"/>) or copy (<see cref="CopyTo"/>). Sans-IO: no clock, no locks;
-/// the owning loop calls it. Sequence numbers are plain <see cref="uint"/> compared modulo 2^32
+/// the owning loop calls it. Sequence numbers are <see cref="SeqNum"/>s compared modulo 2^32
 /// (RFC 9293 3.4), which is valid because the buffered span is far below 2^31.
 /// </para>
 /// </remarks>
@@ -33,15 +33,15 @@ internal sealed class SendBuffer
     private byte[]? _ring;
     private int _head;   // ring index of the byte at SND.UNA
     private int _length; // data bytes held, starting at SND.UNA
-    private uint _sndUna;
-    private uint _sndMax;
+    private SeqNum _sndUna;
+    private SeqNum _sndMax;
     private bool _finQueued;
     private bool _finAcked;
 
     /// <summary>Creates an empty buffer whose first data byte will carry <paramref name="initialSequence"/>.</summary>
     /// <param name="initialSequence">The sequence number of the first data byte: ISS + 1 (the SYN takes ISS).</param>
     /// <param name="capacity">The most data bytes held at once (1 .. <see cref="MaxCapacity"/>).</param>
-    public SendBuffer(uint initialSequence, int capacity = DefaultCapacity)
+    public SendBuffer(SeqNum initialSequence, int capacity = DefaultCapacity)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(capacity, MaxCapacity);
@@ -53,10 +53,10 @@ internal sealed class SendBuffer
     public int Capacity => _capacity;
 
     /// <summary>SND.UNA: the oldest unacknowledged sequence number (RFC 9293 3.3.1).</summary>
-    public uint SndUna => _sndUna;
+    public SeqNum SndUna => _sndUna;
 
     /// <summary>SND.MAX: one past the highest sequence number sent so far.</summary>
-    public uint SndMax => _sndMax;
+    public SeqNum SndMax => _sndMax;
 
     /// <summary>Data bytes held: sent-but-unacknowledged plus unsent (the FIN is not counted).</summary>
     public int Buffered => _length;
@@ -65,7 +65,7 @@ internal sealed class SendBuffer
     public int Free => _finQueued ? 0 : _capacity - _length;
 
     /// <summary>Sequence numbers sent and not acknowledged yet (SND.MAX - SND.UNA), including a sent FIN.</summary>
-    public int InFlight => (int)(_sndMax - _sndUna);
+    public int InFlight => _sndMax - _sndUna;
 
     /// <summary>Data bytes never sent yet (after SND.MAX).</summary>
     public int Unsent => _length - Math.Min(InFlight, _length);
@@ -74,7 +74,7 @@ internal sealed class SendBuffer
     public bool IsWriteCompleted => _finQueued;
 
     /// <summary>The sequence number the FIN occupies; meaningful once <see cref="IsWriteCompleted"/>.</summary>
-    public uint FinSequence => _finAcked ? _sndUna - 1 : _sndUna + (uint)_length;
+    public SeqNum FinSequence => _finAcked ? _sndUna - 1 : _sndUna + _length;
 
     /// <summary>Whether the FIN was sent (SND.MAX went past it).</summary>
     public bool IsFinSent => _finQueued && (_finAcked || InFlight > _length);
@@ -83,11 +83,11 @@ internal sealed class SendBuffer
     public bool IsFinAcknowledged => _finAcked;
 
     /// <summary>One past the last sequence number the buffer can send: the data end, plus one for a queued FIN.</summary>
-    public uint SequenceEnd => _sndUna + (uint)_length + (_finQueued && !_finAcked ? 1u : 0u);
+    public SeqNum SequenceEnd => _sndUna + _length + (_finQueued && !_finAcked ? 1 : 0);
 
     /// <summary>Empties the buffer and restarts it at <paramref name="initialSequence"/> (ISS + 1). Keeps the ring.</summary>
     /// <param name="initialSequence">The sequence number of the next data byte.</param>
-    public void Reset(uint initialSequence)
+    public void Reset(SeqNum initialSequence)
     {
         _head = 0;
         _length = 0;
@@ -138,13 +138,13 @@ internal sealed class SendBuffer
     /// </summary>
     /// <param name="sndNxt">The sequence number following the last one sent.</param>
     /// <exception cref="ArgumentOutOfRangeException">Beyond <see cref="SequenceEnd"/> or before SND.UNA: the engine sent what the buffer does not hold.</exception>
-    public void MarkSent(uint sndNxt)
+    public void MarkSent(SeqNum sndNxt)
     {
-        int offset = (int)(sndNxt - _sndUna);
-        int end = (int)(SequenceEnd - _sndUna);
+        int offset = sndNxt - _sndUna;
+        int end = SequenceEnd - _sndUna;
         if (offset < 0 || offset > end)
         {
-            throw new ArgumentOutOfRangeException(nameof(sndNxt), sndNxt, $"Outside [SND.UNA {_sndUna}, end {SequenceEnd}].");
+            throw new ArgumentOutOfRangeException(nameof(sndNxt), sndNxt.Value, $"Outside [SND.UNA {_sndUna}, end {SequenceEnd}].");
         }
 
         if (offset > InFlight)
@@ -164,10 +164,10 @@ internal sealed class SendBuffer
     /// RFC says to send an ACK and drop the segment; the buffer is unchanged. <see langword="true"/>
     /// otherwise, including duplicates (SEG.ACK =&lt; SND.UNA), which change nothing.
     /// </returns>
-    public bool Acknowledge(uint segAck, out int freedBytes)
+    public bool Acknowledge(SeqNum segAck, out int freedBytes)
     {
         freedBytes = 0;
-        int offset = (int)(segAck - _sndUna);
+        int offset = segAck - _sndUna;
         if (offset <= 0)
         {
             return true; // RFC 9293 3.10.7.4: a duplicate ACK can be ignored here (congestion control counts it)
@@ -204,7 +204,7 @@ internal sealed class SendBuffer
     /// <param name="destination">Where to copy; its length bounds the copy.</param>
     /// <returns>The bytes copied: the smaller of the destination and the data held from <paramref name="from"/>.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="from"/> is not inside the held data.</exception>
-    public int CopyTo(uint from, Span<byte> destination)
+    public int CopyTo(SeqNum from, Span<byte> destination)
     {
         int count = GetSegment(from, destination.Length, out ReadOnlySpan<byte> first, out ReadOnlySpan<byte> second);
         first.CopyTo(destination);
@@ -224,13 +224,13 @@ internal sealed class SendBuffer
     /// <param name="second">The continuation, empty unless the range wraps.</param>
     /// <returns>The total length of the two spans.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="from"/> is not inside the held data, or <paramref name="maxLength"/> is negative.</exception>
-    public int GetSegment(uint from, int maxLength, out ReadOnlySpan<byte> first, out ReadOnlySpan<byte> second)
+    public int GetSegment(SeqNum from, int maxLength, out ReadOnlySpan<byte> first, out ReadOnlySpan<byte> second)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxLength);
-        int offset = (int)(from - _sndUna);
+        int offset = from - _sndUna;
         if (offset < 0 || offset > _length)
         {
-            throw new ArgumentOutOfRangeException(nameof(from), from, $"Outside the held data [{_sndUna}, {_sndUna + (uint)_length}].");
+            throw new ArgumentOutOfRangeException(nameof(from), from.Value, $"Outside the held data [{_sndUna}, {_sndUna + _length}].");
         }
 
         int count = Math.Min(maxLength, _length - offset);

@@ -1,9 +1,11 @@
-using Protocols.Tcp;
+using Protocols.Tcp.Engine;
 
 namespace Protocols.Tcp.Tests.Engine;
 
 public class ReceiveBufferTests
 {
+    private static SeqNum S(uint value) => new(value);
+
     private static byte[] Stream(int count) => Enumerable.Range(0, count).Select(i => (byte)(i * 13 + 5)).ToArray();
 
     private static byte[] ReadAll(ReceiveBuffer buffer)
@@ -23,10 +25,10 @@ public class ReceiveBufferTests
     public void In_order_data_becomes_readable_and_read_frees_the_window()
     {
         byte[] s = Stream(30);
-        var buffer = new ReceiveBuffer(1000, capacity: 20);
-        ReceiveResult r = buffer.Receive(1000, s.AsSpan(0, 12), fin: false);
+        var buffer = new ReceiveBuffer(S(1000), capacity: 20);
+        ReceiveResult r = buffer.Receive(S(1000), s.AsSpan(0, 12), fin: false);
         Assert.Equal(new ReceiveResult(12, 12, 0, false, false, false, false), r);
-        Assert.Equal(1012u, buffer.RcvNxt);
+        Assert.Equal(1012u, buffer.RcvNxt.Value);
         Assert.Equal(8, buffer.Window);
 
         var part = new byte[5];
@@ -42,18 +44,18 @@ public class ReceiveBufferTests
     public void Out_of_order_segment_is_held_until_the_gap_fills()
     {
         byte[] s = Stream(30);
-        var buffer = new ReceiveBuffer(0, capacity: 100);
-        ReceiveResult r = buffer.Receive(10, s.AsSpan(10, 10), fin: false);
+        var buffer = new ReceiveBuffer(S(0), capacity: 100);
+        ReceiveResult r = buffer.Receive(S(10), s.AsSpan(10, 10), fin: false);
         Assert.Equal(new ReceiveResult(0, 10, 0, true, false, false, false), r);
-        Assert.Equal(0u, buffer.RcvNxt);
+        Assert.Equal(0u, buffer.RcvNxt.Value);
         Assert.Equal(0, buffer.Readable);
         Assert.Equal(100, buffer.Window); // held bytes do not shrink the window
         Assert.Equal(10, buffer.OutOfOrderBytes);
         Assert.Equal([new TcpSackBlock(10, 20)], Sack(buffer));
 
-        r = buffer.Receive(0, s.AsSpan(0, 10), fin: false);
+        r = buffer.Receive(S(0), s.AsSpan(0, 10), fin: false);
         Assert.Equal(new ReceiveResult(20, 10, 0, false, true, false, false), r);
-        Assert.Equal(20u, buffer.RcvNxt);
+        Assert.Equal(20u, buffer.RcvNxt.Value);
         Assert.Equal(0, buffer.IntervalCount);
         Assert.Empty(Sack(buffer));
         Assert.Equal(s[..20], ReadAll(buffer));
@@ -63,32 +65,32 @@ public class ReceiveBufferTests
     public void Duplicates_and_overlaps_store_only_new_bytes()
     {
         byte[] s = Stream(40);
-        var buffer = new ReceiveBuffer(0, capacity: 100);
-        buffer.Receive(0, s.AsSpan(0, 10), false);
+        var buffer = new ReceiveBuffer(S(0), capacity: 100);
+        buffer.Receive(S(0), s.AsSpan(0, 10), false);
 
         // Entirely old: a pure duplicate.
-        Assert.Equal(new ReceiveResult(0, 0, 0, false, false, true, false), buffer.Receive(2, s.AsSpan(2, 5), false));
+        Assert.Equal(new ReceiveResult(0, 0, 0, false, false, true, false), buffer.Receive(S(2), s.AsSpan(2, 5), false));
 
         // Overlapping the old data: only the tail is new.
-        Assert.Equal(new ReceiveResult(5, 5, 0, false, false, false, false), buffer.Receive(5, s.AsSpan(5, 10), false));
+        Assert.Equal(new ReceiveResult(5, 5, 0, false, false, false, false), buffer.Receive(S(5), s.AsSpan(5, 10), false));
 
         // Out-of-order overlap of a held interval.
-        buffer.Receive(20, s.AsSpan(20, 5), false);
-        Assert.Equal(new ReceiveResult(0, 9, 0, true, false, false, false), buffer.Receive(18, s.AsSpan(18, 14), false));
-        Assert.Equal(new ReceiveResult(0, 0, 0, true, false, true, false), buffer.Receive(21, s.AsSpan(21, 3), false));
+        buffer.Receive(S(20), s.AsSpan(20, 5), false);
+        Assert.Equal(new ReceiveResult(0, 9, 0, true, false, false, false), buffer.Receive(S(18), s.AsSpan(18, 14), false));
+        Assert.Equal(new ReceiveResult(0, 0, 0, true, false, true, false), buffer.Receive(S(21), s.AsSpan(21, 3), false));
         Assert.Equal([new TcpSackBlock(18, 32)], Sack(buffer));
 
         // Filling the gap exactly delivers everything held.
-        Assert.Equal(new ReceiveResult(17, 3, 0, false, true, false, false), buffer.Receive(15, s.AsSpan(15, 3), false));
+        Assert.Equal(new ReceiveResult(17, 3, 0, false, true, false, false), buffer.Receive(S(15), s.AsSpan(15, 3), false));
         Assert.Equal(s[..32], ReadAll(buffer));
     }
 
     [Fact]
     public void First_arrival_wins_when_overlapping_bytes_differ()
     {
-        var buffer = new ReceiveBuffer(0, capacity: 16);
-        buffer.Receive(4, [1, 1, 1, 1], false);
-        buffer.Receive(0, [2, 2, 2, 2, 2, 2, 2, 2], false);
+        var buffer = new ReceiveBuffer(S(0), capacity: 16);
+        buffer.Receive(S(4), [1, 1, 1, 1], false);
+        buffer.Receive(S(0), [2, 2, 2, 2, 2, 2, 2, 2], false);
         Assert.Equal([2, 2, 2, 2, 1, 1, 1, 1], ReadAll(buffer));
     }
 
@@ -96,23 +98,23 @@ public class ReceiveBufferTests
     public void Data_beyond_the_window_is_trimmed()
     {
         byte[] s = Stream(40);
-        var buffer = new ReceiveBuffer(500, capacity: 10);
-        ReceiveResult r = buffer.Receive(500, s.AsSpan(0, 15), fin: true);
+        var buffer = new ReceiveBuffer(S(500), capacity: 10);
+        ReceiveResult r = buffer.Receive(S(500), s.AsSpan(0, 15), fin: true);
         Assert.Equal(new ReceiveResult(10, 10, 5, false, false, false, false), r);
         Assert.False(buffer.IsFinReached); // the FIN was past what could be stored
         Assert.Equal(0, buffer.Window);
 
         // Zero window: nothing fits, even at RCV.NXT.
-        r = buffer.Receive(510, s.AsSpan(10, 3), fin: false);
+        r = buffer.Receive(S(510), s.AsSpan(10, 3), fin: false);
         Assert.Equal(new ReceiveResult(0, 0, 3, false, false, false, false), r);
 
         Assert.Equal(s[..10], ReadAll(buffer));
         // Out of order, straddling the right edge.
-        r = buffer.Receive(515, s.AsSpan(15, 10), fin: false);
+        r = buffer.Receive(S(515), s.AsSpan(15, 10), fin: false);
         Assert.Equal(new ReceiveResult(0, 5, 5, true, false, false, false), r);
         Assert.Equal([new TcpSackBlock(515, 520)], Sack(buffer));
         // Completely beyond the edge.
-        r = buffer.Receive(520, s.AsSpan(20, 4), fin: false);
+        r = buffer.Receive(S(520), s.AsSpan(20, 4), fin: false);
         Assert.Equal(new ReceiveResult(0, 0, 4, true, false, false, false), r);
     }
 
@@ -120,55 +122,55 @@ public class ReceiveBufferTests
     public void Fin_ahead_of_data_is_recorded_and_reached_when_the_gap_fills()
     {
         byte[] s = Stream(20);
-        var buffer = new ReceiveBuffer(0, capacity: 64);
-        ReceiveResult r = buffer.Receive(10, s.AsSpan(10, 10), fin: true);
+        var buffer = new ReceiveBuffer(S(0), capacity: 64);
+        ReceiveResult r = buffer.Receive(S(10), s.AsSpan(10, 10), fin: true);
         Assert.Equal(new ReceiveResult(0, 10, 0, true, false, false, false), r);
         Assert.False(buffer.IsFinReached);
 
         // Bytes past the FIN can't belong to the stream.
-        r = buffer.Receive(18, Stream(6), fin: false);
+        r = buffer.Receive(S(18), Stream(6), fin: false);
         Assert.Equal(4, r.Trimmed);
         Assert.Equal(0, r.Stored);
 
-        r = buffer.Receive(0, s.AsSpan(0, 10), fin: false);
+        r = buffer.Receive(S(0), s.AsSpan(0, 10), fin: false);
         Assert.Equal(new ReceiveResult(20, 10, 0, false, true, false, true), r);
-        Assert.Equal(21u, buffer.RcvNxt); // the FIN takes one sequence number
+        Assert.Equal(21u, buffer.RcvNxt.Value); // the FIN takes one sequence number
         Assert.True(buffer.IsFinReached);
         Assert.False(buffer.IsCompleted);
         Assert.Equal(s, ReadAll(buffer));
         Assert.True(buffer.IsCompleted);
 
         // A retransmitted FIN is a duplicate; later data is refused.
-        Assert.Equal(new ReceiveResult(0, 0, 0, false, false, true, false), buffer.Receive(20, [], fin: true));
-        Assert.Equal(3, buffer.Receive(21, [1, 2, 3], false).Trimmed);
+        Assert.Equal(new ReceiveResult(0, 0, 0, false, false, true, false), buffer.Receive(S(20), [], fin: true));
+        Assert.Equal(3, buffer.Receive(S(21), [1, 2, 3], false).Trimmed);
     }
 
     [Fact]
     public void Bare_fin_at_rcv_nxt_is_reached_at_once()
     {
-        var buffer = new ReceiveBuffer(uint.MaxValue, capacity: 8);
-        ReceiveResult r = buffer.Receive(uint.MaxValue, [], fin: true);
+        var buffer = new ReceiveBuffer(S(uint.MaxValue), capacity: 8);
+        ReceiveResult r = buffer.Receive(S(uint.MaxValue), [], fin: true);
         Assert.Equal(new ReceiveResult(0, 0, 0, false, false, false, true), r);
-        Assert.Equal(0u, buffer.RcvNxt);
+        Assert.Equal(0u, buffer.RcvNxt.Value);
         Assert.True(buffer.IsCompleted);
     }
 
     [Fact]
     public void Fin_is_taken_with_data_that_exactly_fills_the_window()
     {
-        var buffer = new ReceiveBuffer(0, capacity: 4);
-        ReceiveResult r = buffer.Receive(0, [1, 2, 3, 4], fin: true);
+        var buffer = new ReceiveBuffer(S(0), capacity: 4);
+        ReceiveResult r = buffer.Receive(S(0), [1, 2, 3, 4], fin: true);
         Assert.True(r.FinReached);
-        Assert.Equal(5u, buffer.RcvNxt);
+        Assert.Equal(5u, buffer.RcvNxt.Value);
     }
 
     [Fact]
     public void Fin_held_out_of_order_trims_held_data_beyond_it()
     {
-        var buffer = new ReceiveBuffer(0, capacity: 64);
-        buffer.Receive(10, Stream(10), false); // [10, 20)
-        buffer.Receive(30, Stream(5), false);  // [30, 35)
-        ReceiveResult r = buffer.Receive(12, Stream(3), fin: true); // FIN at 15
+        var buffer = new ReceiveBuffer(S(0), capacity: 64);
+        buffer.Receive(S(10), Stream(10), false); // [10, 20)
+        buffer.Receive(S(30), Stream(5), false);  // [30, 35)
+        ReceiveResult r = buffer.Receive(S(12), Stream(3), fin: true); // FIN at 15
         Assert.False(r.FinReached);
         Assert.Equal([new TcpSackBlock(10, 15)], Sack(buffer));
         Assert.Equal(5, buffer.OutOfOrderBytes);
@@ -177,38 +179,38 @@ public class ReceiveBufferTests
     [Fact]
     public void A_second_different_fin_is_ignored()
     {
-        var buffer = new ReceiveBuffer(0, capacity: 64);
-        buffer.Receive(10, [], fin: true);
-        ReceiveResult r = buffer.Receive(5, [], fin: true);
+        var buffer = new ReceiveBuffer(S(0), capacity: 64);
+        buffer.Receive(S(10), [], fin: true);
+        ReceiveResult r = buffer.Receive(S(5), [], fin: true);
         Assert.True(r.Duplicate);
-        buffer.Receive(0, Stream(10), false);
+        buffer.Receive(S(0), Stream(10), false);
         Assert.True(buffer.IsFinReached);
-        Assert.Equal(11u, buffer.RcvNxt);
+        Assert.Equal(11u, buffer.RcvNxt.Value);
     }
 
     [Fact]
     public void Interval_bound_drops_new_holes_but_not_in_order_or_merging_data()
     {
-        var buffer = new ReceiveBuffer(0, capacity: 100, maxIntervals: 2);
-        buffer.Receive(10, Stream(5), false);
-        buffer.Receive(20, Stream(5), false);
-        ReceiveResult r = buffer.Receive(30, Stream(5), false);
+        var buffer = new ReceiveBuffer(S(0), capacity: 100, maxIntervals: 2);
+        buffer.Receive(S(10), Stream(5), false);
+        buffer.Receive(S(20), Stream(5), false);
+        ReceiveResult r = buffer.Receive(S(30), Stream(5), false);
         Assert.Equal(new ReceiveResult(0, 0, 5, true, false, false, false), r);
         Assert.Equal(2, buffer.IntervalCount);
 
         // Extending an interval needs no slot.
-        r = buffer.Receive(15, Stream(3), false);
+        r = buffer.Receive(S(15), Stream(3), false);
         Assert.Equal(3, r.Stored);
         Assert.Equal(2, buffer.IntervalCount);
 
         // Bridging two intervals frees one.
-        r = buffer.Receive(18, Stream(2), false);
+        r = buffer.Receive(S(18), Stream(2), false);
         Assert.Equal(2, r.Stored);
         Assert.Equal(1, buffer.IntervalCount);
-        Assert.Equal(5, buffer.Receive(30, Stream(5), false).Stored);
+        Assert.Equal(5, buffer.Receive(S(30), Stream(5), false).Stored);
 
         // In-order data never needs a slot.
-        r = buffer.Receive(0, Stream(10), false);
+        r = buffer.Receive(S(0), Stream(10), false);
         Assert.Equal(25, r.Delivered);
         Assert.Equal(1, buffer.IntervalCount);
     }
@@ -216,10 +218,10 @@ public class ReceiveBufferTests
     [Fact]
     public void Sack_blocks_report_the_most_recent_first_and_at_most_four()
     {
-        var buffer = new ReceiveBuffer(1000, capacity: 1000);
+        var buffer = new ReceiveBuffer(S(1000), capacity: 1000);
         foreach (uint seq in new uint[] { 1100, 1300, 1200, 1500, 1400 })
         {
-            buffer.Receive(seq, Stream(10), false);
+            buffer.Receive(S(seq), Stream(10), false);
         }
 
         Assert.Equal(
@@ -229,15 +231,15 @@ public class ReceiveBufferTests
         Assert.Equal(5, buffer.IntervalCount);
 
         // A segment extending an old block moves it to the front, merged.
-        buffer.Receive(1110, Stream(10), false);
+        buffer.Receive(S(1110), Stream(10), false);
         Assert.Equal([new TcpSackBlock(1100, 1120), new(1400, 1410), new(1500, 1510), new(1200, 1210)], Sack(buffer));
 
         // A duplicate of a held block also reports that block first (RFC 2018 4: the block with the triggering segment).
-        buffer.Receive(1300, Stream(10), false);
+        buffer.Receive(S(1300), Stream(10), false);
         Assert.Equal(new TcpSackBlock(1300, 1310), Sack(buffer)[0]);
 
         // Merging two blocks reports the union once.
-        buffer.Receive(1210, Stream(90), false);
+        buffer.Receive(S(1210), Stream(90), false);
         Assert.Equal([new TcpSackBlock(1200, 1310), new(1100, 1120), new(1400, 1410), new(1500, 1510)], Sack(buffer));
     }
 
@@ -246,26 +248,26 @@ public class ReceiveBufferTests
     {
         byte[] s = Stream(30);
         uint irs = uint.MaxValue - 9;
-        var buffer = new ReceiveBuffer(irs, capacity: 16);
-        buffer.Receive(irs + 15, s.AsSpan(15, 5), false); // 5 .. 9 after the wrap, partly beyond the window
+        var buffer = new ReceiveBuffer(S(irs), capacity: 16);
+        buffer.Receive(S(irs + 15), s.AsSpan(15, 5), false); // 5 .. 9 after the wrap, partly beyond the window
         Assert.Equal([new TcpSackBlock(5, 6)], Sack(buffer));
-        buffer.Receive(irs + 5, s.AsSpan(5, 8), false); // crosses 0
+        buffer.Receive(S(irs + 5), s.AsSpan(5, 8), false); // crosses 0
         Assert.Equal([new TcpSackBlock(uint.MaxValue - 4, 3), new(5, 6)], Sack(buffer));
-        ReceiveResult r = buffer.Receive(irs, s.AsSpan(0, 5), false);
+        ReceiveResult r = buffer.Receive(S(irs), s.AsSpan(0, 5), false);
         Assert.Equal(13, r.Delivered);
-        Assert.Equal(3u, buffer.RcvNxt);
+        Assert.Equal(3u, buffer.RcvNxt.Value);
         Assert.Equal(s[..13], ReadAll(buffer));
-        r = buffer.Receive(irs + 13, s.AsSpan(13, 7), true);
+        r = buffer.Receive(S(irs + 13), s.AsSpan(13, 7), true);
         Assert.Equal(7, r.Delivered);
         Assert.True(r.FinReached);
-        Assert.Equal(11u, buffer.RcvNxt);
+        Assert.Equal(11u, buffer.RcvNxt.Value);
         Assert.Equal(s[13..20], ReadAll(buffer));
     }
 
     [Fact]
     public void Ring_wraps_while_reading()
     {
-        var buffer = new ReceiveBuffer(0, capacity: 10);
+        var buffer = new ReceiveBuffer(S(0), capacity: 10);
         byte[] s = Stream(100);
         int written = 0, read = 0;
         var chunk = new byte[7];
@@ -273,7 +275,7 @@ public class ReceiveBufferTests
         while (read < 100)
         {
             int n = Math.Min(buffer.Window, Math.Min(6, 100 - written));
-            buffer.Receive((uint)written, s.AsSpan(written, n), false);
+            buffer.Receive(S((uint)written), s.AsSpan(written, n), false);
             written += n;
             buffer.GetReadable(out ReadOnlySpan<byte> first, out ReadOnlySpan<byte> second);
             Assert.Equal(buffer.Readable, first.Length + second.Length);
@@ -289,10 +291,10 @@ public class ReceiveBufferTests
     public void Window_to_advertise_avoids_silly_window_increases()
     {
         // RFC 9293 3.8.6.2.2: the right edge moves only by min(capacity / 2, MSS) or more.
-        var buffer = new ReceiveBuffer(0, capacity: 1000);
+        var buffer = new ReceiveBuffer(S(0), capacity: 1000);
         Assert.True(buffer.IsWindowUpdateDue(100));
         Assert.Equal(1000, buffer.WindowToAdvertise(100));
-        buffer.Receive(0, new byte[950], false);
+        buffer.Receive(S(0), new byte[950], false);
         Assert.Equal(50, buffer.WindowToAdvertise(100));
 
         buffer.Read(new byte[60]); // the edge could move by 60 < 100
@@ -305,13 +307,13 @@ public class ReceiveBufferTests
         Assert.Equal(150, buffer.WindowToAdvertise(100));
 
         // The kept edge is never pulled back: arrivals shrink the window by what they use.
-        buffer.Receive(950, new byte[30], false);
+        buffer.Receive(S(950), new byte[30], false);
         Assert.Equal(120, buffer.WindowToAdvertise(100));
 
         // A small buffer uses half its size as the threshold.
-        var small = new ReceiveBuffer(0, capacity: 100);
+        var small = new ReceiveBuffer(S(0), capacity: 100);
         small.WindowToAdvertise(1460);
-        small.Receive(0, new byte[100], false);
+        small.Receive(S(0), new byte[100], false);
         Assert.Equal(0, small.WindowToAdvertise(1460));
         small.Read(new byte[49]);
         Assert.Equal(0, small.WindowToAdvertise(1460));
@@ -345,7 +347,7 @@ public class ReceiveBufferTests
         foreach (int[] order in Permutations(segments.Count))
         {
             permutations++;
-            var buffer = new ReceiveBuffer(uint.MaxValue - 7, capacity: 32, maxIntervals: 8);
+            var buffer = new ReceiveBuffer(S(uint.MaxValue - 7), capacity: 32, maxIntervals: 8);
             int delivered = 0, stored = 0;
             bool finReached = false;
             var covered = new bool[total];
@@ -353,8 +355,8 @@ public class ReceiveBufferTests
             {
                 (int start, int end) = segments[order[k]];
                 bool last = end == total;
-                int before = (int)(buffer.RcvNxt - (uint.MaxValue - 7));
-                ReceiveResult r = buffer.Receive(uint.MaxValue - 7 + (uint)start, s.AsSpan(start, end - start), fin: last);
+                int before = (int)(buffer.RcvNxt.Value - (uint.MaxValue - 7));
+                ReceiveResult r = buffer.Receive(S(uint.MaxValue - 7 + (uint)start), s.AsSpan(start, end - start), fin: last);
                 delivered += r.Delivered;
                 stored += r.Stored;
                 Assert.Equal(start > before, r.OutOfOrder);
@@ -375,14 +377,14 @@ public class ReceiveBufferTests
 
             Assert.Equal(total, delivered);
             Assert.Equal(total, stored);
-            Assert.Equal(uint.MaxValue - 7 + (uint)total + 1, buffer.RcvNxt);
+            Assert.Equal(uint.MaxValue - 7 + (uint)total + 1, buffer.RcvNxt.Value);
             Assert.Equal(s, ReadAll(buffer));
             Assert.True(buffer.IsCompleted);
 
             // Replaying everything afterwards is all duplicates.
             foreach ((int start, int end) in segments)
             {
-                Assert.True(buffer.Receive(uint.MaxValue - 7 + (uint)start, s.AsSpan(start, end - start), end == total).Duplicate);
+                Assert.True(buffer.Receive(S(uint.MaxValue - 7 + (uint)start), s.AsSpan(start, end - start), end == total).Duplicate);
             }
         }
 
@@ -397,8 +399,8 @@ public class ReceiveBufferTests
         int total = 0;
         for (int i = 0; i < n; i++)
         {
-            int left = (int)(blocks[i].LeftEdge - buffer.RcvNxt);
-            int right = (int)(blocks[i].RightEdge - buffer.RcvNxt);
+            int left = (int)(blocks[i].LeftEdge - buffer.RcvNxt.Value);
+            int right = (int)(blocks[i].RightEdge - buffer.RcvNxt.Value);
             Assert.True(left > 0 && right > left);
             total += right - left;
             for (int j = 0; j < i; j++)
@@ -456,7 +458,7 @@ public class ReceiveBufferTests
         var held = new bool[total + 1];
         int rcvNxt = 0, readable = 0, readPos = 0;
         bool finKnown = false, finReached = false;
-        var buffer = new ReceiveBuffer(irs, capacity, maxIntervals: 10_000);
+        var buffer = new ReceiveBuffer(S(irs), capacity, maxIntervals: 10_000);
         var output = new List<byte>();
 
         for (int op = 0; op < 20_000 && !(finReached && readable == 0); op++)
@@ -476,7 +478,7 @@ public class ReceiveBufferTests
             start = Math.Min(start, finAt);
             int end = Math.Min(finAt, start + random.Next(0, 600));
             bool fin = end == finAt && random.Next(2) == 0;
-            ReceiveResult r = buffer.Receive(irs + (uint)start, s.AsSpan(start, end - start), fin);
+            ReceiveResult r = buffer.Receive(S(irs + (uint)start), s.AsSpan(start, end - start), fin);
 
             // Expected: keep offsets in [rcvNxt, rcvNxt + window) not held yet.
             int window = capacity - readable;
@@ -514,7 +516,7 @@ public class ReceiveBufferTests
             Assert.Equal(reached, r.FinReached);
             Assert.Equal(start > rcvNxt - delivered && (end > start || fin), r.OutOfOrder);
             Assert.Equal((end > start || fin) && stored == 0 && trimmed == 0 && (!fin || finHeld), r.Duplicate);
-            Assert.Equal(irs + (uint)rcvNxt + (finReached ? 1u : 0u), buffer.RcvNxt);
+            Assert.Equal(irs + (uint)rcvNxt + (finReached ? 1u : 0u), buffer.RcvNxt.Value);
             Assert.Equal(readable, buffer.Readable);
             Assert.Equal(capacity - readable, buffer.Window);
 
