@@ -64,6 +64,7 @@ internal sealed class ReceiveBuffer
 
     private readonly int _capacity;
     private readonly Interval[] _intervals; // sorted by offset from RCV.NXT, disjoint, not adjacent
+    private readonly int _maxIntervals;
     private byte[]? _ring;
     private int _intervalCount;
     private int _readPos;  // ring index of the first unread byte
@@ -85,7 +86,8 @@ internal sealed class ReceiveBuffer
         ArgumentOutOfRangeException.ThrowIfGreaterThan(capacity, MaxCapacity);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxIntervals, 1);
         _capacity = capacity;
-        _intervals = new Interval[maxIntervals];
+        _maxIntervals = maxIntervals;
+        _intervals = new Interval[maxIntervals + 1]; // one spare: in-order data passes through a slot on its way to readable
         Reset(rcvNxt);
     }
 
@@ -350,7 +352,7 @@ internal sealed class ReceiveBuffer
             hi++;
         }
 
-        if (lo == hi && _intervalCount == _intervals.Length && start > 0)
+        if (lo == hi && _intervalCount == _maxIntervals && start > 0)
         {
             return -1; // no slot for another hole: drop it (the peer retransmits); in-order data never needs one
         }

@@ -198,6 +198,11 @@ public class ReceiveBufferTests
         Assert.Equal(new ReceiveResult(0, 0, 5, true, false, false, false), r);
         Assert.Equal(2, buffer.IntervalCount);
 
+        // In-order data that touches no interval passes even with every slot taken.
+        r = buffer.Receive(S(0), Stream(4), false);
+        Assert.Equal(new ReceiveResult(4, 4, 0, false, true, false, false), r);
+        Assert.Equal(2, buffer.IntervalCount);
+
         // Extending an interval needs no slot.
         r = buffer.Receive(S(15), Stream(3), false);
         Assert.Equal(3, r.Stored);
@@ -210,8 +215,9 @@ public class ReceiveBufferTests
         Assert.Equal(5, buffer.Receive(S(30), Stream(5), false).Stored);
 
         // In-order data never needs a slot.
-        r = buffer.Receive(S(0), Stream(10), false);
-        Assert.Equal(25, r.Delivered);
+        r = buffer.Receive(S(4), Stream(6), false);
+        Assert.Equal(21, r.Delivered);
+        Assert.Equal(25u, buffer.RcvNxt.Value);
         Assert.Equal(1, buffer.IntervalCount);
     }
 
@@ -528,11 +534,102 @@ public class ReceiveBufferTests
 
             Assert.Equal(held0, buffer.OutOfOrderBytes);
             AssertSackMatchesHeld(buffer);
+
+            // Every block is a maximal run of held bytes; the first holds this segment when it was stored out of order (RFC 2018 4).
+            var blocks = new TcpSackBlock[4];
+            int count = buffer.GetSackBlocks(blocks);
+            for (int b = 0; b < count; b++)
+            {
+                int left = (int)(blocks[b].LeftEdge - irs);
+                int right = (int)(blocks[b].RightEdge - irs);
+                Assert.False(held[left - 1]);
+                Assert.False(held[right]);
+                Assert.All(Enumerable.Range(left, right - left), i => Assert.True(held[i]));
+            }
+
+            if (r.OutOfOrder && r.Stored > 0)
+            {
+                Assert.True(count > 0);
+                Assert.True((int)(blocks[0].LeftEdge - irs) <= start && start < (int)(blocks[0].RightEdge - irs));
+            }
         }
 
         Assert.True(finReached, "the stream should complete within the operation budget");
         Assert.True(buffer.IsCompleted);
         Assert.Equal(s[..finAt], output.ToArray());
         Assert.Equal(readPos, finAt);
+    }
+
+    [Theory]
+    [InlineData(21, 3)]
+    [InlineData(22, 1)]
+    [InlineData(23, 8)]
+    public void Random_streams_with_a_tight_interval_bound_still_deliver_the_exact_stream(int seed, int maxIntervals)
+    {
+        var random = new Random(seed);
+        const int capacity = 3000;
+        byte[] s = new byte[40_000];
+        random.NextBytes(s);
+        uint irs = (uint)random.Next() * 3;
+        var buffer = new ReceiveBuffer(S(irs), capacity, maxIntervals);
+        var output = new List<byte>();
+        var chunk = new byte[700];
+        int ops = 0;
+        while (!buffer.IsCompleted)
+        {
+            Assert.True(++ops < 200_000, "no progress");
+            int next = (int)(buffer.RcvNxt.Value - irs);
+            if (random.Next(4) == 0)
+            {
+                output.AddRange(chunk[..buffer.Read(chunk.AsSpan(0, random.Next(1, chunk.Length)))]);
+                continue;
+            }
+
+            // A sender that retransmits from RCV.NXT now and then, and otherwise sprays segments ahead.
+            int start = random.Next(3) == 0 ? next : Math.Min(s.Length, next + random.Next(-200, capacity));
+            start = Math.Clamp(start, 0, s.Length);
+            int end = Math.Min(s.Length, start + random.Next(1, 500));
+            ReceiveResult r = buffer.Receive(S(irs + (uint)start), s.AsSpan(start, end - start), fin: end == s.Length);
+            Assert.InRange(buffer.IntervalCount, 0, maxIntervals);
+            Assert.InRange(buffer.Readable + buffer.OutOfOrderBytes, 0, capacity);
+            Assert.True(r.Stored + r.Trimmed <= end - start);
+            Assert.False(r.OutOfOrder && r.Delivered > 0);
+        }
+
+        Assert.Equal(s, output.ToArray());
+        Assert.Equal(irs + (uint)s.Length + 1, buffer.RcvNxt.Value);
+    }
+
+    [Fact]
+    public void Steady_state_does_not_allocate()
+    {
+        var buffer = new ReceiveBuffer(S(uint.MaxValue - 100_000), capacity: 8192, maxIntervals: 16);
+        byte[] segment = new byte[1000];
+        byte[] destination = new byte[1500];
+        var blocks = new TcpSackBlock[4];
+        uint seq = uint.MaxValue - 100_000;
+
+        void Round()
+        {
+            // Two segments swapped: one held out of order, then the gap filled.
+            buffer.Receive(new SeqNum(seq + 1000), segment, false);
+            buffer.GetSackBlocks(blocks);
+            buffer.Receive(new SeqNum(seq), segment, false);
+            seq += 2000;
+            buffer.WindowToAdvertise(1460);
+            while (buffer.Read(destination) > 0)
+            {
+            }
+        }
+
+        Round(); // allocates the ring once
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 500; i++)
+        {
+            Round();
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(seq, buffer.RcvNxt.Value);
     }
 }

@@ -310,4 +310,44 @@ public class SendBufferTests
             }
         }
     }
+
+    [Fact]
+    public void Steady_state_does_not_allocate()
+    {
+        uint start = uint.MaxValue - 50_000;
+        var buffer = new SendBuffer(S(start), capacity: 10_000);
+        byte[] data = new byte[1400];
+        byte[] destination = new byte[1460];
+        uint next = start;
+        long total = 0;
+
+        void Round()
+        {
+            while (buffer.Write(data) > 0)
+            {
+            }
+
+            while (buffer.Unsent > 0)
+            {
+                int n = buffer.GetSegment(S(next), 1460, out ReadOnlySpan<byte> first, out ReadOnlySpan<byte> second);
+                next += (uint)(first.Length + second.Length);
+                total += n;
+                buffer.MarkSent(S(next));
+            }
+
+            buffer.CopyTo(buffer.SndUna, destination); // a retransmission
+            buffer.Acknowledge(S(next - 700), out _);
+        }
+
+        Round(); // allocates the ring once
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 200; i++)
+        {
+            Round();
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(next - 700, buffer.SndUna.Value);
+        Assert.Equal(next - start, (uint)total);
+    }
 }
