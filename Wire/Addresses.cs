@@ -136,7 +136,12 @@ public struct Ipv4Address : IEquatable<Ipv4Address>, IComparable<Ipv4Address>
     }
 
     /// <summary>The host-order 32-bit value (10.0.0.1 is 0x0a000001).</summary>
-    public readonly uint ToUInt32() => BinaryPrimitives.ReadUInt32BigEndian(this);
+    /// <remarks>Reads the inline storage in place (one 32-bit load and a byte swap), without copying the struct to the stack first.</remarks>
+    public readonly uint ToUInt32()
+    {
+        uint raw = Unsafe.ReadUnaligned<uint>(ref Unsafe.As<Ipv4Address, byte>(ref Unsafe.AsRef(in this)));
+        return BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(raw) : raw;
+    }
 
     /// <summary>Parses dotted-quad text such as <c>10.0.0.1</c>.</summary>
     public static bool TryParse(ReadOnlySpan<char> text, out Ipv4Address address)
