@@ -673,6 +673,7 @@ namespace Protocols.Generators
             w.Line("/// <param name=\"destination\">Where to write; at least FixedLength bytes.</param>");
             w.Line("/// <returns>The number of bytes written: FixedLength.</returns>");
             w.Line("/// <exception cref=\"global::System.ArgumentException\"><paramref name=\"destination\"/> is shorter than FixedLength.</exception>");
+            w.Line(AggressiveInlining);
             w.Open($"public readonly int WriteTo({Span} destination)");
             w.Open("if (destination.Length < FixedLength)");
             w.Line("ThrowTooShort(\"the destination\", destination.Length, nameof(destination));");
