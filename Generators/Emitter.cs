@@ -1208,6 +1208,12 @@ namespace Protocols.Generators
             }
 
             w.Line();
+            w.Line("/// <summary>Writes every field of <paramref name=\"value\"/> at once, as <c>value.WriteTo(Bytes)</c> does: each byte stored once, [Const] fields forced.</summary>");
+            w.Line("/// <param name=\"value\">The header to write.</param>");
+            w.Line(AggressiveInlining);
+            w.Line($"public void SetAll(in {model.TypeName} value) => value.WriteTo(Fixed());");
+
+            w.Line();
             w.Line("/// <summary>Writes the declared value of every [Const] field.</summary>");
             w.Open("public void WriteConstants()");
             foreach (FieldModel f in model.Fields.Where(f => f.HasConst))
