@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Protocols.Tcp;
@@ -90,6 +91,7 @@ public readonly ref struct TcpOption
     /// <summary>The values of a <see cref="TcpOptionKind.Timestamps"/> option (RFC 7323 3.2), else default.</summary>
     public TcpTimestamps Timestamps
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get
         {
             // One length check, then both values as one 64-bit big-endian load (TSval is the high half).

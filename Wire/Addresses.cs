@@ -128,18 +128,18 @@ public struct Ipv4Address : IEquatable<Ipv4Address>, IComparable<Ipv4Address>
     }
 
     /// <summary>Makes an address from its host-order 32-bit value (10.0.0.1 is 0x0a000001).</summary>
-    public static Ipv4Address FromUInt32(uint value)
-    {
-        var ip = default(Ipv4Address);
-        BinaryPrimitives.WriteUInt32BigEndian(ip, value);
-        return ip;
-    }
+    public static Ipv4Address FromUInt32(uint value) =>
+        // A register-to-register reinterpretation (no stack copy), so a header built from it stays promotable.
+        Unsafe.BitCast<uint, Ipv4Address>(BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(value) : value);
 
     /// <summary>The host-order 32-bit value (10.0.0.1 is 0x0a000001).</summary>
-    /// <remarks>Reads the inline storage in place (one 32-bit load and a byte swap), without copying the struct to the stack first.</remarks>
+    /// <remarks>
+    /// Reinterprets the four bytes as one 32-bit value (a load and a byte swap) without going through a
+    /// span, so an address read from a header into a temporary stays in a register.
+    /// </remarks>
     public readonly uint ToUInt32()
     {
-        uint raw = Unsafe.ReadUnaligned<uint>(ref Unsafe.As<Ipv4Address, byte>(ref Unsafe.AsRef(in this)));
+        uint raw = Unsafe.BitCast<Ipv4Address, uint>(this);
         return BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(raw) : raw;
     }
 
