@@ -673,20 +673,14 @@ namespace Protocols.Generators
             w.Line("/// <param name=\"destination\">Where to write; at least FixedLength bytes.</param>");
             w.Line("/// <returns>The number of bytes written: FixedLength.</returns>");
             w.Line("/// <exception cref=\"global::System.ArgumentException\"><paramref name=\"destination\"/> is shorter than FixedLength.</exception>");
+            w.Line(AggressiveInlining);
             w.Open($"public readonly int WriteTo({Span} destination)");
             w.Open("if (destination.Length < FixedLength)");
             w.Line("ThrowTooShort(\"the destination\", destination.Length, nameof(destination));");
             w.Close();
             w.Line();
-            w.Line($"{Span} bytes = destination.Slice(0, FixedLength);");
-            w.Line("bytes.Clear();");
-            foreach (FieldModel f in model.Fields)
-            {
-                w.Line(f.HasConst
-                    ? $"Set{f.Name}(bytes, {Constant(f, f.ConstValue)}); // [Const({f.ConstValue})]"
-                    : $"Set{f.Name}(bytes, this.{f.Identifier});");
-            }
-
+            w.Line($"{Span} bytes = global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(destination), FixedLength);");
+            EmitWholeWrite(w, model);
             w.Line("return FixedLength;");
             w.Close();
 
@@ -916,6 +910,122 @@ namespace Protocols.Generators
             w.Close();
         }
 
+        /// <summary>
+        /// The body of WriteTo: every byte of <c>bytes</c> stored exactly once, no read-modify-write.
+        /// A field that owns its bytes is stored directly; a run of bytes shared by bit fields is
+        /// assembled into one integer from all its fields (constants folded, values masked to their
+        /// width) and stored with as few big-endian writes as fit; bytes no field covers are zeroed.
+        /// </summary>
+        private static void EmitWholeWrite(CodeWriter w, HeaderModel model)
+        {
+            int covered = 0;
+            foreach (List<FieldModel> group in Groups(model))
+            {
+                int start = group[0].FirstByte;
+                int end = group.Max(f => f.EndByte);
+                if (start > covered)
+                {
+                    EmitZeros(w, covered, start - covered);
+                }
+
+                covered = end;
+                FieldModel first = group[0];
+                if (group.Count == 1 && (first.Kind == FieldKind.FixedArray || IsWholeWord(first)))
+                {
+                    w.Line(first.HasConst
+                        ? $"Set{first.Name}(bytes, {Constant(first, first.ConstValue)}); // [Const({first.ConstValue})]"
+                        : $"Set{first.Name}(bytes, this.{first.Identifier});");
+                    continue;
+                }
+
+                int count = end - start;
+                if (count > 8)
+                {
+                    // Wider than one register (a field spanning nine bytes): clear, then the per-field setters.
+                    w.Line($"bytes.Slice({start}, {count}).Clear();");
+                    foreach (FieldModel f in group)
+                    {
+                        w.Line(f.HasConst
+                            ? $"Set{f.Name}(bytes, {Constant(f, f.ConstValue)}); // [Const({f.ConstValue})]"
+                            : $"Set{f.Name}(bytes, this.{f.Identifier});");
+                    }
+
+                    continue;
+                }
+
+                string word = WordType(count);
+                ulong constants = 0;
+                var parts = new List<string>();
+                foreach (FieldModel f in group)
+                {
+                    int shift = (end * 8) - (f.BitOffset + f.BitWidth);
+                    if (f.HasConst)
+                    {
+                        constants |= (f.ConstValue & f.Mask) << shift;
+                        continue;
+                    }
+
+                    string raw = ToRaw(f, "this." + f.Identifier, word);
+                    if (f.Kind != FieldKind.Bool && f.BitWidth < StorageBits(f))
+                    {
+                        raw = $"({raw} & {Hex(f.Mask, count)})";
+                    }
+
+                    parts.Add(shift == 0 ? raw : $"({raw} << {shift})");
+                }
+
+                if (constants != 0 || parts.Count == 0)
+                {
+                    parts.Add(Hex(constants, count));
+                }
+
+                string name = $"word{start}";
+                w.Line($"{word} {name} = {string.Join(" | ", parts)}; // {string.Join(", ", group.Select(f => f.Name))}");
+                EmitStores(w, start, count, name);
+            }
+
+            if (covered < model.FixedLength)
+            {
+                EmitZeros(w, covered, model.FixedLength - covered);
+            }
+        }
+
+        private static int StorageBits(FieldModel f) => f.StorageType switch
+        {
+            "byte" => 8,
+            "ushort" => 16,
+            "uint" => 32,
+            _ => 64,
+        };
+
+        /// <summary>Stores the low <paramref name="count"/> bytes of <paramref name="word"/> big-endian at <paramref name="first"/>, widest writes first.</summary>
+        private static void EmitStores(CodeWriter w, int first, int count, string word)
+        {
+            int done = 0;
+            while (done < count)
+            {
+                int left = count - done;
+                int chunk = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+                int shift = 8 * (left - chunk);
+                string part = shift == 0 ? word : $"({word} >> {shift})";
+                int at = first + done;
+                switch (chunk)
+                {
+                    case 8: w.Line($"{Binary}.WriteUInt64BigEndian(bytes.Slice({at}, 8), {part});"); break;
+                    case 4: w.Line($"{Binary}.WriteUInt32BigEndian(bytes.Slice({at}, 4), (uint){part});"); break;
+                    case 2: w.Line($"{Binary}.WriteUInt16BigEndian(bytes.Slice({at}, 2), (ushort){part});"); break;
+                    default: w.Line($"bytes[{at}] = (byte){part};"); break;
+                }
+
+                done += chunk;
+            }
+        }
+
+        private static void EmitZeros(CodeWriter w, int first, int count)
+        {
+            w.Line(count == 1 ? $"bytes[{first}] = 0; // no field" : $"bytes.Slice({first}, {count}).Clear(); // no field");
+        }
+
         /// <summary>Fields sorted by offset, grouped while they share bytes (as HexDump.FieldAnnotations does).</summary>
         private static List<List<FieldModel>> Groups(HeaderModel model)
         {
@@ -1096,6 +1206,12 @@ namespace Protocols.Generators
                     w.Line($"public {Span} {f.Name}Bytes => Fixed().Slice({f.FirstByte}, {f.ByteCount});");
                 }
             }
+
+            w.Line();
+            w.Line("/// <summary>Writes every field of <paramref name=\"value\"/> at once, as <c>value.WriteTo(Bytes)</c> does: each byte stored once, [Const] fields forced.</summary>");
+            w.Line("/// <param name=\"value\">The header to write.</param>");
+            w.Line(AggressiveInlining);
+            w.Line($"public void SetAll(in {model.TypeName} value) => value.WriteTo(Fixed());");
 
             w.Line();
             w.Line("/// <summary>Writes the declared value of every [Const] field.</summary>");

@@ -32,6 +32,7 @@ namespace Protocols.Generators
             "Header", "Options", "Payload", "ToValue", "WriteConstants", "ToString", "ChecksummedBytes",
             "SumWithoutChecksum", "ChecksumWord", "FormatEnum", "FirstFieldBeyond",
             "TryReadHeader", "ReadError", "FixedPart", "Fixed", "ThrowTooShort", "DeclaredLength", "IsTruncated",
+            "SetAll",
         };
 
         private static readonly string[] LengthSourceNames =

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Protocols.Tcp;
@@ -45,13 +46,28 @@ public readonly ref struct TcpOption
     public ReadOnlySpan<byte> Data => _bytes.Length >= 2 ? _bytes[2..] : default;
 
     /// <summary>The MSS of a <see cref="TcpOptionKind.MaximumSegmentSize"/> option (RFC 9293 3.7.1), else 0.</summary>
-    public ushort Mss => Kind == TcpOptionKind.MaximumSegmentSize ? BinaryPrimitives.ReadUInt16BigEndian(Data) : (ushort)0;
+    public ushort Mss
+    {
+        get
+        {
+            // One length check covers the kind byte and the value: no Data slice, no second check.
+            ReadOnlySpan<byte> b = _bytes;
+            return b.Length >= 4 && b[0] == (byte)TcpOptionKind.MaximumSegmentSize ? BinaryPrimitives.ReadUInt16BigEndian(b.Slice(2, 2)) : (ushort)0;
+        }
+    }
 
     /// <summary>
     /// The shift count of a <see cref="TcpOptionKind.WindowScale"/> option exactly as received (may exceed 14), else 0.
     /// Use <see cref="EffectiveWindowScaleShift"/> to apply it.
     /// </summary>
-    public byte WindowScaleShift => Kind == TcpOptionKind.WindowScale ? Data[0] : (byte)0;
+    public byte WindowScaleShift
+    {
+        get
+        {
+            ReadOnlySpan<byte> b = _bytes;
+            return b.Length >= 3 && b[0] == (byte)TcpOptionKind.WindowScale ? b[2] : (byte)0;
+        }
+    }
 
     /// <summary>True when a window scale option carries a shift count above 14 (RFC 7323 2.3: log it, use 14).</summary>
     public bool IsWindowScaleOutOfRange => WindowScaleShift > MaxWindowScaleShift;
@@ -73,9 +89,22 @@ public readonly ref struct TcpOption
     }
 
     /// <summary>The values of a <see cref="TcpOptionKind.Timestamps"/> option (RFC 7323 3.2), else default.</summary>
-    public TcpTimestamps Timestamps => Kind == TcpOptionKind.Timestamps
-        ? new TcpTimestamps(BinaryPrimitives.ReadUInt32BigEndian(Data), BinaryPrimitives.ReadUInt32BigEndian(Data[4..]))
-        : default;
+    public TcpTimestamps Timestamps
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get
+        {
+            // One length check, then both values as one 64-bit big-endian load (TSval is the high half).
+            ReadOnlySpan<byte> b = _bytes;
+            if (b.Length < 10 || b[0] != (byte)TcpOptionKind.Timestamps)
+            {
+                return default;
+            }
+
+            ulong both = BinaryPrimitives.ReadUInt64BigEndian(b.Slice(2, 8));
+            return new TcpTimestamps((uint)(both >> 32), (uint)both);
+        }
+    }
 
     /// <summary>
     /// A short description such as <c>MSS len=4 value=1460</c>, <c>WS len=3 shift=7</c>,

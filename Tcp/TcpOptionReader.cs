@@ -57,6 +57,7 @@ public ref struct TcpOptionReader
     /// EOL) with a non-error <paramref name="error"/>, or on a malformed option with the error; every
     /// later call returns false with the same error.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryReadNext(out TcpOption option, out WireError error)
     {
         // The common case (a well-formed option) in a few compares; anything else goes to the

@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 
 namespace Protocols.Tcp;
 
@@ -85,8 +87,7 @@ public ref struct TcpOptionWriter
     public void WriteTimestamps(uint tsVal, uint tsEcr)
     {
         Span<byte> o = Start(TcpOptionKind.Timestamps, 10);
-        BinaryPrimitives.WriteUInt32BigEndian(o[2..], tsVal);
-        BinaryPrimitives.WriteUInt32BigEndian(o[6..], tsEcr);
+        BinaryPrimitives.WriteUInt64BigEndian(o.Slice(2, 8), ((ulong)tsVal << 32) | tsEcr);
     }
 
     /// <summary>Writes a Timestamps option from its two values.</summary>
@@ -121,6 +122,7 @@ public ref struct TcpOptionWriter
         return _length;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Span<byte> Start(TcpOptionKind kind, int length)
     {
         Span<byte> o = Reserve(length);
@@ -129,15 +131,21 @@ public ref struct TcpOptionWriter
         return o;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Span<byte> Reserve(int count)
     {
         if (count > Remaining)
         {
-            throw new ArgumentException($"The options buffer has {Remaining} bytes left; {count} are needed.");
+            ThrowNoRoom(Remaining, count);
         }
 
         Span<byte> s = _buffer.Slice(_length, count);
         _length += count;
         return s;
     }
+
+    // Out of line so that Reserve stays small enough to inline into every Write method.
+    [DoesNotReturn]
+    private static void ThrowNoRoom(int remaining, int count) =>
+        throw new ArgumentException($"The options buffer has {remaining} bytes left; {count} are needed.");
 }

@@ -128,15 +128,20 @@ public struct Ipv4Address : IEquatable<Ipv4Address>, IComparable<Ipv4Address>
     }
 
     /// <summary>Makes an address from its host-order 32-bit value (10.0.0.1 is 0x0a000001).</summary>
-    public static Ipv4Address FromUInt32(uint value)
-    {
-        var ip = default(Ipv4Address);
-        BinaryPrimitives.WriteUInt32BigEndian(ip, value);
-        return ip;
-    }
+    public static Ipv4Address FromUInt32(uint value) =>
+        // A register-to-register reinterpretation (no stack copy), so a header built from it stays promotable.
+        Unsafe.BitCast<uint, Ipv4Address>(BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(value) : value);
 
     /// <summary>The host-order 32-bit value (10.0.0.1 is 0x0a000001).</summary>
-    public readonly uint ToUInt32() => BinaryPrimitives.ReadUInt32BigEndian(this);
+    /// <remarks>
+    /// Reinterprets the four bytes as one 32-bit value (a load and a byte swap) without going through a
+    /// span, so an address read from a header into a temporary stays in a register.
+    /// </remarks>
+    public readonly uint ToUInt32()
+    {
+        uint raw = Unsafe.BitCast<Ipv4Address, uint>(this);
+        return BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(raw) : raw;
+    }
 
     /// <summary>Parses dotted-quad text such as <c>10.0.0.1</c>.</summary>
     public static bool TryParse(ReadOnlySpan<char> text, out Ipv4Address address)

@@ -219,6 +219,7 @@ public class GeneratorTests
         { "PROTO006", "[WireHeader(\"X\")] public partial struct H { public ushort HeaderLength; }" },
         { "PROTO006", "[WireHeader(\"X\")] public partial struct H { public ushort IsTruncated; }" },
         { "PROTO006", "[WireHeader(\"X\")] public partial struct H { public ushort DeclaredLength; }" },
+        { "PROTO006", "[WireHeader(\"X\")] public partial struct H { public ushort SetAll; }" },
         { "PROTO007", "[WireHeader(\"X\")] public partial struct H { [Bits(0)] public byte A; }" },
         { "PROTO007", "[WireHeader(\"X\")] public partial struct H { [Bits(65)] public ulong A; [Bits(7)] public byte B; }" },
         { "PROTO007", "[WireHeader(\"X\")] public partial struct H { [Bits(20)] public ushort A; [Bits(4)] public byte B; }" },

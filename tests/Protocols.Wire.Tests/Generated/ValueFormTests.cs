@@ -144,6 +144,54 @@ public class ValueFormTests
     }
 
     [Fact]
+    public void WriteToStoresEveryByteOnceAndMatchesThePerFieldSetters()
+    {
+        // Out-of-width values: WriteTo must drop the extra bits exactly as the setters do, and write
+        // every byte of the fixed part (the destination starts as 0xEE, the setters' buffer as zeros).
+        var split = new Split466Header { A = 0xFF, B = 0xC1, C = 0x7F };
+        var zeros = new byte[Split466Header.FixedLength];
+        _ = new Split466Header.Writer(zeros) { A = split.A, B = split.B, C = split.C };
+        AssertSameBytes(zeros, split.WriteTo, (b, v) => new Split466Header.Writer(b).SetAll(in v), split);
+
+        var split313 = new Split313Header { Flags = 0xFD, Offset = 0xFFFE, After = 0x81 };
+        zeros = new byte[Split313Header.FixedLength];
+        _ = new Split313Header.Writer(zeros) { Flags = split313.Flags, Offset = split313.Offset, After = split313.After };
+        AssertSameBytes(zeros, split313.WriteTo, (b, v) => new Split313Header.Writer(b).SetAll(in v), split313);
+
+        var wide = new WideHeader { Nibble = 0xAB, Value = 0x0123456789ABCDEF, Tail = 0x3C, Stamp = ulong.MaxValue, Twenty = 0xFFFFFFFF, ThirtySix = 0xFEDCBA9876543210, Aligned32 = 7 };
+        zeros = new byte[WideHeader.FixedLength];
+        _ = new WideHeader.Writer(zeros) { Nibble = wide.Nibble, Value = wide.Value, Tail = wide.Tail, Stamp = wide.Stamp, Twenty = wide.Twenty, ThirtySix = wide.ThirtySix, Aligned32 = wide.Aligned32 };
+        AssertSameBytes(zeros, wide.WriteTo, (b, v) => new WideHeader.Writer(b).SetAll(in v), wide);
+
+        var odd = new OddChecksumHeader { Check = 0x1234, Lead = 9, Words = 0x1F, Twelve = 0xFFFF, Mid = 0x12345678, Mac = MacAddress.Create(1, 2, 3, 4, 5, 6), Last = 0xEF };
+        zeros = new byte[OddChecksumHeader.FixedLength];
+        _ = new OddChecksumHeader.Writer(zeros) { Check = odd.Check, Lead = odd.Lead, Words = odd.Words, Twelve = odd.Twelve, Mid = odd.Mid, Mac = odd.Mac, Last = odd.Last };
+        AssertSameBytes(zeros, odd.WriteTo, (b, v) => new OddChecksumHeader.Writer(b).SetAll(in v), odd);
+
+        var flags = new FlagsHeader { F0 = true, F3 = true, F7 = true };
+        byte[] flagBytes = Enumerable.Repeat((byte)0xEE, 1).ToArray();
+        flags.WriteTo(flagBytes);
+        Assert.Equal(0x91, flagBytes[0]);
+
+        var explicitOffsets = new ExplicitOffsetHeader { First = 1, Second = 2, Rest = 0x0304 };
+        AssertSameBytes(new byte[] { 1, 2, 3, 4 }, explicitOffsets.WriteTo, (b, v) => new ExplicitOffsetHeader.Writer(b).SetAll(in v), explicitOffsets);
+    }
+
+    private delegate int WriteToSpan(Span<byte> destination);
+
+    private static void AssertSameBytes<T>(byte[] expected, WriteToSpan writeTo, Action<byte[], T> setAll, T value)
+    {
+        byte[] written = Enumerable.Repeat((byte)0xEE, expected.Length + 2).ToArray();
+        Assert.Equal(expected.Length, writeTo(written));
+        Assert.Equal(expected, written[..expected.Length]);
+        Assert.Equal(0xEE, written[expected.Length]);
+
+        byte[] viaWriter = Enumerable.Repeat((byte)0xEE, expected.Length).ToArray();
+        setAll(viaWriter, value);
+        Assert.Equal(expected, viaWriter);
+    }
+
+    [Fact]
     public void ShortDestinationsAreRejected()
     {
         var header = new Ipv4LikeHeader();
