@@ -404,6 +404,17 @@ namespace Protocols.Generators
             w.Close();
             w.Line();
 
+            w.Line($"/// <summary>Validates one {layerXml} header like the TryRead that reports errors, for callers that only need to know whether it is valid");
+            w.Line("/// (it skips building the error). Never throws.</summary>");
+            w.Line("/// <param name=\"buffer\">The bytes, starting at the header.</param>");
+            w.Line("/// <param name=\"reader\">On success, a view of the message (trimmed by its length field when there is one); no getter of it can throw.</param>");
+            w.Line("/// <returns>Whether the header is valid.</returns>");
+            w.Line(AggressiveInlining);
+            w.Open($"public static bool TryRead({ReadOnlySpan} buffer, out Reader reader)");
+            EmitFastPath(w, model, lax: false, withError: false);
+            w.Close();
+            w.Line();
+
             w.Line($"/// <summary>Validates one {layerXml} header like TryRead, except that a total or payload length running past the end of <paramref name=\"buffer\"/> is accepted");
             w.Line("/// (a quoted or truncated message: an ICMP error's quoted datagram, a capture cut by its snap length, a first fragment). Never throws.</summary>");
             w.Line("/// <param name=\"buffer\">The bytes, starting at the header.</param>");
@@ -550,7 +561,7 @@ namespace Protocols.Generators
         /// out-of-line ReadError (which repeats them in order) only when one fails. No WireError is
         /// built on success beyond clearing the out parameter.
         /// </summary>
-        private static void EmitFastPath(CodeWriter w, HeaderModel model, bool lax)
+        private static void EmitFastPath(CodeWriter w, HeaderModel model, bool lax, bool withError = true)
         {
             w.Open("if (buffer.Length >= FixedLength)");
             w.Line($"{ReadOnlySpan} fixedPart = FixedPart(buffer);");
@@ -640,13 +651,21 @@ namespace Protocols.Generators
                 w.Line("reader = new Reader(global::System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(buffer), (int)messageLength), (int)headerLength, messageLength);");
             }
 
-            w.Line("error = default;");
+            if (withError)
+            {
+                w.Line("error = default;");
+            }
+
             w.Line("return true;");
             w.Close();
             w.Close();
             w.Line();
             w.Line("reader = default;");
-            w.Line($"error = ReadError(buffer, {(lax ? "true" : "false")});");
+            if (withError)
+            {
+                w.Line($"error = ReadError(buffer, {(lax ? "true" : "false")});");
+            }
+
             w.Line("return false;");
         }
 

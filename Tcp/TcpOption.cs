@@ -10,7 +10,7 @@ namespace Protocols.Tcp;
 /// accessors. The reader has already checked the length of every known kind, so no accessor throws
 /// on any input (only <see cref="GetSackBlock(int)"/> throws, for an index the caller got wrong).
 /// A typed accessor used on an option of another kind returns 0. A default instance (what
-/// <see cref="TcpOptionReader.TryReadNext"/> gives when it returns false) has length 0 and reads as EOL.
+/// <see cref="TcpOptionReader.TryReadNext(out TcpOption)"/> gives when it returns false) has length 0 and reads as EOL.
 /// </summary>
 public readonly ref struct TcpOption
 {

@@ -38,30 +38,35 @@ public ref struct TcpOptionReader
     private readonly ReadOnlySpan<byte> _options;
     private int _offset;
     private bool _ended;
-    private WireError _error;
+
+    // Where the malformed option that ended the list starts, or -1. The WireError itself is
+    // built only when asked for (Error), so the reader stays small enough for registers.
+    private int _errorOffset;
 
     /// <summary>Starts reading at the beginning of <paramref name="options"/> (the bytes between the fixed header and the data offset).</summary>
     public TcpOptionReader(ReadOnlySpan<byte> options)
     {
         _options = options;
+        _errorOffset = -1;
     }
 
     /// <summary>Offset, within the options region, of the next option to read (after the end: where the list ended).</summary>
     public readonly int Offset => _offset;
 
     /// <summary>The error that ended the enumeration, or a default (non-error) value.</summary>
-    public readonly WireError Error => _error;
+    public readonly WireError Error => _errorOffset < 0 ? default : OptionError(_options, _errorOffset);
+
+    /// <summary>True when a malformed option ended the enumeration (see <see cref="Error"/>).</summary>
+    public readonly bool HasError => _errorOffset >= 0;
 
     /// <summary>
-    /// Reads the next option. Returns false at the end of the list (end of the region, or after
-    /// EOL) with a non-error <paramref name="error"/>, or on a malformed option with the error; every
-    /// later call returns false with the same error.
+    /// Reads the next option; false at the end of the list or on a malformed option (then
+    /// <see cref="HasError"/> is true and <see cref="Error"/> says what is wrong).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryReadNext(out TcpOption option, out WireError error)
+    public bool TryReadNext(out TcpOption option)
     {
-        // The common case (a well-formed option) in a few compares; anything else goes to the
-        // out-of-line ReadSlow, which applies the rules one at a time to say what is wrong.
+        // The common case (a well-formed option) in a few compares; anything else ends the list.
         ReadOnlySpan<byte> options = _options;
         int offset = _offset;
         if (!_ended && (uint)offset < (uint)options.Length)
@@ -74,7 +79,6 @@ public ref struct TcpOptionReader
                 option = new TcpOption(offset, options.Slice(offset, 1));
                 _offset = offset + 1;
                 _ended = kind == 0; // RFC 9293 3.2: End of Option List ends the list.
-                error = default;
                 return true;
             }
 
@@ -87,21 +91,37 @@ public ref struct TcpOptionReader
                 {
                     option = new TcpOption(offset, options.Slice(offset, length));
                     _offset = offset + length;
-                    error = default;
                     return true;
                 }
+            }
+
+            // A malformed option ends the enumeration; every later call returns false too.
+            if (!_ended)
+            {
+                _errorOffset = offset;
             }
         }
 
         option = default;
-        if (!_ended && (uint)offset < (uint)options.Length)
+        _ended = true;
+        return false;
+    }
+
+    /// <summary>
+    /// Reads the next option. Returns false at the end of the list (end of the region, or after
+    /// EOL) with a non-error <paramref name="error"/>, or on a malformed option with the error; every
+    /// later call returns false with the same error.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryReadNext(out TcpOption option, out WireError error)
+    {
+        if (TryReadNext(out option))
         {
-            // A malformed option ends the enumeration; every later call returns the same error.
-            _error = OptionError(options, offset);
+            error = default;
+            return true;
         }
 
-        _ended = true;
-        error = _error;
+        error = Error;
         return false;
     }
 

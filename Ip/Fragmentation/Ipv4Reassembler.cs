@@ -79,7 +79,7 @@ public sealed class Ipv4Reassembler : IDisposable
 
     /// <summary>
     /// Offers one received fragment (a packet with MF set or a non-zero offset; its header already
-    /// validated, e.g. by <see cref="Ipv4Header.TryRead"/> and its checksum). A packet that is not a
+    /// validated, e.g. by <c>Ipv4Header.TryRead</c> and its checksum). A packet that is not a
     /// fragment is returned as Completed at once (copied).
     /// </summary>
     /// <param name="fragment">The fragment.</param>

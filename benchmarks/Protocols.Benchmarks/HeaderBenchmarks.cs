@@ -32,17 +32,17 @@ public class HeaderBenchmarks
     public ulong ParseGenerated()
     {
         ReadOnlySpan<byte> frame = _frame;
-        if (!EthernetHeader.TryRead(frame, out EthernetHeader.Reader eth, out _) || eth.EtherType != EtherType.Ipv4)
+        if (!EthernetHeader.TryRead(frame, out EthernetHeader.Reader eth) || eth.EtherType != EtherType.Ipv4)
         {
             return 0;
         }
 
-        if (!Ipv4Header.TryRead(eth.Payload, out Ipv4Header.Reader ip, out _) || ip.Protocol != IpProtocol.Tcp)
+        if (!Ipv4Header.TryRead(eth.Payload, out Ipv4Header.Reader ip) || ip.Protocol != IpProtocol.Tcp)
         {
             return 0;
         }
 
-        if (!TcpHeader.TryRead(ip.Payload, out TcpHeader.Reader tcp, out _))
+        if (!TcpHeader.TryRead(ip.Payload, out TcpHeader.Reader tcp))
         {
             return 0;
         }
@@ -53,7 +53,7 @@ public class HeaderBenchmarks
         acc += (ulong)tcp.SourcePort + tcp.DestinationPort + tcp.SequenceNumber + tcp.AcknowledgmentNumber + tcp.Window + (tcp.Ack ? 1UL : 0) + (tcp.Psh ? 1UL : 0);
         // The same option walk as the hand-written parser: every option checked, timestamps read.
         var options = new TcpOptionReader(tcp.Options);
-        while (options.TryReadNext(out TcpOption option, out _))
+        while (options.TryReadNext(out TcpOption option))
         {
             if (option.Kind == TcpOptionKind.Timestamps)
             {
@@ -62,7 +62,7 @@ public class HeaderBenchmarks
             }
         }
 
-        if (options.Error.IsError)
+        if (options.HasError)
         {
             return 0;
         }

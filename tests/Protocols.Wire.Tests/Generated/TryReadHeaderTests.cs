@@ -190,4 +190,36 @@ public class TryReadHeaderTests
             }
         }
     }
+
+    [Fact]
+    public void TryReadWithoutErrorAgreesWithTryRead()
+    {
+        // The overload that skips building the error accepts exactly what TryRead accepts, with the same view.
+        var random = new Random(4321);
+        int accepted = 0;
+        for (int i = 0; i < 5000; i++)
+        {
+            byte[] bytes = new byte[random.Next(0, 80)];
+            random.NextBytes(bytes);
+            if (bytes.Length > 0 && random.Next(2) == 0)
+            {
+                bytes[0] = (byte)(0x40 | random.Next(5, 16));
+            }
+
+            if (bytes.Length >= 20 && random.Next(2) == 0)
+            {
+                bytes[2] = 0;
+                bytes[3] = (byte)random.Next(20, bytes.Length + 1);
+            }
+
+            bool withError = Ipv4LikeHeader.TryRead(bytes, out Ipv4LikeHeader.Reader a, out _);
+            bool withoutError = Ipv4LikeHeader.TryRead(bytes, out Ipv4LikeHeader.Reader b);
+            Assert.Equal(withError, withoutError);
+            Assert.True(a.Bytes.SequenceEqual(b.Bytes));
+            Assert.Equal(a.HeaderLength, b.HeaderLength);
+            accepted += withError ? 1 : 0;
+        }
+
+        Assert.InRange(accepted, 1, 4999);
+    }
 }
