@@ -25,14 +25,23 @@ public sealed partial class NetworkStack
             return false;
         }
 
-        // The quote must be contiguous: header, then the start of the payload.
-        int quoted = Math.Min(original.Payload.Length, Math.Max(IcmpQuotedDatagram.GuaranteedPayloadLength, Options.IcmpErrorQuoteLimit - header.Length));
+        return SendIcmpError(original.Interface, header, original.Payload, original.IsBroadcast, IcmpType.DestinationUnreachable, (byte)code, 0);
+    }
+
+    /// <summary>
+    /// <see cref="SendIcmpError(NetworkInterface, ReadOnlySpan{byte}, bool, IcmpType, byte, uint)"/> for a
+    /// datagram whose header and payload are apart: the quote must be contiguous, so the header
+    /// and as much of the payload as the quote takes are copied together first.
+    /// </summary>
+    private bool SendIcmpError(NetworkInterface nic, ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload, bool broadcast, IcmpType type, byte code, uint restOfHeader)
+    {
+        int quoted = Math.Min(payload.Length, Math.Max(IcmpQuotedDatagram.GuaranteedPayloadLength, Options.IcmpErrorQuoteLimit - header.Length));
         int length = header.Length + quoted;
         Span<byte> offending = length <= 1024 ? stackalloc byte[1024] : new byte[length];
         offending = offending[..length];
         header.CopyTo(offending);
-        original.Payload[..quoted].CopyTo(offending[header.Length..]);
-        return SendIcmpError(original.Interface, offending, original.IsBroadcast, IcmpType.DestinationUnreachable, (byte)code, 0);
+        payload[..quoted].CopyTo(offending[header.Length..]);
+        return SendIcmpError(nic, offending, broadcast, type, code, restOfHeader);
     }
 
     /// <summary>ICMP input (RFC 792, RFC 1122 3.2.2). <paramref name="datagram"/> is validated and for us.</summary>

@@ -248,20 +248,13 @@ public sealed partial class NetworkStack
             return;
         }
 
-        ReadOnlySpan<byte> header = expired.FirstFragmentHeader;
-        ReadOnlySpan<byte> data = expired.FirstFragmentData;
-        int quoted = Math.Min(data.Length, Math.Max(IcmpQuotedDatagram.GuaranteedPayloadLength, Options.IcmpErrorQuoteLimit - header.Length));
-        Span<byte> offending = stackalloc byte[Ipv4Packet.MaxHeaderLength + 1024];
-        quoted = Math.Min(quoted, 1024);
-        header.CopyTo(offending);
-        data[..quoted].CopyTo(offending[header.Length..]);
         NetworkInterface nic = _interfaces[0];
         if (TryRoute(expired.Source.ToUInt32(), null, out NetworkInterface? routed, out _))
         {
             nic = routed;
         }
 
-        SendIcmpError(nic, offending[..(header.Length + quoted)], broadcast: false, IcmpType.TimeExceeded, (byte)IcmpTimeExceededCode.FragmentReassemblyTimeExceeded, 0);
+        SendIcmpError(nic, expired.FirstFragmentHeader, expired.FirstFragmentData, broadcast: false, IcmpType.TimeExceeded, (byte)IcmpTimeExceededCode.FragmentReassemblyTimeExceeded, 0);
     }
 
     /// <summary>Hands a whole, validated datagram to ICMP or to the transport of its protocol.</summary>
