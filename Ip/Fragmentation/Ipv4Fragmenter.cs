@@ -226,22 +226,15 @@ public ref struct Ipv4Fragmenter
 
         bool last = _index == FragmentCount - 1;
         Ipv4Header h = _template;
-        h.Ihl = (byte)(headerLength / 4);
-        h.TotalLength = (ushort)total;
 
         // RFC 791 3.2: MF on every fragment but the last; the last keeps the original MF.
         h.MoreFragments = !last || _lastMoreFragments;
         h.FragmentOffset = (ushort)((_baseOffset + _position) / 8);
-        h.HeaderChecksum = 0;
-        h.WriteTo(destination);
 
-        Span<byte> options = destination[FixedHeader..headerLength];
-        ReadOnlySpan<byte> source = _index == 0 ? _options : ((ReadOnlySpan<byte>)_copied)[.._copiedLength];
-        source.CopyTo(options);
-        options[source.Length..].Clear(); // End of Option List padding (RFC 791 3.1)
-
-        _payload.Slice(_position, chunk).CopyTo(destination[headerLength..]);
-        Ipv4Header.FillChecksum(destination[..total]);
+        // Ipv4Packet.Write pads the options to headerLength (End of Option List, RFC 791 3.1),
+        // fills IHL, total length and the checksum.
+        ReadOnlySpan<byte> options = _index == 0 ? _options : ((ReadOnlySpan<byte>)_copied)[.._copiedLength];
+        Ipv4Packet.Write(destination, h, options, _payload.Slice(_position, chunk));
 
         _position += chunk;
         _index++;
