@@ -133,15 +133,10 @@ public class CaptureTests
         }
     }
 
-    [Fact]
+    [ToolFact("/usr/bin/tcpdump")]
     public void Writer_OutputIsReadByTcpdump()
     {
-        // Optional cross-check against libpcap; the test does nothing where tcpdump is absent.
-        if (!File.Exists("/usr/bin/tcpdump"))
-        {
-            return;
-        }
-
+        // Optional cross-check against libpcap; skipped where tcpdump is absent.
         string path = Path.Combine(Path.GetTempPath(), $"protocols-wire-{Guid.NewGuid():N}.pcap");
         try
         {

@@ -110,16 +110,11 @@ public class RealCaptureTests
         Assert.Equal(nanoOriginal, stream.ToArray());
     }
 
-    [Fact]
+    [ToolFact("/usr/bin/tshark")]
     public void HandBuiltPcapNg_IsReadTheSameByTshark()
     {
-        // Optional cross-check of the test's own pcapng builder against Wireshark; does nothing
+        // Optional cross-check of the test's own pcapng builder against Wireshark; skipped
         // where tshark is absent.
-        if (!File.Exists("/usr/bin/tshark"))
-        {
-            return;
-        }
-
         string path = Path.Combine(Path.GetTempPath(), $"protocols-wire-{Guid.NewGuid():N}.pcapng");
         try
         {
