@@ -96,10 +96,7 @@ public ref struct TcpOptionReader
             }
 
             // A malformed option ends the enumeration; every later call returns false too.
-            if (!_ended)
-            {
-                _errorOffset = offset;
-            }
+            _errorOffset = offset;
         }
 
         option = default;
@@ -182,12 +179,12 @@ public ref struct TcpOptionReader
     {
         ArgumentNullException.ThrowIfNull(into);
         var reader = new TcpOptionReader(options);
-        while (reader.TryReadNext(out TcpOption option, out _))
+        while (reader.TryReadNext(out TcpOption option))
         {
             into.Add(new HexAnnotation(baseOffset + option.Offset, option.Length, "Option " + option.ToString()));
         }
 
-        if (reader.Error.IsError)
+        if (reader.HasError)
         {
             into.Add(new HexAnnotation(baseOffset + reader.Offset, options.Length - reader.Offset, "Malformed option: " + reader.Error.WithOffset(baseOffset).ToString()));
         }

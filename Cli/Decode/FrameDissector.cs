@@ -32,13 +32,6 @@ namespace Protocols.Cli.Decode;
 /// </remarks>
 internal static class FrameDissector
 {
-    private const ushort EtherTypeIpv4 = 0x0800;
-    private const ushort EtherTypeArp = 0x0806;
-    private const ushort EtherTypeIpv6 = 0x86DD;
-    private const byte ProtocolIcmp = 1;
-    private const byte ProtocolTcp = 6;
-    private const byte ProtocolUdp = 17;
-
     /// <summary>Decodes <paramref name="frame"/>.</summary>
     public static DecodedFrame Decode(in CaptureFrame frame)
     {
@@ -309,7 +302,7 @@ internal static class FrameDissector
         List<long>? left = null;
         List<long>? right = null;
         var reader = new TcpOptionReader(options);
-        while (reader.TryReadNext(out TcpOption option, out _))
+        while (reader.TryReadNext(out TcpOption option))
         {
             switch (option.Kind)
             {
@@ -346,7 +339,7 @@ internal static class FrameDissector
             decoded.Add("tcp.options.sack_re", right.ToArray());
         }
 
-        if (reader.Error.IsError)
+        if (reader.HasError)
         {
             decoded.Error = reader.Error.WithOffset(offset + TcpHeader.FixedLength).ToString();
             return false;

@@ -2,11 +2,10 @@ using System.Diagnostics;
 using System.Text.Json;
 using Protocols.Cli.Decode;
 using Protocols.Wire.Capture;
-using Xunit.Abstractions;
 
 namespace Protocols.Cli.Tests;
 
-public sealed class DecodeTests(ITestOutputHelper output)
+public sealed class DecodeTests
 {
     public static TheoryData<string> AllCaptures() => Captures.All();
 
@@ -44,19 +43,11 @@ public sealed class DecodeTests(ITestOutputHelper output)
         Assert.True(problems.Count == 0, TsharkExpectation.Describe(problems));
     }
 
-    [Theory]
+    [TsharkTheory]
     [MemberData(nameof(AllCaptures))]
     public async Task JsonMatchesLiveTshark(string name)
     {
-        string? tshark = FindOnPath("tshark");
-        if (tshark is null)
-        {
-            // xunit 2 has no dynamic skip: say so plainly and rely on the committed TSV test.
-            output.WriteLine($"SKIPPED live comparison of {name}: tshark is not installed (the committed {Path.GetFileName(Captures.TsvOf(name))} is still compared)");
-            return;
-        }
-
-        var start = new ProcessStartInfo(tshark)
+        var start = new ProcessStartInfo(TsharkTheoryAttribute.Tshark!)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -333,19 +324,5 @@ public sealed class DecodeTests(ITestOutputHelper output)
         }
 
         return path;
-    }
-
-    private static string? FindOnPath(string tool)
-    {
-        foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':', StringSplitOptions.RemoveEmptyEntries))
-        {
-            string candidate = Path.Combine(dir, tool);
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        return null;
     }
 }

@@ -135,26 +135,7 @@ public class PropertyTests
             bodies.Add(RandomHellos.Client(rng).BuildBody());
         }
 
-        foreach (byte[] body in bodies)
-        {
-            Assert.True(ClientHelloReader.TryRead(body, out ClientHelloReader full, out _));
-            int extensionsStart = body.Length - (full.HasExtensions ? 2 + full.Extensions.Bytes.Length : 0);
-            for (int cut = 0; cut < body.Length; cut++)
-            {
-                bool ok = ClientHelloReader.TryRead(body.AsSpan(0, cut), out ClientHelloReader hello, out WireError error);
-                if (cut == extensionsStart)
-                {
-                    Assert.True(ok, error.ToString());
-                    Assert.False(hello.HasExtensions);
-                    continue;
-                }
-
-                Assert.False(ok, $"prefix {cut}/{body.Length} parsed");
-                Assert.Equal(WireErrorKind.TooShort, error.Kind);
-                Assert.Equal(LengthSource.PayloadLength, error.Source);
-                Assert.True(error.Required > error.Actual, error.ToString());
-            }
-        }
+        AssertEveryTruncationFails(bodies, ReadClient);
     }
 
     [Fact]
@@ -167,22 +148,48 @@ public class PropertyTests
             bodies.Add(RandomHellos.Server(rng).BuildBody());
         }
 
+        AssertEveryTruncationFails(bodies, ReadServer);
+    }
+
+    /// <summary>A hello reader reduced to what the truncation tests look at.</summary>
+    private delegate bool HelloRead(ReadOnlySpan<byte> body, out bool hasExtensions, out int extensionsLength, out WireError error);
+
+    private static bool ReadClient(ReadOnlySpan<byte> body, out bool hasExtensions, out int extensionsLength, out WireError error)
+    {
+        bool ok = ClientHelloReader.TryRead(body, out ClientHelloReader hello, out error);
+        hasExtensions = hello.HasExtensions;
+        extensionsLength = hello.Extensions.Bytes.Length;
+        return ok;
+    }
+
+    private static bool ReadServer(ReadOnlySpan<byte> body, out bool hasExtensions, out int extensionsLength, out WireError error)
+    {
+        bool ok = ServerHelloReader.TryRead(body, out ServerHelloReader hello, out error);
+        hasExtensions = hello.HasExtensions;
+        extensionsLength = hello.Extensions.Bytes.Length;
+        return ok;
+    }
+
+    private static void AssertEveryTruncationFails(List<byte[]> bodies, HelloRead read)
+    {
         foreach (byte[] body in bodies)
         {
-            Assert.True(ServerHelloReader.TryRead(body, out ServerHelloReader full, out _));
-            int extensionsStart = body.Length - (full.HasExtensions ? 2 + full.Extensions.Bytes.Length : 0);
+            Assert.True(read(body, out bool fullHasExtensions, out int fullExtensionsLength, out _));
+            int extensionsStart = body.Length - (fullHasExtensions ? 2 + fullExtensionsLength : 0);
             for (int cut = 0; cut < body.Length; cut++)
             {
-                bool ok = ServerHelloReader.TryRead(body.AsSpan(0, cut), out ServerHelloReader hello, out WireError error);
+                bool ok = read(body.AsSpan(0, cut), out bool hasExtensions, out _, out WireError error);
                 if (cut == extensionsStart)
                 {
                     Assert.True(ok, error.ToString());
-                    Assert.False(hello.HasExtensions);
+                    Assert.False(hasExtensions);
                     continue;
                 }
 
                 Assert.False(ok, $"prefix {cut}/{body.Length} parsed");
                 Assert.Equal(WireErrorKind.TooShort, error.Kind);
+                Assert.Equal(LengthSource.PayloadLength, error.Source);
+                Assert.True(error.Required > error.Actual, error.ToString());
             }
         }
     }
