@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Protocols.Ip;
 
 namespace Protocols.Udp;
 

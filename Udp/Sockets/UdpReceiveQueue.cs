@@ -1,4 +1,5 @@
 using System.Buffers;
+using Protocols.Ip;
 using Protocols.Wire;
 
 namespace Protocols.Udp;

@@ -1,3 +1,4 @@
+using Protocols.Ip;
 using Protocols.Wire;
 
 namespace Protocols.Udp;

@@ -1,9 +1,9 @@
 using System.Globalization;
 using Protocols.Wire;
 
-namespace Protocols.Udp;
+namespace Protocols.Ip;
 
-/// <summary>An IPv4 address and a transport port: one end of a UDP exchange.</summary>
+/// <summary>An IPv4 address and a transport port: one end of a UDP or TCP exchange.</summary>
 /// <param name="Address">The IPv4 address.</param>
 /// <param name="Port">The port (0 in a bind request means "pick an ephemeral port").</param>
 public readonly record struct Ipv4Endpoint(Ipv4Address Address, ushort Port)
