@@ -60,6 +60,7 @@ public sealed partial class TcpLayer : IIpTransport
             random.NextBytes(secret);
         }
 
+        CookieTimestampOffset = (uint)random.NextInt64(0, 1L << 32);
         _ports = new EphemeralPorts(options.EphemeralPortFirst, options.EphemeralPortLast, secret, random);
         Counters = new TcpCounters();
         StackName = options.Name ?? stack.Name;
@@ -574,6 +575,9 @@ public sealed partial class TcpLayer : IIpTransport
     }
 
     internal SynCookies SynCookieGenerator => _synCookies;
+
+    /// <summary>RFC 7323 5.4 / RFC 6528 spirit: the random offset of the timestamp clock of cookie SYN-ACKs, so they do not reveal the stack's clock.</summary>
+    internal uint CookieTimestampOffset { get; }
 
     private readonly record struct ListenKey(uint Address, ushort Port);
 
