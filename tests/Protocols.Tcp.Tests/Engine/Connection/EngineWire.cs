@@ -127,6 +127,9 @@ internal sealed class EngineWire
 
     public int InFlightCount => _inFlight.Count;
 
+    /// <summary>Creates B up front (for a simultaneous open) instead of from A's SYN.</summary>
+    public void CreateB() => B = new TcpControlBlock(TupleA.Reversed, OptionsB, EnvB);
+
     /// <summary>Opens A actively and runs until both are established (or the limit).</summary>
     public void Connect(long limit = 5_000_000)
     {
