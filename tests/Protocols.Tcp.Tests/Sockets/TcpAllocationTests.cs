@@ -1,9 +1,10 @@
 using Protocols.Ip;
+using Xunit.Abstractions;
 
 namespace Protocols.Tcp.Tests.Sockets;
 
 /// <summary>Steady-state transfer allocates nothing per segment in the layer (and the engine under it): one send buffer, reused operations.</summary>
-public class TcpAllocationTests
+public class TcpAllocationTests(ITestOutputHelper output)
 {
     [Fact]
     public void Writes_and_reads_allocate_nothing_per_segment_in_steady_state()
@@ -60,6 +61,7 @@ public class TcpAllocationTests
 
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         long segments = net.TcpA.Counters.SegmentsSent + net.TcpB.Counters.SegmentsSent - segmentsBefore;
+        output.WriteLine($"{allocated} bytes allocated for {segments} segments and {N} writes + reads");
         Assert.True(segments >= N, $"{segments} segments");
         Assert.True(allocated / segments < 16, $"{allocated} bytes allocated for {segments} segments ({allocated / N} per write+read)");
     }
