@@ -61,6 +61,23 @@ internal sealed class TcpSimulation
             return (client, server);
         });
 
+    /// <summary>
+    /// Puts an ICMP error on the wire from B's side towards A, reported by <paramref name="reporter"/>
+    /// and quoting a TCP segment from <paramref name="from"/> (on A) to <paramref name="to"/>.
+    /// </summary>
+    public void InjectIcmpErrorTowardsA(IcmpType type, byte code, uint restOfHeader, Ipv4Endpoint from, Ipv4Endpoint to, Ipv4Address reporter)
+    {
+        var tcp = new byte[TcpHeader.FixedLength];
+        new TcpOutgoingSegment { Seq = new SeqNum(1), Flags = TcpFlags.Ack, Window = 100 }.Write(tcp, new TcpFourTuple(from.Address, from.Port, to.Address, to.Port), default, default);
+        var quoted = new byte[Ipv4Header.FixedLength + tcp.Length];
+        Ipv4Packet.Write(quoted, new Ipv4Header { Ttl = 64, Protocol = IpProtocol.Tcp, Identification = 7, Source = from.Address, Destination = to.Address, DontFragment = true }, [], tcp);
+        var icmp = new byte[IcmpHeader.FixedLength + quoted.Length];
+        int icmpLength = IcmpMessage.WriteError(icmp, type, code, restOfHeader, quoted);
+        var packet = new byte[Ipv4Header.FixedLength + icmpLength];
+        int n = Ipv4Packet.Write(packet, new Ipv4Header { Ttl = 64, Protocol = IpProtocol.Icmp, Identification = 8, Source = reporter, Destination = from.Address }, [], icmp.AsSpan(0, icmpLength));
+        Assert.True(Link.B.TrySend(packet.AsSpan(0, n)));
+    }
+
     /// <summary>Puts a hand-made TCP segment from A's address on the wire towards B.</summary>
     public void InjectTowardsB(ushort sourcePort, ushort destinationPort, TcpOutgoingSegment segment, ReadOnlySpan<byte> payload = default, bool corruptChecksum = false, Ipv4Address? source = null)
     {
