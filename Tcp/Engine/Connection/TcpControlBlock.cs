@@ -66,6 +66,7 @@ internal sealed class TcpControlBlock
     private int _peerMss = DefaultPeerMss;
     private int _mss = DefaultPeerMss;
     private int _rcvMss = DefaultPeerMss;
+    private int _largestSegmentReceived; // Linux's rcv_mss estimate: the peer may send less than we announced
     private int _pathMss = int.MaxValue; // lowered by ICMP fragmentation needed (RFC 1191)
     private long _lastReceiveMicros;
 
@@ -199,7 +200,7 @@ internal sealed class TcpControlBlock
     internal int AllocatedBufferBytes => (_send?.AllocatedBytes ?? 0) + (_recv?.AllocatedBytes ?? 0);
 
     private long UserTimeoutDeadline =>
-        _options.UserTimeout is TimeSpan ut && _sndMax != _sndUna && IsSynchronized(State)
+        _options.UserTimeout is TimeSpan ut && _sndMax != _sndUna && IsSynchronized(State) && State != TcpState.SynReceived
             ? _lastProgressMicros + (ut.Ticks / 10)
             : Never;
 
@@ -1093,7 +1094,9 @@ internal sealed class TcpControlBlock
         else if (r.Delivered > 0)
         {
             long delay = DelayedAckMicros;
-            if (delay == 0 || recv.RcvNxt - _lastAckSent >= 2 * _rcvMss)
+            _largestSegmentReceived = Math.Max(_largestSegmentReceived, payload.Length);
+            int fullSized = Math.Min(_rcvMss, Math.Max(_largestSegmentReceived, DefaultPeerMss));
+            if (delay == 0 || recv.RcvNxt - _lastAckSent >= 2 * fullSized)
             {
                 _ackNow = true;
             }
