@@ -1499,7 +1499,15 @@ internal sealed class TcpControlBlock
         Emit(o, default, default, nowMicros);
     }
 
-    private void SendAck(long nowMicros) => SendSegment(TcpFlags.Ack, _sndNxt, default, default, nowMicros);
+    // A pure ACK carries the highest sequence number sent (SND.NXT in RFC 9293 terms; ours may have been
+    // rewound by a timeout), kept inside the peer's window like Linux's tcp_acceptable_seq, so the peer
+    // finds it acceptable (RFC 9293 3.10.7.4 first check) and processes its ACK field.
+    private void SendAck(long nowMicros)
+    {
+        SeqNum windowEnd = _sndUna + (int)Math.Min(_sndWnd, int.MaxValue);
+        SeqNum seq = _sndMax <= windowEnd ? _sndMax : SeqNum.Max(windowEnd, _sndUna);
+        SendSegment(TcpFlags.Ack, seq, default, default, nowMicros);
+    }
 
     private void SendChallengeAck(long nowMicros)
     {
