@@ -566,11 +566,13 @@ internal sealed class TcpControlBlock
             case TcpState.Established:
                 _send!.CompleteWrites();
                 State = TcpState.FinWait1;
+                LeaveEstablishedCount(); // tcpCurrEstab counts ESTABLISHED and CLOSE-WAIT (RFC 1213)
                 Output(nowMicros);
                 break;
             case TcpState.CloseWait:
                 _send!.CompleteWrites();
                 State = TcpState.LastAck;
+                LeaveEstablishedCount();
                 Output(nowMicros);
                 break;
             default:
