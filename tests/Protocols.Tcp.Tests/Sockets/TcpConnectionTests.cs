@@ -168,6 +168,29 @@ public class TcpConnectionTests
     }
 
     [Fact]
+    public void Segments_fit_the_sending_interface_even_when_the_peer_announces_a_larger_MSS()
+    {
+        // A's interface has an MTU of 576, B announces 1460: A's segments must still fit 576
+        // (RFC 9293 3.7.1: Eff.snd.MSS is bounded by what the interface can send; with DF set, a
+        // datagram IP refuses as too big lowers the MSS like an ICMP fragmentation-needed would).
+        var net = new TcpSimulation(seed: 38, Lan, interfaceMtuA: 576, trace: true);
+        using TcpListener listener = net.TcpB.Listen(80);
+        (TcpStream client, TcpStream server) = net.Connect(listener);
+        byte[] got = net.Run(async () =>
+        {
+            await client.WriteAsync(new byte[30_000]);
+            client.CompleteWrites();
+            return await ReadToEndAsync(server);
+        });
+        Assert.Equal(30_000, got.Length);
+        int largest = net.Lines.Where(l => l.Contains(" In ", StringComparison.Ordinal)).Select(l => int.Parse(l[(l.LastIndexOf("length ", StringComparison.Ordinal) + 7)..], System.Globalization.CultureInfo.InvariantCulture)).Max();
+        Assert.InRange(largest, 400, 576 - 40);
+        Assert.Equal(0, net.A.Counters.Snapshot().FragmentsSent);
+        client.Dispose();
+        server.Dispose();
+    }
+
+    [Fact]
     public void A_stack_connects_to_its_own_address()
     {
         var net = new TcpSimulation(seed: 34, Lan);
