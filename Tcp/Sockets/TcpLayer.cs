@@ -71,6 +71,11 @@ public sealed partial class TcpLayer : IIpTransport
             Counters = Counters,
             ChallengeAckLimiter = new ChallengeAckLimiter(options.ChallengeAckLimitPerSecond),
         };
+        if (options.SegmentTrace is { } trace)
+        {
+            Environment.Trace = e => trace(FormatTrace(in e));
+        }
+
         TcpMetrics.Register(this);
     }
 
@@ -439,6 +444,15 @@ public sealed partial class TcpLayer : IIpTransport
     /// <summary>The exception for a failed connection: its engine error, or <paramref name="fallback"/> when it has none.</summary>
     internal static TcpException ErrorFor(TcpControlBlock tcb, SocketError fallback) =>
         new(tcb.Error is SocketError.Success ? fallback : tcb.Error);
+
+    private string FormatTrace(in TcpTraceEvent e)
+    {
+        TcpFourTuple t = e.Tuple;
+        string time = Protocols.Ip.Devices.PacketFormatter.FormatTime(Stack.Now);
+        return e.Outgoing
+            ? FormattableString.Invariant($"{time} tcp {t.LocalAddress}:{t.LocalPort} > {t.RemoteAddress}:{t.RemotePort} out [{TcpOutgoingSegment.FlagString(e.Flags)}] seq {e.Seq} ack {e.Ack} win {e.Window} len {e.PayloadLength} {e.State}")
+            : FormattableString.Invariant($"{time} tcp {t.RemoteAddress}:{t.RemotePort} > {t.LocalAddress}:{t.LocalPort} in [{TcpOutgoingSegment.FlagString(e.Flags)}] seq {e.Seq} ack {e.Ack} win {e.Window} len {e.PayloadLength} {e.State}");
+    }
 
     /// <summary>The MSS to announce to <paramref name="remote"/>: the route's interface MTU - 40 (RFC 9293 3.7.1, RFC 879).</summary>
     internal int RouteMss(Ipv4Address local, Ipv4Address remote)
