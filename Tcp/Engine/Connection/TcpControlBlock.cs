@@ -96,6 +96,7 @@ internal sealed class TcpControlBlock
 
     // Loss recovery (RFC 5681 3.2, RFC 6582).
     private int _dupAcks;
+    private long _limitedTransmit; // RFC 3042: extra bytes the first two duplicate ACKs let out
     private SeqNum _recover;
     private bool _recoverValid;
 
@@ -983,6 +984,7 @@ internal sealed class TcpControlBlock
             }
 
             _dupAcks = 0;
+            _limitedTransmit = 0;
             if (freed > 0)
             {
                 _events |= TcpEvents.Writable;
@@ -1001,8 +1003,15 @@ internal sealed class TcpControlBlock
             {
                 _cc.OnDuplicateAck(nowMicros); // RFC 5681 3.2 step 4
             }
+            else if (_dupAcks < CongestionRules.DuplicateAckThreshold)
+            {
+                // RFC 3042 limited transmit: each of the first two duplicate ACKs lets one new segment out
+                // beyond cwnd (FlightSize <= cwnd + 2 * SMSS), so that a small window still collects three.
+                _limitedTransmit = _dupAcks * (long)_mss;
+            }
             else if (_dupAcks == CongestionRules.DuplicateAckThreshold && (!_recoverValid || ack >= _recover))
             {
+                _limitedTransmit = 0;
                 // RFC 5681 3.2 steps 2-3, RFC 6582 3.2 step 2: fast retransmit, enter fast recovery.
                 _recover = _sndMax;
                 _recoverValid = true;
@@ -1165,7 +1174,7 @@ internal sealed class TcpControlBlock
                 _cc.OnRestartAfterIdle(nowMicros); // RFC 5681 4.1
             }
 
-            long window = Math.Min(_sndWnd, _cc.CongestionWindow);
+            long window = Math.Min(_sndWnd, _cc.CongestionWindow + (retransmission || _cc.InFastRecovery ? 0 : _limitedTransmit));
             long usable = window - (_sndNxt - _sndUna);
             int len = (int)Math.Clamp(Math.Min(Math.Min(_mss, dataRemaining), usable), 0, int.MaxValue);
             bool fin = finPending && len == dataRemaining;
@@ -1356,6 +1365,7 @@ internal sealed class TcpControlBlock
         _recover = _sndMax; // RFC 6582 4: after a timeout, recover = the highest sequence number sent
         _recoverValid = true;
         _dupAcks = 0;
+        _limitedTransmit = 0;
         _rttTiming = false;
         _sndNxt = _sndUna; // go back: what follows is resent as the window reopens
         RetransmitHead(nowMicros);
