@@ -96,7 +96,9 @@ internal sealed class TcpControlBlock
 
     // Loss recovery (RFC 5681 3.2, RFC 6582).
     private int _dupAcks;
-    private long _limitedTransmit; // RFC 3042: extra bytes the first two duplicate ACKs let out
+    private long _limitedTransmit;
+    private uint _tsAtLastRetransmit; // the TSval our latest retransmission carried
+    private bool _hasRetransmitTs; // RFC 3042: extra bytes the first two duplicate ACKs let out
     private SeqNum _recover;
     private bool _recoverValid;
 
@@ -1250,6 +1252,8 @@ internal sealed class TcpControlBlock
         {
             _retransmissions++;
             _counters.Add(TcpCounter.SegmentsRetransmitted);
+            _tsAtLastRetransmit = TsNow(nowMicros);
+            _hasRetransmitTs = true;
             if (_rttTiming && _rttSeq > seq)
             {
                 _rttTiming = false; // Karn's rule (RFC 6298 3)
@@ -1663,7 +1667,15 @@ internal sealed class TcpControlBlock
     {
         if (_tsEnabled && seg.Options.Timestamps is TcpTimestamps ts && ts.TsEcr != 0)
         {
-            // RFC 7323 4.1: every ACK of new data gives a measurement; Karn's rule does not apply.
+            // RFC 7323 4.1: every ACK of new data gives a measurement. But an echo older than our last
+            // retransmission may be the receiver's TS.Recent from an earlier copy, kept while it
+            // answered a later duplicate (RFC 7323 4.3): the sample would include a whole RTO and
+            // inflate the RTO ever further under heavy loss. Such echoes are skipped, Karn-style.
+            if (_hasRetransmitTs && TsBefore(ts.TsEcr, _tsAtLastRetransmit))
+            {
+                return null;
+            }
+
             if (RtoEstimator.TryGetTimestampSample(TsNow(nowMicros), ts.TsEcr, MicrosPerTimestampTick, out long rtt))
             {
                 _rto.AddSample(rtt, RtoEstimator.ExpectedSamplesPerWindow(flight + _mss, _mss));
