@@ -39,6 +39,20 @@ public class TcpControlBlockFlowTests
     }
 
     [Fact]
+    public void Unanswered_zero_window_probes_time_the_connection_out()
+    {
+        var p = new ScriptedPeer(TcpConnectionOptions.Default with { MaxRetransmissions = 4 });
+        p.Establish(window: 0);
+        p.Tcb.Send("stuck"u8, p.Now);
+        Assert.Empty(p.Output.Take()); // nothing fits a zero window
+        List<SentSegment> probes = p.AdvanceTo(p.Now + 600_000_000);
+        Assert.Equal(4, probes.Count);
+        Assert.All(probes, s => Assert.Equal((p.Tcb.SndUna - 1).Value, s.Seq));
+        Assert.Equal(TcpState.Closed, p.Tcb.State);
+        Assert.Equal(SocketError.TimedOut, p.Tcb.Error);
+    }
+
+    [Fact]
     public void Receive_window_update_is_sent_when_reading_frees_enough()
     {
         var p = new ScriptedPeer(TcpConnectionOptions.Default with { ReceiveBufferSize = 8192, WindowScaling = false });
@@ -196,6 +210,23 @@ public class TcpControlBlockFlowTests
         SentSegment resent = wire.Log.Where(s => s.FromA && s.Payload.Length > 0).Skip(10).First();
         Assert.Equal(wire.Log.Where(s => s.FromA && s.Payload.Length > 0).ElementAt(2).Seq, resent.Seq);
         Assert.False(wire.A.Congestion.InFastRecovery);
+    }
+
+    [Fact]
+    public void Limited_transmit_sends_new_data_on_the_first_two_duplicate_acks()
+    {
+        var p = new ScriptedPeer();
+        p.Establish();
+        p.Tcb.Send(new byte[20 * 1460], p.Now);
+        Assert.Equal(10, p.Output.Take().Count); // the initial window (RFC 6928)
+        SeqNum una = p.Tcb.SndUna;
+        SentSegment first = Assert.Single(p.Send(TcpFlags.Ack, ack: una)); // duplicate 1: one new segment (RFC 3042)
+        Assert.Equal((una + (10 * 1460)).Value, first.Seq);
+        SentSegment second = Assert.Single(p.Send(TcpFlags.Ack, ack: una)); // duplicate 2: one more
+        Assert.Equal((una + (11 * 1460)).Value, second.Seq);
+        SentSegment fast = Assert.Single(p.Send(TcpFlags.Ack, ack: una)); // duplicate 3: fast retransmit
+        Assert.Equal(una.Value, fast.Seq);
+        Assert.True(p.Tcb.Congestion.InFastRecovery);
     }
 
     [Fact]
