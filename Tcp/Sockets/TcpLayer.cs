@@ -23,6 +23,9 @@ public sealed partial class TcpLayer : IIpTransport
 {
     private const long UnixEpochTicks = 621_355_968_000_000_000;
 
+    // The latest deadline a DateTimeOffset can hold, in the engine's microseconds.
+    private const long MaxDeadlineMicros = (3_155_378_975_999_999_999 - UnixEpochTicks) / 10;
+
     private readonly Dictionary<TcpFourTuple, TcpConnection> _connections = new();
     private readonly ConcurrentDictionary<ListenKey, TcpListener> _listeners = new();
     private readonly Lock _listenLock = new();
@@ -545,7 +548,8 @@ public sealed partial class TcpLayer : IIpTransport
         }
 
         connection.TimerDueMicros = due;
-        connection.Timer = Stack.Timers.Schedule(new DateTimeOffset(UnixEpochTicks + (due * 10), TimeSpan.Zero), connection.TimerCallback);
+        long ticks = due < MaxDeadlineMicros ? UnixEpochTicks + (due * 10) : DateTimeOffset.MaxValue.UtcTicks;
+        connection.Timer = Stack.Timers.Schedule(new DateTimeOffset(ticks, TimeSpan.Zero), connection.TimerCallback);
     }
 
     // RFC 6191: a SYN for a 4-tuple in TIME_WAIT whose ISN (or timestamp) is newer than the old
