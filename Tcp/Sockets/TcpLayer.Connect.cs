@@ -78,7 +78,7 @@ public sealed partial class TcpLayer
             _local = local;
             _options = options;
             _cancellationToken = cancellationToken;
-            StartOnLoop = Start;
+            StartOnLoop = StartGuarded;
         }
 
         public Action<NetworkStack> StartOnLoop { get; }
@@ -90,6 +90,20 @@ public sealed partial class TcpLayer
         public void Fail(Exception exception) => TryFail(exception);
 
         protected override void OnClaimed() => _registration.Unregister();
+
+        // A failure inside the stack (a bug) fails the attempt instead of leaving it pending.
+        private void StartGuarded(NetworkStack stack)
+        {
+            try
+            {
+                Start(stack);
+            }
+            catch (Exception e)
+            {
+                Fail(new TcpException("The stack failed while opening the connection.", e));
+                throw; // the stack logs and counts it
+            }
+        }
 
         private void Start(NetworkStack stack)
         {
