@@ -196,43 +196,43 @@ internal sealed class HttpInput : IDisposable
                 case ChunkState.Data:
                     return await ReadDataAsync(destination, cancellationToken).ConfigureAwait(false);
                 case ChunkState.Size:
-                {
-                    (int offset, int length) = await ReadLineAsync(MaxChunkLineLength, cancellationToken).ConfigureAwait(false);
-                    _remaining = ParseChunkSize(_buffer.AsSpan(offset, length));
-                    _chunkState = _remaining == 0 ? ChunkState.Trailers : ChunkState.Data;
-                    break;
-                }
+                    {
+                        (int offset, int length) = await ReadLineAsync(MaxChunkLineLength, cancellationToken).ConfigureAwait(false);
+                        _remaining = ParseChunkSize(_buffer.AsSpan(offset, length));
+                        _chunkState = _remaining == 0 ? ChunkState.Trailers : ChunkState.Data;
+                        break;
+                    }
 
                 case ChunkState.DataEnd:
-                {
-                    (_, int length) = await ReadLineAsync(2, cancellationToken).ConfigureAwait(false);
-                    if (length != 0)
                     {
-                        throw new HttpBodyException(400, "chunk data not followed by CRLF");
-                    }
+                        (_, int length) = await ReadLineAsync(2, cancellationToken).ConfigureAwait(false);
+                        if (length != 0)
+                        {
+                            throw new HttpBodyException(400, "chunk data not followed by CRLF");
+                        }
 
-                    _chunkState = ChunkState.Size;
-                    break;
-                }
+                        _chunkState = ChunkState.Size;
+                        break;
+                    }
 
                 case ChunkState.Trailers:
-                {
-                    // RFC 9112 7.1.2: trailer fields are read and ignored; their total is bounded like a head.
-                    (_, int length) = await ReadLineAsync(_options.MaxHeaderBytes, cancellationToken).ConfigureAwait(false);
-                    if (length == 0)
                     {
-                        _chunkState = ChunkState.Done;
-                        return 0;
-                    }
+                        // RFC 9112 7.1.2: trailer fields are read and ignored; their total is bounded like a head.
+                        (_, int length) = await ReadLineAsync(_options.MaxHeaderBytes, cancellationToken).ConfigureAwait(false);
+                        if (length == 0)
+                        {
+                            _chunkState = ChunkState.Done;
+                            return 0;
+                        }
 
-                    _remaining += length;
-                    if (_remaining > _options.MaxHeaderBytes)
-                    {
-                        throw new HttpBodyException(431, "trailer section too large");
-                    }
+                        _remaining += length;
+                        if (_remaining > _options.MaxHeaderBytes)
+                        {
+                            throw new HttpBodyException(431, "trailer section too large");
+                        }
 
-                    break;
-                }
+                        break;
+                    }
             }
         }
     }
