@@ -35,7 +35,7 @@ public sealed partial class TcpLayer
     }
 
     /// <summary>One active open, from <see cref="ConnectAsync(Ipv4Endpoint, TcpConnectionOptions?, Ipv4Endpoint?, CancellationToken)"/> to established or failed.</summary>
-    internal sealed class ConnectAttempt : TaskCompletionSource<TcpStream>
+    internal sealed class ConnectAttempt : TcpTaskCompletion<TcpStream>
     {
         private static readonly Action<object?> CancelCallback = static s => ((ConnectAttempt)s!).OnCancel();
 
@@ -45,11 +45,9 @@ public sealed partial class TcpLayer
         private readonly TcpConnectionOptions _options;
         private readonly CancellationToken _cancellationToken;
         private CancellationTokenRegistration _registration;
-        private TimerHandle _timeout;
         private TcpConnection? _connection;
 
         public ConnectAttempt(TcpLayer layer, Ipv4Endpoint remote, TcpConnectionOptions options, Ipv4Endpoint local, CancellationToken cancellationToken)
-            : base(TaskCreationOptions.RunContinuationsAsynchronously)
         {
             _layer = layer;
             _remote = remote;
@@ -62,31 +60,16 @@ public sealed partial class TcpLayer
         public Action<NetworkStack> StartOnLoop { get; }
 
         /// <summary>Established: hand the stream over (false when the attempt was cancelled meanwhile).</summary>
-        public bool Succeed(TcpStream stream)
-        {
-            Finish();
-            return TrySetResult(stream);
-        }
+        // The connect timeout (TcpConnectionOptions.ConnectTimeout) and the SYN retries are the control block's.
+        public bool Succeed(TcpStream stream) => TrySucceed(stream);
 
-        public void Fail(Exception exception)
-        {
-            Finish();
-            TrySetException(exception);
-        }
+        public void Fail(Exception exception) => TryFail(exception);
 
-        private void Finish()
-        {
-            _registration.Dispose();
-            if (_timeout.IsAllocated)
-            {
-                _layer.Stack.Timers.Cancel(_timeout); // on the loop: Succeed and Fail run there once a timer is armed
-                _timeout = default;
-            }
-        }
+        protected override void OnClaimed() => _registration.Unregister();
 
         private void Start(NetworkStack stack)
         {
-            if (Task.IsCompleted)
+            if (!IsPending)
             {
                 return; // cancelled before it reached the loop
             }
@@ -134,35 +117,14 @@ public sealed partial class TcpLayer
                 _registration = _cancellationToken.UnsafeRegister(CancelCallback, this);
             }
 
-            if (_options.ConnectTimeout is { } timeout && timeout > TimeSpan.Zero)
-            {
-                // The TCB gives up after SynRetries; this bounds the attempt in time as well.
-                _timeout = stack.Timers.Schedule(stack.Now + timeout, OnTimeout);
-            }
-
             tcb.OpenActive(layer.NowMicros);
             layer.Drain(connection);
-        }
-
-        private void OnTimeout(NetworkStack stack)
-        {
-            _timeout = default;
-            if (_connection is { } connection && ReferenceEquals(connection.Connect, this))
-            {
-                connection.Connect = null;
-                Fail(new TcpException(SocketError.TimedOut, $"No connection to {_remote} within {_options.ConnectTimeout}."));
-                if (connection.InTable)
-                {
-                    connection.Tcb.Abort(_layer.NowMicros);
-                    _layer.Drain(connection);
-                }
-            }
         }
 
         // On the canceller's thread: report at once, then drop the half-open connection on the loop.
         private void OnCancel()
         {
-            if (!TrySetCanceled(_cancellationToken))
+            if (!TryCancel(_cancellationToken))
             {
                 return;
             }

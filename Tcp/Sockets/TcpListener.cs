@@ -116,13 +116,15 @@ public sealed class TcpListener : IDisposable
     /// <summary>RFC 9293 3.10.7.2: a segment for no connection, to this listener. On the loop.</summary>
     internal void OnSegment(in TcpFourTuple tuple, in TcpSegment segment, long now)
     {
+        // The engine counts the segments handed to a control block (the SYN of a passive open,
+        // the ACK of a cookie); the layer counts the others.
         TcpCounters counters = _layer.Counters;
-        counters.Add(TcpCounter.SegmentsReceived);
         TcpFlags flags = segment.Flags;
 
         // First, check for a RST: an incoming RST is ignored.
         if ((flags & TcpFlags.Rst) != 0)
         {
+            counters.Add(TcpCounter.SegmentsReceived);
             return;
         }
 
@@ -135,6 +137,7 @@ public sealed class TcpListener : IDisposable
                 return;
             }
 
+            counters.Add(TcpCounter.SegmentsReceived);
             _layer.SendResetForClosed(in tuple, in segment);
             return;
         }
@@ -142,12 +145,14 @@ public sealed class TcpListener : IDisposable
         // Third, check for a SYN; anything else is dropped.
         if ((flags & TcpFlags.Syn) == 0 || _closedOnLoop)
         {
+            counters.Add(TcpCounter.SegmentsReceived);
             return;
         }
 
         // Linux's tcp_conn_request: no room to accept another connection -> drop the SYN.
         if (IsAcceptQueueFull)
         {
+            counters.Add(TcpCounter.SegmentsReceived);
             counters.Add(TcpCounter.ListenOverflows);
             counters.Add(TcpCounter.ListenDrops);
             return;
@@ -157,12 +162,14 @@ public sealed class TcpListener : IDisposable
         bool synQueueFull = _synQueue.Count >= _layer.Options.SynQueueLength;
         if (mode == TcpSynCookieMode.Always || (synQueueFull && mode == TcpSynCookieMode.Auto))
         {
+            counters.Add(TcpCounter.SegmentsReceived);
             SendCookieSynAck(in tuple, in segment, now);
             return;
         }
 
         if (synQueueFull)
         {
+            counters.Add(TcpCounter.SegmentsReceived);
             counters.Add(TcpCounter.ListenDrops);
             return;
         }
@@ -228,7 +235,8 @@ public sealed class TcpListener : IDisposable
 
         if (Options.Timestamps && peer.Timestamps is { } ts)
         {
-            uint tsVal = SynCookies.EncodeOptionsInTsVal(TimestampClock(now), Options.WindowScaling ? peer.WindowScale : null, false);
+            // The control block rebuilt from the cookie continues this clock from the ACK's TSecr.
+            uint tsVal = SynCookies.EncodeOptionsInTsVal(unchecked(TimestampClock(now) + _layer.CookieTimestampOffset), Options.WindowScaling ? peer.WindowScale : null, false);
             options.Timestamps = new TcpTimestamps(tsVal, ts.TsVal);
         }
 
@@ -268,6 +276,7 @@ public sealed class TcpListener : IDisposable
         _layer.Counters.Add(TcpCounter.SynCookiesReceived);
         if (IsAcceptQueueFull)
         {
+            _layer.Counters.Add(TcpCounter.SegmentsReceived);
             _layer.Counters.Add(TcpCounter.ListenOverflows);
             _layer.Counters.Add(TcpCounter.ListenDrops);
             return true; // dropped: the peer retransmits its data or ACK
@@ -297,7 +306,7 @@ public sealed class TcpListener : IDisposable
         while (_acceptQueue.Count > 0 && _waiters.Count > 0)
         {
             AcceptWaiter waiter = _waiters.Dequeue();
-            if (waiter.Task.IsCompleted)
+            if (!waiter.IsPending)
             {
                 continue; // cancelled
             }
@@ -322,7 +331,7 @@ public sealed class TcpListener : IDisposable
 
     private void StartAccept(AcceptWaiter waiter)
     {
-        if (waiter.Task.IsCompleted)
+        if (!waiter.IsPending)
         {
             return;
         }
@@ -340,7 +349,7 @@ public sealed class TcpListener : IDisposable
             for (int i = 0; i < n; i++)
             {
                 AcceptWaiter w = _waiters.Dequeue();
-                if (!w.Task.IsCompleted)
+                if (w.IsPending)
                 {
                     _waiters.Enqueue(w);
                 }
@@ -386,14 +395,13 @@ public sealed class TcpListener : IDisposable
         }
     }
 
-    private sealed class AcceptWaiter : TaskCompletionSource<TcpStream>
+    private sealed class AcceptWaiter : TcpTaskCompletion<TcpStream>
     {
         private static readonly Action<object?> CancelCallback = static s => ((AcceptWaiter)s!).OnCancel();
         private readonly CancellationToken _cancellationToken;
         private CancellationTokenRegistration _registration;
 
         public AcceptWaiter(TcpListener listener, CancellationToken cancellationToken)
-            : base(TaskCreationOptions.RunContinuationsAsynchronously)
         {
             _cancellationToken = cancellationToken;
             StartOnLoop = _ => listener.StartAccept(this);
@@ -405,19 +413,13 @@ public sealed class TcpListener : IDisposable
 
         public Action<NetworkStack> StartOnLoop { get; }
 
-        public bool Succeed(TcpStream stream)
-        {
-            _registration.Dispose();
-            return TrySetResult(stream);
-        }
+        public bool Succeed(TcpStream stream) => TrySucceed(stream);
 
-        public void Fail(Exception exception)
-        {
-            _registration.Dispose();
-            TrySetException(exception);
-        }
+        public void Fail(Exception exception) => TryFail(exception);
+
+        protected override void OnClaimed() => _registration.Unregister();
 
         // The waiter stays in the queue; the loop skips completed ones.
-        private void OnCancel() => TrySetCanceled(_cancellationToken);
+        private void OnCancel() => TryCancel(_cancellationToken);
     }
 }
