@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
+using Protocols.Cli.Http;
 using Protocols.Ip;
 using Protocols.Ip.Devices;
 using Protocols.Ip.Simulation;
@@ -84,11 +85,13 @@ internal static class DemoRun
             ApplicationProtocols = [SslApplicationProtocol.Http11],
             EnabledProtocols = SslProtocols.Tls13,
         };
-        Task<long> serving = ServeOneAsync(listener, serverOptions, stop.Token);
+        var httpServer = new HttpServer();
+        Task serving = ServeOneAsync(listener, serverOptions, httpServer, stop.Token);
 
         TlsConnectionTrace? tls = null;
         TimeSpan begin = console.Elapsed;
         long received;
+        TimeSpan elapsed;
         console.Section("TCP three-way handshake, then the TLS 1.3 handshake");
         using (var http = new HttpClient(client.CreateHttpHandler(
             new TlsClientOptions { TrustedCertificates = [certificate], EnabledProtocols = SslProtocols.Tls13, Trace = console.TlsRecord },
@@ -107,19 +110,20 @@ internal static class DemoRun
             console.Section("the response body streams in; every byte is checked (byte i must be i % 251)");
             await using Stream body = await response.Content.ReadAsStreamAsync(stop.Token).ConfigureAwait(false);
             received = await VerifyAsync(body, settings.Bytes, stop.Token).ConfigureAwait(false);
+            elapsed = console.Elapsed - begin;
+            tracer.FlushSkipped();
+            (long records, long recordBytes) = console.BulkRecords;
+            console.Note($"HTTP: body complete, {received} bytes verified; {records} TLS application data records ({DemoConsole.Bytes(recordBytes)}) carried it");
+            console.Section("connection close: the client hangs up, the server follows (FIN exchange)");
         }
 
-        TimeSpan elapsed = console.Elapsed - begin;
-        tracer.FlushSkipped();
-        (long records, long recordBytes) = console.BulkRecords;
-        console.Note($"HTTP: body complete, {received} bytes verified; {records} TLS application data records ({DemoConsole.Bytes(recordBytes)}) carried it");
-        long served = await serving.WaitAsync(stop.Token).ConfigureAwait(false);
-        if (served != settings.Bytes)
+        // Disposing HttpClient closed the connection (FIN); the server sees the end and closes its side.
+        await serving.WaitAsync(stop.Token).ConfigureAwait(false);
+        if (httpServer.Counters.BodyBytesSent != settings.Bytes)
         {
-            throw new InvalidOperationException($"the server sent {served} bytes instead of {settings.Bytes}");
+            throw new InvalidOperationException($"the server sent {httpServer.Counters.BodyBytesSent} bytes instead of {settings.Bytes}");
         }
 
-        console.Section("connection close (FIN exchange)");
         await WaitForCloseAsync(clientTcp, serverTcp, stop.Token).ConfigureAwait(false);
         tracer.FlushSkipped();
         listener.Dispose();
@@ -138,12 +142,12 @@ internal static class DemoRun
         return new DemoResult(received, elapsed, retransmissions, version, cipher, tracer.Frames, ab.Lost + ba.Lost);
     }
 
-    private static async Task<long> ServeOneAsync(TcpListener listener, TlsServerOptions options, CancellationToken cancellationToken)
+    private static async Task ServeOneAsync(TcpListener listener, TlsServerOptions options, HttpServer http, CancellationToken cancellationToken)
     {
         TcpStream connection = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
         connection.NoDelay = true;
         await using SslStream tls = await TlsHandshake.AuthenticateAsServerAsync(connection, options, cancellationToken).ConfigureAwait(false);
-        return await DemoHttpServer.ServeAsync(tls, cancellationToken).ConfigureAwait(false);
+        await http.ServeConnectionAsync(tls, cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task<long> VerifyAsync(Stream body, long expected, CancellationToken cancellationToken)
@@ -160,9 +164,9 @@ internal static class DemoRun
 
             for (int i = 0; i < n; i++)
             {
-                if (buffer[i] != DemoHttpServer.PatternByte(position + i))
+                if (buffer[i] != HttpServer.PatternByte(position + i))
                 {
-                    throw new InvalidDataException($"byte {position + i} of the body is {buffer[i]}, expected {DemoHttpServer.PatternByte(position + i)}");
+                    throw new InvalidDataException($"byte {position + i} of the body is {buffer[i]}, expected {HttpServer.PatternByte(position + i)}");
                 }
             }
 
