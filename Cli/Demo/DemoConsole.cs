@@ -24,6 +24,9 @@ internal sealed class DemoConsole
         _quiet = quiet;
     }
 
+    /// <summary>Starts the time stamps from zero (when the exchange starts, after the set-up).</summary>
+    public void Restart() => _clock.Restart();
+
     /// <summary>Seconds since the demo started.</summary>
     public TimeSpan Elapsed => _clock.Elapsed;
 

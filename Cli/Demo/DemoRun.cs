@@ -89,6 +89,7 @@ internal static class DemoRun
         Task serving = ServeOneAsync(listener, serverOptions, httpServer, stop.Token);
 
         TlsConnectionTrace? tls = null;
+        console.Restart();
         TimeSpan begin = console.Elapsed;
         long received;
         TimeSpan elapsed;

@@ -30,6 +30,7 @@ internal sealed class DemoTraceDevice : INetworkDevice
     private uint _highestSeqIn;
     private bool _seenOut;
     private bool _seenIn;
+    private bool _closing;
 
     public DemoTraceDevice(INetworkDevice inner, DemoConsole console)
     {
@@ -107,7 +108,13 @@ internal sealed class DemoTraceDevice : INetworkDevice
                 }
 
                 bool control = (flags & (TcpFlags.Syn | TcpFlags.Fin | TcpFlags.Rst)) != 0;
-                if (retransmission)
+                _closing |= (flags & (TcpFlags.Fin | TcpFlags.Rst)) != 0;
+                if (_closing)
+                {
+                    // The close is short and worth every line.
+                    show = true;
+                }
+                else if (retransmission)
                 {
                     show = control || ++_retransmissions <= ShownRetransmissions;
                     note = "  <- retransmission";
@@ -116,9 +123,9 @@ internal sealed class DemoTraceDevice : INetworkDevice
                 {
                     show = ++_fullSegments <= ShownFullSegments;
                 }
-                else if (!control && payload == 0)
+                else if (!control)
                 {
-                    // Pure ACKs go with the data segments they acknowledge.
+                    // Once the bulk flows, small segments (record tails) and pure ACKs are part of it.
                     show = _fullSegments < ShownFullSegments;
                 }
 

@@ -71,7 +71,7 @@ internal sealed class DemoVerb : Verb
         if (!settings.Quiet && (settings.Pcap is not null || settings.KeyLog is not null))
         {
             console.Out.WriteLine(settings.Pcap is not null && settings.KeyLog is not null
-                ? $"decrypt it: tshark -r {settings.Pcap} -o tls.keylog_file:{settings.KeyLog} -Y http"
+                ? $"decrypt it: tshark -r {settings.Pcap} -o tls.keylog_file:{settings.KeyLog} -o tcp.reassemble_out_of_order:TRUE -Y http"
                 : $"wrote {settings.Pcap ?? settings.KeyLog}");
         }
 

@@ -16,6 +16,8 @@ public sealed class TlsConnectionTrace
     private ushort? _cipherSuite;
     private string? _selectedProtocol;
     private bool _helloRetry;
+    private TlsTraceDirection? _clientHelloDirection;
+    private bool _clientSentApplicationData;
 
     /// <summary>The SNI host name of the ClientHello seen (either direction), if any.</summary>
     public string? ServerName
@@ -131,10 +133,36 @@ public sealed class TlsConnectionTrace
             ? $"{TlsRecordEvent.VersionName(v)} {(CipherSuite is ushort s ? TlsRecordEvent.CipherSuiteName(s) : "?")}"
             : "TLS (not negotiated)";
 
-    internal void OnClientHello(string? serverName, string[] protocols, TlsVersion[] versions, byte[] random)
+    /// <summary>
+    /// TLS 1.3 only: whether an application data record in <paramref name="direction"/> is still
+    /// part of the handshake. The server's records are, until the client sent its first protected
+    /// record (its Finished, RFC 8446 4.4.4); the client's first protected record is its Finished.
+    /// </summary>
+    internal bool IsEncryptedHandshake(TlsTraceDirection direction)
     {
         lock (_lock)
         {
+            if (_version != TlsVersion.Tls13 || _clientHelloDirection is not TlsTraceDirection client)
+            {
+                return false;
+            }
+
+            if (direction == client)
+            {
+                bool first = !_clientSentApplicationData;
+                _clientSentApplicationData = true;
+                return first;
+            }
+
+            return !_clientSentApplicationData;
+        }
+    }
+
+    internal void OnClientHello(TlsTraceDirection direction, string? serverName, string[] protocols, TlsVersion[] versions, byte[] random)
+    {
+        lock (_lock)
+        {
+            _clientHelloDirection = direction;
             _serverName = serverName;
             _offeredProtocols = protocols;
             _offeredVersions = versions;

@@ -35,6 +35,12 @@ public sealed class TlsRecordEvent
     /// <summary>True when the payload is protected (application data, or a record sent after ChangeCipherSpec in TLS 1.2).</summary>
     public bool IsEncrypted { get; init; }
 
+    /// <summary>
+    /// TLS 1.3: true for a protected record that still belongs to the handshake, as far as an
+    /// observer can tell (the server's flight after its ServerHello, the client's Finished).
+    /// </summary>
+    public bool IsEncryptedHandshake { get; init; }
+
     /// <summary>The plaintext handshake messages that ended in this record, in order.</summary>
     public IReadOnlyList<TlsHandshakeType> HandshakeMessages { get; init; } = [];
 
@@ -125,6 +131,9 @@ public sealed class TlsRecordEvent
                 break;
             case TlsContentType.ChangeCipherSpec:
                 text.Append("ChangeCipherSpec");
+                break;
+            case TlsContentType.ApplicationData when IsEncryptedHandshake:
+                text.Append("ApplicationData (encrypted handshake)");
                 break;
             case TlsContentType.ApplicationData:
                 text.Append("ApplicationData (encrypted)");

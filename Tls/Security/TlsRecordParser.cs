@@ -134,6 +134,7 @@ internal sealed class TlsRecordParser
             RecordVersion = version,
             Length = length,
             IsEncrypted = type == TlsContentType.ApplicationData || (_encrypted && type is TlsContentType.Handshake or TlsContentType.Alert),
+            IsEncryptedHandshake = type == TlsContentType.ApplicationData && _trace.IsEncryptedHandshake(_direction),
         };
 
         if (_keepPayload)
@@ -300,7 +301,7 @@ internal sealed class TlsRecordParser
 
         protocols = alpn.ToStrings();
         offered = hello.TryGetExtension(TlsExtensionType.SupportedVersions, out _) ? versions.ToArray() : [hello.LegacyVersion];
-        _trace.OnClientHello(serverName, protocols, offered, hello.Random.ToArray());
+        _trace.OnClientHello(_direction, serverName, protocols, offered, hello.Random.ToArray());
         return true;
     }
 

@@ -24,7 +24,7 @@ public sealed class DemoTests
         // TCP handshake, both hellos with SNI and version, elided bulk, HTTP status, the close.
         Assert.Contains(lines, l => l.Contains("client > IP 10.0.0.1.", StringComparison.Ordinal) && l.Contains("> 10.0.0.2.443: Flags [S]", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.Contains("client < IP 10.0.0.2.443 > 10.0.0.1.", StringComparison.Ordinal) && l.Contains("Flags [S.]", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.Contains("TLS client -> server: Handshake ClientHello, SNI demo.test, ALPN [http/1.1], offers TLS 1.3", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("TLS client -> server: Handshake ClientHello, SNI demo.test, offers TLS 1.3", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.Contains("TLS server -> client: Handshake ServerHello, TLS 1.3, TLS_", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.Contains("HTTP: GET /bytes/204800 -> 200 OK, Content-Length 204800", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.Contains("more segments", StringComparison.Ordinal) && l.Contains("not shown", StringComparison.Ordinal));
@@ -78,8 +78,10 @@ public sealed class DemoTests
     {
         using DemoFiles files = DemoFiles.Run("--bytes", "100000", "--loss", "0.05", "--seed", "11", "--quiet");
         string output = DemoFiles.Tool(TsharkTheoryAttribute.Tshark!,
-            "-r", files.Pcap, "-o", $"tls.keylog_file:{files.KeyLog}", "-Y", "http", "-T", "fields",
-            "-e", "tls.handshake.extensions_server_name", "-e", "http.request.method", "-e", "http.request.uri", "-e", "http.response.code", "-e", "http.content_length");
+            // The capture is taken at the client: segments lost on the way in are missing and their
+            // retransmissions come later, so tshark must reassemble out of order.
+            "-r", files.Pcap, "-o", $"tls.keylog_file:{files.KeyLog}", "-o", "tcp.reassemble_out_of_order:TRUE", "-Y", "http", "-T", "fields",
+            "-e", "http.request.method", "-e", "http.request.uri", "-e", "http.response.code", "-e", "http.content_length");
         Assert.Contains("GET\t/bytes/100000", output, StringComparison.Ordinal);
         Assert.Contains("200\t100000", output, StringComparison.Ordinal);
 
