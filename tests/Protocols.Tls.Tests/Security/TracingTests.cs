@@ -23,8 +23,29 @@ public sealed class TracingTests
         TlsRecordEvent hello = whole.Single(e => e.HandshakeMessages.Contains(TlsHandshakeType.ClientHello));
         Assert.Matches("^Handshake ClientHello, SNI trace.test, .*offers TLS 1.3.*, length \\d+$", hello.ToString());
         Assert.Contains(whole, e => e.ToString().StartsWith("Handshake ServerHello, TLS 1.3, TLS_AES_128_GCM_SHA256", StringComparison.Ordinal));
-        Assert.Contains(whole, e => e.ToString() == "ApplicationData (encrypted), length 300");
+        Assert.Contains(whole, e => e.ToString() == "ApplicationData (encrypted handshake), length 300");
         Assert.Contains(whole, e => e.ToString() == "ChangeCipherSpec, length 1");
+    }
+
+    [Fact]
+    public void Tls13_protected_records_are_handshake_until_the_clients_finished()
+    {
+        var events = new List<TlsRecordEvent>();
+        var trace = new TlsConnectionTrace();
+        var sent = new TlsRecordParser(TlsTraceDirection.Sent, trace, events.Add);
+        var received = new TlsRecordParser(TlsTraceDirection.Received, trace, events.Add);
+        byte[] Data(int length) => TlsFraming.BuildRecords(TlsContentType.ApplicationData, new byte[length], TlsVersion.Tls12);
+
+        sent.Feed(ClientHelloBuilder.Tls13("order.test").BuildRecords());
+        received.Feed(new ServerHelloBuilder { SelectedVersion = TlsVersion.Tls13, KeyShare = (TlsNamedGroup.X25519, new byte[32]) }.BuildRecords());
+        received.Feed(Data(400));   // EncryptedExtensions... Finished
+        sent.Feed(Data(53));        // the client's Finished
+        sent.Feed(Data(90));        // the request
+        received.Feed(Data(5000));  // the response
+
+        Assert.Equal(
+            ["ApplicationData (encrypted handshake), length 400", "ApplicationData (encrypted handshake), length 53", "ApplicationData (encrypted), length 90", "ApplicationData (encrypted), length 5000"],
+            events.Where(e => e.ContentType == TlsContentType.ApplicationData).Select(e => e.ToString()));
     }
 
     [Fact]
