@@ -17,6 +17,7 @@ internal sealed class DemoConsole
     private readonly Lock _lock = new();
     private long _bulkRecords;
     private long _bulkBytes;
+    private int _explainedEncryptedHandshake;
 
     public DemoConsole(TextWriter output, bool quiet)
     {
@@ -76,6 +77,10 @@ internal sealed class DemoConsole
         }
 
         Stamped($"  TLS {(record.Direction == TlsTraceDirection.Sent ? "client -> server" : "server -> client")}: {record}");
+        if (record.IsEncryptedHandshake && Interlocked.Exchange(ref _explainedEncryptedHandshake, 1) == 0)
+        {
+            Note("(TLS 1.3 encrypts everything after the ServerHello: EncryptedExtensions, Certificate, CertificateVerify, Finished; --keylog lets Wireshark decrypt them)");
+        }
     }
 
     /// <summary>How many large application data records were counted rather than shown.</summary>
