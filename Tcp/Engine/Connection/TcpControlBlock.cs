@@ -740,8 +740,8 @@ internal sealed class TcpControlBlock
             _sndUna = seg.Ack;
             _sndWl2 = seg.Ack;
             TakeHandshakeRttSample(seg, nowMicros);
-            EnterEstablished(nowMicros);
             long emitted = _emitted;
+            EnterEstablished(nowMicros);
             Output(nowMicros);
             if (State != TcpState.Closed && _emitted == emitted)
             {
