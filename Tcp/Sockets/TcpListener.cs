@@ -306,7 +306,7 @@ public sealed class TcpListener : IDisposable
         while (_acceptQueue.Count > 0 && _waiters.Count > 0)
         {
             AcceptWaiter waiter = _waiters.Dequeue();
-            if (waiter.Task.IsCompleted)
+            if (!waiter.IsPending)
             {
                 continue; // cancelled
             }
@@ -331,7 +331,7 @@ public sealed class TcpListener : IDisposable
 
     private void StartAccept(AcceptWaiter waiter)
     {
-        if (waiter.Task.IsCompleted)
+        if (!waiter.IsPending)
         {
             return;
         }
@@ -349,7 +349,7 @@ public sealed class TcpListener : IDisposable
             for (int i = 0; i < n; i++)
             {
                 AcceptWaiter w = _waiters.Dequeue();
-                if (!w.Task.IsCompleted)
+                if (w.IsPending)
                 {
                     _waiters.Enqueue(w);
                 }
@@ -395,14 +395,13 @@ public sealed class TcpListener : IDisposable
         }
     }
 
-    private sealed class AcceptWaiter : TaskCompletionSource<TcpStream>
+    private sealed class AcceptWaiter : TcpTaskCompletion<TcpStream>
     {
         private static readonly Action<object?> CancelCallback = static s => ((AcceptWaiter)s!).OnCancel();
         private readonly CancellationToken _cancellationToken;
         private CancellationTokenRegistration _registration;
 
         public AcceptWaiter(TcpListener listener, CancellationToken cancellationToken)
-            : base(TaskCreationOptions.RunContinuationsAsynchronously)
         {
             _cancellationToken = cancellationToken;
             StartOnLoop = _ => listener.StartAccept(this);
@@ -414,19 +413,13 @@ public sealed class TcpListener : IDisposable
 
         public Action<NetworkStack> StartOnLoop { get; }
 
-        public bool Succeed(TcpStream stream)
-        {
-            _registration.Dispose();
-            return TrySetResult(stream);
-        }
+        public bool Succeed(TcpStream stream) => TrySucceed(stream);
 
-        public void Fail(Exception exception)
-        {
-            _registration.Dispose();
-            TrySetException(exception);
-        }
+        public void Fail(Exception exception) => TryFail(exception);
+
+        protected override void OnClaimed() => _registration.Unregister();
 
         // The waiter stays in the queue; the loop skips completed ones.
-        private void OnCancel() => TrySetCanceled(_cancellationToken);
+        private void OnCancel() => TryCancel(_cancellationToken);
     }
 }
