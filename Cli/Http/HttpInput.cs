@@ -78,7 +78,7 @@ internal sealed class HttpInput : IDisposable
     public long BodyRead => _bodyRead;
 
     /// <summary>Reads and parses the next request head (RFC 9112 2.2: leading empty lines are skipped).</summary>
-    public async ValueTask<(HttpHeadStatus Status, HttpRequestHead? Head, HttpRequestError? Error)> ReadHeadAsync(CancellationToken cancellationToken)
+    public async ValueTask<(HttpHeadStatus Status, HttpRequestHead? Head, HttpRejection? Error)> ReadHeadAsync(CancellationToken cancellationToken)
     {
         int skipped = 0;
         int scan = 0; // offset from _start where the search for the next '\n' resumes
@@ -104,7 +104,7 @@ internal sealed class HttpInput : IDisposable
                         // An empty line before the request line: skip it (bounded).
                         if (++skipped > MaxLeadingEmptyLines)
                         {
-                            return (HttpHeadStatus.Invalid, null, new HttpRequestError(400, "empty lines instead of a request"));
+                            return (HttpHeadStatus.Invalid, null, new HttpRejection(400, "empty lines instead of a request"));
                         }
 
                         _start += scan;
@@ -115,12 +115,12 @@ internal sealed class HttpInput : IDisposable
                     // The empty line ends the head.
                     if (lineStart > _options.MaxHeaderBytes)
                     {
-                        return (HttpHeadStatus.Invalid, null, new HttpRequestError(431, "request header section too large"));
+                        return (HttpHeadStatus.Invalid, null, new HttpRejection(431, "request header section too large"));
                     }
 
                     ReadOnlySpan<byte> head = _buffer.AsSpan(_start, lineStart);
                     _start += scan;
-                    HttpRequestHead? parsed = HttpRequestHead.TryParse(head, _options, out HttpRequestError? error);
+                    HttpRequestHead? parsed = HttpRequestHead.TryParse(head, _options, out HttpRejection? error);
                     if (parsed is null)
                     {
                         return (HttpHeadStatus.Invalid, null, error);
@@ -132,19 +132,19 @@ internal sealed class HttpInput : IDisposable
 
                 if (lines == 0 && lineLength > _options.MaxRequestLineLength)
                 {
-                    return (HttpHeadStatus.Invalid, null, new HttpRequestError(414, "request line too long"));
+                    return (HttpHeadStatus.Invalid, null, new HttpRejection(414, "request line too long"));
                 }
 
                 lines++;
                 lineStart = scan;
                 if (lines > _options.MaxHeaderCount + 1)
                 {
-                    return (HttpHeadStatus.Invalid, null, new HttpRequestError(431, $"more than {_options.MaxHeaderCount} header fields"));
+                    return (HttpHeadStatus.Invalid, null, new HttpRejection(431, $"more than {_options.MaxHeaderCount} header fields"));
                 }
 
                 if (scan > _options.MaxHeaderBytes)
                 {
-                    return (HttpHeadStatus.Invalid, null, new HttpRequestError(431, "request header section too large"));
+                    return (HttpHeadStatus.Invalid, null, new HttpRejection(431, "request header section too large"));
                 }
 
                 continue;
@@ -153,12 +153,12 @@ internal sealed class HttpInput : IDisposable
             scan = _end - _start;
             if (lines == 0 && scan - lineStart > _options.MaxRequestLineLength)
             {
-                return (HttpHeadStatus.Invalid, null, new HttpRequestError(414, "request line too long"));
+                return (HttpHeadStatus.Invalid, null, new HttpRejection(414, "request line too long"));
             }
 
             if (scan > _options.MaxHeaderBytes)
             {
-                return (HttpHeadStatus.Invalid, null, new HttpRequestError(431, "request header section too large"));
+                return (HttpHeadStatus.Invalid, null, new HttpRejection(431, "request header section too large"));
             }
 
             if (_endOfStream || !await FillAsync(cancellationToken).ConfigureAwait(false))
@@ -196,43 +196,43 @@ internal sealed class HttpInput : IDisposable
                 case ChunkState.Data:
                     return await ReadDataAsync(destination, cancellationToken).ConfigureAwait(false);
                 case ChunkState.Size:
-                {
-                    (int offset, int length) = await ReadLineAsync(MaxChunkLineLength, cancellationToken).ConfigureAwait(false);
-                    _remaining = ParseChunkSize(_buffer.AsSpan(offset, length));
-                    _chunkState = _remaining == 0 ? ChunkState.Trailers : ChunkState.Data;
-                    break;
-                }
+                    {
+                        (int offset, int length) = await ReadLineAsync(MaxChunkLineLength, cancellationToken).ConfigureAwait(false);
+                        _remaining = ParseChunkSize(_buffer.AsSpan(offset, length));
+                        _chunkState = _remaining == 0 ? ChunkState.Trailers : ChunkState.Data;
+                        break;
+                    }
 
                 case ChunkState.DataEnd:
-                {
-                    (_, int length) = await ReadLineAsync(2, cancellationToken).ConfigureAwait(false);
-                    if (length != 0)
                     {
-                        throw new HttpBodyException(400, "chunk data not followed by CRLF");
-                    }
+                        (_, int length) = await ReadLineAsync(2, cancellationToken).ConfigureAwait(false);
+                        if (length != 0)
+                        {
+                            throw new HttpBodyException(400, "chunk data not followed by CRLF");
+                        }
 
-                    _chunkState = ChunkState.Size;
-                    break;
-                }
+                        _chunkState = ChunkState.Size;
+                        break;
+                    }
 
                 case ChunkState.Trailers:
-                {
-                    // RFC 9112 7.1.2: trailer fields are read and ignored; their total is bounded like a head.
-                    (_, int length) = await ReadLineAsync(_options.MaxHeaderBytes, cancellationToken).ConfigureAwait(false);
-                    if (length == 0)
                     {
-                        _chunkState = ChunkState.Done;
-                        return 0;
-                    }
+                        // RFC 9112 7.1.2: trailer fields are read and ignored; their total is bounded like a head.
+                        (_, int length) = await ReadLineAsync(_options.MaxHeaderBytes, cancellationToken).ConfigureAwait(false);
+                        if (length == 0)
+                        {
+                            _chunkState = ChunkState.Done;
+                            return 0;
+                        }
 
-                    _remaining += length;
-                    if (_remaining > _options.MaxHeaderBytes)
-                    {
-                        throw new HttpBodyException(431, "trailer section too large");
-                    }
+                        _remaining += length;
+                        if (_remaining > _options.MaxHeaderBytes)
+                        {
+                            throw new HttpBodyException(431, "trailer section too large");
+                        }
 
-                    break;
-                }
+                        break;
+                    }
             }
         }
     }

@@ -6,7 +6,7 @@ namespace Protocols.Cli.Http;
 /// <summary>A request that cannot be served: the status to answer with (then the connection closes).</summary>
 /// <param name="Status">The response status (400, 413, 414, 431, 501, 505...).</param>
 /// <param name="Reason">A short explanation sent as the response body.</param>
-internal sealed record HttpRequestError(int Status, string Reason);
+internal sealed record HttpRejection(int Status, string Reason);
 
 /// <summary>How the request's body is delimited (RFC 9112 6.3).</summary>
 internal enum HttpBodyKind
@@ -72,7 +72,7 @@ internal sealed class HttpRequestHead
     /// each ended by LF or CRLF, without the empty line that ends the section. Never throws on
     /// hostile input: returns null and sets <paramref name="error"/> instead.
     /// </summary>
-    public static HttpRequestHead? TryParse(ReadOnlySpan<byte> head, HttpServerOptions limits, out HttpRequestError? error)
+    public static HttpRequestHead? TryParse(ReadOnlySpan<byte> head, HttpServerOptions limits, out HttpRejection? error)
     {
         var request = new HttpRequestHead();
         error = null;
@@ -81,7 +81,7 @@ internal sealed class HttpRequestHead
         ReadOnlySpan<byte> rest = newline < 0 ? default : head[(newline + 1)..];
         if (requestLine.Length > limits.MaxRequestLineLength)
         {
-            error = new HttpRequestError(414, "request line too long");
+            error = new HttpRejection(414, "request line too long");
             return null;
         }
 
@@ -97,7 +97,7 @@ internal sealed class HttpRequestHead
             rest = newline < 0 ? default : rest[(newline + 1)..];
             if (request._headers.Count == limits.MaxHeaderCount)
             {
-                error = new HttpRequestError(431, $"more than {limits.MaxHeaderCount} header fields");
+                error = new HttpRejection(431, $"more than {limits.MaxHeaderCount} header fields");
                 return null;
             }
 
@@ -112,13 +112,13 @@ internal sealed class HttpRequestHead
     }
 
     /// <summary>RFC 9112 3: method SP request-target SP HTTP-version.</summary>
-    private HttpRequestError? ParseRequestLine(ReadOnlySpan<byte> line)
+    private HttpRejection? ParseRequestLine(ReadOnlySpan<byte> line)
     {
         int firstSpace = line.IndexOf((byte)' ');
         int lastSpace = line.LastIndexOf((byte)' ');
         if (firstSpace <= 0 || lastSpace == firstSpace)
         {
-            return new HttpRequestError(400, "malformed request line");
+            return new HttpRejection(400, "malformed request line");
         }
 
         ReadOnlySpan<byte> method = line[..firstSpace];
@@ -126,18 +126,18 @@ internal sealed class HttpRequestHead
         ReadOnlySpan<byte> version = line[(lastSpace + 1)..];
         if (!IsToken(method) || target.IsEmpty || target.IndexOfAnyInRange((byte)0, (byte)' ') >= 0 || target.Contains((byte)0x7F))
         {
-            return new HttpRequestError(400, "malformed request line");
+            return new HttpRejection(400, "malformed request line");
         }
 
         // RFC 9112 2.3: HTTP-version = "HTTP/" DIGIT "." DIGIT (case-sensitive).
         if (version.Length != 8 || !version.StartsWith("HTTP/"u8) || version[6] != '.' || !char.IsAsciiDigit((char)version[5]) || !char.IsAsciiDigit((char)version[7]))
         {
-            return new HttpRequestError(400, "malformed HTTP version");
+            return new HttpRejection(400, "malformed HTTP version");
         }
 
         if (version[5] != '1')
         {
-            return new HttpRequestError(505, "only HTTP/1.x is supported");
+            return new HttpRejection(505, "only HTTP/1.x is supported");
         }
 
         Method = Encoding.ASCII.GetString(method);
@@ -152,7 +152,7 @@ internal sealed class HttpRequestHead
         }
         else if (!path.StartsWith('/') && path != "*")
         {
-            return new HttpRequestError(400, "malformed request target");
+            return new HttpRejection(400, "malformed request target");
         }
 
         int query = path.IndexOfAny(['?', '#']);
@@ -161,23 +161,23 @@ internal sealed class HttpRequestHead
     }
 
     /// <summary>RFC 9112 5: field-name ":" OWS field-value OWS.</summary>
-    private HttpRequestError? ParseField(ReadOnlySpan<byte> line)
+    private HttpRejection? ParseField(ReadOnlySpan<byte> line)
     {
         if (line.IsEmpty)
         {
-            return new HttpRequestError(400, "empty header line");
+            return new HttpRejection(400, "empty header line");
         }
 
         if (line[0] is (byte)' ' or (byte)'\t')
         {
-            return new HttpRequestError(400, "obsolete line folding"); // RFC 9112 5.2
+            return new HttpRejection(400, "obsolete line folding"); // RFC 9112 5.2
         }
 
         int colon = line.IndexOf((byte)':');
         if (colon <= 0 || !IsToken(line[..colon]))
         {
             // RFC 9112 5.1: no whitespace between the field name and the colon.
-            return new HttpRequestError(400, "malformed header field");
+            return new HttpRejection(400, "malformed header field");
         }
 
         ReadOnlySpan<byte> value = line[(colon + 1)..].Trim(" \t"u8);
@@ -186,7 +186,7 @@ internal sealed class HttpRequestHead
             // RFC 9110 5.5: CR, LF and NUL are never allowed in a field value.
             if (b is 0 or (byte)'\r' or (byte)'\n' || (b < 0x20 && b != '\t') || b == 0x7F)
             {
-                return new HttpRequestError(400, "invalid character in a header value");
+                return new HttpRejection(400, "invalid character in a header value");
             }
         }
 
@@ -195,7 +195,7 @@ internal sealed class HttpRequestHead
     }
 
     /// <summary>The fields that matter to the server: Host, framing (RFC 9112 6.3), Connection, Expect.</summary>
-    private HttpRequestError? Interpret()
+    private HttpRejection? Interpret()
     {
         int hosts = 0;
         string? contentLength = null;
@@ -215,7 +215,7 @@ internal sealed class HttpRequestHead
                     string item = part.Trim(' ', '\t');
                     if (contentLength is not null && contentLength != item)
                     {
-                        return new HttpRequestError(400, "conflicting Content-Length");
+                        return new HttpRejection(400, "conflicting Content-Length");
                     }
 
                     contentLength = item;
@@ -238,7 +238,7 @@ internal sealed class HttpRequestHead
             {
                 if (!value.Equals("100-continue", StringComparison.OrdinalIgnoreCase))
                 {
-                    return new HttpRequestError(417, "only Expect: 100-continue is supported"); // RFC 9110 10.1.1
+                    return new HttpRejection(417, "only Expect: 100-continue is supported"); // RFC 9110 10.1.1
                 }
 
                 ExpectContinue = MinorVersion >= 1;
@@ -248,7 +248,7 @@ internal sealed class HttpRequestHead
         // RFC 9112 3.2: an HTTP/1.1 request has exactly one Host field.
         if (hosts > 1 || (hosts == 0 && MinorVersion >= 1))
         {
-            return new HttpRequestError(400, hosts == 0 ? "missing Host" : "more than one Host");
+            return new HttpRejection(400, hosts == 0 ? "missing Host" : "more than one Host");
         }
 
         KeepAlive = MinorVersion >= 1 ? !close : keepAlive && !close; // RFC 9112 9.3
@@ -257,18 +257,18 @@ internal sealed class HttpRequestHead
             // RFC 9112 6.3 (3): Transfer-Encoding with Content-Length may be a smuggling attempt: refuse.
             if (contentLength is not null)
             {
-                return new HttpRequestError(400, "both Transfer-Encoding and Content-Length");
+                return new HttpRejection(400, "both Transfer-Encoding and Content-Length");
             }
 
             if (MinorVersion == 0)
             {
-                return new HttpRequestError(400, "Transfer-Encoding in an HTTP/1.0 request"); // RFC 9112 6.1
+                return new HttpRejection(400, "Transfer-Encoding in an HTTP/1.0 request"); // RFC 9112 6.1
             }
 
             // RFC 9112 6.1: only "chunked" is understood here, and it must be the last (here: only) coding.
             if (!transferEncoding.Trim(' ', '\t').Equals("chunked", StringComparison.OrdinalIgnoreCase))
             {
-                return new HttpRequestError(501, "only Transfer-Encoding: chunked is supported");
+                return new HttpRejection(501, "only Transfer-Encoding: chunked is supported");
             }
 
             BodyKind = HttpBodyKind.Chunked;
@@ -279,7 +279,7 @@ internal sealed class HttpRequestHead
         {
             if (contentLength.Length is 0 or > 18 || !long.TryParse(contentLength, NumberStyles.None, CultureInfo.InvariantCulture, out long length))
             {
-                return new HttpRequestError(400, "invalid Content-Length");
+                return new HttpRejection(400, "invalid Content-Length");
             }
 
             ContentLength = length;

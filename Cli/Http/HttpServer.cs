@@ -126,7 +126,7 @@ internal sealed class HttpServer
         {
             for (int served = 0; served < _options.MaxRequestsPerConnection; served++)
             {
-                (HttpHeadStatus status, HttpRequestHead? head, HttpRequestError? error) result;
+                (HttpHeadStatus status, HttpRequestHead? head, HttpRejection? error) result;
                 try
                 {
                     result = await input.ReadHeadAsync(Token).ConfigureAwait(false);
@@ -134,7 +134,7 @@ internal sealed class HttpServer
                 catch (OperationCanceledException) when (idle.Expired && input.Buffered > 0)
                 {
                     // RFC 9110 15.5.9: a request started but not finished in time.
-                    await RejectAsync(new HttpRequestError(408, "request not received in time")).ConfigureAwait(false);
+                    await RejectAsync(new HttpRejection(408, "request not received in time")).ConfigureAwait(false);
                     return;
                 }
 
@@ -159,7 +159,7 @@ internal sealed class HttpServer
                 }
                 catch (HttpBodyException e) when (!_responseStarted)
                 {
-                    await RejectAsync(new HttpRequestError(e.Status, e.Message), request.MinorVersion).ConfigureAwait(false);
+                    await RejectAsync(new HttpRejection(e.Status, e.Message), request.MinorVersion).ConfigureAwait(false);
                     return;
                 }
 
@@ -279,7 +279,7 @@ internal sealed class HttpServer
         {
             if (request.BodyKind == HttpBodyKind.ContentLength && request.ContentLength > _options.MaxRequestBodyBytes)
             {
-                await RejectAsync(new HttpRequestError(413, "request body too large"), request.MinorVersion).ConfigureAwait(false);
+                await RejectAsync(new HttpRejection(413, "request body too large"), request.MinorVersion).ConfigureAwait(false);
                 return false;
             }
 
@@ -372,7 +372,7 @@ internal sealed class HttpServer
         }
 
         /// <summary>An error response with <c>Connection: close</c>, then a bounded lingering read so the client sees it before our FIN (RFC 9112 9.6).</summary>
-        private async Task RejectAsync(HttpRequestError error, int minorVersion = 1)
+        private async Task RejectAsync(HttpRejection error, int minorVersion = 1)
         {
             Interlocked.Increment(ref server.Counters._rejected);
             Interlocked.Increment(ref server.Counters._requests);
