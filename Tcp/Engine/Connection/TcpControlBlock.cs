@@ -66,6 +66,7 @@ internal sealed class TcpControlBlock
     private int _peerMss = DefaultPeerMss;
     private int _mss = DefaultPeerMss;
     private int _rcvMss = DefaultPeerMss;
+    private int _largestSegmentReceived; // Linux's rcv_mss estimate: the peer may send less than we announced
     private int _pathMss = int.MaxValue; // lowered by ICMP fragmentation needed (RFC 1191)
     private long _lastReceiveMicros;
 
@@ -95,6 +96,9 @@ internal sealed class TcpControlBlock
 
     // Loss recovery (RFC 5681 3.2, RFC 6582).
     private int _dupAcks;
+    private long _limitedTransmit;
+    private uint _tsAtLastRetransmit; // the TSval our latest retransmission carried
+    private bool _hasRetransmitTs; // RFC 3042: extra bytes the first two duplicate ACKs let out
     private SeqNum _recover;
     private bool _recoverValid;
 
@@ -199,7 +203,7 @@ internal sealed class TcpControlBlock
     internal int AllocatedBufferBytes => (_send?.AllocatedBytes ?? 0) + (_recv?.AllocatedBytes ?? 0);
 
     private long UserTimeoutDeadline =>
-        _options.UserTimeout is TimeSpan ut && _sndMax != _sndUna && IsSynchronized(State)
+        _options.UserTimeout is TimeSpan ut && _sndMax != _sndUna && IsSynchronized(State) && State != TcpState.SynReceived
             ? _lastProgressMicros + (ut.Ticks / 10)
             : Never;
 
@@ -565,11 +569,13 @@ internal sealed class TcpControlBlock
             case TcpState.Established:
                 _send!.CompleteWrites();
                 State = TcpState.FinWait1;
+                LeaveEstablishedCount(); // tcpCurrEstab counts ESTABLISHED and CLOSE-WAIT (RFC 1213)
                 Output(nowMicros);
                 break;
             case TcpState.CloseWait:
                 _send!.CompleteWrites();
                 State = TcpState.LastAck;
+                LeaveEstablishedCount();
                 Output(nowMicros);
                 break;
             default:
@@ -980,6 +986,7 @@ internal sealed class TcpControlBlock
             }
 
             _dupAcks = 0;
+            _limitedTransmit = 0;
             if (freed > 0)
             {
                 _events |= TcpEvents.Writable;
@@ -998,8 +1005,15 @@ internal sealed class TcpControlBlock
             {
                 _cc.OnDuplicateAck(nowMicros); // RFC 5681 3.2 step 4
             }
+            else if (_dupAcks < CongestionRules.DuplicateAckThreshold)
+            {
+                // RFC 3042 limited transmit: each of the first two duplicate ACKs lets one new segment out
+                // beyond cwnd (FlightSize <= cwnd + 2 * SMSS), so that a small window still collects three.
+                _limitedTransmit = _dupAcks * (long)_mss;
+            }
             else if (_dupAcks == CongestionRules.DuplicateAckThreshold && (!_recoverValid || ack >= _recover))
             {
+                _limitedTransmit = 0;
                 // RFC 5681 3.2 steps 2-3, RFC 6582 3.2 step 2: fast retransmit, enter fast recovery.
                 _recover = _sndMax;
                 _recoverValid = true;
@@ -1093,7 +1107,9 @@ internal sealed class TcpControlBlock
         else if (r.Delivered > 0)
         {
             long delay = DelayedAckMicros;
-            if (delay == 0 || recv.RcvNxt - _lastAckSent >= 2 * _rcvMss)
+            _largestSegmentReceived = Math.Max(_largestSegmentReceived, payload.Length);
+            int fullSized = Math.Min(_rcvMss, Math.Max(_largestSegmentReceived, DefaultPeerMss));
+            if (delay == 0 || recv.RcvNxt - _lastAckSent >= 2 * fullSized)
             {
                 _ackNow = true;
             }
@@ -1160,7 +1176,7 @@ internal sealed class TcpControlBlock
                 _cc.OnRestartAfterIdle(nowMicros); // RFC 5681 4.1
             }
 
-            long window = Math.Min(_sndWnd, _cc.CongestionWindow);
+            long window = Math.Min(_sndWnd, _cc.CongestionWindow + (retransmission || _cc.InFastRecovery ? 0 : _limitedTransmit));
             long usable = window - (_sndNxt - _sndUna);
             int len = (int)Math.Clamp(Math.Min(Math.Min(_mss, dataRemaining), usable), 0, int.MaxValue);
             bool fin = finPending && len == dataRemaining;
@@ -1236,6 +1252,8 @@ internal sealed class TcpControlBlock
         {
             _retransmissions++;
             _counters.Add(TcpCounter.SegmentsRetransmitted);
+            _tsAtLastRetransmit = TsNow(nowMicros);
+            _hasRetransmitTs = true;
             if (_rttTiming && _rttSeq > seq)
             {
                 _rttTiming = false; // Karn's rule (RFC 6298 3)
@@ -1351,6 +1369,7 @@ internal sealed class TcpControlBlock
         _recover = _sndMax; // RFC 6582 4: after a timeout, recover = the highest sequence number sent
         _recoverValid = true;
         _dupAcks = 0;
+        _limitedTransmit = 0;
         _rttTiming = false;
         _sndNxt = _sndUna; // go back: what follows is resent as the window reopens
         RetransmitHead(nowMicros);
@@ -1496,7 +1515,15 @@ internal sealed class TcpControlBlock
         Emit(o, default, default, nowMicros);
     }
 
-    private void SendAck(long nowMicros) => SendSegment(TcpFlags.Ack, _sndNxt, default, default, nowMicros);
+    // A pure ACK carries the highest sequence number sent (SND.NXT in RFC 9293 terms; ours may have been
+    // rewound by a timeout), kept inside the peer's window like Linux's tcp_acceptable_seq, so the peer
+    // finds it acceptable (RFC 9293 3.10.7.4 first check) and processes its ACK field.
+    private void SendAck(long nowMicros)
+    {
+        SeqNum windowEnd = _sndUna + (int)Math.Min(_sndWnd, int.MaxValue);
+        SeqNum seq = _sndMax <= windowEnd ? _sndMax : SeqNum.Max(windowEnd, _sndUna);
+        SendSegment(TcpFlags.Ack, seq, default, default, nowMicros);
+    }
 
     private void SendChallengeAck(long nowMicros)
     {
@@ -1640,7 +1667,15 @@ internal sealed class TcpControlBlock
     {
         if (_tsEnabled && seg.Options.Timestamps is TcpTimestamps ts && ts.TsEcr != 0)
         {
-            // RFC 7323 4.1: every ACK of new data gives a measurement; Karn's rule does not apply.
+            // RFC 7323 4.1: every ACK of new data gives a measurement. But an echo older than our last
+            // retransmission may be the receiver's TS.Recent from an earlier copy, kept while it
+            // answered a later duplicate (RFC 7323 4.3): the sample would include a whole RTO and
+            // inflate the RTO ever further under heavy loss. Such echoes are skipped, Karn-style.
+            if (_hasRetransmitTs && TsBefore(ts.TsEcr, _tsAtLastRetransmit))
+            {
+                return null;
+            }
+
             if (RtoEstimator.TryGetTimestampSample(TsNow(nowMicros), ts.TsEcr, MicrosPerTimestampTick, out long rtt))
             {
                 _rto.AddSample(rtt, RtoEstimator.ExpectedSamplesPerWindow(flight + _mss, _mss));
