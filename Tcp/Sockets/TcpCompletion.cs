@@ -186,17 +186,29 @@ internal class TcpTaskCompletion<T> : IThreadPoolWorkItem
 
     void IThreadPoolWorkItem.Execute()
     {
-        if (_cancelled)
+        // Complete without a context current: .NET runs ConfigureAwait(false) continuations inline
+        // only then (elsewhere it queues them to the thread pool, which would leave the
+        // simulation's thread); continuations that captured a context are posted to it.
+        SynchronizationContext? previous = SynchronizationContext.Current;
+        SynchronizationContext.SetSynchronizationContext(null);
+        try
         {
-            _source.TrySetCanceled(_cancelledBy);
+            if (_cancelled)
+            {
+                _source.TrySetCanceled(_cancelledBy);
+            }
+            else if (_exception is not null)
+            {
+                _source.TrySetException(_exception);
+            }
+            else
+            {
+                _source.TrySetResult(_result!);
+            }
         }
-        else if (_exception is not null)
+        finally
         {
-            _source.TrySetException(_exception);
-        }
-        else
-        {
-            _source.TrySetResult(_result!);
+            SynchronizationContext.SetSynchronizationContext(previous);
         }
     }
 

@@ -66,6 +66,8 @@ internal sealed class TcpControlBlock
     private int _peerMss = DefaultPeerMss;
     private int _mss = DefaultPeerMss;
     private int _rcvMss = DefaultPeerMss;
+    private int _pathMss = int.MaxValue; // lowered by ICMP fragmentation needed (RFC 1191)
+    private long _lastReceiveMicros;
 
     // Timers (absolute deadlines, Never when disarmed).
     private long _rtxDeadline = Never;
@@ -384,6 +386,7 @@ internal sealed class TcpControlBlock
                 if (nextHopMtu >= 68)
                 {
                     int mss = Math.Max(nextHopMtu - 40 - (_tsEnabled ? TimestampOptionLength : 0), MinimumMss);
+                    _pathMss = Math.Min(_pathMss, nextHopMtu - 40);
                     if (mss < _mss)
                     {
                         _mss = mss;
@@ -826,6 +829,7 @@ internal sealed class TcpControlBlock
 
         _keepAliveProbes = 0;
         _persistUnanswered = 0;
+        _lastReceiveMicros = nowMicros;
         if (_options.KeepAlive is TcpKeepAliveOptions ka && State is TcpState.Established or TcpState.CloseWait)
         {
             _keepAliveDeadline = nowMicros + (ka.Idle.Ticks / 10);
@@ -1330,8 +1334,11 @@ internal sealed class TcpControlBlock
                 break;
         }
 
-        if (_rtxCount >= _options.MaxRetransmissions)
+        bool zeroWindow = _sndWnd == 0;
+        if (zeroWindow ? nowMicros - _lastReceiveMicros > _rto.MaximumRtoMicros : _rtxCount >= _options.MaxRetransmissions)
         {
+            // Like Linux's tcp_retransmit_timer: a peer that shrank its window to zero gets our
+            // retransmissions as window probes and is only given up when it fell silent for TCP_RTO_MAX.
             _counters.Add(TcpCounter.ConnectionTimeouts);
             Fail(SocketError.TimedOut, nowMicros);
             return;
@@ -1612,7 +1619,7 @@ internal sealed class TcpControlBlock
         // RFC 9293 3.7.1: Eff.snd.MSS = min(SendMSS + 20, MMS_S) - TCPhdrsize - IPoptionsize, with
         // the timestamp option counted in the header (as Linux does).
         int options = _tsEnabled ? TimestampOptionLength : 0;
-        _mss = Math.Max(Math.Min(_peerMss, _announcedMss) - options, MinimumMss);
+        _mss = Math.Max(Math.Min(Math.Min(_peerMss, _announcedMss), _pathMss) - options, MinimumMss);
         _rcvMss = Math.Max(_announcedMss - options, MinimumMss);
     }
 
@@ -1666,6 +1673,7 @@ internal sealed class TcpControlBlock
         _sndNxt = _sndUna;
         _sndMax = _sndUna;
         _lastProgressMicros = nowMicros;
+        _lastReceiveMicros = nowMicros;
         if (_synRetransmitted)
         {
             _rto.OnHandshakeCompletedAfterSynLoss(); // RFC 6298 5.7
