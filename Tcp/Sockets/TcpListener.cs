@@ -33,7 +33,7 @@ public sealed class TcpListener : IDisposable
         LocalEndPoint = local;
         Backlog = backlog;
         Options = options;
-        _windowScale = WindowScaleFor(options.ReceiveBufferSize);
+        _windowScale = TcpControlBlock.ChooseWindowScale(options.ReceiveBufferSize); // what OpenFromCookie assumes we announced
         _closeOnLoop = CloseOnLoop;
     }
 
@@ -206,18 +206,6 @@ public sealed class TcpListener : IDisposable
 
     /// <summary>A half-open connection was closed (SYN-ACK retries exhausted, RST). On the loop.</summary>
     internal void OnHalfOpenClosed(TcpConnection connection) => _synQueue.Remove(connection);
-
-    // RFC 7323 2.3: the shift that lets the receive buffer be advertised in 16 bits (at most 14).
-    internal static int WindowScaleFor(int receiveBufferSize)
-    {
-        int shift = 0;
-        while (shift < TcpOption.MaxWindowScaleShift && (receiveBufferSize >> shift) > ushort.MaxValue)
-        {
-            shift++;
-        }
-
-        return shift;
-    }
 
     // RFC 4987 3.6: answer without keeping state; the ISN encodes what we would have kept.
     private void SendCookieSynAck(in TcpFourTuple tuple, in TcpSegment syn, long now)
