@@ -66,6 +66,7 @@ internal sealed class TcpControlBlock
     private int _peerMss = DefaultPeerMss;
     private int _mss = DefaultPeerMss;
     private int _rcvMss = DefaultPeerMss;
+    private int _largestSegmentReceived; // Linux's rcv_mss estimate: the peer may send less than we announced
     private int _pathMss = int.MaxValue; // lowered by ICMP fragmentation needed (RFC 1191)
     private long _lastReceiveMicros;
 
@@ -199,7 +200,7 @@ internal sealed class TcpControlBlock
     internal int AllocatedBufferBytes => (_send?.AllocatedBytes ?? 0) + (_recv?.AllocatedBytes ?? 0);
 
     private long UserTimeoutDeadline =>
-        _options.UserTimeout is TimeSpan ut && _sndMax != _sndUna && IsSynchronized(State)
+        _options.UserTimeout is TimeSpan ut && _sndMax != _sndUna && IsSynchronized(State) && State != TcpState.SynReceived
             ? _lastProgressMicros + (ut.Ticks / 10)
             : Never;
 
@@ -1093,7 +1094,9 @@ internal sealed class TcpControlBlock
         else if (r.Delivered > 0)
         {
             long delay = DelayedAckMicros;
-            if (delay == 0 || recv.RcvNxt - _lastAckSent >= 2 * _rcvMss)
+            _largestSegmentReceived = Math.Max(_largestSegmentReceived, payload.Length);
+            int fullSized = Math.Min(_rcvMss, Math.Max(_largestSegmentReceived, DefaultPeerMss));
+            if (delay == 0 || recv.RcvNxt - _lastAckSent >= 2 * fullSized)
             {
                 _ackNow = true;
             }
@@ -1496,7 +1499,15 @@ internal sealed class TcpControlBlock
         Emit(o, default, default, nowMicros);
     }
 
-    private void SendAck(long nowMicros) => SendSegment(TcpFlags.Ack, _sndNxt, default, default, nowMicros);
+    // A pure ACK carries the highest sequence number sent (SND.NXT in RFC 9293 terms; ours may have been
+    // rewound by a timeout), kept inside the peer's window like Linux's tcp_acceptable_seq, so the peer
+    // finds it acceptable (RFC 9293 3.10.7.4 first check) and processes its ACK field.
+    private void SendAck(long nowMicros)
+    {
+        SeqNum windowEnd = _sndUna + (int)Math.Min(_sndWnd, int.MaxValue);
+        SeqNum seq = _sndMax <= windowEnd ? _sndMax : SeqNum.Max(windowEnd, _sndUna);
+        SendSegment(TcpFlags.Ack, seq, default, default, nowMicros);
+    }
 
     private void SendChallengeAck(long nowMicros)
     {
