@@ -1,5 +1,8 @@
 using System.Globalization;
+using System.Net.Security;
+using System.Security.Cryptography;
 using Protocols.Cli.CommandLine;
+using Protocols.Tls;
 using Protocols.Wire;
 
 namespace Protocols.Cli.Serve;
@@ -23,6 +26,10 @@ internal enum ServeDeviceKind
 /// <param name="Mtu">The MTU to use instead of the interface's, or null.</param>
 /// <param name="UdpEchoPort">The UDP echo server's port, or null.</param>
 /// <param name="PcapPath">Where to capture every frame, or null.</param>
+/// <param name="HttpPort">The HTTP server's port, or null.</param>
+/// <param name="EchoPort">The TCP echo server's port, or null.</param>
+/// <param name="HttpsPort">The HTTPS server's port, or null.</param>
+/// <param name="Certificate">The HTTPS certificate loaded from --cert/--key, or null for a self-signed one made at start.</param>
 internal sealed record ServeSettings(
     ServeDeviceKind DeviceKind,
     string DeviceName,
@@ -31,22 +38,61 @@ internal sealed record ServeSettings(
     Ipv4Address? Gateway,
     int? Mtu,
     ushort? UdpEchoPort,
-    string? PcapPath)
+    string? PcapPath,
+    ushort? HttpPort = null,
+    ushort? EchoPort = null,
+    ushort? HttpsPort = null,
+    SslStreamCertificateContext? Certificate = null)
 {
-    /// <summary>The options of CLI.md that belong to the TCP and TLS layers, which this build does not have yet.</summary>
-    public static readonly string[] NotYetSupported = ["--http", "--https", "--echo", "--cert", "--key"];
-
     /// <summary>Checks the parsed command line; throws <see cref="UsageException"/> naming the flag.</summary>
     public static ServeSettings From(ParsedArguments arguments)
     {
-        foreach (string option in NotYetSupported)
+        (ServeDeviceKind kind, string device, Ipv4Address own, int prefixLength, Ipv4Address? gateway, int? mtu) = ParseDevice(arguments);
+        ushort? echo = Port(arguments, "--udp-echo");
+        ushort? http = Port(arguments, "--http");
+        ushort? tcpEcho = Port(arguments, "--echo");
+        ushort? https = Port(arguments, "--https");
+        if (http is not null && http == tcpEcho)
         {
-            if (arguments.Has(option))
+            throw new UsageException($"--echo: port {tcpEcho} is already the --http port");
+        }
+
+        if (https is not null && (https == http || https == tcpEcho))
+        {
+            throw new UsageException($"--https: port {https} is already the {(https == http ? "--http" : "--echo")} port");
+        }
+
+        string? cert = arguments.GetPath("--cert");
+        string? key = arguments.GetPath("--key");
+        if ((cert is null) != (key is null))
+        {
+            throw new UsageException(cert is null ? "--cert: required with --key" : "--key: required with --cert");
+        }
+
+        SslStreamCertificateContext? certificate = null;
+        if (cert is not null)
+        {
+            if (https is null)
             {
-                throw new UsageException($"{option}: not supported yet (the TCP and TLS services of serve arrive with those layers)");
+                throw new UsageException("--cert: only with --https");
+            }
+
+            try
+            {
+                certificate = TlsCertificates.LoadPemContext(cert, key!);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+            {
+                throw new UsageException($"--cert: cannot load '{cert}' with the key '{key}': {e.Message}");
             }
         }
 
+        return new ServeSettings(kind, device, own, prefixLength, gateway, mtu, echo, arguments.GetPath("--pcap"), http, tcpEcho, https, certificate);
+    }
+
+    /// <summary>The device options shared by <c>serve</c> and <c>get</c>: --tun/--raw, --address, --gateway, --mtu.</summary>
+    public static (ServeDeviceKind Kind, string Device, Ipv4Address Address, int PrefixLength, Ipv4Address? Gateway, int? Mtu) ParseDevice(ParsedArguments arguments)
+    {
         string? tun = arguments.GetPath("--tun");
         string? raw = arguments.GetPath("--raw");
         if ((tun is null) == (raw is null))
@@ -101,19 +147,24 @@ internal sealed record ServeSettings(
             mtu = (int)value;
         }
 
-        ushort? echo = null;
-        if (arguments.Has("--udp-echo"))
-        {
-            long value = arguments.GetInteger("--udp-echo", 0);
-            if (value is < 1 or > 65535)
-            {
-                throw new UsageException($"--udp-echo: expected a port from 1 to 65535, got {value}");
-            }
+        return (kind, device, own, prefixLength, gateway, mtu);
+    }
 
-            echo = (ushort)value;
+    /// <summary>A port option: null when absent, else 1 to 65535 (throws naming the flag).</summary>
+    public static ushort? Port(ParsedArguments arguments, string option)
+    {
+        if (!arguments.Has(option))
+        {
+            return null;
         }
 
-        return new ServeSettings(kind, device, own, prefixLength, gateway, mtu, echo, arguments.GetPath("--pcap"));
+        long value = arguments.GetInteger(option, 0);
+        if (value is < 1 or > 65535)
+        {
+            throw new UsageException($"{option}: expected a port from 1 to 65535, got {value}");
+        }
+
+        return (ushort)value;
     }
 
     /// <summary>Parses <c>A.B.C.D/LEN</c>.</summary>
