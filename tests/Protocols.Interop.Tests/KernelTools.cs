@@ -1,0 +1,410 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Protocols.Interop.Tests;
+
+/// <summary>
+/// A private temporary directory for one test (data files, tool configs, captures), deleted on
+/// dispose. Mode 0700 like <see cref="Directory.CreateTempSubdirectory(string?)"/>: the kernel
+/// tools started here run as root, so they can read it.
+/// </summary>
+public sealed class TempDir : IDisposable
+{
+    /// <summary>Creates <c>/tmp/protocols-interop-XXXX</c>.</summary>
+    public TempDir() => Path = Directory.CreateTempSubdirectory("protocols-interop-").FullName;
+
+    /// <summary>The directory.</summary>
+    public string Path { get; }
+
+    /// <summary>A path inside the directory.</summary>
+    public string this[string name] => System.IO.Path.Combine(Path, name);
+
+    /// <summary>Writes <paramref name="length"/> random bytes to <paramref name="name"/>; returns the file's SHA-256 (hex, lower case).</summary>
+    public string WriteRandomFile(string name, int length)
+    {
+        byte[] data = RandomNumberGenerator.GetBytes(length);
+        File.WriteAllBytes(this[name], data);
+        return Convert.ToHexStringLower(SHA256.HashData(data));
+    }
+
+    /// <summary>Deletes the directory and everything in it.</summary>
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}
+
+/// <summary>Helpers for kernel tools that run inside a test's namespace.</summary>
+public static partial class KernelTools
+{
+    private const int SIGINT = 2;
+
+    /// <summary>The SHA-256 (hex, lower case) of a file.</summary>
+    public static string Sha256OfFile(string path)
+    {
+        using FileStream file = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(file));
+    }
+
+    /// <summary>
+    /// Waits until something in <paramref name="ns"/> listens on TCP <paramref name="port"/>
+    /// (<c>ss -ltn</c>), at most <paramref name="timeout"/>; throws with the process's stderr when
+    /// <paramref name="process"/> ended first.
+    /// </summary>
+    public static void WaitForListener(TestNamespace ns, int port, Process? process = null, Func<string>? errors = null, TimeSpan? timeout = null)
+    {
+        DateTime limit = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
+        while (true)
+        {
+            ToolResult ss = ns.Exec(TimeSpan.FromSeconds(10), "ss", "-Hltn", $"sport = :{port}");
+            if (ss.ExitCode == 0 && ss.Output.Trim().Length > 0)
+            {
+                return;
+            }
+
+            if (process is { HasExited: true })
+            {
+                throw new InvalidOperationException($"the server for port {port} exited with {process.ExitCode} before listening: {errors?.Invoke() ?? string.Empty}");
+            }
+
+            if (DateTime.UtcNow > limit)
+            {
+                throw new TimeoutException($"nothing listens on TCP port {port} in {ns.Name} after {(timeout ?? TimeSpan.FromSeconds(15)).TotalSeconds} s");
+            }
+
+            Thread.Sleep(50);
+        }
+    }
+
+    /// <summary>Waits (bounded) for a process we started to exit; kills it by pid and fails when it does not.</summary>
+    public static int WaitForExit(Process process, TimeSpan timeout, string what)
+    {
+        if (!process.WaitForExit(timeout))
+        {
+            InteropEnvironment.KillQuietly(process);
+            throw new TimeoutException($"{what} (pid {process.Id}) did not exit within {timeout.TotalSeconds} s; killed");
+        }
+
+        process.WaitForExit();
+        return process.ExitCode;
+    }
+
+    /// <summary>Sends SIGINT to a process we started (by pid), so it can flush and exit.</summary>
+    public static void Interrupt(Process process)
+    {
+        if (!process.HasExited)
+        {
+            _ = Kill(process.Id, SIGINT);
+        }
+    }
+
+    /// <summary>
+    /// nftables in <paramref name="ns"/> that drops <paramref name="percent"/>% of TCP packets at
+    /// random in both directions (prerouting: what the stack sends to the kernel; output: what the
+    /// kernel sends), each rule with a counter (TEST-NETWORK.md: netem is not available).
+    /// </summary>
+    public static void AddRandomLoss(TestNamespace ns, TempDir dir, int percent)
+    {
+        string rules = $$"""
+            table inet protocols_loss {
+              chain in {
+                type filter hook prerouting priority -300; policy accept;
+                meta l4proto tcp numgen random mod 100 < {{percent}} counter drop
+              }
+              chain out {
+                type filter hook output priority -300; policy accept;
+                meta l4proto tcp numgen random mod 100 < {{percent}} counter drop
+              }
+            }
+            """;
+        string file = dir["loss.nft"];
+        File.WriteAllText(file, rules);
+        ToolResult result = ns.Exec(TimeSpan.FromSeconds(10), "nft", "-f", file);
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException("nft -f failed: " + TestNamespace.Describe(result));
+        }
+    }
+
+    /// <summary>Packets the loss rules dropped so far: (from the stack, from the kernel).</summary>
+    public static (long FromStack, long FromKernel) LossDrops(TestNamespace ns) =>
+        (DropCount(ns, "in"), DropCount(ns, "out"));
+
+    /// <summary>Runs a shell command line inside <paramref name="ns"/> (bounded).</summary>
+    public static ToolResult Shell(TestNamespace ns, TimeSpan timeout, string commandLine) =>
+        ns.Exec(timeout, "sh", "-c", commandLine);
+
+    private static long DropCount(TestNamespace ns, string chain)
+    {
+        ToolResult list = ns.Exec(TimeSpan.FromSeconds(10), "nft", "list", "chain", "inet", "protocols_loss", chain);
+        Match m = CounterPattern().Match(list.Output);
+        if (list.ExitCode != 0 || !m.Success)
+        {
+            throw new InvalidOperationException("nft list failed: " + TestNamespace.Describe(list));
+        }
+
+        return long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+    }
+
+    [GeneratedRegex(@"counter packets (\d+)")]
+    private static partial Regex CounterPattern();
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+}
+
+/// <summary>
+/// A kernel-side server process in the test's namespace (nginx, python's http.server, socat),
+/// killed by pid on dispose (the namespace also kills it when it goes).
+/// </summary>
+public sealed class KernelServer : IDisposable
+{
+    private readonly OutputTail _output;
+
+    private KernelServer(Process process, OutputTail output, int port, string name)
+    {
+        Process = process;
+        _output = output;
+        Port = port;
+        Name = name;
+    }
+
+    /// <summary>The process (started through <c>ip netns exec</c>, which execs it: same pid).</summary>
+    public Process Process { get; }
+
+    /// <summary>The TCP port it listens on.</summary>
+    public int Port { get; }
+
+    /// <summary>What runs, for messages.</summary>
+    public string Name { get; }
+
+    /// <summary>The last few KiB the process wrote to stdout and stderr.</summary>
+    public string Output => _output.Text;
+
+    /// <summary>
+    /// nginx with a configuration in <paramref name="dir"/> serving <paramref name="dir"/>/www on
+    /// <paramref name="address"/>:<paramref name="port"/>: no master (one root process, so killing
+    /// its pid ends it), no daemon, logs and temp files in the directory.
+    /// </summary>
+    public static KernelServer Nginx(TestNamespace ns, TempDir dir, string address, int port)
+    {
+        string conf = dir["nginx.conf"];
+        File.WriteAllText(conf, $$"""
+            daemon off;
+            master_process off;
+            worker_processes 1;
+            pid {{dir["nginx.pid"]}};
+            error_log {{dir["nginx-error.log"]}} warn;
+            events { worker_connections 2048; }
+            http {
+              access_log off;
+              sendfile on;
+              client_body_temp_path {{dir["nginx-body"]}};
+              proxy_temp_path {{dir["nginx-proxy"]}};
+              fastcgi_temp_path {{dir["nginx-fastcgi"]}};
+              uwsgi_temp_path {{dir["nginx-uwsgi"]}};
+              scgi_temp_path {{dir["nginx-scgi"]}};
+              types { application/octet-stream bin; }
+              server {
+                listen {{address}}:{{port}};
+                root {{dir["www"]}};
+              }
+            }
+            """);
+        return Start(ns, port, "nginx", "nginx", "-c", conf, "-p", dir.Path, "-e", dir["nginx-error.log"]);
+    }
+
+    /// <summary><c>python3 -m http.server</c> (HTTP/1.0, threading) serving <paramref name="dir"/>/www.</summary>
+    public static KernelServer PythonHttp(TestNamespace ns, TempDir dir, string address, int port) =>
+        Start(ns, port, "python3 -m http.server", "python3", "-m", "http.server", port.ToString(CultureInfo.InvariantCulture), "--bind", address, "--directory", dir["www"]);
+
+    /// <summary>
+    /// socat listening once on <paramref name="port"/>, connected to <paramref name="other"/> (a
+    /// socat address such as <c>SYSTEM:...</c>); with option <c>-u</c> it only reads the connection
+    /// (a sink into <paramref name="other"/>), with <c>-U</c> it only writes it (a source).
+    /// </summary>
+    public static KernelServer Socat(TestNamespace ns, string address, int port, string other, params string[] options) =>
+        Start(ns, port, "socat " + other, "socat", [.. options, $"TCP-LISTEN:{port},bind={address},reuseaddr", other]);
+
+    /// <summary>Waits (bounded) for the process to end by itself; returns its exit code.</summary>
+    public int WaitForExit(TimeSpan timeout) => KernelTools.WaitForExit(Process, timeout, Name);
+
+    /// <summary>Kills the process by pid if it still runs.</summary>
+    public void Dispose()
+    {
+        InteropEnvironment.KillQuietly(Process);
+        Process.WaitForExit(5000);
+        Process.Dispose();
+    }
+
+    private static KernelServer Start(TestNamespace ns, int port, string name, string program, params string[] arguments)
+    {
+        Process process = ns.Start(program, arguments);
+        process.StandardInput.Close();
+        var output = new OutputTail(process);
+        try
+        {
+            KernelTools.WaitForListener(ns, port, process, () => output.Text);
+            return new KernelServer(process, output, port, name);
+        }
+        catch
+        {
+            InteropEnvironment.KillQuietly(process);
+            throw;
+        }
+    }
+}
+
+/// <summary>
+/// Drains a started process's stdout and stderr (so a chatty server never blocks on a full pipe)
+/// and keeps the last 8 KiB for failure messages.
+/// </summary>
+public sealed class OutputTail
+{
+    private const int Keep = 8192;
+    private readonly StringBuilder _text = new();
+
+    /// <summary>Starts draining both streams of <paramref name="process"/>.</summary>
+    public OutputTail(Process process)
+    {
+        _ = Drain(process.StandardOutput);
+        _ = Drain(process.StandardError);
+    }
+
+    /// <summary>What was kept so far.</summary>
+    public string Text
+    {
+        get
+        {
+            lock (_text)
+            {
+                return _text.ToString();
+            }
+        }
+    }
+
+    private async Task Drain(StreamReader reader)
+    {
+        try
+        {
+            while (await reader.ReadLineAsync() is { } line)
+            {
+                lock (_text)
+                {
+                    _text.AppendLine(line);
+                    if (_text.Length > Keep)
+                    {
+                        _text.Remove(0, _text.Length - Keep);
+                    }
+                }
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>
+/// <c>tcpdump -U -w FILE</c> on a device in a namespace, stopped with SIGINT, then checked with
+/// <c>tshark</c> (checksums verified, TCP analysis flags counted).
+/// </summary>
+public sealed class PacketCapture : IDisposable
+{
+    private readonly Process _tcpdump;
+    private readonly Task<string> _stderr;
+
+    private PacketCapture(Process tcpdump, Task<string> stderr, string file)
+    {
+        _tcpdump = tcpdump;
+        _stderr = stderr;
+        File = file;
+    }
+
+    /// <summary>The pcap file.</summary>
+    public string File { get; }
+
+    /// <summary>Starts tcpdump on <paramref name="device"/> with a capture filter and waits (bounded) until it listens.</summary>
+    public static PacketCapture Start(TestNamespace ns, string device, string file, string filter)
+    {
+        Process process = ns.Start("tcpdump", "-i", device, "-n", "-U", "-s", "0", "-w", file, filter);
+        process.StandardInput.Close();
+        var stderr = new StringBuilder();
+        var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task<string> all = Task.Run(async () =>
+        {
+            while (await process.StandardError.ReadLineAsync() is { } line)
+            {
+                lock (stderr)
+                {
+                    stderr.AppendLine(line);
+                }
+
+                if (line.Contains("listening on", StringComparison.Ordinal))
+                {
+                    listening.TrySetResult();
+                }
+            }
+
+            listening.TrySetResult();
+            lock (stderr)
+            {
+                return stderr.ToString();
+            }
+        });
+        if (!listening.Task.Wait(TimeSpan.FromSeconds(15)) || process.HasExited)
+        {
+            InteropEnvironment.KillQuietly(process);
+            throw new InvalidOperationException($"tcpdump did not start: {(all.Wait(2000) ? all.Result : "(no output)")}");
+        }
+
+        return new PacketCapture(process, all, file);
+    }
+
+    /// <summary>Stops tcpdump with SIGINT (bounded) and returns its summary ("N packets captured").</summary>
+    public string Stop()
+    {
+        KernelTools.Interrupt(_tcpdump);
+        KernelTools.WaitForExit(_tcpdump, TimeSpan.FromSeconds(10), "tcpdump");
+        return _stderr.Wait(5000) ? _stderr.Result.Trim() : string.Empty;
+    }
+
+    /// <summary>How many frames of the capture match a tshark display filter, with checksum verification on.</summary>
+    public int Count(string displayFilter)
+    {
+        ToolResult result = InteropEnvironment.Run(
+            "tshark",
+            ["-n", "-r", File, "-o", "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE", "-Y", displayFilter, "-T", "fields", "-e", "frame.number"],
+            TimeSpan.FromSeconds(60));
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"tshark -Y '{displayFilter}' failed: {TestNamespace.Describe(result)}");
+        }
+
+        return result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+    }
+
+    /// <summary>Kills tcpdump if it still runs.</summary>
+    public void Dispose()
+    {
+        InteropEnvironment.KillQuietly(_tcpdump);
+        _tcpdump.WaitForExit(5000);
+        _tcpdump.Dispose();
+    }
+}
