@@ -385,19 +385,28 @@ public sealed class PacketCapture : IDisposable
         return _stderr.Wait(5000) ? _stderr.Result.Trim() : string.Empty;
     }
 
-    /// <summary>How many frames of the capture match a tshark display filter, with checksum verification on.</summary>
-    public int Count(string displayFilter)
+    /// <summary>How many frames of a capture file match a tshark display filter.</summary>
+    public static int Count(string file, string displayFilter) =>
+        Tshark(file, ["-Y", displayFilter, "-T", "fields", "-e", "frame.number"]).Length;
+
+    /// <summary>Every TCP frame of a capture file as tshark sees it with IP and TCP checksum verification on.</summary>
+    public static IReadOnlyList<CapturedSegment> Segments(string file) =>
+        [.. Tshark(file, ["-Y", "tcp", "-T", "fields", "-E", "separator=,", "-e", "ip.src", "-e", "ip.checksum.status", "-e", "tcp.checksum.status", "-e", "tcp.flags.syn", "-e", "tcp.flags.fin", "-e", "tcp.flags.reset", "-e", "tcp.len"])
+            .Select(static line => line.Split(','))
+            .Select(static f => new CapturedSegment(f[0], f[1] == "1", f[2] == "1", f[3] == "1", f[4] == "1", f[5] == "1", int.Parse(f[6], CultureInfo.InvariantCulture)))];
+
+    private static string[] Tshark(string file, string[] arguments)
     {
         ToolResult result = InteropEnvironment.Run(
             "tshark",
-            ["-n", "-r", File, "-o", "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE", "-Y", displayFilter, "-T", "fields", "-e", "frame.number"],
+            ["-n", "-r", file, "-o", "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE", .. arguments],
             TimeSpan.FromSeconds(60));
         if (result.ExitCode != 0)
         {
-            throw new InvalidOperationException($"tshark -Y '{displayFilter}' failed: {TestNamespace.Describe(result)}");
+            throw new InvalidOperationException($"tshark {string.Join(' ', arguments)} failed: {TestNamespace.Describe(result)}");
         }
 
-        return result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+        return result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
     }
 
     /// <summary>Kills tcpdump if it still runs.</summary>
@@ -408,3 +417,13 @@ public sealed class PacketCapture : IDisposable
         _tcpdump.Dispose();
     }
 }
+
+/// <summary>One TCP frame of a capture as tshark decoded it.</summary>
+/// <param name="Source">The IP source address.</param>
+/// <param name="IpChecksumGood">tshark verified the IP header checksum.</param>
+/// <param name="TcpChecksumGood">tshark verified the TCP checksum.</param>
+/// <param name="Syn">SYN set.</param>
+/// <param name="Fin">FIN set.</param>
+/// <param name="Reset">RST set.</param>
+/// <param name="Length">Payload bytes.</param>
+public sealed record CapturedSegment(string Source, bool IpChecksumGood, bool TcpChecksumGood, bool Syn, bool Fin, bool Reset, int Length);
