@@ -40,4 +40,45 @@ public sealed class KernelFixtureTests(ITestOutputHelper output)
         output.WriteLine($"loss rule dropped {fromStack} (prerouting) and {fromKernel} (output) packets");
         Assert.True(fromStack > 0 && fromKernel > 0, $"{fromStack}, {fromKernel}");
     }
+
+    [InteropFact(Tools = ["nginx", "openssl", "curl", "tcpdump", "tshark", "ss"])]
+    public void OpenSslServerAndNginxServeTlsAndTsharkDecryptsWithTheKeyLog()
+    {
+        using var ns = new TestNamespace();
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir["www"]);
+        string sha = dir.WriteRandomFile("www/data.bin", 100_000);
+        var ca = TestCa.Create(dir);
+        (string certificate, string key) = ca.Issue("127.0.0.1");
+
+        using KernelServer s12 = KernelTlsServers.OpenSslServer(ns, dir["www"], certificate, key, "127.0.0.1", 4412, "1.2");
+        using KernelServer s13 = KernelTlsServers.OpenSslServer(ns, dir["www"], certificate, key, "127.0.0.1", 4413, "1.3");
+        using KernelServer nginx = KernelTlsServers.Nginx(ns, dir, certificate, key, "127.0.0.1", 8412, 8413);
+        string keys = dir["keys.log"];
+        using (PacketCapture capture = PacketCapture.Start(ns, "lo", dir["tls.pcap"], "tcp"))
+        {
+            foreach ((int port, string version) in new[] { (4412, "1.2"), (4413, "1.3"), (8412, "1.2"), (8413, "1.3") })
+            {
+                string file = dir[$"out-{port}.bin"];
+                ToolResult curl = KernelTools.Shell(ns, Limit, $"SSLKEYLOGFILE={keys} curl -sS --fail --max-time 30 --cacert {ca.CertificateFile} -w '%{{ssl_version}}' -o {file} https://127.0.0.1:{port}/data.bin");
+                Assert.True(curl.ExitCode == 0, TestNamespace.Describe(curl));
+                Assert.Equal(sha, KernelTools.Sha256OfFile(file));
+
+                // Each server speaks exactly its version: curl limited to the other one fails.
+                string other = version == "1.2" ? "--tlsv1.3" : "--tls-max 1.2";
+                ToolResult refused = KernelTools.Shell(ns, Limit, $"curl -sS --max-time 30 --cacert {ca.CertificateFile} {other} -o /dev/null https://127.0.0.1:{port}/data.bin");
+                Assert.NotEqual(0, refused.ExitCode);
+            }
+
+            capture.Stop();
+        }
+
+        string[] http = KernelTlsServers.DecryptedHttp(dir["tls.pcap"], keys, 4412, 4413, 8412, 8413);
+        output.WriteLine(string.Join("; ", http));
+        Assert.Equal(4, http.Count(static l => l.StartsWith("GET|/data.bin||", StringComparison.Ordinal)));
+        foreach (int port in new[] { 4412, 4413, 8412, 8413 })
+        {
+            Assert.Contains($"||200|{port}", http);
+        }
+    }
 }

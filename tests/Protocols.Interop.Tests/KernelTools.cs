@@ -250,7 +250,8 @@ public sealed class KernelServer : IDisposable
         Process.Dispose();
     }
 
-    private static KernelServer Start(TestNamespace ns, int port, string name, string program, params string[] arguments)
+    /// <summary>Starts <paramref name="program"/> in <paramref name="ns"/> and waits (bounded) until it listens on <paramref name="port"/>.</summary>
+    public static KernelServer Start(TestNamespace ns, int port, string name, string program, params string[] arguments)
     {
         Process process = ns.Start(program, arguments);
         process.StandardInput.Close();

@@ -46,7 +46,7 @@ public sealed class TcpServeProcessTests(ITestOutputHelper output)
         Assert.Equal(sha, KernelTools.Sha256OfFile(dir["socat.bin"]));
 
         // A port serve does not listen on: refused.
-        ToolResult refused = link.Kernel.Exec(Limit, "curl", "-sS", "--max-time", "20", $"http://{Stack}:81/");
+        ToolResult refused = link.Kernel.Exec(Limit, "curl", "-sSv", "--max-time", "20", $"http://{Stack}:81/");
         Assert.Equal(7, refused.ExitCode);
         Assert.Contains("Connection refused", refused.Error, StringComparison.Ordinal);
 
