@@ -143,6 +143,25 @@ public static partial class KernelTools
     public static (long FromStack, long FromKernel) LossDrops(TestNamespace ns) =>
         (DropCount(ns, "in"), DropCount(ns, "out"));
 
+    /// <summary>A counter of the kernel's TCP MIB in <paramref name="ns"/> (the <c>Tcp:</c> lines of /proc/net/snmp, e.g. <c>RetransSegs</c>).</summary>
+    public static long KernelTcpCounter(TestNamespace ns, string name)
+    {
+        string[] lines = ns.Exec(TimeSpan.FromSeconds(10), "cat", "/proc/net/snmp").Output.Split('\n');
+        for (int i = 0; i + 1 < lines.Length; i++)
+        {
+            if (lines[i].StartsWith("Tcp:", StringComparison.Ordinal) && lines[i + 1].StartsWith("Tcp:", StringComparison.Ordinal))
+            {
+                int column = Array.IndexOf(lines[i].Split(' '), name);
+                if (column > 0)
+                {
+                    return long.Parse(lines[i + 1].Split(' ')[column], CultureInfo.InvariantCulture);
+                }
+            }
+        }
+
+        throw new InvalidOperationException($"no Tcp counter {name} in /proc/net/snmp");
+    }
+
     /// <summary>Runs a shell command line inside <paramref name="ns"/> (bounded).</summary>
     public static ToolResult Shell(TestNamespace ns, TimeSpan timeout, string commandLine) =>
         ns.Exec(timeout, "sh", "-c", commandLine);

@@ -132,7 +132,8 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
         Assert.Equal(sha, KernelTools.Sha256OfFile(dir["echo.bin"]));
         await echo.WaitForCompletedAsync(1, TimeSpan.FromSeconds(10));
         (long echoDropsFromStack, long echoDropsFromKernel) = KernelTools.LossDrops(peer.Kernel);
-        Report(peer, $"{medium}, 2% loss: socat -> our echo, 20 MiB each way (nft dropped {echoDropsFromStack} of ours, {echoDropsFromKernel} of the kernel's)", echoTime, 2L * Megabytes20);
+        long kernelRetransmitted = KernelTools.KernelTcpCounter(peer.Kernel, "RetransSegs");
+        Report(peer, $"{medium}, 2% loss: socat -> our echo, 20 MiB each way (nft dropped {echoDropsFromStack} of ours, {echoDropsFromKernel} of the kernel's; kernel retransmitted {kernelRetransmitted})", echoTime, 2L * Megabytes20);
 
         // Our client downloads 20 MiB from nginx through the same loss.
         using var limit = new CancellationTokenSource(Limit);
@@ -146,7 +147,7 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
         Assert.Equal(Megabytes20, result.BodyLength);
         Assert.Equal(sha, result.BodySha256);
         (long fromStack, long fromKernel) = KernelTools.LossDrops(peer.Kernel);
-        Report(peer, $"{medium}, 2% loss: nginx -> our client, GET 20 MiB (nft dropped {fromStack - echoDropsFromStack} of ours, {fromKernel - echoDropsFromKernel} of the kernel's)", clock.Elapsed, Megabytes20);
+        Report(peer, $"{medium}, 2% loss: nginx -> our client, GET 20 MiB (nft dropped {fromStack - echoDropsFromStack} of ours, {fromKernel - echoDropsFromKernel} of the kernel's; kernel retransmitted {KernelTools.KernelTcpCounter(peer.Kernel, "RetransSegs") - kernelRetransmitted})", clock.Elapsed, Megabytes20);
 
         // The rule really dropped packets both ways, and we really retransmitted.
         Assert.True(fromStack > 0 && fromKernel > 0, $"nft dropped {fromStack} from the stack and {fromKernel} from the kernel");
@@ -244,7 +245,7 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
         Assert.Equal(Count, echo.Accepted);
         var counters = peer.Stack.Tcp().Counters.Snapshot();
         Assert.True(counters.PassiveOpens >= Count, counters.ToString());
-        output.WriteLine($"{medium}: {Count} concurrent connections from the kernel served in {clock.Elapsed.TotalSeconds:F2} s; {counters}");
+        output.WriteLine($"{medium}: {Count} concurrent connections from the kernel served in {clock.Elapsed.TotalSeconds:F2} s; {Compact(counters)}");
     }
 
     [InteropTheory(Tools = ["socat", "tcpdump", "tshark"])]
@@ -293,6 +294,10 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
     private void Report(KernelPeer peer, string what, TimeSpan elapsed, long bytes)
     {
         var counters = peer.Stack.Tcp().Counters.Snapshot();
-        output.WriteLine($"{what}: {elapsed.TotalSeconds:F2} s, {bytes * 8 / elapsed.TotalSeconds / 1e6:F0} Mbit/s; stack retransmitted {counters.SegmentsRetransmitted} segments so far ({counters})");
+        output.WriteLine($"{what}: {elapsed.TotalSeconds:F2} s, {bytes * 8 / elapsed.TotalSeconds / 1e6:F0} Mbit/s; stack retransmitted {counters.SegmentsRetransmitted} segments so far ({Compact(counters)})");
     }
+
+    /// <summary>The non-zero counters on one line.</summary>
+    internal static string Compact(TcpCounters counters) =>
+        string.Join(", ", TcpCounters.All.Where(c => counters[c] != 0).Select(c => $"{c} {counters[c]}"));
 }
