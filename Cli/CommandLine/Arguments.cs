@@ -19,6 +19,9 @@ internal enum OptionKind
 
     /// <summary>A file path.</summary>
     Path,
+
+    /// <summary>A non-negative decimal number (<c>--seconds 2.5</c>).</summary>
+    Number,
 }
 
 /// <summary>One option of a verb.</summary>
@@ -47,6 +50,9 @@ internal sealed class ParsedArguments
 
     /// <summary>The value of a fraction option, or <paramref name="fallback"/>.</summary>
     public double GetFraction(string name, double fallback) => _values.TryGetValue(name, out object? v) ? (double)v : fallback;
+
+    /// <summary>The value of a number option, or <paramref name="fallback"/>.</summary>
+    public double GetNumber(string name, double fallback) => _values.TryGetValue(name, out object? v) ? (double)v : fallback;
 
     /// <summary>The value of a path option, or null.</summary>
     public string? GetPath(string name) => _values.TryGetValue(name, out object? v) ? (string)v : null;
@@ -173,6 +179,7 @@ internal static class ArgumentParser
         OptionKind.Integer => "a non-negative integer",
         OptionKind.Fraction => "a number from 0 to 1",
         OptionKind.Path => "a file name",
+        OptionKind.Number => "a non-negative number",
         _ => "a value",
     };
 
@@ -198,6 +205,13 @@ internal static class ArgumentParser
                 if (double.TryParse(value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double f) && f is >= 0 and <= 1)
                 {
                     return f;
+                }
+
+                break;
+            case OptionKind.Number:
+                if (double.TryParse(value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double number) && double.IsFinite(number))
+                {
+                    return number;
                 }
 
                 break;

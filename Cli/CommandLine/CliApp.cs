@@ -1,3 +1,5 @@
+using Protocols.Cli.Bench;
+using Protocols.Cli.Get;
 using Protocols.Cli.Serve;
 using Protocols.Cli.Verbs;
 
@@ -6,7 +8,11 @@ namespace Protocols.Cli.CommandLine;
 /// <summary>Where a verb writes: standard output for results, standard error for diagnostics.</summary>
 /// <param name="Out">Results (trace lines, JSON).</param>
 /// <param name="Error">Errors and notes.</param>
-internal sealed record VerbConsole(TextWriter Out, TextWriter Error);
+internal sealed record VerbConsole(TextWriter Out, TextWriter Error)
+{
+    /// <summary>Opens standard output for binary data (a <c>get</c> body); tests replace it.</summary>
+    public Func<Stream> OpenBinaryOut { get; init; } = Console.OpenStandardOutput;
+}
 
 /// <summary>A verb of the <c>protocols</c> command.</summary>
 internal abstract class Verb
@@ -78,7 +84,7 @@ internal static class CliApp
     public const int UsageError = 2;
 
     /// <summary>All verbs, in help order.</summary>
-    public static IReadOnlyList<Verb> Verbs { get; } = [new DecodeVerb(), new DemoVerb(), new ServeVerb()];
+    public static IReadOnlyList<Verb> Verbs { get; } = [new DecodeVerb(), new DemoVerb(), new ServeVerb(), new GetVerb(), new BenchVerb()];
 
     /// <summary>Runs the command line <paramref name="args"/> writing to <paramref name="stdout"/> and <paramref name="stderr"/>.</summary>
     public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)

@@ -23,6 +23,8 @@ internal enum ServeDeviceKind
 /// <param name="Mtu">The MTU to use instead of the interface's, or null.</param>
 /// <param name="UdpEchoPort">The UDP echo server's port, or null.</param>
 /// <param name="PcapPath">Where to capture every frame, or null.</param>
+/// <param name="HttpPort">The HTTP server's port, or null.</param>
+/// <param name="EchoPort">The TCP echo server's port, or null.</param>
 internal sealed record ServeSettings(
     ServeDeviceKind DeviceKind,
     string DeviceName,
@@ -31,10 +33,12 @@ internal sealed record ServeSettings(
     Ipv4Address? Gateway,
     int? Mtu,
     ushort? UdpEchoPort,
-    string? PcapPath)
+    string? PcapPath,
+    ushort? HttpPort = null,
+    ushort? EchoPort = null)
 {
-    /// <summary>The options of CLI.md that belong to the TCP and TLS layers, which this build does not have yet.</summary>
-    public static readonly string[] NotYetSupported = ["--http", "--https", "--echo", "--cert", "--key"];
+    /// <summary>The options of CLI.md that belong to the TLS layer, which this build does not have yet.</summary>
+    public static readonly string[] NotYetSupported = ["--https", "--cert", "--key"];
 
     /// <summary>Checks the parsed command line; throws <see cref="UsageException"/> naming the flag.</summary>
     public static ServeSettings From(ParsedArguments arguments)
@@ -43,10 +47,25 @@ internal sealed record ServeSettings(
         {
             if (arguments.Has(option))
             {
-                throw new UsageException($"{option}: not supported yet (the TCP and TLS services of serve arrive with those layers)");
+                throw new UsageException($"{option}: not supported yet (HTTPS arrives with the TLS layer)");
             }
         }
 
+        (ServeDeviceKind kind, string device, Ipv4Address own, int prefixLength, Ipv4Address? gateway, int? mtu) = ParseDevice(arguments);
+        ushort? echo = Port(arguments, "--udp-echo");
+        ushort? http = Port(arguments, "--http");
+        ushort? tcpEcho = Port(arguments, "--echo");
+        if (http is not null && http == tcpEcho)
+        {
+            throw new UsageException($"--echo: port {tcpEcho} is already the --http port");
+        }
+
+        return new ServeSettings(kind, device, own, prefixLength, gateway, mtu, echo, arguments.GetPath("--pcap"), http, tcpEcho);
+    }
+
+    /// <summary>The device options shared by <c>serve</c> and <c>get</c>: --tun/--raw, --address, --gateway, --mtu.</summary>
+    public static (ServeDeviceKind Kind, string Device, Ipv4Address Address, int PrefixLength, Ipv4Address? Gateway, int? Mtu) ParseDevice(ParsedArguments arguments)
+    {
         string? tun = arguments.GetPath("--tun");
         string? raw = arguments.GetPath("--raw");
         if ((tun is null) == (raw is null))
@@ -101,19 +120,24 @@ internal sealed record ServeSettings(
             mtu = (int)value;
         }
 
-        ushort? echo = null;
-        if (arguments.Has("--udp-echo"))
-        {
-            long value = arguments.GetInteger("--udp-echo", 0);
-            if (value is < 1 or > 65535)
-            {
-                throw new UsageException($"--udp-echo: expected a port from 1 to 65535, got {value}");
-            }
+        return (kind, device, own, prefixLength, gateway, mtu);
+    }
 
-            echo = (ushort)value;
+    /// <summary>A port option: null when absent, else 1 to 65535 (throws naming the flag).</summary>
+    public static ushort? Port(ParsedArguments arguments, string option)
+    {
+        if (!arguments.Has(option))
+        {
+            return null;
         }
 
-        return new ServeSettings(kind, device, own, prefixLength, gateway, mtu, echo, arguments.GetPath("--pcap"));
+        long value = arguments.GetInteger(option, 0);
+        if (value is < 1 or > 65535)
+        {
+            throw new UsageException($"{option}: expected a port from 1 to 65535, got {value}");
+        }
+
+        return (ushort)value;
     }
 
     /// <summary>Parses <c>A.B.C.D/LEN</c>.</summary>

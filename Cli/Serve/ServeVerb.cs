@@ -1,9 +1,11 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Protocols.Cli.CommandLine;
+using Protocols.Cli.Http;
 using Protocols.Ip;
 using Protocols.Ip.Devices;
 using Protocols.Ip.Devices.Linux;
+using Protocols.Tcp;
 using Protocols.Udp;
 
 namespace Protocols.Cli.Serve;
@@ -21,10 +23,10 @@ internal sealed class ServeVerb : Verb
     public override string Name => "serve";
 
     /// <inheritdoc/>
-    public override string Summary => "run the stack on a TUN device or an Ethernet interface (answers ping, echoes UDP)";
+    public override string Summary => "run the stack on a TUN device or an Ethernet interface (ping, HTTP, TCP and UDP echo)";
 
     /// <inheritdoc/>
-    public override string Usage => "protocols serve (--tun NAME | --raw IFACE) --address A.B.C.D/LEN [--gateway G] [--mtu M] [--udp-echo PORT] [--pcap FILE]";
+    public override string Usage => "protocols serve (--tun NAME | --raw IFACE) --address A.B.C.D/LEN [--gateway G] [--mtu M] [--http PORT] [--echo PORT] [--udp-echo PORT] [--pcap FILE]";
 
     /// <inheritdoc/>
     public override string Description =>
@@ -32,9 +34,11 @@ internal sealed class ServeVerb : Verb
         "interface NAME (created if missing, attached if it exists, e.g. made with 'ip tuntap add');\n" +
         "--raw drives the existing Ethernet interface IFACE through an AF_PACKET socket, with ARP and\n" +
         "the interface's MAC address. The kernel side (address, up) is configured by the caller.\n" +
+        "--http serves HTTP/1.1 (GET /bytes/N: N bytes where byte i is i % 251; POST /echo: the body\n" +
+        "back; GET /: a text page), --echo is a TCP echo server, --udp-echo a UDP one.\n" +
         "Prints 'ready' once listening and runs until SIGINT or SIGTERM, then closes the device and\n" +
-        "exits 0. Needs root (or CAP_NET_ADMIN / CAP_NET_RAW). The TCP and TLS services of CLI.md\n" +
-        "(--http, --https, --echo, --cert, --key) arrive with those layers and are refused for now.";
+        "exits 0. Needs root (or CAP_NET_ADMIN / CAP_NET_RAW). HTTPS (--https, --cert, --key) arrives\n" +
+        "with the TLS layer and is refused for now.";
 
     /// <inheritdoc/>
     public override IReadOnlyList<OptionSpec> Options { get; } =
@@ -46,9 +50,9 @@ internal sealed class ServeVerb : Verb
         new("--mtu", OptionKind.PositiveInteger, "M", "the MTU to use (default: the interface's)"),
         new("--udp-echo", OptionKind.PositiveInteger, "PORT", "echo every UDP datagram received on PORT"),
         new("--pcap", OptionKind.Path, "FILE", "write every frame in and out to FILE as pcap"),
-        new("--http", OptionKind.PositiveInteger, "PORT", "(not supported yet: arrives with TCP)"),
+        new("--http", OptionKind.PositiveInteger, "PORT", "serve HTTP/1.1 on PORT (/, /bytes/N, /echo)"),
         new("--https", OptionKind.PositiveInteger, "PORT", "(not supported yet: arrives with TLS)"),
-        new("--echo", OptionKind.PositiveInteger, "PORT", "(not supported yet: arrives with TCP)"),
+        new("--echo", OptionKind.PositiveInteger, "PORT", "a TCP echo server on PORT"),
         new("--cert", OptionKind.Path, "FILE", "(not supported yet: arrives with TLS)"),
         new("--key", OptionKind.Path, "FILE", "(not supported yet: arrives with TLS)"),
     ];
@@ -102,6 +106,9 @@ internal sealed class ServeHost : IDisposable
     /// <summary>The stack (for tests and summaries).</summary>
     public NetworkStack Stack => _stack;
 
+    /// <summary>The HTTP server of <c>--http</c> (its counters go into the summary).</summary>
+    public HttpServer HttpServer { get; } = new();
+
     /// <summary>Opens the device, builds the stack and binds the services of <paramref name="settings"/>.</summary>
     public static ServeHost Start(ServeSettings settings)
     {
@@ -113,7 +120,7 @@ internal sealed class ServeHost : IDisposable
         try
         {
             tap = settings.PcapPath is null ? null : PcapTap.Create(device, settings.PcapPath);
-            stack = new NetworkStack(new NetworkStackOptions());
+            stack = new NetworkStack(new NetworkStackOptions { Name = "serve" });
             stack.AddInterface((INetworkDevice?)tap ?? device, settings.Address, settings.PrefixLength, settings.Gateway);
         }
         catch
@@ -141,11 +148,23 @@ internal sealed class ServeHost : IDisposable
     /// <summary>Runs the stack's loop until <paramref name="cancellationToken"/> is cancelled.</summary>
     public void RunUntil(CancellationToken cancellationToken)
     {
+        using var loopStop = new CancellationTokenSource();
+        Task loop = _stack.RunAsync(loopStop.Token);
+        Task.WaitAny(loop, Task.Delay(Timeout.Infinite, cancellationToken));
+
+        // Stop the services while the loop still runs, so their connections' FINs and RSTs go out.
+        StopServices(TimeSpan.FromSeconds(2));
+        if (_stack.GetTransport(IpProtocol.Tcp) is not null)
+        {
+            Thread.Sleep(TimeSpan.FromMilliseconds(200)); // let the loop send the last segments
+        }
+
+        loopStop.Cancel();
         try
         {
-            _stack.RunAsync(cancellationToken).GetAwaiter().GetResult();
+            loop.GetAwaiter().GetResult();
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (loopStop.IsCancellationRequested)
         {
         }
     }
@@ -154,15 +173,38 @@ internal sealed class ServeHost : IDisposable
     public string Summary()
     {
         var counters = _stack.Counters.Snapshot();
-        return string.Create(CultureInfo.InvariantCulture,
+        string line = string.Create(CultureInfo.InvariantCulture,
             $"serve: stopped; {_device.Name}: {_device.ReceivedFrames} frames in, {_device.SentFrames} out ({_device.SendsRejected} refused by a full queue); " +
             $"IP received {counters.Received}, delivered {counters.Delivered}, dropped {counters.TotalDropped}; " +
             $"echo requests answered {counters.IcmpOutOf(IcmpType.EchoReply)}");
+        if (_stack.GetTransport(IpProtocol.Tcp) is TcpLayer tcp)
+        {
+            line += string.Create(CultureInfo.InvariantCulture,
+                $"; TCP active opens {tcp.Counters.ActiveOpens}, passive {tcp.Counters.PassiveOpens}, retransmitted {tcp.Counters.SegmentsRetransmitted}, resets sent {tcp.Counters.ResetsSent}; " +
+                $"HTTP requests {HttpServer.Counters.Requests} ({HttpServer.Counters.Rejected} rejected), body bytes {HttpServer.Counters.BodyBytesSent}");
+        }
+
+        return line;
     }
 
     /// <summary>Stops the services and closes the capture and the device.</summary>
     public void Dispose()
     {
+        StopServices(TimeSpan.FromSeconds(5));
+        _stack.Dispose();
+        _tap?.Dispose();
+        _device.Dispose();
+        _servicesStop.Dispose();
+    }
+
+    /// <summary>Cancels the services, closes their sockets and waits up to <paramref name="grace"/> for their tasks. Idempotent.</summary>
+    private void StopServices(TimeSpan grace)
+    {
+        if (_servicesStop.IsCancellationRequested)
+        {
+            return;
+        }
+
         _servicesStop.Cancel();
         foreach (IDisposable service in _services)
         {
@@ -171,17 +213,12 @@ internal sealed class ServeHost : IDisposable
 
         try
         {
-            Task.WaitAll([.. _serviceTasks], TimeSpan.FromSeconds(5));
+            Task.WaitAll([.. _serviceTasks], grace);
         }
         catch (AggregateException)
         {
             // The services end by cancellation; their errors are of no use at shutdown.
         }
-
-        _stack.Dispose();
-        _tap?.Dispose();
-        _device.Dispose();
-        _servicesStop.Dispose();
     }
 
     private void StartServices(ServeSettings settings)
@@ -191,6 +228,26 @@ internal sealed class ServeHost : IDisposable
             UdpSocket socket = UdpSocket.Bind(_stack, port);
             _services.Add(socket);
             _serviceTasks.Add(Task.Run(() => EchoUdpAsync(socket, _servicesStop.Token)));
+        }
+
+        if (settings.HttpPort is null && settings.EchoPort is null)
+        {
+            return;
+        }
+
+        TcpLayer tcp = _stack.UseTcp(new TcpStackOptions { Name = "serve" });
+        if (settings.HttpPort is { } httpPort)
+        {
+            TcpListener listener = tcp.Listen(httpPort, backlog: 1024);
+            _services.Add(listener);
+            _serviceTasks.Add(Task.Run(() => TcpServices.RunHttpAsync(listener, HttpServer, _servicesStop.Token)));
+        }
+
+        if (settings.EchoPort is { } echoPort)
+        {
+            TcpListener listener = tcp.Listen(echoPort, backlog: 1024);
+            _services.Add(listener);
+            _serviceTasks.Add(Task.Run(() => TcpServices.RunEchoAsync(listener, _servicesStop.Token)));
         }
     }
 

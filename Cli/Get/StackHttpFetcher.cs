@@ -1,0 +1,157 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using Protocols.Ip;
+using Protocols.Tcp;
+using Protocols.Wire;
+
+namespace Protocols.Cli.Get;
+
+/// <summary>What <c>get</c> fetches and how.</summary>
+/// <param name="Url">An absolute http or https URL.</param>
+/// <param name="Resolve">Host names to addresses (<c>--resolve NAME:IP</c>).</param>
+/// <param name="Timeout">The limit for the whole exchange (connect, headers, body).</param>
+/// <param name="Insecure">Accept any server certificate (https).</param>
+/// <param name="CaCertificates">Trust only these roots (https, <c>--cacert</c>), or null for the system store.</param>
+internal sealed record FetchRequest(Uri Url, IReadOnlyDictionary<string, Ipv4Address> Resolve, TimeSpan Timeout, bool Insecure = false, X509Certificate2Collection? CaCertificates = null);
+
+/// <summary>What a fetch got.</summary>
+/// <param name="Status">The response status code.</param>
+/// <param name="Reason">The reason phrase.</param>
+/// <param name="Bytes">Body bytes written to the output.</param>
+/// <param name="Complete">True when the whole body arrived (Content-Length matched, or the chunked/close-delimited body ended cleanly).</param>
+/// <param name="Elapsed">Wall time from the request to the end of the body.</param>
+/// <param name="TlsProtocol">The negotiated TLS version (https), or null.</param>
+/// <param name="TlsCipher">The negotiated cipher suite (https), or null.</param>
+internal sealed record FetchResult(int Status, string Reason, long Bytes, bool Complete, TimeSpan Elapsed, SslProtocols? TlsProtocol, TlsCipherSuite? TlsCipher)
+{
+    /// <summary>2xx with the whole body.</summary>
+    public bool Succeeded => Status is >= 200 and < 300 && Complete;
+}
+
+/// <summary>
+/// .NET's HttpClient over the user-space stack: a <see cref="SocketsHttpHandler"/> whose
+/// ConnectCallback opens a <see cref="TcpStream"/> through <see cref="TcpLayer.ConnectAsync(Ipv4Endpoint, CancellationToken)"/>,
+/// so .NET's own HTTP/1.1 and TLS (for https) run over this stack unchanged.
+/// </summary>
+internal static class StackHttpFetcher
+{
+    /// <summary>Makes the handler; <paramref name="onTls"/> receives each TLS stream so its version and cipher can be reported.</summary>
+    public static SocketsHttpHandler CreateHandler(TcpLayer tcp, FetchRequest request, Action<SslStream>? onTls = null)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            UseProxy = false,
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            ConnectTimeout = request.Timeout,
+            ConnectCallback = async (context, cancellationToken) =>
+            {
+                string host = context.DnsEndPoint.Host;
+                if (!Ipv4Address.TryParse(host, out Ipv4Address address) && !request.Resolve.TryGetValue(host, out address))
+                {
+                    throw new HttpRequestException($"cannot resolve '{host}' (use an IPv4 address or --resolve {host}:IP)", new SocketException((int)SocketError.HostNotFound));
+                }
+
+                return await tcp.ConnectAsync(new Ipv4Endpoint(address, (ushort)context.DnsEndPoint.Port), cancellationToken).ConfigureAwait(false);
+            },
+        };
+
+        if (request.Url.Scheme == Uri.UriSchemeHttps)
+        {
+            handler.SslOptions = new SslClientAuthenticationOptions
+            {
+                RemoteCertificateValidationCallback = (sender, certificate, chain, errors) =>
+                {
+                    if (sender is SslStream ssl)
+                    {
+                        onTls?.Invoke(ssl);
+                    }
+
+                    return request.Insecure || Validate(certificate, chain, errors, request.CaCertificates);
+                },
+            };
+        }
+
+        return handler;
+    }
+
+    /// <summary>Fetches <see cref="FetchRequest.Url"/> and copies the body to <paramref name="output"/>.</summary>
+    public static async Task<FetchResult> FetchAsync(TcpLayer tcp, FetchRequest request, Stream output, CancellationToken cancellationToken)
+    {
+        SslStream? tls = null;
+        using var handler = CreateHandler(tcp, request, ssl => tls = ssl);
+        using var client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(request.Timeout);
+        var watch = Stopwatch.StartNew();
+        try
+        {
+            using var message = new HttpRequestMessage(HttpMethod.Get, request.Url) { Version = HttpVersion.Version11, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+            using HttpResponseMessage response = await client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
+            long bytes = 0;
+            bool complete;
+            Stream body = await response.Content.ReadAsStreamAsync(deadline.Token).ConfigureAwait(false);
+            await using (body.ConfigureAwait(false))
+            {
+                byte[] buffer = new byte[64 * 1024];
+                try
+                {
+                    int n;
+                    while ((n = await body.ReadAsync(buffer, deadline.Token).ConfigureAwait(false)) > 0)
+                    {
+                        await output.WriteAsync(buffer.AsMemory(0, n), deadline.Token).ConfigureAwait(false);
+                        bytes += n;
+                    }
+
+                    complete = response.Content.Headers.ContentLength is not { } expected || expected == bytes;
+                }
+                catch (Exception e) when (e is IOException or HttpRequestException && !deadline.IsCancellationRequested)
+                {
+                    complete = false; // the body was cut short (reset, or the length did not match)
+                }
+            }
+
+            await output.FlushAsync(deadline.Token).ConfigureAwait(false);
+            return new FetchResult((int)response.StatusCode, response.ReasonPhrase ?? string.Empty, bytes, complete, watch.Elapsed,
+                tls?.SslProtocol, tls?.NegotiatedCipherSuite);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"no complete response within {request.Timeout.TotalSeconds:0.###} s");
+        }
+    }
+
+    /// <summary>--cacert: the chain must end at one of the given roots (and the name must match).</summary>
+    private static bool Validate(X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors, X509Certificate2Collection? roots)
+    {
+        if (roots is null)
+        {
+            return errors == SslPolicyErrors.None;
+        }
+
+        if ((errors & (SslPolicyErrors.RemoteCertificateNotAvailable | SslPolicyErrors.RemoteCertificateNameMismatch)) != 0 || certificate is null)
+        {
+            return false;
+        }
+
+        using var custom = new X509Chain();
+        custom.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        custom.ChainPolicy.CustomTrustStore.AddRange(roots);
+        custom.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        if (chain is not null)
+        {
+            foreach (X509ChainElement element in chain.ChainElements)
+            {
+                custom.ChainPolicy.ExtraStore.Add(element.Certificate);
+            }
+        }
+
+        using var leaf = new X509Certificate2(certificate);
+        return custom.Build(leaf);
+    }
+}

@@ -1,0 +1,100 @@
+using Protocols.Cli.Http;
+using Protocols.Tcp;
+
+namespace Protocols.Cli.Serve;
+
+/// <summary>
+/// The TCP services of <c>serve</c> (HTTP and echo): an accept loop per listener that hands each
+/// connection to its own task, with a bound on the connections served at once.
+/// </summary>
+internal static class TcpServices
+{
+    /// <summary>The most connections one service serves at once; more are reset (aborted) at accept.</summary>
+    public const int MaxConcurrentConnections = 4096;
+
+    /// <summary>How long an echo connection may stay without progress before it is aborted.</summary>
+    public static readonly TimeSpan EchoIdleTimeout = TimeSpan.FromMinutes(5);
+
+    /// <summary>Serves HTTP/1.1 with <paramref name="server"/> on every connection <paramref name="listener"/> accepts, until cancelled.</summary>
+    public static Task RunHttpAsync(TcpListener listener, HttpServer server, CancellationToken cancellationToken) =>
+        AcceptLoopAsync(listener, async (stream, token) => await server.ServeConnectionAsync(stream, token).ConfigureAwait(false), cancellationToken);
+
+    /// <summary>The TCP echo service: every byte goes back; the peer's FIN is answered with ours once everything is echoed.</summary>
+    public static Task RunEchoAsync(TcpListener listener, CancellationToken cancellationToken) =>
+        AcceptLoopAsync(listener, EchoAsync, cancellationToken);
+
+    /// <summary>Echoes one connection (exposed for tests over any stream).</summary>
+    public static async Task EchoAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        byte[] buffer = new byte[64 * 1024];
+        using var idle = new IdleDeadline(EchoIdleTimeout, TimeProvider.System, cancellationToken);
+        while (true)
+        {
+            idle.Restart();
+            int n = await stream.ReadAsync(buffer, idle.Token).ConfigureAwait(false);
+            if (n == 0)
+            {
+                break;
+            }
+
+            idle.Restart();
+            await stream.WriteAsync(buffer.AsMemory(0, n), idle.Token).ConfigureAwait(false);
+        }
+
+        if (stream is TcpStream tcp)
+        {
+            tcp.CompleteWrites(); // half-close answered with half-close, then Dispose finishes the close
+        }
+    }
+
+    private static async Task AcceptLoopAsync(TcpListener listener, Func<Stream, CancellationToken, Task> serve, CancellationToken cancellationToken)
+    {
+        int active = 0;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            TcpStream stream;
+            try
+            {
+                stream = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            catch (TcpException)
+            {
+                continue; // a connection that failed between the handshake and the accept
+            }
+
+            if (Interlocked.Increment(ref active) > MaxConcurrentConnections)
+            {
+                Interlocked.Decrement(ref active);
+                stream.Abort();
+                stream.Dispose();
+                continue;
+            }
+
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await serve(stream, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+                {
+                    // The peer reset, the connection timed out, or the service is stopping.
+                    stream.Abort();
+                }
+                finally
+                {
+                    stream.Dispose();
+                    Interlocked.Decrement(ref active);
+                }
+            }, CancellationToken.None);
+        }
+    }
+}

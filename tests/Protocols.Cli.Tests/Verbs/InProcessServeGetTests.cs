@@ -1,0 +1,142 @@
+using System.Net.Http;
+using System.Net.Sockets;
+using TcpListener = Protocols.Tcp.TcpListener;
+using System.Text;
+using Protocols.Cli.Get;
+using Protocols.Cli.Http;
+using Protocols.Cli.Serve;
+using Protocols.Ip;
+using Protocols.Ip.Devices;
+using Protocols.Ip.Simulation;
+using Protocols.Tcp;
+using Protocols.Wire;
+
+namespace Protocols.Cli.Tests.Verbs;
+
+/// <summary>
+/// <c>get</c>'s HttpClient against <c>serve</c>'s services, each on its own stack, the stacks running
+/// their real loops (RunAsync) on a real-time in-memory link: the code paths of the verbs without a device.
+/// </summary>
+public sealed class InProcessServeGetTests : IAsyncLifetime
+{
+    private static readonly Ipv4Address ClientAddress = Ipv4Address.Parse("10.9.0.1");
+    private static readonly Ipv4Address ServerAddress = Ipv4Address.Parse("10.9.0.2");
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _loops = [];
+    private NetworkStack _client = null!;
+    private NetworkStack _server = null!;
+    private TcpLayer _clientTcp = null!;
+    private TcpListener _http = null!;
+    private TcpListener _echo = null!;
+    private HttpServer _httpServer = null!;
+
+    public Task InitializeAsync()
+    {
+        var network = new MemoryNetwork(7, TimeProvider.System);
+        MemoryLink link = network.CreateLink(new LinkOptions { Delay = TimeSpan.FromMilliseconds(1) }, null, DeviceMedium.Ip, 1500);
+        _client = new NetworkStack(new NetworkStackOptions { Name = "get-test" });
+        _server = new NetworkStack(new NetworkStackOptions { Name = "serve-test" });
+        _client.AddInterface(link.A, ClientAddress, 24);
+        _server.AddInterface(link.B, ServerAddress, 24);
+        _clientTcp = _client.UseTcp();
+        TcpLayer serverTcp = _server.UseTcp();
+        _http = serverTcp.Listen(8080);
+        _echo = serverTcp.Listen(7);
+        _httpServer = new HttpServer();
+        _loops.Add(_client.RunAsync(_stop.Token));
+        _loops.Add(_server.RunAsync(_stop.Token));
+        _loops.Add(Task.Run(() => TcpServices.RunHttpAsync(_http, _httpServer, _stop.Token)));
+        _loops.Add(Task.Run(() => TcpServices.RunEchoAsync(_echo, _stop.Token)));
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        _http.Dispose();
+        _echo.Dispose();
+        await Task.Delay(100);
+        _stop.Cancel();
+        try
+        {
+            await Task.WhenAll(_loops).WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        _client.Dispose();
+        _server.Dispose();
+    }
+
+    private FetchRequest Request(string path, string host = "10.9.0.2") =>
+        new(new Uri($"http://{host}:8080{path}"), new Dictionary<string, Ipv4Address> { ["server.test"] = ServerAddress }, TimeSpan.FromSeconds(30));
+
+    [Fact]
+    public async Task Get_fetches_bytes_from_serve_and_every_byte_is_right()
+    {
+        var body = new MemoryStream();
+        FetchResult result = await StackHttpFetcher.FetchAsync(_clientTcp, Request("/bytes/2000000"), body, CancellationToken.None);
+        Assert.True(result.Succeeded, GetVerb.Describe(result));
+        Assert.Equal(2_000_000, result.Bytes);
+        byte[] bytes = body.ToArray();
+        for (int i = 0; i < bytes.Length; i++)
+        {
+            if (bytes[i] != i % 251)
+            {
+                Assert.Fail($"byte {i} is {bytes[i]}");
+            }
+        }
+
+        Assert.Matches(@"^get: 200 OK, 2000000 bytes in \d+\.\d{3} s \(\d+\.\d\d Mbit/s\)$", GetVerb.Describe(result));
+    }
+
+    [Fact]
+    public async Task Get_reports_a_404_and_resolves_names_given_with_resolve()
+    {
+        FetchResult missing = await StackHttpFetcher.FetchAsync(_clientTcp, Request("/nothing", "server.test"), new MemoryStream(), CancellationToken.None);
+        Assert.Equal(404, missing.Status);
+        Assert.False(missing.Succeeded);
+    }
+
+    [Fact]
+    public async Task Get_to_a_closed_port_fails_with_connection_refused()
+    {
+        var request = new FetchRequest(new Uri("http://10.9.0.2:9/"), new Dictionary<string, Ipv4Address>(), TimeSpan.FromSeconds(30));
+        HttpRequestException e = await Assert.ThrowsAsync<HttpRequestException>(() => StackHttpFetcher.FetchAsync(_clientTcp, request, new MemoryStream(), CancellationToken.None));
+        Assert.Equal(System.Net.Http.HttpRequestError.ConnectionError, e.HttpRequestError);
+        Assert.Equal(SocketError.ConnectionRefused, Assert.IsType<SocketException>(e.InnerException?.InnerException ?? e.InnerException, exactMatch: false).SocketErrorCode);
+    }
+
+    [Fact]
+    public async Task HttpClient_over_the_stack_posts_to_echo_on_a_kept_alive_connection()
+    {
+        using var handler = StackHttpFetcher.CreateHandler(_clientTcp, Request("/echo"));
+        using var client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
+        byte[] payload = new byte[300_000];
+        new Random(3).NextBytes(payload);
+        for (int i = 0; i < 3; i++)
+        {
+            using HttpResponseMessage response = await client.PostAsync("http://10.9.0.2:8080/echo", new ByteArrayContent(payload));
+            Assert.Equal(payload, await response.Content.ReadAsByteArrayAsync());
+        }
+
+        Assert.Equal(1, _clientTcp.Counters.ActiveOpens);
+        Assert.Equal(3, _httpServer.Counters.Requests);
+    }
+
+    [Fact]
+    public async Task Echo_service_returns_every_byte_and_answers_the_half_close()
+    {
+        using TcpStream stream = await _clientTcp.ConnectAsync(new Ipv4Endpoint(ServerAddress, 7));
+        byte[] data = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("echo me ", 20_000)));
+        Task send = Task.Run(async () =>
+        {
+            await stream.WriteAsync(data);
+            stream.CompleteWrites();
+        });
+        var back = new MemoryStream();
+        await stream.CopyToAsync(back).WaitAsync(TimeSpan.FromSeconds(30)); // ends at the echo server's FIN
+        await send;
+        Assert.Equal(data, back.ToArray());
+    }
+}

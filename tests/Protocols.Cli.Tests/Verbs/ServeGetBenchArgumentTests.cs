@@ -1,0 +1,98 @@
+using System.Text.Json;
+using Protocols.Cli.CommandLine;
+
+namespace Protocols.Cli.Tests.Verbs;
+
+public sealed class ServeGetBenchArgumentTests
+{
+    [Theory]
+    [InlineData("--http", "serve", "--tun", "t0", "--address", "10.0.0.2/24", "--http", "0")]
+    [InlineData("--http", "serve", "--tun", "t0", "--address", "10.0.0.2/24", "--http", "70000")]
+    [InlineData("--http", "serve", "--tun", "t0", "--address", "10.0.0.2/24", "--http", "x")]
+    [InlineData("--echo", "serve", "--tun", "t0", "--address", "10.0.0.2/24", "--echo", "99999")]
+    [InlineData("--echo", "serve", "--tun", "t0", "--address", "10.0.0.2/24", "--http", "80", "--echo", "80")]
+    [InlineData("--https", "serve", "--tun", "t0", "--address", "10.0.0.2/24", "--https", "443")]
+    [InlineData("--address", "serve", "--tun", "t0", "--http", "80")]
+    [InlineData("--tun or --raw", "get", "http://10.0.0.2/", "--address", "10.0.0.1/24")]
+    [InlineData("URL", "get", "--tun", "t0", "--address", "10.0.0.1/24")]
+    [InlineData("URL", "get", "ftp://10.0.0.2/", "--tun", "t0", "--address", "10.0.0.1/24")]
+    [InlineData("URL", "get", "not a url", "--tun", "t0", "--address", "10.0.0.1/24")]
+    [InlineData("URL", "get", "http://example.test/", "--tun", "t0", "--address", "10.0.0.1/24")]
+    [InlineData("--resolve", "get", "http://example.test/", "--resolve", "example.test", "--tun", "t0", "--address", "10.0.0.1/24")]
+    [InlineData("--resolve", "get", "http://example.test/", "--resolve", "example.test:1.2.3", "--tun", "t0", "--address", "10.0.0.1/24")]
+    [InlineData("--timeout", "get", "http://10.0.0.2/", "--timeout", "0", "--tun", "t0", "--address", "10.0.0.1/24")]
+    [InlineData("--timeout", "get", "http://10.0.0.2/", "--timeout", "100000", "--tun", "t0", "--address", "10.0.0.1/24")]
+    [InlineData("--insecure", "get", "http://10.0.0.2/", "--insecure", "--tun", "t0", "--address", "10.0.0.1/24")]
+    [InlineData("--cacert", "get", "https://10.0.0.2/", "--cacert", "/nonexistent.pem", "--tun", "t0", "--address", "10.0.0.1/24")]
+    [InlineData("-o", "get", "http://10.0.0.2/", "-o")]
+    [InlineData("http://10.0.0.3/", "get", "http://10.0.0.2/", "http://10.0.0.3/", "--tun", "t0", "--address", "10.0.0.1/24")]
+    [InlineData("--seconds", "bench", "--seconds", "0")]
+    [InlineData("--seconds", "bench", "--seconds", "-1")]
+    [InlineData("--seconds", "bench", "--seconds", "5000")]
+    [InlineData("--mtu", "bench", "--mtu", "100")]
+    [InlineData("--mtu", "bench", "--mtu", "70000")]
+    [InlineData("--loss", "bench", "--loss", "1")]
+    [InlineData("--loss", "bench", "--loss", "2")]
+    [InlineData("--rtt", "bench", "--rtt", "0")]
+    [InlineData("--rtt", "bench", "--rtt", "abc")]
+    [InlineData("--json", "bench", "--json=yes")]
+    [InlineData("--bogus", "bench", "--bogus")]
+    public void Bad_arguments_exit_two_with_one_line_naming_the_flag(string flag, params string[] args)
+    {
+        (int code, string stdout, string stderr) = Captures.Run(args);
+        Assert.Equal(CliApp.UsageError, code);
+        Assert.Equal(string.Empty, stdout);
+        string line = Assert.Single(Captures.Lines(stderr));
+        Assert.StartsWith($"error: {flag}", line, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("serve")]
+    [InlineData("get")]
+    [InlineData("bench")]
+    public void Every_new_verb_has_help_listing_its_options(string verb)
+    {
+        (int code, string stdout, string stderr) = Captures.Run(verb, "--help");
+        Assert.Equal(0, code);
+        Assert.Equal(string.Empty, stderr);
+        Assert.StartsWith($"usage: protocols {verb}", stdout, StringComparison.Ordinal);
+        foreach (OptionSpec option in CliApp.Verbs.Single(v => v.Name == verb).Options)
+        {
+            Assert.Contains(option.Name, stdout, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Bench_json_is_exactly_the_contract_object_and_data_moved()
+    {
+        (int code, string stdout, string stderr) = Captures.Run("bench", "--seconds", "0.3", "--mtu", "9000", "--loss", "0.01", "--rtt", "2", "--json");
+        Assert.True(code == 0, stderr);
+        string line = Assert.Single(Captures.Lines(stdout));
+        using JsonDocument json = JsonDocument.Parse(line);
+        JsonElement root = json.RootElement;
+        Assert.Equal(["gbps", "bytes", "seconds", "retransmissions", "mtu", "loss"], root.EnumerateObject().Select(p => p.Name));
+        foreach (JsonProperty property in root.EnumerateObject())
+        {
+            Assert.Equal(JsonValueKind.Number, property.Value.ValueKind);
+        }
+
+        long bytes = root.GetProperty("bytes").GetInt64();
+        double seconds = root.GetProperty("seconds").GetDouble();
+        Assert.True(bytes > 1_000_000, $"only {bytes} bytes moved");
+        Assert.InRange(seconds, 0.3, 30);
+        Assert.Equal(bytes * 8 / seconds / 1e9, root.GetProperty("gbps").GetDouble(), 3);
+        Assert.Equal(9000, root.GetProperty("mtu").GetInt32());
+        Assert.Equal(0.01, root.GetProperty("loss").GetDouble());
+        Assert.True(root.GetProperty("retransmissions").GetInt64() > 0, "1% loss must cause retransmissions");
+    }
+
+    [Fact]
+    public void Bench_text_output_is_one_line_with_the_goodput()
+    {
+        (int code, string stdout, string stderr) = Captures.Run("bench", "--seconds", "0.2");
+        Assert.True(code == 0, stderr);
+        string line = Assert.Single(Captures.Lines(stdout));
+        Assert.Matches(@"^bench: [1-9]\d* bytes in \d+\.\d{3} s = \d+\.\d{3} Gbit/s goodput", line);
+        Assert.Contains("mtu 1500, loss 0, rtt 1 ms, 0 retransmissions", line, StringComparison.Ordinal);
+    }
+}
