@@ -363,7 +363,7 @@ public sealed class PacketCapture : IDisposable
     /// <summary>Starts tcpdump on <paramref name="device"/> with a capture filter and waits (bounded) until it listens.</summary>
     public static PacketCapture Start(TestNamespace ns, string device, string file, string filter)
     {
-        Process process = ns.Start("tcpdump", "-i", device, "-n", "-U", "-s", "0", "-w", file, filter);
+        Process process = ns.Start("tcpdump", "-i", device, "-n", "-B", "16384", "-U", "-s", "0", "-w", file, filter);
         process.StandardInput.Close();
         var stderr = new StringBuilder();
         var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -400,6 +400,22 @@ public sealed class PacketCapture : IDisposable
     /// <summary>Stops tcpdump with SIGINT (bounded) and returns its summary ("N packets captured").</summary>
     public string Stop()
     {
+        // tcpdump -U writes each packet as it reads it, but it reads the kernel's ring in blocks
+        // handed over when full or after its 1 s timeout, and on SIGINT it stops without draining
+        // them: wait (at most 10 s) until the file did not grow for longer than that timeout.
+        long size = -1;
+        for (int i = 0; i < 8; i++)
+        {
+            long now = new FileInfo(File).Length;
+            if (now == size)
+            {
+                break;
+            }
+
+            size = now;
+            Thread.Sleep(1250);
+        }
+
         KernelTools.Interrupt(_tcpdump);
         KernelTools.WaitForExit(_tcpdump, TimeSpan.FromSeconds(10), "tcpdump");
         return _stderr.Wait(5000) ? _stderr.Result.Trim() : string.Empty;
@@ -411,9 +427,48 @@ public sealed class PacketCapture : IDisposable
 
     /// <summary>Every TCP frame of a capture file as tshark sees it with IP and TCP checksum verification on.</summary>
     public static IReadOnlyList<CapturedSegment> Segments(string file) =>
-        [.. Tshark(file, ["-Y", "tcp", "-T", "fields", "-E", "separator=,", "-e", "ip.src", "-e", "ip.checksum.status", "-e", "tcp.checksum.status", "-e", "tcp.flags.syn", "-e", "tcp.flags.fin", "-e", "tcp.flags.reset", "-e", "tcp.len"])
+        [.. Tshark(file, ["-Y", "tcp", "-T", "fields", "-E", "separator=,", "-e", "ip.src", "-e", "ip.checksum.status", "-e", "tcp.checksum.status", "-e", "tcp.flags.syn", "-e", "tcp.flags.fin", "-e", "tcp.flags.reset", "-e", "tcp.len", "-e", "frame.time_relative", "-e", "tcp.window_size"])
             .Select(static line => line.Split(','))
-            .Select(static f => new CapturedSegment(f[0], f[1] == "1", f[2] == "1", f[3] == "1", f[4] == "1", f[5] == "1", int.Parse(f[6], CultureInfo.InvariantCulture)))];
+            .Select(static f => new CapturedSegment(
+                f[0], f[1] == "1", f[2] == "1", f[3] == "1", f[4] == "1", f[5] == "1", int.Parse(f[6], CultureInfo.InvariantCulture),
+                TimeSpan.FromSeconds(double.Parse(f[7], CultureInfo.InvariantCulture)), long.Parse(f[8], CultureInfo.InvariantCulture)))];
+
+    /// <summary>
+    /// The longest time any sender of <paramref name="segments"/> kept advertising a zero window
+    /// (from its first zero-window segment to its next segment with an open window, or the end of
+    /// the capture), and how many zero-window segments there were.
+    /// </summary>
+    public static (TimeSpan Longest, int Advertisements) ZeroWindowPeriods(IReadOnlyList<CapturedSegment> segments)
+    {
+        var since = new Dictionary<string, TimeSpan>();
+        TimeSpan longest = TimeSpan.Zero;
+        int advertisements = 0;
+        foreach (CapturedSegment s in segments)
+        {
+            if (s.Syn || s.Reset)
+            {
+                continue;
+            }
+
+            if (s.Window == 0)
+            {
+                advertisements++;
+                since.TryAdd(s.Source, s.Time);
+            }
+            else if (since.Remove(s.Source, out TimeSpan start))
+            {
+                longest = TimeSpan.FromTicks(Math.Max(longest.Ticks, (s.Time - start).Ticks));
+            }
+        }
+
+        TimeSpan end = segments.Count > 0 ? segments[^1].Time : TimeSpan.Zero;
+        foreach (TimeSpan start in since.Values)
+        {
+            longest = TimeSpan.FromTicks(Math.Max(longest.Ticks, (end - start).Ticks));
+        }
+
+        return (longest, advertisements);
+    }
 
     private static string[] Tshark(string file, string[] arguments)
     {
@@ -446,4 +501,6 @@ public sealed class PacketCapture : IDisposable
 /// <param name="Fin">FIN set.</param>
 /// <param name="Reset">RST set.</param>
 /// <param name="Length">Payload bytes.</param>
-public sealed record CapturedSegment(string Source, bool IpChecksumGood, bool TcpChecksumGood, bool Syn, bool Fin, bool Reset, int Length);
+/// <param name="Time">Time since the capture's first frame.</param>
+/// <param name="Window">The advertised window in bytes (scaled, as tshark computes it from the handshake).</param>
+public sealed record CapturedSegment(string Source, bool IpChecksumGood, bool TcpChecksumGood, bool Syn, bool Fin, bool Reset, int Length, TimeSpan Time, long Window);
