@@ -10,8 +10,8 @@ public sealed class KernelFixtureTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
 
-    [InteropFact(Tools = ["nginx", "python3", "socat", "curl", "nft", "ss"])]
-    public void NginxPythonAndSocatServeAFileAndTheLossRuleDrops()
+    [InteropFact(Tools = ["nginx", "python3", "socat", "curl", "ss"])]
+    public void NginxPythonAndSocatServeAFile()
     {
         using var ns = new TestNamespace();
         using var dir = new TempDir();
@@ -21,7 +21,6 @@ public sealed class KernelFixtureTests(ITestOutputHelper output)
         using KernelServer nginx = KernelServer.Nginx(ns, dir, "127.0.0.1", 8080);
         using KernelServer python = KernelServer.PythonHttp(ns, dir, "127.0.0.1", 8000);
         using KernelServer socat = KernelServer.Socat(ns, "127.0.0.1", 9000, $"OPEN:{dir["www/data.bin"]},rdonly", "-U");
-        KernelTools.AddRandomLoss(ns, dir, 2);
 
         foreach ((string name, string url) in new[] { ("nginx", "http://127.0.0.1:8080/data.bin"), ("python", "http://127.0.0.1:8000/data.bin") })
         {
@@ -35,10 +34,6 @@ public sealed class KernelFixtureTests(ITestOutputHelper output)
         Assert.True(fetch.ExitCode == 0, TestNamespace.Describe(fetch));
         Assert.Equal(sha, KernelTools.Sha256OfFile(dir["socat.out"]));
         Assert.Equal(0, socat.WaitForExit(TimeSpan.FromSeconds(10)));
-
-        (long fromStack, long fromKernel) = KernelTools.LossDrops(ns);
-        output.WriteLine($"loss rule dropped {fromStack} (prerouting) and {fromKernel} (output) packets");
-        Assert.True(fromStack > 0 && fromKernel > 0, $"{fromStack}, {fromKernel}");
     }
 
     [InteropFact(Tools = ["nginx", "openssl", "curl", "tcpdump", "tshark", "ss"])]

@@ -112,36 +112,43 @@ public static partial class KernelTools
     }
 
     /// <summary>
-    /// nftables in <paramref name="ns"/> that drops <paramref name="percent"/>% of TCP packets at
-    /// random in both directions (prerouting: what the stack sends to the kernel; output: what the
-    /// kernel sends), each rule with a counter (TEST-NETWORK.md: netem is not available).
+    /// nftables in <paramref name="router"/>'s forward chain that drops <paramref name="percent"/>%
+    /// of the TCP packets it forwards from and to the stack at random, each rule with a counter
+    /// (TEST-NETWORK.md: netem is not available). See <see cref="KernelPeer.RouteThroughRouter"/>.
     /// </summary>
-    public static void AddRandomLoss(TestNamespace ns, TempDir dir, int percent)
+    public static void AddRandomLoss(TestNamespace router, TempDir dir, int percent)
     {
+        string stack = KernelPeer.StackAddress.ToString();
         string rules = $$"""
             table inet protocols_loss {
-              chain in {
-                type filter hook prerouting priority -300; policy accept;
-                meta l4proto tcp numgen random mod 100 < {{percent}} counter drop
-              }
-              chain out {
-                type filter hook output priority -300; policy accept;
-                meta l4proto tcp numgen random mod 100 < {{percent}} counter drop
+              chain forward {
+                type filter hook forward priority -300; policy accept;
+                ip saddr {{stack}} meta l4proto tcp numgen random mod 100 < {{percent}} counter drop
+                ip daddr {{stack}} meta l4proto tcp numgen random mod 100 < {{percent}} counter drop
               }
             }
             """;
         string file = dir["loss.nft"];
         File.WriteAllText(file, rules);
-        ToolResult result = ns.Exec(TimeSpan.FromSeconds(10), "nft", "-f", file);
+        ToolResult result = router.Exec(TimeSpan.FromSeconds(10), "nft", "-f", file);
         if (result.ExitCode != 0)
         {
             throw new InvalidOperationException("nft -f failed: " + TestNamespace.Describe(result));
         }
     }
 
-    /// <summary>Packets the loss rules dropped so far: (from the stack, from the kernel).</summary>
-    public static (long FromStack, long FromKernel) LossDrops(TestNamespace ns) =>
-        (DropCount(ns, "in"), DropCount(ns, "out"));
+    /// <summary>Packets the loss rules dropped so far: (from the stack, to the stack).</summary>
+    public static (long FromStack, long ToStack) LossDrops(TestNamespace router)
+    {
+        ToolResult list = router.Exec(TimeSpan.FromSeconds(10), "nft", "list", "chain", "inet", "protocols_loss", "forward");
+        MatchCollection m = CounterPattern().Matches(list.Output);
+        if (list.ExitCode != 0 || m.Count != 2)
+        {
+            throw new InvalidOperationException("nft list failed: " + TestNamespace.Describe(list));
+        }
+
+        return (long.Parse(m[0].Groups[1].Value, CultureInfo.InvariantCulture), long.Parse(m[1].Groups[1].Value, CultureInfo.InvariantCulture));
+    }
 
     /// <summary>A counter of the kernel's TCP MIB in <paramref name="ns"/> (the <c>Tcp:</c> lines of /proc/net/snmp, e.g. <c>RetransSegs</c>).</summary>
     public static long KernelTcpCounter(TestNamespace ns, string name)
@@ -165,18 +172,6 @@ public static partial class KernelTools
     /// <summary>Runs a shell command line inside <paramref name="ns"/> (bounded).</summary>
     public static ToolResult Shell(TestNamespace ns, TimeSpan timeout, string commandLine) =>
         ns.Exec(timeout, "sh", "-c", commandLine);
-
-    private static long DropCount(TestNamespace ns, string chain)
-    {
-        ToolResult list = ns.Exec(TimeSpan.FromSeconds(10), "nft", "list", "chain", "inet", "protocols_loss", chain);
-        Match m = CounterPattern().Match(list.Output);
-        if (list.ExitCode != 0 || !m.Success)
-        {
-            throw new InvalidOperationException("nft list failed: " + TestNamespace.Describe(list));
-        }
-
-        return long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
-    }
 
     [GeneratedRegex(@"counter packets (\d+)")]
     private static partial Regex CounterPattern();
