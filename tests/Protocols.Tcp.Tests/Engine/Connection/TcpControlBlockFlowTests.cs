@@ -80,6 +80,17 @@ public class TcpControlBlockFlowTests
     }
 
     [Fact]
+    public void Every_second_full_segment_is_acked_even_when_the_peer_sends_less_than_our_mss()
+    {
+        var p = new ScriptedPeer();
+        p.Establish();
+        Assert.Empty(p.Send(TcpFlags.Ack, new byte[536]));
+        Assert.Single(p.Send(TcpFlags.Ack, new byte[536]));
+        Assert.Empty(p.Send(TcpFlags.Ack, new byte[536]));
+        Assert.Single(p.Send(TcpFlags.Ack, new byte[536]));
+    }
+
+    [Fact]
     public void Delayed_ack_timeout_is_at_most_200_ms()
     {
         var p = new ScriptedPeer(TcpConnectionOptions.Default with { DelayedAckTimeout = TimeSpan.FromSeconds(2) });
@@ -226,6 +237,19 @@ public class TcpControlBlockFlowTests
         wire.RunUntil(t + 100_000_000, () => wire.A.State == TcpState.Closed);
         Assert.Equal(t + 5_000_000, wire.Now);
         Assert.Equal(SocketError.TimedOut, wire.A.Error);
+    }
+
+    [Fact]
+    public void User_timeout_does_not_apply_to_the_handshake()
+    {
+        var ut = TcpConnectionOptions.Default with { UserTimeout = TimeSpan.FromSeconds(5) };
+        var wire = new EngineWire(ut, ut, start: 100_000_000_000);
+        wire.Connect();
+        Assert.Equal(TcpState.Established, wire.A.State);
+        Assert.Equal(TcpState.Established, wire.B!.State);
+        Assert.Equal(long.MaxValue, wire.B.NextDeadlineMicros);
+        byte[] data = EngineWire.Pattern(10_000);
+        Assert.Equal(data, wire.Transfer(wire.B, wire.A, data));
     }
 
     [Fact]
