@@ -6,6 +6,7 @@ using Protocols.Ip;
 using Protocols.Ip.Devices;
 using Protocols.Ip.Devices.Linux;
 using Protocols.Tcp;
+using Protocols.Tls;
 using Protocols.Wire;
 
 namespace Protocols.Cli.Get;
@@ -59,19 +60,13 @@ internal sealed record GetSettings(FetchRequest Request, ServeDeviceKind DeviceK
                 throw new UsageException("--cacert: give either --cacert or --insecure, not both");
             }
 
-            roots = new X509Certificate2Collection();
             try
             {
-                roots.ImportFromPemFile(caPath);
+                roots = TlsCertificates.LoadPemBundle(caPath);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
             {
                 throw new UsageException($"--cacert: cannot read certificates from '{caPath}': {e.Message}");
-            }
-
-            if (roots.Count == 0)
-            {
-                throw new UsageException($"--cacert: no PEM certificate in '{caPath}'");
             }
         }
 
@@ -200,18 +195,11 @@ internal sealed class GetVerb : Verb
         double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-6);
         string line = string.Create(CultureInfo.InvariantCulture,
             $"get: {result.Status} {result.Reason}, {result.Bytes} bytes in {seconds:0.000} s ({result.Bytes * 8 / seconds / 1e6:0.00} Mbit/s)");
-        if (result.TlsProtocol is { } protocol)
+        if (result.TlsVersion is { } version)
         {
-            line += string.Create(CultureInfo.InvariantCulture, $", TLS {TlsVersion(protocol)} {result.TlsCipher}");
+            line += $", {version} {result.TlsCipher}";
         }
 
         return line;
     }
-
-    private static string TlsVersion(System.Security.Authentication.SslProtocols protocol) => protocol switch
-    {
-        System.Security.Authentication.SslProtocols.Tls13 => "1.3",
-        System.Security.Authentication.SslProtocols.Tls12 => "1.2",
-        _ => protocol.ToString(),
-    };
 }

@@ -1,12 +1,11 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http;
-using System.Net.Security;
 using System.Net.Sockets;
-using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Protocols.Ip;
 using Protocols.Tcp;
+using Protocols.Tls;
 using Protocols.Wire;
 
 namespace Protocols.Cli.Get;
@@ -25,66 +24,57 @@ internal sealed record FetchRequest(Uri Url, IReadOnlyDictionary<string, Ipv4Add
 /// <param name="Bytes">Body bytes written to the output.</param>
 /// <param name="Complete">True when the whole body arrived (Content-Length matched, or the chunked/close-delimited body ended cleanly).</param>
 /// <param name="Elapsed">Wall time from the request to the end of the body.</param>
-/// <param name="TlsProtocol">The negotiated TLS version (https), or null.</param>
+/// <param name="TlsVersion">The negotiated TLS version (https), e.g. "TLS 1.3", or null.</param>
 /// <param name="TlsCipher">The negotiated cipher suite (https), or null.</param>
-internal sealed record FetchResult(int Status, string Reason, long Bytes, bool Complete, TimeSpan Elapsed, SslProtocols? TlsProtocol, TlsCipherSuite? TlsCipher)
+internal sealed record FetchResult(int Status, string Reason, long Bytes, bool Complete, TimeSpan Elapsed, string? TlsVersion, string? TlsCipher)
 {
     /// <summary>2xx with the whole body.</summary>
     public bool Succeeded => Status is >= 200 and < 300 && Complete;
 }
 
 /// <summary>
-/// .NET's HttpClient over the user-space stack: a <see cref="SocketsHttpHandler"/> whose
-/// ConnectCallback opens a <see cref="TcpStream"/> through <see cref="TcpLayer.ConnectAsync(Ipv4Endpoint, CancellationToken)"/>,
-/// so .NET's own HTTP/1.1 and TLS (for https) run over this stack unchanged.
+/// .NET's HttpClient over the user-space stack: the Tls layer's <see cref="StackHttp"/> handler (a
+/// <see cref="SocketsHttpHandler"/> whose ConnectCallback opens a <see cref="TcpStream"/> through
+/// <see cref="TcpLayer.ConnectAsync(Ipv4Endpoint, CancellationToken)"/>), so .NET's own HTTP/1.1
+/// and TLS run over this stack unchanged.
 /// </summary>
 internal static class StackHttpFetcher
 {
-    /// <summary>Makes the handler; <paramref name="onTls"/> receives each TLS stream so its version and cipher can be reported.</summary>
-    public static SocketsHttpHandler CreateHandler(TcpLayer tcp, FetchRequest request, Action<SslStream>? onTls = null)
+    /// <summary>Makes the handler; <paramref name="onTls"/> receives the trace of each TLS connection (version, cipher).</summary>
+    public static SocketsHttpHandler CreateHandler(TcpLayer tcp, FetchRequest request, Action<TlsConnectionTrace>? onTls = null)
     {
-        var handler = new SocketsHttpHandler
+        var tls = new TlsClientOptions
         {
-            UseProxy = false,
-            AllowAutoRedirect = false,
-            AutomaticDecompression = DecompressionMethods.None,
-            ConnectTimeout = request.Timeout,
-            ConnectCallback = async (context, cancellationToken) =>
-            {
-                string host = context.DnsEndPoint.Host;
-                if (!Ipv4Address.TryParse(host, out Ipv4Address address) && !request.Resolve.TryGetValue(host, out address))
-                {
-                    throw new HttpRequestException($"cannot resolve '{host}' (use an IPv4 address or --resolve {host}:IP)", new SocketException((int)SocketError.HostNotFound));
-                }
-
-                return await tcp.ConnectAsync(new Ipv4Endpoint(address, (ushort)context.DnsEndPoint.Port), cancellationToken).ConfigureAwait(false);
-            },
+            InsecureSkipVerification = request.Insecure,
+            TrustedCertificates = request.CaCertificates,
         };
-
-        if (request.Url.Scheme == Uri.UriSchemeHttps)
+        var options = new StackHttpOptions
         {
-            handler.SslOptions = new SslClientAuthenticationOptions
+            Resolver = (host, _) => request.Resolve.TryGetValue(host, out Ipv4Address address)
+                ? ValueTask.FromResult(address)
+                : ValueTask.FromException<Ipv4Address>(new HttpRequestException($"cannot resolve '{host}' (use an IPv4 address or --resolve {host}:IP)", new SocketException((int)SocketError.HostNotFound))),
+            OnTlsConnection = onTls,
+            ConnectTimeout = request.Timeout,
+        };
+        SocketsHttpHandler handler = StackHttp.CreateHttpHandler(
+            async (endpoint, cancellationToken) =>
             {
-                RemoteCertificateValidationCallback = (sender, certificate, chain, errors) =>
-                {
-                    if (sender is SslStream ssl)
-                    {
-                        onTls?.Invoke(ssl);
-                    }
-
-                    return request.Insecure || Validate(certificate, chain, errors, request.CaCertificates);
-                },
-            };
-        }
-
+                TcpStream stream = await tcp.ConnectAsync(endpoint, cancellationToken).ConfigureAwait(false);
+                stream.NoDelay = true; // requests go out whole, not held back for an ACK
+                return stream;
+            },
+            tls,
+            options);
+        handler.AllowAutoRedirect = false;
+        handler.AutomaticDecompression = DecompressionMethods.None;
         return handler;
     }
 
     /// <summary>Fetches <see cref="FetchRequest.Url"/> and copies the body to <paramref name="output"/>.</summary>
     public static async Task<FetchResult> FetchAsync(TcpLayer tcp, FetchRequest request, Stream output, CancellationToken cancellationToken)
     {
-        SslStream? tls = null;
-        using var handler = CreateHandler(tcp, request, ssl => tls = ssl);
+        TlsConnectionTrace? tls = null;
+        using var handler = CreateHandler(tcp, request, trace => tls = trace);
         using var client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(request.Timeout);
@@ -118,40 +108,12 @@ internal static class StackHttpFetcher
 
             await output.FlushAsync(deadline.Token).ConfigureAwait(false);
             return new FetchResult((int)response.StatusCode, response.ReasonPhrase ?? string.Empty, bytes, complete, watch.Elapsed,
-                tls?.SslProtocol, tls?.NegotiatedCipherSuite);
+                tls?.NegotiatedVersion is TlsVersion version ? TlsRecordEvent.VersionName(version) : null,
+                tls?.CipherSuite is ushort suite ? TlsRecordEvent.CipherSuiteName(suite) : null);
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             throw new TimeoutException($"no complete response within {request.Timeout.TotalSeconds:0.###} s");
         }
-    }
-
-    /// <summary>--cacert: the chain must end at one of the given roots (and the name must match).</summary>
-    private static bool Validate(X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors, X509Certificate2Collection? roots)
-    {
-        if (roots is null)
-        {
-            return errors == SslPolicyErrors.None;
-        }
-
-        if ((errors & (SslPolicyErrors.RemoteCertificateNotAvailable | SslPolicyErrors.RemoteCertificateNameMismatch)) != 0 || certificate is null)
-        {
-            return false;
-        }
-
-        using var custom = new X509Chain();
-        custom.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        custom.ChainPolicy.CustomTrustStore.AddRange(roots);
-        custom.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        if (chain is not null)
-        {
-            foreach (X509ChainElement element in chain.ChainElements)
-            {
-                custom.ChainPolicy.ExtraStore.Add(element.Certificate);
-            }
-        }
-
-        using var leaf = new X509Certificate2(certificate);
-        return custom.Build(leaf);
     }
 }

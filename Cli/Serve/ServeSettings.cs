@@ -1,5 +1,8 @@
 using System.Globalization;
+using System.Net.Security;
+using System.Security.Cryptography;
 using Protocols.Cli.CommandLine;
+using Protocols.Tls;
 using Protocols.Wire;
 
 namespace Protocols.Cli.Serve;
@@ -25,6 +28,8 @@ internal enum ServeDeviceKind
 /// <param name="PcapPath">Where to capture every frame, or null.</param>
 /// <param name="HttpPort">The HTTP server's port, or null.</param>
 /// <param name="EchoPort">The TCP echo server's port, or null.</param>
+/// <param name="HttpsPort">The HTTPS server's port, or null.</param>
+/// <param name="Certificate">The HTTPS certificate loaded from --cert/--key, or null for a self-signed one made at start.</param>
 internal sealed record ServeSettings(
     ServeDeviceKind DeviceKind,
     string DeviceName,
@@ -35,32 +40,54 @@ internal sealed record ServeSettings(
     ushort? UdpEchoPort,
     string? PcapPath,
     ushort? HttpPort = null,
-    ushort? EchoPort = null)
+    ushort? EchoPort = null,
+    ushort? HttpsPort = null,
+    SslStreamCertificateContext? Certificate = null)
 {
-    /// <summary>The options of CLI.md that belong to the TLS layer, which this build does not have yet.</summary>
-    public static readonly string[] NotYetSupported = ["--https", "--cert", "--key"];
-
     /// <summary>Checks the parsed command line; throws <see cref="UsageException"/> naming the flag.</summary>
     public static ServeSettings From(ParsedArguments arguments)
     {
-        foreach (string option in NotYetSupported)
-        {
-            if (arguments.Has(option))
-            {
-                throw new UsageException($"{option}: not supported yet (HTTPS arrives with the TLS layer)");
-            }
-        }
-
         (ServeDeviceKind kind, string device, Ipv4Address own, int prefixLength, Ipv4Address? gateway, int? mtu) = ParseDevice(arguments);
         ushort? echo = Port(arguments, "--udp-echo");
         ushort? http = Port(arguments, "--http");
         ushort? tcpEcho = Port(arguments, "--echo");
+        ushort? https = Port(arguments, "--https");
         if (http is not null && http == tcpEcho)
         {
             throw new UsageException($"--echo: port {tcpEcho} is already the --http port");
         }
 
-        return new ServeSettings(kind, device, own, prefixLength, gateway, mtu, echo, arguments.GetPath("--pcap"), http, tcpEcho);
+        if (https is not null && (https == http || https == tcpEcho))
+        {
+            throw new UsageException($"--https: port {https} is already the {(https == http ? "--http" : "--echo")} port");
+        }
+
+        string? cert = arguments.GetPath("--cert");
+        string? key = arguments.GetPath("--key");
+        if ((cert is null) != (key is null))
+        {
+            throw new UsageException(cert is null ? "--cert: required with --key" : "--key: required with --cert");
+        }
+
+        SslStreamCertificateContext? certificate = null;
+        if (cert is not null)
+        {
+            if (https is null)
+            {
+                throw new UsageException("--cert: only with --https");
+            }
+
+            try
+            {
+                certificate = TlsCertificates.LoadPemContext(cert, key!);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+            {
+                throw new UsageException($"--cert: cannot load '{cert}' with the key '{key}': {e.Message}");
+            }
+        }
+
+        return new ServeSettings(kind, device, own, prefixLength, gateway, mtu, echo, arguments.GetPath("--pcap"), http, tcpEcho, https, certificate);
     }
 
     /// <summary>The device options shared by <c>serve</c> and <c>get</c>: --tun/--raw, --address, --gateway, --mtu.</summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using System.Runtime.InteropServices;
 using Protocols.Cli.CommandLine;
 using Protocols.Cli.Http;
@@ -6,6 +7,7 @@ using Protocols.Ip;
 using Protocols.Ip.Devices;
 using Protocols.Ip.Devices.Linux;
 using Protocols.Tcp;
+using Protocols.Tls;
 using Protocols.Udp;
 
 namespace Protocols.Cli.Serve;
@@ -23,10 +25,10 @@ internal sealed class ServeVerb : Verb
     public override string Name => "serve";
 
     /// <inheritdoc/>
-    public override string Summary => "run the stack on a TUN device or an Ethernet interface (ping, HTTP, TCP and UDP echo)";
+    public override string Summary => "run the stack on a TUN device or an Ethernet interface (ping, HTTP(S), TCP and UDP echo)";
 
     /// <inheritdoc/>
-    public override string Usage => "protocols serve (--tun NAME | --raw IFACE) --address A.B.C.D/LEN [--gateway G] [--mtu M] [--http PORT] [--echo PORT] [--udp-echo PORT] [--pcap FILE]";
+    public override string Usage => "protocols serve (--tun NAME | --raw IFACE) --address A.B.C.D/LEN [--gateway G] [--mtu M] [--http PORT] [--https PORT] [--cert FILE --key FILE] [--echo PORT] [--udp-echo PORT] [--pcap FILE]";
 
     /// <inheritdoc/>
     public override string Description =>
@@ -35,10 +37,10 @@ internal sealed class ServeVerb : Verb
         "--raw drives the existing Ethernet interface IFACE through an AF_PACKET socket, with ARP and\n" +
         "the interface's MAC address. The kernel side (address, up) is configured by the caller.\n" +
         "--http serves HTTP/1.1 (GET /bytes/N: N bytes where byte i is i % 251; POST /echo: the body\n" +
-        "back; GET /: a text page), --echo is a TCP echo server, --udp-echo a UDP one.\n" +
-        "Prints 'ready' once listening and runs until SIGINT or SIGTERM, then closes the device and\n" +
-        "exits 0. Needs root (or CAP_NET_ADMIN / CAP_NET_RAW). HTTPS (--https, --cert, --key) arrives\n" +
-        "with the TLS layer and is refused for now.";
+        "back; GET /: a text page), --https the same over TLS 1.2/1.3 with the PEM --cert/--key or a\n" +
+        "self-signed certificate (for --address) made at start; --echo is a TCP echo server, --udp-echo\n" +
+        "a UDP one. Prints 'ready' once listening and runs until SIGINT or SIGTERM, then closes the\n" +
+        "connections and the device and exits 0. Needs root (or CAP_NET_ADMIN / CAP_NET_RAW).";
 
     /// <inheritdoc/>
     public override IReadOnlyList<OptionSpec> Options { get; } =
@@ -51,10 +53,10 @@ internal sealed class ServeVerb : Verb
         new("--udp-echo", OptionKind.PositiveInteger, "PORT", "echo every UDP datagram received on PORT"),
         new("--pcap", OptionKind.Path, "FILE", "write every frame in and out to FILE as pcap"),
         new("--http", OptionKind.PositiveInteger, "PORT", "serve HTTP/1.1 on PORT (/, /bytes/N, /echo)"),
-        new("--https", OptionKind.PositiveInteger, "PORT", "(not supported yet: arrives with TLS)"),
+        new("--https", OptionKind.PositiveInteger, "PORT", "serve HTTPS on PORT (same resources as --http)"),
         new("--echo", OptionKind.PositiveInteger, "PORT", "a TCP echo server on PORT"),
-        new("--cert", OptionKind.Path, "FILE", "(not supported yet: arrives with TLS)"),
-        new("--key", OptionKind.Path, "FILE", "(not supported yet: arrives with TLS)"),
+        new("--cert", OptionKind.Path, "FILE", "--https: the PEM certificate (chain) to serve (default: self-signed)"),
+        new("--key", OptionKind.Path, "FILE", "--https: the PEM private key of --cert"),
     ];
 
     /// <inheritdoc/>
@@ -230,7 +232,7 @@ internal sealed class ServeHost : IDisposable
             _serviceTasks.Add(Task.Run(() => EchoUdpAsync(socket, _servicesStop.Token)));
         }
 
-        if (settings.HttpPort is null && settings.EchoPort is null)
+        if (settings.HttpPort is null && settings.EchoPort is null && settings.HttpsPort is null)
         {
             return;
         }
@@ -241,6 +243,18 @@ internal sealed class ServeHost : IDisposable
             TcpListener listener = tcp.Listen(httpPort, backlog: 1024);
             _services.Add(listener);
             _serviceTasks.Add(Task.Run(() => TcpServices.RunHttpAsync(listener, HttpServer, _servicesStop.Token)));
+        }
+
+        if (settings.HttpsPort is { } httpsPort)
+        {
+            var tls = new TlsServerOptions
+            {
+                CertificateContext = settings.Certificate ?? TlsCertificates.CreateContext(
+                    TlsCertificates.CreateSelfSigned(["localhost"], [IPAddress.Parse(settings.Address.ToString())])),
+            };
+            TcpListener listener = tcp.Listen(httpsPort, backlog: 1024);
+            _services.Add(listener);
+            _serviceTasks.Add(Task.Run(() => TcpServices.RunHttpsAsync(listener, tls, HttpServer, _servicesStop.Token)));
         }
 
         if (settings.EchoPort is { } echoPort)

@@ -1,5 +1,7 @@
+using System.Net.Security;
 using Protocols.Cli.Http;
 using Protocols.Tcp;
+using Protocols.Tls;
 
 namespace Protocols.Cli.Serve;
 
@@ -18,6 +20,18 @@ internal static class TcpServices
     /// <summary>Serves HTTP/1.1 with <paramref name="server"/> on every connection <paramref name="listener"/> accepts, until cancelled.</summary>
     public static Task RunHttpAsync(TcpListener listener, HttpServer server, CancellationToken cancellationToken) =>
         AcceptLoopAsync(listener, async (stream, token) => await server.ServeConnectionAsync(stream, token).ConfigureAwait(false), cancellationToken);
+
+    /// <summary>Serves HTTPS: a TLS handshake (<see cref="TlsHandshake"/>), then HTTP/1.1 over the <see cref="SslStream"/>.</summary>
+    public static Task RunHttpsAsync(TcpListener listener, TlsServerOptions tls, HttpServer server, CancellationToken cancellationToken) =>
+        AcceptLoopAsync(listener, async (stream, token) =>
+        {
+            ((TcpStream)stream).NoDelay = true; // handshake flights and responses go out whole
+            SslStream ssl = await TlsHandshake.AuthenticateAsServerAsync(stream, tls, token).ConfigureAwait(false);
+            await using (ssl.ConfigureAwait(false))
+            {
+                await server.ServeConnectionAsync(ssl, token).ConfigureAwait(false);
+            }
+        }, cancellationToken);
 
     /// <summary>The TCP echo service: every byte goes back; the peer's FIN is answered with ours once everything is echoed.</summary>
     public static Task RunEchoAsync(TcpListener listener, CancellationToken cancellationToken) =>
@@ -84,9 +98,10 @@ internal static class TcpServices
                 {
                     await serve(stream, cancellationToken).ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+                catch (Exception)
                 {
-                    // The peer reset, the connection timed out, or the service is stopping.
+                    // The peer reset, a handshake failed, the connection timed out, or the service is
+                    // stopping: this connection ends, the service goes on.
                     stream.Abort();
                 }
                 finally

@@ -78,37 +78,6 @@ public sealed class CommandLineTests
     }
 
     [Fact]
-    public void DemoRunsAndExitsZero()
-    {
-        (int code, string stdout, string stderr) = Captures.Run("demo");
-        Assert.True(code == 0, stderr);
-        Assert.Contains("ClientHello SNI example.test", stdout, StringComparison.Ordinal);
-        Assert.Contains("arrives with the TCP and TLS layers", stderr, StringComparison.Ordinal);
-        Assert.EndsWith("no stack-to-stack transfer yet\n", stdout, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void DemoAcceptsTheContractFlagsAndWritesPcap()
-    {
-        string pcap = Path.Combine(Path.GetTempPath(), $"protocols-demo-{Guid.NewGuid():N}.pcap");
-        try
-        {
-            (int code, string stdout, string stderr) = Captures.Run(
-                "demo", "--bytes", "64k", "--loss", "0.05", "--seed", "7", "--pcap", pcap, "--keylog", pcap + ".keys", "--quiet");
-            Assert.True(code == 0, stderr);
-            Assert.Single(Captures.Lines(stdout));
-            Assert.Contains("--bytes 65536, --loss 0.05, --seed 7", stderr, StringComparison.Ordinal);
-            Assert.False(File.Exists(pcap + ".keys"));
-            using CaptureReader reader = CaptureFile.Open(pcap);
-            Assert.Equal(17, reader.Count());
-        }
-        finally
-        {
-            File.Delete(pcap);
-        }
-    }
-
-    [Fact]
     public void VerboseIsAcceptedByEveryVerb()
     {
         (int code, _, string stderr) = Captures.Run("decode", "/nonexistent.pcap", "--verbose");

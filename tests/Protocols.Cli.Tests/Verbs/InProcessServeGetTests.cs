@@ -1,4 +1,7 @@
+using System.Net;
 using System.Net.Http;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using System.Net.Sockets;
 using TcpListener = Protocols.Tcp.TcpListener;
 using System.Text;
@@ -9,6 +12,7 @@ using Protocols.Ip;
 using Protocols.Ip.Devices;
 using Protocols.Ip.Simulation;
 using Protocols.Tcp;
+using Protocols.Tls;
 using Protocols.Wire;
 
 namespace Protocols.Cli.Tests.Verbs;
@@ -28,6 +32,8 @@ public sealed class InProcessServeGetTests : IAsyncLifetime
     private TcpLayer _clientTcp = null!;
     private TcpListener _http = null!;
     private TcpListener _echo = null!;
+    private TcpListener _https = null!;
+    private X509Certificate2 _certificate = null!;
     private HttpServer _httpServer = null!;
 
     public Task InitializeAsync()
@@ -42,7 +48,11 @@ public sealed class InProcessServeGetTests : IAsyncLifetime
         TcpLayer serverTcp = _server.UseTcp();
         _http = serverTcp.Listen(8080);
         _echo = serverTcp.Listen(7);
+        _https = serverTcp.Listen(8443);
+        _certificate = TlsCertificates.CreateSelfSigned(["server.test"], [IPAddress.Parse("10.9.0.2")]);
         _httpServer = new HttpServer();
+        var tls = new TlsServerOptions { Certificate = _certificate };
+        _loops.Add(Task.Run(() => TcpServices.RunHttpsAsync(_https, tls, _httpServer, _stop.Token)));
         _loops.Add(_client.RunAsync(_stop.Token));
         _loops.Add(_server.RunAsync(_stop.Token));
         _loops.Add(Task.Run(() => TcpServices.RunHttpAsync(_http, _httpServer, _stop.Token)));
@@ -54,6 +64,7 @@ public sealed class InProcessServeGetTests : IAsyncLifetime
     {
         _http.Dispose();
         _echo.Dispose();
+        _https.Dispose();
         await Task.Delay(100);
         _stop.Cancel();
         try
@@ -122,6 +133,30 @@ public sealed class InProcessServeGetTests : IAsyncLifetime
 
         Assert.Equal(1, _clientTcp.Counters.ActiveOpens);
         Assert.Equal(3, _httpServer.Counters.Requests);
+    }
+
+    [Fact]
+    public async Task Https_get_trusting_the_servers_certificate_reports_the_tls_version_and_cipher()
+    {
+        var request = new FetchRequest(new Uri("https://server.test:8443/bytes/100000"), new Dictionary<string, Ipv4Address> { ["server.test"] = ServerAddress },
+            TimeSpan.FromSeconds(30), CaCertificates: [_certificate]);
+        var body = new MemoryStream();
+        FetchResult result = await StackHttpFetcher.FetchAsync(_clientTcp, request, body, CancellationToken.None);
+        Assert.True(result.Succeeded, GetVerb.Describe(result));
+        Assert.Equal(100_000, body.Length);
+        Assert.Equal(99_999 % 251, body.ToArray()[^1]);
+        Assert.Matches(@"^get: 200 OK, 100000 bytes in .*, TLS 1\.3 TLS_\w+$", GetVerb.Describe(result));
+
+        var insecure = request with { CaCertificates = null, Insecure = true, Url = new Uri("https://10.9.0.2:8443/bytes/10") };
+        Assert.True((await StackHttpFetcher.FetchAsync(_clientTcp, insecure, new MemoryStream(), CancellationToken.None)).Succeeded);
+    }
+
+    [Fact]
+    public async Task Https_get_refuses_an_untrusted_certificate()
+    {
+        var request = new FetchRequest(new Uri("https://10.9.0.2:8443/"), new Dictionary<string, Ipv4Address>(), TimeSpan.FromSeconds(30));
+        HttpRequestException e = await Assert.ThrowsAsync<HttpRequestException>(() => StackHttpFetcher.FetchAsync(_clientTcp, request, new MemoryStream(), CancellationToken.None));
+        Assert.IsAssignableFrom<AuthenticationException>(e.InnerException);
     }
 
     [Fact]

@@ -1,0 +1,89 @@
+using System.Net;
+using System.Net.Http;
+using System.Net.Sockets;
+using Protocols.Ip;
+using Protocols.Wire;
+
+namespace Protocols.Tls;
+
+/// <summary>How <see cref="StackHttp.CreateHttpHandler(Func{Ipv4Endpoint, CancellationToken, ValueTask{Stream}}, TlsClientOptions?, StackHttpOptions?)"/> connects.</summary>
+public sealed record StackHttpOptions
+{
+    /// <summary>Resolves a host name that is not an IPv4 literal (null: names fail with HostNotFound). E.g. a table for <c>--resolve NAME:IP</c>.</summary>
+    public Func<string, CancellationToken, ValueTask<Ipv4Address>>? Resolver { get; init; }
+
+    /// <summary>
+    /// Called with the trace of every new HTTPS connection (its hellos, negotiated version and
+    /// cipher, byte counts fill in as the connection runs), e.g. to report the TLS version.
+    /// </summary>
+    public Action<TlsConnectionTrace>? OnTlsConnection { get; init; }
+
+    /// <summary>The longest a connection (TCP and TLS handshakes) may take (default 30 s).</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>
+/// HttpClient over a user-space stack: a <see cref="SocketsHttpHandler"/> whose ConnectCallback opens
+/// the TCP connection through the stack, so .NET's HTTP/1.1 (and its TLS, for https) run unchanged
+/// over it. TLS settings come from <see cref="TlsClientOptions"/> (versions, custom CA, pins, insecure).
+/// </summary>
+public static class StackHttp
+{
+    /// <summary>Makes the handler over any connect function (the stack's TCP connect, or anything else that yields a stream).</summary>
+    /// <param name="connect">Opens a connection to an endpoint.</param>
+    /// <param name="tls">TLS settings for https URLs (null: the defaults, system trust store). ALPN is the handler's own (http/1.1).</param>
+    /// <param name="options">Name resolution, tracing and timeouts.</param>
+    public static SocketsHttpHandler CreateHttpHandler(Func<Ipv4Endpoint, CancellationToken, ValueTask<Stream>> connect, TlsClientOptions? tls = null, StackHttpOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(connect);
+        tls ??= TlsClientOptions.Default;
+        options ??= new StackHttpOptions();
+        TlsKeyLog.MarkTlsStarted();
+        var ssl = tls.ToSslOptions(targetHost: null);
+        ssl.ApplicationProtocols = null;
+        Action<TlsRecordEvent>? recordTrace = tls.Trace;
+        Action<TlsConnectionTrace>? onTls = options.OnTlsConnection;
+        Func<string, CancellationToken, ValueTask<Ipv4Address>>? resolver = options.Resolver;
+
+        return new SocketsHttpHandler
+        {
+            SslOptions = ssl,
+            ConnectTimeout = options.ConnectTimeout,
+            UseProxy = false,
+            ConnectCallback = async (context, cancellationToken) =>
+            {
+                Ipv4Address address = await ResolveAsync(context.DnsEndPoint.Host, resolver, cancellationToken).ConfigureAwait(false);
+                if (context.DnsEndPoint.Port is < 1 or > ushort.MaxValue)
+                {
+                    throw new SocketException((int)SocketError.AddressNotAvailable);
+                }
+
+                Stream stream = await connect(new Ipv4Endpoint(address, (ushort)context.DnsEndPoint.Port), cancellationToken).ConfigureAwait(false);
+                bool https = string.Equals(context.InitialRequestMessage.RequestUri?.Scheme, Uri.UriSchemeHttps, StringComparison.OrdinalIgnoreCase);
+                if (https && (recordTrace is not null || onTls is not null))
+                {
+                    var tracing = new TlsTracingStream(stream, recordTrace);
+                    onTls?.Invoke(tracing.Trace);
+                    return tracing;
+                }
+
+                return stream;
+            },
+        };
+    }
+
+    private static async ValueTask<Ipv4Address> ResolveAsync(string host, Func<string, CancellationToken, ValueTask<Ipv4Address>>? resolver, CancellationToken cancellationToken)
+    {
+        if (Ipv4Address.TryParse(host, out Ipv4Address literal))
+        {
+            return literal;
+        }
+
+        if (resolver is null)
+        {
+            throw new HttpRequestException($"cannot resolve '{host}': the stack has no resolver (use an IPv4 literal, or give a resolver)", new SocketException((int)SocketError.HostNotFound));
+        }
+
+        return await resolver(host, cancellationToken).ConfigureAwait(false);
+    }
+}
