@@ -80,7 +80,6 @@ public sealed class ServeProcessTests
     [InlineData("--tun a --address 10.0.0.1/24 --gateway 10.0.1.1", "--gateway")]
     [InlineData("--tun a --address 10.0.0.1/24 --mtu 67", "--mtu")]
     [InlineData("--tun a --address 10.0.0.1/24 --udp-echo 65536", "--udp-echo")]
-    [InlineData("--tun a --address 10.0.0.1/24 --https 443", "not supported yet")]
     [InlineData("--tun a --address 10.0.0.1/24 --bogus", "--bogus")]
     public void BadArgumentsExit2WithOneLineNamingTheFlag(string arguments, string named)
     {
