@@ -13,7 +13,8 @@ internal sealed class DemoConsole
 {
     private readonly TextWriter _out;
     private readonly bool _quiet;
-    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly Stopwatch _stopwatch = Stopwatch.StartNew();
+    private Func<TimeSpan> _clock;
     private readonly Lock _lock = new();
     private long _bulkRecords;
     private long _bulkBytes;
@@ -23,13 +24,14 @@ internal sealed class DemoConsole
     {
         _out = output;
         _quiet = quiet;
+        _clock = () => _stopwatch.Elapsed;
     }
 
-    /// <summary>Starts the time stamps from zero (when the exchange starts, after the set-up).</summary>
-    public void Restart() => _clock.Restart();
+    /// <summary>Stamps lines with <paramref name="elapsed"/> (the stacks' clock since the start) instead of real time.</summary>
+    public void UseClock(Func<TimeSpan> elapsed) => _clock = elapsed;
 
-    /// <summary>Seconds since the demo started.</summary>
-    public TimeSpan Elapsed => _clock.Elapsed;
+    /// <summary>Time since the start, on the stacks' clock.</summary>
+    public TimeSpan Elapsed => _clock();
 
     /// <summary>"1.0 MiB", "64.0 KiB", "512 B".</summary>
     public static string Bytes(long bytes) => bytes switch
@@ -95,7 +97,7 @@ internal sealed class DemoConsole
 
         lock (_lock)
         {
-            _out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{_clock.Elapsed.TotalSeconds,9:0.000000} {text}"));
+            _out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{_clock().TotalSeconds,9:0.000000} {text}"));
         }
     }
 }

@@ -21,6 +21,7 @@ internal sealed class DemoTraceDevice : INetworkDevice
     private readonly INetworkDevice _inner;
     private readonly DemoConsole _console;
     private readonly FrameHandler _traceHandler;
+    private readonly Lock _lock = new();
     private FrameHandler? _handler;
     private int _fullSegments;
     private int _retransmissions;
@@ -82,7 +83,7 @@ internal sealed class DemoTraceDevice : INetworkDevice
     /// <summary>Prints the count of frames skipped since the last line shown, if any.</summary>
     public void FlushSkipped()
     {
-        lock (this)
+        lock (_lock)
         {
             WriteSkipped();
         }
@@ -90,7 +91,7 @@ internal sealed class DemoTraceDevice : INetworkDevice
 
     private void Trace(ReadOnlySpan<byte> frame, bool outbound)
     {
-        lock (this)
+        lock (_lock)
         {
             Frames++;
             bool show = true;

@@ -17,7 +17,7 @@ internal sealed class DemoVerb : Verb
     public override string Summary => "two user-space stacks exchange HTTPS in-process, traced (no privileges needed)";
 
     /// <inheritdoc/>
-    public override string Usage => "protocols demo [--bytes N] [--loss P] [--seed S] [--pcap FILE] [--keylog FILE] [--quiet]";
+    public override string Usage => "protocols demo [--bytes N] [--loss P] [--seed S] [--pcap FILE] [--keylog FILE] [--quiet] [--real-time]";
 
     /// <inheritdoc/>
     public override string Description =>
@@ -25,6 +25,8 @@ internal sealed class DemoVerb : Verb
         "runs HTTPS with a self-signed certificate; the client fetches /bytes/N over TLS 1.3 with\n" +
         ".NET's HttpClient running over this stack, checks every byte, and prints a tcpdump-style\n" +
         "trace (TCP handshake, TLS hellos, a data summary, the FIN exchange) and a summary line.\n" +
+        "Time is simulated by default: the stacks' clock jumps over idle waits (retransmission\n" +
+        "timeouts), so lossy runs finish in seconds; --real-time runs on the system clock.\n" +
         "Open the --pcap file in Wireshark with the --keylog file (Preferences > Protocols > TLS >\n" +
         "(Pre)-Master-Secret log filename) to see the decrypted HTTP.";
 
@@ -37,6 +39,7 @@ internal sealed class DemoVerb : Verb
         new("--pcap", OptionKind.Path, "FILE", "write every frame of the client's link end to FILE as pcap"),
         new("--keylog", OptionKind.Path, "FILE", "write the TLS secrets to FILE in NSS key log format (SSLKEYLOGFILE)"),
         new("--quiet", OptionKind.Flag, string.Empty, "print only the summary line"),
+        new("--real-time", OptionKind.Flag, string.Empty, "run the stacks on the system clock (default: simulated time, idle waits skipped)"),
     ];
 
     /// <inheritdoc/>
@@ -60,13 +63,19 @@ internal sealed class DemoVerb : Verb
             (int)seed,
             arguments.GetPath("--pcap"),
             arguments.GetPath("--keylog"),
-            arguments.Has("--quiet"));
+            arguments.Has("--quiet"))
+        {
+            RealTime = arguments.Has("--real-time"),
+        };
         var output = new DemoConsole(console.Out, settings.Quiet);
-        DemoResult result = DemoRun.RunAsync(settings, output).GetAwaiter().GetResult();
+        DemoResult result = DemoRun.Run(settings, output);
 
         double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-6);
+        string time = result.VirtualTime
+            ? string.Create(CultureInfo.InvariantCulture, $"{seconds:0.000} s simulated time, {result.WallClock.TotalSeconds:0.000} s real")
+            : string.Create(CultureInfo.InvariantCulture, $"{seconds:0.000} s");
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"demo: {result.Bytes} bytes over HTTPS verified in {seconds:0.000} s ({result.Bytes * 8 / seconds / 1e6:0.0} Mbit/s), " +
+            $"demo: {result.Bytes} bytes over HTTPS verified in {time} ({result.Bytes * 8 / seconds / 1e6:0.0} Mbit/s), " +
             $"{result.Retransmissions} retransmissions ({result.LostFrames} frames lost), {result.TlsVersion} {result.CipherSuite}"));
         if (!settings.Quiet && (settings.Pcap is not null || settings.KeyLog is not null))
         {

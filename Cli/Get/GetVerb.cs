@@ -160,7 +160,14 @@ internal sealed class GetVerb : Verb
             FetchResult result;
             using (output)
             {
-                result = StackHttpFetcher.FetchAsync(tcp, settings.Request, output, stop.Token).GetAwaiter().GetResult();
+                try
+                {
+                    result = StackHttpFetcher.FetchAsync(tcp, settings.Request, output, stop.Token).GetAwaiter().GetResult();
+                }
+                catch (HttpRequestException e)
+                {
+                    throw new IOException(Explain(e), e);
+                }
             }
 
             console.Error.WriteLine(Describe(result));
@@ -187,6 +194,19 @@ internal sealed class GetVerb : Verb
             {
             }
         }
+    }
+
+    /// <summary>HttpClient's message and the innermost cause on one line ("The SSL connection could not be established: ...").</summary>
+    public static string Explain(Exception e)
+    {
+        Exception inner = e;
+        while (inner.InnerException is not null)
+        {
+            inner = inner.InnerException;
+        }
+
+        string outer = e.Message.Replace(", see inner exception", string.Empty, StringComparison.Ordinal).TrimEnd('.');
+        return ReferenceEquals(inner, e) || outer.Contains(inner.Message, StringComparison.Ordinal) ? outer : $"{outer}: {inner.Message}";
     }
 
     /// <summary>The summary line on standard error.</summary>

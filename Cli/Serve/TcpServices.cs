@@ -19,7 +19,11 @@ internal static class TcpServices
 
     /// <summary>Serves HTTP/1.1 with <paramref name="server"/> on every connection <paramref name="listener"/> accepts, until cancelled.</summary>
     public static Task RunHttpAsync(TcpListener listener, HttpServer server, CancellationToken cancellationToken) =>
-        AcceptLoopAsync(listener, async (stream, token) => await server.ServeConnectionAsync(stream, token).ConfigureAwait(false), cancellationToken);
+        AcceptLoopAsync(listener, async (stream, token) =>
+        {
+            await server.ServeConnectionAsync(stream, token).ConfigureAwait(false);
+            await CloseGracefullyAsync((TcpStream)stream, token).ConfigureAwait(false);
+        }, cancellationToken);
 
     /// <summary>Serves HTTPS: a TLS handshake (<see cref="TlsHandshake"/>), then HTTP/1.1 over the <see cref="SslStream"/>.</summary>
     public static Task RunHttpsAsync(TcpListener listener, TlsServerOptions tls, HttpServer server, CancellationToken cancellationToken) =>
@@ -30,8 +34,54 @@ internal static class TcpServices
             await using (ssl.ConfigureAwait(false))
             {
                 await server.ServeConnectionAsync(ssl, token).ConfigureAwait(false);
+
+                // RFC 8446 6.1: close_notify before the FIN, so clients can tell the end from a truncation.
+                try
+                {
+                    await ssl.ShutdownAsync().WaitAsync(LingerTimeout, token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is IOException or TimeoutException or InvalidOperationException or NotSupportedException)
+                {
+                    // The client is gone or not reading: the FIN or the RST ends it anyway.
+                }
+
+                await CloseGracefullyAsync((TcpStream)stream, token).ConfigureAwait(false);
             }
         }, cancellationToken);
+
+    /// <summary>How long a closing connection waits for the client's own close before it is disposed.</summary>
+    public static readonly TimeSpan LingerTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Sends our FIN, then reads and drops what the client still sends (a TLS close_notify, a
+    /// pipelined request nobody will answer) until its FIN, for at most <see cref="LingerTimeout"/>
+    /// and 256 KiB, so that disposing finds nothing unread and closes with FIN rather than RST
+    /// (RFC 9112 9.6).
+    /// </summary>
+    public static async Task CloseGracefullyAsync(TcpStream stream, CancellationToken cancellationToken)
+    {
+        stream.CompleteWrites();
+        byte[] scratch = new byte[16 * 1024];
+        using var linger = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        linger.CancelAfter(LingerTimeout);
+        try
+        {
+            for (int total = 0; total < 256 * 1024;)
+            {
+                int n = await stream.ReadAsync(scratch, linger.Token).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    return;
+                }
+
+                total += n;
+            }
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            // Reset, or silent past the linger time: Dispose ends it.
+        }
+    }
 
     /// <summary>The TCP echo service: every byte goes back; the peer's FIN is answered with ours once everything is echoed.</summary>
     public static Task RunEchoAsync(TcpListener listener, CancellationToken cancellationToken) =>

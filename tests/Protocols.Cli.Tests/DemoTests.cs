@@ -8,7 +8,7 @@ namespace Protocols.Cli.Tests;
 public sealed class DemoTests
 {
     private static readonly Regex Summary = new(
-        @"^demo: (?<bytes>\d+) bytes over HTTPS verified in \d+\.\d{3} s \(\d+\.\d Mbit/s\), (?<rtx>\d+) retransmissions \(\d+ frames lost\), TLS 1\.3 TLS_[A-Z0-9_]+$",
+        @"^demo: (?<bytes>\d+) bytes over HTTPS verified in \d+\.\d{3} s( simulated time, \d+\.\d{3} s real)? \(\d+\.\d Mbit/s\), (?<rtx>\d+) retransmissions \(\d+ frames lost\), TLS 1\.3 TLS_[A-Z0-9_]+$",
         RegexOptions.CultureInvariant);
 
     [Fact]
@@ -44,6 +44,16 @@ public sealed class DemoTests
         (int code, string stdout, string stderr) = Captures.Run("demo", "--bytes", "64k", "--quiet", "--seed", "4");
         Assert.True(code == 0, stderr);
         Assert.Matches(Summary, Assert.Single(Captures.Lines(stdout)));
+    }
+
+    [Fact]
+    public void Real_time_mode_runs_on_the_system_clock()
+    {
+        (int code, string stdout, string stderr) = Captures.Run("demo", "--bytes", "64k", "--quiet", "--real-time");
+        Assert.True(code == 0, stderr);
+        string summary = Assert.Single(Captures.Lines(stdout));
+        Assert.Matches(Summary, summary);
+        Assert.DoesNotContain("simulated", summary, StringComparison.Ordinal);
     }
 
     [Fact]

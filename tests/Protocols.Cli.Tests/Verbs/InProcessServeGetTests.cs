@@ -157,6 +157,9 @@ public sealed class InProcessServeGetTests : IAsyncLifetime
         var request = new FetchRequest(new Uri("https://10.9.0.2:8443/"), new Dictionary<string, Ipv4Address>(), TimeSpan.FromSeconds(30));
         HttpRequestException e = await Assert.ThrowsAsync<HttpRequestException>(() => StackHttpFetcher.FetchAsync(_clientTcp, request, new MemoryStream(), CancellationToken.None));
         Assert.IsAssignableFrom<AuthenticationException>(e.InnerException);
+        string line = GetVerb.Explain(e);
+        Assert.StartsWith("The SSL connection could not be established: ", line, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', line);
     }
 
     [Fact]

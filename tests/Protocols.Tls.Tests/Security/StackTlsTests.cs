@@ -63,15 +63,25 @@ public sealed class StackTlsTests
         }
     }
 
-    [Fact]
-    public async Task Untrusted_certificate_over_the_stack_is_a_typed_failure()
+    [Theory]
+    [InlineData("untrusted", TlsHandshakeFailure.CertificateUntrusted)]
+    [InlineData("wrong-name", TlsHandshakeFailure.CertificateNameMismatch)]
+    [InlineData("pin", TlsHandshakeFailure.CertificatePinMismatch)]
+    public async Task Certificate_failures_over_the_stack_are_typed(string problem, TlsHandshakeFailure expected)
     {
         await using var pair = new StackPair(seed: 3);
         using TcpListener listener = pair.ServerTcp.Listen(443);
         Task<SslStream> accept = listener.AcceptTlsAsync(TestCertificates.ServerOptions());
+        (string host, TlsClientOptions options) = problem switch
+        {
+            "untrusted" => ("server.test", new TlsClientOptions()),
+            "wrong-name" => ("wrong.test", TestCertificates.TrustServer()),
+            _ => ("server.test", TestCertificates.TrustServer() with { PinnedPublicKeys = [TlsCertificates.GetSpkiSha256(TestCertificates.Other)] }),
+        };
         TlsHandshakeException error = await Assert.ThrowsAsync<TlsHandshakeException>(() =>
-            pair.ClientTcp.ConnectTlsAsync("server.test", pair.ServerEndpoint(443)).WaitAsync(Limit));
-        Assert.Equal(TlsHandshakeFailure.CertificateUntrusted, error.Reason);
+            pair.ClientTcp.ConnectTlsAsync(host, pair.ServerEndpoint(443), options).WaitAsync(Limit));
+        Assert.Equal(expected, error.Reason);
+        Assert.True(error.IsCertificateFailure);
         try
         {
             await using SslStream server = await accept.WaitAsync(Limit);
@@ -105,7 +115,7 @@ public sealed class StackTlsTests
         await using SslStream client = await pair.ClientTcp.ConnectTlsAsync("server.test", pair.ServerEndpoint(443), TestCertificates.TrustServer()).WaitAsync(Limit);
         await using SslStream server = await accept.WaitAsync(Limit);
 
-        byte[] data = RandomNumberGenerator.GetBytes(2 << 20);
+        byte[] data = RandomNumberGenerator.GetBytes(1 << 20);
         Task send = Task.Run(async () =>
         {
             await server.WriteAsync(data);

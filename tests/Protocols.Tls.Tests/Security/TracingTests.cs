@@ -102,3 +102,31 @@ public sealed class TracingTests
         return events;
     }
 }
+
+public sealed class TraceLogTests
+{
+    [Fact]
+    public void Records_become_log_lines_with_the_connection_and_direction()
+    {
+        var logger = new ListLogger();
+        Action<TlsRecordEvent> log = TlsTraceLog.To(logger, "10.0.0.1:40000-10.0.0.2:443");
+        log(new TlsRecordEvent { Direction = TlsTraceDirection.Sent, ContentType = TlsContentType.Alert, Length = 2, AlertLevel = TlsAlertLevel.Fatal, AlertDescription = TlsAlertDescription.HandshakeFailure });
+        log(new TlsRecordEvent { Direction = TlsTraceDirection.Received, ContentType = TlsContentType.ApplicationData, Length = 100 });
+        Assert.Equal(
+            ["TLS 10.0.0.1:40000-10.0.0.2:443 > Alert fatal handshake_failure, length 2", "TLS 10.0.0.1:40000-10.0.0.2:443 < ApplicationData (encrypted), length 100"],
+            logger.Lines);
+    }
+
+    private sealed class ListLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        public List<string> Lines { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Lines.Add(formatter(state, exception));
+    }
+}
