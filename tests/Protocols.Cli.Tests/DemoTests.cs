@@ -39,6 +39,18 @@ public sealed class DemoTests
     }
 
     [Fact]
+    public void Lossy_demo_marks_retransmissions_in_the_trace_and_still_verifies()
+    {
+        (int code, string stdout, string stderr) = Captures.Run("demo", "--bytes", "300k", "--loss", "0.05", "--seed", "5");
+        Assert.True(code == 0, stderr + stdout);
+        string[] lines = Captures.Lines(stdout);
+        Assert.Matches(Summary, lines[^1]);
+        Assert.Contains(lines, l => l.EndsWith("<- retransmission", StringComparison.Ordinal));
+        Assert.Contains("5% loss (seed 5)", stdout, StringComparison.Ordinal);
+        Assert.InRange(lines.Length, 20, 140);
+    }
+
+    [Fact]
     public void Quiet_prints_only_the_summary()
     {
         (int code, string stdout, string stderr) = Captures.Run("demo", "--bytes", "64k", "--quiet", "--seed", "4");
