@@ -118,11 +118,11 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
     {
         await using KernelPeer peer = await Open(medium);
         using var dir = new TempDir();
-        string sha = dir.WriteRandomFile("up.bin", 4 << 20);
+        string sha = dir.WriteRandomFile("up.bin", 2 << 20);
 
         // socat's child reads nothing for 3 s: the pipe and the small socket buffer fill, the
         // kernel advertises a zero window, and we must probe it until it opens (RFC 9293 3.8.6.1).
-        using KernelServer sink = KernelServer.Socat(peer.Kernel, Kernel, 9003, $"SYSTEM:'sleep 3; exec cat > {dir["received.bin"]}'", "-u", "-b", "8192");
+        using KernelServer sink = KernelServer.Socat(peer.Kernel, Kernel, 9003, $"SYSTEM:'sleep 3; exec cat > {dir["received.bin"]}'", "-u");
         using var limit = new CancellationTokenSource(Limit);
         var clock = Stopwatch.StartNew();
         await using (TcpStream up = await peer.Stack.Tcp().ConnectAsync(new Ipv4Endpoint(KernelPeer.KernelAddress, 9003), limit.Token))
@@ -136,8 +136,8 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
         clock.Stop();
         Assert.Equal(sha, KernelTools.Sha256OfFile(dir["received.bin"]));
         TcpCounters counters = peer.Stack.Tcp().Counters.Snapshot();
-        output.WriteLine($"{medium}: 4 MiB to a reader that starts after 3 s: {clock.Elapsed.TotalSeconds:F2} s; {Compact(counters)}");
-        // 4 MiB cannot fit in the kernel's buffers and socat's pipe, so the window closed until the
+        output.WriteLine($"{medium}: 2 MiB to a reader that starts after 3 s: {clock.Elapsed.TotalSeconds:F2} s; {Compact(counters)}");
+        // 2 MiB cannot fit in the kernel's buffers and socat's pipe, so the window closed until the
         // reader woke; then we must resume at once on the kernel's window update (or on the next
         // probe: the persist timer backs off from the RTO, which a cold first handshake inflates).
         Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(3), "the reader slept 3 s");
