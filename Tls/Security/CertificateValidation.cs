@@ -67,7 +67,8 @@ internal static class CertificateValidation
 
             if (pins is not null)
             {
-                X509Certificate2 leaf = certificate as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+                using X509Certificate2? copy = certificate is X509Certificate2 ? null : X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+                X509Certificate2 leaf = copy ?? (X509Certificate2)certificate;
                 if (!MatchesPin(leaf, chain, pins))
                 {
                     return Fail(state, TlsHandshakeFailure.CertificatePinMismatch,

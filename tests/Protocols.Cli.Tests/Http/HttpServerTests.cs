@@ -342,6 +342,42 @@ public sealed class HttpServerTests
     }
 
     [Fact]
+    public async Task Property_pipelined_requests_split_at_random_points_get_the_same_responses()
+    {
+        const string Requests =
+            "GET /bytes/300 HTTP/1.1\r\nHost: x\r\n\r\n" +
+            "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world" +
+            "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nT: 1\r\n\r\n" +
+            "GET / HTTP/1.1\r\nHost: x\r\n\r\n" +
+            "GET /bytes/5 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        byte[] all = Encoding.ASCII.GetBytes(Requests);
+        var rng = new Random(9110);
+        for (int iter = 0; iter < 40; iter++)
+        {
+            await using var h = new Harness();
+            Task send = Task.Run(async () =>
+            {
+                for (int at = 0; at < all.Length;)
+                {
+                    int n = Math.Min(all.Length - at, rng.Next(1, 8));
+                    await h.Client.WriteAsync(all.AsMemory(at, n));
+                    at += n;
+                }
+            });
+            Assert.Equal(300, (await h.Reader.ReadAsync()).Body.Length);
+            Assert.Equal("hello world", (await h.Reader.ReadAsync()).Text);
+            Assert.Equal("abcde", (await h.Reader.ReadAsync()).Text);
+            Assert.Equal(200, (await h.Reader.ReadAsync()).Status);
+            RawResponse last = await h.Reader.ReadAsync();
+            Assert.Equal(new byte[] { 0, 1, 2, 3, 4 }, last.Body);
+            Assert.Equal("close", last.Header("Connection"));
+            await send.WaitAsync(Limit);
+            await h.AssertClosedAsync();
+            Assert.Equal(5, h.Server.Counters.Requests);
+        }
+    }
+
+    [Fact]
     public async Task Property_random_and_mutated_requests_never_throw_and_answer_only_http()
     {
         var rng = new Random(9112);

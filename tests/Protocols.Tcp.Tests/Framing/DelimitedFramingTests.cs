@@ -70,6 +70,28 @@ public class DelimitedFramingTests
     }
 
     [Fact]
+    public async Task A_cancelled_read_keeps_its_buffered_bytes_and_can_be_retried()
+    {
+        (DuplexTestStream a, DuplexTestStream b) = DuplexTestStream.CreatePair();
+        using var framing = new DelimitedFraming(b, "\r\n"u8);
+        await a.WriteAsync("first\r\nsec"u8.ToArray());
+        Assert.Equal("first"u8.ToArray(), await framing.ReadMessageAsync());
+        using (var cts = new CancellationTokenSource())
+        {
+            ValueTask<byte[]?> pending = framing.ReadMessageAsync(cts.Token);
+            cts.Cancel();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await pending);
+        }
+
+        Assert.Equal(3, framing.BufferedBytes);
+        await a.WriteAsync("ond\r"u8.ToArray());
+        await a.WriteAsync("\n"u8.ToArray());
+        Assert.Equal("second"u8.ToArray(), await framing.ReadMessageAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
+        a.CompleteWrites();
+        Assert.Null(await framing.ReadMessageAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    [Fact]
     public async Task Self_overlapping_delimiters_are_found_across_reads()
     {
         using var framing = new DelimitedFraming(Text("aaabxaabaab", 1), "aab"u8, trailingData: TrailingDataHandling.ReturnAsMessage);
