@@ -19,6 +19,9 @@ public sealed class KernelPeer : IAsyncDisposable
     /// <summary>The stack's address on the link.</summary>
     public static readonly Ipv4Address StackAddress = Ipv4Address.Parse("10.66.0.2");
 
+    /// <summary>The kernel's address in the far namespace of a routed peer (<see cref="RouteThroughRouter"/>).</summary>
+    public static readonly Ipv4Address FarAddress = Ipv4Address.Parse("10.77.0.2");
+
     private readonly List<TestNamespace> _namespaces;
     private readonly CancellationTokenSource _stop = new();
     private Task? _loop;
@@ -27,12 +30,22 @@ public sealed class KernelPeer : IAsyncDisposable
     {
         _namespaces = namespaces;
         Kernel = kernel;
+        Router = kernel;
         Device = device;
         Stack = stack;
     }
 
     /// <summary>The namespace where the kernel's tools run.</summary>
-    public TestNamespace Kernel { get; }
+    public TestNamespace Kernel { get; private set; }
+
+    /// <summary>
+    /// The namespace that holds the kernel's end of the link (10.66.0.1): <see cref="Kernel"/>
+    /// itself, or the router in front of it after <see cref="RouteThroughRouter"/>.
+    /// </summary>
+    public TestNamespace Router { get; private set; }
+
+    /// <summary>Where the kernel's tools listen and connect from: 10.66.0.1, or 10.77.0.2 when routed.</summary>
+    public Ipv4Address RemoteAddress { get; private set; } = KernelAddress;
 
     /// <summary>The stack's device.</summary>
     public LinuxDevice Device { get; }
@@ -93,6 +106,43 @@ public sealed class KernelPeer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Moves the kernel's tools one hop away: a new namespace with 10.77.0.2/24 on a veth pair
+    /// whose other end (10.77.0.1) is in the namespace of the link, which now forwards between
+    /// the two (so nftables there can drop packets in its forward chain: real losses on the path,
+    /// which both TCPs must repair by retransmission, unlike drops in a sender's own output hook
+    /// that its TCP sees as a local send failure). TSO/GSO are off on the far side so a dropped
+    /// packet is one segment. The stack routes 10.77.0.0/24 via 10.66.0.1. Call before any traffic.
+    /// </summary>
+    public void RouteThroughRouter()
+    {
+        var far = new TestNamespace();
+        _namespaces.Add(far);
+        TestNamespace router = Kernel;
+        router.Ip("link", "add", "pfar0", "type", "veth", "peer", "name", "pfar1", "netns", far.Name);
+        router.Ip("addr", "add", "10.77.0.1/24", "dev", "pfar0");
+        router.Ip("link", "set", "pfar0", "up");
+        far.Ip("addr", "add", $"{FarAddress}/24", "dev", "pfar1");
+        far.Ip("link", "set", "pfar1", "up");
+        far.Ip("route", "add", "10.66.0.0/24", "via", "10.77.0.1");
+        Check(router.Exec(TimeSpan.FromSeconds(10), "sysctl", "-qw", "net.ipv4.ip_forward=1"));
+        Check(far.Exec(TimeSpan.FromSeconds(10), "ethtool", "-K", "pfar1", "tso", "off", "gso", "off"));
+        Check(router.Exec(TimeSpan.FromSeconds(10), "ethtool", "-K", "pfar0", "gro", "off"));
+        router.WaitForOperationalUp("pfar0");
+        far.WaitForOperationalUp("pfar1");
+        Router = router;
+        Kernel = far;
+        RemoteAddress = FarAddress;
+
+        static void Check(ToolResult result)
+        {
+            if (result.ExitCode != 0)
+            {
+                throw new InvalidOperationException(TestNamespace.Describe(result));
+            }
+        }
+    }
+
     /// <summary>Runs <paramref name="program"/> in the kernel's namespace (bounded by <paramref name="timeout"/>).</summary>
     public ToolResult Exec(TimeSpan timeout, string program, params string[] arguments) => Kernel.Exec(timeout, program, arguments);
 
@@ -126,7 +176,7 @@ public sealed class KernelPeer : IAsyncDisposable
     private static KernelPeer Start(List<TestNamespace> namespaces, TestNamespace kernel, LinuxDevice device, Action<NetworkStack>? configure)
     {
         var stack = new NetworkStack(new NetworkStackOptions());
-        stack.AddInterface(device, StackAddress, 24);
+        stack.AddInterface(device, StackAddress, 24, gateway: KernelAddress);
         configure?.Invoke(stack);
         var peer = new KernelPeer(namespaces, kernel, device, stack);
         peer._loop = Task.Run(() => stack.RunAsync(peer._stop.Token));

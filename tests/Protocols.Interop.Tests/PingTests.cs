@@ -64,8 +64,11 @@ public sealed partial class PingTests(ITestOutputHelper output)
 
     /// <summary>
     /// Every echo request ping sent was answered, and at least <paramref name="count"/> were sent.
-    /// With <c>-w</c>, ping may send one more request than <c>-c</c> while a reply is in flight,
-    /// so the exact count is not the check: no request may go unanswered.
+    /// With <c>-w</c>, ping stops as soon as <paramref name="count"/> replies arrived, so requests
+    /// it sent while replies were delayed may still be in flight: at most <c>pipe - 1</c> of them
+    /// (ping reports the most outstanding at once as <c>pipe N</c>), always the last ones. So
+    /// the check is that every request up to the last reply was answered (no gap in icmp_seq)
+    /// and only that many later ones were left outstanding.
     /// </summary>
     internal static void AssertAllAnswered(ToolResult ping, int count)
     {
@@ -73,7 +76,13 @@ public sealed partial class PingTests(ITestOutputHelper output)
         Assert.True(m.Success, TestNamespace.Describe(ping));
         int transmitted = int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
         int received = Received(ping);
-        Assert.True(received == transmitted && received >= count, $"{transmitted} sent, {received} answered, {count} expected: {TestNamespace.Describe(ping)}");
+        Match pipe = PipePattern().Match(ping.Output);
+        int inFlight = pipe.Success ? int.Parse(pipe.Groups[1].Value, CultureInfo.InvariantCulture) - 1 : 0;
+        int[] answered = [.. SequencePattern().Matches(ping.Output).Select(static s => int.Parse(s.Groups[1].Value, CultureInfo.InvariantCulture)).Distinct().Order()];
+        bool noGap = answered.Length == 0 || (answered.Length == received && answered[^1] == received);
+        Assert.True(
+            received >= count && noGap && transmitted - received <= inFlight,
+            $"{transmitted} sent, {received} answered, {count} expected, {inFlight} may be in flight: {TestNamespace.Describe(ping)}");
     }
 
     internal static int Received(ToolResult ping)
@@ -91,4 +100,10 @@ public sealed partial class PingTests(ITestOutputHelper output)
 
     [GeneratedRegex(@"(\d+) packets transmitted")]
     private static partial Regex TransmittedPattern();
+
+    [GeneratedRegex(@", pipe (\d+)")]
+    private static partial Regex PipePattern();
+
+    [GeneratedRegex(@"bytes from [0-9.]+: icmp_seq=(\d+) ")]
+    private static partial Regex SequencePattern();
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 
 namespace Protocols.Interop.Tests;
 
@@ -7,9 +6,8 @@ namespace Protocols.Interop.Tests;
 /// The real <c>protocols serve</c> as a child process inside a namespace (CLI.md): it prints
 /// <c>ready</c>, answers the kernel's ping and UDP, and exits 0 with the device closed on SIGTERM.
 /// </summary>
-public sealed partial class ServeProcessTests
+public sealed class ServeProcessTests
 {
-    private const int SIGTERM = 15;
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
 
     [InteropTheory(Tools = ["ping", "socat"])]
@@ -34,7 +32,7 @@ public sealed partial class ServeProcessTests
 
         string pcap = Path.Combine(Path.GetTempPath(), $"protocols-serve-{Guid.NewGuid():N}.pcap");
         string[] device = medium == "raw" ? ["--raw", "pveth0"] : ["--tun", "ptun0"];
-        Process serve = stackSide.Start(DotnetHost(), [ProtocolsDll(), "serve", .. device, "--address", "10.66.0.2/24", "--udp-echo", "7", "--pcap", pcap]);
+        Process serve = stackSide.Start(ProtocolsCli.DotnetHost(), [ProtocolsCli.ProtocolsDll(), "serve", .. device, "--address", "10.66.0.2/24", "--udp-echo", "7", "--pcap", pcap]);
         try
         {
             Task<string> stderr = serve.StandardError.ReadToEndAsync();
@@ -55,7 +53,7 @@ public sealed partial class ServeProcessTests
             Assert.True(udp.ExitCode == 0, TestNamespace.Describe(udp));
             Assert.Equal("echo me", udp.Output);
 
-            Assert.Equal(0, Kill(serve.Id, SIGTERM));
+            Assert.Equal(0, ProtocolsCli.Terminate(serve));
             Assert.True(serve.WaitForExit(TimeSpan.FromSeconds(15)), "serve did not exit within 15 s of SIGTERM");
             Assert.Equal(0, serve.ExitCode);
             Assert.Contains("serve: stopped", await stderr.WaitAsync(Limit), StringComparison.Ordinal);
@@ -82,13 +80,10 @@ public sealed partial class ServeProcessTests
     [InlineData("--tun a --address 10.0.0.1/24 --gateway 10.0.1.1", "--gateway")]
     [InlineData("--tun a --address 10.0.0.1/24 --mtu 67", "--mtu")]
     [InlineData("--tun a --address 10.0.0.1/24 --udp-echo 65536", "--udp-echo")]
-    [InlineData("--tun a --address 10.0.0.1/24 --http 80", "not supported yet")]
-    [InlineData("--tun a --address 10.0.0.1/24 --https 443", "not supported yet")]
-    [InlineData("--tun a --address 10.0.0.1/24 --echo 7", "not supported yet")]
     [InlineData("--tun a --address 10.0.0.1/24 --bogus", "--bogus")]
     public void BadArgumentsExit2WithOneLineNamingTheFlag(string arguments, string named)
     {
-        ToolResult result = InteropEnvironment.Run(DotnetHost(), [ProtocolsDll(), "serve", .. arguments.Split(' ')], Limit);
+        ToolResult result = InteropEnvironment.Run(ProtocolsCli.DotnetHost(), [ProtocolsCli.ProtocolsDll(), "serve", .. arguments.Split(' ')], Limit);
         Assert.Equal(2, result.ExitCode);
         Assert.Equal(string.Empty, result.Output);
         Assert.Single(result.Error.Trim().Split('\n'));
@@ -98,32 +93,15 @@ public sealed partial class ServeProcessTests
     [Fact]
     public void HelpAndAnUnopenableDevice()
     {
-        ToolResult help = InteropEnvironment.Run(DotnetHost(), [ProtocolsDll(), "serve", "--help"], Limit);
+        ToolResult help = InteropEnvironment.Run(ProtocolsCli.DotnetHost(), [ProtocolsCli.ProtocolsDll(), "serve", "--help"], Limit);
         Assert.Equal(0, help.ExitCode);
         Assert.StartsWith("usage: protocols serve (--tun NAME | --raw IFACE) --address", help.Output, StringComparison.Ordinal);
 
         // A device that cannot be opened is a failure (exit 1) with a one-line reason, never 'ready'.
-        ToolResult missing = InteropEnvironment.Run(DotnetHost(), [ProtocolsDll(), "serve", "--raw", "nosuch0", "--address", "10.0.0.1/24"], Limit);
+        ToolResult missing = InteropEnvironment.Run(ProtocolsCli.DotnetHost(), [ProtocolsCli.ProtocolsDll(), "serve", "--raw", "nosuch0", "--address", "10.0.0.1/24"], Limit);
         Assert.Equal(1, missing.ExitCode);
         Assert.DoesNotContain("ready", missing.Output, StringComparison.Ordinal);
         Assert.Contains("nosuch0", missing.Error, StringComparison.Ordinal);
         Assert.Single(missing.Error.Trim().Split('\n'));
     }
-
-    /// <summary>The <c>dotnet</c> that runs these tests (DOTNET_HOST_PATH under <c>dotnet test</c>).</summary>
-    private static string DotnetHost() =>
-        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host)
-            ? host
-            : InteropEnvironment.FindOnPath("dotnet") ?? throw new InvalidOperationException("dotnet is not on PATH");
-
-    /// <summary>The <c>protocols</c> command built next to this assembly (the project references Cli).</summary>
-    private static string ProtocolsDll()
-    {
-        string path = Path.Combine(AppContext.BaseDirectory, "protocols.dll");
-        Assert.True(File.Exists(path), $"{path} is missing: the test project references Cli, which should copy it here");
-        return path;
-    }
-
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int Kill(int pid, int signal);
 }

@@ -1,0 +1,163 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
+namespace Protocols.Interop.Tests;
+
+/// <summary>The real <c>protocols</c> command (built next to this assembly) run as a child process.</summary>
+public static partial class ProtocolsCli
+{
+    private const int SIGTERM = 15;
+
+    /// <summary>The <c>dotnet</c> that runs these tests (DOTNET_HOST_PATH under <c>dotnet test</c>).</summary>
+    public static string DotnetHost() =>
+        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host)
+            ? host
+            : InteropEnvironment.FindOnPath("dotnet") ?? throw new InvalidOperationException("dotnet is not on PATH");
+
+    /// <summary>The <c>protocols</c> command built next to this assembly (the project references Cli).</summary>
+    public static string ProtocolsDll()
+    {
+        string path = Path.Combine(AppContext.BaseDirectory, "protocols.dll");
+        Assert.True(File.Exists(path), $"{path} is missing: the test project references Cli, which should copy it here");
+        return path;
+    }
+
+    /// <summary>Runs <c>protocols ARGS</c> inside <paramref name="ns"/> to completion (bounded).</summary>
+    public static ToolResult Run(TestNamespace ns, TimeSpan timeout, params string[] arguments) =>
+        ns.Exec(timeout, DotnetHost(), [ProtocolsDll(), .. arguments]);
+
+    /// <summary>Sends SIGTERM to a process we started.</summary>
+    public static int Terminate(Process process) => Kill(process.Id, SIGTERM);
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+}
+
+/// <summary>
+/// Where a <c>protocols</c> process and the kernel meet: over TUN (one namespace; <c>ptun0</c>
+/// made persistent with <c>ip tuntap add</c> and configured with the kernel's 10.66.0.1/24 before
+/// the process attaches, so a client can send at once) or over a veth pair (the process drives
+/// <c>pveth0</c> through AF_PACKET in one namespace, the kernel has <c>pveth1</c> with 10.66.0.1/24
+/// in another). Disposal deletes the namespaces, which kills what their helpers started.
+/// </summary>
+public sealed class CliLink : IDisposable
+{
+    private readonly TestNamespace? _kernelSide;
+
+    private CliLink(TestNamespace stackSide, TestNamespace? kernelSide, string[] deviceArguments)
+    {
+        StackSide = stackSide;
+        _kernelSide = kernelSide;
+        DeviceArguments = deviceArguments;
+    }
+
+    /// <summary>The namespace the <c>protocols</c> process runs in.</summary>
+    public TestNamespace StackSide { get; }
+
+    /// <summary>The namespace of the kernel's tools.</summary>
+    public TestNamespace Kernel => _kernelSide ?? StackSide;
+
+    /// <summary><c>--tun ptun0</c> or <c>--raw pveth0</c>, plus <c>--address 10.66.0.2/24</c>.</summary>
+    public string[] DeviceArguments { get; }
+
+    /// <summary>Makes the link for <paramref name="medium"/> (<c>tun</c> or <c>raw</c>).</summary>
+    public static CliLink Create(string medium)
+    {
+        var stackSide = new TestNamespace();
+        TestNamespace? kernelSide = null;
+        try
+        {
+            if (medium == "tun")
+            {
+                stackSide.Ip("tuntap", "add", "dev", "ptun0", "mode", "tun");
+                stackSide.Ip("addr", "add", $"{KernelPeer.KernelAddress}/24", "dev", "ptun0");
+                stackSide.Ip("link", "set", "ptun0", "up");
+                return new CliLink(stackSide, null, ["--tun", "ptun0", "--address", $"{KernelPeer.StackAddress}/24"]);
+            }
+
+            kernelSide = new TestNamespace();
+            stackSide.Ip("link", "add", "pveth0", "type", "veth", "peer", "name", "pveth1", "netns", kernelSide.Name);
+            stackSide.Ip("link", "set", "pveth0", "up");
+            kernelSide.Ip("addr", "add", $"{KernelPeer.KernelAddress}/24", "dev", "pveth1");
+            kernelSide.Ip("link", "set", "pveth1", "up");
+            stackSide.WaitForOperationalUp("pveth0");
+            kernelSide.WaitForOperationalUp("pveth1");
+            return new CliLink(stackSide, kernelSide, ["--raw", "pveth0", "--address", $"{KernelPeer.StackAddress}/24"]);
+        }
+        catch
+        {
+            kernelSide?.Dispose();
+            stackSide.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Runs <c>protocols VERB ... DEVICE-ARGS</c> in the stack's namespace to completion (bounded).</summary>
+    public ToolResult Run(TimeSpan timeout, params string[] arguments) =>
+        ProtocolsCli.Run(StackSide, timeout, [.. arguments, .. DeviceArguments]);
+
+    /// <summary>Starts <c>protocols serve DEVICE-ARGS ARGS</c> and waits (bounded) for its <c>ready</c>.</summary>
+    public async Task<ServeProcess> ServeAsync(TimeSpan timeout, params string[] arguments)
+    {
+        Process process = StackSide.Start(ProtocolsCli.DotnetHost(), [ProtocolsCli.ProtocolsDll(), "serve", .. DeviceArguments, .. arguments]);
+        process.StandardInput.Close();
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        try
+        {
+            string? first = await process.StandardOutput.ReadLineAsync().WaitAsync(timeout);
+            Assert.True(first == "ready", $"expected 'ready', got '{first}'; stderr: {(process.HasExited ? await stderr : "(running)")}");
+            _ = process.StandardOutput.ReadToEndAsync(); // keep stdout drained
+            if (_kernelSide is null)
+            {
+                // A TUN device has a carrier only while a process holds it: wait for it.
+                StackSide.WaitForOperationalUp("ptun0");
+            }
+
+            return new ServeProcess(process, stderr);
+        }
+        catch
+        {
+            InteropEnvironment.KillQuietly(process);
+            throw;
+        }
+    }
+
+    /// <summary>Deletes the namespaces (and with them the devices and what they started).</summary>
+    public void Dispose()
+    {
+        try
+        {
+            _kernelSide?.Dispose();
+        }
+        finally
+        {
+            StackSide.Dispose();
+        }
+    }
+}
+
+/// <summary>A running <c>protocols serve</c>.</summary>
+public sealed class ServeProcess : IDisposable
+{
+    private readonly Task<string> _stderr;
+
+    internal ServeProcess(Process process, Task<string> stderr)
+    {
+        Process = process;
+        _stderr = stderr;
+    }
+
+    /// <summary>The process.</summary>
+    public Process Process { get; }
+
+    /// <summary>SIGTERM, then waits (at most 15 s) for the exit; returns the exit code and stderr.</summary>
+    public (int ExitCode, string Errors) Stop()
+    {
+        Assert.Equal(0, ProtocolsCli.Terminate(Process));
+        int code = KernelTools.WaitForExit(Process, TimeSpan.FromSeconds(15), "protocols serve");
+        return (code, _stderr.Wait(5000) ? _stderr.Result : string.Empty);
+    }
+
+    /// <summary>Kills the process by pid if it still runs.</summary>
+    public void Dispose() => InteropEnvironment.KillQuietly(Process);
+}

@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.Globalization;
+using Xunit.Abstractions;
+
+namespace Protocols.Interop.Tests;
+
+/// <summary>
+/// The real <c>protocols serve --http/--echo</c> and <c>protocols get</c> processes against the
+/// kernel's curl, socat, nginx and python's http.server (CLI.md), over TUN and over the raw device.
+/// </summary>
+public sealed class TcpServeProcessTests(ITestOutputHelper output)
+{
+    private const int Megabytes20 = 20 << 20;
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(120);
+    private static readonly string Kernel = KernelPeer.KernelAddress.ToString();
+    private static readonly string Stack = KernelPeer.StackAddress.ToString();
+
+    public static TheoryData<string> Media => ["tun", "raw"];
+
+    [InteropTheory(Tools = ["curl", "socat"])]
+    [MemberData(nameof(Media))]
+    public async Task CurlAndSocatAgainstServe(string medium)
+    {
+        using var link = CliLink.Create(medium);
+        using var dir = new TempDir();
+        string sha = dir.WriteRandomFile("up.bin", Megabytes20);
+        using ServeProcess serve = await link.ServeAsync(Limit, "--http", "80", "--echo", "7");
+
+        // GET /bytes/N: 20 MiB of i % 251 down to curl.
+        var clock = Stopwatch.StartNew();
+        ToolResult get = link.Kernel.Exec(Limit, "curl", "-sS", "--fail", "--max-time", "100", "-o", dir["bytes.bin"], $"http://{Stack}:80/bytes/{Megabytes20}");
+        TimeSpan getTime = clock.Elapsed;
+        Assert.True(get.ExitCode == 0, TestNamespace.Describe(get));
+        Assert.Equal(TcpTestData.PatternSha256(Megabytes20), KernelTools.Sha256OfFile(dir["bytes.bin"]));
+
+        // POST /echo: 20 MiB up and the same 20 MiB back.
+        clock.Restart();
+        ToolResult post = link.Kernel.Exec(Limit, "curl", "-sS", "--fail", "--max-time", "100", "-H", "Expect:", "--data-binary", "@" + dir["up.bin"], "-o", dir["echo.bin"], $"http://{Stack}:80/echo");
+        TimeSpan postTime = clock.Elapsed;
+        Assert.True(post.ExitCode == 0, TestNamespace.Describe(post));
+        Assert.Equal(sha, KernelTools.Sha256OfFile(dir["echo.bin"]));
+
+        // The TCP echo server, through socat (half-close: socat shuts its write side at EOF).
+        ToolResult socat = KernelTools.Shell(link.Kernel, Limit, $"socat -b 65536 -t 30 - TCP:{Stack}:7 < {dir["up.bin"]} > {dir["socat.bin"]}");
+        Assert.True(socat.ExitCode == 0, TestNamespace.Describe(socat));
+        Assert.Equal(sha, KernelTools.Sha256OfFile(dir["socat.bin"]));
+
+        // A port serve does not listen on: refused.
+        ToolResult refused = link.Kernel.Exec(Limit, "curl", "-sSv", "--max-time", "20", $"http://{Stack}:81/");
+        Assert.Equal(7, refused.ExitCode);
+        Assert.Contains("Connection refused", refused.Error, StringComparison.Ordinal);
+
+        (int code, string errors) = serve.Stop();
+        Assert.True(code == 0, errors);
+        output.WriteLine($"{medium}: curl GET /bytes/20MiB from serve {getTime.TotalSeconds:F2} s ({Megabytes20 * 8 / getTime.TotalSeconds / 1e6:F0} Mbit/s); POST /echo 20 MiB each way {postTime.TotalSeconds:F2} s");
+    }
+
+    [InteropTheory(Tools = ["nginx", "python3", "ss"])]
+    [MemberData(nameof(Media))]
+    public void GetAgainstNginxAndPythonHttpServer(string medium)
+    {
+        using var link = CliLink.Create(medium);
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir["www"]);
+        string sha = dir.WriteRandomFile("www/data.bin", Megabytes20);
+        using KernelServer nginx = KernelServer.Nginx(link.Kernel, dir, Kernel, 8080);
+        using KernelServer python = KernelServer.PythonHttp(link.Kernel, dir, Kernel, 8000);
+
+        foreach ((string name, int port) in new[] { ("nginx", 8080), ("python3 -m http.server", 8000) })
+        {
+            string file = dir[$"get-{port}.bin"];
+            var clock = Stopwatch.StartNew();
+            ToolResult get = link.Run(Limit, "get", $"http://{Kernel}:{port}/data.bin", "-o", file, "--timeout", "100");
+            clock.Stop();
+            Assert.True(get.ExitCode == 0, TestNamespace.Describe(get));
+            Assert.Equal(sha, KernelTools.Sha256OfFile(file));
+            output.WriteLine($"{medium}: protocols get from {name}, 20 MiB: {clock.Elapsed.TotalSeconds:F2} s including process start; {get.Error.Trim().Replace('\n', ' ')}");
+        }
+
+        // Nothing listens on the kernel's port 9: get fails with a one-line reason.
+        ToolResult refused = link.Run(Limit, "get", $"http://{Kernel}:9/", "--timeout", "30");
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("refused", refused.Error, StringComparison.OrdinalIgnoreCase);
+        Assert.Single(refused.Error.Trim().Split('\n'));
+    }
+
+    [InteropFact(Tools = ["python3"])]
+    public async Task AThousandConcurrentKernelConnectionsToServeHttp()
+    {
+        const int Count = 1000;
+        using var link = CliLink.Create("tun");
+        using var dir = new TempDir();
+        File.WriteAllText(dir["clients.py"], TcpTestData.ConcurrentClientScript);
+        using ServeProcess serve = await link.ServeAsync(Limit, "--http", "80");
+
+        var clock = Stopwatch.StartNew();
+        ToolResult clients = link.Kernel.Exec(Limit, "python3", dir["clients.py"], Stack, "80", Count.ToString(CultureInfo.InvariantCulture), "http");
+        clock.Stop();
+        Assert.True(clients.ExitCode == 0, TestNamespace.Describe(clients));
+        Assert.Contains($"connected {Count}/{Count}", clients.Output, StringComparison.Ordinal);
+        Assert.Contains($"answered {Count}/{Count}", clients.Output, StringComparison.Ordinal);
+        (int code, string errors) = serve.Stop();
+        Assert.True(code == 0, errors);
+        output.WriteLine($"tun: {Count} concurrent HTTP connections from the kernel to protocols serve answered in {clock.Elapsed.TotalSeconds:F2} s");
+    }
+}
