@@ -57,6 +57,9 @@ internal sealed class ScriptedPeer : IPollable
     /// <summary>Everything sent and received so far, in order.</summary>
     public IReadOnlyList<CapturedPacket> Log => _log;
 
+    /// <summary>The packet the last successful <see cref="Expect"/> matched (e.g. to quote it in an ICMP error).</summary>
+    public CapturedPacket? LastExpected { get; private set; }
+
     /// <summary>Packets received and not yet consumed by an expectation.</summary>
     public int Pending => _unconsumed.Count;
 
@@ -110,6 +113,26 @@ internal sealed class ScriptedPeer : IPollable
         Ipv4Address? from = null)
     {
         Ipv4Address source = from ?? Address;
+        byte[] tcp = BuildSegment(source, RemoteAddress, fromPort ?? Port, toPort ?? RemotePort, flags, seq, ack, window, options, payload, urgent, rawOptions, badChecksum);
+        return SendIp(IpProtocol.Tcp, tcp, source, RemoteAddress);
+    }
+
+    /// <summary>Builds a TCP segment (header, options in Linux's layout or raw, payload) with its checksum over the IPv4 pseudo-header.</summary>
+    public static byte[] BuildSegment(
+        Ipv4Address source,
+        Ipv4Address destination,
+        ushort sourcePort,
+        ushort destinationPort,
+        TcpFlags flags,
+        uint seq,
+        uint ack = 0,
+        ushort window = 65535,
+        TcpOptions options = default,
+        ReadOnlySpan<byte> payload = default,
+        ushort urgent = 0,
+        byte[]? rawOptions = null,
+        bool badChecksum = false)
+    {
         Span<byte> optionBytes = stackalloc byte[TcpOptions.MaxLength];
         int optionsLength;
         if (rawOptions is not null)
@@ -133,8 +156,8 @@ internal sealed class ScriptedPeer : IPollable
         var tcp = new byte[tcpLength];
         new TcpHeader
         {
-            SourcePort = fromPort ?? Port,
-            DestinationPort = toPort ?? RemotePort,
+            SourcePort = sourcePort,
+            DestinationPort = destinationPort,
             SequenceNumber = seq,
             AcknowledgmentNumber = ack,
             DataOffset = (byte)(headerLength / 4),
@@ -144,13 +167,29 @@ internal sealed class ScriptedPeer : IPollable
         }.WriteTo(tcp);
         optionBytes[..optionsLength].CopyTo(tcp.AsSpan(TcpHeader.FixedLength));
         payload.CopyTo(tcp.AsSpan(headerLength));
-        TcpHeader.FillChecksum(tcp, Checksum.PseudoHeaderSum(source, RemoteAddress, TcpHeader.IpProtocolNumber, tcpLength));
+        TcpHeader.FillChecksum(tcp, Checksum.PseudoHeaderSum(source, destination, TcpHeader.IpProtocolNumber, tcpLength));
         if (badChecksum)
         {
             tcp[16] ^= 0x5a;
         }
 
-        return SendIp(IpProtocol.Tcp, tcp, source, RemoteAddress);
+        return tcp;
+    }
+
+    /// <summary>Builds an IPv4 packet (TTL 64, DF) around <paramref name="payload"/> into <paramref name="destination"/>; returns its length.</summary>
+    public static int BuildIpv4(Span<byte> destination, IpProtocol protocol, Ipv4Address source, Ipv4Address to, ushort identification, ReadOnlySpan<byte> payload)
+    {
+        var header = new Ipv4Header
+        {
+            Version = 4,
+            Ttl = 64,
+            Protocol = protocol,
+            Identification = identification,
+            DontFragment = true,
+            Source = source,
+            Destination = to,
+        };
+        return Ipv4Packet.Write(destination, header, [], payload);
     }
 
     /// <summary>Sends an ICMP error to the stack (as a router between would), quoting <paramref name="quoted"/> (a packet the stack sent).</summary>
@@ -164,17 +203,7 @@ internal sealed class ScriptedPeer : IPollable
     /// <summary>Sends any IPv4 packet with the given payload.</summary>
     public CapturedPacket SendIp(IpProtocol protocol, ReadOnlySpan<byte> payload, Ipv4Address source, Ipv4Address destination)
     {
-        var header = new Ipv4Header
-        {
-            Version = 4,
-            Ttl = 64,
-            Protocol = protocol,
-            Identification = _identification++,
-            DontFragment = true,
-            Source = source,
-            Destination = destination,
-        };
-        int n = Ipv4Packet.Write(_buffer, header, [], payload);
+        int n = BuildIpv4(_buffer, protocol, source, destination, _identification++, payload);
         var packet = CapturedPacket.Decode(Now, _buffer.AsSpan(0, n));
         _log.Add(packet);
         _output?.WriteLine("peer > " + packet);
@@ -289,6 +318,7 @@ internal sealed class ScriptedPeer : IPollable
             RemotePort = s.From.Port;
         }
 
+        LastExpected = packet;
         return s;
     }
 

@@ -1,0 +1,74 @@
+#if TCP_LAYER
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using Protocols.Ip.Simulation;
+using Xunit.Abstractions;
+using Sim = Protocols.Ip.Simulation.Simulation;
+
+namespace Protocols.Tcp.Tests.Simulation;
+
+/// <summary>
+/// The impairment matrix: two stacks over a 20 ms RTT, 50 Mbit/s link (64-packet drop-tail queue)
+/// with one impairment per cell; each cell moves data both ways at once, checks SHA-256 on both
+/// sides and a bound on virtual time, and prints virtual time and retransmission counts.
+/// </summary>
+public sealed class ImpairmentMatrixTests(ITestOutputHelper output)
+{
+    private const int MiB = 1024 * 1024;
+
+    public static TheoryData<string> Cells => new(Matrix.Keys);
+
+    private static readonly Dictionary<string, (LinkOptions Link, int Mtu, int Bytes, TimeSpan Bound)> Matrix = new()
+    {
+        ["loss 0%"] = (Base, 1500, 4 * MiB, TimeSpan.FromSeconds(10)),
+        ["loss 1%"] = (Base with { Loss = 0.01 }, 1500, 4 * MiB, TimeSpan.FromSeconds(60)),
+        ["loss 5%"] = (Base with { Loss = 0.05 }, 1500, 2 * MiB, TimeSpan.FromSeconds(120)),
+        ["loss 10%"] = (Base with { Loss = 0.10 }, 1500, 2 * MiB, TimeSpan.FromSeconds(300)),
+        ["loss 20%"] = (Base with { Loss = 0.20 }, 1500, 1 * MiB, TimeSpan.FromSeconds(1200)),
+        ["reorder 5%"] = (Base with { Reordering = 0.05, ReorderDelay = TimeSpan.FromMilliseconds(5) }, 1500, 4 * MiB, TimeSpan.FromSeconds(60)),
+        ["duplicate 5%"] = (Base with { Duplication = 0.05 }, 1500, 4 * MiB, TimeSpan.FromSeconds(30)),
+        ["corrupt 1%"] = (Base with { Corruption = 0.01 }, 1500, 4 * MiB, TimeSpan.FromSeconds(60)),
+        ["mtu 576"] = (Base, 576, 2 * MiB, TimeSpan.FromSeconds(20)),
+        ["mtu 1500"] = (Base, 1500, 4 * MiB, TimeSpan.FromSeconds(10)),
+        ["mtu 9000"] = (Base, 9000, 4 * MiB, TimeSpan.FromSeconds(10)),
+    };
+
+    private static LinkOptions Base => new()
+    {
+        Delay = TimeSpan.FromMilliseconds(10),
+        RateBitsPerSecond = 50_000_000,
+        QueueLimitPackets = 64,
+    };
+
+    [Theory]
+    [MemberData(nameof(Cells))]
+    public void Transfer_both_ways_arrives_intact_within_the_bound(string cell)
+    {
+        (LinkOptions link, int mtu, int bytes, TimeSpan bound) = Matrix[cell];
+        var sim = new Sim(seed: 4242);
+        var pair = new TcpPair(sim, link, mtu);
+        byte[] aToB = TcpPair.Data(bytes, 1);
+        byte[] bToA = TcpPair.Data(bytes, 2);
+        var wall = Stopwatch.StartNew();
+        Task<TransferResult> transfer = pair.StartTransfer(aToB, bToA);
+        TimeSpan took = sim.RunUntil(() => transfer.IsCompleted, bound);
+        TransferResult result = transfer.GetAwaiter().GetResult();
+        wall.Stop();
+
+        Assert.Equal(bytes, result.BytesAtB);
+        Assert.Equal(SHA256.HashData(aToB), result.Sha256AtB);
+        Assert.Equal(bytes, result.BytesAtA);
+        Assert.Equal(SHA256.HashData(bToA), result.Sha256AtA);
+
+        TcpCounters a = pair.TcpA.Counters;
+        TcpCounters b = pair.TcpB.Counters;
+        var inv = CultureInfo.InvariantCulture;
+        output.WriteLine(string.Create(inv,
+            $"| {cell,-13} | {bytes / MiB} MiB each way | {took.TotalSeconds,8:0.000} s virtual | {bytes * 2 * 8 / took.TotalSeconds / 1e6,6:0.0} Mbit/s total | " +
+            $"retrans A {a.SegmentsRetransmitted} B {b.SegmentsRetransmitted} | fast A {a.FastRetransmits} B {b.FastRetransmits} | " +
+            $"RTO A {a.Timeouts} B {b.Timeouts} | bad A {a.BadSegments} B {b.BadSegments} | wall {wall.Elapsed.TotalSeconds:0.00} s |"));
+        output.WriteLine($"link: {pair.Link}");
+    }
+}
+#endif
