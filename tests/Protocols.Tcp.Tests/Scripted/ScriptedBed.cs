@@ -3,6 +3,7 @@ using Protocols.Ip.Devices;
 using Protocols.Ip.Simulation;
 using Protocols.Wire;
 using Xunit.Abstractions;
+using Sim = Protocols.Ip.Simulation.Simulation;
 
 namespace Protocols.Tcp.Tests.Scripted;
 
@@ -20,7 +21,7 @@ internal class ScriptedBed
     public ScriptedBed(ITestOutputHelper? output, int seed = 1, int mtu = 1500, LinkOptions? link = null, Action<NetworkStack>? configure = null)
     {
         Output = output;
-        Sim = new Simulation(seed);
+        Sim = new Sim(seed);
         Link = Sim.Network.CreateLink(link, link, DeviceMedium.Ip, mtu, name: "wire");
         Stack = Sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = seed, Name = "dut" }));
         Stack.AddInterface(Link.B, StackAddress, 24);
@@ -30,7 +31,7 @@ internal class ScriptedBed
 
     public ITestOutputHelper? Output { get; }
 
-    public Simulation Sim { get; }
+    public Sim Sim { get; }
 
     public MemoryLink Link { get; }
 

@@ -3,6 +3,7 @@ using System.Text;
 using Protocols.Ip;
 using Protocols.Ip.Simulation;
 using Protocols.Wire;
+using Sim = Protocols.Ip.Simulation.Simulation;
 using Xunit.Abstractions;
 using Xunit.Sdk;
 
@@ -25,7 +26,7 @@ internal sealed class ScriptedPeer : IPollable
     /// <summary>How long <see cref="Expect"/> waits unless told otherwise.</summary>
     public static readonly TimeSpan DefaultWithin = TimeSpan.FromSeconds(1);
 
-    private readonly Simulation _sim;
+    private readonly Sim _sim;
     private readonly MemoryDevice _device;
     private readonly ITestOutputHelper? _output;
     private readonly Queue<CapturedPacket> _unconsumed = new();
@@ -33,7 +34,7 @@ internal sealed class ScriptedPeer : IPollable
     private readonly byte[] _buffer = new byte[65536];
     private ushort _identification = 1;
 
-    public ScriptedPeer(Simulation sim, MemoryDevice device, Ipv4Address address, Ipv4Address remoteAddress, ITestOutputHelper? output)
+    public ScriptedPeer(Sim sim, MemoryDevice device, Ipv4Address address, Ipv4Address remoteAddress, ITestOutputHelper? output)
     {
         _sim = sim;
         _device = device;

@@ -64,7 +64,7 @@ public sealed class SynCookieTests(ITestOutputHelper output)
         bed.Peer.Expect(Rst, seq: synAck.Seq + 1 + 12345, at: TimeSpan.Zero);
         bed.Peer.Send(Ack, seq: 2001, ack: synAck.Seq + 1); // the right cookie for another ISN
         bed.Peer.Expect(Rst, seq: synAck.Seq + 1, at: TimeSpan.Zero);
-        Assert.Empty(bed.Connections.Where(c => c.State != TcpState.Listen));
+        Assert.DoesNotContain(bed.Connections, c => c.State != TcpState.Listen);
         Assert.Equal(2, bed.Tcp.Counters.SynCookiesFailed);
     }
 
@@ -79,7 +79,7 @@ public sealed class SynCookieTests(ITestOutputHelper output)
         bed.Peer.TakePending();
         bed.Peer.Send(Ack, seq: 1001, ack: synAck.Seq + 1);
         bed.Peer.Expect(Rst, seq: synAck.Seq + 1, at: TimeSpan.Zero);
-        Assert.Empty(bed.Connections.Where(c => c.State != TcpState.Listen));
+        Assert.DoesNotContain(bed.Connections, c => c.State != TcpState.Listen);
     }
 
     [Fact]

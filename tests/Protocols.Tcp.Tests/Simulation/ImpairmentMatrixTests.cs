@@ -53,7 +53,7 @@ public sealed class ImpairmentMatrixTests(ITestOutputHelper output)
         var wall = Stopwatch.StartNew();
         Task<TransferResult> transfer = pair.StartTransfer(aToB, bToA);
         TimeSpan took = sim.RunUntil(() => transfer.IsCompleted, bound);
-        TransferResult result = transfer.GetAwaiter().GetResult();
+        TransferResult result = sim.RunUntilCompleted(transfer, TimeSpan.Zero);
         wall.Stop();
 
         Assert.Equal(bytes, result.BytesAtB);

@@ -91,7 +91,7 @@ public sealed class SynFloodAndDeterminismTests(ITestOutputHelper output)
 
         Task<bool[]> all = Task.WhenAll(clients);
         TimeSpan took = sim.RunUntil(() => all.IsCompleted, TimeSpan.FromSeconds(60));
-        Assert.All(all.GetAwaiter().GetResult(), Assert.True);
+        Assert.All(sim.RunUntilCompleted(all, TimeSpan.Zero), Assert.True);
         TcpCounters b = pair.TcpB.Counters;
         output.WriteLine($"{flooded} spoofed SYNs; 20 clients served in {took.TotalSeconds:0.000} s virtual; server: cookies sent {b.SynCookiesSent}, received {b.SynCookiesReceived}, failed {b.SynCookiesFailed}, listen overflows {b.ListenOverflows}, drops {b.ListenDrops}");
         Assert.True(flooded >= 19_000);
@@ -109,9 +109,9 @@ public sealed class SynFloodAndDeterminismTests(ITestOutputHelper output)
             var pair = new TcpPair(sim, link);
             Task<TransferResult> transfer = pair.StartTransfer(TcpPair.Data(256 * 1024, 1), TcpPair.Data(128 * 1024, 2));
             sim.RunUntil(() => transfer.IsCompleted, TimeSpan.FromSeconds(120));
-            transfer.GetAwaiter().GetResult();
-            sim.Trace(pair.TcpA.Counters.ToString());
-            sim.Trace(pair.TcpB.Counters.ToString());
+            sim.RunUntilCompleted(transfer, TimeSpan.Zero);
+            sim.Trace(pair.TcpA.Counters.ToString() ?? "");
+            sim.Trace(pair.TcpB.Counters.ToString() ?? "");
         });
 
         ulong first = Run(1);
