@@ -227,6 +227,80 @@ public sealed class DataTests(ITestOutputHelper output)
         Assert.InRange(Assert.IsType<TcpConnectionInfo>(bed.Connection).Mss, 536, 960);
     }
 
+    [Fact]
+    public void Our_window_closes_when_the_buffer_fills_and_reopens_with_a_window_update_after_the_read()
+    {
+        var bed = new TcpBed(output);
+        const int Size = 16 * 1024;
+        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(synOptions: Options(mss: 1460), options: new TcpConnectionOptions { ReceiveBufferSize = Size });
+        uint iss = synAck.Seq;
+        Assert.Equal(Size, synAck.Window); // no scaling without the peer's WS; the whole (empty) buffer is offered
+        int sent = 0;
+        while (sent < Size)
+        {
+            int n = Math.Min(Mss, Size - sent);
+            bed.Peer.Send(Ack, seq: 1001 + (uint)sent, ack: iss + 1, payload: TcpBed.Pattern(n, sent));
+            sent += n;
+        }
+
+        CapturedSegment full = LastAck(bed, 1001 + Size);
+        Assert.Equal(0, full.Window);
+
+        // A byte beyond the zero window is not accepted (RFC 9293 3.10.7.4: ACK it, drop it).
+        bed.Peer.Send(Ack, seq: 1001 + Size, ack: iss + 1, payload: [42]);
+        bed.Peer.Expect(Ack, seq: iss + 1, ack: 1001 + Size, window: 0, length: 0, at: TimeSpan.Zero);
+
+        // RFC 9293 3.8.6.2.2: once the application frees the buffer, a window update goes out.
+        Task<byte[]> read = bed.Start(async () =>
+        {
+            var all = new byte[Size];
+            await server.ReadExactlyAsync(all);
+            return all;
+        });
+        Assert.Equal(TcpBed.Pattern(Size), bed.Complete(read));
+        bed.Peer.Expect(Ack, seq: iss + 1, ack: 1001 + Size, window: Size, length: 0, at: TimeSpan.Zero);
+    }
+
+    [Fact]
+    public void The_user_timeout_ends_a_connection_whose_data_goes_unacknowledged()
+    {
+        var bed = new TcpBed(output);
+        (TcpStream server, _, _) = bed.PassiveOpen(options: new TcpConnectionOptions { UserTimeout = TimeSpan.FromSeconds(5) });
+        Task<byte[]> read = bed.Read(server);
+        bed.Write(server, TcpBed.Pattern(100));
+        TimeSpan took = bed.Sim.RunUntil(() => read.IsCompleted, TimeSpan.FromSeconds(60));
+        // RFC 5482 / RFC 9293 3.8.3: the connection is aborted once data stays unacknowledged for the user timeout
+        // (checked when a retransmission timer fires, so no later than the first RTO after 5 s).
+        Assert.InRange(took, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(7));
+        var e = Assert.Throws<TcpException>(() => read.GetAwaiter().GetResult());
+        Assert.Equal(SocketError.TimedOut, e.SocketErrorCode);
+    }
+
+    [Fact]
+    public void Abort_sends_a_rst_at_snd_nxt()
+    {
+        var bed = new TcpBed(output);
+        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen();
+        server.Abort();
+        // RFC 9293 3.10.4 ABORT: <SEQ=SND.NXT><CTL=RST> (Linux adds ACK).
+        bed.Peer.Expect(Rst, seq: synAck.Seq + 1, ignoreFlags: Ack, at: TimeSpan.Zero);
+        Assert.Equal(TcpState.Closed, bed.State);
+        bed.Peer.ExpectNothing(TimeSpan.FromSeconds(2));
+    }
+
+    [Fact]
+    public void Closing_with_unread_data_sends_a_rst_instead_of_a_fin()
+    {
+        var bed = new TcpBed(output);
+        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen();
+        bed.Peer.Send(Ack | Psh, seq: 1001, ack: synAck.Seq + 1, payload: "unread"u8);
+        bed.RunPending();
+        server.Dispose();
+        // RFC 9293 3.10.4 (and RFC 2525 2.17, Linux): data discarded on close -> RST, not FIN.
+        bed.Peer.Expect(Rst, seq: synAck.Seq + 1, ignoreFlags: Ack, within: TimeSpan.FromMilliseconds(300));
+        Assert.Equal(TcpState.Closed, bed.State);
+    }
+
     private static CapturedSegment LastAck(TcpBed bed, uint ack)
     {
         CapturedSegment? last = null;

@@ -189,5 +189,35 @@ public sealed class HandshakeTests(ITestOutputHelper output)
         bed.Peer.Expect(Rst, seq: synAck.Seq + 1, at: TimeSpan.Zero);
         bed.Peer.ExpectNothing(TimeSpan.FromSeconds(10));
     }
+
+    [Fact]
+    public void A_full_accept_queue_drops_the_handshake_ack_and_the_syn_ack_is_retransmitted()
+    {
+        var bed = new TcpBed(output);
+        TcpListener listener = bed.Tcp.Listen(80, backlog: 1);
+        bed.Peer.Port = 40001;
+        bed.Peer.Send(Syn, seq: 1000, options: Options(mss: 1460));
+        CapturedSegment first = bed.Peer.Expect(Syn | Ack, ack: 1001, at: TimeSpan.Zero);
+        bed.Peer.Send(Ack, seq: 1001, ack: first.Seq + 1);
+        bed.RunPending();
+        Assert.Equal(1, listener.PendingCount);
+
+        bed.Peer.Port = 40002;
+        bed.Peer.Send(Syn, seq: 5000, options: Options(mss: 1460));
+        CapturedSegment second = bed.Peer.Expect(Syn | Ack, ack: 5001, at: TimeSpan.Zero);
+        bed.Peer.Send(Ack, seq: 5001, ack: second.Seq + 1);
+        bed.RunPending();
+        // Linux's default (tcp_abort_on_overflow = 0): the ACK is dropped and counted; the SYN-ACK timer retries.
+        Assert.Equal(1, bed.Tcp.Counters.ListenOverflows);
+        Assert.Equal(1, listener.PendingCount);
+        bed.Peer.Expect(Syn | Ack, seq: second.Seq, ack: 5001, at: TimeSpan.FromSeconds(1));
+
+        // Once the application accepts, the retried handshake completes.
+        TcpStream one = bed.Complete(bed.Start(async () => await listener.AcceptAsync(CancellationToken.None)));
+        Assert.Equal(40001, one.RemoteEndPoint.Port);
+        bed.Peer.Send(Ack, seq: 5001, ack: second.Seq + 1);
+        TcpStream two = bed.Complete(bed.Start(async () => await listener.AcceptAsync(CancellationToken.None)));
+        Assert.Equal(40002, two.RemoteEndPoint.Port);
+    }
 }
 #endif
