@@ -1,0 +1,191 @@
+using System.Net.Sockets;
+using Protocols.Ip;
+using Protocols.Tcp.Engine;
+using Protocols.Wire;
+
+namespace Protocols.Tcp;
+
+public sealed partial class TcpLayer
+{
+    /// <summary>Creates the control block for a new connection; on the loop.</summary>
+    internal TcpControlBlock CreateControlBlock(in TcpFourTuple tuple, TcpConnectionOptions options) =>
+        new(in tuple, WithRouteMss(options, in tuple), Environment);
+
+    // The engine announces TcpConnectionOptions.Mss, or the environment's 1460 when it is null:
+    // put the route's MTU - 40 in. One derived record per (options, MSS) pair, cached for the
+    // last pair used, so a listener's connections share it (100,000 connections, one record).
+    private (TcpConnectionOptions Options, int Mss, TcpConnectionOptions Derived)? _mssCache;
+
+    private TcpConnectionOptions WithRouteMss(TcpConnectionOptions options, in TcpFourTuple tuple)
+    {
+        if (options.Mss is not null)
+        {
+            return options;
+        }
+
+        int mss = RouteMss(tuple.LocalAddress, tuple.RemoteAddress);
+        if (_mssCache is { } cached && ReferenceEquals(cached.Options, options) && cached.Mss == mss)
+        {
+            return cached.Derived;
+        }
+
+        TcpConnectionOptions derived = options with { Mss = mss };
+        _mssCache = (options, mss, derived);
+        return derived;
+    }
+
+    /// <summary>One active open, from <see cref="ConnectAsync(Ipv4Endpoint, TcpConnectionOptions?, Ipv4Endpoint?, CancellationToken)"/> to established or failed.</summary>
+    internal sealed class ConnectAttempt : TaskCompletionSource<TcpStream>
+    {
+        private static readonly Action<object?> CancelCallback = static s => ((ConnectAttempt)s!).OnCancel();
+
+        private readonly TcpLayer _layer;
+        private readonly Ipv4Endpoint _remote;
+        private readonly Ipv4Endpoint _local;
+        private readonly TcpConnectionOptions _options;
+        private readonly CancellationToken _cancellationToken;
+        private CancellationTokenRegistration _registration;
+        private TimerHandle _timeout;
+        private TcpConnection? _connection;
+
+        public ConnectAttempt(TcpLayer layer, Ipv4Endpoint remote, TcpConnectionOptions options, Ipv4Endpoint local, CancellationToken cancellationToken)
+            : base(TaskCreationOptions.RunContinuationsAsynchronously)
+        {
+            _layer = layer;
+            _remote = remote;
+            _local = local;
+            _options = options;
+            _cancellationToken = cancellationToken;
+            StartOnLoop = Start;
+        }
+
+        public Action<NetworkStack> StartOnLoop { get; }
+
+        /// <summary>Established: hand the stream over (false when the attempt was cancelled meanwhile).</summary>
+        public bool Succeed(TcpStream stream)
+        {
+            Finish();
+            return TrySetResult(stream);
+        }
+
+        public void Fail(Exception exception)
+        {
+            Finish();
+            TrySetException(exception);
+        }
+
+        private void Finish()
+        {
+            _registration.Dispose();
+            if (_timeout.IsAllocated)
+            {
+                _layer.Stack.Timers.Cancel(_timeout); // on the loop: Succeed and Fail run there once a timer is armed
+                _timeout = default;
+            }
+        }
+
+        private void Start(NetworkStack stack)
+        {
+            if (Task.IsCompleted)
+            {
+                return; // cancelled before it reached the loop
+            }
+
+            TcpLayer layer = _layer;
+            Ipv4Address source = _local.Address;
+            if (source == Ipv4Address.Any)
+            {
+                if (stack.RouteSourceFor(_remote.Address) is not { } routed)
+                {
+                    Fail(new TcpException(SocketError.NetworkUnreachable, $"No route to {_remote.Address}."));
+                    return;
+                }
+
+                source = routed;
+            }
+            else if (!stack.IsLocalAddress(source))
+            {
+                Fail(new TcpException(SocketError.AddressNotAvailable, $"{source} is not an address of this stack."));
+                return;
+            }
+
+            ushort port = _local.Port;
+            if (port == 0)
+            {
+                if (!layer.TryAllocateEphemeralPort(source, _remote, out port))
+                {
+                    Fail(new TcpException(SocketError.AddressNotAvailable, $"No ephemeral port is free for {_remote} (range {layer.Options.EphemeralPortFirst}-{layer.Options.EphemeralPortLast})."));
+                    return;
+                }
+            }
+            else if (layer.IsInUse(new TcpFourTuple(source, port, _remote.Address, _remote.Port)))
+            {
+                Fail(new TcpException(SocketError.AddressAlreadyInUse, $"{source}:{port} -> {_remote} is already in use."));
+                return;
+            }
+
+            var tuple = new TcpFourTuple(source, port, _remote.Address, _remote.Port);
+            TcpControlBlock tcb = layer.CreateControlBlock(in tuple, _options);
+            var connection = new TcpConnection(layer, tcb, listener: null) { Connect = this };
+            _connection = connection;
+            layer.AddConnection(connection);
+            if (_cancellationToken.CanBeCanceled)
+            {
+                _registration = _cancellationToken.UnsafeRegister(CancelCallback, this);
+            }
+
+            if (_options.ConnectTimeout is { } timeout && timeout > TimeSpan.Zero)
+            {
+                // The TCB gives up after SynRetries; this bounds the attempt in time as well.
+                _timeout = stack.Timers.Schedule(stack.Now + timeout, OnTimeout);
+            }
+
+            tcb.OpenActive(layer.NowMicros);
+            layer.Drain(connection);
+        }
+
+        private void OnTimeout(NetworkStack stack)
+        {
+            _timeout = default;
+            if (_connection is { } connection && ReferenceEquals(connection.Connect, this))
+            {
+                connection.Connect = null;
+                Fail(new TcpException(SocketError.TimedOut, $"No connection to {_remote} within {_options.ConnectTimeout}."));
+                if (connection.InTable)
+                {
+                    connection.Tcb.Abort(_layer.NowMicros);
+                    _layer.Drain(connection);
+                }
+            }
+        }
+
+        // On the canceller's thread: report at once, then drop the half-open connection on the loop.
+        private void OnCancel()
+        {
+            if (!TrySetCanceled(_cancellationToken))
+            {
+                return;
+            }
+
+            try
+            {
+                _layer.Stack.Post(AbandonOnLoop);
+            }
+            catch (InvalidOperationException)
+            {
+                // The request queue is full: the connection is aborted when it is established
+                // (Succeed fails) or times out through its SYN retries.
+            }
+        }
+
+        private void AbandonOnLoop(NetworkStack stack)
+        {
+            if (_connection is { } connection && ReferenceEquals(connection.Connect, this) && connection.InTable)
+            {
+                connection.Connect = null;
+                connection.Tcb.Abort(_layer.NowMicros);
+                _layer.Drain(connection);
+            }
+        }
+    }
+}

@@ -1,0 +1,572 @@
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Protocols.Ip;
+using Protocols.Tcp.Engine;
+using Protocols.Wire;
+
+namespace Protocols.Tcp;
+
+/// <summary>
+/// TCP (RFC 9293) on one <see cref="NetworkStack"/>: the connection table with O(1)
+/// demultiplexing by 4-tuple, listeners with SYN and accept queues and SYN cookies, resets for
+/// segments that find no connection, one timer per connection in the stack's timer queue, ICMP
+/// errors to the connections they concern, ephemeral ports, the connection table snapshot and
+/// the counters. The connection engine (<see cref="TcpControlBlock"/>) is sans-IO; this layer
+/// drives it. Made by <see cref="TcpStackExtensions.UseTcp"/>; its callbacks run on the loop.
+/// </summary>
+/// <remarks>
+/// Public methods are thread-safe (they post work to the stack's loop) except those documented
+/// as loop-only. Listening is synchronous, like listen(2): it reports a conflict at once.
+/// </remarks>
+public sealed partial class TcpLayer : IIpTransport
+{
+    private const long UnixEpochTicks = 621_355_968_000_000_000;
+
+    private readonly Dictionary<TcpFourTuple, TcpConnection> _connections = new();
+    private readonly ConcurrentDictionary<ListenKey, TcpListener> _listeners = new();
+    private readonly Lock _listenLock = new();
+    private readonly SynCookies _synCookies;
+    private readonly Output _output;
+
+    internal TcpLayer(NetworkStack stack, TcpStackOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.EphemeralPortFirst == 0 || options.EphemeralPortLast < options.EphemeralPortFirst)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"Ephemeral range {options.EphemeralPortFirst}..{options.EphemeralPortLast} is empty or includes port 0.");
+        }
+
+        Stack = stack;
+        Options = options;
+        Random random = options.Seed is { } seed ? new Random(seed) : new Random();
+        Span<byte> secret = stackalloc byte[16];
+        IsnGenerator isn;
+        if (options.Seed is null)
+        {
+            isn = IsnGenerator.CreateRandom();
+            _synCookies = SynCookies.CreateRandom();
+            RandomNumberGenerator.Fill(secret);
+        }
+        else
+        {
+            random.NextBytes(secret);
+            isn = new IsnGenerator(secret);
+            random.NextBytes(secret);
+            _synCookies = new SynCookies(secret);
+            random.NextBytes(secret);
+        }
+
+        _ports = new EphemeralPorts(options.EphemeralPortFirst, options.EphemeralPortLast, secret, random);
+        Counters = new TcpCounters();
+        StackName = options.Name ?? stack.Name;
+        _output = new Output(this);
+        Environment = new TcpEngineEnvironment(_output, isn, random)
+        {
+            Counters = Counters,
+            ChallengeAckLimiter = new ChallengeAckLimiter(options.ChallengeAckLimitPerSecond),
+        };
+        TcpMetrics.Register(this);
+    }
+
+    /// <summary>The stack this layer runs on.</summary>
+    public NetworkStack Stack { get; }
+
+    /// <summary>The layer's settings.</summary>
+    public TcpStackOptions Options { get; }
+
+    /// <summary>The counters (<c>netstat -s</c>); also published on the <c>Protocols.Tcp</c> meter.</summary>
+    public TcpCounters Counters { get; }
+
+    /// <summary>The name the <c>Protocols.Tcp</c> instruments tag this layer's measurements with (<c>protocols.stack</c>).</summary>
+    public string StackName { get; }
+
+    /// <summary>Connections in the table (every state but LISTEN, TIME_WAIT included). Loop-only.</summary>
+    public int ConnectionCount => _connections.Count;
+
+    /// <summary>Listening endpoints.</summary>
+    public int ListenerCount => _listeners.Count;
+
+    /// <inheritdoc/>
+    public IpProtocol Protocol => IpProtocol.Tcp;
+
+    internal TcpEngineEnvironment Environment { get; }
+
+    /// <summary>The stack's time in microseconds since the Unix epoch: the engine's clock.</summary>
+    internal long NowMicros => (Stack.Now.UtcTicks - UnixEpochTicks) / 10;
+
+    /// <summary>Starts listening on <paramref name="port"/> of every local address.</summary>
+    /// <param name="port">The port (1-65535).</param>
+    /// <param name="backlog">The accept queue's bound: established connections not yet accepted (at least 1).</param>
+    /// <param name="options">Options of accepted connections; null for <see cref="TcpStackOptions.Defaults"/>.</param>
+    /// <returns>The listener.</returns>
+    /// <exception cref="TcpException">The port is already listened on (<see cref="SocketError.AddressAlreadyInUse"/>).</exception>
+    public TcpListener Listen(ushort port, int backlog = 128, TcpConnectionOptions? options = null) =>
+        Listen(new Ipv4Endpoint(Ipv4Address.Any, port), backlog, options);
+
+    /// <summary>Starts listening on <paramref name="local"/> (address <see cref="Ipv4Address.Any"/> for every local address).</summary>
+    /// <param name="local">The local address and port (1-65535).</param>
+    /// <param name="backlog">The accept queue's bound: established connections not yet accepted (at least 1).</param>
+    /// <param name="options">Options of accepted connections; null for <see cref="TcpStackOptions.Defaults"/>.</param>
+    /// <returns>The listener.</returns>
+    /// <exception cref="TcpException">The endpoint is already listened on (<see cref="SocketError.AddressAlreadyInUse"/>), or the address is not the stack's (<see cref="SocketError.AddressNotAvailable"/>).</exception>
+    public TcpListener Listen(Ipv4Endpoint local, int backlog = 128, TcpConnectionOptions? options = null)
+    {
+        if (local.Port == 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(local), "A listener needs a port (1-65535).");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(backlog, 1);
+        if (local.Address != Ipv4Address.Any && !Stack.IsLocalAddress(local.Address))
+        {
+            throw new TcpException(SocketError.AddressNotAvailable, $"{local.Address} is not an address of this stack.");
+        }
+
+        lock (_listenLock)
+        {
+            // Without SO_REUSEADDR: one listener per (address, port); a wildcard one takes the port
+            // for every address, so it conflicts with any other listener of the port (Linux inet_csk_bind_conflict).
+            foreach (ListenKey key in _listeners.Keys)
+            {
+                if (key.Port == local.Port && (key.Address == 0 || local.Address == Ipv4Address.Any || key.Address == local.Address.ToUInt32()))
+                {
+                    throw new TcpException(SocketError.AddressAlreadyInUse, $"{local} is already listened on.");
+                }
+            }
+
+            var listener = new TcpListener(this, local, backlog, options ?? Options.Defaults);
+            _listeners[new ListenKey(local.Address.ToUInt32(), local.Port)] = listener;
+            return listener;
+        }
+    }
+
+    /// <summary>Opens a connection to <paramref name="remote"/> from an ephemeral port with the default options.</summary>
+    /// <param name="remote">The peer.</param>
+    /// <param name="cancellationToken">Cancels the attempt (the half-open connection is dropped).</param>
+    /// <returns>The established connection.</returns>
+    /// <exception cref="TcpException">Refused, timed out (SYN retries exhausted), unreachable, or no ephemeral port free.</exception>
+    public Task<TcpStream> ConnectAsync(Ipv4Endpoint remote, CancellationToken cancellationToken = default) =>
+        ConnectAsync(remote, null, null, cancellationToken);
+
+    /// <summary>Opens a connection to <paramref name="remote"/>.</summary>
+    /// <param name="remote">The peer.</param>
+    /// <param name="options">The connection's options; null for <see cref="TcpStackOptions.Defaults"/>.</param>
+    /// <param name="localEndpoint">The local address and port; null (or address 0.0.0.0 / port 0) to let the stack choose (route source, ephemeral port).</param>
+    /// <param name="cancellationToken">Cancels the attempt (the half-open connection is dropped).</param>
+    /// <returns>The established connection.</returns>
+    /// <exception cref="TcpException">Refused, timed out (SYN retries exhausted), unreachable, address in use, or no ephemeral port free.</exception>
+    public Task<TcpStream> ConnectAsync(Ipv4Endpoint remote, TcpConnectionOptions? options, Ipv4Endpoint? localEndpoint, CancellationToken cancellationToken = default)
+    {
+        if (remote.Port == 0 || remote.Address == Ipv4Address.Any || remote.Address == Ipv4Address.Broadcast)
+        {
+            throw new ArgumentException($"Cannot connect to {remote}.", nameof(remote));
+        }
+
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<TcpStream>(cancellationToken);
+        }
+
+        var attempt = new ConnectAttempt(this, remote, options ?? Options.Defaults, localEndpoint ?? default, cancellationToken);
+        try
+        {
+            Stack.Post(attempt.StartOnLoop);
+        }
+        catch (InvalidOperationException e)
+        {
+            attempt.Fail(new TcpException(SocketError.NoBufferSpaceAvailable, "The stack's request queue is full: " + e.Message));
+        }
+
+        return attempt.Task;
+    }
+
+    /// <summary>The connection table like <c>ss -tan</c>: listeners first, then every connection. Thread-safe.</summary>
+    /// <returns>One row per listener and connection.</returns>
+    public Task<IReadOnlyList<TcpConnectionInfo>> GetConnectionsAsync() => Stack.InvokeAsync(_ => GetConnections());
+
+    /// <summary>The connection table like <c>ss -tan</c>: listeners first, then every connection. Loop-only (simulations, callbacks).</summary>
+    /// <returns>One row per listener and connection.</returns>
+    public IReadOnlyList<TcpConnectionInfo> GetConnections()
+    {
+        long now = NowMicros;
+        var rows = new List<TcpConnectionInfo>(_listeners.Count + _connections.Count);
+        foreach (TcpListener listener in _listeners.Values)
+        {
+            rows.Add(listener.GetInfo());
+        }
+
+        foreach (TcpConnection c in _connections.Values)
+        {
+            rows.Add(c.Tcb.GetInfo(now));
+        }
+
+        return rows;
+    }
+
+    /// <inheritdoc/>
+    public void OnDatagram(NetworkStack stack, in IpDatagram datagram)
+    {
+        if (!TcpSegment.TryParse(datagram.Payload, out TcpSegment segment, out TcpHeader.Reader header))
+        {
+            Counters.Add(TcpCounter.SegmentsReceived);
+            Counters.Add(TcpCounter.BadSegments);
+            return;
+        }
+
+        if (!datagram.ChecksumsVerifiedByDevice)
+        {
+            // RFC 9293 3.1: the checksum covers the pseudo-header (source, destination, protocol, TCP length).
+            uint pseudo = Checksum.PseudoHeaderSum(datagram.Source, datagram.Destination, TcpHeader.IpProtocolNumber, datagram.Payload.Length);
+            if (!header.VerifyChecksum(pseudo))
+            {
+                Counters.Add(TcpCounter.SegmentsReceived);
+                Counters.Add(TcpCounter.BadSegments);
+                return;
+            }
+        }
+
+        // RFC 1122 4.2.3.10 / RFC 9293 3.9.1: TCP is unicast; a segment to a broadcast or multicast address is dropped.
+        if (datagram.IsBroadcast)
+        {
+            Counters.Add(TcpCounter.SegmentsReceived);
+            return;
+        }
+
+        var tuple = new TcpFourTuple(datagram.Destination, header.DestinationPort, datagram.Source, header.SourcePort);
+        long now = NowMicros;
+        if (_connections.TryGetValue(tuple, out TcpConnection? connection))
+        {
+            if (!TryRecycleTimeWait(connection, in segment))
+            {
+                DeliverToConnection(connection, in segment, now);
+                return;
+            }
+        }
+
+        TcpListener? listener = FindListener(datagram.Destination, header.DestinationPort);
+        if (listener is not null)
+        {
+            listener.OnSegment(in tuple, in segment, now);
+            return;
+        }
+
+        // RFC 9293 3.10.7.1: no connection (CLOSED): answer everything but a RST with a RST.
+        Counters.Add(TcpCounter.SegmentsReceived);
+        SendResetForClosed(in tuple, in segment);
+    }
+
+    /// <inheritdoc/>
+    public void OnIcmpError(NetworkStack stack, in IcmpErrorInfo error)
+    {
+        ReadOnlySpan<byte> quoted = error.QuotedTransportHeader;
+        if (quoted.Length < 8)
+        {
+            return;
+        }
+
+        ushort localPort = (ushort)((quoted[0] << 8) | quoted[1]);
+        ushort remotePort = (ushort)((quoted[2] << 8) | quoted[3]);
+        var tuple = new TcpFourTuple(error.QuotedSource, localPort, error.QuotedDestination, remotePort);
+        if (_connections.TryGetValue(tuple, out TcpConnection? connection))
+        {
+            connection.Tcb.OnIcmpError(error.Type, error.Code, error.NextHopMtu, NowMicros);
+            Drain(connection);
+        }
+    }
+
+    /// <summary>The listener for a segment to (<paramref name="address"/>, <paramref name="port"/>): exact address first, then the wildcard.</summary>
+    internal TcpListener? FindListener(Ipv4Address address, ushort port)
+    {
+        if (_listeners.IsEmpty)
+        {
+            return null;
+        }
+
+        return _listeners.TryGetValue(new ListenKey(address.ToUInt32(), port), out TcpListener? exact) ? exact
+            : _listeners.TryGetValue(new ListenKey(0, port), out TcpListener? any) ? any
+            : null;
+    }
+
+    /// <summary>Removes a disposed listener from the table; thread-safe.</summary>
+    internal void RemoveListener(TcpListener listener)
+    {
+        lock (_listenLock)
+        {
+            var key = new ListenKey(listener.LocalEndPoint.Address.ToUInt32(), listener.LocalEndPoint.Port);
+            if (_listeners.TryGetValue(key, out TcpListener? current) && ReferenceEquals(current, listener))
+            {
+                _listeners.TryRemove(key, out _);
+            }
+        }
+    }
+
+    /// <summary>Adds a new connection to the table; on the loop.</summary>
+    internal void AddConnection(TcpConnection connection)
+    {
+        _connections.Add(connection.Tuple, connection);
+        connection.InTable = true;
+    }
+
+    /// <summary>Whether the table has a connection on <paramref name="tuple"/>; on the loop.</summary>
+    internal bool IsInUse(in TcpFourTuple tuple) => _connections.ContainsKey(tuple);
+
+    /// <summary>Hands a segment to a connection and acts on what happened; on the loop.</summary>
+    internal void DeliverToConnection(TcpConnection connection, in TcpSegment segment, long now)
+    {
+        // Linux's tcp_check_req / tcp_v4_syn_recv_sock: the ACK completing a handshake when the
+        // listener's accept queue is full is dropped and counted; the SYN-ACK retransmits and the
+        // handshake completes later if the application accepts meanwhile.
+        if (connection.Queue == TcpConnectionQueue.SynQueue
+            && connection.Listener is { } listener
+            && listener.IsAcceptQueueFull
+            && (segment.Flags & (TcpFlags.Ack | TcpFlags.Rst | TcpFlags.Syn)) == TcpFlags.Ack
+            && connection.Tcb.State == TcpState.SynReceived)
+        {
+            Counters.Add(TcpCounter.SegmentsReceived);
+            Counters.Add(TcpCounter.ListenOverflows);
+            Counters.Add(TcpCounter.ListenDrops);
+            return;
+        }
+
+        connection.Tcb.OnSegment(in segment, now);
+        Drain(connection);
+    }
+
+    /// <summary>
+    /// After every call into a control block: wake the stream's pending operations, move a
+    /// connection that became established to its listener's accept queue or complete its
+    /// connect, drop it from the table once CLOSED, and re-arm its timer. On the loop.
+    /// </summary>
+    internal void Drain(TcpConnection connection)
+    {
+        TcpControlBlock tcb = connection.Tcb;
+        if (connection.PendingPathMtu != 0)
+        {
+            // A send IP refused as too big (DF): tell the engine as if the ICMP error had come (RFC 1191).
+            int mtu = connection.PendingPathMtu;
+            connection.PendingPathMtu = 0;
+            tcb.OnIcmpError(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.FragmentationNeeded, (ushort)mtu, NowMicros);
+        }
+
+        TcpEvents events = tcb.TakeEvents();
+        if ((events & TcpEvents.Established) != 0)
+        {
+            OnEstablished(connection);
+        }
+
+        TcpStream? stream = connection.Stream;
+        if (stream is not null)
+        {
+            if ((events & (TcpEvents.Readable | TcpEvents.ReceiveCompleted | TcpEvents.Error | TcpEvents.Closed)) != 0)
+            {
+                stream.OnReadable();
+            }
+
+            if ((events & (TcpEvents.Writable | TcpEvents.Error | TcpEvents.Closed)) != 0)
+            {
+                stream.OnWritable();
+            }
+        }
+
+        TcpState state = tcb.State;
+        if (connection.Connect is { } connect && state is not (TcpState.SynSent or TcpState.SynReceived) && !connection.WasEstablished)
+        {
+            // Failed before it was established: refused, timed out, unreachable.
+            connection.Connect = null;
+            connect.Fail(ErrorFor(tcb, SocketError.ConnectionRefused));
+        }
+
+        if (state == TcpState.Closed)
+        {
+            Remove(connection);
+            return;
+        }
+
+        UpdateTimer(connection);
+    }
+
+    /// <summary>The timer of <paramref name="connection"/> fired; on the loop.</summary>
+    internal void OnConnectionTimer(TcpConnection connection)
+    {
+        connection.Timer = default;
+        connection.TimerDueMicros = long.MaxValue;
+        if (!connection.InTable)
+        {
+            return;
+        }
+
+        connection.Tcb.OnTimer(NowMicros);
+        Drain(connection);
+    }
+
+    /// <summary>The exception for a failed connection: its engine error, or <paramref name="fallback"/> when it has none.</summary>
+    internal static TcpException ErrorFor(TcpControlBlock tcb, SocketError fallback) =>
+        new(tcb.Error is SocketError.Success ? fallback : tcb.Error);
+
+    /// <summary>The MSS to announce to <paramref name="remote"/>: the route's interface MTU - 40 (RFC 9293 3.7.1, RFC 879).</summary>
+    internal int RouteMss(Ipv4Address local, Ipv4Address remote)
+    {
+        int mtu = 0;
+        bool loopback = Stack.IsLocalAddress(remote);
+        foreach (NetworkInterface nic in Stack.Interfaces)
+        {
+            if (nic.Address == local)
+            {
+                mtu = nic.Mtu;
+                break;
+            }
+        }
+
+        if (mtu == 0 && Stack.Interfaces.Count > 0)
+        {
+            mtu = Stack.Interfaces[0].Mtu;
+        }
+
+        if (loopback)
+        {
+            mtu = Math.Max(mtu, 1500);
+        }
+
+        // 20 bytes of IPv4 header and 20 of TCP header, without options; at least 536 (RFC 9293 3.7.1's default).
+        return Math.Max(mtu - 40, 536);
+    }
+
+    private void OnEstablished(TcpConnection connection)
+    {
+        connection.WasEstablished = true;
+        if (connection.Queue == TcpConnectionQueue.SynQueue && connection.Listener is { } listener)
+        {
+            listener.OnEstablished(connection);
+        }
+
+        if (connection.Connect is { } connect)
+        {
+            connection.Connect = null;
+            var stream = new TcpStream(connection);
+            connection.Stream = stream;
+            if (!connect.Succeed(stream))
+            {
+                // Cancelled meanwhile: nobody will use this connection.
+                connection.Stream = null;
+                connection.Tcb.Abort(NowMicros);
+                Drain(connection);
+            }
+        }
+    }
+
+    private void Remove(TcpConnection connection)
+    {
+        if (connection.InTable)
+        {
+            connection.InTable = false;
+            if (_connections.TryGetValue(connection.Tuple, out TcpConnection? current) && ReferenceEquals(current, connection))
+            {
+                _connections.Remove(connection.Tuple);
+            }
+        }
+
+        if (connection.Timer.IsAllocated)
+        {
+            Stack.Timers.Cancel(connection.Timer);
+            connection.Timer = default;
+            connection.TimerDueMicros = long.MaxValue;
+        }
+
+        if (connection.Queue == TcpConnectionQueue.SynQueue)
+        {
+            connection.Listener?.OnHalfOpenClosed(connection);
+        }
+    }
+
+    // One timer per connection, re-armed only when the engine's deadline moves earlier; a timer
+    // that fires early calls OnTimer, which does nothing that is not due, and re-arms.
+    private void UpdateTimer(TcpConnection connection)
+    {
+        long due = connection.Tcb.NextDeadlineMicros;
+        if (due >= connection.TimerDueMicros)
+        {
+            return;
+        }
+
+        if (connection.Timer.IsAllocated)
+        {
+            Stack.Timers.Cancel(connection.Timer);
+        }
+
+        connection.TimerDueMicros = due;
+        connection.Timer = Stack.Timers.Schedule(new DateTimeOffset(UnixEpochTicks + (due * 10), TimeSpan.Zero), connection.TimerCallback);
+    }
+
+    // RFC 6191: a SYN for a 4-tuple in TIME_WAIT whose ISN (or timestamp) is newer than the old
+    // incarnation's may open a new connection; the old one is dropped and the SYN goes to the listener.
+    private bool TryRecycleTimeWait(TcpConnection connection, in TcpSegment segment)
+    {
+        if (connection.Tcb.State != TcpState.TimeWait
+            || (segment.Flags & (TcpFlags.Syn | TcpFlags.Ack | TcpFlags.Rst)) != TcpFlags.Syn
+            || FindListener(connection.Tuple.LocalAddress, connection.Tuple.LocalPort) is null
+            || !connection.Tcb.CanBeReplacedBySyn(in segment))
+        {
+            return false;
+        }
+
+        Counters.Add(TcpCounter.TimeWaitRecycled);
+        Remove(connection);
+        return true;
+    }
+
+    /// <summary>RFC 9293 3.10.7.1: the reset answering a segment that found no connection (never one for a RST).</summary>
+    internal void SendResetForClosed(in TcpFourTuple tuple, in TcpSegment segment)
+    {
+        if ((segment.Flags & TcpFlags.Rst) != 0)
+        {
+            return;
+        }
+
+        // If the ACK bit is off: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>; if on: <SEQ=SEG.ACK><CTL=RST>.
+        TcpOutgoingSegment reset = (segment.Flags & TcpFlags.Ack) == 0
+            ? new TcpOutgoingSegment { Seq = new SeqNum(0), Ack = segment.Seq + segment.SegmentLength, Flags = TcpFlags.Rst | TcpFlags.Ack }
+            : new TcpOutgoingSegment { Seq = segment.Ack, Flags = TcpFlags.Rst };
+        Counters.Add(TcpCounter.ResetsSent);
+        SendStateless(in tuple, in reset);
+    }
+
+    /// <summary>Sends a segment no control block owns (a SYN cookie's SYN-ACK); on the loop.</summary>
+    internal void SendStateless(in TcpFourTuple tuple, in TcpOutgoingSegment segment)
+    {
+        Counters.Add(TcpCounter.SegmentsSent);
+        _output.Send(in tuple, in segment, default, default);
+    }
+
+    internal SynCookies SynCookieGenerator => _synCookies;
+
+    private readonly record struct ListenKey(uint Address, ushort Port);
+
+    // Writes segments for every control block: header, options, checksum into one buffer the
+    // loop reuses (SendDatagram copies before returning), then hands them to IP.
+    private sealed class Output : ITcpSegmentOutput
+    {
+        private readonly TcpLayer _layer;
+        private readonly byte[] _buffer = new byte[ushort.MaxValue - Ipv4Header.FixedLength];
+
+        public Output(TcpLayer layer) => _layer = layer;
+
+        public void Send(in TcpFourTuple tuple, in TcpOutgoingSegment segment, ReadOnlySpan<byte> payload1, ReadOnlySpan<byte> payload2)
+        {
+            int length = segment.Write(_buffer, tuple, payload1, payload2);
+            var request = new IpSendRequest(tuple.RemoteAddress, IpProtocol.Tcp)
+            {
+                Source = tuple.LocalAddress,
+
+                // RFC 1191 / RFC 9293 3.7.2: TCP sets DF and sizes segments to the path MTU.
+                DontFragment = true,
+            };
+            IpSendResult result = _layer.Stack.SendDatagram(in request, _buffer.AsSpan(0, length));
+            if (result == IpSendResult.MessageTooBig && length > 576 - Ipv4Header.FixedLength
+                && _layer._connections.TryGetValue(tuple, out TcpConnection? connection))
+            {
+                connection.PendingPathMtu = _layer.RouteMss(tuple.LocalAddress, tuple.RemoteAddress) + 40;
+            }
+        }
+    }
+}

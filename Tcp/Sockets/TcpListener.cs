@@ -1,0 +1,423 @@
+using System.Net.Sockets;
+using Protocols.Ip;
+using Protocols.Tcp.Engine;
+using Protocols.Wire;
+
+namespace Protocols.Tcp;
+
+/// <summary>
+/// A passive open (RFC 9293 3.10.1 with a passive OPEN call): accepts connections on one local
+/// endpoint. Two bounded queues stand between the network and <see cref="AcceptAsync"/>, as in
+/// Linux: the SYN queue of half-open connections (SYN-RECEIVED, at most
+/// <see cref="TcpStackOptions.SynQueueLength"/>; past it, SYN cookies per
+/// <see cref="TcpStackOptions.SynCookies"/>) and the accept queue of established connections not
+/// yet accepted (at most <see cref="Backlog"/>; when it is full, handshakes are dropped and counted
+/// in <see cref="TcpCounter.ListenOverflows"/>). Made by <see cref="TcpLayer.Listen(Ipv4Endpoint, int, TcpConnectionOptions?)"/>.
+/// </summary>
+public sealed class TcpListener : IDisposable
+{
+    private readonly TcpLayer _layer;
+    private readonly HashSet<TcpConnection> _synQueue = new();
+    private readonly Queue<TcpConnection> _acceptQueue = new();
+    private readonly Queue<AcceptWaiter> _waiters = new();
+    private readonly int _windowScale;
+    private readonly Action<NetworkStack> _closeOnLoop;
+    private int _pending;
+    private int _disposed;
+    private bool _closedOnLoop;
+    private long _lastCookieMicros = long.MinValue;
+
+    internal TcpListener(TcpLayer layer, Ipv4Endpoint local, int backlog, TcpConnectionOptions options)
+    {
+        _layer = layer;
+        LocalEndPoint = local;
+        Backlog = backlog;
+        Options = options;
+        _windowScale = WindowScaleFor(options.ReceiveBufferSize);
+        _closeOnLoop = CloseOnLoop;
+    }
+
+    /// <summary>The local endpoint (address 0.0.0.0 for every local address).</summary>
+    public Ipv4Endpoint LocalEndPoint { get; }
+
+    /// <summary>The accept queue's bound.</summary>
+    public int Backlog { get; }
+
+    /// <summary>Established connections waiting for <see cref="AcceptAsync"/>.</summary>
+    public int PendingCount => Volatile.Read(ref _pending);
+
+    /// <summary>Options of accepted connections.</summary>
+    public TcpConnectionOptions Options { get; }
+
+    /// <summary>Half-open connections (SYN-RECEIVED) of this listener. Loop-only.</summary>
+    public int SynQueueCount => _synQueue.Count;
+
+    internal bool IsAcceptQueueFull => _acceptQueue.Count >= Backlog;
+
+    /// <summary>Waits for an established connection.</summary>
+    /// <param name="cancellationToken">Cancels the wait (no connection is lost: it stays queued).</param>
+    /// <returns>The connection.</returns>
+    /// <exception cref="ObjectDisposedException">The listener was disposed before the call.</exception>
+    /// <exception cref="TcpException">The listener was disposed while waiting (<see cref="SocketError.OperationAborted"/>), or too many accepts wait.</exception>
+    public Task<TcpStream> AcceptAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<TcpStream>(cancellationToken);
+        }
+
+        var waiter = new AcceptWaiter(this, cancellationToken);
+        try
+        {
+            _layer.Stack.Post(waiter.StartOnLoop);
+        }
+        catch (InvalidOperationException e)
+        {
+            waiter.Fail(new TcpException(SocketError.NoBufferSpaceAvailable, "The stack's request queue is full: " + e.Message));
+        }
+
+        return waiter.Task;
+    }
+
+    /// <summary>Stops listening: new SYNs are answered with RST, queued and half-open connections are reset, and waiting accepts fail.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _layer.RemoveListener(this);
+        try
+        {
+            _layer.Stack.Post(_closeOnLoop);
+        }
+        catch (InvalidOperationException)
+        {
+            // The request queue is full: queued connections stay until their peers give up.
+        }
+    }
+
+    /// <summary><c>LISTEN</c> with the endpoint.</summary>
+    /// <returns>The text.</returns>
+    public override string ToString() => $"LISTEN {LocalEndPoint} backlog {Backlog}";
+
+    /// <summary>The <c>ss</c> row: Recv-Q is the accept queue's length, Send-Q the backlog (as Linux shows listeners).</summary>
+    internal TcpConnectionInfo GetInfo() => new()
+    {
+        Local = LocalEndPoint,
+        Remote = new Ipv4Endpoint(Ipv4Address.Any, 0),
+        State = TcpState.Listen,
+        ReceiveQueue = _acceptQueue.Count,
+        SendQueue = Backlog,
+    };
+
+    /// <summary>RFC 9293 3.10.7.2: a segment for no connection, to this listener. On the loop.</summary>
+    internal void OnSegment(in TcpFourTuple tuple, in TcpSegment segment, long now)
+    {
+        TcpCounters counters = _layer.Counters;
+        counters.Add(TcpCounter.SegmentsReceived);
+        TcpFlags flags = segment.Flags;
+
+        // First, check for a RST: an incoming RST is ignored.
+        if ((flags & TcpFlags.Rst) != 0)
+        {
+            return;
+        }
+
+        // Second, check for an ACK: any acknowledgment is bad in LISTEN... unless it returns one
+        // of our SYN cookies (RFC 4987 3.6), which stands for the state we did not keep.
+        if ((flags & TcpFlags.Ack) != 0)
+        {
+            if ((flags & TcpFlags.Syn) == 0 && TryOpenFromCookie(in tuple, in segment, now))
+            {
+                return;
+            }
+
+            _layer.SendResetForClosed(in tuple, in segment);
+            return;
+        }
+
+        // Third, check for a SYN; anything else is dropped.
+        if ((flags & TcpFlags.Syn) == 0 || _closedOnLoop)
+        {
+            return;
+        }
+
+        // Linux's tcp_conn_request: no room to accept another connection -> drop the SYN.
+        if (IsAcceptQueueFull)
+        {
+            counters.Add(TcpCounter.ListenOverflows);
+            counters.Add(TcpCounter.ListenDrops);
+            return;
+        }
+
+        TcpSynCookieMode mode = _layer.Options.SynCookies;
+        bool synQueueFull = _synQueue.Count >= _layer.Options.SynQueueLength;
+        if (mode == TcpSynCookieMode.Always || (synQueueFull && mode == TcpSynCookieMode.Auto))
+        {
+            SendCookieSynAck(in tuple, in segment, now);
+            return;
+        }
+
+        if (synQueueFull)
+        {
+            counters.Add(TcpCounter.ListenDrops);
+            return;
+        }
+
+        TcpControlBlock tcb = _layer.CreateControlBlock(in tuple, Options);
+        var connection = new TcpConnection(_layer, tcb, this) { Queue = TcpConnectionQueue.SynQueue };
+        _synQueue.Add(connection);
+        _layer.AddConnection(connection);
+        tcb.OpenPassive(in segment, now);
+        _layer.Drain(connection);
+    }
+
+    /// <summary>A half-open connection completed its handshake: to the accept queue. On the loop.</summary>
+    internal void OnEstablished(TcpConnection connection)
+    {
+        _synQueue.Remove(connection);
+        connection.Queue = TcpConnectionQueue.None;
+        if (_closedOnLoop || IsAcceptQueueFull)
+        {
+            if (!_closedOnLoop)
+            {
+                _layer.Counters.Add(TcpCounter.ListenOverflows);
+            }
+
+            connection.Tcb.Abort(_layer.NowMicros);
+            return;
+        }
+
+        connection.Queue = TcpConnectionQueue.AcceptQueue;
+        _acceptQueue.Enqueue(connection);
+        Volatile.Write(ref _pending, _acceptQueue.Count);
+        DeliverQueued();
+    }
+
+    /// <summary>A half-open connection was closed (SYN-ACK retries exhausted, RST). On the loop.</summary>
+    internal void OnHalfOpenClosed(TcpConnection connection) => _synQueue.Remove(connection);
+
+    // RFC 7323 2.3: the shift that lets the receive buffer be advertised in 16 bits (at most 14).
+    internal static int WindowScaleFor(int receiveBufferSize)
+    {
+        int shift = 0;
+        while (shift < TcpOption.MaxWindowScaleShift && (receiveBufferSize >> shift) > ushort.MaxValue)
+        {
+            shift++;
+        }
+
+        return shift;
+    }
+
+    // RFC 4987 3.6: answer without keeping state; the ISN encodes what we would have kept.
+    private void SendCookieSynAck(in TcpFourTuple tuple, in TcpSegment syn, long now)
+    {
+        TcpOptions peer = syn.Options;
+        ushort ourMss = (ushort)Math.Min(Options.Mss ?? _layer.RouteMss(tuple.LocalAddress, tuple.RemoteAddress), ushort.MaxValue);
+        uint cookie = _layer.SynCookieGenerator.Create(in tuple, syn.Seq.Value, peer.Mss ?? 536, now, out _);
+        var options = new TcpOptions { Mss = ourMss };
+
+        // RFC 7323 2.2: send Window Scale in a SYN-ACK only when the SYN had it.
+        if (Options.WindowScaling && peer.WindowScale is not null)
+        {
+            options.WindowScale = (byte)_windowScale;
+        }
+
+        if (Options.Timestamps && peer.Timestamps is { } ts)
+        {
+            uint tsVal = SynCookies.EncodeOptionsInTsVal(TimestampClock(now), Options.WindowScaling ? peer.WindowScale : null, false);
+            options.Timestamps = new TcpTimestamps(tsVal, ts.TsVal);
+        }
+
+        var synAck = new TcpOutgoingSegment
+        {
+            Seq = new SeqNum(cookie),
+            Ack = syn.Seq + 1,
+            Flags = TcpFlags.Syn | TcpFlags.Ack,
+
+            // RFC 7323 2.2: the window of a SYN or SYN-ACK is never scaled.
+            Window = (ushort)Math.Min(Options.ReceiveBufferSize, ushort.MaxValue),
+            Options = options,
+        };
+        _lastCookieMicros = now;
+        _layer.Counters.Add(TcpCounter.SynCookiesSent);
+        _layer.SendStateless(in tuple, in synAck);
+    }
+
+    // The ACK of a cookie SYN-ACK: rebuild the connection (RFC 4987 3.6).
+    private bool TryOpenFromCookie(in TcpFourTuple tuple, in TcpSegment ack, long now)
+    {
+        // As Linux (tcp_synq_no_recent_overflow): only when we sent cookies recently, so stray
+        // ACKs are not counted as failed cookies.
+        if (_closedOnLoop || _lastCookieMicros == long.MinValue
+            || now - _lastCookieMicros > (SynCookies.MaxAgeSlots + 1) * SynCookies.SlotMicroseconds)
+        {
+            return false;
+        }
+
+        uint clientIsn = (ack.Seq - 1).Value;
+        if (!_layer.SynCookieGenerator.TryValidate(in tuple, clientIsn, ack.Ack.Value, now, out ushort mss))
+        {
+            _layer.Counters.Add(TcpCounter.SynCookiesFailed);
+            return false;
+        }
+
+        _layer.Counters.Add(TcpCounter.SynCookiesReceived);
+        if (IsAcceptQueueFull)
+        {
+            _layer.Counters.Add(TcpCounter.ListenOverflows);
+            _layer.Counters.Add(TcpCounter.ListenDrops);
+            return true; // dropped: the peer retransmits its data or ACK
+        }
+
+        byte? peerWindowScale = null;
+        bool peerSack = false;
+        if (ack.Options.Timestamps is { } ts)
+        {
+            SynCookies.DecodeOptionsFromTsEcr(ts.TsEcr, out peerWindowScale, out peerSack);
+        }
+
+        TcpControlBlock tcb = _layer.CreateControlBlock(in tuple, Options);
+        var connection = new TcpConnection(_layer, tcb, this) { Queue = TcpConnectionQueue.SynQueue };
+        _layer.AddConnection(connection);
+        tcb.OpenFromCookie(in ack, (ack.Ack - 1).Value, mss, peerWindowScale, peerSack, now);
+        _layer.Drain(connection);
+        return true;
+    }
+
+    // The timestamp clock of cookie SYN-ACKs: milliseconds, as the engine's (RFC 7323 5.4: 1 ms to 1 s per tick).
+    private static uint TimestampClock(long nowMicros) => unchecked((uint)(nowMicros / 1000));
+
+    // Hands queued connections to waiting accepts.
+    private void DeliverQueued()
+    {
+        while (_acceptQueue.Count > 0 && _waiters.Count > 0)
+        {
+            AcceptWaiter waiter = _waiters.Dequeue();
+            if (waiter.Task.IsCompleted)
+            {
+                continue; // cancelled
+            }
+
+            TcpConnection connection = _acceptQueue.Peek();
+            var stream = new TcpStream(connection);
+            connection.Stream = stream;
+            connection.Queue = TcpConnectionQueue.None;
+            if (waiter.Succeed(stream))
+            {
+                _acceptQueue.Dequeue();
+            }
+            else
+            {
+                connection.Stream = null;
+                connection.Queue = TcpConnectionQueue.AcceptQueue;
+            }
+        }
+
+        Volatile.Write(ref _pending, _acceptQueue.Count);
+    }
+
+    private void StartAccept(AcceptWaiter waiter)
+    {
+        if (waiter.Task.IsCompleted)
+        {
+            return;
+        }
+
+        if (_closedOnLoop)
+        {
+            waiter.Fail(new TcpException(SocketError.OperationAborted, "The listener was closed."));
+            return;
+        }
+
+        if (_waiters.Count >= _layer.Options.MaxPendingAccepts)
+        {
+            // Forget the cancelled ones before refusing.
+            int n = _waiters.Count;
+            for (int i = 0; i < n; i++)
+            {
+                AcceptWaiter w = _waiters.Dequeue();
+                if (!w.Task.IsCompleted)
+                {
+                    _waiters.Enqueue(w);
+                }
+            }
+
+            if (_waiters.Count >= _layer.Options.MaxPendingAccepts)
+            {
+                waiter.Fail(new TcpException(SocketError.TooManyOpenSockets, $"{_waiters.Count} accepts already wait on {LocalEndPoint}."));
+                return;
+            }
+        }
+
+        _waiters.Enqueue(waiter);
+        DeliverQueued();
+    }
+
+    private void CloseOnLoop(NetworkStack stack)
+    {
+        _closedOnLoop = true;
+        long now = _layer.NowMicros;
+        foreach (TcpConnection connection in _synQueue.ToArray())
+        {
+            connection.Tcb.Abort(now);
+            _layer.Drain(connection);
+        }
+
+        _synQueue.Clear();
+        while (_acceptQueue.Count > 0)
+        {
+            TcpConnection connection = _acceptQueue.Dequeue();
+            connection.Queue = TcpConnectionQueue.None;
+            if (connection.InTable)
+            {
+                connection.Tcb.Abort(now);
+                _layer.Drain(connection);
+            }
+        }
+
+        Volatile.Write(ref _pending, 0);
+        while (_waiters.Count > 0)
+        {
+            _waiters.Dequeue().Fail(new TcpException(SocketError.OperationAborted, "The listener was closed."));
+        }
+    }
+
+    private sealed class AcceptWaiter : TaskCompletionSource<TcpStream>
+    {
+        private static readonly Action<object?> CancelCallback = static s => ((AcceptWaiter)s!).OnCancel();
+        private readonly CancellationToken _cancellationToken;
+        private CancellationTokenRegistration _registration;
+
+        public AcceptWaiter(TcpListener listener, CancellationToken cancellationToken)
+            : base(TaskCreationOptions.RunContinuationsAsynchronously)
+        {
+            _cancellationToken = cancellationToken;
+            StartOnLoop = _ => listener.StartAccept(this);
+            if (cancellationToken.CanBeCanceled)
+            {
+                _registration = cancellationToken.UnsafeRegister(CancelCallback, this);
+            }
+        }
+
+        public Action<NetworkStack> StartOnLoop { get; }
+
+        public bool Succeed(TcpStream stream)
+        {
+            _registration.Dispose();
+            return TrySetResult(stream);
+        }
+
+        public void Fail(Exception exception)
+        {
+            _registration.Dispose();
+            TrySetException(exception);
+        }
+
+        // The waiter stays in the queue; the loop skips completed ones.
+        private void OnCancel() => TrySetCanceled(_cancellationToken);
+    }
+}

@@ -1,0 +1,52 @@
+namespace Protocols.Tcp;
+
+/// <summary>When a listener answers a SYN with a SYN cookie (RFC 4987 3.6) instead of keeping a half-open connection.</summary>
+public enum TcpSynCookieMode
+{
+    /// <summary>Only when the listener's SYN queue is full (Linux's tcp_syncookies = 1, the default).</summary>
+    Auto,
+
+    /// <summary>For every SYN (Linux's tcp_syncookies = 2; for tests and under attack).</summary>
+    Always,
+
+    /// <summary>Never: a SYN that finds the SYN queue full is dropped (tcp_syncookies = 0).</summary>
+    Never,
+}
+
+/// <summary>Settings of a stack's TCP layer (<see cref="TcpStackExtensions.UseTcp"/>).</summary>
+public sealed class TcpStackOptions
+{
+    /// <summary>Options of connections opened or accepted without their own (buffer sizes, timeouts, Nagle...).</summary>
+    public TcpConnectionOptions Defaults { get; init; } = new();
+
+    /// <summary>
+    /// The most half-open connections (SYN-RECEIVED) one listener keeps; past it, SYN cookies
+    /// (<see cref="SynCookies"/>). Linux's tcp_max_syn_backlog is 128 to 1024 depending on memory; 256 here.
+    /// </summary>
+    public int SynQueueLength { get; init; } = 256;
+
+    /// <summary>When listeners answer with SYN cookies.</summary>
+    public TcpSynCookieMode SynCookies { get; init; } = TcpSynCookieMode.Auto;
+
+    /// <summary>First port of the ephemeral range: Linux's default 32768 (ip_local_port_range).</summary>
+    public ushort EphemeralPortFirst { get; init; } = 32768;
+
+    /// <summary>Last port of the ephemeral range (inclusive): Linux's default 60999.</summary>
+    public ushort EphemeralPortLast { get; init; } = 60999;
+
+    /// <summary>
+    /// Seeds the layer's secrets and randomness (ISN and SYN cookie secrets, ephemeral port
+    /// selection, timestamp offsets) so simulations repeat exactly; null for secrets from the
+    /// operating system's CSPRNG (RFC 6528, RFC 6056), which is what a real network needs.
+    /// </summary>
+    public int? Seed { get; init; }
+
+    /// <summary>RFC 5961 7: the most challenge ACKs the whole stack sends per second (Linux's tcp_challenge_ack_limit is 1000).</summary>
+    public int ChallengeAckLimitPerSecond { get; init; } = 1000;
+
+    /// <summary>The most <see cref="TcpListener.AcceptAsync"/> calls waiting at once on one listener.</summary>
+    public int MaxPendingAccepts { get; init; } = 1024;
+
+    /// <summary>The <c>protocols.stack</c> tag of this layer's metrics; null for the stack's name.</summary>
+    public string? Name { get; init; }
+}

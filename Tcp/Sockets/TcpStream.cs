@@ -1,0 +1,506 @@
+using System.Net.Sockets;
+using Protocols.Ip;
+using Protocols.Tcp.Engine;
+
+namespace Protocols.Tcp;
+
+/// <summary>
+/// One TCP connection as a <see cref="Stream"/>, from <see cref="TcpLayer.ConnectAsync(Ipv4Endpoint, CancellationToken)"/>
+/// or <see cref="TcpListener.AcceptAsync"/>.
+/// </summary>
+/// <remarks>
+/// <list type="bullet">
+/// <item><see cref="ReadAsync(Memory{byte}, CancellationToken)"/> completes as soon as at least one
+/// byte is available and returns 0 only after the peer's FIN; a zero-length read waits until data,
+/// FIN or an error is there and returns 0 (SslStream relies on it).</item>
+/// <item><see cref="WriteAsync(ReadOnlyMemory{byte}, CancellationToken)"/> completes when every byte
+/// is in the send buffer (not when it is acknowledged).</item>
+/// <item>One read and one write may run at the same time; a second concurrent read (or write)
+/// throws <see cref="InvalidOperationException"/>.</item>
+/// <item>Cancelling a pending read throws <see cref="OperationCanceledException"/> and loses no
+/// data. Cancelling a pending write throws it too, but part of the data may already be queued
+/// (and will be sent): the byte stream is then cut at an unknown point.</item>
+/// <item><see cref="CompleteWrites"/> sends FIN (half-close) and reads go on; <see cref="Abort"/>
+/// sends RST; <see cref="Stream.Dispose()"/> is an orderly close (FIN), or RST when unread data is
+/// discarded (RFC 9293 3.10.4, as Linux).</item>
+/// <item>Failures throw <see cref="TcpException"/> (ConnectionReset, TimedOut, ConnectionAborted...).</item>
+/// <item>Sync <see cref="Read(byte[], int, int)"/> and <see cref="Write(byte[], int, int)"/> block
+/// for at most <see cref="ReadTimeout"/> / <see cref="WriteTimeout"/> (infinite by default, as
+/// NetworkStream). Never call them on the stack's loop thread (a stack callback, or the thread of a
+/// simulation): the loop would wait for itself.</item>
+/// </list>
+/// Thread-safe as a Stream is: every operation goes to the stack's loop with
+/// <see cref="NetworkStack.Post"/>, and completions run their continuations asynchronously.
+/// </remarks>
+public sealed partial class TcpStream : Stream
+{
+    private readonly TcpConnection _connection;
+    private readonly TcpLayer _layer;
+    private readonly Action<NetworkStack> _closeOnLoop;
+    private readonly Action<NetworkStack> _abortOnLoop;
+    private readonly Action<NetworkStack> _completeWritesOnLoop;
+    private ReadOperation? _cachedRead;
+    private WriteOperation? _cachedWrite;
+    private ReadOperation? _currentRead;
+    private WriteOperation? _currentWrite;
+    private int _readActive;
+    private int _writeActive;
+    private int _disposed;
+    private int _readTimeout = Timeout.Infinite;
+    private int _writeTimeout = Timeout.Infinite;
+    private bool _noDelay;
+
+    // Loop-only state.
+    private ReadOperation? _pendingRead;
+    private WriteOperation? _pendingWrite;
+    private bool _closedOnLoop;
+    private bool _writesCompletedOnLoop;
+    private bool _inReadStep;
+    private bool _inWriteStep;
+
+    internal TcpStream(TcpConnection connection)
+    {
+        _connection = connection;
+        _layer = connection.Layer;
+        _closeOnLoop = CloseOnLoop;
+        _abortOnLoop = AbortOnLoop;
+        _completeWritesOnLoop = CompleteWritesOnLoop;
+        _noDelay = connection.Tcb.NoDelay;
+        TcpFourTuple tuple = connection.Tuple;
+        LocalEndPoint = new Ipv4Endpoint(tuple.LocalAddress, tuple.LocalPort);
+        RemoteEndPoint = new Ipv4Endpoint(tuple.RemoteAddress, tuple.RemotePort);
+    }
+
+    /// <summary>This end of the connection.</summary>
+    public Ipv4Endpoint LocalEndPoint { get; }
+
+    /// <summary>The peer's end.</summary>
+    public Ipv4Endpoint RemoteEndPoint { get; }
+
+    /// <summary>The connection's state now (read without synchronisation: a snapshot).</summary>
+    public TcpState State => _connection.Tcb.State;
+
+    /// <summary>Nagle's algorithm off (RFC 9293 3.7.4): small writes go out at once.</summary>
+    public bool NoDelay
+    {
+        get => _noDelay;
+        set
+        {
+            _noDelay = value;
+            Post(stack => _connection.Tcb.NoDelay = value);
+        }
+    }
+
+    /// <inheritdoc/>
+    public override bool CanRead => Volatile.Read(ref _disposed) == 0;
+
+    /// <inheritdoc/>
+    public override bool CanWrite => Volatile.Read(ref _disposed) == 0;
+
+    /// <inheritdoc/>
+    public override bool CanSeek => false;
+
+    /// <inheritdoc/>
+    public override bool CanTimeout => true;
+
+    /// <summary>How long a sync <see cref="Read(byte[], int, int)"/> waits, in milliseconds (<see cref="Timeout.Infinite"/> by default).</summary>
+    public override int ReadTimeout
+    {
+        get => _readTimeout;
+        set => _readTimeout = value is > 0 or Timeout.Infinite ? value : throw new ArgumentOutOfRangeException(nameof(value));
+    }
+
+    /// <summary>How long a sync <see cref="Write(byte[], int, int)"/> waits, in milliseconds (<see cref="Timeout.Infinite"/> by default).</summary>
+    public override int WriteTimeout
+    {
+        get => _writeTimeout;
+        set => _writeTimeout = value is > 0 or Timeout.Infinite ? value : throw new ArgumentOutOfRangeException(nameof(value));
+    }
+
+    /// <inheritdoc/>
+    public override long Length => throw new NotSupportedException("A TCP stream has no length.");
+
+    /// <inheritdoc/>
+    public override long Position
+    {
+        get => throw new NotSupportedException("A TCP stream cannot seek.");
+        set => throw new NotSupportedException("A TCP stream cannot seek.");
+    }
+
+    /// <summary>The connection's <c>ss -tani</c> row. Loop-only (use <see cref="GetInfoAsync"/> elsewhere).</summary>
+    /// <returns>The row.</returns>
+    public TcpConnectionInfo GetInfo() => _connection.Tcb.GetInfo(_layer.NowMicros);
+
+    /// <summary>The connection's <c>ss -tani</c> row, read on the loop. Thread-safe.</summary>
+    /// <returns>The row.</returns>
+    public Task<TcpConnectionInfo> GetInfoAsync() => _layer.Stack.InvokeAsync(_ => GetInfo());
+
+    /// <summary>Half-close: FIN after the data already written; reads go on until the peer's FIN. A write after it fails with <see cref="SocketError.Shutdown"/>.</summary>
+    public void CompleteWrites() => Post(_completeWritesOnLoop);
+
+    /// <summary>Abortive close: RST now, queued data is dropped; pending and later operations fail with <see cref="SocketError.ConnectionAborted"/>.</summary>
+    public void Abort() => Post(_abortOnLoop);
+
+    /// <inheritdoc/>
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (Interlocked.Exchange(ref _readActive, 1) != 0)
+        {
+            throw new InvalidOperationException("A read is already pending on this TcpStream (one reader at a time).");
+        }
+
+        if (cancellationToken.IsCancellationRequested)
+        {
+            Volatile.Write(ref _readActive, 0);
+            return ValueTask.FromCanceled<int>(cancellationToken);
+        }
+
+        ReadOperation operation = Interlocked.Exchange(ref _cachedRead, null) ?? new ReadOperation(this);
+        Volatile.Write(ref _currentRead, operation);
+        return operation.Begin(buffer, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+    {
+        ValidateBufferArguments(buffer, offset, count);
+        return ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+    }
+
+    /// <inheritdoc/>
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (Interlocked.Exchange(ref _writeActive, 1) != 0)
+        {
+            throw new InvalidOperationException("A write is already pending on this TcpStream (one writer at a time).");
+        }
+
+        if (cancellationToken.IsCancellationRequested)
+        {
+            Volatile.Write(ref _writeActive, 0);
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
+        WriteOperation operation = Interlocked.Exchange(ref _cachedWrite, null) ?? new WriteOperation(this);
+        Volatile.Write(ref _currentWrite, operation);
+        return operation.Begin(buffer, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+    {
+        ValidateBufferArguments(buffer, offset, count);
+        return WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+    }
+
+    /// <summary>Blocks until at least one byte (or FIN: 0) is read, for at most <see cref="ReadTimeout"/>. Never on the loop thread.</summary>
+    /// <inheritdoc/>
+    public override int Read(byte[] buffer, int offset, int count)
+    {
+        ValidateBufferArguments(buffer, offset, count);
+        using CancellationTokenSource? timeout = TimeoutSource(_readTimeout);
+        try
+        {
+            return ReadAsync(buffer.AsMemory(offset, count), timeout?.Token ?? default).AsTask().GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException) when (timeout is { IsCancellationRequested: true })
+        {
+            throw new TcpException(SocketError.TimedOut, $"The read did not complete within {_readTimeout} ms.");
+        }
+    }
+
+    /// <summary>Blocks until every byte is in the send buffer, for at most <see cref="WriteTimeout"/>. Never on the loop thread.</summary>
+    /// <inheritdoc/>
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        ValidateBufferArguments(buffer, offset, count);
+        using CancellationTokenSource? timeout = TimeoutSource(_writeTimeout);
+        try
+        {
+            WriteAsync(buffer.AsMemory(offset, count), timeout?.Token ?? default).AsTask().GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException) when (timeout is { IsCancellationRequested: true })
+        {
+            throw new TcpException(SocketError.TimedOut, $"The write did not complete within {_writeTimeout} ms (part of the data may be queued).");
+        }
+    }
+
+    /// <summary>Nothing to do: written data is in the send buffer and goes out as the window allows.</summary>
+    public override void Flush()
+    {
+    }
+
+    /// <inheritdoc/>
+    public override Task FlushAsync(CancellationToken cancellationToken) =>
+        cancellationToken.IsCancellationRequested ? Task.FromCanceled(cancellationToken) : Task.CompletedTask;
+
+    /// <inheritdoc/>
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException("A TCP stream cannot seek.");
+
+    /// <inheritdoc/>
+    public override void SetLength(long value) => throw new NotSupportedException("A TCP stream has no length.");
+
+    /// <summary><c>local -&gt; remote</c>.</summary>
+    /// <returns>The text.</returns>
+    public override string ToString() => $"TcpStream {LocalEndPoint} -> {RemoteEndPoint}";
+
+    /// <summary>Events from the connection: data, FIN, error or close. On the loop.</summary>
+    internal void OnReadable()
+    {
+        if (_pendingRead is { } read && !_inReadStep)
+        {
+            ReadStep(read);
+        }
+    }
+
+    /// <summary>Events from the connection: send space, error or close. On the loop.</summary>
+    internal void OnWritable()
+    {
+        if (_pendingWrite is { } write && !_inWriteStep)
+        {
+            WriteStep(write);
+        }
+    }
+
+    /// <summary>Orderly close: FIN (or RST with unread data); pending operations fail with <see cref="ObjectDisposedException"/>.</summary>
+    /// <param name="disposing">Whether called from Dispose.</param>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            // Fail what waits now, so a stopped loop cannot leave callers hanging; the loop skips them.
+            Volatile.Read(ref _currentRead)?.TryAbandon(new ObjectDisposedException(nameof(TcpStream)));
+            Volatile.Read(ref _currentWrite)?.TryAbandon(new ObjectDisposedException(nameof(TcpStream)));
+            Post(_closeOnLoop);
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private CancellationTokenSource? TimeoutSource(int milliseconds) =>
+        milliseconds == Timeout.Infinite ? null : new CancellationTokenSource(TimeSpan.FromMilliseconds(milliseconds), _layer.Stack.TimeProvider);
+
+    private void Post(Action<NetworkStack> work)
+    {
+        try
+        {
+            _layer.Stack.Post(work);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new TcpException(SocketError.NoBufferSpaceAvailable, "The stack's request queue is full: " + e.Message);
+        }
+    }
+
+    // ---- On the loop ----
+
+    private void ReadStep(ReadOperation operation)
+    {
+        if (!operation.IsPending)
+        {
+            if (ReferenceEquals(_pendingRead, operation))
+            {
+                _pendingRead = null;
+            }
+
+            return;
+        }
+
+        TcpControlBlock tcb = _connection.Tcb;
+        if (_closedOnLoop)
+        {
+            _pendingRead = null;
+            operation.TryFail(new ObjectDisposedException(nameof(TcpStream)));
+            return;
+        }
+
+        if (tcb.ReadableBytes > 0)
+        {
+            if (!operation.TryClaim())
+            {
+                return; // cancelled meanwhile
+            }
+
+            _pendingRead = null;
+            int n = 0;
+            if (!operation.Buffer.IsEmpty)
+            {
+                _inReadStep = true;
+                try
+                {
+                    n = tcb.Receive(operation.Buffer.Span, _layer.NowMicros);
+                    _layer.Drain(_connection); // a window update may have gone out
+                }
+                finally
+                {
+                    _inReadStep = false;
+                }
+            }
+
+            operation.Complete(n);
+            return;
+        }
+
+        if (tcb.IsReceiveCompleted || (tcb.State == TcpState.Closed && tcb.Error == SocketError.Success))
+        {
+            _pendingRead = null;
+            if (operation.TryClaim())
+            {
+                operation.Complete(0); // RFC 9293 3.10.3: the peer's FIN: end of stream
+            }
+
+            return;
+        }
+
+        if (tcb.Error != SocketError.Success)
+        {
+            _pendingRead = null;
+            operation.TryFail(new TcpException(tcb.Error));
+            return;
+        }
+
+        _pendingRead = operation;
+    }
+
+    private void WriteStep(WriteOperation operation)
+    {
+        if (!operation.IsPending)
+        {
+            if (ReferenceEquals(_pendingWrite, operation))
+            {
+                _pendingWrite = null;
+            }
+
+            return;
+        }
+
+        TcpControlBlock tcb = _connection.Tcb;
+        Exception? failure = null;
+        if (_closedOnLoop)
+        {
+            failure = new ObjectDisposedException(nameof(TcpStream));
+        }
+        else if (tcb.Error != SocketError.Success)
+        {
+            failure = new TcpException(tcb.Error);
+        }
+        else if (_writesCompletedOnLoop)
+        {
+            failure = new TcpException(SocketError.Shutdown, "Writes were completed (FIN sent) on this connection.");
+        }
+        else if (tcb.State is not (TcpState.Established or TcpState.CloseWait))
+        {
+            failure = new TcpException(SocketError.NotConnected, $"The connection is {tcb.State}: it cannot send.");
+        }
+
+        if (failure is not null)
+        {
+            _pendingWrite = null;
+            operation.TryFail(failure);
+            return;
+        }
+
+        if (!operation.TryClaim())
+        {
+            return; // cancelled meanwhile
+        }
+
+        _inWriteStep = true;
+        try
+        {
+            long now = _layer.NowMicros;
+            while (operation.Remaining > 0 && tcb.SendSpace > 0)
+            {
+                int n = tcb.Send(operation.RemainingSpan, now);
+                if (n <= 0)
+                {
+                    break;
+                }
+
+                operation.Advance(n);
+            }
+
+            _layer.Drain(_connection);
+        }
+        finally
+        {
+            _inWriteStep = false;
+        }
+
+        if (operation.Remaining == 0)
+        {
+            _pendingWrite = null;
+            operation.Complete();
+        }
+        else
+        {
+            _pendingWrite = operation;
+            operation.Unclaim();
+
+            // The Drain above may have failed the connection (an output error): look again.
+            if (tcb.Error != SocketError.Success || tcb.State is not (TcpState.Established or TcpState.CloseWait))
+            {
+                WriteStep(operation);
+            }
+        }
+    }
+
+    private void CloseOnLoop(NetworkStack stack)
+    {
+        _closedOnLoop = true;
+        if (_pendingRead is { } read)
+        {
+            _pendingRead = null;
+            read.TryFail(new ObjectDisposedException(nameof(TcpStream)));
+        }
+
+        if (_pendingWrite is { } write)
+        {
+            _pendingWrite = null;
+            write.TryFail(new ObjectDisposedException(nameof(TcpStream)));
+        }
+
+        if (ReferenceEquals(_connection.Stream, this))
+        {
+            _connection.Stream = null;
+        }
+
+        if (_connection.InTable && _connection.Tcb.State != TcpState.Closed)
+        {
+            _connection.Tcb.Close(_layer.NowMicros);
+            _layer.Drain(_connection);
+        }
+    }
+
+    private void AbortOnLoop(NetworkStack stack)
+    {
+        if (_connection.InTable && _connection.Tcb.State != TcpState.Closed)
+        {
+            _connection.Tcb.Abort(_layer.NowMicros);
+            _layer.Drain(_connection);
+        }
+    }
+
+    private void CompleteWritesOnLoop(NetworkStack stack)
+    {
+        if (_writesCompletedOnLoop || _closedOnLoop)
+        {
+            return;
+        }
+
+        _writesCompletedOnLoop = true;
+        if (_connection.InTable && _connection.Tcb.State is TcpState.Established or TcpState.CloseWait)
+        {
+            _connection.Tcb.CompleteWrites(_layer.NowMicros);
+            _layer.Drain(_connection);
+        }
+
+        // A write still waiting for space cannot finish now.
+        if (_pendingWrite is { } write)
+        {
+            WriteStep(write);
+        }
+    }
+}

@@ -1,0 +1,192 @@
+using System.Diagnostics.Metrics;
+using System.Net.Sockets;
+using Protocols.Ip;
+using Protocols.Ip.Devices;
+using Protocols.Tcp.Engine;
+using Protocols.Wire;
+
+namespace Protocols.Tcp.Tests.Sockets;
+
+/// <summary>The layer's input path without a connection: resets for closed ports, checksums, listeners' table, the trace formatter, the meter.</summary>
+public class TcpLayerInputTests
+{
+    [Fact]
+    public void A_SYN_to_a_closed_port_is_answered_with_RST_ACK_acknowledging_it()
+    {
+        var net = new TcpSimulation(seed: 11, trace: true);
+        net.InjectTowardsB(40000, 80, new TcpOutgoingSegment { Seq = new SeqNum(1000), Flags = TcpFlags.Syn, Window = 65535, Options = new TcpOptions { Mss = 1460 } });
+        net.Settle();
+
+        // RFC 9293 3.10.7.1: ACK off -> <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+        Assert.Equal(2, net.Lines.Count);
+        Assert.EndsWith("In  IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [S], seq 1000, win 65535, options [mss 1460], length 0", net.Lines[0]);
+        Assert.EndsWith("Out IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [R.], seq 0, ack 1001, win 0, length 0", net.Lines[1]);
+        Assert.Equal(1, net.TcpB.Counters.ResetsSent);
+        Assert.Equal(1, net.TcpB.Counters.SegmentsReceived);
+        Assert.Equal(1, net.TcpB.Counters.SegmentsSent);
+
+        // A's stack got the RST for a connection it does not have: never a RST for a RST.
+        Assert.Equal(0, net.TcpA.Counters.ResetsSent);
+    }
+
+    [Fact]
+    public void Data_with_FIN_to_a_closed_port_is_acknowledged_in_the_RST_by_its_whole_length()
+    {
+        var net = new TcpSimulation(seed: 12, trace: true);
+        net.InjectTowardsB(40001, 81, new TcpOutgoingSegment { Seq = new SeqNum(uint.MaxValue - 1), Flags = TcpFlags.Fin | TcpFlags.Psh, Window = 100 }, "hello"u8);
+        net.Settle();
+
+        // SEG.LEN counts the data and the FIN, modulo 2^32: 0xFFFFFFFE + 6 = 4.
+        Assert.EndsWith("Out IP 10.0.0.2.81 > 10.0.0.1.40001: Flags [R.], seq 0, ack 4, win 0, length 0", net.Lines[^1]);
+    }
+
+    [Fact]
+    public void An_ACK_to_a_closed_port_is_answered_with_a_RST_at_its_acknowledgment_number()
+    {
+        var net = new TcpSimulation(seed: 13, trace: true);
+        net.InjectTowardsB(40002, 82, new TcpOutgoingSegment { Seq = new SeqNum(5), Ack = new SeqNum(777), Flags = TcpFlags.Ack, Window = 100 });
+        net.Settle();
+
+        // RFC 9293 3.10.7.1: ACK on -> <SEQ=SEG.ACK><CTL=RST>.
+        Assert.EndsWith("Out IP 10.0.0.2.82 > 10.0.0.1.40002: Flags [R], seq 777, win 0, length 0", net.Lines[^1]);
+    }
+
+    [Fact]
+    public void A_RST_to_a_closed_port_is_never_answered()
+    {
+        var net = new TcpSimulation(seed: 14, trace: true);
+        net.InjectTowardsB(40003, 83, new TcpOutgoingSegment { Seq = new SeqNum(5), Flags = TcpFlags.Rst });
+        net.InjectTowardsB(40003, 83, new TcpOutgoingSegment { Seq = new SeqNum(5), Ack = new SeqNum(9), Flags = TcpFlags.Rst | TcpFlags.Ack });
+        net.Settle();
+
+        Assert.Equal(2, net.Lines.Count);
+        Assert.All(net.Lines, line => Assert.Contains(" In ", line));
+        Assert.Equal(0, net.TcpB.Counters.ResetsSent);
+        Assert.Equal(2, net.TcpB.Counters.SegmentsReceived);
+    }
+
+    [Fact]
+    public void A_segment_with_a_bad_checksum_is_counted_and_dropped_without_a_reset()
+    {
+        var net = new TcpSimulation(seed: 15, trace: true);
+        net.InjectTowardsB(40004, 84, new TcpOutgoingSegment { Seq = new SeqNum(1), Flags = TcpFlags.Syn }, corruptChecksum: true);
+        net.Settle();
+
+        Assert.Single(net.Lines);
+        Assert.Equal(1, net.TcpB.Counters.BadSegments);
+        Assert.Equal(0, net.TcpB.Counters.ResetsSent);
+    }
+
+    [Fact]
+    public void Truncated_headers_and_malformed_options_are_bad_segments()
+    {
+        var net = new TcpSimulation(seed: 16);
+        TcpLayer tcp = net.TcpB;
+        NetworkInterface nic = net.B.Interfaces[0];
+        var random = new Random(16);
+        for (int length = 0; length < 40; length++)
+        {
+            var bytes = new byte[length];
+            random.NextBytes(bytes);
+            if (length >= 13)
+            {
+                bytes[12] = 0xf0; // data offset 60 bytes: longer than any of these
+            }
+
+            var datagram = new IpDatagram(nic, default, bytes, TcpSimulation.AddressA, TcpSimulation.AddressB, IpProtocol.Tcp, 64, 1, false, checksumsVerifiedByDevice: true);
+            tcp.OnDatagram(net.B, in datagram);
+        }
+
+        Assert.Equal(40, tcp.Counters.BadSegments);
+        Assert.Equal(0, tcp.Counters.ResetsSent);
+    }
+
+    [Fact]
+    public void Listening_twice_on_a_port_fails_with_AddressAlreadyInUse_until_the_first_listener_is_disposed()
+    {
+        var net = new TcpSimulation(seed: 17);
+        TcpListener any = net.TcpB.Listen(80);
+        Assert.Equal(SocketError.AddressAlreadyInUse, Assert.Throws<TcpException>(() => net.TcpB.Listen(80)).SocketErrorCode);
+        TcpException e = Assert.Throws<TcpException>(() => net.TcpB.Listen(new Ipv4Endpoint(TcpSimulation.AddressB, 80)));
+        Assert.Equal(SocketError.AddressAlreadyInUse, e.SocketErrorCode);
+        Assert.Equal(SocketError.AddressAlreadyInUse, Assert.IsType<SocketException>(e.InnerException).SocketErrorCode);
+        Assert.Equal(SocketError.AddressNotAvailable, Assert.Throws<TcpException>(() => net.TcpB.Listen(new Ipv4Endpoint(TcpSimulation.AddressA, 81))).SocketErrorCode);
+
+        TcpListener other = net.TcpB.Listen(new Ipv4Endpoint(TcpSimulation.AddressB, 81), backlog: 7);
+        Assert.Equal(2, net.TcpB.ListenerCount);
+        Assert.Equal(7, other.Backlog);
+        any.Dispose();
+        using TcpListener again = net.TcpB.Listen(new Ipv4Endpoint(TcpSimulation.AddressB, 80));
+        other.Dispose();
+        Assert.Equal(1, net.TcpB.ListenerCount);
+        Assert.Throws<ObjectDisposedException>(() => { _ = other.AcceptAsync(); });
+    }
+
+    [Fact]
+    public void UseTcp_is_idempotent_and_Tcp_finds_the_layer()
+    {
+        var net = new TcpSimulation(seed: 18);
+        Assert.Same(net.TcpA, net.A.UseTcp());
+        Assert.Same(net.TcpA, net.A.Tcp());
+        using var bare = new NetworkStack();
+        Assert.Throws<InvalidOperationException>(() => bare.Tcp());
+    }
+
+    [Fact]
+    public void The_trace_formatter_writes_tcpdump_lines()
+    {
+        var tuple = new TcpFourTuple(TcpSimulation.AddressA, 40000, TcpSimulation.AddressB, 80);
+        var options = new TcpOptions { Mss = 1460, SackPermitted = true, Timestamps = new TcpTimestamps(1, 0), WindowScale = 7 };
+        var segment = new TcpOutgoingSegment { Seq = new SeqNum(1), Ack = new SeqNum(2), Flags = TcpFlags.Syn | TcpFlags.Ack, Window = 65535, Options = options };
+        var bytes = new byte[100];
+        int n = segment.Write(bytes, tuple, default, default);
+        Assert.Equal("Flags [S.], seq 1, ack 2, win 65535, options [mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7], length 0", TcpTraceFormatter.Format(bytes.AsSpan(0, n)));
+
+        segment = new TcpOutgoingSegment { Seq = new SeqNum(100), Ack = new SeqNum(5), Flags = TcpFlags.Psh | TcpFlags.Ack | TcpFlags.Fin, Window = 501 };
+        n = segment.Write(bytes, tuple, "abc"u8, "de"u8);
+        Assert.Equal("Flags [FP.], seq 100:105, ack 5, win 501, length 5", TcpTraceFormatter.Format(bytes.AsSpan(0, n)));
+
+        Assert.Null(TcpTraceFormatter.Format(bytes.AsSpan(0, 19)));
+
+        // A malformed option list is described, never thrown.
+        bytes[12] = 0x60;
+        bytes[20] = 2;
+        bytes[21] = 9;
+        Assert.Contains("bad opt", TcpTraceFormatter.Format(bytes.AsSpan(0, 24)));
+    }
+
+    [Fact]
+    public void The_meter_reports_the_counters_tagged_with_the_stack_name()
+    {
+        var net = new TcpSimulation(seed: 19);
+        net.InjectTowardsB(40005, 85, new TcpOutgoingSegment { Seq = new SeqNum(1), Flags = TcpFlags.Syn });
+        net.Settle();
+
+        var seen = new Dictionary<string, long>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == TcpMetrics.MeterName)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            foreach (KeyValuePair<string, object?> tag in tags)
+            {
+                if (tag.Key == "protocols.stack" && (string?)tag.Value == "sim19-b")
+                {
+                    seen[instrument.Name] = value;
+                }
+            }
+        });
+        listener.Start();
+        listener.RecordObservableInstruments();
+
+        Assert.Equal(1, seen["protocols.tcp.resets_sent"]);
+        Assert.Equal(1, seen["protocols.tcp.segments_received"]);
+        Assert.Equal(0, seen["protocols.tcp.current_established"]);
+        Assert.Equal("protocols.tcp.syn_cookies_failed", TcpMetrics.InstrumentName(TcpCounter.SynCookiesFailed));
+    }
+}
