@@ -6,7 +6,7 @@ using Protocols.Ip.Simulation;
 using Xunit.Abstractions;
 using Sim = Protocols.Ip.Simulation.Simulation;
 
-namespace Protocols.Tcp.Tests.Simulation;
+namespace Protocols.Tcp.Tests.SimulationTests;
 
 /// <summary>
 /// The impairment matrix: two stacks over a 20 ms RTT, 50 Mbit/s link (64-packet drop-tail queue)

@@ -7,7 +7,7 @@ using Protocols.Wire;
 using Xunit.Abstractions;
 using Sim = Protocols.Ip.Simulation.Simulation;
 
-namespace Protocols.Tcp.Tests.Simulation;
+namespace Protocols.Tcp.Tests.SimulationTests;
 
 /// <summary>A SYN flood from random spoofed sources while real clients connect; same seed, same run.</summary>
 public sealed class SynFloodAndDeterminismTests(ITestOutputHelper output)

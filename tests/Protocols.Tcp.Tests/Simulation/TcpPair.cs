@@ -6,7 +6,7 @@ using Protocols.Ip.Simulation;
 using Protocols.Wire;
 using Sim = Protocols.Ip.Simulation.Simulation;
 
-namespace Protocols.Tcp.Tests.Simulation;
+namespace Protocols.Tcp.Tests.SimulationTests;
 
 /// <summary>
 /// Two stacks with our TCP, A (10.0.0.1, the client) and B (10.0.0.2, the server), on one
