@@ -1,4 +1,4 @@
-#if TCP_LAYER
+#if TCP_ENGINE
 using System.Net.Sockets;
 using Xunit.Abstractions;
 using static Protocols.Tcp.TcpFlags;

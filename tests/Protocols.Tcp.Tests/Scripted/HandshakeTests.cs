@@ -1,4 +1,4 @@
-#if TCP_LAYER
+#if TCP_ENGINE
 using System.Net.Sockets;
 using Protocols.Ip;
 using Xunit.Abstractions;

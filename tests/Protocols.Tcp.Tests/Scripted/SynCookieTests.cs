@@ -1,4 +1,4 @@
-#if TCP_LAYER
+#if TCP_ENGINE
 using Xunit.Abstractions;
 using static Protocols.Tcp.TcpFlags;
 using static Protocols.Tcp.Tests.Scripted.ScriptedPeer;

@@ -1,4 +1,3 @@
-#if TCP_LAYER
 using Protocols.Ip;
 using Protocols.Ip.Simulation;
 using Xunit.Abstractions;
@@ -98,4 +97,3 @@ internal sealed class TcpBed : ScriptedBed
         return data;
     }
 }
-#endif

@@ -1,4 +1,4 @@
-#if TCP_LAYER
+#if TCP_ENGINE
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;

@@ -1,4 +1,4 @@
-#if TCP_LAYER
+#if TCP_ENGINE
 using System.Security.Cryptography;
 using Protocols.Ip;
 using Protocols.Ip.Simulation;

@@ -1,4 +1,3 @@
-#if TCP_LAYER
 using System.Security.Cryptography;
 using Protocols.Ip;
 using Protocols.Ip.Devices;
@@ -116,4 +115,3 @@ internal sealed class TcpPair
 
 /// <summary>What each side received.</summary>
 internal sealed record TransferResult(long BytesAtB, byte[] Sha256AtB, long BytesAtA, byte[] Sha256AtA);
-#endif
