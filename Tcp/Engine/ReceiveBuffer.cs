@@ -32,7 +32,7 @@ internal readonly record struct ReceiveResult(
 /// </summary>
 /// <remarks>
 /// <para>
-/// One ring of fixed capacity holds everything. The unread in-order bytes (<see cref="Readable"/>)
+/// One ring holds everything; it is allocated when data first arrives, starts at <see cref="InitialRingSize"/> bytes and doubles up to the capacity (the window is always computed from the capacity). The unread in-order bytes (<see cref="Readable"/>)
 /// precede RCV.NXT; the window is the rest of the ring (<see cref="Window"/> = capacity - readable,
 /// RFC 9293 3.8.6: the window is what the buffer can still take). Out-of-order bytes are written
 /// straight to their place in that rest, and a sorted list of at most <c>maxIntervals</c>
@@ -63,7 +63,7 @@ internal sealed class ReceiveBuffer
     public const int MaxSackBlocks = 4;
 
     private readonly int _capacity;
-    private readonly Interval[] _intervals; // sorted by offset from RCV.NXT, disjoint, not adjacent
+    private Interval[] _intervals; // sorted by offset from RCV.NXT, disjoint, not adjacent; grown on demand
     private readonly int _maxIntervals;
     private byte[]? _ring;
     private int _intervalCount;
@@ -87,12 +87,21 @@ internal sealed class ReceiveBuffer
         ArgumentOutOfRangeException.ThrowIfLessThan(maxIntervals, 1);
         _capacity = capacity;
         _maxIntervals = maxIntervals;
-        _intervals = new Interval[maxIntervals + 1]; // one spare: in-order data passes through a slot on its way to readable
+        _intervals = []; // grown on demand to maxIntervals + 1: in-order data passes through a slot on its way to readable
         Reset(rcvNxt);
     }
 
+    /// <summary>The size of the ring when it is first allocated (or the capacity, when smaller).</summary>
+    public const int InitialRingSize = 4096;
+
     /// <summary>The most bytes held; it bounds <see cref="Window"/>.</summary>
     public int Capacity => _capacity;
+
+    /// <summary>Bytes of ring allocated now: 0 until data arrives and after <see cref="Release"/>; doubles up to the capacity as needed.</summary>
+    public int AllocatedBytes => _ring?.Length ?? 0;
+
+    /// <summary>The window last advertised (<see cref="WindowToAdvertise"/>): the right edge minus RCV.NXT, never negative.</summary>
+    public int AdvertisedWindow => Math.Max(_advertisedEdge - _rcvNxt, 0);
 
     /// <summary>RCV.NXT: the next sequence number expected (RFC 9293 3.3.1); it includes a reached FIN.</summary>
     public SeqNum RcvNxt => _rcvNxt;
@@ -253,7 +262,7 @@ internal sealed class ReceiveBuffer
             return;
         }
 
-        int firstLength = Math.Min(_readable, _capacity - _readPos);
+        int firstLength = Math.Min(_readable, _ring!.Length - _readPos);
         first = _ring.AsSpan(_readPos, firstLength);
         second = _ring.AsSpan(0, _readable - firstLength);
     }
@@ -264,6 +273,11 @@ internal sealed class ReceiveBuffer
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(count, _readable);
+        if (count == 0)
+        {
+            return;
+        }
+
         _readPos = Wrap(_readPos + count);
         _readable -= count;
     }
@@ -358,7 +372,7 @@ internal sealed class ReceiveBuffer
         }
 
         // Copy the gaps between the overlapped intervals.
-        _ring ??= GC.AllocateUninitializedArray<byte>(_capacity);
+        EnsureStorage(_readable + Math.Max(end, lo < hi ? _intervals[hi - 1].End : end), _intervalCount + 1);
         int stored = 0;
         int cursor = start;
         for (int i = lo; i < hi && cursor < end; i++)
@@ -400,7 +414,7 @@ internal sealed class ReceiveBuffer
     private int CopyIn(int offset, ReadOnlySpan<byte> bytes)
     {
         int index = Wrap(_readPos + _readable + offset);
-        int first = Math.Min(bytes.Length, _capacity - index);
+        int first = Math.Min(bytes.Length, _ring!.Length - index);
         bytes[..first].CopyTo(_ring.AsSpan(index));
         bytes[first..].CopyTo(_ring);
         return bytes.Length;
@@ -442,7 +456,64 @@ internal sealed class ReceiveBuffer
         }
     }
 
-    private int Wrap(int index) => index >= _capacity ? index - _capacity : index;
+    /// <summary>
+    /// Frees what the connection no longer needs once it will receive nothing more (TIME-WAIT or
+    /// CLOSED): out-of-order data is dropped, and the ring too unless unread bytes remain (then
+    /// call again after they are read).
+    /// </summary>
+    /// <returns>Whether the ring is gone.</returns>
+    public bool Release()
+    {
+        _intervalCount = 0;
+        _intervals = [];
+        if (_readable == 0)
+        {
+            _ring = null;
+            _readPos = 0;
+        }
+
+        return _ring is null;
+    }
+
+    // Makes room for `bytes` bytes from the read position (doubling the ring up to the capacity,
+    // keeping the held bytes in order) and for `intervals` interval slots.
+    private void EnsureStorage(int bytes, int intervals)
+    {
+        if (_intervals.Length < Math.Min(intervals + 1, _maxIntervals + 1))
+        {
+            int slots = Math.Min(Math.Max(4, _intervals.Length * 2), _maxIntervals + 1);
+            var grown = new Interval[slots];
+            Array.Copy(_intervals, grown, _intervalCount);
+            _intervals = grown;
+        }
+
+        int size = _ring?.Length ?? 0;
+        if (size >= bytes)
+        {
+            return;
+        }
+
+        int newSize = Math.Max(size, Math.Min(InitialRingSize, _capacity));
+        while (newSize < bytes)
+        {
+            newSize = (int)Math.Min((long)newSize * 2, _capacity);
+        }
+
+        byte[] ring = GC.AllocateUninitializedArray<byte>(newSize);
+        if (_ring is not null)
+        {
+            // Everything held lies in [read position, read position + readable + last interval end).
+            int used = _readable + (_intervalCount > 0 ? _intervals[_intervalCount - 1].End : 0);
+            int first = Math.Min(used, size - _readPos);
+            _ring.AsSpan(_readPos, first).CopyTo(ring);
+            _ring.AsSpan(0, used - first).CopyTo(ring.AsSpan(first));
+        }
+
+        _ring = ring;
+        _readPos = 0;
+    }
+
+    private int Wrap(int index) => index >= _ring!.Length ? index - _ring.Length : index;
 
     // Offsets are relative to RCV.NXT, so they stay small and need no modular comparison.
     private readonly record struct Interval(int Start, int End, long Arrival);

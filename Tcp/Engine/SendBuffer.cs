@@ -14,8 +14,10 @@ namespace Protocols.Tcp.Engine;
 /// SND.NXT, which may go back to SND.UNA on a retransmission timeout.
 /// </para>
 /// <para>
-/// The bytes sit in one ring of fixed capacity, allocated on the first write so that idle
-/// connections cost no buffer. Nothing else allocates: reads hand out at most two spans of the
+/// The bytes sit in one ring, allocated on the first write so that idle connections cost no
+/// buffer; it starts at <see cref="InitialRingSize"/> bytes and doubles (copying once per
+/// doubling) up to the capacity, and <see cref="Release"/> drops it when the connection no
+/// longer sends. Nothing else allocates: reads hand out at most two spans of the
 /// ring (<see cref="GetSegment"/>) or copy (<see cref="CopyTo"/>). Sans-IO: no clock, no locks;
 /// the owning loop calls it. Sequence numbers are <see cref="SeqNum"/>s compared modulo 2^32
 /// (RFC 9293 3.4), which is valid because the buffered span is far below 2^31.
@@ -28,6 +30,9 @@ internal sealed class SendBuffer
 
     /// <summary>The largest capacity: sequence comparisons modulo 2^32 need spans below 2^30 to stay unambiguous.</summary>
     public const int MaxCapacity = 1 << 30;
+
+    /// <summary>The size of the ring when it is first allocated (or the capacity, when smaller).</summary>
+    public const int InitialRingSize = 4096;
 
     private readonly int _capacity;
     private byte[]? _ring;
@@ -51,6 +56,9 @@ internal sealed class SendBuffer
 
     /// <summary>The most data bytes the buffer holds.</summary>
     public int Capacity => _capacity;
+
+    /// <summary>Bytes of ring allocated now (0 before the first write and after <see cref="Release"/>).</summary>
+    public int AllocatedBytes => _ring?.Length ?? 0;
 
     /// <summary>SND.UNA: the oldest unacknowledged sequence number (RFC 9293 3.3.1).</summary>
     public SeqNum SndUna => _sndUna;
@@ -117,9 +125,9 @@ internal sealed class SendBuffer
             return 0;
         }
 
-        _ring ??= GC.AllocateUninitializedArray<byte>(_capacity);
+        EnsureRing(_length + count);
         int tail = Wrap(_head + _length);
-        int first = Math.Min(count, _capacity - tail);
+        int first = Math.Min(count, _ring!.Length - tail);
         data[..first].CopyTo(_ring.AsSpan(tail));
         data[first..count].CopyTo(_ring);
         _length += count;
@@ -179,7 +187,7 @@ internal sealed class SendBuffer
         }
 
         int data = Math.Min(offset, _length);
-        _head = Wrap(_head + data);
+        _head = data == 0 ? _head : Wrap(_head + data);
         _length -= data;
         if (_length == 0)
         {
@@ -242,11 +250,53 @@ internal sealed class SendBuffer
         }
 
         int start = Wrap(_head + offset);
-        int firstLength = Math.Min(count, _capacity - start);
+        int firstLength = Math.Min(count, _ring!.Length - start);
         first = _ring.AsSpan(start, firstLength);
         second = _ring.AsSpan(0, count - firstLength);
         return count;
     }
 
-    private int Wrap(int index) => index >= _capacity ? index - _capacity : index;
+    /// <summary>
+    /// Drops the ring and any data still held (the connection will send nothing more: TIME-WAIT
+    /// or CLOSED); the sequence numbers stay. A later <see cref="Write"/> would allocate again.
+    /// </summary>
+    public void Release()
+    {
+        _ring = null;
+        _head = 0;
+        _length = 0;
+        if (InFlight > 0 && !_finAcked)
+        {
+            _sndMax = _sndUna;
+        }
+    }
+
+    // Grows the ring (doubling, up to the capacity) so that it holds `needed` bytes; copies the held bytes to its start.
+    private void EnsureRing(int needed)
+    {
+        int size = _ring?.Length ?? 0;
+        if (size >= needed)
+        {
+            return;
+        }
+
+        int newSize = Math.Max(size, Math.Min(InitialRingSize, _capacity));
+        while (newSize < needed)
+        {
+            newSize = (int)Math.Min((long)newSize * 2, _capacity);
+        }
+
+        byte[] ring = GC.AllocateUninitializedArray<byte>(newSize);
+        if (_ring is not null && _length > 0)
+        {
+            int first = Math.Min(_length, size - _head);
+            _ring.AsSpan(_head, first).CopyTo(ring);
+            _ring.AsSpan(0, _length - first).CopyTo(ring.AsSpan(first));
+        }
+
+        _ring = ring;
+        _head = 0;
+    }
+
+    private int Wrap(int index) => index >= _ring!.Length ? index - _ring.Length : index;
 }

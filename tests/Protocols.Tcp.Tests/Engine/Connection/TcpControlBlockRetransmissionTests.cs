@@ -1,0 +1,100 @@
+using System.Net.Sockets;
+using Protocols.Tcp.Engine;
+
+namespace Protocols.Tcp.Tests.Engine.Connection;
+
+public class TcpControlBlockRetransmissionTests
+{
+    [Fact]
+    public void Lost_data_is_retransmitted_by_the_timer_with_exponential_backoff()
+    {
+        var wire = new EngineWire();
+        wire.Connect();
+        wire.Run(1_000_000);
+        int dropped = 0;
+        wire.Filter = s => s.FromA && s.Payload.Length > 0 && dropped++ < 3 ? WireAction.Drop : WireAction.Deliver;
+        long sent = wire.Now;
+        wire.A.Send("hello"u8, wire.Now);
+        long rto = wire.A.RtoEstimator.Rto;
+        byte[] got = wire.ReceiveAll(wire.B!, 5);
+        Assert.Equal("hello"u8.ToArray(), got);
+        List<long> times = [.. wire.Log.Where(s => s.FromA && s.Payload.Length > 0).Select(s => s.Time - sent)];
+        Assert.Equal([0, rto, 3 * rto, 7 * rto], times);
+        Assert.Equal(3, wire.CountersA.SegmentsRetransmitted);
+        Assert.Equal(3, wire.CountersA.Timeouts);
+        Assert.Equal(3, wire.A.GetInfo(wire.Now).Retransmissions);
+    }
+
+    [Fact]
+    public void Syn_retries_back_off_then_the_connect_times_out()
+    {
+        var wire = new EngineWire(TcpConnectionOptions.Default with { ConnectTimeout = null });
+        wire.Filter = _ => WireAction.Drop;
+        long start = wire.Now;
+        wire.A.OpenActive(wire.Now);
+        wire.RunUntil(start + 200_000_000, () => wire.A.State == TcpState.Closed);
+        List<long> syns = [.. wire.Log.Where(s => s.Has(TcpFlags.Syn)).Select(s => (s.Time - start) / 1_000_000)];
+        Assert.Equal([0, 1, 3, 7, 15, 31, 63], syns); // 6 retries, like Linux's tcp_syn_retries
+        Assert.Equal(TcpState.Closed, wire.A.State);
+        Assert.Equal(SocketError.TimedOut, wire.A.Error);
+        Assert.Equal(127_000_000, wire.Now - start);
+        Assert.Equal(1, wire.CountersA.AttemptFails);
+    }
+
+    [Fact]
+    public void Connect_timeout_ends_the_attempt_early()
+    {
+        var wire = new EngineWire(TcpConnectionOptions.Default with { ConnectTimeout = TimeSpan.FromSeconds(10) });
+        wire.Filter = _ => WireAction.Drop;
+        long start = wire.Now;
+        wire.A.OpenActive(wire.Now);
+        wire.RunUntil(start + 200_000_000, () => wire.A.State == TcpState.Closed);
+        Assert.Equal(10_000_000, wire.Now - start);
+        Assert.Equal(SocketError.TimedOut, wire.A.Error);
+    }
+
+    [Fact]
+    public void Syn_ack_retries_then_the_half_open_connection_is_dropped()
+    {
+        var wire = new EngineWire();
+        int syns = 0;
+        wire.Filter = s => !s.FromA || syns++ > 0 ? WireAction.Drop : WireAction.Deliver; // only the first SYN arrives
+        long start = wire.Now;
+        wire.A.OpenActive(wire.Now);
+        wire.RunUntil(start + 200_000_000, () => wire.B?.State == TcpState.Closed);
+        TcpControlBlock b = wire.B!;
+        Assert.Equal(TcpState.Closed, b.State);
+        Assert.Equal(SocketError.TimedOut, b.Error);
+        List<long> synAcks = [.. wire.Log.Where(s => !s.FromA).Select(s => (s.Time - start - 10_000) / 1_000_000)];
+        Assert.Equal([0, 1, 3, 7, 15, 31], synAcks); // one plus SynAckRetries = 5, backing off
+        Assert.Equal(63_010_000, wire.Now - start);
+        Assert.Equal(1, wire.CountersB.AttemptFails);
+    }
+
+    [Fact]
+    public void Lost_syn_is_resent_and_the_handshake_completes()
+    {
+        var wire = new EngineWire();
+        int drop = 1;
+        wire.Filter = s => s.FromA && s.Has(TcpFlags.Syn) && drop-- > 0 ? WireAction.Drop : WireAction.Deliver;
+        long start = wire.Now;
+        wire.Connect(5_000_000);
+        Assert.Equal(TcpState.Established, wire.A.State);
+        Assert.Equal(1_030_000, wire.Now - start); // SYN again at 1 s, then SYN-ACK and ACK
+        Assert.Equal(2, wire.Log.Count(s => s.FromA && s.Has(TcpFlags.Syn)));
+        Assert.Equal(1, wire.CountersA.SegmentsRetransmitted);
+    }
+
+    [Fact]
+    public void Too_many_retransmissions_time_the_connection_out()
+    {
+        var wire = new EngineWire(TcpConnectionOptions.Default with { MaxRetransmissions = 3 });
+        wire.Connect();
+        wire.Filter = _ => WireAction.Drop;
+        wire.A.Send("x"u8, wire.Now);
+        wire.Run(100_000_000);
+        Assert.Equal(TcpState.Closed, wire.A.State);
+        Assert.Equal(SocketError.TimedOut, wire.A.Error);
+        Assert.Equal(4, wire.Log.Count(s => s.FromA && s.Payload.Length == 1));
+    }
+}
