@@ -45,7 +45,6 @@ public sealed partial class TcpLayer
         private readonly TcpConnectionOptions _options;
         private readonly CancellationToken _cancellationToken;
         private CancellationTokenRegistration _registration;
-        private TimerHandle _timeout;
         private TcpConnection? _connection;
 
         public ConnectAttempt(TcpLayer layer, Ipv4Endpoint remote, TcpConnectionOptions options, Ipv4Endpoint local, CancellationToken cancellationToken)
@@ -74,15 +73,8 @@ public sealed partial class TcpLayer
             TrySetException(exception);
         }
 
-        private void Finish()
-        {
-            _registration.Dispose();
-            if (_timeout.IsAllocated)
-            {
-                _layer.Stack.Timers.Cancel(_timeout); // on the loop: Succeed and Fail run there once a timer is armed
-                _timeout = default;
-            }
-        }
+        // The connect timeout (TcpConnectionOptions.ConnectTimeout) and the SYN retries are the control block's.
+        private void Finish() => _registration.Dispose();
 
         private void Start(NetworkStack stack)
         {
@@ -134,29 +126,8 @@ public sealed partial class TcpLayer
                 _registration = _cancellationToken.UnsafeRegister(CancelCallback, this);
             }
 
-            if (_options.ConnectTimeout is { } timeout && timeout > TimeSpan.Zero)
-            {
-                // The TCB gives up after SynRetries; this bounds the attempt in time as well.
-                _timeout = stack.Timers.Schedule(stack.Now + timeout, OnTimeout);
-            }
-
             tcb.OpenActive(layer.NowMicros);
             layer.Drain(connection);
-        }
-
-        private void OnTimeout(NetworkStack stack)
-        {
-            _timeout = default;
-            if (_connection is { } connection && ReferenceEquals(connection.Connect, this))
-            {
-                connection.Connect = null;
-                Fail(new TcpException(SocketError.TimedOut, $"No connection to {_remote} within {_options.ConnectTimeout}."));
-                if (connection.InTable)
-                {
-                    connection.Tcb.Abort(_layer.NowMicros);
-                    _layer.Drain(connection);
-                }
-            }
         }
 
         // On the canceller's thread: report at once, then drop the half-open connection on the loop.

@@ -27,6 +27,9 @@ public sealed partial class TcpLayer : IIpTransport
     private readonly ConcurrentDictionary<ListenKey, TcpListener> _listeners = new();
     private readonly Lock _listenLock = new();
     private readonly SynCookies _synCookies;
+    private readonly ConcurrentQueue<TcpStream> _closeRequests = new();
+    private readonly Action<NetworkStack> _runCloseRequests;
+    private int _closeRequestsScheduled;
     private readonly Output _output;
 
     internal TcpLayer(NetworkStack stack, TcpStackOptions options)
@@ -57,10 +60,12 @@ public sealed partial class TcpLayer : IIpTransport
             random.NextBytes(secret);
         }
 
+        CookieTimestampOffset = (uint)random.NextInt64(0, 1L << 32);
         _ports = new EphemeralPorts(options.EphemeralPortFirst, options.EphemeralPortLast, secret, random);
         Counters = new TcpCounters();
         StackName = options.Name ?? stack.Name;
         _output = new Output(this);
+        _runCloseRequests = RunCloseRequests;
         Environment = new TcpEngineEnvironment(_output, isn, random)
         {
             Counters = Counters,
@@ -286,6 +291,37 @@ public sealed partial class TcpLayer : IIpTransport
         return _listeners.TryGetValue(new ListenKey(address.ToUInt32(), port), out TcpListener? exact) ? exact
             : _listeners.TryGetValue(new ListenKey(0, port), out TcpListener? any) ? any
             : null;
+    }
+
+    /// <summary>
+    /// Queues the orderly close of a disposed stream; thread-safe, never throws. Closes share one
+    /// posted work item, so disposing 100,000 streams at once does not overflow the stack's
+    /// bounded request queue (Dispose must not fail).
+    /// </summary>
+    internal void RequestClose(TcpStream stream)
+    {
+        _closeRequests.Enqueue(stream);
+        if (Interlocked.CompareExchange(ref _closeRequestsScheduled, 1, 0) == 0)
+        {
+            try
+            {
+                Stack.Post(_runCloseRequests);
+            }
+            catch (InvalidOperationException)
+            {
+                // The request queue is full: the next Dispose tries again.
+                Volatile.Write(ref _closeRequestsScheduled, 0);
+            }
+        }
+    }
+
+    private void RunCloseRequests(NetworkStack stack)
+    {
+        Volatile.Write(ref _closeRequestsScheduled, 0);
+        while (_closeRequests.TryDequeue(out TcpStream? stream))
+        {
+            stream.CloseOnLoop();
+        }
     }
 
     /// <summary>Removes a disposed listener from the table; thread-safe.</summary>
@@ -539,6 +575,9 @@ public sealed partial class TcpLayer : IIpTransport
     }
 
     internal SynCookies SynCookieGenerator => _synCookies;
+
+    /// <summary>RFC 7323 5.4 / RFC 6528 spirit: the random offset of the timestamp clock of cookie SYN-ACKs, so they do not reveal the stack's clock.</summary>
+    internal uint CookieTimestampOffset { get; }
 
     private readonly record struct ListenKey(uint Address, ushort Port);
 

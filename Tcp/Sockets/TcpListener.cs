@@ -116,13 +116,15 @@ public sealed class TcpListener : IDisposable
     /// <summary>RFC 9293 3.10.7.2: a segment for no connection, to this listener. On the loop.</summary>
     internal void OnSegment(in TcpFourTuple tuple, in TcpSegment segment, long now)
     {
+        // The engine counts the segments handed to a control block (the SYN of a passive open,
+        // the ACK of a cookie); the layer counts the others.
         TcpCounters counters = _layer.Counters;
-        counters.Add(TcpCounter.SegmentsReceived);
         TcpFlags flags = segment.Flags;
 
         // First, check for a RST: an incoming RST is ignored.
         if ((flags & TcpFlags.Rst) != 0)
         {
+            counters.Add(TcpCounter.SegmentsReceived);
             return;
         }
 
@@ -135,6 +137,7 @@ public sealed class TcpListener : IDisposable
                 return;
             }
 
+            counters.Add(TcpCounter.SegmentsReceived);
             _layer.SendResetForClosed(in tuple, in segment);
             return;
         }
@@ -142,12 +145,14 @@ public sealed class TcpListener : IDisposable
         // Third, check for a SYN; anything else is dropped.
         if ((flags & TcpFlags.Syn) == 0 || _closedOnLoop)
         {
+            counters.Add(TcpCounter.SegmentsReceived);
             return;
         }
 
         // Linux's tcp_conn_request: no room to accept another connection -> drop the SYN.
         if (IsAcceptQueueFull)
         {
+            counters.Add(TcpCounter.SegmentsReceived);
             counters.Add(TcpCounter.ListenOverflows);
             counters.Add(TcpCounter.ListenDrops);
             return;
@@ -157,12 +162,14 @@ public sealed class TcpListener : IDisposable
         bool synQueueFull = _synQueue.Count >= _layer.Options.SynQueueLength;
         if (mode == TcpSynCookieMode.Always || (synQueueFull && mode == TcpSynCookieMode.Auto))
         {
+            counters.Add(TcpCounter.SegmentsReceived);
             SendCookieSynAck(in tuple, in segment, now);
             return;
         }
 
         if (synQueueFull)
         {
+            counters.Add(TcpCounter.SegmentsReceived);
             counters.Add(TcpCounter.ListenDrops);
             return;
         }
@@ -228,7 +235,8 @@ public sealed class TcpListener : IDisposable
 
         if (Options.Timestamps && peer.Timestamps is { } ts)
         {
-            uint tsVal = SynCookies.EncodeOptionsInTsVal(TimestampClock(now), Options.WindowScaling ? peer.WindowScale : null, false);
+            // The control block rebuilt from the cookie continues this clock from the ACK's TSecr.
+            uint tsVal = SynCookies.EncodeOptionsInTsVal(unchecked(TimestampClock(now) + _layer.CookieTimestampOffset), Options.WindowScaling ? peer.WindowScale : null, false);
             options.Timestamps = new TcpTimestamps(tsVal, ts.TsVal);
         }
 
@@ -268,6 +276,7 @@ public sealed class TcpListener : IDisposable
         _layer.Counters.Add(TcpCounter.SynCookiesReceived);
         if (IsAcceptQueueFull)
         {
+            _layer.Counters.Add(TcpCounter.SegmentsReceived);
             _layer.Counters.Add(TcpCounter.ListenOverflows);
             _layer.Counters.Add(TcpCounter.ListenDrops);
             return true; // dropped: the peer retransmits its data or ACK

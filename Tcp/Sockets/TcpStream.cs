@@ -36,7 +36,6 @@ public sealed partial class TcpStream : Stream
 {
     private readonly TcpConnection _connection;
     private readonly TcpLayer _layer;
-    private readonly Action<NetworkStack> _closeOnLoop;
     private readonly Action<NetworkStack> _abortOnLoop;
     private readonly Action<NetworkStack> _completeWritesOnLoop;
     private ReadOperation? _cachedRead;
@@ -62,7 +61,6 @@ public sealed partial class TcpStream : Stream
     {
         _connection = connection;
         _layer = connection.Layer;
-        _closeOnLoop = CloseOnLoop;
         _abortOnLoop = AbortOnLoop;
         _completeWritesOnLoop = CompleteWritesOnLoop;
         _noDelay = connection.Tcb.NoDelay;
@@ -273,7 +271,7 @@ public sealed partial class TcpStream : Stream
             // Fail what waits now, so a stopped loop cannot leave callers hanging; the loop skips them.
             Volatile.Read(ref _currentRead)?.TryAbandon(new ObjectDisposedException(nameof(TcpStream)));
             Volatile.Read(ref _currentWrite)?.TryAbandon(new ObjectDisposedException(nameof(TcpStream)));
-            Post(_closeOnLoop);
+            _layer.RequestClose(this);
         }
 
         base.Dispose(disposing);
@@ -447,7 +445,8 @@ public sealed partial class TcpStream : Stream
         }
     }
 
-    private void CloseOnLoop(NetworkStack stack)
+    /// <summary>The orderly close <see cref="Dispose(bool)"/> asked for; on the loop.</summary>
+    internal void CloseOnLoop()
     {
         _closedOnLoop = true;
         if (_pendingRead is { } read)

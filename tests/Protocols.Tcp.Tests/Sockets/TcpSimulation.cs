@@ -62,9 +62,10 @@ internal sealed class TcpSimulation
         });
 
     /// <summary>Puts a hand-made TCP segment from A's address on the wire towards B.</summary>
-    public void InjectTowardsB(ushort sourcePort, ushort destinationPort, TcpOutgoingSegment segment, ReadOnlySpan<byte> payload = default, bool corruptChecksum = false)
+    public void InjectTowardsB(ushort sourcePort, ushort destinationPort, TcpOutgoingSegment segment, ReadOnlySpan<byte> payload = default, bool corruptChecksum = false, Ipv4Address? source = null)
     {
-        var tuple = new TcpFourTuple(AddressA, sourcePort, AddressB, destinationPort);
+        Ipv4Address from = source ?? AddressA;
+        var tuple = new TcpFourTuple(from, sourcePort, AddressB, destinationPort);
         var tcp = new byte[segment.HeaderLength + payload.Length];
         int length = segment.Write(tcp, tuple, payload, default);
         if (corruptChecksum)
@@ -72,7 +73,7 @@ internal sealed class TcpSimulation
             tcp[16] ^= 0x5a;
         }
 
-        var header = new Ipv4Header { Ttl = 64, Protocol = IpProtocol.Tcp, Identification = 4242, Source = AddressA, Destination = AddressB };
+        var header = new Ipv4Header { Ttl = 64, Protocol = IpProtocol.Tcp, Identification = 4242, Source = from, Destination = AddressB };
         var packet = new byte[Ipv4Header.FixedLength + length];
         int n = Ipv4Packet.Write(packet, header, [], tcp.AsSpan(0, length));
         Assert.True(Link.A.TrySend(packet.AsSpan(0, n)));
