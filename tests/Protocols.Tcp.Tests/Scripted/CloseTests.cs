@@ -1,4 +1,3 @@
-#if TCP_ENGINE
 using System.Net.Sockets;
 using Xunit.Abstractions;
 using static Protocols.Tcp.TcpFlags;
@@ -176,4 +175,3 @@ public sealed class CloseTests(ITestOutputHelper output)
         Assert.Equal(TcpState.Closed, bed.State);
     }
 }
-#endif

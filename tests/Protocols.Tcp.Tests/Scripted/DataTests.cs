@@ -1,4 +1,3 @@
-#if TCP_ENGINE
 using System.Net.Sockets;
 using Protocols.Ip;
 using Xunit.Abstractions;
@@ -151,7 +150,7 @@ public sealed class DataTests(ITestOutputHelper output)
         (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(synOptions: Options(mss: 1460, ws: 2), window: 730);
         uint iss = synAck.Seq;
         int ourShift = synAck.Options.WindowScaleShift;
-        bed.Write(server, TcpBed.Pattern(10_000));
+        bed.Write(server, TcpBed.Pattern(4 * Mss));
         bed.Peer.Expect(Ack, seq: iss + 1, length: Mss, ignoreFlags: Psh, at: TimeSpan.Zero);
         bed.Peer.Expect(Ack, seq: iss + 1 + Mss, length: Mss, ignoreFlags: Psh, at: TimeSpan.Zero);
         bed.Peer.ExpectNothing(TimeSpan.FromMilliseconds(150), "the scaled window (2920) is full");
@@ -251,13 +250,7 @@ public sealed class DataTests(ITestOutputHelper output)
         bed.Peer.Expect(Ack, seq: iss + 1, ack: 1001 + Size, window: 0, length: 0, at: TimeSpan.Zero);
 
         // RFC 9293 3.8.6.2.2: once the application frees the buffer, a window update goes out.
-        Task<byte[]> read = bed.Start(async () =>
-        {
-            var all = new byte[Size];
-            await server.ReadExactlyAsync(all);
-            return all;
-        });
-        Assert.Equal(TcpBed.Pattern(Size), bed.Complete(read));
+        Assert.Equal(TcpBed.Pattern(Size), bed.Complete(bed.ReadExactly(server, Size)));
         bed.Peer.Expect(Ack, seq: iss + 1, ack: 1001 + Size, window: Size, length: 0, at: TimeSpan.Zero);
     }
 
@@ -265,15 +258,28 @@ public sealed class DataTests(ITestOutputHelper output)
     public void The_user_timeout_ends_a_connection_whose_data_goes_unacknowledged()
     {
         var bed = new TcpBed(output);
-        (TcpStream server, _, _) = bed.PassiveOpen(options: new TcpConnectionOptions { UserTimeout = TimeSpan.FromSeconds(5) });
-        Task<byte[]> read = bed.Read(server);
-        bed.Write(server, TcpBed.Pattern(100));
+        (TcpStream client, CapturedSegment syn) = bed.ActiveOpen(options: new TcpConnectionOptions { UserTimeout = TimeSpan.FromSeconds(5) });
+        Task<byte[]> read = bed.Read(client);
+        bed.Write(client, TcpBed.Pattern(100));
+        bed.Peer.Expect(Ack, seq: syn.Seq + 1, length: 100, ignoreFlags: Psh, at: TimeSpan.Zero);
         TimeSpan took = bed.Sim.RunUntil(() => read.IsCompleted, TimeSpan.FromSeconds(60));
-        // RFC 5482 / RFC 9293 3.8.3: the connection is aborted once data stays unacknowledged for the user timeout
-        // (checked when a retransmission timer fires, so no later than the first RTO after 5 s).
-        Assert.InRange(took, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(7));
+        // RFC 5482 / RFC 9293 3.8.3: the connection is aborted once data stays unacknowledged for the user timeout.
+        Assert.Equal(TimeSpan.FromSeconds(5), took);
         var e = Assert.Throws<TcpException>(() => read.GetAwaiter().GetResult());
         Assert.Equal(SocketError.TimedOut, e.SocketErrorCode);
+    }
+
+    [Fact(Skip = "BUG(engine) UserTimeoutDeadline in SYN-RECEIVED: SND.MAX != SND.UNA and _lastProgressMicros is still 0, so the deadline is 5 s after 1970 and a passive connection with a UserTimeout is failed (and RST) when its handshake ACK arrives (simtests report)")]
+    public void The_user_timeout_does_not_kill_a_passive_handshake()
+    {
+        var bed = new TcpBed(output);
+        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: new TcpConnectionOptions { UserTimeout = TimeSpan.FromSeconds(5) });
+        Assert.Equal(TcpState.Established, bed.State);
+        bed.Peer.ExpectNothing(TimeSpan.FromSeconds(10));
+        Task<byte[]> read = bed.Read(server);
+        bed.Write(server, TcpBed.Pattern(100));
+        bed.Peer.Expect(Ack, seq: synAck.Seq + 1, length: 100, ignoreFlags: Psh, at: TimeSpan.Zero);
+        Assert.Equal(TimeSpan.FromSeconds(5), bed.Sim.RunUntil(() => read.IsCompleted, TimeSpan.FromSeconds(60)));
     }
 
     [Fact]
@@ -316,4 +322,3 @@ public sealed class DataTests(ITestOutputHelper output)
         return last!;
     }
 }
-#endif

@@ -85,6 +85,28 @@ internal sealed class TcpBed : ScriptedBed
         return buffer[..n];
     });
 
+    /// <summary>
+    /// Starts reading exactly <paramref name="count"/> bytes inside the simulation. (Stream.ReadExactlyAsync
+    /// awaits with ConfigureAwait(false), so its continuations would leave the simulation's context.)
+    /// </summary>
+    public Task<byte[]> ReadExactly(TcpStream stream, int count) => Start(async () =>
+    {
+        var buffer = new byte[count];
+        int got = 0;
+        while (got < count)
+        {
+            int n = await stream.ReadAsync(buffer.AsMemory(got));
+            if (n == 0)
+            {
+                throw new EndOfStreamException($"end of stream after {got} of {count} bytes");
+            }
+
+            got += n;
+        }
+
+        return buffer;
+    });
+
     /// <summary>The bytes 0, 1, 2... of length <paramref name="length"/> starting at <paramref name="offset"/> (mod 251).</summary>
     public static byte[] Pattern(int length, int offset = 0)
     {

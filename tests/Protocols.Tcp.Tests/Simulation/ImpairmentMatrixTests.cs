@@ -1,4 +1,3 @@
-#if TCP_ENGINE
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
@@ -71,4 +70,3 @@ public sealed class ImpairmentMatrixTests(ITestOutputHelper output)
         output.WriteLine($"link: {pair.Link}");
     }
 }
-#endif

@@ -1,4 +1,3 @@
-#if TCP_ENGINE
 using System.Security.Cryptography;
 using Protocols.Ip;
 using Protocols.Ip.Simulation;
@@ -120,4 +119,3 @@ public sealed class SynFloodAndDeterminismTests(ITestOutputHelper output)
         Assert.NotEqual(first, second);
     }
 }
-#endif
