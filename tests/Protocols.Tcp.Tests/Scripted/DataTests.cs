@@ -112,6 +112,42 @@ public sealed class DataTests(ITestOutputHelper output)
         Assert.True(bed.Tcp.Counters.SegmentsRetransmitted >= 4);
     }
 
+    [Fact(Skip = "BUG(engine) after an RTO the TCB rewinds SND.NXT to SND.UNA (go-back-N) and its pure ACKs carry SEG.SEQ = that rewound SND.NXT, below the peer's RCV.NXT; a peer (ours too, RFC 9293 3.10.7.4 first check) finds them unacceptable and ACKs back, the answer is unacceptable the other way: an endless ACK ping-pong every RTT in which neither side processes the other's ACK field; transfers with loss stall until TimedOut (simtests report)")]
+    public void After_a_timeout_pure_acks_still_carry_the_highest_sequence_number_sent()
+    {
+        var bed = new TcpBed(output);
+        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: new TcpConnectionOptions { DelayedAckTimeout = TimeSpan.Zero });
+        uint iss = synAck.Seq;
+        bed.Write(server, TcpBed.Pattern(3 * Mss));
+        List<CapturedPacket> flight = bed.Peer.Collect(TimeSpan.FromMilliseconds(1));
+        Assert.Equal(3, flight.Count);
+
+        // The peer's ACKs are lost: the retransmission timer resends the first segment.
+        bed.Peer.Expect(Ack, seq: iss + 1, length: Mss, ignoreFlags: Psh, within: TimeSpan.FromSeconds(1));
+
+        // The peer (which holds all three segments, RCV.NXT = ISS + 1 + 3 MSS) sends data; the stack's ACK of it
+        // must carry SEG.SEQ = the highest sequence number sent (RFC 9293 3.3.1: SND.NXT never moves back),
+        // or the peer finds it unacceptable (SEG.SEQ < RCV.NXT) and answers with an ACK of its own.
+        bed.Peer.Send(Ack | Psh, seq: 1001, ack: iss + 1, payload: "x"u8);
+        bed.Peer.Expect(Ack, seq: iss + 1 + (3 * Mss), ack: 1002, length: 0, at: TimeSpan.Zero);
+    }
+
+    [Fact]
+    public void A_cumulative_ack_after_a_timeout_acknowledges_everything_sent()
+    {
+        var bed = new TcpBed(output);
+        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen();
+        uint iss = synAck.Seq;
+        bed.Write(server, TcpBed.Pattern(3 * Mss));
+        Assert.Equal(3, bed.Peer.Collect(TimeSpan.FromMilliseconds(1)).Count);
+        bed.Peer.Expect(Ack, seq: iss + 1, length: Mss, ignoreFlags: Psh, within: TimeSpan.FromSeconds(1));
+
+        // RFC 9293 3.10.7.4: SND.UNA < SEG.ACK <= SND.NXT (the highest sent) is acceptable, even after a go-back-N rewind.
+        bed.Peer.Send(Ack, seq: 1001, ack: iss + 1 + (3 * Mss));
+        bed.Peer.ExpectNothing(TimeSpan.FromSeconds(5), "everything is acknowledged: no retransmission, no ACK");
+        Assert.Equal(0, Assert.IsType<TcpConnectionInfo>(bed.Connection).SendQueue);
+    }
+
     [Fact]
     public void A_zero_window_is_probed_with_backoff_until_it_opens()
     {
