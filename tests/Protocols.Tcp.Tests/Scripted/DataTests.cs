@@ -343,6 +343,65 @@ public sealed class DataTests(ITestOutputHelper output)
         Assert.Equal(TcpState.Closed, bed.State);
     }
 
+    [Fact]
+    public void Data_across_the_sequence_number_wrap_is_acked_and_delivered_in_order()
+    {
+        var bed = new TcpBed(output);
+        TcpListener listener = bed.Tcp.Listen(80, 16);
+        Task<TcpStream> accept = bed.Start(async () => await listener.AcceptAsync(CancellationToken.None));
+        const uint Iss = 0xFFFF_F000; // 4096 bytes before 2^32
+        bed.Peer.Send(Syn, seq: Iss, options: Options(mss: 1460));
+        CapturedSegment synAck = bed.Peer.Expect(Syn | Ack, ack: Iss + 1);
+        bed.Peer.Send(Ack, seq: Iss + 1, ack: synAck.Seq + 1);
+        TcpStream server = bed.Complete(accept);
+
+        byte[] data = TcpBed.Pattern(4 * Mss);
+        for (int i = 0; i < 4; i++)
+        {
+            // Sent out of order (1, 0, 3, 2) so reassembly works across the wrap too.
+            int k = i ^ 1;
+            bed.Peer.Send(Ack, seq: unchecked(Iss + 1 + (uint)(k * Mss)), ack: synAck.Seq + 1, payload: data.AsSpan(k * Mss, Mss));
+        }
+
+        Assert.Equal(data, bed.Complete(bed.ReadExactly(server, data.Length)));
+        uint expectedAck = unchecked(Iss + 1 + (uint)(4 * Mss));
+        Assert.True(expectedAck < Iss, "the test must cross 2^32");
+        CapturedSegment last = LastAck(bed, expectedAck);
+        Assert.Equal(synAck.Seq + 1, last.Seq);
+    }
+
+    [Fact]
+    public void Malformed_options_never_break_the_stack()
+    {
+        var bed = new TcpBed(output);
+        bed.Tcp.Listen(80, 16);
+        byte[][] garbage =
+        [
+            [2, 0],             // MSS with length 0
+            [2, 4, 5],          // MSS cut short
+            [3, 3],             // window scale cut short
+            [8, 10, 0, 0, 0],   // timestamps cut short
+            [5, 3, 1, 2, 3],    // SACK with a broken length
+            [99, 40],           // an unknown option longer than the header
+            [1, 1, 1, 0, 7, 7], // NOPs, end of list, trailing junk
+        ];
+        ushort port = 41000;
+        foreach (byte[] options in garbage)
+        {
+            bed.Peer.Send(Syn, seq: 1000, rawOptions: options, fromPort: port++);
+            bed.Peer.Send(Ack | Psh, seq: 1000, ack: 1, rawOptions: options, payload: "x"u8, fromPort: port++);
+        }
+
+        bed.RunFor(TimeSpan.FromSeconds(1));
+        bed.Peer.TakePending();
+
+        // The stack still answers a good SYN, also one whose window scale is above 14 (RFC 7323 2.3: use 14).
+        bed.Peer.Port = 40000;
+        bed.Peer.Send(Syn, seq: 1000, rawOptions: [2, 4, 5, 180, 3, 3, 15]);
+        bed.Peer.Expect(Syn | Ack, ack: 1001, options: o => o.Mss == 1460, within: TimeSpan.FromSeconds(1));
+        Assert.Equal(0, bed.Stack.Counters.Snapshot().CallbackExceptions);
+    }
+
     private static CapturedSegment LastAck(TcpBed bed, uint ack)
     {
         CapturedSegment? last = null;
