@@ -66,6 +66,9 @@ internal sealed class TcpControlBlock
     private int _peerMss = DefaultPeerMss;
     private int _mss = DefaultPeerMss;
     private int _rcvMss = DefaultPeerMss;
+    private int _largestSegmentReceived; // Linux's rcv_mss estimate: the peer may send less than we announced
+    private int _pathMss = int.MaxValue; // lowered by ICMP fragmentation needed (RFC 1191)
+    private long _lastReceiveMicros;
 
     // Timers (absolute deadlines, Never when disarmed).
     private long _rtxDeadline = Never;
@@ -197,7 +200,7 @@ internal sealed class TcpControlBlock
     internal int AllocatedBufferBytes => (_send?.AllocatedBytes ?? 0) + (_recv?.AllocatedBytes ?? 0);
 
     private long UserTimeoutDeadline =>
-        _options.UserTimeout is TimeSpan ut && _sndMax != _sndUna && IsSynchronized(State)
+        _options.UserTimeout is TimeSpan ut && _sndMax != _sndUna && IsSynchronized(State) && State != TcpState.SynReceived
             ? _lastProgressMicros + (ut.Ticks / 10)
             : Never;
 
@@ -384,6 +387,7 @@ internal sealed class TcpControlBlock
                 if (nextHopMtu >= 68)
                 {
                     int mss = Math.Max(nextHopMtu - 40 - (_tsEnabled ? TimestampOptionLength : 0), MinimumMss);
+                    _pathMss = Math.Min(_pathMss, nextHopMtu - 40);
                     if (mss < _mss)
                     {
                         _mss = mss;
@@ -740,8 +744,8 @@ internal sealed class TcpControlBlock
             _sndUna = seg.Ack;
             _sndWl2 = seg.Ack;
             TakeHandshakeRttSample(seg, nowMicros);
-            EnterEstablished(nowMicros);
             long emitted = _emitted;
+            EnterEstablished(nowMicros);
             Output(nowMicros);
             if (State != TcpState.Closed && _emitted == emitted)
             {
@@ -826,6 +830,7 @@ internal sealed class TcpControlBlock
 
         _keepAliveProbes = 0;
         _persistUnanswered = 0;
+        _lastReceiveMicros = nowMicros;
         if (_options.KeepAlive is TcpKeepAliveOptions ka && State is TcpState.Established or TcpState.CloseWait)
         {
             _keepAliveDeadline = nowMicros + (ka.Idle.Ticks / 10);
@@ -1089,7 +1094,9 @@ internal sealed class TcpControlBlock
         else if (r.Delivered > 0)
         {
             long delay = DelayedAckMicros;
-            if (delay == 0 || recv.RcvNxt - _lastAckSent >= 2 * _rcvMss)
+            _largestSegmentReceived = Math.Max(_largestSegmentReceived, payload.Length);
+            int fullSized = Math.Min(_rcvMss, Math.Max(_largestSegmentReceived, DefaultPeerMss));
+            if (delay == 0 || recv.RcvNxt - _lastAckSent >= 2 * fullSized)
             {
                 _ackNow = true;
             }
@@ -1330,8 +1337,11 @@ internal sealed class TcpControlBlock
                 break;
         }
 
-        if (_rtxCount >= _options.MaxRetransmissions)
+        bool zeroWindow = _sndWnd == 0;
+        if (zeroWindow ? nowMicros - _lastReceiveMicros > _rto.MaximumRtoMicros : _rtxCount >= _options.MaxRetransmissions)
         {
+            // Like Linux's tcp_retransmit_timer: a peer that shrank its window to zero gets our
+            // retransmissions as window probes and is only given up when it fell silent for TCP_RTO_MAX.
             _counters.Add(TcpCounter.ConnectionTimeouts);
             Fail(SocketError.TimedOut, nowMicros);
             return;
@@ -1489,7 +1499,15 @@ internal sealed class TcpControlBlock
         Emit(o, default, default, nowMicros);
     }
 
-    private void SendAck(long nowMicros) => SendSegment(TcpFlags.Ack, _sndNxt, default, default, nowMicros);
+    // A pure ACK carries the highest sequence number sent (SND.NXT in RFC 9293 terms; ours may have been
+    // rewound by a timeout), kept inside the peer's window like Linux's tcp_acceptable_seq, so the peer
+    // finds it acceptable (RFC 9293 3.10.7.4 first check) and processes its ACK field.
+    private void SendAck(long nowMicros)
+    {
+        SeqNum windowEnd = _sndUna + (int)Math.Min(_sndWnd, int.MaxValue);
+        SeqNum seq = _sndMax <= windowEnd ? _sndMax : SeqNum.Max(windowEnd, _sndUna);
+        SendSegment(TcpFlags.Ack, seq, default, default, nowMicros);
+    }
 
     private void SendChallengeAck(long nowMicros)
     {
@@ -1612,7 +1630,7 @@ internal sealed class TcpControlBlock
         // RFC 9293 3.7.1: Eff.snd.MSS = min(SendMSS + 20, MMS_S) - TCPhdrsize - IPoptionsize, with
         // the timestamp option counted in the header (as Linux does).
         int options = _tsEnabled ? TimestampOptionLength : 0;
-        _mss = Math.Max(Math.Min(_peerMss, _announcedMss) - options, MinimumMss);
+        _mss = Math.Max(Math.Min(Math.Min(_peerMss, _announcedMss), _pathMss) - options, MinimumMss);
         _rcvMss = Math.Max(_announcedMss - options, MinimumMss);
     }
 
@@ -1666,6 +1684,7 @@ internal sealed class TcpControlBlock
         _sndNxt = _sndUna;
         _sndMax = _sndUna;
         _lastProgressMicros = nowMicros;
+        _lastReceiveMicros = nowMicros;
         if (_synRetransmitted)
         {
             _rto.OnHandshakeCompletedAfterSynLoss(); // RFC 6298 5.7

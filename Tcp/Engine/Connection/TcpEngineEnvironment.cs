@@ -55,7 +55,7 @@ internal sealed class TcpEngineEnvironment
 /// </summary>
 internal sealed class ChallengeAckLimiter
 {
-    private long _windowStart = long.MinValue;
+    private long _windowStart = long.MinValue / 2; // far in the past, without overflowing the subtraction
     private int _sent;
 
     /// <summary>A limiter allowing <paramref name="perSecond"/> challenge ACKs per second.</summary>

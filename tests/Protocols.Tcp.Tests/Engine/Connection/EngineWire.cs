@@ -73,7 +73,7 @@ internal sealed class EngineWire
     private readonly List<(long Time, long Order, SentSegment Segment)> _inFlight = [];
     private long _order;
 
-    public EngineWire(TcpConnectionOptions? optionsA = null, TcpConnectionOptions? optionsB = null, ushort portA = 40000, ushort portB = 80, long start = 1_000_000, int seed = 1)
+    public EngineWire(TcpConnectionOptions? optionsA = null, TcpConnectionOptions? optionsB = null, ushort portA = 40000, ushort portB = 80, long start = 1_000_000, int seed = 1, IsnGenerator? isnB = null)
     {
         Now = start;
         OptionsA = optionsA ?? TcpConnectionOptions.Default;
@@ -85,7 +85,7 @@ internal sealed class EngineWire
         OutputB.OnSend = s => Enqueue(s);
         var isn = new IsnGenerator(Secret);
         EnvA = new TcpEngineEnvironment(OutputA, isn, new Random(seed)) { Counters = CountersA };
-        EnvB = new TcpEngineEnvironment(OutputB, isn, new Random(seed + 1)) { Counters = CountersB };
+        EnvB = new TcpEngineEnvironment(OutputB, isnB ?? isn, new Random(seed + 1)) { Counters = CountersB };
         A = new TcpControlBlock(TupleA, OptionsA, EnvA);
     }
 
@@ -126,6 +126,9 @@ internal sealed class EngineWire
     public TcpEvents EventsB { get; private set; }
 
     public int InFlightCount => _inFlight.Count;
+
+    /// <summary>Creates B up front (for a simultaneous open) instead of from A's SYN.</summary>
+    public void CreateB() => B = new TcpControlBlock(TupleA.Reversed, OptionsB, EnvB);
 
     /// <summary>Opens A actively and runs until both are established (or the limit).</summary>
     public void Connect(long limit = 5_000_000)

@@ -26,6 +26,66 @@ public class TcpControlBlockRetransmissionTests
     }
 
     [Fact]
+    public void After_a_timeout_pure_acks_carry_the_highest_sequence_number_sent()
+    {
+        var p = new ScriptedPeer(TcpConnectionOptions.Default with { DelayedAckTimeout = TimeSpan.Zero });
+        p.Establish();
+        SeqNum start = p.Tcb.SndNxt;
+        p.Tcb.Send(new byte[3 * 1460], p.Now);
+        Assert.Equal(3, p.Output.Take().Count);
+        SentSegment resent = Assert.Single(p.AdvanceTo(p.Tcb.NextDeadlineMicros));
+        Assert.Equal(start.Value, resent.Seq);
+
+        // The peer holds all three segments; the ACK of its data must not carry the rewound SND.NXT.
+        SentSegment ack = Assert.Single(p.Send(TcpFlags.Ack | TcpFlags.Psh, "x"u8, ack: start));
+        Assert.Equal((start + (3 * 1460)).Value, ack.Seq);
+        Assert.Empty(ack.Payload);
+
+        // Its cumulative ACK of everything sent is accepted after the rewind.
+        Assert.Empty(p.Send(TcpFlags.Ack, ack: start + (3 * 1460)));
+        Assert.Equal(start + (3 * 1460), p.Tcb.SndUna);
+        Assert.Equal(long.MaxValue, p.Tcb.NextDeadlineMicros);
+        Assert.Equal(0, p.Tcb.GetInfo(p.Now).SendQueue);
+    }
+
+    [Fact]
+    public void Bidirectional_transfer_with_heavy_loss_completes()
+    {
+        var wire = new EngineWire(seed: 11);
+        wire.Connect();
+        var random = new Random(11);
+        wire.Filter = _ => random.NextDouble() < 0.2 ? WireAction.Drop : WireAction.Deliver;
+        byte[] up = EngineWire.Pattern(200_000, 1);
+        byte[] down = EngineWire.Pattern(200_000, 2);
+        int upSent = 0, downSent = 0, upGot = 0, downGot = 0;
+        var buffer = new byte[65536];
+        long end = wire.Now + 600_000_000;
+        while ((upGot < up.Length || downGot < down.Length) && wire.Now < end)
+        {
+            upSent += wire.A.Send(up.AsSpan(upSent), wire.Now);
+            downSent += wire.B!.Send(down.AsSpan(downSent), wire.Now);
+            int n;
+            while ((n = wire.B.Receive(buffer, wire.Now)) > 0)
+            {
+                Assert.Equal(up.AsSpan(upGot, n).ToArray(), buffer.AsSpan(0, n).ToArray());
+                upGot += n;
+            }
+
+            while ((n = wire.A.Receive(buffer, wire.Now)) > 0)
+            {
+                Assert.Equal(down.AsSpan(downGot, n).ToArray(), buffer.AsSpan(0, n).ToArray());
+                downGot += n;
+            }
+
+            wire.RunUntil(Math.Min(wire.NextEventTime(), end));
+        }
+
+        Assert.Equal(up.Length, upGot);
+        Assert.Equal(down.Length, downGot);
+        Assert.Equal(TcpState.Established, wire.A.State);
+    }
+
+    [Fact]
     public void Syn_retries_back_off_then_the_connect_times_out()
     {
         var wire = new EngineWire(TcpConnectionOptions.Default with { ConnectTimeout = null });

@@ -1,0 +1,86 @@
+using Protocols.Tcp.Engine;
+
+namespace Protocols.Tcp.Tests.Engine.Connection;
+
+public class TcpControlBlockFuzzTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Hostile_segments_never_throw_in_any_state(int seed)
+    {
+        var random = new Random(seed);
+        var payload = new byte[3000];
+        TcpFlags[] interesting = [TcpFlags.Ack, TcpFlags.Ack | TcpFlags.Psh, TcpFlags.Syn, TcpFlags.Syn | TcpFlags.Ack, TcpFlags.Rst, TcpFlags.Rst | TcpFlags.Ack, TcpFlags.Fin | TcpFlags.Ack, TcpFlags.None, (TcpFlags)0xff];
+        for (int round = 0; round < 40; round++)
+        {
+            var p = new ScriptedPeer(TcpConnectionOptions.Default with { ReceiveBufferSize = 1 + random.Next(100_000), SendBufferSize = 1 + random.Next(100_000), KeepAlive = new TcpKeepAliveOptions { Idle = TimeSpan.FromSeconds(1) } });
+            if (random.Next(4) > 0)
+            {
+                p.Establish(window: (ushort)random.Next(65536), mss: (ushort)random.Next(65536), windowScale: random.Next(3) == 0 ? (byte)random.Next(256) : null, timestamps: random.Next(2) == 0);
+            }
+            else
+            {
+                p.Tcb.OpenActive(p.Now);
+            }
+
+            for (int i = 0; i < 300; i++)
+            {
+                SeqNum seq = random.Next(3) switch
+                {
+                    0 => p.PeerSeq + random.Next(-70_000, 70_000),
+                    1 => new SeqNum((uint)random.NextInt64(0, 1L << 32)),
+                    _ => p.Tcb.RcvNxt,
+                };
+                SeqNum ack = random.Next(2) == 0 ? p.Tcb.SndUna + random.Next(-70_000, 70_000) : new SeqNum((uint)random.NextInt64(0, 1L << 32));
+                TcpFlags flags = interesting[random.Next(interesting.Length)];
+                var o = default(TcpOptions);
+                if (random.Next(2) == 0)
+                {
+                    o.Timestamps = new TcpTimestamps((uint)random.NextInt64(0, 1L << 32), (uint)random.NextInt64(0, 1L << 32));
+                }
+
+                if (random.Next(5) == 0)
+                {
+                    o.Mss = (ushort)random.Next(65536);
+                    o.WindowScale = (byte)random.Next(256);
+                }
+
+                int length = random.Next(4) == 0 ? random.Next(payload.Length) : 0;
+                p.Tcb.OnSegment(new TcpSegment(seq, ack, flags, (ushort)random.Next(65536), o, payload.AsSpan(0, length)), p.Now);
+                switch (random.Next(8))
+                {
+                    case 0:
+                        p.Tcb.Send(payload.AsSpan(0, random.Next(payload.Length)), p.Now);
+                        break;
+                    case 1:
+                        p.Tcb.Receive(payload.AsSpan(0, random.Next(payload.Length)), p.Now);
+                        break;
+                    case 2:
+                        p.AdvanceTo(p.Now + random.Next(3_000_000));
+                        break;
+                    case 3 when random.Next(20) == 0:
+                        p.Tcb.CompleteWrites(p.Now);
+                        break;
+                    case 4 when random.Next(50) == 0:
+                        p.Tcb.Close(p.Now);
+                        break;
+                    case 5 when random.Next(10) == 0:
+                        p.Tcb.OnIcmpError(Protocols.Ip.IcmpType.DestinationUnreachable, (byte)random.Next(16), (ushort)random.Next(65536), p.Now);
+                        break;
+                    default:
+                        break;
+                }
+
+                p.Tcb.TakeEvents();
+                p.Tcb.GetInfo(p.Now);
+                p.Output.Take();
+                Assert.True(p.Tcb.NextDeadlineMicros >= p.Now || p.Tcb.State != TcpState.Closed);
+            }
+
+            p.AdvanceTo(p.Now + 1_000_000_000); // every timer eventually ends the connection or goes quiet
+            Assert.True(p.Tcb.State is TcpState.Closed or TcpState.Established or TcpState.CloseWait or TcpState.FinWait2, p.Tcb.State.ToString());
+        }
+    }
+}
