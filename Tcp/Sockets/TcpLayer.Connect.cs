@@ -35,7 +35,7 @@ public sealed partial class TcpLayer
     }
 
     /// <summary>One active open, from <see cref="ConnectAsync(Ipv4Endpoint, TcpConnectionOptions?, Ipv4Endpoint?, CancellationToken)"/> to established or failed.</summary>
-    internal sealed class ConnectAttempt : TaskCompletionSource<TcpStream>
+    internal sealed class ConnectAttempt : TcpTaskCompletion<TcpStream>
     {
         private static readonly Action<object?> CancelCallback = static s => ((ConnectAttempt)s!).OnCancel();
 
@@ -48,7 +48,6 @@ public sealed partial class TcpLayer
         private TcpConnection? _connection;
 
         public ConnectAttempt(TcpLayer layer, Ipv4Endpoint remote, TcpConnectionOptions options, Ipv4Endpoint local, CancellationToken cancellationToken)
-            : base(TaskCreationOptions.RunContinuationsAsynchronously)
         {
             _layer = layer;
             _remote = remote;
@@ -61,24 +60,16 @@ public sealed partial class TcpLayer
         public Action<NetworkStack> StartOnLoop { get; }
 
         /// <summary>Established: hand the stream over (false when the attempt was cancelled meanwhile).</summary>
-        public bool Succeed(TcpStream stream)
-        {
-            Finish();
-            return TrySetResult(stream);
-        }
-
-        public void Fail(Exception exception)
-        {
-            Finish();
-            TrySetException(exception);
-        }
-
         // The connect timeout (TcpConnectionOptions.ConnectTimeout) and the SYN retries are the control block's.
-        private void Finish() => _registration.Dispose();
+        public bool Succeed(TcpStream stream) => TrySucceed(stream);
+
+        public void Fail(Exception exception) => TryFail(exception);
+
+        protected override void OnClaimed() => _registration.Unregister();
 
         private void Start(NetworkStack stack)
         {
-            if (Task.IsCompleted)
+            if (!IsPending)
             {
                 return; // cancelled before it reached the loop
             }
@@ -133,7 +124,7 @@ public sealed partial class TcpLayer
         // On the canceller's thread: report at once, then drop the half-open connection on the loop.
         private void OnCancel()
         {
-            if (!TrySetCanceled(_cancellationToken))
+            if (!TryCancel(_cancellationToken))
             {
                 return;
             }

@@ -33,7 +33,7 @@ public sealed class TcpListener : IDisposable
         LocalEndPoint = local;
         Backlog = backlog;
         Options = options;
-        _windowScale = WindowScaleFor(options.ReceiveBufferSize);
+        _windowScale = TcpControlBlock.ChooseWindowScale(options.ReceiveBufferSize); // what OpenFromCookie assumes we announced
         _closeOnLoop = CloseOnLoop;
     }
 
@@ -207,18 +207,6 @@ public sealed class TcpListener : IDisposable
     /// <summary>A half-open connection was closed (SYN-ACK retries exhausted, RST). On the loop.</summary>
     internal void OnHalfOpenClosed(TcpConnection connection) => _synQueue.Remove(connection);
 
-    // RFC 7323 2.3: the shift that lets the receive buffer be advertised in 16 bits (at most 14).
-    internal static int WindowScaleFor(int receiveBufferSize)
-    {
-        int shift = 0;
-        while (shift < TcpOption.MaxWindowScaleShift && (receiveBufferSize >> shift) > ushort.MaxValue)
-        {
-            shift++;
-        }
-
-        return shift;
-    }
-
     // RFC 4987 3.6: answer without keeping state; the ISN encodes what we would have kept.
     private void SendCookieSynAck(in TcpFourTuple tuple, in TcpSegment syn, long now)
     {
@@ -306,7 +294,7 @@ public sealed class TcpListener : IDisposable
         while (_acceptQueue.Count > 0 && _waiters.Count > 0)
         {
             AcceptWaiter waiter = _waiters.Dequeue();
-            if (waiter.Task.IsCompleted)
+            if (!waiter.IsPending)
             {
                 continue; // cancelled
             }
@@ -331,7 +319,7 @@ public sealed class TcpListener : IDisposable
 
     private void StartAccept(AcceptWaiter waiter)
     {
-        if (waiter.Task.IsCompleted)
+        if (!waiter.IsPending)
         {
             return;
         }
@@ -349,7 +337,7 @@ public sealed class TcpListener : IDisposable
             for (int i = 0; i < n; i++)
             {
                 AcceptWaiter w = _waiters.Dequeue();
-                if (!w.Task.IsCompleted)
+                if (w.IsPending)
                 {
                     _waiters.Enqueue(w);
                 }
@@ -395,14 +383,13 @@ public sealed class TcpListener : IDisposable
         }
     }
 
-    private sealed class AcceptWaiter : TaskCompletionSource<TcpStream>
+    private sealed class AcceptWaiter : TcpTaskCompletion<TcpStream>
     {
         private static readonly Action<object?> CancelCallback = static s => ((AcceptWaiter)s!).OnCancel();
         private readonly CancellationToken _cancellationToken;
         private CancellationTokenRegistration _registration;
 
         public AcceptWaiter(TcpListener listener, CancellationToken cancellationToken)
-            : base(TaskCreationOptions.RunContinuationsAsynchronously)
         {
             _cancellationToken = cancellationToken;
             StartOnLoop = _ => listener.StartAccept(this);
@@ -414,19 +401,13 @@ public sealed class TcpListener : IDisposable
 
         public Action<NetworkStack> StartOnLoop { get; }
 
-        public bool Succeed(TcpStream stream)
-        {
-            _registration.Dispose();
-            return TrySetResult(stream);
-        }
+        public bool Succeed(TcpStream stream) => TrySucceed(stream);
 
-        public void Fail(Exception exception)
-        {
-            _registration.Dispose();
-            TrySetException(exception);
-        }
+        public void Fail(Exception exception) => TryFail(exception);
+
+        protected override void OnClaimed() => _registration.Unregister();
 
         // The waiter stays in the queue; the loop skips completed ones.
-        private void OnCancel() => TrySetCanceled(_cancellationToken);
+        private void OnCancel() => TryCancel(_cancellationToken);
     }
 }

@@ -152,7 +152,7 @@ public sealed partial class TcpStream
 
     private sealed class ReadOperation : Operation, IValueTaskSource<int>
     {
-        private ManualResetValueTaskSourceCore<int> _core = new() { RunContinuationsAsynchronously = true };
+        private readonly TcpValueTaskCore<int> _core = new();
 
         public ReadOperation(TcpStream stream)
             : base(stream)
@@ -211,7 +211,7 @@ public sealed partial class TcpStream
 
     private sealed class WriteOperation : Operation, IValueTaskSource
     {
-        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+        private readonly TcpValueTaskCore<bool> _core = new();
         private ReadOnlyMemory<byte> _data;
         private int _offset;
 

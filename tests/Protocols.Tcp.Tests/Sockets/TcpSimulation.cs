@@ -16,9 +16,9 @@ internal sealed class TcpSimulation
     public static readonly Ipv4Address AddressB = Ipv4Address.Parse("10.0.0.2");
     public static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
 
-    public TcpSimulation(int seed, LinkOptions? link = null, int mtu = 1500, TcpStackOptions? tcpA = null, TcpStackOptions? tcpB = null, bool trace = false, int requestQueueCapacity = 4096)
+    public TcpSimulation(int seed, LinkOptions? link = null, int mtu = 1500, TcpStackOptions? tcpA = null, TcpStackOptions? tcpB = null, bool trace = false, int requestQueueCapacity = 4096, bool tcpOnB = true, Simulation? sim = null)
     {
-        Sim = new Simulation(seed);
+        Sim = sim ?? new Simulation(seed);
         Link = Sim.Network.CreateLink(link, link, DeviceMedium.Ip, mtu);
         A = Sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = seed, Name = $"sim{seed}-a", RequestQueueCapacity = requestQueueCapacity }), s => s.Poll(), s => s.NextDeadline);
         B = Sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = seed + 1, Name = $"sim{seed}-b", RequestQueueCapacity = requestQueueCapacity }), s => s.Poll(), s => s.NextDeadline);
@@ -26,7 +26,7 @@ internal sealed class TcpSimulation
         INetworkDevice deviceB = trace ? new TracingDevice(Link.B, line => Lines.Add(line), Sim.Clock) : Link.B;
         B.AddInterface(deviceB, AddressB, 24);
         TcpA = A.UseTcp(tcpA ?? new TcpStackOptions { Seed = seed, Name = $"sim{seed}-a" });
-        TcpB = B.UseTcp(tcpB ?? new TcpStackOptions { Seed = seed + 1, Name = $"sim{seed}-b" });
+        TcpB = tcpOnB ? B.UseTcp(tcpB ?? new TcpStackOptions { Seed = seed + 1, Name = $"sim{seed}-b" }) : null!;
     }
 
     public Simulation Sim { get; }

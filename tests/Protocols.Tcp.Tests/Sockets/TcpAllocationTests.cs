@@ -1,0 +1,68 @@
+using Protocols.Ip;
+using Xunit.Abstractions;
+
+namespace Protocols.Tcp.Tests.Sockets;
+
+/// <summary>Steady-state transfer allocates nothing per segment in the layer (and the engine under it): one send buffer, reused operations.</summary>
+public class TcpAllocationTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void Writes_and_reads_allocate_nothing_per_segment_in_steady_state()
+    {
+        var net = new TcpSimulation(seed: 71);
+        using TcpListener listener = net.TcpB.Listen(80);
+        var options = TcpConnectionOptions.Default with { NoDelay = true };
+        (TcpStream client, TcpStream server) = net.Connect(listener, options);
+        byte[] chunk = new byte[client.GetInfo().Mss];
+        byte[] buffer = new byte[64 * 1024];
+
+        void Pump()
+        {
+            for (int i = 0; i < 4; i++)
+            {
+                net.Sim.Clock.Advance(TimeSpan.FromMilliseconds(1));
+                net.A.Poll();
+                net.B.Poll();
+            }
+        }
+
+        void RoundTrip()
+        {
+            ValueTask write = client.WriteAsync(chunk);
+            Pump();
+            ValueTask<int> read = server.ReadAsync(buffer);
+            Pump();
+
+            // Plain checks: xUnit's asserts allocate, which would be measured too.
+            if (!write.IsCompletedSuccessfully || !read.IsCompletedSuccessfully)
+            {
+                throw new InvalidOperationException("a write and read did not complete within a few polls");
+            }
+
+            write.GetAwaiter().GetResult();
+            if (read.GetAwaiter().GetResult() <= 0)
+            {
+                throw new InvalidOperationException("nothing read");
+            }
+        }
+
+        for (int i = 0; i < 2000; i++)
+        {
+            RoundTrip(); // warm up: pools, queues, buffers grown to size, JIT tiers
+        }
+
+        const int N = 10_000;
+        long segmentsBefore = net.TcpA.Counters.SegmentsSent + net.TcpB.Counters.SegmentsSent;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < N; i++)
+        {
+            RoundTrip();
+        }
+
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long segments = net.TcpA.Counters.SegmentsSent + net.TcpB.Counters.SegmentsSent - segmentsBefore;
+        output.WriteLine($"{allocated} bytes allocated for {segments} segments and {N} writes + reads");
+        Assert.True(segments >= N, $"{segments} segments");
+        Assert.True(allocated / segments < 16, $"{allocated} bytes allocated for {segments} segments ({allocated / N} per write+read)");
+    }
+}
