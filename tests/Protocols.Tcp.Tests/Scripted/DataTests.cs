@@ -112,7 +112,7 @@ public sealed class DataTests(ITestOutputHelper output)
         Assert.True(bed.Tcp.Counters.SegmentsRetransmitted >= 4);
     }
 
-    [Fact(Skip = "BUG(engine) after an RTO the TCB rewinds SND.NXT to SND.UNA (go-back-N) and its pure ACKs carry SEG.SEQ = that rewound SND.NXT, below the peer's RCV.NXT; a peer (ours too, RFC 9293 3.10.7.4 first check) finds them unacceptable and ACKs back, the answer is unacceptable the other way: an endless ACK ping-pong every RTT in which neither side processes the other's ACK field; transfers with loss stall until TimedOut (simtests report)")]
+    [Fact]
     public void After_a_timeout_pure_acks_still_carry_the_highest_sequence_number_sent()
     {
         var bed = new TcpBed(output);
@@ -305,7 +305,7 @@ public sealed class DataTests(ITestOutputHelper output)
         Assert.Equal(SocketError.TimedOut, e.SocketErrorCode);
     }
 
-    [Fact(Skip = "BUG(engine) UserTimeoutDeadline in SYN-RECEIVED: SND.MAX != SND.UNA and _lastProgressMicros is still 0, so the deadline is 5 s after 1970 and a passive connection with a UserTimeout is failed (and RST) when its handshake ACK arrives (simtests report)")]
+    [Fact]
     public void The_user_timeout_does_not_kill_a_passive_handshake()
     {
         var bed = new TcpBed(output);
