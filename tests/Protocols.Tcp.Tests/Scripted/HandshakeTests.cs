@@ -226,4 +226,56 @@ public sealed class HandshakeTests(ITestOutputHelper output)
         TcpStream two = bed.Complete(bed.Start(async () => await listener.AcceptAsync(CancellationToken.None)));
         Assert.Equal(40002, two.RemoteEndPoint.Port);
     }
+
+    [Fact]
+    public void Syn_sent_answers_a_syn_ack_with_a_bad_ack_with_a_rst_and_keeps_waiting()
+    {
+        var bed = new TcpBed(output);
+        bed.Peer.Port = 80;
+        bed.Peer.RemotePort = 0;
+        Task<TcpStream> connect = bed.Start(async () => await bed.Tcp.ConnectAsync(new Ipv4Endpoint(ScriptedBed.PeerAddress, 80), CancellationToken.None));
+        CapturedSegment syn = bed.Peer.Expect(Syn);
+
+        // RFC 9293 3.10.7.3: SEG.ACK =< ISS or > SND.NXT -> <SEQ=SEG.ACK><CTL=RST>, drop.
+        bed.Peer.Send(Syn | Ack, seq: 5000, ack: syn.Seq + 100, options: Options(mss: 1460));
+        bed.Peer.Expect(Rst, seq: syn.Seq + 100, at: TimeSpan.Zero);
+        bed.Peer.Send(Syn | Ack, seq: 5000, ack: syn.Seq, options: Options(mss: 1460));
+        bed.Peer.Expect(Rst, seq: syn.Seq, at: TimeSpan.Zero);
+
+        // A RST whose ACK is unacceptable is dropped (RFC 9293 3.10.7.3; RFC 5961 3.2): still connecting.
+        bed.Peer.Send(Rst | Ack, seq: 0, ack: syn.Seq + 7);
+        bed.RunPending();
+        Assert.False(connect.IsCompleted);
+        Assert.Equal(TcpState.SynSent, bed.State);
+
+        bed.Peer.Send(Syn | Ack, seq: 5000, ack: syn.Seq + 1, options: Options(mss: 1460));
+        bed.Peer.Expect(Ack, seq: syn.Seq + 1, ack: 5001, at: TimeSpan.Zero);
+        bed.Complete(connect);
+        Assert.Equal(TcpState.Established, bed.State);
+    }
+
+    [Fact]
+    public void Syn_received_answers_a_bad_ack_with_a_rst_and_a_rst_frees_the_half_open_entry()
+    {
+        var bed = new TcpBed(output);
+        TcpListener listener = bed.Tcp.Listen(80, 16);
+        bed.Peer.Send(Syn, seq: 1000, options: Options(mss: 1460));
+        CapturedSegment synAck = bed.Peer.Expect(Syn | Ack, ack: 1001);
+
+        // RFC 9293 3.10.7.4 fifth check, SYN-RECEIVED: an unacceptable ACK -> <SEQ=SEG.ACK><CTL=RST>.
+        bed.Peer.Send(Ack, seq: 1001, ack: synAck.Seq + 50);
+        bed.Peer.Expect(Rst, seq: synAck.Seq + 50, at: TimeSpan.Zero);
+        Assert.Equal(TcpState.SynReceived, bed.State);
+
+        // A RST in the window (exactly RCV.NXT) on a passive half-open connection: back to LISTEN, nothing accepted.
+        bed.Peer.Send(Rst, seq: 1001);
+        bed.RunPending();
+        Assert.Equal(TcpState.Closed, bed.State);
+        Assert.Equal(0, listener.PendingCount);
+        bed.Peer.ExpectNothing(TimeSpan.FromSeconds(3), "no SYN-ACK retransmission after the RST");
+
+        // The listener still works.
+        bed.Peer.Send(Syn, seq: 7000, options: Options(mss: 1460));
+        bed.Peer.Expect(Syn | Ack, ack: 7001, at: TimeSpan.Zero);
+    }
 }
