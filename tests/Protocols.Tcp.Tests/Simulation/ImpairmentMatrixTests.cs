@@ -22,13 +22,13 @@ public sealed class ImpairmentMatrixTests(ITestOutputHelper output)
     {
         ["loss 0%"] = (Base, 1500, 4 * MiB, true, TimeSpan.FromSeconds(10)), // also the MTU 1500 cell
         ["loss 1%"] = (Base with { Loss = 0.01 }, 1500, 4 * MiB, true, TimeSpan.FromSeconds(60)),
-        ["loss 5%"] = (Base with { Loss = 0.05 }, 1500, 2 * MiB, true, TimeSpan.FromSeconds(120)),
-        ["loss 10%"] = (Base with { Loss = 0.10 }, 1500, 2 * MiB, true, TimeSpan.FromSeconds(300)),
-        ["loss 20%"] = (Base with { Loss = 0.20 }, 1500, MiB / 4, true, TimeSpan.FromHours(2)),
-        ["loss 5% a>b"] = (Base with { Loss = 0.05 }, 1500, 2 * MiB, false, TimeSpan.FromSeconds(120)),
-        ["loss 10% a>b"] = (Base with { Loss = 0.10 }, 1500, 2 * MiB, false, TimeSpan.FromSeconds(300)),
+        ["loss 5%"] = (Base with { Loss = 0.05 }, 1500, 4 * MiB, true, TimeSpan.FromSeconds(150)),
+        ["loss 10%"] = (Base with { Loss = 0.10 }, 1500, 4 * MiB, true, TimeSpan.FromSeconds(600)),
+        ["loss 20%"] = (Base with { Loss = 0.20 }, 1500, 1 * MiB, true, TimeSpan.FromHours(1)),
+        ["loss 5% a>b"] = (Base with { Loss = 0.05 }, 1500, 4 * MiB, false, TimeSpan.FromSeconds(150)),
+        ["loss 10% a>b"] = (Base with { Loss = 0.10 }, 1500, 4 * MiB, false, TimeSpan.FromSeconds(600)),
         // 20 % loss both ways (ACKs too) at 20 ms RTT: RTOs inflated by RFC 7323 echoes of old timestamps make it slow (see the report).
-        ["loss 20% a>b"] = (Base with { Loss = 0.20 }, 1500, MiB / 4, false, TimeSpan.FromHours(2)),
+        ["loss 20% a>b"] = (Base with { Loss = 0.20 }, 1500, MiB / 4, false, TimeSpan.FromHours(4)),
         ["reorder 5%"] = (Base with { Reordering = 0.05, ReorderDelay = TimeSpan.FromMilliseconds(5) }, 1500, 4 * MiB, true, TimeSpan.FromSeconds(60)),
         ["duplicate 5%"] = (Base with { Duplication = 0.05 }, 1500, 4 * MiB, true, TimeSpan.FromSeconds(30)),
         ["corrupt 1%"] = (Base with { Corruption = 0.01 }, 1500, 4 * MiB, true, TimeSpan.FromSeconds(60)),
