@@ -174,4 +174,61 @@ public sealed class CloseTests(ITestOutputHelper output)
         Assert.Equal(1, bed.Tcp.Counters.KeepAliveTimeouts);
         Assert.Equal(TcpState.Closed, bed.State);
     }
+
+    [Fact]
+    public void Fin_wait_1_goes_straight_to_time_wait_on_a_fin_that_acks_our_fin_and_time_wait_defaults_to_60_seconds()
+    {
+        var bed = new TcpBed(output); // default MSL 30 s: TIME_WAIT 2 x MSL = 60 s
+        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen();
+        uint iss = synAck.Seq;
+        server.Dispose();
+        bed.Peer.Expect(Fin | Ack, seq: iss + 1, ack: 1001, at: TimeSpan.Zero);
+        Assert.Equal(TcpState.FinWait1, bed.State);
+        bed.Peer.Send(Fin | Ack, seq: 1001, ack: iss + 2);
+        bed.Peer.Expect(Ack, seq: iss + 2, ack: 1002, length: 0, at: TimeSpan.Zero);
+        Assert.Equal(TcpState.TimeWait, bed.State);
+        bed.Peer.ExpectNothing(TimeSpan.FromSeconds(60) - Ms);
+        Assert.Equal(TcpState.TimeWait, bed.State);
+        bed.RunFor(Ms);
+        Assert.Equal(TcpState.Closed, bed.State);
+    }
+
+    [Fact]
+    public void Last_ack_retransmits_its_fin_until_acknowledged()
+    {
+        var bed = new TcpBed(output);
+        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen();
+        uint iss = synAck.Seq;
+        bed.Peer.Send(Fin | Ack, seq: 1001, ack: iss + 1);
+        bed.Peer.Expect(Ack, ack: 1002, within: TimeSpan.FromMilliseconds(200));
+        server.Dispose();
+        CapturedSegment fin = bed.Peer.Expect(Fin | Ack, seq: iss + 1, ack: 1002, at: TimeSpan.Zero);
+        Assert.Equal(TcpState.LastAck, bed.State);
+        CapturedSegment again = bed.Peer.Expect(Fin | Ack, seq: iss + 1, ack: 1002, within: TimeSpan.FromSeconds(3));
+        CapturedSegment third = bed.Peer.Expect(Fin | Ack, seq: iss + 1, ack: 1002, within: TimeSpan.FromSeconds(6));
+        Assert.Equal((again.At - fin.At) * 2, third.At - again.At); // RFC 6298 5.5: backoff applies to the FIN too
+        bed.Peer.Send(Ack, seq: 1002, ack: iss + 2);
+        bed.RunPending();
+        Assert.Equal(TcpState.Closed, bed.State);
+        bed.Peer.ExpectNothing(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public void Keepalive_with_the_linux_defaults_expires_after_two_hours_and_nine_probes_75_seconds_apart()
+    {
+        var bed = new TcpBed(output);
+        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: new TcpConnectionOptions { KeepAlive = new TcpKeepAliveOptions() });
+        Task<byte[]> read = bed.Read(server);
+        bed.Peer.Expect(Ack, seq: synAck.Seq, ack: 1001, at: TimeSpan.FromHours(2));
+        for (int i = 1; i < 9; i++)
+        {
+            bed.Peer.Expect(Ack, seq: synAck.Seq, ack: 1001, at: TimeSpan.FromSeconds(75));
+        }
+
+        TimeSpan lastProbe = bed.Now;
+        bed.Sim.RunUntil(() => read.IsCompleted, TimeSpan.FromMinutes(5));
+        Assert.Equal(lastProbe + TimeSpan.FromSeconds(75), bed.Now); // 2 h + 9 x 75 s after the last segment
+        var e = Assert.Throws<TcpException>(() => read.GetAwaiter().GetResult());
+        Assert.Equal(SocketError.TimedOut, e.SocketErrorCode);
+    }
 }
