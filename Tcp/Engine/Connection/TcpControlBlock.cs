@@ -96,6 +96,9 @@ internal sealed class TcpControlBlock
 
     // Loss recovery (RFC 5681 3.2, RFC 6582).
     private int _dupAcks;
+    private long _limitedTransmit;
+    private uint _tsAtLastRetransmit; // the TSval our latest retransmission carried
+    private bool _hasRetransmitTs; // RFC 3042: extra bytes the first two duplicate ACKs let out
     private SeqNum _recover;
     private bool _recoverValid;
 
@@ -566,11 +569,13 @@ internal sealed class TcpControlBlock
             case TcpState.Established:
                 _send!.CompleteWrites();
                 State = TcpState.FinWait1;
+                LeaveEstablishedCount(); // tcpCurrEstab counts ESTABLISHED and CLOSE-WAIT (RFC 1213)
                 Output(nowMicros);
                 break;
             case TcpState.CloseWait:
                 _send!.CompleteWrites();
                 State = TcpState.LastAck;
+                LeaveEstablishedCount();
                 Output(nowMicros);
                 break;
             default:
@@ -981,6 +986,7 @@ internal sealed class TcpControlBlock
             }
 
             _dupAcks = 0;
+            _limitedTransmit = 0;
             if (freed > 0)
             {
                 _events |= TcpEvents.Writable;
@@ -999,8 +1005,15 @@ internal sealed class TcpControlBlock
             {
                 _cc.OnDuplicateAck(nowMicros); // RFC 5681 3.2 step 4
             }
+            else if (_dupAcks < CongestionRules.DuplicateAckThreshold)
+            {
+                // RFC 3042 limited transmit: each of the first two duplicate ACKs lets one new segment out
+                // beyond cwnd (FlightSize <= cwnd + 2 * SMSS), so that a small window still collects three.
+                _limitedTransmit = _dupAcks * (long)_mss;
+            }
             else if (_dupAcks == CongestionRules.DuplicateAckThreshold && (!_recoverValid || ack >= _recover))
             {
+                _limitedTransmit = 0;
                 // RFC 5681 3.2 steps 2-3, RFC 6582 3.2 step 2: fast retransmit, enter fast recovery.
                 _recover = _sndMax;
                 _recoverValid = true;
@@ -1163,7 +1176,7 @@ internal sealed class TcpControlBlock
                 _cc.OnRestartAfterIdle(nowMicros); // RFC 5681 4.1
             }
 
-            long window = Math.Min(_sndWnd, _cc.CongestionWindow);
+            long window = Math.Min(_sndWnd, _cc.CongestionWindow + (retransmission || _cc.InFastRecovery ? 0 : _limitedTransmit));
             long usable = window - (_sndNxt - _sndUna);
             int len = (int)Math.Clamp(Math.Min(Math.Min(_mss, dataRemaining), usable), 0, int.MaxValue);
             bool fin = finPending && len == dataRemaining;
@@ -1239,6 +1252,8 @@ internal sealed class TcpControlBlock
         {
             _retransmissions++;
             _counters.Add(TcpCounter.SegmentsRetransmitted);
+            _tsAtLastRetransmit = TsNow(nowMicros);
+            _hasRetransmitTs = true;
             if (_rttTiming && _rttSeq > seq)
             {
                 _rttTiming = false; // Karn's rule (RFC 6298 3)
@@ -1354,6 +1369,7 @@ internal sealed class TcpControlBlock
         _recover = _sndMax; // RFC 6582 4: after a timeout, recover = the highest sequence number sent
         _recoverValid = true;
         _dupAcks = 0;
+        _limitedTransmit = 0;
         _rttTiming = false;
         _sndNxt = _sndUna; // go back: what follows is resent as the window reopens
         RetransmitHead(nowMicros);
@@ -1651,7 +1667,15 @@ internal sealed class TcpControlBlock
     {
         if (_tsEnabled && seg.Options.Timestamps is TcpTimestamps ts && ts.TsEcr != 0)
         {
-            // RFC 7323 4.1: every ACK of new data gives a measurement; Karn's rule does not apply.
+            // RFC 7323 4.1: every ACK of new data gives a measurement. But an echo older than our last
+            // retransmission may be the receiver's TS.Recent from an earlier copy, kept while it
+            // answered a later duplicate (RFC 7323 4.3): the sample would include a whole RTO and
+            // inflate the RTO ever further under heavy loss. Such echoes are skipped, Karn-style.
+            if (_hasRetransmitTs && TsBefore(ts.TsEcr, _tsAtLastRetransmit))
+            {
+                return null;
+            }
+
             if (RtoEstimator.TryGetTimestampSample(TsNow(nowMicros), ts.TsEcr, MicrosPerTimestampTick, out long rtt))
             {
                 _rto.AddSample(rtt, RtoEstimator.ExpectedSamplesPerWindow(flight + _mss, _mss));

@@ -99,6 +99,7 @@ public class TcpControlBlockBasicTests
 
         a.Close(wire.Now);
         Assert.Equal(TcpState.FinWait1, a.State);
+        Assert.Equal(0, wire.CountersA.CurrentEstablished); // ESTABLISHED and CLOSE-WAIT only
         Assert.True(wire.Log[^1].Has(TcpFlags.Fin | TcpFlags.Ack));
         wire.Run(wire.OneWayDelay);
         Assert.Equal(TcpState.CloseWait, b.State);
@@ -106,8 +107,10 @@ public class TcpControlBlockBasicTests
         wire.Run(wire.OneWayDelay);
         Assert.Equal(TcpState.FinWait2, a.State);
 
+        Assert.Equal(1, wire.CountersB.CurrentEstablished); // CLOSE-WAIT still counts
         b.Close(wire.Now);
         Assert.Equal(TcpState.LastAck, b.State);
+        Assert.Equal(0, wire.CountersB.CurrentEstablished);
         wire.Run(wire.OneWayDelay);
         Assert.Equal(TcpState.TimeWait, a.State);
         Assert.True(wire.EventsA.HasFlag(TcpEvents.TimeWaitEntered));

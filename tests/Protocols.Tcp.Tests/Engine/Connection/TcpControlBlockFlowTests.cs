@@ -199,6 +199,23 @@ public class TcpControlBlockFlowTests
     }
 
     [Fact]
+    public void Limited_transmit_sends_new_data_on_the_first_two_duplicate_acks()
+    {
+        var p = new ScriptedPeer();
+        p.Establish();
+        p.Tcb.Send(new byte[20 * 1460], p.Now);
+        Assert.Equal(10, p.Output.Take().Count); // the initial window (RFC 6928)
+        SeqNum una = p.Tcb.SndUna;
+        SentSegment first = Assert.Single(p.Send(TcpFlags.Ack, ack: una)); // duplicate 1: one new segment (RFC 3042)
+        Assert.Equal((una + (10 * 1460)).Value, first.Seq);
+        SentSegment second = Assert.Single(p.Send(TcpFlags.Ack, ack: una)); // duplicate 2: one more
+        Assert.Equal((una + (11 * 1460)).Value, second.Seq);
+        SentSegment fast = Assert.Single(p.Send(TcpFlags.Ack, ack: una)); // duplicate 3: fast retransmit
+        Assert.Equal(una.Value, fast.Seq);
+        Assert.True(p.Tcb.Congestion.InFastRecovery);
+    }
+
+    [Fact]
     public void Partial_acks_repair_several_losses_in_one_recovery()
     {
         var wire = new EngineWire();

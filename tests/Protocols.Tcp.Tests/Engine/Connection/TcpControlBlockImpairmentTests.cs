@@ -1,8 +1,9 @@
 using Protocols.Tcp.Engine;
+using Xunit.Abstractions;
 
 namespace Protocols.Tcp.Tests.Engine.Connection;
 
-public class TcpControlBlockImpairmentTests
+public class TcpControlBlockImpairmentTests(ITestOutputHelper output)
 {
     [Theory]
     [InlineData(0.02, 0.0, 0.0, 1)]
@@ -29,6 +30,8 @@ public class TcpControlBlockImpairmentTests
         Assert.Equal(up, wire.Transfer(wire.A, wire.B!, up, limit: 300_000_000));
         Assert.Equal(down, wire.Transfer(wire.B!, wire.A, down, limit: 300_000_000));
         Assert.True(wire.Now - start < 300_000_000, $"took {(wire.Now - start) / 1e6} s");
+        output.WriteLine(FormattableString.Invariant(
+            $"loss {loss:P0} reorder {reorder:P0} dup {duplicate:P0}: 700 kB in {(wire.Now - start) / 1e6:0.00} s virtual (20 ms RTT), retransmitted {wire.CountersA.SegmentsRetransmitted}+{wire.CountersB.SegmentsRetransmitted}, timeouts {wire.CountersA.Timeouts}+{wire.CountersB.Timeouts}, fast retransmits {wire.CountersA.FastRetransmits}+{wire.CountersB.FastRetransmits}"));
 
         // And both close cleanly despite the impairment.
         wire.A.Close(wire.Now);

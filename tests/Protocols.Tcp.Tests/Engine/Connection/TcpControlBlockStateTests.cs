@@ -174,6 +174,39 @@ public class TcpControlBlockStateTests
     }
 
     [Fact]
+    public void Passive_syn_received_takes_data_on_the_handshake_ack_and_returns_to_listen_on_a_syn()
+    {
+        var output = new RecordingOutput(() => 0);
+        var env = new TcpEngineEnvironment(output, new IsnGenerator(EngineWire.Secret), new Random(1));
+        var tuple = new TcpFourTuple(EngineWire.AddressB, 80, EngineWire.AddressA, 40000);
+        var tcb = new TcpControlBlock(tuple, TcpConnectionOptions.Default, env);
+        tcb.OpenPassive(new TcpSegment(new SeqNum(1000), default, TcpFlags.Syn, 65535, new TcpOptions { Mss = 1460 }, default), 0);
+        SentSegment synAck = Assert.Single(output.Take());
+        tcb.OnSegment(new TcpSegment(new SeqNum(1001), synAck.Header.Seq + 1, TcpFlags.Ack | TcpFlags.Psh, 65535, default, "GET"u8), 1000);
+        Assert.Equal(TcpState.Established, tcb.State);
+        Assert.Equal(3, tcb.ReadableBytes);
+
+        var other = new TcpControlBlock(tuple, TcpConnectionOptions.Default, env);
+        other.OpenPassive(new TcpSegment(new SeqNum(1000), default, TcpFlags.Syn, 65535, default, default), 0);
+        output.Take();
+        other.OnSegment(new TcpSegment(new SeqNum(1001), default, TcpFlags.Syn, 65535, default, default), 0);
+        Assert.Equal(TcpState.Closed, other.State); // RFC 9293 3.10.7.4: a passive SYN-RECEIVED goes back to LISTEN
+        Assert.Empty(output.Take());
+    }
+
+    [Fact]
+    public void Rto_starts_at_3_seconds_after_a_lost_syn_without_timestamps()
+    {
+        var plain = TcpConnectionOptions.Default with { Timestamps = false };
+        var wire = new EngineWire(plain, plain);
+        int drop = 1;
+        wire.Filter = s => s.FromA && s.Has(TcpFlags.Syn) && drop-- > 0 ? WireAction.Drop : WireAction.Deliver;
+        wire.Connect();
+        Assert.False(wire.A.RtoEstimator.HasSample); // Karn: the SYN-ACK may answer either SYN
+        Assert.Equal(3_000_000, wire.A.RtoEstimator.Rto); // RFC 6298 5.7
+    }
+
+    [Fact]
     public void Info_reads_like_an_ss_row()
     {
         var wire = new EngineWire();
