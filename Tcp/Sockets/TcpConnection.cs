@@ -42,6 +42,15 @@ internal sealed class TcpConnection
 
     public TcpConnectionQueue Queue { get; set; }
 
+    /// <summary>Neighbours in the listener's SYN queue (an intrusive list: O(1) removal, arrival order, no hashing).</summary>
+    public TcpConnection? SynPrevious { get; set; }
+
+    /// <summary>See <see cref="SynPrevious"/>.</summary>
+    public TcpConnection? SynNext { get; set; }
+
+    /// <summary>Whether the connection is linked in its listener's SYN queue.</summary>
+    public bool InSynQueue { get; set; }
+
     /// <summary>The application's stream, once connected or accepted; null before and after it is disposed.</summary>
     public TcpStream? Stream { get; set; }
 

@@ -17,7 +17,7 @@ namespace Protocols.Tcp;
 public sealed class TcpListener : IDisposable
 {
     private readonly TcpLayer _layer;
-    private readonly HashSet<TcpConnection> _synQueue = new();
+    private readonly SynQueue _synQueue = new();
     private readonly Queue<TcpConnection> _acceptQueue = new();
     private readonly Queue<AcceptWaiter> _waiters = new();
     private readonly int _windowScale;
@@ -358,13 +358,13 @@ public sealed class TcpListener : IDisposable
     {
         _closedOnLoop = true;
         long now = _layer.NowMicros;
-        foreach (TcpConnection connection in _synQueue.ToArray())
+        while (_synQueue.First is { } connection)
         {
+            _synQueue.Remove(connection);
+            connection.Queue = TcpConnectionQueue.None;
             connection.Tcb.Abort(now);
             _layer.Drain(connection);
         }
-
-        _synQueue.Clear();
         while (_acceptQueue.Count > 0)
         {
             TcpConnection connection = _acceptQueue.Dequeue();
@@ -380,6 +380,64 @@ public sealed class TcpListener : IDisposable
         while (_waiters.Count > 0)
         {
             _waiters.Dequeue().Fail(new TcpException(SocketError.OperationAborted, "The listener was closed."));
+        }
+    }
+
+    // The half-open connections in arrival order, linked through the connections themselves.
+    private sealed class SynQueue
+    {
+        private TcpConnection? _last;
+
+        public TcpConnection? First { get; private set; }
+
+        public int Count { get; private set; }
+
+        public void Add(TcpConnection connection)
+        {
+            connection.SynPrevious = _last;
+            connection.SynNext = null;
+            if (_last is null)
+            {
+                First = connection;
+            }
+            else
+            {
+                _last.SynNext = connection;
+            }
+
+            _last = connection;
+            connection.InSynQueue = true;
+            Count++;
+        }
+
+        public void Remove(TcpConnection connection)
+        {
+            if (!connection.InSynQueue)
+            {
+                return;
+            }
+
+            if (connection.SynPrevious is { } previous)
+            {
+                previous.SynNext = connection.SynNext;
+            }
+            else
+            {
+                First = connection.SynNext;
+            }
+
+            if (connection.SynNext is { } next)
+            {
+                next.SynPrevious = connection.SynPrevious;
+            }
+            else
+            {
+                _last = connection.SynPrevious;
+            }
+
+            connection.SynPrevious = connection.SynNext = null;
+            connection.InSynQueue = false;
+            Count--;
         }
     }
 

@@ -99,6 +99,98 @@ public class TcpConnectionTests
     }
 
     [Fact]
+    public void ICMP_errors_reach_the_connection_they_quote_fragmentation_needed_lowers_the_MSS_and_soft_errors_do_not_kill_it()
+    {
+        var net = new TcpSimulation(seed: 35, Lan, trace: true);
+        using TcpListener listener = net.TcpB.Listen(80);
+        (TcpStream client, TcpStream server) = net.Connect(listener);
+        Ipv4Address router = Ipv4Address.Parse("10.0.0.254");
+
+        // RFC 1191: a router on the path has an MTU of 1000.
+        net.InjectIcmpErrorTowardsA(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.FragmentationNeeded, 1000, client.LocalEndPoint, client.RemoteEndPoint, router);
+
+        // RFC 5927 / RFC 1122 4.2.3.9: host unreachable on an established connection is a soft error.
+        net.InjectIcmpErrorTowardsA(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.HostUnreachable, 0, client.LocalEndPoint, client.RemoteEndPoint, router);
+
+        // An error quoting a connection that does not exist is ignored.
+        net.InjectIcmpErrorTowardsA(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.PortUnreachable, 0, new Ipv4Endpoint(A, 1), client.RemoteEndPoint, router);
+        net.Settle();
+        Assert.Equal(2, net.TcpA.Counters[TcpCounter.IcmpErrors]);
+        Assert.Equal(TcpState.Established, client.State);
+
+        net.Lines.Clear();
+        byte[] got = net.Run(async () =>
+        {
+            await client.WriteAsync(new byte[20_000]);
+            client.CompleteWrites();
+            return await ReadToEndAsync(server);
+        });
+        Assert.Equal(20_000, got.Length);
+        int largest = net.Lines.Where(l => l.Contains(" In ", StringComparison.Ordinal)).Select(l => int.Parse(l[(l.LastIndexOf("length ", StringComparison.Ordinal) + 7)..], System.Globalization.CultureInfo.InvariantCulture)).Max();
+        Assert.InRange(largest, 500, 1000 - 40);
+        client.Dispose();
+        server.Dispose();
+    }
+
+    [Fact]
+    public void A_new_SYN_for_a_4_tuple_in_TIME_WAIT_opens_a_new_connection_RFC_6191()
+    {
+        var net = new TcpSimulation(seed: 37, Lan);
+        using TcpListener listener = net.TcpB.Listen(80);
+        var local = new Ipv4Endpoint(A, 40123);
+        TcpStream again = net.Run(async () =>
+        {
+            Task<TcpStream> accept = listener.AcceptAsync();
+            TcpStream client = await net.TcpA.ConnectAsync(new Ipv4Endpoint(B, 80), null, local);
+            TcpStream server = await accept;
+
+            // The server closes first: the server side keeps the 4-tuple in TIME_WAIT.
+            server.Dispose();
+            Assert.Equal(0, await client.ReadAsync(new byte[1]));
+            client.Dispose();
+            await Task.Delay(TimeSpan.FromSeconds(1), net.Sim.Clock);
+            Assert.Equal(TcpState.TimeWait, net.TcpB.GetConnections().Single(r => r.State != TcpState.Listen).State);
+            Assert.Equal(0, net.TcpA.ConnectionCount);
+
+            // Same 4-tuple, a newer ISN and timestamp: TIME_WAIT gives way.
+            accept = listener.AcceptAsync();
+            TcpStream again = await net.TcpA.ConnectAsync(new Ipv4Endpoint(B, 80), null, local);
+            TcpStream second = await accept;
+            await again.WriteAsync("again"u8.ToArray());
+            var buffer = new byte[5];
+            await second.ReadExactlyAsync(buffer);
+            Assert.Equal("again"u8.ToArray(), buffer);
+            return again;
+        });
+
+        Assert.Equal(local, again.LocalEndPoint);
+        Assert.Equal(1, net.TcpB.Counters.TimeWaitRecycled);
+    }
+
+    [Fact]
+    public void Segments_fit_the_sending_interface_even_when_the_peer_announces_a_larger_MSS()
+    {
+        // A's interface has an MTU of 576, B announces 1460: A's segments must still fit 576
+        // (RFC 9293 3.7.1: Eff.snd.MSS is bounded by what the interface can send; with DF set, a
+        // datagram IP refuses as too big lowers the MSS like an ICMP fragmentation-needed would).
+        var net = new TcpSimulation(seed: 38, Lan, interfaceMtuA: 576, trace: true);
+        using TcpListener listener = net.TcpB.Listen(80);
+        (TcpStream client, TcpStream server) = net.Connect(listener);
+        byte[] got = net.Run(async () =>
+        {
+            await client.WriteAsync(new byte[30_000]);
+            client.CompleteWrites();
+            return await ReadToEndAsync(server);
+        });
+        Assert.Equal(30_000, got.Length);
+        int largest = net.Lines.Where(l => l.Contains(" In ", StringComparison.Ordinal)).Select(l => int.Parse(l[(l.LastIndexOf("length ", StringComparison.Ordinal) + 7)..], System.Globalization.CultureInfo.InvariantCulture)).Max();
+        Assert.InRange(largest, 400, 576 - 40);
+        Assert.Equal(0, net.A.Counters.Snapshot().FragmentsSent);
+        client.Dispose();
+        server.Dispose();
+    }
+
+    [Fact]
     public void A_stack_connects_to_its_own_address()
     {
         var net = new TcpSimulation(seed: 34, Lan);

@@ -164,6 +164,31 @@ public class TcpListenerTests
     }
 
     [Fact]
+    public void Disposing_a_listener_resets_its_half_open_connections_in_arrival_order()
+    {
+        var net = new TcpSimulation(seed: 49, Lan, trace: true);
+        TcpListener listener = net.TcpB.Listen(80);
+        for (int i = 0; i < 3; i++)
+        {
+            net.InjectTowardsB((ushort)(30000 + i), 80, new TcpOutgoingSegment { Seq = new SeqNum(100), Flags = TcpFlags.Syn, Window = 65535 }, source: Ipv4Address.Parse("10.0.0.77"));
+        }
+
+        net.Sim.RunFor(TimeSpan.FromMilliseconds(10));
+        Assert.Equal(3, listener.SynQueueCount);
+        net.Lines.Clear();
+        listener.Dispose();
+        net.Sim.RunFor(TimeSpan.FromMilliseconds(10));
+        string[] resets = net.Lines.Where(l => l.Contains("Flags [R", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(3, resets.Length);
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.Contains($"10.0.0.2.80 > 10.0.0.77.{30000 + i}: Flags [R", resets[i]);
+        }
+
+        Assert.Equal(0, net.TcpB.ConnectionCount);
+    }
+
+    [Fact]
     public void Accept_can_be_cancelled_without_losing_a_connection()
     {
         var net = new TcpSimulation(seed: 47, Lan);

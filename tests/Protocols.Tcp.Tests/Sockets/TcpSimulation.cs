@@ -16,13 +16,13 @@ internal sealed class TcpSimulation
     public static readonly Ipv4Address AddressB = Ipv4Address.Parse("10.0.0.2");
     public static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
 
-    public TcpSimulation(int seed, LinkOptions? link = null, int mtu = 1500, TcpStackOptions? tcpA = null, TcpStackOptions? tcpB = null, bool trace = false, int requestQueueCapacity = 4096, bool tcpOnB = true, Simulation? sim = null)
+    public TcpSimulation(int seed, LinkOptions? link = null, int mtu = 1500, TcpStackOptions? tcpA = null, TcpStackOptions? tcpB = null, bool trace = false, int requestQueueCapacity = 4096, bool tcpOnB = true, Simulation? sim = null, int? interfaceMtuA = null)
     {
         Sim = sim ?? new Simulation(seed);
         Link = Sim.Network.CreateLink(link, link, DeviceMedium.Ip, mtu);
         A = Sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = seed, Name = $"sim{seed}-a", RequestQueueCapacity = requestQueueCapacity }), s => s.Poll(), s => s.NextDeadline);
         B = Sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = seed + 1, Name = $"sim{seed}-b", RequestQueueCapacity = requestQueueCapacity }), s => s.Poll(), s => s.NextDeadline);
-        A.AddInterface(Link.A, AddressA, 24);
+        A.AddInterface(Link.A, AddressA, 24, mtu: interfaceMtuA);
         INetworkDevice deviceB = trace ? new TracingDevice(Link.B, line => Lines.Add(line), Sim.Clock) : Link.B;
         B.AddInterface(deviceB, AddressB, 24);
         TcpA = A.UseTcp(tcpA ?? new TcpStackOptions { Seed = seed, Name = $"sim{seed}-a" });
@@ -60,6 +60,23 @@ internal sealed class TcpSimulation
             TcpStream server = await accept;
             return (client, server);
         });
+
+    /// <summary>
+    /// Puts an ICMP error on the wire from B's side towards A, reported by <paramref name="reporter"/>
+    /// and quoting a TCP segment from <paramref name="from"/> (on A) to <paramref name="to"/>.
+    /// </summary>
+    public void InjectIcmpErrorTowardsA(IcmpType type, byte code, uint restOfHeader, Ipv4Endpoint from, Ipv4Endpoint to, Ipv4Address reporter)
+    {
+        var tcp = new byte[TcpHeader.FixedLength];
+        new TcpOutgoingSegment { Seq = new SeqNum(1), Flags = TcpFlags.Ack, Window = 100 }.Write(tcp, new TcpFourTuple(from.Address, from.Port, to.Address, to.Port), default, default);
+        var quoted = new byte[Ipv4Header.FixedLength + tcp.Length];
+        Ipv4Packet.Write(quoted, new Ipv4Header { Ttl = 64, Protocol = IpProtocol.Tcp, Identification = 7, Source = from.Address, Destination = to.Address, DontFragment = true }, [], tcp);
+        var icmp = new byte[IcmpHeader.FixedLength + quoted.Length];
+        int icmpLength = IcmpMessage.WriteError(icmp, type, code, restOfHeader, quoted);
+        var packet = new byte[Ipv4Header.FixedLength + icmpLength];
+        int n = Ipv4Packet.Write(packet, new Ipv4Header { Ttl = 64, Protocol = IpProtocol.Icmp, Identification = 8, Source = reporter, Destination = from.Address }, [], icmp.AsSpan(0, icmpLength));
+        Assert.True(Link.B.TrySend(packet.AsSpan(0, n)));
+    }
 
     /// <summary>Puts a hand-made TCP segment from A's address on the wire towards B.</summary>
     public void InjectTowardsB(ushort sourcePort, ushort destinationPort, TcpOutgoingSegment segment, ReadOnlySpan<byte> payload = default, bool corruptChecksum = false, Ipv4Address? source = null)
