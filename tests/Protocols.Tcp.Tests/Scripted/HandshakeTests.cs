@@ -278,4 +278,35 @@ public sealed class HandshakeTests(ITestOutputHelper output)
         bed.Peer.Send(Syn, seq: 7000, options: Options(mss: 1460));
         bed.Peer.Expect(Syn | Ack, ack: 7001, at: TimeSpan.Zero);
     }
+
+    [Fact]
+    public void An_icmp_port_unreachable_for_the_syn_fails_the_connect_with_connection_refused()
+    {
+        var bed = new TcpBed(output);
+        bed.Peer.Port = 80;
+        bed.Peer.RemotePort = 0;
+        Task<TcpStream> connect = bed.Start(async () => await bed.Tcp.ConnectAsync(new Ipv4Endpoint(ScriptedBed.PeerAddress, 80), CancellationToken.None));
+        bed.Peer.Expect(Syn);
+        // RFC 1122 4.2.3.9: port unreachable is a hard error; in SYN-SENT the connect fails (as Linux does).
+        bed.Peer.SendIcmpError(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.PortUnreachable, bed.Peer.LastExpected!);
+        var e = Assert.Throws<TcpException>(() => bed.Complete(connect, TimeSpan.FromMilliseconds(500)));
+        Assert.Equal(SocketError.ConnectionRefused, e.SocketErrorCode);
+        bed.Peer.ExpectNothing(TimeSpan.FromSeconds(3), "no SYN retransmission after the hard error");
+    }
+
+    [Fact]
+    public void A_soft_icmp_error_does_not_end_the_connect()
+    {
+        var bed = new TcpBed(output);
+        bed.Peer.Port = 80;
+        bed.Peer.RemotePort = 0;
+        Task<TcpStream> connect = bed.Start(async () => await bed.Tcp.ConnectAsync(new Ipv4Endpoint(ScriptedBed.PeerAddress, 80), CancellationToken.None));
+        CapturedSegment syn = bed.Peer.Expect(Syn);
+        // RFC 1122 4.2.3.9: net/host unreachable (codes 0, 1) are soft errors: TCP must not abort.
+        bed.Peer.SendIcmpError(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.HostUnreachable, bed.Peer.LastExpected!);
+        bed.Peer.Expect(Syn, seq: syn.Seq, at: TimeSpan.FromSeconds(1));
+        bed.Peer.Send(Syn | Ack, seq: 5000, ack: syn.Seq + 1, options: Options(mss: 1460));
+        bed.Peer.Expect(Ack, seq: syn.Seq + 1, ack: 5001, at: TimeSpan.Zero);
+        bed.Complete(connect);
+    }
 }
