@@ -25,6 +25,18 @@ public sealed class DataTests(ITestOutputHelper output)
         Assert.True(bed.Tcp.Counters.DelayedAcks >= 1);
     }
 
+    [Theory]
+    [InlineData(null, 40)] // the default, Linux's minimum delayed-ACK time
+    [InlineData(1000, 200)] // RFC 1122 4.2.3.2 / docs/tcp.md: never more than 200 ms
+    public void The_delayed_ack_time_defaults_to_40_ms_and_is_capped_at_200_ms(int? configuredMs, int expectedMs)
+    {
+        var bed = new TcpBed(output);
+        TcpConnectionOptions options = configuredMs is int ms ? new TcpConnectionOptions { DelayedAckTimeout = TimeSpan.FromMilliseconds(ms) } : new TcpConnectionOptions();
+        (_, CapturedSegment synAck, _) = bed.PassiveOpen(options: options);
+        bed.Peer.Send(Ack | Psh, seq: 1001, ack: synAck.Seq + 1, payload: TcpBed.Pattern(10));
+        bed.Peer.Expect(Ack, seq: synAck.Seq + 1, ack: 1011, length: 0, at: TimeSpan.FromMilliseconds(expectedMs));
+    }
+
     [Fact]
     public void Every_second_full_segment_is_acked_at_once()
     {
