@@ -167,6 +167,21 @@ public class TcpControlBlockCloseTests
     }
 
     [Fact]
+    public void A_syn_that_reaches_a_time_wait_tcb_gets_a_challenge_ack()
+    {
+        var p = new ScriptedPeer();
+        p.Establish();
+        p.Tcb.Close(p.Now);
+        SentSegment fin = Assert.Single(p.Output.Take());
+        p.Send(TcpFlags.Fin | TcpFlags.Ack, ack: fin.Header.Seq + 1);
+        Assert.Equal(TcpState.TimeWait, p.Tcb.State);
+        SentSegment challenge = Assert.Single(p.Send(TcpFlags.Syn, seq: p.PeerSeq + 10));
+        Assert.Equal(TcpFlags.Ack, challenge.Flags);
+        Assert.Equal(p.PeerSeq.Value, challenge.Ack);
+        Assert.Equal(TcpState.TimeWait, p.Tcb.State);
+    }
+
+    [Fact]
     public void Can_be_replaced_by_a_newer_syn_in_time_wait_only()
     {
         var wire = new EngineWire();

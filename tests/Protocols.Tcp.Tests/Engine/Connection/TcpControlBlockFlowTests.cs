@@ -39,6 +39,20 @@ public class TcpControlBlockFlowTests
     }
 
     [Fact]
+    public void Unanswered_zero_window_probes_time_the_connection_out()
+    {
+        var p = new ScriptedPeer(TcpConnectionOptions.Default with { MaxRetransmissions = 4 });
+        p.Establish(window: 0);
+        p.Tcb.Send("stuck"u8, p.Now);
+        Assert.Empty(p.Output.Take()); // nothing fits a zero window
+        List<SentSegment> probes = p.AdvanceTo(p.Now + 600_000_000);
+        Assert.Equal(4, probes.Count);
+        Assert.All(probes, s => Assert.Equal((p.Tcb.SndUna - 1).Value, s.Seq));
+        Assert.Equal(TcpState.Closed, p.Tcb.State);
+        Assert.Equal(SocketError.TimedOut, p.Tcb.Error);
+    }
+
+    [Fact]
     public void Receive_window_update_is_sent_when_reading_frees_enough()
     {
         var p = new ScriptedPeer(TcpConnectionOptions.Default with { ReceiveBufferSize = 8192, WindowScaling = false });
