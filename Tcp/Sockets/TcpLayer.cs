@@ -23,6 +23,9 @@ public sealed partial class TcpLayer : IIpTransport
 {
     private const long UnixEpochTicks = 621_355_968_000_000_000;
 
+    // The latest deadline a DateTimeOffset can hold, in the engine's microseconds.
+    private const long MaxDeadlineMicros = (3_155_378_975_999_999_999 - UnixEpochTicks) / 10;
+
     private readonly Dictionary<TcpFourTuple, TcpConnection> _connections = new();
     private readonly ConcurrentDictionary<ListenKey, TcpListener> _listeners = new();
     private readonly Lock _listenLock = new();
@@ -71,6 +74,11 @@ public sealed partial class TcpLayer : IIpTransport
             Counters = Counters,
             ChallengeAckLimiter = new ChallengeAckLimiter(options.ChallengeAckLimitPerSecond),
         };
+        if (options.SegmentTrace is { } trace)
+        {
+            Environment.Trace = e => trace(FormatTrace(in e));
+        }
+
         TcpMetrics.Register(this);
     }
 
@@ -440,6 +448,15 @@ public sealed partial class TcpLayer : IIpTransport
     internal static TcpException ErrorFor(TcpControlBlock tcb, SocketError fallback) =>
         new(tcb.Error is SocketError.Success ? fallback : tcb.Error);
 
+    private string FormatTrace(in TcpTraceEvent e)
+    {
+        TcpFourTuple t = e.Tuple;
+        string time = Protocols.Ip.Devices.PacketFormatter.FormatTime(Stack.Now);
+        return e.Outgoing
+            ? FormattableString.Invariant($"{time} tcp {t.LocalAddress}:{t.LocalPort} > {t.RemoteAddress}:{t.RemotePort} out [{TcpOutgoingSegment.FlagString(e.Flags)}] seq {e.Seq} ack {e.Ack} win {e.Window} len {e.PayloadLength} {e.State}")
+            : FormattableString.Invariant($"{time} tcp {t.RemoteAddress}:{t.RemotePort} > {t.LocalAddress}:{t.LocalPort} in [{TcpOutgoingSegment.FlagString(e.Flags)}] seq {e.Seq} ack {e.Ack} win {e.Window} len {e.PayloadLength} {e.State}");
+    }
+
     /// <summary>The MSS to announce to <paramref name="remote"/>: the route's interface MTU - 40 (RFC 9293 3.7.1, RFC 879).</summary>
     internal int RouteMss(Ipv4Address local, Ipv4Address remote)
     {
@@ -531,7 +548,8 @@ public sealed partial class TcpLayer : IIpTransport
         }
 
         connection.TimerDueMicros = due;
-        connection.Timer = Stack.Timers.Schedule(new DateTimeOffset(UnixEpochTicks + (due * 10), TimeSpan.Zero), connection.TimerCallback);
+        long ticks = due < MaxDeadlineMicros ? UnixEpochTicks + (due * 10) : DateTimeOffset.MaxValue.UtcTicks;
+        connection.Timer = Stack.Timers.Schedule(new DateTimeOffset(ticks, TimeSpan.Zero), connection.TimerCallback);
     }
 
     // RFC 6191: a SYN for a 4-tuple in TIME_WAIT whose ISN (or timestamp) is newer than the old

@@ -47,6 +47,14 @@ public sealed class TcpStackOptions
     /// <summary>The most <see cref="TcpListener.AcceptAsync"/> calls waiting at once on one listener.</summary>
     public int MaxPendingAccepts { get; init; } = 1024;
 
+    /// <summary>
+    /// A per-segment trace of the connection engine, one line per segment sent or received with
+    /// the connection's state after it, e.g.
+    /// <c>12:00:00.001000 tcp 10.0.0.1:40000 &gt; 10.0.0.2:80 out [S] seq 1 ack 0 win 65535 len 0 SynSent</c>.
+    /// Null (the default) costs nothing; lines are built only when it is set. Runs on the loop.
+    /// </summary>
+    public Action<string>? SegmentTrace { get; init; }
+
     /// <summary>The <c>protocols.stack</c> tag of this layer's metrics; null for the stack's name.</summary>
     public string? Name { get; init; }
 }

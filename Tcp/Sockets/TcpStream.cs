@@ -134,9 +134,18 @@ public sealed partial class TcpStream : Stream
     public Task<TcpConnectionInfo> GetInfoAsync() => _layer.Stack.InvokeAsync(_ => GetInfo());
 
     /// <summary>Half-close: FIN after the data already written; reads go on until the peer's FIN. A write after it fails with <see cref="SocketError.Shutdown"/>.</summary>
-    public void CompleteWrites() => Post(_completeWritesOnLoop);
+    /// <exception cref="ObjectDisposedException">The stream was disposed.</exception>
+    public void CompleteWrites()
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        Post(_completeWritesOnLoop);
+    }
 
-    /// <summary>Abortive close: RST now, queued data is dropped; pending and later operations fail with <see cref="SocketError.ConnectionAborted"/>.</summary>
+    /// <summary>
+    /// Abortive close: RST now, queued data is dropped; pending and later operations fail with
+    /// <see cref="SocketError.ConnectionAborted"/>. Allowed after <see cref="Stream.Dispose()"/> too,
+    /// to reset a connection that is still closing (SO_LINGER 0).
+    /// </summary>
     public void Abort() => Post(_abortOnLoop);
 
     /// <inheritdoc/>

@@ -191,6 +191,24 @@ public class TcpConnectionTests
     }
 
     [Fact]
+    public void The_segment_trace_shows_each_segment_with_the_state_after_it()
+    {
+        var lines = new List<string>();
+        var tcpA = new TcpStackOptions { Seed = 39, Name = "trace-a", SegmentTrace = lines.Add };
+        var net = new TcpSimulation(seed: 39, Lan, tcpA: tcpA);
+        using TcpListener listener = net.TcpB.Listen(80);
+        (TcpStream client, TcpStream server) = net.Connect(listener);
+        string port = client.LocalEndPoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(3, lines.Count);
+        Assert.Matches($@"^00:00:00\.\d{{6}} tcp 10\.0\.0\.1:{port} > 10\.0\.0\.2:80 out \[S\] seq \d+ ack 0 win 65535 len 0 SynSent$", lines[0]);
+        // The engine reports a received segment once it is processed, after what it sent in answer.
+        Assert.Single(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, $@"tcp 10\.0\.0\.2:80 > 10\.0\.0\.1:{port} in \[S\.\] seq \d+ ack \d+ win \d+ len 0 Established$"));
+        Assert.Single(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, $@"tcp 10\.0\.0\.1:{port} > 10\.0\.0\.2:80 out \[\.\] .* len 0 Established$"));
+        client.Dispose();
+        server.Dispose();
+    }
+
+    [Fact]
     public void A_stack_connects_to_its_own_address()
     {
         var net = new TcpSimulation(seed: 34, Lan);

@@ -148,6 +148,7 @@ public class TcpStreamTests
             await Assert.ThrowsAsync<ObjectDisposedException>(async () => await pending);
             Assert.Throws<ObjectDisposedException>(() => { _ = client.ReadAsync(new byte[1]); });
             Assert.Throws<ObjectDisposedException>(() => { _ = client.WriteAsync(new byte[1]); });
+            Assert.Throws<ObjectDisposedException>(() => client.CompleteWrites());
             Assert.False(client.CanRead);
             Assert.Equal(0, await server.ReadAsync(new byte[10])); // the FIN
             client.Dispose(); // twice is fine
