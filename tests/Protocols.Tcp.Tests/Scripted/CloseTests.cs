@@ -231,4 +231,29 @@ public sealed class CloseTests(ITestOutputHelper output)
         var e = Assert.Throws<TcpException>(() => read.GetAwaiter().GetResult());
         Assert.Equal(SocketError.TimedOut, e.SocketErrorCode);
     }
+
+    [Fact]
+    public void Without_timestamps_a_syn_in_time_wait_is_accepted_only_above_rcv_nxt()
+    {
+        var bed = new TcpBed(output);
+        (TcpStream server, CapturedSegment synAck, TcpListener listener) = bed.PassiveOpen(); // no timestamps
+        uint iss = synAck.Seq;
+        server.Dispose();
+        bed.Peer.Expect(Fin | Ack, seq: iss + 1, ack: 1001, at: TimeSpan.Zero);
+        bed.Peer.Send(Fin | Ack, seq: 1001, ack: iss + 2);
+        bed.Peer.Expect(Ack, seq: iss + 2, ack: 1002, at: TimeSpan.Zero);
+        Assert.Equal(TcpState.TimeWait, bed.State);
+
+        // RFC 9293 3.10.7.4 / RFC 6191 3: without timestamps only a SYN above RCV.NXT may reopen the 4-tuple.
+        bed.Peer.Send(Syn, seq: 900, options: Options(mss: 1460));
+        bed.Peer.Expect(Ack, seq: iss + 2, ack: 1002, at: TimeSpan.Zero);
+        Assert.Equal(TcpState.TimeWait, bed.State);
+
+        Task<TcpStream> accept = bed.Start(async () => await listener.AcceptAsync(CancellationToken.None));
+        bed.Peer.Send(Syn, seq: 1002 + 100_000, options: Options(mss: 1460));
+        CapturedSegment synAck2 = bed.Peer.Expect(Syn | Ack, ack: 1002 + 100_001, at: TimeSpan.Zero);
+        bed.Peer.Send(Ack, seq: 1002 + 100_001, ack: synAck2.Seq + 1);
+        bed.Complete(accept);
+        Assert.Equal(TcpState.Established, bed.State);
+    }
 }
