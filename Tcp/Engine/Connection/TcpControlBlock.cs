@@ -117,11 +117,18 @@ internal sealed class TcpControlBlock
     /// <param name="tuple">The connection's 4-tuple (local = this stack).</param>
     /// <param name="options">Per-connection options.</param>
     /// <param name="env">Stack-wide services.</param>
-    /// <exception cref="ArgumentException">The congestion controller named in the options is not registered.</exception>
+    /// <exception cref="ArgumentException">The congestion controller named in the options is not registered, or a size or count in the options is out of range.</exception>
     public TcpControlBlock(in TcpFourTuple tuple, TcpConnectionOptions options, TcpEngineEnvironment env)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(env);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.SendBufferSize, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.SendBufferSize, SendBuffer.MaxCapacity, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.ReceiveBufferSize, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.ReceiveBufferSize, ReceiveBuffer.MaxCapacity, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfNegative(options.SynRetries, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfNegative(options.SynAckRetries, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfNegative(options.MaxRetransmissions, nameof(options));
         Tuple = tuple;
         _options = options;
         _env = env;
