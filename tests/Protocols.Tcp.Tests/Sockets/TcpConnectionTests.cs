@@ -281,6 +281,30 @@ public class TcpConnectionTests
     }
 
     [Fact]
+    public void Keepalive_ends_an_idle_connection_to_a_vanished_peer_with_TimedOut()
+    {
+        var net = new TcpSimulation(seed: 40, Lan);
+        using TcpListener listener = net.TcpB.Listen(80);
+        var options = TcpConnectionOptions.Default with { KeepAlive = new TcpKeepAliveOptions { Idle = TimeSpan.FromSeconds(10), Interval = TimeSpan.FromSeconds(1), ProbeCount = 3 } };
+        (TcpStream client, TcpStream server) = net.Connect(listener, options);
+        net.Link.AToB.Options = Lan with { Loss = 1 };
+        net.Link.BToA.Options = Lan with { Loss = 1 };
+        (TcpException e, TimeSpan took) = net.Run(
+            async () =>
+            {
+                DateTimeOffset start = net.Sim.Now;
+                TcpException e = await Assert.ThrowsAsync<TcpException>(async () => _ = await client.ReadAsync(new byte[1]));
+                return (e, net.Sim.Now - start);
+            },
+            TimeSpan.FromMinutes(1));
+        Assert.Equal(SocketError.TimedOut, e.SocketErrorCode);
+        Assert.InRange(took, TimeSpan.FromSeconds(12), TimeSpan.FromSeconds(15));
+        Assert.Equal(1, net.TcpA.Counters.KeepAliveTimeouts);
+        client.Dispose();
+        server.Dispose();
+    }
+
+    [Fact]
     public void A_SYN_nobody_answers_times_out_after_the_SYN_retries()
     {
         var net = new TcpSimulation(seed: 26, Lan);
