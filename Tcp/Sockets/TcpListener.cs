@@ -215,8 +215,12 @@ public sealed class TcpListener : IDisposable
         uint cookie = _layer.SynCookieGenerator.Create(in tuple, syn.Seq.Value, peer.Mss ?? 536, now, out _);
         var options = new TcpOptions { Mss = ourMss };
 
-        // RFC 7323 2.2: send Window Scale in a SYN-ACK only when the SYN had it.
-        if (Options.WindowScaling && peer.WindowScale is not null)
+        // RFC 7323 2.2: send Window Scale in a SYN-ACK only when the SYN had it. A cookie carries the
+        // peer's shift only in the timestamp (RFC 4987 3.6), so without timestamps offer no scaling
+        // either: otherwise the peer would scale our windows while we could not scale its own (Linux
+        // clears the options the same way when the SYN has no timestamps).
+        bool cookieCarriesOptions = Options.Timestamps && peer.Timestamps is not null;
+        if (Options.WindowScaling && peer.WindowScale is not null && cookieCarriesOptions)
         {
             options.WindowScale = (byte)_windowScale;
         }
