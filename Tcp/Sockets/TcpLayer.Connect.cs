@@ -11,6 +11,30 @@ public sealed partial class TcpLayer
     internal TcpControlBlock CreateControlBlock(in TcpFourTuple tuple, TcpConnectionOptions options) =>
         new(in tuple, WithRouteMss(options, in tuple), Environment);
 
+    /// <summary>
+    /// Checks what the control block would refuse, on the caller's thread, so a bad option fails
+    /// Listen or ConnectAsync at once instead of every SYN on the loop.
+    /// </summary>
+    /// <exception cref="ArgumentException">A size or count is out of range, or the congestion controller is unknown.</exception>
+    internal void ValidateOptions(TcpConnectionOptions options, string parameterName)
+    {
+        ArgumentNullException.ThrowIfNull(options, parameterName);
+        if (options.SendBufferSize is < 1 or > SendBuffer.MaxCapacity || options.ReceiveBufferSize is < 1 or > ReceiveBuffer.MaxCapacity)
+        {
+            throw new ArgumentOutOfRangeException(parameterName, $"Buffer sizes are 1 to {SendBuffer.MaxCapacity} bytes (send {options.SendBufferSize}, receive {options.ReceiveBufferSize}).");
+        }
+
+        if (options.SynRetries < 0 || options.SynAckRetries < 0 || options.MaxRetransmissions < 0)
+        {
+            throw new ArgumentOutOfRangeException(parameterName, "Retry counts cannot be negative.");
+        }
+
+        if (!Environment.Controllers.Names.Contains(options.CongestionControl, StringComparer.OrdinalIgnoreCase))
+        {
+            throw new ArgumentException($"Unknown congestion controller '{options.CongestionControl}'; known: {string.Join(", ", Environment.Controllers.Names)}.", parameterName);
+        }
+    }
+
     // The engine announces TcpConnectionOptions.Mss, or the environment's 1460 when it is null:
     // put the route's MTU - 40 in. One derived record per (options, MSS) pair, cached for the
     // last pair used, so a listener's connections share it (100,000 connections, one record).
@@ -54,7 +78,7 @@ public sealed partial class TcpLayer
             _local = local;
             _options = options;
             _cancellationToken = cancellationToken;
-            StartOnLoop = Start;
+            StartOnLoop = StartGuarded;
         }
 
         public Action<NetworkStack> StartOnLoop { get; }
@@ -66,6 +90,20 @@ public sealed partial class TcpLayer
         public void Fail(Exception exception) => TryFail(exception);
 
         protected override void OnClaimed() => _registration.Unregister();
+
+        // A failure inside the stack (a bug) fails the attempt instead of leaving it pending.
+        private void StartGuarded(NetworkStack stack)
+        {
+            try
+            {
+                Start(stack);
+            }
+            catch (Exception e)
+            {
+                Fail(new TcpException("The stack failed while opening the connection.", e));
+                throw; // the stack logs and counts it
+            }
+        }
 
         private void Start(NetworkStack stack)
         {
@@ -108,7 +146,17 @@ public sealed partial class TcpLayer
             }
 
             var tuple = new TcpFourTuple(source, port, _remote.Address, _remote.Port);
-            TcpControlBlock tcb = layer.CreateControlBlock(in tuple, _options);
+            TcpControlBlock tcb;
+            try
+            {
+                tcb = layer.CreateControlBlock(in tuple, _options);
+            }
+            catch (ArgumentException e)
+            {
+                Fail(e); // validated by ConnectAsync already; kept so a failure can never leave the task pending
+                return;
+            }
+
             var connection = new TcpConnection(layer, tcb, listener: null) { Connect = this };
             _connection = connection;
             layer.AddConnection(connection);

@@ -74,6 +74,7 @@ public sealed partial class TcpLayer : IIpTransport
             Counters = Counters,
             ChallengeAckLimiter = new ChallengeAckLimiter(options.ChallengeAckLimitPerSecond),
         };
+        ValidateOptions(options.Defaults, nameof(options));
         if (options.SegmentTrace is { } trace)
         {
             Environment.Trace = e => trace(FormatTrace(in e));
@@ -131,6 +132,11 @@ public sealed partial class TcpLayer : IIpTransport
         }
 
         ArgumentOutOfRangeException.ThrowIfLessThan(backlog, 1);
+        if (options is not null)
+        {
+            ValidateOptions(options, nameof(options));
+        }
+
         if (local.Address != Ipv4Address.Any && !Stack.IsLocalAddress(local.Address))
         {
             throw new TcpException(SocketError.AddressNotAvailable, $"{local.Address} is not an address of this stack.");
@@ -169,11 +175,17 @@ public sealed partial class TcpLayer : IIpTransport
     /// <param name="cancellationToken">Cancels the attempt (the half-open connection is dropped).</param>
     /// <returns>The established connection.</returns>
     /// <exception cref="TcpException">Refused, timed out (SYN retries exhausted), unreachable, address in use, or no ephemeral port free.</exception>
+    /// <exception cref="ArgumentException">The options are invalid (buffer sizes, retry counts, unknown congestion controller).</exception>
     public Task<TcpStream> ConnectAsync(Ipv4Endpoint remote, TcpConnectionOptions? options, Ipv4Endpoint? localEndpoint, CancellationToken cancellationToken = default)
     {
         if (remote.Port == 0 || remote.Address == Ipv4Address.Any || remote.Address == Ipv4Address.Broadcast)
         {
             throw new ArgumentException($"Cannot connect to {remote}.", nameof(remote));
+        }
+
+        if (options is not null)
+        {
+            ValidateOptions(options, nameof(options));
         }
 
         if (cancellationToken.IsCancellationRequested)

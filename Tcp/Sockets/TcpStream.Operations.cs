@@ -77,6 +77,18 @@ public sealed partial class TcpStream
 
         public void TryFail(Exception exception) => TryAbandon(exception);
 
+        /// <summary>A failure inside the stack while the loop worked on this operation (a bug): fail it, claimed or not, so no caller hangs.</summary>
+        public void FailAfterInternalError(Exception exception)
+        {
+            if (Interlocked.CompareExchange(ref _state, Abandoned, Busy) == Busy
+                || Interlocked.CompareExchange(ref _state, Abandoned, Pending) == Pending)
+            {
+                Unregister();
+                EndActive();
+                SetException(new TcpException("The stack failed while processing this operation.", exception));
+            }
+        }
+
         protected void BeginCore(CancellationToken cancellationToken)
         {
             _cancellationToken = cancellationToken;
@@ -135,7 +147,18 @@ public sealed partial class TcpStream
 
         protected abstract void Cache();
 
-        private void Start(NetworkStack stack) => Run();
+        private void Start(NetworkStack stack)
+        {
+            try
+            {
+                Run();
+            }
+            catch (Exception e)
+            {
+                FailAfterInternalError(e);
+                throw; // the stack logs and counts it (CallbackExceptions)
+            }
+        }
 
         private void RequestCancel()
         {

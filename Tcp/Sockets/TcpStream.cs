@@ -258,7 +258,15 @@ public sealed partial class TcpStream : Stream
     {
         if (_pendingRead is { } read && !_inReadStep)
         {
-            ReadStep(read);
+            try
+            {
+                ReadStep(read);
+            }
+            catch (Exception e)
+            {
+                read.FailAfterInternalError(e);
+                throw;
+            }
         }
     }
 
@@ -267,7 +275,15 @@ public sealed partial class TcpStream : Stream
     {
         if (_pendingWrite is { } write && !_inWriteStep)
         {
-            WriteStep(write);
+            try
+            {
+                WriteStep(write);
+            }
+            catch (Exception e)
+            {
+                write.FailAfterInternalError(e);
+                throw;
+            }
         }
     }
 

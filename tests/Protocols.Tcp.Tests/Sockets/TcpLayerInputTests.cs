@@ -123,6 +123,18 @@ public class TcpLayerInputTests
     }
 
     [Fact]
+    public void Invalid_connection_options_fail_Listen_and_ConnectAsync_at_once()
+    {
+        var net = new TcpSimulation(seed: 20);
+        var remote = new Ipv4Endpoint(TcpSimulation.AddressB, 80);
+        Assert.Throws<ArgumentOutOfRangeException>(() => net.TcpB.Listen(80, options: TcpConnectionOptions.Default with { ReceiveBufferSize = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => { _ = net.TcpA.ConnectAsync(remote, TcpConnectionOptions.Default with { SynRetries = -1 }, null); });
+        Assert.Throws<ArgumentException>(() => { _ = net.TcpA.ConnectAsync(remote, TcpConnectionOptions.Default with { CongestionControl = "nope" }, null); });
+        Assert.Throws<ArgumentOutOfRangeException>(() => net.TcpB.Listen(80, backlog: 0));
+        Assert.Equal(0, net.TcpB.ListenerCount);
+    }
+
+    [Fact]
     public void UseTcp_is_idempotent_and_Tcp_finds_the_layer()
     {
         var net = new TcpSimulation(seed: 18);

@@ -6,8 +6,9 @@ namespace Protocols.Tcp.Tests.Sockets;
 
 /// <summary>
 /// Many simultaneous connections between two stacks: O(1) demultiplexing, ephemeral ports across
-/// several destinations, lazily allocated buffers. CI runs 10,000; the 100,000 run is the same
-/// code, enabled with PROTOCOLS_TCP_SCALE=100000 (it takes longer than CI should).
+/// several destinations, lazily allocated buffers. 10,000 connections are opened, used and closed
+/// through TIME_WAIT; 100,000 are opened and used (about 5 s and 230 MiB on a 2-core machine;
+/// PROTOCOLS_TCP_SCALE=N changes the count, 0 skips it on a machine short of memory).
 /// </summary>
 public class TcpScaleTests(ITestOutputHelper output)
 {
@@ -15,11 +16,12 @@ public class TcpScaleTests(ITestOutputHelper output)
     public void Ten_thousand_simultaneous_connections() => Run(10_000, closeAll: true);
 
     [Fact]
-    public void Hundred_thousand_simultaneous_connections_when_enabled()
+    public void Hundred_thousand_simultaneous_connections()
     {
-        if (!int.TryParse(Environment.GetEnvironmentVariable("PROTOCOLS_TCP_SCALE"), out int count) || count <= 10_000)
+        int count = int.TryParse(Environment.GetEnvironmentVariable("PROTOCOLS_TCP_SCALE"), out int n) ? n : 100_000;
+        if (count <= 0)
         {
-            output.WriteLine("Set PROTOCOLS_TCP_SCALE=100000 to run the 100,000-connection test.");
+            output.WriteLine("PROTOCOLS_TCP_SCALE=0: the 100,000-connection test is skipped.");
             return;
         }
 
