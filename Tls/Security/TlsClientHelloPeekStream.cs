@@ -71,18 +71,16 @@ public sealed class TlsClientHelloException : IOException
 /// SslStream tls = await TlsHandshake.AuthenticateAsServerAsync(peek, OptionsFor(hello.ServerName), ct);
 /// </code>
 /// </example>
-public sealed class TlsClientHelloPeekStream : Stream
+public sealed class TlsClientHelloPeekStream : WrappingStream
 {
     /// <summary>The default bound on the bytes kept while waiting for a whole ClientHello.</summary>
     public const int DefaultMaxHelloBytes = 64 * 1024;
 
-    private readonly Stream _inner;
-    private readonly bool _leaveOpen;
     private readonly int _maxHelloBytes;
     private byte[] _buffer = [];
     private int _start;
     private int _end;
-    private bool _innerEnded;
+    private bool InnerEnded;
     private bool _readStarted;
 
     /// <summary>Wraps an accepted connection.</summary>
@@ -90,11 +88,9 @@ public sealed class TlsClientHelloPeekStream : Stream
     /// <param name="maxHelloBytes">The most bytes kept to find the ClientHello (a hello fragmented into many records is larger on the wire).</param>
     /// <param name="leaveOpen">True to leave <paramref name="inner"/> open when this stream is disposed.</param>
     public TlsClientHelloPeekStream(Stream inner, int maxHelloBytes = DefaultMaxHelloBytes, bool leaveOpen = false)
+        : base(inner, leaveOpen)
     {
-        ArgumentNullException.ThrowIfNull(inner);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxHelloBytes, TlsFraming.RecordHeaderLength + TlsFraming.HandshakeHeaderLength);
-        _inner = inner;
-        _leaveOpen = leaveOpen;
         _maxHelloBytes = maxHelloBytes;
     }
 
@@ -104,27 +100,8 @@ public sealed class TlsClientHelloPeekStream : Stream
     /// <summary>The bytes read and not yet replayed.</summary>
     public ReadOnlySpan<byte> Buffered => _buffer.AsSpan(_start, _end - _start);
 
-    /// <summary>The wrapped stream.</summary>
-    public Stream Inner => _inner;
-
     /// <inheritdoc/>
     public override bool CanRead => true;
-
-    /// <inheritdoc/>
-    public override bool CanWrite => _inner.CanWrite;
-
-    /// <inheritdoc/>
-    public override bool CanSeek => false;
-
-    /// <inheritdoc/>
-    public override long Length => throw new NotSupportedException();
-
-    /// <inheritdoc/>
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
 
     /// <summary>
     /// Reads until the first bytes hold a whole ClientHello and returns what it says; nothing is
@@ -168,7 +145,7 @@ public sealed class TlsClientHelloPeekStream : Stream
                 throw new TlsClientHelloException(TlsClientHelloProblem.TooLarge, $"the ClientHello needs at least {required} bytes, more than the limit of {_maxHelloBytes}", error, _end);
             }
 
-            if (_innerEnded)
+            if (InnerEnded)
             {
                 throw new TlsClientHelloException(TlsClientHelloProblem.Truncated, $"the connection ended after {_end} bytes, inside the ClientHello ({error})", error, _end);
             }
@@ -181,7 +158,7 @@ public sealed class TlsClientHelloPeekStream : Stream
             int n;
             try
             {
-                n = await _inner.ReadAsync(_buffer.AsMemory(_end), limit.Token).ConfigureAwait(false);
+                n = await Inner.ReadAsync(_buffer.AsMemory(_end), limit.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
@@ -190,7 +167,7 @@ public sealed class TlsClientHelloPeekStream : Stream
 
             if (n == 0)
             {
-                _innerEnded = true;
+                InnerEnded = true;
             }
 
             _end += n;
@@ -209,7 +186,7 @@ public sealed class TlsClientHelloPeekStream : Stream
             return Replay(buffer);
         }
 
-        return _innerEnded ? 0 : _inner.Read(buffer);
+        return InnerEnded ? 0 : Inner.Read(buffer);
     }
 
     /// <inheritdoc/>
@@ -225,56 +202,22 @@ public sealed class TlsClientHelloPeekStream : Stream
             return ValueTask.FromResult(Replay(buffer.Span));
         }
 
-        return _innerEnded ? ValueTask.FromResult(0) : _inner.ReadAsync(buffer, cancellationToken);
+        return InnerEnded ? ValueTask.FromResult(0) : Inner.ReadAsync(buffer, cancellationToken);
     }
 
     /// <inheritdoc/>
-    public override void Write(byte[] buffer, int offset, int count) => _inner.Write(buffer, offset, count);
+    public override void Write(byte[] buffer, int offset, int count) => Inner.Write(buffer, offset, count);
 
     /// <inheritdoc/>
-    public override void Write(ReadOnlySpan<byte> buffer) => _inner.Write(buffer);
+    public override void Write(ReadOnlySpan<byte> buffer) => Inner.Write(buffer);
 
     /// <inheritdoc/>
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        _inner.WriteAsync(buffer, offset, count, cancellationToken);
+        Inner.WriteAsync(buffer, offset, count, cancellationToken);
 
     /// <inheritdoc/>
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
-        _inner.WriteAsync(buffer, cancellationToken);
-
-    /// <inheritdoc/>
-    public override void Flush() => _inner.Flush();
-
-    /// <inheritdoc/>
-    public override Task FlushAsync(CancellationToken cancellationToken) => _inner.FlushAsync(cancellationToken);
-
-    /// <inheritdoc/>
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    /// <inheritdoc/>
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    /// <inheritdoc/>
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing && !_leaveOpen)
-        {
-            _inner.Dispose();
-        }
-
-        base.Dispose(disposing);
-    }
-
-    /// <inheritdoc/>
-    public override async ValueTask DisposeAsync()
-    {
-        if (!_leaveOpen)
-        {
-            await _inner.DisposeAsync().ConfigureAwait(false);
-        }
-
-        await base.DisposeAsync().ConfigureAwait(false);
-    }
+        Inner.WriteAsync(buffer, cancellationToken);
 
     private int Replay(Span<byte> destination)
     {

@@ -11,10 +11,8 @@ namespace Protocols.Tls;
 /// The callback runs on the thread that read or wrote, inside the read or write; with concurrent
 /// reads and writes it can run on two threads at once, so it must be thread-safe and quick.
 /// </remarks>
-public sealed class TlsTracingStream : Stream
+public sealed class TlsTracingStream : WrappingStream
 {
-    private readonly Stream _inner;
-    private readonly bool _leaveOpen;
     private readonly TlsRecordParser _sent;
     private readonly TlsRecordParser _received;
 
@@ -23,56 +21,15 @@ public sealed class TlsTracingStream : Stream
     /// <param name="onRecord">Called for every complete record, or null to only keep <see cref="Trace"/>.</param>
     /// <param name="leaveOpen">True to leave <paramref name="inner"/> open when this stream is disposed.</param>
     public TlsTracingStream(Stream inner, Action<TlsRecordEvent>? onRecord = null, bool leaveOpen = false)
+        : base(inner, leaveOpen)
     {
-        ArgumentNullException.ThrowIfNull(inner);
-        _inner = inner;
-        _leaveOpen = leaveOpen;
         Trace = new TlsConnectionTrace();
         _sent = new TlsRecordParser(TlsTraceDirection.Sent, Trace, onRecord);
         _received = new TlsRecordParser(TlsTraceDirection.Received, Trace, onRecord);
     }
 
-    /// <summary>The wrapped stream.</summary>
-    public Stream Inner => _inner;
-
     /// <summary>What has been seen so far.</summary>
     public TlsConnectionTrace Trace { get; }
-
-    /// <inheritdoc/>
-    public override bool CanRead => _inner.CanRead;
-
-    /// <inheritdoc/>
-    public override bool CanWrite => _inner.CanWrite;
-
-    /// <inheritdoc/>
-    public override bool CanSeek => false;
-
-    /// <inheritdoc/>
-    public override bool CanTimeout => _inner.CanTimeout;
-
-    /// <inheritdoc/>
-    public override int ReadTimeout
-    {
-        get => _inner.ReadTimeout;
-        set => _inner.ReadTimeout = value;
-    }
-
-    /// <inheritdoc/>
-    public override int WriteTimeout
-    {
-        get => _inner.WriteTimeout;
-        set => _inner.WriteTimeout = value;
-    }
-
-    /// <inheritdoc/>
-    public override long Length => throw new NotSupportedException();
-
-    /// <inheritdoc/>
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
 
     /// <inheritdoc/>
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
@@ -83,7 +40,7 @@ public sealed class TlsTracingStream : Stream
         int n;
         try
         {
-            n = _inner.Read(buffer);
+            n = Inner.Read(buffer);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -105,7 +62,7 @@ public sealed class TlsTracingStream : Stream
         int n;
         try
         {
-            n = await _inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            n = await Inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -126,7 +83,7 @@ public sealed class TlsTracingStream : Stream
         _sent.Feed(buffer);
         try
         {
-            _inner.Write(buffer);
+            Inner.Write(buffer);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -146,47 +103,13 @@ public sealed class TlsTracingStream : Stream
         _sent.Feed(buffer.Span);
         try
         {
-            await _inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+            await Inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             Trace.TransportError ??= e;
             throw;
         }
-    }
-
-    /// <inheritdoc/>
-    public override void Flush() => _inner.Flush();
-
-    /// <inheritdoc/>
-    public override Task FlushAsync(CancellationToken cancellationToken) => _inner.FlushAsync(cancellationToken);
-
-    /// <inheritdoc/>
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    /// <inheritdoc/>
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    /// <inheritdoc/>
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing && !_leaveOpen)
-        {
-            _inner.Dispose();
-        }
-
-        base.Dispose(disposing);
-    }
-
-    /// <inheritdoc/>
-    public override async ValueTask DisposeAsync()
-    {
-        if (!_leaveOpen)
-        {
-            await _inner.DisposeAsync().ConfigureAwait(false);
-        }
-
-        await base.DisposeAsync().ConfigureAwait(false);
     }
 
     private void OnRead(ReadOnlySpan<byte> data, int requested)
