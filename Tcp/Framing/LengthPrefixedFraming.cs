@@ -64,10 +64,31 @@ public sealed class LengthPrefixedFraming
             return null;
         }
 
-        byte[] message = n == 0 ? [] : new byte[n];
-        await ReadBodyAsync(message, cancellationToken).ConfigureAwait(false);
+        // The prefix is the peer's claim, not a commitment: grow the array as the body arrives
+        // (doubling, at most to n) so four hostile bytes cannot pin MaxMessageLength per connection.
+        byte[] message = n == 0 ? [] : new byte[Math.Min(n, InitialBodyAllocation)];
+        int read = 0;
+        while (read < n)
+        {
+            if (read == message.Length)
+            {
+                Array.Resize(ref message, (int)Math.Min(2L * message.Length, n));
+            }
+
+            int got = await ReadOrFaultAsync(message.AsMemory(read), cancellationToken).ConfigureAwait(false);
+            if (got == 0)
+            {
+                throw Fault(FramingError.TruncatedMessage, $"the stream ended after {read} of {n} bytes of a message");
+            }
+
+            read += got;
+        }
+
         return message;
     }
+
+    /// <summary>How much of an announced message is allocated before its bytes arrive.</summary>
+    internal const int InitialBodyAllocation = 64 * 1024;
 
     /// <summary>
     /// Reads the next message into <paramref name="destination"/> (for example a reused
@@ -178,22 +199,6 @@ public sealed class LengthPrefixedFraming
         }
 
         return (int)length;
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask ReadBodyAsync(Memory<byte> body, CancellationToken cancellationToken)
-    {
-        int read = 0;
-        while (read < body.Length)
-        {
-            int n = await ReadOrFaultAsync(body[read..], cancellationToken).ConfigureAwait(false);
-            if (n == 0)
-            {
-                throw Fault(FramingError.TruncatedMessage, $"the stream ended after {read} of {body.Length} bytes of a message");
-            }
-
-            read += n;
-        }
     }
 
     /// <summary>One read; a cancellation or I/O failure in the middle of a message faults the framer.</summary>

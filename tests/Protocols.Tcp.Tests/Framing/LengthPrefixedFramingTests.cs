@@ -155,6 +155,31 @@ public class LengthPrefixedFramingTests
     }
 
     [Fact]
+    public async Task A_maximal_prefix_followed_by_a_few_bytes_does_not_allocate_the_announced_length()
+    {
+        // Four bytes announcing 1 MiB, ten body bytes, then the end: the framer must not reserve the
+        // whole megabyte on the peer's word (it grows the message as bytes arrive).
+        byte[] wire = new byte[4 + 10];
+        BinaryPrimitives.WriteUInt32BigEndian(wire, LengthPrefixedFraming.DefaultMaxMessageLength);
+        var framing = new LengthPrefixedFraming(new MemoryStream(wire));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        FramingException e = await Assert.ThrowsAsync<FramingException>(async () => await framing.ReadMessageAsync());
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(FramingError.TruncatedMessage, e.Error);
+        Assert.True(allocated < 128 * 1024, $"{allocated} bytes allocated for a 10-byte body announced as 1 MiB");
+    }
+
+    [Fact]
+    public async Task A_message_larger_than_the_first_allocation_grows_and_round_trips_over_small_reads()
+    {
+        byte[] message = new byte[LengthPrefixedFraming.InitialBodyAllocation * 3 + 17];
+        new Random(5).NextBytes(message);
+        var framing = new LengthPrefixedFraming(new ChunkedReadStream(Encode([message]), () => 1000));
+        Assert.Equal(message, await framing.ReadMessageAsync());
+        Assert.Null(await framing.ReadMessageAsync());
+    }
+
+    [Fact]
     public async Task Property_random_bytes_only_ever_yield_messages_end_or_framing_errors()
     {
         var rng = new Random(2);
