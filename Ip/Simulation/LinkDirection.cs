@@ -277,36 +277,47 @@ public sealed class LinkDirection
     internal int Receive(FrameHandler handler, int maxFrames)
     {
         int delivered = 0;
-        while (delivered < maxFrames)
+        byte[]? spent = null; // the last frame's buffer, back to the free list under the next frame's lock
+        try
         {
-            long now = _network.Clock.GetUtcNow().UtcTicks;
-            InFlightFrame frame;
-            long arrival;
-            lock (_lock)
+            while (delivered < maxFrames)
             {
-                if (!_wire.TryPeek(out _, out var key) || key.Arrival > now)
+                long now = _network.Clock.GetUtcNow().UtcTicks;
+                InFlightFrame frame;
+                long arrival;
+                lock (_lock)
                 {
-                    break;
+                    if (spent is not null)
+                    {
+                        ReturnBuffer(spent);
+                        spent = null;
+                    }
+
+                    if (!_wire.TryPeek(out _, out var key) || key.Arrival > now)
+                    {
+                        break;
+                    }
+
+                    frame = _wire.Dequeue();
+                    arrival = key.Arrival;
+                    _delivered++;
+                    _bytesDelivered += frame.Length;
                 }
 
-                frame = _wire.Dequeue();
-                arrival = key.Arrival;
-                _delivered++;
-                _bytesDelivered += frame.Length;
-            }
-
-            delivered++;
-            try
-            {
+                spent = frame.Buffer;
+                delivered++;
                 ReadOnlySpan<byte> bytes = frame.Buffer.AsSpan(0, frame.Length);
                 _network.Record(Id, arrival, bytes);
                 handler(bytes);
             }
-            finally
+        }
+        finally
+        {
+            if (spent is not null)
             {
                 lock (_lock)
                 {
-                    ReturnBuffer(frame.Buffer);
+                    ReturnBuffer(spent);
                 }
             }
         }
