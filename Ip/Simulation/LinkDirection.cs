@@ -6,7 +6,10 @@ namespace Protocols.Ip.Simulation;
 /// <summary>
 /// One direction of a simulated link (or the egress port of a simulated segment towards one
 /// device): the frames on the wire, their impairments, and the counters. Frames in flight are
-/// copies in pooled buffers, returned once the receiver has seen them or they are dropped.
+/// copies in buffers from the direction's own free list, returned to it once the receiver has
+/// seen them or they are dropped, so a steady transfer allocates nothing per frame however many
+/// frames are in flight (the shared <see cref="ArrayPool{T}"/> keeps only a few dozen arrays of a
+/// size and allocates past that: ~900 bytes per segment on a link with a full window in flight).
 /// </summary>
 /// <remarks>
 /// Thread-safe: a sender and a receiver on different threads may use one direction; under the
@@ -17,6 +20,9 @@ public sealed class LinkDirection
 {
     private const int EthernetHeaderLength = 14;
 
+    // The most spare frame buffers a direction keeps (about 100 MB of 1500-byte frames at most).
+    private const int MaxRetainedBuffers = 65_536;
+
     private readonly MemoryNetwork _network;
     private readonly Random _random;
     private readonly bool _ethernet;
@@ -26,6 +32,9 @@ public sealed class LinkDirection
 
     // The transmit queue of a rate-limited link: when each queued frame finishes serialising, and its size.
     private readonly Queue<(long DoneTicks, int Bytes)> _transmitQueue = new();
+
+    // Buffers of frames no longer in flight, for reuse; bounded by the most ever in flight (and MaxRetainedBuffers).
+    private readonly Stack<byte[]> _free = new();
     private int _queuedBytes;
     private long _busyUntilTicks;
     private long _busyRemainder; // sub-tick remainder of serialisation time, in (bits * ticks/s) mod rate
@@ -257,7 +266,7 @@ public sealed class LinkDirection
             return false;
         }
 
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(frame.Length, 1));
+        byte[] buffer = RentBuffer(frame.Length);
         frame.CopyTo(buffer);
         queued = new InFlightFrame(buffer, frame.Length);
         _wire.Enqueue(queued, (arrival, ++_sequence));
@@ -268,34 +277,48 @@ public sealed class LinkDirection
     internal int Receive(FrameHandler handler, int maxFrames)
     {
         int delivered = 0;
-        while (delivered < maxFrames)
+        byte[]? spent = null; // the last frame's buffer, back to the free list under the next frame's lock
+        try
         {
-            long now = _network.Clock.GetUtcNow().UtcTicks;
-            InFlightFrame frame;
-            long arrival;
-            lock (_lock)
+            while (delivered < maxFrames)
             {
-                if (!_wire.TryPeek(out _, out var key) || key.Arrival > now)
+                long now = _network.Clock.GetUtcNow().UtcTicks;
+                InFlightFrame frame;
+                long arrival;
+                lock (_lock)
                 {
-                    break;
+                    if (spent is not null)
+                    {
+                        ReturnBuffer(spent);
+                        spent = null;
+                    }
+
+                    if (!_wire.TryPeek(out _, out var key) || key.Arrival > now)
+                    {
+                        break;
+                    }
+
+                    frame = _wire.Dequeue();
+                    arrival = key.Arrival;
+                    _delivered++;
+                    _bytesDelivered += frame.Length;
                 }
 
-                frame = _wire.Dequeue();
-                arrival = key.Arrival;
-                _delivered++;
-                _bytesDelivered += frame.Length;
-            }
-
-            delivered++;
-            try
-            {
+                spent = frame.Buffer;
+                delivered++;
                 ReadOnlySpan<byte> bytes = frame.Buffer.AsSpan(0, frame.Length);
                 _network.Record(Id, arrival, bytes);
                 handler(bytes);
             }
-            finally
+        }
+        finally
+        {
+            if (spent is not null)
             {
-                ArrayPool<byte>.Shared.Return(frame.Buffer);
+                lock (_lock)
+                {
+                    ReturnBuffer(spent);
+                }
             }
         }
 
@@ -340,11 +363,35 @@ public sealed class LinkDirection
             while (_wire.TryDequeue(out InFlightFrame frame, out _))
             {
                 _overflowDrops++;
-                ArrayPool<byte>.Shared.Return(frame.Buffer);
             }
+
+            _free.Clear();
         }
 
         WakeReceiver();
+    }
+
+    // Under _lock. Buffers are at least a full frame of the link's MTU, so one fits any frame the MTU check lets through.
+    private byte[] RentBuffer(int length)
+    {
+        while (_free.TryPop(out byte[]? buffer))
+        {
+            if (buffer.Length >= length)
+            {
+                return buffer;
+            }
+        }
+
+        return new byte[Math.Max(length, _linkMtu + EthernetHeaderLength)];
+    }
+
+    // Under _lock.
+    private void ReturnBuffer(byte[] buffer)
+    {
+        if (!_receiverClosed && _free.Count < MaxRetainedBuffers)
+        {
+            _free.Push(buffer);
+        }
     }
 
     private void WakeReceiver()

@@ -183,14 +183,35 @@ public sealed class MemoryNetwork
 
     /// <summary>
     /// Mixes <paramref name="data"/> into a 64-bit hash: eight bytes at a time (multiply, rotate),
-    /// then FNV-1a over the tail. Not cryptographic; it only has to tell two runs apart.
+    /// in four interleaved lanes over 32-byte blocks folded back in at the end (one lane is a
+    /// chain of dependent multiplies, ~5 cycles a word, which made hashing every delivered frame
+    /// a fifth of a bulk simulation's time), then FNV-1a over the tail. Not cryptographic; it only
+    /// has to tell two runs apart.
     /// </summary>
     internal static ulong Mix(ulong hash, ReadOnlySpan<byte> data)
     {
         ReadOnlySpan<ulong> words = MemoryMarshal.Cast<byte, ulong>(data);
-        foreach (ulong word in words)
+        int i = 0;
+        if (words.Length >= 8)
         {
-            hash = BitOperations.RotateLeft((hash ^ word) * 0x9E3779B97F4A7C15UL, 31);
+            ulong h0 = hash;
+            ulong h1 = hash ^ 0xC2B2AE3D27D4EB4FUL;
+            ulong h2 = hash ^ 0x165667B19E3779F9UL;
+            ulong h3 = hash ^ 0x85EBCA77C2B2AE63UL;
+            for (; i + 4 <= words.Length; i += 4)
+            {
+                h0 = Round(h0, words[i]);
+                h1 = Round(h1, words[i + 1]);
+                h2 = Round(h2, words[i + 2]);
+                h3 = Round(h3, words[i + 3]);
+            }
+
+            hash = Round(Round(Round(Round(hash, h0), h1), h2), h3);
+        }
+
+        for (; i < words.Length; i++)
+        {
+            hash = Round(hash, words[i]);
         }
 
         foreach (byte b in data[(words.Length * sizeof(ulong))..])
@@ -200,6 +221,8 @@ public sealed class MemoryNetwork
 
         return hash;
     }
+
+    private static ulong Round(ulong hash, ulong word) => BitOperations.RotateLeft((hash ^ word) * 0x9E3779B97F4A7C15UL, 31);
 
     private LinkDirection NewDirection(string name, LinkOptions options, bool ethernet, int mtu)
     {

@@ -1,0 +1,59 @@
+using Protocols.Ip.Simulation;
+using Xunit.Abstractions;
+
+namespace Protocols.Tcp.Tests.Sockets;
+
+/// <summary>
+/// A bulk transfer between two simulated stacks through <see cref="TcpStream"/>, on a link with
+/// delay (what <c>protocols bench</c> runs), allocates nothing per segment in steady state:
+/// the stacks, the layer, the link and the harness together (DESIGN.md).
+/// </summary>
+public class TcpTransferAllocationTests(ITestOutputHelper output)
+{
+    [Theory]
+    [InlineData(1, 0.0)]
+    [InlineData(10, 0.0)]
+    [InlineData(10, 0.01)]
+    public void Multi_megabyte_transfer_over_a_delayed_link_allocates_nearly_nothing_per_segment(int rttMs, double loss)
+    {
+        var link = new LinkOptions { Delay = TimeSpan.FromMilliseconds(rttMs / 2.0), Loss = loss, QueueLimitPackets = 100_000, QueueLimitBytes = 64 << 20 };
+        var net = new TcpSimulation(seed: 5, link: link, requestQueueCapacity: 65536);
+        using TcpListener listener = net.TcpB.Listen(5001);
+        (TcpStream client, TcpStream server) = net.Connect(listener);
+
+        long received = 0;
+        long target = long.MaxValue;
+        net.Sim.Start(async () =>
+        {
+            byte[] chunk = new byte[64 * 1024];
+            while (received < target)
+            {
+                await client.WriteAsync(chunk);
+            }
+        });
+        net.Sim.Start(async () =>
+        {
+            byte[] buffer = new byte[256 * 1024];
+            int n;
+            while ((n = await server.ReadAsync(buffer)) > 0)
+            {
+                received += n;
+            }
+        });
+
+        // Warm up: windows open, pools and queues grow to size, JIT tiers settle.
+        net.Sim.RunUntil(() => received >= 16 << 20, TimeSpan.FromMinutes(10));
+
+        long segmentsBefore = net.TcpA.Counters.SegmentsSent + net.TcpB.Counters.SegmentsSent;
+        long receivedBefore = received;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        net.Sim.RunUntil(() => received >= receivedBefore + (32 << 20), TimeSpan.FromMinutes(10));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long segments = net.TcpA.Counters.SegmentsSent + net.TcpB.Counters.SegmentsSent - segmentsBefore;
+        target = 0;
+
+        output.WriteLine($"{allocated} bytes allocated for {segments} segments ({(double)allocated / segments:F1} per segment), {received - receivedBefore} bytes moved");
+        Assert.True(segments > 20_000, $"{segments} segments");
+        Assert.True(allocated / segments < 16, $"{allocated} bytes allocated for {segments} segments ({allocated / segments} per segment)");
+    }
+}
