@@ -33,6 +33,11 @@ public sealed partial class TcpLayer : IIpTransport
     private readonly ConcurrentQueue<TcpStream> _closeRequests = new();
     private readonly Action<NetworkStack> _runCloseRequests;
     private int _closeRequestsScheduled;
+    private readonly TimerCallback _retryCloseRequests;
+    private ITimer? _closeRetryTimer; // referenced so it is not collected before it fires
+
+    // How long a close waits before retrying when the stack's request queue was full.
+    private static readonly TimeSpan CloseRetryDelay = TimeSpan.FromMilliseconds(10);
     private readonly Output _output;
 
     internal TcpLayer(NetworkStack stack, TcpStackOptions options)
@@ -69,6 +74,7 @@ public sealed partial class TcpLayer : IIpTransport
         StackName = options.Name ?? stack.Name;
         _output = new Output(this);
         _runCloseRequests = RunCloseRequests;
+        _retryCloseRequests = RetryCloseRequests;
         Environment = new TcpEngineEnvironment(_output, isn, random)
         {
             Counters = Counters,
@@ -321,17 +327,36 @@ public sealed partial class TcpLayer : IIpTransport
     internal void RequestClose(TcpStream stream)
     {
         _closeRequests.Enqueue(stream);
-        if (Interlocked.CompareExchange(ref _closeRequestsScheduled, 1, 0) == 0)
+        ScheduleCloseRequests();
+    }
+
+    private void ScheduleCloseRequests()
+    {
+        if (Interlocked.CompareExchange(ref _closeRequestsScheduled, 1, 0) != 0)
         {
-            try
-            {
-                Stack.Post(_runCloseRequests);
-            }
-            catch (InvalidOperationException)
-            {
-                // The request queue is full: the next Dispose tries again.
-                Volatile.Write(ref _closeRequestsScheduled, 0);
-            }
+            return;
+        }
+
+        try
+        {
+            Stack.Post(_runCloseRequests);
+        }
+        catch (InvalidOperationException)
+        {
+            // The request queue is full (the stack is overloaded). A close must not be lost even if
+            // no other Dispose follows: retry from a timer of the stack's clock until the post fits.
+            // The flag stays set, so exactly one retry timer exists at a time.
+            _closeRetryTimer = Stack.TimeProvider.CreateTimer(_retryCloseRequests, null, CloseRetryDelay, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void RetryCloseRequests(object? state)
+    {
+        Interlocked.Exchange(ref _closeRetryTimer, null)?.Dispose();
+        Volatile.Write(ref _closeRequestsScheduled, 0);
+        if (!_closeRequests.IsEmpty)
+        {
+            ScheduleCloseRequests();
         }
     }
 

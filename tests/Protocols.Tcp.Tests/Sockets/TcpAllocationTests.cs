@@ -63,6 +63,8 @@ public class TcpAllocationTests(ITestOutputHelper output)
         long segments = net.TcpA.Counters.SegmentsSent + net.TcpB.Counters.SegmentsSent - segmentsBefore;
         output.WriteLine($"{allocated} bytes allocated for {segments} segments and {N} writes + reads");
         Assert.True(segments >= N, $"{segments} segments");
-        Assert.True(allocated / segments < 16, $"{allocated} bytes allocated for {segments} segments ({allocated / N} per write+read)");
+        // A bound that does not grow with N: one small object every few segments would exceed it
+        // (measured: 0 bytes). Occasional growth of a pool or queue stays far below.
+        Assert.True(allocated < 4096, $"{allocated} bytes allocated for {segments} segments ({(double)allocated / N:F2} per write+read)");
     }
 }

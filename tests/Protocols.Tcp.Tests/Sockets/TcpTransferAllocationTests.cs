@@ -54,6 +54,7 @@ public class TcpTransferAllocationTests(ITestOutputHelper output)
 
         output.WriteLine($"{allocated} bytes allocated for {segments} segments ({(double)allocated / segments:F1} per segment), {received - receivedBefore} bytes moved");
         Assert.True(segments > 20_000, $"{segments} segments");
-        Assert.True(allocated / segments < 16, $"{allocated} bytes allocated for {segments} segments ({allocated / segments} per segment)");
+        // A fixed bound, not a per-segment one (measured: 0-216 bytes per 32 MB transfer).
+        Assert.True(allocated < 16 * 1024, $"{allocated} bytes allocated for {segments} segments ({(double)allocated / segments:F2} per segment)");
     }
 }
