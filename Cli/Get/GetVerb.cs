@@ -156,35 +156,12 @@ internal sealed class GetVerb : Verb
         Task loop = stack.RunAsync(stop.Token);
         try
         {
-            Stream output = settings.OutputPath is null ? console.OpenBinaryOut() : File.Create(settings.OutputPath);
-            FetchResult result;
-            using (output)
-            {
-                try
-                {
-                    result = StackHttpFetcher.FetchAsync(tcp, settings.Request, output, stop.Token).GetAwaiter().GetResult();
-                }
-                catch (HttpRequestException e)
-                {
-                    throw new IOException(Explain(e), e);
-                }
-            }
-
-            console.Error.WriteLine(Describe(result));
-            if (!result.Succeeded)
-            {
-                console.Error.WriteLine(result.Complete
-                    ? $"error: HTTP {result.Status} {result.Reason}"
-                    : $"error: the body ended after {result.Bytes} bytes (connection closed or reset)");
-                return CliApp.Failure;
-            }
-
-            return CliApp.Success;
+            return Fetch(tcp, settings, console, stop.Token);
         }
         finally
         {
-            // Let the loop send our FIN for the closed connection before it stops.
-            Thread.Sleep(TimeSpan.FromMilliseconds(100));
+            // The HttpClient is disposed: let the loop send the FIN (or RST) of its connection, then stop.
+            FlushAsync(tcp, FlushGrace).GetAwaiter().GetResult();
             stop.Cancel();
             try
             {
@@ -194,6 +171,114 @@ internal sealed class GetVerb : Verb
             {
             }
         }
+    }
+
+    /// <summary>The longest <see cref="FlushAsync"/> waits for the last segments to leave.</summary>
+    public static readonly TimeSpan FlushGrace = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Fetches <paramref name="settings"/>' URL over <paramref name="tcp"/> (whose stack's loop runs)
+    /// into standard output or <c>-o FILE</c>. The file is written as a temporary file in the same
+    /// directory and moved over FILE only on success, so a failed fetch leaves FILE as it was.
+    /// Success prints the summary line on standard error and returns 0; a non-2xx status or a short
+    /// body prints one <c>error:</c> line (status and bytes included) and returns 1; a fetch that
+    /// gets no response throws <see cref="IOException"/> (one line, from <see cref="Explain"/>).
+    /// </summary>
+    public static int Fetch(TcpLayer tcp, GetSettings settings, VerbConsole console, CancellationToken cancellationToken)
+    {
+        string? temporary = settings.OutputPath is null ? null : TemporaryPathFor(settings.OutputPath);
+        FetchResult result;
+        try
+        {
+            using (Stream output = temporary is null ? console.OpenBinaryOut() : new FileStream(temporary, FileMode.CreateNew, FileAccess.Write))
+            {
+                try
+                {
+                    result = StackHttpFetcher.FetchAsync(tcp, settings.Request, output, cancellationToken).GetAwaiter().GetResult();
+                }
+                catch (HttpRequestException e)
+                {
+                    throw new IOException(Explain(e), e);
+                }
+            }
+
+            if (result.Succeeded && temporary is not null)
+            {
+                File.Move(temporary, settings.OutputPath!, overwrite: true);
+                temporary = null;
+            }
+        }
+        finally
+        {
+            if (temporary is not null)
+            {
+                File.Delete(temporary);
+            }
+        }
+
+        if (!result.Succeeded)
+        {
+            console.Error.WriteLine(DescribeFailure(result));
+            return CliApp.Failure;
+        }
+
+        console.Error.WriteLine(Describe(result));
+        return CliApp.Success;
+    }
+
+    /// <summary>The one stderr line of a fetch that got a response but did not succeed.</summary>
+    public static string DescribeFailure(FetchResult result) =>
+        result.Complete
+            ? string.Create(CultureInfo.InvariantCulture, $"error: HTTP {result.Status} {result.Reason} ({result.Bytes} body bytes, not written)")
+            : string.Create(CultureInfo.InvariantCulture, $"error: HTTP {result.Status} {result.Reason}, but the body ended after {result.Bytes} bytes (connection closed or reset)");
+
+    /// <summary>
+    /// Waits until no connection of <paramref name="tcp"/> has data or a FIN still to send or to be
+    /// acknowledged (every one is closed, listening, in TIME-WAIT or FIN-WAIT-2, or idle with nothing
+    /// queued), at most <paramref name="grace"/>. Each look is a call onto the stack's loop, so it
+    /// also waits for closes and aborts already posted there.
+    /// </summary>
+    public static async Task FlushAsync(TcpLayer tcp, TimeSpan grace)
+    {
+        using var limit = new CancellationTokenSource(grace);
+        try
+        {
+            while (true)
+            {
+                IReadOnlyList<TcpConnectionInfo> rows = await tcp.GetConnectionsAsync().WaitAsync(limit.Token).ConfigureAwait(false);
+                if (rows.All(IsSettled))
+                {
+                    return;
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(5), limit.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (limit.IsCancellationRequested)
+        {
+            // Past the grace period: whatever is left is lost with the loop.
+        }
+        catch (ObjectDisposedException)
+        {
+            // The stack is gone already.
+        }
+    }
+
+    /// <summary>True when the connection has nothing left to send or to have acknowledged.</summary>
+    private static bool IsSettled(TcpConnectionInfo row) => row.State switch
+    {
+        TcpState.Closed or TcpState.Listen or TcpState.TimeWait or TcpState.FinWait2 => true,
+
+        // Our FIN sent but not acknowledged yet, or queued behind data.
+        TcpState.FinWait1 or TcpState.Closing or TcpState.LastAck or TcpState.SynSent or TcpState.SynReceived => false,
+        _ => row.SendQueue == 0,
+    };
+
+    /// <summary>A name for a temporary file beside <paramref name="path"/> (same directory, so the move is a rename).</summary>
+    private static string TemporaryPathFor(string path)
+    {
+        string full = Path.GetFullPath(path);
+        return Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.partial");
     }
 
     /// <summary>HttpClient's message and the innermost cause on one line ("The SSL connection could not be established: ...").</summary>
