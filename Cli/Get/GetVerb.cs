@@ -161,7 +161,7 @@ internal sealed class GetVerb : Verb
         finally
         {
             // The HttpClient is disposed: let the loop send the FIN (or RST) of its connection, then stop.
-            FlushAsync(tcp, FlushGrace).GetAwaiter().GetResult();
+            TcpServices.FlushAsync(tcp, FlushGrace).GetAwaiter().GetResult();
             stop.Cancel();
             try
             {
@@ -173,7 +173,7 @@ internal sealed class GetVerb : Verb
         }
     }
 
-    /// <summary>The longest <see cref="FlushAsync"/> waits for the last segments to leave.</summary>
+    /// <summary>The longest <see cref="TcpServices.FlushAsync"/> waits for the last segments to leave.</summary>
     public static readonly TimeSpan FlushGrace = TimeSpan.FromSeconds(2);
 
     /// <summary>
@@ -231,48 +231,6 @@ internal sealed class GetVerb : Verb
         result.Complete
             ? string.Create(CultureInfo.InvariantCulture, $"error: HTTP {result.Status} {result.Reason} ({result.Bytes} body bytes, not written)")
             : string.Create(CultureInfo.InvariantCulture, $"error: HTTP {result.Status} {result.Reason}, but the body ended after {result.Bytes} bytes (connection closed or reset)");
-
-    /// <summary>
-    /// Waits until no connection of <paramref name="tcp"/> has data or a FIN still to send or to be
-    /// acknowledged (every one is closed, listening, in TIME-WAIT or FIN-WAIT-2, or idle with nothing
-    /// queued), at most <paramref name="grace"/>. Each look is a call onto the stack's loop, so it
-    /// also waits for closes and aborts already posted there.
-    /// </summary>
-    public static async Task FlushAsync(TcpLayer tcp, TimeSpan grace)
-    {
-        using var limit = new CancellationTokenSource(grace);
-        try
-        {
-            while (true)
-            {
-                IReadOnlyList<TcpConnectionInfo> rows = await tcp.GetConnectionsAsync().WaitAsync(limit.Token).ConfigureAwait(false);
-                if (rows.All(IsSettled))
-                {
-                    return;
-                }
-
-                await Task.Delay(TimeSpan.FromMilliseconds(5), limit.Token).ConfigureAwait(false);
-            }
-        }
-        catch (OperationCanceledException) when (limit.IsCancellationRequested)
-        {
-            // Past the grace period: whatever is left is lost with the loop.
-        }
-        catch (ObjectDisposedException)
-        {
-            // The stack is gone already.
-        }
-    }
-
-    /// <summary>True when the connection has nothing left to send or to have acknowledged.</summary>
-    private static bool IsSettled(TcpConnectionInfo row) => row.State switch
-    {
-        TcpState.Closed or TcpState.Listen or TcpState.TimeWait or TcpState.FinWait2 => true,
-
-        // Our FIN sent but not acknowledged yet, or queued behind data.
-        TcpState.FinWait1 or TcpState.Closing or TcpState.LastAck or TcpState.SynSent or TcpState.SynReceived => false,
-        _ => row.SendQueue == 0,
-    };
 
     /// <summary>A name for a temporary file beside <paramref name="path"/> (same directory, so the move is a rename).</summary>
     private static string TemporaryPathFor(string path)

@@ -256,11 +256,83 @@ public sealed class InProcessServeGetTests : IAsyncLifetime
         ushort port = stream.LocalEndPoint.Port;
         stream.Dispose(); // posts the close to the loop; the FIN takes 1 ms to arrive
 
-        await GetVerb.FlushAsync(_clientTcp, TimeSpan.FromSeconds(10));
+        await TcpServices.FlushAsync(_clientTcp, TimeSpan.FromSeconds(10));
 
         IReadOnlyList<TcpConnectionInfo> rows = await serverTcp.GetConnectionsAsync();
         TcpConnectionInfo? row = rows.SingleOrDefault(r => r.Remote.Port == port);
         Assert.True(row is null || row.State is not (TcpState.Established or TcpState.SynReceived), row?.State.ToString());
         Assert.All(await _clientTcp.GetConnectionsAsync(), r => Assert.NotEqual(TcpState.FinWait1, r.State));
+    }
+    [Fact]
+    public async Task Stopping_a_service_waits_for_its_connections_and_the_client_sees_them_aborted()
+    {
+        TcpLayer serverTcp = (TcpLayer)_server.GetTransport(IpProtocol.Tcp)!;
+        using TcpListener listener = serverTcp.Listen(7070);
+        var connections = new ServiceConnections();
+        using var stop = new CancellationTokenSource();
+        var cleanedUp = new TaskCompletionSource();
+        Task service = Task.Run(() => TcpServices.AcceptLoopAsync(listener, connections, async (stream, token) =>
+        {
+            try
+            {
+                await Task.Delay(Timeout.Infinite, token);
+            }
+            finally
+            {
+                await Task.Delay(300, CancellationToken.None); // a slow cleanup, longer than the old fixed sleep
+                cleanedUp.SetResult();
+            }
+        }, stop.Token));
+        using TcpStream client = await _clientTcp.ConnectAsync(new Ipv4Endpoint(ServerAddress, 7070));
+        for (var wait = System.Diagnostics.Stopwatch.StartNew(); connections.Active == 0; await Task.Delay(5))
+        {
+            Assert.True(wait.Elapsed < TimeSpan.FromSeconds(10), "the connection was never accepted");
+        }
+
+        stop.Cancel();
+        listener.Dispose();
+        await service.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(await connections.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.True(cleanedUp.Task.IsCompleted);
+        Assert.Equal(0, connections.Active);
+        Assert.Equal(0, connections.HandlerFaults); // cancellation is an expected end
+
+        await TcpServices.FlushAsync(serverTcp, TimeSpan.FromSeconds(10));
+        Exception? read = await Record.ExceptionAsync(() => client.ReadAsync(new byte[1]).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.IsAssignableFrom<IOException>(read);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_handler_bug_is_counted_and_logged_and_its_connection_aborted_while_network_errors_are_not(bool bug)
+    {
+        TcpLayer serverTcp = (TcpLayer)_server.GetTransport(IpProtocol.Tcp)!;
+        ushort port = (ushort)(bug ? 7071 : 7072);
+        using TcpListener listener = serverTcp.Listen(port);
+        var log = new StringWriter();
+        var connections = new ServiceConnections(log);
+        using var stop = new CancellationTokenSource();
+        Task service = Task.Run(() => TcpServices.AcceptLoopAsync(listener, connections, (stream, token) =>
+            bug ? throw new NullReferenceException("a bug") : throw new IOException("the peer went away"), stop.Token));
+        using TcpStream client = await _clientTcp.ConnectAsync(new Ipv4Endpoint(ServerAddress, port));
+
+        Exception? read = await Record.ExceptionAsync(() => client.ReadAsync(new byte[1]).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.IsAssignableFrom<IOException>(read); // aborted either way: RST
+        Assert.True(await connections.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(bug ? 1 : 0, connections.HandlerFaults);
+        string[] lines = log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        if (bug)
+        {
+            Assert.Contains("NullReferenceException: a bug", Assert.Single(lines), StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Empty(lines);
+        }
+
+        stop.Cancel();
+        listener.Dispose();
+        await service.WaitAsync(TimeSpan.FromSeconds(10));
     }
 }
