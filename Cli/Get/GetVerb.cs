@@ -186,11 +186,15 @@ internal sealed class GetVerb : Verb
     /// </summary>
     public static int Fetch(TcpLayer tcp, GetSettings settings, VerbConsole console, CancellationToken cancellationToken)
     {
-        string? temporary = settings.OutputPath is null ? null : TemporaryPathFor(settings.OutputPath);
+        // A device or a pipe (-o /dev/null) is written in place: renaming over it would replace it.
+        string? target = settings.OutputPath is null ? null : File.ResolveLinkTarget(settings.OutputPath, returnFinalTarget: true)?.FullName ?? settings.OutputPath;
+        bool inPlace = target is not null && IsSpecialFile(target);
+        string? temporary = target is null || inPlace ? null : TemporaryPathFor(target);
         FetchResult result;
         try
         {
-            using (Stream output = temporary is null ? console.OpenBinaryOut() : new FileStream(temporary, FileMode.CreateNew, FileAccess.Write))
+            using (Stream output = temporary is not null ? new FileStream(temporary, FileMode.CreateNew, FileAccess.Write)
+                : inPlace ? new FileStream(target!, FileMode.Open, FileAccess.Write) : console.OpenBinaryOut())
             {
                 try
                 {
@@ -204,7 +208,7 @@ internal sealed class GetVerb : Verb
 
             if (result.Succeeded && temporary is not null)
             {
-                File.Move(temporary, settings.OutputPath!, overwrite: true);
+                File.Move(temporary, target!, overwrite: true);
                 temporary = null;
             }
         }
@@ -231,6 +235,16 @@ internal sealed class GetVerb : Verb
         result.Complete
             ? string.Create(CultureInfo.InvariantCulture, $"error: HTTP {result.Status} {result.Reason} ({result.Bytes} body bytes, not written)")
             : string.Create(CultureInfo.InvariantCulture, $"error: HTTP {result.Status} {result.Reason}, but the body ended after {result.Bytes} bytes (connection closed or reset)");
+
+    /// <summary>
+    /// True for an existing file under <c>/dev</c> or <c>/proc</c> (a device such as <c>/dev/null</c> or
+    /// <c>/dev/stdout</c>): .NET does not expose the file type, and probing by opening would block on a pipe.
+    /// </summary>
+    private static bool IsSpecialFile(string path)
+    {
+        string full = Path.GetFullPath(path);
+        return File.Exists(full) && (full.StartsWith("/dev/", StringComparison.Ordinal) || full.StartsWith("/proc/", StringComparison.Ordinal));
+    }
 
     /// <summary>A name for a temporary file beside <paramref name="path"/> (same directory, so the move is a rename).</summary>
     private static string TemporaryPathFor(string path)

@@ -335,4 +335,13 @@ public sealed class InProcessServeGetTests : IAsyncLifetime
         listener.Dispose();
         await service.WaitAsync(TimeSpan.FromSeconds(10));
     }
+    [Fact]
+    public async Task Get_writes_a_device_such_as_dev_null_in_place_instead_of_renaming_over_it()
+    {
+        var stderr = new StringWriter();
+        int code = await Task.Run(() => GetVerb.Fetch(_clientTcp, GetTo("http://10.9.0.2:8080/bytes/1000", "/dev/null"), new VerbConsole(TextWriter.Null, stderr), CancellationToken.None));
+        Assert.True(code == 0, stderr.ToString());
+        Assert.Equal(0, new FileInfo("/dev/null").Length); // still the device, not a 1000-byte file
+        Assert.Empty(File.ReadAllBytes("/dev/null"));
+    }
 }
