@@ -22,6 +22,9 @@ internal sealed record DemoSettings(long Bytes, double Loss, int Seed, string? P
 
     /// <summary>The most wall-clock time the whole exchange may take before the demo gives up.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>The most simulated time the exchange may take (a link too lossy to finish gives up here).</summary>
+    public TimeSpan SimulatedTimeout { get; init; } = TimeSpan.FromSeconds(120);
 }
 
 /// <summary>What the demo measured.</summary>
@@ -112,7 +115,7 @@ internal static class DemoRun
             {
                 sim.Register(client);
                 sim.Register(server);
-                Drive(sim, sim.Start(exchange.RunAsync), settings.Timeout);
+                Drive(sim, sim.Start(exchange.RunAsync), settings.Timeout, settings.SimulatedTimeout);
             }
             else
             {
@@ -155,9 +158,10 @@ internal static class DemoRun
     /// worst let a retransmission or delayed-ACK timer fire early, never a 60 s FIN_WAIT_2 or
     /// TIME_WAIT timer. In a busy process (tests in parallel) it falls back to a longer quiet period.
     /// </summary>
-    private static void Drive(Simulation sim, Task task, TimeSpan timeout)
+    private static void Drive(Simulation sim, Task task, TimeSpan timeout, TimeSpan simulatedTimeout)
     {
         var wall = Stopwatch.StartNew();
+        DateTimeOffset giveUp = sim.Now + simulatedTimeout;
         var idle = Stopwatch.StartNew();
         TimeSpan cpuAtIdle = Environment.CpuUsage.TotalTime;
         while (!task.IsCompleted)
@@ -165,6 +169,11 @@ internal static class DemoRun
             if (wall.Elapsed > timeout)
             {
                 throw new TimeoutException($"the demo did not finish within {timeout.TotalSeconds:0} s of real time");
+            }
+
+            if (sim.Now > giveUp)
+            {
+                throw new TimeoutException($"the transfer did not finish within {simulatedTimeout.TotalSeconds:0} s of simulated time (the link loses too many frames)");
             }
 
             if (sim.RunPending() > 0)

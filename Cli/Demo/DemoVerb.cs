@@ -34,7 +34,7 @@ internal sealed class DemoVerb : Verb
     public override IReadOnlyList<OptionSpec> Options { get; } =
     [
         new("--bytes", OptionKind.PositiveInteger, "N", "bytes to fetch (default 1M; suffixes k, M, G)"),
-        new("--loss", OptionKind.Fraction, "P", "fraction of frames dropped on the link, each direction, 0 to 1 (default 0)"),
+        new("--loss", OptionKind.Fraction, "P", "fraction of frames dropped on the link, each direction, 0 up to (not including) 1 (default 0); a run that cannot finish within 120 s (simulated) fails with exit 1"),
         new("--seed", OptionKind.Integer, "S", "seed of the link's randomness and the stacks' choices (default 1)"),
         new("--pcap", OptionKind.Path, "FILE", "write every frame of the client's link end to FILE as pcap"),
         new("--keylog", OptionKind.Path, "FILE", "write the TLS secrets to FILE in NSS key log format (SSLKEYLOGFILE)"),
@@ -52,9 +52,9 @@ internal sealed class DemoVerb : Verb
         }
 
         double loss = arguments.GetFraction("--loss", 0);
-        if (loss >= 0.5)
+        if (loss >= 1)
         {
-            throw new UsageException($"--loss: {loss} would keep TCP from ever finishing; use less than 0.5");
+            throw new UsageException($"--loss: {loss} drops every frame; use a fraction from 0 up to (not including) 1");
         }
 
         var settings = new DemoSettings(

@@ -156,35 +156,12 @@ internal sealed class GetVerb : Verb
         Task loop = stack.RunAsync(stop.Token);
         try
         {
-            Stream output = settings.OutputPath is null ? console.OpenBinaryOut() : File.Create(settings.OutputPath);
-            FetchResult result;
-            using (output)
-            {
-                try
-                {
-                    result = StackHttpFetcher.FetchAsync(tcp, settings.Request, output, stop.Token).GetAwaiter().GetResult();
-                }
-                catch (HttpRequestException e)
-                {
-                    throw new IOException(Explain(e), e);
-                }
-            }
-
-            console.Error.WriteLine(Describe(result));
-            if (!result.Succeeded)
-            {
-                console.Error.WriteLine(result.Complete
-                    ? $"error: HTTP {result.Status} {result.Reason}"
-                    : $"error: the body ended after {result.Bytes} bytes (connection closed or reset)");
-                return CliApp.Failure;
-            }
-
-            return CliApp.Success;
+            return Fetch(tcp, settings, console, stop.Token);
         }
         finally
         {
-            // Let the loop send our FIN for the closed connection before it stops.
-            Thread.Sleep(TimeSpan.FromMilliseconds(100));
+            // The HttpClient is disposed: let the loop send the FIN (or RST) of its connection, then stop.
+            TcpServices.FlushAsync(tcp, FlushGrace).GetAwaiter().GetResult();
             stop.Cancel();
             try
             {
@@ -194,6 +171,86 @@ internal sealed class GetVerb : Verb
             {
             }
         }
+    }
+
+    /// <summary>The longest <see cref="TcpServices.FlushAsync"/> waits for the last segments to leave.</summary>
+    public static readonly TimeSpan FlushGrace = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Fetches <paramref name="settings"/>' URL over <paramref name="tcp"/> (whose stack's loop runs)
+    /// into standard output or <c>-o FILE</c>. The file is written as a temporary file in the same
+    /// directory and moved over FILE only on success, so a failed fetch leaves FILE as it was.
+    /// Success prints the summary line on standard error and returns 0; a non-2xx status or a short
+    /// body prints one <c>error:</c> line (status and bytes included) and returns 1; a fetch that
+    /// gets no response throws <see cref="IOException"/> (one line, from <see cref="Explain"/>).
+    /// </summary>
+    public static int Fetch(TcpLayer tcp, GetSettings settings, VerbConsole console, CancellationToken cancellationToken)
+    {
+        // A device or a pipe (-o /dev/null) is written in place: renaming over it would replace it.
+        string? target = settings.OutputPath is null ? null : File.ResolveLinkTarget(settings.OutputPath, returnFinalTarget: true)?.FullName ?? settings.OutputPath;
+        bool inPlace = target is not null && IsSpecialFile(target);
+        string? temporary = target is null || inPlace ? null : TemporaryPathFor(target);
+        FetchResult result;
+        try
+        {
+            using (Stream output = temporary is not null ? new FileStream(temporary, FileMode.CreateNew, FileAccess.Write)
+                : inPlace ? new FileStream(target!, FileMode.Open, FileAccess.Write) : console.OpenBinaryOut())
+            {
+                try
+                {
+                    result = StackHttpFetcher.FetchAsync(tcp, settings.Request, output, cancellationToken).GetAwaiter().GetResult();
+                }
+                catch (HttpRequestException e)
+                {
+                    throw new IOException(Explain(e), e);
+                }
+            }
+
+            if (result.Succeeded && temporary is not null)
+            {
+                File.Move(temporary, target!, overwrite: true);
+                temporary = null;
+            }
+        }
+        finally
+        {
+            if (temporary is not null)
+            {
+                File.Delete(temporary);
+            }
+        }
+
+        if (!result.Succeeded)
+        {
+            console.Error.WriteLine(DescribeFailure(result));
+            return CliApp.Failure;
+        }
+
+        console.Error.WriteLine(Describe(result));
+        return CliApp.Success;
+    }
+
+    /// <summary>The one stderr line of a fetch that got a response but did not succeed.</summary>
+    public static string DescribeFailure(FetchResult result) =>
+        result.Complete
+            ? string.Create(CultureInfo.InvariantCulture, $"error: HTTP {result.Status} {result.Reason} ({result.Bytes} body bytes, not written)")
+            : string.Create(CultureInfo.InvariantCulture, $"error: HTTP {result.Status} {result.Reason}, but the body ended after {result.Bytes} bytes (connection closed or reset)");
+
+    /// <summary>
+    /// True for an existing file under <c>/dev</c> or <c>/proc</c> (a device such as <c>/dev/null</c> or
+    /// <c>/dev/stdout</c>): .NET does not expose the file type, and probing by opening would block on a pipe.
+    /// </summary>
+    private static bool IsSpecialFile(string path)
+    {
+        string full = Path.GetFullPath(path);
+        return File.Exists(full) && (full.StartsWith("/dev/", StringComparison.Ordinal) || full.StartsWith("/proc/", StringComparison.Ordinal));
+    }
+
+    /// <summary>A name for a temporary file beside <paramref name="path"/> (same directory, so the move is a rename).</summary>
+    private static string TemporaryPathFor(string path)
+    {
+        string full = Path.GetFullPath(path);
+        return Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.partial");
     }
 
     /// <summary>HttpClient's message and the innermost cause on one line ("The SSL connection could not be established: ...").</summary>

@@ -72,7 +72,7 @@ internal sealed class ServeVerb : Verb
         using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using PosixSignalRegistration terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
 
-        using var server = ServeHost.Start(settings);
+        using var server = ServeHost.Start(settings, arguments.Has(ArgumentParser.Verbose) ? console.Error : null);
         console.Out.WriteLine(ReadyLine);
         console.Out.Flush();
 
@@ -98,12 +98,16 @@ internal sealed class ServeHost : IDisposable
     private readonly List<Task> _serviceTasks = [];
     private readonly CancellationTokenSource _servicesStop = new();
 
-    private ServeHost(LinuxDevice device, PcapTap? tap, NetworkStack stack)
+    private ServeHost(LinuxDevice device, PcapTap? tap, NetworkStack stack, TextWriter? log)
     {
         _device = device;
         _tap = tap;
         _stack = stack;
+        Connections = new ServiceConnections(log);
     }
+
+    /// <summary>The TCP services' connections (awaited at shutdown; their handler faults go into the summary).</summary>
+    public ServiceConnections Connections { get; }
 
     /// <summary>The stack (for tests and summaries).</summary>
     public NetworkStack Stack => _stack;
@@ -111,8 +115,8 @@ internal sealed class ServeHost : IDisposable
     /// <summary>The HTTP server of <c>--http</c> (its counters go into the summary).</summary>
     public HttpServer HttpServer { get; } = new();
 
-    /// <summary>Opens the device, builds the stack and binds the services of <paramref name="settings"/>.</summary>
-    public static ServeHost Start(ServeSettings settings)
+    /// <summary>Opens the device, builds the stack and binds the services of <paramref name="settings"/>; <paramref name="log"/> (--verbose) gets handler faults.</summary>
+    public static ServeHost Start(ServeSettings settings, TextWriter? log = null)
     {
         LinuxDevice device = settings.DeviceKind == ServeDeviceKind.Tun
             ? TunDevice.Open(settings.DeviceName, settings.Mtu)
@@ -133,7 +137,7 @@ internal sealed class ServeHost : IDisposable
             throw;
         }
 
-        var host = new ServeHost(device, tap, stack);
+        var host = new ServeHost(device, tap, stack, log);
         try
         {
             host.StartServices(settings);
@@ -147,6 +151,9 @@ internal sealed class ServeHost : IDisposable
         return host;
     }
 
+    /// <summary>How long shutdown waits for the connections to end, and then for the loop to send their last segments.</summary>
+    public static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(2);
+
     /// <summary>Runs the stack's loop until <paramref name="cancellationToken"/> is cancelled.</summary>
     public void RunUntil(CancellationToken cancellationToken)
     {
@@ -154,11 +161,12 @@ internal sealed class ServeHost : IDisposable
         Task loop = _stack.RunAsync(loopStop.Token);
         Task.WaitAny(loop, Task.Delay(Timeout.Infinite, cancellationToken));
 
-        // Stop the services while the loop still runs, so their connections' FINs and RSTs go out.
-        StopServices(TimeSpan.FromSeconds(2));
-        if (_stack.GetTransport(IpProtocol.Tcp) is not null)
+        // Stop the services while the loop still runs, so their connections' FINs and RSTs go out:
+        // wait for every connection's task, then until the loop has sent what they left.
+        StopServices(ShutdownGrace);
+        if (_stack.GetTransport(IpProtocol.Tcp) is TcpLayer tcp)
         {
-            Thread.Sleep(TimeSpan.FromMilliseconds(200)); // let the loop send the last segments
+            TcpServices.FlushAsync(tcp, ShutdownGrace).GetAwaiter().GetResult();
         }
 
         loopStop.Cancel();
@@ -183,7 +191,8 @@ internal sealed class ServeHost : IDisposable
         {
             line += string.Create(CultureInfo.InvariantCulture,
                 $"; TCP active opens {tcp.Counters.ActiveOpens}, passive {tcp.Counters.PassiveOpens}, retransmitted {tcp.Counters.SegmentsRetransmitted}, resets sent {tcp.Counters.ResetsSent}; " +
-                $"HTTP requests {HttpServer.Counters.Requests} ({HttpServer.Counters.Rejected} rejected), body bytes {HttpServer.Counters.BodyBytesSent}");
+                $"HTTP requests {HttpServer.Counters.Requests} ({HttpServer.Counters.Rejected} rejected), body bytes {HttpServer.Counters.BodyBytesSent}; " +
+                $"connection handler faults {Connections.HandlerFaults}");
         }
 
         return line;
@@ -199,7 +208,7 @@ internal sealed class ServeHost : IDisposable
         _servicesStop.Dispose();
     }
 
-    /// <summary>Cancels the services, closes their sockets and waits up to <paramref name="grace"/> for their tasks. Idempotent.</summary>
+    /// <summary>Cancels the services, closes their sockets and waits up to <paramref name="grace"/> for their tasks and then as long again for their connections. Idempotent.</summary>
     private void StopServices(TimeSpan grace)
     {
         if (_servicesStop.IsCancellationRequested)
@@ -221,6 +230,9 @@ internal sealed class ServeHost : IDisposable
         {
             // The services end by cancellation; their errors are of no use at shutdown.
         }
+
+        // Each connection sees the cancellation and aborts; its task ends once the stream is disposed.
+        Connections.WaitAsync(grace).GetAwaiter().GetResult();
     }
 
     private void StartServices(ServeSettings settings)
@@ -242,7 +254,7 @@ internal sealed class ServeHost : IDisposable
         {
             TcpListener listener = tcp.Listen(httpPort, backlog: 1024);
             _services.Add(listener);
-            _serviceTasks.Add(Task.Run(() => TcpServices.RunHttpAsync(listener, HttpServer, _servicesStop.Token)));
+            _serviceTasks.Add(Task.Run(() => TcpServices.RunHttpAsync(listener, HttpServer, _servicesStop.Token, Connections)));
         }
 
         if (settings.HttpsPort is { } httpsPort)
@@ -254,14 +266,14 @@ internal sealed class ServeHost : IDisposable
             };
             TcpListener listener = tcp.Listen(httpsPort, backlog: 1024);
             _services.Add(listener);
-            _serviceTasks.Add(Task.Run(() => TcpServices.RunHttpsAsync(listener, tls, HttpServer, _servicesStop.Token)));
+            _serviceTasks.Add(Task.Run(() => TcpServices.RunHttpsAsync(listener, tls, HttpServer, _servicesStop.Token, Connections)));
         }
 
         if (settings.EchoPort is { } echoPort)
         {
             TcpListener listener = tcp.Listen(echoPort, backlog: 1024);
             _services.Add(listener);
-            _serviceTasks.Add(Task.Run(() => TcpServices.RunEchoAsync(listener, _servicesStop.Token)));
+            _serviceTasks.Add(Task.Run(() => TcpServices.RunEchoAsync(listener, _servicesStop.Token, Connections)));
         }
     }
 

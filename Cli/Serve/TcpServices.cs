@@ -18,16 +18,16 @@ internal static class TcpServices
     public static readonly TimeSpan EchoIdleTimeout = TimeSpan.FromMinutes(5);
 
     /// <summary>Serves HTTP/1.1 with <paramref name="server"/> on every connection <paramref name="listener"/> accepts, until cancelled.</summary>
-    public static Task RunHttpAsync(TcpListener listener, HttpServer server, CancellationToken cancellationToken) =>
-        AcceptLoopAsync(listener, async (stream, token) =>
+    public static Task RunHttpAsync(TcpListener listener, HttpServer server, CancellationToken cancellationToken, ServiceConnections? connections = null) =>
+        AcceptLoopAsync(listener, connections ?? new ServiceConnections(), async (stream, token) =>
         {
             await server.ServeConnectionAsync(stream, token).ConfigureAwait(false);
             await CloseGracefullyAsync((TcpStream)stream, token).ConfigureAwait(false);
         }, cancellationToken);
 
     /// <summary>Serves HTTPS: a TLS handshake (<see cref="TlsHandshake"/>), then HTTP/1.1 over the <see cref="SslStream"/>.</summary>
-    public static Task RunHttpsAsync(TcpListener listener, TlsServerOptions tls, HttpServer server, CancellationToken cancellationToken) =>
-        AcceptLoopAsync(listener, async (stream, token) =>
+    public static Task RunHttpsAsync(TcpListener listener, TlsServerOptions tls, HttpServer server, CancellationToken cancellationToken, ServiceConnections? connections = null) =>
+        AcceptLoopAsync(listener, connections ?? new ServiceConnections(), async (stream, token) =>
         {
             ((TcpStream)stream).NoDelay = true; // handshake flights and responses go out whole
             SslStream ssl = await TlsHandshake.AuthenticateAsServerAsync(stream, tls, token).ConfigureAwait(false);
@@ -84,8 +84,8 @@ internal static class TcpServices
     }
 
     /// <summary>The TCP echo service: every byte goes back; the peer's FIN is answered with ours once everything is echoed.</summary>
-    public static Task RunEchoAsync(TcpListener listener, CancellationToken cancellationToken) =>
-        AcceptLoopAsync(listener, EchoAsync, cancellationToken);
+    public static Task RunEchoAsync(TcpListener listener, CancellationToken cancellationToken, ServiceConnections? connections = null) =>
+        AcceptLoopAsync(listener, connections ?? new ServiceConnections(), EchoAsync, cancellationToken);
 
     /// <summary>Echoes one connection (exposed for tests over any stream).</summary>
     public static async Task EchoAsync(Stream stream, CancellationToken cancellationToken)
@@ -111,7 +111,11 @@ internal static class TcpServices
         }
     }
 
-    private static async Task AcceptLoopAsync(TcpListener listener, Func<Stream, CancellationToken, Task> serve, CancellationToken cancellationToken)
+    /// <summary>
+    /// Accepts connections until cancelled, running <paramref name="serve"/> on each as a task tracked
+    /// by <paramref name="connections"/> (at most <see cref="MaxConcurrentConnections"/> at once).
+    /// </summary>
+    internal static async Task AcceptLoopAsync(TcpListener listener, ServiceConnections connections, Func<Stream, CancellationToken, Task> serve, CancellationToken cancellationToken)
     {
         int active = 0;
         while (!cancellationToken.IsCancellationRequested)
@@ -142,24 +146,50 @@ internal static class TcpServices
                 continue;
             }
 
-            _ = Task.Run(async () =>
-            {
-                try
-                {
-                    await serve(stream, cancellationToken).ConfigureAwait(false);
-                }
-                catch (Exception)
-                {
-                    // The peer reset, a handshake failed, the connection timed out, or the service is
-                    // stopping: this connection ends, the service goes on.
-                    stream.Abort();
-                }
-                finally
-                {
-                    stream.Dispose();
-                    Interlocked.Decrement(ref active);
-                }
-            }, CancellationToken.None);
+            connections.Start(stream, serve, () => Interlocked.Decrement(ref active), cancellationToken);
         }
     }
+
+    /// <summary>
+    /// Waits until no connection of <paramref name="tcp"/> has data or a FIN still to send or to be
+    /// acknowledged (each is closed, listening, in FIN-WAIT-2 or TIME-WAIT, or has an empty send
+    /// queue), at most <paramref name="grace"/>. Each look is a call onto the stack's loop, which
+    /// runs after the closes and aborts already posted there; this replaces sleeping before the
+    /// loop is stopped.
+    /// </summary>
+    public static async Task FlushAsync(TcpLayer tcp, TimeSpan grace)
+    {
+        using var limit = new CancellationTokenSource(grace);
+        try
+        {
+            while (true)
+            {
+                IReadOnlyList<TcpConnectionInfo> rows = await tcp.GetConnectionsAsync().WaitAsync(limit.Token).ConfigureAwait(false);
+                if (rows.All(IsSettled))
+                {
+                    return;
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(5), limit.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (limit.IsCancellationRequested)
+        {
+            // Past the grace period: whatever is left is lost with the loop.
+        }
+        catch (ObjectDisposedException)
+        {
+            // The stack is gone already.
+        }
+    }
+
+    /// <summary>True when the connection has nothing left to send or to have acknowledged.</summary>
+    private static bool IsSettled(TcpConnectionInfo row) => row.State switch
+    {
+        TcpState.Closed or TcpState.Listen or TcpState.TimeWait or TcpState.FinWait2 => true,
+
+        // A FIN sent and not acknowledged yet (RFC 9293 3.3.2), or a handshake under way.
+        TcpState.FinWait1 or TcpState.Closing or TcpState.LastAck or TcpState.SynSent or TcpState.SynReceived => false,
+        _ => row.SendQueue == 0,
+    };
 }

@@ -8,7 +8,7 @@ namespace Protocols.Cli.Tests;
 public sealed class DemoTests
 {
     private static readonly Regex Summary = new(
-        @"^demo: (?<bytes>\d+) bytes over HTTPS verified in \d+\.\d{3} s( simulated time, \d+\.\d{3} s real)? \(\d+\.\d Mbit/s\), (?<rtx>\d+) retransmissions \(\d+ frames lost\), TLS 1\.3 TLS_[A-Z0-9_]+$",
+        @"^demo: (?<bytes>\d+) bytes over HTTPS verified in \d+\.\d{3} s( simulated time, \d+\.\d{3} s real)? \(\d+\.\d Mbit/s\), (?<rtx>\d+) retransmissions \((?<lost>\d+) frames lost\), TLS 1\.3 TLS_[A-Z0-9_]+$",
         RegexOptions.CultureInvariant);
 
     [Fact]
@@ -34,8 +34,8 @@ public sealed class DemoTests
         Assert.Contains(lines[close..], l => l.StartsWith(' ') && l.Contains("client > ", StringComparison.Ordinal) && l.Contains("Flags [F", StringComparison.Ordinal));
         Assert.Contains(lines[close..], l => l.Contains("client < ", StringComparison.Ordinal) && l.Contains("Flags [F", StringComparison.Ordinal));
 
-        // Readable: bounded output for any size.
-        Assert.InRange(lines.Length, 20, 120);
+        // Readable: the bulk of the body is summarised, not printed per segment (200k is ~140 segments each way).
+        Assert.True(lines.Length < 140, $"{lines.Length} lines");
     }
 
     [Fact]
@@ -44,10 +44,16 @@ public sealed class DemoTests
         (int code, string stdout, string stderr) = Captures.Run("demo", "--bytes", "300k", "--loss", "0.05", "--seed", "5");
         Assert.True(code == 0, stderr + stdout);
         string[] lines = Captures.Lines(stdout);
-        Assert.Matches(Summary, lines[^1]);
-        Assert.Contains(lines, l => l.EndsWith("<- retransmission", StringComparison.Ordinal));
+        Match summary = Summary.Match(lines[^1]);
+        Assert.True(summary.Success, lines[^1]);
         Assert.Contains("5% loss (seed 5)", stdout, StringComparison.Ordinal);
-        Assert.InRange(lines.Length, 20, 140);
+
+        // The seed decides which frames the link drops, whatever the machine's load; how TCP repairs
+        // them (fast retransmit or timeout) and so the retransmission count may not be.
+        Assert.True(int.Parse(summary.Groups["lost"].Value, System.Globalization.CultureInfo.InvariantCulture) > 0, lines[^1]);
+        Assert.Contains(lines, l => l.Contains("Flags [S]", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("TLS server -> client: Handshake ServerHello, TLS 1.3, TLS_", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("HTTP: body complete, 307200 bytes verified", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -69,11 +75,22 @@ public sealed class DemoTests
     }
 
     [Fact]
-    public void Loss_of_one_half_or_more_is_refused()
+    public void Loss_of_one_is_refused()
     {
-        (int code, _, string stderr) = Captures.Run("demo", "--loss", "0.5");
+        (int code, _, string stderr) = Captures.Run("demo", "--loss", "1");
         Assert.Equal(2, code);
         Assert.Contains("--loss", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Loss_too_high_to_finish_is_accepted_and_fails_with_one_line_in_bounded_time()
+    {
+        var wall = Stopwatch.StartNew();
+        (int code, string stdout, string stderr) = Captures.Run("demo", "--bytes", "64k", "--loss", "0.9", "--seed", "3", "--quiet");
+        Assert.True(code == 1, stderr + stdout);
+        string line = Assert.Single(Captures.Lines(stderr));
+        Assert.StartsWith("error: ", line, StringComparison.Ordinal);
+        Assert.True(wall.Elapsed < TimeSpan.FromSeconds(100), $"took {wall.Elapsed}");
     }
 
     [Fact]
@@ -83,7 +100,7 @@ public sealed class DemoTests
         Match summary = Summary.Match(files.Summary);
         Assert.True(summary.Success, files.Summary);
         Assert.Equal("262144", summary.Groups["bytes"].Value);
-        Assert.True(int.Parse(summary.Groups["rtx"].Value, System.Globalization.CultureInfo.InvariantCulture) > 0, "5 % loss must have cost retransmissions");
+        Assert.True(int.Parse(summary.Groups["lost"].Value, System.Globalization.CultureInfo.InvariantCulture) > 0, "seed 7 at 5 % loss drops frames");
 
         using (CaptureReader reader = CaptureFile.Open(files.Pcap))
         {

@@ -5,6 +5,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Net.Sockets;
 using TcpListener = Protocols.Tcp.TcpListener;
 using System.Text;
+using Protocols.Cli.CommandLine;
 using Protocols.Cli.Get;
 using Protocols.Cli.Http;
 using Protocols.Cli.Serve;
@@ -176,5 +177,171 @@ public sealed class InProcessServeGetTests : IAsyncLifetime
         await stream.CopyToAsync(back).WaitAsync(TimeSpan.FromSeconds(30)); // ends at the echo server's FIN
         await send;
         Assert.Equal(data, back.ToArray());
+    }
+    private GetSettings GetTo(string url, string? output) =>
+        new(new FetchRequest(new Uri(url), new Dictionary<string, Ipv4Address>(), TimeSpan.FromSeconds(30)), ServeDeviceKind.Tun, "unused", ClientAddress, 24, null, output, null);
+
+    [Fact]
+    public async Task Get_to_a_closed_port_leaves_an_existing_output_file_untouched()
+    {
+        string directory = Directory.CreateTempSubdirectory("protocols-get").FullName;
+        try
+        {
+            string file = Path.Combine(directory, "existing");
+            File.WriteAllText(file, "keep me");
+            var stderr = new StringWriter();
+            IOException e = await Assert.ThrowsAsync<IOException>(() => Task.Run(() =>
+                GetVerb.Fetch(_clientTcp, GetTo("http://10.9.0.2:9/", file), new VerbConsole(TextWriter.Null, stderr), CancellationToken.None)));
+            Assert.DoesNotContain('\n', e.Message);
+            Assert.Equal(string.Empty, stderr.ToString()); // CliApp prints the exception's one line
+            Assert.Equal("keep me", File.ReadAllText(file));
+            Assert.Equal([file], Directory.GetFiles(directory)); // no temporary file left behind
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Get_of_a_404_prints_exactly_one_error_line_and_leaves_the_output_file_untouched()
+    {
+        string directory = Directory.CreateTempSubdirectory("protocols-get").FullName;
+        try
+        {
+            string file = Path.Combine(directory, "existing");
+            File.WriteAllText(file, "keep me");
+            var stderr = new StringWriter();
+            int code = await Task.Run(() => GetVerb.Fetch(_clientTcp, GetTo("http://10.9.0.2:8080/nothing", file), new VerbConsole(TextWriter.Null, stderr), CancellationToken.None));
+            Assert.Equal(1, code);
+            string line = Assert.Single(stderr.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Matches(@"^error: HTTP 404 Not Found \(\d+ body bytes, not written\)\r?$", line);
+            Assert.Equal("keep me", File.ReadAllText(file));
+            Assert.Equal([file], Directory.GetFiles(directory));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Get_replaces_the_output_file_on_success_with_one_summary_line()
+    {
+        string directory = Directory.CreateTempSubdirectory("protocols-get").FullName;
+        try
+        {
+            string file = Path.Combine(directory, "existing");
+            File.WriteAllText(file, "replace me");
+            var stderr = new StringWriter();
+            int code = await Task.Run(() => GetVerb.Fetch(_clientTcp, GetTo("http://10.9.0.2:8080/bytes/1000", file), new VerbConsole(TextWriter.Null, stderr), CancellationToken.None));
+            Assert.Equal(0, code);
+            Assert.StartsWith("get: 200 OK, 1000 bytes", Assert.Single(stderr.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+            byte[] body = File.ReadAllBytes(file);
+            Assert.Equal(1000, body.Length);
+            Assert.Equal(999 % 251, body[^1]);
+            Assert.Equal([file], Directory.GetFiles(directory));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Flush_returns_only_once_the_peer_has_our_fin()
+    {
+        TcpLayer serverTcp = (TcpLayer)_server.GetTransport(IpProtocol.Tcp)!;
+        TcpStream stream = await _clientTcp.ConnectAsync(new Ipv4Endpoint(ServerAddress, 7));
+        ushort port = stream.LocalEndPoint.Port;
+        stream.Dispose(); // posts the close to the loop; the FIN takes 1 ms to arrive
+
+        await TcpServices.FlushAsync(_clientTcp, TimeSpan.FromSeconds(10));
+
+        IReadOnlyList<TcpConnectionInfo> rows = await serverTcp.GetConnectionsAsync();
+        TcpConnectionInfo? row = rows.SingleOrDefault(r => r.Remote.Port == port);
+        Assert.True(row is null || row.State is not (TcpState.Established or TcpState.SynReceived), row?.State.ToString());
+        Assert.All(await _clientTcp.GetConnectionsAsync(), r => Assert.NotEqual(TcpState.FinWait1, r.State));
+    }
+    [Fact]
+    public async Task Stopping_a_service_waits_for_its_connections_and_the_client_sees_them_aborted()
+    {
+        TcpLayer serverTcp = (TcpLayer)_server.GetTransport(IpProtocol.Tcp)!;
+        using TcpListener listener = serverTcp.Listen(7070);
+        var connections = new ServiceConnections();
+        using var stop = new CancellationTokenSource();
+        var cleanedUp = new TaskCompletionSource();
+        Task service = Task.Run(() => TcpServices.AcceptLoopAsync(listener, connections, async (stream, token) =>
+        {
+            try
+            {
+                await Task.Delay(Timeout.Infinite, token);
+            }
+            finally
+            {
+                await Task.Delay(300, CancellationToken.None); // a slow cleanup, longer than the old fixed sleep
+                cleanedUp.SetResult();
+            }
+        }, stop.Token));
+        using TcpStream client = await _clientTcp.ConnectAsync(new Ipv4Endpoint(ServerAddress, 7070));
+        for (var wait = System.Diagnostics.Stopwatch.StartNew(); connections.Active == 0; await Task.Delay(5))
+        {
+            Assert.True(wait.Elapsed < TimeSpan.FromSeconds(10), "the connection was never accepted");
+        }
+
+        stop.Cancel();
+        listener.Dispose();
+        await service.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(await connections.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.True(cleanedUp.Task.IsCompleted);
+        Assert.Equal(0, connections.Active);
+        Assert.Equal(0, connections.HandlerFaults); // cancellation is an expected end
+
+        await TcpServices.FlushAsync(serverTcp, TimeSpan.FromSeconds(10));
+        Exception? read = await Record.ExceptionAsync(() => client.ReadAsync(new byte[1]).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.IsAssignableFrom<IOException>(read);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_handler_bug_is_counted_and_logged_and_its_connection_aborted_while_network_errors_are_not(bool bug)
+    {
+        TcpLayer serverTcp = (TcpLayer)_server.GetTransport(IpProtocol.Tcp)!;
+        ushort port = (ushort)(bug ? 7071 : 7072);
+        using TcpListener listener = serverTcp.Listen(port);
+        var log = new StringWriter();
+        var connections = new ServiceConnections(log);
+        using var stop = new CancellationTokenSource();
+        Task service = Task.Run(() => TcpServices.AcceptLoopAsync(listener, connections, (stream, token) =>
+            bug ? throw new NullReferenceException("a bug") : throw new IOException("the peer went away"), stop.Token));
+        using TcpStream client = await _clientTcp.ConnectAsync(new Ipv4Endpoint(ServerAddress, port));
+
+        Exception? read = await Record.ExceptionAsync(() => client.ReadAsync(new byte[1]).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.IsAssignableFrom<IOException>(read); // aborted either way: RST
+        Assert.True(await connections.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(bug ? 1 : 0, connections.HandlerFaults);
+        string[] lines = log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        if (bug)
+        {
+            Assert.Contains("NullReferenceException: a bug", Assert.Single(lines), StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Empty(lines);
+        }
+
+        stop.Cancel();
+        listener.Dispose();
+        await service.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+    [Fact]
+    public async Task Get_writes_a_device_such_as_dev_null_in_place_instead_of_renaming_over_it()
+    {
+        var stderr = new StringWriter();
+        int code = await Task.Run(() => GetVerb.Fetch(_clientTcp, GetTo("http://10.9.0.2:8080/bytes/1000", "/dev/null"), new VerbConsole(TextWriter.Null, stderr), CancellationToken.None));
+        Assert.True(code == 0, stderr.ToString());
+        Assert.Equal(0, new FileInfo("/dev/null").Length); // still the device, not a 1000-byte file
+        Assert.Empty(File.ReadAllBytes("/dev/null"));
     }
 }
