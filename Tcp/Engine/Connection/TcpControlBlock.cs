@@ -403,7 +403,11 @@ internal sealed class TcpControlBlock
                         _mss = mss;
                         if (IsSynchronized(State) && State != TcpState.SynReceived)
                         {
-                            _cc.OnConnectionEstablished(_mss, nowMicros);
+                            // Rescale, not restart, congestion control; the resent flight's duplicate
+                            // ACKs must not start fast retransmit (RFC 6582 3.2 step 2's recover test).
+                            _cc.OnMssChanged(_mss, nowMicros);
+                            _recover = _sndMax;
+                            _recoverValid = true;
                             // Resend what is outstanding in the smaller size (Linux's tcp_simple_retransmit).
                             _sndNxt = _sndUna;
                             Output(nowMicros);
@@ -758,6 +762,17 @@ internal sealed class TcpControlBlock
             TakeHandshakeRttSample(seg, nowMicros);
             long emitted = _emitted;
             EnterEstablished(nowMicros);
+            if (!seg.Payload.IsEmpty || seg.Has(TcpFlags.Fin))
+            {
+                // RFC 9293 3.10.7.3: "If there are other controls or text in the segment, then
+                // continue processing at the sixth step" of ESTABLISHED; the text starts after the SYN.
+                ProcessText(new TcpSegment(seg.Seq + 1, seg.Ack, seg.Flags & ~TcpFlags.Syn, seg.Window, seg.Options, seg.Payload), nowMicros);
+                if (State == TcpState.Closed)
+                {
+                    return;
+                }
+            }
+
             Output(nowMicros);
             if (State != TcpState.Closed && _emitted == emitted)
             {
