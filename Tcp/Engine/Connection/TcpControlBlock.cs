@@ -194,6 +194,12 @@ internal sealed class TcpControlBlock
     /// <summary>SND.NXT.</summary>
     internal SeqNum SndNxt => _sndNxt;
 
+    /// <summary>SND.MAX: one past the highest sequence number sent (RFC 6582's "highest sequence number transmitted").</summary>
+    internal SeqNum SndMax => _sndMax;
+
+    /// <summary>The earlier of the retransmission and persist deadlines (<see cref="long.MaxValue"/> when neither runs).</summary>
+    internal long SendTimerDeadlineMicros => Math.Min(_rtxDeadline, _persistDeadline);
+
     /// <summary>SND.WND in bytes (scaled).</summary>
     internal long SndWnd => _sndWnd;
 
