@@ -1240,7 +1240,12 @@ internal sealed class TcpControlBlock
                 bool allQueued = len == dataRemaining;
                 bool nagleAllows = NoDelay || _sndUna == _sndMax || fin; // RFC 9293 3.7.4 (Linux: never for the FIN)
                 bool halfWindow = _maxSndWnd > 0 && len >= _maxSndWnd / 2; // RFC 9293 3.8.6.2.1 (3)
-                if (!((allQueued && nagleAllows) || halfWindow))
+                // Like Linux's tcp_write_xmit (Nagle is its only sender-side SWS rule): with nothing in
+                // flight, fill a window smaller than a segment at once instead of waiting an RTO for the
+                // override timeout (RFC 9293 3.8.6.2.1 (4)). A reopened window is often a little under
+                // one MSS (window-scale granularity); the receiver's own SWS avoidance keeps it from being silly.
+                bool idleWindowLimited = len == usable && _sndUna == _sndMax;
+                if (!((allQueued && nagleAllows) || halfWindow || idleWindowLimited))
                 {
                     break;
                 }
