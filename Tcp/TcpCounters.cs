@@ -107,6 +107,9 @@ public enum TcpCounter
 
     /// <summary>Connections aborted by the application (RST).</summary>
     Aborts,
+
+    /// <summary>ICMP errors ignored: quoted sequence number outside [SND.UNA, SND.NXT) or next-hop MTU below the floor (RFC 5927 4.1, 7.2; Linux's OutOfWindowIcmps).</summary>
+    IcmpErrorsIgnored,
 }
 
 /// <summary>

@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Protocols.Tcp.Engine;
 
 /// <summary>
@@ -32,7 +34,7 @@ internal readonly record struct ReceiveResult(
 /// </summary>
 /// <remarks>
 /// <para>
-/// One ring holds everything; it is allocated when data first arrives, starts at <see cref="InitialRingSize"/> bytes and doubles up to the capacity (the window is always computed from the capacity). The unread in-order bytes (<see cref="Readable"/>)
+/// One ring holds everything; it is rented from <see cref="System.Buffers.ArrayPool{T}.Shared"/> when data first arrives (and returned when it grows or on <see cref="Release"/>), starts at <see cref="InitialRingSize"/> bytes and doubles up to the capacity (the window is always computed from the capacity). The unread in-order bytes (<see cref="Readable"/>)
 /// precede RCV.NXT; the window is the rest of the ring (<see cref="Window"/> = capacity - readable,
 /// RFC 9293 3.8.6: the window is what the buffer can still take). Out-of-order bytes are written
 /// straight to their place in that rest, and a sorted list of at most <c>maxIntervals</c>
@@ -65,7 +67,8 @@ internal sealed class ReceiveBuffer
     private readonly int _capacity;
     private Interval[] _intervals; // sorted by offset from RCV.NXT, disjoint, not adjacent; grown on demand
     private readonly int _maxIntervals;
-    private byte[]? _ring;
+    private byte[]? _ring; // rented from ArrayPool<byte>.Shared; may be longer than _size
+    private int _size; // the ring's logical length: all index arithmetic uses it, never _ring.Length
     private int _intervalCount;
     private int _readPos;  // ring index of the first unread byte
     private int _readable; // unread in-order bytes; RCV.NXT's ring index is _readPos + _readable
@@ -98,7 +101,7 @@ internal sealed class ReceiveBuffer
     public int Capacity => _capacity;
 
     /// <summary>Bytes of ring allocated now: 0 until data arrives and after <see cref="Release"/>; doubles up to the capacity as needed.</summary>
-    public int AllocatedBytes => _ring?.Length ?? 0;
+    public int AllocatedBytes => _size;
 
     /// <summary>The window last advertised (<see cref="WindowToAdvertise"/>): the right edge minus RCV.NXT, never negative.</summary>
     public int AdvertisedWindow => Math.Max(_advertisedEdge - _rcvNxt, 0);
@@ -262,7 +265,7 @@ internal sealed class ReceiveBuffer
             return;
         }
 
-        int firstLength = Math.Min(_readable, _ring!.Length - _readPos);
+        int firstLength = Math.Min(_readable, _size - _readPos);
         first = _ring.AsSpan(_readPos, firstLength);
         second = _ring.AsSpan(0, _readable - firstLength);
     }
@@ -414,7 +417,7 @@ internal sealed class ReceiveBuffer
     private int CopyIn(int offset, ReadOnlySpan<byte> bytes)
     {
         int index = Wrap(_readPos + _readable + offset);
-        int first = Math.Min(bytes.Length, _ring!.Length - index);
+        int first = Math.Min(bytes.Length, _size - index);
         bytes[..first].CopyTo(_ring.AsSpan(index));
         bytes[first..].CopyTo(_ring);
         return bytes.Length;
@@ -468,7 +471,7 @@ internal sealed class ReceiveBuffer
         _intervals = [];
         if (_readable == 0)
         {
-            _ring = null;
+            ReturnRing();
             _readPos = 0;
         }
 
@@ -487,7 +490,7 @@ internal sealed class ReceiveBuffer
             _intervals = grown;
         }
 
-        int size = _ring?.Length ?? 0;
+        int size = _size;
         if (size >= bytes)
         {
             return;
@@ -499,7 +502,7 @@ internal sealed class ReceiveBuffer
             newSize = (int)Math.Min((long)newSize * 2, _capacity);
         }
 
-        byte[] ring = GC.AllocateUninitializedArray<byte>(newSize);
+        byte[] ring = ArrayPool<byte>.Shared.Rent(newSize);
         if (_ring is not null)
         {
             // Everything held lies in [read position, read position + readable + last interval end).
@@ -509,11 +512,28 @@ internal sealed class ReceiveBuffer
             _ring.AsSpan(0, used - first).CopyTo(ring.AsSpan(first));
         }
 
+        if (_ring is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_ring);
+        }
+
         _ring = ring;
+        _size = newSize;
         _readPos = 0;
     }
 
-    private int Wrap(int index) => index >= _ring!.Length ? index - _ring.Length : index;
+    // Gives the ring back to the pool (a released buffer holds nothing; DESIGN.md: pooled buffers).
+    private void ReturnRing()
+    {
+        if (_ring is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_ring);
+            _ring = null;
+            _size = 0;
+        }
+    }
+
+    private int Wrap(int index) => index >= _size ? index - _size : index;
 
     // Offsets are relative to RCV.NXT, so they stay small and need no modular comparison.
     private readonly record struct Interval(int Start, int End, long Arrival);

@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Protocols.Tcp.Engine;
 
 /// <summary>
@@ -14,10 +16,10 @@ namespace Protocols.Tcp.Engine;
 /// SND.NXT, which may go back to SND.UNA on a retransmission timeout.
 /// </para>
 /// <para>
-/// The bytes sit in one ring, allocated on the first write so that idle connections cost no
-/// buffer; it starts at <see cref="InitialRingSize"/> bytes and doubles (copying once per
-/// doubling) up to the capacity, and <see cref="Release"/> drops it when the connection no
-/// longer sends. Nothing else allocates: reads hand out at most two spans of the
+/// The bytes sit in one ring, rented from <see cref="System.Buffers.ArrayPool{T}.Shared"/> on the
+/// first write so that idle connections cost no buffer; it starts at <see cref="InitialRingSize"/>
+/// bytes and doubles (copying once per doubling, returning the old ring) up to the capacity, and
+/// <see cref="Release"/> returns it when the connection no longer sends. Nothing else allocates: reads hand out at most two spans of the
 /// ring (<see cref="GetSegment"/>) or copy (<see cref="CopyTo"/>). Sans-IO: no clock, no locks;
 /// the owning loop calls it. Sequence numbers are <see cref="SeqNum"/>s compared modulo 2^32
 /// (RFC 9293 3.4), which is valid because the buffered span is far below 2^31.
@@ -35,7 +37,8 @@ internal sealed class SendBuffer
     public const int InitialRingSize = 4096;
 
     private readonly int _capacity;
-    private byte[]? _ring;
+    private byte[]? _ring; // rented from ArrayPool<byte>.Shared; may be longer than _size
+    private int _size; // the ring's logical length: all index arithmetic uses it, never _ring.Length
     private int _head;   // ring index of the byte at SND.UNA
     private int _length; // data bytes held, starting at SND.UNA
     private SeqNum _sndUna;
@@ -58,7 +61,7 @@ internal sealed class SendBuffer
     public int Capacity => _capacity;
 
     /// <summary>Bytes of ring allocated now (0 before the first write and after <see cref="Release"/>).</summary>
-    public int AllocatedBytes => _ring?.Length ?? 0;
+    public int AllocatedBytes => _size;
 
     /// <summary>SND.UNA: the oldest unacknowledged sequence number (RFC 9293 3.3.1).</summary>
     public SeqNum SndUna => _sndUna;
@@ -127,7 +130,7 @@ internal sealed class SendBuffer
 
         EnsureRing(_length + count);
         int tail = Wrap(_head + _length);
-        int first = Math.Min(count, _ring!.Length - tail);
+        int first = Math.Min(count, _size - tail);
         data[..first].CopyTo(_ring.AsSpan(tail));
         data[first..count].CopyTo(_ring);
         _length += count;
@@ -250,7 +253,7 @@ internal sealed class SendBuffer
         }
 
         int start = Wrap(_head + offset);
-        int firstLength = Math.Min(count, _ring!.Length - start);
+        int firstLength = Math.Min(count, _size - start);
         first = _ring.AsSpan(start, firstLength);
         second = _ring.AsSpan(0, count - firstLength);
         return count;
@@ -262,7 +265,7 @@ internal sealed class SendBuffer
     /// </summary>
     public void Release()
     {
-        _ring = null;
+        ReturnRing();
         _head = 0;
         _length = 0;
         if (InFlight > 0 && !_finAcked)
@@ -274,7 +277,7 @@ internal sealed class SendBuffer
     // Grows the ring (doubling, up to the capacity) so that it holds `needed` bytes; copies the held bytes to its start.
     private void EnsureRing(int needed)
     {
-        int size = _ring?.Length ?? 0;
+        int size = _size;
         if (size >= needed)
         {
             return;
@@ -286,7 +289,7 @@ internal sealed class SendBuffer
             newSize = (int)Math.Min((long)newSize * 2, _capacity);
         }
 
-        byte[] ring = GC.AllocateUninitializedArray<byte>(newSize);
+        byte[] ring = ArrayPool<byte>.Shared.Rent(newSize);
         if (_ring is not null && _length > 0)
         {
             int first = Math.Min(_length, size - _head);
@@ -294,9 +297,26 @@ internal sealed class SendBuffer
             _ring.AsSpan(0, _length - first).CopyTo(ring.AsSpan(first));
         }
 
+        if (_ring is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_ring);
+        }
+
         _ring = ring;
+        _size = newSize;
         _head = 0;
     }
 
-    private int Wrap(int index) => index >= _ring!.Length ? index - _ring.Length : index;
+    // Gives the ring back to the pool (a released buffer holds nothing; DESIGN.md: pooled buffers).
+    private void ReturnRing()
+    {
+        if (_ring is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_ring);
+            _ring = null;
+            _size = 0;
+        }
+    }
+
+    private int Wrap(int index) => index >= _size ? index - _size : index;
 }

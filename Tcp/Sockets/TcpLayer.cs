@@ -301,7 +301,9 @@ public sealed partial class TcpLayer : IIpTransport
         var tuple = new TcpFourTuple(error.QuotedSource, localPort, error.QuotedDestination, remotePort);
         if (_connections.TryGetValue(tuple, out TcpConnection? connection))
         {
-            connection.Tcb.OnIcmpError(error.Type, error.Code, error.NextHopMtu, NowMicros);
+            // RFC 5927 4.1: the engine checks the quoted SEG.SEQ (bytes 4-7 of the quoted TCP header).
+            var quotedSeq = new SeqNum(System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(quoted[4..]));
+            connection.Tcb.OnIcmpError(error.Type, error.Code, error.NextHopMtu, quotedSeq, NowMicros);
             Drain(connection);
         }
     }

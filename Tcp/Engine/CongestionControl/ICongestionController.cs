@@ -43,11 +43,22 @@ public interface ICongestionController
 
     /// <summary>
     /// The connection is synchronized and SMSS is known: set the initial window (RFC 5681 3.1).
-    /// Also called again when SMSS changes (path MTU), which restarts the controller.
+    /// Called once per connection; a later SMSS change is <see cref="OnMssChanged"/>.
     /// </summary>
     /// <param name="smss">The sender maximum segment size in bytes (RFC 5681 2): the largest segment the sender may transmit, excluding headers and options.</param>
     /// <param name="nowMicros">The current time.</param>
     void OnConnectionEstablished(int smss, long nowMicros);
+
+    /// <summary>
+    /// SMSS changed on a synchronized connection (path MTU discovery, RFC 1191 / RFC 8201): count
+    /// in the new size without forgetting what the connection learned. cwnd and ssthresh keep the
+    /// same number of segments (Linux's <c>tcp_sync_mss</c> keeps <c>snd_cwnd</c> in packets), but
+    /// never less than 2 * SMSS (RFC 5681 3.1 equation (4)); an unset (infinite) ssthresh stays
+    /// unset, and fast recovery is neither entered nor left.
+    /// </summary>
+    /// <param name="newSmss">The new sender maximum segment size in bytes.</param>
+    /// <param name="nowMicros">The current time.</param>
+    void OnMssChanged(int newSmss, long nowMicros);
 
     /// <summary>An ACK acknowledged new data outside fast recovery: grow cwnd (RFC 5681 3.1).</summary>
     /// <param name="ack">What the ACK acknowledged.</param>

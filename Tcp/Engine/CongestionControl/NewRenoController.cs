@@ -128,6 +128,28 @@ public sealed class NewRenoController : ICongestionController
     }
 
     /// <inheritdoc />
+    public void OnMssChanged(int newSmss, long nowMicros)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(newSmss, 1);
+        int oldSmss = _smss;
+        if (newSmss == oldSmss)
+        {
+            return;
+        }
+
+        // Same number of segments, at least 2 * SMSS (RFC 5681 3.1 equation (4)'s floor).
+        long floor = 2L * newSmss;
+        _cwnd = Math.Max(Rescale(_cwnd, oldSmss, newSmss), floor);
+        if (_ssthresh != InitialSlowStartThreshold)
+        {
+            _ssthresh = Math.Max(Rescale(_ssthresh, oldSmss, newSmss), floor);
+        }
+
+        _bytesAckedInAvoidance = Rescale(_bytesAckedInAvoidance, oldSmss, newSmss);
+        _smss = newSmss;
+    }
+
+    /// <inheritdoc />
     public void OnAck(in CongestionAck ack)
     {
         if (ack.BytesAcked <= 0 || InFastRecovery)
@@ -250,6 +272,10 @@ public sealed class NewRenoController : ICongestionController
     /// <summary>Returns the state, e.g. <c>newreno cwnd=14600 ssthresh=2147483647 smss=1460</c>.</summary>
     public override string ToString() => FormattableString.Invariant(
         $"{RegisteredName} cwnd={_cwnd} ssthresh={_ssthresh} smss={_smss}{(InFastRecovery ? " recovery" : string.Empty)}");
+
+    // bytes * newSmss / oldSmss without overflow (bytes is at most about 2^31 * 2^16 here).
+    private static long Rescale(long bytes, int oldSmss, int newSmss) =>
+        (long)((Int128)bytes * newSmss / oldSmss);
 
     private void Restart(int smss)
     {

@@ -81,6 +81,8 @@ internal sealed class TcpControlBlock
     private int _rtxCount;
     private int _persistProbes; // the persist backoff: reset when the window opens
     private int _persistUnanswered; // probes since the peer last sent anything
+    private TcpTraceEvent _tracedIn; // a received segment whose trace waits for its first reply
+    private bool _tracedInPending;
     private bool _wsNegotiated;
     private long _emitted;
     private int _keepAliveProbes;
@@ -194,6 +196,12 @@ internal sealed class TcpControlBlock
     /// <summary>SND.NXT.</summary>
     internal SeqNum SndNxt => _sndNxt;
 
+    /// <summary>SND.MAX: one past the highest sequence number sent (RFC 6582's "highest sequence number transmitted").</summary>
+    internal SeqNum SndMax => _sndMax;
+
+    /// <summary>The earlier of the retransmission and persist deadlines (<see cref="long.MaxValue"/> when neither runs).</summary>
+    internal long SendTimerDeadlineMicros => Math.Min(_rtxDeadline, _persistDeadline);
+
     /// <summary>SND.WND in bytes (scaled).</summary>
     internal long SndWnd => _sndWnd;
 
@@ -263,8 +271,8 @@ internal sealed class TcpControlBlock
             throw new ArgumentException("A passive open needs a SYN without ACK or RST.", nameof(syn));
         }
 
-        Trace(false, syn.Seq, syn.Ack, syn.Flags, syn.Window, syn.Payload.Length, nowMicros);
         _counters.Add(TcpCounter.SegmentsReceived);
+        BeginReceivedTrace(syn);
         _passive = true;
         _irs = syn.Seq;
         _recv = new ReceiveBuffer(_irs + 1, _options.ReceiveBufferSize);
@@ -281,6 +289,7 @@ internal sealed class TcpControlBlock
         _counters.Add(TcpCounter.PassiveOpens);
         _synSentMicros = nowMicros;
         SendSynAck(nowMicros, retransmission: false);
+        FlushReceivedTrace(nowMicros);
         _rtxDeadline = nowMicros + _rto.Rto;
     }
 
@@ -339,10 +348,11 @@ internal sealed class TcpControlBlock
         _lastAckSent = _recv.RcvNxt;
         State = TcpState.SynReceived;
         _counters.Add(TcpCounter.PassiveOpens);
+        BeginReceivedTrace(ack);
         EnterEstablished(nowMicros);
         // The rest of the ACK (data, FIN) is processed as in ESTABLISHED.
         ProcessSynchronized(ack, nowMicros);
-        Trace(false, ack.Seq, ack.Ack, ack.Flags, ack.Window, ack.Payload.Length, nowMicros);
+        FlushReceivedTrace(nowMicros);
     }
 
     // ------------------------------------------------------------------ input
@@ -353,6 +363,7 @@ internal sealed class TcpControlBlock
     public void OnSegment(in TcpSegment segment, long nowMicros)
     {
         _counters.Add(TcpCounter.SegmentsReceived);
+        BeginReceivedTrace(segment);
         switch (State)
         {
             case TcpState.Closed:
@@ -369,11 +380,49 @@ internal sealed class TcpControlBlock
                 break;
         }
 
-        Trace(false, segment.Seq, segment.Ack, segment.Flags, segment.Window, segment.Payload.Length, nowMicros);
+        FlushReceivedTrace(nowMicros);
     }
 
     /// <summary>
-    /// An ICMP error quoting one of our segments (RFC 5927, RFC 1122 4.2.3.9, RFC 1191).
+    /// The lowest next-hop MTU a fragmentation-needed message from the network may set: 552, Linux's
+    /// <c>net.ipv4.route.min_pmtu</c> (512 + 20 + 20). RFC 1191 3 allows down to 68 (RFC 791's
+    /// minimum), but RFC 5927 7.2 warns that forged tiny MTUs degrade a connection, so smaller
+    /// values are ignored (Linux clamps them; with DF always set that makes no difference to us).
+    /// </summary>
+    public const int MinimumIcmpPathMtu = 552;
+
+    /// <summary>
+    /// An ICMP error from the network quoting one of our segments. RFC 5927 4.1: it is acted on
+    /// only when the quoted SEG.SEQ is in [SND.UNA, SND.NXT) (SND.NXT being the highest sequence
+    /// number sent), so that an attacker who knows only the 4-tuple cannot refuse a connection
+    /// attempt or lower the MSS; a fragmentation-needed message must also carry an MTU of at least
+    /// <see cref="MinimumIcmpPathMtu"/>. Ignored errors count <see cref="TcpCounter.IcmpErrorsIgnored"/>.
+    /// </summary>
+    /// <param name="type">ICMP type.</param>
+    /// <param name="code">ICMP code.</param>
+    /// <param name="nextHopMtu">The next-hop MTU of a fragmentation-needed message, else 0.</param>
+    /// <param name="quotedSeq">The sequence number of the quoted TCP header.</param>
+    /// <param name="nowMicros">The current time.</param>
+    public void OnIcmpError(IcmpType type, byte code, ushort nextHopMtu, SeqNum quotedSeq, long nowMicros)
+    {
+        if (State is TcpState.Closed or TcpState.Listen or TcpState.TimeWait)
+        {
+            return;
+        }
+
+        bool fragNeeded = type == IcmpType.DestinationUnreachable && code == 4;
+        if (!(quotedSeq >= _sndUna && quotedSeq < _sndMax) || (fragNeeded && nextHopMtu < MinimumIcmpPathMtu))
+        {
+            _counters.Add(TcpCounter.IcmpErrorsIgnored);
+            return;
+        }
+
+        OnIcmpError(type, code, nextHopMtu, nowMicros);
+    }
+
+    /// <summary>
+    /// An ICMP error the stack itself vouches for (e.g. the IP layer refused a DF send as too big),
+    /// without the sequence-number check (RFC 5927, RFC 1122 4.2.3.9, RFC 1191).
     /// Fragmentation needed lowers the MSS; hard errors (protocol or port unreachable) end the
     /// connection only in SYN-SENT; everything else is remembered as a soft error, reported if the
     /// connection attempt later times out.
@@ -403,7 +452,11 @@ internal sealed class TcpControlBlock
                         _mss = mss;
                         if (IsSynchronized(State) && State != TcpState.SynReceived)
                         {
-                            _cc.OnConnectionEstablished(_mss, nowMicros);
+                            // Rescale, not restart, congestion control; the resent flight's duplicate
+                            // ACKs must not start fast retransmit (RFC 6582 3.2 step 2's recover test).
+                            _cc.OnMssChanged(_mss, nowMicros);
+                            _recover = _sndMax;
+                            _recoverValid = true;
                             // Resend what is outstanding in the smaller size (Linux's tcp_simple_retransmit).
                             _sndNxt = _sndUna;
                             Output(nowMicros);
@@ -758,6 +811,17 @@ internal sealed class TcpControlBlock
             TakeHandshakeRttSample(seg, nowMicros);
             long emitted = _emitted;
             EnterEstablished(nowMicros);
+            if (!seg.Payload.IsEmpty || seg.Has(TcpFlags.Fin))
+            {
+                // RFC 9293 3.10.7.3: "If there are other controls or text in the segment, then
+                // continue processing at the sixth step" of ESTABLISHED; the text starts after the SYN.
+                ProcessText(new TcpSegment(seg.Seq + 1, seg.Ack, seg.Flags & ~TcpFlags.Syn, seg.Window, seg.Options, seg.Payload), nowMicros);
+                if (State == TcpState.Closed)
+                {
+                    return;
+                }
+            }
+
             Output(nowMicros);
             if (State != TcpState.Closed && _emitted == emitted)
             {
@@ -1197,7 +1261,12 @@ internal sealed class TcpControlBlock
                 bool allQueued = len == dataRemaining;
                 bool nagleAllows = NoDelay || _sndUna == _sndMax || fin; // RFC 9293 3.7.4 (Linux: never for the FIN)
                 bool halfWindow = _maxSndWnd > 0 && len >= _maxSndWnd / 2; // RFC 9293 3.8.6.2.1 (3)
-                if (!((allQueued && nagleAllows) || halfWindow))
+                // Like Linux's tcp_write_xmit (Nagle is its only sender-side SWS rule): with nothing in
+                // flight, fill a window smaller than a segment at once instead of waiting an RTO for the
+                // override timeout (RFC 9293 3.8.6.2.1 (4)). A reopened window is often a little under
+                // one MSS (window-scale granularity); the receiver's own SWS avoidance keeps it from being silly.
+                bool idleWindowLimited = len == usable && _sndUna == _sndMax;
+                if (!((allQueued && nagleAllows) || halfWindow || idleWindowLimited))
                 {
                     break;
                 }
@@ -1601,8 +1670,31 @@ internal sealed class TcpControlBlock
     {
         _counters.Add(TcpCounter.SegmentsSent);
         _emitted++;
+        FlushReceivedTrace(nowMicros); // the segment being processed is reported before its replies
         _env.Output.Send(Tuple, o, first, second);
         Trace(true, o.Seq, o.Ack, o.Flags, o.Window, first.Length + second.Length, nowMicros);
+    }
+
+    // The trace of a received segment waits until the first segment sent in answer (or the end of
+    // its processing), so that it comes before its replies yet carries the state they are sent in.
+    private void BeginReceivedTrace(in TcpSegment segment)
+    {
+        if (_env.Trace is null)
+        {
+            return;
+        }
+
+        _tracedIn = new TcpTraceEvent(Tuple, false, segment.Seq, segment.Ack, segment.Flags, segment.Window, segment.Payload.Length, State, 0);
+        _tracedInPending = true;
+    }
+
+    private void FlushReceivedTrace(long nowMicros)
+    {
+        if (_tracedInPending)
+        {
+            _tracedInPending = false;
+            _env.Trace?.Invoke(_tracedIn with { State = State, NowMicros = nowMicros });
+        }
     }
 
     private void Trace(bool outgoing, SeqNum seq, SeqNum ack, TcpFlags flags, ushort window, int length, long nowMicros) =>

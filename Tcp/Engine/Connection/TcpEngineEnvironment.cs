@@ -127,6 +127,6 @@ internal enum TcpEvents
 /// <param name="Flags">The control bits.</param>
 /// <param name="Window">The window field as carried.</param>
 /// <param name="PayloadLength">Payload bytes.</param>
-/// <param name="State">The connection's state after the segment.</param>
+/// <param name="State">The connection's state after the segment (for a received segment: when its first reply went out, or after it was processed; it is reported before those replies).</param>
 /// <param name="NowMicros">The time.</param>
 internal readonly record struct TcpTraceEvent(TcpFourTuple Tuple, bool Outgoing, SeqNum Seq, SeqNum Ack, TcpFlags Flags, ushort Window, int PayloadLength, TcpState State, long NowMicros);

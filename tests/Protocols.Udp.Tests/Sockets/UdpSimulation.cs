@@ -12,9 +12,9 @@ internal sealed class UdpSimulation
     public static readonly Ipv4Address AddressB = Ipv4Address.Parse("10.0.0.2");
     public static readonly TimeSpan Limit = TimeSpan.FromSeconds(10);
 
-    public UdpSimulation(int seed, LinkOptions? link = null, int mtu = 1500, UdpOptions? udpA = null, UdpOptions? udpB = null)
+    public UdpSimulation(int seed, LinkOptions? link = null, int mtu = 1500, UdpOptions? udpA = null, UdpOptions? udpB = null, Simulation? sim = null)
     {
-        Sim = new Simulation(seed);
+        Sim = sim ?? new Simulation(seed);
         Link = Sim.Network.CreateLink(link, link, DeviceMedium.Ip, mtu);
         A = Sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = seed }), s => s.Poll(), s => s.NextDeadline);
         B = Sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = seed + 1 }), s => s.Poll(), s => s.NextDeadline);

@@ -96,6 +96,36 @@ public class TcpControlBlockOptionTests
     }
 
     [Fact]
+    public void Trace_reports_a_received_segment_before_the_segments_sent_in_answer()
+    {
+        var wire = new EngineWire();
+        var a = new List<TcpTraceEvent>();
+        var b = new List<TcpTraceEvent>();
+        wire.EnvA.Trace = a.Add;
+        wire.EnvB.Trace = b.Add;
+        wire.Connect();
+
+        // A: SYN out, SYN-ACK in (reported with the state its ACK goes out in), then that ACK.
+        Assert.Equal([(true, TcpFlags.Syn), (false, TcpFlags.Syn | TcpFlags.Ack), (true, TcpFlags.Ack)], a.Take(3).Select(e => (e.Outgoing, e.Flags)));
+        Assert.Equal([TcpState.SynSent, TcpState.Established, TcpState.Established], a.Take(3).Select(e => e.State));
+
+        // B: SYN in, SYN-ACK out, ACK in.
+        Assert.Equal([(false, TcpFlags.Syn), (true, TcpFlags.Syn | TcpFlags.Ack), (false, TcpFlags.Ack)], b.Take(3).Select(e => (e.Outgoing, e.Flags)));
+        Assert.Equal([TcpState.SynReceived, TcpState.SynReceived, TcpState.Established], b.Take(3).Select(e => e.State));
+
+        // A FIN is acknowledged at once: B reports the FIN (CLOSE-WAIT) before its ACK.
+        a.Clear();
+        b.Clear();
+        wire.A.CompleteWrites(wire.Now);
+        wire.Run(100_000);
+        int fin = b.FindIndex(e => !e.Outgoing && (e.Flags & TcpFlags.Fin) != 0);
+        int ack = b.FindIndex(e => e.Outgoing);
+        Assert.True(fin >= 0 && ack > fin, string.Join(" | ", b));
+        Assert.Equal(TcpState.CloseWait, b[fin].State);
+        Assert.True(b[fin].NowMicros <= b[ack].NowMicros);
+    }
+
+    [Fact]
     public void Segments_round_trip_through_the_encoder_between_two_tcbs()
     {
         // The same two-TCB exchange, but every segment is encoded with Write and parsed back with TryParse.

@@ -1,0 +1,94 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using Protocols.Ip;
+using Xunit.Abstractions;
+using static Protocols.Tcp.TcpFlags;
+
+namespace Protocols.Tcp.Tests.Scripted;
+
+/// <summary>RFC 5927 4.1: ICMP errors are believed only when they quote a sequence number in [SND.UNA, SND.NXT).</summary>
+public sealed class IcmpTests(ITestOutputHelper output)
+{
+    private const int Mss = 1460; // PassiveOpen's SYN offers no timestamps
+
+    /// <summary>A copy of <paramref name="packet"/> (one the stack sent) whose TCP sequence number is <paramref name="seq"/>: what an off-path attacker who guesses wrong would quote.</summary>
+    private static CapturedPacket WithSeq(CapturedPacket packet, uint seq)
+    {
+        byte[] bytes = (byte[])packet.Bytes.Clone();
+        int ihl = (bytes[0] & 0x0F) * 4;
+        BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(ihl + 4), seq);
+        return CapturedPacket.Decode(packet.At, bytes);
+    }
+
+    [Fact]
+    public void A_port_unreachable_quoting_a_sequence_number_outside_the_window_does_not_refuse_the_connect()
+    {
+        var bed = new TcpBed(output);
+        bed.Peer.Port = 80;
+        bed.Peer.RemotePort = 0;
+        Task<TcpStream> connect = bed.Start(async () => await bed.Tcp.ConnectAsync(new Ipv4Endpoint(ScriptedBed.PeerAddress, 80), CancellationToken.None));
+        CapturedSegment syn = bed.Peer.Expect(Syn, at: TimeSpan.Zero);
+        CapturedPacket synPacket = bed.Peer.LastExpected!;
+
+        // SND.UNA = ISS, SND.NXT = ISS + 1: only ISS is acceptable. ISS + 1 and ISS - 1 are forged.
+        bed.Peer.SendIcmpError(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.PortUnreachable, WithSeq(synPacket, syn.Seq + 1));
+        bed.Peer.SendIcmpError(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.ProtocolUnreachable, WithSeq(synPacket, syn.Seq - 1));
+        bed.RunFor(TimeSpan.FromMilliseconds(10));
+        Assert.False(connect.IsCompleted);
+        Assert.Equal(TcpState.SynSent, bed.State);
+        Assert.Equal(2, bed.Tcp.Counters[TcpCounter.IcmpErrorsIgnored]);
+        Assert.Equal(0, bed.Tcp.Counters[TcpCounter.IcmpErrors]);
+
+        // The connection proceeds.
+        bed.Peer.Send(Syn | Ack, seq: 5000, ack: syn.Seq + 1, window: 65535, options: ScriptedPeer.Options(mss: 1460, ts: (1, syn.TsVal)));
+        bed.Peer.Expect(Ack, seq: syn.Seq + 1, ack: 5001, at: TimeSpan.Zero);
+        TcpStream client = bed.Complete(connect);
+        Assert.Equal(TcpState.Established, client.State);
+    }
+
+    [Fact]
+    public void A_port_unreachable_quoting_the_syn_refuses_the_connect()
+    {
+        var bed = new TcpBed(output);
+        bed.Peer.Port = 80;
+        bed.Peer.RemotePort = 0;
+        Task<TcpStream> connect = bed.Start(async () => await bed.Tcp.ConnectAsync(new Ipv4Endpoint(ScriptedBed.PeerAddress, 80), CancellationToken.None));
+        bed.Peer.Expect(Syn, at: TimeSpan.Zero);
+        bed.Peer.SendIcmpError(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.PortUnreachable, bed.Peer.LastExpected!);
+        var e = Assert.Throws<TcpException>(() => bed.Complete(connect));
+        Assert.Equal(SocketError.ConnectionRefused, e.SocketErrorCode);
+        Assert.Equal(0, bed.Tcp.Counters[TcpCounter.IcmpErrorsIgnored]);
+        Assert.Equal(1, bed.Tcp.Counters[TcpCounter.IcmpErrors]);
+    }
+
+    [Fact]
+    public void Fragmentation_needed_outside_the_window_or_below_the_mtu_floor_leaves_the_mss_alone_and_an_in_window_one_lowers_it()
+    {
+        var bed = new TcpBed(output);
+        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen();
+        uint iss = synAck.Seq;
+        bed.Write(server, TcpBed.Pattern(4 * Mss));
+        bed.Peer.Expect(Ack, seq: iss + 1, length: Mss, ignoreFlags: Psh, at: TimeSpan.Zero);
+        CapturedPacket first = bed.Peer.LastExpected!;
+        bed.Peer.TakePending(); // SND.UNA = ISS + 1, SND.NXT = ISS + 1 + 4 MSS
+        int mssBefore = Assert.IsType<TcpConnectionInfo>(bed.Connection).Mss;
+        Assert.Equal(Mss, mssBefore);
+
+        // Out of window: at SND.NXT, and before SND.UNA.
+        bed.Peer.SendIcmpError(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.FragmentationNeeded, WithSeq(first, iss + 1 + (4 * Mss)), nextHopMtu: 1000);
+        bed.Peer.SendIcmpError(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.FragmentationNeeded, WithSeq(first, iss), nextHopMtu: 1000);
+        // In window, but an MTU below the floor (Linux's min_pmtu, 552).
+        bed.Peer.SendIcmpError(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.FragmentationNeeded, WithSeq(first, iss + 1 + Mss), nextHopMtu: 551);
+        bed.Peer.ExpectNothing(TimeSpan.FromMilliseconds(100), "ignored errors resend nothing");
+        Assert.Equal(mssBefore, Assert.IsType<TcpConnectionInfo>(bed.Connection).Mss);
+        Assert.Equal(3, bed.Tcp.Counters[TcpCounter.IcmpErrorsIgnored]);
+
+        // In window and at the floor: the MSS drops to 552 - 40 and the data is resent in that size.
+        bed.Peer.SendIcmpError(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.FragmentationNeeded, WithSeq(first, iss + 1 + Mss), nextHopMtu: 552);
+        CapturedSegment resent = bed.Peer.Expect(Ack, seq: iss + 1, ignoreFlags: Psh, at: TimeSpan.Zero);
+        Assert.Equal(552 - 40, resent.Payload.Length);
+        Assert.Equal(552 - 40, Assert.IsType<TcpConnectionInfo>(bed.Connection).Mss);
+        Assert.Equal(3, bed.Tcp.Counters[TcpCounter.IcmpErrorsIgnored]);
+        Assert.Equal(1, bed.Tcp.Counters[TcpCounter.IcmpErrors]);
+    }
+}
