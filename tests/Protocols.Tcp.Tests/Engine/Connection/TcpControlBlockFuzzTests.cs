@@ -84,6 +84,9 @@ public class TcpControlBlockFuzzTests
                         break;
                     case 5 when random.Next(10) == 0:
                         p.Tcb.OnIcmpError(Protocols.Ip.IcmpType.DestinationUnreachable, (byte)random.Next(16), (ushort)random.Next(65536), p.Now);
+                        // From the network: a quoted sequence number near SND.UNA (in or out of the window) or anywhere.
+                        SeqNum quoted = random.Next(2) == 0 ? p.Tcb.SndUna + random.Next(-3, 3000) : new SeqNum((uint)random.NextInt64(1L << 32));
+                        p.Tcb.OnIcmpError(Protocols.Ip.IcmpType.DestinationUnreachable, (byte)random.Next(16), (ushort)random.Next(65536), quoted, p.Now);
                         break;
                     default:
                         break;
