@@ -611,15 +611,11 @@ public sealed partial class TcpLayer : IIpTransport
     /// <summary>RFC 9293 3.10.7.1: the reset answering a segment that found no connection (never one for a RST).</summary>
     internal void SendResetForClosed(in TcpFourTuple tuple, in TcpSegment segment)
     {
-        if ((segment.Flags & TcpFlags.Rst) != 0)
+        if (!TcpOutgoingSegment.TryCreateResetFor(in segment, out TcpOutgoingSegment reset))
         {
             return;
         }
 
-        // If the ACK bit is off: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>; if on: <SEQ=SEG.ACK><CTL=RST>.
-        TcpOutgoingSegment reset = (segment.Flags & TcpFlags.Ack) == 0
-            ? new TcpOutgoingSegment { Seq = new SeqNum(0), Ack = segment.Seq + segment.SegmentLength, Flags = TcpFlags.Rst | TcpFlags.Ack }
-            : new TcpOutgoingSegment { Seq = segment.Ack, Flags = TcpFlags.Rst };
         Counters.Add(TcpCounter.ResetsSent);
         SendStateless(in tuple, in reset);
     }

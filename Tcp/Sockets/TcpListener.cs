@@ -228,7 +228,7 @@ public sealed class TcpListener : IDisposable
         if (Options.Timestamps && peer.Timestamps is { } ts)
         {
             // The control block rebuilt from the cookie continues this clock from the ACK's TSecr.
-            uint tsVal = SynCookies.EncodeOptionsInTsVal(unchecked(TimestampClock(now) + _layer.CookieTimestampOffset), Options.WindowScaling ? peer.WindowScale : null, false);
+            uint tsVal = SynCookies.EncodeOptionsInTsVal(unchecked(TcpControlBlock.TimestampClock(now) + _layer.CookieTimestampOffset), Options.WindowScaling ? peer.WindowScale : null, false);
             options.Timestamps = new TcpTimestamps(tsVal, ts.TsVal);
         }
 
@@ -288,9 +288,6 @@ public sealed class TcpListener : IDisposable
         _layer.Drain(connection);
         return true;
     }
-
-    // The timestamp clock of cookie SYN-ACKs: milliseconds, as the engine's (RFC 7323 5.4: 1 ms to 1 s per tick).
-    private static uint TimestampClock(long nowMicros) => unchecked((uint)(nowMicros / 1000));
 
     // Hands queued connections to waiting accepts.
     private void DeliverQueued()

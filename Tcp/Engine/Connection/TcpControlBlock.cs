@@ -1636,20 +1636,10 @@ internal sealed class TcpControlBlock
     // RST answering a segment (RFC 9293 3.10.7.1 / 3.10.7.3 / 3.10.7.4): never for a RST.
     private void SendResetFor(in TcpSegment seg, long nowMicros)
     {
-        if (seg.Has(TcpFlags.Rst))
+        if (TcpOutgoingSegment.TryCreateResetFor(in seg, out TcpOutgoingSegment reset))
         {
-            return;
-        }
-
-        if (seg.Has(TcpFlags.Ack))
-        {
-            SendReset(seg.Ack, withAck: false, nowMicros);
-        }
-        else
-        {
-            var o = new TcpOutgoingSegment { Seq = default, Ack = seg.Seq + seg.SegmentLength, Flags = TcpFlags.Rst | TcpFlags.Ack };
             _counters.Add(TcpCounter.ResetsSent);
-            Emit(o, default, default, nowMicros);
+            Emit(reset, default, default, nowMicros);
         }
     }
 
@@ -1913,7 +1903,10 @@ internal sealed class TcpControlBlock
 
     private long DelayedAckMicros => Math.Clamp(_options.DelayedAckTimeout.Ticks / 10, 0, MaxDelayedAckMicros);
 
-    private uint TsNow(long nowMicros) => unchecked((uint)(nowMicros / MicrosPerTimestampTick) + _tsOffset);
+    private uint TsNow(long nowMicros) => unchecked(TimestampClock(nowMicros) + _tsOffset);
+
+    /// <summary>The timestamp clock before the per-connection offset (1 ms ticks); SYN-cookie SYN-ACKs use it too, so a connection rebuilt from a cookie continues their clock.</summary>
+    internal static uint TimestampClock(long nowMicros) => unchecked((uint)(nowMicros / MicrosPerTimestampTick));
 
     private static bool TsBefore(uint a, uint b) => unchecked((int)(a - b)) < 0;
 

@@ -28,6 +28,26 @@ internal struct TcpOutgoingSegment
     public readonly int HeaderLength => TcpHeader.FixedLength + Options.GetEncodedLength();
 
     /// <summary>
+    /// The reset that answers <paramref name="segment"/> when no connection (or a closed one) owns
+    /// it, RFC 9293 3.10.7.1: with ACK on, <c>&lt;SEQ=SEG.ACK&gt;&lt;CTL=RST&gt;</c>; with ACK off,
+    /// <c>&lt;SEQ=0&gt;&lt;ACK=SEG.SEQ+SEG.LEN&gt;&lt;CTL=RST,ACK&gt;</c>. False for a RST: a reset is
+    /// never answered with a reset. Shared by the layer (closed ports) and the control block.
+    /// </summary>
+    public static bool TryCreateResetFor(in TcpSegment segment, out TcpOutgoingSegment reset)
+    {
+        if ((segment.Flags & TcpFlags.Rst) != 0)
+        {
+            reset = default;
+            return false;
+        }
+
+        reset = (segment.Flags & TcpFlags.Ack) != 0
+            ? new TcpOutgoingSegment { Seq = segment.Ack, Flags = TcpFlags.Rst }
+            : new TcpOutgoingSegment { Seq = default, Ack = segment.Seq + segment.SegmentLength, Flags = TcpFlags.Rst | TcpFlags.Ack };
+        return true;
+    }
+
+    /// <summary>
     /// Writes the whole segment: header, options, <paramref name="payload1"/> then
     /// <paramref name="payload2"/>, and the checksum over the IPv4 pseudo-header
     /// (<see cref="Checksum.PseudoHeaderSum"/>, RFC 9293 3.1). Source is the tuple's local end.
