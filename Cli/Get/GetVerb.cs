@@ -187,7 +187,7 @@ internal sealed class GetVerb : Verb
     public static int Fetch(TcpLayer tcp, GetSettings settings, VerbConsole console, CancellationToken cancellationToken)
     {
         // A device or a pipe (-o /dev/null) is written in place: renaming over it would replace it.
-        string? target = settings.OutputPath is null ? null : File.ResolveLinkTarget(settings.OutputPath, returnFinalTarget: true)?.FullName ?? settings.OutputPath;
+        string? target = settings.OutputPath is null ? null : ResolveOutputPath(settings.OutputPath);
         bool inPlace = target is not null && IsSpecialFile(target);
         string? temporary = target is null || inPlace ? null : TemporaryPathFor(target);
         FetchResult result;
@@ -247,6 +247,26 @@ internal sealed class GetVerb : Verb
     }
 
     /// <summary>A name for a temporary file beside <paramref name="path"/> (same directory, so the move is a rename).</summary>
+    // Through a symbolic link, the file it points to is replaced; a path that does not exist yet
+    // (the usual -o) is used as it is (File.ResolveLinkTarget throws for a missing file).
+    private static string ResolveOutputPath(string path)
+    {
+        var info = new FileInfo(path);
+        if (info.LinkTarget is null)
+        {
+            return path;
+        }
+
+        try
+        {
+            return info.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? path;
+        }
+        catch (IOException)
+        {
+            return path; // a dangling or looping link: replace the link itself
+        }
+    }
+
     private static string TemporaryPathFor(string path)
     {
         string full = Path.GetFullPath(path);

@@ -249,6 +249,25 @@ public sealed class InProcessServeGetTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Get_creates_an_output_file_that_does_not_exist_yet()
+    {
+        string directory = Directory.CreateTempSubdirectory("protocols-get").FullName;
+        try
+        {
+            string file = Path.Combine(directory, "new.bin");
+            var stderr = new StringWriter();
+            int code = await Task.Run(() => GetVerb.Fetch(_clientTcp, GetTo("http://10.9.0.2:8080/bytes/300", file), new VerbConsole(TextWriter.Null, stderr), CancellationToken.None));
+            Assert.Equal(0, code);
+            Assert.Equal(300, File.ReadAllBytes(file).Length);
+            Assert.Equal([file], Directory.GetFiles(directory));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Flush_returns_only_once_the_peer_has_our_fin()
     {
         TcpLayer serverTcp = (TcpLayer)_server.GetTransport(IpProtocol.Tcp)!;
