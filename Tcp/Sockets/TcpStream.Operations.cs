@@ -175,7 +175,7 @@ public sealed partial class TcpStream
 
     private sealed class ReadOperation : Operation, IValueTaskSource<int>
     {
-        private readonly TcpValueTaskCore<int> _core = new();
+        private readonly LoopValueTaskSourceCore<int> _core = new();
 
         public ReadOperation(TcpStream stream)
             : base(stream)
@@ -234,7 +234,7 @@ public sealed partial class TcpStream
 
     private sealed class WriteOperation : Operation, IValueTaskSource
     {
-        private readonly TcpValueTaskCore<bool> _core = new();
+        private readonly LoopValueTaskSourceCore<bool> _core = new();
         private ReadOnlyMemory<byte> _data;
         private int _offset;
 

@@ -27,7 +27,7 @@ public sealed partial class UdpSocket
     {
         private readonly UdpSocket _socket;
         private readonly Action<NetworkStack> _start;
-        private readonly UdpValueTaskCore<UdpReceiveResult> _core = new(); // continuations never inline on the loop (UdpCompletion.cs)
+        private readonly LoopValueTaskSourceCore<UdpReceiveResult> _core = new(); // continuations never inline on the loop (Ip/Stack/LoopCompletion.cs)
         private Memory<byte> _buffer;
         private CancellationToken _cancellationToken;
         private CancellationTokenRegistration _cancelRegistration;
@@ -215,7 +215,7 @@ public sealed partial class UdpSocket
     {
         private readonly UdpSocket _socket;
         private readonly Action<NetworkStack> _run;
-        private readonly UdpValueTaskCore<bool> _core = new();
+        private readonly LoopValueTaskSourceCore<bool> _core = new();
         private ReadOnlyMemory<byte> _data;
         private Ipv4Endpoint _remote;
         private CancellationToken _cancellationToken;

@@ -1,9 +1,9 @@
 using System.Threading.Tasks.Sources;
 
-namespace Protocols.Tcp;
+namespace Protocols.Ip;
 
 /// <summary>
-/// Where completions of socket operations run their continuations. Never inline on the stack's
+/// Where completions of socket operations (UDP, TCP) run their continuations. Never inline on the stack's
 /// loop (application code must not run inside a poll): a continuation that captured a context
 /// (<c>await</c> without <c>ConfigureAwait(false)</c>) goes to it; any other continuation goes to
 /// the <see cref="SynchronizationContext"/> of the thread that completed the operation (the
@@ -15,11 +15,12 @@ namespace Protocols.Tcp;
 /// the harness thread and the run stays deterministic. On a real loop (<c>RunAsync</c>, no
 /// context) they run on the thread pool, as with <c>RunContinuationsAsynchronously</c>.
 /// </remarks>
-internal static class TcpCompletion
+public static class LoopCompletion
 {
     private static readonly SendOrPostCallback RunPosted = static s => ((IThreadPoolWorkItem)s!).Execute();
 
     /// <summary>Runs <paramref name="work"/> soon, on the current thread's context or the thread pool; never inline.</summary>
+    /// <param name="work">The work item.</param>
     public static void Dispatch(IThreadPoolWorkItem work)
     {
         if (SynchronizationContext.Current is { } context)
@@ -35,13 +36,14 @@ internal static class TcpCompletion
 
 /// <summary>
 /// A <see cref="ManualResetValueTaskSourceCore{TResult}"/> whose continuations are dispatched by
-/// <see cref="TcpCompletion"/>: completion (the result, <c>IsCompleted</c>) is visible at once,
+/// <see cref="LoopCompletion"/>: completion (the result, <c>IsCompleted</c>) is visible at once,
 /// the continuation runs later and elsewhere. No allocation per operation.
 /// </summary>
-internal sealed class TcpValueTaskCore<T> : IThreadPoolWorkItem
+/// <typeparam name="T">The result.</typeparam>
+public sealed class LoopValueTaskSourceCore<T> : IThreadPoolWorkItem
 {
-    private static readonly Action<object?> Trampoline = static s => ((TcpValueTaskCore<T>)s!).OnCoreCompleted();
-    private static readonly Action<object?> RunWithContext = static s => ((TcpValueTaskCore<T>)s!).InvokeContinuation();
+    private static readonly Action<object?> Trampoline = static s => ((LoopValueTaskSourceCore<T>)s!).OnCoreCompleted();
+    private static readonly Action<object?> RunWithContext = static s => ((LoopValueTaskSourceCore<T>)s!).InvokeContinuation();
 
     private ManualResetValueTaskSourceCore<T> _core; // RunContinuationsAsynchronously = false: the trampoline only dispatches
     private Action<object?>? _continuation;
@@ -49,18 +51,35 @@ internal sealed class TcpValueTaskCore<T> : IThreadPoolWorkItem
     private object? _scheduler;
     private ExecutionContext? _executionContext;
 
+    /// <summary>The current operation's token.</summary>
     public short Version => _core.Version;
 
+    /// <summary>Completes the operation successfully; the continuation is dispatched, never run inline.</summary>
+    /// <param name="result">The result.</param>
     public void SetResult(T result) => _core.SetResult(result);
 
+    /// <summary>Completes the operation with an error; the continuation is dispatched, never run inline.</summary>
+    /// <param name="exception">The error.</param>
     public void SetException(Exception exception) => _core.SetException(exception);
 
+    /// <summary>The result, or throws the operation's error.</summary>
+    /// <param name="token">The operation's token.</param>
+    /// <returns>The result.</returns>
     public T GetResult(short token) => _core.GetResult(token);
 
+    /// <summary>The operation's status.</summary>
+    /// <param name="token">The operation's token.</param>
+    /// <returns>The status.</returns>
     public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
 
+    /// <summary>Prepares for the next operation.</summary>
     public void Reset() => _core.Reset();
 
+    /// <summary>Records where the continuation must run (its captured context or scheduler, when asked to use it).</summary>
+    /// <param name="continuation">The continuation.</param>
+    /// <param name="state">Its state.</param>
+    /// <param name="token">The operation's token.</param>
+    /// <param name="flags">Whether to use the scheduling context and flow the execution context.</param>
     public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
     {
         _continuation = continuation;
@@ -97,7 +116,7 @@ internal sealed class TcpValueTaskCore<T> : IThreadPoolWorkItem
                 Task.Factory.StartNew(RunWithContext, this, CancellationToken.None, TaskCreationOptions.DenyChildAttach, scheduler);
                 break;
             default:
-                TcpCompletion.Dispatch(this);
+                LoopCompletion.Dispatch(this);
                 break;
         }
     }
@@ -124,106 +143,5 @@ internal sealed class TcpValueTaskCore<T> : IThreadPoolWorkItem
         {
             ExecutionContext.Run(executionContext, static s => { var (c, st) = ((Action<object?>, object?))s!; c(st); }, (continuation, state));
         }
-    }
-}
-
-/// <summary>
-/// A task completion source for connect and accept: the loop (or a canceller) claims it first,
-/// synchronously, then the task is completed through <see cref="TcpCompletion"/>, so the
-/// awaiting code never runs inline on the loop and stays on the simulation's thread in tests.
-/// </summary>
-/// <typeparam name="T">The result.</typeparam>
-internal class TcpTaskCompletion<T> : IThreadPoolWorkItem
-{
-    private readonly TaskCompletionSource<T> _source = new();
-    private int _claimed;
-    private T? _result;
-    private Exception? _exception;
-    private CancellationToken _cancelledBy;
-    private bool _cancelled;
-
-    public Task<T> Task => _source.Task;
-
-    /// <summary>Neither completed nor claimed.</summary>
-    public bool IsPending => Volatile.Read(ref _claimed) == 0;
-
-    public bool TrySucceed(T result)
-    {
-        if (!TryClaim())
-        {
-            return false;
-        }
-
-        _result = result;
-        TcpCompletion.Dispatch(this);
-        return true;
-    }
-
-    public bool TryFail(Exception exception)
-    {
-        if (!TryClaim())
-        {
-            return false;
-        }
-
-        _exception = exception;
-        TcpCompletion.Dispatch(this);
-        return true;
-    }
-
-    public bool TryCancel(CancellationToken cancellationToken)
-    {
-        if (!TryClaim())
-        {
-            return false;
-        }
-
-        _cancelled = true;
-        _cancelledBy = cancellationToken;
-        TcpCompletion.Dispatch(this);
-        return true;
-    }
-
-    void IThreadPoolWorkItem.Execute()
-    {
-        // Complete without a context current: .NET runs ConfigureAwait(false) continuations inline
-        // only then (elsewhere it queues them to the thread pool, which would leave the
-        // simulation's thread); continuations that captured a context are posted to it.
-        SynchronizationContext? previous = SynchronizationContext.Current;
-        SynchronizationContext.SetSynchronizationContext(null);
-        try
-        {
-            if (_cancelled)
-            {
-                _source.TrySetCanceled(_cancelledBy);
-            }
-            else if (_exception is not null)
-            {
-                _source.TrySetException(_exception);
-            }
-            else
-            {
-                _source.TrySetResult(_result!);
-            }
-        }
-        finally
-        {
-            SynchronizationContext.SetSynchronizationContext(previous);
-        }
-    }
-
-    protected virtual void OnClaimed()
-    {
-    }
-
-    private bool TryClaim()
-    {
-        if (Interlocked.Exchange(ref _claimed, 1) != 0)
-        {
-            return false;
-        }
-
-        OnClaimed();
-        return true;
     }
 }
