@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace Protocols.Tcp.Engine;
 
 /// <summary>
@@ -95,7 +93,7 @@ internal sealed class ReceiveBuffer
     }
 
     /// <summary>The size of the ring when it is first allocated (or the capacity, when smaller).</summary>
-    public const int InitialRingSize = 4096;
+    public const int InitialRingSize = PooledRing.InitialSize;
 
     /// <summary>The most bytes held; it bounds <see cref="Window"/>.</summary>
     public int Capacity => _capacity;
@@ -490,48 +488,16 @@ internal sealed class ReceiveBuffer
             _intervals = grown;
         }
 
-        int size = _size;
-        if (size >= bytes)
+        // Everything held lies in [read position, read position + readable + last interval end).
+        int used = _ring is null ? 0 : _readable + (_intervalCount > 0 ? _intervals[_intervalCount - 1].End : 0);
+        if (PooledRing.Grow(ref _ring, ref _size, bytes, _capacity, _readPos, used))
         {
-            return;
+            _readPos = 0;
         }
-
-        int newSize = Math.Max(size, Math.Min(InitialRingSize, _capacity));
-        while (newSize < bytes)
-        {
-            newSize = (int)Math.Min((long)newSize * 2, _capacity);
-        }
-
-        byte[] ring = ArrayPool<byte>.Shared.Rent(newSize);
-        if (_ring is not null)
-        {
-            // Everything held lies in [read position, read position + readable + last interval end).
-            int used = _readable + (_intervalCount > 0 ? _intervals[_intervalCount - 1].End : 0);
-            int first = Math.Min(used, size - _readPos);
-            _ring.AsSpan(_readPos, first).CopyTo(ring);
-            _ring.AsSpan(0, used - first).CopyTo(ring.AsSpan(first));
-        }
-
-        if (_ring is not null)
-        {
-            ArrayPool<byte>.Shared.Return(_ring);
-        }
-
-        _ring = ring;
-        _size = newSize;
-        _readPos = 0;
     }
 
     // Gives the ring back to the pool (a released buffer holds nothing; DESIGN.md: pooled buffers).
-    private void ReturnRing()
-    {
-        if (_ring is not null)
-        {
-            ArrayPool<byte>.Shared.Return(_ring);
-            _ring = null;
-            _size = 0;
-        }
-    }
+    private void ReturnRing() => PooledRing.Return(ref _ring, ref _size);
 
     private int Wrap(int index) => index >= _size ? index - _size : index;
 

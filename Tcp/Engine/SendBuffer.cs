@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace Protocols.Tcp.Engine;
 
 /// <summary>
@@ -34,7 +32,7 @@ internal sealed class SendBuffer
     public const int MaxCapacity = 1 << 30;
 
     /// <summary>The size of the ring when it is first allocated (or the capacity, when smaller).</summary>
-    public const int InitialRingSize = 4096;
+    public const int InitialRingSize = PooledRing.InitialSize;
 
     private readonly int _capacity;
     private byte[]? _ring; // rented from ArrayPool<byte>.Shared; may be longer than _size
@@ -277,46 +275,14 @@ internal sealed class SendBuffer
     // Grows the ring (doubling, up to the capacity) so that it holds `needed` bytes; copies the held bytes to its start.
     private void EnsureRing(int needed)
     {
-        int size = _size;
-        if (size >= needed)
+        if (PooledRing.Grow(ref _ring, ref _size, needed, _capacity, _head, _ring is null ? 0 : _length))
         {
-            return;
+            _head = 0;
         }
-
-        int newSize = Math.Max(size, Math.Min(InitialRingSize, _capacity));
-        while (newSize < needed)
-        {
-            newSize = (int)Math.Min((long)newSize * 2, _capacity);
-        }
-
-        byte[] ring = ArrayPool<byte>.Shared.Rent(newSize);
-        if (_ring is not null && _length > 0)
-        {
-            int first = Math.Min(_length, size - _head);
-            _ring.AsSpan(_head, first).CopyTo(ring);
-            _ring.AsSpan(0, _length - first).CopyTo(ring.AsSpan(first));
-        }
-
-        if (_ring is not null)
-        {
-            ArrayPool<byte>.Shared.Return(_ring);
-        }
-
-        _ring = ring;
-        _size = newSize;
-        _head = 0;
     }
 
     // Gives the ring back to the pool (a released buffer holds nothing; DESIGN.md: pooled buffers).
-    private void ReturnRing()
-    {
-        if (_ring is not null)
-        {
-            ArrayPool<byte>.Shared.Return(_ring);
-            _ring = null;
-            _size = 0;
-        }
-    }
+    private void ReturnRing() => PooledRing.Return(ref _ring, ref _size);
 
     private int Wrap(int index) => index >= _size ? index - _size : index;
 }
