@@ -12,17 +12,14 @@ namespace Protocols.Cli.Demo;
 /// when something worth showing comes by again (a SYN, FIN or RST, a small segment, one of the
 /// first retransmissions).
 /// </summary>
-internal sealed class DemoTraceDevice : INetworkDevice
+internal sealed class DemoTraceDevice : FrameObservingDevice
 {
     private const int ShownFullSegments = 4;
     private const int ShownRetransmissions = 3;
     private const int FullSegmentBytes = 1000;
 
-    private readonly INetworkDevice _inner;
     private readonly DemoConsole _console;
-    private readonly FrameHandler _traceHandler;
     private readonly Lock _lock = new();
-    private FrameHandler? _handler;
     private int _fullSegments;
     private int _retransmissions;
     private long _skippedFrames;
@@ -34,51 +31,15 @@ internal sealed class DemoTraceDevice : INetworkDevice
     private bool _closing;
 
     public DemoTraceDevice(INetworkDevice inner, DemoConsole console)
+        : base(inner)
     {
-        _inner = inner;
         _console = console;
-        _traceHandler = frame =>
-        {
-            Trace(frame, outbound: false);
-            _handler!(frame);
-        };
     }
 
     /// <summary>Frames shown and skipped so far.</summary>
     public long Frames { get; private set; }
 
-    public string Name => _inner.Name;
-
-    public DeviceMedium Medium => _inner.Medium;
-
-    public int Mtu => _inner.Mtu;
-
-    public MacAddress HardwareAddress => _inner.HardwareAddress;
-
-    public DeviceCapabilities Capabilities => _inner.Capabilities;
-
-    public int Receive(FrameHandler handler, int maxFrames)
-    {
-        _handler = handler;
-        return _inner.Receive(_traceHandler, maxFrames);
-    }
-
-    public bool TrySend(ReadOnlySpan<byte> frame)
-    {
-        if (!_inner.TrySend(frame))
-        {
-            return false;
-        }
-
-        Trace(frame, outbound: true);
-        return true;
-    }
-
-    public void Flush() => _inner.Flush();
-
-    public ValueTask WaitForReceiveAsync(CancellationToken cancellationToken) => _inner.WaitForReceiveAsync(cancellationToken);
-
-    public void Dispose() => _inner.Dispose();
+    protected override void OnFrame(ReadOnlySpan<byte> frame, bool outbound) => Trace(frame, outbound);
 
     /// <summary>Prints the count of frames skipped since the last line shown, if any.</summary>
     public void FlushSkipped()
@@ -139,7 +100,7 @@ internal sealed class DemoTraceDevice : INetworkDevice
             }
 
             WriteSkipped();
-            _console.Packet(outbound, PacketFormatter.Default.Format(frame, _inner.Medium) + note);
+            _console.Packet(outbound, PacketFormatter.Default.Format(frame, Medium) + note);
         }
     }
 
@@ -158,7 +119,7 @@ internal sealed class DemoTraceDevice : INetworkDevice
         flags = default;
         seq = 0;
         payload = 0;
-        ReadOnlySpan<byte> ip = _inner.Medium == DeviceMedium.Ethernet ? (frame.Length > 14 ? frame[14..] : default) : frame;
+        ReadOnlySpan<byte> ip = Medium == DeviceMedium.Ethernet ? (frame.Length > 14 ? frame[14..] : default) : frame;
 
         // RFC 791 3.1: version/IHL, total length, protocol; RFC 9293 3.1: seq at 4, data offset and flags at 12-13.
         if (ip.Length < 20 || ip[0] >> 4 != 4 || ip[9] != 6)

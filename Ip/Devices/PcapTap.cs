@@ -14,14 +14,11 @@ namespace Protocols.Ip.Devices;
 /// closed stream) stops capturing and is counted in <see cref="CaptureErrors"/>; it never breaks
 /// the device. Disposing the tap disposes the inner device, and the writer when the tap owns it.
 /// </remarks>
-public sealed class PcapTap : INetworkDevice
+public sealed class PcapTap : FrameObservingDevice
 {
-    private readonly INetworkDevice _inner;
     private readonly PcapWriter _writer;
     private readonly TimeProvider _time;
     private readonly bool _ownsWriter;
-    private readonly FrameHandler _tapHandler;
-    private FrameHandler? _handler;
     private volatile bool _failed;
     private long _captureErrors;
 
@@ -32,8 +29,8 @@ public sealed class PcapTap : INetworkDevice
     /// <param name="ownsWriter">Dispose <paramref name="writer"/> with the tap.</param>
     /// <exception cref="ArgumentException">The writer's link type does not fit the device's medium.</exception>
     public PcapTap(INetworkDevice inner, PcapWriter writer, TimeProvider? timeProvider = null, bool ownsWriter = false)
+        : base(inner)
     {
-        ArgumentNullException.ThrowIfNull(inner);
         ArgumentNullException.ThrowIfNull(writer);
         bool fits = inner.Medium == DeviceMedium.Ethernet
             ? writer.LinkType == LinkType.Ethernet
@@ -43,11 +40,9 @@ public sealed class PcapTap : INetworkDevice
             throw new ArgumentException($"A {inner.Medium} device cannot be captured as link type {writer.LinkType}.", nameof(writer));
         }
 
-        _inner = inner;
         _writer = writer;
         _time = timeProvider ?? TimeProvider.System;
         _ownsWriter = ownsWriter;
-        _tapHandler = OnReceived;
     }
 
     /// <summary>Wraps <paramref name="inner"/>, capturing to a new pcap file at <paramref name="path"/> (nanosecond timestamps).</summary>
@@ -65,62 +60,18 @@ public sealed class PcapTap : INetworkDevice
     /// <param name="medium">The device's medium.</param>
     public static LinkType LinkTypeFor(DeviceMedium medium) => medium == DeviceMedium.Ethernet ? LinkType.Ethernet : LinkType.Raw;
 
-    /// <summary>The wrapped device.</summary>
-    public INetworkDevice Inner => _inner;
-
     /// <summary>Frames written to the capture.</summary>
     public long FramesCaptured => _writer.FramesWritten;
 
     /// <summary>Capture writes that failed (capturing stops after the first).</summary>
     public long CaptureErrors => Interlocked.Read(ref _captureErrors);
 
-    /// <inheritdoc/>
-    public string Name => _inner.Name;
+
 
     /// <inheritdoc/>
-    public DeviceMedium Medium => _inner.Medium;
-
-    /// <inheritdoc/>
-    public int Mtu => _inner.Mtu;
-
-    /// <inheritdoc/>
-    public MacAddress HardwareAddress => _inner.HardwareAddress;
-
-    /// <inheritdoc/>
-    public DeviceCapabilities Capabilities => _inner.Capabilities;
-
-    /// <inheritdoc/>
-    public int Receive(FrameHandler handler, int maxFrames)
+    public override void Flush()
     {
-        ArgumentNullException.ThrowIfNull(handler);
-        FrameHandler? outer = _handler;
-        _handler = handler;
-        try
-        {
-            return _inner.Receive(_tapHandler, maxFrames);
-        }
-        finally
-        {
-            _handler = outer;
-        }
-    }
-
-    /// <inheritdoc/>
-    public bool TrySend(ReadOnlySpan<byte> frame)
-    {
-        if (!_inner.TrySend(frame))
-        {
-            return false;
-        }
-
-        Capture(frame);
-        return true;
-    }
-
-    /// <inheritdoc/>
-    public void Flush()
-    {
-        _inner.Flush();
+        Inner.Flush();
         if (!_failed)
         {
             try
@@ -134,14 +85,12 @@ public sealed class PcapTap : INetworkDevice
         }
     }
 
-    /// <inheritdoc/>
-    public ValueTask WaitForReceiveAsync(CancellationToken cancellationToken) => _inner.WaitForReceiveAsync(cancellationToken);
-
     /// <summary>Disposes the inner device, and the writer when owned (flushing the capture).</summary>
-    public void Dispose()
+    /// <param name="disposing">True from Dispose().</param>
+    protected override void Dispose(bool disposing)
     {
-        _inner.Dispose();
-        if (_ownsWriter)
+        base.Dispose(disposing);
+        if (disposing && _ownsWriter)
         {
             try
             {
@@ -154,11 +103,8 @@ public sealed class PcapTap : INetworkDevice
         }
     }
 
-    private void OnReceived(ReadOnlySpan<byte> frame)
-    {
-        Capture(frame);
-        _handler!(frame);
-    }
+    /// <inheritdoc/>
+    protected override void OnFrame(ReadOnlySpan<byte> frame, bool outbound) => Capture(frame);
 
     private void Capture(ReadOnlySpan<byte> frame)
     {

@@ -13,16 +13,13 @@ namespace Protocols.Ip.Devices;
 /// accepted are reported as sent. The sink runs on the caller's thread (the stack's loop):
 /// keep it cheap. Disposing the tracer disposes the inner device.
 /// </remarks>
-public sealed class TracingDevice : INetworkDevice
+public sealed class TracingDevice : FrameObservingDevice
 {
-    private readonly INetworkDevice _inner;
     private readonly Action<string> _sink;
     private readonly TimeProvider _time;
     private readonly PacketFormatter _formatter;
     private readonly bool _showDirection;
-    private readonly FrameHandler _traceHandler;
     private readonly Func<bool>? _enabled;
-    private FrameHandler? _handler;
 
     /// <summary>Wraps <paramref name="inner"/>, writing lines to <paramref name="sink"/>.</summary>
     /// <param name="inner">The device to trace.</param>
@@ -31,15 +28,13 @@ public sealed class TracingDevice : INetworkDevice
     /// <param name="formatter">How frames are described (default <see cref="PacketFormatter.Default"/>).</param>
     /// <param name="showDirection">Put the device name and <c>In</c>/<c>Out</c> after the time, as <c>tcpdump -i any</c> does; false gives plain tcpdump lines.</param>
     public TracingDevice(INetworkDevice inner, Action<string> sink, TimeProvider? timeProvider = null, PacketFormatter? formatter = null, bool showDirection = true)
+        : base(inner)
     {
-        ArgumentNullException.ThrowIfNull(inner);
         ArgumentNullException.ThrowIfNull(sink);
-        _inner = inner;
         _sink = sink;
         _time = timeProvider ?? TimeProvider.System;
         _formatter = formatter ?? PacketFormatter.Default;
         _showDirection = showDirection;
-        _traceHandler = OnReceived;
     }
 
     /// <summary>Wraps <paramref name="inner"/>, writing lines to <paramref name="logger"/> (e.g. <see cref="NetworkStack.Logger"/>).</summary>
@@ -55,23 +50,6 @@ public sealed class TracingDevice : INetworkDevice
         _enabled = () => logger.IsEnabled(level);
     }
 
-    /// <summary>The wrapped device.</summary>
-    public INetworkDevice Inner => _inner;
-
-    /// <inheritdoc/>
-    public string Name => _inner.Name;
-
-    /// <inheritdoc/>
-    public DeviceMedium Medium => _inner.Medium;
-
-    /// <inheritdoc/>
-    public int Mtu => _inner.Mtu;
-
-    /// <inheritdoc/>
-    public MacAddress HardwareAddress => _inner.HardwareAddress;
-
-    /// <inheritdoc/>
-    public DeviceCapabilities Capabilities => _inner.Capabilities;
 
     /// <summary>Formats one line as this tracer would (without the time when <paramref name="time"/> is null).</summary>
     /// <param name="frame">The frame.</param>
@@ -79,53 +57,13 @@ public sealed class TracingDevice : INetworkDevice
     /// <param name="time">The time to print.</param>
     public string FormatLine(ReadOnlySpan<byte> frame, bool outbound, DateTimeOffset? time)
     {
-        string summary = _formatter.Format(frame, _inner.Medium);
+        string summary = _formatter.Format(frame, Inner.Medium);
         string prefix = time is DateTimeOffset t ? PacketFormatter.FormatTime(t) + " " : "";
         return _showDirection
-            ? $"{prefix}{_inner.Name} {(outbound ? "Out" : "In ")} {summary}"
+            ? $"{prefix}{Inner.Name} {(outbound ? "Out" : "In ")} {summary}"
             : prefix + summary;
     }
 
-    /// <inheritdoc/>
-    public int Receive(FrameHandler handler, int maxFrames)
-    {
-        ArgumentNullException.ThrowIfNull(handler);
-        FrameHandler? outer = _handler;
-        _handler = handler;
-        try
-        {
-            return _inner.Receive(_traceHandler, maxFrames);
-        }
-        finally
-        {
-            _handler = outer;
-        }
-    }
-
-    /// <inheritdoc/>
-    public bool TrySend(ReadOnlySpan<byte> frame)
-    {
-        if (!_inner.TrySend(frame))
-        {
-            return false;
-        }
-
-        if (_enabled?.Invoke() != false)
-        {
-            _sink(FormatLine(frame, outbound: true, _time.GetUtcNow()));
-        }
-
-        return true;
-    }
-
-    /// <inheritdoc/>
-    public void Flush() => _inner.Flush();
-
-    /// <inheritdoc/>
-    public ValueTask WaitForReceiveAsync(CancellationToken cancellationToken) => _inner.WaitForReceiveAsync(cancellationToken);
-
-    /// <summary>Disposes the inner device.</summary>
-    public void Dispose() => _inner.Dispose();
 
     private static Action<string> LogTo(ILogger logger, LogLevel level)
     {
@@ -133,13 +71,12 @@ public sealed class TracingDevice : INetworkDevice
         return line => logger.Log(level, default, line, null, static (state, _) => state);
     }
 
-    private void OnReceived(ReadOnlySpan<byte> frame)
+    /// <inheritdoc/>
+    protected override void OnFrame(ReadOnlySpan<byte> frame, bool outbound)
     {
         if (_enabled?.Invoke() != false)
         {
-            _sink(FormatLine(frame, outbound: false, _time.GetUtcNow()));
+            _sink(FormatLine(frame, outbound, _time.GetUtcNow()));
         }
-
-        _handler!(frame);
     }
 }
