@@ -131,12 +131,7 @@ public sealed class DelimitedFraming : IDisposable
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask WriteMessageAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken = default)
     {
-        if (message.Length > MaxMessageLength)
-        {
-            throw new ArgumentException(
-                string.Create(CultureInfo.InvariantCulture, $"the message has {message.Length} bytes, more than the maximum of {MaxMessageLength}"),
-                nameof(message));
-        }
+        FramingChecks.ThrowIfTooLong(message.Length, MaxMessageLength, nameof(message));
 
         if (message.Span.IndexOf(_delimiter) >= 0)
         {

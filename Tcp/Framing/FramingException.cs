@@ -34,3 +34,18 @@ public sealed class FramingException : IOException
     /// <summary>What went wrong.</summary>
     public FramingError Error { get; }
 }
+
+/// <summary>Argument checks both framers share.</summary>
+internal static class FramingChecks
+{
+    /// <summary>Refuses to write a message longer than the framer's maximum (the reader would refuse it).</summary>
+    public static void ThrowIfTooLong(int length, int maxMessageLength, string paramName)
+    {
+        if (length > maxMessageLength)
+        {
+            throw new ArgumentException(
+                string.Create(System.Globalization.CultureInfo.InvariantCulture, $"the message has {length} bytes, more than the maximum of {maxMessageLength}"),
+                paramName);
+        }
+    }
+}

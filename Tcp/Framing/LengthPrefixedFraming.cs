@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using System.Globalization;
 using System.Runtime.CompilerServices;
 
 namespace Protocols.Tcp.Framing;
@@ -137,12 +136,7 @@ public sealed class LengthPrefixedFraming
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask WriteMessageAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken = default)
     {
-        if (message.Length > MaxMessageLength)
-        {
-            throw new ArgumentException(
-                string.Create(CultureInfo.InvariantCulture, $"the message has {message.Length} bytes, more than the maximum of {MaxMessageLength}"),
-                nameof(message));
-        }
+        FramingChecks.ThrowIfTooLong(message.Length, MaxMessageLength, nameof(message));
 
         if (message.Length <= CoalesceLimit)
         {
