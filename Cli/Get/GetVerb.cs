@@ -147,8 +147,8 @@ internal sealed class GetVerb : Verb
 
         using var stop = new CancellationTokenSource();
         using LinuxDevice device = settings.DeviceKind == ServeDeviceKind.Tun
-            ? TunDevice.Open(settings.DeviceName, null)
-            : RawPacketDevice.Open(settings.DeviceName, null);
+            ? TunDevice.Open(settings.DeviceName)
+            : RawPacketDevice.Open(settings.DeviceName);
         using PcapTap? tap = settings.PcapPath is null ? null : PcapTap.Create(device, settings.PcapPath);
         using var stack = new NetworkStack(new NetworkStackOptions { Name = "get" });
         stack.AddInterface((INetworkDevice?)tap ?? device, settings.Address, settings.PrefixLength, settings.Gateway);

@@ -252,6 +252,7 @@ public sealed partial class NetworkStack
         }
 
         Counters.FramesSent++;
+        Counters.BytesSent += frame.Length;
         return true;
     }
 
