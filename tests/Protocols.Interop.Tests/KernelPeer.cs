@@ -61,12 +61,15 @@ public sealed class KernelPeer : IAsyncDisposable
     public static TheoryData<string> Media => ["tun", "tun-refused", "veth", "veth-plain"];
 
     /// <summary>Opens the peer for one of <see cref="Media"/>.</summary>
-    public static Task<KernelPeer> OpenAsync(string medium, Action<NetworkStack>? configure = null) => medium switch
+    /// <param name="medium">One of <see cref="Media"/>.</param>
+    /// <param name="configure">Set-up of the stack (transports) before its loop starts.</param>
+    /// <param name="wrap">Puts a wrapper (a recorder) between the stack and the device.</param>
+    public static Task<KernelPeer> OpenAsync(string medium, Action<NetworkStack>? configure = null, Func<INetworkDevice, INetworkDevice>? wrap = null) => medium switch
     {
-        "tun" => OnTunAsync(configure),
-        "tun-refused" => OnTunAsync(configure, new TunDeviceOptions { OffloadFlags = RefusedFlags }),
-        "veth" => OnVethAsync(configure),
-        "veth-plain" => OnVethAsync(configure, new RawPacketDeviceOptions { Offloads = false }),
+        "tun" => OnTunAsync(configure, null, wrap),
+        "tun-refused" => OnTunAsync(configure, new TunDeviceOptions { OffloadFlags = RefusedFlags }, wrap),
+        "veth" => OnVethAsync(configure, null, wrap),
+        "veth-plain" => OnVethAsync(configure, new RawPacketDeviceOptions { Offloads = false }, wrap),
         _ => throw new ArgumentOutOfRangeException(nameof(medium), medium, "not a medium of KernelPeer.Media"),
     };
 
@@ -74,7 +77,7 @@ public sealed class KernelPeer : IAsyncDisposable
     public const uint RefusedFlags = 0x1 | 0x8000_0000;
 
     /// <summary>A TUN device <c>ptun0</c> in a new namespace; the kernel has 10.66.0.1/24 on it, the stack 10.66.0.2.</summary>
-    public static Task<KernelPeer> OnTunAsync(Action<NetworkStack>? configure = null, TunDeviceOptions? options = null)
+    public static Task<KernelPeer> OnTunAsync(Action<NetworkStack>? configure = null, TunDeviceOptions? options = null, Func<INetworkDevice, INetworkDevice>? wrap = null)
     {
         var ns = new TestNamespace();
         LinuxDevice? device = null;
@@ -84,7 +87,7 @@ public sealed class KernelPeer : IAsyncDisposable
             ns.Ip("addr", "add", $"{KernelAddress}/24", "dev", "ptun0");
             ns.Ip("link", "set", "ptun0", "up");
             ns.WaitForOperationalUp("ptun0");
-            return Task.FromResult(Start([ns], ns, device, configure));
+            return Task.FromResult(Start([ns], ns, device, configure, wrap));
         }
         catch
         {
@@ -100,7 +103,7 @@ public sealed class KernelPeer : IAsyncDisposable
     /// stays on (the default), so the kernel's UDP arrives with partial checksums that
     /// RawPacketDevice completes (PACKET_AUXDATA).
     /// </summary>
-    public static Task<KernelPeer> OnVethAsync(Action<NetworkStack>? configure = null, RawPacketDeviceOptions? options = null)
+    public static Task<KernelPeer> OnVethAsync(Action<NetworkStack>? configure = null, RawPacketDeviceOptions? options = null, Func<INetworkDevice, INetworkDevice>? wrap = null)
     {
         var stackSide = new TestNamespace();
         TestNamespace? kernelSide = null;
@@ -115,7 +118,7 @@ public sealed class KernelPeer : IAsyncDisposable
             stackSide.WaitForOperationalUp("pveth0");
             kernelSide.WaitForOperationalUp("pveth1");
             device = NetworkNamespace.Invoke(stackSide.Name, () => RawPacketDevice.Open("pveth0", options ?? new RawPacketDeviceOptions()));
-            return Task.FromResult(Start([stackSide, kernelSide], kernelSide, device, configure));
+            return Task.FromResult(Start([stackSide, kernelSide], kernelSide, device, configure, wrap));
         }
         catch
         {
@@ -193,10 +196,10 @@ public sealed class KernelPeer : IAsyncDisposable
         }
     }
 
-    private static KernelPeer Start(List<TestNamespace> namespaces, TestNamespace kernel, LinuxDevice device, Action<NetworkStack>? configure)
+    private static KernelPeer Start(List<TestNamespace> namespaces, TestNamespace kernel, LinuxDevice device, Action<NetworkStack>? configure, Func<INetworkDevice, INetworkDevice>? wrap)
     {
         var stack = new NetworkStack(new NetworkStackOptions());
-        stack.AddInterface(device, StackAddress, 24, gateway: KernelAddress);
+        stack.AddInterface(wrap?.Invoke(device) ?? device, StackAddress, 24, gateway: KernelAddress);
         configure?.Invoke(stack);
         var peer = new KernelPeer(namespaces, kernel, device, stack);
         peer._loop = Task.Run(() => stack.RunAsync(peer._stop.Token));
