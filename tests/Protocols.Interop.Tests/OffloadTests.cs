@@ -120,6 +120,42 @@ public sealed class OffloadTests(ITestOutputHelper output)
         stream.Abort();
     }
 
+    [InteropTheory(Tools = ["tshark"])]
+    [MemberData(nameof(OffloadMedia))]
+    public async Task ThePcapTapWritesSuperSegmentsAsTheyCrossTheDeviceAndTsharkDecodesThem(string medium)
+    {
+        using var dir = new TempDir();
+        PcapTap? tap = null;
+        await using KernelPeer peer = await KernelPeer.OpenAsync(medium, stack => stack.UseTcp(), device => tap = PcapTap.Create(device, dir["tap.pcap"]));
+        await using OurServer sink = OurServer.Start(peer.Stack.Tcp(), 6002, async (stream, cancellationToken) =>
+        {
+            (long length, _) = await TcpTestData.ReadToEndHashedAsync(stream, cancellationToken);
+            Assert.Equal(PatternBytes, length);
+        });
+        using (Socket client = NetworkNamespace.Invoke(peer.Kernel.Name, () => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)))
+        {
+            await client.ConnectAsync(new IPEndPoint(IPAddress.Parse(KernelPeer.StackAddress.ToString()), 6002)).WaitAsync(Limit);
+            await client.SendAsync(new byte[PatternBytes]).WaitAsync(Limit);
+            client.Shutdown(SocketShutdown.Send);
+            await sink.WaitForCompletedAsync(1, Limit);
+        }
+
+        await peer.Stack.InvokeAsync(_ => tap!.Flush());
+        string file = dir["tap.pcap"];
+        IReadOnlyList<CapturedSegment> segments = PacketCapture.Segments(file);
+        CapturedSegment[] fromKernel = [.. segments.Where(static s => s.Source == KernelPeer.KernelAddress.ToString())];
+        int largest = fromKernel.Max(static s => s.Length);
+        int malformed = PacketCapture.Count(file, "_ws.malformed");
+        output.WriteLine($"{medium}: {tap!.FramesCaptured} frames captured, {segments.Count} TCP frames decoded by tshark, kernel payload {fromKernel.Sum(static s => (long)s.Length)} bytes, largest {largest}, {malformed} malformed");
+        Assert.Equal(PatternBytes, fromKernel.Sum(static s => (long)s.Length));
+        Assert.True(largest > peer.Device.Mtu, $"largest frame payload {largest}: no super-segment in the capture");
+        Assert.Equal(0, malformed);
+        Assert.Equal(0, tap.CaptureErrors);
+
+        // Ours leave with complete checksums; the kernel's come up partial (only the pseudo-header sum), as on any offloading device.
+        Assert.All(segments.Where(static s => s.Source == KernelPeer.StackAddress.ToString()), static s => Assert.True(s.IpChecksumGood && s.TcpChecksumGood));
+    }
+
     [InteropFact]
     public async Task RefusedOffloadsFallBackToPlainModeAndSaySo()
     {

@@ -7,7 +7,7 @@ namespace Protocols.Ip.Devices.Linux;
 /// A Linux TUN device (<c>/dev/net/tun</c>, IFF_TUN | IFF_NO_PI): every read is one IP packet the
 /// kernel routed to the interface, every write one IP packet the kernel receives from it. With
 /// offloads (the default) the device is opened with IFF_VNET_HDR and TUNSETOFFLOAD (TUN_F_CSUM,
-/// TUN_F_TSO4, and TUN_F_USO4 where the kernel has it): every packet then carries a virtio-net
+/// TUN_F_TSO4): every packet then carries a virtio-net
 /// header, the kernel hands up TCP super-segments of up to 64 KiB with partial checksums, and
 /// takes super-segments the stack builds and cuts them itself. When the kernel refuses the
 /// offloads the device reopens in plain mode (one wire-sized packet per read) and says so in
@@ -24,8 +24,9 @@ public sealed unsafe class TunDevice : LinuxDevice
 {
     private const string ClonePath = "/dev/net/tun";
 
-    // TUN_F_TSO6 and TUN_F_USO6 join these when the stack carries IPv6.
-    private const uint WantedWithUdp = LinuxNative.TUN_F_CSUM | LinuxNative.TUN_F_TSO4 | LinuxNative.TUN_F_USO4;
+    // TUN_F_TSO6 joins these when the stack carries IPv6. UDP segmentation is not asked for:
+    // Linux grants TUN_F_USO4 only with TUN_F_USO6, and a UDP super-datagram from the kernel would
+    // have to be cut into datagrams before the stack's UDP sees it, which this device does not do.
     private const uint Wanted = LinuxNative.TUN_F_CSUM | LinuxNative.TUN_F_TSO4;
 
     private readonly byte[] _buffer = GC.AllocateUninitializedArray<byte>(BufferLength, pinned: true);
@@ -73,14 +74,8 @@ public sealed unsafe class TunDevice : LinuxDevice
         int refusal;
         try
         {
-            // Newest set first; a kernel without USO (before 6.2) says EINVAL, then TSO alone.
-            granted = options.OffloadFlags ?? WantedWithUdp;
+            granted = options.OffloadFlags ?? Wanted;
             refusal = SetOffload(descriptor, granted);
-            if (refusal == LinuxNative.EINVAL && options.OffloadFlags is null)
-            {
-                granted = Wanted;
-                refusal = SetOffload(descriptor, granted);
-            }
         }
         catch
         {
@@ -308,8 +303,8 @@ public sealed class TunDeviceOptions
     public bool Offloads { get; init; } = true;
 
     /// <summary>
-    /// The TUNSETOFFLOAD flags (linux/if_tun.h TUN_F_*) to ask for; null for TUN_F_CSUM | TUN_F_TSO4
-    /// | TUN_F_USO4, or TUN_F_CSUM | TUN_F_TSO4 on a kernel without USO. TSO and USO need TUN_F_CSUM.
+    /// The TUNSETOFFLOAD flags (linux/if_tun.h TUN_F_*) to ask for; null for TUN_F_CSUM | TUN_F_TSO4.
+    /// TSO and USO need TUN_F_CSUM; Linux grants TUN_F_USO4 only together with TUN_F_USO6.
     /// The kernel refuses bits it does not know (EINVAL): the device then runs in plain mode and
     /// says so (tests use an unknown bit to see the refusal and the fallback for real).
     /// </summary>
