@@ -1,8 +1,22 @@
 using System.Net.Sockets;
 using Protocols.Ip;
 using Protocols.Tcp.Engine.CongestionControl;
+using Protocols.Tcp.Engine.Recovery;
 
 namespace Protocols.Tcp.Engine;
+
+/// <summary>The result of one step of segment processing (RFC 9293 3.10.7) or of one timer.</summary>
+internal enum StepOutcome
+{
+    /// <summary>Go on to the next step.</summary>
+    Continue,
+
+    /// <summary>The segment was dealt with (dropped, or answered); the connection lives on.</summary>
+    Done,
+
+    /// <summary>The connection was deleted (CLOSED): nothing more may be done for it.</summary>
+    Deleted,
+}
 
 /// <summary>
 /// One TCP connection (the TCB of RFC 9293 3.3.1): a sans-IO state machine. Segments, timer ticks
@@ -11,35 +25,51 @@ namespace Protocols.Tcp.Engine;
 /// Only the stack's loop calls it; it never reads a clock, takes a lock or allocates per segment.
 /// </summary>
 /// <remarks>
+/// <para>The control block owns the state, the sequence variables and the order of processing:
+/// <see cref="OnSegment"/> walks RFC 9293 3.10.7 step by step, each step returning a
+/// <see cref="StepOutcome"/>. The mechanisms are their own types: <see cref="TcpTimerSet"/>,
+/// <see cref="RttSampler"/> (feeding the <see cref="Engine.RtoEstimator"/>), <see cref="TimestampState"/>
+/// (RFC 7323), <see cref="SegmentSizes"/> (MSS), <see cref="ILossRecovery"/> (duplicate ACKs and
+/// recovery episodes, reporting to the <see cref="ICongestionController"/>),
+/// <see cref="ZeroWindowProber"/>, <see cref="Engine.KeepAlive"/>, the send and receive buffers
+/// and the <see cref="SegmentEmitter"/>.</para>
 /// <para>Sequence variables (RFC 9293 3.3.1): SND.UNA, SND.NXT and SND.MAX (the highest sequence
 /// number sent; SND.NXT goes back to SND.UNA after a retransmission timeout, go-back-N style),
 /// SND.WND (scaled), SND.WL1/WL2, ISS; RCV.NXT lives in the <see cref="ReceiveBuffer"/>, RCV.WND is
 /// the window last advertised. The send and receive rings are allocated on first use, grow by
 /// doubling and are released in TIME-WAIT and CLOSED.</para>
-/// <para>Timers: retransmission (also SYN and SYN-ACK), persist, delayed ACK, keepalive,
-/// TIME-WAIT, FIN-WAIT-2, connect and user timeout; each is a deadline, and
-/// <see cref="NextDeadlineMicros"/> is the earliest.</para>
 /// </remarks>
 internal sealed class TcpControlBlock
 {
     /// <summary>RFC 9293 3.7.1: the MSS assumed when the peer sends no MSS option.</summary>
-    public const int DefaultPeerMss = 536;
+    public const int DefaultPeerMss = SegmentSizes.DefaultPeerMss;
 
     /// <summary>The smallest send MSS accepted from a peer or from ICMP (Linux's tcp_min_snd_mss, 48).</summary>
-    public const int MinimumMss = 48;
+    public const int MinimumMss = SegmentSizes.MinimumMss;
 
-    private const long Never = long.MaxValue;
-    private const int TimestampOptionLength = 12; // NOP NOP TS (RFC 7323 3.2, Linux's layout)
-    private const long MicrosPerTimestampTick = 1000; // a 1 ms timestamp clock (RFC 7323 5.4: 1 ms to 1 s)
-    private const long PawsIdleLimitMicros = 24L * 24 * 3600 * 1_000_000; // RFC 7323 5.5: TS.Recent expires after 24 days idle
-    private const long MaxDelayedAckMicros = 200_000;
-    private const long MaxPersistMicros = 60_000_000;
+    /// <summary>
+    /// The lowest next-hop MTU a fragmentation-needed message from the network may set: 552, Linux's
+    /// <c>net.ipv4.route.min_pmtu</c> (512 + 20 + 20). RFC 1191 3 allows down to 68 (RFC 791's
+    /// minimum), but RFC 5927 7.2 warns that forged tiny MTUs degrade a connection, so smaller
+    /// values are ignored (Linux clamps them; with DF always set that makes no difference to us).
+    /// </summary>
+    public const int MinimumIcmpPathMtu = 552;
+
+    private static readonly Micros MaxDelayedAck = Micros.FromMilliseconds(200);
 
     private readonly TcpConnectionOptions _options;
     private readonly TcpEngineEnvironment _env;
     private readonly TcpCounters _counters;
     private readonly RtoEstimator _rto;
     private readonly ICongestionController _cc;
+    private readonly ILossRecovery _recovery;
+    private readonly RttSampler _rtt;
+    private readonly TimestampState _ts = new();
+    private readonly SegmentSizes _sizes;
+    private readonly ZeroWindowProber _prober = new();
+    private readonly KeepAlive _keepAlive;
+    private readonly SegmentEmitter _emitter;
+    private TcpTimerSet _timers = new();
     private SendBuffer? _send;
     private ReceiveBuffer? _recv;
 
@@ -55,55 +85,15 @@ internal sealed class TcpControlBlock
     private SeqNum _irs;
     private SeqNum _lastAckSent;
 
-    // Negotiated options.
+    // Window scaling (RFC 7323 2).
+    private bool _wsNegotiated;
     private int _sndShift;
     private int _rcvShift;
-    private bool _tsEnabled;
-    private uint _tsOffset;
-    private uint _tsRecent;
-    private long _tsRecentMicros;
-    private int _announcedMss;
-    private int _peerMss = DefaultPeerMss;
-    private int _mss = DefaultPeerMss;
-    private int _rcvMss = DefaultPeerMss;
-    private int _largestSegmentReceived; // Linux's rcv_mss estimate: the peer may send less than we announced
-    private int _pathMss = int.MaxValue; // lowered by ICMP fragmentation needed (RFC 1191)
-    private long _lastReceiveMicros;
 
-    // Timers (absolute deadlines, Never when disarmed).
-    private long _rtxDeadline = Never;
-    private long _persistDeadline = Never;
-    private long _delAckDeadline = Never;
-    private long _keepAliveDeadline = Never;
-    private long _timeWaitDeadline = Never;
-    private long _finWait2Deadline = Never;
-    private long _connectDeadline = Never;
     private int _rtxCount;
-    private int _persistProbes; // the persist backoff: reset when the window opens
-    private int _persistUnanswered; // probes since the peer last sent anything
-    private TcpTraceEvent _tracedIn; // a received segment whose trace waits for its first reply
-    private bool _tracedInPending;
-    private bool _wsNegotiated;
-    private long _emitted;
-    private int _keepAliveProbes;
-    private long _lastProgressMicros;
-    private long _lastSendMicros = long.MinValue;
-    private long _synSentMicros;
-    private bool _synRetransmitted;
-
-    // RTT timing without timestamps (RFC 6298 3: one segment at a time, Karn's rule).
-    private bool _rttTiming;
-    private SeqNum _rttSeq;
-    private long _rttStartMicros;
-
-    // Loss recovery (RFC 5681 3.2, RFC 6582).
-    private int _dupAcks;
-    private long _limitedTransmit;
-    private uint _tsAtLastRetransmit; // the TSval our latest retransmission carried
-    private bool _hasRetransmitTs; // RFC 3042: extra bytes the first two duplicate ACKs let out
-    private SeqNum _recover;
-    private bool _recoverValid;
-
+    private Micros _lastReceive;
+    private Micros _lastProgress; // the user timeout counts from here
+    private Micros _lastSend = long.MinValue;
     private bool _ackNow;
     private bool _passive;
     private bool _appClosed;
@@ -137,8 +127,12 @@ internal sealed class TcpControlBlock
         _counters = env.Counters;
         _rto = new RtoEstimator(minimumRtoMicros: env.MinimumRtoMicros, initialRtoMicros: Math.Max(RtoEstimator.DefaultInitialRtoMicros, env.MinimumRtoMicros));
         _cc = env.Controllers.Create(options.CongestionControl);
+        _recovery = new NewRenoRecovery(_cc);
+        _rtt = new RttSampler(_rto, _ts);
+        _sizes = new SegmentSizes(options.Mss ?? env.DefaultMss);
+        _keepAlive = new KeepAlive(options.KeepAlive);
+        _emitter = new SegmentEmitter(tuple, env);
         NoDelay = options.NoDelay;
-        _announcedMss = Math.Clamp(options.Mss ?? env.DefaultMss, MinimumMss + TimestampOptionLength, 65495);
     }
 
     /// <summary>The connection's 4-tuple.</summary>
@@ -153,16 +147,8 @@ internal sealed class TcpControlBlock
     /// <summary>The last ICMP soft error (RFC 5927), Success when none.</summary>
     public SocketError SoftError => _softError;
 
-    /// <summary>The earliest time <see cref="OnTimer"/> has something to do; <see cref="long.MaxValue"/> when no timer is armed.</summary>
-    public long NextDeadlineMicros
-    {
-        get
-        {
-            long d = Math.Min(Math.Min(_rtxDeadline, _persistDeadline), Math.Min(_delAckDeadline, _keepAliveDeadline));
-            d = Math.Min(d, Math.Min(Math.Min(_timeWaitDeadline, _finWait2Deadline), _connectDeadline));
-            return Math.Min(d, UserTimeoutDeadline);
-        }
-    }
+    /// <summary>The earliest time <see cref="OnTimer"/> has something to do, in microseconds; <see cref="long.MaxValue"/> when no timer is armed.</summary>
+    public long NextDeadlineMicros => _timers.Next.Value;
 
     /// <summary>Bytes the application can read now.</summary>
     public int ReadableBytes => _recv?.Readable ?? 0;
@@ -179,13 +165,13 @@ internal sealed class TcpControlBlock
     public bool NoDelay { get; set; }
 
     /// <summary>The effective send MSS (payload bytes per segment, options excluded).</summary>
-    public int Mss => _mss;
+    public int Mss => _sizes.Send;
 
     /// <summary>The window scale shifts in use (send, receive); 0 when not negotiated.</summary>
     internal (int Send, int Receive) WindowShifts => (_sndShift, _rcvShift);
 
     /// <summary>Whether timestamps were negotiated.</summary>
-    internal bool TimestampsEnabled => _tsEnabled;
+    internal bool TimestampsEnabled => _ts.Enabled;
 
     /// <summary>ISS.</summary>
     internal SeqNum Iss => _iss;
@@ -199,8 +185,8 @@ internal sealed class TcpControlBlock
     /// <summary>SND.MAX: one past the highest sequence number sent (RFC 6582's "highest sequence number transmitted").</summary>
     internal SeqNum SndMax => _sndMax;
 
-    /// <summary>The earlier of the retransmission and persist deadlines (<see cref="long.MaxValue"/> when neither runs).</summary>
-    internal long SendTimerDeadlineMicros => Math.Min(_rtxDeadline, _persistDeadline);
+    /// <summary>The earlier of the retransmission and persist deadlines, in microseconds (<see cref="long.MaxValue"/> when neither runs).</summary>
+    internal long SendTimerDeadlineMicros => Micros.Min(_timers.Deadline(TcpTimer.Retransmission), _timers.Deadline(TcpTimer.Persist)).Value;
 
     /// <summary>SND.WND in bytes (scaled).</summary>
     internal long SndWnd => _sndWnd;
@@ -217,10 +203,9 @@ internal sealed class TcpControlBlock
     /// <summary>Ring bytes allocated by the send and receive buffers.</summary>
     internal int AllocatedBufferBytes => (_send?.AllocatedBytes ?? 0) + (_recv?.AllocatedBytes ?? 0);
 
-    private long UserTimeoutDeadline =>
-        _options.UserTimeout is TimeSpan ut && _sndMax != _sndUna && IsSynchronized(State) && State != TcpState.SynReceived
-            ? _lastProgressMicros + (ut.Ticks / 10)
-            : Never;
+    private Micros Rto => _rto.Rto;
+
+    private bool IsSendingState => State is TcpState.Established or TcpState.CloseWait or TcpState.FinWait1 or TcpState.Closing or TcpState.LastAck;
 
     /// <summary>
     /// The window scale shift this side announces for a receive buffer (RFC 7323 2.3): the smallest
@@ -239,31 +224,40 @@ internal sealed class TcpControlBlock
         return shift;
     }
 
+    /// <summary>The timestamp clock before the per-connection offset (1 ms ticks); SYN-cookie SYN-ACKs use it too, so a connection rebuilt from a cookie continues their clock.</summary>
+    /// <param name="now">The current time.</param>
+    /// <returns>The clock value.</returns>
+    internal static uint TimestampClock(Micros now) => TimestampState.Clock(now);
+
     // ------------------------------------------------------------------ opening
 
     /// <summary>Active open (RFC 9293 3.10.1): CLOSED -> SYN-SENT, sends SYN.</summary>
-    /// <param name="nowMicros">The current time.</param>
+    /// <param name="now">The current time.</param>
     /// <exception cref="InvalidOperationException">The TCB is not new.</exception>
-    public void OpenActive(long nowMicros)
+    public void OpenActive(Micros now)
     {
         EnsureNew();
-        _iss = _env.Isn.Next(Tuple, nowMicros);
+        _iss = _env.Isn.Next(Tuple, now.Value);
         InitSend();
-        _tsOffset = (uint)_env.Random.NextInt64(0, 1L << 32);
+        _ts.ChooseOffset(_env.Random);
         State = TcpState.SynSent;
         _counters.Add(TcpCounter.ActiveOpens);
-        _connectDeadline = _options.ConnectTimeout is TimeSpan ct ? nowMicros + (ct.Ticks / 10) : Never;
-        _synSentMicros = nowMicros;
-        SendSyn(nowMicros, retransmission: false);
-        _rtxDeadline = nowMicros + _rto.Rto;
+        if (_options.ConnectTimeout is TimeSpan ct)
+        {
+            _timers.Arm(TcpTimer.Connect, now + Micros.FromTimeSpan(ct));
+        }
+
+        _rtt.OnSynSent(now);
+        SendSyn(now, retransmission: false);
+        _timers.Arm(TcpTimer.Retransmission, now + Rto);
     }
 
     /// <summary>Passive open from a listener (RFC 9293 3.10.7.2): CLOSED -> SYN-RECEIVED, sends SYN-ACK.</summary>
     /// <param name="syn">The SYN.</param>
-    /// <param name="nowMicros">The current time.</param>
+    /// <param name="now">The current time.</param>
     /// <exception cref="InvalidOperationException">The TCB is not new.</exception>
     /// <exception cref="ArgumentException">The segment is not a SYN (without ACK and RST).</exception>
-    public void OpenPassive(in TcpSegment syn, long nowMicros)
+    public void OpenPassive(in TcpSegment syn, Micros now)
     {
         EnsureNew();
         if ((syn.Flags & (TcpFlags.Syn | TcpFlags.Ack | TcpFlags.Rst)) != TcpFlags.Syn)
@@ -272,14 +266,13 @@ internal sealed class TcpControlBlock
         }
 
         _counters.Add(TcpCounter.SegmentsReceived);
-        BeginReceivedTrace(syn);
+        _emitter.BeginReceived(syn, State);
         _passive = true;
         _irs = syn.Seq;
         _recv = new ReceiveBuffer(_irs + 1, _options.ReceiveBufferSize);
-        TcpOptions o = syn.Options;
-        Negotiate(o, nowMicros);
-        _tsOffset = (uint)_env.Random.NextInt64(0, 1L << 32);
-        _iss = _env.Isn.Next(Tuple, nowMicros);
+        Negotiate(syn.Options, now);
+        _ts.ChooseOffset(_env.Random);
+        _iss = _env.Isn.Next(Tuple, now.Value);
         InitSend();
         _sndWnd = syn.Window; // RFC 7323 2.2: the window of a SYN is never scaled
         _maxSndWnd = _sndWnd;
@@ -287,10 +280,10 @@ internal sealed class TcpControlBlock
         _sndWl2 = _iss;
         State = TcpState.SynReceived;
         _counters.Add(TcpCounter.PassiveOpens);
-        _synSentMicros = nowMicros;
-        SendSynAck(nowMicros, retransmission: false);
-        FlushReceivedTrace(nowMicros);
-        _rtxDeadline = nowMicros + _rto.Rto;
+        _rtt.OnSynSent(now);
+        SendSynAck(now, retransmission: false);
+        _emitter.FlushReceived(State, now);
+        _timers.Arm(TcpTimer.Retransmission, now + Rto);
     }
 
     /// <summary>
@@ -303,9 +296,9 @@ internal sealed class TcpControlBlock
     /// <param name="mss">The peer's MSS decoded from the cookie.</param>
     /// <param name="peerWindowScale">The peer's window scale, when its SYN had one (decoded from the timestamp).</param>
     /// <param name="peerSackPermitted">Whether the peer's SYN allowed SACK (not used: no SACK scoreboard yet).</param>
-    /// <param name="nowMicros">The current time.</param>
+    /// <param name="now">The current time.</param>
     /// <exception cref="InvalidOperationException">The TCB is not new.</exception>
-    public void OpenFromCookie(in TcpSegment ack, uint cookieIss, ushort mss, byte? peerWindowScale, bool peerSackPermitted, long nowMicros)
+    public void OpenFromCookie(in TcpSegment ack, uint cookieIss, ushort mss, byte? peerWindowScale, bool peerSackPermitted, Micros now)
     {
         EnsureNew();
         _ = peerSackPermitted;
@@ -314,7 +307,7 @@ internal sealed class TcpControlBlock
         _iss = new SeqNum(cookieIss);
         _irs = ack.Seq - 1;
         _recv = new ReceiveBuffer(ack.Seq, _options.ReceiveBufferSize);
-        _peerMss = Math.Max((int)mss, MinimumMss);
+        _sizes.OnPeerMss(mss);
         if (peerWindowScale is byte ws && _options.WindowScaling)
         {
             _wsNegotiated = true;
@@ -324,18 +317,15 @@ internal sealed class TcpControlBlock
 
         if (ack.Options.Timestamps is TcpTimestamps ts && _options.Timestamps)
         {
-            _tsEnabled = true;
-            _tsRecent = ts.TsVal;
-            _tsRecentMicros = nowMicros;
-            // Continue the clock the cookie SYN-ACK used, so our TSvals never go backwards for the peer's PAWS.
-            _tsOffset = unchecked(ts.TsEcr - (uint)(nowMicros / MicrosPerTimestampTick));
+            _ts.Enable(ts.TsVal, now);
+            _ts.ContinueCookieClock(ts.TsEcr, now);
         }
         else
         {
-            _tsOffset = (uint)_env.Random.NextInt64(0, 1L << 32);
+            _ts.ChooseOffset(_env.Random);
         }
 
-        ComputeMss();
+        _sizes.Compute(_ts.Enabled);
         InitSend();
         _sndUna = _iss + 1;
         _sndNxt = _sndUna;
@@ -344,52 +334,42 @@ internal sealed class TcpControlBlock
         _maxSndWnd = _sndWnd;
         _sndWl1 = ack.Seq;
         _sndWl2 = ack.Ack;
-        _recv.WindowToAdvertise(_rcvMss); // what the cookie SYN-ACK advertised
+        _recv.WindowToAdvertise(_sizes.Receive); // what the cookie SYN-ACK advertised
         _lastAckSent = _recv.RcvNxt;
         State = TcpState.SynReceived;
         _counters.Add(TcpCounter.PassiveOpens);
-        BeginReceivedTrace(ack);
-        EnterEstablished(nowMicros);
-        // The rest of the ACK (data, FIN) is processed as in ESTABLISHED.
-        ProcessSynchronized(ack, nowMicros);
-        FlushReceivedTrace(nowMicros);
+        _emitter.BeginReceived(ack, State);
+        EnterEstablished(now);
+        ProcessSynchronized(ack, now); // the rest of the ACK (data, FIN) is processed as in ESTABLISHED
+        _emitter.FlushReceived(State, now);
     }
 
     // ------------------------------------------------------------------ input
 
     /// <summary>Processes one received segment (RFC 9293 3.10.7).</summary>
     /// <param name="segment">The segment (checksum already verified).</param>
-    /// <param name="nowMicros">The current time.</param>
-    public void OnSegment(in TcpSegment segment, long nowMicros)
+    /// <param name="now">The current time.</param>
+    public void OnSegment(in TcpSegment segment, Micros now)
     {
         _counters.Add(TcpCounter.SegmentsReceived);
-        BeginReceivedTrace(segment);
+        _emitter.BeginReceived(segment, State);
         switch (State)
         {
             case TcpState.Closed:
-                // RFC 9293 3.10.7.1: everything but a RST is answered with a RST.
-                SendResetFor(segment, nowMicros);
+                SendResetFor(segment, now); // RFC 9293 3.10.7.1: everything but a RST is answered with a RST
                 break;
             case TcpState.Listen:
                 break; // listeners are the layer's
             case TcpState.SynSent:
-                ProcessSynSent(segment, nowMicros);
+                ProcessSynSent(segment, now);
                 break;
             default:
-                ProcessSynchronized(segment, nowMicros);
+                ProcessSynchronized(segment, now);
                 break;
         }
 
-        FlushReceivedTrace(nowMicros);
+        _emitter.FlushReceived(State, now);
     }
-
-    /// <summary>
-    /// The lowest next-hop MTU a fragmentation-needed message from the network may set: 552, Linux's
-    /// <c>net.ipv4.route.min_pmtu</c> (512 + 20 + 20). RFC 1191 3 allows down to 68 (RFC 791's
-    /// minimum), but RFC 5927 7.2 warns that forged tiny MTUs degrade a connection, so smaller
-    /// values are ignored (Linux clamps them; with DF always set that makes no difference to us).
-    /// </summary>
-    public const int MinimumIcmpPathMtu = 552;
 
     /// <summary>
     /// An ICMP error from the network quoting one of our segments. RFC 5927 4.1: it is acted on
@@ -402,8 +382,8 @@ internal sealed class TcpControlBlock
     /// <param name="code">ICMP code.</param>
     /// <param name="nextHopMtu">The next-hop MTU of a fragmentation-needed message, else 0.</param>
     /// <param name="quotedSeq">The sequence number of the quoted TCP header.</param>
-    /// <param name="nowMicros">The current time.</param>
-    public void OnIcmpError(IcmpType type, byte code, ushort nextHopMtu, SeqNum quotedSeq, long nowMicros)
+    /// <param name="now">The current time.</param>
+    public void OnIcmpError(IcmpType type, byte code, ushort nextHopMtu, SeqNum quotedSeq, Micros now)
     {
         if (State is TcpState.Closed or TcpState.Listen or TcpState.TimeWait)
         {
@@ -417,7 +397,7 @@ internal sealed class TcpControlBlock
             return;
         }
 
-        OnIcmpError(type, code, nextHopMtu, nowMicros);
+        OnIcmpError(type, code, nextHopMtu, now);
     }
 
     /// <summary>
@@ -430,8 +410,8 @@ internal sealed class TcpControlBlock
     /// <param name="type">ICMP type.</param>
     /// <param name="code">ICMP code.</param>
     /// <param name="nextHopMtu">The next-hop MTU of a fragmentation-needed message, else 0.</param>
-    /// <param name="nowMicros">The current time.</param>
-    public void OnIcmpError(IcmpType type, byte code, ushort nextHopMtu, long nowMicros)
+    /// <param name="now">The current time.</param>
+    public void OnIcmpError(IcmpType type, byte code, ushort nextHopMtu, Micros now)
     {
         if (State is TcpState.Closed or TcpState.Listen or TcpState.TimeWait)
         {
@@ -439,122 +419,76 @@ internal sealed class TcpControlBlock
         }
 
         _counters.Add(TcpCounter.IcmpErrors);
-        switch (type)
+        switch (TcpIcmpErrors.Classify(type, code, out SocketError error))
         {
-            case IcmpType.DestinationUnreachable when code == 4:
-                // RFC 1191 / RFC 5927 7: lower the MSS to fit the next hop; never raise it from ICMP.
-                if (nextHopMtu >= 68)
+            case IcmpErrorKind.FragmentationNeeded:
+                if (nextHopMtu >= 68 && _sizes.OnPathMtu(nextHopMtu, _ts.Enabled) && IsSynchronized(State) && State != TcpState.SynReceived)
                 {
-                    int mss = Math.Max(nextHopMtu - 40 - (_tsEnabled ? TimestampOptionLength : 0), MinimumMss);
-                    _pathMss = Math.Min(_pathMss, nextHopMtu - 40);
-                    if (mss < _mss)
-                    {
-                        _mss = mss;
-                        if (IsSynchronized(State) && State != TcpState.SynReceived)
-                        {
-                            // Rescale, not restart, congestion control; the resent flight's duplicate
-                            // ACKs must not start fast retransmit (RFC 6582 3.2 step 2's recover test).
-                            _cc.OnMssChanged(_mss, nowMicros);
-                            _recover = _sndMax;
-                            _recoverValid = true;
-                            // Resend what is outstanding in the smaller size (Linux's tcp_simple_retransmit).
-                            _sndNxt = _sndUna;
-                            Output(nowMicros);
-                        }
-                    }
+                    // Rescale, not restart, congestion control; resend what is outstanding in the
+                    // smaller size (Linux's tcp_simple_retransmit) without that starting fast retransmit.
+                    _cc.OnMssChanged(_sizes.Send, now.Value);
+                    _recovery.OnFlightResent(_sndMax);
+                    _sndNxt = _sndUna;
+                    Output(now);
                 }
 
                 return;
-            case IcmpType.DestinationUnreachable:
-                {
-                    SocketError error = code switch
-                    {
-                        0 or 6 or 11 => SocketError.NetworkUnreachable,
-                        2 or 3 => SocketError.ConnectionRefused,
-                        _ => SocketError.HostUnreachable,
-                    };
-                    bool hard = code is 2 or 3; // RFC 1122 4.2.3.9: protocol and port unreachable (4 is handled above)
-                    if (hard && State == TcpState.SynSent)
-                    {
-                        Fail(error, nowMicros); // RFC 5927 4.1: hard errors abort only connection attempts
-                        return;
-                    }
-
-                    _softError = error;
-                    return;
-                }
-
-            case IcmpType.TimeExceeded:
-            case IcmpType.ParameterProblem:
-                _softError = SocketError.HostUnreachable;
+            case IcmpErrorKind.Hard when State == TcpState.SynSent:
+                Fail(error); // RFC 5927 4.1: hard errors abort only connection attempts
+                return;
+            case IcmpErrorKind.Hard:
+            case IcmpErrorKind.Soft:
+                _softError = error;
                 return;
             default:
-                return; // source quench is ignored (RFC 6633); others do not concern TCP
+                return;
         }
     }
 
     // ------------------------------------------------------------------ timers
 
-    /// <summary>Runs whatever timers are due (may be called early or late).</summary>
-    /// <param name="nowMicros">The current time.</param>
-    public void OnTimer(long nowMicros)
+    /// <summary>Runs whatever timers are due, in <see cref="TcpTimer"/> order (may be called early or late).</summary>
+    /// <param name="now">The current time.</param>
+    public void OnTimer(Micros now)
     {
-        if (_timeWaitDeadline <= nowMicros)
+        for (var timer = TcpTimer.TimeWait; timer <= TcpTimer.KeepAlive; timer++)
         {
-            EnterClosed(); // RFC 9293 3.10.8: the 2 MSL timeout deletes the TCB
-            return;
-        }
-
-        if (_finWait2Deadline <= nowMicros)
-        {
-            // Like Linux's tcp_fin_timeout for an orphaned FIN-WAIT-2: give up on the peer's FIN.
-            SendReset(_sndMax, withAck: true, nowMicros);
-            EnterClosed();
-            return;
-        }
-
-        if (_connectDeadline <= nowMicros)
-        {
-            _counters.Add(TcpCounter.ConnectionTimeouts);
-            Fail(_softError != SocketError.Success ? _softError : SocketError.TimedOut, nowMicros);
-            return;
-        }
-
-        if (UserTimeoutDeadline <= nowMicros)
-        {
-            // RFC 5482 / RFC 9293 3.8.3: data unacknowledged for longer than the user timeout.
-            _counters.Add(TcpCounter.ConnectionTimeouts);
-            Fail(SocketError.TimedOut, nowMicros);
-            return;
-        }
-
-        if (_rtxDeadline <= nowMicros)
-        {
-            OnRetransmissionTimeout(nowMicros);
-            if (State == TcpState.Closed)
+            if (_timers.IsDue(timer, now))
             {
-                return;
+                _timers.Cancel(timer);
+                if (OnTimerDue(timer, now) == StepOutcome.Deleted)
+                {
+                    return;
+                }
             }
         }
+    }
 
-        if (_persistDeadline <= nowMicros)
+    private StepOutcome OnTimerDue(TcpTimer timer, Micros now)
+    {
+        switch (timer)
         {
-            OnPersistTimeout(nowMicros);
-            if (State == TcpState.Closed)
-            {
-                return;
-            }
-        }
-
-        if (_delAckDeadline <= nowMicros)
-        {
-            _counters.Add(TcpCounter.DelayedAcks);
-            SendAck(nowMicros);
-        }
-
-        if (_keepAliveDeadline <= nowMicros)
-        {
-            OnKeepAliveTimeout(nowMicros);
+            case TcpTimer.TimeWait:
+                return EnterClosed(); // RFC 9293 3.10.8: the 2 MSL timeout deletes the TCB
+            case TcpTimer.FinWait2:
+                SendReset(_sndMax, withAck: true, now); // like Linux's tcp_fin_timeout: give up on the peer's FIN
+                return EnterClosed();
+            case TcpTimer.Connect:
+                _counters.Add(TcpCounter.ConnectionTimeouts);
+                return Fail(_softError != SocketError.Success ? _softError : SocketError.TimedOut);
+            case TcpTimer.UserTimeout:
+                _counters.Add(TcpCounter.ConnectionTimeouts); // RFC 5482 / RFC 9293 3.8.3
+                return Fail(SocketError.TimedOut);
+            case TcpTimer.Retransmission:
+                return OnRetransmissionTimeout(now);
+            case TcpTimer.Persist:
+                return OnPersistTimeout(now);
+            case TcpTimer.DelayedAck:
+                _counters.Add(TcpCounter.DelayedAcks);
+                SendAck(now);
+                return StepOutcome.Continue;
+            default:
+                return OnKeepAliveTimeout(now);
         }
     }
 
@@ -562,12 +496,11 @@ internal sealed class TcpControlBlock
 
     /// <summary>Copies what fits into the send buffer and may transmit (Nagle permitting).</summary>
     /// <param name="data">The bytes.</param>
-    /// <param name="nowMicros">The current time.</param>
+    /// <param name="now">The current time.</param>
     /// <returns>Bytes accepted (0 when the buffer is full or writing is over).</returns>
-    public int Send(ReadOnlySpan<byte> data, long nowMicros)
+    public int Send(ReadOnlySpan<byte> data, Micros now)
     {
-        int space = SendSpace;
-        if (space == 0 || data.IsEmpty)
+        if (SendSpace == 0 || data.IsEmpty)
         {
             return 0;
         }
@@ -575,7 +508,7 @@ internal sealed class TcpControlBlock
         int n = _send!.Write(data);
         if (State is TcpState.Established or TcpState.CloseWait)
         {
-            Output(nowMicros);
+            Output(now);
         }
 
         return n;
@@ -583,9 +516,9 @@ internal sealed class TcpControlBlock
 
     /// <summary>Copies readable bytes out; may send a window update.</summary>
     /// <param name="destination">Where to copy.</param>
-    /// <param name="nowMicros">The current time.</param>
+    /// <param name="now">The current time.</param>
     /// <returns>Bytes copied; 0 when nothing is readable now.</returns>
-    public int Receive(Span<byte> destination, long nowMicros)
+    public int Receive(Span<byte> destination, Micros now)
     {
         if (_recv is null)
         {
@@ -603,9 +536,9 @@ internal sealed class TcpControlBlock
             // RFC 9293 3.8.6.2.2 (receiver SWS avoidance) with Linux's rule for when a read is
             // worth an ACK: the window at least doubles and the edge moves by min(buffer / 2, MSS).
             int advertised = _recv.AdvertisedWindow;
-            if (2L * advertised <= _recv.Capacity && _recv.Window >= 2L * advertised && _recv.IsWindowUpdateDue(_rcvMss))
+            if (2L * advertised <= _recv.Capacity && _recv.Window >= 2L * advertised && _recv.IsWindowUpdateDue(_sizes.Receive))
             {
-                SendAck(nowMicros);
+                SendAck(now);
             }
         }
         else if (State is TcpState.TimeWait or TcpState.Closed && _recv.Readable == 0)
@@ -617,8 +550,8 @@ internal sealed class TcpControlBlock
     }
 
     /// <summary>Half-close (RFC 9293 3.10.4): FIN after the queued data; the receive side stays open.</summary>
-    /// <param name="nowMicros">The current time.</param>
-    public void CompleteWrites(long nowMicros)
+    /// <param name="now">The current time.</param>
+    public void CompleteWrites(Micros now)
     {
         switch (State)
         {
@@ -630,13 +563,13 @@ internal sealed class TcpControlBlock
                 _send!.CompleteWrites();
                 State = TcpState.FinWait1;
                 LeaveEstablishedCount(); // tcpCurrEstab counts ESTABLISHED and CLOSE-WAIT (RFC 1213)
-                Output(nowMicros);
+                Output(now);
                 break;
             case TcpState.CloseWait:
                 _send!.CompleteWrites();
                 State = TcpState.LastAck;
                 LeaveEstablishedCount();
-                Output(nowMicros);
+                Output(now);
                 break;
             default:
                 break; // already closing: idempotent
@@ -648,8 +581,8 @@ internal sealed class TcpControlBlock
     /// received data is left unread it is discarded and the peer gets a RST instead (RFC 9293
     /// 3.10.4's ABORT semantics for lost data, as Linux does).
     /// </summary>
-    /// <param name="nowMicros">The current time.</param>
-    public void Close(long nowMicros)
+    /// <param name="now">The current time.</param>
+    public void Close(Micros now)
     {
         _appClosed = true;
         switch (State)
@@ -666,22 +599,22 @@ internal sealed class TcpControlBlock
 
         if (_recv is not null && _recv.Readable > 0 && State is not TcpState.TimeWait)
         {
-            SendReset(_sndMax, withAck: true, nowMicros);
+            SendReset(_sndMax, withAck: true, now);
             _counters.Add(TcpCounter.Aborts);
             EnterClosed();
             return;
         }
 
-        CompleteWrites(nowMicros);
+        CompleteWrites(now);
         if (State == TcpState.FinWait2)
         {
-            _finWait2Deadline = nowMicros + (_options.FinWait2Timeout.Ticks / 10);
+            _timers.Arm(TcpTimer.FinWait2, now + Micros.FromTimeSpan(_options.FinWait2Timeout));
         }
     }
 
     /// <summary>Abortive close (RFC 9293 3.10.5): RST in synchronized states, CLOSED, <see cref="Error"/> = ConnectionAborted.</summary>
-    /// <param name="nowMicros">The current time.</param>
-    public void Abort(long nowMicros)
+    /// <param name="now">The current time.</param>
+    public void Abort(Micros now)
     {
         if (State == TcpState.Closed)
         {
@@ -690,12 +623,12 @@ internal sealed class TcpControlBlock
 
         if (State is TcpState.SynReceived or TcpState.Established or TcpState.FinWait1 or TcpState.FinWait2 or TcpState.CloseWait)
         {
-            SendReset(_sndMax, withAck: true, nowMicros);
+            SendReset(_sndMax, withAck: true, now);
         }
 
         _appClosed = true;
         _counters.Add(TcpCounter.Aborts);
-        Fail(SocketError.ConnectionAborted, nowMicros);
+        Fail(SocketError.ConnectionAborted);
     }
 
     /// <summary>What happened since the last call.</summary>
@@ -710,11 +643,11 @@ internal sealed class TcpControlBlock
     // ------------------------------------------------------------------ observability
 
     /// <summary>The connection-table row.</summary>
-    /// <param name="nowMicros">The current time.</param>
+    /// <param name="now">The current time.</param>
     /// <returns>The row.</returns>
-    public TcpConnectionInfo GetInfo(long nowMicros)
+    public TcpConnectionInfo GetInfo(Micros now)
     {
-        (string? timer, long deadline) = ActiveTimer();
+        (TcpTimer? timer, Micros deadline) = _timers.Earliest();
         return new TcpConnectionInfo
         {
             Local = new Ipv4Endpoint(Tuple.LocalAddress, Tuple.LocalPort),
@@ -722,15 +655,15 @@ internal sealed class TcpControlBlock
             State = State,
             SendQueue = _send?.Buffered ?? 0,
             ReceiveQueue = _recv?.Readable ?? 0,
-            SmoothedRtt = TimeSpan.FromTicks(_rto.SmoothedRtt * 10),
-            RttVariation = TimeSpan.FromTicks(_rto.RttVariation * 10),
-            Rto = TimeSpan.FromTicks(_rto.Rto * 10),
+            SmoothedRtt = new Micros(_rto.SmoothedRtt).ToTimeSpan(),
+            RttVariation = new Micros(_rto.RttVariation).ToTimeSpan(),
+            Rto = Rto.ToTimeSpan(),
             CongestionWindow = _cc.CongestionWindow,
             SlowStartThreshold = _cc.SlowStartThreshold,
-            Mss = _mss,
+            Mss = _sizes.Send,
             Retransmissions = _retransmissions,
-            ActiveTimer = timer,
-            ActiveTimerRemaining = timer is null ? TimeSpan.Zero : TimeSpan.FromTicks(Math.Max(deadline - nowMicros, 0) * 10),
+            ActiveTimer = timer is TcpTimer t ? TcpTimerSet.Name(t) : null,
+            ActiveTimerRemaining = timer is null ? TimeSpan.Zero : Micros.Max(deadline - now, Micros.Zero).ToTimeSpan(),
             BytesSent = _bytesSent,
             BytesReceived = _bytesReceived,
         };
@@ -750,9 +683,9 @@ internal sealed class TcpControlBlock
             return false;
         }
 
-        if (_tsEnabled && syn.Options.Timestamps is TcpTimestamps ts)
+        if (_ts.Enabled && syn.Options.Timestamps is TcpTimestamps ts)
         {
-            return TsAfter(ts.TsVal, _tsRecent); // RFC 6191 2: timestamp newer than the last seen
+            return _ts.IsNewer(ts.TsVal); // RFC 6191 2: timestamp newer than the last seen
         }
 
         return syn.Seq > _recv.RcvNxt; // RFC 6191 2 / RFC 1122 4.2.2.13: sequence number beyond the old connection's
@@ -762,227 +695,263 @@ internal sealed class TcpControlBlock
     public override string ToString() => FormattableString.Invariant(
         $"{Tuple} {State} una={_sndUna} nxt={_sndNxt} max={_sndMax} wnd={_sndWnd} rcv.nxt={RcvNxt} {_cc}");
 
-    // ------------------------------------------------------------------ SYN-SENT
+    // ------------------------------------------------------------------ SYN-SENT (RFC 9293 3.10.7.3)
 
-    private void ProcessSynSent(in TcpSegment seg, long nowMicros)
+    private StepOutcome ProcessSynSent(in TcpSegment seg, Micros now)
     {
         bool ack = seg.Has(TcpFlags.Ack);
         bool rst = seg.Has(TcpFlags.Rst);
 
-        // RFC 9293 3.10.7.3 first check: an ACK must acknowledge our SYN and nothing more.
+        // First check: an ACK must acknowledge our SYN and nothing more.
         if (ack && (seg.Ack <= _iss || seg.Ack > _sndMax))
         {
             if (!rst)
             {
-                SendReset(seg.Ack, withAck: false, nowMicros);
+                SendReset(seg.Ack, withAck: false, now);
             }
 
-            return;
+            return StepOutcome.Done;
         }
 
         // Second check: RST (RFC 5961 3.2 for SYN-SENT: acceptable only with an acceptable ACK).
         if (rst)
         {
-            if (ack)
+            if (!ack)
             {
-                _counters.Add(TcpCounter.ResetsReceived);
-                Fail(SocketError.ConnectionRefused, nowMicros);
+                return StepOutcome.Done;
             }
 
-            return;
+            _counters.Add(TcpCounter.ResetsReceived);
+            return Fail(SocketError.ConnectionRefused);
         }
 
         // Fourth check: SYN.
         if (!seg.Has(TcpFlags.Syn))
         {
-            return;
+            return StepOutcome.Done;
         }
 
         _irs = seg.Seq;
         _recv = new ReceiveBuffer(_irs + 1, _options.ReceiveBufferSize);
-        Negotiate(seg.Options, nowMicros);
+        Negotiate(seg.Options, now);
         _sndWnd = seg.Window; // RFC 7323 2.2: never scaled on a SYN
         _maxSndWnd = _sndWnd;
         _sndWl1 = seg.Seq;
-        if (ack)
-        {
-            _sndUna = seg.Ack;
-            _sndWl2 = seg.Ack;
-            TakeHandshakeRttSample(seg, nowMicros);
-            long emitted = _emitted;
-            EnterEstablished(nowMicros);
-            if (!seg.Payload.IsEmpty || seg.Has(TcpFlags.Fin))
-            {
-                // RFC 9293 3.10.7.3: "If there are other controls or text in the segment, then
-                // continue processing at the sixth step" of ESTABLISHED; the text starts after the SYN.
-                ProcessText(new TcpSegment(seg.Seq + 1, seg.Ack, seg.Flags & ~TcpFlags.Syn, seg.Window, seg.Options, seg.Payload), nowMicros);
-                if (State == TcpState.Closed)
-                {
-                    return;
-                }
-            }
-
-            Output(nowMicros);
-            if (State != TcpState.Closed && _emitted == emitted)
-            {
-                SendAck(nowMicros); // RFC 9293 3.10.7.3: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
-            }
-        }
-        else
+        if (!ack)
         {
             // Simultaneous open (RFC 9293 3.5, figure 7): SYN-RECEIVED, send SYN-ACK with our ISS.
             State = TcpState.SynReceived;
             _sndWl2 = _iss;
             _rtxCount = 0;
-            SendSynAck(nowMicros, retransmission: false);
-            _rtxDeadline = nowMicros + _rto.Rto;
+            SendSynAck(now, retransmission: false);
+            _timers.Arm(TcpTimer.Retransmission, now + Rto);
+            return StepOutcome.Done;
+        }
+
+        _sndUna = seg.Ack;
+        _sndWl2 = seg.Ack;
+        _rtt.OnSynAcknowledged(seg, now);
+        long emitted = _emitter.Emitted;
+        EnterEstablished(now);
+        if (!seg.Payload.IsEmpty || seg.Has(TcpFlags.Fin))
+        {
+            // "If there are other controls or text in the segment, then continue processing at the
+            // sixth step" of ESTABLISHED; the text starts after the SYN.
+            var rest = new TcpSegment(seg.Seq + 1, seg.Ack, seg.Flags & ~TcpFlags.Syn, seg.Window, seg.Options, seg.Payload);
+            if (ProcessText(rest, now) == StepOutcome.Deleted)
+            {
+                return StepOutcome.Deleted;
+            }
+        }
+
+        Output(now);
+        if (_emitter.Emitted == emitted)
+        {
+            SendAck(now); // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+        }
+
+        return StepOutcome.Done;
+    }
+
+    // ------------------------------------------------------------------ synchronized states (RFC 9293 3.10.7.4)
+
+    private void ProcessSynchronized(in TcpSegment seg, Micros now)
+    {
+        // SYN-RECEIVED and simultaneous open: the peer's SYN-ACK acknowledges our SYN (Linux's tcp_validate_incoming exception).
+        bool simultaneousSynAck = State == TcpState.SynReceived && seg.Has(TcpFlags.Syn | TcpFlags.Ack) && !seg.Has(TcpFlags.Rst)
+            && seg.Seq + 1 == _recv!.RcvNxt && seg.Ack == _sndMax && seg.Payload.IsEmpty;
+
+        StepOutcome outcome = CheckSequenceNumber(seg, simultaneousSynAck, now);
+        if (outcome == StepOutcome.Continue)
+        {
+            outcome = CheckReset(seg, now);
+        }
+
+        if (outcome == StepOutcome.Continue)
+        {
+            outcome = CheckSyn(seg, simultaneousSynAck, now);
+        }
+
+        if (outcome == StepOutcome.Continue)
+        {
+            outcome = CheckAck(seg, simultaneousSynAck, now);
+        }
+
+        if (outcome == StepOutcome.Continue)
+        {
+            outcome = ProcessText(seg, now);
+        }
+
+        if (outcome == StepOutcome.Continue)
+        {
+            Output(now);
+            if (_ackNow)
+            {
+                SendAck(now);
+            }
         }
     }
 
-    // ------------------------------------------------------------------ synchronized states
-
-    private void ProcessSynchronized(in TcpSegment seg, long nowMicros)
+    // First check: sequence number, with PAWS (RFC 7323 5.3) before it.
+    private StepOutcome CheckSequenceNumber(in TcpSegment seg, bool simultaneousSynAck, Micros now)
     {
         ReceiveBuffer recv = _recv!;
         SeqNum rcvNxt = recv.RcvNxt;
-        TcpFlags flags = seg.Flags;
-        bool rst = (flags & TcpFlags.Rst) != 0;
-        bool syn = (flags & TcpFlags.Syn) != 0;
-        bool hasTs = seg.Options.Timestamps.HasValue;
-        TcpTimestamps ts = seg.Options.Timestamps.GetValueOrDefault();
+        bool rst = seg.Has(TcpFlags.Rst);
+        bool syn = seg.Has(TcpFlags.Syn);
 
         // SYN-RECEIVED: a retransmitted SYN gets the SYN-ACK again (the first one was lost).
-        if (State == TcpState.SynReceived && syn && !rst && (flags & TcpFlags.Ack) == 0 && seg.Seq == _irs)
+        if (State == TcpState.SynReceived && syn && !rst && !seg.Has(TcpFlags.Ack) && seg.Seq == _irs)
         {
-            SendSynAck(nowMicros, retransmission: true);
-            return;
+            SendSynAck(now, retransmission: true);
+            return StepOutcome.Done;
         }
 
         // RFC 7323 5.3 R1 (PAWS): a segment with an older timestamp is a duplicate from the past.
-        if (_tsEnabled && hasTs && !rst && TsBefore(ts.TsVal, _tsRecent) && nowMicros - _tsRecentMicros < PawsIdleLimitMicros)
+        if (!rst && seg.Options.Timestamps is TcpTimestamps paws && _ts.IsOldDuplicate(paws.TsVal, now))
         {
             _counters.Add(TcpCounter.PawsRejected);
             if (seg.SegmentLength > 0 || syn)
             {
-                SendAck(nowMicros);
+                SendAck(now);
             }
 
-            return;
+            return StepOutcome.Done;
         }
 
-        // Simultaneous open: the peer's SYN-ACK acknowledges our SYN (Linux's tcp_validate_incoming exception).
-        bool simultaneousSynAck = State == TcpState.SynReceived && syn && (flags & TcpFlags.Ack) != 0 && !rst
-            && seg.Seq + 1 == rcvNxt && seg.Ack == _sndMax && seg.Payload.IsEmpty;
-
-        // First check: sequence number (RFC 9293 3.10.7.4). A segment exactly at RCV.NXT is always
-        // looked at, so that ACKs, RSTs and FINs still get through a zero window.
+        // A segment exactly at RCV.NXT is always looked at, so that ACKs, RSTs and FINs still get through a zero window.
         int segLen = seg.SegmentLength;
-        uint rcvWnd = (uint)recv.AdvertisedWindow;
-        bool acceptable = simultaneousSynAck || seg.Seq == rcvNxt || SeqNum.IsSegmentAcceptable(seg.Seq, (uint)segLen, rcvNxt, rcvWnd);
+        bool acceptable = simultaneousSynAck || seg.Seq == rcvNxt || SeqNum.IsSegmentAcceptable(seg.Seq, (uint)segLen, rcvNxt, (uint)recv.AdvertisedWindow);
         if (!acceptable)
         {
             if (rst)
             {
-                return;
+                return StepOutcome.Done;
             }
 
-            if (State == TcpState.TimeWait && (flags & TcpFlags.Fin) != 0 && seg.Seq + segLen == rcvNxt)
+            if (State == TcpState.TimeWait && seg.Has(TcpFlags.Fin) && seg.Seq + segLen == rcvNxt)
             {
-                // RFC 9293 3.10.7.4 TIME-WAIT: a retransmitted FIN: ACK it and restart the 2 MSL timeout.
-                _timeWaitDeadline = nowMicros + TimeWaitMicros;
+                // TIME-WAIT: a retransmitted FIN: ACK it and restart the 2 MSL timeout.
+                _timers.Arm(TcpTimer.TimeWait, now + TimeWaitDuration);
             }
 
             _counters.Add(TcpCounter.OutOfWindowSegments);
-            SendAck(nowMicros);
-            return;
+            SendAck(now);
+            return StepOutcome.Done;
         }
 
-        // RFC 7323 4.3: TS.Recent follows the segment that covers Last.ACK.sent.
-        if (_tsEnabled && hasTs && !TsBefore(ts.TsVal, _tsRecent) && seg.Seq <= _lastAckSent)
+        if (seg.Options.Timestamps is TcpTimestamps ts)
         {
-            _tsRecent = ts.TsVal;
-            _tsRecentMicros = nowMicros;
+            _ts.OnAcceptableSegment(ts.TsVal, seg.Seq, _lastAckSent, now); // RFC 7323 4.3
         }
 
-        _keepAliveProbes = 0;
-        _persistUnanswered = 0;
-        _lastReceiveMicros = nowMicros;
-        if (_options.KeepAlive is TcpKeepAliveOptions ka && State is TcpState.Established or TcpState.CloseWait)
+        _keepAlive.OnPeerHeard();
+        _prober.OnPeerHeard();
+        _lastReceive = now;
+        if (State is TcpState.Established or TcpState.CloseWait && _keepAlive.Enabled)
         {
-            _keepAliveDeadline = nowMicros + (ka.Idle.Ticks / 10);
+            _timers.Arm(TcpTimer.KeepAlive, _keepAlive.IdleDeadline(now));
         }
 
-        // Second check: RST (RFC 9293 3.10.7.4; RFC 5961 3.2: only exactly at RCV.NXT, else a challenge ACK).
-        if (rst)
+        return StepOutcome.Continue;
+    }
+
+    // Second check: RST (RFC 5961 3.2: only exactly at RCV.NXT, else a challenge ACK).
+    private StepOutcome CheckReset(in TcpSegment seg, Micros now)
+    {
+        if (!seg.Has(TcpFlags.Rst))
         {
-            if (seg.Seq != rcvNxt)
-            {
-                SendChallengeAck(nowMicros);
-                return;
-            }
-
-            _counters.Add(TcpCounter.ResetsReceived);
-            switch (State)
-            {
-                case TcpState.SynReceived:
-                    Fail(SocketError.ConnectionRefused, nowMicros); // passive: the half-open entry goes; active: refused
-                    break;
-                case TcpState.Established:
-                case TcpState.CloseWait:
-                    _counters.Add(TcpCounter.EstablishedResets);
-                    Fail(SocketError.ConnectionReset, nowMicros);
-                    break;
-                case TcpState.FinWait1:
-                case TcpState.FinWait2:
-                    Fail(SocketError.ConnectionReset, nowMicros);
-                    break;
-                default:
-                    EnterClosed(); // CLOSING, LAST-ACK, TIME-WAIT: just delete the TCB
-                    break;
-            }
-
-            return;
+            return StepOutcome.Continue;
         }
 
-        // Fourth check: SYN (RFC 5961 4.2: in a synchronized state any SYN gets a challenge ACK).
-        if (syn && !simultaneousSynAck)
+        if (seg.Seq != _recv!.RcvNxt)
         {
-            if (State == TcpState.SynReceived && _passive)
-            {
-                // RFC 9293 3.10.7.4: a passive SYN-RECEIVED connection returns to LISTEN (the half-open entry goes).
-                _counters.Add(TcpCounter.AttemptFails);
-                EnterClosed();
-                return;
-            }
-
-            SendChallengeAck(nowMicros);
-            return;
+            SendChallengeAck(now);
+            return StepOutcome.Done;
         }
 
-        // Fifth check: ACK.
-        if ((flags & TcpFlags.Ack) == 0)
+        _counters.Add(TcpCounter.ResetsReceived);
+        switch (State)
         {
-            return;
+            case TcpState.SynReceived:
+                return Fail(SocketError.ConnectionRefused); // passive: the half-open entry goes; active: refused
+            case TcpState.Established:
+            case TcpState.CloseWait:
+                _counters.Add(TcpCounter.EstablishedResets);
+                return Fail(SocketError.ConnectionReset);
+            case TcpState.FinWait1:
+            case TcpState.FinWait2:
+                return Fail(SocketError.ConnectionReset);
+            default:
+                return EnterClosed(); // CLOSING, LAST-ACK, TIME-WAIT: just delete the TCB
+        }
+    }
+
+    // Fourth check: SYN (RFC 5961 4.2: in a synchronized state any SYN gets a challenge ACK).
+    private StepOutcome CheckSyn(in TcpSegment seg, bool simultaneousSynAck, Micros now)
+    {
+        if (!seg.Has(TcpFlags.Syn) || simultaneousSynAck)
+        {
+            return StepOutcome.Continue;
+        }
+
+        if (State == TcpState.SynReceived && _passive)
+        {
+            // A passive SYN-RECEIVED connection returns to LISTEN (the half-open entry goes).
+            _counters.Add(TcpCounter.AttemptFails);
+            return EnterClosed();
+        }
+
+        SendChallengeAck(now);
+        return StepOutcome.Done;
+    }
+
+    // Fifth check: ACK.
+    private StepOutcome CheckAck(in TcpSegment seg, bool simultaneousSynAck, Micros now)
+    {
+        if (!seg.Has(TcpFlags.Ack))
+        {
+            return StepOutcome.Done;
         }
 
         if (State == TcpState.SynReceived)
         {
             if (seg.Ack <= _sndUna || seg.Ack > _sndMax)
             {
-                SendReset(seg.Ack, withAck: false, nowMicros); // RFC 9293 3.10.7.4: <SEQ=SEG.ACK><CTL=RST>
-                return;
+                SendReset(seg.Ack, withAck: false, now); // <SEQ=SEG.ACK><CTL=RST>
+                return StepOutcome.Done;
             }
 
             _sndUna = _iss + 1;
-            TakeHandshakeRttSample(seg, nowMicros);
+            _rtt.OnSynAcknowledged(seg, now);
             _sndWnd = (long)seg.Window << _sndShift;
             _maxSndWnd = Math.Max(_maxSndWnd, _sndWnd);
             _sndWl1 = seg.Seq;
             _sndWl2 = seg.Ack;
-            EnterEstablished(nowMicros);
-            if (simultaneousSynAck || State == TcpState.Closed)
+            EnterEstablished(now);
+            if (simultaneousSynAck)
             {
-                return;
+                return StepOutcome.Done;
             }
         }
 
@@ -990,171 +959,133 @@ internal sealed class TcpControlBlock
         if (seg.Ack > _sndMax || seg.Ack < _sndUna - (int)Math.Min(_maxSndWnd, int.MaxValue))
         {
             _counters.Add(TcpCounter.OutOfWindowAcksDropped);
-            SendChallengeAck(nowMicros);
-            return;
+            SendChallengeAck(now);
+            return StepOutcome.Done;
         }
 
-        if (!ProcessAck(seg, nowMicros))
-        {
-            return; // the connection ended (LAST-ACK done)
-        }
-
-        // Seventh check: the segment text; eighth: FIN.
-        ProcessText(seg, nowMicros);
-        if (State == TcpState.Closed)
-        {
-            return;
-        }
-
-        Output(nowMicros);
-        if (_ackNow)
-        {
-            SendAck(nowMicros);
-        }
+        return ProcessAck(seg, now);
     }
 
-    // RFC 9293 3.10.7.4 fifth check for ESTABLISHED and later; false when the TCB was deleted.
-    private bool ProcessAck(in TcpSegment seg, long nowMicros)
+    // The fifth check for ESTABLISHED and later: SND.UNA, loss recovery, the send window, FIN acknowledged.
+    private StepOutcome ProcessAck(in TcpSegment seg, Micros now)
     {
         SeqNum ack = seg.Ack;
         long segWnd = (long)seg.Window << _sndShift;
-        bool windowChanged = segWnd != _sndWnd;
-
         if (ack > _sndUna)
         {
-            int acked = ack - _sndUna;
-            _send!.Acknowledge(ack, out int freed);
-            _sndUna = ack;
-            if (_sndNxt < _sndUna)
-            {
-                _sndNxt = _sndUna;
-            }
-
-            long flight = _sndMax - _sndUna;
-            long? rtt = TakeRttSample(seg, flight, nowMicros);
-            _rtxCount = 0;
-            _persistProbes = 0;
-            _lastProgressMicros = nowMicros;
-
-            var info = new CongestionAck(acked, flight, rtt, nowMicros);
-            if (_cc.InFastRecovery)
-            {
-                if (ack >= _recover)
-                {
-                    _cc.OnExitFastRecovery(info); // RFC 6582 3.2 step 5, full acknowledgment
-                }
-                else
-                {
-                    // RFC 6582 3.2 step 5, partial acknowledgment: resend the next hole, reset the timer.
-                    _cc.OnPartialAck(info);
-                    RetransmitHead(nowMicros);
-                    _rtxDeadline = nowMicros + _rto.Rto;
-                }
-            }
-            else
-            {
-                _cc.OnAck(info);
-            }
-
-            _dupAcks = 0;
-            _limitedTransmit = 0;
-            if (freed > 0)
-            {
-                _events |= TcpEvents.Writable;
-            }
-
-            // RFC 6298 5.2/5.3: stop the timer when everything is acknowledged, else restart it.
-            _rtxDeadline = _sndUna == _sndMax ? Never : nowMicros + _rto.Rto;
+            OnAckAdvanced(seg, now);
         }
         else if (ack == _sndUna && seg.Payload.IsEmpty && (seg.Flags & (TcpFlags.Syn | TcpFlags.Fin)) == 0
-            && _sndMax != _sndUna && !windowChanged)
+            && _sndMax != _sndUna && segWnd == _sndWnd)
         {
             // RFC 5681 2: a duplicate ACK.
-            _dupAcks++;
             _counters.Add(TcpCounter.DuplicateAcksReceived);
-            if (_cc.InFastRecovery)
+            if (_recovery.OnDuplicateAck(ack, _sndUna, _sndMax, _sizes.Send, now) == RecoveryAction.FastRetransmit)
             {
-                _cc.OnDuplicateAck(nowMicros); // RFC 5681 3.2 step 4
-            }
-            else if (_dupAcks < CongestionRules.DuplicateAckThreshold)
-            {
-                // RFC 3042 limited transmit: each of the first two duplicate ACKs lets one new segment out
-                // beyond cwnd (FlightSize <= cwnd + 2 * SMSS), so that a small window still collects three.
-                _limitedTransmit = _dupAcks * (long)_mss;
-            }
-            else if (_dupAcks == CongestionRules.DuplicateAckThreshold && (!_recoverValid || ack >= _recover))
-            {
-                _limitedTransmit = 0;
-                // RFC 5681 3.2 steps 2-3, RFC 6582 3.2 step 2: fast retransmit, enter fast recovery.
-                _recover = _sndMax;
-                _recoverValid = true;
-                _cc.OnEnterFastRecovery(_sndMax - _sndUna, nowMicros);
                 _counters.Add(TcpCounter.FastRetransmits);
-                _rttTiming = false;
-                RetransmitHead(nowMicros);
+                _rtt.CancelTiming();
+                RetransmitHead(now);
             }
         }
 
-        // RFC 9293 3.10.7.4: update the send window from the newest segment (SND.WL1, SND.WL2).
+        // Update the send window from the newest segment (SND.WL1, SND.WL2).
         if (ack >= _sndUna && (_sndWl1 < seg.Seq || (_sndWl1 == seg.Seq && _sndWl2 <= ack)))
         {
             _sndWnd = segWnd;
             _sndWl1 = seg.Seq;
             _sndWl2 = ack;
             _maxSndWnd = Math.Max(_maxSndWnd, _sndWnd);
-            if (_sndWnd > 0 && _persistDeadline != Never)
+            if (_sndWnd > 0 && _timers.IsArmed(TcpTimer.Persist))
             {
-                _persistDeadline = Never;
-                _persistProbes = 0;
+                _timers.Cancel(TcpTimer.Persist);
+                _prober.OnProgress();
             }
         }
 
-        SendBuffer send = _send!;
+        if (!_send!.IsFinAcknowledged)
+        {
+            return StepOutcome.Continue;
+        }
+
         switch (State)
         {
-            case TcpState.FinWait1 when send.IsFinAcknowledged:
+            case TcpState.FinWait1:
                 State = TcpState.FinWait2;
                 if (_appClosed)
                 {
-                    _finWait2Deadline = nowMicros + (_options.FinWait2Timeout.Ticks / 10);
+                    _timers.Arm(TcpTimer.FinWait2, now + Micros.FromTimeSpan(_options.FinWait2Timeout));
                 }
 
-                break;
-            case TcpState.Closing when send.IsFinAcknowledged:
-                EnterTimeWait(nowMicros);
-                break;
-            case TcpState.LastAck when send.IsFinAcknowledged:
-                EnterClosed();
-                return false;
+                return StepOutcome.Continue;
+            case TcpState.Closing:
+                EnterTimeWait(now);
+                return StepOutcome.Continue;
+            case TcpState.LastAck:
+                return EnterClosed();
             default:
-                break;
+                return StepOutcome.Continue;
         }
-
-        return true;
     }
 
-    private void ProcessText(in TcpSegment seg, long nowMicros)
+    // SND.UNA < SEG.ACK <= SND.MAX: new data acknowledged.
+    private void OnAckAdvanced(in TcpSegment seg, Micros now)
+    {
+        SeqNum ack = seg.Ack;
+        int acked = ack - _sndUna;
+        _send!.Acknowledge(ack, out int freed);
+        _sndUna = ack;
+        if (_sndNxt < _sndUna)
+        {
+            _sndNxt = _sndUna;
+        }
+
+        long flight = _sndMax - _sndUna;
+        Micros? rtt = _rtt.OnNewDataAcknowledged(seg, flight, _sizes.Send, now);
+        _rtxCount = 0;
+        _prober.OnProgress();
+        _lastProgress = now;
+
+        var info = new CongestionAck(acked, flight, rtt?.Value, now.Value);
+        if (_recovery.OnAckAdvanced(info, ack) == RecoveryAction.RetransmitFirstUnacknowledged)
+        {
+            RetransmitHead(now);
+        }
+
+        if (freed > 0)
+        {
+            _events |= TcpEvents.Writable;
+        }
+
+        // RFC 6298 5.2/5.3: stop the timer when everything is acknowledged, else restart it.
+        if (_sndUna == _sndMax)
+        {
+            _timers.Cancel(TcpTimer.Retransmission);
+        }
+        else
+        {
+            _timers.Arm(TcpTimer.Retransmission, now + Rto);
+        }
+
+        RefreshUserTimeout();
+    }
+
+    // Seventh check: the segment text; eighth: FIN.
+    private StepOutcome ProcessText(in TcpSegment seg, Micros now)
     {
         bool fin = seg.Has(TcpFlags.Fin);
         ReadOnlySpan<byte> payload = seg.Payload;
-        if (payload.IsEmpty && !fin)
+        if ((payload.IsEmpty && !fin) || State is not (TcpState.Established or TcpState.FinWait1 or TcpState.FinWait2))
         {
-            return;
-        }
-
-        if (State is not (TcpState.Established or TcpState.FinWait1 or TcpState.FinWait2))
-        {
-            return; // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: the peer's FIN was already received
+            return StepOutcome.Continue; // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: the peer's FIN was already received
         }
 
         ReceiveBuffer recv = _recv!;
         if (_appClosed && !payload.IsEmpty && seg.Seq + payload.Length > recv.RcvNxt)
         {
             // New data for an application that closed: nobody will read it (Linux: RST, "data after close").
-            SendReset(_sndMax, withAck: true, nowMicros);
+            SendReset(_sndMax, withAck: true, now);
             _counters.Add(TcpCounter.Aborts);
-            EnterClosed();
-            return;
+            return EnterClosed();
         }
 
         ReceiveResult r = recv.Receive(seg.Seq, payload, fin);
@@ -1177,59 +1108,56 @@ internal sealed class TcpControlBlock
         }
         else if (r.Delivered > 0)
         {
-            long delay = DelayedAckMicros;
-            _largestSegmentReceived = Math.Max(_largestSegmentReceived, payload.Length);
-            int fullSized = Math.Min(_rcvMss, Math.Max(_largestSegmentReceived, DefaultPeerMss));
-            if (delay == 0 || recv.RcvNxt - _lastAckSent >= 2 * fullSized)
+            Micros delay = DelayedAckTimeout;
+            int fullSized = _sizes.FullSizedReceived(payload.Length);
+            if (delay == Micros.Zero || recv.RcvNxt - _lastAckSent >= 2 * fullSized)
             {
                 _ackNow = true;
             }
-            else if (_delAckDeadline == Never)
+            else if (!_timers.IsArmed(TcpTimer.DelayedAck))
             {
-                _delAckDeadline = nowMicros + delay;
+                _timers.Arm(TcpTimer.DelayedAck, now + delay);
             }
         }
 
-        if (r.FinReached)
+        if (!r.FinReached)
         {
-            // Eighth check: FIN (RFC 9293 3.10.7.4).
-            _events |= TcpEvents.Readable | TcpEvents.ReceiveCompleted;
-            switch (State)
-            {
-                case TcpState.Established:
-                    State = TcpState.CloseWait;
-                    break;
-                case TcpState.FinWait1:
-                    if (_send!.IsFinAcknowledged)
-                    {
-                        EnterTimeWait(nowMicros);
-                    }
-                    else
-                    {
-                        State = TcpState.Closing;
-                    }
-
-                    break;
-                case TcpState.FinWait2:
-                    EnterTimeWait(nowMicros);
-                    break;
-                default:
-                    break;
-            }
+            return StepOutcome.Continue;
         }
+
+        // Eighth check: FIN.
+        _events |= TcpEvents.Readable | TcpEvents.ReceiveCompleted;
+        switch (State)
+        {
+            case TcpState.Established:
+                State = TcpState.CloseWait;
+                break;
+            case TcpState.FinWait1 when _send!.IsFinAcknowledged:
+            case TcpState.FinWait2:
+                EnterTimeWait(now);
+                break;
+            case TcpState.FinWait1:
+                State = TcpState.Closing;
+                break;
+            default:
+                break;
+        }
+
+        return StepOutcome.Continue;
     }
 
     // ------------------------------------------------------------------ output
 
     // Sends what the windows, Nagle and sender SWS avoidance allow (RFC 9293 3.7.4, 3.8.6.2.1).
-    private void Output(long nowMicros)
+    private void Output(Micros now)
     {
-        if (State is not (TcpState.Established or TcpState.CloseWait or TcpState.FinWait1 or TcpState.Closing or TcpState.LastAck))
+        if (!IsSendingState)
         {
             return;
         }
 
         SendBuffer send = _send!;
+        int mss = _sizes.Send;
         while (true)
         {
             SeqNum dataEnd = send.SndUna + send.Buffered;
@@ -1241,22 +1169,22 @@ internal sealed class TcpControlBlock
             }
 
             bool retransmission = _sndNxt < _sndMax;
-            if (!retransmission && dataRemaining > 0 && _sndUna == _sndMax && _lastSendMicros != long.MinValue
-                && CongestionRules.IsRestartAfterIdle(_lastSendMicros, nowMicros, _rto.Rto))
+            if (!retransmission && dataRemaining > 0 && _sndUna == _sndMax && _lastSend.Value != long.MinValue
+                && CongestionRules.IsRestartAfterIdle(_lastSend.Value, now.Value, Rto.Value))
             {
-                _cc.OnRestartAfterIdle(nowMicros); // RFC 5681 4.1
+                _cc.OnRestartAfterIdle(now.Value); // RFC 5681 4.1
             }
 
-            long window = Math.Min(_sndWnd, _cc.CongestionWindow + (retransmission || _cc.InFastRecovery ? 0 : _limitedTransmit));
+            long window = Math.Min(_sndWnd, _cc.CongestionWindow + (retransmission ? 0 : _recovery.LimitedTransmitAllowance));
             long usable = window - (_sndNxt - _sndUna);
-            int len = (int)Math.Clamp(Math.Min(Math.Min(_mss, dataRemaining), usable), 0, int.MaxValue);
+            int len = (int)Math.Clamp(Math.Min(Math.Min(mss, dataRemaining), usable), 0, int.MaxValue);
             bool fin = finPending && len == dataRemaining;
             if (len == 0 && !fin)
             {
                 break;
             }
 
-            if (len < _mss && len > 0 && !retransmission)
+            if (len < mss && len > 0 && !retransmission)
             {
                 bool allQueued = len == dataRemaining;
                 bool nagleAllows = NoDelay || _sndUna == _sndMax || fin; // RFC 9293 3.7.4 (Linux: never for the FIN)
@@ -1272,36 +1200,19 @@ internal sealed class TcpControlBlock
                 }
             }
 
-            Transmit(_sndNxt, len, fin, nowMicros);
+            Transmit(_sndNxt, len, fin, now);
         }
 
-        ArmPersistIfStalled(nowMicros);
-    }
-
-    // Arms the persist timer when data waits, nothing is in flight and the window keeps it back (RFC 9293 3.8.6.1).
-    private void ArmPersistIfStalled(long nowMicros)
-    {
-        SendBuffer send = _send!;
+        // RFC 9293 3.8.6.1: the persist timer runs while data waits, nothing is in flight and the window keeps it back.
         bool pending = (send.SndUna + send.Buffered) - _sndNxt > 0 || (send.IsWriteCompleted && !send.IsFinSent);
-        if (pending && _sndUna == _sndMax && _rtxDeadline == Never && _persistDeadline == Never)
+        if (pending && _sndUna == _sndMax && !_timers.IsArmed(TcpTimer.Retransmission) && !_timers.IsArmed(TcpTimer.Persist))
         {
-            _persistDeadline = nowMicros + PersistInterval();
+            _timers.Arm(TcpTimer.Persist, now + _prober.Interval(Rto));
         }
-    }
-
-    private long PersistInterval()
-    {
-        long interval = _rto.Rto;
-        for (int i = 0; i < _persistProbes && interval < MaxPersistMicros; i++)
-        {
-            interval *= 2;
-        }
-
-        return Math.Min(interval, MaxPersistMicros);
     }
 
     // Sends [seq, seq + len) (+ FIN) from the send buffer with ACK, PSH at the end of the data.
-    private void Transmit(SeqNum seq, int len, bool fin, long nowMicros)
+    private void Transmit(SeqNum seq, int len, bool fin, Micros now)
     {
         SendBuffer send = _send!;
         send.GetSegment(seq, len, out ReadOnlySpan<byte> first, out ReadOnlySpan<byte> second);
@@ -1319,31 +1230,20 @@ internal sealed class TcpControlBlock
         bool retransmission = seq < _sndMax;
         if (_sndUna == _sndMax)
         {
-            _lastProgressMicros = nowMicros; // the user timeout counts from when data went out unacknowledged
+            _lastProgress = now; // the user timeout counts from when data went out unacknowledged
         }
 
-        SendSegment(flags, seq, first, second, nowMicros);
+        SendSegment(flags, seq, first, second, now);
         SeqNum end = seq + len + (fin ? 1 : 0);
+        _rtt.OnTransmit(seq, end, len, retransmission, now);
         if (retransmission)
         {
             _retransmissions++;
             _counters.Add(TcpCounter.SegmentsRetransmitted);
-            _tsAtLastRetransmit = TsNow(nowMicros);
-            _hasRetransmitTs = true;
-            if (_rttTiming && _rttSeq > seq)
-            {
-                _rttTiming = false; // Karn's rule (RFC 6298 3)
-            }
         }
         else
         {
             _bytesSent += len;
-            if (!_rttTiming && !_tsEnabled && len > 0)
-            {
-                _rttTiming = true;
-                _rttSeq = end;
-                _rttStartMicros = nowMicros;
-            }
         }
 
         if (end > _sndNxt)
@@ -1359,106 +1259,103 @@ internal sealed class TcpControlBlock
 
         if (len > 0)
         {
-            _lastSendMicros = nowMicros;
+            _lastSend = now;
         }
 
-        if (_rtxDeadline == Never)
+        if (!_timers.IsArmed(TcpTimer.Retransmission))
         {
-            _rtxDeadline = nowMicros + _rto.Rto;
+            _timers.Arm(TcpTimer.Retransmission, now + Rto);
         }
 
-        _persistDeadline = Never;
+        _timers.Cancel(TcpTimer.Persist);
+        RefreshUserTimeout();
     }
 
     // Resends the first unacknowledged segment (fast retransmit, partial ACK, RTO).
-    private void RetransmitHead(long nowMicros)
+    private void RetransmitHead(Micros now)
     {
         SendBuffer send = _send!;
         int dataRemaining = Math.Max(send.Buffered - Math.Max(_sndUna - send.SndUna, 0), 0);
-        int len = Math.Min(_mss, Math.Min(dataRemaining, Math.Max(_sndMax - _sndUna, 0)));
+        int len = Math.Min(_sizes.Send, Math.Min(dataRemaining, Math.Max(_sndMax - _sndUna, 0)));
         bool fin = send.IsFinSent && !send.IsFinAcknowledged && _sndUna + len == send.FinSequence;
-        if (len == 0 && !fin)
+        if (len > 0 || fin)
         {
-            return;
+            Transmit(_sndUna, len, fin, now);
         }
-
-        Transmit(_sndUna, len, fin, nowMicros);
     }
 
-    private void OnRetransmissionTimeout(long nowMicros)
+    // RFC 5482: the user timeout runs while data is unacknowledged on a synchronized connection, from the
+    // moment it went out or last made progress.
+    private void RefreshUserTimeout()
     {
-        _rtxDeadline = Never;
+        if (_options.UserTimeout is TimeSpan ut && _sndMax != _sndUna && IsSynchronized(State) && State != TcpState.SynReceived)
+        {
+            _timers.Arm(TcpTimer.UserTimeout, _lastProgress + Micros.FromTimeSpan(ut));
+        }
+        else
+        {
+            _timers.Cancel(TcpTimer.UserTimeout);
+        }
+    }
+
+    private StepOutcome OnRetransmissionTimeout(Micros now)
+    {
         if (_sndMax == _sndUna && State is not (TcpState.SynSent or TcpState.SynReceived))
         {
-            return; // nothing outstanding (a stale deadline)
+            return StepOutcome.Continue; // nothing outstanding (a stale deadline)
         }
 
         _counters.Add(TcpCounter.Timeouts);
-        switch (State)
+        if (State is TcpState.SynSent or TcpState.SynReceived)
         {
-            case TcpState.SynSent:
-                if (_rtxCount >= _options.SynRetries)
-                {
-                    _counters.Add(TcpCounter.ConnectionTimeouts);
-                    Fail(_softError != SocketError.Success ? _softError : SocketError.TimedOut, nowMicros);
-                    return;
-                }
+            bool synSent = State == TcpState.SynSent;
+            if (_rtxCount >= (synSent ? _options.SynRetries : _options.SynAckRetries))
+            {
+                _counters.Add(TcpCounter.ConnectionTimeouts);
+                return Fail(synSent && _softError != SocketError.Success ? _softError : SocketError.TimedOut);
+            }
 
-                _rtxCount++;
-                _rto.BackOff(); // RFC 6298 5.5
-                _synRetransmitted = true;
-                SendSyn(nowMicros, retransmission: true);
-                _rtxDeadline = nowMicros + _rto.Rto;
-                return;
-            case TcpState.SynReceived:
-                if (_rtxCount >= _options.SynAckRetries)
-                {
-                    _counters.Add(TcpCounter.ConnectionTimeouts);
-                    Fail(SocketError.TimedOut, nowMicros);
-                    return;
-                }
+            _rtxCount++;
+            _rto.BackOff(); // RFC 6298 5.5
+            _rtt.OnSynRetransmitted();
+            if (synSent)
+            {
+                SendSyn(now, retransmission: true);
+            }
+            else
+            {
+                SendSynAck(now, retransmission: true);
+            }
 
-                _rtxCount++;
-                _rto.BackOff();
-                _synRetransmitted = true;
-                SendSynAck(nowMicros, retransmission: true);
-                _rtxDeadline = nowMicros + _rto.Rto;
-                return;
-            default:
-                break;
+            _timers.Arm(TcpTimer.Retransmission, now + Rto);
+            return StepOutcome.Continue;
         }
 
         bool zeroWindow = _sndWnd == 0;
-        if (zeroWindow ? nowMicros - _lastReceiveMicros > _rto.MaximumRtoMicros : _rtxCount >= _options.MaxRetransmissions)
+        if (zeroWindow ? (now - _lastReceive).Value > _rto.MaximumRtoMicros : _rtxCount >= _options.MaxRetransmissions)
         {
             // Like Linux's tcp_retransmit_timer: a peer that shrank its window to zero gets our
             // retransmissions as window probes and is only given up when it fell silent for TCP_RTO_MAX.
             _counters.Add(TcpCounter.ConnectionTimeouts);
-            Fail(SocketError.TimedOut, nowMicros);
-            return;
+            return Fail(SocketError.TimedOut);
         }
 
         // RFC 5681 3.1 / RFC 6298 5.4-5.6: loss window, back off, resend the earliest segment.
-        _cc.OnRetransmissionTimeout(_sndMax - _sndUna, _rtxCount > 0, nowMicros);
+        _recovery.OnRetransmissionTimeout(_sndMax - _sndUna, _rtxCount > 0, _sndMax, now);
         _rtxCount++;
         _rto.BackOff();
-        _recover = _sndMax; // RFC 6582 4: after a timeout, recover = the highest sequence number sent
-        _recoverValid = true;
-        _dupAcks = 0;
-        _limitedTransmit = 0;
-        _rttTiming = false;
+        _rtt.CancelTiming();
         _sndNxt = _sndUna; // go back: what follows is resent as the window reopens
-        RetransmitHead(nowMicros);
-        _rtxDeadline = nowMicros + _rto.Rto;
+        RetransmitHead(now);
+        _timers.Arm(TcpTimer.Retransmission, now + Rto);
+        return StepOutcome.Continue;
     }
 
-    private void OnPersistTimeout(long nowMicros)
+    private StepOutcome OnPersistTimeout(Micros now)
     {
-        _persistDeadline = Never;
-        if (State is not (TcpState.Established or TcpState.CloseWait or TcpState.FinWait1 or TcpState.Closing or TcpState.LastAck)
-            || _sndUna != _sndMax)
+        if (!IsSendingState || _sndUna != _sndMax)
         {
-            return;
+            return StepOutcome.Continue;
         }
 
         SendBuffer send = _send!;
@@ -1466,69 +1363,68 @@ internal sealed class TcpControlBlock
         bool finPending = send.IsWriteCompleted && !send.IsFinSent;
         if (dataRemaining == 0 && !finPending)
         {
-            return;
+            return StepOutcome.Continue;
         }
 
         long usable = Math.Min(_sndWnd, _cc.CongestionWindow);
         if (usable > 0)
         {
             // RFC 9293 3.8.6.2.1: the override timeout: send what the (small) window takes.
-            int len = (int)Math.Min(Math.Min(_mss, dataRemaining), usable);
-            Transmit(_sndNxt, len, finPending && len == dataRemaining, nowMicros);
-            return;
+            int len = (int)Math.Min(Math.Min(_sizes.Send, dataRemaining), usable);
+            Transmit(_sndNxt, len, finPending && len == dataRemaining, now);
+            return StepOutcome.Continue;
         }
 
-        if (_persistUnanswered >= _options.MaxRetransmissions)
+        if (_prober.ShouldGiveUp(_options.MaxRetransmissions))
         {
             // Like Linux's tcp_probe_timer: probes the peer never answered (tcp_retries2 of them).
             _counters.Add(TcpCounter.ConnectionTimeouts);
-            Fail(SocketError.TimedOut, nowMicros);
-            return;
+            return Fail(SocketError.TimedOut);
         }
 
         // RFC 9293 3.8.6.1: probe the zero window. Like Linux, with an already acknowledged sequence
         // number (SND.UNA - 1) and no data: the peer must answer with an ACK carrying its window.
         _counters.Add(TcpCounter.ZeroWindowProbes);
-        SendSegment(TcpFlags.Ack, _sndUna - 1, default, default, nowMicros);
-        _persistProbes++;
-        _persistUnanswered++;
-        _persistDeadline = nowMicros + PersistInterval();
+        SendSegment(TcpFlags.Ack, _sndUna - 1, default, default, now);
+        _prober.OnProbeSent();
+        _timers.Arm(TcpTimer.Persist, now + _prober.Interval(Rto));
+        return StepOutcome.Continue;
     }
 
-    private void OnKeepAliveTimeout(long nowMicros)
+    private StepOutcome OnKeepAliveTimeout(Micros now)
     {
-        _keepAliveDeadline = Never;
-        if (_options.KeepAlive is not TcpKeepAliveOptions ka || State is not (TcpState.Established or TcpState.CloseWait))
+        if (!_keepAlive.Enabled || State is not (TcpState.Established or TcpState.CloseWait))
         {
-            return;
+            return StepOutcome.Continue;
         }
 
-        SendBuffer send = _send!;
-        if (_sndMax != _sndUna || send.Unsent > 0)
+        if (_sndMax != _sndUna || _send!.Unsent > 0)
         {
-            _keepAliveDeadline = nowMicros + (ka.Idle.Ticks / 10); // busy: the retransmission timer watches the peer
-            return;
+            _timers.Arm(TcpTimer.KeepAlive, _keepAlive.IdleDeadline(now)); // busy: the retransmission timer watches the peer
+            return StepOutcome.Continue;
         }
 
-        if (_keepAliveProbes >= ka.ProbeCount)
+        switch (_keepAlive.OnIdleTimeout(now, out Micros next))
         {
-            // RFC 1122 4.2.3.6: the peer is dead. Linux sends a RST and reports ETIMEDOUT.
-            _counters.Add(TcpCounter.KeepAliveTimeouts);
-            SendReset(_sndMax, withAck: true, nowMicros);
-            Fail(SocketError.TimedOut, nowMicros);
-            return;
+            case KeepAliveAction.GiveUp:
+                // RFC 1122 4.2.3.6: the peer is dead. Linux sends a RST and reports ETIMEDOUT.
+                _counters.Add(TcpCounter.KeepAliveTimeouts);
+                SendReset(_sndMax, withAck: true, now);
+                return Fail(SocketError.TimedOut);
+            case KeepAliveAction.Probe:
+                // RFC 9293 3.8.4: a probe with SEG.SEQ = SND.NXT - 1 and no data elicits an ACK.
+                _counters.Add(TcpCounter.KeepAliveProbes);
+                SendSegment(TcpFlags.Ack, _sndUna - 1, default, default, now);
+                _timers.Arm(TcpTimer.KeepAlive, next);
+                return StepOutcome.Continue;
+            default:
+                return StepOutcome.Continue;
         }
-
-        // RFC 9293 3.8.4: a probe with SEG.SEQ = SND.NXT - 1 and no data elicits an ACK.
-        _counters.Add(TcpCounter.KeepAliveProbes);
-        SendSegment(TcpFlags.Ack, _sndUna - 1, default, default, nowMicros);
-        _keepAliveProbes++;
-        _keepAliveDeadline = nowMicros + (ka.Interval.Ticks / 10);
     }
 
     // ------------------------------------------------------------------ segments out
 
-    private void SendSyn(long nowMicros, bool retransmission)
+    private void SendSyn(Micros now, bool retransmission)
     {
         var o = new TcpOutgoingSegment
         {
@@ -1536,7 +1432,7 @@ internal sealed class TcpControlBlock
             Flags = TcpFlags.Syn,
             Window = (ushort)Math.Min(_options.ReceiveBufferSize, ushort.MaxValue), // RFC 7323 2.2: a SYN's window is not scaled
         };
-        o.Options.Mss = (ushort)_announcedMss;
+        o.Options.Mss = (ushort)_sizes.Announced;
         if (_options.WindowScaling)
         {
             o.Options.WindowScale = (byte)ChooseWindowScale(_options.ReceiveBufferSize);
@@ -1545,69 +1441,68 @@ internal sealed class TcpControlBlock
         o.Options.SackPermitted = _options.SackPermitted;
         if (_options.Timestamps)
         {
-            o.Options.Timestamps = new TcpTimestamps(TsNow(nowMicros), 0);
+            o.Options.Timestamps = new TcpTimestamps(_ts.Now(now), 0);
         }
 
-        if (retransmission)
-        {
-            _retransmissions++;
-            _counters.Add(TcpCounter.SegmentsRetransmitted);
-        }
-
+        CountSynRetransmission(retransmission);
         _sndNxt = _iss + 1;
         _sndMax = _sndNxt;
-        Emit(o, default, default, nowMicros);
+        _emitter.Emit(o, default, default, State, now);
     }
 
-    private void SendSynAck(long nowMicros, bool retransmission)
+    private void SendSynAck(Micros now, bool retransmission)
     {
         var o = new TcpOutgoingSegment
         {
             Seq = _iss,
             Ack = _recv!.RcvNxt,
             Flags = TcpFlags.Syn | TcpFlags.Ack,
-            Window = (ushort)Math.Min(_recv.WindowToAdvertise(_rcvMss), ushort.MaxValue),
+            Window = (ushort)Math.Min(_recv.WindowToAdvertise(_sizes.Receive), ushort.MaxValue),
         };
-        o.Options.Mss = (ushort)_announcedMss;
+        o.Options.Mss = (ushort)_sizes.Announced;
         if (_wsNegotiated)
         {
             o.Options.WindowScale = (byte)_rcvShift;
         }
 
-        if (_tsEnabled)
+        if (_ts.Enabled)
         {
-            o.Options.Timestamps = new TcpTimestamps(TsNow(nowMicros), _tsRecent);
+            o.Options.Timestamps = _ts.Option(now);
         }
 
+        CountSynRetransmission(retransmission);
+        _lastAckSent = o.Ack;
+        _sndNxt = _iss + 1;
+        _sndMax = _sndNxt;
+        _emitter.Emit(o, default, default, State, now);
+    }
+
+    private void CountSynRetransmission(bool retransmission)
+    {
         if (retransmission)
         {
             _retransmissions++;
             _counters.Add(TcpCounter.SegmentsRetransmitted);
         }
-
-        _lastAckSent = o.Ack;
-        _sndNxt = _iss + 1;
-        _sndMax = _sndNxt;
-        Emit(o, default, default, nowMicros);
     }
 
     // A pure ACK carries the highest sequence number sent (SND.NXT in RFC 9293 terms; ours may have been
     // rewound by a timeout), kept inside the peer's window like Linux's tcp_acceptable_seq, so the peer
     // finds it acceptable (RFC 9293 3.10.7.4 first check) and processes its ACK field.
-    private void SendAck(long nowMicros)
+    private void SendAck(Micros now)
     {
         SeqNum windowEnd = _sndUna + (int)Math.Min(_sndWnd, int.MaxValue);
         SeqNum seq = _sndMax <= windowEnd ? _sndMax : SeqNum.Max(windowEnd, _sndUna);
-        SendSegment(TcpFlags.Ack, seq, default, default, nowMicros);
+        SendSegment(TcpFlags.Ack, seq, default, default, now);
     }
 
-    private void SendChallengeAck(long nowMicros)
+    private void SendChallengeAck(Micros now)
     {
         // RFC 5961 7: challenge ACKs are rate-limited stack-wide.
-        if (_env.ChallengeAckLimiter.TryAcquire(nowMicros))
+        if (_env.ChallengeAckLimiter.TryAcquire(now.Value))
         {
             _counters.Add(TcpCounter.ChallengeAcksSent);
-            SendAck(nowMicros);
+            SendAck(now);
         }
         else
         {
@@ -1616,34 +1511,34 @@ internal sealed class TcpControlBlock
     }
 
     // A segment of a synchronized connection: ACK of RCV.NXT, our window, timestamps.
-    private void SendSegment(TcpFlags flags, SeqNum seq, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second, long nowMicros)
+    private void SendSegment(TcpFlags flags, SeqNum seq, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second, Micros now)
     {
         ReceiveBuffer recv = _recv!;
         var o = new TcpOutgoingSegment { Seq = seq, Flags = flags, Ack = recv.RcvNxt };
-        long window = recv.WindowToAdvertise(_rcvMss) >> _rcvShift; // RFC 7323 2.3
+        long window = recv.WindowToAdvertise(_sizes.Receive) >> _rcvShift; // RFC 7323 2.3
         o.Window = (ushort)Math.Min(window, ushort.MaxValue);
-        if (_tsEnabled)
+        if (_ts.Enabled)
         {
-            o.Options.Timestamps = new TcpTimestamps(TsNow(nowMicros), _tsRecent); // RFC 7323 3.2, 4.3
+            o.Options.Timestamps = _ts.Option(now); // RFC 7323 3.2, 4.3
         }
 
         _lastAckSent = o.Ack;
         _ackNow = false;
-        _delAckDeadline = Never;
-        Emit(o, first, second, nowMicros);
+        _timers.Cancel(TcpTimer.DelayedAck);
+        _emitter.Emit(o, first, second, State, now);
     }
 
     // RST answering a segment (RFC 9293 3.10.7.1 / 3.10.7.3 / 3.10.7.4): never for a RST.
-    private void SendResetFor(in TcpSegment seg, long nowMicros)
+    private void SendResetFor(in TcpSegment seg, Micros now)
     {
         if (TcpOutgoingSegment.TryCreateResetFor(in seg, out TcpOutgoingSegment reset))
         {
             _counters.Add(TcpCounter.ResetsSent);
-            Emit(reset, default, default, nowMicros);
+            _emitter.Emit(reset, default, default, State, now);
         }
     }
 
-    private void SendReset(SeqNum seq, bool withAck, long nowMicros)
+    private void SendReset(SeqNum seq, bool withAck, Micros now)
     {
         var o = new TcpOutgoingSegment { Seq = seq, Flags = TcpFlags.Rst };
         if (withAck && _recv is not null)
@@ -1653,42 +1548,8 @@ internal sealed class TcpControlBlock
         }
 
         _counters.Add(TcpCounter.ResetsSent);
-        Emit(o, default, default, nowMicros);
+        _emitter.Emit(o, default, default, State, now);
     }
-
-    private void Emit(in TcpOutgoingSegment o, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second, long nowMicros)
-    {
-        _counters.Add(TcpCounter.SegmentsSent);
-        _emitted++;
-        FlushReceivedTrace(nowMicros); // the segment being processed is reported before its replies
-        _env.Output.Send(Tuple, o, first, second);
-        Trace(true, o.Seq, o.Ack, o.Flags, o.Window, first.Length + second.Length, nowMicros);
-    }
-
-    // The trace of a received segment waits until the first segment sent in answer (or the end of
-    // its processing), so that it comes before its replies yet carries the state they are sent in.
-    private void BeginReceivedTrace(in TcpSegment segment)
-    {
-        if (_env.Trace is null)
-        {
-            return;
-        }
-
-        _tracedIn = new TcpTraceEvent(Tuple, false, segment.Seq, segment.Ack, segment.Flags, segment.Window, segment.Payload.Length, State, 0);
-        _tracedInPending = true;
-    }
-
-    private void FlushReceivedTrace(long nowMicros)
-    {
-        if (_tracedInPending)
-        {
-            _tracedInPending = false;
-            _env.Trace?.Invoke(_tracedIn with { State = State, NowMicros = nowMicros });
-        }
-    }
-
-    private void Trace(bool outgoing, SeqNum seq, SeqNum ack, TcpFlags flags, ushort window, int length, long nowMicros) =>
-        _env.Trace?.Invoke(new TcpTraceEvent(Tuple, outgoing, seq, ack, flags, window, length, State, nowMicros));
 
     // ------------------------------------------------------------------ state changes
 
@@ -1706,13 +1567,13 @@ internal sealed class TcpControlBlock
         _sndUna = _iss;
         _sndNxt = _iss;
         _sndMax = _iss;
-        _recover = _iss;
+        _recovery.Reset(_iss);
     }
 
     // RFC 9293 3.7.1 (MSS), RFC 7323 2.2 (window scale, both or neither), RFC 7323 3.2 (timestamps, both or neither).
-    private void Negotiate(TcpOptions peer, long nowMicros)
+    private void Negotiate(TcpOptions peer, Micros now)
     {
-        _peerMss = peer.Mss is ushort m ? Math.Max((int)m, MinimumMss) : DefaultPeerMss;
+        _sizes.OnPeerMss(peer.Mss);
         if (peer.WindowScale.HasValue && _options.WindowScaling)
         {
             _wsNegotiated = true;
@@ -1722,131 +1583,75 @@ internal sealed class TcpControlBlock
 
         if (peer.Timestamps is TcpTimestamps ts && _options.Timestamps)
         {
-            _tsEnabled = true;
-            _tsRecent = ts.TsVal;
-            _tsRecentMicros = nowMicros;
+            _ts.Enable(ts.TsVal, now);
         }
 
-        ComputeMss();
+        _sizes.Compute(_ts.Enabled);
     }
 
-    private void ComputeMss()
-    {
-        // RFC 9293 3.7.1: Eff.snd.MSS = min(SendMSS + 20, MMS_S) - TCPhdrsize - IPoptionsize, with
-        // the timestamp option counted in the header (as Linux does).
-        int options = _tsEnabled ? TimestampOptionLength : 0;
-        _mss = Math.Max(Math.Min(Math.Min(_peerMss, _announcedMss), _pathMss) - options, MinimumMss);
-        _rcvMss = Math.Max(_announcedMss - options, MinimumMss);
-    }
-
-    private void TakeHandshakeRttSample(in TcpSegment seg, long nowMicros)
-    {
-        if (_tsEnabled && seg.Options.Timestamps is TcpTimestamps ts && ts.TsEcr != 0
-            && RtoEstimator.TryGetTimestampSample(TsNow(nowMicros), ts.TsEcr, MicrosPerTimestampTick, out long rtt))
-        {
-            _rto.AddSample(rtt);
-        }
-        else if (!_synRetransmitted)
-        {
-            _rto.AddSample(nowMicros - _synSentMicros);
-        }
-    }
-
-    private long? TakeRttSample(in TcpSegment seg, long flight, long nowMicros)
-    {
-        if (_tsEnabled && seg.Options.Timestamps is TcpTimestamps ts && ts.TsEcr != 0)
-        {
-            // RFC 7323 4.1: every ACK of new data gives a measurement. But an echo older than our last
-            // retransmission may be the receiver's TS.Recent from an earlier copy, kept while it
-            // answered a later duplicate (RFC 7323 4.3): the sample would include a whole RTO and
-            // inflate the RTO ever further under heavy loss. Such echoes are skipped, Karn-style.
-            if (_hasRetransmitTs && TsBefore(ts.TsEcr, _tsAtLastRetransmit))
-            {
-                return null;
-            }
-
-            if (RtoEstimator.TryGetTimestampSample(TsNow(nowMicros), ts.TsEcr, MicrosPerTimestampTick, out long rtt))
-            {
-                _rto.AddSample(rtt, RtoEstimator.ExpectedSamplesPerWindow(flight + _mss, _mss));
-                return rtt;
-            }
-
-            return null;
-        }
-
-        if (_rttTiming && seg.Ack >= _rttSeq)
-        {
-            _rttTiming = false;
-            long rtt = nowMicros - _rttStartMicros;
-            _rto.AddSample(rtt);
-            return rtt;
-        }
-
-        return null;
-    }
-
-    private void EnterEstablished(long nowMicros)
+    private void EnterEstablished(Micros now)
     {
         State = TcpState.Established;
         _events |= TcpEvents.Established | TcpEvents.Writable;
         _counters.Add(TcpCounter.CurrentEstablished);
         _countedEstablished = true;
-        _connectDeadline = Never;
-        _rtxDeadline = Never;
+        _timers.Cancel(TcpTimer.Connect);
+        _timers.Cancel(TcpTimer.Retransmission);
         _rtxCount = 0;
         _sndNxt = _sndUna;
         _sndMax = _sndUna;
-        _lastProgressMicros = nowMicros;
-        _lastReceiveMicros = nowMicros;
-        if (_synRetransmitted)
+        _lastProgress = now;
+        _lastReceive = now;
+        RefreshUserTimeout();
+        if (_rtt.SynRetransmitted)
         {
             _rto.OnHandshakeCompletedAfterSynLoss(); // RFC 6298 5.7
         }
 
-        _cc.OnConnectionEstablished(_mss, nowMicros);
-        if (_options.KeepAlive is TcpKeepAliveOptions ka)
+        _cc.OnConnectionEstablished(_sizes.Send, now.Value);
+        if (_keepAlive.Enabled)
         {
-            _keepAliveDeadline = nowMicros + (ka.Idle.Ticks / 10);
+            _timers.Arm(TcpTimer.KeepAlive, _keepAlive.IdleDeadline(now));
         }
 
         if (_finPending)
         {
             _finPending = false;
-            CompleteWrites(nowMicros);
+            CompleteWrites(now);
         }
     }
 
-    private void EnterTimeWait(long nowMicros)
+    private void EnterTimeWait(Micros now)
     {
         LeaveEstablishedCount();
         State = TcpState.TimeWait;
         _events |= TcpEvents.TimeWaitEntered;
         _counters.Add(TcpCounter.TimeWaitEntered);
-        StopTimers();
-        _timeWaitDeadline = nowMicros + TimeWaitMicros;
+        _timers.StopAll();
+        _timers.Arm(TcpTimer.TimeWait, now + TimeWaitDuration);
         _send?.Release();
         _recv?.Release();
     }
 
-    private void EnterClosed()
+    private StepOutcome EnterClosed()
     {
         if (State == TcpState.Closed && _events.HasFlag(TcpEvents.Closed))
         {
-            return;
+            return StepOutcome.Deleted;
         }
 
         LeaveEstablishedCount();
         State = TcpState.Closed;
         _events |= TcpEvents.Closed;
         _ackNow = false;
-        StopTimers();
+        _timers.StopAll();
         _send?.Release();
         _recv?.Release();
+        return StepOutcome.Deleted;
     }
 
-    private void Fail(SocketError error, long nowMicros)
+    private StepOutcome Fail(SocketError error)
     {
-        _ = nowMicros;
         if (State is TcpState.SynSent or TcpState.SynReceived)
         {
             _counters.Add(TcpCounter.AttemptFails);
@@ -1854,7 +1659,7 @@ internal sealed class TcpControlBlock
 
         Error = error;
         _events |= TcpEvents.Error;
-        EnterClosed();
+        return EnterClosed();
     }
 
     private void LeaveEstablishedCount()
@@ -1866,51 +1671,9 @@ internal sealed class TcpControlBlock
         }
     }
 
-    private void StopTimers()
-    {
-        _rtxDeadline = Never;
-        _persistDeadline = Never;
-        _delAckDeadline = Never;
-        _keepAliveDeadline = Never;
-        _timeWaitDeadline = Never;
-        _finWait2Deadline = Never;
-        _connectDeadline = Never;
-    }
+    private Micros TimeWaitDuration => Micros.FromTimeSpan(_options.Msl) * 2;
 
-    private (string? Name, long Deadline) ActiveTimer()
-    {
-        (string? name, long deadline) best = (null, Never);
-        Consider(ref best, "retrans", _rtxDeadline);
-        Consider(ref best, "persist", _persistDeadline);
-        Consider(ref best, "delack", _delAckDeadline);
-        Consider(ref best, "keepalive", _keepAliveDeadline);
-        Consider(ref best, "timewait", _timeWaitDeadline);
-        Consider(ref best, "finwait2", _finWait2Deadline);
-        Consider(ref best, "connect", _connectDeadline);
-        Consider(ref best, "user", UserTimeoutDeadline);
-        return best;
-
-        static void Consider(ref (string? Name, long Deadline) best, string name, long deadline)
-        {
-            if (deadline < best.Deadline)
-            {
-                best = (name, deadline);
-            }
-        }
-    }
-
-    private long TimeWaitMicros => 2 * (_options.Msl.Ticks / 10);
-
-    private long DelayedAckMicros => Math.Clamp(_options.DelayedAckTimeout.Ticks / 10, 0, MaxDelayedAckMicros);
-
-    private uint TsNow(long nowMicros) => unchecked(TimestampClock(nowMicros) + _tsOffset);
-
-    /// <summary>The timestamp clock before the per-connection offset (1 ms ticks); SYN-cookie SYN-ACKs use it too, so a connection rebuilt from a cookie continues their clock.</summary>
-    internal static uint TimestampClock(long nowMicros) => unchecked((uint)(nowMicros / MicrosPerTimestampTick));
-
-    private static bool TsBefore(uint a, uint b) => unchecked((int)(a - b)) < 0;
-
-    private static bool TsAfter(uint a, uint b) => unchecked((int)(a - b)) > 0;
+    private Micros DelayedAckTimeout => Micros.Max(Micros.Zero, Micros.Min(Micros.FromTimeSpan(_options.DelayedAckTimeout), MaxDelayedAck));
 
     private static bool IsSynchronized(TcpState state) =>
         state is not (TcpState.Closed or TcpState.Listen or TcpState.SynSent);
