@@ -37,7 +37,7 @@ internal enum TcpTimer
 /// One deadline per <see cref="TcpTimer"/>; <see cref="Micros.Never"/> when disarmed. The
 /// connection's single deadline for the layer is <see cref="Next"/>.
 /// </summary>
-internal struct TcpTimerSet
+internal sealed class TcpTimerSet
 {
     /// <summary>The number of timers.</summary>
     public const int Count = (int)TcpTimer.KeepAlive + 1;
@@ -48,7 +48,7 @@ internal struct TcpTimerSet
     public TcpTimerSet() => StopAll();
 
     /// <summary>The earliest deadline (<see cref="Micros.Never"/> when none is armed).</summary>
-    public readonly Micros Next
+    public Micros Next
     {
         get
         {
@@ -65,18 +65,18 @@ internal struct TcpTimerSet
     /// <summary>The deadline of <paramref name="timer"/>.</summary>
     /// <param name="timer">The timer.</param>
     /// <returns>Its deadline, <see cref="Micros.Never"/> when disarmed.</returns>
-    public readonly Micros Deadline(TcpTimer timer) => _deadlines[(int)timer];
+    public Micros Deadline(TcpTimer timer) => _deadlines[(int)timer];
 
     /// <summary>Whether <paramref name="timer"/> is armed.</summary>
     /// <param name="timer">The timer.</param>
     /// <returns>True when it has a deadline.</returns>
-    public readonly bool IsArmed(TcpTimer timer) => !_deadlines[(int)timer].IsNever;
+    public bool IsArmed(TcpTimer timer) => !_deadlines[(int)timer].IsNever;
 
     /// <summary>Whether <paramref name="timer"/> is armed and its deadline is at or before <paramref name="now"/>.</summary>
     /// <param name="timer">The timer.</param>
     /// <param name="now">The current time.</param>
     /// <returns>True when it is due.</returns>
-    public readonly bool IsDue(TcpTimer timer, Micros now) => _deadlines[(int)timer] <= now;
+    public bool IsDue(TcpTimer timer, Micros now) => _deadlines[(int)timer] <= now;
 
     /// <summary>Sets <paramref name="timer"/> to fire at <paramref name="deadline"/>, replacing any earlier setting.</summary>
     /// <param name="timer">The timer.</param>
@@ -98,7 +98,7 @@ internal struct TcpTimerSet
 
     /// <summary>The armed timer with the earliest deadline, for the connection table; null when none is armed.</summary>
     /// <returns>The timer and its deadline.</returns>
-    public readonly (TcpTimer? Timer, Micros Deadline) Earliest()
+    public (TcpTimer? Timer, Micros Deadline) Earliest()
     {
         (TcpTimer? timer, Micros deadline) best = (null, Micros.Never);
         for (int i = 0; i < Count; i++)
