@@ -717,8 +717,8 @@ internal sealed class TcpControlBlock
         (string? timer, long deadline) = ActiveTimer();
         return new TcpConnectionInfo
         {
-            Local = new Ipv4Endpoint(Tuple.LocalAddress, Tuple.LocalPort),
-            Remote = new Ipv4Endpoint(Tuple.RemoteAddress, Tuple.RemotePort),
+            Local = new IpEndpoint(Tuple.LocalAddress, Tuple.LocalPort),
+            Remote = new IpEndpoint(Tuple.RemoteAddress, Tuple.RemotePort),
             State = State,
             SendQueue = _send?.Buffered ?? 0,
             ReceiveQueue = _recv?.Readable ?? 0,
