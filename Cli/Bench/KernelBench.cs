@@ -159,7 +159,7 @@ internal static class KernelBench
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var connectLimit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         connectLimit.CancelAfter(ConnectTimeout);
-        TcpStream stream = tcp.ConnectAsync(new Ipv4Endpoint(KernelAddress, ToKernelPort), connectLimit.Token).GetAwaiter().GetResult();
+        TcpStream stream = tcp.ConnectAsync(new IpEndpoint(KernelAddress, ToKernelPort), connectLimit.Token).GetAwaiter().GetResult();
         Task sender = Task.Run(async () =>
         {
             byte[] chunk = new byte[ChunkBytes];

@@ -77,7 +77,7 @@ public sealed class OffloadTests(ITestOutputHelper output)
         listener.Listen(1);
         Task<Socket> accepted = listener.AcceptAsync();
         using var limit = new CancellationTokenSource(Limit);
-        await using TcpStream stream = await peer.Stack.Tcp().ConnectAsync(new Ipv4Endpoint(KernelPeer.KernelAddress, 6001), limit.Token);
+        await using TcpStream stream = await peer.Stack.Tcp().ConnectAsync(new IpEndpoint(KernelPeer.KernelAddress, 6001), limit.Token);
         using Socket server = await accepted.WaitAsync(Limit);
         await Task.Delay(200); // the handshake's last ACK has gone out: the recorder knows SND.NXT and RCV.NXT
 
