@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Protocols.Ip.Devices;
 using Protocols.Ip.Fragmentation;
 using Protocols.Wire;
 
@@ -128,7 +129,7 @@ public sealed partial class NetworkStack
                 route.Header.WriteTo(space.Slice(room, Ipv4Header.FixedLength));
                 Ipv4Header.FillChecksum(space.Slice(room, Ipv4Header.FixedLength));
                 Counters.DatagramsSent++;
-                return Transmit(route.Nic, route.NextHop, route.Destination, space, room);
+                return Transmit(route.Nic, route.NextHop, route.Destination, space, room, request.TcpSegmentSize);
             }
         }
 
@@ -139,7 +140,19 @@ public sealed partial class NetworkStack
             route.Header.WriteTo(datagram[..Ipv4Header.FixedLength]);
             Ipv4Header.FillChecksum(datagram[..Ipv4Header.FixedLength]);
             Counters.DatagramsSent++;
-            return route.Loopback ? EnqueueLoopback(route.Destination, datagram) : Transmit(route.Nic, route.NextHop, route.Destination, _frameBuffer, EthernetHeaderLength);
+            if (route.Loopback && request.TcpSegmentSize != 0)
+            {
+                // To ourselves nothing cuts the super-segment: it stays whole, with its checksum finished here.
+                Devices.Linux.SoftwareChecksum.CompletePartial(datagram, Ipv4Header.FixedLength, 16);
+            }
+
+            return route.Loopback ? EnqueueLoopback(route.Destination, datagram) : Transmit(route.Nic, route.NextHop, route.Destination, _frameBuffer, EthernetHeaderLength, request.TcpSegmentSize);
+        }
+
+        if (request.TcpSegmentSize != 0)
+        {
+            Counters.SendDrop(DropReason.TooBig); // a super-segment is never fragmented
+            return IpSendResult.MessageTooBig;
         }
 
         // Rare: the payload must move (fragments are built in the frame buffer, or the route
@@ -191,6 +204,18 @@ public sealed partial class NetworkStack
 
         bool loopback = IsOurAddress(destination);
         int mtu = loopback ? ushort.MaxValue : nic.Mtu;
+        if (request.TcpSegmentSize != 0 && !loopback)
+        {
+            // A super-segment: the device cuts it, each segment within the MTU (checked by the device).
+            if (request.Protocol != IpProtocol.Tcp || (nic.Device.Capabilities & DeviceCapabilities.TcpSegmentationV4) == 0
+                || totalLength > nic.Device.OffloadStatus.MaxSegmentationLength)
+            {
+                return Refuse(DropReason.TooBig, IpSendResult.MessageTooBig, count);
+            }
+
+            mtu = totalLength;
+        }
+
         if (totalLength > mtu && request.DontFragment)
         {
             // RFC 791 2.3 / RFC 1191: DF forbids fragmentation; the sender learns the MTU.
@@ -231,6 +256,26 @@ public sealed partial class NetworkStack
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// The largest TCP payload a super-segment from <paramref name="source"/> to
+    /// <paramref name="destination"/> may carry for the device to cut (TSO), or 0 when the route's
+    /// device does not take super-segments (then every segment must fit the MTU).
+    /// </summary>
+    /// <param name="source">The local address the connection uses.</param>
+    /// <param name="destination">The peer.</param>
+    /// <returns>Bytes of TCP payload (header room for 20 bytes of IPv4 and 60 of TCP left out), or 0.</returns>
+    public int TcpSegmentationLimit(Ipv4Address source, Ipv4Address destination)
+    {
+        uint d = destination.ToUInt32();
+        if (IsOurAddress(d) || !TryRoute(d, source, out NetworkInterface? nic, out _)
+            || (nic.Device.Capabilities & DeviceCapabilities.TcpSegmentationV4) == 0)
+        {
+            return 0;
+        }
+
+        return Math.Max(Math.Min(nic.Device.OffloadStatus.MaxSegmentationLength, ushort.MaxValue) - Ipv4Header.FixedLength - 60, 0);
     }
 
     /// <summary>The source address a datagram to <paramref name="destination"/> will carry, or null when there is no route.</summary>
@@ -330,12 +375,21 @@ public sealed partial class NetworkStack
     /// (the frame buffer, room 14; or a device's transmit space, room 14 on Ethernet and 0 on IP)
     /// to <paramref name="nextHop"/> on <paramref name="nic"/>.
     /// </summary>
-    private IpSendResult Transmit(NetworkInterface nic, uint nextHop, uint destination, Span<byte> frame, int room)
+    private IpSendResult Transmit(NetworkInterface nic, uint nextHop, uint destination, Span<byte> frame, int room, ushort tcpSegmentSize = 0)
     {
         int totalLength = BinaryPrimitives.ReadUInt16BigEndian(frame[(room + 2)..]);
+        int link = nic.IsEthernet ? EthernetHeaderLength : 0;
+        PacketOffload offload = tcpSegmentSize == 0 ? default : new PacketOffload
+        {
+            Checksum = ChecksumState.Partial,
+            ChecksumStart = (ushort)(link + ((frame[room] & 0x0f) * 4)),
+            ChecksumOffset = 16, // RFC 9293 3.1
+            Segmentation = SegmentationKind.TcpV4,
+            SegmentSize = tcpSegmentSize,
+        };
         if (!nic.IsEthernet)
         {
-            return SendFrame(nic, frame.Slice(room, totalLength)) ? IpSendResult.Sent : IpSendResult.QueueFull;
+            return SendFrame(nic, frame.Slice(room, totalLength), offload) ? IpSendResult.Sent : IpSendResult.QueueFull;
         }
 
         MacAddress mac;
@@ -350,12 +404,19 @@ public sealed partial class NetworkStack
         }
         else if (!nic.Arp!.TryResolve(nextHop, out mac))
         {
+            if (tcpSegmentSize != 0)
+            {
+                // The ARP queue sends plain frames later: a super-segment waits for nobody (TCP resends it).
+                Counters.SendDrop(DropReason.ArpQueueFull);
+                return IpSendResult.QueueFull;
+            }
+
             return nic.Arp.Enqueue(nextHop, frame.Slice(room, totalLength));
         }
 
         Span<byte> ethernet = frame.Slice(room - EthernetHeaderLength, EthernetHeaderLength + totalLength);
         WriteEthernetHeader(nic, mac, EtherType.Ipv4, ethernet);
-        return SendFrame(nic, ethernet) ? IpSendResult.Sent : IpSendResult.QueueFull;
+        return SendFrame(nic, ethernet, offload) ? IpSendResult.Sent : IpSendResult.QueueFull;
     }
 
     /// <summary>Writes the Ethernet header in front of the <paramref name="payloadLength"/> bytes at offset 14 of the frame buffer and sends the frame.</summary>
@@ -377,9 +438,9 @@ public sealed partial class NetworkStack
     /// <summary>The frame buffer's payload area (after the Ethernet header), for building a frame in place.</summary>
     internal Span<byte> FramePayloadBuffer => _frameBuffer.AsSpan(EthernetHeaderLength);
 
-    internal bool SendFrame(NetworkInterface nic, ReadOnlySpan<byte> frame)
+    internal bool SendFrame(NetworkInterface nic, ReadOnlySpan<byte> frame, in PacketOffload offload = default)
     {
-        if (!nic.Device.TrySend(frame))
+        if (!(offload.IsNone ? nic.Device.TrySend(frame) : nic.Device.TrySend(frame, offload)))
         {
             Counters.SendDrop(DropReason.DeviceQueueFull);
             return false;

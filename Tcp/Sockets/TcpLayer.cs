@@ -670,9 +670,18 @@ public sealed partial class TcpLayer : IIpTransport
                 // RFC 1191 / RFC 9293 3.7.2: TCP sets DF and sizes segments to the path MTU.
                 DontFragment = true,
             };
-            int length = segment.HeaderLength + payload1.Length + payload2.Length;
+            int payload = payload1.Length + payload2.Length;
+            int length = segment.HeaderLength + payload;
+
+            // A segment carrying more than the connection's MSS is a super-segment (TSO): the device
+            // cuts it into MSS-sized segments and completes their checksums.
+            if (payload > 536 && _layer._connections.TryGetValue(tuple, out TcpConnection? owner) && payload > owner.Tcb.Mss)
+            {
+                request = request with { TcpSegmentSize = (ushort)owner.Tcb.Mss };
+            }
+
             NetworkStack stack = _layer.Stack;
-            segment.Write(stack.GetDatagramPayloadBuffer(in request, length), tuple, payload1, payload2);
+            segment.Write(stack.GetDatagramPayloadBuffer(in request, length), tuple, payload1, payload2, partialChecksum: request.TcpSegmentSize != 0);
             IpSendResult result = stack.SendDatagramInPlace(in request, length);
             if (result == IpSendResult.MessageTooBig && length > 576 - Ipv4Header.FixedLength
                 && _layer._connections.TryGetValue(tuple, out TcpConnection? connection))
