@@ -143,7 +143,7 @@ public sealed partial class NetworkStack
             if (route.Loopback && request.TcpSegmentSize != 0)
             {
                 // To ourselves nothing cuts the super-segment: it stays whole, with its checksum finished here.
-                Devices.Linux.SoftwareChecksum.CompletePartial(datagram, Ipv4Header.FixedLength, 16);
+                SoftwareChecksum.CompletePartial(datagram, Ipv4Header.FixedLength, 16);
             }
 
             return route.Loopback ? EnqueueLoopback(route.Destination, datagram) : Transmit(route.Nic, route.NextHop, route.Destination, _frameBuffer, EthernetHeaderLength, request.TcpSegmentSize);
