@@ -302,7 +302,7 @@ public readonly struct Ipv6ExtensionChain
                     {
                         // RFC 8200 4.4 for an unrecognised type; RFC 5095 3: type 0 is handled as unrecognised.
                         return Report(Ipv6ChainProblem.UnrecognizedRoutingType, Icmpv6ParameterProblemCode.ErroneousHeaderField, headerStart + 2,
-                            WireError.InvalidValue("IPv6 routing", "RoutingType", -1, (long)routing.RoutingType, headerStart + 2), count, routerAlert);
+                            WireError.InvalidValue("IPv6 routing", "SegmentsLeft", 0, routing.SegmentsLeft, headerStart + 3), count, routerAlert);
                     }
 
                     // Segments left 0: ignore the header and go on with the next (RFC 8200 4.4).
@@ -483,7 +483,7 @@ public readonly struct Ipv6ExtensionChain
     }
 
     private static WireError Unrecognized(Ipv6Option option) =>
-        WireError.InvalidValue("IPv6 options", "OptionType", -1, (long)option.Type, option.Offset);
+        WireError.InvalidValue("IPv6 options", "OptionAction", (long)Ipv6UnknownOptionAction.Skip, (long)option.UnknownAction, option.Offset);
 
     private static Ipv6ExtensionChain Drop(Ipv6ChainProblem problem, WireError error, int count, int routerAlert) =>
         new(Ipv6ChainStatus.Discard, default, 0, 0, count, 0, default, false, routerAlert, problem, default, 0, error);

@@ -9,10 +9,10 @@ internal static class Ipv6Packets
     public static readonly Ipv6Address Destination = Ipv6Address.Parse("2001:db8::2");
 
     /// <summary>An IPv6 packet: header (hop limit 64), extension headers, payload.</summary>
-    public static byte[] Packet(IpProtocol first, byte[] extensions, byte[] payload, Ipv6Address? destination = null, byte hopLimit = 64)
+    public static byte[] Packet(IpProtocol first, byte[] extensions, byte[] payload, Ipv6Address? destination = null, byte hopLimit = 64, Ipv6Address? source = null)
     {
         var buffer = new byte[Ipv6Header.FixedLength + extensions.Length + payload.Length];
-        Ipv6Packet.Write(buffer, new Ipv6Header { NextHeader = first, HopLimit = hopLimit, Source = Source, Destination = destination ?? Destination, FlowLabel = 0x12345 }, extensions, payload);
+        Ipv6Packet.Write(buffer, new Ipv6Header { NextHeader = first, HopLimit = hopLimit, Source = source ?? Source, Destination = destination ?? Destination, FlowLabel = 0x12345 }, extensions, payload);
         return buffer;
     }
 
