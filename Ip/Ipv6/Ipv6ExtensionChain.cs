@@ -267,95 +267,95 @@ public readonly struct Ipv6ExtensionChain
             {
                 case IpProtocol.HopByHop:
                 case IpProtocol.Ipv6DestinationOptions:
-                {
-                    if (next == IpProtocol.HopByHop && headerStart != Ipv6Header.FixedLength)
                     {
-                        // RFC 8200 4.3: only immediately after the IPv6 header.
-                        return Report(Ipv6ChainProblem.HopByHopNotFirst, Icmpv6ParameterProblemCode.UnrecognizedNextHeader, nextField,
-                            WireError.InvalidValue(Layer, "NextHeader", Ipv6Header.FixedLength, headerStart, nextField), count, routerAlert);
-                    }
+                        if (next == IpProtocol.HopByHop && headerStart != Ipv6Header.FixedLength)
+                        {
+                            // RFC 8200 4.3: only immediately after the IPv6 header.
+                            return Report(Ipv6ChainProblem.HopByHopNotFirst, Icmpv6ParameterProblemCode.UnrecognizedNextHeader, nextField,
+                                WireError.InvalidValue(Layer, "NextHeader", Ipv6Header.FixedLength, headerStart, nextField), count, routerAlert);
+                        }
 
-                    if (!Ipv6OptionsHeader.TryRead(rest, out Ipv6OptionsHeader.Reader options, out WireError error))
-                    {
-                        return Drop(Ipv6ChainProblem.Truncated, error.WithOffset(headerStart), count, routerAlert);
-                    }
+                        if (!Ipv6OptionsHeader.TryRead(rest, out Ipv6OptionsHeader.Reader options, out WireError error))
+                        {
+                            return Drop(Ipv6ChainProblem.Truncated, error.WithOffset(headerStart), count, routerAlert);
+                        }
 
-                    if (!CheckOptions(options.Options, headerStart, next == IpProtocol.HopByHop, multicastDestination, limits, count, ref routerAlert, out Ipv6ExtensionChain stop))
-                    {
-                        return stop;
-                    }
+                        if (!CheckOptions(options.Options, headerStart, next == IpProtocol.HopByHop, multicastDestination, limits, count, ref routerAlert, out Ipv6ExtensionChain stop))
+                        {
+                            return stop;
+                        }
 
-                    nextField = headerStart;
-                    next = options.NextHeader;
-                    offset = headerStart + options.HeaderLength;
-                    break;
-                }
-
-                case IpProtocol.Ipv6Routing:
-                {
-                    if (!Ipv6RoutingHeader.TryRead(rest, out Ipv6RoutingHeader.Reader routing, out WireError error))
-                    {
-                        return Drop(Ipv6ChainProblem.Truncated, error.WithOffset(headerStart), count, routerAlert);
-                    }
-
-                    if (routing.SegmentsLeft != 0)
-                    {
-                        // RFC 8200 4.4 for an unrecognised type; RFC 5095 3: type 0 is handled as unrecognised.
-                        return Report(Ipv6ChainProblem.UnrecognizedRoutingType, Icmpv6ParameterProblemCode.ErroneousHeaderField, headerStart + 2,
-                            WireError.InvalidValue("IPv6 routing", "SegmentsLeft", 0, routing.SegmentsLeft, headerStart + 3), count, routerAlert);
-                    }
-
-                    // Segments left 0: ignore the header and go on with the next (RFC 8200 4.4).
-                    nextField = headerStart;
-                    next = routing.NextHeader;
-                    offset = headerStart + routing.HeaderLength;
-                    break;
-                }
-
-                default: // Fragment
-                {
-                    if (!Ipv6FragmentHeader.TryRead(rest, out Ipv6FragmentHeader.Reader fragment, out WireError error))
-                    {
-                        return Drop(Ipv6ChainProblem.Truncated, error.WithOffset(headerStart), count, routerAlert);
-                    }
-
-                    int dataOffset = headerStart + Ipv6FragmentHeader.FixedLength;
-                    if (fragment.FragmentOffset == 0 && !fragment.MoreFragments)
-                    {
-                        // RFC 6946 4: an atomic fragment is processed in isolation as a whole packet.
-                        atomic = true;
                         nextField = headerStart;
-                        next = fragment.NextHeader;
-                        offset = dataOffset;
+                        next = options.NextHeader;
+                        offset = headerStart + options.HeaderLength;
                         break;
                     }
 
-                    int dataLength = packet.Length - dataOffset;
-                    if (fragment.MoreFragments && dataLength % 8 != 0)
+                case IpProtocol.Ipv6Routing:
                     {
-                        // RFC 8200 4.5: point at the Payload Length field.
-                        return Report(Ipv6ChainProblem.FragmentNotMultipleOf8, Icmpv6ParameterProblemCode.ErroneousHeaderField, 4,
-                            WireError.Malformed("IPv6 fragment", "FragmentLength", dataLength - (dataLength % 8), dataLength, LengthSource.PayloadLength, 4), count, routerAlert);
+                        if (!Ipv6RoutingHeader.TryRead(rest, out Ipv6RoutingHeader.Reader routing, out WireError error))
+                        {
+                            return Drop(Ipv6ChainProblem.Truncated, error.WithOffset(headerStart), count, routerAlert);
+                        }
+
+                        if (routing.SegmentsLeft != 0)
+                        {
+                            // RFC 8200 4.4 for an unrecognised type; RFC 5095 3: type 0 is handled as unrecognised.
+                            return Report(Ipv6ChainProblem.UnrecognizedRoutingType, Icmpv6ParameterProblemCode.ErroneousHeaderField, headerStart + 2,
+                                WireError.InvalidValue("IPv6 routing", "SegmentsLeft", 0, routing.SegmentsLeft, headerStart + 3), count, routerAlert);
+                        }
+
+                        // Segments left 0: ignore the header and go on with the next (RFC 8200 4.4).
+                        nextField = headerStart;
+                        next = routing.NextHeader;
+                        offset = headerStart + routing.HeaderLength;
+                        break;
                     }
 
-                    int reassembled = headerStart - Ipv6Header.FixedLength + (fragment.FragmentOffset * 8) + dataLength;
-                    if (reassembled > ushort.MaxValue)
+                default: // Fragment
                     {
-                        // RFC 8200 4.5: point at the Fragment Offset field.
-                        return Report(Ipv6ChainProblem.FragmentBeyondMaximum, Icmpv6ParameterProblemCode.ErroneousHeaderField, headerStart + 2,
-                            WireError.Malformed("IPv6 fragment", "FragmentOffset", ushort.MaxValue, reassembled, LengthSource.PayloadLength, headerStart + 2), count, routerAlert);
-                    }
+                        if (!Ipv6FragmentHeader.TryRead(rest, out Ipv6FragmentHeader.Reader fragment, out WireError error))
+                        {
+                            return Drop(Ipv6ChainProblem.Truncated, error.WithOffset(headerStart), count, routerAlert);
+                        }
 
-                    if (firstFragmentCheck && fragment.FragmentOffset == 0 && !HoldsWholeChain(packet, headerStart, fragment.NextHeader, dataOffset, limits, count))
-                    {
-                        // RFC 7112 5 / RFC 8200 4.5: pointer 0.
-                        return Report(Ipv6ChainProblem.IncompleteChainInFirstFragment, Icmpv6ParameterProblemCode.IncompleteHeaderChain, 0,
-                            WireError.TooShort("IPv6 fragment", "HeaderChain", packet.Length + 1, packet.Length, LengthSource.PayloadLength, dataOffset), count, routerAlert);
-                    }
+                        int dataOffset = headerStart + Ipv6FragmentHeader.FixedLength;
+                        if (fragment.FragmentOffset == 0 && !fragment.MoreFragments)
+                        {
+                            // RFC 6946 4: an atomic fragment is processed in isolation as a whole packet.
+                            atomic = true;
+                            nextField = headerStart;
+                            next = fragment.NextHeader;
+                            offset = dataOffset;
+                            break;
+                        }
 
-                    return new Ipv6ExtensionChain(Ipv6ChainStatus.Fragment, fragment.NextHeader, dataOffset, nextField, count, headerStart,
-                        fragment.ToValue(), atomic, routerAlert, default, default, 0, default);
-                }
+                        int dataLength = packet.Length - dataOffset;
+                        if (fragment.MoreFragments && dataLength % 8 != 0)
+                        {
+                            // RFC 8200 4.5: point at the Payload Length field.
+                            return Report(Ipv6ChainProblem.FragmentNotMultipleOf8, Icmpv6ParameterProblemCode.ErroneousHeaderField, 4,
+                                WireError.Malformed("IPv6 fragment", "FragmentLength", dataLength - (dataLength % 8), dataLength, LengthSource.PayloadLength, 4), count, routerAlert);
+                        }
+
+                        int reassembled = headerStart - Ipv6Header.FixedLength + (fragment.FragmentOffset * 8) + dataLength;
+                        if (reassembled > ushort.MaxValue)
+                        {
+                            // RFC 8200 4.5: point at the Fragment Offset field.
+                            return Report(Ipv6ChainProblem.FragmentBeyondMaximum, Icmpv6ParameterProblemCode.ErroneousHeaderField, headerStart + 2,
+                                WireError.Malformed("IPv6 fragment", "FragmentOffset", ushort.MaxValue, reassembled, LengthSource.PayloadLength, headerStart + 2), count, routerAlert);
+                        }
+
+                        if (firstFragmentCheck && fragment.FragmentOffset == 0 && !HoldsWholeChain(packet, headerStart, fragment.NextHeader, dataOffset, limits, count))
+                        {
+                            // RFC 7112 5 / RFC 8200 4.5: pointer 0.
+                            return Report(Ipv6ChainProblem.IncompleteChainInFirstFragment, Icmpv6ParameterProblemCode.IncompleteHeaderChain, 0,
+                                WireError.TooShort("IPv6 fragment", "HeaderChain", packet.Length + 1, packet.Length, LengthSource.PayloadLength, dataOffset), count, routerAlert);
+                        }
+
+                        return new Ipv6ExtensionChain(Ipv6ChainStatus.Fragment, fragment.NextHeader, dataOffset, nextField, count, headerStart,
+                            fragment.ToValue(), atomic, routerAlert, default, default, 0, default);
+                    }
             }
 
             if (offset - Ipv6Header.FixedLength > limits.MaxChainLength)
