@@ -21,11 +21,6 @@ namespace Protocols.Tcp;
 /// </remarks>
 public sealed partial class TcpLayer : IIpTransport
 {
-    private const long UnixEpochTicks = 621_355_968_000_000_000;
-
-    // The latest deadline a DateTimeOffset can hold, in the engine's microseconds.
-    private const long MaxDeadlineMicros = (3_155_378_975_999_999_999 - UnixEpochTicks) / 10;
-
     private readonly Dictionary<TcpFourTuple, TcpConnection> _connections = new();
     private readonly ConcurrentDictionary<ListenKey, TcpListener> _listeners = new();
     private readonly Lock _listenLock = new();
@@ -113,7 +108,7 @@ public sealed partial class TcpLayer : IIpTransport
     internal TcpEngineEnvironment Environment { get; }
 
     /// <summary>The stack's time in microseconds since the Unix epoch: the engine's clock.</summary>
-    internal long NowMicros => (Stack.Now.UtcTicks - UnixEpochTicks) / 10;
+    internal Micros NowMicros => Micros.FromUnixTime(Stack.Now);
 
     /// <summary>Starts listening on <paramref name="port"/> of every local IPv4 address.</summary>
     /// <param name="port">The port (1-65535).</param>
@@ -237,7 +232,7 @@ public sealed partial class TcpLayer : IIpTransport
     /// <returns>One row per listener and connection.</returns>
     public IReadOnlyList<TcpConnectionInfo> GetConnections()
     {
-        long now = NowMicros;
+        Micros now = NowMicros;
         var rows = new List<TcpConnectionInfo>(_listeners.Count + _connections.Count);
         foreach (TcpListener listener in _listeners.Values)
         {
@@ -282,7 +277,7 @@ public sealed partial class TcpLayer : IIpTransport
         }
 
         var tuple = new TcpFourTuple(datagram.Destination, header.DestinationPort, datagram.Source, header.SourcePort);
-        long now = NowMicros;
+        Micros now = NowMicros;
         if (_connections.TryGetValue(tuple, out TcpConnection? connection))
         {
             if (!TryRecycleTimeWait(connection, in segment))
@@ -412,7 +407,7 @@ public sealed partial class TcpLayer : IIpTransport
     internal bool IsInUse(in TcpFourTuple tuple) => _connections.ContainsKey(tuple);
 
     /// <summary>Hands a segment to a connection and acts on what happened; on the loop.</summary>
-    internal void DeliverToConnection(TcpConnection connection, in TcpSegment segment, long now)
+    internal void DeliverToConnection(TcpConnection connection, in TcpSegment segment, Micros now)
     {
         // Linux's tcp_check_req / tcp_v4_syn_recv_sock: the ACK completing a handshake when the
         // listener's accept queue is full is dropped and counted; the SYN-ACK retransmits and the
@@ -611,8 +606,7 @@ public sealed partial class TcpLayer : IIpTransport
         }
 
         connection.TimerDueMicros = due;
-        long ticks = due < MaxDeadlineMicros ? UnixEpochTicks + (due * 10) : DateTimeOffset.MaxValue.UtcTicks;
-        connection.Timer = Stack.Timers.Schedule(new DateTimeOffset(ticks, TimeSpan.Zero), connection.TimerCallback);
+        connection.Timer = Stack.Timers.Schedule(new Micros(due).ToUnixTime(), connection.TimerCallback);
     }
 
     // RFC 6191: a SYN for a 4-tuple in TIME_WAIT whose ISN (or timestamp) is newer than the old

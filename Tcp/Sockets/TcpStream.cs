@@ -433,7 +433,7 @@ public sealed partial class TcpStream : Stream
         _inWriteStep = true;
         try
         {
-            long now = _layer.NowMicros;
+            Micros now = _layer.NowMicros;
             while (operation.Remaining > 0 && tcb.SendSpace > 0)
             {
                 int n = tcb.Send(operation.RemainingSpan, now);
