@@ -81,6 +81,7 @@ namespace Protocols.Generators
         int FixedLength,
         int HeaderLengthField,
         int HeaderLengthUnit,
+        int HeaderLengthBias,
         string HeaderLengthSource,
         int TotalLengthField,
         int PayloadLengthField,
