@@ -128,8 +128,7 @@ public sealed unsafe class RawPacketDevice : LinuxDevice
             DeviceOffloadStatus status = new(OffloadMode.Disabled, DeviceCapabilities.None, 0, "offloads off (asked for)");
             if (options.Offloads)
             {
-                int refusal = options.RefuseOffloadsForTesting ? LinuxNative.EINVAL
-                    : LinuxNative.SetSocketOption(descriptor, LinuxNative.SOL_PACKET, LinuxNative.PACKET_VNET_HDR, &one, sizeof(int)) < 0 ? LinuxNative.LastError : 0;
+                int refusal = LinuxNative.SetSocketOption(descriptor, LinuxNative.SOL_PACKET, LinuxNative.PACKET_VNET_HDR, &one, sizeof(int)) < 0 ? LinuxNative.LastError : 0;
                 status = refusal == 0
                     ? new DeviceOffloadStatus(
                         OffloadMode.On,
@@ -414,7 +413,4 @@ public sealed class RawPacketDeviceOptions
 
     /// <summary>Ask for offloads (PACKET_VNET_HDR); false opens the socket in plain mode. Default true.</summary>
     public bool Offloads { get; init; } = true;
-
-    /// <summary>Behave as if the kernel refused PACKET_VNET_HDR (it never does on the kernels this runs on), to test the fallback.</summary>
-    internal bool RefuseOffloadsForTesting { get; init; }
 }
