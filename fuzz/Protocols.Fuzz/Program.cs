@@ -5,6 +5,7 @@ using SharpFuzz;
 //   list                          the targets, one per line: name, then what the input is
 //   afl TARGET                    run TARGET under afl-fuzz (SharpFuzz's in-process fork server; input on stdin)
 //   run TARGET FILE|DIR...        run TARGET once per file; prints each failure; exit 1 if any failed
+//   minimize TARGET IN OUT        shrink a failing input to a smaller one that fails the same way
 //   seeds CAPTURES CORPUS         write seed inputs for every target from the pcap/pcapng files in CAPTURES
 if (args.Length == 0)
 {
@@ -60,6 +61,22 @@ switch (args[0])
             return failed == 0 ? 0 : 1;
         }
 
+    case "minimize" when args.Length == 4 && FuzzTargets.Find(args[1]) is FuzzTarget target:
+        {
+            byte[] input = File.ReadAllBytes(args[2]);
+            string? failure = Minimizer.Failure(target, input);
+            if (failure is null)
+            {
+                Console.Error.WriteLine($"{args[2]} does not fail {args[1]}");
+                return 1;
+            }
+
+            byte[] smaller = Minimizer.Minimize(target, input, failure);
+            File.WriteAllBytes(args[3], smaller);
+            Console.WriteLine($"{args[1]}: {input.Length} -> {smaller.Length} bytes, {failure}");
+            return 0;
+        }
+
     case "seeds" when args.Length == 3:
         return SeedExtractor.Run(args[1], args[2]);
     default:
@@ -68,7 +85,7 @@ switch (args[0])
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Protocols.Fuzz list | afl TARGET | run TARGET FILE|DIR... | seeds CAPTURES_DIR CORPUS_DIR");
+    Console.Error.WriteLine("usage: Protocols.Fuzz list | afl TARGET | run TARGET FILE|DIR... | minimize TARGET IN OUT | seeds CAPTURES_DIR CORPUS_DIR");
     return 2;
 }
 
