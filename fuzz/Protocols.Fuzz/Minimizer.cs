@@ -1,12 +1,14 @@
+using System.Text.RegularExpressions;
+
 namespace Protocols.Fuzz;
 
 /// <summary>
 /// Shrinks a failing input while it keeps failing the same way (same exception type, thrown from
-/// the same method): removes chunks from half the input down to single bytes, then sets each
+/// the same method, or the same property broken): removes chunks from half the input down to single bytes, then sets each
 /// remaining byte to zero, until nothing more can go. Runs the target in process, so it needs no
 /// afl and works on the plain (uninstrumented) build.
 /// </summary>
-internal static class Minimizer
+internal static partial class Minimizer
 {
     /// <summary>How <paramref name="target"/> fails on <paramref name="input"/> (exception type and where it was thrown), or null when it passes.</summary>
     public static string? Failure(FuzzTarget target, byte[] input)
@@ -15,6 +17,12 @@ internal static class Minimizer
         {
             target(input);
             return null;
+        }
+        catch (FuzzPropertyException e)
+        {
+            // The property broken: its message with the numbers (values, lengths, bytes) taken out.
+            string text = Numbers().Replace(e.Message, "#");
+            return $"property {text[..Math.Min(text.Length, 100)]}";
         }
         catch (Exception e)
         {
@@ -59,4 +67,7 @@ internal static class Minimizer
 
         return current;
     }
+
+    [GeneratedRegex("[0-9a-f]{2,}|[0-9]+")]
+    private static partial Regex Numbers();
 }

@@ -85,7 +85,9 @@ internal static class IpTargets
             Check.True(!completed, "IPv4: reassembly completed before the last fragment");
             if (fragmenter.FragmentCount == 1)
             {
-                Check.Equal(datagram.Bytes, piece.Bytes, "IPv4: a datagram that fits is sent unchanged");
+                // A datagram that fits goes as it is, its header checksum filled.
+                Check.Equal(datagram.Bytes[..10], piece.Bytes[..10], "IPv4: a datagram that fits is sent unchanged");
+                Check.Equal(datagram.Bytes[12..], piece.Bytes[12..], "IPv4: a datagram that fits is sent unchanged");
                 continue;
             }
 

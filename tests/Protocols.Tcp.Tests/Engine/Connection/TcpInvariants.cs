@@ -22,6 +22,14 @@ internal sealed class TcpInvariants(TcpControlBlock tcb)
     private bool _closedBefore;
     private int _step;
 
+    /// <summary>
+    /// How long <see cref="CheckQuiet"/> waits: more than the retransmission limit can take. An
+    /// unanswered FIN is retransmitted up to 15 times (TcpConnectionOptions.MaxRetransmissions) with
+    /// the RTO doubling up to 120 s (RFC 6298 2.5), about 30 minutes; zero-window probes stop after as
+    /// many unanswered probes at most 60 s apart.
+    /// </summary>
+    public const long QuietMicros = 4L * 3600 * 1_000_000;
+
     /// <summary>Segments sent since the TCB was created.</summary>
     public int SentCount { get; private set; }
 
@@ -126,13 +134,19 @@ internal sealed class TcpInvariants(TcpControlBlock tcb)
         return time;
     }
 
-    /// <summary>After a long quiet time every timer has ended the connection or gone quiet.</summary>
-    public void CheckQuiet(string context)
+    /// <summary>
+    /// Lets <see cref="QuietMicros"/> pass with nothing from the peer (firing every timer on the way)
+    /// and checks that the timers have by then ended the connection or gone quiet; returns the new time.
+    /// </summary>
+    public long CheckQuiet(long now, string context)
     {
+        now = AdvanceTimers(now, now + QuietMicros, context);
         if (tcb.State is not (TcpState.Closed or TcpState.Established or TcpState.CloseWait or TcpState.FinWait2))
         {
             Fail(context, $"still {tcb.State} after every timer ran");
         }
+
+        return now;
     }
 
     [DoesNotReturn]
