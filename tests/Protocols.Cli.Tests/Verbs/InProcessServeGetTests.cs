@@ -179,7 +179,7 @@ public sealed class InProcessServeGetTests : IAsyncLifetime
         Assert.Equal(data, back.ToArray());
     }
     private GetSettings GetTo(string url, string? output) =>
-        new(new FetchRequest(new Uri(url), new Dictionary<string, Ipv4Address>(), TimeSpan.FromSeconds(30)), ServeDeviceKind.Tun, "unused", ClientAddress, 24, null, output, null);
+        new(new FetchRequest(new Uri(url), new Dictionary<string, Ipv4Address>(), TimeSpan.FromSeconds(30)), new DeviceSettings(DeviceKind.Tun, "unused", ClientAddress, 24, null, null), output, null);
 
     [Fact]
     public async Task Get_to_a_closed_port_leaves_an_existing_output_file_untouched()
