@@ -22,6 +22,7 @@ public static class FuzzTargets
         ("pcapng", "a pcapng file", CaptureTargets.PcapNg),
         ("ipv4-reassembly", "a script of IPv4 fragments and clock steps", ReassemblyTarget.Run),
         ("tcp-engine", "a script of peer segments, application calls and timers against one connection", TcpEngineTarget.Run),
+        ("stack", "a script of packets (TCP, UDP, ICMP errors, raw IPv4) and clock steps into a whole stack with TCP and UDP echo servers", StackTarget.Run),
     ];
 
     /// <summary>The target called <paramref name="name"/>, or null.</summary>

@@ -77,6 +77,7 @@ internal static class SeedExtractor
         }
 
         Synthetic(seeds);
+        StackScripts(seeds);
         foreach ((string target, SortedDictionary<string, byte[]> found) in seeds)
         {
             string directory = Path.Combine(corpusDirectory, target);
@@ -193,6 +194,29 @@ internal static class SeedExtractor
         Add(seeds, "tls-clienthello", "synthetic-tls12-bare", new ClientHelloBuilder().BuildRecords());
         Add(seeds, "tls-records", "synthetic-tls13-fragmented", hello.BuildRecords(TlsVersion.Tls12, maxFragmentLength: 64));
         Add(seeds, "tls-records", "synthetic-serverhello", new ServerHelloBuilder { SelectedVersion = TlsVersion.Tls13, KeyShare = (TlsNamedGroup.X25519, new byte[32]), ApplicationProtocol = "h2" }.BuildRecords());
+    }
+
+    /// <summary>
+    /// Scripts for the stack target (its format is its own, so none comes from a capture): a TCP
+    /// connection to the echo port with data and a close, the same from two ports with a reset, a
+    /// UDP echo and a datagram to a closed port, and an ICMP fragmentation-needed for a connection.
+    /// </summary>
+    private static void StackScripts(Dictionary<string, SortedDictionary<string, byte[]>> seeds)
+    {
+        byte[] syn = [0x00, 0x10, 0x00, 0x00, 0x02, 0xff, 0xff, 0x01, 0x02, 0x04, 0x05, 0xb4, 0x01];
+        byte[] ack = [0x00, 0x00, 0x00, 0x00, 0x10, 0xff, 0xff, 0x01];
+        byte[] data = [0x00, 0x20, 0x00, 0x00, 0x18, 0xff, 0xff, 0x00, 0x40, 0x05];
+        byte[] fin = [0x00, 0x00, 0x00, 0x00, 0x11, 0xff, 0xff, 0x05];
+        byte[] rst = [0x00, 0x01, 0x00, 0x00, 0x04, 0x00, 0x00, 0x01];
+        byte[] synOther = [0x00, 0x11, 0x00, 0x00, 0x02, 0xff, 0xff, 0x01, 0x02, 0x04, 0x05, 0xb4, 0x01];
+        byte[] ackOther = [0x00, 0x01, 0x00, 0x00, 0x10, 0xff, 0xff, 0x01];
+        byte[] udpEcho = [0x07, 0x00, 0x20, 0x01];
+        byte[] udpClosed = [0x17, 0x00, 0x08, 0x01];
+        byte[] fragNeeded = [0x05, 0x00, 0x00, 0x00, 0x10, 0xff, 0xff, 0x04, 0x02, 0x40, 0x01];
+        Add(seeds, "stack", "synthetic-echo-close", [.. syn, .. ack, .. data, .. fin, .. ack]);
+        Add(seeds, "stack", "synthetic-two-connections-reset", [.. syn, .. ack, .. synOther, .. ackOther, .. data, .. rst]);
+        Add(seeds, "stack", "synthetic-udp", [.. udpEcho, .. udpClosed]);
+        Add(seeds, "stack", "synthetic-icmp-frag-needed", [.. syn, .. ack, .. data, .. fragNeeded, .. data]);
     }
 
     private static byte[] FirstFrames(byte[] file)

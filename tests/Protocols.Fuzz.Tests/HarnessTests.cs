@@ -91,4 +91,17 @@ public class HarnessTests
         Assert.Equal(FuzzTargets.All.Count, FuzzTargets.All.Select(t => t.Name).Distinct().Count());
         Assert.All(FuzzTargets.All, t => Assert.Same(t.Run, FuzzTargets.Find(t.Name)));
     }
+
+    [Fact]
+    public void Stack_seeds_reach_the_echo_servers()
+    {
+        string corpus = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "fuzz", "corpus", "stack");
+        StackTarget.Run(File.ReadAllBytes(Path.Combine(corpus, "synthetic-echo-close")));
+        Assert.Equal(1, StackTarget.LastRun.SynAcks);
+        Assert.Equal(64, StackTarget.LastRun.TcpPayloadBytes);
+
+        StackTarget.Run(File.ReadAllBytes(Path.Combine(corpus, "synthetic-udp")));
+        Assert.Equal(1, StackTarget.LastRun.UdpDatagrams);
+        Assert.Equal(1, StackTarget.LastRun.IcmpMessages); // port unreachable for the closed port
+    }
 }
