@@ -139,11 +139,17 @@ internal static class IpTargets
         {
             case IcmpType.EchoRequest or IcmpType.EchoReply:
                 Check.True(IcmpEchoHeader.TryRead(input, out IcmpEchoHeader.Reader echo, out _), "ICMP: echo view refused");
+                Typed(input, IcmpEchoHeader.TryRead(input, out _), IcmpEchoHeader.TryReadHeader(input, out IcmpEchoHeader.Reader echoLax, out WireError echoError),
+                    new(true, default, echo.Bytes, echo.HeaderLength, echo.DeclaredLength, echo.IsTruncated, echo.Header, echo.Options, echo.Payload),
+                    new(true, echoError, echoLax.Bytes, echoLax.HeaderLength, echoLax.DeclaredLength, echoLax.IsTruncated, echoLax.Header, echoLax.Options, echoLax.Payload));
                 Check.Equal(r.RestOfHeader, ((uint)echo.Identifier << 16) | echo.SequenceNumber, "ICMP: echo identifier and sequence");
                 _ = echo.ToString();
                 break;
             case IcmpType.DestinationUnreachable:
                 Check.True(IcmpDestinationUnreachableHeader.TryRead(input, out IcmpDestinationUnreachableHeader.Reader unreachable, out _), "ICMP: unreachable view refused");
+                Typed(input, IcmpDestinationUnreachableHeader.TryRead(input, out _), IcmpDestinationUnreachableHeader.TryReadHeader(input, out IcmpDestinationUnreachableHeader.Reader unreachableLax, out WireError unreachableError),
+                    new(true, default, unreachable.Bytes, unreachable.HeaderLength, unreachable.DeclaredLength, unreachable.IsTruncated, unreachable.Header, unreachable.Options, unreachable.Payload),
+                    new(true, unreachableError, unreachableLax.Bytes, unreachableLax.HeaderLength, unreachableLax.DeclaredLength, unreachableLax.IsTruncated, unreachableLax.Header, unreachableLax.Options, unreachableLax.Payload));
                 Check.Equal((ushort)r.RestOfHeader, unreachable.NextHopMtu, "ICMP: next-hop MTU");
                 _ = unreachable.ToString();
                 Quote(r.Payload);
@@ -169,6 +175,13 @@ internal static class IpTargets
                 Quote(r.Payload);
                 break;
         }
+    }
+
+    /// <summary>A typed ICMP view accepts what <see cref="IcmpHeader"/> accepted, with the same contract.</summary>
+    private static void Typed(ReadOnlySpan<byte> input, bool okWithoutError, bool laxOk, in ReadOutcome strict, in ReadOutcome lax)
+    {
+        Check.True(laxOk, $"ICMP: the typed view's TryReadHeader refused ({lax.Error})");
+        ReaderChecks.Agree(IcmpHeader.LayerName, IcmpHeader.FixedLength, input, okWithoutError, strict, lax);
     }
 
     /// <summary>RFC 792 / RFC 1812 4.3.2.3: the quoted datagram of an error, read leniently (it is cut short).</summary>

@@ -31,6 +31,34 @@ internal static class TlsTargets
             _ = r.ToString();
         }
 
+        // The same bytes as a handshake header and as the start of a hello body.
+        ok = HandshakeHeader.TryRead(input, out HandshakeHeader.Reader m, out e);
+        fast = HandshakeHeader.TryRead(input, out _);
+        okHeader = HandshakeHeader.TryReadHeader(input, out HandshakeHeader.Reader mh, out eh);
+        ReaderChecks.Agree(HandshakeHeader.LayerName, HandshakeHeader.FixedLength, input, fast,
+            new(ok, e, m.Bytes, m.HeaderLength, m.DeclaredLength, m.IsTruncated, m.Header, m.Options, m.Payload),
+            new(okHeader, eh, mh.Bytes, mh.HeaderLength, mh.DeclaredLength, mh.IsTruncated, mh.Header, mh.Options, mh.Payload));
+        if (ok)
+        {
+            Span<byte> written = stackalloc byte[HandshakeHeader.FixedLength];
+            m.ToValue().WriteTo(written);
+            ReaderChecks.RoundTrip(HandshakeHeader.LayerName, input, written);
+        }
+
+        ok = TlsHelloPrefix.TryRead(input, out TlsHelloPrefix.Reader p, out e);
+        fast = TlsHelloPrefix.TryRead(input, out _);
+        okHeader = TlsHelloPrefix.TryReadHeader(input, out TlsHelloPrefix.Reader ph, out eh);
+        ReaderChecks.Agree(TlsHelloPrefix.LayerName, TlsHelloPrefix.FixedLength, input, fast,
+            new(ok, e, p.Bytes, p.HeaderLength, p.DeclaredLength, p.IsTruncated, p.Header, p.Options, p.Payload),
+            new(okHeader, eh, ph.Bytes, ph.HeaderLength, ph.DeclaredLength, ph.IsTruncated, ph.Header, ph.Options, ph.Payload));
+        if (ok)
+        {
+            Span<byte> written = stackalloc byte[TlsHelloPrefix.FixedLength];
+            p.ToValue().WriteTo(written);
+            ReaderChecks.RoundTrip(TlsHelloPrefix.LayerName, input, written);
+            Check.Equal(input.Slice(2, 32), p.RandomBytes, "TLS: hello random");
+        }
+
         // The records, one after the other; handshake payloads gathered for the message walk.
         var records = new TlsRecordEnumerator(input);
         int end = 0;
