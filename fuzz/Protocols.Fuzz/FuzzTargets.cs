@@ -18,6 +18,7 @@ public static class FuzzTargets
         ("tcp-options", "a TCP options region", OptionTargets.TcpOptions),
         ("tls-records", "a TLS byte stream: records, handshake messages, hellos, the record tracer", TlsTargets.Records),
         ("tls-clienthello", "the first bytes of a TLS connection, as the ClientHello peek sees them", TlsTargets.ClientHelloPeek),
+        ("addresses", "address text: IPv4, IPv6, MAC", AddressTargets.Addresses),
         ("pcap", "a pcap file", CaptureTargets.Pcap),
         ("pcapng", "a pcapng file", CaptureTargets.PcapNg),
         ("ipv4-reassembly", "a script of IPv4 fragments and clock steps", ReassemblyTarget.Run),

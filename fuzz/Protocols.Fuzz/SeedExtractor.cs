@@ -1,3 +1,4 @@
+using System.Text;
 using System.Security.Cryptography;
 using Protocols.Ip;
 using Protocols.Tcp;
@@ -187,6 +188,11 @@ internal static class SeedExtractor
         options.WriteRoute(Ipv4OptionKind.LooseSourceRoute, 1, [Ipv4Address.Create(192, 0, 2, 7)]);
         options.PadToWord();
         Add(seeds, "ipv4-options", "synthetic-timestamp-lsrr", options.Written);
+
+        foreach (string text in (string[])["10.0.0.1", "192.0.2.255", "2001:db8::1", "::ffff:192.0.2.1", "fe80::1:2:3:4", "::", "1:2:3:4:5:6:7:8", "02:00:5e:10:00:01"])
+        {
+            Add(seeds, "addresses", "synthetic-" + text.Replace(':', '_'), Encoding.ASCII.GetBytes(text));
+        }
 
         var hello = ClientHelloBuilder.Tls13("example.test");
         Add(seeds, "tls-clienthello", "synthetic-tls13", hello.BuildRecords());
