@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing with afl-fuzz and SharpFuzz (docs/fuzzing.md).
 #
-#   fuzz/run.sh TARGET|all [SECONDS]      fuzz each target for SECONDS (default 60), one at a time
+#   fuzz/run.sh TARGET[,TARGET...]|all [SECONDS]   fuzz each target for SECONDS (default 60), one at a time
 #
 # Publishes fuzz/Protocols.Fuzz twice under $FUZZ_WORK (default /tmp/protocols-fuzz): plain/ for
 # replaying and minimizing, instrumented/ whose library assemblies (Protocols.Wire, Ip, Udp, Tcp,
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 if [ $# -lt 1 ]; then
-  echo "usage: fuzz/run.sh TARGET|all [SECONDS]" >&2
+  echo "usage: fuzz/run.sh TARGET[,TARGET...]|all [SECONDS]" >&2
   exit 2
 fi
 which_targets=$1
@@ -54,7 +54,7 @@ mapfile -t all < <("${plain[@]}" list | cut -f1)
 if [ "$which_targets" = all ]; then
   targets=("${all[@]}")
 else
-  targets=("$which_targets")
+  IFS=, read -r -a targets <<<"$which_targets"
 fi
 
 # afl-fuzz runs `dotnet` (not instrumented itself: the check is skipped), with no UI, without
