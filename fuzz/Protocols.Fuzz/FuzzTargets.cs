@@ -13,6 +13,8 @@ public static class FuzzTargets
         ("ipv4", "an IPv4 datagram (also re-fragmented and reassembled)", IpTargets.Ipv4),
         ("ipv4-options", "an IPv4 options region", OptionTargets.Ipv4Options),
         ("icmp", "an ICMPv4 message, with the quoted datagram of errors", IpTargets.Icmp),
+        ("ipv6", "an IPv6 packet, its extension chain, extension headers and options", Ipv6Targets.Ipv6),
+        ("icmpv6", "an ICMPv6 message: errors with the quoted packet, NDP with its options", Ipv6Targets.Icmpv6),
         ("udp", "a UDP datagram", TransportTargets.Udp),
         ("tcp", "a TCP segment (header, options, the input path's parse)", TransportTargets.Tcp),
         ("tcp-options", "a TCP options region", OptionTargets.TcpOptions),

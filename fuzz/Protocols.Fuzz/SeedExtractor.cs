@@ -55,6 +55,12 @@ internal static class SeedExtractor
                         continue;
                     }
 
+                    if (ethernet.EtherType == EtherType.Ipv6)
+                    {
+                        Ip6(seeds, id, ethernet.Payload);
+                        continue;
+                    }
+
                     if (ethernet.EtherType != EtherType.Ipv4)
                     {
                         continue;
@@ -223,6 +229,40 @@ internal static class SeedExtractor
         Add(seeds, "stack", "synthetic-two-connections-reset", [.. syn, .. ack, .. synOther, .. ackOther, .. data, .. rst]);
         Add(seeds, "stack", "synthetic-udp", [.. udpEcho, .. udpClosed]);
         Add(seeds, "stack", "synthetic-icmp-frag-needed", [.. syn, .. ack, .. data, .. fragNeeded, .. data]);
+    }
+
+    private static void Ip6(Dictionary<string, SortedDictionary<string, byte[]>> seeds, string id, ReadOnlySpan<byte> packet)
+    {
+        if (!Ipv6Header.TryReadHeader(packet, out Ipv6Header.Reader ip, out _))
+        {
+            return;
+        }
+
+        Add(seeds, "ipv6", id, ip.Bytes);
+        Ipv6ExtensionChain chain = Ipv6ExtensionChain.Walk(ip.Bytes);
+        if (chain.Status != Ipv6ChainStatus.UpperLayer || chain.PayloadOffset > ip.Bytes.Length)
+        {
+            return;
+        }
+
+        ReadOnlySpan<byte> upper = ip.Bytes[chain.PayloadOffset..];
+        switch (chain.NextHeader)
+        {
+            case IpProtocol.Icmpv6:
+                Add(seeds, "icmpv6", id, upper);
+                break;
+            case IpProtocol.Udp:
+                Add(seeds, "udp", id, upper);
+                break;
+            case IpProtocol.Tcp:
+                Add(seeds, "tcp", id, upper);
+                if (TcpHeader.TryRead(upper, out TcpHeader.Reader tcp, out _) && !tcp.Options.IsEmpty)
+                {
+                    Add(seeds, "tcp-options", id, tcp.Options);
+                }
+
+                break;
+        }
     }
 
     private static byte[] FirstFrames(byte[] file)
