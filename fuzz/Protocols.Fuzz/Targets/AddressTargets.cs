@@ -8,7 +8,7 @@ namespace Protocols.Fuzz.Targets;
 /// Address text (the CLI's and the APIs' input): IPv4 dotted quads (RFC 791), IPv6 (RFC 4291 2.2),
 /// either through <see cref="IpAddress"/>, and MAC addresses. What parses formats back to text that
 /// parses to the same address, and agrees with <see cref="IPAddress"/> on the bytes and on the
-/// canonical text (RFC 5952 4).
+/// canonical text (RFC 5952 4) where neither writes a dotted tail.
 /// </summary>
 internal static class AddressTargets
 {
@@ -23,7 +23,14 @@ internal static class AddressTargets
             Check.True(IpAddress.TryParse(canonical, out IpAddress again) && again == address, $"address: '{text}' formats as '{canonical}', which does not parse back");
             Check.True(IPAddress.TryParse(text, out IPAddress? system), $"address: '{text}' parses here but not with System.Net.IPAddress");
             Check.Equal(IpAddress.FromIPAddress(system!), address, $"address: '{text}' parsed with System.Net.IPAddress");
-            Check.Equal(system!.ToString(), canonical, $"address: canonical text of '{text}'");
+            // .NET also writes RFC 5952 text, but chooses differently which addresses with an embedded
+            // IPv4 address get a dotted tail (RFC 5952 5 names the prefixes; .NET looks at the value):
+            // compare where neither form has one.
+            string systemText = system!.ToString();
+            if (!canonical.Contains('.', StringComparison.Ordinal) && !systemText.Contains('.', StringComparison.Ordinal))
+            {
+                Check.Equal(systemText, canonical, $"address: canonical text of '{text}'");
+            }
             Check.Equal(address.IsIpv6, Ipv6Address.TryParse(text, out _), $"address: '{text}' as IPv6");
             Check.Equal(address.IsIpv4, Ipv4Address.TryParse(text, out _), $"address: '{text}' as IPv4");
         }
