@@ -1,0 +1,72 @@
+using System.Buffers;
+using System.Net;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Protocols.Tcp;
+
+namespace Protocols.AspNetCore;
+
+/// <summary>
+/// Kestrel's transport over a user-space stack: each listen endpoint (<c>0.0.0.0:PORT</c> or one
+/// of the stack's addresses) becomes a <see cref="TcpLayer.Listen(Protocols.Ip.Ipv4Endpoint, int, TcpConnectionOptions?)"/>
+/// and each accepted connection a <see cref="ConnectionContext"/> whose pipes carry the
+/// <see cref="TcpStream"/>'s bytes. Registered by <c>UseProtocolsStack</c>.
+/// </summary>
+public sealed class StackConnectionListenerFactory : IConnectionListenerFactory, IConnectionListenerFactorySelector
+{
+    private readonly StackTransportOptions _options;
+    private readonly TcpLayer _tcp;
+    private readonly MemoryPool<byte> _pool;
+    private readonly ILogger _logger;
+
+    /// <summary>Creates the factory from the options <c>UseProtocolsStack</c> registered.</summary>
+    /// <param name="options">The transport's options; <see cref="StackTransportOptions.Tcp"/> must be set.</param>
+    /// <param name="loggerFactory">Logging (category <c>Protocols.AspNetCore.StackTransport</c>).</param>
+    /// <param name="memoryPoolFactory">Kestrel's pool factory when it is registered, else the shared pool is used.</param>
+    public StackConnectionListenerFactory(IOptions<StackTransportOptions> options, ILoggerFactory loggerFactory, IMemoryPoolFactory<byte>? memoryPoolFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        _options = options.Value;
+        _tcp = _options.Tcp ?? throw new InvalidOperationException("StackTransportOptions.Tcp is not set: call UseProtocolsStack with a stack.");
+        _pool = memoryPoolFactory?.Create(new MemoryPoolOptions { Owner = "protocols-stack" }) ?? MemoryPool<byte>.Shared;
+        _logger = loggerFactory.CreateLogger("Protocols.AspNetCore.StackTransport");
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        Protocols.Ip.Ipv4Endpoint local = StackEndPoints.ToStackEndPoint(endpoint);
+        TcpListener listener;
+        try
+        {
+            listener = _tcp.Listen(local, _options.Backlog, _options.ConnectionOptions);
+        }
+        catch (TcpException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse)
+        {
+            throw new AddressInUseException(e.Message, e);
+        }
+
+        StackTransportLog.Bound(_logger, endpoint, _tcp.StackName);
+        IConnectionListener bound = new StackConnectionListener(listener, StackEndPoints.ToIPEndPoint(listener.LocalEndPoint), _pool, _options, _tcp.Stack.Options.TimeProvider, _logger);
+        return ValueTask.FromResult(bound);
+    }
+
+    /// <summary>True for IPv4 endpoints (and IPv4-mapped IPv6), which the stack can listen on.</summary>
+    /// <param name="endpoint">The endpoint Kestrel wants to bind.</param>
+    /// <returns>Whether this factory binds it.</returns>
+    public bool CanBind(EndPoint endpoint)
+    {
+        try
+        {
+            _ = StackEndPoints.ToStackEndPoint(endpoint);
+            return true;
+        }
+        catch (NotSupportedException)
+        {
+            return false;
+        }
+    }
+}
