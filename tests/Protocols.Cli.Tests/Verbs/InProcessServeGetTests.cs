@@ -99,7 +99,7 @@ public sealed class InProcessServeGetTests : IAsyncLifetime
             }
         }
 
-        Assert.Matches(@"^get: 200 OK, 2000000 bytes in \d+\.\d{3} s \(\d+\.\d\d Mbit/s\)$", GetVerb.Describe(result));
+        Assert.Matches(@"^get: 200 OK, 2000000 bytes in \d+\.\d{3} s \(\d+\.\d\d Mbit/s\), HTTP/1\.1$", GetVerb.Describe(result));
     }
 
     [Fact]
