@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Protocols.Tcp;
+using TcpListener = Protocols.Tcp.TcpListener;
 
 namespace Protocols.AspNetCore;
 
@@ -19,6 +20,7 @@ public sealed class StackConnectionListenerFactory : IConnectionListenerFactory,
     private readonly TcpLayer _tcp;
     private readonly MemoryPool<byte> _pool;
     private readonly ILogger _logger;
+    private readonly Dictionary<Protocols.Ip.Ipv4Endpoint, StackPortAcceptor> _acceptors = [];
 
     /// <summary>Creates the factory from the options <c>UseProtocolsStack</c> registered.</summary>
     /// <param name="options">The transport's options; <see cref="StackTransportOptions.Tcp"/> must be set.</param>
@@ -38,30 +40,41 @@ public sealed class StackConnectionListenerFactory : IConnectionListenerFactory,
     public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
-        Protocols.Ip.Ipv4Endpoint local = StackEndPoints.ToStackEndPoint(endpoint);
-        TcpListener listener;
-        try
+        bool priorKnowledge = endpoint is PriorKnowledgeEndPoint;
+        Protocols.Ip.Ipv4Endpoint local = StackEndPoints.ToStackEndPoint(endpoint is PriorKnowledgeEndPoint h2c ? h2c.IPEndPoint : endpoint);
+        StackPortAcceptor acceptor;
+        lock (_acceptors)
         {
-            listener = _tcp.Listen(local, _options.Backlog, _options.ConnectionOptions);
-        }
-        catch (TcpException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse)
-        {
-            throw new AddressInUseException(e.Message, e);
+            if (!_acceptors.TryGetValue(local, out acceptor!) || acceptor.IsStopped)
+            {
+                TcpListener listener;
+                try
+                {
+                    listener = _tcp.Listen(local, _options.Backlog, _options.ConnectionOptions);
+                }
+                catch (TcpException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse)
+                {
+                    throw new AddressInUseException(e.Message, e);
+                }
+
+                acceptor = new StackPortAcceptor(listener, _pool, _options, _tcp.Stack.Options.TimeProvider, _logger);
+                _acceptors[local] = acceptor;
+            }
         }
 
-        StackTransportLog.Bound(_logger, endpoint, _tcp.StackName);
-        IConnectionListener bound = new StackConnectionListener(listener, StackEndPoints.ToIPEndPoint(listener.LocalEndPoint), _pool, _options, _tcp.Stack.Options.TimeProvider, _logger);
+        IConnectionListener bound = acceptor.Bind(priorKnowledge);
+        StackTransportLog.Bound(_logger, bound.EndPoint, _tcp.StackName);
         return ValueTask.FromResult(bound);
     }
 
-    /// <summary>True for IPv4 endpoints (and IPv4-mapped IPv6), which the stack can listen on.</summary>
+    /// <summary>True for IPv4 endpoints (and IPv4-mapped IPv6), which the stack can listen on, and their <see cref="PriorKnowledgeEndPoint"/>.</summary>
     /// <param name="endpoint">The endpoint Kestrel wants to bind.</param>
     /// <returns>Whether this factory binds it.</returns>
     public bool CanBind(EndPoint endpoint)
     {
         try
         {
-            _ = StackEndPoints.ToStackEndPoint(endpoint);
+            _ = StackEndPoints.ToStackEndPoint(endpoint is PriorKnowledgeEndPoint h2c ? h2c.IPEndPoint : endpoint);
             return true;
         }
         catch (NotSupportedException)

@@ -72,8 +72,8 @@ internal static class ServeWebApp
             kestrel.Limits.MaxRequestBodySize = MaxRequestBodyBytes;
             if (options.HttpPort is { } http)
             {
-                // HTTP/1.1, and HTTP/2 with prior knowledge (h2c): Kestrel tells them apart by the preface.
-                kestrel.Listen(IPAddress.Any, http, listen => listen.Protocols = HttpProtocols.Http1AndHttp2);
+                // HTTP/1.1, and HTTP/2 with prior knowledge (h2c): the transport tells them apart by the preface.
+                kestrel.ListenHttp1AndH2c(new IPEndPoint(IPAddress.Any, http));
             }
 
             if (options.HttpsPort is { } https)

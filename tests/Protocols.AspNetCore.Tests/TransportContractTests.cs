@@ -241,10 +241,37 @@ public sealed class TransportContractTests : IAsyncLifetime
         await Assert.ThrowsAsync<NotSupportedException>(() => factory.BindAsync(new IPEndPoint(IPAddress.IPv6Any, 80)).AsTask());
         await Assert.ThrowsAsync<AddressInUseException>(() => factory.BindAsync(new IPEndPoint(IPAddress.Any, Port)).AsTask());
 
+        Assert.True(factory.CanBind(new PriorKnowledgeEndPoint(new IPEndPoint(IPAddress.Any, 1))));
         IConnectionListener specific = await factory.BindAsync(new IPEndPoint(IPAddress.Parse("10.7.0.2"), 5081));
         await using (specific)
         {
             Assert.Equal(new IPEndPoint(IPAddress.Parse("10.7.0.2"), 5081), specific.EndPoint);
         }
+    }
+
+    [Fact]
+    public async Task A_port_with_a_prior_knowledge_listener_splits_its_connections_by_the_http2_preface()
+    {
+        StackConnectionListenerFactory factory = Factory();
+        var endpoint = new IPEndPoint(IPAddress.Any, 5082);
+        await using IConnectionListener http = await factory.BindAsync(endpoint);
+        await using IConnectionListener h2c = await factory.BindAsync(new PriorKnowledgeEndPoint(endpoint));
+        Assert.Equal(new PriorKnowledgeEndPoint(endpoint), h2c.EndPoint);
+        await Assert.ThrowsAsync<AddressInUseException>(() => factory.BindAsync(new PriorKnowledgeEndPoint(endpoint)).AsTask());
+
+        var target = new Ipv4Endpoint(StackPair.ServerAddress, 5082);
+        using TcpStream http2Client = await _pair.ClientTcp.ConnectAsync(target).WaitAsync(StackPair.Limit);
+        await http2Client.WriteAsync(Encoding.ASCII.GetBytes("PRI * HTTP/2.0\r\n"));
+        await Task.Delay(50);
+        await http2Client.WriteAsync(Encoding.ASCII.GetBytes("\r\nSM\r\n\r\nframes"));
+        using TcpStream http1Client = await _pair.ClientTcp.ConnectAsync(target).WaitAsync(StackPair.Limit);
+        await http1Client.WriteAsync(Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\n"));
+
+        await using ConnectionContext first = (await h2c.AcceptAsync().AsTask().WaitAsync(StackPair.Limit))!;
+        await using ConnectionContext second = (await http.AcceptAsync().AsTask().WaitAsync(StackPair.Limit))!;
+        http2Client.CompleteWrites();
+        http1Client.CompleteWrites();
+        Assert.Equal("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\nframes", await ReadAllAsync(first.Transport.Input)); // nothing was consumed by the peek
+        Assert.Equal("GET / HTTP/1.1\r\n", await ReadAllAsync(second.Transport.Input));
     }
 }

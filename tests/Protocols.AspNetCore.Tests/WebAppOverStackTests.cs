@@ -36,7 +36,7 @@ public sealed class WebAppOverStackTests : IAsyncLifetime
         builder.WebHost.UseProtocolsStack(_pair.ServerTcp, o => o.LingerTimeout = TimeSpan.FromSeconds(1));
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.Listen(IPAddress.Any, 80, listen => listen.Protocols = HttpProtocols.Http1AndHttp2);
+            kestrel.ListenHttp1AndH2c(new IPEndPoint(IPAddress.Any, 80));
             kestrel.Listen(IPAddress.Any, 443, listen =>
             {
                 listen.Protocols = HttpProtocols.Http1AndHttp2;
