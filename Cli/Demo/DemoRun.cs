@@ -4,7 +4,8 @@ using System.Net.Http.Headers;
 using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
-using Protocols.Cli.Http;
+using Microsoft.AspNetCore.Builder;
+using Protocols.Cli.Serve;
 using Protocols.Ip;
 using Protocols.Ip.Devices;
 using Protocols.Ip.Simulation;
@@ -39,8 +40,8 @@ internal sealed record DemoSettings(long Bytes, double Loss, int Seed, string? P
 internal sealed record DemoResult(long Bytes, TimeSpan Elapsed, TimeSpan WallClock, long Retransmissions, string TlsVersion, string CipherSuite, long LostFrames, bool VirtualTime);
 
 /// <summary>
-/// The demo: two stacks on an in-process link, an HTTPS server (the CLI's HTTP server behind
-/// SslStream) on one, HttpClient on the other, over the stacks' TCP and .NET's TLS.
+/// The demo: two stacks on an in-process link, an HTTPS server (serve's ASP.NET Core app on
+/// Kestrel over the stack transport) on one, HttpClient on the other, over the stacks' TCP and .NET's TLS.
 /// </summary>
 /// <remarks>
 /// By default the stacks run on a virtual clock driven fast: whenever neither stack, the link nor
@@ -233,16 +234,11 @@ internal static class DemoRun
 
         public async Task RunAsync()
         {
-            using var stop = new CancellationTokenSource();
-            using TcpListener listener = serverTcp.Listen(HttpsPort);
-            var serverOptions = new TlsServerOptions
-            {
-                CertificateContext = TlsCertificates.CreateContext(certificate),
-                ApplicationProtocols = [SslApplicationProtocol.Http11],
-                EnabledProtocols = SslProtocols.Tls13,
-            };
-            var httpServer = new HttpServer();
-            Task serving = ServeOneAsync(listener, serverOptions, httpServer, stop.Token);
+            // The server is serve's ASP.NET Core app: Kestrel over the server stack's TCP, HTTPS by Kestrel.
+            var counters = new ServeWebCounters();
+            WebApplication app = ServeWebApp.Create(serverTcp, new ServeWebOptions(null, HttpsPort, TlsCertificates.CreateContext(certificate)), counters);
+            await using var appScope = app.ConfigureAwait(false);
+            await app.StartAsync();
 
             TlsConnectionTrace? tls = null;
             var wall = Stopwatch.StartNew();
@@ -252,6 +248,7 @@ internal static class DemoRun
                 new TlsClientOptions { TrustedCertificates = [certificate], EnabledProtocols = SslProtocols.Tls13, Trace = console.TlsRecord },
                 new StackHttpOptions
                 {
+                    OfferHttp2 = false, // the demo traces HTTP/1.1 over TLS 1.3
                     Resolver = (name, _) => name == ServerName ? ValueTask.FromResult(ServerAddress) : throw new HttpRequestException($"unknown host {name}"),
                     OnTlsConnection = trace => tls = trace,
                 }))
@@ -273,11 +270,10 @@ internal static class DemoRun
                 console.Section("connection close: the client hangs up, the server follows (FIN exchange)");
             }
 
-            // Disposing HttpClient closed the connection (FIN); the server sees the end and closes its side.
-            await serving;
-            if (httpServer.Counters.BodyBytesSent != settings.Bytes)
+            // Disposing HttpClient closed the connection (FIN); Kestrel sees the end and closes its side.
+            if (counters.BodyBytesSent != settings.Bytes)
             {
-                throw new InvalidOperationException($"the server sent {httpServer.Counters.BodyBytesSent} bytes instead of {settings.Bytes}");
+                throw new InvalidOperationException($"the server sent {counters.BodyBytesSent} bytes instead of {settings.Bytes}");
             }
 
             await WaitForCloseAsync();
@@ -285,14 +281,7 @@ internal static class DemoRun
             Retransmissions = clientTcp.Counters.SegmentsRetransmitted + serverTcp.Counters.SegmentsRetransmitted;
             TlsVersion = tls?.NegotiatedVersion is Protocols.Tls.TlsVersion v ? TlsRecordEvent.VersionName(v) : "TLS ?";
             CipherSuite = tls?.CipherSuite is ushort s ? TlsRecordEvent.CipherSuiteName(s) : "?";
-        }
-
-        private static async Task ServeOneAsync(TcpListener listener, TlsServerOptions options, HttpServer http, CancellationToken cancellationToken)
-        {
-            TcpStream connection = await listener.AcceptAsync(cancellationToken);
-            connection.NoDelay = true;
-            await using SslStream tls = await TlsHandshake.AuthenticateAsServerAsync(connection, options, cancellationToken);
-            await http.ServeConnectionAsync(tls, cancellationToken);
+            await app.StopAsync();
         }
 
         private static async Task<long> VerifyAsync(Stream body, long expected)
@@ -309,9 +298,9 @@ internal static class DemoRun
 
                 for (int i = 0; i < n; i++)
                 {
-                    if (buffer[i] != HttpServer.PatternByte(position + i))
+                    if (buffer[i] != ServeWebApp.PatternByte(position + i))
                     {
-                        throw new InvalidDataException($"byte {position + i} of the body is {buffer[i]}, expected {HttpServer.PatternByte(position + i)}");
+                        throw new InvalidDataException($"byte {position + i} of the body is {buffer[i]}, expected {ServeWebApp.PatternByte(position + i)}");
                     }
                 }
 

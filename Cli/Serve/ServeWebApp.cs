@@ -175,8 +175,8 @@ internal static class ServeWebApp
             response.ContentLength = length;
         }
 
-        // The response starts before the body is read: HTTP/1.1 and HTTP/2 both stream it back.
-        await response.StartAsync(context.RequestAborted).ConfigureAwait(false);
+        // The response starts with the first flush, after the first read: a body Kestrel refuses
+        // (too large, bad chunk) still gets its 413 or 400; from then on the body streams back.
         var reader = request.BodyReader;
         var writer = response.BodyWriter;
         long echoed = 0;

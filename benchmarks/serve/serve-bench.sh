@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures 'protocols serve' over TUN with wrk (HTTP/1.1) and h2load (HTTP/2 over TLS), each in
 # its own network namespace, next to a reference server on the kernel's own sockets in the same run.
-# usage: serve-bench.sh NAME=PROTOCOLS_DLL... [--nginx] [--kestrel-kernel DLL] [--seconds S]
+# usage: serve-bench.sh NAME=PROTOCOLS_DLL... [--nginx] [--seconds S]
+# A NAME ending in -h1 is measured with wrk only (a server without HTTP/2).
 # Every target gets the same load; results go to stdout, one line per measurement.
 set -uo pipefail
 seconds=10
@@ -36,7 +37,7 @@ run_target() { # name dll index
   ip netns exec "$ns" wrk -t 2 -c 100 -d 3s http://10.66.0.2:8080/bytes/1000 >/dev/null 2>&1 # warm-up (JIT tiers)
   echo "== $name wrk http/1.1 GET /bytes/1000 (uptime: $(uptime | sed 's/.*average: //'))"
   ip netns exec "$ns" wrk -t 2 -c 100 -d ${seconds}s http://10.66.0.2:8080/bytes/1000 | grep -E "Requests/sec|Socket errors|Non-2xx|requests in"
-  if [ "${H2:-1}" = 1 ]; then
+  if [ "${H2:-1}" = 1 ] && [ "${name%-h1}" = "$name" ]; then
     echo "== $name h2load h2 over TLS -c 10 -m 100 -n 200000 GET /bytes/1000"
     ip netns exec "$ns" timeout 120 h2load -c 10 -m 100 -n 200000 https://10.66.0.2:8443/bytes/1000 2>&1 | grep -E "^finished|^requests:|^status codes"
   fi
@@ -55,8 +56,8 @@ done
 if [ "$nginx" = 1 ]; then
   ns=protocols-bench-nginx
   ip netns add $ns; ip -n $ns link set lo up
-  d=$(mktemp -d)
-  head -c 1000 /dev/zero > $d/1000
+  d=$(mktemp -d); chmod 755 "$d"
+  head -c 1000 /dev/zero > $d/1000; chmod 644 $d/1000
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $d/k.pem -out $d/c.pem -subj /CN=localhost -days 1 2>/dev/null
   cat > $d/nginx.conf <<NGX
 worker_processes 1;
