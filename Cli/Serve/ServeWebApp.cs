@@ -50,12 +50,23 @@ internal static class ServeWebApp
         "GET /bytes/N  N bytes where byte i is i % 251\n" +
         "POST /echo    the request body, back\n";
 
-    /// <summary>Builds the app (not started) with Kestrel listening through <paramref name="tcp"/>.</summary>
-    public static WebApplication Create(TcpLayer tcp, ServeWebOptions options, ServeWebCounters counters)
+    /// <summary>
+    /// Builds the app (not started) with Kestrel listening through <paramref name="tcp"/>, or, when
+    /// it is null, on the kernel's own sockets (the benchmark's reference: the same app, another transport).
+    /// </summary>
+    public static WebApplication Create(TcpLayer? tcp, ServeWebOptions options, ServeWebCounters counters)
     {
         WebApplicationBuilder builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "protocols-serve" });
         builder.WebHost.UseKestrelCore().UseKestrelHttpsConfiguration();
-        builder.WebHost.UseProtocolsStack(tcp);
+        if (tcp is not null)
+        {
+            builder.WebHost.UseProtocolsStack(tcp);
+        }
+        else
+        {
+            builder.WebHost.UseSockets();
+        }
+
         builder.Services.AddRoutingCore();
         builder.Logging.ClearProviders();
         if (options.Verbose)
@@ -72,8 +83,15 @@ internal static class ServeWebApp
             kestrel.Limits.MaxRequestBodySize = MaxRequestBodyBytes;
             if (options.HttpPort is { } http)
             {
-                // HTTP/1.1, and HTTP/2 with prior knowledge (h2c): the transport tells them apart by the preface.
-                kestrel.ListenHttp1AndH2c(new IPEndPoint(IPAddress.Any, http));
+                if (tcp is not null)
+                {
+                    // HTTP/1.1, and HTTP/2 with prior knowledge (h2c): the transport tells them apart by the preface.
+                    kestrel.ListenHttp1AndH2c(new IPEndPoint(IPAddress.Any, http));
+                }
+                else
+                {
+                    kestrel.Listen(IPAddress.Any, http); // kernel sockets: HTTP/1.1 (Kestrel has no h2c split there)
+                }
             }
 
             if (options.HttpsPort is { } https)

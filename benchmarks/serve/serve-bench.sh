@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Measures 'protocols serve' over TUN with wrk (HTTP/1.1) and h2load (HTTP/2 over TLS), each in
 # its own network namespace, next to a reference server on the kernel's own sockets in the same run.
-# usage: serve-bench.sh NAME=PROTOCOLS_DLL... [--nginx] [--seconds S]
+# usage: serve-bench.sh NAME=PROTOCOLS_DLL... [--nginx] [--kestrel-sockets DLL] [--seconds S]
+# --kestrel-sockets: serve's web app on the kernel's own sockets (benchmarks/serve/KestrelOnSockets).
 # A NAME ending in -h1 is measured with wrk only (a server without HTTP/2).
 # Every target gets the same load; results go to stdout, one line per measurement.
 set -uo pipefail
 seconds=10
 targets=()
 nginx=0
+kestrel=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
     --nginx) nginx=1; shift ;;
+    --kestrel-sockets) kestrel=$2; shift 2 ;;
     *) targets+=("$1"); shift ;;
   esac
 done
@@ -79,4 +82,19 @@ NGX
   ip netns exec $ns timeout 120 h2load -c 10 -m 100 -n 200000 https://127.0.0.1:8443/bytes/1000 2>&1 | grep -E "^finished|^requests:|^status codes"
   kill "$(cat $d/nginx.pid)"
   rm -rf "$d"
+fi
+
+if [ -n "$kestrel" ]; then
+  ns=protocols-bench-kestrel
+  ip netns add $ns; ip -n $ns link set lo up
+  ip netns exec $ns dotnet "$kestrel" 8080 8443 >/tmp/$ns.out 2>/tmp/$ns.err &
+  for _ in $(seq 100); do grep -q ready /tmp/$ns.out 2>/dev/null && break; sleep 0.1; done
+  ip netns exec $ns wrk -t 2 -c 100 -d 3s http://127.0.0.1:8080/bytes/1000 >/dev/null 2>&1
+  echo "== kestrel on kernel sockets wrk http/1.1 GET /bytes/1000 (uptime: $(uptime | sed 's/.*average: //'))"
+  ip netns exec $ns wrk -t 2 -c 100 -d ${seconds}s http://127.0.0.1:8080/bytes/1000 | grep -E "Requests/sec|Socket errors|Non-2xx|requests in"
+  echo "== kestrel on kernel sockets h2load h2 over TLS -c 10 -m 100 -n 200000 GET /bytes/1000"
+  ip netns exec $ns timeout 120 h2load -c 10 -m 100 -n 200000 https://127.0.0.1:8443/bytes/1000 2>&1 | grep -E "^finished|^requests:|^status codes"
+  ip netns pids $ns | xargs -r kill -INT
+  sleep 1
+  ip netns del $ns
 fi
