@@ -5,6 +5,7 @@ using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
+using Protocols.AspNetCore;
 using Protocols.Cli.Serve;
 using Protocols.Ip;
 using Protocols.Ip.Devices;
@@ -44,14 +45,12 @@ internal sealed record DemoResult(long Bytes, TimeSpan Elapsed, TimeSpan WallClo
 /// Kestrel over the stack transport) on one, HttpClient on the other, over the stacks' TCP and .NET's TLS.
 /// </summary>
 /// <remarks>
-/// By default the stacks run on a virtual clock driven fast: whenever neither stack, the link nor
-/// any continuation has work and nothing outside (TLS or HttpClient on the thread pool) has posted
-/// work for a short quiet period of real time, the clock jumps to the next event. A 200 ms
-/// retransmission timeout then costs a few real milliseconds, so even <c>--loss 0.05</c> finishes in
-/// seconds. TcpStream completions continue on the simulation's context, so SslStream and the HTTP
-/// code mostly run on the driving thread. Work that hops to the thread pool and takes longer than
-/// the quiet period can let time jump early; that can only cause a spurious retransmission.
-/// <c>--real-time</c> runs both stacks' own loops on the system clock instead.
+/// By default the stacks run on a virtual clock that moves only when everything waits (see
+/// <see cref="Drive"/>): TcpStream completions, SslStream, HttpClient and Kestrel's pipe
+/// continuations run on the simulation's context, on the driving thread, and the clock jumps to
+/// the next event only once that context and the thread pool are idle. Times in the trace are the
+/// link's and the stacks' alone (CPU time costs no virtual time), and one seed gives one TCP
+/// trace. <c>--real-time</c> runs both stacks' own loops on the system clock instead.
 /// </remarks>
 internal static class DemoRun
 {
@@ -62,17 +61,12 @@ internal static class DemoRun
     private static readonly Ipv4Address ServerAddress = Ipv4Address.Parse("10.0.0.2");
     private static readonly TimeSpan OneWayDelay = TimeSpan.FromMilliseconds(1);
 
-    /// <summary>How long the driver waits, in real time, for outside work before moving virtual time.</summary>
-    private static readonly TimeSpan QuietPeriod = TimeSpan.FromMilliseconds(2);
-
-    /// <summary>How long the driver waits when the process never stops computing (other work in the process).</summary>
-    private static readonly TimeSpan BusyProcessQuietPeriod = TimeSpan.FromMilliseconds(20);
-
-    /// <summary>The share of one core the process may use during a quiet period and still count as idle.</summary>
-    private const double BusyCpuShare = 0.3;
-
-    /// <summary>The most virtual time one fast-forward step skips towards a timer.</summary>
-    private static readonly TimeSpan MaxJump = TimeSpan.FromMilliseconds(50);
+    /// <summary>
+    /// How long the driver waits, in real time, for work outside the simulation (the thread pool) to
+    /// finish before it moves virtual time anyway: only a process busy with other work (tests running
+    /// beside it) waits that long, and its run is then no longer exactly repeatable.
+    /// </summary>
+    private static readonly TimeSpan MaxOutsideWait = TimeSpan.FromMilliseconds(200);
 
     public static DemoResult Run(DemoSettings settings, DemoConsole console)
     {
@@ -83,7 +77,7 @@ internal static class DemoRun
             TlsKeyLog.Enable(settings.KeyLog);
         }
 
-        using X509Certificate2 certificate = TlsCertificates.CreateSelfSigned([ServerName], [IPAddress.Parse(ServerAddress.ToString())]);
+        using X509Certificate2 certificate = DemoCertificate.Create(ServerName, IPAddress.Parse(ServerAddress.ToString()));
         Simulation? sim = settings.RealTime ? null : new Simulation(settings.Seed);
         TimeProvider clock = sim?.Clock ?? TimeProvider.System;
         MemoryNetwork network = sim?.Network ?? new MemoryNetwork(settings.Seed, TimeProvider.System);
@@ -101,11 +95,11 @@ internal static class DemoRun
 
         console.Line("protocols demo: HTTPS between two user-space TCP/IP stacks, inside this process");
         console.Line($"  client 10.0.0.1 <--- simulated link: 1 ms each way, {settings.Loss:0.###%} loss (seed {settings.Seed}) ---> server 10.0.0.2:443");
-        console.Line($"  the server presents a self-signed ECDSA P-256 certificate for {ServerName}, made just now; the client trusts it");
+        console.Line($"  the server presents a self-signed RSA 2048 certificate for {ServerName}, made just now; the client trusts it");
         console.Line($"  the client runs .NET's HttpClient over this stack: GET https://{ServerName}/bytes/{settings.Bytes} with TLS 1.3");
         console.Line(settings.RealTime
             ? "  both stacks run in real time; lines read: seconds since the first SYN, 'client >' sent by the client, 'client <' received"
-            : "  time is simulated (waits are skipped); lines read: seconds since the first SYN, 'client >' sent by the client, 'client <' received");
+            : "  time is simulated (it moves only when every task waits); lines read: seconds since the first SYN, 'client >' sent by the client, 'client <' received");
         console.Line();
 
         DateTimeOffset start = clock.GetUtcNow();
@@ -151,20 +145,19 @@ internal static class DemoRun
     }
 
     /// <summary>
-    /// Polls the simulation until <paramref name="task"/> completes, fast-forwarding idle time. A
-    /// frame arrival is stepped to at once (delivering it early relative to outside work is like a
-    /// faster application). A timer is approached only after a quiet period in which no simulation
-    /// work ran and the process used little CPU (TLS or HTTP work on the thread pool would show up
-    /// there), by at most <see cref="MaxJump"/> at a time; so work the driver cannot see can at
-    /// worst let a retransmission or delayed-ACK timer fire early, never a 60 s FIN_WAIT_2 or
-    /// TIME_WAIT timer. In a busy process (tests in parallel) it falls back to a longer quiet period.
+    /// Runs the simulation until <paramref name="task"/> completes. Virtual time moves only when
+    /// everything waits: the stacks and the link have nothing to do at this instant, no
+    /// continuation is queued on the simulation's context (where HttpClient's, SslStream's and
+    /// Kestrel's continuations run), and the thread pool has no work queued or running (what hops
+    /// there anyway: HttpClient's connection set-up, Kestrel's dispatch). Then the clock jumps to
+    /// the next event, a frame arrival or a timer. So a segment and its answer are exactly the
+    /// link's delay apart, and one seed gives one TCP trace.
     /// </summary>
     private static void Drive(Simulation sim, Task task, TimeSpan timeout, TimeSpan simulatedTimeout)
     {
         var wall = Stopwatch.StartNew();
         DateTimeOffset giveUp = sim.Now + simulatedTimeout;
-        var idle = Stopwatch.StartNew();
-        TimeSpan cpuAtIdle = Environment.CpuUsage.TotalTime;
+        var outsideBusy = new Stopwatch();
         while (!task.IsCompleted)
         {
             if (wall.Elapsed > timeout)
@@ -179,40 +172,38 @@ internal static class DemoRun
 
             if (sim.RunPending() > 0)
             {
-                idle.Restart();
-                cpuAtIdle = Environment.CpuUsage.TotalTime;
+                outsideBusy.Reset();
                 continue;
             }
 
-            DateTimeOffset now = sim.Now;
-            DateTimeOffset? next = sim.NextEvent();
-            if (next is DateTimeOffset due && sim.Network.NextDeliveryDue is DateTimeOffset frame && frame <= due)
+            if (!ThreadPoolIdle() && (outsideBusy.IsRunning ? outsideBusy.Elapsed < MaxOutsideWait : StartWaiting(outsideBusy)))
             {
-                sim.Step();
+                Thread.Yield(); // work on the thread pool may still post to the stacks at this instant
                 continue;
             }
 
-            TimeSpan quiet = idle.Elapsed;
-            if (quiet < QuietPeriod)
+            outsideBusy.Reset();
+            if (!sim.Step())
             {
-                Thread.Sleep(1);
-                continue;
+                Thread.Sleep(1); // nothing scheduled: only outside work (a real-time timer) can go on
             }
-
-            // This thread sleeps while it waits, so CPU the process used meanwhile is someone else's work.
-            TimeSpan cpu = Environment.CpuUsage.TotalTime - cpuAtIdle;
-            if (next is null || (cpu > quiet * BusyCpuShare && quiet < BusyProcessQuietPeriod))
-            {
-                Thread.Sleep(1);
-                continue;
-            }
-
-            sim.RunFor(next.Value - now < MaxJump ? next.Value - now : MaxJump);
-            idle.Restart();
-            cpuAtIdle = Environment.CpuUsage.TotalTime;
         }
 
         task.GetAwaiter().GetResult();
+
+        static bool StartWaiting(Stopwatch watch)
+        {
+            watch.Restart();
+            return true;
+        }
+    }
+
+    /// <summary>True when no thread-pool work is queued or running.</summary>
+    private static bool ThreadPoolIdle()
+    {
+        ThreadPool.GetMaxThreads(out int max, out _);
+        ThreadPool.GetAvailableThreads(out int available, out _);
+        return ThreadPool.PendingWorkItemCount == 0 && max - available == 0;
     }
 
     /// <summary>The exchange itself, the same in both modes.</summary>
@@ -236,7 +227,12 @@ internal static class DemoRun
         {
             // The server is serve's ASP.NET Core app: Kestrel over the server stack's TCP, HTTPS by Kestrel.
             var counters = new ServeWebCounters();
-            WebApplication app = ServeWebApp.Create(serverTcp, new ServeWebOptions(null, HttpsPort, TlsCertificates.CreateContext(certificate)), counters);
+            // In simulated time Kestrel's reads and flushes continue on the simulation's context too.
+            SynchronizationContext? simulation = SynchronizationContext.Current;
+            WebApplication app = ServeWebApp.Create(serverTcp, new ServeWebOptions(null, HttpsPort, TlsCertificates.CreateContext(certificate))
+            {
+                Transport = simulation is null ? null : transport => transport.ApplicationScheduler = new SynchronizationContextPipeScheduler(simulation),
+            }, counters);
             await using var appScope = app.ConfigureAwait(false);
             await app.StartAsync();
 

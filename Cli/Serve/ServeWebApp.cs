@@ -28,6 +28,9 @@ internal sealed record ServeWebOptions(ushort? HttpPort, ushort? HttpsPort, SslS
 
     /// <summary>The lowest level logged with <see cref="Verbose"/>.</summary>
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
+
+    /// <summary>Adjusts the stack transport (the demo runs Kestrel's continuations on the simulation's context).</summary>
+    public Action<StackTransportOptions>? Transport { get; init; }
 }
 
 /// <summary>
@@ -60,7 +63,7 @@ internal static class ServeWebApp
         builder.WebHost.UseKestrelCore().UseKestrelHttpsConfiguration();
         if (tcp is not null)
         {
-            builder.WebHost.UseProtocolsStack(tcp);
+            builder.WebHost.UseProtocolsStack(tcp, options.Transport);
         }
         else
         {
