@@ -69,6 +69,7 @@ error_log $d/error.log;
 events { worker_connections 1024; }
 http {
   access_log off;
+  keepalive_requests 10000000;
   server { listen 127.0.0.1:8080; listen 127.0.0.1:8443 ssl http2; ssl_certificate $d/c.pem; ssl_certificate_key $d/k.pem;
     location /bytes/ { alias $d/; } }
 }
