@@ -24,7 +24,7 @@ internal sealed class StackPortAcceptor
     /// <summary>RFC 9113 3.4: the client connection preface of HTTP/2.</summary>
     private static ReadOnlySpan<byte> Preface => "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8;
 
-    private readonly TcpListener _listener;
+    private readonly IReadOnlyList<TcpListener> _listeners;
     private readonly MemoryPool<byte> _pool;
     private readonly StackTransportOptions _options;
     private readonly TimeProvider _time;
@@ -37,9 +37,9 @@ internal sealed class StackPortAcceptor
     private bool _h2cBound;
     private Task? _accepting;
 
-    public StackPortAcceptor(TcpListener listener, MemoryPool<byte> pool, StackTransportOptions options, TimeProvider time, ILogger logger)
+    public StackPortAcceptor(IReadOnlyList<TcpListener> listeners, IPEndPoint endPoint, MemoryPool<byte> pool, StackTransportOptions options, TimeProvider time, ILogger logger)
     {
-        _listener = listener;
+        _listeners = listeners;
         _pool = pool;
         _options = options;
         _time = time;
@@ -47,7 +47,7 @@ internal sealed class StackPortAcceptor
         var bounded = new BoundedChannelOptions(Math.Max(1, options.Backlog)) { SingleWriter = false, SingleReader = false };
         _http = Channel.CreateBounded<StackConnection>(bounded);
         _h2c = Channel.CreateBounded<StackConnection>(bounded);
-        IPEndPoint = StackEndPoints.ToIPEndPoint(listener.LocalEndPoint);
+        IPEndPoint = endPoint;
     }
 
     /// <summary>The port's endpoint as Kestrel sees it.</summary>
@@ -76,20 +76,20 @@ internal sealed class StackPortAcceptor
                 _httpBound = true;
             }
 
-            _accepting ??= AcceptLoopAsync();
+            _accepting ??= Task.WhenAll(_listeners.Select(AcceptLoopAsync));
         }
 
         return new Listener(this, priorKnowledge);
     }
 
-    private async Task AcceptLoopAsync()
+    private async Task AcceptLoopAsync(TcpListener listener)
     {
         while (!_stop.IsCancellationRequested)
         {
             TcpStream stream;
             try
             {
-                stream = await _listener.AcceptAsync(_stop.Token).ConfigureAwait(false);
+                stream = await listener.AcceptAsync(_stop.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is ObjectDisposedException or OperationCanceledException || e is TcpException { SocketErrorCode: SocketError.OperationAborted })
             {
@@ -130,8 +130,11 @@ internal sealed class StackPortAcceptor
             }
         }
 
-        _http.Writer.TryComplete();
-        _h2c.Writer.TryComplete();
+        if (_stop.IsCancellationRequested)
+        {
+            _http.Writer.TryComplete();
+            _h2c.Writer.TryComplete();
+        }
     }
 
     /// <summary>Waits for the first bytes (bounded by the linger time's big brother, 10 s) and queues the connection on the side they name.</summary>
@@ -212,7 +215,10 @@ internal sealed class StackPortAcceptor
         if (last)
         {
             _stop.Cancel();
-            _listener.Dispose(); // new SYNs are refused
+            foreach (TcpListener listener in _listeners)
+            {
+                listener.Dispose(); // new SYNs are refused
+            }
         }
     }
 

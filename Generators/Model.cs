@@ -79,6 +79,7 @@ namespace Protocols.Generators
         int FixedLength,
         int HeaderLengthField,
         int HeaderLengthUnit,
+        int HeaderLengthBias,
         string HeaderLengthSource,
         int TotalLengthField,
         int PayloadLengthField,

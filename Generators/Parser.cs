@@ -134,7 +134,7 @@ namespace Protocols.Generators
 
             // Struct-level references.
             int headerLengthField = -1, totalLengthField = -1, payloadLengthField = -1, checksumField = -1;
-            int unit = 1, coverage = 0;
+            int unit = 1, bias = 0, coverage = 0;
             string headerLengthSource = "HeaderLength";
             bool zeroMeansNone = false;
             var roles = new Dictionary<int, string>();
@@ -213,6 +213,10 @@ namespace Protocols.Generators
                         {
                             unit = u;
                         }
+                        else if (named.Key == "Bias" && named.Value.Value is int b)
+                        {
+                            bias = b;
+                        }
                         else if (named.Key == "Source" && named.Value.Value is int s && s >= 0 && s < LengthSourceNames.Length)
                         {
                             headerLengthSource = LengthSourceNames[s];
@@ -223,6 +227,12 @@ namespace Protocols.Generators
                     {
                         diagnostics.Add(Diag(Diagnostics.WrongReferenceType, attributeLocation, shortName, referenced.Name,
                             $"Unit is {unit}; it must be at least 1 byte per unit"));
+                    }
+
+                    if (bias is < 0 or > 255)
+                    {
+                        diagnostics.Add(Diag(Diagnostics.WrongReferenceType, attributeLocation, shortName, referenced.Name,
+                            $"Bias is {bias}; it must be 0 to 255 units (the units the field does not count, e.g. 1 for an IPv6 extension header)"));
                     }
                 }
                 else if (name == TotalLengthAttribute)
@@ -251,6 +261,7 @@ namespace Protocols.Generators
                 totalBits / 8,
                 headerLengthField,
                 unit,
+                bias,
                 headerLengthSource,
                 totalLengthField,
                 payloadLengthField,

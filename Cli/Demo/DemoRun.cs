@@ -245,7 +245,7 @@ internal static class DemoRun
                 new StackHttpOptions
                 {
                     OfferHttp2 = false, // the demo traces HTTP/1.1 over TLS 1.3
-                    Resolver = (name, _) => name == ServerName ? ValueTask.FromResult(ServerAddress) : throw new HttpRequestException($"unknown host {name}"),
+                    Resolver = (name, _) => name == ServerName ? ValueTask.FromResult<IpAddress>(ServerAddress) : throw new HttpRequestException($"unknown host {name}"),
                     OnTlsConnection = trace => tls = trace,
                 }))
             { Timeout = settings.Timeout })

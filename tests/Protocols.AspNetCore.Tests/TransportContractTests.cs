@@ -41,7 +41,7 @@ public sealed class TransportContractTests : IAsyncLifetime
     private async Task<(TcpStream Client, ConnectionContext Server)> ConnectAsync()
     {
         ValueTask<ConnectionContext?> accept = _listener.AcceptAsync();
-        TcpStream client = await _pair.ClientTcp.ConnectAsync(new Ipv4Endpoint(StackPair.ServerAddress, Port)).WaitAsync(StackPair.Limit);
+        TcpStream client = await _pair.ClientTcp.ConnectAsync(new IpEndpoint(StackPair.ServerAddress, Port)).WaitAsync(StackPair.Limit);
         ConnectionContext? server = await accept.AsTask().WaitAsync(StackPair.Limit);
         Assert.NotNull(server);
         return (client, server);
@@ -225,7 +225,7 @@ public sealed class TransportContractTests : IAsyncLifetime
         await _listener.UnbindAsync();
         Assert.Null(await pending.AsTask().WaitAsync(StackPair.Limit));
         Assert.Null(await _listener.AcceptAsync().AsTask().WaitAsync(StackPair.Limit));
-        var refused = await Assert.ThrowsAsync<TcpException>(() => _pair.ClientTcp.ConnectAsync(new Ipv4Endpoint(StackPair.ServerAddress, Port)).WaitAsync(StackPair.Limit));
+        var refused = await Assert.ThrowsAsync<TcpException>(() => _pair.ClientTcp.ConnectAsync(new IpEndpoint(StackPair.ServerAddress, Port)).WaitAsync(StackPair.Limit));
         Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
     }
 
@@ -259,7 +259,7 @@ public sealed class TransportContractTests : IAsyncLifetime
         Assert.Equal(new PriorKnowledgeEndPoint(endpoint), h2c.EndPoint);
         await Assert.ThrowsAsync<AddressInUseException>(() => factory.BindAsync(new PriorKnowledgeEndPoint(endpoint)).AsTask());
 
-        var target = new Ipv4Endpoint(StackPair.ServerAddress, 5082);
+        var target = new IpEndpoint(StackPair.ServerAddress, 5082);
         using TcpStream http2Client = await _pair.ClientTcp.ConnectAsync(target).WaitAsync(StackPair.Limit);
         await http2Client.WriteAsync(Encoding.ASCII.GetBytes("PRI * HTTP/2.0\r\n"));
         await Task.Delay(50);

@@ -13,6 +13,7 @@ using Microsoft.Extensions.Logging;
 using Protocols.Ip;
 using Protocols.Tcp;
 using Protocols.Tls;
+using Protocols.Wire;
 
 namespace Protocols.AspNetCore.Tests;
 
@@ -86,7 +87,7 @@ public sealed class WebAppOverStackTests : IAsyncLifetime
 
     private HttpClient Client() => new(_pair.Client.CreateHttpHandler(
         new TlsClientOptions { TrustedCertificates = [_certificate] },
-        new StackHttpOptions { Resolver = (name, _) => name == ServerName ? ValueTask.FromResult(StackPair.ServerAddress) : throw new HttpRequestException(name) }))
+        new StackHttpOptions { Resolver = (name, _) => name == ServerName ? ValueTask.FromResult<IpAddress>(StackPair.ServerAddress) : throw new HttpRequestException(name) }))
     { Timeout = StackPair.Limit };
 
     [Fact]
@@ -190,7 +191,7 @@ public sealed class WebAppOverStackTests : IAsyncLifetime
     [Fact]
     public async Task A_client_that_vanishes_mid_response_aborts_the_request_and_the_server_goes_on()
     {
-        TcpStream raw = await _pair.ClientTcp.ConnectAsync(new Ipv4Endpoint(StackPair.ServerAddress, 80)).WaitAsync(StackPair.Limit);
+        TcpStream raw = await _pair.ClientTcp.ConnectAsync(new IpEndpoint(StackPair.ServerAddress, 80)).WaitAsync(StackPair.Limit);
         await raw.WriteAsync(Encoding.ASCII.GetBytes("GET /bytes/100000000 HTTP/1.1\r\nHost: 10.7.0.2\r\n\r\n"));
         byte[] some = new byte[64 * 1024];
         await raw.ReadExactlyAsync(some).AsTask().WaitAsync(StackPair.Limit);

@@ -98,7 +98,7 @@ public sealed class ServeMalformedRequestTests : IAsyncLifetime
     [MemberData(nameof(HostileRequests))]
     public async Task Malformed_requests_get_kestrels_status(string request, int status)
     {
-        using TcpStream stream = await _client.Tcp().ConnectAsync(new Ipv4Endpoint(ServerAddress, 8080)).WaitAsync(Limit);
+        using TcpStream stream = await _client.Tcp().ConnectAsync(new IpEndpoint(ServerAddress, 8080)).WaitAsync(Limit);
         await stream.WriteAsync(Encoding.Latin1.GetBytes(request));
         var response = new MemoryStream();
         byte[] buffer = new byte[4096];
