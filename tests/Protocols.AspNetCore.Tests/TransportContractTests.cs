@@ -230,16 +230,26 @@ public sealed class TransportContractTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Binds_ipv4_endpoints_only_and_reports_a_port_in_use()
+    public async Task Binds_ip_endpoints_with_a_port_dual_stack_on_the_ipv6_any_address_and_reports_a_port_in_use()
     {
         StackConnectionListenerFactory factory = Factory();
         Assert.True(factory.CanBind(new IPEndPoint(IPAddress.Any, 1)));
         Assert.True(factory.CanBind(new IPEndPoint(IPAddress.Parse("10.7.0.2").MapToIPv6(), 1)));
-        Assert.False(factory.CanBind(new IPEndPoint(IPAddress.IPv6Any, 1)));
+        Assert.True(factory.CanBind(new IPEndPoint(IPAddress.IPv6Any, 1)));
         Assert.False(factory.CanBind(new UnixDomainSocketEndPoint("/tmp/x.sock")));
         Assert.False(factory.CanBind(new IPEndPoint(IPAddress.Any, 0)));
-        await Assert.ThrowsAsync<NotSupportedException>(() => factory.BindAsync(new IPEndPoint(IPAddress.IPv6Any, 80)).AsTask());
+        await Assert.ThrowsAsync<NotSupportedException>(() => factory.BindAsync(new UnixDomainSocketEndPoint("/tmp/x.sock")).AsTask());
         await Assert.ThrowsAsync<AddressInUseException>(() => factory.BindAsync(new IPEndPoint(IPAddress.Any, Port)).AsTask());
+
+        // [::] is dual-stack, as Kestrel's ListenAnyIP expects: on this IPv4-only stack it takes IPv4 clients.
+        IConnectionListener any = await factory.BindAsync(new IPEndPoint(IPAddress.IPv6Any, 5083));
+        await using (any)
+        {
+            ValueTask<ConnectionContext?> accept = any.AcceptAsync();
+            using TcpStream client = await _pair.ClientTcp.ConnectAsync(new IpEndpoint(StackPair.ServerAddress, 5083)).WaitAsync(StackPair.Limit);
+            await using ConnectionContext? server = await accept.AsTask().WaitAsync(StackPair.Limit);
+            Assert.Equal(new IPEndPoint(IPAddress.Parse("10.7.0.2"), 5083), server!.LocalEndPoint);
+        }
 
         Assert.True(factory.CanBind(new PriorKnowledgeEndPoint(new IPEndPoint(IPAddress.Any, 1))));
         IConnectionListener specific = await factory.BindAsync(new IPEndPoint(IPAddress.Parse("10.7.0.2"), 5081));
