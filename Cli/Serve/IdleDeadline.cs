@@ -1,4 +1,4 @@
-namespace Protocols.Cli.Http;
+namespace Protocols.Cli.Serve;
 
 /// <summary>
 /// The idle timeout of one connection: a token cancelled when no read or write made progress for
