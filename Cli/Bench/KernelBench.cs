@@ -117,7 +117,9 @@ internal static class KernelBench
         }
 
         log?.Invoke($"stack on {device}");
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // The loop has its own stop, not linked to Ctrl-C: closing the streams and listeners on the way
+        // out needs the loop running, so it stops last, in the finally below.
+        using var stop = new CancellationTokenSource();
         using var stack = new NetworkStack(new NetworkStackOptions { Name = "bench-kernel", RequestQueueCapacity = 65536 });
         Task? loop = null;
         try
