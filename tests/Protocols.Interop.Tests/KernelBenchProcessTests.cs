@@ -63,12 +63,13 @@ public sealed class KernelBenchProcessTests(ITestOutputHelper output)
             }
 
             Thread.Sleep(1500);
-            Assert.Equal(0, ProtocolsCli.Interrupt(bench));
+            (int signal, int sent) = ProtocolsCli.InterruptOrTerminate(bench);
+            Assert.Equal(0, sent);
             if (!bench.WaitForExit(TimeSpan.FromSeconds(30)))
             {
                 InteropEnvironment.KillQuietly(bench);
                 bench.WaitForExit(TimeSpan.FromSeconds(5));
-                Assert.Fail($"bench did not stop within 30 s of SIGINT; its log:\n{(errors.Wait(TimeSpan.FromSeconds(5)) ? errors.Result : "(unread)")}");
+                Assert.Fail($"bench did not stop within 30 s of signal {signal}; its log:\n{(errors.Wait(TimeSpan.FromSeconds(5)) ? errors.Result : "(unread)")}");
             }
 
             output.WriteLine(errors.Result);

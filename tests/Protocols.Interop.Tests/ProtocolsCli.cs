@@ -33,6 +33,32 @@ public static partial class ProtocolsCli
     /// <summary>Sends SIGINT (Ctrl-C) to a process we started.</summary>
     public static int Interrupt(Process process) => Kill(process.Id, SIGINT);
 
+    /// <summary>
+    /// SIGINT, as Ctrl-C sends it, unless the process inherited SIGINT ignored (a test run started in
+    /// the background of a non-interactive shell passes that on, and an ignored SIGINT stays ignored
+    /// across exec): then SIGTERM, which the command handles the same way.
+    /// </summary>
+    /// <returns>The signal sent, and kill's result.</returns>
+    public static (int Signal, int Result) InterruptOrTerminate(Process process)
+    {
+        int signal = IgnoresSigint(process.Id) ? SIGTERM : SIGINT;
+        return (signal, Kill(process.Id, signal));
+    }
+
+    private static bool IgnoresSigint(int pid)
+    {
+        foreach (string line in File.ReadLines($"/proc/{pid}/status"))
+        {
+            if (line.StartsWith("SigIgn:", StringComparison.Ordinal))
+            {
+                ulong mask = ulong.Parse(line.AsSpan(7).Trim(), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture);
+                return (mask & (1UL << (SIGINT - 1))) != 0;
+            }
+        }
+
+        return false;
+    }
+
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);
 }

@@ -11,14 +11,18 @@ internal static class AllocationAssert
         typeof(LengthPrefixedFraming).Assembly.GetCustomAttribute<DebuggableAttribute>()?.IsJITOptimizerDisabled != true;
 
     /// <summary>
-    /// In Release nothing at all may be allocated; a Debug build compiles async state machines as
-    /// classes (one small object per call), so there only a per-message bound far below the message sizes holds.
+    /// In Release no message may allocate: the smallest object is 24 bytes, so anything allocated per
+    /// message would total at least 24 bytes per message; the bound of 4 leaves room only for a one-off
+    /// allocation on the thread that is not the code under test's (3.9 KB once in 2,800 messages was
+    /// seen on a loaded machine). A Debug build compiles async state
+    /// machines as classes (one small object per call), so there only a per-message bound far below
+    /// the message sizes holds.
     /// </summary>
     public static void NothingPerMessage(long allocated, int messages)
     {
         if (Optimized)
         {
-            Assert.Equal(0, allocated);
+            Assert.True(allocated < 4L * messages, $"{allocated} bytes allocated over {messages} messages");
         }
         else
         {
