@@ -211,19 +211,6 @@ public class TracingTests
         }
     }
 
-    private sealed class ListLogger(LogLevel minimum) : ILogger
-    {
-        public List<(LogLevel Level, string Message)> Entries { get; } = [];
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= minimum;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            Entries.Add((logLevel, formatter(state, exception)));
-    }
-
     [Fact]
     public void TracingDeviceLogsThroughILoggerOnlyWhenEnabled()
     {
