@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -8,77 +9,42 @@ namespace Protocols.Cli.Bench;
 /// <summary><c>protocols bench</c>: goodput of one TCP connection between two in-process stacks (CLI.md).</summary>
 internal sealed class BenchVerb : Verb
 {
-    /// <inheritdoc/>
-    public override string Name => "bench";
+    private readonly Option<double> _seconds;
+    private readonly Option<int?> _mtu;
+    private readonly Option<double> _loss;
+    private readonly Option<double> _rtt;
+    private readonly Option<int> _seed;
+    private readonly Option<bool> _json;
 
-    /// <inheritdoc/>
-    public override string Summary => "throughput of one TCP connection between two in-process stacks";
-
-    /// <inheritdoc/>
-    public override string Usage => "protocols bench [--seconds S] [--mtu M] [--loss P] [--rtt MS] [--seed N] [--json]";
-
-    /// <inheritdoc/>
-    public override string Description =>
-        "Two stacks (10.0.0.1 and 10.0.0.2) on an in-process simulated link transfer data over one TCP\n" +
-        "connection for S seconds of wall-clock time and report the goodput (bytes the receiving\n" +
-        "application read, per wall-clock second). Both stacks run on one thread in virtual time: the\n" +
-        "link delay (--rtt, half each way) and loss shape TCP's behaviour, and time jumps over the\n" +
-        "waits, so the figure is the stacks' own processing speed. --json prints one object:\n" +
-        "{\"gbps\": G, \"bytes\": B, \"seconds\": S, \"retransmissions\": R, \"mtu\": M, \"loss\": P}.";
-
-    /// <inheritdoc/>
-    public override IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        new("--seconds", OptionKind.Number, "S", "wall-clock seconds to transfer (default 5; up to 3600)"),
-        new("--mtu", OptionKind.PositiveInteger, "M", "the link MTU (default 1500; 576 to 65535)"),
-        new("--loss", OptionKind.Fraction, "P", "fraction of frames dropped each way (default 0; below 1)"),
-        new("--rtt", OptionKind.Number, "MS", "round-trip time of the link in milliseconds (default 1; 0.01 to 10000)"),
-        new("--seed", OptionKind.Integer, "N", "seed of the link's randomness (default 1)"),
-        new("--json", OptionKind.Flag, "", "print one JSON object instead of text"),
-    ];
-
-    /// <summary>Checks the options; throws <see cref="UsageException"/> naming the flag.</summary>
-    public static BenchSettings Parse(ParsedArguments arguments)
+    /// <summary>Declares the verb's options.</summary>
+    public BenchVerb()
+        : base("bench",
+            "Throughput of one TCP connection between two in-process stacks",
+            "Two stacks (10.0.0.1 and 10.0.0.2) on an in-process simulated link transfer data over one TCP\n" +
+            "connection for S seconds of wall-clock time and report the goodput (bytes the receiving\n" +
+            "application read, per wall-clock second). Both stacks run on one thread in virtual time: the\n" +
+            "link delay (--rtt, half each way) and loss shape TCP's behaviour, and time jumps over the\n" +
+            "waits, so the figure is the stacks' own processing speed. --json prints one object:\n" +
+            "{\"gbps\": G, \"bytes\": B, \"seconds\": S, \"retransmissions\": R, \"mtu\": M, \"loss\": P}.")
     {
-        double seconds = arguments.GetNumber("--seconds", 5);
-        if (seconds is <= 0 or > 3600)
-        {
-            throw new UsageException(string.Create(CultureInfo.InvariantCulture, $"--seconds: expected more than 0 and at most 3600, got {seconds}"));
-        }
-
-        long mtu = arguments.GetInteger("--mtu", 1500);
-        if (mtu is < 576 or > 65535)
-        {
-            throw new UsageException($"--mtu: expected 576 to 65535, got {mtu}");
-        }
-
-        double loss = arguments.GetFraction("--loss", 0);
-        if (loss >= 1)
-        {
-            throw new UsageException("--loss: must be below 1 (nothing would get through)");
-        }
-
-        double rtt = arguments.GetNumber("--rtt", 1);
-        if (rtt is < 0.01 or > 10_000)
-        {
-            throw new UsageException(string.Create(CultureInfo.InvariantCulture, $"--rtt: expected 0.01 to 10000 milliseconds, got {rtt}"));
-        }
-
-        long seed = arguments.GetInteger("--seed", 1);
-        if (seed > int.MaxValue - 1)
-        {
-            throw new UsageException($"--seed: expected at most {int.MaxValue - 1}, got {seed}");
-        }
-
-        return new BenchSettings(TimeSpan.FromSeconds(seconds), (int)mtu, loss, TimeSpan.FromMilliseconds(rtt), (int)seed);
+        _seconds = Add(CommonOptions.Value("--seconds", "S", "wall-clock seconds to transfer (up to 3600)", OptionValues.Number(0, 3600, minimumExcluded: true), () => 5.0));
+        _mtu = Add(CommonOptions.Mtu(576, "the link MTU (576 to 65535)", defaultMtu: 1500));
+        _loss = Add(CommonOptions.Loss("fraction of frames dropped each way, below 1"));
+        _rtt = Add(CommonOptions.Value("--rtt", "MS", "round-trip time of the link in milliseconds (0.01 to 10000)", OptionValues.Number(0.01, 10_000, unit: "milliseconds"), () => 1.0));
+        _seed = Add(CommonOptions.Seed("seed of the link's randomness", maximum: int.MaxValue - 1));
+        _json = Add(CommonOptions.Flag("--json", "print one JSON object instead of text"));
     }
 
+    /// <summary>The settings of a parse result without errors.</summary>
+    public BenchSettings Bind(ParseResult parse) =>
+        new(TimeSpan.FromSeconds(parse.GetValue(_seconds)), parse.GetValue(_mtu) ?? 1500, parse.GetValue(_loss), TimeSpan.FromMilliseconds(parse.GetValue(_rtt)), parse.GetValue(_seed));
+
     /// <inheritdoc/>
-    public override int Run(ParsedArguments arguments, VerbConsole console)
+    public override int Run(ParseResult parse, VerbConsole console)
     {
-        BenchSettings settings = Parse(arguments);
+        BenchSettings settings = Bind(parse);
         BenchResult result = TransferBench.Run(settings);
-        console.Out.WriteLine(arguments.Has("--json") ? ToJson(result) : ToText(result));
+        console.Out.WriteLine(parse.GetValue(_json) ? ToJson(result) : ToText(result));
         return CliApp.Success;
     }
 

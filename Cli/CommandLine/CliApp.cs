@@ -1,3 +1,6 @@
+using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Invocation;
 using Protocols.Cli.Bench;
 using Protocols.Cli.Get;
 using Protocols.Cli.Serve;
@@ -5,72 +8,12 @@ using Protocols.Cli.Verbs;
 
 namespace Protocols.Cli.CommandLine;
 
-/// <summary>Where a verb writes: standard output for results, standard error for diagnostics.</summary>
-/// <param name="Out">Results (trace lines, JSON).</param>
-/// <param name="Error">Errors and notes.</param>
-internal sealed record VerbConsole(TextWriter Out, TextWriter Error)
-{
-    /// <summary>Opens standard output for binary data (a <c>get</c> body); tests replace it.</summary>
-    public Func<Stream> OpenBinaryOut { get; init; } = Console.OpenStandardOutput;
-}
-
-/// <summary>A verb of the <c>protocols</c> command.</summary>
-internal abstract class Verb
-{
-    /// <summary>The verb's name on the command line.</summary>
-    public abstract string Name { get; }
-
-    /// <summary>One line for the verb list of <c>protocols --help</c>.</summary>
-    public abstract string Summary { get; }
-
-    /// <summary>The usage line, e.g. <c>protocols decode FILE [--json]</c>.</summary>
-    public abstract string Usage { get; }
-
-    /// <summary>A paragraph shown by <c>protocols VERB --help</c> under the usage line.</summary>
-    public abstract string Description { get; }
-
-    /// <summary>The options the verb accepts (besides <c>--help</c> and <c>--verbose</c>).</summary>
-    public abstract IReadOnlyList<OptionSpec> Options { get; }
-
-    /// <summary>Minimum number of positional arguments.</summary>
-    public virtual int MinPositionals => 0;
-
-    /// <summary>Maximum number of positional arguments.</summary>
-    public virtual int MaxPositionals => 0;
-
-    /// <summary>The name of the positional argument in error messages.</summary>
-    public virtual string PositionalName => "argument";
-
-    /// <summary>Runs the verb. Returns the exit code; throws <see cref="UsageException"/> for bad values found late.</summary>
-    public abstract int Run(ParsedArguments arguments, VerbConsole console);
-
-    /// <summary>Writes the verb's help text.</summary>
-    public void WriteHelp(TextWriter writer)
-    {
-        writer.WriteLine($"usage: {Usage}");
-        writer.WriteLine();
-        writer.WriteLine(Description);
-        writer.WriteLine();
-        writer.WriteLine("options:");
-        var rows = new List<(string Left, string Help)>();
-        foreach (OptionSpec option in Options)
-        {
-            rows.Add((option.Kind == OptionKind.Flag ? option.Name : $"{option.Name} {option.ValueName}", option.Help));
-        }
-
-        rows.Add((ArgumentParser.Verbose, "show stack traces of failures"));
-        rows.Add(("--help", "show this help"));
-        int width = rows.Max(r => r.Left.Length) + 2;
-        foreach ((string left, string help) in rows)
-        {
-            writer.WriteLine($"  {left.PadRight(width)}{help}");
-        }
-    }
-}
-
 /// <summary>
-/// The entry point shared by <c>Program</c> and the tests: dispatches to a verb, maps failures
-/// to exit codes (2 bad arguments, 1 other failures) and one-line messages on standard error.
+/// The entry point shared by <c>Program</c> and the tests: builds the System.CommandLine root
+/// command from the verbs, and maps the outcome to CLI.md's contract: exit 0 on success, 2 with
+/// one line naming the flag for a bad command line, 1 with one line for any other failure (the
+/// stack trace too only with <c>--verbose</c>). Help, <c>--version</c> and the <c>[suggest]</c>
+/// directive that shell completion (dotnet-suggest) calls are the library's own.
 /// </summary>
 internal static class CliApp
 {
@@ -83,62 +26,73 @@ internal static class CliApp
     /// <summary>Exit code of bad arguments.</summary>
     public const int UsageError = 2;
 
-    /// <summary>All verbs, in help order.</summary>
-    public static IReadOnlyList<Verb> Verbs { get; } = [new DecodeVerb(), new DemoVerb(), new ServeVerb(), new GetVerb(), new BenchVerb()];
+    /// <summary>Creates every verb, in help order (each call makes new instances: options hold no state, but commands have parents).</summary>
+    public static IReadOnlyList<Verb> CreateVerbs() => [new DecodeVerb(), new DemoVerb(), new ServeVerb(), new GetVerb(), new BenchVerb()];
+
+    /// <summary>The root command with every verb of <paramref name="verbs"/> and the common options.</summary>
+    public static RootCommand CreateRoot(IReadOnlyList<Verb> verbs)
+    {
+        var root = new RootCommand("A user-space TCP/IP stack for .NET, and tools around it.");
+        root.Options.Add(CommonOptions.Verbose);
+        foreach (Verb verb in verbs)
+        {
+            UsageErrors.AddCommonValidators(verb.Command);
+            root.Subcommands.Add(verb.Command);
+        }
+
+        // 'protocols VERB --help': the library's generated help, then the verb's details.
+        if (root.Options.OfType<HelpOption>().FirstOrDefault() is { Action: HelpAction generated } helpOption)
+        {
+            helpOption.Action = new VerbHelpAction(generated, verbs);
+        }
+
+        return root;
+    }
 
     /// <summary>Runs the command line <paramref name="args"/> writing to <paramref name="stdout"/> and <paramref name="stderr"/>.</summary>
     public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
     {
-        var console = new VerbConsole(stdout, stderr);
-        bool verbose = args.Contains(ArgumentParser.Verbose);
-        if (args.Count == 0)
+        IReadOnlyList<Verb> verbs = CreateVerbs();
+        RootCommand root = CreateRoot(verbs);
+        bool verbose = args.Contains(CommonOptions.Verbose.Name);
+        var console = new VerbConsole(stdout, stderr) { Verbose = verbose };
+        foreach (Verb verb in verbs)
         {
-            stderr.WriteLine($"error: no verb given (one of: {string.Join(", ", Verbs.Select(v => v.Name))}; see 'protocols --help')");
+            verb.Command.SetAction(parse => verb.Run(parse, console));
+        }
+
+        ParseResult parse = root.Parse(args);
+        var invocation = new InvocationConfiguration
+        {
+            Output = stdout,
+            Error = stderr,
+            EnableDefaultExceptionHandler = false,
+            ProcessTerminationTimeout = null, // servers handle SIGINT/SIGTERM themselves (CLI.md: exit 0)
+        };
+        if (parse.Action is { } action && action is not ParseErrorAction && !ReferenceEquals(action, parse.CommandResult.Command.Action))
+        {
+            // --help, --version, [suggest] (shell completion), [diagram]: the library's own actions.
+            return parse.Invoke(invocation);
+        }
+
+        if (UsageErrors.Describe(parse, args, [.. verbs.Select(v => v.Name)]) is { } usage)
+        {
+            stderr.WriteLine($"error: {usage}");
             return UsageError;
-        }
-
-        string first = args[0];
-        if (first is "--help" or "-h" or "help")
-        {
-            WriteHelp(stdout);
-            return Success;
-        }
-
-        if (first == "--version")
-        {
-            stdout.WriteLine($"protocols {typeof(CliApp).Assembly.GetName().Version}");
-            return Success;
-        }
-
-        Verb? verb = Verbs.FirstOrDefault(v => v.Name == first);
-        if (verb is null)
-        {
-            stderr.WriteLine(first.StartsWith('-')
-                ? $"error: {first}: unknown option (expected a verb first; see 'protocols --help')"
-                : $"error: {first}: unknown verb (one of: {string.Join(", ", Verbs.Select(v => v.Name))})");
-            return UsageError;
-        }
-
-        var rest = args.Skip(1).ToList();
-        if (rest.Contains("--help") || rest.Contains("-h"))
-        {
-            verb.WriteHelp(stdout);
-            return Success;
         }
 
         try
         {
-            ParsedArguments parsed = ArgumentParser.Parse(verb.Name, rest, verb.Options, verb.MinPositionals, verb.MaxPositionals, verb.PositionalName);
-            return verb.Run(parsed, console);
+            return parse.Invoke(invocation);
         }
         catch (UsageException e)
         {
-            stderr.WriteLine($"error: {e.Message}");
+            stderr.WriteLine($"error: {UsageErrors.OneLine(e.Message)}");
             return UsageError;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            stderr.WriteLine($"error: {OneLine(e.Message)}");
+            stderr.WriteLine($"error: {UsageErrors.OneLine(e.Message)}");
             if (verbose)
             {
                 stderr.WriteLine(e.ToString());
@@ -147,25 +101,30 @@ internal static class CliApp
             return Failure;
         }
     }
+}
 
-    /// <summary>Writes the overall help.</summary>
-    public static void WriteHelp(TextWriter writer)
+/// <summary>The <c>--help</c> action: the library's generated help, followed for a verb by its <see cref="Verb.Details"/>.</summary>
+internal sealed class VerbHelpAction(HelpAction generated, IReadOnlyList<Verb> verbs) : SynchronousCommandLineAction
+{
+    /// <inheritdoc/>
+    public override bool ClearsParseErrors => true;
+
+    /// <inheritdoc/>
+    public override int Invoke(ParseResult parseResult)
     {
-        writer.WriteLine("usage: protocols VERB [options]   (protocols VERB --help for a verb's options)");
-        writer.WriteLine();
-        writer.WriteLine("A user-space TCP/IP stack for .NET, and tools around it.");
-        writer.WriteLine();
-        writer.WriteLine("verbs:");
-        int width = Verbs.Max(v => v.Name.Length) + 2;
-        foreach (Verb verb in Verbs)
+        int code = generated.Invoke(parseResult);
+        if (verbs.FirstOrDefault(v => ReferenceEquals(v.Command, parseResult.CommandResult.Command)) is { } verb)
         {
-            writer.WriteLine($"  {verb.Name.PadRight(width)}{verb.Summary}");
-        }
-    }
+            TextWriter output = parseResult.InvocationConfiguration.Output;
+            output.WriteLine("Details:");
+            foreach (string line in verb.Details.Split('\n'))
+            {
+                output.WriteLine($"  {line}");
+            }
 
-    private static string OneLine(string message)
-    {
-        int newline = message.IndexOfAny(['\r', '\n']);
-        return newline < 0 ? message : message[..newline];
+            output.WriteLine();
+        }
+
+        return code;
     }
 }

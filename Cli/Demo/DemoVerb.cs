@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using Protocols.Cli.CommandLine;
 using Protocols.Cli.Demo;
@@ -10,63 +11,47 @@ namespace Protocols.Cli.Verbs;
 /// </summary>
 internal sealed class DemoVerb : Verb
 {
-    /// <inheritdoc/>
-    public override string Name => "demo";
+    private readonly Option<long> _bytes;
+    private readonly Option<double> _loss;
+    private readonly Option<int> _seed;
+    private readonly Option<string?> _pcap;
+    private readonly Option<string?> _keyLog;
+    private readonly Option<bool> _quiet;
+    private readonly Option<bool> _realTime;
 
-    /// <inheritdoc/>
-    public override string Summary => "two user-space stacks exchange HTTPS in-process, traced (no privileges needed)";
-
-    /// <inheritdoc/>
-    public override string Usage => "protocols demo [--bytes N] [--loss P] [--seed S] [--pcap FILE] [--keylog FILE] [--quiet] [--real-time]";
-
-    /// <inheritdoc/>
-    public override string Description =>
-        "Two stacks (client 10.0.0.1, server 10.0.0.2) on an in-process simulated link. The server\n" +
-        "runs HTTPS with a self-signed certificate; the client fetches /bytes/N over TLS 1.3 with\n" +
-        ".NET's HttpClient running over this stack, checks every byte, and prints a tcpdump-style\n" +
-        "trace (TCP handshake, TLS hellos, a data summary, the FIN exchange) and a summary line.\n" +
-        "Time is simulated by default: the stacks' clock jumps over idle waits (retransmission\n" +
-        "timeouts), so lossy runs finish in seconds; --real-time runs on the system clock.\n" +
-        "Open the --pcap file in Wireshark with the --keylog file (Preferences > Protocols > TLS >\n" +
-        "(Pre)-Master-Secret log filename) to see the decrypted HTTP.";
-
-    /// <inheritdoc/>
-    public override IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        new("--bytes", OptionKind.PositiveInteger, "N", "bytes to fetch (default 1M; suffixes k, M, G)"),
-        new("--loss", OptionKind.Fraction, "P", "fraction of frames dropped on the link, each direction, 0 up to (not including) 1 (default 0); a run that cannot finish within 120 s (simulated) fails with exit 1"),
-        new("--seed", OptionKind.Integer, "S", "seed of the link's randomness and the stacks' choices (default 1)"),
-        new("--pcap", OptionKind.Path, "FILE", "write every frame of the client's link end to FILE as pcap"),
-        new("--keylog", OptionKind.Path, "FILE", "write the TLS secrets to FILE in NSS key log format (SSLKEYLOGFILE)"),
-        new("--quiet", OptionKind.Flag, string.Empty, "print only the summary line"),
-        new("--real-time", OptionKind.Flag, string.Empty, "run the stacks on the system clock (default: simulated time, idle waits skipped)"),
-    ];
-
-    /// <inheritdoc/>
-    public override int Run(ParsedArguments arguments, VerbConsole console)
+    /// <summary>Declares the verb's options.</summary>
+    public DemoVerb()
+        : base("demo",
+            "Two user-space stacks exchange HTTPS in-process, traced (no privileges needed)",
+            "Two stacks (client 10.0.0.1, server 10.0.0.2) on an in-process simulated link. The server\n" +
+            "runs HTTPS with a self-signed certificate; the client fetches /bytes/N over TLS 1.3 with\n" +
+            ".NET's HttpClient running over this stack, checks every byte, and prints a tcpdump-style\n" +
+            "trace (TCP handshake, TLS hellos, a data summary, the FIN exchange) and a summary line.\n" +
+            "Time is simulated by default: the stacks' clock jumps over idle waits (retransmission\n" +
+            "timeouts), so lossy runs finish in seconds; --real-time runs on the system clock.\n" +
+            "Open the --pcap file in Wireshark with the --keylog file (Preferences > Protocols > TLS >\n" +
+            "(Pre)-Master-Secret log filename) to see the decrypted HTTP.")
     {
-        long seed = arguments.GetInteger("--seed", 1);
-        if (seed > int.MaxValue)
-        {
-            throw new UsageException($"--seed: {seed} is larger than {int.MaxValue}");
-        }
+        _bytes = Add(CommonOptions.Value("--bytes", "N", "bytes to fetch (suffixes k, M, G)", OptionValues.Size, () => 1L << 20));
+        _loss = Add(CommonOptions.Loss("fraction of frames dropped on the link, each direction, 0 up to (not including) 1; a run that cannot finish within 120 s (simulated) fails with exit 1"));
+        _seed = Add(CommonOptions.Seed("seed of the link's randomness and the stacks' choices"));
+        _pcap = Add(CommonOptions.Pcap("write every frame of the client's link end to FILE as pcap"));
+        _keyLog = Add(CommonOptions.Value("--keylog", "FILE", "write the TLS secrets to FILE in NSS key log format (SSLKEYLOGFILE)", OptionValues.Path));
+        _quiet = Add(CommonOptions.Flag("--quiet", "print only the summary line"));
+        _realTime = Add(CommonOptions.Flag("--real-time", "run the stacks on the system clock (default: simulated time, idle waits skipped)"));
+    }
 
-        double loss = arguments.GetFraction("--loss", 0);
-        if (loss >= 1)
+    /// <summary>The settings of a parse result without errors.</summary>
+    public DemoSettings Bind(ParseResult parse) =>
+        new(parse.GetValue(_bytes), parse.GetValue(_loss), parse.GetValue(_seed), parse.GetValue(_pcap), parse.GetValue(_keyLog), parse.GetValue(_quiet))
         {
-            throw new UsageException($"--loss: {loss} drops every frame; use a fraction from 0 up to (not including) 1");
-        }
-
-        var settings = new DemoSettings(
-            arguments.GetInteger("--bytes", 1 << 20),
-            loss,
-            (int)seed,
-            arguments.GetPath("--pcap"),
-            arguments.GetPath("--keylog"),
-            arguments.Has("--quiet"))
-        {
-            RealTime = arguments.Has("--real-time"),
+            RealTime = parse.GetValue(_realTime),
         };
+
+    /// <inheritdoc/>
+    public override int Run(ParseResult parse, VerbConsole console)
+    {
+        DemoSettings settings = Bind(parse);
         var output = new DemoConsole(console.Out, settings.Quiet);
         DemoResult result = DemoRun.Run(settings, output);
 

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Security.Cryptography.X509Certificates;
 using Protocols.Cli.CommandLine;
@@ -13,37 +14,55 @@ namespace Protocols.Cli.Get;
 
 /// <summary>The validated options of <c>protocols get</c>.</summary>
 /// <param name="Request">What to fetch.</param>
-/// <param name="DeviceKind">TUN or raw.</param>
-/// <param name="DeviceName">The interface name.</param>
-/// <param name="Address">The stack's own address.</param>
-/// <param name="PrefixLength">The subnet's prefix length.</param>
-/// <param name="Gateway">The router for off-link destinations, or null.</param>
+/// <param name="Device">The device, the stack's address, gateway and MTU.</param>
 /// <param name="OutputPath">Where the body goes (null: standard output).</param>
 /// <param name="PcapPath">Where to capture every frame, or null.</param>
-internal sealed record GetSettings(FetchRequest Request, ServeDeviceKind DeviceKind, string DeviceName, Ipv4Address Address, int PrefixLength, Ipv4Address? Gateway, string? OutputPath, string? PcapPath)
+internal sealed record GetSettings(FetchRequest Request, DeviceSettings Device, string? OutputPath, string? PcapPath)
 {
     /// <summary>The default <c>--timeout</c>.</summary>
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
+}
 
-    /// <summary>Checks the parsed command line; throws <see cref="UsageException"/> naming the flag.</summary>
-    public static GetSettings From(ParsedArguments arguments)
+/// <summary><c>protocols get</c>: HttpClient over the user-space stack on a real device (CLI.md).</summary>
+internal sealed class GetVerb : Verb
+{
+    private readonly Argument<Uri?> _url;
+    private readonly DeviceOptions _device;
+    private readonly Option<HostMapping?> _resolve;
+    private readonly Option<string?> _output;
+    private readonly Option<bool> _insecure;
+    private readonly Option<string?> _caCert;
+    private readonly Option<int?> _timeout;
+    private readonly Option<string?> _pcap;
+
+    /// <summary>Declares the verb's argument and options.</summary>
+    public GetVerb()
+        : base("get",
+            "Fetch an http:// or https:// URL through the stack on a TUN device or an Ethernet interface",
+            "Fetches URL with .NET's HttpClient running over the user-space stack (address --address) on a\n" +
+            "Linux device: --tun opens or creates the TUN interface NAME, --raw drives the Ethernet interface\n" +
+            "IFACE through AF_PACKET with ARP (give one of the two). The body goes to FILE (-o) or standard\n" +
+            "output; status, bytes, time and (https) the TLS version and cipher go to standard error. Exits\n" +
+            "0 on a 2xx response whose whole body arrived. Needs root (or CAP_NET_ADMIN / CAP_NET_RAW).")
     {
-        string text = arguments.Positionals[0];
-        if (!Uri.TryCreate(text, UriKind.Absolute, out Uri? url) || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps))
-        {
-            throw new UsageException($"URL: expected an http:// or https:// URL, got '{text}'");
-        }
+        _url = Add(new Argument<Uri?>("URL") { Description = "the http:// or https:// URL to fetch", CustomParser = ParseUrl });
+        _device = new DeviceOptions(Command);
+        _resolve = Add(CommonOptions.Value("--resolve", "NAME:IP", "use IP for the host NAME of the URL", OptionValues.NameAndAddress));
+        _output = Add(CommonOptions.Value("-o", "FILE", "write the body to FILE instead of standard output", OptionValues.Path));
+        _insecure = Add(CommonOptions.Flag("--insecure", "https: accept any server certificate"));
+        _caCert = Add(CommonOptions.Value("--cacert", "FILE", "https: trust only the PEM certificates in FILE", OptionValues.Path));
+        _timeout = Add(CommonOptions.Value("--timeout", "SECONDS", "give up after SECONDS (default 30)", OptionValues.OptionalInteger(1, 86_400, "seconds")));
+        _pcap = Add(CommonOptions.Pcap());
+    }
 
+    /// <summary>The settings of a parse result without errors; throws <see cref="UsageException"/> naming the flag for a bad combination.</summary>
+    public GetSettings Bind(ParseResult parse)
+    {
+        Uri url = parse.GetValue(_url)!;
         var resolve = new Dictionary<string, Ipv4Address>(StringComparer.OrdinalIgnoreCase);
-        if (arguments.GetPath("--resolve") is { } mapping)
+        if (parse.GetValue(_resolve) is { } mapping)
         {
-            int colon = mapping.LastIndexOf(':');
-            if (colon <= 0 || !Ipv4Address.TryParse(mapping.AsSpan(colon + 1), out Ipv4Address mapped))
-            {
-                throw new UsageException($"--resolve: expected NAME:A.B.C.D, got '{mapping}'");
-            }
-
-            resolve[mapping[..colon]] = mapped;
+            resolve[mapping.Name] = mapping.Address;
         }
 
         if (!Ipv4Address.TryParse(url.Host, out _) && !resolve.ContainsKey(url.Host))
@@ -51,9 +70,9 @@ internal sealed record GetSettings(FetchRequest Request, ServeDeviceKind DeviceK
             throw new UsageException($"URL: the host '{url.Host}' is not an IPv4 address (give --resolve {url.Host}:A.B.C.D)");
         }
 
-        bool insecure = arguments.Has("--insecure");
+        bool insecure = parse.GetValue(_insecure);
         X509Certificate2Collection? roots = null;
-        if (arguments.GetPath("--cacert") is { } caPath)
+        if (parse.GetValue(_caCert) is { } caPath)
         {
             if (insecure)
             {
@@ -75,83 +94,33 @@ internal sealed record GetSettings(FetchRequest Request, ServeDeviceKind DeviceK
             throw new UsageException($"{(insecure ? "--insecure" : "--cacert")}: only for https:// URLs");
         }
 
-        TimeSpan timeout = DefaultTimeout;
-        if (arguments.Has("--timeout"))
-        {
-            long seconds = arguments.GetInteger("--timeout", 0);
-            if (seconds > 86_400)
-            {
-                throw new UsageException($"--timeout: expected 1 to 86400 seconds, got {seconds}");
-            }
-
-            timeout = TimeSpan.FromSeconds(seconds);
-        }
-
-        (ServeDeviceKind kind, string device, Ipv4Address address, int prefixLength, Ipv4Address? gateway, _) = ServeSettings.ParseDevice(arguments);
-        return new GetSettings(new FetchRequest(url, resolve, timeout, insecure, roots), kind, device, address, prefixLength, gateway, arguments.GetPath("-o"), arguments.GetPath("--pcap"));
+        TimeSpan timeout = parse.GetValue(_timeout) is { } seconds ? TimeSpan.FromSeconds(seconds) : GetSettings.DefaultTimeout;
+        DeviceSettings device = _device.Read(parse);
+        return new GetSettings(new FetchRequest(url, resolve, timeout, insecure, roots), device, parse.GetValue(_output), parse.GetValue(_pcap));
     }
-}
 
-/// <summary><c>protocols get</c>: HttpClient over the user-space stack on a real device (CLI.md).</summary>
-internal sealed class GetVerb : Verb
-{
-    /// <inheritdoc/>
-    public override string Name => "get";
-
-    /// <inheritdoc/>
-    public override string Summary => "fetch an http:// or https:// URL through the stack on a TUN device or an Ethernet interface";
-
-    /// <inheritdoc/>
-    public override string Usage => "protocols get URL (--tun NAME | --raw IFACE) --address A.B.C.D/LEN [--gateway G] [--resolve NAME:IP] [-o FILE] [--insecure] [--cacert FILE] [--timeout SECONDS] [--pcap FILE]";
-
-    /// <inheritdoc/>
-    public override string Description =>
-        "Fetches URL with .NET's HttpClient running over the user-space stack (address --address) on a\n" +
-        "Linux device: --tun opens or creates the TUN interface NAME, --raw drives the Ethernet interface\n" +
-        "IFACE through AF_PACKET with ARP. The body goes to FILE (-o) or standard output; status, bytes,\n" +
-        "time and (https) the TLS version and cipher go to standard error. Exits 0 on a 2xx response\n" +
-        "whose whole body arrived. Needs root (or CAP_NET_ADMIN / CAP_NET_RAW).";
-
-    /// <inheritdoc/>
-    public override int MinPositionals => 1;
-
-    /// <inheritdoc/>
-    public override int MaxPositionals => 1;
-
-    /// <inheritdoc/>
-    public override string PositionalName => "URL";
-
-    /// <inheritdoc/>
-    public override IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        new("--tun", OptionKind.Path, "NAME", "the TUN interface to create or attach to"),
-        new("--raw", OptionKind.Path, "IFACE", "an existing Ethernet interface to drive through AF_PACKET"),
-        new("--address", OptionKind.Path, "A.B.C.D/LEN", "the stack's own address and prefix length (required)"),
-        new("--gateway", OptionKind.Path, "G", "the router for destinations off the subnet"),
-        new("--resolve", OptionKind.Path, "NAME:IP", "use IP for the host NAME of the URL"),
-        new("-o", OptionKind.Path, "FILE", "write the body to FILE instead of standard output"),
-        new("--insecure", OptionKind.Flag, "", "https: accept any server certificate"),
-        new("--cacert", OptionKind.Path, "FILE", "https: trust only the PEM certificates in FILE"),
-        new("--timeout", OptionKind.PositiveInteger, "SECONDS", "give up after SECONDS (default 30)"),
-        new("--pcap", OptionKind.Path, "FILE", "write every frame in and out to FILE as pcap"),
-    ];
-
-    /// <inheritdoc/>
-    public override int Run(ParsedArguments arguments, VerbConsole console)
+    private static Uri? ParseUrl(System.CommandLine.Parsing.ArgumentResult result)
     {
-        GetSettings settings = GetSettings.From(arguments);
+        string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : string.Empty;
+        return Uri.TryCreate(text, UriKind.Absolute, out Uri? url) && (url.Scheme == Uri.UriSchemeHttp || url.Scheme == Uri.UriSchemeHttps)
+            ? url
+            : OptionValues.Fail<Uri?>(result, "an http:// or https:// URL");
+    }
+
+    /// <inheritdoc/>
+    public override int Run(ParseResult parse, VerbConsole console)
+    {
+        GetSettings settings = Bind(parse);
         if (!OperatingSystem.IsLinux())
         {
             throw new PlatformNotSupportedException("get runs on Linux (TUN and AF_PACKET devices)");
         }
 
         using var stop = new CancellationTokenSource();
-        using LinuxDevice device = settings.DeviceKind == ServeDeviceKind.Tun
-            ? TunDevice.Open(settings.DeviceName, null)
-            : RawPacketDevice.Open(settings.DeviceName, null);
+        using LinuxDevice device = settings.Device.Open();
         using PcapTap? tap = settings.PcapPath is null ? null : PcapTap.Create(device, settings.PcapPath);
         using var stack = new NetworkStack(new NetworkStackOptions { Name = "get" });
-        stack.AddInterface((INetworkDevice?)tap ?? device, settings.Address, settings.PrefixLength, settings.Gateway);
+        stack.AddInterface((INetworkDevice?)tap ?? device, settings.Device.Address, settings.Device.PrefixLength, settings.Device.Gateway);
         TcpLayer tcp = stack.UseTcp(new TcpStackOptions { Name = "get" });
         Task loop = stack.RunAsync(stop.Token);
         try

@@ -1,4 +1,7 @@
+using System.CommandLine;
 using System.Globalization;
+using System.Net.Security;
+using System.Security.Cryptography;
 using System.Net;
 using System.Runtime.InteropServices;
 using Protocols.Cli.CommandLine;
@@ -21,48 +24,89 @@ internal sealed class ServeVerb : Verb
     /// <summary>The line printed (and flushed) on standard output once the device is open and every service bound.</summary>
     public const string ReadyLine = "ready";
 
-    /// <inheritdoc/>
-    public override string Name => "serve";
+    private readonly DeviceOptions _device;
+    private readonly Option<ushort?> _udpEcho;
+    private readonly Option<string?> _pcap;
+    private readonly Option<ushort?> _http;
+    private readonly Option<ushort?> _https;
+    private readonly Option<ushort?> _echo;
+    private readonly Option<string?> _cert;
+    private readonly Option<string?> _key;
 
-    /// <inheritdoc/>
-    public override string Summary => "run the stack on a TUN device or an Ethernet interface (ping, HTTP(S), TCP and UDP echo)";
-
-    /// <inheritdoc/>
-    public override string Usage => "protocols serve (--tun NAME | --raw IFACE) --address A.B.C.D/LEN [--gateway G] [--mtu M] [--http PORT] [--https PORT] [--cert FILE --key FILE] [--echo PORT] [--udp-echo PORT] [--pcap FILE]";
-
-    /// <inheritdoc/>
-    public override string Description =>
-        "Runs the user-space stack with the address --address on a Linux device: --tun opens the TUN\n" +
-        "interface NAME (created if missing, attached if it exists, e.g. made with 'ip tuntap add');\n" +
-        "--raw drives the existing Ethernet interface IFACE through an AF_PACKET socket, with ARP and\n" +
-        "the interface's MAC address. The kernel side (address, up) is configured by the caller.\n" +
-        "--http serves HTTP/1.1 (GET /bytes/N: N bytes where byte i is i % 251; POST /echo: the body\n" +
-        "back; GET /: a text page), --https the same over TLS 1.2/1.3 with the PEM --cert/--key or a\n" +
-        "self-signed certificate (for --address) made at start; --echo is a TCP echo server, --udp-echo\n" +
-        "a UDP one. Prints 'ready' once listening and runs until SIGINT or SIGTERM, then closes the\n" +
-        "connections and the device and exits 0. Needs root (or CAP_NET_ADMIN / CAP_NET_RAW).";
-
-    /// <inheritdoc/>
-    public override IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        new("--tun", OptionKind.Path, "NAME", "the TUN interface to create or attach to"),
-        new("--raw", OptionKind.Path, "IFACE", "an existing Ethernet interface to drive through AF_PACKET"),
-        new("--address", OptionKind.Path, "A.B.C.D/LEN", "the stack's own address and prefix length (required)"),
-        new("--gateway", OptionKind.Path, "G", "the router for destinations off the subnet"),
-        new("--mtu", OptionKind.PositiveInteger, "M", "the MTU to use (default: the interface's)"),
-        new("--udp-echo", OptionKind.PositiveInteger, "PORT", "echo every UDP datagram received on PORT"),
-        new("--pcap", OptionKind.Path, "FILE", "write every frame in and out to FILE as pcap"),
-        new("--http", OptionKind.PositiveInteger, "PORT", "serve HTTP/1.1 on PORT (/, /bytes/N, /echo)"),
-        new("--https", OptionKind.PositiveInteger, "PORT", "serve HTTPS on PORT (same resources as --http)"),
-        new("--echo", OptionKind.PositiveInteger, "PORT", "a TCP echo server on PORT"),
-        new("--cert", OptionKind.Path, "FILE", "--https: the PEM certificate (chain) to serve (default: self-signed)"),
-        new("--key", OptionKind.Path, "FILE", "--https: the PEM private key of --cert"),
-    ];
-
-    /// <inheritdoc/>
-    public override int Run(ParsedArguments arguments, VerbConsole console)
+    /// <summary>Declares the verb's options.</summary>
+    public ServeVerb()
+        : base("serve",
+            "Run the stack on a TUN device or an Ethernet interface (ping, HTTP(S), TCP and UDP echo)",
+            "Runs the user-space stack with the address --address on a Linux device: --tun opens the TUN\n" +
+            "interface NAME (created if missing, attached if it exists, e.g. made with 'ip tuntap add');\n" +
+            "--raw drives the existing Ethernet interface IFACE through an AF_PACKET socket, with ARP and\n" +
+            "the interface's MAC address (give one of the two). The kernel side (address, up) is\n" +
+            "configured by the caller. --http serves HTTP/1.1 (GET /bytes/N: N bytes where byte i is\n" +
+            "i % 251; POST /echo: the body back; GET /: a text page), --https the same over TLS 1.2/1.3\n" +
+            "with the PEM --cert/--key or a self-signed certificate (for --address) made at start; --echo\n" +
+            "is a TCP echo server, --udp-echo a UDP one. Prints 'ready' once listening and runs until\n" +
+            "SIGINT or SIGTERM, then closes the connections and the device and exits 0. Needs root (or\n" +
+            "CAP_NET_ADMIN / CAP_NET_RAW).")
     {
-        ServeSettings settings = ServeSettings.From(arguments);
+        _device = new DeviceOptions(Command);
+        _udpEcho = Add(CommonOptions.Port("--udp-echo", "echo every UDP datagram received on PORT"));
+        _pcap = Add(CommonOptions.Pcap());
+        _http = Add(CommonOptions.Port("--http", "serve HTTP/1.1 on PORT (/, /bytes/N, /echo)"));
+        _https = Add(CommonOptions.Port("--https", "serve HTTPS on PORT (same resources as --http)"));
+        _echo = Add(CommonOptions.Port("--echo", "a TCP echo server on PORT"));
+        _cert = Add(CommonOptions.Value("--cert", "FILE", "--https: the PEM certificate (chain) to serve (default: self-signed)", OptionValues.Path));
+        _key = Add(CommonOptions.Value("--key", "FILE", "--https: the PEM private key of --cert", OptionValues.Path));
+    }
+
+    /// <summary>The settings of a parse result without errors; throws <see cref="UsageException"/> naming the flag for a bad combination.</summary>
+    public ServeSettings Bind(ParseResult parse)
+    {
+        DeviceSettings device = _device.Read(parse);
+        ushort? http = parse.GetValue(_http);
+        ushort? tcpEcho = parse.GetValue(_echo);
+        ushort? https = parse.GetValue(_https);
+        if (http is not null && http == tcpEcho)
+        {
+            throw new UsageException($"--echo: port {tcpEcho} is already the --http port");
+        }
+
+        if (https is not null && (https == http || https == tcpEcho))
+        {
+            throw new UsageException($"--https: port {https} is already the {(https == http ? "--http" : "--echo")} port");
+        }
+
+        string? cert = parse.GetValue(_cert);
+        string? key = parse.GetValue(_key);
+        if ((cert is null) != (key is null))
+        {
+            throw new UsageException(cert is null ? "--cert: required with --key" : "--key: required with --cert");
+        }
+
+        SslStreamCertificateContext? certificate = null;
+        if (cert is not null)
+        {
+            if (https is null)
+            {
+                throw new UsageException("--cert: only with --https");
+            }
+
+            try
+            {
+                certificate = TlsCertificates.LoadPemContext(cert, key!);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+            {
+                throw new UsageException($"--cert: cannot load '{cert}' with the key '{key}': {e.Message}");
+            }
+        }
+
+        return new ServeSettings(device, parse.GetValue(_udpEcho), parse.GetValue(_pcap), http, tcpEcho, https, certificate);
+    }
+
+    /// <inheritdoc/>
+    public override int Run(ParseResult parse, VerbConsole console)
+    {
+        ServeSettings settings = Bind(parse);
         if (!OperatingSystem.IsLinux())
         {
             throw new PlatformNotSupportedException("serve runs on Linux (TUN and AF_PACKET devices)");
@@ -72,7 +116,7 @@ internal sealed class ServeVerb : Verb
         using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using PosixSignalRegistration terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
 
-        using var server = ServeHost.Start(settings, arguments.Has(ArgumentParser.Verbose) ? console.Error : null);
+        using var server = ServeHost.Start(settings, console.Verbose ? console.Error : null);
         console.Out.WriteLine(ReadyLine);
         console.Out.Flush();
 
@@ -118,16 +162,14 @@ internal sealed class ServeHost : IDisposable
     /// <summary>Opens the device, builds the stack and binds the services of <paramref name="settings"/>; <paramref name="log"/> (--verbose) gets handler faults.</summary>
     public static ServeHost Start(ServeSettings settings, TextWriter? log = null)
     {
-        LinuxDevice device = settings.DeviceKind == ServeDeviceKind.Tun
-            ? TunDevice.Open(settings.DeviceName, settings.Mtu)
-            : RawPacketDevice.Open(settings.DeviceName, settings.Mtu);
+        LinuxDevice device = settings.Device.Open();
         PcapTap? tap = null;
         NetworkStack? stack = null;
         try
         {
             tap = settings.PcapPath is null ? null : PcapTap.Create(device, settings.PcapPath);
             stack = new NetworkStack(new NetworkStackOptions { Name = "serve" });
-            stack.AddInterface((INetworkDevice?)tap ?? device, settings.Address, settings.PrefixLength, settings.Gateway);
+            stack.AddInterface((INetworkDevice?)tap ?? device, settings.Device.Address, settings.Device.PrefixLength, settings.Device.Gateway);
         }
         catch
         {
@@ -262,7 +304,7 @@ internal sealed class ServeHost : IDisposable
             var tls = new TlsServerOptions
             {
                 CertificateContext = settings.Certificate ?? TlsCertificates.CreateContext(
-                    TlsCertificates.CreateSelfSigned(["localhost"], [IPAddress.Parse(settings.Address.ToString())])),
+                    TlsCertificates.CreateSelfSigned(["localhost"], [IPAddress.Parse(settings.Device.Address.ToString())])),
             };
             TcpListener listener = tcp.Listen(httpsPort, backlog: 1024);
             _services.Add(listener);

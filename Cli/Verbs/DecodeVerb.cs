@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Protocols.Cli.CommandLine;
 using Protocols.Cli.Decode;
 using Protocols.Wire.Capture;
@@ -7,42 +8,27 @@ namespace Protocols.Cli.Verbs;
 /// <summary><c>protocols decode FILE [--json]</c>: prints every frame of a capture, decoded by this project.</summary>
 internal sealed class DecodeVerb : Verb
 {
-    /// <inheritdoc/>
-    public override string Name => "decode";
+    private readonly Argument<string> _file;
+    private readonly Option<bool> _json;
 
-    /// <inheritdoc/>
-    public override string Summary => "decode a pcap/pcapng capture, one line (or JSON object) per frame";
-
-    /// <inheritdoc/>
-    public override string Usage => "protocols decode FILE [--json]";
-
-    /// <inheritdoc/>
-    public override string Description =>
-        "Reads classic pcap (either byte order, micro- or nanosecond) and pcapng with link types\n" +
-        "ETHERNET (1), RAW (101) and IPV4 (228), and prints one tcpdump-style line per frame. With\n" +
-        "--json, prints one JSON object per frame keyed by Wireshark display-filter field names.\n" +
-        "A frame that cannot be decoded gets an error and decoding goes on; a truncated or corrupt\n" +
-        "file stops with exit code 1 and the byte offset of the problem.";
-
-    /// <inheritdoc/>
-    public override IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        new("--json", OptionKind.Flag, string.Empty, "one JSON object per frame, one per line"),
-    ];
-
-    /// <inheritdoc/>
-    public override int MinPositionals => 1;
-
-    /// <inheritdoc/>
-    public override int MaxPositionals => 1;
-
-    /// <inheritdoc/>
-    public override string PositionalName => "FILE";
-
-    /// <inheritdoc/>
-    public override int Run(ParsedArguments arguments, VerbConsole console)
+    /// <summary>Declares the verb's argument and options.</summary>
+    public DecodeVerb()
+        : base("decode",
+            "Decode a pcap/pcapng capture, one line (or JSON object) per frame",
+            "Reads classic pcap (either byte order, micro- or nanosecond) and pcapng with link types\n" +
+            "ETHERNET (1), RAW (101) and IPV4 (228), and prints one tcpdump-style line per frame. With\n" +
+            "--json, prints one JSON object per frame keyed by Wireshark display-filter field names.\n" +
+            "A frame that cannot be decoded gets an error and decoding goes on; a truncated or corrupt\n" +
+            "file stops with exit code 1 and the byte offset of the problem.")
     {
-        string path = arguments.Positionals[0];
+        _file = Add(new Argument<string>("FILE") { Description = "the capture to decode" });
+        _json = Add(CommonOptions.Flag("--json", "one JSON object per frame, one per line"));
+    }
+
+    /// <inheritdoc/>
+    public override int Run(ParseResult parse, VerbConsole console)
+    {
+        string path = parse.GetRequiredValue(_file);
         if (!File.Exists(path))
         {
             throw new FileNotFoundException($"{path}: no such file");
@@ -51,7 +37,7 @@ internal sealed class DecodeVerb : Verb
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024, FileOptions.SequentialScan);
         try
         {
-            Decode(stream, console.Out, arguments.Has("--json"));
+            Decode(stream, console.Out, parse.GetValue(_json));
         }
         catch (CaptureFormatException e)
         {

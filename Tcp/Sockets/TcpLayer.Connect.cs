@@ -58,20 +58,20 @@ public sealed partial class TcpLayer
         return derived;
     }
 
-    /// <summary>One active open, from <see cref="ConnectAsync(Ipv4Endpoint, TcpConnectionOptions?, Ipv4Endpoint?, CancellationToken)"/> to established or failed.</summary>
+    /// <summary>One active open, from <see cref="ConnectAsync(IpEndpoint, TcpConnectionOptions?, IpEndpoint?, CancellationToken)"/> to established or failed.</summary>
     internal sealed class ConnectAttempt : TcpTaskCompletion<TcpStream>
     {
         private static readonly Action<object?> CancelCallback = static s => ((ConnectAttempt)s!).OnCancel();
 
         private readonly TcpLayer _layer;
-        private readonly Ipv4Endpoint _remote;
-        private readonly Ipv4Endpoint _local;
+        private readonly IpEndpoint _remote;
+        private readonly IpEndpoint _local;
         private readonly TcpConnectionOptions _options;
         private readonly CancellationToken _cancellationToken;
         private CancellationTokenRegistration _registration;
         private TcpConnection? _connection;
 
-        public ConnectAttempt(TcpLayer layer, Ipv4Endpoint remote, TcpConnectionOptions options, Ipv4Endpoint local, CancellationToken cancellationToken)
+        public ConnectAttempt(TcpLayer layer, IpEndpoint remote, TcpConnectionOptions options, IpEndpoint local, CancellationToken cancellationToken)
         {
             _layer = layer;
             _remote = remote;
@@ -113,10 +113,10 @@ public sealed partial class TcpLayer
             }
 
             TcpLayer layer = _layer;
-            Ipv4Address source = _local.Address;
-            if (source == Ipv4Address.Any)
+            IpAddress source = _local.Address;
+            if (source.IsAny)
             {
-                if (stack.RouteSourceFor(_remote.Address) is not { } routed)
+                if (stack.RouteSourceFor(_remote.Address.ToIpv4()) is not { } routed)
                 {
                     Fail(new TcpException(SocketError.NetworkUnreachable, $"No route to {_remote.Address}."));
                     return;
@@ -124,7 +124,7 @@ public sealed partial class TcpLayer
 
                 source = routed;
             }
-            else if (!stack.IsLocalAddress(source))
+            else if (!stack.IsLocalAddress(source.ToIpv4()))
             {
                 Fail(new TcpException(SocketError.AddressNotAvailable, $"{source} is not an address of this stack."));
                 return;

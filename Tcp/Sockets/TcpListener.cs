@@ -12,7 +12,7 @@ namespace Protocols.Tcp;
 /// <see cref="TcpStackOptions.SynQueueLength"/>; past it, SYN cookies per
 /// <see cref="TcpStackOptions.SynCookies"/>) and the accept queue of established connections not
 /// yet accepted (at most <see cref="Backlog"/>; when it is full, handshakes are dropped and counted
-/// in <see cref="TcpCounter.ListenOverflows"/>). Made by <see cref="TcpLayer.Listen(Ipv4Endpoint, int, TcpConnectionOptions?)"/>.
+/// in <see cref="TcpCounter.ListenOverflows"/>). Made by <see cref="TcpLayer.Listen(IpEndpoint, int, TcpConnectionOptions?)"/>.
 /// </summary>
 public sealed class TcpListener : IDisposable
 {
@@ -25,9 +25,9 @@ public sealed class TcpListener : IDisposable
     private int _pending;
     private int _disposed;
     private bool _closedOnLoop;
-    private long _lastCookieMicros = long.MinValue;
+    private Micros _lastCookieTime = long.MinValue;
 
-    internal TcpListener(TcpLayer layer, Ipv4Endpoint local, int backlog, TcpConnectionOptions options)
+    internal TcpListener(TcpLayer layer, IpEndpoint local, int backlog, TcpConnectionOptions options)
     {
         _layer = layer;
         LocalEndPoint = local;
@@ -38,7 +38,7 @@ public sealed class TcpListener : IDisposable
     }
 
     /// <summary>The local endpoint (address 0.0.0.0 for every local address).</summary>
-    public Ipv4Endpoint LocalEndPoint { get; }
+    public IpEndpoint LocalEndPoint { get; }
 
     /// <summary>The accept queue's bound.</summary>
     public int Backlog { get; }
@@ -107,14 +107,14 @@ public sealed class TcpListener : IDisposable
     internal TcpConnectionInfo GetInfo() => new()
     {
         Local = LocalEndPoint,
-        Remote = new Ipv4Endpoint(Ipv4Address.Any, 0),
+        Remote = new IpEndpoint(LocalEndPoint.Address.IsIpv6 ? IpAddress.Ipv6Any : IpAddress.Ipv4Any, 0),
         State = TcpState.Listen,
         ReceiveQueue = _acceptQueue.Count,
         SendQueue = Backlog,
     };
 
     /// <summary>RFC 9293 3.10.7.2: a segment for no connection, to this listener. On the loop.</summary>
-    internal void OnSegment(in TcpFourTuple tuple, in TcpSegment segment, long now)
+    internal void OnSegment(in TcpFourTuple tuple, in TcpSegment segment, Micros now)
     {
         // The engine counts the segments handed to a control block (the SYN of a passive open,
         // the ACK of a cookie); the layer counts the others.
@@ -208,11 +208,11 @@ public sealed class TcpListener : IDisposable
     internal void OnHalfOpenClosed(TcpConnection connection) => _synQueue.Remove(connection);
 
     // RFC 4987 3.6: answer without keeping state; the ISN encodes what we would have kept.
-    private void SendCookieSynAck(in TcpFourTuple tuple, in TcpSegment syn, long now)
+    private void SendCookieSynAck(in TcpFourTuple tuple, in TcpSegment syn, Micros now)
     {
         TcpOptions peer = syn.Options;
         ushort ourMss = (ushort)Math.Min(Options.Mss ?? _layer.RouteMss(tuple.LocalAddress, tuple.RemoteAddress), ushort.MaxValue);
-        uint cookie = _layer.SynCookieGenerator.Create(in tuple, syn.Seq.Value, peer.Mss ?? 536, now, out _);
+        uint cookie = _layer.SynCookieGenerator.Create(in tuple, syn.Seq.Value, peer.Mss ?? 536, now.Value, out _);
         var options = new TcpOptions { Mss = ourMss };
 
         // RFC 7323 2.2: send Window Scale in a SYN-ACK only when the SYN had it. A cookie carries the
@@ -242,24 +242,24 @@ public sealed class TcpListener : IDisposable
             Window = (ushort)Math.Min(Options.ReceiveBufferSize, ushort.MaxValue),
             Options = options,
         };
-        _lastCookieMicros = now;
+        _lastCookieTime = now;
         _layer.Counters.Add(TcpCounter.SynCookiesSent);
         _layer.SendStateless(in tuple, in synAck);
     }
 
     // The ACK of a cookie SYN-ACK: rebuild the connection (RFC 4987 3.6).
-    private bool TryOpenFromCookie(in TcpFourTuple tuple, in TcpSegment ack, long now)
+    private bool TryOpenFromCookie(in TcpFourTuple tuple, in TcpSegment ack, Micros now)
     {
         // As Linux (tcp_synq_no_recent_overflow): only when we sent cookies recently, so stray
         // ACKs are not counted as failed cookies.
-        if (_closedOnLoop || _lastCookieMicros == long.MinValue
-            || now - _lastCookieMicros > (SynCookies.MaxAgeSlots + 1) * SynCookies.SlotMicroseconds)
+        if (_closedOnLoop || _lastCookieTime.Value == long.MinValue
+            || (now - _lastCookieTime).Value > (SynCookies.MaxAgeSlots + 1) * SynCookies.SlotMicroseconds)
         {
             return false;
         }
 
         uint clientIsn = (ack.Seq - 1).Value;
-        if (!_layer.SynCookieGenerator.TryValidate(in tuple, clientIsn, ack.Ack.Value, now, out ushort mss))
+        if (!_layer.SynCookieGenerator.TryValidate(in tuple, clientIsn, ack.Ack.Value, now.Value, out ushort mss))
         {
             _layer.Counters.Add(TcpCounter.SynCookiesFailed);
             return false;
@@ -358,7 +358,7 @@ public sealed class TcpListener : IDisposable
     private void CloseOnLoop(NetworkStack stack)
     {
         _closedOnLoop = true;
-        long now = _layer.NowMicros;
+        Micros now = _layer.NowMicros;
         while (_synQueue.First is { } connection)
         {
             _synQueue.Remove(connection);

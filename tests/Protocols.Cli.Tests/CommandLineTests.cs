@@ -1,5 +1,4 @@
 using Protocols.Cli.CommandLine;
-using Protocols.Wire.Capture;
 
 namespace Protocols.Cli.Tests;
 
@@ -45,7 +44,23 @@ public sealed class CommandLineTests
 
         (code, _, stderr) = Captures.Run("demo", "--loss=2");
         Assert.Equal(2, code);
-        Assert.Equal("error: --loss: expected a number from 0 to 1, got '2'\n", stderr);
+        Assert.Equal("error: --loss: expected a fraction from 0 up to (not including) 1, got '2'\n", stderr);
+
+        (code, _, stderr) = Captures.Run("demo", "--quiet=yes");
+        Assert.Equal(2, code);
+        Assert.Equal("error: --quiet: takes no value, got 'yes'\n", stderr);
+
+        (code, _, stderr) = Captures.Run("demo", "--seed", "3", "--seed", "4");
+        Assert.Equal(2, code);
+        Assert.Equal("error: --seed: given more than once\n", stderr);
+
+        (code, _, stderr) = Captures.Run("demo", "--bytes");
+        Assert.Equal(2, code);
+        Assert.Equal("error: --bytes: expected N after it\n", stderr);
+
+        (code, _, stderr) = Captures.Run("decode");
+        Assert.Equal(2, code);
+        Assert.StartsWith("error: FILE: missing", stderr, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -54,9 +69,11 @@ public sealed class CommandLineTests
         (int code, string stdout, string stderr) = Captures.Run("--help");
         Assert.Equal(0, code);
         Assert.Equal(string.Empty, stderr);
-        foreach (Verb verb in CliApp.Verbs)
+        foreach (Verb verb in CliApp.CreateVerbs())
         {
-            Assert.Contains(verb.Name, stdout, StringComparison.Ordinal);
+            Assert.Contains($"  {verb.Name}", stdout, StringComparison.Ordinal);
+            Assert.Contains(verb.Command.Description!, stdout, StringComparison.Ordinal);
+            Assert.DoesNotContain(verb.Details, stdout, StringComparison.Ordinal);
         }
 
         Assert.Contains("serve", stdout, StringComparison.Ordinal);
@@ -65,16 +82,57 @@ public sealed class CommandLineTests
     [Theory]
     [InlineData("decode")]
     [InlineData("demo")]
-    public void EveryVerbHasHelp(string verb)
+    [InlineData("serve")]
+    [InlineData("get")]
+    [InlineData("bench")]
+    public void EveryVerbHasGeneratedHelpListingItsOptionsAndDetails(string name)
     {
-        (int code, string stdout, string stderr) = Captures.Run(verb, "--help");
+        (int code, string stdout, string stderr) = Captures.Run(name, "--help");
         Assert.Equal(0, code);
         Assert.Equal(string.Empty, stderr);
-        Assert.StartsWith($"usage: protocols {verb}", stdout, StringComparison.Ordinal);
-        foreach (OptionSpec option in CliApp.Verbs.Single(v => v.Name == verb).Options)
+        Verb verb = CliApp.CreateVerbs().Single(v => v.Name == name);
+        Assert.Matches($@"Usage:\n  \S+ {name}", stdout); // the root's name is the executable's ('protocols')
+        Assert.NotEmpty(verb.Command.Options);
+        foreach (System.CommandLine.Option option in verb.Command.Options)
         {
             Assert.Contains(option.Name, stdout, StringComparison.Ordinal);
         }
+
+        Assert.Contains("--verbose", stdout, StringComparison.Ordinal);
+        Assert.Contains(verb.Details.Split('\n')[0], stdout, StringComparison.Ordinal);
+
+        // Help wins over a bad option, as the library's help does.
+        (code, string again, _) = Captures.Run(name, "--bogus", "--help");
+        Assert.Equal(0, code);
+        Assert.Equal(stdout, again);
+    }
+
+    [Theory]
+    [InlineData("protocols d", "decode", "demo")]
+    [InlineData("protocols demo --re", "--real-time")]
+    [InlineData("protocols serve --ht", "--http", "--https")]
+    [InlineData("protocols get http://10.0.0.2/ --ins", "--insecure")]
+    public void ShellCompletionAnswersTheSuggestDirective(string line, params string[] expected)
+    {
+        // dotnet-suggest calls 'protocols [suggest:POSITION] "LINE"' for every shell it supports.
+        (int code, string stdout, string stderr) = Captures.Run($"[suggest:{line.Length}]", line);
+        Assert.Equal(0, code);
+        Assert.Equal(string.Empty, stderr);
+        string[] suggestions = Captures.Lines(stdout);
+        foreach (string word in expected)
+        {
+            Assert.Contains(word, suggestions);
+        }
+
+        Assert.All(suggestions, s => Assert.StartsWith(line.Split(' ')[^1], s, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void DoubleDashEndsOptions()
+    {
+        (int code, _, string stderr) = Captures.Run("decode", "--", "-not-an-option.pcap");
+        Assert.Equal(1, code);
+        Assert.Equal("error: -not-an-option.pcap: no such file\n", stderr);
     }
 
     [Fact]

@@ -58,7 +58,7 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
 
         // Up: write everything, CompleteWrites (FIN); socat writes the file and closes, we read its FIN.
         var clock = Stopwatch.StartNew();
-        await using (TcpStream up = await peer.Stack.Tcp().ConnectAsync(new Ipv4Endpoint(KernelPeer.KernelAddress, 9001), limit.Token))
+        await using (TcpStream up = await peer.Stack.Tcp().ConnectAsync(new IpEndpoint(KernelPeer.KernelAddress, 9001), limit.Token))
         {
             await TcpTestData.SendFileAsync(up, dir["up.bin"], limit.Token);
             up.CompleteWrites();
@@ -71,7 +71,7 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
 
         // Down: socat sends the file and closes; we read to its FIN.
         clock.Restart();
-        await using (TcpStream down = await peer.Stack.Tcp().ConnectAsync(new Ipv4Endpoint(KernelPeer.KernelAddress, 9002), limit.Token))
+        await using (TcpStream down = await peer.Stack.Tcp().ConnectAsync(new IpEndpoint(KernelPeer.KernelAddress, 9002), limit.Token))
         {
             (long length, string sha) = await TcpTestData.ReadToEndHashedAsync(down, limit.Token);
             Assert.Equal(Megabytes20, length);
@@ -99,7 +99,7 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
             using var limit = new CancellationTokenSource(Limit);
             var clock = Stopwatch.StartNew();
             HttpResult result;
-            await using (TcpStream stream = await peer.Stack.Tcp().ConnectAsync(new Ipv4Endpoint(KernelPeer.KernelAddress, port), limit.Token))
+            await using (TcpStream stream = await peer.Stack.Tcp().ConnectAsync(new IpEndpoint(KernelPeer.KernelAddress, port), limit.Token))
             {
                 result = await TcpTestData.HttpGetAsync(stream, Kernel, "/data.bin", limit.Token);
             }
@@ -125,7 +125,7 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
         using KernelServer sink = KernelServer.Socat(peer.Kernel, Kernel, 9003, $"SYSTEM:'sleep 3; exec cat > {dir["received.bin"]}'", "-u");
         using var limit = new CancellationTokenSource(Limit);
         var clock = Stopwatch.StartNew();
-        await using (TcpStream up = await peer.Stack.Tcp().ConnectAsync(new Ipv4Endpoint(KernelPeer.KernelAddress, 9003), limit.Token))
+        await using (TcpStream up = await peer.Stack.Tcp().ConnectAsync(new IpEndpoint(KernelPeer.KernelAddress, 9003), limit.Token))
         {
             await TcpTestData.SendFileAsync(up, dir["up.bin"], limit.Token);
             up.CompleteWrites();
@@ -176,7 +176,7 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
         using var limit = new CancellationTokenSource(Limit);
         clock.Restart();
         HttpResult result;
-        await using (TcpStream stream = await peer.Stack.Tcp().ConnectAsync(new Ipv4Endpoint(peer.RemoteAddress, 8080), limit.Token))
+        await using (TcpStream stream = await peer.Stack.Tcp().ConnectAsync(new IpEndpoint(peer.RemoteAddress, 8080), limit.Token))
         {
             result = await TcpTestData.HttpGetAsync(stream, far, "/data.bin", limit.Token);
         }
@@ -201,7 +201,7 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
         using var limit = new CancellationTokenSource(Limit);
 
         // Nothing listens on the kernel's port 9: its RST fails our connect with ConnectionRefused.
-        TcpException refused = await Assert.ThrowsAsync<TcpException>(() => peer.Stack.Tcp().ConnectAsync(new Ipv4Endpoint(KernelPeer.KernelAddress, 9), limit.Token));
+        TcpException refused = await Assert.ThrowsAsync<TcpException>(() => peer.Stack.Tcp().ConnectAsync(new IpEndpoint(KernelPeer.KernelAddress, 9), limit.Token));
         Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
         Assert.True(peer.Stack.Tcp().Counters.ResetsReceived >= 1, peer.Stack.Tcp().Counters.ToString());
     }
@@ -248,7 +248,7 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
         // answer written after our FIN still reaches us before its own FIN.
         using KernelServer counter = KernelServer.Socat(peer.Kernel, Kernel, 9100, "SYSTEM:'wc -c; echo after your FIN'", "-t", "20");
         using var limit = new CancellationTokenSource(Limit);
-        await using TcpStream client = await peer.Stack.Tcp().ConnectAsync(new Ipv4Endpoint(KernelPeer.KernelAddress, 9100), limit.Token);
+        await using TcpStream client = await peer.Stack.Tcp().ConnectAsync(new IpEndpoint(KernelPeer.KernelAddress, 9100), limit.Token);
         await client.WriteAsync(new byte[123456], limit.Token);
         client.CompleteWrites();
         byte[] answer = new byte[256];

@@ -50,7 +50,7 @@ internal struct TcpOutgoingSegment
     /// <summary>
     /// Writes the whole segment: header, options, <paramref name="payload1"/> then
     /// <paramref name="payload2"/>, and the checksum over the IPv4 pseudo-header
-    /// (<see cref="Checksum.PseudoHeaderSum"/>, RFC 9293 3.1). Source is the tuple's local end.
+    /// (<see cref="Checksum.PseudoHeaderSum(IpAddress, IpAddress, byte, int)"/>, RFC 9293 3.1). Source is the tuple's local end.
     /// </summary>
     /// <param name="destination">Room for <see cref="HeaderLength"/> plus the payload.</param>
     /// <param name="tuple">The connection (local = source, remote = destination).</param>

@@ -51,22 +51,6 @@ public sealed class ServeGetBenchArgumentTests
         Assert.StartsWith($"error: {flag}", line, StringComparison.Ordinal);
     }
 
-    [Theory]
-    [InlineData("serve")]
-    [InlineData("get")]
-    [InlineData("bench")]
-    public void Every_new_verb_has_help_listing_its_options(string verb)
-    {
-        (int code, string stdout, string stderr) = Captures.Run(verb, "--help");
-        Assert.Equal(0, code);
-        Assert.Equal(string.Empty, stderr);
-        Assert.StartsWith($"usage: protocols {verb}", stdout, StringComparison.Ordinal);
-        foreach (OptionSpec option in CliApp.Verbs.Single(v => v.Name == verb).Options)
-        {
-            Assert.Contains(option.Name, stdout, StringComparison.Ordinal);
-        }
-    }
-
     [Fact]
     public void Bench_json_is_exactly_the_contract_object_and_data_moved()
     {

@@ -1,7 +1,10 @@
+using System.CommandLine;
 using System.Net;
 using Protocols.Cli.Bench;
 using Protocols.Cli.CommandLine;
+using Protocols.Cli.Demo;
 using Protocols.Cli.Get;
+using Protocols.Cli.Verbs;
 using Protocols.Cli.Serve;
 using Protocols.Tls;
 using Protocols.Wire;
@@ -10,8 +13,12 @@ namespace Protocols.Cli.Tests.Verbs;
 
 public sealed class SettingsTests
 {
-    private static ParsedArguments Parse(Verb verb, params string[] args) =>
-        ArgumentParser.Parse(verb.Name, args, verb.Options, verb.MinPositionals, verb.MaxPositionals, verb.PositionalName);
+    private static ParseResult Parse(Verb verb, params string[] args)
+    {
+        ParseResult parse = CliApp.CreateRoot([verb]).Parse([verb.Name, .. args]);
+        Assert.Empty(parse.Errors);
+        return parse;
+    }
 
     [Fact]
     public void Serve_accepts_every_service_together_and_loads_pem_files()
@@ -25,7 +32,8 @@ public sealed class SettingsTests
                 TlsCertificates.WritePemFiles(certificate, cert, key);
             }
 
-            ServeSettings settings = ServeSettings.From(Parse(new ServeVerb(),
+            var serve = new ServeVerb();
+            ServeSettings settings = serve.Bind(Parse(serve,
                 "--tun", "t0", "--address", "10.0.0.2/24", "--gateway", "10.0.0.1", "--http", "80", "--https", "443", "--cert", cert, "--key", key, "--echo", "7", "--udp-echo", "7"));
             Assert.Equal((ushort)80, settings.HttpPort);
             Assert.Equal((ushort)443, settings.HttpsPort);
@@ -34,7 +42,8 @@ public sealed class SettingsTests
             Assert.NotNull(settings.Certificate);
             Assert.Equal("CN=server.test", settings.Certificate.TargetCertificate.Subject);
 
-            ServeSettings selfSigned = ServeSettings.From(Parse(new ServeVerb(), "--raw", "eth0", "--address", "10.0.0.2/24", "--https", "8443"));
+            var again = new ServeVerb();
+            ServeSettings selfSigned = again.Bind(Parse(again, "--raw", "eth0", "--address", "10.0.0.2/24", "--https", "8443"));
             Assert.Null(selfSigned.Certificate);
             Assert.Null(selfSigned.HttpPort);
         }
@@ -47,22 +56,39 @@ public sealed class SettingsTests
     [Fact]
     public void Get_settings_carry_the_url_names_timeout_and_output()
     {
-        GetSettings settings = GetSettings.From(Parse(new GetVerb(),
+        var get = new GetVerb();
+        GetSettings settings = get.Bind(Parse(get,
             "https://example.test:8443/bytes/10", "--resolve", "example.test:10.0.0.2", "--insecure", "--timeout", "5", "-o", "out.bin", "--tun", "t0", "--address", "10.0.0.1/24"));
         Assert.Equal(8443, settings.Request.Url.Port);
         Assert.Equal(Ipv4Address.Parse("10.0.0.2"), settings.Request.Resolve["EXAMPLE.test"]);
         Assert.True(settings.Request.Insecure);
         Assert.Equal(TimeSpan.FromSeconds(5), settings.Request.Timeout);
         Assert.Equal("out.bin", settings.OutputPath);
-        Assert.Equal(GetSettings.DefaultTimeout, GetSettings.From(Parse(new GetVerb(), "http://10.0.0.2/", "--tun", "t0", "--address", "10.0.0.1/24")).Request.Timeout);
+        Assert.Equal(new DeviceSettings(DeviceKind.Tun, "t0", Ipv4Address.Parse("10.0.0.1"), 24, null, null), settings.Device);
+        var other = new GetVerb();
+        GetSettings defaults = other.Bind(Parse(other, "http://10.0.0.2/", "--raw", "eth1", "--address", "10.0.0.1/24", "--gateway", "10.0.0.254", "--mtu", "1400"));
+        Assert.Equal(GetSettings.DefaultTimeout, defaults.Request.Timeout);
+        Assert.Equal(new DeviceSettings(DeviceKind.Raw, "eth1", Ipv4Address.Parse("10.0.0.1"), 24, Ipv4Address.Parse("10.0.0.254"), 1400), defaults.Device);
     }
 
     [Fact]
     public void Bench_defaults_and_values()
     {
-        BenchSettings defaults = BenchVerb.Parse(Parse(new BenchVerb()));
+        var bench = new BenchVerb();
+        BenchSettings defaults = bench.Bind(Parse(bench));
         Assert.Equal(new BenchSettings(TimeSpan.FromSeconds(5), 1500, 0, TimeSpan.FromMilliseconds(1), 1), defaults);
-        BenchSettings set = BenchVerb.Parse(Parse(new BenchVerb(), "--seconds", "0.5", "--mtu", "9000", "--loss", "0.02", "--rtt", "20", "--seed", "9"));
+        var again = new BenchVerb();
+        BenchSettings set = again.Bind(Parse(again, "--seconds", "0.5", "--mtu", "9000", "--loss", "0.02", "--rtt", "20", "--seed", "9"));
         Assert.Equal(new BenchSettings(TimeSpan.FromSeconds(0.5), 9000, 0.02, TimeSpan.FromMilliseconds(20), 9), set);
+    }
+
+    [Fact]
+    public void Demo_defaults_and_values()
+    {
+        var demo = new DemoVerb();
+        Assert.Equal(new DemoSettings(1 << 20, 0, 1, null, null, false), demo.Bind(Parse(demo)));
+        var again = new DemoVerb();
+        DemoSettings set = again.Bind(Parse(again, "--bytes", "64k", "--loss", "0.05", "--seed", "7", "--pcap", "a.pcap", "--keylog", "k.txt", "--quiet", "--real-time"));
+        Assert.Equal(new DemoSettings(64 * 1024, 0.05, 7, "a.pcap", "k.txt", true) { RealTime = true }, set);
     }
 }

@@ -1,0 +1,181 @@
+using System.CommandLine.Parsing;
+using System.Globalization;
+using Protocols.Ip;
+using Protocols.Wire;
+
+namespace Protocols.Cli.CommandLine;
+
+/// <summary>An interface address with its prefix length (<c>10.0.0.2/24</c>).</summary>
+/// <param name="Address">The host's own address.</param>
+/// <param name="PrefixLength">The subnet's prefix length.</param>
+internal readonly record struct InterfaceAddress(Ipv4Address Address, int PrefixLength)
+{
+    /// <summary>True when <paramref name="other"/> is on this subnet.</summary>
+    public bool Contains(Ipv4Address other)
+    {
+        uint mask = PrefixLength == 0 ? 0 : uint.MaxValue << (32 - PrefixLength);
+        return (other.ToUInt32() & mask) == (Address.ToUInt32() & mask);
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Address}/{PrefixLength}";
+}
+
+/// <summary>A host name mapped to an address (<c>--resolve NAME:IP</c>).</summary>
+/// <param name="Name">The host name.</param>
+/// <param name="Address">Its address.</param>
+internal readonly record struct HostMapping(string Name, Ipv4Address Address);
+
+/// <summary>
+/// The custom parsers of option values (System.CommandLine's <c>CustomParser</c>). Each parser
+/// reports a bad value on the option's result as <c>FLAG: expected WHAT, got 'VALUE'</c>, which is
+/// the one line the command prints (exit 2); new options reuse these or add one here.
+/// </summary>
+internal static class OptionValues
+{
+    /// <summary>A positive integer with an optional binary suffix: <c>123</c>, <c>64k</c>, <c>1M</c>, <c>2G</c>.</summary>
+    public static long Size(ArgumentResult result) =>
+        TryParseSize(Text(result), out long value) && value > 0 ? value : Fail<long>(result, "a positive integer");
+
+    /// <summary>An integer from <paramref name="minimum"/> to <paramref name="maximum"/>.</summary>
+    public static Func<ArgumentResult, int> Integer(int minimum, int maximum, string? unit = null) => result =>
+        int.TryParse(Text(result), NumberStyles.None, CultureInfo.InvariantCulture, out int value) && value >= minimum && value <= maximum
+            ? value
+            : Fail<int>(result, $"{minimum} to {maximum}{(unit is null ? string.Empty : " " + unit)}");
+
+    /// <summary>An integer from <paramref name="minimum"/> to <paramref name="maximum"/>, absent as null.</summary>
+    public static Func<ArgumentResult, int?> OptionalInteger(int minimum, int maximum, string? unit = null)
+    {
+        Func<ArgumentResult, int> parse = Integer(minimum, maximum, unit);
+        return result => parse(result);
+    }
+
+    /// <summary>A decimal number in [<paramref name="minimum"/>, <paramref name="maximum"/>], or (<paramref name="minimum"/>, ...] when <paramref name="minimumExcluded"/>.</summary>
+    public static Func<ArgumentResult, double> Number(double minimum, double maximum, bool minimumExcluded = false, string? unit = null) => result =>
+        double.TryParse(Text(result), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double value)
+        && (minimumExcluded ? value > minimum : value >= minimum) && value <= maximum
+            ? value
+            : Fail<double>(result, string.Create(CultureInfo.InvariantCulture,
+                $"{(minimumExcluded ? "more than " : string.Empty)}{minimum}{(minimumExcluded ? " and at most " : " to ")}{maximum}{(unit is null ? string.Empty : " " + unit)}"));
+
+    /// <summary>A loss fraction: from 0 up to, not including, 1 (at 1 nothing gets through).</summary>
+    public static double LossFraction(ArgumentResult result) =>
+        double.TryParse(Text(result), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double value) && value is >= 0 and < 1
+            ? value
+            : Fail<double>(result, "a fraction from 0 up to (not including) 1");
+
+    /// <summary>A TCP or UDP port, 1 to 65535.</summary>
+    public static ushort? Port(ArgumentResult result) =>
+        ushort.TryParse(Text(result), NumberStyles.None, CultureInfo.InvariantCulture, out ushort value) && value > 0
+            ? value
+            : Fail<ushort?>(result, "a port from 1 to 65535");
+
+    /// <summary>A non-empty path.</summary>
+    public static string? Path(ArgumentResult result) =>
+        Text(result) is { Length: > 0 } text ? text : Fail<string?>(result, "a file name");
+
+    /// <summary>A Linux interface name: 1 to 15 printable characters without '/', ':' or spaces.</summary>
+    public static string? InterfaceName(ArgumentResult result)
+    {
+        string name = Text(result);
+        bool valid = name.Length is > 0 and <= 15 && name is not ("." or "..");
+        foreach (char c in name)
+        {
+            valid &= c is > ' ' and <= '~' and not '/' and not ':';
+        }
+
+        return valid ? name : Fail<string?>(result, "an interface name (1 to 15 printable characters, no '/', ':' or spaces)");
+    }
+
+    /// <summary>An IPv4 address.</summary>
+    public static Ipv4Address? Ipv4(ArgumentResult result) =>
+        Ipv4Address.TryParse(Text(result), out Ipv4Address address) ? address : Fail<Ipv4Address?>(result, "an IPv4 address");
+
+    /// <summary>A host's own address with its prefix length, <c>A.B.C.D/LEN</c>; not an address no host may own.</summary>
+    public static InterfaceAddress? HostPrefix(ArgumentResult result)
+    {
+        string text = Text(result);
+        int slash = text.IndexOf('/', StringComparison.Ordinal);
+        if (slash <= 0
+            || !Ipv4Address.TryParse(text.AsSpan(0, slash), out Ipv4Address address)
+            || !int.TryParse(text.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int prefixLength)
+            || prefixLength > 32)
+        {
+            return Fail<InterfaceAddress?>(result, "A.B.C.D/LEN with LEN 0 to 32");
+        }
+
+        // RFC 1122 3.2.1.3: not 0.0.0.0/8, not 127/8, not class D/E, not the limited broadcast.
+        byte first = (byte)(address.ToUInt32() >> 24);
+        if (first is 0 or 127 || first >= 224)
+        {
+            result.AddError($"{Flag(result)}: {address} cannot be a host's own address");
+            return null;
+        }
+
+        return new InterfaceAddress(address, prefixLength);
+    }
+
+    /// <summary>An endpoint, <c>A.B.C.D:PORT</c> or <c>[IPv6]:PORT</c>.</summary>
+    public static IpEndpoint? Endpoint(ArgumentResult result) =>
+        IpEndpoint.TryParse(Text(result), out IpEndpoint endpoint) && endpoint.Port != 0
+            ? endpoint
+            : Fail<IpEndpoint?>(result, "A.B.C.D:PORT or [IPv6]:PORT");
+
+    /// <summary>A host name and the address to use for it, <c>NAME:A.B.C.D</c>.</summary>
+    public static HostMapping? NameAndAddress(ArgumentResult result)
+    {
+        string text = Text(result);
+        int colon = text.LastIndexOf(':');
+        return colon > 0 && Ipv4Address.TryParse(text.AsSpan(colon + 1), out Ipv4Address address)
+            ? new HostMapping(text[..colon], address)
+            : Fail<HostMapping?>(result, "NAME:A.B.C.D");
+    }
+
+    /// <summary>The flag (<c>--bytes</c>) or positional name (<c>URL</c>) a value belongs to.</summary>
+    public static string Flag(SymbolResult result) => result switch
+    {
+        OptionResult option => option.Option.Name,
+        ArgumentResult { Parent: OptionResult option } => option.Option.Name,
+        ArgumentResult argument => argument.Argument.Name,
+        CommandResult command => command.Command.Name,
+        _ => "argument",
+    };
+
+    /// <summary>Reports <c>FLAG: expected WHAT, got 'VALUE'</c> on <paramref name="result"/>.</summary>
+    public static T Fail<T>(ArgumentResult result, string expected)
+    {
+        result.AddError($"{Flag(result)}: expected {expected}, got '{Text(result)}'");
+        return default!;
+    }
+
+    private static string Text(ArgumentResult result) => result.Tokens.Count > 0 ? result.Tokens[^1].Value : string.Empty;
+
+    private static bool TryParseSize(string text, out long value)
+    {
+        value = 0;
+        long multiplier = 1;
+        ReadOnlySpan<char> digits = text;
+        if (digits.Length > 1)
+        {
+            multiplier = char.ToUpperInvariant(digits[^1]) switch
+            {
+                'K' => 1L << 10,
+                'M' => 1L << 20,
+                'G' => 1L << 30,
+                _ => 1,
+            };
+            if (multiplier != 1)
+            {
+                digits = digits[..^1];
+            }
+        }
+
+        if (!long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out long n) || n > long.MaxValue / multiplier)
+        {
+            return false;
+        }
+
+        value = n * multiplier;
+        return true;
+    }
+}

@@ -1,0 +1,82 @@
+namespace Protocols.Tcp.Engine;
+
+/// <summary>
+/// The segment sizes of one connection (RFC 9293 3.7.1, RFC 1191): the MSS we announce, the
+/// peer's, the path's, and from them the effective send MSS and the size of a full segment from
+/// the peer.
+/// </summary>
+internal sealed class SegmentSizes
+{
+    /// <summary>RFC 9293 3.7.1: the MSS assumed when the peer sends no MSS option.</summary>
+    public const int DefaultPeerMss = 536;
+
+    /// <summary>The smallest send MSS accepted from a peer or from ICMP (Linux's tcp_min_snd_mss, 48).</summary>
+    public const int MinimumMss = 48;
+
+    private int _peerMss = DefaultPeerMss;
+    private int _pathMss = int.MaxValue; // lowered by ICMP fragmentation needed (RFC 1191)
+    private int _largestReceived; // Linux's rcv_mss estimate: the peer may send less than we announced
+
+    /// <summary>Sizes for a connection announcing <paramref name="announcedMss"/> (clamped so that timestamps still leave the minimum).</summary>
+    /// <param name="announcedMss">The MSS to announce (RFC 9293 3.7.1: the interface MTU minus 40).</param>
+    public SegmentSizes(int announcedMss) =>
+        Announced = Math.Clamp(announcedMss, MinimumMss + TimestampState.OptionLength, 65495);
+
+    /// <summary>The MSS our SYN announces.</summary>
+    public int Announced { get; }
+
+    /// <summary>Eff.snd.MSS: payload bytes per segment we send, options excluded.</summary>
+    public int Send { get; private set; } = DefaultPeerMss;
+
+    /// <summary>The payload of a full-sized segment from the peer (what we announced, less the timestamp option).</summary>
+    public int Receive { get; private set; } = DefaultPeerMss;
+
+    /// <summary>The peer's SYN announced <paramref name="peerMss"/> (null: none, RFC 9293 3.7.1's 536).</summary>
+    /// <param name="peerMss">The option's value.</param>
+    public void OnPeerMss(int? peerMss) => _peerMss = peerMss is int m ? Math.Max(m, MinimumMss) : DefaultPeerMss;
+
+    /// <summary>
+    /// RFC 9293 3.7.1: Eff.snd.MSS = min(SendMSS + 20, MMS_S) - TCPhdrsize - IPoptionsize, with the
+    /// timestamp option counted in the header (as Linux does).
+    /// </summary>
+    /// <param name="timestamps">Whether every segment carries timestamps.</param>
+    public void Compute(bool timestamps)
+    {
+        int options = timestamps ? TimestampState.OptionLength : 0;
+        Send = Math.Max(Math.Min(Math.Min(_peerMss, Announced), _pathMss) - options, MinimumMss);
+        Receive = Math.Max(Announced - options, MinimumMss);
+    }
+
+    /// <summary>
+    /// RFC 1191 / RFC 5927 7: fragmentation needed with <paramref name="nextHopMtu"/> lowers the send
+    /// MSS to fit; ICMP never raises it.
+    /// </summary>
+    /// <param name="nextHopMtu">The next-hop MTU (at least 68, RFC 791).</param>
+    /// <param name="timestamps">Whether every segment carries timestamps.</param>
+    /// <returns>Whether the send MSS shrank.</returns>
+    public bool OnPathMtu(int nextHopMtu, bool timestamps)
+    {
+        int mss = Math.Max(nextHopMtu - 40 - (timestamps ? TimestampState.OptionLength : 0), MinimumMss);
+        _pathMss = Math.Min(_pathMss, nextHopMtu - 40);
+        if (mss >= Send)
+        {
+            return false;
+        }
+
+        Send = mss;
+        return true;
+    }
+
+    /// <summary>
+    /// The size of a full-sized segment from the peer for the delayed-ACK rule (RFC 9293 3.8.6.3:
+    /// ACK at least every second one): the announced size, or less when the peer has only ever sent
+    /// less (its path MTU may be smaller), but never below 536.
+    /// </summary>
+    /// <param name="payloadLength">The payload of the segment just received.</param>
+    /// <returns>The full-sized segment's payload.</returns>
+    public int FullSizedReceived(int payloadLength)
+    {
+        _largestReceived = Math.Max(_largestReceived, payloadLength);
+        return Math.Min(Receive, Math.Max(_largestReceived, DefaultPeerMss));
+    }
+}

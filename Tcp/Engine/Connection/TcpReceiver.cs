@@ -1,0 +1,160 @@
+namespace Protocols.Tcp.Engine;
+
+/// <summary>
+/// The receive side of one connection: the receive sequence space (RCV.NXT lives in the
+/// <see cref="ReceiveBuffer"/>), the window we advertise (RFC 7323 2.3 scaling, RFC 9293
+/// 3.8.6.2.2 receiver SWS avoidance) and when to acknowledge (RFC 9293 3.8.6.3, RFC 5681 4.2).
+/// </summary>
+/// <remarks>
+/// Out-of-order data, a filled hole, duplicates, trimmed data and the FIN are acknowledged at
+/// once; in-order data at least every second full-sized segment, else by the delayed-ACK timer
+/// (<see cref="TcpTimer.DelayedAck"/>). Every segment we send carries the current acknowledgment
+/// (<see cref="FillAck"/>), which also settles any pending ACK.
+/// </remarks>
+internal sealed class TcpReceiver
+{
+    private static readonly Micros MaxDelayedAck = Micros.FromMilliseconds(200);
+
+    private readonly TcpConnectionOptions _options;
+    private readonly TcpCounters _counters;
+    private readonly TcpTimerSet _timers;
+    private readonly SegmentSizes _sizes;
+    private ReceiveBuffer? _buffer;
+
+    /// <summary>The receive side of a connection.</summary>
+    /// <param name="options">The connection's options (buffer size, delayed-ACK timeout).</param>
+    /// <param name="counters">The stack's counters.</param>
+    /// <param name="timers">The connection's timers (the receiver runs DelayedAck).</param>
+    /// <param name="sizes">The connection's segment sizes.</param>
+    public TcpReceiver(TcpConnectionOptions options, TcpCounters counters, TcpTimerSet timers, SegmentSizes sizes)
+    {
+        _options = options;
+        _counters = counters;
+        _timers = timers;
+        _sizes = sizes;
+    }
+
+    /// <summary>IRS: the peer's initial sequence number.</summary>
+    public SeqNum Irs { get; private set; }
+
+    /// <summary>The buffer (null before the peer's SYN was seen).</summary>
+    public ReceiveBuffer? Buffer => _buffer;
+
+    /// <summary>RCV.NXT (0 before the peer's SYN).</summary>
+    public SeqNum RcvNxt => _buffer?.RcvNxt ?? default;
+
+    /// <summary>The acknowledgment number we last sent (RFC 7323 4.3's Last.ACK.sent).</summary>
+    public SeqNum LastAckSent { get; private set; }
+
+    /// <summary>The receive window scale shift (RFC 7323 2.3); 0 when not negotiated.</summary>
+    public int Shift { get; set; }
+
+    /// <summary>Whether an ACK is owed now (it goes out with the next segment, or alone).</summary>
+    public bool AckDue { get; private set; }
+
+    /// <summary>Data bytes delivered in order to the buffer.</summary>
+    public long BytesReceived { get; private set; }
+
+    private Micros DelayedAckTimeout => Micros.Max(Micros.Zero, Micros.Min(Micros.FromTimeSpan(_options.DelayedAckTimeout), MaxDelayedAck));
+
+    /// <summary>The peer's SYN carried <paramref name="irs"/>: RCV.NXT = IRS + 1.</summary>
+    /// <param name="irs">The peer's initial sequence number.</param>
+    public void Start(SeqNum irs)
+    {
+        Irs = irs;
+        _buffer = new ReceiveBuffer(irs + 1, _options.ReceiveBufferSize);
+    }
+
+    /// <summary>The window field of our SYN-ACK (never scaled, RFC 7323 2.2); records the SYN-ACK's acknowledgment as sent.</summary>
+    /// <returns>The window.</returns>
+    public ushort SynAckWindow()
+    {
+        LastAckSent = _buffer!.RcvNxt;
+        return (ushort)Math.Min(_buffer.WindowToAdvertise(_sizes.Receive), ushort.MaxValue);
+    }
+
+    /// <summary>Puts RCV.NXT and the scaled window into <paramref name="segment"/>; an owed ACK is settled by it.</summary>
+    /// <param name="segment">The segment about to be sent.</param>
+    public void FillAck(ref TcpOutgoingSegment segment)
+    {
+        ReceiveBuffer buffer = _buffer!;
+        segment.Ack = buffer.RcvNxt;
+        long window = buffer.WindowToAdvertise(_sizes.Receive) >> Shift; // RFC 7323 2.3
+        segment.Window = (ushort)Math.Min(window, ushort.MaxValue);
+        LastAckSent = segment.Ack;
+        AckDue = false;
+        _timers.Cancel(TcpTimer.DelayedAck);
+    }
+
+    /// <summary>Nothing more will be acknowledged (the connection closed).</summary>
+    public void ForgetAck() => AckDue = false;
+
+    /// <summary>
+    /// Processes the text and FIN of an acceptable segment (RFC 9293 3.10.7.4 seventh and eighth
+    /// steps) and decides how soon to acknowledge it.
+    /// </summary>
+    /// <param name="seq">SEG.SEQ.</param>
+    /// <param name="payload">The text.</param>
+    /// <param name="fin">Whether FIN is set.</param>
+    /// <param name="now">The current time.</param>
+    /// <returns>What the buffer did with it.</returns>
+    public ReceiveResult Receive(SeqNum seq, ReadOnlySpan<byte> payload, bool fin, Micros now)
+    {
+        ReceiveBuffer buffer = _buffer!;
+        ReceiveResult r = buffer.Receive(seq, payload, fin);
+        if (r.OutOfOrder && r.Stored > 0)
+        {
+            _counters.Add(TcpCounter.OutOfOrderQueued);
+        }
+
+        BytesReceived += r.Delivered;
+
+        // RFC 9293 3.8.6.3, RFC 5681 4.2: immediate ACK for out-of-order data, a filled hole,
+        // duplicates and trimmed data; else at least every second full-sized segment; else delayed.
+        if (r.OutOfOrder || r.FilledGap || r.Duplicate || r.Trimmed > 0 || r.FinReached)
+        {
+            AckDue = true;
+        }
+        else if (r.Delivered > 0)
+        {
+            Micros delay = DelayedAckTimeout;
+            int fullSized = _sizes.FullSizedReceived(payload.Length);
+            if (delay == Micros.Zero || buffer.RcvNxt - LastAckSent >= 2 * fullSized)
+            {
+                AckDue = true;
+            }
+            else if (!_timers.IsArmed(TcpTimer.DelayedAck))
+            {
+                _timers.Arm(TcpTimer.DelayedAck, now + delay);
+            }
+        }
+
+        return r;
+    }
+
+    /// <summary>
+    /// Copies readable bytes out for the application. Whether the read is worth a window update
+    /// follows RFC 9293 3.8.6.2.2 with Linux's rule: the window at least doubles and its edge moves
+    /// by min(buffer / 2, MSS).
+    /// </summary>
+    /// <param name="destination">Where to copy.</param>
+    /// <param name="windowUpdateDue">Whether the control block should send a window update now.</param>
+    /// <returns>Bytes copied.</returns>
+    public int Read(Span<byte> destination, out bool windowUpdateDue)
+    {
+        windowUpdateDue = false;
+        if (_buffer is not ReceiveBuffer buffer)
+        {
+            return 0;
+        }
+
+        int n = buffer.Read(destination);
+        if (n > 0)
+        {
+            int advertised = buffer.AdvertisedWindow;
+            windowUpdateDue = 2L * advertised <= buffer.Capacity && buffer.Window >= 2L * advertised && buffer.IsWindowUpdateDue(_sizes.Receive);
+        }
+
+        return n;
+    }
+}
