@@ -1,34 +1,42 @@
 #!/bin/sh
-# Runs benchmark classes from two builds of the repository in the same session, alternating,
-# so that a change is measured against its base on the same machine under the same load:
+# Runs benchmark classes from two commits in the same session, alternating, so that a change is
+# measured against its base on the same machine under the same load:
 #
-#   benchmarks/compare.sh BASE_COMMIT 'FILTER' [ROUNDS]
+#   benchmarks/compare.sh BASE_COMMIT HEAD_COMMIT 'FILTER' [ROUNDS]
 #
-# BASE_COMMIT is exported with `git archive` into a temporary directory (the repository is not
-# touched); the benchmark sources of the working tree are copied over it, so a benchmark added
-# with the change also runs against the base (it must use only APIs both sides have). Each round
-# runs the base, then the working tree; results go to BenchmarkDotNet.Artifacts/compare/.
+# BENCH_ARGS adds BenchmarkDotNet options to every run, e.g. BENCH_ARGS=--inProcess on a loaded
+# machine, where building each job's boilerplate can overrun BenchmarkDotNet's build timeout.
+#
+# Both commits are exported with `git archive` into a temporary directory (the repository and its
+# working tree are not touched, so work can go on meanwhile). The benchmark sources of HEAD_COMMIT
+# are copied over the base, so a benchmark added with the change also runs against the base (it
+# must use only APIs both sides have). Each round runs the base, then the head; BenchmarkDotNet's
+# reports go to BenchmarkDotNet.Artifacts/compare/ of the repository.
 set -eu
 base=$1
-filter=$2
-rounds=${3:-2}
+head=$2
+filter=$3
+rounds=${4:-2}
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-git -C "$root" archive "$base" | tar -x -C "$work"
-cp "$root"/benchmarks/Protocols.Benchmarks/*.cs "$work/benchmarks/Protocols.Benchmarks/"
+mkdir -p "$work/base" "$work/head"
+git -C "$root" archive "$base" | tar -x -C "$work/base"
+git -C "$root" archive "$head" | tar -x -C "$work/head"
+cp "$work"/head/benchmarks/Protocols.Benchmarks/*.cs "$work/base/benchmarks/Protocols.Benchmarks/"
 out="$root/BenchmarkDotNet.Artifacts/compare"
 mkdir -p "$out"
-dotnet build "$work/benchmarks/Protocols.Benchmarks" -c Release >/dev/null
-dotnet build "$root/benchmarks/Protocols.Benchmarks" -c Release >/dev/null
+for side in base head; do
+    dotnet build "$work/$side/benchmarks/Protocols.Benchmarks" -c Release >/dev/null
+done
 echo "load: $(uptime)"
 i=1
 while [ "$i" -le "$rounds" ]; do
     for side in base head; do
-        dir=$root
-        [ "$side" = base ] && dir=$work
-        echo "== round $i: $side ($( [ "$side" = base ] && echo "$base" || git -C "$root" rev-parse --short HEAD))"
-        (cd "$dir/benchmarks/Protocols.Benchmarks" && dotnet run -c Release --no-build -- --filter "$filter" --artifacts "$out/$side-$i") \
+        commit=$base
+        [ "$side" = head ] && commit=$head
+        echo "== round $i: $side ($(git -C "$root" rev-parse --short "$commit"))"
+        (cd "$work/$side/benchmarks/Protocols.Benchmarks" && dotnet run -c Release --no-build -- --filter "$filter" --artifacts "$out/$side-$i" ${BENCH_ARGS:-}) \
             | sed -n '/^| *Method/,/^$/p'
     done
     i=$((i + 1))

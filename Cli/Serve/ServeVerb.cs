@@ -159,7 +159,7 @@ internal sealed class ServeHost : IDisposable
     /// <summary>The HTTP server of <c>--http</c> (its counters go into the summary).</summary>
     public HttpServer HttpServer { get; } = new();
 
-    /// <summary>Opens the device, builds the stack and binds the services of <paramref name="settings"/>; <paramref name="log"/> (--verbose) gets handler faults.</summary>
+    /// <summary>Opens the device, builds the stack and binds the services of <paramref name="settings"/>; <paramref name="log"/> (--verbose) gets handler faults and the stack's Debug lines (what it drops, and why).</summary>
     public static ServeHost Start(ServeSettings settings, TextWriter? log = null)
     {
         LinuxDevice device = settings.Device.Open();
@@ -168,7 +168,7 @@ internal sealed class ServeHost : IDisposable
         try
         {
             tap = settings.PcapPath is null ? null : PcapTap.Create(device, settings.PcapPath);
-            stack = new NetworkStack(new NetworkStackOptions { Name = "serve" });
+            stack = new NetworkStack(new NetworkStackOptions { Name = "serve", Logger = log is null ? null : new VerboseLogger(log) });
             stack.AddInterface((INetworkDevice?)tap ?? device, settings.Device.Address, settings.Device.PrefixLength, settings.Device.Gateway);
         }
         catch
