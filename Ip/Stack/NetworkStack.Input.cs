@@ -125,8 +125,9 @@ public sealed partial class NetworkStack
             if (options.Error.IsError)
             {
                 Counters.Drop(DropReason.BadOptions);
+                // RFC 792: the pointer is the first octet after the checksum, the top byte of the rest of the header.
                 int pointer = Math.Clamp(options.Error.Offset, 0, ip.HeaderLength - 1);
-                SendIcmpError(nic, ip.Bytes, ipBroadcast || linkBroadcast, IcmpType.ParameterProblem, 0, (uint)pointer << 24);
+                SendIcmpError(nic, ip.Bytes, ipBroadcast || linkBroadcast, IcmpType.ParameterProblem, (byte)IcmpParameterProblemCode.PointerIndicatesError, (uint)pointer << 24);
                 return;
             }
 
