@@ -1,5 +1,6 @@
 using Protocols.Ip;
 using Protocols.Ip.Devices;
+using Protocols.Tests.Shared;
 using Protocols.Wire;
 using Protocols.Wire.Capture;
 
@@ -52,38 +53,13 @@ public class UdpTraceFormatterTests
     [Fact]
     public async Task Tcpdump_describes_the_same_datagrams_the_same_way()
     {
-        const string tcpdump = "/usr/bin/tcpdump";
-        if (!File.Exists(tcpdump))
+        if (!Tcpdump.IsInstalled)
         {
             return; // the golden strings above stand alone; this is the independent check when tcpdump is present
         }
 
         byte[][] packets = [Packet(40000, 9999, 12), Packet(5000, 6000, 0), Packet(1, 65535, 1000)];
         PacketFormatter formatter = Formatter();
-        string path = Path.Combine(Path.GetTempPath(), $"protocols-udp-trace-{Environment.ProcessId}-{Guid.NewGuid():n}.pcap");
-        try
-        {
-            using (PcapWriter writer = PcapWriter.Create(path, LinkType.Raw))
-            {
-                foreach (byte[] packet in packets)
-                {
-                    writer.WriteFrame(DateTimeOffset.UnixEpoch, packet);
-                }
-            }
-
-            var start = new System.Diagnostics.ProcessStartInfo(tcpdump, ["-n", "-t", "-r", path]) { RedirectStandardOutput = true, RedirectStandardError = true };
-            using var process = System.Diagnostics.Process.Start(start)!;
-            Task<string> output = process.StandardOutput.ReadToEndAsync();
-            Task<string> errors = process.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await process.WaitForExitAsync(timeout.Token);
-            Assert.True(process.ExitCode == 0, await errors);
-            string[] lines = (await output).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            Assert.Equal(packets.Select(p => formatter.Format(p, DeviceMedium.Ip)), lines);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        Assert.Equal(packets.Select(p => formatter.Format(p, DeviceMedium.Ip)), await Tcpdump.DescribeAsync(packets, LinkType.Raw));
     }
 }

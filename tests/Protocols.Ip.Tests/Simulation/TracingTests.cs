@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using Microsoft.Extensions.Logging;
 using Protocols.Ip.Devices;
 using Protocols.Ip.Simulation;
+using Protocols.Tests.Shared;
 using Protocols.Wire;
 using Protocols.Wire.Capture;
 using Sim = Protocols.Ip.Simulation.Simulation;
@@ -161,8 +162,7 @@ public class TracingTests
     [Fact]
     public async Task TcpdumpDescribesTheSameFramesTheSameWay()
     {
-        const string tcpdump = "/usr/bin/tcpdump";
-        if (!File.Exists(tcpdump))
+        if (!Tcpdump.IsInstalled)
         {
             return; // the golden strings above stand alone; this is the independent check when tcpdump is present
         }
@@ -187,31 +187,7 @@ public class TracingTests
         ];
         List<byte[]> frames = [.. packets.Select(p => TestPackets.Ethernet(b, a, EtherType.Ipv4, p)), Frames.ArpRequest, Frames.ArpReply, TestPackets.ArpRequest(a, TestPackets.A, TestPackets.B)];
 
-        string path = Path.Combine(Path.GetTempPath(), $"protocols-tracer-{Environment.ProcessId}-{Guid.NewGuid():n}.pcap");
-        try
-        {
-            using (PcapWriter writer = PcapWriter.Create(path, Wire.Capture.LinkType.Ethernet))
-            {
-                foreach (byte[] frame in frames)
-                {
-                    writer.WriteFrame(VirtualClock.DefaultStart, frame);
-                }
-            }
-
-            var start = new System.Diagnostics.ProcessStartInfo(tcpdump, ["-n", "-t", "-r", path]) { RedirectStandardOutput = true, RedirectStandardError = true };
-            using var process = System.Diagnostics.Process.Start(start)!;
-            Task<string> output = process.StandardOutput.ReadToEndAsync();
-            Task<string> errors = process.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await process.WaitForExitAsync(timeout.Token);
-            Assert.True(process.ExitCode == 0, await errors);
-            string[] lines = (await output).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            Assert.Equal(frames.Select(Ethernet), lines);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        Assert.Equal(frames.Select(Ethernet), await Tcpdump.DescribeAsync(frames, Wire.Capture.LinkType.Ethernet));
     }
 
     [Fact]
