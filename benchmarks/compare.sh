@@ -4,8 +4,9 @@
 #
 #   benchmarks/compare.sh BASE_COMMIT HEAD_COMMIT 'FILTER' [ROUNDS]
 #
-# BENCH_ARGS adds BenchmarkDotNet options to every run, e.g. BENCH_ARGS=--inProcess on a loaded
-# machine, where building each job's boilerplate can overrun BenchmarkDotNet's build timeout.
+# BENCH_CPU_TIME=1 times benchmarks that use CpuTimeConfig by the thread's CPU time, in process:
+# on a machine shared with other work, wall time mostly measures who else was running.
+# BENCH_ARGS adds BenchmarkDotNet options to every run.
 #
 # Both commits are exported with `git archive` into a temporary directory (the repository and its
 # working tree are not touched, so work can go on meanwhile). The benchmark sources of HEAD_COMMIT

@@ -20,9 +20,10 @@ namespace Protocols.Benchmarks;
 /// <see cref="Batch"/> copies of the frame, so the loop's fixed cost per poll is spread thin.
 /// The allocation column must read 0: the steady-state input path allocates nothing.
 /// Compare builds (a change against its base) by running this class from both in the same
-/// session with benchmarks/compare.sh.
+/// session with benchmarks/compare.sh; on a loaded machine time it by CPU time (<see cref="CpuTimeConfig"/>).
 /// </remarks>
 [MemoryDiagnoser]
+[Config(typeof(CpuTimeConfig))]
 public class InputPathBenchmarks
 {
     /// <summary>Frames per poll.</summary>
