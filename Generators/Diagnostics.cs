@@ -172,6 +172,14 @@ namespace Protocols.Generators
             defaultSeverity: DiagnosticSeverity.Error,
             isEnabledByDefault: true);
 
+        public static readonly DiagnosticDescriptor InvalidBias = new DiagnosticDescriptor(
+            id: "PROTO021",
+            title: "Header length bias out of range",
+            messageFormat: "[HeaderLength] on '{0}' has Bias = {1}; the bias is the number of units the field does not count, from 0 to 255 (1 for an IPv6 extension header, whose length leaves out its first 8 octets)",
+            category: Category,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true);
+
         private static readonly Dictionary<string, DiagnosticDescriptor> ById = new Dictionary<string, DiagnosticDescriptor>();
 
         static Diagnostics()
@@ -180,7 +188,7 @@ namespace Protocols.Generators
             {
                 NotPartial, NotWholeBytes, UnsupportedType, UnknownReference, LengthFieldNotUnsigned, Overlap, WidthDoesNotFitType,
                 ValueDoesNotFit, ReservedName, TwoRoles, TotalAndPayloadLength, ChecksumFieldShape, UnknownCoverage, InvalidUnit,
-                BoolWidth, FixedArrayWidth, FixedArrayAlignment, EmptyRange, ValueOnFixedArray, InvalidPrefix,
+                BoolWidth, FixedArrayWidth, FixedArrayAlignment, EmptyRange, ValueOnFixedArray, InvalidPrefix, InvalidBias,
             })
             {
                 ById.Add(descriptor.Id, descriptor);

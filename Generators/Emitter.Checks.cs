@@ -313,7 +313,7 @@ namespace Protocols.Generators
             FieldModel? headerLength = model.HeaderLengthField;
             if (headerLength is not null)
             {
-                w.Line($"// 3. The header length: {headerLength.Name} x {model.HeaderLengthUnit} bytes, at least the fixed part and within the buffer.");
+                w.Line($"// 3. The header length: {HeaderLengthText(model, headerLength)} bytes, at least the fixed part and within the buffer.");
                 EmitSequentialChecks(w, model, model.Checks.Where(c => Step(c.Kind) == 3), "buffer");
             }
             else

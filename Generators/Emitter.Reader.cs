@@ -8,7 +8,7 @@ namespace Protocols.Generators
             string layerXml = Xml(model.Layer);
             string type = model.TypeName;
             string headerLengthDoc = model.HeaderLengthField is FieldModel hl
-                ? $"The header length in bytes: {Xml(hl.Name)} x {model.HeaderLengthUnit}."
+                ? $"The header length in bytes: {Xml(HeaderLengthText(model, hl))}."
                 : "The header length in bytes: FixedLength (the header has no length field).";
             string declaredLengthDoc = model.MessageLengthField is not null
                 ? "The message length the header declares (header included), in bytes; more than Bytes.Length when TryReadHeader accepted a truncated message."

@@ -157,9 +157,27 @@ namespace Protocols.Generators
             ? $"(long)global::System.Math.Min({owner}{Names.Getter(f.Name)}({span}), (ulong)int.MaxValue)"
             : $"(long){owner}{Names.Getter(f.Name)}({span})";
 
-        /// <summary>The header length in bytes from the [HeaderLength] field: the field times the unit.</summary>
-        private static string HeaderLengthExpression(HeaderModel model, FieldModel headerLength, string span, string owner = "") =>
-            $"{LengthValue(headerLength, span, owner)}{(model.HeaderLengthUnit == 1 ? "" : " * " + Number(model.HeaderLengthUnit))}";
+        /// <summary>
+        /// The header length in bytes from the [HeaderLength] field, (field + Bias) x Unit, as a long
+        /// expression over <paramref name="span"/>: the one place that states the rule (TryRead,
+        /// ReadError, the checksum's coverage, the writer).
+        /// </summary>
+        private static string HeaderLengthExpression(HeaderModel model, FieldModel headerLength, string span, string owner = "")
+        {
+            string value = LengthValue(headerLength, span, owner);
+            if (model.HeaderLengthBias != 0)
+            {
+                value = $"({value} + {Number(model.HeaderLengthBias)})";
+            }
+
+            return model.HeaderLengthUnit == 1 ? value : $"{value} * {Number(model.HeaderLengthUnit)}";
+        }
+
+        /// <summary>The same rule in words, for comments and XML docs: "Ihl x 4", "(HdrExtLen + 1) x 8".</summary>
+        private static string HeaderLengthText(HeaderModel model, FieldModel headerLength) =>
+            model.HeaderLengthBias != 0
+                ? $"({headerLength.Name} + {Number(model.HeaderLengthBias)}) x {Number(model.HeaderLengthUnit)}"
+                : $"{headerLength.Name} x {Number(model.HeaderLengthUnit)}";
 
         // ------------------------------------------------------------------ text helpers
 

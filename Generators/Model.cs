@@ -212,6 +212,7 @@ namespace Protocols.Generators
     /// <param name="Checks">The validation rules in the order TryRead applies them.</param>
     /// <param name="FixedLength">Bytes of the fixed part.</param>
     /// <param name="HeaderLengthUnit">Bytes per unit of the [HeaderLength] field (1 without one).</param>
+    /// <param name="HeaderLengthBias">Units the [HeaderLength] field does not count, added before the unit (0 without one).</param>
     /// <param name="HeaderLengthSource">The LengthSource a too-small header length reports.</param>
     /// <param name="ChecksumCoverage">What the [Checksum] covers.</param>
     /// <param name="ChecksumZeroMeansNone">Whether a zero checksum means "none" (UDP).</param>
@@ -226,6 +227,7 @@ namespace Protocols.Generators
         EquatableArray<CheckModel> Checks,
         int FixedLength,
         int HeaderLengthUnit,
+        int HeaderLengthBias,
         LengthSource HeaderLengthSource,
         ChecksumCoverage ChecksumCoverage,
         bool ChecksumZeroMeansNone,

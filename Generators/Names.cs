@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Linq;
 
 namespace Protocols.Generators
 {
@@ -61,16 +62,24 @@ namespace Protocols.Generators
         public const string WriteConstants = "WriteConstants";
         public const string WrittenHeaderLength = "WrittenHeaderLength";
 
-        /// <summary>Every name above: a field may take none of them.</summary>
+        /// <summary>The names above that every header may have: a field may take none of them.</summary>
         public static readonly IReadOnlyCollection<string> Members = new HashSet<string>
         {
             LayerName, FixedLength, Fields, FirstFieldBeyond, TryRead, TryReadHeader, ReadError, Read, WriteTo, TryWriteTo,
             FixedPart, ThrowTooShort, ToStringMethod, FormatEnum, Annotate, ChecksummedBytes, SumWithoutChecksum, ChecksumWord,
             ComputeChecksum, VerifyChecksum, FillChecksum, Reader, Writer,
-            PrefixLength, TryReadPrefix, PrefixError, PrefixReader, PrefixPart,
             Bytes, HeaderLength, DeclaredLength, IsTruncated, Header, Options, Payload, ToValue, BytesField, HeaderLengthField, DeclaredLengthField,
             Fixed, SetAll, WriteConstants, WrittenHeaderLength,
         };
+
+        /// <summary>The names only a [Prefix] header has (a field of another header may be called PrefixLength, as NDP's is).</summary>
+        public static readonly IReadOnlyCollection<string> PrefixMembers = new HashSet<string>
+        {
+            PrefixLength, TryReadPrefix, PrefixError, PrefixReader, PrefixPart,
+        };
+
+        /// <summary>Whether a field called <paramref name="name"/> would collide with a member generated for every header or, with [Prefix], for prefix readers.</summary>
+        public static bool IsReserved(string name, bool hasPrefix) => Members.Contains(name) || (hasPrefix && PrefixMembers.Contains(name));
 
         /// <summary>The private static getter of a field, on the header.</summary>
         public static string Getter(string field) => "Get" + field;

@@ -110,7 +110,7 @@ namespace Protocols.Generators
             }
 
             // Struct-level references: each gives its field a role.
-            int unit = 1;
+            int unit = 1, bias = 0;
             LengthSource headerLengthSource = LengthSource.HeaderLength;
             ChecksumCoverage coverage = ChecksumCoverage.Header;
             bool zeroMeansNone = false;
@@ -191,6 +191,10 @@ namespace Protocols.Generators
                         {
                             unit = u;
                         }
+                        else if (named.Key == "Bias" && named.Value.Value is int b)
+                        {
+                            bias = b;
+                        }
                         else if (named.Key == "Source" && named.Value.Value is int s && s >= (int)LengthSource.None && s <= (int)LengthSource.CaptureLength)
                         {
                             headerLengthSource = (LengthSource)s;
@@ -200,6 +204,11 @@ namespace Protocols.Generators
                     if (unit < 1)
                     {
                         diagnostics.Add(Diag(Diagnostics.InvalidUnit, attributeLocation, type.Name, Number(unit)));
+                    }
+
+                    if (bias is < 0 or > 255)
+                    {
+                        diagnostics.Add(Diag(Diagnostics.InvalidBias, attributeLocation, type.Name, Number(bias)));
                     }
                 }
 
@@ -222,7 +231,7 @@ namespace Protocols.Generators
             var perField = new HashSet<string>(fields.SelectMany(f => Names.PerField(f.Model, hasChecksum)));
             foreach (ParsedField f in fields)
             {
-                if (Names.Members.Contains(f.Model.Name) || perField.Contains(f.Model.Name))
+                if (Names.IsReserved(f.Model.Name, prefixLength is not null) || perField.Contains(f.Model.Name))
                 {
                     diagnostics.Add(Diag(Diagnostics.ReservedName, f.Location, f.Model.Name, f.Model.Name));
                 }
@@ -243,6 +252,7 @@ namespace Protocols.Generators
                 new EquatableArray<CheckModel>(Checks(fields).ToArray()),
                 totalBits / 8,
                 unit,
+                bias,
                 headerLengthSource,
                 coverage,
                 zeroMeansNone,

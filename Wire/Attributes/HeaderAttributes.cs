@@ -77,9 +77,9 @@ public sealed class RangeAttribute : Attribute
 }
 
 /// <summary>
-/// Names the field that holds the header's own length (IPv4 IHL, TCP data offset). The bytes
-/// between the fixed part and <c>field × Unit</c> are the header's options region; what follows is
-/// the payload.
+/// Names the field that holds the header's own length (IPv4 IHL, TCP data offset, IPv6 Hdr Ext
+/// Len). The bytes between the fixed part and <c>(field + Bias) × Unit</c> are the header's
+/// options region; what follows is the payload.
 /// </summary>
 [AttributeUsage(AttributeTargets.Struct, AllowMultiple = false, Inherited = false)]
 public sealed class HeaderLengthAttribute : Attribute
@@ -92,6 +92,13 @@ public sealed class HeaderLengthAttribute : Attribute
 
     /// <summary>Bytes per unit of the field (4 for IHL and data offset). Default 1.</summary>
     public int Unit { get; set; } = 1;
+
+    /// <summary>
+    /// Units the field does not count, added before multiplying by <see cref="Unit"/> (0 to 255):
+    /// 1 for an IPv6 extension header, whose length is "in 8-octet units, not including the first
+    /// 8 octets" (RFC 8200 4.3). Default 0.
+    /// </summary>
+    public int Bias { get; set; }
 
     /// <summary>How the limiting length is reported in errors. Default <see cref="LengthSource.HeaderLength"/>.</summary>
     public LengthSource Source { get; set; } = LengthSource.HeaderLength;
