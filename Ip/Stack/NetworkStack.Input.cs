@@ -25,9 +25,11 @@ public sealed partial class NetworkStack
             return;
         }
 
-        // RFC 894: Ethernet II framing. Devices hand us frames without the FCS.
-        if (!EthernetHeader.TryRead(frame, out EthernetHeader.Reader ethernet, out WireError error))
+        // RFC 894: Ethernet II framing. Devices hand us frames without the FCS. (The hot path asks the
+        // reader without an error; only a refused frame is read again for what was wrong.)
+        if (!EthernetHeader.TryRead(frame, out EthernetHeader.Reader ethernet))
         {
+            EthernetHeader.TryRead(frame, out _, out WireError error);
             DropInvalid(nic, in error);
             return;
         }
@@ -64,8 +66,9 @@ public sealed partial class NetworkStack
         // discarded), IHL 5..15 with the whole header in the frame, total length covering the
         // header and within the frame. Bytes after the total length are link padding (Ethernet
         // pads to 60 bytes): the reader's message stops at the total length.
-        if (!Ipv4Header.TryRead(packet, out Ipv4Header.Reader ip, out WireError error))
+        if (!Ipv4Header.TryRead(packet, out Ipv4Header.Reader ip))
         {
+            Ipv4Header.TryRead(packet, out _, out WireError error);
             DropInvalid(nic, in error);
             return;
         }
