@@ -76,8 +76,16 @@ namespace Protocols.Generators
             defaultSeverity: DiagnosticSeverity.Error,
             isEnabledByDefault: true);
 
-        public static readonly DiagnosticDescriptor ReservedName = new DiagnosticDescriptor(
+        public static readonly DiagnosticDescriptor LittleEndianNotWhole = new DiagnosticDescriptor(
             id: "PROTO009",
+            title: "Little-endian field is not a whole word",
+            messageFormat: "Field '{0}' is [LittleEndian] but is {1} bits wide at bit {2}; byte order applies only to a whole ushort, uint or ulong (or an enum over one) at a byte boundary, so remove [LittleEndian] or declare the field that way",
+            category: Category,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor ReservedName = new DiagnosticDescriptor(
+            id: "PROTO010",
             title: "Field has the name of a generated member",
             messageFormat: "Field '{0}' would collide with the member '{1}' the header compiler generates; rename the field",
             category: Category,
@@ -85,7 +93,7 @@ namespace Protocols.Generators
             isEnabledByDefault: true);
 
         public static readonly DiagnosticDescriptor TwoRoles = new DiagnosticDescriptor(
-            id: "PROTO010",
+            id: "PROTO011",
             title: "One field named by two header attributes",
             messageFormat: "Field '{0}' is named by both [{1}] and [{2}]; each role needs its own field, so name another field in one of them",
             category: Category,
@@ -93,7 +101,7 @@ namespace Protocols.Generators
             isEnabledByDefault: true);
 
         public static readonly DiagnosticDescriptor TotalAndPayloadLength = new DiagnosticDescriptor(
-            id: "PROTO011",
+            id: "PROTO012",
             title: "Header declares both a total and a payload length",
             messageFormat: "'{0}' declares both [TotalLength] and [PayloadLength]; keep only the one its protocol defines",
             category: Category,
@@ -101,7 +109,7 @@ namespace Protocols.Generators
             isEnabledByDefault: true);
 
         public static readonly DiagnosticDescriptor ChecksumFieldShape = new DiagnosticDescriptor(
-            id: "PROTO012",
+            id: "PROTO013",
             title: "Checksum field is not a 16-bit word",
             messageFormat: "[Checksum] names field '{0}', a {1}-bit {2} at bit {3}; RFC 1071 sums 16-bit words, so the checksum must be a 16-bit unsigned integer (ushort, or [Bits(16)] on a wider type) at an even byte offset",
             category: Category,
@@ -109,7 +117,7 @@ namespace Protocols.Generators
             isEnabledByDefault: true);
 
         public static readonly DiagnosticDescriptor UnknownCoverage = new DiagnosticDescriptor(
-            id: "PROTO013",
+            id: "PROTO014",
             title: "Checksum coverage is not a ChecksumCoverage member",
             messageFormat: "[Checksum] on '{0}' has coverage {1}, which is not a ChecksumCoverage member; use ChecksumCoverage.Header, ChecksumCoverage.Message or ChecksumCoverage.PseudoHeaderAndMessage",
             category: Category,
@@ -117,7 +125,7 @@ namespace Protocols.Generators
             isEnabledByDefault: true);
 
         public static readonly DiagnosticDescriptor InvalidUnit = new DiagnosticDescriptor(
-            id: "PROTO014",
+            id: "PROTO015",
             title: "Header length unit is below 1",
             messageFormat: "[HeaderLength] on '{0}' has Unit = {1}; the unit is the number of bytes one count of the field stands for, at least 1 (4 for IPv4 IHL and the TCP data offset)",
             category: Category,
@@ -125,7 +133,7 @@ namespace Protocols.Generators
             isEnabledByDefault: true);
 
         public static readonly DiagnosticDescriptor BoolWidth = new DiagnosticDescriptor(
-            id: "PROTO015",
+            id: "PROTO016",
             title: "Bool field wider than one bit",
             messageFormat: "Field '{0}' is a bool declared {1} bits wide; a bool is exactly 1 bit, so remove [Bits] or use a byte for a wider flag set",
             category: Category,
@@ -133,7 +141,7 @@ namespace Protocols.Generators
             isEnabledByDefault: true);
 
         public static readonly DiagnosticDescriptor FixedArrayWidth = new DiagnosticDescriptor(
-            id: "PROTO016",
+            id: "PROTO017",
             title: "Bits on a fixed array",
             messageFormat: "Field '{0}' is a fixed array of {1} bytes, and [Bits({2})] would give it another width; a fixed array is as wide as its type, so remove [Bits] (or its width)",
             category: Category,
@@ -141,7 +149,7 @@ namespace Protocols.Generators
             isEnabledByDefault: true);
 
         public static readonly DiagnosticDescriptor FixedArrayAlignment = new DiagnosticDescriptor(
-            id: "PROTO017",
+            id: "PROTO018",
             title: "Fixed array not on a byte boundary",
             messageFormat: "Field '{0}' is a fixed array starting at bit {1}, which is not on a byte boundary; widen the fields before it to whole bytes or set [Bits(Offset = ...)] to a multiple of 8",
             category: Category,
@@ -149,7 +157,7 @@ namespace Protocols.Generators
             isEnabledByDefault: true);
 
         public static readonly DiagnosticDescriptor EmptyRange = new DiagnosticDescriptor(
-            id: "PROTO018",
+            id: "PROTO019",
             title: "Range minimum above its maximum",
             messageFormat: "[Range({0}, {1})] on field '{2}' has its minimum above its maximum, so no value passes; swap the two bounds",
             category: Category,
@@ -157,7 +165,7 @@ namespace Protocols.Generators
             isEnabledByDefault: true);
 
         public static readonly DiagnosticDescriptor ValueOnFixedArray = new DiagnosticDescriptor(
-            id: "PROTO019",
+            id: "PROTO020",
             title: "Const or Range on a fixed array",
             messageFormat: "[{0}] on field '{1}', a fixed array; [Const] and [Range] apply to numeric, bool and enum fields, so remove it and check the bytes where they are used",
             category: Category,
@@ -165,7 +173,7 @@ namespace Protocols.Generators
             isEnabledByDefault: true);
 
         public static readonly DiagnosticDescriptor InvalidPrefix = new DiagnosticDescriptor(
-            id: "PROTO020",
+            id: "PROTO021",
             title: "Prefix length outside the fixed part",
             messageFormat: "[Prefix({0})] on '{1}' must name a length from 1 to {2}, the header's fixed part, less than the whole of it; use TryReadHeader to read the whole header",
             category: Category,
@@ -173,7 +181,7 @@ namespace Protocols.Generators
             isEnabledByDefault: true);
 
         public static readonly DiagnosticDescriptor InvalidBias = new DiagnosticDescriptor(
-            id: "PROTO021",
+            id: "PROTO022",
             title: "Header length bias out of range",
             messageFormat: "[HeaderLength] on '{0}' has Bias = {1}; the bias is the number of units the field does not count, from 0 to 255 (1 for an IPv6 extension header, whose length leaves out its first 8 octets)",
             category: Category,
@@ -187,7 +195,7 @@ namespace Protocols.Generators
             foreach (DiagnosticDescriptor descriptor in new[]
             {
                 NotPartial, NotWholeBytes, UnsupportedType, UnknownReference, LengthFieldNotUnsigned, Overlap, WidthDoesNotFitType,
-                ValueDoesNotFit, ReservedName, TwoRoles, TotalAndPayloadLength, ChecksumFieldShape, UnknownCoverage, InvalidUnit,
+                ValueDoesNotFit, LittleEndianNotWhole, ReservedName, TwoRoles, TotalAndPayloadLength, ChecksumFieldShape, UnknownCoverage, InvalidUnit,
                 BoolWidth, FixedArrayWidth, FixedArrayAlignment, EmptyRange, ValueOnFixedArray, InvalidPrefix, InvalidBias,
             })
             {

@@ -116,9 +116,9 @@ namespace Protocols.Generators
                 string read = f.ByteCount switch
                 {
                     1 => $"bytes[{f.FirstByte}]",
-                    2 => $"{Binary}.ReadUInt16BigEndian(bytes.Slice({f.FirstByte}, 2))",
-                    4 => $"{Binary}.ReadUInt32BigEndian(bytes.Slice({f.FirstByte}, 4))",
-                    _ => $"{Binary}.ReadUInt64BigEndian(bytes.Slice({f.FirstByte}, 8))",
+                    2 => $"{Binary}.ReadUInt16{f.ByteOrder}(bytes.Slice({f.FirstByte}, 2))",
+                    4 => $"{Binary}.ReadUInt32{f.ByteOrder}(bytes.Slice({f.FirstByte}, 4))",
+                    _ => $"{Binary}.ReadUInt64{f.ByteOrder}(bytes.Slice({f.FirstByte}, 8))",
                 };
                 bool sameType = f.Kind == FieldKind.Unsigned && f.StorageKeyword == DirectType(f.ByteCount);
                 w.Line($"{signature} => {(sameType ? read : FromRaw(f, read))};");
@@ -168,9 +168,9 @@ namespace Protocols.Generators
                 string write = f.ByteCount switch
                 {
                     1 => $"bytes[{f.FirstByte}] = {value}",
-                    2 => $"{Binary}.WriteUInt16BigEndian(bytes.Slice({f.FirstByte}, 2), {value})",
-                    4 => $"{Binary}.WriteUInt32BigEndian(bytes.Slice({f.FirstByte}, 4), {value})",
-                    _ => $"{Binary}.WriteUInt64BigEndian(bytes.Slice({f.FirstByte}, 8), {value})",
+                    2 => $"{Binary}.WriteUInt16{f.ByteOrder}(bytes.Slice({f.FirstByte}, 2), {value})",
+                    4 => $"{Binary}.WriteUInt32{f.ByteOrder}(bytes.Slice({f.FirstByte}, 4), {value})",
+                    _ => $"{Binary}.WriteUInt64{f.ByteOrder}(bytes.Slice({f.FirstByte}, 8), {value})",
                 };
                 w.Line($"{signature} => {write};");
                 return;

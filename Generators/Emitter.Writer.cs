@@ -178,6 +178,19 @@ namespace Protocols.Generators
                     w.Line($"checksum = {Checksum}.Update(checksum, old{word}, {type}.{Names.ChecksumWord}({Names.BytesField}, {word}));");
                 }
 
+                if (!HasPseudoHeader(model))
+                {
+                    // Without a pseudo-header every covered byte can be zero; the sum from scratch is then +0 and
+                    // the checksum 0xFFFF, while eqn. 3 gives 0x0000 (which never verifies).
+                    w.Template($$"""
+                        if (checksum == 0 && {{type}}.{{Names.ComputeChecksum}}({{Names.BytesField}}) == 0xFFFF)
+                        {
+                            // RFC 1624 3: eqn. 3 yields 0x0000 where the checksum from scratch is 0xFFFF, when every covered byte is zero.
+                            checksum = 0xFFFF;
+                        }
+                        """);
+                }
+
                 if (model.ChecksumZeroMeansNone)
                 {
                     w.Template($$"""

@@ -110,6 +110,7 @@ namespace Protocols.Generators
     /// <param name="ConstValue">The [Const] value, when the field has one.</param>
     /// <param name="Role">What a struct-level attribute makes of the field.</param>
     /// <param name="HasCustomToString">For fixed arrays: whether the type overrides ToString (else the value form prints hex).</param>
+    /// <param name="LittleEndian">Whether [LittleEndian] applies (a whole, byte-aligned 16/32/64-bit field).</param>
     internal sealed record FieldModel(
         string Name,
         FieldKind Kind,
@@ -119,7 +120,8 @@ namespace Protocols.Generators
         int BitWidth,
         ulong? ConstValue,
         FieldRole Role,
-        bool HasCustomToString)
+        bool HasCustomToString,
+        bool LittleEndian)
     {
         /// <summary>The name as a C# identifier (<c>@class</c> for a field named with a keyword).</summary>
         public string Identifier => Microsoft.CodeAnalysis.CSharp.SyntaxFacts.GetKeywordKind(Name) != Microsoft.CodeAnalysis.CSharp.SyntaxKind.None ? "@" + Name : Name;
@@ -142,6 +144,9 @@ namespace Protocols.Generators
             StorageType.UInt32 => 32,
             _ => 64,
         };
+
+        /// <summary>The byte order in BinaryPrimitives method names: BigEndian, or LittleEndian with [LittleEndian].</summary>
+        public string ByteOrder => LittleEndian ? "LittleEndian" : "BigEndian";
 
         /// <summary>The type of the field's accessors: bool, or the declared type.</summary>
         public string AccessorType => Kind == FieldKind.Bool ? "bool" : TypeName;

@@ -7,7 +7,7 @@ namespace Protocols.Generators
     /// The names of every member the emitter generates, in one place: the emitter declares and calls
     /// members through these constants, and the parser rejects a field whose name one of them
     /// (or a per-field name of another field) would take, so a field can never collide with
-    /// generated code (PROTO009).
+    /// generated code (PROTO010).
     /// </summary>
     internal static class Names
     {

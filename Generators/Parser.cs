@@ -19,6 +19,7 @@ namespace Protocols.Generators
         private const string BitsAttribute = WireNamespace + "BitsAttribute";
         private const string ConstAttribute = WireNamespace + "ConstAttribute";
         private const string RangeAttribute = WireNamespace + "RangeAttribute";
+        private const string LittleEndianAttribute = WireNamespace + "LittleEndianAttribute";
         private const string HeaderLengthAttribute = WireNamespace + "HeaderLengthAttribute";
         private const string TotalLengthAttribute = WireNamespace + "TotalLengthAttribute";
         private const string PayloadLengthAttribute = WireNamespace + "PayloadLengthAttribute";
@@ -220,13 +221,13 @@ namespace Protocols.Generators
                 diagnostics.Add(Diag(Diagnostics.TotalAndPayloadLength, typeLocation, type.Name));
             }
 
-            // PROTO020: a prefix is a part of the fixed part.
+            // PROTO021: a prefix is a part of the fixed part.
             if (prefixLength is int prefix && layoutOk && (prefix < 1 || prefix >= totalBits / 8))
             {
                 diagnostics.Add(Diag(Diagnostics.InvalidPrefix, prefixLocation, Number(prefix), type.Name, Number(totalBits / 8)));
             }
 
-            // PROTO009: a field may not take the name of a generated member.
+            // PROTO010: a field may not take the name of a generated member.
             bool hasChecksum = fields.Any(f => f.Model.Role == FieldRole.Checksum);
             var perField = new HashSet<string>(fields.SelectMany(f => Names.PerField(f.Model, hasChecksum)));
             foreach (ParsedField f in fields)
@@ -348,6 +349,7 @@ namespace Protocols.Generators
             int offset = cursor;
             ulong? constValue = null;
             ulong? rangeMin = null, rangeMax = null;
+            bool littleEndian = false;
             foreach (AttributeData attribute in field.GetAttributes())
             {
                 string? name = attribute.AttributeClass?.ToDisplayString();
@@ -370,6 +372,10 @@ namespace Protocols.Generators
                 {
                     constValue = v;
                 }
+                else if (name == LittleEndianAttribute)
+                {
+                    littleEndian = true;
+                }
                 else if (name == RangeAttribute && attribute.ConstructorArguments.Length > 1
                     && attribute.ConstructorArguments[0].Value is ulong lo && attribute.ConstructorArguments[1].Value is ulong hi)
                 {
@@ -378,7 +384,7 @@ namespace Protocols.Generators
                 }
             }
 
-            // Widths: PROTO015 (bools), PROTO016 and PROTO017 (fixed arrays), PROTO007 (numbers).
+            // Widths: PROTO016 (bools), PROTO017 and PROTO018 (fixed arrays), PROTO007 (numbers).
             // Arrays are copied whole, so any length is fine when no [Bits] changes it.
             DiagnosticInfo? widthProblem = null;
             if (kind == FieldKind.Bool && width != 1)
@@ -404,7 +410,14 @@ namespace Protocols.Generators
                 return null;
             }
 
-            // Const/Range values: PROTO019, PROTO018, PROTO008.
+            // PROTO009: byte order applies to a field that owns the whole bytes of a word.
+            if (littleEndian && (kind is FieldKind.Bool or FieldKind.FixedArray || offset % 8 != 0 || width != naturalWidth || width < 16))
+            {
+                diagnostics.Add(Diag(Diagnostics.LittleEndianNotWhole, location, field.Name, Number(width), Number(offset)));
+                return null;
+            }
+
+            // Const/Range values: PROTO020, PROTO019, PROTO008.
             ulong mask = width >= 64 ? ulong.MaxValue : (1UL << width) - 1;
             if (kind == FieldKind.FixedArray && (constValue is not null || rangeMin is not null))
             {
@@ -433,7 +446,8 @@ namespace Protocols.Generators
                 width,
                 constValue,
                 FieldRole.None,
-                customToString);
+                customToString,
+                littleEndian);
             return new ParsedField(model, location, rangeMin ?? 0, rangeMax ?? ulong.MaxValue);
         }
 
