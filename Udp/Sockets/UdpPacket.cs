@@ -108,15 +108,15 @@ public static class UdpPacket
     }
 
     /// <summary>Reads the two ports of a UDP header quoted in an ICMP error (the datagram after it may be cut).</summary>
-    /// <param name="quotedTransportHeader">The quoted UDP header, at least its 8 bytes.</param>
+    /// <param name="quotedTransportHeader">The quoted UDP header (RFC 792 quotes all 8 bytes; the ports need 4).</param>
     /// <param name="sourcePort">The quoted source port (ours).</param>
     /// <param name="destinationPort">The quoted destination port (the peer's).</param>
-    /// <returns>False when the quote does not hold a UDP header (fewer than 8 bytes, or a length field below 8).</returns>
+    /// <returns>False when the quote is shorter than the two ports.</returns>
     public static bool TryReadQuotedPorts(ReadOnlySpan<byte> quotedTransportHeader, out ushort sourcePort, out ushort destinationPort)
     {
-        // RFC 792: the quote holds at least 8 bytes of the datagram, the whole UDP header; the
-        // datagram's length runs past the quote, so the lax read.
-        if (!UdpHeader.TryReadHeader(quotedTransportHeader, out UdpHeader.Reader header, out _))
+        // RFC 792: the quote holds at least 8 bytes of the datagram, but the ports are its first 4
+        // (RFC 768), and a quote cut shorter by a non-conforming router still names the flow.
+        if (!TransportPorts.TryRead(quotedTransportHeader, out TransportPorts.Reader header))
         {
             sourcePort = destinationPort = 0;
             return false;
