@@ -129,6 +129,7 @@ public class UdpPacketTests
     {
         Assert.True(UdpPacket.TryReadQuotedPorts(UdpHeaderTests.Hello.AsSpan(0, 8), out ushort src, out ushort dst));
         Assert.Equal((53000, 53), (src, dst));
+        Assert.True(UdpPacket.TryReadQuotedPorts(UdpHeaderTests.Hello.AsSpan(0, 4), out ushort src4, out _) && src4 == src);
         Assert.False(UdpPacket.TryReadQuotedPorts(UdpHeaderTests.Hello.AsSpan(0, 3), out _, out _));
     }
 
