@@ -119,9 +119,9 @@ public class UdpHeaderTests
         BinaryPrimitives.WriteUInt16BigEndian(d.AsSpan(4), 12);
         d[8] = 0x12;
         d[9] = 0x34;
-        ushort partial = NaiveChecksum.Sum(Client, Server, d);
+        ushort partial = NaiveChecksum.UdpSum(Client, Server, d);
         BinaryPrimitives.WriteUInt16BigEndian(d.AsSpan(10), (ushort)(0xffff - partial));
-        Assert.Equal(0xffff, NaiveChecksum.Sum(Client, Server, d));
+        Assert.Equal(0xffff, NaiveChecksum.UdpSum(Client, Server, d));
         Assert.Equal(0x0000, NaiveChecksum.Udp(Client, Server, d));
 
         uint ph = PseudoSum(Client, Server, d.Length);
@@ -171,7 +171,7 @@ public class UdpHeaderTests
         // Build a datagram, then pick the new source port that makes the full sum 0xffff.
         byte[] d = Datagram.Build(1000, 2000, [1, 2, 3, 4], Client, Server);
         uint ph = PseudoSum(Client, Server, d.Length);
-        ushort sumWithoutSource = NaiveChecksum.Sum(Client, Server, [0, 0, .. d.AsSpan(2)]);
+        ushort sumWithoutSource = NaiveChecksum.UdpSum(Client, Server, [0, 0, .. d.AsSpan(2)]);
         ushort port = (ushort)(0xffff - sumWithoutSource);
         var w = new UdpHeader.Writer(d);
         w.SetSourcePortUpdatingChecksum(port);
@@ -294,7 +294,7 @@ public class UdpHeaderTests
                 return Datagram.Build(65535, 65535, [0xff, 0xff], Client, Server);
             case "computed-zero":
                 byte[] d = Datagram.Build(1000, 2000, [0, 0], Client, Server);
-                ushort partial = NaiveChecksum.Sum(Client, Server, d);
+                ushort partial = NaiveChecksum.UdpSum(Client, Server, d);
                 BinaryPrimitives.WriteUInt16BigEndian(d.AsSpan(8), (ushort)(0xffff - partial));
                 UdpHeader.FillChecksum(d, PseudoSum(Client, Server, d.Length));
                 Assert.Equal(0xffff, BinaryPrimitives.ReadUInt16BigEndian(d.AsSpan(6)));

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Protocols.Ip;
+using Protocols.Tests.Shared;
 using Protocols.Wire;
 
 namespace Protocols.Udp.Tests.Sockets;
@@ -46,7 +47,7 @@ public class UdpPacketTests
         var payload = new byte[6] { 1, 2, 3, 4, 0, 0 };
         var probe = new byte[14];
         UdpPacket.Write(probe, Client, Server, payload, computeChecksum: false);
-        ushort sum = NaiveChecksum.Sum(Client.Address.ToIpv4(), Server.Address.ToIpv4(), probe);
+        ushort sum = NaiveChecksum.UdpSum(Client.Address.ToIpv4(), Server.Address.ToIpv4(), probe);
         BinaryPrimitives.WriteUInt16BigEndian(payload.AsSpan(4), (ushort)~sum);
 
         var buffer = new byte[14];
