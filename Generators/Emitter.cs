@@ -1348,6 +1348,54 @@ namespace Protocols.Generators
 
                     w.Close();
                 }
+
+                if (model.ChecksumCoverage == HeaderModel.CoveragePseudoHeaderAndMessage)
+                {
+                    EmitPseudoHeaderUpdate(w, model, ck);
+                }
+            }
+
+            w.Close();
+        }
+
+        /// <summary>
+        /// The RFC 1624 update for words the checksum covers outside the message: the pseudo-header
+        /// (an address a translator rewrites in the IP header, RFC 3022 4.2).
+        /// </summary>
+        private static void EmitPseudoHeaderUpdate(CodeWriter w, HeaderModel model, FieldModel ck)
+        {
+            w.Line();
+            w.Line($"/// <summary>Updates {Xml(ck.Name)} incrementally (RFC 1624) for pseudo-header bytes that changed outside this header, such as an address rewritten in the IP header by a translator (RFC 3022 4.2).</summary>");
+            w.Line("/// <param name=\"before\">The old bytes of the pseudo-header field(s), e.g. the 4 bytes of the old IPv4 address.</param>");
+            w.Line("/// <param name=\"after\">The new bytes, as many as <paramref name=\"before\"/>.</param>");
+            w.Line("/// <exception cref=\"global::System.ArgumentException\">The two lengths differ or are odd (the checksum sums 16-bit words).</exception>");
+            w.Open($"public void UpdateChecksumForPseudoHeader({ReadOnlySpan} before, {ReadOnlySpan} after)");
+            w.Open("if (before.Length != after.Length || (before.Length & 1) != 0)");
+            w.Line("throw new global::System.ArgumentException(\"The old and new pseudo-header bytes must be of one even length.\", nameof(after));");
+            w.Close();
+            w.Line();
+            if (model.ChecksumZeroMeansNone)
+            {
+                w.Open($"if ({model.TypeName}.Get{ck.Name}(_bytes) == 0)");
+                w.Line("// No checksum was transmitted: nothing to update.");
+                w.Line("return;");
+                w.Close();
+                w.Line();
+            }
+
+            w.Line($"ushort checksum = (ushort){model.TypeName}.Get{ck.Name}(_bytes);");
+            w.Open("for (int i = 0; i < before.Length; i += 2)");
+            w.Line($"checksum = {Checksum}.Update(checksum, {Binary}.ReadUInt16BigEndian(before.Slice(i, 2)), {Binary}.ReadUInt16BigEndian(after.Slice(i, 2)));");
+            w.Close();
+            w.Line();
+            if (model.ChecksumZeroMeansNone)
+            {
+                w.Line("// Zero on the wire would mean \"no checksum\": send all ones instead.");
+                w.Line($"{model.TypeName}.Set{ck.Name}(_bytes, checksum == 0 ? ({ck.StorageType})0xFFFF : ({ck.StorageType})checksum);");
+            }
+            else
+            {
+                w.Line($"{model.TypeName}.Set{ck.Name}(_bytes, ({ck.StorageType})checksum);");
             }
 
             w.Close();

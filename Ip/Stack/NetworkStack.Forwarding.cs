@@ -1,0 +1,238 @@
+using System.Buffers.Binary;
+using Protocols.Ip.Fragmentation;
+using Protocols.Wire;
+
+namespace Protocols.Ip;
+
+public sealed partial class NetworkStack
+{
+    private readonly List<StaticRoute> _routes = [];
+
+    // Where a forwarded datagram too big for its next hop is copied before it is cut into
+    // fragments (the fragments are written into the frame buffer). Made on first use.
+    private byte[]? _forwardBuffer;
+    private IDatagramTranslator? _translator;
+
+    /// <summary>The static routes, in the order added.</summary>
+    public IReadOnlyList<StaticRoute> Routes => _routes;
+
+    /// <summary>
+    /// Adds a static route (RFC 1812 5.2.4.3). Call before the loop runs (or on it).
+    /// </summary>
+    /// <param name="prefix">The destination prefix; its host bits are ignored.</param>
+    /// <param name="prefixLength">0 to 32 (0: a default route).</param>
+    /// <param name="gateway">The next hop, on the subnet of one of the interfaces; null for a route straight onto <paramref name="nic"/>'s link.</param>
+    /// <param name="nic">The interface; null to take the one whose subnet holds <paramref name="gateway"/>.</param>
+    /// <returns>The route.</returns>
+    /// <exception cref="ArgumentException">Neither an interface nor a gateway on a subnet of one is given.</exception>
+    public StaticRoute AddRoute(Ipv4Address prefix, int prefixLength, Ipv4Address? gateway, NetworkInterface? nic = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(prefixLength, 0);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(prefixLength, 32);
+        if (nic is null && gateway is { } gw)
+        {
+            nic = _interfaces.FirstOrDefault(candidate => candidate.IsOnLink(gw));
+        }
+
+        if (nic is null || (gateway is { } g && !nic.IsOnLink(g)))
+        {
+            throw new ArgumentException($"No interface has {(gateway?.ToString() ?? "the route's next hop")} on its subnet.", nameof(gateway));
+        }
+
+        uint mask = prefixLength == 0 ? 0u : uint.MaxValue << (32 - prefixLength);
+        var route = new StaticRoute(Ipv4Address.FromUInt32(prefix.ToUInt32() & mask), prefixLength, gateway, nic);
+        _routes.Add(route);
+        return route;
+    }
+
+    /// <summary>The translator set with <see cref="SetTranslator"/>, or null.</summary>
+    public IDatagramTranslator? Translator => _translator;
+
+    /// <summary>
+    /// Sets the translator (a NAT) that sees the datagrams the stack forwards and those to the
+    /// addresses it owns. One per stack; a set-up call (before the loop runs, or on it).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A translator is already set.</exception>
+    public void SetTranslator(IDatagramTranslator translator)
+    {
+        ArgumentNullException.ThrowIfNull(translator);
+        if (_translator is not null)
+        {
+            throw new InvalidOperationException("The stack already has a translator.");
+        }
+
+        _translator = translator;
+    }
+
+    /// <summary>True when ARP on <paramref name="nic"/> should answer for <paramref name="address"/> besides the interface's own.</summary>
+    internal bool AnswersArpFor(NetworkInterface nic, uint address) => _translator?.OwnsAddress(nic, address) == true;
+
+    /// <summary>True when a datagram to <paramref name="destination"/> arriving on <paramref name="nic"/> is the forwarding path's (not a local delivery, not a drop).</summary>
+    private bool IsForwardingCandidate(NetworkInterface nic, uint destination) =>
+        Options.Forwarding ? !IsOurAddress(destination) || _translator?.OwnsAddress(nic, destination) == true
+        : _translator?.OwnsAddress(nic, destination) == true;
+
+    /// <summary>
+    /// A datagram not addressed to us (or to an address the translator owns), validated: the router
+    /// (RFC 1812 5.2, 5.3). Fragments are forwarded as they are, unless a translator is set: it
+    /// needs whole datagrams, so they are reassembled here first (and cut again on the way out).
+    /// </summary>
+    private void ForwardInput(NetworkInterface nic, ReadOnlySpan<byte> datagram, int headerLength, bool linkBroadcast, bool deviceVerified)
+    {
+        uint source = BinaryPrimitives.ReadUInt32BigEndian(datagram[12..]);
+        uint destination = BinaryPrimitives.ReadUInt32BigEndian(datagram[16..]);
+
+        // RFC 1812 5.3.4: a datagram received as a link-layer broadcast is not forwarded.
+        if (linkBroadcast)
+        {
+            Counters.Drop(DropReason.LinkBroadcastNotForwarded);
+            return;
+        }
+
+        // RFC 1812 5.3.7: never forward to or from a martian address: 0/8, 127/8, 224/4 (this router
+        // routes no multicast), 240/4 and the limited broadcast, or a directed broadcast of an
+        // attached subnet (RFC 1812 5.3.5.2: off by default, as RFC 2644 asks).
+        if (!IsValidUnicast(destination) || IsSubnetBroadcast(destination))
+        {
+            Counters.Drop(DropReason.MartianDestination);
+            return;
+        }
+
+        if (!IsValidUnicast(source) || IsSubnetBroadcast(source) || IsOurAddress(source))
+        {
+            Counters.Drop(DropReason.MartianSource);
+            return;
+        }
+
+        int fragmentField = BinaryPrimitives.ReadUInt16BigEndian(datagram[6..]);
+        if (_translator is not null && (fragmentField & 0x3fff) != 0)
+        {
+            Counters.FragmentsReceived++;
+            OnFragment(nic, new Ipv4Header.Reader(datagram, headerLength), broadcast: false, forward: true);
+            return;
+        }
+
+        ForwardWhole(nic, datagram, headerLength, deviceVerified);
+    }
+
+    /// <summary>
+    /// Forwards one datagram (or a fragment, without a translator): translate it, check its TTL,
+    /// route it, decrement the TTL, fragment it or report the next-hop MTU, transmit it. The
+    /// datagram is copied once, into the frame buffer it leaves from; its checksums are updated in
+    /// place (RFC 1624). Nothing is allocated.
+    /// </summary>
+    private void ForwardWhole(NetworkInterface input, ReadOnlySpan<byte> original, int headerLength, bool deviceVerified)
+    {
+        int length = original.Length;
+        Span<byte> datagram = FramePayloadBuffer[..length];
+        original.CopyTo(datagram);
+        bool translatedBothWays = false;
+        bool ours = IsOurAddress(BinaryPrimitives.ReadUInt32BigEndian(original[16..]));
+        if (_translator is { } translator)
+        {
+            switch (translator.Prerouting(input, datagram, out DropReason reason))
+            {
+                case PreroutingVerdict.Drop:
+                    Counters.Drop(reason);
+                    return;
+                case PreroutingVerdict.NotTranslated when ours:
+                    // To the stack itself (a ping of the outside address, a reply to our own query).
+                    DeliverLocally(input, original, headerLength, deviceVerified);
+                    return;
+                case PreroutingVerdict.NotTranslated when !Options.Forwarding:
+                    Counters.Drop(DropReason.NotForUs);
+                    return;
+                case PreroutingVerdict.TranslatedBothWays:
+                    translatedBothWays = true;
+                    break;
+            }
+        }
+        else if (ours)
+        {
+            DeliverLocally(input, original, headerLength, deviceVerified);
+            return;
+        }
+
+        // RFC 1812 5.3.1: a datagram whose TTL would reach zero is discarded with a time exceeded
+        // (code 0) quoting it as received.
+        if (original[8] <= 1)
+        {
+            Counters.Drop(DropReason.TtlExpired);
+            SendIcmpError(input, original, broadcast: false, IcmpType.TimeExceeded, (byte)IcmpTimeExceededCode.TtlExceeded, 0);
+            return;
+        }
+
+        uint destination = BinaryPrimitives.ReadUInt32BigEndian(datagram[16..]);
+        if (!TryRoute(destination, null, out NetworkInterface? output, out uint nextHop) || IsOurAddress(destination))
+        {
+            // RFC 1812 5.2.7.1: no route: destination unreachable, network unreachable.
+            Counters.Drop(DropReason.NoRoute);
+            SendIcmpError(input, original, broadcast: false, IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.NetUnreachable, 0);
+            return;
+        }
+
+        if (!translatedBothWays && _translator is { } t && !t.Postrouting(input, output, datagram, out DropReason dropped))
+        {
+            Counters.Drop(dropped);
+            return;
+        }
+
+        // RFC 1812 5.3.1: decrement the TTL; RFC 1624: update the header checksum for that word only.
+        var writer = new Ipv4Header.Writer(datagram);
+        writer.SetTtlUpdatingChecksum((byte)(original[8] - 1));
+
+        if (length > output.Mtu)
+        {
+            // RFC 1812 5.2.6 / RFC 1191 4: DF set: fragmentation needed, with the next-hop MTU.
+            if ((datagram[6] & 0x40) != 0)
+            {
+                Counters.Drop(DropReason.FragmentationNeeded);
+                SendIcmpError(input, original, broadcast: false, IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.FragmentationNeeded, (uint)(ushort)output.Mtu);
+                return;
+            }
+
+            ForwardFragmented(output, nextHop, destination, length);
+            return;
+        }
+
+        Counters.ForwardedDatagrams++;
+        Transmit(output, nextHop, destination);
+    }
+
+    /// <summary>RFC 791 2.3, RFC 1812 5.2.6: cuts the translated datagram in the frame buffer into fragments for <paramref name="output"/>.</summary>
+    private void ForwardFragmented(NetworkInterface output, uint nextHop, uint destination, int length)
+    {
+        byte[] whole = _forwardBuffer ??= new byte[ushort.MaxValue];
+        FramePayloadBuffer[..length].CopyTo(whole);
+        if (Ipv4Fragmenter.TryCreateFromDatagram(whole.AsSpan(0, length), output.Mtu, out Ipv4Fragmenter fragmenter) != FragmentationStatus.Success)
+        {
+            Counters.Drop(DropReason.Malformed);
+            return;
+        }
+
+        Counters.ForwardedDatagrams++;
+        while (fragmenter.TryWriteNext(FramePayloadBuffer, out _))
+        {
+            Counters.FragmentsSent++;
+            if (Transmit(output, nextHop, destination) == IpSendResult.QueueFull)
+            {
+                // The rest would be useless without this piece.
+                return;
+            }
+        }
+    }
+
+    /// <summary>A whole datagram that went through the forwarding path but is for the stack itself.</summary>
+    private void DeliverLocally(NetworkInterface nic, ReadOnlySpan<byte> datagram, int headerLength, bool deviceVerified)
+    {
+        var ip = new Ipv4Header.Reader(datagram, headerLength);
+        if (ip.MoreFragments || ip.FragmentOffset != 0)
+        {
+            Counters.FragmentsReceived++;
+            OnFragment(nic, ip, broadcast: false, forward: false);
+            return;
+        }
+
+        Deliver(nic, ip, broadcast: false, deviceVerified);
+    }
+}
