@@ -1,0 +1,95 @@
+using System.Buffers;
+using Protocols.Tcp;
+
+namespace Protocols.Relay;
+
+/// <summary>
+/// Copies one accepted connection and its outbound connection into each other until both
+/// directions end. Each direction reads at most one bounded buffer and writes all of it before it
+/// reads again, so nothing is read faster than it is written: a slow reader on one side closes
+/// the windows of the other (backpressure). A FIN on one side becomes a FIN on the other
+/// (half-close, both ways); a reset on either side resets the other.
+/// </summary>
+internal static class StreamRelay
+{
+    /// <summary>Relays until both directions have ended; returns the bytes copied (inside to outside, outside to inside).</summary>
+    public static async Task<(long Up, long Down)> RunAsync(TcpStream inside, OutboundConnection outside, int bufferSize, CancellationToken cancellationToken)
+    {
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task<long> up = PumpUpAsync(inside, outside, bufferSize, failed);
+        Task<long> down = PumpDownAsync(outside, inside, bufferSize, failed);
+        try
+        {
+            await Task.WhenAll(up, down).ConfigureAwait(false);
+        }
+        catch
+        {
+            // One side reset (or the forwarder stops): reset both.
+            inside.Abort();
+            outside.Abort();
+        }
+
+        return (up.IsCompletedSuccessfully ? up.Result : 0, down.IsCompletedSuccessfully ? down.Result : 0);
+    }
+
+    private static async Task<long> PumpUpAsync(TcpStream from, OutboundConnection to, int bufferSize, CancellationTokenSource failed)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
+        long total = 0;
+        try
+        {
+            while (true)
+            {
+                int n = await from.ReadAsync(buffer.AsMemory(0, bufferSize), failed.Token).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    // The client's FIN: half-close towards the destination, keep reading its answer.
+                    to.CompleteWrites();
+                    return total;
+                }
+
+                await to.WriteAsync(buffer.AsMemory(0, n), failed.Token).ConfigureAwait(false);
+                total += n;
+            }
+        }
+        catch
+        {
+            await failed.CancelAsync().ConfigureAwait(false);
+            throw;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static async Task<long> PumpDownAsync(OutboundConnection from, TcpStream to, int bufferSize, CancellationTokenSource failed)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
+        long total = 0;
+        try
+        {
+            while (true)
+            {
+                int n = await from.ReadAsync(buffer.AsMemory(0, bufferSize), failed.Token).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    to.CompleteWrites();
+                    return total;
+                }
+
+                await to.WriteAsync(buffer.AsMemory(0, n), failed.Token).ConfigureAwait(false);
+                total += n;
+            }
+        }
+        catch
+        {
+            await failed.CancelAsync().ConfigureAwait(false);
+            throw;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}

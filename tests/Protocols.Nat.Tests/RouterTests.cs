@@ -1,0 +1,213 @@
+using Protocols.Ip;
+using Protocols.Ip.Devices;
+using Protocols.Ip.Simulation;
+using Protocols.Wire;
+using static Protocols.Nat.Tests.NatRig;
+
+namespace Protocols.Nat.Tests;
+
+/// <summary>The stack as a router (RFC 1812), without translation.</summary>
+public class RouterTests
+{
+    [Fact]
+    public void A_host_does_not_forward_by_default()
+    {
+        // RFC 1122 3.3.4 / RFC 1812: forwarding is off unless asked for.
+        var sim = new Simulation(1);
+        MemoryLink inside = sim.Network.CreateLink();
+        MemoryLink outside = sim.Network.CreateLink();
+        NetworkStack host = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock }));
+        host.AddInterface(inside.A, RouterInside, 24);
+        host.AddInterface(outside.A, RouterOutside, 24, gateway: Packets.A("203.0.113.254"));
+        Assert.True(inside.B.TrySend(Packets.Udp(HostA, 5000, Remote, 53)));
+        sim.RunFor(TimeSpan.Zero);
+        Assert.Equal(0, outside.B.Receive(_ => { }, 10));
+        Assert.Equal(1, host.Counters.Snapshot().DroppedFor(DropReason.NotForUs));
+        Assert.Equal(0, host.Counters.Snapshot().Forwarded);
+    }
+
+    [Fact]
+    public void Forwarded_datagram_has_its_ttl_decremented_and_the_header_checksum_updated()
+    {
+        var rig = new NatRig(forwardingOnly: true);
+        byte[] sent = Packets.Udp(HostA, 5000, Remote, 53, ttl: 17);
+        byte[] got = rig.OneOut(sent);
+        Assert.Equal(16, Packets.Ttl(got));
+        Assert.Equal(HostA, Packets.Source(got));
+        Assert.Equal(Remote, Packets.Destination(got));
+        Assert.Equal(sent[20..], got[20..]);
+        StackCountersSnapshot c = rig.Counters;
+        Assert.Equal(1, c.Forwarded);
+        Assert.Equal(c.FramesReceived, c.Delivered + c.Forwarded + c.ArpReceived + c.TotalDropped + c.FragmentsQueued);
+    }
+
+    [Fact]
+    public void Ttl_that_would_reach_zero_gets_time_exceeded_from_the_router_quoting_the_datagram()
+    {
+        // RFC 1812 5.3.1 and 4.3.2.3: time exceeded, code 0, quoting the datagram as received.
+        var rig = new NatRig(forwardingOnly: true);
+        byte[] sent = Packets.Udp(HostA, 33434, Remote, 33435, ttl: 1);
+        Assert.Empty(rig.FromInside(sent));
+        byte[] error = Assert.Single(rig.InsideReceived);
+        Packets.AssertChecksums(error);
+        Assert.Equal(RouterInside, Packets.Source(error));
+        Assert.Equal(HostA, Packets.Destination(error));
+        Assert.Equal((byte)IcmpType.TimeExceeded, error[20]);
+        Assert.Equal(0, error[21]);
+        Assert.Equal(sent.AsSpan(0, 28).ToArray(), Packets.Quoted(error)[..28].ToArray());
+        Assert.Equal(1, rig.Counters.DroppedFor(DropReason.TtlExpired));
+        Assert.Equal(1, rig.Counters.IcmpOutOf(IcmpType.TimeExceeded));
+    }
+
+    [Fact]
+    public void Too_big_with_df_gets_fragmentation_needed_with_the_next_hop_mtu()
+    {
+        // RFC 1812 5.2.6, RFC 1191 4: the next-hop MTU in the low 16 bits.
+        var rig = new NatRig(forwardingOnly: true, outsideMtu: 1000);
+        byte[] sent = Packets.Udp(HostA, 5000, Remote, 9, dataLength: 1200, dontFragment: true);
+        Assert.Empty(rig.FromInside(sent));
+        byte[] error = Assert.Single(rig.InsideReceived);
+        Packets.AssertChecksums(error);
+        Assert.Equal((byte)IcmpType.DestinationUnreachable, error[20]);
+        Assert.Equal((byte)IcmpUnreachableCode.FragmentationNeeded, error[21]);
+        Assert.Equal(1000, (error[26] << 8) | error[27]);
+        Assert.Equal(1, rig.Counters.DroppedFor(DropReason.FragmentationNeeded));
+    }
+
+    [Fact]
+    public void Too_big_without_df_is_fragmented_on_the_way_out()
+    {
+        var rig = new NatRig(forwardingOnly: true, outsideMtu: 576);
+        byte[] sent = Packets.Udp(HostA, 5000, Remote, 9, dataLength: 1400);
+        List<byte[]> fragments = rig.FromInside(sent);
+        Assert.Equal(3, fragments.Count);
+        var payload = new List<byte>();
+        foreach (byte[] f in fragments)
+        {
+            Assert.True(f.Length <= 576);
+            Assert.True(Checksum.Compute(f.AsSpan(0, 20)) == 0);
+            Assert.Equal(63, Packets.Ttl(f));
+            Assert.Equal(payload.Count, (((f[6] & 0x1f) << 8) | f[7]) * 8);
+            payload.AddRange(f.Skip(20));
+        }
+
+        Assert.Equal(sent[20..], payload.ToArray());
+        Assert.Equal(1, rig.Counters.Forwarded);
+        Assert.Equal(3, rig.Counters.FragmentsSent);
+    }
+
+    [Fact]
+    public void The_longest_matching_prefix_wins()
+    {
+        // RFC 1812 5.2.4.3: 198.51.100.0/25 back inside via 10.0.0.254 beats the default route out.
+        var rig = new NatRig(forwardingOnly: true);
+        rig.Router.AddRoute(Packets.A("198.51.100.0"), 25, Packets.A("10.0.0.254"));
+        rig.Router.AddRoute(Packets.A("198.51.0.0"), 16, Packets.A("203.0.113.253"));
+        Assert.Empty(rig.FromOutside(Packets.Udp(Remote2, 1, Packets.A("198.51.100.200"), 2)));
+        Assert.Single(rig.OutsideReceived); // the /16, back out through the outside
+        Assert.Single(rig.FromOutside(Packets.Udp(Remote2, 1, Packets.A("198.51.100.100"), 2))); // /25 inside
+    }
+
+    [Fact]
+    public void No_route_gets_network_unreachable()
+    {
+        var rig = new NatRig(forwardingOnly: true, outsideGateway: false);
+        Assert.Empty(rig.FromInside(Packets.Udp(HostA, 5000, Remote, 53)));
+        byte[] error = Assert.Single(rig.InsideReceived);
+        Assert.Equal((byte)IcmpType.DestinationUnreachable, error[20]);
+        Assert.Equal((byte)IcmpUnreachableCode.NetUnreachable, error[21]);
+        Assert.Equal(1, rig.Counters.DroppedFor(DropReason.NoRoute));
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1", "198.51.100.7", DropReason.MartianSource)]
+    [InlineData("224.0.0.9", "198.51.100.7", DropReason.MartianSource)]
+    [InlineData("203.0.113.1", "198.51.100.7", DropReason.MartianSource)]
+    [InlineData("10.0.0.255", "198.51.100.7", DropReason.MartianSource)]
+    [InlineData("10.0.0.10", "0.1.2.3", DropReason.MartianDestination)]
+    [InlineData("10.0.0.10", "127.0.0.1", DropReason.MartianDestination)]
+    [InlineData("10.0.0.10", "240.0.0.1", DropReason.MartianDestination)]
+    [InlineData("10.0.0.10", "203.0.113.255", DropReason.MartianDestination)]
+    public void Martians_are_never_forwarded(string source, string destination, DropReason reason)
+    {
+        // RFC 1812 5.3.7 and 5.3.5.2 (directed broadcasts off by default).
+        var rig = new NatRig(forwardingOnly: true);
+        Assert.Empty(rig.FromInside(Packets.Udp(Packets.A(source), 5000, Packets.A(destination), 53)));
+        Assert.Empty(rig.InsideReceived);
+        Assert.Equal(1, rig.Counters.DroppedFor(reason));
+        Assert.Equal(0, rig.Counters.Forwarded);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Forwarding_allocates_nothing_per_datagram(bool translated)
+    {
+        var inside = new ReplayDevice(Packets.Udp(HostA, 5000, Remote, 53, dataLength: 1200));
+        var outside = new ReplayDevice(null);
+        var clock = new VirtualClock(DateTimeOffset.UnixEpoch);
+        using var router = new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Forwarding = true });
+        router.AddInterface(inside, RouterInside, 24);
+        NetworkInterface outsideNic = router.AddInterface(outside, RouterOutside, 24, gateway: Packets.A("203.0.113.254"));
+        using NatGateway? nat = translated ? new NatGateway(router, outsideNic) : null;
+        for (int i = 0; i < 1000; i++)
+        {
+            router.Poll();
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10_000; i++)
+        {
+            router.Poll();
+        }
+
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long forwarded = router.Counters.Snapshot().Forwarded;
+        Assert.True(forwarded >= 11_000);
+        Assert.Equal(forwarded, outside.Sent);
+        Assert.True(allocated < 1024, $"{allocated} bytes allocated for {forwarded} forwarded datagrams");
+    }
+
+    /// <summary>A device that offers the same frame at every receive and counts what it is given to send.</summary>
+    private sealed class ReplayDevice(byte[]? frame) : INetworkDevice
+    {
+        public string Name => "replay";
+
+        public DeviceMedium Medium => DeviceMedium.Ip;
+
+        public int Mtu => 1500;
+
+        public MacAddress HardwareAddress => default;
+
+        public DeviceCapabilities Capabilities => DeviceCapabilities.None;
+
+        public long Sent { get; private set; }
+
+        public int Receive(FrameHandler handler, int maxFrames)
+        {
+            if (frame is null)
+            {
+                return 0;
+            }
+
+            handler(frame);
+            return 1;
+        }
+
+        public bool TrySend(ReadOnlySpan<byte> frame)
+        {
+            Sent++;
+            return true;
+        }
+
+        public void Flush()
+        {
+        }
+
+        public ValueTask WaitForReceiveAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public void Dispose()
+        {
+        }
+    }
+}
