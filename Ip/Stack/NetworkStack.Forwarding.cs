@@ -183,6 +183,14 @@ public sealed partial class NetworkStack
 
         if (length > output.Mtu)
         {
+            // Larger than the link it came in on: not a datagram a host sent but a TCP super-segment
+            // an offload made (GRO on receive, TSO handed over by a veth or TUN peer). As Linux's GSO
+            // on the forwarding path, it is cut into segments that fit, not refused.
+            if (length > input.Mtu && datagram[9] == (byte)IpProtocol.Tcp && ForwardResegmented(output, nextHop, destination, length))
+            {
+                return;
+            }
+
             // RFC 1812 5.2.6 / RFC 1191 4: DF set: fragmentation needed, with the next-hop MTU.
             if ((datagram[6] & 0x40) != 0)
             {
@@ -220,6 +228,68 @@ public sealed partial class NetworkStack
                 return;
             }
         }
+    }
+
+    /// <summary>
+    /// Cuts the TCP super-segment in the frame buffer into segments that fit <paramref name="output"/>:
+    /// each with the IP and TCP headers copied (options included), its own total length,
+    /// identification and sequence number, FIN and PSH only on the last, CWR only on the first, and
+    /// both checksums computed. False when the headers leave no room (the caller refuses it then).
+    /// </summary>
+    private bool ForwardResegmented(NetworkInterface output, uint nextHop, uint destination, int length)
+    {
+        Span<byte> frame = FramePayloadBuffer;
+        int ipHeader = (frame[0] & 0x0f) * 4;
+        if (length < ipHeader + 20)
+        {
+            return false;
+        }
+
+        int tcpHeader = (frame[ipHeader + 12] >> 4) * 4;
+        int headers = ipHeader + tcpHeader;
+        int mss = output.Mtu - headers;
+        if (tcpHeader < 20 || headers > length || mss < 8)
+        {
+            return false;
+        }
+
+        byte[] whole = _forwardBuffer ??= new byte[ushort.MaxValue];
+        frame[..length].CopyTo(whole);
+        ReadOnlySpan<byte> source = whole.AsSpan(0, length);
+        ReadOnlySpan<byte> payload = source[headers..];
+        uint seq = BinaryPrimitives.ReadUInt32BigEndian(source[(ipHeader + 4)..]);
+        ushort identification = BinaryPrimitives.ReadUInt16BigEndian(source[4..]);
+        byte flags = source[ipHeader + 13];
+        var from = Ipv4Address.Create(source[12..]);
+        var to = Ipv4Address.Create(source[16..]);
+        Counters.ForwardedDatagrams++;
+        Counters.ForwardResegmented++;
+        for (int offset = 0, index = 0; offset < payload.Length; offset += mss, index++)
+        {
+            int chunk = Math.Min(mss, payload.Length - offset);
+            bool last = offset + chunk >= payload.Length;
+            Span<byte> segment = frame[..(headers + chunk)];
+            source[..headers].CopyTo(segment);
+            payload.Slice(offset, chunk).CopyTo(segment[headers..]);
+            BinaryPrimitives.WriteUInt16BigEndian(segment[2..], (ushort)segment.Length);
+            BinaryPrimitives.WriteUInt16BigEndian(segment[4..], unchecked((ushort)(identification + index)));
+            segment[10] = segment[11] = 0;
+            BinaryPrimitives.WriteUInt16BigEndian(segment[10..], Checksum.Compute(segment[..ipHeader]));
+            Span<byte> tcp = segment[ipHeader..];
+            BinaryPrimitives.WriteUInt32BigEndian(tcp[4..], unchecked(seq + (uint)offset));
+
+            // TCP flags: FIN 0x01 and PSH 0x08 end the super-segment; CWR 0x80 starts it.
+            tcp[13] = (byte)(flags & ~(last ? 0 : 0x09) & ~(index == 0 ? 0 : 0x80));
+            tcp[16] = tcp[17] = 0;
+            uint pseudo = Checksum.PseudoHeaderSum(from, to, (byte)IpProtocol.Tcp, tcp.Length);
+            BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], Checksum.Compute(tcp, pseudo));
+            if (Transmit(output, nextHop, destination) == IpSendResult.QueueFull)
+            {
+                return true;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>A whole datagram that went through the forwarding path but is for the stack itself.</summary>

@@ -21,6 +21,7 @@ public sealed class StackCounters
     internal long DatagramsReceived;
     internal long Delivered;
     internal long ForwardedDatagrams;
+    internal long ForwardResegmented;
     internal long DatagramsSent;
     internal long ChecksumErrors;
     internal long FragmentsReceived;
@@ -115,6 +116,7 @@ public sealed class StackCountersSnapshot
         Received = Volatile.Read(ref c.DatagramsReceived);
         Delivered = Volatile.Read(ref c.Delivered);
         Forwarded = Volatile.Read(ref c.ForwardedDatagrams);
+        ForwardResegmented = Volatile.Read(ref c.ForwardResegmented);
         Sent = Volatile.Read(ref c.DatagramsSent);
         ChecksumErrors = Volatile.Read(ref c.ChecksumErrors);
         FragmentsReceived = Volatile.Read(ref c.FragmentsReceived);
@@ -145,6 +147,9 @@ public sealed class StackCountersSnapshot
 
     /// <summary>Datagrams forwarded (RFC 1812 5.2; 0 unless forwarding or a NAT is on), each counted once before any fragmentation.</summary>
     public long Forwarded { get; }
+
+    /// <summary>Forwarded TCP super-segments (larger than the link they came in on: an offload's) cut into segments that fit the next hop.</summary>
+    public long ForwardResegmented { get; }
 
     /// <summary>Datagrams originated (before fragmentation), including ICMP we sent.</summary>
     public long Sent { get; }

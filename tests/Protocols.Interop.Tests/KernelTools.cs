@@ -102,6 +102,9 @@ public static partial class KernelTools
         return process.ExitCode;
     }
 
+    /// <summary>Sends <paramref name="signal"/> to a process we started (by pid).</summary>
+    public static int Signal(Process process, int signal) => process.HasExited ? -1 : Kill(process.Id, signal);
+
     /// <summary>Sends SIGINT to a process we started (by pid), so it can flush and exit.</summary>
     public static void Interrupt(Process process)
     {
@@ -293,9 +296,13 @@ public sealed class OutputTail
     private readonly StringBuilder _text = new();
 
     /// <summary>Starts draining both streams of <paramref name="process"/>.</summary>
-    public OutputTail(Process process)
+    public OutputTail(Process process, bool stdout = true)
     {
-        _ = Drain(process.StandardOutput);
+        if (stdout)
+        {
+            _ = Drain(process.StandardOutput);
+        }
+
         _ = Drain(process.StandardError);
     }
 

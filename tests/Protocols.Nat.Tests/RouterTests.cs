@@ -168,6 +168,93 @@ public class RouterTests
         Assert.True(allocated < 1024, $"{allocated} bytes allocated for {forwarded} forwarded datagrams");
     }
 
+    [Fact]
+    public void A_tcp_super_segment_larger_than_its_input_link_is_cut_to_the_next_hop_instead_of_refused()
+    {
+        // What a veth peer's TSO or GRO hands an AF_PACKET socket: one 4000-byte TCP segment with DF.
+        byte[] super = Packets.Tcp(Remote, 80, HostA, 40000, Packets.Ack | Packets.Psh | Packets.Fin, seq: 5000, ack: 77, dataLength: 4000);
+        var inside = new QueueDevice(1500);
+        var outside = new QueueDevice(1500);
+        outside.Inbound.Enqueue(super);
+        var clock = new VirtualClock(DateTimeOffset.UnixEpoch);
+        using var router = new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Forwarding = true });
+        router.AddInterface(inside, RouterInside, 24);
+        router.AddInterface(outside, RouterOutside, 24, gateway: Packets.A("203.0.113.254"));
+        router.Poll();
+        Assert.Equal(3, inside.Sent.Count);
+        var payload = new List<byte>();
+        for (int i = 0; i < 3; i++)
+        {
+            byte[] s = inside.Sent[i];
+            Packets.AssertChecksums(s);
+            Assert.True(s.Length <= 1500);
+            Assert.Equal(5000u + (uint)payload.Count, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(s.AsSpan(24)));
+            Assert.Equal(i == 2 ? Packets.Ack | Packets.Psh | Packets.Fin : Packets.Ack, Packets.TcpFlagsOf(s));
+            Assert.Equal(63, Packets.Ttl(s));
+            payload.AddRange(s.Skip(40));
+        }
+
+        Assert.Equal(super[40..], payload.ToArray());
+        Assert.Equal(1, router.Counters.Snapshot().ForwardResegmented);
+
+        // A datagram that fits its input link but not the next hop is still refused (DF): a real PMTU signal.
+        var narrow = new QueueDevice(1000);
+        var wide = new QueueDevice(1500);
+        wide.Inbound.Enqueue(Packets.Tcp(Remote, 80, HostA, 40000, Packets.Ack, dataLength: 1400));
+        using var second = new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Forwarding = true });
+        second.AddInterface(narrow, RouterInside, 24);
+        second.AddInterface(wide, RouterOutside, 24, gateway: Packets.A("203.0.113.254"));
+        second.Poll();
+        Assert.Empty(narrow.Sent);
+        Assert.Equal(1, second.Counters.Snapshot().DroppedFor(DropReason.FragmentationNeeded));
+    }
+
+    /// <summary>A device fed from a queue, keeping what it is given to send.</summary>
+    private sealed class QueueDevice(int mtu) : INetworkDevice
+    {
+        public Queue<byte[]> Inbound { get; } = new();
+
+        public List<byte[]> Sent { get; } = [];
+
+        public string Name => "queue";
+
+        public DeviceMedium Medium => DeviceMedium.Ip;
+
+        public int Mtu => mtu;
+
+        public MacAddress HardwareAddress => default;
+
+        public DeviceCapabilities Capabilities => DeviceCapabilities.None;
+
+        public int Receive(FrameHandler handler, int maxFrames)
+        {
+            int n = 0;
+            while (n < maxFrames && Inbound.TryDequeue(out byte[]? frame))
+            {
+                handler(frame);
+                n++;
+            }
+
+            return n;
+        }
+
+        public bool TrySend(ReadOnlySpan<byte> frame)
+        {
+            Sent.Add(frame.ToArray());
+            return true;
+        }
+
+        public void Flush()
+        {
+        }
+
+        public ValueTask WaitForReceiveAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public void Dispose()
+        {
+        }
+    }
+
     /// <summary>A device that offers the same frame at every receive and counts what it is given to send.</summary>
     private sealed class ReplayDevice(byte[]? frame) : INetworkDevice
     {
