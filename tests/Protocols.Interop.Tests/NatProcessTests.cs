@@ -37,8 +37,8 @@ public sealed class NatProcessTests(ITestOutputHelper output)
         // ping through the NAT, and the NAT's own two addresses.
         ToolResult ping = nat.Client.Exec(Limit, "ping", "-c", "3", "-i", "0.2", "-W", "5", Server);
         Assert.True(ping.ExitCode == 0, TestNamespace.Describe(ping));
-        Assert.Equal(0, nat.Client.Exec(Limit, "ping", "-c", "1", "-W", "5", NatLink.OutsideAddress).ExitCode);
-        Assert.Equal(0, nat.Server.Exec(Limit, "ping", "-c", "1", "-W", "5", NatLink.OutsideAddress).ExitCode);
+        Assert.Equal(0, nat.Client.Exec(Limit, "ping", "-c", "2", "-i", "0.2", "-W", "5", NatLink.OutsideAddress).ExitCode);
+        Assert.Equal(0, nat.Server.Exec(Limit, "ping", "-c", "2", "-i", "0.2", "-W", "5", NatLink.OutsideAddress).ExitCode);
 
         // Traceroute-style: TTL 1 dies at the NAT, which says so from its inside address.
         ToolResult ttl = nat.Client.Exec(Limit, "ping", "-c", "1", "-W", "5", "-t", "1", Server);
@@ -69,19 +69,20 @@ public sealed class NatProcessTests(ITestOutputHelper output)
         Assert.True(code == 0, errors);
         InteropEnvironment.KillQuietly(echo);
 
-        // On the outside, only the outside address, and every checksum of what the NAT sent is good.
+        // On the outside, only the outside address, and every checksum of what the NAT sent is good
+        // (tshark: 1 good, 0 bad, 2 unverified).
         ToolResult fields = InteropEnvironment.Run("tshark", ["-r", dir["outside.pcap"], "-n", "-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE",
             "-T", "fields", "-E", "separator=,", "-e", "ip.src", "-e", "ip.dst", "-e", "ip.checksum.status", "-e", "tcp.checksum.status", "-e", "udp.checksum.status", "-e", "icmp.checksum.status"], Limit);
         Assert.True(fields.ExitCode == 0, TestNamespace.Describe(fields));
         string[] lines = fields.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.True(lines.Length > 10_000, $"{lines.Length} packets captured");
+        Assert.True(lines.Length > 500, $"{lines.Length} packets captured");
         Assert.DoesNotContain(lines, l => l.Contains("10.0.0.", StringComparison.Ordinal));
         string[] fromNat = [.. lines.Where(l => l.StartsWith(NatLink.OutsideAddress + ",", StringComparison.Ordinal))];
-        Assert.True(fromNat.Length > 1000);
+        Assert.True(fromNat.Length > 300, $"{fromNat.Length} packets from the NAT");
         foreach (string line in fromNat)
         {
             string[] f = line.Split(',');
-            Assert.True(f[2] == "2" && f.Skip(3).All(s => s is "" or "2"), $"a checksum the NAT sent is not good: {line}");
+            Assert.True(f[2] == "1" && f.Skip(3).All(s => s is "" or "1"), $"a checksum the NAT sent is not good: {line}");
         }
 
         output.WriteLine($"curl 20 MiB through protocols nat: {curlTime.TotalSeconds:F2} s ({Megabytes20 * 8 / curlTime.TotalSeconds / 1e6:F0} Mbit/s); {lines.Length} packets on the outside, {fromNat.Length} from the NAT, all checksums good");
