@@ -16,6 +16,9 @@ public sealed class DirectConnector : IOutboundConnector
     private const int SolSocket = 1;
     private const int SoBindToDevice = 25;
     private const int SoMark = 36;
+    private const int IpprotoTcp = 6;
+    private const int TcpInfo = 11;
+    private const byte TcpStateClose = 7;
 
     /// <summary>The interface every outbound socket is bound to (SO_BINDTODEVICE), or null.</summary>
     public string? OutboundInterface { get; init; }
@@ -122,9 +125,10 @@ public sealed class DirectConnector : IOutboundConnector
     {
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken)
         {
+            int n;
             try
             {
-                return await socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                n = await socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
             }
             catch (SocketException e)
             {
@@ -133,6 +137,36 @@ public sealed class DirectConnector : IOutboundConnector
             catch (ObjectDisposedException e)
             {
                 throw new OutboundException(OutboundError.Reset, "the outbound socket was closed", e);
+            }
+
+            // The kernel reports a reset (ECONNRESET) to one call only: when a send took it, the
+            // receive that follows sees an end of stream. The connection's state tells them apart:
+            // after a reset it is CLOSE, after the peer's FIN it is CLOSE-WAIT (or TIME-WAIT).
+            if (n == 0 && buffer.Length > 0 && WasReset())
+            {
+                throw new OutboundException(OutboundError.Reset, "the destination reset the connection");
+            }
+
+            return n;
+        }
+
+        /// <summary>True when the kernel's TCP state of the socket is CLOSE (Linux TCP_INFO's tcpi_state 7): it ended by a reset.</summary>
+        private bool WasReset()
+        {
+            if (!OperatingSystem.IsLinux())
+            {
+                return false;
+            }
+
+            try
+            {
+                Span<byte> info = stackalloc byte[8];
+                int length = socket.GetRawSocketOption(IpprotoTcp, TcpInfo, info);
+                return length >= 1 && info[0] == TcpStateClose;
+            }
+            catch (SocketException)
+            {
+                return false;
             }
         }
 

@@ -12,30 +12,29 @@ namespace Protocols.Relay;
 /// </summary>
 internal static class StreamRelay
 {
-    /// <summary>Relays until both directions have ended; returns the bytes copied (inside to outside, outside to inside).</summary>
-    public static async Task<(long Up, long Down)> RunAsync(TcpStream inside, OutboundConnection outside, int bufferSize, CancellationToken cancellationToken)
+    /// <summary>Relays until both directions have ended; false when it ended by a reset (of either side) or by cancellation.</summary>
+    public static async Task<bool> RunAsync(TcpStream inside, OutboundConnection outside, int bufferSize, ForwarderCounters counters, CancellationToken cancellationToken)
     {
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Task<long> up = PumpUpAsync(inside, outside, bufferSize, failed);
-        Task<long> down = PumpDownAsync(outside, inside, bufferSize, failed);
+        Task up = PumpUpAsync(inside, outside, bufferSize, counters, failed);
+        Task down = PumpDownAsync(outside, inside, bufferSize, counters, failed);
         try
         {
             await Task.WhenAll(up, down).ConfigureAwait(false);
+            return true;
         }
         catch
         {
             // One side reset (or the forwarder stops): reset both.
             inside.Abort();
             outside.Abort();
+            return false;
         }
-
-        return (up.IsCompletedSuccessfully ? up.Result : 0, down.IsCompletedSuccessfully ? down.Result : 0);
     }
 
-    private static async Task<long> PumpUpAsync(TcpStream from, OutboundConnection to, int bufferSize, CancellationTokenSource failed)
+    private static async Task PumpUpAsync(TcpStream from, OutboundConnection to, int bufferSize, ForwarderCounters counters, CancellationTokenSource failed)
     {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
-        long total = 0;
         try
         {
             while (true)
@@ -45,11 +44,11 @@ internal static class StreamRelay
                 {
                     // The client's FIN: half-close towards the destination, keep reading its answer.
                     to.CompleteWrites();
-                    return total;
+                    return;
                 }
 
                 await to.WriteAsync(buffer.AsMemory(0, n), failed.Token).ConfigureAwait(false);
-                total += n;
+                Interlocked.Add(ref counters.BytesUp, n);
             }
         }
         catch
@@ -63,10 +62,9 @@ internal static class StreamRelay
         }
     }
 
-    private static async Task<long> PumpDownAsync(OutboundConnection from, TcpStream to, int bufferSize, CancellationTokenSource failed)
+    private static async Task PumpDownAsync(OutboundConnection from, TcpStream to, int bufferSize, ForwarderCounters counters, CancellationTokenSource failed)
     {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
-        long total = 0;
         try
         {
             while (true)
@@ -75,11 +73,11 @@ internal static class StreamRelay
                 if (n == 0)
                 {
                     to.CompleteWrites();
-                    return total;
+                    return;
                 }
 
                 await to.WriteAsync(buffer.AsMemory(0, n), failed.Token).ConfigureAwait(false);
-                total += n;
+                Interlocked.Add(ref counters.BytesDown, n);
             }
         }
         catch

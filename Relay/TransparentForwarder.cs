@@ -233,10 +233,7 @@ public sealed class TransparentForwarder : IAsyncDisposable
         Interlocked.Increment(ref Counters.TcpRelayed);
         try
         {
-            (long up, long down) = await StreamRelay.RunAsync(inside, outside, Options.RelayBufferSize, ct).ConfigureAwait(false);
-            Interlocked.Add(ref Counters.BytesUp, up);
-            Interlocked.Add(ref Counters.BytesDown, down);
-            if (up == 0 && down == 0 && !inside.CanRead)
+            if (!await StreamRelay.RunAsync(inside, outside, Options.RelayBufferSize, Counters, ct).ConfigureAwait(false))
             {
                 Interlocked.Increment(ref Counters.TcpReset);
             }
