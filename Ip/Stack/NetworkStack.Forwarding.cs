@@ -77,7 +77,7 @@ public sealed partial class NetworkStack
     /// (RFC 1812 5.2, 5.3). Fragments are forwarded as they are, unless a translator is set: it
     /// needs whole datagrams, so they are reassembled here first (and cut again on the way out).
     /// </summary>
-    private void ForwardInput(NetworkInterface nic, ReadOnlySpan<byte> datagram, int headerLength, bool linkBroadcast, bool deviceVerified)
+    private void ForwardInput(NetworkInterface nic, ReadOnlySpan<byte> datagram, int headerLength, bool linkBroadcast, bool deviceVerified, bool checksumPartial)
     {
         uint source = BinaryPrimitives.ReadUInt32BigEndian(datagram[12..]);
         uint destination = BinaryPrimitives.ReadUInt32BigEndian(datagram[16..]);
@@ -112,7 +112,7 @@ public sealed partial class NetworkStack
             return;
         }
 
-        ForwardWhole(nic, datagram, headerLength, deviceVerified);
+        ForwardWhole(nic, datagram, headerLength, deviceVerified, checksumPartial);
     }
 
     /// <summary>
@@ -121,11 +121,19 @@ public sealed partial class NetworkStack
     /// datagram is copied once, into the frame buffer it leaves from; its checksums are updated in
     /// place (RFC 1624). Nothing is allocated.
     /// </summary>
-    private void ForwardWhole(NetworkInterface input, ReadOnlySpan<byte> original, int headerLength, bool deviceVerified)
+    private void ForwardWhole(NetworkInterface input, ReadOnlySpan<byte> original, int headerLength, bool deviceVerified, bool checksumPartial)
     {
         int length = original.Length;
         Span<byte> datagram = FramePayloadBuffer[..length];
         original.CopyTo(datagram);
+        if (checksumPartial)
+        {
+            // From the local kernel through an offloading device: the TCP/UDP checksum holds only
+            // the pseudo-header sum. It leaves by another device, so it is completed here first
+            // (and then updated incrementally like any other).
+            CompleteTransportChecksum(datagram, headerLength);
+        }
+
         bool translatedBothWays = false;
         bool ours = IsOurAddress(BinaryPrimitives.ReadUInt32BigEndian(original[16..]));
         if (_translator is { } translator)
@@ -204,7 +212,26 @@ public sealed partial class NetworkStack
         }
 
         Counters.ForwardedDatagrams++;
-        Transmit(output, nextHop, destination);
+        Transmit(output, nextHop, destination, _frameBuffer, EthernetHeaderLength);
+    }
+
+    /// <summary>Computes the TCP or UDP checksum of a whole datagram from scratch (its field held a partial sum).</summary>
+    private static void CompleteTransportChecksum(Span<byte> datagram, int headerLength)
+    {
+        var protocol = (IpProtocol)datagram[9];
+        Span<byte> transport = datagram[headerLength..];
+        int field = protocol == IpProtocol.Tcp ? 16 : protocol == IpProtocol.Udp ? 6 : -1;
+        if (field < 0 || transport.Length < field + 2)
+        {
+            return;
+        }
+
+        transport[field] = transport[field + 1] = 0;
+        uint pseudo = Checksum.PseudoHeaderSum(Ipv4Address.Create(datagram[12..]), Ipv4Address.Create(datagram[16..]), (byte)protocol, transport.Length);
+        ushort sum = Checksum.Compute(transport, pseudo);
+
+        // RFC 768: a computed UDP checksum of zero is sent as all ones.
+        BinaryPrimitives.WriteUInt16BigEndian(transport[field..], protocol == IpProtocol.Udp && sum == 0 ? (ushort)0xffff : sum);
     }
 
     /// <summary>RFC 791 2.3, RFC 1812 5.2.6: cuts the translated datagram in the frame buffer into fragments for <paramref name="output"/>.</summary>
@@ -222,7 +249,7 @@ public sealed partial class NetworkStack
         while (fragmenter.TryWriteNext(FramePayloadBuffer, out _))
         {
             Counters.FragmentsSent++;
-            if (Transmit(output, nextHop, destination) == IpSendResult.QueueFull)
+            if (Transmit(output, nextHop, destination, _frameBuffer, EthernetHeaderLength) == IpSendResult.QueueFull)
             {
                 // The rest would be useless without this piece.
                 return;
@@ -283,7 +310,7 @@ public sealed partial class NetworkStack
             tcp[16] = tcp[17] = 0;
             uint pseudo = Checksum.PseudoHeaderSum(from, to, (byte)IpProtocol.Tcp, tcp.Length);
             BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], Checksum.Compute(tcp, pseudo));
-            if (Transmit(output, nextHop, destination) == IpSendResult.QueueFull)
+            if (Transmit(output, nextHop, destination, _frameBuffer, EthernetHeaderLength) == IpSendResult.QueueFull)
             {
                 return true;
             }

@@ -16,12 +16,15 @@ public sealed partial class NetworkStack
     private DateTimeOffset _reassemblyTimerDue;
 
     /// <summary>One frame from a device (the device's <see cref="FrameHandler"/>). Never throws on hostile input.</summary>
-    internal void OnFrame(NetworkInterface nic, ReadOnlySpan<byte> frame)
+    internal void OnFrame(NetworkInterface nic, ReadOnlySpan<byte> frame, in PacketOffload offload)
     {
         Counters.FramesReceived++;
+        Counters.BytesReceived += frame.Length;
+        bool checksumTrusted = offload.TransportChecksumTrusted;
+        bool checksumPartial = offload.Checksum == ChecksumState.Partial;
         if (!nic.IsEthernet)
         {
-            OnIpDatagram(nic, frame, linkBroadcast: false, loopback: false);
+            OnIpDatagram(nic, frame, linkBroadcast: false, loopback: false, checksumTrusted, checksumPartial);
             return;
         }
 
@@ -46,7 +49,7 @@ public sealed partial class NetworkStack
         switch (etherType)
         {
             case EtherType.Ipv4:
-                OnIpDatagram(nic, payload, linkBroadcast, loopback: false);
+                OnIpDatagram(nic, payload, linkBroadcast, loopback: false, checksumTrusted, checksumPartial);
                 break;
             case EtherType.Arp:
                 nic.Arp!.OnArpPacket(payload);
@@ -58,7 +61,11 @@ public sealed partial class NetworkStack
     }
 
     /// <summary>IPv4 input (RFC 791 3.2, RFC 1122 3.2.1): validate, accept if for us, reassemble, deliver.</summary>
-    private void OnIpDatagram(NetworkInterface nic, ReadOnlySpan<byte> packet, bool linkBroadcast, bool loopback)
+    /// <remarks>
+    /// <paramref name="transportChecksumTrusted"/>: the device vouched for this frame's TCP/UDP
+    /// checksum (partial from the local kernel, or verified); never for the IP header's.
+    /// </remarks>
+    private void OnIpDatagram(NetworkInterface nic, ReadOnlySpan<byte> packet, bool linkBroadcast, bool loopback, bool transportChecksumTrusted = false, bool transportChecksumPartial = false)
     {
         Counters.DatagramsReceived++;
 
@@ -172,7 +179,7 @@ public sealed partial class NetworkStack
 
         if (forward)
         {
-            ForwardInput(nic, datagram, headerLength, linkBroadcast, deviceVerified);
+            ForwardInput(nic, datagram, headerLength, linkBroadcast, deviceVerified || transportChecksumTrusted, transportChecksumPartial);
             return;
         }
 
@@ -184,7 +191,9 @@ public sealed partial class NetworkStack
             return;
         }
 
-        Deliver(nic, ip, ipBroadcast || linkBroadcast, deviceVerified);
+        // A per-frame checksum state covers the TCP or UDP checksum of an unfragmented datagram only.
+        bool transportVerified = deviceVerified || (transportChecksumTrusted && ip.Protocol is IpProtocol.Tcp or IpProtocol.Udp);
+        Deliver(nic, ip, ipBroadcast || linkBroadcast, transportVerified);
     }
 
     /// <summary>
@@ -222,7 +231,7 @@ public sealed partial class NetworkStack
                     // Checksums the device verified were per fragment; the transport checks the whole.
                     if (forward)
                     {
-                        ForwardWhole(nic, ip.Bytes, ip.HeaderLength, deviceVerified: false);
+                        ForwardWhole(nic, ip.Bytes, ip.HeaderLength, deviceVerified: false, checksumPartial: false);
                     }
                     else
                     {
