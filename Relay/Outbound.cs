@@ -49,7 +49,7 @@ public interface IOutboundConnector
 /// <summary>One outbound TCP connection: a byte stream with half-close and abort.</summary>
 public abstract class OutboundConnection : IAsyncDisposable
 {
-    /// <summary>Reads what the destination sent; 0 at its FIN.</summary>
+    /// <summary>Reads what the destination sent; 0 at its FIN. A zero-length read waits until data (or the FIN) is there and consumes nothing.</summary>
     /// <exception cref="OutboundException"><see cref="OutboundError.Reset"/> when the destination reset the connection.</exception>
     public abstract ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken);
 

@@ -34,60 +34,69 @@ internal static class StreamRelay
 
     private static async Task PumpUpAsync(TcpStream from, OutboundConnection to, int bufferSize, ForwarderCounters counters, CancellationTokenSource failed)
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
         try
         {
             while (true)
             {
-                int n = await from.ReadAsync(buffer.AsMemory(0, bufferSize), failed.Token).ConfigureAwait(false);
-                if (n == 0)
+                // Wait for data without holding a buffer: an idle relay costs no relay memory.
+                await from.ReadAsync(Memory<byte>.Empty, failed.Token).ConfigureAwait(false);
+                byte[] buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
+                try
                 {
-                    // The client's FIN: half-close towards the destination, keep reading its answer.
-                    to.CompleteWrites();
-                    return;
-                }
+                    int n = await from.ReadAsync(buffer.AsMemory(0, bufferSize), failed.Token).ConfigureAwait(false);
+                    if (n == 0)
+                    {
+                        // The client's FIN: half-close towards the destination, keep reading its answer.
+                        to.CompleteWrites();
+                        return;
+                    }
 
-                await to.WriteAsync(buffer.AsMemory(0, n), failed.Token).ConfigureAwait(false);
-                Interlocked.Add(ref counters.BytesUp, n);
+                    await to.WriteAsync(buffer.AsMemory(0, n), failed.Token).ConfigureAwait(false);
+                    Interlocked.Add(ref counters.BytesUp, n);
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
             }
         }
         catch
         {
             await failed.CancelAsync().ConfigureAwait(false);
             throw;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
     private static async Task PumpDownAsync(OutboundConnection from, TcpStream to, int bufferSize, ForwarderCounters counters, CancellationTokenSource failed)
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
         try
         {
             while (true)
             {
-                int n = await from.ReadAsync(buffer.AsMemory(0, bufferSize), failed.Token).ConfigureAwait(false);
-                if (n == 0)
+                await from.ReadAsync(Memory<byte>.Empty, failed.Token).ConfigureAwait(false);
+                byte[] buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
+                try
                 {
-                    to.CompleteWrites();
-                    return;
-                }
+                    int n = await from.ReadAsync(buffer.AsMemory(0, bufferSize), failed.Token).ConfigureAwait(false);
+                    if (n == 0)
+                    {
+                        to.CompleteWrites();
+                        return;
+                    }
 
-                await to.WriteAsync(buffer.AsMemory(0, n), failed.Token).ConfigureAwait(false);
-                Interlocked.Add(ref counters.BytesDown, n);
+                    await to.WriteAsync(buffer.AsMemory(0, n), failed.Token).ConfigureAwait(false);
+                    Interlocked.Add(ref counters.BytesDown, n);
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
             }
         }
         catch
         {
             await failed.CancelAsync().ConfigureAwait(false);
             throw;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 }

@@ -270,6 +270,18 @@ public class RouterTests
 
         public long Sent { get; private set; }
 
+        // The offload-aware overload too: the interface's default adapts with a closure per call.
+        public int Receive(OffloadFrameHandler handler, int maxFrames)
+        {
+            if (frame is null)
+            {
+                return 0;
+            }
+
+            handler(frame, default);
+            return 1;
+        }
+
         public int Receive(FrameHandler handler, int maxFrames)
         {
             if (frame is null)

@@ -68,6 +68,14 @@ internal sealed class FakeOutbound : IOutboundConnector
 
             if (result.Buffer.IsEmpty && result.IsCompleted)
             {
+                down.AdvanceTo(result.Buffer.Start);
+                return 0;
+            }
+
+            if (buffer.IsEmpty)
+            {
+                // A zero-byte read: data is there; consume nothing.
+                down.AdvanceTo(result.Buffer.Start);
                 return 0;
             }
 
