@@ -13,7 +13,7 @@ public sealed class ForwarderOptions
     public TimeSpan UdpTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>The buffer of each direction of a relayed connection: the most read before it is written.</summary>
-    public int RelayBufferSize { get; init; } = 64 * 1024;
+    public int RelayBufferSize { get; init; } = 256 * 1024;
 
     /// <summary>Datagrams of one UDP flow waiting for its outbound side to open; more are dropped.</summary>
     public int UdpFlowQueue { get; init; } = 64;

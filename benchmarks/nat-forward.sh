@@ -7,13 +7,14 @@
 #      same shape: iperf3 TCP, iperf3 UDP with 64-byte payloads (packets/s received), curl 20 MiB;
 #   3. memory: resident set of `protocols forward` before and while holding 500 idle relayed
 #      connections, and of `protocols nat` before and after 20,000 UDP mappings.
-# Prints one line per figure and the load (uptime). Needs the Release build of Cli/, nginx,
+# Prints one line per figure and the load (uptime). Background commands are started with
+# `ip netns exec` itself (it execs them), so $! is the process to signal. Needs the Release build of Cli/, nginx,
 # iperf3, curl, python3, nft.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 P=(dotnet Cli/bin/Release/net10.0/protocols.dll)
 SIZE=${SIZE:-104857600}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 SECONDS_EACH=${SECONDS_EACH:-5}
 TMP=$(mktemp -d /tmp/protocols-bench-XXXX)
 NS=(pb-fc pb-fs pb-nc pb-ns pb-kc pb-kr pb-ks)
@@ -42,7 +43,7 @@ events { worker_connections 4096; }
 http { access_log off; sendfile on; client_body_temp_path $TMP/b-$1; proxy_temp_path $TMP/p-$1; fastcgi_temp_path $TMP/f-$1; uwsgi_temp_path $TMP/u-$1; scgi_temp_path $TMP/s-$1;
   types { application/octet-stream bin; } server { listen $2:$3; root $4; } }
 EOF
-  x "$1" nginx -c "$TMP/nginx-$1.conf" -p "$TMP" -e "$TMP/nginx-$1.err" & PIDS+=($!)
+  ip netns exec "$1" nginx -c "$TMP/nginx-$1.conf" -p "$TMP" -e "$TMP/nginx-$1.err" & PIDS+=($!)
   for _ in $(seq 1 100); do x "$1" ss -Hltn "sport = :$3" | grep -q . && return 0; sleep 0.1; done
 }
 
@@ -65,17 +66,17 @@ nginx_conf pb-fs 10.88.0.2 8080 "$TMP/www"
 sleep 1
 
 forward_rate() {
-  x pb-fc "${P[@]}" forward --tun ptun0 --address 10.66.0.2/24 --outbound-interface pfw0 > "$TMP/fw.out" 2>&1 & local pid=$!
+  ip netns exec pb-fc "${P[@]}" forward --tun ptun0 --address 10.66.0.2/24 --outbound-interface pfw0 > "$TMP/fw.out" 2>&1 & local pid=$!
   wait_ready "$TMP/fw.out"; sleep 0.5
   x pb-fc curl -s -o /dev/null -w '%{speed_download}' "http://10.88.0.2:8080/big.bin" > "$TMP/rate"
-  kill -INT $pid; wait $pid || true
+  kill -TERM $pid; wait $pid || true
   cat "$TMP/rate"
 }
 serve_rate() {
-  x pb-fc "${P[@]}" serve --tun ptun0 --address 10.66.0.2/24 --http 80 > "$TMP/sv.out" 2>&1 & local pid=$!
+  ip netns exec pb-fc "${P[@]}" serve --tun ptun0 --address 10.66.0.2/24 --http 80 > "$TMP/sv.out" 2>&1 & local pid=$!
   wait_ready "$TMP/sv.out"; sleep 0.5
   x pb-fc curl -s -o /dev/null -w '%{speed_download}' "http://10.66.0.2/bytes/$SIZE" > "$TMP/rate"
-  kill -INT $pid; wait $pid || true
+  kill -TERM $pid; wait $pid || true
   cat "$TMP/rate"
 }
 fw=(); sv=()
@@ -87,21 +88,24 @@ echo "serve   curl $((SIZE >> 20)) MiB: median $(awk "BEGIN{printf \"%.0f\", $sv
 echo "forward / serve: $(awk "BEGIN{printf \"%.2f\", $fwm/$svm}")"
 
 # Memory per relayed connection: 500 idle connections held open through the forwarder.
-x pb-fc "${P[@]}" forward --tun ptun0 --address 10.66.0.2/24 --outbound-interface pfw0 > "$TMP/fw.out" 2>&1 & fwpid=$!; PIDS+=($fwpid)
+ip netns exec pb-fc "${P[@]}" forward --tun ptun0 --address 10.66.0.2/24 --outbound-interface pfw0 > "$TMP/fw.out" 2>&1 & fwpid=$!; PIDS+=($fwpid)
 wait_ready "$TMP/fw.out"; sleep 1
 x pb-fc curl -s -o /dev/null "http://10.88.0.2:8080/small.bin"; sleep 1
-before=$(rss_kb "$(pgrep -P $fwpid -f protocols.dll || echo $fwpid)")
-x pb-fc python3 -c "
+before=$(rss_kb $fwpid)
+ip netns exec pb-fc python3 -c "
 import socket, time
 s=[socket.create_connection(('10.88.0.2',8080),timeout=30) for _ in range(500)]
 print('open', flush=True); time.sleep(6)
 " > "$TMP/hold.out" & holdpid=$!
+touch "$TMP/hold.out"
 for _ in $(seq 1 100); do grep -q open "$TMP/hold.out" && break; sleep 0.1; done
 sleep 2
-after=$(rss_kb "$(pgrep -P $fwpid -f protocols.dll || echo $fwpid)")
+after=$(rss_kb $fwpid)
 wait $holdpid || true
-kill -INT $fwpid; wait $fwpid || true
+kill -TERM $fwpid; wait $fwpid || true
 echo "forward RSS: $before kB idle, $after kB with 500 relayed connections: $(( (after - before) * 1024 / 500 )) bytes per relayed connection"
+
+if [ -n "${ONLY_FORWARD:-}" ]; then echo "load: $(uptime)"; exit 0; fi
 
 # ---- 2. protocols nat vs kernel masquerade ----
 x pb-nc ip tuntap add dev pin0 mode tun
@@ -117,10 +121,15 @@ x pb-kr ip addr add 203.0.114.1/24 dev pk2; x pb-kr ip link set pk2 up
 x pb-ks ip addr add 203.0.114.2/24 dev pk3; x pb-ks ip link set pk3 up
 x pb-kr sysctl -qw net.ipv4.ip_forward=1
 cat > "$TMP/masq.nft" <<EOF
-table ip nat { chain post { type nat hook postrouting priority srcnat; policy accept; oifname "pk2" masquerade } }
+table ip nat {
+  chain post {
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "pk2" masquerade
+  }
+}
 EOF
 x pb-kr nft -f "$TMP/masq.nft"
-x pb-nc "${P[@]}" nat --inside tun:pin0 --inside-address 10.0.0.1/24 --outside raw:pveth0 --outside-address 203.0.113.1/24 > "$TMP/nat.out" 2> "$TMP/nat.err" & natpid=$!; PIDS+=($natpid)
+ip netns exec pb-nc "${P[@]}" nat --inside tun:pin0 --inside-address 10.0.0.1/24 --outside raw:pveth0 --outside-address 203.0.113.1/24 > "$TMP/nat.out" 2> "$TMP/nat.err" & natpid=$!; PIDS+=($natpid)
 wait_ready "$TMP/nat.out"
 x pb-nc ip route add default via 10.0.0.1 dev pin0
 x pb-ns iperf3 -s -B 203.0.113.2 -D -I "$TMP/i1.pid" >/dev/null
@@ -140,7 +149,7 @@ echo "nat iperf3 UDP 64 B: protocols nat $(awk "BEGIN{printf \"%.0f\", $ours_udp
 echo "nat curl 20 MiB: protocols nat ${ours_curl} s, kernel masquerade ${kern_curl} s, rate ratio $(awk "BEGIN{printf \"%.2f\", $kern_curl/$ours_curl}")"
 
 # Memory per mapping: 20,000 UDP flows from distinct source ports.
-natproc=$(pgrep -P $natpid -f protocols.dll || echo $natpid)
+natproc=$natpid
 before=$(rss_kb "$natproc")
 x pb-nc python3 -c "
 import socket
@@ -152,5 +161,5 @@ after=$(rss_kb "$natproc")
 kill -USR1 $natpid; sleep 1
 rows=$(grep -c '^udp ' "$TMP/nat.out" || true)
 echo "nat RSS: $before kB before, $after kB after 20000 UDP flows ($rows udp rows): $(( (after - before) * 1024 / (rows > 0 ? rows : 1) )) bytes per mapping"
-kill -INT $natpid; wait $natpid || true
+kill -TERM $natpid; wait $natpid || true
 echo "load: $(uptime)"

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Protocols.Ip.Devices;
 using Protocols.Ip.Fragmentation;
 using Protocols.Wire;
 
@@ -194,7 +195,8 @@ public sealed partial class NetworkStack
             // Larger than the link it came in on: not a datagram a host sent but a TCP super-segment
             // an offload made (GRO on receive, TSO handed over by a veth or TUN peer). As Linux's GSO
             // on the forwarding path, it is cut into segments that fit, not refused.
-            if (length > input.Mtu && datagram[9] == (byte)IpProtocol.Tcp && ForwardResegmented(output, nextHop, destination, length))
+            if (length > input.Mtu && datagram[9] == (byte)IpProtocol.Tcp
+                && (ForwardSuperSegment(output, nextHop, destination, length) || ForwardResegmented(output, nextHop, destination, length)))
             {
                 return;
             }
@@ -255,6 +257,37 @@ public sealed partial class NetworkStack
                 return;
             }
         }
+    }
+
+    /// <summary>
+    /// Hands the TCP super-segment in the frame buffer to an output device that cuts super-segments
+    /// itself (TSO), with its checksum left partial as the device expects (virtio 1.2 5.1.6.2: the
+    /// pseudo-header sum, not complemented) and the segment size that fits the device's MTU.
+    /// False when the device cannot, or the next hop is not resolved yet.
+    /// </summary>
+    private bool ForwardSuperSegment(NetworkInterface output, uint nextHop, uint destination, int length)
+    {
+        if ((output.Device.Capabilities & DeviceCapabilities.TcpSegmentationV4) == 0 || (output.IsEthernet && !output.Arp!.TryResolve(nextHop, out _)))
+        {
+            return false;
+        }
+
+        Span<byte> frame = FramePayloadBuffer;
+        int ipHeader = (frame[0] & 0x0f) * 4;
+        int tcpHeader = length >= ipHeader + 20 ? (frame[ipHeader + 12] >> 4) * 4 : 0;
+        int mss = output.Mtu - ipHeader - tcpHeader;
+        if (tcpHeader < 20 || ipHeader + tcpHeader > length || mss < 8 || mss > ushort.MaxValue)
+        {
+            return false;
+        }
+
+        Span<byte> tcp = frame[ipHeader..length];
+        uint pseudo = Checksum.PseudoHeaderSum(Ipv4Address.Create(frame[12..]), Ipv4Address.Create(frame[16..]), (byte)IpProtocol.Tcp, tcp.Length);
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], (ushort)Checksum.Fold(pseudo));
+        Counters.ForwardedDatagrams++;
+        Counters.ForwardResegmented++;
+        Transmit(output, nextHop, destination, _frameBuffer, EthernetHeaderLength, (ushort)mss);
+        return true;
     }
 
     /// <summary>

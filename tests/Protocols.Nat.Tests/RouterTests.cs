@@ -209,12 +209,47 @@ public class RouterTests
         Assert.Equal(1, second.Counters.Snapshot().DroppedFor(DropReason.FragmentationNeeded));
     }
 
+    [Fact]
+    public void A_super_segment_goes_whole_to_a_device_that_cuts_super_segments_itself()
+    {
+        // GSO passthrough: the output device does TSO, so the router hands the super-segment on with
+        // the segment size that fits its MTU and the checksum partial, as the device expects.
+        byte[] super = Packets.Tcp(Remote, 80, HostA, 40000, Packets.Ack | Packets.Psh, seq: 5000, ack: 77, dataLength: 4000);
+        var inside = new QueueDevice(1500) { Capabilities = DeviceCapabilities.TcpSegmentationV4 | DeviceCapabilities.TransmitChecksumOffload };
+        var outside = new QueueDevice(1500);
+        outside.Inbound.Enqueue(super);
+        using var router = new NetworkStack(new NetworkStackOptions { TimeProvider = new VirtualClock(DateTimeOffset.UnixEpoch), Forwarding = true });
+        router.AddInterface(inside, RouterInside, 24);
+        router.AddInterface(outside, RouterOutside, 24, gateway: Packets.A("203.0.113.254"));
+        router.Poll();
+        byte[] sent = Assert.Single(inside.Sent);
+        PacketOffload offload = Assert.Single(inside.Offloads);
+        Assert.Equal(super.Length, sent.Length);
+        Assert.Equal(SegmentationKind.TcpV4, offload.Segmentation);
+        Assert.Equal(1460, offload.SegmentSize);
+        Assert.Equal(ChecksumState.Partial, offload.Checksum);
+        Assert.Equal(20, offload.ChecksumStart);
+        uint pseudo = Checksum.PseudoHeaderSum(Remote, HostA, 6, sent.Length - 20);
+        Assert.Equal((ushort)Checksum.Fold(pseudo), System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(sent.AsSpan(36)));
+        Assert.Equal(63, Packets.Ttl(sent));
+        Assert.Equal(super[40..], sent[40..]);
+    }
+
     /// <summary>A device fed from a queue, keeping what it is given to send.</summary>
     private sealed class QueueDevice(int mtu) : INetworkDevice
     {
         public Queue<byte[]> Inbound { get; } = new();
 
         public List<byte[]> Sent { get; } = [];
+
+        public List<PacketOffload> Offloads { get; } = [];
+
+        public bool TrySend(ReadOnlySpan<byte> frame, in PacketOffload offload)
+        {
+            Sent.Add(frame.ToArray());
+            Offloads.Add(offload);
+            return true;
+        }
 
         public string Name => "queue";
 
@@ -224,7 +259,7 @@ public class RouterTests
 
         public MacAddress HardwareAddress => default;
 
-        public DeviceCapabilities Capabilities => DeviceCapabilities.None;
+        public DeviceCapabilities Capabilities { get; init; }
 
         public int Receive(FrameHandler handler, int maxFrames)
         {
