@@ -11,7 +11,7 @@ namespace Protocols.Packaging.Tests;
 /// </summary>
 public sealed class PackageTests : IClassFixture<PackageTests.PackedFixture>
 {
-    private static readonly string[] Packages = ["Protocols.Wire", "Protocols.Ip", "Protocols.Udp", "Protocols.Tcp", "Protocols.Tls", "Protocols.Nat", "Protocols.Relay"];
+    private static readonly string[] Packages = ["Protocols.Wire", "Protocols.Ip", "Protocols.Udp", "Protocols.Tcp", "Protocols.Tls", "Protocols.AspNetCore", "Protocols.Nat", "Protocols.Relay"];
     private readonly PackedFixture _packed;
 
     public PackageTests(PackedFixture packed) => _packed = packed;
@@ -62,6 +62,28 @@ public sealed class PackageTests : IClassFixture<PackageTests.PackedFixture>
         Assert.Contains("Protocols.Tcp", Dependencies("Protocols.Nat"));
         Assert.Contains("Protocols.Tcp", Dependencies("Protocols.Relay"));
         Assert.Contains("Protocols.Udp", Dependencies("Protocols.Relay"));
+        Assert.Contains("Protocols.Tcp", Dependencies("Protocols.AspNetCore"));
+    }
+
+    [Fact]
+    public void OnlyAspNetCoreTakesTheAspNetCoreFramework()
+    {
+        foreach (string id in Packages)
+        {
+            using ZipArchive zip = ZipFile.OpenRead(Path.Combine(_packed.Folder, $"{id}.{PackedFixture.Version}.nupkg"));
+            ZipArchiveEntry spec = zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal));
+            using Stream s = spec.Open();
+            XDocument doc = XDocument.Load(s);
+            bool aspNetCore = doc.Descendants().Any(e => e.Name.LocalName == "frameworkReference" && (string?)e.Attribute("name") == "Microsoft.AspNetCore.App");
+            Assert.True(aspNetCore == (id == "Protocols.AspNetCore"), $"{id}: framework reference Microsoft.AspNetCore.App {(aspNetCore ? "present" : "absent")}");
+        }
+
+        // The sources agree: no project below AspNetCore names the framework.
+        foreach (string layer in new[] { "Wire", "Ip", "Udp", "Tcp", "Tls" })
+        {
+            string csproj = File.ReadAllText(Path.Combine(PackedFixture.RepoRootOf(), layer, $"Protocols.{layer}.csproj"));
+            Assert.DoesNotContain("Microsoft.AspNetCore", csproj, StringComparison.Ordinal);
+        }
     }
 
     [Fact]
@@ -217,6 +239,9 @@ public sealed class PackageTests : IClassFixture<PackageTests.PackedFixture>
             {
             }
         }
+
+        /// <summary>The repository's root (where Protocols.sln is).</summary>
+        public static string RepoRootOf() => RepoRoot();
 
         private static string RepoRoot([CallerFilePath] string path = "")
         {
