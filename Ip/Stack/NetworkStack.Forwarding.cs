@@ -78,10 +78,10 @@ public sealed partial class NetworkStack
     /// (RFC 1812 5.2, 5.3). Fragments are forwarded as they are, unless a translator is set: it
     /// needs whole datagrams, so they are reassembled here first (and cut again on the way out).
     /// </summary>
-    private void ForwardInput(NetworkInterface nic, ReadOnlySpan<byte> datagram, int headerLength, bool linkBroadcast, bool deviceVerified, bool checksumPartial)
+    private void ForwardInput(NetworkInterface nic, in Ipv4Header.Reader ip, bool linkBroadcast, bool deviceVerified, bool checksumPartial)
     {
-        uint source = BinaryPrimitives.ReadUInt32BigEndian(datagram[12..]);
-        uint destination = BinaryPrimitives.ReadUInt32BigEndian(datagram[16..]);
+        uint source = ip.Source.ToUInt32();
+        uint destination = ip.Destination.ToUInt32();
 
         // RFC 1812 5.3.4: a datagram received as a link-layer broadcast is not forwarded.
         if (linkBroadcast)
@@ -105,15 +105,14 @@ public sealed partial class NetworkStack
             return;
         }
 
-        int fragmentField = BinaryPrimitives.ReadUInt16BigEndian(datagram[6..]);
-        if (_translator is not null && (fragmentField & 0x3fff) != 0)
+        if (_translator is not null && (ip.MoreFragments || ip.FragmentOffset != 0))
         {
             Counters.FragmentsReceived++;
-            OnFragment(nic, new Ipv4Header.Reader(datagram, headerLength), broadcast: false, forward: true);
+            OnFragment(nic, ip, broadcast: false, forward: true);
             return;
         }
 
-        ForwardWhole(nic, datagram, headerLength, deviceVerified, checksumPartial);
+        ForwardWhole(nic, ip.Bytes, ip.HeaderLength, deviceVerified, checksumPartial);
     }
 
     /// <summary>
@@ -146,7 +145,7 @@ public sealed partial class NetworkStack
                     return;
                 case PreroutingVerdict.NotTranslated when ours:
                     // To the stack itself (a ping of the outside address, a reply to our own query).
-                    DeliverLocally(input, original, headerLength, deviceVerified);
+                    DeliverLocally(input, original, deviceVerified);
                     return;
                 case PreroutingVerdict.NotTranslated when !Options.Forwarding:
                     Counters.Drop(DropReason.NotForUs);
@@ -158,7 +157,7 @@ public sealed partial class NetworkStack
         }
         else if (ours)
         {
-            DeliverLocally(input, original, headerLength, deviceVerified);
+            DeliverLocally(input, original, deviceVerified);
             return;
         }
 
@@ -353,9 +352,15 @@ public sealed partial class NetworkStack
     }
 
     /// <summary>A whole datagram that went through the forwarding path but is for the stack itself.</summary>
-    private void DeliverLocally(NetworkInterface nic, ReadOnlySpan<byte> datagram, int headerLength, bool deviceVerified)
+    private void DeliverLocally(NetworkInterface nic, ReadOnlySpan<byte> datagram, bool deviceVerified)
     {
-        var ip = new Ipv4Header.Reader(datagram, headerLength);
+        // Validated on input already; read again here since the forwarding path carries only its bytes.
+        if (!Ipv4Header.TryRead(datagram, out Ipv4Header.Reader ip, out WireError error))
+        {
+            DropInvalid(nic, in error);
+            return;
+        }
+
         if (ip.MoreFragments || ip.FragmentOffset != 0)
         {
             Counters.FragmentsReceived++;
