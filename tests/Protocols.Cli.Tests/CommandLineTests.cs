@@ -85,6 +85,8 @@ public sealed class CommandLineTests
     [InlineData("serve")]
     [InlineData("get")]
     [InlineData("bench")]
+    [InlineData("nat")]
+    [InlineData("forward")]
     public void EveryVerbHasGeneratedHelpListingItsOptionsAndDetails(string name)
     {
         (int code, string stdout, string stderr) = Captures.Run(name, "--help");
