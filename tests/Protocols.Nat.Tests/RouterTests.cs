@@ -120,6 +120,42 @@ public class RouterTests
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_datagram_received_as_a_link_broadcast_is_not_forwarded(bool linkBroadcast)
+    {
+        // RFC 1812 5.3.4: a datagram that arrived as a link-layer broadcast is not forwarded, even
+        // when its IP destination is a unicast address reachable through another interface.
+        var sim = new Simulation(1);
+        MemoryLink inside = sim.Network.CreateLink(medium: DeviceMedium.Ethernet);
+        MemoryLink outside = sim.Network.CreateLink();
+        NetworkStack router = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Forwarding = true }));
+        NetworkInterface nic = router.AddInterface(inside.A, RouterInside, 24);
+        router.AddInterface(outside.A, RouterOutside, 24, gateway: Packets.A("203.0.113.254"));
+
+        byte[] datagram = Packets.Udp(HostA, 5000, Remote, 53);
+        byte[] frame = new byte[EthernetHeader.FixedLength + datagram.Length];
+        MacAddress destination = linkBroadcast ? MacAddress.Broadcast : nic.HardwareAddress;
+        for (int i = 0; i < 6; i++)
+        {
+            frame[i] = destination[i];
+        }
+
+        frame[6] = 0x02;
+        frame[11] = 0x0a;
+        frame[12] = 0x08; // EtherType IPv4
+        datagram.CopyTo(frame, EthernetHeader.FixedLength);
+        Assert.True(inside.B.TrySend(frame));
+        sim.RunFor(TimeSpan.Zero);
+
+        int leftOutside = outside.B.Receive(_ => { }, 10);
+        StackCountersSnapshot counters = router.Counters.Snapshot();
+        Assert.Equal(linkBroadcast ? 0 : 1, leftOutside);
+        Assert.Equal(linkBroadcast ? 0 : 1, counters.Forwarded);
+        Assert.Equal(linkBroadcast ? 1 : 0, counters.DroppedFor(DropReason.LinkBroadcastNotForwarded));
+    }
+
+    [Theory]
     [InlineData("127.0.0.1", "198.51.100.7", DropReason.MartianSource)]
     [InlineData("224.0.0.9", "198.51.100.7", DropReason.MartianSource)]
     [InlineData("203.0.113.1", "198.51.100.7", DropReason.MartianSource)]
