@@ -5,8 +5,8 @@
 #      --http` over the same TUN device (alternating, RUNS times each);
 #   2. `protocols nat` vs the kernel forwarding with nftables masquerade between namespaces of the
 #      same shape: iperf3 TCP, iperf3 UDP with 64-byte payloads (packets/s received), curl 20 MiB;
-#   3. memory: resident set of `protocols forward` before and while holding 500 idle relayed
-#      connections, and of `protocols nat` before and after 20,000 UDP mappings.
+#   3. memory: resident set of `protocols forward` while holding HOLD and then 2 x HOLD idle
+#      relayed connections (the slope), and of `protocols nat` before and after 20,000 UDP mappings.
 # Prints one line per figure, each with the load average when it was taken, and `uptime` at the
 # start and the end. Reproduce the README table with `sudo RUNS=7 benchmarks/nat-forward.sh`
 # after `dotnet build Cli -c Release`. Background commands are started with
@@ -94,23 +94,36 @@ echo "forward curl $((SIZE >> 20)) MiB: median $(awk "BEGIN{printf \"%.0f\", $fw
 echo "serve   curl $((SIZE >> 20)) MiB: median $(awk "BEGIN{printf \"%.0f\", $svm*8/1e6}") Mbit/s (runs: ${sv[*]} B/s)"
 echo "forward / serve: $(awk "BEGIN{printf \"%.2f\", $fwm/$svm}") ($(load))"
 
-# Memory per relayed connection: 500 idle connections held open through the forwarder.
+# Memory per relayed connection: the growth of the resident set from HOLD to 2 x HOLD idle
+# connections held open through the forwarder (a slope, so the heap's first growth and the
+# runtime's fixed costs do not count).
+HOLD=${HOLD:-1000}
 ip netns exec $FC "${P[@]}" forward --tun ptun0 --address 10.66.0.2/24 --outbound-interface pfw0 > "$TMP/fw.out" 2>&1 & fwpid=$!; PIDS+=($fwpid)
 wait_ready "$TMP/fw.out"; sleep 1
 x $FC curl -s -o /dev/null "http://10.88.0.2:8080/small.bin"; sleep 1
-before=$(rss_kb $fwpid)
+idle=$(rss_kb $fwpid)
 ip netns exec $FC python3 -c "
-import socket, time
-s=[socket.create_connection(('10.88.0.2',8080),timeout=30) for _ in range(500)]
-print('open', flush=True); time.sleep(6)
+import os, socket, time
+s=[socket.create_connection(('10.88.0.2',8080),timeout=30) for _ in range($HOLD)]
+print('half', flush=True)
+for _ in range(300):
+    if os.path.exists('$TMP/more'): break
+    time.sleep(0.1)
+s+=[socket.create_connection(('10.88.0.2',8080),timeout=30) for _ in range($HOLD)]
+print('open', flush=True); time.sleep(10)
 " > "$TMP/hold.out" & holdpid=$!
 touch "$TMP/hold.out"
-for _ in $(seq 1 100); do grep -q open "$TMP/hold.out" && break; sleep 0.1; done
+for _ in $(seq 1 600); do grep -q half "$TMP/hold.out" && break; sleep 0.1; done
 sleep 2
-after=$(rss_kb $fwpid)
+half=$(rss_kb $fwpid)
+touch "$TMP/more"
+for _ in $(seq 1 600); do grep -q open "$TMP/hold.out" && break; sleep 0.1; done
+sleep 2
+full=$(rss_kb $fwpid)
+held=$(grep -c . "$TMP/hold.out" || true)
 wait $holdpid || true
 kill -TERM $fwpid; wait $fwpid || true
-echo "forward RSS: $before kB idle, $after kB with 500 relayed connections: $(( (after - before) * 1024 / 500 )) bytes per relayed connection ($(load))"
+echo "forward RSS: $idle kB idle, $half kB with $HOLD relayed connections, $full kB with $((2 * HOLD)) ($held of 2 steps reached): $(( (full - half) * 1024 / HOLD )) bytes per relayed connection ($(load))"
 
 if [ -n "${ONLY_FORWARD:-}" ]; then echo "end: $(uptime)"; exit 0; fi
 
