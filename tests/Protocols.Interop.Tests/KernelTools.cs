@@ -89,6 +89,32 @@ public static partial class KernelTools
         }
     }
 
+    /// <summary>Waits (at most 15 s) until something in <paramref name="ns"/> has UDP <paramref name="port"/> bound (<c>ss -lun</c>).</summary>
+    public static void WaitForUdpListener(TestNamespace ns, int port, Process? process = null)
+    {
+        DateTime limit = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (true)
+        {
+            ToolResult ss = ns.Exec(TimeSpan.FromSeconds(10), "ss", "-Hlun", $"sport = :{port}");
+            if (ss.ExitCode == 0 && ss.Output.Trim().Length > 0)
+            {
+                return;
+            }
+
+            if (process is { HasExited: true })
+            {
+                throw new InvalidOperationException($"the server for UDP port {port} exited with {process.ExitCode} before binding");
+            }
+
+            if (DateTime.UtcNow > limit)
+            {
+                throw new TimeoutException($"nothing has UDP port {port} bound in {ns.Name} after 15 s");
+            }
+
+            Thread.Sleep(50);
+        }
+    }
+
     /// <summary>Waits (bounded) for a process we started to exit; kills it by pid and fails when it does not.</summary>
     public static int WaitForExit(Process process, TimeSpan timeout, string what)
     {

@@ -84,9 +84,15 @@ public sealed class NatLink : IDisposable
     }
 
     /// <summary>Sends SIGUSR1 and reads the table the process prints (<c># N rows</c> then N lines), bounded.</summary>
-    public async Task<List<string>> TableAsync(TimeSpan timeout)
+    public Task<List<string>> TableAsync(TimeSpan timeout)
     {
         Assert.Equal(0, KernelTools.Signal(_process, 10));
+        return NextTableAsync(timeout);
+    }
+
+    /// <summary>Reads the next table the process prints (on SIGUSR1 or every <c>--table-every</c> seconds), bounded.</summary>
+    public async Task<List<string>> NextTableAsync(TimeSpan timeout)
+    {
         string? header = await _stdout.ReadLineAsync().WaitAsync(timeout);
         Assert.NotNull(header);
         Assert.StartsWith("# ", header, StringComparison.Ordinal);

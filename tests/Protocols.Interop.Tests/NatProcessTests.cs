@@ -143,4 +143,56 @@ public sealed class NatProcessTests(ITestOutputHelper output)
         Assert.Matches(@"exhausted [1-9]\d{2,}", errors);
         output.WriteLine($"after 3000 new flows with --max-mappings 200: {mappings} mappings, {table.Count} rows; {errors.Trim()}");
     }
+
+    /// <summary>A UDP server on 203.0.113.2:7 that answers each datagram with the address it came from.</summary>
+    private const string UdpWhoAmI = "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('203.0.113.2',7))\nwhile True:\n d,a=s.recvfrom(65535)\n s.sendto(a[0].encode(),a)\n";
+
+    [InteropFact(Tools = ["python3", "ping", "socat", "tshark", "ss"])]
+    public async Task AStaticEntryThePeriodicTableAndTheCapturesThroughTheProcess()
+    {
+        const string Mapped = "203.0.113.50";
+        using var dir = new TempDir();
+        using NatLink nat = await NatLink.StartAsync(Limit, "--static", $"{NatLink.ClientAddress}={Mapped}", "--table-every", "1", "--pcap", dir["nat.pcap"]);
+        Process whoami = nat.Server.Start("python3", "-c", UdpWhoAmI);
+        whoami.StandardInput.Close();
+        KernelTools.WaitForUdpListener(nat.Server, 7, whoami);
+
+        // The server sees the client as the static address, not as the PAT address.
+        ToolResult seen = KernelTools.Shell(nat.Client, Limit, $"echo who | socat -t 5 - UDP:{Server}:7");
+        Assert.True(seen.ExitCode == 0, TestNamespace.Describe(seen) + nat.Errors);
+        Assert.Equal(Mapped, seen.Output.Trim());
+
+        // A static entry lets everything in: the server reaches the client by its static address
+        // (the NAT answers ARP for it on the outside link).
+        ToolResult ping = nat.Server.Exec(Limit, "ping", "-c", "2", "-i", "0.2", "-W", "5", Mapped);
+        Assert.True(ping.ExitCode == 0, TestNamespace.Describe(ping) + nat.Errors);
+
+        // --table-every prints the table without a signal; a static entry is one row of its own
+        // (its flows need no sessions).
+        List<string> table = await nat.NextTableAsync(TimeSpan.FromSeconds(10));
+        Assert.Contains($"ip {NatLink.ClientAddress}:0 {Mapped}:0 0.0.0.0:0 static 0", table);
+
+        InteropEnvironment.KillQuietly(whoami);
+        (int code, string errors) = nat.Stop();
+        Assert.True(code == 0, errors);
+
+        // --pcap: the outside capture holds the static address and never an inside one; the inside
+        // capture (FILE-inside) holds the client's own address.
+        string[] outside = TsharkAddresses(dir["nat.pcap"]);
+        string[] inside = TsharkAddresses(dir["nat-inside.pcap"]);
+        Assert.Contains(outside, l => l.Contains(Mapped, StringComparison.Ordinal));
+        Assert.DoesNotContain(outside, l => l.Contains("10.0.0.", StringComparison.Ordinal));
+        Assert.Contains(inside, l => l.StartsWith(NatLink.ClientAddress + ",", StringComparison.Ordinal));
+        Assert.DoesNotContain(inside, l => l.Contains(Mapped, StringComparison.Ordinal));
+        output.WriteLine($"static {NatLink.ClientAddress}={Mapped}: seen as {seen.Output.Trim()}, reached from outside; {table.Count} rows in a periodic table; {outside.Length} packets captured outside, {inside.Length} inside");
+    }
+
+    private static string[] TsharkAddresses(string pcap)
+    {
+        ToolResult fields = InteropEnvironment.Run("tshark", ["-r", pcap, "-n", "-T", "fields", "-E", "separator=,", "-e", "ip.src", "-e", "ip.dst", "ip"], Limit);
+        Assert.True(fields.ExitCode == 0, TestNamespace.Describe(fields));
+        string[] lines = fields.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.NotEmpty(lines);
+        return lines;
+    }
 }
