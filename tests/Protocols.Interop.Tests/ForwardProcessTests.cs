@@ -230,6 +230,31 @@ public sealed class ForwardProcessTests(ITestOutputHelper output)
         output.WriteLine($"client saw: {filled}, then {result}; {errors.Trim()}");
     }
 
+    [InteropFact(Tools = ["dig", "dnsmasq", "ss", "tshark"])]
+    public async Task UdpFlowsIdleForTheTimeoutCloseAndThePcapHoldsTheTunTraffic()
+    {
+        using var dir = new TempDir();
+        using ForwardLink link = await ForwardLink.StartAsync(Limit, byMark: false, "--udp-timeout", "1", "--pcap", dir["forward.pcap"]);
+        using Process dns = StartDnsmasq(link.Server, dir);
+        ToolResult dig = link.Client.Exec(Limit, "dig", "+short", "+time=3", "+tries=2", $"@{Server}", "relay.test");
+        Assert.True(dig.ExitCode == 0 && dig.Output.Trim() == Server, TestNamespace.Describe(dig));
+
+        // --udp-timeout 1: the flow is swept within a second or so of going idle.
+        Thread.Sleep(3000);
+        InteropEnvironment.KillQuietly(dns);
+        (int code, string errors) = link.Stop();
+        Assert.True(code == 0, errors);
+        Assert.Matches(@"udp flows [1-9]\d* \(open 0, timed out [1-9]\d*\)", errors);
+
+        // --pcap: the TUN device's traffic, the query and its answer between the client and the resolver.
+        ToolResult fields = InteropEnvironment.Run("tshark", ["-r", dir["forward.pcap"], "-n", "-T", "fields", "-E", "separator=,", "-e", "ip.src", "-e", "ip.dst", "-e", "dns.qry.name", "udp.port == 53"], Limit);
+        Assert.True(fields.ExitCode == 0, TestNamespace.Describe(fields));
+        string[] lines = fields.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains($"10.66.0.1,{Server},relay.test", lines);
+        Assert.Contains($"{Server},10.66.0.1,relay.test", lines);
+        output.WriteLine($"{lines.Length} DNS packets captured on the TUN device; {errors.Trim()}");
+    }
+
     private static Process StartDnsmasq(TestNamespace ns, TempDir dir)
     {
         Process dns = ns.Start("dnsmasq", "--no-daemon", "--no-resolv", "--no-hosts", $"--listen-address={Server}", "--bind-interfaces",
