@@ -187,6 +187,27 @@ public sealed class NatProcessTests(ITestOutputHelper output)
         output.WriteLine($"static {NatLink.ClientAddress}={Mapped}: seen as {seen.Output.Trim()}, reached from outside; {table.Count} rows in a periodic table; {outside.Length} packets captured outside, {inside.Length} inside");
     }
 
+    /// <summary>A UDP server on 203.0.113.2:7 that answers each datagram with the address and port it came from.</summary>
+    private const string UdpWhoAmIWithPort = "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('203.0.113.2',7))\nwhile True:\n d,a=s.recvfrom(65535)\n s.sendto(('%s:%d' % a).encode(),a)\n";
+
+    [InteropFact(Tools = ["python3", "socat", "ss"])]
+    public async Task APoolAddressKeepsThePortThroughTheProcess()
+    {
+        // --pool: the inside host gets the pool's first free address while it has flows, and its
+        // source port is kept when free (RFC 4787 REQ-3).
+        using NatLink nat = await NatLink.StartAsync(Limit, "--pool", "203.0.113.60-203.0.113.61");
+        Process whoami = nat.Server.Start("python3", "-c", UdpWhoAmIWithPort);
+        whoami.StandardInput.Close();
+        KernelTools.WaitForUdpListener(nat.Server, 7, whoami);
+        ToolResult seen = KernelTools.Shell(nat.Client, Limit, $"echo who | socat -t 5 - UDP:{Server}:7,sourceport=40000");
+        Assert.True(seen.ExitCode == 0, TestNamespace.Describe(seen) + nat.Errors);
+        Assert.Equal("203.0.113.60:40000", seen.Output.Trim());
+        List<string> table = await nat.TableAsync(TimeSpan.FromSeconds(10));
+        Assert.Contains(table, row => row.StartsWith($"udp {NatLink.ClientAddress}:40000 203.0.113.60:40000 {Server}:7 ", StringComparison.Ordinal));
+        InteropEnvironment.KillQuietly(whoami);
+        Assert.Equal(0, nat.Stop().ExitCode);
+    }
+
     private static string[] TsharkAddresses(string pcap)
     {
         ToolResult fields = InteropEnvironment.Run("tshark", ["-r", pcap, "-n", "-T", "fields", "-E", "separator=,", "-e", "ip.src", "-e", "ip.dst", "ip"], Limit);
