@@ -117,7 +117,9 @@ internal static class KernelBench
         }
 
         log?.Invoke($"stack on {device}");
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // The loop has its own stop, not linked to Ctrl-C: closing the streams and listeners on the way
+        // out needs the loop running, so it stops last, in the finally below.
+        using var stop = new CancellationTokenSource();
         using var stack = new NetworkStack(new NetworkStackOptions { Name = "bench-kernel", RequestQueueCapacity = 65536 });
         Task? loop = null;
         try
@@ -192,7 +194,14 @@ internal static class KernelBench
         using Protocols.Tcp.TcpListener listener = tcp.Listen(FromKernelPort);
         Task<TcpStream> accepted = listener.AcceptAsync(cancellationToken);
         using Socket client = NetworkNamespace.Invoke(kernelNs, () => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
-        client.Connect(new IPEndPoint(IPAddress.Parse(StackAddress.ToString()), FromKernelPort));
+        // Bounded and cancellable: after Ctrl-C the stack's loop stops, and a blocking connect to it
+        // would sit through the kernel's SYN retries (about two minutes).
+        using (var connectLimit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            connectLimit.CancelAfter(ConnectTimeout);
+            client.ConnectAsync(new IPEndPoint(IPAddress.Parse(StackAddress.ToString()), FromKernelPort), connectLimit.Token).AsTask().GetAwaiter().GetResult();
+        }
+
         if (!accepted.Wait(ConnectTimeout, cancellationToken))
         {
             throw new TimeoutException("the kernel's connection was not accepted within 10 s");
