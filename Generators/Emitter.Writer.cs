@@ -205,6 +205,70 @@ namespace Protocols.Generators
 
                 w.Close();
             }
+
+            if (HasPseudoHeader(model))
+            {
+                EmitPseudoHeaderUpdate(w, model, ck);
+            }
+        }
+
+        /// <summary>
+        /// The RFC 1624 update for words the checksum covers outside the message: the pseudo-header
+        /// (an address a translator rewrites in the IP header, RFC 3022 4.2).
+        /// </summary>
+        private static void EmitPseudoHeaderUpdate(CodeWriter w, HeaderModel model, FieldModel ck)
+        {
+            string type = model.TypeName;
+            w.Template($$"""
+
+                /// <summary>Updates {{Xml(ck.Name)}} incrementally (RFC 1624) for pseudo-header bytes that changed outside this header, such as an address rewritten in the IP header by a translator (RFC 3022 4.2).</summary>
+                /// <param name="before">The old bytes of the pseudo-header field(s), e.g. the 4 bytes of the old IPv4 address.</param>
+                /// <param name="after">The new bytes, as many as <paramref name="before"/>.</param>
+                /// <exception cref="global::System.ArgumentException">The two lengths differ or are odd (the checksum sums 16-bit words).</exception>
+                public void {{Names.UpdateChecksumForPseudoHeader}}({{ReadOnlySpan}} before, {{ReadOnlySpan}} after)
+                {
+                    if (before.Length != after.Length || (before.Length & 1) != 0)
+                    {
+                        throw new global::System.ArgumentException("The old and new pseudo-header bytes must be of one even length.", nameof(after));
+                    }
+
+                """);
+            if (model.ChecksumZeroMeansNone)
+            {
+                w.Template($$"""
+                        if ({{type}}.{{Names.Getter(ck.Name)}}({{Names.BytesField}}) == 0)
+                        {
+                            // No checksum was transmitted: nothing to update.
+                            return;
+                        }
+
+                    """);
+            }
+
+            w.Template($$"""
+                    // RFC 1624 eqn. 3 for each 16-bit word of the pseudo-header that changed.
+                    ushort checksum = (ushort){{type}}.{{Names.Getter(ck.Name)}}({{Names.BytesField}});
+                    for (int i = 0; i < before.Length; i += 2)
+                    {
+                        checksum = {{Checksum}}.Update(checksum, {{Binary}}.ReadUInt16BigEndian(before.Slice(i, 2)), {{Binary}}.ReadUInt16BigEndian(after.Slice(i, 2)));
+                    }
+
+                """);
+            if (model.ChecksumZeroMeansNone)
+            {
+                w.Template($$"""
+                        // Zero on the wire would mean "no checksum": send all ones instead.
+                        {{type}}.{{Names.Setter(ck.Name)}}({{Names.BytesField}}, checksum == 0 ? ({{ck.StorageKeyword}})0xFFFF : ({{ck.StorageKeyword}})checksum);
+                    }
+                    """);
+            }
+            else
+            {
+                w.Template($$"""
+                        {{type}}.{{Names.Setter(ck.Name)}}({{Names.BytesField}}, ({{ck.StorageKeyword}})checksum);
+                    }
+                    """);
+            }
         }
     }
 }

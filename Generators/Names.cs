@@ -61,6 +61,7 @@ namespace Protocols.Generators
         public const string SetAll = "SetAll";
         public const string WriteConstants = "WriteConstants";
         public const string WrittenHeaderLength = "WrittenHeaderLength";
+        public const string UpdateChecksumForPseudoHeader = "UpdateChecksumForPseudoHeader";
 
         /// <summary>The names above that every header may have: a field may take none of them.</summary>
         public static readonly IReadOnlyCollection<string> Members = new HashSet<string>
@@ -69,7 +70,7 @@ namespace Protocols.Generators
             FixedPart, ThrowTooShort, ToStringMethod, FormatEnum, Annotate, ChecksummedBytes, SumWithoutChecksum, ChecksumWord,
             ComputeChecksum, VerifyChecksum, FillChecksum, Reader, Writer,
             Bytes, HeaderLength, DeclaredLength, IsTruncated, Header, Options, Payload, ToValue, BytesField, HeaderLengthField, DeclaredLengthField,
-            Fixed, SetAll, WriteConstants, WrittenHeaderLength,
+            Fixed, SetAll, WriteConstants, WrittenHeaderLength, UpdateChecksumForPseudoHeader,
         };
 
         /// <summary>The names only a [Prefix] header has (a field of another header may be called PrefixLength, as NDP's is).</summary>

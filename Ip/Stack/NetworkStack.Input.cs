@@ -21,9 +21,10 @@ public sealed partial class NetworkStack
         Counters.FramesReceived++;
         Counters.BytesReceived += frame.Length;
         bool checksumTrusted = offload.TransportChecksumTrusted;
+        bool checksumPartial = offload.Checksum == ChecksumState.Partial;
         if (!nic.IsEthernet)
         {
-            OnIpDatagram(nic, frame, linkBroadcast: false, loopback: false, checksumTrusted);
+            OnIpDatagram(nic, frame, linkBroadcast: false, loopback: false, checksumTrusted, checksumPartial);
             return;
         }
 
@@ -48,7 +49,7 @@ public sealed partial class NetworkStack
         switch (ethernet.EtherType)
         {
             case EtherType.Ipv4:
-                OnIpDatagram(nic, ethernet.Payload, linkBroadcast, loopback: false, checksumTrusted);
+                OnIpDatagram(nic, ethernet.Payload, linkBroadcast, loopback: false, checksumTrusted, checksumPartial);
                 break;
             case EtherType.Arp:
                 nic.Arp!.OnArpPacket(ethernet.Payload);
@@ -64,7 +65,7 @@ public sealed partial class NetworkStack
     /// <paramref name="transportChecksumTrusted"/>: the device vouched for this frame's TCP/UDP
     /// checksum (partial from the local kernel, or verified); never for the IP header's.
     /// </remarks>
-    private void OnIpDatagram(NetworkInterface nic, ReadOnlySpan<byte> packet, bool linkBroadcast, bool loopback, bool transportChecksumTrusted = false)
+    private void OnIpDatagram(NetworkInterface nic, ReadOnlySpan<byte> packet, bool linkBroadcast, bool loopback, bool transportChecksumTrusted = false, bool transportChecksumPartial = false)
     {
         Counters.DatagramsReceived++;
 
@@ -94,17 +95,24 @@ public sealed partial class NetworkStack
 
         // Destination: one of our addresses (weak host model, RFC 1122 3.3.4.2), the limited
         // broadcast, or the directed broadcast of the arrival subnet (RFC 1122 3.3.6). No
-        // multicast groups are joined and a host does not forward (RFC 1122 3.3.1).
-        bool ipBroadcast;
-        if (IsOurAddress(destination))
+        // multicast groups are joined. Anything else is for the router when forwarding is on
+        // (RFC 1812 5.2), or taken as ours on a transparent interface; else dropped (RFC 1122 3.3.1).
+        // Datagrams to an address a translator owns go through the forwarding path, which hands
+        // back to local delivery those it does not translate.
+        bool ipBroadcast = false;
+        bool forward = false;
+        if (!loopback && (Options.Forwarding || _translator is not null) && IsForwardingCandidate(nic, destination))
         {
-            ipBroadcast = false;
+            forward = true;
+        }
+        else if (IsOurAddress(destination))
+        {
         }
         else if (destination == LimitedBroadcast || (nic.BroadcastValue != 0 && destination == nic.BroadcastValue))
         {
             ipBroadcast = true;
         }
-        else
+        else if (!nic.AcceptAnyDestination || !IsValidUnicast(destination) || IsSubnetBroadcast(destination))
         {
             Counters.Drop(DropReason.NotForUs);
             return;
@@ -114,7 +122,7 @@ public sealed partial class NetworkStack
         // unspecified source 0.0.0.0 is allowed only towards a broadcast (a host initialising,
         // e.g. DHCP, RFC 2131 4.1). RFC 1122 3.2.1.3 (g): 127/8 must never appear on the wire.
         // A datagram claiming to come from our own address did not (Linux: a martian source).
-        if (source == 0 ? !ipBroadcast : !IsValidUnicast(source) || (!loopback && IsOurAddress(source)) || IsSubnetBroadcast(source))
+        if (!forward && (source == 0 ? !ipBroadcast : !IsValidUnicast(source) || (!loopback && IsOurAddress(source)) || IsSubnetBroadcast(source)))
         {
             Counters.Drop(DropReason.BadSourceAddress);
             return;
@@ -149,10 +157,16 @@ public sealed partial class NetworkStack
             }
         }
 
+        if (forward)
+        {
+            ForwardInput(nic, ip, linkBroadcast, deviceVerified || transportChecksumTrusted, transportChecksumPartial);
+            return;
+        }
+
         if (ip.MoreFragments || ip.FragmentOffset != 0)
         {
             Counters.FragmentsReceived++;
-            OnFragment(nic, ip, ipBroadcast || linkBroadcast);
+            OnFragment(nic, ip, ipBroadcast || linkBroadcast, forward: false);
             return;
         }
 
@@ -166,7 +180,7 @@ public sealed partial class NetworkStack
     /// is counted in <see cref="StackCountersSnapshot.FragmentsQueued"/>; one refused at once is a
     /// drop; the one that completes its datagram continues as that datagram.
     /// </summary>
-    private void OnFragment(NetworkInterface nic, Ipv4Header.Reader fragment, bool broadcast)
+    private void OnFragment(NetworkInterface nic, Ipv4Header.Reader fragment, bool broadcast, bool forward)
     {
         ReassemblyStatus status = _reassembler.Offer(in fragment, Now, out ReassemblyResult result);
         switch (status)
@@ -201,7 +215,14 @@ public sealed partial class NetworkStack
                     }
 
                     // Checksums the device verified were per fragment; the transport checks the whole.
-                    Deliver(nic, ip, broadcast, deviceVerified: false);
+                    if (forward)
+                    {
+                        ForwardWhole(nic, ip.Bytes, ip.HeaderLength, deviceVerified: false, checksumPartial: false);
+                    }
+                    else
+                    {
+                        Deliver(nic, ip, broadcast, deviceVerified: false);
+                    }
                 }
 
                 break;

@@ -138,4 +138,62 @@ public class EmitterContractTests
         Assert.Contains("\"DestinationPort\"", prefixError, StringComparison.Ordinal);
         Assert.DoesNotContain("\"Offset\"", prefixError, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void OnlyAPseudoHeaderChecksumGetsThePseudoHeaderUpdate()
+    {
+        const string zeroMeansNone = """
+            using Protocols.Wire;
+
+            namespace Demo.Udp;
+
+            /// <summary>A UDP-like header: pseudo-header checksum where zero means none.</summary>
+            [WireHeader("U")]
+            [TotalLength(nameof(Length))]
+            [Checksum(nameof(Check), ChecksumCoverage.PseudoHeaderAndMessage, ZeroMeansNone = true)]
+            public partial struct UdpLikeHeader
+            {
+                /// <summary>A.</summary>
+                public ushort SourcePort;
+                /// <summary>B.</summary>
+                public ushort DestinationPort;
+                /// <summary>C.</summary>
+                public ushort Length;
+                /// <summary>D.</summary>
+                public ushort Check;
+            }
+            """;
+        GeneratorOutput output = GeneratorHarness.Run(GeneratorTests.Ipv4Source, PrefixedSource, zeroMeansNone);
+        Assert.Empty(output.Diagnostics);
+        Assert.Empty(GeneratorHarness.Problems(output.Compilation));
+
+        IMethodSymbol? Update(string header) => output.Compilation.GetTypeByMetadataName(header + "+Writer")!
+            .GetMembers(Names.UpdateChecksumForPseudoHeader).OfType<IMethodSymbol>().SingleOrDefault();
+
+        // A header checksum (IPv4) has no pseudo-header to update.
+        Assert.Null(Update("Demo.Net.Ipv4Header"));
+        foreach (string header in new[] { "Demo.Net.PrefixedHeader", "Demo.Udp.UdpLikeHeader" })
+        {
+            IMethodSymbol update = Update(header)!;
+            Assert.True(update.ReturnsVoid);
+            Assert.Equal(["before", "after"], update.Parameters.Select(p => p.Name));
+            Assert.All(update.Parameters, p => Assert.Equal("System.ReadOnlySpan<byte>", p.Type.ToDisplayString()));
+        }
+
+        // RFC 768: with ZeroMeansNone a datagram sent without a checksum keeps none, and a computed
+        // zero is sent as all ones; without it neither rule is emitted.
+        static string Body(string source)
+        {
+            string body = source[source.IndexOf("public void " + Names.UpdateChecksumForPseudoHeader, StringComparison.Ordinal)..];
+            return body[..body.IndexOf("\n        }\n", StringComparison.Ordinal)];
+        }
+
+        string udp = Body(output.Sources["Demo.Udp.UdpLikeHeader.g.cs"]);
+        Assert.Contains("No checksum was transmitted", udp, StringComparison.Ordinal);
+        Assert.Contains("checksum == 0 ? (ushort)0xFFFF", udp, StringComparison.Ordinal);
+        string tcp = Body(output.Sources["Demo.Net.PrefixedHeader.g.cs"]);
+        Assert.DoesNotContain("No checksum was transmitted", tcp, StringComparison.Ordinal);
+        Assert.DoesNotContain("0xFFFF", tcp, StringComparison.Ordinal);
+        Assert.Contains("Checksum.Update(checksum", tcp, StringComparison.Ordinal);
+    }
 }

@@ -193,6 +193,38 @@ public class UdpHeaderTests
     }
 
     [Fact]
+    public void Pseudo_header_update_for_a_rewritten_address_equals_a_full_recompute()
+    {
+        var rng = new Random(4787);
+        byte[] before = new byte[4];
+        byte[] after = new byte[4];
+        for (int iter = 0; iter < 2_000; iter++)
+        {
+            var translated = Ipv4Address.FromUInt32((uint)rng.NextInt64(1L << 32));
+            byte[] payload = new byte[rng.Next(0, 64)];
+            rng.NextBytes(payload);
+            byte[] d = Datagram.Build((ushort)rng.Next(1, 65536), 53, payload, Client, Server);
+            BinaryPrimitives.WriteUInt32BigEndian(before, Server.ToUInt32());
+            BinaryPrimitives.WriteUInt32BigEndian(after, translated.ToUInt32());
+            var w = new UdpHeader.Writer(d);
+            w.UpdateChecksumForPseudoHeader(before, after);
+            ushort expected = NaiveChecksum.Udp(Client, translated, d) is 0 ? (ushort)0xffff : NaiveChecksum.Udp(Client, translated, d);
+            Assert.Equal(expected, w.Checksum);
+            Assert.True(UdpHeader.VerifyChecksum(d, PseudoSum(Client, translated, d.Length)));
+        }
+    }
+
+    [Fact]
+    public void Pseudo_header_update_keeps_no_checksum_as_none()
+    {
+        byte[] d = Datagram.Build(1000, 2000, [1, 2, 3, 4], Client, Server);
+        d[6] = 0;
+        d[7] = 0;
+        new UdpHeader.Writer(d).UpdateChecksumForPseudoHeader([10, 0, 0, 2], [192, 0, 2, 1]);
+        Assert.Equal(0, BinaryPrimitives.ReadUInt16BigEndian(d.AsSpan(6)));
+    }
+
+    [Fact]
     public void Length_below_8_is_length_too_small_from_the_total_length()
     {
         for (int length = 0; length < 8; length++)
