@@ -2,7 +2,9 @@ using System.CommandLine;
 using System.CommandLine.Help;
 using System.CommandLine.Invocation;
 using Protocols.Cli.Bench;
+using Protocols.Cli.Forward;
 using Protocols.Cli.Get;
+using Protocols.Cli.Nat;
 using Protocols.Cli.Serve;
 using Protocols.Cli.Verbs;
 
@@ -27,7 +29,7 @@ internal static class CliApp
     public const int UsageError = 2;
 
     /// <summary>Creates every verb, in help order (each call makes new instances: options hold no state, but commands have parents).</summary>
-    public static IReadOnlyList<Verb> CreateVerbs() => [new DecodeVerb(), new DemoVerb(), new ServeVerb(), new GetVerb(), new BenchVerb()];
+    public static IReadOnlyList<Verb> CreateVerbs() => [new DecodeVerb(), new DemoVerb(), new ServeVerb(), new GetVerb(), new BenchVerb(), new NatVerb(), new ForwardVerb()];
 
     /// <summary>The root command with every verb of <paramref name="verbs"/> and the common options.</summary>
     public static RootCommand CreateRoot(IReadOnlyList<Verb> verbs)

@@ -26,6 +26,20 @@ internal readonly record struct InterfaceAddress(Ipv4Address Address, int Prefix
 /// <param name="Address">Its address.</param>
 internal readonly record struct HostMapping(string Name, Ipv4Address Address);
 
+/// <summary>A device named on the command line as <c>tun:NAME</c> or <c>raw:IFACE</c>.</summary>
+/// <param name="Kind">TUN or raw.</param>
+/// <param name="Name">The interface name.</param>
+internal readonly record struct DeviceSpec(DeviceKind Kind, string Name)
+{
+    /// <inheritdoc/>
+    public override string ToString() => $"{(Kind == DeviceKind.Tun ? "tun" : "raw")}:{Name}";
+}
+
+/// <summary>A static NAT entry on the command line, <c>INSIDE=OUTSIDE</c>.</summary>
+/// <param name="Inside">The inside host.</param>
+/// <param name="Outside">Its outside address.</param>
+internal readonly record struct AddressPair(Ipv4Address Inside, Ipv4Address Outside);
+
 /// <summary>
 /// The custom parsers of option values (System.CommandLine's <c>CustomParser</c>). Each parser
 /// reports a bad value on the option's result as <c>FLAG: expected WHAT, got 'VALUE'</c>, which is
@@ -129,6 +143,49 @@ internal static class OptionValues
         return colon > 0 && Ipv4Address.TryParse(text.AsSpan(colon + 1), out Ipv4Address address)
             ? new HostMapping(text[..colon], address)
             : Fail<HostMapping?>(result, "NAME:A.B.C.D");
+    }
+
+    /// <summary>A device, <c>tun:NAME</c> or <c>raw:IFACE</c>.</summary>
+    public static DeviceSpec? Device(ArgumentResult result)
+    {
+        string text = Text(result);
+        int colon = text.IndexOf(':', StringComparison.Ordinal);
+        string kind = colon > 0 ? text[..colon] : string.Empty;
+        string name = colon > 0 ? text[(colon + 1)..] : string.Empty;
+        bool validName = name.Length is > 0 and <= 15 && name is not ("." or "..") && name.All(c => c is > ' ' and <= '~' and not '/' and not ':');
+        return kind is "tun" or "raw" && validName
+            ? new DeviceSpec(kind == "tun" ? DeviceKind.Tun : DeviceKind.Raw, name)
+            : Fail<DeviceSpec?>(result, "tun:NAME or raw:IFACE");
+    }
+
+    /// <summary>Reads <c>INSIDE=OUTSIDE</c> (two IPv4 addresses).</summary>
+    public static bool TryParseAddressPair(string text, out AddressPair pair)
+    {
+        int eq = text.IndexOf('=', StringComparison.Ordinal);
+        bool ok = eq > 0 & Ipv4Address.TryParse(text.AsSpan(0, Math.Max(eq, 0)), out Ipv4Address inside) & Ipv4Address.TryParse(text.AsSpan(eq + 1), out Ipv4Address outside);
+        pair = new AddressPair(inside, outside);
+        return ok && eq > 0;
+    }
+
+    /// <summary>A range of IPv4 addresses, <c>FIRST-LAST</c> (first &lt;= last).</summary>
+    public static AddressPair? AddressRange(ArgumentResult result)
+    {
+        string text = Text(result);
+        int dash = text.IndexOf('-', StringComparison.Ordinal);
+        return dash > 0 && Ipv4Address.TryParse(text.AsSpan(0, dash), out Ipv4Address first) && Ipv4Address.TryParse(text.AsSpan(dash + 1), out Ipv4Address last)
+            && first.ToUInt32() <= last.ToUInt32() && last.ToUInt32() - first.ToUInt32() < 65536
+            ? new AddressPair(first, last)
+            : Fail<AddressPair?>(result, "FIRST-LAST (two IPv4 addresses, first <= last, at most 65536)");
+    }
+
+    /// <summary>A host and port, <c>A.B.C.D:PORT</c>, <c>[IPv6]:PORT</c> or <c>NAME:PORT</c> (resolved when the verb starts).</summary>
+    public static string? HostAndPort(ArgumentResult result)
+    {
+        string text = Text(result);
+        int colon = text.LastIndexOf(':');
+        return colon > 0 && ushort.TryParse(text.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out ushort port) && port > 0
+            ? text
+            : Fail<string?>(result, "HOST:PORT");
     }
 
     /// <summary>The flag (<c>--bytes</c>) or positional name (<c>URL</c>) a value belongs to.</summary>

@@ -157,7 +157,10 @@ public sealed class ArpCache
             merged = true;
         }
 
-        if (targetIp != _nic.AddressValue)
+        // Our address, or one a translator owns on this link (its outside addresses: proxy ARP,
+        // RFC 1027, so the link's hosts send the translated traffic to us).
+        bool proxied = targetIp != _nic.AddressValue;
+        if (proxied && !_stack.AnswersArpFor(_nic, targetIp))
         {
             return;
         }
@@ -173,7 +176,7 @@ public sealed class ArpCache
 
         if (operation == ArpOperation.Request)
         {
-            SendArp(ArpOperation.Reply, senderMac, senderMac, senderIp);
+            SendArp(ArpOperation.Reply, senderMac, senderMac, senderIp, proxied ? targetIp : _nic.AddressValue);
             counters.ArpRepliesSent++;
         }
     }
@@ -208,7 +211,7 @@ public sealed class ArpCache
     private void SendRequestAndArm(Entry entry)
     {
         // RFC 826: the request is broadcast, target hardware address unknown (zero).
-        SendArp(ArpOperation.Request, MacAddress.Broadcast, default, entry.Address);
+        SendArp(ArpOperation.Request, MacAddress.Broadcast, default, entry.Address, _nic.AddressValue);
         _stack.Counters.ArpRequestsSent++;
         entry.RequestsSent++;
         entry.Timer = _stack.Timers.Schedule(_stack.Now + Options.ArpRetransmitInterval, _ => OnRetransmitTimer(entry));
@@ -254,7 +257,7 @@ public sealed class ArpCache
         }
     }
 
-    private void SendArp(ArpOperation operation, MacAddress ethernetDestination, MacAddress targetMac, uint targetIp)
+    private void SendArp(ArpOperation operation, MacAddress ethernetDestination, MacAddress targetMac, uint targetIp, uint senderIp)
     {
         // Its own small buffer: a request may go out while the stack's frame buffer holds a datagram.
         Span<byte> frame = _arpFrame;
@@ -266,7 +269,7 @@ public sealed class ArpCache
         {
             Operation = operation,
             SenderHardwareAddress = _nic.HardwareAddress,
-            SenderProtocolAddress = _nic.Address,
+            SenderProtocolAddress = Ipv4Address.FromUInt32(senderIp),
             TargetHardwareAddress = targetMac,
             TargetProtocolAddress = Ipv4Address.FromUInt32(targetIp),
         }.WriteTo(frame[EthernetHeader.FixedLength..]);

@@ -1,3 +1,5 @@
+using Protocols.Wire;
+
 namespace Protocols.Ip;
 
 /// <summary>Why the stack dropped a frame it received or a datagram it was asked to send.</summary>
@@ -77,4 +79,56 @@ public enum DropReason
 
     /// <summary>An ARP packet reports one of our own addresses from another station (an address conflict, RFC 5227).</summary>
     ArpAddressConflict,
+
+    /// <summary>Forwarding: the source is martian (RFC 1812 5.3.7): 0/8, 127/8, multicast, 240/4, a subnet broadcast, or one of ours.</summary>
+    MartianSource,
+
+    /// <summary>Forwarding: the destination is martian (RFC 1812 5.3.7): 0/8, 127/8, multicast, 240/4, or a directed broadcast (RFC 1812 5.3.5.2).</summary>
+    MartianDestination,
+
+    /// <summary>Forwarding: the datagram came in a link-layer broadcast or multicast frame (RFC 1812 5.3.4).</summary>
+    LinkBroadcastNotForwarded,
+
+    /// <summary>Forwarding: too big for the next hop with DF set; fragmentation needed was sent (RFC 1812 5.2.6, RFC 1191).</summary>
+    FragmentationNeeded,
+
+    /// <summary>NAT: an inbound datagram to an outside address matches no mapping (or, ICMP errors, no flow: RFC 5508 4.1).</summary>
+    NatNoMapping,
+
+    /// <summary>NAT: an inbound datagram refused by the mapping's filtering (RFC 4787 5, RFC 5382 4.3).</summary>
+    NatFiltered,
+
+    /// <summary>NAT: a new flow found the translation table, its sessions or the outside ports exhausted.</summary>
+    NatTableFull,
+
+    /// <summary>NAT: a datagram of a protocol the NAT cannot translate behind a shared address (not TCP, UDP or ICMP).</summary>
+    NatUnsupportedProtocol,
+
+    /// <summary>NAT: an unsolicited inbound TCP SYN held for 6 s (RFC 5382 REQ-4) and then dropped, or dropped because the hold queue was full.</summary>
+    NatUnsolicitedSyn,
+}
+
+/// <summary>How the stack files what a generated reader refused (a <see cref="WireError"/>) under a <see cref="DropReason"/>.</summary>
+internal static class WireErrors
+{
+    /// <summary>
+    /// The drop reason of a read error, by layer, field and kind: for IPv4 (RFC 791 3.1) a fixed
+    /// part that is not all there is <see cref="DropReason.Truncated"/>, the version field
+    /// <see cref="DropReason.BadVersion"/>, IHL <see cref="DropReason.BadHeaderLength"/> and the total
+    /// length <see cref="DropReason.BadTotalLength"/>; in any other layer a buffer too short for the
+    /// header is <see cref="DropReason.Truncated"/> and anything else <see cref="DropReason.Malformed"/>.
+    /// </summary>
+    public static DropReason ToDropReason(in WireError error) => error.Layer switch
+    {
+        Ipv4Header.LayerName when error.Kind == WireErrorKind.TooShort && error.Required <= Ipv4Header.FixedLength => DropReason.Truncated,
+        Ipv4Header.LayerName => error.Field switch
+        {
+            nameof(Ipv4Header.Version) => DropReason.BadVersion,
+            nameof(Ipv4Header.Ihl) => DropReason.BadHeaderLength,
+            nameof(Ipv4Header.TotalLength) => DropReason.BadTotalLength,
+            _ => DropReason.Malformed,
+        },
+        _ when error.Kind == WireErrorKind.TooShort && error.Source == LengthSource.Buffer => DropReason.Truncated,
+        _ => DropReason.Malformed,
+    };
 }

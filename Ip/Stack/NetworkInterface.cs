@@ -68,6 +68,15 @@ public sealed class NetworkInterface
 
     internal uint AddressValue => Address.ToUInt32();
 
+    /// <summary>
+    /// Transparent mode (what a tun2socks forwarder needs, gVisor's promiscuous mode and spoofing
+    /// together): every unicast datagram arriving here is taken as addressed to this stack, whatever
+    /// its destination, and the stack may send from any address through this interface (the replies
+    /// of a connection accepted for another address carry that address). Off by default. Set it
+    /// before the loop runs (or on it). The checks on sources (RFC 1122 3.2.1.3) still apply.
+    /// </summary>
+    public bool AcceptAnyDestination { get; set; }
+
     /// <summary>The interface's ARP cache (Ethernet medium); null for IP-medium devices.</summary>
     public ArpCache? Arp { get; }
 

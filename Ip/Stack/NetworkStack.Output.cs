@@ -191,7 +191,8 @@ public sealed partial class NetworkStack
         uint source = request.Source is { } s ? s.ToUInt32() : nic.AddressValue;
 
         // RFC 1122 3.2.1.3: a host sends from its own addresses (0.0.0.0 only while initialising).
-        if (source != 0 && !IsOurAddress(source))
+        // A transparent interface answers for every address that reached it, so it sends from them.
+        if (source != 0 && !IsOurAddress(source) && !nic.AcceptAnyDestination)
         {
             return Refuse(DropReason.BadSourceAddress, IpSendResult.Dropped, count);
         }
@@ -341,6 +342,8 @@ public sealed partial class NetworkStack
             }
         }
 
+        // RFC 1812 5.2.4.3: the longest matching prefix among the attached subnets and the static
+        // routes; on equal lengths the attached subnet wins (it is the more direct path).
         int best = -1;
         foreach (NetworkInterface candidate in _interfaces)
         {
@@ -349,6 +352,23 @@ public sealed partial class NetworkStack
                 best = candidate.PrefixLength;
                 nic = candidate;
             }
+        }
+
+        StaticRoute? route = null;
+        foreach (StaticRoute candidate in _routes)
+        {
+            if (candidate.PrefixLength > best && candidate.Matches(destination))
+            {
+                best = candidate.PrefixLength;
+                route = candidate;
+            }
+        }
+
+        if (route is not null)
+        {
+            nic = route.Interface;
+            nextHop = route.Gateway is { } via ? via.ToUInt32() : destination;
+            return true;
         }
 
         if (nic is not null)

@@ -17,7 +17,7 @@ namespace Protocols.Ip;
 /// (simulations, single-threaded, virtual time) or <see cref="RunAsync"/> (real devices).
 /// </summary>
 /// <remarks>
-/// It is a host, not a router (RFC 1122): it never forwards, and it uses the weak host model
+/// It is a host (RFC 1122) unless <see cref="NetworkStackOptions.Forwarding"/> makes it a router (RFC 1812). It uses the weak host model
 /// (RFC 1122 3.3.4.2): a datagram for any of its addresses is accepted on any interface.
 /// </remarks>
 public sealed partial class NetworkStack : IPollable, IDisposable
@@ -114,7 +114,7 @@ public sealed partial class NetworkStack : IPollable, IDisposable
         int effectiveMtu = mtu ?? device.Mtu;
 
         // RFC 791 3.2: every internet module must be able to forward a datagram of 68 octets.
-        ArgumentOutOfRangeException.ThrowIfLessThan(effectiveMtu, 68, nameof(mtu));
+        ArgumentOutOfRangeException.ThrowIfLessThan(effectiveMtu, Ipv4Packet.MinimumMtu, nameof(mtu));
         effectiveMtu = Math.Min(effectiveMtu, ushort.MaxValue);
         if (!IsValidUnicast(address.ToUInt32()))
         {

@@ -20,6 +20,13 @@ public sealed class NetworkStackOptions
     /// </summary>
     public int? Seed { get; init; }
 
+    /// <summary>
+    /// Forwarding (RFC 1812): datagrams that arrive for another host are routed on (TTL decremented,
+    /// fragmented or answered with fragmentation needed, martians dropped, ICMP errors sent) instead
+    /// of being dropped as a host must (RFC 1122 3.3.4). Off by default.
+    /// </summary>
+    public bool Forwarding { get; init; }
+
     /// <summary>The bound of the queue of requests from <see cref="NetworkStack.Post"/>; past it Post throws.</summary>
     public int RequestQueueCapacity { get; init; } = 4096;
 

@@ -11,7 +11,7 @@ namespace Protocols.Ip;
 /// </summary>
 public sealed class StackCounters
 {
-    internal const int DropReasonCount = (int)DropReason.ArpAddressConflict + 1;
+    internal const int DropReasonCount = (int)DropReason.NatUnsolicitedSyn + 1;
 
     internal readonly long[] Dropped = new long[DropReasonCount];
     internal readonly long[] SendDropped = new long[DropReasonCount];
@@ -21,6 +21,8 @@ public sealed class StackCounters
     internal long FramesSent;
     internal long DatagramsReceived;
     internal long Delivered;
+    internal long ForwardedDatagrams;
+    internal long ForwardResegmented;
     internal long DatagramsSent;
     internal long ChecksumErrors;
     internal long FragmentsReceived;
@@ -51,6 +53,7 @@ public sealed class StackCounters
         meter.CreateObservableCounter("protocols.ip.frames.sent", () => Tagged(Volatile.Read(ref FramesSent)), "{frame}", "Frames handed to devices.");
         meter.CreateObservableCounter("protocols.ip.datagrams.received", () => Tagged(Volatile.Read(ref DatagramsReceived)), "{datagram}", "IPv4 datagrams received (before validation).");
         meter.CreateObservableCounter("protocols.ip.datagrams.delivered", () => Tagged(Volatile.Read(ref Delivered)), "{datagram}", "Datagrams delivered to a transport or consumed by ICMP.");
+        meter.CreateObservableCounter("protocols.ip.datagrams.forwarded", () => Tagged(Volatile.Read(ref ForwardedDatagrams)), "{datagram}", "Datagrams forwarded (RFC 1812), counted once each before any fragmentation.");
         meter.CreateObservableCounter("protocols.ip.datagrams.sent", () => Tagged(Volatile.Read(ref DatagramsSent)), "{datagram}", "Datagrams originated (before fragmentation).");
         meter.CreateObservableCounter("protocols.ip.dropped", () => ByReason(Dropped), "{frame}", "Received frames dropped, by reason.");
         meter.CreateObservableCounter("protocols.ip.send.dropped", () => ByReason(SendDropped), "{datagram}", "Datagrams or frames not sent, by reason.");
@@ -160,6 +163,8 @@ public sealed class StackCountersSnapshot
         FramesSent = Volatile.Read(ref c.FramesSent);
         Received = Volatile.Read(ref c.DatagramsReceived);
         Delivered = Volatile.Read(ref c.Delivered);
+        Forwarded = Volatile.Read(ref c.ForwardedDatagrams);
+        ForwardResegmented = Volatile.Read(ref c.ForwardResegmented);
         Sent = Volatile.Read(ref c.DatagramsSent);
         ChecksumErrors = Volatile.Read(ref c.ChecksumErrors);
         FragmentsReceived = Volatile.Read(ref c.FragmentsReceived);
@@ -220,8 +225,11 @@ public sealed class StackCountersSnapshot
     /// <summary>Datagrams delivered to a transport, or consumed by the stack's ICMP.</summary>
     public long Delivered { get; }
 
-    /// <summary>Datagrams forwarded: always 0, a host does not forward (RFC 1122 3.3.4).</summary>
-    public long Forwarded => 0;
+    /// <summary>Datagrams forwarded (RFC 1812 5.2; 0 unless forwarding or a NAT is on), each counted once before any fragmentation.</summary>
+    public long Forwarded { get; }
+
+    /// <summary>Forwarded TCP super-segments (larger than the link they came in on: an offload's) cut into segments that fit the next hop.</summary>
+    public long ForwardResegmented { get; }
 
     /// <summary>Datagrams originated (before fragmentation), including ICMP we sent.</summary>
     public long Sent { get; }
@@ -247,7 +255,7 @@ public sealed class StackCountersSnapshot
     /// <summary>
     /// Fragments the reassembler held when they arrived (not the one completing a datagram, nor
     /// those refused at once, which are drops). Every received frame is accounted for exactly once:
-    /// <c>FramesReceived == Delivered + ArpReceived + TotalDropped + FragmentsQueued</c>.
+    /// <c>FramesReceived == Delivered + Forwarded + ArpReceived + TotalDropped + FragmentsQueued</c>.
     /// </summary>
     public long FragmentsQueued { get; }
 

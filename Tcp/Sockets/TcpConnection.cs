@@ -54,6 +54,9 @@ internal sealed class TcpConnection
     /// <summary>The application's stream, once connected or accepted; null before and after it is disposed.</summary>
     public TcpStream? Stream { get; set; }
 
+    /// <summary>The held SYN this connection was accepted from (a deferring catch-all listener); it gets the stream instead of the accept queue.</summary>
+    public TcpConnectionRequest? Request { get; set; }
+
     /// <summary>A pending <see cref="TcpLayer.ConnectAsync(IpEndpoint, CancellationToken)"/>, until established or failed.</summary>
     public TcpLayer.ConnectAttempt? Connect { get; set; }
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
 using Protocols.Ip;
 using Protocols.Tcp.Engine;
 using Protocols.Wire;
@@ -25,6 +26,7 @@ public sealed partial class TcpLayer : IIpTransport
     private readonly ConcurrentDictionary<ListenKey, TcpListener> _listeners = new();
     private readonly Lock _listenLock = new();
     private readonly SynCookies _synCookies;
+    private TcpListener? _catchAll;
     private readonly ConcurrentQueue<TcpStream> _closeRequests = new();
     private readonly Action<NetworkStack> _runCloseRequests;
     private int _closeRequestsScheduled;
@@ -167,6 +169,42 @@ public sealed partial class TcpLayer : IIpTransport
         }
     }
 
+    /// <summary>
+    /// Starts the catch-all listener: it takes connections to any address that is not the stack's
+    /// own and any port, arriving through an interface with
+    /// <see cref="NetworkInterface.AcceptAnyDestination"/> (a tun2socks-style forwarder); the accepted
+    /// stream's <see cref="TcpStream.LocalEndPoint"/> is the original destination. A listener on the
+    /// stack's own addresses is never bypassed (those addresses never reach the catch-all), and the
+    /// SYN queue, accept queue and SYN cookies bound it like any listener.
+    /// </summary>
+    /// <param name="backlog">The accept queue's bound.</param>
+    /// <param name="options">Options of accepted connections; null for <see cref="TcpStackOptions.Defaults"/>.</param>
+    /// <param name="deferAccept">
+    /// True: each SYN waits for the application's decision (<see cref="TcpListener.NextRequestAsync"/>,
+    /// <see cref="TcpConnectionRequest"/>) so a relay can answer with what the real destination did;
+    /// held SYNs count towards the SYN queue, and past it SYN cookies answer at once (those
+    /// connections arrive through <see cref="TcpListener.AcceptAsync"/>). False: every SYN is
+    /// answered at once, as by any listener.
+    /// </param>
+    /// <returns>The listener (local endpoint 0.0.0.0:0).</returns>
+    /// <exception cref="TcpException">The layer has a catch-all listener already (<see cref="SocketError.AddressAlreadyInUse"/>).</exception>
+    public TcpListener ListenCatchAll(int backlog = 1024, TcpConnectionOptions? options = null, bool deferAccept = true)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(backlog, 1);
+        if (options is not null)
+        {
+            ValidateOptions(options, nameof(options));
+        }
+
+        var listener = new TcpListener(this, new IpEndpoint(IpAddress.Ipv4Any, 0), backlog, options ?? Options.Defaults, catchAll: true, deferAccept);
+        if (Interlocked.CompareExchange(ref _catchAll, listener, null) is not null)
+        {
+            throw new TcpException(SocketError.AddressAlreadyInUse, "The layer has a catch-all listener already.");
+        }
+
+        return listener;
+    }
+
     /// <summary>Opens a connection to <paramref name="remote"/> from an ephemeral port with the default options.</summary>
     /// <param name="remote">The peer.</param>
     /// <param name="cancellationToken">Cancels the attempt (the half-open connection is dropped).</param>
@@ -239,6 +277,11 @@ public sealed partial class TcpLayer : IIpTransport
             rows.Add(listener.GetInfo());
         }
 
+        if (Volatile.Read(ref _catchAll) is { } catchAll)
+        {
+            rows.Add(catchAll.GetInfo());
+        }
+
         foreach (TcpConnection c in _connections.Values)
         {
             rows.Add(c.Tcb.GetInfo(now));
@@ -250,10 +293,9 @@ public sealed partial class TcpLayer : IIpTransport
     /// <inheritdoc/>
     public void OnDatagram(NetworkStack stack, in IpDatagram datagram)
     {
-        if (!TcpSegment.TryParse(datagram.Payload, out TcpSegment segment, out TcpHeader.Reader header))
+        if (!TcpSegment.TryParse(datagram.Payload, out TcpSegment segment, out TcpHeader.Reader header, out WireError error))
         {
-            Counters.Add(TcpCounter.SegmentsReceived);
-            Counters.Add(TcpCounter.BadSegments);
+            BadSegment(in datagram, TcpCounters.BadSegmentDetail(in error), in error);
             return;
         }
 
@@ -263,8 +305,7 @@ public sealed partial class TcpLayer : IIpTransport
             uint pseudo = Checksum.PseudoHeaderSum(datagram.Source, datagram.Destination, TcpHeader.IpProtocolNumber, datagram.Payload.Length);
             if (!header.VerifyChecksum(pseudo))
             {
-                Counters.Add(TcpCounter.SegmentsReceived);
-                Counters.Add(TcpCounter.BadSegments);
+                BadSegment(in datagram, TcpCounter.BadSegmentsChecksum, default);
                 return;
             }
         }
@@ -299,23 +340,39 @@ public sealed partial class TcpLayer : IIpTransport
         SendResetForClosed(in tuple, in segment);
     }
 
+    /// <summary>
+    /// A segment the layer could not use: counted in <see cref="TcpCounter.BadSegments"/> and its
+    /// detail counter, and logged at Debug (the command's <c>--verbose</c>) with what was wrong.
+    /// </summary>
+    private void BadSegment(in IpDatagram datagram, TcpCounter detail, in WireError error)
+    {
+        Counters.Add(TcpCounter.SegmentsReceived);
+        Counters.Add(TcpCounter.BadSegments);
+        Counters.Add(detail);
+        if (Stack.Logger.IsEnabled(LogLevel.Debug))
+        {
+            Stack.Logger.LogDebug(
+                "TCP segment from {Source} dropped ({Detail}): {Error}",
+                datagram.Source,
+                detail,
+                error.IsError ? error.ToString() : "checksum does not verify");
+        }
+    }
+
     /// <inheritdoc/>
     public void OnIcmpError(NetworkStack stack, in IcmpErrorInfo error)
     {
-        ReadOnlySpan<byte> quoted = error.QuotedTransportHeader;
-        if (quoted.Length < 8)
+        // RFC 792: an ICMP error quotes at least the first 8 bytes of the TCP header: the ports and SEG.SEQ.
+        if (!TcpHeader.TryReadPrefix(error.QuotedTransportHeader, out TcpHeader.PrefixReader quoted, out _))
         {
             return;
         }
 
-        ushort localPort = (ushort)((quoted[0] << 8) | quoted[1]);
-        ushort remotePort = (ushort)((quoted[2] << 8) | quoted[3]);
-        var tuple = new TcpFourTuple(error.QuotedSource, localPort, error.QuotedDestination, remotePort);
+        var tuple = new TcpFourTuple(error.QuotedSource, quoted.SourcePort, error.QuotedDestination, quoted.DestinationPort);
         if (_connections.TryGetValue(tuple, out TcpConnection? connection))
         {
-            // RFC 5927 4.1: the engine checks the quoted SEG.SEQ (bytes 4-7 of the quoted TCP header).
-            var quotedSeq = new SeqNum(System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(quoted[4..]));
-            connection.Tcb.OnIcmpError(error.Type, error.Code, error.NextHopMtu, quotedSeq, NowMicros);
+            // RFC 5927 4.1: the engine checks the quoted SEG.SEQ.
+            connection.Tcb.OnIcmpError(error.Type, error.Code, error.NextHopMtu, new SeqNum(quoted.SequenceNumber), NowMicros);
             Drain(connection);
         }
     }
@@ -323,6 +380,13 @@ public sealed partial class TcpLayer : IIpTransport
     /// <summary>The listener for a segment to (<paramref name="address"/>, <paramref name="port"/>): exact address first, then the wildcard.</summary>
     internal TcpListener? FindListener(IpAddress address, ushort port)
     {
+        // An address that is not ours reached us through a transparent interface: only the
+        // catch-all listener takes it (a wildcard listener means "every address of this stack").
+        if (Volatile.Read(ref _catchAll) is { } catchAll && address.IsIpv4 && !Stack.IsLocalAddress(address.ToIpv4()))
+        {
+            return catchAll;
+        }
+
         if (_listeners.IsEmpty)
         {
             return null;
@@ -386,6 +450,12 @@ public sealed partial class TcpLayer : IIpTransport
     /// <summary>Removes a disposed listener from the table; thread-safe.</summary>
     internal void RemoveListener(TcpListener listener)
     {
+        if (listener.IsCatchAll)
+        {
+            Interlocked.CompareExchange(ref _catchAll, null, listener);
+            return;
+        }
+
         lock (_listenLock)
         {
             var key = new ListenKey(listener.LocalEndPoint.Address, listener.LocalEndPoint.Port);
@@ -636,6 +706,52 @@ public sealed partial class TcpLayer : IIpTransport
 
         Counters.Add(TcpCounter.ResetsSent);
         SendStateless(in tuple, in reset);
+    }
+
+    /// <summary>
+    /// An ICMP destination unreachable for a SYN the application refused (RFC 792): the quoted
+    /// datagram is rebuilt from the SYN's fields (IP header and the TCP header's first bytes, which
+    /// is what the client matches). On the loop.
+    /// </summary>
+    internal void SendUnreachableFor(in TcpFourTuple tuple, SeqNum seq, ushort window, IcmpUnreachableCode code)
+    {
+        Span<byte> quoted = stackalloc byte[Ipv4Header.FixedLength + TcpHeader.FixedLength];
+        var tcp = new TcpHeader.Writer(quoted[Ipv4Header.FixedLength..])
+        {
+            SourcePort = tuple.RemotePort,
+            DestinationPort = tuple.LocalPort,
+            SequenceNumber = seq.Value,
+            DataOffset = 5,
+            Window = window,
+        };
+        tcp.SetFlags(TcpFlags.Syn);
+        var header = new Ipv4Header
+        {
+            Ttl = 64,
+            Protocol = IpProtocol.Tcp,
+            DontFragment = true,
+            Source = tuple.RemoteAddress.ToIpv4(),
+            Destination = tuple.LocalAddress.ToIpv4(),
+        };
+        Ipv4Packet.Write(quoted, header, default, quoted[Ipv4Header.FixedLength..].ToArray());
+        NetworkInterface? nic = null;
+        foreach (NetworkInterface candidate in Stack.Interfaces)
+        {
+            if (candidate.IsOnLink(header.Source))
+            {
+                nic = candidate;
+                break;
+            }
+        }
+
+        nic ??= Stack.Interfaces.Count > 0 ? Stack.Interfaces[0] : null;
+        if (nic is null)
+        {
+            return;
+        }
+
+        var original = new IpDatagram(nic, quoted[..Ipv4Header.FixedLength], quoted[Ipv4Header.FixedLength..], header.Source, header.Destination, IpProtocol.Tcp, 64, 0, false, false);
+        Stack.SendIcmpDestinationUnreachable(in original, code);
     }
 
     /// <summary>Sends a segment no control block owns (a SYN cookie's SYN-ACK); on the loop.</summary>

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Threading.Channels;
 using Protocols.Ip;
 using Protocols.Tcp.Engine;
 using Protocols.Wire;
@@ -27,15 +28,52 @@ public sealed class TcpListener : IDisposable
     private bool _closedOnLoop;
     private Micros _lastCookieTime = long.MinValue;
 
-    internal TcpListener(TcpLayer layer, IpEndpoint local, int backlog, TcpConnectionOptions options)
+    // A deferring catch-all listener: SYNs waiting for the application's decision.
+    private readonly Dictionary<TcpFourTuple, TcpConnectionRequest>? _requests;
+    private readonly Channel<TcpConnectionRequest>? _requestChannel;
+
+    internal TcpListener(TcpLayer layer, IpEndpoint local, int backlog, TcpConnectionOptions options, bool catchAll = false, bool deferAccept = false)
     {
         _layer = layer;
+        IsCatchAll = catchAll;
+        if (deferAccept)
+        {
+            _requests = new Dictionary<TcpFourTuple, TcpConnectionRequest>();
+            _requestChannel = Channel.CreateBounded<TcpConnectionRequest>(new BoundedChannelOptions(layer.Options.SynQueueLength)
+            {
+                SingleWriter = true,
+                FullMode = BoundedChannelFullMode.Wait,
+            });
+        }
+
         LocalEndPoint = local;
         Backlog = backlog;
         Options = options;
         _windowScale = TcpControlBlock.ChooseWindowScale(options.ReceiveBufferSize); // what OpenFromCookie assumes we announced
         _closeOnLoop = CloseOnLoop;
     }
+
+    /// <summary>True for the layer's catch-all listener (<see cref="TcpLayer.ListenCatchAll"/>): it takes connections to addresses that are not the stack's.</summary>
+    public bool IsCatchAll { get; }
+
+    /// <summary>True when SYNs wait for the application's decision (<see cref="NextRequestAsync"/>) before any answer.</summary>
+    public bool DefersAccept => _requests is not null;
+
+    internal TcpLayer Layer => _layer;
+
+    /// <summary>
+    /// The next SYN waiting for a decision (a deferring listener). Connections the listener had to
+    /// accept at once instead (SYN cookies when the SYN queue, which held SYNs count towards, is
+    /// full) still arrive through <see cref="AcceptAsync"/>.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The request.</returns>
+    /// <exception cref="InvalidOperationException">The listener does not defer.</exception>
+    /// <exception cref="ChannelClosedException">The listener was disposed.</exception>
+    public ValueTask<TcpConnectionRequest> NextRequestAsync(CancellationToken cancellationToken = default) =>
+        _requestChannel is { } channel
+            ? channel.Reader.ReadAsync(cancellationToken)
+            : throw new InvalidOperationException("This listener accepts at once; it holds no requests.");
 
     /// <summary>The local endpoint (address 0.0.0.0 for every local address).</summary>
     public IpEndpoint LocalEndPoint { get; }
@@ -158,8 +196,15 @@ public sealed class TcpListener : IDisposable
             return;
         }
 
+        if (_requests is not null && _requests.ContainsKey(tuple))
+        {
+            // The client retransmitted its SYN while the application decides.
+            counters.Add(TcpCounter.SegmentsReceived);
+            return;
+        }
+
         TcpSynCookieMode mode = _layer.Options.SynCookies;
-        bool synQueueFull = _synQueue.Count >= _layer.Options.SynQueueLength;
+        bool synQueueFull = _synQueue.Count + (_requests?.Count ?? 0) >= _layer.Options.SynQueueLength;
         if (mode == TcpSynCookieMode.Always || (synQueueFull && mode == TcpSynCookieMode.Auto))
         {
             counters.Add(TcpCounter.SegmentsReceived);
@@ -174,12 +219,104 @@ public sealed class TcpListener : IDisposable
             return;
         }
 
+        if (_requests is not null && TryHoldRequest(in tuple, in segment, now))
+        {
+            counters.Add(TcpCounter.SegmentsReceived);
+            return;
+        }
+
+        OpenHalf(in tuple, in segment, now, null);
+    }
+
+    private void OpenHalf(in TcpFourTuple tuple, in TcpSegment segment, Micros now, TcpConnectionRequest? request)
+    {
         TcpControlBlock tcb = _layer.CreateControlBlock(in tuple, Options);
-        var connection = new TcpConnection(_layer, tcb, this) { Queue = TcpConnectionQueue.SynQueue };
+        var connection = new TcpConnection(_layer, tcb, this) { Queue = TcpConnectionQueue.SynQueue, Request = request };
         _synQueue.Add(connection);
         _layer.AddConnection(connection);
         tcb.OpenPassive(in segment, now);
         _layer.Drain(connection);
+    }
+
+    // A deferring listener: the SYN waits (a copy, bounded with the SYN queue) for the application.
+    private bool TryHoldRequest(in TcpFourTuple tuple, in TcpSegment segment, Micros now)
+    {
+        var request = new TcpConnectionRequest(this, in tuple, segment.Seq, segment.Window, segment.Options);
+        if (!_requestChannel!.Writer.TryWrite(request))
+        {
+            return false;
+        }
+
+        _requests!.Add(tuple, request);
+        TcpFourTuple key = tuple;
+        request.Timer = _layer.Stack.Timers.Schedule(_layer.Stack.Now + _layer.Options.ConnectionRequestTimeout, _ => ExpireRequest(key, request));
+        return true;
+    }
+
+    private bool TakeRequest(TcpConnectionRequest request)
+    {
+        if (_requests is null || !_requests.TryGetValue(request.Tuple, out TcpConnectionRequest? held) || !ReferenceEquals(held, request))
+        {
+            request.Fail(SocketError.TimedOut, $"The connection request {request} expired before it was decided.");
+            return false;
+        }
+
+        _requests.Remove(request.Tuple);
+        _layer.Stack.Timers.Cancel(request.Timer);
+        if (_closedOnLoop)
+        {
+            request.Fail(SocketError.OperationAborted, "The listener was closed.");
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>The application accepted a held SYN: answer it now. On the loop.</summary>
+    internal void AcceptRequest(TcpConnectionRequest request)
+    {
+        if (!TakeRequest(request))
+        {
+            return;
+        }
+
+        if (_layer.IsInUse(request.Tuple))
+        {
+            request.Fail(SocketError.AddressAlreadyInUse, $"{request} collides with a connection.");
+            return;
+        }
+
+        // The SYN again as it came (a SYN's text, if any, is left for the peer to retransmit).
+        var syn = new TcpSegment(request.Seq, default, TcpFlags.Syn, request.Window, request.Options, default);
+        OpenHalf(request.Tuple, in syn, _layer.NowMicros, request);
+    }
+
+    /// <summary>The application refused a held SYN: a RST, or an ICMP unreachable of <paramref name="code"/>. On the loop.</summary>
+    internal void RefuseRequest(TcpConnectionRequest request, IcmpUnreachableCode? code)
+    {
+        if (!TakeRequest(request))
+        {
+            return;
+        }
+
+        request.Fail(SocketError.ConnectionRefused, $"{request} was refused.");
+        if (code is not { } unreachable)
+        {
+            var syn = new TcpSegment(request.Seq, default, TcpFlags.Syn, request.Window, request.Options, default);
+            _layer.SendResetForClosed(request.Tuple, in syn);
+            return;
+        }
+
+        _layer.SendUnreachableFor(request.Tuple, request.Seq, request.Window, unreachable);
+    }
+
+    private void ExpireRequest(TcpFourTuple tuple, TcpConnectionRequest request)
+    {
+        if (_requests is not null && _requests.TryGetValue(tuple, out TcpConnectionRequest? held) && ReferenceEquals(held, request))
+        {
+            _requests.Remove(tuple);
+            request.Fail(SocketError.TimedOut, $"The connection request {request} expired before it was decided.");
+        }
     }
 
     /// <summary>A half-open connection completed its handshake: to the accept queue. On the loop.</summary>
@@ -187,6 +324,20 @@ public sealed class TcpListener : IDisposable
     {
         _synQueue.Remove(connection);
         connection.Queue = TcpConnectionQueue.None;
+        if (connection.Request is { } request)
+        {
+            // Accepted from a held SYN: the stream goes to the one who accepted it.
+            var stream = new TcpStream(connection);
+            connection.Stream = stream;
+            if (_closedOnLoop || !request.Succeed(stream))
+            {
+                connection.Stream = null;
+                connection.Tcb.Abort(_layer.NowMicros);
+            }
+
+            return;
+        }
+
         if (_closedOnLoop || IsAcceptQueueFull)
         {
             if (!_closedOnLoop)
@@ -205,7 +356,11 @@ public sealed class TcpListener : IDisposable
     }
 
     /// <summary>A half-open connection was closed (SYN-ACK retries exhausted, RST). On the loop.</summary>
-    internal void OnHalfOpenClosed(TcpConnection connection) => _synQueue.Remove(connection);
+    internal void OnHalfOpenClosed(TcpConnection connection)
+    {
+        _synQueue.Remove(connection);
+        connection.Request?.Fail(connection.Tcb.Error is SocketError.Success ? SocketError.ConnectionReset : connection.Tcb.Error, $"{connection.Request} did not complete its handshake.");
+    }
 
     // RFC 4987 3.6: answer without keeping state; the ISN encodes what we would have kept.
     private void SendCookieSynAck(in TcpFourTuple tuple, in TcpSegment syn, Micros now)
@@ -378,6 +533,18 @@ public sealed class TcpListener : IDisposable
         }
 
         Volatile.Write(ref _pending, 0);
+        if (_requests is not null)
+        {
+            foreach (TcpConnectionRequest request in _requests.Values)
+            {
+                _layer.Stack.Timers.Cancel(request.Timer);
+                request.Fail(SocketError.OperationAborted, "The listener was closed.");
+            }
+
+            _requests.Clear();
+            _requestChannel!.Writer.TryComplete();
+        }
+
         while (_waiters.Count > 0)
         {
             _waiters.Dequeue().Fail(new TcpException(SocketError.OperationAborted, "The listener was closed."));

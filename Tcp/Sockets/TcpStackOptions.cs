@@ -44,6 +44,12 @@ public sealed class TcpStackOptions
     /// <summary>RFC 5961 7: the most challenge ACKs the whole stack sends per second (Linux's tcp_challenge_ack_limit is 1000).</summary>
     public int ChallengeAckLimitPerSecond { get; init; } = 1000;
 
+    /// <summary>
+    /// How long a SYN held by a deferring catch-all listener waits for the application's decision
+    /// (<see cref="TcpConnectionRequest"/>) before it is dropped silently.
+    /// </summary>
+    public TimeSpan ConnectionRequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>The most <see cref="TcpListener.AcceptAsync"/> calls waiting at once on one listener.</summary>
     public int MaxPendingAccepts { get; init; } = 1024;
 

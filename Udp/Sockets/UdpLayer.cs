@@ -12,6 +12,7 @@ namespace Protocols.Udp;
 public sealed class UdpLayer : IIpTransport
 {
     private readonly UdpPortTable<UdpSocket> _ports;
+    private UdpSocket? _catchAll;
 
     // One datagram being built; only the loop uses it (SendDatagram copies before returning).
     private readonly byte[] _sendBuffer = new byte[UdpHeader.FixedLength + UdpPacket.MaxPayloadLength];
@@ -62,6 +63,13 @@ public sealed class UdpLayer : IIpTransport
 
         var remote = new IpEndpoint(datagram.Source, udp.SourcePort);
         UdpSocket? socket = _ports.Lookup(datagram.Destination, udp.DestinationPort);
+        if ((socket is null || !socket.Accepts(remote)) && !datagram.IsBroadcast
+            && Volatile.Read(ref _catchAll) is { } catchAll && catchAll.Accepts(remote) && !stack.IsLocalAddress(datagram.Destination))
+        {
+            // Addressed elsewhere, taken by a transparent interface: the catch-all socket's.
+            socket = catchAll;
+        }
+
         if (socket is null || !socket.Accepts(remote))
         {
             // A connected socket takes only its peer's datagrams; others find no socket (Linux's
@@ -82,7 +90,7 @@ public sealed class UdpLayer : IIpTransport
             return;
         }
 
-        if (socket.Deliver(udp.Payload, remote, datagram.Destination))
+        if (socket.Deliver(udp.Payload, remote, new IpEndpoint(datagram.Destination, udp.DestinationPort)))
         {
             Counters.DatagramsReceived++;
         }
@@ -128,8 +136,28 @@ public sealed class UdpLayer : IIpTransport
         return port;
     }
 
+    /// <summary>Makes <paramref name="socket"/> the catch-all socket; thread-safe.</summary>
+    internal ushort BindCatchAll(UdpSocket socket)
+    {
+        if (Interlocked.CompareExchange(ref _catchAll, socket, null) is not null)
+        {
+            throw new UdpException(UdpError.AddressInUse, "The layer has a catch-all socket already.");
+        }
+
+        return 0;
+    }
+
     /// <summary>Releases a socket's binding; thread-safe.</summary>
-    internal void Unbind(UdpSocket socket, IpEndpoint local) => _ports.Unbind(local.Address.ToIpv4(), local.Port, socket);
+    internal void Unbind(UdpSocket socket, IpEndpoint local)
+    {
+        if (socket.IsCatchAll)
+        {
+            Interlocked.CompareExchange(ref _catchAll, null, socket);
+            return;
+        }
+
+        _ports.Unbind(local.Address.ToIpv4(), local.Port, socket);
+    }
 
     /// <summary>Builds and sends one datagram; on the loop.</summary>
     /// <returns>Null when IP took it, else why not.</returns>

@@ -17,7 +17,7 @@ internal struct QueuedDatagram
     public IpEndpoint Remote;
 
     /// <summary>The address it was sent to (ours, or a broadcast address).</summary>
-    public IpAddress LocalAddress;
+    public IpEndpoint Local;
 }
 
 /// <summary>
@@ -59,9 +59,9 @@ internal sealed class UdpReceiveQueue
     /// <summary>Copies the datagram into a pooled buffer and queues it, unless a bound refuses it.</summary>
     /// <param name="data">The datagram's data.</param>
     /// <param name="remote">The sender.</param>
-    /// <param name="localAddress">The address it was sent to.</param>
+    /// <param name="local">The endpoint it was sent to.</param>
     /// <returns>False when the queue is full (nothing is copied).</returns>
-    public bool TryEnqueue(ReadOnlySpan<byte> data, IpEndpoint remote, IpAddress localAddress)
+    public bool TryEnqueue(ReadOnlySpan<byte> data, IpEndpoint remote, IpEndpoint local)
     {
         if (_queue.Count >= MaxDatagrams || (_queue.Count > 0 && Bytes + data.Length > MaxBytes))
         {
@@ -70,7 +70,7 @@ internal sealed class UdpReceiveQueue
 
         byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(data.Length, 1));
         data.CopyTo(buffer);
-        _queue.Enqueue(new QueuedDatagram { Buffer = buffer, Length = data.Length, Remote = remote, LocalAddress = localAddress });
+        _queue.Enqueue(new QueuedDatagram { Buffer = buffer, Length = data.Length, Remote = remote, Local = local });
         Bytes += data.Length;
         return true;
     }

@@ -70,12 +70,12 @@ public sealed partial class UdpSocket
         public bool TryClaim() => Interlocked.CompareExchange(ref _state, Claimed, Pending) == Pending;
 
         // After TryClaim, on the loop: copy and complete.
-        public void Complete(ReadOnlySpan<byte> data, IpEndpoint remote, IpAddress localAddress)
+        public void Complete(ReadOnlySpan<byte> data, IpEndpoint remote, IpEndpoint local)
         {
             int n = Math.Min(data.Length, _buffer.Length);
             data[..n].CopyTo(_buffer.Span);
             Unregister();
-            _core.SetResult(new UdpReceiveResult(n, remote, localAddress, data.Length));
+            _core.SetResult(new UdpReceiveResult(n, remote, local.Address, data.Length) { LocalPort = local.Port });
             Release();
         }
 
@@ -171,7 +171,7 @@ public sealed partial class UdpSocket
             {
                 if (TryClaim() && socket._queue.TryDequeue(out QueuedDatagram datagram))
                 {
-                    Complete(datagram.Buffer.AsSpan(0, datagram.Length), datagram.Remote, datagram.LocalAddress);
+                    Complete(datagram.Buffer.AsSpan(0, datagram.Length), datagram.Remote, datagram.Local);
                     ArrayPool<byte>.Shared.Return(datagram.Buffer);
                 }
 
@@ -218,6 +218,7 @@ public sealed partial class UdpSocket
         private readonly LoopValueTaskSourceCore<bool> _core = new();
         private ReadOnlyMemory<byte> _data;
         private IpEndpoint _remote;
+        private IpEndpoint? _from;
         private CancellationToken _cancellationToken;
         private CancellationTokenRegistration _registration;
         private int _state;
@@ -230,10 +231,11 @@ public sealed partial class UdpSocket
         }
 
         // On the caller's thread.
-        public ValueTask Begin(ReadOnlyMemory<byte> data, IpEndpoint remote, CancellationToken cancellationToken)
+        public ValueTask Begin(ReadOnlyMemory<byte> data, IpEndpoint remote, IpEndpoint? from, CancellationToken cancellationToken)
         {
             _data = data;
             _remote = remote;
+            _from = from;
             _cancellationToken = cancellationToken;
             _releases = 0;
             Volatile.Write(ref _state, Pending);
@@ -308,7 +310,7 @@ public sealed partial class UdpSocket
             {
                 _core.SetException(pending);
             }
-            else if (socket._layer.Send(socket.LocalEndpoint, _remote, _data.Span, socket._options) is { } error)
+            else if (socket._layer.Send(_from ?? socket.LocalEndpoint, _remote, _data.Span, socket._options) is { } error)
             {
                 _core.SetException(new UdpException(error));
             }

@@ -56,7 +56,7 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
     private SendOperation? _cachedSend;
     private ReceiveOperation? _cachedReceive;
 
-    private UdpSocket(UdpLayer layer, IpEndpoint local, UdpSocketOptions options)
+    private UdpSocket(UdpLayer layer, IpEndpoint local, UdpSocketOptions options, bool catchAll = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.ReceiveQueueDatagrams, 1, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.ReceiveQueueBytes, 0, nameof(options));
@@ -64,8 +64,57 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
         _layer = layer;
         _options = options;
         _queue = new UdpReceiveQueue(options.ReceiveQueueDatagrams, options.ReceiveQueueBytes);
-        ushort port = layer.Bind(this, local);
+        IsCatchAll = catchAll;
+        ushort port = catchAll ? layer.BindCatchAll(this) : layer.Bind(this, local);
         LocalEndpoint = local with { Port = port };
+    }
+
+    /// <summary>True for the layer's catch-all socket (<see cref="BindCatchAll"/>).</summary>
+    public bool IsCatchAll { get; }
+
+    /// <summary>
+    /// Binds the layer's catch-all socket: it receives every datagram sent to an address that is
+    /// not the stack's own (through an interface with <see cref="NetworkInterface.AcceptAnyDestination"/>),
+    /// whatever its port, with the original destination in <see cref="UdpReceiveResult.LocalEndpoint"/>,
+    /// and answers from any endpoint with <see cref="SendFromAsync"/>. Sockets bound to the stack's
+    /// own addresses keep their datagrams; one catch-all socket per layer.
+    /// </summary>
+    /// <param name="stack">The stack; UDP is enabled on it if it was not.</param>
+    /// <param name="options">Socket settings (its receive queue bounds every flow together); null for the layer's defaults.</param>
+    /// <returns>The socket (local endpoint 0.0.0.0:0).</returns>
+    /// <exception cref="UdpException"><see cref="UdpError.AddressInUse"/>: the layer has a catch-all socket already.</exception>
+    public static UdpSocket BindCatchAll(NetworkStack stack, UdpSocketOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(stack);
+        UdpLayer layer = stack.UseUdp();
+        return new UdpSocket(layer, new IpEndpoint(IpAddress.Ipv4Any, 0), options ?? layer.Options.DefaultSocketOptions, catchAll: true);
+    }
+
+    /// <summary>Sends one datagram from <paramref name="from"/> (any address and port) to <paramref name="remote"/>: a catch-all socket's reply on behalf of the endpoint the peer addressed.</summary>
+    /// <param name="data">The data: at most 65507 bytes; read until the returned task completes.</param>
+    /// <param name="from">The source endpoint (an original destination from <see cref="UdpReceiveResult.LocalEndpoint"/>).</param>
+    /// <param name="remote">The destination.</param>
+    /// <param name="cancellationToken">Cancels the send if the loop has not taken it yet.</param>
+    /// <returns>Completes when IP has taken the datagram.</returns>
+    /// <exception cref="InvalidOperationException">The socket is not the catch-all socket.</exception>
+    public ValueTask SendFromAsync(ReadOnlyMemory<byte> data, IpEndpoint from, IpEndpoint remote, CancellationToken cancellationToken = default)
+    {
+        if (!IsCatchAll)
+        {
+            throw new InvalidOperationException("Only the catch-all socket sends from other endpoints.");
+        }
+
+        try
+        {
+            ValidateRemote(remote);
+            ValidateRemote(from);
+        }
+        catch (UdpException e)
+        {
+            return ValueTask.FromException(e);
+        }
+
+        return Send(data, remote, cancellationToken, from);
     }
 
     /// <summary>The stack the socket lives on.</summary>
@@ -223,18 +272,18 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
 
     /// <summary>Hands a datagram to the oldest waiting receive, or queues it.</summary>
     /// <returns>False when the receive queue was full (dropped).</returns>
-    internal bool Deliver(ReadOnlySpan<byte> data, IpEndpoint remote, IpAddress localAddress)
+    internal bool Deliver(ReadOnlySpan<byte> data, IpEndpoint remote, IpEndpoint local)
     {
         while (_waiters.TryDequeue(out ReceiveOperation? waiter))
         {
             if (waiter.TryClaim())
             {
-                waiter.Complete(data, remote, localAddress);
+                waiter.Complete(data, remote, local);
                 return true;
             }
         }
 
-        if (_queue.TryEnqueue(data, remote, localAddress))
+        if (_queue.TryEnqueue(data, remote, local))
         {
             return true;
         }
@@ -293,7 +342,7 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
         // A pending error about the previous peer is dropped when it would be reported (TakePendingError).
     }
 
-    private ValueTask Send(ReadOnlyMemory<byte> data, IpEndpoint remote, CancellationToken cancellationToken)
+    private ValueTask Send(ReadOnlyMemory<byte> data, IpEndpoint remote, CancellationToken cancellationToken, IpEndpoint? from = null)
     {
         if (IsDisposed)
         {
@@ -311,7 +360,7 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
         }
 
         SendOperation operation = Interlocked.Exchange(ref _cachedSend, null) ?? new SendOperation(this);
-        return operation.Begin(data, remote, cancellationToken);
+        return operation.Begin(data, remote, from, cancellationToken);
     }
 
     private bool TryPost(Action<NetworkStack> work)

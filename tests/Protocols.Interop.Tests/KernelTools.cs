@@ -89,6 +89,32 @@ public static partial class KernelTools
         }
     }
 
+    /// <summary>Waits (at most 15 s) until something in <paramref name="ns"/> has UDP <paramref name="port"/> bound (<c>ss -lun</c>).</summary>
+    public static void WaitForUdpListener(TestNamespace ns, int port, Process? process = null)
+    {
+        DateTime limit = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (true)
+        {
+            ToolResult ss = ns.Exec(TimeSpan.FromSeconds(10), "ss", "-Hlun", $"sport = :{port}");
+            if (ss.ExitCode == 0 && ss.Output.Trim().Length > 0)
+            {
+                return;
+            }
+
+            if (process is { HasExited: true })
+            {
+                throw new InvalidOperationException($"the server for UDP port {port} exited with {process.ExitCode} before binding");
+            }
+
+            if (DateTime.UtcNow > limit)
+            {
+                throw new TimeoutException($"nothing has UDP port {port} bound in {ns.Name} after 15 s");
+            }
+
+            Thread.Sleep(50);
+        }
+    }
+
     /// <summary>Waits (bounded) for a process we started to exit; kills it by pid and fails when it does not.</summary>
     public static int WaitForExit(Process process, TimeSpan timeout, string what)
     {
@@ -101,6 +127,9 @@ public static partial class KernelTools
         process.WaitForExit();
         return process.ExitCode;
     }
+
+    /// <summary>Sends <paramref name="signal"/> to a process we started (by pid).</summary>
+    public static int Signal(Process process, int signal) => process.HasExited ? -1 : Kill(process.Id, signal);
 
     /// <summary>Sends SIGINT to a process we started (by pid), so it can flush and exit.</summary>
     public static void Interrupt(Process process)
@@ -293,9 +322,13 @@ public sealed class OutputTail
     private readonly StringBuilder _text = new();
 
     /// <summary>Starts draining both streams of <paramref name="process"/>.</summary>
-    public OutputTail(Process process)
+    public OutputTail(Process process, bool stdout = true)
     {
-        _ = Drain(process.StandardOutput);
+        if (stdout)
+        {
+            _ = Drain(process.StandardOutput);
+        }
+
         _ = Drain(process.StandardError);
     }
 

@@ -6,12 +6,12 @@ using System.Xml.Linq;
 namespace Protocols.Packaging.Tests;
 
 /// <summary>
-/// Packs the six libraries, checks what the packages hold, then restores a brand-new project
+/// Packs the libraries, checks what the packages hold, then restores a brand-new project
 /// from them that declares a header of its own and round-trips it through the generated code.
 /// </summary>
 public sealed class PackageTests : IClassFixture<PackageTests.PackedFixture>
 {
-    private static readonly string[] Packages = ["Protocols.Wire", "Protocols.Ip", "Protocols.Udp", "Protocols.Tcp", "Protocols.Tls", "Protocols.AspNetCore"];
+    private static readonly string[] Packages = ["Protocols.Wire", "Protocols.Ip", "Protocols.Udp", "Protocols.Tcp", "Protocols.Tls", "Protocols.AspNetCore", "Protocols.Nat", "Protocols.Relay"];
     private readonly PackedFixture _packed;
 
     public PackageTests(PackedFixture packed) => _packed = packed;
@@ -58,6 +58,10 @@ public sealed class PackageTests : IClassFixture<PackageTests.PackedFixture>
         Assert.Contains("Protocols.Ip", Dependencies("Protocols.Udp"));
         Assert.Contains("Protocols.Ip", Dependencies("Protocols.Tcp"));
         Assert.Contains("Protocols.Tcp", Dependencies("Protocols.Tls"));
+        Assert.Contains("Protocols.Udp", Dependencies("Protocols.Nat"));
+        Assert.Contains("Protocols.Tcp", Dependencies("Protocols.Nat"));
+        Assert.Contains("Protocols.Tcp", Dependencies("Protocols.Relay"));
+        Assert.Contains("Protocols.Udp", Dependencies("Protocols.Relay"));
         Assert.Contains("Protocols.Tcp", Dependencies("Protocols.AspNetCore"));
     }
 

@@ -168,6 +168,40 @@ public class TcpHeaderTests
     }
 
     [Fact]
+    public void Pseudo_header_update_for_a_rewritten_address_equals_a_full_recompute()
+    {
+        // RFC 3022 4.2: a translator rewrites an address in the IP header; the TCP checksum covers
+        // it through the pseudo-header and is updated without summing the segment again.
+        var rng = new Random(3022);
+        Span<byte> before = stackalloc byte[4];
+        Span<byte> after = stackalloc byte[4];
+        for (int iter = 0; iter < 2_000; iter++)
+        {
+            var src = Ipv4Address.FromUInt32((uint)rng.NextInt64(1L << 32));
+            var dst = Ipv4Address.FromUInt32((uint)rng.NextInt64(1L << 32));
+            var translated = Ipv4Address.FromUInt32((uint)rng.NextInt64(1L << 32));
+            byte[] payload = new byte[rng.Next(0, 100)];
+            rng.NextBytes(payload);
+            byte[] segment = Segment.Build(RandomHeader(rng), default, payload, src, dst);
+            BinaryPrimitives.WriteUInt32BigEndian(before, src.ToUInt32());
+            BinaryPrimitives.WriteUInt32BigEndian(after, translated.ToUInt32());
+            var w = new TcpHeader.Writer(segment);
+            w.UpdateChecksumForPseudoHeader(before, after);
+            w.SetSourcePortUpdatingChecksum((ushort)rng.Next(65536));
+            Assert.Equal(NaiveChecksum.Tcp(translated, dst, segment), w.Checksum);
+            Assert.True(TcpHeader.VerifyChecksum(segment, Checksum.PseudoHeaderSum(translated, dst, 6, segment.Length)));
+        }
+    }
+
+    [Fact]
+    public void Pseudo_header_update_refuses_lengths_that_differ_or_are_odd()
+    {
+        byte[] segment = Segment.Build(RandomHeader(new Random(1)), default, [], Client, Server);
+        Assert.Throws<ArgumentException>(() => new TcpHeader.Writer(segment).UpdateChecksumForPseudoHeader(new byte[4], new byte[16]));
+        Assert.Throws<ArgumentException>(() => new TcpHeader.Writer(segment).UpdateChecksumForPseudoHeader(new byte[3], new byte[3]));
+    }
+
+    [Fact]
     public void Data_offset_below_5_is_length_too_small_from_the_data_offset()
     {
         byte[] segment = (byte[])LinuxSyn.Clone();

@@ -119,9 +119,9 @@ public class UdpHeaderTests
         BinaryPrimitives.WriteUInt16BigEndian(d.AsSpan(4), 12);
         d[8] = 0x12;
         d[9] = 0x34;
-        ushort partial = NaiveChecksum.Sum(Client, Server, d);
+        ushort partial = NaiveChecksum.UdpSum(Client, Server, d);
         BinaryPrimitives.WriteUInt16BigEndian(d.AsSpan(10), (ushort)(0xffff - partial));
-        Assert.Equal(0xffff, NaiveChecksum.Sum(Client, Server, d));
+        Assert.Equal(0xffff, NaiveChecksum.UdpSum(Client, Server, d));
         Assert.Equal(0x0000, NaiveChecksum.Udp(Client, Server, d));
 
         uint ph = PseudoSum(Client, Server, d.Length);
@@ -171,7 +171,7 @@ public class UdpHeaderTests
         // Build a datagram, then pick the new source port that makes the full sum 0xffff.
         byte[] d = Datagram.Build(1000, 2000, [1, 2, 3, 4], Client, Server);
         uint ph = PseudoSum(Client, Server, d.Length);
-        ushort sumWithoutSource = NaiveChecksum.Sum(Client, Server, [0, 0, .. d.AsSpan(2)]);
+        ushort sumWithoutSource = NaiveChecksum.UdpSum(Client, Server, [0, 0, .. d.AsSpan(2)]);
         ushort port = (ushort)(0xffff - sumWithoutSource);
         var w = new UdpHeader.Writer(d);
         w.SetSourcePortUpdatingChecksum(port);
@@ -190,6 +190,38 @@ public class UdpHeaderTests
         w.SetSourcePortUpdatingChecksum(4321);
         Assert.Equal(4321, w.SourcePort);
         Assert.Equal(0, w.Checksum);
+    }
+
+    [Fact]
+    public void Pseudo_header_update_for_a_rewritten_address_equals_a_full_recompute()
+    {
+        var rng = new Random(4787);
+        byte[] before = new byte[4];
+        byte[] after = new byte[4];
+        for (int iter = 0; iter < 2_000; iter++)
+        {
+            var translated = Ipv4Address.FromUInt32((uint)rng.NextInt64(1L << 32));
+            byte[] payload = new byte[rng.Next(0, 64)];
+            rng.NextBytes(payload);
+            byte[] d = Datagram.Build((ushort)rng.Next(1, 65536), 53, payload, Client, Server);
+            BinaryPrimitives.WriteUInt32BigEndian(before, Server.ToUInt32());
+            BinaryPrimitives.WriteUInt32BigEndian(after, translated.ToUInt32());
+            var w = new UdpHeader.Writer(d);
+            w.UpdateChecksumForPseudoHeader(before, after);
+            ushort expected = NaiveChecksum.Udp(Client, translated, d) is 0 ? (ushort)0xffff : NaiveChecksum.Udp(Client, translated, d);
+            Assert.Equal(expected, w.Checksum);
+            Assert.True(UdpHeader.VerifyChecksum(d, PseudoSum(Client, translated, d.Length)));
+        }
+    }
+
+    [Fact]
+    public void Pseudo_header_update_keeps_no_checksum_as_none()
+    {
+        byte[] d = Datagram.Build(1000, 2000, [1, 2, 3, 4], Client, Server);
+        d[6] = 0;
+        d[7] = 0;
+        new UdpHeader.Writer(d).UpdateChecksumForPseudoHeader([10, 0, 0, 2], [192, 0, 2, 1]);
+        Assert.Equal(0, BinaryPrimitives.ReadUInt16BigEndian(d.AsSpan(6)));
     }
 
     [Fact]
@@ -294,7 +326,7 @@ public class UdpHeaderTests
                 return Datagram.Build(65535, 65535, [0xff, 0xff], Client, Server);
             case "computed-zero":
                 byte[] d = Datagram.Build(1000, 2000, [0, 0], Client, Server);
-                ushort partial = NaiveChecksum.Sum(Client, Server, d);
+                ushort partial = NaiveChecksum.UdpSum(Client, Server, d);
                 BinaryPrimitives.WriteUInt16BigEndian(d.AsSpan(8), (ushort)(0xffff - partial));
                 UdpHeader.FillChecksum(d, PseudoSum(Client, Server, d.Length));
                 Assert.Equal(0xffff, BinaryPrimitives.ReadUInt16BigEndian(d.AsSpan(6)));

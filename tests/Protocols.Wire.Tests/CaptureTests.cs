@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Protocols.Tests.Shared;
 using Protocols.Wire.Capture;
 
 namespace Protocols.Wire.Tests;

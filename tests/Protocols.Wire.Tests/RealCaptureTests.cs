@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using Protocols.Tests.Shared;
 using Protocols.Wire.Capture;
 
 namespace Protocols.Wire.Tests;

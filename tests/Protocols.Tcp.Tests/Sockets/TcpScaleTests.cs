@@ -8,25 +8,15 @@ namespace Protocols.Tcp.Tests.Sockets;
 /// Many simultaneous connections between two stacks: O(1) demultiplexing, ephemeral ports across
 /// several destinations, lazily allocated buffers. 10,000 connections are opened, used and closed
 /// through TIME_WAIT; 100,000 are opened and used (about 5 s and 230 MiB on a 2-core machine;
-/// PROTOCOLS_TCP_SCALE=N changes the count, 0 skips it on a machine short of memory).
+/// PROTOCOLS_TCP_SCALE=N changes the count; 0 reports the test skipped, for a machine short of memory).
 /// </summary>
 public class TcpScaleTests(ITestOutputHelper output)
 {
     [Fact]
     public void Ten_thousand_simultaneous_connections() => Run(10_000, closeAll: true);
 
-    [Fact]
-    public void Hundred_thousand_simultaneous_connections()
-    {
-        int count = int.TryParse(Environment.GetEnvironmentVariable("PROTOCOLS_TCP_SCALE"), out int n) ? n : 100_000;
-        if (count <= 0)
-        {
-            output.WriteLine("PROTOCOLS_TCP_SCALE=0: the 100,000-connection test is skipped.");
-            return;
-        }
-
-        Run(count, closeAll: false);
-    }
+    [ScaleFact]
+    public void Hundred_thousand_simultaneous_connections() => Run(ScaleFactAttribute.Count, closeAll: false);
 
     private void Run(int count, bool closeAll)
     {

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
+using Protocols.Tests.Shared;
 
 namespace Protocols.Tls.Tests.Security;
 

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Protocols.Ip;
+using Protocols.Tests.Shared;
 using Protocols.Wire;
 
 namespace Protocols.Udp.Tests.Sockets;
@@ -46,7 +47,7 @@ public class UdpPacketTests
         var payload = new byte[6] { 1, 2, 3, 4, 0, 0 };
         var probe = new byte[14];
         UdpPacket.Write(probe, Client, Server, payload, computeChecksum: false);
-        ushort sum = NaiveChecksum.Sum(Client.Address.ToIpv4(), Server.Address.ToIpv4(), probe);
+        ushort sum = NaiveChecksum.UdpSum(Client.Address.ToIpv4(), Server.Address.ToIpv4(), probe);
         BinaryPrimitives.WriteUInt16BigEndian(payload.AsSpan(4), (ushort)~sum);
 
         var buffer = new byte[14];
@@ -129,6 +130,7 @@ public class UdpPacketTests
     {
         Assert.True(UdpPacket.TryReadQuotedPorts(UdpHeaderTests.Hello.AsSpan(0, 8), out ushort src, out ushort dst));
         Assert.Equal((53000, 53), (src, dst));
+        Assert.True(UdpPacket.TryReadQuotedPorts(UdpHeaderTests.Hello.AsSpan(0, 4), out ushort src4, out _) && src4 == src);
         Assert.False(UdpPacket.TryReadQuotedPorts(UdpHeaderTests.Hello.AsSpan(0, 3), out _, out _));
     }
 

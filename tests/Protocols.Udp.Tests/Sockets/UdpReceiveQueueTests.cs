@@ -7,7 +7,7 @@ namespace Protocols.Udp.Tests.Sockets;
 public class UdpReceiveQueueTests
 {
     private static readonly IpEndpoint Peer = IpEndpoint.Parse("10.0.0.1:4000");
-    private static readonly Ipv4Address Local = Ipv4Address.Parse("10.0.0.2");
+    private static readonly IpEndpoint Local = new(Ipv4Address.Parse("10.0.0.2"), 53);
 
     [Fact]
     public void Keeps_order_and_copies_the_data()
@@ -23,7 +23,7 @@ public class UdpReceiveQueueTests
         Assert.True(queue.TryDequeue(out QueuedDatagram first));
         Assert.Equal([1, 2, 3], first.Buffer.AsSpan(0, first.Length).ToArray());
         Assert.Equal(Peer, first.Remote);
-        Assert.Equal(Local, first.LocalAddress);
+        Assert.Equal(Local, first.Local);
         ArrayPool<byte>.Shared.Return(first.Buffer);
 
         Assert.True(queue.TryDequeue(out QueuedDatagram second));

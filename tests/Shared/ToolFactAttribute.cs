@@ -1,8 +1,9 @@
-namespace Protocols.Wire.Tests;
+namespace Protocols.Tests.Shared;
 
 /// <summary>
-/// A fact that cross-checks against an external program (e.g. <c>/usr/bin/tcpdump</c>). Where the
-/// program is absent the test reports itself skipped with the reason, instead of passing unchecked.
+/// A fact that runs or cross-checks against an external program (e.g. <c>/usr/bin/tcpdump</c>,
+/// <c>/usr/bin/openssl</c>). Where the program is absent the test reports itself skipped with the
+/// reason, instead of passing unchecked.
 /// </summary>
 [AttributeUsage(AttributeTargets.Method, AllowMultiple = false)]
 public sealed class ToolFactAttribute(string toolPath) : FactAttribute
