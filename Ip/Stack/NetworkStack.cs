@@ -42,6 +42,7 @@ public sealed partial class NetworkStack : IPollable, IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(Options.ReceiveBatchLimit, 1, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(Options.ArpMaxRequests, 1, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(Options.ArpPendingPerAddress, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(Options.ArpPendingBytesPerAddress, 1, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(Options.IcmpErrorBurst, 0, nameof(options));
         TimeProvider = Options.TimeProvider ?? throw new ArgumentException("A TimeProvider is required.", nameof(options));
         Logger = Options.Logger ?? NullLogger.Instance;

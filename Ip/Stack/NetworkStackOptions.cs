@@ -41,6 +41,9 @@ public sealed class NetworkStackOptions
     /// <summary>The most packets waiting for the resolution of one address (RFC 1122 2.3.2.2: SHOULD keep at least one). Enough for a fragmented 64 KiB datagram at MTU 1500.</summary>
     public int ArpPendingPerAddress { get; init; } = 64;
 
+    /// <summary>The most bytes waiting for the resolution of one address (Linux: unres_qlen_bytes, 212992); one datagram is always kept, however large (RFC 1122 2.3.2.2).</summary>
+    public int ArpPendingBytesPerAddress { get; init; } = 212_992;
+
     /// <summary>The most packets waiting for ARP resolution on one interface, all addresses together.</summary>
     public int ArpPendingTotal { get; init; } = 1024;
 
