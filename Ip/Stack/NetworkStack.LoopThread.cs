@@ -17,7 +17,7 @@ public sealed unsafe partial class NetworkStack
 
     private bool CanRunOnLoopThread()
     {
-        if (!OperatingSystem.IsLinux() || !ReferenceEquals(TimeProvider, TimeProvider.System) || _interfaces.Count == 0)
+        if (!Options.DedicatedLoopThread || !OperatingSystem.IsLinux() || !ReferenceEquals(TimeProvider, TimeProvider.System) || _interfaces.Count == 0)
         {
             return false;
         }
@@ -205,6 +205,10 @@ public sealed unsafe partial class NetworkStack
     /// <summary>Wakes the loop thread if it sleeps in poll(2) (a <see cref="Post"/>, or a stop).</summary>
     private void WakeLoopThread()
     {
+        // The caller's enqueue must be visible before _loopSleeping is read (a store then a load:
+        // only a full fence orders them), or the loop may see an empty queue and sleep while this
+        // sees it awake and writes nothing: a lost wake-up, paid for with a whole poll timeout.
+        Interlocked.MemoryBarrier();
         if (Volatile.Read(ref _loopSleeping) == 0 || Volatile.Read(ref _loopWakeup) is not { } wakeup)
         {
             return;

@@ -207,12 +207,11 @@ public sealed partial class NetworkStack : IPollable, IDisposable
     /// nothing: the caller owns the devices.
     /// </summary>
     /// <remarks>
-    /// On Linux, with the system clock and devices backed by descriptors (TUN, AF_PACKET and
-    /// wrappers over them), the loop gets a thread of its own that sleeps in one poll(2) over the
-    /// devices and a wake-up descriptor (<see cref="Post"/> writes it only while the loop sleeps):
-    /// no thread-pool hop between a frame's arrival and its processing, so the loop keeps its pace
-    /// however busy the application keeps the thread pool. Otherwise (simulated links in real time,
-    /// another clock) it runs as a task that waits without holding a thread.
+    /// By default the loop is a task that waits without holding a thread. With
+    /// <see cref="NetworkStackOptions.DedicatedLoopThread"/> on Linux, with the system clock and
+    /// devices backed by descriptors (TUN, AF_PACKET and wrappers over them), it gets a thread of its
+    /// own that sleeps in one poll(2) over the devices and a wake-up descriptor (<see cref="Post"/>
+    /// writes it only while the loop sleeps).
     /// </remarks>
     /// <exception cref="InvalidOperationException">The loop is already running.</exception>
     public Task RunAsync(CancellationToken cancellationToken)

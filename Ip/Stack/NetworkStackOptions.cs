@@ -23,6 +23,16 @@ public sealed class NetworkStackOptions
     /// <summary>The bound of the queue of requests from <see cref="NetworkStack.Post"/>; past it Post throws.</summary>
     public int RequestQueueCapacity { get; init; } = 4096;
 
+    /// <summary>
+    /// Run <see cref="NetworkStack.RunAsync"/> on a thread of its own sleeping in poll(2) over the
+    /// devices' descriptors and a wake-up eventfd, instead of as a task on the thread pool (Linux,
+    /// the system clock, descriptor-backed devices only; otherwise the task is used). Off by
+    /// default: every hand-off between the loop and the application then crosses threads (a
+    /// wake-up each way), which on a busy machine costs a scheduling delay per hand-off;
+    /// docs/devices.md has the measurements.
+    /// </summary>
+    public bool DedicatedLoopThread { get; init; }
+
     /// <summary>The most frames taken from one device in one <see cref="NetworkStack.Poll"/> (fairness between devices and timers).</summary>
     public int ReceiveBatchLimit { get; init; } = 256;
 
