@@ -8,7 +8,8 @@
 # Per measurement it prints: requests/s, p50/p99 latency, wrk socket errors, the kernel client's
 # SYN retransmissions (nstat TcpExtTCPSynRetrans in the client's namespace), packets the kernel
 # dropped on the TUN device because the stack had not read them yet (tun0 TX dropped), and the
-# server's CPU time per request (utime + stime of its process over the measurement). Root only.
+# server's CPU time per request (utime + stime of its process over the measurement), and how many
+# client sockets are in TIME-WAIT afterwards. Root only.
 # Namespaces are made inside and removed on every exit path; every wait is bounded.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -71,13 +72,20 @@ measure() {
   if [ -n "$total" ] && [ "$total" -gt 0 ]; then
     us=$(python3 -c "print(f'{($cpu1 - $cpu0) / $hz * 1e6 / $total:.0f}')")
   fi
-  printf '%-14s clients %4s  %9s req/s  p50 %8s  p99 %8s  SYN retransmissions %4s  TUN drops %5s  server CPU %5s us/request  %s\n' \
-    "$name" "$c" "${rps:-?}" "${p50:-?}" "${p99:-?}" "$((syn1 - syn0))" "$((drop1 - drop0))" "$us" "${errors:-no errors}"
+  local tw; tw=$(ip netns exec "$ns" ss -Htan state time-wait 2>/dev/null | wc -l)
+  printf '%-14s clients %4s  %9s req/s  p50 %8s  p99 %8s  SYN retransmissions %4s  TUN drops %5s  server CPU %5s us/request  TIME-WAIT %6s  %s\n' \
+    "$name" "$c" "${rps:-?}" "${p50:-?}" "${p99:-?}" "$((syn1 - syn0))" "$((drop1 - drop0))" "$us" "$tw" "${errors:-no errors}"
 }
 
 # The stack: serve --http on a TUN device in its own namespace; wrk in the same namespace.
 ip netns add $stack_ns
 ip -n $stack_ns link set lo up
+# wrk's sockets often close first (the stack's FIN follows the response in a segment of its own),
+# so the client keeps TIME-WAIT, one port each for 60 s: 28,232 ephemeral ports then last ~470
+# connections a second. On loopback (nginx's run) the kernel reuses them (tcp_tw_reuse=2 means
+# loopback only); tcp_tw_reuse=1 gives the client toward the TUN address the same reuse, with
+# timestamps (RFC 7323, which the stack sends), so both servers face the same client.
+ip netns exec $stack_ns sysctl -q -w net.ipv4.tcp_tw_reuse=1
 ip netns exec $stack_ns ip tuntap add dev tun0 mode tun
 ip netns exec $stack_ns dotnet "$dll" serve --tun tun0 --address 10.66.0.2/24 --http 8080 >"$work/serve.out" 2>"$work/serve.err" &
 serve_pid=$!
