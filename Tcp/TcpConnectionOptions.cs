@@ -60,8 +60,13 @@ public sealed record TcpConnectionOptions
     /// <summary>Offer timestamps (RFC 7323 3) on the SYN; default true.</summary>
     public bool Timestamps { get; init; } = true;
 
-    /// <summary>Offer SACK (RFC 2018) on the SYN. False: the engine has no SACK scoreboard yet.</summary>
-    public bool SackPermitted { get; init; }
+    /// <summary>
+    /// Offer and accept SACK (RFC 2018 2); default true. With SACK on both sides the receiver reports
+    /// what it holds out of order (and duplicates, RFC 2883) and the sender recovers from losses
+    /// with a scoreboard: RACK-TLP loss detection (RFC 8985), RFC 6675 recovery and PRR (RFC 6937).
+    /// Without it, NewReno (RFC 6582) recovers from duplicate ACKs.
+    /// </summary>
+    public bool SackPermitted { get; init; } = true;
 
     /// <summary>
     /// The MSS to announce (RFC 9293 3.7.1: the interface MTU minus 40). Null: the layer fills in

@@ -349,6 +349,39 @@ internal sealed class ReceiveBuffer
         return wanted;
     }
 
+    /// <summary>
+    /// Whether some of [<paramref name="seq"/>, <paramref name="seq"/> + <paramref name="length"/>)
+    /// beyond RCV.NXT is already held out of order (a duplicate, RFC 2883 4): the first such part
+    /// and the held block it lies in. Call it before <see cref="Receive"/> stores the segment.
+    /// </summary>
+    /// <param name="seq">The first sequence number of the segment's data.</param>
+    /// <param name="length">Its length.</param>
+    /// <param name="duplicate">The first part already held.</param>
+    /// <param name="containing">The held block (as a SACK block reports it) that part lies in.</param>
+    /// <returns>Whether part of it is held.</returns>
+    public bool TryFindHeldOverlap(SeqNum seq, int length, out TcpSackBlock duplicate, out TcpSackBlock containing)
+    {
+        long start = seq - _rcvNxt;
+        long end = start + length;
+        for (int i = 0; i < _intervalCount; i++)
+        {
+            Interval held = _intervals[i];
+            if (held.End > start && held.Start < end)
+            {
+                duplicate = new TcpSackBlock((_rcvNxt + (int)Math.Max(start, held.Start)).Value, (_rcvNxt + (int)Math.Min(end, held.End)).Value);
+                containing = new TcpSackBlock((_rcvNxt + held.Start).Value, (_rcvNxt + held.End).Value);
+                return true;
+            }
+        }
+
+        duplicate = default;
+        containing = default;
+        return false;
+    }
+
+    /// <summary>The number of out-of-order blocks held (what <see cref="GetSackBlocks"/> can report).</summary>
+    public int HeldBlockCount => _intervalCount;
+
     // Copies the parts of [start, start + data.Length) not held yet and merges the interval in; returns the new bytes, or -1 when no interval slot is free.
     private int Insert(int start, ReadOnlySpan<byte> data)
     {

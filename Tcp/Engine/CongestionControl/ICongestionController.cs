@@ -26,6 +26,14 @@ namespace Protocols.Tcp.Engine.CongestionControl;
 /// <see cref="OnExitFastRecovery"/> at the first ACK beyond it. Outside recovery, each ACK
 /// that advances SND.UNA is an <see cref="OnAck"/>.
 /// </para>
+/// <para>
+/// With SACK the engine's recovery (RFC 6675 with RACK-TLP) brackets an episode with
+/// <see cref="OnEnterFastRecovery"/> (which sets ssthresh) and <see cref="OnExitFastRecovery"/>;
+/// inside it the engine paces sending with Proportional Rate Reduction (RFC 6937) towards
+/// <see cref="SlowStartThreshold"/> and reports no duplicate or partial ACKs. A reduction the
+/// engine later finds spurious (D-SACK, RFC 2883; Eifel, RFC 3522) is reported with
+/// <see cref="OnReductionUndone"/>.
+/// </para>
 /// </remarks>
 public interface ICongestionController
 {
@@ -108,6 +116,18 @@ public interface ICongestionController
     /// </param>
     /// <param name="nowMicros">The current time.</param>
     void OnRetransmissionTimeout(long flightSize, bool segmentAlreadyRetransmittedByTimer, long nowMicros);
+
+    /// <summary>
+    /// The last window reduction (<see cref="OnEnterFastRecovery"/> or the first
+    /// <see cref="OnRetransmissionTimeout"/> of a series) was spurious: the data was not lost
+    /// (RFC 3522 Eifel detection, or every retransmission of the episode reported as a duplicate by
+    /// D-SACK, RFC 2883). A controller restores what it had before the reduction and leaves fast
+    /// recovery. The default keeps the reduced window, which is safe.
+    /// </summary>
+    /// <param name="nowMicros">The current time.</param>
+    void OnReductionUndone(long nowMicros)
+    {
+    }
 
     /// <summary>
     /// The sender is about to transmit after an idle period longer than the RTO (RFC 5681 4.1;

@@ -650,6 +650,21 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
                 return OnHandshakeTimeout(now);
             case TcpTimer.Retransmission:
                 return _sender.OnRetransmissionTimeout(now) == SenderVerdict.TimedOut ? TimeOut() : StepOutcome.Continue;
+            case TcpTimer.RackReorder:
+                if (IsSendingState)
+                {
+                    _sender.OnReorderTimeout(now);
+                    _sender.Output(now);
+                }
+
+                return StepOutcome.Continue;
+            case TcpTimer.LossProbe:
+                if (IsSendingState)
+                {
+                    _sender.OnLossProbeTimeout(now);
+                }
+
+                return StepOutcome.Continue;
             case TcpTimer.Persist:
                 return IsSendingState && _sender.OnPersistTimeout(now) == SenderVerdict.TimedOut ? TimeOut() : StepOutcome.Continue;
             case TcpTimer.DelayedAck:
@@ -776,6 +791,8 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
         }
     }
 
+    int ISegmentTransmitter.AckOptionLength => _receiver.SackOptionLength;
+
     void ISegmentTransmitter.SendSegment(TcpFlags flags, SeqNum seq, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second, Micros now) =>
         SendSegment(flags, seq, first, second, now);
 
@@ -828,13 +845,18 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
     private void Negotiate(in TcpOptions peer, Micros now)
     {
         _negotiation.OnPeerSyn(peer, now);
-        ApplyWindowScaling();
+        ApplyNegotiated();
     }
 
-    private void ApplyWindowScaling()
+    private void ApplyNegotiated()
     {
         _sender.Shift = _negotiation.SendShift;
         _receiver.Shift = _negotiation.ReceiveShift;
+        if (_negotiation.Sack)
+        {
+            _sender.EnableSack();
+            _receiver.MaxSackBlocks = _ts.Enabled ? 3 : TcpOptions.MaxSackBlocks; // RFC 2018 3: 40 bytes of options
+        }
     }
 
     private void EnterEstablished(Micros now)
@@ -865,7 +887,7 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
         _counters.Add(TcpCounter.TimeWaitEntered);
         _timers.StopAll();
         _timers.Arm(TcpTimer.TimeWait, now + TimeWaitDuration);
-        _sender.Buffer?.Release();
+        _sender.Release();
         _receiver.Buffer?.Release();
     }
 
@@ -881,7 +903,7 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
         _events |= TcpEvents.Closed;
         _receiver.ForgetAck();
         _timers.StopAll();
-        _sender.Buffer?.Release();
+        _sender.Release();
         _receiver.Buffer?.Release();
         return StepOutcome.Deleted;
     }

@@ -6,10 +6,14 @@ namespace Protocols.Tcp.Engine;
 /// 3.8.6.2.2 receiver SWS avoidance) and when to acknowledge (RFC 9293 3.8.6.3, RFC 5681 4.2).
 /// </summary>
 /// <remarks>
-/// Out-of-order data, a filled hole, duplicates, trimmed data and the FIN are acknowledged at
+/// <para>Out-of-order data, a filled hole, duplicates, trimmed data and the FIN are acknowledged at
 /// once; in-order data at least every second full-sized segment, else by the delayed-ACK timer
 /// (<see cref="TcpTimer.DelayedAck"/>). Every segment we send carries the current acknowledgment
-/// (<see cref="FillAck"/>), which also settles any pending ACK.
+/// (<see cref="FillAck"/>), which also settles any pending ACK.</para>
+/// <para>With SACK (RFC 2018 4) every segment also reports the out-of-order blocks held, the one
+/// holding the most recently received segment first: three beside timestamps, four without. A
+/// segment that brought data already received is answered with a D-SACK (RFC 2883 4): its
+/// duplicate part as the first block, followed by the held block it lies in, if any.</para>
 /// </remarks>
 internal sealed class TcpReceiver
 {
@@ -20,6 +24,8 @@ internal sealed class TcpReceiver
     private readonly TcpTimerSet _timers;
     private readonly SegmentSizes _sizes;
     private ReceiveBuffer? _buffer;
+    private TcpSackBlock _dsack;
+    private bool _dsackPending;
 
     /// <summary>The receive side of a connection.</summary>
     /// <param name="options">The connection's options (buffer size, delayed-ACK timeout).</param>
@@ -48,6 +54,24 @@ internal sealed class TcpReceiver
 
     /// <summary>The receive window scale shift (RFC 7323 2.3); 0 when not negotiated.</summary>
     public int Shift { get; set; }
+
+    /// <summary>The most SACK blocks one segment carries: 0 without SACK, 3 beside timestamps, 4 without (RFC 2018 3).</summary>
+    public int MaxSackBlocks { get; set; }
+
+    /// <summary>The bytes of SACK option the next segment will carry (NOP, NOP, kind, length and 8 per block), which its payload must leave room for.</summary>
+    public int SackOptionLength
+    {
+        get
+        {
+            if (MaxSackBlocks == 0 || _buffer is null)
+            {
+                return 0;
+            }
+
+            int blocks = Math.Min(MaxSackBlocks, _buffer.HeldBlockCount + (_dsackPending ? 1 : 0));
+            return blocks == 0 ? 0 : 4 + (8 * blocks);
+        }
+    }
 
     /// <summary>Whether an ACK is owed now (it goes out with the next segment, or alone).</summary>
     public bool AckDue { get; private set; }
@@ -84,6 +108,10 @@ internal sealed class TcpReceiver
         LastAckSent = segment.Ack;
         AckDue = false;
         _timers.Cancel(TcpTimer.DelayedAck);
+        if (MaxSackBlocks > 0)
+        {
+            AddSackBlocks(ref segment.Options, buffer);
+        }
     }
 
     /// <summary>Nothing more will be acknowledged (the connection closed).</summary>
@@ -101,6 +129,11 @@ internal sealed class TcpReceiver
     public ReceiveResult Receive(SeqNum seq, ReadOnlySpan<byte> payload, bool fin, Micros now)
     {
         ReceiveBuffer buffer = _buffer!;
+        if (MaxSackBlocks > 0 && !payload.IsEmpty)
+        {
+            NoteDuplicate(buffer, seq, payload.Length);
+        }
+
         ReceiveResult r = buffer.Receive(seq, payload, fin);
         if (r.OutOfOrder && r.Stored > 0)
         {
@@ -130,6 +163,56 @@ internal sealed class TcpReceiver
         }
 
         return r;
+    }
+
+    // RFC 2883 4: remember the first duplicate part of the segment (below RCV.NXT, or already held
+    // out of order) for the D-SACK block of the next ACK.
+    private void NoteDuplicate(ReceiveBuffer buffer, SeqNum seq, int length)
+    {
+        SeqNum end = seq + length;
+        if (seq < buffer.RcvNxt)
+        {
+            _dsack = new TcpSackBlock(seq.Value, SeqNum.Min(end, buffer.RcvNxt).Value);
+            _dsackPending = true;
+        }
+        else if (buffer.TryFindHeldOverlap(seq, length, out TcpSackBlock duplicate, out _))
+        {
+            _dsack = duplicate;
+            _dsackPending = true;
+        }
+    }
+
+    // RFC 2018 4, RFC 2883 4: a pending D-SACK first, then the held block it lies in (as it is now),
+    // then the other held blocks from the most recently changed; each block once.
+    private void AddSackBlocks(ref TcpOptions options, ReceiveBuffer buffer)
+    {
+        options.ClearSackBlocks();
+        int max = MaxSackBlocks;
+        TcpSackBlock containing = default;
+        bool hasContaining = false;
+        if (_dsackPending)
+        {
+            _dsackPending = false;
+            options.TryAddSackBlock(_dsack);
+            _counters.Add(TcpCounter.DsacksSent);
+            var left = new SeqNum(_dsack.LeftEdge);
+            hasContaining = left >= buffer.RcvNxt
+                && buffer.TryFindHeldOverlap(left, new SeqNum(_dsack.RightEdge) - left, out _, out containing);
+            if (hasContaining)
+            {
+                options.TryAddSackBlock(containing);
+            }
+        }
+
+        Span<TcpSackBlock> held = stackalloc TcpSackBlock[ReceiveBuffer.MaxSackBlocks];
+        int count = buffer.GetSackBlocks(held);
+        for (int i = 0; i < count && options.SackBlockCount < max; i++)
+        {
+            if (!hasContaining || held[i] != containing)
+            {
+                options.TryAddSackBlock(held[i]);
+            }
+        }
     }
 
     /// <summary>

@@ -23,6 +23,12 @@ internal enum TcpTimer
     /// <summary>Retransmission (RFC 6298), also for SYN and SYN-ACK.</summary>
     Retransmission,
 
+    /// <summary>RACK's reordering timer (RFC 8985 6.2): losses are detected again when it fires.</summary>
+    RackReorder,
+
+    /// <summary>The tail loss probe timeout, PTO (RFC 8985 7.2).</summary>
+    LossProbe,
+
     /// <summary>Persist: zero-window probes and the sender SWS override timeout (RFC 9293 3.8.6.1, 3.8.6.2.1).</summary>
     Persist,
 
@@ -122,6 +128,8 @@ internal sealed class TcpTimerSet
         TcpTimer.Connect => "connect",
         TcpTimer.UserTimeout => "user",
         TcpTimer.Retransmission => "retrans",
+        TcpTimer.RackReorder => "reorder",
+        TcpTimer.LossProbe => "lossprobe",
         TcpTimer.Persist => "persist",
         TcpTimer.DelayedAck => "delack",
         TcpTimer.KeepAlive => "keepalive",

@@ -215,11 +215,11 @@ public class TcpControlBlockStateTests
         TcpConnectionInfo info = wire.A.GetInfo(wire.Now);
         Assert.Equal(TcpState.Established, info.State);
         Assert.Equal(5000, info.SendQueue);
-        Assert.Equal("retrans", info.ActiveTimer);
+        Assert.Equal("lossprobe", info.ActiveTimer); // SACK on both ends: the tail loss probe (RFC 8985 7.2) comes before the RTO
         Assert.Equal(1448, info.Mss);
         Assert.Equal(14480, info.CongestionWindow);
         string line = info.ToString();
-        Assert.StartsWith("ESTAB 0 5000 10.0.0.1:40000 10.0.0.2:80 timer:(retrans,", line);
+        Assert.StartsWith("ESTAB 0 5000 10.0.0.1:40000 10.0.0.2:80 timer:(lossprobe,", line);
         Assert.Contains("mss:1448 cwnd:14480 ssthresh:-", line);
     }
 }
