@@ -359,6 +359,7 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
             }
 
             _counters.Add(TcpCounter.OutOfWindowSegments);
+            _receiver.OnOldDuplicate(seg.Seq, seg.Payload.Length);
             SendAck(now);
             return StepOutcome.Done;
         }

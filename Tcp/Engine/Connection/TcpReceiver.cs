@@ -165,6 +165,21 @@ internal sealed class TcpReceiver
         return r;
     }
 
+    /// <summary>
+    /// A segment wholly below RCV.NXT was dropped as unacceptable (RFC 9293 3.10.7.4 first check):
+    /// its data arrived twice, and the ACK that answers it reports so (RFC 2883 4, as Linux's
+    /// tcp_send_dupack does).
+    /// </summary>
+    /// <param name="seq">SEG.SEQ.</param>
+    /// <param name="length">Its data length.</param>
+    public void OnOldDuplicate(SeqNum seq, int length)
+    {
+        if (MaxSackBlocks > 0 && length > 0 && _buffer is ReceiveBuffer buffer && seq + length <= buffer.RcvNxt)
+        {
+            NoteDuplicate(buffer, seq, length);
+        }
+    }
+
     // RFC 2883 4: remember the first duplicate part of the segment (below RCV.NXT, or already held
     // out of order) for the D-SACK block of the next ACK.
     private void NoteDuplicate(ReceiveBuffer buffer, SeqNum seq, int length)

@@ -283,7 +283,7 @@ internal sealed class TcpSender
         }
 
         TcpOptions options = seg.Options;
-        var ackEvent = new AckEvent(previousUna, _una, _max, _maxWnd, duplicate, rtt, options.SackBlocks, options.Timestamps, now);
+        var ackEvent = new AckEvent(ack, previousUna, _una, _max, _maxWnd, duplicate, rtt, options.SackBlocks, options.Timestamps, now);
         switch (_recovery.OnAck(ackEvent))
         {
             case RecoveryAction.FastRetransmit:

@@ -19,6 +19,7 @@ internal enum RecoveryAction
 internal readonly ref struct AckEvent
 {
     /// <summary>An ACK event.</summary>
+    /// <param name="segAck">SEG.ACK.</param>
     /// <param name="previousUna">SND.UNA before the ACK.</param>
     /// <param name="sndUna">SND.UNA after it (SEG.ACK when it advanced).</param>
     /// <param name="sndMax">The highest sequence number sent.</param>
@@ -28,8 +29,9 @@ internal readonly ref struct AckEvent
     /// <param name="sackBlocks">Its SACK blocks.</param>
     /// <param name="timestamps">Its timestamps, if any.</param>
     /// <param name="now">The current time.</param>
-    public AckEvent(SeqNum previousUna, SeqNum sndUna, SeqNum sndMax, long maxWindow, bool duplicate, Micros? rtt, ReadOnlySpan<TcpSackBlock> sackBlocks, TcpTimestamps? timestamps, Micros now)
+    public AckEvent(SeqNum segAck, SeqNum previousUna, SeqNum sndUna, SeqNum sndMax, long maxWindow, bool duplicate, Micros? rtt, ReadOnlySpan<TcpSackBlock> sackBlocks, TcpTimestamps? timestamps, Micros now)
     {
+        SegmentAck = segAck;
         PreviousUna = previousUna;
         SndUna = sndUna;
         SndMax = sndMax;
@@ -40,6 +42,9 @@ internal readonly ref struct AckEvent
         Timestamps = timestamps;
         Now = now;
     }
+
+    /// <summary>SEG.ACK: below SND.UNA when the ACK arrived after a later one.</summary>
+    public SeqNum SegmentAck { get; }
 
     /// <summary>SND.UNA before the ACK.</summary>
     public SeqNum PreviousUna { get; }

@@ -186,7 +186,7 @@ internal sealed class SackRecovery : ILossRecovery
         SackUpdate update = default;
         if (!ack.SackBlocks.IsEmpty)
         {
-            update = _board.Apply(ack.SackBlocks, ack.SndUna, ack.SndMax, ack.MaxWindow, ref delivery);
+            update = _board.Apply(ack.SackBlocks, ack.SegmentAck, ack.SndUna, ack.SndMax, ack.MaxWindow, ref delivery);
             if (update.Ignored > 0)
             {
                 _counters.Add(TcpCounter.SackBlocksIgnored, update.Ignored);

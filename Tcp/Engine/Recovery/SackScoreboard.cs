@@ -55,12 +55,13 @@ internal sealed class SackScoreboard
     /// </summary>
     /// <typeparam name="TVisitor">The visitor type.</typeparam>
     /// <param name="blocks">The blocks as received.</param>
+    /// <param name="segAck">The ACK's SEG.ACK (below SND.UNA for an ACK that arrived late).</param>
     /// <param name="sndUna">SND.UNA after the ACK's cumulative acknowledgment.</param>
     /// <param name="sndMax">The highest sequence number sent.</param>
     /// <param name="maxWindow">The largest window the peer offered (MAX.SND.WND).</param>
     /// <param name="sacked">Sees each newly SACKed segment.</param>
     /// <returns>What the option said.</returns>
-    public SackUpdate Apply<TVisitor>(ReadOnlySpan<TcpSackBlock> blocks, SeqNum sndUna, SeqNum sndMax, long maxWindow, ref TVisitor sacked)
+    public SackUpdate Apply<TVisitor>(ReadOnlySpan<TcpSackBlock> blocks, SeqNum segAck, SeqNum sndUna, SeqNum sndMax, long maxWindow, ref TVisitor sacked)
         where TVisitor : struct, IDeliveryVisitor
     {
         var update = default(SackUpdate);
@@ -72,9 +73,9 @@ internal sealed class SackScoreboard
             var start = new SeqNum(blocks[i].LeftEdge);
             var end = new SeqNum(blocks[i].RightEdge);
             bool wellFormed = end - start > 0 && end - start <= Math.Max(limit, 1) && end <= sndMax;
-            if (i == 0 && wellFormed && IsDsack(blocks, start, end, sndUna))
+            if (i == 0 && wellFormed && IsDsack(blocks, start, end, segAck))
             {
-                // RFC 2883 4.1: below the cumulative ACK, or inside the second block. Only recent ones count.
+                // RFC 2883 4.1: below the ACK's own cumulative acknowledgment, or inside the second block. Only recent ones count.
                 if (start >= sndUna - limit)
                 {
                     update.HasDsack = true;
@@ -84,6 +85,11 @@ internal sealed class SackScoreboard
                 }
 
                 wellFormed = false;
+            }
+
+            if (wellFormed && end <= sndUna)
+            {
+                continue; // old news: an ACK that arrived after a later one (Linux skips these too)
             }
 
             if (!wellFormed || start < sndUna)
@@ -175,9 +181,9 @@ internal sealed class SackScoreboard
         _count = 0;
     }
 
-    private static bool IsDsack(ReadOnlySpan<TcpSackBlock> blocks, SeqNum start, SeqNum end, SeqNum sndUna)
+    private static bool IsDsack(ReadOnlySpan<TcpSackBlock> blocks, SeqNum start, SeqNum end, SeqNum segAck)
     {
-        if (start < sndUna)
+        if (start < segAck)
         {
             return true;
         }
