@@ -59,6 +59,7 @@ internal sealed class TcpSender
     private readonly RttSampler _rtt;
     private ILossRecovery _recovery;
     private SackRecovery? _sack;
+    private bool _sackNegotiated;
     private readonly ZeroWindowProber _prober = new();
     private SendBuffer? _buffer;
     private SeqNum _iss;
@@ -161,12 +162,11 @@ internal sealed class TcpSender
     // Payload bytes per segment: the send MSS less the SACK blocks the segment will carry.
     private int DataMss => Math.Max(_sizes.Send - _transmitter.AckOptionLength, 1);
 
-    /// <summary>Both sides use SACK (RFC 2018 2): recovery goes by the scoreboard (call before <see cref="OnEstablished"/>).</summary>
-    public void EnableSack()
-    {
-        _sack ??= new SackRecovery(_cc, _rto, _timestamps, _timers, _counters, _sizes, _sendBufferSize);
-        _recovery = _sack;
-    }
+    /// <summary>
+    /// Both sides use SACK (RFC 2018 2): recovery goes by the scoreboard from the first data sent
+    /// (until then nothing is in flight, and an idle connection carries no segment log).
+    /// </summary>
+    public void EnableSack() => _sackNegotiated = true;
 
     /// <summary>The connection sends no more: the send buffer and the segment log go back to their pools.</summary>
     public void Release()
@@ -336,6 +336,13 @@ internal sealed class TcpSender
     /// <param name="now">The current time.</param>
     public void Output(Micros now)
     {
+        if (_sackNegotiated && _sack is null && _una == _max)
+        {
+            _sack = new SackRecovery(_cc, _rto, _timestamps, _timers, _counters, _sizes, _sendBufferSize);
+            _sack.Reset(_una);
+            _recovery = _sack;
+        }
+
         if (_sack is null)
         {
             OutputInOrder(now);

@@ -23,7 +23,7 @@ internal sealed class Rack
     private const int ReorderWindowPersistence = 16;
 
     private Micros _xmitTime = long.MinValue;
-    private SeqNum _endSeq;
+    private long _order;
     private SeqNum _fack;
     private int _multiplier = 1;
     private int _persist;
@@ -47,7 +47,7 @@ internal sealed class Rack
     public void Reset(SeqNum iss)
     {
         _xmitTime = long.MinValue;
-        _endSeq = iss;
+        _order = 0;
         _fack = iss;
         Rtt = Micros.Zero;
         ReorderingSeen = false;
@@ -69,10 +69,10 @@ internal sealed class Rack
         if (!ambiguous)
         {
             Rtt = now - segment.SentAt;
-            if (SentAfter(segment.SentAt, segment.End, _xmitTime, _endSeq))
+            if (SentAfter(segment.SentAt, segment.Order, _xmitTime, _order))
             {
                 _xmitTime = segment.SentAt;
-                _endSeq = segment.End;
+                _order = segment.Order;
             }
         }
 
@@ -163,7 +163,7 @@ internal sealed class Rack
         {
             ref SentSegment s = ref segments.AtSlot(slot);
             int next = segments.NewerThan(slot);
-            if (!SentAfter(_xmitTime, _endSeq, s.SentAt, s.End))
+            if (!SentAfter(_xmitTime, _order, s.SentAt, s.Order))
             {
                 break; // the time order: everything after it was sent later still
             }
@@ -216,7 +216,7 @@ internal sealed class Rack
         return lost;
     }
 
-    // RFC 8985 6.2: RACK_sent_after: sent later, or at the same time with a higher end.
-    private static bool SentAfter(Micros t1, SeqNum seq1, Micros t2, SeqNum seq2) =>
-        t1 > t2 || (t1 == t2 && seq1 > seq2);
+    // RFC 8985 6.2: RACK_sent_after: sent later, or at the same instant but later in the sending order.
+    private static bool SentAfter(Micros t1, long order1, Micros t2, long order2) =>
+        t1 > t2 || (t1 == t2 && order1 > order2);
 }

@@ -170,7 +170,7 @@ internal sealed class SackRecovery : ILossRecovery
     {
         Micros now = ack.Now;
         long sackedBefore = _segments.SackedBytes;
-        var delivery = new Delivery(this, ack.Timestamps, now);
+        var delivery = new Delivery(this, now);
         if (ack.BytesAcked > 0)
         {
             bool spurious = CheckEifel(ack);
@@ -551,22 +551,22 @@ internal sealed class SackRecovery : ILossRecovery
     private struct Delivery : IDeliveryVisitor
     {
         private readonly SackRecovery _owner;
-        private readonly TcpTimestamps? _timestamps;
         private readonly Micros _now;
 
-        public Delivery(SackRecovery owner, TcpTimestamps? timestamps, Micros now)
+        public Delivery(SackRecovery owner, Micros now)
         {
             _owner = owner;
-            _timestamps = timestamps;
             _now = now;
         }
 
         public readonly void OnDelivered(in SentSegment segment)
         {
-            // RFC 8985 6.2 step 2: a retransmitted segment's delivery may answer its earlier copy.
-            bool ambiguous = segment.Is(SentSegmentState.Retransmitted)
-                && ((_timestamps is TcpTimestamps ts && _owner._timestamps.Enabled && TimestampState.Before(ts.TsEcr, _owner._timestamps.Now(segment.SentAt)))
-                    || _now - segment.SentAt < _owner.MinRtt);
+            // RFC 8985 6.2 step 2: a retransmitted segment delivered sooner than the minimum RTT after
+            // its retransmission was the earlier copy. The RFC's second test, an echo older than the
+            // retransmission, is left out as Linux does: a receiver echoes TS.Recent, which segments
+            // held out of order never update (RFC 7323 4.3), so every SACKed retransmission (a tail
+            // loss probe included) would fail it and RACK could never learn from one.
+            bool ambiguous = segment.Is(SentSegmentState.Retransmitted) && _now - segment.SentAt < _owner.MinRtt;
             _owner._rack.OnDelivered(segment, ambiguous, _now);
         }
     }

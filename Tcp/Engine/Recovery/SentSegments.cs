@@ -37,6 +37,13 @@ internal struct SentSegment
     /// <summary>When it was last (re)transmitted (RFC 8985's Segment.xmit_ts).</summary>
     public Micros SentAt;
 
+    /// <summary>
+    /// The position of that transmission in the connection's sending order: it breaks ties between
+    /// segments sent at the same instant (RFC 8985 6.2 uses the end sequence number, which puts a
+    /// retransmission before new data sent just ahead of it).
+    /// </summary>
+    public long Order;
+
     /// <summary>Its state.</summary>
     public SentSegmentState State;
 
@@ -79,6 +86,7 @@ internal sealed class SentSegments
     private int _oldest = -1;
     private int _newest = -1;
     private int _resendFrom; // no segment before this index is lost and waiting to be resent
+    private long _order;
 
     /// <summary>A log for a connection whose send buffer holds <paramref name="sendBufferSize"/> bytes.</summary>
     /// <param name="sendBufferSize">The send buffer's capacity.</param>
@@ -157,7 +165,7 @@ internal sealed class SentSegments
         EnsureRoom();
         int slot = Slot(_count);
         _count++;
-        _ring![slot] = new SentSegment { Start = start, End = end, SentAt = now, Older = -1, Newer = -1 };
+        _ring![slot] = new SentSegment { Start = start, End = end, SentAt = now, Order = ++_order, Older = -1, Newer = -1 };
         LinkNewest(slot);
     }
 
@@ -204,6 +212,7 @@ internal sealed class SentSegments
 
         s.State |= SentSegmentState.Retransmitted | SentSegmentState.RetransmissionInFlight | SentSegmentState.RetransmittedInEpisode;
         s.SentAt = now;
+        s.Order = ++_order;
         LinkNewest(slot);
     }
 

@@ -26,35 +26,72 @@ public sealed class RecoveryQualityTests(ITestOutputHelper output)
         QueueLimitBytes = 167 * 1500,
     };
 
-    [Theory]
-    [InlineData("loss 0%", 0.0, 0.0, 4242)]
-    [InlineData("loss 0.1%", 0.001, 0.0, 4242)]
-    [InlineData("loss 1%", 0.01, 0.0, 4242)]
-    [InlineData("loss 3%", 0.03, 0.0, 4242)]
-    [InlineData("loss 5%", 0.05, 0.0, 4242)]
-    [InlineData("loss 1% seed 7", 0.01, 0.0, 7)]
-    [InlineData("loss 5% seed 7", 0.05, 0.0, 7)]
-    [InlineData("reorder 5%", 0.0, 0.05, 4242)]
-    [InlineData("reorder 5% seed 7", 0.0, 0.05, 7)]
-    public void Retransmissions_match_losses(string cell, double loss, double reordering, int seed)
+    // Cell -> impairments of the data direction, of the ACK direction, and the link's rate and queue.
+    private static readonly Dictionary<string, (LinkOptions Data, LinkOptions Acks)> Cells = new()
     {
-        Measurement m = Run(Base with { Loss = loss, Reordering = reordering, ReorderDelay = TimeSpan.FromMilliseconds(5), Jitter = reordering > 0 ? TimeSpan.FromMilliseconds(1) : TimeSpan.Zero }, 8 * MiB, seed);
-        output.WriteLine(m.Format(cell));
-        if (reordering > 0)
+        ["loss 0%"] = (Base, Base),
+        ["loss 0.1%"] = (Base with { Loss = 0.001 }, Base),
+        ["loss 1%"] = (Base with { Loss = 0.01 }, Base),
+        ["loss 3%"] = (Base with { Loss = 0.03 }, Base),
+        ["loss 5%"] = (Base with { Loss = 0.05 }, Base),
+        ["loss 1% + ACK loss 1%"] = (Base with { Loss = 0.01 }, Base with { Loss = 0.01 }),
+        ["loss 5% + ACK loss 5%"] = (Base with { Loss = 0.05 }, Base with { Loss = 0.05 }),
+        ["50 Mbit/s, 64-packet queue"] = (Small, Small),
+        ["duplicate 5%"] = (Base with { Duplication = 0.05 }, Base with { Duplication = 0.05 }),
+        ["reorder 5%"] = (Base with { Reordering = 0.05, ReorderDelay = TimeSpan.FromMilliseconds(5) }, Base),
+        ["reorder 5% + jitter"] = (Base with { Reordering = 0.05, ReorderDelay = TimeSpan.FromMilliseconds(5), Jitter = TimeSpan.FromMilliseconds(1) }, Base with { Jitter = TimeSpan.FromMilliseconds(1) }),
+        ["reorder 5% both ways"] = (Base with { Reordering = 0.05, ReorderDelay = TimeSpan.FromMilliseconds(5) }, Base with { Reordering = 0.05, ReorderDelay = TimeSpan.FromMilliseconds(5) }),
+    };
+
+    private static LinkOptions Small => new()
+    {
+        Delay = TimeSpan.FromMilliseconds(10),
+        RateBitsPerSecond = 50_000_000,
+        QueueLimitPackets = 64,
+    };
+
+    public static TheoryData<string, int> CellsAndSeeds()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (string cell in Cells.Keys)
         {
-            Assert.True(m.Retransmissions <= m.SegmentsSent / 100.0, $"spurious retransmissions {m.Retransmissions} of {m.SegmentsSent} sent");
-            return;
+            data.Add(cell, 4242);
+            data.Add(cell, 7);
         }
 
-        Assert.True(m.Retransmissions <= Math.Max(1.05 * m.Lost, m.Lost + 2), $"{m.Retransmissions} retransmissions for {m.Lost} lost");
-        Assert.True(m.Timeouts <= Math.Max(1, m.Lost / 100), $"{m.Timeouts} RTOs for {m.Lost} lost");
+        return data;
     }
 
-    private static Measurement Run(LinkOptions link, int bytes, int seed)
+    [Theory]
+    [MemberData(nameof(CellsAndSeeds))]
+    public void Retransmissions_match_losses(string cell, int seed)
+    {
+        (LinkOptions data, LinkOptions acks) = Cells[cell];
+        Measurement m = Run(data, acks, 8 * MiB, seed);
+        output.WriteLine(m.Format($"{cell} (seed {seed})"));
+        if (data.Reordering > 0 || data.Duplication > 0)
+        {
+            // Nothing is lost: every retransmission is spurious. At most 1 % of the segments sent.
+            Assert.True(m.Retransmissions <= m.SegmentsSent / 100.0, $"{m.Retransmissions} spurious retransmissions, {m.SegmentsSent} sent");
+        }
+        else
+        {
+            Assert.True(m.Retransmissions <= Math.Max(1.05 * m.Lost, m.Lost + 2), $"{m.Retransmissions} retransmissions for {m.Lost} lost");
+        }
+
+        // At most one RTO per 100 lost segments. With ACKs lost as well, a retransmission lost
+        // again with nothing sent after it that could be SACKed leaves RACK blind and TLP does not
+        // run during recovery (RFC 8985 7.2): the timer repairs it. Measured 1 and 4 RTOs for 271
+        // and 298 lost at 5 % both ways; those cells are held to two per 100.
+        int perHundred = acks.Loss > 0 ? 2 : 1;
+        Assert.True(m.Timeouts <= Math.Max(1, m.Lost * perHundred / 100), $"{m.Timeouts} RTOs for {m.Lost} lost");
+    }
+
+    private static Measurement Run(LinkOptions dataLink, LinkOptions ackLink, int bytes, int seed)
     {
         var sim = new Sim(seed: seed);
-        var pair = new TcpPair(sim, link with { Loss = 0, Reordering = 0 }, 1500);
-        pair.Link.AToB.Options = link; // impairments on the data direction; ACKs travel clean
+        var pair = new TcpPair(sim, ackLink, 1500);
+        pair.Link.AToB.Options = dataLink;
         byte[] data = TcpPair.Data(bytes, seed);
         Task<TransferResult> transfer = pair.StartTransfer(data, []);
         TimeSpan took = sim.RunUntil(() => transfer.IsCompleted, TimeSpan.FromMinutes(10));
@@ -62,7 +99,7 @@ public sealed class RecoveryQualityTests(ITestOutputHelper output)
         Assert.Equal(SHA256.HashData(data), result.Sha256AtB);
         LinkStatistics s = pair.Link.AToB.Statistics;
         TcpCounters a = pair.TcpA.Counters;
-        return new Measurement(bytes, took, s.Sent, s.Lost + s.QueueDrops, a.SegmentsRetransmitted, a.Timeouts, a[TcpCounter.TailLossProbes], a[TcpCounter.DsacksReceived] * 1000 + pair.TcpB.Counters[TcpCounter.DsacksSent], a[TcpCounter.RecoveriesUndone], link.Loss);
+        return new Measurement(bytes, took, s.Sent, s.Lost + s.QueueDrops, a.SegmentsRetransmitted, a.Timeouts, a[TcpCounter.TailLossProbes], a[TcpCounter.DsacksReceived], a[TcpCounter.RecoveriesUndone], dataLink.Loss);
     }
 
     private sealed record Measurement(int Bytes, TimeSpan Took, long SegmentsSent, long Lost, long Retransmissions, long Timeouts, long Probes, long Dsacks, long Undone, double Loss)
