@@ -33,6 +33,9 @@ internal sealed class TailLossProbe
     /// <summary>The PTO before any RTT sample (RFC 8985 7.2), 1 s.</summary>
     public static readonly Micros InitialPto = Micros.FromMilliseconds(1000);
 
+    /// <summary>The shortest PTO, 10 ms, as Linux's tcp_schedule_loss_probe: on a path with an RTT near 0 a probe would otherwise follow every flight at once.</summary>
+    public static readonly Micros MinimumPto = Micros.FromMilliseconds(10);
+
     private SeqNum _endSeq;
     private bool _outstanding;
     private bool _isRetransmission;
@@ -65,7 +68,7 @@ internal sealed class TailLossProbe
             }
         }
 
-        return Micros.Min(now + pto, rtoDeadline);
+        return Micros.Min(now + Micros.Max(pto, MinimumPto), rtoDeadline);
     }
 
     /// <summary>A probe went out (RFC 8985 7.3).</summary>
