@@ -20,6 +20,7 @@ internal sealed class TcpReceiver
     private static readonly Micros MaxDelayedAck = Micros.FromMilliseconds(200);
 
     private readonly TcpConnectionOptions _options;
+    private readonly Micros _delayedAckTimeout;
     private readonly TcpCounters _counters;
     private readonly TcpTimerSet _timers;
     private readonly SegmentSizes _sizes;
@@ -38,6 +39,7 @@ internal sealed class TcpReceiver
         _counters = counters;
         _timers = timers;
         _sizes = sizes;
+        _delayedAckTimeout = Micros.Max(Micros.Zero, Micros.Min(Micros.FromTimeSpan(options.DelayedAckTimeout), MaxDelayedAck));
     }
 
     /// <summary>IRS: the peer's initial sequence number.</summary>
@@ -78,8 +80,6 @@ internal sealed class TcpReceiver
 
     /// <summary>Data bytes delivered in order to the buffer.</summary>
     public long BytesReceived { get; private set; }
-
-    private Micros DelayedAckTimeout => Micros.Max(Micros.Zero, Micros.Min(Micros.FromTimeSpan(_options.DelayedAckTimeout), MaxDelayedAck));
 
     /// <summary>The peer's SYN carried <paramref name="irs"/>: RCV.NXT = IRS + 1.</summary>
     /// <param name="irs">The peer's initial sequence number.</param>
@@ -150,7 +150,7 @@ internal sealed class TcpReceiver
         }
         else if (r.Delivered > 0)
         {
-            Micros delay = DelayedAckTimeout;
+            Micros delay = _delayedAckTimeout;
             int fullSized = _sizes.FullSizedReceived(payload.Length);
             if (delay == Micros.Zero || buffer.RcvNxt - LastAckSent >= 2 * fullSized)
             {
@@ -201,6 +201,11 @@ internal sealed class TcpReceiver
     // then the other held blocks from the most recently changed; each block once.
     private void AddSackBlocks(ref TcpOptions options, ReceiveBuffer buffer)
     {
+        if (!_dsackPending && buffer.HeldBlockCount == 0)
+        {
+            return; // nothing out of order, nothing twice: no option (the common case)
+        }
+
         options.ClearSackBlocks();
         int max = MaxSackBlocks;
         TcpSackBlock containing = default;

@@ -56,6 +56,7 @@ internal sealed class TcpSender
     private readonly ICongestionController _cc;
     private readonly TimestampState _timestamps;
     private readonly int _sendBufferSize;
+    private readonly Micros? _userTimeout;
     private readonly RttSampler _rtt;
     private ILossRecovery _recovery;
     private SackRecovery? _sack;
@@ -94,6 +95,7 @@ internal sealed class TcpSender
         _recovery = new NewRenoRecovery(_cc, sizes);
         _timestamps = timestamps;
         _sendBufferSize = options.SendBufferSize;
+        _userTimeout = options.UserTimeout is TimeSpan ut ? Micros.FromTimeSpan(ut) : null;
         _rtt = new RttSampler(_rto, timestamps);
         NoDelay = options.NoDelay;
     }
@@ -711,9 +713,9 @@ internal sealed class TcpSender
     // last made progress. The sender only sends and sees ACKs once the connection is synchronized.
     private void RefreshUserTimeout()
     {
-        if (_options.UserTimeout is TimeSpan ut && _max != _una)
+        if (_userTimeout is Micros timeout && _max != _una)
         {
-            _timers.Arm(TcpTimer.UserTimeout, _lastProgress + Micros.FromTimeSpan(ut));
+            _timers.Arm(TcpTimer.UserTimeout, _lastProgress + timeout);
         }
         else
         {

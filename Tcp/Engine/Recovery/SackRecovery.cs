@@ -229,7 +229,13 @@ internal sealed class SackRecovery : ILossRecovery
             }
         }
 
-        DetectLosses(delivered, now);
+        if (_inRecovery || _segments.SackedCount > 0 || _segments.LostBytes > 0 || _timers.IsArmed(TcpTimer.RackReorder))
+        {
+            DetectLosses(delivered, now);
+        }
+
+        // Else only cumulative ACKs came, outside recovery: whatever is still in flight was sent after
+        // everything delivered (a loss probe resends only the last segment), so RACK has nothing to judge.
         return RecoveryAction.None;
     }
 

@@ -343,7 +343,7 @@ internal sealed class SentSegments
                 SackedCount--;
             }
 
-            _head = (_head + 1) % _ring.Length;
+            _head = _head + 1 == _ring.Length ? 0 : _head + 1;
             _count--;
             _resendFrom = Math.Max(_resendFrom - 1, 0);
         }
