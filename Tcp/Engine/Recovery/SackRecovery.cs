@@ -290,17 +290,29 @@ internal sealed class SackRecovery : ILossRecovery
     /// <returns>Whether there is one.</returns>
     public bool TryGetRetransmission(int maxLength, out SeqNum start, out SeqNum end)
     {
-        int index = _segments.NextLostToResend();
-        if (index < 0)
+        int index;
+        SentSegment s;
+        while (true)
         {
-            start = default;
-            end = default;
-            return false;
+            index = _segments.NextLostToResend();
+            if (index < 0)
+            {
+                start = default;
+                end = default;
+                return false;
+            }
+
+            s = _segments[index];
+            start = _board.SkipSacked(s.Start);
+            end = _board.UnsackedEnd(start, s.End);
+            if (end - start > 0)
+            {
+                break;
+            }
+
+            _segments.MarkSacked(index); // covered by ranges that grew around it: nothing left to resend
         }
 
-        SentSegment s = _segments[index];
-        start = _board.SkipSacked(s.Start);
-        end = _board.UnsackedEnd(start, s.End);
         if (end - start > maxLength)
         {
             if (start == s.Start)
