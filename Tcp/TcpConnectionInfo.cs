@@ -7,10 +7,10 @@ namespace Protocols.Tcp;
 public sealed record TcpConnectionInfo
 {
     /// <summary>This stack's address and port.</summary>
-    public Ipv4Endpoint Local { get; init; }
+    public IpEndpoint Local { get; init; }
 
     /// <summary>The peer's address and port (any:0 for a listener).</summary>
-    public Ipv4Endpoint Remote { get; init; }
+    public IpEndpoint Remote { get; init; }
 
     /// <summary>The connection's state.</summary>
     public TcpState State { get; init; }

@@ -182,6 +182,36 @@ public struct Ipv4Address : IEquatable<Ipv4Address>, IComparable<Ipv4Address>
     public override readonly string ToString() =>
         string.Create(CultureInfo.InvariantCulture, $"{this[0]}.{this[1]}.{this[2]}.{this[3]}");
 
+    /// <summary>Writes the dotted-quad text (at most 15 characters) without allocating.</summary>
+    /// <returns>False when <paramref name="destination"/> is too short.</returns>
+    public readonly bool TryFormat(Span<char> destination, out int charsWritten)
+    {
+        charsWritten = 0;
+        int n = 0;
+        for (int i = 0; i < 4; i++)
+        {
+            if (i > 0)
+            {
+                if (n == destination.Length)
+                {
+                    return false;
+                }
+
+                destination[n++] = '.';
+            }
+
+            if (!this[i].TryFormat(destination[n..], out int written, default, CultureInfo.InvariantCulture))
+            {
+                return false;
+            }
+
+            n += written;
+        }
+
+        charsWritten = n;
+        return true;
+    }
+
     /// <summary>Equality.</summary>
     public static bool operator ==(Ipv4Address left, Ipv4Address right) => left.Equals(right);
 

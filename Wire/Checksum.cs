@@ -90,6 +90,38 @@ public static partial class Checksum
     }
 
     /// <summary>
+    /// The partial sum of the IPv6 pseudo-header used by TCP, UDP and ICMPv6 (RFC 8200 8.1):
+    /// source, destination, the 32-bit upper-layer packet length, three zero bytes, and the next
+    /// header value of the upper-layer protocol.
+    /// </summary>
+    public static uint PseudoHeaderSum(Ipv6Address source, Ipv6Address destination, byte nextHeader, int upperLayerLength)
+    {
+        // Summing 32-bit big-endian words and folding equals summing the 16-bit words (RFC 1071 2(B)).
+        ulong acc = Words(source.High) + Words(source.Low) + Words(destination.High) + Words(destination.Low)
+            + (uint)upperLayerLength + nextHeader;
+        return Fold(acc);
+
+        static ulong Words(ulong v) => (v >> 32) + (v & 0xffff_ffff);
+    }
+
+    /// <summary>
+    /// The pseudo-header partial sum for either family: RFC 793 3.1 / RFC 768 for IPv4, RFC 8200 8.1
+    /// for IPv6. Both addresses must be of one family.
+    /// </summary>
+    /// <exception cref="ArgumentException">The addresses are of different families.</exception>
+    public static uint PseudoHeaderSum(IpAddress source, IpAddress destination, byte protocol, int transportLength)
+    {
+        if (source.IsIpv6 != destination.IsIpv6)
+        {
+            throw new ArgumentException($"Pseudo-header of {source} and {destination}: the families differ.", nameof(destination));
+        }
+
+        return source.IsIpv6
+            ? PseudoHeaderSum(source.ToIpv6(), destination.ToIpv6(), protocol, transportLength)
+            : PseudoHeaderSum(source.ToIpv4(), destination.ToIpv4(), protocol, transportLength);
+    }
+
+    /// <summary>
     /// RFC 1624 equation 3: the new checksum after one 16-bit word covered by
     /// <paramref name="oldChecksum"/> changes from <paramref name="oldWord"/> to <paramref name="newWord"/>.
     /// HC' = ~(~HC + ~m + m').

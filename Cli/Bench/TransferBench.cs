@@ -59,7 +59,7 @@ internal static class TransferBench
         (TcpStream client, TcpStream server) = sim.RunUntilCompleted(async () =>
         {
             Task<TcpStream> accept = listener.AcceptAsync();
-            TcpStream c = await tcpA.ConnectAsync(new Ipv4Endpoint(AddressB, Port));
+            TcpStream c = await tcpA.ConnectAsync(new IpEndpoint(AddressB, Port));
             return (c, await accept);
         }, TimeSpan.FromMinutes(5));
 

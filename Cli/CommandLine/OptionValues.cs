@@ -115,11 +115,11 @@ internal static class OptionValues
         return new InterfaceAddress(address, prefixLength);
     }
 
-    /// <summary>An endpoint, <c>A.B.C.D:PORT</c>.</summary>
-    public static Ipv4Endpoint? Endpoint(ArgumentResult result) =>
-        Ipv4Endpoint.TryParse(Text(result), out Ipv4Endpoint endpoint) && endpoint.Port != 0
+    /// <summary>An endpoint, <c>A.B.C.D:PORT</c> or <c>[IPv6]:PORT</c>.</summary>
+    public static IpEndpoint? Endpoint(ArgumentResult result) =>
+        IpEndpoint.TryParse(Text(result), out IpEndpoint endpoint) && endpoint.Port != 0
             ? endpoint
-            : Fail<Ipv4Endpoint?>(result, "A.B.C.D:PORT");
+            : Fail<IpEndpoint?>(result, "A.B.C.D:PORT or [IPv6]:PORT");
 
     /// <summary>A host name and the address to use for it, <c>NAME:A.B.C.D</c>.</summary>
     public static HostMapping? NameAndAddress(ArgumentResult result)

@@ -252,7 +252,7 @@ internal static class DemoRun
                 new TlsClientOptions { TrustedCertificates = [certificate], EnabledProtocols = SslProtocols.Tls13, Trace = console.TlsRecord },
                 new StackHttpOptions
                 {
-                    Resolver = (name, _) => name == ServerName ? ValueTask.FromResult(ServerAddress) : throw new HttpRequestException($"unknown host {name}"),
+                    Resolver = (name, _) => name == ServerName ? ValueTask.FromResult<IpAddress>(ServerAddress) : throw new HttpRequestException($"unknown host {name}"),
                     OnTlsConnection = trace => tls = trace,
                 }))
             { Timeout = settings.Timeout })

@@ -35,7 +35,7 @@ internal sealed record FetchResult(int Status, string Reason, long Bytes, bool C
 /// <summary>
 /// .NET's HttpClient over the user-space stack: the Tls layer's <see cref="StackHttp"/> handler (a
 /// <see cref="SocketsHttpHandler"/> whose ConnectCallback opens a <see cref="TcpStream"/> through
-/// <see cref="TcpLayer.ConnectAsync(Ipv4Endpoint, CancellationToken)"/>), so .NET's own HTTP/1.1
+/// <see cref="TcpLayer.ConnectAsync(IpEndpoint, CancellationToken)"/>), so .NET's own HTTP/1.1
 /// and TLS run over this stack unchanged.
 /// </summary>
 internal static class StackHttpFetcher
@@ -51,8 +51,8 @@ internal static class StackHttpFetcher
         var options = new StackHttpOptions
         {
             Resolver = (host, _) => request.Resolve.TryGetValue(host, out Ipv4Address address)
-                ? ValueTask.FromResult(address)
-                : ValueTask.FromException<Ipv4Address>(new HttpRequestException($"cannot resolve '{host}' (use an IPv4 address or --resolve {host}:IP)", new SocketException((int)SocketError.HostNotFound))),
+                ? ValueTask.FromResult<IpAddress>(address)
+                : ValueTask.FromException<IpAddress>(new HttpRequestException($"cannot resolve '{host}' (use an IPv4 address or --resolve {host}:IP)", new SocketException((int)SocketError.HostNotFound))),
             OnTlsConnection = onTls,
             ConnectTimeout = request.Timeout,
         };

@@ -64,8 +64,8 @@ public sealed class IsnGenerator
     /// <summary>F of RFC 6528 3: the keyed hash of the 4-tuple, truncated to 32 bits.</summary>
     internal uint Offset(in TcpFourTuple tuple)
     {
-        Span<byte> input = stackalloc byte[TcpFourTuple.EncodedLength];
-        tuple.WriteTo(input);
-        return unchecked((uint)_f.Hash(input));
+        Span<byte> input = stackalloc byte[TcpFourTuple.MaxEncodedLength];
+        int n = tuple.WriteTo(input);
+        return unchecked((uint)_f.Hash(input[..n]));
     }
 }

@@ -57,8 +57,8 @@ public sealed class SynCookies
     private const uint MssMask = 0x3;
     private const uint HashMask = (1u << MssShift) - 1;
 
-    // The length of the hash input: the 4-tuple, the client's ISN, the 64-bit slot number, the MSS index.
-    private const int InputLength = TcpFourTuple.EncodedLength + 4 + 8 + 1;
+    // The longest hash input: the 4-tuple, the client's ISN, the 64-bit slot number, the MSS index.
+    private const int MaxInputLength = TcpFourTuple.MaxEncodedLength + 4 + 8 + 1;
 
     private readonly SipHash _hash;
 
@@ -207,21 +207,21 @@ public sealed class SynCookies
     // The keyed hash of the 4-tuple, the client's ISN, the full slot number and the MSS index.
     private uint Hash(in TcpFourTuple tuple, uint clientIsn, long slot, uint mssIndex)
     {
-        Span<byte> input = stackalloc byte[InputLength];
-        tuple.WriteTo(input);
-        BinaryPrimitives.WriteUInt32BigEndian(input[TcpFourTuple.EncodedLength..], clientIsn);
-        BinaryPrimitives.WriteInt64BigEndian(input[(TcpFourTuple.EncodedLength + 4)..], slot);
-        input[^1] = (byte)mssIndex;
-        return unchecked((uint)_hash.Hash(input));
+        Span<byte> input = stackalloc byte[MaxInputLength];
+        int n = tuple.WriteTo(input);
+        BinaryPrimitives.WriteUInt32BigEndian(input[n..], clientIsn);
+        BinaryPrimitives.WriteInt64BigEndian(input[(n + 4)..], slot);
+        input[n + 12] = (byte)mssIndex;
+        return unchecked((uint)_hash.Hash(input[..(n + 13)]));
     }
 
     // The keyed hash of the 4-tuple and the client's ISN alone, added to hide the packed fields.
     // It takes the upper half of a hash of a shorter input, so it is independent of Hash.
     private uint Whitening(in TcpFourTuple tuple, uint clientIsn)
     {
-        Span<byte> input = stackalloc byte[TcpFourTuple.EncodedLength + 4];
-        tuple.WriteTo(input);
-        BinaryPrimitives.WriteUInt32BigEndian(input[TcpFourTuple.EncodedLength..], clientIsn);
-        return unchecked((uint)(_hash.Hash(input) >> 32));
+        Span<byte> input = stackalloc byte[TcpFourTuple.MaxEncodedLength + 4];
+        int n = tuple.WriteTo(input);
+        BinaryPrimitives.WriteUInt32BigEndian(input[n..], clientIsn);
+        return unchecked((uint)(_hash.Hash(input[..(n + 4)]) >> 32));
     }
 }

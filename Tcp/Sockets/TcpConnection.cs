@@ -54,7 +54,7 @@ internal sealed class TcpConnection
     /// <summary>The application's stream, once connected or accepted; null before and after it is disposed.</summary>
     public TcpStream? Stream { get; set; }
 
-    /// <summary>A pending <see cref="TcpLayer.ConnectAsync(Ipv4Endpoint, CancellationToken)"/>, until established or failed.</summary>
+    /// <summary>A pending <see cref="TcpLayer.ConnectAsync(IpEndpoint, CancellationToken)"/>, until established or failed.</summary>
     public TcpLayer.ConnectAttempt? Connect { get; set; }
 
     /// <summary>Whether the demultiplexing table holds this connection.</summary>

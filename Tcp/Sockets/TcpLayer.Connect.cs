@@ -36,42 +36,46 @@ public sealed partial class TcpLayer
     }
 
     // The engine announces TcpConnectionOptions.Mss, or the environment's 1460 when it is null:
-    // put the route's MTU - 40 in. One derived record per (options, MSS) pair, cached for the
-    // last pair used, so a listener's connections share it (100,000 connections, one record).
-    private (TcpConnectionOptions Options, int Mss, TcpConnectionOptions Derived)? _mssCache;
+    // put the route's MTU - 40 in, and the route's super-segment limit (TSO). One derived record
+    // per (options, MSS, limit), cached for the last one used, so a listener's connections share it
+    // (100,000 connections, one record).
+    private (TcpConnectionOptions Options, int Mss, int Limit, TcpConnectionOptions Derived)? _mssCache;
 
     private TcpConnectionOptions WithRouteMss(TcpConnectionOptions options, in TcpFourTuple tuple)
     {
-        if (options.Mss is not null)
+        int limit = tuple.LocalAddress.IsIpv4 && tuple.RemoteAddress.IsIpv4
+            ? Stack.TcpSegmentationLimit(tuple.LocalAddress.ToIpv4(), tuple.RemoteAddress.ToIpv4())
+            : 0;
+        if (options.Mss is not null && limit == 0)
         {
             return options;
         }
 
-        int mss = RouteMss(tuple.LocalAddress, tuple.RemoteAddress);
-        if (_mssCache is { } cached && ReferenceEquals(cached.Options, options) && cached.Mss == mss)
+        int mss = options.Mss ?? RouteMss(tuple.LocalAddress, tuple.RemoteAddress);
+        if (_mssCache is { } cached && ReferenceEquals(cached.Options, options) && cached.Mss == mss && cached.Limit == limit)
         {
             return cached.Derived;
         }
 
-        TcpConnectionOptions derived = options with { Mss = mss };
-        _mssCache = (options, mss, derived);
+        TcpConnectionOptions derived = options with { Mss = mss, SegmentationLimit = limit };
+        _mssCache = (options, mss, limit, derived);
         return derived;
     }
 
-    /// <summary>One active open, from <see cref="ConnectAsync(Ipv4Endpoint, TcpConnectionOptions?, Ipv4Endpoint?, CancellationToken)"/> to established or failed.</summary>
+    /// <summary>One active open, from <see cref="ConnectAsync(IpEndpoint, TcpConnectionOptions?, IpEndpoint?, CancellationToken)"/> to established or failed.</summary>
     internal sealed class ConnectAttempt : TcpTaskCompletion<TcpStream>
     {
         private static readonly Action<object?> CancelCallback = static s => ((ConnectAttempt)s!).OnCancel();
 
         private readonly TcpLayer _layer;
-        private readonly Ipv4Endpoint _remote;
-        private readonly Ipv4Endpoint _local;
+        private readonly IpEndpoint _remote;
+        private readonly IpEndpoint _local;
         private readonly TcpConnectionOptions _options;
         private readonly CancellationToken _cancellationToken;
         private CancellationTokenRegistration _registration;
         private TcpConnection? _connection;
 
-        public ConnectAttempt(TcpLayer layer, Ipv4Endpoint remote, TcpConnectionOptions options, Ipv4Endpoint local, CancellationToken cancellationToken)
+        public ConnectAttempt(TcpLayer layer, IpEndpoint remote, TcpConnectionOptions options, IpEndpoint local, CancellationToken cancellationToken)
         {
             _layer = layer;
             _remote = remote;
@@ -113,10 +117,10 @@ public sealed partial class TcpLayer
             }
 
             TcpLayer layer = _layer;
-            Ipv4Address source = _local.Address;
-            if (source == Ipv4Address.Any)
+            IpAddress source = _local.Address;
+            if (source.IsAny)
             {
-                if (stack.RouteSourceFor(_remote.Address) is not { } routed)
+                if (stack.RouteSourceFor(_remote.Address.ToIpv4()) is not { } routed)
                 {
                     Fail(new TcpException(SocketError.NetworkUnreachable, $"No route to {_remote.Address}."));
                     return;
@@ -124,7 +128,7 @@ public sealed partial class TcpLayer
 
                 source = routed;
             }
-            else if (!stack.IsLocalAddress(source))
+            else if (!stack.IsLocalAddress(source.ToIpv4()))
             {
                 Fail(new TcpException(SocketError.AddressNotAvailable, $"{source} is not an address of this stack."));
                 return;

@@ -15,7 +15,7 @@ public sealed partial class TcpLayer
     /// holds. On the loop.
     /// </summary>
     /// <returns>False when every port of the ephemeral range is taken for this destination.</returns>
-    internal bool TryAllocateEphemeralPort(Ipv4Address local, Ipv4Endpoint remote, out ushort port)
+    internal bool TryAllocateEphemeralPort(IpAddress local, IpEndpoint remote, out ushort port)
     {
         // RFC 6056 3.3.4, Algorithm 4 ("double-hash", what Linux does): the search starts at a
         // keyed hash of the destination plus a per-bucket counter, so a destination sees
@@ -41,9 +41,9 @@ public sealed partial class TcpLayer
         return false;
     }
 
-    private bool IsListenedPort(Ipv4Address local, ushort port) =>
+    private bool IsListenedPort(IpAddress local, ushort port) =>
         !_listeners.IsEmpty
-        && (_listeners.ContainsKey(new ListenKey(0, port)) || _listeners.ContainsKey(new ListenKey(local.ToUInt32(), port)));
+        && (_listeners.ContainsKey(new ListenKey(local.IsIpv6 ? IpAddress.Ipv6Any : IpAddress.Ipv4Any, port)) || _listeners.ContainsKey(new ListenKey(local, port)));
 
     private sealed class EphemeralPorts
     {
@@ -71,13 +71,14 @@ public sealed partial class TcpLayer
 
         // F(local address, remote address, remote port, secret) and, from other bits of the same
         // keyed hash, G(...) to pick the counter.
-        public uint Offset(Ipv4Address local, Ipv4Endpoint remote, out int bucket)
+        public uint Offset(IpAddress local, IpEndpoint remote, out int bucket)
         {
-            Span<byte> input = stackalloc byte[10];
-            BinaryPrimitives.WriteUInt32BigEndian(input, local.ToUInt32());
-            BinaryPrimitives.WriteUInt32BigEndian(input[4..], remote.Address.ToUInt32());
-            BinaryPrimitives.WriteUInt16BigEndian(input[8..], remote.Port);
-            ulong h = _hash.Hash(input);
+            // 10 bytes for IPv4, 34 for IPv6.
+            Span<byte> input = stackalloc byte[34];
+            int n = local.WriteTo(input);
+            n += remote.Address.WriteTo(input[n..]);
+            BinaryPrimitives.WriteUInt16BigEndian(input[n..], remote.Port);
+            ulong h = _hash.Hash(input[..(n + 2)]);
             bucket = (int)(h >> 56);
             return (uint)h;
         }

@@ -110,22 +110,22 @@ public sealed partial class TcpLayer : IIpTransport
     /// <summary>The stack's time in microseconds since the Unix epoch: the engine's clock.</summary>
     internal Micros NowMicros => Micros.FromUnixTime(Stack.Now);
 
-    /// <summary>Starts listening on <paramref name="port"/> of every local address.</summary>
+    /// <summary>Starts listening on <paramref name="port"/> of every local IPv4 address.</summary>
     /// <param name="port">The port (1-65535).</param>
     /// <param name="backlog">The accept queue's bound: established connections not yet accepted (at least 1).</param>
     /// <param name="options">Options of accepted connections; null for <see cref="TcpStackOptions.Defaults"/>.</param>
     /// <returns>The listener.</returns>
     /// <exception cref="TcpException">The port is already listened on (<see cref="SocketError.AddressAlreadyInUse"/>).</exception>
     public TcpListener Listen(ushort port, int backlog = 128, TcpConnectionOptions? options = null) =>
-        Listen(new Ipv4Endpoint(Ipv4Address.Any, port), backlog, options);
+        Listen(new IpEndpoint(IpAddress.Ipv4Any, port), backlog, options);
 
-    /// <summary>Starts listening on <paramref name="local"/> (address <see cref="Ipv4Address.Any"/> for every local address).</summary>
+    /// <summary>Starts listening on <paramref name="local"/> (address <see cref="IpAddress.Ipv4Any"/> for every local IPv4 address).</summary>
     /// <param name="local">The local address and port (1-65535).</param>
     /// <param name="backlog">The accept queue's bound: established connections not yet accepted (at least 1).</param>
     /// <param name="options">Options of accepted connections; null for <see cref="TcpStackOptions.Defaults"/>.</param>
     /// <returns>The listener.</returns>
-    /// <exception cref="TcpException">The endpoint is already listened on (<see cref="SocketError.AddressAlreadyInUse"/>), or the address is not the stack's (<see cref="SocketError.AddressNotAvailable"/>).</exception>
-    public TcpListener Listen(Ipv4Endpoint local, int backlog = 128, TcpConnectionOptions? options = null)
+    /// <exception cref="TcpException">The endpoint is already listened on (<see cref="SocketError.AddressAlreadyInUse"/>), the address is not the stack's (<see cref="SocketError.AddressNotAvailable"/>), or of a family the stack does not route (<see cref="SocketError.AddressFamilyNotSupported"/>).</exception>
+    public TcpListener Listen(IpEndpoint local, int backlog = 128, TcpConnectionOptions? options = null)
     {
         if (local.Port == 0)
         {
@@ -138,7 +138,12 @@ public sealed partial class TcpLayer : IIpTransport
             ValidateOptions(options, nameof(options));
         }
 
-        if (local.Address != Ipv4Address.Any && !Stack.IsLocalAddress(local.Address))
+        if (!local.Address.IsIpv4)
+        {
+            throw FamilyNotSupported(local.Address);
+        }
+
+        if (!local.Address.IsAny && !Stack.IsLocalAddress(local.Address.ToIpv4()))
         {
             throw new TcpException(SocketError.AddressNotAvailable, $"{local.Address} is not an address of this stack.");
         }
@@ -149,14 +154,15 @@ public sealed partial class TcpLayer : IIpTransport
             // for every address, so it conflicts with any other listener of the port (Linux inet_csk_bind_conflict).
             foreach (ListenKey key in _listeners.Keys)
             {
-                if (key.Port == local.Port && (key.Address == 0 || local.Address == Ipv4Address.Any || key.Address == local.Address.ToUInt32()))
+                if (key.Port == local.Port && key.Address.Family == local.Address.Family
+                    && (key.Address.IsAny || local.Address.IsAny || key.Address == local.Address))
                 {
                     throw new TcpException(SocketError.AddressAlreadyInUse, $"{local} is already listened on.");
                 }
             }
 
             var listener = new TcpListener(this, local, backlog, options ?? Options.Defaults);
-            _listeners[new ListenKey(local.Address.ToUInt32(), local.Port)] = listener;
+            _listeners[new ListenKey(local.Address, local.Port)] = listener;
             return listener;
         }
     }
@@ -166,22 +172,32 @@ public sealed partial class TcpLayer : IIpTransport
     /// <param name="cancellationToken">Cancels the attempt (the half-open connection is dropped).</param>
     /// <returns>The established connection.</returns>
     /// <exception cref="TcpException">Refused, timed out (SYN retries exhausted), unreachable, or no ephemeral port free.</exception>
-    public Task<TcpStream> ConnectAsync(Ipv4Endpoint remote, CancellationToken cancellationToken = default) =>
+    public Task<TcpStream> ConnectAsync(IpEndpoint remote, CancellationToken cancellationToken = default) =>
         ConnectAsync(remote, null, null, cancellationToken);
 
     /// <summary>Opens a connection to <paramref name="remote"/>.</summary>
     /// <param name="remote">The peer.</param>
     /// <param name="options">The connection's options; null for <see cref="TcpStackOptions.Defaults"/>.</param>
-    /// <param name="localEndpoint">The local address and port; null (or address 0.0.0.0 / port 0) to let the stack choose (route source, ephemeral port).</param>
+    /// <param name="localEndpoint">The local address and port; null (or an unspecified address / port 0) to let the stack choose (route source, ephemeral port).</param>
     /// <param name="cancellationToken">Cancels the attempt (the half-open connection is dropped).</param>
     /// <returns>The established connection.</returns>
-    /// <exception cref="TcpException">Refused, timed out (SYN retries exhausted), unreachable, address in use, or no ephemeral port free.</exception>
-    /// <exception cref="ArgumentException">The options are invalid (buffer sizes, retry counts, unknown congestion controller).</exception>
-    public Task<TcpStream> ConnectAsync(Ipv4Endpoint remote, TcpConnectionOptions? options, Ipv4Endpoint? localEndpoint, CancellationToken cancellationToken = default)
+    /// <exception cref="TcpException">Refused, timed out (SYN retries exhausted), unreachable, address in use, no ephemeral port free, or an address family the stack does not route (<see cref="SocketError.AddressFamilyNotSupported"/>, in the task).</exception>
+    /// <exception cref="ArgumentException">The options are invalid (buffer sizes, retry counts, unknown congestion controller), the remote endpoint cannot be connected to, or the local endpoint is of another family.</exception>
+    public Task<TcpStream> ConnectAsync(IpEndpoint remote, TcpConnectionOptions? options, IpEndpoint? localEndpoint, CancellationToken cancellationToken = default)
     {
-        if (remote.Port == 0 || remote.Address == Ipv4Address.Any || remote.Address == Ipv4Address.Broadcast)
+        if (remote.Port == 0 || remote.Address.IsAny || remote.Address.IsMulticast || remote.Address == Ipv4Address.Broadcast)
         {
             throw new ArgumentException($"Cannot connect to {remote}.", nameof(remote));
+        }
+
+        if (localEndpoint is { } requested && requested.Address.Family != remote.Address.Family && !requested.Address.IsAny)
+        {
+            throw new ArgumentException($"The local endpoint {requested} and the remote {remote} are of different address families.", nameof(localEndpoint));
+        }
+
+        if (!remote.Address.IsIpv4)
+        {
+            return Task.FromException<TcpStream>(FamilyNotSupported(remote.Address));
         }
 
         if (options is not null)
@@ -194,7 +210,8 @@ public sealed partial class TcpLayer : IIpTransport
             return Task.FromCanceled<TcpStream>(cancellationToken);
         }
 
-        var attempt = new ConnectAttempt(this, remote, options ?? Options.Defaults, localEndpoint ?? default, cancellationToken);
+        IpEndpoint local = localEndpoint is { Address.IsAny: false } l ? l : new IpEndpoint(IpAddress.Ipv4Any, localEndpoint?.Port ?? 0);
+        var attempt = new ConnectAttempt(this, remote, options ?? Options.Defaults, local, cancellationToken);
         try
         {
             Stack.Post(attempt.StartOnLoop);
@@ -270,7 +287,7 @@ public sealed partial class TcpLayer : IIpTransport
             }
         }
 
-        TcpListener? listener = FindListener(datagram.Destination, header.DestinationPort);
+        TcpListener? listener = FindListener(tuple.LocalAddress, header.DestinationPort);
         if (listener is not null)
         {
             listener.OnSegment(in tuple, in segment, now);
@@ -304,15 +321,15 @@ public sealed partial class TcpLayer : IIpTransport
     }
 
     /// <summary>The listener for a segment to (<paramref name="address"/>, <paramref name="port"/>): exact address first, then the wildcard.</summary>
-    internal TcpListener? FindListener(Ipv4Address address, ushort port)
+    internal TcpListener? FindListener(IpAddress address, ushort port)
     {
         if (_listeners.IsEmpty)
         {
             return null;
         }
 
-        return _listeners.TryGetValue(new ListenKey(address.ToUInt32(), port), out TcpListener? exact) ? exact
-            : _listeners.TryGetValue(new ListenKey(0, port), out TcpListener? any) ? any
+        return _listeners.TryGetValue(new ListenKey(address, port), out TcpListener? exact) ? exact
+            : _listeners.TryGetValue(new ListenKey(address.IsIpv6 ? IpAddress.Ipv6Any : IpAddress.Ipv4Any, port), out TcpListener? any) ? any
             : null;
     }
 
@@ -371,7 +388,7 @@ public sealed partial class TcpLayer : IIpTransport
     {
         lock (_listenLock)
         {
-            var key = new ListenKey(listener.LocalEndPoint.Address.ToUInt32(), listener.LocalEndPoint.Port);
+            var key = new ListenKey(listener.LocalEndPoint.Address, listener.LocalEndPoint.Port);
             if (_listeners.TryGetValue(key, out TcpListener? current) && ReferenceEquals(current, listener))
             {
                 _listeners.TryRemove(key, out _);
@@ -485,17 +502,24 @@ public sealed partial class TcpLayer : IIpTransport
     private string FormatTrace(in TcpTraceEvent e)
     {
         TcpFourTuple t = e.Tuple;
+        var local = new IpEndpoint(t.LocalAddress, t.LocalPort);
+        var remote = new IpEndpoint(t.RemoteAddress, t.RemotePort);
         string time = Protocols.Ip.Devices.PacketFormatter.FormatTime(Stack.Now);
         return e.Outgoing
-            ? FormattableString.Invariant($"{time} tcp {t.LocalAddress}:{t.LocalPort} > {t.RemoteAddress}:{t.RemotePort} out [{TcpOutgoingSegment.FlagString(e.Flags)}] seq {e.Seq} ack {e.Ack} win {e.Window} len {e.PayloadLength} {e.State}")
-            : FormattableString.Invariant($"{time} tcp {t.RemoteAddress}:{t.RemotePort} > {t.LocalAddress}:{t.LocalPort} in [{TcpOutgoingSegment.FlagString(e.Flags)}] seq {e.Seq} ack {e.Ack} win {e.Window} len {e.PayloadLength} {e.State}");
+            ? FormattableString.Invariant($"{time} tcp {local} > {remote} out [{TcpOutgoingSegment.FlagString(e.Flags)}] seq {e.Seq} ack {e.Ack} win {e.Window} len {e.PayloadLength} {e.State}")
+            : FormattableString.Invariant($"{time} tcp {remote} > {local} in [{TcpOutgoingSegment.FlagString(e.Flags)}] seq {e.Seq} ack {e.Ack} win {e.Window} len {e.PayloadLength} {e.State}");
     }
 
-    /// <summary>The MSS to announce to <paramref name="remote"/>: the route's interface MTU - 40 (RFC 9293 3.7.1, RFC 879).</summary>
-    internal int RouteMss(Ipv4Address local, Ipv4Address remote)
+    /// <summary>The error for an endpoint of a family this stack does not route.</summary>
+    internal static TcpException FamilyNotSupported(IpAddress address) =>
+        new(SocketError.AddressFamilyNotSupported, $"{address}: the stack routes IPv4 only.");
+
+    /// <summary>The MSS to announce to <paramref name="remoteAddress"/>: the route's interface MTU - 40 (RFC 9293 3.7.1, RFC 879).</summary>
+    internal int RouteMss(IpAddress localAddress, IpAddress remoteAddress)
     {
+        Ipv4Address local = localAddress.ToIpv4();
         int mtu = 0;
-        bool loopback = Stack.IsLocalAddress(remote);
+        bool loopback = Stack.IsLocalAddress(remoteAddress.ToIpv4());
         foreach (NetworkInterface nic in Stack.Interfaces)
         {
             if (nic.Address == local)
@@ -626,28 +650,39 @@ public sealed partial class TcpLayer : IIpTransport
     /// <summary>RFC 7323 5.4 / RFC 6528 spirit: the random offset of the timestamp clock of cookie SYN-ACKs, so they do not reveal the stack's clock.</summary>
     internal uint CookieTimestampOffset { get; }
 
-    private readonly record struct ListenKey(uint Address, ushort Port);
+    private readonly record struct ListenKey(IpAddress Address, ushort Port);
 
-    // Writes segments for every control block: header, options, checksum into one buffer the
-    // loop reuses (SendDatagram copies before returning), then hands them to IP.
+    // Writes segments for every control block straight into the place IP sends them from (the
+    // device's transmit memory, or the stack's frame buffer): the payload is copied once, from the
+    // send ring to the frame, and nothing more on the way to the device.
     private sealed class Output : ITcpSegmentOutput
     {
         private readonly TcpLayer _layer;
-        private readonly byte[] _buffer = new byte[ushort.MaxValue - Ipv4Header.FixedLength];
 
         public Output(TcpLayer layer) => _layer = layer;
 
         public void Send(in TcpFourTuple tuple, in TcpOutgoingSegment segment, ReadOnlySpan<byte> payload1, ReadOnlySpan<byte> payload2)
         {
-            int length = segment.Write(_buffer, tuple, payload1, payload2);
-            var request = new IpSendRequest(tuple.RemoteAddress, IpProtocol.Tcp)
+            var request = new IpSendRequest(tuple.RemoteAddress.ToIpv4(), IpProtocol.Tcp)
             {
-                Source = tuple.LocalAddress,
+                Source = tuple.LocalAddress.ToIpv4(),
 
                 // RFC 1191 / RFC 9293 3.7.2: TCP sets DF and sizes segments to the path MTU.
                 DontFragment = true,
             };
-            IpSendResult result = _layer.Stack.SendDatagram(in request, _buffer.AsSpan(0, length));
+            int payload = payload1.Length + payload2.Length;
+            int length = segment.HeaderLength + payload;
+
+            // A segment carrying more than the connection's MSS is a super-segment (TSO): the device
+            // cuts it into MSS-sized segments and completes their checksums.
+            if (payload > 536 && _layer._connections.TryGetValue(tuple, out TcpConnection? owner) && payload > owner.Tcb.Mss)
+            {
+                request = request with { TcpSegmentSize = (ushort)owner.Tcb.Mss };
+            }
+
+            NetworkStack stack = _layer.Stack;
+            segment.Write(stack.GetDatagramPayloadBuffer(in request, length), tuple, payload1, payload2, partialChecksum: request.TcpSegmentSize != 0);
+            IpSendResult result = stack.SendDatagramInPlace(in request, length);
             if (result == IpSendResult.MessageTooBig && length > 576 - Ipv4Header.FixedLength
                 && _layer._connections.TryGetValue(tuple, out TcpConnection? connection))
             {

@@ -12,7 +12,7 @@ namespace Protocols.Tcp;
 /// <see cref="TcpStackOptions.SynQueueLength"/>; past it, SYN cookies per
 /// <see cref="TcpStackOptions.SynCookies"/>) and the accept queue of established connections not
 /// yet accepted (at most <see cref="Backlog"/>; when it is full, handshakes are dropped and counted
-/// in <see cref="TcpCounter.ListenOverflows"/>). Made by <see cref="TcpLayer.Listen(Ipv4Endpoint, int, TcpConnectionOptions?)"/>.
+/// in <see cref="TcpCounter.ListenOverflows"/>). Made by <see cref="TcpLayer.Listen(IpEndpoint, int, TcpConnectionOptions?)"/>.
 /// </summary>
 public sealed class TcpListener : IDisposable
 {
@@ -27,7 +27,7 @@ public sealed class TcpListener : IDisposable
     private bool _closedOnLoop;
     private Micros _lastCookieTime = long.MinValue;
 
-    internal TcpListener(TcpLayer layer, Ipv4Endpoint local, int backlog, TcpConnectionOptions options)
+    internal TcpListener(TcpLayer layer, IpEndpoint local, int backlog, TcpConnectionOptions options)
     {
         _layer = layer;
         LocalEndPoint = local;
@@ -38,7 +38,7 @@ public sealed class TcpListener : IDisposable
     }
 
     /// <summary>The local endpoint (address 0.0.0.0 for every local address).</summary>
-    public Ipv4Endpoint LocalEndPoint { get; }
+    public IpEndpoint LocalEndPoint { get; }
 
     /// <summary>The accept queue's bound.</summary>
     public int Backlog { get; }
@@ -107,7 +107,7 @@ public sealed class TcpListener : IDisposable
     internal TcpConnectionInfo GetInfo() => new()
     {
         Local = LocalEndPoint,
-        Remote = new Ipv4Endpoint(Ipv4Address.Any, 0),
+        Remote = new IpEndpoint(LocalEndPoint.Address.IsIpv6 ? IpAddress.Ipv6Any : IpAddress.Ipv4Any, 0),
         State = TcpState.Listen,
         ReceiveQueue = _acceptQueue.Count,
         SendQueue = Backlog,

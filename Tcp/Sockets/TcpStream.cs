@@ -5,7 +5,7 @@ using Protocols.Tcp.Engine;
 namespace Protocols.Tcp;
 
 /// <summary>
-/// One TCP connection as a <see cref="Stream"/>, from <see cref="TcpLayer.ConnectAsync(Ipv4Endpoint, CancellationToken)"/>
+/// One TCP connection as a <see cref="Stream"/>, from <see cref="TcpLayer.ConnectAsync(IpEndpoint, CancellationToken)"/>
 /// or <see cref="TcpListener.AcceptAsync"/>.
 /// </summary>
 /// <remarks>
@@ -65,15 +65,15 @@ public sealed partial class TcpStream : Stream
         _completeWritesOnLoop = CompleteWritesOnLoop;
         _noDelay = connection.Tcb.NoDelay;
         TcpFourTuple tuple = connection.Tuple;
-        LocalEndPoint = new Ipv4Endpoint(tuple.LocalAddress, tuple.LocalPort);
-        RemoteEndPoint = new Ipv4Endpoint(tuple.RemoteAddress, tuple.RemotePort);
+        LocalEndPoint = new IpEndpoint(tuple.LocalAddress, tuple.LocalPort);
+        RemoteEndPoint = new IpEndpoint(tuple.RemoteAddress, tuple.RemotePort);
     }
 
     /// <summary>This end of the connection.</summary>
-    public Ipv4Endpoint LocalEndPoint { get; }
+    public IpEndpoint LocalEndPoint { get; }
 
     /// <summary>The peer's end.</summary>
-    public Ipv4Endpoint RemoteEndPoint { get; }
+    public IpEndpoint RemoteEndPoint { get; }
 
     /// <summary>The connection's state now (read without synchronisation: a snapshot).</summary>
     public TcpState State => _connection.Tcb.State;

@@ -6,11 +6,11 @@ using Protocols.Wire;
 
 namespace Protocols.Tls;
 
-/// <summary>How <see cref="StackHttp.CreateHttpHandler(Func{Ipv4Endpoint, CancellationToken, ValueTask{Stream}}, TlsClientOptions?, StackHttpOptions?)"/> connects.</summary>
+/// <summary>How <see cref="StackHttp.CreateHttpHandler(Func{IpEndpoint, CancellationToken, ValueTask{Stream}}, TlsClientOptions?, StackHttpOptions?)"/> connects.</summary>
 public sealed record StackHttpOptions
 {
-    /// <summary>Resolves a host name that is not an IPv4 literal (null: names fail with HostNotFound). E.g. a table for <c>--resolve NAME:IP</c>.</summary>
-    public Func<string, CancellationToken, ValueTask<Ipv4Address>>? Resolver { get; init; }
+    /// <summary>Resolves a host name that is not an IP literal (null: names fail with HostNotFound). E.g. a table for <c>--resolve NAME:IP</c>.</summary>
+    public Func<string, CancellationToken, ValueTask<IpAddress>>? Resolver { get; init; }
 
     /// <summary>
     /// Called with the trace of every new HTTPS connection (its hellos, negotiated version and
@@ -33,7 +33,7 @@ public static class StackHttp
     /// <param name="connect">Opens a connection to an endpoint.</param>
     /// <param name="tls">TLS settings for https URLs (null: the defaults, system trust store). ALPN is the handler's own (http/1.1).</param>
     /// <param name="options">Name resolution, tracing and timeouts.</param>
-    public static SocketsHttpHandler CreateHttpHandler(Func<Ipv4Endpoint, CancellationToken, ValueTask<Stream>> connect, TlsClientOptions? tls = null, StackHttpOptions? options = null)
+    public static SocketsHttpHandler CreateHttpHandler(Func<IpEndpoint, CancellationToken, ValueTask<Stream>> connect, TlsClientOptions? tls = null, StackHttpOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(connect);
         tls ??= TlsClientOptions.Default;
@@ -43,7 +43,7 @@ public static class StackHttp
         ssl.ApplicationProtocols = null;
         Action<TlsRecordEvent>? recordTrace = tls.Trace;
         Action<TlsConnectionTrace>? onTls = options.OnTlsConnection;
-        Func<string, CancellationToken, ValueTask<Ipv4Address>>? resolver = options.Resolver;
+        Func<string, CancellationToken, ValueTask<IpAddress>>? resolver = options.Resolver;
 
         return new SocketsHttpHandler
         {
@@ -52,13 +52,13 @@ public static class StackHttp
             UseProxy = false,
             ConnectCallback = async (context, cancellationToken) =>
             {
-                Ipv4Address address = await ResolveAsync(context.DnsEndPoint.Host, resolver, cancellationToken).ConfigureAwait(false);
+                IpAddress address = await ResolveAsync(context.DnsEndPoint.Host, resolver, cancellationToken).ConfigureAwait(false);
                 if (context.DnsEndPoint.Port is < 1 or > ushort.MaxValue)
                 {
                     throw new SocketException((int)SocketError.AddressNotAvailable);
                 }
 
-                Stream stream = await connect(new Ipv4Endpoint(address, (ushort)context.DnsEndPoint.Port), cancellationToken).ConfigureAwait(false);
+                Stream stream = await connect(new IpEndpoint(address, (ushort)context.DnsEndPoint.Port), cancellationToken).ConfigureAwait(false);
                 bool https = string.Equals(context.InitialRequestMessage.RequestUri?.Scheme, Uri.UriSchemeHttps, StringComparison.OrdinalIgnoreCase);
                 if (https && (recordTrace is not null || onTls is not null))
                 {
@@ -72,16 +72,18 @@ public static class StackHttp
         };
     }
 
-    private static async ValueTask<Ipv4Address> ResolveAsync(string host, Func<string, CancellationToken, ValueTask<Ipv4Address>>? resolver, CancellationToken cancellationToken)
+    private static async ValueTask<IpAddress> ResolveAsync(string host, Func<string, CancellationToken, ValueTask<IpAddress>>? resolver, CancellationToken cancellationToken)
     {
-        if (Ipv4Address.TryParse(host, out Ipv4Address literal))
+        // An IPv6 literal comes from the URL as "[2001:db8::2]" (RFC 3986 3.2.2); the brackets are not part of the address.
+        ReadOnlySpan<char> literalText = host.Length > 2 && host[0] == '[' && host[^1] == ']' ? host.AsSpan(1, host.Length - 2) : host;
+        if (IpAddress.TryParse(literalText, out IpAddress literal))
         {
             return literal;
         }
 
         if (resolver is null)
         {
-            throw new HttpRequestException($"cannot resolve '{host}': the stack has no resolver (use an IPv4 literal, or give a resolver)", new SocketException((int)SocketError.HostNotFound));
+            throw new HttpRequestException($"cannot resolve '{host}': the stack has no resolver (use an IP literal, or give a resolver)", new SocketException((int)SocketError.HostNotFound));
         }
 
         return await resolver(host, cancellationToken).ConfigureAwait(false);

@@ -19,7 +19,7 @@ public static class TlsStackExtensions
     /// <returns>The authenticated stream; disposing it closes the TCP connection.</returns>
     /// <exception cref="TcpException">The TCP connection failed (refused, timed out...).</exception>
     /// <exception cref="TlsHandshakeException">The handshake failed.</exception>
-    public static async Task<SslStream> ConnectTlsAsync(this TcpLayer tcp, string host, Ipv4Endpoint endpoint, TlsClientOptions? options = null, CancellationToken cancellationToken = default)
+    public static async Task<SslStream> ConnectTlsAsync(this TcpLayer tcp, string host, IpEndpoint endpoint, TlsClientOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(tcp);
         TcpStream stream = await tcp.ConnectAsync(endpoint, cancellationToken).ConfigureAwait(false);
@@ -50,7 +50,7 @@ public static class TlsStackExtensions
     /// <summary>
     /// An HttpClient handler whose connections go through this stack's TCP (registered with
     /// <c>UseTcp()</c>): <c>new HttpClient(stack.CreateHttpHandler(tls))</c> then speaks HTTP/1.1
-    /// and HTTPS over the user-space stack. Hosts must be IPv4 literals unless
+    /// and HTTPS over the user-space stack. Hosts must be IP literals (IPv6 in brackets) unless
     /// <see cref="StackHttpOptions.Resolver"/> is given.
     /// </summary>
     /// <param name="stack">The stack.</param>

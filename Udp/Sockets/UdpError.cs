@@ -41,6 +41,9 @@ public enum UdpError
 
     /// <summary>Too many receives are already waiting on this socket.</summary>
     TooManyPendingReceives,
+
+    /// <summary>An endpoint of an address family the stack does not route, or a family other than the socket's (EAFNOSUPPORT).</summary>
+    AddressFamilyNotSupported,
 }
 
 /// <summary>A UDP socket operation failed; <see cref="Error"/> says why.</summary>
@@ -59,7 +62,7 @@ public sealed class UdpException : IOException
     /// <param name="error">Why the operation failed.</param>
     /// <param name="remote">The destination of the datagram the ICMP error quoted.</param>
     /// <param name="reportedBy">Who sent the ICMP error.</param>
-    public UdpException(UdpError error, Ipv4Endpoint remote, Protocols.Wire.Ipv4Address reportedBy)
+    public UdpException(UdpError error, IpEndpoint remote, Protocols.Wire.IpAddress reportedBy)
         : base($"{DefaultMessage(error)} Datagram to {remote}, reported by {reportedBy}.")
     {
         Error = error;
@@ -93,10 +96,10 @@ public sealed class UdpException : IOException
     public UdpError Error { get; }
 
     /// <summary>For an error reported by ICMP: the destination of the datagram it was about.</summary>
-    public Ipv4Endpoint? RemoteEndpoint { get; }
+    public IpEndpoint? RemoteEndpoint { get; }
 
     /// <summary>For an error reported by ICMP: the host or router that sent it.</summary>
-    public Protocols.Wire.Ipv4Address? ReportedBy { get; }
+    public Protocols.Wire.IpAddress? ReportedBy { get; }
 
     /// <summary>The <see cref="SocketError"/> a kernel socket reports for the same condition.</summary>
     public SocketError SocketErrorCode => ToSocketError(Error);
@@ -117,6 +120,7 @@ public sealed class UdpException : IOException
         UdpError.DestinationAddressRequired => SocketError.DestinationAddressRequired,
         UdpError.ProtocolError => SocketError.SocketError,
         UdpError.TooManyPendingReceives => SocketError.TooManyOpenSockets,
+        UdpError.AddressFamilyNotSupported => SocketError.AddressFamilyNotSupported,
         _ => SocketError.InvalidArgument,
     };
 
@@ -133,6 +137,7 @@ public sealed class UdpException : IOException
         UdpError.DestinationAddressRequired => "The socket is not connected and no destination was given.",
         UdpError.ProtocolError => "The peer reported a parameter problem (ICMP).",
         UdpError.TooManyPendingReceives => "Too many receives are already waiting on this socket.",
+        UdpError.AddressFamilyNotSupported => "The address family is not supported (the stack routes IPv4 only).",
         _ => "Invalid argument.",
     };
 }

@@ -60,7 +60,7 @@ public sealed class UdpLayer : IIpTransport
                 return;
         }
 
-        var remote = new Ipv4Endpoint(datagram.Source, udp.SourcePort);
+        var remote = new IpEndpoint(datagram.Source, udp.SourcePort);
         UdpSocket? socket = _ports.Lookup(datagram.Destination, udp.DestinationPort);
         if (socket is null || !socket.Accepts(remote))
         {
@@ -104,18 +104,23 @@ public sealed class UdpLayer : IIpTransport
         }
 
         UdpSocket? socket = _ports.Lookup(error.QuotedSource, localPort);
-        socket?.OnIcmpError(udpError, hard, new Ipv4Endpoint(error.QuotedDestination, remotePort), error.ReportedBy);
+        socket?.OnIcmpError(udpError, hard, new IpEndpoint(error.QuotedDestination, remotePort), error.ReportedBy);
     }
 
     /// <summary>Binds a socket; thread-safe (see <see cref="UdpPortTable{T}"/>).</summary>
-    internal ushort Bind(UdpSocket socket, Ipv4Endpoint local)
+    internal ushort Bind(UdpSocket socket, IpEndpoint local)
     {
-        if (local.Address != Ipv4Address.Any && !IsBindableAddress(local.Address))
+        if (!local.Address.TryGetIpv4(out Ipv4Address address))
+        {
+            throw new UdpException(UdpError.AddressFamilyNotSupported, $"Cannot bind {local}: the stack routes IPv4 only.");
+        }
+
+        if (address != Ipv4Address.Any && !IsBindableAddress(address))
         {
             throw new UdpException(UdpError.AddressNotAvailable, $"{local.Address} is not an address of this stack.");
         }
 
-        if (_ports.TryBind(local.Address, local.Port, socket, out ushort port) is { } error)
+        if (_ports.TryBind(address, local.Port, socket, out ushort port) is { } error)
         {
             throw new UdpException(error, error == UdpError.AddressInUse ? $"{local} is already in use." : null);
         }
@@ -124,17 +129,18 @@ public sealed class UdpLayer : IIpTransport
     }
 
     /// <summary>Releases a socket's binding; thread-safe.</summary>
-    internal void Unbind(UdpSocket socket, Ipv4Endpoint local) => _ports.Unbind(local.Address, local.Port, socket);
+    internal void Unbind(UdpSocket socket, IpEndpoint local) => _ports.Unbind(local.Address.ToIpv4(), local.Port, socket);
 
     /// <summary>Builds and sends one datagram; on the loop.</summary>
     /// <returns>Null when IP took it, else why not.</returns>
-    internal UdpError? Send(Ipv4Endpoint local, Ipv4Endpoint remote, ReadOnlySpan<byte> payload, UdpSocketOptions options)
+    internal UdpError? Send(IpEndpoint local, IpEndpoint remote, ReadOnlySpan<byte> payload, UdpSocketOptions options)
     {
-        Ipv4Address source = local.Address;
+        Ipv4Address destination = remote.Address.ToIpv4();
+        Ipv4Address source = local.Address.ToIpv4();
         if (source == Ipv4Address.Any)
         {
             // The checksum covers the source address, so it must be known before IP picks it.
-            if (Stack.RouteSourceFor(remote.Address) is not { } routed)
+            if (Stack.RouteSourceFor(destination) is not { } routed)
             {
                 Counters.SendErrors++;
                 return UdpError.NetworkUnreachable;
@@ -143,8 +149,8 @@ public sealed class UdpLayer : IIpTransport
             source = routed;
         }
 
-        int length = UdpPacket.Write(_sendBuffer, new Ipv4Endpoint(source, local.Port), remote, payload, options.ComputeChecksums);
-        var request = new IpSendRequest(remote.Address, IpProtocol.Udp)
+        int length = UdpPacket.Write(_sendBuffer, new IpEndpoint(source, local.Port), remote, payload, options.ComputeChecksums);
+        var request = new IpSendRequest(destination, IpProtocol.Udp)
         {
             Source = source,
             Ttl = options.Ttl,

@@ -10,17 +10,17 @@ public enum UdpParseStatus
     /// <summary>A well-formed datagram whose checksum verified (or was verified by the device).</summary>
     Valid,
 
-    /// <summary>A well-formed datagram sent without a checksum (a zero checksum field, RFC 768).</summary>
+    /// <summary>A well-formed datagram over IPv4 sent without a checksum (a zero checksum field, RFC 768).</summary>
     ValidWithoutChecksum,
 
     /// <summary>Shorter than 8 bytes, or a length field below 8 or beyond the IP payload (RFC 768; Linux's "short packet").</summary>
     Malformed,
 
-    /// <summary>The checksum over the pseudo-header, header and data is wrong (RFC 1122 4.1.3.4: discard silently).</summary>
+    /// <summary>The checksum over the pseudo-header, header and data is wrong (RFC 1122 4.1.3.4: discard silently), or zero over IPv6 (RFC 8200 8.1).</summary>
     BadChecksum,
 }
 
-/// <summary>Builds and checks whole UDP datagrams (header + data) over IPv4 with the <see cref="UdpHeader"/> codec.</summary>
+/// <summary>Builds and checks whole UDP datagrams (header + data) over IPv4 or IPv6 with the <see cref="UdpHeader"/> codec.</summary>
 public static class UdpPacket
 {
     /// <summary>The most data one UDP datagram carries over IPv4: 65535 - 20 (IPv4 header) - 8 (UDP header).</summary>
@@ -28,18 +28,20 @@ public static class UdpPacket
 
     /// <summary>
     /// Writes a datagram: header, then <paramref name="payload"/> (which may already sit at
-    /// <c>destination[8..]</c>), and the checksum over the IPv4 pseudo-header (RFC 768), a
-    /// computed zero being sent as 0xFFFF. Without <paramref name="computeChecksum"/> the field is
-    /// zero ("no checksum", RFC 768; RFC 1122 4.1.3.4 says it should be on by default).
+    /// <c>destination[8..]</c>), and the checksum over the pseudo-header (RFC 768 for IPv4,
+    /// RFC 8200 8.1 for IPv6), a computed zero being sent as 0xFFFF. Without
+    /// <paramref name="computeChecksum"/> the field is zero over IPv4 ("no checksum", RFC 768;
+    /// RFC 1122 4.1.3.4 says it should be on by default); over IPv6 the checksum is mandatory
+    /// (RFC 8200 8.1) and always computed.
     /// </summary>
     /// <param name="destination">Receives the datagram; at least 8 + payload bytes.</param>
     /// <param name="source">Source address (for the pseudo-header) and port.</param>
-    /// <param name="to">Destination address and port.</param>
+    /// <param name="to">Destination address and port, of the source's family.</param>
     /// <param name="payload">The data, at most <see cref="MaxPayloadLength"/> bytes.</param>
-    /// <param name="computeChecksum">Whether to compute the checksum.</param>
+    /// <param name="computeChecksum">Whether to compute the checksum (ignored over IPv6: always).</param>
     /// <returns>Bytes written (8 + payload length).</returns>
-    /// <exception cref="ArgumentException">The payload is too large or the destination too small.</exception>
-    public static int Write(Span<byte> destination, Ipv4Endpoint source, Ipv4Endpoint to, scoped ReadOnlySpan<byte> payload, bool computeChecksum = true)
+    /// <exception cref="ArgumentException">The payload is too large, the destination too small, or the families differ.</exception>
+    public static int Write(Span<byte> destination, IpEndpoint source, IpEndpoint to, scoped ReadOnlySpan<byte> payload, bool computeChecksum = true)
     {
         if (payload.Length > MaxPayloadLength)
         {
@@ -61,7 +63,7 @@ public static class UdpPacket
             Length = (ushort)length,
             Checksum = 0,
         };
-        if (computeChecksum)
+        if (computeChecksum || source.Address.IsIpv6)
         {
             writer.FillChecksum(Checksum.PseudoHeaderSum(source.Address, to.Address, UdpHeader.IpProtocolNumber, length));
         }
@@ -72,15 +74,17 @@ public static class UdpPacket
     /// <summary>
     /// Checks a received datagram: header and length field (the datagram is trimmed to the length
     /// field; bytes past it are ignored), then the checksum over the pseudo-header unless it is zero
-    /// (RFC 768: none computed) or <paramref name="checksumVerifiedByDevice"/>. Never throws.
+    /// over IPv4 (RFC 768: none computed) or <paramref name="checksumVerifiedByDevice"/>; a zero
+    /// checksum over IPv6 is <see cref="UdpParseStatus.BadChecksum"/> (RFC 8200 8.1: discarded,
+    /// as Linux counts it among checksum errors). Never throws.
     /// </summary>
-    /// <param name="ipPayload">The IPv4 payload.</param>
-    /// <param name="source">The IPv4 source address.</param>
-    /// <param name="destination">The IPv4 destination address.</param>
+    /// <param name="ipPayload">The IP payload.</param>
+    /// <param name="source">The IP source address.</param>
+    /// <param name="destination">The IP destination address, of the source's family.</param>
     /// <param name="checksumVerifiedByDevice">The device already verified the checksum.</param>
     /// <param name="reader">The datagram, when <see cref="UdpParseStatus.Valid"/> or <see cref="UdpParseStatus.ValidWithoutChecksum"/>.</param>
     /// <returns>What was found.</returns>
-    public static UdpParseStatus Parse(ReadOnlySpan<byte> ipPayload, Ipv4Address source, Ipv4Address destination, bool checksumVerifiedByDevice, out UdpHeader.Reader reader)
+    public static UdpParseStatus Parse(ReadOnlySpan<byte> ipPayload, IpAddress source, IpAddress destination, bool checksumVerifiedByDevice, out UdpHeader.Reader reader)
     {
         if (!UdpHeader.TryRead(ipPayload, out reader, out _))
         {
@@ -89,7 +93,8 @@ public static class UdpPacket
 
         if (reader.Checksum == 0)
         {
-            return UdpParseStatus.ValidWithoutChecksum;
+            // RFC 8200 8.1: "IPv6 receivers must discard UDP packets containing a zero checksum".
+            return source.IsIpv6 ? UdpParseStatus.BadChecksum : UdpParseStatus.ValidWithoutChecksum;
         }
 
         if (checksumVerifiedByDevice)

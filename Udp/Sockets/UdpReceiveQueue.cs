@@ -14,10 +14,10 @@ internal struct QueuedDatagram
     public int Length;
 
     /// <summary>The sender.</summary>
-    public Ipv4Endpoint Remote;
+    public IpEndpoint Remote;
 
     /// <summary>The address it was sent to (ours, or a broadcast address).</summary>
-    public Ipv4Address LocalAddress;
+    public IpAddress LocalAddress;
 }
 
 /// <summary>
@@ -61,7 +61,7 @@ internal sealed class UdpReceiveQueue
     /// <param name="remote">The sender.</param>
     /// <param name="localAddress">The address it was sent to.</param>
     /// <returns>False when the queue is full (nothing is copied).</returns>
-    public bool TryEnqueue(ReadOnlySpan<byte> data, Ipv4Endpoint remote, Ipv4Address localAddress)
+    public bool TryEnqueue(ReadOnlySpan<byte> data, IpEndpoint remote, IpAddress localAddress)
     {
         if (_queue.Count >= MaxDatagrams || (_queue.Count > 0 && Bytes + data.Length > MaxBytes))
         {

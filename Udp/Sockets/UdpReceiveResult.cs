@@ -8,7 +8,7 @@ namespace Protocols.Udp;
 /// <param name="RemoteEndpoint">The sender.</param>
 /// <param name="LocalAddress">The address the datagram was sent to (ours, or a broadcast address).</param>
 /// <param name="DatagramLength">The datagram's full length; larger than <paramref name="BytesReceived"/> when the buffer was too small (the rest is discarded, as recvfrom(2) does without MSG_PEEK).</param>
-public readonly record struct UdpReceiveResult(int BytesReceived, Ipv4Endpoint RemoteEndpoint, Ipv4Address LocalAddress, int DatagramLength)
+public readonly record struct UdpReceiveResult(int BytesReceived, IpEndpoint RemoteEndpoint, IpAddress LocalAddress, int DatagramLength)
 {
     /// <summary>True when the datagram did not fit the buffer (recvmsg's MSG_TRUNC).</summary>
     public bool Truncated => DatagramLength > BytesReceived;

@@ -70,7 +70,7 @@ public sealed partial class UdpSocket
         public bool TryClaim() => Interlocked.CompareExchange(ref _state, Claimed, Pending) == Pending;
 
         // After TryClaim, on the loop: copy and complete.
-        public void Complete(ReadOnlySpan<byte> data, Ipv4Endpoint remote, Ipv4Address localAddress)
+        public void Complete(ReadOnlySpan<byte> data, IpEndpoint remote, IpAddress localAddress)
         {
             int n = Math.Min(data.Length, _buffer.Length);
             data[..n].CopyTo(_buffer.Span);
@@ -217,7 +217,7 @@ public sealed partial class UdpSocket
         private readonly Action<NetworkStack> _run;
         private readonly LoopValueTaskSourceCore<bool> _core = new();
         private ReadOnlyMemory<byte> _data;
-        private Ipv4Endpoint _remote;
+        private IpEndpoint _remote;
         private CancellationToken _cancellationToken;
         private CancellationTokenRegistration _registration;
         private int _state;
@@ -230,7 +230,7 @@ public sealed partial class UdpSocket
         }
 
         // On the caller's thread.
-        public ValueTask Begin(ReadOnlyMemory<byte> data, Ipv4Endpoint remote, CancellationToken cancellationToken)
+        public ValueTask Begin(ReadOnlyMemory<byte> data, IpEndpoint remote, CancellationToken cancellationToken)
         {
             _data = data;
             _remote = remote;

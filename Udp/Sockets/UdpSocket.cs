@@ -9,7 +9,7 @@ namespace Protocols.Udp;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Threads: any thread may call any member. Binding, <see cref="Connect(Ipv4Endpoint)"/> and
+/// Threads: any thread may call any member. Binding, <see cref="Connect(IpEndpoint)"/> and
 /// <see cref="Dispose"/> take effect at once, as bind(2) and connect(2) do (the binding table is
 /// safe to change from any thread, the peer is one atomic word); sends and receives are posted to
 /// the stack's loop, which alone touches the socket's queue, waiters and pending error, in the
@@ -47,16 +47,16 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
     // Written on the loop, read anywhere.
     private long _receiveQueueDrops;
 
-    // The connected peer: bit 48 = connected, then address and port. One atomic word, so Connect
-    // takes effect at once (as connect(2) does) for the loop's filtering and for later sends.
-    private long _remoteApi;
+    // The connected peer, or null. One reference written atomically, so Connect takes effect at
+    // once (as connect(2) does) for the loop's filtering and for later sends; only Connect allocates.
+    private Peer? _remote;
     private int _disposed;
 
     // One reusable operation of each kind (sends and receives one at a time allocate nothing).
     private SendOperation? _cachedSend;
     private ReceiveOperation? _cachedReceive;
 
-    private UdpSocket(UdpLayer layer, Ipv4Endpoint local, UdpSocketOptions options)
+    private UdpSocket(UdpLayer layer, IpEndpoint local, UdpSocketOptions options)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.ReceiveQueueDatagrams, 1, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.ReceiveQueueBytes, 0, nameof(options));
@@ -71,18 +71,11 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
     /// <summary>The stack the socket lives on.</summary>
     public NetworkStack Stack => _layer.Stack;
 
-    /// <summary>The bound address (<see cref="Ipv4Address.Any"/> for every address of the stack) and port.</summary>
-    public Ipv4Endpoint LocalEndpoint { get; }
+    /// <summary>The bound address (<see cref="IpAddress.Ipv4Any"/> for every address of the stack) and port.</summary>
+    public IpEndpoint LocalEndpoint { get; }
 
     /// <summary>The connected peer, or null.</summary>
-    public Ipv4Endpoint? RemoteEndpoint
-    {
-        get
-        {
-            long packed = Volatile.Read(ref _remoteApi);
-            return (packed >> 48) == 0 ? null : new Ipv4Endpoint(Ipv4Address.FromUInt32((uint)(packed >> 16)), (ushort)packed);
-        }
-    }
+    public IpEndpoint? RemoteEndpoint => Volatile.Read(ref _remote)?.Endpoint;
 
     /// <summary>Datagrams dropped because the receive queue was full.</summary>
     public long ReceiveQueueDrops => Volatile.Read(ref _receiveQueueDrops);
@@ -97,15 +90,15 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
     /// <returns>The bound socket.</returns>
     /// <exception cref="UdpException"><see cref="UdpError.AddressInUse"/>, or <see cref="UdpError.AddressNotAvailable"/> when no ephemeral port is free.</exception>
     public static UdpSocket Bind(NetworkStack stack, ushort port = 0, UdpSocketOptions? options = null) =>
-        Bind(stack, new Ipv4Endpoint(Ipv4Address.Any, port), options);
+        Bind(stack, new IpEndpoint(IpAddress.Ipv4Any, port), options);
 
-    /// <summary>Binds a socket to <paramref name="local"/>: one of the stack's addresses (or a broadcast address, or <see cref="Ipv4Address.Any"/>) and a port (0 for ephemeral).</summary>
+    /// <summary>Binds a socket to <paramref name="local"/>: one of the stack's addresses (or a broadcast address, or <see cref="IpAddress.Ipv4Any"/>) and a port (0 for ephemeral).</summary>
     /// <param name="stack">The stack; UDP is enabled on it if it was not.</param>
     /// <param name="local">The local address and port.</param>
     /// <param name="options">Socket settings; null for the layer's defaults.</param>
     /// <returns>The bound socket.</returns>
-    /// <exception cref="UdpException"><see cref="UdpError.AddressInUse"/>, or <see cref="UdpError.AddressNotAvailable"/> when the address is not the stack's or no ephemeral port is free.</exception>
-    public static UdpSocket Bind(NetworkStack stack, Ipv4Endpoint local, UdpSocketOptions? options = null)
+    /// <exception cref="UdpException"><see cref="UdpError.AddressInUse"/>, <see cref="UdpError.AddressNotAvailable"/> when the address is not the stack's or no ephemeral port is free, or <see cref="UdpError.AddressFamilyNotSupported"/> for a family the stack does not route.</exception>
+    public static UdpSocket Bind(NetworkStack stack, IpEndpoint local, UdpSocketOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(stack);
         UdpLayer layer = stack.UseUdp();
@@ -117,7 +110,7 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
     /// <param name="remote">The peer.</param>
     /// <param name="options">Socket settings; null for the layer's defaults.</param>
     /// <returns>The connected socket.</returns>
-    public static UdpSocket Connect(NetworkStack stack, Ipv4Endpoint remote, UdpSocketOptions? options = null)
+    public static UdpSocket Connect(NetworkStack stack, IpEndpoint remote, UdpSocketOptions? options = null)
     {
         ValidateRemote(remote);
         UdpSocket socket = Bind(stack, 0, options);
@@ -131,8 +124,8 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
     /// about it are reported. Calling it again changes the peer.
     /// </summary>
     /// <param name="remote">The peer: a real address and a non-zero port.</param>
-    /// <exception cref="UdpException"><see cref="UdpError.InvalidArgument"/> for port 0 or 0.0.0.0.</exception>
-    public void Connect(Ipv4Endpoint remote)
+    /// <exception cref="UdpException"><see cref="UdpError.InvalidArgument"/> for port 0 or an unspecified address; <see cref="UdpError.AddressFamilyNotSupported"/> for a family the stack does not route.</exception>
+    public void Connect(IpEndpoint remote)
     {
         ValidateRemote(remote);
         SetRemote(remote);
@@ -147,7 +140,7 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
     /// <param name="cancellationToken">Cancels the send if the loop has not taken it yet.</param>
     /// <returns>Completes when IP has taken the datagram (sent, or queued waiting for ARP).</returns>
     /// <exception cref="UdpException">Too large, no route, queue full, or an ICMP error reported earlier.</exception>
-    public ValueTask SendToAsync(ReadOnlyMemory<byte> data, Ipv4Endpoint remote, CancellationToken cancellationToken = default)
+    public ValueTask SendToAsync(ReadOnlyMemory<byte> data, IpEndpoint remote, CancellationToken cancellationToken = default)
     {
         try
         {
@@ -226,11 +219,11 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
     // ---- Called by the layer on the loop ----
 
     /// <summary>Whether a datagram from <paramref name="remote"/> is for this socket (connect filtering).</summary>
-    internal bool Accepts(Ipv4Endpoint remote) => !_closedOnLoop && (RemoteEndpoint is not { } peer || peer == remote);
+    internal bool Accepts(IpEndpoint remote) => !_closedOnLoop && (Volatile.Read(ref _remote) is not { } peer || peer.Endpoint == remote);
 
     /// <summary>Hands a datagram to the oldest waiting receive, or queues it.</summary>
     /// <returns>False when the receive queue was full (dropped).</returns>
-    internal bool Deliver(ReadOnlySpan<byte> data, Ipv4Endpoint remote, Ipv4Address localAddress)
+    internal bool Deliver(ReadOnlySpan<byte> data, IpEndpoint remote, IpAddress localAddress)
     {
         while (_waiters.TryDequeue(out ReceiveOperation? waiter))
         {
@@ -251,7 +244,7 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
     }
 
     /// <summary>An ICMP error about a datagram this socket sent to <paramref name="remote"/>.</summary>
-    internal void OnIcmpError(UdpError error, bool hard, Ipv4Endpoint remote, Ipv4Address reportedBy)
+    internal void OnIcmpError(UdpError error, bool hard, IpEndpoint remote, IpAddress reportedBy)
     {
         if (_closedOnLoop)
         {
@@ -279,24 +272,28 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
 
     // ---- Internals ----
 
-    private static void ValidateRemote(Ipv4Endpoint remote)
+    private static void ValidateRemote(IpEndpoint remote)
     {
-        if (remote.Port == 0 || remote.Address == Ipv4Address.Any)
+        if (remote.Port == 0 || remote.Address.IsAny)
         {
             throw new UdpException(UdpError.InvalidArgument, $"Cannot send to {remote}: the address and port must be set.");
         }
+
+        if (!remote.Address.IsIpv4)
+        {
+            throw new UdpException(UdpError.AddressFamilyNotSupported, $"Cannot send to {remote}: the stack routes IPv4 only.");
+        }
     }
 
-    private void SetRemote(Ipv4Endpoint? remote)
+    private void SetRemote(IpEndpoint? remote)
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
-        long packed = remote is { } r ? (1L << 48) | ((long)r.Address.ToUInt32() << 16) | r.Port : 0;
-        Volatile.Write(ref _remoteApi, packed);
+        Volatile.Write(ref _remote, remote is { } r ? new Peer(r) : null);
 
         // A pending error about the previous peer is dropped when it would be reported (TakePendingError).
     }
 
-    private ValueTask Send(ReadOnlyMemory<byte> data, Ipv4Endpoint remote, CancellationToken cancellationToken)
+    private ValueTask Send(ReadOnlyMemory<byte> data, IpEndpoint remote, CancellationToken cancellationToken)
     {
         if (IsDisposed)
         {
@@ -346,4 +343,6 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
         _pendingError = null;
         return error is not null && !_options.ReceiveIcmpErrors && error.RemoteEndpoint != RemoteEndpoint ? null : error;
     }
+
+    private sealed record Peer(IpEndpoint Endpoint);
 }

@@ -54,7 +54,7 @@ public class TransferBenchmarks
         (_client, _server) = _sim.RunUntilCompleted(async () =>
         {
             Task<TcpStream> accept = listener.AcceptAsync();
-            TcpStream c = await tcpA.ConnectAsync(new Ipv4Endpoint(AddressB, 5001));
+            TcpStream c = await tcpA.ConnectAsync(new IpEndpoint(AddressB, 5001));
             return (c, await accept);
         }, TimeSpan.FromMinutes(1));
 

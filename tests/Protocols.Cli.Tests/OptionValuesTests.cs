@@ -65,10 +65,11 @@ public sealed class OptionValuesTests
     [Fact]
     public void Endpoint_and_name_mappings()
     {
-        Option<Ipv4Endpoint?> endpoint = CommonOptions.Value("--socks5", "A:PORT", "", OptionValues.Endpoint);
-        Assert.Equal(new Ipv4Endpoint(Ipv4Address.Parse("127.0.0.1"), 1080), Parse(endpoint, "127.0.0.1:1080").Value);
-        Assert.Equal("--socks5: expected A.B.C.D:PORT, got '127.0.0.1:0'", Parse(endpoint, "127.0.0.1:0").Error);
-        Assert.Equal("--socks5: expected A.B.C.D:PORT, got '127.0.0.1'", Parse(endpoint, "127.0.0.1").Error);
+        Option<IpEndpoint?> endpoint = CommonOptions.Value("--socks5", "A:PORT", "", OptionValues.Endpoint);
+        Assert.Equal(new IpEndpoint(Ipv4Address.Parse("127.0.0.1"), 1080), Parse(endpoint, "127.0.0.1:1080").Value);
+        Assert.Equal("--socks5: expected A.B.C.D:PORT or [IPv6]:PORT, got '127.0.0.1:0'", Parse(endpoint, "127.0.0.1:0").Error);
+        Assert.Equal("--socks5: expected A.B.C.D:PORT or [IPv6]:PORT, got '127.0.0.1'", Parse(endpoint, "127.0.0.1").Error);
+        Assert.Equal(new IpEndpoint(Ipv6Address.Parse("2001:db8::1"), 1080), Parse(endpoint, "[2001:db8::1]:1080").Value);
 
         Option<HostMapping?> resolve = CommonOptions.Value("--resolve", "NAME:IP", "", OptionValues.NameAndAddress);
         Assert.Equal(new HostMapping("example.test", Ipv4Address.Parse("10.0.0.2")), Parse(resolve, "example.test:10.0.0.2").Value);

@@ -10,7 +10,7 @@ public sealed class UdpTests
     private const ushort EchoPort = 7;
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
 
-    public static TheoryData<string> Media => ["tun", "veth"];
+    public static TheoryData<string> Media => KernelPeer.Media;
 
     [InteropTheory(Tools = ["socat"])]
     [MemberData(nameof(Media))]
@@ -88,7 +88,7 @@ public sealed class UdpTests
     public async Task OurSocketSeesTheKernelsPortUnreachable(string medium)
     {
         await using KernelPeer peer = await PingTests.Open(medium);
-        using UdpSocket socket = UdpSocket.Connect(peer.Stack, new Ipv4Endpoint(KernelPeer.KernelAddress, 9));
+        using UdpSocket socket = UdpSocket.Connect(peer.Stack, new IpEndpoint(KernelPeer.KernelAddress, 9));
         using var limit = new CancellationTokenSource(Limit);
 
         // The kernel has no socket on port 9 and answers with ICMP port unreachable; like a

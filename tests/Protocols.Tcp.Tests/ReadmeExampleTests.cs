@@ -22,7 +22,7 @@ public sealed class ReadmeExampleTests
         byte[] echoed = sim.RunUntilCompleted(async () =>
         {
             Task<TcpStream> accepted = listener.AcceptAsync(CancellationToken.None);
-            await using TcpStream c = await tcp.ConnectAsync(Ipv4Endpoint.Parse("10.0.0.2:7"));
+            await using TcpStream c = await tcp.ConnectAsync(IpEndpoint.Parse("10.0.0.2:7"));
             await using TcpStream s = await accepted;
             await c.WriteAsync("hello"u8.ToArray());
             c.CompleteWrites();                                   // FIN: half-close

@@ -236,8 +236,8 @@ internal sealed partial class TcpControlBlock
         RtoEstimator rto = _sender.RtoEstimator;
         return new TcpConnectionInfo
         {
-            Local = new Ipv4Endpoint(Tuple.LocalAddress, Tuple.LocalPort),
-            Remote = new Ipv4Endpoint(Tuple.RemoteAddress, Tuple.RemotePort),
+            Local = new IpEndpoint(Tuple.LocalAddress, Tuple.LocalPort),
+            Remote = new IpEndpoint(Tuple.RemoteAddress, Tuple.RemotePort),
             State = State,
             SendQueue = _sender.Buffer?.Buffered ?? 0,
             ReceiveQueue = _receiver.Buffer?.Readable ?? 0,

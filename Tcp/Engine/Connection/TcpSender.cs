@@ -164,6 +164,11 @@ internal sealed class TcpSender
     // Payload bytes per segment: the send MSS less the SACK blocks the segment will carry.
     private int DataMss => Math.Max(_sizes.Send - _transmitter.AckOptionLength, 1);
 
+    // The most new data one segment may carry: a super-segment of whole MSS pieces when the device
+    // cuts them (TSO), unless SACK blocks ride along: the device repeats the header on every piece,
+    // which would then outgrow the MSS.
+    private int Burst => _transmitter.AckOptionLength == 0 ? _sizes.Burst : DataMss;
+
     /// <summary>
     /// Both sides use SACK (RFC 2018 2): recovery goes by the scoreboard from the first data sent
     /// (until then nothing is in flight, and an idle connection carries no segment log).
@@ -380,7 +385,7 @@ internal sealed class TcpSender
             RestartAfterIdleIfDue(retransmission, dataRemaining, now);
             long window = Math.Min(_wnd, _cc.CongestionWindow + (retransmission ? 0 : _recovery.LimitedTransmitAllowance));
             long usable = window - (_nxt - _una);
-            if (!TryChooseLength(mss, dataRemaining, finPending, usable, retransmission, out int len, out bool fin))
+            if (!TryChooseLength(mss, retransmission ? mss : Burst, dataRemaining, finPending, usable, retransmission, out int len, out bool fin))
             {
                 break;
             }
@@ -424,7 +429,7 @@ internal sealed class TcpSender
 
             RestartAfterIdleIfDue(false, dataRemaining, now);
             long usable = Math.Min(_wnd - (_nxt - _una), quota);
-            if (!TryChooseLength(mss, dataRemaining, finPending, usable, false, out int len, out bool fin))
+            if (!TryChooseLength(mss, Burst, dataRemaining, finPending, usable, false, out int len, out bool fin))
             {
                 break;
             }
@@ -455,10 +460,16 @@ internal sealed class TcpSender
     }
 
     // The length of the next segment from SND.NXT, or false when nothing may go now: the window,
-    // Nagle (RFC 9293 3.7.4) and sender SWS avoidance (RFC 9293 3.8.6.2.1).
-    private bool TryChooseLength(int mss, int dataRemaining, bool finPending, long usable, bool retransmission, out int len, out bool fin)
+    // Nagle (RFC 9293 3.7.4) and sender SWS avoidance (RFC 9293 3.8.6.2.1). New data may go out as
+    // a super-segment of whole MSS-sized pieces (burst) when the device cuts them (TSO).
+    private bool TryChooseLength(int mss, int burst, int dataRemaining, bool finPending, long usable, bool retransmission, out int len, out bool fin)
     {
-        len = (int)Math.Clamp(Math.Min(Math.Min(mss, dataRemaining), usable), 0, int.MaxValue);
+        len = (int)Math.Clamp(Math.Min(Math.Min(burst, dataRemaining), usable), 0, int.MaxValue);
+        if (len > mss && len % mss != 0 && !(len == dataRemaining && (NoDelay || _una == _max || finPending)))
+        {
+            len -= len % mss; // a short tail waits under Nagle's rule like any short segment (RFC 9293 3.7.4)
+        }
+
         fin = finPending && len == dataRemaining;
         if (len == 0 && !fin)
         {

@@ -136,10 +136,14 @@ internal sealed class SackRecovery : ILossRecovery
 
         if (!retransmission)
         {
-            if (seq == _max)
+            // One entry per MSS: a super-segment (TSO) leaves the device as MSS-sized segments, and
+            // the receiver SACKs them one by one.
+            int mss = _sizes.Send;
+            for (SeqNum from = seq; from == _max && from < end; from = _max)
             {
-                _segments.Append(seq, end, now);
-                _max = end;
+                SeqNum to = end - from > mss ? from + mss : end;
+                _segments.Append(from, to, now);
+                _max = to;
             }
 
             return;

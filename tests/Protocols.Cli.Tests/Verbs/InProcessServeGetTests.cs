@@ -166,7 +166,7 @@ public sealed class InProcessServeGetTests : IAsyncLifetime
     [Fact]
     public async Task Echo_service_returns_every_byte_and_answers_the_half_close()
     {
-        using TcpStream stream = await _clientTcp.ConnectAsync(new Ipv4Endpoint(ServerAddress, 7));
+        using TcpStream stream = await _clientTcp.ConnectAsync(new IpEndpoint(ServerAddress, 7));
         byte[] data = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("echo me ", 20_000)));
         Task send = Task.Run(async () =>
         {
@@ -271,7 +271,7 @@ public sealed class InProcessServeGetTests : IAsyncLifetime
     public async Task Flush_returns_only_once_the_peer_has_our_fin()
     {
         TcpLayer serverTcp = (TcpLayer)_server.GetTransport(IpProtocol.Tcp)!;
-        TcpStream stream = await _clientTcp.ConnectAsync(new Ipv4Endpoint(ServerAddress, 7));
+        TcpStream stream = await _clientTcp.ConnectAsync(new IpEndpoint(ServerAddress, 7));
         ushort port = stream.LocalEndPoint.Port;
         stream.Dispose(); // posts the close to the loop; the FIN takes 1 ms to arrive
 
@@ -302,7 +302,7 @@ public sealed class InProcessServeGetTests : IAsyncLifetime
                 cleanedUp.SetResult();
             }
         }, stop.Token));
-        using TcpStream client = await _clientTcp.ConnectAsync(new Ipv4Endpoint(ServerAddress, 7070));
+        using TcpStream client = await _clientTcp.ConnectAsync(new IpEndpoint(ServerAddress, 7070));
         for (var wait = System.Diagnostics.Stopwatch.StartNew(); connections.Active == 0; await Task.Delay(5))
         {
             Assert.True(wait.Elapsed < TimeSpan.FromSeconds(10), "the connection was never accepted");
@@ -334,7 +334,7 @@ public sealed class InProcessServeGetTests : IAsyncLifetime
         using var stop = new CancellationTokenSource();
         Task service = Task.Run(() => TcpServices.AcceptLoopAsync(listener, connections, (stream, token) =>
             bug ? throw new NullReferenceException("a bug") : throw new IOException("the peer went away"), stop.Token));
-        using TcpStream client = await _clientTcp.ConnectAsync(new Ipv4Endpoint(ServerAddress, port));
+        using TcpStream client = await _clientTcp.ConnectAsync(new IpEndpoint(ServerAddress, port));
 
         Exception? read = await Record.ExceptionAsync(() => client.ReadAsync(new byte[1]).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.IsAssignableFrom<IOException>(read); // aborted either way: RST

@@ -33,7 +33,7 @@ public class TcpStreamFramingTests
         Task loops = Task.WhenAll(a.RunAsync(stop.Token), b.RunAsync(stop.Token));
         using TcpListener listener = tcpB.Listen(7000);
         Task<TcpStream> accept = listener.AcceptAsync();
-        TcpStream client = await tcpA.ConnectAsync(new Ipv4Endpoint(Ipv4Address.Parse("10.8.0.2"), 7000)).WaitAsync(TimeSpan.FromSeconds(30));
+        TcpStream client = await tcpA.ConnectAsync(new IpEndpoint(Ipv4Address.Parse("10.8.0.2"), 7000)).WaitAsync(TimeSpan.FromSeconds(30));
         TcpStream server = await accept.WaitAsync(TimeSpan.FromSeconds(30));
         var rng = new Random(5);
         var messages = new List<byte[]>();

@@ -83,8 +83,8 @@ internal sealed class CapturedPacket
                 {
                     captured.Segment = new CapturedSegment(
                         at,
-                        new Ipv4Endpoint(ip.Source, tcp.SourcePort),
-                        new Ipv4Endpoint(ip.Destination, tcp.DestinationPort),
+                        new IpEndpoint(ip.Source, tcp.SourcePort),
+                        new IpEndpoint(ip.Destination, tcp.DestinationPort),
                         tcp.SequenceNumber,
                         tcp.AcknowledgmentNumber,
                         tcp.GetFlags(),
@@ -141,8 +141,8 @@ internal sealed class CapturedPacket
 /// <param name="ChecksumValid">Whether the checksum over the pseudo-header verified.</param>
 internal sealed record CapturedSegment(
     TimeSpan At,
-    Ipv4Endpoint From,
-    Ipv4Endpoint To,
+    IpEndpoint From,
+    IpEndpoint To,
     uint Seq,
     uint Ack,
     TcpFlags Flags,

@@ -28,8 +28,8 @@ public sealed class HandshakeTests(ITestOutputHelper output)
 
         bed.Peer.Send(Ack, seq: 1001, ack: synAck.Seq + 1, options: Options(ts: (101, synAck.TsVal)));
         TcpStream server = bed.Complete(accept);
-        Assert.Equal(new Ipv4Endpoint(ScriptedBed.PeerAddress, 40000), server.RemoteEndPoint);
-        Assert.Equal(new Ipv4Endpoint(ScriptedBed.StackAddress, 80), server.LocalEndPoint);
+        Assert.Equal(new IpEndpoint(ScriptedBed.PeerAddress, 40000), server.RemoteEndPoint);
+        Assert.Equal(new IpEndpoint(ScriptedBed.StackAddress, 80), server.LocalEndPoint);
         Assert.Equal(TcpState.Established, bed.State);
         bed.Peer.ExpectNothing(TimeSpan.FromSeconds(5), "an established idle connection is silent");
         Assert.Equal(1, bed.Tcp.Counters.PassiveOpens);
@@ -68,7 +68,7 @@ public sealed class HandshakeTests(ITestOutputHelper output)
         var bed = new TcpBed(output);
         bed.Peer.Port = 80;
         bed.Peer.RemotePort = 0;
-        Task<TcpStream> connect = bed.Start(async () => await bed.Tcp.ConnectAsync(new Ipv4Endpoint(ScriptedBed.PeerAddress, 80), CancellationToken.None));
+        Task<TcpStream> connect = bed.Start(async () => await bed.Tcp.ConnectAsync(new IpEndpoint(ScriptedBed.PeerAddress, 80), CancellationToken.None));
         CapturedSegment syn = bed.Peer.Expect(Syn, ack: 0, window: 65535, at: TimeSpan.Zero,
             options: o => o.Mss == 1460 && o.WindowScale is byte ws && ws <= 14 && o.Timestamps is { TsEcr: 0 } && o.SackPermitted); // RFC 2018 2: offered by default
         Assert.InRange(syn.From.Port, 32768, 60999); // Linux's ip_local_port_range
@@ -77,7 +77,7 @@ public sealed class HandshakeTests(ITestOutputHelper output)
         bed.Peer.Send(Syn | Ack, seq: 5000, ack: syn.Seq + 1, window: 1000, options: Options(mss: 1400, ws: 3, ts: (777, syn.TsVal)));
         bed.Peer.Expect(Ack, seq: syn.Seq + 1, ack: 5001, at: TimeSpan.Zero, options: o => o.Timestamps is { TsEcr: 777 } && o.Mss == null && o.WindowScale == null);
         TcpStream client = bed.Complete(connect);
-        Assert.Equal(new Ipv4Endpoint(ScriptedBed.PeerAddress, 80), client.RemoteEndPoint);
+        Assert.Equal(new IpEndpoint(ScriptedBed.PeerAddress, 80), client.RemoteEndPoint);
         TcpConnectionInfo info = Assert.IsType<TcpConnectionInfo>(bed.Connection);
         Assert.Equal(TcpState.Established, info.State);
         // The peer's MSS (1400) minus the 12 bytes of timestamps each segment carries, or 1400: the engine's choice, but never more.
@@ -91,7 +91,7 @@ public sealed class HandshakeTests(ITestOutputHelper output)
         var bed = new TcpBed(output);
         bed.Peer.Port = 81;
         bed.Peer.RemotePort = 0;
-        Task<TcpStream> connect = bed.Start(async () => await bed.Tcp.ConnectAsync(new Ipv4Endpoint(ScriptedBed.PeerAddress, 81), CancellationToken.None));
+        Task<TcpStream> connect = bed.Start(async () => await bed.Tcp.ConnectAsync(new IpEndpoint(ScriptedBed.PeerAddress, 81), CancellationToken.None));
         CapturedSegment syn = bed.Peer.Expect(Syn);
         bed.Peer.Send(Rst | Ack, seq: 0, ack: syn.Seq + 1, window: 0);
         var e = Assert.Throws<TcpException>(() => bed.Complete(connect));
@@ -106,7 +106,7 @@ public sealed class HandshakeTests(ITestOutputHelper output)
         var bed = new TcpBed(output);
         bed.Peer.Port = 80;
         bed.Peer.RemotePort = 0;
-        Task<TcpStream> connect = bed.Start(async () => await bed.Tcp.ConnectAsync(new Ipv4Endpoint(ScriptedBed.PeerAddress, 80), CancellationToken.None));
+        Task<TcpStream> connect = bed.Start(async () => await bed.Tcp.ConnectAsync(new IpEndpoint(ScriptedBed.PeerAddress, 80), CancellationToken.None));
         CapturedSegment syn = bed.Peer.Expect(Syn, options: o => o.Timestamps is not null);
 
         // RFC 9293 3.5 figure 8: the peer's own SYN crosses ours. SYN-SENT + SYN -> SYN-RECEIVED, send SYN,ACK with our ISN.
@@ -134,7 +134,7 @@ public sealed class HandshakeTests(ITestOutputHelper output)
         var bed = new TcpBed(output, new TcpConnectionOptions { SynRetries = 3, ConnectTimeout = null });
         bed.Peer.Port = 80;
         bed.Peer.RemotePort = 0;
-        Task<TcpStream> connect = bed.Start(async () => await bed.Tcp.ConnectAsync(new Ipv4Endpoint(ScriptedBed.PeerAddress, 80), CancellationToken.None));
+        Task<TcpStream> connect = bed.Start(async () => await bed.Tcp.ConnectAsync(new IpEndpoint(ScriptedBed.PeerAddress, 80), CancellationToken.None));
         CapturedSegment syn = bed.Peer.Expect(Syn, at: TimeSpan.Zero);
         bed.Peer.Expect(Syn, seq: syn.Seq, at: TimeSpan.FromSeconds(1));
         bed.Peer.Expect(Syn, seq: syn.Seq, at: TimeSpan.FromSeconds(2));
@@ -153,7 +153,7 @@ public sealed class HandshakeTests(ITestOutputHelper output)
         var bed = new TcpBed(output, new TcpConnectionOptions { SynRetries = 6, ConnectTimeout = TimeSpan.FromSeconds(5) });
         bed.Peer.Port = 80;
         bed.Peer.RemotePort = 0;
-        Task<TcpStream> connect = bed.Start(async () => await bed.Tcp.ConnectAsync(new Ipv4Endpoint(ScriptedBed.PeerAddress, 80), CancellationToken.None));
+        Task<TcpStream> connect = bed.Start(async () => await bed.Tcp.ConnectAsync(new IpEndpoint(ScriptedBed.PeerAddress, 80), CancellationToken.None));
         CapturedSegment syn = bed.Peer.Expect(Syn, at: TimeSpan.Zero);
         bed.Peer.Expect(Syn, seq: syn.Seq, at: TimeSpan.FromSeconds(1));
         bed.Peer.Expect(Syn, seq: syn.Seq, at: TimeSpan.FromSeconds(2));
@@ -233,7 +233,7 @@ public sealed class HandshakeTests(ITestOutputHelper output)
         var bed = new TcpBed(output);
         bed.Peer.Port = 80;
         bed.Peer.RemotePort = 0;
-        Task<TcpStream> connect = bed.Start(async () => await bed.Tcp.ConnectAsync(new Ipv4Endpoint(ScriptedBed.PeerAddress, 80), CancellationToken.None));
+        Task<TcpStream> connect = bed.Start(async () => await bed.Tcp.ConnectAsync(new IpEndpoint(ScriptedBed.PeerAddress, 80), CancellationToken.None));
         CapturedSegment syn = bed.Peer.Expect(Syn);
 
         // RFC 9293 3.10.7.3: SEG.ACK =< ISS or > SND.NXT -> <SEQ=SEG.ACK><CTL=RST>, drop.
@@ -285,7 +285,7 @@ public sealed class HandshakeTests(ITestOutputHelper output)
         var bed = new TcpBed(output);
         bed.Peer.Port = 80;
         bed.Peer.RemotePort = 0;
-        Task<TcpStream> connect = bed.Start(async () => await bed.Tcp.ConnectAsync(new Ipv4Endpoint(ScriptedBed.PeerAddress, 80), CancellationToken.None));
+        Task<TcpStream> connect = bed.Start(async () => await bed.Tcp.ConnectAsync(new IpEndpoint(ScriptedBed.PeerAddress, 80), CancellationToken.None));
         bed.Peer.Expect(Syn);
         // RFC 1122 4.2.3.9: port unreachable is a hard error; in SYN-SENT the connect fails (as Linux does).
         bed.Peer.SendIcmpError(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.PortUnreachable, bed.Peer.LastExpected!);
@@ -300,7 +300,7 @@ public sealed class HandshakeTests(ITestOutputHelper output)
         var bed = new TcpBed(output);
         bed.Peer.Port = 80;
         bed.Peer.RemotePort = 0;
-        Task<TcpStream> connect = bed.Start(async () => await bed.Tcp.ConnectAsync(new Ipv4Endpoint(ScriptedBed.PeerAddress, 80), CancellationToken.None));
+        Task<TcpStream> connect = bed.Start(async () => await bed.Tcp.ConnectAsync(new IpEndpoint(ScriptedBed.PeerAddress, 80), CancellationToken.None));
         CapturedSegment syn = bed.Peer.Expect(Syn);
         // RFC 1122 4.2.3.9: net/host unreachable (codes 0, 1) are soft errors: TCP must not abort.
         bed.Peer.SendIcmpError(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.HostUnreachable, bed.Peer.LastExpected!);

@@ -26,7 +26,7 @@ public sealed class IcmpTests(ITestOutputHelper output)
         var bed = new TcpBed(output);
         bed.Peer.Port = 80;
         bed.Peer.RemotePort = 0;
-        Task<TcpStream> connect = bed.Start(async () => await bed.Tcp.ConnectAsync(new Ipv4Endpoint(ScriptedBed.PeerAddress, 80), CancellationToken.None));
+        Task<TcpStream> connect = bed.Start(async () => await bed.Tcp.ConnectAsync(new IpEndpoint(ScriptedBed.PeerAddress, 80), CancellationToken.None));
         CapturedSegment syn = bed.Peer.Expect(Syn, at: TimeSpan.Zero);
         CapturedPacket synPacket = bed.Peer.LastExpected!;
 
@@ -52,7 +52,7 @@ public sealed class IcmpTests(ITestOutputHelper output)
         var bed = new TcpBed(output);
         bed.Peer.Port = 80;
         bed.Peer.RemotePort = 0;
-        Task<TcpStream> connect = bed.Start(async () => await bed.Tcp.ConnectAsync(new Ipv4Endpoint(ScriptedBed.PeerAddress, 80), CancellationToken.None));
+        Task<TcpStream> connect = bed.Start(async () => await bed.Tcp.ConnectAsync(new IpEndpoint(ScriptedBed.PeerAddress, 80), CancellationToken.None));
         bed.Peer.Expect(Syn, at: TimeSpan.Zero);
         bed.Peer.SendIcmpError(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.PortUnreachable, bed.Peer.LastExpected!);
         var e = Assert.Throws<TcpException>(() => bed.Complete(connect));

@@ -61,7 +61,7 @@ internal sealed class TcpBed : ScriptedBed
     {
         Peer.Port = peerPort;
         Peer.RemotePort = 0;
-        Task<TcpStream> connect = Start(async () => await Tcp.ConnectAsync(new Ipv4Endpoint(PeerAddress, peerPort), options, null, CancellationToken.None));
+        Task<TcpStream> connect = Start(async () => await Tcp.ConnectAsync(new IpEndpoint(PeerAddress, peerPort), options, null, CancellationToken.None));
         CapturedSegment syn = Peer.Expect(Syn, ack: 0);
         TcpOptions reply = synAckOptions ?? ScriptedPeer.Options(mss: 1460, ws: 7, ts: syn.Options.Timestamps is { } ts ? (500, ts.TsVal) : null);
         Peer.Send(Syn | Ack, seq: PeerIss, ack: syn.Seq + 1, window: window, options: reply);

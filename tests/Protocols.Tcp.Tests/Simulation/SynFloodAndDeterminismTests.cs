@@ -79,7 +79,7 @@ public sealed class SynFloodAndDeterminismTests(ITestOutputHelper output)
             clients.Add(sim.Start(async () =>
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(100 + (500 * index)), sim.Clock);
-                using TcpStream c = await pair.TcpA.ConnectAsync(new Ipv4Endpoint(TcpPair.AddressB, 80), CancellationToken.None);
+                using TcpStream c = await pair.TcpA.ConnectAsync(new IpEndpoint(TcpPair.AddressB, 80), CancellationToken.None);
                 byte[] data = TcpPair.Data(10 * 1024, index);
                 Task send = TcpPair.SendAll(c, data);
                 (long bytes, byte[] sha) = await TcpPair.ReceiveAll(c);

@@ -97,7 +97,7 @@ internal sealed class TcpPair
         });
         Task<(long, byte[])> client = Sim.Start(async () =>
         {
-            using TcpStream c = await TcpA.ConnectAsync(new Ipv4Endpoint(AddressB, port), CancellationToken.None);
+            using TcpStream c = await TcpA.ConnectAsync(new IpEndpoint(AddressB, port), CancellationToken.None);
             Task send = SendAll(c, aToB);
             (long, byte[]) got = await ReceiveAll(c);
             await send;

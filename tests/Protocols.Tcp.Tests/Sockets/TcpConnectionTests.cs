@@ -45,10 +45,10 @@ public class TcpConnectionTests
         var net = new TcpSimulation(seed: 21, Lan);
         using TcpListener listener = net.TcpB.Listen(80);
         byte[] data = RandomNumberGenerator.GetBytes(100_000);
-        (byte[] echoed, Ipv4Endpoint local, Ipv4Endpoint remote, TcpState state) = net.Run(async () =>
+        (byte[] echoed, IpEndpoint local, IpEndpoint remote, TcpState state) = net.Run(async () =>
         {
             Task serve = EchoAsync(listener);
-            using TcpStream client = await net.TcpA.ConnectAsync(new Ipv4Endpoint(B, 80));
+            using TcpStream client = await net.TcpA.ConnectAsync(new IpEndpoint(B, 80));
             TcpState state = client.State;
             Task<byte[]> read = ReadToEndAsync(client);
             await client.WriteAsync(data);
@@ -62,7 +62,7 @@ public class TcpConnectionTests
         Assert.Equal(TcpState.Established, state);
         Assert.Equal(A, local.Address);
         Assert.InRange(local.Port, (ushort)32768, (ushort)60999);
-        Assert.Equal(new Ipv4Endpoint(B, 80), remote);
+        Assert.Equal(new IpEndpoint(B, 80), remote);
         Assert.Equal(1, net.TcpA.Counters.ActiveOpens);
         Assert.Equal(1, net.TcpB.Counters.PassiveOpens);
         Assert.Equal(0, net.TcpA.Counters.BadSegments + net.TcpB.Counters.BadSegments);
@@ -79,7 +79,7 @@ public class TcpConnectionTests
     public void A_SYN_to_a_port_nobody_listens_on_fails_with_ConnectionRefused()
     {
         var net = new TcpSimulation(seed: 22, Lan);
-        TcpException e = net.Run(() => Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(new Ipv4Endpoint(B, 9))));
+        TcpException e = net.Run(() => Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(new IpEndpoint(B, 9))));
         Assert.Equal(SocketError.ConnectionRefused, e.SocketErrorCode);
         Assert.Equal(SocketError.ConnectionRefused, Assert.IsType<SocketException>(e.InnerException).SocketErrorCode);
         Assert.Equal(1, net.TcpB.Counters.ResetsSent);
@@ -92,7 +92,7 @@ public class TcpConnectionTests
         // B has no TCP at all: its IP answers the SYN with ICMP protocol unreachable (RFC 1122
         // 3.2.2.1), a hard error in SYN-SENT (RFC 1122 4.2.3.9, as Linux).
         var net = new TcpSimulation(seed: 33, Lan, tcpOnB: false);
-        TcpException e = net.Run(() => Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(new Ipv4Endpoint(B, 80))));
+        TcpException e = net.Run(() => Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(new IpEndpoint(B, 80))));
         Assert.Equal(SocketError.ConnectionRefused, e.SocketErrorCode);
         Assert.Equal(1, net.TcpA.Counters[TcpCounter.IcmpErrors]);
         Assert.Equal(0, net.TcpA.ConnectionCount);
@@ -113,7 +113,7 @@ public class TcpConnectionTests
         net.InjectIcmpErrorTowardsA(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.HostUnreachable, 0, client.LocalEndPoint, client.RemoteEndPoint, router);
 
         // An error quoting a connection that does not exist is ignored.
-        net.InjectIcmpErrorTowardsA(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.PortUnreachable, 0, new Ipv4Endpoint(A, 1), client.RemoteEndPoint, router);
+        net.InjectIcmpErrorTowardsA(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.PortUnreachable, 0, new IpEndpoint(A, 1), client.RemoteEndPoint, router);
         net.Settle();
         // RFC 5927 4.1: both quote seq 1, not in [SND.UNA, SND.NXT) (nothing is in flight), so both are ignored
         // (the in-window cases are in Scripted/IcmpTests).
@@ -140,11 +140,11 @@ public class TcpConnectionTests
     {
         var net = new TcpSimulation(seed: 37, Lan);
         using TcpListener listener = net.TcpB.Listen(80);
-        var local = new Ipv4Endpoint(A, 40123);
+        var local = new IpEndpoint(A, 40123);
         TcpStream again = net.Run(async () =>
         {
             Task<TcpStream> accept = listener.AcceptAsync();
-            TcpStream client = await net.TcpA.ConnectAsync(new Ipv4Endpoint(B, 80), null, local);
+            TcpStream client = await net.TcpA.ConnectAsync(new IpEndpoint(B, 80), null, local);
             TcpStream server = await accept;
 
             // The server closes first: the server side keeps the 4-tuple in TIME_WAIT.
@@ -157,7 +157,7 @@ public class TcpConnectionTests
 
             // Same 4-tuple, a newer ISN and timestamp: TIME_WAIT gives way.
             accept = listener.AcceptAsync();
-            TcpStream again = await net.TcpA.ConnectAsync(new Ipv4Endpoint(B, 80), null, local);
+            TcpStream again = await net.TcpA.ConnectAsync(new IpEndpoint(B, 80), null, local);
             TcpStream second = await accept;
             await again.WriteAsync("again"u8.ToArray());
             var buffer = new byte[5];
@@ -219,7 +219,7 @@ public class TcpConnectionTests
         byte[] echoed = net.Run(async () =>
         {
             Task serve = EchoAsync(listener);
-            using TcpStream client = await net.TcpA.ConnectAsync(new Ipv4Endpoint(A, 80));
+            using TcpStream client = await net.TcpA.ConnectAsync(new IpEndpoint(A, 80));
             await client.WriteAsync(new byte[70_000]);
             client.CompleteWrites();
             byte[] echoed = await ReadToEndAsync(client);
@@ -234,7 +234,7 @@ public class TcpConnectionTests
     public void Connecting_without_a_route_fails_with_NetworkUnreachable()
     {
         var net = new TcpSimulation(seed: 23);
-        TcpException e = net.Run(() => Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(Ipv4Endpoint.Parse("192.0.2.1:80"))));
+        TcpException e = net.Run(() => Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(IpEndpoint.Parse("192.0.2.1:80"))));
         Assert.Equal(SocketError.NetworkUnreachable, e.SocketErrorCode);
     }
 
@@ -317,7 +317,7 @@ public class TcpConnectionTests
             async () =>
             {
                 DateTimeOffset start = net.Sim.Now;
-                TcpException e = await Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(new Ipv4Endpoint(B, 80), options, null));
+                TcpException e = await Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(new IpEndpoint(B, 80), options, null));
                 return (e, net.Sim.Now - start);
             },
             TimeSpan.FromMinutes(5));
@@ -337,7 +337,7 @@ public class TcpConnectionTests
         (TcpException e, TimeSpan took) = net.Run(async () =>
         {
             DateTimeOffset start = net.Sim.Now;
-            TcpException e = await Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(new Ipv4Endpoint(B, 80), options, null));
+            TcpException e = await Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(new IpEndpoint(B, 80), options, null));
             return (e, net.Sim.Now - start);
         });
         Assert.Equal(SocketError.TimedOut, e.SocketErrorCode);
@@ -355,7 +355,7 @@ public class TcpConnectionTests
         Task<TcpStream> connect = null!;
         net.Run(async () =>
         {
-            connect = net.TcpA.ConnectAsync(new Ipv4Endpoint(B, 80), cts.Token);
+            connect = net.TcpA.ConnectAsync(new IpEndpoint(B, 80), cts.Token);
             await Task.Delay(TimeSpan.FromMilliseconds(500), net.Sim.Clock);
             Assert.Equal(1, net.TcpA.ConnectionCount);
             cts.Cancel();
@@ -437,11 +437,11 @@ public class TcpConnectionTests
         IReadOnlyList<TcpConnectionInfo> atB = net.TcpB.GetConnections();
         Assert.Equal(2, atB.Count);
         Assert.Equal(TcpState.Listen, atB[0].State);
-        Assert.Equal(new Ipv4Endpoint(Ipv4Address.Any, 80), atB[0].Local);
+        Assert.Equal(new IpEndpoint(Ipv4Address.Any, 80), atB[0].Local);
         Assert.Equal(16, atB[0].SendQueue);
         TcpConnectionInfo row = atB[1];
         Assert.Equal(TcpState.Established, row.State);
-        Assert.Equal(new Ipv4Endpoint(B, 80), row.Local);
+        Assert.Equal(new IpEndpoint(B, 80), row.Local);
         Assert.Equal(client.LocalEndPoint, row.Remote);
         Assert.Equal(1000, row.ReceiveQueue);
         Assert.StartsWith("ESTAB 1000 0 10.0.0.2:80 10.0.0.1:", row.ToString());

@@ -67,7 +67,7 @@ public class TcpHostileInputTests
         byte[] got = net.Run(async () =>
         {
             Task<TcpStream> accept = listener.AcceptAsync();
-            using TcpStream c = await net.TcpA.ConnectAsync(new Ipv4Endpoint(TcpSimulation.AddressB, 80));
+            using TcpStream c = await net.TcpA.ConnectAsync(new IpEndpoint(TcpSimulation.AddressB, 80));
             using TcpStream s = await accept;
             await c.WriteAsync("still"u8.ToArray());
             var buffer = new byte[5];

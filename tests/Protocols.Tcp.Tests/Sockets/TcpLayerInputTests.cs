@@ -107,16 +107,16 @@ public class TcpLayerInputTests
         var net = new TcpSimulation(seed: 17);
         TcpListener any = net.TcpB.Listen(80);
         Assert.Equal(SocketError.AddressAlreadyInUse, Assert.Throws<TcpException>(() => net.TcpB.Listen(80)).SocketErrorCode);
-        TcpException e = Assert.Throws<TcpException>(() => net.TcpB.Listen(new Ipv4Endpoint(TcpSimulation.AddressB, 80)));
+        TcpException e = Assert.Throws<TcpException>(() => net.TcpB.Listen(new IpEndpoint(TcpSimulation.AddressB, 80)));
         Assert.Equal(SocketError.AddressAlreadyInUse, e.SocketErrorCode);
         Assert.Equal(SocketError.AddressAlreadyInUse, Assert.IsType<SocketException>(e.InnerException).SocketErrorCode);
-        Assert.Equal(SocketError.AddressNotAvailable, Assert.Throws<TcpException>(() => net.TcpB.Listen(new Ipv4Endpoint(TcpSimulation.AddressA, 81))).SocketErrorCode);
+        Assert.Equal(SocketError.AddressNotAvailable, Assert.Throws<TcpException>(() => net.TcpB.Listen(new IpEndpoint(TcpSimulation.AddressA, 81))).SocketErrorCode);
 
-        TcpListener other = net.TcpB.Listen(new Ipv4Endpoint(TcpSimulation.AddressB, 81), backlog: 7);
+        TcpListener other = net.TcpB.Listen(new IpEndpoint(TcpSimulation.AddressB, 81), backlog: 7);
         Assert.Equal(2, net.TcpB.ListenerCount);
         Assert.Equal(7, other.Backlog);
         any.Dispose();
-        using TcpListener again = net.TcpB.Listen(new Ipv4Endpoint(TcpSimulation.AddressB, 80));
+        using TcpListener again = net.TcpB.Listen(new IpEndpoint(TcpSimulation.AddressB, 80));
         other.Dispose();
         Assert.Equal(1, net.TcpB.ListenerCount);
         Assert.Throws<ObjectDisposedException>(() => { _ = other.AcceptAsync(); });
@@ -126,7 +126,7 @@ public class TcpLayerInputTests
     public void Invalid_connection_options_fail_Listen_and_ConnectAsync_at_once()
     {
         var net = new TcpSimulation(seed: 20);
-        var remote = new Ipv4Endpoint(TcpSimulation.AddressB, 80);
+        var remote = new IpEndpoint(TcpSimulation.AddressB, 80);
         Assert.Throws<ArgumentOutOfRangeException>(() => net.TcpB.Listen(80, options: TcpConnectionOptions.Default with { ReceiveBufferSize = 0 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => { _ = net.TcpA.ConnectAsync(remote, TcpConnectionOptions.Default with { SynRetries = -1 }, null); });
         Assert.Throws<ArgumentException>(() => { _ = net.TcpA.ConnectAsync(remote, TcpConnectionOptions.Default with { CongestionControl = "nope" }, null); });

@@ -24,13 +24,13 @@ public class TcpListenerTests
             // Four SYNs find room (the accept queue is empty); of the four completing ACKs, the last
             // two find the accept queue full and are dropped. The clients complete their handshakes
             // all the same (they got SYN-ACKs), as with Linux.
-            clients.AddRange(await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => net.TcpA.ConnectAsync(new Ipv4Endpoint(B, 80)))));
+            clients.AddRange(await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => net.TcpA.ConnectAsync(new IpEndpoint(B, 80)))));
             await Task.Delay(TimeSpan.FromMilliseconds(100), net.Sim.Clock);
             Assert.Equal(2, listener.PendingCount);
             Assert.Equal(2, net.TcpB.Counters.ListenOverflows);
 
             // While the queue stays full, a new SYN is dropped (Linux's tcp_conn_request).
-            fifth = net.TcpA.ConnectAsync(new Ipv4Endpoint(B, 80));
+            fifth = net.TcpA.ConnectAsync(new IpEndpoint(B, 80));
             await Task.Delay(TimeSpan.FromMilliseconds(100), net.Sim.Clock);
             Assert.False(fifth.IsCompleted);
         });
@@ -89,7 +89,7 @@ public class TcpListenerTests
         byte[] echoed = net.Run(async () =>
         {
             Task serve = TcpConnectionTests.EchoAsync(listener);
-            using TcpStream client = await net.TcpA.ConnectAsync(new Ipv4Endpoint(B, 80));
+            using TcpStream client = await net.TcpA.ConnectAsync(new IpEndpoint(B, 80));
             Task<byte[]> read = TcpConnectionTests.ReadToEndAsync(client);
             await client.WriteAsync(new byte[100_000]);
             client.CompleteWrites();
@@ -113,7 +113,7 @@ public class TcpListenerTests
         string reply = net.Run(async () =>
         {
             Task serve = TcpConnectionTests.EchoAsync(listener);
-            using TcpStream client = await net.TcpA.ConnectAsync(new Ipv4Endpoint(B, 80));
+            using TcpStream client = await net.TcpA.ConnectAsync(new IpEndpoint(B, 80));
             await client.WriteAsync("cookie"u8.ToArray());
             client.CompleteWrites();
             byte[] got = await TcpConnectionTests.ReadToEndAsync(client);
@@ -200,7 +200,7 @@ public class TcpListenerTests
             await Task.Delay(TimeSpan.FromMilliseconds(10), net.Sim.Clock);
             cts.Cancel();
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first);
-            TcpStream client = await net.TcpA.ConnectAsync(new Ipv4Endpoint(B, 80));
+            TcpStream client = await net.TcpA.ConnectAsync(new IpEndpoint(B, 80));
             TcpStream server = await listener.AcceptAsync();
             return (client, server);
         });
@@ -214,12 +214,12 @@ public class TcpListenerTests
         TcpListener listener = net.TcpB.Listen(80);
         (TcpException read, TcpException refused) = net.Run(async () =>
         {
-            TcpStream client = await net.TcpA.ConnectAsync(new Ipv4Endpoint(B, 80));
+            TcpStream client = await net.TcpA.ConnectAsync(new IpEndpoint(B, 80));
             await Task.Delay(TimeSpan.FromMilliseconds(10), net.Sim.Clock);
             Assert.Equal(1, listener.PendingCount);
             listener.Dispose();
             TcpException read = await Assert.ThrowsAsync<TcpException>(async () => _ = await client.ReadAsync(new byte[1]));
-            TcpException refused = await Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(new Ipv4Endpoint(B, 80)));
+            TcpException refused = await Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(new IpEndpoint(B, 80)));
             return (read, refused);
         });
         Assert.Equal(SocketError.ConnectionReset, read.SocketErrorCode);

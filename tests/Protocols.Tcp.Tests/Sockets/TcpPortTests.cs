@@ -23,13 +23,13 @@ public class TcpPortTests
             var streams = new List<TcpStream>();
             for (int i = 0; i < 4; i++)
             {
-                streams.Add(await net.TcpA.ConnectAsync(new Ipv4Endpoint(B, 80)));
+                streams.Add(await net.TcpA.ConnectAsync(new IpEndpoint(B, 80)));
             }
 
-            TcpException exhausted = await Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(new Ipv4Endpoint(B, 80)));
+            TcpException exhausted = await Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(new IpEndpoint(B, 80)));
 
             // Another destination has its own 4-tuples: the same ports are free for it.
-            TcpStream to81 = await net.TcpA.ConnectAsync(new Ipv4Endpoint(B, 81));
+            TcpStream to81 = await net.TcpA.ConnectAsync(new IpEndpoint(B, 81));
             return (streams, exhausted, to81);
         });
 
@@ -47,7 +47,7 @@ public class TcpPortTests
         net.Run(async () =>
         {
             Task<TcpStream> accept = listener.AcceptAsync();
-            TcpStream client = await net.TcpA.ConnectAsync(new Ipv4Endpoint(B, 80));
+            TcpStream client = await net.TcpA.ConnectAsync(new IpEndpoint(B, 80));
             TcpStream server = await accept;
 
             // A closes first, so A holds the 4-tuple in TIME_WAIT.
@@ -56,11 +56,11 @@ public class TcpPortTests
             server.Dispose();
             await Task.Delay(TimeSpan.FromMilliseconds(100), net.Sim.Clock);
             Assert.Equal(TcpState.TimeWait, Assert.Single(net.TcpA.GetConnections()).State);
-            TcpException busy = await Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(new Ipv4Endpoint(B, 80)));
+            TcpException busy = await Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(new IpEndpoint(B, 80)));
             Assert.Equal(SocketError.AddressNotAvailable, busy.SocketErrorCode);
 
             await Task.Delay(TimeSpan.FromSeconds(11), net.Sim.Clock);
-            using TcpStream again = await net.TcpA.ConnectAsync(new Ipv4Endpoint(B, 80));
+            using TcpStream again = await net.TcpA.ConnectAsync(new IpEndpoint(B, 80));
             Assert.Equal(50000, again.LocalEndPoint.Port);
         });
     }
@@ -72,12 +72,12 @@ public class TcpPortTests
         using TcpListener listener = net.TcpB.Listen(80, backlog: 16);
         net.Run(async () =>
         {
-            var local = new Ipv4Endpoint(TcpSimulation.AddressA, 40000);
-            using TcpStream first = await net.TcpA.ConnectAsync(new Ipv4Endpoint(B, 80), null, local);
+            var local = new IpEndpoint(TcpSimulation.AddressA, 40000);
+            using TcpStream first = await net.TcpA.ConnectAsync(new IpEndpoint(B, 80), null, local);
             Assert.Equal(local, first.LocalEndPoint);
-            TcpException e = await Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(new Ipv4Endpoint(B, 80), null, local));
+            TcpException e = await Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(new IpEndpoint(B, 80), null, local));
             Assert.Equal(SocketError.AddressAlreadyInUse, e.SocketErrorCode);
-            TcpException notOurs = await Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(new Ipv4Endpoint(B, 80), null, new Ipv4Endpoint(B, 1)));
+            TcpException notOurs = await Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(new IpEndpoint(B, 80), null, new IpEndpoint(B, 1)));
             Assert.Equal(SocketError.AddressNotAvailable, notOurs.SocketErrorCode);
         });
     }
@@ -91,8 +91,8 @@ public class TcpPortTests
         using TcpListener listener = net.TcpB.Listen(80, backlog: 16);
         ushort port = net.Run(async () =>
         {
-            using TcpStream c = await net.TcpA.ConnectAsync(new Ipv4Endpoint(B, 80));
-            await Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(new Ipv4Endpoint(B, 80)));
+            using TcpStream c = await net.TcpA.ConnectAsync(new IpEndpoint(B, 80));
+            await Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(new IpEndpoint(B, 80)));
             return c.LocalEndPoint.Port;
         });
         Assert.Equal(50001, port);

@@ -56,7 +56,7 @@ internal sealed class TcpSimulation
         Run(async () =>
         {
             Task<TcpStream> accept = listener.AcceptAsync();
-            TcpStream client = await TcpA.ConnectAsync(new Ipv4Endpoint(AddressB, listener.LocalEndPoint.Port), options, null);
+            TcpStream client = await TcpA.ConnectAsync(new IpEndpoint(AddressB, listener.LocalEndPoint.Port), options, null);
             TcpStream server = await accept;
             return (client, server);
         });
@@ -65,16 +65,16 @@ internal sealed class TcpSimulation
     /// Puts an ICMP error on the wire from B's side towards A, reported by <paramref name="reporter"/>
     /// and quoting a TCP segment from <paramref name="from"/> (on A) to <paramref name="to"/>.
     /// </summary>
-    public void InjectIcmpErrorTowardsA(IcmpType type, byte code, uint restOfHeader, Ipv4Endpoint from, Ipv4Endpoint to, Ipv4Address reporter)
+    public void InjectIcmpErrorTowardsA(IcmpType type, byte code, uint restOfHeader, IpEndpoint from, IpEndpoint to, Ipv4Address reporter)
     {
         var tcp = new byte[TcpHeader.FixedLength];
         new TcpOutgoingSegment { Seq = new SeqNum(1), Flags = TcpFlags.Ack, Window = 100 }.Write(tcp, new TcpFourTuple(from.Address, from.Port, to.Address, to.Port), default, default);
         var quoted = new byte[Ipv4Header.FixedLength + tcp.Length];
-        Ipv4Packet.Write(quoted, new Ipv4Header { Ttl = 64, Protocol = IpProtocol.Tcp, Identification = 7, Source = from.Address, Destination = to.Address, DontFragment = true }, [], tcp);
+        Ipv4Packet.Write(quoted, new Ipv4Header { Ttl = 64, Protocol = IpProtocol.Tcp, Identification = 7, Source = from.Address.ToIpv4(), Destination = to.Address.ToIpv4(), DontFragment = true }, [], tcp);
         var icmp = new byte[IcmpHeader.FixedLength + quoted.Length];
         int icmpLength = IcmpMessage.WriteError(icmp, type, code, restOfHeader, quoted);
         var packet = new byte[Ipv4Header.FixedLength + icmpLength];
-        int n = Ipv4Packet.Write(packet, new Ipv4Header { Ttl = 64, Protocol = IpProtocol.Icmp, Identification = 8, Source = reporter, Destination = from.Address }, [], icmp.AsSpan(0, icmpLength));
+        int n = Ipv4Packet.Write(packet, new Ipv4Header { Ttl = 64, Protocol = IpProtocol.Icmp, Identification = 8, Source = reporter, Destination = from.Address.ToIpv4() }, [], icmp.AsSpan(0, icmpLength));
         Assert.True(Link.B.TrySend(packet.AsSpan(0, n)));
     }
 

@@ -185,7 +185,7 @@ public class TcpStreamTests
             net.Run(async () =>
             {
                 Task<TcpStream> accept = listener.AcceptAsync();
-                using TcpStream client = await net.TcpA.ConnectAsync(new Ipv4Endpoint(TcpSimulation.AddressB, 80)).ConfigureAwait(false);
+                using TcpStream client = await net.TcpA.ConnectAsync(new IpEndpoint(TcpSimulation.AddressB, 80)).ConfigureAwait(false);
                 using TcpStream server = await accept.ConfigureAwait(false);
                 var data = new byte[200_000];
                 new Random(sim.Seed).NextBytes(data);

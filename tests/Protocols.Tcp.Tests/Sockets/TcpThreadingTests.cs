@@ -86,7 +86,7 @@ public sealed class TcpThreadingTests : IAsyncLifetime
 
         Task[] clients = Enumerable.Range(0, 8).Select(i => Task.Run(async () =>
         {
-            using TcpStream c = await _tcpA.ConnectAsync(new Ipv4Endpoint(B, 80)).WaitAsync(Timeout);
+            using TcpStream c = await _tcpA.ConnectAsync(new IpEndpoint(B, 80)).WaitAsync(Timeout);
             byte[] data = RandomNumberGenerator.GetBytes(1_000_000 + i);
 
             // The writer and the reader run on different threads at once.
@@ -115,7 +115,7 @@ public sealed class TcpThreadingTests : IAsyncLifetime
     {
         using TcpListener listener = _tcpB.Listen(81);
         Task<TcpStream> accept = listener.AcceptAsync();
-        using TcpStream client = await _tcpA.ConnectAsync(new Ipv4Endpoint(B, 81)).WaitAsync(Timeout);
+        using TcpStream client = await _tcpA.ConnectAsync(new IpEndpoint(B, 81)).WaitAsync(Timeout);
         using TcpStream server = await accept.WaitAsync(Timeout);
         const int Total = 200_000;
         Task writer = Task.Run(async () =>

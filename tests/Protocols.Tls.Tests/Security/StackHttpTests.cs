@@ -18,7 +18,7 @@ public sealed class StackHttpTests
     {
         await using var server = MiniHttpsServer.Start(TestCertificates.ServerOptions());
         var traces = new List<TlsConnectionTrace>();
-        var connected = new List<Ipv4Endpoint>();
+        var connected = new List<IpEndpoint>();
         using var client = new HttpClient(StackHttp.CreateHttpHandler(
             async (endpoint, ct) =>
             {
@@ -34,7 +34,7 @@ public sealed class StackHttpTests
             TestCertificates.TrustServer(),
             new StackHttpOptions
             {
-                Resolver = (name, _) => name == "server.test" ? ValueTask.FromResult(Ipv4Address.Parse("127.0.0.1")) : throw new HttpRequestException($"unknown {name}"),
+                Resolver = (name, _) => name == "server.test" ? ValueTask.FromResult<IpAddress>(Ipv4Address.Parse("127.0.0.1")) : throw new HttpRequestException($"unknown {name}"),
                 OnTlsConnection = t => { lock (traces) { traces.Add(t); } },
             }));
 
@@ -45,7 +45,7 @@ public sealed class StackHttpTests
             Assert.Equal((byte)(i % 251), body[i]);
         }
 
-        Assert.Equal(new Ipv4Endpoint(Ipv4Address.Parse("127.0.0.1"), (ushort)server.Port), Assert.Single(connected));
+        Assert.Equal(new IpEndpoint(Ipv4Address.Parse("127.0.0.1"), (ushort)server.Port), Assert.Single(connected));
         TlsConnectionTrace trace = Assert.Single(traces);
         Assert.Equal(TlsVersion.Tls13, trace.NegotiatedVersion);
         Assert.Equal("server.test", trace.ServerName);
@@ -68,6 +68,36 @@ public sealed class StackHttpTests
         Assert.IsType<AuthenticationException>(error.InnerException);
         HttpRequestException unresolved = await Assert.ThrowsAsync<HttpRequestException>(() => client.GetAsync(new Uri($"https://server.test:{server.Port}/")).WaitAsync(Limit));
         Assert.Contains("cannot resolve 'server.test'", unresolved.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_ipv6_literal_url_reaches_the_connect_function_as_an_ipv6_endpoint()
+    {
+        var connected = new List<IpEndpoint>();
+        using var client = new HttpClient(StackHttp.CreateHttpHandler(
+            (endpoint, ct) =>
+            {
+                lock (connected)
+                {
+                    connected.Add(endpoint);
+                }
+
+                return ValueTask.FromException<Stream>(new SocketException((int)SocketError.ConnectionRefused));
+            },
+            options: new StackHttpOptions { Resolver = (name, _) => ValueTask.FromResult(IpAddress.Parse("2001:db8::7")) }));
+        await Assert.ThrowsAsync<HttpRequestException>(() => client.GetAsync(new Uri("http://[2001:DB8::2]:8080/")).WaitAsync(Limit));
+        await Assert.ThrowsAsync<HttpRequestException>(() => client.GetAsync(new Uri("https://v6.test/")).WaitAsync(Limit));
+        Assert.Equal([IpEndpoint.Parse("[2001:db8::2]:8080"), IpEndpoint.Parse("[2001:db8::7]:443")], connected);
+    }
+
+    [Fact]
+    public async Task Over_a_stack_that_routes_ipv4_only_an_ipv6_url_fails_with_address_family_not_supported()
+    {
+        await using var pair = new StackPair(seed: 12);
+        using var client = new HttpClient(pair.Client.CreateHttpHandler());
+        HttpRequestException error = await Assert.ThrowsAsync<HttpRequestException>(() => client.GetAsync(new Uri("http://[2001:db8::2]/")).WaitAsync(Limit));
+        Protocols.Tcp.TcpException tcp = Assert.IsType<Protocols.Tcp.TcpException>(error.InnerException);
+        Assert.Equal(SocketError.AddressFamilyNotSupported, tcp.SocketErrorCode);
     }
 }
 

@@ -44,7 +44,7 @@ internal sealed class StackPair : IAsyncDisposable
 
     public TcpLayer ServerTcp { get; }
 
-    public Ipv4Endpoint ServerEndpoint(ushort port) => new(ServerAddress, port);
+    public IpEndpoint ServerEndpoint(ushort port) => new(ServerAddress, port);
 
     public async ValueTask DisposeAsync()
     {

@@ -159,7 +159,7 @@ public sealed class StackTlsTests
         TlsConnectionTrace? trace = null;
         using var http = new HttpClient(pair.Client.CreateHttpHandler(TestCertificates.TrustServer(), new StackHttpOptions
         {
-            Resolver = (name, _) => ValueTask.FromResult(name == "server.test" ? StackPair.ServerAddress : throw new HttpRequestException("unknown")),
+            Resolver = (name, _) => ValueTask.FromResult<IpAddress>(name == "server.test" ? StackPair.ServerAddress : throw new HttpRequestException("unknown")),
             OnTlsConnection = t => trace = t,
         }));
         byte[] body = await http.GetByteArrayAsync(new Uri("https://server.test/bytes/300000")).WaitAsync(Limit);

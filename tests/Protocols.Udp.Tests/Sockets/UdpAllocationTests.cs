@@ -19,7 +19,7 @@ public class UdpAllocationTests
         a.AddInterface(da, Ipv4Address.Parse("10.0.0.1"), 24);
         b.AddInterface(db, Ipv4Address.Parse("10.0.0.2"), 24);
         using var server = UdpSocket.Bind(b, 7);
-        using var client = UdpSocket.Connect(a, Ipv4Endpoint.Parse("10.0.0.2:7"));
+        using var client = UdpSocket.Connect(a, IpEndpoint.Parse("10.0.0.2:7"));
         var payload = new byte[512];
         var buffer = new byte[2048];
 

@@ -28,7 +28,7 @@ public sealed class UdpDeterminismTests
                 {
                     for (int i = 0; i < 40; i++)
                     {
-                        await socket.SendToAsync(new byte[] { tag, (byte)i }, new Ipv4Endpoint(UdpSimulation.AddressB, 7)).ConfigureAwait(false);
+                        await socket.SendToAsync(new byte[] { tag, (byte)i }, new IpEndpoint(UdpSimulation.AddressB, 7)).ConfigureAwait(false);
                         Assert.Equal(harness, Environment.CurrentManagedThreadId);
                     }
                 }

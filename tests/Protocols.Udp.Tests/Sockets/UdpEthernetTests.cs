@@ -26,18 +26,18 @@ public class UdpEthernetTests
         using var client = UdpSocket.Bind(hosts[0], 68);
         using var server1 = UdpSocket.Bind(hosts[1], 67);
         using var server2 = UdpSocket.Bind(hosts[2], 67);
-        using var unicastOnly = UdpSocket.Bind(hosts[2], new Ipv4Endpoint(Ipv4Address.Parse("192.168.1.3"), 69));
+        using var unicastOnly = UdpSocket.Bind(hosts[2], new IpEndpoint(Ipv4Address.Parse("192.168.1.3"), 69));
 
         // Unicast: the first send is queued behind ARP, then delivered.
         var buffer = new byte[32];
         UdpReceiveResult unicast = sim.RunUntilCompleted(
             async () =>
             {
-                await client.SendToAsync("hello"u8.ToArray(), Ipv4Endpoint.Parse("192.168.1.2:67"));
+                await client.SendToAsync("hello"u8.ToArray(), IpEndpoint.Parse("192.168.1.2:67"));
                 return await server1.ReceiveFromAsync(buffer);
             },
             Limit);
-        Assert.Equal(Ipv4Endpoint.Parse("192.168.1.1:68"), unicast.RemoteEndpoint);
+        Assert.Equal(IpEndpoint.Parse("192.168.1.1:68"), unicast.RemoteEndpoint);
         Assert.True(sim.Elapsed >= TimeSpan.FromMilliseconds(3), "request, reply and datagram each cross the segment"); // 1 ms per hop
 
         // Subnet broadcast: both wildcard sockets on port 67 get it, from the client's address.
@@ -46,7 +46,7 @@ public class UdpEthernetTests
             (UdpReceiveResult r1, UdpReceiveResult r2) = sim.RunUntilCompleted(
                 async () =>
                 {
-                    await client.SendToAsync("all"u8.ToArray(), new Ipv4Endpoint(broadcast, 67));
+                    await client.SendToAsync("all"u8.ToArray(), new IpEndpoint(broadcast, 67));
                     UdpReceiveResult a = await server1.ReceiveFromAsync(new byte[8]);
                     UdpReceiveResult b = await server2.ReceiveFromAsync(new byte[8]);
                     return (a, b);
@@ -54,7 +54,7 @@ public class UdpEthernetTests
                 Limit);
             Assert.Equal(broadcast, r1.LocalAddress);
             Assert.Equal(broadcast, r2.LocalAddress);
-            Assert.Equal(Ipv4Endpoint.Parse("192.168.1.1:68"), r2.RemoteEndpoint);
+            Assert.Equal(IpEndpoint.Parse("192.168.1.1:68"), r2.RemoteEndpoint);
         }
 
         // A broadcast to a port nobody listens on, and to one held only by a specific-address
@@ -62,8 +62,8 @@ public class UdpEthernetTests
         sim.RunUntilCompleted(
             async () =>
             {
-                await client.SendToAsync("x"u8.ToArray(), Ipv4Endpoint.Parse("192.168.1.255:9999"));
-                await client.SendToAsync("y"u8.ToArray(), Ipv4Endpoint.Parse("192.168.1.255:69"));
+                await client.SendToAsync("x"u8.ToArray(), IpEndpoint.Parse("192.168.1.255:9999"));
+                await client.SendToAsync("y"u8.ToArray(), IpEndpoint.Parse("192.168.1.255:69"));
             },
             Limit);
         sim.RunUntilIdle(TimeSpan.FromMinutes(5));
@@ -87,16 +87,16 @@ public class UdpEthernetTests
         peer1.AddInterface(b1, Ipv4Address.Parse("10.1.0.2"), 24);
         peer2.AddInterface(b2, Ipv4Address.Parse("10.2.0.2"), 24);
 
-        using var onFirst = UdpSocket.Bind(host, Ipv4Endpoint.Parse("10.1.0.1:53"));
-        using var onSecond = UdpSocket.Bind(host, Ipv4Endpoint.Parse("10.2.0.1:53")); // same port, other address
+        using var onFirst = UdpSocket.Bind(host, IpEndpoint.Parse("10.1.0.1:53"));
+        using var onSecond = UdpSocket.Bind(host, IpEndpoint.Parse("10.2.0.1:53")); // same port, other address
         using var p1 = UdpSocket.Bind(peer1);
         using var p2 = UdpSocket.Bind(peer2);
 
         (UdpReceiveResult r1, UdpReceiveResult r2) = sim.RunUntilCompleted(
             async () =>
             {
-                await p1.SendToAsync("one"u8.ToArray(), Ipv4Endpoint.Parse("10.1.0.1:53"));
-                await p2.SendToAsync("two"u8.ToArray(), Ipv4Endpoint.Parse("10.2.0.1:53"));
+                await p1.SendToAsync("one"u8.ToArray(), IpEndpoint.Parse("10.1.0.1:53"));
+                await p2.SendToAsync("two"u8.ToArray(), IpEndpoint.Parse("10.2.0.1:53"));
                 UdpReceiveResult x = await onFirst.ReceiveFromAsync(new byte[8]);
                 UdpReceiveResult y = await onSecond.ReceiveFromAsync(new byte[8]);
                 return (x, y);
@@ -113,7 +113,7 @@ public class UdpEthernetTests
                 return await p2.ReceiveFromAsync(new byte[8]);
             },
             Limit);
-        Assert.Equal(Ipv4Endpoint.Parse("10.2.0.1:53"), back.RemoteEndpoint);
+        Assert.Equal(IpEndpoint.Parse("10.2.0.1:53"), back.RemoteEndpoint);
         Assert.Equal(0, host.Udp().Counters.Snapshot().NoPorts);
     }
 }

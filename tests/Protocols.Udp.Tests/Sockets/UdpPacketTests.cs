@@ -6,8 +6,8 @@ namespace Protocols.Udp.Tests.Sockets;
 
 public class UdpPacketTests
 {
-    private static readonly Ipv4Endpoint Client = Ipv4Endpoint.Parse("10.0.0.1:53000");
-    private static readonly Ipv4Endpoint Server = Ipv4Endpoint.Parse("10.0.0.2:53");
+    private static readonly IpEndpoint Client = IpEndpoint.Parse("10.0.0.1:53000");
+    private static readonly IpEndpoint Server = IpEndpoint.Parse("10.0.0.2:53");
 
     [Fact]
     public void Writes_the_known_hello_datagram()
@@ -28,7 +28,7 @@ public class UdpPacketTests
             var buffer = new byte[payload.Length + 8];
             UdpPacket.Write(buffer, Client, Server, payload);
 
-            ushort naive = NaiveChecksum.Udp(Client.Address, Server.Address, buffer);
+            ushort naive = NaiveChecksum.Udp(Client.Address.ToIpv4(), Server.Address.ToIpv4(), buffer);
             ushort expected = naive == 0 ? (ushort)0xFFFF : naive;
             Assert.Equal(expected, BinaryPrimitives.ReadUInt16BigEndian(buffer.AsSpan(6)));
 
@@ -46,12 +46,12 @@ public class UdpPacketTests
         var payload = new byte[6] { 1, 2, 3, 4, 0, 0 };
         var probe = new byte[14];
         UdpPacket.Write(probe, Client, Server, payload, computeChecksum: false);
-        ushort sum = NaiveChecksum.Sum(Client.Address, Server.Address, probe);
+        ushort sum = NaiveChecksum.Sum(Client.Address.ToIpv4(), Server.Address.ToIpv4(), probe);
         BinaryPrimitives.WriteUInt16BigEndian(payload.AsSpan(4), (ushort)~sum);
 
         var buffer = new byte[14];
         UdpPacket.Write(buffer, Client, Server, payload);
-        Assert.Equal(0, NaiveChecksum.Udp(Client.Address, Server.Address, buffer));
+        Assert.Equal(0, NaiveChecksum.Udp(Client.Address.ToIpv4(), Server.Address.ToIpv4(), buffer));
         Assert.Equal(0xFFFF, BinaryPrimitives.ReadUInt16BigEndian(buffer.AsSpan(6)));
         Assert.Equal(UdpParseStatus.Valid, UdpPacket.Parse(buffer, Client.Address, Server.Address, false, out _));
     }
@@ -136,10 +136,10 @@ public class UdpPacketTests
     public void Endpoint_text_round_trips()
     {
         Assert.Equal("10.0.0.1:53000", Client.ToString());
-        Assert.Equal(Client, Ipv4Endpoint.Parse("10.0.0.1:53000"));
-        Assert.False(Ipv4Endpoint.TryParse("10.0.0.1", out _));
-        Assert.False(Ipv4Endpoint.TryParse("10.0.0.1:70000", out _));
-        Assert.False(Ipv4Endpoint.TryParse(":53", out _));
-        Assert.Throws<FormatException>(() => Ipv4Endpoint.Parse("nope"));
+        Assert.Equal(Client, IpEndpoint.Parse("10.0.0.1:53000"));
+        Assert.False(IpEndpoint.TryParse("10.0.0.1", out _));
+        Assert.False(IpEndpoint.TryParse("10.0.0.1:70000", out _));
+        Assert.False(IpEndpoint.TryParse(":53", out _));
+        Assert.Throws<FormatException>(() => IpEndpoint.Parse("nope"));
     }
 }

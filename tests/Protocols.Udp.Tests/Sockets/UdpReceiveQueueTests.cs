@@ -6,7 +6,7 @@ namespace Protocols.Udp.Tests.Sockets;
 
 public class UdpReceiveQueueTests
 {
-    private static readonly Ipv4Endpoint Peer = Ipv4Endpoint.Parse("10.0.0.1:4000");
+    private static readonly IpEndpoint Peer = IpEndpoint.Parse("10.0.0.1:4000");
     private static readonly Ipv4Address Local = Ipv4Address.Parse("10.0.0.2");
 
     [Fact]

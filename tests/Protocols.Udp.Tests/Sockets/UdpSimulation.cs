@@ -47,16 +47,16 @@ internal sealed class UdpSimulation
     /// Puts an ICMP error on the wire from B towards A, reported by <paramref name="reporter"/> and
     /// quoting a UDP datagram <paramref name="from"/> (on A) to <paramref name="to"/>.
     /// </summary>
-    public void InjectIcmpErrorTowardsA(IcmpType type, byte code, Ipv4Endpoint from, Ipv4Endpoint to, Ipv4Address reporter)
+    public void InjectIcmpErrorTowardsA(IcmpType type, byte code, IpEndpoint from, IpEndpoint to, Ipv4Address reporter)
     {
         var udp = new byte[12];
         UdpPacket.Write(udp, from, to, "quot"u8);
         var quoted = new byte[Ipv4Header.FixedLength + udp.Length];
-        Ipv4Packet.Write(quoted, new Ipv4Header { Ttl = 64, Protocol = IpProtocol.Udp, Identification = 7, Source = from.Address, Destination = to.Address }, [], udp);
+        Ipv4Packet.Write(quoted, new Ipv4Header { Ttl = 64, Protocol = IpProtocol.Udp, Identification = 7, Source = from.Address.ToIpv4(), Destination = to.Address.ToIpv4() }, [], udp);
         var icmp = new byte[IcmpHeader.FixedLength + quoted.Length];
         int icmpLength = IcmpMessage.WriteError(icmp, type, code, 0, quoted);
         var packet = new byte[Ipv4Header.FixedLength + icmpLength];
-        int n = Ipv4Packet.Write(packet, new Ipv4Header { Ttl = 64, Protocol = IpProtocol.Icmp, Identification = 8, Source = reporter, Destination = from.Address }, [], icmp.AsSpan(0, icmpLength));
+        int n = Ipv4Packet.Write(packet, new Ipv4Header { Ttl = 64, Protocol = IpProtocol.Icmp, Identification = 8, Source = reporter, Destination = from.Address.ToIpv4() }, [], icmp.AsSpan(0, icmpLength));
         Assert.True(Link.B.TrySend(packet.AsSpan(0, n)));
     }
 

@@ -23,7 +23,7 @@ public class UdpSocketTests
 
         (UdpReceiveResult atServer, byte[] request, UdpReceiveResult atClient, byte[] reply) = net.Run(async () =>
         {
-            await client.SendToAsync("ping"u8.ToArray(), new Ipv4Endpoint(B, 7));
+            await client.SendToAsync("ping"u8.ToArray(), new IpEndpoint(B, 7));
             var buffer = new byte[100];
             UdpReceiveResult r1 = await server.ReceiveFromAsync(buffer);
             byte[] got = buffer[..r1.BytesReceived];
@@ -34,11 +34,11 @@ public class UdpSocketTests
         });
 
         Assert.Equal("ping"u8.ToArray(), request);
-        Assert.Equal(new Ipv4Endpoint(A, client.LocalEndpoint.Port), atServer.RemoteEndpoint);
+        Assert.Equal(new IpEndpoint(A, client.LocalEndpoint.Port), atServer.RemoteEndpoint);
         Assert.Equal(B, atServer.LocalAddress);
         Assert.False(atServer.Truncated);
         Assert.Equal("pong!"u8.ToArray(), reply);
-        Assert.Equal(new Ipv4Endpoint(B, 7), atClient.RemoteEndpoint);
+        Assert.Equal(new IpEndpoint(B, 7), atClient.RemoteEndpoint);
 
         UdpCountersSnapshot a = net.UdpA.Counters.Snapshot(), b = net.UdpB.Counters.Snapshot();
         Assert.Equal((1, 1), (a.DatagramsSent, a.DatagramsReceived));
@@ -51,7 +51,7 @@ public class UdpSocketTests
     {
         var net = new UdpSimulation(seed: 2);
         using var server = UdpSocket.Bind(net.B, 9000);
-        using var client = UdpSocket.Connect(net.A, new Ipv4Endpoint(B, 9000));
+        using var client = UdpSocket.Connect(net.A, new IpEndpoint(B, 9000));
         net.Run(async () =>
         {
             for (byte i = 0; i < 5; i++)
@@ -85,7 +85,7 @@ public class UdpSocketTests
         using var client = UdpSocket.Bind(net.A);
         UdpReceiveResult r = net.Run(async () =>
         {
-            await client.SendToAsync(new byte[] { 1, 2, 3, 4, 5, 6 }, new Ipv4Endpoint(B, 9000));
+            await client.SendToAsync(new byte[] { 1, 2, 3, 4, 5, 6 }, new IpEndpoint(B, 9000));
             return await server.ReceiveFromAsync(new byte[4]);
         });
         Assert.Equal(4, r.BytesReceived);
@@ -134,16 +134,16 @@ public class UdpSocketTests
         UdpException e = Assert.Throws<UdpException>(() => UdpSocket.Bind(net.B, 53));
         Assert.Equal(UdpError.AddressInUse, e.Error);
         Assert.Equal(SocketError.AddressAlreadyInUse, e.SocketErrorCode);
-        Assert.Equal(UdpError.AddressInUse, Assert.Throws<UdpException>(() => UdpSocket.Bind(net.B, new Ipv4Endpoint(B, 53))).Error);
+        Assert.Equal(UdpError.AddressInUse, Assert.Throws<UdpException>(() => UdpSocket.Bind(net.B, new IpEndpoint(B, 53))).Error);
 
         // Another stack's port space is its own.
         using var elsewhere = UdpSocket.Bind(net.A, 53);
 
         // A specific address that is not the stack's cannot be bound.
-        Assert.Equal(UdpError.AddressNotAvailable, Assert.Throws<UdpException>(() => UdpSocket.Bind(net.B, new Ipv4Endpoint(A, 54))).Error);
+        Assert.Equal(UdpError.AddressNotAvailable, Assert.Throws<UdpException>(() => UdpSocket.Bind(net.B, new IpEndpoint(A, 54))).Error);
 
         // A specific address first blocks the wildcard.
-        using var specific = UdpSocket.Bind(net.B, new Ipv4Endpoint(B, 55));
+        using var specific = UdpSocket.Bind(net.B, new IpEndpoint(B, 55));
         Assert.Equal(B, specific.LocalEndpoint.Address);
         Assert.Equal(UdpError.AddressInUse, Assert.Throws<UdpException>(() => UdpSocket.Bind(net.B, 55)).Error);
     }
@@ -152,14 +152,14 @@ public class UdpSocketTests
     public void A_socket_bound_to_a_specific_address_sends_from_it_and_receives()
     {
         var net = new UdpSimulation(seed: 6);
-        using var server = UdpSocket.Bind(net.B, new Ipv4Endpoint(B, 700));
-        using var client = UdpSocket.Bind(net.A, new Ipv4Endpoint(A, 0));
+        using var server = UdpSocket.Bind(net.B, new IpEndpoint(B, 700));
+        using var client = UdpSocket.Bind(net.A, new IpEndpoint(A, 0));
         UdpReceiveResult r = net.Run(async () =>
         {
-            await client.SendToAsync(new byte[] { 9 }, new Ipv4Endpoint(B, 700));
+            await client.SendToAsync(new byte[] { 9 }, new IpEndpoint(B, 700));
             return await server.ReceiveFromAsync(new byte[4]);
         });
-        Assert.Equal(new Ipv4Endpoint(A, client.LocalEndpoint.Port), r.RemoteEndpoint);
+        Assert.Equal(new IpEndpoint(A, client.LocalEndpoint.Port), r.RemoteEndpoint);
     }
 
     [Fact]
@@ -169,13 +169,13 @@ public class UdpSocketTests
         using var server = UdpSocket.Bind(net.B, 5000);
         using var peer = UdpSocket.Bind(net.A, 1111);
         using var stranger = UdpSocket.Bind(net.A, 2222, new UdpSocketOptions { ReceiveIcmpErrors = true });
-        server.Connect(new Ipv4Endpoint(A, 1111));
-        Assert.Equal(new Ipv4Endpoint(A, 1111), server.RemoteEndpoint);
+        server.Connect(new IpEndpoint(A, 1111));
+        Assert.Equal(new IpEndpoint(A, 1111), server.RemoteEndpoint);
 
         (UdpReceiveResult got, byte[] data) = net.Run(async () =>
         {
-            await stranger.SendToAsync("not for you"u8.ToArray(), new Ipv4Endpoint(B, 5000));
-            await peer.SendToAsync("for you"u8.ToArray(), new Ipv4Endpoint(B, 5000));
+            await stranger.SendToAsync("not for you"u8.ToArray(), new IpEndpoint(B, 5000));
+            await peer.SendToAsync("for you"u8.ToArray(), new IpEndpoint(B, 5000));
             var buffer = new byte[64];
             UdpReceiveResult r = await server.ReceiveFromAsync(buffer);
             return (r, buffer[..r.BytesReceived]);
@@ -183,7 +183,7 @@ public class UdpSocketTests
         net.Settle();
 
         Assert.Equal("for you"u8.ToArray(), data);
-        Assert.Equal(new Ipv4Endpoint(A, 1111), got.RemoteEndpoint);
+        Assert.Equal(new IpEndpoint(A, 1111), got.RemoteEndpoint);
         UdpCountersSnapshot b = net.UdpB.Counters.Snapshot();
         Assert.Equal(1, b.DatagramsReceived);
         Assert.Equal(1, b.NoPorts); // the stranger's datagram found no socket that takes it...
@@ -192,7 +192,7 @@ public class UdpSocketTests
         // The stranger (IP_RECVERR-like option) sees the refusal.
         UdpException e = Assert.ThrowsAny<UdpException>(() => net.Run(async () => await stranger.ReceiveFromAsync(new byte[8])));
         Assert.Equal(UdpError.ConnectionRefused, e.Error);
-        Assert.Equal(new Ipv4Endpoint(B, 5000), e.RemoteEndpoint);
+        Assert.Equal(new IpEndpoint(B, 5000), e.RemoteEndpoint);
         Assert.Equal(B, e.ReportedBy);
 
         // Disconnected, the server takes datagrams from anyone again.
@@ -200,17 +200,17 @@ public class UdpSocketTests
         Assert.Null(server.RemoteEndpoint);
         UdpReceiveResult later = net.Run(async () =>
         {
-            await stranger.SendToAsync("now ok"u8.ToArray(), new Ipv4Endpoint(B, 5000));
+            await stranger.SendToAsync("now ok"u8.ToArray(), new IpEndpoint(B, 5000));
             return await server.ReceiveFromAsync(new byte[64]);
         });
-        Assert.Equal(new Ipv4Endpoint(A, 2222), later.RemoteEndpoint);
+        Assert.Equal(new IpEndpoint(A, 2222), later.RemoteEndpoint);
     }
 
     [Fact]
     public void Port_unreachable_is_sent_for_an_unbound_port_and_a_connected_sender_sees_connection_refused()
     {
         var net = new UdpSimulation(seed: 8);
-        using var client = UdpSocket.Connect(net.A, new Ipv4Endpoint(B, 4444));
+        using var client = UdpSocket.Connect(net.A, new IpEndpoint(B, 4444));
         Task<UdpReceiveResult> pending = net.Sim.Start(async () => await client.ReceiveFromAsync(new byte[16]));
         net.Run(async () => await client.SendAsync("anyone?"u8.ToArray()));
         net.Sim.RunUntil(() => pending.IsCompleted, UdpSimulation.Limit);
@@ -218,7 +218,7 @@ public class UdpSocketTests
         UdpException e = Assert.Throws<UdpException>(() => pending.GetAwaiter().GetResult());
         Assert.Equal(UdpError.ConnectionRefused, e.Error);
         Assert.Equal(SocketError.ConnectionRefused, e.SocketErrorCode);
-        Assert.Equal(new Ipv4Endpoint(B, 4444), e.RemoteEndpoint);
+        Assert.Equal(new IpEndpoint(B, 4444), e.RemoteEndpoint);
         Assert.Equal(1, net.UdpB.Counters.Snapshot().NoPorts);
         Assert.Equal(1, net.B.Counters.Snapshot().IcmpOutOf(IcmpType.DestinationUnreachable));
         Assert.Equal(1, net.UdpA.Counters.Snapshot().IcmpErrorsReceived);
@@ -232,7 +232,7 @@ public class UdpSocketTests
     public void A_refusal_that_arrives_with_no_receive_waiting_fails_the_next_send_or_receive()
     {
         var net = new UdpSimulation(seed: 9);
-        using var client = UdpSocket.Connect(net.A, new Ipv4Endpoint(B, 4444));
+        using var client = UdpSocket.Connect(net.A, new IpEndpoint(B, 4444));
         net.Run(async () => await client.SendAsync("x"u8.ToArray()));
         net.Settle();
         Assert.Equal(1, net.UdpA.Counters.Snapshot().IcmpErrorsReceived);
@@ -247,12 +247,12 @@ public class UdpSocketTests
     {
         var net = new UdpSimulation(seed: 28);
         using var sink = UdpSocket.Bind(net.B, 5555);
-        using var client = UdpSocket.Connect(net.A, new Ipv4Endpoint(B, 4444));
+        using var client = UdpSocket.Connect(net.A, new IpEndpoint(B, 4444));
         net.Run(async () => await client.SendAsync("x"u8.ToArray()));
         net.Settle();
         Assert.Equal(1, net.UdpA.Counters.Snapshot().IcmpErrorsReceived);
 
-        client.Connect(new Ipv4Endpoint(B, 5555));
+        client.Connect(new IpEndpoint(B, 5555));
         UdpReceiveResult r = net.Run(async () =>
         {
             await client.SendAsync("y"u8.ToArray());
@@ -267,15 +267,15 @@ public class UdpSocketTests
         var net = new UdpSimulation(seed: 10);
         using var client = UdpSocket.Bind(net.A);
         using var server = UdpSocket.Bind(net.B, 6000);
-        net.Run(async () => await client.SendToAsync("lost"u8.ToArray(), new Ipv4Endpoint(B, 4444)));
+        net.Run(async () => await client.SendToAsync("lost"u8.ToArray(), new IpEndpoint(B, 4444)));
         net.Settle();
         Assert.Equal(1, net.UdpA.Counters.Snapshot().IcmpErrorsReceived);
 
         // The next exchange works: the refusal about another peer was not turned into an error.
         UdpReceiveResult r = net.Run(async () =>
         {
-            await client.SendToAsync("hi"u8.ToArray(), new Ipv4Endpoint(B, 6000));
-            await server.SendToAsync("hello"u8.ToArray(), new Ipv4Endpoint(A, client.LocalEndpoint.Port));
+            await client.SendToAsync("hi"u8.ToArray(), new IpEndpoint(B, 6000));
+            await server.SendToAsync("hello"u8.ToArray(), new IpEndpoint(A, client.LocalEndpoint.Port));
             return await client.ReceiveFromAsync(new byte[16]);
         });
         Assert.Equal(5, r.BytesReceived);
@@ -285,15 +285,15 @@ public class UdpSocketTests
     public void Soft_icmp_errors_are_reported_only_when_asked_for()
     {
         var net = new UdpSimulation(seed: 27);
-        var peer = new Ipv4Endpoint(B, 4444);
+        var peer = new IpEndpoint(B, 4444);
         using var sink = UdpSocket.Bind(net.B, 4444); // the real peer takes what is sent
         using var plain = UdpSocket.Connect(net.A, peer);
         using var recverr = UdpSocket.Connect(net.A, peer, new UdpSocketOptions { ReceiveIcmpErrors = true });
         Ipv4Address router = Ipv4Address.Parse("10.0.0.254");
         foreach (UdpSocket s in new[] { plain, recverr })
         {
-            net.InjectIcmpErrorTowardsA(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.HostUnreachable, new Ipv4Endpoint(A, s.LocalEndpoint.Port), peer, router);
-            net.InjectIcmpErrorTowardsA(IcmpType.TimeExceeded, 0, new Ipv4Endpoint(A, s.LocalEndpoint.Port), peer, router);
+            net.InjectIcmpErrorTowardsA(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.HostUnreachable, new IpEndpoint(A, s.LocalEndpoint.Port), peer, router);
+            net.InjectIcmpErrorTowardsA(IcmpType.TimeExceeded, 0, new IpEndpoint(A, s.LocalEndpoint.Port), peer, router);
         }
 
         net.Settle();
@@ -310,7 +310,7 @@ public class UdpSocketTests
         Assert.Equal(peer, e.RemoteEndpoint);
 
         // A hard error about another peer does not fail a connected socket either.
-        net.InjectIcmpErrorTowardsA(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.PortUnreachable, new Ipv4Endpoint(A, plain.LocalEndpoint.Port), new Ipv4Endpoint(B, 5555), B);
+        net.InjectIcmpErrorTowardsA(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.PortUnreachable, new IpEndpoint(A, plain.LocalEndpoint.Port), new IpEndpoint(B, 5555), B);
         net.Settle();
         net.Run(async () => await plain.SendAsync("y"u8.ToArray()));
         Assert.Equal(2, net.UdpA.Counters.Snapshot().DatagramsSent);
@@ -321,7 +321,7 @@ public class UdpSocketTests
     {
         var net = new UdpSimulation(seed: 11);
         var datagram = new byte[12];
-        UdpPacket.Write(datagram, new Ipv4Endpoint(A, 68), new Ipv4Endpoint(Ipv4Address.Broadcast, 67), "dhcp"u8);
+        UdpPacket.Write(datagram, new IpEndpoint(A, 68), new IpEndpoint(Ipv4Address.Broadcast, 67), "dhcp"u8);
         net.InjectTowardsB(datagram, destination: Ipv4Address.Broadcast);
         net.Settle();
 
@@ -337,7 +337,7 @@ public class UdpSocketTests
         var net = new UdpSimulation(seed: 12);
         using var server = UdpSocket.Bind(net.B, 67);
         var datagram = new byte[12];
-        UdpPacket.Write(datagram, new Ipv4Endpoint(A, 68), new Ipv4Endpoint(Ipv4Address.Broadcast, 67), "dhcp"u8);
+        UdpPacket.Write(datagram, new IpEndpoint(A, 68), new IpEndpoint(Ipv4Address.Broadcast, 67), "dhcp"u8);
         net.InjectTowardsB(datagram, destination: Ipv4Address.Broadcast);
         UdpReceiveResult r = net.Run(async () => await server.ReceiveFromAsync(new byte[16]));
         Assert.Equal(Ipv4Address.Broadcast, r.LocalAddress);
@@ -350,7 +350,7 @@ public class UdpSocketTests
         var net = new UdpSimulation(seed: 13);
         using var server = UdpSocket.Bind(net.B, 8000);
         var datagram = new byte[13];
-        UdpPacket.Write(datagram, new Ipv4Endpoint(A, 1234), new Ipv4Endpoint(B, 8000), "hello"u8, computeChecksum: false);
+        UdpPacket.Write(datagram, new IpEndpoint(A, 1234), new IpEndpoint(B, 8000), "hello"u8, computeChecksum: false);
         Assert.Equal(0, BinaryPrimitives.ReadUInt16BigEndian(datagram.AsSpan(6)));
         net.InjectTowardsB(datagram);
 
@@ -368,7 +368,7 @@ public class UdpSocketTests
         using var client = UdpSocket.Bind(net.A, 0, new UdpSocketOptions { ComputeChecksums = false });
         UdpReceiveResult r = net.Run(async () =>
         {
-            await client.SendToAsync("plain"u8.ToArray(), new Ipv4Endpoint(B, 8000));
+            await client.SendToAsync("plain"u8.ToArray(), new IpEndpoint(B, 8000));
             return await server.ReceiveFromAsync(new byte[16]);
         });
         Assert.Equal(5, r.BytesReceived);
@@ -380,13 +380,13 @@ public class UdpSocketTests
         var net = new UdpSimulation(seed: 15);
         using var server = UdpSocket.Bind(net.B, 8000);
         var datagram = new byte[13];
-        UdpPacket.Write(datagram, new Ipv4Endpoint(A, 1234), new Ipv4Endpoint(B, 8000), "hello"u8);
+        UdpPacket.Write(datagram, new IpEndpoint(A, 1234), new IpEndpoint(B, 8000), "hello"u8);
         datagram[10] ^= 0x20; // corrupt the data after the checksum was computed
         net.InjectTowardsB(datagram);
 
         // The same corruption to an unbound port: still only a checksum error, no port unreachable.
         var unbound = new byte[13];
-        UdpPacket.Write(unbound, new Ipv4Endpoint(A, 1234), new Ipv4Endpoint(B, 8001), "hello"u8);
+        UdpPacket.Write(unbound, new IpEndpoint(A, 1234), new IpEndpoint(B, 8001), "hello"u8);
         unbound[10] ^= 0x20;
         net.InjectTowardsB(unbound);
         net.Settle();
@@ -414,7 +414,7 @@ public class UdpSocketTests
         var net = new UdpSimulation(seed: 16);
         using var server = UdpSocket.Bind(net.B, 8000);
         var datagram = new byte[13];
-        UdpPacket.Write(datagram, new Ipv4Endpoint(A, 1234), new Ipv4Endpoint(B, 8000), "hello"u8);
+        UdpPacket.Write(datagram, new IpEndpoint(A, 1234), new IpEndpoint(B, 8000), "hello"u8);
         BinaryPrimitives.WriteUInt16BigEndian(datagram.AsSpan(4), 40); // length beyond the IP payload
         net.InjectTowardsB(datagram);
         net.InjectTowardsB(datagram.AsSpan(0, 6)); // shorter than a header
@@ -437,8 +437,8 @@ public class UdpSocketTests
         {
             for (int i = 0; i < 10; i++)
             {
-                await client.SendToAsync(new byte[] { (byte)i }, new Ipv4Endpoint(B, 8000));
-                await client.SendToAsync(new byte[1000], new Ipv4Endpoint(B, 8001));
+                await client.SendToAsync(new byte[] { (byte)i }, new IpEndpoint(B, 8000));
+                await client.SendToAsync(new byte[1000], new IpEndpoint(B, 8001));
             }
         });
         net.Settle();
@@ -484,7 +484,7 @@ public class UdpSocketTests
         var buffer = new byte[16];
         UdpReceiveResult r = net.Run(async () =>
         {
-            await client.SendToAsync("after"u8.ToArray(), new Ipv4Endpoint(B, 8000));
+            await client.SendToAsync("after"u8.ToArray(), new IpEndpoint(B, 8000));
             return await server.ReceiveFromAsync(buffer);
         });
         Assert.Equal("after"u8.ToArray(), buffer[..r.BytesReceived]);
@@ -530,10 +530,10 @@ public class UdpSocketTests
         net.Sim.RunUntil(() => waiting.IsCompleted, UdpSimulation.Limit);
         Assert.IsType<ObjectDisposedException>(waiting.Exception?.InnerException);
         Assert.True(server.ReceiveFromAsync(new byte[1]).IsFaulted);
-        Assert.True(server.SendToAsync(new byte[1], new Ipv4Endpoint(A, 9)).IsFaulted);
+        Assert.True(server.SendToAsync(new byte[1], new IpEndpoint(A, 9)).IsFaulted);
 
         using var client = UdpSocket.Bind(net.A);
-        net.Run(async () => await client.SendToAsync("x"u8.ToArray(), new Ipv4Endpoint(B, 8000)));
+        net.Run(async () => await client.SendToAsync("x"u8.ToArray(), new IpEndpoint(B, 8000)));
         net.Settle();
         Assert.Equal(1, net.UdpB.Counters.Snapshot().NoPorts);
 
@@ -555,7 +555,7 @@ public class UdpSocketTests
         var buffer = new byte[70000];
         UdpReceiveResult r = net.Run(async () =>
         {
-            await client.SendToAsync(payload, new Ipv4Endpoint(B, 8000));
+            await client.SendToAsync(payload, new IpEndpoint(B, 8000));
             return await server.ReceiveFromAsync(buffer);
         });
 
@@ -576,19 +576,19 @@ public class UdpSocketTests
         UdpException notConnected = Assert.ThrowsAny<UdpException>(() => net.Run(async () => await socket.SendAsync(new byte[1])));
         Assert.Equal(UdpError.DestinationAddressRequired, notConnected.Error);
 
-        UdpException tooBig = Assert.ThrowsAny<UdpException>(() => net.Run(async () => await socket.SendToAsync(new byte[65508], new Ipv4Endpoint(B, 9))));
+        UdpException tooBig = Assert.ThrowsAny<UdpException>(() => net.Run(async () => await socket.SendToAsync(new byte[65508], new IpEndpoint(B, 9))));
         Assert.Equal(UdpError.MessageTooBig, tooBig.Error);
 
-        UdpException noRoute = Assert.ThrowsAny<UdpException>(() => net.Run(async () => await socket.SendToAsync(new byte[1], new Ipv4Endpoint(Ipv4Address.Parse("192.0.2.1"), 9))));
+        UdpException noRoute = Assert.ThrowsAny<UdpException>(() => net.Run(async () => await socket.SendToAsync(new byte[1], new IpEndpoint(Ipv4Address.Parse("192.0.2.1"), 9))));
         Assert.Equal(UdpError.NetworkUnreachable, noRoute.Error);
 
-        Assert.Equal(UdpError.InvalidArgument, Assert.Throws<UdpException>(() => socket.Connect(new Ipv4Endpoint(B, 0))).Error);
-        Assert.True(socket.SendToAsync(new byte[1], new Ipv4Endpoint(Ipv4Address.Any, 9)).IsFaulted);
+        Assert.Equal(UdpError.InvalidArgument, Assert.Throws<UdpException>(() => socket.Connect(new IpEndpoint(B, 0))).Error);
+        Assert.True(socket.SendToAsync(new byte[1], new IpEndpoint(Ipv4Address.Any, 9)).IsFaulted);
 
         using var df = UdpSocket.Bind(net.A, 0, new UdpSocketOptions { DontFragment = true });
-        UdpException dfTooBig = Assert.ThrowsAny<UdpException>(() => net.Run(async () => await df.SendToAsync(new byte[1473], new Ipv4Endpoint(B, 9))));
+        UdpException dfTooBig = Assert.ThrowsAny<UdpException>(() => net.Run(async () => await df.SendToAsync(new byte[1473], new IpEndpoint(B, 9))));
         Assert.Equal(UdpError.MessageTooBig, dfTooBig.Error);
-        net.Run(async () => await df.SendToAsync(new byte[1472], new Ipv4Endpoint(B, 9))); // exactly the MTU fits
+        net.Run(async () => await df.SendToAsync(new byte[1472], new IpEndpoint(B, 9))); // exactly the MTU fits
 
         Assert.True(net.UdpA.Counters.Snapshot().SendErrors >= 2);
     }
@@ -601,7 +601,7 @@ public class UdpSocketTests
         NetworkStack stack = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = 29 }), s => s.Poll(), s => s.NextDeadline);
         stack.AddInterface(near, A, 24);
         using var client = UdpSocket.Bind(stack, 0, new UdpSocketOptions { Ttl = 3, TypeOfService = 0xb8 });
-        sim.RunUntilCompleted(async () => await client.SendToAsync(new byte[4], new Ipv4Endpoint(B, 9)), UdpSimulation.Limit);
+        sim.RunUntilCompleted(async () => await client.SendToAsync(new byte[4], new IpEndpoint(B, 9)), UdpSimulation.Limit);
         sim.RunUntilIdle();
 
         byte[]? frame = null;
@@ -620,7 +620,7 @@ public class UdpSocketTests
         var net = new UdpSimulation(seed: 22);
         using var socket = UdpSocket.Bind(net.A);
         using var cts = new CancellationTokenSource();
-        ValueTask send = socket.SendToAsync(new byte[10], new Ipv4Endpoint(B, 9), cts.Token);
+        ValueTask send = socket.SendToAsync(new byte[10], new IpEndpoint(B, 9), cts.Token);
         cts.Cancel(); // before the stack polled
         Assert.True(send.IsCanceled);
         net.Settle();
@@ -648,8 +648,8 @@ public class UdpSocketTests
         using var client = UdpSocket.Bind(net.A);
         net.Run(async () =>
         {
-            await client.SendToAsync(new byte[3], new Ipv4Endpoint(B, 8000));
-            await client.SendToAsync(new byte[3], new Ipv4Endpoint(B, 8001));
+            await client.SendToAsync(new byte[3], new IpEndpoint(B, 8000));
+            await client.SendToAsync(new byte[3], new IpEndpoint(B, 8001));
             await server.ReceiveFromAsync(new byte[3]);
         });
         net.Settle();
@@ -687,15 +687,15 @@ public class UdpSocketTests
         var net = new UdpSimulation(seed: 26);
         using var open = UdpSocket.Bind(net.B, 7, new UdpSocketOptions { ReceiveQueueDatagrams = 16 });
         using var connected = UdpSocket.Bind(net.B, 8);
-        connected.Connect(new Ipv4Endpoint(A, 1));
+        connected.Connect(new IpEndpoint(A, 1));
         var random = new Random(26);
         var datagram = new byte[600];
         const int Count = 20_000;
         for (int i = 0; i < Count; i++)
         {
             int payload = random.Next(0, 64);
-            var from = new Ipv4Endpoint(A, (ushort)random.Next(0, 4));
-            var to = new Ipv4Endpoint(B, (ushort)random.Next(5, 11));
+            var from = new IpEndpoint(A, (ushort)random.Next(0, 4));
+            var to = new IpEndpoint(B, (ushort)random.Next(5, 11));
             int length = UdpPacket.Write(datagram, from, to, new byte[payload], computeChecksum: random.Next(4) != 0);
             switch (random.Next(4))
             {
@@ -737,7 +737,7 @@ public class UdpSocketTests
         using var fresh = UdpSocket.Bind(net.B, 9000);
         UdpReceiveResult r = net.Run(async () =>
         {
-            await client.SendToAsync("alive?"u8.ToArray(), new Ipv4Endpoint(B, 9000));
+            await client.SendToAsync("alive?"u8.ToArray(), new IpEndpoint(B, 9000));
             return await fresh.ReceiveFromAsync(new byte[16]);
         });
         Assert.Equal(6, r.BytesReceived);
@@ -780,7 +780,7 @@ public class UdpSocketTests
             {
                 for (int i = 0; i < 200; i++)
                 {
-                    await client.SendToAsync(BitConverter.GetBytes(i), new Ipv4Endpoint(B, 9));
+                    await client.SendToAsync(BitConverter.GetBytes(i), new IpEndpoint(B, 9));
                     await Task.Delay(TimeSpan.FromMilliseconds(1), sim.Clock);
                 }
             },

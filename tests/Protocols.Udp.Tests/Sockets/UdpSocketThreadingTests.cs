@@ -67,7 +67,7 @@ public sealed class UdpSocketThreadingTests : IAsyncLifetime
         const int Clients = 4, RoundTrips = 500;
         Task[] clients = Enumerable.Range(0, Clients).Select(c => Task.Run(async () =>
         {
-            using var client = UdpSocket.Connect(_a, new Ipv4Endpoint(B, 7));
+            using var client = UdpSocket.Connect(_a, new IpEndpoint(B, 7));
             var request = new byte[64];
             var reply = new byte[64];
             for (int i = 0; i < RoundTrips; i++)
@@ -102,7 +102,7 @@ public sealed class UdpSocketThreadingTests : IAsyncLifetime
             for (int i = 0; i < Count; i++)
             {
                 BitConverter.TryWriteBytes(data, i);
-                await sender.SendToAsync(data, new Ipv4Endpoint(B, 9), _stop.Token);
+                await sender.SendToAsync(data, new IpEndpoint(B, 9), _stop.Token);
                 if (i % 50 == 0)
                 {
                     await Task.Yield();
