@@ -206,7 +206,7 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
         using var dir = new TempDir();
         string sha = dir.WriteRandomFile("in.bin", 8 << 20);
         KernelTools.AddRandomLoss(peer.Router, dir, 3);
-        string device = medium == "tun" ? "ptun0" : "pveth1";
+        string device = medium.StartsWith("tun", StringComparison.Ordinal) ? "ptun0" : "pveth1";
         var clock = Stopwatch.StartNew();
         using (PacketCapture capture = PacketCapture.Start(peer.Router, device, dir["sack.pcap"], $"tcp port {EchoPort}"))
         {
