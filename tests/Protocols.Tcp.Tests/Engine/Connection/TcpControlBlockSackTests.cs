@@ -199,14 +199,8 @@ public class TcpControlBlockSackTests
     [Fact]
     public void A_single_loss_is_repaired_by_one_fast_retransmit()
     {
-        var wire = new EngineWire();
-        wire.Connect();
-        int mss = wire.A.Mss; // 1448: timestamps take 12 bytes of 1460
-        SeqNum first = wire.A.SndNxt;
-        bool dropped = false;
-        wire.Filter = s => s.FromA && s.Seq == (first + (20 * mss)).Value && !dropped && (dropped = true) ? WireAction.Drop : WireAction.Deliver;
-        byte[] data = EngineWire.Pattern(200 * mss);
-        Assert.Equal(data, wire.Transfer(wire.A, wire.B!, data));
+        (EngineWire wire, HashSet<int> dropped) = DropFirstCopies(segments: 200, lose: i => i == 20);
+        Assert.Single(dropped);
         Assert.Equal(1, wire.CountersA.SegmentsRetransmitted);
         Assert.Equal(1, wire.CountersA[TcpCounter.SackRecoveries]);
         Assert.Equal(0, wire.CountersA.Timeouts);
@@ -215,18 +209,7 @@ public class TcpControlBlockSackTests
     [Fact]
     public void A_burst_loss_is_repaired_in_one_episode()
     {
-        var wire = new EngineWire();
-        wire.Connect();
-        int mss = wire.A.Mss; // 1448: timestamps take 12 bytes of 1460
-        SeqNum first = wire.A.SndNxt;
-        var dropped = new HashSet<uint>();
-        wire.Filter = s =>
-        {
-            int index = (new SeqNum(s.Seq) - first) / mss;
-            return s.FromA && s.Payload.Length > 0 && index is >= 30 and < 36 && dropped.Add(s.Seq) ? WireAction.Drop : WireAction.Deliver;
-        };
-        byte[] data = EngineWire.Pattern(200 * mss);
-        Assert.Equal(data, wire.Transfer(wire.A, wire.B!, data));
+        (EngineWire wire, HashSet<int> dropped) = DropFirstCopies(segments: 200, lose: i => i is >= 30 and < 36);
         Assert.Equal(6, dropped.Count);
         Assert.Equal(6, wire.CountersA.SegmentsRetransmitted);
         Assert.Equal(1, wire.CountersA[TcpCounter.SackRecoveries]);
@@ -236,18 +219,7 @@ public class TcpControlBlockSackTests
     [Fact]
     public void A_tail_loss_is_found_by_the_loss_probe_not_the_timeout()
     {
-        var wire = new EngineWire();
-        wire.Connect();
-        int mss = wire.A.Mss; // 1448: timestamps take 12 bytes of 1460
-        SeqNum first = wire.A.SndNxt;
-        var dropped = new HashSet<uint>();
-        wire.Filter = s =>
-        {
-            int index = (new SeqNum(s.Seq) - first) / mss;
-            return s.FromA && s.Payload.Length > 0 && index >= 38 && dropped.Add(s.Seq) ? WireAction.Drop : WireAction.Deliver;
-        };
-        byte[] data = EngineWire.Pattern(40 * mss);
-        Assert.Equal(data, wire.Transfer(wire.A, wire.B!, data));
+        (EngineWire wire, HashSet<int> dropped) = DropFirstCopies(segments: 40, lose: i => i >= 38);
         Assert.Equal(2, dropped.Count);
         Assert.True(wire.CountersA[TcpCounter.TailLossProbes] >= 1);
         Assert.Equal(0, wire.CountersA.Timeouts);
@@ -358,4 +330,23 @@ public class TcpControlBlockSackTests
     }
 
     private static TcpSackBlock Block(SeqNum left, SeqNum right) => new(left.Value, right.Value);
+
+    // A transfer of `segments` full segments from A to B whose data segments number `lose` (from 0)
+    // are lost the first time they are sent; returns the wire and the numbers dropped.
+    private static (EngineWire Wire, HashSet<int> Dropped) DropFirstCopies(int segments, Func<int, bool> lose)
+    {
+        var wire = new EngineWire();
+        wire.Connect();
+        int mss = wire.A.Mss; // 1448: timestamps take 12 bytes of 1460
+        SeqNum first = wire.A.SndNxt;
+        var dropped = new HashSet<int>();
+        wire.Filter = s =>
+        {
+            int index = (new SeqNum(s.Seq) - first) / mss;
+            return s.FromA && s.Payload.Length > 0 && lose(index) && dropped.Add(index) ? WireAction.Drop : WireAction.Deliver;
+        };
+        byte[] data = EngineWire.Pattern(segments * mss);
+        Assert.Equal(data, wire.Transfer(wire.A, wire.B!, data));
+        return (wire, dropped);
+    }
 }
