@@ -110,6 +110,9 @@ public enum TcpCounter
 
     /// <summary>ICMP errors ignored: quoted sequence number outside [SND.UNA, SND.NXT) or next-hop MTU below the floor (RFC 5927 4.1, 7.2; Linux's OutOfWindowIcmps).</summary>
     IcmpErrorsIgnored,
+
+    /// <summary>Segments carrying data dropped because our advertised window was zero (RFC 9293 3.10.7.4; Linux's TCPZeroWindowDrop).</summary>
+    ZeroWindowDrops,
 }
 
 /// <summary>

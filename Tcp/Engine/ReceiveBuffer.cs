@@ -304,6 +304,22 @@ internal sealed class ReceiveBuffer
     }
 
     /// <summary>
+    /// Records that a window of <paramref name="window"/> bytes from RCV.NXT was offered outside
+    /// <see cref="WindowToAdvertise"/> (our SYN's, which is sent before the buffer exists). The
+    /// right edge only moves forward.
+    /// </summary>
+    /// <param name="window">The window offered, in bytes.</param>
+    public void RecordAdvertised(int window)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(window);
+        SeqNum edge = _rcvNxt + Math.Min(window, Window);
+        if (edge > _advertisedEdge)
+        {
+            _advertisedEdge = edge;
+        }
+    }
+
+    /// <summary>
     /// Whether the window may move its right edge now (RFC 9293 3.8.6.2.2: the increase reaches
     /// min(capacity / 2, <paramref name="mss"/>)); the engine sends a window update after a read
     /// when this turns true, and never for smaller increases.

@@ -240,7 +240,7 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
             return StepOutcome.Done;
         }
 
-        _receiver.Start(seg.Seq);
+        _receiver.Start(seg.Seq, ourSynSent: true);
         Negotiate(seg.Options, now);
         _sender.SetWindow(seg.Window, seg.Seq, ack ? seg.Ack : _sender.Iss); // RFC 7323 2.2: never scaled on a SYN
         if (!ack)
@@ -736,7 +736,7 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
         {
             Seq = _sender.Iss,
             Flags = TcpFlags.Syn,
-            Window = (ushort)Math.Min(_options.ReceiveBufferSize, ushort.MaxValue), // RFC 7323 2.2: a SYN's window is not scaled
+            Window = _receiver.SynWindow, // RFC 7323 2.2: a SYN's window is not scaled
             Options = _negotiation.SynOptions(now),
         };
         _sender.OnSynSent();

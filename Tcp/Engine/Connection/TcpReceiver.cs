@@ -57,12 +57,20 @@ internal sealed class TcpReceiver
 
     private Micros DelayedAckTimeout => Micros.Max(Micros.Zero, Micros.Min(Micros.FromTimeSpan(_options.DelayedAckTimeout), MaxDelayedAck));
 
+    /// <summary>The window field of our SYN (never scaled, RFC 7323 2.2).</summary>
+    public ushort SynWindow => (ushort)Math.Min(_options.ReceiveBufferSize, ushort.MaxValue);
+
     /// <summary>The peer's SYN carried <paramref name="irs"/>: RCV.NXT = IRS + 1.</summary>
     /// <param name="irs">The peer's initial sequence number.</param>
-    public void Start(SeqNum irs)
+    /// <param name="ourSynSent">Whether our SYN went first (active open): its window (<see cref="SynWindow"/>) is the one the peer was offered.</param>
+    public void Start(SeqNum irs, bool ourSynSent = false)
     {
         Irs = irs;
         _buffer = new ReceiveBuffer(irs + 1, _options.ReceiveBufferSize);
+        if (ourSynSent)
+        {
+            _buffer.RecordAdvertised(SynWindow);
+        }
     }
 
     /// <summary>The window field of our SYN-ACK (never scaled, RFC 7323 2.2); records the SYN-ACK's acknowledgment as sent.</summary>
@@ -101,6 +109,18 @@ internal sealed class TcpReceiver
     public ReceiveResult Receive(SeqNum seq, ReadOnlySpan<byte> payload, bool fin, Micros now)
     {
         ReceiveBuffer buffer = _buffer!;
+        if (!payload.IsEmpty && buffer.AdvertisedWindow == 0)
+        {
+            // RFC 9293 3.10.7.4: with RCV.WND = 0 a segment carrying data is not acceptable, even
+            // at RCV.NXT (the control block let it through for its ACK, RST and FIN, the RFC's
+            // "special allowance"). Its text and FIN are dropped, whatever room a read made since,
+            // and it is answered at once with the old RCV.NXT and window 0, as Linux does
+            // (tcp_data_queue: TCPZeroWindowDrop).
+            _counters.Add(TcpCounter.ZeroWindowDrops);
+            AckDue = true;
+            return new ReceiveResult(0, 0, payload.Length, OutOfOrder: false, FilledGap: false, Duplicate: false, FinReached: false);
+        }
+
         ReceiveResult r = buffer.Receive(seq, payload, fin);
         if (r.OutOfOrder && r.Stored > 0)
         {
