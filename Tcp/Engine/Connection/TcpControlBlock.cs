@@ -77,6 +77,9 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
         ArgumentOutOfRangeException.ThrowIfNegative(options.SynRetries, nameof(options));
         ArgumentOutOfRangeException.ThrowIfNegative(options.SynAckRetries, nameof(options));
         ArgumentOutOfRangeException.ThrowIfNegative(options.MaxRetransmissions, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfNegative(options.QuickAcks, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.SendBufferCap, SendBuffer.MaxCapacity, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.ReceiveBufferCap, ReceiveBuffer.MaxCapacity, nameof(options));
         Tuple = tuple;
         _options = options;
         _env = env;
@@ -359,6 +362,11 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
             }
 
             _counters.Add(TcpCounter.OutOfWindowSegments);
+            if (!seg.Payload.IsEmpty && seg.Seq + seg.Payload.Length <= rcvNxt)
+            {
+                _receiver.OnOldDataReceived(seg.Payload.Length); // the peer resent data we have: quick-ACK mode
+            }
+
             SendAck(now);
             return StepOutcome.Done;
         }

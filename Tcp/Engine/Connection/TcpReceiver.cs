@@ -6,10 +6,15 @@ namespace Protocols.Tcp.Engine;
 /// 3.8.6.2.2 receiver SWS avoidance) and when to acknowledge (RFC 9293 3.8.6.3, RFC 5681 4.2).
 /// </summary>
 /// <remarks>
-/// Out-of-order data, a filled hole, duplicates, trimmed data and the FIN are acknowledged at
-/// once; in-order data at least every second full-sized segment, else by the delayed-ACK timer
-/// (<see cref="TcpTimer.DelayedAck"/>). Every segment we send carries the current acknowledgment
-/// (<see cref="FillAck"/>), which also settles any pending ACK.
+/// <para>Out-of-order data, a filled hole, duplicates, trimmed data and the FIN are acknowledged at
+/// once (RFC 5681 4.2); in-order data at least every second full-sized segment, else by the
+/// delayed-ACK timer (<see cref="TcpTimer.DelayedAck"/>). Every segment we send carries the current
+/// acknowledgment (<see cref="FillAck"/>), which also settles any pending ACK.</para>
+/// <para>Quick-ACK mode (Linux's): for a number of acknowledgments every data segment is
+/// acknowledged at once, so that the peer's slow start is not held back by delayed ACKs. It is
+/// entered when the first data arrives and again after a loss (a hole filled, or data we already
+/// held arrived again: the peer retransmitted), with min(<see cref="TcpConnectionOptions.QuickAcks"/>,
+/// max(2, window / (2 * MSS))) acknowledgments, as Linux's tcp_incr_quickack counts them.</para>
 /// </remarks>
 internal sealed class TcpReceiver
 {
@@ -20,6 +25,8 @@ internal sealed class TcpReceiver
     private readonly TcpTimerSet _timers;
     private readonly SegmentSizes _sizes;
     private ReceiveBuffer? _buffer;
+    private int _quickAcks;
+    private bool _dataSeen;
 
     /// <summary>The receive side of a connection.</summary>
     /// <param name="options">The connection's options (buffer size, delayed-ACK timeout).</param>
@@ -55,6 +62,9 @@ internal sealed class TcpReceiver
     /// <summary>Data bytes delivered in order to the buffer.</summary>
     public long BytesReceived { get; private set; }
 
+    /// <summary>Acknowledgments left in quick-ACK mode (0: not in it).</summary>
+    public int QuickAcksLeft => _quickAcks;
+
     private Micros DelayedAckTimeout => Micros.Max(Micros.Zero, Micros.Min(Micros.FromTimeSpan(_options.DelayedAckTimeout), MaxDelayedAck));
 
     /// <summary>The window field of our SYN (never scaled, RFC 7323 2.2).</summary>
@@ -89,6 +99,11 @@ internal sealed class TcpReceiver
         segment.Ack = buffer.RcvNxt;
         long window = buffer.WindowToAdvertise(_sizes.Receive) >> Shift; // RFC 7323 2.3
         segment.Window = (ushort)Math.Min(window, ushort.MaxValue);
+        if (_quickAcks > 0 && segment.Ack != LastAckSent)
+        {
+            _quickAcks--; // one acknowledgment of new data sent in quick-ACK mode
+        }
+
         LastAckSent = segment.Ack;
         AckDue = false;
         _timers.Cancel(TcpTimer.DelayedAck);
@@ -129,6 +144,14 @@ internal sealed class TcpReceiver
 
         BytesReceived += r.Delivered;
 
+        // Quick-ACK mode at the start of the data, and after a loss: the hole is filled, or the
+        // peer resent data we held (it took our ACK for lost).
+        if ((r.Delivered > 0 && !_dataSeen) || r.FilledGap || (r.Duplicate && !payload.IsEmpty))
+        {
+            _dataSeen = true;
+            EnterQuickAckMode(payload.Length);
+        }
+
         // RFC 9293 3.8.6.3, RFC 5681 4.2: immediate ACK for out-of-order data, a filled hole,
         // duplicates and trimmed data; else at least every second full-sized segment; else delayed.
         if (r.OutOfOrder || r.FilledGap || r.Duplicate || r.Trimmed > 0 || r.FinReached)
@@ -139,7 +162,7 @@ internal sealed class TcpReceiver
         {
             Micros delay = DelayedAckTimeout;
             int fullSized = _sizes.FullSizedReceived(payload.Length);
-            if (delay == Micros.Zero || buffer.RcvNxt - LastAckSent >= 2 * fullSized)
+            if (delay == Micros.Zero || _quickAcks > 0 || buffer.RcvNxt - LastAckSent >= 2 * fullSized)
             {
                 AckDue = true;
             }
@@ -150,6 +173,33 @@ internal sealed class TcpReceiver
         }
 
         return r;
+    }
+
+    /// <summary>
+    /// A segment carried only data already received (RFC 9293 3.10.7.4 finds it unacceptable and
+    /// the control block answers with an ACK): the peer took that data for lost, so quick-ACK mode
+    /// starts again (Linux's tcp_send_dupack).
+    /// </summary>
+    /// <param name="length">The segment's data length.</param>
+    public void OnOldDataReceived(int length)
+    {
+        if (_buffer is not null)
+        {
+            EnterQuickAckMode(length);
+        }
+    }
+
+    // Linux's tcp_incr_quickack: enough quick ACKs for half the window in segments, at least 2, at most the option.
+    private void EnterQuickAckMode(int segmentLength)
+    {
+        if (_options.QuickAcks <= 0)
+        {
+            return;
+        }
+
+        int mss = Math.Max(_sizes.FullSizedReceived(segmentLength), 1);
+        int wanted = Math.Min(Math.Max(_buffer!.AdvertisedWindow / (2 * mss), 2), _options.QuickAcks);
+        _quickAcks = Math.Max(_quickAcks, wanted);
     }
 
     /// <summary>

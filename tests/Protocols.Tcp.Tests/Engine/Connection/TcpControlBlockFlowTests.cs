@@ -77,7 +77,7 @@ public class TcpControlBlockFlowTests
     [Fact]
     public void Delayed_ack_waits_for_the_timeout_unless_a_second_full_segment_arrives()
     {
-        var p = new ScriptedPeer(TcpConnectionOptions.Default with { DelayedAckTimeout = TimeSpan.FromMilliseconds(40) });
+        var p = new ScriptedPeer(TcpConnectionOptions.Default with { DelayedAckTimeout = TimeSpan.FromMilliseconds(40), QuickAcks = 0 });
         p.Establish();
         long t = p.Now;
         Assert.Empty(p.Send(TcpFlags.Ack | TcpFlags.Psh, "one"u8));
@@ -96,7 +96,7 @@ public class TcpControlBlockFlowTests
     [Fact]
     public void Every_second_full_segment_is_acked_even_when_the_peer_sends_less_than_our_mss()
     {
-        var p = new ScriptedPeer();
+        var p = new ScriptedPeer(TcpConnectionOptions.Default with { QuickAcks = 0 });
         p.Establish();
         Assert.Empty(p.Send(TcpFlags.Ack, new byte[536]));
         Assert.Single(p.Send(TcpFlags.Ack, new byte[536]));
@@ -107,7 +107,7 @@ public class TcpControlBlockFlowTests
     [Fact]
     public void Delayed_ack_timeout_is_at_most_200_ms()
     {
-        var p = new ScriptedPeer(TcpConnectionOptions.Default with { DelayedAckTimeout = TimeSpan.FromSeconds(2) });
+        var p = new ScriptedPeer(TcpConnectionOptions.Default with { DelayedAckTimeout = TimeSpan.FromSeconds(2), QuickAcks = 0 });
         p.Establish();
         long t = p.Now;
         p.Send(TcpFlags.Ack, "x"u8);
