@@ -85,8 +85,8 @@ public sealed record TcpConnectionOptions
     /// <summary>The delayed-ACK timer (RFC 9293 3.8.6.3, RFC 1122 4.2.3.2: at most 500 ms; clamped here to at most 200 ms). Default 40 ms, Linux's minimum.</summary>
     public TimeSpan DelayedAckTimeout { get; init; } = TimeSpan.FromMilliseconds(40);
 
-    /// <summary>The congestion controller's registered name (default <c>newreno</c>).</summary>
-    public string CongestionControl { get; init; } = "newreno";
+    /// <summary>The congestion controller's registered name: <c>cubic</c> (RFC 9438 with HyStart++, the default, as in Linux) or <c>newreno</c> (RFC 5681 / 6582), or one added to the stack's registry.</summary>
+    public string CongestionControl { get; init; } = Engine.CongestionControl.CongestionRules.DefaultName;
 
     /// <summary>Offer window scaling (RFC 7323 2) on the SYN; default true.</summary>
     public bool WindowScaling { get; init; } = true;
