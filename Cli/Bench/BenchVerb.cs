@@ -24,6 +24,7 @@ internal sealed class BenchVerb : Verb
     private readonly Option<double> _reorderDelay;
     private readonly Option<double> _jitter;
     private readonly Option<bool> _matrix;
+    private readonly Option<bool> _autotune;
 
     /// <summary>Declares the verb's options.</summary>
     public BenchVerb()
@@ -33,7 +34,8 @@ internal sealed class BenchVerb : Verb
             "connection for S seconds of wall-clock time and report the goodput (bytes the receiving\n" +
             "application read, per wall-clock second). Both stacks run on one thread in virtual time: the\n" +
             "link delay (--rtt, half each way) and loss shape TCP's behaviour, and time jumps over the\n" +
-            "waits, so the figure is the stacks' own processing speed. --rate puts a bottleneck of that rate\n" +
+            "waits, so the figure is the stacks' own processing speed (with fixed 256 KiB buffers: a link\n" +
+            "without a rate has no bandwidth-delay product to autotune to; --autotune lets them grow). --rate puts a bottleneck of that rate\n" +
             "on the link with a drop-tail queue of --queue packets (one bandwidth-delay product by default);\n" +
             "--bytes transfers exactly N bytes (SHA-256 checked) instead, so the goodput in the simulation's\n" +
             "own time (simulated_gbps) shows how well TCP uses a lossy link. --json prints one object:\n" +
@@ -56,6 +58,7 @@ internal sealed class BenchVerb : Verb
         _reorderDelay = Add(CommonOptions.Value("--reorder-delay", "MS", "extra delay of a reordered frame in milliseconds", OptionValues.Number(0, 10_000, unit: "milliseconds"), () => 1.0));
         _jitter = Add(CommonOptions.Value("--jitter", "MS", "up to this many milliseconds of extra delay per frame", OptionValues.Number(0, 10_000, unit: "milliseconds"), () => 0.0));
         _matrix = Add(CommonOptions.Flag("--matrix", "run the README's loss matrix (fixed seeds) and print it"));
+        _autotune = Add(CommonOptions.Flag("--autotune", "autotune the buffers in a timed run without --rate too (they grow to their caps)"));
     }
 
     /// <summary>The settings of a parse result without errors.</summary>
@@ -82,6 +85,7 @@ internal sealed class BenchVerb : Verb
             Reordering = parse.GetValue(_reorder),
             ReorderDelay = TimeSpan.FromMilliseconds(parse.GetValue(_reorderDelay)),
             Jitter = TimeSpan.FromMilliseconds(parse.GetValue(_jitter)),
+            AutoTune = parse.GetValue(_autotune) ? true : null,
         };
     }
 
@@ -135,6 +139,7 @@ internal sealed class BenchVerb : Verb
             }
 
             json.WriteString("cc", result.CongestionControl);
+            json.WriteBoolean("autotune", result.Settings.EffectiveAutoTune);
             json.WriteNumber("rtt_ms", result.Settings.Rtt.TotalMilliseconds);
             json.WriteNumber("rate_mbit", result.Settings.RateMbit);
             json.WriteNumber("queue_packets", result.Settings.EffectiveQueuePackets);
@@ -163,7 +168,8 @@ internal sealed class BenchVerb : Verb
             false => ", SHA-256 MISMATCH",
             null => string.Empty,
         };
+        string buffers = s.EffectiveAutoTune ? string.Empty : " (fixed 256 KiB buffers)";
         return string.Create(CultureInfo.InvariantCulture,
-            $"bench: {result.Bytes} bytes in {result.Seconds:0.000} s = {result.Gbps:0.000} Gbit/s goodput ({result.VirtualSeconds:0.000} s of virtual time on the link = {result.SimulatedGbps * 1000:0.00} Mbit/s simulated); mtu {s.Mtu}, loss {s.Loss}, rtt {s.Rtt.TotalMilliseconds} ms, {rate}{result.CongestionControl}, {result.Retransmissions} retransmissions, {result.DataFramesLost} data frames lost, {result.Timeouts} timeouts{verified}");
+            $"bench: {result.Bytes} bytes in {result.Seconds:0.000} s = {result.Gbps:0.000} Gbit/s goodput ({result.VirtualSeconds:0.000} s of virtual time on the link = {result.SimulatedGbps * 1000:0.00} Mbit/s simulated); mtu {s.Mtu}, loss {s.Loss}, rtt {s.Rtt.TotalMilliseconds} ms, {rate}{result.CongestionControl}{buffers}, {result.Retransmissions} retransmissions, {result.DataFramesLost} data frames lost, {result.Timeouts} timeouts{verified}");
     }
 }

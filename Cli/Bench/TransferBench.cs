@@ -37,6 +37,18 @@ internal sealed record BenchSettings(TimeSpan Duration, int Mtu, double Loss, Ti
     /// <summary>Up to this much uniform extra delay per frame (it reorders frames closer together than itself).</summary>
     public TimeSpan Jitter { get; init; }
 
+    /// <summary>
+    /// Whether the buffers autotune; null: when the link has a rate (<see cref="RateMbit"/>) or the
+    /// transfer a size (<see cref="Bytes"/>). A timed run on a link without a rate has no
+    /// bandwidth-delay product to tune to: autotuning would grow the windows to their caps (4 and
+    /// 6 MiB) and the processing-speed figure would measure the cache misses of multi-megabyte
+    /// rings, so it keeps the fixed 256 KiB buffers.
+    /// </summary>
+    public bool? AutoTune { get; init; }
+
+    /// <summary>Whether the buffers autotune in this run (<see cref="AutoTune"/>, or its rule).</summary>
+    public bool EffectiveAutoTune => AutoTune ?? (RateMbit > 0 || Bytes is not null);
+
     /// <summary>The queue in packets the run uses: <see cref="QueuePackets"/>, or one bandwidth-delay product when rate limited.</summary>
     public int EffectiveQueuePackets => QueuePackets ?? (RateMbit > 0 ? Math.Max(1, (int)Math.Round(RateMbit * 1e6 / 8 * Rtt.TotalSeconds / Mtu)) : 0);
 }
@@ -135,6 +147,10 @@ internal static class TransferBench
         a.AddInterface(wire.A, AddressA, 24);
         b.AddInterface(wire.B, AddressB, 24);
         TcpConnectionOptions connection = settings.CongestionControl is string cc ? new TcpConnectionOptions { CongestionControl = cc } : new TcpConnectionOptions();
+        if (!settings.EffectiveAutoTune)
+        {
+            connection = connection with { AutoTuneBuffers = false };
+        }
         TcpLayer tcpA = a.UseTcp(new TcpStackOptions { Seed = settings.Seed, Name = "bench-a", Defaults = connection });
         TcpLayer tcpB = b.UseTcp(new TcpStackOptions { Seed = settings.Seed + 1, Name = "bench-b", Defaults = connection });
         using TcpListener listener = tcpB.Listen(Port);

@@ -18,6 +18,13 @@ public sealed record CubicOptions
     /// <summary>Leave the initial slow start with HyStart++ (RFC 9406) instead of at the first loss; on.</summary>
     public bool HyStart { get; init; } = true;
 
+    /// <summary>
+    /// With <see cref="HyStart"/>, also leave it on the ACK-train test of Linux's HyStart (see
+    /// <see cref="HyStartPlusPlus"/>), which catches a bottleneck queue of about one
+    /// bandwidth-delay product before it overflows; on.
+    /// </summary>
+    public bool HyStartAckTrain { get; init; } = true;
+
     /// <summary>The initial window rule, as for NewReno; default <see cref="InitialWindowRule.Rfc6928"/> (IW10).</summary>
     public InitialWindowRule InitialWindow { get; init; } = InitialWindowRule.Rfc6928;
 
@@ -176,8 +183,8 @@ public sealed class CubicController : ICongestionController
             long increase;
             if (!_hyStartEnded)
             {
-                HyStartPlusPlus hy = _hyStart ??= new HyStartPlusPlus();
-                increase = hy.OnAck(ack, _smss, out bool enterAvoidance);
+                HyStartPlusPlus hy = _hyStart ??= new HyStartPlusPlus(ackTrain: _options.HyStartAckTrain);
+                increase = hy.OnAck(ack, _smss, (long)_cwnd, out bool enterAvoidance);
                 if (enterAvoidance)
                 {
                     _hyStartEnded = true;

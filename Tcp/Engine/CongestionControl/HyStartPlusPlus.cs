@@ -1,5 +1,21 @@
 namespace Protocols.Tcp.Engine.CongestionControl;
 
+/// <summary>Why the initial slow start ended.</summary>
+public enum SlowStartExit
+{
+    /// <summary>It has not ended.</summary>
+    None,
+
+    /// <summary>RFC 9406 4.2: CSS ran <see cref="HyStartPlusPlus.CssRounds"/> rounds after the RTT rose.</summary>
+    ConservativeSlowStartRounds,
+
+    /// <summary>The ACK train of a round spanned half the minimum RTT: the window reached the path's capacity (Linux's HyStart).</summary>
+    AckTrain,
+
+    /// <summary>A loss or a timeout.</summary>
+    Congestion,
+}
+
 /// <summary>Where HyStart++ (RFC 9406) is in the initial slow start.</summary>
 public enum HyStartPhase
 {
@@ -25,6 +41,17 @@ public enum HyStartPhase
 /// outstanding when it began (RFC 9406's <c>windowEnd = SND.NXT</c>, counted in bytes acknowledged
 /// so the controller needs no sequence numbers). Each round keeps the smallest round-trip sample;
 /// a rise is judged once <see cref="RttSamplesPerRound"/> samples were taken in the round.</para>
+/// <para>The rise is judged on each round's smallest sample, which comes from the data sent at
+/// the start of the round before: with a doubling window the queue a round builds shows one round
+/// later. Into a bottleneck queue of about one bandwidth-delay product the window has then doubled
+/// past what the path and the queue hold, and the queue overflows before the rise is seen. So,
+/// optionally (<c>ackTrain</c>), the ACK-train test of the original HyStart (Ha and Rhee; Linux's
+/// CUBIC uses it) ends slow start as well: when the closely spaced ACKs of one round (gaps of at
+/// most <see cref="AckTrainSpacingMicros"/>, summed over the clumps an unpaced slow start sends in,
+/// where Linux requires one unbroken train) span more than half the minimum RTT, the previous
+/// round's window kept the bottleneck busy for half the round trip, and congestion avoidance
+/// starts at once with ssthresh = cwnd. RFC 9406 left the test out because ACK compression can
+/// distort a train; compressed ACKs count less time, so they only end slow start later.</para>
 /// <para>It runs in the initial slow start only (RFC 9406 4.3: after a retransmission timeout
 /// standard slow start is used); <see cref="OnCongestion"/> ends it. Sans-IO, no allocation.</para>
 /// </remarks>
@@ -51,9 +78,19 @@ public sealed class HyStartPlusPlus
     /// <summary>RFC 9406 4.3 L for a sender that does not pace: one ACK grows cwnd by at most 8 SMSS.</summary>
     public const int NonPacedGrowthLimit = 8;
 
+    /// <summary>ACKs at most this far apart belong to one train (Linux's hystart_ack_delta_us, 2 ms).</summary>
+    public const long AckTrainSpacingMicros = 2_000;
+
+    /// <summary>The ACK-train test starts at this window, in segments (Linux's hystart_low_window, 16).</summary>
+    public const int AckTrainLowWindow = 16;
+
     private const long Infinite = long.MaxValue;
 
     private readonly int _growthLimit;
+    private readonly bool _ackTrain;
+    private long _minRtt = Infinite;
+    private long _trainMicros;
+    private long _lastTrainAckMicros;
     private long _acknowledged;
     private long _windowEnd;
     private bool _roundStarted;
@@ -65,14 +102,22 @@ public sealed class HyStartPlusPlus
 
     /// <summary>HyStart++ for one connection's initial slow start.</summary>
     /// <param name="growthLimit">L in segments (RFC 9406 4.2): the most one ACK grows cwnd in slow start; <see cref="NonPacedGrowthLimit"/> by default.</param>
-    public HyStartPlusPlus(int growthLimit = NonPacedGrowthLimit)
+    /// <param name="ackTrain">Also end slow start on the ACK-train test (see remarks); off by default, as in RFC 9406.</param>
+    public HyStartPlusPlus(int growthLimit = NonPacedGrowthLimit, bool ackTrain = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(growthLimit, 1);
         _growthLimit = growthLimit;
+        _ackTrain = ackTrain;
     }
 
     /// <summary>The current phase.</summary>
     public HyStartPhase Phase { get; private set; }
+
+    /// <summary>Why slow start ended (<see cref="SlowStartExit.None"/> while it runs).</summary>
+    public SlowStartExit Exit { get; private set; }
+
+    /// <summary>The window (bytes) when slow start ended through HyStart++ or the ACK train; 0 otherwise.</summary>
+    public long ExitWindow { get; private set; }
 
     /// <summary>The minimum RTT of the round under way, in microseconds (<see cref="long.MaxValue"/> before a sample).</summary>
     public long CurrentRoundMinRttMicros => _currentRoundMinRtt;
@@ -102,12 +147,13 @@ public sealed class HyStartPlusPlus
     /// </summary>
     /// <param name="ack">What the ACK acknowledged (its RTT sample, if any, is used).</param>
     /// <param name="smss">The sender maximum segment size.</param>
+    /// <param name="cwnd">The congestion window before this ACK.</param>
     /// <param name="enterCongestionAvoidance">
-    /// Set when CSS completed its rounds with this ACK: the caller sets ssthresh to cwnd and
-    /// continues in congestion avoidance (RFC 9406 4.2).
+    /// Set when slow start ends with this ACK (CSS completed its rounds, or the ACK train): the
+    /// caller sets ssthresh to cwnd and continues in congestion avoidance (RFC 9406 4.2).
     /// </param>
     /// <returns>The bytes to add to cwnd: min(N, L * SMSS), divided by <see cref="CssGrowthDivisor"/> in CSS; 0 once <see cref="HyStartPhase.Done"/>.</returns>
-    public long OnAck(in CongestionAck ack, int smss, out bool enterCongestionAvoidance)
+    public long OnAck(in CongestionAck ack, int smss, long cwnd, out bool enterCongestionAvoidance)
     {
         enterCongestionAvoidance = false;
         if (Phase == HyStartPhase.Done || ack.BytesAcked <= 0)
@@ -124,8 +170,8 @@ public sealed class HyStartPlusPlus
                 if (Phase == HyStartPhase.ConservativeSlowStart && ++_cssRoundsDone >= CssRounds)
                 {
                     // RFC 9406 4.2: CSS_ROUNDS rounds of CSS: congestion avoidance with ssthresh = cwnd.
-                    Phase = HyStartPhase.Done;
                     enterCongestionAvoidance = true;
+                    End(SlowStartExit.ConservativeSlowStartRounds, cwnd);
                     return 0;
                 }
             }
@@ -136,12 +182,36 @@ public sealed class HyStartPlusPlus
             _lastRoundMinRtt = _currentRoundMinRtt;
             _currentRoundMinRtt = Infinite;
             _rttSamples = 0;
+            _trainMicros = 0;
+            _lastTrainAckMicros = ack.NowMicros;
         }
 
         if (ack.RttMicros is long rtt && rtt > 0)
         {
             _currentRoundMinRtt = Math.Min(_currentRoundMinRtt, rtt);
+            _minRtt = Math.Min(_minRtt, rtt);
             _rttSamples++;
+        }
+
+        if (_ackTrain && Phase == HyStartPhase.SlowStart)
+        {
+            // The ACK train: the time over which this round's ACKs arrived closely spaced, that is
+            // at the bottleneck's pace, summed over the clumps slow start sends in. Longer than half
+            // the minimum RTT: the previous round's window kept the bottleneck busy for half the
+            // path's round trip, and this round's, twice as large, fills it.
+            long gap = ack.NowMicros - _lastTrainAckMicros;
+            _lastTrainAckMicros = ack.NowMicros;
+            if (gap <= AckTrainSpacingMicros)
+            {
+                _trainMicros += gap;
+            }
+
+            if (_trainMicros > _minRtt / 2 && cwnd >= (long)AckTrainLowWindow * smss && _minRtt != Infinite)
+            {
+                enterCongestionAvoidance = true;
+                End(SlowStartExit.AckTrain, cwnd);
+                return 0;
+            }
         }
 
         bool judged = _rttSamples >= RttSamplesPerRound && _currentRoundMinRtt != Infinite && _lastRoundMinRtt != Infinite;
@@ -171,6 +241,11 @@ public sealed class HyStartPlusPlus
     public void Reset()
     {
         Phase = HyStartPhase.SlowStart;
+        Exit = SlowStartExit.None;
+        ExitWindow = 0;
+        _minRtt = Infinite;
+        _trainMicros = 0;
+        _lastTrainAckMicros = 0;
         _acknowledged = 0;
         _windowEnd = 0;
         _roundStarted = false;
@@ -184,5 +259,19 @@ public sealed class HyStartPlusPlus
     }
 
     /// <summary>A loss or timeout ended slow start (RFC 9406 4.2); HyStart++ is done for this connection.</summary>
-    public void OnCongestion() => Phase = HyStartPhase.Done;
+    public void OnCongestion()
+    {
+        if (Phase != HyStartPhase.Done)
+        {
+            Phase = HyStartPhase.Done;
+            Exit = SlowStartExit.Congestion;
+        }
+    }
+
+    private void End(SlowStartExit reason, long cwnd)
+    {
+        Phase = HyStartPhase.Done;
+        Exit = reason;
+        ExitWindow = cwnd;
+    }
 }

@@ -87,7 +87,7 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
         _sizes = new SegmentSizes(options.Mss ?? env.DefaultMss);
         _negotiation = new OptionNegotiation(options, _sizes, _ts);
         _sender = new TcpSender(options, env, _timers, _sizes, _ts, this);
-        _receiver = new TcpReceiver(options, _counters, _timers, _sizes);
+        _receiver = new TcpReceiver(options, _counters, _timers, _sizes, _ts);
         _keepAlive = new KeepAlive(options.KeepAlive);
         _emitter = new SegmentEmitter(tuple, env);
     }
@@ -518,7 +518,7 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
             return EnterClosed();
         }
 
-        ReceiveResult r = _receiver.Receive(seg.Seq, payload, fin, now);
+        ReceiveResult r = _receiver.Receive(seg.Seq, payload, fin, seg.Options.Timestamps, now);
         if (r.Delivered > 0)
         {
             _events |= TcpEvents.Readable;

@@ -24,7 +24,9 @@ internal sealed class TcpReceiver
     private readonly TcpCounters _counters;
     private readonly TcpTimerSet _timers;
     private readonly SegmentSizes _sizes;
+    private readonly TimestampState _timestamps;
     private ReceiveBuffer? _buffer;
+    private ReceiveAutoTuner? _tuner; // made with the first data, when autotuning is on
     private int _quickAcks;
     private bool _dataSeen;
 
@@ -33,12 +35,14 @@ internal sealed class TcpReceiver
     /// <param name="counters">The stack's counters.</param>
     /// <param name="timers">The connection's timers (the receiver runs DelayedAck).</param>
     /// <param name="sizes">The connection's segment sizes.</param>
-    public TcpReceiver(TcpConnectionOptions options, TcpCounters counters, TcpTimerSet timers, SegmentSizes sizes)
+    /// <param name="timestamps">The connection's timestamp state (the receiver's round-trip estimate for autotuning).</param>
+    public TcpReceiver(TcpConnectionOptions options, TcpCounters counters, TcpTimerSet timers, SegmentSizes sizes, TimestampState timestamps)
     {
         _options = options;
         _counters = counters;
         _timers = timers;
         _sizes = sizes;
+        _timestamps = timestamps;
     }
 
     /// <summary>IRS: the peer's initial sequence number.</summary>
@@ -64,6 +68,9 @@ internal sealed class TcpReceiver
 
     /// <summary>Acknowledgments left in quick-ACK mode (0: not in it).</summary>
     public int QuickAcksLeft => _quickAcks;
+
+    /// <summary>The receive-buffer autotuner (null until data arrives, or with autotuning off).</summary>
+    public ReceiveAutoTuner? AutoTuner => _tuner;
 
     private Micros DelayedAckTimeout => Micros.Max(Micros.Zero, Micros.Min(Micros.FromTimeSpan(_options.DelayedAckTimeout), MaxDelayedAck));
 
@@ -119,9 +126,10 @@ internal sealed class TcpReceiver
     /// <param name="seq">SEG.SEQ.</param>
     /// <param name="payload">The text.</param>
     /// <param name="fin">Whether FIN is set.</param>
+    /// <param name="timestamps">The segment's timestamps option, if any (for the receiver's round-trip estimate).</param>
     /// <param name="now">The current time.</param>
     /// <returns>What the buffer did with it.</returns>
-    public ReceiveResult Receive(SeqNum seq, ReadOnlySpan<byte> payload, bool fin, Micros now)
+    public ReceiveResult Receive(SeqNum seq, ReadOnlySpan<byte> payload, bool fin, TcpTimestamps? timestamps, Micros now)
     {
         ReceiveBuffer buffer = _buffer!;
         if (!payload.IsEmpty && buffer.AdvertisedWindow == 0)
@@ -143,6 +151,20 @@ internal sealed class TcpReceiver
         }
 
         BytesReceived += r.Delivered;
+        if (r.Delivered > 0 && _options.AutoTuneBuffers && buffer.Capacity < _options.ReceiveBufferCap)
+        {
+            int fullSized = _sizes.FullSizedReceived(payload.Length);
+            _tuner ??= new ReceiveAutoTuner(_options.ReceiveBufferCap, Math.Min(_options.ReceiveBufferSize, 10 * fullSized));
+            uint? tsEcr = null;
+            Micros? echoRtt = null;
+            if (_timestamps.Enabled && timestamps is TcpTimestamps ts && ts.TsEcr != 0 && _timestamps.TryMeasure(ts.TsEcr, now, out Micros rtt))
+            {
+                tsEcr = ts.TsEcr;
+                echoRtt = rtt;
+            }
+
+            _tuner.OnData(payload.Length, fullSized, tsEcr, echoRtt, buffer.RcvNxt, buffer.AdvertisedWindow, now);
+        }
 
         // Quick-ACK mode at the start of the data, and after a loss: the hole is filled, or the
         // peer resent data we held (it took our ACK for lost).
@@ -208,9 +230,10 @@ internal sealed class TcpReceiver
     /// by min(buffer / 2, MSS).
     /// </summary>
     /// <param name="destination">Where to copy.</param>
+    /// <param name="now">The current time (autotuning measures what is read per round trip).</param>
     /// <param name="windowUpdateDue">Whether the control block should send a window update now.</param>
     /// <returns>Bytes copied.</returns>
-    public int Read(Span<byte> destination, out bool windowUpdateDue)
+    public int Read(Span<byte> destination, Micros now, out bool windowUpdateDue)
     {
         windowUpdateDue = false;
         if (_buffer is not ReceiveBuffer buffer)
@@ -221,6 +244,11 @@ internal sealed class TcpReceiver
         int n = buffer.Read(destination);
         if (n > 0)
         {
+            if (_tuner is not null && buffer.Capacity < _options.ReceiveBufferCap)
+            {
+                buffer.Grow(_tuner.OnRead(n, buffer.Readable == 0, _sizes.FullSizedReceived(0), now)); // dynamic right-sizing
+            }
+
             int advertised = buffer.AdvertisedWindow;
             windowUpdateDue = 2L * advertised <= buffer.Capacity && buffer.Window >= 2L * advertised && buffer.IsWindowUpdateDue(_sizes.Receive);
         }

@@ -225,7 +225,7 @@ internal sealed class TcpSender
     /// </summary>
     /// <param name="seg">An acceptable ACK.</param>
     /// <param name="now">The current time.</param>
-    /// <returns>Whether send-buffer space was freed.</returns>
+    /// <returns>Whether send-buffer space was freed (or the buffer grew).</returns>
     public bool OnAck(in TcpSegment seg, Micros now)
     {
         SeqNum ack = seg.Ack;
@@ -434,7 +434,20 @@ internal sealed class TcpSender
         }
 
         RefreshUserTimeout();
-        return freed > 0;
+        return GrowBuffer() | freed > 0;
+    }
+
+    // Send-buffer autotuning (Linux's tcp_sndbuf_expand): room for twice the congestion window, a
+    // full window in flight and as much again queued behind it, within the cap.
+    private bool GrowBuffer()
+    {
+        if (!_options.AutoTuneBuffers)
+        {
+            return false;
+        }
+
+        long wanted = Math.Min(2 * _cc.CongestionWindow, _options.SendBufferCap);
+        return wanted > _buffer!.Capacity && _buffer.Grow((int)wanted);
     }
 
     // Sends [seq, seq + len) (+ FIN) from the send buffer with ACK, PSH at the end of the data.

@@ -97,7 +97,7 @@ public sealed class ServeGetBenchArgumentTests
         Assert.True(code == 0, stderr);
         string line = Assert.Single(Captures.Lines(stdout));
         Assert.Matches(@"^bench: [1-9]\d* bytes in \d+\.\d{3} s = \d+\.\d{3} Gbit/s goodput", line);
-        Assert.Contains("mtu 1500, loss 0, rtt 1 ms, cubic, 0 retransmissions", line, StringComparison.Ordinal);
+        Assert.Contains("mtu 1500, loss 0, rtt 1 ms, cubic (fixed 256 KiB buffers), 0 retransmissions", line, StringComparison.Ordinal);
     }
 
     [Theory]

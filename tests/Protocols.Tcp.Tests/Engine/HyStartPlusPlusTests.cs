@@ -18,7 +18,7 @@ public sealed class HyStartPlusPlusTests
         for (int i = 0; i < acks && !enterAvoidance; i++)
         {
             _now += 100;
-            increase += hy.OnAck(new CongestionAck(Smss, Flight, rttMicros, _now), Smss, out enterAvoidance);
+            increase += hy.OnAck(new CongestionAck(Smss, Flight, rttMicros, _now), Smss, Flight, out enterAvoidance);
         }
 
         return increase;
@@ -38,9 +38,9 @@ public sealed class HyStartPlusPlusTests
     public void Slow_start_grows_by_the_bytes_acknowledged_up_to_l_segments()
     {
         var hy = new HyStartPlusPlus();
-        Assert.Equal(Smss, hy.OnAck(new CongestionAck(Smss, Flight, 20_000, 1), Smss, out _));
+        Assert.Equal(Smss, hy.OnAck(new CongestionAck(Smss, Flight, 20_000, 1), Smss, Flight, out _));
         // A stretch ACK of 20 segments grows cwnd by L = 8 segments (RFC 9406 4.2, non-paced).
-        Assert.Equal(8 * Smss, hy.OnAck(new CongestionAck(20 * Smss, Flight, 20_000, 2), Smss, out _));
+        Assert.Equal(8 * Smss, hy.OnAck(new CongestionAck(20 * Smss, Flight, 20_000, 2), Smss, Flight, out _));
     }
 
     [Theory]
@@ -83,7 +83,7 @@ public sealed class HyStartPlusPlusTests
         Round(hy, 30_000, out enter, acks: 1);
         Assert.True(enter, "CSS_ROUNDS rounds of CSS end slow start");
         Assert.Equal(HyStartPhase.Done, hy.Phase);
-        Assert.Equal(0, hy.OnAck(new CongestionAck(Smss, Flight, 30_000, _now + 1), Smss, out _));
+        Assert.Equal(0, hy.OnAck(new CongestionAck(Smss, Flight, 30_000, _now + 1), Smss, Flight, out _));
     }
 
     [Fact]
@@ -120,5 +120,55 @@ public sealed class HyStartPlusPlusTests
         hy.Reset();
         Assert.Equal(HyStartPhase.SlowStart, hy.Phase);
         Assert.Equal(10 * Smss, Round(hy, 20_000, out _));
+    }
+
+    [Fact]
+    public void The_ack_train_ends_slow_start_once_closely_spaced_acks_span_half_the_minimum_rtt()
+    {
+        var hy = new HyStartPlusPlus(ackTrain: true);
+        long cwnd = 20 * Smss; // above the 16-segment floor
+        long now = 0;
+        bool enter = false;
+
+        // Round 1 (minimum RTT 20 ms): three clumps of ACKs 1 ms apart with 5 ms gaps between them:
+        // only the spacing inside the clumps counts, 3 x 3 ms = 9 ms, not above 10 ms.
+        long Ack(long at, out bool e) => hy.OnAck(new CongestionAck(Smss, 1000 * Smss, 20_000, at), Smss, cwnd, out e);
+        for (int clump = 0; clump < 3 && !enter; clump++)
+        {
+            for (int i = 0; i < 4 && !enter; i++)
+            {
+                now += i == 0 ? 5_000 : 1_000;
+                Ack(now, out enter);
+            }
+        }
+
+        Assert.False(enter);
+        Assert.Equal(HyStartPhase.SlowStart, hy.Phase);
+
+        // Two more closely spaced ACKs: 11 ms > 20 / 2: slow start ends with ssthresh = cwnd.
+        now += 1_000;
+        Ack(now, out enter);
+        Assert.False(enter);
+        now += 1_000;
+        Assert.Equal(0, Ack(now, out enter));
+        Assert.True(enter);
+        Assert.Equal((HyStartPhase.Done, SlowStartExit.AckTrain, cwnd), (hy.Phase, hy.Exit, hy.ExitWindow));
+    }
+
+    [Fact]
+    public void The_ack_train_needs_sixteen_segments_of_window_and_is_off_by_default()
+    {
+        foreach ((bool ackTrain, long cwnd) in new[] { (true, 15L * Smss), (false, 100L * Smss) })
+        {
+            var hy = new HyStartPlusPlus(ackTrain: ackTrain);
+            bool enter = false;
+            for (int i = 1; i <= 30 && !enter; i++)
+            {
+                hy.OnAck(new CongestionAck(Smss, 1000 * Smss, 20_000, i * 1_000), Smss, cwnd, out enter);
+            }
+
+            Assert.False(enter);
+            Assert.Equal(HyStartPhase.SlowStart, hy.Phase);
+        }
     }
 }

@@ -8,7 +8,7 @@ public class TcpControlBlockFlowTests
     [Fact]
     public void Zero_window_is_probed_with_backoff_and_reopens_when_the_application_reads()
     {
-        var small = TcpConnectionOptions.Default with { ReceiveBufferSize = 4096 };
+        var small = TcpConnectionOptions.Default with { ReceiveBufferSize = 4096, AutoTuneBuffers = false };
         var wire = new EngineWire(optionsB: small);
         wire.Connect();
         byte[] data = EngineWire.Pattern(20_000);
@@ -175,8 +175,9 @@ public class TcpControlBlockFlowTests
     [Fact]
     public void Window_scaling_scales_both_directions()
     {
-        var big = TcpConnectionOptions.Default with { ReceiveBufferSize = 1 << 20 };
-        var wire = new EngineWire(optionsA: TcpConnectionOptions.Default, optionsB: big);
+        var fixedSize = TcpConnectionOptions.Default with { AutoTuneBuffers = false }; // the shift follows the buffer, not the autotuning cap
+        var big = fixedSize with { ReceiveBufferSize = 1 << 20 };
+        var wire = new EngineWire(optionsA: fixedSize, optionsB: big);
         wire.Connect();
         Assert.Equal((byte)5, wire.Log[1].Header.Options.WindowScale); // 1 MiB >> 5 = 32768
         Assert.Equal((5, 3), wire.A.WindowShifts); // (send, receive)
