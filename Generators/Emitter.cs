@@ -245,12 +245,13 @@ namespace Protocols.Generators
 
             if (IsWholeWord(f))
             {
+                string order = f.LittleEndian ? "LittleEndian" : "BigEndian";
                 string read = f.ByteCount switch
                 {
                     1 => $"bytes[{f.FirstByte}]",
-                    2 => $"{Binary}.ReadUInt16BigEndian(bytes.Slice({f.FirstByte}, 2))",
-                    4 => $"{Binary}.ReadUInt32BigEndian(bytes.Slice({f.FirstByte}, 4))",
-                    _ => $"{Binary}.ReadUInt64BigEndian(bytes.Slice({f.FirstByte}, 8))",
+                    2 => $"{Binary}.ReadUInt16{order}(bytes.Slice({f.FirstByte}, 2))",
+                    4 => $"{Binary}.ReadUInt32{order}(bytes.Slice({f.FirstByte}, 4))",
+                    _ => $"{Binary}.ReadUInt64{order}(bytes.Slice({f.FirstByte}, 8))",
                 };
                 bool sameType = f.Kind == FieldKind.Unsigned && f.StorageType == DirectType(f.ByteCount);
                 w.Line($"{signature} => {(sameType ? read : FromRaw(f, read))};");
@@ -294,12 +295,13 @@ namespace Protocols.Generators
             {
                 string direct = DirectType(f.ByteCount);
                 string raw = ToRaw(f, "value", direct);
+                string order = f.LittleEndian ? "LittleEndian" : "BigEndian";
                 string write = f.ByteCount switch
                 {
                     1 => $"bytes[{f.FirstByte}] = {raw}",
-                    2 => $"{Binary}.WriteUInt16BigEndian(bytes.Slice({f.FirstByte}, 2), {raw})",
-                    4 => $"{Binary}.WriteUInt32BigEndian(bytes.Slice({f.FirstByte}, 4), {raw})",
-                    _ => $"{Binary}.WriteUInt64BigEndian(bytes.Slice({f.FirstByte}, 8), {raw})",
+                    2 => $"{Binary}.WriteUInt16{order}(bytes.Slice({f.FirstByte}, 2), {raw})",
+                    4 => $"{Binary}.WriteUInt32{order}(bytes.Slice({f.FirstByte}, 4), {raw})",
+                    _ => $"{Binary}.WriteUInt64{order}(bytes.Slice({f.FirstByte}, 8), {raw})",
                 };
                 w.Line($"{signature} => {write};");
                 return;
@@ -478,7 +480,7 @@ namespace Protocols.Generators
             if (model.HeaderLengthField >= 0)
             {
                 FieldModel hl = model.Fields[model.HeaderLengthField];
-                w.Line($"// 3. The header length: {hl.Name} x {model.HeaderLengthUnit} bytes, at least the fixed part and within the buffer.");
+                w.Line($"// 3. The header length: {HeaderLengthText(model)} bytes, at least the fixed part and within the buffer.");
                 w.Line($"long headerLength = {HeaderLengthExpression(model, "buffer")};");
                 w.Open("if (headerLength < FixedLength)");
                 w.Line($"return {WireError}.LengthTooSmall(LayerName, {Literal(hl.Name)}, FixedLength, headerLength, {LengthSource}.{model.HeaderLengthSource}, {hl.FirstByte});");
@@ -550,10 +552,27 @@ namespace Protocols.Generators
             return conditions;
         }
 
+        // The header length in bytes, (field + Bias) x Unit, as a long expression over `span`; the one
+        // place that states the rule (TryRead, ReadError, the checksum's coverage, the writer).
         private static string HeaderLengthExpression(HeaderModel model, string span, string owner = "")
         {
             FieldModel hl = model.Fields[model.HeaderLengthField];
-            return $"{LengthValue(hl, span, owner)}{(model.HeaderLengthUnit == 1 ? "" : " * " + model.HeaderLengthUnit)}";
+            string value = LengthValue(hl, span, owner);
+            if (model.HeaderLengthBias != 0)
+            {
+                value = $"({value} + {model.HeaderLengthBias})";
+            }
+
+            return model.HeaderLengthUnit == 1 ? value : $"{value} * {model.HeaderLengthUnit}";
+        }
+
+        // The same rule in words, for comments and XML docs: "Ihl x 4", "(HdrExtLen + 1) x 8".
+        private static string HeaderLengthText(HeaderModel model)
+        {
+            string name = model.Fields[model.HeaderLengthField].Name;
+            return model.HeaderLengthBias != 0
+                ? $"({name} + {model.HeaderLengthBias}) x {model.HeaderLengthUnit}"
+                : $"{name} x {model.HeaderLengthUnit}";
         }
 
         /// <summary>
@@ -796,7 +815,7 @@ namespace Protocols.Generators
             w.Line($"// The bytes {ck.Name} covers: {coverageText}. `message` is at least FixedLength long.");
             w.Open($"private static {ReadOnlySpan} ChecksummedBytes({ReadOnlySpan} message)");
             string headerLength = model.HeaderLengthField >= 0
-                ? $"global::System.Math.Clamp({LengthValue(model.Fields[model.HeaderLengthField], "message")}{(model.HeaderLengthUnit == 1 ? "" : " * " + model.HeaderLengthUnit)}, FixedLength, message.Length)"
+                ? $"global::System.Math.Clamp({HeaderLengthExpression(model, "message")}, FixedLength, message.Length)"
                 : "FixedLength";
             if (model.ChecksumCoverage == HeaderModel.CoverageHeader)
             {
@@ -1105,7 +1124,7 @@ namespace Protocols.Generators
             w.Line($"public {ReadOnlySpan} Bytes => _bytes;");
             w.Line();
             w.Line(model.HeaderLengthField >= 0
-                ? $"/// <summary>The header length in bytes: {Xml(model.Fields[model.HeaderLengthField].Name)} x {model.HeaderLengthUnit}.</summary>"
+                ? $"/// <summary>The header length in bytes: {Xml(HeaderLengthText(model))}.</summary>"
                 : "/// <summary>The header length in bytes: FixedLength (the header has no length field).</summary>");
             w.Line("public int HeaderLength => _headerLength;");
             w.Line();
@@ -1247,7 +1266,7 @@ namespace Protocols.Generators
             {
                 FieldModel hl = model.Fields[model.HeaderLengthField];
                 w.Line($"// The header length as written in {hl.Name}, clamped to [FixedLength, buffer length].");
-                w.Line($"private int WrittenHeaderLength() => (int)global::System.Math.Clamp({LengthValue(hl, "_bytes", model.TypeName + ".")}{(model.HeaderLengthUnit == 1 ? "" : " * " + model.HeaderLengthUnit)}, FixedLength, _bytes.Length);");
+                w.Line($"private int WrittenHeaderLength() => (int)global::System.Math.Clamp({HeaderLengthExpression(model, "_bytes", model.TypeName + ".")}, FixedLength, _bytes.Length);");
             }
             else
             {

@@ -17,6 +17,7 @@ namespace Protocols.Generators
         private const string BitsAttribute = WireNamespace + "BitsAttribute";
         private const string ConstAttribute = WireNamespace + "ConstAttribute";
         private const string RangeAttribute = WireNamespace + "RangeAttribute";
+        private const string LittleEndianAttribute = WireNamespace + "LittleEndianAttribute";
         private const string HeaderLengthAttribute = WireNamespace + "HeaderLengthAttribute";
         private const string TotalLengthAttribute = WireNamespace + "TotalLengthAttribute";
         private const string PayloadLengthAttribute = WireNamespace + "PayloadLengthAttribute";
@@ -134,7 +135,7 @@ namespace Protocols.Generators
 
             // Struct-level references.
             int headerLengthField = -1, totalLengthField = -1, payloadLengthField = -1, checksumField = -1;
-            int unit = 1, coverage = 0;
+            int unit = 1, bias = 0, coverage = 0;
             string headerLengthSource = "HeaderLength";
             bool zeroMeansNone = false;
             var roles = new Dictionary<int, string>();
@@ -213,6 +214,10 @@ namespace Protocols.Generators
                         {
                             unit = u;
                         }
+                        else if (named.Key == "Bias" && named.Value.Value is int b)
+                        {
+                            bias = b;
+                        }
                         else if (named.Key == "Source" && named.Value.Value is int s && s >= 0 && s < LengthSourceNames.Length)
                         {
                             headerLengthSource = LengthSourceNames[s];
@@ -223,6 +228,12 @@ namespace Protocols.Generators
                     {
                         diagnostics.Add(Diag(Diagnostics.WrongReferenceType, attributeLocation, shortName, referenced.Name,
                             $"Unit is {unit}; it must be at least 1 byte per unit"));
+                    }
+
+                    if (bias is < 0 or > 255)
+                    {
+                        diagnostics.Add(Diag(Diagnostics.WrongReferenceType, attributeLocation, shortName, referenced.Name,
+                            $"Bias is {bias}; it must be 0 to 255 units (the units the field does not count, e.g. 1 for an IPv6 extension header)"));
                     }
                 }
                 else if (name == TotalLengthAttribute)
@@ -251,6 +262,7 @@ namespace Protocols.Generators
                 totalBits / 8,
                 headerLengthField,
                 unit,
+                bias,
                 headerLengthSource,
                 totalLengthField,
                 payloadLengthField,
@@ -302,7 +314,7 @@ namespace Protocols.Generators
 
             int width = naturalWidth;
             int offset = cursor;
-            bool hasConst = false, hasRange = false;
+            bool hasConst = false, hasRange = false, littleEndian = false;
             ulong constValue = 0, min = 0, max = 0;
             foreach (AttributeData attribute in field.GetAttributes())
             {
@@ -326,6 +338,10 @@ namespace Protocols.Generators
                 {
                     hasConst = true;
                     constValue = v;
+                }
+                else if (name == LittleEndianAttribute)
+                {
+                    littleEndian = true;
                 }
                 else if (name == RangeAttribute && attribute.ConstructorArguments.Length > 1
                     && attribute.ConstructorArguments[0].Value is ulong lo && attribute.ConstructorArguments[1].Value is ulong hi)
@@ -373,6 +389,13 @@ namespace Protocols.Generators
                 return null;
             }
 
+            // PROTO009: byte order. Little-endian needs the field to own whole bytes of a word.
+            if (littleEndian && (kind == FieldKind.Bool || kind == FieldKind.FixedArray || offset % 8 != 0 || width != naturalWidth || width < 16))
+            {
+                diagnostics.Add(Diag(Diagnostics.LittleEndianNotWhole, location, field.Name, width.ToString(System.Globalization.CultureInfo.InvariantCulture), offset.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                return null;
+            }
+
             // PROTO008: Const/Range values.
             ulong mask = width >= 64 ? ulong.MaxValue : (1UL << width) - 1;
             string? valueProblem = null;
@@ -411,7 +434,8 @@ namespace Protocols.Generators
                 hasRange,
                 min,
                 max,
-                customToString);
+                customToString,
+                littleEndian);
         }
 
         private static int? InlineByteArrayLength(INamedTypeSymbol type)

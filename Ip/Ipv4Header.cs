@@ -26,6 +26,12 @@ public enum IpProtocol : byte
     /// <summary>IPv6 encapsulated in IPv4 (RFC 4213).</summary>
     Ipv6 = 41,
 
+    /// <summary>IPv6 Routing header (RFC 8200 4.4).</summary>
+    Ipv6Routing = 43,
+
+    /// <summary>IPv6 Fragment header (RFC 8200 4.5).</summary>
+    Ipv6Fragment = 44,
+
     /// <summary>Generic Routing Encapsulation (RFC 2784).</summary>
     Gre = 47,
 
@@ -38,11 +44,26 @@ public enum IpProtocol : byte
     /// <summary>ICMP for IPv6 (RFC 4443).</summary>
     Icmpv6 = 58,
 
+    /// <summary>No next header: nothing follows this IPv6 header (RFC 8200 4.7).</summary>
+    Ipv6NoNextHeader = 59,
+
+    /// <summary>IPv6 Destination Options header (RFC 8200 4.6).</summary>
+    Ipv6DestinationOptions = 60,
+
     /// <summary>Stream Control Transmission Protocol (RFC 9260).</summary>
     Sctp = 132,
 
+    /// <summary>Mobility header, an IPv6 extension header (RFC 6275).</summary>
+    Mobility = 135,
+
     /// <summary>UDP-Lite (RFC 3828).</summary>
     UdpLite = 136,
+
+    /// <summary>Host Identity Protocol, an IPv6 extension header (RFC 7401).</summary>
+    Hip = 139,
+
+    /// <summary>Shim6, an IPv6 extension header (RFC 5533).</summary>
+    Shim6 = 140,
 }
 
 /// <summary>

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -25,6 +26,10 @@ internal sealed class BenchVerb : Verb
     private readonly Option<double> _jitter;
     private readonly Option<bool> _matrix;
     private readonly Option<bool> _autotune;
+    private readonly Option<bool> _kernel;
+    private readonly Option<bool> _raw;
+    private readonly Option<bool> _reference;
+    private readonly Option<bool> _noOffloads;
 
     /// <summary>Declares the verb's options.</summary>
     public BenchVerb()
@@ -35,14 +40,20 @@ internal sealed class BenchVerb : Verb
             "application read, per wall-clock second). Both stacks run on one thread in virtual time: the\n" +
             "link delay (--rtt, half each way) and loss shape TCP's behaviour, and time jumps over the\n" +
             "waits, so the figure is the stacks' own processing speed (with fixed 256 KiB buffers: a link\n" +
-            "without a rate has no bandwidth-delay product to autotune to; --autotune lets them grow). --rate puts a bottleneck of that rate\n" +
-            "on the link with a drop-tail queue of --queue packets (one bandwidth-delay product by default);\n" +
-            "--bytes transfers exactly N bytes (SHA-256 checked) instead, so the goodput in the simulation's\n" +
-            "own time (simulated_gbps) shows how well TCP uses a lossy link. --json prints one object:\n" +
-            "{\"gbps\": G, \"bytes\": B, \"seconds\": S, \"retransmissions\": R, \"mtu\": M, \"loss\": P,\n" +
-            "\"simulated_seconds\": T, \"simulated_gbps\": SG, ...}. --matrix runs the loss matrix of the\n" +
-            "README (100 Mbit/s, 20 ms, one BDP of queue; 0 to 10 % loss and 5 % reordering) and prints it\n" +
-            "as a Markdown table (JSON lines with --json).")
+            "without a rate has no bandwidth-delay product to autotune to; --autotune lets them grow).\n" +
+            "--rate puts a bottleneck of that rate on the link with a drop-tail queue of --queue packets\n" +
+            "(one bandwidth-delay product by default); --bytes transfers exactly N bytes (SHA-256 checked)\n" +
+            "instead, so the goodput in the simulation's own time (simulated_gbps) shows how well TCP uses a\n" +
+            "lossy link. --json prints one object: {\"gbps\": G, \"bytes\": B, \"seconds\": S,\n" +
+            "\"retransmissions\": R, \"mtu\": M, \"loss\": P, \"simulated_seconds\": T, \"simulated_gbps\": SG, ...}.\n" +
+            "--matrix runs the loss matrix of the README (100 Mbit/s, 20 ms, one BDP of queue; 0 to 10 % loss\n" +
+            "and 5 % reordering) and prints it as a Markdown table (JSON lines with --json).\n" +
+            "With --kernel (root): a private namespace with a TUN device (--raw: a veth pair driven through\n" +
+            "AF_PACKET), the stack on one end, the kernel's own TCP socket on the other, one stream each way\n" +
+            "for S seconds; --reference also measures the kernel to itself over veth, offloads on and off, in\n" +
+            "the same run; --no-offloads opens the device in plain mode. --json then adds gbps_to_kernel,\n" +
+            "gbps_from_kernel, reference_gbps_offloads_on, reference_gbps_offloads_off, offloads and\n" +
+            "cpu_ns_per_byte. The namespaces are removed on every exit path, Ctrl-C included.")
     {
         _seconds = Add(CommonOptions.Value("--seconds", "S", "wall-clock seconds to transfer (up to 3600)", OptionValues.Number(0, 3600, minimumExcluded: true), () => 5.0));
         _mtu = Add(CommonOptions.Mtu(576, "the link MTU (576 to 65535)", defaultMtu: 1500));
@@ -59,6 +70,10 @@ internal sealed class BenchVerb : Verb
         _jitter = Add(CommonOptions.Value("--jitter", "MS", "up to this many milliseconds of extra delay per frame", OptionValues.Number(0, 10_000, unit: "milliseconds"), () => 0.0));
         _matrix = Add(CommonOptions.Flag("--matrix", "run the README's loss matrix (fixed seeds) and print it"));
         _autotune = Add(CommonOptions.Flag("--autotune", "autotune the buffers in a timed run without --rate too (they grow to their caps)"));
+        _kernel = Add(CommonOptions.Flag("--kernel", "measure the stack against the kernel's TCP over a TUN device (root)"));
+        _raw = Add(CommonOptions.Flag("--raw", "with --kernel: a veth pair driven through AF_PACKET instead of TUN"));
+        _reference = Add(CommonOptions.Flag("--reference", "with --kernel: also measure the kernel to itself over veth, offloads on and off"));
+        _noOffloads = Add(CommonOptions.Flag("--no-offloads", "with --kernel: open the device without offloads (plain mode)"));
     }
 
     /// <summary>The settings of a parse result without errors.</summary>
@@ -89,9 +104,41 @@ internal sealed class BenchVerb : Verb
         };
     }
 
+    /// <summary>The <c>--kernel</c> settings of a parse result, or null without <c>--kernel</c>; throws <see cref="UsageException"/> for options that do not go together.</summary>
+    public KernelBenchSettings? BindKernel(ParseResult parse)
+    {
+        if (!parse.GetValue(_kernel))
+        {
+            foreach (Option<bool> needsKernel in new[] { _raw, _reference, _noOffloads })
+            {
+                if (parse.GetValue(needsKernel))
+                {
+                    throw new UsageException($"{needsKernel.Name}: only with --kernel");
+                }
+            }
+
+            return null;
+        }
+
+        foreach (Option simulated in new Option[] { _mtu, _loss, _rtt, _seed, _rate, _queue, _cc, _bytes, _reorder, _reorderDelay, _jitter, _matrix, _autotune })
+        {
+            if (parse.GetResult(simulated) is { Implicit: false })
+            {
+                throw new UsageException($"{simulated.Name}: applies to the simulated link, not with --kernel");
+            }
+        }
+
+        return new KernelBenchSettings(TimeSpan.FromSeconds(parse.GetValue(_seconds)), parse.GetValue(_raw), parse.GetValue(_reference), !parse.GetValue(_noOffloads));
+    }
+
     /// <inheritdoc/>
     public override int Run(ParseResult parse, VerbConsole console)
     {
+        if (BindKernel(parse) is { } kernel)
+        {
+            return RunKernel(kernel, parse.GetValue(_json), console);
+        }
+
         bool json = parse.GetValue(_json);
         if (parse.GetValue(_matrix))
         {
@@ -108,6 +155,75 @@ internal sealed class BenchVerb : Verb
         }
 
         return CliApp.Success;
+    }
+
+    /// <summary>The CLI.md object of <c>--kernel</c>: the two streams, the references, the offload mode, CPU per byte, and the batching figures.</summary>
+    public static string ToJson(KernelBenchResult result)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteNumber("gbps_to_kernel", Math.Round(result.ToKernel.Gbps, 6));
+            json.WriteNumber("gbps_from_kernel", Math.Round(result.FromKernel.Gbps, 6));
+            WriteOptional(json, "reference_gbps_offloads_on", result.ReferenceOn?.Gbps);
+            WriteOptional(json, "reference_gbps_offloads_off", result.ReferenceOff?.Gbps);
+            json.WriteString("offloads", result.Offloads);
+            json.WriteNumber("cpu_ns_per_byte", Math.Round(result.CpuNsPerByte, 4));
+            WriteOptional(json, "reference_cpu_ns_per_byte", result.ReferenceOn?.CpuNsPerByte);
+            json.WriteString("device", result.Settings.Raw ? "af_packet" : "tun");
+            json.WriteNumber("bytes", result.ToKernel.Bytes + result.FromKernel.Bytes);
+            json.WriteNumber("seconds", Math.Round(result.ToKernel.Seconds + result.FromKernel.Seconds, 6));
+            json.WriteNumber("syscalls_per_mb", Math.Round(result.SystemCallsPerMegabyte, 3));
+            json.WriteNumber("wakeups_per_mb", Math.Round(result.WakeUpsPerMegabyte, 3));
+            if (result.Note.Length > 0)
+            {
+                json.WriteString("note", result.Note);
+            }
+
+            json.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.ToArray());
+
+        static void WriteOptional(Utf8JsonWriter json, string name, double? value)
+        {
+            if (value is { } v)
+            {
+                json.WriteNumber(name, Math.Round(v, 6));
+            }
+            else
+            {
+                json.WriteNull(name);
+            }
+        }
+    }
+
+    /// <summary>The <c>--kernel</c> result for people: one line per stream and reference, then the ratios.</summary>
+    public static string ToText(KernelBenchResult result)
+    {
+        var text = new StringBuilder();
+        string device = result.Settings.Raw ? "AF_PACKET on veth" : "TUN";
+        text.Append(CultureInfo.InvariantCulture, $"bench --kernel over {device} ({result.Offloads})\n");
+        text.Append(CultureInfo.InvariantCulture, $"  stack -> kernel  {result.ToKernel.Gbps,8:0.000} Gbit/s  {result.ToKernel.CpuNsPerByte:0.000} ns CPU/byte\n");
+        text.Append(CultureInfo.InvariantCulture, $"  kernel -> stack  {result.FromKernel.Gbps,8:0.000} Gbit/s  {result.FromKernel.CpuNsPerByte:0.000} ns CPU/byte\n");
+        text.Append(CultureInfo.InvariantCulture, $"  {result.SystemCallsPerMegabyte:0.0} device system calls and {result.WakeUpsPerMegabyte:0.0} loop wake-ups per MB\n");
+        if (result.ReferenceOn is { } on)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"  kernel -> kernel over veth, offloads on   {on.Gbps,8:0.000} Gbit/s  {on.CpuNsPerByte:0.000} ns CPU/byte\n");
+        }
+
+        if (result.ReferenceOff is { } off)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"  kernel -> kernel over veth, offloads off  {off.Gbps,8:0.000} Gbit/s  {off.CpuNsPerByte:0.000} ns CPU/byte\n");
+        }
+
+        if (result.Note.Length > 0)
+        {
+            text.Append("  ").Append(result.Note).Append('\n');
+        }
+
+        return text.ToString().TrimEnd('\n');
     }
 
     /// <summary>
@@ -171,5 +287,34 @@ internal sealed class BenchVerb : Verb
         string buffers = s.EffectiveAutoTune ? string.Empty : " (fixed 256 KiB buffers)";
         return string.Create(CultureInfo.InvariantCulture,
             $"bench: {result.Bytes} bytes in {result.Seconds:0.000} s = {result.Gbps:0.000} Gbit/s goodput ({result.VirtualSeconds:0.000} s of virtual time on the link = {result.SimulatedGbps * 1000:0.00} Mbit/s simulated); mtu {s.Mtu}, loss {s.Loss}, rtt {s.Rtt.TotalMilliseconds} ms, {rate}{result.CongestionControl}{buffers}, {result.Retransmissions} retransmissions, {result.DataFramesLost} data frames lost, {result.Timeouts} timeouts{verified}");
+    }
+
+    private static int RunKernel(KernelBenchSettings settings, bool json, VerbConsole console)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("bench --kernel runs on Linux (namespaces, TUN, AF_PACKET)");
+        }
+
+        using var stop = new CancellationTokenSource();
+        using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using PosixSignalRegistration terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        try
+        {
+            KernelBenchResult result = KernelBench.Run(settings, console.Verbose ? console.Error.WriteLine : null, stop.Token);
+            console.Out.WriteLine(json ? ToJson(result) : ToText(result));
+            return CliApp.Success;
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            console.Error.WriteLine("bench: interrupted; namespaces removed");
+            return 130;
+        }
+
+        void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true; // unwind: the namespaces are removed on the way out
+            stop.Cancel();
+        }
     }
 }

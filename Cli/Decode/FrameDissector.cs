@@ -9,10 +9,12 @@ using Protocols.Wire.Capture;
 namespace Protocols.Cli.Decode;
 
 /// <summary>
-/// Decodes one captured frame layer by layer (link, ARP or IPv4, TCP/UDP/ICMP, the first TLS
-/// record) into a <see cref="DecodedFrame"/> with the project's generated header codecs
-/// (<see cref="EthernetHeader"/>, <see cref="ArpPacket"/>, <see cref="Ipv4Header"/>,
-/// <see cref="IcmpHeader"/>, <see cref="TcpHeader"/> and <see cref="TcpOptionReader"/>,
+/// Decodes one captured frame layer by layer (link, ARP, IPv4 or IPv6 and its extension headers,
+/// TCP/UDP/ICMP/ICMPv6, the first TLS record) into a <see cref="DecodedFrame"/> with the project's
+/// generated header codecs (<see cref="EthernetHeader"/>, <see cref="ArpPacket"/>, <see cref="Ipv4Header"/>,
+/// <see cref="Ipv6Header"/>, <see cref="Ipv6OptionsHeader"/>, <see cref="Ipv6RoutingHeader"/>,
+/// <see cref="Ipv6FragmentHeader"/>, <see cref="IcmpHeader"/>, <see cref="Icmpv6Header"/> and the
+/// neighbour discovery headers, <see cref="TcpHeader"/> and <see cref="TcpOptionReader"/>,
 /// <see cref="UdpHeader"/>, <see cref="TlsRecordHeader"/>, <see cref="HandshakeHeader"/>,
 /// <see cref="ClientHelloReader"/>). Never throws on frame contents: a layer that cannot
 /// be read stops decoding and sets <see cref="DecodedFrame.Error"/> to the <see cref="WireError"/>
@@ -22,15 +24,15 @@ namespace Protocols.Cli.Decode;
 /// Lengths follow the headers, not the capture: a frame cut by the capture's snap length still
 /// reports the lengths it declares (ip.len, tcp.len), and a checksum whose bytes were not all
 /// captured is <see cref="ChecksumStatus.Unverified"/>. Ethernet padding after the IPv4 total
-/// length is ignored. The generated <c>TryRead</c> methods check declared lengths against the
+/// length or the IPv6 payload length is ignored. The generated <c>TryRead</c> methods check declared lengths against the
 /// buffer, which a first fragment, an ICMP error's quote or a TLS record continued in the next
-/// segment cannot satisfy: those are read with the lax <c>TryReadHeader</c>. An IPv4 packet cut by
+/// segment cannot satisfy: those are read with the lax <c>TryReadHeader</c>. An IP packet cut by
 /// the capture's snap length is still copied into a zero-filled buffer of its declared length
 /// (<see cref="Padded"/>), because the transports below take their declared lengths from that
 /// payload; everything that would need the missing bytes (checksums, options, SNI) is decided on
 /// the captured length alone.
 /// </remarks>
-internal static class FrameDissector
+internal static partial class FrameDissector
 {
     /// <summary>Decodes <paramref name="frame"/>.</summary>
     public static DecodedFrame Decode(in CaptureFrame frame)
@@ -80,7 +82,7 @@ internal static class FrameDissector
                 DecodeArp(payload, limit, decoded, EthernetHeader.FixedLength);
                 break;
             case EtherType.Ipv6:
-                DecodeIpv6Version(payload, decoded);
+                DecodeIpv6(payload, limit, truncated, decoded, EthernetHeader.FixedLength);
                 break;
             default:
                 decoded.Note = $"ethertype 0x{(ushort)eth.EtherType:x4}, not decoded";
@@ -93,22 +95,11 @@ internal static class FrameDissector
         // LINKTYPE_RAW: the version nibble tells IPv4 from IPv6; LINKTYPE_IPV4 is IPv4 only.
         if (!ipv4Only && data.Length >= 1 && data[0] >> 4 == 6)
         {
-            DecodeIpv6Version(data, decoded);
+            DecodeIpv6(data, limit, truncated, decoded, 0);
             return;
         }
 
         DecodeIpv4(data, limit, truncated, decoded, 0);
-    }
-
-    // IPv6 is outside this project's scope; its version nibble is reported as Wireshark does.
-    private static void DecodeIpv6Version(ReadOnlySpan<byte> data, DecodedFrame decoded)
-    {
-        if (data.Length >= 1)
-        {
-            decoded.Add("ip.version", (long)(data[0] >> 4));
-        }
-
-        decoded.Note = "IPv6, not decoded";
     }
 
     // RFC 826 (Ethernet hardware, IPv4 protocol addresses).
@@ -178,7 +169,8 @@ internal static class FrameDissector
             limit,
             offset + ip.HeaderLength,
             Checksum.PseudoHeaderSum(ip.Source, ip.Destination, (byte)ip.Protocol, 0),
-            isFirstFragment: ip.MoreFragments);
+            isFirstFragment: ip.MoreFragments,
+            isIpv6: false);
         switch (ip.Protocol)
         {
             case IpProtocol.Tcp:
@@ -205,7 +197,7 @@ internal static class FrameDissector
         return copy;
     }
 
-    /// <summary>The IPv4 payload handed to a transport.</summary>
+    /// <summary>The IP payload handed to a transport.</summary>
     private readonly ref struct Transport
     {
         /// <param name="payload">The payload as long as the IPv4 header declares (zero-filled past the capture).</param>
@@ -214,9 +206,11 @@ internal static class FrameDissector
         /// <param name="frameLimit">What limits the frame's bytes (buffer or capture length).</param>
         /// <param name="offset">Offset of the payload in the frame.</param>
         /// <param name="pseudoHeaderBase">The pseudo-header partial sum without the length (RFC 9293 3.1, RFC 768).</param>
-        /// <param name="isFirstFragment">The payload is the first fragment of a larger datagram (RFC 791 3.2).</param>
-        public Transport(ReadOnlySpan<byte> payload, int capturedLength, bool canVerify, LengthSource frameLimit, int offset, uint pseudoHeaderBase, bool isFirstFragment)
+        /// <param name="isFirstFragment">The payload is the first fragment of a larger datagram (RFC 791 3.2, RFC 8200 4.5).</param>
+        /// <param name="isIpv6">The payload came over IPv6 (a UDP checksum is mandatory, RFC 8200 8.1).</param>
+        public Transport(ReadOnlySpan<byte> payload, int capturedLength, bool canVerify, LengthSource frameLimit, int offset, uint pseudoHeaderBase, bool isFirstFragment, bool isIpv6)
         {
+            IsIpv6 = isIpv6;
             Payload = payload;
             CapturedLength = capturedLength;
             CanVerify = canVerify;
@@ -242,10 +236,12 @@ internal static class FrameDissector
 
         public bool IsFirstFragment { get; }
 
+        public bool IsIpv6 { get; }
+
         /// <summary>The pseudo-header sum with the transport length <paramref name="transportLength"/>.</summary>
         public uint PseudoHeader(int transportLength) => Checksum.Add(PseudoHeaderBase, (uint)transportLength);
 
-        /// <summary>A short-read error of this payload, limited by the capture or by the IPv4 total length.</summary>
+        /// <summary>A short-read error of this payload, limited by the capture or by the IP header's length.</summary>
         public string ShortError(WireError error) =>
             (error.Kind == WireErrorKind.TooShort && error.Source == LengthSource.Buffer ? error with { Source = Limit } : error)
                 .WithOffset(Offset).ToString();
@@ -371,8 +367,9 @@ internal static class FrameDissector
         decoded.Add("udp.dstport", (long)udp.DestinationPort);
         decoded.Add("udp.length", (long)udp.Length);
 
-        // RFC 768: an all-zero checksum means the sender computed none.
-        ChecksumStatus status = ChecksumStatus.Unverified;
+        // RFC 768: an all-zero checksum means the sender computed none; over IPv6 that is not
+        // allowed (RFC 8200 8.1), so it is bad (Wireshark: "illegal").
+        ChecksumStatus status = udp.Checksum == 0 && t.IsIpv6 ? ChecksumStatus.Bad : ChecksumStatus.Unverified;
         if (udp.Checksum != 0 && t.CanVerify)
         {
             status = udp.VerifyChecksum(t.PseudoHeader(udp.Length)) ? ChecksumStatus.Good : ChecksumStatus.Bad;

@@ -102,6 +102,10 @@ internal static class TextFrameWriter
         {
             FormatIpv4(f, line);
         }
+        else if (f.Has("ipv6.src"))
+        {
+            FormatIpv6(f, line);
+        }
         else if (f.Has("eth.type"))
         {
             line.Append(f.Text("eth.src")).Append(" > ").Append(f.Text("eth.dst"))
@@ -219,6 +223,101 @@ internal static class TextFrameWriter
         }
 
         line.Append(')');
+    }
+
+    // tcpdump's IPv6 line: "IP6 src.port > dst.port: ..." then hop limit, flow label, payload length, fragment.
+    private static void FormatIpv6(DecodedFrame f, StringBuilder line)
+    {
+        string src = f.Text("ipv6.src");
+        string dst = f.Text("ipv6.dst");
+        line.Append("IP6 ");
+        if (f.Has("tcp.srcport"))
+        {
+            line.Append(CultureInfo.InvariantCulture, $"{src}.{f.Long("tcp.srcport")} > {dst}.{f.Long("tcp.dstport")}: ");
+            FormatTcp(f, line);
+        }
+        else if (f.Has("udp.srcport"))
+        {
+            line.Append(CultureInfo.InvariantCulture, $"{src}.{f.Long("udp.srcport")} > {dst}.{f.Long("udp.dstport")}: UDP, length {f.Long("udp.length") - 8}");
+            AppendChecksum(f, "udp", line);
+        }
+        else if (f.Has("icmpv6.type"))
+        {
+            line.Append(src).Append(" > ").Append(dst).Append(": ");
+            FormatIcmpv6(f, line);
+        }
+        else
+        {
+            line.Append(src).Append(" > ").Append(dst).Append(CultureInfo.InvariantCulture, $": next-header {f.Long("ipv6.nxt")}");
+        }
+
+        line.Append(CultureInfo.InvariantCulture, $" (hlim {f.Long("ipv6.hlim")}");
+        if (f.Long("ipv6.flow") != 0)
+        {
+            line.Append(CultureInfo.InvariantCulture, $", flowlabel 0x{f.Long("ipv6.flow"):x5}");
+        }
+
+        line.Append(CultureInfo.InvariantCulture, $", plen {f.Long("ipv6.plen")}");
+        if (f.Has("ipv6.fraghdr.ident"))
+        {
+            line.Append(CultureInfo.InvariantCulture, $", frag 0x{f.Long("ipv6.fraghdr.ident"):x8}:@{f.Long("ipv6.fraghdr.offset") * 8}{(f.Get("ipv6.fraghdr.more") is true ? "+" : string.Empty)}");
+        }
+
+        line.Append(')');
+    }
+
+    // RFC 4443 and RFC 4861 message types, in tcpdump's words.
+    private static void FormatIcmpv6(DecodedFrame f, StringBuilder line)
+    {
+        long type = f.Long("icmpv6.type");
+        long code = f.Long("icmpv6.code");
+        line.Append("ICMP6, ");
+        switch (type)
+        {
+            case 128 or 129:
+                line.Append(type == 128 ? "echo request" : "echo reply")
+                    .Append(CultureInfo.InvariantCulture, $", id {f.Long("icmpv6.echo.identifier")}, seq {f.Long("icmpv6.echo.sequence_number")}");
+                break;
+            case 1:
+                line.Append(CultureInfo.InvariantCulture, $"destination unreachable ({code switch { 0 => "no route", 1 => "prohibited", 3 => "address unreachable", 4 => "port unreachable", _ => $"code {code}" }})");
+                break;
+            case 2:
+                line.Append(CultureInfo.InvariantCulture, $"packet too big, mtu {f.Long("icmpv6.mtu")}");
+                break;
+            case 3:
+                line.Append(code == 0 ? "time exceeded in-transit" : "fragment reassembly time exceeded");
+                break;
+            case 4:
+                line.Append(CultureInfo.InvariantCulture, $"parameter problem ({code switch { 0 => "erroneous header field", 1 => "unrecognized next header", 2 => "unrecognized option", 3 => "incomplete header chain", _ => $"code {code}" }})");
+                break;
+            case 133:
+                line.Append("router solicitation");
+                break;
+            case 134:
+                line.Append("router advertisement");
+                break;
+            case 135:
+                line.Append("neighbor solicitation, who has ").Append(f.Text("icmpv6.nd.ns.target_address"));
+                break;
+            case 136:
+                line.Append("neighbor advertisement, tgt is ").Append(f.Text("icmpv6.nd.na.target_address"));
+                break;
+            case 137:
+                line.Append("redirect");
+                break;
+            case 130 or 131 or 132 or 143:
+                line.Append(type == 143 ? "multicast listener report v2" : type == 130 ? "multicast listener query" : type == 131 ? "multicast listener report" : "multicast listener done");
+                break;
+            default:
+                line.Append(CultureInfo.InvariantCulture, $"type {type} code {code}");
+                break;
+        }
+
+        AppendChecksum(f, "icmpv6", line);
+        if (f.Note is not null)
+        {
+            line.Append(", ").Append(f.Note);
+        }
     }
 
     private static void FormatTcp(DecodedFrame f, StringBuilder line)

@@ -179,6 +179,8 @@ internal sealed class ServeHost : IDisposable
             throw;
         }
 
+        // --verbose: which offload mode the device is in (on, or refused and running plain).
+        log?.WriteLine($"{device.Name}: {device.OffloadStatus.Description}");
         var host = new ServeHost(device, tap, stack, log);
         try
         {

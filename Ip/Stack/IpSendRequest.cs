@@ -51,4 +51,13 @@ public readonly record struct IpSendRequest
 
     /// <summary>The type-of-service octet (DSCP and ECN, RFC 2474 / RFC 3168).</summary>
     public byte Tos { get; init; }
+
+    /// <summary>
+    /// Non-zero: the payload is a TCP super-segment for a device that cuts it (TSO,
+    /// <c>DeviceCapabilities.TcpSegmentationV4</c>) into segments of this many payload bytes, and its
+    /// TCP checksum field holds only the pseudo-header sum (the device completes each segment's).
+    /// The datagram may then exceed the MTU (each segment must fit it). Used only on routes whose
+    /// device has the capability (<see cref="NetworkStack.TcpSegmentationLimit"/>).
+    /// </summary>
+    public ushort TcpSegmentSize { get; init; }
 }

@@ -27,7 +27,7 @@ public sealed class NetworkInterface
         // subnets have none (RFC 3021).
         BroadcastValue = prefixLength <= 30 ? NetworkValue | ~mask : 0u;
         Arp = device.Medium == DeviceMedium.Ethernet ? new ArpCache(stack, this) : null;
-        Handler = frame => stack.OnFrame(this, frame);
+        Handler = (frame, in offload) => stack.OnFrame(this, frame, offload);
     }
 
     /// <summary>The position of the interface in the stack, from 0 in the order added.</summary>
@@ -71,7 +71,10 @@ public sealed class NetworkInterface
     /// <summary>The interface's ARP cache (Ethernet medium); null for IP-medium devices.</summary>
     public ArpCache? Arp { get; }
 
-    internal FrameHandler Handler { get; }
+    internal OffloadFrameHandler Handler { get; }
+
+    /// <summary>What the device offloads in its current mode (on, refused and why, unsupported).</summary>
+    public DeviceOffloadStatus Offloads => Device.OffloadStatus;
 
     internal bool IsEthernet => Arp is not null;
 

@@ -16,12 +16,14 @@ public sealed partial class NetworkStack
     private DateTimeOffset _reassemblyTimerDue;
 
     /// <summary>One frame from a device (the device's <see cref="FrameHandler"/>). Never throws on hostile input.</summary>
-    internal void OnFrame(NetworkInterface nic, ReadOnlySpan<byte> frame)
+    internal void OnFrame(NetworkInterface nic, ReadOnlySpan<byte> frame, in PacketOffload offload)
     {
         Counters.FramesReceived++;
+        Counters.BytesReceived += frame.Length;
+        bool checksumTrusted = offload.TransportChecksumTrusted;
         if (!nic.IsEthernet)
         {
-            OnIpDatagram(nic, frame, linkBroadcast: false, loopback: false);
+            OnIpDatagram(nic, frame, linkBroadcast: false, loopback: false, checksumTrusted);
             return;
         }
 
@@ -46,7 +48,7 @@ public sealed partial class NetworkStack
         switch (etherType)
         {
             case EtherType.Ipv4:
-                OnIpDatagram(nic, payload, linkBroadcast, loopback: false);
+                OnIpDatagram(nic, payload, linkBroadcast, loopback: false, checksumTrusted);
                 break;
             case EtherType.Arp:
                 nic.Arp!.OnArpPacket(payload);
@@ -58,7 +60,11 @@ public sealed partial class NetworkStack
     }
 
     /// <summary>IPv4 input (RFC 791 3.2, RFC 1122 3.2.1): validate, accept if for us, reassemble, deliver.</summary>
-    private void OnIpDatagram(NetworkInterface nic, ReadOnlySpan<byte> packet, bool linkBroadcast, bool loopback)
+    /// <remarks>
+    /// <paramref name="transportChecksumTrusted"/>: the device vouched for this frame's TCP/UDP
+    /// checksum (partial from the local kernel, or verified); never for the IP header's.
+    /// </remarks>
+    private void OnIpDatagram(NetworkInterface nic, ReadOnlySpan<byte> packet, bool linkBroadcast, bool loopback, bool transportChecksumTrusted = false)
     {
         Counters.DatagramsReceived++;
 
@@ -171,7 +177,9 @@ public sealed partial class NetworkStack
             return;
         }
 
-        Deliver(nic, ip, ipBroadcast || linkBroadcast, deviceVerified);
+        // A per-frame checksum state covers the TCP or UDP checksum of an unfragmented datagram only.
+        bool transportVerified = deviceVerified || (transportChecksumTrusted && ip.Protocol is IpProtocol.Tcp or IpProtocol.Udp);
+        Deliver(nic, ip, ipBroadcast || linkBroadcast, transportVerified);
     }
 
     /// <summary>

@@ -47,6 +47,17 @@ public sealed class BitsAttribute : Attribute
     public int Offset { get; set; } = -1;
 }
 
+/// <summary>
+/// The field is stored least significant byte first, for the few structures that travel between a
+/// program and its own kernel in host order rather than network order (the virtio-net header of a
+/// TUN or AF_PACKET device is little-endian on every host this project runs on).
+/// </summary>
+/// <remarks>Only whole, byte-aligned 16-, 32- and 64-bit fields can be little-endian (PROTO009).</remarks>
+[AttributeUsage(AttributeTargets.Field, AllowMultiple = false, Inherited = false)]
+public sealed class LittleEndianAttribute : Attribute
+{
+}
+
 /// <summary>The field must hold exactly this value: readers reject anything else, writers always write it.</summary>
 [AttributeUsage(AttributeTargets.Field, AllowMultiple = false, Inherited = false)]
 public sealed class ConstAttribute : Attribute
@@ -77,9 +88,9 @@ public sealed class RangeAttribute : Attribute
 }
 
 /// <summary>
-/// Names the field that holds the header's own length (IPv4 IHL, TCP data offset). The bytes
-/// between the fixed part and <c>field × Unit</c> are the header's options region; what follows is
-/// the payload.
+/// Names the field that holds the header's own length (IPv4 IHL, TCP data offset, IPv6 Hdr Ext
+/// Len). The bytes between the fixed part and <c>(field + Bias) × Unit</c> are the header's
+/// options region; what follows is the payload.
 /// </summary>
 [AttributeUsage(AttributeTargets.Struct, AllowMultiple = false, Inherited = false)]
 public sealed class HeaderLengthAttribute : Attribute
@@ -92,6 +103,13 @@ public sealed class HeaderLengthAttribute : Attribute
 
     /// <summary>Bytes per unit of the field (4 for IHL and data offset). Default 1.</summary>
     public int Unit { get; set; } = 1;
+
+    /// <summary>
+    /// Units the field does not count, added before multiplying by <see cref="Unit"/> (0 to 255):
+    /// 1 for an IPv6 extension header, whose length is "in 8-octet units, not including the first
+    /// 8 octets" (RFC 8200 4.3). Default 0.
+    /// </summary>
+    public int Bias { get; set; }
 
     /// <summary>How the limiting length is reported in errors. Default <see cref="LengthSource.HeaderLength"/>.</summary>
     public LengthSource Source { get; set; } = LengthSource.HeaderLength;

@@ -24,6 +24,11 @@ public sealed class DecodeTests
         Assert.Contains("raw-ipv4.pcap", names);
         Assert.Contains("udp-bigendian.pcap", names);
         Assert.Contains("echo-udp.pcapng", names);
+        Assert.Contains("ipv6-ping.pcap", names);
+        Assert.Contains("ipv6-ndp.pcap", names);
+        Assert.Contains("ipv6-tcp.pcap", names);
+        Assert.Contains("ipv6-udp.pcap", names);
+        Assert.Contains("ipv6-too-big.pcap", names);
         foreach (string name in names)
         {
             Assert.True(File.Exists(Captures.TsvOf(name)), $"{name} has no committed tshark TSV");
@@ -100,6 +105,24 @@ public sealed class DecodeTests
         string[] lines = Captures.Lines(stdout);
         Assert.Equal(frames, lines.Length);
         Assert.DoesNotContain(lines, l => l.Contains("[error:", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void TextLinesShowIpv6ExtensionHeadersIcmpv6AndNdp()
+    {
+        string ping = Captures.Run("decode", Captures.PathOf("ipv6-ping.pcap")).Out;
+        Assert.Contains("ICMP6, neighbor solicitation, who has 2001:db8:77::2 (hlim 255, plen 32)", ping, StringComparison.Ordinal);
+        Assert.Contains("ICMP6, echo request, id 17647, seq 1", ping, StringComparison.Ordinal);
+        Assert.Contains("next-header 44 (hlim 64, flowlabel 0x6a5b9, plen 1456, frag 0x3a03d988:@1448+)", ping, StringComparison.Ordinal);
+        string tooBig = Captures.Run("decode", Captures.PathOf("ipv6-too-big.pcap")).Out;
+        Assert.Contains("ICMP6, packet too big, mtu 1280, quoting ICMP6 2001:db8:77::1 > 2001:db8:78::2", tooBig, StringComparison.Ordinal);
+        Assert.Contains("ICMP6, time exceeded in-transit", tooBig, StringComparison.Ordinal);
+        string udp = Captures.Run("decode", Captures.PathOf("ipv6-udp.pcap")).Out;
+        Assert.Contains("UDP, length 23 [bad udp cksum]", udp, StringComparison.Ordinal);
+        Assert.Contains("ICMP6, parameter problem (unrecognized option), quoting UDP 2001:db8:77::1.40002 > 2001:db8:77::2.7000", udp, StringComparison.Ordinal);
+        string tcp = Captures.Run("decode", Captures.PathOf("ipv6-tcp.pcap")).Out;
+        Assert.Contains("IP6 2001:db8:77::1.", tcp, StringComparison.Ordinal);
+        Assert.Contains("options [mss 1440,sackOK,TS val", tcp, StringComparison.Ordinal);
     }
 
     [Fact]

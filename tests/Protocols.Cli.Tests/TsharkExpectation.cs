@@ -9,15 +9,16 @@ namespace Protocols.Cli.Tests;
 /// run) and turns each row into the values <c>protocols decode --json</c> must print, following
 /// the contract in CLI.md. The rules that bridge tshark's text and the contract:
 /// <list type="bullet">
-/// <item>hex text (ip.id, eth.type, tcp.flags) becomes a number; 0/1 of ip.flags.* a boolean;</item>
-/// <item>checksum status 0/1/2 becomes bad/good/unverified, and 3 (UDP checksum 0, "not
-/// present") unverified;</item>
+/// <item>hex text (ip.id, eth.type, tcp.flags, ipv6.flow, ipv6.fraghdr.ident,
+/// icmpv6.echo.identifier) becomes a number; 0/1 of ip.flags.* and ipv6.fraghdr.more a boolean;</item>
+/// <item>checksum status 0/1/2 becomes bad/good/unverified, 3 (UDP checksum 0 over IPv4, "not
+/// present") unverified, and 4 (UDP checksum 0 over IPv6, "illegal", RFC 8200 8.1) bad;</item>
 /// <item>tcp.options.sack_perm (an FT_NONE field, printed as its raw bytes) is true when present;</item>
 /// <item>a field printed more than once (the quoted datagram of an ICMP error repeats ip.*) counts
 /// by its first, outermost occurrence, except the SACK edge lists which keep every block;</item>
-/// <item>in an ICMP error (type 3, 4, 5, 11, 12) tshark also dissects the quoted transport header;
-/// the contract describes the outer packet only, so tcp.*, udp.*, icmp.ident and icmp.seq are
-/// dropped there;</item>
+/// <item>in an ICMP error (type 3, 4, 5, 11, 12) or an ICMPv6 error (type 1 to 4) tshark also
+/// dissects the quoted transport header; the contract describes the outer packet only, so tcp.*,
+/// udp.*, icmp.ident, icmp.seq and icmpv6.echo.* are dropped there;</item>
 /// <item>tshark calls the outer type of a TLS 1.3 encrypted record tls.record.opaque_type; the
 /// contract's tls.record.content_type is the first record's type either way.</item>
 /// </list>
@@ -38,6 +39,10 @@ internal static class TsharkExpectation
         "tcp.options.timestamp.tsval", "tcp.options.timestamp.tsecr",
         "udp.srcport", "udp.dstport", "udp.length", "udp.checksum.status",
         "icmp.type", "icmp.code", "icmp.checksum.status", "icmp.ident", "icmp.seq",
+        "ipv6.src", "ipv6.dst", "ipv6.plen", "ipv6.nxt", "ipv6.hlim", "ipv6.flow",
+        "ipv6.fraghdr.offset", "ipv6.fraghdr.more", "ipv6.fraghdr.ident",
+        "icmpv6.type", "icmpv6.code", "icmpv6.checksum.status", "icmpv6.echo.identifier", "icmpv6.echo.sequence_number",
+        "icmpv6.nd.ns.target_address", "icmpv6.nd.na.target_address", "icmpv6.mtu",
         "tls.record.content_type", "tls.record.opaque_type", "tls.handshake.type",
         "tls.handshake.extensions_server_name",
     ];
@@ -51,12 +56,13 @@ internal static class TsharkExpectation
         "tcp.check_checksum:TRUE",
         "udp.check_checksum:TRUE",
         "ip.defragment:FALSE",
+        "ipv6.defragment:FALSE",
         "tcp.desegment_tcp_streams:FALSE",
         "tls.desegment_ssl_records:FALSE",
         "tls.desegment_ssl_application_data:FALSE",
     ];
 
-    private static readonly HashSet<string> HexFields = ["ip.id", "eth.type", "tcp.flags"];
+    private static readonly HashSet<string> HexFields = ["ip.id", "eth.type", "tcp.flags", "ipv6.flow", "ipv6.fraghdr.ident", "icmpv6.echo.identifier"];
 
     /// <summary>Parses a whole TSV (header line first) into expected field maps, one per frame.</summary>
     public static List<Dictionary<string, string>> Parse(string tsv)
@@ -95,7 +101,7 @@ internal static class TsharkExpectation
                 case "tcp.options.sack_perm":
                     expected[field] = "true";
                     break;
-                case "ip.flags.df" or "ip.flags.mf":
+                case "ip.flags.df" or "ip.flags.mf" or "ipv6.fraghdr.more":
                     expected[field] = First(text) == "1" ? "true" : "false";
                     break;
                 case "tls.record.opaque_type":
@@ -103,7 +109,7 @@ internal static class TsharkExpectation
                 case var f when f.EndsWith(".checksum.status", StringComparison.Ordinal):
                     expected[field] = First(text) switch
                     {
-                        "0" => "bad",
+                        "0" or "4" => "bad",
                         "1" => "good",
                         _ => "unverified",
                     };
@@ -122,11 +128,14 @@ internal static class TsharkExpectation
             expected["tls.record.content_type"] = First(opaque);
         }
 
-        if (expected.GetValueOrDefault("ip.proto") == "1" && expected.GetValueOrDefault("icmp.type") is "3" or "4" or "5" or "11" or "12")
+        bool icmpError = expected.GetValueOrDefault("ip.proto") == "1" && expected.GetValueOrDefault("icmp.type") is "3" or "4" or "5" or "11" or "12";
+        bool icmpv6Error = expected.GetValueOrDefault("icmpv6.type") is "1" or "2" or "3" or "4";
+        if (icmpError || icmpv6Error)
         {
             foreach (string key in expected.Keys.ToList())
             {
-                if (key.StartsWith("tcp.", StringComparison.Ordinal) || key.StartsWith("udp.", StringComparison.Ordinal) || key is "icmp.ident" or "icmp.seq")
+                if (key.StartsWith("tcp.", StringComparison.Ordinal) || key.StartsWith("udp.", StringComparison.Ordinal)
+                    || key is "icmp.ident" or "icmp.seq" || key.StartsWith("icmpv6.echo.", StringComparison.Ordinal))
                 {
                     expected.Remove(key);
                 }

@@ -214,6 +214,8 @@ public class GeneratorTests
         { "PROTO005", "[WireHeader(\"X\")] [Checksum(nameof(B), ChecksumCoverage.Header)] public partial struct H { public byte A; public ushort B; public byte C; }" },
         { "PROTO005", "[WireHeader(\"X\")] [TotalLength(nameof(A))] public partial struct H { public bool A; [Bits(7)] public byte B; }" },
         { "PROTO005", "public enum E : ushort { A } [WireHeader(\"X\")] [HeaderLength(nameof(A))] public partial struct H { public E A; }" },
+        { "PROTO005", "[WireHeader(\"X\")] [HeaderLength(nameof(A), Unit = 8, Bias = 256)] public partial struct H { public byte A; public byte B; }" },
+        { "PROTO005", "[WireHeader(\"X\")] [HeaderLength(nameof(A), Unit = 8, Bias = -1)] public partial struct H { public byte A; public byte B; }" },
         { "PROTO006", "[WireHeader(\"X\")] public partial struct H { [Bits(8, Offset = 0)] public byte A; [Bits(8, Offset = 0)] public byte B; }" },
         { "PROTO006", "[WireHeader(\"X\")] [TotalLength(nameof(A))] [HeaderLength(nameof(A))] public partial struct H { public ushort A; }" },
         { "PROTO006", "[WireHeader(\"X\")] public partial struct H { public ushort HeaderLength; }" },
@@ -228,6 +230,9 @@ public class GeneratorTests
         { "PROTO008", "[WireHeader(\"X\")] public partial struct H { [Bits(4), Const(16)] public byte A; [Bits(4)] public byte B; }" },
         { "PROTO008", "[WireHeader(\"X\")] public partial struct H { [Range(9, 3)] public byte A; }" },
         { "PROTO008", "[WireHeader(\"X\")] public partial struct H { [Bits(3), Range(0, 8)] public byte A; [Bits(5)] public byte B; }" },
+        { "PROTO009", "[WireHeader(\"X\")] public partial struct H { [LittleEndian] public byte A; }" },
+        { "PROTO009", "[WireHeader(\"X\")] public partial struct H { [LittleEndian, Bits(12)] public ushort A; [Bits(4)] public byte B; }" },
+        { "PROTO009", "[WireHeader(\"X\")] public partial struct H { [Bits(4)] public byte A; [LittleEndian] public ushort B; [Bits(4)] public byte C; }" },
     };
 
     [Theory]

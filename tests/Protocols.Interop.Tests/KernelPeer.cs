@@ -53,18 +53,41 @@ public sealed class KernelPeer : IAsyncDisposable
     /// <summary>The stack.</summary>
     public NetworkStack Stack { get; }
 
+    /// <summary>
+    /// Every way the stack meets the kernel, for theories: TUN with offloads, TUN whose offloads the
+    /// kernel refused (plain mode, the fallback), veth through AF_PACKET with PACKET_VNET_HDR, and
+    /// veth through a plain AF_PACKET socket.
+    /// </summary>
+    public static TheoryData<string> Media => ["tun", "tun-refused", "veth", "veth-plain"];
+
+    /// <summary>Opens the peer for one of <see cref="Media"/>.</summary>
+    /// <param name="medium">One of <see cref="Media"/>.</param>
+    /// <param name="configure">Set-up of the stack (transports) before its loop starts.</param>
+    /// <param name="wrap">Puts a wrapper (a recorder) between the stack and the device.</param>
+    public static Task<KernelPeer> OpenAsync(string medium, Action<NetworkStack>? configure = null, Func<INetworkDevice, INetworkDevice>? wrap = null) => medium switch
+    {
+        "tun" => OnTunAsync(configure, null, wrap),
+        "tun-refused" => OnTunAsync(configure, new TunDeviceOptions { OffloadFlags = RefusedFlags }, wrap),
+        "veth" => OnVethAsync(configure, null, wrap),
+        "veth-plain" => OnVethAsync(configure, new RawPacketDeviceOptions { Offloads = false }, wrap),
+        _ => throw new ArgumentOutOfRangeException(nameof(medium), medium, "not a medium of KernelPeer.Media"),
+    };
+
+    /// <summary>TUN_F_CSUM and a flag bit no kernel knows: TUNSETOFFLOAD fails with EINVAL for real.</summary>
+    public const uint RefusedFlags = 0x1 | 0x8000_0000;
+
     /// <summary>A TUN device <c>ptun0</c> in a new namespace; the kernel has 10.66.0.1/24 on it, the stack 10.66.0.2.</summary>
-    public static Task<KernelPeer> OnTunAsync(Action<NetworkStack>? configure = null)
+    public static Task<KernelPeer> OnTunAsync(Action<NetworkStack>? configure = null, TunDeviceOptions? options = null, Func<INetworkDevice, INetworkDevice>? wrap = null)
     {
         var ns = new TestNamespace();
         LinuxDevice? device = null;
         try
         {
-            device = NetworkNamespace.Invoke(ns.Name, () => TunDevice.Open("ptun0"));
+            device = NetworkNamespace.Invoke(ns.Name, () => TunDevice.Open("ptun0", options ?? new TunDeviceOptions()));
             ns.Ip("addr", "add", $"{KernelAddress}/24", "dev", "ptun0");
             ns.Ip("link", "set", "ptun0", "up");
             ns.WaitForOperationalUp("ptun0");
-            return Task.FromResult(Start([ns], ns, device, configure));
+            return Task.FromResult(Start([ns], ns, device, configure, wrap));
         }
         catch
         {
@@ -80,7 +103,7 @@ public sealed class KernelPeer : IAsyncDisposable
     /// stays on (the default), so the kernel's UDP arrives with partial checksums that
     /// RawPacketDevice completes (PACKET_AUXDATA).
     /// </summary>
-    public static Task<KernelPeer> OnVethAsync(Action<NetworkStack>? configure = null)
+    public static Task<KernelPeer> OnVethAsync(Action<NetworkStack>? configure = null, RawPacketDeviceOptions? options = null, Func<INetworkDevice, INetworkDevice>? wrap = null)
     {
         var stackSide = new TestNamespace();
         TestNamespace? kernelSide = null;
@@ -94,8 +117,8 @@ public sealed class KernelPeer : IAsyncDisposable
             kernelSide.Ip("link", "set", "pveth1", "up");
             stackSide.WaitForOperationalUp("pveth0");
             kernelSide.WaitForOperationalUp("pveth1");
-            device = NetworkNamespace.Invoke(stackSide.Name, () => RawPacketDevice.Open("pveth0"));
-            return Task.FromResult(Start([stackSide, kernelSide], kernelSide, device, configure));
+            device = NetworkNamespace.Invoke(stackSide.Name, () => RawPacketDevice.Open("pveth0", options ?? new RawPacketDeviceOptions()));
+            return Task.FromResult(Start([stackSide, kernelSide], kernelSide, device, configure, wrap));
         }
         catch
         {
@@ -173,10 +196,10 @@ public sealed class KernelPeer : IAsyncDisposable
         }
     }
 
-    private static KernelPeer Start(List<TestNamespace> namespaces, TestNamespace kernel, LinuxDevice device, Action<NetworkStack>? configure)
+    private static KernelPeer Start(List<TestNamespace> namespaces, TestNamespace kernel, LinuxDevice device, Action<NetworkStack>? configure, Func<INetworkDevice, INetworkDevice>? wrap)
     {
         var stack = new NetworkStack(new NetworkStackOptions());
-        stack.AddInterface(device, StackAddress, 24, gateway: KernelAddress);
+        stack.AddInterface(wrap?.Invoke(device) ?? device, StackAddress, 24, gateway: KernelAddress);
         configure?.Invoke(stack);
         var peer = new KernelPeer(namespaces, kernel, device, stack);
         peer._loop = Task.Run(() => stack.RunAsync(peer._stop.Token));

@@ -10,7 +10,7 @@ public sealed partial class PingTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
 
-    public static TheoryData<string> Media => ["tun", "veth"];
+    public static TheoryData<string> Media => KernelPeer.Media;
 
     [InteropTheory(Tools = ["ping"])]
     [MemberData(nameof(Media))]
@@ -60,7 +60,7 @@ public sealed partial class PingTests(ITestOutputHelper output)
     }
 
     internal static Task<KernelPeer> Open(string medium, Action<NetworkStack>? configure = null) =>
-        medium == "tun" ? KernelPeer.OnTunAsync(configure) : KernelPeer.OnVethAsync(configure);
+        KernelPeer.OpenAsync(medium, configure);
 
     /// <summary>
     /// Every echo request ping sent was answered, and at least <paramref name="count"/> were sent.

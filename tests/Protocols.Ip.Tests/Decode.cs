@@ -8,7 +8,7 @@ namespace Protocols.Ip.Tests;
 /// its typed views and quote), touching every getter. Used by the known-answer, random-bytes and
 /// mutation tests, and to build annotated dumps.
 /// </summary>
-internal static class Decode
+internal static partial class Decode
 {
     public static string Frame(ReadOnlySpan<byte> frame, List<HexAnnotation>? annotations = null)
     {
@@ -30,6 +30,9 @@ internal static class Decode
                 break;
             case EtherType.Ipv4:
                 Ipv4(payload, at, sb, annotations);
+                break;
+            case EtherType.Ipv6:
+                Ipv6(payload, at, sb, annotations);
                 break;
             default:
                 annotations?.Add(new HexAnnotation(at, payload.Length, $"Payload ({payload.Length} bytes)"));

@@ -8,12 +8,17 @@
 # Cleanup (trap EXIT) deletes the namespaces and kills only the pids started here.
 #
 # Needs root, iproute2, ethtool, tcpdump, dumpcap (tshark), socat, iputils-ping, nftables,
-# openssl and python3 with scapy (for the zero-checksum UDP datagram).
+# openssl and python3 with scapy (for the zero-checksum UDP datagrams and the hand-made IPv6
+# packets: router advertisement, redirect, extension headers).
+#
+# Usage: make-captures.sh [all|ipv4|ipv6]   (default all; ipv4 = files 1-7, ipv6 = files 8-12)
 #
 # Topology:
 #   A (10.77.0.1/24, va) <--veth--> (vb, 10.77.0.2/24) B (10.78.0.1/24, vbc) <--veth--> (vcb, 10.78.0.2/24) C
 #   A also has a TUN device tun0 (10.79.0.1/24) answered by a small python echo responder (RAW captures).
 #   A reaches 10.78.0.0/24 via B only through a route for that /24 (used for ICMP time exceeded).
+#   IPv6 (files 8-12): A 2001:db8:77::1/64, B 2001:db8:77::2/64 and 2001:db8:78::1/64 (forwarding),
+#   C 2001:db8:78::2/64, routes for the far /64 via B as for IPv4.
 #
 # Files derived rather than captured (documented here because a tool cannot produce them):
 #   raw-ipv4.pcap      = raw-tun.pcap with the link type in the global header (offset 20, 4 bytes,
@@ -24,6 +29,11 @@
 set -euo pipefail
 
 OUT="$(cd "$(dirname "$0")" && pwd)"
+WHAT="${1:-all}"
+case "$WHAT" in
+    all | ipv4 | ipv6) ;;
+    *) echo "usage: make-captures.sh [all|ipv4|ipv6]" >&2; exit 2 ;;
+esac
 if [[ $EUID -ne 0 ]]; then
     echo "make-captures.sh: needs root (network namespaces)" >&2
     exit 1
@@ -135,6 +145,7 @@ keep() {
     echo "wrote $1 ($(stat -c %s "$OUT/$1") bytes)"
 }
 
+if [[ $WHAT != ipv6 ]]; then
 # ---- 1. tcp-handshake.pcap ------------------------------------------------------------------
 # Linux offers MSS, SACK-permitted, timestamps and window scale on every SYN by default.
 bg ip netns exec "$NB" socat -T3 TCP-LISTEN:8080,reuseaddr EXEC:/bin/cat
@@ -369,5 +380,151 @@ echo "pcapng datagram" | A socat -t0.5 - UDP:10.77.0.2:7000 >/dev/null
 capture_stop
 stop "$SRV"
 keep echo-udp.pcapng
+
+fi
+
+if [[ $WHAT != ipv4 ]]; then
+# ---- IPv6 topology ----------------------------------------------------------------------------
+A ip -6 addr add 2001:db8:77::1/64 dev va nodad
+B ip -6 addr add 2001:db8:77::2/64 dev vb nodad
+B ip -6 addr add 2001:db8:78::1/64 dev vbc nodad
+C ip -6 addr add 2001:db8:78::2/64 dev vcb nodad
+A ip -6 route add 2001:db8:78::/64 via 2001:db8:77::2
+C ip -6 route add 2001:db8:77::/64 via 2001:db8:78::1
+B sysctl -qw net.ipv6.conf.all.forwarding=1
+sleep 1
+MAC_A=$(A cat /sys/class/net/va/address)
+MAC_B=$(B cat /sys/class/net/vb/address)
+LL_A=$(A ip -6 -o addr show dev va scope link | awk '{print $4}' | cut -d/ -f1)
+LL_B=$(B ip -6 -o addr show dev vb scope link | awk '{print $4}' | cut -d/ -f1)
+
+# A UDP echo server over IPv6 that ends by itself after the given number of seconds.
+cat >"$WORK/udp6-echo.py" <<'PYEOF'
+import socket, sys, time
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(("::", int(sys.argv[1])))
+s.settimeout(0.2)
+deadline = time.time() + float(sys.argv[2])
+while time.time() < deadline:
+    try:
+        data, peer = s.recvfrom(65535)
+    except socket.timeout:
+        continue
+    s.sendto(data, peer)
+PYEOF
+
+# ---- 8. ipv6-ping.pcap ------------------------------------------------------------------------
+# Neighbour caches flushed first: neighbour solicitation and advertisement, then echo and
+# `ping -6 -s 3000` fragmented by the sender (Fragment headers) both ways.
+A ip -6 neigh flush dev va
+B ip -6 neigh flush dev vb
+capture_start ipv6-ping.pcap
+A ping -6 -n -c 2 -i 0.3 2001:db8:77::2 >/dev/null
+A ping -6 -n -c 2 -i 0.3 -s 3000 2001:db8:77::2 >/dev/null
+capture_stop
+keep ipv6-ping.pcap
+
+# ---- 9. ipv6-ndp.pcap -------------------------------------------------------------------------
+# A's link goes down and up: duplicate address detection of its link-local address (NS from ::),
+# MLDv2 reports, a router solicitation. B (scapy) advertises a prefix with the source link-layer
+# address, MTU, prefix information and RDNSS options; A autoconfigures an address from it (DAD
+# again). B then sends A a redirect with a target link-layer address option.
+capture_start ipv6-ndp.pcap
+A ip link set va down
+A ip link set va up
+A ip -6 addr add 2001:db8:77::1/64 dev va nodad
+A ip -6 route replace 2001:db8:78::/64 via 2001:db8:77::2
+sleep 2.5
+LL_A=$(A ip -6 -o addr show dev va scope link | awk '{print $4}' | cut -d/ -f1)
+MAC_A=$(A cat /sys/class/net/va/address)
+B "$PY" - "$LL_B" "$MAC_B" "$LL_A" "$MAC_A" <<'PYEOF'
+import logging, sys
+logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
+from scapy.all import conf, sendp
+from scapy.layers.l2 import Ether
+from scapy.layers.inet6 import (IPv6, ICMPv6ND_RA, ICMPv6ND_Redirect, ICMPv6NDOptSrcLLAddr, ICMPv6NDOptDstLLAddr,
+                                ICMPv6NDOptMTU, ICMPv6NDOptPrefixInfo, ICMPv6NDOptRDNSS)
+conf.verb = 0
+ll_b, mac_b, ll_a, mac_a = sys.argv[1:5]
+sendp(Ether(src=mac_b, dst="33:33:00:00:00:01") / IPv6(src=ll_b, dst="ff02::1", hlim=255) / ICMPv6ND_RA(chlim=64, routerlifetime=0)
+      / ICMPv6NDOptSrcLLAddr(lladdr=mac_b) / ICMPv6NDOptMTU(mtu=1500)
+      / ICMPv6NDOptPrefixInfo(prefix="2001:db8:99::", prefixlen=64, L=1, A=1, validlifetime=600, preferredlifetime=300)
+      / ICMPv6NDOptRDNSS(dns=["2001:db8:77::53"], lifetime=600), iface="vb")
+sendp(Ether(src=mac_b, dst=mac_a) / IPv6(src=ll_b, dst=ll_a, hlim=255) / ICMPv6ND_Redirect(tgt=ll_b, dst="2001:db8:78::2")
+      / ICMPv6NDOptDstLLAddr(lladdr=mac_b), iface="vb")
+PYEOF
+sleep 2
+capture_stop
+keep ipv6-ndp.pcap
+
+# ---- 10. ipv6-tcp.pcap ------------------------------------------------------------------------
+# A TCP connection over IPv6 (SYN with MSS 1440, SACK-permitted, timestamps, window scale), data
+# both ways, FIN close; a SYN to a closed port answered by RST/ACK.
+bg ip netns exec "$NB" socat -T3 TCP6-LISTEN:8080,reuseaddr EXEC:/bin/cat
+SRV=$LAST_PID
+sleep 0.5
+capture_start ipv6-tcp.pcap
+printf 'hello over IPv6\nsecond line\n' | A socat -t1 - 'TCP6:[2001:db8:77::2]:8080' >/dev/null
+A socat -T1 - 'TCP6:[2001:db8:77::2]:9' </dev/null >/dev/null 2>&1 || true
+capture_stop
+stop "$SRV"
+keep ipv6-tcp.pcap
+
+# ---- 11. ipv6-udp.pcap ------------------------------------------------------------------------
+# UDP echo over IPv6; a datagram to a closed port (port unreachable quoting it); then scapy
+# packets: a UDP datagram with checksum 0 (discarded, RFC 8200 8.1), Hop-by-Hop options with
+# Router Alert and PadN, Destination Options with an unknown option whose bits are 10 (parameter
+# problem code 2), a type 0 Routing header with segments left (parameter problem code 0,
+# RFC 5095), an atomic fragment (RFC 6946) and a datagram in two fragments (both echoed).
+bg ip netns exec "$NB" "$PY" "$WORK/udp6-echo.py" 7000 10
+SRV=$LAST_PID
+sleep 0.5
+capture_start ipv6-udp.pcap
+for msg in ping "a slightly longer datagram"; do
+    echo "$msg" | A socat -t0.5 - 'UDP6:[2001:db8:77::2]:7000' >/dev/null
+done
+echo "nobody listens here" | A socat -u - 'UDP6:[2001:db8:77::2]:9' || true
+sleep 0.3
+A "$PY" - <<'PYEOF'
+import logging, time
+logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
+from scapy.all import conf, send, Raw
+from scapy.layers.inet import UDP
+from scapy.layers.inet6 import (IPv6, IPv6ExtHdrHopByHop, IPv6ExtHdrDestOpt, IPv6ExtHdrRouting, IPv6ExtHdrFragment,
+                                RouterAlert, PadN, HBHOptUnknown, fragment6)
+conf.verb = 0
+a, b = "2001:db8:77::1", "2001:db8:77::2"
+send(IPv6(src=a, dst=b) / UDP(sport=40000, dport=7000, chksum=0) / Raw(b"zero checksum over IPv6"))
+time.sleep(0.2)
+send(IPv6(src=a, dst=b) / IPv6ExtHdrHopByHop(options=[RouterAlert(value=0), PadN(optdata=b"")]) / UDP(sport=40001, dport=7000) / Raw(b"hop-by-hop"))
+time.sleep(0.2)
+send(IPv6(src=a, dst=b) / IPv6ExtHdrDestOpt(options=[HBHOptUnknown(otype=0x9e, optdata=b"\0\0\0\0")]) / UDP(sport=40002, dport=7000) / Raw(b"unknown option"))
+time.sleep(0.2)
+send(IPv6(src=a, dst=b) / IPv6ExtHdrRouting(type=0, segleft=1, addresses=["2001:db8:78::2"]) / UDP(sport=40003, dport=7000) / Raw(b"routing type 0"))
+time.sleep(0.2)
+send(IPv6(src=a, dst=b) / IPv6ExtHdrFragment(offset=0, m=0, id=0x1234) / UDP(sport=40004, dport=7000) / Raw(b"atomic fragment"))
+time.sleep(0.2)
+for f in fragment6(IPv6(src=a, dst=b) / IPv6ExtHdrFragment(id=0x5678) / UDP(sport=40005, dport=7000) / Raw(b"x" * 1800), 1280):
+    send(f)
+PYEOF
+sleep 0.5
+capture_stop
+stop "$SRV"
+keep ipv6-udp.pcap
+
+# ---- 12. ipv6-too-big.pcap --------------------------------------------------------------------
+# B routes between a 1500-byte link and a 1280-byte one: A's 1448-byte echo request to C draws a
+# packet too big (MTU 1280) from B; A's next request is fragmented at the new path MTU. Then hop
+# limit 1 draws a time exceeded from B.
+B ip link set vbc mtu 1280
+C ip link set vcb mtu 1280
+capture_start ipv6-too-big.pcap
+A ping -6 -n -c 2 -i 0.5 -s 1400 2001:db8:78::2 >/dev/null || true
+A ping -6 -n -c 1 -t 1 -W 1 2001:db8:78::2 >/dev/null || true
+capture_stop
+B ip link set vbc mtu 1500
+C ip link set vcb mtu 1500
+keep ipv6-too-big.pcap
+fi
 
 echo "done"

@@ -11,7 +11,8 @@
 #   header is read where a segment starts with one).
 # Port 443 is TLS by default; no other port is decoded as TLS.
 #
-# Values are tshark's -T fields text: hex for ip.id, eth.type and tcp.flags; 0/1 for ip.flags.*;
+# Values are tshark's -T fields text: hex for ip.id, eth.type, tcp.flags, ipv6.flow and
+# ipv6.fraghdr.ident; 0/1 for ip.flags.* and ipv6.fraghdr.more;
 # checksum status 0 bad, 1 good, 2 unverified, 3 not present (UDP checksum 0); the raw option
 # bytes for tcp.options.sack_perm (non-empty when present); comma-separated lists when a field
 # occurs more than once (e.g. the quoted datagram of an ICMP error).
@@ -32,6 +33,10 @@ FIELDS=(
     tcp.options.timestamp.tsval tcp.options.timestamp.tsecr
     udp.srcport udp.dstport udp.length udp.checksum.status
     icmp.type icmp.code icmp.checksum.status icmp.ident icmp.seq
+    ipv6.src ipv6.dst ipv6.plen ipv6.nxt ipv6.hlim ipv6.flow
+    ipv6.fraghdr.offset ipv6.fraghdr.more ipv6.fraghdr.ident
+    icmpv6.type icmpv6.code icmpv6.checksum.status icmpv6.echo.identifier icmpv6.echo.sequence_number
+    icmpv6.nd.ns.target_address icmpv6.nd.na.target_address icmpv6.mtu
     tls.record.content_type tls.record.opaque_type tls.handshake.type
     tls.handshake.extensions_server_name
 )
@@ -43,6 +48,7 @@ PREFS=(
     -o tcp.check_checksum:TRUE
     -o udp.check_checksum:TRUE
     -o ip.defragment:FALSE
+    -o ipv6.defragment:FALSE
     -o tcp.desegment_tcp_streams:FALSE
     -o tls.desegment_ssl_records:FALSE
     -o tls.desegment_ssl_application_data:FALSE
