@@ -1338,6 +1338,16 @@ namespace Protocols.Generators
                         w.Line($"checksum = {Checksum}.Update(checksum, old{word}, {model.TypeName}.ChecksumWord(_bytes, {word}));");
                     }
 
+                    if (model.ChecksumCoverage != HeaderModel.CoveragePseudoHeaderAndMessage)
+                    {
+                        // Without a pseudo-header every covered byte can be zero; the sum from scratch is then +0 and
+                        // the checksum 0xFFFF, while eqn. 3 gives 0x0000 (which never verifies).
+                        w.Open($"if (checksum == 0 && {model.TypeName}.ComputeChecksum(_bytes) == 0xFFFF)");
+                        w.Line("// RFC 1624 3: eqn. 3 yields 0x0000 where the checksum from scratch is 0xFFFF, when every covered byte is zero.");
+                        w.Line("checksum = 0xFFFF;");
+                        w.Close();
+                    }
+
                     if (model.ChecksumZeroMeansNone)
                     {
                         w.Line("// Zero on the wire would mean \"no checksum\": send all ones instead.");
