@@ -71,6 +71,8 @@ public sealed class CubicController : ICongestionController
     private double _wEst; // bytes
     private long _lastAckMicros;
     private long _srttMicros;
+    private Snapshot _beforeReduction;
+    private bool _undoable;
 
     /// <summary>Creates a controller for one connection; it has the initial window for a 536-byte SMSS until <see cref="OnConnectionEstablished"/>.</summary>
     /// <param name="options">The tunables; <see cref="CubicOptions.Default"/> when <see langword="null"/>.</param>
@@ -290,6 +292,7 @@ public sealed class CubicController : ICongestionController
         // holds ssthresh for later timer resends of the same segment.
         if (!segmentAlreadyRetransmittedByTimer)
         {
+            RememberForUndo();
             _ssthresh = Math.Max((long)(flightSize * _options.Beta), 2L * _smss);
         }
 
@@ -301,6 +304,32 @@ public sealed class CubicController : ICongestionController
         _epochStart = NoEpoch;
         _cwnd = _smss;
         InFastRecovery = false;
+    }
+
+    /// <summary>
+    /// The last reduction (a loss episode, or the first timeout of a series) was spurious (the
+    /// engine's D-SACK or Eifel detection): RFC 9438 4.9 restores what the window, ssthresh,
+    /// W_max, cwnd_prior, K, the epoch and W_est were before it, and leaves fast recovery.
+    /// </summary>
+    /// <param name="nowMicros">The current time.</param>
+    public void OnReductionUndone(long nowMicros)
+    {
+        if (!_undoable)
+        {
+            return;
+        }
+
+        Snapshot s = _beforeReduction;
+        _cwnd = Math.Max(_cwnd, s.Cwnd);
+        _ssthresh = Math.Max(_ssthresh, s.Ssthresh);
+        _wMax = s.WMax;
+        _cwndPrior = s.CwndPrior;
+        _wMaxFromEpoch = s.WMaxFromEpoch;
+        _k = s.K;
+        _epochStart = s.EpochStart;
+        _wEst = s.WEst;
+        InFastRecovery = false;
+        _undoable = false;
     }
 
     /// <inheritdoc />
@@ -315,9 +344,17 @@ public sealed class CubicController : ICongestionController
     public override string ToString() => FormattableString.Invariant(
         $"{RegisteredName} cwnd={CongestionWindow} ssthresh={_ssthresh} wmax={WMax} smss={_smss}{(InFastRecovery ? " recovery" : string.Empty)}");
 
+    // What RFC 9438 4.9 restores after a spurious reduction.
+    private void RememberForUndo()
+    {
+        _beforeReduction = new Snapshot(_cwnd, _ssthresh, _wMax, _cwndPrior, _wMaxFromEpoch, _k, _epochStart, _wEst);
+        _undoable = true;
+    }
+
     // RFC 9438 4.6 and 4.7: a congestion event detected by loss.
     private void ReduceOnCongestion(long flightSize)
     {
+        RememberForUndo();
         EndHyStart();
         if (_options.FastConvergence && _cwnd < _wMax)
         {
@@ -407,6 +444,7 @@ public sealed class CubicController : ICongestionController
         _wEst = 0;
         _hyStart?.Reset();
         _hyStartEnded = !_options.HyStart;
+        _undoable = false;
         InFastRecovery = false;
     }
 
@@ -415,4 +453,6 @@ public sealed class CubicController : ICongestionController
         _hyStart?.OnCongestion();
         _hyStartEnded = true;
     }
+
+    private readonly record struct Snapshot(double Cwnd, long Ssthresh, double WMax, double CwndPrior, bool WMaxFromEpoch, double K, long EpochStart, double WEst);
 }

@@ -258,4 +258,30 @@ public sealed class CubicControllerTests(ITestOutputHelper output)
         Assert.Throws<ArgumentOutOfRangeException>(() => new CubicController(new CubicOptions { Beta = 1 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => new CubicController(new CubicOptions { C = 0 }));
     }
+
+    [Fact]
+    public void A_spurious_reduction_is_undone_to_the_state_before_it()
+    {
+        CubicController cc = NoHyStart();
+        long now = 0;
+        GrowTo(cc, 100, ref now);
+        Loss(cc, ref now); // W_max 100 segments, cwnd 70
+        Run(cc, 100_000, now + 2_000_000, ref now);
+        (long cwnd, long ssthresh, long wMax, double k) = (cc.CongestionWindow, cc.SlowStartThreshold, cc.WMax, cc.K);
+
+        // A second episode, then found spurious (D-SACK or Eifel): RFC 9438 4.9 puts everything back.
+        cc.OnEnterFastRecovery(cwnd, now);
+        Assert.NotEqual(cwnd, cc.CongestionWindow);
+        cc.OnReductionUndone(now);
+        Assert.False(cc.InFastRecovery);
+        Assert.Equal((cwnd, ssthresh, wMax, k), (cc.CongestionWindow, cc.SlowStartThreshold, cc.WMax, cc.K));
+
+        // Nothing to undo twice; and a timeout is undone the same way.
+        cc.OnReductionUndone(now);
+        Assert.Equal(cwnd, cc.CongestionWindow);
+        cc.OnRetransmissionTimeout(cwnd, segmentAlreadyRetransmittedByTimer: false, now);
+        Assert.Equal(Smss, cc.CongestionWindow);
+        cc.OnReductionUndone(now);
+        Assert.Equal((cwnd, ssthresh, wMax), (cc.CongestionWindow, cc.SlowStartThreshold, cc.WMax));
+    }
 }
