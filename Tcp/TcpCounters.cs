@@ -140,6 +140,9 @@ public enum TcpCounter
 
     /// <summary>Receivers found to have discarded data they had SACKed (RFC 2018 8): the SACK state was cleared.</summary>
     SackRenegings,
+
+    /// <summary>Segments carrying data dropped because our advertised window was zero (RFC 9293 3.10.7.4; Linux's TCPZeroWindowDrop).</summary>
+    ZeroWindowDrops,
 }
 
 /// <summary>

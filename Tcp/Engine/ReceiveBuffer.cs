@@ -62,7 +62,7 @@ internal sealed class ReceiveBuffer
     /// <summary>RFC 2018 3: a SACK option carries at most four blocks.</summary>
     public const int MaxSackBlocks = 4;
 
-    private readonly int _capacity;
+    private int _capacity;
     private Interval[] _intervals; // sorted by offset from RCV.NXT, disjoint, not adjacent; grown on demand
     private readonly int _maxIntervals;
     private byte[]? _ring; // rented from ArrayPool<byte>.Shared; may be longer than _size
@@ -95,8 +95,22 @@ internal sealed class ReceiveBuffer
     /// <summary>The size of the ring when it is first allocated (or the capacity, when smaller).</summary>
     public const int InitialRingSize = PooledRing.InitialSize;
 
-    /// <summary>The most bytes held; it bounds <see cref="Window"/>.</summary>
+    /// <summary>The most bytes held; it bounds <see cref="Window"/>. Autotuning may raise it (<see cref="Grow"/>).</summary>
     public int Capacity => _capacity;
+
+    /// <summary>Raises <see cref="Capacity"/> to <paramref name="capacity"/> (never lowers it: the window is not shrunk, RFC 9293 3.8.6). The ring itself grows only as data is held.</summary>
+    /// <param name="capacity">The new capacity, at most <see cref="MaxCapacity"/>.</param>
+    /// <returns>Whether the capacity grew.</returns>
+    public bool Grow(int capacity)
+    {
+        if (capacity <= _capacity)
+        {
+            return false;
+        }
+
+        _capacity = Math.Min(capacity, MaxCapacity);
+        return true;
+    }
 
     /// <summary>Bytes of ring allocated now: 0 until data arrives and after <see cref="Release"/>; doubles up to the capacity as needed.</summary>
     public int AllocatedBytes => _size;
@@ -301,6 +315,22 @@ internal sealed class ReceiveBuffer
 
         int kept = _advertisedEdge - _rcvNxt;
         return Math.Max(kept, 0);
+    }
+
+    /// <summary>
+    /// Records that a window of <paramref name="window"/> bytes from RCV.NXT was offered outside
+    /// <see cref="WindowToAdvertise"/> (our SYN's, which is sent before the buffer exists). The
+    /// right edge only moves forward.
+    /// </summary>
+    /// <param name="window">The window offered, in bytes.</param>
+    public void RecordAdvertised(int window)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(window);
+        SeqNum edge = _rcvNxt + Math.Min(window, Window);
+        if (edge > _advertisedEdge)
+        {
+            _advertisedEdge = edge;
+        }
     }
 
     /// <summary>

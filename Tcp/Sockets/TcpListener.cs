@@ -33,7 +33,7 @@ public sealed class TcpListener : IDisposable
         LocalEndPoint = local;
         Backlog = backlog;
         Options = options;
-        _windowScale = TcpControlBlock.ChooseWindowScale(options.ReceiveBufferSize); // what OpenFromCookie assumes we announced
+        _windowScale = TcpControlBlock.ChooseWindowScale(options.ReceiveBufferCap); // what OpenFromCookie assumes we announced
         _closeOnLoop = CloseOnLoop;
     }
 

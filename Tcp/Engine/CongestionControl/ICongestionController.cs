@@ -153,8 +153,8 @@ public static class CongestionRules
     /// </summary>
     public const int DuplicateAckThreshold = 3;
 
-    /// <summary>The name of the default controller, <see cref="NewRenoController"/>.</summary>
-    public const string DefaultName = NewRenoController.RegisteredName;
+    /// <summary>The name of the default controller, <see cref="CubicController"/> (as in Linux).</summary>
+    public const string DefaultName = CubicController.RegisteredName;
 
     /// <summary>
     /// RFC 5681 4.1: "if the TCP has not sent data in an interval exceeding the retransmission
@@ -191,10 +191,11 @@ public sealed class CongestionControllerRegistry
         _factories = factories;
     }
 
-    /// <summary>The built-in controllers: <c>newreno</c> with its default options.</summary>
+    /// <summary>The built-in controllers with their default options: <c>cubic</c> (the default) and <c>newreno</c>.</summary>
     public static CongestionControllerRegistry Default { get; } = new(
         new Dictionary<string, Func<ICongestionController>>(StringComparer.OrdinalIgnoreCase)
         {
+            [CubicController.RegisteredName] = static () => new CubicController(),
             [NewRenoController.RegisteredName] = static () => new NewRenoController(),
         });
 

@@ -113,7 +113,7 @@ internal sealed class OptionNegotiation
         var o = new TcpOptions { Mss = (ushort)_sizes.Announced, SackPermitted = _options.SackPermitted };
         if (_options.WindowScaling)
         {
-            o.WindowScale = (byte)ChooseWindowScale(_options.ReceiveBufferSize);
+            o.WindowScale = (byte)ChooseWindowScale(_options.ReceiveBufferCap);
         }
 
         if (_options.Timestamps)
@@ -147,6 +147,6 @@ internal sealed class OptionNegotiation
     {
         WindowScaling = true;
         SendShift = peerShift;
-        ReceiveShift = ChooseWindowScale(_options.ReceiveBufferSize);
+        ReceiveShift = ChooseWindowScale(_options.ReceiveBufferCap);
     }
 }

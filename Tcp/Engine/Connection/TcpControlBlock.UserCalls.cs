@@ -118,7 +118,7 @@ internal sealed partial class TcpControlBlock
     /// <returns>Bytes copied; 0 when nothing is readable now.</returns>
     public int Receive(Span<byte> destination, Micros now)
     {
-        int n = _receiver.Read(destination, out bool windowUpdateDue);
+        int n = _receiver.Read(destination, now, out bool windowUpdateDue);
         if (n == 0)
         {
             return 0;
@@ -252,6 +252,9 @@ internal sealed partial class TcpControlBlock
             ActiveTimerRemaining = timer is null ? TimeSpan.Zero : Micros.Max(deadline - now, Micros.Zero).ToTimeSpan(),
             BytesSent = _sender.BytesSent,
             BytesReceived = _receiver.BytesReceived,
+            ReceiveBufferSize = _receiver.Buffer?.Capacity ?? _options.ReceiveBufferSize,
+            SendBufferSize = _sender.Buffer?.Capacity ?? _options.SendBufferSize,
+            ReceiveWindow = _receiver.Buffer?.AdvertisedWindow ?? 0,
         };
     }
 

@@ -55,7 +55,7 @@ internal sealed class TcpSender
     private readonly RtoEstimator _rto;
     private readonly ICongestionController _cc;
     private readonly TimestampState _timestamps;
-    private readonly int _sendBufferSize;
+    private readonly int _sendBufferCap;
     private readonly Micros? _userTimeout;
     private readonly RttSampler _rtt;
     private ILossRecovery _recovery;
@@ -94,7 +94,7 @@ internal sealed class TcpSender
         _cc = env.Controllers.Create(options.CongestionControl);
         _recovery = new NewRenoRecovery(_cc, sizes);
         _timestamps = timestamps;
-        _sendBufferSize = options.SendBufferSize;
+        _sendBufferCap = options.SendBufferCap; // the segment log's bound follows the buffer's largest size
         _userTimeout = options.UserTimeout is TimeSpan ut ? Micros.FromTimeSpan(ut) : null;
         _rtt = new RttSampler(_rto, timestamps);
         NoDelay = options.NoDelay;
@@ -268,7 +268,7 @@ internal sealed class TcpSender
     /// </summary>
     /// <param name="seg">An acceptable ACK.</param>
     /// <param name="now">The current time.</param>
-    /// <returns>Whether send-buffer space was freed.</returns>
+    /// <returns>Whether send-buffer space was freed (or the buffer grew).</returns>
     public bool OnAck(in TcpSegment seg, Micros now)
     {
         SeqNum ack = seg.Ack;
@@ -332,7 +332,7 @@ internal sealed class TcpSender
             }
         }
 
-        return freed;
+        return (advanced && GrowBuffer()) | freed;
     }
 
     /// <summary>
@@ -345,7 +345,7 @@ internal sealed class TcpSender
     {
         if (_sackNegotiated && _sack is null && _una == _max)
         {
-            _sack = new SackRecovery(_cc, _rto, _timestamps, _timers, _counters, _sizes, _sendBufferSize);
+            _sack = new SackRecovery(_cc, _rto, _timestamps, _timers, _counters, _sizes, _sendBufferCap);
             _sack.Reset(_una);
             _recovery = _sack;
         }
@@ -601,6 +601,19 @@ internal sealed class TcpSender
         _prober.OnProgress();
         _lastProgress = now;
         return freed > 0;
+    }
+
+    // Send-buffer autotuning (Linux's tcp_sndbuf_expand): room for twice the congestion window, a
+    // full window in flight and as much again queued behind it, within the cap.
+    private bool GrowBuffer()
+    {
+        if (!_options.AutoTuneBuffers)
+        {
+            return false;
+        }
+
+        long wanted = Math.Min(2 * _cc.CongestionWindow, _options.SendBufferCap);
+        return wanted > _buffer!.Capacity && _buffer.Grow((int)wanted);
     }
 
     /// <summary>The RACK reordering timer fired (RFC 8985 6.2); the control block sends what it marked lost.</summary>
