@@ -418,10 +418,18 @@ internal sealed class ReceiveBuffer
         int end = start + data.Length;
 
         // First interval that touches or follows the new one, and the first one past it.
-        int lo = 0;
-        while (lo < _intervalCount && _intervals[lo].End < start)
+        int lo = 0, top = _intervalCount; // binary search: the list may hold a thousand holes after a burst loss
+        while (lo < top)
         {
-            lo++;
+            int mid = (lo + top) >>> 1;
+            if (_intervals[mid].End < start)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                top = mid;
+            }
         }
 
         int hi = lo;

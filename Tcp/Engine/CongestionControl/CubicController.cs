@@ -309,7 +309,8 @@ public sealed class CubicController : ICongestionController
     /// <summary>
     /// The last reduction (a loss episode, or the first timeout of a series) was spurious (the
     /// engine's D-SACK or Eifel detection): RFC 9438 4.9 restores what the window, ssthresh,
-    /// W_max, cwnd_prior, K, the epoch and W_est were before it, and leaves fast recovery.
+    /// W_max, cwnd_prior, K, the epoch and W_est were before it (and a slow start the reduction
+    /// ended resumes, HyStart++ with it), and leaves fast recovery.
     /// </summary>
     /// <param name="nowMicros">The current time.</param>
     public void OnReductionUndone(long nowMicros)
@@ -328,6 +329,13 @@ public sealed class CubicController : ICongestionController
         _k = s.K;
         _epochStart = s.EpochStart;
         _wEst = s.WEst;
+        if (!s.HyStartEnded && _hyStartEnded)
+        {
+            // The reduction ended slow start: it goes on, and HyStart++ with it.
+            _hyStartEnded = false;
+            _hyStart?.OnCongestionUndone(s.HyStartPhase);
+        }
+
         InFastRecovery = false;
         _undoable = false;
     }
@@ -347,7 +355,7 @@ public sealed class CubicController : ICongestionController
     // What RFC 9438 4.9 restores after a spurious reduction.
     private void RememberForUndo()
     {
-        _beforeReduction = new Snapshot(_cwnd, _ssthresh, _wMax, _cwndPrior, _wMaxFromEpoch, _k, _epochStart, _wEst);
+        _beforeReduction = new Snapshot(_cwnd, _ssthresh, _wMax, _cwndPrior, _wMaxFromEpoch, _k, _epochStart, _wEst, _hyStartEnded, _hyStart?.Phase ?? HyStartPhase.SlowStart);
         _undoable = true;
     }
 
@@ -454,5 +462,5 @@ public sealed class CubicController : ICongestionController
         _hyStartEnded = true;
     }
 
-    private readonly record struct Snapshot(double Cwnd, long Ssthresh, double WMax, double CwndPrior, bool WMaxFromEpoch, double K, long EpochStart, double WEst);
+    private readonly record struct Snapshot(double Cwnd, long Ssthresh, double WMax, double CwndPrior, bool WMaxFromEpoch, double K, long EpochStart, double WEst, bool HyStartEnded, HyStartPhase HyStartPhase);
 }

@@ -268,6 +268,21 @@ public sealed class HyStartPlusPlus
         }
     }
 
+    /// <summary>
+    /// The congestion event that ended slow start was found spurious and undone (RFC 9438 4.9
+    /// restores the state before it): HyStart++ resumes in the phase it was in, so that the slow
+    /// start that continues still ends on delay.
+    /// </summary>
+    /// <param name="phase">The phase before the congestion event.</param>
+    public void OnCongestionUndone(HyStartPhase phase)
+    {
+        if (Exit == SlowStartExit.Congestion && phase != HyStartPhase.Done)
+        {
+            Phase = phase;
+            Exit = SlowStartExit.None;
+        }
+    }
+
     private void End(SlowStartExit reason, long cwnd)
     {
         Phase = HyStartPhase.Done;

@@ -107,7 +107,7 @@ internal sealed class TcpReceiver
     public void Start(SeqNum irs, bool ourSynSent = false)
     {
         Irs = irs;
-        _buffer = new ReceiveBuffer(irs + 1, _options.ReceiveBufferSize);
+        _buffer = new ReceiveBuffer(irs + 1, _options.ReceiveBufferSize, MaxHoles(_options.ReceiveBufferCap, _sizes.Receive));
         if (ourSynSent)
         {
             _buffer.RecordAdvertised(SynWindow);
@@ -251,6 +251,14 @@ internal sealed class TcpReceiver
             EnterQuickAckMode(length);
         }
     }
+
+    // The out-of-order intervals the buffer may hold: one hole per two segments of the largest
+    // buffer (a slow start that overshoots a drop-tail queue loses every other segment), within
+    // [64, 2048]. A segment that would open one more hole is dropped and must be resent, so too
+    // small a bound turns one burst loss into hundreds of retransmissions the link never lost;
+    // each interval costs 16 bytes, grown on demand.
+    private static int MaxHoles(int bufferCap, int mss) =>
+        (int)Math.Clamp(bufferCap / (2L * Math.Max(mss, 1)), ReceiveBuffer.DefaultMaxIntervals, 2048);
 
     // Linux's tcp_incr_quickack: enough quick ACKs for half the window in segments, at least 2, at most the option.
     private void EnterQuickAckMode(int segmentLength)

@@ -228,7 +228,7 @@ internal sealed class SackRecovery : ILossRecovery
             _counters.Add(TcpCounter.TailLossProbeRecoveries);
             if (!_inRecovery)
             {
-                _cc.OnEnterFastRecovery(ack.FlightSize, now.Value);
+                _cc.OnEnterFastRecovery(ReductionBase(ack.FlightSize), now.Value);
                 _cc.OnExitFastRecovery(ack.ForCongestionControl);
             }
         }
@@ -253,7 +253,7 @@ internal sealed class SackRecovery : ILossRecovery
             _counters.Add(TcpCounter.SackRenegings);
         }
 
-        _cc.OnRetransmissionTimeout(flight, alreadyRetransmittedByTimer, now.Value);
+        _cc.OnRetransmissionTimeout(ReductionBase(flight), alreadyRetransmittedByTimer, now.Value);
         if (!alreadyRetransmittedByTimer)
         {
             BeginUndo();
@@ -466,6 +466,12 @@ internal sealed class SackRecovery : ILossRecovery
         }
     }
 
+    // What a reduction is computed from (RFC 5681 3.1's FlightSize): SND.MAX - SND.UNA, but never
+    // more than cwnd. With SACK the sender goes on sending while a hole holds SND.UNA back, so the
+    // distance to SND.MAX counts data the receiver already holds: taken whole, each episode that
+    // follows a lost retransmission would set ssthresh above the last one. Linux reduces from cwnd.
+    private long ReductionBase(long flight) => Math.Min(flight, _cc.CongestionWindow);
+
     // RFC 6675 5 (with RACK marking the loss), RFC 6937 3.
     private void StartEpisode(Micros now)
     {
@@ -475,7 +481,7 @@ internal sealed class SackRecovery : ILossRecovery
         _recoveryPoint = _max;
         _rescueRxt = _una;
         _rescueDone = false;
-        _cc.OnEnterFastRecovery(flight, now.Value);
+        _cc.OnEnterFastRecovery(ReductionBase(flight), now.Value);
         _prr.Start(flight);
         _tlp.Clear();
         _timers.Cancel(TcpTimer.LossProbe);

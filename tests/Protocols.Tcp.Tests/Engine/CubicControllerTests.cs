@@ -284,4 +284,36 @@ public sealed class CubicControllerTests(ITestOutputHelper output)
         cc.OnReductionUndone(now);
         Assert.Equal((cwnd, ssthresh, wMax), (cc.CongestionWindow, cc.SlowStartThreshold, cc.WMax));
     }
+
+    [Fact]
+    public void A_spurious_reduction_in_slow_start_resumes_slow_start_and_hystart()
+    {
+        var cc = new CubicController();
+        long now = 0;
+        cc.OnConnectionEstablished(Smss, now);
+        for (int i = 0; i < 10; i++)
+        {
+            now += 1000;
+            cc.OnAck(new CongestionAck(Smss, cc.CongestionWindow - Smss, 20_000, now));
+        }
+
+        HyStartPlusPlus hy = Assert.IsType<HyStartPlusPlus>(cc.HyStart);
+        Assert.Equal(HyStartPhase.SlowStart, hy.Phase);
+        long cwnd = cc.CongestionWindow;
+
+        // Reordering taken for a loss: the episode ends slow start and HyStart++ ...
+        cc.OnEnterFastRecovery(cwnd, now);
+        Assert.False(cc.InSlowStart && !cc.InFastRecovery);
+        Assert.Equal(HyStartPhase.Done, hy.Phase);
+
+        // ... and D-SACK shows it was spurious: slow start goes on, still watched by HyStart++.
+        cc.OnReductionUndone(now);
+        Assert.True(cc.InSlowStart);
+        Assert.Equal(cwnd, cc.CongestionWindow);
+        Assert.Equal(HyStartPhase.SlowStart, hy.Phase);
+        Assert.Equal(SlowStartExit.None, hy.Exit);
+        now += 1000;
+        cc.OnAck(new CongestionAck(Smss, cc.CongestionWindow - Smss, 20_000, now));
+        Assert.Equal(cwnd + Smss, cc.CongestionWindow);
+    }
 }

@@ -71,8 +71,11 @@ public sealed class RecoveryQualityTests(ITestOutputHelper output)
         output.WriteLine(m.Format($"{cell} (seed {seed})"));
         if (data.Reordering > 0 || data.Duplication > 0)
         {
-            // Nothing is lost: every retransmission is spurious. At most 1 % of the segments sent.
-            Assert.True(m.Retransmissions <= m.SegmentsSent / 100.0, $"{m.Retransmissions} spurious retransmissions, {m.SegmentsSent} sent");
+            // No random loss: a retransmission beyond what the queue dropped (the buffers autotune
+            // past the path's capacity, so slow start may still overflow it) is spurious. At most 1 %
+            // of the segments sent.
+            long spurious = m.Retransmissions - m.Lost;
+            Assert.True(spurious <= m.SegmentsSent / 100.0, $"{spurious} spurious retransmissions ({m.Retransmissions} for {m.Lost} lost), {m.SegmentsSent} sent");
         }
         else
         {

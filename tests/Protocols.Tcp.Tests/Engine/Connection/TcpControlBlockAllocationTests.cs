@@ -87,7 +87,9 @@ public class TcpControlBlockAllocationTests
         _output.WriteLine($"{perConnection} bytes per idle established connection ({perConnection * 100_000 / 1_048_576} MiB for 100,000)");
         Assert.All(tcbs, t => Assert.Equal(TcpState.Established, t.State));
         Assert.All(tcbs, t => Assert.Equal(0, t.AllocatedBufferBytes));
-        Assert.True(perConnection < 1500, $"{perConnection} bytes per connection");
+        // The engine's share of the 1 GiB for 100,000 idle connections; CUBIC's state (with what
+        // RFC 9438 4.9 restores after a spurious reduction) is most of what it has beyond NewReno.
+        Assert.True(perConnection < 1700, $"{perConnection} bytes per connection");
 
         void Open(TcpControlBlock tcb)
         {
