@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
 using Protocols.Wire;
@@ -14,15 +13,15 @@ public delegate string? TransportFormatter(ReadOnlySpan<byte> segment);
 
 /// <summary>
 /// One-line, tcpdump-style (<c>tcpdump -n</c>) descriptions of frames: Ethernet, ARP, IPv4 with
-/// fragments, ICMP, and UDP and TCP ports. Transports that live above Ip (Udp, Tcp) register a
-/// <see cref="TransportFormatter"/> for richer lines; Ip itself decodes only what every transport
-/// with ports shares (the two port numbers) and the UDP length field.
+/// fragments, ICMP, and the ports of transports that have them. Transports that live above Ip
+/// (Udp, Tcp) register a <see cref="TransportFormatter"/> for their own lines; Ip itself decodes
+/// only what every transport with ports shares (<see cref="TransportPorts"/>), so without one a
+/// segment reads <c>udp 20</c> (protocol and IP payload length). Every header is read by its
+/// generated reader.
 /// </summary>
 /// <remarks>Never throws on malformed frames: they are described as such.</remarks>
 public sealed class PacketFormatter
 {
-    private const int EthernetHeaderLength = 14;
-
     // Copy-on-write, indexed by protocol number, so formatting reads it without a lock.
     private volatile TransportFormatter?[] _transports = new TransportFormatter?[256];
 
@@ -81,7 +80,7 @@ public sealed class PacketFormatter
         }
 
         EtherType type = ethernet.EtherType;
-        ReadOnlySpan<byte> payload = frame[EthernetHeaderLength..];
+        ReadOnlySpan<byte> payload = ethernet.Payload;
         if (ShowLinkLayer)
         {
             string name = type switch
@@ -151,15 +150,12 @@ public sealed class PacketFormatter
             return;
         }
 
-        if (packet[0] >> 4 == 6)
-        {
-            text.Append(CultureInfo.InvariantCulture, $"IP6, length {packet.Length}");
-            return;
-        }
-
         if (!Ipv4Header.TryRead(packet, out Ipv4Header.Reader ip, out WireError error))
         {
-            text.Append(CultureInfo.InvariantCulture, $"IP [invalid: {error.ToString()}], length {packet.Length}");
+            // The version is the reader's first field check: an IPv6 packet fails it with version 6.
+            text.Append(error is { Kind: WireErrorKind.InvalidValue, Field: nameof(Ipv4Header.Version), Actual: 6 }
+                ? string.Create(CultureInfo.InvariantCulture, $"IP6, length {packet.Length}")
+                : string.Create(CultureInfo.InvariantCulture, $"IP [invalid: {error.ToString()}], length {packet.Length}"));
             return;
         }
 
@@ -170,12 +166,9 @@ public sealed class PacketFormatter
         bool hasPorts = protocol is IpProtocol.Tcp or IpProtocol.Udp or IpProtocol.Sctp or IpProtocol.UdpLite;
 
         text.Append("IP ").Append(ip.Source.ToString());
-        if (fragmentOffset == 0 && hasPorts && payload.Length >= 4)
+        if (fragmentOffset == 0 && hasPorts && TransportPorts.TryRead(payload, out TransportPorts.Reader ports))
         {
-            // Every transport with ports starts with source and destination port (RFC 768, RFC 9293 3.1).
-            ushort sourcePort = BinaryPrimitives.ReadUInt16BigEndian(payload);
-            ushort destinationPort = BinaryPrimitives.ReadUInt16BigEndian(payload[2..]);
-            text.Append(CultureInfo.InvariantCulture, $".{sourcePort} > {ip.Destination.ToString()}.{destinationPort}: ");
+            text.Append(CultureInfo.InvariantCulture, $".{ports.SourcePort} > {ip.Destination.ToString()}.{ports.DestinationPort}: ");
         }
         else
         {
@@ -193,20 +186,13 @@ public sealed class PacketFormatter
         }
         else
         {
-            switch (protocol)
+            if (protocol == IpProtocol.Icmp)
             {
-                case IpProtocol.Icmp:
-                    AppendIcmp(text, payload);
-                    break;
-                case IpProtocol.Udp:
-                    AppendUdp(text, payload, fragment);
-                    break;
-                case IpProtocol.Tcp:
-                    AppendTcp(text, payload);
-                    break;
-                default:
-                    text.Append(CultureInfo.InvariantCulture, $"{ProtocolName(protocol)} {payload.Length}");
-                    break;
+                AppendIcmp(text, payload);
+            }
+            else
+            {
+                text.Append(CultureInfo.InvariantCulture, $"{ProtocolName(protocol)} {payload.Length}");
             }
         }
 
@@ -225,38 +211,6 @@ public sealed class PacketFormatter
         _ => string.Create(CultureInfo.InvariantCulture, $"ip-proto-{(byte)protocol}"),
     };
 
-    // RFC 768: the length field counts the 8-byte header and the data.
-    private static void AppendUdp(StringBuilder text, ReadOnlySpan<byte> segment, bool fragment)
-    {
-        if (segment.Length < 8)
-        {
-            text.Append(CultureInfo.InvariantCulture, $"UDP, [|udp] length {segment.Length}");
-            return;
-        }
-
-        int length = BinaryPrimitives.ReadUInt16BigEndian(segment[4..]);
-        if (length < 8 || (length > segment.Length && !fragment))
-        {
-            text.Append(CultureInfo.InvariantCulture, $"UDP, bad length {length} > {segment.Length}");
-            return;
-        }
-
-        text.Append(CultureInfo.InvariantCulture, $"UDP, length {length - 8}");
-    }
-
-    // RFC 9293 3.1: the data offset (high nibble of byte 12) counts 32-bit words of header.
-    private static void AppendTcp(StringBuilder text, ReadOnlySpan<byte> segment)
-    {
-        int headerLength = segment.Length >= 13 ? (segment[12] >> 4) * 4 : 0;
-        if (headerLength < 20 || headerLength > segment.Length)
-        {
-            text.Append(CultureInfo.InvariantCulture, $"TCP, [|tcp] length {segment.Length}");
-            return;
-        }
-
-        text.Append(CultureInfo.InvariantCulture, $"TCP, length {segment.Length - headerLength}");
-    }
-
     // RFC 792 (types), RFC 1191 4 (next-hop MTU).
     private static void AppendIcmp(StringBuilder text, ReadOnlySpan<byte> message)
     {
@@ -268,7 +222,7 @@ public sealed class PacketFormatter
 
         text.Append("ICMP ");
         byte code = icmp.Code;
-        ReadOnlySpan<byte> body = message[IcmpHeader.FixedLength..];
+        ReadOnlySpan<byte> body = icmp.Payload;
         switch (icmp.Type)
         {
             case IcmpType.EchoRequest:
@@ -278,22 +232,24 @@ public sealed class PacketFormatter
                 text.Append(CultureInfo.InvariantCulture, $"echo {(icmp.Type == IcmpType.EchoRequest ? "request" : "reply")}, id {echo.Identifier}, seq {echo.SequenceNumber}");
                 break;
             case IcmpType.DestinationUnreachable:
-                AppendUnreachable(text, code, (ushort)icmp.RestOfHeader, body);
+                AppendUnreachable(text, code, IcmpDestinationUnreachableHeader.TryRead(message, out IcmpDestinationUnreachableHeader.Reader unreachable) ? unreachable.NextHopMtu : (ushort)0, body);
                 break;
             case IcmpType.TimeExceeded:
-                text.Append(code switch
+                text.Append((IcmpTimeExceededCode)code switch
                 {
-                    0 => "time exceeded in-transit",
-                    1 => "ip reassembly time exceeded",
+                    IcmpTimeExceededCode.TtlExceeded => "time exceeded in-transit",
+                    IcmpTimeExceededCode.FragmentReassemblyTimeExceeded => "ip reassembly time exceeded",
                     _ => string.Create(CultureInfo.InvariantCulture, $"time exceeded-#{code}"),
                 });
                 break;
             case IcmpType.Redirect:
                 string target = IcmpQuotedDatagram.TryRead(body, out IcmpQuotedDatagram redirected, out _) ? redirected.Header.Destination.ToString() : "?";
-                text.Append(CultureInfo.InvariantCulture, $"redirect {target} to host {Ipv4Address.FromUInt32(icmp.RestOfHeader).ToString()}");
+                string gateway = IcmpRedirectHeader.TryRead(message, out IcmpRedirectHeader.Reader redirect) ? redirect.Gateway.ToString() : "?";
+                text.Append(CultureInfo.InvariantCulture, $"redirect {target} to host {gateway}");
                 break;
             case IcmpType.ParameterProblem:
-                text.Append(CultureInfo.InvariantCulture, $"parameter problem - octet {icmp.RestOfHeader >> 24}");
+                string octet = IcmpParameterProblemHeader.TryRead(message, out IcmpParameterProblemHeader.Reader problem) ? problem.Pointer.ToString(CultureInfo.InvariantCulture) : "?";
+                text.Append(CultureInfo.InvariantCulture, $"parameter problem - octet {octet}");
                 break;
             case IcmpType.SourceQuench:
                 text.Append("source quench");
@@ -334,9 +290,9 @@ public sealed class PacketFormatter
                 text.Append(CultureInfo.InvariantCulture, $"{destination} protocol {(byte)protocol} unreachable");
                 break;
             case IcmpUnreachableCode.PortUnreachable:
-                if (quote.Payload.Length >= 4)
+                if (TransportPorts.TryRead(quote.Payload, out TransportPorts.Reader ports))
                 {
-                    ushort port = BinaryPrimitives.ReadUInt16BigEndian(quote.Payload[2..]);
+                    ushort port = ports.DestinationPort;
                     string name = protocol switch
                     {
                         IpProtocol.Udp => "udp port",

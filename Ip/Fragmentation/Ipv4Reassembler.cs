@@ -222,8 +222,9 @@ public sealed class Ipv4Reassembler : IDisposable
                 if (handler is not null)
                 {
                     ReadOnlySpan<byte> header = entry.HeaderLength > 0 ? ((ReadOnlySpan<byte>)entry.Header)[..entry.HeaderLength] : default;
-                    // The first fragment's own payload (its header's total length minus its header).
-                    int firstPayload = header.IsEmpty ? 0 : System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(header[2..]) - entry.HeaderLength;
+                    // The first fragment's own payload (its header's total length minus its header); the
+                    // kept header alone is a truncated datagram, so the lax read.
+                    int firstPayload = Ipv4Header.TryReadHeader(header, out Ipv4Header.Reader first, out _) ? (int)first.DeclaredLength - first.HeaderLength : 0;
                     ReadOnlySpan<byte> data = firstPayload > 0 && entry.RunCount > 0 && entry.RunStart[0] == 0 && entry.Buffer is not null
                         ? entry.Buffer.AsSpan(0, Math.Min(entry.RunEnd[0], firstPayload))
                         : default;

@@ -1,3 +1,5 @@
+using Protocols.Wire;
+
 namespace Protocols.Ip;
 
 /// <summary>Why the stack dropped a frame it received or a datagram it was asked to send.</summary>
@@ -77,4 +79,29 @@ public enum DropReason
 
     /// <summary>An ARP packet reports one of our own addresses from another station (an address conflict, RFC 5227).</summary>
     ArpAddressConflict,
+}
+
+/// <summary>How the stack files what a generated reader refused (a <see cref="WireError"/>) under a <see cref="DropReason"/>.</summary>
+internal static class WireErrors
+{
+    /// <summary>
+    /// The drop reason of a read error, by layer, field and kind: for IPv4 (RFC 791 3.1) a fixed
+    /// part that is not all there is <see cref="DropReason.Truncated"/>, the version field
+    /// <see cref="DropReason.BadVersion"/>, IHL <see cref="DropReason.BadHeaderLength"/> and the total
+    /// length <see cref="DropReason.BadTotalLength"/>; in any other layer a buffer too short for the
+    /// header is <see cref="DropReason.Truncated"/> and anything else <see cref="DropReason.Malformed"/>.
+    /// </summary>
+    public static DropReason ToDropReason(in WireError error) => error.Layer switch
+    {
+        Ipv4Header.LayerName when error.Kind == WireErrorKind.TooShort && error.Required <= Ipv4Header.FixedLength => DropReason.Truncated,
+        Ipv4Header.LayerName => error.Field switch
+        {
+            nameof(Ipv4Header.Version) => DropReason.BadVersion,
+            nameof(Ipv4Header.Ihl) => DropReason.BadHeaderLength,
+            nameof(Ipv4Header.TotalLength) => DropReason.BadTotalLength,
+            _ => DropReason.Malformed,
+        },
+        _ when error.Kind == WireErrorKind.TooShort && error.Source == LengthSource.Buffer => DropReason.Truncated,
+        _ => DropReason.Malformed,
+    };
 }

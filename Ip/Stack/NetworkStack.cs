@@ -114,7 +114,7 @@ public sealed partial class NetworkStack : IPollable, IDisposable
         int effectiveMtu = mtu ?? device.Mtu;
 
         // RFC 791 3.2: every internet module must be able to forward a datagram of 68 octets.
-        ArgumentOutOfRangeException.ThrowIfLessThan(effectiveMtu, 68, nameof(mtu));
+        ArgumentOutOfRangeException.ThrowIfLessThan(effectiveMtu, Ipv4Packet.MinimumMtu, nameof(mtu));
         effectiveMtu = Math.Min(effectiveMtu, ushort.MaxValue);
         if (!IsValidUnicast(address.ToUInt32()))
         {

@@ -566,7 +566,7 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
             return;
         }
 
-        bool fragNeeded = type == IcmpType.DestinationUnreachable && code == 4;
+        bool fragNeeded = TcpIcmpErrors.Classify(type, code, out _) == IcmpErrorKind.FragmentationNeeded;
         if (!_sender.IsInFlight(quotedSeq) || (fragNeeded && nextHopMtu < MinimumIcmpPathMtu))
         {
             _counters.Add(TcpCounter.IcmpErrorsIgnored);
@@ -598,7 +598,7 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
         switch (TcpIcmpErrors.Classify(type, code, out SocketError error))
         {
             case IcmpErrorKind.FragmentationNeeded:
-                if (nextHopMtu >= 68 && _sizes.OnPathMtu(nextHopMtu, _ts.Enabled) && State is not (TcpState.SynSent or TcpState.SynReceived))
+                if (nextHopMtu >= Ipv4Packet.MinimumMtu && _sizes.OnPathMtu(nextHopMtu, _ts.Enabled) && State is not (TcpState.SynSent or TcpState.SynReceived))
                 {
                     _sender.OnMssReduced(now);
                     Output(now);
