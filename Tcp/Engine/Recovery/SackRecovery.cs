@@ -253,7 +253,7 @@ internal sealed class SackRecovery : ILossRecovery
             _counters.Add(TcpCounter.SackRenegings);
         }
 
-        _cc.OnRetransmissionTimeout(ReductionBase(flight), alreadyRetransmittedByTimer, now.Value);
+        _cc.OnRetransmissionTimeout(flight, alreadyRetransmittedByTimer, now.Value); // RFC 5681 3.1: the loss window follows whatever ssthresh says
         if (!alreadyRetransmittedByTimer)
         {
             BeginUndo();
@@ -466,11 +466,14 @@ internal sealed class SackRecovery : ILossRecovery
         }
     }
 
-    // What a reduction is computed from (RFC 5681 3.1's FlightSize): SND.MAX - SND.UNA, but never
-    // more than cwnd. With SACK the sender goes on sending while a hole holds SND.UNA back, so the
-    // distance to SND.MAX counts data the receiver already holds: taken whole, each episode that
-    // follows a lost retransmission would set ssthresh above the last one. Linux reduces from cwnd.
-    private long ReductionBase(long flight) => Math.Min(flight, _cc.CongestionWindow);
+    // What a fast-recovery reduction is computed from: RFC 5681's FlightSize, SND.MAX - SND.UNA, but
+    // never more than cwnd / 0.7. With SACK the sender goes on sending while a hole holds SND.UNA
+    // back, so that distance also counts data the receiver holds; when a retransmission is lost
+    // and episodes follow one another it can reach twice cwnd, and each episode would set ssthresh
+    // above the last (333, 431, 592, 833 segments on a 334-segment path). With the bound no loss
+    // raises the window (CUBIC's beta is 0.7; NewReno's halving stays below cwnd), while the
+    // ordinary case, a flight a little above cwnd, keeps the RFC's reduction.
+    private long ReductionBase(long flight) => Math.Min(flight, _cc.CongestionWindow * 10 / 7);
 
     // RFC 6675 5 (with RACK marking the loss), RFC 6937 3.
     private void StartEpisode(Micros now)
