@@ -12,7 +12,8 @@ namespace Protocols.Tcp.Tests.SimulationTests;
 /// Each cell counts the segments the link really lost (random loss plus queue drops, data
 /// direction), our retransmissions, RTOs and the D-SACKs the receiver reported, and checks the
 /// targets: retransmissions at most 1.05 x the segments lost, at most one RTO per 100 lost
-/// segments, and with reordering alone at most 1 % of the segments sent retransmitted.
+/// segments, and with reordering alone at most 1 % of the segments sent retransmitted beyond
+/// those that did not arrive (queue drops, PAWS refusals at the receiver).
 /// </summary>
 public sealed class RecoveryQualityTests(ITestOutputHelper output)
 {
