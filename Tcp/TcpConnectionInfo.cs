@@ -54,6 +54,15 @@ public sealed record TcpConnectionInfo
     /// <summary>Application bytes received in order.</summary>
     public long BytesReceived { get; init; }
 
+    /// <summary>The receive buffer's current size: it bounds the advertised window and grows with autotuning.</summary>
+    public int ReceiveBufferSize { get; init; }
+
+    /// <summary>The send buffer's current size: the most bytes queued for sending; it grows with autotuning.</summary>
+    public int SendBufferSize { get; init; }
+
+    /// <summary>The window last advertised to the peer, in bytes.</summary>
+    public int ReceiveWindow { get; init; }
+
     /// <summary>
     /// One line in the style of <c>ss -tani</c>, e.g.
     /// <c>ESTAB 0 0 10.0.0.1:80 10.0.0.2:40000 timer:(delack,35ms) rto:200 rtt:1.5/0.75 mss:1448 cwnd:14480 ssthresh:- retrans:0 bytes_sent:10 bytes_received:20</c>.

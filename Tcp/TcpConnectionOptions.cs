@@ -9,11 +9,45 @@ public sealed record TcpConnectionOptions
     /// <summary>The options every connection gets unless told otherwise.</summary>
     public static TcpConnectionOptions Default { get; } = new();
 
-    /// <summary>The most application bytes queued for sending (unacknowledged plus unsent); default 256 KiB.</summary>
+    /// <summary>
+    /// The most application bytes queued for sending (unacknowledged plus unsent) at the start;
+    /// with <see cref="AutoTuneBuffers"/> the limit grows with the congestion window up to
+    /// <see cref="SendBufferMaxSize"/>. Default 256 KiB.
+    /// </summary>
     public int SendBufferSize { get; init; } = 256 * 1024;
 
-    /// <summary>The most received bytes held (unread plus out of order); it bounds the advertised window. Default 256 KiB.</summary>
+    /// <summary>
+    /// The most received bytes held (unread plus out of order) at the start; it bounds the
+    /// advertised window. With <see cref="AutoTuneBuffers"/> the limit grows towards twice what the
+    /// application reads per round trip, up to <see cref="ReceiveBufferMaxSize"/>. Default 256 KiB.
+    /// </summary>
     public int ReceiveBufferSize { get; init; } = 256 * 1024;
+
+    /// <summary>
+    /// Grow the receive and send buffers with the connection's bandwidth-delay product, as Linux's
+    /// <c>tcp_moderate_rcvbuf</c> and send-buffer expansion do; default true. When false the
+    /// buffers stay at <see cref="ReceiveBufferSize"/> and <see cref="SendBufferSize"/>.
+    /// </summary>
+    public bool AutoTuneBuffers { get; init; } = true;
+
+    /// <summary>The cap of receive-buffer autotuning (Linux's <c>tcp_rmem</c> maximum, 6 MiB); the window scale we announce is chosen for it. A value below <see cref="ReceiveBufferSize"/> means no growth.</summary>
+    public int ReceiveBufferMaxSize { get; init; } = 6 * 1024 * 1024;
+
+    /// <summary>The cap of send-buffer autotuning (Linux's <c>tcp_wmem</c> maximum, 4 MiB). A value below <see cref="SendBufferSize"/> means no growth.</summary>
+    public int SendBufferMaxSize { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// Quick-ACK mode: how many acknowledgments at most are sent at once, without the delayed-ACK
+    /// wait, after the first data arrives and after a loss was repaired (Linux's quick-ACK mode and
+    /// its TCP_MAX_QUICKACKS, 16). 0 turns the mode off.
+    /// </summary>
+    public int QuickAcks { get; init; } = 16;
+
+    /// <summary>The receive buffer's largest size: where autotuning stops, or the fixed size.</summary>
+    internal int ReceiveBufferCap => AutoTuneBuffers ? Math.Max(ReceiveBufferSize, ReceiveBufferMaxSize) : ReceiveBufferSize;
+
+    /// <summary>The send buffer's largest size: where autotuning stops, or the fixed size.</summary>
+    internal int SendBufferCap => AutoTuneBuffers ? Math.Max(SendBufferSize, SendBufferMaxSize) : SendBufferSize;
 
     /// <summary>Disables Nagle's algorithm (RFC 9293 3.7.4) when true: small segments go out at once. Default false.</summary>
     public bool NoDelay { get; init; }
@@ -51,8 +85,8 @@ public sealed record TcpConnectionOptions
     /// <summary>The delayed-ACK timer (RFC 9293 3.8.6.3, RFC 1122 4.2.3.2: at most 500 ms; clamped here to at most 200 ms). Default 40 ms, Linux's minimum.</summary>
     public TimeSpan DelayedAckTimeout { get; init; } = TimeSpan.FromMilliseconds(40);
 
-    /// <summary>The congestion controller's registered name (default <c>newreno</c>).</summary>
-    public string CongestionControl { get; init; } = "newreno";
+    /// <summary>The congestion controller's registered name: <c>cubic</c> (RFC 9438 with HyStart++, the default, as in Linux) or <c>newreno</c> (RFC 5681 / 6582), or one added to the stack's registry.</summary>
+    public string CongestionControl { get; init; } = Engine.CongestionControl.CongestionRules.DefaultName;
 
     /// <summary>Offer window scaling (RFC 7323 2) on the SYN; default true.</summary>
     public bool WindowScaling { get; init; } = true;
@@ -60,8 +94,13 @@ public sealed record TcpConnectionOptions
     /// <summary>Offer timestamps (RFC 7323 3) on the SYN; default true.</summary>
     public bool Timestamps { get; init; } = true;
 
-    /// <summary>Offer SACK (RFC 2018) on the SYN. False: the engine has no SACK scoreboard yet.</summary>
-    public bool SackPermitted { get; init; }
+    /// <summary>
+    /// Offer and accept SACK (RFC 2018 2); default true. With SACK on both sides the receiver reports
+    /// what it holds out of order (and duplicates, RFC 2883) and the sender recovers from losses
+    /// with a scoreboard: RACK-TLP loss detection (RFC 8985), RFC 6675 recovery and PRR (RFC 6937).
+    /// Without it, NewReno (RFC 6582) recovers from duplicate ACKs.
+    /// </summary>
+    public bool SackPermitted { get; init; } = true;
 
     /// <summary>
     /// The MSS to announce (RFC 9293 3.7.1: the interface MTU minus 40). Null: the layer fills in

@@ -112,6 +112,39 @@ public enum TcpCounter
     /// <summary>ICMP errors ignored: quoted sequence number outside [SND.UNA, SND.NXT) or next-hop MTU below the floor (RFC 5927 4.1, 7.2; Linux's OutOfWindowIcmps).</summary>
     IcmpErrorsIgnored,
 
+    /// <summary>SACK blocks ignored as invalid: empty, beyond what was sent, below SND.UNA (and not a D-SACK), or larger than the window (Linux's TCPSACKDiscard).</summary>
+    SackBlocksIgnored,
+
+    /// <summary>D-SACK blocks received (RFC 2883).</summary>
+    DsacksReceived,
+
+    /// <summary>D-SACK blocks sent for duplicate data (RFC 2883).</summary>
+    DsacksSent,
+
+    /// <summary>Loss recovery episodes entered from SACK information (RFC 6675 with RACK, RFC 8985).</summary>
+    SackRecoveries,
+
+    /// <summary>Segments RACK marked lost (RFC 8985 6.2).</summary>
+    RackLostSegments,
+
+    /// <summary>Tail loss probes sent (RFC 8985 7.3).</summary>
+    TailLossProbes,
+
+    /// <summary>Tail loss probes that repaired a loss (RFC 8985 7.4).</summary>
+    TailLossProbeRecoveries,
+
+    /// <summary>Retransmission timeouts found spurious by the timestamp echo (Eifel, RFC 3522) and undone.</summary>
+    SpuriousTimeouts,
+
+    /// <summary>Window reductions undone because every retransmission of the episode was reported as a duplicate (D-SACK, RFC 2883) or the timeout was spurious.</summary>
+    RecoveriesUndone,
+
+    /// <summary>Receivers found to have discarded data they had SACKed (RFC 2018 8): the SACK state was cleared.</summary>
+    SackRenegings,
+
+    /// <summary>Segments carrying data dropped because our advertised window was zero (RFC 9293 3.10.7.4; Linux's TCPZeroWindowDrop).</summary>
+    ZeroWindowDrops,
+
     /// <summary>Of <see cref="BadSegments"/>: shorter than the 20-byte fixed header (layer).</summary>
     BadSegmentsTruncated,
 

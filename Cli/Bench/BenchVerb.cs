@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Protocols.Cli.CommandLine;
+using Protocols.Tcp.Engine.CongestionControl;
 
 namespace Protocols.Cli.Bench;
 
@@ -16,6 +17,15 @@ internal sealed class BenchVerb : Verb
     private readonly Option<double> _rtt;
     private readonly Option<int> _seed;
     private readonly Option<bool> _json;
+    private readonly Option<double> _rate;
+    private readonly Option<int?> _queue;
+    private readonly Option<string?> _cc;
+    private readonly Option<long?> _bytes;
+    private readonly Option<double> _reorder;
+    private readonly Option<double> _reorderDelay;
+    private readonly Option<double> _jitter;
+    private readonly Option<bool> _matrix;
+    private readonly Option<bool> _autotune;
     private readonly Option<bool> _kernel;
     private readonly Option<bool> _raw;
     private readonly Option<bool> _reference;
@@ -31,8 +41,15 @@ internal sealed class BenchVerb : Verb
             "connection for S seconds of wall-clock time and report the goodput (bytes the receiving\n" +
             "application read, per wall-clock second). Both stacks run on one thread in virtual time: the\n" +
             "link delay (--rtt, half each way) and loss shape TCP's behaviour, and time jumps over the\n" +
-            "waits, so the figure is the stacks' own processing speed. --json prints one object:\n" +
-            "{\"gbps\": G, \"bytes\": B, \"seconds\": S, \"retransmissions\": R, \"mtu\": M, \"loss\": P}.\n" +
+            "waits, so the figure is the stacks' own processing speed (with fixed 256 KiB buffers: a link\n" +
+            "without a rate has no bandwidth-delay product to autotune to; --autotune lets them grow).\n" +
+            "--rate puts a bottleneck of that rate on the link with a drop-tail queue of --queue packets\n" +
+            "(one bandwidth-delay product by default); --bytes transfers exactly N bytes (SHA-256 checked)\n" +
+            "instead, so the goodput in the simulation's own time (simulated_gbps) shows how well TCP uses a\n" +
+            "lossy link. --json prints one object: {\"gbps\": G, \"bytes\": B, \"seconds\": S,\n" +
+            "\"retransmissions\": R, \"mtu\": M, \"loss\": P, \"simulated_seconds\": T, \"simulated_gbps\": SG, ...}.\n" +
+            "--matrix runs the loss matrix of the README (100 Mbit/s, 20 ms, one BDP of queue; 0 to 10 % loss\n" +
+            "and 5 % reordering) and prints it as a Markdown table (JSON lines with --json).\n" +
             "With --kernel (root): a private namespace with a TUN device (--raw: a veth pair driven through\n" +
             "AF_PACKET), the stack on one end, the kernel's own TCP socket on the other, one stream each way\n" +
             "for S seconds; --reference also measures the kernel to itself over veth, offloads on and off, in\n" +
@@ -51,6 +68,15 @@ internal sealed class BenchVerb : Verb
         _rtt = Add(CommonOptions.Value("--rtt", "MS", "round-trip time of the link in milliseconds (0.01 to 10000)", OptionValues.Number(0.01, 10_000, unit: "milliseconds"), () => 1.0));
         _seed = Add(CommonOptions.Seed("seed of the link's randomness", maximum: int.MaxValue - 1));
         _json = Add(CommonOptions.Flag("--json", "print one JSON object instead of text"));
+        _rate = Add(CommonOptions.Value("--rate", "MBIT", "a bottleneck of this many Mbit/s each way (0.01 to 100000)", OptionValues.Number(0.01, 100_000, unit: "Mbit/s")));
+        _queue = Add(CommonOptions.Value("--queue", "PACKETS", "the drop-tail queue at the bottleneck in packets (default one bandwidth-delay product)", OptionValues.OptionalInteger(1, 1_000_000)));
+        _cc = Add(CommonOptions.Value("--cc", "NAME", "the congestion controller: " + string.Join(", ", CongestionControllerRegistry.Default.Names), OptionValues.OneOf(CongestionControllerRegistry.Default.Names)));
+        _bytes = Add(CommonOptions.Value("--bytes", "N", "transfer exactly N bytes, SHA-256 checked (suffixes k, M, G); --seconds is then the limit", OptionValues.OptionalSize));
+        _reorder = Add(CommonOptions.Value("--reorder", "P", "fraction of frames held back by --reorder-delay each way", OptionValues.LossFraction, () => 0.0));
+        _reorderDelay = Add(CommonOptions.Value("--reorder-delay", "MS", "extra delay of a reordered frame in milliseconds", OptionValues.Number(0, 10_000, unit: "milliseconds"), () => 1.0));
+        _jitter = Add(CommonOptions.Value("--jitter", "MS", "up to this many milliseconds of extra delay per frame", OptionValues.Number(0, 10_000, unit: "milliseconds"), () => 0.0));
+        _matrix = Add(CommonOptions.Flag("--matrix", "run the README's loss matrix (fixed seeds) and print it"));
+        _autotune = Add(CommonOptions.Flag("--autotune", "autotune the buffers in a timed run without --rate too (they grow to their caps)"));
         _kernel = Add(CommonOptions.Flag("--kernel", "measure the stack against the kernel's TCP over a TUN device (root)"));
         _raw = Add(CommonOptions.Flag("--raw", "with --kernel: a veth pair driven through AF_PACKET instead of TUN"));
         _reference = Add(CommonOptions.Flag("--reference", "with --kernel: also measure the kernel to itself over veth, offloads on and off"));
@@ -60,8 +86,32 @@ internal sealed class BenchVerb : Verb
     }
 
     /// <summary>The settings of a parse result without errors.</summary>
-    public BenchSettings Bind(ParseResult parse) =>
-        new(TimeSpan.FromSeconds(parse.GetValue(_seconds)), parse.GetValue(_mtu) ?? 1500, parse.GetValue(_loss), TimeSpan.FromMilliseconds(parse.GetValue(_rtt)), parse.GetValue(_seed));
+    public BenchSettings Bind(ParseResult parse)
+    {
+        long? bytes = parse.GetValue(_bytes);
+        bool secondsGiven = parse.GetResult(_seconds) is { Implicit: false };
+        if (parse.GetResult(_queue) is { Implicit: false } && parse.GetValue(_rate) <= 0)
+        {
+            throw new UsageException("--queue: only with --rate (the queue sits at the bottleneck)");
+        }
+
+        return new BenchSettings(
+            bytes is not null && !secondsGiven ? TimeSpan.FromMinutes(10) : TimeSpan.FromSeconds(parse.GetValue(_seconds)),
+            parse.GetValue(_mtu) ?? 1500,
+            parse.GetValue(_loss),
+            TimeSpan.FromMilliseconds(parse.GetValue(_rtt)),
+            parse.GetValue(_seed))
+        {
+            RateMbit = parse.GetValue(_rate),
+            QueuePackets = parse.GetValue(_queue),
+            CongestionControl = parse.GetValue(_cc),
+            Bytes = bytes,
+            Reordering = parse.GetValue(_reorder),
+            ReorderDelay = TimeSpan.FromMilliseconds(parse.GetValue(_reorderDelay)),
+            Jitter = TimeSpan.FromMilliseconds(parse.GetValue(_jitter)),
+            AutoTune = parse.GetValue(_autotune) ? true : null,
+        };
+    }
 
     /// <summary>The <c>--kernel</c> settings of a parse result, or null without <c>--kernel</c>; throws <see cref="UsageException"/> for options that do not go together.</summary>
     public KernelBenchSettings? BindKernel(ParseResult parse)
@@ -79,7 +129,7 @@ internal sealed class BenchVerb : Verb
             return null;
         }
 
-        foreach (Option simulated in new Option[] { _mtu, _loss, _rtt, _seed })
+        foreach (Option simulated in new Option[] { _mtu, _loss, _rtt, _seed, _rate, _queue, _cc, _bytes, _reorder, _reorderDelay, _jitter, _matrix, _autotune })
         {
             if (parse.GetResult(simulated) is { Implicit: false })
             {
@@ -105,9 +155,21 @@ internal sealed class BenchVerb : Verb
             return RunKernel(kernel, parse.GetValue(_json), console);
         }
 
+        bool json = parse.GetValue(_json);
+        if (parse.GetValue(_matrix))
+        {
+            return BenchMatrix.Run(console, json, parse.GetValue(_cc), parse.GetValue(_seed));
+        }
+
         BenchSettings settings = Bind(parse);
         BenchResult result = TransferBench.Run(settings);
-        console.Out.WriteLine(parse.GetValue(_json) ? ToJson(result) : ToText(result));
+        console.Out.WriteLine(json ? ToJson(result) : ToText(result));
+        if (result.Sha256Verified == false)
+        {
+            console.Error.WriteLine("bench: the bytes read differ from the bytes written (SHA-256)");
+            return CliApp.Failure;
+        }
+
         return CliApp.Success;
     }
 
@@ -229,7 +291,10 @@ internal sealed class BenchVerb : Verb
         return text.ToString().TrimEnd('\n');
     }
 
-    /// <summary>The CLI.md object: gbps, bytes, seconds, retransmissions, mtu, loss.</summary>
+    /// <summary>
+    /// The CLI.md object: gbps, bytes, seconds, retransmissions, mtu, loss, simulated_seconds,
+    /// simulated_gbps; and the link, the controller, what the link dropped and the sender's timeouts.
+    /// </summary>
     public static string ToJson(BenchResult result)
     {
         using var buffer = new MemoryStream();
@@ -242,6 +307,31 @@ internal sealed class BenchVerb : Verb
             json.WriteNumber("retransmissions", result.Retransmissions);
             json.WriteNumber("mtu", result.Settings.Mtu);
             json.WriteNumber("loss", result.Settings.Loss);
+            json.WriteNumber("simulated_seconds", Math.Round(result.VirtualSeconds, 6));
+            json.WriteNumber("simulated_gbps", Math.Round(result.SimulatedGbps, 6));
+            if (result.SecondHalfGbps is double secondHalf)
+            {
+                json.WriteNumber("simulated_gbps_second_half", Math.Round(secondHalf, 6));
+            }
+
+            if (result.Sha256Verified is bool verified)
+            {
+                json.WriteBoolean("sha256_verified", verified);
+            }
+
+            json.WriteString("cc", result.CongestionControl);
+            json.WriteBoolean("autotune", result.Settings.EffectiveAutoTune);
+            json.WriteNumber("rtt_ms", result.Settings.Rtt.TotalMilliseconds);
+            json.WriteNumber("rate_mbit", result.Settings.RateMbit);
+            json.WriteNumber("queue_packets", result.Settings.EffectiveQueuePackets);
+            json.WriteNumber("reordering", result.Settings.Reordering);
+            json.WriteNumber("jitter_ms", result.Settings.Jitter.TotalMilliseconds);
+            json.WriteNumber("segments_sent", result.SegmentsSent);
+            json.WriteNumber("data_frames_lost", result.DataFramesLost);
+            json.WriteNumber("queue_drops", result.QueueDrops);
+            json.WriteNumber("ack_frames_lost", result.AckFramesLost);
+            json.WriteNumber("fast_retransmits", result.FastRetransmits);
+            json.WriteNumber("timeouts", result.Timeouts);
             json.WriteEndObject();
         }
 
@@ -249,10 +339,20 @@ internal sealed class BenchVerb : Verb
     }
 
     /// <summary>One human-readable line.</summary>
-    public static string ToText(BenchResult result) => string.Create(CultureInfo.InvariantCulture,
-        $"bench: {result.Bytes} bytes in {result.Seconds:0.000} s = {result.Gbps:0.000} Gbit/s goodput " +
-        $"({result.VirtualSeconds:0.000} s of virtual time on the link); mtu {result.Settings.Mtu}, loss {result.Settings.Loss}, " +
-        $"rtt {result.Settings.Rtt.TotalMilliseconds} ms, {result.Retransmissions} retransmissions");
+    public static string ToText(BenchResult result)
+    {
+        BenchSettings s = result.Settings;
+        string rate = s.RateMbit > 0 ? FormattableString.Invariant($"rate {s.RateMbit} Mbit/s, queue {s.EffectiveQueuePackets} packets, ") : string.Empty;
+        string verified = result.Sha256Verified switch
+        {
+            true => ", SHA-256 verified",
+            false => ", SHA-256 MISMATCH",
+            null => string.Empty,
+        };
+        string buffers = s.EffectiveAutoTune ? string.Empty : " (fixed 256 KiB buffers)";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"bench: {result.Bytes} bytes in {result.Seconds:0.000} s = {result.Gbps:0.000} Gbit/s goodput ({result.VirtualSeconds:0.000} s of virtual time on the link = {result.SimulatedGbps * 1000:0.00} Mbit/s simulated); mtu {s.Mtu}, loss {s.Loss}, rtt {s.Rtt.TotalMilliseconds} ms, {rate}{result.CongestionControl}{buffers}, {result.Retransmissions} retransmissions, {result.DataFramesLost} data frames lost, {result.Timeouts} timeouts{verified}");
+    }
 
     private static int RunKernel(KernelBenchSettings settings, bool json, VerbConsole console)
     {

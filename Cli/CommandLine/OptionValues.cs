@@ -51,6 +51,14 @@ internal static class OptionValues
     public static long Size(ArgumentResult result) =>
         TryParseSize(Text(result), out long value) && value > 0 ? value : Fail<long>(result, "a positive integer");
 
+    /// <summary><see cref="Size"/>, absent as null.</summary>
+    public static long? OptionalSize(ArgumentResult result) => Size(result);
+
+    /// <summary>One of <paramref name="names"/>, matched without regard to case (returned as listed).</summary>
+    public static Func<ArgumentResult, string?> OneOf(IReadOnlyList<string> names) => result =>
+        names.FirstOrDefault(n => string.Equals(n, Text(result), StringComparison.OrdinalIgnoreCase))
+        ?? Fail<string?>(result, "one of " + string.Join(", ", names));
+
     /// <summary>An integer from <paramref name="minimum"/> to <paramref name="maximum"/>.</summary>
     public static Func<ArgumentResult, int> Integer(int minimum, int maximum, string? unit = null) => result =>
         int.TryParse(Text(result), NumberStyles.None, CultureInfo.InvariantCulture, out int value) && value >= minimum && value <= maximum

@@ -62,7 +62,7 @@ internal sealed class ReceiveBuffer
     /// <summary>RFC 2018 3: a SACK option carries at most four blocks.</summary>
     public const int MaxSackBlocks = 4;
 
-    private readonly int _capacity;
+    private int _capacity;
     private Interval[] _intervals; // sorted by offset from RCV.NXT, disjoint, not adjacent; grown on demand
     private readonly int _maxIntervals;
     private byte[]? _ring; // rented from ArrayPool<byte>.Shared; may be longer than _size
@@ -95,8 +95,22 @@ internal sealed class ReceiveBuffer
     /// <summary>The size of the ring when it is first allocated (or the capacity, when smaller).</summary>
     public const int InitialRingSize = PooledRing.InitialSize;
 
-    /// <summary>The most bytes held; it bounds <see cref="Window"/>.</summary>
+    /// <summary>The most bytes held; it bounds <see cref="Window"/>. Autotuning may raise it (<see cref="Grow"/>).</summary>
     public int Capacity => _capacity;
+
+    /// <summary>Raises <see cref="Capacity"/> to <paramref name="capacity"/> (never lowers it: the window is not shrunk, RFC 9293 3.8.6). The ring itself grows only as data is held.</summary>
+    /// <param name="capacity">The new capacity, at most <see cref="MaxCapacity"/>.</param>
+    /// <returns>Whether the capacity grew.</returns>
+    public bool Grow(int capacity)
+    {
+        if (capacity <= _capacity)
+        {
+            return false;
+        }
+
+        _capacity = Math.Min(capacity, MaxCapacity);
+        return true;
+    }
 
     /// <summary>Bytes of ring allocated now: 0 until data arrives and after <see cref="Release"/>; doubles up to the capacity as needed.</summary>
     public int AllocatedBytes => _size;
@@ -304,6 +318,22 @@ internal sealed class ReceiveBuffer
     }
 
     /// <summary>
+    /// Records that a window of <paramref name="window"/> bytes from RCV.NXT was offered outside
+    /// <see cref="WindowToAdvertise"/> (our SYN's, which is sent before the buffer exists). The
+    /// right edge only moves forward.
+    /// </summary>
+    /// <param name="window">The window offered, in bytes.</param>
+    public void RecordAdvertised(int window)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(window);
+        SeqNum edge = _rcvNxt + Math.Min(window, Window);
+        if (edge > _advertisedEdge)
+        {
+            _advertisedEdge = edge;
+        }
+    }
+
+    /// <summary>
     /// Whether the window may move its right edge now (RFC 9293 3.8.6.2.2: the increase reaches
     /// min(capacity / 2, <paramref name="mss"/>)); the engine sends a window update after a read
     /// when this turns true, and never for smaller increases.
@@ -349,16 +379,57 @@ internal sealed class ReceiveBuffer
         return wanted;
     }
 
+    /// <summary>
+    /// Whether some of [<paramref name="seq"/>, <paramref name="seq"/> + <paramref name="length"/>)
+    /// beyond RCV.NXT is already held out of order (a duplicate, RFC 2883 4): the first such part
+    /// and the held block it lies in. Call it before <see cref="Receive"/> stores the segment.
+    /// </summary>
+    /// <param name="seq">The first sequence number of the segment's data.</param>
+    /// <param name="length">Its length.</param>
+    /// <param name="duplicate">The first part already held.</param>
+    /// <param name="containing">The held block (as a SACK block reports it) that part lies in.</param>
+    /// <returns>Whether part of it is held.</returns>
+    public bool TryFindHeldOverlap(SeqNum seq, int length, out TcpSackBlock duplicate, out TcpSackBlock containing)
+    {
+        long start = seq - _rcvNxt;
+        long end = start + length;
+        for (int i = 0; i < _intervalCount; i++)
+        {
+            Interval held = _intervals[i];
+            if (held.End > start && held.Start < end)
+            {
+                duplicate = new TcpSackBlock((_rcvNxt + (int)Math.Max(start, held.Start)).Value, (_rcvNxt + (int)Math.Min(end, held.End)).Value);
+                containing = new TcpSackBlock((_rcvNxt + held.Start).Value, (_rcvNxt + held.End).Value);
+                return true;
+            }
+        }
+
+        duplicate = default;
+        containing = default;
+        return false;
+    }
+
+    /// <summary>The number of out-of-order blocks held (what <see cref="GetSackBlocks"/> can report).</summary>
+    public int HeldBlockCount => _intervalCount;
+
     // Copies the parts of [start, start + data.Length) not held yet and merges the interval in; returns the new bytes, or -1 when no interval slot is free.
     private int Insert(int start, ReadOnlySpan<byte> data)
     {
         int end = start + data.Length;
 
         // First interval that touches or follows the new one, and the first one past it.
-        int lo = 0;
-        while (lo < _intervalCount && _intervals[lo].End < start)
+        int lo = 0, top = _intervalCount; // binary search: the list may hold a thousand holes after a burst loss
+        while (lo < top)
         {
-            lo++;
+            int mid = (lo + top) >>> 1;
+            if (_intervals[mid].End < start)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                top = mid;
+            }
         }
 
         int hi = lo;

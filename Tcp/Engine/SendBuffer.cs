@@ -34,7 +34,7 @@ internal sealed class SendBuffer
     /// <summary>The size of the ring when it is first allocated (or the capacity, when smaller).</summary>
     public const int InitialRingSize = PooledRing.InitialSize;
 
-    private readonly int _capacity;
+    private int _capacity;
     private byte[]? _ring; // rented from ArrayPool<byte>.Shared; may be longer than _size
     private int _size; // the ring's logical length: all index arithmetic uses it, never _ring.Length
     private int _head;   // ring index of the byte at SND.UNA
@@ -55,8 +55,22 @@ internal sealed class SendBuffer
         Reset(initialSequence);
     }
 
-    /// <summary>The most data bytes the buffer holds.</summary>
+    /// <summary>The most data bytes the buffer holds. Autotuning may raise it (<see cref="Grow"/>).</summary>
     public int Capacity => _capacity;
+
+    /// <summary>Raises <see cref="Capacity"/> to <paramref name="capacity"/> (never lowers it). The ring itself grows only as data is written.</summary>
+    /// <param name="capacity">The new capacity, at most <see cref="MaxCapacity"/>.</param>
+    /// <returns>Whether the capacity grew.</returns>
+    public bool Grow(int capacity)
+    {
+        if (capacity <= _capacity)
+        {
+            return false;
+        }
+
+        _capacity = Math.Min(capacity, MaxCapacity);
+        return true;
+    }
 
     /// <summary>Bytes of ring allocated now (0 before the first write and after <see cref="Release"/>).</summary>
     public int AllocatedBytes => _size;

@@ -24,9 +24,14 @@ public sealed partial class TcpLayer
             throw new ArgumentOutOfRangeException(parameterName, $"Buffer sizes are 1 to {SendBuffer.MaxCapacity} bytes (send {options.SendBufferSize}, receive {options.ReceiveBufferSize}).");
         }
 
-        if (options.SynRetries < 0 || options.SynAckRetries < 0 || options.MaxRetransmissions < 0)
+        if (options.SendBufferCap > SendBuffer.MaxCapacity || options.ReceiveBufferCap > ReceiveBuffer.MaxCapacity)
         {
-            throw new ArgumentOutOfRangeException(parameterName, "Retry counts cannot be negative.");
+            throw new ArgumentOutOfRangeException(parameterName, $"Buffer autotuning caps are at most {SendBuffer.MaxCapacity} bytes (send {options.SendBufferMaxSize}, receive {options.ReceiveBufferMaxSize}).");
+        }
+
+        if (options.SynRetries < 0 || options.SynAckRetries < 0 || options.MaxRetransmissions < 0 || options.QuickAcks < 0)
+        {
+            throw new ArgumentOutOfRangeException(parameterName, "Retry and quick-ACK counts cannot be negative.");
         }
 
         if (!Environment.Controllers.Names.Contains(options.CongestionControl, StringComparer.OrdinalIgnoreCase))

@@ -76,6 +76,7 @@ public sealed partial class TcpLayer : IIpTransport
         {
             Counters = Counters,
             ChallengeAckLimiter = new ChallengeAckLimiter(options.ChallengeAckLimitPerSecond),
+            Controllers = options.CongestionControllers ?? throw new ArgumentNullException(nameof(options), "CongestionControllers is null."),
         };
         ValidateOptions(options.Defaults, nameof(options));
         if (options.SegmentTrace is { } trace)

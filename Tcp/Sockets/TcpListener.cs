@@ -49,7 +49,7 @@ public sealed class TcpListener : IDisposable
         LocalEndPoint = local;
         Backlog = backlog;
         Options = options;
-        _windowScale = TcpControlBlock.ChooseWindowScale(options.ReceiveBufferSize); // what OpenFromCookie assumes we announced
+        _windowScale = TcpControlBlock.ChooseWindowScale(options.ReceiveBufferCap); // what OpenFromCookie assumes we announced
         _closeOnLoop = CloseOnLoop;
     }
 
@@ -383,8 +383,12 @@ public sealed class TcpListener : IDisposable
         if (Options.Timestamps && peer.Timestamps is { } ts)
         {
             // The control block rebuilt from the cookie continues this clock from the ACK's TSecr.
-            uint tsVal = SynCookies.EncodeOptionsInTsVal(unchecked(TcpControlBlock.TimestampClock(now) + _layer.CookieTimestampOffset), Options.WindowScaling ? peer.WindowScale : null, false);
+            // RFC 2018 2 with RFC 4987 3.6: SACK-permitted travels back in the timestamp like the window
+            // scale, so it is offered only when the SYN had timestamps (as Linux does).
+            bool sack = Options.SackPermitted && peer.SackPermitted;
+            uint tsVal = SynCookies.EncodeOptionsInTsVal(unchecked(TcpControlBlock.TimestampClock(now) + _layer.CookieTimestampOffset), Options.WindowScaling ? peer.WindowScale : null, sack);
             options.Timestamps = new TcpTimestamps(tsVal, ts.TsVal);
+            options.SackPermitted = sack;
         }
 
         var synAck = new TcpOutgoingSegment

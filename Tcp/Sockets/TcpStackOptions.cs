@@ -61,6 +61,13 @@ public sealed class TcpStackOptions
     /// </summary>
     public Action<string>? SegmentTrace { get; init; }
 
+    /// <summary>
+    /// The congestion controllers connections may name in <see cref="TcpConnectionOptions.CongestionControl"/>:
+    /// <c>cubic</c> and <c>newreno</c> by default; add others (or variants with other tunables) with
+    /// <see cref="Engine.CongestionControl.CongestionControllerRegistry.With"/>.
+    /// </summary>
+    public Engine.CongestionControl.CongestionControllerRegistry CongestionControllers { get; init; } = Engine.CongestionControl.CongestionControllerRegistry.Default;
+
     /// <summary>The <c>protocols.stack</c> tag of this layer's metrics; null for the stack's name.</summary>
     public string? Name { get; init; }
 }

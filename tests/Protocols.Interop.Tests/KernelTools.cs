@@ -453,6 +453,14 @@ public sealed class PacketCapture : IDisposable
     public static int Count(string file, string displayFilter) =>
         Tshark(file, ["-Y", displayFilter, "-T", "fields", "-e", "frame.number"]).Length;
 
+    /// <summary>
+    /// Fields of the frames matching a display filter, one line per frame, the fields separated by
+    /// '|' (values of a field that occurs several times, e.g. SACK edges, by ','), with absolute
+    /// sequence numbers.
+    /// </summary>
+    public static string[] Fields(string file, string displayFilter, params string[] fields) =>
+        Tshark(file, ["-o", "tcp.relative_sequence_numbers:FALSE", "-Y", displayFilter, "-T", "fields", "-E", "separator=|", "-E", "aggregator=,", .. fields.SelectMany(static f => new[] { "-e", f })]);
+
     /// <summary>Every TCP frame of a capture file as tshark sees it with IP and TCP checksum verification on.</summary>
     public static IReadOnlyList<CapturedSegment> Segments(string file) =>
         [.. Tshark(file, ["-Y", "tcp", "-T", "fields", "-E", "separator=,", "-e", "ip.src", "-e", "ip.checksum.status", "-e", "tcp.checksum.status", "-e", "tcp.flags.syn", "-e", "tcp.flags.fin", "-e", "tcp.flags.reset", "-e", "tcp.len", "-e", "frame.time_relative", "-e", "tcp.window_size"])

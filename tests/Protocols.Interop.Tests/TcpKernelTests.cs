@@ -193,6 +193,76 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
         Assert.True(end.OutOfOrderQueued > 0, Compact(end));
     }
 
+    [InteropTheory(Tools = ["socat", "nft", "tcpdump", "tshark", "ethtool", "sysctl"])]
+    [MemberData(nameof(Media))]
+    public async Task SackIsNegotiatedAndUsedBothWaysUnderThreePercentLoss(string medium)
+    {
+        // The kernel echoes 8 MiB through our echo across a router that drops 3% each way; the
+        // capture on the stack's side of the router shows both SYNs offering SACK, SACK blocks from
+        // both TCPs (RFC 2018), no block outside the receiver's window, and no data beyond it.
+        await using KernelPeer peer = await Open(medium);
+        peer.RouteThroughRouter();
+        await using OurServer echo = OurServer.Start(peer.Stack.Tcp(), EchoPort, OurServer.Echo());
+        using var dir = new TempDir();
+        string sha = dir.WriteRandomFile("in.bin", 8 << 20);
+        KernelTools.AddRandomLoss(peer.Router, dir, 3);
+        string device = medium.StartsWith("tun", StringComparison.Ordinal) ? "ptun0" : "pveth1";
+        var clock = Stopwatch.StartNew();
+        using (PacketCapture capture = PacketCapture.Start(peer.Router, device, dir["sack.pcap"], $"tcp port {EchoPort}"))
+        {
+            ToolResult socat = KernelTools.Shell(peer.Kernel, Limit, $"socat -b 65536 -t 60 - TCP:{Stack}:{EchoPort} < {dir["in.bin"]} > {dir["out.bin"]}");
+            Assert.True(socat.ExitCode == 0, TestNamespace.Describe(socat));
+            await echo.WaitForCompletedAsync(1, TimeSpan.FromSeconds(10));
+            capture.Stop();
+        }
+
+        TimeSpan took = clock.Elapsed;
+        Assert.Equal(sha, KernelTools.Sha256OfFile(dir["out.bin"]));
+        string file = dir["sack.pcap"];
+        string far = peer.RemoteAddress.ToString();
+        int synsWithSack = PacketCapture.Count(file, "tcp.flags.syn == 1 && tcp.options.sack_perm");
+        int oursWithSack = PacketCapture.Count(file, $"tcp.options.sack_le && ip.src == {Stack}");
+        int theirsWithSack = PacketCapture.Count(file, $"tcp.options.sack_le && ip.src == {far}");
+        int beyondWindow = DataBeyondTheWindow(file);
+        int outside = 0;
+        foreach (string line in PacketCapture.Fields(file, "tcp.options.sack_le", "ip.src", "tcp.ack", "tcp.window_size", "tcp.options.sack_le", "tcp.options.sack_re", "tcp.window_size_scalefactor"))
+        {
+            string[] f = line.Split('|');
+            long ack = long.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture);
+            // RFC 7323 2.3/2.4 and Appendix F: a scaled window is exact only to the scale factor, so
+            // its edge may step back by less than that as the ACK moves; a block up to that edge is
+            // inside the window the receiver really offered.
+            long window = long.Parse(f[2], System.Globalization.CultureInfo.InvariantCulture) + Math.Max(long.Parse(f[5], System.Globalization.CultureInfo.InvariantCulture), 1) - 1;
+            string[] lefts = f[3].Split(',');
+            string[] rights = f[4].Split(',');
+            for (int i = 0; i < lefts.Length; i++)
+            {
+                long left = long.Parse(lefts[i], System.Globalization.CultureInfo.InvariantCulture);
+                long right = long.Parse(rights[i], System.Globalization.CultureInfo.InvariantCulture);
+                long fromAck = (right - ack) & 0xFFFF_FFFF;
+                bool dsack = ((left - ack) & 0x8000_0000) != 0; // RFC 2883: below the ACK
+                if (!dsack && fromAck > window)
+                {
+                    outside++;
+                    output.WriteLine($"SACK block {left}-{right} beyond ACK {ack} + window {window} from {f[0]}");
+                }
+            }
+        }
+
+        (long fromStack, long toStack) = KernelTools.LossDrops(peer.Router);
+        TcpCounters counters = peer.Stack.Tcp().Counters.Snapshot();
+        output.WriteLine($"{medium}, 3% loss: 8 MiB each way in {took.TotalSeconds:F2} s; router dropped {fromStack} of ours, {toStack} of the kernel's; " +
+            $"SYNs offering SACK {synsWithSack}, segments with SACK blocks: ours {oursWithSack}, the kernel's {theirsWithSack}; blocks outside the window {outside}; window exceeded {beyondWindow}; {Compact(counters)}");
+
+        Assert.True(PacketCapture.Count(file, $"tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.options.sack_perm && ip.src == {far}") > 0, "the kernel's SYN offered no SACK");
+        Assert.True(PacketCapture.Count(file, $"tcp.flags.syn == 1 && tcp.flags.ack == 1 && tcp.options.sack_perm && ip.src == {Stack}") > 0, "our SYN-ACK offered no SACK");
+        Assert.True(oursWithSack > 0, "we sent no SACK blocks");
+        Assert.True(theirsWithSack > 0, "the kernel sent no SACK blocks");
+        Assert.Equal(0, outside);
+        Assert.Equal(0, beyondWindow);
+        Assert.True(counters[TcpCounter.SackRecoveries] > 0, Compact(counters));
+    }
+
     [InteropTheory]
     [MemberData(nameof(Media))]
     public async Task TheKernelsResetRefusesOurConnect(string medium)
@@ -336,6 +406,31 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
         Assert.Equal(2, segments.Count(static s => s.Syn));
         Assert.Equal(2, segments.Count(static s => s.Fin));
         Assert.DoesNotContain(segments, static s => s.Reset);
+    }
+
+    // Data segments whose end lies beyond the right edge (ACK + window) the other side had advertised
+    // so far (RFC 9293 3.8.6): the edge never moves back, so the latest maximum is the limit.
+    private int DataBeyondTheWindow(string file)
+    {
+        var edge = new Dictionary<string, long>();
+        int beyond = 0;
+        foreach (string line in PacketCapture.Fields(file, "tcp && tcp.flags.syn == 0", "ip.src", "tcp.seq", "tcp.len", "tcp.ack", "tcp.window_size", "tcp.window_size_scalefactor"))
+        {
+            string[] f = line.Split('|');
+            long seq = long.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture);
+            long length = long.Parse(f[2], System.Globalization.CultureInfo.InvariantCulture);
+            long rightEdge = long.Parse(f[3], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(f[4], System.Globalization.CultureInfo.InvariantCulture)
+                + Math.Max(long.Parse(f[5], System.Globalization.CultureInfo.InvariantCulture), 1) - 1; // exact only to the scale factor (RFC 7323 2.4)
+            edge[f[0]] = edge.TryGetValue(f[0], out long known) && ((rightEdge - known) & 0x8000_0000) != 0 ? known : rightEdge;
+            string other = edge.Keys.FirstOrDefault(k => k != f[0]) ?? string.Empty;
+            if (length > 0 && edge.TryGetValue(other, out long limit) && (((limit - (seq + length)) & 0x8000_0000) != 0))
+            {
+                beyond++;
+                output.WriteLine($"data {seq}+{length} from {f[0]} beyond the edge {limit}");
+            }
+        }
+
+        return beyond;
     }
 
     private static Task<KernelPeer> Open(string medium) => PingTests.Open(medium, static stack => stack.UseTcp());

@@ -26,6 +26,14 @@ namespace Protocols.Tcp.Engine.CongestionControl;
 /// <see cref="OnExitFastRecovery"/> at the first ACK beyond it. Outside recovery, each ACK
 /// that advances SND.UNA is an <see cref="OnAck"/>.
 /// </para>
+/// <para>
+/// With SACK the engine's recovery (RFC 6675 with RACK-TLP) brackets an episode with
+/// <see cref="OnEnterFastRecovery"/> (which sets ssthresh) and <see cref="OnExitFastRecovery"/>;
+/// inside it the engine paces sending with Proportional Rate Reduction (RFC 6937) towards
+/// <see cref="SlowStartThreshold"/> and reports no duplicate or partial ACKs. A reduction the
+/// engine later finds spurious (D-SACK, RFC 2883; Eifel, RFC 3522) is reported with
+/// <see cref="OnReductionUndone"/>.
+/// </para>
 /// </remarks>
 public interface ICongestionController
 {
@@ -110,6 +118,18 @@ public interface ICongestionController
     void OnRetransmissionTimeout(long flightSize, bool segmentAlreadyRetransmittedByTimer, long nowMicros);
 
     /// <summary>
+    /// The last window reduction (<see cref="OnEnterFastRecovery"/> or the first
+    /// <see cref="OnRetransmissionTimeout"/> of a series) was spurious: the data was not lost
+    /// (RFC 3522 Eifel detection, or every retransmission of the episode reported as a duplicate by
+    /// D-SACK, RFC 2883). A controller restores what it had before the reduction and leaves fast
+    /// recovery. The default keeps the reduced window, which is safe.
+    /// </summary>
+    /// <param name="nowMicros">The current time.</param>
+    void OnReductionUndone(long nowMicros)
+    {
+    }
+
+    /// <summary>
     /// The sender is about to transmit after an idle period longer than the RTO (RFC 5681 4.1;
     /// see <see cref="CongestionRules.IsRestartAfterIdle"/>): cwnd no longer reflects the path.
     /// </summary>
@@ -133,8 +153,8 @@ public static class CongestionRules
     /// </summary>
     public const int DuplicateAckThreshold = 3;
 
-    /// <summary>The name of the default controller, <see cref="NewRenoController"/>.</summary>
-    public const string DefaultName = NewRenoController.RegisteredName;
+    /// <summary>The name of the default controller, <see cref="CubicController"/> (as in Linux).</summary>
+    public const string DefaultName = CubicController.RegisteredName;
 
     /// <summary>
     /// RFC 5681 4.1: "if the TCP has not sent data in an interval exceeding the retransmission
@@ -171,10 +191,11 @@ public sealed class CongestionControllerRegistry
         _factories = factories;
     }
 
-    /// <summary>The built-in controllers: <c>newreno</c> with its default options.</summary>
+    /// <summary>The built-in controllers with their default options: <c>cubic</c> (the default) and <c>newreno</c>.</summary>
     public static CongestionControllerRegistry Default { get; } = new(
         new Dictionary<string, Func<ICongestionController>>(StringComparer.OrdinalIgnoreCase)
         {
+            [CubicController.RegisteredName] = static () => new CubicController(),
             [NewRenoController.RegisteredName] = static () => new NewRenoController(),
         });
 

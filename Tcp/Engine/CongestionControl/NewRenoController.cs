@@ -74,6 +74,9 @@ public sealed class NewRenoController : ICongestionController
     private long _cwnd;
     private long _ssthresh;
     private long _bytesAckedInAvoidance;
+    private long _priorCwnd;
+    private long _priorSsthresh;
+    private bool _undoable;
 
     /// <summary>Creates a controller for one connection; it has the initial window for a 536-byte SMSS until <see cref="OnConnectionEstablished"/>.</summary>
     /// <param name="options">The tunables; <see cref="NewRenoOptions.Default"/> when <see langword="null"/>.</param>
@@ -188,6 +191,7 @@ public sealed class NewRenoController : ICongestionController
     /// <inheritdoc />
     public void OnEnterFastRecovery(long flightSize, long nowMicros)
     {
+        RememberForUndo();
         // RFC 6582 3.2 step 2 / RFC 5681 3.2 step 2: ssthresh = max(FlightSize / 2, 2 * SMSS).
         _ssthresh = CongestionRules.HalvedSlowStartThreshold(flightSize, _smss);
         // RFC 5681 3.2 step 3: inflate by the three segments the duplicate ACKs say have left.
@@ -251,6 +255,7 @@ public sealed class NewRenoController : ICongestionController
         // ssthresh is held for later ones.
         if (!segmentAlreadyRetransmittedByTimer)
         {
+            RememberForUndo();
             _ssthresh = CongestionRules.HalvedSlowStartThreshold(flightSize, _smss);
         }
 
@@ -259,6 +264,23 @@ public sealed class NewRenoController : ICongestionController
         _cwnd = _smss;
         _bytesAckedInAvoidance = 0;
         InFastRecovery = false;
+    }
+
+    /// <inheritdoc />
+    public void OnReductionUndone(long nowMicros)
+    {
+        if (!_undoable)
+        {
+            return;
+        }
+
+        // Like Linux's tcp_undo_cwnd_reduction with Reno's undo: back to at least the window and
+        // threshold held before the reduction.
+        _cwnd = Math.Max(_cwnd, _priorCwnd);
+        _ssthresh = Math.Max(_ssthresh, _priorSsthresh);
+        _bytesAckedInAvoidance = 0;
+        InFastRecovery = false;
+        _undoable = false;
     }
 
     /// <inheritdoc />
@@ -276,6 +298,13 @@ public sealed class NewRenoController : ICongestionController
     // bytes * newSmss / oldSmss without overflow (bytes is at most about 2^31 * 2^16 here).
     private static long Rescale(long bytes, int oldSmss, int newSmss) =>
         (long)((Int128)bytes * newSmss / oldSmss);
+
+    private void RememberForUndo()
+    {
+        _priorCwnd = _cwnd;
+        _priorSsthresh = _ssthresh;
+        _undoable = true;
+    }
 
     private void Restart(int smss)
     {

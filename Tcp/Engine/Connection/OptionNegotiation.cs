@@ -2,8 +2,9 @@ namespace Protocols.Tcp.Engine;
 
 /// <summary>
 /// The options a connection negotiates in its handshake: MSS (RFC 9293 3.7.1), window scaling
-/// (RFC 7323 2.2: both SYNs or neither), timestamps (RFC 7323 3.2: both or neither); what our SYN
-/// and SYN-ACK offer, and what the peer's SYN (or a SYN cookie) settled.
+/// (RFC 7323 2.2: both SYNs or neither), timestamps (RFC 7323 3.2: both or neither), SACK
+/// (RFC 2018 2: SACK-permitted on both SYNs); what our SYN and SYN-ACK offer, and what the peer's
+/// SYN (or a SYN cookie) settled.
 /// </summary>
 internal sealed class OptionNegotiation
 {
@@ -24,6 +25,9 @@ internal sealed class OptionNegotiation
 
     /// <summary>Whether both sides use window scaling.</summary>
     public bool WindowScaling { get; private set; }
+
+    /// <summary>Whether both sides allow SACK (RFC 2018 2).</summary>
+    public bool Sack { get; private set; }
 
     /// <summary>The peer's shift: how far to scale the windows it sends (0 without scaling).</summary>
     public int SendShift { get; private set; }
@@ -64,6 +68,7 @@ internal sealed class OptionNegotiation
             _timestamps.Enable(ts.TsVal, now);
         }
 
+        Sack = peer.SackPermitted && _options.SackPermitted;
         _sizes.Compute(_timestamps.Enabled);
     }
 
@@ -74,11 +79,13 @@ internal sealed class OptionNegotiation
     /// </summary>
     /// <param name="mss">The peer's MSS decoded from the cookie.</param>
     /// <param name="peerWindowScale">The peer's window scale, when its SYN had one.</param>
+    /// <param name="peerSackPermitted">Whether the peer's SYN allowed SACK (decoded from the cookie's timestamp).</param>
     /// <param name="ackTimestamps">The timestamps of the ACK that returned the cookie, if any.</param>
     /// <param name="random">Randomness for a fresh clock offset when there are no timestamps.</param>
     /// <param name="now">The current time.</param>
-    public void OnCookie(ushort mss, byte? peerWindowScale, TcpTimestamps? ackTimestamps, Random random, Micros now)
+    public void OnCookie(ushort mss, byte? peerWindowScale, bool peerSackPermitted, TcpTimestamps? ackTimestamps, Random random, Micros now)
     {
+        Sack = peerSackPermitted && _options.SackPermitted;
         _sizes.OnPeerMss(mss);
         if (peerWindowScale is byte ws && _options.WindowScaling)
         {
@@ -106,7 +113,7 @@ internal sealed class OptionNegotiation
         var o = new TcpOptions { Mss = (ushort)_sizes.Announced, SackPermitted = _options.SackPermitted };
         if (_options.WindowScaling)
         {
-            o.WindowScale = (byte)ChooseWindowScale(_options.ReceiveBufferSize);
+            o.WindowScale = (byte)ChooseWindowScale(_options.ReceiveBufferCap);
         }
 
         if (_options.Timestamps)
@@ -122,7 +129,7 @@ internal sealed class OptionNegotiation
     /// <returns>The options.</returns>
     public TcpOptions SynAckOptions(Micros now)
     {
-        var o = new TcpOptions { Mss = (ushort)_sizes.Announced };
+        var o = new TcpOptions { Mss = (ushort)_sizes.Announced, SackPermitted = Sack };
         if (WindowScaling)
         {
             o.WindowScale = (byte)ReceiveShift;
@@ -140,6 +147,6 @@ internal sealed class OptionNegotiation
     {
         WindowScaling = true;
         SendShift = peerShift;
-        ReceiveShift = ChooseWindowScale(_options.ReceiveBufferSize);
+        ReceiveShift = ChooseWindowScale(_options.ReceiveBufferCap);
     }
 }

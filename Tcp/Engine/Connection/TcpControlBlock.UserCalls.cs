@@ -67,18 +67,17 @@ internal sealed partial class TcpControlBlock
     /// <param name="cookieIss">The ISS the cookie SYN-ACK carried.</param>
     /// <param name="mss">The peer's MSS decoded from the cookie.</param>
     /// <param name="peerWindowScale">The peer's window scale, when its SYN had one (decoded from the timestamp).</param>
-    /// <param name="peerSackPermitted">Whether the peer's SYN allowed SACK (not used: no SACK scoreboard yet).</param>
+    /// <param name="peerSackPermitted">Whether the peer's SYN allowed SACK (the cookie SYN-ACK offered it back only with timestamps, which carry the bit).</param>
     /// <param name="now">The current time.</param>
     /// <exception cref="InvalidOperationException">The TCB is not new.</exception>
     public void OpenFromCookie(in TcpSegment ack, uint cookieIss, ushort mss, byte? peerWindowScale, bool peerSackPermitted, Micros now)
     {
         EnsureNew();
-        _ = peerSackPermitted;
         _counters.Add(TcpCounter.SegmentsReceived);
         _passive = true;
         _receiver.Start(ack.Seq - 1);
-        _negotiation.OnCookie(mss, peerWindowScale, ack.Options.Timestamps, _env.Random, now);
-        ApplyWindowScaling();
+        _negotiation.OnCookie(mss, peerWindowScale, peerSackPermitted, ack.Options.Timestamps, _env.Random, now);
+        ApplyNegotiated();
         _sender.Start(new SeqNum(cookieIss));
         _sender.OnSynAcknowledged(_sender.Iss + 1);
         _sender.SetWindow((long)ack.Window << _sender.Shift, ack.Seq, ack.Ack);
@@ -119,7 +118,7 @@ internal sealed partial class TcpControlBlock
     /// <returns>Bytes copied; 0 when nothing is readable now.</returns>
     public int Receive(Span<byte> destination, Micros now)
     {
-        int n = _receiver.Read(destination, out bool windowUpdateDue);
+        int n = _receiver.Read(destination, now, out bool windowUpdateDue);
         if (n == 0)
         {
             return 0;
@@ -253,6 +252,9 @@ internal sealed partial class TcpControlBlock
             ActiveTimerRemaining = timer is null ? TimeSpan.Zero : Micros.Max(deadline - now, Micros.Zero).ToTimeSpan(),
             BytesSent = _sender.BytesSent,
             BytesReceived = _receiver.BytesReceived,
+            ReceiveBufferSize = _receiver.Buffer?.Capacity ?? _options.ReceiveBufferSize,
+            SendBufferSize = _sender.Buffer?.Capacity ?? _options.SendBufferSize,
+            ReceiveWindow = _receiver.Buffer?.AdvertisedWindow ?? 0,
         };
     }
 

@@ -77,6 +77,9 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
         ArgumentOutOfRangeException.ThrowIfNegative(options.SynRetries, nameof(options));
         ArgumentOutOfRangeException.ThrowIfNegative(options.SynAckRetries, nameof(options));
         ArgumentOutOfRangeException.ThrowIfNegative(options.MaxRetransmissions, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfNegative(options.QuickAcks, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.SendBufferCap, SendBuffer.MaxCapacity, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.ReceiveBufferCap, ReceiveBuffer.MaxCapacity, nameof(options));
         Tuple = tuple;
         _options = options;
         _env = env;
@@ -84,7 +87,7 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
         _sizes = new SegmentSizes(options.Mss ?? env.DefaultMss) { SegmentationLimit = options.SegmentationLimit };
         _negotiation = new OptionNegotiation(options, _sizes, _ts);
         _sender = new TcpSender(options, env, _timers, _sizes, _ts, this);
-        _receiver = new TcpReceiver(options, _counters, _timers, _sizes);
+        _receiver = new TcpReceiver(options, _counters, _timers, _sizes, _ts);
         _keepAlive = new KeepAlive(options.KeepAlive);
         _emitter = new SegmentEmitter(tuple, env);
     }
@@ -240,7 +243,7 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
             return StepOutcome.Done;
         }
 
-        _receiver.Start(seg.Seq);
+        _receiver.Start(seg.Seq, ourSynSent: true);
         Negotiate(seg.Options, now);
         _sender.SetWindow(seg.Window, seg.Seq, ack ? seg.Ack : _sender.Iss); // RFC 7323 2.2: never scaled on a SYN
         if (!ack)
@@ -359,6 +362,7 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
             }
 
             _counters.Add(TcpCounter.OutOfWindowSegments);
+            _receiver.OnOldDuplicate(seg.Seq, seg.Payload.Length); // D-SACK and quick-ACK mode for data that came twice
             SendAck(now);
             return StepOutcome.Done;
         }
@@ -510,7 +514,7 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
             return EnterClosed();
         }
 
-        ReceiveResult r = _receiver.Receive(seg.Seq, payload, fin, now);
+        ReceiveResult r = _receiver.Receive(seg.Seq, payload, fin, seg.Options.Timestamps, now);
         if (r.Delivered > 0)
         {
             _events |= TcpEvents.Readable;
@@ -650,6 +654,21 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
                 return OnHandshakeTimeout(now);
             case TcpTimer.Retransmission:
                 return _sender.OnRetransmissionTimeout(now) == SenderVerdict.TimedOut ? TimeOut() : StepOutcome.Continue;
+            case TcpTimer.RackReorder:
+                if (IsSendingState)
+                {
+                    _sender.OnReorderTimeout(now);
+                    _sender.Output(now);
+                }
+
+                return StepOutcome.Continue;
+            case TcpTimer.LossProbe:
+                if (IsSendingState)
+                {
+                    _sender.OnLossProbeTimeout(now);
+                }
+
+                return StepOutcome.Continue;
             case TcpTimer.Persist:
                 return IsSendingState && _sender.OnPersistTimeout(now) == SenderVerdict.TimedOut ? TimeOut() : StepOutcome.Continue;
             case TcpTimer.DelayedAck:
@@ -736,7 +755,7 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
         {
             Seq = _sender.Iss,
             Flags = TcpFlags.Syn,
-            Window = (ushort)Math.Min(_options.ReceiveBufferSize, ushort.MaxValue), // RFC 7323 2.2: a SYN's window is not scaled
+            Window = _receiver.SynWindow, // RFC 7323 2.2: a SYN's window is not scaled
             Options = _negotiation.SynOptions(now),
         };
         _sender.OnSynSent();
@@ -775,6 +794,8 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
             _counters.Add(TcpCounter.ChallengeAcksSuppressed);
         }
     }
+
+    int ISegmentTransmitter.AckOptionLength => _receiver.SackOptionLength;
 
     void ISegmentTransmitter.SendSegment(TcpFlags flags, SeqNum seq, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second, Micros now) =>
         SendSegment(flags, seq, first, second, now);
@@ -836,13 +857,18 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
     private void Negotiate(in TcpOptions peer, Micros now)
     {
         _negotiation.OnPeerSyn(peer, now);
-        ApplyWindowScaling();
+        ApplyNegotiated();
     }
 
-    private void ApplyWindowScaling()
+    private void ApplyNegotiated()
     {
         _sender.Shift = _negotiation.SendShift;
         _receiver.Shift = _negotiation.ReceiveShift;
+        if (_negotiation.Sack)
+        {
+            _sender.EnableSack();
+            _receiver.MaxSackBlocks = _ts.Enabled ? 3 : TcpOptions.MaxSackBlocks; // RFC 2018 3: 40 bytes of options
+        }
     }
 
     private void EnterEstablished(Micros now)
@@ -873,7 +899,7 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
         _counters.Add(TcpCounter.TimeWaitEntered);
         _timers.StopAll();
         _timers.Arm(TcpTimer.TimeWait, now + TimeWaitDuration);
-        _sender.Buffer?.Release();
+        _sender.Release();
         _receiver.Buffer?.Release();
     }
 
@@ -889,7 +915,7 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
         _events |= TcpEvents.Closed;
         _receiver.ForgetAck();
         _timers.StopAll();
-        _sender.Buffer?.Release();
+        _sender.Release();
         _receiver.Buffer?.Release();
         return StepOutcome.Deleted;
     }

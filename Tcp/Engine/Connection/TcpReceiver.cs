@@ -6,10 +6,19 @@ namespace Protocols.Tcp.Engine;
 /// 3.8.6.2.2 receiver SWS avoidance) and when to acknowledge (RFC 9293 3.8.6.3, RFC 5681 4.2).
 /// </summary>
 /// <remarks>
-/// Out-of-order data, a filled hole, duplicates, trimmed data and the FIN are acknowledged at
-/// once; in-order data at least every second full-sized segment, else by the delayed-ACK timer
-/// (<see cref="TcpTimer.DelayedAck"/>). Every segment we send carries the current acknowledgment
-/// (<see cref="FillAck"/>), which also settles any pending ACK.
+/// <para>Out-of-order data, a filled hole, duplicates, trimmed data and the FIN are acknowledged at
+/// once (RFC 5681 4.2); in-order data at least every second full-sized segment, else by the
+/// delayed-ACK timer (<see cref="TcpTimer.DelayedAck"/>). Every segment we send carries the current
+/// acknowledgment (<see cref="FillAck"/>), which also settles any pending ACK.</para>
+/// <para>Quick-ACK mode (Linux's): for a number of acknowledgments every data segment is
+/// acknowledged at once, so that the peer's slow start is not held back by delayed ACKs. It is
+/// entered when the first data arrives and again after a loss (a hole filled, or data we already
+/// held arrived again: the peer retransmitted), with min(<see cref="TcpConnectionOptions.QuickAcks"/>,
+/// max(2, window / (2 * MSS))) acknowledgments, as Linux's tcp_incr_quickack counts them.</para>
+/// <para>With SACK (RFC 2018 4) every segment also reports the out-of-order blocks held, the one
+/// holding the most recently received segment first: three beside timestamps, four without. A
+/// segment that brought data already received is answered with a D-SACK (RFC 2883 4): its
+/// duplicate part as the first block, followed by the held block it lies in, if any.</para>
 /// </remarks>
 internal sealed class TcpReceiver
 {
@@ -19,19 +28,29 @@ internal sealed class TcpReceiver
     private readonly TcpCounters _counters;
     private readonly TcpTimerSet _timers;
     private readonly SegmentSizes _sizes;
+    private readonly TimestampState _timestamps;
+    private readonly Micros _delayedAckTimeout;
     private ReceiveBuffer? _buffer;
+    private TcpSackBlock _dsack;
+    private bool _dsackPending;
+    private ReceiveAutoTuner? _tuner; // made with the first data, when autotuning is on
+    private int _quickAcks;
+    private bool _dataSeen;
 
     /// <summary>The receive side of a connection.</summary>
     /// <param name="options">The connection's options (buffer size, delayed-ACK timeout).</param>
     /// <param name="counters">The stack's counters.</param>
     /// <param name="timers">The connection's timers (the receiver runs DelayedAck).</param>
     /// <param name="sizes">The connection's segment sizes.</param>
-    public TcpReceiver(TcpConnectionOptions options, TcpCounters counters, TcpTimerSet timers, SegmentSizes sizes)
+    /// <param name="timestamps">The connection's timestamp state (the receiver's round-trip estimate for autotuning).</param>
+    public TcpReceiver(TcpConnectionOptions options, TcpCounters counters, TcpTimerSet timers, SegmentSizes sizes, TimestampState timestamps)
     {
         _options = options;
         _counters = counters;
         _timers = timers;
         _sizes = sizes;
+        _timestamps = timestamps;
+        _delayedAckTimeout = Micros.Max(Micros.Zero, Micros.Min(Micros.FromTimeSpan(options.DelayedAckTimeout), MaxDelayedAck));
     }
 
     /// <summary>IRS: the peer's initial sequence number.</summary>
@@ -55,14 +74,44 @@ internal sealed class TcpReceiver
     /// <summary>Data bytes delivered in order to the buffer.</summary>
     public long BytesReceived { get; private set; }
 
-    private Micros DelayedAckTimeout => Micros.Max(Micros.Zero, Micros.Min(Micros.FromTimeSpan(_options.DelayedAckTimeout), MaxDelayedAck));
+    /// <summary>Acknowledgments left in quick-ACK mode (0: not in it).</summary>
+    public int QuickAcksLeft => _quickAcks;
+
+    /// <summary>The receive-buffer autotuner (null until data arrives, or with autotuning off).</summary>
+    public ReceiveAutoTuner? AutoTuner => _tuner;
+
+    /// <summary>The most SACK blocks one segment carries: 0 without SACK, 3 beside timestamps, 4 without (RFC 2018 3).</summary>
+    public int MaxSackBlocks { get; set; }
+
+    /// <summary>The bytes of SACK option the next segment will carry (NOP, NOP, kind, length and 8 per block), which its payload must leave room for.</summary>
+    public int SackOptionLength
+    {
+        get
+        {
+            if (MaxSackBlocks == 0 || _buffer is null)
+            {
+                return 0;
+            }
+
+            int blocks = Math.Min(MaxSackBlocks, _buffer.HeldBlockCount + (_dsackPending ? 1 : 0));
+            return blocks == 0 ? 0 : 4 + (8 * blocks);
+        }
+    }
+
+    /// <summary>The window field of our SYN (never scaled, RFC 7323 2.2).</summary>
+    public ushort SynWindow => (ushort)Math.Min(_options.ReceiveBufferSize, ushort.MaxValue);
 
     /// <summary>The peer's SYN carried <paramref name="irs"/>: RCV.NXT = IRS + 1.</summary>
     /// <param name="irs">The peer's initial sequence number.</param>
-    public void Start(SeqNum irs)
+    /// <param name="ourSynSent">Whether our SYN went first (active open): its window (<see cref="SynWindow"/>) is the one the peer was offered.</param>
+    public void Start(SeqNum irs, bool ourSynSent = false)
     {
         Irs = irs;
-        _buffer = new ReceiveBuffer(irs + 1, _options.ReceiveBufferSize);
+        _buffer = new ReceiveBuffer(irs + 1, _options.ReceiveBufferSize, MaxHoles(_options.ReceiveBufferCap, _sizes.Receive));
+        if (ourSynSent)
+        {
+            _buffer.RecordAdvertised(SynWindow);
+        }
     }
 
     /// <summary>The window field of our SYN-ACK (never scaled, RFC 7323 2.2); records the SYN-ACK's acknowledgment as sent.</summary>
@@ -81,6 +130,16 @@ internal sealed class TcpReceiver
         segment.Ack = buffer.RcvNxt;
         long window = buffer.WindowToAdvertise(_sizes.Receive) >> Shift; // RFC 7323 2.3
         segment.Window = (ushort)Math.Min(window, ushort.MaxValue);
+        if (MaxSackBlocks > 0)
+        {
+            AddSackBlocks(ref segment.Options, buffer);
+        }
+
+        if (_quickAcks > 0 && segment.Ack != LastAckSent)
+        {
+            _quickAcks--; // one acknowledgment of new data sent in quick-ACK mode
+        }
+
         LastAckSent = segment.Ack;
         AckDue = false;
         _timers.Cancel(TcpTimer.DelayedAck);
@@ -96,11 +155,29 @@ internal sealed class TcpReceiver
     /// <param name="seq">SEG.SEQ.</param>
     /// <param name="payload">The text.</param>
     /// <param name="fin">Whether FIN is set.</param>
+    /// <param name="timestamps">The segment's timestamps option, if any (for the receiver's round-trip estimate).</param>
     /// <param name="now">The current time.</param>
     /// <returns>What the buffer did with it.</returns>
-    public ReceiveResult Receive(SeqNum seq, ReadOnlySpan<byte> payload, bool fin, Micros now)
+    public ReceiveResult Receive(SeqNum seq, ReadOnlySpan<byte> payload, bool fin, TcpTimestamps? timestamps, Micros now)
     {
         ReceiveBuffer buffer = _buffer!;
+        if (!payload.IsEmpty && buffer.AdvertisedWindow == 0)
+        {
+            // RFC 9293 3.10.7.4: with RCV.WND = 0 a segment carrying data is not acceptable, even
+            // at RCV.NXT (the control block let it through for its ACK, RST and FIN, the RFC's
+            // "special allowance"). Its text and FIN are dropped, whatever room a read made since,
+            // and it is answered at once with the old RCV.NXT and window 0, as Linux does
+            // (tcp_data_queue: TCPZeroWindowDrop).
+            _counters.Add(TcpCounter.ZeroWindowDrops);
+            AckDue = true;
+            return new ReceiveResult(0, 0, payload.Length, OutOfOrder: false, FilledGap: false, Duplicate: false, FinReached: false);
+        }
+
+        if (MaxSackBlocks > 0 && !payload.IsEmpty)
+        {
+            NoteDuplicate(buffer, seq, payload.Length);
+        }
+
         ReceiveResult r = buffer.Receive(seq, payload, fin);
         if (r.OutOfOrder && r.Stored > 0)
         {
@@ -108,6 +185,28 @@ internal sealed class TcpReceiver
         }
 
         BytesReceived += r.Delivered;
+        if (r.Delivered > 0 && _options.AutoTuneBuffers && buffer.Capacity < _options.ReceiveBufferCap)
+        {
+            int fullSized = _sizes.FullSizedReceived(payload.Length);
+            _tuner ??= new ReceiveAutoTuner(_options.ReceiveBufferCap, Math.Min(_options.ReceiveBufferSize, 10 * fullSized));
+            uint? tsEcr = null;
+            Micros? echoRtt = null;
+            if (_timestamps.Enabled && timestamps is TcpTimestamps ts && ts.TsEcr != 0 && _timestamps.TryMeasure(ts.TsEcr, now, out Micros rtt))
+            {
+                tsEcr = ts.TsEcr;
+                echoRtt = rtt;
+            }
+
+            _tuner.OnData(payload.Length, fullSized, tsEcr, echoRtt, buffer.RcvNxt, buffer.AdvertisedWindow, now);
+        }
+
+        // Quick-ACK mode at the start of the data, and after a loss: the hole is filled, or the
+        // peer resent data we held (it took our ACK for lost).
+        if ((r.Delivered > 0 && !_dataSeen) || r.FilledGap || (r.Duplicate && !payload.IsEmpty))
+        {
+            _dataSeen = true;
+            EnterQuickAckMode(payload.Length);
+        }
 
         // RFC 9293 3.8.6.3, RFC 5681 4.2: immediate ACK for out-of-order data, a filled hole,
         // duplicates and trimmed data; else at least every second full-sized segment; else delayed.
@@ -117,9 +216,9 @@ internal sealed class TcpReceiver
         }
         else if (r.Delivered > 0)
         {
-            Micros delay = DelayedAckTimeout;
+            Micros delay = _delayedAckTimeout;
             int fullSized = _sizes.FullSizedReceived(payload.Length);
-            if (delay == Micros.Zero || buffer.RcvNxt - LastAckSent >= 2 * fullSized)
+            if (delay == Micros.Zero || _quickAcks > 0 || buffer.RcvNxt - LastAckSent >= 2 * fullSized)
             {
                 AckDue = true;
             }
@@ -133,14 +232,112 @@ internal sealed class TcpReceiver
     }
 
     /// <summary>
+    /// A segment wholly below RCV.NXT was dropped as unacceptable (RFC 9293 3.10.7.4 first check)
+    /// and the control block answers it with an ACK: its data arrived twice, so that ACK reports it
+    /// (D-SACK, RFC 2883 4), and the peer took that data for lost, so quick-ACK mode starts again
+    /// (both as Linux's tcp_send_dupack does).
+    /// </summary>
+    /// <param name="seq">SEG.SEQ.</param>
+    /// <param name="length">Its data length.</param>
+    public void OnOldDuplicate(SeqNum seq, int length)
+    {
+        if (length > 0 && _buffer is ReceiveBuffer buffer && seq + length <= buffer.RcvNxt)
+        {
+            if (MaxSackBlocks > 0)
+            {
+                NoteDuplicate(buffer, seq, length);
+            }
+
+            EnterQuickAckMode(length);
+        }
+    }
+
+    // The out-of-order intervals the buffer may hold: one hole per two segments of the largest
+    // buffer (a slow start that overshoots a drop-tail queue loses every other segment), within
+    // [64, 2048]. A segment that would open one more hole is dropped and must be resent, so too
+    // small a bound turns one burst loss into hundreds of retransmissions the link never lost;
+    // each interval costs 16 bytes, grown on demand.
+    private static int MaxHoles(int bufferCap, int mss) =>
+        (int)Math.Clamp(bufferCap / (2L * Math.Max(mss, 1)), ReceiveBuffer.DefaultMaxIntervals, 2048);
+
+    // Linux's tcp_incr_quickack: enough quick ACKs for half the window in segments, at least 2, at most the option.
+    private void EnterQuickAckMode(int segmentLength)
+    {
+        if (_options.QuickAcks <= 0)
+        {
+            return;
+        }
+
+        int mss = Math.Max(_sizes.FullSizedReceived(segmentLength), 1);
+        int wanted = Math.Min(Math.Max(_buffer!.AdvertisedWindow / (2 * mss), 2), _options.QuickAcks);
+        _quickAcks = Math.Max(_quickAcks, wanted);
+    }
+
+    // RFC 2883 4: remember the first duplicate part of the segment (below RCV.NXT, or already held
+    // out of order) for the D-SACK block of the next ACK.
+    private void NoteDuplicate(ReceiveBuffer buffer, SeqNum seq, int length)
+    {
+        SeqNum end = seq + length;
+        if (seq < buffer.RcvNxt)
+        {
+            _dsack = new TcpSackBlock(seq.Value, SeqNum.Min(end, buffer.RcvNxt).Value);
+            _dsackPending = true;
+        }
+        else if (buffer.TryFindHeldOverlap(seq, length, out TcpSackBlock duplicate, out _))
+        {
+            _dsack = duplicate;
+            _dsackPending = true;
+        }
+    }
+
+    // RFC 2018 4, RFC 2883 4: a pending D-SACK first, then the held block it lies in (as it is now),
+    // then the other held blocks from the most recently changed; each block once.
+    private void AddSackBlocks(ref TcpOptions options, ReceiveBuffer buffer)
+    {
+        if (!_dsackPending && buffer.HeldBlockCount == 0)
+        {
+            return; // nothing out of order, nothing twice: no option (the common case)
+        }
+
+        options.ClearSackBlocks();
+        int max = MaxSackBlocks;
+        TcpSackBlock containing = default;
+        bool hasContaining = false;
+        if (_dsackPending)
+        {
+            _dsackPending = false;
+            options.TryAddSackBlock(_dsack);
+            _counters.Add(TcpCounter.DsacksSent);
+            var left = new SeqNum(_dsack.LeftEdge);
+            hasContaining = left >= buffer.RcvNxt
+                && buffer.TryFindHeldOverlap(left, new SeqNum(_dsack.RightEdge) - left, out _, out containing);
+            if (hasContaining)
+            {
+                options.TryAddSackBlock(containing);
+            }
+        }
+
+        Span<TcpSackBlock> held = stackalloc TcpSackBlock[ReceiveBuffer.MaxSackBlocks];
+        int count = buffer.GetSackBlocks(held);
+        for (int i = 0; i < count && options.SackBlockCount < max; i++)
+        {
+            if (!hasContaining || held[i] != containing)
+            {
+                options.TryAddSackBlock(held[i]);
+            }
+        }
+    }
+
+    /// <summary>
     /// Copies readable bytes out for the application. Whether the read is worth a window update
     /// follows RFC 9293 3.8.6.2.2 with Linux's rule: the window at least doubles and its edge moves
     /// by min(buffer / 2, MSS).
     /// </summary>
     /// <param name="destination">Where to copy.</param>
+    /// <param name="now">The current time (autotuning measures what is read per round trip).</param>
     /// <param name="windowUpdateDue">Whether the control block should send a window update now.</param>
     /// <returns>Bytes copied.</returns>
-    public int Read(Span<byte> destination, out bool windowUpdateDue)
+    public int Read(Span<byte> destination, Micros now, out bool windowUpdateDue)
     {
         windowUpdateDue = false;
         if (_buffer is not ReceiveBuffer buffer)
@@ -151,6 +348,11 @@ internal sealed class TcpReceiver
         int n = buffer.Read(destination);
         if (n > 0)
         {
+            if (_tuner is not null && buffer.Capacity < _options.ReceiveBufferCap)
+            {
+                buffer.Grow(_tuner.OnRead(n, buffer.Readable == 0, _sizes.FullSizedReceived(0), now)); // dynamic right-sizing
+            }
+
             int advertised = buffer.AdvertisedWindow;
             windowUpdateDue = 2L * advertised <= buffer.Capacity && buffer.Window >= 2L * advertised && buffer.IsWindowUpdateDue(_sizes.Receive);
         }

@@ -23,17 +23,24 @@ internal interface ISegmentTransmitter
     /// <param name="second">Its continuation.</param>
     /// <param name="now">The current time.</param>
     void SendSegment(TcpFlags flags, SeqNum seq, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second, Micros now);
+
+    /// <summary>The option bytes beyond timestamps the next segment will carry (SACK blocks), which its payload must leave room for.</summary>
+    int AckOptionLength { get; }
 }
 
 /// <summary>
 /// The send side of one synchronized connection: the send sequence space (RFC 9293 3.3.1), what
 /// may go out now (windows, Nagle, sender SWS avoidance), acknowledgments, the retransmission,
-/// persist and user timers, RTT sampling, loss recovery and congestion control.
+/// persist, user, RACK reordering and loss probe timers, RTT sampling, loss recovery and
+/// congestion control.
 /// </summary>
 /// <remarks>
-/// <para>SND.MAX is the highest sequence number sent; SND.NXT goes back to SND.UNA after a
-/// retransmission timeout (go-back-N) and after the MSS shrank, and the data after it is sent
-/// again as the window allows. Pure ACKs carry SND.MAX (<see cref="PureAckSequence"/>).</para>
+/// <para>SND.MAX is the highest sequence number sent. Without SACK (<see cref="NewRenoRecovery"/>)
+/// SND.NXT goes back to SND.UNA after a retransmission timeout (go-back-N) and after the MSS
+/// shrank, and the data after it is sent again as the window allows. With SACK
+/// (<see cref="SackRecovery"/>) SND.NXT never goes back: the scoreboard names what is lost and
+/// only that is resent, first, within the recovery's quota, then new data. Pure ACKs carry
+/// SND.MAX (<see cref="PureAckSequence"/>).</para>
 /// <para>The control block owns the state: it calls <see cref="Output"/> only in states that send
 /// (ESTABLISHED, CLOSE-WAIT, FIN-WAIT-1, CLOSING, LAST-ACK), and the sender's timers only once the
 /// connection is synchronized; the handshake's SYN and SYN-ACK are the control block's.</para>
@@ -47,8 +54,13 @@ internal sealed class TcpSender
     private readonly ISegmentTransmitter _transmitter;
     private readonly RtoEstimator _rto;
     private readonly ICongestionController _cc;
-    private readonly ILossRecovery _recovery;
+    private readonly TimestampState _timestamps;
+    private readonly int _sendBufferCap;
+    private readonly Micros? _userTimeout;
     private readonly RttSampler _rtt;
+    private ILossRecovery _recovery;
+    private SackRecovery? _sack;
+    private bool _sackNegotiated;
     private readonly ZeroWindowProber _prober = new();
     private SendBuffer? _buffer;
     private SeqNum _iss;
@@ -80,7 +92,10 @@ internal sealed class TcpSender
         _transmitter = transmitter;
         _rto = new RtoEstimator(minimumRtoMicros: env.MinimumRtoMicros, initialRtoMicros: Math.Max(RtoEstimator.DefaultInitialRtoMicros, env.MinimumRtoMicros));
         _cc = env.Controllers.Create(options.CongestionControl);
-        _recovery = new NewRenoRecovery(_cc);
+        _recovery = new NewRenoRecovery(_cc, sizes);
+        _timestamps = timestamps;
+        _sendBufferCap = options.SendBufferCap; // the segment log's bound follows the buffer's largest size
+        _userTimeout = options.UserTimeout is TimeSpan ut ? Micros.FromTimeSpan(ut) : null;
         _rtt = new RttSampler(_rto, timestamps);
         NoDelay = options.NoDelay;
     }
@@ -140,6 +155,33 @@ internal sealed class TcpSender
     /// <summary>Whether data (or a FIN) is sent and not acknowledged.</summary>
     public bool HasOutstanding => _max != _una;
 
+    /// <summary>The loss recovery in use.</summary>
+    public ILossRecovery Recovery => _recovery;
+
+    /// <summary>The SACK recovery, when both sides use SACK.</summary>
+    public SackRecovery? Sack => _sack;
+
+    // Payload bytes per segment: the send MSS less the SACK blocks the segment will carry.
+    private int DataMss => Math.Max(_sizes.Send - _transmitter.AckOptionLength, 1);
+
+    // The most new data one segment may carry: a super-segment of whole MSS pieces when the device
+    // cuts them (TSO), unless SACK blocks ride along: the device repeats the header on every piece,
+    // which would then outgrow the MSS.
+    private int Burst => _transmitter.AckOptionLength == 0 ? _sizes.Burst : DataMss;
+
+    /// <summary>
+    /// Both sides use SACK (RFC 2018 2): recovery goes by the scoreboard from the first data sent
+    /// (until then nothing is in flight, and an idle connection carries no segment log).
+    /// </summary>
+    public void EnableSack() => _sackNegotiated = true;
+
+    /// <summary>The connection sends no more: the send buffer and the segment log go back to their pools.</summary>
+    public void Release()
+    {
+        _buffer?.Release();
+        _sack?.Release();
+    }
+
     /// <summary>Starts the send sequence space at <paramref name="iss"/> (the SYN's number).</summary>
     /// <param name="iss">The initial send sequence number.</param>
     public void Start(SeqNum iss)
@@ -190,6 +232,7 @@ internal sealed class TcpSender
         _rtxCount = 0;
         _nxt = _una;
         _max = _una;
+        _recovery.Reset(_una);
         _lastProgress = now;
         _lastReceive = now;
         RefreshUserTimeout();
@@ -225,27 +268,57 @@ internal sealed class TcpSender
     /// </summary>
     /// <param name="seg">An acceptable ACK.</param>
     /// <param name="now">The current time.</param>
-    /// <returns>Whether send-buffer space was freed.</returns>
+    /// <returns>Whether send-buffer space was freed (or the buffer grew).</returns>
     public bool OnAck(in TcpSegment seg, Micros now)
     {
         SeqNum ack = seg.Ack;
         long segWnd = (long)seg.Window << Shift;
+        SeqNum previousUna = _una;
+        bool advanced = ack > _una;
         bool freed = false;
-        if (ack > _una)
+        bool duplicate = false;
+        Micros? rtt = null;
+        if (advanced)
         {
-            freed = OnAckAdvanced(seg, now);
+            freed = AcknowledgeNewData(seg, now, out rtt);
         }
         else if (ack == _una && seg.Payload.IsEmpty && (seg.Flags & (TcpFlags.Syn | TcpFlags.Fin)) == 0
             && _max != _una && segWnd == _wnd)
         {
-            // RFC 5681 2: a duplicate ACK.
+            duplicate = true; // RFC 5681 2
             _counters.Add(TcpCounter.DuplicateAcksReceived);
-            if (_recovery.OnDuplicateAck(ack, _una, _max, _sizes.Send, now) == RecoveryAction.FastRetransmit)
-            {
+        }
+
+        TcpOptions options = seg.Options;
+        var ackEvent = new AckEvent(ack, previousUna, _una, _max, _maxWnd, duplicate, rtt, options.SackBlocks, options.Timestamps, now);
+        switch (_recovery.OnAck(ackEvent))
+        {
+            case RecoveryAction.FastRetransmit:
                 _counters.Add(TcpCounter.FastRetransmits);
                 _rtt.CancelTiming();
                 RetransmitHead(now);
+                break;
+            case RecoveryAction.RetransmitFirstUnacknowledged:
+                RetransmitHead(now); // the timer restarts below, as for every ACK of new data
+                break;
+            default:
+                break;
+        }
+
+        if (advanced)
+        {
+            // RFC 6298 5.2/5.3: stop the timer when everything is acknowledged, else restart it.
+            if (_una == _max)
+            {
+                _timers.Cancel(TcpTimer.Retransmission);
             }
+            else
+            {
+                _timers.Arm(TcpTimer.Retransmission, now + Rto);
+            }
+
+            RefreshUserTimeout();
+            _sack?.ScheduleProbe(now); // RFC 8985 7.2
         }
 
         // RFC 9293 3.10.7.4: update the send window from the newest segment (SND.WL1, SND.WL2).
@@ -259,19 +332,49 @@ internal sealed class TcpSender
             }
         }
 
-        return freed;
+        return (advanced && GrowBuffer()) | freed;
     }
 
-    /// <summary>Sends what the windows, Nagle and sender SWS avoidance allow (RFC 9293 3.7.4, 3.8.6.2.1); arms the persist timer when data is held back with nothing in flight (RFC 9293 3.8.6.1).</summary>
+    /// <summary>
+    /// Sends what the windows, Nagle and sender SWS avoidance allow (RFC 9293 3.7.4, 3.8.6.2.1): with
+    /// SACK first the segments the scoreboard names lost, within the recovery's quota (RFC 6675 5,
+    /// RFC 6937); arms the persist timer when data is held back with nothing in flight (RFC 9293 3.8.6.1).
+    /// </summary>
     /// <param name="now">The current time.</param>
     public void Output(Micros now)
     {
+        if (_sackNegotiated && _sack is null && _una == _max)
+        {
+            _sack = new SackRecovery(_cc, _rto, _timestamps, _timers, _counters, _sizes, _sendBufferCap);
+            _sack.Reset(_una);
+            _recovery = _sack;
+        }
+
+        if (_sack is null)
+        {
+            OutputInOrder(now);
+        }
+        else
+        {
+            OutputFromScoreboard(_sack, now);
+        }
+
         SendBuffer send = _buffer!;
-        int mss = _sizes.Send;
+        bool pending = (send.SndUna + send.Buffered) - _nxt > 0 || (send.IsWriteCompleted && !send.IsFinSent);
+        if (pending && _una == _max && !_timers.IsArmed(TcpTimer.Retransmission) && !_timers.IsArmed(TcpTimer.Persist))
+        {
+            _timers.Arm(TcpTimer.Persist, now + _prober.Interval(Rto));
+        }
+    }
+
+    // Without SACK: from SND.NXT on, within min(SND.WND, cwnd) (plus RFC 3042's allowance for new data).
+    private void OutputInOrder(Micros now)
+    {
+        SendBuffer send = _buffer!;
+        int mss = DataMss;
         while (true)
         {
-            SeqNum dataEnd = send.SndUna + send.Buffered;
-            int dataRemaining = Math.Max(dataEnd - _nxt, 0);
+            int dataRemaining = Math.Max((send.SndUna + send.Buffered) - _nxt, 0);
             bool finPending = send.IsWriteCompleted && !send.IsFinAcknowledged && _nxt <= send.FinSequence;
             if (dataRemaining == 0 && !finPending)
             {
@@ -279,54 +382,117 @@ internal sealed class TcpSender
             }
 
             bool retransmission = _nxt < _max;
-            if (!retransmission && dataRemaining > 0 && _una == _max && _lastSend.Value != long.MinValue
-                && CongestionRules.IsRestartAfterIdle(_lastSend.Value, now.Value, Rto.Value))
-            {
-                _cc.OnRestartAfterIdle(now.Value); // RFC 5681 4.1
-            }
-
+            RestartAfterIdleIfDue(retransmission, dataRemaining, now);
             long window = Math.Min(_wnd, _cc.CongestionWindow + (retransmission ? 0 : _recovery.LimitedTransmitAllowance));
             long usable = window - (_nxt - _una);
-
-            // New data goes out as a super-segment of whole MSS-sized pieces when the device cuts
-            // them (TSO); what is resent stays one MSS, so a loss resends only what was lost.
-            int burst = retransmission ? mss : _sizes.Burst;
-            int len = (int)Math.Clamp(Math.Min(Math.Min(burst, dataRemaining), usable), 0, int.MaxValue);
-            if (len > mss && len % mss != 0 && !(len == dataRemaining && (NoDelay || _una == _max || finPending)))
-            {
-                len -= len % mss; // a short tail waits under Nagle's rule like any short segment (RFC 9293 3.7.4)
-            }
-
-            bool fin = finPending && len == dataRemaining;
-            if (len == 0 && !fin)
+            if (!TryChooseLength(mss, retransmission ? mss : Burst, dataRemaining, finPending, usable, retransmission, out int len, out bool fin))
             {
                 break;
             }
 
-            if (len < mss && len > 0 && !retransmission)
+            Transmit(_nxt, len, fin, now);
+        }
+    }
+
+    // With SACK, RFC 6675 5 (C): while the quota allows, NextSeg: lost segments (rule 1), new data
+    // (rule 2), then the rescue retransmission (rule 4). New data also needs room in SND.WND.
+    private void OutputFromScoreboard(SackRecovery sack, Micros now)
+    {
+        SendBuffer send = _buffer!;
+        int mss = DataMss;
+        bool sentNew = false;
+        while (true)
+        {
+            long quota = sack.SendQuota;
+            if (quota <= 0)
             {
-                bool allQueued = len == dataRemaining;
-                bool nagleAllows = NoDelay || _una == _max || fin; // RFC 9293 3.7.4 (Linux: never for the FIN)
-                bool halfWindow = _maxWnd > 0 && len >= _maxWnd / 2; // RFC 9293 3.8.6.2.1 (3)
-                // Like Linux's tcp_write_xmit (Nagle is its only sender-side SWS rule): with nothing in
-                // flight, fill a window smaller than a segment at once instead of waiting an RTO for the
-                // override timeout (RFC 9293 3.8.6.2.1 (4)). A reopened window is often a little under
-                // one MSS (window-scale granularity); the receiver's own SWS avoidance keeps it from being silly.
-                bool idleWindowLimited = len == usable && _una == _max;
-                if (!((allQueued && nagleAllows) || halfWindow || idleWindowLimited))
+                break;
+            }
+
+            if (sack.TryGetRetransmission(mss, out SeqNum start, out SeqNum end))
+            {
+                if (end - start > quota && sack.Pipe > 0)
                 {
-                    break;
+                    break; // the quota grows with the next ACKs
                 }
+
+                TransmitRange(start, end, now);
+                continue;
+            }
+
+            int dataRemaining = Math.Max((send.SndUna + send.Buffered) - _nxt, 0);
+            bool finPending = send.IsWriteCompleted && !send.IsFinAcknowledged && _nxt <= send.FinSequence;
+            if ((dataRemaining == 0 && !finPending) || sack.IsLogFull)
+            {
+                break;
+            }
+
+            RestartAfterIdleIfDue(false, dataRemaining, now);
+            long usable = Math.Min(_wnd - (_nxt - _una), quota);
+            if (!TryChooseLength(mss, Burst, dataRemaining, finPending, usable, false, out int len, out bool fin))
+            {
+                break;
             }
 
             Transmit(_nxt, len, fin, now);
+            sentNew = true;
         }
 
-        bool pending = (send.SndUna + send.Buffered) - _nxt > 0 || (send.IsWriteCompleted && !send.IsFinSent);
-        if (pending && _una == _max && !_timers.IsArmed(TcpTimer.Retransmission) && !_timers.IsArmed(TcpTimer.Persist))
+        if (sack.SendQuota >= mss && sack.TryGetRescue(mss, out SeqNum rescueStart, out SeqNum rescueEnd))
         {
-            _timers.Arm(TcpTimer.Persist, now + _prober.Interval(Rto));
+            TransmitRange(rescueStart, rescueEnd, now);
         }
+
+        if (sentNew)
+        {
+            sack.ScheduleProbe(now); // RFC 8985 7.2
+        }
+    }
+
+    // RFC 5681 4.1: cwnd no longer reflects the path after an idle period longer than the RTO.
+    private void RestartAfterIdleIfDue(bool retransmission, int dataRemaining, Micros now)
+    {
+        if (!retransmission && dataRemaining > 0 && _una == _max && _lastSend.Value != long.MinValue
+            && CongestionRules.IsRestartAfterIdle(_lastSend.Value, now.Value, Rto.Value))
+        {
+            _cc.OnRestartAfterIdle(now.Value);
+        }
+    }
+
+    // The length of the next segment from SND.NXT, or false when nothing may go now: the window,
+    // Nagle (RFC 9293 3.7.4) and sender SWS avoidance (RFC 9293 3.8.6.2.1). New data may go out as
+    // a super-segment of whole MSS-sized pieces (burst) when the device cuts them (TSO).
+    private bool TryChooseLength(int mss, int burst, int dataRemaining, bool finPending, long usable, bool retransmission, out int len, out bool fin)
+    {
+        len = (int)Math.Clamp(Math.Min(Math.Min(burst, dataRemaining), usable), 0, int.MaxValue);
+        if (len > mss && len % mss != 0 && !(len == dataRemaining && (NoDelay || _una == _max || finPending)))
+        {
+            len -= len % mss; // a short tail waits under Nagle's rule like any short segment (RFC 9293 3.7.4)
+        }
+
+        fin = finPending && len == dataRemaining;
+        if (len == 0 && !fin)
+        {
+            return false;
+        }
+
+        if (len < mss && len > 0 && !retransmission)
+        {
+            bool allQueued = len == dataRemaining;
+            bool nagleAllows = NoDelay || _una == _max || fin; // RFC 9293 3.7.4 (Linux: never for the FIN)
+            bool halfWindow = _maxWnd > 0 && len >= _maxWnd / 2; // RFC 9293 3.8.6.2.1 (3)
+            // Like Linux's tcp_write_xmit (Nagle is its only sender-side SWS rule): with nothing in
+            // flight, fill a window smaller than a segment at once instead of waiting an RTO for the
+            // override timeout (RFC 9293 3.8.6.2.1 (4)). A reopened window is often a little under
+            // one MSS (window-scale granularity); the receiver's own SWS avoidance keeps it from being silly.
+            bool idleWindowLimited = len == usable && _una == _max;
+            if (!((allQueued && nagleAllows) || halfWindow || idleWindowLimited))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>
@@ -339,7 +505,10 @@ internal sealed class TcpSender
     {
         _cc.OnMssChanged(_sizes.Send, now.Value);
         _recovery.OnFlightResent(_max);
-        _nxt = _una;
+        if (_sack is null)
+        {
+            _nxt = _una; // go-back-N; with SACK the scoreboard now has everything marked lost
+        }
     }
 
     /// <summary>The retransmission timer expired on a synchronized connection (RFC 6298 5, RFC 5681 3.1).</summary>
@@ -366,8 +535,16 @@ internal sealed class TcpSender
         _rtxCount++;
         _rto.BackOff();
         _rtt.CancelTiming();
-        _nxt = _una; // go back: what follows is resent as the window reopens
-        RetransmitHead(now);
+        if (_sack is null)
+        {
+            _nxt = _una; // go back: what follows is resent as the window reopens
+            RetransmitHead(now);
+        }
+        else if (_sack.TryGetRetransmission(DataMss, out SeqNum start, out SeqNum end))
+        {
+            TransmitRange(start, end, now); // RFC 8985 6.3: the first segment is lost; the others follow as the loss window allows
+        }
+
         _timers.Arm(TcpTimer.Retransmission, now + Rto);
         return SenderVerdict.Continue;
     }
@@ -389,7 +566,7 @@ internal sealed class TcpSender
         if (usable > 0)
         {
             // RFC 9293 3.8.6.2.1: the override timeout: send what the (small) window takes.
-            int len = (int)Math.Min(Math.Min(_sizes.Send, dataRemaining), usable);
+            int len = (int)Math.Min(Math.Min(DataMss, dataRemaining), usable);
             Transmit(_nxt, len, finPending && len == dataRemaining, now);
             return SenderVerdict.Continue;
         }
@@ -408,11 +585,10 @@ internal sealed class TcpSender
         return SenderVerdict.Continue;
     }
 
-    // SND.UNA < SEG.ACK <= SND.MAX: new data acknowledged.
-    private bool OnAckAdvanced(in TcpSegment seg, Micros now)
+    // SND.UNA < SEG.ACK <= SND.MAX: new data acknowledged; returns whether buffer space was freed.
+    private bool AcknowledgeNewData(in TcpSegment seg, Micros now, out Micros? rtt)
     {
         SeqNum ack = seg.Ack;
-        int acked = ack - _una;
         _buffer!.Acknowledge(ack, out int freed);
         _una = ack;
         if (_nxt < _una)
@@ -420,30 +596,68 @@ internal sealed class TcpSender
             _nxt = _una;
         }
 
-        long flight = _max - _una;
-        Micros? rtt = _rtt.OnNewDataAcknowledged(seg, flight, _sizes.Send, now);
+        rtt = _rtt.OnNewDataAcknowledged(seg, _max - _una, _sizes.Send, now);
         _rtxCount = 0;
         _prober.OnProgress();
         _lastProgress = now;
-
-        var info = new CongestionAck(acked, flight, rtt?.Value, now.Value);
-        if (_recovery.OnAckAdvanced(info, ack) == RecoveryAction.RetransmitFirstUnacknowledged)
-        {
-            RetransmitHead(now);
-        }
-
-        // RFC 6298 5.2/5.3: stop the timer when everything is acknowledged, else restart it.
-        if (_una == _max)
-        {
-            _timers.Cancel(TcpTimer.Retransmission);
-        }
-        else
-        {
-            _timers.Arm(TcpTimer.Retransmission, now + Rto);
-        }
-
-        RefreshUserTimeout();
         return freed > 0;
+    }
+
+    // Send-buffer autotuning (Linux's tcp_sndbuf_expand): room for twice the congestion window, a
+    // full window in flight and as much again queued behind it, within the cap.
+    private bool GrowBuffer()
+    {
+        if (!_options.AutoTuneBuffers)
+        {
+            return false;
+        }
+
+        long wanted = Math.Min(2 * _cc.CongestionWindow, _options.SendBufferCap);
+        return wanted > _buffer!.Capacity && _buffer.Grow((int)wanted);
+    }
+
+    /// <summary>The RACK reordering timer fired (RFC 8985 6.2); the control block sends what it marked lost.</summary>
+    /// <param name="now">The current time.</param>
+    public void OnReorderTimeout(Micros now) => _sack?.OnReorderTimeout(now);
+
+    /// <summary>
+    /// The probe timeout expired (RFC 8985 7.3): one segment goes out whatever cwnd says, new data
+    /// when there is some and the peer's window takes it, else the last segment again; the
+    /// retransmission timer restarts.
+    /// </summary>
+    /// <param name="now">The current time.</param>
+    public void OnLossProbeTimeout(Micros now)
+    {
+        if (_sack is not SackRecovery sack || !sack.MayProbe)
+        {
+            return;
+        }
+
+        SendBuffer send = _buffer!;
+        int dataRemaining = Math.Max((send.SndUna + send.Buffered) - _nxt, 0);
+        bool finPending = send.IsWriteCompleted && !send.IsFinAcknowledged && _nxt <= send.FinSequence;
+        int len = (int)Math.Clamp(Math.Min(Math.Min(DataMss, dataRemaining), _wnd - (_nxt - _una)), 0, int.MaxValue);
+        bool fin = finPending && len == dataRemaining;
+        if ((len > 0 || fin) && !sack.IsLogFull)
+        {
+            sack.OnProbeSent(_nxt + len + (fin ? 1 : 0), retransmission: false);
+            Transmit(_nxt, len, fin, now);
+        }
+        else if (sack.TryGetLastSegment(out SeqNum start, out SeqNum end))
+        {
+            sack.OnProbeSent(_max, retransmission: true);
+            TransmitRange(start, end, now);
+        }
+
+        _timers.Arm(TcpTimer.Retransmission, now + Rto);
+    }
+
+    // Resends [start, end) of what was sent (the FIN with it when the range covers it).
+    private void TransmitRange(SeqNum start, SeqNum end, Micros now)
+    {
+        SendBuffer send = _buffer!;
+        bool fin = send.IsFinSent && !send.IsFinAcknowledged && end - 1 == send.FinSequence;
+        Transmit(start, (end - start) - (fin ? 1 : 0), fin, now);
     }
 
     // Sends [seq, seq + len) (+ FIN) from the send buffer with ACK, PSH at the end of the data.
@@ -471,6 +685,7 @@ internal sealed class TcpSender
         _transmitter.SendSegment(flags, seq, first, second, now);
         SeqNum end = seq + len + (fin ? 1 : 0);
         _rtt.OnTransmit(seq, end, len, retransmission, now);
+        _sack?.OnTransmit(seq, end, retransmission, now);
         if (retransmission)
         {
             CountRetransmission();
@@ -510,7 +725,7 @@ internal sealed class TcpSender
     {
         SendBuffer send = _buffer!;
         int dataRemaining = Math.Max(send.Buffered - Math.Max(_una - send.SndUna, 0), 0);
-        int len = Math.Min(_sizes.Send, Math.Min(dataRemaining, Math.Max(_max - _una, 0)));
+        int len = Math.Min(DataMss, Math.Min(dataRemaining, Math.Max(_max - _una, 0)));
         bool fin = send.IsFinSent && !send.IsFinAcknowledged && _una + len == send.FinSequence;
         if (len > 0 || fin)
         {
@@ -522,9 +737,9 @@ internal sealed class TcpSender
     // last made progress. The sender only sends and sees ACKs once the connection is synchronized.
     private void RefreshUserTimeout()
     {
-        if (_options.UserTimeout is TimeSpan ut && _max != _una)
+        if (_userTimeout is Micros timeout && _max != _una)
         {
-            _timers.Arm(TcpTimer.UserTimeout, _lastProgress + Micros.FromTimeSpan(ut));
+            _timers.Arm(TcpTimer.UserTimeout, _lastProgress + timeout);
         }
         else
         {

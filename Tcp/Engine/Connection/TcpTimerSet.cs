@@ -23,6 +23,12 @@ internal enum TcpTimer
     /// <summary>Retransmission (RFC 6298), also for SYN and SYN-ACK.</summary>
     Retransmission,
 
+    /// <summary>RACK's reordering timer (RFC 8985 6.2): losses are detected again when it fires.</summary>
+    RackReorder,
+
+    /// <summary>The tail loss probe timeout, PTO (RFC 8985 7.2).</summary>
+    LossProbe,
+
     /// <summary>Persist: zero-window probes and the sender SWS override timeout (RFC 9293 3.8.6.1, 3.8.6.2.1).</summary>
     Persist,
 
@@ -43,6 +49,8 @@ internal sealed class TcpTimerSet
     public const int Count = (int)TcpTimer.KeepAlive + 1;
 
     private Deadlines _deadlines;
+    private Micros _next; // the earliest deadline, valid unless _stale
+    private bool _stale;
 
     /// <summary>A set with every timer disarmed.</summary>
     public TcpTimerSet() => StopAll();
@@ -52,13 +60,19 @@ internal sealed class TcpTimerSet
     {
         get
         {
-            Micros next = Micros.Never;
-            for (int i = 0; i < Count; i++)
+            if (_stale)
             {
-                next = Micros.Min(next, _deadlines[i]);
+                Micros next = Micros.Never;
+                for (int i = 0; i < Count; i++)
+                {
+                    next = Micros.Min(next, _deadlines[i]);
+                }
+
+                _next = next;
+                _stale = false;
             }
 
-            return next;
+            return _next;
         }
     }
 
@@ -81,11 +95,38 @@ internal sealed class TcpTimerSet
     /// <summary>Sets <paramref name="timer"/> to fire at <paramref name="deadline"/>, replacing any earlier setting.</summary>
     /// <param name="timer">The timer.</param>
     /// <param name="deadline">When.</param>
-    public void Arm(TcpTimer timer, Micros deadline) => _deadlines[(int)timer] = deadline;
+    public void Arm(TcpTimer timer, Micros deadline)
+    {
+        ref Micros slot = ref _deadlines[(int)timer];
+        if (deadline <= _next && !_stale)
+        {
+            _next = deadline; // earlier than all: the new minimum
+        }
+        else if (slot == _next)
+        {
+            _stale = true; // the minimum moved later
+        }
+
+        slot = deadline;
+    }
 
     /// <summary>Disarms <paramref name="timer"/>.</summary>
     /// <param name="timer">The timer.</param>
-    public void Cancel(TcpTimer timer) => _deadlines[(int)timer] = Micros.Never;
+    public void Cancel(TcpTimer timer)
+    {
+        ref Micros slot = ref _deadlines[(int)timer];
+        if (slot.IsNever)
+        {
+            return;
+        }
+
+        if (slot == _next)
+        {
+            _stale = true;
+        }
+
+        slot = Micros.Never;
+    }
 
     /// <summary>Disarms every timer.</summary>
     public void StopAll()
@@ -94,6 +135,9 @@ internal sealed class TcpTimerSet
         {
             _deadlines[i] = Micros.Never;
         }
+
+        _next = Micros.Never;
+        _stale = false;
     }
 
     /// <summary>The armed timer with the earliest deadline, for the connection table; null when none is armed.</summary>
@@ -122,6 +166,8 @@ internal sealed class TcpTimerSet
         TcpTimer.Connect => "connect",
         TcpTimer.UserTimeout => "user",
         TcpTimer.Retransmission => "retrans",
+        TcpTimer.RackReorder => "reorder",
+        TcpTimer.LossProbe => "lossprobe",
         TcpTimer.Persist => "persist",
         TcpTimer.DelayedAck => "delack",
         TcpTimer.KeepAlive => "keepalive",

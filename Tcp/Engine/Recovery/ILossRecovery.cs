@@ -2,7 +2,7 @@ using Protocols.Tcp.Engine.CongestionControl;
 
 namespace Protocols.Tcp.Engine.Recovery;
 
-/// <summary>What a loss-recovery algorithm asks the control block to send after an ACK.</summary>
+/// <summary>What a loss-recovery algorithm asks the sender to resend at once after an ACK.</summary>
 internal enum RecoveryAction
 {
     /// <summary>Nothing beyond the normal output.</summary>
@@ -15,20 +15,90 @@ internal enum RecoveryAction
     RetransmitFirstUnacknowledged,
 }
 
+/// <summary>One acceptable ACK as loss recovery sees it (RFC 9293 3.10.7.4 fifth check), after SND.UNA moved.</summary>
+internal readonly ref struct AckEvent
+{
+    /// <summary>An ACK event.</summary>
+    /// <param name="segAck">SEG.ACK.</param>
+    /// <param name="previousUna">SND.UNA before the ACK.</param>
+    /// <param name="sndUna">SND.UNA after it (SEG.ACK when it advanced).</param>
+    /// <param name="sndMax">The highest sequence number sent.</param>
+    /// <param name="maxWindow">The largest window the peer offered.</param>
+    /// <param name="duplicate">Whether it is a duplicate ACK (RFC 5681 2).</param>
+    /// <param name="rtt">The RTT sample it gave, if any.</param>
+    /// <param name="sackBlocks">Its SACK blocks.</param>
+    /// <param name="timestamps">Its timestamps, if any.</param>
+    /// <param name="now">The current time.</param>
+    public AckEvent(SeqNum segAck, SeqNum previousUna, SeqNum sndUna, SeqNum sndMax, long maxWindow, bool duplicate, Micros? rtt, ReadOnlySpan<TcpSackBlock> sackBlocks, TcpTimestamps? timestamps, Micros now)
+    {
+        SegmentAck = segAck;
+        PreviousUna = previousUna;
+        SndUna = sndUna;
+        SndMax = sndMax;
+        MaxWindow = maxWindow;
+        IsDuplicate = duplicate;
+        Rtt = rtt;
+        SackBlocks = sackBlocks;
+        Timestamps = timestamps;
+        Now = now;
+    }
+
+    /// <summary>SEG.ACK: below SND.UNA when the ACK arrived after a later one.</summary>
+    public SeqNum SegmentAck { get; }
+
+    /// <summary>SND.UNA before the ACK.</summary>
+    public SeqNum PreviousUna { get; }
+
+    /// <summary>SND.UNA after it.</summary>
+    public SeqNum SndUna { get; }
+
+    /// <summary>The highest sequence number sent.</summary>
+    public SeqNum SndMax { get; }
+
+    /// <summary>The largest window the peer offered (MAX.SND.WND).</summary>
+    public long MaxWindow { get; }
+
+    /// <summary>Whether it is a duplicate ACK (RFC 5681 2).</summary>
+    public bool IsDuplicate { get; }
+
+    /// <summary>The RTT sample it gave (Karn's rule applied), if any.</summary>
+    public Micros? Rtt { get; }
+
+    /// <summary>Its SACK blocks as received.</summary>
+    public ReadOnlySpan<TcpSackBlock> SackBlocks { get; }
+
+    /// <summary>Its timestamps, if any.</summary>
+    public TcpTimestamps? Timestamps { get; }
+
+    /// <summary>The current time.</summary>
+    public Micros Now { get; }
+
+    /// <summary>Bytes newly acknowledged cumulatively.</summary>
+    public long BytesAcked => SndUna - PreviousUna;
+
+    /// <summary>The bytes still outstanding.</summary>
+    public long FlightSize => SndMax - SndUna;
+
+    /// <summary>The view a congestion controller gets.</summary>
+    public CongestionAck ForCongestionControl => new(BytesAcked, FlightSize, Rtt?.Value, Now.Value);
+}
+
 /// <summary>
 /// One connection's loss detection and recovery: from the ACKs it sees, it decides when a segment
 /// is lost, which to resend, and how recovery episodes begin and end; it reports the episodes to
-/// the congestion controller, which alone sizes the window.
+/// the congestion controller, which alone sizes the window outside them.
 /// </summary>
 /// <remarks>
-/// The control block classifies each acceptable ACK (RFC 9293 3.10.7.4 fifth check) as advancing
-/// SND.UNA or as a duplicate (RFC 5681 2), calls the matching method and carries out the returned
-/// <see cref="RecoveryAction"/>. The retransmission timer stays the control block's; it reports the
-/// timeout here so the algorithm can reset its episode.
+/// <para>Two implementations: <see cref="NewRenoRecovery"/> for peers without SACK (duplicate-ACK
+/// counting, RFC 6582, RFC 3042; go-back-N after a timeout) and <see cref="SackRecovery"/> when
+/// both sides use SACK (RACK-TLP loss detection, RFC 6675 recovery, PRR, spurious-loss undo).</para>
+/// <para>The sender classifies each acceptable ACK, calls <see cref="OnAck"/> and carries out the
+/// returned <see cref="RecoveryAction"/>. The retransmission timer stays the sender's; it reports
+/// the timeout here so the algorithm can start its episode.</para>
 /// </remarks>
 internal interface ILossRecovery
 {
-    /// <summary>Whether a recovery episode is under way.</summary>
+    /// <summary>Whether a recovery episode (after duplicate ACKs, losses found by RACK, or a timeout) is under way.</summary>
     bool InRecovery { get; }
 
     /// <summary>
@@ -37,29 +107,18 @@ internal interface ILossRecovery
     /// </summary>
     long LimitedTransmitAllowance { get; }
 
-    /// <summary>The connection starts sending from <paramref name="iss"/>: no episode, no duplicate ACKs.</summary>
+    /// <summary>The connection starts sending from <paramref name="iss"/>: no episode, nothing in flight.</summary>
     /// <param name="iss">The initial send sequence number.</param>
     void Reset(SeqNum iss);
 
-    /// <summary>An ACK advanced SND.UNA.</summary>
-    /// <param name="ack">What it acknowledged, for the congestion controller.</param>
-    /// <param name="segAck">SEG.ACK (the new SND.UNA).</param>
-    /// <returns>What to resend.</returns>
-    RecoveryAction OnAckAdvanced(in CongestionAck ack, SeqNum segAck);
-
-    /// <summary>A duplicate ACK arrived (RFC 5681 2).</summary>
-    /// <param name="segAck">SEG.ACK (= SND.UNA).</param>
-    /// <param name="sndUna">SND.UNA.</param>
-    /// <param name="sndMax">The highest sequence number sent.</param>
-    /// <param name="mss">The send MSS.</param>
-    /// <param name="now">The current time.</param>
-    /// <returns>What to resend.</returns>
-    RecoveryAction OnDuplicateAck(SeqNum segAck, SeqNum sndUna, SeqNum sndMax, int mss, Micros now);
+    /// <summary>An acceptable ACK arrived.</summary>
+    /// <param name="ack">What it said.</param>
+    /// <returns>What to resend at once.</returns>
+    RecoveryAction OnAck(in AckEvent ack);
 
     /// <summary>
-    /// The retransmission timer expired on data (RFC 5681 3.1, RFC 6582 4): the episode ends, the
-    /// congestion controller takes the loss window, and later duplicate ACKs for what was in flight
-    /// must not start another episode.
+    /// The retransmission timer expired on data (RFC 5681 3.1, RFC 6582 4, RFC 8985 6.3): the
+    /// congestion controller takes the loss window and a timeout episode starts.
     /// </summary>
     /// <param name="flight">The bytes in flight when it expired.</param>
     /// <param name="alreadyRetransmittedByTimer">Whether the first unacknowledged segment had already been resent by the timer.</param>
@@ -68,8 +127,8 @@ internal interface ILossRecovery
     void OnRetransmissionTimeout(long flight, bool alreadyRetransmittedByTimer, SeqNum sndMax, Micros now);
 
     /// <summary>
-    /// The send MSS shrank and everything in flight is resent in the new size (RFC 1191): the
-    /// duplicate ACKs that resend causes must not start fast retransmit (RFC 6582 3.2 step 2's test).
+    /// The send MSS shrank and everything in flight is to be resent in the new size (RFC 1191): the
+    /// duplicate ACKs that resend causes must not start another episode.
     /// </summary>
     /// <param name="sndMax">The highest sequence number sent.</param>
     void OnFlightResent(SeqNum sndMax);

@@ -19,6 +19,7 @@ namespace Protocols.Tcp.Engine.Recovery;
 internal sealed class NewRenoRecovery : ILossRecovery
 {
     private readonly ICongestionController _cc;
+    private readonly SegmentSizes _sizes;
     private int _dupAcks;
     private long _limitedTransmit;
     private SeqNum _recover;
@@ -27,7 +28,12 @@ internal sealed class NewRenoRecovery : ILossRecovery
 
     /// <summary>Recovery reporting its episodes to <paramref name="cc"/>.</summary>
     /// <param name="cc">The connection's congestion controller.</param>
-    public NewRenoRecovery(ICongestionController cc) => _cc = cc;
+    /// <param name="sizes">The connection's segment sizes (limited transmit counts in send MSS).</param>
+    public NewRenoRecovery(ICongestionController cc, SegmentSizes sizes)
+    {
+        _cc = cc;
+        _sizes = sizes;
+    }
 
     /// <inheritdoc/>
     public bool InRecovery => _inRecovery;
@@ -49,7 +55,21 @@ internal sealed class NewRenoRecovery : ILossRecovery
     }
 
     /// <inheritdoc/>
-    public RecoveryAction OnAckAdvanced(in CongestionAck ack, SeqNum segAck)
+    public RecoveryAction OnAck(in AckEvent ack)
+    {
+        if (ack.BytesAcked > 0)
+        {
+            return OnAckAdvanced(ack.ForCongestionControl, ack.SndUna);
+        }
+
+        return ack.IsDuplicate ? OnDuplicateAck(ack.SndUna, ack.SndMax, ack.Now) : RecoveryAction.None;
+    }
+
+    /// <summary>An ACK advanced SND.UNA.</summary>
+    /// <param name="ack">What it acknowledged, for the congestion controller.</param>
+    /// <param name="segAck">SEG.ACK (the new SND.UNA).</param>
+    /// <returns>What to resend.</returns>
+    private RecoveryAction OnAckAdvanced(in CongestionAck ack, SeqNum segAck)
     {
         RecoveryAction action = RecoveryAction.None;
         if (_inRecovery)
@@ -77,8 +97,8 @@ internal sealed class NewRenoRecovery : ILossRecovery
         return action;
     }
 
-    /// <inheritdoc/>
-    public RecoveryAction OnDuplicateAck(SeqNum segAck, SeqNum sndUna, SeqNum sndMax, int mss, Micros now)
+    // A duplicate ACK (RFC 5681 2): SEG.ACK = SND.UNA.
+    private RecoveryAction OnDuplicateAck(SeqNum sndUna, SeqNum sndMax, Micros now)
     {
         _dupAcks++;
         if (_inRecovery)
@@ -89,11 +109,11 @@ internal sealed class NewRenoRecovery : ILossRecovery
 
         if (_dupAcks < CongestionRules.DuplicateAckThreshold)
         {
-            _limitedTransmit = _dupAcks * (long)mss; // RFC 3042
+            _limitedTransmit = _dupAcks * (long)_sizes.Send; // RFC 3042
             return RecoveryAction.None;
         }
 
-        if (_dupAcks == CongestionRules.DuplicateAckThreshold && (!_recoverValid || segAck >= _recover))
+        if (_dupAcks == CongestionRules.DuplicateAckThreshold && (!_recoverValid || sndUna >= _recover))
         {
             // RFC 5681 3.2 steps 2-3, RFC 6582 3.2 step 2: fast retransmit, enter fast recovery.
             _limitedTransmit = 0;

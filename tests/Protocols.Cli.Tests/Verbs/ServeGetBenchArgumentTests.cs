@@ -47,6 +47,16 @@ public sealed class ServeGetBenchArgumentTests
     [InlineData("--kernel", "bench", "--connections", "--kernel")]
     [InlineData("--mtu", "bench", "--connections", "--mtu", "9000")]
     [InlineData("--no-offloads", "serve", "--tun", "t0", "--address", "10.0.0.2/24", "--no-offloads=yes")]
+    [InlineData("--rate", "bench", "--rate", "0")]
+    [InlineData("--rate", "bench", "--rate", "fast")]
+    [InlineData("--queue", "bench", "--rate", "100", "--queue", "0")]
+    [InlineData("--queue", "bench", "--queue", "100")]
+    [InlineData("--cc", "bench", "--cc", "bbr")]
+    [InlineData("--bytes", "bench", "--bytes", "0")]
+    [InlineData("--bytes", "bench", "--bytes", "-5")]
+    [InlineData("--reorder", "bench", "--reorder", "1")]
+    [InlineData("--jitter", "bench", "--jitter", "-1")]
+    [InlineData("--matrix", "bench", "--matrix=yes")]
     public void Bad_arguments_exit_two_with_one_line_naming_the_flag(string flag, params string[] args)
     {
         (int code, string stdout, string stderr) = Captures.Run(args);
@@ -64,11 +74,16 @@ public sealed class ServeGetBenchArgumentTests
         string line = Assert.Single(Captures.Lines(stdout));
         using JsonDocument json = JsonDocument.Parse(line);
         JsonElement root = json.RootElement;
-        Assert.Equal(["gbps", "bytes", "seconds", "retransmissions", "mtu", "loss"], root.EnumerateObject().Select(p => p.Name));
-        foreach (JsonProperty property in root.EnumerateObject())
+        string[] contract = ["gbps", "bytes", "seconds", "retransmissions", "mtu", "loss", "simulated_seconds", "simulated_gbps"];
+        Assert.Equal(contract, root.EnumerateObject().Select(p => p.Name).Take(contract.Length));
+        foreach (string name in contract)
         {
-            Assert.Equal(JsonValueKind.Number, property.Value.ValueKind);
+            Assert.Equal(JsonValueKind.Number, root.GetProperty(name).ValueKind);
         }
+
+        Assert.Equal("cubic", root.GetProperty("cc").GetString());
+        double simulated = root.GetProperty("simulated_seconds").GetDouble();
+        Assert.True(simulated > 0, "virtual time passes on the link");
 
         long bytes = root.GetProperty("bytes").GetInt64();
         double seconds = root.GetProperty("seconds").GetDouble();
@@ -87,7 +102,64 @@ public sealed class ServeGetBenchArgumentTests
         Assert.True(code == 0, stderr);
         string line = Assert.Single(Captures.Lines(stdout));
         Assert.Matches(@"^bench: [1-9]\d* bytes in \d+\.\d{3} s = \d+\.\d{3} Gbit/s goodput", line);
-        Assert.Contains("mtu 1500, loss 0, rtt 1 ms, 0 retransmissions", line, StringComparison.Ordinal);
+        Assert.Contains("mtu 1500, loss 0, rtt 1 ms, cubic (fixed 256 KiB buffers), 0 retransmissions", line, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("cubic")]
+    [InlineData("newreno")]
+    public void Bench_moves_a_fixed_size_through_a_bottleneck_and_reports_simulated_goodput(string cc)
+    {
+        // 20 Mbit/s, 20 ms, 2 % loss each way, a 40-packet queue: the simulated goodput is bounded by
+        // the bottleneck, the transfer verifies, and the link's drops are counted.
+        (int code, string stdout, string stderr) = Captures.Run("bench", "--rate", "20", "--queue", "40", "--rtt", "20", "--loss", "0.02", "--bytes", "2M", "--cc", cc.ToUpperInvariant(), "--seed", "3", "--json");
+        Assert.True(code == 0, stderr);
+        using JsonDocument json = JsonDocument.Parse(Assert.Single(Captures.Lines(stdout)));
+        JsonElement root = json.RootElement;
+        Assert.Equal(2L << 20, root.GetProperty("bytes").GetInt64());
+        Assert.True(root.GetProperty("sha256_verified").GetBoolean());
+        Assert.Equal(cc, root.GetProperty("cc").GetString());
+        Assert.Equal(40, root.GetProperty("queue_packets").GetInt32());
+        double simulatedSeconds = root.GetProperty("simulated_seconds").GetDouble();
+        double simulatedGbps = root.GetProperty("simulated_gbps").GetDouble();
+        Assert.Equal((2L << 20) * 8 / simulatedSeconds / 1e9, simulatedGbps, 4);
+        Assert.InRange(simulatedGbps, 0.0005, 0.02);
+        long lost = root.GetProperty("data_frames_lost").GetInt64();
+        Assert.True(lost > 10, $"2 % of about 1450 frames should be lost, not {lost}");
+        Assert.True(root.GetProperty("retransmissions").GetInt64() >= lost);
+    }
+
+    [Fact]
+    public void Bench_queue_defaults_to_one_bandwidth_delay_product()
+    {
+        (int code, string stdout, string stderr) = Captures.Run("bench", "--rate", "100", "--rtt", "20", "--bytes", "1M", "--json");
+        Assert.True(code == 0, stderr);
+        using JsonDocument json = JsonDocument.Parse(Assert.Single(Captures.Lines(stdout)));
+        Assert.Equal(167, json.RootElement.GetProperty("queue_packets").GetInt32()); // 100 Mbit/s x 20 ms / 1500 bytes
+        Assert.Equal(0, json.RootElement.GetProperty("data_frames_lost").GetInt64());
+    }
+
+    [Fact]
+    public void Bench_matrix_prints_every_row_verified_with_its_targets()
+    {
+        (int code, string stdout, string stderr) = Captures.Run("bench", "--matrix", "--json");
+        Assert.True(code == 0, stderr);
+        string[] lines = Captures.Lines(stdout);
+        Assert.Equal(["loss 0%", "loss 0.1%", "loss 1%", "loss 3%", "loss 5%", "loss 10%", "reorder 5% + jitter"], lines.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("row").GetString()));
+        foreach (string line in lines)
+        {
+            using JsonDocument row = JsonDocument.Parse(line);
+            Assert.True(row.RootElement.GetProperty("sha256_verified").GetBoolean(), line);
+            Assert.Equal(32L << 20, row.RootElement.GetProperty("bytes").GetInt64());
+            Assert.InRange(row.RootElement.GetProperty("simulated_gbps").GetDouble(), 0.0001, 0.1);
+        }
+
+        // Loss costs goodput, row after row.
+        double[] goodput = lines.Take(6).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("simulated_gbps").GetDouble()).ToArray();
+        for (int i = 1; i < goodput.Length; i++)
+        {
+            Assert.True(goodput[i] < goodput[i - 1], $"row {i}: {goodput[i]} vs {goodput[i - 1]}");
+        }
     }
 
     [Fact]

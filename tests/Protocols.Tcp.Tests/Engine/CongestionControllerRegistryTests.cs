@@ -5,12 +5,13 @@ namespace Protocols.Tcp.Tests.Engine;
 public class CongestionControllerRegistryTests
 {
     [Fact]
-    public void The_default_registry_knows_newreno_case_insensitively()
+    public void The_default_registry_knows_cubic_and_newreno_case_insensitively()
     {
         var registry = CongestionControllerRegistry.Default;
 
-        Assert.Equal(["newreno"], registry.Names);
-        Assert.Equal("newreno", CongestionRules.DefaultName);
+        Assert.Equal(["cubic", "newreno"], registry.Names);
+        Assert.Equal("cubic", CongestionRules.DefaultName);
+        Assert.IsType<CubicController>(registry.Create("CUBIC"));
         Assert.IsType<NewRenoController>(registry.Create("newreno"));
         Assert.IsType<NewRenoController>(registry.Create("NewReno"));
         Assert.True(registry.TryCreate("NEWRENO", out ICongestionController? controller));
@@ -36,11 +37,11 @@ public class CongestionControllerRegistryTests
     {
         var registry = CongestionControllerRegistry.Default;
 
-        Assert.False(registry.TryCreate("cubic", out ICongestionController? controller));
+        Assert.False(registry.TryCreate("bbr", out ICongestionController? controller));
         Assert.Null(controller);
-        var error = Assert.Throws<ArgumentException>(() => registry.Create("cubic"));
-        Assert.Contains("'cubic'", error.Message, StringComparison.Ordinal);
-        Assert.Contains("newreno", error.Message, StringComparison.Ordinal);
+        var error = Assert.Throws<ArgumentException>(() => registry.Create("bbr"));
+        Assert.Contains("'bbr'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("cubic, newreno", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -51,8 +52,8 @@ public class CongestionControllerRegistryTests
             .With("reno-iw4", () => new NewRenoController(iw4))
             .With("NewReno", () => new NewRenoController(iw4));
 
-        Assert.Equal(["newreno", "reno-iw4"], registry.Names);
-        Assert.Equal(["newreno"], CongestionControllerRegistry.Default.Names);
+        Assert.Equal(["cubic", "newreno", "reno-iw4"], registry.Names);
+        Assert.Equal(["cubic", "newreno"], CongestionControllerRegistry.Default.Names);
 
         ICongestionController replaced = registry.Create("newreno");
         replaced.OnConnectionEstablished(1460, 0);

@@ -15,7 +15,7 @@ public sealed class DataTests(ITestOutputHelper output)
     public void One_small_segment_is_acked_after_the_delayed_ack_time()
     {
         var bed = new TcpBed(output);
-        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: new TcpConnectionOptions { DelayedAckTimeout = TimeSpan.FromMilliseconds(100) });
+        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: new TcpConnectionOptions { DelayedAckTimeout = TimeSpan.FromMilliseconds(100), QuickAcks = 0 });
         uint iss = synAck.Seq;
         Task<byte[]> read = bed.Read(server);
         bed.Peer.Send(Ack | Psh, seq: 1001, ack: iss + 1, payload: TcpBed.Pattern(100));
@@ -31,7 +31,7 @@ public sealed class DataTests(ITestOutputHelper output)
     public void The_delayed_ack_time_defaults_to_40_ms_and_is_capped_at_200_ms(int? configuredMs, int expectedMs)
     {
         var bed = new TcpBed(output);
-        TcpConnectionOptions options = configuredMs is int ms ? new TcpConnectionOptions { DelayedAckTimeout = TimeSpan.FromMilliseconds(ms) } : new TcpConnectionOptions();
+        TcpConnectionOptions options = configuredMs is int ms ? new TcpConnectionOptions { DelayedAckTimeout = TimeSpan.FromMilliseconds(ms), QuickAcks = 0 } : new TcpConnectionOptions { QuickAcks = 0 };
         (_, CapturedSegment synAck, _) = bed.PassiveOpen(options: options);
         bed.Peer.Send(Ack | Psh, seq: 1001, ack: synAck.Seq + 1, payload: TcpBed.Pattern(10));
         bed.Peer.Expect(Ack, seq: synAck.Seq + 1, ack: 1011, length: 0, at: TimeSpan.FromMilliseconds(expectedMs));
@@ -41,7 +41,7 @@ public sealed class DataTests(ITestOutputHelper output)
     public void Every_second_full_segment_is_acked_at_once()
     {
         var bed = new TcpBed(output);
-        (_, CapturedSegment synAck, _) = bed.PassiveOpen(options: new TcpConnectionOptions { DelayedAckTimeout = TimeSpan.FromMilliseconds(200) });
+        (_, CapturedSegment synAck, _) = bed.PassiveOpen(options: new TcpConnectionOptions { DelayedAckTimeout = TimeSpan.FromMilliseconds(200), QuickAcks = 0 });
         uint iss = synAck.Seq;
         bed.Peer.Send(Ack, seq: 1001, ack: iss + 1, payload: TcpBed.Pattern(Mss));
         bed.Peer.Send(Ack, seq: 1001 + Mss, ack: iss + 1, payload: TcpBed.Pattern(Mss, Mss));
@@ -206,8 +206,10 @@ public sealed class DataTests(ITestOutputHelper output)
         bed.Peer.Expect(Ack, seq: iss + 1 + (2 * Mss), length: Mss, ignoreFlags: Psh, at: TimeSpan.Zero);
         bed.Peer.Expect(Ack, seq: iss + 1 + (3 * Mss), length: Mss, ignoreFlags: Psh, at: TimeSpan.Zero);
 
-        // Our side: after two segments the stack advertises its free buffer, shifted by the scale it announced...
+        // Our side: the stack advertises its free buffer, shifted by the scale it announced (quick-ACK
+        // mode acknowledges each of the first segments at once)...
         bed.Peer.Send(Ack, seq: 1001, ack: iss + 1 + (4 * Mss), window: 730, payload: TcpBed.Pattern(Mss));
+        bed.Peer.Expect(Ack, ack: 1001 + Mss, length: 0, at: TimeSpan.Zero);
         bed.Peer.Send(Ack, seq: 1001 + Mss, ack: iss + 1 + (4 * Mss), window: 730, payload: TcpBed.Pattern(Mss, Mss));
         CapturedSegment ack = bed.Peer.Expect(Ack, ack: 1001 + (2 * Mss), length: 0, at: TimeSpan.Zero);
         long advertised = (long)ack.Window << ourShift;
@@ -348,7 +350,7 @@ public sealed class DataTests(ITestOutputHelper output)
         var bed = new TcpBed(output);
         (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen();
         bed.Peer.Send(Ack | Psh, seq: 1001, ack: synAck.Seq + 1, payload: "unread"u8);
-        bed.RunPending();
+        bed.Peer.Expect(Ack, seq: synAck.Seq + 1, ack: 1007, length: 0, at: TimeSpan.Zero); // quick-ACK mode: the first data is acknowledged at once
         server.Dispose();
         // RFC 9293 3.10.4 (and RFC 2525 2.17, Linux): data discarded on close -> RST, not FIN.
         bed.Peer.Expect(Rst, seq: synAck.Seq + 1, ignoreFlags: Ack, within: TimeSpan.FromMilliseconds(300));

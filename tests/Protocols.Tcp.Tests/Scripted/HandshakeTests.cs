@@ -20,9 +20,9 @@ public sealed class HandshakeTests(ITestOutputHelper output)
 
         bed.Peer.Send(Syn, seq: 1000, window: 65535, options: Options(mss: 1460, ws: 7, sackOk: true, ts: (100, 0)));
         // RFC 7323 2.2: the window of a SYN-ACK is never scaled: min(65535, free buffer). MSS = MTU - 40 (RFC 9293 3.7.1).
-        // No SACK-permitted: the stack has no scoreboard yet (docs/tcp.md). TSecr echoes the SYN's TSval (RFC 7323 3.2).
+        // SACK-permitted back, as the SYN offered it (RFC 2018 2). TSecr echoes the SYN's TSval (RFC 7323 3.2).
         CapturedSegment synAck = bed.Peer.Expect(Syn | Ack, ack: 1001, window: 65535, at: TimeSpan.Zero,
-            options: o => o.Mss == 1460 && o.WindowScale is byte ws && ws <= 14 && (Buffer >> ws) <= 65535 && !o.SackPermitted && o.Timestamps is { TsEcr: 100 });
+            options: o => o.Mss == 1460 && o.WindowScale is byte ws && ws <= 14 && (Buffer >> ws) <= 65535 && o.SackPermitted && o.Timestamps is { TsEcr: 100 });
         Assert.False(accept.IsCompleted);
         Assert.Equal(TcpState.SynReceived, bed.State);
 
@@ -70,7 +70,7 @@ public sealed class HandshakeTests(ITestOutputHelper output)
         bed.Peer.RemotePort = 0;
         Task<TcpStream> connect = bed.Start(async () => await bed.Tcp.ConnectAsync(new IpEndpoint(ScriptedBed.PeerAddress, 80), CancellationToken.None));
         CapturedSegment syn = bed.Peer.Expect(Syn, ack: 0, window: 65535, at: TimeSpan.Zero,
-            options: o => o.Mss == 1460 && o.WindowScale is byte ws && ws <= 14 && o.Timestamps is { TsEcr: 0 } && !o.SackPermitted);
+            options: o => o.Mss == 1460 && o.WindowScale is byte ws && ws <= 14 && o.Timestamps is { TsEcr: 0 } && o.SackPermitted); // RFC 2018 2: offered by default
         Assert.InRange(syn.From.Port, 32768, 60999); // Linux's ip_local_port_range
         Assert.Equal(TcpState.SynSent, bed.State);
 

@@ -97,4 +97,69 @@ public sealed class ZeroWindowTests(ITestOutputHelper output)
         bed.Peer.Send(Ack, seq: PeerSeq, ack: iss + 1001 + 1408, window: 512);
         bed.Peer.Expect(Ack, seq: iss + 1001 + 1408, ack: PeerSeq, payload: TcpBed.Pattern(Mss, 1000 + 1408), ignoreFlags: Psh, at: TimeSpan.Zero);
     }
+
+    /// <summary>
+    /// RFC 9293 3.10.7.4: when RCV.WND is zero no segment carrying data is acceptable, not even one
+    /// exactly at RCV.NXT; its ACK still counts ("special allowance ... for valid ACKs"), and the answer
+    /// is an ACK of the old RCV.NXT with window 0 (Linux's tcp_data_queue, TCPZeroWindowDrop). It must
+    /// hold also when the application read a little since the window closed: too little for receiver
+    /// SWS avoidance (RFC 9293 3.8.6.2.2) to reopen the window, but room in the buffer all the same.
+    /// </summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(500)]
+    public void Data_at_rcv_nxt_after_our_zero_window_is_dropped_and_answered_with_the_old_ack(int readBefore)
+    {
+        var bed = new TcpBed(output);
+        const int Size = 16 * 1024;
+        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(synOptions: ScriptedPeer.Options(mss: Mss), options: new TcpConnectionOptions { ReceiveBufferSize = Size, AutoTuneBuffers = false });
+        uint iss = synAck.Seq;
+        int sent = 0;
+        while (sent < Size)
+        {
+            int n = Math.Min(Mss, Size - sent);
+            bed.Peer.Send(Ack, seq: PeerSeq + (uint)sent, ack: iss + 1, payload: TcpBed.Pattern(n, sent));
+            sent += n;
+        }
+
+        bed.RunFor(TimeSpan.FromMilliseconds(300));
+        CapturedSegment closed = bed.Peer.TakePending().Select(p => p.Segment!).Last();
+        Assert.Equal((PeerSeq + Size, (ushort)0), (closed.Ack, closed.Window));
+
+        if (readBefore > 0)
+        {
+            Assert.Equal(TcpBed.Pattern(readBefore), bed.Complete(bed.ReadExactly(server, readBefore)));
+            bed.Peer.ExpectNothing(TimeSpan.FromMilliseconds(300), "500 free bytes are below min(buffer / 2, MSS): no window update");
+        }
+
+        int dropsBefore = (int)bed.Tcp.Counters[TcpCounter.ZeroWindowDrops];
+        bed.Peer.Send(Ack | Psh, seq: PeerSeq + Size, ack: iss + 1, payload: TcpBed.Pattern(100, Size));
+        bed.Peer.Expect(Ack, seq: iss + 1, ack: PeerSeq + Size, window: 0, length: 0, at: TimeSpan.Zero);
+        Assert.Equal(dropsBefore + 1, bed.Tcp.Counters[TcpCounter.ZeroWindowDrops]);
+        Assert.Equal(Size - readBefore, Assert.IsType<TcpConnectionInfo>(bed.Connection).ReceiveQueue);
+
+        // The application reads everything: the window update reopens the window, and the peer's
+        // retransmission of the 100 bytes is taken then.
+        Assert.Equal(TcpBed.Pattern(Size - readBefore, readBefore), bed.Complete(bed.ReadExactly(server, Size - readBefore)));
+        bed.Peer.Expect(Ack, seq: iss + 1, ack: PeerSeq + Size, window: Size, length: 0, at: TimeSpan.Zero);
+        Task<byte[]> rest = bed.Read(server);
+        bed.Peer.Send(Ack | Psh, seq: PeerSeq + Size, ack: iss + 1, payload: TcpBed.Pattern(100, Size));
+        Assert.Equal(TcpBed.Pattern(100, Size), bed.Complete(rest));
+        bed.Peer.Expect(Ack, seq: iss + 1, ack: PeerSeq + Size + 100, length: 0, within: TimeSpan.FromMilliseconds(300));
+    }
+
+    /// <summary>A bare FIN at RCV.NXT needs no buffer space: it is taken through a zero window (as Linux does).</summary>
+    [Fact]
+    public void A_bare_fin_at_rcv_nxt_is_taken_through_our_zero_window()
+    {
+        var bed = new TcpBed(output);
+        const int Size = 1000;
+        (_, CapturedSegment synAck, _) = bed.PassiveOpen(synOptions: ScriptedPeer.Options(mss: Mss), options: new TcpConnectionOptions { ReceiveBufferSize = Size, AutoTuneBuffers = false });
+        uint iss = synAck.Seq;
+        bed.Peer.Send(Ack, seq: PeerSeq, ack: iss + 1, payload: TcpBed.Pattern(Size));
+        bed.Peer.Expect(Ack, seq: iss + 1, ack: PeerSeq + Size, window: 0, length: 0, within: TimeSpan.FromMilliseconds(300));
+        bed.Peer.Send(Fin | Ack, seq: PeerSeq + Size, ack: iss + 1);
+        bed.Peer.Expect(Ack, seq: iss + 1, ack: PeerSeq + Size + 1, window: 0, length: 0, at: TimeSpan.Zero);
+        Assert.Equal(TcpState.CloseWait, bed.State);
+    }
 }

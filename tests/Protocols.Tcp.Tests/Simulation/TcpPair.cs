@@ -16,7 +16,7 @@ internal sealed class TcpPair
     public static readonly Ipv4Address AddressA = Ipv4Address.Parse("10.0.0.1");
     public static readonly Ipv4Address AddressB = Ipv4Address.Parse("10.0.0.2");
 
-    public TcpPair(Sim sim, LinkOptions link, int mtu = 1500, TcpConnectionOptions? options = null, TcpStackOptions? serverStack = null, Action<string>? trace = null)
+    public TcpPair(Sim sim, LinkOptions link, int mtu = 1500, TcpConnectionOptions? options = null, TcpStackOptions? serverStack = null, Action<string>? trace = null, TcpStackOptions? clientStack = null)
     {
         Sim = sim;
         Link = sim.Network.CreateLink(link, link, DeviceMedium.Ip, mtu);
@@ -26,7 +26,7 @@ internal sealed class TcpPair
         B = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = seedB, Name = "b" }));
         A.AddInterface(trace is null ? Link.A : new TracingDevice(Link.A, trace, sim.Clock), AddressA, 24);
         B.AddInterface(Link.B, AddressB, 24);
-        TcpA = A.UseTcp(new TcpStackOptions { Seed = seedA, Name = "a", Defaults = options ?? new TcpConnectionOptions() });
+        TcpA = A.UseTcp(clientStack ?? new TcpStackOptions { Seed = seedA, Name = "a", Defaults = options ?? new TcpConnectionOptions() });
         TcpB = B.UseTcp(serverStack ?? new TcpStackOptions { Seed = seedB, Name = "b", Defaults = options ?? new TcpConnectionOptions() });
     }
 

@@ -43,12 +43,12 @@ internal sealed class ScriptedPeer
     public SentSegment Syn { get; private set; } = null!;
 
     /// <summary>Opens the TCB, answers its SYN with a SYN-ACK (peer window, MSS, optional WS and timestamps), returns the TCB's ACK.</summary>
-    public SentSegment Establish(ushort window = 65535, ushort mss = 1460, byte? windowScale = null, bool timestamps = false)
+    public SentSegment Establish(ushort window = 65535, ushort mss = 1460, byte? windowScale = null, bool timestamps = false, bool sack = false)
     {
         Tcb.OpenActive(Now);
         Syn = Output.Take().Single();
         PeerTimestamps = timestamps;
-        var o = new TcpOptions { Mss = mss, WindowScale = windowScale };
+        var o = new TcpOptions { Mss = mss, WindowScale = windowScale, SackPermitted = sack };
         if (timestamps)
         {
             o.Timestamps = new TcpTimestamps(PeerTsVal, Syn.Header.Options.Timestamps!.Value.TsVal);
@@ -65,9 +65,14 @@ internal sealed class ScriptedPeer
     }
 
     /// <summary>Delivers a segment from the peer at the current time; returns what the TCB sent in answer.</summary>
-    public List<SentSegment> Send(TcpFlags flags, ReadOnlySpan<byte> payload = default, SeqNum? seq = null, SeqNum? ack = null, ushort window = 65535, TcpTimestamps? ts = null)
+    public List<SentSegment> Send(TcpFlags flags, ReadOnlySpan<byte> payload = default, SeqNum? seq = null, SeqNum? ack = null, ushort window = 65535, TcpTimestamps? ts = null, TcpSackBlock[]? sack = null)
     {
         var o = default(TcpOptions);
+        foreach (TcpSackBlock block in sack ?? [])
+        {
+            o.TryAddSackBlock(block);
+        }
+
         if (ts is TcpTimestamps t)
         {
             o.Timestamps = t;

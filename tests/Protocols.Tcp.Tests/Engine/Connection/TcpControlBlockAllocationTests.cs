@@ -39,6 +39,30 @@ public class TcpControlBlockAllocationTests
     }
 
     [Fact]
+    public void Steady_state_transfer_with_losses_and_sack_allocates_nothing_per_segment()
+    {
+        // Every 97th data segment from A is lost: B reports SACK blocks, A runs RACK, PRR, its
+        // scoreboard and timers; after the warm-up none of that allocates.
+        var wire = new QueueWire { DropEvery = 97 };
+        wire.Connect();
+        byte[] chunk = new byte[16_384];
+        byte[] sink = new byte[65_536];
+        Assert.Equal(4_000_000, wire.Pump(chunk, sink, 4_000_000));
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        long segmentsBefore = wire.Segments;
+        long recoveriesBefore = wire.CountersA[TcpCounter.SackRecoveries];
+        long moved = wire.Pump(chunk, sink, 8_000_000);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long segments = wire.Segments - segmentsBefore;
+        long recoveries = wire.CountersA[TcpCounter.SackRecoveries] - recoveriesBefore;
+        _output.WriteLine($"{moved} bytes in {segments} segments with {recoveries} SACK recoveries: {allocated} bytes allocated");
+        Assert.Equal(8_000_000, moved);
+        Assert.True(recoveries > 20, $"{recoveries} recoveries");
+        Assert.Equal(0, allocated);
+    }
+
+    [Fact]
     public void Idle_established_connections_are_small()
     {
         const int count = 2000;
@@ -63,7 +87,9 @@ public class TcpControlBlockAllocationTests
         _output.WriteLine($"{perConnection} bytes per idle established connection ({perConnection * 100_000 / 1_048_576} MiB for 100,000)");
         Assert.All(tcbs, t => Assert.Equal(TcpState.Established, t.State));
         Assert.All(tcbs, t => Assert.Equal(0, t.AllocatedBufferBytes));
-        Assert.True(perConnection < 1500, $"{perConnection} bytes per connection");
+        // The engine's share of the 1 GiB for 100,000 idle connections; CUBIC's state (with what
+        // RFC 9438 4.9 restores after a spurious reduction) is most of what it has beyond NewReno.
+        Assert.True(perConnection < 1700, $"{perConnection} bytes per connection");
 
         void Open(TcpControlBlock tcb)
         {
@@ -113,6 +139,7 @@ public class TcpControlBlockAllocationTests
         private int _head;
         private int _count;
         private long _now = 1_000_000;
+        private long _dataFromA;
 
         public QueueWire()
         {
@@ -125,7 +152,7 @@ public class TcpControlBlockAllocationTests
             _outB = new Output(this, false);
             var isn = new IsnGenerator(EngineWire.Secret);
             var tuple = new TcpFourTuple(EngineWire.AddressA, 40000, EngineWire.AddressB, 80);
-            A = new TcpControlBlock(tuple, TcpConnectionOptions.Default, new TcpEngineEnvironment(_outA, isn, new Random(1)));
+            A = new TcpControlBlock(tuple, TcpConnectionOptions.Default, new TcpEngineEnvironment(_outA, isn, new Random(1)) { Counters = CountersA });
             B = new TcpControlBlock(tuple.Reversed, TcpConnectionOptions.Default, new TcpEngineEnvironment(_outB, isn, new Random(2)));
         }
 
@@ -134,6 +161,11 @@ public class TcpControlBlockAllocationTests
         public TcpControlBlock B { get; }
 
         public long Segments { get; private set; }
+
+        /// <summary>Drop every n-th data segment A sends (0: none).</summary>
+        public int DropEvery { get; init; }
+
+        public TcpCounters CountersA { get; } = new();
 
         public void Connect()
         {
@@ -191,6 +223,11 @@ public class TcpControlBlockAllocationTests
                 ref Slot s = ref _queue[_head];
                 _head = (_head + 1) % Slots;
                 _count--;
+                if (s.FromA && s.Length > 0 && DropEvery > 0 && ++_dataFromA % DropEvery == 0)
+                {
+                    continue;
+                }
+
                 var seg = new TcpSegment(s.Header.Seq, s.Header.Ack, s.Header.Flags, s.Header.Window, s.Header.Options, s.Payload.AsSpan(0, s.Length));
                 (s.FromA ? B : A).OnSegment(seg, _now);
                 Segments++;

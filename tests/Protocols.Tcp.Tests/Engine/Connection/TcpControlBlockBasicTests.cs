@@ -16,7 +16,7 @@ public class TcpControlBlockBasicTests
         SentSegment syn = wire.Log[0];
         Assert.Equal(TcpFlags.Syn, syn.Flags);
         Assert.Equal((ushort)1460, syn.Header.Options.Mss);
-        Assert.Equal((byte)3, syn.Header.Options.WindowScale); // 256 KiB >> 3 fits 16 bits
+        Assert.Equal((byte)7, syn.Header.Options.WindowScale); // the 6 MiB autotuning cap >> 7 fits 16 bits (Linux announces 7 too)
         Assert.NotNull(syn.Header.Options.Timestamps);
         Assert.Equal(0u, syn.Header.Options.Timestamps!.Value.TsEcr);
         Assert.Equal((ushort)65535, syn.Header.Window);
@@ -25,7 +25,7 @@ public class TcpControlBlockBasicTests
         Assert.Equal(TcpFlags.Syn | TcpFlags.Ack, synAck.Flags);
         Assert.Equal(syn.Seq + 1, synAck.Ack);
         Assert.Equal((ushort)1460, synAck.Header.Options.Mss);
-        Assert.Equal((byte)3, synAck.Header.Options.WindowScale);
+        Assert.Equal((byte)7, synAck.Header.Options.WindowScale);
         Assert.Equal(syn.Header.Options.Timestamps!.Value.TsVal, synAck.Header.Options.Timestamps!.Value.TsEcr);
 
         SentSegment ack = wire.Log[2];
@@ -35,7 +35,7 @@ public class TcpControlBlockBasicTests
         Assert.Equal(3, wire.Log.Count);
 
         Assert.Equal(1448, wire.A.Mss); // 1460 - 12 bytes of timestamps
-        Assert.Equal((3, 3), wire.A.WindowShifts);
+        Assert.Equal((7, 7), wire.A.WindowShifts);
         Assert.True(wire.A.TimestampsEnabled);
         Assert.True(wire.EventsA.HasFlag(TcpEvents.Established));
         Assert.True(wire.EventsB.HasFlag(TcpEvents.Established));

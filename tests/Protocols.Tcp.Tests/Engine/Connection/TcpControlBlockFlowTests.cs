@@ -8,7 +8,7 @@ public class TcpControlBlockFlowTests
     [Fact]
     public void Zero_window_is_probed_with_backoff_and_reopens_when_the_application_reads()
     {
-        var small = TcpConnectionOptions.Default with { ReceiveBufferSize = 4096 };
+        var small = TcpConnectionOptions.Default with { ReceiveBufferSize = 4096, AutoTuneBuffers = false };
         var wire = new EngineWire(optionsB: small);
         wire.Connect();
         byte[] data = EngineWire.Pattern(20_000);
@@ -77,7 +77,7 @@ public class TcpControlBlockFlowTests
     [Fact]
     public void Delayed_ack_waits_for_the_timeout_unless_a_second_full_segment_arrives()
     {
-        var p = new ScriptedPeer(TcpConnectionOptions.Default with { DelayedAckTimeout = TimeSpan.FromMilliseconds(40) });
+        var p = new ScriptedPeer(TcpConnectionOptions.Default with { DelayedAckTimeout = TimeSpan.FromMilliseconds(40), QuickAcks = 0 });
         p.Establish();
         long t = p.Now;
         Assert.Empty(p.Send(TcpFlags.Ack | TcpFlags.Psh, "one"u8));
@@ -96,7 +96,7 @@ public class TcpControlBlockFlowTests
     [Fact]
     public void Every_second_full_segment_is_acked_even_when_the_peer_sends_less_than_our_mss()
     {
-        var p = new ScriptedPeer();
+        var p = new ScriptedPeer(TcpConnectionOptions.Default with { QuickAcks = 0 });
         p.Establish();
         Assert.Empty(p.Send(TcpFlags.Ack, new byte[536]));
         Assert.Single(p.Send(TcpFlags.Ack, new byte[536]));
@@ -107,7 +107,7 @@ public class TcpControlBlockFlowTests
     [Fact]
     public void Delayed_ack_timeout_is_at_most_200_ms()
     {
-        var p = new ScriptedPeer(TcpConnectionOptions.Default with { DelayedAckTimeout = TimeSpan.FromSeconds(2) });
+        var p = new ScriptedPeer(TcpConnectionOptions.Default with { DelayedAckTimeout = TimeSpan.FromSeconds(2), QuickAcks = 0 });
         p.Establish();
         long t = p.Now;
         p.Send(TcpFlags.Ack, "x"u8);
@@ -175,8 +175,9 @@ public class TcpControlBlockFlowTests
     [Fact]
     public void Window_scaling_scales_both_directions()
     {
-        var big = TcpConnectionOptions.Default with { ReceiveBufferSize = 1 << 20 };
-        var wire = new EngineWire(optionsA: TcpConnectionOptions.Default, optionsB: big);
+        var fixedSize = TcpConnectionOptions.Default with { AutoTuneBuffers = false }; // the shift follows the buffer, not the autotuning cap
+        var big = fixedSize with { ReceiveBufferSize = 1 << 20 };
+        var wire = new EngineWire(optionsA: fixedSize, optionsB: big);
         wire.Connect();
         Assert.Equal((byte)5, wire.Log[1].Header.Options.WindowScale); // 1 MiB >> 5 = 32768
         Assert.Equal((5, 3), wire.A.WindowShifts); // (send, receive)

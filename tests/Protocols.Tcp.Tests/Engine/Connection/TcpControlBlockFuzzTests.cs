@@ -5,6 +5,7 @@ namespace Protocols.Tcp.Tests.Engine.Connection;
 
 public class TcpControlBlockFuzzTests
 {
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
@@ -19,7 +20,7 @@ public class TcpControlBlockFuzzTests
             var p = new ScriptedPeer(TcpConnectionOptions.Default with { ReceiveBufferSize = 1 + random.Next(100_000), SendBufferSize = 1 + random.Next(100_000), KeepAlive = new TcpKeepAliveOptions { Idle = TimeSpan.FromSeconds(1) } });
             if (random.Next(4) > 0)
             {
-                p.Establish(window: (ushort)random.Next(65536), mss: (ushort)random.Next(65536), windowScale: random.Next(3) == 0 ? (byte)random.Next(256) : null, timestamps: random.Next(2) == 0);
+                p.Establish(window: (ushort)random.Next(65536), mss: (ushort)random.Next(65536), windowScale: random.Next(3) == 0 ? (byte)random.Next(256) : null, timestamps: random.Next(2) == 0, sack: random.Next(3) > 0);
             }
             else
             {
@@ -55,6 +56,22 @@ public class TcpControlBlockFuzzTests
                 {
                     o.Mss = (ushort)random.Next(65536);
                     o.WindowScale = (byte)random.Next(256);
+                }
+
+                // SACK blocks (RFC 2018): plausible ones over what was sent, D-SACK-like ones below
+                // SND.UNA, and lies (inverted, beyond SND.MAX, anywhere).
+                for (int b = random.Next(3) == 0 ? random.Next(5) : 0; b > 0; b--)
+                {
+                    int inFlight = Math.Max(p.Tcb.SndMax - p.Tcb.SndUna, 1);
+                    SeqNum left = random.Next(4) switch
+                    {
+                        0 => p.Tcb.SndUna + random.Next(inFlight),
+                        1 => p.Tcb.SndUna - random.Next(1, 5000),
+                        2 => p.Tcb.SndMax + random.Next(-100, 5000),
+                        _ => new SeqNum((uint)random.NextInt64(0, 1L << 32)),
+                    };
+                    SeqNum right = random.Next(5) == 0 ? left - random.Next(1, 3000) : left + random.Next(1, inFlight + 3000);
+                    o.TryAddSackBlock(new TcpSackBlock(left.Value, right.Value));
                 }
 
                 int length = random.Next(4) == 0 ? random.Next(payload.Length) : 0;

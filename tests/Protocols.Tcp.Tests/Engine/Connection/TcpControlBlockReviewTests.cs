@@ -39,10 +39,12 @@ public class TcpControlBlockReviewTests
         Assert.Equal(5, p.Tcb.Receive(read, p.Now));
     }
 
-    [Fact]
-    public void Path_mtu_decrease_in_fast_recovery_keeps_ssthresh_and_the_window_in_segments()
+    [Theory]
+    [InlineData("newreno", 8760)] // FlightSize / 2: IW10 plus two RFC 3042 segments
+    [InlineData("cubic", 12264)]  // FlightSize * 0.7 (RFC 9438 4.6)
+    public void Path_mtu_decrease_in_fast_recovery_keeps_ssthresh_and_the_window_in_segments(string controller, long expectedSsthresh)
     {
-        var p = new ScriptedPeer();
+        var p = new ScriptedPeer(TcpConnectionOptions.Default with { CongestionControl = controller });
         p.Establish();
         p.Tcb.Send(new byte[30_000], p.Now);
         Assert.Equal(10, p.Output.Take().Count); // IW10
@@ -54,7 +56,7 @@ public class TcpControlBlockReviewTests
         Assert.True(p.Tcb.Congestion.InFastRecovery);
         long ssthresh = p.Tcb.Congestion.SlowStartThreshold;
         long cwndSegments = p.Tcb.Congestion.CongestionWindow / p.Tcb.Mss;
-        Assert.Equal(8760, ssthresh); // FlightSize / 2: IW10 plus two RFC 3042 segments
+        Assert.Equal(expectedSsthresh, ssthresh);
 
         p.Tcb.OnIcmpError(Protocols.Ip.IcmpType.DestinationUnreachable, 4, 1000, p.Now);
 

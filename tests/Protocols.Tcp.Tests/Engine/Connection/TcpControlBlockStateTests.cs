@@ -91,7 +91,7 @@ public class TcpControlBlockStateTests
     [Fact]
     public void Events_report_readable_writable_and_receive_completed()
     {
-        var p = new ScriptedPeer(TcpConnectionOptions.Default with { SendBufferSize = 4096 });
+        var p = new ScriptedPeer(TcpConnectionOptions.Default with { SendBufferSize = 4096, AutoTuneBuffers = false });
         p.Establish();
         Assert.Equal(4096, p.Tcb.SendSpace);
         Assert.Equal(4096, p.Tcb.Send(new byte[5000], p.Now));
@@ -119,7 +119,7 @@ public class TcpControlBlockStateTests
         tcb.OpenFromCookie(new TcpSegment(new SeqNum(1001), new SeqNum(90_001), TcpFlags.Ack | TcpFlags.Psh, 1000, o, "GET /"u8), 90_000, 1460, 7, false, 5_000_000);
         Assert.Equal(TcpState.Established, tcb.State);
         Assert.Equal(1448, tcb.Mss);
-        Assert.Equal((7, 3), tcb.WindowShifts);
+        Assert.Equal((7, 7), tcb.WindowShifts); // ours: for the 6 MiB autotuning cap
         Assert.Equal(1000L << 7, tcb.SndWnd);
         Assert.Equal(5, tcb.ReadableBytes);
         Assert.True(tcb.TakeEvents().HasFlag(TcpEvents.Established | TcpEvents.Readable));
@@ -215,11 +215,11 @@ public class TcpControlBlockStateTests
         TcpConnectionInfo info = wire.A.GetInfo(wire.Now);
         Assert.Equal(TcpState.Established, info.State);
         Assert.Equal(5000, info.SendQueue);
-        Assert.Equal("retrans", info.ActiveTimer);
+        Assert.Equal("lossprobe", info.ActiveTimer); // SACK on both ends: the tail loss probe (RFC 8985 7.2) comes before the RTO
         Assert.Equal(1448, info.Mss);
         Assert.Equal(14480, info.CongestionWindow);
         string line = info.ToString();
-        Assert.StartsWith("ESTAB 0 5000 10.0.0.1:40000 10.0.0.2:80 timer:(retrans,", line);
+        Assert.StartsWith("ESTAB 0 5000 10.0.0.1:40000 10.0.0.2:80 timer:(lossprobe,", line);
         Assert.Contains("mss:1448 cwnd:14480 ssthresh:-", line);
     }
 }

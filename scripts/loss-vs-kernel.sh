@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Lossy transfers through the user-space stack next to the kernel's own TCP, in one run.
+#
+#   sudo scripts/loss-vs-kernel.sh [RUNS] [MB] [LOSSES]      (defaults: 5 runs, 20 MB, "1 3")
+#
+# Topology (TEST-NETWORK.md rules: private namespaces, removed on every exit path):
+#
+#   F (10.77.0.2: curl, nginx) --veth-- R (router: nftables drops LOSS% of the TCP it forwards,
+#                                          each direction, in its forward chain)
+#                                        |-- TUN ltun0 10.66.0.1 -- protocols serve --http (10.66.0.2)
+#                                        |-- TUN ltun1 10.67.0.1 -- protocols get       (10.67.0.2)
+#                                        |-- veth 10.88.0.1 -- K (10.88.0.2: the kernel in the stack's place)
+#
+# Every veth has TSO/GSO/GRO off, so a dropped packet is one segment for both TCPs.
+# Four transfers of MB megabytes, RUNS times each, at 0% (clean) and at every loss rate:
+#   stack sends:   curl in F downloads /bytes/N from `protocols serve --http` (whatever serves HTTP)
+#   kernel ref:    curl in F downloads the same size from nginx in K (kernel to kernel)
+#   stack receives: `protocols get` downloads from nginx in F (the kernel sends, the stack receives;
+#                   chosen over curl POST /echo, which would mix both directions in one transfer)
+#   kernel ref:    curl in K downloads from nginx in F
+# It prints the medians, each lossy/clean ratio, and the targets: the stack's lossy median within
+# 2x its clean median, and its lossy/clean ratio no worse than the kernel's in the same run.
+set -euo pipefail
+
+RUNS=${1:-5}
+MB=${2:-20}
+LOSSES=${3:-"1 3"}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BYTES=$((MB * 1000 * 1000))
+ID=$$
+R=lvk-r-$ID F=lvk-f-$ID K=lvk-k-$ID
+WORK=$(mktemp -d /tmp/loss-vs-kernel.XXXXXX)
+PIDS=()
+
+[ "$(id -u)" = 0 ] || { echo "loss-vs-kernel: needs root (namespaces, TUN, nftables)" >&2; exit 2; }
+for tool in ip nft curl nginx ethtool dotnet; do
+  command -v "$tool" >/dev/null || { echo "loss-vs-kernel: $tool is missing (apt-get install -y iproute2 nftables curl nginx ethtool)" >&2; exit 2; }
+done
+
+DLL=$ROOT/Cli/bin/Release/net10.0/protocols.dll
+if [ ! -f "$DLL" ]; then
+  echo "loss-vs-kernel: building Cli (Release)" >&2
+  dotnet build "$ROOT/Cli" -c Release -v q >/dev/null
+fi
+PROTOCOLS=(dotnet "$DLL")
+
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do timeout 10 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -9 "$pid" 2>/dev/null || true; done
+  for ns in "$R" "$F" "$K"; do ip netns del "$ns" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+# --- namespaces, links, routes
+for ns in "$R" "$F" "$K"; do ip netns add "$ns"; nsx "$ns" ip link set lo up; done
+ip -n "$R" link add lvk-rf type veth peer name lvk-fr netns "$F"   # made inside the namespaces: nothing on the host
+ip -n "$R" link add lvk-rk type veth peer name lvk-kr netns "$K"
+nsx "$R" ip addr add 10.77.0.1/24 dev lvk-rf
+nsx "$R" ip addr add 10.88.0.1/24 dev lvk-rk
+nsx "$F" ip addr add 10.77.0.2/24 dev lvk-fr
+nsx "$K" ip addr add 10.88.0.2/24 dev lvk-kr
+for pair in "$R lvk-rf" "$R lvk-rk" "$F lvk-fr" "$K lvk-kr"; do
+  set -- $pair
+  nsx "$1" ethtool -K "$2" tso off gso off gro off >/dev/null 2>&1 || true
+  nsx "$1" ip link set "$2" up
+done
+nsx "$F" ip route add 10.66.0.0/24 via 10.77.0.1
+nsx "$F" ip route add 10.67.0.0/24 via 10.77.0.1
+nsx "$F" ip route add 10.88.0.0/24 via 10.77.0.1
+nsx "$K" ip route add default via 10.88.0.1
+nsx "$R" sysctl -qw net.ipv4.ip_forward=1
+for tun in ltun0 ltun1; do nsx "$R" ip tuntap add dev "$tun" mode tun; done
+nsx "$R" ip addr add 10.66.0.1/24 dev ltun0
+nsx "$R" ip addr add 10.67.0.1/24 dev ltun1
+nsx "$R" ip link set ltun0 up
+nsx "$R" ip link set ltun1 up
+
+# --- payloads and servers
+mkdir -p "$WORK/www" "$WORK/nginx"
+head -c "$BYTES" /dev/urandom > "$WORK/www/data.bin"
+cat > "$WORK/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 256; }
+http {
+  access_log off;
+  sendfile on;
+  client_body_temp_path $WORK/nginx/body;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
+  types { application/octet-stream bin; }
+  server { listen 0.0.0.0:8080; root $WORK/www; }
+}
+EOF
+start_nginx() { # namespace; `ip netns exec` execs nginx, so $! is nginx's own pid
+  ip netns exec "$1" nginx -c "$WORK/nginx.conf" -p "$WORK/nginx" -e "$WORK/nginx/error.log" </dev/null >/dev/null 2>&1 &
+  PIDS+=($!)
+}
+start_nginx "$F"
+start_nginx "$K"
+
+ip netns exec "$R" "${PROTOCOLS[@]}" serve --tun ltun0 --address 10.66.0.2/24 --gateway 10.66.0.1 --http 80 </dev/null > "$WORK/serve.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 300); do grep -qx ready "$WORK/serve.log" && break; sleep 0.1; done
+grep -qx ready "$WORK/serve.log" || { echo "loss-vs-kernel: serve did not get ready:" >&2; cat "$WORK/serve.log" >&2; exit 1; }
+for _ in $(seq 100); do
+  nsx "$F" curl -s --max-time 2 -o /dev/null http://10.77.0.2:8080/data.bin && nsx "$F" curl -s --max-time 2 -o /dev/null http://10.88.0.2:8080/data.bin && break
+  sleep 0.1
+done
+
+# --- loss rules in the router's forward chain
+set_loss() { # percent
+  nsx "$R" nft delete table inet lvk_loss 2>/dev/null || true
+  [ "$1" = 0 ] && return 0
+  nsx "$R" nft -f - <<EOF
+table inet lvk_loss {
+  chain forward {
+    type filter hook forward priority -300; policy accept;
+    iifname "lvk-rf" meta l4proto tcp numgen random mod 100 < $1 counter drop
+    oifname "lvk-rf" meta l4proto tcp numgen random mod 100 < $1 counter drop
+  }
+}
+EOF
+}
+
+# --- one transfer each; prints seconds, or "fail"
+stack_sends()    { nsx "$F" curl -s --max-time 300 -o /dev/null -w '%{time_total}' "http://10.66.0.2/bytes/$BYTES" || echo fail; }
+kernel_sends()   { nsx "$F" curl -s --max-time 300 -o /dev/null -w '%{time_total}' "http://10.88.0.2:8080/data.bin" || echo fail; }
+stack_receives() {
+  local line
+  nsx "$R" timeout 330 "${PROTOCOLS[@]}" get http://10.77.0.2:8080/data.bin --tun ltun1 --address 10.67.0.2/24 --gateway 10.67.0.1 --timeout 300 -o "$WORK/got.bin" </dev/null > "$WORK/get.log" 2>&1 || true
+  line=$(grep -E '^get: 2[0-9][0-9] ' "$WORK/get.log" | grep -oE "$BYTES bytes in [0-9.]+ s" | awk '{print $4}' || true)
+  if [ -n "$line" ] && ! cmp -s "$WORK/got.bin" "$WORK/www/data.bin"; then line=""; echo "loss-vs-kernel: get delivered different bytes" >&2; fi
+  [ -n "$line" ] || echo "loss-vs-kernel: get failed: $(tail -n 2 "$WORK/get.log" | tr '\n' ' ')" >&2
+  rm -f "$WORK/got.bin"
+  echo "${line:-fail}"
+}
+kernel_receives() { nsx "$K" curl -s --max-time 300 -o /dev/null -w '%{time_total}' "http://10.77.0.2:8080/data.bin" || echo fail; }
+
+median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+
+declare -A RESULT
+echo "loss-vs-kernel: $RUNS runs of $MB MB each, losses: 0 $LOSSES % each direction (nftables forward chain)"
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+for loss in 0 $LOSSES; do
+  set_loss "$loss"
+  for kind in stack_sends kernel_sends stack_receives kernel_receives; do RESULT[$kind,$loss]=""; done
+  for run in $(seq "$RUNS"); do
+    for kind in stack_sends kernel_sends stack_receives kernel_receives; do   # interleaved: the same load for all
+      t=$($kind)
+      RESULT[$kind,$loss]+="$t "
+    done
+  done
+  echo "  $loss%: stack sends [${RESULT[stack_sends,$loss]}] kernel sends [${RESULT[kernel_sends,$loss]}] stack receives [${RESULT[stack_receives,$loss]}] kernel receives [${RESULT[kernel_receives,$loss]}]"
+done
+set_loss 0
+
+echo
+printf '%-6s | %-28s | %-28s | %-28s | %-28s\n' loss "stack sends (curl<-serve)" "kernel sends (curl<-nginx)" "stack receives (get<-nginx)" "kernel receives (curl<-nginx)"
+declare -A MED
+for loss in 0 $LOSSES; do
+  row=""
+  for kind in stack_sends kernel_sends stack_receives kernel_receives; do
+    m=$(echo "${RESULT[$kind,$loss]}" | tr ' ' '\n' | { grep -v fail || true; } | tr '\n' ' ' | median)
+    fails=$(echo "${RESULT[$kind,$loss]}" | tr ' ' '\n' | { grep -c fail || true; })
+    MED[$kind,$loss]=$m
+    ratio=$(awk -v a="$m" -v b="${MED[$kind,0]}" 'BEGIN { if (b > 0 && a == a+0) printf "%.2fx clean", a/b; else print "" }')
+    row+=$(printf ' | %6s s %-12s%s' "$m" "$ratio" "$([ "$fails" -gt 0 ] && echo " $fails failed")")
+  done
+  printf '%-6s%s\n' "$loss%" "$row"
+done
+
+echo
+for loss in $LOSSES; do
+  for dir in sends receives; do
+    s=${MED[stack_$dir,$loss]} s0=${MED[stack_$dir,0]} k=${MED[kernel_$dir,$loss]} k0=${MED[kernel_$dir,0]}
+    awk -v s="$s" -v s0="$s0" -v k="$k" -v k0="$k0" -v loss="$loss" -v dir="$dir" 'BEGIN {
+      if (s0 + 0 <= 0 || k0 + 0 <= 0 || s + 0 <= 0 || k + 0 <= 0) { printf "%s%% stack %s: no figure (transfers failed)\n", loss, dir; exit }
+      rs = s / s0; rk = k / k0;
+      printf "%s%% stack %s: lossy/clean %.2f (target <= 2: %s); kernel lossy/clean %.2f (target: stack <= kernel: %s)\n",
+        loss, dir, rs, (rs <= 2 ? "met" : "NOT met"), rk, (rs <= rk ? "met" : "NOT met") }'
+  done
+done
