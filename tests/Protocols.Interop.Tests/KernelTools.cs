@@ -463,11 +463,12 @@ public sealed class PacketCapture : IDisposable
 
     /// <summary>Every TCP frame of a capture file as tshark sees it with IP and TCP checksum verification on.</summary>
     public static IReadOnlyList<CapturedSegment> Segments(string file) =>
-        [.. Tshark(file, ["-Y", "tcp", "-T", "fields", "-E", "separator=,", "-e", "ip.src", "-e", "ip.checksum.status", "-e", "tcp.checksum.status", "-e", "tcp.flags.syn", "-e", "tcp.flags.fin", "-e", "tcp.flags.reset", "-e", "tcp.len", "-e", "frame.time_relative", "-e", "tcp.window_size"])
+        [.. Tshark(file, ["-Y", "tcp", "-T", "fields", "-E", "separator=,", "-e", "ip.src", "-e", "ip.checksum.status", "-e", "tcp.checksum.status", "-e", "tcp.flags.syn", "-e", "tcp.flags.fin", "-e", "tcp.flags.reset", "-e", "tcp.len", "-e", "frame.time_relative", "-e", "tcp.window_size", "-e", "tcp.seq"])
             .Select(static line => line.Split(','))
             .Select(static f => new CapturedSegment(
                 f[0], f[1] == "1", f[2] == "1", f[3] == "1", f[4] == "1", f[5] == "1", int.Parse(f[6], CultureInfo.InvariantCulture),
-                TimeSpan.FromSeconds(double.Parse(f[7], CultureInfo.InvariantCulture)), long.Parse(f[8], CultureInfo.InvariantCulture)))];
+                TimeSpan.FromSeconds(double.Parse(f[7], CultureInfo.InvariantCulture)), long.Parse(f[8], CultureInfo.InvariantCulture),
+                f.Length > 9 && long.TryParse(f[9], CultureInfo.InvariantCulture, out long sequence) ? sequence : 0))];
 
     /// <summary>
     /// The longest time any sender of <paramref name="segments"/> kept advertising a zero window
@@ -539,4 +540,4 @@ public sealed class PacketCapture : IDisposable
 /// <param name="Length">Payload bytes.</param>
 /// <param name="Time">Time since the capture's first frame.</param>
 /// <param name="Window">The advertised window in bytes (scaled, as tshark computes it from the handshake).</param>
-public sealed record CapturedSegment(string Source, bool IpChecksumGood, bool TcpChecksumGood, bool Syn, bool Fin, bool Reset, int Length, TimeSpan Time, long Window);
+public sealed record CapturedSegment(string Source, bool IpChecksumGood, bool TcpChecksumGood, bool Syn, bool Fin, bool Reset, int Length, TimeSpan Time, long Window, long Sequence = 0);
