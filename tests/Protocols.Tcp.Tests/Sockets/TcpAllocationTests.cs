@@ -63,8 +63,9 @@ public class TcpAllocationTests(ITestOutputHelper output)
         long segments = net.TcpA.Counters.SegmentsSent + net.TcpB.Counters.SegmentsSent - segmentsBefore;
         output.WriteLine($"{allocated} bytes allocated for {segments} segments and {N} writes + reads");
         Assert.True(segments >= N, $"{segments} segments");
-        // A bound that does not grow with N: one small object every few segments would exceed it
-        // (measured: 0 bytes). Occasional growth of a pool or queue stays far below.
-        Assert.True(allocated < 4096, $"{allocated} bytes allocated for {segments} segments ({(double)allocated / N:F2} per write+read)");
+        // Less than one byte per write+read: one small object (24 bytes or more) every few round trips
+        // would exceed it (measured: 0 bytes on an idle machine). A one-off allocation on the thread,
+        // such as a pool or queue growing (7.8 KB once on a loaded machine), stays below.
+        Assert.True(allocated < N, $"{allocated} bytes allocated for {segments} segments ({(double)allocated / N:F2} per write+read)");
     }
 }
