@@ -20,6 +20,8 @@ internal sealed class BenchVerb : Verb
     private readonly Option<bool> _raw;
     private readonly Option<bool> _reference;
     private readonly Option<bool> _noOffloads;
+    private readonly Option<bool> _connections;
+    private readonly Option<int> _clients;
 
     /// <summary>Declares the verb's options.</summary>
     public BenchVerb()
@@ -36,7 +38,12 @@ internal sealed class BenchVerb : Verb
             "for S seconds; --reference also measures the kernel to itself over veth, offloads on and off, in\n" +
             "the same run; --no-offloads opens the device in plain mode. --json then adds gbps_to_kernel,\n" +
             "gbps_from_kernel, reference_gbps_offloads_on, reference_gbps_offloads_off, offloads and\n" +
-            "cpu_ns_per_byte. The namespaces are removed on every exit path, Ctrl-C included.")
+            "cpu_ns_per_byte. The namespaces are removed on every exit path, Ctrl-C included.\n" +
+            "With --connections: connection churn instead of a stream; --clients clients each connect, send\n" +
+            "100 bytes, read a 1000-byte answer and the server's FIN, and connect again; the figure is\n" +
+            "connections opened and closed per wall-clock second, both stacks on one thread. --json prints\n" +
+            "{\"connections_per_second\", \"connections\", \"seconds\", \"cpu_us_per_connection\",\n" +
+            "\"bytes_allocated_per_connection\", \"failures\", \"clients\"}.")
     {
         _seconds = Add(CommonOptions.Value("--seconds", "S", "wall-clock seconds to transfer (up to 3600)", OptionValues.Number(0, 3600, minimumExcluded: true), () => 5.0));
         _mtu = Add(CommonOptions.Mtu(576, "the link MTU (576 to 65535)", defaultMtu: 1500));
@@ -48,6 +55,8 @@ internal sealed class BenchVerb : Verb
         _raw = Add(CommonOptions.Flag("--raw", "with --kernel: a veth pair driven through AF_PACKET instead of TUN"));
         _reference = Add(CommonOptions.Flag("--reference", "with --kernel: also measure the kernel to itself over veth, offloads on and off"));
         _noOffloads = Add(CommonOptions.Flag("--no-offloads", "with --kernel: open the device without offloads (plain mode)"));
+        _connections = Add(CommonOptions.Flag("--connections", "measure connection setups and teardowns per second instead of a stream"));
+        _clients = Add(CommonOptions.Value("--clients", "N", "with --connections: connections open at once (1 to 10000)", OptionValues.Integer(1, 10_000), () => 100));
     }
 
     /// <summary>The settings of a parse result without errors.</summary>
@@ -84,6 +93,13 @@ internal sealed class BenchVerb : Verb
     /// <inheritdoc/>
     public override int Run(ParseResult parse, VerbConsole console)
     {
+        if (BindConnections(parse) is { } churn)
+        {
+            ConnectionBenchResult measured = ConnectionBench.Run(churn);
+            console.Out.WriteLine(parse.GetValue(_json) ? ToJson(measured) : ToText(measured));
+            return CliApp.Success;
+        }
+
         if (BindKernel(parse) is { } kernel)
         {
             return RunKernel(kernel, parse.GetValue(_json), console);
@@ -94,6 +110,55 @@ internal sealed class BenchVerb : Verb
         console.Out.WriteLine(parse.GetValue(_json) ? ToJson(result) : ToText(result));
         return CliApp.Success;
     }
+
+    /// <summary>The <c>--connections</c> settings of a parse result, or null without it; throws <see cref="UsageException"/> for options that do not go together.</summary>
+    public ConnectionBenchSettings? BindConnections(ParseResult parse)
+    {
+        if (!parse.GetValue(_connections))
+        {
+            if (parse.GetResult(_clients) is { Implicit: false })
+            {
+                throw new UsageException($"{_clients.Name}: only with --connections");
+            }
+
+            return null;
+        }
+
+        foreach (Option other in new Option[] { _kernel, _mtu, _loss, _rtt })
+        {
+            if (parse.GetResult(other) is { Implicit: false })
+            {
+                throw new UsageException($"{other.Name}: not with --connections");
+            }
+        }
+
+        return new ConnectionBenchSettings(TimeSpan.FromSeconds(parse.GetValue(_seconds)), parse.GetValue(_clients), Seed: parse.GetValue(_seed));
+    }
+
+    /// <summary>The <c>--connections</c> object.</summary>
+    public static string ToJson(ConnectionBenchResult result)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteNumber("connections_per_second", Math.Round(result.PerSecond, 1));
+            json.WriteNumber("connections", result.Connections);
+            json.WriteNumber("seconds", Math.Round(result.Seconds, 6));
+            json.WriteNumber("cpu_us_per_connection", Math.Round(result.CpuMicrosPerConnection, 3));
+            json.WriteNumber("bytes_allocated_per_connection", Math.Round(result.BytesPerConnection, 1));
+            json.WriteNumber("failures", result.Failures);
+            json.WriteNumber("clients", result.Settings.Clients);
+            json.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    /// <summary>The <c>--connections</c> result for people.</summary>
+    public static string ToText(ConnectionBenchResult result) => string.Create(CultureInfo.InvariantCulture,
+        $"bench --connections: {result.Connections} connections in {result.Seconds:0.000} s = {result.PerSecond:0} setups and teardowns per second " +
+        $"({result.Settings.Clients} clients, {result.CpuMicrosPerConnection:0.0} us CPU and {result.BytesPerConnection:0} bytes allocated per connection, both ends on one thread; {result.Failures} failed)");
 
     /// <summary>The CLI.md object of <c>--kernel</c>: the two streams, the references, the offload mode, CPU per byte, and the batching figures.</summary>
     public static string ToJson(KernelBenchResult result)

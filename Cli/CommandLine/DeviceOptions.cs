@@ -22,15 +22,18 @@ internal enum DeviceKind
 /// <param name="PrefixLength">The subnet's prefix length.</param>
 /// <param name="Gateway">The router for off-link destinations, or null.</param>
 /// <param name="Mtu">The MTU to use instead of the interface's, or null.</param>
-internal sealed record DeviceSettings(DeviceKind Kind, string Name, Ipv4Address Address, int PrefixLength, Ipv4Address? Gateway, int? Mtu)
+/// <param name="Offloads">Ask for offloads (virtio-net header: checksums, segmentation); false opens the device in plain mode.</param>
+internal sealed record DeviceSettings(DeviceKind Kind, string Name, Ipv4Address Address, int PrefixLength, Ipv4Address? Gateway, int? Mtu, bool Offloads = true)
 {
     /// <summary>Opens the device (needs root, or CAP_NET_ADMIN / CAP_NET_RAW).</summary>
-    public LinuxDevice Open() => Kind == DeviceKind.Tun ? TunDevice.Open(Name, Mtu) : RawPacketDevice.Open(Name, Mtu);
+    public LinuxDevice Open() => Kind == DeviceKind.Tun
+        ? TunDevice.Open(Name, new TunDeviceOptions { Mtu = Mtu, Offloads = Offloads })
+        : RawPacketDevice.Open(Name, new RawPacketDeviceOptions { Mtu = Mtu, Offloads = Offloads });
 }
 
 /// <summary>
 /// The options of every verb that runs the stack on a real device (<c>serve</c>, <c>get</c>):
-/// <c>--tun NAME | --raw IFACE</c>, <c>--address A.B.C.D/LEN</c>, <c>--gateway G</c>, <c>--mtu M</c>.
+/// <c>--tun NAME | --raw IFACE</c>, <c>--address A.B.C.D/LEN</c>, <c>--gateway G</c>, <c>--mtu M</c>, <c>--no-offloads</c>.
 /// </summary>
 internal sealed class DeviceOptions
 {
@@ -44,7 +47,8 @@ internal sealed class DeviceOptions
         Address = CommonOptions.Value("--address", "A.B.C.D/LEN", "the stack's own address and prefix length (required)", OptionValues.HostPrefix);
         Gateway = CommonOptions.Value("--gateway", "G", "the router for destinations off the subnet", OptionValues.Ipv4);
         Mtu = CommonOptions.Mtu(68, "the MTU to use (default: the interface's; 68 to 65535)");
-        foreach (Option option in new Option[] { Tun, Raw, Address, Gateway, Mtu })
+        NoOffloads = CommonOptions.Flag("--no-offloads", "open the device without offloads (plain mode: one wire-sized packet per read or write, checksums in software)");
+        foreach (Option option in new Option[] { Tun, Raw, Address, Gateway, Mtu, NoOffloads })
         {
             command.Options.Add(option);
         }
@@ -65,6 +69,9 @@ internal sealed class DeviceOptions
     /// <summary><c>--mtu M</c>.</summary>
     public Option<int?> Mtu { get; }
 
+    /// <summary><c>--no-offloads</c>.</summary>
+    public Option<bool> NoOffloads { get; }
+
     /// <summary>The device settings of <paramref name="parse"/>; throws <see cref="UsageException"/> naming the flag for a missing or inconsistent one.</summary>
     public DeviceSettings Read(ParseResult parse)
     {
@@ -82,7 +89,7 @@ internal sealed class DeviceOptions
             throw new UsageException($"--gateway: {gw} is not another host on {own}");
         }
 
-        return new DeviceSettings(tun is null ? DeviceKind.Raw : DeviceKind.Tun, tun ?? raw!, own.Address, own.PrefixLength, gateway, parse.GetValue(Mtu));
+        return new DeviceSettings(tun is null ? DeviceKind.Raw : DeviceKind.Tun, tun ?? raw!, own.Address, own.PrefixLength, gateway, parse.GetValue(Mtu), Offloads: !parse.GetValue(NoOffloads));
     }
 
     private static IEnumerable<string> NetworkInterfaceNames()

@@ -241,7 +241,7 @@ internal sealed class ServeHost : IDisposable
         if (_stack.GetTransport(IpProtocol.Tcp) is TcpLayer tcp)
         {
             line += string.Create(CultureInfo.InvariantCulture,
-                $"; TCP active opens {tcp.Counters.ActiveOpens}, passive {tcp.Counters.PassiveOpens}, retransmitted {tcp.Counters.SegmentsRetransmitted}, resets sent {tcp.Counters.ResetsSent}; " +
+                $"; TCP active opens {tcp.Counters.ActiveOpens}, passive {tcp.Counters.PassiveOpens}, retransmitted {tcp.Counters.SegmentsRetransmitted}, resets sent {tcp.Counters.ResetsSent}, listen overflows {tcp.Counters.ListenOverflows}, listen drops {tcp.Counters.ListenDrops}; " +
                 $"HTTP requests {WebCounters.Requests}, body bytes {WebCounters.BodyBytesSent}; " +
                 $"connection handler faults {Connections.HandlerFaults}");
         }

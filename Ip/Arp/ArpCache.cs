@@ -78,7 +78,10 @@ public sealed class ArpCache
     }
 
     /// <summary>Queues a datagram until <paramref name="nextHop"/> resolves, starting the resolution if needed.</summary>
-    internal IpSendResult Enqueue(uint nextHop, ReadOnlySpan<byte> datagram)
+    /// <param name="nextHop">The address being resolved.</param>
+    /// <param name="datagram">The IPv4 datagram (copied).</param>
+    /// <param name="tcpSegmentSize">Non-zero for a TCP super-segment: it leaves for the device to cut into segments of this size, as it would have without the wait.</param>
+    internal IpSendResult Enqueue(uint nextHop, ReadOnlySpan<byte> datagram, ushort tcpSegmentSize = 0)
     {
         if (!_entries.TryGetValue(nextHop, out Entry? entry))
         {
@@ -90,21 +93,23 @@ public sealed class ArpCache
 
             entry = new Entry(nextHop) { State = ArpEntryState.Incomplete };
             _entries.Add(nextHop, entry);
-            entry.Pending = new Queue<byte[]>();
-            Push(entry, datagram);
+            entry.Pending = new Queue<PendingDatagram>();
+            Push(entry, datagram, tcpSegmentSize);
             SendRequestAndArm(entry);
             return IpSendResult.Queued;
         }
 
-        // RFC 1122 2.3.2.2: keep at least one packet per unresolved address; bounded here.
-        if ((entry.Pending?.Count ?? 0) >= Options.ArpPendingPerAddress || _pendingTotal >= Options.ArpPendingTotal)
+        // RFC 1122 2.3.2.2: keep at least one packet per unresolved address; bounded here, in
+        // packets and (as super-segments are up to 64 KiB each) in bytes.
+        if ((entry.Pending?.Count ?? 0) >= Options.ArpPendingPerAddress || _pendingTotal >= Options.ArpPendingTotal
+            || (entry.PendingBytes > 0 && entry.PendingBytes + datagram.Length > Options.ArpPendingBytesPerAddress))
         {
             _stack.Counters.SendDrop(DropReason.ArpQueueFull);
             return IpSendResult.QueueFull;
         }
 
-        entry.Pending ??= new Queue<byte[]>();
-        Push(entry, datagram);
+        entry.Pending ??= new Queue<PendingDatagram>();
+        Push(entry, datagram, tcpSegmentSize);
         return IpSendResult.Queued;
     }
 
@@ -181,9 +186,10 @@ public sealed class ArpCache
         }
     }
 
-    private void Push(Entry entry, ReadOnlySpan<byte> datagram)
+    private void Push(Entry entry, ReadOnlySpan<byte> datagram, ushort tcpSegmentSize)
     {
-        entry.Pending!.Enqueue(datagram.ToArray());
+        entry.Pending!.Enqueue(new PendingDatagram(datagram.ToArray(), tcpSegmentSize));
+        entry.PendingBytes += datagram.Length;
         _pendingTotal++;
     }
 
@@ -200,11 +206,12 @@ public sealed class ArpCache
             return;
         }
 
-        while (pending.TryDequeue(out byte[]? datagram))
+        while (pending.TryDequeue(out PendingDatagram queued))
         {
             _pendingTotal--;
-            datagram.CopyTo(_stack.FramePayloadBuffer);
-            _stack.SendEthernet(_nic, mac, EtherType.Ipv4, datagram.Length);
+            entry.PendingBytes -= queued.Datagram.Length;
+            queued.Datagram.CopyTo(_stack.FramePayloadBuffer);
+            _stack.SendEthernet(_nic, mac, EtherType.Ipv4, queued.Datagram.Length, queued.TcpSegmentSize);
         }
     }
 
@@ -249,11 +256,12 @@ public sealed class ArpCache
             _stack.Logger.LogDebug("{Interface}: ARP for {Address} failed; {Count} packets dropped", _nic.Name, Ipv4Address.FromUInt32(entry.Address), pending.Count);
         }
 
-        while (pending.TryDequeue(out byte[]? datagram))
+        while (pending.TryDequeue(out PendingDatagram queued))
         {
             _pendingTotal--;
+            entry.PendingBytes -= queued.Datagram.Length;
             _stack.Counters.SendDrop(DropReason.ArpResolutionFailed);
-            _stack.ReportLocalUnreachable(_nic, datagram);
+            _stack.ReportLocalUnreachable(_nic, queued.Datagram);
         }
     }
 
@@ -306,7 +314,11 @@ public sealed class ArpCache
         public ArpEntryState State;
         public long ExpiresTicks;
         public int RequestsSent;
-        public Queue<byte[]>? Pending;
+        public Queue<PendingDatagram>? Pending;
+        public int PendingBytes;
         public TimerHandle Timer;
     }
+
+    // A datagram waiting for resolution, and the segment size of a TCP super-segment (0 otherwise).
+    private readonly record struct PendingDatagram(byte[] Datagram, ushort TcpSegmentSize);
 }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Protocols.Wire;
 
 namespace Protocols.Ip.Devices;
@@ -8,7 +9,7 @@ namespace Protocols.Ip.Devices;
 /// <see cref="OnFrame"/> for each frame received (before the stack sees it) and for each frame
 /// the inner device accepted for sending. Disposing the wrapper disposes the inner device.
 /// </summary>
-public abstract class FrameObservingDevice : INetworkDevice
+public abstract class FrameObservingDevice : INetworkDevice, IDescriptorDevice
 {
     private readonly FrameHandler _observeReceived;
     private readonly OffloadFrameHandler _observeReceivedWithOffload;
@@ -30,6 +31,9 @@ public abstract class FrameObservingDevice : INetworkDevice
 
     /// <inheritdoc/>
     public string Name => Inner.Name;
+
+    /// <inheritdoc/>
+    SafeHandle? IDescriptorDevice.ReceiveDescriptor => (Inner as IDescriptorDevice)?.ReceiveDescriptor;
 
     /// <inheritdoc/>
     public DeviceMedium Medium => Inner.Medium;

@@ -39,7 +39,13 @@ public sealed partial class NetworkStack
             Span<byte> datagram = _frameBuffer.AsSpan(EthernetHeaderLength, route.TotalLength);
             Ipv4Packet.Write(datagram, route.Header, default, payload);
             Counters.DatagramsSent++;
-            return route.Loopback ? EnqueueLoopback(route.Destination, datagram) : Transmit(route.Nic, route.NextHop, route.Destination, _frameBuffer, EthernetHeaderLength);
+            if (route.Loopback && request.TcpSegmentSize != 0)
+            {
+                // To ourselves nothing cuts the super-segment: it stays whole, with its checksum finished here.
+                SoftwareChecksum.CompletePartial(datagram, Ipv4Header.FixedLength, 16);
+            }
+
+            return route.Loopback ? EnqueueLoopback(route.Destination, datagram) : Transmit(route.Nic, route.NextHop, route.Destination, _frameBuffer, EthernetHeaderLength, request.TcpSegmentSize);
         }
 
         // RFC 791 2.3 and 3.2: cut the datagram into fragments that fit the interface MTU; each
@@ -399,14 +405,7 @@ public sealed partial class NetworkStack
     {
         int totalLength = BinaryPrimitives.ReadUInt16BigEndian(frame[(room + 2)..]);
         int link = nic.IsEthernet ? EthernetHeaderLength : 0;
-        PacketOffload offload = tcpSegmentSize == 0 ? default : new PacketOffload
-        {
-            Checksum = ChecksumState.Partial,
-            ChecksumStart = (ushort)(link + ((frame[room] & 0x0f) * 4)),
-            ChecksumOffset = 16, // RFC 9293 3.1
-            Segmentation = SegmentationKind.TcpV4,
-            SegmentSize = tcpSegmentSize,
-        };
+        PacketOffload offload = SegmentationOffload(link, frame[room..], tcpSegmentSize);
         if (!nic.IsEthernet)
         {
             return SendFrame(nic, frame.Slice(room, totalLength), offload) ? IpSendResult.Sent : IpSendResult.QueueFull;
@@ -424,14 +423,8 @@ public sealed partial class NetworkStack
         }
         else if (!nic.Arp!.TryResolve(nextHop, out mac))
         {
-            if (tcpSegmentSize != 0)
-            {
-                // The ARP queue sends plain frames later: a super-segment waits for nobody (TCP resends it).
-                Counters.SendDrop(DropReason.ArpQueueFull);
-                return IpSendResult.QueueFull;
-            }
-
-            return nic.Arp.Enqueue(nextHop, frame.Slice(room, totalLength));
+            // A super-segment waits like any datagram, and leaves whole for the device to cut.
+            return nic.Arp.Enqueue(nextHop, frame.Slice(room, totalLength), tcpSegmentSize);
         }
 
         Span<byte> ethernet = frame.Slice(room - EthernetHeaderLength, EthernetHeaderLength + totalLength);
@@ -439,13 +432,27 @@ public sealed partial class NetworkStack
         return SendFrame(nic, ethernet, offload) ? IpSendResult.Sent : IpSendResult.QueueFull;
     }
 
-    /// <summary>Writes the Ethernet header in front of the <paramref name="payloadLength"/> bytes at offset 14 of the frame buffer and sends the frame.</summary>
-    internal bool SendEthernet(NetworkInterface nic, MacAddress destination, EtherType etherType, int payloadLength)
+    /// <summary>
+    /// Writes the Ethernet header in front of the <paramref name="payloadLength"/> bytes at offset 14 of the frame buffer and sends the frame;
+    /// with a <paramref name="tcpSegmentSize"/>, the IPv4 datagram there is a TCP super-segment for the device to cut.
+    /// </summary>
+    internal bool SendEthernet(NetworkInterface nic, MacAddress destination, EtherType etherType, int payloadLength, ushort tcpSegmentSize = 0)
     {
         Span<byte> frame = _frameBuffer.AsSpan(0, EthernetHeaderLength + payloadLength);
         WriteEthernetHeader(nic, destination, etherType, frame);
-        return SendFrame(nic, frame);
+        return SendFrame(nic, frame, SegmentationOffload(EthernetHeaderLength, frame[EthernetHeaderLength..], tcpSegmentSize));
     }
+
+    // The per-frame offload of a TCP/IPv4 super-segment (none when tcpSegmentSize is 0): the
+    // device finishes the partial TCP checksum and cuts the payload into tcpSegmentSize pieces.
+    private static PacketOffload SegmentationOffload(int link, ReadOnlySpan<byte> datagram, ushort tcpSegmentSize) => tcpSegmentSize == 0 ? default : new PacketOffload
+    {
+        Checksum = ChecksumState.Partial,
+        ChecksumStart = (ushort)(link + ((datagram[0] & 0x0f) * 4)),
+        ChecksumOffset = 16, // RFC 9293 3.1
+        Segmentation = SegmentationKind.TcpV4,
+        SegmentSize = tcpSegmentSize,
+    };
 
     private static void WriteEthernetHeader(NetworkInterface nic, MacAddress destination, EtherType etherType, Span<byte> frame)
     {

@@ -42,6 +42,7 @@ public sealed partial class NetworkStack : IPollable, IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(Options.ReceiveBatchLimit, 1, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(Options.ArpMaxRequests, 1, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(Options.ArpPendingPerAddress, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(Options.ArpPendingBytesPerAddress, 1, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(Options.IcmpErrorBurst, 0, nameof(options));
         TimeProvider = Options.TimeProvider ?? throw new ArgumentException("A TimeProvider is required.", nameof(options));
         Logger = Options.Logger ?? NullLogger.Instance;
@@ -201,18 +202,30 @@ public sealed partial class NetworkStack : IPollable, IDisposable
     }
 
     /// <summary>
-    /// Runs the loop on the current task until <paramref name="cancellationToken"/> is cancelled:
-    /// <see cref="Poll"/>, then wait (without holding a thread) for any device to have frames, a
-    /// <see cref="Post"/>, or the next timer. Disposes nothing: the caller owns the devices.
+    /// Runs the loop until <paramref name="cancellationToken"/> is cancelled: <see cref="Poll"/>,
+    /// then wait for any device to have frames, a <see cref="Post"/>, or the next timer. Disposes
+    /// nothing: the caller owns the devices.
     /// </summary>
+    /// <remarks>
+    /// By default the loop is a task that waits without holding a thread. With
+    /// <see cref="NetworkStackOptions.DedicatedLoopThread"/> on Linux, with the system clock and
+    /// devices backed by descriptors (TUN, AF_PACKET and wrappers over them), it gets a thread of its
+    /// own that sleeps in one poll(2) over the devices and a wake-up descriptor (<see cref="Post"/>
+    /// writes it only while the loop sleeps).
+    /// </remarks>
     /// <exception cref="InvalidOperationException">The loop is already running.</exception>
-    public async Task RunAsync(CancellationToken cancellationToken)
+    public Task RunAsync(CancellationToken cancellationToken)
     {
         if (Interlocked.Exchange(ref _running, 1) != 0)
         {
-            throw new InvalidOperationException("The stack's loop is already running.");
+            return Task.FromException(new InvalidOperationException("The stack's loop is already running."));
         }
 
+        return CanRunOnLoopThread() ? RunOnLoopThread(cancellationToken) : RunOnTasksAsync(cancellationToken);
+    }
+
+    private async Task RunOnTasksAsync(CancellationToken cancellationToken)
+    {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var deviceWaits = new Task?[_interfaces.Count];
         int idleWakeUps = 0;
@@ -315,6 +328,7 @@ public sealed partial class NetworkStack : IPollable, IDisposable
 
         _requests.Enqueue(work);
         Volatile.Read(ref _wake)?.TrySetResult();
+        WakeLoopThread();
     }
 
     /// <summary>Runs <paramref name="work"/> on the loop and completes with its result or exception.</summary>

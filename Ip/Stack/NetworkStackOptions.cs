@@ -30,6 +30,16 @@ public sealed class NetworkStackOptions
     /// <summary>The bound of the queue of requests from <see cref="NetworkStack.Post"/>; past it Post throws.</summary>
     public int RequestQueueCapacity { get; init; } = 4096;
 
+    /// <summary>
+    /// Run <see cref="NetworkStack.RunAsync"/> on a thread of its own sleeping in poll(2) over the
+    /// devices' descriptors and a wake-up eventfd, instead of as a task on the thread pool (Linux,
+    /// the system clock, descriptor-backed devices only; otherwise the task is used). Off by
+    /// default: every hand-off between the loop and the application then crosses threads (a
+    /// wake-up each way), which on a busy machine costs a scheduling delay per hand-off;
+    /// docs/devices.md has the measurements.
+    /// </summary>
+    public bool DedicatedLoopThread { get; init; }
+
     /// <summary>The most frames taken from one device in one <see cref="NetworkStack.Poll"/> (fairness between devices and timers).</summary>
     public int ReceiveBatchLimit { get; init; } = 256;
 
@@ -47,6 +57,9 @@ public sealed class NetworkStackOptions
 
     /// <summary>The most packets waiting for the resolution of one address (RFC 1122 2.3.2.2: SHOULD keep at least one). Enough for a fragmented 64 KiB datagram at MTU 1500.</summary>
     public int ArpPendingPerAddress { get; init; } = 64;
+
+    /// <summary>The most bytes waiting for the resolution of one address (Linux: unres_qlen_bytes, 212992); one datagram is always kept, however large (RFC 1122 2.3.2.2).</summary>
+    public int ArpPendingBytesPerAddress { get; init; } = 212_992;
 
     /// <summary>The most packets waiting for ARP resolution on one interface, all addresses together.</summary>
     public int ArpPendingTotal { get; init; } = 1024;

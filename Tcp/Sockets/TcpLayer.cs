@@ -789,11 +789,11 @@ public sealed partial class TcpLayer : IIpTransport
             int payload = payload1.Length + payload2.Length;
             int length = segment.HeaderLength + payload;
 
-            // A segment carrying more than the connection's MSS is a super-segment (TSO): the device
-            // cuts it into MSS-sized segments and completes their checksums.
-            if (payload > 536 && _layer._connections.TryGetValue(tuple, out TcpConnection? owner) && payload > owner.Tcb.Mss)
+            // A super-segment (TSO): the device cuts it into segments of the connection's MSS and
+            // completes their checksums.
+            if (segment.SegmentSize != 0)
             {
-                request = request with { TcpSegmentSize = (ushort)owner.Tcb.Mss };
+                request = request with { TcpSegmentSize = segment.SegmentSize };
             }
 
             NetworkStack stack = _layer.Stack;

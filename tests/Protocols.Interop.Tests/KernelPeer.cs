@@ -64,12 +64,13 @@ public sealed class KernelPeer : IAsyncDisposable
     /// <param name="medium">One of <see cref="Media"/>.</param>
     /// <param name="configure">Set-up of the stack (transports) before its loop starts.</param>
     /// <param name="wrap">Puts a wrapper (a recorder) between the stack and the device.</param>
-    public static Task<KernelPeer> OpenAsync(string medium, Action<NetworkStack>? configure = null, Func<INetworkDevice, INetworkDevice>? wrap = null) => medium switch
+    /// <param name="stackOptions">The stack's options (the defaults when null).</param>
+    public static Task<KernelPeer> OpenAsync(string medium, Action<NetworkStack>? configure = null, Func<INetworkDevice, INetworkDevice>? wrap = null, NetworkStackOptions? stackOptions = null) => medium switch
     {
-        "tun" => OnTunAsync(configure, null, wrap),
-        "tun-refused" => OnTunAsync(configure, new TunDeviceOptions { OffloadFlags = RefusedFlags }, wrap),
-        "veth" => OnVethAsync(configure, null, wrap),
-        "veth-plain" => OnVethAsync(configure, new RawPacketDeviceOptions { Offloads = false }, wrap),
+        "tun" => OnTunAsync(configure, null, wrap, stackOptions),
+        "tun-refused" => OnTunAsync(configure, new TunDeviceOptions { OffloadFlags = RefusedFlags }, wrap, stackOptions),
+        "veth" => OnVethAsync(configure, null, wrap, stackOptions),
+        "veth-plain" => OnVethAsync(configure, new RawPacketDeviceOptions { Offloads = false }, wrap, stackOptions),
         _ => throw new ArgumentOutOfRangeException(nameof(medium), medium, "not a medium of KernelPeer.Media"),
     };
 
@@ -77,7 +78,7 @@ public sealed class KernelPeer : IAsyncDisposable
     public const uint RefusedFlags = 0x1 | 0x8000_0000;
 
     /// <summary>A TUN device <c>ptun0</c> in a new namespace; the kernel has 10.66.0.1/24 on it, the stack 10.66.0.2.</summary>
-    public static Task<KernelPeer> OnTunAsync(Action<NetworkStack>? configure = null, TunDeviceOptions? options = null, Func<INetworkDevice, INetworkDevice>? wrap = null)
+    public static Task<KernelPeer> OnTunAsync(Action<NetworkStack>? configure = null, TunDeviceOptions? options = null, Func<INetworkDevice, INetworkDevice>? wrap = null, NetworkStackOptions? stackOptions = null)
     {
         var ns = new TestNamespace();
         LinuxDevice? device = null;
@@ -87,7 +88,7 @@ public sealed class KernelPeer : IAsyncDisposable
             ns.Ip("addr", "add", $"{KernelAddress}/24", "dev", "ptun0");
             ns.Ip("link", "set", "ptun0", "up");
             ns.WaitForOperationalUp("ptun0");
-            return Task.FromResult(Start([ns], ns, device, configure, wrap));
+            return Task.FromResult(Start([ns], ns, device, configure, wrap, stackOptions));
         }
         catch
         {
@@ -103,7 +104,7 @@ public sealed class KernelPeer : IAsyncDisposable
     /// stays on (the default), so the kernel's UDP arrives with partial checksums that
     /// RawPacketDevice completes (PACKET_AUXDATA).
     /// </summary>
-    public static Task<KernelPeer> OnVethAsync(Action<NetworkStack>? configure = null, RawPacketDeviceOptions? options = null, Func<INetworkDevice, INetworkDevice>? wrap = null)
+    public static Task<KernelPeer> OnVethAsync(Action<NetworkStack>? configure = null, RawPacketDeviceOptions? options = null, Func<INetworkDevice, INetworkDevice>? wrap = null, NetworkStackOptions? stackOptions = null)
     {
         var stackSide = new TestNamespace();
         TestNamespace? kernelSide = null;
@@ -118,7 +119,7 @@ public sealed class KernelPeer : IAsyncDisposable
             stackSide.WaitForOperationalUp("pveth0");
             kernelSide.WaitForOperationalUp("pveth1");
             device = NetworkNamespace.Invoke(stackSide.Name, () => RawPacketDevice.Open("pveth0", options ?? new RawPacketDeviceOptions()));
-            return Task.FromResult(Start([stackSide, kernelSide], kernelSide, device, configure, wrap));
+            return Task.FromResult(Start([stackSide, kernelSide], kernelSide, device, configure, wrap, stackOptions));
         }
         catch
         {
@@ -196,9 +197,9 @@ public sealed class KernelPeer : IAsyncDisposable
         }
     }
 
-    private static KernelPeer Start(List<TestNamespace> namespaces, TestNamespace kernel, LinuxDevice device, Action<NetworkStack>? configure, Func<INetworkDevice, INetworkDevice>? wrap)
+    private static KernelPeer Start(List<TestNamespace> namespaces, TestNamespace kernel, LinuxDevice device, Action<NetworkStack>? configure, Func<INetworkDevice, INetworkDevice>? wrap, NetworkStackOptions? stackOptions)
     {
-        var stack = new NetworkStack(new NetworkStackOptions());
+        var stack = new NetworkStack(stackOptions ?? new NetworkStackOptions());
         stack.AddInterface(wrap?.Invoke(device) ?? device, StackAddress, 24, gateway: KernelAddress);
         configure?.Invoke(stack);
         var peer = new KernelPeer(namespaces, kernel, device, stack);

@@ -11,9 +11,11 @@ public sealed class ServeProcessTests
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
 
     [InteropTheory(Tools = ["ping", "socat"])]
-    [InlineData("tun")]
-    [InlineData("raw")]
-    public async Task ServeAnswersPingAndUdpAndExitsCleanlyOnSigterm(string medium)
+    [InlineData("tun", true)]
+    [InlineData("tun", false)]
+    [InlineData("raw", true)]
+    [InlineData("raw", false)]
+    public async Task ServeAnswersPingAndUdpAndExitsCleanlyOnSigterm(string medium, bool offloads)
     {
         // tun: serve creates ptun0 in one namespace, the kernel side is configured after 'ready'.
         // raw: a veth pair, serve drives pveth0 (no address) and the kernel has pveth1 in a second namespace.
@@ -32,7 +34,8 @@ public sealed class ServeProcessTests
 
         string pcap = Path.Combine(Path.GetTempPath(), $"protocols-serve-{Guid.NewGuid():N}.pcap");
         string[] device = medium == "raw" ? ["--raw", "pveth0"] : ["--tun", "ptun0"];
-        Process serve = stackSide.Start(ProtocolsCli.DotnetHost(), [ProtocolsCli.ProtocolsDll(), "serve", .. device, "--address", "10.66.0.2/24", "--udp-echo", "7", "--pcap", pcap]);
+        string[] mode = offloads ? [] : ["--no-offloads"];
+        Process serve = stackSide.Start(ProtocolsCli.DotnetHost(), [ProtocolsCli.ProtocolsDll(), "serve", .. device, .. mode, "--address", "10.66.0.2/24", "--udp-echo", "7", "--pcap", pcap, "--verbose"]);
         try
         {
             Task<string> stderr = serve.StandardError.ReadToEndAsync();
@@ -56,7 +59,11 @@ public sealed class ServeProcessTests
             Assert.Equal(0, ProtocolsCli.Terminate(serve));
             Assert.True(serve.WaitForExit(TimeSpan.FromSeconds(15)), "serve did not exit within 15 s of SIGTERM");
             Assert.Equal(0, serve.ExitCode);
-            Assert.Contains("serve: stopped", await stderr.WaitAsync(Limit), StringComparison.Ordinal);
+            string log = await stderr.WaitAsync(Limit);
+            Assert.Contains("serve: stopped", log, StringComparison.Ordinal);
+
+            // --verbose names the device's offload mode: on by default, off as asked with --no-offloads.
+            Assert.Contains($"{device[1]}: {(offloads ? "offloads on" : "offloads off")}", log, StringComparison.Ordinal);
             Assert.True(new FileInfo(pcap).Length > 24 + (3 * 2 * (16 + 84)), "the pcap holds at least the pings");
 
             // serve created the TUN device, so closing it removed the interface; the veth stays.

@@ -15,7 +15,7 @@ namespace Protocols.Ip.Devices.Linux;
 /// Counters are written by the loop's thread only and read from any thread (64-bit reads and
 /// writes are atomic on the supported platforms): no interlocked operation on the data path.
 /// </remarks>
-public abstract unsafe class LinuxDevice : INetworkDevice
+public abstract unsafe class LinuxDevice : INetworkDevice, IDescriptorDevice
 {
     /// <summary>Room for the largest IPv4 datagram plus an Ethernet header, VLAN tags and a virtio-net header.</summary>
     private protected const int BufferLength = 65536 + 64 + VirtioNetCodec.HeaderLength;
@@ -120,6 +120,9 @@ public abstract unsafe class LinuxDevice : INetworkDevice
     public bool IsClosed => _disposed;
 
     private protected SafeHandle Descriptor => _descriptor;
+
+    /// <inheritdoc/>
+    SafeHandle? IDescriptorDevice.ReceiveDescriptor => _disposed ? null : _descriptor;
 
     private protected bool Disposed => _disposed;
 

@@ -61,7 +61,7 @@ internal sealed class SegmentEmitter
     /// <param name="now">The current time.</param>
     public void Emit(in TcpOutgoingSegment segment, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second, TcpState state, Micros now)
     {
-        _env.Counters.Add(TcpCounter.SegmentsSent);
+        _env.Counters.Add(TcpCounter.SegmentsSent, segment.WireSegments(first.Length + second.Length)); // a super-segment counts as the segments it becomes
         Emitted++;
         FlushReceived(state, now); // the segment being processed is reported before its replies
         _env.Output.Send(_tuple, segment, first, second);

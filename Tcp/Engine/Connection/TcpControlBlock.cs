@@ -789,6 +789,14 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
             o.Options.Timestamps = _ts.Option(now); // RFC 7323 3.2, 4.3
         }
 
+        // More than one MSS only comes from a sender given a segmentation limit (TSO): the device
+        // cuts it into MSS-sized segments, the path's MSS on the wire.
+        int mss = Mss;
+        if (first.Length + second.Length > mss && mss > 0)
+        {
+            o.SegmentSize = (ushort)mss;
+        }
+
         _emitter.Emit(o, first, second, State, now);
     }
 

@@ -24,6 +24,15 @@ internal struct TcpOutgoingSegment
     /// <summary>The options to send (MSS, window scale, SACK-permitted on a SYN; timestamps; SACK blocks).</summary>
     public TcpOptions Options;
 
+    /// <summary>
+    /// For a super-segment (TSO: more payload than the send MSS, for a device that cuts it), the
+    /// size of the segments it becomes on the wire; 0 for an ordinary segment.
+    /// </summary>
+    public ushort SegmentSize;
+
+    /// <summary>How many segments this one is on the wire, given <paramref name="payloadLength"/>: one, or the pieces of a super-segment.</summary>
+    public readonly int WireSegments(int payloadLength) => SegmentSize == 0 || payloadLength <= SegmentSize ? 1 : (payloadLength + SegmentSize - 1) / SegmentSize;
+
     /// <summary>The header length with options: 20 plus the options padded to 4 bytes.</summary>
     public readonly int HeaderLength => TcpHeader.FixedLength + Options.GetEncodedLength();
 

@@ -42,6 +42,11 @@ public sealed class ServeGetBenchArgumentTests
     [InlineData("--rtt", "bench", "--rtt", "abc")]
     [InlineData("--json", "bench", "--json=yes")]
     [InlineData("--bogus", "bench", "--bogus")]
+    [InlineData("--clients", "bench", "--clients", "10")]
+    [InlineData("--clients", "bench", "--connections", "--clients", "0")]
+    [InlineData("--kernel", "bench", "--connections", "--kernel")]
+    [InlineData("--mtu", "bench", "--connections", "--mtu", "9000")]
+    [InlineData("--no-offloads", "serve", "--tun", "t0", "--address", "10.0.0.2/24", "--no-offloads=yes")]
     public void Bad_arguments_exit_two_with_one_line_naming_the_flag(string flag, params string[] args)
     {
         (int code, string stdout, string stderr) = Captures.Run(args);
@@ -83,5 +88,21 @@ public sealed class ServeGetBenchArgumentTests
         string line = Assert.Single(Captures.Lines(stdout));
         Assert.Matches(@"^bench: [1-9]\d* bytes in \d+\.\d{3} s = \d+\.\d{3} Gbit/s goodput", line);
         Assert.Contains("mtu 1500, loss 0, rtt 1 ms, 0 retransmissions", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bench_connections_json_has_its_fields_and_connections_were_made()
+    {
+        (int code, string stdout, string stderr) = Captures.Run("bench", "--connections", "--clients", "4", "--seconds", "0.3", "--json");
+        Assert.True(code == 0, stderr);
+        string line = Assert.Single(Captures.Lines(stdout));
+        using JsonDocument json = JsonDocument.Parse(line);
+        JsonElement root = json.RootElement;
+        Assert.Equal(["connections_per_second", "connections", "seconds", "cpu_us_per_connection", "bytes_allocated_per_connection", "failures", "clients"], root.EnumerateObject().Select(p => p.Name));
+        long connections = root.GetProperty("connections").GetInt64();
+        Assert.True(connections > 10, $"only {connections} connections");
+        Assert.Equal(0, root.GetProperty("failures").GetInt64());
+        Assert.Equal(4, root.GetProperty("clients").GetInt32());
+        Assert.Equal(connections / root.GetProperty("seconds").GetDouble(), root.GetProperty("connections_per_second").GetDouble(), 0);
     }
 }

@@ -196,6 +196,73 @@ public class ArpTests
     }
 
     [Fact]
+    public void ATcpSuperSegmentWaitsForResolutionAndLeavesWholeWithItsSegmentSize()
+    {
+        var (stack, device, _) = Host();
+        device.Capabilities = DeviceCapabilities.TcpSegmentationV4 | DeviceCapabilities.TransmitChecksumOffload;
+        device.Offloads = new DeviceOffloadStatus(OffloadMode.On, device.Capabilities, 65535, "test TSO");
+
+        // As TCP sends one: built in place, 30 segments of 1448 bytes behind a 20-byte TCP header.
+        const int Payload = 20 + (30 * 1448);
+        var request = new IpSendRequest(B, IpProtocol.Tcp) { DontFragment = true, TcpSegmentSize = 1448 };
+        Span<byte> segment = stack.GetDatagramPayloadBuffer(in request, Payload);
+        for (int i = 0; i < segment.Length; i++)
+        {
+            segment[i] = (byte)i;
+        }
+
+        Assert.Equal(IpSendResult.Queued, stack.SendDatagramInPlace(in request, Payload));
+        Assert.Single(device.TakeSent()); // the ARP request
+        device.SentOffloads.Clear();
+        Assert.Equal(1, stack.Interfaces[0].Arp!.PendingPackets);
+
+        device.Inject(Packets.Ethernet(device.HardwareAddress, PeerMac, EtherType.Arp, Packets.Arp(ArpOperation.Reply, PeerMac, B, device.HardwareAddress, A)));
+        stack.Poll();
+        byte[] frame = Assert.Single(device.TakeSent());
+        Assert.True(device.SentOffloads.TryDequeue(out PacketOffload offload));
+        Assert.Equal(SegmentationKind.TcpV4, offload.Segmentation);
+        Assert.Equal(1448, offload.SegmentSize);
+        Assert.Equal(ChecksumState.Partial, offload.Checksum);
+        Assert.Equal(14 + 20, offload.ChecksumStart);
+        Assert.Equal(16, offload.ChecksumOffset);
+        Assert.Equal(PeerMac, MacAddress.Create(frame));
+        Ipv4Header.Reader ip = Packets.ReadIp(frame[14..]);
+        Assert.Equal(20 + Payload, ip.TotalLength);
+        Assert.Equal(IpProtocol.Tcp, ip.Protocol);
+        Assert.True(ip.Payload.SequenceEqual(Enumerable.Range(0, Payload).Select(i => (byte)i).ToArray()));
+        Assert.Equal(0, stack.Interfaces[0].Arp!.PendingPackets);
+        Assert.Equal(0, stack.Counters.Snapshot().SendDroppedFor(DropReason.ArpQueueFull));
+    }
+
+    [Fact]
+    public void PendingSuperSegmentsAreBoundedInBytesButOneIsAlwaysKept()
+    {
+        var clock = new ManualClock();
+        var device = new TestDevice("eth", DeviceMedium.Ethernet, MacAddress.Create(2, 0, 0, 0, 0, 0xa))
+        {
+            Capabilities = DeviceCapabilities.TcpSegmentationV4 | DeviceCapabilities.TransmitChecksumOffload,
+        };
+        device.Offloads = new DeviceOffloadStatus(OffloadMode.On, device.Capabilities, 65535, "test TSO");
+        using var stack = new NetworkStack(new NetworkStackOptions { TimeProvider = clock, ArpPendingBytesPerAddress = 100_000 });
+        stack.AddInterface(device, A, 24);
+        var request = new IpSendRequest(B, IpProtocol.Tcp) { DontFragment = true, TcpSegmentSize = 1448 };
+        byte[] superSegment = new byte[20 + (40 * 1448)]; // 57,960 bytes: one fits under 100,000, two do not
+
+        Assert.Equal(IpSendResult.Queued, stack.SendDatagram(in request, superSegment));
+        Assert.Equal(IpSendResult.QueueFull, stack.SendDatagram(in request, superSegment));
+        Assert.Equal(IpSendResult.Queued, stack.SendDatagram(new IpSendRequest(B, IpProtocol.Udp), new byte[1000]));
+        Assert.Equal(2, stack.Interfaces[0].Arp!.PendingPackets);
+        Assert.Equal(1, stack.Counters.Snapshot().SendDroppedFor(DropReason.ArpQueueFull));
+
+        // A single datagram larger than the bound still waits (RFC 1122 2.3.2.2 keeps at least one).
+        using var small = new NetworkStack(new NetworkStackOptions { TimeProvider = clock, ArpPendingBytesPerAddress = 1000 });
+        var other = new TestDevice("eth", DeviceMedium.Ethernet, MacAddress.Create(2, 0, 0, 0, 0, 0xc)) { Capabilities = device.Capabilities, Offloads = device.Offloads };
+        small.AddInterface(other, A, 24);
+        Assert.Equal(IpSendResult.Queued, small.SendDatagram(in request, superSegment));
+        Assert.Equal(1, small.Interfaces[0].Arp!.PendingPackets);
+    }
+
+    [Fact]
     public void EntriesExpireAndAreConfirmedAgainOrRemoved()
     {
         var (stack, device, clock) = Host();

@@ -42,6 +42,14 @@ internal sealed class TestDevice : INetworkDevice
 
     public DeviceCapabilities Capabilities { get; set; }
 
+    /// <summary>What <see cref="INetworkDevice.OffloadStatus"/> reports (none unless a test sets it).</summary>
+    public DeviceOffloadStatus Offloads { get; set; } = DeviceOffloadStatus.None;
+
+    DeviceOffloadStatus INetworkDevice.OffloadStatus => Offloads;
+
+    /// <summary>The offload of every frame sent, in order (the default value for an ordinary frame).</summary>
+    public ConcurrentQueue<PacketOffload> SentOffloads { get; } = new();
+
     public TestDevice? Peer { get; set; }
 
     /// <summary>Every frame sent, in order.</summary>
@@ -79,13 +87,16 @@ internal sealed class TestDevice : INetworkDevice
         return n;
     }
 
-    public bool TrySend(ReadOnlySpan<byte> frame)
+    public bool TrySend(ReadOnlySpan<byte> frame) => TrySend(frame, default);
+
+    public bool TrySend(ReadOnlySpan<byte> frame, in PacketOffload offload)
     {
-        if (Refuse)
+        if (Refuse || (!offload.IsNone && (Capabilities & (DeviceCapabilities.TcpSegmentationV4 | DeviceCapabilities.TransmitChecksumOffload)) == 0))
         {
             return false;
         }
 
+        SentOffloads.Enqueue(offload);
         Sent.Enqueue(frame.ToArray());
         Peer?.Inject(frame);
         return true;

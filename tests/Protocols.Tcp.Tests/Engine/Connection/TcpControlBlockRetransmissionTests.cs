@@ -194,12 +194,40 @@ public class TcpControlBlockSegmentationTests
     }
 
     [Fact]
+    public void A_super_segment_carries_the_mss_as_its_segment_size_and_counts_as_its_wire_segments()
+    {
+        var p = new ScriptedPeer(TcpConnectionOptions.Default with { SegmentationLimit = 64_000, DelayedAckTimeout = TimeSpan.Zero });
+        p.Establish();
+        int mss = p.Tcb.Mss;
+        long before = p.Counters.SegmentsSent;
+        p.Tcb.Send(new byte[40 * mss], p.Now);
+        List<SentSegment> sent = p.Output.Take();
+
+        // Each segment says what the device cuts it into: the MSS for a super-segment, nothing for one MSS or less.
+        Assert.Contains(sent, s => s.Payload.Length > mss);
+        Assert.All(sent, s => Assert.Equal(s.Payload.Length > mss ? mss : 0, s.Header.SegmentSize));
+
+        // SegmentsSent counts what leaves on the wire: a super-segment of k MSS is k segments.
+        long wireSegments = sent.Sum(s => (long)Math.Max(1, (s.Payload.Length + mss - 1) / mss));
+        Assert.True(wireSegments > sent.Count);
+        Assert.Equal(wireSegments, p.Counters.SegmentsSent - before);
+
+        // A retransmission is one MSS, an ordinary segment again.
+        SentSegment resent = Assert.Single(p.AdvanceTo(p.Tcb.NextDeadlineMicros));
+        Assert.Equal(0, resent.Header.SegmentSize);
+        Assert.Equal(wireSegments + 1, p.Counters.SegmentsSent - before);
+    }
+
+    [Fact]
     public void Without_segmentation_offload_every_segment_is_one_mss()
     {
         var p = new ScriptedPeer(TcpConnectionOptions.Default);
         p.Establish();
         int mss = p.Tcb.Mss;
+        long before = p.Counters.SegmentsSent;
         p.Tcb.Send(new byte[10 * mss], p.Now);
-        Assert.All(p.Output.Take(), s => Assert.True(s.Payload.Length <= mss));
+        List<SentSegment> sent = p.Output.Take();
+        Assert.All(sent, s => Assert.True(s.Payload.Length <= mss && s.Header.SegmentSize == 0));
+        Assert.Equal(sent.Count, p.Counters.SegmentsSent - before);
     }
 }
