@@ -3,7 +3,7 @@ namespace Protocols.Ip;
 /// <summary>Why the stack dropped a frame it received or a datagram it was asked to send.</summary>
 public enum DropReason
 {
-    /// <summary>The IP version field is not 4 (RFC 791 3.1, RFC 1122 3.2.1.1).</summary>
+    /// <summary>The IP version field is not 4 or 6 (RFC 791 3.1, RFC 1122 3.2.1.1, RFC 8200 3), or not the family the frame says.</summary>
     BadVersion = 0,
 
     /// <summary>The IHL is below 5 or the header does not fit in the frame (RFC 791 3.1).</summary>
@@ -57,7 +57,7 @@ public enum DropReason
     /// <summary>The datagram carries a source route option; like Linux by default, this host does not accept source-routed datagrams.</summary>
     SourceRouted,
 
-    /// <summary>An Ethernet frame of an EtherType the stack does not speak (IPv6, VLAN...).</summary>
+    /// <summary>An Ethernet frame of an EtherType the stack does not speak (VLAN..., or IPv4/IPv6 on an interface without that family).</summary>
     UnsupportedEtherType,
 
     /// <summary>ARP resolution of the next hop failed after its retries; the waiting packets are dropped.</summary>
@@ -77,4 +77,37 @@ public enum DropReason
 
     /// <summary>An ARP packet reports one of our own addresses from another station (an address conflict, RFC 5227).</summary>
     ArpAddressConflict,
+
+    /// <summary>An IPv6 payload length beyond the frame, or an IPv6 header cut short (RFC 8200 3).</summary>
+    BadPayloadLength,
+
+    /// <summary>An IPv6 extension header chain that is malformed, too long, or has too many headers or options (RFC 8200 4, <see cref="Ipv6ChainLimits"/>).</summary>
+    BadExtensionHeaders,
+
+    /// <summary>An IPv6 option the stack does not recognise, discarded by its action bits (RFC 8200 4.2).</summary>
+    UnrecognizedOption,
+
+    /// <summary>An IPv6 Routing header with segments left (RFC 8200 4.4; type 0 per RFC 5095).</summary>
+    RoutingHeader,
+
+    /// <summary>A packet with No Next Header: nothing to deliver (RFC 8200 4.7).</summary>
+    NoNextHeader,
+
+    /// <summary>A neighbour discovery message that fails validation (hop limit not 255, bad code, bad options, RFC 4861 6.1 and 7.1).</summary>
+    NdpInvalid,
+
+    /// <summary>A valid neighbour discovery or MLD message this host does not act upon (router solicitations, advertisements when not accepted, redirects).</summary>
+    NdpIgnored,
+
+    /// <summary>A packet to one of our addresses still being checked for duplicates, or found duplicate (RFC 4862 5.4).</summary>
+    TentativeAddress,
+
+    /// <summary>The bounded queue of packets waiting for neighbour resolution is full (per neighbour or in total).</summary>
+    NeighborQueueFull,
+
+    /// <summary>Neighbour resolution failed after its solicitations; the waiting packets are dropped (RFC 4861 7.2.2).</summary>
+    NeighborResolutionFailed,
+
+    /// <summary>A packet too big message that does not quote a packet this stack sent (the flow label does not match, RFC 8201 4).</summary>
+    PacketTooBigNotOurs,
 }

@@ -21,7 +21,16 @@ public sealed partial class NetworkStack
         Counters.FramesReceived++;
         if (!nic.IsEthernet)
         {
-            OnIpDatagram(nic, frame, linkBroadcast: false, loopback: false);
+            // An IP-medium device (TUN): the version nibble tells the families apart.
+            if (!frame.IsEmpty && frame[0] >> 4 == 6)
+            {
+                OnIpv6Packet(nic, frame, linkMulticast: false, loopback: false);
+            }
+            else
+            {
+                OnIpDatagram(nic, frame, linkBroadcast: false, loopback: false);
+            }
+
             return;
         }
 
@@ -45,11 +54,15 @@ public sealed partial class NetworkStack
         ReadOnlySpan<byte> payload = frame[EthernetHeader.FixedLength..];
         switch (etherType)
         {
-            case EtherType.Ipv4:
+            case EtherType.Ipv4 when nic.HasIpv4:
                 OnIpDatagram(nic, payload, linkBroadcast, loopback: false);
                 break;
-            case EtherType.Arp:
-                nic.Arp!.OnArpPacket(payload);
+            case EtherType.Arp when nic.Arp is { } arp:
+                arp.OnArpPacket(payload);
+                break;
+            case EtherType.Ipv6 when nic.HasIpv6:
+                // RFC 2464 3: IPv6 over Ethernet.
+                OnIpv6Packet(nic, payload, linkBroadcast, loopback: false);
                 break;
             default:
                 Counters.Drop(DropReason.UnsupportedEtherType);
@@ -61,6 +74,12 @@ public sealed partial class NetworkStack
     private void OnIpDatagram(NetworkInterface nic, ReadOnlySpan<byte> packet, bool linkBroadcast, bool loopback)
     {
         Counters.DatagramsReceived++;
+        if (!nic.HasIpv4)
+        {
+            Counters.Drop(DropReason.BadVersion);
+            return;
+        }
+
 
         // RFC 1122 3.2.1.1: a datagram whose version number is not 4 MUST be silently discarded.
         if (packet.IsEmpty || packet[0] >> 4 != 4)
@@ -301,11 +320,19 @@ public sealed partial class NetworkStack
     /// <summary>True when <paramref name="address"/> is the address of one of our interfaces.</summary>
     public bool IsLocalAddress(Ipv4Address address) => IsOurAddress(address.ToUInt32());
 
+    /// <summary>
+    /// True when <paramref name="address"/> is one of our addresses of either family. IPv6
+    /// addresses count once assigned, also while duplicate address detection runs (so sockets may
+    /// bind to them, like IP_FREEBIND), but not once found duplicate.
+    /// </summary>
+    public bool IsLocalAddress(IpAddress address) =>
+        address.TryGetIpv4(out Ipv4Address v4) ? IsOurAddress(v4.ToUInt32()) : IsConfigured6(address.ToIpv6());
+
     private bool IsOurAddress(uint address)
     {
         foreach (NetworkInterface nic in _interfaces)
         {
-            if (nic.AddressValue == address)
+            if (nic.HasIpv4 && nic.AddressValue == address)
             {
                 return true;
             }
@@ -318,7 +345,7 @@ public sealed partial class NetworkStack
     {
         foreach (NetworkInterface nic in _interfaces)
         {
-            if (nic.BroadcastValue != 0 && nic.BroadcastValue == address)
+            if (nic.HasIpv4 && nic.BroadcastValue != 0 && nic.BroadcastValue == address)
             {
                 return true;
             }

@@ -9,9 +9,10 @@ public sealed partial class NetworkStack
     private const int IdentBuckets = 2048;
     private const int EthernetHeaderLength = EthernetHeader.FixedLength;
 
-    // One frame under construction: Ethernet header space, then the IPv4 datagram. Only the
-    // loop touches it, and nothing calls out of the stack while a frame is being built.
-    private readonly byte[] _frameBuffer = new byte[EthernetHeaderLength + ushort.MaxValue];
+    // One frame under construction: Ethernet header space, then the IP datagram or packet (an IPv6
+    // packet is its 40-byte header and up to 65535 bytes). Only the loop touches it, and nothing
+    // calls out of the stack while a frame is being built.
+    private readonly byte[] _frameBuffer = new byte[EthernetHeaderLength + Ipv6Header.FixedLength + ushort.MaxValue];
     private readonly Queue<(NetworkInterface Nic, byte[] Datagram)> _loopbackQueue = new();
     private readonly ushort[] _identCounters;
     private readonly uint _identSecret;
@@ -26,14 +27,26 @@ public sealed partial class NetworkStack
     /// <returns>What happened; every result but <see cref="IpSendResult.Sent"/> and <see cref="IpSendResult.Queued"/> is counted as a send drop.</returns>
     public IpSendResult SendDatagram(in IpSendRequest request, ReadOnlySpan<byte> payload)
     {
-        uint destination = request.Destination.ToUInt32();
-        if (!TryRoute(destination, request.Source, out NetworkInterface? nic, out uint nextHop))
+        if (request.Source is { } requested && requested.IsIpv6 != request.Destination.IsIpv6)
+        {
+            Counters.SendDrop(DropReason.BadSourceAddress);
+            return IpSendResult.Dropped;
+        }
+
+        if (request.Destination.IsIpv6)
+        {
+            return SendIpv6(in request, payload);
+        }
+
+        uint destination = request.Destination.ToIpv4().ToUInt32();
+        Ipv4Address? requestedSource = request.Source is { } r ? r.ToIpv4() : null;
+        if (!TryRoute(destination, requestedSource, out NetworkInterface? nic, out uint nextHop))
         {
             Counters.SendDrop(DropReason.NoRoute);
             return IpSendResult.NoRoute;
         }
 
-        uint source = request.Source is { } s ? s.ToUInt32() : nic.AddressValue;
+        uint source = requestedSource is { } s ? s.ToUInt32() : nic.AddressValue;
 
         // RFC 1122 3.2.1.3: a host sends from its own addresses (0.0.0.0 only while initialising).
         if (source != 0 && !IsOurAddress(source))
@@ -69,7 +82,7 @@ public sealed partial class NetworkStack
             Ttl = ttl == 0 ? (byte)64 : ttl,
             Protocol = request.Protocol,
             Source = Ipv4Address.FromUInt32(source),
-            Destination = request.Destination,
+            Destination = Ipv4Address.FromUInt32(destination),
         };
 
         if (totalLength <= mtu)
@@ -110,6 +123,12 @@ public sealed partial class NetworkStack
         return result;
     }
 
+    /// <summary>The source address a datagram or packet to <paramref name="destination"/> will carry (of its family), or null when there is no route.</summary>
+    public IpAddress? RouteSourceFor(IpAddress destination) =>
+        destination.TryGetIpv4(out Ipv4Address v4)
+            ? (RouteSourceFor(v4) is { } s4 ? s4 : null)
+            : (RouteSourceFor6(destination.ToIpv6()) is { } s6 ? s6 : null);
+
     /// <summary>The source address a datagram to <paramref name="destination"/> will carry, or null when there is no route.</summary>
     public Ipv4Address? RouteSourceFor(Ipv4Address destination)
     {
@@ -131,7 +150,7 @@ public sealed partial class NetworkStack
     {
         nic = null;
         nextHop = 0;
-        if (_interfaces.Count == 0)
+        if (FirstIpv4Interface() is not { } firstInterface)
         {
             return false;
         }
@@ -139,7 +158,7 @@ public sealed partial class NetworkStack
         uint first = destination >> 24;
         if (destination == LimitedBroadcast || first is >= 224 and < 240)
         {
-            nic = _interfaces[0];
+            nic = firstInterface;
             if (source is { } s)
             {
                 foreach (NetworkInterface candidate in _interfaces)
@@ -165,7 +184,7 @@ public sealed partial class NetworkStack
         // Our own addresses are reached through the loopback queue.
         foreach (NetworkInterface candidate in _interfaces)
         {
-            if (candidate.AddressValue == destination)
+            if (candidate.HasIpv4 && candidate.AddressValue == destination)
             {
                 nic = candidate;
                 nextHop = destination;
@@ -176,7 +195,7 @@ public sealed partial class NetworkStack
         int best = -1;
         foreach (NetworkInterface candidate in _interfaces)
         {
-            if ((destination & candidate.MaskValue) == candidate.NetworkValue && candidate.PrefixLength > best)
+            if (candidate.HasIpv4 && (destination & candidate.MaskValue) == candidate.NetworkValue && candidate.PrefixLength > best)
             {
                 best = candidate.PrefixLength;
                 nic = candidate;
@@ -200,6 +219,19 @@ public sealed partial class NetworkStack
         }
 
         return false;
+    }
+
+    private NetworkInterface? FirstIpv4Interface()
+    {
+        foreach (NetworkInterface nic in _interfaces)
+        {
+            if (nic.HasIpv4)
+            {
+                return nic;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Frames and sends the datagram in the frame buffer (at offset 14) to <paramref name="nextHop"/> on <paramref name="nic"/>.</summary>
@@ -230,9 +262,12 @@ public sealed partial class NetworkStack
     }
 
     /// <summary>Writes the Ethernet header in front of the <paramref name="payloadLength"/> bytes at offset 14 of the frame buffer and sends the frame.</summary>
-    internal bool SendEthernet(NetworkInterface nic, MacAddress destination, EtherType etherType, int payloadLength)
+    internal bool SendEthernet(NetworkInterface nic, MacAddress destination, EtherType etherType, int payloadLength) =>
+        SendEthernet(nic, destination, etherType, _frameBuffer.AsSpan(0, EthernetHeaderLength + payloadLength));
+
+    /// <summary>Writes the Ethernet header into the first 14 bytes of <paramref name="frame"/> and sends it.</summary>
+    internal bool SendEthernet(NetworkInterface nic, MacAddress destination, EtherType etherType, Span<byte> frame)
     {
-        Span<byte> frame = _frameBuffer.AsSpan(0, EthernetHeaderLength + payloadLength);
         ((ReadOnlySpan<byte>)destination).CopyTo(frame);
         MacAddress source = nic.HardwareAddress;
         ((ReadOnlySpan<byte>)source).CopyTo(frame[6..]);
@@ -280,10 +315,10 @@ public sealed partial class NetworkStack
             return IpSendResult.QueueFull;
         }
 
-        NetworkInterface owner = _interfaces[0];
+        NetworkInterface owner = FirstIpv4Interface() ?? _interfaces[0];
         foreach (NetworkInterface candidate in _interfaces)
         {
-            if (candidate.AddressValue == destination)
+            if (candidate.HasIpv4 && candidate.AddressValue == destination)
             {
                 owner = candidate;
                 break;
@@ -302,7 +337,14 @@ public sealed partial class NetworkStack
         {
             (NetworkInterface nic, byte[] datagram) = _loopbackQueue.Dequeue();
             Counters.FramesReceived++;
-            OnIpDatagram(nic, datagram, linkBroadcast: false, loopback: true);
+            if (datagram.Length > 0 && datagram[0] >> 4 == 6)
+            {
+                OnIpv6Packet(nic, datagram, linkMulticast: false, loopback: true);
+            }
+            else
+            {
+                OnIpDatagram(nic, datagram, linkBroadcast: false, loopback: true);
+            }
         }
 
         return count;

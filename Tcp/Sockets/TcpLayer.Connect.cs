@@ -116,7 +116,7 @@ public sealed partial class TcpLayer
             IpAddress source = _local.Address;
             if (source.IsAny)
             {
-                if (stack.RouteSourceFor(_remote.Address.ToIpv4()) is not { } routed)
+                if (stack.RouteSourceFor(_remote.Address) is not { } routed)
                 {
                     Fail(new TcpException(SocketError.NetworkUnreachable, $"No route to {_remote.Address}."));
                     return;
@@ -124,7 +124,7 @@ public sealed partial class TcpLayer
 
                 source = routed;
             }
-            else if (!stack.IsLocalAddress(source.ToIpv4()))
+            else if (!stack.IsLocalAddress(source))
             {
                 Fail(new TcpException(SocketError.AddressNotAvailable, $"{source} is not an address of this stack."));
                 return;

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Protocols.Cli.CommandLine;
 using Protocols.Ip;
 using Protocols.Wire;
+using InterfaceAddress = Protocols.Cli.CommandLine.InterfaceAddress;
 
 namespace Protocols.Cli.Tests;
 

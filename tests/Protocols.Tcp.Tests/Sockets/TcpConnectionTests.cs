@@ -437,7 +437,7 @@ public class TcpConnectionTests
         IReadOnlyList<TcpConnectionInfo> atB = net.TcpB.GetConnections();
         Assert.Equal(2, atB.Count);
         Assert.Equal(TcpState.Listen, atB[0].State);
-        Assert.Equal(new IpEndpoint(Ipv4Address.Any, 80), atB[0].Local);
+        Assert.Equal(new IpEndpoint(IpAddress.Ipv6Any, 80), atB[0].Local);
         Assert.Equal(16, atB[0].SendQueue);
         TcpConnectionInfo row = atB[1];
         Assert.Equal(TcpState.Established, row.State);

@@ -19,7 +19,8 @@ public class UdpSocketTests
         using var server = UdpSocket.Bind(net.B, 7);
         using var client = UdpSocket.Bind(net.A);
         Assert.InRange(client.LocalEndpoint.Port, (ushort)32768, (ushort)60999);
-        Assert.Equal(Ipv4Address.Any, client.LocalEndpoint.Address);
+        Assert.Equal(IpAddress.Ipv6Any, client.LocalEndpoint.Address);
+        Assert.True(client.DualStack);
 
         (UdpReceiveResult atServer, byte[] request, UdpReceiveResult atClient, byte[] reply) = net.Run(async () =>
         {
