@@ -188,9 +188,11 @@ internal sealed class Ipv6Interface
         }
 
         ReportGroups();
-        if (Options.AcceptRouterAdvertisements && _nic.IsEthernet)
+        if (Options.AcceptRouterAdvertisements && _nic.IsEthernet && !_addresses.Exists(a => a.Origin == Ipv6AddressOrigin.LinkLocal && a.State == Ipv6AddressState.Tentative))
         {
-            // RFC 4861 6.3.7: a random delay of up to MAX_RTR_SOLICITATION_DELAY before the first solicitation.
+            // RFC 4861 6.3.7: a random delay of up to MAX_RTR_SOLICITATION_DELAY before the first
+            // solicitation; with a link-local address still tentative, it waits for DAD (as Linux
+            // does) so that the solicitation can carry the source link-layer address.
             ScheduleSolicitation(_stack.Now + RandomDelay(MaxRtrSolicitationDelay));
         }
     }
@@ -636,7 +638,7 @@ internal sealed class Ipv6Interface
             _stack.OnAddressStateChanged();
             if (entry.Origin == Ipv6AddressOrigin.LinkLocal && Options.AcceptRouterAdvertisements && !_routerAdvertisementSeen && _solicitationsSent == 0 && !_solicitTimer.IsAllocated)
             {
-                ScheduleSolicitation(_stack.Now);
+                ScheduleSolicitation(_stack.Now + RandomDelay(MaxRtrSolicitationDelay));
             }
 
             return;

@@ -274,17 +274,17 @@ public sealed partial class NetworkStack
         return false;
     }
 
-    // RFC 4443 2.4(e.1) and (e.2): the invoking packet is an ICMPv6 error or a redirect.
+    // RFC 4443 2.4(e.1) and (e.2): the invoking packet is an ICMPv6 error or a redirect. The
+    // extension headers are skipped for their syntax only (the packet may be refused for one).
     private static bool IsIcmpv6ErrorOrRedirect(ReadOnlySpan<byte> packet)
     {
-        Ipv6ExtensionChain chain = Ipv6ExtensionChain.Walk(packet);
-        if (chain.Status != Ipv6ChainStatus.UpperLayer || chain.NextHeader != IpProtocol.Icmpv6)
+        if (!Icmpv6QuotedPacket.TryRead(packet, out Icmpv6QuotedPacket walk, out _, 0) || !walk.HasUpperLayer || walk.UpperLayer != IpProtocol.Icmpv6)
         {
             return false;
         }
 
         // No type to look at: treat it as an error, the conservative choice.
-        return packet.Length <= chain.PayloadOffset || packet[chain.PayloadOffset] < 128 || packet[chain.PayloadOffset] == (byte)Icmpv6Type.Redirect;
+        return walk.UpperLayerBytes.IsEmpty || walk.UpperLayerBytes[0] < 128 || walk.UpperLayerBytes[0] == (byte)Icmpv6Type.Redirect;
     }
 
     /// <summary>The ICMPv6 error token bucket (RFC 4443 2.4(f)), separate from ICMPv4's, with the same rate and burst.</summary>
