@@ -13,8 +13,8 @@ namespace Protocols.Ip.Devices;
 public delegate string? TransportFormatter(ReadOnlySpan<byte> segment);
 
 /// <summary>
-/// One-line, tcpdump-style (<c>tcpdump -n</c>) descriptions of frames: Ethernet, ARP, IPv4 with
-/// fragments, ICMP, and UDP and TCP ports. Transports that live above Ip (Udp, Tcp) register a
+/// One-line, tcpdump-style (<c>tcpdump -n</c>) descriptions of frames: Ethernet, ARP, IPv4 and
+/// IPv6 with fragments, ICMP, ICMPv6 with neighbour discovery and MLD, and UDP and TCP ports. Transports that live above Ip (Udp, Tcp) register a
 /// <see cref="TransportFormatter"/> for richer lines; Ip itself decodes only what every transport
 /// with ports shares (the two port numbers) and the UDP length field.
 /// </summary>
@@ -104,7 +104,7 @@ public sealed class PacketFormatter
                 AppendArp(text, payload);
                 break;
             case EtherType.Ipv6:
-                text.Append(CultureInfo.InvariantCulture, $"IP6, length {payload.Length}");
+                AppendIpv6(text, payload);
                 break;
             default:
                 text.Append(CultureInfo.InvariantCulture, $"ethertype 0x{(ushort)type:x4}, length {frame.Length}");
@@ -153,7 +153,7 @@ public sealed class PacketFormatter
 
         if (packet[0] >> 4 == 6)
         {
-            text.Append(CultureInfo.InvariantCulture, $"IP6, length {packet.Length}");
+            AppendIpv6(text, packet);
             return;
         }
 
@@ -364,6 +364,200 @@ public sealed class PacketFormatter
                 break;
             case IcmpUnreachableCode.CommunicationAdministrativelyProhibited:
                 text.Append(CultureInfo.InvariantCulture, $"host {destination} unreachable - admin prohibited filter");
+                break;
+            default:
+                text.Append(CultureInfo.InvariantCulture, $"{destination} unreachable - code {code}");
+                break;
+        }
+    }
+    // RFC 8200: the fixed header, then the extension chain (walked with the default limits) to the upper layer.
+    private void AppendIpv6(StringBuilder text, ReadOnlySpan<byte> packet)
+    {
+        if (!Ipv6Header.TryRead(packet, out Ipv6Header.Reader ip, out WireError error))
+        {
+            text.Append(CultureInfo.InvariantCulture, $"IP6 [invalid: {error.ToString()}], length {packet.Length}");
+            return;
+        }
+
+        ReadOnlySpan<byte> bytes = ip.Bytes;
+        Ipv6ExtensionChain chain = Ipv6ExtensionChain.Walk(bytes);
+        text.Append("IP6 ").Append(ip.Source.ToString());
+        if (chain.Status is Ipv6ChainStatus.Discard or Ipv6ChainStatus.ParameterProblem)
+        {
+            text.Append(CultureInfo.InvariantCulture, $" > {ip.Destination.ToString()}: [bad extension headers: {chain.Problem.ToString()}], length {ip.PayloadLength}");
+            return;
+        }
+
+        if (chain.Status == Ipv6ChainStatus.NoNextHeader)
+        {
+            text.Append(CultureInfo.InvariantCulture, $" > {ip.Destination.ToString()}: no next header, length {ip.PayloadLength}");
+            return;
+        }
+
+        bool fragment = chain.Status == Ipv6ChainStatus.Fragment;
+        int fragmentOffset = fragment ? chain.FragmentOffset * 8 : 0;
+        IpProtocol protocol = chain.NextHeader;
+        ReadOnlySpan<byte> payload = bytes[chain.PayloadOffset..];
+        bool hasPorts = protocol is IpProtocol.Tcp or IpProtocol.Udp or IpProtocol.Sctp or IpProtocol.UdpLite;
+        if (fragmentOffset == 0 && hasPorts && payload.Length >= 4)
+        {
+            ushort sourcePort = BinaryPrimitives.ReadUInt16BigEndian(payload);
+            ushort destinationPort = BinaryPrimitives.ReadUInt16BigEndian(payload[2..]);
+            text.Append(CultureInfo.InvariantCulture, $".{sourcePort} > {ip.Destination.ToString()}.{destinationPort}: ");
+        }
+        else
+        {
+            text.Append(" > ").Append(ip.Destination.ToString()).Append(": ");
+        }
+
+        if (fragmentOffset != 0)
+        {
+            text.Append(protocol == IpProtocol.Icmpv6 ? "icmp6" : ProtocolName(protocol));
+        }
+        else if (_transports[(byte)protocol]?.Invoke(payload) is string described)
+        {
+            text.Append(described);
+        }
+        else
+        {
+            switch (protocol)
+            {
+                case IpProtocol.Icmpv6:
+                    AppendIcmpv6(text, payload);
+                    break;
+                case IpProtocol.Udp:
+                    AppendUdp(text, payload, fragment);
+                    break;
+                case IpProtocol.Tcp:
+                    AppendTcp(text, payload);
+                    break;
+                default:
+                    text.Append(CultureInfo.InvariantCulture, $"{ProtocolName(protocol)} {payload.Length}");
+                    break;
+            }
+        }
+
+        if (fragment)
+        {
+            text.Append(CultureInfo.InvariantCulture, $" (frag {chain.Identification}:{payload.Length}@{fragmentOffset}{(chain.MoreFragments ? "+" : "")})");
+        }
+    }
+
+    // RFC 4443 (errors and echo), RFC 4861 (neighbour discovery), RFC 3810 (MLDv2), in tcpdump's words.
+    private static void AppendIcmpv6(StringBuilder text, ReadOnlySpan<byte> message)
+    {
+        if (!Icmpv6Header.TryRead(message, out Icmpv6Header.Reader icmp, out _))
+        {
+            text.Append(CultureInfo.InvariantCulture, $"ICMP6 [|icmp6], length {message.Length}");
+            return;
+        }
+
+        text.Append("ICMP6, ");
+        byte code = icmp.Code;
+        uint rest = icmp.RestOfHeader;
+        ReadOnlySpan<byte> body = message[Icmpv6Header.FixedLength..];
+        switch (icmp.Type)
+        {
+            case Icmpv6Type.EchoRequest:
+            case Icmpv6Type.EchoReply:
+                text.Append(CultureInfo.InvariantCulture, $"echo {(icmp.Type == Icmpv6Type.EchoRequest ? "request" : "reply")}, id {rest >> 16}, seq {rest & 0xffff}");
+                break;
+            case Icmpv6Type.DestinationUnreachable:
+                AppendUnreachable6(text, code, body);
+                break;
+            case Icmpv6Type.PacketTooBig:
+                text.Append(CultureInfo.InvariantCulture, $"packet too big, mtu {rest}");
+                break;
+            case Icmpv6Type.TimeExceeded:
+                text.Append(code switch
+                {
+                    0 => "time exceeded in-transit",
+                    1 => "ip6 reassembly time exceeded",
+                    _ => string.Create(CultureInfo.InvariantCulture, $"time exceeded-#{code}"),
+                });
+                break;
+            case Icmpv6Type.ParameterProblem:
+                string what = code switch
+                {
+                    0 => "erroneous header field",
+                    1 => "unrecognized next header",
+                    2 => "unrecognized option",
+                    3 => "incomplete header chain",
+                    _ => string.Create(CultureInfo.InvariantCulture, $"code-#{code}"),
+                };
+                text.Append(CultureInfo.InvariantCulture, $"parameter problem, {what} - octet {rest}");
+                break;
+            case Icmpv6Type.RouterSolicitation:
+                text.Append("router solicitation");
+                break;
+            case Icmpv6Type.RouterAdvertisement:
+                text.Append(message.Length >= 8 ? string.Create(CultureInfo.InvariantCulture, $"router advertisement, lifetime {BinaryPrimitives.ReadUInt16BigEndian(message[6..])}s") : "router advertisement");
+                break;
+            case Icmpv6Type.NeighborSolicitation:
+                text.Append(CultureInfo.InvariantCulture, $"neighbor solicitation, who has {Target(body, 0)}");
+                break;
+            case Icmpv6Type.NeighborAdvertisement:
+                text.Append(CultureInfo.InvariantCulture, $"neighbor advertisement, tgt is {Target(body, 0)}");
+                break;
+            case Icmpv6Type.Redirect:
+                text.Append(CultureInfo.InvariantCulture, $"redirect, {Target(body, 16)} to {Target(body, 0)}");
+                break;
+            case Icmpv6Type.MulticastListenerQuery:
+                text.Append(message.Length > 24 ? "multicast listener query v2" : "multicast listener query");
+                break;
+            case Icmpv6Type.MulticastListenerReport:
+                text.Append("multicast listener report");
+                break;
+            case Icmpv6Type.MulticastListenerDone:
+                text.Append("multicast listener done");
+                break;
+            case Icmpv6Type.MulticastListenerReportV2:
+                text.Append(CultureInfo.InvariantCulture, $"multicast listener report v2, {rest & 0xffff} group record(s)");
+                break;
+            default:
+                text.Append(CultureInfo.InvariantCulture, $"type-#{(byte)icmp.Type}");
+                break;
+        }
+
+        text.Append(CultureInfo.InvariantCulture, $", length {message.Length}");
+    }
+
+    // The address at offset bytes into the message after its 8-byte header (NS/NA/redirect target 0, redirect destination 16).
+    private static string Target(ReadOnlySpan<byte> body, int offset) =>
+        body.Length >= offset + 16 ? Ipv6Address.Create(body.Slice(offset, 16)).ToString() : "?";
+
+    private static void AppendUnreachable6(StringBuilder text, byte code, ReadOnlySpan<byte> quoted)
+    {
+        text.Append("destination unreachable, ");
+        if (!Icmpv6QuotedPacket.TryRead(quoted, out Icmpv6QuotedPacket quote, out _))
+        {
+            text.Append(CultureInfo.InvariantCulture, $"code {code} [|quote]");
+            return;
+        }
+
+        string destination = quote.Header.Destination.ToString();
+        switch ((Icmpv6UnreachableCode)code)
+        {
+            case Icmpv6UnreachableCode.NoRoute:
+                text.Append(CultureInfo.InvariantCulture, $"no route to {destination}");
+                break;
+            case Icmpv6UnreachableCode.AdministrativelyProhibited:
+                text.Append(CultureInfo.InvariantCulture, $"{destination} unreachable prohibited");
+                break;
+            case Icmpv6UnreachableCode.AddressUnreachable:
+                text.Append(CultureInfo.InvariantCulture, $"unreachable address {destination}");
+                break;
+            case Icmpv6UnreachableCode.PortUnreachable:
+                if (quote.HasUpperLayer && quote.UpperLayerBytes.Length >= 4)
+                {
+                    ushort port = BinaryPrimitives.ReadUInt16BigEndian(quote.UpperLayerBytes[2..]);
+                    text.Append(CultureInfo.InvariantCulture, $"{destination} {ProtocolName(quote.UpperLayer)} port {port} unreachable");
+                }
+                else
+                {
+                    text.Append(CultureInfo.InvariantCulture, $"{destination} port unreachable");
+                }
+
                 break;
             default:
                 text.Append(CultureInfo.InvariantCulture, $"{destination} unreachable - code {code}");

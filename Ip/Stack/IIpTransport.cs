@@ -21,6 +21,15 @@ public interface IIpTransport
 
     /// <summary>An ICMP or ICMPv6 error (destination unreachable, packet too big, time exceeded, parameter problem) quoting a packet of this protocol that we sent.</summary>
     void OnIcmpError(NetworkStack stack, in IcmpErrorInfo error);
+
+    /// <summary>
+    /// True when this transport checks ICMPv6 packet too big messages quoting its packets itself
+    /// (TCP: the quoted sequence number must be in flight, RFC 5927 4.1) and lowers the path MTU
+    /// with <see cref="NetworkStack.LowerPathMtu"/> for those it believes; the stack then only
+    /// checks the quoted flow label and leaves the path MTU alone. False (the default): the stack
+    /// lowers the path MTU for every packet too big whose quoted flow label is ours.
+    /// </summary>
+    bool ValidatesPacketTooBig => false;
 }
 
 /// <summary>A received IPv4 datagram or IPv6 packet as a transport sees it. Valid only during the callback.</summary>

@@ -197,13 +197,35 @@ public sealed partial class NetworkStack
             }
         }
 
-        if (_pathMtu.Lower(quoted.Destination, mtu, Now))
+        if (!quote.HasUpperLayer || _transports[(byte)quote.UpperLayer] is not { ValidatesPacketTooBig: true })
         {
-            Counters.PathMtuUpdates++;
-            if (Logger.IsEnabled(LogLevel.Debug))
-            {
-                Logger.LogDebug("Path MTU to {Destination} is now {Mtu}", quoted.Destination, mtu);
-            }
+            LowerPathMtu(quoted.Destination, mtu);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Lowers the path MTU towards <paramref name="destination"/> to <paramref name="mtu"/> (never
+    /// below 1280, RFC 8200 5; it rises again after <see cref="NetworkStackOptions.PathMtuTimeout"/>,
+    /// RFC 8201 4): for transports that validate packet too big messages themselves
+    /// (<see cref="IIpTransport.ValidatesPacketTooBig"/>). Call on the stack's loop.
+    /// </summary>
+    /// <param name="destination">The far end of the path.</param>
+    /// <param name="mtu">The next-hop MTU reported.</param>
+    /// <returns>True when the path MTU went down.</returns>
+    public bool LowerPathMtu(Ipv6Address destination, int mtu)
+    {
+        mtu = Math.Clamp(mtu, Ipv6Packet.MinimumMtu, ushort.MaxValue);
+        if (!_pathMtu.Lower(destination, mtu, Now))
+        {
+            return false;
+        }
+
+        Counters.PathMtuUpdates++;
+        if (Logger.IsEnabled(LogLevel.Debug))
+        {
+            Logger.LogDebug("Path MTU to {Destination} is now {Mtu}", destination, mtu);
         }
 
         return true;

@@ -225,6 +225,25 @@ public sealed partial class NetworkStack
         MacAddress.Create(0x33, 0x33, group[12], group[13], group[14], group[15]);
 
     /// <summary>
+    /// The flow label this stack puts on IPv6 packets of a flow (RFC 6437; see
+    /// <see cref="FlowLabel(Ipv6Address, Ipv6Address, IpProtocol, ReadOnlySpan{byte})"/>): for tools
+    /// and tests that build packets this stack would recognise as its own.
+    /// </summary>
+    /// <param name="source">Our address.</param>
+    /// <param name="destination">The peer's.</param>
+    /// <param name="protocol">The upper-layer protocol.</param>
+    /// <param name="sourcePort">Our port (TCP and UDP; otherwise ignored).</param>
+    /// <param name="destinationPort">The peer's port.</param>
+    /// <returns>The 20-bit label.</returns>
+    public uint Ipv6FlowLabel(Ipv6Address source, Ipv6Address destination, IpProtocol protocol, ushort sourcePort, ushort destinationPort)
+    {
+        Span<byte> ports = stackalloc byte[4];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(ports, sourcePort);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(ports[2..], destinationPort);
+        return FlowLabel(source, destination, protocol, ports);
+    }
+
+    /// <summary>
     /// RFC 6437 3: a flow label from a keyed hash of the flow (addresses, protocol and, for TCP and
     /// UDP, the ports), stable for the flow, unpredictable off-path, never 0. Packet too big
     /// messages are checked against it (<see cref="OnPacketTooBig"/>).

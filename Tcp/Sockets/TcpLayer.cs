@@ -105,6 +105,10 @@ public sealed partial class TcpLayer : IIpTransport
     /// <inheritdoc/>
     public IpProtocol Protocol => IpProtocol.Tcp;
 
+    /// <inheritdoc/>
+    /// <remarks>True: a packet too big lowers the path MTU only when it quotes a sequence number in flight.</remarks>
+    public bool ValidatesPacketTooBig => true;
+
     internal TcpEngineEnvironment Environment { get; }
 
     /// <summary>The stack's time in microseconds since the Unix epoch: the engine's clock.</summary>
@@ -337,7 +341,14 @@ public sealed partial class TcpLayer : IIpTransport
         {
             // RFC 5927 4.1: the engine checks the quoted SEG.SEQ (bytes 4-7 of the quoted TCP header).
             var quotedSeq = new SeqNum(System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(quoted[4..]));
-            connection.Tcb.OnIcmpError(error.Type, error.Code, error.NextHopMtu, quotedSeq, NowMicros);
+            bool believed = connection.Tcb.OnIcmpError(error.Type, error.Code, error.NextHopMtu, quotedSeq, NowMicros);
+            if (believed && error.Icmpv6Type == Icmpv6Type.PacketTooBig)
+            {
+                // RFC 8201 5.2 / RFC 5927: the path MTU changes only for a packet too big whose
+                // quoted sequence number is in flight (see ValidatesPacketTooBig).
+                stack.LowerPathMtu(error.QuotedDestination.ToIpv6(), error.NextHopMtu);
+            }
+
             Drain(connection);
         }
     }

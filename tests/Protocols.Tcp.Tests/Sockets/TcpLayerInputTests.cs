@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Protocols.Ip;
 using Protocols.Ip.Devices;
 using Protocols.Tcp.Engine;
+using Protocols.Tests.Shared;
 using Protocols.Wire;
 
 namespace Protocols.Tcp.Tests.Sockets;
@@ -10,6 +11,12 @@ namespace Protocols.Tcp.Tests.Sockets;
 /// <summary>The layer's input path without a connection: resets for closed ports, checksums, listeners' table, the trace formatter, the meter.</summary>
 public class TcpLayerInputTests
 {
+    private static string Ip => Family.Ipv6 ? "IP6" : "IP";
+
+    private static IpAddress A => TcpSimulation.AddressA;
+
+    private static IpAddress B => TcpSimulation.AddressB;
+
     [Fact]
     public void A_SYN_to_a_closed_port_is_answered_with_RST_ACK_acknowledging_it()
     {
@@ -19,8 +26,8 @@ public class TcpLayerInputTests
 
         // RFC 9293 3.10.7.1: ACK off -> <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
         Assert.Equal(2, net.Lines.Count);
-        Assert.EndsWith("In  IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [S], seq 1000, win 65535, options [mss 1460], length 0", net.Lines[0]);
-        Assert.EndsWith("Out IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [R.], seq 0, ack 1001, win 0, length 0", net.Lines[1]);
+        Assert.EndsWith($"In  {Ip} {A}.40000 > {B}.80: Flags [S], seq 1000, win 65535, options [mss 1460], length 0", net.Lines[0]);
+        Assert.EndsWith($"Out {Ip} {B}.80 > {A}.40000: Flags [R.], seq 0, ack 1001, win 0, length 0", net.Lines[1]);
         Assert.Equal(1, net.TcpB.Counters.ResetsSent);
         Assert.Equal(1, net.TcpB.Counters.SegmentsReceived);
         Assert.Equal(1, net.TcpB.Counters.SegmentsSent);
@@ -37,7 +44,7 @@ public class TcpLayerInputTests
         net.Settle();
 
         // SEG.LEN counts the data and the FIN, modulo 2^32: 0xFFFFFFFE + 6 = 4.
-        Assert.EndsWith("Out IP 10.0.0.2.81 > 10.0.0.1.40001: Flags [R.], seq 0, ack 4, win 0, length 0", net.Lines[^1]);
+        Assert.EndsWith($"Out {Ip} {B}.81 > {A}.40001: Flags [R.], seq 0, ack 4, win 0, length 0", net.Lines[^1]);
     }
 
     [Fact]
@@ -48,7 +55,7 @@ public class TcpLayerInputTests
         net.Settle();
 
         // RFC 9293 3.10.7.1: ACK on -> <SEQ=SEG.ACK><CTL=RST>.
-        Assert.EndsWith("Out IP 10.0.0.2.82 > 10.0.0.1.40002: Flags [R], seq 777, win 0, length 0", net.Lines[^1]);
+        Assert.EndsWith($"Out {Ip} {B}.82 > {A}.40002: Flags [R], seq 777, win 0, length 0", net.Lines[^1]);
     }
 
     [Fact]
