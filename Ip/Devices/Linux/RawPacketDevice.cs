@@ -150,12 +150,19 @@ public sealed unsafe class RawPacketDevice : LinuxDevice
 
     /// <summary>
     /// Finishes the UDP or TCP checksum of a locally made frame whose checksum was left to offload
-    /// (the field holds only the pseudo-header sum). Only whole IPv4 datagrams carry such a
-    /// checksum; anything else, or anything malformed, is left as it is for the stack to judge.
+    /// (the field holds only the pseudo-header sum). Only whole IPv4 datagrams and unfragmented
+    /// IPv6 packets carry such a checksum; anything else, or anything malformed, is left as it is
+    /// for the stack to judge.
     /// </summary>
     internal static void CompleteTransportChecksum(Span<byte> frame)
     {
         const int ethernetLength = 14;
+        if (frame.Length >= ethernetLength + Ipv6Header.FixedLength && BinaryPrimitives.ReadUInt16BigEndian(frame[12..]) == (ushort)EtherType.Ipv6)
+        {
+            CompleteIpv6TransportChecksum(frame[ethernetLength..]);
+            return;
+        }
+
         if (frame.Length < ethernetLength + 20 || BinaryPrimitives.ReadUInt16BigEndian(frame[12..]) != (ushort)EtherType.Ipv4)
         {
             return;
@@ -190,6 +197,45 @@ public sealed unsafe class RawPacketDevice : LinuxDevice
         if (sum == 0 && protocol == IpProtocol.Udp)
         {
             sum = 0xffff; // RFC 768: a computed zero is sent as all ones
+        }
+
+        BinaryPrimitives.WriteUInt16BigEndian(transport[checksumOffset..], sum);
+    }
+
+    // RFC 8200 8.1: the same over the IPv6 pseudo-header, after any extension headers.
+    private static void CompleteIpv6TransportChecksum(Span<byte> ip)
+    {
+        if (!Ipv6Header.TryRead(ip, out Ipv6Header.Reader header, out _))
+        {
+            return;
+        }
+
+        int total = Ipv6Header.FixedLength + header.PayloadLength;
+        Ipv6ExtensionChain chain = Ipv6ExtensionChain.Walk(ip[..total]);
+        if (chain.Status != Ipv6ChainStatus.UpperLayer)
+        {
+            return;
+        }
+
+        int checksumOffset = chain.NextHeader switch
+        {
+            IpProtocol.Udp => 6,
+            IpProtocol.Tcp => 16,
+            _ => -1,
+        };
+        Span<byte> transport = ip[chain.PayloadOffset..total];
+        if (checksumOffset < 0 || transport.Length < checksumOffset + 2)
+        {
+            return;
+        }
+
+        transport[checksumOffset] = 0;
+        transport[checksumOffset + 1] = 0;
+        uint pseudo = Checksum.PseudoHeaderSum(header.Source, header.Destination, (byte)chain.NextHeader, transport.Length);
+        ushort sum = Checksum.Compute(transport, pseudo);
+        if (sum == 0 && chain.NextHeader == IpProtocol.Udp)
+        {
+            sum = 0xffff; // RFC 8200 8.1: a computed zero is sent as all ones
         }
 
         BinaryPrimitives.WriteUInt16BigEndian(transport[checksumOffset..], sum);
