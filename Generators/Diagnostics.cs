@@ -72,6 +72,14 @@ namespace Protocols.Generators
             defaultSeverity: DiagnosticSeverity.Error,
             isEnabledByDefault: true);
 
+        public static readonly DiagnosticDescriptor LittleEndianNotWhole = new DiagnosticDescriptor(
+            id: "PROTO009",
+            title: "Little-endian field is not a whole word",
+            messageFormat: "Field '{0}' is [LittleEndian] but is {1} bits wide at bit {2}; byte order applies only to a ushort, uint or ulong (or an enum over one) at a byte boundary with its full width",
+            category: Category,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true);
+
         private static readonly Dictionary<string, DiagnosticDescriptor> ById = new Dictionary<string, DiagnosticDescriptor>
         {
             [NotPartial.Id] = NotPartial,
@@ -82,6 +90,7 @@ namespace Protocols.Generators
             [Overlap.Id] = Overlap,
             [InvalidWidth.Id] = InvalidWidth,
             [ValueDoesNotFit.Id] = ValueDoesNotFit,
+            [LittleEndianNotWhole.Id] = LittleEndianNotWhole,
         };
 
         public static DiagnosticDescriptor Get(string id) => ById[id];

@@ -245,12 +245,13 @@ namespace Protocols.Generators
 
             if (IsWholeWord(f))
             {
+                string order = f.LittleEndian ? "LittleEndian" : "BigEndian";
                 string read = f.ByteCount switch
                 {
                     1 => $"bytes[{f.FirstByte}]",
-                    2 => $"{Binary}.ReadUInt16BigEndian(bytes.Slice({f.FirstByte}, 2))",
-                    4 => $"{Binary}.ReadUInt32BigEndian(bytes.Slice({f.FirstByte}, 4))",
-                    _ => $"{Binary}.ReadUInt64BigEndian(bytes.Slice({f.FirstByte}, 8))",
+                    2 => $"{Binary}.ReadUInt16{order}(bytes.Slice({f.FirstByte}, 2))",
+                    4 => $"{Binary}.ReadUInt32{order}(bytes.Slice({f.FirstByte}, 4))",
+                    _ => $"{Binary}.ReadUInt64{order}(bytes.Slice({f.FirstByte}, 8))",
                 };
                 bool sameType = f.Kind == FieldKind.Unsigned && f.StorageType == DirectType(f.ByteCount);
                 w.Line($"{signature} => {(sameType ? read : FromRaw(f, read))};");
@@ -294,12 +295,13 @@ namespace Protocols.Generators
             {
                 string direct = DirectType(f.ByteCount);
                 string raw = ToRaw(f, "value", direct);
+                string order = f.LittleEndian ? "LittleEndian" : "BigEndian";
                 string write = f.ByteCount switch
                 {
                     1 => $"bytes[{f.FirstByte}] = {raw}",
-                    2 => $"{Binary}.WriteUInt16BigEndian(bytes.Slice({f.FirstByte}, 2), {raw})",
-                    4 => $"{Binary}.WriteUInt32BigEndian(bytes.Slice({f.FirstByte}, 4), {raw})",
-                    _ => $"{Binary}.WriteUInt64BigEndian(bytes.Slice({f.FirstByte}, 8), {raw})",
+                    2 => $"{Binary}.WriteUInt16{order}(bytes.Slice({f.FirstByte}, 2), {raw})",
+                    4 => $"{Binary}.WriteUInt32{order}(bytes.Slice({f.FirstByte}, 4), {raw})",
+                    _ => $"{Binary}.WriteUInt64{order}(bytes.Slice({f.FirstByte}, 8), {raw})",
                 };
                 w.Line($"{signature} => {write};");
                 return;
@@ -1334,6 +1336,16 @@ namespace Protocols.Generators
                     for (int word = firstWord; word <= lastWord; word += 2)
                     {
                         w.Line($"checksum = {Checksum}.Update(checksum, old{word}, {model.TypeName}.ChecksumWord(_bytes, {word}));");
+                    }
+
+                    if (model.ChecksumCoverage != HeaderModel.CoveragePseudoHeaderAndMessage)
+                    {
+                        // Without a pseudo-header every covered byte can be zero; the sum from scratch is then +0 and
+                        // the checksum 0xFFFF, while eqn. 3 gives 0x0000 (which never verifies).
+                        w.Open($"if (checksum == 0 && {model.TypeName}.ComputeChecksum(_bytes) == 0xFFFF)");
+                        w.Line("// RFC 1624 3: eqn. 3 yields 0x0000 where the checksum from scratch is 0xFFFF, when every covered byte is zero.");
+                        w.Line("checksum = 0xFFFF;");
+                        w.Close();
                     }
 
                     if (model.ChecksumZeroMeansNone)

@@ -35,6 +35,7 @@ namespace Protocols.Generators
     /// <param name="RangeMin">The [Range] minimum.</param>
     /// <param name="RangeMax">The [Range] maximum.</param>
     /// <param name="HasCustomToString">For fixed arrays: whether the type overrides ToString (else the value form prints hex).</param>
+    /// <param name="LittleEndian">Whether [LittleEndian] applies (a whole, byte-aligned 16/32/64-bit field).</param>
     internal sealed record FieldModel(
         string Name,
         FieldKind Kind,
@@ -47,7 +48,8 @@ namespace Protocols.Generators
         bool HasRange,
         ulong RangeMin,
         ulong RangeMax,
-        bool HasCustomToString)
+        bool HasCustomToString,
+        bool LittleEndian = false)
     {
         /// <summary>The name as a C# identifier (<c>@class</c> for a field named with a keyword).</summary>
         public string Identifier => Microsoft.CodeAnalysis.CSharp.SyntaxFacts.GetKeywordKind(Name) != Microsoft.CodeAnalysis.CSharp.SyntaxKind.None ? "@" + Name : Name;

@@ -17,6 +17,7 @@ namespace Protocols.Generators
         private const string BitsAttribute = WireNamespace + "BitsAttribute";
         private const string ConstAttribute = WireNamespace + "ConstAttribute";
         private const string RangeAttribute = WireNamespace + "RangeAttribute";
+        private const string LittleEndianAttribute = WireNamespace + "LittleEndianAttribute";
         private const string HeaderLengthAttribute = WireNamespace + "HeaderLengthAttribute";
         private const string TotalLengthAttribute = WireNamespace + "TotalLengthAttribute";
         private const string PayloadLengthAttribute = WireNamespace + "PayloadLengthAttribute";
@@ -313,7 +314,7 @@ namespace Protocols.Generators
 
             int width = naturalWidth;
             int offset = cursor;
-            bool hasConst = false, hasRange = false;
+            bool hasConst = false, hasRange = false, littleEndian = false;
             ulong constValue = 0, min = 0, max = 0;
             foreach (AttributeData attribute in field.GetAttributes())
             {
@@ -337,6 +338,10 @@ namespace Protocols.Generators
                 {
                     hasConst = true;
                     constValue = v;
+                }
+                else if (name == LittleEndianAttribute)
+                {
+                    littleEndian = true;
                 }
                 else if (name == RangeAttribute && attribute.ConstructorArguments.Length > 1
                     && attribute.ConstructorArguments[0].Value is ulong lo && attribute.ConstructorArguments[1].Value is ulong hi)
@@ -384,6 +389,13 @@ namespace Protocols.Generators
                 return null;
             }
 
+            // PROTO009: byte order. Little-endian needs the field to own whole bytes of a word.
+            if (littleEndian && (kind == FieldKind.Bool || kind == FieldKind.FixedArray || offset % 8 != 0 || width != naturalWidth || width < 16))
+            {
+                diagnostics.Add(Diag(Diagnostics.LittleEndianNotWhole, location, field.Name, width.ToString(System.Globalization.CultureInfo.InvariantCulture), offset.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                return null;
+            }
+
             // PROTO008: Const/Range values.
             ulong mask = width >= 64 ? ulong.MaxValue : (1UL << width) - 1;
             string? valueProblem = null;
@@ -422,7 +434,8 @@ namespace Protocols.Generators
                 hasRange,
                 min,
                 max,
-                customToString);
+                customToString,
+                littleEndian);
         }
 
         private static int? InlineByteArrayLength(INamedTypeSymbol type)

@@ -68,6 +68,12 @@ public sealed record TcpConnectionOptions
     /// the route's MTU - 40; when it is still null the engine announces 1460.
     /// </summary>
     public int? Mss { get; init; }
+
+    /// <summary>
+    /// The most new data one segment may carry when the route's device cuts super-segments (TSO):
+    /// set by the layer from the route, 0 without. Segments on the wire stay at the MSS.
+    /// </summary>
+    internal int SegmentationLimit { get; init; }
 }
 
 /// <summary>Keepalive settings (RFC 9293 3.8.4; Linux's tcp_keepalive_time/intvl/probes).</summary>

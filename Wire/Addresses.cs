@@ -143,15 +143,17 @@ public struct Ipv4Address : IEquatable<Ipv4Address>, IComparable<Ipv4Address>
         return BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(raw) : raw;
     }
 
-    /// <summary>Parses dotted-quad text such as <c>10.0.0.1</c>.</summary>
+    /// <summary>Parses dotted-quad text such as <c>10.0.0.1</c>: four decimal numbers 0..255 without leading zeros.</summary>
     public static bool TryParse(ReadOnlySpan<char> text, out Ipv4Address address)
     {
         address = default;
         int part = 0;
         foreach (Range r in text.Split('.'))
         {
+            // A leading zero ("010") is refused: inet_aton and .NET read it as octal (8), others as decimal
+            // (10), so one text would name two addresses (RFC 6943 3.1.1).
             ReadOnlySpan<char> s = text[r];
-            if (part == 4 || s.Length is 0 or > 3 || !byte.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out byte b))
+            if (part == 4 || s.Length is 0 or > 3 || (s.Length > 1 && s[0] == '0') || !byte.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out byte b))
             {
                 return false;
             }

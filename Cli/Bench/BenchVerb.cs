@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -15,6 +16,10 @@ internal sealed class BenchVerb : Verb
     private readonly Option<double> _rtt;
     private readonly Option<int> _seed;
     private readonly Option<bool> _json;
+    private readonly Option<bool> _kernel;
+    private readonly Option<bool> _raw;
+    private readonly Option<bool> _reference;
+    private readonly Option<bool> _noOffloads;
 
     /// <summary>Declares the verb's options.</summary>
     public BenchVerb()
@@ -25,7 +30,13 @@ internal sealed class BenchVerb : Verb
             "application read, per wall-clock second). Both stacks run on one thread in virtual time: the\n" +
             "link delay (--rtt, half each way) and loss shape TCP's behaviour, and time jumps over the\n" +
             "waits, so the figure is the stacks' own processing speed. --json prints one object:\n" +
-            "{\"gbps\": G, \"bytes\": B, \"seconds\": S, \"retransmissions\": R, \"mtu\": M, \"loss\": P}.")
+            "{\"gbps\": G, \"bytes\": B, \"seconds\": S, \"retransmissions\": R, \"mtu\": M, \"loss\": P}.\n" +
+            "With --kernel (root): a private namespace with a TUN device (--raw: a veth pair driven through\n" +
+            "AF_PACKET), the stack on one end, the kernel's own TCP socket on the other, one stream each way\n" +
+            "for S seconds; --reference also measures the kernel to itself over veth, offloads on and off, in\n" +
+            "the same run; --no-offloads opens the device in plain mode. --json then adds gbps_to_kernel,\n" +
+            "gbps_from_kernel, reference_gbps_offloads_on, reference_gbps_offloads_off, offloads and\n" +
+            "cpu_ns_per_byte. The namespaces are removed on every exit path, Ctrl-C included.")
     {
         _seconds = Add(CommonOptions.Value("--seconds", "S", "wall-clock seconds to transfer (up to 3600)", OptionValues.Number(0, 3600, minimumExcluded: true), () => 5.0));
         _mtu = Add(CommonOptions.Mtu(576, "the link MTU (576 to 65535)", defaultMtu: 1500));
@@ -33,19 +44,124 @@ internal sealed class BenchVerb : Verb
         _rtt = Add(CommonOptions.Value("--rtt", "MS", "round-trip time of the link in milliseconds (0.01 to 10000)", OptionValues.Number(0.01, 10_000, unit: "milliseconds"), () => 1.0));
         _seed = Add(CommonOptions.Seed("seed of the link's randomness", maximum: int.MaxValue - 1));
         _json = Add(CommonOptions.Flag("--json", "print one JSON object instead of text"));
+        _kernel = Add(CommonOptions.Flag("--kernel", "measure the stack against the kernel's TCP over a TUN device (root)"));
+        _raw = Add(CommonOptions.Flag("--raw", "with --kernel: a veth pair driven through AF_PACKET instead of TUN"));
+        _reference = Add(CommonOptions.Flag("--reference", "with --kernel: also measure the kernel to itself over veth, offloads on and off"));
+        _noOffloads = Add(CommonOptions.Flag("--no-offloads", "with --kernel: open the device without offloads (plain mode)"));
     }
 
     /// <summary>The settings of a parse result without errors.</summary>
     public BenchSettings Bind(ParseResult parse) =>
         new(TimeSpan.FromSeconds(parse.GetValue(_seconds)), parse.GetValue(_mtu) ?? 1500, parse.GetValue(_loss), TimeSpan.FromMilliseconds(parse.GetValue(_rtt)), parse.GetValue(_seed));
 
+    /// <summary>The <c>--kernel</c> settings of a parse result, or null without <c>--kernel</c>; throws <see cref="UsageException"/> for options that do not go together.</summary>
+    public KernelBenchSettings? BindKernel(ParseResult parse)
+    {
+        if (!parse.GetValue(_kernel))
+        {
+            foreach (Option<bool> needsKernel in new[] { _raw, _reference, _noOffloads })
+            {
+                if (parse.GetValue(needsKernel))
+                {
+                    throw new UsageException($"{needsKernel.Name}: only with --kernel");
+                }
+            }
+
+            return null;
+        }
+
+        foreach (Option simulated in new Option[] { _mtu, _loss, _rtt, _seed })
+        {
+            if (parse.GetResult(simulated) is { Implicit: false })
+            {
+                throw new UsageException($"{simulated.Name}: applies to the simulated link, not with --kernel");
+            }
+        }
+
+        return new KernelBenchSettings(TimeSpan.FromSeconds(parse.GetValue(_seconds)), parse.GetValue(_raw), parse.GetValue(_reference), !parse.GetValue(_noOffloads));
+    }
+
     /// <inheritdoc/>
     public override int Run(ParseResult parse, VerbConsole console)
     {
+        if (BindKernel(parse) is { } kernel)
+        {
+            return RunKernel(kernel, parse.GetValue(_json), console);
+        }
+
         BenchSettings settings = Bind(parse);
         BenchResult result = TransferBench.Run(settings);
         console.Out.WriteLine(parse.GetValue(_json) ? ToJson(result) : ToText(result));
         return CliApp.Success;
+    }
+
+    /// <summary>The CLI.md object of <c>--kernel</c>: the two streams, the references, the offload mode, CPU per byte, and the batching figures.</summary>
+    public static string ToJson(KernelBenchResult result)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteNumber("gbps_to_kernel", Math.Round(result.ToKernel.Gbps, 6));
+            json.WriteNumber("gbps_from_kernel", Math.Round(result.FromKernel.Gbps, 6));
+            WriteOptional(json, "reference_gbps_offloads_on", result.ReferenceOn?.Gbps);
+            WriteOptional(json, "reference_gbps_offloads_off", result.ReferenceOff?.Gbps);
+            json.WriteString("offloads", result.Offloads);
+            json.WriteNumber("cpu_ns_per_byte", Math.Round(result.CpuNsPerByte, 4));
+            WriteOptional(json, "reference_cpu_ns_per_byte", result.ReferenceOn?.CpuNsPerByte);
+            json.WriteString("device", result.Settings.Raw ? "af_packet" : "tun");
+            json.WriteNumber("bytes", result.ToKernel.Bytes + result.FromKernel.Bytes);
+            json.WriteNumber("seconds", Math.Round(result.ToKernel.Seconds + result.FromKernel.Seconds, 6));
+            json.WriteNumber("syscalls_per_mb", Math.Round(result.SystemCallsPerMegabyte, 3));
+            json.WriteNumber("wakeups_per_mb", Math.Round(result.WakeUpsPerMegabyte, 3));
+            if (result.Note.Length > 0)
+            {
+                json.WriteString("note", result.Note);
+            }
+
+            json.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.ToArray());
+
+        static void WriteOptional(Utf8JsonWriter json, string name, double? value)
+        {
+            if (value is { } v)
+            {
+                json.WriteNumber(name, Math.Round(v, 6));
+            }
+            else
+            {
+                json.WriteNull(name);
+            }
+        }
+    }
+
+    /// <summary>The <c>--kernel</c> result for people: one line per stream and reference, then the ratios.</summary>
+    public static string ToText(KernelBenchResult result)
+    {
+        var text = new StringBuilder();
+        string device = result.Settings.Raw ? "AF_PACKET on veth" : "TUN";
+        text.Append(CultureInfo.InvariantCulture, $"bench --kernel over {device} ({result.Offloads})\n");
+        text.Append(CultureInfo.InvariantCulture, $"  stack -> kernel  {result.ToKernel.Gbps,8:0.000} Gbit/s  {result.ToKernel.CpuNsPerByte:0.000} ns CPU/byte\n");
+        text.Append(CultureInfo.InvariantCulture, $"  kernel -> stack  {result.FromKernel.Gbps,8:0.000} Gbit/s  {result.FromKernel.CpuNsPerByte:0.000} ns CPU/byte\n");
+        text.Append(CultureInfo.InvariantCulture, $"  {result.SystemCallsPerMegabyte:0.0} device system calls and {result.WakeUpsPerMegabyte:0.0} loop wake-ups per MB\n");
+        if (result.ReferenceOn is { } on)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"  kernel -> kernel over veth, offloads on   {on.Gbps,8:0.000} Gbit/s  {on.CpuNsPerByte:0.000} ns CPU/byte\n");
+        }
+
+        if (result.ReferenceOff is { } off)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"  kernel -> kernel over veth, offloads off  {off.Gbps,8:0.000} Gbit/s  {off.CpuNsPerByte:0.000} ns CPU/byte\n");
+        }
+
+        if (result.Note.Length > 0)
+        {
+            text.Append("  ").Append(result.Note).Append('\n');
+        }
+
+        return text.ToString().TrimEnd('\n');
     }
 
     /// <summary>The CLI.md object: gbps, bytes, seconds, retransmissions, mtu, loss.</summary>
@@ -72,4 +188,33 @@ internal sealed class BenchVerb : Verb
         $"bench: {result.Bytes} bytes in {result.Seconds:0.000} s = {result.Gbps:0.000} Gbit/s goodput " +
         $"({result.VirtualSeconds:0.000} s of virtual time on the link); mtu {result.Settings.Mtu}, loss {result.Settings.Loss}, " +
         $"rtt {result.Settings.Rtt.TotalMilliseconds} ms, {result.Retransmissions} retransmissions");
+
+    private static int RunKernel(KernelBenchSettings settings, bool json, VerbConsole console)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("bench --kernel runs on Linux (namespaces, TUN, AF_PACKET)");
+        }
+
+        using var stop = new CancellationTokenSource();
+        using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using PosixSignalRegistration terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        try
+        {
+            KernelBenchResult result = KernelBench.Run(settings, console.Verbose ? console.Error.WriteLine : null, stop.Token);
+            console.Out.WriteLine(json ? ToJson(result) : ToText(result));
+            return CliApp.Success;
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            console.Error.WriteLine("bench: interrupted; namespaces removed");
+            return 130;
+        }
+
+        void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true; // unwind: the namespaces are removed on the way out
+            stop.Cancel();
+        }
+    }
 }

@@ -4,7 +4,9 @@ using System.Net.Http.Headers;
 using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
-using Protocols.Cli.Http;
+using Microsoft.AspNetCore.Builder;
+using Protocols.AspNetCore;
+using Protocols.Cli.Serve;
 using Protocols.Ip;
 using Protocols.Ip.Devices;
 using Protocols.Ip.Simulation;
@@ -25,6 +27,17 @@ internal sealed record DemoSettings(long Bytes, double Loss, int Seed, string? P
 
     /// <summary>The most simulated time the exchange may take (a link too lossy to finish gives up here).</summary>
     public TimeSpan SimulatedTimeout { get; init; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>
+    /// How long, in real time, the driver waits for thread-pool work to finish before it moves
+    /// virtual time anyway. In the <c>protocols</c> process the pool is the demo's alone, so it
+    /// waits long (10 s: a starved machine only slows the run, one seed still gives one trace);
+    /// hosted in another process (a test host running other tests) the pool is shared and never
+    /// idle for long, so it waits 200 ms, and such a run may differ from the next.
+    /// </summary>
+    public TimeSpan MaxOutsideWait { get; init; } = System.Reflection.Assembly.GetEntryAssembly()?.GetName().Name == "protocols"
+        ? TimeSpan.FromSeconds(10)
+        : TimeSpan.FromMilliseconds(200);
 }
 
 /// <summary>What the demo measured.</summary>
@@ -39,18 +52,16 @@ internal sealed record DemoSettings(long Bytes, double Loss, int Seed, string? P
 internal sealed record DemoResult(long Bytes, TimeSpan Elapsed, TimeSpan WallClock, long Retransmissions, string TlsVersion, string CipherSuite, long LostFrames, bool VirtualTime);
 
 /// <summary>
-/// The demo: two stacks on an in-process link, an HTTPS server (the CLI's HTTP server behind
-/// SslStream) on one, HttpClient on the other, over the stacks' TCP and .NET's TLS.
+/// The demo: two stacks on an in-process link, an HTTPS server (serve's ASP.NET Core app on
+/// Kestrel over the stack transport) on one, HttpClient on the other, over the stacks' TCP and .NET's TLS.
 /// </summary>
 /// <remarks>
-/// By default the stacks run on a virtual clock driven fast: whenever neither stack, the link nor
-/// any continuation has work and nothing outside (TLS or HttpClient on the thread pool) has posted
-/// work for a short quiet period of real time, the clock jumps to the next event. A 200 ms
-/// retransmission timeout then costs a few real milliseconds, so even <c>--loss 0.05</c> finishes in
-/// seconds. TcpStream completions continue on the simulation's context, so SslStream and the HTTP
-/// code mostly run on the driving thread. Work that hops to the thread pool and takes longer than
-/// the quiet period can let time jump early; that can only cause a spurious retransmission.
-/// <c>--real-time</c> runs both stacks' own loops on the system clock instead.
+/// By default the stacks run on a virtual clock that moves only when everything waits (see
+/// <see cref="Drive"/>): TcpStream completions, SslStream, HttpClient and Kestrel's pipe
+/// continuations run on the simulation's context, on the driving thread, and the clock jumps to
+/// the next event only once that context and the thread pool are idle. Times in the trace are the
+/// link's and the stacks' alone (CPU time costs no virtual time), and one seed gives one TCP
+/// trace. <c>--real-time</c> runs both stacks' own loops on the system clock instead.
 /// </remarks>
 internal static class DemoRun
 {
@@ -61,18 +72,6 @@ internal static class DemoRun
     private static readonly Ipv4Address ServerAddress = Ipv4Address.Parse("10.0.0.2");
     private static readonly TimeSpan OneWayDelay = TimeSpan.FromMilliseconds(1);
 
-    /// <summary>How long the driver waits, in real time, for outside work before moving virtual time.</summary>
-    private static readonly TimeSpan QuietPeriod = TimeSpan.FromMilliseconds(2);
-
-    /// <summary>How long the driver waits when the process never stops computing (other work in the process).</summary>
-    private static readonly TimeSpan BusyProcessQuietPeriod = TimeSpan.FromMilliseconds(20);
-
-    /// <summary>The share of one core the process may use during a quiet period and still count as idle.</summary>
-    private const double BusyCpuShare = 0.3;
-
-    /// <summary>The most virtual time one fast-forward step skips towards a timer.</summary>
-    private static readonly TimeSpan MaxJump = TimeSpan.FromMilliseconds(50);
-
     public static DemoResult Run(DemoSettings settings, DemoConsole console)
     {
         if (settings.KeyLog is not null)
@@ -82,7 +81,7 @@ internal static class DemoRun
             TlsKeyLog.Enable(settings.KeyLog);
         }
 
-        using X509Certificate2 certificate = TlsCertificates.CreateSelfSigned([ServerName], [IPAddress.Parse(ServerAddress.ToString())]);
+        using X509Certificate2 certificate = DemoCertificate.Create(ServerName, IPAddress.Parse(ServerAddress.ToString()));
         Simulation? sim = settings.RealTime ? null : new Simulation(settings.Seed);
         TimeProvider clock = sim?.Clock ?? TimeProvider.System;
         MemoryNetwork network = sim?.Network ?? new MemoryNetwork(settings.Seed, TimeProvider.System);
@@ -100,11 +99,11 @@ internal static class DemoRun
 
         console.Line("protocols demo: HTTPS between two user-space TCP/IP stacks, inside this process");
         console.Line($"  client 10.0.0.1 <--- simulated link: 1 ms each way, {settings.Loss:0.###%} loss (seed {settings.Seed}) ---> server 10.0.0.2:443");
-        console.Line($"  the server presents a self-signed ECDSA P-256 certificate for {ServerName}, made just now; the client trusts it");
+        console.Line($"  the server presents a self-signed RSA 2048 certificate for {ServerName}, made just now; the client trusts it");
         console.Line($"  the client runs .NET's HttpClient over this stack: GET https://{ServerName}/bytes/{settings.Bytes} with TLS 1.3");
         console.Line(settings.RealTime
             ? "  both stacks run in real time; lines read: seconds since the first SYN, 'client >' sent by the client, 'client <' received"
-            : "  time is simulated (waits are skipped); lines read: seconds since the first SYN, 'client >' sent by the client, 'client <' received");
+            : "  time is simulated (it moves only when every task waits); lines read: seconds since the first SYN, 'client >' sent by the client, 'client <' received");
         console.Line();
 
         DateTimeOffset start = clock.GetUtcNow();
@@ -115,7 +114,7 @@ internal static class DemoRun
             {
                 sim.Register(client);
                 sim.Register(server);
-                Drive(sim, sim.Start(exchange.RunAsync), settings.Timeout, settings.SimulatedTimeout);
+                Drive(sim, sim.Start(exchange.RunAsync), settings.Timeout, settings.SimulatedTimeout, settings.MaxOutsideWait);
             }
             else
             {
@@ -150,20 +149,20 @@ internal static class DemoRun
     }
 
     /// <summary>
-    /// Polls the simulation until <paramref name="task"/> completes, fast-forwarding idle time. A
-    /// frame arrival is stepped to at once (delivering it early relative to outside work is like a
-    /// faster application). A timer is approached only after a quiet period in which no simulation
-    /// work ran and the process used little CPU (TLS or HTTP work on the thread pool would show up
-    /// there), by at most <see cref="MaxJump"/> at a time; so work the driver cannot see can at
-    /// worst let a retransmission or delayed-ACK timer fire early, never a 60 s FIN_WAIT_2 or
-    /// TIME_WAIT timer. In a busy process (tests in parallel) it falls back to a longer quiet period.
+    /// Runs the simulation until <paramref name="task"/> completes. Virtual time moves only when
+    /// everything waits: the stacks and the link have nothing to do at this instant, no
+    /// continuation is queued on the simulation's context (where HttpClient's, SslStream's and
+    /// Kestrel's continuations run), and the thread pool has no work queued or running (what hops
+    /// there anyway: HttpClient's connection set-up, Kestrel's dispatch). Then the clock jumps to
+    /// the next event, a frame arrival or a timer. So a segment and its answer are exactly the
+    /// link's delay apart, and one seed gives one TCP trace. Thread-pool work that outlasts
+    /// <paramref name="maxOutsideWait"/> (see <see cref="DemoSettings.MaxOutsideWait"/>) no longer holds time back.
     /// </summary>
-    private static void Drive(Simulation sim, Task task, TimeSpan timeout, TimeSpan simulatedTimeout)
+    private static void Drive(Simulation sim, Task task, TimeSpan timeout, TimeSpan simulatedTimeout, TimeSpan maxOutsideWait)
     {
         var wall = Stopwatch.StartNew();
         DateTimeOffset giveUp = sim.Now + simulatedTimeout;
-        var idle = Stopwatch.StartNew();
-        TimeSpan cpuAtIdle = Environment.CpuUsage.TotalTime;
+        var outsideBusy = new Stopwatch();
         while (!task.IsCompleted)
         {
             if (wall.Elapsed > timeout)
@@ -178,40 +177,38 @@ internal static class DemoRun
 
             if (sim.RunPending() > 0)
             {
-                idle.Restart();
-                cpuAtIdle = Environment.CpuUsage.TotalTime;
+                outsideBusy.Reset();
                 continue;
             }
 
-            DateTimeOffset now = sim.Now;
-            DateTimeOffset? next = sim.NextEvent();
-            if (next is DateTimeOffset due && sim.Network.NextDeliveryDue is DateTimeOffset frame && frame <= due)
+            if (!ThreadPoolIdle() && (outsideBusy.IsRunning ? outsideBusy.Elapsed < maxOutsideWait : StartWaiting(outsideBusy)))
             {
-                sim.Step();
+                Thread.Yield(); // work on the thread pool may still post to the stacks at this instant
                 continue;
             }
 
-            TimeSpan quiet = idle.Elapsed;
-            if (quiet < QuietPeriod)
+            outsideBusy.Reset();
+            if (!sim.Step())
             {
-                Thread.Sleep(1);
-                continue;
+                Thread.Sleep(1); // nothing scheduled: only outside work (a real-time timer) can go on
             }
-
-            // This thread sleeps while it waits, so CPU the process used meanwhile is someone else's work.
-            TimeSpan cpu = Environment.CpuUsage.TotalTime - cpuAtIdle;
-            if (next is null || (cpu > quiet * BusyCpuShare && quiet < BusyProcessQuietPeriod))
-            {
-                Thread.Sleep(1);
-                continue;
-            }
-
-            sim.RunFor(next.Value - now < MaxJump ? next.Value - now : MaxJump);
-            idle.Restart();
-            cpuAtIdle = Environment.CpuUsage.TotalTime;
         }
 
         task.GetAwaiter().GetResult();
+
+        static bool StartWaiting(Stopwatch watch)
+        {
+            watch.Restart();
+            return true;
+        }
+    }
+
+    /// <summary>True when no thread-pool work is queued or running.</summary>
+    private static bool ThreadPoolIdle()
+    {
+        ThreadPool.GetMaxThreads(out int max, out _);
+        ThreadPool.GetAvailableThreads(out int available, out _);
+        return ThreadPool.PendingWorkItemCount == 0 && max - available == 0;
     }
 
     /// <summary>The exchange itself, the same in both modes.</summary>
@@ -233,16 +230,16 @@ internal static class DemoRun
 
         public async Task RunAsync()
         {
-            using var stop = new CancellationTokenSource();
-            using TcpListener listener = serverTcp.Listen(HttpsPort);
-            var serverOptions = new TlsServerOptions
+            // The server is serve's ASP.NET Core app: Kestrel over the server stack's TCP, HTTPS by Kestrel.
+            var counters = new ServeWebCounters();
+            // In simulated time Kestrel's reads and flushes continue on the simulation's context too.
+            SynchronizationContext? simulation = SynchronizationContext.Current;
+            WebApplication app = ServeWebApp.Create(serverTcp, new ServeWebOptions(null, HttpsPort, TlsCertificates.CreateContext(certificate))
             {
-                CertificateContext = TlsCertificates.CreateContext(certificate),
-                ApplicationProtocols = [SslApplicationProtocol.Http11],
-                EnabledProtocols = SslProtocols.Tls13,
-            };
-            var httpServer = new HttpServer();
-            Task serving = ServeOneAsync(listener, serverOptions, httpServer, stop.Token);
+                Transport = simulation is null ? null : transport => transport.ApplicationScheduler = new SynchronizationContextPipeScheduler(simulation),
+            }, counters);
+            await using var appScope = app.ConfigureAwait(false);
+            await app.StartAsync();
 
             TlsConnectionTrace? tls = null;
             var wall = Stopwatch.StartNew();
@@ -252,6 +249,7 @@ internal static class DemoRun
                 new TlsClientOptions { TrustedCertificates = [certificate], EnabledProtocols = SslProtocols.Tls13, Trace = console.TlsRecord },
                 new StackHttpOptions
                 {
+                    OfferHttp2 = false, // the demo traces HTTP/1.1 over TLS 1.3
                     Resolver = (name, _) => name == ServerName ? ValueTask.FromResult<IpAddress>(ServerAddress) : throw new HttpRequestException($"unknown host {name}"),
                     OnTlsConnection = trace => tls = trace,
                 }))
@@ -273,11 +271,10 @@ internal static class DemoRun
                 console.Section("connection close: the client hangs up, the server follows (FIN exchange)");
             }
 
-            // Disposing HttpClient closed the connection (FIN); the server sees the end and closes its side.
-            await serving;
-            if (httpServer.Counters.BodyBytesSent != settings.Bytes)
+            // Disposing HttpClient closed the connection (FIN); Kestrel sees the end and closes its side.
+            if (counters.BodyBytesSent != settings.Bytes)
             {
-                throw new InvalidOperationException($"the server sent {httpServer.Counters.BodyBytesSent} bytes instead of {settings.Bytes}");
+                throw new InvalidOperationException($"the server sent {counters.BodyBytesSent} bytes instead of {settings.Bytes}");
             }
 
             await WaitForCloseAsync();
@@ -285,14 +282,7 @@ internal static class DemoRun
             Retransmissions = clientTcp.Counters.SegmentsRetransmitted + serverTcp.Counters.SegmentsRetransmitted;
             TlsVersion = tls?.NegotiatedVersion is Protocols.Tls.TlsVersion v ? TlsRecordEvent.VersionName(v) : "TLS ?";
             CipherSuite = tls?.CipherSuite is ushort s ? TlsRecordEvent.CipherSuiteName(s) : "?";
-        }
-
-        private static async Task ServeOneAsync(TcpListener listener, TlsServerOptions options, HttpServer http, CancellationToken cancellationToken)
-        {
-            TcpStream connection = await listener.AcceptAsync(cancellationToken);
-            connection.NoDelay = true;
-            await using SslStream tls = await TlsHandshake.AuthenticateAsServerAsync(connection, options, cancellationToken);
-            await http.ServeConnectionAsync(tls, cancellationToken);
+            await app.StopAsync();
         }
 
         private static async Task<long> VerifyAsync(Stream body, long expected)
@@ -309,9 +299,9 @@ internal static class DemoRun
 
                 for (int i = 0; i < n; i++)
                 {
-                    if (buffer[i] != HttpServer.PatternByte(position + i))
+                    if (buffer[i] != ServeWebApp.PatternByte(position + i))
                     {
-                        throw new InvalidDataException($"byte {position + i} of the body is {buffer[i]}, expected {HttpServer.PatternByte(position + i)}");
+                        throw new InvalidDataException($"byte {position + i} of the body is {buffer[i]}, expected {ServeWebApp.PatternByte(position + i)}");
                     }
                 }
 

@@ -27,8 +27,9 @@ internal sealed class DemoVerb : Verb
             "runs HTTPS with a self-signed certificate; the client fetches /bytes/N over TLS 1.3 with\n" +
             ".NET's HttpClient running over this stack, checks every byte, and prints a tcpdump-style\n" +
             "trace (TCP handshake, TLS hellos, a data summary, the FIN exchange) and a summary line.\n" +
-            "Time is simulated by default: the stacks' clock jumps over idle waits (retransmission\n" +
-            "timeouts), so lossy runs finish in seconds; --real-time runs on the system clock.\n" +
+            "Time is simulated by default: the clock moves only when every task waits, so the trace\n" +
+            "shows the link's delays (1 ms each way) and one seed gives one TCP trace; the summary\n" +
+            "gives the simulated goodput. --real-time runs on the system clock (wall-clock goodput).\n" +
             "Open the --pcap file in Wireshark with the --keylog file (Preferences > Protocols > TLS >\n" +
             "(Pre)-Master-Secret log filename) to see the decrypted HTTP.")
     {
@@ -56,11 +57,15 @@ internal sealed class DemoVerb : Verb
         DemoResult result = DemoRun.Run(settings, output);
 
         double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-6);
+        double wallSeconds = Math.Max(result.WallClock.TotalSeconds, 1e-6);
         string time = result.VirtualTime
             ? string.Create(CultureInfo.InvariantCulture, $"{seconds:0.000} s simulated time, {result.WallClock.TotalSeconds:0.000} s real")
             : string.Create(CultureInfo.InvariantCulture, $"{seconds:0.000} s");
+        string goodput = result.VirtualTime
+            ? string.Create(CultureInfo.InvariantCulture, $"{result.Bytes * 8 / seconds / 1e6:0.0} Mbit/s simulated goodput")
+            : string.Create(CultureInfo.InvariantCulture, $"{result.Bytes * 8 / wallSeconds / 1e6:0.0} Mbit/s wall-clock goodput");
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"demo: {result.Bytes} bytes over HTTPS verified in {time} ({result.Bytes * 8 / seconds / 1e6:0.0} Mbit/s), " +
+            $"demo: {result.Bytes} bytes over HTTPS verified in {time} ({goodput}), " +
             $"{result.Retransmissions} retransmissions ({result.LostFrames} frames lost), {result.TlsVersion} {result.CipherSuite}"));
         if (!settings.Quiet && (settings.Pcap is not null || settings.KeyLog is not null))
         {

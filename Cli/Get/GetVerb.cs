@@ -34,6 +34,7 @@ internal sealed class GetVerb : Verb
     private readonly Option<string?> _caCert;
     private readonly Option<int?> _timeout;
     private readonly Option<string?> _pcap;
+    private readonly Option<bool> _http2;
 
     /// <summary>Declares the verb's argument and options.</summary>
     public GetVerb()
@@ -42,10 +43,11 @@ internal sealed class GetVerb : Verb
             "Fetches URL with .NET's HttpClient running over the user-space stack (addresses --address, IPv4\n" +
             "and/or IPv6) on a Linux device: --tun opens or creates the TUN interface NAME, --raw drives the\n" +
             "Ethernet interface IFACE through AF_PACKET with ARP and neighbour discovery (give one of the\n" +
-            "two). URL hosts are IP literals (http://[2001:db8::2]/) or names given with --resolve\n" +
-            "NAME:IP. The body goes to FILE (-o) or standard\n" +
-            "output; status, bytes, time and (https) the TLS version and cipher go to standard error. Exits\n" +
-            "0 on a 2xx response whose whole body arrived. Needs root (or CAP_NET_ADMIN / CAP_NET_RAW).")
+            "two). URL hosts are IP literals (http://[2001:db8::2]/) or names given with --resolve NAME:IP.\n" +
+            "The body goes to FILE (-o) or standard output; status, HTTP version, bytes, time and (https)\n" +
+            "the TLS version and cipher go to standard error. https offers HTTP/2 and HTTP/1.1 by ALPN and\n" +
+            "uses what the server selects; --http2 insists on HTTP/2. Exits 0 on a 2xx response whose whole\n" +
+            "body arrived. Needs root (or CAP_NET_ADMIN / CAP_NET_RAW).")
     {
         _url = Add(new Argument<Uri?>("URL") { Description = "the http:// or https:// URL to fetch", CustomParser = ParseUrl });
         _device = new DeviceOptions(Command);
@@ -55,6 +57,7 @@ internal sealed class GetVerb : Verb
         _caCert = Add(CommonOptions.Value("--cacert", "FILE", "https: trust only the PEM certificates in FILE", OptionValues.Path));
         _timeout = Add(CommonOptions.Value("--timeout", "SECONDS", "give up after SECONDS (default 30)", OptionValues.OptionalInteger(1, 86_400, "seconds")));
         _pcap = Add(CommonOptions.Pcap());
+        _http2 = Add(CommonOptions.Flag("--http2", "use HTTP/2 only: h2 by ALPN for https, prior knowledge (h2c) for http"));
     }
 
     /// <summary>The settings of a parse result without errors; throws <see cref="UsageException"/> naming the flag for a bad combination.</summary>
@@ -107,7 +110,7 @@ internal sealed class GetVerb : Verb
             throw new UsageException($"--address: no {(target.IsIpv6 ? "IPv6" : "IPv4")} address to reach {target} from");
         }
 
-        return new GetSettings(new FetchRequest(url, resolve, timeout, insecure, roots), device, parse.GetValue(_output), parse.GetValue(_pcap));
+        return new GetSettings(new FetchRequest(url, resolve, timeout, insecure, roots, parse.GetValue(_http2)), device, parse.GetValue(_output), parse.GetValue(_pcap));
     }
 
     private static Uri? ParseUrl(System.CommandLine.Parsing.ArgumentResult result)
@@ -273,7 +276,7 @@ internal sealed class GetVerb : Verb
     {
         double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-6);
         string line = string.Create(CultureInfo.InvariantCulture,
-            $"get: {result.Status} {result.Reason}, {result.Bytes} bytes in {seconds:0.000} s ({result.Bytes * 8 / seconds / 1e6:0.00} Mbit/s)");
+            $"get: {result.Status} {result.Reason}, {result.Bytes} bytes in {seconds:0.000} s ({result.Bytes * 8 / seconds / 1e6:0.00} Mbit/s), {result.HttpVersionName}");
         if (result.TlsVersion is { } version)
         {
             line += $", {version} {result.TlsCipher}";

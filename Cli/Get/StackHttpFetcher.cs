@@ -16,7 +16,8 @@ namespace Protocols.Cli.Get;
 /// <param name="Timeout">The limit for the whole exchange (connect, headers, body).</param>
 /// <param name="Insecure">Accept any server certificate (https).</param>
 /// <param name="CaCertificates">Trust only these roots (https, <c>--cacert</c>), or null for the system store.</param>
-internal sealed record FetchRequest(Uri Url, IReadOnlyDictionary<string, IpAddress> Resolve, TimeSpan Timeout, bool Insecure = false, X509Certificate2Collection? CaCertificates = null);
+/// <param name="Http2">Force HTTP/2 (<c>--http2</c>): h2 by ALPN for https (fails if the server does not select it), prior knowledge (h2c) for http.</param>
+internal sealed record FetchRequest(Uri Url, IReadOnlyDictionary<string, IpAddress> Resolve, TimeSpan Timeout, bool Insecure = false, X509Certificate2Collection? CaCertificates = null, bool Http2 = false);
 
 /// <summary>What a fetch got.</summary>
 /// <param name="Status">The response status code.</param>
@@ -28,6 +29,12 @@ internal sealed record FetchRequest(Uri Url, IReadOnlyDictionary<string, IpAddre
 /// <param name="TlsCipher">The negotiated cipher suite (https), or null.</param>
 internal sealed record FetchResult(int Status, string Reason, long Bytes, bool Complete, TimeSpan Elapsed, string? TlsVersion, string? TlsCipher)
 {
+    /// <summary>The HTTP version of the response (1.1, or 2.0 when h2 was negotiated or forced).</summary>
+    public Version HttpVersion { get; init; } = System.Net.HttpVersion.Version11;
+
+    /// <summary><c>HTTP/1.1</c> or <c>HTTP/2</c>.</summary>
+    public string HttpVersionName => HttpVersion.Major >= 2 ? $"HTTP/{HttpVersion.Major}" : $"HTTP/{HttpVersion.Major}.{HttpVersion.Minor}";
+
     /// <summary>2xx with the whole body.</summary>
     public bool Succeeded => Status is >= 200 and < 300 && Complete;
 }
@@ -35,13 +42,13 @@ internal sealed record FetchResult(int Status, string Reason, long Bytes, bool C
 /// <summary>
 /// .NET's HttpClient over the user-space stack: the Tls layer's <see cref="StackHttp"/> handler (a
 /// <see cref="SocketsHttpHandler"/> whose ConnectCallback opens a <see cref="TcpStream"/> through
-/// <see cref="TcpLayer.ConnectAsync(IpEndpoint, CancellationToken)"/>), so .NET's own HTTP/1.1
-/// and TLS run over this stack unchanged.
+/// <see cref="TcpLayer.ConnectAsync(IpEndpoint, CancellationToken)"/>), so .NET's own HTTP/1.1,
+/// HTTP/2 and TLS run over this stack unchanged. https offers h2 and http/1.1 by ALPN.
 /// </summary>
 internal static class StackHttpFetcher
 {
     /// <summary>Makes the handler; <paramref name="onTls"/> receives the trace of each TLS connection (version, cipher).</summary>
-    public static SocketsHttpHandler CreateHandler(TcpLayer tcp, FetchRequest request, Action<TlsConnectionTrace>? onTls = null)
+    public static StackHttpHandler CreateHandler(TcpLayer tcp, FetchRequest request, Action<TlsConnectionTrace>? onTls = null)
     {
         var tls = new TlsClientOptions
         {
@@ -56,7 +63,7 @@ internal static class StackHttpFetcher
             OnTlsConnection = onTls,
             ConnectTimeout = request.Timeout,
         };
-        SocketsHttpHandler handler = StackHttp.CreateHttpHandler(
+        StackHttpHandler handler = StackHttp.CreateHttpHandler(
             async (endpoint, cancellationToken) =>
             {
                 TcpStream stream = await tcp.ConnectAsync(endpoint, cancellationToken).ConfigureAwait(false);
@@ -65,8 +72,8 @@ internal static class StackHttpFetcher
             },
             tls,
             options);
-        handler.AllowAutoRedirect = false;
-        handler.AutomaticDecompression = DecompressionMethods.None;
+        handler.Sockets.AllowAutoRedirect = false;
+        handler.Sockets.AutomaticDecompression = DecompressionMethods.None;
         return handler;
     }
 
@@ -81,7 +88,10 @@ internal static class StackHttpFetcher
         var watch = Stopwatch.StartNew();
         try
         {
-            using var message = new HttpRequestMessage(HttpMethod.Get, request.Url) { Version = HttpVersion.Version11, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+            // Default: HTTP/1.1, or h2 when an https server selects it by ALPN; --http2: HTTP/2 or fail.
+            using var message = request.Http2
+                ? new HttpRequestMessage(HttpMethod.Get, request.Url) { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact }
+                : new HttpRequestMessage(HttpMethod.Get, request.Url) { Version = HttpVersion.Version11, VersionPolicy = HttpVersionPolicy.RequestVersionOrLower };
             using HttpResponseMessage response = await client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
             long bytes = 0;
             bool complete;
@@ -109,7 +119,10 @@ internal static class StackHttpFetcher
             await output.FlushAsync(deadline.Token).ConfigureAwait(false);
             return new FetchResult((int)response.StatusCode, response.ReasonPhrase ?? string.Empty, bytes, complete, watch.Elapsed,
                 tls?.NegotiatedVersion is TlsVersion version ? TlsRecordEvent.VersionName(version) : null,
-                tls?.CipherSuite is ushort suite ? TlsRecordEvent.CipherSuiteName(suite) : null);
+                tls?.CipherSuite is ushort suite ? TlsRecordEvent.CipherSuiteName(suite) : null)
+            {
+                HttpVersion = response.Version,
+            };
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {

@@ -5,7 +5,7 @@ using System.Security.Cryptography;
 using System.Net;
 using System.Runtime.InteropServices;
 using Protocols.Cli.CommandLine;
-using Protocols.Cli.Http;
+using Microsoft.AspNetCore.Builder;
 using Protocols.Ip;
 using Protocols.Ip.Devices;
 using Protocols.Ip.Devices.Linux;
@@ -119,7 +119,7 @@ internal sealed class ServeVerb : Verb
         using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using PosixSignalRegistration terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
 
-        using var server = ServeHost.Start(settings, console.Verbose ? console.Error : null);
+        using var server = ServeHost.Start(settings, console.Verbose ? console.Error : null, console.Verbose);
         server.RunUntil(stop.Token, () =>
         {
             console.Out.WriteLine(ReadyLine);
@@ -160,11 +160,17 @@ internal sealed class ServeHost : IDisposable
     /// <summary>The stack (for tests and summaries).</summary>
     public NetworkStack Stack => _stack;
 
-    /// <summary>The HTTP server of <c>--http</c> (its counters go into the summary).</summary>
-    public HttpServer HttpServer { get; } = new();
+    /// <summary>What the web app of <c>--http</c>/<c>--https</c> served (its counters go into the summary).</summary>
+    public ServeWebCounters WebCounters { get; } = new();
 
-    /// <summary>Opens the device, builds the stack and binds the services of <paramref name="settings"/>; <paramref name="log"/> (--verbose) gets handler faults.</summary>
-    public static ServeHost Start(ServeSettings settings, TextWriter? log = null)
+    /// <summary>The web app of <c>--http</c>/<c>--https</c>, once started.</summary>
+    public WebApplication? WebApp { get; private set; }
+
+    /// <summary>
+    /// Opens the device, builds the stack and binds the services of <paramref name="settings"/>;
+    /// <paramref name="log"/> (--verbose) gets handler faults, <paramref name="verbose"/> turns on the web app's console log.
+    /// </summary>
+    public static ServeHost Start(ServeSettings settings, TextWriter? log = null, bool verbose = false)
     {
         LinuxDevice device = settings.Device.Open();
         PcapTap? tap = null;
@@ -183,10 +189,12 @@ internal sealed class ServeHost : IDisposable
             throw;
         }
 
+        // --verbose: which offload mode the device is in (on, or refused and running plain).
+        log?.WriteLine($"{device.Name}: {device.OffloadStatus.Description}");
         var host = new ServeHost(device, tap, stack, log);
         try
         {
-            host.StartServices(settings);
+            host.StartServices(settings, verbose);
         }
         catch
         {
@@ -258,7 +266,7 @@ internal sealed class ServeHost : IDisposable
         {
             line += string.Create(CultureInfo.InvariantCulture,
                 $"; TCP active opens {tcp.Counters.ActiveOpens}, passive {tcp.Counters.PassiveOpens}, retransmitted {tcp.Counters.SegmentsRetransmitted}, resets sent {tcp.Counters.ResetsSent}; " +
-                $"HTTP requests {HttpServer.Counters.Requests} ({HttpServer.Counters.Rejected} rejected), body bytes {HttpServer.Counters.BodyBytesSent}; " +
+                $"HTTP requests {WebCounters.Requests}, body bytes {WebCounters.BodyBytesSent}; " +
                 $"connection handler faults {Connections.HandlerFaults}");
         }
 
@@ -284,6 +292,23 @@ internal sealed class ServeHost : IDisposable
         }
 
         _servicesStop.Cancel();
+        if (WebApp is { } app)
+        {
+            // Kestrel's graceful stop: no new connections, idle ones closed (FIN), busy ones
+            // finish their request; whatever is left after the grace period is aborted.
+            using var graceful = new CancellationTokenSource(grace);
+            try
+            {
+                app.StopAsync(graceful.Token).GetAwaiter().GetResult();
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            app.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            WebApp = null;
+        }
+
         foreach (IDisposable service in _services)
         {
             service.Dispose();
@@ -302,7 +327,7 @@ internal sealed class ServeHost : IDisposable
         Connections.WaitAsync(grace).GetAwaiter().GetResult();
     }
 
-    private void StartServices(ServeSettings settings)
+    private void StartServices(ServeSettings settings, bool verbose)
     {
         if (settings.UdpEchoPort is { } port)
         {
@@ -317,23 +342,13 @@ internal sealed class ServeHost : IDisposable
         }
 
         TcpLayer tcp = _stack.UseTcp(new TcpStackOptions { Name = "serve" });
-        if (settings.HttpPort is { } httpPort)
+        if (settings.HttpPort is not null || settings.HttpsPort is not null)
         {
-            TcpListener listener = tcp.Listen(httpPort, backlog: 1024);
-            _services.Add(listener);
-            _serviceTasks.Add(Task.Run(() => TcpServices.RunHttpAsync(listener, HttpServer, _servicesStop.Token, Connections)));
-        }
-
-        if (settings.HttpsPort is { } httpsPort)
-        {
-            var tls = new TlsServerOptions
-            {
-                CertificateContext = settings.Certificate ?? TlsCertificates.CreateContext(
-                    TlsCertificates.CreateSelfSigned(["localhost"], [.. settings.Device.Addresses.Select(a => a.Address.ToIPAddress())])),
-            };
-            TcpListener listener = tcp.Listen(httpsPort, backlog: 1024);
-            _services.Add(listener);
-            _serviceTasks.Add(Task.Run(() => TcpServices.RunHttpsAsync(listener, tls, HttpServer, _servicesStop.Token, Connections)));
+            SslStreamCertificateContext? certificate = settings.HttpsPort is null ? null : settings.Certificate ?? TlsCertificates.CreateContext(
+                TlsCertificates.CreateSelfSigned(["localhost"], [.. settings.Device.Addresses.Select(a => a.Address.ToIPAddress())]));
+            WebApplication app = ServeWebApp.Create(tcp, new ServeWebOptions(settings.HttpPort, settings.HttpsPort, certificate) { Verbose = verbose }, WebCounters);
+            WebApp = app;
+            app.StartAsync().GetAwaiter().GetResult(); // binds the listeners; the loop need not run yet
         }
 
         if (settings.EchoPort is { } echoPort)

@@ -1,12 +1,10 @@
-using System.Net.Security;
-using Protocols.Cli.Http;
 using Protocols.Tcp;
 using Protocols.Tls;
 
 namespace Protocols.Cli.Serve;
 
 /// <summary>
-/// The TCP services of <c>serve</c> (HTTP and echo): an accept loop per listener that hands each
+/// The TCP echo service of <c>serve</c> (HTTP is the web app's, on Kestrel): an accept loop per listener that hands each
 /// connection to its own task, with a bound on the connections served at once.
 /// </summary>
 internal static class TcpServices
@@ -16,72 +14,6 @@ internal static class TcpServices
 
     /// <summary>How long an echo connection may stay without progress before it is aborted.</summary>
     public static readonly TimeSpan EchoIdleTimeout = TimeSpan.FromMinutes(5);
-
-    /// <summary>Serves HTTP/1.1 with <paramref name="server"/> on every connection <paramref name="listener"/> accepts, until cancelled.</summary>
-    public static Task RunHttpAsync(TcpListener listener, HttpServer server, CancellationToken cancellationToken, ServiceConnections? connections = null) =>
-        AcceptLoopAsync(listener, connections ?? new ServiceConnections(), async (stream, token) =>
-        {
-            await server.ServeConnectionAsync(stream, token).ConfigureAwait(false);
-            await CloseGracefullyAsync((TcpStream)stream, token).ConfigureAwait(false);
-        }, cancellationToken);
-
-    /// <summary>Serves HTTPS: a TLS handshake (<see cref="TlsHandshake"/>), then HTTP/1.1 over the <see cref="SslStream"/>.</summary>
-    public static Task RunHttpsAsync(TcpListener listener, TlsServerOptions tls, HttpServer server, CancellationToken cancellationToken, ServiceConnections? connections = null) =>
-        AcceptLoopAsync(listener, connections ?? new ServiceConnections(), async (stream, token) =>
-        {
-            ((TcpStream)stream).NoDelay = true; // handshake flights and responses go out whole
-            SslStream ssl = await TlsHandshake.AuthenticateAsServerAsync(stream, tls, token).ConfigureAwait(false);
-            await using (ssl.ConfigureAwait(false))
-            {
-                await server.ServeConnectionAsync(ssl, token).ConfigureAwait(false);
-
-                // RFC 8446 6.1: close_notify before the FIN, so clients can tell the end from a truncation.
-                try
-                {
-                    await ssl.ShutdownAsync().WaitAsync(LingerTimeout, token).ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is IOException or TimeoutException or InvalidOperationException or NotSupportedException)
-                {
-                    // The client is gone or not reading: the FIN or the RST ends it anyway.
-                }
-
-                await CloseGracefullyAsync((TcpStream)stream, token).ConfigureAwait(false);
-            }
-        }, cancellationToken);
-
-    /// <summary>How long a closing connection waits for the client's own close before it is disposed.</summary>
-    public static readonly TimeSpan LingerTimeout = TimeSpan.FromSeconds(2);
-
-    /// <summary>
-    /// Sends our FIN, then reads and drops what the client still sends (a TLS close_notify, a
-    /// pipelined request nobody will answer) until its FIN, for at most <see cref="LingerTimeout"/>
-    /// and 256 KiB, so that disposing finds nothing unread and closes with FIN rather than RST
-    /// (RFC 9112 9.6).
-    /// </summary>
-    public static async Task CloseGracefullyAsync(TcpStream stream, CancellationToken cancellationToken)
-    {
-        stream.CompleteWrites();
-        byte[] scratch = new byte[16 * 1024];
-        using var linger = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        linger.CancelAfter(LingerTimeout);
-        try
-        {
-            for (int total = 0; total < 256 * 1024;)
-            {
-                int n = await stream.ReadAsync(scratch, linger.Token).ConfigureAwait(false);
-                if (n == 0)
-                {
-                    return;
-                }
-
-                total += n;
-            }
-        }
-        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
-        {
-            // Reset, or silent past the linger time: Dispose ends it.
-        }
-    }
 
     /// <summary>The TCP echo service: every byte goes back; the peer's FIN is answered with ours once everything is echoed.</summary>
     public static Task RunEchoAsync(TcpListener listener, CancellationToken cancellationToken, ServiceConnections? connections = null) =>

@@ -11,7 +11,9 @@ namespace Protocols.Ip.Devices;
 public abstract class FrameObservingDevice : INetworkDevice
 {
     private readonly FrameHandler _observeReceived;
+    private readonly OffloadFrameHandler _observeReceivedWithOffload;
     private FrameHandler? _handler;
+    private OffloadFrameHandler? _offloadHandler;
 
     /// <summary>Wraps <paramref name="inner"/>.</summary>
     /// <param name="inner">The device to observe.</param>
@@ -20,6 +22,7 @@ public abstract class FrameObservingDevice : INetworkDevice
         ArgumentNullException.ThrowIfNull(inner);
         Inner = inner;
         _observeReceived = OnReceived;
+        _observeReceivedWithOffload = OnReceived;
     }
 
     /// <summary>The wrapped device.</summary>
@@ -41,6 +44,12 @@ public abstract class FrameObservingDevice : INetworkDevice
     public DeviceCapabilities Capabilities => Inner.Capabilities;
 
     /// <inheritdoc/>
+    public DeviceOffloadStatus OffloadStatus => Inner.OffloadStatus;
+
+    /// <inheritdoc/>
+    public DeviceStatistics? Statistics => Inner.Statistics;
+
+    /// <inheritdoc/>
     public int Receive(FrameHandler handler, int maxFrames)
     {
         ArgumentNullException.ThrowIfNull(handler);
@@ -57,16 +66,39 @@ public abstract class FrameObservingDevice : INetworkDevice
     }
 
     /// <inheritdoc/>
-    public bool TrySend(ReadOnlySpan<byte> frame)
+    public int Receive(OffloadFrameHandler handler, int maxFrames)
     {
-        if (!Inner.TrySend(frame))
+        ArgumentNullException.ThrowIfNull(handler);
+        OffloadFrameHandler? outer = _offloadHandler;
+        _offloadHandler = handler;
+        try
+        {
+            return Inner.Receive(_observeReceivedWithOffload, maxFrames);
+        }
+        finally
+        {
+            _offloadHandler = outer;
+        }
+    }
+
+    /// <inheritdoc/>
+    public bool TrySend(ReadOnlySpan<byte> frame) => TrySend(frame, default);
+
+    /// <inheritdoc/>
+    public bool TrySend(ReadOnlySpan<byte> frame, in PacketOffload offload)
+    {
+        if (!Inner.TrySend(frame, offload))
         {
             return false; // only frames the inner device accepted are observed as sent
         }
 
+        // A super-segment is observed as it crossed the device (as tcpdump shows it on a TSO device).
         OnFrame(frame, outbound: true);
         return true;
     }
+
+    /// <inheritdoc/>
+    public Span<byte> GetTransmitBuffer() => Inner.GetTransmitBuffer();
 
     /// <inheritdoc/>
     public virtual void Flush() => Inner.Flush();
@@ -100,5 +132,11 @@ public abstract class FrameObservingDevice : INetworkDevice
     {
         OnFrame(frame, outbound: false);
         _handler!(frame);
+    }
+
+    private void OnReceived(ReadOnlySpan<byte> frame, in PacketOffload offload)
+    {
+        OnFrame(frame, outbound: false);
+        _offloadHandler!(frame, offload);
     }
 }

@@ -9,14 +9,16 @@ namespace Protocols.Ip.Simulation;
 /// <see cref="MemoryNetwork.CreateLink"/> and <see cref="MemorySegment.Attach"/>.
 /// </summary>
 /// <remarks>
-/// <see cref="TrySend"/> copies the frame onto the wire and only fails once the device is closed
+/// <see cref="TrySend(ReadOnlySpan{byte})"/> copies the frame onto the wire and only fails once the device is closed
 /// (what happens on the wire is counted by the link, not reported to the sender).
-/// <see cref="Receive"/> delivers the frames whose arrival time the network's clock has reached.
+/// <see cref="Receive(FrameHandler, int)"/> delivers the frames whose arrival time the network's clock has reached.
 /// </remarks>
 public sealed class MemoryDevice : INetworkDevice
 {
     private readonly LinkDirection? _outbound;
     private readonly MemorySegment? _segment;
+    private readonly FrameHandler _forward;
+    private OffloadFrameHandler? _offloadHandler;
     private volatile bool _disposed;
 
     internal MemoryDevice(string name, DeviceMedium medium, int mtu, MacAddress hardwareAddress, LinkDirection inbound, LinkDirection? outbound, MemorySegment? segment)
@@ -28,6 +30,7 @@ public sealed class MemoryDevice : INetworkDevice
         Inbound = inbound;
         _outbound = outbound;
         _segment = segment;
+        _forward = Forward;
     }
 
     /// <inheritdoc/>
@@ -61,6 +64,28 @@ public sealed class MemoryDevice : INetworkDevice
         return _disposed || maxFrames <= 0 ? 0 : Inbound.Receive(handler, maxFrames);
     }
 
+    /// <summary>Delivers frames as ordinary ones: a simulated link offloads nothing (checksums are verified by the stack).</summary>
+    /// <returns>The number of frames delivered.</returns>
+    public int Receive(OffloadFrameHandler handler, int maxFrames)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        if (_disposed || maxFrames <= 0)
+        {
+            return 0;
+        }
+
+        OffloadFrameHandler? outer = _offloadHandler; // a handler may receive again (re-entrantly)
+        _offloadHandler = handler;
+        try
+        {
+            return Inbound.Receive(_forward, maxFrames);
+        }
+        finally
+        {
+            _offloadHandler = outer;
+        }
+    }
+
     /// <inheritdoc/>
     public bool TrySend(ReadOnlySpan<byte> frame)
     {
@@ -81,7 +106,11 @@ public sealed class MemoryDevice : INetworkDevice
         return true;
     }
 
-    /// <summary>Nothing to push: frames are on the wire as soon as <see cref="TrySend"/> returns.</summary>
+    /// <summary>Sends an ordinary frame; a simulated link takes no offload work (false for any).</summary>
+    /// <returns>True when sent.</returns>
+    public bool TrySend(ReadOnlySpan<byte> frame, in PacketOffload offload) => offload.IsNone && TrySend(frame);
+
+    /// <summary>Nothing to push: frames are on the wire as soon as <see cref="TrySend(ReadOnlySpan{byte})"/> returns.</summary>
     public void Flush()
     {
     }
@@ -104,4 +133,6 @@ public sealed class MemoryDevice : INetworkDevice
 
     /// <inheritdoc/>
     public override string ToString() => Medium == DeviceMedium.Ethernet ? $"{Name} ({HardwareAddress}, mtu {Mtu})" : $"{Name} (mtu {Mtu})";
+
+    private void Forward(ReadOnlySpan<byte> frame) => _offloadHandler!(frame, default);
 }

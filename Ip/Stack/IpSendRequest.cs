@@ -59,4 +59,13 @@ public readonly record struct IpSendRequest
 
     /// <summary>The IPv6 flow label (20 bits); null for the stack's keyed hash of the flow's addresses, protocol and ports (RFC 6437).</summary>
     public uint? FlowLabel { get; init; }
+
+    /// <summary>
+    /// Non-zero: the payload is a TCP super-segment for a device that cuts it (TSO,
+    /// <c>DeviceCapabilities.TcpSegmentationV4</c>) into segments of this many payload bytes, and its
+    /// TCP checksum field holds only the pseudo-header sum (the device completes each segment's).
+    /// The datagram may then exceed the MTU (each segment must fit it). Used only on routes whose
+    /// device has the capability (<see cref="NetworkStack.TcpSegmentationLimit"/>).
+    /// </summary>
+    public ushort TcpSegmentSize { get; init; }
 }

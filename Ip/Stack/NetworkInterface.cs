@@ -30,7 +30,7 @@ public sealed class NetworkInterface
         BroadcastValue = HasIpv4 && PrefixLength <= 30 ? NetworkValue | ~mask : 0u;
         IsEthernet = device.Medium == DeviceMedium.Ethernet;
         Arp = IsEthernet && HasIpv4 ? new ArpCache(stack, this) : null;
-        Handler = frame => stack.OnFrame(this, frame);
+        Handler = (frame, in offload) => stack.OnFrame(this, frame, offload);
     }
 
     /// <summary>The position of the interface in the stack, from 0 in the order added.</summary>
@@ -103,7 +103,10 @@ public sealed class NetworkInterface
 
     internal uint AddressValue => Address.ToUInt32();
 
-    internal FrameHandler Handler { get; }
+    internal OffloadFrameHandler Handler { get; }
+
+    /// <summary>What the device offloads in its current mode (on, refused and why, unsupported).</summary>
+    public DeviceOffloadStatus Offloads => Device.OffloadStatus;
 
     internal bool IsEthernet { get; }
 

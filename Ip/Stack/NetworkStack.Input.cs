@@ -16,19 +16,21 @@ public sealed partial class NetworkStack
     private DateTimeOffset _reassemblyTimerDue;
 
     /// <summary>One frame from a device (the device's <see cref="FrameHandler"/>). Never throws on hostile input.</summary>
-    internal void OnFrame(NetworkInterface nic, ReadOnlySpan<byte> frame)
+    internal void OnFrame(NetworkInterface nic, ReadOnlySpan<byte> frame, in PacketOffload offload)
     {
         Counters.FramesReceived++;
+        Counters.BytesReceived += frame.Length;
+        bool checksumTrusted = offload.TransportChecksumTrusted;
         if (!nic.IsEthernet)
         {
             // An IP-medium device (TUN): the version nibble tells the families apart.
             if (!frame.IsEmpty && frame[0] >> 4 == 6)
             {
-                OnIpv6Packet(nic, frame, linkMulticast: false, loopback: false);
+                OnIpv6Packet(nic, frame, linkMulticast: false, loopback: false, checksumTrusted);
             }
             else
             {
-                OnIpDatagram(nic, frame, linkBroadcast: false, loopback: false);
+                OnIpDatagram(nic, frame, linkBroadcast: false, loopback: false, checksumTrusted);
             }
 
             return;
@@ -55,14 +57,14 @@ public sealed partial class NetworkStack
         switch (etherType)
         {
             case EtherType.Ipv4 when nic.HasIpv4:
-                OnIpDatagram(nic, payload, linkBroadcast, loopback: false);
+                OnIpDatagram(nic, payload, linkBroadcast, loopback: false, checksumTrusted);
                 break;
             case EtherType.Arp when nic.Arp is { } arp:
                 arp.OnArpPacket(payload);
                 break;
             case EtherType.Ipv6 when nic.HasIpv6:
                 // RFC 2464 3: IPv6 over Ethernet.
-                OnIpv6Packet(nic, payload, linkBroadcast, loopback: false);
+                OnIpv6Packet(nic, payload, linkBroadcast, loopback: false, checksumTrusted);
                 break;
             default:
                 Counters.Drop(DropReason.UnsupportedEtherType);
@@ -71,7 +73,11 @@ public sealed partial class NetworkStack
     }
 
     /// <summary>IPv4 input (RFC 791 3.2, RFC 1122 3.2.1): validate, accept if for us, reassemble, deliver.</summary>
-    private void OnIpDatagram(NetworkInterface nic, ReadOnlySpan<byte> packet, bool linkBroadcast, bool loopback)
+    /// <remarks>
+    /// <paramref name="transportChecksumTrusted"/>: the device vouched for this frame's TCP/UDP
+    /// checksum (partial from the local kernel, or verified); never for the IP header's.
+    /// </remarks>
+    private void OnIpDatagram(NetworkInterface nic, ReadOnlySpan<byte> packet, bool linkBroadcast, bool loopback, bool transportChecksumTrusted = false)
     {
         Counters.DatagramsReceived++;
         if (!nic.HasIpv4)
@@ -190,7 +196,9 @@ public sealed partial class NetworkStack
             return;
         }
 
-        Deliver(nic, ip, ipBroadcast || linkBroadcast, deviceVerified);
+        // A per-frame checksum state covers the TCP or UDP checksum of an unfragmented datagram only.
+        bool transportVerified = deviceVerified || (transportChecksumTrusted && ip.Protocol is IpProtocol.Tcp or IpProtocol.Udp);
+        Deliver(nic, ip, ipBroadcast || linkBroadcast, transportVerified);
     }
 
     /// <summary>

@@ -17,7 +17,12 @@ public sealed partial class NetworkStack
     /// trimmed to it), the addresses are checked, the extension chain is walked with its limits,
     /// fragments go to reassembly, and the upper layer gets the packet. Never throws on packet data.
     /// </summary>
-    private void OnIpv6Packet(NetworkInterface nic, ReadOnlySpan<byte> frame, bool linkMulticast, bool loopback)
+    /// <remarks>
+    /// <paramref name="transportChecksumTrusted"/>: the device vouched for this frame's TCP/UDP
+    /// checksum (partial from the local kernel, or verified); it covers an unfragmented packet's
+    /// TCP or UDP checksum only.
+    /// </remarks>
+    private void OnIpv6Packet(NetworkInterface nic, ReadOnlySpan<byte> frame, bool linkMulticast, bool loopback, bool transportChecksumTrusted = false)
     {
         Counters.Ipv6Received++;
         if (nic.Ipv6 is not { } v6)
@@ -91,17 +96,17 @@ public sealed partial class NetworkStack
             return;
         }
 
-        ProcessIpv6(nic, packet, linkMulticast || multicast, (nic.Device.Capabilities & DeviceCapabilities.ReceiveChecksumsVerified) != 0);
+        ProcessIpv6(nic, packet, linkMulticast || multicast, (nic.Device.Capabilities & DeviceCapabilities.ReceiveChecksumsVerified) != 0, transportChecksumTrusted);
     }
 
     /// <summary>The extension chain walk and what follows from it, for a received or a reassembled packet.</summary>
-    private void ProcessIpv6(NetworkInterface nic, ReadOnlySpan<byte> packet, bool multicast, bool deviceVerified)
+    private void ProcessIpv6(NetworkInterface nic, ReadOnlySpan<byte> packet, bool multicast, bool deviceVerified, bool transportChecksumTrusted = false)
     {
         Ipv6ExtensionChain chain = Ipv6ExtensionChain.Walk(packet, Options.ExtensionHeaderLimits);
         switch (chain.Status)
         {
             case Ipv6ChainStatus.UpperLayer:
-                Deliver6(nic, packet, in chain, multicast, deviceVerified);
+                Deliver6(nic, packet, in chain, multicast, deviceVerified || (transportChecksumTrusted && chain.NextHeader is IpProtocol.Tcp or IpProtocol.Udp));
                 return;
             case Ipv6ChainStatus.Fragment:
                 Counters.Ipv6FragmentsReceived++;

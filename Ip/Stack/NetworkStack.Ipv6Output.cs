@@ -21,8 +21,11 @@ public sealed partial class NetworkStack
     /// Sends one IPv6 packet: routes it (longest prefix, then a default router), selects the source
     /// (RFC 6724), labels the flow (RFC 6437), fragments it to the path MTU when allowed (RFC 8200
     /// 4.5, 5) and frames it, resolving the next hop with neighbour discovery on Ethernet.
+    /// <paramref name="payloadInFrameBuffer"/>: the payload already lies where the packet's payload
+    /// goes in the frame buffer (<see cref="GetDatagramPayloadBuffer"/>), so an unfragmented packet
+    /// is sent without copying it; fragments are cut from a copy.
     /// </summary>
-    private IpSendResult SendIpv6(in IpSendRequest request, ReadOnlySpan<byte> payload)
+    private IpSendResult SendIpv6(in IpSendRequest request, ReadOnlySpan<byte> payload, bool payloadInFrameBuffer = false)
     {
         Ipv6Address destination = request.Destination.ToIpv6();
         Ipv6Address? requestedSource = request.Source is { } r ? r.ToIpv6() : null;
@@ -90,7 +93,28 @@ public sealed partial class NetworkStack
             return loopback ? EnqueueLoopback6(destination, packet) : Transmit6(nic, nextHop, destination, source, total);
         }
 
-        // RFC 8200 4.5: the source fragments, each fragment fitting the path MTU.
+        if (payloadInFrameBuffer)
+        {
+            // The fragments are built in the frame buffer: cut them from a copy of the payload.
+            byte[] aside = System.Buffers.ArrayPool<byte>.Shared.Rent(payload.Length);
+            try
+            {
+                payload.CopyTo(aside);
+                return SendIpv6Fragments(nic, nextHop, in header, aside.AsSpan(0, payload.Length), mtu);
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(aside);
+            }
+        }
+
+        return SendIpv6Fragments(nic, nextHop, in header, payload, mtu);
+    }
+
+    // RFC 8200 4.5: the source fragments, each fragment fitting the path MTU.
+    private IpSendResult SendIpv6Fragments(NetworkInterface nic, Ipv6Address nextHop, in Ipv6Header header, ReadOnlySpan<byte> payload, int mtu)
+    {
+        Ipv6Address source = header.Source, destination = header.Destination;
         FragmentationStatus status = Ipv6Fragmenter.TryCreate(header, default, payload, mtu, NextFragmentId(source, destination), out Ipv6Fragmenter fragmenter);
         if (status != FragmentationStatus.Success)
         {

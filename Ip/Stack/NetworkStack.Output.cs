@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Protocols.Ip.Devices;
 using Protocols.Ip.Fragmentation;
 using Protocols.Wire;
 
@@ -15,6 +16,7 @@ public sealed partial class NetworkStack
     private readonly byte[] _frameBuffer = new byte[EthernetHeaderLength + Ipv6Header.FixedLength + ushort.MaxValue];
     private readonly Queue<(NetworkInterface Nic, byte[] Datagram)> _loopbackQueue = new();
     private readonly ushort[] _identCounters;
+    private NetworkInterface? _inPlace;
     private readonly uint _identSecret;
 
     /// <summary>
@@ -38,64 +40,23 @@ public sealed partial class NetworkStack
             return SendIpv6(in request, payload);
         }
 
-        uint destination = request.Destination.ToIpv4().ToUInt32();
-        Ipv4Address? requestedSource = request.Source is { } r ? r.ToIpv4() : null;
-        if (!TryRoute(destination, requestedSource, out NetworkInterface? nic, out uint nextHop))
+        IpSendResult verdict = Prepare(in request, payload.Length, out Route route);
+        if (verdict != IpSendResult.Sent)
         {
-            Counters.SendDrop(DropReason.NoRoute);
-            return IpSendResult.NoRoute;
+            return verdict;
         }
 
-        uint source = requestedSource is { } s ? s.ToUInt32() : nic.AddressValue;
-
-        // RFC 1122 3.2.1.3: a host sends from its own addresses (0.0.0.0 only while initialising).
-        if (source != 0 && !IsOurAddress(source))
+        if (route.TotalLength <= route.Mtu)
         {
-            Counters.SendDrop(DropReason.BadSourceAddress);
-            return IpSendResult.Dropped;
-        }
-
-        int totalLength = Ipv4Header.FixedLength + payload.Length;
-        if (totalLength > ushort.MaxValue)
-        {
-            Counters.SendDrop(DropReason.TooBig);
-            return IpSendResult.MessageTooBig;
-        }
-
-        bool loopback = IsOurAddress(destination);
-        int mtu = loopback ? ushort.MaxValue : nic.Mtu;
-        if (totalLength > mtu && request.DontFragment)
-        {
-            // RFC 791 2.3 / RFC 1191: DF forbids fragmentation; the sender learns the MTU.
-            Counters.SendDrop(DropReason.TooBig);
-            return IpSendResult.MessageTooBig;
-        }
-
-        // RFC 1122 3.2.1.7: never send TTL 0.
-        byte ttl = request.Ttl is { } t and not 0 ? t : Options.DefaultTtl;
-        var header = new Ipv4Header
-        {
-            Dscp = (byte)(request.Tos >> 2),
-            Ecn = (byte)(request.Tos & 3),
-            Identification = NextIdentification(source, destination, request.Protocol),
-            DontFragment = request.DontFragment,
-            Ttl = ttl == 0 ? (byte)64 : ttl,
-            Protocol = request.Protocol,
-            Source = Ipv4Address.FromUInt32(source),
-            Destination = Ipv4Address.FromUInt32(destination),
-        };
-
-        if (totalLength <= mtu)
-        {
-            Span<byte> datagram = _frameBuffer.AsSpan(EthernetHeaderLength, totalLength);
-            Ipv4Packet.Write(datagram, header, default, payload);
+            Span<byte> datagram = _frameBuffer.AsSpan(EthernetHeaderLength, route.TotalLength);
+            Ipv4Packet.Write(datagram, route.Header, default, payload);
             Counters.DatagramsSent++;
-            return loopback ? EnqueueLoopback(destination, datagram) : Transmit(nic, nextHop, destination);
+            return route.Loopback ? EnqueueLoopback(route.Destination, datagram) : Transmit(route.Nic, route.NextHop, route.Destination, _frameBuffer, EthernetHeaderLength);
         }
 
         // RFC 791 2.3 and 3.2: cut the datagram into fragments that fit the interface MTU; each
         // is framed (and ARP-queued) like a datagram of its own.
-        FragmentationStatus status = Ipv4Fragmenter.TryCreate(header, default, payload, mtu, out Ipv4Fragmenter fragmenter);
+        FragmentationStatus status = Ipv4Fragmenter.TryCreate(route.Header, default, payload, route.Mtu, out Ipv4Fragmenter fragmenter);
         if (status != FragmentationStatus.Success)
         {
             Counters.SendDrop(DropReason.TooBig);
@@ -107,7 +68,7 @@ public sealed partial class NetworkStack
         while (fragmenter.TryWriteNext(_frameBuffer.AsSpan(EthernetHeaderLength), out _))
         {
             Counters.FragmentsSent++;
-            IpSendResult one = Transmit(nic, nextHop, destination);
+            IpSendResult one = Transmit(route.Nic, route.NextHop, route.Destination, _frameBuffer, EthernetHeaderLength);
             if (one == IpSendResult.QueueFull)
             {
                 // The rest would be useless to the receiver without this piece.
@@ -121,6 +82,236 @@ public sealed partial class NetworkStack
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Where a transport builds the payload of its next datagram in place, so that sending it with
+    /// <see cref="SendDatagramInPlace"/> copies nothing more: in the transmit memory of the device
+    /// the datagram will leave by when the device offers it (a batching AF_PACKET device), else
+    /// in the stack's own frame buffer (from which TUN writes directly). Runs on the loop; valid
+    /// until the next send.
+    /// </summary>
+    /// <param name="request">The header fields (the route is chosen from them).</param>
+    /// <param name="payloadLength">The transport segment's length in bytes.</param>
+    /// <returns>Exactly <paramref name="payloadLength"/> bytes to fill.</returns>
+    public Span<byte> GetDatagramPayloadBuffer(in IpSendRequest request, int payloadLength)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(payloadLength);
+        _inPlace = null;
+        if (request.Destination.IsIpv6)
+        {
+            // IPv6 is built in the frame buffer behind room for its header (SendIpv6 writes the header in front).
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(payloadLength, ushort.MaxValue);
+            return _frameBuffer.AsSpan(EthernetHeaderLength + Ipv6Header.FixedLength, payloadLength);
+        }
+
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(payloadLength, ushort.MaxValue - Ipv4Header.FixedLength);
+        if (Prepare(in request, payloadLength, out Route route, count: false) == IpSendResult.Sent && !route.Loopback && route.TotalLength <= route.Mtu)
+        {
+            int room = route.Nic.IsEthernet ? EthernetHeaderLength : 0;
+            Span<byte> space = route.Nic.Device.GetTransmitBuffer();
+            if (space.Length >= room + route.TotalLength)
+            {
+                _inPlace = route.Nic;
+                return space.Slice(room + Ipv4Header.FixedLength, payloadLength);
+            }
+        }
+
+        return _frameBuffer.AsSpan(EthernetHeaderLength + Ipv4Header.FixedLength, payloadLength);
+    }
+
+    /// <summary>
+    /// Sends the datagram whose payload the transport built in <see cref="GetDatagramPayloadBuffer"/>:
+    /// the IPv4 header is written in front of it where it lies, and the frame goes to the device
+    /// without another copy. Otherwise like <see cref="SendDatagram"/> (fragmentation, loopback
+    /// and ARP queueing copy, as they must keep the datagram).
+    /// </summary>
+    /// <param name="request">The same header fields as given to <see cref="GetDatagramPayloadBuffer"/>.</param>
+    /// <param name="payloadLength">The transport segment's length (what was built).</param>
+    /// <returns>What happened, as for <see cref="SendDatagram"/>.</returns>
+    public IpSendResult SendDatagramInPlace(in IpSendRequest request, int payloadLength)
+    {
+        NetworkInterface? inPlace = _inPlace;
+        _inPlace = null;
+        if (request.Destination.IsIpv6 || (request.Source is { } requested && requested.IsIpv6))
+        {
+            if (request.Source is { } source && source.IsIpv6 != request.Destination.IsIpv6)
+            {
+                Counters.SendDrop(DropReason.BadSourceAddress);
+                return IpSendResult.Dropped;
+            }
+
+            return SendIpv6(in request, _frameBuffer.AsSpan(EthernetHeaderLength + Ipv6Header.FixedLength, payloadLength), payloadInFrameBuffer: true);
+        }
+
+        IpSendResult verdict = Prepare(in request, payloadLength, out Route route);
+        if (verdict != IpSendResult.Sent)
+        {
+            return verdict;
+        }
+
+        if (inPlace is not null && ReferenceEquals(inPlace, route.Nic) && !route.Loopback && route.TotalLength <= route.Mtu)
+        {
+            int room = inPlace.IsEthernet ? EthernetHeaderLength : 0;
+            Span<byte> space = inPlace.Device.GetTransmitBuffer();
+            if (space.Length >= room + route.TotalLength)
+            {
+                route.Header.WriteTo(space.Slice(room, Ipv4Header.FixedLength));
+                Ipv4Header.FillChecksum(space.Slice(room, Ipv4Header.FixedLength));
+                Counters.DatagramsSent++;
+                return Transmit(route.Nic, route.NextHop, route.Destination, space, room, request.TcpSegmentSize);
+            }
+        }
+
+        Span<byte> payload = _frameBuffer.AsSpan(EthernetHeaderLength + Ipv4Header.FixedLength, payloadLength);
+        if (inPlace is null && route.TotalLength <= route.Mtu)
+        {
+            Span<byte> datagram = _frameBuffer.AsSpan(EthernetHeaderLength, route.TotalLength);
+            route.Header.WriteTo(datagram[..Ipv4Header.FixedLength]);
+            Ipv4Header.FillChecksum(datagram[..Ipv4Header.FixedLength]);
+            Counters.DatagramsSent++;
+            if (route.Loopback && request.TcpSegmentSize != 0)
+            {
+                // To ourselves nothing cuts the super-segment: it stays whole, with its checksum finished here.
+                SoftwareChecksum.CompletePartial(datagram, Ipv4Header.FixedLength, 16);
+            }
+
+            return route.Loopback ? EnqueueLoopback(route.Destination, datagram) : Transmit(route.Nic, route.NextHop, route.Destination, _frameBuffer, EthernetHeaderLength, request.TcpSegmentSize);
+        }
+
+        if (request.TcpSegmentSize != 0)
+        {
+            Counters.SendDrop(DropReason.TooBig); // a super-segment is never fragmented
+            return IpSendResult.MessageTooBig;
+        }
+
+        // Rare: the payload must move (fragments are built in the frame buffer, or the route
+        // changed since the buffer was handed out): copy it aside and send it the usual way.
+        byte[] aside = System.Buffers.ArrayPool<byte>.Shared.Rent(payloadLength);
+        try
+        {
+            if (inPlace is not null)
+            {
+                int room = inPlace.IsEthernet ? EthernetHeaderLength : 0;
+                payload = inPlace.Device.GetTransmitBuffer().Slice(room + Ipv4Header.FixedLength, payloadLength);
+            }
+
+            payload.CopyTo(aside);
+            return SendDatagram(in request, aside.AsSpan(0, payloadLength));
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(aside);
+        }
+    }
+
+    /// <summary>
+    /// The checks and choices every send makes before writing anything: route, source, size, DF,
+    /// TTL, identification. Failures are counted as send drops when <paramref name="count"/>.
+    /// </summary>
+    private IpSendResult Prepare(in IpSendRequest request, int payloadLength, out Route route, bool count = true)
+    {
+        route = default;
+        uint destination = request.Destination.ToIpv4().ToUInt32();
+        Ipv4Address? requestedSource = request.Source is { } r ? r.ToIpv4() : null;
+        if (!TryRoute(destination, requestedSource, out NetworkInterface? nic, out uint nextHop))
+        {
+            return Refuse(DropReason.NoRoute, IpSendResult.NoRoute, count);
+        }
+
+        uint source = requestedSource is { } s ? s.ToUInt32() : nic.AddressValue;
+
+        // RFC 1122 3.2.1.3: a host sends from its own addresses (0.0.0.0 only while initialising).
+        if (source != 0 && !IsOurAddress(source))
+        {
+            return Refuse(DropReason.BadSourceAddress, IpSendResult.Dropped, count);
+        }
+
+        int totalLength = Ipv4Header.FixedLength + payloadLength;
+        if (totalLength > ushort.MaxValue)
+        {
+            return Refuse(DropReason.TooBig, IpSendResult.MessageTooBig, count);
+        }
+
+        bool loopback = IsOurAddress(destination);
+        int mtu = loopback ? ushort.MaxValue : nic.Mtu;
+        if (request.TcpSegmentSize != 0 && !loopback)
+        {
+            // A super-segment: the device cuts it, each segment within the MTU (checked by the device).
+            if (request.Protocol != IpProtocol.Tcp || (nic.Device.Capabilities & DeviceCapabilities.TcpSegmentationV4) == 0
+                || totalLength > nic.Device.OffloadStatus.MaxSegmentationLength)
+            {
+                return Refuse(DropReason.TooBig, IpSendResult.MessageTooBig, count);
+            }
+
+            mtu = totalLength;
+        }
+
+        if (totalLength > mtu && request.DontFragment)
+        {
+            // RFC 791 2.3 / RFC 1191: DF forbids fragmentation; the sender learns the MTU.
+            return Refuse(DropReason.TooBig, IpSendResult.MessageTooBig, count);
+        }
+
+        if (!count)
+        {
+            route = new Route(nic, nextHop, destination, loopback, mtu, totalLength, default);
+            return IpSendResult.Sent;
+        }
+
+        // RFC 1122 3.2.1.7: never send TTL 0.
+        byte ttl = request.Ttl is { } t and not 0 ? t : Options.DefaultTtl;
+        var header = new Ipv4Header
+        {
+            Version = 4,
+            Ihl = Ipv4Header.FixedLength / 4,
+            TotalLength = (ushort)totalLength,
+            Dscp = (byte)(request.Tos >> 2),
+            Ecn = (byte)(request.Tos & 3),
+            Identification = NextIdentification(source, destination, request.Protocol),
+            DontFragment = request.DontFragment,
+            Ttl = ttl == 0 ? (byte)64 : ttl,
+            Protocol = request.Protocol,
+            Source = Ipv4Address.FromUInt32(source),
+            Destination = Ipv4Address.FromUInt32(destination),
+        };
+        route = new Route(nic, nextHop, destination, loopback, mtu, totalLength, header);
+        return IpSendResult.Sent;
+    }
+
+    private IpSendResult Refuse(DropReason reason, IpSendResult result, bool count)
+    {
+        if (count)
+        {
+            Counters.SendDrop(reason);
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// The largest TCP payload a super-segment from <paramref name="source"/> to
+    /// <paramref name="destination"/> may carry for the device to cut (TSO), or 0 when the route's
+    /// device does not take super-segments (then every segment must fit the MTU).
+    /// </summary>
+    /// <param name="source">The local address the connection uses.</param>
+    /// <param name="destination">The peer.</param>
+    /// <returns>Bytes of TCP payload (header room for 20 bytes of IPv4 and 60 of TCP left out), or 0.</returns>
+    public int TcpSegmentationLimit(Ipv4Address source, Ipv4Address destination)
+    {
+        uint d = destination.ToUInt32();
+        if (FirstIpv4Interface() is null)
+        {
+            return 0;
+        }
+
+        if (IsOurAddress(d) || !TryRoute(d, source, out NetworkInterface? nic, out _)
+            || (nic.Device.Capabilities & DeviceCapabilities.TcpSegmentationV4) == 0)
+        {
+            return 0;
+        }
+
+        return Math.Max(Math.Min(nic.Device.OffloadStatus.MaxSegmentationLength, ushort.MaxValue) - Ipv4Header.FixedLength - 60, 0);
     }
 
     /// <summary>The source address a datagram or packet to <paramref name="destination"/> will carry (of its family), or null when there is no route.</summary>
@@ -221,26 +412,26 @@ public sealed partial class NetworkStack
         return false;
     }
 
-    private NetworkInterface? FirstIpv4Interface()
+    /// <summary>
+    /// Frames and sends the datagram at offset <paramref name="room"/> of <paramref name="frame"/>
+    /// (the frame buffer, room 14; or a device's transmit space, room 14 on Ethernet and 0 on IP)
+    /// to <paramref name="nextHop"/> on <paramref name="nic"/>.
+    /// </summary>
+    private IpSendResult Transmit(NetworkInterface nic, uint nextHop, uint destination, Span<byte> frame, int room, ushort tcpSegmentSize = 0)
     {
-        foreach (NetworkInterface nic in _interfaces)
+        int totalLength = BinaryPrimitives.ReadUInt16BigEndian(frame[(room + 2)..]);
+        int link = nic.IsEthernet ? EthernetHeaderLength : 0;
+        PacketOffload offload = tcpSegmentSize == 0 ? default : new PacketOffload
         {
-            if (nic.HasIpv4)
-            {
-                return nic;
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>Frames and sends the datagram in the frame buffer (at offset 14) to <paramref name="nextHop"/> on <paramref name="nic"/>.</summary>
-    private IpSendResult Transmit(NetworkInterface nic, uint nextHop, uint destination)
-    {
-        int totalLength = BinaryPrimitives.ReadUInt16BigEndian(_frameBuffer.AsSpan(EthernetHeaderLength + 2));
+            Checksum = ChecksumState.Partial,
+            ChecksumStart = (ushort)(link + ((frame[room] & 0x0f) * 4)),
+            ChecksumOffset = 16, // RFC 9293 3.1
+            Segmentation = SegmentationKind.TcpV4,
+            SegmentSize = tcpSegmentSize,
+        };
         if (!nic.IsEthernet)
         {
-            return SendFrame(nic, _frameBuffer.AsSpan(EthernetHeaderLength, totalLength)) ? IpSendResult.Sent : IpSendResult.QueueFull;
+            return SendFrame(nic, frame.Slice(room, totalLength), offload) ? IpSendResult.Sent : IpSendResult.QueueFull;
         }
 
         MacAddress mac;
@@ -255,10 +446,32 @@ public sealed partial class NetworkStack
         }
         else if (!nic.Arp!.TryResolve(nextHop, out mac))
         {
-            return nic.Arp.Enqueue(nextHop, _frameBuffer.AsSpan(EthernetHeaderLength, totalLength));
+            if (tcpSegmentSize != 0)
+            {
+                // The ARP queue sends plain frames later: a super-segment waits for nobody (TCP resends it).
+                Counters.SendDrop(DropReason.ArpQueueFull);
+                return IpSendResult.QueueFull;
+            }
+
+            return nic.Arp.Enqueue(nextHop, frame.Slice(room, totalLength));
         }
 
-        return SendEthernet(nic, mac, EtherType.Ipv4, totalLength) ? IpSendResult.Sent : IpSendResult.QueueFull;
+        Span<byte> ethernet = frame.Slice(room - EthernetHeaderLength, EthernetHeaderLength + totalLength);
+        WriteEthernetHeader(nic, mac, EtherType.Ipv4, ethernet);
+        return SendFrame(nic, ethernet, offload) ? IpSendResult.Sent : IpSendResult.QueueFull;
+    }
+
+    private NetworkInterface? FirstIpv4Interface()
+    {
+        foreach (NetworkInterface nic in _interfaces)
+        {
+            if (nic.HasIpv4)
+            {
+                return nic;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Writes the Ethernet header in front of the <paramref name="payloadLength"/> bytes at offset 14 of the frame buffer and sends the frame.</summary>
@@ -268,25 +481,31 @@ public sealed partial class NetworkStack
     /// <summary>Writes the Ethernet header into the first 14 bytes of <paramref name="frame"/> and sends it.</summary>
     internal bool SendEthernet(NetworkInterface nic, MacAddress destination, EtherType etherType, Span<byte> frame)
     {
+        WriteEthernetHeader(nic, destination, etherType, frame);
+        return SendFrame(nic, frame);
+    }
+
+    private static void WriteEthernetHeader(NetworkInterface nic, MacAddress destination, EtherType etherType, Span<byte> frame)
+    {
         ((ReadOnlySpan<byte>)destination).CopyTo(frame);
         MacAddress source = nic.HardwareAddress;
         ((ReadOnlySpan<byte>)source).CopyTo(frame[6..]);
         BinaryPrimitives.WriteUInt16BigEndian(frame[12..], (ushort)etherType);
-        return SendFrame(nic, frame);
     }
 
     /// <summary>The frame buffer's payload area (after the Ethernet header), for building a frame in place.</summary>
     internal Span<byte> FramePayloadBuffer => _frameBuffer.AsSpan(EthernetHeaderLength);
 
-    internal bool SendFrame(NetworkInterface nic, ReadOnlySpan<byte> frame)
+    internal bool SendFrame(NetworkInterface nic, ReadOnlySpan<byte> frame, in PacketOffload offload = default)
     {
-        if (!nic.Device.TrySend(frame))
+        if (!(offload.IsNone ? nic.Device.TrySend(frame) : nic.Device.TrySend(frame, offload)))
         {
             Counters.SendDrop(DropReason.DeviceQueueFull);
             return false;
         }
 
         Counters.FramesSent++;
+        Counters.BytesSent += frame.Length;
         return true;
     }
 
@@ -349,4 +568,7 @@ public sealed partial class NetworkStack
 
         return count;
     }
+
+    /// <summary>A send's route and header, decided once.</summary>
+    private readonly record struct Route(NetworkInterface Nic, uint NextHop, uint Destination, bool Loopback, int Mtu, int TotalLength, Ipv4Header Header);
 }

@@ -50,7 +50,7 @@ public sealed partial class NetworkStack : IPollable, IDisposable
         Timers = new TimerQueue(this);
         _meter = new Meter("Protocols.Ip");
         Name = Options.Name ?? $"ip-{Interlocked.Increment(ref s_stacks)}";
-        Counters = new StackCounters(_meter, Name);
+        Counters = new StackCounters(_meter, Name, _interfaces);
         var random = Options.Seed is { } seed ? new Random(seed) : new Random();
         Random = random;
         _identSecret = (uint)random.Next() ^ ((uint)random.Next() << 16);
@@ -289,6 +289,7 @@ public sealed partial class NetworkStack : IPollable, IDisposable
         try
         {
             int work = 0;
+            Counters.Polls++;
             foreach (NetworkInterface nic in _interfaces)
             {
                 int limit = Options.ReceiveBatchLimit;
@@ -396,6 +397,7 @@ public sealed partial class NetworkStack : IPollable, IDisposable
                 }
 
                 Task woke = await Task.WhenAny(waits).ConfigureAwait(false);
+                Counters.WakeUps++;
                 delayCancel.Cancel();
                 idleWakeUps = woke != wake.Task && Array.IndexOf(deviceWaits, woke) >= 0 ? idleWakeUps + 1 : 0;
             }

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Protocols.Ip.Devices;
 
 namespace Protocols.Ip;
 
@@ -56,11 +57,17 @@ public sealed class StackCounters
     internal long ArpRequestsSent;
     internal long ArpRepliesSent;
     internal long CallbackExceptions;
+    internal long BytesReceived;
+    internal long BytesSent;
+    internal long Polls;
+    internal long WakeUps;
 
     private readonly KeyValuePair<string, object?> _stackTag;
+    private readonly List<NetworkInterface> _interfaces;
 
-    internal StackCounters(Meter meter, string stackName)
+    internal StackCounters(Meter meter, string stackName, List<NetworkInterface> interfaces)
     {
+        _interfaces = interfaces;
         _stackTag = new KeyValuePair<string, object?>("protocols.stack", stackName);
         meter.CreateObservableCounter("protocols.ip.frames.received", () => Tagged(Volatile.Read(ref FramesReceived)), "{frame}", "Frames taken from devices.");
         meter.CreateObservableCounter("protocols.ip.frames.sent", () => Tagged(Volatile.Read(ref FramesSent)), "{frame}", "Frames handed to devices.");
@@ -91,6 +98,37 @@ public sealed class StackCounters
         meter.CreateObservableCounter("protocols.ipv6.icmp.rate_limited", () => Tagged(Volatile.Read(ref Icmpv6RateLimited)), "{message}", "ICMPv6 errors not sent because of the rate limit.");
         meter.CreateObservableCounter("protocols.ipv6.ndp.received", () => Tagged(Volatile.Read(ref NdpReceived)), "{message}", "Valid neighbour discovery messages processed.");
         meter.CreateObservableCounter("protocols.ipv6.dad.failures", () => Tagged(Volatile.Read(ref Ipv6DadFailures)), "{address}", "Addresses found duplicate.");
+        meter.CreateObservableCounter("protocols.ip.bytes.received", () => Tagged(Volatile.Read(ref BytesReceived)), "By", "Bytes of the frames taken from devices.");
+        meter.CreateObservableCounter("protocols.ip.bytes.sent", () => Tagged(Volatile.Read(ref BytesSent)), "By", "Bytes of the frames handed to devices.");
+        meter.CreateObservableCounter("protocols.ip.loop.polls", () => Tagged(Volatile.Read(ref Polls)), "{poll}", "Runs of the loop (each drains up to a batch of frames per device, then flushes once).");
+        meter.CreateObservableCounter("protocols.ip.loop.wakeups", () => Tagged(Volatile.Read(ref WakeUps)), "{wakeup}", "Times the loop woke from waiting (frames, a request or a timer).");
+        meter.CreateObservableCounter("protocols.ip.device.syscalls", () => DeviceCalls(), "{call}", "System calls the devices made, by direction.");
+        meter.CreateObservableCounter("protocols.ip.device.malformed", () => Tagged(DeviceTotals().Malformed), "{frame}", "Frames the devices dropped for a malformed or refused device header (virtio-net).");
+    }
+
+    /// <summary>The devices' own counts, summed over the stack's interfaces (devices that keep none count zero).</summary>
+    internal DeviceStatistics DeviceTotals()
+    {
+        DeviceStatistics total = default;
+        for (int i = 0; i < _interfaces.Count; i++)
+        {
+            NetworkInterface? nic;
+            try
+            {
+                nic = _interfaces[i];
+            }
+            catch (ArgumentOutOfRangeException)
+            {
+                break; // set-up racing a reader on another thread
+            }
+
+            if (nic?.Device.Statistics is { } one)
+            {
+                total += one;
+            }
+        }
+
+        return total;
     }
 
     /// <summary>A consistent-enough copy of every counter (each value is read atomically).</summary>
@@ -101,6 +139,16 @@ public sealed class StackCounters
     internal void SendDrop(DropReason reason) => SendDropped[(int)reason]++;
 
     private Measurement<long> Tagged(long value) => new(value, _stackTag);
+
+    private Measurement<long>[] DeviceCalls()
+    {
+        DeviceStatistics d = DeviceTotals();
+        return
+        [
+            new(d.ReceiveCalls, _stackTag, new KeyValuePair<string, object?>("direction", "receive")),
+            new(d.SendCalls, _stackTag, new KeyValuePair<string, object?>("direction", "send")),
+        ];
+    }
 
     private IEnumerable<Measurement<long>> ByReason(long[] counts)
     {
@@ -176,6 +224,38 @@ public sealed class StackCountersSnapshot
         ArpRequestsSent = Volatile.Read(ref c.ArpRequestsSent);
         ArpRepliesSent = Volatile.Read(ref c.ArpRepliesSent);
         CallbackExceptions = Volatile.Read(ref c.CallbackExceptions);
+        BytesReceived = Volatile.Read(ref c.BytesReceived);
+        BytesSent = Volatile.Read(ref c.BytesSent);
+        Polls = Volatile.Read(ref c.Polls);
+        WakeUps = Volatile.Read(ref c.WakeUps);
+        Devices = c.DeviceTotals();
+    }
+
+    /// <summary>Bytes of the frames taken from devices.</summary>
+    public long BytesReceived { get; }
+
+    /// <summary>Bytes of the frames handed to devices.</summary>
+    public long BytesSent { get; }
+
+    /// <summary>Runs of the loop: each drains up to a batch of frames from every device, runs requests and timers, then flushes every device once.</summary>
+    public long Polls { get; }
+
+    /// <summary>Times <see cref="NetworkStack.RunAsync"/> woke from waiting (frames, a request or a timer).</summary>
+    public long WakeUps { get; }
+
+    /// <summary>The devices' own counts summed over the interfaces: system calls each way, malformed device headers.</summary>
+    public DeviceStatistics Devices { get; }
+
+    /// <summary>System calls the devices made (both directions) per megabyte (10^6 bytes) that crossed them; 0 before any byte.</summary>
+    public double SystemCallsPerMegabyte => PerMegabyte(Devices.ReceiveCalls + Devices.SendCalls);
+
+    /// <summary>Wake-ups of the loop per megabyte (10^6 bytes) that crossed the devices; 0 before any byte.</summary>
+    public double WakeUpsPerMegabyte => PerMegabyte(WakeUps);
+
+    private double PerMegabyte(long count)
+    {
+        long bytes = BytesReceived + BytesSent;
+        return bytes == 0 ? 0 : count * 1e6 / bytes;
     }
 
     /// <summary>The IPv6 counters (the IPv4 ones are this object's other properties).</summary>

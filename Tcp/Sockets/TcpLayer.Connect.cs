@@ -36,25 +36,29 @@ public sealed partial class TcpLayer
     }
 
     // The engine announces TcpConnectionOptions.Mss, or the environment's 1460 when it is null:
-    // put the route's MTU - 40 in. One derived record per (options, MSS) pair, cached for the
-    // last pair used, so a listener's connections share it (100,000 connections, one record).
-    private (TcpConnectionOptions Options, int Mss, TcpConnectionOptions Derived)? _mssCache;
+    // put the route's MTU - 40 in, and the route's super-segment limit (TSO). One derived record
+    // per (options, MSS, limit), cached for the last one used, so a listener's connections share it
+    // (100,000 connections, one record).
+    private (TcpConnectionOptions Options, int Mss, int Limit, TcpConnectionOptions Derived)? _mssCache;
 
     private TcpConnectionOptions WithRouteMss(TcpConnectionOptions options, in TcpFourTuple tuple)
     {
-        if (options.Mss is not null)
+        int limit = tuple.LocalAddress.IsIpv4 && tuple.RemoteAddress.IsIpv4
+            ? Stack.TcpSegmentationLimit(tuple.LocalAddress.ToIpv4(), tuple.RemoteAddress.ToIpv4())
+            : 0;
+        if (options.Mss is not null && limit == 0)
         {
             return options;
         }
 
-        int mss = RouteMss(tuple.LocalAddress, tuple.RemoteAddress);
-        if (_mssCache is { } cached && ReferenceEquals(cached.Options, options) && cached.Mss == mss)
+        int mss = options.Mss ?? RouteMss(tuple.LocalAddress, tuple.RemoteAddress);
+        if (_mssCache is { } cached && ReferenceEquals(cached.Options, options) && cached.Mss == mss && cached.Limit == limit)
         {
             return cached.Derived;
         }
 
-        TcpConnectionOptions derived = options with { Mss = mss };
-        _mssCache = (options, mss, derived);
+        TcpConnectionOptions derived = options with { Mss = mss, SegmentationLimit = limit };
+        _mssCache = (options, mss, limit, derived);
         return derived;
     }
 

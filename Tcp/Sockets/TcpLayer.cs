@@ -731,18 +731,17 @@ public sealed partial class TcpLayer : IIpTransport
 
     private readonly record struct ListenKey(IpAddress Address, ushort Port);
 
-    // Writes segments for every control block: header, options, checksum into one buffer the
-    // loop reuses (SendDatagram copies before returning), then hands them to IP.
+    // Writes segments for every control block straight into the place IP sends them from (the
+    // device's transmit memory, or the stack's frame buffer): the payload is copied once, from the
+    // send ring to the frame, and nothing more on the way to the device.
     private sealed class Output : ITcpSegmentOutput
     {
         private readonly TcpLayer _layer;
-        private readonly byte[] _buffer = new byte[ushort.MaxValue];
 
         public Output(TcpLayer layer) => _layer = layer;
 
         public void Send(in TcpFourTuple tuple, in TcpOutgoingSegment segment, ReadOnlySpan<byte> payload1, ReadOnlySpan<byte> payload2)
         {
-            int length = segment.Write(_buffer, tuple, payload1, payload2);
             var request = new IpSendRequest(tuple.RemoteAddress, IpProtocol.Tcp)
             {
                 Source = tuple.LocalAddress,
@@ -750,8 +749,20 @@ public sealed partial class TcpLayer : IIpTransport
                 // RFC 1191 / RFC 9293 3.7.2: TCP sets DF and sizes segments to the path MTU.
                 DontFragment = true,
             };
-            IpSendResult result = _layer.Stack.SendDatagram(in request, _buffer.AsSpan(0, length));
+            int payload = payload1.Length + payload2.Length;
+            int length = segment.HeaderLength + payload;
             bool ipv6 = tuple.RemoteAddress.IsIpv6;
+
+            // A segment carrying more than the connection's MSS is a super-segment (TSO): the device
+            // cuts it into MSS-sized segments and completes their checksums (IPv4 routes only).
+            if (!ipv6 && payload > 536 && _layer._connections.TryGetValue(tuple, out TcpConnection? owner) && payload > owner.Tcb.Mss)
+            {
+                request = request with { TcpSegmentSize = (ushort)owner.Tcb.Mss };
+            }
+
+            NetworkStack stack = _layer.Stack;
+            segment.Write(stack.GetDatagramPayloadBuffer(in request, length), tuple, payload1, payload2, partialChecksum: request.TcpSegmentSize != 0);
+            IpSendResult result = stack.SendDatagramInPlace(in request, length);
             if (result == IpSendResult.MessageTooBig && length > (ipv6 ? Ipv6Packet.MinimumMtu - Ipv6Header.FixedLength : 576 - Ipv4Header.FixedLength)
                 && _layer._connections.TryGetValue(tuple, out TcpConnection? connection))
             {

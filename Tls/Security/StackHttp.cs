@@ -20,6 +20,13 @@ public sealed record StackHttpOptions
 
     /// <summary>The longest a connection (TCP and TLS handshakes) may take (default 30 s).</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Offer HTTP/2 on https requests that ask for HTTP/1.1 or lower-or-equal (HttpClient's
+    /// default): ALPN then lists h2 and http/1.1 (RFC 7301, RFC 9113 3.2) and the server chooses.
+    /// Default true. A request with <see cref="HttpVersionPolicy.RequestVersionExact"/> is sent as asked.
+    /// </summary>
+    public bool OfferHttp2 { get; init; } = true;
 }
 
 /// <summary>
@@ -31,9 +38,10 @@ public static class StackHttp
 {
     /// <summary>Makes the handler over any connect function (the stack's TCP connect, or anything else that yields a stream).</summary>
     /// <param name="connect">Opens a connection to an endpoint.</param>
-    /// <param name="tls">TLS settings for https URLs (null: the defaults, system trust store). ALPN is the handler's own (http/1.1).</param>
-    /// <param name="options">Name resolution, tracing and timeouts.</param>
-    public static SocketsHttpHandler CreateHttpHandler(Func<IpEndpoint, CancellationToken, ValueTask<Stream>> connect, TlsClientOptions? tls = null, StackHttpOptions? options = null)
+    /// <param name="tls">TLS settings for https URLs (null: the defaults, system trust store). ALPN is the handler's own: h2 and http/1.1 (see <see cref="StackHttpOptions.OfferHttp2"/>).</param>
+    /// <param name="options">Name resolution, tracing, timeouts, HTTP/2.</param>
+    /// <returns>The handler: a <see cref="StackHttpHandler"/> over a <see cref="SocketsHttpHandler"/>.</returns>
+    public static StackHttpHandler CreateHttpHandler(Func<IpEndpoint, CancellationToken, ValueTask<Stream>> connect, TlsClientOptions? tls = null, StackHttpOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(connect);
         tls ??= TlsClientOptions.Default;
@@ -45,7 +53,7 @@ public static class StackHttp
         Action<TlsConnectionTrace>? onTls = options.OnTlsConnection;
         Func<string, CancellationToken, ValueTask<IpAddress>>? resolver = options.Resolver;
 
-        return new SocketsHttpHandler
+        var sockets = new SocketsHttpHandler
         {
             SslOptions = ssl,
             ConnectTimeout = options.ConnectTimeout,
@@ -70,6 +78,7 @@ public static class StackHttp
                 return stream;
             },
         };
+        return new StackHttpHandler(sockets, options.OfferHttp2);
     }
 
     private static async ValueTask<IpAddress> ResolveAsync(string host, Func<string, CancellationToken, ValueTask<IpAddress>>? resolver, CancellationToken cancellationToken)
@@ -87,5 +96,52 @@ public static class StackHttp
         }
 
         return await resolver(host, cancellationToken).ConfigureAwait(false);
+    }
+}
+
+/// <summary>
+/// The HttpClient handler of <see cref="StackHttp.CreateHttpHandler(Func{IpEndpoint, CancellationToken, ValueTask{Stream}}, TlsClientOptions?, StackHttpOptions?)"/>:
+/// a <see cref="SocketsHttpHandler"/> (<see cref="Sockets"/>) whose https requests at HttpClient's
+/// default version are sent as HTTP/2-or-lower, so ALPN offers h2 and the server picks.
+/// </summary>
+public sealed class StackHttpHandler : DelegatingHandler
+{
+    private readonly bool _offerHttp2;
+
+    /// <summary>Wraps <paramref name="sockets"/>.</summary>
+    /// <param name="sockets">The handler that connects through the stack.</param>
+    /// <param name="offerHttp2">Offer h2 on https requests that allow a lower version.</param>
+    public StackHttpHandler(SocketsHttpHandler sockets, bool offerHttp2)
+        : base(sockets)
+    {
+        Sockets = sockets;
+        _offerHttp2 = offerHttp2;
+    }
+
+    /// <summary>The inner handler (connection pool settings, timeouts).</summary>
+    public SocketsHttpHandler Sockets { get; }
+
+    /// <inheritdoc/>
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        Offer(request);
+        return base.SendAsync(request, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        Offer(request);
+        return base.Send(request, cancellationToken);
+    }
+
+    private void Offer(HttpRequestMessage request)
+    {
+        // Only https: on cleartext HTTP/2 needs prior knowledge, which a request must ask for exactly.
+        if (_offerHttp2 && request.VersionPolicy == HttpVersionPolicy.RequestVersionOrLower && request.Version < HttpVersion.Version20
+            && string.Equals(request.RequestUri?.Scheme, Uri.UriSchemeHttps, StringComparison.OrdinalIgnoreCase))
+        {
+            request.Version = HttpVersion.Version20;
+        }
     }
 }

@@ -50,13 +50,15 @@ public static class TlsStackExtensions
     /// <summary>
     /// An HttpClient handler whose connections go through this stack's TCP (registered with
     /// <c>UseTcp()</c>): <c>new HttpClient(stack.CreateHttpHandler(tls))</c> then speaks HTTP/1.1
-    /// and HTTPS over the user-space stack. Hosts must be IP literals (IPv6 in brackets) unless
+    /// and HTTPS over the user-space stack, HTTP/2 over TLS when the server selects h2 by ALPN.
+    /// Hosts must be IP literals (IPv6 in brackets) unless
     /// <see cref="StackHttpOptions.Resolver"/> is given.
     /// </summary>
     /// <param name="stack">The stack.</param>
     /// <param name="tls">TLS settings for https URLs (custom CA, pins, insecure...).</param>
     /// <param name="options">Name resolution, TLS connection tracing, connect timeout.</param>
-    public static SocketsHttpHandler CreateHttpHandler(this NetworkStack stack, TlsClientOptions? tls = null, StackHttpOptions? options = null)
+    /// <returns>The handler.</returns>
+    public static StackHttpHandler CreateHttpHandler(this NetworkStack stack, TlsClientOptions? tls = null, StackHttpOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(stack);
         TcpLayer tcp = stack.Tcp();

@@ -47,6 +47,17 @@ public sealed class BitsAttribute : Attribute
     public int Offset { get; set; } = -1;
 }
 
+/// <summary>
+/// The field is stored least significant byte first, for the few structures that travel between a
+/// program and its own kernel in host order rather than network order (the virtio-net header of a
+/// TUN or AF_PACKET device is little-endian on every host this project runs on).
+/// </summary>
+/// <remarks>Only whole, byte-aligned 16-, 32- and 64-bit fields can be little-endian (PROTO009).</remarks>
+[AttributeUsage(AttributeTargets.Field, AllowMultiple = false, Inherited = false)]
+public sealed class LittleEndianAttribute : Attribute
+{
+}
+
 /// <summary>The field must hold exactly this value: readers reject anything else, writers always write it.</summary>
 [AttributeUsage(AttributeTargets.Field, AllowMultiple = false, Inherited = false)]
 public sealed class ConstAttribute : Attribute

@@ -8,7 +8,7 @@ namespace Protocols.Cli.Tests;
 public sealed class DemoTests
 {
     private static readonly Regex Summary = new(
-        @"^demo: (?<bytes>\d+) bytes over HTTPS verified in \d+\.\d{3} s( simulated time, \d+\.\d{3} s real)? \(\d+\.\d Mbit/s\), (?<rtx>\d+) retransmissions \((?<lost>\d+) frames lost\), TLS 1\.3 TLS_[A-Z0-9_]+$",
+        @"^demo: (?<bytes>\d+) bytes over HTTPS verified in \d+\.\d{3} s(?<simulated> simulated time, \d+\.\d{3} s real)? \(\d+\.\d Mbit/s (?<kind>simulated|wall-clock) goodput\), (?<rtx>\d+) retransmissions \((?<lost>\d+) frames lost\), TLS 1\.3 TLS_[A-Z0-9_]+$",
         RegexOptions.CultureInvariant);
 
     [Fact]

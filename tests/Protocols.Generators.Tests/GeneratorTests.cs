@@ -230,6 +230,9 @@ public class GeneratorTests
         { "PROTO008", "[WireHeader(\"X\")] public partial struct H { [Bits(4), Const(16)] public byte A; [Bits(4)] public byte B; }" },
         { "PROTO008", "[WireHeader(\"X\")] public partial struct H { [Range(9, 3)] public byte A; }" },
         { "PROTO008", "[WireHeader(\"X\")] public partial struct H { [Bits(3), Range(0, 8)] public byte A; [Bits(5)] public byte B; }" },
+        { "PROTO009", "[WireHeader(\"X\")] public partial struct H { [LittleEndian] public byte A; }" },
+        { "PROTO009", "[WireHeader(\"X\")] public partial struct H { [LittleEndian, Bits(12)] public ushort A; [Bits(4)] public byte B; }" },
+        { "PROTO009", "[WireHeader(\"X\")] public partial struct H { [Bits(4)] public byte A; [LittleEndian] public ushort B; [Bits(4)] public byte C; }" },
     };
 
     [Theory]

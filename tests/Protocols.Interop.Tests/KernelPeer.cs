@@ -82,14 +82,38 @@ public sealed class KernelPeer : IAsyncDisposable
     /// <summary>The stack.</summary>
     public NetworkStack Stack { get; }
 
+    /// <summary>
+    /// Every way the stack meets the kernel, for theories: TUN with offloads, TUN whose offloads the
+    /// kernel refused (plain mode, the fallback), veth through AF_PACKET with PACKET_VNET_HDR, and
+    /// veth through a plain AF_PACKET socket.
+    /// </summary>
+    public static TheoryData<string> Media => ["tun", "tun-refused", "veth", "veth-plain"];
+
+    /// <summary>Opens the peer for one of <see cref="Media"/>.</summary>
+    /// <param name="medium">One of <see cref="Media"/>.</param>
+    /// <param name="configure">Set-up of the stack (transports) before its loop starts.</param>
+    /// <param name="wrap">Puts a wrapper (a recorder) between the stack and the device.</param>
+    /// <param name="ipv6">Run both families (see <see cref="Ipv6"/>).</param>
+    public static Task<KernelPeer> OpenAsync(string medium, Action<NetworkStack>? configure = null, Func<INetworkDevice, INetworkDevice>? wrap = null, bool ipv6 = false) => medium switch
+    {
+        "tun" => OnTunAsync(configure, null, wrap, ipv6),
+        "tun-refused" => OnTunAsync(configure, new TunDeviceOptions { OffloadFlags = RefusedFlags }, wrap, ipv6),
+        "veth" => OnVethAsync(configure, null, wrap, ipv6),
+        "veth-plain" => OnVethAsync(configure, new RawPacketDeviceOptions { Offloads = false }, wrap, ipv6),
+        _ => throw new ArgumentOutOfRangeException(nameof(medium), medium, "not a medium of KernelPeer.Media"),
+    };
+
+    /// <summary>TUN_F_CSUM and a flag bit no kernel knows: TUNSETOFFLOAD fails with EINVAL for real.</summary>
+    public const uint RefusedFlags = 0x1 | 0x8000_0000;
+
     /// <summary>A TUN device <c>ptun0</c> in a new namespace; the kernel has 10.66.0.1/24 on it, the stack 10.66.0.2.</summary>
-    public static Task<KernelPeer> OnTunAsync(Action<NetworkStack>? configure = null, bool ipv6 = false)
+    public static Task<KernelPeer> OnTunAsync(Action<NetworkStack>? configure = null, TunDeviceOptions? options = null, Func<INetworkDevice, INetworkDevice>? wrap = null, bool ipv6 = false)
     {
         var ns = new TestNamespace();
         LinuxDevice? device = null;
         try
         {
-            device = NetworkNamespace.Invoke(ns.Name, () => TunDevice.Open("ptun0"));
+            device = NetworkNamespace.Invoke(ns.Name, () => TunDevice.Open("ptun0", options ?? new TunDeviceOptions()));
             ns.Ip("addr", "add", $"{KernelAddress}/24", "dev", "ptun0");
             if (ipv6)
             {
@@ -98,7 +122,7 @@ public sealed class KernelPeer : IAsyncDisposable
 
             ns.Ip("link", "set", "ptun0", "up");
             ns.WaitForOperationalUp("ptun0");
-            return Start([ns], ns, device, configure, ipv6);
+            return Start([ns], ns, device, configure, wrap, ipv6);
         }
         catch
         {
@@ -115,9 +139,11 @@ public sealed class KernelPeer : IAsyncDisposable
     /// RawPacketDevice completes (PACKET_AUXDATA).
     /// </summary>
     /// <param name="configure">Set-up of the stack before its loop starts.</param>
+    /// <param name="options">The AF_PACKET device's options.</param>
+    /// <param name="wrap">Puts a wrapper (a recorder) between the stack and the device.</param>
     /// <param name="ipv6">Add IPv6 to both ends (the kernel's without DAD); the stack's addresses pass DAD before this completes.</param>
     /// <param name="kernelIpv6">The kernel's IPv6 address, for tests that make it conflict with the stack's.</param>
-    public static Task<KernelPeer> OnVethAsync(Action<NetworkStack>? configure = null, bool ipv6 = false, Ipv6Address? kernelIpv6 = null)
+    public static Task<KernelPeer> OnVethAsync(Action<NetworkStack>? configure = null, RawPacketDeviceOptions? options = null, Func<INetworkDevice, INetworkDevice>? wrap = null, bool ipv6 = false, Ipv6Address? kernelIpv6 = null)
     {
         var stackSide = new TestNamespace();
         TestNamespace? kernelSide = null;
@@ -136,8 +162,8 @@ public sealed class KernelPeer : IAsyncDisposable
             kernelSide.Ip("link", "set", "pveth1", "up");
             stackSide.WaitForOperationalUp("pveth0");
             kernelSide.WaitForOperationalUp("pveth1");
-            device = NetworkNamespace.Invoke(stackSide.Name, () => RawPacketDevice.Open("pveth0"));
-            return Start([stackSide, kernelSide], kernelSide, device, configure, ipv6);
+            device = NetworkNamespace.Invoke(stackSide.Name, () => RawPacketDevice.Open("pveth0", options ?? new RawPacketDeviceOptions()));
+            return Start([stackSide, kernelSide], kernelSide, device, configure, wrap, ipv6);
         }
         catch
         {
@@ -224,12 +250,13 @@ public sealed class KernelPeer : IAsyncDisposable
         }
     }
 
-    private static async Task<KernelPeer> Start(List<TestNamespace> namespaces, TestNamespace kernel, LinuxDevice device, Action<NetworkStack>? configure, bool ipv6)
+    private static async Task<KernelPeer> Start(List<TestNamespace> namespaces, TestNamespace kernel, LinuxDevice device, Action<NetworkStack>? configure, Func<INetworkDevice, INetworkDevice>? wrap, bool ipv6)
     {
         var stack = new NetworkStack(new NetworkStackOptions());
+        INetworkDevice wrapped = wrap?.Invoke(device) ?? device;
         if (ipv6)
         {
-            stack.AddInterface(device, new InterfaceConfiguration
+            stack.AddInterface(wrapped, new InterfaceConfiguration
             {
                 Addresses = [new InterfaceAddress(StackAddress, 24), new InterfaceAddress(StackAddress6, 64)],
                 Gateways = [KernelAddress, KernelAddress6],
@@ -237,7 +264,7 @@ public sealed class KernelPeer : IAsyncDisposable
         }
         else
         {
-            stack.AddInterface(device, StackAddress, 24, gateway: KernelAddress);
+            stack.AddInterface(wrapped, StackAddress, 24, gateway: KernelAddress);
         }
 
         configure?.Invoke(stack);

@@ -7,6 +7,7 @@ namespace Protocols.Interop.Tests;
 public static partial class ProtocolsCli
 {
     private const int SIGTERM = 15;
+    private const int SIGINT = 2;
 
     /// <summary>The <c>dotnet</c> that runs these tests (DOTNET_HOST_PATH under <c>dotnet test</c>).</summary>
     public static string DotnetHost() =>
@@ -28,6 +29,9 @@ public static partial class ProtocolsCli
 
     /// <summary>Sends SIGTERM to a process we started.</summary>
     public static int Terminate(Process process) => Kill(process.Id, SIGTERM);
+
+    /// <summary>Sends SIGINT (Ctrl-C) to a process we started.</summary>
+    public static int Interrupt(Process process) => Kill(process.Id, SIGINT);
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);

@@ -20,7 +20,7 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
     private static readonly string Kernel = KernelPeer.KernelAddress.ToString();
     private static readonly string Stack = KernelPeer.StackAddress.ToString();
 
-    public static TheoryData<string> Media => ["tun", "veth"];
+    public static TheoryData<string> Media => KernelPeer.Media;
 
     public static TheoryData<string, string> MediaAndFamilies => PingTests.MediaAndFamilies;
 
@@ -304,7 +304,7 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
         await using OurServer echo = OurServer.Start(peer.Stack.Tcp(), EchoPort, OurServer.Echo());
         using var dir = new TempDir();
         string sha = dir.WriteRandomFile("in.bin", 2 << 20);
-        string device = medium == "tun" ? "ptun0" : "pveth1";
+        string device = medium.StartsWith("tun", StringComparison.Ordinal) ? "ptun0" : "pveth1";
         string summary;
         using (PacketCapture capture = PacketCapture.Start(peer.Kernel, device, dir["echo.pcap"], $"tcp port {EchoPort}"))
         {
@@ -319,9 +319,15 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
         IReadOnlyList<CapturedSegment> segments = PacketCapture.Segments(file);
         CapturedSegment[] ours = [.. segments.Where(static s => s.Source == Stack)];
 
-        // On veth the kernel's own segments are captured before its checksum offload fills them
-        // in, so only ours are checked there; TUN has no offload and both directions are final.
-        CapturedSegment[] verified = medium == "tun" ? [.. segments] : ours;
+        // The kernel's own segments are captured before its checksum offload fills them in (veth,
+        // and TUN with offloads on: they reach us with partial checksums), so only ours are checked,
+        // except on a plain TUN, where both directions are final.
+        // With offloads on, our own super-segments (more than one MSS of payload) leave with a partial
+        // checksum for the kernel to complete as it cuts them (TSO), so only our ordinary ones are checked.
+        bool offloads = peer.Device.OffloadStatus.Mode == Ip.Devices.OffloadMode.On;
+        CapturedSegment[] verified = !offloads && medium.StartsWith("tun", StringComparison.Ordinal) ? [.. segments]
+            : offloads ? [.. ours.Where(static s => s.Length <= 1460)]
+            : ours;
         CapturedSegment[] bad = [.. verified.Where(static s => !s.IpChecksumGood || !s.TcpChecksumGood)];
         // Flow control may close a window for a moment (the echo reads 64 KiB, then waits for its
         // write while our congestion window grows), but nobody may have to probe a closed window.
@@ -331,7 +337,7 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
         output.WriteLine($"{medium}: {summary.Replace('\n', ' ')}; {segments.Count} TCP frames ({ours.Length} ours, {ours.Sum(static s => (long)s.Length)} payload bytes), "
             + $"{verified.Length - bad.Length}/{verified.Length} checked with good checksums, {zeroWindows} zero-window advertisements (longest closed {longestZeroWindow.TotalMilliseconds:F1} ms), {probes} zero-window probes, {retransmitted} of ours retransmitted");
 
-        Assert.True(ours.Length > 100, $"{ours.Length} frames from the stack");
+        Assert.True(ours.Length > (offloads ? 20 : 100), $"{ours.Length} frames from the stack");
         Assert.Empty(bad);
         Assert.Equal(0, probes);
         Assert.True(longestZeroWindow < TimeSpan.FromMilliseconds(200), $"a window stayed closed for {longestZeroWindow.TotalMilliseconds} ms");

@@ -111,6 +111,10 @@ public sealed class TcpServeProcessTests(ITestOutputHelper output)
             Assert.Equal(TcpTestData.PatternSha256(1_000_000), KernelTools.Sha256OfFile(file));
         }
 
+        // HTTP/2 by ALPN over IPv6 too.
+        ToolResult h2 = KernelTools.Shell(link.Kernel, Limit, $"curl -6 -g -sS --http2 --fail --max-time 60 --cacert {ca.CertificateFile} -o /dev/null -w '%{{http_version}}' {url}/bytes/100000");
+        Assert.True(h2.ExitCode == 0, TestNamespace.Describe(h2));
+        Assert.Equal("2", h2.Output.Trim());
         (int code, string errors) = serve.Stop();
         Assert.True(code == 0, errors);
         Assert.Contains("IPv6 received", errors, StringComparison.Ordinal);

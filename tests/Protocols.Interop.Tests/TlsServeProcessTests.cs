@@ -57,7 +57,7 @@ public sealed class TlsServeProcessTests(ITestOutputHelper output)
 
         using (PacketCapture capture = PacketCapture.Start(link.Kernel, "ptun0", dir["https.pcap"], "tcp port 443"))
         {
-            foreach ((string version, string flags) in new[] { ("1.2", "--tlsv1.2 --tls-max 1.2"), ("1.3", "--tlsv1.3") })
+            foreach ((string version, string flags) in new[] { ("1.2", "--http1.1 --tlsv1.2 --tls-max 1.2"), ("1.3", "--http1.1 --tlsv1.3") })
             {
                 string file = dir[$"curl-{version}.bin"];
                 ToolResult curl = KernelTools.Shell(link.Kernel, Limit, $"SSLKEYLOGFILE={keys} curl -sSv --fail --max-time 60 --cacert {ca.CertificateFile} {flags} -o {file} https://{Stack}/bytes/{Length}");
@@ -71,8 +71,9 @@ public sealed class TlsServeProcessTests(ITestOutputHelper output)
                 ToolResult client = KernelTools.Shell(
                     link.Kernel,
                     Limit,
-                    $"printf 'GET / HTTP/1.1\\r\\nHost: {Stack}\\r\\nConnection: close\\r\\n\\r\\n' | timeout 60 openssl s_client -quiet -connect {Stack}:443 -CAfile {ca.CertificateFile} -verify_return_error {flag}");
-                // Exit 0 needs serve's close_notify before its FIN: OpenSSL 3 reports a bare FIN as "unexpected eof".
+                    $"printf 'GET / HTTP/1.1\\r\\nHost: {Stack}\\r\\nConnection: close\\r\\n\\r\\n' | timeout 60 openssl s_client -quiet -ignore_unexpected_eof -connect {Stack}:443 -CAfile {ca.CertificateFile} -verify_return_error {flag}");
+                // Kestrel ends a TLS connection with FIN and no close_notify (on any transport); OpenSSL 3
+                // calls that "unexpected eof" unless told to accept it. The response is complete either way.
                 Assert.True(client.ExitCode == 0, $"s_client {flag}: {TestNamespace.Describe(client)}");
                 Assert.Contains("verify return:1", client.Error, StringComparison.Ordinal);
                 Assert.StartsWith("HTTP/1.1 200", client.Output, StringComparison.Ordinal);

@@ -101,6 +101,42 @@ public static class KernelTlsServers
     }
 
     /// <summary>
+    /// nginx as an HTTP/2 server for <paramref name="dir"/>/www: h2 and http/1.1 by ALPN over TLS on
+    /// <paramref name="tlsPort"/>, HTTP/1.1 only over TLS on <paramref name="tlsPort"/> + 1, and
+    /// HTTP/2 with prior knowledge (h2c) on <paramref name="cleartextPort"/>.
+    /// </summary>
+    public static KernelServer NginxHttp2(TestNamespace ns, TempDir dir, string certificate, string key, string address, int tlsPort, int cleartextPort)
+    {
+        string conf = dir["nginx-h2.conf"];
+        File.WriteAllText(conf, $$"""
+            daemon off;
+            master_process off;
+            worker_processes 1;
+            pid {{dir["nginx-h2.pid"]}};
+            error_log {{dir["nginx-h2-error.log"]}} warn;
+            events { worker_connections 256; }
+            http {
+              access_log off;
+              client_body_temp_path {{dir["nginx-body"]}};
+              proxy_temp_path {{dir["nginx-proxy"]}};
+              fastcgi_temp_path {{dir["nginx-fastcgi"]}};
+              uwsgi_temp_path {{dir["nginx-uwsgi"]}};
+              scgi_temp_path {{dir["nginx-scgi"]}};
+              types { application/octet-stream bin; }
+              ssl_certificate {{certificate}};
+              ssl_certificate_key {{key}};
+              server { listen {{address}}:{{tlsPort}} ssl http2; root {{dir["www"]}}; }
+              server { listen {{address}}:{{tlsPort + 1}} ssl; root {{dir["www"]}}; }
+              server { listen {{address}}:{{cleartextPort}} http2; root {{dir["www"]}}; }
+            }
+            """);
+        KernelServer server = KernelServer.Start(ns, tlsPort, "nginx (HTTP/2)", "nginx", "-c", conf, "-p", dir.Path, "-e", dir["nginx-h2-error.log"]);
+        KernelTools.WaitForListener(ns, cleartextPort, server.Process, () => server.Output);
+        KernelTools.WaitForListener(ns, tlsPort + 1, server.Process, () => server.Output);
+        return server;
+    }
+
+    /// <summary>
     /// The HTTP messages tshark decrypts from a capture with an NSS key log, one line per message:
     /// <c>METHOD|URI||SRCPORT</c> for requests, <c>||CODE|SRCPORT</c> for responses.
     /// </summary>

@@ -10,7 +10,7 @@ public sealed class UdpTests
     private const ushort EchoPort = 7;
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
 
-    public static TheoryData<string> Media => ["tun", "veth"];
+    public static TheoryData<string> Media => KernelPeer.Media;
 
     public static TheoryData<string, string> MediaAndFamilies => PingTests.MediaAndFamilies;
 

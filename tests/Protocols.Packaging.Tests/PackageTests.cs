@@ -6,12 +6,12 @@ using System.Xml.Linq;
 namespace Protocols.Packaging.Tests;
 
 /// <summary>
-/// Packs the five libraries, checks what the packages hold, then restores a brand-new project
+/// Packs the six libraries, checks what the packages hold, then restores a brand-new project
 /// from them that declares a header of its own and round-trips it through the generated code.
 /// </summary>
 public sealed class PackageTests : IClassFixture<PackageTests.PackedFixture>
 {
-    private static readonly string[] Packages = ["Protocols.Wire", "Protocols.Ip", "Protocols.Udp", "Protocols.Tcp", "Protocols.Tls"];
+    private static readonly string[] Packages = ["Protocols.Wire", "Protocols.Ip", "Protocols.Udp", "Protocols.Tcp", "Protocols.Tls", "Protocols.AspNetCore"];
     private readonly PackedFixture _packed;
 
     public PackageTests(PackedFixture packed) => _packed = packed;
@@ -58,6 +58,28 @@ public sealed class PackageTests : IClassFixture<PackageTests.PackedFixture>
         Assert.Contains("Protocols.Ip", Dependencies("Protocols.Udp"));
         Assert.Contains("Protocols.Ip", Dependencies("Protocols.Tcp"));
         Assert.Contains("Protocols.Tcp", Dependencies("Protocols.Tls"));
+        Assert.Contains("Protocols.Tcp", Dependencies("Protocols.AspNetCore"));
+    }
+
+    [Fact]
+    public void OnlyAspNetCoreTakesTheAspNetCoreFramework()
+    {
+        foreach (string id in Packages)
+        {
+            using ZipArchive zip = ZipFile.OpenRead(Path.Combine(_packed.Folder, $"{id}.{PackedFixture.Version}.nupkg"));
+            ZipArchiveEntry spec = zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal));
+            using Stream s = spec.Open();
+            XDocument doc = XDocument.Load(s);
+            bool aspNetCore = doc.Descendants().Any(e => e.Name.LocalName == "frameworkReference" && (string?)e.Attribute("name") == "Microsoft.AspNetCore.App");
+            Assert.True(aspNetCore == (id == "Protocols.AspNetCore"), $"{id}: framework reference Microsoft.AspNetCore.App {(aspNetCore ? "present" : "absent")}");
+        }
+
+        // The sources agree: no project below AspNetCore names the framework.
+        foreach (string layer in new[] { "Wire", "Ip", "Udp", "Tcp", "Tls" })
+        {
+            string csproj = File.ReadAllText(Path.Combine(PackedFixture.RepoRootOf(), layer, $"Protocols.{layer}.csproj"));
+            Assert.DoesNotContain("Microsoft.AspNetCore", csproj, StringComparison.Ordinal);
+        }
     }
 
     [Fact]
@@ -213,6 +235,9 @@ public sealed class PackageTests : IClassFixture<PackageTests.PackedFixture>
             {
             }
         }
+
+        /// <summary>The repository's root (where Protocols.sln is).</summary>
+        public static string RepoRootOf() => RepoRoot();
 
         private static string RepoRoot([CallerFilePath] string path = "")
         {

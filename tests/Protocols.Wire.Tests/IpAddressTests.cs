@@ -105,6 +105,33 @@ public class Ipv6AddressTests
         }
     }
 
+    // RFC 6943 3.1.1: "010" is 8 to inet_aton and .NET and 10 to a decimal reader, so no part may have a
+    // leading zero, in dotted quads and in the dotted tail of IPv6 text alike.
+    [Theory]
+    [InlineData("010.0.0.1")]
+    [InlineData("0.040.0.1")]
+    [InlineData("0.2.09.2")]
+    [InlineData("00.0.0.1")]
+    [InlineData("::00.0.0.1")]
+    [InlineData("::ffff:02.0.2.1")]
+    [InlineData("1:8::1.00.0.1")]
+    public void Dotted_parts_with_a_leading_zero_are_refused(string text)
+    {
+        Assert.False(IpAddress.TryParse(text, out _));
+        Assert.False(text.Contains(':', StringComparison.Ordinal) ? Ipv6Address.TryParse(text, out _) : Ipv4Address.TryParse(text, out _));
+    }
+
+    [Theory]
+    [InlineData("0.0.0.0", "0.0.0.0")]
+    [InlineData("10.0.0.1", "10.0.0.1")]
+    [InlineData("192.0.2.255", "192.0.2.255")]
+    [InlineData("::ffff:0.0.0.0", "::ffff:0.0.0.0")]
+    public void Dotted_parts_that_are_a_single_zero_are_accepted(string text, string canonical)
+    {
+        Assert.True(IpAddress.TryParse(text, out IpAddress address));
+        Assert.Equal(canonical, address.ToString());
+    }
+
     [Fact]
     public void Random_text_never_throws()
     {

@@ -46,6 +46,19 @@ internal static unsafe partial class LinuxNative
     public const uint TUNSETIFF = 0x400454ca;
     public const short IFF_TUN = 0x0001;
     public const short IFF_NO_PI = 0x1000;
+    public const short IFF_VNET_HDR = 0x4000;
+    public const short IFF_MULTI_QUEUE = 0x0100;
+
+    // TUNSETOFFLOAD = _IOW('T', 208, unsigned int); TUNGETFEATURES = _IOR('T', 207, unsigned int)
+    public const uint TUNSETOFFLOAD = 0x400454d0;
+    public const uint TUNGETFEATURES = 0x800454cf;
+    public const uint TUN_F_CSUM = 0x01;
+    public const uint TUN_F_TSO4 = 0x02;
+    public const uint TUN_F_TSO6 = 0x04;
+    public const uint TUN_F_TSO_ECN = 0x08;
+    public const uint TUN_F_UFO = 0x10;
+    public const uint TUN_F_USO4 = 0x20;
+    public const uint TUN_F_USO6 = 0x40;
 
     // linux/sockios.h
     public const uint SIOCGIFMTU = 0x8921;
@@ -63,6 +76,10 @@ internal static unsafe partial class LinuxNative
     public const int SOL_PACKET = 263;
     public const int PACKET_IGNORE_OUTGOING = 23;
     public const int PACKET_AUXDATA = 8;
+    public const int PACKET_VNET_HDR = 15;
+    public const int SO_SNDBUF = 7;
+    public const int SO_SNDBUFFORCE = 32;
+    public const int MSG_DONTWAIT = 0x40;
     public const uint TP_STATUS_CSUMNOTREADY = 1 << 3;
     public const byte PACKET_OUTGOING = 4;
     public const ushort ETH_P_ALL = 0x0003;
@@ -122,6 +139,14 @@ internal static unsafe partial class LinuxNative
         public int Flags;
     }
 
+    /// <summary>struct mmsghdr: a msghdr and the length received or sent (64 bytes on 64-bit).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct MultiMessageHeader
+    {
+        public MessageHeader Message;
+        public uint Length;
+    }
+
     /// <summary>struct cmsghdr (64-bit: the length is a size_t; data follows at 16 bytes).</summary>
     [StructLayout(LayoutKind.Sequential)]
     public struct ControlMessageHeader
@@ -167,6 +192,21 @@ internal static unsafe partial class LinuxNative
 
     [LibraryImport(Libc, EntryPoint = "write", SetLastError = true)]
     public static partial nint Write(SafeHandle fd, byte* buffer, nuint count);
+
+    [LibraryImport(Libc, EntryPoint = "writev", SetLastError = true)]
+    public static partial nint WriteVector(SafeHandle fd, IoVector* vectors, int count);
+
+    [LibraryImport(Libc, EntryPoint = "recvmmsg", SetLastError = true)]
+    public static partial int ReceiveMessages(SafeHandle fd, MultiMessageHeader* messages, uint count, int flags, void* timeout);
+
+    [LibraryImport(Libc, EntryPoint = "sendmmsg", SetLastError = true)]
+    public static partial int SendMessages(SafeHandle fd, MultiMessageHeader* messages, uint count, int flags);
+
+    [LibraryImport(Libc, EntryPoint = "ioctl", SetLastError = true)]
+    public static partial int Ioctl(SafeHandle fd, nuint request, nuint argument);
+
+    [LibraryImport(Libc, EntryPoint = "ioctl", SetLastError = true)]
+    public static partial int Ioctl(SafeHandle fd, nuint request, uint* argument);
 
     [LibraryImport(Libc, EntryPoint = "poll", SetLastError = true)]
     public static partial int Poll(PollDescriptor* descriptors, nuint count, int timeoutMilliseconds);

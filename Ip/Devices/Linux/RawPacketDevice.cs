@@ -17,21 +17,43 @@ namespace Protocols.Ip.Devices.Linux;
 /// frames before handing them on, so the stack verifies every checksum as usual. Frames this
 /// socket sends are not read back (PACKET_IGNORE_OUTGOING where the kernel has it, and sll_pkttype
 /// PACKET_OUTGOING otherwise).
+/// <para>
+/// Reads and writes are batched: one recvmmsg(2) takes up to 16 frames, and frames sent between
+/// two flushes go out with one sendmmsg(2). recvmmsg/sendmmsg rather than a PACKET_MMAP TPACKET_V3
+/// ring: they work together with PACKET_VNET_HDR on every kernel that has it, carry frames of
+/// any size up to 64 KiB (a super-segment) without sizing ring frames for the largest, and copy
+/// each frame exactly as often as a ring does (the kernel copies into the slot either way). With
+/// offloads (the default) the socket has PACKET_VNET_HDR, so the same virtio-net header as on
+/// TUN says which checksums are partial or verified and carries super-segments both ways; the
+/// kernel segments what it is handed when the interface cannot.
+/// </para>
 /// </remarks>
 public sealed unsafe class RawPacketDevice : LinuxDevice
 {
     /// <summary>The receive buffer asked for (SO_RCVBUFFORCE as root, else capped by net.core.rmem_max).</summary>
     private const int ReceiveBufferBytes = 4 << 20;
 
+    /// <summary>The send buffer asked for: a batch of super-segments must fit.</summary>
+    private const int SendBufferBytes = 4 << 20;
+
     private const int SO_RCVBUFFORCE = 33;
 
-    /// <summary>Room for the PACKET_AUXDATA control message (16-byte header + 20-byte payload, aligned).</summary>
-    private const int ControlWords = 8;
+    /// <summary>Frames taken by one recvmmsg.</summary>
+    private const int ReceiveSlots = 16;
 
-    private RawPacketDevice(FileDescriptorHandle descriptor, string name, int mtu, MacAddress hardwareAddress, int interfaceIndex)
-        : base(descriptor, name, mtu, hardwareAddress)
+    private readonly MessageBatch _receive;
+    private readonly MessageBatch _send;
+    private int _pending;
+
+    private RawPacketDevice(FileDescriptorHandle descriptor, string name, int mtu, MacAddress hardwareAddress, int interfaceIndex, DeviceOffloadStatus offloads)
+        : base(descriptor, name, mtu, hardwareAddress, offloads)
     {
         InterfaceIndex = interfaceIndex;
+        _receive = new MessageBatch(ReceiveSlots, BufferLength);
+
+        // Plain mode sends at most MTU-sized frames; with offloads a frame may be a 64 KiB super-segment.
+        int largest = HasVirtioHeader ? BufferLength : VirtioNetCodec.HeaderLength + 14 + 4 + mtu;
+        _send = new MessageBatch(Math.Clamp((1 << 20) / largest, 8, 64), largest);
     }
 
     /// <inheritdoc/>
@@ -40,14 +62,27 @@ public sealed unsafe class RawPacketDevice : LinuxDevice
     /// <summary>The kernel's index of the interface.</summary>
     public int InterfaceIndex { get; }
 
-    /// <summary>Opens an AF_PACKET socket bound to the Ethernet interface <paramref name="interfaceName"/>.</summary>
+    /// <summary>Frames queued by TrySend for the next sendmmsg.</summary>
+    public int PendingSends => _pending;
+
+    /// <summary>Opens an AF_PACKET socket bound to the Ethernet interface <paramref name="interfaceName"/>, with offloads (PACKET_VNET_HDR) when the kernel grants them.</summary>
     /// <param name="interfaceName">An existing interface of the calling thread's network namespace, e.g. <c>veth0</c>.</param>
     /// <param name="mtu">The stack's MTU; null reads the interface's (SIOCGIFMTU).</param>
     /// <returns>The open device.</returns>
     /// <exception cref="ArgumentException">The name is not a valid interface name.</exception>
     /// <exception cref="NetworkDeviceException">No such interface, not Ethernet, or no permission (needs CAP_NET_RAW).</exception>
-    public static RawPacketDevice Open(string interfaceName, int? mtu = null)
+    public static RawPacketDevice Open(string interfaceName, int? mtu = null) => Open(interfaceName, new RawPacketDeviceOptions { Mtu = mtu });
+
+    /// <summary>Opens an AF_PACKET socket bound to the Ethernet interface <paramref name="interfaceName"/>.</summary>
+    /// <param name="interfaceName">An existing interface of the calling thread's network namespace, e.g. <c>veth0</c>.</param>
+    /// <param name="options">MTU and offloads.</param>
+    /// <returns>The open device.</returns>
+    /// <exception cref="ArgumentException">The name is not a valid interface name.</exception>
+    /// <exception cref="NetworkDeviceException">No such interface, not Ethernet, or no permission (needs CAP_NET_RAW).</exception>
+    public static RawPacketDevice Open(string interfaceName, RawPacketDeviceOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        int? mtu = options.Mtu;
         LinuxNative.ValidateInterfaceName(interfaceName, nameof(interfaceName));
         ValidateMtu(mtu);
         uint index = LinuxNative.InterfaceNameToIndex(interfaceName);
@@ -89,10 +124,30 @@ public sealed unsafe class RawPacketDevice : LinuxDevice
             {
                 throw NetworkDeviceException.FromErrno($"{interfaceName}: enabling PACKET_AUXDATA", LinuxNative.LastError);
             }
+
+            DeviceOffloadStatus status = new(OffloadMode.Disabled, DeviceCapabilities.None, 0, "offloads off (asked for)");
+            if (options.Offloads)
+            {
+                int refusal = LinuxNative.SetSocketOption(descriptor, LinuxNative.SOL_PACKET, LinuxNative.PACKET_VNET_HDR, &one, sizeof(int)) < 0 ? LinuxNative.LastError : 0;
+                status = refusal == 0
+                    ? new DeviceOffloadStatus(
+                        OffloadMode.On,
+                        DeviceCapabilities.TransmitChecksumOffload | DeviceCapabilities.TcpSegmentationV4 | DeviceCapabilities.ReceiveCoalescing | DeviceCapabilities.ReceiveChecksumOffload,
+                        ushort.MaxValue,
+                        "offloads on: PACKET_VNET_HDR (partial checksums, TCP segmentation and coalescing)")
+                    : new DeviceOffloadStatus(OffloadMode.Refused, DeviceCapabilities.None, 0, $"offloads refused, plain mode (PACKET_VNET_HDR: {LinuxNative.Describe(refusal)})");
+            }
+
             int size = ReceiveBufferBytes;
             if (LinuxNative.SetSocketOption(descriptor, LinuxNative.SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(int)) < 0)
             {
                 _ = LinuxNative.SetSocketOption(descriptor, LinuxNative.SOL_SOCKET, LinuxNative.SO_RCVBUF, &size, sizeof(int));
+            }
+
+            size = SendBufferBytes;
+            if (LinuxNative.SetSocketOption(descriptor, LinuxNative.SOL_SOCKET, LinuxNative.SO_SNDBUFFORCE, &size, sizeof(int)) < 0)
+            {
+                _ = LinuxNative.SetSocketOption(descriptor, LinuxNative.SOL_SOCKET, LinuxNative.SO_SNDBUF, &size, sizeof(int));
             }
 
             var address = new LinuxNative.SocketAddressLinkLayer
@@ -106,7 +161,7 @@ public sealed unsafe class RawPacketDevice : LinuxDevice
                 throw NetworkDeviceException.FromErrno($"{interfaceName}: binding the AF_PACKET socket", LinuxNative.LastError);
             }
 
-            return new RawPacketDevice(descriptor, interfaceName, deviceMtu, mac, (int)index);
+            return new RawPacketDevice(descriptor, interfaceName, deviceMtu, mac, (int)index, status);
         }
         catch
         {
@@ -116,36 +171,162 @@ public sealed unsafe class RawPacketDevice : LinuxDevice
     }
 
     /// <inheritdoc/>
-    private protected override int ReadFrame(SafeHandle descriptor, byte* buffer, int length, out bool discard)
+    private protected override int ReceiveBatch(FrameSink sink, int maxFrames)
     {
-        LinuxNative.SocketAddressLinkLayer from;
-        var vector = new LinuxNative.IoVector { Base = buffer, Length = (nuint)length };
-        ulong* control = stackalloc ulong[ControlWords];
-        var message = new LinuxNative.MessageHeader
-        {
-            Name = &from,
-            NameLength = (uint)sizeof(LinuxNative.SocketAddressLinkLayer),
-            Vectors = &vector,
-            VectorCount = 1,
-            Control = control,
-            ControlLength = ControlWords * sizeof(ulong),
-        };
+        int delivered = 0;
+        int read = 0;
 
-        // MSG_TRUNC makes recvmsg return the frame's real length, so a frame larger than the buffer is detected.
-        nint n = LinuxNative.ReceiveMessage(descriptor, &message, LinuxNative.MSG_TRUNC);
-        if (n < 0)
+        // Bounded: at most maxFrames frames read per call, whether or not each one is delivered.
+        while (read < maxFrames)
         {
-            discard = false;
-            return -LinuxNative.LastError;
+            int want = Math.Min(maxFrames - read, _receive.Count);
+            _receive.PrepareReceive(want, withControl: !HasVirtioHeader);
+            int n;
+            try
+            {
+                // MSG_TRUNC: each msg_len is the frame's real length, so a frame larger than its slot is seen.
+                n = LinuxNative.ReceiveMessages(Descriptor, _receive.Messages, (uint)want, LinuxNative.MSG_TRUNC | LinuxNative.MSG_DONTWAIT, null);
+            }
+            catch (ObjectDisposedException)
+            {
+                break;
+            }
+
+            CountReceiveCall();
+            if (n < 0)
+            {
+                int errno = LinuxNative.LastError;
+                if (errno == LinuxNative.EINTR)
+                {
+                    continue;
+                }
+
+                CountReceiveError(errno);
+                break;
+            }
+
+            for (int i = 0; i < n; i++)
+            {
+                LinuxNative.MultiMessageHeader* message = &_receive.Messages[i];
+                int length = (int)message->Length;
+                if (length > _receive.SlotLength || (message->Message.Flags & LinuxNative.MSG_TRUNC) != 0 || _receive.Addresses[i].PacketType == LinuxNative.PACKET_OUTGOING)
+                {
+                    CountDiscarded();
+                    continue;
+                }
+
+                var packet = new Span<byte>(_receive.Slot(i), length);
+                if (!HasVirtioHeader && (AuxiliaryStatus(&message->Message) & LinuxNative.TP_STATUS_CSUMNOTREADY) != 0)
+                {
+                    CompleteTransportChecksum(packet);
+                }
+
+                if (Deliver(sink, packet))
+                {
+                    delivered++;
+                }
+            }
+
+            read += n;
+            if (n < want)
+            {
+                break; // drained
+            }
         }
 
-        discard = n > length || from.PacketType == LinuxNative.PACKET_OUTGOING;
-        if (!discard && (AuxiliaryStatus(&message) & LinuxNative.TP_STATUS_CSUMNOTREADY) != 0)
+        return delivered;
+    }
+
+    /// <summary>The next free send slot's frame area: a frame built here is queued without a copy.</summary>
+    /// <returns>Room for one frame of up to the slot's size.</returns>
+    public override Span<byte> GetTransmitBuffer()
+    {
+        if (Disposed)
         {
-            CompleteTransportChecksum(new Span<byte>(buffer, (int)n));
+            return default;
         }
 
-        return (int)n;
+        if (_pending == _send.Count)
+        {
+            Flush();
+        }
+
+        return new Span<byte>(_send.Slot(_pending) + VirtioNetCodec.HeaderLength, _send.SlotLength - VirtioNetCodec.HeaderLength);
+    }
+
+    /// <summary>Sends every queued frame with sendmmsg; what the kernel refuses is counted and dropped (never waited for).</summary>
+    public override void Flush()
+    {
+        int done = 0;
+        int count = _pending;
+        try
+        {
+            while (done < count)
+            {
+                int n = LinuxNative.SendMessages(Descriptor, _send.Messages + done, (uint)(count - done), LinuxNative.MSG_DONTWAIT);
+                CountSendCall();
+                if (n < 0)
+                {
+                    int errno = LinuxNative.LastError;
+                    if (errno == LinuxNative.EINTR)
+                    {
+                        continue;
+                    }
+
+                    CountSendFailure(errno, count - done);
+                    break;
+                }
+
+                long bytes = 0;
+                for (int i = done; i < done + n; i++)
+                {
+                    bytes += (long)_send.Messages[i].Length - (HasVirtioHeader ? VirtioNetCodec.HeaderLength : 0);
+                }
+
+                CountSent(n, bytes);
+                done += n;
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            CountSendFailure(LinuxNative.EBADF, count - done);
+        }
+
+        _pending = 0;
+    }
+
+    /// <inheritdoc/>
+    private protected override bool Send(ReadOnlySpan<byte> header, ReadOnlySpan<byte> frame)
+    {
+        int frameRoom = _send.SlotLength - VirtioNetCodec.HeaderLength;
+        if (frame.Length > frameRoom)
+        {
+            CountSendFailure(LinuxNative.EMSGSIZE);
+            return false;
+        }
+
+        if (_pending == _send.Count)
+        {
+            Flush();
+        }
+
+        // The slot holds the virtio-net header (when there is one) right before the frame, so one
+        // vector covers both. A frame the stack built in GetTransmitBuffer's space is already there.
+        byte* slot = _send.Slot(_pending);
+        byte* frameStart = slot + VirtioNetCodec.HeaderLength;
+        fixed (byte* source = frame)
+        {
+            if (source != frameStart)
+            {
+                frame.CopyTo(new Span<byte>(frameStart, frameRoom));
+            }
+        }
+
+        byte* start = frameStart - header.Length;
+        header.CopyTo(new Span<byte>(start, header.Length));
+        _send.PrepareSend(_pending, start, header.Length + frame.Length);
+        _pending++;
+        return true;
     }
 
     /// <summary>
@@ -268,8 +449,14 @@ public sealed unsafe class RawPacketDevice : LinuxDevice
 
         return 0;
     }
+}
 
-    /// <inheritdoc/>
-    private protected override nint WriteFrame(SafeHandle descriptor, byte* frame, int length) =>
-        LinuxNative.Send(descriptor, frame, (nuint)length, 0);
+/// <summary>How <see cref="RawPacketDevice.Open(string, RawPacketDeviceOptions)"/> opens an AF_PACKET device.</summary>
+public sealed class RawPacketDeviceOptions
+{
+    /// <summary>The stack's MTU; null reads the interface's (SIOCGIFMTU).</summary>
+    public int? Mtu { get; init; }
+
+    /// <summary>Ask for offloads (PACKET_VNET_HDR); false opens the socket in plain mode. Default true.</summary>
+    public bool Offloads { get; init; } = true;
 }

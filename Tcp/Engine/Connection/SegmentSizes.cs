@@ -42,6 +42,19 @@ internal sealed class SegmentSizes
     /// <summary>Eff.snd.MSS: payload bytes per segment we send, options excluded.</summary>
     public int Send { get; private set; }
 
+    /// <summary>
+    /// The most new data one segment may carry when the route's device cuts super-segments into
+    /// segments of <see cref="Send"/> bytes (TSO); 0 when it does not.
+    /// </summary>
+    public int SegmentationLimit { get; set; }
+
+    /// <summary>
+    /// The payload of a segment of new data: a whole number of <see cref="Send"/>-sized wire segments
+    /// up to <see cref="SegmentationLimit"/> (a super-segment), or one MSS without TSO. Timers, RTT
+    /// samples and congestion control still count bytes; retransmissions stay one MSS.
+    /// </summary>
+    public int Burst => SegmentationLimit >= 2 * Send ? SegmentationLimit / Send * Send : Send;
+
     /// <summary>The payload of a full-sized segment from the peer (what we announced, less the timestamp option).</summary>
     public int Receive { get; private set; }
 

@@ -81,7 +81,7 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
         _options = options;
         _env = env;
         _counters = env.Counters;
-        _sizes = new SegmentSizes(options.Mss ?? env.DefaultMss, tuple.RemoteAddress.IsIpv6);
+        _sizes = new SegmentSizes(options.Mss ?? env.DefaultMss, tuple.RemoteAddress.IsIpv6) { SegmentationLimit = options.SegmentationLimit };
         _negotiation = new OptionNegotiation(options, _sizes, _ts);
         _sender = new TcpSender(options, env, _timers, _sizes, _ts, this);
         _receiver = new TcpReceiver(options, _counters, _timers, _sizes);

@@ -56,9 +56,10 @@ internal struct TcpOutgoingSegment
     /// <param name="tuple">The connection (local = source, remote = destination).</param>
     /// <param name="payload1">The first part of the payload.</param>
     /// <param name="payload2">Its continuation (may be empty).</param>
+    /// <param name="partialChecksum">Leave the checksum partial (the pseudo-header sum only) for a device that completes it, as it must for a super-segment it cuts.</param>
     /// <returns>The segment length in bytes.</returns>
     /// <exception cref="ArgumentException">The destination is too small.</exception>
-    public readonly int Write(Span<byte> destination, in TcpFourTuple tuple, ReadOnlySpan<byte> payload1, ReadOnlySpan<byte> payload2)
+    public readonly int Write(Span<byte> destination, in TcpFourTuple tuple, ReadOnlySpan<byte> payload1, ReadOnlySpan<byte> payload2, bool partialChecksum = false)
     {
         int headerLength = HeaderLength;
         int length = headerLength + payload1.Length + payload2.Length;
@@ -84,7 +85,17 @@ internal struct TcpOutgoingSegment
         Options.TryWriteTo(segment[TcpHeader.FixedLength..headerLength], out _);
         payload1.CopyTo(segment[headerLength..]);
         payload2.CopyTo(segment[(headerLength + payload1.Length)..]);
-        TcpHeader.FillChecksum(segment, Checksum.PseudoHeaderSum(tuple.LocalAddress, tuple.RemoteAddress, TcpHeader.IpProtocolNumber, length));
+        uint pseudo = Checksum.PseudoHeaderSum(tuple.LocalAddress, tuple.RemoteAddress, TcpHeader.IpProtocolNumber, length);
+        if (partialChecksum)
+        {
+            // virtio 1.2 5.1.6.2: the field holds the pseudo-header sum, not complemented; the device adds the rest.
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(segment[16..], (ushort)Checksum.Fold(pseudo));
+        }
+        else
+        {
+            TcpHeader.FillChecksum(segment, pseudo);
+        }
+
         return length;
     }
 

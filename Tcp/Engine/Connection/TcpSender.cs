@@ -287,7 +287,16 @@ internal sealed class TcpSender
 
             long window = Math.Min(_wnd, _cc.CongestionWindow + (retransmission ? 0 : _recovery.LimitedTransmitAllowance));
             long usable = window - (_nxt - _una);
-            int len = (int)Math.Clamp(Math.Min(Math.Min(mss, dataRemaining), usable), 0, int.MaxValue);
+
+            // New data goes out as a super-segment of whole MSS-sized pieces when the device cuts
+            // them (TSO); what is resent stays one MSS, so a loss resends only what was lost.
+            int burst = retransmission ? mss : _sizes.Burst;
+            int len = (int)Math.Clamp(Math.Min(Math.Min(burst, dataRemaining), usable), 0, int.MaxValue);
+            if (len > mss && len % mss != 0 && !(len == dataRemaining && (NoDelay || _una == _max || finPending)))
+            {
+                len -= len % mss; // a short tail waits under Nagle's rule like any short segment (RFC 9293 3.7.4)
+            }
+
             bool fin = finPending && len == dataRemaining;
             if (len == 0 && !fin)
             {

@@ -7,7 +7,7 @@ using TcpListener = Protocols.Tcp.TcpListener;
 using System.Text;
 using Protocols.Cli.CommandLine;
 using Protocols.Cli.Get;
-using Protocols.Cli.Http;
+using Microsoft.AspNetCore.Builder;
 using Protocols.Cli.Serve;
 using Protocols.Ip;
 using Protocols.Ip.Devices;
@@ -31,13 +31,12 @@ public sealed class InProcessServeGetTests : IAsyncLifetime
     private NetworkStack _client = null!;
     private NetworkStack _server = null!;
     private TcpLayer _clientTcp = null!;
-    private TcpListener _http = null!;
     private TcpListener _echo = null!;
-    private TcpListener _https = null!;
     private X509Certificate2 _certificate = null!;
-    private HttpServer _httpServer = null!;
+    private readonly ServeWebCounters _web = new();
+    private WebApplication _app = null!;
 
-    public Task InitializeAsync()
+    public async Task InitializeAsync()
     {
         var network = new MemoryNetwork(7, TimeProvider.System);
         MemoryLink link = network.CreateLink(new LinkOptions { Delay = TimeSpan.FromMilliseconds(1) }, null, DeviceMedium.Ip, 1500);
@@ -48,25 +47,20 @@ public sealed class InProcessServeGetTests : IAsyncLifetime
         _server.AddInterface(link.B, new InterfaceConfiguration { Addresses = [new InterfaceAddress(ServerAddress, 24), InterfaceAddress.Parse("2001:db8:9::2/64")] });
         _clientTcp = _client.UseTcp();
         TcpLayer serverTcp = _server.UseTcp();
-        _http = serverTcp.Listen(8080);
         _echo = serverTcp.Listen(7);
-        _https = serverTcp.Listen(8443);
         _certificate = TlsCertificates.CreateSelfSigned(["server.test"], [IPAddress.Parse("10.9.0.2")]);
-        _httpServer = new HttpServer();
-        var tls = new TlsServerOptions { Certificate = _certificate };
-        _loops.Add(Task.Run(() => TcpServices.RunHttpsAsync(_https, tls, _httpServer, _stop.Token)));
         _loops.Add(_client.RunAsync(_stop.Token));
         _loops.Add(_server.RunAsync(_stop.Token));
-        _loops.Add(Task.Run(() => TcpServices.RunHttpAsync(_http, _httpServer, _stop.Token)));
         _loops.Add(Task.Run(() => TcpServices.RunEchoAsync(_echo, _stop.Token)));
-        return Task.CompletedTask;
+        _app = ServeWebApp.Create(serverTcp, new ServeWebOptions(8080, 8443, TlsCertificates.CreateContext(_certificate)), _web);
+        await _app.StartAsync();
     }
 
     public async Task DisposeAsync()
     {
-        _http.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
         _echo.Dispose();
-        _https.Dispose();
         await Task.Delay(100);
         _stop.Cancel();
         try
@@ -100,7 +94,7 @@ public sealed class InProcessServeGetTests : IAsyncLifetime
             }
         }
 
-        Assert.Matches(@"^get: 200 OK, 2000000 bytes in \d+\.\d{3} s \(\d+\.\d\d Mbit/s\)$", GetVerb.Describe(result));
+        Assert.Matches(@"^get: 200 OK, 2000000 bytes in \d+\.\d{3} s \(\d+\.\d\d Mbit/s\), HTTP/1\.1$", GetVerb.Describe(result));
     }
 
     [Fact]
@@ -150,7 +144,7 @@ public sealed class InProcessServeGetTests : IAsyncLifetime
         }
 
         Assert.Equal(1, _clientTcp.Counters.ActiveOpens);
-        Assert.Equal(3, _httpServer.Counters.Requests);
+        Assert.Equal(3, _web.Requests);
     }
 
     [Fact]

@@ -247,6 +247,7 @@ public sealed partial class LinuxDeviceTests
                     }
                 },
                 64);
+            device.Flush(); // a batching device (AF_PACKET's sendmmsg) sends what was queued now
         }
     }
 

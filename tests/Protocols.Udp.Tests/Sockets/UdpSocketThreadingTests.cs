@@ -105,7 +105,9 @@ public sealed class UdpSocketThreadingTests : IAsyncLifetime
                 await sender.SendToAsync(data, new IpEndpoint(B, 9), _stop.Token);
                 if (i % 50 == 0)
                 {
-                    await Task.Yield();
+                    // Pause now and then so the receiver drains the queue and its receives wait:
+                    // a cancellation can only race a delivery while a receive is pending.
+                    await Task.Delay(1);
                 }
             }
         });

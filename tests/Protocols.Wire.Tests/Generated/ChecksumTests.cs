@@ -241,4 +241,25 @@ public class ChecksumTests
             Assert.Equal(IcmpLikeHeader.ComputeChecksum(message), w.Checksum);
         }
     }
+
+    // RFC 1624 3: eqn. 3 gives 0x0000 when the covered bytes become all zero, where the checksum
+    // from scratch is 0xFFFF (+0 summed, complemented); 0x0000 there never verifies. Only a header
+    // without a pseudo-header can be all zero: an ICMP echo reply with identifier, sequence and data 0.
+    [Theory]
+    [InlineData(8)]
+    [InlineData(13)]
+    public void MessageIncrementalUpdateToAllZeroBytesGivesAllOnes(int length)
+    {
+        byte[] message = new byte[length];
+        message[1] = 0xff; // Code 255, the rest zero
+        var w = new IcmpLikeHeader.Writer(message);
+        w.FillChecksum();
+        Assert.Equal(0xff00, w.Checksum);
+
+        w.SetCodeUpdatingChecksum(0);
+
+        Assert.Equal(0xFFFF, w.Checksum);
+        Assert.Equal(IcmpLikeHeader.ComputeChecksum(message), w.Checksum);
+        Assert.True(IcmpLikeHeader.VerifyChecksum(message));
+    }
 }

@@ -1,4 +1,5 @@
 using Protocols.Tcp.Engine;
+using Protocols.Tcp.Testing;
 
 namespace Protocols.Tcp.Tests.Engine.Connection;
 
@@ -25,19 +26,12 @@ public class TcpControlBlockFuzzTests
                 p.Tcb.OpenActive(p.Now);
             }
 
-            // RFC 9293 3.10.7: every ACK we send acknowledges RCV.NXT as it is at that moment.
-            var violations = new List<string>();
-            p.Output.OnSend = s =>
-            {
-                if (!s.Has(TcpFlags.Rst) && s.Has(TcpFlags.Ack) && s.Header.Ack != p.Tcb.RcvNxt)
-                {
-                    violations.Add($"ACK {s.Header.Ack} sent while RCV.NXT = {p.Tcb.RcvNxt}: {s}");
-                }
-            };
-            SeqNum? lastRcvNxt = null;
+            // The invariants are shared with the tcp-engine fuzz target (fuzz/Protocols.Fuzz).
+            var invariants = new TcpInvariants(p.Tcb);
+            p.Output.OnSend = s => invariants.OnSend(s.Header, s.Payload.Length);
             for (int i = 0; i < 300; i++)
             {
-                bool closedBefore = p.Tcb.State == TcpState.Closed;
+                invariants.BeginStep();
                 SeqNum seq = random.Next(3) switch
                 {
                     0 => p.PeerSeq + random.Next(-70_000, 70_000),
@@ -74,7 +68,7 @@ public class TcpControlBlockFuzzTests
                         p.Tcb.Receive(payload.AsSpan(0, random.Next(payload.Length)), p.Now);
                         break;
                     case 2:
-                        AdvanceChecked(p, p.Now + random.Next(3_000_000));
+                        p.Now = invariants.AdvanceTimers(p.Now, p.Now + random.Next(3_000_000), Where(seed, round));
                         break;
                     case 3 when random.Next(20) == 0:
                         p.Tcb.CompleteWrites(p.Now);
@@ -94,61 +88,13 @@ public class TcpControlBlockFuzzTests
 
                 p.Tcb.TakeEvents();
                 p.Tcb.GetInfo(p.Now);
-                List<SentSegment> sent = p.Output.Take();
-                string where = $"seed {seed} round {round} step {i}: {p.Tcb}";
-                Assert.True(violations.Count == 0, $"{where}: {string.Join("; ", violations)}");
-
-                // The send sequence space stays ordered (RFC 9293 3.3.1): SND.UNA <= SND.NXT <= SND.MAX.
-                Assert.True(p.Tcb.SndUna <= p.Tcb.SndNxt && p.Tcb.SndNxt <= p.Tcb.SndMax, where);
-
-                // Nothing but a RST goes beyond what was sent: SEG.SEQ + SEG.LEN <= SND.MAX.
-                foreach (SentSegment s in sent.Where(s => !s.Has(TcpFlags.Rst)))
-                {
-                    int sentLength = s.Payload.Length + (s.Has(TcpFlags.Syn) ? 1 : 0) + (s.Has(TcpFlags.Fin) ? 1 : 0);
-                    Assert.True(s.Header.Seq + sentLength <= p.Tcb.SndMax, $"{where}: {s}");
-                }
-
-                // A closed TCB only answers segments with RSTs (RFC 9293 3.10.7.1); its timers are gone.
-                if (closedBefore)
-                {
-                    Assert.All(sent, s => Assert.True(s.Has(TcpFlags.Rst), $"{where}: {s}"));
-                    Assert.Equal(long.MaxValue, p.Tcb.NextDeadlineMicros);
-                }
-
-                // RCV.NXT never moves backwards once the peer's ISN is known.
-                if (p.Tcb.State is not (TcpState.Closed or TcpState.SynSent))
-                {
-                    SeqNum rcvNxt = p.Tcb.RcvNxt;
-                    Assert.True(lastRcvNxt is not SeqNum last || rcvNxt >= last, $"{where}: RCV.NXT {lastRcvNxt} -> {rcvNxt}");
-                    lastRcvNxt = rcvNxt;
-                }
-
-                // Unacknowledged data always has a retransmission or persist timer (RFC 6298 5.1).
-                if (p.Tcb.State != TcpState.Closed && p.Tcb.SndMax != p.Tcb.SndUna)
-                {
-                    Assert.True(p.Tcb.SendTimerDeadlineMicros != long.MaxValue, $"{where}: data in flight and no timer");
-                }
+                p.Output.Take();
+                invariants.EndStep(Where(seed, round));
             }
 
-            AdvanceChecked(p, p.Now + 1_000_000_000); // every timer eventually ends the connection or goes quiet
-            Assert.True(p.Tcb.State is TcpState.Closed or TcpState.Established or TcpState.CloseWait or TcpState.FinWait2, p.Tcb.State.ToString());
+            p.Now = invariants.CheckQuiet(p.Now, Where(seed, round)); // every timer eventually ends the connection or goes quiet
         }
     }
 
-    // Fires due timers up to `time`; after each OnTimer(t) no deadline may still be at or before t,
-    // and a TCB that was closed emits nothing from its timers.
-    private static void AdvanceChecked(ScriptedPeer p, long time)
-    {
-        while (p.Tcb.NextDeadlineMicros <= time)
-        {
-            p.Now = Math.Max(p.Now, p.Tcb.NextDeadlineMicros);
-            bool closed = p.Tcb.State == TcpState.Closed;
-            int before = p.Output.Sent.Count;
-            p.Tcb.OnTimer(p.Now);
-            Assert.True(p.Tcb.NextDeadlineMicros > p.Now, $"timer overdue after OnTimer({p.Now}): {p.Tcb.NextDeadlineMicros}, {p.Tcb}");
-            Assert.True(!closed || p.Output.Sent.Count == before, $"a closed TCB sent from a timer: {p.Tcb}");
-        }
-
-        p.Now = time;
-    }
+    private static string Where(int seed, int round) => $"seed {seed} round {round}";
 }

@@ -164,3 +164,42 @@ public class TcpControlBlockRetransmissionTests
         Assert.Equal(4, wire.Log.Count(s => s.FromA && s.Payload.Length == 1));
     }
 }
+
+public class TcpControlBlockSegmentationTests
+{
+    [Fact]
+    public void With_segmentation_offload_new_data_leaves_in_super_segments_and_a_loss_resends_one_mss()
+    {
+        var p = new ScriptedPeer(TcpConnectionOptions.Default with { SegmentationLimit = 64_000, DelayedAckTimeout = TimeSpan.Zero });
+        p.Establish();
+        int mss = p.Tcb.Mss;
+        SeqNum start = p.Tcb.SndNxt;
+        p.Tcb.Send(new byte[40 * mss], p.Now);
+
+        // What the congestion window allows goes out in as few segments as whole MSS multiples allow.
+        List<SentSegment> sent = p.Output.Take();
+        Assert.NotEmpty(sent);
+        Assert.True(sent[0].Payload.Length > mss, $"first segment carries {sent[0].Payload.Length} bytes, MSS {mss}");
+        Assert.All(sent, s => Assert.Equal(0, s.Payload.Length % mss));
+        long inFlight = sent.Sum(static s => (long)s.Payload.Length);
+
+        // The retransmission timer resends only the first MSS, not the whole super-segment.
+        SentSegment resent = Assert.Single(p.AdvanceTo(p.Tcb.NextDeadlineMicros));
+        Assert.Equal(start.Value, resent.Seq);
+        Assert.Equal(mss, resent.Payload.Length);
+
+        // The peer acknowledges everything sent: new data goes out as super-segments again.
+        List<SentSegment> after = p.Send(TcpFlags.Ack, ack: start + (int)inFlight);
+        Assert.Contains(after, s => s.Payload.Length > mss);
+    }
+
+    [Fact]
+    public void Without_segmentation_offload_every_segment_is_one_mss()
+    {
+        var p = new ScriptedPeer(TcpConnectionOptions.Default);
+        p.Establish();
+        int mss = p.Tcb.Mss;
+        p.Tcb.Send(new byte[10 * mss], p.Now);
+        Assert.All(p.Output.Take(), s => Assert.True(s.Payload.Length <= mss));
+    }
+}

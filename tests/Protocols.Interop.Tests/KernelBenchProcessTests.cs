@@ -1,0 +1,75 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Xunit.Abstractions;
+
+namespace Protocols.Interop.Tests;
+
+/// <summary>
+/// <c>protocols bench --kernel</c> as a child process: the JSON fields of CLI.md with real figures,
+/// and its private namespaces gone afterwards, also after Ctrl-C in the middle of a run.
+/// </summary>
+public sealed class KernelBenchProcessTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(120);
+
+    [InteropTheory(Tools = ["ethtool"])]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void JsonHasTheFieldsAndTheNamespacesAreGone(bool raw)
+    {
+        string[] arguments = [ProtocolsCli.ProtocolsDll(), "bench", "--kernel", "--reference", "--seconds", "1", "--json", .. raw ? new[] { "--raw" } : []];
+        ToolResult result = InteropEnvironment.Run(ProtocolsCli.DotnetHost(), arguments, Limit);
+        Assert.True(result.ExitCode == 0, TestNamespace.Describe(result));
+        output.WriteLine(result.Output);
+        using JsonDocument json = JsonDocument.Parse(result.Output);
+        JsonElement root = json.RootElement;
+        foreach (string field in new[] { "gbps_to_kernel", "gbps_from_kernel", "reference_gbps_offloads_on", "reference_gbps_offloads_off", "cpu_ns_per_byte" })
+        {
+            Assert.True(root.GetProperty(field).GetDouble() > 0, $"{field} in {result.Output}");
+        }
+
+        Assert.StartsWith("offloads on", root.GetProperty("offloads").GetString(), StringComparison.Ordinal);
+        Assert.Equal(raw ? "af_packet" : "tun", root.GetProperty("device").GetString());
+        Assert.DoesNotContain("protocols-bench-", InteropEnvironment.Run("ip", ["netns", "list"]).Output, StringComparison.Ordinal);
+    }
+
+    [InteropFact]
+    public void CtrlCInTheMiddleRemovesTheNamespaces()
+    {
+        var start = new ProcessStartInfo(ProtocolsCli.DotnetHost())
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string argument in new[] { ProtocolsCli.ProtocolsDll(), "bench", "--kernel", "--reference", "--seconds", "30", "--verbose" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using Process bench = Process.Start(start)!;
+        try
+        {
+            Task<string> errors = bench.StandardError.ReadToEndAsync();
+
+            // Interrupt once its namespaces exist (the first stream is being measured).
+            var wait = Stopwatch.StartNew();
+            while (!InteropEnvironment.Run("ip", ["netns", "list"]).Output.Contains($"protocols-bench-{bench.Id}-", StringComparison.Ordinal))
+            {
+                Assert.True(wait.Elapsed < TimeSpan.FromSeconds(30), "bench made no namespace within 30 s");
+                Thread.Sleep(100);
+            }
+
+            Thread.Sleep(1500);
+            Assert.Equal(0, ProtocolsCli.Interrupt(bench));
+            Assert.True(bench.WaitForExit(TimeSpan.FromSeconds(30)), "bench did not stop within 30 s of SIGINT");
+            output.WriteLine(errors.Result);
+            Assert.Equal(130, bench.ExitCode);
+            Assert.DoesNotContain($"protocols-bench-{bench.Id}-", InteropEnvironment.Run("ip", ["netns", "list"]).Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            InteropEnvironment.KillQuietly(bench);
+        }
+    }
+}
