@@ -18,6 +18,30 @@ namespace Protocols.Generators
             _text.Append('\n');
         }
 
+        /// <summary>
+        /// Writes a template: a raw string of one or more lines, each indented at the current level
+        /// (relative indentation inside the template is kept; empty lines stay empty).
+        /// </summary>
+        public void Template(string text)
+        {
+            int start = 0;
+            while (true)
+            {
+                int end = text.IndexOf('\n', start);
+                string line = (end < 0 ? text.Substring(start) : text.Substring(start, end - start)).TrimEnd('\r');
+                Line(line);
+                if (end < 0)
+                {
+                    return;
+                }
+
+                start = end + 1;
+            }
+        }
+
+        /// <summary>Indents what follows one level: after a template that ends inside a block it opened; <see cref="Close"/> ends the block.</summary>
+        public void Indent() => _indent++;
+
         public void Open(string line)
         {
             Line(line);

@@ -12,8 +12,10 @@ namespace Protocols.Generators
     /// </summary>
     /// <remarks>
     /// Pipeline: ForAttributeWithMetadataName -> <see cref="Parser"/> (symbol to equatable model plus
-    /// diagnostics) -> model -> <see cref="Emitter"/>. Diagnostics are reported from their own output,
-    /// so moving a declaration (which changes only locations) does not regenerate the code.
+    /// diagnostics) -> model -> <see cref="Emitter"/>. Diagnostics are reported from their own output:
+    /// they keep their source locations (so <c>#pragma warning disable PROTO0xx</c> applies to them)
+    /// and never enter the model, so moving a declaration, which changes only locations, re-reports
+    /// the diagnostics but does not regenerate the code.
     /// </remarks>
     [Generator(LanguageNames.CSharp)]
     public sealed class HeaderGenerator : IIncrementalGenerator

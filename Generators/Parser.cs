@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Globalization;
 using System.Linq;
 using System.Threading;
 using Microsoft.CodeAnalysis;
@@ -9,7 +10,8 @@ namespace Protocols.Generators
 {
     /// <summary>
     /// Turns a [WireHeader] struct symbol into an equatable <see cref="HeaderModel"/> plus diagnostics.
-    /// Nothing of the compilation escapes this class.
+    /// Every decision the emitter acts on (layout, roles, the list of checks) is made here; nothing of
+    /// the compilation escapes into the model.
     /// </summary>
     internal static class Parser
     {
@@ -22,35 +24,20 @@ namespace Protocols.Generators
         private const string TotalLengthAttribute = WireNamespace + "TotalLengthAttribute";
         private const string PayloadLengthAttribute = WireNamespace + "PayloadLengthAttribute";
         private const string ChecksumAttribute = WireNamespace + "ChecksumAttribute";
+        private const string PrefixAttribute = WireNamespace + "PrefixAttribute";
         private const string InlineArrayAttribute = "System.Runtime.CompilerServices.InlineArrayAttribute";
-
-        // Members the generator adds to the header or its Reader/Writer; a field of the same name
-        // would not compile, so it is reported as PROTO006 instead.
-        private static readonly HashSet<string> ReservedNames = new HashSet<string>
-        {
-            "LayerName", "FixedLength", "Fields", "TryRead", "Read", "WriteTo", "TryWriteTo", "Annotate",
-            "ComputeChecksum", "VerifyChecksum", "FillChecksum", "Reader", "Writer", "Bytes", "HeaderLength",
-            "Header", "Options", "Payload", "ToValue", "WriteConstants", "ToString", "ChecksummedBytes",
-            "SumWithoutChecksum", "ChecksumWord", "FormatEnum", "FirstFieldBeyond",
-            "TryReadHeader", "ReadError", "FixedPart", "Fixed", "ThrowTooShort", "DeclaredLength", "IsTruncated",
-            "SetAll",
-        };
-
-        private static readonly string[] LengthSourceNames =
-        {
-            "None", "Buffer", "HeaderLength", "TotalLength", "DataOffset", "OptionLength", "PayloadLength", "CaptureLength",
-        };
 
         public static ParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
         {
             var type = (INamedTypeSymbol)context.TargetSymbol;
             var diagnostics = new List<DiagnosticInfo>();
             var syntax = (TypeDeclarationSyntax)context.TargetNode;
+            Location typeLocation = syntax.Identifier.GetLocation();
 
             // PROTO001: the header and every type around it must be partial.
             if (!IsPartial(syntax))
             {
-                diagnostics.Add(Diag(Diagnostics.NotPartial, syntax.Identifier.GetLocation(), "Struct", type.Name));
+                diagnostics.Add(Diag(Diagnostics.NotPartial, typeLocation, "Struct", type.Name));
             }
 
             var containing = new List<ContainingTypeModel>();
@@ -73,8 +60,7 @@ namespace Protocols.Generators
                 : type.Name;
 
             // Fields, in declaration order.
-            var fields = new List<FieldModel>();
-            var fieldLocations = new List<Location?>();
+            var fields = new List<ParsedField>();
             int cursor = 0;
             bool layoutOk = true;
             foreach (ISymbol member in type.GetMembers())
@@ -85,75 +71,82 @@ namespace Protocols.Generators
                     continue;
                 }
 
-                Location? location = field.Locations.FirstOrDefault();
-                FieldModel? model = ParseField(field, location, ref cursor, diagnostics);
-                if (model is null)
+                ParsedField? parsed = ParseField(field, ref cursor, diagnostics);
+                if (parsed is null)
                 {
                     layoutOk = false;
                     continue;
                 }
 
-                if (ReservedNames.Contains(model.Name))
-                {
-                    diagnostics.Add(Diag(Diagnostics.Overlap, location,
-                        $"Field '{model.Name}' has the name of a member the header compiler generates; rename it"));
-                }
-
-                fields.Add(model);
-                fieldLocations.Add(location);
+                fields.Add(parsed);
             }
 
             int totalBits = 0;
             if (layoutOk)
             {
                 // PROTO006: explicit offsets must not make fields overlap.
-                var byOffset = Enumerable.Range(0, fields.Count).OrderBy(i => fields[i].BitOffset).ToList();
+                var byOffset = fields.OrderBy(f => f.Model.BitOffset).ToList();
                 for (int k = 1; k < byOffset.Count; k++)
                 {
-                    FieldModel previous = fields[byOffset[k - 1]];
-                    FieldModel current = fields[byOffset[k]];
+                    FieldModel previous = byOffset[k - 1].Model;
+                    FieldModel current = byOffset[k].Model;
                     if (current.BitOffset < previous.BitOffset + previous.BitWidth)
                     {
-                        diagnostics.Add(Diag(Diagnostics.Overlap, fieldLocations[byOffset[k]],
-                            $"Field '{current.Name}' (bits {current.BitOffset}..{current.BitOffset + current.BitWidth - 1}) overlaps field '{previous.Name}' (bits {previous.BitOffset}..{previous.BitOffset + previous.BitWidth - 1}); fix the [Bits(Offset = ...)] values"));
+                        diagnostics.Add(Diag(Diagnostics.Overlap, byOffset[k].Location,
+                            current.Name, Number(current.BitOffset), Number(current.BitOffset + current.BitWidth - 1),
+                            previous.Name, Number(previous.BitOffset), Number(previous.BitOffset + previous.BitWidth - 1)));
                     }
                 }
 
-                foreach (FieldModel f in fields)
+                foreach (ParsedField f in fields)
                 {
-                    totalBits = System.Math.Max(totalBits, f.BitOffset + f.BitWidth);
+                    totalBits = System.Math.Max(totalBits, f.Model.BitOffset + f.Model.BitWidth);
                 }
 
                 // PROTO002: whole bytes.
                 if (totalBits % 8 != 0)
                 {
-                    diagnostics.Add(Diag(Diagnostics.NotWholeBytes, syntax.Identifier.GetLocation(),
-                        type.Name, totalBits.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                        (8 - (totalBits % 8)).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                    diagnostics.Add(Diag(Diagnostics.NotWholeBytes, typeLocation, type.Name, Number(totalBits), Number(8 - (totalBits % 8))));
                 }
             }
 
-            // Struct-level references.
-            int headerLengthField = -1, totalLengthField = -1, payloadLengthField = -1, checksumField = -1;
-            int unit = 1, bias = 0, coverage = 0;
-            string headerLengthSource = "HeaderLength";
+            // Struct-level references: each gives its field a role.
+            int unit = 1, bias = 0;
+            LengthSource headerLengthSource = LengthSource.HeaderLength;
+            ChecksumCoverage coverage = ChecksumCoverage.Header;
             bool zeroMeansNone = false;
-            var roles = new Dictionary<int, string>();
+            int? prefixLength = null;
+            Location? prefixLocation = null;
             foreach (AttributeData attribute in type.GetAttributes())
             {
                 string? name = attribute.AttributeClass?.ToDisplayString();
-                if (name is not (HeaderLengthAttribute or TotalLengthAttribute or PayloadLengthAttribute or ChecksumAttribute))
+                Location? attributeLocation = attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken).GetLocation();
+                if (name == PrefixAttribute)
+                {
+                    prefixLength = attribute.ConstructorArguments.Length > 0 && attribute.ConstructorArguments[0].Value is int n ? n : 0;
+                    prefixLocation = attributeLocation;
+                    continue;
+                }
+
+                FieldRole role = name switch
+                {
+                    HeaderLengthAttribute => FieldRole.HeaderLength,
+                    TotalLengthAttribute => FieldRole.TotalLength,
+                    PayloadLengthAttribute => FieldRole.PayloadLength,
+                    ChecksumAttribute => FieldRole.Checksum,
+                    _ => FieldRole.None,
+                };
+                if (role == FieldRole.None)
                 {
                     continue;
                 }
 
-                string shortName = name.Substring(WireNamespace.Length, name.Length - WireNamespace.Length - "Attribute".Length);
-                Location? attributeLocation = attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken).GetLocation();
+                string shortName = role.ToString();
                 string? target = attribute.ConstructorArguments.Length > 0 ? attribute.ConstructorArguments[0].Value as string : null;
-                int index = target is null ? -1 : fields.FindIndex(f => f.Name == target);
+                int index = target is null ? -1 : fields.FindIndex(f => f.Model.Name == target);
                 if (index < 0)
                 {
-                    if (layoutOk || !fieldLocations.Any())
+                    if (layoutOk || fields.Count == 0)
                     {
                         diagnostics.Add(Diag(Diagnostics.UnknownReference, attributeLocation, shortName, target ?? "", type.Name));
                     }
@@ -161,53 +154,38 @@ namespace Protocols.Generators
                     continue;
                 }
 
-                FieldModel referenced = fields[index];
-                if (roles.TryGetValue(index, out string? otherRole))
+                FieldModel referenced = fields[index].Model;
+                if (referenced.Role != FieldRole.None)
                 {
-                    diagnostics.Add(Diag(Diagnostics.Overlap, attributeLocation,
-                        $"Field '{referenced.Name}' is used both by [{otherRole}] and by [{shortName}]; each role needs its own field"));
+                    diagnostics.Add(Diag(Diagnostics.TwoRoles, attributeLocation, referenced.Name, referenced.Role.ToString(), shortName));
                     continue;
                 }
 
-                roles[index] = shortName;
-                if (name == ChecksumAttribute)
+                if (role == FieldRole.Checksum)
                 {
                     if (referenced.Kind != FieldKind.Unsigned || referenced.BitWidth != 16 || referenced.BitOffset % 16 != 0)
                     {
-                        diagnostics.Add(Diag(Diagnostics.WrongReferenceType, attributeLocation, shortName, referenced.Name,
-                            $"a checksum field must be a 16-bit unsigned integer (ushort, or [Bits(16)] on a wider one) at an even byte offset, since RFC 1071 sums 16-bit words, and it is a {referenced.BitWidth}-bit {Short(referenced)} at bit {referenced.BitOffset}"));
+                        diagnostics.Add(Diag(Diagnostics.ChecksumFieldShape, attributeLocation,
+                            referenced.Name, Number(referenced.BitWidth), Short(referenced), Number(referenced.BitOffset)));
                         continue;
                     }
 
-                    checksumField = index;
-                    coverage = attribute.ConstructorArguments.Length > 1 && attribute.ConstructorArguments[1].Value is int c ? c : 0;
-                    foreach (KeyValuePair<string, TypedConstant> named in attribute.NamedArguments)
+                    int rawCoverage = attribute.ConstructorArguments.Length > 1 && attribute.ConstructorArguments[1].Value is int c ? c : 0;
+                    if (rawCoverage is < (int)ChecksumCoverage.Header or > (int)ChecksumCoverage.Message)
                     {
-                        if (named.Key == "ZeroMeansNone" && named.Value.Value is bool z)
-                        {
-                            zeroMeansNone = z;
-                        }
+                        diagnostics.Add(Diag(Diagnostics.UnknownCoverage, attributeLocation, type.Name, Number(rawCoverage)));
                     }
 
-                    if (coverage is < 0 or > 2)
-                    {
-                        diagnostics.Add(Diag(Diagnostics.WrongReferenceType, attributeLocation, shortName, referenced.Name,
-                            $"the coverage value {coverage} is not a ChecksumCoverage member"));
-                    }
-
+                    coverage = (ChecksumCoverage)rawCoverage;
+                    zeroMeansNone = attribute.NamedArguments.Any(a => a.Key == "ZeroMeansNone" && a.Value.Value is true);
+                }
+                else if (referenced.Kind != FieldKind.Unsigned)
+                {
+                    diagnostics.Add(Diag(Diagnostics.LengthFieldNotUnsigned, attributeLocation, shortName, referenced.Name, (referenced.Kind == FieldKind.Enum ? "an " : "a ") + Short(referenced)));
                     continue;
                 }
-
-                if (referenced.Kind != FieldKind.Unsigned)
+                else if (role == FieldRole.HeaderLength)
                 {
-                    diagnostics.Add(Diag(Diagnostics.WrongReferenceType, attributeLocation, shortName, referenced.Name,
-                        $"a length field must be an unsigned integer (byte, ushort, uint, ulong), and it is a {Short(referenced)}"));
-                    continue;
-                }
-
-                if (name == HeaderLengthAttribute)
-                {
-                    headerLengthField = index;
                     foreach (KeyValuePair<string, TypedConstant> named in attribute.NamedArguments)
                     {
                         if (named.Key == "Unit" && named.Value.Value is int u)
@@ -218,83 +196,138 @@ namespace Protocols.Generators
                         {
                             bias = b;
                         }
-                        else if (named.Key == "Source" && named.Value.Value is int s && s >= 0 && s < LengthSourceNames.Length)
+                        else if (named.Key == "Source" && named.Value.Value is int s && s >= (int)LengthSource.None && s <= (int)LengthSource.CaptureLength)
                         {
-                            headerLengthSource = LengthSourceNames[s];
+                            headerLengthSource = (LengthSource)s;
                         }
                     }
 
                     if (unit < 1)
                     {
-                        diagnostics.Add(Diag(Diagnostics.WrongReferenceType, attributeLocation, shortName, referenced.Name,
-                            $"Unit is {unit}; it must be at least 1 byte per unit"));
+                        diagnostics.Add(Diag(Diagnostics.InvalidUnit, attributeLocation, type.Name, Number(unit)));
                     }
 
                     if (bias is < 0 or > 255)
                     {
-                        diagnostics.Add(Diag(Diagnostics.WrongReferenceType, attributeLocation, shortName, referenced.Name,
-                            $"Bias is {bias}; it must be 0 to 255 units (the units the field does not count, e.g. 1 for an IPv6 extension header)"));
+                        diagnostics.Add(Diag(Diagnostics.InvalidBias, attributeLocation, type.Name, Number(bias)));
                     }
                 }
-                else if (name == TotalLengthAttribute)
-                {
-                    totalLengthField = index;
-                }
-                else
-                {
-                    payloadLengthField = index;
-                }
+
+                fields[index] = fields[index] with { Model = referenced with { Role = role } };
             }
 
-            if (totalLengthField >= 0 && payloadLengthField >= 0)
+            if (fields.Any(f => f.Model.Role == FieldRole.TotalLength) && fields.Any(f => f.Model.Role == FieldRole.PayloadLength))
             {
-                diagnostics.Add(Diag(Diagnostics.Overlap, syntax.Identifier.GetLocation(),
-                    $"'{type.Name}' declares both [TotalLength] and [PayloadLength]; keep the one the protocol defines"));
+                diagnostics.Add(Diag(Diagnostics.TotalAndPayloadLength, typeLocation, type.Name));
             }
 
-            bool hasErrors = diagnostics.Count > 0;
-            HeaderModel? header = hasErrors ? null : new HeaderModel(
+            // PROTO021: a prefix is a part of the fixed part.
+            if (prefixLength is int prefix && layoutOk && (prefix < 1 || prefix >= totalBits / 8))
+            {
+                diagnostics.Add(Diag(Diagnostics.InvalidPrefix, prefixLocation, Number(prefix), type.Name, Number(totalBits / 8)));
+            }
+
+            // PROTO010: a field may not take the name of a generated member.
+            bool hasChecksum = fields.Any(f => f.Model.Role == FieldRole.Checksum);
+            var perField = new HashSet<string>(fields.SelectMany(f => Names.PerField(f.Model, hasChecksum)));
+            foreach (ParsedField f in fields)
+            {
+                if (Names.IsReserved(f.Model.Name, prefixLength is not null) || perField.Contains(f.Model.Name))
+                {
+                    diagnostics.Add(Diag(Diagnostics.ReservedName, f.Location, f.Model.Name, f.Model.Name));
+                }
+            }
+
+            if (diagnostics.Count > 0)
+            {
+                return new ParseResult(null, new EquatableArray<DiagnosticInfo>(diagnostics.ToArray()));
+            }
+
+            FieldModel[] models = fields.Select(f => f.Model).ToArray();
+            var header = new HeaderModel(
                 type.ContainingNamespace is { IsGlobalNamespace: false } ns ? ns.ToDisplayString() : null,
                 NameWithTypeParameters(type),
                 new EquatableArray<ContainingTypeModel>(containing.ToArray()),
                 layer,
-                new EquatableArray<FieldModel>(fields.ToArray()),
+                new EquatableArray<FieldModel>(models),
+                new EquatableArray<CheckModel>(Checks(fields).ToArray()),
                 totalBits / 8,
-                headerLengthField,
                 unit,
                 bias,
                 headerLengthSource,
-                totalLengthField,
-                payloadLengthField,
-                checksumField,
                 coverage,
                 zeroMeansNone,
+                prefixLength,
                 Keyword(type));
-
-            return new ParseResult(header, new EquatableArray<DiagnosticInfo>(diagnostics.ToArray()));
+            return new ParseResult(header, EquatableArray<DiagnosticInfo>.Empty);
         }
 
-        private static FieldModel? ParseField(IFieldSymbol field, Location? location, ref int cursor, List<DiagnosticInfo> diagnostics)
+        /// <summary>
+        /// The checks TryRead makes, in the documented order: the fixed part fits; [Const] and
+        /// [Range] fields in declaration order; the header length; the total or payload length.
+        /// </summary>
+        private static IEnumerable<CheckModel> Checks(List<ParsedField> fields)
         {
+            yield return new CheckModel(CheckKind.FixedPart, null, null, null);
+            foreach (ParsedField parsed in fields)
+            {
+                FieldModel f = parsed.Model;
+                if (f.ConstValue is ulong value)
+                {
+                    yield return new CheckModel(CheckKind.Const, f, value, value);
+                }
+
+                // A bound the field's width cannot cross is no check at all.
+                ulong? minimum = parsed.RangeMin > 0 ? parsed.RangeMin : null;
+                ulong? maximum = parsed.RangeMax < f.Mask ? parsed.RangeMax : null;
+                if (minimum is not null || maximum is not null)
+                {
+                    yield return new CheckModel(CheckKind.Range, f, minimum, maximum);
+                }
+            }
+
+            FieldModel? headerLength = fields.Select(f => f.Model).FirstOrDefault(f => f.Role == FieldRole.HeaderLength);
+            if (headerLength is not null)
+            {
+                yield return new CheckModel(CheckKind.HeaderLengthCoversFixedPart, headerLength, null, null);
+                yield return new CheckModel(CheckKind.HeaderLengthFits, headerLength, null, null);
+            }
+
+            FieldModel? total = fields.Select(f => f.Model).FirstOrDefault(f => f.Role == FieldRole.TotalLength);
+            FieldModel? payload = fields.Select(f => f.Model).FirstOrDefault(f => f.Role == FieldRole.PayloadLength);
+            if (total is not null)
+            {
+                yield return new CheckModel(CheckKind.TotalLengthCoversHeader, total, null, null);
+                yield return new CheckModel(CheckKind.MessageFits, total, null, null);
+            }
+            else if (payload is not null)
+            {
+                yield return new CheckModel(CheckKind.MessageFits, payload, null, null);
+            }
+        }
+
+        private static ParsedField? ParseField(IFieldSymbol field, ref int cursor, List<DiagnosticInfo> diagnostics)
+        {
+            Location? location = field.Locations.FirstOrDefault();
             ITypeSymbol type = field.Type;
             FieldKind kind;
-            string storage = "";
+            StorageType storage = StorageType.None;
             int naturalWidth;
             bool customToString = false;
             switch (type.SpecialType)
             {
-                case SpecialType.System_Byte: kind = FieldKind.Unsigned; storage = "byte"; naturalWidth = 8; break;
-                case SpecialType.System_UInt16: kind = FieldKind.Unsigned; storage = "ushort"; naturalWidth = 16; break;
-                case SpecialType.System_UInt32: kind = FieldKind.Unsigned; storage = "uint"; naturalWidth = 32; break;
-                case SpecialType.System_UInt64: kind = FieldKind.Unsigned; storage = "ulong"; naturalWidth = 64; break;
+                case SpecialType.System_Byte: kind = FieldKind.Unsigned; storage = StorageType.Byte; naturalWidth = 8; break;
+                case SpecialType.System_UInt16: kind = FieldKind.Unsigned; storage = StorageType.UInt16; naturalWidth = 16; break;
+                case SpecialType.System_UInt32: kind = FieldKind.Unsigned; storage = StorageType.UInt32; naturalWidth = 32; break;
+                case SpecialType.System_UInt64: kind = FieldKind.Unsigned; storage = StorageType.UInt64; naturalWidth = 64; break;
                 case SpecialType.System_Boolean: kind = FieldKind.Bool; naturalWidth = 1; break;
                 default:
                     if (type is INamedTypeSymbol { TypeKind: TypeKind.Enum, EnumUnderlyingType: { } underlying }
-                        && UnsignedWidth(underlying.SpecialType) is int enumWidth)
+                        && Storage(underlying.SpecialType) is StorageType enumStorage)
                     {
                         kind = FieldKind.Enum;
-                        storage = Keyword(underlying.SpecialType);
-                        naturalWidth = enumWidth;
+                        storage = enumStorage;
+                        naturalWidth = Bits(enumStorage);
                     }
                     else if (type is INamedTypeSymbol named && InlineByteArrayLength(named) is int length)
                     {
@@ -314,8 +347,9 @@ namespace Protocols.Generators
 
             int width = naturalWidth;
             int offset = cursor;
-            bool hasConst = false, hasRange = false, littleEndian = false;
-            ulong constValue = 0, min = 0, max = 0;
+            ulong? constValue = null;
+            ulong? rangeMin = null, rangeMax = null;
+            bool littleEndian = false;
             foreach (AttributeData attribute in field.GetAttributes())
             {
                 string? name = attribute.AttributeClass?.ToDisplayString();
@@ -336,7 +370,6 @@ namespace Protocols.Generators
                 }
                 else if (name == ConstAttribute && attribute.ConstructorArguments.Length > 0 && attribute.ConstructorArguments[0].Value is ulong v)
                 {
-                    hasConst = true;
                     constValue = v;
                 }
                 else if (name == LittleEndianAttribute)
@@ -346,96 +379,76 @@ namespace Protocols.Generators
                 else if (name == RangeAttribute && attribute.ConstructorArguments.Length > 1
                     && attribute.ConstructorArguments[0].Value is ulong lo && attribute.ConstructorArguments[1].Value is ulong hi)
                 {
-                    hasRange = true;
-                    min = lo;
-                    max = hi;
+                    rangeMin = lo;
+                    rangeMax = hi;
                 }
             }
 
-            // PROTO007: widths.
-            string typeText = type.ToDisplayString();
-            string? widthProblem = null;
-            if (width < 1 || width > 64)
+            // Widths: PROTO016 (bools), PROTO017 and PROTO018 (fixed arrays), PROTO007 (numbers).
+            // Arrays are copied whole, so any length is fine when no [Bits] changes it.
+            DiagnosticInfo? widthProblem = null;
+            if (kind == FieldKind.Bool && width != 1)
             {
-                widthProblem = kind == FieldKind.FixedArray && width == naturalWidth
-                    ? $"Field '{field.Name}' is a fixed array of {naturalWidth / 8} bytes; fields wider than 64 bits are not supported"
-                    : $"Field '{field.Name}' is {width} bits wide; a width must be between 1 and 64";
-                if (kind == FieldKind.FixedArray && width == naturalWidth)
-                {
-                    widthProblem = null; // arrays are copied byte by byte, any length is fine
-                }
-            }
-            else if (kind == FieldKind.Bool && width != 1)
-            {
-                widthProblem = $"Field '{field.Name}' is a bool declared {width} bits wide; a bool is exactly 1 bit (use byte for a wider flag set)";
+                widthProblem = Diag(Diagnostics.BoolWidth, location, field.Name, Number(width));
             }
             else if (kind == FieldKind.FixedArray && width != naturalWidth)
             {
-                widthProblem = $"Field '{field.Name}' is a fixed array of {naturalWidth / 8} bytes ({naturalWidth} bits) but [Bits({width})] gives another width; remove [Bits]";
+                widthProblem = Diag(Diagnostics.FixedArrayWidth, location, field.Name, Number(naturalWidth / 8), Number(width));
             }
-            else if (width > naturalWidth)
+            else if (kind == FieldKind.FixedArray && offset % 8 != 0)
             {
-                widthProblem = $"Field '{field.Name}' is {width} bits wide but its type {typeText} holds {naturalWidth}; use a wider type or [Bits({naturalWidth})]";
+                widthProblem = Diag(Diagnostics.FixedArrayAlignment, location, field.Name, Number(offset));
             }
-
-            if (widthProblem is null && kind == FieldKind.FixedArray && offset % 8 != 0)
+            else if (kind != FieldKind.FixedArray && (width < 1 || width > naturalWidth))
             {
-                widthProblem = $"Field '{field.Name}' is a fixed array starting at bit {offset}, which is not on a byte boundary; fixed arrays must be byte-aligned";
+                widthProblem = Diag(Diagnostics.WidthDoesNotFitType, location, field.Name, Number(width), type.ToDisplayString(), Number(naturalWidth));
             }
 
             if (widthProblem is not null)
             {
-                diagnostics.Add(Diag(Diagnostics.InvalidWidth, location, widthProblem));
+                diagnostics.Add(widthProblem);
                 return null;
             }
 
-            // PROTO009: byte order. Little-endian needs the field to own whole bytes of a word.
-            if (littleEndian && (kind == FieldKind.Bool || kind == FieldKind.FixedArray || offset % 8 != 0 || width != naturalWidth || width < 16))
+            // PROTO009: byte order applies to a field that owns the whole bytes of a word.
+            if (littleEndian && (kind is FieldKind.Bool or FieldKind.FixedArray || offset % 8 != 0 || width != naturalWidth || width < 16))
             {
-                diagnostics.Add(Diag(Diagnostics.LittleEndianNotWhole, location, field.Name, width.ToString(System.Globalization.CultureInfo.InvariantCulture), offset.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                diagnostics.Add(Diag(Diagnostics.LittleEndianNotWhole, location, field.Name, Number(width), Number(offset)));
                 return null;
             }
 
-            // PROTO008: Const/Range values.
+            // Const/Range values: PROTO020, PROTO019, PROTO008.
             ulong mask = width >= 64 ? ulong.MaxValue : (1UL << width) - 1;
-            string? valueProblem = null;
-            if ((hasConst || hasRange) && kind == FieldKind.FixedArray)
+            if (kind == FieldKind.FixedArray && (constValue is not null || rangeMin is not null))
             {
-                valueProblem = $"Field '{field.Name}' is a fixed array; [Const] and [Range] apply to numeric, bool and enum fields only";
+                diagnostics.Add(Diag(Diagnostics.ValueOnFixedArray, location, constValue is not null ? "Const" : "Range", field.Name));
             }
-            else if (hasConst && constValue > mask)
+            else if (constValue is ulong c && c > mask)
             {
-                valueProblem = $"[Const({constValue})] on field '{field.Name}' does not fit its {width} bits (largest value {mask})";
+                diagnostics.Add(Diag(Diagnostics.ValueDoesNotFit, location, $"Const({Number(c)})", field.Name, Number(c), Number(width), Number(mask)));
             }
-            else if (hasRange && min > max)
+            else if (rangeMin is ulong min && rangeMax is ulong max && min > max)
             {
-                valueProblem = $"[Range({min}, {max})] on field '{field.Name}' has its minimum above its maximum";
+                diagnostics.Add(Diag(Diagnostics.EmptyRange, location, Number(min), Number(max), field.Name));
             }
-            else if (hasRange && max > mask)
+            else if (rangeMax is ulong high && high > mask)
             {
-                valueProblem = $"[Range({min}, {max})] on field '{field.Name}' goes beyond its {width} bits (largest value {mask})";
-            }
-
-            if (valueProblem is not null)
-            {
-                diagnostics.Add(Diag(Diagnostics.ValueDoesNotFit, location, valueProblem));
+                diagnostics.Add(Diag(Diagnostics.ValueDoesNotFit, location, $"Range({Number(rangeMin ?? 0)}, {Number(high)})", field.Name, Number(high), Number(width), Number(mask)));
             }
 
             cursor = offset + width;
-            return new FieldModel(
+            var model = new FieldModel(
                 field.Name,
                 kind,
                 type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat),
                 storage,
                 offset,
                 width,
-                hasConst,
                 constValue,
-                hasRange,
-                min,
-                max,
+                FieldRole.None,
                 customToString,
                 littleEndian);
+            return new ParsedField(model, location, rangeMin ?? 0, rangeMax ?? ulong.MaxValue);
         }
 
         private static int? InlineByteArrayLength(INamedTypeSymbol type)
@@ -458,21 +471,21 @@ namespace Protocols.Generators
             return null;
         }
 
-        private static int? UnsignedWidth(SpecialType type) => type switch
+        private static StorageType? Storage(SpecialType type) => type switch
         {
-            SpecialType.System_Byte => 8,
-            SpecialType.System_UInt16 => 16,
-            SpecialType.System_UInt32 => 32,
-            SpecialType.System_UInt64 => 64,
+            SpecialType.System_Byte => StorageType.Byte,
+            SpecialType.System_UInt16 => StorageType.UInt16,
+            SpecialType.System_UInt32 => StorageType.UInt32,
+            SpecialType.System_UInt64 => StorageType.UInt64,
             _ => null,
         };
 
-        private static string Keyword(SpecialType type) => type switch
+        private static int Bits(StorageType storage) => storage switch
         {
-            SpecialType.System_Byte => "byte",
-            SpecialType.System_UInt16 => "ushort",
-            SpecialType.System_UInt32 => "uint",
-            _ => "ulong",
+            StorageType.Byte => 8,
+            StorageType.UInt16 => 16,
+            StorageType.UInt32 => 32,
+            _ => 64,
         };
 
         private static string Short(FieldModel field) => field.Kind switch
@@ -480,7 +493,7 @@ namespace Protocols.Generators
             FieldKind.Bool => "bool",
             FieldKind.Enum => "enum",
             FieldKind.FixedArray => "fixed array",
-            _ => field.StorageType,
+            _ => field.StorageKeyword,
         };
 
         private static bool IsPartial(TypeDeclarationSyntax syntax) => syntax.Modifiers.Any(SyntaxKind.PartialKeyword);
@@ -505,7 +518,14 @@ namespace Protocols.Generators
                 ? type.Name
                 : type.Name + "<" + string.Join(", ", type.TypeParameters.Select(p => p.Name)) + ">";
 
+        private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+        private static string Number(ulong value) => value.ToString(CultureInfo.InvariantCulture);
+
         private static DiagnosticInfo Diag(DiagnosticDescriptor descriptor, Location? location, params string[] args) =>
-            new DiagnosticInfo(descriptor.Id, new EquatableArray<string>(args), LocationInfo.From(location));
+            new DiagnosticInfo(descriptor.Id, new EquatableArray<string>(args), location);
+
+        /// <summary>A field as parsed: its model, where it is declared, and its declared [Range] (0..ulong.MaxValue without one).</summary>
+        private sealed record ParsedField(FieldModel Model, Location? Location, ulong RangeMin, ulong RangeMax);
     }
 }

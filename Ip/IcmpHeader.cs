@@ -236,6 +236,19 @@ public partial struct IcmpRedirectHeader
     public Ipv4Address Gateway;
 }
 
+/// <summary>Parameter problem codes (RFC 792; 1 from RFC 1108; 2 from RFC 1812).</summary>
+public enum IcmpParameterProblemCode : byte
+{
+    /// <summary>0: the pointer indicates the offending octet.</summary>
+    PointerIndicatesError = 0,
+
+    /// <summary>1: a required option is missing (RFC 1108).</summary>
+    MissingRequiredOption = 1,
+
+    /// <summary>2: bad length.</summary>
+    BadLength = 2,
+}
+
 /// <summary>
 /// Parameter problem (RFC 792, type 12): code 0 with a pointer to the offending octet of the
 /// quoted datagram's header; code 1 (RFC 1108) a missing required option; code 2 (RFC 1812) bad length.
@@ -249,7 +262,7 @@ public partial struct IcmpParameterProblemHeader
     public IcmpType Type;
 
     /// <summary>0: the pointer indicates the error; 1: missing a required option; 2: bad length.</summary>
-    public byte Code;
+    public IcmpParameterProblemCode Code;
 
     /// <summary>The Internet checksum of the whole ICMP message.</summary>
     public ushort Checksum;

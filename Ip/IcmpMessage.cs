@@ -34,16 +34,16 @@ public static class IcmpMessage
     /// <param name="restOfHeader">The type-specific word (next-hop MTU in the low 16 bits for fragmentation needed, RFC 1191 4).</param>
     /// <param name="offendingDatagram">The datagram that caused the error, from its IP header on.</param>
     /// <param name="quotedPayloadLength">How many payload bytes to quote at most.</param>
-    /// <exception cref="ArgumentException">An offending datagram whose IP header is incomplete, or a destination too small.</exception>
+    /// <exception cref="ArgumentException">An offending datagram whose IPv4 header is incomplete or invalid (Ipv4Header.TryReadHeader refuses it), or a destination too small.</exception>
     public static int WriteError(Span<byte> destination, IcmpType type, byte code, uint restOfHeader, scoped ReadOnlySpan<byte> offendingDatagram, int quotedPayloadLength = IcmpQuotedDatagram.GuaranteedPayloadLength)
     {
-        int headerLength = offendingDatagram.IsEmpty ? 0 : (offendingDatagram[0] & 0x0f) * 4;
-        if (headerLength < Ipv4Header.FixedLength || offendingDatagram.Length < headerLength)
+        // The datagram may be cut short after its header (a quote of a quote, a first fragment).
+        if (!Ipv4Header.TryReadHeader(offendingDatagram, out Ipv4Header.Reader offending, out WireError error))
         {
-            throw new ArgumentException("The offending datagram must start with a complete IPv4 header.", nameof(offendingDatagram));
+            throw new ArgumentException($"The offending datagram must start with a complete IPv4 header: {error}", nameof(offendingDatagram));
         }
 
-        int quoted = Math.Min(offendingDatagram.Length, headerLength + Math.Max(0, quotedPayloadLength));
+        int quoted = Math.Min(offendingDatagram.Length, offending.HeaderLength + Math.Max(0, quotedPayloadLength));
         int length = IcmpHeader.FixedLength + quoted;
         Span<byte> message = Fit(destination, length);
         new IcmpHeader { Type = type, Code = code, RestOfHeader = restOfHeader }.WriteTo(message);

@@ -8,6 +8,9 @@ public static class Ipv4Packet
     /// <summary>The largest IPv4 header: IHL 15 × 4 bytes.</summary>
     public const int MaxHeaderLength = 60;
 
+    /// <summary>The smallest MTU an IPv4 link may have: every internet module must be able to forward a datagram of 68 octets (RFC 791 3.2).</summary>
+    public const int MinimumMtu = 68;
+
     /// <summary>
     /// Writes <paramref name="header"/>, <paramref name="options"/> (padded with zeros, i.e. End of
     /// Option List, to a 32-bit boundary) and <paramref name="payload"/> into

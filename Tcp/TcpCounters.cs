@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Protocols.Wire;
 
 namespace Protocols.Tcp;
 
@@ -110,6 +111,18 @@ public enum TcpCounter
 
     /// <summary>ICMP errors ignored: quoted sequence number outside [SND.UNA, SND.NXT) or next-hop MTU below the floor (RFC 5927 4.1, 7.2; Linux's OutOfWindowIcmps).</summary>
     IcmpErrorsIgnored,
+
+    /// <summary>Of <see cref="BadSegments"/>: shorter than the 20-byte fixed header (layer).</summary>
+    BadSegmentsTruncated,
+
+    /// <summary>Of <see cref="BadSegments"/>: a data offset below 5 words or past the end of the segment (RFC 9293 3.1; layer).</summary>
+    BadSegmentsDataOffset,
+
+    /// <summary>Of <see cref="BadSegments"/>: malformed options, e.g. a length byte below 2 or past the header (RFC 9293 3.1; layer).</summary>
+    BadSegmentsOptions,
+
+    /// <summary>Of <see cref="BadSegments"/>: the checksum over the pseudo-header and the segment does not verify (RFC 9293 3.1; layer).</summary>
+    BadSegmentsChecksum,
 }
 
 /// <summary>
@@ -152,7 +165,7 @@ public sealed class TcpCounters
     /// <summary><see cref="TcpCounter.SegmentsRetransmitted"/>.</summary>
     public long SegmentsRetransmitted => this[TcpCounter.SegmentsRetransmitted];
 
-    /// <summary><see cref="TcpCounter.BadSegments"/>.</summary>
+    /// <summary><see cref="TcpCounter.BadSegments"/>: the sum of the four <c>BadSegments*</c> details.</summary>
     public long BadSegments => this[TcpCounter.BadSegments];
 
     /// <summary><see cref="TcpCounter.ResetsSent"/>.</summary>
@@ -199,6 +212,20 @@ public sealed class TcpCounters
 
     /// <summary><see cref="TcpCounter.KeepAliveTimeouts"/>.</summary>
     public long KeepAliveTimeouts => this[TcpCounter.KeepAliveTimeouts];
+
+    /// <summary>
+    /// The detail counter of a segment the layer could not read, from its <see cref="WireError"/>:
+    /// a fixed header that is not all there (the generated reader's first check: too short, 20 bytes
+    /// required) is <see cref="TcpCounter.BadSegmentsTruncated"/>, an option's error (its length is
+    /// the limit) <see cref="TcpCounter.BadSegmentsOptions"/>, and the data offset field's
+    /// <see cref="TcpCounter.BadSegmentsDataOffset"/>.
+    /// </summary>
+    /// <param name="error">What TcpSegment.TryParse reported.</param>
+    /// <returns>The counter to add to besides <see cref="TcpCounter.BadSegments"/>.</returns>
+    internal static TcpCounter BadSegmentDetail(in WireError error) =>
+        error.Kind == WireErrorKind.TooShort && error.Source == LengthSource.Buffer && error.Required <= TcpHeader.FixedLength ? TcpCounter.BadSegmentsTruncated
+        : error.Source == LengthSource.OptionLength ? TcpCounter.BadSegmentsOptions
+        : TcpCounter.BadSegmentsDataOffset;
 
     /// <summary>Adds <paramref name="amount"/> (may be negative for the gauge). Loop only.</summary>
     /// <param name="counter">The counter.</param>

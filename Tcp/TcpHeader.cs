@@ -17,6 +17,7 @@ namespace Protocols.Tcp;
 [WireHeader("TCP")]
 [HeaderLength(nameof(DataOffset), Unit = 4, Source = LengthSource.DataOffset)]
 [Checksum(nameof(Checksum), ChecksumCoverage.PseudoHeaderAndMessage)]
+[Prefix(8)] // RFC 792: what an ICMP error is sure to quote (ports and sequence number, RFC 5927 4.1)
 public partial struct TcpHeader
 {
     /// <summary>The IP protocol number of TCP (RFC 9293 3.1, IANA).</summary>

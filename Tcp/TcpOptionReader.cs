@@ -73,12 +73,12 @@ public ref struct TcpOptionReader
         {
             byte kind = options[offset];
 
-            // RFC 9293 3.2: kinds 0 and 1 are a single octet.
-            if (kind <= 1)
+            // RFC 9293 3.2: End of Option List and No-Operation are a single octet.
+            if ((TcpOptionKind)kind is TcpOptionKind.EndOfOptionList or TcpOptionKind.NoOperation)
             {
                 option = new TcpOption(offset, options.Slice(offset, 1));
                 _offset = offset + 1;
-                _ended = kind == 0; // RFC 9293 3.2: End of Option List ends the list.
+                _ended = (TcpOptionKind)kind == TcpOptionKind.EndOfOptionList; // RFC 9293 3.2: it ends the list.
                 return true;
             }
 

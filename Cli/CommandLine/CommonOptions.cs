@@ -13,7 +13,7 @@ internal static class CommonOptions
     /// <summary>The switch every verb accepts: stack traces of failures, server logging.</summary>
     public static Option<bool> Verbose { get; } = new("--verbose")
     {
-        Description = "show stack traces of failures (and, for servers, their log)",
+        Description = "show stack traces of failures (and, for servers, their log; for serve and get, what the stack drops and why)",
         Arity = ArgumentArity.Zero,
         Recursive = true,
     };

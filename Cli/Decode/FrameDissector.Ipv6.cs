@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Protocols.Ip;
 using Protocols.Wire;
 
@@ -15,13 +14,9 @@ internal static partial class FrameDissector
     {
         // A frame cut by the capture's snap length holds less than the payload length says.
         int captured = data.Length;
-        if (truncated && data.Length >= Ipv6Header.FixedLength)
+        if (truncated && Ipv6Header.TryReadHeader(data, out Ipv6Header.Reader cut, out _) && cut.IsTruncated)
         {
-            int declared = Ipv6Header.FixedLength + BinaryPrimitives.ReadUInt16BigEndian(data[4..]);
-            if (declared > data.Length)
-            {
-                data = Padded(data, declared);
-            }
+            data = Padded(data, (int)cut.DeclaredLength);
         }
 
         if (!Ipv6Header.TryRead(data, out Ipv6Header.Reader ip, out WireError error))
@@ -217,10 +212,9 @@ internal static partial class FrameDissector
         }
 
         Ipv6Header.Reader inner = quote.Header;
-        if (quote.HasUpperLayer && quote.UpperLayer is IpProtocol.Tcp or IpProtocol.Udp && quote.UpperLayerBytes.Length >= 4)
+        if (quote.HasUpperLayer && quote.UpperLayer is IpProtocol.Tcp or IpProtocol.Udp && TransportPorts.TryRead(quote.UpperLayerBytes, out TransportPorts.Reader ports))
         {
-            ReadOnlySpan<byte> ports = quote.UpperLayerBytes;
-            return $"quoting {(quote.UpperLayer == IpProtocol.Tcp ? "TCP" : "UDP")} {inner.Source}.{BinaryPrimitives.ReadUInt16BigEndian(ports)} > {inner.Destination}.{BinaryPrimitives.ReadUInt16BigEndian(ports[2..])}";
+            return $"quoting {(quote.UpperLayer == IpProtocol.Tcp ? "TCP" : "UDP")} {inner.Source}.{ports.SourcePort} > {inner.Destination}.{ports.DestinationPort}";
         }
 
         return quote.HasUpperLayer

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Protocols.Ip;
 using Protocols.Tcp;
 using Protocols.Tls;
@@ -72,7 +71,7 @@ internal static partial class FrameDissector
         decoded.Add("eth.src", eth.Source.ToString());
         decoded.Add("eth.dst", eth.Destination.ToString());
         decoded.Add("eth.type", (long)eth.EtherType);
-        ReadOnlySpan<byte> payload = data[EthernetHeader.FixedLength..];
+        ReadOnlySpan<byte> payload = eth.Payload;
         switch (eth.EtherType)
         {
             case EtherType.Ipv4:
@@ -122,14 +121,9 @@ internal static partial class FrameDissector
     {
         // A frame cut by the capture's snap length holds fewer bytes than the total length says.
         int captured = data.Length;
-        if (truncated && data.Length >= 4)
+        if (truncated && Ipv4Header.TryReadHeader(data, out Ipv4Header.Reader cut, out _) && cut.IsTruncated)
         {
-            int declared = BinaryPrimitives.ReadUInt16BigEndian(data[2..]);
-            int headerLength = (data[0] & 0x0f) * 4;
-            if (declared > data.Length && data.Length >= headerLength)
-            {
-                data = Padded(data, declared);
-            }
+            data = Padded(data, (int)cut.DeclaredLength);
         }
 
         if (!Ipv4Header.TryRead(data, out Ipv4Header.Reader ip, out WireError error))
@@ -416,10 +410,9 @@ internal static partial class FrameDissector
         }
 
         Ipv4Header.Reader inner = quote.Header;
-        if (inner.Protocol is IpProtocol.Tcp or IpProtocol.Udp && inner.FragmentOffset == 0 && inner.Payload.Length >= 4)
+        if (inner.Protocol is IpProtocol.Tcp or IpProtocol.Udp && inner.FragmentOffset == 0 && TransportPorts.TryRead(inner.Payload, out TransportPorts.Reader ports))
         {
-            ReadOnlySpan<byte> ports = inner.Payload;
-            return $"quoting {(inner.Protocol == IpProtocol.Tcp ? "TCP" : "UDP")} {inner.Source}.{BinaryPrimitives.ReadUInt16BigEndian(ports)} > {inner.Destination}.{BinaryPrimitives.ReadUInt16BigEndian(ports[2..])}";
+            return $"quoting {(inner.Protocol == IpProtocol.Tcp ? "TCP" : "UDP")} {inner.Source}.{ports.SourcePort} > {inner.Destination}.{ports.DestinationPort}";
         }
 
         return $"quoting {inner.Protocol} {inner.Source} > {inner.Destination}";
@@ -430,19 +423,14 @@ internal static partial class FrameDissector
     // range check) and version 3.x with x <= 4 (SSL 3.0 to TLS 1.3).
     private static void DecodeTls(ReadOnlySpan<byte> payload, DecodedFrame decoded, int offset)
     {
-        if (payload.Length < TlsRecordHeader.FixedLength || payload[1] != 3 || payload[2] > 4)
-        {
-            return;
-        }
-
-        int recordLength = BinaryPrimitives.ReadUInt16BigEndian(payload[3..]);
-        int available = Math.Min(payload.Length - TlsRecordHeader.FixedLength, recordLength);
-
         // A record continued in the next segment: the lax read accepts a length past the payload.
-        if (!TlsRecordHeader.TryReadHeader(payload, out TlsRecordHeader.Reader header, out _))
+        if (!TlsRecordHeader.TryReadHeader(payload, out TlsRecordHeader.Reader header, out _)
+            || header.LegacyRecordVersion is < TlsVersion.Ssl30 or > TlsVersion.Tls13)
         {
             return;
         }
+
+        int available = header.Payload.Length;
 
         decoded.Add("tls.record.content_type", (long)header.ContentType);
         if (header.ContentType != TlsContentType.Handshake || available < HandshakeHeader.FixedLength)

@@ -1,4 +1,4 @@
-using System.Buffers.Binary;
+using Protocols.Ip;
 using Protocols.Ip.Devices;
 using Protocols.Tcp;
 using Protocols.Wire;
@@ -119,31 +119,26 @@ internal sealed class DemoTraceDevice : FrameObservingDevice
         flags = default;
         seq = 0;
         payload = 0;
-        ReadOnlySpan<byte> ip = Medium == DeviceMedium.Ethernet ? (frame.Length > 14 ? frame[14..] : default) : frame;
+        ReadOnlySpan<byte> packet = frame;
+        if (Medium == DeviceMedium.Ethernet)
+        {
+            if (!EthernetHeader.TryRead(frame, out EthernetHeader.Reader ethernet) || ethernet.EtherType != EtherType.Ipv4)
+            {
+                return false;
+            }
 
-        // RFC 791 3.1: version/IHL, total length, protocol; RFC 9293 3.1: seq at 4, data offset and flags at 12-13.
-        if (ip.Length < 20 || ip[0] >> 4 != 4 || ip[9] != 6)
+            packet = ethernet.Payload;
+        }
+
+        if (!Ipv4Header.TryRead(packet, out Ipv4Header.Reader ip) || ip.Protocol != IpProtocol.Tcp
+            || !TcpHeader.TryRead(ip.Payload, out TcpHeader.Reader tcp))
         {
             return false;
         }
 
-        int ihl = (ip[0] & 0x0f) * 4;
-        int total = BinaryPrimitives.ReadUInt16BigEndian(ip[2..]);
-        if (ihl < 20 || total > ip.Length || total < ihl + 20)
-        {
-            return false;
-        }
-
-        ReadOnlySpan<byte> tcp = ip[ihl..total];
-        int dataOffset = (tcp[12] >> 4) * 4;
-        if (dataOffset < 20 || dataOffset > tcp.Length)
-        {
-            return false;
-        }
-
-        seq = BinaryPrimitives.ReadUInt32BigEndian(tcp[4..]);
-        flags = (TcpFlags)tcp[13];
-        payload = tcp.Length - dataOffset;
+        seq = tcp.SequenceNumber;
+        flags = tcp.GetFlags();
+        payload = tcp.Payload.Length;
         return true;
     }
 }

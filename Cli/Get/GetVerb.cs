@@ -133,7 +133,7 @@ internal sealed class GetVerb : Verb
         using var stop = new CancellationTokenSource();
         using LinuxDevice device = settings.Device.Open();
         using PcapTap? tap = settings.PcapPath is null ? null : PcapTap.Create(device, settings.PcapPath);
-        using var stack = new NetworkStack(new NetworkStackOptions { Name = "get" });
+        using var stack = new NetworkStack(new NetworkStackOptions { Name = "get", Logger = console.Verbose ? new VerboseLogger(console.Error) : null });
         stack.AddInterface((INetworkDevice?)tap ?? device, settings.Device.Configuration);
         TcpLayer tcp = stack.UseTcp(new TcpStackOptions { Name = "get" });
         Task loop = stack.RunAsync(stop.Token);

@@ -168,7 +168,8 @@ internal sealed class ServeHost : IDisposable
 
     /// <summary>
     /// Opens the device, builds the stack and binds the services of <paramref name="settings"/>;
-    /// <paramref name="log"/> (--verbose) gets handler faults, <paramref name="verbose"/> turns on the web app's console log.
+    /// <paramref name="log"/> (--verbose) gets handler faults and the stack's Debug lines (what it
+    /// drops, and why), <paramref name="verbose"/> turns on the web app's console log.
     /// </summary>
     public static ServeHost Start(ServeSettings settings, TextWriter? log = null, bool verbose = false)
     {
@@ -178,7 +179,7 @@ internal sealed class ServeHost : IDisposable
         try
         {
             tap = settings.PcapPath is null ? null : PcapTap.Create(device, settings.PcapPath);
-            stack = new NetworkStack(new NetworkStackOptions { Name = "serve" });
+            stack = new NetworkStack(new NetworkStackOptions { Name = "serve", Logger = log is null ? null : new VerboseLogger(log) });
             stack.AddInterface((INetworkDevice?)tap ?? device, settings.Device.Configuration);
         }
         catch

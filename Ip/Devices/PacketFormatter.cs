@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
 using Protocols.Wire;
@@ -14,15 +13,15 @@ public delegate string? TransportFormatter(ReadOnlySpan<byte> segment);
 
 /// <summary>
 /// One-line, tcpdump-style (<c>tcpdump -n</c>) descriptions of frames: Ethernet, ARP, IPv4 and
-/// IPv6 with fragments, ICMP, ICMPv6 with neighbour discovery and MLD, and UDP and TCP ports. Transports that live above Ip (Udp, Tcp) register a
-/// <see cref="TransportFormatter"/> for richer lines; Ip itself decodes only what every transport
-/// with ports shares (the two port numbers) and the UDP length field.
+/// IPv6 with fragments, ICMP, ICMPv6 with neighbour discovery and MLD, and the ports of transports
+/// that have them. Transports that live above Ip (Udp, Tcp) register a
+/// <see cref="TransportFormatter"/> for their own lines; Ip itself decodes only what every transport
+/// with ports shares (<see cref="TransportPorts"/>), so without one a segment reads <c>udp 20</c>
+/// (protocol and IP payload length). Every header is read by its generated reader.
 /// </summary>
 /// <remarks>Never throws on malformed frames: they are described as such.</remarks>
 public sealed class PacketFormatter
 {
-    private const int EthernetHeaderLength = 14;
-
     // Copy-on-write, indexed by protocol number, so formatting reads it without a lock.
     private volatile TransportFormatter?[] _transports = new TransportFormatter?[256];
 
@@ -81,7 +80,7 @@ public sealed class PacketFormatter
         }
 
         EtherType type = ethernet.EtherType;
-        ReadOnlySpan<byte> payload = frame[EthernetHeaderLength..];
+        ReadOnlySpan<byte> payload = ethernet.Payload;
         if (ShowLinkLayer)
         {
             string name = type switch
@@ -151,14 +150,15 @@ public sealed class PacketFormatter
             return;
         }
 
-        if (packet[0] >> 4 == 6)
-        {
-            AppendIpv6(text, packet);
-            return;
-        }
-
         if (!Ipv4Header.TryRead(packet, out Ipv4Header.Reader ip, out WireError error))
         {
+            // The version is the reader's first field check: an IPv6 packet fails it with version 6.
+            if (error is { Kind: WireErrorKind.InvalidValue, Field: nameof(Ipv4Header.Version), Actual: 6 })
+            {
+                AppendIpv6(text, packet);
+                return;
+            }
+
             text.Append(CultureInfo.InvariantCulture, $"IP [invalid: {error.ToString()}], length {packet.Length}");
             return;
         }
@@ -170,12 +170,9 @@ public sealed class PacketFormatter
         bool hasPorts = protocol is IpProtocol.Tcp or IpProtocol.Udp or IpProtocol.Sctp or IpProtocol.UdpLite;
 
         text.Append("IP ").Append(ip.Source.ToString());
-        if (fragmentOffset == 0 && hasPorts && payload.Length >= 4)
+        if (fragmentOffset == 0 && hasPorts && TransportPorts.TryRead(payload, out TransportPorts.Reader ports))
         {
-            // Every transport with ports starts with source and destination port (RFC 768, RFC 9293 3.1).
-            ushort sourcePort = BinaryPrimitives.ReadUInt16BigEndian(payload);
-            ushort destinationPort = BinaryPrimitives.ReadUInt16BigEndian(payload[2..]);
-            text.Append(CultureInfo.InvariantCulture, $".{sourcePort} > {ip.Destination.ToString()}.{destinationPort}: ");
+            text.Append(CultureInfo.InvariantCulture, $".{ports.SourcePort} > {ip.Destination.ToString()}.{ports.DestinationPort}: ");
         }
         else
         {
@@ -193,20 +190,13 @@ public sealed class PacketFormatter
         }
         else
         {
-            switch (protocol)
+            if (protocol == IpProtocol.Icmp)
             {
-                case IpProtocol.Icmp:
-                    AppendIcmp(text, payload);
-                    break;
-                case IpProtocol.Udp:
-                    AppendUdp(text, payload, fragment);
-                    break;
-                case IpProtocol.Tcp:
-                    AppendTcp(text, payload);
-                    break;
-                default:
-                    text.Append(CultureInfo.InvariantCulture, $"{ProtocolName(protocol)} {payload.Length}");
-                    break;
+                AppendIcmp(text, payload);
+            }
+            else
+            {
+                text.Append(CultureInfo.InvariantCulture, $"{ProtocolName(protocol)} {payload.Length}");
             }
         }
 
@@ -225,38 +215,6 @@ public sealed class PacketFormatter
         _ => string.Create(CultureInfo.InvariantCulture, $"ip-proto-{(byte)protocol}"),
     };
 
-    // RFC 768: the length field counts the 8-byte header and the data.
-    private static void AppendUdp(StringBuilder text, ReadOnlySpan<byte> segment, bool fragment)
-    {
-        if (segment.Length < 8)
-        {
-            text.Append(CultureInfo.InvariantCulture, $"UDP, [|udp] length {segment.Length}");
-            return;
-        }
-
-        int length = BinaryPrimitives.ReadUInt16BigEndian(segment[4..]);
-        if (length < 8 || (length > segment.Length && !fragment))
-        {
-            text.Append(CultureInfo.InvariantCulture, $"UDP, bad length {length} > {segment.Length}");
-            return;
-        }
-
-        text.Append(CultureInfo.InvariantCulture, $"UDP, length {length - 8}");
-    }
-
-    // RFC 9293 3.1: the data offset (high nibble of byte 12) counts 32-bit words of header.
-    private static void AppendTcp(StringBuilder text, ReadOnlySpan<byte> segment)
-    {
-        int headerLength = segment.Length >= 13 ? (segment[12] >> 4) * 4 : 0;
-        if (headerLength < 20 || headerLength > segment.Length)
-        {
-            text.Append(CultureInfo.InvariantCulture, $"TCP, [|tcp] length {segment.Length}");
-            return;
-        }
-
-        text.Append(CultureInfo.InvariantCulture, $"TCP, length {segment.Length - headerLength}");
-    }
-
     // RFC 792 (types), RFC 1191 4 (next-hop MTU).
     private static void AppendIcmp(StringBuilder text, ReadOnlySpan<byte> message)
     {
@@ -268,7 +226,7 @@ public sealed class PacketFormatter
 
         text.Append("ICMP ");
         byte code = icmp.Code;
-        ReadOnlySpan<byte> body = message[IcmpHeader.FixedLength..];
+        ReadOnlySpan<byte> body = icmp.Payload;
         switch (icmp.Type)
         {
             case IcmpType.EchoRequest:
@@ -278,22 +236,24 @@ public sealed class PacketFormatter
                 text.Append(CultureInfo.InvariantCulture, $"echo {(icmp.Type == IcmpType.EchoRequest ? "request" : "reply")}, id {echo.Identifier}, seq {echo.SequenceNumber}");
                 break;
             case IcmpType.DestinationUnreachable:
-                AppendUnreachable(text, code, (ushort)icmp.RestOfHeader, body);
+                AppendUnreachable(text, code, IcmpDestinationUnreachableHeader.TryRead(message, out IcmpDestinationUnreachableHeader.Reader unreachable) ? unreachable.NextHopMtu : (ushort)0, body);
                 break;
             case IcmpType.TimeExceeded:
-                text.Append(code switch
+                text.Append((IcmpTimeExceededCode)code switch
                 {
-                    0 => "time exceeded in-transit",
-                    1 => "ip reassembly time exceeded",
+                    IcmpTimeExceededCode.TtlExceeded => "time exceeded in-transit",
+                    IcmpTimeExceededCode.FragmentReassemblyTimeExceeded => "ip reassembly time exceeded",
                     _ => string.Create(CultureInfo.InvariantCulture, $"time exceeded-#{code}"),
                 });
                 break;
             case IcmpType.Redirect:
                 string target = IcmpQuotedDatagram.TryRead(body, out IcmpQuotedDatagram redirected, out _) ? redirected.Header.Destination.ToString() : "?";
-                text.Append(CultureInfo.InvariantCulture, $"redirect {target} to host {Ipv4Address.FromUInt32(icmp.RestOfHeader).ToString()}");
+                string gateway = IcmpRedirectHeader.TryRead(message, out IcmpRedirectHeader.Reader redirect) ? redirect.Gateway.ToString() : "?";
+                text.Append(CultureInfo.InvariantCulture, $"redirect {target} to host {gateway}");
                 break;
             case IcmpType.ParameterProblem:
-                text.Append(CultureInfo.InvariantCulture, $"parameter problem - octet {icmp.RestOfHeader >> 24}");
+                string octet = IcmpParameterProblemHeader.TryRead(message, out IcmpParameterProblemHeader.Reader problem) ? problem.Pointer.ToString(CultureInfo.InvariantCulture) : "?";
+                text.Append(CultureInfo.InvariantCulture, $"parameter problem - octet {octet}");
                 break;
             case IcmpType.SourceQuench:
                 text.Append("source quench");
@@ -334,9 +294,9 @@ public sealed class PacketFormatter
                 text.Append(CultureInfo.InvariantCulture, $"{destination} protocol {(byte)protocol} unreachable");
                 break;
             case IcmpUnreachableCode.PortUnreachable:
-                if (quote.Payload.Length >= 4)
+                if (TransportPorts.TryRead(quote.Payload, out TransportPorts.Reader ports))
                 {
-                    ushort port = BinaryPrimitives.ReadUInt16BigEndian(quote.Payload[2..]);
+                    ushort port = ports.DestinationPort;
                     string name = protocol switch
                     {
                         IpProtocol.Udp => "udp port",
@@ -370,6 +330,7 @@ public sealed class PacketFormatter
                 break;
         }
     }
+
     // RFC 8200: the fixed header, then the extension chain (walked with the default limits) to the upper layer.
     private void AppendIpv6(StringBuilder text, ReadOnlySpan<byte> packet)
     {
@@ -399,11 +360,9 @@ public sealed class PacketFormatter
         IpProtocol protocol = chain.NextHeader;
         ReadOnlySpan<byte> payload = bytes[chain.PayloadOffset..];
         bool hasPorts = protocol is IpProtocol.Tcp or IpProtocol.Udp or IpProtocol.Sctp or IpProtocol.UdpLite;
-        if (fragmentOffset == 0 && hasPorts && payload.Length >= 4)
+        if (fragmentOffset == 0 && hasPorts && TransportPorts.TryRead(payload, out TransportPorts.Reader ports))
         {
-            ushort sourcePort = BinaryPrimitives.ReadUInt16BigEndian(payload);
-            ushort destinationPort = BinaryPrimitives.ReadUInt16BigEndian(payload[2..]);
-            text.Append(CultureInfo.InvariantCulture, $".{sourcePort} > {ip.Destination.ToString()}.{destinationPort}: ");
+            text.Append(CultureInfo.InvariantCulture, $".{ports.SourcePort} > {ip.Destination.ToString()}.{ports.DestinationPort}: ");
         }
         else
         {
@@ -420,20 +379,13 @@ public sealed class PacketFormatter
         }
         else
         {
-            switch (protocol)
+            if (protocol == IpProtocol.Icmpv6)
             {
-                case IpProtocol.Icmpv6:
-                    AppendIcmpv6(text, payload);
-                    break;
-                case IpProtocol.Udp:
-                    AppendUdp(text, payload, fragment);
-                    break;
-                case IpProtocol.Tcp:
-                    AppendTcp(text, payload);
-                    break;
-                default:
-                    text.Append(CultureInfo.InvariantCulture, $"{ProtocolName(protocol)} {payload.Length}");
-                    break;
+                AppendIcmpv6(text, payload);
+            }
+            else
+            {
+                text.Append(CultureInfo.InvariantCulture, $"{ProtocolName(protocol)} {payload.Length}");
             }
         }
 
@@ -454,19 +406,21 @@ public sealed class PacketFormatter
 
         text.Append("ICMP6, ");
         byte code = icmp.Code;
-        uint rest = icmp.RestOfHeader;
-        ReadOnlySpan<byte> body = message[Icmpv6Header.FixedLength..];
+        ReadOnlySpan<byte> body = icmp.Payload;
         switch (icmp.Type)
         {
             case Icmpv6Type.EchoRequest:
             case Icmpv6Type.EchoReply:
-                text.Append(CultureInfo.InvariantCulture, $"echo {(icmp.Type == Icmpv6Type.EchoRequest ? "request" : "reply")}, id {rest >> 16}, seq {rest & 0xffff}");
+                // Same 8 bytes as the common header, which has been read: this cannot fail.
+                Icmpv6EchoHeader.TryRead(message, out Icmpv6EchoHeader.Reader echo);
+                text.Append(CultureInfo.InvariantCulture, $"echo {(icmp.Type == Icmpv6Type.EchoRequest ? "request" : "reply")}, id {echo.Identifier}, seq {echo.SequenceNumber}");
                 break;
             case Icmpv6Type.DestinationUnreachable:
                 AppendUnreachable6(text, code, body);
                 break;
             case Icmpv6Type.PacketTooBig:
-                text.Append(CultureInfo.InvariantCulture, $"packet too big, mtu {rest}");
+                string mtu = Icmpv6PacketTooBigHeader.TryRead(message, out Icmpv6PacketTooBigHeader.Reader tooBig) ? tooBig.Mtu.ToString(CultureInfo.InvariantCulture) : "?";
+                text.Append(CultureInfo.InvariantCulture, $"packet too big, mtu {mtu}");
                 break;
             case Icmpv6Type.TimeExceeded:
                 text.Append(code switch
@@ -485,22 +439,29 @@ public sealed class PacketFormatter
                     3 => "incomplete header chain",
                     _ => string.Create(CultureInfo.InvariantCulture, $"code-#{code}"),
                 };
-                text.Append(CultureInfo.InvariantCulture, $"parameter problem, {what} - octet {rest}");
+                string octet = Icmpv6ParameterProblemHeader.TryRead(message, out Icmpv6ParameterProblemHeader.Reader problem) ? problem.Pointer.ToString(CultureInfo.InvariantCulture) : "?";
+                text.Append(CultureInfo.InvariantCulture, $"parameter problem, {what} - octet {octet}");
                 break;
             case Icmpv6Type.RouterSolicitation:
                 text.Append("router solicitation");
                 break;
             case Icmpv6Type.RouterAdvertisement:
-                text.Append(message.Length >= 8 ? string.Create(CultureInfo.InvariantCulture, $"router advertisement, lifetime {BinaryPrimitives.ReadUInt16BigEndian(message[6..])}s") : "router advertisement");
+                text.Append(NdpRouterAdvertisementHeader.TryRead(message, out NdpRouterAdvertisementHeader.Reader advertisement)
+                    ? string.Create(CultureInfo.InvariantCulture, $"router advertisement, lifetime {advertisement.RouterLifetime}s")
+                    : "router advertisement");
                 break;
             case Icmpv6Type.NeighborSolicitation:
-                text.Append(CultureInfo.InvariantCulture, $"neighbor solicitation, who has {Target(body, 0)}");
+                string sought = NdpNeighborSolicitationHeader.TryRead(message, out NdpNeighborSolicitationHeader.Reader solicitation) ? solicitation.TargetAddress.ToString() : "?";
+                text.Append(CultureInfo.InvariantCulture, $"neighbor solicitation, who has {sought}");
                 break;
             case Icmpv6Type.NeighborAdvertisement:
-                text.Append(CultureInfo.InvariantCulture, $"neighbor advertisement, tgt is {Target(body, 0)}");
+                string advertised = NdpNeighborAdvertisementHeader.TryRead(message, out NdpNeighborAdvertisementHeader.Reader neighbor) ? neighbor.TargetAddress.ToString() : "?";
+                text.Append(CultureInfo.InvariantCulture, $"neighbor advertisement, tgt is {advertised}");
                 break;
             case Icmpv6Type.Redirect:
-                text.Append(CultureInfo.InvariantCulture, $"redirect, {Target(body, 16)} to {Target(body, 0)}");
+                text.Append(NdpRedirectHeader.TryRead(message, out NdpRedirectHeader.Reader redirect)
+                    ? string.Create(CultureInfo.InvariantCulture, $"redirect, {redirect.DestinationAddress.ToString()} to {redirect.TargetAddress.ToString()}")
+                    : "redirect, ? to ?");
                 break;
             case Icmpv6Type.MulticastListenerQuery:
                 text.Append(message.Length > 24 ? "multicast listener query v2" : "multicast listener query");
@@ -512,7 +473,8 @@ public sealed class PacketFormatter
                 text.Append("multicast listener done");
                 break;
             case Icmpv6Type.MulticastListenerReportV2:
-                text.Append(CultureInfo.InvariantCulture, $"multicast listener report v2, {rest & 0xffff} group record(s)");
+                string records = Mldv2ReportHeader.TryRead(message, out Mldv2ReportHeader.Reader report) ? report.NumberOfRecords.ToString(CultureInfo.InvariantCulture) : "?";
+                text.Append(CultureInfo.InvariantCulture, $"multicast listener report v2, {records} group record(s)");
                 break;
             default:
                 text.Append(CultureInfo.InvariantCulture, $"type-#{(byte)icmp.Type}");
@@ -521,10 +483,6 @@ public sealed class PacketFormatter
 
         text.Append(CultureInfo.InvariantCulture, $", length {message.Length}");
     }
-
-    // The address at offset bytes into the message after its 8-byte header (NS/NA/redirect target 0, redirect destination 16).
-    private static string Target(ReadOnlySpan<byte> body, int offset) =>
-        body.Length >= offset + 16 ? Ipv6Address.Create(body.Slice(offset, 16)).ToString() : "?";
 
     private static void AppendUnreachable6(StringBuilder text, byte code, ReadOnlySpan<byte> quoted)
     {
@@ -548,10 +506,9 @@ public sealed class PacketFormatter
                 text.Append(CultureInfo.InvariantCulture, $"unreachable address {destination}");
                 break;
             case Icmpv6UnreachableCode.PortUnreachable:
-                if (quote.HasUpperLayer && quote.UpperLayerBytes.Length >= 4)
+                if (quote.HasUpperLayer && TransportPorts.TryRead(quote.UpperLayerBytes, out TransportPorts.Reader ports))
                 {
-                    ushort port = BinaryPrimitives.ReadUInt16BigEndian(quote.UpperLayerBytes[2..]);
-                    text.Append(CultureInfo.InvariantCulture, $"{destination} {ProtocolName(quote.UpperLayer)} port {port} unreachable");
+                    text.Append(CultureInfo.InvariantCulture, $"{destination} {ProtocolName(quote.UpperLayer)} port {ports.DestinationPort} unreachable");
                 }
                 else
                 {

@@ -1,3 +1,5 @@
+using Protocols.Wire;
+
 namespace Protocols.Ip;
 
 /// <summary>Why the stack dropped a frame it received or a datagram it was asked to send.</summary>
@@ -110,4 +112,39 @@ public enum DropReason
 
     /// <summary>A packet too big message that does not quote a packet this stack sent (the flow label does not match, RFC 8201 4).</summary>
     PacketTooBigNotOurs,
+}
+
+/// <summary>How the stack files what a generated reader refused (a <see cref="WireError"/>) under a <see cref="DropReason"/>.</summary>
+internal static class WireErrors
+{
+    /// <summary>
+    /// The drop reason of a read error, by layer, field and kind: for IPv4 (RFC 791 3.1) a fixed
+    /// part that is not all there is <see cref="DropReason.Truncated"/>, the version field
+    /// <see cref="DropReason.BadVersion"/>, IHL <see cref="DropReason.BadHeaderLength"/> and the total
+    /// length <see cref="DropReason.BadTotalLength"/>; for IPv6 (RFC 8200 3) a fixed header that is
+    /// not all there is <see cref="DropReason.Truncated"/>, the version field
+    /// <see cref="DropReason.BadVersion"/> and a payload length beyond the frame
+    /// <see cref="DropReason.BadPayloadLength"/>; in any other layer a buffer too short for the
+    /// header is <see cref="DropReason.Truncated"/> and anything else <see cref="DropReason.Malformed"/>.
+    /// </summary>
+    public static DropReason ToDropReason(in WireError error) => error.Layer switch
+    {
+        Ipv4Header.LayerName when error.Kind == WireErrorKind.TooShort && error.Required <= Ipv4Header.FixedLength => DropReason.Truncated,
+        Ipv4Header.LayerName => error.Field switch
+        {
+            nameof(Ipv4Header.Version) => DropReason.BadVersion,
+            nameof(Ipv4Header.Ihl) => DropReason.BadHeaderLength,
+            nameof(Ipv4Header.TotalLength) => DropReason.BadTotalLength,
+            _ => DropReason.Malformed,
+        },
+        Ipv6Header.LayerName when error.Kind == WireErrorKind.TooShort && error.Required <= Ipv6Header.FixedLength => DropReason.Truncated,
+        Ipv6Header.LayerName => error.Field switch
+        {
+            nameof(Ipv6Header.Version) => DropReason.BadVersion,
+            nameof(Ipv6Header.PayloadLength) => DropReason.BadPayloadLength,
+            _ => DropReason.Malformed,
+        },
+        _ when error.Kind == WireErrorKind.TooShort && error.Source == LengthSource.Buffer => DropReason.Truncated,
+        _ => DropReason.Malformed,
+    };
 }

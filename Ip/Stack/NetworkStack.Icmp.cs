@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Microsoft.Extensions.Logging;
 using Protocols.Wire;
 
@@ -54,24 +53,24 @@ public sealed partial class NetworkStack
     private void OnIcmp(in IpDatagram datagram)
     {
         ReadOnlySpan<byte> message = datagram.Payload;
-        if (message.Length < IcmpHeader.FixedLength)
+        if (!IcmpHeader.TryRead(message, out IcmpHeader.Reader icmp, out WireError error))
         {
-            Counters.Drop(DropReason.Truncated);
+            DropInvalid(datagram.Interface, in error);
             return;
         }
 
         // RFC 792: the checksum covers the whole ICMP message. Devices that verify checksums
         // cover TCP and UDP, so ICMP is always checked here.
-        if (Checksum.Compute(message) != 0)
+        if (!icmp.VerifyChecksum())
         {
             Counters.ChecksumErrors++;
             Counters.Drop(DropReason.BadChecksum);
             return;
         }
 
-        var type = (IcmpType)message[0];
-        byte code = message[1];
-        Counters.IcmpIn[message[0]]++;
+        IcmpType type = icmp.Type;
+        byte code = icmp.Code;
+        Counters.IcmpIn[(byte)type]++;
         switch (type)
         {
             case IcmpType.EchoRequest:
@@ -131,14 +130,14 @@ public sealed partial class NetworkStack
     /// </summary>
     private void SendEchoReply(in IpDatagram request, ReadOnlySpan<byte> message)
     {
-        int length = message.Length;
-        Span<byte> reply = _icmpBuffer.AsSpan(0, length);
+        Span<byte> reply = _icmpBuffer.AsSpan(0, message.Length);
         message.CopyTo(reply);
-        reply[0] = (byte)IcmpType.EchoReply;
-        reply[1] = 0;
-        reply[2] = 0;
-        reply[3] = 0;
-        IcmpHeader.FillChecksum(reply);
+        var header = new IcmpEchoHeader.Writer(reply)
+        {
+            Type = IcmpType.EchoReply,
+            Code = 0,
+        };
+        header.FillChecksum();
         var send = new IpSendRequest(request.Source, IpProtocol.Icmp) { Source = request.Destination };
         IpSendResult result = SendDatagram(in send, reply);
         if (result is IpSendResult.Sent or IpSendResult.Queued)
@@ -150,9 +149,9 @@ public sealed partial class NetworkStack
     /// <summary>A received ICMP error: find the quoted flow and tell its transport (RFC 1122 3.2.2, 4.1.3.3).</summary>
     private void OnIcmpError(in IpDatagram datagram, IcmpType type, byte code, ReadOnlySpan<byte> message)
     {
-        if (!IcmpQuotedDatagram.TryRead(message[IcmpHeader.FixedLength..], out IcmpQuotedDatagram quote, out _))
+        if (!IcmpQuotedDatagram.TryRead(message[IcmpHeader.FixedLength..], out IcmpQuotedDatagram quote, out WireError error))
         {
-            Counters.Drop(DropReason.Malformed);
+            DropInvalid(datagram.Interface, in error, DropReason.Malformed);
             return;
         }
 
@@ -180,8 +179,9 @@ public sealed partial class NetworkStack
         }
 
         // RFC 1191 4: fragmentation needed carries the next-hop MTU in the low 16 bits.
-        ushort nextHopMtu = type == IcmpType.DestinationUnreachable && code == (byte)IcmpUnreachableCode.FragmentationNeeded
-            ? BinaryPrimitives.ReadUInt16BigEndian(message[6..])
+        ushort nextHopMtu = code == (byte)IcmpUnreachableCode.FragmentationNeeded
+            && IcmpDestinationUnreachableHeader.TryRead(message, out IcmpDestinationUnreachableHeader.Reader unreachable)
+            ? unreachable.NextHopMtu
             : (ushort)0;
         var info = new IcmpErrorInfo(type, code, nextHopMtu, datagram.Source, quoted.Source, quoted.Destination, quoted.Protocol, quote.Payload);
         Counters.Delivered++;
@@ -201,30 +201,23 @@ public sealed partial class NetworkStack
     /// </summary>
     internal bool SendIcmpError(NetworkInterface nic, ReadOnlySpan<byte> offending, bool broadcast, IcmpType type, byte code, uint restOfHeader)
     {
-        if (offending.Length < Ipv4Header.FixedLength)
+        // The offending datagram may be cut short (a quote, a first fragment): its header must be whole.
+        if (!Ipv4Header.TryReadHeader(offending, out Ipv4Header.Reader ip, out _))
         {
             return false;
         }
 
-        int headerLength = (offending[0] & 0x0f) * 4;
-        if (headerLength < Ipv4Header.FixedLength || headerLength > offending.Length)
-        {
-            return false;
-        }
-
-        uint source = BinaryPrimitives.ReadUInt32BigEndian(offending[12..]);
-        uint destination = BinaryPrimitives.ReadUInt32BigEndian(offending[16..]);
-        int fragmentOffset = BinaryPrimitives.ReadUInt16BigEndian(offending[6..]) & 0x1fff;
-        var protocol = (IpProtocol)offending[9];
+        uint source = ip.Source.ToUInt32();
+        uint destination = ip.Destination.ToUInt32();
 
         // RFC 1122 3.2.2: an ICMP error MUST NOT be sent about an ICMP error, a datagram to a
         // broadcast or multicast address (IP or link layer), a non-initial fragment, or a
         // datagram whose source does not define a single host.
         bool forbidden = broadcast
-            || fragmentOffset != 0
+            || ip.FragmentOffset != 0
             || !IsValidUnicast(source) || IsSubnetBroadcast(source)
             || destination == LimitedBroadcast || (destination >> 28) == 0xe || IsSubnetBroadcast(destination)
-            || (protocol == IpProtocol.Icmp && !IsIcmpQuery(offending, headerLength));
+            || (ip.Protocol == IpProtocol.Icmp && !IsIcmpQuery(ip.Payload));
         if (forbidden)
         {
             Counters.IcmpErrorsSuppressed++;
@@ -237,7 +230,7 @@ public sealed partial class NetworkStack
             return false;
         }
 
-        int quotePayload = Math.Max(IcmpQuotedDatagram.GuaranteedPayloadLength, Options.IcmpErrorQuoteLimit - headerLength);
+        int quotePayload = Math.Max(IcmpQuotedDatagram.GuaranteedPayloadLength, Options.IcmpErrorQuoteLimit - ip.HeaderLength);
         int length = IcmpMessage.WriteError(_icmpBuffer, type, code, restOfHeader, offending, quotePayload);
         uint from = IsOurAddress(destination) ? destination : nic.AddressValue;
         var send = new IpSendRequest(Ipv4Address.FromUInt32(source), IpProtocol.Icmp) { Source = Ipv4Address.FromUInt32(from) };
@@ -256,20 +249,17 @@ public sealed partial class NetworkStack
         return false;
     }
 
-    /// <summary>True when the ICMP message in <paramref name="datagram"/> is a query (echo, timestamp...), not an error (RFC 1122 3.2.2).</summary>
-    private static bool IsIcmpQuery(ReadOnlySpan<byte> datagram, int headerLength)
-    {
-        if (datagram.Length <= headerLength)
-        {
-            // No ICMP type to look at: treat it as an error, the conservative choice.
-            return false;
-        }
-
-        return (IcmpType)datagram[headerLength] is IcmpType.EchoReply or IcmpType.EchoRequest
+    /// <summary>
+    /// True when <paramref name="message"/> is an ICMP query (echo, timestamp...), not an error
+    /// (RFC 1122 3.2.2). A message too short to have a header is treated as an error, the
+    /// conservative choice: no error is sent about it.
+    /// </summary>
+    private static bool IsIcmpQuery(ReadOnlySpan<byte> message) =>
+        IcmpHeader.TryRead(message, out IcmpHeader.Reader icmp)
+        && icmp.Type is IcmpType.EchoReply or IcmpType.EchoRequest
             or IcmpType.RouterAdvertisement or IcmpType.RouterSolicitation
             or IcmpType.TimestampRequest or IcmpType.TimestampReply
             or IcmpType.InformationRequest or IcmpType.InformationReply;
-    }
 
     /// <summary>
     /// The token bucket limiting ICMP errors (RFC 1812 4.3.2.8, RFC 1122 3.2.2): refilled at
@@ -300,35 +290,32 @@ public sealed partial class NetworkStack
     /// </summary>
     internal void ReportLocalUnreachable(NetworkInterface nic, ReadOnlySpan<byte> datagram)
     {
-        if (datagram.Length >= Ipv6Header.FixedLength && datagram[0] >> 4 == 6)
+        if (!Ipv4Header.TryReadHeader(datagram, out Ipv4Header.Reader ip, out WireError error))
         {
-            ReportLocalUnreachable6(nic, datagram);
+            // The version is the reader's first field check: an IPv6 packet fails it with version 6.
+            if (error is { Kind: WireErrorKind.InvalidValue, Field: nameof(Ipv4Header.Version), Actual: 6 })
+            {
+                ReportLocalUnreachable6(nic, datagram);
+            }
+
             return;
         }
 
-        if (datagram.Length < Ipv4Header.FixedLength)
-        {
-            return;
-        }
-
-        int headerLength = (datagram[0] & 0x0f) * 4;
-        int fragmentOffset = BinaryPrimitives.ReadUInt16BigEndian(datagram[6..]) & 0x1fff;
-        var protocol = (IpProtocol)datagram[9];
-        IIpTransport? transport = _transports[(byte)protocol];
-        if (transport is null || fragmentOffset != 0 || headerLength > datagram.Length)
+        IIpTransport? transport = _transports[(byte)ip.Protocol];
+        if (transport is null || ip.FragmentOffset != 0)
         {
             return;
         }
 
-        ReadOnlySpan<byte> payload = datagram[headerLength..];
+        ReadOnlySpan<byte> payload = ip.Payload;
         var info = new IcmpErrorInfo(
             IcmpType.DestinationUnreachable,
             (byte)IcmpUnreachableCode.HostUnreachable,
             0,
             nic.Address,
-            Ipv4Address.Create(datagram[12..]),
-            Ipv4Address.Create(datagram[16..]),
-            protocol,
+            ip.Source,
+            ip.Destination,
+            ip.Protocol,
             payload[..Math.Min(payload.Length, Options.IcmpErrorQuoteLimit)]);
         try
         {

@@ -358,14 +358,19 @@ public sealed partial class NetworkStack
     /// </summary>
     private void ReportLocalUnreachable6(NetworkInterface nic, ReadOnlySpan<byte> packet)
     {
+        if (!Ipv6Header.TryReadHeader(packet, out Ipv6Header.Reader ip, out _))
+        {
+            return;
+        }
+
         Ipv6ExtensionChain chain = Ipv6ExtensionChain.Walk(packet);
         if (chain.Status != Ipv6ChainStatus.UpperLayer || _transports[(byte)chain.NextHeader] is not { } transport)
         {
             return;
         }
 
-        var source = Ipv6Address.Create(packet[8..]);
-        var destination = Ipv6Address.Create(packet[24..]);
+        Ipv6Address source = ip.Source;
+        Ipv6Address destination = ip.Destination;
         ReadOnlySpan<byte> upper = packet[chain.PayloadOffset..];
         var info = new IcmpErrorInfo(
             IcmpType.DestinationUnreachable,

@@ -1,4 +1,4 @@
-using System.Buffers.Binary;
+using Microsoft.Extensions.Logging;
 using Protocols.Ip.Devices;
 using Protocols.Ip.Fragmentation;
 using Protocols.Wire;
@@ -36,14 +36,16 @@ public sealed partial class NetworkStack
             return;
         }
 
-        // RFC 894: Ethernet II framing. Devices hand us frames without the FCS.
-        if (frame.Length < EthernetHeader.FixedLength)
+        // RFC 894: Ethernet II framing. Devices hand us frames without the FCS. (The hot path asks the
+        // reader without an error; only a refused frame is read again for what was wrong.)
+        if (!EthernetHeader.TryRead(frame, out EthernetHeader.Reader ethernet))
         {
-            Counters.Drop(DropReason.Truncated);
+            EthernetHeader.TryRead(frame, out _, out WireError error);
+            DropInvalid(nic, in error);
             return;
         }
 
-        var destination = MacAddress.Create(frame);
+        MacAddress destination = ethernet.Destination;
         bool linkBroadcast = destination.IsMulticast;
         if (!linkBroadcast && destination != nic.HardwareAddress)
         {
@@ -52,19 +54,17 @@ public sealed partial class NetworkStack
             return;
         }
 
-        var etherType = (EtherType)BinaryPrimitives.ReadUInt16BigEndian(frame[12..]);
-        ReadOnlySpan<byte> payload = frame[EthernetHeader.FixedLength..];
-        switch (etherType)
+        switch (ethernet.EtherType)
         {
             case EtherType.Ipv4 when nic.HasIpv4:
-                OnIpDatagram(nic, payload, linkBroadcast, loopback: false, checksumTrusted);
+                OnIpDatagram(nic, ethernet.Payload, linkBroadcast, loopback: false, checksumTrusted);
                 break;
             case EtherType.Arp when nic.Arp is { } arp:
-                arp.OnArpPacket(payload);
+                arp.OnArpPacket(ethernet.Payload);
                 break;
             case EtherType.Ipv6 when nic.HasIpv6:
                 // RFC 2464 3: IPv6 over Ethernet.
-                OnIpv6Packet(nic, payload, linkBroadcast, loopback: false, checksumTrusted);
+                OnIpv6Packet(nic, ethernet.Payload, linkBroadcast, loopback: false, checksumTrusted);
                 break;
             default:
                 Counters.Drop(DropReason.UnsupportedEtherType);
@@ -86,51 +86,29 @@ public sealed partial class NetworkStack
             return;
         }
 
-
-        // RFC 1122 3.2.1.1: a datagram whose version number is not 4 MUST be silently discarded.
-        if (packet.IsEmpty || packet[0] >> 4 != 4)
+        // RFC 791 3.1 and RFC 1122 3.2.1.1 through the generated reader: version 4 (else silently
+        // discarded), IHL 5..15 with the whole header in the frame, total length covering the
+        // header and within the frame. Bytes after the total length are link padding (Ethernet
+        // pads to 60 bytes): the reader's message stops at the total length.
+        if (!Ipv4Header.TryRead(packet, out Ipv4Header.Reader ip))
         {
-            Counters.Drop(packet.IsEmpty ? DropReason.Truncated : DropReason.BadVersion);
+            Ipv4Header.TryRead(packet, out _, out WireError error);
+            DropInvalid(nic, in error);
             return;
         }
 
-        if (packet.Length < Ipv4Header.FixedLength)
-        {
-            Counters.Drop(DropReason.Truncated);
-            return;
-        }
-
-        // RFC 791 3.1: IHL counts 32-bit words, at least 5; the header must be in the frame.
-        int headerLength = (packet[0] & 0x0f) * 4;
-        if (headerLength < Ipv4Header.FixedLength || headerLength > packet.Length)
-        {
-            Counters.Drop(DropReason.BadHeaderLength);
-            return;
-        }
-
-        // RFC 791 3.1: total length covers header and data. Anything after it in the frame is
-        // link padding (Ethernet pads to 60 bytes) and is trimmed; less than it is a truncation.
-        int totalLength = BinaryPrimitives.ReadUInt16BigEndian(packet[2..]);
-        if (totalLength < headerLength || totalLength > packet.Length)
-        {
-            Counters.Drop(DropReason.BadTotalLength);
-            return;
-        }
-
-        ReadOnlySpan<byte> datagram = packet[..totalLength];
-        ReadOnlySpan<byte> header = datagram[..headerLength];
         bool deviceVerified = (nic.Device.Capabilities & DeviceCapabilities.ReceiveChecksumsVerified) != 0;
 
         // RFC 1122 3.2.1.2: a host MUST verify the header checksum and silently discard on failure.
-        if (!deviceVerified && Checksum.Compute(header) != 0)
+        if (!deviceVerified && !ip.VerifyChecksum())
         {
             Counters.ChecksumErrors++;
             Counters.Drop(DropReason.BadChecksum);
             return;
         }
 
-        uint source = BinaryPrimitives.ReadUInt32BigEndian(header[12..]);
-        uint destination = BinaryPrimitives.ReadUInt32BigEndian(header[16..]);
+        uint source = ip.Source.ToUInt32();
+        uint destination = ip.Destination.ToUInt32();
 
         // Destination: one of our addresses (weak host model, RFC 1122 3.3.4.2), the limited
         // broadcast, or the directed broadcast of the arrival subnet (RFC 1122 3.3.6). No
@@ -162,9 +140,9 @@ public sealed partial class NetworkStack
 
         // RFC 791 3.1 / RFC 1122 3.2.1.8: walk the options; a malformed option list means the
         // header cannot be trusted. RFC 1122 3.2.2.5: a host SHOULD send a parameter problem.
-        if (headerLength > Ipv4Header.FixedLength)
+        if (!ip.Options.IsEmpty)
         {
-            var options = new Ipv4OptionReader(header[Ipv4Header.FixedLength..]);
+            var options = new Ipv4OptionReader(ip.Options);
             bool sourceRouted = false;
             while (options.TryReadNext(out Ipv4Option option, out _))
             {
@@ -174,8 +152,9 @@ public sealed partial class NetworkStack
             if (options.Error.IsError)
             {
                 Counters.Drop(DropReason.BadOptions);
-                int pointer = Math.Clamp(options.Error.Offset, 0, headerLength - 1);
-                SendIcmpError(nic, datagram, ipBroadcast || linkBroadcast, IcmpType.ParameterProblem, 0, (uint)pointer << 24);
+                // RFC 792: the pointer is the first octet after the checksum, the top byte of the rest of the header.
+                int pointer = Math.Clamp(options.Error.Offset, 0, ip.HeaderLength - 1);
+                SendIcmpError(nic, ip.Bytes, ipBroadcast || linkBroadcast, IcmpType.ParameterProblem, (byte)IcmpParameterProblemCode.PointerIndicatesError, (uint)pointer << 24);
                 return;
             }
 
@@ -188,7 +167,6 @@ public sealed partial class NetworkStack
             }
         }
 
-        var ip = new Ipv4Header.Reader(datagram, headerLength);
         if (ip.MoreFragments || ip.FragmentOffset != 0)
         {
             Counters.FragmentsReceived++;
@@ -231,7 +209,14 @@ public sealed partial class NetworkStack
                 {
                     Counters.Reassembled++;
                     int length = whole.CopyTo(_reassemblyBuffer);
-                    var ip = new Ipv4Header.Reader(_reassemblyBuffer.AsSpan(0, length), whole.Header.Length);
+
+                    // The reassembler rewrote the first fragment's header for the whole datagram
+                    // (total length, no MF, offset 0), so it reads like any unfragmented datagram.
+                    if (!Ipv4Header.TryRead(_reassemblyBuffer.AsSpan(0, length), out Ipv4Header.Reader ip, out WireError error))
+                    {
+                        DropInvalid(nic, in error);
+                        break;
+                    }
 
                     // Checksums the device verified were per fragment; the transport checks the whole.
                     Deliver(nic, ip, broadcast, deviceVerified: false);
@@ -322,6 +307,21 @@ public sealed partial class NetworkStack
         catch (Exception e)
         {
             CallbackFailed(e);
+        }
+    }
+
+    /// <summary>
+    /// Drops what a generated reader refused: counts it under the <see cref="DropReason"/> its
+    /// <see cref="WireError"/> maps to (or <paramref name="reason"/>) and, when the logger has Debug
+    /// on (the command's <c>--verbose</c>), says which layer and field and why.
+    /// </summary>
+    private void DropInvalid(NetworkInterface nic, in WireError error, DropReason? reason = null)
+    {
+        reason ??= WireErrors.ToDropReason(in error);
+        Counters.Drop(reason.Value);
+        if (Logger.IsEnabled(LogLevel.Debug))
+        {
+            Logger.LogDebug("{Interface}: dropped ({Reason}): {Error}", nic.Name, reason, error.ToString());
         }
     }
 

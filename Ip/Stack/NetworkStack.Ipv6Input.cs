@@ -31,14 +31,13 @@ public sealed partial class NetworkStack
             return;
         }
 
-        if (!Ipv6Header.TryRead(frame, out Ipv6Header.Reader ip, out WireError error))
+        // RFC 8200 3 through the generated reader: version 6, the fixed header in the frame, the
+        // payload length within the frame (bytes after it are link padding). As for IPv4, only a
+        // refused packet is read again for its error.
+        if (!Ipv6Header.TryRead(frame, out Ipv6Header.Reader ip))
         {
-            Counters.Drop(error.Kind switch
-            {
-                WireErrorKind.InvalidValue => DropReason.BadVersion,
-                _ when frame.Length < Ipv6Header.FixedLength => DropReason.Truncated,
-                _ => DropReason.BadPayloadLength,
-            });
+            Ipv6Header.TryRead(frame, out _, out WireError error);
+            DropInvalid(nic, in error);
             return;
         }
 

@@ -219,7 +219,7 @@ public sealed partial class NetworkStack : IPollable, IDisposable
 
         // RFC 791 3.2: every internet module must be able to forward a datagram of 68 octets;
         // RFC 8200 5: every link carrying IPv6 has an MTU of at least 1280.
-        ArgumentOutOfRangeException.ThrowIfLessThan(effectiveMtu, runIpv6 ? Ipv6Packet.MinimumMtu : 68, nameof(configuration));
+        ArgumentOutOfRangeException.ThrowIfLessThan(effectiveMtu, runIpv6 ? Ipv6Packet.MinimumMtu : Ipv4Packet.MinimumMtu, nameof(configuration));
         effectiveMtu = Math.Min(effectiveMtu, ushort.MaxValue);
         var nic = new NetworkInterface(this, _interfaces.Count, device, ipv4, gateway4, effectiveMtu);
         if (gateway4 is { } gw && !nic.IsOnLink(gw))

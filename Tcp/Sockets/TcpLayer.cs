@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
 using Protocols.Ip;
 using Protocols.Tcp.Engine;
 using Protocols.Wire;
@@ -276,10 +277,9 @@ public sealed partial class TcpLayer : IIpTransport
     /// <inheritdoc/>
     public void OnDatagram(NetworkStack stack, in IpDatagram datagram)
     {
-        if (!TcpSegment.TryParse(datagram.Payload, out TcpSegment segment, out TcpHeader.Reader header))
+        if (!TcpSegment.TryParse(datagram.Payload, out TcpSegment segment, out TcpHeader.Reader header, out WireError error))
         {
-            Counters.Add(TcpCounter.SegmentsReceived);
-            Counters.Add(TcpCounter.BadSegments);
+            BadSegment(in datagram, TcpCounters.BadSegmentDetail(in error), in error);
             return;
         }
 
@@ -289,8 +289,7 @@ public sealed partial class TcpLayer : IIpTransport
             uint pseudo = Checksum.PseudoHeaderSum(datagram.Source, datagram.Destination, TcpHeader.IpProtocolNumber, datagram.Payload.Length);
             if (!header.VerifyChecksum(pseudo))
             {
-                Counters.Add(TcpCounter.SegmentsReceived);
-                Counters.Add(TcpCounter.BadSegments);
+                BadSegment(in datagram, TcpCounter.BadSegmentsChecksum, default);
                 return;
             }
         }
@@ -325,23 +324,39 @@ public sealed partial class TcpLayer : IIpTransport
         SendResetForClosed(in tuple, in segment);
     }
 
+    /// <summary>
+    /// A segment the layer could not use: counted in <see cref="TcpCounter.BadSegments"/> and its
+    /// detail counter, and logged at Debug (the command's <c>--verbose</c>) with what was wrong.
+    /// </summary>
+    private void BadSegment(in IpDatagram datagram, TcpCounter detail, in WireError error)
+    {
+        Counters.Add(TcpCounter.SegmentsReceived);
+        Counters.Add(TcpCounter.BadSegments);
+        Counters.Add(detail);
+        if (Stack.Logger.IsEnabled(LogLevel.Debug))
+        {
+            Stack.Logger.LogDebug(
+                "TCP segment from {Source} dropped ({Detail}): {Error}",
+                datagram.Source,
+                detail,
+                error.IsError ? error.ToString() : "checksum does not verify");
+        }
+    }
+
     /// <inheritdoc/>
     public void OnIcmpError(NetworkStack stack, in IcmpErrorInfo error)
     {
-        ReadOnlySpan<byte> quoted = error.QuotedTransportHeader;
-        if (quoted.Length < 8)
+        // RFC 792: an ICMP error quotes at least the first 8 bytes of the TCP header: the ports and SEG.SEQ.
+        if (!TcpHeader.TryReadPrefix(error.QuotedTransportHeader, out TcpHeader.PrefixReader quoted, out _))
         {
             return;
         }
 
-        ushort localPort = (ushort)((quoted[0] << 8) | quoted[1]);
-        ushort remotePort = (ushort)((quoted[2] << 8) | quoted[3]);
-        var tuple = new TcpFourTuple(error.QuotedSource, localPort, error.QuotedDestination, remotePort);
+        var tuple = new TcpFourTuple(error.QuotedSource, quoted.SourcePort, error.QuotedDestination, quoted.DestinationPort);
         if (_connections.TryGetValue(tuple, out TcpConnection? connection))
         {
-            // RFC 5927 4.1: the engine checks the quoted SEG.SEQ (bytes 4-7 of the quoted TCP header).
-            var quotedSeq = new SeqNum(System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(quoted[4..]));
-            bool believed = connection.Tcb.OnIcmpError(error.Type, error.Code, error.NextHopMtu, quotedSeq, NowMicros);
+            // RFC 5927 4.1: the engine checks the quoted SEG.SEQ.
+            bool believed = connection.Tcb.OnIcmpError(error.Type, error.Code, error.NextHopMtu, new SeqNum(quoted.SequenceNumber), NowMicros);
             if (believed && error.Icmpv6Type == Icmpv6Type.PacketTooBig)
             {
                 // RFC 8201 5.2 / RFC 5927: the path MTU changes only for a packet too big whose

@@ -20,14 +20,14 @@ public static class TcpTraceFormatter
     public static void Register(PacketFormatter? formatter = null) =>
         (formatter ?? PacketFormatter.Default).Register(IpProtocol.Tcp, Format);
 
-    /// <summary>The description of one TCP segment (header and data), or null when it is too short to be one.</summary>
+    /// <summary>The description of one TCP segment (header and data); for one that cannot be read, what is wrong with it.</summary>
     /// <param name="segment">The IP payload.</param>
-    /// <returns>The text after <c>IP a.b.c.d.port &gt; e.f.g.h.port: </c>, or null to fall back to the default description.</returns>
+    /// <returns>The text after <c>IP a.b.c.d.port &gt; e.f.g.h.port: </c>.</returns>
     public static string? Format(ReadOnlySpan<byte> segment)
     {
-        if (!TcpHeader.TryRead(segment, out TcpHeader.Reader tcp, out _))
+        if (!TcpHeader.TryRead(segment, out TcpHeader.Reader tcp, out WireError error))
         {
-            return null;
+            return string.Create(CultureInfo.InvariantCulture, $"TCP [invalid: {error.ToString()}], length {segment.Length}");
         }
 
         var inv = CultureInfo.InvariantCulture;

@@ -111,21 +111,23 @@ public static class UdpPacket
         return reader.VerifyChecksum(pseudo) ? UdpParseStatus.Valid : UdpParseStatus.BadChecksum;
     }
 
-    /// <summary>Reads the two ports at the start of a (possibly truncated) UDP header quoted in an ICMP error.</summary>
-    /// <param name="quotedTransportHeader">At least the first four bytes of the UDP header.</param>
+    /// <summary>Reads the two ports of a UDP header quoted in an ICMP error (the datagram after it may be cut).</summary>
+    /// <param name="quotedTransportHeader">The quoted UDP header, at least its 8 bytes.</param>
     /// <param name="sourcePort">The quoted source port (ours).</param>
     /// <param name="destinationPort">The quoted destination port (the peer's).</param>
-    /// <returns>False when fewer than four bytes were quoted.</returns>
+    /// <returns>False when the quote does not hold a UDP header (fewer than 8 bytes, or a length field below 8).</returns>
     public static bool TryReadQuotedPorts(ReadOnlySpan<byte> quotedTransportHeader, out ushort sourcePort, out ushort destinationPort)
     {
-        if (quotedTransportHeader.Length < 4)
+        // RFC 792: the quote holds at least 8 bytes of the datagram, the whole UDP header; the
+        // datagram's length runs past the quote, so the lax read.
+        if (!UdpHeader.TryReadHeader(quotedTransportHeader, out UdpHeader.Reader header, out _))
         {
             sourcePort = destinationPort = 0;
             return false;
         }
 
-        sourcePort = BinaryPrimitives.ReadUInt16BigEndian(quotedTransportHeader);
-        destinationPort = BinaryPrimitives.ReadUInt16BigEndian(quotedTransportHeader[2..]);
+        sourcePort = header.SourcePort;
+        destinationPort = header.DestinationPort;
         return true;
     }
 }

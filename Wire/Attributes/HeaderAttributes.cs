@@ -183,3 +183,20 @@ public enum ChecksumCoverage
     /// <summary>The whole message: header and payload (ICMP).</summary>
     Message = 2,
 }
+
+/// <summary>
+/// Declares that protocols carry only the first <see cref="Length"/> bytes of this header: an ICMP
+/// error quotes the offending datagram's IP header and just 64 bits of its data (RFC 792), which is
+/// the first 8 bytes of a TCP header. The generator adds <c>TryReadPrefix</c> and a <c>PrefixReader</c>
+/// with the fields that lie wholly within those bytes.
+/// </summary>
+[AttributeUsage(AttributeTargets.Struct, AllowMultiple = false, Inherited = false)]
+public sealed class PrefixAttribute : Attribute
+{
+    /// <summary>Declares the prefix.</summary>
+    /// <param name="length">The number of leading bytes, from 1 to less than the fixed part.</param>
+    public PrefixAttribute(int length) => Length = length;
+
+    /// <summary>The number of leading bytes a prefix reader needs.</summary>
+    public int Length { get; }
+}

@@ -198,63 +198,91 @@ public class GeneratorTests
         Assert.Empty(GeneratorHarness.Problems(output.Compilation));
     }
 
-    public static TheoryData<string, string> DiagnosticCases() => new()
+    /// <summary>Every diagnostic with a declaration that triggers it and the exact message it gives: what is wrong, then how to fix it.</summary>
+    public static TheoryData<string, string, string> DiagnosticCases() => new()
     {
-        { "PROTO001", "[WireHeader(\"X\")] public struct H { public byte A; }" },
-        { "PROTO001", "public class Outer { [WireHeader(\"X\")] public partial struct H { public byte A; } }" },
-        { "PROTO002", "[WireHeader(\"X\")] public partial struct H { [Bits(4)] public byte A; }" },
-        { "PROTO003", "[WireHeader(\"X\")] public partial struct H { public int A; }" },
-        { "PROTO003", "[WireHeader(\"X\")] public partial struct H { public string A; }" },
-        { "PROTO003", "[WireHeader(\"X\")] public partial struct H { public byte[] A; }" },
-        { "PROTO003", "[WireHeader(\"X\")] public partial struct H { public Shorts A; } [System.Runtime.CompilerServices.InlineArray(2)] public struct Shorts { private ushort _e; }" },
-        { "PROTO003", "public enum E : int { A } [WireHeader(\"X\")] public partial struct H { public E A; }" },
-        { "PROTO004", "[WireHeader(\"X\")] [TotalLength(\"Nope\")] public partial struct H { public ushort A; }" },
-        { "PROTO004", "[WireHeader(\"X\")] [Checksum(\"Nope\", ChecksumCoverage.Header)] public partial struct H { public ushort A; }" },
-        { "PROTO005", "[WireHeader(\"X\")] [Checksum(nameof(A), ChecksumCoverage.Header)] public partial struct H { public uint A; }" },
-        { "PROTO005", "[WireHeader(\"X\")] [Checksum(nameof(B), ChecksumCoverage.Header)] public partial struct H { public byte A; public ushort B; public byte C; }" },
-        { "PROTO005", "[WireHeader(\"X\")] [TotalLength(nameof(A))] public partial struct H { public bool A; [Bits(7)] public byte B; }" },
-        { "PROTO005", "public enum E : ushort { A } [WireHeader(\"X\")] [HeaderLength(nameof(A))] public partial struct H { public E A; }" },
-        { "PROTO005", "[WireHeader(\"X\")] [HeaderLength(nameof(A), Unit = 8, Bias = 256)] public partial struct H { public byte A; public byte B; }" },
-        { "PROTO005", "[WireHeader(\"X\")] [HeaderLength(nameof(A), Unit = 8, Bias = -1)] public partial struct H { public byte A; public byte B; }" },
-        { "PROTO006", "[WireHeader(\"X\")] public partial struct H { [Bits(8, Offset = 0)] public byte A; [Bits(8, Offset = 0)] public byte B; }" },
-        { "PROTO006", "[WireHeader(\"X\")] [TotalLength(nameof(A))] [HeaderLength(nameof(A))] public partial struct H { public ushort A; }" },
-        { "PROTO006", "[WireHeader(\"X\")] public partial struct H { public ushort HeaderLength; }" },
-        { "PROTO006", "[WireHeader(\"X\")] public partial struct H { public ushort IsTruncated; }" },
-        { "PROTO006", "[WireHeader(\"X\")] public partial struct H { public ushort DeclaredLength; }" },
-        { "PROTO006", "[WireHeader(\"X\")] public partial struct H { public ushort SetAll; }" },
-        { "PROTO007", "[WireHeader(\"X\")] public partial struct H { [Bits(0)] public byte A; }" },
-        { "PROTO007", "[WireHeader(\"X\")] public partial struct H { [Bits(65)] public ulong A; [Bits(7)] public byte B; }" },
-        { "PROTO007", "[WireHeader(\"X\")] public partial struct H { [Bits(20)] public ushort A; [Bits(4)] public byte B; }" },
-        { "PROTO007", "[WireHeader(\"X\")] public partial struct H { [Bits(2)] public bool A; [Bits(6)] public byte B; }" },
-        { "PROTO007", "[WireHeader(\"X\")] public partial struct H { [Bits(4)] public byte A; public Ipv4Address B; [Bits(4)] public byte C; }" },
-        { "PROTO008", "[WireHeader(\"X\")] public partial struct H { [Bits(4), Const(16)] public byte A; [Bits(4)] public byte B; }" },
-        { "PROTO008", "[WireHeader(\"X\")] public partial struct H { [Range(9, 3)] public byte A; }" },
-        { "PROTO008", "[WireHeader(\"X\")] public partial struct H { [Bits(3), Range(0, 8)] public byte A; [Bits(5)] public byte B; }" },
-        { "PROTO009", "[WireHeader(\"X\")] public partial struct H { [LittleEndian] public byte A; }" },
-        { "PROTO009", "[WireHeader(\"X\")] public partial struct H { [LittleEndian, Bits(12)] public ushort A; [Bits(4)] public byte B; }" },
-        { "PROTO009", "[WireHeader(\"X\")] public partial struct H { [Bits(4)] public byte A; [LittleEndian] public ushort B; [Bits(4)] public byte C; }" },
+        { "PROTO001", "[WireHeader(\"X\")] public struct H { public byte A; }", "Struct 'H' must be declared 'partial' so the header compiler can add its reader and writer" },
+        { "PROTO001", "public class Outer { [WireHeader(\"X\")] public partial struct H { public byte A; } }", "Containing type 'Outer' must be declared 'partial' so the header compiler can add its reader and writer" },
+        { "PROTO002", "[WireHeader(\"X\")] public partial struct H { [Bits(4)] public byte A; }", "The fields of 'H' cover 4 bits, which is not a whole number of bytes; add or widen a field, for example a reserved field of 4 bits" },
+        { "PROTO003", "[WireHeader(\"X\")] public partial struct H { public int A; }", "Field 'A' has type int, which a wire header cannot hold; use byte, ushort, uint, ulong, bool, an enum over those, or an [InlineArray(N)] struct of bytes" },
+        { "PROTO003", "[WireHeader(\"X\")] public partial struct H { public string A; }", "Field 'A' has type string, which a wire header cannot hold; use byte, ushort, uint, ulong, bool, an enum over those, or an [InlineArray(N)] struct of bytes" },
+        { "PROTO003", "[WireHeader(\"X\")] public partial struct H { public byte[] A; }", "Field 'A' has type byte[], which a wire header cannot hold; use byte, ushort, uint, ulong, bool, an enum over those, or an [InlineArray(N)] struct of bytes" },
+        { "PROTO003", "[WireHeader(\"X\")] public partial struct H { public Shorts A; } [System.Runtime.CompilerServices.InlineArray(2)] public struct Shorts { private ushort _e; }", "Field 'A' has type Shorts, which a wire header cannot hold; use byte, ushort, uint, ulong, bool, an enum over those, or an [InlineArray(N)] struct of bytes" },
+        { "PROTO003", "public enum E : int { A } [WireHeader(\"X\")] public partial struct H { public E A; }", "Field 'A' has type E, which a wire header cannot hold; use byte, ushort, uint, ulong, bool, an enum over those, or an [InlineArray(N)] struct of bytes" },
+        { "PROTO004", "[WireHeader(\"X\")] [TotalLength(\"Nope\")] public partial struct H { public ushort A; }", "[TotalLength] names 'Nope', which is not an instance field of 'H'; use nameof(...) on one of its fields" },
+        { "PROTO004", "[WireHeader(\"X\")] [Checksum(\"Nope\", ChecksumCoverage.Header)] public partial struct H { public ushort A; }", "[Checksum] names 'Nope', which is not an instance field of 'H'; use nameof(...) on one of its fields" },
+        { "PROTO005", "[WireHeader(\"X\")] [TotalLength(nameof(A))] public partial struct H { public bool A; [Bits(7)] public byte B; }", "[TotalLength] names field 'A', which is a bool; a length field must be an unsigned integer (byte, ushort, uint or ulong): change the field's type or name another field" },
+        { "PROTO005", "public enum E : ushort { A } [WireHeader(\"X\")] [HeaderLength(nameof(A))] public partial struct H { public E A; }", "[HeaderLength] names field 'A', which is an enum; a length field must be an unsigned integer (byte, ushort, uint or ulong): change the field's type or name another field" },
+        { "PROTO006", "[WireHeader(\"X\")] public partial struct H { [Bits(8, Offset = 0)] public byte A; [Bits(8, Offset = 0)] public byte B; }", "Field 'B' (bits 0..7) overlaps field 'A' (bits 0..7); change the [Bits(Offset = ...)] values so that every bit belongs to one field" },
+        { "PROTO007", "[WireHeader(\"X\")] public partial struct H { [Bits(0)] public byte A; }", "Field 'A' is 0 bits wide but its type byte holds 1 to 8; use [Bits(n)] with n from 1 to 8, or a wider type" },
+        { "PROTO007", "[WireHeader(\"X\")] public partial struct H { [Bits(65)] public ulong A; [Bits(7)] public byte B; }", "Field 'A' is 65 bits wide but its type ulong holds 1 to 64; use [Bits(n)] with n from 1 to 64, or a wider type" },
+        { "PROTO007", "[WireHeader(\"X\")] public partial struct H { [Bits(20)] public ushort A; [Bits(4)] public byte B; }", "Field 'A' is 20 bits wide but its type ushort holds 1 to 16; use [Bits(n)] with n from 1 to 16, or a wider type" },
+        { "PROTO008", "[WireHeader(\"X\")] public partial struct H { [Bits(4), Const(16)] public byte A; [Bits(4)] public byte B; }", "[Const(16)] on field 'A' allows 16, which does not fit its 4 bits (largest value 15); use values up to 15 or a wider field" },
+        { "PROTO008", "[WireHeader(\"X\")] public partial struct H { [Bits(3), Range(0, 8)] public byte A; [Bits(5)] public byte B; }", "[Range(0, 8)] on field 'A' allows 8, which does not fit its 3 bits (largest value 7); use values up to 7 or a wider field" },
+        { "PROTO009", "[WireHeader(\"X\")] public partial struct H { [LittleEndian] public byte A; }", "Field 'A' is [LittleEndian] but is 8 bits wide at bit 0; byte order applies only to a whole ushort, uint or ulong (or an enum over one) at a byte boundary, so remove [LittleEndian] or declare the field that way" },
+        { "PROTO009", "[WireHeader(\"X\")] public partial struct H { [LittleEndian, Bits(12)] public ushort A; [Bits(4)] public byte B; }", "Field 'A' is [LittleEndian] but is 12 bits wide at bit 0; byte order applies only to a whole ushort, uint or ulong (or an enum over one) at a byte boundary, so remove [LittleEndian] or declare the field that way" },
+        { "PROTO009", "[WireHeader(\"X\")] public partial struct H { [Bits(4)] public byte A; [LittleEndian] public ushort B; [Bits(4)] public byte C; }", "Field 'B' is [LittleEndian] but is 16 bits wide at bit 4; byte order applies only to a whole ushort, uint or ulong (or an enum over one) at a byte boundary, so remove [LittleEndian] or declare the field that way" },
+        { "PROTO010", "[WireHeader(\"X\")] public partial struct H { public ushort HeaderLength; }", "Field 'HeaderLength' would collide with the member 'HeaderLength' the header compiler generates; rename the field" },
+        { "PROTO010", "[WireHeader(\"X\")] public partial struct H { public ushort IsTruncated; }", "Field 'IsTruncated' would collide with the member 'IsTruncated' the header compiler generates; rename the field" },
+        { "PROTO010", "[WireHeader(\"X\")] public partial struct H { public ushort DeclaredLength; }", "Field 'DeclaredLength' would collide with the member 'DeclaredLength' the header compiler generates; rename the field" },
+        { "PROTO010", "[WireHeader(\"X\")] public partial struct H { public ushort SetAll; }", "Field 'SetAll' would collide with the member 'SetAll' the header compiler generates; rename the field" },
+        { "PROTO010", "[WireHeader(\"X\")] public partial struct H { public byte A; public byte GetA; }", "Field 'GetA' would collide with the member 'GetA' the header compiler generates; rename the field" },
+        { "PROTO010", "[WireHeader(\"X\")] public partial struct H { public MacAddress Mac; public byte MacBytes; }", "Field 'MacBytes' would collide with the member 'MacBytes' the header compiler generates; rename the field" },
+        { "PROTO010", "[WireHeader(\"X\")] [Prefix(1)] public partial struct H { public byte A; public byte PrefixLength; }", "Field 'PrefixLength' would collide with the member 'PrefixLength' the header compiler generates; rename the field" },
+        { "PROTO011", "[WireHeader(\"X\")] [TotalLength(nameof(A))] [HeaderLength(nameof(A))] public partial struct H { public ushort A; }", "Field 'A' is named by both [TotalLength] and [HeaderLength]; each role needs its own field, so name another field in one of them" },
+        { "PROTO012", "[WireHeader(\"X\")] [TotalLength(nameof(A))] [PayloadLength(nameof(B))] public partial struct H { public ushort A; public ushort B; }", "'H' declares both [TotalLength] and [PayloadLength]; keep only the one its protocol defines" },
+        { "PROTO013", "[WireHeader(\"X\")] [Checksum(nameof(A), ChecksumCoverage.Header)] public partial struct H { public uint A; }", "[Checksum] names field 'A', a 32-bit uint at bit 0; RFC 1071 sums 16-bit words, so the checksum must be a 16-bit unsigned integer (ushort, or [Bits(16)] on a wider type) at an even byte offset" },
+        { "PROTO013", "[WireHeader(\"X\")] [Checksum(nameof(B), ChecksumCoverage.Header)] public partial struct H { public byte A; public ushort B; public byte C; }", "[Checksum] names field 'B', a 16-bit ushort at bit 8; RFC 1071 sums 16-bit words, so the checksum must be a 16-bit unsigned integer (ushort, or [Bits(16)] on a wider type) at an even byte offset" },
+        { "PROTO014", "[WireHeader(\"X\")] [Checksum(nameof(A), (ChecksumCoverage)7)] public partial struct H { public ushort A; }", "[Checksum] on 'H' has coverage 7, which is not a ChecksumCoverage member; use ChecksumCoverage.Header, ChecksumCoverage.Message or ChecksumCoverage.PseudoHeaderAndMessage" },
+        { "PROTO015", "[WireHeader(\"X\")] [HeaderLength(nameof(A), Unit = 0)] public partial struct H { public byte A; }", "[HeaderLength] on 'H' has Unit = 0; the unit is the number of bytes one count of the field stands for, at least 1 (4 for IPv4 IHL and the TCP data offset)" },
+        { "PROTO016", "[WireHeader(\"X\")] public partial struct H { [Bits(2)] public bool A; [Bits(6)] public byte B; }", "Field 'A' is a bool declared 2 bits wide; a bool is exactly 1 bit, so remove [Bits] or use a byte for a wider flag set" },
+        { "PROTO017", "[WireHeader(\"X\")] public partial struct H { [Bits(16)] public Ipv4Address A; }", "Field 'A' is a fixed array of 4 bytes, and [Bits(16)] would give it another width; a fixed array is as wide as its type, so remove [Bits] (or its width)" },
+        { "PROTO018", "[WireHeader(\"X\")] public partial struct H { [Bits(4)] public byte A; public Ipv4Address B; [Bits(4)] public byte C; }", "Field 'B' is a fixed array starting at bit 4, which is not on a byte boundary; widen the fields before it to whole bytes or set [Bits(Offset = ...)] to a multiple of 8" },
+        { "PROTO019", "[WireHeader(\"X\")] public partial struct H { [Range(9, 3)] public byte A; }", "[Range(9, 3)] on field 'A' has its minimum above its maximum, so no value passes; swap the two bounds" },
+        { "PROTO020", "[WireHeader(\"X\")] public partial struct H { [Const(1)] public MacAddress A; }", "[Const] on field 'A', a fixed array; [Const] and [Range] apply to numeric, bool and enum fields, so remove it and check the bytes where they are used" },
+        { "PROTO021", "[WireHeader(\"X\")] [Prefix(4)] public partial struct H { public ushort A; public ushort B; }", "[Prefix(4)] on 'H' must name a length from 1 to 4, the header's fixed part, less than the whole of it; use TryReadHeader to read the whole header" },
+        { "PROTO022", "[WireHeader(\"X\")] [HeaderLength(nameof(A), Unit = 8, Bias = 256)] public partial struct H { public byte A; public byte B; }", "[HeaderLength] on 'H' has Bias = 256; the bias is the number of units the field does not count, from 0 to 255 (1 for an IPv6 extension header, whose length leaves out its first 8 octets)" },
+        { "PROTO022", "[WireHeader(\"X\")] [HeaderLength(nameof(A), Unit = 8, Bias = -1)] public partial struct H { public byte A; public byte B; }", "[HeaderLength] on 'H' has Bias = -1; the bias is the number of units the field does not count, from 0 to 255 (1 for an IPv6 extension header, whose length leaves out its first 8 octets)" },
+        { "PROTO021", "[WireHeader(\"X\")] [Prefix(0)] public partial struct H { public ushort A; public ushort B; }", "[Prefix(0)] on 'H' must name a length from 1 to 4, the header's fixed part, less than the whole of it; use TryReadHeader to read the whole header" },
     };
 
     [Theory]
     [MemberData(nameof(DiagnosticCases))]
-    public void EachDiagnosticIsReported(string id, string declaration)
+    public void EachDiagnosticIsReportedWithItsOwnMessage(string id, string declaration, string message)
     {
         GeneratorOutput output = GeneratorHarness.Run("using Protocols.Wire;\n" + declaration);
         Diagnostic diagnostic = Assert.Single(output.Diagnostics);
         Assert.Equal(id, diagnostic.Id);
         Assert.Equal(DiagnosticSeverity.Error, diagnostic.Severity);
-        Assert.NotEqual(Location.None, diagnostic.Location);
-        Assert.Equal("Source0.cs", diagnostic.Location.GetLineSpan().Path); // a file location kept as data (path + span)
+        Assert.Equal(message, diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(LocationKind.SourceFile, diagnostic.Location.Kind); // a location in the syntax tree: #pragma applies to it
+        Assert.Equal("Source0.cs", diagnostic.Location.GetLineSpan().Path);
         Assert.Empty(output.Sources); // nothing is generated for an invalid header
     }
 
     [Fact]
-    public void DiagnosticMessagesSayWhatToDo()
+    public void EveryDiagnosticHasACaseAndItsOwnMessageFormat()
     {
-        GeneratorOutput output = GeneratorHarness.Run("using Protocols.Wire;\n[WireHeader(\"X\")] public partial struct H { [Bits(20)] public ushort X; [Bits(4)] public byte B; }");
-        Diagnostic diagnostic = Assert.Single(output.Diagnostics);
-        Assert.Equal("Field 'X' is 20 bits wide but its type ushort holds 16; use a wider type or [Bits(16)]", diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
-        Assert.Equal("Source0.cs", diagnostic.Location.GetLineSpan().Path);
+        var tested = DiagnosticCases().Select(row => (string)row[0]).ToHashSet();
+        Assert.Equal(Protocols.Generators.Diagnostics.All.Keys.Order(), tested.Order());
+
+        var formats = Protocols.Generators.Diagnostics.All.Values.Select(d => d.MessageFormat.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(formats.Count, formats.Distinct().Count());
+        // Never a bare "{0}": at least a sentence of fixed text around the arguments.
+        Assert.All(formats, f => Assert.True(System.Text.RegularExpressions.Regex.Replace(f, @"\{\d+\}", "").Split(' ', StringSplitOptions.RemoveEmptyEntries).Length >= 10, f));
+    }
+
+    [Theory]
+    [InlineData("#pragma warning disable PROTO003\n", true)]
+    [InlineData("#pragma warning disable PROTO003\n#pragma warning restore PROTO003\n", false)]
+    [InlineData("#pragma warning disable PROTO001\n", false)]
+    [InlineData("", false)]
+    public void PragmaWarningDisableSuppressesADiagnostic(string pragma, bool suppressed)
+    {
+        string source = "using Protocols.Wire;\n[WireHeader(\"X\")] public partial struct H\n{\n    public byte A;\n" + pragma + "    public int Bad;\n}";
+        Diagnostic diagnostic = Assert.Single(GeneratorHarness.Run(source).Diagnostics);
+        Assert.Equal("PROTO003", diagnostic.Id);
+        Assert.Equal(suppressed, diagnostic.IsSuppressed);
     }
 
     [Fact]

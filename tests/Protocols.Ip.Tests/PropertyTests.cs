@@ -111,7 +111,7 @@ public class PropertyTests
             IcmpRedirectHeader r = IcmpRedirectHeader.Read(buffer.AsSpan(0, 8));
             Assert.Equal((IcmpType.Redirect, rd.Code, rd.Checksum, rd.Gateway), (r.Type, r.Code, r.Checksum, r.Gateway));
 
-            var pp = new IcmpParameterProblemHeader { Code = (byte)rng.Next(256), Checksum = (ushort)rng.Next(65536), Pointer = (byte)rng.Next(256), Unused = (uint)rng.Next(1 << 24) };
+            var pp = new IcmpParameterProblemHeader { Code = (IcmpParameterProblemCode)rng.Next(256), Checksum = (ushort)rng.Next(65536), Pointer = (byte)rng.Next(256), Unused = (uint)rng.Next(1 << 24) };
             pp.WriteTo(buffer);
             IcmpParameterProblemHeader p = IcmpParameterProblemHeader.Read(buffer.AsSpan(0, 8));
             Assert.Equal((IcmpType.ParameterProblem, pp.Code, pp.Checksum, pp.Pointer, pp.Unused), (p.Type, p.Code, p.Checksum, p.Pointer, p.Unused));

@@ -337,45 +337,37 @@ public sealed unsafe class RawPacketDevice : LinuxDevice
     /// </summary>
     internal static void CompleteTransportChecksum(Span<byte> frame)
     {
-        const int ethernetLength = 14;
-        if (frame.Length >= ethernetLength + Ipv6Header.FixedLength && BinaryPrimitives.ReadUInt16BigEndian(frame[12..]) == (ushort)EtherType.Ipv6)
-        {
-            CompleteIpv6TransportChecksum(frame[ethernetLength..]);
-            return;
-        }
-
-        if (frame.Length < ethernetLength + 20 || BinaryPrimitives.ReadUInt16BigEndian(frame[12..]) != (ushort)EtherType.Ipv4)
+        if (!EthernetHeader.TryRead(frame, out EthernetHeader.Reader ethernet))
         {
             return;
         }
 
-        Span<byte> ip = frame[ethernetLength..];
-        int headerLength = (ip[0] & 0x0f) * 4;
-        int totalLength = BinaryPrimitives.ReadUInt16BigEndian(ip[2..]);
-        bool fragment = (BinaryPrimitives.ReadUInt16BigEndian(ip[6..]) & 0x3fff) != 0; // MF or an offset
-        if (ip[0] >> 4 != 4 || headerLength < 20 || totalLength < headerLength || totalLength > ip.Length || fragment)
+        if (ethernet.EtherType == EtherType.Ipv6)
+        {
+            CompleteIpv6TransportChecksum(frame[EthernetHeader.FixedLength..]);
+            return;
+        }
+
+        if (ethernet.EtherType != EtherType.Ipv4
+            || !Ipv4Header.TryRead(ethernet.Payload, out Ipv4Header.Reader ip)
+            || ip.MoreFragments || ip.FragmentOffset != 0)
         {
             return;
         }
 
-        var protocol = (IpProtocol)ip[9];
-        int checksumOffset = protocol switch
-        {
-            IpProtocol.Udp => 6,   // RFC 768
-            IpProtocol.Tcp => 16,  // RFC 9293 3.1
-            _ => -1,
-        };
-        Span<byte> transport = ip[headerLength..totalLength];
-        if (checksumOffset < 0 || transport.Length < checksumOffset + 2)
+        int checksumOffset = TransportChecksumOffset(ip.Protocol);
+        int transportStart = EthernetHeader.FixedLength + ip.HeaderLength;
+        int transportLength = ip.Bytes.Length - ip.HeaderLength;
+        if (checksumOffset < 0 || transportLength < checksumOffset + 2)
         {
             return;
         }
 
+        Span<byte> transport = frame.Slice(transportStart, transportLength);
         transport[checksumOffset] = 0;
         transport[checksumOffset + 1] = 0;
-        uint pseudo = Checksum.PseudoHeaderSum(Ipv4Address.Create(ip.Slice(12, 4)), Ipv4Address.Create(ip.Slice(16, 4)), (byte)protocol, transport.Length);
-        ushort sum = Checksum.Compute(transport, pseudo);
-        if (sum == 0 && protocol == IpProtocol.Udp)
+        ushort sum = Checksum.Compute(transport, ip.PseudoHeaderSum());
+        if (sum == 0 && ip.Protocol == IpProtocol.Udp)
         {
             sum = 0xffff; // RFC 768: a computed zero is sent as all ones
         }
@@ -398,12 +390,7 @@ public sealed unsafe class RawPacketDevice : LinuxDevice
             return;
         }
 
-        int checksumOffset = chain.NextHeader switch
-        {
-            IpProtocol.Udp => 6,
-            IpProtocol.Tcp => 16,
-            _ => -1,
-        };
+        int checksumOffset = TransportChecksumOffset(chain.NextHeader);
         Span<byte> transport = ip[chain.PayloadOffset..total];
         if (checksumOffset < 0 || transport.Length < checksumOffset + 2)
         {
@@ -421,6 +408,19 @@ public sealed unsafe class RawPacketDevice : LinuxDevice
 
         BinaryPrimitives.WriteUInt16BigEndian(transport[checksumOffset..], sum);
     }
+
+    /// <summary>
+    /// Where the checksum of a transport that offload completes sits in its header: UDP's at byte 6
+    /// (RFC 768), TCP's at byte 16 (RFC 9293 3.1); -1 for the others. Ip cannot see the UDP and TCP
+    /// codecs (they live above it), so these two numbers are the one piece of their layouts it holds;
+    /// the kernel itself keeps the same pair (csum_offset of a CHECKSUM_PARTIAL packet).
+    /// </summary>
+    internal static int TransportChecksumOffset(IpProtocol protocol) => protocol switch
+    {
+        IpProtocol.Udp => 6,
+        IpProtocol.Tcp => 16,
+        _ => -1,
+    };
 
     /// <summary>tp_status of the PACKET_AUXDATA control message, or 0 when there is none.</summary>
     private static uint AuxiliaryStatus(LinuxNative.MessageHeader* message)

@@ -563,7 +563,7 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
             return false;
         }
 
-        bool fragNeeded = type == IcmpType.DestinationUnreachable && code == 4;
+        bool fragNeeded = TcpIcmpErrors.Classify(type, code, out _) == IcmpErrorKind.FragmentationNeeded;
         if (!_sender.IsInFlight(quotedSeq) || (fragNeeded && nextHopMtu < MinimumIcmpPathMtu))
         {
             _counters.Add(TcpCounter.IcmpErrorsIgnored);
@@ -596,7 +596,7 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
         switch (TcpIcmpErrors.Classify(type, code, out SocketError error))
         {
             case IcmpErrorKind.FragmentationNeeded:
-                if (nextHopMtu >= 68 && _sizes.OnPathMtu(nextHopMtu, _ts.Enabled) && State is not (TcpState.SynSent or TcpState.SynReceived))
+                if (nextHopMtu >= Ipv4Packet.MinimumMtu && _sizes.OnPathMtu(nextHopMtu, _ts.Enabled) && State is not (TcpState.SynSent or TcpState.SynReceived))
                 {
                     _sender.OnMssReduced(now);
                     Output(now);

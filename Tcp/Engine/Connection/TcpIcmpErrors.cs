@@ -32,16 +32,17 @@ internal static class TcpIcmpErrors
         error = SocketError.Success;
         switch (type)
         {
-            case IcmpType.DestinationUnreachable when code == 4:
+            case IcmpType.DestinationUnreachable when (IcmpUnreachableCode)code == IcmpUnreachableCode.FragmentationNeeded:
                 return IcmpErrorKind.FragmentationNeeded;
             case IcmpType.DestinationUnreachable:
-                error = code switch
+                var unreachable = (IcmpUnreachableCode)code;
+                error = unreachable switch
                 {
-                    0 or 6 or 11 => SocketError.NetworkUnreachable,
-                    2 or 3 => SocketError.ConnectionRefused,
+                    IcmpUnreachableCode.NetUnreachable or IcmpUnreachableCode.DestinationNetworkUnknown or IcmpUnreachableCode.NetworkUnreachableForTos => SocketError.NetworkUnreachable,
+                    IcmpUnreachableCode.ProtocolUnreachable or IcmpUnreachableCode.PortUnreachable => SocketError.ConnectionRefused,
                     _ => SocketError.HostUnreachable,
                 };
-                return code is 2 or 3 ? IcmpErrorKind.Hard : IcmpErrorKind.Soft;
+                return unreachable is IcmpUnreachableCode.ProtocolUnreachable or IcmpUnreachableCode.PortUnreachable ? IcmpErrorKind.Hard : IcmpErrorKind.Soft;
             case IcmpType.TimeExceeded:
             case IcmpType.ParameterProblem:
                 error = SocketError.HostUnreachable;

@@ -5,7 +5,7 @@ namespace Protocols.Tcp.Engine;
 /// <summary>
 /// A received segment as the engine sees it (RFC 9293 3.10.7): the header fields that matter,
 /// parsed options and the payload, without copying. The layer builds it with
-/// <see cref="TryParse"/> after checking the checksum; tests build it with the constructor.
+/// <see cref="TryParse(ReadOnlySpan{byte}, out TcpSegment, out TcpHeader.Reader, out WireError)"/> after checking the checksum; tests build it with the constructor.
 /// </summary>
 internal readonly ref struct TcpSegment
 {
@@ -65,16 +65,29 @@ internal readonly ref struct TcpSegment
     /// <param name="segment">The segment, on success.</param>
     /// <param name="reader">The header reader (ports, checksum), on success.</param>
     /// <returns>False when the header or its options are malformed.</returns>
-    public static bool TryParse(ReadOnlySpan<byte> tcpBytes, out TcpSegment segment, out TcpHeader.Reader reader)
+    public static bool TryParse(ReadOnlySpan<byte> tcpBytes, out TcpSegment segment, out TcpHeader.Reader reader) =>
+        TryParse(tcpBytes, out segment, out reader, out _);
+
+    /// <summary>
+    /// Reads a segment from the TCP bytes of an IP datagram (header first), saying what is wrong
+    /// when it cannot. Does not verify the checksum (the layer does, with the pseudo-header). Never throws.
+    /// </summary>
+    /// <param name="tcpBytes">The TCP header, options and payload.</param>
+    /// <param name="segment">The segment, on success.</param>
+    /// <param name="reader">The header reader (ports, checksum), on success.</param>
+    /// <param name="error">On failure, the header's error (layer TCP, field DataOffset for a bad header length) or the option's (source OptionLength, offset within the header).</param>
+    /// <returns>False when the header or its options are malformed.</returns>
+    public static bool TryParse(ReadOnlySpan<byte> tcpBytes, out TcpSegment segment, out TcpHeader.Reader reader, out WireError error)
     {
         segment = default;
-        if (!TcpHeader.TryRead(tcpBytes, out reader, out _))
+        if (!TcpHeader.TryRead(tcpBytes, out reader, out error))
         {
             return false;
         }
 
-        if (!TcpOptions.TryParse(reader.Options, out TcpOptions options, out WireError _))
+        if (!TcpOptions.TryParse(reader.Options, out TcpOptions options, out error))
         {
+            error = error.WithOffset(TcpHeader.FixedLength);
             return false;
         }
 

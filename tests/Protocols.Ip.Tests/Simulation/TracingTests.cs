@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Protocols.Ip.Devices;
 using Protocols.Ip.Simulation;
 using Protocols.Ip.Tests.Ipv6;
+using Protocols.Tests.Shared;
 using Protocols.Wire;
 using Protocols.Wire.Capture;
 using Sim = Protocols.Ip.Simulation.Simulation;
@@ -27,8 +28,10 @@ public class TracingTests
     [Fact]
     public void UdpAndTcpPorts()
     {
-        Assert.Equal("IP 10.0.0.1.5000 > 10.0.0.2.53: UDP, length 12", Ip(TestPackets.Udp(5000, 53, 12)));
-        Assert.Equal("IP 10.0.0.1.40000 > 10.0.0.2.80: TCP, length 0", Ip(TestPackets.TcpSyn(40000, 80)));
+        // Ip reads only the ports (TransportPorts); the rest of the line is the transport's own
+        // formatter's (Udp and Tcp register theirs), else the protocol and the IP payload length.
+        Assert.Equal("IP 10.0.0.1.5000 > 10.0.0.2.53: udp 20", Ip(TestPackets.Udp(5000, 53, 12)));
+        Assert.Equal("IP 10.0.0.1.40000 > 10.0.0.2.80: tcp 24", Ip(TestPackets.TcpSyn(40000, 80)));
     }
 
     [Fact]
@@ -47,10 +50,10 @@ public class TracingTests
         Assert.Equal(
             "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [S], seq 1, win 65535, options [mss 1460], length 0",
             formatter.Format(TestPackets.TcpSyn(40000, 80), DeviceMedium.Ip));
-        Assert.Equal("IP 10.0.0.1.40000 > 10.0.0.2.80: TCP, length 0", Ip(TestPackets.TcpSyn(40000, 80))); // other formatters unaffected
+        Assert.Equal("IP 10.0.0.1.40000 > 10.0.0.2.80: tcp 24", Ip(TestPackets.TcpSyn(40000, 80))); // other formatters unaffected
 
         formatter.Register(IpProtocol.Tcp, _ => null); // null falls back to the default
-        Assert.Equal("IP 10.0.0.1.40000 > 10.0.0.2.80: TCP, length 0", formatter.Format(TestPackets.TcpSyn(40000, 80), DeviceMedium.Ip));
+        Assert.Equal("IP 10.0.0.1.40000 > 10.0.0.2.80: tcp 24", formatter.Format(TestPackets.TcpSyn(40000, 80), DeviceMedium.Ip));
     }
 
     [Fact]
@@ -87,7 +90,7 @@ public class TracingTests
         BinaryPrimitives.WriteUInt16BigEndian(udp.AsSpan(2), 7);
         BinaryPrimitives.WriteUInt16BigEndian(udp.AsSpan(4), 3008);
         Assert.Equal(
-            "IP 10.0.0.1.5000 > 10.0.0.2.7: UDP, length 3000 (frag 77:1480@0+)",
+            "IP 10.0.0.1.5000 > 10.0.0.2.7: udp 1480 (frag 77:1480@0+)",
             Ip(TestPackets.Ip(IpProtocol.Udp, udp, id: 77, moreFragments: true)));
         Assert.Equal(
             "IP 10.0.0.1 > 10.0.0.2: udp (frag 77:1480@1480+)",
@@ -117,11 +120,11 @@ public class TracingTests
     public void Ipv6_with_extension_headers_fragments_and_icmpv6()
     {
         Ipv6Address a = Ipv6Packets.Source, b = Ipv6Packets.Destination;
-        Assert.Equal("IP6 2001:db8::1.12345 > 2001:db8::2.53: UDP, length 8", Ip(Ipv6Packets.Packet(IpProtocol.Udp, [], Ipv6Packets.Udp)));
+        Assert.Equal("IP6 2001:db8::1.12345 > 2001:db8::2.53: udp 16", Ip(Ipv6Packets.Packet(IpProtocol.Udp, [], Ipv6Packets.Udp)));
         byte[] options = Ipv6Packets.Options(IpProtocol.Udp, Ipv6Packets.Option(1, 0, 0, 0, 0));
-        Assert.Equal("IP6 2001:db8::1.12345 > 2001:db8::2.53: UDP, length 8", Ip(Ipv6Packets.Packet(IpProtocol.Ipv6DestinationOptions, options, Ipv6Packets.Udp)));
+        Assert.Equal("IP6 2001:db8::1.12345 > 2001:db8::2.53: udp 16", Ip(Ipv6Packets.Packet(IpProtocol.Ipv6DestinationOptions, options, Ipv6Packets.Udp)));
         byte[] first = Ipv6Packets.Fragment(IpProtocol.Udp, 0, true, 0x1234);
-        Assert.Equal("IP6 2001:db8::1.12345 > 2001:db8::2.53: UDP, length 8 (frag 4660:16@0+)", Ip(Ipv6Packets.Packet(IpProtocol.Ipv6Fragment, first, Ipv6Packets.Udp)));
+        Assert.Equal("IP6 2001:db8::1.12345 > 2001:db8::2.53: udp 16 (frag 4660:16@0+)", Ip(Ipv6Packets.Packet(IpProtocol.Ipv6Fragment, first, Ipv6Packets.Udp)));
         byte[] later = Ipv6Packets.Fragment(IpProtocol.Udp, 2, false, 0x1234);
         Assert.Equal("IP6 2001:db8::1 > 2001:db8::2: udp (frag 4660:16@16)", Ip(Ipv6Packets.Packet(IpProtocol.Ipv6Fragment, later, Ipv6Packets.Udp)));
         Assert.Equal("IP6 2001:db8::1 > 2001:db8::2: no next header, length 0", Ip(Ipv6Packets.Packet(IpProtocol.Ipv6NoNextHeader, [], [])));
@@ -189,8 +192,7 @@ public class TracingTests
     [Fact]
     public async Task TcpdumpDescribesTheSameFramesTheSameWay()
     {
-        const string tcpdump = "/usr/bin/tcpdump";
-        if (!File.Exists(tcpdump))
+        if (!Tcpdump.IsInstalled)
         {
             return; // the golden strings above stand alone; this is the independent check when tcpdump is present
         }
@@ -205,53 +207,17 @@ public class TracingTests
             return TestPackets.Ip(IpProtocol.Icmp, message, TestPackets.B, TestPackets.A);
         }
 
+        // The UDP datagram itself is the Udp layer's to describe (its own test compares with tcpdump).
         byte[][] packets =
         [
             TestPackets.Echo(IcmpType.EchoRequest, 1, 1, 56), TestPackets.Echo(IcmpType.EchoReply, 7, 300, 1000),
-            offending, Error(IcmpType.DestinationUnreachable, 3, 0), Error(IcmpType.DestinationUnreachable, 2, 0),
+            Error(IcmpType.DestinationUnreachable, 3, 0), Error(IcmpType.DestinationUnreachable, 2, 0),
             Error(IcmpType.DestinationUnreachable, 1, 0), Error(IcmpType.DestinationUnreachable, 0, 0),
             Error(IcmpType.DestinationUnreachable, 4, 1400), Error(IcmpType.TimeExceeded, 0, 0), Error(IcmpType.TimeExceeded, 1, 0),
         ];
         List<byte[]> frames = [.. packets.Select(p => TestPackets.Ethernet(b, a, EtherType.Ipv4, p)), Frames.ArpRequest, Frames.ArpReply, TestPackets.ArpRequest(a, TestPackets.A, TestPackets.B)];
 
-        string path = Path.Combine(Path.GetTempPath(), $"protocols-tracer-{Environment.ProcessId}-{Guid.NewGuid():n}.pcap");
-        try
-        {
-            using (PcapWriter writer = PcapWriter.Create(path, Wire.Capture.LinkType.Ethernet))
-            {
-                foreach (byte[] frame in frames)
-                {
-                    writer.WriteFrame(VirtualClock.DefaultStart, frame);
-                }
-            }
-
-            var start = new System.Diagnostics.ProcessStartInfo(tcpdump, ["-n", "-t", "-r", path]) { RedirectStandardOutput = true, RedirectStandardError = true };
-            using var process = System.Diagnostics.Process.Start(start)!;
-            Task<string> output = process.StandardOutput.ReadToEndAsync();
-            Task<string> errors = process.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await process.WaitForExitAsync(timeout.Token);
-            Assert.True(process.ExitCode == 0, await errors);
-            string[] lines = (await output).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            Assert.Equal(frames.Select(Ethernet), lines);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
-    }
-
-    private sealed class ListLogger(LogLevel minimum) : ILogger
-    {
-        public List<(LogLevel Level, string Message)> Entries { get; } = [];
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= minimum;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            Entries.Add((logLevel, formatter(state, exception)));
+        Assert.Equal(frames.Select(Ethernet), await Tcpdump.DescribeAsync(frames, Wire.Capture.LinkType.Ethernet));
     }
 
     [Fact]
@@ -268,7 +234,7 @@ public class TracingTests
 
         var entry = Assert.Single(logger.Entries);
         Assert.Equal(LogLevel.Debug, entry.Level);
-        Assert.Equal("00:00:00.000000 link1.a Out IP 10.0.0.1.5000 > 10.0.0.2.53: UDP, length 12", entry.Message);
+        Assert.Equal("00:00:00.000000 link1.a Out IP 10.0.0.1.5000 > 10.0.0.2.53: udp 20", entry.Message);
     }
 
     [Fact]

@@ -122,6 +122,27 @@ public class IpInputTests
         Assert.Equal(reason == DropReason.BadChecksum ? 1 : 0, s.ChecksumErrors);
     }
 
+    [Theory]
+    [InlineData("ihl4", "t: dropped (BadHeaderLength): IPv4.Ihl: invalid value 4 (expected 5) at offset 0")]
+    [InlineData("totalBeyondFrame", "t: dropped (BadTotalLength): IPv4.TotalLength: need 29 bytes, have 28 (limited by buffer) at offset 0")]
+    [InlineData("short", "t: dropped (Truncated): IPv4.Destination: need 20 bytes, have 19 (limited by buffer) at offset 0")]
+    public void DropsSayWhichLayerAndFieldWhenDebugIsOn(string kind, string line)
+    {
+        var logger = new ListLogger(Microsoft.Extensions.Logging.LogLevel.Debug);
+        var device = new TestDevice("t", DeviceMedium.Ip, default);
+        var stack = new NetworkStack(new NetworkStackOptions { TimeProvider = new ManualClock(), Seed = 7, Logger = logger });
+        stack.AddInterface(device, Us, 24);
+        device.Inject(kind switch
+        {
+            "ihl4" => Set(Valid(), 0, 0x44),
+            "totalBeyondFrame" => Refilled(SetU16(Valid(), 2, 29)),
+            _ => Valid()[..19],
+        });
+        stack.Poll();
+        Assert.Equal(line, Assert.Single(logger.Entries).Message);
+        Assert.Equal(1, stack.Counters.Snapshot().TotalDropped);
+    }
+
     [Fact]
     public void MalformedOptionsAnswerWithParameterProblemPointingAtTheOption()
     {

@@ -81,6 +81,7 @@ public class TcpLayerInputTests
 
         Assert.Single(net.Lines);
         Assert.Equal(1, net.TcpB.Counters.BadSegments);
+        Assert.Equal(1, net.TcpB.Counters[TcpCounter.BadSegmentsChecksum]);
         Assert.Equal(0, net.TcpB.Counters.ResetsSent);
     }
 
@@ -105,7 +106,66 @@ public class TcpLayerInputTests
         }
 
         Assert.Equal(40, tcp.Counters.BadSegments);
+        Assert.Equal(20, tcp.Counters[TcpCounter.BadSegmentsTruncated]); // 0..19 bytes: no fixed header
+        Assert.Equal(20, tcp.Counters[TcpCounter.BadSegmentsDataOffset]); // 20..39 bytes: the header runs past them
         Assert.Equal(0, tcp.Counters.ResetsSent);
+    }
+
+    public static TheoryData<string, TcpCounter, string> BadSegmentCases => new()
+    {
+        { "short", TcpCounter.BadSegmentsTruncated, "TCP segment from {A} dropped (BadSegmentsTruncated): TCP.DataOffset: need 20 bytes, have 12 (limited by buffer) at offset 0" },
+        { "offset4", TcpCounter.BadSegmentsDataOffset, "TCP segment from {A} dropped (BadSegmentsDataOffset): TCP.DataOffset: length 16 is below the minimum 20 (data offset) at offset 12" },
+        { "option", TcpCounter.BadSegmentsOptions, "TCP segment from {A} dropped (BadSegmentsOptions): TCP.MaximumSegmentSize: malformed (need 4, have 3, option length) at offset 20" },
+        { "checksum", TcpCounter.BadSegmentsChecksum, "TCP segment from {A} dropped (BadSegmentsChecksum): checksum does not verify" },
+    };
+
+    /// <summary>Each kind of unreadable segment has its own counter besides BadSegments, and a Debug line saying what was wrong ({A}: the sender).</summary>
+    [Theory]
+    [MemberData(nameof(BadSegmentCases))]
+    public void Bad_segments_are_counted_and_logged_by_what_is_wrong(string kind, TcpCounter detail, string line)
+    {
+        var logger = new ListLogger();
+        var sim = new Protocols.Ip.Simulation.Simulation(18);
+        var (a, _) = sim.Network.CreateLink();
+        var stack = new NetworkStack(new NetworkStackOptions { TimeProvider = sim.Clock, Logger = logger });
+        NetworkInterface nic = stack.AddInterface(a, new InterfaceConfiguration { Addresses = [new InterfaceAddress(B, Family.PrefixLength)] });
+        TcpLayer tcp = stack.UseTcp();
+
+        byte[] segment = new byte[24];
+        new TcpHeader { SourcePort = 1, DestinationPort = 2, DataOffset = 6, Syn = true }.WriteTo(segment);
+        segment[20] = (byte)TcpOptionKind.MaximumSegmentSize;
+        segment[21] = kind == "option" ? (byte)3 : (byte)4;
+        if (kind == "offset4")
+        {
+            segment[12] = 0x40;
+        }
+
+        TcpHeader.FillChecksum(segment, Checksum.PseudoHeaderSum(TcpSimulation.AddressA, TcpSimulation.AddressB, TcpHeader.IpProtocolNumber, segment.Length));
+        if (kind == "checksum")
+        {
+            segment[16] ^= 1;
+        }
+
+        byte[] bytes = kind == "short" ? segment[..12] : segment;
+        var datagram = new IpDatagram(nic, default, bytes, TcpSimulation.AddressA, TcpSimulation.AddressB, IpProtocol.Tcp, 64, 1, false, checksumsVerifiedByDevice: false);
+        tcp.OnDatagram(stack, in datagram);
+
+        Assert.Equal(1, tcp.Counters.BadSegments);
+        Assert.Equal(1, tcp.Counters[detail]);
+        Assert.Equal(line.Replace("{A}", A.ToString(), StringComparison.Ordinal), Assert.Single(logger.Lines));
+    }
+
+    private sealed class ListLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        public List<string> Lines { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Lines.Add(formatter(state, exception));
     }
 
     [Fact]
@@ -165,7 +225,7 @@ public class TcpLayerInputTests
         n = segment.Write(bytes, tuple, "abc"u8, "de"u8);
         Assert.Equal("Flags [FP.], seq 100:105, ack 5, win 501, length 5", TcpTraceFormatter.Format(bytes.AsSpan(0, n)));
 
-        Assert.Null(TcpTraceFormatter.Format(bytes.AsSpan(0, 19)));
+        Assert.Equal("TCP [invalid: TCP.UrgentPointer: need 20 bytes, have 19 (limited by buffer) at offset 0], length 19", TcpTraceFormatter.Format(bytes.AsSpan(0, 19)));
 
         // A malformed option list is described, never thrown.
         bytes[12] = 0x60;
