@@ -46,7 +46,9 @@ public struct MacAddress : IEquatable<MacAddress>
                 return false;
             }
 
-            if (!byte.TryParse(text.Slice(i * 3, 2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out byte b))
+            // Hex digits only: byte.TryParse would also take a trailing NUL character.
+            ReadOnlySpan<char> pair = text.Slice(i * 3, 2);
+            if (!char.IsAsciiHexDigit(pair[0]) || !char.IsAsciiHexDigit(pair[1]) || !byte.TryParse(pair, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out byte b))
             {
                 return false;
             }
@@ -153,12 +155,24 @@ public struct Ipv4Address : IEquatable<Ipv4Address>, IComparable<Ipv4Address>
             // A leading zero ("010") is refused: inet_aton and .NET read it as octal (8), others as decimal
             // (10), so one text would name two addresses (RFC 6943 3.1.1).
             ReadOnlySpan<char> s = text[r];
-            if (part == 4 || s.Length is 0 or > 3 || (s.Length > 1 && s[0] == '0') || !byte.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out byte b))
+            // Digits only: byte.TryParse would also take trailing NUL characters.
+            if (part == 4 || s.Length is 0 or > 3 || (s.Length > 1 && s[0] == '0') || s.ContainsAnyExceptInRange('0', '9'))
             {
                 return false;
             }
 
-            address[part++] = b;
+            int value = 0;
+            foreach (char c in s)
+            {
+                value = (value * 10) + (c - '0');
+            }
+
+            if (value > 255)
+            {
+                return false;
+            }
+
+            address[part++] = (byte)value;
         }
 
         return part == 4;

@@ -28,7 +28,7 @@ public readonly record struct IpEndpoint(IpAddress Address, ushort Port) : ISpan
     {
         endpoint = default;
         int colon = text.LastIndexOf(':');
-        if (colon <= 0 || !ushort.TryParse(text[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out ushort port))
+        if (colon <= 0 || text[(colon + 1)..].ContainsAnyExceptInRange('0', '9') || !ushort.TryParse(text[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out ushort port))
         {
             return false;
         }

@@ -121,6 +121,17 @@ public class Ipv6AddressTests
         Assert.False(text.Contains(':', StringComparison.Ordinal) ? Ipv6Address.TryParse(text, out _) : Ipv4Address.TryParse(text, out _));
     }
 
+    // byte.TryParse and ushort.TryParse take trailing NUL characters; the parsers read digits only.
+    [Theory]
+    [InlineData("2.0.2.2\0")]
+    [InlineData("0.6.5.\06")]
+    [InlineData("::ffff:1.2.3.4\0")]
+    public void Trailing_nul_characters_are_refused(string text)
+    {
+        Assert.False(IpAddress.TryParse(text, out _));
+        Assert.False(MacAddress.TryParse("02:00:00:00:00:0\0", out _));
+    }
+
     [Theory]
     [InlineData("0.0.0.0", "0.0.0.0")]
     [InlineData("10.0.0.1", "10.0.0.1")]

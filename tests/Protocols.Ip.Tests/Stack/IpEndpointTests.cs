@@ -36,6 +36,7 @@ public class IpEndpointTests
     [InlineData("[10.0.0.2]:80")]
     [InlineData("[]:80")]
     [InlineData(":80")]
+    [InlineData("10.0.0.2:80\0")]      // ushort.TryParse alone would take the NUL
     public void Rejects_what_is_not_an_endpoint(string text)
     {
         Assert.False(IpEndpoint.TryParse(text, out _));
