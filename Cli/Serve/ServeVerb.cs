@@ -38,18 +38,17 @@ internal sealed class ServeVerb : Verb
         : base("serve",
             "Run the stack on a TUN device or an Ethernet interface (ping, HTTP(S), TCP and UDP echo)",
             "Runs the user-space stack with the addresses --address (IPv4 and/or IPv6, repeatable) on a\n" +
-            "Linux device: --tun opens the TUN\n" +
-            "interface NAME (created if missing, attached if it exists, e.g. made with 'ip tuntap add');\n" +
-            "--raw drives the existing Ethernet interface IFACE through an AF_PACKET socket, with ARP and\n" +
-            "the interface's MAC address (give one of the two). The kernel side (address, up) is\n" +
-            "configured by the caller. --http serves HTTP/1.1 (GET /bytes/N: N bytes where byte i is\n" +
-            "i % 251; POST /echo: the body back; GET /: a text page), --https the same over TLS 1.2/1.3\n" +
-            "with the PEM --cert/--key or a self-signed certificate (for --address) made at start; --echo\n" +
-            "is a TCP echo server, --udp-echo a UDP one; every service takes both families. --slaac (with\n" +
-            "--raw) autoconfigures IPv6 from router advertisements. Prints 'ready' once listening (and\n" +
-            "past duplicate address detection) and runs until\n" +
-            "SIGINT or SIGTERM, then closes the connections and the device and exits 0. Needs root (or\n" +
-            "CAP_NET_ADMIN / CAP_NET_RAW).")
+            "Linux device: --tun opens the TUN interface NAME (created if missing, attached if it exists,\n" +
+            "e.g. made with 'ip tuntap add'); --raw drives the existing Ethernet interface IFACE through an\n" +
+            "AF_PACKET socket, with ARP, neighbour discovery and the interface's MAC address (give one of\n" +
+            "the two). The kernel side (address, up) is configured by the caller. --http serves HTTP/1.1\n" +
+            "(GET /bytes/N: N bytes where byte i is i % 251; POST /echo: the body back; GET /: a text\n" +
+            "page), --https the same over TLS 1.2/1.3 with the PEM --cert/--key or a self-signed\n" +
+            "certificate (for --address) made at start; --echo is a TCP echo server, --udp-echo a UDP one;\n" +
+            "every service takes both families. --slaac (with --raw) autoconfigures IPv6 from router\n" +
+            "advertisements. Prints 'ready' once listening (and past duplicate address detection) and runs\n" +
+            "until SIGINT or SIGTERM, then closes the connections and the device and exits 0. Needs root\n" +
+            "(or CAP_NET_ADMIN / CAP_NET_RAW).")
     {
         _device = new DeviceOptions(Command);
         _udpEcho = Add(CommonOptions.Port("--udp-echo", "echo every UDP datagram received on PORT"));
