@@ -62,10 +62,11 @@ public readonly record struct IpSendRequest
 
     /// <summary>
     /// Non-zero: the payload is a TCP super-segment for a device that cuts it (TSO,
-    /// <c>DeviceCapabilities.TcpSegmentationV4</c>) into segments of this many payload bytes, and its
-    /// TCP checksum field holds only the pseudo-header sum (the device completes each segment's).
-    /// The datagram may then exceed the MTU (each segment must fit it). Used only on routes whose
-    /// device has the capability (<see cref="NetworkStack.TcpSegmentationLimit"/>).
+    /// <c>DeviceCapabilities.TcpSegmentationV4</c> or <c>TcpSegmentationV6</c>) into segments of this
+    /// many payload bytes, and its TCP checksum field holds only the pseudo-header sum (the device
+    /// completes each segment's). The datagram may then exceed the MTU (each segment must fit it).
+    /// Used only on routes whose device has the capability
+    /// (<see cref="NetworkStack.TcpSegmentationLimit(IpAddress, IpAddress)"/>).
     /// </summary>
     public ushort TcpSegmentSize { get; init; }
 }

@@ -1,3 +1,4 @@
+using Protocols.Ip.Devices;
 using Protocols.Ip.Fragmentation;
 using Protocols.Wire;
 
@@ -68,6 +69,21 @@ public sealed partial class NetworkStack
         // RFC 8200 5: the packet is sized to the path MTU, never below 1280.
         int mtu = loopback ? ushort.MaxValue + Ipv6Header.FixedLength : _pathMtu.Get(destination, v6.LinkMtu, Now);
         int total = Ipv6Header.FixedLength + payload.Length;
+        ushort segmentSize = loopback ? (ushort)0 : request.TcpSegmentSize;
+        if (segmentSize != 0)
+        {
+            // A super-segment: the device cuts it into segments of TcpSegmentSize (each within the
+            // path MTU, as TCP sized them); it is never fragmented.
+            if (request.Protocol != IpProtocol.Tcp || (nic.Device.Capabilities & DeviceCapabilities.TcpSegmentationV6) == 0
+                || total > nic.Device.OffloadStatus.MaxSegmentationLength)
+            {
+                Counters.SendDrop(DropReason.TooBig);
+                return IpSendResult.MessageTooBig;
+            }
+
+            mtu = total;
+        }
+
         if (total > mtu && request.DontFragment)
         {
             Counters.SendDrop(DropReason.TooBig);
@@ -90,7 +106,13 @@ public sealed partial class NetworkStack
         {
             Span<byte> packet = _frameBuffer.AsSpan(EthernetHeaderLength, total);
             Ipv6Packet.Write(packet, header, default, payload);
-            return loopback ? EnqueueLoopback6(destination, packet) : Transmit6(nic, nextHop, destination, source, total);
+            if (loopback && request.TcpSegmentSize != 0)
+            {
+                // To ourselves nothing cuts the super-segment: it stays whole, with its checksum finished here.
+                SoftwareChecksum.CompletePartial(packet, Ipv6Header.FixedLength, 16);
+            }
+
+            return loopback ? EnqueueLoopback6(destination, packet) : Transmit6(nic, nextHop, destination, source, total, segmentSize);
         }
 
         if (payloadInFrameBuffer)
@@ -223,12 +245,25 @@ public sealed partial class NetworkStack
         return false;
     }
 
-    /// <summary>Frames and sends the IPv6 packet at offset 14 of the frame buffer.</summary>
-    private IpSendResult Transmit6(NetworkInterface nic, Ipv6Address nextHop, Ipv6Address destination, Ipv6Address source, int length)
+    /// <summary>
+    /// Frames and sends the IPv6 packet at offset 14 of the frame buffer; with
+    /// <paramref name="tcpSegmentSize"/>, a TCP super-segment (no extension headers) for the
+    /// device to cut, its checksum left partial.
+    /// </summary>
+    private IpSendResult Transmit6(NetworkInterface nic, Ipv6Address nextHop, Ipv6Address destination, Ipv6Address source, int length, ushort tcpSegmentSize = 0)
     {
+        int link = nic.IsEthernet ? EthernetHeaderLength : 0;
+        PacketOffload offload = tcpSegmentSize == 0 ? default : new PacketOffload
+        {
+            Checksum = ChecksumState.Partial,
+            ChecksumStart = (ushort)(link + Ipv6Header.FixedLength),
+            ChecksumOffset = 16, // RFC 9293 3.1
+            Segmentation = SegmentationKind.TcpV6,
+            SegmentSize = tcpSegmentSize,
+        };
         if (!nic.IsEthernet)
         {
-            return SendFrame(nic, _frameBuffer.AsSpan(EthernetHeaderLength, length)) ? IpSendResult.Sent : IpSendResult.QueueFull;
+            return SendFrame(nic, _frameBuffer.AsSpan(EthernetHeaderLength, length), offload) ? IpSendResult.Sent : IpSendResult.QueueFull;
         }
 
         MacAddress mac;
@@ -238,10 +273,19 @@ public sealed partial class NetworkStack
         }
         else if (!nic.Neighbors!.TryResolve(nextHop, out mac))
         {
+            if (tcpSegmentSize != 0)
+            {
+                // The neighbour queue sends plain frames later: a super-segment waits for nobody (TCP resends it).
+                Counters.SendDrop(DropReason.NeighborQueueFull);
+                return IpSendResult.QueueFull;
+            }
+
             return nic.Neighbors.Enqueue(nextHop, source, _frameBuffer.AsSpan(EthernetHeaderLength, length));
         }
 
-        return SendEthernet(nic, mac, EtherType.Ipv6, length) ? IpSendResult.Sent : IpSendResult.QueueFull;
+        Span<byte> frame = _frameBuffer.AsSpan(0, EthernetHeaderLength + length);
+        WriteEthernetHeader(nic, mac, EtherType.Ipv6, frame);
+        return SendFrame(nic, frame, offload) ? IpSendResult.Sent : IpSendResult.QueueFull;
     }
 
     /// <summary>RFC 2464 7: 33:33 and the low 32 bits of the group address.</summary>

@@ -314,6 +314,37 @@ public sealed partial class NetworkStack
         return Math.Max(Math.Min(nic.Device.OffloadStatus.MaxSegmentationLength, ushort.MaxValue) - Ipv4Header.FixedLength - 60, 0);
     }
 
+    /// <summary>
+    /// The largest TCP payload a super-segment between <paramref name="source"/> and
+    /// <paramref name="destination"/> (either family) may carry for the device to cut (TSO), or 0
+    /// when the route's device does not take super-segments of that family.
+    /// </summary>
+    /// <param name="source">The local address the connection uses.</param>
+    /// <param name="destination">The peer.</param>
+    /// <returns>Bytes of TCP payload (room for the IP header and 60 bytes of TCP left out), or 0.</returns>
+    public int TcpSegmentationLimit(IpAddress source, IpAddress destination)
+    {
+        if (source.IsIpv4 && destination.IsIpv4)
+        {
+            return TcpSegmentationLimit(source.ToIpv4(), destination.ToIpv4());
+        }
+
+        if (source.IsIpv4 || destination.IsIpv4)
+        {
+            return 0;
+        }
+
+        Ipv6Address d = destination.ToIpv6();
+        if (IsAssigned6(d) || d.IsLoopback || !TryRoute6(d, source.ToIpv6(), out NetworkInterface? nic, out _)
+            || (nic.Device.Capabilities & DeviceCapabilities.TcpSegmentationV6) == 0)
+        {
+            return 0;
+        }
+
+        // RFC 8200 3: the payload length (TCP header and data) is at most 65535 without jumbograms.
+        return Math.Max(Math.Min(nic.Device.OffloadStatus.MaxSegmentationLength - Ipv6Header.FixedLength, ushort.MaxValue) - 60, 0);
+    }
+
     /// <summary>The source address a datagram or packet to <paramref name="destination"/> will carry (of its family), or null when there is no route.</summary>
     public IpAddress? RouteSourceFor(IpAddress destination) =>
         destination.TryGetIpv4(out Ipv4Address v4)

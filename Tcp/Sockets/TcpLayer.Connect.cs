@@ -43,9 +43,7 @@ public sealed partial class TcpLayer
 
     private TcpConnectionOptions WithRouteMss(TcpConnectionOptions options, in TcpFourTuple tuple)
     {
-        int limit = tuple.LocalAddress.IsIpv4 && tuple.RemoteAddress.IsIpv4
-            ? Stack.TcpSegmentationLimit(tuple.LocalAddress.ToIpv4(), tuple.RemoteAddress.ToIpv4())
-            : 0;
+        int limit = Stack.TcpSegmentationLimit(tuple.LocalAddress, tuple.RemoteAddress);
         if (options.Mss is not null && limit == 0)
         {
             return options;

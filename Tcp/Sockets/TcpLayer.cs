@@ -769,8 +769,8 @@ public sealed partial class TcpLayer : IIpTransport
             bool ipv6 = tuple.RemoteAddress.IsIpv6;
 
             // A segment carrying more than the connection's MSS is a super-segment (TSO): the device
-            // cuts it into MSS-sized segments and completes their checksums (IPv4 routes only).
-            if (!ipv6 && payload > 536 && _layer._connections.TryGetValue(tuple, out TcpConnection? owner) && payload > owner.Tcb.Mss)
+            // cuts it into MSS-sized segments and completes their checksums.
+            if (payload > 536 && _layer._connections.TryGetValue(tuple, out TcpConnection? owner) && payload > owner.Tcb.Mss)
             {
                 request = request with { TcpSegmentSize = (ushort)owner.Tcb.Mss };
             }

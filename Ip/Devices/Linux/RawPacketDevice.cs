@@ -132,7 +132,7 @@ public sealed unsafe class RawPacketDevice : LinuxDevice
                 status = refusal == 0
                     ? new DeviceOffloadStatus(
                         OffloadMode.On,
-                        DeviceCapabilities.TransmitChecksumOffload | DeviceCapabilities.TcpSegmentationV4 | DeviceCapabilities.ReceiveCoalescing | DeviceCapabilities.ReceiveChecksumOffload,
+                        DeviceCapabilities.TransmitChecksumOffload | DeviceCapabilities.TcpSegmentationV4 | DeviceCapabilities.TcpSegmentationV6 | DeviceCapabilities.ReceiveCoalescing | DeviceCapabilities.ReceiveChecksumOffload,
                         ushort.MaxValue,
                         "offloads on: PACKET_VNET_HDR (partial checksums, TCP segmentation and coalescing)")
                     : new DeviceOffloadStatus(OffloadMode.Refused, DeviceCapabilities.None, 0, $"offloads refused, plain mode (PACKET_VNET_HDR: {LinuxNative.Describe(refusal)})");

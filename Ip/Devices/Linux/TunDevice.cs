@@ -9,7 +9,7 @@ namespace Protocols.Ip.Devices.Linux;
 /// offloads (the default) the device is opened with IFF_VNET_HDR and TUNSETOFFLOAD (TUN_F_CSUM,
 /// TUN_F_TSO4, TUN_F_TSO6): every packet then carries a virtio-net header, the kernel hands up
 /// TCP super-segments of up to 64 KiB over either family with partial checksums, and takes the
-/// TCP/IPv4 super-segments the stack builds and cuts them itself. When the kernel refuses the
+/// super-segments the stack builds and cuts them itself. When the kernel refuses the
 /// offloads the device reopens in plain mode (one wire-sized packet per read) and says so in
 /// <see cref="LinuxDevice.OffloadStatus"/>.
 /// </summary>
@@ -24,8 +24,7 @@ public sealed unsafe class TunDevice : LinuxDevice
 {
     private const string ClonePath = "/dev/net/tun";
 
-    // TUN_F_TSO6 lets the kernel hand up TCP/IPv6 super-segments (taken whole, like IPv4's); the
-    // stack itself builds super-segments only for IPv4. UDP segmentation is not asked for: Linux
+    // TUN_F_TSO6: TCP/IPv6 super-segments both ways, like TSO4's. UDP segmentation is not asked for: Linux
     // grants TUN_F_USO4 only with TUN_F_USO6, and a UDP super-datagram from the kernel would have
     // to be cut into datagrams before the stack's UDP sees it, which this device does not do.
     private const uint Wanted = LinuxNative.TUN_F_CSUM | LinuxNative.TUN_F_TSO4 | LinuxNative.TUN_F_TSO6;
@@ -107,7 +106,7 @@ public sealed unsafe class TunDevice : LinuxDevice
 
         if ((granted & LinuxNative.TUN_F_TSO6) != 0)
         {
-            capabilities |= DeviceCapabilities.ReceiveCoalescing;
+            capabilities |= DeviceCapabilities.TcpSegmentationV6 | DeviceCapabilities.ReceiveCoalescing;
         }
 
         if ((granted & LinuxNative.TUN_F_USO4) != 0)
@@ -115,7 +114,7 @@ public sealed unsafe class TunDevice : LinuxDevice
             capabilities |= DeviceCapabilities.UdpSegmentationV4;
         }
 
-        int largest = (capabilities & (DeviceCapabilities.TcpSegmentationV4 | DeviceCapabilities.UdpSegmentationV4)) != 0 ? ushort.MaxValue : 0;
+        int largest = (capabilities & (DeviceCapabilities.TcpSegmentationV4 | DeviceCapabilities.TcpSegmentationV6 | DeviceCapabilities.UdpSegmentationV4)) != 0 ? ushort.MaxValue : 0;
         var status = new DeviceOffloadStatus(OffloadMode.On, capabilities, largest, $"offloads on: {Flags(granted)}");
         return Create(descriptor, actual, options.Mtu, existed, status);
     }

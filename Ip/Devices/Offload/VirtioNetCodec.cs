@@ -166,14 +166,19 @@ public static class VirtioNetCodec
                 SegmentationKind.UdpV4 => DeviceCapabilities.UdpSegmentationV4,
                 _ => DeviceCapabilities.TcpSegmentationV6,
             };
-            if ((granted & needed) == 0 || offload.Segmentation == SegmentationKind.TcpV6)
+            if ((granted & needed) == 0)
             {
                 return VirtioHeaderError.UnsupportedSegmentation;
             }
 
             int ipStart = medium == DeviceMedium.Ethernet ? EthernetLength : 0;
             bool located = TryLocateTransport(frame, medium, out int transportStart, out IpProtocol protocol, out int transportLength, out bool ipv6);
-            VirtioNetGsoType type = offload.Segmentation == SegmentationKind.TcpV4 ? VirtioNetGsoType.TcpV4 : VirtioNetGsoType.UdpL4;
+            VirtioNetGsoType type = offload.Segmentation switch
+            {
+                SegmentationKind.TcpV4 => VirtioNetGsoType.TcpV4,
+                SegmentationKind.TcpV6 => VirtioNetGsoType.TcpV6,
+                _ => VirtioNetGsoType.UdpL4,
+            };
             VirtioHeaderError error = CheckSegmentation(type, granted | DeviceCapabilities.ReceiveCoalescing, located, ipv6, protocol, offload.Checksum, offload.SegmentSize, frame, ipStart, transportStart, transportLength, mtu, out _, out ushort headerLength);
             if (error != VirtioHeaderError.None)
             {
@@ -213,8 +218,8 @@ public static class VirtioNetCodec
         }
         else if (gso == VirtioNetGsoType.TcpV6 && (granted & DeviceCapabilities.ReceiveCoalescing) != 0 && ipv6)
         {
-            // A received TCP over IPv6 super-segment (the kernel's TSO on a veth reaching AF_PACKET):
-            // taken like the IPv4 one, whole, with its partial checksum.
+            // A TCP over IPv6 super-segment, received (the kernel's TSO on a veth reaching AF_PACKET,
+            // or TUN_F_TSO6) and taken whole with its partial checksum, or sent for the kernel to cut.
             kind = SegmentationKind.TcpV6;
         }
         else if (gso == VirtioNetGsoType.UdpL4 && (granted & DeviceCapabilities.UdpSegmentationV4) != 0 && !ipv6)
