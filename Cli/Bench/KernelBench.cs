@@ -212,7 +212,14 @@ internal static class KernelBench
         using Protocols.Tcp.TcpListener listener = tcp.Listen(FromKernelPort);
         Task<TcpStream> accepted = listener.AcceptAsync(cancellationToken);
         using Socket client = NetworkNamespace.Invoke(kernelNs, () => new Socket(stackAddress.IsIpv6 ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
-        client.Connect(new IPEndPoint(IPAddress.Parse(stackAddress.ToString()), FromKernelPort));
+        // Bounded and cancellable: after Ctrl-C the stack's loop stops, and a blocking connect to it
+        // would sit through the kernel's SYN retries (about two minutes).
+        using (var connectLimit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            connectLimit.CancelAfter(ConnectTimeout);
+            client.ConnectAsync(new IPEndPoint(IPAddress.Parse(stackAddress.ToString()), FromKernelPort), connectLimit.Token).AsTask().GetAwaiter().GetResult();
+        }
+
         if (!accepted.Wait(ConnectTimeout, cancellationToken))
         {
             throw new TimeoutException("the kernel's connection was not accepted within 10 s");
