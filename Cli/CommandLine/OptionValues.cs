@@ -112,6 +112,18 @@ internal static class OptionValues
     public static InterfaceAddress? HostPrefix(ArgumentResult result) =>
         TryHostPrefix(result, Text(result), out InterfaceAddress value) ? value : null;
 
+    /// <summary>A host's own IPv4 address with its prefix length, <c>A.B.C.D/LEN</c>, for the verbs that run IPv4 only (<c>nat</c>, <c>forward</c>).</summary>
+    public static InterfaceAddress? Ipv4HostPrefix(ArgumentResult result)
+    {
+        string text = Text(result);
+        if (InterfaceAddress.TryParse(text, out InterfaceAddress parsed) && !parsed.Address.IsIpv4)
+        {
+            return Fail<InterfaceAddress?>(result, "A.B.C.D/LEN with LEN 0 to 32 (IPv4 only)", text);
+        }
+
+        return TryHostPrefix(result, text, out InterfaceAddress value) ? value : null;
+    }
+
     /// <summary>Every value of a repeated <c>--address</c>, each a <see cref="HostPrefix"/> of either family.</summary>
     public static InterfaceAddress[] HostPrefixes(ArgumentResult result)
     {

@@ -99,8 +99,8 @@ public sealed class KernelPeer : IAsyncDisposable
     {
         "tun" => OnTunAsync(configure, null, wrap, ipv6, stackOptions),
         "tun-refused" => OnTunAsync(configure, new TunDeviceOptions { OffloadFlags = RefusedFlags }, wrap, ipv6, stackOptions),
-        "veth" => OnVethAsync(configure, null, wrap, ipv6, stackOptions),
-        "veth-plain" => OnVethAsync(configure, new RawPacketDeviceOptions { Offloads = false }, wrap, ipv6, stackOptions),
+        "veth" => OnVethAsync(configure, null, wrap, ipv6, stackOptions: stackOptions),
+        "veth-plain" => OnVethAsync(configure, new RawPacketDeviceOptions { Offloads = false }, wrap, ipv6, stackOptions: stackOptions),
         _ => throw new ArgumentOutOfRangeException(nameof(medium), medium, "not a medium of KernelPeer.Media"),
     };
 
