@@ -392,7 +392,7 @@ public sealed partial class NetworkStack
             {
                 foreach (NetworkInterface candidate in _interfaces)
                 {
-                    if (candidate.Address == s)
+                    if (candidate.HasIpv4 && candidate.Address == s)
                     {
                         nic = candidate;
                         break;

@@ -29,6 +29,39 @@ public class Ipv6StackTests
     }
 
     [Fact]
+    public void A_forwarding_stack_routes_ipv4_only_ipv6_not_for_it_is_dropped_and_ipv6_for_it_delivered()
+    {
+        // RFC 1812 forwarding is IPv4's; an IPv6 packet to another address is not for us (RFC 8504 5).
+        var clock = new ManualClock();
+        (TestDevice a, TestDevice b) = TestDevice.Pair(DeviceMedium.Ip, 1500);
+        var router = new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = 2, Name = "router", Forwarding = true });
+        router.AddInterface(b, new InterfaceConfiguration
+        {
+            Addresses = [new InterfaceAddress(Ipv4Address.Parse("10.0.0.2"), 24), new InterfaceAddress(AddressB, 64)],
+        });
+        var udp = new RecordingTransport(IpProtocol.Udp);
+        router.RegisterTransport(udp);
+        router.Poll();
+        b.TakeSent();
+
+        b.Inject(Ipv6Packets.Packet(IpProtocol.Udp, [], Udp(), Ipv6Address.Parse("2001:db8::99"), source: AddressA));
+        router.Poll();
+        StackCountersSnapshot counters = router.Counters.Snapshot();
+        Assert.Equal(1, counters.DroppedFor(DropReason.NotForUs));
+        Assert.Equal(0, counters.Forwarded);
+        Assert.Empty(b.TakeSent());
+        Assert.Empty(udp.Datagrams);
+
+        b.Inject(Ipv6Packets.Packet(IpProtocol.Udp, [], Udp(), AddressB, source: AddressA));
+        router.Poll();
+        (IpAddress source, IpAddress destination, _, _) = Assert.Single(udp.Datagrams);
+        Assert.Equal((IpAddress)AddressA, source);
+        Assert.Equal((IpAddress)AddressB, destination);
+        Assert.Equal(1, router.Counters.Snapshot().Ipv6.Delivered);
+        GC.KeepAlive(a);
+    }
+
+    [Fact]
     public void Echo_requests_are_answered_from_the_address_they_were_sent_to()
     {
         var net = new Ipv6Pair(DeviceMedium.Ip);
