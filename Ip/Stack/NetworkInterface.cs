@@ -105,7 +105,7 @@ public sealed class NetworkInterface
 
     /// <summary>
     /// Transparent mode (what a tun2socks forwarder needs, gVisor's promiscuous mode and spoofing
-    /// together): every unicast datagram arriving here is taken as addressed to this stack, whatever
+    /// together): every unicast IPv4 datagram arriving here is taken as addressed to this stack, whatever
     /// its destination, and the stack may send from any address through this interface (the replies
     /// of a connection accepted for another address carry that address). Off by default. Set it
     /// before the loop runs (or on it). The checks on sources (RFC 1122 3.2.1.3) still apply.
