@@ -73,6 +73,19 @@ public sealed class SettingsTests
     }
 
     [Fact]
+    public void No_offloads_opens_the_device_in_plain_mode_with_addresses_of_both_families()
+    {
+        var get = new GetVerb();
+        GetSettings plain = get.Bind(Parse(get, "http://10.0.0.2/", "--tun", "t0", "--address", "10.0.0.1/24", "--address", "2001:db8::1/64", "--no-offloads"));
+        Assert.False(plain.Device.Offloads);
+        Assert.Equal(2, plain.Device.Addresses.Count);
+        var other = new GetVerb();
+        GetSettings offloads = other.Bind(Parse(other, "http://10.0.0.2/", "--tun", "t0", "--address", "10.0.0.1/24"));
+        Assert.True(offloads.Device.Offloads);
+        Assert.NotEqual(offloads.Device, plain.Device with { Addresses = offloads.Device.Addresses });
+    }
+
+    [Fact]
     public void Device_settings_take_addresses_and_gateways_of_both_families()
     {
         var get = new GetVerb();
