@@ -84,6 +84,15 @@ public struct Ipv6Address : IEquatable<Ipv6Address>, IComparable<Ipv6Address>, I
     /// <summary>True for an IPv4-mapped address, <c>::ffff:0:0/96</c> (RFC 4291 2.5.5.2).</summary>
     public readonly bool IsIpv4Mapped => High == 0 && (Low >> 32) == 0xffff;
 
+    /// <summary>The solicited-node multicast address of this address: <c>ff02::1:ff</c> and its low 24 bits (RFC 4291 2.7.1).</summary>
+    public readonly Ipv6Address SolicitedNode => FromUInt128(new UInt128(0xff02_0000_0000_0000, 0x0000_0001_ff00_0000UL | (Low & 0xff_ffff)));
+
+    /// <summary>The first <paramref name="prefixLength"/> bits of this address, the rest zero.</summary>
+    public readonly Ipv6Address Prefix(int prefixLength) => FromUInt128(prefixLength <= 0 ? UInt128.Zero : ToUInt128() & (UInt128.MaxValue << (128 - Math.Min(prefixLength, 128))));
+
+    /// <summary>True when the first <paramref name="prefixLength"/> bits of this address and of <paramref name="other"/> agree.</summary>
+    public readonly bool SharesPrefix(Ipv6Address other, int prefixLength) => Prefix(prefixLength) == other.Prefix(prefixLength);
+
     /// <summary>The embedded IPv4 address of an IPv4-mapped address (the last four bytes).</summary>
     public readonly Ipv4Address EmbeddedIpv4 => Ipv4Address.Create(((ReadOnlySpan<byte>)this)[12..]);
 

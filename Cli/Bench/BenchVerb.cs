@@ -32,6 +32,7 @@ internal sealed class BenchVerb : Verb
     private readonly Option<bool> _noOffloads;
     private readonly Option<bool> _connections;
     private readonly Option<int> _clients;
+    private readonly Option<bool> _ipv6;
 
     /// <summary>Declares the verb's options.</summary>
     public BenchVerb()
@@ -53,9 +54,10 @@ internal sealed class BenchVerb : Verb
             "With --kernel (root): a private namespace with a TUN device (--raw: a veth pair driven through\n" +
             "AF_PACKET), the stack on one end, the kernel's own TCP socket on the other, one stream each way\n" +
             "for S seconds; --reference also measures the kernel to itself over veth, offloads on and off, in\n" +
-            "the same run; --no-offloads opens the device in plain mode. --json then adds gbps_to_kernel,\n" +
-            "gbps_from_kernel, reference_gbps_offloads_on, reference_gbps_offloads_off, offloads and\n" +
-            "cpu_ns_per_byte. The namespaces are removed on every exit path, Ctrl-C included.\n" +
+            "the same run; --no-offloads opens the device in plain mode; --ipv6 runs the stack's streams\n" +
+            "over IPv6. --json then adds gbps_to_kernel, gbps_from_kernel, reference_gbps_offloads_on,\n" +
+            "reference_gbps_offloads_off, offloads, cpu_ns_per_byte and family. The namespaces are removed\n" +
+            "on every exit path, Ctrl-C included.\n" +
             "With --connections: connection churn instead of a stream; --clients clients each connect, send\n" +
             "100 bytes, read a 1000-byte answer and the server's FIN, and connect again; the figure is\n" +
             "connections opened and closed per wall-clock second, both stacks on one thread. --json prints\n" +
@@ -83,6 +85,7 @@ internal sealed class BenchVerb : Verb
         _noOffloads = Add(CommonOptions.Flag("--no-offloads", "with --kernel: open the device without offloads (plain mode)"));
         _connections = Add(CommonOptions.Flag("--connections", "measure connection setups and teardowns per second instead of a stream"));
         _clients = Add(CommonOptions.Value("--clients", "N", "with --connections: connections open at once (1 to 10000)", OptionValues.Integer(1, 10_000), () => 100));
+        _ipv6 = Add(CommonOptions.Flag("--ipv6", "with --kernel: run the stack's streams over IPv6"));
     }
 
     /// <summary>The settings of a parse result without errors.</summary>
@@ -118,7 +121,7 @@ internal sealed class BenchVerb : Verb
     {
         if (!parse.GetValue(_kernel))
         {
-            foreach (Option<bool> needsKernel in new[] { _raw, _reference, _noOffloads })
+            foreach (Option<bool> needsKernel in new[] { _raw, _reference, _noOffloads, _ipv6 })
             {
                 if (parse.GetValue(needsKernel))
                 {
@@ -137,7 +140,7 @@ internal sealed class BenchVerb : Verb
             }
         }
 
-        return new KernelBenchSettings(TimeSpan.FromSeconds(parse.GetValue(_seconds)), parse.GetValue(_raw), parse.GetValue(_reference), !parse.GetValue(_noOffloads));
+        return new KernelBenchSettings(TimeSpan.FromSeconds(parse.GetValue(_seconds)), parse.GetValue(_raw), parse.GetValue(_reference), !parse.GetValue(_noOffloads), parse.GetValue(_ipv6));
     }
 
     /// <inheritdoc/>
@@ -237,6 +240,7 @@ internal sealed class BenchVerb : Verb
             json.WriteNumber("cpu_ns_per_byte", Math.Round(result.CpuNsPerByte, 4));
             WriteOptional(json, "reference_cpu_ns_per_byte", result.ReferenceOn?.CpuNsPerByte);
             json.WriteString("device", result.Settings.Raw ? "af_packet" : "tun");
+            json.WriteString("family", result.Settings.Ipv6 ? "ipv6" : "ipv4");
             json.WriteNumber("bytes", result.ToKernel.Bytes + result.FromKernel.Bytes);
             json.WriteNumber("seconds", Math.Round(result.ToKernel.Seconds + result.FromKernel.Seconds, 6));
             json.WriteNumber("syscalls_per_mb", Math.Round(result.SystemCallsPerMegabyte, 3));
@@ -269,7 +273,7 @@ internal sealed class BenchVerb : Verb
     {
         var text = new StringBuilder();
         string device = result.Settings.Raw ? "AF_PACKET on veth" : "TUN";
-        text.Append(CultureInfo.InvariantCulture, $"bench --kernel over {device} ({result.Offloads})\n");
+        text.Append(CultureInfo.InvariantCulture, $"bench --kernel over {device}, {(result.Settings.Ipv6 ? "IPv6" : "IPv4")} ({result.Offloads})\n");
         text.Append(CultureInfo.InvariantCulture, $"  stack -> kernel  {result.ToKernel.Gbps,8:0.000} Gbit/s  {result.ToKernel.CpuNsPerByte:0.000} ns CPU/byte\n");
         text.Append(CultureInfo.InvariantCulture, $"  kernel -> stack  {result.FromKernel.Gbps,8:0.000} Gbit/s  {result.FromKernel.CpuNsPerByte:0.000} ns CPU/byte\n");
         text.Append(CultureInfo.InvariantCulture, $"  {result.SystemCallsPerMegabyte:0.0} device system calls and {result.WakeUpsPerMegabyte:0.0} loop wake-ups per MB\n");

@@ -14,7 +14,8 @@ namespace Protocols.Cli.Bench;
 /// <param name="Raw">A veth pair driven through AF_PACKET instead of a TUN device.</param>
 /// <param name="Reference">Also measure the kernel to itself over veth, offloads on and off.</param>
 /// <param name="Offloads">Ask the device for offloads (virtio-net header); false measures plain mode.</param>
-internal sealed record KernelBenchSettings(TimeSpan Duration, bool Raw, bool Reference, bool Offloads = true);
+/// <param name="Ipv6">Run the stack's two streams over IPv6 (2001:db8:99::/64) instead of IPv4.</param>
+internal sealed record KernelBenchSettings(TimeSpan Duration, bool Raw, bool Reference, bool Offloads = true, bool Ipv6 = false);
 
 /// <summary>One stream measured: bytes the receiving application read in the measured time, and the process's CPU time meanwhile.</summary>
 /// <param name="Bytes">Bytes read by the receiver between the start and the end of the measurement.</param>
@@ -75,6 +76,8 @@ internal static class KernelBench
     private const ushort FromKernelPort = 5202;
     private static readonly Ipv4Address KernelAddress = Ipv4Address.Parse("10.99.0.1");
     private static readonly Ipv4Address StackAddress = Ipv4Address.Parse("10.99.0.2");
+    private static readonly Ipv6Address KernelAddress6 = Ipv6Address.Parse("2001:db8:99::1");
+    private static readonly Ipv6Address StackAddress6 = Ipv6Address.Parse("2001:db8:99::2");
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>Runs the measurements; <paramref name="cancellationToken"/> (Ctrl-C) stops it early, cleaning up.</summary>
@@ -103,6 +106,11 @@ internal static class KernelBench
             BenchNamespaces.Ip(stackNs, "link", "add", "pbveth0", "type", "veth", "peer", "name", "pbveth1", "netns", kernelNs);
             BenchNamespaces.Ip(stackNs, "link", "set", "pbveth0", "up");
             BenchNamespaces.Ip(kernelNs, "addr", "add", $"{KernelAddress}/24", "dev", "pbveth1");
+            if (settings.Ipv6)
+            {
+                BenchNamespaces.Ip(kernelNs, "-6", "addr", "add", $"{KernelAddress6}/64", "dev", "pbveth1", "nodad");
+            }
+
             BenchNamespaces.Ip(kernelNs, "link", "set", "pbveth1", "up");
             WaitUp(stackNs, "pbveth0", cancellationToken);
             WaitUp(kernelNs, "pbveth1", cancellationToken);
@@ -112,6 +120,11 @@ internal static class KernelBench
         {
             device = NetworkNamespace.Invoke(kernelNs, () => TunDevice.Open("pbtun0", new TunDeviceOptions { Offloads = settings.Offloads }));
             BenchNamespaces.Ip(kernelNs, "addr", "add", $"{KernelAddress}/24", "dev", "pbtun0");
+            if (settings.Ipv6)
+            {
+                BenchNamespaces.Ip(kernelNs, "-6", "addr", "add", $"{KernelAddress6}/64", "dev", "pbtun0", "nodad");
+            }
+
             BenchNamespaces.Ip(kernelNs, "link", "set", "pbtun0", "up");
             WaitUp(kernelNs, "pbtun0", cancellationToken);
         }
@@ -124,14 +137,21 @@ internal static class KernelBench
         Task? loop = null;
         try
         {
-            stack.AddInterface(device, StackAddress, 24);
+            stack.AddInterface(device, new InterfaceConfiguration
+            {
+                Addresses = settings.Ipv6 ? [new InterfaceAddress(StackAddress, 24), new InterfaceAddress(StackAddress6, 64)] : [new InterfaceAddress(StackAddress, 24)],
+            });
             TcpLayer tcp = stack.UseTcp(new TcpStackOptions { Name = "bench-kernel" });
             loop = Task.Run(() => stack.RunAsync(stop.Token), CancellationToken.None);
 
+            // RFC 4862 5.4: on the veth pair the IPv6 address is tentative until duplicate address detection is over.
+            stack.WaitForAddressesAsync(cancellationToken).WaitAsync(ConnectTimeout, cancellationToken).GetAwaiter().GetResult();
+            IpAddress kernelAddress = settings.Ipv6 ? KernelAddress6 : KernelAddress;
+            IpAddress stackAddress = settings.Ipv6 ? StackAddress6 : StackAddress;
             StackCountersSnapshot before = stack.Counters.Snapshot();
-            StreamMeasurement to = StackToKernel(kernelNs, tcp, settings.Duration, cancellationToken);
+            StreamMeasurement to = StackToKernel(kernelNs, tcp, kernelAddress, settings.Duration, cancellationToken);
             log?.Invoke($"stack -> kernel: {to.Gbps:0.000} Gbit/s");
-            StreamMeasurement from = KernelToStack(kernelNs, tcp, settings.Duration, cancellationToken);
+            StreamMeasurement from = KernelToStack(kernelNs, tcp, stackAddress, settings.Duration, cancellationToken);
             log?.Invoke($"kernel -> stack: {from.Gbps:0.000} Gbit/s");
             StackCountersSnapshot after = stack.Counters.Snapshot();
             double bytes = (after.BytesReceived + after.BytesSent) - (before.BytesReceived + before.BytesSent);
@@ -154,14 +174,14 @@ internal static class KernelBench
         }
     }
 
-    private static StreamMeasurement StackToKernel(string kernelNs, TcpLayer tcp, TimeSpan duration, CancellationToken cancellationToken)
+    private static StreamMeasurement StackToKernel(string kernelNs, TcpLayer tcp, IpAddress kernelAddress, TimeSpan duration, CancellationToken cancellationToken)
     {
-        using Socket listener = NetworkNamespace.Invoke(kernelNs, () => Listen(KernelAddress, ToKernelPort));
+        using Socket listener = NetworkNamespace.Invoke(kernelNs, () => Listen(kernelAddress, ToKernelPort));
         using var receiver = new SocketReceiver(listener);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var connectLimit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         connectLimit.CancelAfter(ConnectTimeout);
-        TcpStream stream = tcp.ConnectAsync(new IpEndpoint(KernelAddress, ToKernelPort), connectLimit.Token).GetAwaiter().GetResult();
+        TcpStream stream = tcp.ConnectAsync(new IpEndpoint(kernelAddress, ToKernelPort), connectLimit.Token).GetAwaiter().GetResult();
         Task sender = Task.Run(async () =>
         {
             byte[] chunk = new byte[ChunkBytes];
@@ -189,17 +209,17 @@ internal static class KernelBench
         }
     }
 
-    private static StreamMeasurement KernelToStack(string kernelNs, TcpLayer tcp, TimeSpan duration, CancellationToken cancellationToken)
+    private static StreamMeasurement KernelToStack(string kernelNs, TcpLayer tcp, IpAddress stackAddress, TimeSpan duration, CancellationToken cancellationToken)
     {
         using Protocols.Tcp.TcpListener listener = tcp.Listen(FromKernelPort);
         Task<TcpStream> accepted = listener.AcceptAsync(cancellationToken);
-        using Socket client = NetworkNamespace.Invoke(kernelNs, () => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+        using Socket client = NetworkNamespace.Invoke(kernelNs, () => new Socket(stackAddress.IsIpv6 ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
         // Bounded and cancellable: after Ctrl-C the stack's loop stops, and a blocking connect to it
         // would sit through the kernel's SYN retries (about two minutes).
         using (var connectLimit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
             connectLimit.CancelAfter(ConnectTimeout);
-            client.ConnectAsync(new IPEndPoint(IPAddress.Parse(StackAddress.ToString()), FromKernelPort), connectLimit.Token).AsTask().GetAwaiter().GetResult();
+            client.ConnectAsync(new IPEndPoint(IPAddress.Parse(stackAddress.ToString()), FromKernelPort), connectLimit.Token).AsTask().GetAwaiter().GetResult();
         }
 
         if (!accepted.Wait(ConnectTimeout, cancellationToken))
@@ -296,9 +316,9 @@ internal static class KernelBench
         return new StreamMeasurement(bytes1 - bytes0, seconds, (cpu1 - cpu0).TotalSeconds);
     }
 
-    private static Socket Listen(Ipv4Address address, ushort port)
+    private static Socket Listen(IpAddress address, ushort port)
     {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        var socket = new Socket(address.IsIpv6 ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         try
         {
             socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);

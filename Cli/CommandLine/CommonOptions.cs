@@ -48,6 +48,21 @@ internal static class CommonOptions
         return option;
     }
 
+    /// <summary>An option that may be given several times (<c>--address A --address B</c>), one value each time, all read by <paramref name="parser"/>.</summary>
+    /// <param name="name">The flag.</param>
+    /// <param name="helpName">The value's placeholder in help.</param>
+    /// <param name="description">One line of help.</param>
+    /// <param name="parser">Reads every value (<c>result.Tokens</c>), or reports the first bad one.</param>
+    public static Option<T[]> Repeated<T>(string name, string helpName, string description, Func<ArgumentResult, T[]> parser) => new(name)
+    {
+        Description = description,
+        HelpName = helpName,
+        Arity = ArgumentArity.OneOrMore,
+        AllowMultipleArgumentsPerToken = false,
+        CustomParser = parser,
+        DefaultValueFactory = _ => [],
+    };
+
     /// <summary><c>--pcap FILE</c>: capture every frame of the verb's device.</summary>
     public static Option<string?> Pcap(string description = "write every frame in and out to FILE as pcap") =>
         Value("--pcap", "FILE", description, OptionValues.Path);

@@ -5,26 +5,10 @@ using Protocols.Wire;
 
 namespace Protocols.Cli.CommandLine;
 
-/// <summary>An interface address with its prefix length (<c>10.0.0.2/24</c>).</summary>
-/// <param name="Address">The host's own address.</param>
-/// <param name="PrefixLength">The subnet's prefix length.</param>
-internal readonly record struct InterfaceAddress(Ipv4Address Address, int PrefixLength)
-{
-    /// <summary>True when <paramref name="other"/> is on this subnet.</summary>
-    public bool Contains(Ipv4Address other)
-    {
-        uint mask = PrefixLength == 0 ? 0 : uint.MaxValue << (32 - PrefixLength);
-        return (other.ToUInt32() & mask) == (Address.ToUInt32() & mask);
-    }
-
-    /// <inheritdoc/>
-    public override string ToString() => $"{Address}/{PrefixLength}";
-}
-
-/// <summary>A host name mapped to an address (<c>--resolve NAME:IP</c>).</summary>
+/// <summary>A host name mapped to an address of either family (<c>--resolve NAME:IP</c>).</summary>
 /// <param name="Name">The host name.</param>
 /// <param name="Address">Its address.</param>
-internal readonly record struct HostMapping(string Name, Ipv4Address Address);
+internal readonly record struct HostMapping(string Name, IpAddress Address);
 
 /// <summary>A device named on the command line as <c>tun:NAME</c> or <c>raw:IFACE</c>.</summary>
 /// <param name="Kind">TUN or raw.</param>
@@ -113,29 +97,78 @@ internal static class OptionValues
     public static Ipv4Address? Ipv4(ArgumentResult result) =>
         Ipv4Address.TryParse(Text(result), out Ipv4Address address) ? address : Fail<Ipv4Address?>(result, "an IPv4 address");
 
-    /// <summary>A host's own address with its prefix length, <c>A.B.C.D/LEN</c>; not an address no host may own.</summary>
-    public static InterfaceAddress? HostPrefix(ArgumentResult result)
+    /// <summary>An address of either family (<c>A.B.C.D</c> or an IPv6 address, brackets allowed).</summary>
+    public static IpAddress? Address(ArgumentResult result) =>
+        TryParseAddress(Text(result), out IpAddress address) ? address : Fail<IpAddress?>(result, "an IPv4 or IPv6 address");
+
+    /// <summary>Every value of a repeated address option (<c>--gateway G</c>...), each of either family.</summary>
+    public static IpAddress[] Addresses(ArgumentResult result)
+    {
+        var addresses = new IpAddress[result.Tokens.Count];
+        for (int i = 0; i < addresses.Length; i++)
+        {
+            if (!TryParseAddress(result.Tokens[i].Value, out addresses[i]))
+            {
+                return Fail<IpAddress[]>(result, "an IPv4 or IPv6 address", result.Tokens[i].Value);
+            }
+        }
+
+        return addresses;
+    }
+
+    /// <summary>A host's own address with its prefix length, <c>A.B.C.D/LEN</c> or <c>IPV6/LEN</c>; not an address no host may own.</summary>
+    public static InterfaceAddress? HostPrefix(ArgumentResult result) =>
+        TryHostPrefix(result, Text(result), out InterfaceAddress value) ? value : null;
+
+    /// <summary>A host's own IPv4 address with its prefix length, <c>A.B.C.D/LEN</c>, for the verbs that run IPv4 only (<c>nat</c>, <c>forward</c>).</summary>
+    public static InterfaceAddress? Ipv4HostPrefix(ArgumentResult result)
     {
         string text = Text(result);
-        int slash = text.IndexOf('/', StringComparison.Ordinal);
-        if (slash <= 0
-            || !Ipv4Address.TryParse(text.AsSpan(0, slash), out Ipv4Address address)
-            || !int.TryParse(text.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int prefixLength)
-            || prefixLength > 32)
+        if (InterfaceAddress.TryParse(text, out InterfaceAddress parsed) && !parsed.Address.IsIpv4)
         {
-            return Fail<InterfaceAddress?>(result, "A.B.C.D/LEN with LEN 0 to 32");
+            return Fail<InterfaceAddress?>(result, "A.B.C.D/LEN with LEN 0 to 32 (IPv4 only)", text);
         }
 
-        // RFC 1122 3.2.1.3: not 0.0.0.0/8, not 127/8, not class D/E, not the limited broadcast.
-        byte first = (byte)(address.ToUInt32() >> 24);
-        if (first is 0 or 127 || first >= 224)
-        {
-            result.AddError($"{Flag(result)}: {address} cannot be a host's own address");
-            return null;
-        }
-
-        return new InterfaceAddress(address, prefixLength);
+        return TryHostPrefix(result, text, out InterfaceAddress value) ? value : null;
     }
+
+    /// <summary>Every value of a repeated <c>--address</c>, each a <see cref="HostPrefix"/> of either family.</summary>
+    public static InterfaceAddress[] HostPrefixes(ArgumentResult result)
+    {
+        var addresses = new InterfaceAddress[result.Tokens.Count];
+        for (int i = 0; i < addresses.Length; i++)
+        {
+            if (!TryHostPrefix(result, result.Tokens[i].Value, out addresses[i]))
+            {
+                return [];
+            }
+        }
+
+        return addresses;
+    }
+
+    private static bool TryHostPrefix(ArgumentResult result, string text, out InterfaceAddress value)
+    {
+        if (!InterfaceAddress.TryParse(text, out value))
+        {
+            Fail<InterfaceAddress?>(result, "A.B.C.D/LEN (LEN 0 to 32) or IPV6/LEN (LEN 0 to 128)", text);
+            return false;
+        }
+
+        bool own = value.Address.TryGetIpv4(out Ipv4Address v4)
+            ? (byte)(v4.ToUInt32() >> 24) is not (0 or 127) and < 224 // RFC 1122 3.2.1.3: not 0/8, 127/8, class D/E, broadcast
+            : value.Address.ToIpv6() is var v6 && v6 != Ipv6Address.Any && v6 != Ipv6Address.Loopback && !v6.IsMulticast; // RFC 4291 2.5.2, 2.5.3, 2.7
+        if (!own)
+        {
+            result.AddError($"{Flag(result)}: {value.Address} cannot be a host's own address");
+            return false;
+        }
+
+        return true;
+    }
+
+    private static bool TryParseAddress(string text, out IpAddress address) =>
+        IpAddress.TryParse(text.Length > 2 && text[0] == '[' && text[^1] == ']' ? text[1..^1] : text, out address);
 
     /// <summary>An endpoint, <c>A.B.C.D:PORT</c> or <c>[IPv6]:PORT</c>.</summary>
     public static IpEndpoint? Endpoint(ArgumentResult result) =>
@@ -143,14 +176,36 @@ internal static class OptionValues
             ? endpoint
             : Fail<IpEndpoint?>(result, "A.B.C.D:PORT or [IPv6]:PORT");
 
-    /// <summary>A host name and the address to use for it, <c>NAME:A.B.C.D</c>.</summary>
-    public static HostMapping? NameAndAddress(ArgumentResult result)
+    /// <summary>A host name and the address to use for it, <c>NAME:A.B.C.D</c> or <c>NAME:IPV6</c> (brackets allowed; a name has no colon).</summary>
+    public static HostMapping? NameAndAddress(ArgumentResult result) =>
+        TryNameAndAddress(Text(result), out HostMapping mapping) ? mapping : Fail<HostMapping?>(result, "NAME:A.B.C.D or NAME:IPV6");
+
+    /// <summary>Every value of a repeated <c>--resolve</c>.</summary>
+    public static HostMapping[] NamesAndAddresses(ArgumentResult result)
     {
-        string text = Text(result);
-        int colon = text.LastIndexOf(':');
-        return colon > 0 && Ipv4Address.TryParse(text.AsSpan(colon + 1), out Ipv4Address address)
-            ? new HostMapping(text[..colon], address)
-            : Fail<HostMapping?>(result, "NAME:A.B.C.D");
+        var mappings = new HostMapping[result.Tokens.Count];
+        for (int i = 0; i < mappings.Length; i++)
+        {
+            if (!TryNameAndAddress(result.Tokens[i].Value, out mappings[i]))
+            {
+                return Fail<HostMapping[]>(result, "NAME:A.B.C.D or NAME:IPV6", result.Tokens[i].Value);
+            }
+        }
+
+        return mappings;
+    }
+
+    private static bool TryNameAndAddress(string text, out HostMapping mapping)
+    {
+        int colon = text.IndexOf(':', StringComparison.Ordinal);
+        mapping = default;
+        if (colon <= 0 || !TryParseAddress(text[(colon + 1)..], out IpAddress address))
+        {
+            return false;
+        }
+
+        mapping = new HostMapping(text[..colon], address);
+        return true;
     }
 
     /// <summary>A device, <c>tun:NAME</c> or <c>raw:IFACE</c>.</summary>
@@ -206,10 +261,10 @@ internal static class OptionValues
         _ => "argument",
     };
 
-    /// <summary>Reports <c>FLAG: expected WHAT, got 'VALUE'</c> on <paramref name="result"/>.</summary>
-    public static T Fail<T>(ArgumentResult result, string expected)
+    /// <summary>Reports <c>FLAG: expected WHAT, got 'VALUE'</c> on <paramref name="result"/> (VALUE: <paramref name="value"/>, or the option's last one).</summary>
+    public static T Fail<T>(ArgumentResult result, string expected, string? value = null)
     {
-        result.AddError($"{Flag(result)}: expected {expected}, got '{Text(result)}'");
+        result.AddError($"{Flag(result)}: expected {expected}, got '{value ?? Text(result)}'");
         return default!;
     }
 

@@ -41,7 +41,7 @@ internal sealed class ForwardVerb : Verb
             "dev tun0'. Prints 'ready'; exits 0 on SIGINT/SIGTERM.")
     {
         _tun = Add(CommonOptions.Value("--tun", "NAME", "the TUN interface to create or attach to (required)", OptionValues.InterfaceName));
-        _address = Add(CommonOptions.Value("--address", "A.B.C.D/LEN", "the stack's own address on the TUN link (required)", OptionValues.HostPrefix));
+        _address = Add(CommonOptions.Value("--address", "A.B.C.D/LEN", "the stack's own address on the TUN link (required)", OptionValues.Ipv4HostPrefix));
         _outboundInterface = Add(CommonOptions.Value("--outbound-interface", "IFACE", "bind the relay's sockets to IFACE (SO_BINDTODEVICE)", OptionValues.InterfaceName));
         _fwmark = Add(CommonOptions.Value<uint?>("--fwmark", "N", "mark the relay's sockets with N (SO_MARK)", r => (uint?)OptionValues.Integer(1, int.MaxValue)(r)));
         _socks5 = Add(CommonOptions.Value("--socks5", "HOST:PORT", "relay through this SOCKS5 proxy instead of direct sockets", OptionValues.HostAndPort));
@@ -78,7 +78,7 @@ internal sealed class ForwardVerb : Verb
         using PosixSignalRegistration terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnStop);
         using var devices = new DevicePair(new DeviceSpec(DeviceKind.Tun, tun), null, parse.GetValue(_pcap));
         using var stack = new NetworkStack(new NetworkStackOptions { Name = "forward" });
-        stack.AddInterface(devices.Inside, address.Address, address.PrefixLength).AcceptAnyDestination = true;
+        stack.AddInterface(devices.Inside, address.Address.ToIpv4(), address.PrefixLength).AcceptAnyDestination = true;
         stack.UseTcp(new TcpStackOptions { Name = "forward" });
         var forwarder = new TransparentForwarder(stack, outbound, new ForwarderOptions
         {

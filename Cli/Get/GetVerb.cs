@@ -28,7 +28,7 @@ internal sealed class GetVerb : Verb
 {
     private readonly Argument<Uri?> _url;
     private readonly DeviceOptions _device;
-    private readonly Option<HostMapping?> _resolve;
+    private readonly Option<HostMapping[]> _resolve;
     private readonly Option<string?> _output;
     private readonly Option<bool> _insecure;
     private readonly Option<string?> _caCert;
@@ -40,17 +40,18 @@ internal sealed class GetVerb : Verb
     public GetVerb()
         : base("get",
             "Fetch an http:// or https:// URL through the stack on a TUN device or an Ethernet interface",
-            "Fetches URL with .NET's HttpClient running over the user-space stack (address --address) on a\n" +
-            "Linux device: --tun opens or creates the TUN interface NAME, --raw drives the Ethernet interface\n" +
-            "IFACE through AF_PACKET with ARP (give one of the two). The body goes to FILE (-o) or standard\n" +
-            "output; status, HTTP version, bytes, time and (https) the TLS version and cipher go to standard\n" +
-            "error. https offers HTTP/2 and HTTP/1.1 by ALPN and uses what the server selects; --http2 insists\n" +
-            "on HTTP/2. Exits 0 on a 2xx response whose whole body arrived. Needs root (or CAP_NET_ADMIN /\n" +
-            "CAP_NET_RAW).")
+            "Fetches URL with .NET's HttpClient running over the user-space stack (addresses --address, IPv4\n" +
+            "and/or IPv6) on a Linux device: --tun opens or creates the TUN interface NAME, --raw drives the\n" +
+            "Ethernet interface IFACE through AF_PACKET with ARP and neighbour discovery (give one of the\n" +
+            "two). URL hosts are IP literals (http://[2001:db8::2]/) or names given with --resolve NAME:IP.\n" +
+            "The body goes to FILE (-o) or standard output; status, HTTP version, bytes, time and (https)\n" +
+            "the TLS version and cipher go to standard error. https offers HTTP/2 and HTTP/1.1 by ALPN and\n" +
+            "uses what the server selects; --http2 insists on HTTP/2. Exits 0 on a 2xx response whose whole\n" +
+            "body arrived. Needs root (or CAP_NET_ADMIN / CAP_NET_RAW).")
     {
         _url = Add(new Argument<Uri?>("URL") { Description = "the http:// or https:// URL to fetch", CustomParser = ParseUrl });
         _device = new DeviceOptions(Command);
-        _resolve = Add(CommonOptions.Value("--resolve", "NAME:IP", "use IP for the host NAME of the URL", OptionValues.NameAndAddress));
+        _resolve = Add(CommonOptions.Repeated("--resolve", "NAME:IP", "use IP (IPv4 or IPv6) for the host NAME of the URL; repeatable", OptionValues.NamesAndAddresses));
         _output = Add(CommonOptions.Value("-o", "FILE", "write the body to FILE instead of standard output", OptionValues.Path));
         _insecure = Add(CommonOptions.Flag("--insecure", "https: accept any server certificate"));
         _caCert = Add(CommonOptions.Value("--cacert", "FILE", "https: trust only the PEM certificates in FILE", OptionValues.Path));
@@ -63,15 +64,18 @@ internal sealed class GetVerb : Verb
     public GetSettings Bind(ParseResult parse)
     {
         Uri url = parse.GetValue(_url)!;
-        var resolve = new Dictionary<string, Ipv4Address>(StringComparer.OrdinalIgnoreCase);
-        if (parse.GetValue(_resolve) is { } mapping)
+        var resolve = new Dictionary<string, IpAddress>(StringComparer.OrdinalIgnoreCase);
+        foreach (HostMapping mapping in parse.GetValue(_resolve) ?? [])
         {
             resolve[mapping.Name] = mapping.Address;
         }
 
-        if (!Ipv4Address.TryParse(url.Host, out _) && !resolve.ContainsKey(url.Host))
+        // Uri.Host keeps an IPv6 literal's brackets: [2001:db8::2].
+        string host = url.HostNameType == UriHostNameType.IPv6 ? url.Host.Trim('[', ']') : url.Host;
+        bool literal = IpAddress.TryParse(host, out IpAddress literalAddress);
+        if (!literal && !resolve.ContainsKey(url.Host))
         {
-            throw new UsageException($"URL: the host '{url.Host}' is not an IPv4 address (give --resolve {url.Host}:A.B.C.D)");
+            throw new UsageException($"URL: the host '{url.Host}' is not an IP address (give --resolve {url.Host}:IP)");
         }
 
         bool insecure = parse.GetValue(_insecure);
@@ -100,6 +104,12 @@ internal sealed class GetVerb : Verb
 
         TimeSpan timeout = parse.GetValue(_timeout) is { } seconds ? TimeSpan.FromSeconds(seconds) : GetSettings.DefaultTimeout;
         DeviceSettings device = _device.Read(parse);
+        IpAddress target = literal ? literalAddress : resolve[url.Host];
+        if (target.IsIpv6 ? !device.HasIpv6 : !device.Addresses.Any(a => a.Address.IsIpv4))
+        {
+            throw new UsageException($"--address: no {(target.IsIpv6 ? "IPv6" : "IPv4")} address to reach {target} from");
+        }
+
         return new GetSettings(new FetchRequest(url, resolve, timeout, insecure, roots, parse.GetValue(_http2)), device, parse.GetValue(_output), parse.GetValue(_pcap));
     }
 
@@ -124,11 +134,13 @@ internal sealed class GetVerb : Verb
         using LinuxDevice device = settings.Device.Open();
         using PcapTap? tap = settings.PcapPath is null ? null : PcapTap.Create(device, settings.PcapPath);
         using var stack = new NetworkStack(new NetworkStackOptions { Name = "get", Logger = console.Verbose ? new VerboseLogger(console.Error) : null });
-        stack.AddInterface((INetworkDevice?)tap ?? device, settings.Device.Address, settings.Device.PrefixLength, settings.Device.Gateway);
+        stack.AddInterface((INetworkDevice?)tap ?? device, settings.Device.Configuration);
         TcpLayer tcp = stack.UseTcp(new TcpStackOptions { Name = "get" });
         Task loop = stack.RunAsync(stop.Token);
         try
         {
+            // RFC 4862 5.4: IPv6 addresses are usable once duplicate address detection is over.
+            Task.WaitAny(stack.WaitForAddressesAsync(stop.Token), loop, Task.Delay(ServeHost.AddressWait, stop.Token));
             return Fetch(tcp, settings, console, stop.Token);
         }
         finally

@@ -17,7 +17,7 @@ namespace Protocols.Cli.Get;
 /// <param name="Insecure">Accept any server certificate (https).</param>
 /// <param name="CaCertificates">Trust only these roots (https, <c>--cacert</c>), or null for the system store.</param>
 /// <param name="Http2">Force HTTP/2 (<c>--http2</c>): h2 by ALPN for https (fails if the server does not select it), prior knowledge (h2c) for http.</param>
-internal sealed record FetchRequest(Uri Url, IReadOnlyDictionary<string, Ipv4Address> Resolve, TimeSpan Timeout, bool Insecure = false, X509Certificate2Collection? CaCertificates = null, bool Http2 = false);
+internal sealed record FetchRequest(Uri Url, IReadOnlyDictionary<string, IpAddress> Resolve, TimeSpan Timeout, bool Insecure = false, X509Certificate2Collection? CaCertificates = null, bool Http2 = false);
 
 /// <summary>What a fetch got.</summary>
 /// <param name="Status">The response status code.</param>
@@ -57,9 +57,9 @@ internal static class StackHttpFetcher
         };
         var options = new StackHttpOptions
         {
-            Resolver = (host, _) => request.Resolve.TryGetValue(host, out Ipv4Address address)
-                ? ValueTask.FromResult<IpAddress>(address)
-                : ValueTask.FromException<IpAddress>(new HttpRequestException($"cannot resolve '{host}' (use an IPv4 address or --resolve {host}:IP)", new SocketException((int)SocketError.HostNotFound))),
+            Resolver = (host, _) => request.Resolve.TryGetValue(host, out IpAddress address)
+                ? ValueTask.FromResult(address)
+                : ValueTask.FromException<IpAddress>(new HttpRequestException($"cannot resolve '{host}' (use an IP address or --resolve {host}:IP)", new SocketException((int)SocketError.HostNotFound))),
             OnTlsConnection = onTls,
             ConnectTimeout = request.Timeout,
         };

@@ -51,9 +51,9 @@ internal sealed class NatVerb : Verb
             "the outside device to FILE and the inside one to FILE with '-inside' before its extension.")
     {
         _inside = Add(CommonOptions.Value("--inside", "tun:NAME|raw:IFACE", "the inside device (required)", OptionValues.Device));
-        _insideAddress = Add(CommonOptions.Value("--inside-address", "A.B.C.D/LEN", "the gateway's address on the inside (required)", OptionValues.HostPrefix));
+        _insideAddress = Add(CommonOptions.Value("--inside-address", "A.B.C.D/LEN", "the gateway's address on the inside (required)", OptionValues.Ipv4HostPrefix));
         _outside = Add(CommonOptions.Value("--outside", "tun:NAME|raw:IFACE", "the outside device (required)", OptionValues.Device));
-        _outsideAddress = Add(CommonOptions.Value("--outside-address", "A.B.C.D/LEN", "the gateway's address on the outside, the shared PAT address (required)", OptionValues.HostPrefix));
+        _outsideAddress = Add(CommonOptions.Value("--outside-address", "A.B.C.D/LEN", "the gateway's address on the outside, the shared PAT address (required)", OptionValues.Ipv4HostPrefix));
         _gateway = Add(CommonOptions.Value("--gateway", "G", "the next router on the outside for everything off both subnets", OptionValues.Ipv4));
         _static = Add(new Option<List<AddressPair>>("--static")
         {
@@ -98,7 +98,7 @@ internal sealed class NatVerb : Verb
         }
 
         Ipv4Address? gateway = parse.GetValue(_gateway);
-        if (gateway is { } gw && (!outsideAddress.Contains(gw) || gw == outsideAddress.Address))
+        if (gateway is { } gw && (!DeviceOptions.SameSubnet(outsideAddress, gw) || gw == outsideAddress.Address))
         {
             throw new UsageException($"--gateway: {gw} is not another host on the outside subnet {outsideAddress}");
         }
@@ -107,7 +107,7 @@ internal sealed class NatVerb : Verb
         AddressPair? pool = parse.GetValue(_pool);
         var options = new NatOptions
         {
-            OutsideAddress = outsideAddress.Address,
+            OutsideAddress = outsideAddress.Address.ToIpv4(),
             Static = [.. statics.Select(s => new NatStaticEntry(s.Inside, s.Outside))],
             PoolFirst = pool?.Inside,
             PoolLast = pool?.Outside,
@@ -126,8 +126,8 @@ internal sealed class NatVerb : Verb
         using PosixSignalRegistration terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnStop);
         using var devices = new DevicePair(inside, outside, parse.GetValue(_pcap));
         using var stack = new NetworkStack(new NetworkStackOptions { Name = "nat", Forwarding = true });
-        stack.AddInterface(devices.Inside, insideAddress.Address, insideAddress.PrefixLength);
-        NetworkInterface outsideNic = stack.AddInterface(devices.Outside, outsideAddress.Address, outsideAddress.PrefixLength, gateway);
+        stack.AddInterface(devices.Inside, insideAddress.Address.ToIpv4(), insideAddress.PrefixLength);
+        NetworkInterface outsideNic = stack.AddInterface(devices.Outside, outsideAddress.Address.ToIpv4(), outsideAddress.PrefixLength, gateway);
         NatGateway nat;
         try
         {

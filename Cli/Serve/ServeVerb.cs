@@ -37,16 +37,18 @@ internal sealed class ServeVerb : Verb
     public ServeVerb()
         : base("serve",
             "Run the stack on a TUN device or an Ethernet interface (ping, HTTP(S), TCP and UDP echo)",
-            "Runs the user-space stack with the address --address on a Linux device: --tun opens the TUN\n" +
-            "interface NAME (created if missing, attached if it exists, e.g. made with 'ip tuntap add');\n" +
-            "--raw drives the existing Ethernet interface IFACE through an AF_PACKET socket, with ARP and\n" +
-            "the interface's MAC address (give one of the two). The kernel side (address, up) is\n" +
-            "configured by the caller. --http serves HTTP/1.1 (GET /bytes/N: N bytes where byte i is\n" +
-            "i % 251; POST /echo: the body back; GET /: a text page), --https the same over TLS 1.2/1.3\n" +
-            "with the PEM --cert/--key or a self-signed certificate (for --address) made at start; --echo\n" +
-            "is a TCP echo server, --udp-echo a UDP one. Prints 'ready' once listening and runs until\n" +
-            "SIGINT or SIGTERM, then closes the connections and the device and exits 0. Needs root (or\n" +
-            "CAP_NET_ADMIN / CAP_NET_RAW).")
+            "Runs the user-space stack with the addresses --address (IPv4 and/or IPv6, repeatable) on a\n" +
+            "Linux device: --tun opens the TUN interface NAME (created if missing, attached if it exists,\n" +
+            "e.g. made with 'ip tuntap add'); --raw drives the existing Ethernet interface IFACE through an\n" +
+            "AF_PACKET socket, with ARP, neighbour discovery and the interface's MAC address (give one of\n" +
+            "the two). The kernel side (address, up) is configured by the caller. --http serves HTTP/1.1\n" +
+            "(GET /bytes/N: N bytes where byte i is i % 251; POST /echo: the body back; GET /: a text\n" +
+            "page), --https the same over TLS 1.2/1.3 with the PEM --cert/--key or a self-signed\n" +
+            "certificate (for --address) made at start; --echo is a TCP echo server, --udp-echo a UDP one;\n" +
+            "every service takes both families. --slaac (with --raw) autoconfigures IPv6 from router\n" +
+            "advertisements. Prints 'ready' once listening (and past duplicate address detection) and runs\n" +
+            "until SIGINT or SIGTERM, then closes the connections and the device and exits 0. Needs root\n" +
+            "(or CAP_NET_ADMIN / CAP_NET_RAW).")
     {
         _device = new DeviceOptions(Command);
         _udpEcho = Add(CommonOptions.Port("--udp-echo", "echo every UDP datagram received on PORT"));
@@ -117,10 +119,11 @@ internal sealed class ServeVerb : Verb
         using PosixSignalRegistration terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
 
         using var server = ServeHost.Start(settings, console.Verbose ? console.Error : null, console.Verbose);
-        console.Out.WriteLine(ReadyLine);
-        console.Out.Flush();
-
-        server.RunUntil(stop.Token);
+        server.RunUntil(stop.Token, () =>
+        {
+            console.Out.WriteLine(ReadyLine);
+            console.Out.Flush();
+        });
         console.Error.WriteLine(server.Summary());
         return CliApp.Success;
 
@@ -176,7 +179,7 @@ internal sealed class ServeHost : IDisposable
         {
             tap = settings.PcapPath is null ? null : PcapTap.Create(device, settings.PcapPath);
             stack = new NetworkStack(new NetworkStackOptions { Name = "serve", Logger = log is null ? null : new VerboseLogger(log) });
-            stack.AddInterface((INetworkDevice?)tap ?? device, settings.Device.Address, settings.Device.PrefixLength, settings.Device.Gateway);
+            stack.AddInterface((INetworkDevice?)tap ?? device, settings.Device.Configuration);
         }
         catch
         {
@@ -205,11 +208,25 @@ internal sealed class ServeHost : IDisposable
     /// <summary>How long shutdown waits for the connections to end, and then for the loop to send their last segments.</summary>
     public static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(2);
 
-    /// <summary>Runs the stack's loop until <paramref name="cancellationToken"/> is cancelled.</summary>
-    public void RunUntil(CancellationToken cancellationToken)
+    /// <summary>How long <see cref="RunUntil"/> waits for duplicate address detection before calling the stack ready anyway.</summary>
+    public static readonly TimeSpan AddressWait = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Runs the stack's loop until <paramref name="cancellationToken"/> is cancelled; calls
+    /// <paramref name="ready"/> once the loop runs and the IPv6 addresses have passed duplicate
+    /// address detection (RFC 4862 5.4: a tentative address cannot be used yet).
+    /// </summary>
+    public void RunUntil(CancellationToken cancellationToken, Action? ready = null)
     {
         using var loopStop = new CancellationTokenSource();
         Task loop = _stack.RunAsync(loopStop.Token);
+        Task addresses = _stack.WaitForAddressesAsync(cancellationToken);
+        Task.WaitAny(loop, addresses, Task.Delay(AddressWait, cancellationToken));
+        if (!loop.IsCompleted && !cancellationToken.IsCancellationRequested)
+        {
+            ready?.Invoke();
+        }
+
         Task.WaitAny(loop, Task.Delay(Timeout.Infinite, cancellationToken));
 
         // Stop the services while the loop still runs, so their connections' FINs and RSTs go out:
@@ -238,6 +255,13 @@ internal sealed class ServeHost : IDisposable
             $"serve: stopped; {_device.Name}: {_device.ReceivedFrames} frames in, {_device.SentFrames} out ({_device.SendsRejected} refused by a full queue); " +
             $"IP received {counters.Received}, delivered {counters.Delivered}, dropped {counters.TotalDropped}; " +
             $"echo requests answered {counters.IcmpOutOf(IcmpType.EchoReply)}");
+        if (_stack.HasIpv6)
+        {
+            line += string.Create(CultureInfo.InvariantCulture,
+                $"; IPv6 received {counters.Ipv6.Received}, delivered {counters.Ipv6.Delivered}, echo requests answered {counters.Icmpv6OutOf(Icmpv6Type.EchoReply)}, " +
+                $"addresses {string.Join(" ", _stack.Interfaces.SelectMany(n => n.Ipv6Addresses).Select(a => $"{a.Address}/{a.PrefixLength}({a.State.ToString().ToLowerInvariant()})"))}");
+        }
+
         if (_stack.GetTransport(IpProtocol.Tcp) is TcpLayer tcp)
         {
             line += string.Create(CultureInfo.InvariantCulture,
@@ -321,7 +345,7 @@ internal sealed class ServeHost : IDisposable
         if (settings.HttpPort is not null || settings.HttpsPort is not null)
         {
             SslStreamCertificateContext? certificate = settings.HttpsPort is null ? null : settings.Certificate ?? TlsCertificates.CreateContext(
-                TlsCertificates.CreateSelfSigned(["localhost"], [IPAddress.Parse(settings.Device.Address.ToString())]));
+                TlsCertificates.CreateSelfSigned(["localhost"], [.. settings.Device.Addresses.Select(a => a.Address.ToIPAddress())]));
             WebApplication app = ServeWebApp.Create(tcp, new ServeWebOptions(settings.HttpPort, settings.HttpsPort, certificate) { Verbose = verbose }, WebCounters);
             WebApp = app;
             app.StartAsync().GetAwaiter().GetResult(); // binds the listeners; the loop need not run yet

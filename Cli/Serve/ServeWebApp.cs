@@ -88,8 +88,9 @@ internal static class ServeWebApp
             {
                 if (tcp is not null)
                 {
-                    // HTTP/1.1, and HTTP/2 with prior knowledge (h2c): the transport tells them apart by the preface.
-                    kestrel.ListenHttp1AndH2c(new IPEndPoint(IPAddress.Any, http));
+                    // HTTP/1.1, and HTTP/2 with prior knowledge (h2c): the transport tells them apart by the
+                    // preface. [::] is dual-stack on the stack: both families when it runs IPv6.
+                    kestrel.ListenHttp1AndH2c(new IPEndPoint(IPAddress.IPv6Any, http));
                 }
                 else
                 {
@@ -100,7 +101,7 @@ internal static class ServeWebApp
             if (options.HttpsPort is { } https)
             {
                 SslStreamCertificateContext certificate = options.Certificate ?? throw new ArgumentException("HTTPS needs a certificate", nameof(options));
-                kestrel.Listen(IPAddress.Any, https, listen =>
+                kestrel.Listen(tcp is not null ? IPAddress.IPv6Any : IPAddress.Any, https, listen =>
                 {
                     listen.Protocols = HttpProtocols.Http1AndHttp2; // h2 or http/1.1 by ALPN (RFC 7301)
                     listen.UseHttps(new HttpsConnectionAdapterOptions

@@ -28,7 +28,7 @@ public enum DeviceCapabilities
     /// <summary>The device cuts TCP/IPv4 super-segments into wire-sized segments (TSO; <see cref="SegmentationKind.TcpV4"/>).</summary>
     TcpSegmentationV4 = 4,
 
-    /// <summary>The device cuts TCP/IPv6 super-segments (TSO6); reserved for the IPv6 path.</summary>
+    /// <summary>The device cuts TCP/IPv6 super-segments into wire-sized segments (TSO6; <see cref="SegmentationKind.TcpV6"/>).</summary>
     TcpSegmentationV6 = 8,
 
     /// <summary>The device cuts UDP/IPv4 super-datagrams into datagrams (USO; <see cref="SegmentationKind.UdpV4"/>).</summary>

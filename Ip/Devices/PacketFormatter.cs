@@ -12,12 +12,12 @@ namespace Protocols.Ip.Devices;
 public delegate string? TransportFormatter(ReadOnlySpan<byte> segment);
 
 /// <summary>
-/// One-line, tcpdump-style (<c>tcpdump -n</c>) descriptions of frames: Ethernet, ARP, IPv4 with
-/// fragments, ICMP, and the ports of transports that have them. Transports that live above Ip
-/// (Udp, Tcp) register a <see cref="TransportFormatter"/> for their own lines; Ip itself decodes
-/// only what every transport with ports shares (<see cref="TransportPorts"/>), so without one a
-/// segment reads <c>udp 20</c> (protocol and IP payload length). Every header is read by its
-/// generated reader.
+/// One-line, tcpdump-style (<c>tcpdump -n</c>) descriptions of frames: Ethernet, ARP, IPv4 and
+/// IPv6 with fragments, ICMP, ICMPv6 with neighbour discovery and MLD, and the ports of transports
+/// that have them. Transports that live above Ip (Udp, Tcp) register a
+/// <see cref="TransportFormatter"/> for their own lines; Ip itself decodes only what every transport
+/// with ports shares (<see cref="TransportPorts"/>), so without one a segment reads <c>udp 20</c>
+/// (protocol and IP payload length). Every header is read by its generated reader.
 /// </summary>
 /// <remarks>Never throws on malformed frames: they are described as such.</remarks>
 public sealed class PacketFormatter
@@ -103,7 +103,7 @@ public sealed class PacketFormatter
                 AppendArp(text, payload);
                 break;
             case EtherType.Ipv6:
-                text.Append(CultureInfo.InvariantCulture, $"IP6, length {payload.Length}");
+                AppendIpv6(text, payload);
                 break;
             default:
                 text.Append(CultureInfo.InvariantCulture, $"ethertype 0x{(ushort)type:x4}, length {frame.Length}");
@@ -153,9 +153,13 @@ public sealed class PacketFormatter
         if (!Ipv4Header.TryRead(packet, out Ipv4Header.Reader ip, out WireError error))
         {
             // The version is the reader's first field check: an IPv6 packet fails it with version 6.
-            text.Append(error is { Kind: WireErrorKind.InvalidValue, Field: nameof(Ipv4Header.Version), Actual: 6 }
-                ? string.Create(CultureInfo.InvariantCulture, $"IP6, length {packet.Length}")
-                : string.Create(CultureInfo.InvariantCulture, $"IP [invalid: {error.ToString()}], length {packet.Length}"));
+            if (error is { Kind: WireErrorKind.InvalidValue, Field: nameof(Ipv4Header.Version), Actual: 6 })
+            {
+                AppendIpv6(text, packet);
+                return;
+            }
+
+            text.Append(CultureInfo.InvariantCulture, $"IP [invalid: {error.ToString()}], length {packet.Length}");
             return;
         }
 
@@ -320,6 +324,197 @@ public sealed class PacketFormatter
                 break;
             case IcmpUnreachableCode.CommunicationAdministrativelyProhibited:
                 text.Append(CultureInfo.InvariantCulture, $"host {destination} unreachable - admin prohibited filter");
+                break;
+            default:
+                text.Append(CultureInfo.InvariantCulture, $"{destination} unreachable - code {code}");
+                break;
+        }
+    }
+
+    // RFC 8200: the fixed header, then the extension chain (walked with the default limits) to the upper layer.
+    private void AppendIpv6(StringBuilder text, ReadOnlySpan<byte> packet)
+    {
+        if (!Ipv6Header.TryRead(packet, out Ipv6Header.Reader ip, out WireError error))
+        {
+            text.Append(CultureInfo.InvariantCulture, $"IP6 [invalid: {error.ToString()}], length {packet.Length}");
+            return;
+        }
+
+        ReadOnlySpan<byte> bytes = ip.Bytes;
+        Ipv6ExtensionChain chain = Ipv6ExtensionChain.Walk(bytes);
+        text.Append("IP6 ").Append(ip.Source.ToString());
+        if (chain.Status is Ipv6ChainStatus.Discard or Ipv6ChainStatus.ParameterProblem)
+        {
+            text.Append(CultureInfo.InvariantCulture, $" > {ip.Destination.ToString()}: [bad extension headers: {chain.Problem.ToString()}], length {ip.PayloadLength}");
+            return;
+        }
+
+        if (chain.Status == Ipv6ChainStatus.NoNextHeader)
+        {
+            text.Append(CultureInfo.InvariantCulture, $" > {ip.Destination.ToString()}: no next header, length {ip.PayloadLength}");
+            return;
+        }
+
+        bool fragment = chain.Status == Ipv6ChainStatus.Fragment;
+        int fragmentOffset = fragment ? chain.FragmentOffset * 8 : 0;
+        IpProtocol protocol = chain.NextHeader;
+        ReadOnlySpan<byte> payload = bytes[chain.PayloadOffset..];
+        bool hasPorts = protocol is IpProtocol.Tcp or IpProtocol.Udp or IpProtocol.Sctp or IpProtocol.UdpLite;
+        if (fragmentOffset == 0 && hasPorts && TransportPorts.TryRead(payload, out TransportPorts.Reader ports))
+        {
+            text.Append(CultureInfo.InvariantCulture, $".{ports.SourcePort} > {ip.Destination.ToString()}.{ports.DestinationPort}: ");
+        }
+        else
+        {
+            text.Append(" > ").Append(ip.Destination.ToString()).Append(": ");
+        }
+
+        if (fragmentOffset != 0)
+        {
+            text.Append(protocol == IpProtocol.Icmpv6 ? "icmp6" : ProtocolName(protocol));
+        }
+        else if (_transports[(byte)protocol]?.Invoke(payload) is string described)
+        {
+            text.Append(described);
+        }
+        else
+        {
+            if (protocol == IpProtocol.Icmpv6)
+            {
+                AppendIcmpv6(text, payload);
+            }
+            else
+            {
+                text.Append(CultureInfo.InvariantCulture, $"{ProtocolName(protocol)} {payload.Length}");
+            }
+        }
+
+        if (fragment)
+        {
+            text.Append(CultureInfo.InvariantCulture, $" (frag {chain.Identification}:{payload.Length}@{fragmentOffset}{(chain.MoreFragments ? "+" : "")})");
+        }
+    }
+
+    // RFC 4443 (errors and echo), RFC 4861 (neighbour discovery), RFC 3810 (MLDv2), in tcpdump's words.
+    private static void AppendIcmpv6(StringBuilder text, ReadOnlySpan<byte> message)
+    {
+        if (!Icmpv6Header.TryRead(message, out Icmpv6Header.Reader icmp, out _))
+        {
+            text.Append(CultureInfo.InvariantCulture, $"ICMP6 [|icmp6], length {message.Length}");
+            return;
+        }
+
+        text.Append("ICMP6, ");
+        byte code = icmp.Code;
+        ReadOnlySpan<byte> body = icmp.Payload;
+        switch (icmp.Type)
+        {
+            case Icmpv6Type.EchoRequest:
+            case Icmpv6Type.EchoReply:
+                // Same 8 bytes as the common header, which has been read: this cannot fail.
+                Icmpv6EchoHeader.TryRead(message, out Icmpv6EchoHeader.Reader echo);
+                text.Append(CultureInfo.InvariantCulture, $"echo {(icmp.Type == Icmpv6Type.EchoRequest ? "request" : "reply")}, id {echo.Identifier}, seq {echo.SequenceNumber}");
+                break;
+            case Icmpv6Type.DestinationUnreachable:
+                AppendUnreachable6(text, code, body);
+                break;
+            case Icmpv6Type.PacketTooBig:
+                string mtu = Icmpv6PacketTooBigHeader.TryRead(message, out Icmpv6PacketTooBigHeader.Reader tooBig) ? tooBig.Mtu.ToString(CultureInfo.InvariantCulture) : "?";
+                text.Append(CultureInfo.InvariantCulture, $"packet too big, mtu {mtu}");
+                break;
+            case Icmpv6Type.TimeExceeded:
+                text.Append(code switch
+                {
+                    0 => "time exceeded in-transit",
+                    1 => "ip6 reassembly time exceeded",
+                    _ => string.Create(CultureInfo.InvariantCulture, $"time exceeded-#{code}"),
+                });
+                break;
+            case Icmpv6Type.ParameterProblem:
+                string what = code switch
+                {
+                    0 => "erroneous header field",
+                    1 => "unrecognized next header",
+                    2 => "unrecognized option",
+                    3 => "incomplete header chain",
+                    _ => string.Create(CultureInfo.InvariantCulture, $"code-#{code}"),
+                };
+                string octet = Icmpv6ParameterProblemHeader.TryRead(message, out Icmpv6ParameterProblemHeader.Reader problem) ? problem.Pointer.ToString(CultureInfo.InvariantCulture) : "?";
+                text.Append(CultureInfo.InvariantCulture, $"parameter problem, {what} - octet {octet}");
+                break;
+            case Icmpv6Type.RouterSolicitation:
+                text.Append("router solicitation");
+                break;
+            case Icmpv6Type.RouterAdvertisement:
+                text.Append(NdpRouterAdvertisementHeader.TryRead(message, out NdpRouterAdvertisementHeader.Reader advertisement)
+                    ? string.Create(CultureInfo.InvariantCulture, $"router advertisement, lifetime {advertisement.RouterLifetime}s")
+                    : "router advertisement");
+                break;
+            case Icmpv6Type.NeighborSolicitation:
+                string sought = NdpNeighborSolicitationHeader.TryRead(message, out NdpNeighborSolicitationHeader.Reader solicitation) ? solicitation.TargetAddress.ToString() : "?";
+                text.Append(CultureInfo.InvariantCulture, $"neighbor solicitation, who has {sought}");
+                break;
+            case Icmpv6Type.NeighborAdvertisement:
+                string advertised = NdpNeighborAdvertisementHeader.TryRead(message, out NdpNeighborAdvertisementHeader.Reader neighbor) ? neighbor.TargetAddress.ToString() : "?";
+                text.Append(CultureInfo.InvariantCulture, $"neighbor advertisement, tgt is {advertised}");
+                break;
+            case Icmpv6Type.Redirect:
+                text.Append(NdpRedirectHeader.TryRead(message, out NdpRedirectHeader.Reader redirect)
+                    ? string.Create(CultureInfo.InvariantCulture, $"redirect, {redirect.DestinationAddress.ToString()} to {redirect.TargetAddress.ToString()}")
+                    : "redirect, ? to ?");
+                break;
+            case Icmpv6Type.MulticastListenerQuery:
+                text.Append(message.Length > 24 ? "multicast listener query v2" : "multicast listener query");
+                break;
+            case Icmpv6Type.MulticastListenerReport:
+                text.Append("multicast listener report");
+                break;
+            case Icmpv6Type.MulticastListenerDone:
+                text.Append("multicast listener done");
+                break;
+            case Icmpv6Type.MulticastListenerReportV2:
+                string records = Mldv2ReportHeader.TryRead(message, out Mldv2ReportHeader.Reader report) ? report.NumberOfRecords.ToString(CultureInfo.InvariantCulture) : "?";
+                text.Append(CultureInfo.InvariantCulture, $"multicast listener report v2, {records} group record(s)");
+                break;
+            default:
+                text.Append(CultureInfo.InvariantCulture, $"type-#{(byte)icmp.Type}");
+                break;
+        }
+
+        text.Append(CultureInfo.InvariantCulture, $", length {message.Length}");
+    }
+
+    private static void AppendUnreachable6(StringBuilder text, byte code, ReadOnlySpan<byte> quoted)
+    {
+        text.Append("destination unreachable, ");
+        if (!Icmpv6QuotedPacket.TryRead(quoted, out Icmpv6QuotedPacket quote, out _))
+        {
+            text.Append(CultureInfo.InvariantCulture, $"code {code} [|quote]");
+            return;
+        }
+
+        string destination = quote.Header.Destination.ToString();
+        switch ((Icmpv6UnreachableCode)code)
+        {
+            case Icmpv6UnreachableCode.NoRoute:
+                text.Append(CultureInfo.InvariantCulture, $"no route to {destination}");
+                break;
+            case Icmpv6UnreachableCode.AdministrativelyProhibited:
+                text.Append(CultureInfo.InvariantCulture, $"{destination} unreachable prohibited");
+                break;
+            case Icmpv6UnreachableCode.AddressUnreachable:
+                text.Append(CultureInfo.InvariantCulture, $"unreachable address {destination}");
+                break;
+            case Icmpv6UnreachableCode.PortUnreachable:
+                if (quote.HasUpperLayer && TransportPorts.TryRead(quote.UpperLayerBytes, out TransportPorts.Reader ports))
+                {
+                    text.Append(CultureInfo.InvariantCulture, $"{destination} {ProtocolName(quote.UpperLayer)} port {ports.DestinationPort} unreachable");
+                }
+                else
+                {
+                    text.Append(CultureInfo.InvariantCulture, $"{destination} port unreachable");
+                }
+
                 break;
             default:
                 text.Append(CultureInfo.InvariantCulture, $"{destination} unreachable - code {code}");

@@ -83,6 +83,28 @@ public static class Icmpv6Message
         return Finish(message, source, to);
     }
 
+    /// <summary>
+    /// Writes the neighbour solicitation of duplicate address detection (RFC 4862 5.4.2): from the
+    /// unspecified address to the target's solicited-node group, no source link-layer address,
+    /// with a nonce option (RFC 7527 4.1, RFC 3971 5.3.2) that tells our own solicitation looped
+    /// back by the medium from another node's.
+    /// </summary>
+    /// <returns>The message length: 32.</returns>
+    public static int WriteDadSolicitation(Span<byte> destination, Ipv6Address target, ulong nonce)
+    {
+        int length = NdpNeighborSolicitationHeader.FixedLength + 8;
+        Span<byte> message = Fit(destination, length);
+        new NdpNeighborSolicitationHeader { TargetAddress = target }.WriteTo(message);
+        Span<byte> option = message[NdpNeighborSolicitationHeader.FixedLength..];
+        new NdpOptionHeader { Type = NdpOptionType.Nonce, Length = 1 }.WriteTo(option);
+        for (int i = 0; i < 6; i++)
+        {
+            option[2 + i] = (byte)(nonce >> (40 - (8 * i)));
+        }
+
+        return Finish(message, Ipv6Address.Any, target.SolicitedNode);
+    }
+
     /// <summary>Writes a neighbour advertisement for <paramref name="target"/> (RFC 4861 4.4) with a target link-layer address option when given.</summary>
     /// <returns>The message length: 24, or 32 with the option.</returns>
     public static int WriteNeighborAdvertisement(Span<byte> destination, Ipv6Address source, Ipv6Address to, Ipv6Address target, bool router, bool solicited, bool @override, MacAddress? targetLinkLayerAddress)

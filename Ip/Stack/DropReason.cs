@@ -5,7 +5,7 @@ namespace Protocols.Ip;
 /// <summary>Why the stack dropped a frame it received or a datagram it was asked to send.</summary>
 public enum DropReason
 {
-    /// <summary>The IP version field is not 4 (RFC 791 3.1, RFC 1122 3.2.1.1).</summary>
+    /// <summary>The IP version field is not 4 or 6 (RFC 791 3.1, RFC 1122 3.2.1.1, RFC 8200 3), or not the family the frame says.</summary>
     BadVersion = 0,
 
     /// <summary>The IHL is below 5 or the header does not fit in the frame (RFC 791 3.1).</summary>
@@ -59,7 +59,7 @@ public enum DropReason
     /// <summary>The datagram carries a source route option; like Linux by default, this host does not accept source-routed datagrams.</summary>
     SourceRouted,
 
-    /// <summary>An Ethernet frame of an EtherType the stack does not speak (IPv6, VLAN...).</summary>
+    /// <summary>An Ethernet frame of an EtherType the stack does not speak (VLAN..., or IPv4/IPv6 on an interface without that family).</summary>
     UnsupportedEtherType,
 
     /// <summary>ARP resolution of the next hop failed after its retries; the waiting packets are dropped.</summary>
@@ -106,6 +106,38 @@ public enum DropReason
 
     /// <summary>NAT: an unsolicited inbound TCP SYN held for 6 s (RFC 5382 REQ-4) and then dropped, or dropped because the hold queue was full.</summary>
     NatUnsolicitedSyn,
+    /// <summary>An IPv6 payload length beyond the frame, or an IPv6 header cut short (RFC 8200 3).</summary>
+    BadPayloadLength,
+
+    /// <summary>An IPv6 extension header chain that is malformed, too long, or has too many headers or options (RFC 8200 4, <see cref="Ipv6ChainLimits"/>).</summary>
+    BadExtensionHeaders,
+
+    /// <summary>An IPv6 option the stack does not recognise, discarded by its action bits (RFC 8200 4.2).</summary>
+    UnrecognizedOption,
+
+    /// <summary>An IPv6 Routing header with segments left (RFC 8200 4.4; type 0 per RFC 5095).</summary>
+    RoutingHeader,
+
+    /// <summary>A packet with No Next Header: nothing to deliver (RFC 8200 4.7).</summary>
+    NoNextHeader,
+
+    /// <summary>A neighbour discovery message that fails validation (hop limit not 255, bad code, bad options, RFC 4861 6.1 and 7.1).</summary>
+    NdpInvalid,
+
+    /// <summary>A valid neighbour discovery or MLD message this host does not act upon (router solicitations, advertisements when not accepted, redirects).</summary>
+    NdpIgnored,
+
+    /// <summary>A packet to one of our addresses still being checked for duplicates, or found duplicate (RFC 4862 5.4).</summary>
+    TentativeAddress,
+
+    /// <summary>The bounded queue of packets waiting for neighbour resolution is full (per neighbour or in total).</summary>
+    NeighborQueueFull,
+
+    /// <summary>Neighbour resolution failed after its solicitations; the waiting packets are dropped (RFC 4861 7.2.2).</summary>
+    NeighborResolutionFailed,
+
+    /// <summary>A packet too big message that does not quote a packet this stack sent (the flow label does not match, RFC 8201 4).</summary>
+    PacketTooBigNotOurs,
 }
 
 /// <summary>How the stack files what a generated reader refused (a <see cref="WireError"/>) under a <see cref="DropReason"/>.</summary>
@@ -115,7 +147,10 @@ internal static class WireErrors
     /// The drop reason of a read error, by layer, field and kind: for IPv4 (RFC 791 3.1) a fixed
     /// part that is not all there is <see cref="DropReason.Truncated"/>, the version field
     /// <see cref="DropReason.BadVersion"/>, IHL <see cref="DropReason.BadHeaderLength"/> and the total
-    /// length <see cref="DropReason.BadTotalLength"/>; in any other layer a buffer too short for the
+    /// length <see cref="DropReason.BadTotalLength"/>; for IPv6 (RFC 8200 3) a fixed header that is
+    /// not all there is <see cref="DropReason.Truncated"/>, the version field
+    /// <see cref="DropReason.BadVersion"/> and a payload length beyond the frame
+    /// <see cref="DropReason.BadPayloadLength"/>; in any other layer a buffer too short for the
     /// header is <see cref="DropReason.Truncated"/> and anything else <see cref="DropReason.Malformed"/>.
     /// </summary>
     public static DropReason ToDropReason(in WireError error) => error.Layer switch
@@ -126,6 +161,13 @@ internal static class WireErrors
             nameof(Ipv4Header.Version) => DropReason.BadVersion,
             nameof(Ipv4Header.Ihl) => DropReason.BadHeaderLength,
             nameof(Ipv4Header.TotalLength) => DropReason.BadTotalLength,
+            _ => DropReason.Malformed,
+        },
+        Ipv6Header.LayerName when error.Kind == WireErrorKind.TooShort && error.Required <= Ipv6Header.FixedLength => DropReason.Truncated,
+        Ipv6Header.LayerName => error.Field switch
+        {
+            nameof(Ipv6Header.Version) => DropReason.BadVersion,
+            nameof(Ipv6Header.PayloadLength) => DropReason.BadPayloadLength,
             _ => DropReason.Malformed,
         },
         _ when error.Kind == WireErrorKind.TooShort && error.Source == LengthSource.Buffer => DropReason.Truncated,

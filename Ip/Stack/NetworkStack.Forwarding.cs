@@ -25,7 +25,7 @@ public sealed partial class NetworkStack
     /// <param name="gateway">The next hop, on the subnet of one of the interfaces; null for a route straight onto <paramref name="nic"/>'s link.</param>
     /// <param name="nic">The interface; null to take the one whose subnet holds <paramref name="gateway"/>.</param>
     /// <returns>The route.</returns>
-    /// <exception cref="ArgumentException">Neither an interface nor a gateway on a subnet of one is given.</exception>
+    /// <exception cref="ArgumentException">Neither an interface nor a gateway on a subnet of one is given, or the interface has no IPv4 address.</exception>
     public StaticRoute AddRoute(Ipv4Address prefix, int prefixLength, Ipv4Address? gateway, NetworkInterface? nic = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(prefixLength, 0);
@@ -38,6 +38,11 @@ public sealed partial class NetworkStack
         if (nic is null || (gateway is { } g && !nic.IsOnLink(g)))
         {
             throw new ArgumentException($"No interface has {(gateway?.ToString() ?? "the route's next hop")} on its subnet.", nameof(gateway));
+        }
+
+        if (!nic.HasIpv4)
+        {
+            throw new ArgumentException($"{nic.Name} has no IPv4 address: static routes are IPv4.", nameof(nic));
         }
 
         uint mask = prefixLength == 0 ? 0u : uint.MaxValue << (32 - prefixLength);

@@ -10,14 +10,20 @@ public sealed partial class NetworkStack
     private DateTimeOffset _icmpTokensAt;
 
     /// <summary>
-    /// Sends an ICMP destination unreachable about <paramref name="original"/> (e.g. port
-    /// unreachable from UDP), unless RFC 1122 3.2.2 forbids it (the original is an ICMP error, was
+    /// Sends an ICMP (or, for an IPv6 packet, ICMPv6) destination unreachable about <paramref name="original"/> (e.g. port
+    /// unreachable from UDP), unless RFC 1122 3.2.2 (RFC 4443 2.4(e)) forbids it (the original is an ICMP error, was
     /// sent to a broadcast or multicast address, is a non-first fragment, or comes from an address
     /// that is not a single host's) or the rate limit holds it back.
     /// </summary>
     /// <returns>True when the error was sent (or queued for ARP).</returns>
     public bool SendIcmpDestinationUnreachable(in IpDatagram original, IcmpUnreachableCode code)
     {
+        if (original.IsIpv6)
+        {
+            // RFC 4443 3.1 with the equivalent ICMPv6 code, under RFC 4443 2.4(e) and (f).
+            return SendIcmpv6DestinationUnreachable(in original, code);
+        }
+
         ReadOnlySpan<byte> header = original.Header;
         if (header.Length < Ipv4Header.FixedLength)
         {
@@ -284,8 +290,14 @@ public sealed partial class NetworkStack
     /// </summary>
     internal void ReportLocalUnreachable(NetworkInterface nic, ReadOnlySpan<byte> datagram)
     {
-        if (!Ipv4Header.TryReadHeader(datagram, out Ipv4Header.Reader ip, out _))
+        if (!Ipv4Header.TryReadHeader(datagram, out Ipv4Header.Reader ip, out WireError error))
         {
+            // The version is the reader's first field check: an IPv6 packet fails it with version 6.
+            if (error is { Kind: WireErrorKind.InvalidValue, Field: nameof(Ipv4Header.Version), Actual: 6 })
+            {
+                ReportLocalUnreachable6(nic, datagram);
+            }
+
             return;
         }
 

@@ -24,7 +24,16 @@ public sealed partial class NetworkStack
         bool checksumPartial = offload.Checksum == ChecksumState.Partial;
         if (!nic.IsEthernet)
         {
-            OnIpDatagram(nic, frame, linkBroadcast: false, loopback: false, checksumTrusted, checksumPartial);
+            // An IP-medium device (TUN): the version nibble tells the families apart.
+            if (!frame.IsEmpty && frame[0] >> 4 == 6)
+            {
+                OnIpv6Packet(nic, frame, linkMulticast: false, loopback: false, checksumTrusted);
+            }
+            else
+            {
+                OnIpDatagram(nic, frame, linkBroadcast: false, loopback: false, checksumTrusted, checksumPartial);
+            }
+
             return;
         }
 
@@ -48,11 +57,15 @@ public sealed partial class NetworkStack
 
         switch (ethernet.EtherType)
         {
-            case EtherType.Ipv4:
+            case EtherType.Ipv4 when nic.HasIpv4:
                 OnIpDatagram(nic, ethernet.Payload, linkBroadcast, loopback: false, checksumTrusted, checksumPartial);
                 break;
-            case EtherType.Arp:
-                nic.Arp!.OnArpPacket(ethernet.Payload);
+            case EtherType.Arp when nic.Arp is { } arp:
+                arp.OnArpPacket(ethernet.Payload);
+                break;
+            case EtherType.Ipv6 when nic.HasIpv6:
+                // RFC 2464 3: IPv6 over Ethernet.
+                OnIpv6Packet(nic, ethernet.Payload, linkBroadcast, loopback: false, checksumTrusted);
                 break;
             default:
                 Counters.Drop(DropReason.UnsupportedEtherType);
@@ -68,6 +81,11 @@ public sealed partial class NetworkStack
     private void OnIpDatagram(NetworkInterface nic, ReadOnlySpan<byte> packet, bool linkBroadcast, bool loopback, bool transportChecksumTrusted = false, bool transportChecksumPartial = false)
     {
         Counters.DatagramsReceived++;
+        if (!nic.HasIpv4)
+        {
+            Counters.Drop(DropReason.BadVersion);
+            return;
+        }
 
         // RFC 791 3.1 and RFC 1122 3.2.1.1 through the generated reader: version 4 (else silently
         // discarded), IHL 5..15 with the whole header in the frame, total length covering the
@@ -331,11 +349,19 @@ public sealed partial class NetworkStack
     /// <summary>True when <paramref name="address"/> is the address of one of our interfaces.</summary>
     public bool IsLocalAddress(Ipv4Address address) => IsOurAddress(address.ToUInt32());
 
+    /// <summary>
+    /// True when <paramref name="address"/> is one of our addresses of either family. IPv6
+    /// addresses count once assigned, also while duplicate address detection runs (so sockets may
+    /// bind to them, like IP_FREEBIND), but not once found duplicate.
+    /// </summary>
+    public bool IsLocalAddress(IpAddress address) =>
+        address.TryGetIpv4(out Ipv4Address v4) ? IsOurAddress(v4.ToUInt32()) : IsConfigured6(address.ToIpv6());
+
     private bool IsOurAddress(uint address)
     {
         foreach (NetworkInterface nic in _interfaces)
         {
-            if (nic.AddressValue == address)
+            if (nic.HasIpv4 && nic.AddressValue == address)
             {
                 return true;
             }
@@ -348,7 +374,7 @@ public sealed partial class NetworkStack
     {
         foreach (NetworkInterface nic in _interfaces)
         {
-            if (nic.BroadcastValue != 0 && nic.BroadcastValue == address)
+            if (nic.HasIpv4 && nic.BroadcastValue != 0 && nic.BroadcastValue == address)
             {
                 return true;
             }

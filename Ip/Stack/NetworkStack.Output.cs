@@ -10,9 +10,10 @@ public sealed partial class NetworkStack
     private const int IdentBuckets = 2048;
     private const int EthernetHeaderLength = EthernetHeader.FixedLength;
 
-    // One frame under construction: Ethernet header space, then the IPv4 datagram. Only the
-    // loop touches it, and nothing calls out of the stack while a frame is being built.
-    private readonly byte[] _frameBuffer = new byte[EthernetHeaderLength + ushort.MaxValue];
+    // One frame under construction: Ethernet header space, then the IP datagram or packet (an IPv6
+    // packet is its 40-byte header and up to 65535 bytes). Only the loop touches it, and nothing
+    // calls out of the stack while a frame is being built.
+    private readonly byte[] _frameBuffer = new byte[EthernetHeaderLength + Ipv6Header.FixedLength + ushort.MaxValue];
     private readonly Queue<(NetworkInterface Nic, byte[] Datagram)> _loopbackQueue = new();
     private readonly ushort[] _identCounters;
     private NetworkInterface? _inPlace;
@@ -28,6 +29,17 @@ public sealed partial class NetworkStack
     /// <returns>What happened; every result but <see cref="IpSendResult.Sent"/> and <see cref="IpSendResult.Queued"/> is counted as a send drop.</returns>
     public IpSendResult SendDatagram(in IpSendRequest request, ReadOnlySpan<byte> payload)
     {
+        if (request.Source is { } requested && requested.IsIpv6 != request.Destination.IsIpv6)
+        {
+            Counters.SendDrop(DropReason.BadSourceAddress);
+            return IpSendResult.Dropped;
+        }
+
+        if (request.Destination.IsIpv6)
+        {
+            return SendIpv6(in request, payload);
+        }
+
         IpSendResult verdict = Prepare(in request, payload.Length, out Route route);
         if (verdict != IpSendResult.Sent)
         {
@@ -91,8 +103,15 @@ public sealed partial class NetworkStack
     public Span<byte> GetDatagramPayloadBuffer(in IpSendRequest request, int payloadLength)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(payloadLength);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(payloadLength, ushort.MaxValue - Ipv4Header.FixedLength);
         _inPlace = null;
+        if (request.Destination.IsIpv6)
+        {
+            // IPv6 is built in the frame buffer behind room for its header (SendIpv6 writes the header in front).
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(payloadLength, ushort.MaxValue);
+            return _frameBuffer.AsSpan(EthernetHeaderLength + Ipv6Header.FixedLength, payloadLength);
+        }
+
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(payloadLength, ushort.MaxValue - Ipv4Header.FixedLength);
         if (Prepare(in request, payloadLength, out Route route, count: false) == IpSendResult.Sent && !route.Loopback && route.TotalLength <= route.Mtu)
         {
             int room = route.Nic.IsEthernet ? EthernetHeaderLength : 0;
@@ -120,6 +139,17 @@ public sealed partial class NetworkStack
     {
         NetworkInterface? inPlace = _inPlace;
         _inPlace = null;
+        if (request.Destination.IsIpv6 || (request.Source is { } requested && requested.IsIpv6))
+        {
+            if (request.Source is { } source && source.IsIpv6 != request.Destination.IsIpv6)
+            {
+                Counters.SendDrop(DropReason.BadSourceAddress);
+                return IpSendResult.Dropped;
+            }
+
+            return SendIpv6(in request, _frameBuffer.AsSpan(EthernetHeaderLength + Ipv6Header.FixedLength, payloadLength), payloadInFrameBuffer: true);
+        }
+
         IpSendResult verdict = Prepare(in request, payloadLength, out Route route);
         if (verdict != IpSendResult.Sent)
         {
@@ -188,13 +218,14 @@ public sealed partial class NetworkStack
     private IpSendResult Prepare(in IpSendRequest request, int payloadLength, out Route route, bool count = true)
     {
         route = default;
-        uint destination = request.Destination.ToUInt32();
-        if (!TryRoute(destination, request.Source, out NetworkInterface? nic, out uint nextHop))
+        uint destination = request.Destination.ToIpv4().ToUInt32();
+        Ipv4Address? requestedSource = request.Source is { } r ? r.ToIpv4() : null;
+        if (!TryRoute(destination, requestedSource, out NetworkInterface? nic, out uint nextHop))
         {
             return Refuse(DropReason.NoRoute, IpSendResult.NoRoute, count);
         }
 
-        uint source = request.Source is { } s ? s.ToUInt32() : nic.AddressValue;
+        uint source = requestedSource is { } s ? s.ToUInt32() : nic.AddressValue;
 
         // RFC 1122 3.2.1.3: a host sends from its own addresses (0.0.0.0 only while initialising).
         // A transparent interface answers for every address that reached it, so it sends from them.
@@ -249,7 +280,7 @@ public sealed partial class NetworkStack
             Ttl = ttl == 0 ? (byte)64 : ttl,
             Protocol = request.Protocol,
             Source = Ipv4Address.FromUInt32(source),
-            Destination = request.Destination,
+            Destination = Ipv4Address.FromUInt32(destination),
         };
         route = new Route(nic, nextHop, destination, loopback, mtu, totalLength, header);
         return IpSendResult.Sent;
@@ -276,6 +307,11 @@ public sealed partial class NetworkStack
     public int TcpSegmentationLimit(Ipv4Address source, Ipv4Address destination)
     {
         uint d = destination.ToUInt32();
+        if (FirstIpv4Interface() is null)
+        {
+            return 0;
+        }
+
         if (IsOurAddress(d) || !TryRoute(d, source, out NetworkInterface? nic, out _)
             || (nic.Device.Capabilities & DeviceCapabilities.TcpSegmentationV4) == 0)
         {
@@ -284,6 +320,43 @@ public sealed partial class NetworkStack
 
         return Math.Max(Math.Min(nic.Device.OffloadStatus.MaxSegmentationLength, ushort.MaxValue) - Ipv4Header.FixedLength - 60, 0);
     }
+
+    /// <summary>
+    /// The largest TCP payload a super-segment between <paramref name="source"/> and
+    /// <paramref name="destination"/> (either family) may carry for the device to cut (TSO), or 0
+    /// when the route's device does not take super-segments of that family.
+    /// </summary>
+    /// <param name="source">The local address the connection uses.</param>
+    /// <param name="destination">The peer.</param>
+    /// <returns>Bytes of TCP payload (room for the IP header and 60 bytes of TCP left out), or 0.</returns>
+    public int TcpSegmentationLimit(IpAddress source, IpAddress destination)
+    {
+        if (source.IsIpv4 && destination.IsIpv4)
+        {
+            return TcpSegmentationLimit(source.ToIpv4(), destination.ToIpv4());
+        }
+
+        if (source.IsIpv4 || destination.IsIpv4)
+        {
+            return 0;
+        }
+
+        Ipv6Address d = destination.ToIpv6();
+        if (IsAssigned6(d) || d.IsLoopback || !TryRoute6(d, source.ToIpv6(), out NetworkInterface? nic, out _)
+            || (nic.Device.Capabilities & DeviceCapabilities.TcpSegmentationV6) == 0)
+        {
+            return 0;
+        }
+
+        // RFC 8200 3: the payload length (TCP header and data) is at most 65535 without jumbograms.
+        return Math.Max(Math.Min(nic.Device.OffloadStatus.MaxSegmentationLength - Ipv6Header.FixedLength, ushort.MaxValue) - 60, 0);
+    }
+
+    /// <summary>The source address a datagram or packet to <paramref name="destination"/> will carry (of its family), or null when there is no route.</summary>
+    public IpAddress? RouteSourceFor(IpAddress destination) =>
+        destination.TryGetIpv4(out Ipv4Address v4)
+            ? (RouteSourceFor(v4) is { } s4 ? s4 : null)
+            : (RouteSourceFor6(destination.ToIpv6()) is { } s6 ? s6 : null);
 
     /// <summary>The source address a datagram to <paramref name="destination"/> will carry, or null when there is no route.</summary>
     public Ipv4Address? RouteSourceFor(Ipv4Address destination)
@@ -306,7 +379,7 @@ public sealed partial class NetworkStack
     {
         nic = null;
         nextHop = 0;
-        if (_interfaces.Count == 0)
+        if (FirstIpv4Interface() is not { } firstInterface)
         {
             return false;
         }
@@ -314,12 +387,12 @@ public sealed partial class NetworkStack
         uint first = destination >> 24;
         if (destination == LimitedBroadcast || first is >= 224 and < 240)
         {
-            nic = _interfaces[0];
+            nic = firstInterface;
             if (source is { } s)
             {
                 foreach (NetworkInterface candidate in _interfaces)
                 {
-                    if (candidate.Address == s)
+                    if (candidate.HasIpv4 && candidate.Address == s)
                     {
                         nic = candidate;
                         break;
@@ -340,7 +413,7 @@ public sealed partial class NetworkStack
         // Our own addresses are reached through the loopback queue.
         foreach (NetworkInterface candidate in _interfaces)
         {
-            if (candidate.AddressValue == destination)
+            if (candidate.HasIpv4 && candidate.AddressValue == destination)
             {
                 nic = candidate;
                 nextHop = destination;
@@ -353,7 +426,7 @@ public sealed partial class NetworkStack
         int best = -1;
         foreach (NetworkInterface candidate in _interfaces)
         {
-            if ((destination & candidate.MaskValue) == candidate.NetworkValue && candidate.PrefixLength > best)
+            if (candidate.HasIpv4 && (destination & candidate.MaskValue) == candidate.NetworkValue && candidate.PrefixLength > best)
             {
                 best = candidate.PrefixLength;
                 nic = candidate;
@@ -432,13 +505,32 @@ public sealed partial class NetworkStack
         return SendFrame(nic, ethernet, offload) ? IpSendResult.Sent : IpSendResult.QueueFull;
     }
 
+    private NetworkInterface? FirstIpv4Interface()
+    {
+        foreach (NetworkInterface nic in _interfaces)
+        {
+            if (nic.HasIpv4)
+            {
+                return nic;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>
     /// Writes the Ethernet header in front of the <paramref name="payloadLength"/> bytes at offset 14 of the frame buffer and sends the frame;
     /// with a <paramref name="tcpSegmentSize"/>, the IPv4 datagram there is a TCP super-segment for the device to cut.
     /// </summary>
-    internal bool SendEthernet(NetworkInterface nic, MacAddress destination, EtherType etherType, int payloadLength, ushort tcpSegmentSize = 0)
+    internal bool SendEthernet(NetworkInterface nic, MacAddress destination, EtherType etherType, int payloadLength, ushort tcpSegmentSize = 0) =>
+        SendEthernet(nic, destination, etherType, _frameBuffer.AsSpan(0, EthernetHeaderLength + payloadLength), tcpSegmentSize);
+
+    /// <summary>
+    /// Writes the Ethernet header into the first 14 bytes of <paramref name="frame"/> and sends it;
+    /// with a <paramref name="tcpSegmentSize"/>, the IPv4 datagram after it is a TCP super-segment for the device to cut.
+    /// </summary>
+    internal bool SendEthernet(NetworkInterface nic, MacAddress destination, EtherType etherType, Span<byte> frame, ushort tcpSegmentSize = 0)
     {
-        Span<byte> frame = _frameBuffer.AsSpan(0, EthernetHeaderLength + payloadLength);
         WriteEthernetHeader(nic, destination, etherType, frame);
         return SendFrame(nic, frame, SegmentationOffload(EthernetHeaderLength, frame[EthernetHeaderLength..], tcpSegmentSize));
     }
@@ -503,10 +595,10 @@ public sealed partial class NetworkStack
             return IpSendResult.QueueFull;
         }
 
-        NetworkInterface owner = _interfaces[0];
+        NetworkInterface owner = FirstIpv4Interface() ?? _interfaces[0];
         foreach (NetworkInterface candidate in _interfaces)
         {
-            if (candidate.AddressValue == destination)
+            if (candidate.HasIpv4 && candidate.AddressValue == destination)
             {
                 owner = candidate;
                 break;
@@ -525,7 +617,14 @@ public sealed partial class NetworkStack
         {
             (NetworkInterface nic, byte[] datagram) = _loopbackQueue.Dequeue();
             Counters.FramesReceived++;
-            OnIpDatagram(nic, datagram, linkBroadcast: false, loopback: true);
+            if (datagram.Length > 0 && datagram[0] >> 4 == 6)
+            {
+                OnIpv6Packet(nic, datagram, linkMulticast: false, loopback: true);
+            }
+            else
+            {
+                OnIpDatagram(nic, datagram, linkBroadcast: false, loopback: true);
+            }
         }
 
         return count;

@@ -10,15 +10,17 @@ using Protocols.Wire;
 namespace Protocols.Ip;
 
 /// <summary>
-/// A user-space IPv4 host: interfaces over devices, routing (on-link or through a gateway),
-/// IPv4 input and output, ICMP, ARP, a registry of transports by protocol number, timers and
-/// counters. One loop owns all of its state: received frames, timers and requests posted from
+/// A user-space IPv4 and IPv6 host: interfaces over devices, routing (on-link or through a
+/// gateway, longest prefix, per family), IPv4 and IPv6 input and output with fragmentation and
+/// reassembly, ICMP and ICMPv6, ARP and neighbour discovery (address resolution, unreachability
+/// detection, duplicate address detection, router discovery and autoconfiguration), path MTU
+/// discovery for IPv6, a registry of transports by protocol number, timers and counters. One loop owns all of its state: received frames, timers and requests posted from
 /// other threads all run there, so protocol code takes no locks. Drive it with <see cref="Poll"/>
 /// (simulations, single-threaded, virtual time) or <see cref="RunAsync"/> (real devices).
 /// </summary>
 /// <remarks>
-/// It is a host (RFC 1122) unless <see cref="NetworkStackOptions.Forwarding"/> makes it a router (RFC 1812). It uses the weak host model
-/// (RFC 1122 3.3.4.2): a datagram for any of its addresses is accepted on any interface.
+/// It is a host (RFC 1122, RFC 8504) unless <see cref="NetworkStackOptions.Forwarding"/> makes it an IPv4 router (RFC 1812); it never
+/// forwards IPv6. It uses the weak host model (RFC 1122 3.3.4.2): a datagram for any of its addresses is accepted on any interface.
 /// </remarks>
 public sealed partial class NetworkStack : IPollable, IDisposable
 {
@@ -51,7 +53,19 @@ public sealed partial class NetworkStack : IPollable, IDisposable
         Name = Options.Name ?? $"ip-{Interlocked.Increment(ref s_stacks)}";
         Counters = new StackCounters(_meter, Name, _interfaces);
         var random = Options.Seed is { } seed ? new Random(seed) : new Random();
+        Random = random;
         _identSecret = (uint)random.Next() ^ ((uint)random.Next() << 16);
+        _flowHash = new SipHash(DrawSecret(16));
+        _fragmentIdHash = new SipHash(DrawSecret(16));
+        _reassembler6 = new Ipv6Reassembler(new Ipv6ReassemblerOptions
+        {
+            Timeout = Options.Ipv6ReassemblyTimeout,
+            MaxDatagrams = Options.ReassemblyMaxDatagrams,
+            MaxBytes = Options.ReassemblyMaxBytes,
+        });
+        _onExpired6 = OnReassemblyExpired6;
+        _pathMtu = new PathMtuCache(Options.PathMtuCacheCapacity, Options.PathMtuTimeout);
+        _icmpv6Tokens = Options.IcmpErrorBurst;
         _identCounters = new ushort[IdentBuckets];
         for (int i = 0; i < _identCounters.Length; i++)
         {
@@ -67,6 +81,7 @@ public sealed partial class NetworkStack : IPollable, IDisposable
         _onExpired = OnReassemblyExpired;
         _icmpTokens = Options.IcmpErrorBurst;
         _icmpTokensAt = TimeProvider.GetUtcNow();
+        _icmpv6TokensAt = _icmpTokensAt;
     }
 
     /// <summary>The stack's name in logs and in the <c>protocols.stack</c> tag of its metrics.</summary>
@@ -96,11 +111,28 @@ public sealed partial class NetworkStack : IPollable, IDisposable
     /// <summary>The interfaces, in the order added.</summary>
     public IReadOnlyList<NetworkInterface> Interfaces => _interfaces;
 
+    /// <summary>True when at least one interface runs IPv6.</summary>
+    public bool HasIpv6
+    {
+        get
+        {
+            foreach (NetworkInterface nic in _interfaces)
+            {
+                if (nic.HasIpv6)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
     /// <summary>The earliest timer's due time, or null when no timer is armed.</summary>
     public DateTimeOffset? NextDeadline => Timers.NextDue;
 
     /// <summary>
-    /// Adds an interface. Call before the loop runs (or on it).
+    /// Adds an IPv4-only interface. Call before the loop runs (or on it).
     /// </summary>
     /// <param name="device">The device; the caller keeps owning (and disposing) it.</param>
     /// <param name="address">The interface's IPv4 address.</param>
@@ -109,23 +141,115 @@ public sealed partial class NetworkStack : IPollable, IDisposable
     /// <param name="mtu">The interface MTU; null for the device's. At least 68 (RFC 791 3.2).</param>
     public NetworkInterface AddInterface(INetworkDevice device, Ipv4Address address, int prefixLength, Ipv4Address? gateway = null, int? mtu = null)
     {
-        ArgumentNullException.ThrowIfNull(device);
         ArgumentOutOfRangeException.ThrowIfLessThan(prefixLength, 0);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(prefixLength, 32);
-        int effectiveMtu = mtu ?? device.Mtu;
-
-        // RFC 791 3.2: every internet module must be able to forward a datagram of 68 octets.
-        ArgumentOutOfRangeException.ThrowIfLessThan(effectiveMtu, Ipv4Packet.MinimumMtu, nameof(mtu));
-        effectiveMtu = Math.Min(effectiveMtu, ushort.MaxValue);
-        if (!IsValidUnicast(address.ToUInt32()))
+        return AddInterface(device, new InterfaceConfiguration
         {
-            throw new ArgumentException($"{address} is not a unicast host address.", nameof(address));
+            Addresses = [new InterfaceAddress(address, prefixLength)],
+            Gateways = gateway is { } g ? [g] : [],
+            Mtu = mtu,
+        });
+    }
+
+    /// <summary>
+    /// Adds an interface with addresses of either family (IPv6 runs on it when an IPv6 address is
+    /// given or <see cref="InterfaceConfiguration.Ipv6"/> is set). Call before the loop runs (or on
+    /// it). IPv6 addresses start tentative on Ethernet devices: duplicate address detection runs
+    /// when the loop starts (<see cref="WaitForAddressesAsync"/>).
+    /// </summary>
+    /// <param name="device">The device; the caller keeps owning (and disposing) it.</param>
+    /// <param name="configuration">Addresses, gateways, MTU and IPv6 settings.</param>
+    /// <exception cref="ArgumentException">An invalid address, two IPv4 addresses, a gateway off the subnets, or an MTU too small.</exception>
+    public NetworkInterface AddInterface(INetworkDevice device, InterfaceConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(configuration);
+        InterfaceAddress? ipv4 = null;
+        var ipv6 = new List<InterfaceAddress>();
+        foreach (InterfaceAddress a in configuration.Addresses)
+        {
+            if (a.Address.TryGetIpv4(out Ipv4Address v4))
+            {
+                if (ipv4 is not null)
+                {
+                    throw new ArgumentException("An interface has at most one IPv4 address.", nameof(configuration));
+                }
+
+                ArgumentOutOfRangeException.ThrowIfGreaterThan(a.PrefixLength, 32, nameof(configuration));
+                if (!IsValidUnicast(v4.ToUInt32()))
+                {
+                    throw new ArgumentException($"{v4} is not a unicast host address.", nameof(configuration));
+                }
+
+                ipv4 = a;
+            }
+            else
+            {
+                Ipv6Address v6 = a.Address.ToIpv6();
+                ArgumentOutOfRangeException.ThrowIfGreaterThan(a.PrefixLength, 128, nameof(configuration));
+                if (!IsValidUnicast6(v6) || v6.IsLinkLocal)
+                {
+                    throw new ArgumentException($"{v6} is not a global or unique-local unicast address (the link-local address is made by the stack).", nameof(configuration));
+                }
+
+                ipv6.Add(a);
+            }
         }
 
-        var nic = new NetworkInterface(this, _interfaces.Count, device, address, prefixLength, gateway, effectiveMtu);
-        if (gateway is { } gw && !nic.IsOnLink(gw))
+        Ipv4Address? gateway4 = null;
+        Ipv6Address? gateway6 = null;
+        foreach (IpAddress g in configuration.Gateways)
         {
-            throw new ArgumentException($"The gateway {gw} is not on the subnet {nic.Network}/{prefixLength}.", nameof(gateway));
+            if (g.TryGetIpv4(out Ipv4Address v4) ? gateway4 is not null : gateway6 is not null)
+            {
+                throw new ArgumentException("An interface has at most one gateway per family.", nameof(configuration));
+            }
+
+            if (g.IsIpv4)
+            {
+                gateway4 = v4;
+            }
+            else
+            {
+                gateway6 = g.ToIpv6();
+            }
+        }
+
+        bool runIpv6 = ipv6.Count > 0 || configuration.Ipv6 is not null;
+        int effectiveMtu = configuration.Mtu ?? device.Mtu;
+
+        // RFC 791 3.2: every internet module must be able to forward a datagram of 68 octets;
+        // RFC 8200 5: every link carrying IPv6 has an MTU of at least 1280.
+        ArgumentOutOfRangeException.ThrowIfLessThan(effectiveMtu, runIpv6 ? Ipv6Packet.MinimumMtu : Ipv4Packet.MinimumMtu, nameof(configuration));
+        effectiveMtu = Math.Min(effectiveMtu, ushort.MaxValue);
+        var nic = new NetworkInterface(this, _interfaces.Count, device, ipv4, gateway4, effectiveMtu);
+        if (gateway4 is { } gw && !nic.IsOnLink(gw))
+        {
+            throw new ArgumentException($"The gateway {gw} is not on the subnet {nic.Network}/{nic.PrefixLength}.", nameof(configuration));
+        }
+
+        if (gateway4 is not null && ipv4 is null)
+        {
+            throw new ArgumentException("An IPv4 gateway needs an IPv4 address on the interface.", nameof(configuration));
+        }
+
+        if (gateway6 is not null && !runIpv6)
+        {
+            throw new ArgumentException("An IPv6 gateway needs IPv6 on the interface.", nameof(configuration));
+        }
+
+        if (runIpv6)
+        {
+            var v6 = new Ipv6Interface(this, nic, configuration.Ipv6 ?? new Ipv6InterfaceOptions(), ipv6, gateway6);
+            if (gateway6 is { } g6 && !g6.IsLinkLocal && !v6.IsOnLink(g6, out _))
+            {
+                throw new ArgumentException($"The gateway {g6} is neither link-local nor on one of the interface's prefixes.", nameof(configuration));
+            }
+
+            nic.EnableIpv6(v6, this);
+
+            // Duplicate address detection and router solicitation start on the loop.
+            Timers.Schedule(Now, _ => v6.Start());
         }
 
         _interfaces.Add(nic);
@@ -368,7 +492,30 @@ public sealed partial class NetworkStack : IPollable, IDisposable
     {
         _meter.Dispose();
         _reassembler.Dispose();
+        _reassembler6.Dispose();
     }
+
+    /// <summary>The stack's source of randomness (seeded by <see cref="NetworkStackOptions.Seed"/>); loop only.</summary>
+    internal Random Random { get; }
+
+    /// <summary>A secret of <paramref name="length"/> bytes: from the seeded generator in simulations, else from the operating system's CSPRNG.</summary>
+    internal byte[] DrawSecret(int length)
+    {
+        var secret = new byte[length];
+        if (Options.Seed is not null)
+        {
+            Random.NextBytes(secret);
+        }
+        else
+        {
+            System.Security.Cryptography.RandomNumberGenerator.Fill(secret);
+        }
+
+        return secret;
+    }
+
+    /// <summary>A 48-bit nonce for duplicate address detection (RFC 7527), never 0.</summary>
+    internal ulong NextNonce() => ((ulong)Random.NextInt64(1, 1L << 48)) & 0xffff_ffff_ffffUL;
 
     private static Task StartDeviceWait(NetworkInterface nic, CancellationToken cancellationToken)
     {

@@ -85,6 +85,57 @@ public sealed class NetworkStackOptions
     /// <summary>Reassembly: the most datagrams being reassembled at once.</summary>
     public int ReassemblyMaxDatagrams { get; init; } = 64;
 
-    /// <summary>Reassembly: the most bytes held by datagrams being reassembled (Linux ipfrag_high_thresh: 4 MiB).</summary>
+    /// <summary>Reassembly: the most bytes held by datagrams being reassembled (Linux ipfrag_high_thresh: 4 MiB), per family.</summary>
     public int ReassemblyMaxBytes { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>IPv6 reassembly: how long the fragments of one packet are kept (RFC 8200 4.5: 60 seconds).</summary>
+    public TimeSpan Ipv6ReassemblyTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>The bounds of the IPv6 extension header walk (headers, bytes, options per header).</summary>
+    public Ipv6ChainLimits ExtensionHeaderLimits { get; init; } = new();
+
+    /// <summary>Neighbour solicitations sent for duplicate address detection (RFC 4862 5.1 DupAddrDetectTransmits, default 1; 0 turns DAD off).</summary>
+    public int DupAddrDetectTransmits { get; init; } = 1;
+
+    /// <summary>Time between neighbour solicitations unless a router advertises another (RFC 4861 10 RETRANS_TIMER: 1 s).</summary>
+    public TimeSpan Ipv6RetransTimer { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The base of the randomized ReachableTime unless a router advertises another (RFC 4861 10 REACHABLE_TIME: 30 s).</summary>
+    public TimeSpan Ipv6BaseReachableTime { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a neighbour stays in DELAY before probing (RFC 4861 10 DELAY_FIRST_PROBE_TIME: 5 s).</summary>
+    public TimeSpan Ipv6DelayFirstProbeTime { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Multicast solicitations before address resolution fails (RFC 4861 10 MAX_MULTICAST_SOLICIT: 3).</summary>
+    public int Ipv6MaxMulticastSolicit { get; init; } = 3;
+
+    /// <summary>Unicast probes before a neighbour is deemed unreachable (RFC 4861 10 MAX_UNICAST_SOLICIT: 3).</summary>
+    public int Ipv6MaxUnicastSolicit { get; init; } = 3;
+
+    /// <summary>The most entries in one interface's neighbour cache.</summary>
+    public int NeighborCacheCapacity { get; init; } = 1024;
+
+    /// <summary>The most packets waiting for the resolution of one neighbour.</summary>
+    public int NeighborPendingPerAddress { get; init; } = 64;
+
+    /// <summary>The most packets waiting for neighbour resolution on one interface.</summary>
+    public int NeighborPendingTotal { get; init; } = 1024;
+
+    /// <summary>The most default routers remembered per interface from router advertisements.</summary>
+    public int MaxDefaultRouters { get; init; } = 8;
+
+    /// <summary>The most advertised on-link prefixes remembered per interface.</summary>
+    public int MaxOnLinkPrefixes { get; init; } = 16;
+
+    /// <summary>The most addresses autoconfigured per interface from advertised prefixes.</summary>
+    public int MaxAutoconfiguredAddresses { get; init; } = 16;
+
+    /// <summary>The most DNS servers remembered per interface from router advertisements (RFC 8106).</summary>
+    public int MaxDnsServers { get; init; } = 8;
+
+    /// <summary>The most destinations whose path MTU is remembered (RFC 8201 5.2).</summary>
+    public int PathMtuCacheCapacity { get; init; } = 1024;
+
+    /// <summary>How long a lowered path MTU is kept before the link MTU is tried again (RFC 8201 4: at least 5 minutes, 10 recommended).</summary>
+    public TimeSpan PathMtuTimeout { get; init; } = TimeSpan.FromMinutes(10);
 }

@@ -11,12 +11,34 @@ namespace Protocols.Ip;
 /// </summary>
 public sealed class StackCounters
 {
-    internal const int DropReasonCount = (int)DropReason.NatUnsolicitedSyn + 1;
+    internal const int DropReasonCount = (int)DropReason.PacketTooBigNotOurs + 1;
 
     internal readonly long[] Dropped = new long[DropReasonCount];
     internal readonly long[] SendDropped = new long[DropReasonCount];
     internal readonly long[] IcmpIn = new long[256];
     internal readonly long[] IcmpOut = new long[256];
+    internal readonly long[] Icmpv6In = new long[256];
+    internal readonly long[] Icmpv6Out = new long[256];
+    internal long Ipv6Received;
+    internal long Ipv6Delivered;
+    internal long Ipv6Sent;
+    internal long Ipv6FragmentsReceived;
+    internal long Ipv6FragmentsSent;
+    internal long Ipv6Reassembled;
+    internal long Ipv6ReassemblyFailures;
+    internal long Ipv6ReassemblyTimeouts;
+    internal long Ipv6FragmentsQueued;
+    internal long Icmpv6RateLimited;
+    internal long Icmpv6ErrorsSuppressed;
+    internal long Icmpv6ChecksumErrors;
+    internal long NdpReceived;
+    internal long NeighborSolicitationsSent;
+    internal long NeighborAdvertisementsSent;
+    internal long NeighborUnreachable;
+    internal long Ipv6DadCompleted;
+    internal long Ipv6DadFailures;
+    internal long Ipv6AddressConflicts;
+    internal long PathMtuUpdates;
     internal long FramesReceived;
     internal long FramesSent;
     internal long DatagramsReceived;
@@ -68,6 +90,17 @@ public sealed class StackCounters
         meter.CreateObservableCounter("protocols.ip.arp.received", () => Tagged(Volatile.Read(ref ArpReceived)), "{packet}", "ARP packets processed.");
         meter.CreateObservableCounter("protocols.ip.arp.requests_sent", () => Tagged(Volatile.Read(ref ArpRequestsSent)), "{packet}", "ARP requests sent.");
         meter.CreateObservableCounter("protocols.ip.arp.replies_sent", () => Tagged(Volatile.Read(ref ArpRepliesSent)), "{packet}", "ARP replies sent.");
+        meter.CreateObservableCounter("protocols.ipv6.packets.received", () => Tagged(Volatile.Read(ref Ipv6Received)), "{packet}", "IPv6 packets received (before validation).");
+        meter.CreateObservableCounter("protocols.ipv6.packets.delivered", () => Tagged(Volatile.Read(ref Ipv6Delivered)), "{packet}", "IPv6 packets delivered to a transport or consumed by ICMPv6.");
+        meter.CreateObservableCounter("protocols.ipv6.packets.sent", () => Tagged(Volatile.Read(ref Ipv6Sent)), "{packet}", "IPv6 packets originated (before fragmentation).");
+        meter.CreateObservableCounter("protocols.ipv6.fragments.received", () => Tagged(Volatile.Read(ref Ipv6FragmentsReceived)), "{fragment}", "IPv6 fragments received.");
+        meter.CreateObservableCounter("protocols.ipv6.fragments.sent", () => Tagged(Volatile.Read(ref Ipv6FragmentsSent)), "{fragment}", "IPv6 fragments sent.");
+        meter.CreateObservableCounter("protocols.ipv6.reassembled", () => Tagged(Volatile.Read(ref Ipv6Reassembled)), "{packet}", "IPv6 packets reassembled.");
+        meter.CreateObservableCounter("protocols.ipv6.icmp.in", () => ByIcmpv6Type(Icmpv6In), "{message}", "ICMPv6 messages received, by type.");
+        meter.CreateObservableCounter("protocols.ipv6.icmp.out", () => ByIcmpv6Type(Icmpv6Out), "{message}", "ICMPv6 messages sent, by type.");
+        meter.CreateObservableCounter("protocols.ipv6.icmp.rate_limited", () => Tagged(Volatile.Read(ref Icmpv6RateLimited)), "{message}", "ICMPv6 errors not sent because of the rate limit.");
+        meter.CreateObservableCounter("protocols.ipv6.ndp.received", () => Tagged(Volatile.Read(ref NdpReceived)), "{message}", "Valid neighbour discovery messages processed.");
+        meter.CreateObservableCounter("protocols.ipv6.dad.failures", () => Tagged(Volatile.Read(ref Ipv6DadFailures)), "{address}", "Addresses found duplicate.");
         meter.CreateObservableCounter("protocols.ip.bytes.received", () => Tagged(Volatile.Read(ref BytesReceived)), "By", "Bytes of the frames taken from devices.");
         meter.CreateObservableCounter("protocols.ip.bytes.sent", () => Tagged(Volatile.Read(ref BytesSent)), "By", "Bytes of the frames handed to devices.");
         meter.CreateObservableCounter("protocols.ip.loop.polls", () => Tagged(Volatile.Read(ref Polls)), "{poll}", "Runs of the loop (each drains up to a batch of frames per device, then flushes once).");
@@ -132,6 +165,18 @@ public sealed class StackCounters
         }
     }
 
+    private IEnumerable<Measurement<long>> ByIcmpv6Type(long[] counts)
+    {
+        for (int i = 0; i < counts.Length; i++)
+        {
+            long v = Volatile.Read(ref counts[i]);
+            if (v != 0)
+            {
+                yield return new Measurement<long>(v, _stackTag, new KeyValuePair<string, object?>("type", ((Icmpv6Type)i).ToString()));
+            }
+        }
+    }
+
     private IEnumerable<Measurement<long>> ByType(long[] counts)
     {
         for (int i = 0; i < counts.Length; i++)
@@ -152,6 +197,8 @@ public sealed class StackCountersSnapshot
     private readonly long[] _sendDropped;
     private readonly long[] _icmpIn;
     private readonly long[] _icmpOut;
+    private readonly long[] _icmpv6In;
+    private readonly long[] _icmpv6Out;
 
     internal StackCountersSnapshot(StackCounters c)
     {
@@ -159,6 +206,9 @@ public sealed class StackCountersSnapshot
         _sendDropped = ReadAll(c.SendDropped);
         _icmpIn = ReadAll(c.IcmpIn);
         _icmpOut = ReadAll(c.IcmpOut);
+        _icmpv6In = ReadAll(c.Icmpv6In);
+        _icmpv6Out = ReadAll(c.Icmpv6Out);
+        Ipv6 = new Ipv6CountersSnapshot(c);
         FramesReceived = Volatile.Read(ref c.FramesReceived);
         FramesSent = Volatile.Read(ref c.FramesSent);
         Received = Volatile.Read(ref c.DatagramsReceived);
@@ -212,6 +262,9 @@ public sealed class StackCountersSnapshot
         long bytes = BytesReceived + BytesSent;
         return bytes == 0 ? 0 : count * 1e6 / bytes;
     }
+
+    /// <summary>The IPv6 counters (the IPv4 ones are this object's other properties).</summary>
+    public Ipv6CountersSnapshot Ipv6 { get; }
 
     /// <summary>Frames taken from devices (IP packets or Ethernet frames, ARP included).</summary>
     public long FramesReceived { get; }
@@ -295,6 +348,12 @@ public sealed class StackCountersSnapshot
     /// <summary>ICMP messages sent of <paramref name="type"/>.</summary>
     public long IcmpOutOf(IcmpType type) => _icmpOut[(byte)type];
 
+    /// <summary>ICMPv6 messages received of <paramref name="type"/> (checksum verified).</summary>
+    public long Icmpv6InOf(Icmpv6Type type) => _icmpv6In[(byte)type];
+
+    /// <summary>ICMPv6 messages sent of <paramref name="type"/>.</summary>
+    public long Icmpv6OutOf(Icmpv6Type type) => _icmpv6Out[(byte)type];
+
     /// <summary>The non-zero receive drop counters by reason.</summary>
     public IReadOnlyDictionary<DropReason, long> Drops => ToDictionary(_dropped);
 
@@ -331,4 +390,92 @@ public sealed class StackCountersSnapshot
 
         return d;
     }
+}
+
+/// <summary>The IPv6 half of a <see cref="StackCountersSnapshot"/>: what the IPv4 properties count, for IPv6, and neighbour discovery.</summary>
+public sealed class Ipv6CountersSnapshot
+{
+    internal Ipv6CountersSnapshot(StackCounters c)
+    {
+        Received = Volatile.Read(ref c.Ipv6Received);
+        Delivered = Volatile.Read(ref c.Ipv6Delivered);
+        Sent = Volatile.Read(ref c.Ipv6Sent);
+        FragmentsReceived = Volatile.Read(ref c.Ipv6FragmentsReceived);
+        FragmentsSent = Volatile.Read(ref c.Ipv6FragmentsSent);
+        Reassembled = Volatile.Read(ref c.Ipv6Reassembled);
+        ReassemblyFailures = Volatile.Read(ref c.Ipv6ReassemblyFailures);
+        ReassemblyTimeouts = Volatile.Read(ref c.Ipv6ReassemblyTimeouts);
+        FragmentsQueued = Volatile.Read(ref c.Ipv6FragmentsQueued);
+        IcmpRateLimited = Volatile.Read(ref c.Icmpv6RateLimited);
+        IcmpErrorsSuppressed = Volatile.Read(ref c.Icmpv6ErrorsSuppressed);
+        IcmpChecksumErrors = Volatile.Read(ref c.Icmpv6ChecksumErrors);
+        NdpReceived = Volatile.Read(ref c.NdpReceived);
+        NeighborSolicitationsSent = Volatile.Read(ref c.NeighborSolicitationsSent);
+        NeighborAdvertisementsSent = Volatile.Read(ref c.NeighborAdvertisementsSent);
+        NeighborUnreachable = Volatile.Read(ref c.NeighborUnreachable);
+        DadCompleted = Volatile.Read(ref c.Ipv6DadCompleted);
+        DadFailures = Volatile.Read(ref c.Ipv6DadFailures);
+        AddressConflicts = Volatile.Read(ref c.Ipv6AddressConflicts);
+        PathMtuUpdates = Volatile.Read(ref c.PathMtuUpdates);
+    }
+
+    /// <summary>IPv6 packets received, before validation (fragments count one each).</summary>
+    public long Received { get; }
+
+    /// <summary>IPv6 packets delivered to a transport, or consumed by the stack's ICMPv6 and neighbour discovery.</summary>
+    public long Delivered { get; }
+
+    /// <summary>IPv6 packets originated (before fragmentation), ICMPv6 and neighbour discovery included.</summary>
+    public long Sent { get; }
+
+    /// <summary>Fragments received.</summary>
+    public long FragmentsReceived { get; }
+
+    /// <summary>Fragments sent.</summary>
+    public long FragmentsSent { get; }
+
+    /// <summary>Packets reassembled.</summary>
+    public long Reassembled { get; }
+
+    /// <summary>Packets whose reassembly failed (timeout, overlap, limits, malformed).</summary>
+    public long ReassemblyFailures { get; }
+
+    /// <summary>Packets whose reassembly timed out.</summary>
+    public long ReassemblyTimeouts { get; }
+
+    /// <summary>Fragments held by the reassembler when they arrived (the IPv6 part of the frame accounting identity).</summary>
+    public long FragmentsQueued { get; }
+
+    /// <summary>ICMPv6 errors held back by the rate limit (RFC 4443 2.4(f)).</summary>
+    public long IcmpRateLimited { get; }
+
+    /// <summary>ICMPv6 errors not sent because RFC 4443 2.4(e) forbids them.</summary>
+    public long IcmpErrorsSuppressed { get; }
+
+    /// <summary>ICMPv6 checksum failures.</summary>
+    public long IcmpChecksumErrors { get; }
+
+    /// <summary>Valid neighbour discovery messages processed.</summary>
+    public long NdpReceived { get; }
+
+    /// <summary>Neighbour solicitations sent (resolution, probes, duplicate address detection).</summary>
+    public long NeighborSolicitationsSent { get; }
+
+    /// <summary>Neighbour advertisements sent.</summary>
+    public long NeighborAdvertisementsSent { get; }
+
+    /// <summary>Neighbours found unreachable (resolution failed, or probes unanswered).</summary>
+    public long NeighborUnreachable { get; }
+
+    /// <summary>Addresses whose duplicate address detection completed without conflict.</summary>
+    public long DadCompleted { get; }
+
+    /// <summary>Addresses found duplicate (RFC 4862 5.4.5).</summary>
+    public long DadFailures { get; }
+
+    /// <summary>Advertisements of one of our (past-DAD) addresses by another node.</summary>
+    public long AddressConflicts { get; }
+
+    /// <summary>Path MTU decreases from valid packet too big messages (RFC 8201).</summary>
+    public long PathMtuUpdates { get; }
 }

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Protocols.Wire;
 
 namespace Protocols.Tcp.Engine;
 

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
+using Protocols.Wire;
 
 namespace Protocols.Tcp.Engine;
 
@@ -63,7 +64,7 @@ public sealed class SynCookies
     private readonly SipHash _hash;
 
     /// <summary>
-    /// The MSS values a cookie can carry, those Linux uses for IPv4 (net/ipv4/syncookies.c):
+    /// The MSS values a cookie can carry over IPv4, those Linux uses (net/ipv4/syncookies.c):
     /// the RFC 9293 3.7.1 default of 536, a common tunnel MSS, and the two Ethernet cases
     /// with and without 20 bytes of TCP options.
     /// </summary>
@@ -71,7 +72,14 @@ public sealed class SynCookies
     /// allocate a fresh array on every access.</remarks>
     public static ReadOnlySpan<ushort> MssTable => s_mssTable;
 
+    /// <summary>
+    /// The MSS values a cookie can carry over IPv6, those Linux uses (net/ipv6/syncookies.c): MTUs
+    /// of 1280 (the IPv6 minimum), 1480 (a tunnel), 1500 and 9000, less 60 bytes of headers.
+    /// </summary>
+    public static ReadOnlySpan<ushort> MssTableIpv6 => s_mssTable6;
+
     private static readonly ushort[] s_mssTable = [536, 1300, 1440, 1460];
+    private static readonly ushort[] s_mssTable6 = [1220, 1420, 1440, 8940];
 
     /// <summary>A cookie generator under a given 16-byte secret (tests pass a fixed one).</summary>
     /// <exception cref="ArgumentException">The secret is not 16 bytes.</exception>
@@ -100,12 +108,13 @@ public sealed class SynCookies
     /// <param name="clientIsn">The SYN's sequence number.</param>
     /// <param name="mss">The client's MSS option (536 when it sent none, RFC 9293 3.7.1).</param>
     /// <param name="nowMicros">Microseconds on the stack's monotonic clock.</param>
-    /// <param name="encodedMss">The MSS the cookie carries: the largest <see cref="MssTable"/>
-    /// entry not above <paramref name="mss"/>, or 536 when <paramref name="mss"/> is smaller
-    /// (every IPv4 host accepts 576-byte datagrams, RFC 1122 3.3.3). Use it as the send MSS.</param>
+    /// <param name="encodedMss">The MSS the cookie carries: the largest <see cref="MssTable"/> (for
+    /// IPv6 <see cref="MssTableIpv6"/>) entry not above <paramref name="mss"/>, or the smallest when
+    /// <paramref name="mss"/> is smaller (every IPv4 host accepts 576-byte datagrams, RFC 1122 3.3.3;
+    /// every IPv6 link 1280-byte packets, RFC 8200 5). Use it as the send MSS.</param>
     public uint Create(in TcpFourTuple tuple, uint clientIsn, ushort mss, long nowMicros, out ushort encodedMss)
     {
-        ReadOnlySpan<ushort> table = MssTable;
+        ReadOnlySpan<ushort> table = tuple.RemoteAddress.IsIpv6 ? MssTableIpv6 : MssTable;
         uint index = (uint)table.Length - 1;
         while (index > 0 && table[(int)index] > mss)
         {
@@ -148,7 +157,7 @@ public sealed class SynCookies
             return false; // forged, edited, or for another connection
         }
 
-        mss = MssTable[(int)index];
+        mss = (tuple.RemoteAddress.IsIpv6 ? MssTableIpv6 : MssTable)[(int)index];
         return true;
     }
 

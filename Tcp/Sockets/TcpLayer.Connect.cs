@@ -48,9 +48,7 @@ public sealed partial class TcpLayer
 
     private TcpConnectionOptions WithRouteMss(TcpConnectionOptions options, in TcpFourTuple tuple)
     {
-        int limit = tuple.LocalAddress.IsIpv4 && tuple.RemoteAddress.IsIpv4
-            ? Stack.TcpSegmentationLimit(tuple.LocalAddress.ToIpv4(), tuple.RemoteAddress.ToIpv4())
-            : 0;
+        int limit = Stack.TcpSegmentationLimit(tuple.LocalAddress, tuple.RemoteAddress);
         if (options.Mss is not null && limit == 0)
         {
             return options;
@@ -125,7 +123,7 @@ public sealed partial class TcpLayer
             IpAddress source = _local.Address;
             if (source.IsAny)
             {
-                if (stack.RouteSourceFor(_remote.Address.ToIpv4()) is not { } routed)
+                if (stack.RouteSourceFor(_remote.Address) is not { } routed)
                 {
                     Fail(new TcpException(SocketError.NetworkUnreachable, $"No route to {_remote.Address}."));
                     return;
@@ -133,7 +131,7 @@ public sealed partial class TcpLayer
 
                 source = routed;
             }
-            else if (!stack.IsLocalAddress(source.ToIpv4()))
+            else if (!stack.IsLocalAddress(source))
             {
                 Fail(new TcpException(SocketError.AddressNotAvailable, $"{source} is not an address of this stack."));
                 return;

@@ -42,8 +42,7 @@ public sealed partial class TcpLayer
     }
 
     private bool IsListenedPort(IpAddress local, ushort port) =>
-        !_listeners.IsEmpty
-        && (_listeners.ContainsKey(new ListenKey(local.IsIpv6 ? IpAddress.Ipv6Any : IpAddress.Ipv4Any, port)) || _listeners.ContainsKey(new ListenKey(local, port)));
+        !_listeners.IsEmpty && FindListener(local, port) is not null;
 
     private sealed class EphemeralPorts
     {

@@ -108,27 +108,41 @@ public sealed partial class TcpLayer : IIpTransport
     /// <inheritdoc/>
     public IpProtocol Protocol => IpProtocol.Tcp;
 
+    /// <inheritdoc/>
+    /// <remarks>True: a packet too big lowers the path MTU only when it quotes a sequence number in flight.</remarks>
+    public bool ValidatesPacketTooBig => true;
+
     internal TcpEngineEnvironment Environment { get; }
 
     /// <summary>The stack's time in microseconds since the Unix epoch: the engine's clock.</summary>
     internal Micros NowMicros => Micros.FromUnixTime(Stack.Now);
 
-    /// <summary>Starts listening on <paramref name="port"/> of every local IPv4 address.</summary>
+    /// <summary>
+    /// Starts listening on <paramref name="port"/> of every local address of both families: a
+    /// dual-stack listener (IPV6_V6ONLY off), whose <see cref="TcpListener.LocalEndPoint"/> reads
+    /// <c>[::]:port</c>. IPv4 peers appear as IPv4 endpoints, never IPv4-mapped ones.
+    /// </summary>
     /// <param name="port">The port (1-65535).</param>
     /// <param name="backlog">The accept queue's bound: established connections not yet accepted (at least 1).</param>
     /// <param name="options">Options of accepted connections; null for <see cref="TcpStackOptions.Defaults"/>.</param>
     /// <returns>The listener.</returns>
-    /// <exception cref="TcpException">The port is already listened on (<see cref="SocketError.AddressAlreadyInUse"/>).</exception>
+    /// <exception cref="TcpException">The port is already listened on in either family (<see cref="SocketError.AddressAlreadyInUse"/>).</exception>
     public TcpListener Listen(ushort port, int backlog = 128, TcpConnectionOptions? options = null) =>
-        Listen(new IpEndpoint(IpAddress.Ipv4Any, port), backlog, options);
+        Listen(new IpEndpoint(IpAddress.Ipv6Any, port), dualStack: true, backlog, options);
 
-    /// <summary>Starts listening on <paramref name="local"/> (address <see cref="IpAddress.Ipv4Any"/> for every local IPv4 address).</summary>
+    /// <summary>
+    /// Starts listening on <paramref name="local"/> in its family only: one of the stack's addresses,
+    /// or <see cref="IpAddress.Ipv4Any"/> / <see cref="IpAddress.Ipv6Any"/> for every address of that family.
+    /// </summary>
     /// <param name="local">The local address and port (1-65535).</param>
     /// <param name="backlog">The accept queue's bound: established connections not yet accepted (at least 1).</param>
     /// <param name="options">Options of accepted connections; null for <see cref="TcpStackOptions.Defaults"/>.</param>
     /// <returns>The listener.</returns>
-    /// <exception cref="TcpException">The endpoint is already listened on (<see cref="SocketError.AddressAlreadyInUse"/>), the address is not the stack's (<see cref="SocketError.AddressNotAvailable"/>), or of a family the stack does not route (<see cref="SocketError.AddressFamilyNotSupported"/>).</exception>
-    public TcpListener Listen(IpEndpoint local, int backlog = 128, TcpConnectionOptions? options = null)
+    /// <exception cref="TcpException">The endpoint is already listened on (<see cref="SocketError.AddressAlreadyInUse"/>), the address is not the stack's (<see cref="SocketError.AddressNotAvailable"/>), or IPv6 on a stack without IPv6 (<see cref="SocketError.AddressFamilyNotSupported"/>).</exception>
+    public TcpListener Listen(IpEndpoint local, int backlog = 128, TcpConnectionOptions? options = null) =>
+        Listen(local, dualStack: false, backlog, options);
+
+    private TcpListener Listen(IpEndpoint local, bool dualStack, int backlog, TcpConnectionOptions? options)
     {
         if (local.Port == 0)
         {
@@ -141,12 +155,12 @@ public sealed partial class TcpLayer : IIpTransport
             ValidateOptions(options, nameof(options));
         }
 
-        if (!local.Address.IsIpv4)
+        if (!dualStack && local.Address.IsIpv6 && !Stack.HasIpv6)
         {
             throw FamilyNotSupported(local.Address);
         }
 
-        if (!local.Address.IsAny && !Stack.IsLocalAddress(local.Address.ToIpv4()))
+        if (!local.Address.IsAny && !Stack.IsLocalAddress(local.Address))
         {
             throw new TcpException(SocketError.AddressNotAvailable, $"{local.Address} is not an address of this stack.");
         }
@@ -154,17 +168,17 @@ public sealed partial class TcpLayer : IIpTransport
         lock (_listenLock)
         {
             // Without SO_REUSEADDR: one listener per (address, port); a wildcard one takes the port
-            // for every address, so it conflicts with any other listener of the port (Linux inet_csk_bind_conflict).
-            foreach (ListenKey key in _listeners.Keys)
+            // for every address of its family (both for a dual-stack one), so it conflicts with any
+            // other listener of the port in that family (Linux inet_csk_bind_conflict).
+            foreach ((ListenKey key, TcpListener existing) in _listeners)
             {
-                if (key.Port == local.Port && key.Address.Family == local.Address.Family
-                    && (key.Address.IsAny || local.Address.IsAny || key.Address == local.Address))
+                if (key.Port == local.Port && Conflicts(key.Address, existing.DualStack, local.Address, dualStack))
                 {
                     throw new TcpException(SocketError.AddressAlreadyInUse, $"{local} is already listened on.");
                 }
             }
 
-            var listener = new TcpListener(this, local, backlog, options ?? Options.Defaults);
+            var listener = new TcpListener(this, local, dualStack, backlog, options ?? Options.Defaults);
             _listeners[new ListenKey(local.Address, local.Port)] = listener;
             return listener;
         }
@@ -176,7 +190,8 @@ public sealed partial class TcpLayer : IIpTransport
     /// <see cref="NetworkInterface.AcceptAnyDestination"/> (a tun2socks-style forwarder); the accepted
     /// stream's <see cref="TcpStream.LocalEndPoint"/> is the original destination. A listener on the
     /// stack's own addresses is never bypassed (those addresses never reach the catch-all), and the
-    /// SYN queue, accept queue and SYN cookies bound it like any listener.
+    /// SYN queue, accept queue and SYN cookies bound it like any listener. IPv4 only: IPv6 packets to
+    /// addresses not the stack's are dropped.
     /// </summary>
     /// <param name="backlog">The accept queue's bound.</param>
     /// <param name="options">Options of accepted connections; null for <see cref="TcpStackOptions.Defaults"/>.</param>
@@ -197,13 +212,25 @@ public sealed partial class TcpLayer : IIpTransport
             ValidateOptions(options, nameof(options));
         }
 
-        var listener = new TcpListener(this, new IpEndpoint(IpAddress.Ipv4Any, 0), backlog, options ?? Options.Defaults, catchAll: true, deferAccept);
+        var listener = new TcpListener(this, new IpEndpoint(IpAddress.Ipv4Any, 0), dualStack: false, backlog, options ?? Options.Defaults, catchAll: true, deferAccept);
         if (Interlocked.CompareExchange(ref _catchAll, listener, null) is not null)
         {
             throw new TcpException(SocketError.AddressAlreadyInUse, "The layer has a catch-all listener already.");
         }
 
         return listener;
+    }
+
+    // Two bindings of one port collide when their families overlap and either is a wildcard of a shared family or they are the same address.
+    private static bool Conflicts(IpAddress a, bool aDual, IpAddress b, bool bDual)
+    {
+        bool a4 = aDual || a.IsIpv4, a6 = aDual || a.IsIpv6, b4 = bDual || b.IsIpv4, b6 = bDual || b.IsIpv6;
+        if (!((a4 && b4) || (a6 && b6)))
+        {
+            return false;
+        }
+
+        return aDual || bDual || a.IsAny || b.IsAny || a == b;
     }
 
     /// <summary>Opens a connection to <paramref name="remote"/> from an ephemeral port with the default options.</summary>
@@ -234,7 +261,7 @@ public sealed partial class TcpLayer : IIpTransport
             throw new ArgumentException($"The local endpoint {requested} and the remote {remote} are of different address families.", nameof(localEndpoint));
         }
 
-        if (!remote.Address.IsIpv4)
+        if (remote.Address.IsIpv6 && !Stack.HasIpv6)
         {
             return Task.FromException<TcpStream>(FamilyNotSupported(remote.Address));
         }
@@ -249,7 +276,7 @@ public sealed partial class TcpLayer : IIpTransport
             return Task.FromCanceled<TcpStream>(cancellationToken);
         }
 
-        IpEndpoint local = localEndpoint is { Address.IsAny: false } l ? l : new IpEndpoint(IpAddress.Ipv4Any, localEndpoint?.Port ?? 0);
+        IpEndpoint local = localEndpoint is { Address.IsAny: false } l ? l : new IpEndpoint(remote.Address.IsIpv6 ? IpAddress.Ipv6Any : IpAddress.Ipv4Any, localEndpoint?.Port ?? 0);
         var attempt = new ConnectAttempt(this, remote, options ?? Options.Defaults, local, cancellationToken);
         try
         {
@@ -373,7 +400,14 @@ public sealed partial class TcpLayer : IIpTransport
         if (_connections.TryGetValue(tuple, out TcpConnection? connection))
         {
             // RFC 5927 4.1: the engine checks the quoted SEG.SEQ.
-            connection.Tcb.OnIcmpError(error.Type, error.Code, error.NextHopMtu, new SeqNum(quoted.SequenceNumber), NowMicros);
+            bool believed = connection.Tcb.OnIcmpError(error.Type, error.Code, error.NextHopMtu, new SeqNum(quoted.SequenceNumber), NowMicros);
+            if (believed && error.Icmpv6Type == Icmpv6Type.PacketTooBig)
+            {
+                // RFC 8201 5.2 / RFC 5927: the path MTU changes only for a packet too big whose
+                // quoted sequence number is in flight (see ValidatesPacketTooBig).
+                stack.LowerPathMtu(error.QuotedDestination.ToIpv6(), error.NextHopMtu);
+            }
+
             Drain(connection);
         }
     }
@@ -393,9 +427,18 @@ public sealed partial class TcpLayer : IIpTransport
             return null;
         }
 
-        return _listeners.TryGetValue(new ListenKey(address, port), out TcpListener? exact) ? exact
-            : _listeners.TryGetValue(new ListenKey(address.IsIpv6 ? IpAddress.Ipv6Any : IpAddress.Ipv4Any, port), out TcpListener? any) ? any
-            : null;
+        if (_listeners.TryGetValue(new ListenKey(address, port), out TcpListener? exact))
+        {
+            return exact;
+        }
+
+        if (_listeners.TryGetValue(new ListenKey(address.IsIpv6 ? IpAddress.Ipv6Any : IpAddress.Ipv4Any, port), out TcpListener? any))
+        {
+            return any;
+        }
+
+        // A dual-stack listener sits at [::] and takes IPv4 too.
+        return address.IsIpv4 && _listeners.TryGetValue(new ListenKey(IpAddress.Ipv6Any, port), out TcpListener? dual) && dual.DualStack ? dual : null;
     }
 
     /// <summary>
@@ -583,11 +626,20 @@ public sealed partial class TcpLayer : IIpTransport
 
     /// <summary>The error for an endpoint of a family this stack does not route.</summary>
     internal static TcpException FamilyNotSupported(IpAddress address) =>
-        new(SocketError.AddressFamilyNotSupported, $"{address}: the stack routes IPv4 only.");
+        new(SocketError.AddressFamilyNotSupported, $"{address}: the stack has no IPv6 interface.");
 
-    /// <summary>The MSS to announce to <paramref name="remoteAddress"/>: the route's interface MTU - 40 (RFC 9293 3.7.1, RFC 879).</summary>
+    /// <summary>
+    /// The MSS to announce to <paramref name="remoteAddress"/>: the route's MTU - 40 for IPv4
+    /// (RFC 9293 3.7.1, RFC 879), the link or path MTU - 60 for IPv6 (RFC 8200 8.3), at least
+    /// 536 and 1220 respectively.
+    /// </summary>
     internal int RouteMss(IpAddress localAddress, IpAddress remoteAddress)
     {
+        if (localAddress.IsIpv6)
+        {
+            return RouteMss6(localAddress.ToIpv6(), remoteAddress.ToIpv6());
+        }
+
         Ipv4Address local = localAddress.ToIpv4();
         int mtu = 0;
         bool loopback = Stack.IsLocalAddress(remoteAddress.ToIpv4());
@@ -612,6 +664,34 @@ public sealed partial class TcpLayer : IIpTransport
 
         // 20 bytes of IPv4 header and 20 of TCP header, without options; at least 536 (RFC 9293 3.7.1's default).
         return Math.Max(mtu - 40, 536);
+    }
+
+    private int RouteMss6(Ipv6Address local, Ipv6Address remote)
+    {
+        int mtu = Ipv6Packet.MinimumMtu;
+        if (Stack.IsLocalAddress(remote))
+        {
+            mtu = 65535;
+        }
+        else
+        {
+            foreach (NetworkInterface nic in Stack.Interfaces)
+            {
+                if (nic.Ipv6Addresses.Any(a => a.Address == local))
+                {
+                    mtu = Math.Max(mtu, nic.Ipv6Mtu);
+                    break;
+                }
+            }
+
+            if (Stack.PathMtu.Lookup(remote, Stack.Now) is int path)
+            {
+                mtu = Math.Min(mtu, path);
+            }
+        }
+
+        // 40 bytes of IPv6 header and 20 of TCP header; 1220 is what a 1280-byte link carries.
+        return Math.Max(mtu - 60, Ipv6Packet.MinimumMtu - 60);
     }
 
     private void OnEstablished(TcpConnection connection)
@@ -780,15 +860,16 @@ public sealed partial class TcpLayer : IIpTransport
 
         public void Send(in TcpFourTuple tuple, in TcpOutgoingSegment segment, ReadOnlySpan<byte> payload1, ReadOnlySpan<byte> payload2)
         {
-            var request = new IpSendRequest(tuple.RemoteAddress.ToIpv4(), IpProtocol.Tcp)
+            var request = new IpSendRequest(tuple.RemoteAddress, IpProtocol.Tcp)
             {
-                Source = tuple.LocalAddress.ToIpv4(),
+                Source = tuple.LocalAddress,
 
                 // RFC 1191 / RFC 9293 3.7.2: TCP sets DF and sizes segments to the path MTU.
                 DontFragment = true,
             };
             int payload = payload1.Length + payload2.Length;
             int length = segment.HeaderLength + payload;
+            bool ipv6 = tuple.RemoteAddress.IsIpv6;
 
             // A super-segment (TSO): the device cuts it into segments of the connection's MSS and
             // completes their checksums.
@@ -800,10 +881,10 @@ public sealed partial class TcpLayer : IIpTransport
             NetworkStack stack = _layer.Stack;
             segment.Write(stack.GetDatagramPayloadBuffer(in request, length), tuple, payload1, payload2, partialChecksum: request.TcpSegmentSize != 0);
             IpSendResult result = stack.SendDatagramInPlace(in request, length);
-            if (result == IpSendResult.MessageTooBig && length > 576 - Ipv4Header.FixedLength
+            if (result == IpSendResult.MessageTooBig && length > (ipv6 ? Ipv6Packet.MinimumMtu - Ipv6Header.FixedLength : 576 - Ipv4Header.FixedLength)
                 && _layer._connections.TryGetValue(tuple, out TcpConnection? connection))
             {
-                connection.PendingPathMtu = _layer.RouteMss(tuple.LocalAddress, tuple.RemoteAddress) + 40;
+                connection.PendingPathMtu = _layer.RouteMss(tuple.LocalAddress, tuple.RemoteAddress) + (ipv6 ? 60 : 40);
             }
         }
     }

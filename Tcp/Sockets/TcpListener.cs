@@ -32,7 +32,7 @@ public sealed class TcpListener : IDisposable
     private readonly Dictionary<TcpFourTuple, TcpConnectionRequest>? _requests;
     private readonly Channel<TcpConnectionRequest>? _requestChannel;
 
-    internal TcpListener(TcpLayer layer, IpEndpoint local, int backlog, TcpConnectionOptions options, bool catchAll = false, bool deferAccept = false)
+    internal TcpListener(TcpLayer layer, IpEndpoint local, bool dualStack, int backlog, TcpConnectionOptions options, bool catchAll = false, bool deferAccept = false)
     {
         _layer = layer;
         IsCatchAll = catchAll;
@@ -47,6 +47,7 @@ public sealed class TcpListener : IDisposable
         }
 
         LocalEndPoint = local;
+        DualStack = dualStack;
         Backlog = backlog;
         Options = options;
         _windowScale = TcpControlBlock.ChooseWindowScale(options.ReceiveBufferCap); // what OpenFromCookie assumes we announced
@@ -75,8 +76,14 @@ public sealed class TcpListener : IDisposable
             ? channel.Reader.ReadAsync(cancellationToken)
             : throw new InvalidOperationException("This listener accepts at once; it holds no requests.");
 
-    /// <summary>The local endpoint (address 0.0.0.0 for every local address).</summary>
+    /// <summary>
+    /// The local endpoint: a family's unspecified address for every address of that family; <c>[::]</c> with <see cref="DualStack"/> for every address of both
+    /// (0.0.0.0:0 for the catch-all listener).
+    /// </summary>
     public IpEndpoint LocalEndPoint { get; }
+
+    /// <summary>True when the listener accepts connections of both families (made by <see cref="TcpLayer.Listen(ushort, int, TcpConnectionOptions?)"/>).</summary>
+    public bool DualStack { get; }
 
     /// <summary>The accept queue's bound.</summary>
     public int Backlog { get; }
@@ -139,7 +146,7 @@ public sealed class TcpListener : IDisposable
 
     /// <summary><c>LISTEN</c> with the endpoint.</summary>
     /// <returns>The text.</returns>
-    public override string ToString() => $"LISTEN {LocalEndPoint} backlog {Backlog}";
+    public override string ToString() => $"LISTEN {LocalEndPoint}{(DualStack ? " (both families)" : string.Empty)} backlog {Backlog}";
 
     /// <summary>The <c>ss</c> row: Recv-Q is the accept queue's length, Send-Q the backlog (as Linux shows listeners).</summary>
     internal TcpConnectionInfo GetInfo() => new()

@@ -4,8 +4,9 @@ using Protocols.Wire;
 namespace Protocols.Udp;
 
 /// <summary>
-/// UDP (RFC 768) on one <see cref="NetworkStack"/>: the binding table, demultiplexing of received
-/// datagrams to sockets, checksums, ICMP port unreachable for unbound ports, ICMP errors to the
+/// UDP (RFC 768) over IPv4 and IPv6 on one <see cref="NetworkStack"/>: the binding table (per family,
+/// and dual-stack), demultiplexing of received datagrams to sockets, checksums (mandatory over
+/// IPv6, RFC 8200 8.1), ICMP and ICMPv6 port unreachable for unbound ports, ICMP errors to the
 /// sockets that caused them, and the counters. Made by <see cref="UdpStackExtensions.UseUdp"/>;
 /// its callbacks run on the stack's loop.
 /// </summary>
@@ -15,7 +16,7 @@ public sealed class UdpLayer : IIpTransport
     private UdpSocket? _catchAll;
 
     // One datagram being built; only the loop uses it (SendDatagram copies before returning).
-    private readonly byte[] _sendBuffer = new byte[UdpHeader.FixedLength + UdpPacket.MaxPayloadLength];
+    private readonly byte[] _sendBuffer = new byte[UdpHeader.FixedLength + UdpPacket.MaxPayloadLengthIpv6];
 
     internal UdpLayer(NetworkStack stack, UdpOptions options)
     {
@@ -116,19 +117,19 @@ public sealed class UdpLayer : IIpTransport
     }
 
     /// <summary>Binds a socket; thread-safe (see <see cref="UdpPortTable{T}"/>).</summary>
-    internal ushort Bind(UdpSocket socket, IpEndpoint local)
+    internal ushort Bind(UdpSocket socket, IpEndpoint local, bool dualStack)
     {
-        if (!local.Address.TryGetIpv4(out Ipv4Address address))
+        if (!dualStack && local.Address.IsIpv6 && !Stack.HasIpv6)
         {
-            throw new UdpException(UdpError.AddressFamilyNotSupported, $"Cannot bind {local}: the stack routes IPv4 only.");
+            throw new UdpException(UdpError.AddressFamilyNotSupported, $"Cannot bind {local}: the stack has no IPv6 interface.");
         }
 
-        if (address != Ipv4Address.Any && !IsBindableAddress(address))
+        if (!local.Address.IsAny && !IsBindableAddress(local.Address))
         {
             throw new UdpException(UdpError.AddressNotAvailable, $"{local.Address} is not an address of this stack.");
         }
 
-        if (_ports.TryBind(address, local.Port, socket, out ushort port) is { } error)
+        if (_ports.TryBind(local.Address, local.Port, socket, out ushort port, dualStack) is { } error)
         {
             throw new UdpException(error, error == UdpError.AddressInUse ? $"{local} is already in use." : null);
         }
@@ -148,7 +149,7 @@ public sealed class UdpLayer : IIpTransport
     }
 
     /// <summary>Releases a socket's binding; thread-safe.</summary>
-    internal void Unbind(UdpSocket socket, IpEndpoint local)
+    internal void Unbind(UdpSocket socket, IpEndpoint local, bool dualStack)
     {
         if (socket.IsCatchAll)
         {
@@ -156,19 +157,18 @@ public sealed class UdpLayer : IIpTransport
             return;
         }
 
-        _ports.Unbind(local.Address.ToIpv4(), local.Port, socket);
+        _ports.Unbind(local.Address, local.Port, socket, dualStack);
     }
 
     /// <summary>Builds and sends one datagram; on the loop.</summary>
     /// <returns>Null when IP took it, else why not.</returns>
     internal UdpError? Send(IpEndpoint local, IpEndpoint remote, ReadOnlySpan<byte> payload, UdpSocketOptions options)
     {
-        Ipv4Address destination = remote.Address.ToIpv4();
-        Ipv4Address source = local.Address.ToIpv4();
-        if (source == Ipv4Address.Any)
+        IpAddress source = local.Address;
+        if (source.IsAny)
         {
             // The checksum covers the source address, so it must be known before IP picks it.
-            if (Stack.RouteSourceFor(destination) is not { } routed)
+            if (Stack.RouteSourceFor(remote.Address) is not { } routed)
             {
                 Counters.SendErrors++;
                 return UdpError.NetworkUnreachable;
@@ -178,7 +178,7 @@ public sealed class UdpLayer : IIpTransport
         }
 
         int length = UdpPacket.Write(_sendBuffer, new IpEndpoint(source, local.Port), remote, payload, options.ComputeChecksums);
-        var request = new IpSendRequest(destination, IpProtocol.Udp)
+        var request = new IpSendRequest(remote.Address, IpProtocol.Udp)
         {
             Source = source,
             Ttl = options.Ttl,
@@ -205,16 +205,26 @@ public sealed class UdpLayer : IIpTransport
         return result;
     }
 
-    private bool IsBindableAddress(Ipv4Address address)
+    private bool IsBindableAddress(IpAddress address)
     {
-        if (address == Ipv4Address.Broadcast || Stack.IsLocalAddress(address))
+        if (Stack.IsLocalAddress(address))
+        {
+            return true;
+        }
+
+        if (!address.TryGetIpv4(out Ipv4Address v4))
+        {
+            return false;
+        }
+
+        if (v4 == Ipv4Address.Broadcast)
         {
             return true;
         }
 
         foreach (NetworkInterface nic in Stack.Interfaces)
         {
-            if (nic.BroadcastAddress == address)
+            if (nic.HasIpv4 && nic.BroadcastAddress == v4)
             {
                 return true;
             }

@@ -26,6 +26,9 @@ public static class UdpPacket
     /// <summary>The most data one UDP datagram carries over IPv4: 65535 - 20 (IPv4 header) - 8 (UDP header).</summary>
     public const int MaxPayloadLength = ushort.MaxValue - 20 - UdpHeader.FixedLength;
 
+    /// <summary>The most data one UDP datagram carries over IPv6 without jumbograms: 65535 (the payload length) - 8 (UDP header).</summary>
+    public const int MaxPayloadLengthIpv6 = ushort.MaxValue - UdpHeader.FixedLength;
+
     /// <summary>
     /// Writes a datagram: header, then <paramref name="payload"/> (which may already sit at
     /// <c>destination[8..]</c>), and the checksum over the pseudo-header (RFC 768 for IPv4,
@@ -37,15 +40,16 @@ public static class UdpPacket
     /// <param name="destination">Receives the datagram; at least 8 + payload bytes.</param>
     /// <param name="source">Source address (for the pseudo-header) and port.</param>
     /// <param name="to">Destination address and port, of the source's family.</param>
-    /// <param name="payload">The data, at most <see cref="MaxPayloadLength"/> bytes.</param>
+    /// <param name="payload">The data, at most <see cref="MaxPayloadLength"/> bytes (<see cref="MaxPayloadLengthIpv6"/> over IPv6).</param>
     /// <param name="computeChecksum">Whether to compute the checksum (ignored over IPv6: always).</param>
     /// <returns>Bytes written (8 + payload length).</returns>
     /// <exception cref="ArgumentException">The payload is too large, the destination too small, or the families differ.</exception>
     public static int Write(Span<byte> destination, IpEndpoint source, IpEndpoint to, scoped ReadOnlySpan<byte> payload, bool computeChecksum = true)
     {
-        if (payload.Length > MaxPayloadLength)
+        int max = source.Address.IsIpv6 ? MaxPayloadLengthIpv6 : MaxPayloadLength;
+        if (payload.Length > max)
         {
-            throw new ArgumentException($"A UDP datagram over IPv4 carries at most {MaxPayloadLength} bytes; this one has {payload.Length}.", nameof(payload));
+            throw new ArgumentException($"A UDP datagram over {(source.Address.IsIpv6 ? "IPv6" : "IPv4")} carries at most {max} bytes; this one has {payload.Length}.", nameof(payload));
         }
 
         int length = UdpHeader.FixedLength + payload.Length;

@@ -9,9 +9,11 @@ namespace Protocols.Udp;
 /// </summary>
 /// <remarks>
 /// Rules (BSD/Linux without SO_REUSEADDR): one owner per (address, port); an owner bound to the
-/// unspecified address 0.0.0.0 holds the port for every address, so it conflicts with any other
-/// binding of the port, and a specific-address binding conflicts with a wildcard one. Lookup
-/// prefers the exact (destination address, port) and falls back to the wildcard owner.
+/// unspecified address of a family (0.0.0.0 or ::) holds the port for every address of that
+/// family, so it conflicts with any other binding of the port in that family, and a
+/// specific-address binding conflicts with a wildcard one of its family. A dual-stack binding holds
+/// both families' wildcards (IPV6_V6ONLY off). Lookup prefers the exact (destination address,
+/// port) and falls back to the wildcard owner of the destination's family.
 /// <para>
 /// Threads: binding is synchronous, like bind(2), so it reports a conflict at once and works
 /// before the stack's loop runs. <see cref="TryBind"/> and <see cref="Unbind"/> serialize on a
@@ -70,12 +72,13 @@ internal sealed class UdpPortTable<T>
     public int EphemeralRangeSize => _ephemeralCount;
 
     /// <summary>Binds <paramref name="owner"/> to (<paramref name="local"/>, <paramref name="port"/>); port 0 picks an ephemeral port. Thread-safe.</summary>
-    /// <param name="local">The local address, or <see cref="Ipv4Address.Any"/> for every address.</param>
+    /// <param name="local">The local address, or a family's unspecified address for every address of that family.</param>
     /// <param name="port">The port, or 0 for an ephemeral one.</param>
     /// <param name="owner">The owner.</param>
     /// <param name="boundPort">The port bound.</param>
+    /// <param name="dualStack">Hold the port for every address of both families (with <paramref name="local"/> ::).</param>
     /// <returns>Null on success, else why it failed.</returns>
-    public UdpError? TryBind(Ipv4Address local, ushort port, T owner, out ushort boundPort)
+    public UdpError? TryBind(IpAddress local, ushort port, T owner, out ushort boundPort, bool dualStack = false)
     {
         ArgumentNullException.ThrowIfNull(owner);
         boundPort = 0;
@@ -91,7 +94,7 @@ internal sealed class UdpPortTable<T>
 
                 existing = null;
             }
-            else if (existing is not null && existing.Conflicts(local))
+            else if (existing is not null && existing.Conflicts(local, dualStack))
             {
                 return UdpError.AddressInUse;
             }
@@ -101,7 +104,7 @@ internal sealed class UdpPortTable<T>
                 _ephemeralPortsInUse++;
             }
 
-            _ports[port] = PortBinding.With(existing, local, owner);
+            _ports[port] = PortBinding.With(existing, local, dualStack, owner);
             _count++;
             boundPort = port;
             return null;
@@ -112,17 +115,18 @@ internal sealed class UdpPortTable<T>
     /// <param name="local">The address it was bound with.</param>
     /// <param name="port">The port it was bound to.</param>
     /// <param name="owner">The owner.</param>
+    /// <param name="dualStack">It was bound dual-stack.</param>
     /// <returns>False when <paramref name="owner"/> did not hold that binding.</returns>
-    public bool Unbind(Ipv4Address local, ushort port, T owner)
+    public bool Unbind(IpAddress local, ushort port, T owner, bool dualStack = false)
     {
         lock (_writeLock)
         {
-            if (!_ports.TryGetValue(port, out PortBinding? binding) || !binding.Holds(local, owner))
+            if (!_ports.TryGetValue(port, out PortBinding? binding) || !binding.Holds(local, dualStack, owner))
             {
                 return false;
             }
 
-            PortBinding? rest = binding.Without(local);
+            PortBinding? rest = binding.Without(local, dualStack);
             if (rest is null)
             {
                 _ports.TryRemove(port, out _);
@@ -141,18 +145,19 @@ internal sealed class UdpPortTable<T>
         }
     }
 
-    /// <summary>The owner a datagram to (<paramref name="destination"/>, <paramref name="port"/>) belongs to: exact address first, then wildcard. Lock-free.</summary>
+    /// <summary>The owner a datagram to (<paramref name="destination"/>, <paramref name="port"/>) belongs to: exact address first, then the wildcard of its family. Lock-free.</summary>
     /// <param name="destination">The datagram's destination address.</param>
     /// <param name="port">The datagram's destination port.</param>
     /// <returns>The owner, or null.</returns>
-    public T? Lookup(Ipv4Address destination, ushort port) =>
+    public T? Lookup(IpAddress destination, ushort port) =>
         _ports.TryGetValue(port, out PortBinding? binding) ? binding.Lookup(destination) : null;
 
-    /// <summary>The wildcard (0.0.0.0) owner of <paramref name="port"/>. Lock-free.</summary>
+    /// <summary>The wildcard owner of <paramref name="port"/> for <paramref name="family"/> (0.0.0.0 or ::). Lock-free.</summary>
     /// <param name="port">The port.</param>
+    /// <param name="family">IPv4 or IPv6.</param>
     /// <returns>The owner, or null.</returns>
-    public T? LookupWildcard(ushort port) =>
-        _ports.TryGetValue(port, out PortBinding? binding) ? binding.Wildcard : null;
+    public T? LookupWildcard(ushort port, System.Net.Sockets.AddressFamily family = System.Net.Sockets.AddressFamily.InterNetwork) =>
+        _ports.TryGetValue(port, out PortBinding? binding) ? (family == System.Net.Sockets.AddressFamily.InterNetworkV6 ? binding.Wildcard6 : binding.Wildcard4) : null;
 
     private bool IsEphemeral(ushort port) => (uint)(port - _ephemeralFirst) < (uint)_ephemeralCount;
 
@@ -182,45 +187,104 @@ internal sealed class UdpPortTable<T>
         return false; // unreachable while _ephemeralPortsInUse is exact
     }
 
-    // The bindings of one port, immutable: at most one wildcard owner, or specific-address owners
-    // (one per local address, so as many as the stack has addresses: a short array).
+    // The bindings of one port, immutable: a wildcard owner per family (one owner for both when
+    // dual-stack), and specific-address owners (one per local address, so as many as the stack has
+    // addresses: a short array).
     private sealed class PortBinding
     {
-        private readonly (Ipv4Address Address, T Owner)[] _specific;
+        private readonly (IpAddress Address, T Owner)[] _specific;
 
-        private PortBinding(T? wildcard, (Ipv4Address Address, T Owner)[] specific)
+        private PortBinding(T? wildcard4, T? wildcard6, (IpAddress Address, T Owner)[] specific)
         {
-            Wildcard = wildcard;
+            Wildcard4 = wildcard4;
+            Wildcard6 = wildcard6;
             _specific = specific;
         }
 
-        public T? Wildcard { get; }
+        public T? Wildcard4 { get; }
 
-        public static PortBinding With(PortBinding? existing, Ipv4Address local, T owner)
+        public T? Wildcard6 { get; }
+
+        public static PortBinding With(PortBinding? existing, IpAddress local, bool dualStack, T owner)
         {
-            if (local == Ipv4Address.Any)
+            T? w4 = existing?.Wildcard4;
+            T? w6 = existing?.Wildcard6;
+            if (dualStack || local.IsAny)
             {
-                return new PortBinding(owner, existing?._specific ?? []);
+                if (dualStack || local.IsIpv4)
+                {
+                    w4 = owner;
+                }
+
+                if (dualStack || local.IsIpv6)
+                {
+                    w6 = owner;
+                }
+
+                return new PortBinding(w4, w6, existing?._specific ?? []);
             }
 
-            (Ipv4Address, T)[] specific = [.. existing?._specific ?? [], (local, owner)];
-            return new PortBinding(existing?.Wildcard, specific);
+            (IpAddress, T)[] specific = [.. existing?._specific ?? [], (local, owner)];
+            return new PortBinding(w4, w6, specific);
         }
 
-        public bool Conflicts(Ipv4Address local) =>
-            Wildcard is not null || (_specific.Length > 0 && (local == Ipv4Address.Any || IndexOf(local) >= 0));
+        public bool Conflicts(IpAddress local, bool dualStack)
+        {
+            bool v4 = dualStack || local.IsIpv4;
+            bool v6 = dualStack || local.IsIpv6;
+            if ((v4 && Wildcard4 is not null) || (v6 && Wildcard6 is not null))
+            {
+                return true;
+            }
 
-        public bool Holds(Ipv4Address local, T owner) =>
-            local == Ipv4Address.Any ? ReferenceEquals(Wildcard, owner) : IndexOf(local) is int i && i >= 0 && ReferenceEquals(_specific[i].Owner, owner);
+            if (dualStack || local.IsAny)
+            {
+                foreach ((IpAddress address, T _) in _specific)
+                {
+                    if ((address.IsIpv4 && v4) || (address.IsIpv6 && v6))
+                    {
+                        return true;
+                    }
+                }
+
+                return false;
+            }
+
+            return IndexOf(local) >= 0;
+        }
+
+        public bool Holds(IpAddress local, bool dualStack, T owner)
+        {
+            if (dualStack)
+            {
+                return ReferenceEquals(Wildcard4, owner) && ReferenceEquals(Wildcard6, owner);
+            }
+
+            if (local.IsAny)
+            {
+                return ReferenceEquals(local.IsIpv6 ? Wildcard6 : Wildcard4, owner);
+            }
+
+            return IndexOf(local) is int i && i >= 0 && ReferenceEquals(_specific[i].Owner, owner);
+        }
 
         // The record without the binding at `local`, or null when nothing is left.
-        public PortBinding? Without(Ipv4Address local)
+        public PortBinding? Without(IpAddress local, bool dualStack)
         {
-            T? wildcard = Wildcard;
-            (Ipv4Address Address, T Owner)[] specific = _specific;
-            if (local == Ipv4Address.Any)
+            T? w4 = Wildcard4;
+            T? w6 = Wildcard6;
+            (IpAddress Address, T Owner)[] specific = _specific;
+            if (dualStack || local.IsAny)
             {
-                wildcard = null;
+                if (dualStack || local.IsIpv4)
+                {
+                    w4 = null;
+                }
+
+                if (dualStack || local.IsIpv6)
+                {
+                    w6 = null;
+                }
             }
             else
             {
@@ -228,18 +292,18 @@ internal sealed class UdpPortTable<T>
                 specific = [.. _specific.AsSpan(0, i), .. _specific.AsSpan(i + 1)];
             }
 
-            return wildcard is null && specific.Length == 0 ? null : new PortBinding(wildcard, specific);
+            return w4 is null && w6 is null && specific.Length == 0 ? null : new PortBinding(w4, w6, specific);
         }
 
-        public T? Lookup(Ipv4Address destination)
+        public T? Lookup(IpAddress destination)
         {
             int i = IndexOf(destination);
-            return i >= 0 ? _specific[i].Owner : Wildcard;
+            return i >= 0 ? _specific[i].Owner : destination.IsIpv6 ? Wildcard6 : Wildcard4;
         }
 
-        private int IndexOf(Ipv4Address address)
+        private int IndexOf(IpAddress address)
         {
-            (Ipv4Address Address, T Owner)[] specific = _specific;
+            (IpAddress Address, T Owner)[] specific = _specific;
             for (int i = 0; i < specific.Length; i++)
             {
                 if (specific[i].Address == address)

@@ -56,7 +56,7 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
     private SendOperation? _cachedSend;
     private ReceiveOperation? _cachedReceive;
 
-    private UdpSocket(UdpLayer layer, IpEndpoint local, UdpSocketOptions options, bool catchAll = false)
+    private UdpSocket(UdpLayer layer, IpEndpoint local, bool dualStack, UdpSocketOptions options, bool catchAll = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.ReceiveQueueDatagrams, 1, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.ReceiveQueueBytes, 0, nameof(options));
@@ -64,8 +64,9 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
         _layer = layer;
         _options = options;
         _queue = new UdpReceiveQueue(options.ReceiveQueueDatagrams, options.ReceiveQueueBytes);
+        DualStack = dualStack;
         IsCatchAll = catchAll;
-        ushort port = catchAll ? layer.BindCatchAll(this) : layer.Bind(this, local);
+        ushort port = catchAll ? layer.BindCatchAll(this) : layer.Bind(this, local, dualStack);
         LocalEndpoint = local with { Port = port };
     }
 
@@ -77,7 +78,8 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
     /// not the stack's own (through an interface with <see cref="NetworkInterface.AcceptAnyDestination"/>),
     /// whatever its port, with the original destination in <see cref="UdpReceiveResult.LocalEndpoint"/>,
     /// and answers from any endpoint with <see cref="SendFromAsync"/>. Sockets bound to the stack's
-    /// own addresses keep their datagrams; one catch-all socket per layer.
+    /// own addresses keep their datagrams; one catch-all socket per layer. IPv4 only: IPv6 packets to
+    /// addresses not the stack's are dropped.
     /// </summary>
     /// <param name="stack">The stack; UDP is enabled on it if it was not.</param>
     /// <param name="options">Socket settings (its receive queue bounds every flow together); null for the layer's defaults.</param>
@@ -87,7 +89,7 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(stack);
         UdpLayer layer = stack.UseUdp();
-        return new UdpSocket(layer, new IpEndpoint(IpAddress.Ipv4Any, 0), options ?? layer.Options.DefaultSocketOptions, catchAll: true);
+        return new UdpSocket(layer, new IpEndpoint(IpAddress.Ipv4Any, 0), dualStack: false, options ?? layer.Options.DefaultSocketOptions, catchAll: true);
     }
 
     /// <summary>Sends one datagram from <paramref name="from"/> (any address and port) to <paramref name="remote"/>: a catch-all socket's reply on behalf of the endpoint the peer addressed.</summary>
@@ -120,8 +122,11 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
     /// <summary>The stack the socket lives on.</summary>
     public NetworkStack Stack => _layer.Stack;
 
-    /// <summary>The bound address (<see cref="IpAddress.Ipv4Any"/> for every address of the stack) and port.</summary>
+    /// <summary>The bound address and port: a family's unspecified address for every address of that family; <c>[::]</c> with <see cref="DualStack"/> for every address of both.</summary>
     public IpEndpoint LocalEndpoint { get; }
+
+    /// <summary>True when the socket takes datagrams of both families (bound with a port only).</summary>
+    public bool DualStack { get; }
 
     /// <summary>The connected peer, or null.</summary>
     public IpEndpoint? RemoteEndpoint => Volatile.Read(ref _remote)?.Endpoint;
@@ -132,16 +137,24 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
     /// <summary>Whether <see cref="Dispose"/> was called.</summary>
     public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
-    /// <summary>Binds a socket to <paramref name="port"/> on every address of the stack; 0 picks a free ephemeral port.</summary>
+    /// <summary>
+    /// Binds a dual-stack socket to <paramref name="port"/> on every address of the stack, both
+    /// families (IPV6_V6ONLY off; its <see cref="LocalEndpoint"/> reads <c>[::]:port</c>); 0 picks a
+    /// free ephemeral port. IPv4 peers appear as IPv4 endpoints, never IPv4-mapped ones.
+    /// </summary>
     /// <param name="stack">The stack; UDP is enabled on it if it was not (<see cref="UdpStackExtensions.UseUdp"/>).</param>
     /// <param name="port">The local port, or 0.</param>
     /// <param name="options">Socket settings; null for the layer's defaults.</param>
     /// <returns>The bound socket.</returns>
     /// <exception cref="UdpException"><see cref="UdpError.AddressInUse"/>, or <see cref="UdpError.AddressNotAvailable"/> when no ephemeral port is free.</exception>
-    public static UdpSocket Bind(NetworkStack stack, ushort port = 0, UdpSocketOptions? options = null) =>
-        Bind(stack, new IpEndpoint(IpAddress.Ipv4Any, port), options);
+    public static UdpSocket Bind(NetworkStack stack, ushort port = 0, UdpSocketOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(stack);
+        UdpLayer layer = stack.UseUdp();
+        return new UdpSocket(layer, new IpEndpoint(IpAddress.Ipv6Any, port), dualStack: true, options ?? layer.Options.DefaultSocketOptions);
+    }
 
-    /// <summary>Binds a socket to <paramref name="local"/>: one of the stack's addresses (or a broadcast address, or <see cref="IpAddress.Ipv4Any"/>) and a port (0 for ephemeral).</summary>
+    /// <summary>Binds a socket to <paramref name="local"/> in one family: one of the stack's addresses (or an IPv4 broadcast address, or <see cref="IpAddress.Ipv4Any"/> / <see cref="IpAddress.Ipv6Any"/> for every address of that family) and a port (0 for ephemeral).</summary>
     /// <param name="stack">The stack; UDP is enabled on it if it was not.</param>
     /// <param name="local">The local address and port.</param>
     /// <param name="options">Socket settings; null for the layer's defaults.</param>
@@ -151,7 +164,7 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(stack);
         UdpLayer layer = stack.UseUdp();
-        return new UdpSocket(layer, local, options ?? layer.Options.DefaultSocketOptions);
+        return new UdpSocket(layer, local, dualStack: false, options ?? layer.Options.DefaultSocketOptions);
     }
 
     /// <summary>Binds a socket to an ephemeral port and connects it to <paramref name="remote"/>.</summary>
@@ -161,9 +174,17 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
     /// <returns>The connected socket.</returns>
     public static UdpSocket Connect(NetworkStack stack, IpEndpoint remote, UdpSocketOptions? options = null)
     {
-        ValidateRemote(remote);
         UdpSocket socket = Bind(stack, 0, options);
-        socket.Connect(remote);
+        try
+        {
+            socket.Connect(remote);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
         return socket;
     }
 
@@ -248,7 +269,7 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
             return;
         }
 
-        _layer.Unbind(this, LocalEndpoint);
+        _layer.Unbind(this, LocalEndpoint, DualStack);
         _closed.Cancel(); // fails the waiting receives (each listens to this token)
         _ = TryPost(CloseOnLoop); // when the queue is full, the buffers are left to the GC
     }
@@ -321,16 +342,21 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
 
     // ---- Internals ----
 
-    private static void ValidateRemote(IpEndpoint remote)
+    private void ValidateRemote(IpEndpoint remote)
     {
         if (remote.Port == 0 || remote.Address.IsAny)
         {
             throw new UdpException(UdpError.InvalidArgument, $"Cannot send to {remote}: the address and port must be set.");
         }
 
-        if (!remote.Address.IsIpv4)
+        if (remote.Address.IsIpv6 && !Stack.HasIpv6)
         {
-            throw new UdpException(UdpError.AddressFamilyNotSupported, $"Cannot send to {remote}: the stack routes IPv4 only.");
+            throw new UdpException(UdpError.AddressFamilyNotSupported, $"Cannot send to {remote}: the stack has no IPv6 interface.");
+        }
+
+        if (!DualStack && remote.Address.Family != LocalEndpoint.Address.Family)
+        {
+            throw new UdpException(UdpError.AddressFamilyNotSupported, $"Cannot send to {remote} from {LocalEndpoint}: the families differ.");
         }
     }
 
@@ -349,9 +375,10 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
             return ValueTask.FromException(new ObjectDisposedException(nameof(UdpSocket)));
         }
 
-        if (data.Length > UdpPacket.MaxPayloadLength)
+        int max = remote.Address.IsIpv6 ? UdpPacket.MaxPayloadLengthIpv6 : UdpPacket.MaxPayloadLength;
+        if (data.Length > max)
         {
-            return ValueTask.FromException(new UdpException(UdpError.MessageTooBig, $"A UDP datagram over IPv4 carries at most {UdpPacket.MaxPayloadLength} bytes; this one has {data.Length}."));
+            return ValueTask.FromException(new UdpException(UdpError.MessageTooBig, $"A UDP datagram over {(remote.Address.IsIpv6 ? "IPv6" : "IPv4")} carries at most {max} bytes; this one has {data.Length}."));
         }
 
         if (cancellationToken.IsCancellationRequested)

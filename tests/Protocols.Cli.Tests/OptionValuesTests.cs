@@ -51,15 +51,43 @@ public sealed class OptionValuesTests
     [Fact]
     public void Host_prefix_parses_address_and_length_and_refuses_what_no_host_owns()
     {
+        const string Expected = "A.B.C.D/LEN (LEN 0 to 32) or IPV6/LEN (LEN 0 to 128)";
         Option<InterfaceAddress?> option = CommonOptions.Value("--address", "A/LEN", "", OptionValues.HostPrefix);
         Assert.Equal(new InterfaceAddress(Ipv4Address.Parse("10.66.0.2"), 24), Parse(option, "10.66.0.2/24").Value);
-        Assert.Equal("--address: expected A.B.C.D/LEN with LEN 0 to 32, got '10.66.0.2'", Parse(option, "10.66.0.2").Error);
-        Assert.Equal("--address: expected A.B.C.D/LEN with LEN 0 to 32, got '10.66.0.2/33'", Parse(option, "10.66.0.2/33").Error);
-        Assert.Equal("--address: expected A.B.C.D/LEN with LEN 0 to 32, got '10.66.0/24'", Parse(option, "10.66.0/24").Error);
+        Assert.Equal(new InterfaceAddress(Ipv6Address.Parse("2001:db8::2"), 64), Parse(option, "2001:DB8::2/64").Value);
+        Assert.Equal(new InterfaceAddress(Ipv6Address.Parse("fe80::2"), 64), Parse(option, "fe80::2/64").Value);
+        Assert.Equal($"--address: expected {Expected}, got '10.66.0.2'", Parse(option, "10.66.0.2").Error);
+        Assert.Equal($"--address: expected {Expected}, got '10.66.0.2/33'", Parse(option, "10.66.0.2/33").Error);
+        Assert.Equal($"--address: expected {Expected}, got '10.66.0/24'", Parse(option, "10.66.0/24").Error);
+        Assert.Equal($"--address: expected {Expected}, got '2001:db8::2/129'", Parse(option, "2001:db8::2/129").Error);
         Assert.Equal("--address: 127.0.0.1 cannot be a host's own address", Parse(option, "127.0.0.1/8").Error);
         Assert.Equal("--address: 224.0.0.1 cannot be a host's own address", Parse(option, "224.0.0.1/4").Error);
-        Assert.True(new InterfaceAddress(Ipv4Address.Parse("10.66.0.2"), 24).Contains(Ipv4Address.Parse("10.66.0.254")));
-        Assert.False(new InterfaceAddress(Ipv4Address.Parse("10.66.0.2"), 24).Contains(Ipv4Address.Parse("10.66.1.1")));
+        Assert.Equal("--address: ::1 cannot be a host's own address", Parse(option, "::1/128").Error);
+        Assert.Equal("--address: ff02::1 cannot be a host's own address", Parse(option, "ff02::1/64").Error);
+        Assert.Equal("--address: :: cannot be a host's own address", Parse(option, "::/0").Error);
+        Assert.True(DeviceOptions.SameSubnet(new InterfaceAddress(Ipv4Address.Parse("10.66.0.2"), 24), Ipv4Address.Parse("10.66.0.254")));
+        Assert.False(DeviceOptions.SameSubnet(new InterfaceAddress(Ipv4Address.Parse("10.66.0.2"), 24), Ipv4Address.Parse("10.66.1.1")));
+        Assert.True(DeviceOptions.SameSubnet(new InterfaceAddress(Ipv6Address.Parse("2001:db8::2"), 64), Ipv6Address.Parse("2001:db8::ffff:1")));
+        Assert.False(DeviceOptions.SameSubnet(new InterfaceAddress(Ipv6Address.Parse("2001:db8::2"), 64), Ipv6Address.Parse("2001:db8:1::1")));
+        Assert.False(DeviceOptions.SameSubnet(new InterfaceAddress(Ipv6Address.Parse("2001:db8::2"), 64), Ipv4Address.Parse("10.66.0.1")));
+    }
+
+    [Fact]
+    public void Repeated_addresses_and_gateways_take_either_family()
+    {
+        Option<InterfaceAddress[]> addresses = CommonOptions.Repeated("--address", "ADDR/LEN", "", OptionValues.HostPrefixes);
+        var command = new RootCommand { addresses };
+        ParseResult parse = command.Parse(["--address", "10.0.0.2/24", "--address", "2001:db8::2/64"]);
+        Assert.Empty(parse.Errors);
+        Assert.Equal([InterfaceAddress.Parse("10.0.0.2/24"), InterfaceAddress.Parse("2001:db8::2/64")], parse.GetValue(addresses)!);
+        Assert.Empty(new RootCommand { addresses }.Parse([]).GetValue(addresses)!);
+        ParseResult bad = new RootCommand { addresses }.Parse(["--address", "10.0.0.2/24", "--address", "2001:db8::2"]);
+        Assert.Equal("--address: expected A.B.C.D/LEN (LEN 0 to 32) or IPV6/LEN (LEN 0 to 128), got '2001:db8::2'", bad.Errors[0].Message);
+
+        Option<IpAddress[]> gateways = CommonOptions.Repeated("--gateway", "G", "", OptionValues.Addresses);
+        ParseResult gw = new RootCommand { gateways }.Parse(["--gateway", "10.0.0.1", "--gateway", "[fe80::1]"]);
+        Assert.Equal([IpAddress.Parse("10.0.0.1"), IpAddress.Parse("fe80::1")], gw.GetValue(gateways)!);
+        Assert.Equal("--gateway: expected an IPv4 or IPv6 address, got 'router'", new RootCommand { gateways }.Parse(["--gateway", "router"]).Errors[0].Message);
     }
 
     [Fact]
@@ -73,7 +101,9 @@ public sealed class OptionValuesTests
 
         Option<HostMapping?> resolve = CommonOptions.Value("--resolve", "NAME:IP", "", OptionValues.NameAndAddress);
         Assert.Equal(new HostMapping("example.test", Ipv4Address.Parse("10.0.0.2")), Parse(resolve, "example.test:10.0.0.2").Value);
-        Assert.Equal("--resolve: expected NAME:A.B.C.D, got ':10.0.0.2'", Parse(resolve, ":10.0.0.2").Error);
+        Assert.Equal(new HostMapping("v6.test", Ipv6Address.Parse("2001:db8::2")), Parse(resolve, "v6.test:2001:db8::2").Value);
+        Assert.Equal(new HostMapping("v6.test", Ipv6Address.Parse("2001:db8::2")), Parse(resolve, "v6.test:[2001:db8::2]").Value);
+        Assert.Equal("--resolve: expected NAME:A.B.C.D or NAME:IPV6, got ':10.0.0.2'", Parse(resolve, ":10.0.0.2").Error);
     }
 
     [Theory]

@@ -31,7 +31,28 @@ public sealed class KernelBenchProcessTests(ITestOutputHelper output)
 
         Assert.StartsWith("offloads on", root.GetProperty("offloads").GetString(), StringComparison.Ordinal);
         Assert.Equal(raw ? "af_packet" : "tun", root.GetProperty("device").GetString());
+        Assert.Equal("ipv4", root.GetProperty("family").GetString());
         // Only this run's namespaces: another test or process may hold its own at the same time.
+        Assert.Empty(BenchNamespaces().Except(before));
+    }
+
+    /// <summary>--ipv6: the stack's two streams run over IPv6 (on veth after duplicate address detection), with real figures.</summary>
+    [InteropTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Ipv6StreamsRunEachWay(bool raw)
+    {
+        string[] arguments = [ProtocolsCli.ProtocolsDll(), "bench", "--kernel", "--ipv6", "--seconds", "1", "--json", .. raw ? new[] { "--raw" } : []];
+        HashSet<string> before = BenchNamespaces();
+        ToolResult result = InteropEnvironment.Run(ProtocolsCli.DotnetHost(), arguments, Limit);
+        Assert.True(result.ExitCode == 0, TestNamespace.Describe(result));
+        output.WriteLine(result.Output);
+        using JsonDocument json = JsonDocument.Parse(result.Output);
+        JsonElement root = json.RootElement;
+        Assert.True(root.GetProperty("gbps_to_kernel").GetDouble() > 0, result.Output);
+        Assert.True(root.GetProperty("gbps_from_kernel").GetDouble() > 0, result.Output);
+        Assert.Equal("ipv6", root.GetProperty("family").GetString());
+        Assert.Equal(raw ? "af_packet" : "tun", root.GetProperty("device").GetString());
         Assert.Empty(BenchNamespaces().Except(before));
     }
 

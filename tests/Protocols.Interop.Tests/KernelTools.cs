@@ -145,15 +145,20 @@ public static partial class KernelTools
     /// of the TCP packets it forwards from and to the stack at random, each rule with a counter
     /// (TEST-NETWORK.md: netem is not available). See <see cref="KernelPeer.RouteThroughRouter"/>.
     /// </summary>
-    public static void AddRandomLoss(TestNamespace router, TempDir dir, int percent)
+    /// <param name="router">The forwarding namespace.</param>
+    /// <param name="dir">Where the rules file goes.</param>
+    /// <param name="percent">The drop rate of each direction.</param>
+    /// <param name="stack">The stack's address the rules match (its family picks <c>ip</c> or <c>ip6</c>); 10.66.0.2 by default.</param>
+    public static void AddRandomLoss(TestNamespace router, TempDir dir, int percent, Protocols.Wire.IpAddress? stack = null)
     {
-        string stack = KernelPeer.StackAddress.ToString();
+        Protocols.Wire.IpAddress address = stack ?? KernelPeer.StackAddress;
+        string family = address.IsIpv6 ? "ip6" : "ip";
         string rules = $$"""
             table inet protocols_loss {
               chain forward {
                 type filter hook forward priority -300; policy accept;
-                ip saddr {{stack}} meta l4proto tcp numgen random mod 100 < {{percent}} counter drop
-                ip daddr {{stack}} meta l4proto tcp numgen random mod 100 < {{percent}} counter drop
+                {{family}} saddr {{address}} meta l4proto tcp numgen random mod 100 < {{percent}} counter drop
+                {{family}} daddr {{address}} meta l4proto tcp numgen random mod 100 < {{percent}} counter drop
               }
             }
             """;
@@ -279,8 +284,9 @@ public sealed class KernelServer : IDisposable
     /// socat address such as <c>SYSTEM:...</c>); with option <c>-u</c> it only reads the connection
     /// (a sink into <paramref name="other"/>), with <c>-U</c> it only writes it (a source).
     /// </summary>
+    /// <remarks>An IPv6 <paramref name="address"/> is given in brackets (<c>[2001:db8:66::1]</c>): socat then listens with TCP6-LISTEN.</remarks>
     public static KernelServer Socat(TestNamespace ns, string address, int port, string other, params string[] options) =>
-        Start(ns, port, "socat " + other, "socat", [.. options, $"TCP-LISTEN:{port},bind={address},reuseaddr", other]);
+        Start(ns, port, "socat " + other, "socat", [.. options, $"{(address.StartsWith('[') ? "TCP6-LISTEN" : "TCP-LISTEN")}:{port},bind={address},reuseaddr", other]);
 
     /// <summary>Waits (bounded) for the process to end by itself; returns its exit code.</summary>
     public int WaitForExit(TimeSpan timeout) => KernelTools.WaitForExit(Process, timeout, Name);

@@ -5,41 +5,68 @@ using Xunit.Abstractions;
 
 namespace Protocols.Interop.Tests;
 
-/// <summary>The kernel's <c>ping</c> against the stack, over TUN and over a veth pair with the raw device.</summary>
+/// <summary>The kernel's <c>ping</c> (and <c>ping -6</c>) against the stack, over TUN and over a veth pair with the raw device.</summary>
 public sealed partial class PingTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
 
     public static TheoryData<string> Media => KernelPeer.Media;
 
-    [InteropTheory(Tools = ["ping"])]
-    [MemberData(nameof(Media))]
-    public async Task SmallPingsAreAllAnswered(string medium)
+    /// <summary>Every medium over IPv4; over IPv6 TUN and veth with offloads and veth without (the device finishes the kernel's partial checksums itself).</summary>
+    public static TheoryData<string, string> MediaAndFamilies
     {
-        await using KernelPeer peer = await Open(medium);
-        ToolResult ping = peer.Exec(Limit, "ping", "-n", "-c", "5", "-i", "0.2", "-w", "20", KernelPeer.StackAddress.ToString());
+        get
+        {
+            var data = new TheoryData<string, string>();
+            foreach (string medium in KernelPeer.Media)
+            {
+                data.Add(medium, "v4");
+                if (medium is "tun" or "veth" or "veth-plain")
+                {
+                    data.Add(medium, "v6");
+                }
+            }
+
+            return data;
+        }
+    }
+
+    [InteropTheory(Tools = ["ping"])]
+    [MemberData(nameof(MediaAndFamilies))]
+    public async Task SmallPingsAreAllAnswered(string medium, string family)
+    {
+        await using KernelPeer peer = await Open(medium, ipv6: KernelPeer.IsIpv6(family));
+        ToolResult ping = peer.Exec(Limit, "ping", "-n", "-c", "5", "-i", "0.2", "-w", "20", peer.StackIp.ToString());
 
         Assert.True(ping.ExitCode == 0, TestNamespace.Describe(ping));
         AssertAllAnswered(ping, 5);
         Assert.Contains("ttl=64", ping.Output, StringComparison.Ordinal);
-        Assert.True(peer.Stack.Counters.Snapshot().IcmpOutOf(IcmpType.EchoReply) >= 5);
+        Assert.True(EchoReplies(peer) >= 5);
     }
 
     [InteropTheory(Tools = ["ping"])]
-    [MemberData(nameof(Media))]
-    public async Task PingOf3000BytesNeedsFragmentationBothWays(string medium)
+    [MemberData(nameof(MediaAndFamilies))]
+    public async Task PingOf3000BytesNeedsFragmentationBothWays(string medium, string family)
     {
-        await using KernelPeer peer = await Open(medium);
-        ToolResult ping = peer.Exec(Limit, "ping", "-n", "-c", "3", "-i", "0.2", "-w", "20", "-s", "3000", KernelPeer.StackAddress.ToString());
+        await using KernelPeer peer = await Open(medium, ipv6: KernelPeer.IsIpv6(family));
+        ToolResult ping = peer.Exec(Limit, "ping", "-n", "-c", "3", "-i", "0.2", "-w", "20", "-s", "3000", peer.StackIp.ToString());
 
         Assert.True(ping.ExitCode == 0, TestNamespace.Describe(ping));
         AssertAllAnswered(ping, 3);
         Assert.Contains("3008 bytes from", ping.Output, StringComparison.Ordinal);
-        StackCountersSnapshot counters = peer.Stack.Counters.Snapshot();
-        Assert.True(counters.Reassembled >= 3, counters.ToString()); // 3028-byte requests arrive in 3 fragments each
-        Assert.True(counters.FragmentsSent >= 6, counters.ToString()); // and the replies leave in 3 too
-        output.WriteLine($"{medium}: fragments received {counters.FragmentsReceived}, sent {counters.FragmentsSent}, reassembled {counters.Reassembled}");
+        StackCountersSnapshot all = peer.Stack.Counters.Snapshot();
+        (long received, long sent, long reassembled) = peer.Ipv6
+            ? (all.Ipv6.FragmentsReceived, all.Ipv6.FragmentsSent, all.Ipv6.Reassembled)
+            : (all.FragmentsReceived, all.FragmentsSent, all.Reassembled);
+        Assert.True(reassembled >= 3, all.ToString()); // 3028-byte (3048 over IPv6) requests arrive in 3 fragments each
+        Assert.True(sent >= 6, all.ToString()); // and the replies leave in 3 too
+        output.WriteLine($"{medium} {family}: fragments received {received}, sent {sent}, reassembled {reassembled}");
     }
+
+    /// <summary>Echo replies the stack sent in the peer's family.</summary>
+    internal static long EchoReplies(KernelPeer peer) => peer.Ipv6
+        ? peer.Stack.Counters.Snapshot().Icmpv6OutOf(Icmpv6Type.EchoReply)
+        : peer.Stack.Counters.Snapshot().IcmpOutOf(IcmpType.EchoReply);
 
     [InteropTheory(Tools = ["ping"])]
     [MemberData(nameof(Media))]
@@ -59,8 +86,8 @@ public sealed partial class PingTests(ITestOutputHelper output)
         output.WriteLine($"{medium}: {Summary(flood)}; device {peer.Device.ReceivedFrames} frames in, {peer.Device.SentFrames} out; stack dropped {counters.TotalDropped}");
     }
 
-    internal static Task<KernelPeer> Open(string medium, Action<NetworkStack>? configure = null) =>
-        KernelPeer.OpenAsync(medium, configure);
+    internal static Task<KernelPeer> Open(string medium, Action<NetworkStack>? configure = null, bool ipv6 = false) =>
+        KernelPeer.OpenAsync(medium, configure, ipv6: ipv6);
 
     /// <summary>
     /// Every echo request ping sent was answered, and at least <paramref name="count"/> were sent.
@@ -104,6 +131,6 @@ public sealed partial class PingTests(ITestOutputHelper output)
     [GeneratedRegex(@", pipe (\d+)")]
     private static partial Regex PipePattern();
 
-    [GeneratedRegex(@"bytes from [0-9.]+: icmp_seq=(\d+) ")]
+    [GeneratedRegex(@"bytes from [0-9a-f.:]+: icmp_seq=(\d+) ")]
     private static partial Regex SequencePattern();
 }

@@ -87,32 +87,45 @@ public sealed class CliLink : IDisposable
     /// <summary>The namespace of the kernel's tools.</summary>
     public TestNamespace Kernel => _kernelSide ?? StackSide;
 
-    /// <summary><c>--tun ptun0</c> or <c>--raw pveth0</c>, plus <c>--address 10.66.0.2/24</c>.</summary>
+    /// <summary><c>--tun ptun0</c> or <c>--raw pveth0</c>, plus <c>--address 10.66.0.2/24</c> (and <c>--address 2001:db8:66::2/64</c> with IPv6).</summary>
     public string[] DeviceArguments { get; }
 
-    /// <summary>Makes the link for <paramref name="medium"/> (<c>tun</c> or <c>raw</c>).</summary>
-    public static CliLink Create(string medium)
+    /// <summary>Makes the link for <paramref name="medium"/> (<c>tun</c> or <c>raw</c>); with <paramref name="ipv6"/> both ends also get IPv6 addresses (2001:db8:66::1 for the kernel, without DAD, and ::2 for the process).</summary>
+    public static CliLink Create(string medium, bool ipv6 = false)
     {
         var stackSide = new TestNamespace();
         TestNamespace? kernelSide = null;
+        string[] addresses = ipv6
+            ? ["--address", $"{KernelPeer.StackAddress}/24", "--address", $"{KernelPeer.StackAddress6}/64"]
+            : ["--address", $"{KernelPeer.StackAddress}/24"];
         try
         {
             if (medium == "tun")
             {
                 stackSide.Ip("tuntap", "add", "dev", "ptun0", "mode", "tun");
                 stackSide.Ip("addr", "add", $"{KernelPeer.KernelAddress}/24", "dev", "ptun0");
+                if (ipv6)
+                {
+                    stackSide.Ip("-6", "addr", "add", $"{KernelPeer.KernelAddress6}/64", "dev", "ptun0", "nodad");
+                }
+
                 stackSide.Ip("link", "set", "ptun0", "up");
-                return new CliLink(stackSide, null, ["--tun", "ptun0", "--address", $"{KernelPeer.StackAddress}/24"]);
+                return new CliLink(stackSide, null, ["--tun", "ptun0", .. addresses]);
             }
 
             kernelSide = new TestNamespace();
             stackSide.Ip("link", "add", "pveth0", "type", "veth", "peer", "name", "pveth1", "netns", kernelSide.Name);
             stackSide.Ip("link", "set", "pveth0", "up");
             kernelSide.Ip("addr", "add", $"{KernelPeer.KernelAddress}/24", "dev", "pveth1");
+            if (ipv6)
+            {
+                kernelSide.Ip("-6", "addr", "add", $"{KernelPeer.KernelAddress6}/64", "dev", "pveth1", "nodad");
+            }
+
             kernelSide.Ip("link", "set", "pveth1", "up");
             stackSide.WaitForOperationalUp("pveth0");
             kernelSide.WaitForOperationalUp("pveth1");
-            return new CliLink(stackSide, kernelSide, ["--raw", "pveth0", "--address", $"{KernelPeer.StackAddress}/24"]);
+            return new CliLink(stackSide, kernelSide, ["--raw", "pveth0", .. addresses]);
         }
         catch
         {

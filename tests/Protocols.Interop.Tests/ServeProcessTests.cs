@@ -104,7 +104,7 @@ public sealed class ServeProcessTests
         Assert.Equal(0, help.ExitCode);
         Assert.Contains("Usage:\n  protocols serve [options]", help.Output, StringComparison.Ordinal);
         Assert.Contains("--tun <NAME>", help.Output, StringComparison.Ordinal);
-        Assert.Contains("--address <A.B.C.D/LEN>", help.Output, StringComparison.Ordinal);
+        Assert.Contains("--address <ADDR/LEN>", help.Output, StringComparison.Ordinal);
 
         // A device that cannot be opened is a failure (exit 1) with a one-line reason, never 'ready'.
         ToolResult missing = InteropEnvironment.Run(ProtocolsCli.DotnetHost(), [ProtocolsCli.ProtocolsDll(), "serve", "--raw", "nosuch0", "--address", "10.0.0.1/24"], Limit);

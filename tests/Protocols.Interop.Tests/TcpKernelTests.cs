@@ -22,11 +22,14 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
 
     public static TheoryData<string> Media => KernelPeer.Media;
 
+    public static TheoryData<string, string> MediaAndFamilies => PingTests.MediaAndFamilies;
+
     [InteropTheory(Tools = ["socat"])]
-    [MemberData(nameof(Media))]
-    public async Task KernelSocatSends20MegabytesThroughOurEchoAndGetsThemBack(string medium)
+    [MemberData(nameof(MediaAndFamilies))]
+    public async Task KernelSocatSends20MegabytesThroughOurEchoAndGetsThemBack(string medium, string family)
     {
-        await using KernelPeer peer = await Open(medium);
+        await using KernelPeer peer = await Open(medium, family);
+        string stack = KernelPeer.Host(peer.StackIp);
         await using OurServer echo = OurServer.Start(peer.Stack.Tcp(), EchoPort, OurServer.Echo());
         using var dir = new TempDir();
         string sha = dir.WriteRandomFile("in.bin", Megabytes20);
@@ -34,31 +37,32 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
         // socat sends the file, shuts down its write side at EOF (our echo sees FIN and closes
         // after the last echoed byte) and writes what comes back; -t bounds its wait for our FIN.
         var clock = Stopwatch.StartNew();
-        ToolResult socat = KernelTools.Shell(peer.Kernel, Limit, $"socat -b 65536 -t 60 - TCP:{Stack}:{EchoPort} < {dir["in.bin"]} > {dir["out.bin"]}");
+        ToolResult socat = KernelTools.Shell(peer.Kernel, Limit, $"socat -b 65536 -t 60 - TCP:{stack}:{EchoPort} < {dir["in.bin"]} > {dir["out.bin"]}");
         clock.Stop();
 
         Assert.True(socat.ExitCode == 0, TestNamespace.Describe(socat));
         Assert.Equal(Megabytes20, new FileInfo(dir["out.bin"]).Length);
         Assert.Equal(sha, KernelTools.Sha256OfFile(dir["out.bin"]));
         await echo.WaitForCompletedAsync(1, TimeSpan.FromSeconds(10));
-        Report(peer, $"{medium}: socat -> our echo, 20 MiB each way", clock.Elapsed, 2L * Megabytes20);
+        Report(peer, $"{medium} {family}: socat -> our echo, 20 MiB each way", clock.Elapsed, 2L * Megabytes20);
     }
 
     [InteropTheory(Tools = ["socat"])]
-    [MemberData(nameof(Media))]
-    public async Task OurClientSends20MegabytesToSocatAndReceives20MegabytesFromIt(string medium)
+    [MemberData(nameof(MediaAndFamilies))]
+    public async Task OurClientSends20MegabytesToSocatAndReceives20MegabytesFromIt(string medium, string family)
     {
-        await using KernelPeer peer = await Open(medium);
+        await using KernelPeer peer = await Open(medium, family);
         using var dir = new TempDir();
         string upSha = dir.WriteRandomFile("up.bin", Megabytes20);
         string downSha = dir.WriteRandomFile("down.bin", Megabytes20);
-        using KernelServer sink = KernelServer.Socat(peer.Kernel, Kernel, 9001, $"CREATE:{dir["received.bin"]}", "-u");
-        using KernelServer source = KernelServer.Socat(peer.Kernel, Kernel, 9002, $"OPEN:{dir["down.bin"]},rdonly", "-U");
+        string kernel = KernelPeer.Host(peer.KernelIp);
+        using KernelServer sink = KernelServer.Socat(peer.Kernel, kernel, 9001, $"CREATE:{dir["received.bin"]}", "-u");
+        using KernelServer source = KernelServer.Socat(peer.Kernel, kernel, 9002, $"OPEN:{dir["down.bin"]},rdonly", "-U");
         using var limit = new CancellationTokenSource(Limit);
 
         // Up: write everything, CompleteWrites (FIN); socat writes the file and closes, we read its FIN.
         var clock = Stopwatch.StartNew();
-        await using (TcpStream up = await peer.Stack.Tcp().ConnectAsync(new IpEndpoint(KernelPeer.KernelAddress, 9001), limit.Token))
+        await using (TcpStream up = await peer.Stack.Tcp().ConnectAsync(new IpEndpoint(peer.KernelIp, 9001), limit.Token))
         {
             await TcpTestData.SendFileAsync(up, dir["up.bin"], limit.Token);
             up.CompleteWrites();
@@ -71,7 +75,7 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
 
         // Down: socat sends the file and closes; we read to its FIN.
         clock.Restart();
-        await using (TcpStream down = await peer.Stack.Tcp().ConnectAsync(new IpEndpoint(KernelPeer.KernelAddress, 9002), limit.Token))
+        await using (TcpStream down = await peer.Stack.Tcp().ConnectAsync(new IpEndpoint(peer.KernelIp, 9002), limit.Token))
         {
             (long length, string sha) = await TcpTestData.ReadToEndHashedAsync(down, limit.Token);
             Assert.Equal(Megabytes20, length);
@@ -79,36 +83,37 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
         }
 
         Assert.Equal(0, source.WaitForExit(TimeSpan.FromSeconds(30)));
-        Report(peer, $"{medium}: our client -> socat 20 MiB", upTime, Megabytes20);
-        Report(peer, $"{medium}: socat -> our client 20 MiB", clock.Elapsed, Megabytes20);
+        Report(peer, $"{medium} {family}: our client -> socat 20 MiB", upTime, Megabytes20);
+        Report(peer, $"{medium} {family}: socat -> our client 20 MiB", clock.Elapsed, Megabytes20);
     }
 
     [InteropTheory(Tools = ["nginx", "python3", "ss"])]
-    [MemberData(nameof(Media))]
-    public async Task OurClientGets20MegabytesFromNginxAndPythonHttpServer(string medium)
+    [MemberData(nameof(MediaAndFamilies))]
+    public async Task OurClientGets20MegabytesFromNginxAndPythonHttpServer(string medium, string family)
     {
-        await using KernelPeer peer = await Open(medium);
+        await using KernelPeer peer = await Open(medium, family);
         using var dir = new TempDir();
         Directory.CreateDirectory(dir["www"]);
         string sha = dir.WriteRandomFile("www/data.bin", Megabytes20);
-        using KernelServer nginx = KernelServer.Nginx(peer.Kernel, dir, Kernel, 8080);
-        using KernelServer python = KernelServer.PythonHttp(peer.Kernel, dir, Kernel, 8000);
+        string kernel = KernelPeer.Host(peer.KernelIp);
+        using KernelServer nginx = KernelServer.Nginx(peer.Kernel, dir, kernel, 8080);
+        using KernelServer python = KernelServer.PythonHttp(peer.Kernel, dir, peer.KernelIp.ToString(), 8000);
 
         foreach ((string name, ushort port, string status) in new[] { ("nginx", (ushort)8080, "HTTP/1.1 200 OK"), ("python3 -m http.server", (ushort)8000, "HTTP/1.0 200 OK") })
         {
             using var limit = new CancellationTokenSource(Limit);
             var clock = Stopwatch.StartNew();
             HttpResult result;
-            await using (TcpStream stream = await peer.Stack.Tcp().ConnectAsync(new IpEndpoint(KernelPeer.KernelAddress, port), limit.Token))
+            await using (TcpStream stream = await peer.Stack.Tcp().ConnectAsync(new IpEndpoint(peer.KernelIp, port), limit.Token))
             {
-                result = await TcpTestData.HttpGetAsync(stream, Kernel, "/data.bin", limit.Token);
+                result = await TcpTestData.HttpGetAsync(stream, kernel, "/data.bin", limit.Token);
             }
 
             Assert.Equal(status, result.Status);
             Assert.Equal(Megabytes20, result.ContentLength);
             Assert.Equal(Megabytes20, result.BodyLength);
             Assert.Equal(sha, result.BodySha256);
-            Report(peer, $"{medium}: {name} -> our client, GET 20 MiB", clock.Elapsed, Megabytes20);
+            Report(peer, $"{medium} {family}: {name} -> our client, GET 20 MiB", clock.Elapsed, Megabytes20);
         }
     }
 
@@ -144,25 +149,29 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(9), $"took {clock.Elapsed.TotalSeconds:F2} s");
     }
 
+    /// <summary>Both media and families with the loss each is tested at: 2% over IPv4, 3% over IPv6.</summary>
+    public static TheoryData<string, string, int> LossCases => new() { { "tun", "v4", 2 }, { "tun", "v6", 3 }, { "veth", "v4", 2 }, { "veth", "v6", 3 } };
+
     [InteropTheory(Tools = ["socat", "nginx", "nft", "ss", "ethtool", "sysctl"])]
-    [MemberData(nameof(Media))]
-    public async Task TwentyMegabytesEachWaySurviveTwoPercentRandomLoss(string medium)
+    [MemberData(nameof(LossCases))]
+    public async Task TwentyMegabytesEachWaySurviveRandomLoss(string medium, string family, int percent)
     {
-        // The kernel's tools sit one router away, and the router drops 2% of the TCP packets it
-        // forwards each way: losses both TCPs see only by their absence.
-        await using KernelPeer peer = await Open(medium);
+        // The kernel's tools sit one router away, and the router drops `percent`% of the TCP packets
+        // it forwards each way (an nftables inet table): losses both TCPs see only by their absence.
+        await using KernelPeer peer = await Open(medium, family);
         peer.RouteThroughRouter();
-        string far = peer.RemoteAddress.ToString();
+        string far = KernelPeer.Host(peer.RemoteIp);
+        string stack = KernelPeer.Host(peer.StackIp);
         await using OurServer echo = OurServer.Start(peer.Stack.Tcp(), EchoPort, OurServer.Echo());
         using var dir = new TempDir();
         Directory.CreateDirectory(dir["www"]);
         string sha = dir.WriteRandomFile("www/data.bin", Megabytes20);
         using KernelServer nginx = KernelServer.Nginx(peer.Kernel, dir, far, 8080);
-        KernelTools.AddRandomLoss(peer.Router, dir, 2);
+        KernelTools.AddRandomLoss(peer.Router, dir, percent, peer.StackIp);
 
         // The kernel sends 20 MiB to our echo and gets them back.
         var clock = Stopwatch.StartNew();
-        ToolResult socat = KernelTools.Shell(peer.Kernel, Limit, $"socat -b 65536 -t 60 - TCP:{Stack}:{EchoPort} < {dir["www/data.bin"]} > {dir["echo.bin"]}");
+        ToolResult socat = KernelTools.Shell(peer.Kernel, Limit, $"socat -b 65536 -t 60 - TCP:{stack}:{EchoPort} < {dir["www/data.bin"]} > {dir["echo.bin"]}");
         TimeSpan echoTime = clock.Elapsed;
         Assert.True(socat.ExitCode == 0, TestNamespace.Describe(socat));
         Assert.Equal(sha, KernelTools.Sha256OfFile(dir["echo.bin"]));
@@ -170,13 +179,13 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
         (long echoFromStack, long echoToStack) = KernelTools.LossDrops(peer.Router);
         long kernelRetransmitted = KernelTools.KernelTcpCounter(peer.Kernel, "RetransSegs");
         TcpCounters afterEcho = peer.Stack.Tcp().Counters.Snapshot();
-        Report(peer, $"{medium}, 2% loss: socat -> our echo, 20 MiB each way (router dropped {echoFromStack} of ours, {echoToStack} of the kernel's; kernel retransmitted {kernelRetransmitted})", echoTime, 2L * Megabytes20);
+        Report(peer, $"{medium} {family}, {percent}% loss: socat -> our echo, 20 MiB each way (router dropped {echoFromStack} of ours, {echoToStack} of the kernel's; kernel retransmitted {kernelRetransmitted})", echoTime, 2L * Megabytes20);
 
         // Our client downloads 20 MiB from nginx through the same loss.
         using var limit = new CancellationTokenSource(Limit);
         clock.Restart();
         HttpResult result;
-        await using (TcpStream stream = await peer.Stack.Tcp().ConnectAsync(new IpEndpoint(peer.RemoteAddress, 8080), limit.Token))
+        await using (TcpStream stream = await peer.Stack.Tcp().ConnectAsync(new IpEndpoint(peer.RemoteIp, 8080), limit.Token))
         {
             result = await TcpTestData.HttpGetAsync(stream, far, "/data.bin", limit.Token);
         }
@@ -185,7 +194,7 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
         Assert.Equal(sha, result.BodySha256);
         (long fromStack, long toStack) = KernelTools.LossDrops(peer.Router);
         TcpCounters end = peer.Stack.Tcp().Counters.Snapshot();
-        Report(peer, $"{medium}, 2% loss: nginx -> our client, GET 20 MiB (router dropped {fromStack - echoFromStack} of ours, {toStack - echoToStack} of the kernel's; kernel retransmitted {KernelTools.KernelTcpCounter(peer.Kernel, "RetransSegs") - kernelRetransmitted}; out-of-order segments we queued {end.OutOfOrderQueued - afterEcho.OutOfOrderQueued})", clock.Elapsed, Megabytes20);
+        Report(peer, $"{medium} {family}, {percent}% loss: nginx -> our client, GET 20 MiB (router dropped {fromStack - echoFromStack} of ours, {toStack - echoToStack} of the kernel's; kernel retransmitted {KernelTools.KernelTcpCounter(peer.Kernel, "RetransSegs") - kernelRetransmitted}; out-of-order segments we queued {end.OutOfOrderQueued - afterEcho.OutOfOrderQueued})", clock.Elapsed, Megabytes20);
 
         // The router really dropped both ways; we repaired our losses and queued around the kernel's.
         Assert.True(fromStack > 0 && toStack > 0, $"the router dropped {fromStack} from the stack and {toStack} to it");
@@ -433,7 +442,7 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
         return beyond;
     }
 
-    private static Task<KernelPeer> Open(string medium) => PingTests.Open(medium, static stack => stack.UseTcp());
+    private static Task<KernelPeer> Open(string medium, string family = "v4") => PingTests.Open(medium, static stack => stack.UseTcp(), KernelPeer.IsIpv6(family));
 
     private void Report(KernelPeer peer, string what, TimeSpan elapsed, long bytes)
     {

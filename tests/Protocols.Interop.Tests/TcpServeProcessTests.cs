@@ -17,71 +17,108 @@ public sealed class TcpServeProcessTests(ITestOutputHelper output)
 
     public static TheoryData<string> Media => ["tun", "raw"];
 
+    /// <summary>Both media, each over IPv4 and IPv6.</summary>
+    public static TheoryData<string, string> MediaAndFamilies => new() { { "tun", "v4" }, { "tun", "v6" }, { "raw", "v4" }, { "raw", "v6" } };
+
     [InteropTheory(Tools = ["curl", "socat"])]
-    [MemberData(nameof(Media))]
-    public async Task CurlAndSocatAgainstServe(string medium)
+    [MemberData(nameof(MediaAndFamilies))]
+    public async Task CurlAndSocatAgainstServe(string medium, string family)
     {
-        using var link = CliLink.Create(medium);
+        bool ipv6 = KernelPeer.IsIpv6(family);
+        string stack = ipv6 ? KernelPeer.Host(KernelPeer.StackAddress6) : KernelPeer.StackAddress.ToString();
+        string curlFamily = ipv6 ? "-6g" : "-4"; // -g: the brackets of an IPv6 URL are no glob
+        using var link = CliLink.Create(medium, ipv6);
         using var dir = new TempDir();
         string sha = dir.WriteRandomFile("up.bin", Megabytes20);
         using ServeProcess serve = await link.ServeAsync(Limit, "--http", "80", "--echo", "7");
 
         // GET /bytes/N: 20 MiB of i % 251 down to curl.
         var clock = Stopwatch.StartNew();
-        ToolResult get = link.Kernel.Exec(Limit, "curl", "-sS", "--fail", "--max-time", "100", "-o", dir["bytes.bin"], $"http://{Stack}:80/bytes/{Megabytes20}");
+        ToolResult get = link.Kernel.Exec(Limit, "curl", curlFamily, "-sS", "--fail", "--max-time", "100", "-o", dir["bytes.bin"], $"http://{stack}:80/bytes/{Megabytes20}");
         TimeSpan getTime = clock.Elapsed;
         Assert.True(get.ExitCode == 0, TestNamespace.Describe(get));
         Assert.Equal(TcpTestData.PatternSha256(Megabytes20), KernelTools.Sha256OfFile(dir["bytes.bin"]));
 
         // POST /echo: 20 MiB up and the same 20 MiB back.
         clock.Restart();
-        ToolResult post = link.Kernel.Exec(Limit, "curl", "-sS", "--fail", "--max-time", "100", "-H", "Expect:", "--data-binary", "@" + dir["up.bin"], "-o", dir["echo.bin"], $"http://{Stack}:80/echo");
+        ToolResult post = link.Kernel.Exec(Limit, "curl", curlFamily, "-sS", "--fail", "--max-time", "100", "-H", "Expect:", "--data-binary", "@" + dir["up.bin"], "-o", dir["echo.bin"], $"http://{stack}:80/echo");
         TimeSpan postTime = clock.Elapsed;
         Assert.True(post.ExitCode == 0, TestNamespace.Describe(post));
         Assert.Equal(sha, KernelTools.Sha256OfFile(dir["echo.bin"]));
 
         // The TCP echo server, through socat (half-close: socat shuts its write side at EOF).
-        ToolResult socat = KernelTools.Shell(link.Kernel, Limit, $"socat -b 65536 -t 30 - TCP:{Stack}:7 < {dir["up.bin"]} > {dir["socat.bin"]}");
+        ToolResult socat = KernelTools.Shell(link.Kernel, Limit, $"socat -b 65536 -t 30 - TCP:{stack}:7 < {dir["up.bin"]} > {dir["socat.bin"]}");
         Assert.True(socat.ExitCode == 0, TestNamespace.Describe(socat));
         Assert.Equal(sha, KernelTools.Sha256OfFile(dir["socat.bin"]));
 
         // A port serve does not listen on: refused.
-        ToolResult refused = link.Kernel.Exec(Limit, "curl", "-sSv", "--max-time", "20", $"http://{Stack}:81/");
+        ToolResult refused = link.Kernel.Exec(Limit, "curl", curlFamily, "-sSv", "--max-time", "20", $"http://{stack}:81/");
         Assert.Equal(7, refused.ExitCode);
         Assert.Contains("Connection refused", refused.Error, StringComparison.Ordinal);
 
         (int code, string errors) = serve.Stop();
         Assert.True(code == 0, errors);
-        output.WriteLine($"{medium}: curl GET /bytes/20MiB from serve {getTime.TotalSeconds:F2} s ({Megabytes20 * 8 / getTime.TotalSeconds / 1e6:F0} Mbit/s); POST /echo 20 MiB each way {postTime.TotalSeconds:F2} s");
+        output.WriteLine($"{medium} {family}: curl GET /bytes/20MiB from serve {getTime.TotalSeconds:F2} s ({Megabytes20 * 8 / getTime.TotalSeconds / 1e6:F0} Mbit/s); POST /echo 20 MiB each way {postTime.TotalSeconds:F2} s");
     }
 
     [InteropTheory(Tools = ["nginx", "python3", "ss"])]
-    [MemberData(nameof(Media))]
-    public void GetAgainstNginxAndPythonHttpServer(string medium)
+    [MemberData(nameof(MediaAndFamilies))]
+    public void GetAgainstNginxAndPythonHttpServer(string medium, string family)
     {
-        using var link = CliLink.Create(medium);
+        // Over IPv6 nginx listens on [::]:8080 and python on ::, and get fetches http://[2001:db8:66::1]:PORT/.
+        bool ipv6 = KernelPeer.IsIpv6(family);
+        string kernel = ipv6 ? KernelPeer.Host(KernelPeer.KernelAddress6) : KernelPeer.KernelAddress.ToString();
+        using var link = CliLink.Create(medium, ipv6);
         using var dir = new TempDir();
         Directory.CreateDirectory(dir["www"]);
         string sha = dir.WriteRandomFile("www/data.bin", Megabytes20);
-        using KernelServer nginx = KernelServer.Nginx(link.Kernel, dir, Kernel, 8080);
-        using KernelServer python = KernelServer.PythonHttp(link.Kernel, dir, Kernel, 8000);
+        using KernelServer nginx = KernelServer.Nginx(link.Kernel, dir, ipv6 ? "[::]" : kernel, 8080);
+        using KernelServer python = KernelServer.PythonHttp(link.Kernel, dir, ipv6 ? "::" : kernel, 8000);
 
         foreach ((string name, int port) in new[] { ("nginx", 8080), ("python3 -m http.server", 8000) })
         {
             string file = dir[$"get-{port}.bin"];
             var clock = Stopwatch.StartNew();
-            ToolResult get = link.Run(Limit, "get", $"http://{Kernel}:{port}/data.bin", "-o", file, "--timeout", "100");
+            ToolResult get = link.Run(Limit, "get", $"http://{kernel}:{port}/data.bin", "-o", file, "--timeout", "100");
             clock.Stop();
             Assert.True(get.ExitCode == 0, TestNamespace.Describe(get));
             Assert.Equal(sha, KernelTools.Sha256OfFile(file));
-            output.WriteLine($"{medium}: protocols get from {name}, 20 MiB: {clock.Elapsed.TotalSeconds:F2} s including process start; {get.Error.Trim().Replace('\n', ' ')}");
+            output.WriteLine($"{medium} {family}: protocols get from {name}, 20 MiB: {clock.Elapsed.TotalSeconds:F2} s including process start; {get.Error.Trim().Replace('\n', ' ')}");
         }
 
         // Nothing listens on the kernel's port 9: get fails with a one-line reason.
-        ToolResult refused = link.Run(Limit, "get", $"http://{Kernel}:9/", "--timeout", "30");
+        ToolResult refused = link.Run(Limit, "get", $"http://{kernel}:9/", "--timeout", "30");
         Assert.Equal(1, refused.ExitCode);
         Assert.Contains("refused", refused.Error, StringComparison.OrdinalIgnoreCase);
         Assert.Single(refused.Error.Trim().Split('\n'));
+    }
+
+    [InteropTheory(Tools = ["curl", "openssl"])]
+    [MemberData(nameof(Media))]
+    public async Task CurlOverIpv6AgainstServeHttps(string medium)
+    {
+        using var link = CliLink.Create(medium, ipv6: true);
+        using var dir = new TempDir();
+        var ca = TestCa.Create(dir);
+        (string certificate, string key) = ca.Issue(KernelPeer.StackAddress6.ToString());
+        using ServeProcess serve = await link.ServeAsync(Limit, "--https", "443", "--http", "80", "--cert", certificate, "--key", key);
+        string url = $"https://{KernelPeer.Host(KernelPeer.StackAddress6)}";
+        foreach (string version in new[] { "--tlsv1.2 --tls-max 1.2", "--tlsv1.3" })
+        {
+            string file = dir["https.bin"];
+            ToolResult curl = KernelTools.Shell(link.Kernel, Limit, $"curl -6 -g -sSv --fail --max-time 60 --cacert {ca.CertificateFile} {version} -o {file} {url}/bytes/1000000");
+            Assert.True(curl.ExitCode == 0, TestNamespace.Describe(curl));
+            Assert.Equal(TcpTestData.PatternSha256(1_000_000), KernelTools.Sha256OfFile(file));
+        }
+
+        // HTTP/2 by ALPN over IPv6 too.
+        ToolResult h2 = KernelTools.Shell(link.Kernel, Limit, $"curl -6 -g -sS --http2 --fail --max-time 60 --cacert {ca.CertificateFile} -o /dev/null -w '%{{http_version}}' {url}/bytes/100000");
+        Assert.True(h2.ExitCode == 0, TestNamespace.Describe(h2));
+        Assert.Equal("2", h2.Output.Trim());
+        (int code, string errors) = serve.Stop();
+        Assert.True(code == 0, errors);
+        Assert.Contains("IPv6 received", errors, StringComparison.Ordinal);
+        output.WriteLine($"{medium}: {errors.Trim()}");
     }
 
     [InteropFact(Tools = ["python3"])]

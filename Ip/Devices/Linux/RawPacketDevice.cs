@@ -132,7 +132,7 @@ public sealed unsafe class RawPacketDevice : LinuxDevice
                 status = refusal == 0
                     ? new DeviceOffloadStatus(
                         OffloadMode.On,
-                        DeviceCapabilities.TransmitChecksumOffload | DeviceCapabilities.TcpSegmentationV4 | DeviceCapabilities.ReceiveCoalescing | DeviceCapabilities.ReceiveChecksumOffload,
+                        DeviceCapabilities.TransmitChecksumOffload | DeviceCapabilities.TcpSegmentationV4 | DeviceCapabilities.TcpSegmentationV6 | DeviceCapabilities.ReceiveCoalescing | DeviceCapabilities.ReceiveChecksumOffload,
                         ushort.MaxValue,
                         "offloads on: PACKET_VNET_HDR (partial checksums, TCP segmentation and coalescing)")
                     : new DeviceOffloadStatus(OffloadMode.Refused, DeviceCapabilities.None, 0, $"offloads refused, plain mode (PACKET_VNET_HDR: {LinuxNative.Describe(refusal)})");
@@ -331,12 +331,24 @@ public sealed unsafe class RawPacketDevice : LinuxDevice
 
     /// <summary>
     /// Finishes the UDP or TCP checksum of a locally made frame whose checksum was left to offload
-    /// (the field holds only the pseudo-header sum). Only whole IPv4 datagrams carry such a
-    /// checksum; anything else, or anything malformed, is left as it is for the stack to judge.
+    /// (the field holds only the pseudo-header sum). Only whole IPv4 datagrams and unfragmented
+    /// IPv6 packets carry such a checksum; anything else, or anything malformed, is left as it is
+    /// for the stack to judge.
     /// </summary>
     internal static void CompleteTransportChecksum(Span<byte> frame)
     {
-        if (!EthernetHeader.TryRead(frame, out EthernetHeader.Reader ethernet) || ethernet.EtherType != EtherType.Ipv4
+        if (!EthernetHeader.TryRead(frame, out EthernetHeader.Reader ethernet))
+        {
+            return;
+        }
+
+        if (ethernet.EtherType == EtherType.Ipv6)
+        {
+            CompleteIpv6TransportChecksum(frame[EthernetHeader.FixedLength..]);
+            return;
+        }
+
+        if (ethernet.EtherType != EtherType.Ipv4
             || !Ipv4Header.TryRead(ethernet.Payload, out Ipv4Header.Reader ip)
             || ip.MoreFragments || ip.FragmentOffset != 0)
         {
@@ -358,6 +370,40 @@ public sealed unsafe class RawPacketDevice : LinuxDevice
         if (sum == 0 && ip.Protocol == IpProtocol.Udp)
         {
             sum = 0xffff; // RFC 768: a computed zero is sent as all ones
+        }
+
+        BinaryPrimitives.WriteUInt16BigEndian(transport[checksumOffset..], sum);
+    }
+
+    // RFC 8200 8.1: the same over the IPv6 pseudo-header, after any extension headers.
+    private static void CompleteIpv6TransportChecksum(Span<byte> ip)
+    {
+        if (!Ipv6Header.TryRead(ip, out Ipv6Header.Reader header, out _))
+        {
+            return;
+        }
+
+        int total = Ipv6Header.FixedLength + header.PayloadLength;
+        Ipv6ExtensionChain chain = Ipv6ExtensionChain.Walk(ip[..total]);
+        if (chain.Status != Ipv6ChainStatus.UpperLayer)
+        {
+            return;
+        }
+
+        int checksumOffset = TransportChecksumOffset(chain.NextHeader);
+        Span<byte> transport = ip[chain.PayloadOffset..total];
+        if (checksumOffset < 0 || transport.Length < checksumOffset + 2)
+        {
+            return;
+        }
+
+        transport[checksumOffset] = 0;
+        transport[checksumOffset + 1] = 0;
+        uint pseudo = Checksum.PseudoHeaderSum(header.Source, header.Destination, (byte)chain.NextHeader, transport.Length);
+        ushort sum = Checksum.Compute(transport, pseudo);
+        if (sum == 0 && chain.NextHeader == IpProtocol.Udp)
+        {
+            sum = 0xffff; // RFC 8200 8.1: a computed zero is sent as all ones
         }
 
         BinaryPrimitives.WriteUInt16BigEndian(transport[checksumOffset..], sum);

@@ -7,9 +7,9 @@ namespace Protocols.Ip.Devices.Linux;
 /// A Linux TUN device (<c>/dev/net/tun</c>, IFF_TUN | IFF_NO_PI): every read is one IP packet the
 /// kernel routed to the interface, every write one IP packet the kernel receives from it. With
 /// offloads (the default) the device is opened with IFF_VNET_HDR and TUNSETOFFLOAD (TUN_F_CSUM,
-/// TUN_F_TSO4): every packet then carries a virtio-net
-/// header, the kernel hands up TCP super-segments of up to 64 KiB with partial checksums, and
-/// takes super-segments the stack builds and cuts them itself. When the kernel refuses the
+/// TUN_F_TSO4, TUN_F_TSO6): every packet then carries a virtio-net header, the kernel hands up
+/// TCP super-segments of up to 64 KiB over either family with partial checksums, and takes the
+/// super-segments the stack builds and cuts them itself. When the kernel refuses the
 /// offloads the device reopens in plain mode (one wire-sized packet per read) and says so in
 /// <see cref="LinuxDevice.OffloadStatus"/>.
 /// </summary>
@@ -24,10 +24,10 @@ public sealed unsafe class TunDevice : LinuxDevice
 {
     private const string ClonePath = "/dev/net/tun";
 
-    // TUN_F_TSO6 joins these when the stack carries IPv6. UDP segmentation is not asked for:
-    // Linux grants TUN_F_USO4 only with TUN_F_USO6, and a UDP super-datagram from the kernel would
-    // have to be cut into datagrams before the stack's UDP sees it, which this device does not do.
-    private const uint Wanted = LinuxNative.TUN_F_CSUM | LinuxNative.TUN_F_TSO4;
+    // TUN_F_TSO6: TCP/IPv6 super-segments both ways, like TSO4's. UDP segmentation is not asked for: Linux
+    // grants TUN_F_USO4 only with TUN_F_USO6, and a UDP super-datagram from the kernel would have
+    // to be cut into datagrams before the stack's UDP sees it, which this device does not do.
+    private const uint Wanted = LinuxNative.TUN_F_CSUM | LinuxNative.TUN_F_TSO4 | LinuxNative.TUN_F_TSO6;
 
     private readonly byte[] _buffer = GC.AllocateUninitializedArray<byte>(BufferLength, pinned: true);
 
@@ -104,12 +104,17 @@ public sealed unsafe class TunDevice : LinuxDevice
             capabilities |= DeviceCapabilities.TcpSegmentationV4 | DeviceCapabilities.ReceiveCoalescing;
         }
 
+        if ((granted & LinuxNative.TUN_F_TSO6) != 0)
+        {
+            capabilities |= DeviceCapabilities.TcpSegmentationV6 | DeviceCapabilities.ReceiveCoalescing;
+        }
+
         if ((granted & LinuxNative.TUN_F_USO4) != 0)
         {
             capabilities |= DeviceCapabilities.UdpSegmentationV4;
         }
 
-        int largest = (capabilities & (DeviceCapabilities.TcpSegmentationV4 | DeviceCapabilities.UdpSegmentationV4)) != 0 ? ushort.MaxValue : 0;
+        int largest = (capabilities & (DeviceCapabilities.TcpSegmentationV4 | DeviceCapabilities.TcpSegmentationV6 | DeviceCapabilities.UdpSegmentationV4)) != 0 ? ushort.MaxValue : 0;
         var status = new DeviceOffloadStatus(OffloadMode.On, capabilities, largest, $"offloads on: {Flags(granted)}");
         return Create(descriptor, actual, options.Mtu, existed, status);
     }
@@ -303,7 +308,7 @@ public sealed class TunDeviceOptions
     public bool Offloads { get; init; } = true;
 
     /// <summary>
-    /// The TUNSETOFFLOAD flags (linux/if_tun.h TUN_F_*) to ask for; null for TUN_F_CSUM | TUN_F_TSO4.
+    /// The TUNSETOFFLOAD flags (linux/if_tun.h TUN_F_*) to ask for; null for TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6.
     /// TSO and USO need TUN_F_CSUM; Linux grants TUN_F_USO4 only together with TUN_F_USO6.
     /// The kernel refuses bits it does not know (EINVAL): the device then runs in plain mode and
     /// says so (tests use an unknown bit to see the refusal and the fallback for real).

@@ -74,14 +74,14 @@ public static class VirtioNetCodec
         }
 
         int ipStart = medium == DeviceMedium.Ethernet ? EthernetLength : 0;
-        bool ipv4 = TryLocateTransport(frame, medium, out int transportStart, out IpProtocol protocol, out int transportLength);
+        bool located = TryLocateTransport(frame, medium, out int transportStart, out IpProtocol protocol, out int transportLength, out bool ipv6);
         ChecksumState checksum = ChecksumState.None;
         ushort start = 0, offset = 0;
         if (flags == VirtioNetFlags.NeedsChecksum)
         {
             // Trusted only where it says: the TCP (offset 16) or UDP (offset 6) checksum of this packet.
             int expected = protocol == IpProtocol.Tcp ? 16 : protocol == IpProtocol.Udp ? 6 : -1;
-            if (!ipv4 || h.CsumStart != transportStart || h.CsumOffset != expected || transportLength < expected + 2)
+            if (!located || h.CsumStart != transportStart || h.CsumOffset != expected || transportLength < expected + 2)
             {
                 return VirtioHeaderError.BadChecksumLocation;
             }
@@ -100,7 +100,7 @@ public static class VirtioNetCodec
         ushort segmentSize = 0, headerLength = 0;
         if (gso != VirtioNetGsoType.None)
         {
-            VirtioHeaderError error = CheckSegmentation(gso, granted, ipv4, protocol, checksum, h.GsoSize, frame, ipStart, transportStart, transportLength, mtu, out kind, out headerLength);
+            VirtioHeaderError error = CheckSegmentation(gso, granted, located, ipv6, protocol, checksum, h.GsoSize, frame, ipStart, transportStart, transportLength, mtu, out kind, out headerLength);
             if (error != VirtioHeaderError.None)
             {
                 return error;
@@ -166,15 +166,20 @@ public static class VirtioNetCodec
                 SegmentationKind.UdpV4 => DeviceCapabilities.UdpSegmentationV4,
                 _ => DeviceCapabilities.TcpSegmentationV6,
             };
-            if ((granted & needed) == 0 || offload.Segmentation == SegmentationKind.TcpV6)
+            if ((granted & needed) == 0)
             {
                 return VirtioHeaderError.UnsupportedSegmentation;
             }
 
             int ipStart = medium == DeviceMedium.Ethernet ? EthernetLength : 0;
-            bool ipv4 = TryLocateTransport(frame, medium, out int transportStart, out IpProtocol protocol, out int transportLength);
-            VirtioNetGsoType type = offload.Segmentation == SegmentationKind.TcpV4 ? VirtioNetGsoType.TcpV4 : VirtioNetGsoType.UdpL4;
-            VirtioHeaderError error = CheckSegmentation(type, granted | DeviceCapabilities.ReceiveCoalescing, ipv4, protocol, offload.Checksum, offload.SegmentSize, frame, ipStart, transportStart, transportLength, mtu, out _, out ushort headerLength);
+            bool located = TryLocateTransport(frame, medium, out int transportStart, out IpProtocol protocol, out int transportLength, out bool ipv6);
+            VirtioNetGsoType type = offload.Segmentation switch
+            {
+                SegmentationKind.TcpV4 => VirtioNetGsoType.TcpV4,
+                SegmentationKind.TcpV6 => VirtioNetGsoType.TcpV6,
+                _ => VirtioNetGsoType.UdpL4,
+            };
+            VirtioHeaderError error = CheckSegmentation(type, granted | DeviceCapabilities.ReceiveCoalescing, located, ipv6, protocol, offload.Checksum, offload.SegmentSize, frame, ipStart, transportStart, transportLength, mtu, out _, out ushort headerLength);
             if (error != VirtioHeaderError.None)
             {
                 return error;
@@ -192,7 +197,8 @@ public static class VirtioNetCodec
     private static VirtioHeaderError CheckSegmentation(
         VirtioNetGsoType gso,
         DeviceCapabilities granted,
-        bool ipv4,
+        bool located,
+        bool ipv6,
         IpProtocol protocol,
         ChecksumState checksum,
         ushort gsoSize,
@@ -206,11 +212,17 @@ public static class VirtioNetCodec
     {
         kind = SegmentationKind.None;
         headerLength = 0;
-        if (gso == VirtioNetGsoType.TcpV4 && (granted & DeviceCapabilities.ReceiveCoalescing) != 0)
+        if (gso == VirtioNetGsoType.TcpV4 && (granted & DeviceCapabilities.ReceiveCoalescing) != 0 && !ipv6)
         {
             kind = SegmentationKind.TcpV4;
         }
-        else if (gso == VirtioNetGsoType.UdpL4 && (granted & DeviceCapabilities.UdpSegmentationV4) != 0)
+        else if (gso == VirtioNetGsoType.TcpV6 && (granted & DeviceCapabilities.ReceiveCoalescing) != 0 && ipv6)
+        {
+            // A TCP over IPv6 super-segment, received (the kernel's TSO on a veth reaching AF_PACKET,
+            // or TUN_F_TSO6) and taken whole with its partial checksum, or sent for the kernel to cut.
+            kind = SegmentationKind.TcpV6;
+        }
+        else if (gso == VirtioNetGsoType.UdpL4 && (granted & DeviceCapabilities.UdpSegmentationV4) != 0 && !ipv6)
         {
             kind = SegmentationKind.UdpV4;
         }
@@ -219,10 +231,10 @@ public static class VirtioNetCodec
             return VirtioHeaderError.UnsupportedSegmentation;
         }
 
-        IpProtocol wanted = kind == SegmentationKind.TcpV4 ? IpProtocol.Tcp : IpProtocol.Udp;
+        IpProtocol wanted = kind == SegmentationKind.UdpV4 ? IpProtocol.Udp : IpProtocol.Tcp;
 
         // Linux (virtio_net_hdr_to_skb) requires the partial checksum with GSO: segments get theirs from it.
-        if (!ipv4 || protocol != wanted || checksum != ChecksumState.Partial || gsoSize == 0)
+        if (!located || protocol != wanted || checksum != ChecksumState.Partial || gsoSize == 0)
         {
             return VirtioHeaderError.BadSegmentation;
         }
@@ -250,21 +262,54 @@ public static class VirtioNetCodec
         return VirtioHeaderError.None;
     }
 
-    /// <summary>Finds the transport header of an unfragmented IPv4 packet in <paramref name="frame"/>.</summary>
-    private static bool TryLocateTransport(ReadOnlySpan<byte> frame, DeviceMedium medium, out int transportStart, out IpProtocol protocol, out int transportLength)
+    /// <summary>
+    /// Finds the transport header of an unfragmented IPv4 packet, or of an IPv6 packet whose
+    /// extension headers (walked with the default limits) lead to it, in <paramref name="frame"/>.
+    /// </summary>
+    private static bool TryLocateTransport(ReadOnlySpan<byte> frame, DeviceMedium medium, out int transportStart, out IpProtocol protocol, out int transportLength, out bool ipv6)
     {
         transportStart = 0;
         protocol = 0;
         transportLength = 0;
+        ipv6 = false;
         int ipStart = 0;
         if (medium == DeviceMedium.Ethernet)
         {
-            if (frame.Length < EthernetLength || BinaryPrimitives.ReadUInt16BigEndian(frame[12..]) != (ushort)EtherType.Ipv4)
+            if (frame.Length < EthernetLength)
+            {
+                return false;
+            }
+
+            ushort etherType = BinaryPrimitives.ReadUInt16BigEndian(frame[12..]);
+            if (etherType != (ushort)EtherType.Ipv4 && etherType != (ushort)EtherType.Ipv6)
             {
                 return false;
             }
 
             ipStart = EthernetLength;
+        }
+
+        bool six = medium == DeviceMedium.Ethernet
+            ? BinaryPrimitives.ReadUInt16BigEndian(frame[12..]) == (ushort)EtherType.Ipv6
+            : frame.Length > 0 && frame[0] >> 4 == 6;
+        if (six)
+        {
+            ipv6 = true;
+            if (!Ipv6Header.TryRead(frame[ipStart..], out Ipv6Header.Reader ip6))
+            {
+                return false;
+            }
+
+            Ipv6ExtensionChain chain = Ipv6ExtensionChain.Walk(ip6.Bytes);
+            if (chain.Status != Ipv6ChainStatus.UpperLayer)
+            {
+                return false;
+            }
+
+            transportStart = ipStart + chain.PayloadOffset;
+            protocol = chain.NextHeader;
+            transportLength = ip6.Bytes.Length - chain.PayloadOffset;
+            return true;
         }
 
         if (!Ipv4Header.TryRead(frame[ipStart..], out Ipv4Header.Reader ip) || ip.MoreFragments || ip.FragmentOffset != 0)

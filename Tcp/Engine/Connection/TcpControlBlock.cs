@@ -84,7 +84,7 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
         _options = options;
         _env = env;
         _counters = env.Counters;
-        _sizes = new SegmentSizes(options.Mss ?? env.DefaultMss) { SegmentationLimit = options.SegmentationLimit };
+        _sizes = new SegmentSizes(options.Mss ?? env.DefaultMss, tuple.RemoteAddress.IsIpv6) { SegmentationLimit = options.SegmentationLimit };
         _negotiation = new OptionNegotiation(options, _sizes, _ts);
         _sender = new TcpSender(options, env, _timers, _sizes, _ts, this);
         _receiver = new TcpReceiver(options, _counters, _timers, _sizes, _ts);
@@ -559,21 +559,23 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
     /// <param name="nextHopMtu">The next-hop MTU of a fragmentation-needed message, else 0.</param>
     /// <param name="quotedSeq">The sequence number of the quoted TCP header.</param>
     /// <param name="now">The current time.</param>
-    public void OnIcmpError(IcmpType type, byte code, ushort nextHopMtu, SeqNum quotedSeq, Micros now)
+    /// <returns>False when the error was ignored (not believed, or the connection is closed or listening).</returns>
+    public bool OnIcmpError(IcmpType type, byte code, ushort nextHopMtu, SeqNum quotedSeq, Micros now)
     {
         if (State is TcpState.Closed or TcpState.Listen or TcpState.TimeWait)
         {
-            return;
+            return false;
         }
 
         bool fragNeeded = TcpIcmpErrors.Classify(type, code, out _) == IcmpErrorKind.FragmentationNeeded;
         if (!_sender.IsInFlight(quotedSeq) || (fragNeeded && nextHopMtu < MinimumIcmpPathMtu))
         {
             _counters.Add(TcpCounter.IcmpErrorsIgnored);
-            return;
+            return false;
         }
 
         OnIcmpError(type, code, nextHopMtu, now);
+        return true;
     }
 
     /// <summary>

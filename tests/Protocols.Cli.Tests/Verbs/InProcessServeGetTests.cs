@@ -42,8 +42,9 @@ public sealed class InProcessServeGetTests : IAsyncLifetime
         MemoryLink link = network.CreateLink(new LinkOptions { Delay = TimeSpan.FromMilliseconds(1) }, null, DeviceMedium.Ip, 1500);
         _client = new NetworkStack(new NetworkStackOptions { Name = "get-test" });
         _server = new NetworkStack(new NetworkStackOptions { Name = "serve-test" });
-        _client.AddInterface(link.A, ClientAddress, 24);
-        _server.AddInterface(link.B, ServerAddress, 24);
+        // Both families on one link, as serve/get --address A/24 --address B/64 set them up.
+        _client.AddInterface(link.A, new InterfaceConfiguration { Addresses = [new InterfaceAddress(ClientAddress, 24), InterfaceAddress.Parse("2001:db8:9::1/64")] });
+        _server.AddInterface(link.B, new InterfaceConfiguration { Addresses = [new InterfaceAddress(ServerAddress, 24), InterfaceAddress.Parse("2001:db8:9::2/64")] });
         _clientTcp = _client.UseTcp();
         TcpLayer serverTcp = _server.UseTcp();
         _echo = serverTcp.Listen(7);
@@ -75,7 +76,7 @@ public sealed class InProcessServeGetTests : IAsyncLifetime
     }
 
     private FetchRequest Request(string path, string host = "10.9.0.2") =>
-        new(new Uri($"http://{host}:8080{path}"), new Dictionary<string, Ipv4Address> { ["server.test"] = ServerAddress }, TimeSpan.FromSeconds(30));
+        new(new Uri($"http://{host}:8080{path}"), new Dictionary<string, IpAddress> { ["server.test"] = ServerAddress }, TimeSpan.FromSeconds(30));
 
     [Fact]
     public async Task Get_fetches_bytes_from_serve_and_every_byte_is_right()
@@ -97,6 +98,22 @@ public sealed class InProcessServeGetTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Get_fetches_over_ipv6_from_a_literal_url_and_a_name_resolved_to_ipv6()
+    {
+        var body = new MemoryStream();
+        FetchResult result = await StackHttpFetcher.FetchAsync(_clientTcp, Request("/bytes/300000", "[2001:db8:9::2]"), body, CancellationToken.None);
+        Assert.True(result.Succeeded, GetVerb.Describe(result));
+        Assert.Equal(300_000, result.Bytes);
+        Assert.True(body.ToArray().Select((b, i) => b == i % 251).All(ok => ok));
+
+        var request = new FetchRequest(new Uri("http://v6.test:8080/bytes/10"), new Dictionary<string, IpAddress> { ["v6.test"] = IpAddress.Parse("2001:db8:9::2") }, TimeSpan.FromSeconds(30));
+        FetchResult named = await StackHttpFetcher.FetchAsync(_clientTcp, request, new MemoryStream(), CancellationToken.None);
+        Assert.True(named.Succeeded, GetVerb.Describe(named));
+        Assert.Contains(_clientTcp.GetConnections(), c => c.Remote.Address.IsIpv6);
+        Assert.True(_server.Counters.Snapshot().Ipv6.Delivered > 0);
+    }
+
+    [Fact]
     public async Task Get_reports_a_404_and_resolves_names_given_with_resolve()
     {
         FetchResult missing = await StackHttpFetcher.FetchAsync(_clientTcp, Request("/nothing", "server.test"), new MemoryStream(), CancellationToken.None);
@@ -107,7 +124,7 @@ public sealed class InProcessServeGetTests : IAsyncLifetime
     [Fact]
     public async Task Get_to_a_closed_port_fails_with_connection_refused()
     {
-        var request = new FetchRequest(new Uri("http://10.9.0.2:9/"), new Dictionary<string, Ipv4Address>(), TimeSpan.FromSeconds(30));
+        var request = new FetchRequest(new Uri("http://10.9.0.2:9/"), new Dictionary<string, IpAddress>(), TimeSpan.FromSeconds(30));
         HttpRequestException e = await Assert.ThrowsAsync<HttpRequestException>(() => StackHttpFetcher.FetchAsync(_clientTcp, request, new MemoryStream(), CancellationToken.None));
         Assert.Equal(System.Net.Http.HttpRequestError.ConnectionError, e.HttpRequestError);
         Assert.Equal(SocketError.ConnectionRefused, Assert.IsType<SocketException>(e.InnerException?.InnerException ?? e.InnerException, exactMatch: false).SocketErrorCode);
@@ -133,7 +150,7 @@ public sealed class InProcessServeGetTests : IAsyncLifetime
     [Fact]
     public async Task Https_get_trusting_the_servers_certificate_reports_the_tls_version_and_cipher()
     {
-        var request = new FetchRequest(new Uri("https://server.test:8443/bytes/100000"), new Dictionary<string, Ipv4Address> { ["server.test"] = ServerAddress },
+        var request = new FetchRequest(new Uri("https://server.test:8443/bytes/100000"), new Dictionary<string, IpAddress> { ["server.test"] = ServerAddress },
             TimeSpan.FromSeconds(30), CaCertificates: [_certificate]);
         var body = new MemoryStream();
         FetchResult result = await StackHttpFetcher.FetchAsync(_clientTcp, request, body, CancellationToken.None);
@@ -149,7 +166,7 @@ public sealed class InProcessServeGetTests : IAsyncLifetime
     [Fact]
     public async Task Https_get_refuses_an_untrusted_certificate()
     {
-        var request = new FetchRequest(new Uri("https://10.9.0.2:8443/"), new Dictionary<string, Ipv4Address>(), TimeSpan.FromSeconds(30));
+        var request = new FetchRequest(new Uri("https://10.9.0.2:8443/"), new Dictionary<string, IpAddress>(), TimeSpan.FromSeconds(30));
         HttpRequestException e = await Assert.ThrowsAsync<HttpRequestException>(() => StackHttpFetcher.FetchAsync(_clientTcp, request, new MemoryStream(), CancellationToken.None));
         Assert.IsAssignableFrom<AuthenticationException>(e.InnerException);
         string line = GetVerb.Explain(e);
@@ -173,7 +190,7 @@ public sealed class InProcessServeGetTests : IAsyncLifetime
         Assert.Equal(data, back.ToArray());
     }
     private GetSettings GetTo(string url, string? output) =>
-        new(new FetchRequest(new Uri(url), new Dictionary<string, Ipv4Address>(), TimeSpan.FromSeconds(30)), new DeviceSettings(DeviceKind.Tun, "unused", ClientAddress, 24, null, null), output, null);
+        new(new FetchRequest(new Uri(url), new Dictionary<string, IpAddress>(), TimeSpan.FromSeconds(30)), new DeviceSettings(DeviceKind.Tun, "unused", ClientAddress, 24, null, null), output, null);
 
     [Fact]
     public async Task Get_to_a_closed_port_leaves_an_existing_output_file_untouched()

@@ -6,6 +6,7 @@ using Protocols.Cli.Demo;
 using Protocols.Cli.Get;
 using Protocols.Cli.Verbs;
 using Protocols.Cli.Serve;
+using Protocols.Ip;
 using Protocols.Tls;
 using Protocols.Wire;
 
@@ -69,6 +70,69 @@ public sealed class SettingsTests
         GetSettings defaults = other.Bind(Parse(other, "http://10.0.0.2/", "--raw", "eth1", "--address", "10.0.0.1/24", "--gateway", "10.0.0.254", "--mtu", "1400"));
         Assert.Equal(GetSettings.DefaultTimeout, defaults.Request.Timeout);
         Assert.Equal(new DeviceSettings(DeviceKind.Raw, "eth1", Ipv4Address.Parse("10.0.0.1"), 24, Ipv4Address.Parse("10.0.0.254"), 1400), defaults.Device);
+    }
+
+    [Fact]
+    public void No_offloads_opens_the_device_in_plain_mode_with_addresses_of_both_families()
+    {
+        var get = new GetVerb();
+        GetSettings plain = get.Bind(Parse(get, "http://10.0.0.2/", "--tun", "t0", "--address", "10.0.0.1/24", "--address", "2001:db8::1/64", "--no-offloads"));
+        Assert.False(plain.Device.Offloads);
+        Assert.Equal(2, plain.Device.Addresses.Count);
+        var other = new GetVerb();
+        GetSettings offloads = other.Bind(Parse(other, "http://10.0.0.2/", "--tun", "t0", "--address", "10.0.0.1/24"));
+        Assert.True(offloads.Device.Offloads);
+        Assert.NotEqual(offloads.Device, plain.Device with { Addresses = offloads.Device.Addresses });
+    }
+
+    [Fact]
+    public void Device_settings_take_addresses_and_gateways_of_both_families()
+    {
+        var get = new GetVerb();
+        GetSettings settings = get.Bind(Parse(get,
+            "http://[2001:db8::2]:8080/", "--raw", "eth1", "--address", "10.0.0.1/24", "--address", "2001:db8::1/64",
+            "--gateway", "fe80::1", "--gateway", "10.0.0.254", "--mtu", "1400"));
+        Assert.Equal([InterfaceAddress.Parse("10.0.0.1/24"), InterfaceAddress.Parse("2001:db8::1/64")], settings.Device.Addresses);
+        Assert.Equal([IpAddress.Parse("fe80::1"), IpAddress.Parse("10.0.0.254")], settings.Device.Gateways);
+        Assert.True(settings.Device.HasIpv6);
+        InterfaceConfiguration configuration = settings.Device.Configuration;
+        Assert.Equal(2, configuration.Addresses.Count);
+        Assert.Equal(1400, configuration.Mtu);
+        Assert.Null(configuration.Ipv6);
+
+        var named = new GetVerb();
+        GetSettings byName = named.Bind(Parse(named, "https://v6.test/", "--resolve", "v6.test:2001:db8::2", "--resolve", "v4.test:10.0.0.9", "--tun", "t0", "--address", "2001:db8::1/64"));
+        Assert.Equal(IpAddress.Parse("2001:db8::2"), byName.Request.Resolve["v6.test"]);
+        Assert.Equal(IpAddress.Parse("10.0.0.9"), byName.Request.Resolve["v4.test"]);
+
+        var slaac = new ServeVerb();
+        ServeSettings auto = slaac.Bind(Parse(slaac, "--raw", "eth0", "--slaac", "--http", "80"));
+        Assert.Empty(auto.Device.Addresses);
+        Assert.True(auto.Device.Configuration.Ipv6!.AcceptRouterAdvertisements);
+    }
+
+    [Theory]
+    [InlineData("--address: at most one IPv4 address", "--tun", "t0", "--address", "10.0.0.1/24", "--address", "10.0.1.1/24")]
+    [InlineData("--address: 2001:db8::1 given twice", "--tun", "t0", "--address", "2001:db8::1/64", "--address", "2001:db8::1/64")]
+    [InlineData("--gateway: at most one IPv6 gateway", "--tun", "t0", "--address", "2001:db8::1/64", "--gateway", "fe80::1", "--gateway", "fe80::2")]
+    [InlineData("--gateway: 2001:db8:1::1 is not another host on 2001:db8::1/64", "--tun", "t0", "--address", "2001:db8::1/64", "--gateway", "2001:db8:1::1")]
+    [InlineData("--gateway: 10.0.0.254 is not another host on a subnet of --address", "--tun", "t0", "--address", "2001:db8::1/64", "--gateway", "10.0.0.254")]
+    [InlineData("--slaac: only with --raw (router advertisements come over Ethernet)", "--tun", "t0", "--slaac")]
+    [InlineData("--address: required (the stack's own address, e.g. 10.66.0.2/24 or 2001:db8::2/64)", "--tun", "t0")]
+    [InlineData("--mtu: 1000 is below IPv6's minimum of 1280", "--tun", "t0", "--address", "2001:db8::1/64", "--mtu", "1000")]
+    public void Inconsistent_device_settings_name_the_flag(string expected, params string[] args)
+    {
+        var serve = new ServeVerb();
+        UsageException e = Assert.Throws<UsageException>(() => serve.Bind(Parse(serve, [.. args, "--http", "80"])));
+        Assert.Equal(expected, e.Message);
+    }
+
+    [Fact]
+    public void Get_needs_an_address_of_the_urls_family()
+    {
+        var get = new GetVerb();
+        UsageException e = Assert.Throws<UsageException>(() => get.Bind(Parse(get, "http://[2001:db8::2]/", "--tun", "t0", "--address", "10.0.0.1/24")));
+        Assert.Equal("--address: no IPv6 address to reach 2001:db8::2 from", e.Message);
     }
 
     [Fact]

@@ -61,13 +61,44 @@ public sealed class ChecksumCompletionTests
             random.NextBytes(garbage);
             if (garbage.Length > 14 && random.Next(2) == 0)
             {
-                garbage[12] = 0x08;
-                garbage[13] = 0x00;
-                garbage[14] = (byte)(0x40 | random.Next(16));
+                bool six = random.Next(2) == 0;
+                garbage[12] = six ? (byte)0x86 : (byte)0x08;
+                garbage[13] = six ? (byte)0xdd : (byte)0x00;
+                garbage[14] = (byte)((six ? 0x60 : 0x40) | random.Next(16));
             }
 
             RawPacketDevice.CompleteTransportChecksum(garbage); // never throws, never writes out of bounds
         }
+    }
+
+    [Theory]
+    [InlineData(IpProtocol.Udp, 6, false)]
+    [InlineData(IpProtocol.Tcp, 16, false)]
+    [InlineData(IpProtocol.Tcp, 16, true)]
+    public void Ipv6_partial_checksums_are_completed_after_the_extension_headers(IpProtocol protocol, int checksumOffset, bool withDestinationOptions)
+    {
+        Ipv6Address source = Ipv6Address.Parse("2001:db8::1"), destination = Ipv6Address.Parse("2001:db8::2");
+        byte[] transport = new byte[(protocol == IpProtocol.Udp ? 8 : 20) + 333];
+        new Random(3).NextBytes(transport);
+        if (protocol == IpProtocol.Udp)
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(transport.AsSpan(4), (ushort)transport.Length);
+        }
+
+        transport.AsSpan(checksumOffset, 2).Clear();
+        ushort full = Checksum.Compute(transport, Checksum.PseudoHeaderSum(source, destination, (byte)protocol, transport.Length));
+        ushort partial = (ushort)Checksum.Fold(Checksum.PseudoHeaderSum(source, destination, (byte)protocol, transport.Length));
+        BinaryPrimitives.WriteUInt16BigEndian(transport.AsSpan(checksumOffset), partial);
+        byte[] options = withDestinationOptions ? [(byte)protocol, 0, 1, 4, 0, 0, 0, 0] : [];
+        byte[] frame = new byte[14 + 40 + options.Length + transport.Length];
+        new EthernetHeader { EtherType = EtherType.Ipv6 }.WriteTo(frame);
+        Ipv6Packet.Write(frame.AsSpan(14), new Ipv6Header { NextHeader = withDestinationOptions ? IpProtocol.Ipv6DestinationOptions : protocol, HopLimit = 64, Source = source, Destination = destination }, options, transport);
+
+        RawPacketDevice.CompleteTransportChecksum(frame);
+
+        Span<byte> completed = frame.AsSpan(14 + 40 + options.Length);
+        Assert.Equal(full, BinaryPrimitives.ReadUInt16BigEndian(completed[checksumOffset..]));
+        Assert.Equal(0, Checksum.Compute(completed, Checksum.PseudoHeaderSum(source, destination, (byte)protocol, completed.Length)));
     }
 
     private static byte[] Frame(IpProtocol protocol, int headerLength, int payloadLength, int seed)

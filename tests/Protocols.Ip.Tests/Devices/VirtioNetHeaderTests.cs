@@ -77,6 +77,27 @@ public sealed class VirtioNetHeaderTests
     }
 
     [Fact]
+    public void Ipv6_partial_checksums_and_tcpv6_super_segments_are_located_after_the_extension_headers()
+    {
+        // A TCP packet over IPv6 with an 8-byte destination options header: the TCP header starts at 48.
+        byte[] options = [(byte)IpProtocol.Tcp, 0, 1, 4, 0, 0, 0, 0];
+        var tcp = new byte[20 + 3000];
+        tcp[12] = 5 << 4;
+        var packet = new byte[40 + options.Length + tcp.Length];
+        Ipv6Packet.Write(packet, new Ipv6Header { NextHeader = IpProtocol.Ipv6DestinationOptions, HopLimit = 64, Source = Ipv6Address.Parse("2001:db8::1"), Destination = Ipv6Address.Parse("2001:db8::2") }, options, tcp);
+        Assert.Equal(VirtioHeaderError.None, VirtioNetCodec.Decode(Header(VirtioNetFlags.NeedsChecksum, csumStart: 48, csumOffset: 16), packet, DeviceMedium.Ip, Mtu, Tun, out PacketOffload partial));
+        Assert.Equal(ChecksumState.Partial, partial.Checksum);
+        Assert.True(partial.TransportChecksumTrusted);
+        Assert.Equal(VirtioHeaderError.BadChecksumLocation, VirtioNetCodec.Decode(Header(VirtioNetFlags.NeedsChecksum, csumStart: 40, csumOffset: 16), packet, DeviceMedium.Ip, Mtu, Tun, out _));
+
+        Assert.Equal(VirtioHeaderError.None, VirtioNetCodec.Decode(Header(VirtioNetFlags.NeedsChecksum, VirtioNetGsoType.TcpV6, 1412, 48, 16), packet, DeviceMedium.Ip, Mtu, Tun, out PacketOffload super));
+        Assert.Equal(SegmentationKind.TcpV6, super.Segmentation);
+        Assert.Equal(68, super.HeaderLength);
+        Assert.Equal(VirtioHeaderError.UnsupportedSegmentation, VirtioNetCodec.Decode(Header(VirtioNetFlags.NeedsChecksum, VirtioNetGsoType.TcpV4, 1412, 48, 16), packet, DeviceMedium.Ip, Mtu, Tun, out _));
+        Assert.Equal(VirtioHeaderError.SegmentLargerThanMtu, VirtioNetCodec.Decode(Header(VirtioNetFlags.NeedsChecksum, VirtioNetGsoType.TcpV6, 1433, 48, 16), packet, DeviceMedium.Ip, Mtu, Tun, out _));
+    }
+
+    [Fact]
     public void PlainHeaderIsAnOrdinaryFrame()
     {
         Assert.Equal(VirtioHeaderError.None, VirtioNetCodec.Decode(new byte[10], TcpPacket(100), DeviceMedium.Ip, Mtu, Tun, out PacketOffload offload));
@@ -162,6 +183,33 @@ public sealed class VirtioNetHeaderTests
         Assert.Equal(VirtioHeaderError.None, VirtioNetCodec.Decode(header, frame, DeviceMedium.Ethernet, Mtu, Tun, out PacketOffload offload));
         Assert.Equal(54, offload.HeaderLength);
         Assert.Equal(VirtioHeaderError.BadChecksumLocation, VirtioNetCodec.Decode(Header(VirtioNetFlags.NeedsChecksum, csumStart: 20, csumOffset: 16), frame, DeviceMedium.Ethernet, Mtu, Tun, out _));
+    }
+
+    /// <summary>A TCP/IPv6 super-segment the stack sends: GSO type TCPV6, the header length past the 40-byte IPv6 header, refused without TcpSegmentationV6.</summary>
+    [Fact]
+    public void EncodeMakesATcpv6SuperSegmentHeaderOnlyWhenGranted()
+    {
+        var tcp = new byte[20 + 60000];
+        tcp[12] = 5 << 4;
+        var packet = new byte[40 + tcp.Length];
+        Ipv6Packet.Write(packet, new Ipv6Header { NextHeader = IpProtocol.Tcp, HopLimit = 64, Source = Ipv6Address.Parse("2001:db8::1"), Destination = Ipv6Address.Parse("2001:db8::2") }, default, tcp);
+        var tso = new PacketOffload
+        {
+            Checksum = ChecksumState.Partial,
+            ChecksumStart = 40,
+            ChecksumOffset = 16,
+            Segmentation = SegmentationKind.TcpV6,
+            SegmentSize = 1440,
+        };
+        var header = new byte[10];
+        Assert.Equal(VirtioHeaderError.UnsupportedSegmentation, VirtioNetCodec.Encode(tso, packet, DeviceMedium.Ip, Mtu, Tun, header));
+        const DeviceCapabilities withTso6 = Tun | DeviceCapabilities.TcpSegmentationV6;
+        Assert.Equal(VirtioHeaderError.None, VirtioNetCodec.Encode(tso, packet, DeviceMedium.Ip, Mtu, withTso6, header));
+        Assert.Equal(new VirtioNetHeader { Flags = VirtioNetFlags.NeedsChecksum, GsoType = VirtioNetGsoType.TcpV6, HdrLen = 60, GsoSize = 1440, CsumStart = 40, CsumOffset = 16 }, VirtioNetHeader.Read(header));
+
+        // 40 + 20 + 1441 > 1500; and a TCPv6 super-segment is not a TCPv4 one.
+        Assert.Equal(VirtioHeaderError.SegmentLargerThanMtu, VirtioNetCodec.Encode(tso with { SegmentSize = 1441 }, packet, DeviceMedium.Ip, Mtu, withTso6, header));
+        Assert.Equal(VirtioHeaderError.UnsupportedSegmentation, VirtioNetCodec.Encode(tso with { Segmentation = SegmentationKind.TcpV4 }, packet, DeviceMedium.Ip, Mtu, withTso6, header));
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using Microsoft.Extensions.Logging;
 using Protocols.Ip.Devices;
 using Protocols.Ip.Simulation;
+using Protocols.Ip.Tests.Ipv6;
 using Protocols.Tests.Shared;
 using Protocols.Wire;
 using Protocols.Wire.Capture;
@@ -116,12 +117,41 @@ public class TracingTests
     }
 
     [Fact]
+    public void Ipv6_with_extension_headers_fragments_and_icmpv6()
+    {
+        Ipv6Address a = Ipv6Packets.Source, b = Ipv6Packets.Destination;
+        Assert.Equal("IP6 2001:db8::1.12345 > 2001:db8::2.53: udp 16", Ip(Ipv6Packets.Packet(IpProtocol.Udp, [], Ipv6Packets.Udp)));
+        byte[] options = Ipv6Packets.Options(IpProtocol.Udp, Ipv6Packets.Option(1, 0, 0, 0, 0));
+        Assert.Equal("IP6 2001:db8::1.12345 > 2001:db8::2.53: udp 16", Ip(Ipv6Packets.Packet(IpProtocol.Ipv6DestinationOptions, options, Ipv6Packets.Udp)));
+        byte[] first = Ipv6Packets.Fragment(IpProtocol.Udp, 0, true, 0x1234);
+        Assert.Equal("IP6 2001:db8::1.12345 > 2001:db8::2.53: udp 16 (frag 4660:16@0+)", Ip(Ipv6Packets.Packet(IpProtocol.Ipv6Fragment, first, Ipv6Packets.Udp)));
+        byte[] later = Ipv6Packets.Fragment(IpProtocol.Udp, 2, false, 0x1234);
+        Assert.Equal("IP6 2001:db8::1 > 2001:db8::2: udp (frag 4660:16@16)", Ip(Ipv6Packets.Packet(IpProtocol.Ipv6Fragment, later, Ipv6Packets.Udp)));
+        Assert.Equal("IP6 2001:db8::1 > 2001:db8::2: no next header, length 0", Ip(Ipv6Packets.Packet(IpProtocol.Ipv6NoNextHeader, [], [])));
+        byte[] rh0 = Ipv6Packets.Routing(IpProtocol.Udp, Ipv6RoutingType.SourceRoute, 1);
+        Assert.StartsWith("IP6 2001:db8::1 > 2001:db8::2: [bad extension headers: ", Ip(Ipv6Packets.Packet(IpProtocol.Ipv6Routing, rh0, Ipv6Packets.Udp)));
+
+        var icmp = new byte[64];
+        int n = Icmpv6Message.WriteEcho(icmp, a, b, Icmpv6Type.EchoRequest, 7, 3, new byte[56]);
+        Assert.Equal("IP6 2001:db8::1 > 2001:db8::2: ICMP6, echo request, id 7, seq 3, length 64", Ip(Ipv6Packets.Packet(IpProtocol.Icmpv6, [], icmp[..n])));
+        n = Icmpv6Message.WriteNeighborSolicitation(icmp, a, b.SolicitedNode, b, default);
+        Assert.Equal("IP6 2001:db8::1 > ff02::1:ff00:2: ICMP6, neighbor solicitation, who has 2001:db8::2, length 24", Ip(Ipv6Packets.Packet(IpProtocol.Icmpv6, [], icmp[..n], b.SolicitedNode, 255)));
+        byte[] quoted = Ipv6Packets.Packet(IpProtocol.Udp, [], Ipv6Packets.Udp, a, 64, b);
+        var error = new byte[200];
+        n = Icmpv6Message.WriteError(error, a, b, Icmpv6Type.DestinationUnreachable, (byte)Icmpv6UnreachableCode.PortUnreachable, 0, quoted);
+        Assert.Equal("IP6 2001:db8::1 > 2001:db8::2: ICMP6, destination unreachable, 2001:db8::1 udp port 53 unreachable, length 64", Ip(Ipv6Packets.Packet(IpProtocol.Icmpv6, [], error[..n])));
+        n = Icmpv6Message.WriteError(error, a, b, Icmpv6Type.PacketTooBig, 0, 1280, quoted);
+        Assert.Equal("IP6 2001:db8::1 > 2001:db8::2: ICMP6, packet too big, mtu 1280, length 64", Ip(Ipv6Packets.Packet(IpProtocol.Icmpv6, [], error[..n])));
+        Assert.StartsWith("IP6 [invalid: ", Ip([0x60, 0, 0, 0, 0, 8, 17, 64, .. new byte[32]]));
+    }
+
+    [Fact]
     public void OtherProtocolsAndMalformedFrames()
     {
         Assert.Equal("IP 10.0.0.1 > 10.0.0.2: ip-proto-47 24", Ip(TestPackets.Ip(IpProtocol.Gre, new byte[24])));
         Assert.StartsWith("IP [invalid: ", Ip(TestPackets.Echo(IcmpType.EchoRequest, 1, 1, 8)[..30]));
         Assert.Equal("[|ip] length 0", Ip([]));
-        Assert.Equal("IP6, length 40", Ip([0x60, .. new byte[39]]));
+        Assert.Equal("IP6 :: > ::: [bad extension headers: Truncated], length 0", Ip([0x60, .. new byte[39]]));
         Assert.Equal("[|ether] length 5", Ethernet(new byte[5]));
         Assert.Equal("ethertype 0x88cc, length 60", Ethernet([.. new byte[12], 0x88, 0xcc, .. new byte[46]]));
         Assert.Equal("ARP, malformed, length 10", Ethernet([.. new byte[12], 0x08, 0x06, .. new byte[10]]));

@@ -134,9 +134,9 @@ internal sealed class RecordingTransport(IpProtocol protocol) : IIpTransport
 {
     public IpProtocol Protocol { get; } = protocol;
 
-    public List<(Ipv4Address Source, Ipv4Address Destination, byte[] Payload, bool Broadcast)> Datagrams { get; } = [];
+    public List<(IpAddress Source, IpAddress Destination, byte[] Payload, bool Broadcast)> Datagrams { get; } = [];
 
-    public List<(IcmpType Type, byte Code, ushort Mtu, Ipv4Address ReportedBy, Ipv4Address QuotedSource, Ipv4Address QuotedDestination, byte[] Quoted)> Errors { get; } = [];
+    public List<(IcmpType Type, byte Code, ushort Mtu, IpAddress ReportedBy, IpAddress QuotedSource, IpAddress QuotedDestination, byte[] Quoted)> Errors { get; } = [];
 
     /// <summary>When set, every datagram is answered with this unreachable code.</summary>
     public IcmpUnreachableCode? Reject { get; set; }

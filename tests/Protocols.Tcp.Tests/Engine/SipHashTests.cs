@@ -1,4 +1,5 @@
 using Protocols.Tcp.Engine;
+using Protocols.Wire;
 
 namespace Protocols.Tcp.Tests.Engine;
 

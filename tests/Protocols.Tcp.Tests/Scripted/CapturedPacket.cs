@@ -6,9 +6,9 @@ using Protocols.Wire;
 namespace Protocols.Tcp.Tests.Scripted;
 
 /// <summary>
-/// One IPv4 packet the scripted peer received from the stack under test (or sent to it), decoded
-/// with the project's own codecs: the TCP segment when it carries one, otherwise an ICMP or
-/// other packet described in one line.
+/// One IPv4 or IPv6 packet the scripted peer received from the stack under test (or sent to it), decoded
+/// with the project's own codecs: the TCP segment when it carries one, otherwise an ICMP, ICMPv6
+/// or other packet described in one line.
 /// </summary>
 internal sealed class CapturedPacket
 {
@@ -21,19 +21,19 @@ internal sealed class CapturedPacket
     /// <summary>Virtual time since the start of the simulation when the packet arrived (or was sent).</summary>
     public TimeSpan At { get; }
 
-    /// <summary>The whole IPv4 packet.</summary>
+    /// <summary>The whole packet.</summary>
     public byte[] Bytes { get; }
 
-    /// <summary>The IPv4 source.</summary>
-    public Ipv4Address Source { get; private set; }
+    /// <summary>The source address.</summary>
+    public IpAddress Source { get; private set; }
 
-    /// <summary>The IPv4 destination.</summary>
-    public Ipv4Address Destination { get; private set; }
+    /// <summary>The destination address.</summary>
+    public IpAddress Destination { get; private set; }
 
-    /// <summary>The IPv4 protocol.</summary>
+    /// <summary>The IPv4 protocol, or the IPv6 upper-layer protocol after the extension headers.</summary>
     public IpProtocol Protocol { get; private set; }
 
-    /// <summary>The IPv4 Don't Fragment bit.</summary>
+    /// <summary>The IPv4 Don't Fragment bit; always true for IPv6 (routers never fragment it).</summary>
     public bool DontFragment { get; private set; }
 
     /// <summary>The decoded TCP segment, or null when the packet is not a (readable) TCP segment.</summary>
@@ -42,16 +42,25 @@ internal sealed class CapturedPacket
     /// <summary>ICMP type, when the packet is ICMP.</summary>
     public IcmpType? IcmpType { get; private set; }
 
-    /// <summary>ICMP code, when the packet is ICMP.</summary>
+    /// <summary>ICMPv6 type, when the packet is ICMPv6.</summary>
+    public Icmpv6Type? Icmpv6Type { get; private set; }
+
+    /// <summary>ICMP (or ICMPv6) code, when the packet is ICMP (ICMPv6).</summary>
     public byte IcmpCode { get; private set; }
 
     /// <summary>Why the packet could not be decoded, or null.</summary>
     public string? DecodeError { get; private set; }
 
-    /// <summary>Decodes an IPv4 packet. Never throws: what cannot be read is described in <see cref="DecodeError"/>.</summary>
+    /// <summary>Decodes an IPv4 or IPv6 packet. Never throws: what cannot be read is described in <see cref="DecodeError"/>.</summary>
     public static CapturedPacket Decode(TimeSpan at, ReadOnlySpan<byte> packet)
     {
         var captured = new CapturedPacket(at, packet.ToArray());
+        if (packet.Length > 0 && packet[0] >> 4 == 6)
+        {
+            DecodeIpv6(captured, at, packet);
+            return captured;
+        }
+
         if (!Ipv4Header.TryRead(packet, out Ipv4Header.Reader ip, out WireError error))
         {
             captured.DecodeError = "unreadable IPv4: " + error;
@@ -105,6 +114,61 @@ internal sealed class CapturedPacket
         return captured;
     }
 
+    private static void DecodeIpv6(CapturedPacket captured, TimeSpan at, ReadOnlySpan<byte> packet)
+    {
+        if (!Ipv6Header.TryRead(packet, out Ipv6Header.Reader ip, out WireError error))
+        {
+            captured.DecodeError = "unreadable IPv6: " + error;
+            return;
+        }
+
+        captured.Source = ip.Source;
+        captured.Destination = ip.Destination;
+        captured.DontFragment = true;
+        Ipv6ExtensionChain chain = Ipv6ExtensionChain.Walk(ip.Bytes);
+        captured.Protocol = chain.NextHeader;
+        if (chain.Status != Ipv6ChainStatus.UpperLayer)
+        {
+            captured.DecodeError = "IPv6 " + chain.Status;
+            return;
+        }
+
+        ReadOnlySpan<byte> payload = ip.Bytes[chain.PayloadOffset..];
+        switch (chain.NextHeader)
+        {
+            case IpProtocol.Tcp:
+                if (!TcpHeader.TryRead(payload, out TcpHeader.Reader tcp, out error))
+                {
+                    captured.DecodeError = "unreadable TCP header: " + error;
+                }
+                else if (!tcp.TryParseOptions(out TcpOptions options, out error))
+                {
+                    captured.DecodeError = "malformed TCP options: " + error;
+                }
+                else
+                {
+                    captured.Segment = new CapturedSegment(
+                        at,
+                        new IpEndpoint(ip.Source, tcp.SourcePort),
+                        new IpEndpoint(ip.Destination, tcp.DestinationPort),
+                        tcp.SequenceNumber,
+                        tcp.AcknowledgmentNumber,
+                        tcp.GetFlags(),
+                        tcp.Window,
+                        tcp.UrgentPointer,
+                        options,
+                        tcp.Payload.ToArray(),
+                        tcp.VerifyChecksum(Checksum.PseudoHeaderSum(ip.Source, ip.Destination, (byte)IpProtocol.Tcp, payload.Length)));
+                }
+
+                break;
+            case IpProtocol.Icmpv6 when payload.Length >= Icmpv6Header.FixedLength:
+                captured.Icmpv6Type = (Icmpv6Type)payload[0];
+                captured.IcmpCode = payload[1];
+                break;
+        }
+    }
+
     /// <summary>A tcpdump-like line: time, addresses, and the segment or packet.</summary>
     public override string ToString()
     {
@@ -121,6 +185,8 @@ internal sealed class CapturedPacket
 
         return IcmpType is IcmpType type
             ? $"{time} {Source} > {Destination}: ICMP {type} code {IcmpCode}, length {Bytes.Length}"
+            : Icmpv6Type is Icmpv6Type type6
+            ? $"{time} {Source} > {Destination}: ICMP6 {type6} code {IcmpCode}, length {Bytes.Length}"
             : $"{time} {Source} > {Destination}: {Protocol}, length {Bytes.Length}";
     }
 

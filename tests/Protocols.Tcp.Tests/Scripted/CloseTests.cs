@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Protocols.Tests.Shared;
 using Xunit.Abstractions;
 using static Protocols.Tcp.TcpFlags;
 using static Protocols.Tcp.Tests.Scripted.ScriptedPeer;
@@ -6,7 +7,7 @@ using static Protocols.Tcp.Tests.Scripted.ScriptedPeer;
 namespace Protocols.Tcp.Tests.Scripted;
 
 /// <summary>Closing: TIME_WAIT, RFC 6191, FIN_WAIT_2 timeout, simultaneous close, half-close both ways, keepalive.</summary>
-public sealed class CloseTests(ITestOutputHelper output)
+public class CloseTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Ms = TimeSpan.FromMilliseconds(1);
 
@@ -44,7 +45,7 @@ public sealed class CloseTests(ITestOutputHelper output)
     public void Rfc6191_a_new_syn_with_a_newer_timestamp_reopens_a_time_wait_connection_and_an_old_one_gets_the_time_wait_ack()
     {
         var bed = new TcpBed(output);
-        (TcpStream server, CapturedSegment synAck, TcpListener listener) = bed.PassiveOpen(synOptions: Options(mss: 1460, ws: 7, ts: (100, 0)), tsVal: 101);
+        (TcpStream server, CapturedSegment synAck, TcpListener listener) = bed.PassiveOpen(synOptions: Options(mss: Family.Mss, ws: 7, ts: (100, 0)), tsVal: 101);
         uint iss = synAck.Seq;
         uint ecr() => bed.Peer.Log.Last(p => p.Segment is not null && p.Source == bed.Peer.RemoteAddress).Segment!.TsVal;
         server.Dispose();
@@ -55,13 +56,13 @@ public sealed class CloseTests(ITestOutputHelper output)
         bed.RunFor(TimeSpan.FromSeconds(1));
 
         // An old duplicate SYN (older timestamp, lower sequence number) is not accepted: the TIME_WAIT ACK answers it.
-        bed.Peer.Send(Syn, seq: 500, options: Options(mss: 1460, ws: 7, ts: (90, 0)));
+        bed.Peer.Send(Syn, seq: 500, options: Options(mss: Family.Mss, ws: 7, ts: (90, 0)));
         bed.Peer.Expect(Ack, seq: iss + 2, ack: 1002, at: TimeSpan.Zero);
         Assert.Equal(TcpState.TimeWait, bed.State);
 
         // RFC 6191 2: a SYN whose timestamp is newer than the last one seen is accepted, even with a lower sequence number.
         Task<TcpStream> accept = bed.Start(async () => await listener.AcceptAsync(CancellationToken.None));
-        bed.Peer.Send(Syn, seq: 600, options: Options(mss: 1460, ws: 7, ts: (5000, 0)));
+        bed.Peer.Send(Syn, seq: 600, options: Options(mss: Family.Mss, ws: 7, ts: (5000, 0)));
         CapturedSegment synAck2 = bed.Peer.Expect(Syn | Ack, ack: 601, at: TimeSpan.Zero, options: o => o.Timestamps is { TsEcr: 5000 });
         bed.Peer.Send(Ack, seq: 601, ack: synAck2.Seq + 1, options: Options(ts: (5001, synAck2.TsVal)));
         bed.Complete(accept);
@@ -246,12 +247,12 @@ public sealed class CloseTests(ITestOutputHelper output)
         Assert.Equal(TcpState.TimeWait, bed.State);
 
         // RFC 9293 3.10.7.4 / RFC 6191 3: without timestamps only a SYN above RCV.NXT may reopen the 4-tuple.
-        bed.Peer.Send(Syn, seq: 900, options: Options(mss: 1460));
+        bed.Peer.Send(Syn, seq: 900, options: Options(mss: Family.Mss));
         bed.Peer.Expect(Ack, seq: iss + 2, ack: 1002, at: TimeSpan.Zero);
         Assert.Equal(TcpState.TimeWait, bed.State);
 
         Task<TcpStream> accept = bed.Start(async () => await listener.AcceptAsync(CancellationToken.None));
-        bed.Peer.Send(Syn, seq: 1002 + 100_000, options: Options(mss: 1460));
+        bed.Peer.Send(Syn, seq: 1002 + 100_000, options: Options(mss: Family.Mss));
         CapturedSegment synAck2 = bed.Peer.Expect(Syn | Ack, ack: 1002 + 100_001, at: TimeSpan.Zero);
         bed.Peer.Send(Ack, seq: 1002 + 100_001, ack: synAck2.Seq + 1);
         bed.Complete(accept);

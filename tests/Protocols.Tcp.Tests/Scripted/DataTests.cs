@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Protocols.Ip;
+using Protocols.Tests.Shared;
 using Xunit.Abstractions;
 using static Protocols.Tcp.TcpFlags;
 using static Protocols.Tcp.Tests.Scripted.ScriptedPeer;
@@ -7,9 +8,9 @@ using static Protocols.Tcp.Tests.Scripted.ScriptedPeer;
 namespace Protocols.Tcp.Tests.Scripted;
 
 /// <summary>Data transfer: ACK policy, reassembly, retransmission, flow control, window scaling, Nagle, path MTU.</summary>
-public sealed class DataTests(ITestOutputHelper output)
+public class DataTests(ITestOutputHelper output)
 {
-    private const int Mss = 1460;
+    private static int Mss => Family.Mss;
 
     [Fact]
     public void One_small_segment_is_acked_after_the_delayed_ack_time()
@@ -44,9 +45,9 @@ public sealed class DataTests(ITestOutputHelper output)
         (_, CapturedSegment synAck, _) = bed.PassiveOpen(options: new TcpConnectionOptions { DelayedAckTimeout = TimeSpan.FromMilliseconds(200), QuickAcks = 0 });
         uint iss = synAck.Seq;
         bed.Peer.Send(Ack, seq: 1001, ack: iss + 1, payload: TcpBed.Pattern(Mss));
-        bed.Peer.Send(Ack, seq: 1001 + Mss, ack: iss + 1, payload: TcpBed.Pattern(Mss, Mss));
+        bed.Peer.Send(Ack, seq: 1001 + (uint)Mss, ack: iss + 1, payload: TcpBed.Pattern(Mss, Mss));
         // RFC 5681 4.2: an ACK SHOULD be generated for at least every second full-sized segment.
-        bed.Peer.Expect(Ack, seq: iss + 1, ack: 1001 + (2 * Mss), length: 0, at: TimeSpan.Zero);
+        bed.Peer.Expect(Ack, seq: iss + 1, ack: 1001 + (uint)(uint)(2 * Mss), length: 0, at: TimeSpan.Zero);
     }
 
     [Fact]
@@ -55,13 +56,13 @@ public sealed class DataTests(ITestOutputHelper output)
         var bed = new TcpBed(output);
         (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: new TcpConnectionOptions { DelayedAckTimeout = TimeSpan.FromMilliseconds(200) });
         uint iss = synAck.Seq;
-        bed.Peer.Send(Ack, seq: 1001 + Mss, ack: iss + 1, payload: TcpBed.Pattern(Mss, Mss));
+        bed.Peer.Send(Ack, seq: 1001 + (uint)Mss, ack: iss + 1, payload: TcpBed.Pattern(Mss, Mss));
         // RFC 5681 4.2: out-of-order data -> an immediate duplicate ACK; filling the gap -> an immediate ACK.
         bed.Peer.Expect(Ack, seq: iss + 1, ack: 1001, length: 0, at: TimeSpan.Zero);
-        bed.Peer.Send(Ack, seq: 1001 + (3 * Mss), ack: iss + 1, payload: TcpBed.Pattern(Mss, 3 * Mss));
+        bed.Peer.Send(Ack, seq: 1001 + (uint)(uint)(3 * Mss), ack: iss + 1, payload: TcpBed.Pattern(Mss, 3 * Mss));
         bed.Peer.Expect(Ack, seq: iss + 1, ack: 1001, length: 0, at: TimeSpan.Zero);
         bed.Peer.Send(Ack, seq: 1001, ack: iss + 1, payload: TcpBed.Pattern(Mss));
-        bed.Peer.Expect(Ack, seq: iss + 1, ack: 1001 + (2 * Mss), length: 0, at: TimeSpan.Zero);
+        bed.Peer.Expect(Ack, seq: iss + 1, ack: 1001 + (uint)(uint)(2 * Mss), length: 0, at: TimeSpan.Zero);
         Assert.True(bed.Tcp.Counters.OutOfOrderQueued >= 2);
         byte[] got = bed.Complete(bed.Read(server));
         Assert.Equal(TcpBed.Pattern(2 * Mss), got);
@@ -88,7 +89,7 @@ public sealed class DataTests(ITestOutputHelper output)
         // RFC 5681 3.2: on the third duplicate ACK retransmit the segment that appears lost (limited transmit may send new data first).
         List<CapturedPacket> after = bed.Peer.Collect(TimeSpan.FromMilliseconds(1));
         CapturedSegment? retransmission = after.Select(p => p.Segment).FirstOrDefault(s => s is not null && s.Seq == iss + 1);
-        Assert.True(retransmission is { Payload.Length: Mss }, "no fast retransmission of the first segment: " + string.Join(" | ", after));
+        Assert.True(retransmission is not null && retransmission.Payload.Length == Mss, "no fast retransmission of the first segment: " + string.Join(" | ", after));
         Assert.Equal(1, bed.Tcp.Counters.FastRetransmits);
     }
 
@@ -141,7 +142,7 @@ public sealed class DataTests(ITestOutputHelper output)
         // must carry SEG.SEQ = the highest sequence number sent (RFC 9293 3.3.1: SND.NXT never moves back),
         // or the peer finds it unacceptable (SEG.SEQ < RCV.NXT) and answers with an ACK of its own.
         bed.Peer.Send(Ack | Psh, seq: 1001, ack: iss + 1, payload: "x"u8);
-        bed.Peer.Expect(Ack, seq: iss + 1 + (3 * Mss), ack: 1002, length: 0, at: TimeSpan.Zero);
+        bed.Peer.Expect(Ack, seq: iss + 1 + (uint)(uint)(3 * Mss), ack: 1002, length: 0, at: TimeSpan.Zero);
     }
 
     [Fact]
@@ -155,7 +156,7 @@ public sealed class DataTests(ITestOutputHelper output)
         bed.Peer.Expect(Ack, seq: iss + 1, length: Mss, ignoreFlags: Psh, within: TimeSpan.FromSeconds(1));
 
         // RFC 9293 3.10.7.4: SND.UNA < SEG.ACK <= SND.NXT (the highest sent) is acceptable, even after a go-back-N rewind.
-        bed.Peer.Send(Ack, seq: 1001, ack: iss + 1 + (3 * Mss));
+        bed.Peer.Send(Ack, seq: 1001, ack: iss + 1 + (uint)(uint)(3 * Mss));
         bed.Peer.ExpectNothing(TimeSpan.FromSeconds(5), "everything is acknowledged: no retransmission, no ACK");
         Assert.Equal(0, Assert.IsType<TcpConnectionInfo>(bed.Connection).SendQueue);
     }
@@ -194,24 +195,25 @@ public sealed class DataTests(ITestOutputHelper output)
     public void Window_scaling_applies_to_the_peers_window_and_to_ours()
     {
         var bed = new TcpBed(output);
-        // The peer announces shift 2 and then a window field of 730: 2920 bytes, two full segments.
-        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(synOptions: Options(mss: 1460, ws: 2), window: 730);
+        // The peer announces shift 2 and then a window field of 730: 2920 bytes, two full segments (720 over IPv6).
+        ushort window = (ushort)(2 * Mss / 4);
+        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(synOptions: Options(mss: Family.Mss, ws: 2), window: window);
         uint iss = synAck.Seq;
         int ourShift = synAck.Options.WindowScaleShift;
         bed.Write(server, TcpBed.Pattern(4 * Mss));
         bed.Peer.Expect(Ack, seq: iss + 1, length: Mss, ignoreFlags: Psh, at: TimeSpan.Zero);
-        bed.Peer.Expect(Ack, seq: iss + 1 + Mss, length: Mss, ignoreFlags: Psh, at: TimeSpan.Zero);
+        bed.Peer.Expect(Ack, seq: iss + 1 + (uint)Mss, length: Mss, ignoreFlags: Psh, at: TimeSpan.Zero);
         bed.Peer.ExpectNothing(TimeSpan.FromMilliseconds(150), "the scaled window (2920) is full");
-        bed.Peer.Send(Ack, seq: 1001, ack: iss + 1 + (2 * Mss), window: 730);
-        bed.Peer.Expect(Ack, seq: iss + 1 + (2 * Mss), length: Mss, ignoreFlags: Psh, at: TimeSpan.Zero);
-        bed.Peer.Expect(Ack, seq: iss + 1 + (3 * Mss), length: Mss, ignoreFlags: Psh, at: TimeSpan.Zero);
+        bed.Peer.Send(Ack, seq: 1001, ack: iss + 1 + (uint)(uint)(2 * Mss), window: window);
+        bed.Peer.Expect(Ack, seq: iss + 1 + (uint)(uint)(2 * Mss), length: Mss, ignoreFlags: Psh, at: TimeSpan.Zero);
+        bed.Peer.Expect(Ack, seq: iss + 1 + (uint)(uint)(3 * Mss), length: Mss, ignoreFlags: Psh, at: TimeSpan.Zero);
 
         // Our side: the stack advertises its free buffer, shifted by the scale it announced (quick-ACK
         // mode acknowledges each of the first segments at once)...
-        bed.Peer.Send(Ack, seq: 1001, ack: iss + 1 + (4 * Mss), window: 730, payload: TcpBed.Pattern(Mss));
-        bed.Peer.Expect(Ack, ack: 1001 + Mss, length: 0, at: TimeSpan.Zero);
-        bed.Peer.Send(Ack, seq: 1001 + Mss, ack: iss + 1 + (4 * Mss), window: 730, payload: TcpBed.Pattern(Mss, Mss));
-        CapturedSegment ack = bed.Peer.Expect(Ack, ack: 1001 + (2 * Mss), length: 0, at: TimeSpan.Zero);
+        bed.Peer.Send(Ack, seq: 1001, ack: iss + 1 + (uint)(4 * Mss), window: window, payload: TcpBed.Pattern(Mss));
+        bed.Peer.Expect(Ack, ack: 1001 + (uint)Mss, length: 0, at: TimeSpan.Zero);
+        bed.Peer.Send(Ack, seq: 1001 + (uint)Mss, ack: iss + 1 + (uint)(4 * Mss), window: window, payload: TcpBed.Pattern(Mss, Mss));
+        CapturedSegment ack = bed.Peer.Expect(Ack, ack: 1001 + (uint)(2 * Mss), length: 0, at: TimeSpan.Zero);
         long advertised = (long)ack.Window << ourShift;
         Assert.InRange(advertised, (256 * 1024) - (2 * Mss) - (1L << ourShift), (256 * 1024) - (2 * Mss));
 
@@ -220,7 +222,7 @@ public sealed class DataTests(ITestOutputHelper output)
         while (sent < 70_000)
         {
             int n = Math.Min(Mss, 70_000 - sent);
-            bed.Peer.Send(Ack, seq: 1001 + (uint)sent, ack: iss + 1 + (4 * Mss), window: 730, payload: TcpBed.Pattern(n, sent));
+            bed.Peer.Send(Ack, seq: 1001 + (uint)sent, ack: iss + 1 + (uint)(uint)(4 * Mss), window: window, payload: TcpBed.Pattern(n, sent));
             sent += n;
         }
 
@@ -270,10 +272,12 @@ public sealed class DataTests(ITestOutputHelper output)
 
         // A router on the way has an MTU of 1000 (RFC 1191 4: the next-hop MTU in the ICMP message).
         bed.Peer.SendIcmpError(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.FragmentationNeeded, firstPacket, nextHopMtu: 1000);
+        // Over IPv6 the report of 1000 counts as 1280, the minimum (RFC 8201 4).
+        int ceiling = Math.Max(1000, Family.SmallMtu) - Family.Headers;
         CapturedSegment resent = bed.Peer.Expect(Ack, seq: iss + 1, ignoreFlags: Psh, within: TimeSpan.FromSeconds(3));
-        Assert.InRange(resent.Payload.Length, 1, 960);
+        Assert.InRange(resent.Payload.Length, 1, ceiling);
         Assert.Equal(TcpBed.Pattern(resent.Payload.Length), resent.Payload);
-        Assert.InRange(Assert.IsType<TcpConnectionInfo>(bed.Connection).Mss, 536, 960);
+        Assert.InRange(Assert.IsType<TcpConnectionInfo>(bed.Connection).Mss, 536, ceiling);
     }
 
     [Fact]
@@ -281,7 +285,7 @@ public sealed class DataTests(ITestOutputHelper output)
     {
         var bed = new TcpBed(output);
         const int Size = 16 * 1024;
-        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(synOptions: Options(mss: 1460), options: new TcpConnectionOptions { ReceiveBufferSize = Size });
+        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(synOptions: Options(mss: Family.Mss), options: new TcpConnectionOptions { ReceiveBufferSize = Size });
         uint iss = synAck.Seq;
         Assert.Equal(Size, synAck.Window); // no scaling without the peer's WS; the whole (empty) buffer is offered
         int sent = 0;
@@ -364,7 +368,7 @@ public sealed class DataTests(ITestOutputHelper output)
         TcpListener listener = bed.Tcp.Listen(80, 16);
         Task<TcpStream> accept = bed.Start(async () => await listener.AcceptAsync(CancellationToken.None));
         const uint Iss = 0xFFFF_F000; // 4096 bytes before 2^32
-        bed.Peer.Send(Syn, seq: Iss, options: Options(mss: 1460));
+        bed.Peer.Send(Syn, seq: Iss, options: Options(mss: Family.Mss));
         CapturedSegment synAck = bed.Peer.Expect(Syn | Ack, ack: Iss + 1);
         bed.Peer.Send(Ack, seq: Iss + 1, ack: synAck.Seq + 1);
         TcpStream server = bed.Complete(accept);
@@ -412,7 +416,7 @@ public sealed class DataTests(ITestOutputHelper output)
         // The stack still answers a good SYN, also one whose window scale is above 14 (RFC 7323 2.3: use 14).
         bed.Peer.Port = 40000;
         bed.Peer.Send(Syn, seq: 1000, rawOptions: [2, 4, 5, 180, 3, 3, 15]);
-        bed.Peer.Expect(Syn | Ack, ack: 1001, options: o => o.Mss == 1460, within: TimeSpan.FromSeconds(1));
+        bed.Peer.Expect(Syn | Ack, ack: 1001, options: o => o.Mss == Family.Mss, within: TimeSpan.FromSeconds(1));
         Assert.Equal(0, bed.Stack.Counters.Snapshot().CallbackExceptions);
     }
 

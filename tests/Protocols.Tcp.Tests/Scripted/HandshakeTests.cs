@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Protocols.Ip;
+using Protocols.Tests.Shared;
 using Xunit.Abstractions;
 using static Protocols.Tcp.TcpFlags;
 using static Protocols.Tcp.Tests.Scripted.ScriptedPeer;
@@ -7,7 +8,7 @@ using static Protocols.Tcp.Tests.Scripted.ScriptedPeer;
 namespace Protocols.Tcp.Tests.Scripted;
 
 /// <summary>Opening: passive, active, simultaneous; options; SYN and SYN-ACK retransmission schedules.</summary>
-public sealed class HandshakeTests(ITestOutputHelper output)
+public class HandshakeTests(ITestOutputHelper output)
 {
     private const int Buffer = 256 * 1024; // the default receive buffer (docs/tcp.md)
 
@@ -18,11 +19,11 @@ public sealed class HandshakeTests(ITestOutputHelper output)
         TcpListener listener = bed.Tcp.Listen(80, 16);
         Task<TcpStream> accept = bed.Start(async () => await listener.AcceptAsync(CancellationToken.None));
 
-        bed.Peer.Send(Syn, seq: 1000, window: 65535, options: Options(mss: 1460, ws: 7, sackOk: true, ts: (100, 0)));
+        bed.Peer.Send(Syn, seq: 1000, window: 65535, options: Options(mss: Family.Mss, ws: 7, sackOk: true, ts: (100, 0)));
         // RFC 7323 2.2: the window of a SYN-ACK is never scaled: min(65535, free buffer). MSS = MTU - 40 (RFC 9293 3.7.1).
         // SACK-permitted back, as the SYN offered it (RFC 2018 2). TSecr echoes the SYN's TSval (RFC 7323 3.2).
         CapturedSegment synAck = bed.Peer.Expect(Syn | Ack, ack: 1001, window: 65535, at: TimeSpan.Zero,
-            options: o => o.Mss == 1460 && o.WindowScale is byte ws && ws <= 14 && (Buffer >> ws) <= 65535 && o.SackPermitted && o.Timestamps is { TsEcr: 100 });
+            options: o => o.Mss == Family.Mss && o.WindowScale is byte ws && ws <= 14 && (Buffer >> ws) <= 65535 && o.SackPermitted && o.Timestamps is { TsEcr: 100 });
         Assert.False(accept.IsCompleted);
         Assert.Equal(TcpState.SynReceived, bed.State);
 
@@ -36,11 +37,13 @@ public sealed class HandshakeTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData(576, 536)]
-    [InlineData(1500, 1460)]
-    [InlineData(9000, 8960)]
-    public void The_announced_mss_is_the_mtu_minus_40(int mtu, int mss)
+    [InlineData(576)]
+    [InlineData(1500)]
+    [InlineData(9000)]
+    public void The_announced_mss_is_the_mtu_minus_40_or_60_over_IPv6(int mtu)
     {
+        mtu = Math.Max(mtu, Family.SmallMtu); // 576 is below IPv6's minimum: 1280 there
+        int mss = mtu - Family.Headers;
         var bed = new TcpBed(output, mtu: mtu);
         bed.Tcp.Listen(80, 16);
         bed.Peer.Send(Syn, seq: 1000, options: Options(mss: 65000));
@@ -48,18 +51,20 @@ public sealed class HandshakeTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void A_syn_without_options_gets_no_window_scale_or_timestamps_and_the_stack_sends_536_byte_segments()
+    public void A_syn_without_options_gets_no_window_scale_or_timestamps_and_the_stack_sends_default_mss_segments()
     {
         var bed = new TcpBed(output);
         (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(synOptions: new TcpOptions());
-        // RFC 7323 2.2 / 3.2: WS and TS only in a SYN-ACK answering a SYN that had them; RFC 9293 3.7.1: MSS 536 when absent.
-        Assert.True(synAck.Options.Mss == 1460 && synAck.Options.WindowScale is null && synAck.Options.Timestamps is null, synAck.ToString());
+        // RFC 7323 2.2 / 3.2: WS and TS only in a SYN-ACK answering a SYN that had them; RFC 9293 3.7.1:
+        // MSS 536 when absent (1220 over IPv6, RFC 8200 8.3).
+        Assert.True(synAck.Options.Mss == Family.Mss && synAck.Options.WindowScale is null && synAck.Options.Timestamps is null, synAck.ToString());
         uint iss = synAck.Seq;
-        bed.Write(server, TcpBed.Pattern(1200));
-        bed.Peer.Expect(Ack, seq: iss + 1, ack: 1001, payload: TcpBed.Pattern(536), ignoreFlags: Psh, at: TimeSpan.Zero, options: o => o == default);
-        bed.Peer.Expect(Ack, seq: iss + 537, ack: 1001, payload: TcpBed.Pattern(536, 536), ignoreFlags: Psh, at: TimeSpan.Zero);
-        bed.Peer.Send(Ack, seq: 1001, ack: iss + 1073);
-        bed.Peer.Expect(Ack, seq: iss + 1073, ack: 1001, payload: TcpBed.Pattern(128, 1072), ignoreFlags: Psh, within: TimeSpan.FromMilliseconds(300));
+        int mss = Family.DefaultMss;
+        bed.Write(server, TcpBed.Pattern((2 * mss) + 128));
+        bed.Peer.Expect(Ack, seq: iss + 1, ack: 1001, payload: TcpBed.Pattern(mss), ignoreFlags: Psh, at: TimeSpan.Zero, options: o => o == default);
+        bed.Peer.Expect(Ack, seq: iss + 1 + (uint)mss, ack: 1001, payload: TcpBed.Pattern(mss, mss), ignoreFlags: Psh, at: TimeSpan.Zero);
+        bed.Peer.Send(Ack, seq: 1001, ack: iss + 1 + (uint)(2 * mss));
+        bed.Peer.Expect(Ack, seq: iss + 1 + (uint)(2 * mss), ack: 1001, payload: TcpBed.Pattern(128, 2 * mss), ignoreFlags: Psh, within: TimeSpan.FromMilliseconds(300));
     }
 
     [Fact]
@@ -70,7 +75,7 @@ public sealed class HandshakeTests(ITestOutputHelper output)
         bed.Peer.RemotePort = 0;
         Task<TcpStream> connect = bed.Start(async () => await bed.Tcp.ConnectAsync(new IpEndpoint(ScriptedBed.PeerAddress, 80), CancellationToken.None));
         CapturedSegment syn = bed.Peer.Expect(Syn, ack: 0, window: 65535, at: TimeSpan.Zero,
-            options: o => o.Mss == 1460 && o.WindowScale is byte ws && ws <= 14 && o.Timestamps is { TsEcr: 0 } && o.SackPermitted); // RFC 2018 2: offered by default
+            options: o => o.Mss == Family.Mss && o.WindowScale is byte ws && ws <= 14 && o.Timestamps is { TsEcr: 0 } && o.SackPermitted); // RFC 2018 2: offered by default
         Assert.InRange(syn.From.Port, 32768, 60999); // Linux's ip_local_port_range
         Assert.Equal(TcpState.SynSent, bed.State);
 
@@ -110,12 +115,12 @@ public sealed class HandshakeTests(ITestOutputHelper output)
         CapturedSegment syn = bed.Peer.Expect(Syn, options: o => o.Timestamps is not null);
 
         // RFC 9293 3.5 figure 8: the peer's own SYN crosses ours. SYN-SENT + SYN -> SYN-RECEIVED, send SYN,ACK with our ISN.
-        bed.Peer.Send(Syn, seq: 300, options: Options(mss: 1460, ws: 7, ts: (50, 0)));
+        bed.Peer.Send(Syn, seq: 300, options: Options(mss: Family.Mss, ws: 7, ts: (50, 0)));
         CapturedSegment synAck = bed.Peer.Expect(Syn | Ack, seq: syn.Seq, ack: 301, at: TimeSpan.Zero, options: o => o.Timestamps is { TsEcr: 50 });
         Assert.Equal(TcpState.SynReceived, bed.State);
 
         // The peer's SYN,ACK (it got our SYN) acknowledges our SYN: ESTABLISHED.
-        bed.Peer.Send(Syn | Ack, seq: 300, ack: syn.Seq + 1, options: Options(mss: 1460, ws: 7, ts: (51, synAck.TsVal)));
+        bed.Peer.Send(Syn | Ack, seq: 300, ack: syn.Seq + 1, options: Options(mss: Family.Mss, ws: 7, ts: (51, synAck.TsVal)));
         TcpStream client = bed.Complete(connect, TimeSpan.FromSeconds(1));
         Assert.Equal(TcpState.Established, bed.State);
 
@@ -169,7 +174,7 @@ public sealed class HandshakeTests(ITestOutputHelper output)
     {
         var bed = new TcpBed(output);
         bed.Tcp.Listen(80, 16);
-        bed.Peer.Send(Syn, seq: 1000, options: Options(mss: 1460));
+        bed.Peer.Send(Syn, seq: 1000, options: Options(mss: Family.Mss));
         CapturedSegment synAck = bed.Peer.Expect(Syn | Ack, ack: 1001, at: TimeSpan.Zero);
         foreach (int seconds in new[] { 1, 2, 4, 8, 16 })
         {
@@ -195,10 +200,10 @@ public sealed class HandshakeTests(ITestOutputHelper output)
         var bed = new TcpBed(output);
         TcpListener listener = bed.Tcp.Listen(80, backlog: 1);
         bed.Peer.Port = 40001;
-        bed.Peer.Send(Syn, seq: 1000, options: Options(mss: 1460));
+        bed.Peer.Send(Syn, seq: 1000, options: Options(mss: Family.Mss));
         CapturedSegment first = bed.Peer.Expect(Syn | Ack, ack: 1001, at: TimeSpan.Zero);
         bed.Peer.Port = 40002;
-        bed.Peer.Send(Syn, seq: 5000, options: Options(mss: 1460));
+        bed.Peer.Send(Syn, seq: 5000, options: Options(mss: Family.Mss));
         CapturedSegment second = bed.Peer.Expect(Syn | Ack, ack: 5001, at: TimeSpan.Zero);
 
         bed.Peer.Port = 40001;
@@ -215,7 +220,7 @@ public sealed class HandshakeTests(ITestOutputHelper output)
 
         // A third client's SYN meets the full accept queue too: dropped like Linux does (no SYN-ACK).
         bed.Peer.Port = 40003;
-        bed.Peer.Send(Syn, seq: 9000, options: Options(mss: 1460));
+        bed.Peer.Send(Syn, seq: 9000, options: Options(mss: Family.Mss));
         bed.Peer.ExpectNothing(TimeSpan.FromMilliseconds(500));
 
         // Once the application accepts, the retried handshake completes.
@@ -237,9 +242,9 @@ public sealed class HandshakeTests(ITestOutputHelper output)
         CapturedSegment syn = bed.Peer.Expect(Syn);
 
         // RFC 9293 3.10.7.3: SEG.ACK =< ISS or > SND.NXT -> <SEQ=SEG.ACK><CTL=RST>, drop.
-        bed.Peer.Send(Syn | Ack, seq: 5000, ack: syn.Seq + 100, options: Options(mss: 1460));
+        bed.Peer.Send(Syn | Ack, seq: 5000, ack: syn.Seq + 100, options: Options(mss: Family.Mss));
         bed.Peer.Expect(Rst, seq: syn.Seq + 100, at: TimeSpan.Zero);
-        bed.Peer.Send(Syn | Ack, seq: 5000, ack: syn.Seq, options: Options(mss: 1460));
+        bed.Peer.Send(Syn | Ack, seq: 5000, ack: syn.Seq, options: Options(mss: Family.Mss));
         bed.Peer.Expect(Rst, seq: syn.Seq, at: TimeSpan.Zero);
 
         // A RST whose ACK is unacceptable is dropped (RFC 9293 3.10.7.3; RFC 5961 3.2): still connecting.
@@ -248,7 +253,7 @@ public sealed class HandshakeTests(ITestOutputHelper output)
         Assert.False(connect.IsCompleted);
         Assert.Equal(TcpState.SynSent, bed.State);
 
-        bed.Peer.Send(Syn | Ack, seq: 5000, ack: syn.Seq + 1, options: Options(mss: 1460));
+        bed.Peer.Send(Syn | Ack, seq: 5000, ack: syn.Seq + 1, options: Options(mss: Family.Mss));
         bed.Peer.Expect(Ack, seq: syn.Seq + 1, ack: 5001, at: TimeSpan.Zero);
         bed.Complete(connect);
         Assert.Equal(TcpState.Established, bed.State);
@@ -259,7 +264,7 @@ public sealed class HandshakeTests(ITestOutputHelper output)
     {
         var bed = new TcpBed(output);
         TcpListener listener = bed.Tcp.Listen(80, 16);
-        bed.Peer.Send(Syn, seq: 1000, options: Options(mss: 1460));
+        bed.Peer.Send(Syn, seq: 1000, options: Options(mss: Family.Mss));
         CapturedSegment synAck = bed.Peer.Expect(Syn | Ack, ack: 1001);
 
         // RFC 9293 3.10.7.4 fifth check, SYN-RECEIVED: an unacceptable ACK -> <SEQ=SEG.ACK><CTL=RST>.
@@ -275,7 +280,7 @@ public sealed class HandshakeTests(ITestOutputHelper output)
         bed.Peer.ExpectNothing(TimeSpan.FromSeconds(3), "no SYN-ACK retransmission after the RST");
 
         // The listener still works.
-        bed.Peer.Send(Syn, seq: 7000, options: Options(mss: 1460));
+        bed.Peer.Send(Syn, seq: 7000, options: Options(mss: Family.Mss));
         bed.Peer.Expect(Syn | Ack, ack: 7001, at: TimeSpan.Zero);
     }
 
@@ -305,7 +310,7 @@ public sealed class HandshakeTests(ITestOutputHelper output)
         // RFC 1122 4.2.3.9: net/host unreachable (codes 0, 1) are soft errors: TCP must not abort.
         bed.Peer.SendIcmpError(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.HostUnreachable, bed.Peer.LastExpected!);
         bed.Peer.Expect(Syn, seq: syn.Seq, at: TimeSpan.FromSeconds(1));
-        bed.Peer.Send(Syn | Ack, seq: 5000, ack: syn.Seq + 1, options: Options(mss: 1460));
+        bed.Peer.Send(Syn | Ack, seq: 5000, ack: syn.Seq + 1, options: Options(mss: Family.Mss));
         bed.Peer.Expect(Ack, seq: syn.Seq + 1, ack: 5001, at: TimeSpan.Zero);
         bed.Complete(connect);
     }

@@ -167,8 +167,8 @@ public sealed class HarnessTests(ITestOutputHelper output)
             reply.DataOffset = (byte)(5 + (optionsLength / 4));
             reply.WriteTo(bytes);
             int length = TcpHeader.FixedLength + optionsLength;
-            Ipv4Address to = datagram.Source;
-            Ipv4Address from = datagram.Destination;
+            Ipv4Address to = datagram.Source.ToIpv4();
+            Ipv4Address from = datagram.Destination.ToIpv4();
             TcpHeader.FillChecksum(bytes.AsSpan(0, length), Checksum.PseudoHeaderSum(from, to, TcpHeader.IpProtocolNumber, length));
             void Send(NetworkStack s) => s.SendDatagram(new IpSendRequest(to, IpProtocol.Tcp), bytes.AsSpan(0, length));
             if (delay == TimeSpan.Zero)

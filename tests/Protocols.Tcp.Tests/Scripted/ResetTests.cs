@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Protocols.Tests.Shared;
 using Xunit.Abstractions;
 using static Protocols.Tcp.TcpFlags;
 using static Protocols.Tcp.Tests.Scripted.ScriptedPeer;
@@ -6,7 +7,7 @@ using static Protocols.Tcp.Tests.Scripted.ScriptedPeer;
 namespace Protocols.Tcp.Tests.Scripted;
 
 /// <summary>Resets (RFC 9293 3.10.7), unacceptable segments, the RFC 5961 defences and PAWS (RFC 7323 5).</summary>
-public sealed class ResetTests(ITestOutputHelper output)
+public class ResetTests(ITestOutputHelper output)
 {
     [Fact]
     public void An_unacceptable_segment_in_established_is_answered_with_an_ack_and_dropped()
@@ -137,7 +138,7 @@ public sealed class ResetTests(ITestOutputHelper output)
     public void Paws_drops_a_segment_with_an_older_timestamp_and_acks()
     {
         var bed = new TcpBed(output);
-        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(synOptions: Options(mss: 1460, ws: 7, ts: (100, 0)), tsVal: 101);
+        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(synOptions: Options(mss: Family.Mss, ws: 7, ts: (100, 0)), tsVal: 101);
         uint iss = synAck.Seq;
         bed.Peer.Send(Ack | Psh, seq: 1001, ack: iss + 1, payload: TcpBed.Pattern(10), options: Options(ts: (200, synAck.TsVal)));
         Assert.Equal(TcpBed.Pattern(10), bed.Complete(bed.Read(server)));

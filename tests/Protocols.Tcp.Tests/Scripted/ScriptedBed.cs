@@ -1,6 +1,7 @@
 using Protocols.Ip;
 using Protocols.Ip.Devices;
 using Protocols.Ip.Simulation;
+using Protocols.Tests.Shared;
 using Protocols.Wire;
 using Xunit.Abstractions;
 using Sim = Protocols.Ip.Simulation.Simulation;
@@ -8,15 +9,16 @@ using Sim = Protocols.Ip.Simulation.Simulation;
 namespace Protocols.Tcp.Tests.Scripted;
 
 /// <summary>
-/// A real <see cref="NetworkStack"/> (10.0.0.2) on one end of a simulated IP link, the
-/// <see cref="ScriptedPeer"/> (10.0.0.1) on the other, under one <see cref="Simulation"/>'s
+/// A real <see cref="NetworkStack"/> (10.0.0.2 or 2001:db8::2, by <see cref="Family"/>) on one
+/// end of a simulated IP link, the <see cref="ScriptedPeer"/> (10.0.0.1 or 2001:db8::1) on the other, under one <see cref="Simulation"/>'s
 /// virtual clock. The link is a perfect wire with no delay unless told otherwise, so the times
 /// the peer sees are exactly the stack's timer deadlines.
 /// </summary>
 internal class ScriptedBed
 {
-    public static readonly Ipv4Address PeerAddress = Ipv4Address.Parse("10.0.0.1");
-    public static readonly Ipv4Address StackAddress = Ipv4Address.Parse("10.0.0.2");
+    public static IpAddress PeerAddress => Family.Host(1);
+
+    public static IpAddress StackAddress => Family.Host(2);
 
     public ScriptedBed(ITestOutputHelper? output, int seed = 1, int mtu = 1500, LinkOptions? link = null, Action<NetworkStack>? configure = null)
     {
@@ -24,7 +26,7 @@ internal class ScriptedBed
         Sim = new Sim(seed);
         Link = Sim.Network.CreateLink(link, link, DeviceMedium.Ip, mtu, name: "wire");
         Stack = Sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = seed, Name = "dut" }));
-        Stack.AddInterface(Link.B, StackAddress, 24);
+        Stack.AddInterface(Link.B, new InterfaceConfiguration { Addresses = [new InterfaceAddress(StackAddress, Family.PrefixLength)] });
         configure?.Invoke(Stack);
         Peer = Sim.Register(new ScriptedPeer(Sim, Link.A, PeerAddress, StackAddress, output));
     }

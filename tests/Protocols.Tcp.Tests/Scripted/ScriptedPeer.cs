@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using Protocols.Ip;
 using Protocols.Ip.Simulation;
+using Protocols.Tests.Shared;
 using Protocols.Wire;
 using Sim = Protocols.Ip.Simulation.Simulation;
 using Xunit.Abstractions;
@@ -17,7 +18,7 @@ namespace Protocols.Tcp.Tests.Scripted;
 /// </summary>
 /// <remarks>
 /// Registered as a pollable of the <see cref="Simulation"/>: every frame that reaches the peer's
-/// end of the link is decoded (IPv4, TCP header, options, checksum) and queued for the next
+/// end of the link is decoded (IPv4 or IPv6, TCP header, options, checksum) and queued for the next
 /// expectation. Failures print the expectation, what arrived, and the recent conversation.
 /// The peer keeps no TCP state of its own: the test gives every number.
 /// </remarks>
@@ -34,7 +35,7 @@ internal sealed class ScriptedPeer : IPollable
     private readonly byte[] _buffer = new byte[65536];
     private ushort _identification = 1;
 
-    public ScriptedPeer(Sim sim, MemoryDevice device, Ipv4Address address, Ipv4Address remoteAddress, ITestOutputHelper? output)
+    public ScriptedPeer(Sim sim, MemoryDevice device, IpAddress address, IpAddress remoteAddress, ITestOutputHelper? output)
     {
         _sim = sim;
         _device = device;
@@ -43,11 +44,11 @@ internal sealed class ScriptedPeer : IPollable
         RemoteAddress = remoteAddress;
     }
 
-    /// <summary>The peer's own address (the source of what it sends).</summary>
-    public Ipv4Address Address { get; }
+    /// <summary>The peer's own address (the source of what it sends); its family is the conversation's.</summary>
+    public IpAddress Address { get; }
 
     /// <summary>The stack's address.</summary>
-    public Ipv4Address RemoteAddress { get; }
+    public IpAddress RemoteAddress { get; }
 
     /// <summary>The peer's port: the source of what it sends, the destination it expects.</summary>
     public ushort Port { get; set; } = 40000;
@@ -73,7 +74,7 @@ internal sealed class ScriptedPeer : IPollable
     /// <inheritdoc/>
     public int Poll() => _device.Receive(OnFrame, 64);
 
-    /// <summary>Options for a segment, e.g. <c>Options(mss: 1460, ws: 7, sackOk: true, ts: (100, 0))</c>.</summary>
+    /// <summary>Options for a segment, e.g. <c>Options(mss: Family.Mss, ws: 7, sackOk: true, ts: (100, 0))</c>.</summary>
     public static TcpOptions Options(ushort? mss = null, byte? ws = null, bool sackOk = false, (uint Val, uint Ecr)? ts = null) => new()
     {
         Mss = mss,
@@ -111,17 +112,17 @@ internal sealed class ScriptedPeer : IPollable
         bool badChecksum = false,
         ushort? fromPort = null,
         ushort? toPort = null,
-        Ipv4Address? from = null)
+        IpAddress? from = null)
     {
-        Ipv4Address source = from ?? Address;
+        IpAddress source = from ?? Address;
         byte[] tcp = BuildSegment(source, RemoteAddress, fromPort ?? Port, toPort ?? RemotePort, flags, seq, ack, window, options, payload, urgent, rawOptions, badChecksum);
         return SendIp(IpProtocol.Tcp, tcp, source, RemoteAddress);
     }
 
-    /// <summary>Builds a TCP segment (header, options in Linux's layout or raw, payload) with its checksum over the IPv4 pseudo-header.</summary>
+    /// <summary>Builds a TCP segment (header, options in Linux's layout or raw, payload) with its checksum over the IPv4 or IPv6 pseudo-header.</summary>
     public static byte[] BuildSegment(
-        Ipv4Address source,
-        Ipv4Address destination,
+        IpAddress source,
+        IpAddress destination,
         ushort sourcePort,
         ushort destinationPort,
         TcpFlags flags,
@@ -193,18 +194,44 @@ internal sealed class ScriptedPeer : IPollable
         return Ipv4Packet.Write(destination, header, [], payload);
     }
 
-    /// <summary>Sends an ICMP error to the stack (as a router between would), quoting <paramref name="quoted"/> (a packet the stack sent).</summary>
-    public CapturedPacket SendIcmpError(IcmpType type, byte code, CapturedPacket quoted, ushort nextHopMtu = 0, Ipv4Address? reporter = null)
+    /// <summary>
+    /// Sends an ICMP error to the stack (as a router between would), quoting <paramref name="quoted"/>
+    /// (a packet the stack sent). Over IPv6 it sends the ICMPv6 equivalent (RFC 4443): fragmentation
+    /// needed is packet too big (<paramref name="nextHopMtu"/> as given, even below 1280), host
+    /// unreachable is address unreachable, port unreachable stays port unreachable, protocol
+    /// unreachable is a parameter problem (unrecognised next header), time exceeded stays.
+    /// </summary>
+    public CapturedPacket SendIcmpError(IcmpType type, byte code, CapturedPacket quoted, ushort nextHopMtu = 0, IpAddress? reporter = null)
     {
+        if (Address.IsIpv6)
+        {
+            (Icmpv6Type type6, byte code6, uint rest) = (type, code) switch
+            {
+                (IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.FragmentationNeeded) => (Icmpv6Type.PacketTooBig, (byte)0, (uint)nextHopMtu),
+                (IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.PortUnreachable) => (Icmpv6Type.DestinationUnreachable, (byte)Icmpv6UnreachableCode.PortUnreachable, 0u),
+                (IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.ProtocolUnreachable) => (Icmpv6Type.ParameterProblem, (byte)Icmpv6ParameterProblemCode.UnrecognizedNextHeader, 6u),
+                (IcmpType.DestinationUnreachable, _) => (Icmpv6Type.DestinationUnreachable, (byte)Icmpv6UnreachableCode.AddressUnreachable, 0u),
+                (IcmpType.TimeExceeded, _) => (Icmpv6Type.TimeExceeded, code, 0u),
+                _ => (Icmpv6Type.ParameterProblem, (byte)0, 0u),
+            };
+            IpAddress from6 = reporter ?? Address;
+            var icmp6 = new byte[Ipv6Packet.MinimumMtu - Ipv6Header.FixedLength];
+            int quoteLength = Math.Min(quoted.Bytes.Length, icmp6.Length - Icmpv6Header.FixedLength);
+            int length6 = Icmpv6Message.WriteError(icmp6, from6.ToIpv6(), RemoteAddress.ToIpv6(), type6, code6, rest, quoted.Bytes.AsSpan(0, quoteLength));
+            return SendIp(IpProtocol.Icmpv6, icmp6.AsSpan(0, length6), from6, RemoteAddress);
+        }
+
         var icmp = new byte[IcmpHeader.FixedLength + Ipv4Packet.MaxHeaderLength + 64];
         int length = IcmpMessage.WriteError(icmp, type, code, nextHopMtu, quoted.Bytes);
         return SendIp(IpProtocol.Icmp, icmp.AsSpan(0, length), reporter ?? Address, RemoteAddress);
     }
 
-    /// <summary>Sends any IPv4 packet with the given payload.</summary>
-    public CapturedPacket SendIp(IpProtocol protocol, ReadOnlySpan<byte> payload, Ipv4Address source, Ipv4Address destination)
+    /// <summary>Sends any IPv4 or IPv6 packet (by the family of the addresses) with the given payload.</summary>
+    public CapturedPacket SendIp(IpProtocol protocol, ReadOnlySpan<byte> payload, IpAddress source, IpAddress destination)
     {
-        int n = BuildIpv4(_buffer, protocol, source, destination, _identification++, payload);
+        int n = source.IsIpv6
+            ? Ipv6Packet.Write(_buffer, new Ipv6Header { NextHeader = protocol, HopLimit = 64, Source = source.ToIpv6(), Destination = destination.ToIpv6() }, [], payload)
+            : BuildIpv4(_buffer, protocol, source.ToIpv4(), destination.ToIpv4(), _identification++, payload);
         var packet = CapturedPacket.Decode(Now, _buffer.AsSpan(0, n));
         _log.Add(packet);
         _output?.WriteLine("peer > " + packet);

@@ -1,5 +1,6 @@
 using Protocols.Ip;
 using Protocols.Ip.Simulation;
+using Protocols.Tests.Shared;
 using Xunit.Abstractions;
 using static Protocols.Tcp.TcpFlags;
 
@@ -32,7 +33,7 @@ internal sealed class TcpBed : ScriptedBed
     public TcpState State => Connection?.State ?? TcpState.Closed;
 
     /// <summary>The peer's SYN options in the helpers: MSS 1460, window scale 7, no timestamps (so later segments need none).</summary>
-    public static TcpOptions DefaultSynOptions => ScriptedPeer.Options(mss: 1460, ws: 7);
+    public static TcpOptions DefaultSynOptions => ScriptedPeer.Options(mss: Family.Mss, ws: 7);
 
     /// <summary>
     /// Listens on <paramref name="port"/>, plays a client's handshake from the peer (SYN with
@@ -63,7 +64,7 @@ internal sealed class TcpBed : ScriptedBed
         Peer.RemotePort = 0;
         Task<TcpStream> connect = Start(async () => await Tcp.ConnectAsync(new IpEndpoint(PeerAddress, peerPort), options, null, CancellationToken.None));
         CapturedSegment syn = Peer.Expect(Syn, ack: 0);
-        TcpOptions reply = synAckOptions ?? ScriptedPeer.Options(mss: 1460, ws: 7, ts: syn.Options.Timestamps is { } ts ? (500, ts.TsVal) : null);
+        TcpOptions reply = synAckOptions ?? ScriptedPeer.Options(mss: Family.Mss, ws: 7, ts: syn.Options.Timestamps is { } ts ? (500, ts.TsVal) : null);
         Peer.Send(Syn | Ack, seq: PeerIss, ack: syn.Seq + 1, window: window, options: reply);
         Peer.Expect(Ack, seq: syn.Seq + 1, ack: PeerIss + 1);
         TcpStream client = Complete(connect);

@@ -1,3 +1,4 @@
+using Protocols.Tests.Shared;
 using Xunit.Abstractions;
 using static Protocols.Tcp.TcpFlags;
 
@@ -7,11 +8,11 @@ namespace Protocols.Tcp.Tests.Scripted;
 /// RFC 9293 3.8.6.1: persist probes while the peer's window is closed, and new data as soon as a
 /// window update opens it (interop once saw a ~336 ms stall after a reopen).
 /// </summary>
-public sealed class ZeroWindowTests(ITestOutputHelper output)
+public class ZeroWindowTests(ITestOutputHelper output)
 {
     private const uint PeerSeq = TcpBed.PeerIss + 1;
-    private const int Mss = 1460; // no timestamps in the default SYN
-    private const int Queued = 2 * Mss; // full segments only, so Nagle holds nothing back
+    private static int Mss => Family.Mss; // no timestamps in the default SYN
+    private static int Queued => 2 * Mss; // full segments only, so Nagle holds nothing back
 
     // Sends 1000 bytes, has the peer acknowledge them with a zero window and queues two segments more:
     // the persist timer is armed from now. Returns the ISS and the RTO the probes back off from.
@@ -53,7 +54,7 @@ public sealed class ZeroWindowTests(ITestOutputHelper output)
         Assert.Equal(TcpBed.Pattern(first.Payload.Length, 1000), first.Payload);
         Assert.Equal(Mss, first.Payload.Length);
         Assert.Single(bed.Peer.Collect(TimeSpan.Zero)); // the second segment goes in the same instant
-        bed.Peer.Send(Ack, seq: PeerSeq, ack: iss + 1001 + Queued, window: 512);
+        bed.Peer.Send(Ack, seq: PeerSeq, ack: iss + 1001 + (uint)Queued, window: 512);
         bed.Peer.ExpectNothing(TimeSpan.FromSeconds(130), "everything is acknowledged and the window is open: no more probes");
         Assert.Equal(TcpState.Established, bed.State);
     }
@@ -73,7 +74,7 @@ public sealed class ZeroWindowTests(ITestOutputHelper output)
         Assert.Single(bed.Peer.Collect(TimeSpan.Zero));
 
         // The data is acknowledged: no probe where the second one would have been, nothing at all.
-        bed.Peer.Send(Ack, seq: PeerSeq, ack: iss + 1001 + Queued, window: 512);
+        bed.Peer.Send(Ack, seq: PeerSeq, ack: iss + 1001 + (uint)Queued, window: 512);
         bed.Peer.ExpectNothing(TimeSpan.FromSeconds(130), "the persist timer stopped when the window opened");
         Assert.Equal(0, Assert.IsType<TcpConnectionInfo>(bed.Connection).SendQueue);
     }

@@ -2,19 +2,24 @@ using System.Security.Cryptography;
 using Protocols.Ip;
 using Protocols.Ip.Devices;
 using Protocols.Ip.Simulation;
+using Protocols.Tests.Shared;
 using Protocols.Wire;
 using Sim = Protocols.Ip.Simulation.Simulation;
 
 namespace Protocols.Tcp.Tests.SimulationTests;
 
 /// <summary>
-/// Two stacks with our TCP, A (10.0.0.1, the client) and B (10.0.0.2, the server), on one
-/// simulated link with the same impairments both ways, all seeded from one number.
+/// Two stacks with our TCP, A (10.0.0.1 or 2001:db8::1, the client) and B (10.0.0.2 or
+/// 2001:db8::2, the server), on one simulated link with the same impairments both ways, all
+/// seeded from one number; the family is <see cref="Family.Ipv6"/>'s.
 /// </summary>
 internal sealed class TcpPair
 {
-    public static readonly Ipv4Address AddressA = Ipv4Address.Parse("10.0.0.1");
-    public static readonly Ipv4Address AddressB = Ipv4Address.Parse("10.0.0.2");
+    /// <summary>A's address in the current test's family.</summary>
+    public static IpAddress AddressA => Family.Host(1);
+
+    /// <summary>B's address in the current test's family.</summary>
+    public static IpAddress AddressB => Family.Host(2);
 
     public TcpPair(Sim sim, LinkOptions link, int mtu = 1500, TcpConnectionOptions? options = null, TcpStackOptions? serverStack = null, Action<string>? trace = null, TcpStackOptions? clientStack = null)
     {
@@ -24,8 +29,8 @@ internal sealed class TcpPair
         int seedB = sim.Random.Next();
         A = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = seedA, Name = "a" }));
         B = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = seedB, Name = "b" }));
-        A.AddInterface(trace is null ? Link.A : new TracingDevice(Link.A, trace, sim.Clock), AddressA, 24);
-        B.AddInterface(Link.B, AddressB, 24);
+        A.AddInterface(trace is null ? Link.A : new TracingDevice(Link.A, trace, sim.Clock), new InterfaceConfiguration { Addresses = [new InterfaceAddress(AddressA, Family.PrefixLength)] });
+        B.AddInterface(Link.B, new InterfaceConfiguration { Addresses = [new InterfaceAddress(AddressB, Family.PrefixLength)] });
         TcpA = A.UseTcp(clientStack ?? new TcpStackOptions { Seed = seedA, Name = "a", Defaults = options ?? new TcpConnectionOptions() });
         TcpB = B.UseTcp(serverStack ?? new TcpStackOptions { Seed = seedB, Name = "b", Defaults = options ?? new TcpConnectionOptions() });
     }

@@ -5,7 +5,7 @@ using Protocols.Wire;
 
 namespace Protocols.Tcp.Tests.Sockets;
 
-/// <summary>The one endpoint type across families: what an IPv6 endpoint does on a stack that routes IPv4 only.</summary>
+/// <summary>The one endpoint type across families: what an IPv6 endpoint does on a stack without IPv6 interfaces.</summary>
 public class TcpAddressFamilyTests
 {
     private static readonly IpAddress V6 = Ipv6Address.Parse("2001:db8::2");
@@ -20,9 +20,10 @@ public class TcpAddressFamilyTests
         Assert.Equal(SocketError.AddressFamilyNotSupported, e.SocketErrorCode);
         Assert.Equal(0, net.TcpB.ListenerCount);
 
-        // The IPv4 listener of the same port is unaffected.
+        // The dual-stack listener of the same port is allowed (its IPv6 side is idle on an IPv4-only stack).
         using TcpListener listener = net.TcpB.Listen(80);
-        Assert.Equal(new IpEndpoint(IpAddress.Ipv4Any, 80), listener.LocalEndPoint);
+        Assert.Equal(new IpEndpoint(IpAddress.Ipv6Any, 80), listener.LocalEndPoint);
+        Assert.True(listener.DualStack);
     }
 
     [Fact]

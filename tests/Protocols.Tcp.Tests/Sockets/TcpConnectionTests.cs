@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using Protocols.Ip;
 using Protocols.Ip.Simulation;
+using Protocols.Tests.Shared;
 using Protocols.Wire;
 
 namespace Protocols.Tcp.Tests.Sockets;
@@ -9,8 +10,9 @@ namespace Protocols.Tcp.Tests.Sockets;
 /// <summary>Connections between two stacks through the layer: open, echo, refuse, reset, time out, half-close, the table and the counters.</summary>
 public class TcpConnectionTests
 {
-    private static readonly Ipv4Address A = TcpSimulation.AddressA;
-    private static readonly Ipv4Address B = TcpSimulation.AddressB;
+    private static IpAddress A => TcpSimulation.AddressA;
+
+    private static IpAddress B => TcpSimulation.AddressB;
     private static readonly LinkOptions Lan = new() { Delay = TimeSpan.FromMilliseconds(1) };
 
     internal static async Task<byte[]> ReadToEndAsync(Stream stream, int bufferSize = 4096)
@@ -104,7 +106,7 @@ public class TcpConnectionTests
         var net = new TcpSimulation(seed: 35, Lan, trace: true);
         using TcpListener listener = net.TcpB.Listen(80);
         (TcpStream client, TcpStream server) = net.Connect(listener);
-        Ipv4Address router = Ipv4Address.Parse("10.0.0.254");
+        IpAddress router = Family.Host(254);
 
         // RFC 1191: a router on the path has an MTU of 1000.
         net.InjectIcmpErrorTowardsA(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.FragmentationNeeded, 1000, client.LocalEndPoint, client.RemoteEndPoint, router);
@@ -130,7 +132,7 @@ public class TcpConnectionTests
         });
         Assert.Equal(20_000, got.Length);
         int largest = net.Lines.Where(l => l.Contains(" In ", StringComparison.Ordinal)).Select(l => int.Parse(l[(l.LastIndexOf("length ", StringComparison.Ordinal) + 7)..], System.Globalization.CultureInfo.InvariantCulture)).Max();
-        Assert.Equal(1460 - 12, largest); // the MSS was not lowered
+        Assert.Equal(1500 - Family.Headers - 12, largest); // the MSS was not lowered
         client.Dispose();
         server.Dispose();
     }
@@ -173,10 +175,10 @@ public class TcpConnectionTests
     [Fact]
     public void Segments_fit_the_sending_interface_even_when_the_peer_announces_a_larger_MSS()
     {
-        // A's interface has an MTU of 576, B announces 1460: A's segments must still fit 576
+        // A's interface has a small MTU (576, or IPv6's 1280 minimum), B announces 1460 (1440): A's segments must still fit it
         // (RFC 9293 3.7.1: Eff.snd.MSS is bounded by what the interface can send; with DF set, a
         // datagram IP refuses as too big lowers the MSS like an ICMP fragmentation-needed would).
-        var net = new TcpSimulation(seed: 38, Lan, interfaceMtuA: 576, trace: true);
+        var net = new TcpSimulation(seed: 38, Lan, interfaceMtuA: Family.SmallMtu, trace: true);
         using TcpListener listener = net.TcpB.Listen(80);
         (TcpStream client, TcpStream server) = net.Connect(listener);
         byte[] got = net.Run(async () =>
@@ -187,8 +189,8 @@ public class TcpConnectionTests
         });
         Assert.Equal(30_000, got.Length);
         int largest = net.Lines.Where(l => l.Contains(" In ", StringComparison.Ordinal)).Select(l => int.Parse(l[(l.LastIndexOf("length ", StringComparison.Ordinal) + 7)..], System.Globalization.CultureInfo.InvariantCulture)).Max();
-        Assert.InRange(largest, 400, 576 - 40);
-        Assert.Equal(0, net.A.Counters.Snapshot().FragmentsSent);
+        Assert.InRange(largest, 400, Family.SmallMtu - Family.Headers);
+        Assert.Equal(0, net.A.Counters.Snapshot().FragmentsSent + net.A.Counters.Snapshot().Ipv6.FragmentsSent);
         client.Dispose();
         server.Dispose();
     }
@@ -201,12 +203,13 @@ public class TcpConnectionTests
         var net = new TcpSimulation(seed: 39, Lan, tcpA: tcpA);
         using TcpListener listener = net.TcpB.Listen(80);
         (TcpStream client, TcpStream server) = net.Connect(listener);
-        string port = client.LocalEndPoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string a = System.Text.RegularExpressions.Regex.Escape(client.LocalEndPoint.ToString());
+        string b = System.Text.RegularExpressions.Regex.Escape(new IpEndpoint(B, 80).ToString());
         Assert.Equal(3, lines.Count);
-        Assert.Matches($@"^00:00:00\.\d{{6}} tcp 10\.0\.0\.1:{port} > 10\.0\.0\.2:80 out \[S\] seq \d+ ack 0 win 65535 len 0 SynSent$", lines[0]);
+        Assert.Matches($@"^00:00:00\.\d{{6}} tcp {a} > {b} out \[S\] seq \d+ ack 0 win 65535 len 0 SynSent$", lines[0]);
         // The engine reports a received segment before what it sends in answer, with the state they go out in.
-        Assert.Single(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, $@"tcp 10\.0\.0\.2:80 > 10\.0\.0\.1:{port} in \[S\.\] seq \d+ ack \d+ win \d+ len 0 Established$"));
-        Assert.Single(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, $@"tcp 10\.0\.0\.1:{port} > 10\.0\.0\.2:80 out \[\.\] .* len 0 Established$"));
+        Assert.Single(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, $@"tcp {b} > {a} in \[S\.\] seq \d+ ack \d+ win \d+ len 0 Established$"));
+        Assert.Single(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, $@"tcp {a} > {b} out \[\.\] .* len 0 Established$"));
         client.Dispose();
         server.Dispose();
     }
@@ -437,20 +440,20 @@ public class TcpConnectionTests
         IReadOnlyList<TcpConnectionInfo> atB = net.TcpB.GetConnections();
         Assert.Equal(2, atB.Count);
         Assert.Equal(TcpState.Listen, atB[0].State);
-        Assert.Equal(new IpEndpoint(Ipv4Address.Any, 80), atB[0].Local);
+        Assert.Equal(new IpEndpoint(IpAddress.Ipv6Any, 80), atB[0].Local);
         Assert.Equal(16, atB[0].SendQueue);
         TcpConnectionInfo row = atB[1];
         Assert.Equal(TcpState.Established, row.State);
         Assert.Equal(new IpEndpoint(B, 80), row.Local);
         Assert.Equal(client.LocalEndPoint, row.Remote);
         Assert.Equal(1000, row.ReceiveQueue);
-        Assert.StartsWith("ESTAB 1000 0 10.0.0.2:80 10.0.0.1:", row.ToString());
+        Assert.StartsWith($"ESTAB 1000 0 {new IpEndpoint(B, 80)} {(Family.Ipv6 ? "[" + A + "]" : A)}:", row.ToString());
 
         IReadOnlyList<TcpConnectionInfo> atA = net.Run(() => net.TcpA.GetConnectionsAsync());
         TcpConnectionInfo mine = Assert.Single(atA);
         Assert.Equal(client.LocalEndPoint, mine.Local);
         Assert.Equal(1000, mine.BytesSent);
-        Assert.Equal(1460 - 12, mine.Mss); // the route's MTU - 40, less 12 bytes of timestamps per segment, as ss shows it
+        Assert.Equal(1500 - Family.Headers - 12, mine.Mss); // the route's MTU - 40 (60 over IPv6), less 12 bytes of timestamps per segment, as ss shows it
         Assert.Equal(mine, client.GetInfo() with { ActiveTimerRemaining = mine.ActiveTimerRemaining });
         Assert.Equal(1, net.TcpA.Counters.CurrentEstablished);
         client.Dispose();
@@ -460,7 +463,7 @@ public class TcpConnectionTests
     [Fact]
     public void The_MSS_follows_the_interface_MTU()
     {
-        var net = new TcpSimulation(seed: 32, Lan, mtu: 576);
+        var net = new TcpSimulation(seed: 32, Lan, mtu: Family.SmallMtu);
         using TcpListener listener = net.TcpB.Listen(80);
         (TcpStream client, TcpStream server) = net.Connect(listener);
         byte[] got = net.Run(async () =>
@@ -470,7 +473,7 @@ public class TcpConnectionTests
             return await ReadToEndAsync(server);
         });
         Assert.Equal(10_000, got.Length);
-        Assert.Equal(576 - 40 - 12, client.GetInfo().Mss);
+        Assert.Equal(Family.SmallMtu - Family.Headers - 12, client.GetInfo().Mss);
         Assert.Equal(0, net.Link.AToB.Statistics.MtuDrops);
         client.Dispose();
         server.Dispose();

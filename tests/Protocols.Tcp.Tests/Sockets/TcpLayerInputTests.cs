@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Protocols.Ip;
 using Protocols.Ip.Devices;
 using Protocols.Tcp.Engine;
+using Protocols.Tests.Shared;
 using Protocols.Wire;
 
 namespace Protocols.Tcp.Tests.Sockets;
@@ -10,6 +11,12 @@ namespace Protocols.Tcp.Tests.Sockets;
 /// <summary>The layer's input path without a connection: resets for closed ports, checksums, listeners' table, the trace formatter, the meter.</summary>
 public class TcpLayerInputTests
 {
+    private static string Ip => Family.Ipv6 ? "IP6" : "IP";
+
+    private static IpAddress A => TcpSimulation.AddressA;
+
+    private static IpAddress B => TcpSimulation.AddressB;
+
     [Fact]
     public void A_SYN_to_a_closed_port_is_answered_with_RST_ACK_acknowledging_it()
     {
@@ -19,8 +26,8 @@ public class TcpLayerInputTests
 
         // RFC 9293 3.10.7.1: ACK off -> <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
         Assert.Equal(2, net.Lines.Count);
-        Assert.EndsWith("In  IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [S], seq 1000, win 65535, options [mss 1460], length 0", net.Lines[0]);
-        Assert.EndsWith("Out IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [R.], seq 0, ack 1001, win 0, length 0", net.Lines[1]);
+        Assert.EndsWith($"In  {Ip} {A}.40000 > {B}.80: Flags [S], seq 1000, win 65535, options [mss 1460], length 0", net.Lines[0]);
+        Assert.EndsWith($"Out {Ip} {B}.80 > {A}.40000: Flags [R.], seq 0, ack 1001, win 0, length 0", net.Lines[1]);
         Assert.Equal(1, net.TcpB.Counters.ResetsSent);
         Assert.Equal(1, net.TcpB.Counters.SegmentsReceived);
         Assert.Equal(1, net.TcpB.Counters.SegmentsSent);
@@ -37,7 +44,7 @@ public class TcpLayerInputTests
         net.Settle();
 
         // SEG.LEN counts the data and the FIN, modulo 2^32: 0xFFFFFFFE + 6 = 4.
-        Assert.EndsWith("Out IP 10.0.0.2.81 > 10.0.0.1.40001: Flags [R.], seq 0, ack 4, win 0, length 0", net.Lines[^1]);
+        Assert.EndsWith($"Out {Ip} {B}.81 > {A}.40001: Flags [R.], seq 0, ack 4, win 0, length 0", net.Lines[^1]);
     }
 
     [Fact]
@@ -48,7 +55,7 @@ public class TcpLayerInputTests
         net.Settle();
 
         // RFC 9293 3.10.7.1: ACK on -> <SEQ=SEG.ACK><CTL=RST>.
-        Assert.EndsWith("Out IP 10.0.0.2.82 > 10.0.0.1.40002: Flags [R], seq 777, win 0, length 0", net.Lines[^1]);
+        Assert.EndsWith($"Out {Ip} {B}.82 > {A}.40002: Flags [R], seq 777, win 0, length 0", net.Lines[^1]);
     }
 
     [Fact]
@@ -106,13 +113,13 @@ public class TcpLayerInputTests
 
     public static TheoryData<string, TcpCounter, string> BadSegmentCases => new()
     {
-        { "short", TcpCounter.BadSegmentsTruncated, "TCP segment from 10.0.0.1 dropped (BadSegmentsTruncated): TCP.DataOffset: need 20 bytes, have 12 (limited by buffer) at offset 0" },
-        { "offset4", TcpCounter.BadSegmentsDataOffset, "TCP segment from 10.0.0.1 dropped (BadSegmentsDataOffset): TCP.DataOffset: length 16 is below the minimum 20 (data offset) at offset 12" },
-        { "option", TcpCounter.BadSegmentsOptions, "TCP segment from 10.0.0.1 dropped (BadSegmentsOptions): TCP.MaximumSegmentSize: malformed (need 4, have 3, option length) at offset 20" },
-        { "checksum", TcpCounter.BadSegmentsChecksum, "TCP segment from 10.0.0.1 dropped (BadSegmentsChecksum): checksum does not verify" },
+        { "short", TcpCounter.BadSegmentsTruncated, "TCP segment from {A} dropped (BadSegmentsTruncated): TCP.DataOffset: need 20 bytes, have 12 (limited by buffer) at offset 0" },
+        { "offset4", TcpCounter.BadSegmentsDataOffset, "TCP segment from {A} dropped (BadSegmentsDataOffset): TCP.DataOffset: length 16 is below the minimum 20 (data offset) at offset 12" },
+        { "option", TcpCounter.BadSegmentsOptions, "TCP segment from {A} dropped (BadSegmentsOptions): TCP.MaximumSegmentSize: malformed (need 4, have 3, option length) at offset 20" },
+        { "checksum", TcpCounter.BadSegmentsChecksum, "TCP segment from {A} dropped (BadSegmentsChecksum): checksum does not verify" },
     };
 
-    /// <summary>Each kind of unreadable segment has its own counter besides BadSegments, and a Debug line saying what was wrong.</summary>
+    /// <summary>Each kind of unreadable segment has its own counter besides BadSegments, and a Debug line saying what was wrong ({A}: the sender).</summary>
     [Theory]
     [MemberData(nameof(BadSegmentCases))]
     public void Bad_segments_are_counted_and_logged_by_what_is_wrong(string kind, TcpCounter detail, string line)
@@ -121,7 +128,7 @@ public class TcpLayerInputTests
         var sim = new Protocols.Ip.Simulation.Simulation(18);
         var (a, _) = sim.Network.CreateLink();
         var stack = new NetworkStack(new NetworkStackOptions { TimeProvider = sim.Clock, Logger = logger });
-        NetworkInterface nic = stack.AddInterface(a, TcpSimulation.AddressB, 24);
+        NetworkInterface nic = stack.AddInterface(a, new InterfaceConfiguration { Addresses = [new InterfaceAddress(B, Family.PrefixLength)] });
         TcpLayer tcp = stack.UseTcp();
 
         byte[] segment = new byte[24];
@@ -145,7 +152,7 @@ public class TcpLayerInputTests
 
         Assert.Equal(1, tcp.Counters.BadSegments);
         Assert.Equal(1, tcp.Counters[detail]);
-        Assert.Equal(line, Assert.Single(logger.Lines));
+        Assert.Equal(line.Replace("{A}", A.ToString(), StringComparison.Ordinal), Assert.Single(logger.Lines));
     }
 
     private sealed class ListLogger : Microsoft.Extensions.Logging.ILogger

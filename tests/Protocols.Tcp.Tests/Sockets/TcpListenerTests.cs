@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using Protocols.Ip;
 using Protocols.Ip.Simulation;
 using Protocols.Tcp.Engine;
+using Protocols.Tests.Shared;
 using Protocols.Wire;
 
 namespace Protocols.Tcp.Tests.Sockets;
@@ -9,7 +10,7 @@ namespace Protocols.Tcp.Tests.Sockets;
 /// <summary>Listeners: the accept queue and its overflow, the SYN queue and SYN cookies, accept cancellation and disposal.</summary>
 public class TcpListenerTests
 {
-    private static readonly Ipv4Address B = TcpSimulation.AddressB;
+    private static IpAddress B => TcpSimulation.AddressB;
     private static readonly LinkOptions Lan = new() { Delay = TimeSpan.FromMilliseconds(1) };
 
     [Fact]
@@ -77,7 +78,7 @@ public class TcpListenerTests
         // A SYN flood from spoofed sources fills the SYN queue (their SYN-ACKs go nowhere).
         for (int i = 0; i < 10; i++)
         {
-            var spoofed = Ipv4Address.Parse($"10.0.0.{100 + i}");
+            IpAddress spoofed = Family.Host(100 + i);
             net.InjectTowardsB((ushort)(20000 + i), 80, new TcpOutgoingSegment { Seq = new SeqNum((uint)(i * 1000)), Flags = TcpFlags.Syn, Window = 65535, Options = new TcpOptions { Mss = 1460 } }, source: spoofed);
         }
 
@@ -139,8 +140,8 @@ public class TcpListenerTests
         var tcpB = new TcpStackOptions { Seed = 45, Name = "never-b", SynQueueLength = 1, SynCookies = TcpSynCookieMode.Never };
         var net = new TcpSimulation(seed: 45, Lan, tcpB: tcpB);
         using TcpListener listener = net.TcpB.Listen(80);
-        net.InjectTowardsB(20000, 80, new TcpOutgoingSegment { Seq = new SeqNum(1), Flags = TcpFlags.Syn, Window = 65535 }, source: Ipv4Address.Parse("10.0.0.99"));
-        net.InjectTowardsB(20001, 80, new TcpOutgoingSegment { Seq = new SeqNum(1), Flags = TcpFlags.Syn, Window = 65535 }, source: Ipv4Address.Parse("10.0.0.98"));
+        net.InjectTowardsB(20000, 80, new TcpOutgoingSegment { Seq = new SeqNum(1), Flags = TcpFlags.Syn, Window = 65535 }, source: Family.Host(99));
+        net.InjectTowardsB(20001, 80, new TcpOutgoingSegment { Seq = new SeqNum(1), Flags = TcpFlags.Syn, Window = 65535 }, source: Family.Host(98));
         net.Sim.RunFor(TimeSpan.FromMilliseconds(10));
         Assert.Equal(1, listener.SynQueueCount);
         Assert.Equal(1, net.TcpB.Counters.ListenDrops);
@@ -152,7 +153,7 @@ public class TcpListenerTests
     {
         var net = new TcpSimulation(seed: 46, Lan);
         using TcpListener listener = net.TcpB.Listen(80);
-        net.InjectTowardsB(20000, 80, new TcpOutgoingSegment { Seq = new SeqNum(1), Flags = TcpFlags.Syn, Window = 65535 }, source: Ipv4Address.Parse("10.0.0.99"));
+        net.InjectTowardsB(20000, 80, new TcpOutgoingSegment { Seq = new SeqNum(1), Flags = TcpFlags.Syn, Window = 65535 }, source: Family.Host(99));
         net.Sim.RunFor(TimeSpan.FromMilliseconds(10));
         Assert.Equal(1, listener.SynQueueCount);
         Assert.Equal(1, net.TcpB.ConnectionCount);
@@ -170,7 +171,7 @@ public class TcpListenerTests
         TcpListener listener = net.TcpB.Listen(80);
         for (int i = 0; i < 3; i++)
         {
-            net.InjectTowardsB((ushort)(30000 + i), 80, new TcpOutgoingSegment { Seq = new SeqNum(100), Flags = TcpFlags.Syn, Window = 65535 }, source: Ipv4Address.Parse("10.0.0.77"));
+            net.InjectTowardsB((ushort)(30000 + i), 80, new TcpOutgoingSegment { Seq = new SeqNum(100), Flags = TcpFlags.Syn, Window = 65535 }, source: Family.Host(77));
         }
 
         net.Sim.RunFor(TimeSpan.FromMilliseconds(10));
@@ -182,7 +183,7 @@ public class TcpListenerTests
         Assert.Equal(3, resets.Length);
         for (int i = 0; i < 3; i++)
         {
-            Assert.Contains($"10.0.0.2.80 > 10.0.0.77.{30000 + i}: Flags [R", resets[i]);
+            Assert.Contains($"{B}.80 > {Family.Host(77)}.{30000 + i}: Flags [R", resets[i]);
         }
 
         Assert.Equal(0, net.TcpB.ConnectionCount);

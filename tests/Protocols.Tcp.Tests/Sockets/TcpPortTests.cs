@@ -8,7 +8,7 @@ namespace Protocols.Tcp.Tests.Sockets;
 /// <summary>Ephemeral ports: the range, no collision with a live 4-tuple (TIME_WAIT included), exhaustion per destination.</summary>
 public class TcpPortTests
 {
-    private static readonly Ipv4Address B = TcpSimulation.AddressB;
+    private static IpAddress B => TcpSimulation.AddressB;
     private static readonly LinkOptions Lan = new() { Delay = TimeSpan.FromMilliseconds(1) };
 
     [Fact]

@@ -223,7 +223,7 @@ public class TcpStreamTests
         client.NoDelay = true;
         net.Settle();
         Assert.True(client.NoDelay);
-        Assert.StartsWith("TcpStream 10.0.0.1:", client.ToString());
+        Assert.StartsWith($"TcpStream {new IpEndpoint(TcpSimulation.AddressA, 0).ToString()[..^2]}:", client.ToString());
     }
 
     [Fact]

@@ -8,7 +8,7 @@ using Protocols.Wire;
 namespace Protocols.Tls.Tests.Security;
 
 /// <summary>TLS over two user-space stacks (TcpStream under SslStream), in real time on an in-process link.</summary>
-public sealed class StackTlsTests
+public class StackTlsTests
 {
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
 
@@ -167,7 +167,7 @@ public sealed class StackTlsTests
         Assert.True(body.Select((b, i) => b == (byte)(i % 251)).All(x => x));
         Assert.Equal(TlsVersion.Tls13, trace!.NegotiatedVersion);
 
-        string text = await http.GetStringAsync(new Uri("http://10.0.0.2/")).WaitAsync(Limit);
+        string text = await http.GetStringAsync(new Uri($"http://{StackPair.UrlHost}/")).WaitAsync(Limit);
         Assert.Equal("ok", text);
         await Task.WhenAll(tlsServer, plainServer).WaitAsync(Limit);
     }

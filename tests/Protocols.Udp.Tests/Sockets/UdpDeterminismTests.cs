@@ -8,7 +8,7 @@ namespace Protocols.Udp.Tests.Sockets;
 /// did not capture a context (<c>ConfigureAwait(false)</c>) goes to the completing thread's
 /// context: in a Simulation, the harness's. So such code stays on the simulation's thread.
 /// </summary>
-public sealed class UdpDeterminismTests
+public class UdpDeterminismTests
 {
     [Fact]
     public void ConfigureAwait_false_code_over_UdpSocket_stays_on_the_simulation_thread_and_runs_repeat_exactly()

@@ -3,14 +3,24 @@ using System.Diagnostics.Metrics;
 using System.Net.Sockets;
 using Protocols.Ip;
 using Protocols.Ip.Simulation;
+using Protocols.Tests.Shared;
 using Protocols.Wire;
 
 namespace Protocols.Udp.Tests.Sockets;
 
 public class UdpSocketTests
 {
-    private static readonly Ipv4Address A = UdpSimulation.AddressA;
-    private static readonly Ipv4Address B = UdpSimulation.AddressB;
+    private static IpAddress A => UdpSimulation.AddressA;
+
+    private static IpAddress B => UdpSimulation.AddressB;
+
+    /// <summary>The family's broadcast: 255.255.255.255, or the all-nodes group ff02::1 (IPv6 has no broadcast).</summary>
+    private static IpAddress Broadcast => Family.Ipv6 ? Ipv6Address.AllNodes : Ipv4Address.Broadcast;
+
+    /// <summary>Destination unreachable errors (ICMP or ICMPv6) a stack sent.</summary>
+    private static long UnreachablesSent(NetworkStack stack) => Family.Ipv6
+        ? stack.Counters.Snapshot().Icmpv6OutOf(Icmpv6Type.DestinationUnreachable)
+        : stack.Counters.Snapshot().IcmpOutOf(IcmpType.DestinationUnreachable);
 
     [Fact]
     public void Datagrams_flow_both_ways_between_two_stacks()
@@ -19,7 +29,8 @@ public class UdpSocketTests
         using var server = UdpSocket.Bind(net.B, 7);
         using var client = UdpSocket.Bind(net.A);
         Assert.InRange(client.LocalEndpoint.Port, (ushort)32768, (ushort)60999);
-        Assert.Equal(Ipv4Address.Any, client.LocalEndpoint.Address);
+        Assert.Equal(IpAddress.Ipv6Any, client.LocalEndpoint.Address);
+        Assert.True(client.DualStack);
 
         (UdpReceiveResult atServer, byte[] request, UdpReceiveResult atClient, byte[] reply) = net.Run(async () =>
         {
@@ -187,7 +198,7 @@ public class UdpSocketTests
         UdpCountersSnapshot b = net.UdpB.Counters.Snapshot();
         Assert.Equal(1, b.DatagramsReceived);
         Assert.Equal(1, b.NoPorts); // the stranger's datagram found no socket that takes it...
-        Assert.Equal(1, net.B.Counters.Snapshot().IcmpOutOf(IcmpType.DestinationUnreachable)); // ...and drew port unreachable
+        Assert.Equal(1, UnreachablesSent(net.B)); // ...and drew port unreachable
 
         // The stranger (IP_RECVERR-like option) sees the refusal.
         UdpException e = Assert.ThrowsAny<UdpException>(() => net.Run(async () => await stranger.ReceiveFromAsync(new byte[8])));
@@ -220,7 +231,7 @@ public class UdpSocketTests
         Assert.Equal(SocketError.ConnectionRefused, e.SocketErrorCode);
         Assert.Equal(new IpEndpoint(B, 4444), e.RemoteEndpoint);
         Assert.Equal(1, net.UdpB.Counters.Snapshot().NoPorts);
-        Assert.Equal(1, net.B.Counters.Snapshot().IcmpOutOf(IcmpType.DestinationUnreachable));
+        Assert.Equal(1, UnreachablesSent(net.B));
         Assert.Equal(1, net.UdpA.Counters.Snapshot().IcmpErrorsReceived);
 
         // The error is reported once; the socket keeps working (a send now goes out again).
@@ -289,7 +300,7 @@ public class UdpSocketTests
         using var sink = UdpSocket.Bind(net.B, 4444); // the real peer takes what is sent
         using var plain = UdpSocket.Connect(net.A, peer);
         using var recverr = UdpSocket.Connect(net.A, peer, new UdpSocketOptions { ReceiveIcmpErrors = true });
-        Ipv4Address router = Ipv4Address.Parse("10.0.0.254");
+        IpAddress router = Family.Host(254);
         foreach (UdpSocket s in new[] { plain, recverr })
         {
             net.InjectIcmpErrorTowardsA(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.HostUnreachable, new IpEndpoint(A, s.LocalEndpoint.Port), peer, router);
@@ -321,14 +332,14 @@ public class UdpSocketTests
     {
         var net = new UdpSimulation(seed: 11);
         var datagram = new byte[12];
-        UdpPacket.Write(datagram, new IpEndpoint(A, 68), new IpEndpoint(Ipv4Address.Broadcast, 67), "dhcp"u8);
-        net.InjectTowardsB(datagram, destination: Ipv4Address.Broadcast);
+        UdpPacket.Write(datagram, new IpEndpoint(A, 68), new IpEndpoint(Broadcast, 67), "dhcp"u8);
+        net.InjectTowardsB(datagram, destination: Broadcast);
         net.Settle();
 
         UdpCountersSnapshot b = net.UdpB.Counters.Snapshot();
         Assert.Equal(1, b.IgnoredBroadcasts);
         Assert.Equal(0, b.NoPorts);
-        Assert.Equal(0, net.B.Counters.Snapshot().IcmpOutOf(IcmpType.DestinationUnreachable));
+        Assert.Equal(0, UnreachablesSent(net.B));
     }
 
     [Fact]
@@ -337,20 +348,33 @@ public class UdpSocketTests
         var net = new UdpSimulation(seed: 12);
         using var server = UdpSocket.Bind(net.B, 67);
         var datagram = new byte[12];
-        UdpPacket.Write(datagram, new IpEndpoint(A, 68), new IpEndpoint(Ipv4Address.Broadcast, 67), "dhcp"u8);
-        net.InjectTowardsB(datagram, destination: Ipv4Address.Broadcast);
+        UdpPacket.Write(datagram, new IpEndpoint(A, 68), new IpEndpoint(Broadcast, 67), "dhcp"u8);
+        net.InjectTowardsB(datagram, destination: Broadcast);
         UdpReceiveResult r = net.Run(async () => await server.ReceiveFromAsync(new byte[16]));
-        Assert.Equal(Ipv4Address.Broadcast, r.LocalAddress);
+        Assert.Equal(Broadcast, r.LocalAddress);
         Assert.Equal(4, r.BytesReceived);
     }
 
     [Fact]
-    public void A_zero_checksum_means_none_and_is_accepted()
+    public void A_zero_checksum_means_none_and_is_accepted_over_IPv4_only()
     {
         var net = new UdpSimulation(seed: 13);
         using var server = UdpSocket.Bind(net.B, 8000);
         var datagram = new byte[13];
         UdpPacket.Write(datagram, new IpEndpoint(A, 1234), new IpEndpoint(B, 8000), "hello"u8, computeChecksum: false);
+        if (Family.Ipv6)
+        {
+            // RFC 8200 8.1: over IPv6 the checksum is mandatory (Write computes it regardless), and a
+            // datagram with a zero checksum is discarded as a checksum error.
+            Assert.NotEqual(0, BinaryPrimitives.ReadUInt16BigEndian(datagram.AsSpan(6)));
+            BinaryPrimitives.WriteUInt16BigEndian(datagram.AsSpan(6), 0);
+            net.InjectTowardsB(datagram);
+            net.Settle();
+            Assert.Equal(0, net.UdpB.Counters.Snapshot().DatagramsReceived);
+            Assert.Equal(1, net.UdpB.Counters.Snapshot().ChecksumErrors);
+            return;
+        }
+
         Assert.Equal(0, BinaryPrimitives.ReadUInt16BigEndian(datagram.AsSpan(6)));
         net.InjectTowardsB(datagram);
 
@@ -396,7 +420,7 @@ public class UdpSocketTests
         Assert.Equal(2, b.InErrors);
         Assert.Equal(0, b.DatagramsReceived);
         Assert.Equal(0, b.NoPorts);
-        Assert.Equal(0, net.B.Counters.Snapshot().IcmpOutOf(IcmpType.DestinationUnreachable));
+        Assert.Equal(0, UnreachablesSent(net.B));
 
         // Nothing was queued: a receive now waits (and is cancelled by the test).
         using var cts = new CancellationTokenSource();
@@ -561,9 +585,12 @@ public class UdpSocketTests
 
         Assert.Equal(size, r.BytesReceived);
         Assert.True(payload.AsSpan().SequenceEqual(buffer.AsSpan(0, size)));
-        int fragments = (size + 8 + 1479) / 1480; // 1480 data bytes per fragment at MTU 1500
-        Assert.Equal(fragments, net.A.Counters.Snapshot().FragmentsSent);
-        Assert.Equal(1, net.B.Counters.Snapshot().Reassembled);
+        // 1480 data bytes per fragment at MTU 1500; 1448 over IPv6 (40 + 8 of fragment header, multiples of 8).
+        int perFragment = Family.Ipv6 ? 1448 : 1480;
+        int fragments = (size + 8 + perFragment - 1) / perFragment;
+        StackCountersSnapshot a = net.A.Counters.Snapshot(), b = net.B.Counters.Snapshot();
+        Assert.Equal(fragments, Family.Ipv6 ? a.Ipv6.FragmentsSent : a.FragmentsSent);
+        Assert.Equal(1, Family.Ipv6 ? b.Ipv6.Reassembled : b.Reassembled);
         Assert.Equal(0, net.UdpB.Counters.Snapshot().ChecksumErrors);
     }
 
@@ -576,19 +603,20 @@ public class UdpSocketTests
         UdpException notConnected = Assert.ThrowsAny<UdpException>(() => net.Run(async () => await socket.SendAsync(new byte[1])));
         Assert.Equal(UdpError.DestinationAddressRequired, notConnected.Error);
 
-        UdpException tooBig = Assert.ThrowsAny<UdpException>(() => net.Run(async () => await socket.SendToAsync(new byte[65508], new IpEndpoint(B, 9))));
+        UdpException tooBig = Assert.ThrowsAny<UdpException>(() => net.Run(async () => await socket.SendToAsync(new byte[Family.Ipv6 ? UdpPacket.MaxPayloadLengthIpv6 + 1 : 65508], new IpEndpoint(B, 9))));
         Assert.Equal(UdpError.MessageTooBig, tooBig.Error);
 
-        UdpException noRoute = Assert.ThrowsAny<UdpException>(() => net.Run(async () => await socket.SendToAsync(new byte[1], new IpEndpoint(Ipv4Address.Parse("192.0.2.1"), 9))));
+        UdpException noRoute = Assert.ThrowsAny<UdpException>(() => net.Run(async () => await socket.SendToAsync(new byte[1], new IpEndpoint(Family.Ipv6 ? IpAddress.Parse("2001:db8:ffff::1") : Ipv4Address.Parse("192.0.2.1"), 9))));
         Assert.Equal(UdpError.NetworkUnreachable, noRoute.Error);
 
         Assert.Equal(UdpError.InvalidArgument, Assert.Throws<UdpException>(() => socket.Connect(new IpEndpoint(B, 0))).Error);
-        Assert.True(socket.SendToAsync(new byte[1], new IpEndpoint(Ipv4Address.Any, 9)).IsFaulted);
+        Assert.True(socket.SendToAsync(new byte[1], new IpEndpoint(Family.Ipv6 ? IpAddress.Ipv6Any : IpAddress.Ipv4Any, 9)).IsFaulted);
 
         using var df = UdpSocket.Bind(net.A, 0, new UdpSocketOptions { DontFragment = true });
-        UdpException dfTooBig = Assert.ThrowsAny<UdpException>(() => net.Run(async () => await df.SendToAsync(new byte[1473], new IpEndpoint(B, 9))));
+        int fits = 1500 - (Family.Ipv6 ? 48 : 28);
+        UdpException dfTooBig = Assert.ThrowsAny<UdpException>(() => net.Run(async () => await df.SendToAsync(new byte[fits + 1], new IpEndpoint(B, 9))));
         Assert.Equal(UdpError.MessageTooBig, dfTooBig.Error);
-        net.Run(async () => await df.SendToAsync(new byte[1472], new IpEndpoint(B, 9))); // exactly the MTU fits
+        net.Run(async () => await df.SendToAsync(new byte[fits], new IpEndpoint(B, 9))); // exactly the MTU fits
 
         Assert.True(net.UdpA.Counters.Snapshot().SendErrors >= 2);
     }
@@ -599,18 +627,32 @@ public class UdpSocketTests
         var sim = new Simulation(seed: 29);
         var (near, far) = sim.Network.CreateLink();
         NetworkStack stack = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = 29 }), s => s.Poll(), s => s.NextDeadline);
-        stack.AddInterface(near, A, 24);
+        stack.AddInterface(near, new InterfaceConfiguration { Addresses = [new InterfaceAddress(A, Family.PrefixLength)] });
         using var client = UdpSocket.Bind(stack, 0, new UdpSocketOptions { Ttl = 3, TypeOfService = 0xb8 });
         sim.RunUntilCompleted(async () => await client.SendToAsync(new byte[4], new IpEndpoint(B, 9)), UdpSimulation.Limit);
         sim.RunUntilIdle();
 
         byte[]? frame = null;
         Assert.Equal(1, far.Receive(f => frame = f.ToArray(), 10)); // the far end is read by the test itself
-        Assert.True(Ipv4Header.TryRead(frame, out Ipv4Header.Reader ip, out _));
-        Assert.Equal(3, ip.Ttl);
-        Assert.Equal(0xb8 >> 2, ip.Dscp);
-        Assert.Equal(IpProtocol.Udp, ip.Protocol);
-        Assert.Equal(UdpParseStatus.Valid, UdpPacket.Parse(ip.Payload, ip.Source, ip.Destination, false, out UdpHeader.Reader udp));
+        UdpHeader.Reader udp;
+        if (Family.Ipv6)
+        {
+            // The hop limit and the traffic class are IPv6's TTL and type of service.
+            Assert.True(Ipv6Header.TryRead(frame, out Ipv6Header.Reader ip6, out _));
+            Assert.Equal(3, ip6.HopLimit);
+            Assert.Equal(0xb8, ip6.TrafficClass);
+            Assert.Equal(IpProtocol.Udp, ip6.NextHeader);
+            Assert.Equal(UdpParseStatus.Valid, UdpPacket.Parse(ip6.Payload, ip6.Source, ip6.Destination, false, out udp));
+        }
+        else
+        {
+            Assert.True(Ipv4Header.TryRead(frame, out Ipv4Header.Reader ip, out _));
+            Assert.Equal(3, ip.Ttl);
+            Assert.Equal(0xb8 >> 2, ip.Dscp);
+            Assert.Equal(IpProtocol.Udp, ip.Protocol);
+            Assert.Equal(UdpParseStatus.Valid, UdpPacket.Parse(ip.Payload, ip.Source, ip.Destination, false, out udp));
+        }
+
         Assert.Equal(client.LocalEndpoint.Port, udp.SourcePort);
     }
 
@@ -758,8 +800,8 @@ public class UdpSocketTests
         var link = sim.Network.CreateLink(options, options);
         NetworkStack a = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = seed }), s => s.Poll(), s => s.NextDeadline);
         NetworkStack b = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = seed + 1 }), s => s.Poll(), s => s.NextDeadline);
-        a.AddInterface(link.A, A, 24);
-        b.AddInterface(link.B, B, 24);
+        a.AddInterface(link.A, new InterfaceConfiguration { Addresses = [new InterfaceAddress(A, Family.PrefixLength)] });
+        b.AddInterface(link.B, new InterfaceConfiguration { Addresses = [new InterfaceAddress(B, Family.PrefixLength)] });
         a.UseUdp(new UdpOptions { Seed = seed });
         b.UseUdp(new UdpOptions { Seed = seed });
         using var server = UdpSocket.Bind(b, 9);

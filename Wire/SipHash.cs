@@ -1,17 +1,17 @@
 using System.Buffers.Binary;
 using System.Numerics;
 
-namespace Protocols.Tcp.Engine;
+namespace Protocols.Wire;
 
 /// <summary>
 /// SipHash-2-4 (Aumasson and Bernstein, "SipHash: a fast short-input PRF", 2012): a keyed
-/// 64-bit pseudo-random function built for short inputs, the keyed hash behind the ISN
+/// 64-bit pseudo-random function built for short inputs, the keyed hash behind TCP's ISN
 /// generator (RFC 6528 3 asks for a PRF such as MD5 with a secret; Linux moved from MD5 to
-/// SipHash in 4.11) and the SYN cookies. Hashing a 16-24 byte tuple costs a few tens of
-/// nanoseconds and allocates nothing, where HMAC-SHA256 through System.Security.Cryptography
-/// would cost roughly ten times that per SYN.
+/// SipHash in 4.11) and SYN cookies, IPv6 flow labels (RFC 6437) and fragment identifications
+/// (RFC 7739). Hashing a 16-40 byte tuple costs a few tens of nanoseconds and allocates nothing,
+/// where HMAC-SHA256 through System.Security.Cryptography would cost roughly ten times that.
 /// </summary>
-internal readonly struct SipHash
+public readonly struct SipHash
 {
     // The initialization constants of the paper (section 2): "somepseudorandomlygeneratedbytes".
     private const ulong C0 = 0x736f6d6570736575UL;
