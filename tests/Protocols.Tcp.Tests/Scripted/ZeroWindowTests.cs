@@ -113,7 +113,7 @@ public class ZeroWindowTests(ITestOutputHelper output)
     {
         var bed = new TcpBed(output);
         const int Size = 16 * 1024;
-        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(synOptions: ScriptedPeer.Options(mss: Mss), options: new TcpConnectionOptions { ReceiveBufferSize = Size, AutoTuneBuffers = false });
+        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(synOptions: ScriptedPeer.Options(mss: (ushort)Mss), options: new TcpConnectionOptions { ReceiveBufferSize = Size, AutoTuneBuffers = false });
         uint iss = synAck.Seq;
         int sent = 0;
         while (sent < Size)
@@ -155,7 +155,7 @@ public class ZeroWindowTests(ITestOutputHelper output)
     {
         var bed = new TcpBed(output);
         const int Size = 1000;
-        (_, CapturedSegment synAck, _) = bed.PassiveOpen(synOptions: ScriptedPeer.Options(mss: Mss), options: new TcpConnectionOptions { ReceiveBufferSize = Size, AutoTuneBuffers = false });
+        (_, CapturedSegment synAck, _) = bed.PassiveOpen(synOptions: ScriptedPeer.Options(mss: (ushort)Mss), options: new TcpConnectionOptions { ReceiveBufferSize = Size, AutoTuneBuffers = false });
         uint iss = synAck.Seq;
         bed.Peer.Send(Ack, seq: PeerSeq, ack: iss + 1, payload: TcpBed.Pattern(Size));
         bed.Peer.Expect(Ack, seq: iss + 1, ack: PeerSeq + Size, window: 0, length: 0, within: TimeSpan.FromMilliseconds(300));
