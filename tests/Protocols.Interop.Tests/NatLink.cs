@@ -150,12 +150,12 @@ public sealed class NatLink : IDisposable
         return rows;
     }
 
-    /// <summary>SIGTERM, then waits (at most 15 s) for the exit; returns the exit code and stderr.</summary>
+    /// <summary>SIGTERM, then waits (at most 15 s) for the exit and (at most 10 s) for the end of its stderr; returns the exit code and stderr.</summary>
     public (int ExitCode, string Errors) Stop()
     {
         ProtocolsCli.Terminate(_process);
         int code = KernelTools.WaitForExit(_process, TimeSpan.FromSeconds(15), "protocols nat");
-        Thread.Sleep(200);
+        Assert.True(_stderr.WaitForEnd(TimeSpan.FromSeconds(10)), "the stderr of protocols nat did not end within 10 s of its exit");
         return (code, _stderr.Text);
     }
 
