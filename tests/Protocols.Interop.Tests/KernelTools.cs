@@ -326,17 +326,20 @@ public sealed class OutputTail
 {
     private const int Keep = 8192;
     private readonly StringBuilder _text = new();
+    private readonly Task _drained;
 
     /// <summary>Starts draining both streams of <paramref name="process"/>.</summary>
     public OutputTail(Process process, bool stdout = true)
     {
-        if (stdout)
-        {
-            _ = Drain(process.StandardOutput);
-        }
-
-        _ = Drain(process.StandardError);
+        Task error = Drain(process.StandardError);
+        _drained = stdout ? Task.WhenAll(Drain(process.StandardOutput), error) : error;
     }
+
+    /// <summary>
+    /// Waits (at most <paramref name="timeout"/>) until the drained streams reached their end, so
+    /// <see cref="Text"/> holds the last lines of a process that has exited; false on timeout.
+    /// </summary>
+    public bool WaitForEnd(TimeSpan timeout) => _drained.Wait(timeout);
 
     /// <summary>What was kept so far.</summary>
     public string Text

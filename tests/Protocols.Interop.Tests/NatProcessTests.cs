@@ -208,6 +208,50 @@ public sealed class NatProcessTests(ITestOutputHelper output)
         Assert.Equal(0, nat.Stop().ExitCode);
     }
 
+    [InteropFact(Tools = ["curl", "ping", "nginx", "socat", "tcpdump", "tshark", "ss"])]
+    public async Task AServerOneRouterHopBeyondTheOutsideLinkThroughTheGateway()
+    {
+        // The server is not on the outside link: everything to it goes to --gateway (a kernel
+        // router namespace), which forwards to the server's own link.
+        const string Far = NatLink.FarServerAddress;
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir["www"]);
+        string sha = dir.WriteRandomFile("www/data.bin", 4 << 20);
+        using NatLink nat = await NatLink.StartBehindRouterAsync(Limit);
+        Assert.NotNull(nat.Router);
+        using Process capture = nat.Server.Start("tcpdump", "-i", "prout1", "-n", "-U", "-w", dir["far.pcap"], "ip");
+        Thread.Sleep(1000);
+        using KernelServer nginx = KernelServer.Nginx(nat.Server, dir, Far, 8080);
+
+        ToolResult ping = nat.Client.Exec(Limit, "ping", "-c", "3", "-i", "0.2", "-W", "5", Far);
+        Assert.True(ping.ExitCode == 0, TestNamespace.Describe(ping) + nat.Errors);
+
+        // 4 MiB by HTTP, verified by content.
+        ToolResult curl = nat.Client.Exec(Limit, "curl", "-sS", "--fail", "--max-time", "100", "-o", dir["got.bin"], $"http://{Far}:8080/data.bin");
+        Assert.True(curl.ExitCode == 0, TestNamespace.Describe(curl) + nat.Errors);
+        Assert.Equal(sha, KernelTools.Sha256OfFile(dir["got.bin"]));
+
+        // The server's TCP sees the connection come from the NAT's outside address.
+        using KernelServer whoami = KernelServer.Socat(nat.Server, Far, 9000, "SYSTEM:echo $SOCAT_PEERADDR");
+        ToolResult seen = nat.Client.Exec(Limit, "socat", "-t", "5", "-T", "10", "-u", $"TCP:{Far}:9000", "-");
+        Assert.True(seen.ExitCode == 0, TestNamespace.Describe(seen) + nat.Errors);
+        Assert.Equal(NatLink.OutsideAddress, seen.Output.Trim());
+
+        List<string> table = await nat.TableAsync(TimeSpan.FromSeconds(10));
+        Assert.Contains(table, row => row.StartsWith($"tcp {NatLink.ClientAddress}:", StringComparison.Ordinal) && row.Contains($" {NatLink.OutsideAddress}:", StringComparison.Ordinal) && row.Contains($" {Far}:8080 ", StringComparison.Ordinal));
+
+        KernelTools.Interrupt(capture);
+        KernelTools.WaitForExit(capture, TimeSpan.FromSeconds(10), "tcpdump");
+        (int code, string errors) = nat.Stop();
+        Assert.True(code == 0, errors);
+
+        // On the server's link, every packet is between the server and the NAT's outside address.
+        string[] lines = TsharkAddresses(dir["far.pcap"]);
+        Assert.True(lines.Length > 100, $"{lines.Length} packets captured");
+        Assert.All(lines, l => Assert.True(l == $"{NatLink.OutsideAddress},{Far}" || l == $"{Far},{NatLink.OutsideAddress}", $"a packet on the server's link not between the NAT and the server: {l}"));
+        output.WriteLine($"through --gateway {NatLink.RouterOutsideAddress}: ping, 4 MiB by HTTP verified, the server saw {seen.Output.Trim()}; {lines.Length} packets on the server's link, all between {NatLink.OutsideAddress} and {Far}");
+    }
+
     private static string[] TsharkAddresses(string pcap)
     {
         ToolResult fields = InteropEnvironment.Run("tshark", ["-r", pcap, "-n", "-T", "fields", "-E", "separator=,", "-e", "ip.src", "-e", "ip.dst", "ip"], Limit);
