@@ -93,7 +93,7 @@ public sealed class ForwardLink : IDisposable
     {
         ProtocolsCli.Terminate(_process);
         int code = KernelTools.WaitForExit(_process, TimeSpan.FromSeconds(20), "protocols forward");
-        Thread.Sleep(200);
+        Assert.True(_output.WaitForEnd(TimeSpan.FromSeconds(10)), "the output of protocols forward did not end within 10 s of its exit");
         return (code, _output.Text);
     }
 
