@@ -321,8 +321,12 @@ internal sealed class TcpSender
             _sack?.ScheduleProbe(now); // RFC 8985 7.2
         }
 
-        // RFC 9293 3.10.7.4: update the send window from the newest segment (SND.WL1, SND.WL2).
-        if (ack >= _una && (_wl1 < seg.Seq || (_wl1 == seg.Seq && _wl2 <= ack)))
+        // RFC 9293 3.10.7.4: update the send window from the newest segment (SND.WL1, SND.WL2). An
+        // ACK that moved SND.UNA updates it too, whatever its SEG.SEQ (Linux's tcp_may_update_window):
+        // a peer's retransmission carries an older SEG.SEQ than its last data but the newest ACK and
+        // window, and keeping the old SND.WND from the new SND.UNA would put the right edge beyond
+        // what the peer offered (seen against Linux: a 28,960-byte burst 15,648 bytes past its edge).
+        if (advanced || (ack >= _una && (_wl1 < seg.Seq || (_wl1 == seg.Seq && _wl2 <= ack))))
         {
             SetWindow(segWnd, seg.Seq, ack);
             if (_wnd > 0 && _timers.IsArmed(TcpTimer.Persist))

@@ -191,6 +191,38 @@ public class DataTests(ITestOutputHelper output)
         bed.Peer.Expect(Ack, seq: iss + 1, ack: 1001, payload: TcpBed.Pattern(1000), ignoreFlags: Psh, at: TimeSpan.Zero);
     }
 
+    // RFC 9293 3.10.7.4 with Linux's tcp_may_update_window: the peer retransmits old data (its SEG.SEQ
+    // is below SND.WL1) carrying a new ACK and a smaller window. The window must be taken from it,
+    // else the old SND.WND counted from the new SND.UNA moves the right edge past what the peer offered.
+    [Fact]
+    public void An_ack_in_a_retransmission_of_old_data_updates_the_window()
+    {
+        var bed = new TcpBed(output);
+        ushort window = (ushort)(4 * Mss);
+        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(synOptions: Options(mss: Family.Mss), window: window);
+        uint iss = synAck.Seq;
+        bed.Write(server, TcpBed.Pattern(8 * Mss));
+        for (int i = 0; i < 4; i++)
+        {
+            bed.Peer.Expect(Ack, seq: iss + 1 + (uint)(i * Mss), length: Mss, ignoreFlags: Psh, at: TimeSpan.Zero);
+        }
+
+        bed.Peer.ExpectNothing(TimeSpan.FromMilliseconds(5), "the peer's window (4 segments) is full");
+        // The peer's second segment arrives first (its first was lost): SND.WL1 is its sequence number.
+        bed.Peer.Send(Ack, seq: 1001 + (uint)Mss, ack: iss + 1, window: window, payload: TcpBed.Pattern(Mss, Mss));
+        bed.Peer.Expect(Ack, ack: 1001, length: 0, at: TimeSpan.Zero);
+
+        // The retransmission of the first fills the hole, acknowledging two of ours with a window of
+        // two: the right edge stays where it was (ISS + 1 + 4 MSS), so no new data may go.
+        bed.Peer.Send(Ack, seq: 1001, ack: iss + 1 + (uint)(2 * Mss), window: (ushort)(2 * Mss), payload: TcpBed.Pattern(Mss));
+        bed.Peer.Expect(Ack, ack: 1001 + (uint)(2 * Mss), length: 0, at: TimeSpan.Zero);
+        bed.Peer.ExpectNothing(TimeSpan.FromMilliseconds(5), "the window the retransmission carried is full");
+
+        // A window update from the newest segment opens it again.
+        bed.Peer.Send(Ack, seq: 1001 + (uint)(2 * Mss), ack: iss + 1 + (uint)(2 * Mss), window: window);
+        bed.Peer.Expect(Ack, seq: iss + 1 + (uint)(4 * Mss), length: Mss, ignoreFlags: Psh, at: TimeSpan.Zero);
+    }
+
     [Fact]
     public void Window_scaling_applies_to_the_peers_window_and_to_ours()
     {
