@@ -75,7 +75,9 @@ public sealed class NatProcessTests(ITestOutputHelper output)
             "-T", "fields", "-E", "separator=,", "-e", "ip.src", "-e", "ip.dst", "-e", "ip.checksum.status", "-e", "tcp.checksum.status", "-e", "udp.checksum.status", "-e", "icmp.checksum.status", "-e", "ip.len"], Limit);
         Assert.True(fields.ExitCode == 0, TestNamespace.Describe(fields));
         string[] lines = fields.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.True(lines.Length > 100, $"{lines.Length} packets captured");
+        // The ping, three TCP connections and the transfer: the count varies with how the kernels
+        // coalesce the transfer into super-segments (93-148 seen), so only a floor well below it.
+        Assert.True(lines.Length >= 20, $"{lines.Length} packets captured");
         Assert.DoesNotContain(lines, l => l.Contains("10.0.0.", StringComparison.Ordinal));
         string[] fromNat = [.. lines.Where(l => l.StartsWith(NatLink.OutsideAddress + ",", StringComparison.Ordinal))];
         Assert.True(fromNat.Length > 50, $"{fromNat.Length} packets from the NAT");
@@ -247,7 +249,9 @@ public sealed class NatProcessTests(ITestOutputHelper output)
 
         // On the server's link, every packet is between the server and the NAT's outside address.
         string[] lines = TsharkAddresses(dir["far.pcap"]);
-        Assert.True(lines.Length > 100, $"{lines.Length} packets captured");
+        // The ping, three TCP connections and the transfer: the count varies with how the kernels
+        // coalesce the transfer into super-segments (93-148 seen), so only a floor well below it.
+        Assert.True(lines.Length >= 20, $"{lines.Length} packets captured");
         Assert.All(lines, l => Assert.True(l == $"{NatLink.OutsideAddress},{Far}" || l == $"{Far},{NatLink.OutsideAddress}", $"a packet on the server's link not between the NAT and the server: {l}"));
         output.WriteLine($"through --gateway {NatLink.RouterOutsideAddress}: ping, 4 MiB by HTTP verified, the server saw {seen.Output.Trim()}; {lines.Length} packets on the server's link, all between {NatLink.OutsideAddress} and {Far}");
     }
