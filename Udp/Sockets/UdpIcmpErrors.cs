@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using Protocols.Ip;
 
 namespace Protocols.Udp;
@@ -17,42 +18,44 @@ internal static class UdpIcmpErrors
     /// <param name="error">The socket error.</param>
     /// <param name="hard">Whether a connected socket reports it by default.</param>
     /// <returns>False for messages that are not errors a socket reports (source quench, redirect, unknown types).</returns>
-    public static bool TryClassify(IcmpType type, byte code, out UdpError error, out bool hard)
+    public static bool TryClassify(IcmpType type, byte code, out SocketError error, out bool hard)
     {
         switch (type)
         {
             case IcmpType.DestinationUnreachable:
                 (error, hard) = (IcmpUnreachableCode)code switch
                 {
-                    IcmpUnreachableCode.NetUnreachable => (UdpError.NetworkUnreachable, false),
-                    IcmpUnreachableCode.HostUnreachable => (UdpError.HostUnreachable, false),
-                    IcmpUnreachableCode.ProtocolUnreachable => (UdpError.ProtocolUnreachable, true),
-                    IcmpUnreachableCode.PortUnreachable => (UdpError.ConnectionRefused, true),
+                    IcmpUnreachableCode.NetUnreachable => (SocketError.NetworkUnreachable, false),
+                    IcmpUnreachableCode.HostUnreachable => (SocketError.HostUnreachable, false),
+                    IcmpUnreachableCode.ProtocolUnreachable => (SocketError.ProtocolOption, true),
+                    IcmpUnreachableCode.PortUnreachable => (SocketError.ConnectionRefused, true),
 
                     // RFC 1191: a path MTU signal, not a failure of the exchange (the stack fragments).
-                    IcmpUnreachableCode.FragmentationNeeded => (UdpError.MessageTooBig, false),
-                    IcmpUnreachableCode.SourceRouteFailed => (UdpError.HostUnreachable, false),
-                    IcmpUnreachableCode.DestinationNetworkUnknown => (UdpError.NetworkUnreachable, true),
-                    IcmpUnreachableCode.DestinationHostUnknown => (UdpError.HostUnreachable, true),
-                    IcmpUnreachableCode.SourceHostIsolated => (UdpError.HostUnreachable, true),
-                    IcmpUnreachableCode.NetworkAdministrativelyProhibited => (UdpError.NetworkUnreachable, true),
-                    IcmpUnreachableCode.HostAdministrativelyProhibited => (UdpError.HostUnreachable, true),
-                    IcmpUnreachableCode.NetworkUnreachableForTos => (UdpError.NetworkUnreachable, false),
-                    IcmpUnreachableCode.HostUnreachableForTos => (UdpError.HostUnreachable, false),
-                    IcmpUnreachableCode.CommunicationAdministrativelyProhibited => (UdpError.HostUnreachable, true),
-                    IcmpUnreachableCode.HostPrecedenceViolation => (UdpError.HostUnreachable, true),
-                    IcmpUnreachableCode.PrecedenceCutoff => (UdpError.HostUnreachable, true),
-                    _ => (UdpError.HostUnreachable, false),
+                    IcmpUnreachableCode.FragmentationNeeded => (SocketError.MessageSize, false),
+                    IcmpUnreachableCode.SourceRouteFailed => (SocketError.HostUnreachable, false),
+                    IcmpUnreachableCode.DestinationNetworkUnknown => (SocketError.NetworkUnreachable, true),
+                    IcmpUnreachableCode.DestinationHostUnknown => (SocketError.HostUnreachable, true),
+                    IcmpUnreachableCode.SourceHostIsolated => (SocketError.HostUnreachable, true),
+                    IcmpUnreachableCode.NetworkAdministrativelyProhibited => (SocketError.NetworkUnreachable, true),
+                    IcmpUnreachableCode.HostAdministrativelyProhibited => (SocketError.HostUnreachable, true),
+                    IcmpUnreachableCode.NetworkUnreachableForTos => (SocketError.NetworkUnreachable, false),
+                    IcmpUnreachableCode.HostUnreachableForTos => (SocketError.HostUnreachable, false),
+                    IcmpUnreachableCode.CommunicationAdministrativelyProhibited => (SocketError.HostUnreachable, true),
+                    IcmpUnreachableCode.HostPrecedenceViolation => (SocketError.HostUnreachable, true),
+                    IcmpUnreachableCode.PrecedenceCutoff => (SocketError.HostUnreachable, true),
+                    _ => (SocketError.HostUnreachable, false),
                 };
                 return true;
 
             case IcmpType.TimeExceeded:
                 // Transient: a routing loop or a lost fragment; Linux reports EHOSTUNREACH as a soft error.
-                (error, hard) = (UdpError.HostUnreachable, false);
+                (error, hard) = (SocketError.HostUnreachable, false);
                 return true;
 
             case IcmpType.ParameterProblem:
-                (error, hard) = (UdpError.ProtocolError, true);
+                // Linux reports EPROTO, which SocketError has no member for: the generic code, and
+                // UdpException's message names the parameter problem.
+                (error, hard) = (SocketError.SocketError, true);
                 return true;
 
             default:

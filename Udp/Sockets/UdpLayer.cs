@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using Protocols.Ip;
 using Protocols.Wire;
 
@@ -107,7 +108,7 @@ public sealed class UdpLayer : IIpTransport
     {
         Counters.IcmpErrorsReceived++;
         if (!UdpPacket.TryReadQuotedPorts(error.QuotedTransportHeader, out ushort localPort, out ushort remotePort)
-            || !UdpIcmpErrors.TryClassify(error.Type, error.Code, out UdpError udpError, out bool hard))
+            || !UdpIcmpErrors.TryClassify(error.Type, error.Code, out SocketError udpError, out bool hard))
         {
             return;
         }
@@ -121,17 +122,17 @@ public sealed class UdpLayer : IIpTransport
     {
         if (!dualStack && local.Address.IsIpv6 && !Stack.HasIpv6)
         {
-            throw new UdpException(UdpError.AddressFamilyNotSupported, $"Cannot bind {local}: the stack has no IPv6 interface.");
+            throw new UdpException(SocketError.AddressFamilyNotSupported, $"Cannot bind {local}: the stack has no IPv6 interface.");
         }
 
         if (!local.Address.IsAny && !IsBindableAddress(local.Address))
         {
-            throw new UdpException(UdpError.AddressNotAvailable, $"{local.Address} is not an address of this stack.");
+            throw new UdpException(SocketError.AddressNotAvailable, $"{local.Address} is not an address of this stack.");
         }
 
         if (_ports.TryBind(local.Address, local.Port, socket, out ushort port, dualStack) is { } error)
         {
-            throw new UdpException(error, error == UdpError.AddressInUse ? $"{local} is already in use." : null);
+            throw new UdpException(error, error == SocketError.AddressAlreadyInUse ? $"{local} is already in use." : null);
         }
 
         return port;
@@ -142,7 +143,7 @@ public sealed class UdpLayer : IIpTransport
     {
         if (Interlocked.CompareExchange(ref _catchAll, socket, null) is not null)
         {
-            throw new UdpException(UdpError.AddressInUse, "The layer has a catch-all socket already.");
+            throw new UdpException(SocketError.AddressAlreadyInUse, "The layer has a catch-all socket already.");
         }
 
         return 0;
@@ -162,7 +163,7 @@ public sealed class UdpLayer : IIpTransport
 
     /// <summary>Builds and sends one datagram; on the loop.</summary>
     /// <returns>Null when IP took it, else why not.</returns>
-    internal UdpError? Send(IpEndpoint local, IpEndpoint remote, ReadOnlySpan<byte> payload, UdpSocketOptions options)
+    internal SocketError? Send(IpEndpoint local, IpEndpoint remote, ReadOnlySpan<byte> payload, UdpSocketOptions options)
     {
         IpAddress source = local.Address;
         if (source.IsAny)
@@ -171,7 +172,7 @@ public sealed class UdpLayer : IIpTransport
             if (Stack.RouteSourceFor(remote.Address) is not { } routed)
             {
                 Counters.SendErrors++;
-                return UdpError.NetworkUnreachable;
+                return SocketError.NetworkUnreachable;
             }
 
             source = routed;
@@ -185,13 +186,13 @@ public sealed class UdpLayer : IIpTransport
             DontFragment = options.DontFragment,
             Tos = options.TypeOfService,
         };
-        UdpError? result = Stack.SendDatagram(in request, _sendBuffer.AsSpan(0, length)) switch
+        SocketError? result = Stack.SendDatagram(in request, _sendBuffer.AsSpan(0, length)) switch
         {
             IpSendResult.Sent or IpSendResult.Queued => null,
-            IpSendResult.NoRoute => UdpError.NetworkUnreachable,
-            IpSendResult.MessageTooBig => UdpError.MessageTooBig,
-            IpSendResult.QueueFull => UdpError.NoBufferSpace,
-            _ => UdpError.AddressNotAvailable,
+            IpSendResult.NoRoute => SocketError.NetworkUnreachable,
+            IpSendResult.MessageTooBig => SocketError.MessageSize,
+            IpSendResult.QueueFull => SocketError.NoBufferSpaceAvailable,
+            _ => SocketError.AddressNotAvailable,
         };
         if (result is null)
         {

@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 namespace Protocols.Udp;
 
 /// <summary>Settings of a stack's UDP layer (<see cref="UdpStackExtensions.UseUdp"/>).</summary>
@@ -44,7 +45,7 @@ public sealed class UdpSocketOptions
     /// <summary>The type-of-service octet (DSCP and ECN) of datagrams sent (RFC 1122 4.1.4: the application may set it).</summary>
     public byte TypeOfService { get; init; }
 
-    /// <summary>Set DF on datagrams sent: a datagram larger than the path fails with <see cref="UdpError.MessageTooBig"/> instead of being fragmented.</summary>
+    /// <summary>Set DF on datagrams sent: a datagram larger than the path fails with <see cref="SocketError.MessageSize"/> instead of being fragmented.</summary>
     public bool DontFragment { get; init; }
 
     /// <summary>Compute checksums on send (RFC 1122 4.1.3.4: must default to on). Off sends zero: "no checksum".</summary>

@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Collections.Concurrent;
 using Protocols.Wire;
 
@@ -78,7 +79,7 @@ internal sealed class UdpPortTable<T>
     /// <param name="boundPort">The port bound.</param>
     /// <param name="dualStack">Hold the port for every address of both families (with <paramref name="local"/> ::).</param>
     /// <returns>Null on success, else why it failed.</returns>
-    public UdpError? TryBind(IpAddress local, ushort port, T owner, out ushort boundPort, bool dualStack = false)
+    public SocketError? TryBind(IpAddress local, ushort port, T owner, out ushort boundPort, bool dualStack = false)
     {
         ArgumentNullException.ThrowIfNull(owner);
         boundPort = 0;
@@ -89,14 +90,14 @@ internal sealed class UdpPortTable<T>
             {
                 if (!TryPickEphemeral(out port))
                 {
-                    return UdpError.AddressNotAvailable;
+                    return SocketError.AddressNotAvailable;
                 }
 
                 existing = null;
             }
             else if (existing is not null && existing.Conflicts(local, dualStack))
             {
-                return UdpError.AddressInUse;
+                return SocketError.AddressAlreadyInUse;
             }
 
             if (existing is null && IsEphemeral(port))

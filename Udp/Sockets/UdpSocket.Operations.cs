@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Buffers;
 using System.Threading.Tasks.Sources;
 using Protocols.Ip;
@@ -21,7 +22,7 @@ public sealed partial class UdpSocket
     private static readonly Action<object?> CloseReceive = static s => ((ReceiveOperation)s!).TryFail(new ObjectDisposedException(nameof(UdpSocket)));
     private static readonly Action<object?> CancelSend = static s => ((SendOperation)s!).TryCancel();
 
-    private static UdpException RequestQueueFull() => new(UdpError.NoBufferSpace, "The stack's request queue is full.");
+    private static UdpException RequestQueueFull() => new(SocketError.NoBufferSpaceAvailable, "The stack's request queue is full.");
 
     private sealed class ReceiveOperation : IValueTaskSource<UdpReceiveResult>
     {
@@ -194,7 +195,7 @@ public sealed partial class UdpSocket
 
                 if (waiters.Count >= socket._options.MaxPendingReceives)
                 {
-                    TryFail(new UdpException(UdpError.TooManyPendingReceives));
+                    TryFail(new UdpException(SocketError.TooManyOpenSockets));
                     return;
                 }
             }

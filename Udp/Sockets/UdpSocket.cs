@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using Protocols.Ip;
 using Protocols.Wire;
 
@@ -23,7 +24,7 @@ namespace Protocols.Udp;
 /// </para>
 /// <para>
 /// ICMP errors (RFC 1122 4.1.3.3): a connected socket reports hard errors about its peer (port
-/// unreachable as <see cref="UdpError.ConnectionRefused"/>, protocol unreachable, prohibited...)
+/// unreachable as <see cref="SocketError.ConnectionRefused"/>, protocol unreachable, prohibited...)
 /// as a <see cref="UdpException"/> from its next receive or send, whichever comes first (a receive
 /// already waiting fails at once), like Linux's ECONNREFUSED. An unconnected socket, which may be
 /// serving many peers, does not fail because one of them is gone (Linux's default too), unless
@@ -84,7 +85,7 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
     /// <param name="stack">The stack; UDP is enabled on it if it was not.</param>
     /// <param name="options">Socket settings (its receive queue bounds every flow together); null for the layer's defaults.</param>
     /// <returns>The socket (local endpoint 0.0.0.0:0).</returns>
-    /// <exception cref="UdpException"><see cref="UdpError.AddressInUse"/>: the layer has a catch-all socket already.</exception>
+    /// <exception cref="UdpException"><see cref="SocketError.AddressAlreadyInUse"/>: the layer has a catch-all socket already.</exception>
     public static UdpSocket BindCatchAll(NetworkStack stack, UdpSocketOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(stack);
@@ -146,7 +147,7 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
     /// <param name="port">The local port, or 0.</param>
     /// <param name="options">Socket settings; null for the layer's defaults.</param>
     /// <returns>The bound socket.</returns>
-    /// <exception cref="UdpException"><see cref="UdpError.AddressInUse"/>, or <see cref="UdpError.AddressNotAvailable"/> when no ephemeral port is free.</exception>
+    /// <exception cref="UdpException"><see cref="SocketError.AddressAlreadyInUse"/>, or <see cref="SocketError.AddressNotAvailable"/> when no ephemeral port is free.</exception>
     public static UdpSocket Bind(NetworkStack stack, ushort port = 0, UdpSocketOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(stack);
@@ -159,7 +160,7 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
     /// <param name="local">The local address and port.</param>
     /// <param name="options">Socket settings; null for the layer's defaults.</param>
     /// <returns>The bound socket.</returns>
-    /// <exception cref="UdpException"><see cref="UdpError.AddressInUse"/>, <see cref="UdpError.AddressNotAvailable"/> when the address is not the stack's or no ephemeral port is free, or <see cref="UdpError.AddressFamilyNotSupported"/> for a family the stack does not route.</exception>
+    /// <exception cref="UdpException"><see cref="SocketError.AddressAlreadyInUse"/>, <see cref="SocketError.AddressNotAvailable"/> when the address is not the stack's or no ephemeral port is free, or <see cref="SocketError.AddressFamilyNotSupported"/> for a family the stack does not route.</exception>
     public static UdpSocket Bind(NetworkStack stack, IpEndpoint local, UdpSocketOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(stack);
@@ -194,7 +195,7 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
     /// about it are reported. Calling it again changes the peer.
     /// </summary>
     /// <param name="remote">The peer: a real address and a non-zero port.</param>
-    /// <exception cref="UdpException"><see cref="UdpError.InvalidArgument"/> for port 0 or an unspecified address; <see cref="UdpError.AddressFamilyNotSupported"/> for a family the stack does not route.</exception>
+    /// <exception cref="UdpException"><see cref="SocketError.InvalidArgument"/> for port 0 or an unspecified address; <see cref="SocketError.AddressFamilyNotSupported"/> for a family the stack does not route.</exception>
     public void Connect(IpEndpoint remote)
     {
         ValidateRemote(remote);
@@ -228,11 +229,11 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
     /// <param name="data">The data: at most 65507 bytes; read until the returned task completes.</param>
     /// <param name="cancellationToken">Cancels the send if the loop has not taken it yet.</param>
     /// <returns>Completes when IP has taken the datagram.</returns>
-    /// <exception cref="UdpException"><see cref="UdpError.DestinationAddressRequired"/> when not connected; as <see cref="SendToAsync"/> otherwise.</exception>
+    /// <exception cref="UdpException"><see cref="SocketError.DestinationAddressRequired"/> when not connected; as <see cref="SendToAsync"/> otherwise.</exception>
     public ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default) =>
         RemoteEndpoint is { } remote
             ? Send(data, remote, cancellationToken)
-            : ValueTask.FromException(new UdpException(UdpError.DestinationAddressRequired));
+            : ValueTask.FromException(new UdpException(SocketError.DestinationAddressRequired));
 
     /// <summary>
     /// Receives one datagram into <paramref name="buffer"/>: the oldest waiting, or the next to
@@ -314,7 +315,7 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
     }
 
     /// <summary>An ICMP error about a datagram this socket sent to <paramref name="remote"/>.</summary>
-    internal void OnIcmpError(UdpError error, bool hard, IpEndpoint remote, IpAddress reportedBy)
+    internal void OnIcmpError(SocketError error, bool hard, IpEndpoint remote, IpAddress reportedBy)
     {
         if (_closedOnLoop)
         {
@@ -346,17 +347,17 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
     {
         if (remote.Port == 0 || remote.Address.IsAny)
         {
-            throw new UdpException(UdpError.InvalidArgument, $"Cannot send to {remote}: the address and port must be set.");
+            throw new UdpException(SocketError.InvalidArgument, $"Cannot send to {remote}: the address and port must be set.");
         }
 
         if (remote.Address.IsIpv6 && !Stack.HasIpv6)
         {
-            throw new UdpException(UdpError.AddressFamilyNotSupported, $"Cannot send to {remote}: the stack has no IPv6 interface.");
+            throw new UdpException(SocketError.AddressFamilyNotSupported, $"Cannot send to {remote}: the stack has no IPv6 interface.");
         }
 
         if (!DualStack && remote.Address.Family != LocalEndpoint.Address.Family)
         {
-            throw new UdpException(UdpError.AddressFamilyNotSupported, $"Cannot send to {remote} from {LocalEndpoint}: the families differ.");
+            throw new UdpException(SocketError.AddressFamilyNotSupported, $"Cannot send to {remote} from {LocalEndpoint}: the families differ.");
         }
     }
 
@@ -378,7 +379,7 @@ public sealed partial class UdpSocket : IDisposable, IAsyncDisposable
         int max = remote.Address.IsIpv6 ? UdpPacket.MaxPayloadLengthIpv6 : UdpPacket.MaxPayloadLength;
         if (data.Length > max)
         {
-            return ValueTask.FromException(new UdpException(UdpError.MessageTooBig, $"A UDP datagram over {(remote.Address.IsIpv6 ? "IPv6" : "IPv4")} carries at most {max} bytes; this one has {data.Length}."));
+            return ValueTask.FromException(new UdpException(SocketError.MessageSize, $"A UDP datagram over {(remote.Address.IsIpv6 ? "IPv6" : "IPv4")} carries at most {max} bytes; this one has {data.Length}."));
         }
 
         if (cancellationToken.IsCancellationRequested)

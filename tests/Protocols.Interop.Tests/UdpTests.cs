@@ -100,7 +100,7 @@ public sealed class UdpTests
         // connected Linux socket, ours reports it as connection refused.
         await socket.SendAsync(new byte[] { 1, 2, 3 }, limit.Token);
         UdpException refused = await Assert.ThrowsAsync<UdpException>(async () => await socket.ReceiveFromAsync(new byte[16], limit.Token));
-        Assert.Equal(UdpError.ConnectionRefused, refused.Error);
+        Assert.Equal(System.Net.Sockets.SocketError.ConnectionRefused, refused.SocketErrorCode);
     }
 
     // socat's client address for the stack's port: UDP:10.66.0.2:7 or UDP6:[2001:db8:66::2]:7.

@@ -205,7 +205,7 @@ public class ForwarderTests
         using UdpSocket socket = UdpSocket.Connect(rig.Client, closed);
         await socket.SendAsync(new byte[] { 1 });
         UdpException e = await Assert.ThrowsAsync<UdpException>(async () => await socket.ReceiveFromAsync(new byte[10]).AsTask().WaitAsync(Wait));
-        Assert.Equal(UdpError.ConnectionRefused, e.Error);
+        Assert.Equal(SocketError.ConnectionRefused, e.SocketErrorCode);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using Protocols.Ip;
 
 namespace Protocols.Udp.Tests.Sockets;
@@ -5,16 +6,16 @@ namespace Protocols.Udp.Tests.Sockets;
 public class UdpIcmpErrorsTests
 {
     [Theory]
-    [InlineData(IcmpUnreachableCode.PortUnreachable, UdpError.ConnectionRefused, true)]
-    [InlineData(IcmpUnreachableCode.ProtocolUnreachable, UdpError.ProtocolUnreachable, true)]
-    [InlineData(IcmpUnreachableCode.NetUnreachable, UdpError.NetworkUnreachable, false)]
-    [InlineData(IcmpUnreachableCode.HostUnreachable, UdpError.HostUnreachable, false)]
-    [InlineData(IcmpUnreachableCode.FragmentationNeeded, UdpError.MessageTooBig, false)]
-    [InlineData(IcmpUnreachableCode.CommunicationAdministrativelyProhibited, UdpError.HostUnreachable, true)]
-    [InlineData(IcmpUnreachableCode.DestinationNetworkUnknown, UdpError.NetworkUnreachable, true)]
-    public void Destination_unreachable_codes_map_like_linux(IcmpUnreachableCode code, UdpError expected, bool hard)
+    [InlineData(IcmpUnreachableCode.PortUnreachable, SocketError.ConnectionRefused, true)]
+    [InlineData(IcmpUnreachableCode.ProtocolUnreachable, SocketError.ProtocolOption, true)]
+    [InlineData(IcmpUnreachableCode.NetUnreachable, SocketError.NetworkUnreachable, false)]
+    [InlineData(IcmpUnreachableCode.HostUnreachable, SocketError.HostUnreachable, false)]
+    [InlineData(IcmpUnreachableCode.FragmentationNeeded, SocketError.MessageSize, false)]
+    [InlineData(IcmpUnreachableCode.CommunicationAdministrativelyProhibited, SocketError.HostUnreachable, true)]
+    [InlineData(IcmpUnreachableCode.DestinationNetworkUnknown, SocketError.NetworkUnreachable, true)]
+    public void Destination_unreachable_codes_map_like_linux(IcmpUnreachableCode code, SocketError expected, bool hard)
     {
-        Assert.True(UdpIcmpErrors.TryClassify(IcmpType.DestinationUnreachable, (byte)code, out UdpError error, out bool isHard));
+        Assert.True(UdpIcmpErrors.TryClassify(IcmpType.DestinationUnreachable, (byte)code, out SocketError error, out bool isHard));
         Assert.Equal((expected, hard), (error, isHard));
     }
 
@@ -30,10 +31,10 @@ public class UdpIcmpErrorsTests
     [Fact]
     public void Other_types()
     {
-        Assert.True(UdpIcmpErrors.TryClassify(IcmpType.TimeExceeded, 0, out UdpError e, out bool hard));
-        Assert.Equal((UdpError.HostUnreachable, false), (e, hard));
+        Assert.True(UdpIcmpErrors.TryClassify(IcmpType.TimeExceeded, 0, out SocketError e, out bool hard));
+        Assert.Equal((SocketError.HostUnreachable, false), (e, hard));
         Assert.True(UdpIcmpErrors.TryClassify(IcmpType.ParameterProblem, 0, out e, out hard));
-        Assert.Equal((UdpError.ProtocolError, true), (e, hard));
+        Assert.Equal((SocketError.SocketError, true), (e, hard));
         Assert.False(UdpIcmpErrors.TryClassify(IcmpType.SourceQuench, 0, out _, out _));
         Assert.False(UdpIcmpErrors.TryClassify(IcmpType.Redirect, 1, out _, out _));
     }

@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using Protocols.Wire;
 
 namespace Protocols.Udp.Tests.Sockets;
@@ -23,8 +24,8 @@ public class UdpPortTableTests
         }
 
         Assert.Equal(28232, table.EphemeralPortsInUse);
-        Assert.Equal(UdpError.AddressNotAvailable, table.TryBind(Ipv4Address.Any, 0, owner, out _));
-        Assert.Equal(UdpError.AddressNotAvailable, table.TryBind(A, 0, owner, out _));
+        Assert.Equal(SocketError.AddressNotAvailable, table.TryBind(Ipv4Address.Any, 0, owner, out _));
+        Assert.Equal(SocketError.AddressNotAvailable, table.TryBind(A, 0, owner, out _));
 
         // Ports outside the range stay available.
         Assert.Null(table.TryBind(Ipv4Address.Any, 5353, owner, out ushort fixedPort));
@@ -47,7 +48,7 @@ public class UdpPortTableTests
         var owner = new object();
         Assert.Null(table.TryBind(Ipv4Address.Any, 0, owner, out ushort port));
         Assert.Equal(44444, port);
-        Assert.Equal(UdpError.AddressNotAvailable, table.TryBind(Ipv4Address.Any, 0, new object(), out _));
+        Assert.Equal(SocketError.AddressNotAvailable, table.TryBind(Ipv4Address.Any, 0, new object(), out _));
 
         Assert.True(table.Unbind(Ipv4Address.Any, 44444, owner));
         Assert.Null(table.TryBind(Ipv4Address.Any, 0, new object(), out port));
@@ -79,12 +80,12 @@ public class UdpPortTableTests
 
         Assert.Null(table.TryBind(A, 53, a, out _));
         Assert.Null(table.TryBind(B, 53, b, out _));                          // other address: fine
-        Assert.Equal(UdpError.AddressInUse, table.TryBind(A, 53, new object(), out _));
-        Assert.Equal(UdpError.AddressInUse, table.TryBind(Ipv4Address.Any, 53, wildcard, out _));
+        Assert.Equal(SocketError.AddressAlreadyInUse, table.TryBind(A, 53, new object(), out _));
+        Assert.Equal(SocketError.AddressAlreadyInUse, table.TryBind(Ipv4Address.Any, 53, wildcard, out _));
 
         Assert.Null(table.TryBind(Ipv4Address.Any, 54, wildcard, out _));
-        Assert.Equal(UdpError.AddressInUse, table.TryBind(A, 54, new object(), out _));
-        Assert.Equal(UdpError.AddressInUse, table.TryBind(Ipv4Address.Any, 54, new object(), out _));
+        Assert.Equal(SocketError.AddressAlreadyInUse, table.TryBind(A, 54, new object(), out _));
+        Assert.Equal(SocketError.AddressAlreadyInUse, table.TryBind(Ipv4Address.Any, 54, new object(), out _));
         Assert.Equal(3, table.Count);
     }
 

@@ -121,8 +121,8 @@ public class UdpSocketTests
         Assert.Equal(32768, ports.Min());
         Assert.Equal(60999, ports.Max());
         UdpException e = Assert.Throws<UdpException>(() => UdpSocket.Bind(net.A));
-        Assert.Equal(UdpError.AddressNotAvailable, e.Error);
         Assert.Equal(SocketError.AddressNotAvailable, e.SocketErrorCode);
+        Assert.Equal(SocketError.AddressNotAvailable, Assert.IsType<SocketException>(e.InnerException).SocketErrorCode);
 
         ushort freed = sockets[1234].LocalEndpoint.Port;
         sockets[1234].Dispose();
@@ -143,20 +143,20 @@ public class UdpSocketTests
         var net = new UdpSimulation(seed: 5);
         using var first = UdpSocket.Bind(net.B, 53);
         UdpException e = Assert.Throws<UdpException>(() => UdpSocket.Bind(net.B, 53));
-        Assert.Equal(UdpError.AddressInUse, e.Error);
         Assert.Equal(SocketError.AddressAlreadyInUse, e.SocketErrorCode);
-        Assert.Equal(UdpError.AddressInUse, Assert.Throws<UdpException>(() => UdpSocket.Bind(net.B, new IpEndpoint(B, 53))).Error);
+        Assert.Equal(SocketError.AddressAlreadyInUse, Assert.IsType<SocketException>(e.InnerException).SocketErrorCode);
+        Assert.Equal(SocketError.AddressAlreadyInUse, Assert.Throws<UdpException>(() => UdpSocket.Bind(net.B, new IpEndpoint(B, 53))).SocketErrorCode);
 
         // Another stack's port space is its own.
         using var elsewhere = UdpSocket.Bind(net.A, 53);
 
         // A specific address that is not the stack's cannot be bound.
-        Assert.Equal(UdpError.AddressNotAvailable, Assert.Throws<UdpException>(() => UdpSocket.Bind(net.B, new IpEndpoint(A, 54))).Error);
+        Assert.Equal(SocketError.AddressNotAvailable, Assert.Throws<UdpException>(() => UdpSocket.Bind(net.B, new IpEndpoint(A, 54))).SocketErrorCode);
 
         // A specific address first blocks the wildcard.
         using var specific = UdpSocket.Bind(net.B, new IpEndpoint(B, 55));
         Assert.Equal(B, specific.LocalEndpoint.Address);
-        Assert.Equal(UdpError.AddressInUse, Assert.Throws<UdpException>(() => UdpSocket.Bind(net.B, 55)).Error);
+        Assert.Equal(SocketError.AddressAlreadyInUse, Assert.Throws<UdpException>(() => UdpSocket.Bind(net.B, 55)).SocketErrorCode);
     }
 
     [Fact]
@@ -202,7 +202,7 @@ public class UdpSocketTests
 
         // The stranger (IP_RECVERR-like option) sees the refusal.
         UdpException e = Assert.ThrowsAny<UdpException>(() => net.Run(async () => await stranger.ReceiveFromAsync(new byte[8])));
-        Assert.Equal(UdpError.ConnectionRefused, e.Error);
+        Assert.Equal(SocketError.ConnectionRefused, e.SocketErrorCode);
         Assert.Equal(new IpEndpoint(B, 5000), e.RemoteEndpoint);
         Assert.Equal(B, e.ReportedBy);
 
@@ -227,8 +227,8 @@ public class UdpSocketTests
         net.Sim.RunUntil(() => pending.IsCompleted, UdpSimulation.Limit);
 
         UdpException e = Assert.Throws<UdpException>(() => pending.GetAwaiter().GetResult());
-        Assert.Equal(UdpError.ConnectionRefused, e.Error);
         Assert.Equal(SocketError.ConnectionRefused, e.SocketErrorCode);
+        Assert.Equal(SocketError.ConnectionRefused, Assert.IsType<SocketException>(e.InnerException).SocketErrorCode);
         Assert.Equal(new IpEndpoint(B, 4444), e.RemoteEndpoint);
         Assert.Equal(1, net.UdpB.Counters.Snapshot().NoPorts);
         Assert.Equal(1, UnreachablesSent(net.B));
@@ -249,7 +249,7 @@ public class UdpSocketTests
         Assert.Equal(1, net.UdpA.Counters.Snapshot().IcmpErrorsReceived);
 
         UdpException e = Assert.ThrowsAny<UdpException>(() => net.Run(async () => await client.SendAsync("y"u8.ToArray())));
-        Assert.Equal(UdpError.ConnectionRefused, e.Error);
+        Assert.Equal(SocketError.ConnectionRefused, e.SocketErrorCode);
         Assert.Equal(1, net.UdpA.Counters.Snapshot().DatagramsSent); // the failed send did not go out
     }
 
@@ -316,7 +316,7 @@ public class UdpSocketTests
 
         // With the option, the latest error is kept and reported once.
         UdpException e = Assert.ThrowsAny<UdpException>(() => net.Run(async () => await recverr.ReceiveFromAsync(new byte[4])));
-        Assert.Equal(UdpError.HostUnreachable, e.Error);
+        Assert.Equal(SocketError.HostUnreachable, e.SocketErrorCode);
         Assert.Equal(router, e.ReportedBy);
         Assert.Equal(peer, e.RemoteEndpoint);
 
@@ -601,21 +601,21 @@ public class UdpSocketTests
         using var socket = UdpSocket.Bind(net.A);
 
         UdpException notConnected = Assert.ThrowsAny<UdpException>(() => net.Run(async () => await socket.SendAsync(new byte[1])));
-        Assert.Equal(UdpError.DestinationAddressRequired, notConnected.Error);
+        Assert.Equal(SocketError.DestinationAddressRequired, notConnected.SocketErrorCode);
 
         UdpException tooBig = Assert.ThrowsAny<UdpException>(() => net.Run(async () => await socket.SendToAsync(new byte[Family.Ipv6 ? UdpPacket.MaxPayloadLengthIpv6 + 1 : 65508], new IpEndpoint(B, 9))));
-        Assert.Equal(UdpError.MessageTooBig, tooBig.Error);
+        Assert.Equal(SocketError.MessageSize, tooBig.SocketErrorCode);
 
         UdpException noRoute = Assert.ThrowsAny<UdpException>(() => net.Run(async () => await socket.SendToAsync(new byte[1], new IpEndpoint(Family.Ipv6 ? IpAddress.Parse("2001:db8:ffff::1") : Ipv4Address.Parse("192.0.2.1"), 9))));
-        Assert.Equal(UdpError.NetworkUnreachable, noRoute.Error);
+        Assert.Equal(SocketError.NetworkUnreachable, noRoute.SocketErrorCode);
 
-        Assert.Equal(UdpError.InvalidArgument, Assert.Throws<UdpException>(() => socket.Connect(new IpEndpoint(B, 0))).Error);
+        Assert.Equal(SocketError.InvalidArgument, Assert.Throws<UdpException>(() => socket.Connect(new IpEndpoint(B, 0))).SocketErrorCode);
         Assert.True(socket.SendToAsync(new byte[1], new IpEndpoint(Family.Ipv6 ? IpAddress.Ipv6Any : IpAddress.Ipv4Any, 9)).IsFaulted);
 
         using var df = UdpSocket.Bind(net.A, 0, new UdpSocketOptions { DontFragment = true });
         int fits = 1500 - (Family.Ipv6 ? 48 : 28);
         UdpException dfTooBig = Assert.ThrowsAny<UdpException>(() => net.Run(async () => await df.SendToAsync(new byte[fits + 1], new IpEndpoint(B, 9))));
-        Assert.Equal(UdpError.MessageTooBig, dfTooBig.Error);
+        Assert.Equal(SocketError.MessageSize, dfTooBig.SocketErrorCode);
         net.Run(async () => await df.SendToAsync(new byte[fits], new IpEndpoint(B, 9))); // exactly the MTU fits
 
         Assert.True(net.UdpA.Counters.Snapshot().SendErrors >= 2);
