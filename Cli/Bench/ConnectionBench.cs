@@ -53,7 +53,7 @@ internal static class ConnectionBench
     /// <summary>Runs the churn and returns what it measured.</summary>
     public static ConnectionBenchResult Run(ConnectionBenchSettings settings)
     {
-        var sim = new Simulation(settings.Seed);
+        var sim = new NetworkSimulator(settings.Seed);
         var link = new LinkOptions { Delay = TimeSpan.FromMicroseconds(10), QueueLimitPackets = 100_000, QueueLimitBytes = 64 << 20 };
         MemoryLink wire = sim.Network.CreateLink(link, link, DeviceMedium.Ip, 1500);
         NetworkStack client = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = settings.Seed, Name = "churn-client", RequestQueueCapacity = 1 << 20 }));

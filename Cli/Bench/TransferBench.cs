@@ -119,7 +119,7 @@ internal static class TransferBench
     /// <exception cref="IOException">The connection failed, or a fixed-size transfer did not finish in time.</exception>
     public static BenchResult Run(BenchSettings settings)
     {
-        var sim = new Simulation(settings.Seed);
+        var sim = new NetworkSimulator(settings.Seed);
         var link = new LinkOptions
         {
             Loss = settings.Loss,
@@ -186,7 +186,7 @@ internal static class TransferBench
     }
 
     // Bulk data for a wall-clock duration: the processing-speed figure (the sender writes zeros, nothing is hashed).
-    private static BenchResult RunTimed(Simulation sim, TcpStream client, TcpStream server, BenchSettings settings)
+    private static BenchResult RunTimed(NetworkSimulator sim, TcpStream client, TcpStream server, BenchSettings settings)
     {
         bool stop = false;
         long received = 0;
@@ -241,7 +241,7 @@ internal static class TransferBench
     }
 
     // Exactly `total` bytes of a seeded pattern, then FIN; the receiver hashes what it reads.
-    private static BenchResult RunFixed(Simulation sim, TcpStream client, TcpStream server, long total, TimeSpan start, BenchSettings settings)
+    private static BenchResult RunFixed(NetworkSimulator sim, TcpStream client, TcpStream server, long total, TimeSpan start, BenchSettings settings)
     {
         byte[] pattern = new byte[PatternLength + (64 * 1024)];
         new Random(settings.Seed).NextBytes(pattern.AsSpan(0, PatternLength));

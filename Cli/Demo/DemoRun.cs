@@ -82,7 +82,7 @@ internal static class DemoRun
         }
 
         using X509Certificate2 certificate = DemoCertificate.Create(ServerName, IPAddress.Parse(ServerAddress.ToString()));
-        Simulation? sim = settings.RealTime ? null : new Simulation(settings.Seed);
+        NetworkSimulator? sim = settings.RealTime ? null : new NetworkSimulator(settings.Seed);
         TimeProvider clock = sim?.Clock ?? TimeProvider.System;
         MemoryNetwork network = sim?.Network ?? new MemoryNetwork(settings.Seed, TimeProvider.System);
         MemoryLink link = network.CreateLink(new LinkOptions { Loss = settings.Loss, Delay = OneWayDelay }, medium: DeviceMedium.Ip, name: "link");
@@ -158,7 +158,7 @@ internal static class DemoRun
     /// link's delay apart, and one seed gives one TCP trace. Thread-pool work that outlasts
     /// <paramref name="maxOutsideWait"/> (see <see cref="DemoSettings.MaxOutsideWait"/>) no longer holds time back.
     /// </summary>
-    private static void Drive(Simulation sim, Task task, TimeSpan timeout, TimeSpan simulatedTimeout, TimeSpan maxOutsideWait)
+    private static void Drive(NetworkSimulator sim, Task task, TimeSpan timeout, TimeSpan simulatedTimeout, TimeSpan maxOutsideWait)
     {
         var wall = Stopwatch.StartNew();
         DateTimeOffset giveUp = sim.Now + simulatedTimeout;

@@ -13,7 +13,7 @@ namespace Protocols.Ip.Simulation;
 /// </summary>
 /// <remarks>
 /// Thread-safe: a sender and a receiver on different threads may use one direction; under the
-/// <see cref="Simulation"/> harness everything runs on one thread. The receiving device pulls
+/// <see cref="NetworkSimulator"/> harness everything runs on one thread. The receiving device pulls
 /// frames whose delivery time has come (the network's clock at or past it).
 /// </remarks>
 public sealed class LinkDirection

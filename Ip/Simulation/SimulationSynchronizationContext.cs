@@ -1,7 +1,7 @@
 namespace Protocols.Ip.Simulation;
 
 /// <summary>
-/// The context async code inside a <see cref="Simulation"/> continues on: posted callbacks wait
+/// The context async code inside a <see cref="NetworkSimulator"/> continues on: posted callbacks wait
 /// in a bounded FIFO queue until the harness runs them, on its thread, between polls.
 /// </summary>
 internal sealed class SimulationSynchronizationContext : SynchronizationContext

@@ -26,7 +26,7 @@ public class TransferBenchmarks
 
     private readonly byte[] _send = new byte[Chunk];
     private readonly byte[] _receive = new byte[256 * 1024];
-    private Simulation _sim = null!;
+    private NetworkSimulator _sim = null!;
     private TcpStream _client = null!;
     private TcpStream _server = null!;
     private Socket _kernelClient = null!;
@@ -41,7 +41,7 @@ public class TransferBenchmarks
     {
         new Random(42).NextBytes(_send);
 
-        _sim = new Simulation(42);
+        _sim = new NetworkSimulator(42);
         var link = new LinkOptions { Delay = TimeSpan.FromMicroseconds(50), QueueLimitPackets = 100_000, QueueLimitBytes = 64 << 20 };
         MemoryLink wire = _sim.Network.CreateLink(link, link, DeviceMedium.Ip, 1500);
         NetworkStack a = _sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = 1, Name = "bench-a", RequestQueueCapacity = 65536 }));

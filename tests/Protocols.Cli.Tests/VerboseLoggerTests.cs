@@ -2,8 +2,8 @@ using Microsoft.Extensions.Logging;
 using Protocols.Cli.CommandLine;
 using Protocols.Ip;
 using Protocols.Ip.Devices;
+using Protocols.Ip.Simulation;
 using Protocols.Wire;
-using Sim = Protocols.Ip.Simulation.Simulation;
 
 namespace Protocols.Cli.Tests;
 
@@ -14,7 +14,7 @@ public class VerboseLoggerTests
     public void A_malformed_datagram_is_one_debug_line_saying_why_it_was_dropped()
     {
         var errors = new StringWriter();
-        var sim = new Sim(3);
+        var sim = new NetworkSimulator(3);
         var (a, b) = sim.Network.CreateLink();
         using var stack = new NetworkStack(new NetworkStackOptions { TimeProvider = sim.Clock, Logger = new VerboseLogger(errors) });
         stack.AddInterface(b, Ipv4Address.Parse("10.0.0.2"), 24);

@@ -26,7 +26,7 @@ internal sealed class NatRig
 
     public NatRig(NatOptions? options = null, int insideMtu = 1500, int outsideMtu = 1500, int seed = 1, bool forwardingOnly = false, bool outsideGateway = true)
     {
-        Sim = new Simulation(seed);
+        Sim = new NetworkSimulator(seed);
         MemoryLink inside = Sim.Network.CreateLink(mtu: insideMtu, name: "inside");
         MemoryLink outside = Sim.Network.CreateLink(mtu: outsideMtu, name: "outside");
         _insideWire = inside.B;
@@ -42,7 +42,7 @@ internal sealed class NatRig
         Sim.Register(() => Drain(_insideWire, InsideReceived) + Drain(_outsideWire, OutsideReceived));
     }
 
-    public Simulation Sim { get; }
+    public NetworkSimulator Sim { get; }
 
     public NetworkStack Router { get; }
 

@@ -156,7 +156,7 @@ public class NatTableTests
     [Fact]
     public void Real_stacks_talk_tcp_and_udp_through_the_nat_from_two_hosts_with_the_same_port()
     {
-        var sim = new Simulation(7);
+        var sim = new NetworkSimulator(7);
         MemoryLink insideLink = sim.Network.CreateLink(new LinkOptions { Delay = TimeSpan.FromMilliseconds(1) });
         MemoryLink insideLink2 = sim.Network.CreateLink(new LinkOptions { Delay = TimeSpan.FromMilliseconds(1) });
         MemoryLink outsideLink = sim.Network.CreateLink(new LinkOptions { Delay = TimeSpan.FromMilliseconds(5) }, mtu: 1400);

@@ -13,7 +13,7 @@ public class RouterTests
     public void A_host_does_not_forward_by_default()
     {
         // RFC 1122 3.3.4 / RFC 1812: forwarding is off unless asked for.
-        var sim = new Simulation(1);
+        var sim = new NetworkSimulator(1);
         MemoryLink inside = sim.Network.CreateLink();
         MemoryLink outside = sim.Network.CreateLink();
         NetworkStack host = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock }));
@@ -126,7 +126,7 @@ public class RouterTests
     {
         // RFC 1812 5.3.4: a datagram that arrived as a link-layer broadcast is not forwarded, even
         // when its IP destination is a unicast address reachable through another interface.
-        var sim = new Simulation(1);
+        var sim = new NetworkSimulator(1);
         MemoryLink inside = sim.Network.CreateLink(medium: DeviceMedium.Ethernet);
         MemoryLink outside = sim.Network.CreateLink();
         NetworkStack router = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Forwarding = true }));

@@ -10,7 +10,7 @@ public sealed class ReadmeExampleTests
     [Fact]
     public void The_readme_echo_example_runs()
     {
-        var sim = new Simulation(seed: 1);
+        var sim = new NetworkSimulator(seed: 1);
         var link = sim.Network.CreateLink(new LinkOptions { Delay = TimeSpan.FromMilliseconds(5), Loss = 0.02 });
         NetworkStack server = sim.AddStack(clock => new NetworkStack(new() { TimeProvider = clock, Seed = 1 }));
         NetworkStack client = sim.AddStack(clock => new NetworkStack(new() { TimeProvider = clock, Seed = 2 }));

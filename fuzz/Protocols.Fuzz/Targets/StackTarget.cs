@@ -5,7 +5,6 @@ using Protocols.Ip.Simulation;
 using Protocols.Tcp;
 using Protocols.Udp;
 using Protocols.Wire;
-using Sim = Protocols.Ip.Simulation.Simulation;
 
 namespace Protocols.Fuzz.Targets;
 
@@ -30,7 +29,7 @@ internal static class StackTarget
     public static void Run(ReadOnlySpan<byte> bytes)
     {
         var input = new FuzzInput(bytes);
-        var sim = new Sim(1);
+        var sim = new NetworkSimulator(1);
         MemoryLink link = sim.Network.CreateLink(null, null, DeviceMedium.Ip, 1500, "wire");
         using NetworkStack stack = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = 1, Name = "dut" }));
         stack.AddInterface(link.B, Address, 24);
@@ -63,7 +62,7 @@ internal static class StackTarget
         Check.True(tcp.GetConnections().Count <= 16, $"stack: {tcp.GetConnections().Count} connections from two peer ports");
     }
 
-    private static async Task AcceptLoop(Sim sim, TcpListener listener)
+    private static async Task AcceptLoop(NetworkSimulator sim, TcpListener listener)
     {
         while (true)
         {

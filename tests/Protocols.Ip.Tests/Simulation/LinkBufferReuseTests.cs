@@ -1,7 +1,6 @@
 using Protocols.Ip.Devices;
 using Protocols.Ip.Simulation;
 using Xunit.Abstractions;
-using Sim = Protocols.Ip.Simulation.Simulation;
 
 namespace Protocols.Ip.Tests.Simulation;
 
@@ -11,7 +10,7 @@ public class LinkBufferReuseTests(ITestOutputHelper output)
     [Fact]
     public void A_link_with_a_thousand_frames_in_flight_allocates_nothing_per_frame()
     {
-        var sim = new Sim(3);
+        var sim = new NetworkSimulator(3);
         var options = new LinkOptions { Delay = TimeSpan.FromMilliseconds(5) };
         MemoryLink link = sim.Network.CreateLink(options, options, mtu: 1500);
         byte[] frame = new byte[1500];

@@ -3,7 +3,6 @@ using System.Numerics;
 using Protocols.Ip.Devices;
 using Protocols.Ip.Simulation;
 using Protocols.Wire;
-using Sim = Protocols.Ip.Simulation.Simulation;
 
 namespace Protocols.Ip.Tests.Simulation;
 
@@ -12,9 +11,9 @@ public class MemoryNetworkTests
     private const int Frames = 5000;
 
     // Sends `count` numbered frames from a to b, one every `spacing` of virtual time, and collects them at b.
-    private static (Sim Sim, MemoryLink Link, Collector Received, List<DateTimeOffset> SentAt) Run(int seed, LinkOptions options, int count = Frames, TimeSpan? spacing = null, int length = 100, DeviceMedium medium = DeviceMedium.Ip)
+    private static (NetworkSimulator Sim, MemoryLink Link, Collector Received, List<DateTimeOffset> SentAt) Run(int seed, LinkOptions options, int count = Frames, TimeSpan? spacing = null, int length = 100, DeviceMedium medium = DeviceMedium.Ip)
     {
-        var sim = new Sim(seed);
+        var sim = new NetworkSimulator(seed);
         MemoryLink link = sim.Network.CreateLink(options, medium: medium);
         Collector received = sim.Register(new Collector(link.B, sim.Clock));
         var sentAt = new List<DateTimeOffset>();
@@ -150,7 +149,7 @@ public class MemoryNetworkTests
     [Fact]
     public void FullTransmitQueueDropsTheTail()
     {
-        var sim = new Sim(13);
+        var sim = new NetworkSimulator(13);
         var options = new LinkOptions { RateBitsPerSecond = 1_000_000, QueueLimitPackets = 10 };
         var (a, b) = sim.Network.CreateLink(options);
         Collector received = sim.Register(new Collector(b, sim.Clock));
@@ -180,7 +179,7 @@ public class MemoryNetworkTests
     public void CorruptionFlipsTheConfiguredNumberOfBits()
     {
         var random = new Random(14);
-        var sim = new Sim(14);
+        var sim = new NetworkSimulator(14);
         var (a, b) = sim.Network.CreateLink(new LinkOptions { Corruption = 1 });
         Collector received = sim.Register(new Collector(b, sim.Clock));
         var sent = new List<byte[]>();
@@ -220,7 +219,7 @@ public class MemoryNetworkTests
     [Fact]
     public void FramesOverTheLinkMtuAreDroppedAndCounted()
     {
-        var sim = new Sim(15);
+        var sim = new NetworkSimulator(15);
         var (a, b) = sim.Network.CreateLink(new LinkOptions { Mtu = 1000 });
         var (ea, eb) = sim.Network.CreateLink(medium: DeviceMedium.Ethernet, mtu: 1500);
         Collector ip = sim.Register(new Collector(b, sim.Clock));
@@ -261,7 +260,7 @@ public class MemoryNetworkTests
     public void CountersAccountForEveryFrameWhateverTheOptions(int seed)
     {
         var random = new Random(seed);
-        var sim = new Sim(seed);
+        var sim = new NetworkSimulator(seed);
         LinkOptions RandomOptions() => new()
         {
             Loss = random.NextDouble() * 0.5,
@@ -303,7 +302,7 @@ public class MemoryNetworkTests
     [Fact]
     public void FramesOnTheWireAreBoundedAndCopied()
     {
-        var sim = new Sim(16);
+        var sim = new NetworkSimulator(16);
         var (a, b) = sim.Network.CreateLink(new LinkOptions { Delay = TimeSpan.FromSeconds(1), MaxFramesInFlight = 100 });
         Collector received = sim.Register(new Collector(b, sim.Clock));
         byte[] frame = TestPackets.Numbered(7);
@@ -366,7 +365,7 @@ public class MemoryNetworkTests
     [Fact]
     public void ClosedDevicesRefuseToSendAndDropWhatIsSentToThem()
     {
-        var sim = new Sim(19);
+        var sim = new NetworkSimulator(19);
         var (a, b) = sim.Network.CreateLink(new LinkOptions { Delay = TimeSpan.FromMilliseconds(1) });
         a.TrySend(TestPackets.Numbered(1));
         b.Dispose();
@@ -409,7 +408,7 @@ public class MemoryNetworkTests
     [Fact]
     public void SegmentFloodsBroadcastsAndSwitchesUnicast()
     {
-        var sim = new Sim(21);
+        var sim = new NetworkSimulator(21);
         MemorySegment segment = sim.Network.CreateSegment();
         MemoryDevice[] devices = [segment.Attach(), segment.Attach(), segment.Attach(name: "third")];
         Collector[] collectors = [.. devices.Select(d => sim.Register(new Collector(d, sim.Clock)))];

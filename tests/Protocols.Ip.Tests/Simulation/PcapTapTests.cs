@@ -3,7 +3,6 @@ using Protocols.Ip.Devices;
 using Protocols.Ip.Simulation;
 using Protocols.Wire;
 using Protocols.Wire.Capture;
-using Sim = Protocols.Ip.Simulation.Simulation;
 
 namespace Protocols.Ip.Tests.Simulation;
 
@@ -17,7 +16,7 @@ public sealed class PcapTapTests : IDisposable
     // tapped at both ends: every frame appears once in each end's capture.
     private (string PathA, string PathB, List<byte[]> Sent) Exchange(DeviceMedium medium)
     {
-        var sim = new Sim(1);
+        var sim = new NetworkSimulator(1);
         var (a, b) = sim.Network.CreateLink(new LinkOptions { Delay = TimeSpan.FromMilliseconds(1) }, medium: medium);
         string pathA = Path.Combine(_directory, $"a-{medium}.pcap");
         string pathB = Path.Combine(_directory, $"b-{medium}.pcap");
@@ -137,7 +136,7 @@ public sealed class PcapTapTests : IDisposable
     [Fact]
     public void AFailingCaptureNeverBreaksTheDevice()
     {
-        var sim = new Sim(1);
+        var sim = new NetworkSimulator(1);
         var (a, b) = sim.Network.CreateLink();
         var stream = new MemoryStream();
         var writer = new PcapWriter(stream, LinkType.Raw);

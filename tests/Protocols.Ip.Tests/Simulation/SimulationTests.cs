@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using Protocols.Ip.Devices;
 using Protocols.Ip.Simulation;
-using Sim = Protocols.Ip.Simulation.Simulation;
 
 namespace Protocols.Ip.Tests.Simulation;
 
@@ -61,7 +60,7 @@ public class SimulationTests
         public int Poll() => device.Receive(frame => device.TrySend(frame), 16);
     }
 
-    private static (StopAndWaitSender Sender, TimeSpan Took) StopAndWait(Sim sim, double loss, int count = 200)
+    private static (StopAndWaitSender Sender, TimeSpan Took) StopAndWait(NetworkSimulator sim, double loss, int count = 200)
     {
         var options = new LinkOptions { Loss = loss, Delay = TimeSpan.FromMilliseconds(5), Jitter = TimeSpan.FromMilliseconds(2) };
         var (a, b) = sim.Network.CreateLink(options);
@@ -75,7 +74,7 @@ public class SimulationTests
     [Fact]
     public void StopAndWaitCompletesOverALossyLinkWithRetransmissions()
     {
-        var sim = new Sim(5);
+        var sim = new NetworkSimulator(5);
         var (sender, took) = StopAndWait(sim, loss: 0.2);
 
         Assert.True(sender.Done);
@@ -87,8 +86,8 @@ public class SimulationTests
     [Fact]
     public void SameSeedSameTraceDifferentSeedDifferentTrace()
     {
-        ulong first = Sim.VerifyDeterminism(42, sim => StopAndWait(sim, loss: 0.2), runs: 3);
-        ulong second = Sim.VerifyDeterminism(43, sim => StopAndWait(sim, loss: 0.2));
+        ulong first = NetworkSimulator.VerifyDeterminism(42, sim => StopAndWait(sim, loss: 0.2), runs: 3);
+        ulong second = NetworkSimulator.VerifyDeterminism(43, sim => StopAndWait(sim, loss: 0.2));
         Assert.NotEqual(first, second);
     }
 
@@ -96,14 +95,14 @@ public class SimulationTests
     public void VerifyDeterminismCatchesANondeterministicScenario()
     {
         int run = 0;
-        var e = Assert.Throws<InvalidOperationException>(() => Sim.VerifyDeterminism(1, sim => sim.Trace($"run {run++}")));
+        var e = Assert.Throws<InvalidOperationException>(() => NetworkSimulator.VerifyDeterminism(1, sim => sim.Trace($"run {run++}")));
         Assert.Contains("not deterministic", e.Message);
     }
 
     [Fact]
     public void RunForEndsExactlyAtTheRequestedTime()
     {
-        var sim = new Sim(1);
+        var sim = new NetworkSimulator(1);
         var fired = new List<TimeSpan>();
         using ITimer timer = sim.Clock.CreateTimer(_ => fired.Add(sim.Elapsed), null, TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(300));
 
@@ -116,7 +115,7 @@ public class SimulationTests
     [Fact]
     public void RunUntilReportsTheTimeTakenOrTimesOutClearly()
     {
-        var sim = new Sim(77);
+        var sim = new NetworkSimulator(77);
         bool flag = false;
         using ITimer timer = sim.Clock.CreateTimer(_ => flag = true, null, TimeSpan.FromSeconds(2), Timeout.InfiniteTimeSpan);
 
@@ -135,7 +134,7 @@ public class SimulationTests
     [Fact]
     public void RunUntilIdleStopsWhenNothingIsScheduledOrAtItsLimit()
     {
-        var sim = new Sim(1);
+        var sim = new NetworkSimulator(1);
         Assert.True(sim.RunUntilIdle());
         Assert.Equal(TimeSpan.Zero, sim.Elapsed);
 
@@ -154,7 +153,7 @@ public class SimulationTests
     [Fact]
     public void StepMovesToTheNextEvent()
     {
-        var sim = new Sim(1);
+        var sim = new NetworkSimulator(1);
         DateTimeOffset? deadline = sim.Now + TimeSpan.FromSeconds(4);
         int polls = 0;
         sim.Register(() => { polls++; return 0; }, () => deadline);
@@ -175,7 +174,7 @@ public class SimulationTests
     [Fact]
     public void AsyncCodeRunsOnTheHarnessThreadInVirtualTime()
     {
-        var sim = new Sim(1);
+        var sim = new NetworkSimulator(1);
         int harnessThread = Environment.CurrentManagedThreadId;
         var threads = new List<int>();
 
@@ -197,7 +196,7 @@ public class SimulationTests
     [Fact]
     public void AsyncCodeTalksOverTheNetwork()
     {
-        var sim = new Sim(3);
+        var sim = new NetworkSimulator(3);
         var (a, b) = sim.Network.CreateLink(new LinkOptions { Delay = TimeSpan.FromMilliseconds(20) });
         sim.Register(new Echo(b));
         TaskCompletionSource<int>? pending = null;
@@ -230,7 +229,7 @@ public class SimulationTests
     [Fact]
     public void FailuresAndTimeoutsOfAsyncOperationsSurface()
     {
-        var sim = new Sim(1);
+        var sim = new NetworkSimulator(1);
         var failure = Assert.Throws<InvalidOperationException>(() => sim.RunUntilCompleted(
             async () =>
             {
@@ -249,7 +248,7 @@ public class SimulationTests
     [Fact]
     public void TheContextRunsPostsBetweenPollsAndSendsOnlyFromInside()
     {
-        var sim = new Sim(1);
+        var sim = new NetworkSimulator(1);
         var order = new List<string>();
         sim.Register(() =>
         {
@@ -269,11 +268,11 @@ public class SimulationTests
     [Fact]
     public void LivelockAndReentrancyAreReported()
     {
-        var busy = new Sim(1);
+        var busy = new NetworkSimulator(1);
         busy.Register(() => 1);
         Assert.Contains("livelock", Assert.Throws<InvalidOperationException>(() => busy.RunPending()).Message);
 
-        var reentrant = new Sim(1);
+        var reentrant = new NetworkSimulator(1);
         reentrant.Register(() =>
         {
             reentrant.RunFor(TimeSpan.FromSeconds(1));

@@ -2,7 +2,6 @@ using Protocols.Ip.Devices;
 using Protocols.Ip.Simulation;
 using Protocols.Wire;
 using Protocols.Wire.Capture;
-using Sim = Protocols.Ip.Simulation.Simulation;
 
 namespace Protocols.Ip.Tests.Simulation;
 
@@ -50,7 +49,7 @@ public class StackSimulationTests
     private sealed record Outcome(int Replies, TimeSpan Elapsed, LinkStatistics AToB, StackCountersSnapshot Client, StackCountersSnapshot Server);
 
     // A pings B once every 100 ms, `count` times, over an Ethernet link (so ARP runs too).
-    private static Outcome PingScenario(Sim sim, LinkOptions options, int count, int dataLength, Action<string>? trace = null, string? pcap = null)
+    private static Outcome PingScenario(NetworkSimulator sim, LinkOptions options, int count, int dataLength, Action<string>? trace = null, string? pcap = null)
     {
         MemoryLink link = sim.Network.CreateLink(options, medium: DeviceMedium.Ethernet);
         INetworkDevice deviceA = link.A;
@@ -100,7 +99,7 @@ public class StackSimulationTests
     [Fact]
     public void TwoStacksPingOverAPerfectLink()
     {
-        var sim = new Sim(1);
+        var sim = new NetworkSimulator(1);
         var lines = new List<string>();
         string pcap = Path.Combine(Path.GetTempPath(), $"protocols-sim-ping-{Environment.ProcessId}-{Guid.NewGuid():n}.pcap");
         Outcome outcome;
@@ -133,7 +132,7 @@ public class StackSimulationTests
     public void TwoStacksPingThroughALossyLink()
     {
         var options = new LinkOptions { Loss = 0.1, Delay = TimeSpan.FromMilliseconds(5), Jitter = TimeSpan.FromMilliseconds(2) };
-        Outcome outcome = PingScenario(new Sim(2024), options, count: 500, dataLength: 56);
+        Outcome outcome = PingScenario(new NetworkSimulator(2024), options, count: 500, dataLength: 56);
 
         // A reply needs both directions: P = 0.81 (ARP losses cost a little more at the start).
         Assert.InRange(outcome.Replies, 370, 440);
@@ -149,7 +148,7 @@ public class StackSimulationTests
         string pcap = Path.Combine(Path.GetTempPath(), $"protocols-sim-ping-{Environment.ProcessId}-{Guid.NewGuid():n}.pcap");
         try
         {
-            Outcome outcome = PingScenario(new Sim(3), new LinkOptions { Delay = TimeSpan.FromMilliseconds(1) }, count: 3, dataLength: 3000, trace: lines.Add, pcap: pcap);
+            Outcome outcome = PingScenario(new NetworkSimulator(3), new LinkOptions { Delay = TimeSpan.FromMilliseconds(1) }, count: 3, dataLength: 3000, trace: lines.Add, pcap: pcap);
 
             Assert.Equal(3, outcome.Replies);
             Assert.Equal(9, outcome.Client.FragmentsSent); // 3008 ICMP bytes: 1480 + 1480 + 48
@@ -173,15 +172,15 @@ public class StackSimulationTests
     public void StackScenariosAreDeterministic()
     {
         var options = new LinkOptions { Loss = 0.2, Duplication = 0.02, Reordering = 0.05, Delay = TimeSpan.FromMilliseconds(3), Jitter = TimeSpan.FromMilliseconds(3), Corruption = 0.02 };
-        ulong first = Sim.VerifyDeterminism(7, sim => PingScenario(sim, options, count: 100, dataLength: 2000));
-        ulong other = Sim.VerifyDeterminism(8, sim => PingScenario(sim, options, count: 100, dataLength: 2000));
+        ulong first = NetworkSimulator.VerifyDeterminism(7, sim => PingScenario(sim, options, count: 100, dataLength: 2000));
+        ulong other = NetworkSimulator.VerifyDeterminism(8, sim => PingScenario(sim, options, count: 100, dataLength: 2000));
         Assert.NotEqual(first, other);
     }
 
     [Fact]
     public void ThreeStacksShareAnEthernetSegment()
     {
-        var sim = new Sim(11);
+        var sim = new NetworkSimulator(11);
         MemorySegment segment = sim.Network.CreateSegment(new LinkOptions { Delay = TimeSpan.FromMicroseconds(50) });
         NetworkStack[] stacks = new NetworkStack[3];
         for (int i = 0; i < stacks.Length; i++)
@@ -236,7 +235,7 @@ public class StackSimulationTests
     [Fact]
     public void TheHarnessRefusesAStackOnAnotherClock()
     {
-        var sim = new Sim(1);
+        var sim = new NetworkSimulator(1);
         Assert.Throws<ArgumentException>(() => sim.AddStack(_ => new NetworkStack(new NetworkStackOptions { TimeProvider = new VirtualClock() })));
     }
 }

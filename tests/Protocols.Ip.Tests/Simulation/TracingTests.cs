@@ -6,7 +6,6 @@ using Protocols.Ip.Tests.Ipv6;
 using Protocols.Tests.Shared;
 using Protocols.Wire;
 using Protocols.Wire.Capture;
-using Sim = Protocols.Ip.Simulation.Simulation;
 
 namespace Protocols.Ip.Tests.Simulation;
 
@@ -223,7 +222,7 @@ public class TracingTests
     [Fact]
     public void TracingDeviceLogsThroughILoggerOnlyWhenEnabled()
     {
-        var sim = new Sim(1);
+        var sim = new NetworkSimulator(1);
         var (a, b) = sim.Network.CreateLink();
         var logger = new ListLogger(LogLevel.Debug);
         using var traced = new TracingDevice(a, logger, LogLevel.Debug, sim.Clock);
@@ -240,7 +239,7 @@ public class TracingTests
     [Fact]
     public void TracingDeviceWritesOneLinePerFrameEachWay()
     {
-        var sim = new Sim(1);
+        var sim = new NetworkSimulator(1);
         var (a, b) = sim.Network.CreateLink(new LinkOptions { Delay = TimeSpan.FromMicroseconds(100) }, medium: DeviceMedium.Ethernet);
         var lines = new List<string>();
         using var tracedA = new TracingDevice(a, lines.Add, sim.Clock);

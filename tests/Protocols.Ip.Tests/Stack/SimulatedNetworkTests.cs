@@ -1,7 +1,6 @@
 using Protocols.Ip.Devices;
 using Protocols.Ip.Simulation;
 using Protocols.Wire;
-using Sim = Protocols.Ip.Simulation.Simulation;
 
 namespace Protocols.Ip.Tests.Stack;
 
@@ -11,7 +10,7 @@ public class SimulatedNetworkTests
     private static readonly Ipv4Address A = TwoStacks.AddressA;
     private static readonly Ipv4Address B = TwoStacks.AddressB;
 
-    private static (NetworkStack A, NetworkStack B, RecordingTransport Pinger) Build(Sim sim, LinkOptions link, DeviceMedium medium)
+    private static (NetworkStack A, NetworkStack B, RecordingTransport Pinger) Build(NetworkSimulator sim, LinkOptions link, DeviceMedium medium)
     {
         var (da, db) = sim.Network.CreateLink(link, medium: medium);
         NetworkStack a = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = sim.Seed }));
@@ -26,7 +25,7 @@ public class SimulatedNetworkTests
     [Fact]
     public void PingOverADelayedEthernetLinkTakesArpPlusOneRoundTrip()
     {
-        var sim = new Sim(seed: 3);
+        var sim = new NetworkSimulator(seed: 3);
         var (_, b, pinger) = Build(sim, new LinkOptions { Delay = TimeSpan.FromMilliseconds(5) }, DeviceMedium.Ethernet);
         b.SendDatagram(new IpSendRequest(A, IpProtocol.Icmp), Packets.Echo(IcmpType.EchoRequest, 1, 1, new byte[3000]));
         TimeSpan took = sim.RunUntil(() => pinger.Datagrams.Count == 1, TimeSpan.FromSeconds(5));
@@ -38,7 +37,7 @@ public class SimulatedNetworkTests
     [Fact]
     public void PingsOverALossyLinkAreDeterministicPerSeed()
     {
-        static void Scenario(Sim sim)
+        static void Scenario(NetworkSimulator sim)
         {
             var (a, b, pinger) = Build(sim, new LinkOptions { Loss = 0.2, Delay = TimeSpan.FromMilliseconds(2), Jitter = TimeSpan.FromMilliseconds(1) }, DeviceMedium.Ethernet);
             for (int i = 0; i < 50; i++)
@@ -53,15 +52,15 @@ public class SimulatedNetworkTests
             Assert.InRange(pinger.Datagrams.Count, 5, 45);
         }
 
-        ulong first = Sim.VerifyDeterminism(11, Scenario);
-        ulong other = Sim.VerifyDeterminism(12, Scenario);
+        ulong first = NetworkSimulator.VerifyDeterminism(11, Scenario);
+        ulong other = NetworkSimulator.VerifyDeterminism(12, Scenario);
         Assert.NotEqual(first, other);
     }
 
     [Fact]
     public void AFloodOfAThousandPingsIsAnsweredInFull()
     {
-        var sim = new Sim(seed: 5);
+        var sim = new NetworkSimulator(seed: 5);
         var (a, b, pinger) = Build(sim, new LinkOptions { Delay = TimeSpan.FromMilliseconds(1), RateBitsPerSecond = 100_000_000 }, DeviceMedium.Ethernet);
 
         // Warm ARP with one ping, then 1000 back to back (more than the ARP queue would hold).

@@ -4,13 +4,12 @@ using Protocols.Ip.Simulation;
 using Protocols.Tests.Shared;
 using Protocols.Wire;
 using Xunit.Abstractions;
-using Sim = Protocols.Ip.Simulation.Simulation;
 
 namespace Protocols.Tcp.Tests.Scripted;
 
 /// <summary>
 /// A real <see cref="NetworkStack"/> (10.0.0.2 or 2001:db8::2, by <see cref="Family"/>) on one
-/// end of a simulated IP link, the <see cref="ScriptedPeer"/> (10.0.0.1 or 2001:db8::1) on the other, under one <see cref="Simulation"/>'s
+/// end of a simulated IP link, the <see cref="ScriptedPeer"/> (10.0.0.1 or 2001:db8::1) on the other, under one <see cref="NetworkSimulator"/>'s
 /// virtual clock. The link is a perfect wire with no delay unless told otherwise, so the times
 /// the peer sees are exactly the stack's timer deadlines.
 /// </summary>
@@ -23,7 +22,7 @@ internal class ScriptedBed
     public ScriptedBed(ITestOutputHelper? output, int seed = 1, int mtu = 1500, LinkOptions? link = null, Action<NetworkStack>? configure = null)
     {
         Output = output;
-        Sim = new Sim(seed);
+        Sim = new NetworkSimulator(seed);
         Link = Sim.Network.CreateLink(link, link, DeviceMedium.Ip, mtu, name: "wire");
         Stack = Sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = seed, Name = "dut" }));
         Stack.AddInterface(Link.B, new InterfaceConfiguration { Addresses = [new InterfaceAddress(StackAddress, Family.PrefixLength)] });
@@ -33,7 +32,7 @@ internal class ScriptedBed
 
     public ITestOutputHelper? Output { get; }
 
-    public Sim Sim { get; }
+    public NetworkSimulator Sim { get; }
 
     public MemoryLink Link { get; }
 

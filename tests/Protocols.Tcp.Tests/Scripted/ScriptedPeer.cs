@@ -4,7 +4,6 @@ using Protocols.Ip;
 using Protocols.Ip.Simulation;
 using Protocols.Tests.Shared;
 using Protocols.Wire;
-using Sim = Protocols.Ip.Simulation.Simulation;
 using Xunit.Abstractions;
 using Xunit.Sdk;
 
@@ -17,7 +16,7 @@ namespace Protocols.Tcp.Tests.Scripted;
 /// <see cref="ExpectNothing"/> checks the stack stays silent for a while.
 /// </summary>
 /// <remarks>
-/// Registered as a pollable of the <see cref="Simulation"/>: every frame that reaches the peer's
+/// Registered as a pollable of the <see cref="NetworkSimulator"/>: every frame that reaches the peer's
 /// end of the link is decoded (IPv4 or IPv6, TCP header, options, checksum) and queued for the next
 /// expectation. Failures print the expectation, what arrived, and the recent conversation.
 /// The peer keeps no TCP state of its own: the test gives every number.
@@ -27,7 +26,7 @@ internal sealed class ScriptedPeer : IPollable
     /// <summary>How long <see cref="Expect"/> waits unless told otherwise.</summary>
     public static readonly TimeSpan DefaultWithin = TimeSpan.FromSeconds(1);
 
-    private readonly Sim _sim;
+    private readonly NetworkSimulator _sim;
     private readonly MemoryDevice _device;
     private readonly ITestOutputHelper? _output;
     private readonly Queue<CapturedPacket> _unconsumed = new();
@@ -35,7 +34,7 @@ internal sealed class ScriptedPeer : IPollable
     private readonly byte[] _buffer = new byte[65536];
     private ushort _identification = 1;
 
-    public ScriptedPeer(Sim sim, MemoryDevice device, IpAddress address, IpAddress remoteAddress, ITestOutputHelper? output)
+    public ScriptedPeer(NetworkSimulator sim, MemoryDevice device, IpAddress address, IpAddress remoteAddress, ITestOutputHelper? output)
     {
         _sim = sim;
         _device = device;

@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using Protocols.Ip;
 using Protocols.Ip.Simulation;
 using Xunit.Abstractions;
-using Sim = Protocols.Ip.Simulation.Simulation;
 
 namespace Protocols.Tcp.Tests.SimulationTests;
 
@@ -29,7 +28,7 @@ public sealed class AutoTuningSimulationTests(ITestOutputHelper output)
     // A sends `bytes` to B, whose application reads `readSize` bytes every `readEvery` (or as fast as it can).
     private (double Mbps, TcpConnectionInfo Sender, TcpConnectionInfo Receiver) Transfer(TcpConnectionOptions options, int bytes, int readSize = 256 * 1024, TimeSpan? readEvery = null)
     {
-        var sim = new Sim(5);
+        var sim = new NetworkSimulator(5);
         var pair = new TcpPair(sim, Bottleneck, options: options);
         byte[] data = TcpPair.Data(bytes, 9);
         TcpListener listener = pair.TcpB.Listen(5001, 4);

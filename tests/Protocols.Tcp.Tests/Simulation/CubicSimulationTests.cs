@@ -2,7 +2,6 @@ using System.Globalization;
 using Protocols.Ip.Simulation;
 using Protocols.Tcp.Engine.CongestionControl;
 using Xunit.Abstractions;
-using Sim = Protocols.Ip.Simulation.Simulation;
 
 namespace Protocols.Tcp.Tests.SimulationTests;
 
@@ -20,7 +19,7 @@ public sealed class CubicSimulationTests(ITestOutputHelper output)
     public void After_a_loss_the_window_follows_w_cubic_through_k()
     {
         var link = new LinkOptions { Delay = TimeSpan.FromMilliseconds(50), RateBitsPerSecond = 50_000_000, QueueLimitPackets = 1000, QueueLimitBytes = 1000 * 1600 };
-        var sim = new Sim(3);
+        var sim = new NetworkSimulator(3);
         var made = new List<CubicController>();
         CongestionControllerRegistry registry = CongestionControllerRegistry.Default.With("cubic", () =>
         {

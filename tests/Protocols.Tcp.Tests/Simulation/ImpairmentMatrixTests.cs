@@ -4,7 +4,6 @@ using System.Security.Cryptography;
 using Protocols.Ip.Simulation;
 using Protocols.Tests.Shared;
 using Xunit.Abstractions;
-using Sim = Protocols.Ip.Simulation.Simulation;
 
 namespace Protocols.Tcp.Tests.SimulationTests;
 
@@ -63,7 +62,7 @@ public class ImpairmentMatrixTests(ITestOutputHelper output)
     {
         (LinkOptions link, int mtu, int bytes, bool bothWays, TimeSpan bound) = Matrix[cell];
         mtu = Math.Max(mtu, Family.SmallMtu); // "mtu 576" runs at IPv6's minimum, 1280, over IPv6
-        var sim = new Sim(seed: 4242);
+        var sim = new NetworkSimulator(seed: 4242);
         var pair = new TcpPair(sim, link, mtu);
         byte[] aToB = TcpPair.Data(bytes, 1);
         byte[] bToA = bothWays ? TcpPair.Data(bytes, 2) : [];

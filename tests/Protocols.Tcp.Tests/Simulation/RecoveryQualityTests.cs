@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Security.Cryptography;
 using Protocols.Ip.Simulation;
 using Xunit.Abstractions;
-using Sim = Protocols.Ip.Simulation.Simulation;
 
 namespace Protocols.Tcp.Tests.SimulationTests;
 
@@ -96,7 +95,7 @@ public sealed class RecoveryQualityTests(ITestOutputHelper output)
 
     private static Measurement Run(LinkOptions dataLink, LinkOptions ackLink, int bytes, int seed)
     {
-        var sim = new Sim(seed: seed);
+        var sim = new NetworkSimulator(seed: seed);
         var pair = new TcpPair(sim, ackLink, 1500);
         pair.Link.AToB.Options = dataLink;
         byte[] data = TcpPair.Data(bytes, seed);

@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using Protocols.Ip.Simulation;
 using Protocols.Tcp.Engine.CongestionControl;
 using Xunit.Abstractions;
-using Sim = Protocols.Ip.Simulation.Simulation;
 
 namespace Protocols.Tcp.Tests.SimulationTests;
 
@@ -30,7 +29,7 @@ public sealed class SlowStartSimulationTests(ITestOutputHelper output)
     // A to B; the controllers A creates are kept so the test can look at them.
     private static (TcpPair Pair, Task<TransferResult> Transfer, byte[] Data, List<CubicController> Made) Start(string cc, LinkOptions link, CubicOptions? cubic = null, int seed = 7)
     {
-        var sim = new Sim(seed);
+        var sim = new NetworkSimulator(seed);
         var made = new List<CubicController>();
         CongestionControllerRegistry registry = CongestionControllerRegistry.Default.With("cubic", () =>
         {

@@ -6,7 +6,6 @@ using Protocols.Tcp.Tests.Sockets;
 using Protocols.Tests.Shared;
 using Protocols.Wire;
 using Xunit.Abstractions;
-using Sim = Protocols.Ip.Simulation.Simulation;
 
 namespace Protocols.Tcp.Tests.SimulationTests;
 
@@ -16,7 +15,7 @@ public class SynFloodAndDeterminismTests(ITestOutputHelper output)
     [Fact]
     public void Legitimate_clients_connect_and_exchange_data_through_a_syn_flood()
     {
-        var sim = new Sim(seed: 7);
+        var sim = new NetworkSimulator(seed: 7);
         var link = new LinkOptions { Delay = TimeSpan.FromMilliseconds(5) };
         var pair = new TcpPair(sim, link, serverStack: new TcpStackOptions { Seed = 99, Name = "b", SynQueueLength = 64, SynCookies = TcpSynCookieMode.Auto });
         TcpListener listener = pair.TcpB.Listen(80, 64);
@@ -102,7 +101,7 @@ public class SynFloodAndDeterminismTests(ITestOutputHelper output)
     [Fact]
     public void The_same_seed_gives_the_same_trace_and_another_seed_another()
     {
-        ulong Run(int seed) => Sim.VerifyDeterminism(seed, sim =>
+        ulong Run(int seed) => NetworkSimulator.VerifyDeterminism(seed, sim =>
         {
             var link = new LinkOptions { Delay = TimeSpan.FromMilliseconds(10), Loss = 0.05, Reordering = 0.05, ReorderDelay = TimeSpan.FromMilliseconds(3), Duplication = 0.02 };
             var pair = new TcpPair(sim, link);

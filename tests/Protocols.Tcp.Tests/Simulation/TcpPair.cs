@@ -4,7 +4,6 @@ using Protocols.Ip.Devices;
 using Protocols.Ip.Simulation;
 using Protocols.Tests.Shared;
 using Protocols.Wire;
-using Sim = Protocols.Ip.Simulation.Simulation;
 
 namespace Protocols.Tcp.Tests.SimulationTests;
 
@@ -21,7 +20,7 @@ internal sealed class TcpPair
     /// <summary>B's address in the current test's family.</summary>
     public static IpAddress AddressB => Family.Host(2);
 
-    public TcpPair(Sim sim, LinkOptions link, int mtu = 1500, TcpConnectionOptions? options = null, TcpStackOptions? serverStack = null, Action<string>? trace = null, TcpStackOptions? clientStack = null)
+    public TcpPair(NetworkSimulator sim, LinkOptions link, int mtu = 1500, TcpConnectionOptions? options = null, TcpStackOptions? serverStack = null, Action<string>? trace = null, TcpStackOptions? clientStack = null)
     {
         Sim = sim;
         Link = sim.Network.CreateLink(link, link, DeviceMedium.Ip, mtu);
@@ -35,7 +34,7 @@ internal sealed class TcpPair
         TcpB = B.UseTcp(serverStack ?? new TcpStackOptions { Seed = seedB, Name = "b", Defaults = options ?? new TcpConnectionOptions() });
     }
 
-    public Sim Sim { get; }
+    public NetworkSimulator Sim { get; }
 
     public MemoryLink Link { get; }
 

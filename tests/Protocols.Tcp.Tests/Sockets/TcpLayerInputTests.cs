@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Net.Sockets;
 using Protocols.Ip;
 using Protocols.Ip.Devices;
+using Protocols.Ip.Simulation;
 using Protocols.Tcp.Engine;
 using Protocols.Tests.Shared;
 using Protocols.Wire;
@@ -125,7 +126,7 @@ public class TcpLayerInputTests
     public void Bad_segments_are_counted_and_logged_by_what_is_wrong(string kind, TcpCounter detail, string line)
     {
         var logger = new ListLogger();
-        var sim = new Protocols.Ip.Simulation.Simulation(18);
+        var sim = new NetworkSimulator(18);
         var (a, _) = sim.Network.CreateLink();
         var stack = new NetworkStack(new NetworkStackOptions { TimeProvider = sim.Clock, Logger = logger });
         NetworkInterface nic = stack.AddInterface(a, new InterfaceConfiguration { Addresses = [new InterfaceAddress(B, Family.PrefixLength)] });

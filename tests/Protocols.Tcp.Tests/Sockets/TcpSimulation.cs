@@ -22,9 +22,9 @@ internal sealed class TcpSimulation
     /// <summary>B's address in the current test's family.</summary>
     public static IpAddress AddressB => Family.Host(2);
 
-    public TcpSimulation(int seed, LinkOptions? link = null, int mtu = 1500, TcpStackOptions? tcpA = null, TcpStackOptions? tcpB = null, bool trace = false, int requestQueueCapacity = 4096, bool tcpOnB = true, Simulation? sim = null, int? interfaceMtuA = null)
+    public TcpSimulation(int seed, LinkOptions? link = null, int mtu = 1500, TcpStackOptions? tcpA = null, TcpStackOptions? tcpB = null, bool trace = false, int requestQueueCapacity = 4096, bool tcpOnB = true, NetworkSimulator? sim = null, int? interfaceMtuA = null)
     {
-        Sim = sim ?? new Simulation(seed);
+        Sim = sim ?? new NetworkSimulator(seed);
         Link = Sim.Network.CreateLink(link, link, DeviceMedium.Ip, mtu);
         A = Sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = seed, Name = $"sim{seed}-a", RequestQueueCapacity = requestQueueCapacity }), s => s.Poll(), s => s.NextDeadline);
         B = Sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = seed + 1, Name = $"sim{seed}-b", RequestQueueCapacity = requestQueueCapacity }), s => s.Poll(), s => s.NextDeadline);
@@ -35,7 +35,7 @@ internal sealed class TcpSimulation
         TcpB = tcpOnB ? B.UseTcp(tcpB ?? new TcpStackOptions { Seed = seed + 1, Name = $"sim{seed}-b" }) : null!;
     }
 
-    public Simulation Sim { get; }
+    public NetworkSimulator Sim { get; }
 
     public MemoryLink Link { get; }
 

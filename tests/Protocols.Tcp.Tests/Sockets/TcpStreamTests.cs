@@ -178,7 +178,7 @@ public class TcpStreamTests
     {
         // Completions go to the loop thread's context (the simulation's), not to the thread pool,
         // so ReadExactlyAsync / CopyToAsync (ConfigureAwait(false) inside) stay deterministic.
-        static void Scenario(Simulation sim)
+        static void Scenario(NetworkSimulator sim)
         {
             var net = new TcpSimulation(seed: sim.Seed, new LinkOptions { Delay = TimeSpan.FromMilliseconds(1), Loss = 0.05, Jitter = TimeSpan.FromMilliseconds(1) }, sim: sim);
             using TcpListener listener = net.TcpB.Listen(80);
@@ -202,7 +202,7 @@ public class TcpStreamTests
             });
         }
 
-        Simulation.VerifyDeterminism(seed: 36, Scenario, runs: 3);
+        NetworkSimulator.VerifyDeterminism(seed: 36, Scenario, runs: 3);
     }
 
     [Fact]

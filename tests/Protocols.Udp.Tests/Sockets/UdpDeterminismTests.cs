@@ -6,14 +6,14 @@ namespace Protocols.Udp.Tests.Sockets;
 /// <summary>
 /// UdpSocket completions never run application code inline on the loop, and a continuation that
 /// did not capture a context (<c>ConfigureAwait(false)</c>) goes to the completing thread's
-/// context: in a Simulation, the harness's. So such code stays on the simulation's thread.
+/// context: in a NetworkSimulator, the harness's. So such code stays on the simulation's thread.
 /// </summary>
 public class UdpDeterminismTests
 {
     [Fact]
     public void ConfigureAwait_false_code_over_UdpSocket_stays_on_the_simulation_thread_and_runs_repeat_exactly()
     {
-        static void Scenario(Simulation sim)
+        static void Scenario(NetworkSimulator sim)
         {
             var net = new UdpSimulation(sim.Seed, new LinkOptions { Delay = TimeSpan.FromMilliseconds(1), Jitter = TimeSpan.FromMilliseconds(2), Loss = 0 }, sim: sim);
             using var server = UdpSocket.Bind(net.B, 7);
@@ -48,6 +48,6 @@ public class UdpDeterminismTests
             });
         }
 
-        Simulation.VerifyDeterminism(seed: 71, Scenario, runs: 3);
+        NetworkSimulator.VerifyDeterminism(seed: 71, Scenario, runs: 3);
     }
 }

@@ -12,7 +12,7 @@ public class UdpEthernetTests
     [Fact]
     public void Unicast_waits_for_arp_and_broadcasts_reach_every_host_on_the_segment()
     {
-        var sim = new Simulation(seed: 40);
+        var sim = new NetworkSimulator(seed: 40);
         MemorySegment segment = sim.Network.CreateSegment(new LinkOptions { Delay = TimeSpan.FromMilliseconds(1) });
         NetworkStack[] hosts = new NetworkStack[3];
         for (int i = 0; i < hosts.Length; i++)
@@ -76,7 +76,7 @@ public class UdpEthernetTests
     [Fact]
     public void A_socket_bound_to_one_interfaces_address_ignores_datagrams_to_the_other()
     {
-        var sim = new Simulation(seed: 41);
+        var sim = new NetworkSimulator(seed: 41);
         var (a1, b1) = sim.Network.CreateLink(name: "l1");
         var (a2, b2) = sim.Network.CreateLink(name: "l2");
         NetworkStack host = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = 1 }), s => s.Poll(), s => s.NextDeadline);

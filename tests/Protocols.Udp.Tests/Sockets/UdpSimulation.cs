@@ -20,9 +20,9 @@ internal sealed class UdpSimulation
     /// <summary>B's address in the current test's family.</summary>
     public static IpAddress AddressB => Family.Host(2);
 
-    public UdpSimulation(int seed, LinkOptions? link = null, int mtu = 1500, UdpOptions? udpA = null, UdpOptions? udpB = null, Simulation? sim = null)
+    public UdpSimulation(int seed, LinkOptions? link = null, int mtu = 1500, UdpOptions? udpA = null, UdpOptions? udpB = null, NetworkSimulator? sim = null)
     {
-        Sim = sim ?? new Simulation(seed);
+        Sim = sim ?? new NetworkSimulator(seed);
         Link = Sim.Network.CreateLink(link, link, DeviceMedium.Ip, mtu);
         A = Sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = seed }), s => s.Poll(), s => s.NextDeadline);
         B = Sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = seed + 1 }), s => s.Poll(), s => s.NextDeadline);
@@ -32,7 +32,7 @@ internal sealed class UdpSimulation
         UdpB = B.UseUdp(udpB ?? new UdpOptions { Seed = seed + 1, Name = $"sim{seed}-b" });
     }
 
-    public Simulation Sim { get; }
+    public NetworkSimulator Sim { get; }
 
     public MemoryLink Link { get; }
 

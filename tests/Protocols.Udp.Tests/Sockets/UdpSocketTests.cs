@@ -624,7 +624,7 @@ public class UdpSocketTests
     [Fact]
     public void Ttl_and_tos_options_reach_the_ip_header()
     {
-        var sim = new Simulation(seed: 29);
+        var sim = new NetworkSimulator(seed: 29);
         var (near, far) = sim.Network.CreateLink();
         NetworkStack stack = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = 29 }), s => s.Poll(), s => s.NextDeadline);
         stack.AddInterface(near, new InterfaceConfiguration { Addresses = [new InterfaceAddress(A, Family.PrefixLength)] });
@@ -788,13 +788,13 @@ public class UdpSocketTests
     [Fact]
     public void Runs_are_deterministic_under_a_lossy_link()
     {
-        ulong first = Simulation.VerifyDeterminism(30, sim => Exchange(sim, 30));
-        ulong second = Simulation.VerifyDeterminism(31, sim => Exchange(sim, 31));
+        ulong first = NetworkSimulator.VerifyDeterminism(30, sim => Exchange(sim, 30));
+        ulong second = NetworkSimulator.VerifyDeterminism(31, sim => Exchange(sim, 31));
         Assert.NotEqual(first, second); // the seed matters
     }
 
     // 200 datagrams over a link with loss, duplication, reordering and jitter; the receiver traces what it got.
-    private static void Exchange(Simulation sim, int seed)
+    private static void Exchange(NetworkSimulator sim, int seed)
     {
         var options = new LinkOptions { Loss = 0.1, Duplication = 0.05, Reordering = 0.1, Delay = TimeSpan.FromMilliseconds(5), Jitter = TimeSpan.FromMilliseconds(3) };
         var link = sim.Network.CreateLink(options, options);

@@ -2,7 +2,7 @@ using System.Text;
 
 namespace Protocols.Ip.Simulation;
 
-/// <summary>Something the <see cref="Simulation"/> drives: a stack, a scripted peer, a traffic generator.</summary>
+/// <summary>Something the <see cref="NetworkSimulator"/> drives: a stack, a scripted peer, a traffic generator.</summary>
 public interface IPollable
 {
     /// <summary>Does the work that is ready at the current time (received frames, due timers, queued requests).</summary>
@@ -33,13 +33,13 @@ public interface IPollable
 /// </remarks>
 /// <example>
 /// <code>
-/// var sim = new Simulation(seed: 1);
+/// var sim = new NetworkSimulator(seed: 1);
 /// var (a, b) = sim.Network.CreateLink(new LinkOptions { Loss = 0.05, Delay = TimeSpan.FromMilliseconds(10) });
 /// var peer = sim.Register(new MyPeer(b, sim.Clock));
 /// sim.RunUntil(() => peer.Done, TimeSpan.FromSeconds(30));
 /// </code>
 /// </example>
-public sealed class Simulation
+public sealed class NetworkSimulator
 {
     /// <summary>The most polling rounds at one instant before the harness reports a livelock.</summary>
     public const int MaxRoundsPerInstant = 100_000;
@@ -54,7 +54,7 @@ public sealed class Simulation
     /// <summary>Creates a simulation whose clock starts at <paramref name="start"/> (default <see cref="VirtualClock.DefaultStart"/>).</summary>
     /// <param name="seed">The seed of every random choice the network and <see cref="Random"/> make.</param>
     /// <param name="start">The initial virtual time.</param>
-    public Simulation(int seed, DateTimeOffset? start = null)
+    public NetworkSimulator(int seed, DateTimeOffset? start = null)
     {
         Seed = seed;
         Clock = new VirtualClock(start);
@@ -452,14 +452,14 @@ public sealed class Simulation
     /// <param name="runs">How many runs to compare (at least 2).</param>
     /// <returns>The common hash (compare it across seeds to see the seed matters).</returns>
     /// <exception cref="InvalidOperationException">Two runs differed: the scenario is not deterministic.</exception>
-    public static ulong VerifyDeterminism(int seed, Action<Simulation> scenario, int runs = 2)
+    public static ulong VerifyDeterminism(int seed, Action<NetworkSimulator> scenario, int runs = 2)
     {
         ArgumentNullException.ThrowIfNull(scenario);
         ArgumentOutOfRangeException.ThrowIfLessThan(runs, 2);
         ulong first = 0;
         for (int run = 0; run < runs; run++)
         {
-            var sim = new Simulation(seed);
+            var sim = new NetworkSimulator(seed);
             scenario(sim);
             ulong hash = sim.TraceHash;
             if (run == 0)
@@ -468,7 +468,7 @@ public sealed class Simulation
             }
             else if (hash != first)
             {
-                throw new InvalidOperationException($"Simulation with seed {seed} is not deterministic: run 1 ended with trace hash {first:x16}, run {run + 1} with {hash:x16}.");
+                throw new InvalidOperationException($"The simulation with seed {seed} is not deterministic: run 1 ended with trace hash {first:x16}, run {run + 1} with {hash:x16}.");
             }
         }
 
@@ -476,7 +476,7 @@ public sealed class Simulation
     }
 
     /// <inheritdoc/>
-    public override string ToString() => $"Simulation seed {Seed} at {Clock.Now:O} (+{Clock.Elapsed})";
+    public override string ToString() => $"NetworkSimulator seed {Seed} at {Clock.Now:O} (+{Clock.Elapsed})";
 
     private T InContext<T>(Func<T> start)
     {
@@ -540,7 +540,7 @@ public sealed class Simulation
     private string Describe(string what, DateTimeOffset start)
     {
         var text = new StringBuilder();
-        text.Append($"Simulation (seed {Seed}): {what}; ran from {start:O} to {Clock.Now:O} ({Clock.Now - start}); {Network.Deliveries} frames delivered.");
+        text.Append($"NetworkSimulator (seed {Seed}): {what}; ran from {start:O} to {Clock.Now:O} ({Clock.Now - start}); {Network.Deliveries} frames delivered.");
         foreach (LinkDirection direction in Network.Directions)
         {
             text.Append(Environment.NewLine).Append("  ").Append(direction);
