@@ -2,17 +2,6 @@ using System.Text;
 
 namespace Protocols.Ip.Simulation;
 
-/// <summary>Something the <see cref="NetworkSimulator"/> drives: a stack, a scripted peer, a traffic generator.</summary>
-public interface IPollable
-{
-    /// <summary>Does the work that is ready at the current time (received frames, due timers, queued requests).</summary>
-    /// <returns>How much work was done; 0 means idle.</returns>
-    int Poll();
-
-    /// <summary>When this needs to be polled again even if nothing arrives (its earliest timer), or null.</summary>
-    DateTimeOffset? NextDeadline { get; }
-}
-
 /// <summary>
 /// The deterministic simulation harness: a <see cref="VirtualClock"/>, a <see cref="MemoryNetwork"/>
 /// seeded from one number, and the things to drive (stacks, peers), all run on the calling thread.
@@ -47,7 +36,7 @@ public sealed class NetworkSimulator
     private static readonly TimeSpan DefaultIdleLimit = TimeSpan.FromHours(1);
 
     private readonly SimulationSynchronizationContext _context;
-    private volatile IPollable[] _pollables = [];
+    private volatile IPollDriven[] _pollables = [];
     private ulong _traceHash = 14695981039346656037UL;
     private bool _running;
 
@@ -85,7 +74,7 @@ public sealed class NetworkSimulator
     public SynchronizationContext SynchronizationContext => _context;
 
     /// <summary>The registered pollables, in registration (and polling) order.</summary>
-    public IReadOnlyList<IPollable> Pollables => _pollables;
+    public IReadOnlyList<IPollDriven> Pollables => _pollables;
 
     /// <summary>
     /// A hash of everything observable so far: every frame delivered (link, time, bytes), every
@@ -105,7 +94,7 @@ public sealed class NetworkSimulator
     /// <summary>Registers something to poll; polled in registration order.</summary>
     /// <returns><paramref name="pollable"/>, for chaining.</returns>
     public T Register<T>(T pollable)
-        where T : IPollable
+        where T : IPollDriven
     {
         ArgumentNullException.ThrowIfNull(pollable);
         _pollables = [.. _pollables, pollable];
@@ -116,7 +105,7 @@ public sealed class NetworkSimulator
     /// <param name="poll">Does the ready work and returns how much (0 = idle).</param>
     /// <param name="nextDeadline">When it must be polled again even if nothing arrives; null = never.</param>
     /// <returns>The registered pollable.</returns>
-    public IPollable Register(Func<int> poll, Func<DateTimeOffset?>? nextDeadline = null)
+    public IPollDriven Register(Func<int> poll, Func<DateTimeOffset?>? nextDeadline = null)
     {
         ArgumentNullException.ThrowIfNull(poll);
         return Register(new DelegatePollable(poll, nextDeadline));
@@ -126,13 +115,13 @@ public sealed class NetworkSimulator
     /// <param name="create">Builds the stack from the clock, e.g. <c>clock =&gt; new MyStack(clock)</c>.</param>
     /// <returns>The created stack.</returns>
     public TStack AddStack<TStack>(Func<VirtualClock, TStack> create)
-        where TStack : IPollable
+        where TStack : IPollDriven
     {
         ArgumentNullException.ThrowIfNull(create);
         return Register(create(Clock));
     }
 
-    /// <summary>Creates a stack of a type that does not implement <see cref="IPollable"/>, and registers its poll and deadline.</summary>
+    /// <summary>Creates a stack of a type that does not implement <see cref="IPollDriven"/>, and registers its poll and deadline.</summary>
     /// <param name="create">Builds the stack from the clock.</param>
     /// <param name="poll">Polls it, e.g. <c>s =&gt; s.Poll()</c>.</param>
     /// <param name="nextDeadline">Its next deadline, e.g. <c>s =&gt; s.NextDeadline</c>.</param>
@@ -252,7 +241,7 @@ public sealed class NetworkSimulator
             next = timer;
         }
 
-        foreach (IPollable pollable in _pollables)
+        foreach (IPollDriven pollable in _pollables)
         {
             // A deadline at or before now after an idle poll is stale: it cannot make time move.
             if (pollable.NextDeadline is DateTimeOffset deadline && deadline > now && (next is null || deadline < next))
@@ -518,7 +507,7 @@ public sealed class NetworkSimulator
 
                 int work = _context.RunQueued();
                 work += Clock.FireDueTimers();
-                foreach (IPollable pollable in _pollables)
+                foreach (IPollDriven pollable in _pollables)
                 {
                     work += pollable.Poll();
                 }
@@ -549,7 +538,7 @@ public sealed class NetworkSimulator
         return text.ToString();
     }
 
-    private sealed class DelegatePollable(Func<int> poll, Func<DateTimeOffset?>? nextDeadline) : IPollable
+    private sealed class DelegatePollable(Func<int> poll, Func<DateTimeOffset?>? nextDeadline) : IPollDriven
     {
         public DateTimeOffset? NextDeadline => nextDeadline?.Invoke();
 

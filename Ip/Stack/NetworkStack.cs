@@ -22,7 +22,7 @@ namespace Protocols.Ip;
 /// It is a host (RFC 1122, RFC 8504) unless <see cref="NetworkStackOptions.Forwarding"/> makes it an IPv4 router (RFC 1812); it never
 /// forwards IPv6. It uses the weak host model (RFC 1122 3.3.4.2): a datagram for any of its addresses is accepted on any interface.
 /// </remarks>
-public sealed partial class NetworkStack : IPollable, IDisposable
+public sealed partial class NetworkStack : IPollDriven, IDisposable
 {
     private readonly List<NetworkInterface> _interfaces = [];
     private readonly IIpTransport?[] _transports = new IIpTransport?[256];

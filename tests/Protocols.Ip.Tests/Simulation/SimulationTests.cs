@@ -10,7 +10,7 @@ public class SimulationTests
     /// A stop-and-wait sender: sends frame n, resends it every <see cref="Rto"/> until the echo
     /// of n comes back, then sends n+1. Exercises deadlines, link events and polling together.
     /// </summary>
-    private sealed class StopAndWaitSender(INetworkDevice device, TimeProvider clock, int count) : IPollable
+    private sealed class StopAndWaitSender(INetworkDevice device, TimeProvider clock, int count) : IPollDriven
     {
         public static readonly TimeSpan Rto = TimeSpan.FromMilliseconds(50);
 
@@ -53,7 +53,7 @@ public class SimulationTests
     }
 
     /// <summary>Sends every frame back.</summary>
-    private sealed class Echo(INetworkDevice device) : IPollable
+    private sealed class Echo(INetworkDevice device) : IPollDriven
     {
         public DateTimeOffset? NextDeadline => null;
 

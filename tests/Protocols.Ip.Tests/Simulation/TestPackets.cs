@@ -92,7 +92,7 @@ internal static class TestPackets
 }
 
 /// <summary>Polls a device under the harness and records every frame with its arrival time.</summary>
-internal sealed class Collector(INetworkDevice device, TimeProvider clock) : IPollable
+internal sealed class Collector(INetworkDevice device, TimeProvider clock) : IPollDriven
 {
     public List<(DateTimeOffset Time, byte[] Frame)> Frames { get; } = [];
 

@@ -21,7 +21,7 @@ namespace Protocols.Tcp.Tests.Scripted;
 /// expectation. Failures print the expectation, what arrived, and the recent conversation.
 /// The peer keeps no TCP state of its own: the test gives every number.
 /// </remarks>
-internal sealed class ScriptedPeer : IPollable
+internal sealed class ScriptedPeer : IPollDriven
 {
     /// <summary>How long <see cref="Expect"/> waits unless told otherwise.</summary>
     public static readonly TimeSpan DefaultWithin = TimeSpan.FromSeconds(1);
