@@ -89,9 +89,8 @@ internal static class DemoRun
 
         INetworkDevice clientDevice = link.A;
         PcapTap? pcap = settings.Pcap is null ? null : PcapTap.Create(clientDevice, settings.Pcap, clock);
-        var tracer = new DemoTraceDevice(pcap ?? clientDevice, console);
-
         using var client = new NetworkStack(new NetworkStackOptions { Name = "client", Seed = settings.Seed, TimeProvider = clock });
+        var tracer = new DemoTraceDevice(pcap ?? clientDevice, console, client.PacketFormatter);
         using var server = new NetworkStack(new NetworkStackOptions { Name = "server", Seed = settings.Seed + 1, TimeProvider = clock });
         client.AddInterface(tracer, ClientAddress, 24);
         server.AddInterface(link.B, ServerAddress, 24);

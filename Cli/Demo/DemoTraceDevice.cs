@@ -19,6 +19,7 @@ internal sealed class DemoTraceDevice : FrameObservingDevice
     private const int FullSegmentBytes = 1000;
 
     private readonly DemoConsole _console;
+    private readonly PacketFormatter _formatter;
     private readonly Lock _lock = new();
     private int _fullSegments;
     private int _retransmissions;
@@ -30,10 +31,11 @@ internal sealed class DemoTraceDevice : FrameObservingDevice
     private bool _seenIn;
     private bool _closing;
 
-    public DemoTraceDevice(INetworkDevice inner, DemoConsole console)
+    public DemoTraceDevice(INetworkDevice inner, DemoConsole console, PacketFormatter formatter)
         : base(inner)
     {
         _console = console;
+        _formatter = formatter;
     }
 
     /// <summary>Frames shown and skipped so far.</summary>
@@ -100,7 +102,7 @@ internal sealed class DemoTraceDevice : FrameObservingDevice
             }
 
             WriteSkipped();
-            _console.Packet(outbound, PacketFormatter.Default.Format(frame, Medium) + note);
+            _console.Packet(outbound, _formatter.Format(frame, Medium) + note);
         }
     }
 

@@ -15,7 +15,8 @@ public delegate string? TransportFormatter(ReadOnlySpan<byte> segment);
 /// One-line, tcpdump-style (<c>tcpdump -n</c>) descriptions of frames: Ethernet, ARP, IPv4 and
 /// IPv6 with fragments, ICMP, ICMPv6 with neighbour discovery and MLD, and the ports of transports
 /// that have them. Transports that live above Ip (Udp, Tcp) register a
-/// <see cref="TransportFormatter"/> for their own lines; Ip itself decodes only what every transport
+/// <see cref="TransportFormatter"/> for their own lines with the formatter of the stack they run on
+/// (<see cref="NetworkStack.PacketFormatter"/>); Ip itself decodes only what every transport
 /// with ports shares (<see cref="TransportPorts"/>), so without one a segment reads <c>udp 20</c>
 /// (protocol and IP payload length). Every header is read by its generated reader.
 /// </summary>
@@ -24,9 +25,6 @@ public sealed class PacketFormatter
 {
     // Copy-on-write, indexed by protocol number, so formatting reads it without a lock.
     private volatile TransportFormatter?[] _transports = new TransportFormatter?[256];
-
-    /// <summary>The shared formatter tracers use unless given another; transports register here.</summary>
-    public static PacketFormatter Default { get; } = new();
 
     /// <summary>Start Ethernet frames with <c>src &gt; dst, ethertype IPv4 (0x0800), length N: </c> (tcpdump -e).</summary>
     public bool ShowLinkLayer { get; init; }

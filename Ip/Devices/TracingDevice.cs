@@ -17,7 +17,8 @@ public sealed class TracingDevice : FrameObservingDevice
 {
     private readonly Action<string> _sink;
     private readonly TimeProvider _time;
-    private readonly PacketFormatter _formatter;
+    private readonly bool _ownFormatter;
+    private PacketFormatter _formatter;
     private readonly bool _showDirection;
     private readonly Func<bool>? _enabled;
 
@@ -25,7 +26,7 @@ public sealed class TracingDevice : FrameObservingDevice
     /// <param name="inner">The device to trace.</param>
     /// <param name="sink">Receives one line per frame (e.g. <c>ILogger.LogTrace</c>, <c>Console.WriteLine</c>, a test's list).</param>
     /// <param name="timeProvider">Where the time of day comes from (default: the system clock).</param>
-    /// <param name="formatter">How frames are described (default <see cref="PacketFormatter.Default"/>).</param>
+    /// <param name="formatter">How frames are described; null for the <see cref="NetworkStack.PacketFormatter"/> of the stack the tracer is added to (IP and ICMP only until then).</param>
     /// <param name="showDirection">Put the device name and <c>In</c>/<c>Out</c> after the time, as <c>tcpdump -i any</c> does; false gives plain tcpdump lines.</param>
     public TracingDevice(INetworkDevice inner, Action<string> sink, TimeProvider? timeProvider = null, PacketFormatter? formatter = null, bool showDirection = true)
         : base(inner)
@@ -33,7 +34,8 @@ public sealed class TracingDevice : FrameObservingDevice
         ArgumentNullException.ThrowIfNull(sink);
         _sink = sink;
         _time = timeProvider ?? TimeProvider.System;
-        _formatter = formatter ?? PacketFormatter.Default;
+        _ownFormatter = formatter is not null;
+        _formatter = formatter ?? new PacketFormatter();
         _showDirection = showDirection;
     }
 
@@ -42,7 +44,7 @@ public sealed class TracingDevice : FrameObservingDevice
     /// <param name="logger">Receives one entry per frame; nothing is formatted while <paramref name="level"/> is disabled.</param>
     /// <param name="level">The level of the entries (default <see cref="LogLevel.Information"/>: a tracer is wrapped to be seen).</param>
     /// <param name="timeProvider">Where the time of day comes from (default: the system clock).</param>
-    /// <param name="formatter">How frames are described (default <see cref="PacketFormatter.Default"/>).</param>
+    /// <param name="formatter">How frames are described; null for the <see cref="NetworkStack.PacketFormatter"/> of the stack the tracer is added to (IP and ICMP only until then).</param>
     /// <param name="showDirection">Put the device name and <c>In</c>/<c>Out</c> after the time.</param>
     public TracingDevice(INetworkDevice inner, ILogger logger, LogLevel level = LogLevel.Information, TimeProvider? timeProvider = null, PacketFormatter? formatter = null, bool showDirection = true)
         : this(inner, LogTo(logger, level), timeProvider, formatter, showDirection)
@@ -50,6 +52,19 @@ public sealed class TracingDevice : FrameObservingDevice
         _enabled = () => logger.IsEnabled(level);
     }
 
+
+    /// <summary>How this tracer describes frames.</summary>
+    public PacketFormatter Formatter => _formatter;
+
+    /// <summary>Called when the tracer (or a device wrapping it) becomes a stack's interface: a tracer made without a formatter of its own takes the stack's.</summary>
+    /// <param name="stackFormatter">The stack's formatter.</param>
+    internal void UseStackFormatter(PacketFormatter stackFormatter)
+    {
+        if (!_ownFormatter)
+        {
+            _formatter = stackFormatter;
+        }
+    }
 
     /// <summary>Formats one line as this tracer would (without the time when <paramref name="time"/> is null).</summary>
     /// <param name="frame">The frame.</param>

@@ -4,7 +4,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Protocols.Ip.Devices;
 using Protocols.Ip.Fragmentation;
-using Protocols.Ip.Simulation;
 using Protocols.Wire;
 
 namespace Protocols.Ip;
@@ -89,6 +88,14 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
 
     /// <summary>The options the stack was made with.</summary>
     public NetworkStackOptions Options { get; }
+
+    /// <summary>
+    /// How this stack's frames are described in traces. Its transports register the description
+    /// of their segments here (<c>UseTcp</c>, <c>UseUdp</c>), so another stack in the same process
+    /// is not affected; a <see cref="TracingDevice"/> made without a formatter of its own uses this
+    /// one once it is added as an interface.
+    /// </summary>
+    public PacketFormatter PacketFormatter { get; } = new();
 
     /// <summary>The stack's clock.</summary>
     public TimeProvider TimeProvider { get; }
@@ -250,6 +257,11 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
 
             // Duplicate address detection and router solicitation start on the loop.
             Timers.Schedule(Now, _ => v6.Start());
+        }
+
+        for (INetworkDevice d = device; d is FrameObservingDevice observer; d = observer.Inner)
+        {
+            (d as TracingDevice)?.UseStackFormatter(PacketFormatter);
         }
 
         _interfaces.Add(nic);

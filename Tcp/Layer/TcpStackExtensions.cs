@@ -10,7 +10,7 @@ public static class TcpStackExtensions
     /// <summary>
     /// Registers the TCP layer with <paramref name="stack"/> (IP protocol 6) and returns it; when
     /// it is already registered, returns the existing layer (and ignores <paramref name="options"/>).
-    /// Also registers the TCP trace formatter with <see cref="Protocols.Ip.Devices.PacketFormatter.Default"/>.
+    /// Also registers the TCP trace formatter with the stack's <see cref="NetworkStack.PacketFormatter"/>.
     /// </summary>
     /// <param name="stack">The stack.</param>
     /// <param name="options">The layer's settings; null for defaults.</param>
@@ -28,7 +28,7 @@ public static class TcpStackExtensions
                 case null:
                     var layer = new TcpLayer(stack, options ?? new TcpStackOptions());
                     stack.RegisterTransport(layer);
-                    TcpTraceFormatter.Register();
+                    TcpTraceFormatter.Register(stack.PacketFormatter);
                     return layer;
                 case IIpTransport other:
                     throw new InvalidOperationException($"IP protocol 6 is already handled by {other.GetType().Name}.");

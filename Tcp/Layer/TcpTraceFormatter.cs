@@ -9,16 +9,19 @@ namespace Protocols.Tcp;
 /// <summary>
 /// Describes TCP segments for trace lines the way <c>tcpdump -n -S</c> does:
 /// <c>Flags [S.], seq 1000, ack 2001, win 65535, options [mss 1460,nop,wscale 7], length 0</c>.
-/// <see cref="TcpStackExtensions.UseTcp"/> registers it with <see cref="PacketFormatter.Default"/>,
+/// <see cref="TcpStackExtensions.UseTcp"/> registers it with the stack's <see cref="NetworkStack.PacketFormatter"/>,
 /// so <see cref="TracingDevice"/> lines of TCP traffic read like tcpdump's.
 /// </summary>
 /// <remarks>Sequence numbers are absolute (tcpdump's <c>-S</c>): the formatter keeps no state. Never throws.</remarks>
 public static class TcpTraceFormatter
 {
     /// <summary>Registers <see cref="Format"/> for IP protocol 6 with <paramref name="formatter"/>.</summary>
-    /// <param name="formatter">The formatter; <see cref="PacketFormatter.Default"/> when null.</param>
-    public static void Register(PacketFormatter? formatter = null) =>
-        (formatter ?? PacketFormatter.Default).Register(IpProtocol.Tcp, Format);
+    /// <param name="formatter">The formatter (a stack's <see cref="NetworkStack.PacketFormatter"/>, or one of a tracer's own).</param>
+    public static void Register(PacketFormatter formatter)
+    {
+        ArgumentNullException.ThrowIfNull(formatter);
+        formatter.Register(IpProtocol.Tcp, Format);
+    }
 
     /// <summary>The description of one TCP segment (header and data); for one that cannot be read, what is wrong with it.</summary>
     /// <param name="segment">The IP payload.</param>

@@ -10,7 +10,7 @@ public static class UdpStackExtensions
     /// <summary>
     /// Registers the UDP layer with <paramref name="stack"/> (IP protocol 17) and returns it; when
     /// it is already registered, returns the existing layer (and ignores <paramref name="options"/>).
-    /// Also registers the UDP trace formatter with <see cref="Protocols.Ip.Devices.PacketFormatter.Default"/>.
+    /// Also registers the UDP trace formatter with the stack's <see cref="NetworkStack.PacketFormatter"/>.
     /// </summary>
     /// <param name="stack">The stack.</param>
     /// <param name="options">The layer's settings; null for defaults.</param>
@@ -28,7 +28,7 @@ public static class UdpStackExtensions
                 case null:
                     var layer = new UdpLayer(stack, options ?? new UdpOptions());
                     stack.RegisterTransport(layer);
-                    UdpTraceFormatter.Register();
+                    UdpTraceFormatter.Register(stack.PacketFormatter);
                     return layer;
                 case IIpTransport other:
                     throw new InvalidOperationException($"IP protocol 17 is already handled by {other.GetType().Name}.");

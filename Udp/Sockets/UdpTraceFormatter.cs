@@ -8,15 +8,18 @@ namespace Protocols.Udp;
 /// <summary>
 /// Describes UDP datagrams for trace lines the way <c>tcpdump -n</c> does: <c>UDP, length 12</c>
 /// (the data length from the header's length field). <see cref="UdpStackExtensions.UseUdp"/>
-/// registers it with <see cref="PacketFormatter.Default"/>.
+/// registers it with the stack's <see cref="NetworkStack.PacketFormatter"/>.
 /// </summary>
 /// <remarks>Never throws.</remarks>
 public static class UdpTraceFormatter
 {
     /// <summary>Registers <see cref="Format"/> for IP protocol 17 with <paramref name="formatter"/>.</summary>
-    /// <param name="formatter">The formatter; <see cref="PacketFormatter.Default"/> when null.</param>
-    public static void Register(PacketFormatter? formatter = null) =>
-        (formatter ?? PacketFormatter.Default).Register(IpProtocol.Udp, Format);
+    /// <param name="formatter">The formatter (a stack's <see cref="NetworkStack.PacketFormatter"/>, or one of a tracer's own).</param>
+    public static void Register(PacketFormatter formatter)
+    {
+        ArgumentNullException.ThrowIfNull(formatter);
+        formatter.Register(IpProtocol.Udp, Format);
+    }
 
     /// <summary>The description of one UDP datagram.</summary>
     /// <param name="datagram">The IP payload: the UDP header and data (only the first part for a first fragment).</param>
