@@ -156,29 +156,29 @@ internal static class TcpOptionNames
 {
     private static readonly string[] FieldNames = Build(static k => k switch
     {
-        0 => "EndOfOptionList",
-        1 => "NoOperation",
-        2 => "MaximumSegmentSize",
-        3 => "WindowScale",
-        4 => "SackPermitted",
-        5 => "Sack",
-        8 => "Timestamps",
+        (int)TcpOptionKind.EndOfOptionList => "EndOfOptionList",
+        (int)TcpOptionKind.NoOperation => "NoOperation",
+        (int)TcpOptionKind.MaximumSegmentSize => "MaximumSegmentSize",
+        (int)TcpOptionKind.WindowScale => "WindowScale",
+        (int)TcpOptionKind.SackPermitted => "SackPermitted",
+        (int)TcpOptionKind.Sack => "Sack",
+        (int)TcpOptionKind.Timestamps => "Timestamps",
         _ => "Option" + k.ToString(CultureInfo.InvariantCulture),
     });
 
     private static readonly string[] ShortNames = Build(static k => k switch
     {
-        0 => "EOL",
-        1 => "NOP",
-        2 => "MSS",
-        3 => "WS",
-        4 => "SACK-perm",
-        5 => "SACK",
-        8 => "TS",
+        (int)TcpOptionKind.EndOfOptionList => "EOL",
+        (int)TcpOptionKind.NoOperation => "NOP",
+        (int)TcpOptionKind.MaximumSegmentSize => "MSS",
+        (int)TcpOptionKind.WindowScale => "WS",
+        (int)TcpOptionKind.SackPermitted => "SACK-perm",
+        (int)TcpOptionKind.Sack => "SACK",
+        (int)TcpOptionKind.Timestamps => "TS",
         _ => "kind=" + k.ToString(CultureInfo.InvariantCulture),
     });
 
-    public static bool IsKnown(byte kind) => kind is <= 5 or 8;
+    public static bool IsKnown(byte kind) => (TcpOptionKind)kind is <= TcpOptionKind.Sack or TcpOptionKind.Timestamps;
 
     /// <summary>The option's name as a <see cref="Protocols.Wire.WireError.Field"/>, e.g. <c>MaximumSegmentSize</c> or <c>Option30</c>.</summary>
     public static string Field(byte kind) => FieldNames[kind];

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Protocols.Ip;
 
 namespace Protocols.Cli.Decode;
 
@@ -272,41 +273,47 @@ internal static class TextFrameWriter
         long type = f.Long("icmpv6.type");
         long code = f.Long("icmpv6.code");
         line.Append("ICMP6, ");
-        switch (type)
+        switch ((Icmpv6Type)type)
         {
-            case 128 or 129:
-                line.Append(type == 128 ? "echo request" : "echo reply")
+            case Icmpv6Type.EchoRequest or Icmpv6Type.EchoReply:
+                line.Append((Icmpv6Type)type == Icmpv6Type.EchoRequest ? "echo request" : "echo reply")
                     .Append(CultureInfo.InvariantCulture, $", id {f.Long("icmpv6.echo.identifier")}, seq {f.Long("icmpv6.echo.sequence_number")}");
                 break;
-            case 1:
-                line.Append(CultureInfo.InvariantCulture, $"destination unreachable ({code switch { 0 => "no route", 1 => "prohibited", 3 => "address unreachable", 4 => "port unreachable", _ => $"code {code}" }})");
+            case Icmpv6Type.DestinationUnreachable:
+                line.Append(CultureInfo.InvariantCulture, $"destination unreachable ({(Icmpv6UnreachableCode)code switch { Icmpv6UnreachableCode.NoRoute => "no route", Icmpv6UnreachableCode.AdministrativelyProhibited => "prohibited", Icmpv6UnreachableCode.AddressUnreachable => "address unreachable", Icmpv6UnreachableCode.PortUnreachable => "port unreachable", _ => $"code {code}" }})");
                 break;
-            case 2:
+            case Icmpv6Type.PacketTooBig:
                 line.Append(CultureInfo.InvariantCulture, $"packet too big, mtu {f.Long("icmpv6.mtu")}");
                 break;
-            case 3:
-                line.Append(code == 0 ? "time exceeded in-transit" : "fragment reassembly time exceeded");
+            case Icmpv6Type.TimeExceeded:
+                line.Append((Icmpv6TimeExceededCode)code == Icmpv6TimeExceededCode.HopLimitExceeded ? "time exceeded in-transit" : "fragment reassembly time exceeded");
                 break;
-            case 4:
-                line.Append(CultureInfo.InvariantCulture, $"parameter problem ({code switch { 0 => "erroneous header field", 1 => "unrecognized next header", 2 => "unrecognized option", 3 => "incomplete header chain", _ => $"code {code}" }})");
+            case Icmpv6Type.ParameterProblem:
+                line.Append(CultureInfo.InvariantCulture, $"parameter problem ({(Icmpv6ParameterProblemCode)code switch { Icmpv6ParameterProblemCode.ErroneousHeaderField => "erroneous header field", Icmpv6ParameterProblemCode.UnrecognizedNextHeader => "unrecognized next header", Icmpv6ParameterProblemCode.UnrecognizedOption => "unrecognized option", Icmpv6ParameterProblemCode.IncompleteHeaderChain => "incomplete header chain", _ => $"code {code}" }})");
                 break;
-            case 133:
+            case Icmpv6Type.RouterSolicitation:
                 line.Append("router solicitation");
                 break;
-            case 134:
+            case Icmpv6Type.RouterAdvertisement:
                 line.Append("router advertisement");
                 break;
-            case 135:
+            case Icmpv6Type.NeighborSolicitation:
                 line.Append("neighbor solicitation, who has ").Append(f.Text("icmpv6.nd.ns.target_address"));
                 break;
-            case 136:
+            case Icmpv6Type.NeighborAdvertisement:
                 line.Append("neighbor advertisement, tgt is ").Append(f.Text("icmpv6.nd.na.target_address"));
                 break;
-            case 137:
+            case Icmpv6Type.Redirect:
                 line.Append("redirect");
                 break;
-            case 130 or 131 or 132 or 143:
-                line.Append(type == 143 ? "multicast listener report v2" : type == 130 ? "multicast listener query" : type == 131 ? "multicast listener report" : "multicast listener done");
+            case Icmpv6Type.MulticastListenerQuery or Icmpv6Type.MulticastListenerReport or Icmpv6Type.MulticastListenerDone or Icmpv6Type.MulticastListenerReportV2:
+                line.Append((Icmpv6Type)type switch
+                {
+                    Icmpv6Type.MulticastListenerReportV2 => "multicast listener report v2",
+                    Icmpv6Type.MulticastListenerQuery => "multicast listener query",
+                    Icmpv6Type.MulticastListenerReport => "multicast listener report",
+                    _ => "multicast listener done",
+                });
                 break;
             default:
                 line.Append(CultureInfo.InvariantCulture, $"type {type} code {code}");
@@ -412,17 +419,17 @@ internal static class TextFrameWriter
         line.Append("ICMP ");
 
         // RFC 792 message types.
-        switch (type)
+        switch ((IcmpType)type)
         {
-            case 0 or 8:
-                line.Append(type == 8 ? "echo request" : "echo reply")
+            case IcmpType.EchoReply or IcmpType.EchoRequest:
+                line.Append((IcmpType)type == IcmpType.EchoRequest ? "echo request" : "echo reply")
                     .Append(CultureInfo.InvariantCulture, $", id {f.Long("icmp.ident")}, seq {f.Long("icmp.seq")}");
                 break;
-            case 3:
+            case IcmpType.DestinationUnreachable:
                 line.Append(CultureInfo.InvariantCulture, $"destination unreachable ({UnreachableName(code)})");
                 break;
-            case 11:
-                line.Append(code == 0 ? "time exceeded in transit" : "fragment reassembly time exceeded");
+            case IcmpType.TimeExceeded:
+                line.Append((IcmpTimeExceededCode)code == IcmpTimeExceededCode.TtlExceeded ? "time exceeded in transit" : "fragment reassembly time exceeded");
                 break;
             default:
                 line.Append(CultureInfo.InvariantCulture, $"type {type} code {code}");
@@ -437,13 +444,13 @@ internal static class TextFrameWriter
         }
     }
 
-    private static string UnreachableName(long code) => code switch
+    private static string UnreachableName(long code) => (IcmpUnreachableCode)code switch
     {
-        0 => "net unreachable",
-        1 => "host unreachable",
-        2 => "protocol unreachable",
-        3 => "port unreachable",
-        4 => "fragmentation needed",
+        IcmpUnreachableCode.NetUnreachable => "net unreachable",
+        IcmpUnreachableCode.HostUnreachable => "host unreachable",
+        IcmpUnreachableCode.ProtocolUnreachable => "protocol unreachable",
+        IcmpUnreachableCode.PortUnreachable => "port unreachable",
+        IcmpUnreachableCode.FragmentationNeeded => "fragmentation needed",
         _ => $"code {code}",
     };
 

@@ -421,20 +421,20 @@ public sealed class PacketFormatter
                 text.Append(CultureInfo.InvariantCulture, $"packet too big, mtu {mtu}");
                 break;
             case Icmpv6Type.TimeExceeded:
-                text.Append(code switch
+                text.Append((Icmpv6TimeExceededCode)code switch
                 {
-                    0 => "time exceeded in-transit",
-                    1 => "ip6 reassembly time exceeded",
+                    Icmpv6TimeExceededCode.HopLimitExceeded => "time exceeded in-transit",
+                    Icmpv6TimeExceededCode.FragmentReassemblyTimeExceeded => "ip6 reassembly time exceeded",
                     _ => string.Create(CultureInfo.InvariantCulture, $"time exceeded-#{code}"),
                 });
                 break;
             case Icmpv6Type.ParameterProblem:
-                string what = code switch
+                string what = (Icmpv6ParameterProblemCode)code switch
                 {
-                    0 => "erroneous header field",
-                    1 => "unrecognized next header",
-                    2 => "unrecognized option",
-                    3 => "incomplete header chain",
+                    Icmpv6ParameterProblemCode.ErroneousHeaderField => "erroneous header field",
+                    Icmpv6ParameterProblemCode.UnrecognizedNextHeader => "unrecognized next header",
+                    Icmpv6ParameterProblemCode.UnrecognizedOption => "unrecognized option",
+                    Icmpv6ParameterProblemCode.IncompleteHeaderChain => "incomplete header chain",
                     _ => string.Create(CultureInfo.InvariantCulture, $"code-#{code}"),
                 };
                 string octet = Icmpv6ParameterProblemHeader.TryRead(message, out Icmpv6ParameterProblemHeader.Reader problem) ? problem.Pointer.ToString(CultureInfo.InvariantCulture) : "?";
