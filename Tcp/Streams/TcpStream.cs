@@ -287,15 +287,17 @@ public sealed partial class TcpStream : Stream
         }
     }
 
-    /// <summary>Orderly close: FIN (or RST with unread data); pending operations fail with <see cref="ObjectDisposedException"/>.</summary>
+    private static TcpException Closed() => new(SocketError.OperationAborted, "The operation was aborted because the stream was closed.");
+
+    /// <summary>Orderly close: FIN (or RST with unread data); pending operations fail with a <see cref="TcpException"/> of <see cref="SocketError.OperationAborted"/> (as a <see cref="System.Net.Sockets.NetworkStream"/>'s do), later calls with <see cref="ObjectDisposedException"/>.</summary>
     /// <param name="disposing">Whether called from Dispose.</param>
     protected override void Dispose(bool disposing)
     {
         if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             // Fail what waits now, so a stopped loop cannot leave callers hanging; the loop skips them.
-            Volatile.Read(ref _currentRead)?.TryAbandon(new ObjectDisposedException(nameof(TcpStream)));
-            Volatile.Read(ref _currentWrite)?.TryAbandon(new ObjectDisposedException(nameof(TcpStream)));
+            Volatile.Read(ref _currentRead)?.TryAbandon(Closed());
+            Volatile.Read(ref _currentWrite)?.TryAbandon(Closed());
             _layer.RequestClose(this);
         }
 
@@ -335,7 +337,7 @@ public sealed partial class TcpStream : Stream
         if (_closedOnLoop)
         {
             _pendingRead = null;
-            operation.TryFail(new ObjectDisposedException(nameof(TcpStream)));
+            operation.TryFail(Closed());
             return;
         }
 
@@ -403,7 +405,7 @@ public sealed partial class TcpStream : Stream
         Exception? failure = null;
         if (_closedOnLoop)
         {
-            failure = new ObjectDisposedException(nameof(TcpStream));
+            failure = Closed();
         }
         else if (tcb.Error != SocketError.Success)
         {
@@ -477,13 +479,13 @@ public sealed partial class TcpStream : Stream
         if (_pendingRead is { } read)
         {
             _pendingRead = null;
-            read.TryFail(new ObjectDisposedException(nameof(TcpStream)));
+            read.TryFail(Closed());
         }
 
         if (_pendingWrite is { } write)
         {
             _pendingWrite = null;
-            write.TryFail(new ObjectDisposedException(nameof(TcpStream)));
+            write.TryFail(Closed());
         }
 
         if (ReferenceEquals(_connection.Stream, this))

@@ -148,7 +148,7 @@ public class TcpStreamTests
         {
             ValueTask<int> pending = client.ReadAsync(new byte[10]);
             client.Dispose();
-            await Assert.ThrowsAsync<ObjectDisposedException>(async () => await pending);
+            TcpErrorShapeTests.AssertShape(SocketError.OperationAborted, await Assert.ThrowsAsync<TcpException>(async () => await pending));
             Assert.Throws<ObjectDisposedException>(() => { _ = client.ReadAsync(new byte[1]); });
             Assert.Throws<ObjectDisposedException>(() => { _ = client.WriteAsync(new byte[1]); });
             Assert.Throws<ObjectDisposedException>(() => client.CompleteWrites());
