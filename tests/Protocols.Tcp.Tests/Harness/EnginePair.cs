@@ -325,11 +325,4 @@ internal sealed class EnginePair
 
         return received[..got];
     }
-
-    public static byte[] Pattern(int length, int seed = 7)
-    {
-        var data = new byte[length];
-        new Random(seed).NextBytes(data);
-        return data;
-    }
 }

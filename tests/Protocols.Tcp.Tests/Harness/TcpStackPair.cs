@@ -168,14 +168,6 @@ internal sealed class TcpStackPair
         return packet[..n];
     }
 
-    /// <summary>Deterministic pseudo-random data.</summary>
-    public static byte[] Data(int length, int seed)
-    {
-        var data = new byte[length];
-        new Random(seed).NextBytes(data);
-        return data;
-    }
-
     /// <summary>Writes <paramref name="data"/> in chunks of up to 64 KiB, then half-closes.</summary>
     public static async Task SendAll(TcpStream stream, byte[] data, int chunk = 64 * 1024)
     {

@@ -31,7 +31,7 @@ public sealed class AutoTuningSimulationTests(ITestOutputHelper output)
     {
         var sim = new Sim(5);
         var pair = new TcpStackPair(sim, Bottleneck, options: options);
-        byte[] data = TcpStackPair.Data(bytes, 9);
+        byte[] data = TestData.Seeded(bytes, 9);
         TcpListener listener = pair.TcpB.Listen(5001, 4);
         TcpConnectionInfo? sender = null;
         TcpConnectionInfo? receiver = null;

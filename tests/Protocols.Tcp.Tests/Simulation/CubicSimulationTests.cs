@@ -29,7 +29,7 @@ public sealed class CubicSimulationTests(ITestOutputHelper output)
             return c;
         });
         var pair = new TcpStackPair(sim, link, tcpA: new TcpStackOptions { Seed = 4, Name = "a", CongestionControllers = registry });
-        Task<TransferResult> transfer = pair.StartTransfer(TcpStackPair.Data(96 << 20, 1), []);
+        Task<TransferResult> transfer = pair.StartTransfer(TestData.Seeded(96 << 20, 1), []);
 
         // Out of slow start (HyStart++), one second of congestion avoidance, then one data frame lost.
         sim.RunUntil(() => made.Count == 1 && !made[0].InSlowStart, TimeSpan.FromSeconds(10));

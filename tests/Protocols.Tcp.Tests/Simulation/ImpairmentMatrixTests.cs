@@ -65,8 +65,8 @@ public class ImpairmentMatrixTests(ITestOutputHelper output)
         mtu = Math.Max(mtu, Family.SmallMtu); // "mtu 576" runs at IPv6's minimum, 1280, over IPv6
         var sim = new Sim(seed: 4242);
         var pair = new TcpStackPair(sim, link, mtu);
-        byte[] aToB = TcpStackPair.Data(bytes, 1);
-        byte[] bToA = bothWays ? TcpStackPair.Data(bytes, 2) : [];
+        byte[] aToB = TestData.Seeded(bytes, 1);
+        byte[] bToA = bothWays ? TestData.Seeded(bytes, 2) : [];
         var wall = Stopwatch.StartNew();
         Task<TransferResult> transfer = pair.StartTransfer(aToB, bToA);
         TimeSpan took = sim.RunUntil(() => transfer.IsCompleted, bound);

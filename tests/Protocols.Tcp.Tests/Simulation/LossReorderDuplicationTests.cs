@@ -28,8 +28,8 @@ public class LossReorderDuplicationTests(ITestOutputHelper output)
             Duplication = duplicate,
         };
         var pair = new TcpStackPair(seed, link);
-        byte[] up = TcpStackPair.Data(400_000, seed);
-        byte[] down = TcpStackPair.Data(300_000, seed + 100);
+        byte[] up = TestData.Seeded(400_000, seed);
+        byte[] down = TestData.Seeded(300_000, seed + 100);
         Task<TransferResult> transfer = pair.StartTransfer(up, down);
         TimeSpan took = pair.Sim.RunUntil(() => transfer.IsCompleted, TimeSpan.FromSeconds(300));
         TransferResult result = pair.Sim.RunUntilCompleted(transfer, TimeSpan.Zero);

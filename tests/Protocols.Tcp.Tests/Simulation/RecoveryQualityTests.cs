@@ -99,7 +99,7 @@ public sealed class RecoveryQualityTests(ITestOutputHelper output)
         var sim = new Sim(seed: seed);
         var pair = new TcpStackPair(sim, ackLink, 1500);
         pair.Link.AToB.Options = dataLink;
-        byte[] data = TcpStackPair.Data(bytes, seed);
+        byte[] data = TestData.Seeded(bytes, seed);
         Task<TransferResult> transfer = pair.StartTransfer(data, []);
         TimeSpan took = sim.RunUntil(() => transfer.IsCompleted, TimeSpan.FromMinutes(10));
         TransferResult result = sim.RunUntilCompleted(transfer, TimeSpan.Zero);

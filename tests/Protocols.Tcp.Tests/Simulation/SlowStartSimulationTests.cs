@@ -40,7 +40,7 @@ public sealed class SlowStartSimulationTests(ITestOutputHelper output)
         });
         var options = new TcpConnectionOptions { CongestionControl = cc };
         var pair = new TcpStackPair(sim, link, options: options, tcpA: new TcpStackOptions { Seed = 11, Name = "a", Defaults = options, CongestionControllers = registry });
-        byte[] data = TcpStackPair.Data(Bytes, 3);
+        byte[] data = TestData.Seeded(Bytes, 3);
         return (pair, pair.StartTransfer(data, []), data, made);
     }
 

@@ -80,7 +80,7 @@ public class SynFloodAndDeterminismTests(ITestOutputHelper output)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(100 + (500 * index)), sim.Clock);
                 using TcpStream c = await pair.TcpA.ConnectAsync(new IpEndpoint(TcpStackPair.AddressB, 80), CancellationToken.None);
-                byte[] data = TcpStackPair.Data(10 * 1024, index);
+                byte[] data = TestData.Seeded(10 * 1024, index);
                 Task send = TcpStackPair.SendAll(c, data);
                 (long bytes, byte[] sha) = await TcpStackPair.ReceiveAll(c);
                 await send;
@@ -106,7 +106,7 @@ public class SynFloodAndDeterminismTests(ITestOutputHelper output)
         {
             var link = new LinkOptions { Delay = TimeSpan.FromMilliseconds(10), Loss = 0.05, Reordering = 0.05, ReorderDelay = TimeSpan.FromMilliseconds(3), Duplication = 0.02 };
             var pair = new TcpStackPair(sim, link);
-            Task<TransferResult> transfer = pair.StartTransfer(TcpStackPair.Data(256 * 1024, 1), TcpStackPair.Data(128 * 1024, 2));
+            Task<TransferResult> transfer = pair.StartTransfer(TestData.Seeded(256 * 1024, 1), TestData.Seeded(128 * 1024, 2));
             sim.RunUntil(() => transfer.IsCompleted, TimeSpan.FromSeconds(120));
             sim.RunUntilCompleted(transfer, TimeSpan.Zero);
             sim.Trace(pair.TcpA.Counters.ToString() ?? "");

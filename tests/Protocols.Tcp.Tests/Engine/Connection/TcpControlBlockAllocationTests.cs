@@ -110,7 +110,7 @@ public class TcpControlBlockAllocationTests
         wire.Run(100_000);
         Assert.Equal(SendBuffer.InitialRingSize, wire.A.AllocatedBufferBytes);
         Assert.Equal(ReceiveBuffer.InitialRingSize, wire.B!.AllocatedBufferBytes);
-        byte[] data = EnginePair.Pattern(200_000);
+        byte[] data = TestData.Seeded(200_000);
         wire.ReceiveAll(wire.B, 100);
         Assert.Equal(data, wire.Transfer(wire.A, wire.B, data));
         Assert.InRange(wire.A.AllocatedBufferBytes, 65536, 256 * 1024);

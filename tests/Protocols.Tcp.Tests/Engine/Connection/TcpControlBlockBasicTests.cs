@@ -63,8 +63,8 @@ public class TcpControlBlockBasicTests
     {
         var wire = new EnginePair();
         wire.Connect();
-        byte[] up = EnginePair.Pattern(1_000_000, 1);
-        byte[] down = EnginePair.Pattern(700_000, 2);
+        byte[] up = TestData.Seeded(1_000_000, 1);
+        byte[] down = TestData.Seeded(700_000, 2);
         Assert.Equal(up, wire.Transfer(wire.A, wire.B!, up));
         Assert.Equal(down, wire.Transfer(wire.B!, wire.A, down));
         Assert.Equal(0, wire.CountersA.SegmentsRetransmitted);

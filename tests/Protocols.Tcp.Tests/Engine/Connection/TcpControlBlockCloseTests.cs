@@ -63,7 +63,7 @@ public class TcpControlBlockCloseTests
         Assert.Equal("request"u8.ToArray(), wire.ReceiveAll(b, 100));
         Assert.True(b.IsReceiveCompleted);
 
-        byte[] response = EnginePair.Pattern(300_000);
+        byte[] response = TestData.Seeded(300_000);
         Assert.Equal(response, wire.Transfer(b, a, response));
         wire.Run(300_000); // the last delayed ACK
         Assert.Equal(TcpState.FinWait2, a.State); // no timeout: the application did not Close

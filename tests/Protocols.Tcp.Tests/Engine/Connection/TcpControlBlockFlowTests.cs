@@ -11,7 +11,7 @@ public class TcpControlBlockFlowTests
         var small = TcpConnectionOptions.Default with { ReceiveBufferSize = 4096, AutoTuneBuffers = false };
         var wire = new EnginePair(optionsB: small);
         wire.Connect();
-        byte[] data = EnginePair.Pattern(20_000);
+        byte[] data = TestData.Seeded(20_000);
         int queued = wire.A.Send(data, wire.Now);
         wire.Run(2_000_000);
         Assert.Equal(4096, wire.B!.ReadableBytes);
@@ -189,7 +189,7 @@ public class TcpControlBlockFlowTests
         Assert.Equal(((1 << 20) - 1000) >> 5, ack.Header.Window);
         Assert.Equal(((1 << 20) - 1000) >> 5 << 5, wire.A.SndWnd);
         Assert.Equal(1000, wire.ReceiveAll(wire.B, 1000).Length);
-        byte[] data = EnginePair.Pattern(3_000_000);
+        byte[] data = TestData.Seeded(3_000_000);
         Assert.Equal(data, wire.Transfer(wire.A, wire.B, data));
     }
 
@@ -201,7 +201,7 @@ public class TcpControlBlockFlowTests
         wire.Run(1_000_000);
         int n = 0;
         wire.Filter = s => s.FromA && s.Payload.Length > 0 && ++n == 3 ? WireAction.Drop : WireAction.Deliver;
-        byte[] data = EnginePair.Pattern(14_480);
+        byte[] data = TestData.Seeded(14_480);
         Assert.Equal(data, wire.Transfer(wire.A, wire.B!, data));
         wire.Run(1_000_000);
         Assert.Equal(1, wire.CountersA.FastRetransmits);
@@ -251,7 +251,7 @@ public class TcpControlBlockFlowTests
 
             return WireAction.Deliver;
         };
-        byte[] data = EnginePair.Pattern(14_480);
+        byte[] data = TestData.Seeded(14_480);
         Assert.Equal(data, wire.Transfer(wire.A, wire.B!, data));
         Assert.Equal(1, wire.CountersA.FastRetransmits);
         Assert.Equal(0, wire.CountersA.Timeouts);
@@ -280,7 +280,7 @@ public class TcpControlBlockFlowTests
         Assert.Equal(TcpState.Established, wire.A.State);
         Assert.Equal(TcpState.Established, wire.B!.State);
         Assert.Equal(long.MaxValue, wire.B.NextDeadlineMicros);
-        byte[] data = EnginePair.Pattern(10_000);
+        byte[] data = TestData.Seeded(10_000);
         Assert.Equal(data, wire.Transfer(wire.B, wire.A, data));
     }
 
@@ -326,7 +326,7 @@ public class TcpControlBlockFlowTests
         wire.Run(wire.OneWayDelay);
         Assert.Equal(TcpState.Established, wire.A.State);
         Assert.Equal(TcpState.Established, wire.B.State);
-        byte[] data = EnginePair.Pattern(100_000);
+        byte[] data = TestData.Seeded(100_000);
         Assert.Equal(data, wire.Transfer(wire.A, wire.B, data));
         Assert.Equal(data, wire.Transfer(wire.B, wire.A, data));
         Assert.Equal(0, wire.CountersA.SegmentsRetransmitted);

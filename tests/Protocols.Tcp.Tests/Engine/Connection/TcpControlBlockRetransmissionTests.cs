@@ -58,8 +58,8 @@ public class TcpControlBlockRetransmissionTests
         wire.Connect();
         var random = new Random(seed);
         wire.Filter = _ => random.NextDouble() < 0.2 ? WireAction.Drop : WireAction.Deliver;
-        byte[] up = EnginePair.Pattern(1_000_000, 1);
-        byte[] down = EnginePair.Pattern(1_000_000, 2);
+        byte[] up = TestData.Seeded(1_000_000, 1);
+        byte[] down = TestData.Seeded(1_000_000, 2);
         long start = wire.Now;
         int upSent = 0, downSent = 0, upGot = 0, downGot = 0;
         var buffer = new byte[65536];

@@ -236,7 +236,7 @@ public class TcpControlBlockSackTests
         uint victim = (first + (25 * mss)).Value;
         int copies = 0;
         wire.Filter = s => s.FromA && s.Seq == victim && s.Payload.Length > 0 && ++copies <= 2 ? WireAction.Drop : WireAction.Deliver;
-        byte[] data = EnginePair.Pattern(300 * mss);
+        byte[] data = TestData.Seeded(300 * mss);
         Assert.Equal(data, wire.Transfer(wire.A, wire.B!, data));
         Assert.Equal(3, copies); // the original and the first retransmission were lost, the second arrived
         Assert.Equal(2, wire.CountersA.SegmentsRetransmitted);
@@ -256,7 +256,7 @@ public class TcpControlBlockSackTests
         wire.Filter = s => s.FromA && s.Seq == (first + (10 * mss)).Value ? WireAction.Delay : WireAction.Deliver;
         for (int i = 0; i < 30; i++)
         {
-            wire.A.Send(EnginePair.Pattern(mss, i), wire.Now);
+            wire.A.Send(TestData.Seeded(mss, i), wire.Now);
             wire.Run(2_000);
         }
 
@@ -283,7 +283,7 @@ public class TcpControlBlockSackTests
         wire.ReorderDelay = 5_000;
         bool delayed = false;
         wire.Filter = s => s.FromA && s.Seq == (first + (12 * mss)).Value && !delayed && (delayed = true) ? WireAction.Delay : WireAction.Deliver;
-        byte[] data = EnginePair.Pattern(100 * mss);
+        byte[] data = TestData.Seeded(100 * mss);
         Assert.Equal(data, wire.Transfer(wire.A, wire.B!, data));
         Assert.Equal(1, wire.CountersA.SegmentsRetransmitted);
         Assert.Equal(1, wire.CountersA[TcpCounter.RecoveriesUndone]);
@@ -304,7 +304,7 @@ public class TcpControlBlockSackTests
         var wire = new EnginePair();
         wire.Connect();
         int mss = wire.A.Mss; // 1448: timestamps take 12 bytes of 1460
-        byte[] data = EnginePair.Pattern(60 * mss);
+        byte[] data = TestData.Seeded(60 * mss);
         wire.ReorderDelay = 600_000;
         long start = wire.Now;
         // The ACKs of the first flight and of the loss probe (RFC 8985 7) are held.
@@ -323,7 +323,7 @@ public class TcpControlBlockSackTests
         int mss = wire.A.Mss; // 1448: timestamps take 12 bytes of 1460
         var random = new Random(5);
         wire.Filter = s => !s.FromA && s.Payload.Length == 0 && random.NextDouble() < 0.5 ? WireAction.Drop : WireAction.Deliver;
-        byte[] data = EnginePair.Pattern(300 * mss);
+        byte[] data = TestData.Seeded(300 * mss);
         Assert.Equal(data, wire.Transfer(wire.A, wire.B!, data));
         Assert.Equal(0, wire.CountersA.Timeouts);
         Assert.True(wire.CountersA.SegmentsRetransmitted <= 1, $"{wire.CountersA.SegmentsRetransmitted} retransmissions");
@@ -345,7 +345,7 @@ public class TcpControlBlockSackTests
             int index = (new SeqNum(s.Seq) - first) / mss;
             return s.FromA && s.Payload.Length > 0 && lose(index) && dropped.Add(index) ? WireAction.Drop : WireAction.Deliver;
         };
-        byte[] data = EnginePair.Pattern(segments * mss);
+        byte[] data = TestData.Seeded(segments * mss);
         Assert.Equal(data, wire.Transfer(wire.A, wire.B!, data));
         return (wire, dropped);
     }

@@ -157,8 +157,8 @@ public class TcpControlBlockStateTests
         wire.Connect();
         Assert.Equal(0xFFFF_FFFFu - 99_999u, wire.A.Iss.Value);
         Assert.InRange(wire.B!.Iss.Value, 0xFFFE_0000u, 0xFFFF_FFFFu);
-        byte[] up = EnginePair.Pattern(600_000, 3);
-        byte[] down = EnginePair.Pattern(600_000, 4);
+        byte[] up = TestData.Seeded(600_000, 3);
+        byte[] down = TestData.Seeded(600_000, 4);
         int dropped = 0;
         wire.Filter = s => s.Payload.Length > 0 && ++dropped % 17 == 0 ? WireAction.Drop : WireAction.Deliver; // retransmissions across the wrap too
         Assert.Equal(up, wire.Transfer(wire.A, wire.B, up));
