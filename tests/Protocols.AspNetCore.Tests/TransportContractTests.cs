@@ -8,7 +8,9 @@ using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Protocols.Ip;
+using Protocols.Ip.Simulation;
 using Protocols.Tcp;
+using Protocols.Tests.Shared;
 
 namespace Protocols.AspNetCore.Tests;
 
@@ -19,7 +21,7 @@ namespace Protocols.AspNetCore.Tests;
 public sealed class TransportContractTests : IAsyncLifetime
 {
     private const ushort Port = 5080;
-    private readonly StackPair _pair = new();
+    private readonly RealTimeStackPair _pair = new(link: new LinkOptions { Delay = TimeSpan.FromMilliseconds(0.2) });
     private IConnectionListener _listener = null!;
 
     private StackConnectionListenerFactory Factory(Action<StackTransportOptions>? configure = null)
@@ -41,8 +43,8 @@ public sealed class TransportContractTests : IAsyncLifetime
     private async Task<(TcpStream Client, ConnectionContext Server)> ConnectAsync()
     {
         ValueTask<ConnectionContext?> accept = _listener.AcceptAsync();
-        TcpStream client = await _pair.ClientTcp.ConnectAsync(new IpEndpoint(StackPair.ServerAddress, Port)).WaitAsync(StackPair.Limit);
-        ConnectionContext? server = await accept.AsTask().WaitAsync(StackPair.Limit);
+        TcpStream client = await _pair.ClientTcp.ConnectAsync(new IpEndpoint(RealTimeStackPair.ServerAddress, Port)).WaitAsync(RealTimeStackPair.Limit);
+        ConnectionContext? server = await accept.AsTask().WaitAsync(RealTimeStackPair.Limit);
         Assert.NotNull(server);
         return (client, server);
     }
@@ -51,7 +53,7 @@ public sealed class TransportContractTests : IAsyncLifetime
     {
         while (true)
         {
-            ReadResult result = await reader.ReadAsync().AsTask().WaitAsync(StackPair.Limit);
+            ReadResult result = await reader.ReadAsync().AsTask().WaitAsync(RealTimeStackPair.Limit);
             if (result.IsCompleted)
             {
                 string text = Encoding.ASCII.GetString(result.Buffer.ToArray());
@@ -66,7 +68,7 @@ public sealed class TransportContractTests : IAsyncLifetime
     private static async Task<string> ReadToEndAsync(Stream stream)
     {
         var buffer = new MemoryStream();
-        await stream.CopyToAsync(buffer).WaitAsync(StackPair.Limit);
+        await stream.CopyToAsync(buffer).WaitAsync(RealTimeStackPair.Limit);
         return Encoding.ASCII.GetString(buffer.ToArray());
     }
 
@@ -78,8 +80,8 @@ public sealed class TransportContractTests : IAsyncLifetime
         await using (server)
         using (client)
         {
-            Assert.Equal(new IPEndPoint(IPAddress.Parse("10.7.0.2"), Port), server.LocalEndPoint);
-            Assert.Equal(new IPEndPoint(IPAddress.Parse("10.7.0.1"), client.LocalEndPoint.Port), server.RemoteEndPoint);
+            Assert.Equal(new IPEndPoint(IPAddress.Parse("10.0.0.2"), Port), server.LocalEndPoint);
+            Assert.Equal(new IPEndPoint(IPAddress.Parse("10.0.0.1"), client.LocalEndPoint.Port), server.RemoteEndPoint);
             Assert.Matches("^[0-9A-V]{13}$", server.ConnectionId);
             Assert.Same(server.Transport, server.Features.Get<IConnectionTransportFeature>()!.Transport);
             Assert.Equal(server.ConnectionId, server.Features.Get<IConnectionIdFeature>()!.ConnectionId);
@@ -111,7 +113,7 @@ public sealed class TransportContractTests : IAsyncLifetime
             var received = new MemoryStream();
             while (received.Length < request.Length)
             {
-                ReadResult read = await server.Transport.Input.ReadAsync().AsTask().WaitAsync(StackPair.Limit);
+                ReadResult read = await server.Transport.Input.ReadAsync().AsTask().WaitAsync(RealTimeStackPair.Limit);
                 foreach (ReadOnlyMemory<byte> segment in read.Buffer)
                 {
                     received.Write(segment.Span);
@@ -125,7 +127,7 @@ public sealed class TransportContractTests : IAsyncLifetime
 
             await server.Transport.Output.WriteAsync(request);
             byte[] back = new byte[request.Length];
-            await client.ReadExactlyAsync(back).AsTask().WaitAsync(StackPair.Limit);
+            await client.ReadExactlyAsync(back).AsTask().WaitAsync(RealTimeStackPair.Limit);
             Assert.Equal(request, back);
         }
     }
@@ -143,7 +145,7 @@ public sealed class TransportContractTests : IAsyncLifetime
             client.CompleteWrites();
 
             Assert.Equal("request then FIN", await ReadAllAsync(server.Transport.Input));
-            await closed.Task.WaitAsync(StackPair.Limit); // the peer's FIN fires ConnectionClosed, as the socket transport does
+            await closed.Task.WaitAsync(RealTimeStackPair.Limit); // the peer's FIN fires ConnectionClosed, as the socket transport does
 
             // Half-close: our side may still answer, and completing the output sends our FIN.
             await server.Transport.Output.WriteAsync(Encoding.ASCII.GetBytes("answer"));
@@ -151,7 +153,7 @@ public sealed class TransportContractTests : IAsyncLifetime
             Assert.Equal("answer", await ReadToEndAsync(client));
         }
 
-        await StackPair.WaitUntilAsync(async () => (await _pair.ServerConnectionsAsync()).All(c => c.State is TcpState.Listen or TcpState.TimeWait or TcpState.Closed), "the server's connection closes");
+        await RealTimeStackPair.WaitUntilAsync(async () => (await _pair.ServerConnectionsAsync()).All(c => c.State is TcpState.Listen or TcpState.TimeWait or TcpState.Closed), "the server's connection closes");
         Assert.Equal(0, _pair.ServerTcp.Counters.ResetsSent);
     }
 
@@ -164,7 +166,7 @@ public sealed class TransportContractTests : IAsyncLifetime
         Assert.Equal(100_000, (await ReadToEndAsync(client)).Length); // then 0: our FIN
         await server.Transport.Input.CompleteAsync();
         client.Dispose(); // the client's FIN: the server's linger ends without a reset
-        await server.DisposeAsync().AsTask().WaitAsync(StackPair.Limit);
+        await server.DisposeAsync().AsTask().WaitAsync(RealTimeStackPair.Limit);
         Assert.Equal(0, _pair.ServerTcp.Counters.ResetsSent);
         Assert.Equal(0, _pair.ClientTcp.Counters.ResetsReceived);
     }
@@ -178,7 +180,7 @@ public sealed class TransportContractTests : IAsyncLifetime
             await server.Transport.Output.CompleteAsync();
             await server.Transport.Input.CompleteAsync();
             Assert.Equal(string.Empty, await ReadToEndAsync(client)); // our FIN
-            await server.DisposeAsync().AsTask().WaitAsync(StackPair.Limit); // bounded by the 1 s linger
+            await server.DisposeAsync().AsTask().WaitAsync(RealTimeStackPair.Limit); // bounded by the 1 s linger
         }
     }
 
@@ -189,18 +191,18 @@ public sealed class TransportContractTests : IAsyncLifetime
         var closed = new TaskCompletionSource();
         server.ConnectionClosed.Register(() => closed.TrySetResult());
         await client.WriteAsync(new byte[5000]); // taken into the input pipe, never read by the application
-        await StackPair.WaitUntilAsync(async () => (await _pair.ServerConnectionsAsync()).Single(c => c.State == TcpState.Established) is { BytesReceived: >= 5000, ReceiveQueue: 0 }, "the transport reads it");
+        await RealTimeStackPair.WaitUntilAsync(async () => (await _pair.ServerConnectionsAsync()).Single(c => c.State == TcpState.Established) is { BytesReceived: >= 5000, ReceiveQueue: 0 }, "the transport reads it");
         server.Abort(new ConnectionAbortedException("test abort"));
         Assert.Equal(string.Empty, await ReadToEndAsync(client)); // the socket transport's close: FIN
-        await closed.Task.WaitAsync(StackPair.Limit);
-        FlushResult flush = await server.Transport.Output.WriteAsync(new byte[1]).AsTask().WaitAsync(StackPair.Limit);
+        await closed.Task.WaitAsync(RealTimeStackPair.Limit);
+        FlushResult flush = await server.Transport.Output.WriteAsync(new byte[1]).AsTask().WaitAsync(RealTimeStackPair.Limit);
         Assert.True(flush.IsCompleted, "the output is completed once aborted");
 
         // RFC 9293 3.10.7.4: data for a connection that is closed is answered with RST.
         long resets = _pair.ServerTcp.Counters.ResetsSent;
-        await StackPair.WaitUntilAsync(async () => (await _pair.ServerConnectionsAsync()).All(c => c.State != TcpState.Established), "the server's side is closed");
+        await RealTimeStackPair.WaitUntilAsync(async () => (await _pair.ServerConnectionsAsync()).All(c => c.State != TcpState.Established), "the server's side is closed");
         await client.WriteAsync(new byte[10]);
-        await StackPair.WaitUntilAsync(() => _pair.ServerTcp.Counters.ResetsSent > resets, "the late data is reset");
+        await RealTimeStackPair.WaitUntilAsync(() => _pair.ServerTcp.Counters.ResetsSent > resets, "the late data is reset");
         await server.DisposeAsync();
         client.Dispose();
     }
@@ -223,9 +225,9 @@ public sealed class TransportContractTests : IAsyncLifetime
     {
         ValueTask<ConnectionContext?> pending = _listener.AcceptAsync();
         await _listener.UnbindAsync();
-        Assert.Null(await pending.AsTask().WaitAsync(StackPair.Limit));
-        Assert.Null(await _listener.AcceptAsync().AsTask().WaitAsync(StackPair.Limit));
-        var refused = await Assert.ThrowsAsync<TcpException>(() => _pair.ClientTcp.ConnectAsync(new IpEndpoint(StackPair.ServerAddress, Port)).WaitAsync(StackPair.Limit));
+        Assert.Null(await pending.AsTask().WaitAsync(RealTimeStackPair.Limit));
+        Assert.Null(await _listener.AcceptAsync().AsTask().WaitAsync(RealTimeStackPair.Limit));
+        var refused = await Assert.ThrowsAsync<TcpException>(() => _pair.ClientTcp.ConnectAsync(new IpEndpoint(RealTimeStackPair.ServerAddress, Port)).WaitAsync(RealTimeStackPair.Limit));
         Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
     }
 
@@ -234,7 +236,7 @@ public sealed class TransportContractTests : IAsyncLifetime
     {
         StackConnectionListenerFactory factory = Factory();
         Assert.True(factory.CanBind(new IPEndPoint(IPAddress.Any, 1)));
-        Assert.True(factory.CanBind(new IPEndPoint(IPAddress.Parse("10.7.0.2").MapToIPv6(), 1)));
+        Assert.True(factory.CanBind(new IPEndPoint(IPAddress.Parse("10.0.0.2").MapToIPv6(), 1)));
         Assert.True(factory.CanBind(new IPEndPoint(IPAddress.IPv6Any, 1)));
         Assert.False(factory.CanBind(new UnixDomainSocketEndPoint("/tmp/x.sock")));
         Assert.False(factory.CanBind(new IPEndPoint(IPAddress.Any, 0)));
@@ -246,16 +248,16 @@ public sealed class TransportContractTests : IAsyncLifetime
         await using (any)
         {
             ValueTask<ConnectionContext?> accept = any.AcceptAsync();
-            using TcpStream client = await _pair.ClientTcp.ConnectAsync(new IpEndpoint(StackPair.ServerAddress, 5083)).WaitAsync(StackPair.Limit);
-            await using ConnectionContext? server = await accept.AsTask().WaitAsync(StackPair.Limit);
-            Assert.Equal(new IPEndPoint(IPAddress.Parse("10.7.0.2"), 5083), server!.LocalEndPoint);
+            using TcpStream client = await _pair.ClientTcp.ConnectAsync(new IpEndpoint(RealTimeStackPair.ServerAddress, 5083)).WaitAsync(RealTimeStackPair.Limit);
+            await using ConnectionContext? server = await accept.AsTask().WaitAsync(RealTimeStackPair.Limit);
+            Assert.Equal(new IPEndPoint(IPAddress.Parse("10.0.0.2"), 5083), server!.LocalEndPoint);
         }
 
         Assert.True(factory.CanBind(new PriorKnowledgeEndPoint(new IPEndPoint(IPAddress.Any, 1))));
-        IConnectionListener specific = await factory.BindAsync(new IPEndPoint(IPAddress.Parse("10.7.0.2"), 5081));
+        IConnectionListener specific = await factory.BindAsync(new IPEndPoint(IPAddress.Parse("10.0.0.2"), 5081));
         await using (specific)
         {
-            Assert.Equal(new IPEndPoint(IPAddress.Parse("10.7.0.2"), 5081), specific.EndPoint);
+            Assert.Equal(new IPEndPoint(IPAddress.Parse("10.0.0.2"), 5081), specific.EndPoint);
         }
     }
 
@@ -269,16 +271,16 @@ public sealed class TransportContractTests : IAsyncLifetime
         Assert.Equal(new PriorKnowledgeEndPoint(endpoint), h2c.EndPoint);
         await Assert.ThrowsAsync<AddressInUseException>(() => factory.BindAsync(new PriorKnowledgeEndPoint(endpoint)).AsTask());
 
-        var target = new IpEndpoint(StackPair.ServerAddress, 5082);
-        using TcpStream http2Client = await _pair.ClientTcp.ConnectAsync(target).WaitAsync(StackPair.Limit);
+        var target = new IpEndpoint(RealTimeStackPair.ServerAddress, 5082);
+        using TcpStream http2Client = await _pair.ClientTcp.ConnectAsync(target).WaitAsync(RealTimeStackPair.Limit);
         await http2Client.WriteAsync(Encoding.ASCII.GetBytes("PRI * HTTP/2.0\r\n"));
         await Task.Delay(50);
         await http2Client.WriteAsync(Encoding.ASCII.GetBytes("\r\nSM\r\n\r\nframes"));
-        using TcpStream http1Client = await _pair.ClientTcp.ConnectAsync(target).WaitAsync(StackPair.Limit);
+        using TcpStream http1Client = await _pair.ClientTcp.ConnectAsync(target).WaitAsync(RealTimeStackPair.Limit);
         await http1Client.WriteAsync(Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\n"));
 
-        await using ConnectionContext first = (await h2c.AcceptAsync().AsTask().WaitAsync(StackPair.Limit))!;
-        await using ConnectionContext second = (await http.AcceptAsync().AsTask().WaitAsync(StackPair.Limit))!;
+        await using ConnectionContext first = (await h2c.AcceptAsync().AsTask().WaitAsync(RealTimeStackPair.Limit))!;
+        await using ConnectionContext second = (await http.AcceptAsync().AsTask().WaitAsync(RealTimeStackPair.Limit))!;
         http2Client.CompleteWrites();
         http1Client.CompleteWrites();
         Assert.Equal("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\nframes", await ReadAllAsync(first.Transport.Input)); // nothing was consumed by the peek

@@ -11,7 +11,9 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Protocols.Ip;
+using Protocols.Ip.Simulation;
 using Protocols.Tcp;
+using Protocols.Tests.Shared;
 using Protocols.Tls;
 using Protocols.Wire;
 
@@ -24,8 +26,8 @@ namespace Protocols.AspNetCore.Tests;
 public sealed class WebAppOverStackTests : IAsyncLifetime
 {
     private const string ServerName = "server.test";
-    private readonly StackPair _pair = new(seed: 3);
-    private readonly X509Certificate2 _certificate = TlsCertificates.CreateSelfSigned([ServerName], [IPAddress.Parse("10.7.0.2")]);
+    private readonly RealTimeStackPair _pair = new(seed: 3, new LinkOptions { Delay = TimeSpan.FromMilliseconds(0.2) });
+    private readonly X509Certificate2 _certificate = TlsCertificates.CreateSelfSigned([ServerName], [IPAddress.Parse("10.0.0.2")]);
     private readonly TaskCompletionSource _slowAborted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _bytesAborted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private WebApplication _app = null!;
@@ -74,12 +76,12 @@ public sealed class WebAppOverStackTests : IAsyncLifetime
                 await context.Response.Body.WriteAsync(chunk.AsMemory(0, (int)Math.Min(chunk.Length, count - sent)), context.RequestAborted);
             }
         });
-        await _app.StartAsync().WaitAsync(StackPair.Limit);
+        await _app.StartAsync().WaitAsync(RealTimeStackPair.Limit);
     }
 
     public async Task DisposeAsync()
     {
-        await _app.StopAsync().WaitAsync(StackPair.Limit);
+        await _app.StopAsync().WaitAsync(RealTimeStackPair.Limit);
         await _app.DisposeAsync();
         await _pair.DisposeAsync();
         _certificate.Dispose();
@@ -87,27 +89,27 @@ public sealed class WebAppOverStackTests : IAsyncLifetime
 
     private HttpClient Client() => new(_pair.Client.CreateHttpHandler(
         new TlsClientOptions { TrustedCertificates = [_certificate] },
-        new StackHttpOptions { Resolver = (name, _) => name == ServerName ? ValueTask.FromResult<IpAddress>(StackPair.ServerAddress) : throw new HttpRequestException(name) }))
-    { Timeout = StackPair.Limit };
+        new StackHttpOptions { Resolver = (name, _) => name == ServerName ? ValueTask.FromResult<IpAddress>(RealTimeStackPair.ServerAddress) : throw new HttpRequestException(name) }))
+    { Timeout = RealTimeStackPair.Limit };
 
     [Fact]
     public async Task Http11_runs_routing_middleware_and_request_bodies()
     {
         using HttpClient client = Client();
-        using HttpResponseMessage hello = await client.GetAsync(new Uri("http://10.7.0.2/hello/stack"));
+        using HttpResponseMessage hello = await client.GetAsync(new Uri("http://10.0.0.2/hello/stack"));
         Assert.Equal(HttpVersion.Version11, hello.Version);
-        Assert.Equal("hello stack over HTTP/1.1 from 10.7.0.2:80", await hello.Content.ReadAsStringAsync());
+        Assert.Equal("hello stack over HTTP/1.1 from 10.0.0.2:80", await hello.Content.ReadAsStringAsync());
         Assert.Equal("protocols-stack", Assert.Single(hello.Headers.GetValues("X-Served-By")));
 
         byte[] payload = new byte[1_000_000];
         new Random(1).NextBytes(payload);
         for (int i = 0; i < 2; i++)
         {
-            using HttpResponseMessage echo = await client.PostAsync(new Uri("http://10.7.0.2/echo"), new ByteArrayContent(payload));
+            using HttpResponseMessage echo = await client.PostAsync(new Uri("http://10.0.0.2/echo"), new ByteArrayContent(payload));
             Assert.Equal(payload, await echo.Content.ReadAsByteArrayAsync());
         }
 
-        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync(new Uri("http://10.7.0.2/nothing"))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync(new Uri("http://10.0.0.2/nothing"))).StatusCode);
         Assert.Equal(1, _pair.ClientTcp.Counters.ActiveOpens); // keep-alive: one connection
     }
 
@@ -117,7 +119,7 @@ public sealed class WebAppOverStackTests : IAsyncLifetime
         using HttpClient client = Client();
         using HttpResponseMessage hello = await client.GetAsync(new Uri($"https://{ServerName}/hello/tls"));
         Assert.Equal(HttpVersion.Version20, hello.Version);
-        Assert.Equal("hello tls over HTTP/2 from 10.7.0.2:443", await hello.Content.ReadAsStringAsync());
+        Assert.Equal("hello tls over HTTP/2 from 10.0.0.2:443", await hello.Content.ReadAsStringAsync());
 
         // Each echo stays within HTTP/2's initial flow-control windows: HttpClient reads a response only
         // once its request body is sent, so a larger echo stalls on any transport (kernel sockets too).
@@ -129,7 +131,7 @@ public sealed class WebAppOverStackTests : IAsyncLifetime
             Assert.Equal(HttpVersion.Version20, echo.Version);
             return await echo.Content.ReadAsByteArrayAsync();
         })];
-        foreach (byte[] echoed in await Task.WhenAll(echoes).WaitAsync(StackPair.Limit))
+        foreach (byte[] echoed in await Task.WhenAll(echoes).WaitAsync(RealTimeStackPair.Limit))
         {
             Assert.Equal(payload, echoed);
         }
@@ -139,21 +141,21 @@ public sealed class WebAppOverStackTests : IAsyncLifetime
         // A client that asks for HTTP/1.1 exactly gets it from the same endpoint (ALPN http/1.1).
         using var exact = new HttpRequestMessage(HttpMethod.Get, new Uri($"https://{ServerName}/hello/one")) { Version = HttpVersion.Version11, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
         using HttpResponseMessage http11 = await client.SendAsync(exact);
-        Assert.Equal("hello one over HTTP/1.1 from 10.7.0.2:443", await http11.Content.ReadAsStringAsync());
+        Assert.Equal("hello one over HTTP/1.1 from 10.0.0.2:443", await http11.Content.ReadAsStringAsync());
     }
 
     [Fact]
     public async Task Cleartext_h2_with_prior_knowledge_is_served()
     {
         using HttpClient client = Client();
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("http://10.7.0.2/hello/h2c")) { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("http://10.0.0.2/hello/h2c")) { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
         using HttpResponseMessage response = await client.SendAsync(request);
         Assert.Equal(HttpVersion.Version20, response.Version);
-        Assert.Equal("hello h2c over HTTP/2 from 10.7.0.2:80", await response.Content.ReadAsStringAsync());
+        Assert.Equal("hello h2c over HTTP/2 from 10.0.0.2:80", await response.Content.ReadAsStringAsync());
     }
 
     [Theory]
-    [InlineData("http://10.7.0.2/slow")]
+    [InlineData("http://10.0.0.2/slow")]
     [InlineData("https://server.test/slow")]
     public async Task A_cancelled_request_aborts_the_handler(string url)
     {
@@ -166,24 +168,24 @@ public sealed class WebAppOverStackTests : IAsyncLifetime
         Assert.Equal("first line\n", Encoding.ASCII.GetString(line));
         Task pending = body.ReadExactlyAsync(new byte[1], cancel.Token).AsTask(); // waits: the handler sends nothing more
         cancel.Cancel();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pending.WaitAsync(StackPair.Limit));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pending.WaitAsync(RealTimeStackPair.Limit));
         response.Dispose();
-        await _slowAborted.Task.WaitAsync(StackPair.Limit); // HTTP/1.1: the connection closes; HTTP/2: RST_STREAM
+        await _slowAborted.Task.WaitAsync(RealTimeStackPair.Limit); // HTTP/1.1: the connection closes; HTTP/2: RST_STREAM
     }
 
     [Fact]
     public async Task Stopping_the_server_with_connections_open_closes_them_with_fin_not_rst()
     {
         using HttpClient client = Client();
-        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(new Uri("http://10.7.0.2/hello/a"))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(new Uri("http://10.0.0.2/hello/a"))).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(new Uri($"https://{ServerName}/hello/b"))).StatusCode);
         IReadOnlyList<TcpConnectionInfo> open = await _pair.ClientTcp.GetConnectionsAsync();
         Assert.Equal(2, open.Count(c => c.State == TcpState.Established)); // kept alive by HttpClient's pool
 
-        await _app.StopAsync().WaitAsync(StackPair.Limit);
+        await _app.StopAsync().WaitAsync(RealTimeStackPair.Limit);
 
         // Both connections got the server's FIN (the client is in CLOSE_WAIT or beyond) and no RST went out.
-        await StackPair.WaitUntilAsync(async () => (await _pair.ClientTcp.GetConnectionsAsync()).All(c => c.State != TcpState.Established), "the server's FINs arrive");
+        await RealTimeStackPair.WaitUntilAsync(async () => (await _pair.ClientTcp.GetConnectionsAsync()).All(c => c.State != TcpState.Established), "the server's FINs arrive");
         Assert.Equal(0, _pair.ServerTcp.Counters.ResetsSent);
         Assert.Equal(0, _pair.ClientTcp.Counters.ResetsReceived);
     }
@@ -191,18 +193,18 @@ public sealed class WebAppOverStackTests : IAsyncLifetime
     [Fact]
     public async Task A_client_that_vanishes_mid_response_aborts_the_request_and_the_server_goes_on()
     {
-        TcpStream raw = await _pair.ClientTcp.ConnectAsync(new IpEndpoint(StackPair.ServerAddress, 80)).WaitAsync(StackPair.Limit);
-        await raw.WriteAsync(Encoding.ASCII.GetBytes("GET /bytes/100000000 HTTP/1.1\r\nHost: 10.7.0.2\r\n\r\n"));
+        TcpStream raw = await _pair.ClientTcp.ConnectAsync(new IpEndpoint(RealTimeStackPair.ServerAddress, 80)).WaitAsync(RealTimeStackPair.Limit);
+        await raw.WriteAsync(Encoding.ASCII.GetBytes("GET /bytes/100000000 HTTP/1.1\r\nHost: 10.0.0.2\r\n\r\n"));
         byte[] some = new byte[64 * 1024];
-        await raw.ReadExactlyAsync(some).AsTask().WaitAsync(StackPair.Limit);
+        await raw.ReadExactlyAsync(some).AsTask().WaitAsync(RealTimeStackPair.Limit);
         Assert.StartsWith("HTTP/1.1 200 OK", Encoding.ASCII.GetString(some), StringComparison.Ordinal);
         raw.Abort(); // RST: the client is gone
         raw.Dispose();
 
-        await _bytesAborted.Task.WaitAsync(StackPair.Limit);
-        await StackPair.WaitUntilAsync(async () => (await _pair.ServerConnectionsAsync()).All(c => c.State is TcpState.Listen or TcpState.Closed or TcpState.TimeWait), "the server forgets the connection");
+        await _bytesAborted.Task.WaitAsync(RealTimeStackPair.Limit);
+        await RealTimeStackPair.WaitUntilAsync(async () => (await _pair.ServerConnectionsAsync()).All(c => c.State is TcpState.Listen or TcpState.Closed or TcpState.TimeWait), "the server forgets the connection");
         using HttpClient client = Client();
-        Assert.Equal("hello again over HTTP/1.1 from 10.7.0.2:80", await client.GetStringAsync(new Uri("http://10.7.0.2/hello/again")));
+        Assert.Equal("hello again over HTTP/1.1 from 10.0.0.2:80", await client.GetStringAsync(new Uri("http://10.0.0.2/hello/again")));
     }
 
     [Fact]
@@ -226,10 +228,10 @@ public sealed class WebAppOverStackTests : IAsyncLifetime
 
         using (HttpClient client = Client())
         {
-            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(new Uri("http://10.7.0.2/hello/meters"))).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(new Uri("http://10.0.0.2/hello/meters"))).StatusCode);
         }
 
-        await StackPair.WaitUntilAsync(() => { lock (seen) { return seen.Contains("Microsoft.AspNetCore.Server.Kestrel/kestrel.connection.duration"); } }, "Kestrel records the connection");
+        await RealTimeStackPair.WaitUntilAsync(() => { lock (seen) { return seen.Contains("Microsoft.AspNetCore.Server.Kestrel/kestrel.connection.duration"); } }, "Kestrel records the connection");
         listener.RecordObservableInstruments();
         lock (seen)
         {

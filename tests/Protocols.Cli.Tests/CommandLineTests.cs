@@ -22,7 +22,7 @@ public sealed class CommandLineTests
     [InlineData("demo", "extra")]
     [InlineData("serve", "--tun", "tun0")]
     [InlineData]
-    public void BadArgumentsExitTwoWithOneLine(params string[] args)
+    public void Bad_arguments_exit_two_with_one_line(params string[] args)
     {
         (int code, string stdout, string stderr) = Captures.Run(args);
         Assert.Equal(CliApp.UsageError, code);
@@ -32,7 +32,7 @@ public sealed class CommandLineTests
     }
 
     [Fact]
-    public void BadValueNamesTheFlagAndTheValue()
+    public void Bad_value_names_the_flag_and_the_value()
     {
         (int code, _, string stderr) = Captures.Run("demo", "--bytes", "x");
         Assert.Equal(2, code);
@@ -64,7 +64,7 @@ public sealed class CommandLineTests
     }
 
     [Fact]
-    public void HelpListsEveryVerb()
+    public void Help_lists_every_verb()
     {
         (int code, string stdout, string stderr) = Captures.Run("--help");
         Assert.Equal(0, code);
@@ -87,7 +87,7 @@ public sealed class CommandLineTests
     [InlineData("bench")]
     [InlineData("nat")]
     [InlineData("forward")]
-    public void EveryVerbHasGeneratedHelpListingItsOptionsAndDetails(string name)
+    public void Every_verb_has_generated_help_listing_its_options_and_details(string name)
     {
         (int code, string stdout, string stderr) = Captures.Run(name, "--help");
         Assert.Equal(0, code);
@@ -114,7 +114,7 @@ public sealed class CommandLineTests
     [InlineData("protocols demo --re", "--real-time")]
     [InlineData("protocols serve --ht", "--http", "--https")]
     [InlineData("protocols get http://10.0.0.2/ --ins", "--insecure")]
-    public void ShellCompletionAnswersTheSuggestDirective(string line, params string[] expected)
+    public void Shell_completion_answers_the_suggest_directive(string line, params string[] expected)
     {
         // dotnet-suggest calls 'protocols [suggest:POSITION] "LINE"' for every shell it supports.
         (int code, string stdout, string stderr) = Captures.Run($"[suggest:{line.Length}]", line);
@@ -135,7 +135,7 @@ public sealed class CommandLineTests
     }
 
     [Fact]
-    public void DoubleDashEndsOptions()
+    public void Double_dash_ends_options()
     {
         (int code, _, string stderr) = Captures.Run("decode", "--", "-not-an-option.pcap");
         Assert.Equal(1, code);
@@ -143,7 +143,7 @@ public sealed class CommandLineTests
     }
 
     [Fact]
-    public void VerboseIsAcceptedByEveryVerb()
+    public void Verbose_is_accepted_by_every_verb()
     {
         (int code, _, string stderr) = Captures.Run("decode", "/nonexistent.pcap", "--verbose");
         Assert.Equal(1, code);

@@ -10,7 +10,7 @@ public sealed class DecodeTests
     public static TheoryData<string> AllCaptures() => Captures.All();
 
     [Fact]
-    public void EveryCaptureKindIsCommitted()
+    public void Every_capture_kind_is_committed()
     {
         string[] names = Captures.Names().ToArray();
         Assert.Contains("tcp-handshake.pcap", names);
@@ -37,7 +37,7 @@ public sealed class DecodeTests
 
     [Theory]
     [MemberData(nameof(AllCaptures))]
-    public void JsonMatchesCommittedTsharkFields(string name)
+    public void JSON_matches_committed_tshark_fields(string name)
     {
         (int code, string stdout, string stderr) = Captures.Run("decode", Captures.PathOf(name), "--json");
         Assert.True(code == 0, $"decode {name} exited {code}: {stderr}");
@@ -50,7 +50,7 @@ public sealed class DecodeTests
 
     [TsharkTheory]
     [MemberData(nameof(AllCaptures))]
-    public async Task JsonMatchesLiveTshark(string name)
+    public async Task JSON_matches_live_tshark(string name)
     {
         var start = new ProcessStartInfo(TsharkTheoryAttribute.Tshark!)
         {
@@ -97,7 +97,7 @@ public sealed class DecodeTests
 
     [Theory]
     [MemberData(nameof(AllCaptures))]
-    public void TextDecodePrintsOneLinePerFrame(string name)
+    public void Text_decode_prints_one_line_per_frame(string name)
     {
         (int code, string stdout, string stderr) = Captures.Run("decode", Captures.PathOf(name));
         Assert.True(code == 0, stderr);
@@ -108,7 +108,7 @@ public sealed class DecodeTests
     }
 
     [Fact]
-    public void TextLinesShowIpv6ExtensionHeadersIcmpv6AndNdp()
+    public void Text_lines_show_IPv6_extension_headers_ICMPv6_and_NDP()
     {
         string ping = Captures.Run("decode", Captures.PathOf("ipv6-ping.pcap")).Out;
         Assert.Contains("ICMP6, neighbor solicitation, who has 2001:db8:77::2 (hlim 255, plen 32)", ping, StringComparison.Ordinal);
@@ -126,7 +126,7 @@ public sealed class DecodeTests
     }
 
     [Fact]
-    public void TextLinesShowTcpOptionsTlsAndIcmp()
+    public void Text_lines_show_TCP_options_TLS_and_ICMP()
     {
         string handshake = Captures.Run("decode", Captures.PathOf("tcp-handshake.pcap")).Out;
         Assert.Contains("Flags [S], seq 3643829367, win 64240, options [mss 1460,sackOK,TS val 835757029 ecr 0,wscale 10], length 0", handshake, StringComparison.Ordinal);
@@ -151,7 +151,7 @@ public sealed class DecodeTests
     }
 
     [Fact]
-    public void SackCaptureHasOneTwoAndThreeBlocks()
+    public void SACK_capture_has_one_two_and_three_blocks()
     {
         string stdout = Captures.Run("decode", Captures.PathOf("tcp-sack-loss.pcap"), "--json").Out;
         var counts = new HashSet<int>();
@@ -168,7 +168,7 @@ public sealed class DecodeTests
     }
 
     [Fact]
-    public void CorruptedChecksumsAreReportedBad()
+    public void Corrupted_checksums_are_reported_bad()
     {
         // The first TCP segment with data, the first UDP datagram with a checksum, the first ICMP message.
         List<byte[]> frames = ReadFrames("tcp-handshake.pcap").Concat(ReadFrames("udp.pcap")).Concat(ReadFrames("icmp.pcap")).ToList();
@@ -196,7 +196,7 @@ public sealed class DecodeTests
     }
 
     [Fact]
-    public void EveryTruncationOfEveryFrameDecodesWithoutThrowing()
+    public void Every_truncation_of_every_frame_decodes_without_throwing()
     {
         foreach (string name in Captures.Names())
         {
@@ -214,7 +214,7 @@ public sealed class DecodeTests
     }
 
     [Fact]
-    public void RandomBytesNeverThrowAndErrorsAreOneLine()
+    public void Random_bytes_never_throw_and_errors_are_one_line()
     {
         var random = new Random(20261121);
         var json = new StringWriter();
@@ -255,7 +255,7 @@ public sealed class DecodeTests
     }
 
     [Fact]
-    public void UndecodableFrameGetsErrorAndDecodingGoesOn()
+    public void Undecodable_frame_gets_error_and_decoding_goes_on()
     {
         // An Ethernet frame announcing IPv4 with IHL 3, then a good frame.
         byte[] good = ReadFrames("tcp-handshake.pcap")[9];
@@ -281,7 +281,7 @@ public sealed class DecodeTests
     }
 
     [Fact]
-    public void TruncatedCaptureFileExitsOneNamingTheOffset()
+    public void Truncated_capture_file_exits_one_naming_the_offset()
     {
         byte[] whole = File.ReadAllBytes(Captures.PathOf("tcp-handshake.pcap"));
         string path = Path.Combine(Path.GetTempPath(), $"protocols-cli-{Guid.NewGuid():N}.pcap");
@@ -318,7 +318,7 @@ public sealed class DecodeTests
     }
 
     [Fact]
-    public void MissingFileExitsOne()
+    public void Missing_file_exits_one()
     {
         (int code, string stdout, string stderr) = Captures.Run("decode", "/nonexistent/protocols-test.pcap");
         Assert.Equal(1, code);

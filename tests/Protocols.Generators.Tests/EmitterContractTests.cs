@@ -45,7 +45,7 @@ public class EmitterContractTests
     }
 
     [Fact]
-    public void TheChecksAreOneListInTheDocumentedOrder()
+    public void The_checks_are_one_list_in_the_documented_order()
     {
         HeaderModel model = Model(GeneratorTests.Ipv4Source);
         Assert.Equal(
@@ -68,7 +68,7 @@ public class EmitterContractTests
     }
 
     [Fact]
-    public void RolesAndCoverageAreEnumsOfTheModel()
+    public void Roles_and_coverage_are_enums_of_the_model()
     {
         HeaderModel model = Model(PrefixedSource);
         Assert.Equal(FieldRole.HeaderLength, model.Fields.Single(f => f.Name == "Offset").Role);
@@ -82,7 +82,7 @@ public class EmitterContractTests
     }
 
     [Fact]
-    public void EveryGeneratedMemberNameIsInTheSharedList()
+    public void Every_generated_member_name_is_in_the_shared_list()
     {
         GeneratorOutput output = GeneratorHarness.Run(GeneratorTests.Ipv4Source, PrefixedSource.Replace("namespace Demo.Net;", "namespace Demo.Other;"));
         Assert.Empty(output.Diagnostics);
@@ -121,7 +121,7 @@ public class EmitterContractTests
     }
 
     [Fact]
-    public void APrefixReaderReadsTheFieldsWithinThePrefix()
+    public void A_prefix_reader_reads_the_fields_within_the_prefix()
     {
         GeneratorOutput output = GeneratorHarness.Run(PrefixedSource);
         Assert.Empty(output.Diagnostics);
@@ -140,7 +140,7 @@ public class EmitterContractTests
     }
 
     [Fact]
-    public void OnlyAPseudoHeaderChecksumGetsThePseudoHeaderUpdate()
+    public void Only_a_pseudo_header_checksum_gets_the_pseudo_header_update()
     {
         const string zeroMeansNone = """
             using Protocols.Wire;

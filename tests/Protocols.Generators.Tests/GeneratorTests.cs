@@ -61,7 +61,7 @@ public class GeneratorTests
         """;
 
     [Fact]
-    public void CleanHeaderProducesNoDiagnosticsAndCompilesWithoutWarnings()
+    public void Clean_header_produces_no_diagnostics_and_compiles_without_warnings()
     {
         GeneratorOutput output = GeneratorHarness.Run(Ipv4Source);
         Assert.Empty(output.Diagnostics);
@@ -70,14 +70,14 @@ public class GeneratorTests
     }
 
     [Fact]
-    public void GeneratedSourceSnapshot()
+    public void Generated_source_snapshot()
     {
         GeneratorOutput output = GeneratorHarness.Run(Ipv4Source);
         Snapshot.Match(output.Sources["Demo.Net.Ipv4Header.g.cs"]);
     }
 
     [Fact]
-    public void AllFeaturesCompileWithoutWarnings()
+    public void All_features_compile_without_warnings()
     {
         const string source = """
             using System.Runtime.CompilerServices;
@@ -157,7 +157,7 @@ public class GeneratorTests
     }
 
     [Fact]
-    public void EdgeLayoutsCompileWithoutWarnings()
+    public void Edge_layouts_compile_without_warnings()
     {
         const string source = """
             using Protocols.Wire;
@@ -248,7 +248,7 @@ public class GeneratorTests
 
     [Theory]
     [MemberData(nameof(DiagnosticCases))]
-    public void EachDiagnosticIsReportedWithItsOwnMessage(string id, string declaration, string message)
+    public void Each_diagnostic_is_reported_with_its_own_message(string id, string declaration, string message)
     {
         GeneratorOutput output = GeneratorHarness.Run("using Protocols.Wire;\n" + declaration);
         Diagnostic diagnostic = Assert.Single(output.Diagnostics);
@@ -261,7 +261,7 @@ public class GeneratorTests
     }
 
     [Fact]
-    public void EveryDiagnosticHasACaseAndItsOwnMessageFormat()
+    public void Every_diagnostic_has_a_case_and_its_own_message_format()
     {
         var tested = DiagnosticCases().Select(row => (string)row[0]).ToHashSet();
         Assert.Equal(Protocols.Generators.Diagnostics.All.Keys.Order(), tested.Order());
@@ -277,7 +277,7 @@ public class GeneratorTests
     [InlineData("#pragma warning disable PROTO003\n#pragma warning restore PROTO003\n", false)]
     [InlineData("#pragma warning disable PROTO001\n", false)]
     [InlineData("", false)]
-    public void PragmaWarningDisableSuppressesADiagnostic(string pragma, bool suppressed)
+    public void Pragma_warning_disable_suppresses_a_diagnostic(string pragma, bool suppressed)
     {
         string source = "using Protocols.Wire;\n[WireHeader(\"X\")] public partial struct H\n{\n    public byte A;\n" + pragma + "    public int Bad;\n}";
         Diagnostic diagnostic = Assert.Single(GeneratorHarness.Run(source).Diagnostics);
@@ -286,7 +286,7 @@ public class GeneratorTests
     }
 
     [Fact]
-    public void DiagnosticPointsAtTheOffendingField()
+    public void Diagnostic_points_at_the_offending_field()
     {
         const string source = "using Protocols.Wire;\n[WireHeader(\"X\")] public partial struct H\n{\n    public byte A;\n    public int Bad;\n}";
         Diagnostic diagnostic = Assert.Single(GeneratorHarness.Run(source).Diagnostics);

@@ -13,7 +13,7 @@ public class IncrementalTests
         result.TrackedSteps[step].SelectMany(s => s.Outputs).Select(o => o.Reason);
 
     [Fact]
-    public void AnUnrelatedEditReusesTheModelAndTheSource()
+    public void An_unrelated_edit_reuses_the_model_and_the_source()
     {
         CSharpCompilation compilation = GeneratorHarness.Compile(GeneratorTests.Ipv4Source);
         GeneratorDriver driver = GeneratorHarness.CreateDriver(trackSteps: true).RunGenerators(compilation);
@@ -36,7 +36,7 @@ public class IncrementalTests
     }
 
     [Fact]
-    public void MovingTheDeclarationDoesNotReEmitTheSource()
+    public void Moving_the_declaration_does_not_re_emit_the_source()
     {
         CSharpCompilation compilation = GeneratorHarness.Compile(GeneratorTests.Ipv4Source);
         GeneratorDriver driver = GeneratorHarness.CreateDriver(trackSteps: true).RunGenerators(compilation);
@@ -52,7 +52,7 @@ public class IncrementalTests
     }
 
     [Fact]
-    public void ChangingTheHeaderReEmitsIt()
+    public void Changing_the_header_re_emits_it()
     {
         CSharpCompilation compilation = GeneratorHarness.Compile(GeneratorTests.Ipv4Source);
         GeneratorDriver driver = GeneratorHarness.CreateDriver(trackSteps: true).RunGenerators(compilation);
@@ -65,7 +65,7 @@ public class IncrementalTests
     }
 
     [Fact]
-    public void ModelsHoldNoCompilerObjects()
+    public void Models_hold_no_compiler_objects()
     {
         // Everything in the model must be comparable by value; symbols or syntax would defeat caching.
         // (Diagnostics keep their source locations, for #pragma, on their own output: not in the model.)
@@ -97,7 +97,7 @@ public class IncrementalTests
     }
 
     [Fact]
-    public void DiagnosticsFollowAMovedDeclaration()
+    public void Diagnostics_follow_a_moved_declaration()
     {
         const string bad = "using Protocols.Wire;\n[WireHeader(\"X\")] public partial struct H\n{\n    public byte A;\n    public int Bad;\n}";
         CSharpCompilation compilation = GeneratorHarness.Compile(bad);

@@ -79,7 +79,7 @@ public sealed class ForwardProcessTests(ITestOutputHelper output)
         """;
 
     [InteropFact(Tools = ["curl", "nginx", "python3", "dig", "dnsmasq", "ss"])]
-    public async Task ANamespaceReachesServersThroughTheForwarder()
+    public async Task A_namespace_reaches_servers_through_the_forwarder()
     {
         using var dir = new TempDir();
         Directory.CreateDirectory(dir["www"]);
@@ -117,7 +117,7 @@ public sealed class ForwardProcessTests(ITestOutputHelper output)
     }
 
     [InteropFact(Tools = ["iperf3"])]
-    public async Task Iperf3BothDirectionsThroughTheForwarderWithAFirewallMark()
+    public async Task Iperf3_both_directions_through_the_forwarder_with_a_firewall_mark()
     {
         using ForwardLink link = await ForwardLink.StartAsync(Limit, byMark: true);
         Process server = link.Server.Start("iperf3", "-s", "-B", Server, "-p", "5201");
@@ -139,7 +139,7 @@ public sealed class ForwardProcessTests(ITestOutputHelper output)
     }
 
     [InteropFact(Tools = ["curl", "nginx", "dig", "dnsmasq", "danted", "ss"])]
-    public async Task TheSameThroughASocks5Proxy()
+    public async Task The_same_through_a_socks5_proxy()
     {
         using var dir = new TempDir();
         Directory.CreateDirectory(dir["www"]);
@@ -178,7 +178,7 @@ public sealed class ForwardProcessTests(ITestOutputHelper output)
     }
 
     [InteropFact(Tools = ["curl", "nginx", "python3", "ss"])]
-    public async Task ASynFloodDoesNotStopLegitimateRelays()
+    public async Task A_SYN_flood_does_not_stop_legitimate_relays()
     {
         using var dir = new TempDir();
         Directory.CreateDirectory(dir["www"]);
@@ -205,7 +205,7 @@ public sealed class ForwardProcessTests(ITestOutputHelper output)
     }
 
     [InteropFact(Tools = ["python3"])]
-    public async Task KillingTheServerMidTransferResetsTheInsideConnection()
+    public async Task Killing_the_server_mid_transfer_resets_the_inside_connection()
     {
         using ForwardLink link = await ForwardLink.StartAsync(Limit);
         Process sink = link.Server.Start("python3", "-c", Sink);
@@ -231,7 +231,7 @@ public sealed class ForwardProcessTests(ITestOutputHelper output)
     }
 
     [InteropFact(Tools = ["dig", "dnsmasq", "ss", "tshark"])]
-    public async Task UdpFlowsIdleForTheTimeoutCloseAndThePcapHoldsTheTunTraffic()
+    public async Task UDP_flows_idle_for_the_timeout_close_and_the_pcap_holds_the_TUN_traffic()
     {
         using var dir = new TempDir();
         using ForwardLink link = await ForwardLink.StartAsync(Limit, byMark: false, "--udp-timeout", "1", "--pcap", dir["forward.pcap"]);

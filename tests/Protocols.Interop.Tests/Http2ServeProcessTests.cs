@@ -15,7 +15,7 @@ public sealed class Http2ServeProcessTests(ITestOutputHelper output)
     private static readonly string Stack = KernelPeer.StackAddress.ToString();
 
     [InteropFact(Tools = ["curl"])]
-    public async Task CurlSpeaksHttp2AndHttp11ToServeHttpsAndH2cToServeHttp()
+    public async Task Curl_speaks_HTTP2_and_HTTP11_to_serve_HTTPS_and_h2c_to_serve_HTTP()
     {
         const int Length = 1_000_000;
         using var link = CliLink.Create("tun");
@@ -52,7 +52,7 @@ public sealed class Http2ServeProcessTests(ITestOutputHelper output)
     }
 
     [InteropFact(Tools = ["h2load"])]
-    public async Task H2loadWith100StreamsOver10ConnectionsHasNoFailures()
+    public async Task H2load_with_100_streams_over_10_connections_has_no_failures()
     {
         using var link = CliLink.Create("tun");
         using var dir = new TempDir();
@@ -72,7 +72,7 @@ public sealed class Http2ServeProcessTests(ITestOutputHelper output)
     }
 
     [InteropFact(Tools = ["nginx"])]
-    public void GetHttp2AgainstNginx()
+    public void Get_HTTP2_against_nginx()
     {
         using var link = CliLink.Create("tun");
         using var dir = new TempDir();

@@ -15,7 +15,7 @@ public sealed class KernelBenchProcessTests(ITestOutputHelper output)
     [InteropTheory(Tools = ["ethtool"])]
     [InlineData(false)]
     [InlineData(true)]
-    public void JsonHasTheFieldsAndTheNamespacesAreGone(bool raw)
+    public void JSON_has_the_fields_and_the_namespaces_are_gone(bool raw)
     {
         string[] arguments = [ProtocolsCli.ProtocolsDll(), "bench", "--kernel", "--reference", "--seconds", "1", "--json", .. raw ? new[] { "--raw" } : []];
         HashSet<string> before = BenchNamespaces();
@@ -40,7 +40,7 @@ public sealed class KernelBenchProcessTests(ITestOutputHelper output)
     [InteropTheory]
     [InlineData(false)]
     [InlineData(true)]
-    public void Ipv6StreamsRunEachWay(bool raw)
+    public void IPv6_streams_run_each_way(bool raw)
     {
         string[] arguments = [ProtocolsCli.ProtocolsDll(), "bench", "--kernel", "--ipv6", "--seconds", "1", "--json", .. raw ? new[] { "--raw" } : []];
         HashSet<string> before = BenchNamespaces();
@@ -57,7 +57,7 @@ public sealed class KernelBenchProcessTests(ITestOutputHelper output)
     }
 
     [InteropFact]
-    public void CtrlCInTheMiddleRemovesTheNamespaces()
+    public void Ctrl_c_in_the_middle_removes_the_namespaces()
     {
         var start = new ProcessStartInfo(ProtocolsCli.DotnetHost())
         {

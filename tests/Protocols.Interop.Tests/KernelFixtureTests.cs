@@ -11,7 +11,7 @@ public sealed class KernelFixtureTests(ITestOutputHelper output)
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
 
     [InteropFact(Tools = ["nginx", "python3", "socat", "curl", "ss"])]
-    public void NginxPythonAndSocatServeAFile()
+    public void Nginx_python_and_socat_serve_a_file()
     {
         using var ns = new TestNamespace();
         using var dir = new TempDir();
@@ -37,7 +37,7 @@ public sealed class KernelFixtureTests(ITestOutputHelper output)
     }
 
     [InteropFact(Tools = ["nginx", "openssl", "curl", "tcpdump", "tshark", "ss"])]
-    public void OpenSslServerAndNginxServeTlsAndTsharkDecryptsWithTheKeyLog()
+    public void OpenSSL_server_and_nginx_serve_TLS_and_tshark_decrypts_with_the_key_log()
     {
         using var ns = new TestNamespace();
         using var dir = new TempDir();

@@ -20,7 +20,7 @@ public sealed class LoopThreadTests
 
     [InteropTheory]
     [MemberData(nameof(Media))]
-    public async Task TheDedicatedLoopThreadCarriesTcpAndWakesForPostedWork(string medium)
+    public async Task The_dedicated_loop_thread_carries_TCP_and_wakes_for_posted_work(string medium)
     {
         await using KernelPeer peer = await KernelPeer.OpenAsync(medium, stack => stack.UseTcp(), stackOptions: new NetworkStackOptions { DedicatedLoopThread = true });
 

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Protocols.Ip;
 using Protocols.Ip.Devices.Linux;
-using Protocols.Ip.Tests.Ipv6;
+using Protocols.Tests.Shared;
 using Protocols.Wire;
 using Xunit.Abstractions;
 

@@ -22,7 +22,7 @@ public sealed class NatProcessTests(ITestOutputHelper output)
     private const string UdpRefused = "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.settimeout(5)\ns.connect(('203.0.113.2',9999))\ns.send(b'x')\ntry:\n s.recv(10)\n print('answered')\nexcept ConnectionRefusedError:\n print('refused')\nexcept socket.timeout:\n print('timeout')\n";
 
     [InteropFact(Tools = ["curl", "ping", "python3", "nginx", "tcpdump", "tshark", "ss"])]
-    public async Task ClientsReachAServerThroughTheNat()
+    public async Task Clients_reach_a_server_through_the_NAT()
     {
         using var dir = new TempDir();
         Directory.CreateDirectory(dir["www"]);
@@ -102,7 +102,7 @@ public sealed class NatProcessTests(ITestOutputHelper output)
     }
 
     [InteropFact(Tools = ["iperf3"])]
-    public async Task Iperf3BothDirectionsThroughTheNat()
+    public async Task Iperf3_both_directions_through_the_NAT()
     {
         using NatLink nat = await NatLink.StartAsync(Limit);
         Process server = nat.Server.Start("iperf3", "-s", "-B", Server, "-p", "5201");
@@ -124,7 +124,7 @@ public sealed class NatProcessTests(ITestOutputHelper output)
     }
 
     [InteropFact(Tools = ["python3", "ping"])]
-    public async Task TheTableStaysBoundedUnderAFloodOfNewFlows()
+    public async Task The_table_stays_bounded_under_a_flood_of_new_flows()
     {
         using NatLink nat = await NatLink.StartAsync(Limit, "--max-mappings", "200");
 
@@ -150,7 +150,7 @@ public sealed class NatProcessTests(ITestOutputHelper output)
     private const string UdpWhoAmI = "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('203.0.113.2',7))\nwhile True:\n d,a=s.recvfrom(65535)\n s.sendto(a[0].encode(),a)\n";
 
     [InteropFact(Tools = ["python3", "ping", "socat", "tshark", "ss"])]
-    public async Task AStaticEntryThePeriodicTableAndTheCapturesThroughTheProcess()
+    public async Task A_static_entry_the_periodic_table_and_the_captures_through_the_process()
     {
         const string Mapped = "203.0.113.50";
         using var dir = new TempDir();
@@ -193,7 +193,7 @@ public sealed class NatProcessTests(ITestOutputHelper output)
     private const string UdpWhoAmIWithPort = "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('203.0.113.2',7))\nwhile True:\n d,a=s.recvfrom(65535)\n s.sendto(('%s:%d' % a).encode(),a)\n";
 
     [InteropFact(Tools = ["python3", "socat", "ss"])]
-    public async Task APoolAddressKeepsThePortThroughTheProcess()
+    public async Task A_pool_address_keeps_the_port_through_the_process()
     {
         // --pool: the inside host gets the pool's first free address while it has flows, and its
         // source port is kept when free (RFC 4787 REQ-3).
@@ -211,7 +211,7 @@ public sealed class NatProcessTests(ITestOutputHelper output)
     }
 
     [InteropFact(Tools = ["curl", "ping", "nginx", "socat", "tcpdump", "tshark", "ss"])]
-    public async Task AServerOneRouterHopBeyondTheOutsideLinkThroughTheGateway()
+    public async Task A_server_one_router_hop_beyond_the_outside_link_through_the_gateway()
     {
         // The server is not on the outside link: everything to it goes to --gateway (a kernel
         // router namespace), which forwards to the server's own link.

@@ -25,7 +25,7 @@ public sealed class OffloadTests(ITestOutputHelper output)
 
     [InteropTheory]
     [MemberData(nameof(OffloadMedia))]
-    public async Task SuperSegmentsFromTheKernelCarryItsBytesInOrder(string medium)
+    public async Task Super_segments_from_the_kernel_carry_its_bytes_in_order(string medium)
     {
         Recorder? recorder = null;
         await using KernelPeer peer = await KernelPeer.OpenAsync(medium, stack => stack.UseTcp(), device => recorder = new Recorder(device));
@@ -67,7 +67,7 @@ public sealed class OffloadTests(ITestOutputHelper output)
 
     [InteropTheory]
     [MemberData(nameof(OffloadMedia))]
-    public async Task ASuperSegmentHandedDownIsCutAndDeliveredByTheKernel(string medium)
+    public async Task A_super_segment_handed_down_is_cut_and_delivered_by_the_kernel(string medium)
     {
         Recorder? recorder = null;
         await using KernelPeer peer = await KernelPeer.OpenAsync(medium, stack => stack.UseTcp(), device => recorder = new Recorder(device));
@@ -122,7 +122,7 @@ public sealed class OffloadTests(ITestOutputHelper output)
 
     [InteropTheory(Tools = ["tshark"])]
     [MemberData(nameof(OffloadMedia))]
-    public async Task ThePcapTapWritesSuperSegmentsAsTheyCrossTheDeviceAndTsharkDecodesThem(string medium)
+    public async Task The_pcap_tap_writes_super_segments_as_they_cross_the_device_and_tshark_decodes_them(string medium)
     {
         using var dir = new TempDir();
         PcapTap? tap = null;
@@ -159,7 +159,7 @@ public sealed class OffloadTests(ITestOutputHelper output)
     }
 
     [InteropFact]
-    public async Task RefusedOffloadsFallBackToPlainModeAndSaySo()
+    public async Task Refused_offloads_fall_back_to_plain_mode_and_say_so()
     {
         await using KernelPeer peer = await KernelPeer.OpenAsync("tun-refused");
         DeviceOffloadStatus status = peer.Stack.Interfaces[0].Offloads;

@@ -33,7 +33,7 @@ public sealed partial class PingTests(ITestOutputHelper output)
 
     [InteropTheory(Tools = ["ping"])]
     [MemberData(nameof(MediaAndFamilies))]
-    public async Task SmallPingsAreAllAnswered(string medium, string family)
+    public async Task Small_pings_are_all_answered(string medium, string family)
     {
         await using KernelPeer peer = await Open(medium, ipv6: KernelPeer.IsIpv6(family));
         ToolResult ping = peer.Exec(Limit, "ping", "-n", "-c", "5", "-i", "0.2", "-w", "20", peer.StackIp.ToString());
@@ -46,7 +46,7 @@ public sealed partial class PingTests(ITestOutputHelper output)
 
     [InteropTheory(Tools = ["ping"])]
     [MemberData(nameof(MediaAndFamilies))]
-    public async Task PingOf3000BytesNeedsFragmentationBothWays(string medium, string family)
+    public async Task Ping_of_3000_bytes_needs_fragmentation_both_ways(string medium, string family)
     {
         await using KernelPeer peer = await Open(medium, ipv6: KernelPeer.IsIpv6(family));
         ToolResult ping = peer.Exec(Limit, "ping", "-n", "-c", "3", "-i", "0.2", "-w", "20", "-s", "3000", peer.StackIp.ToString());
@@ -70,7 +70,7 @@ public sealed partial class PingTests(ITestOutputHelper output)
 
     [InteropTheory(Tools = ["ping"])]
     [MemberData(nameof(Media))]
-    public async Task FloodOf1000PingsIsAnsweredInFull(string medium)
+    public async Task Flood_of_1000_pings_is_answered_in_full(string medium)
     {
         await using KernelPeer peer = await Open(medium);
 

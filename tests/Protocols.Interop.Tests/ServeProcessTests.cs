@@ -15,7 +15,7 @@ public sealed class ServeProcessTests
     [InlineData("tun", false)]
     [InlineData("raw", true)]
     [InlineData("raw", false)]
-    public async Task ServeAnswersPingAndUdpAndExitsCleanlyOnSigterm(string medium, bool offloads)
+    public async Task Serve_answers_ping_and_UDP_and_exits_cleanly_on_SIGTERM(string medium, bool offloads)
     {
         // tun: serve creates ptun0 in one namespace, the kernel side is configured after 'ready'.
         // raw: a veth pair, serve drives pveth0 (no address) and the kernel has pveth1 in a second namespace.
@@ -88,7 +88,7 @@ public sealed class ServeProcessTests
     [InlineData("--tun a --address 10.0.0.1/24 --mtu 67", "--mtu")]
     [InlineData("--tun a --address 10.0.0.1/24 --udp-echo 65536", "--udp-echo")]
     [InlineData("--tun a --address 10.0.0.1/24 --bogus", "--bogus")]
-    public void BadArgumentsExit2WithOneLineNamingTheFlag(string arguments, string named)
+    public void Bad_arguments_exit_2_with_one_line_naming_the_flag(string arguments, string named)
     {
         ToolResult result = InteropEnvironment.Run(ProtocolsCli.DotnetHost(), [ProtocolsCli.ProtocolsDll(), "serve", .. arguments.Split(' ')], Limit);
         Assert.Equal(2, result.ExitCode);
@@ -98,7 +98,7 @@ public sealed class ServeProcessTests
     }
 
     [Fact]
-    public void HelpAndAnUnopenableDevice()
+    public void Help_and_an_unopenable_device()
     {
         ToolResult help = InteropEnvironment.Run(ProtocolsCli.DotnetHost(), [ProtocolsCli.ProtocolsDll(), "serve", "--help"], Limit);
         Assert.Equal(0, help.ExitCode);

@@ -26,7 +26,7 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
 
     [InteropTheory(Tools = ["socat"])]
     [MemberData(nameof(MediaAndFamilies))]
-    public async Task KernelSocatSends20MegabytesThroughOurEchoAndGetsThemBack(string medium, string family)
+    public async Task Kernel_socat_sends_20_megabytes_through_our_echo_and_gets_them_back(string medium, string family)
     {
         await using KernelPeer peer = await Open(medium, family);
         string stack = KernelPeer.Host(peer.StackIp);
@@ -49,7 +49,7 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
 
     [InteropTheory(Tools = ["socat"])]
     [MemberData(nameof(MediaAndFamilies))]
-    public async Task OurClientSends20MegabytesToSocatAndReceives20MegabytesFromIt(string medium, string family)
+    public async Task Our_client_sends_20_megabytes_to_socat_and_receives_20_megabytes_from_it(string medium, string family)
     {
         await using KernelPeer peer = await Open(medium, family);
         using var dir = new TempDir();
@@ -89,7 +89,7 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
 
     [InteropTheory(Tools = ["nginx", "python3", "ss"])]
     [MemberData(nameof(MediaAndFamilies))]
-    public async Task OurClientGets20MegabytesFromNginxAndPythonHttpServer(string medium, string family)
+    public async Task Our_client_gets_20_megabytes_from_nginx_and_python_HTTP_server(string medium, string family)
     {
         await using KernelPeer peer = await Open(medium, family);
         using var dir = new TempDir();
@@ -119,7 +119,7 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
 
     [InteropTheory(Tools = ["socat"])]
     [MemberData(nameof(Media))]
-    public async Task OurSenderWaitsOutTheKernelsZeroWindowAndResumes(string medium)
+    public async Task Our_sender_waits_out_the_kernels_zero_window_and_resumes(string medium)
     {
         await using KernelPeer peer = await Open(medium);
         using var dir = new TempDir();
@@ -154,7 +154,7 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
 
     [InteropTheory(Tools = ["socat", "nginx", "nft", "ss", "ethtool", "sysctl"])]
     [MemberData(nameof(LossCases))]
-    public async Task TwentyMegabytesEachWaySurviveRandomLoss(string medium, string family, int percent)
+    public async Task Twenty_megabytes_each_way_survive_random_loss(string medium, string family, int percent)
     {
         // The kernel's tools sit one router away, and the router drops `percent`% of the TCP packets
         // it forwards each way (an nftables inet table): losses both TCPs see only by their absence.
@@ -204,7 +204,7 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
 
     [InteropTheory(Tools = ["socat", "nft", "tcpdump", "tshark", "ethtool", "sysctl"])]
     [MemberData(nameof(Media))]
-    public async Task SackIsNegotiatedAndUsedBothWaysUnderThreePercentLoss(string medium)
+    public async Task SACK_is_negotiated_and_used_both_ways_under_three_percent_loss(string medium)
     {
         // The kernel echoes 8 MiB through our echo across a router that drops 3% each way; the
         // capture on the stack's side of the router shows both SYNs offering SACK, SACK blocks from
@@ -274,7 +274,7 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
 
     [InteropTheory]
     [MemberData(nameof(Media))]
-    public async Task TheKernelsResetRefusesOurConnect(string medium)
+    public async Task The_kernels_reset_refuses_our_connect(string medium)
     {
         await using KernelPeer peer = await Open(medium);
         using var limit = new CancellationTokenSource(Limit);
@@ -287,7 +287,7 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
 
     [InteropTheory(Tools = ["socat", "curl"])]
     [MemberData(nameof(Media))]
-    public async Task OurResetRefusesCurlAndSocat(string medium)
+    public async Task Our_reset_refuses_curl_and_socat(string medium)
     {
         await using KernelPeer peer = await Open(medium);
 
@@ -304,7 +304,7 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
 
     [InteropTheory(Tools = ["socat"])]
     [MemberData(nameof(Media))]
-    public async Task HalfCloseBothWays(string medium)
+    public async Task Half_close_both_ways(string medium)
     {
         await using KernelPeer peer = await Open(medium);
 
@@ -344,7 +344,7 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
 
     [InteropTheory(Tools = ["python3"])]
     [MemberData(nameof(Media))]
-    public async Task AThousandConcurrentKernelConnectionsAreAcceptedAndServed(string medium)
+    public async Task A_thousand_concurrent_kernel_connections_are_accepted_and_served(string medium)
     {
         const int Count = 1000;
         await using KernelPeer peer = await Open(medium);
@@ -368,7 +368,7 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
 
     [InteropTheory(Tools = ["socat", "tcpdump", "tshark"])]
     [MemberData(nameof(Media))]
-    public async Task CaptureOfAnExchangeHasGoodChecksumsAndNoZeroWindow(string medium)
+    public async Task Capture_of_an_exchange_has_good_checksums_and_no_zero_window(string medium)
     {
         await using KernelPeer peer = await Open(medium);
         await using OurServer echo = OurServer.Start(peer.Stack.Tcp(), EchoPort, OurServer.Echo());

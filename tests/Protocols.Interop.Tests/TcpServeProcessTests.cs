@@ -22,7 +22,7 @@ public sealed class TcpServeProcessTests(ITestOutputHelper output)
 
     [InteropTheory(Tools = ["curl", "socat"])]
     [MemberData(nameof(MediaAndFamilies))]
-    public async Task CurlAndSocatAgainstServe(string medium, string family)
+    public async Task Curl_and_socat_against_serve(string medium, string family)
     {
         bool ipv6 = KernelPeer.IsIpv6(family);
         string stack = ipv6 ? KernelPeer.Host(KernelPeer.StackAddress6) : KernelPeer.StackAddress.ToString();
@@ -63,7 +63,7 @@ public sealed class TcpServeProcessTests(ITestOutputHelper output)
 
     [InteropTheory(Tools = ["nginx", "python3", "ss"])]
     [MemberData(nameof(MediaAndFamilies))]
-    public void GetAgainstNginxAndPythonHttpServer(string medium, string family)
+    public void Get_against_nginx_and_python_HTTP_server(string medium, string family)
     {
         // Over IPv6 nginx listens on [::]:8080 and python on ::, and get fetches http://[2001:db8:66::1]:PORT/.
         bool ipv6 = KernelPeer.IsIpv6(family);
@@ -95,7 +95,7 @@ public sealed class TcpServeProcessTests(ITestOutputHelper output)
 
     [InteropTheory(Tools = ["curl", "openssl"])]
     [MemberData(nameof(Media))]
-    public async Task CurlOverIpv6AgainstServeHttps(string medium)
+    public async Task Curl_over_IPv6_against_serve_HTTPS(string medium)
     {
         using var link = CliLink.Create(medium, ipv6: true);
         using var dir = new TempDir();
@@ -122,7 +122,7 @@ public sealed class TcpServeProcessTests(ITestOutputHelper output)
     }
 
     [InteropFact(Tools = ["python3"])]
-    public async Task AThousandConcurrentKernelConnectionsToServeHttp()
+    public async Task A_thousand_concurrent_kernel_connections_to_serve_HTTP()
     {
         const int Count = 1000;
         using var link = CliLink.Create("tun");

@@ -15,7 +15,7 @@ public sealed class TlsServeProcessTests(ITestOutputHelper output)
     private static readonly string Stack = KernelPeer.StackAddress.ToString();
 
     [InteropFact(Tools = ["openssl", "nginx", "ss"])]
-    public void GetAgainstOpenSslServerAndNginxWithTls12And13()
+    public void Get_against_OpenSSL_server_and_nginx_with_TLS_12_and_13()
     {
         using var link = CliLink.Create("tun");
         using var dir = new TempDir();
@@ -44,7 +44,7 @@ public sealed class TlsServeProcessTests(ITestOutputHelper output)
     }
 
     [InteropFact(Tools = ["openssl", "curl", "tcpdump", "tshark"])]
-    public async Task CurlAndOpenSslClientAgainstServeHttpsAndTsharkDecryptsTheCapture()
+    public async Task Curl_and_OpenSSL_client_against_serve_HTTPS_and_tshark_decrypts_the_capture()
     {
         const int Length = 1_000_000;
         using var link = CliLink.Create("tun");

@@ -16,7 +16,7 @@ public sealed class UdpTests
 
     [InteropTheory(Tools = ["socat"])]
     [MemberData(nameof(MediaAndFamilies))]
-    public async Task KernelSocatGetsSmallDatagramsEchoed(string medium, string family)
+    public async Task Kernel_socat_gets_small_datagrams_echoed(string medium, string family)
     {
         await using KernelPeer peer = await PingTests.Open(medium, ipv6: KernelPeer.IsIpv6(family));
         using UdpSocket socket = UdpSocket.Bind(peer.Stack, EchoPort);
@@ -37,7 +37,7 @@ public sealed class UdpTests
 
     [InteropTheory(Tools = ["socat"])]
     [MemberData(nameof(MediaAndFamilies))]
-    public async Task DatagramOf60000BytesIsEchoedThroughFragmentationBothWays(string medium, string family)
+    public async Task Datagram_of_60000_bytes_is_echoed_through_fragmentation_both_ways(string medium, string family)
     {
         await using KernelPeer peer = await PingTests.Open(medium, ipv6: KernelPeer.IsIpv6(family));
         using UdpSocket socket = UdpSocket.Bind(peer.Stack, EchoPort);
@@ -71,7 +71,7 @@ public sealed class UdpTests
 
     [InteropTheory(Tools = ["socat"])]
     [MemberData(nameof(MediaAndFamilies))]
-    public async Task KernelSeesOurPortUnreachable(string medium, string family)
+    public async Task Kernel_sees_our_port_unreachable(string medium, string family)
     {
         await using KernelPeer peer = await PingTests.Open(medium, static stack => stack.UseUdp(), KernelPeer.IsIpv6(family));
         string counter = peer.Ipv6 ? "Icmp6InDestUnreachs" : "InDestUnreachs";
@@ -90,7 +90,7 @@ public sealed class UdpTests
 
     [InteropTheory]
     [MemberData(nameof(MediaAndFamilies))]
-    public async Task OurSocketSeesTheKernelsPortUnreachable(string medium, string family)
+    public async Task Our_socket_sees_the_kernels_port_unreachable(string medium, string family)
     {
         await using KernelPeer peer = await PingTests.Open(medium, ipv6: KernelPeer.IsIpv6(family));
         using UdpSocket socket = UdpSocket.Connect(peer.Stack, new IpEndpoint(peer.KernelIp, 9));

@@ -122,7 +122,10 @@ public class NatTableTests
     [Fact]
     public void The_meter_publishes_table_sizes_and_sessions_by_state()
     {
-        var rig = new NatRig();
+        // The meter is process-wide: gateways of tests running in parallel publish on it too, so
+        // only this gateway's measurements (its own stack tag) count.
+        const string name = "meter-test";
+        var rig = new NatRig(new NatOptions { Seed = 1, Name = name });
         rig.OneOut(Packets.Udp(HostA, 40000, Remote, 53));
         rig.OneOut(Packets.Tcp(HostA, 40001, Remote, 80, Packets.Syn));
         var seen = new Dictionary<string, long>();
@@ -134,23 +137,30 @@ public class NatTableTests
                 l.EnableMeasurementEvents(instrument);
             }
         };
-        listener.SetMeasurementEventCallback<int>((i, v, tags, _) => seen[i.Name] = v);
-        listener.SetMeasurementEventCallback<long>((i, v, tags, _) =>
+        void Record(System.Diagnostics.Metrics.Instrument i, long v, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
             string key = i.Name;
+            bool ours = false;
             foreach (KeyValuePair<string, object?> t in tags)
             {
+                ours |= t.Key == "protocols.stack" && Equals(t.Value, name);
                 key += $"|{t.Key}={t.Value}";
             }
 
-            seen[key] = v;
-        });
+            if (ours)
+            {
+                seen[key] = v;
+            }
+        }
+
+        listener.SetMeasurementEventCallback<int>((i, v, tags, _) => Record(i, v, tags));
+        listener.SetMeasurementEventCallback<long>((i, v, tags, _) => Record(i, v, tags));
         listener.Start();
         listener.RecordObservableInstruments();
-        Assert.Equal(2, seen["protocols.nat.mappings"]);
-        Assert.Equal(1, seen["protocols.nat.sessions|protocols.stack=router|protocol=tcp|state=SynSent"]);
-        Assert.Equal(1, seen["protocols.nat.sessions|protocols.stack=router|protocol=udp|state=none"]);
-        Assert.Equal(2, seen["protocols.nat.translated|protocols.stack=router|direction=outbound"]);
+        Assert.Equal(2, seen[$"protocols.nat.mappings|protocols.stack={name}"]);
+        Assert.Equal(1, seen[$"protocols.nat.sessions|protocols.stack={name}|protocol=tcp|state=SynSent"]);
+        Assert.Equal(1, seen[$"protocols.nat.sessions|protocols.stack={name}|protocol=udp|state=none"]);
+        Assert.Equal(2, seen[$"protocols.nat.translated|protocols.stack={name}|direction=outbound"]);
     }
 
     [Fact]

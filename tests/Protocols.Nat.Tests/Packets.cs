@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using Protocols.Ip;
 using Protocols.Tcp;
 using Protocols.Udp;
+using Protocols.Tests.Shared;
 using Protocols.Wire;
 
 namespace Protocols.Nat.Tests;
@@ -17,21 +18,8 @@ internal static class Packets
 
     public static Ipv4Address A(string text) => Ipv4Address.Parse(text);
 
-    public static byte[] Ip(IpProtocol protocol, ReadOnlySpan<byte> payload, Ipv4Address source, Ipv4Address destination, byte ttl = 64, bool dontFragment = false, ushort id = 1)
-    {
-        var header = new Ipv4Header
-        {
-            Ttl = ttl,
-            Protocol = protocol,
-            Identification = id,
-            DontFragment = dontFragment,
-            Source = source,
-            Destination = destination,
-        };
-        byte[] packet = new byte[Ipv4Header.FixedLength + payload.Length];
-        Ipv4Packet.Write(packet, header, [], payload);
-        return packet;
-    }
+    public static byte[] Ip(IpProtocol protocol, ReadOnlySpan<byte> payload, Ipv4Address source, Ipv4Address destination, byte ttl = 64, bool dontFragment = false, ushort id = 1) =>
+        Ipv4Packets.Datagram(protocol, payload, source, destination, ttl, id, dontFragment);
 
     public static byte[] Udp(Ipv4Address source, ushort sourcePort, Ipv4Address destination, ushort destinationPort, int dataLength = 16, byte ttl = 64, bool dontFragment = false, bool checksum = true)
     {
@@ -69,9 +57,7 @@ internal static class Packets
 
     public static byte[] Echo(IcmpType type, Ipv4Address source, Ipv4Address destination, ushort id, ushort seq = 1, byte ttl = 64)
     {
-        byte[] icmp = new byte[IcmpEchoHeader.FixedLength + 24];
-        IcmpMessage.WriteEcho(icmp, type, id, seq, new byte[24]);
-        return Ip(IpProtocol.Icmp, icmp, source, destination, ttl);
+        return Ip(IpProtocol.Icmp, Ipv4Packets.EchoMessage(type, id, seq, new byte[24]), source, destination, ttl);
     }
 
     /// <summary>An ICMP error from <paramref name="reporter"/> to the source of <paramref name="offending"/>, quoting it.</summary>

@@ -17,7 +17,7 @@ public sealed class PackageTests : IClassFixture<PackageTests.PackedFixture>
     public PackageTests(PackedFixture packed) => _packed = packed;
 
     [Fact]
-    public void EveryLayerIsPackedWithMetadataReadmeAndDocs()
+    public void Every_layer_is_packed_with_metadata_readme_and_docs()
     {
         foreach (string id in Packages)
         {
@@ -43,7 +43,7 @@ public sealed class PackageTests : IClassFixture<PackageTests.PackedFixture>
     }
 
     [Fact]
-    public void WireShipsTheGeneratorAsAnAnalyzerAndNotAsALibrary()
+    public void Wire_ships_the_generator_as_an_analyzer_and_not_as_a_library()
     {
         using ZipArchive zip = ZipFile.OpenRead(Path.Combine(_packed.Folder, $"Protocols.Wire.{PackedFixture.Version}.nupkg"));
         var names = zip.Entries.Select(e => e.FullName).ToList();
@@ -52,7 +52,7 @@ public sealed class PackageTests : IClassFixture<PackageTests.PackedFixture>
     }
 
     [Fact]
-    public void UpperLayersDependOnTheLayerBelow()
+    public void Upper_layers_depend_on_the_layer_below()
     {
         Assert.Contains("Protocols.Wire", Dependencies("Protocols.Ip"));
         Assert.Contains("Protocols.Ip", Dependencies("Protocols.Udp"));
@@ -66,7 +66,7 @@ public sealed class PackageTests : IClassFixture<PackageTests.PackedFixture>
     }
 
     [Fact]
-    public void OnlyAspNetCoreTakesTheAspNetCoreFramework()
+    public void Only_AspNetCore_takes_the_AspNetCore_framework()
     {
         foreach (string id in Packages)
         {
@@ -87,7 +87,7 @@ public sealed class PackageTests : IClassFixture<PackageTests.PackedFixture>
     }
 
     [Fact]
-    public void AFreshProjectDeclaresItsOwnHeaderFromThePackage()
+    public void A_fresh_project_declares_its_own_header_from_the_package()
     {
         string dir = Path.Combine(_packed.Root, "consumer");
         Directory.CreateDirectory(dir);

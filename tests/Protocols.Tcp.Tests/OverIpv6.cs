@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 namespace Protocols.Tcp.Tests;
 
 // Every TCP simulation scenario again over IPv6: each class below inherits all the tests of its
-// IPv4 original and switches the harnesses (TcpSimulation, TcpPair, Family) to 2001:db8::/64 in its
+// IPv4 original and switches the harnesses (TcpStackPair, Family) to 2001:db8::/64 in its
 // constructor, which xUnit runs before each test, in the test's execution context.
 
 /// <summary><see cref="TcpAllocationTests"/> over IPv6.</summary>

@@ -5,7 +5,7 @@ namespace Protocols.Tls.Tests;
 public class EnumeratorTests
 {
     [Fact]
-    public void Records_CompleteThenPartial()
+    public void Records_complete_then_partial()
     {
         byte[] hello = ClientHelloBuilder.Tls13("r.example").BuildHandshakeMessage();
         byte[] flight = [.. TlsFraming.BuildRecords(TlsContentType.Handshake, hello, maxFragmentLength: 100), .. TlsFraming.BuildRecords(TlsContentType.ChangeCipherSpec, [1])];
@@ -51,7 +51,7 @@ public class EnumeratorTests
     }
 
     [Fact]
-    public void Records_InvalidHeaderStops()
+    public void Records_invalid_header_stops()
     {
         byte[] ok = TlsFraming.BuildRecords(TlsContentType.Alert, [2, 40]);
         var records = new TlsRecordEnumerator([.. ok, 99, 3, 3, 0, 0]);
@@ -67,7 +67,7 @@ public class EnumeratorTests
     }
 
     [Fact]
-    public void HandshakeMessages()
+    public void Handshake_messages()
     {
         byte[] client = ClientHelloBuilder.Tls13("h.example").BuildHandshakeMessage();
         byte[] server = ServerHelloBuilder.HelloRetryRequest(TlsNamedGroup.Secp256r1).BuildHandshakeMessage();
@@ -94,7 +94,7 @@ public class EnumeratorTests
     }
 
     [Fact]
-    public void RandomBytes_NeverThrow()
+    public void RandomBytes_never_throw()
     {
         var rng = new Random(10);
         for (int i = 0; i < 20000; i++)

@@ -31,7 +31,7 @@ public class ErrorTests
     }
 
     [Fact]
-    public void MinimalBody_Parses()
+    public void Minimal_body_parses()
     {
         byte[] body = Body(NoSession, OneSuite, NullCompression);
         Assert.Equal(ClientHelloReader.MinLength, body.Length);
@@ -43,28 +43,28 @@ public class ErrorTests
     }
 
     [Fact]
-    public void TooShortForPrefix()
+    public void Too_short_for_prefix()
     {
         WireError e = ClientError(new byte[10]);
         Assert.Equal(new WireError(WireErrorKind.TooShort, "TLS", "Random", TlsHelloPrefix.FixedLength, 10, LengthSource.PayloadLength), e);
     }
 
     [Fact]
-    public void SessionIdLongerThan32()
+    public void Session_id_longer_than_32()
     {
         WireError e = ClientError(Body([33, .. new byte[33]], OneSuite, NullCompression));
         Assert.Equal(WireError.InvalidValue("TLS", "legacy_session_id", 32, 33, SessionIdOffset), e);
     }
 
     [Fact]
-    public void SessionIdBeyondBody()
+    public void Session_id_beyond_body()
     {
         WireError e = ClientError(Body([20, 1, 2, 3]));
         Assert.Equal(WireError.TooShort("TLS", "legacy_session_id", 20, 3, LengthSource.PayloadLength, SessionIdOffset + 1), e);
     }
 
     [Fact]
-    public void CipherSuites_Empty_Odd_Beyond()
+    public void CipherSuites_empty_odd_beyond()
     {
         Assert.Equal(
             WireError.LengthTooSmall("TLS", "cipher_suites", 2, 0, LengthSource.OptionLength, SessionIdOffset + 1),
@@ -78,7 +78,7 @@ public class ErrorTests
     }
 
     [Fact]
-    public void CompressionMethods_Empty()
+    public void CompressionMethods_empty()
     {
         Assert.Equal(
             WireError.LengthTooSmall("TLS", "legacy_compression_methods", 1, 0, LengthSource.OptionLength, SessionIdOffset + 5),
@@ -86,7 +86,7 @@ public class ErrorTests
     }
 
     [Fact]
-    public void Extensions_BeyondBody_Trailing_Inner()
+    public void Extensions_beyond_body_trailing_inner()
     {
         int extOffset = SessionIdOffset + 1 + 4 + 2;
         Assert.Equal(
@@ -110,7 +110,7 @@ public class ErrorTests
     }
 
     [Fact]
-    public void DuplicateExtension()
+    public void Duplicate_extension()
     {
         int extOffset = SessionIdOffset + 1 + 4 + 2 + 2;
         byte[] body = Body(NoSession, OneSuite, NullCompression, Extensions(Extension(23), Extension(0xff01, 0), Extension(23)));
@@ -129,7 +129,7 @@ public class ErrorTests
     }
 
     [Fact]
-    public void PreSharedKeyMustBeLast()
+    public void Pre_shared_key_must_be_last()
     {
         int extOffset = SessionIdOffset + 1 + 4 + 2 + 2;
         byte[] body = Body(NoSession, OneSuite, NullCompression, Extensions(Extension(41, 1, 2), Extension(23)));
@@ -145,7 +145,7 @@ public class ErrorTests
     }
 
     [Fact]
-    public void ServerName_Errors()
+    public void ServerName_errors()
     {
         // Two host names (RFC 6066 3).
         byte[] twice = [0, 8, 0, 0, 1, (byte)'a', 0, 0, 1, (byte)'b'];
@@ -180,7 +180,7 @@ public class ErrorTests
     }
 
     [Fact]
-    public void ServerName_ErrorOffsetsAreBodyRelative()
+    public void ServerName_error_offsets_are_body_relative()
     {
         int extOffset = SessionIdOffset + 1 + 4 + 2 + 2;
         byte[] body = Body(NoSession, OneSuite, NullCompression, Extensions(Extension(0, 0, 3, 0, 0, 0)));
@@ -190,7 +190,7 @@ public class ErrorTests
     }
 
     [Fact]
-    public void Alpn_Errors()
+    public void Alpn_errors()
     {
         Assert.False(TlsExtensionDecoder.TryReadAlpn([0, 0], out _, out WireError e));
         Assert.Equal(WireError.LengthTooSmall("TLS", "protocol_name_list", 2, 0, LengthSource.OptionLength, 0), e);
@@ -207,7 +207,7 @@ public class ErrorTests
     }
 
     [Fact]
-    public void SupportedVersions_Errors()
+    public void SupportedVersions_errors()
     {
         Assert.False(TlsExtensionDecoder.TryReadSupportedVersions([0], out _, out WireError e));
         Assert.Equal(WireError.LengthTooSmall("TLS", "versions", 2, 0, LengthSource.OptionLength, 0), e);
@@ -225,7 +225,7 @@ public class ErrorTests
     }
 
     [Fact]
-    public void KeyShare_Errors()
+    public void KeyShare_errors()
     {
         Assert.False(TlsExtensionDecoder.TryReadClientKeyShares([0, 10, 0, 29, 0, 1, 9, 0, 29, 0, 1, 9], out _, out WireError e));
         Assert.Equal(WireError.InvalidValue("TLS", "group", 1, 2, 7), e);
@@ -238,7 +238,7 @@ public class ErrorTests
     }
 
     [Fact]
-    public void Groups_And_Signatures_Errors()
+    public void Groups_and_signatures_errors()
     {
         Assert.False(TlsExtensionDecoder.TryReadSupportedGroups([0, 0], out _, out WireError e));
         Assert.Equal(WireError.LengthTooSmall("TLS", "named_group_list", 2, 0, LengthSource.OptionLength, 0), e);
@@ -249,7 +249,7 @@ public class ErrorTests
     }
 
     [Fact]
-    public void ServerHello_Errors()
+    public void ServerHello_errors()
     {
         Assert.False(ServerHelloReader.TryRead([0x03, 0x03, .. new byte[32], 0, 0x13], out _, out WireError e));
         Assert.Equal(WireError.TooShort("TLS", "cipher_suite", 2, 1, LengthSource.PayloadLength, 35), e);
@@ -305,7 +305,7 @@ public class ErrorTests
     }
 
     [Fact]
-    public void Info_RecordErrors()
+    public void Info_record_errors()
     {
         // RFC 8446 5.2: at most 2^14 + 256 bytes, rejected before the bytes arrive.
         Assert.Equal(TlsClientHelloStatus.Malformed, Info([22, 3, 1, 0x41, 0x01], out WireError e));
@@ -333,7 +333,7 @@ public class ErrorTests
     }
 
     [Fact]
-    public void Info_HelloErrorsPointIntoTheConnection()
+    public void Info_hello_errors_point_into_the_connection()
     {
         byte[] body = Body(NoSession, OneSuite, NullCompression, Extensions(Extension(23), Extension(23)));
         byte[] records = TlsFraming.BuildRecords(TlsContentType.Handshake, TlsFraming.WrapHandshake(TlsHandshakeType.ClientHello, body));
@@ -347,7 +347,7 @@ public class ErrorTests
     }
 
     [Fact]
-    public void Info_TrailingDataAndInterleaving()
+    public void Info_trailing_data_and_interleaving()
     {
         byte[] message = ClientHelloBuilder.Tls13("a.example").BuildHandshakeMessage();
 
@@ -371,7 +371,7 @@ public class ErrorTests
     }
 
     [Fact]
-    public void Info_RequiredLengthIsExactOnceKnown()
+    public void Info_required_length_is_exact_once_known()
     {
         byte[] records = ClientHelloBuilder.Tls13("b.example").BuildRecords();
         Assert.Equal(TlsClientHelloStatus.NeedMoreData, TlsClientHelloInfo.TryParse(records.AsSpan(0, 3), out _, out int required, out _));

@@ -6,7 +6,7 @@ namespace Protocols.Tls.Tests;
 public class HeaderTests
 {
     [Fact]
-    public void RecordHeader_ValueForm()
+    public void Record_header_ValueForm()
     {
         byte[] bytes = Fixtures.Load("openssl_client_hello");
         TlsRecordHeader h = TlsRecordHeader.Read(bytes);
@@ -22,7 +22,7 @@ public class HeaderTests
     }
 
     [Fact]
-    public void RecordHeader_Limits()
+    public void Record_header_limits()
     {
         // RFC 8446 5.2: 2^14 + 256 is the largest accepted length.
         byte[] max = [23, 3, 3, 0x41, 0x00, .. new byte[16640]];
@@ -45,7 +45,7 @@ public class HeaderTests
     }
 
     [Fact]
-    public void HandshakeHeader_24BitLength()
+    public void HandshakeHeader_24_bit_length()
     {
         byte[] message = TlsFraming.WrapHandshake(TlsHandshakeType.Certificate, new byte[70000]);
         Assert.True(HandshakeHeader.TryRead(message, out HandshakeHeader.Reader r, out WireError e), e.ToString());
@@ -56,7 +56,7 @@ public class HeaderTests
     }
 
     [Fact]
-    public void HelloPrefix_Generated()
+    public void Hello_prefix_generated()
     {
         (_, _, byte[] body) = Fixtures.Split(Fixtures.Load("openssl_server_hello"));
         Assert.True(ServerHelloReader.TryRead(body, out ServerHelloReader hello, out WireError e), e.ToString());
@@ -68,7 +68,7 @@ public class HeaderTests
     }
 
     [Fact]
-    public void ClientHelloParse_AllocatesNothing()
+    public void ClientHello_parse_allocates_nothing()
     {
         byte[] bytes = Fixtures.Load("dotnet_client_hello");
         byte[] body = bytes[9..];

@@ -10,7 +10,7 @@ public class KnownAnswerTests
     private static readonly byte[] OpenSslSessionId = Convert.FromHexString("6d00a87152c4e212ebfff0384108449816f4df00dbf152ec49d45ee93fa65156");
 
     [Fact]
-    public void OpenSslClientHello_Fields()
+    public void OpenSSL_ClientHello_fields()
     {
         byte[] bytes = Fixtures.Load("openssl_client_hello");
         Assert.Equal(335, bytes.Length);
@@ -64,7 +64,7 @@ public class KnownAnswerTests
     }
 
     [Fact]
-    public void OpenSslClientHello_Info()
+    public void OpenSSL_ClientHello_info()
     {
         byte[] bytes = Fixtures.Load("openssl_client_hello");
         TlsClientHelloStatus status = TlsClientHelloInfo.TryParse(bytes, out TlsClientHelloInfo? info, out int length, out WireError error);
@@ -82,7 +82,7 @@ public class KnownAnswerTests
     }
 
     [Fact]
-    public void OpenSslServerHello_Tls13()
+    public void OpenSSL_ServerHello_Tls13()
     {
         byte[] bytes = Fixtures.Load("openssl_server_hello");
         (byte[] record, byte[] handshake, byte[] body) = Fixtures.Split(bytes);
@@ -105,7 +105,7 @@ public class KnownAnswerTests
     }
 
     [Fact]
-    public void OpenSslHelloRetryRequest()
+    public void OpenSSL_hello_retry_request()
     {
         (_, _, byte[] body) = Fixtures.Split(Fixtures.Load("openssl_hello_retry_request"));
         Assert.True(ServerHelloReader.TryRead(body, out ServerHelloReader hello, out WireError error), error.ToString());
@@ -122,7 +122,7 @@ public class KnownAnswerTests
     }
 
     [Fact]
-    public void OpenSslServerHello_RebuiltByteForByte()
+    public void OpenSSL_ServerHello_rebuilt_byte_for_byte()
     {
         byte[] bytes = Fixtures.Load("openssl_server_hello");
         (_, _, byte[] body) = Fixtures.Split(bytes);
@@ -142,7 +142,7 @@ public class KnownAnswerTests
 
     /// <summary>A real TLS 1.2 server flight: records, then handshake messages, then the ServerHello without supported_versions.</summary>
     [Fact]
-    public void OpenSslTls12ServerFlight()
+    public void OpenSSL_TLS_12_server_flight()
     {
         byte[] flight = Fixtures.Load("openssl_tls12_server_flight");
         var handshake = new List<byte>();
@@ -190,7 +190,7 @@ public class KnownAnswerTests
     }
 
     [Fact]
-    public void DotNetClientHello_Fixture()
+    public void DotNet_ClientHello_fixture()
     {
         byte[] bytes = Fixtures.Load("dotnet_client_hello");
         Assert.Equal(TlsClientHelloStatus.Complete, TlsClientHelloInfo.TryParse(bytes, out TlsClientHelloInfo? info, out int length, out WireError error));
@@ -215,7 +215,7 @@ public class KnownAnswerTests
     /// stack, no network), then checks SNI, ALPN and offered versions.
     /// </summary>
     [Fact]
-    public async Task DotNetSslStreamClientHello()
+    public async Task DotNet_SslStream_ClientHello()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

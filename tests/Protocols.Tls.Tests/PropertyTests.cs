@@ -5,7 +5,7 @@ namespace Protocols.Tls.Tests;
 public class PropertyTests
 {
     [Fact]
-    public void ClientHello_RoundTrip()
+    public void ClientHello_round_trip()
     {
         var rng = new Random(1);
         for (int iteration = 0; iteration < 1500; iteration++)
@@ -54,7 +54,7 @@ public class PropertyTests
     }
 
     [Fact]
-    public void ClientHelloInfo_RoundTrip_AnyFragmentation()
+    public void ClientHello_info_round_trip_any_fragmentation()
     {
         var rng = new Random(2);
         for (int iteration = 0; iteration < 1000; iteration++)
@@ -80,7 +80,7 @@ public class PropertyTests
     }
 
     [Fact]
-    public void ServerHello_RoundTrip()
+    public void ServerHello_round_trip()
     {
         var rng = new Random(3);
         for (int iteration = 0; iteration < 1500; iteration++)
@@ -126,7 +126,7 @@ public class PropertyTests
     /// the compression methods: that is a valid extension-less (TLS 1.2) hello.
     /// </summary>
     [Fact]
-    public void ClientHello_EveryTruncationFailsWithLengthError()
+    public void ClientHello_every_truncation_fails_with_length_error()
     {
         var rng = new Random(4);
         var bodies = new List<byte[]> { Fixtures.Split(Fixtures.Load("openssl_client_hello")).Body };
@@ -139,7 +139,7 @@ public class PropertyTests
     }
 
     [Fact]
-    public void ServerHello_EveryTruncationFailsWithLengthError()
+    public void ServerHello_every_truncation_fails_with_length_error()
     {
         var rng = new Random(5);
         var bodies = new List<byte[]> { Fixtures.Split(Fixtures.Load("openssl_server_hello")).Body, Fixtures.Split(Fixtures.Load("openssl_hello_retry_request")).Body };
@@ -196,7 +196,7 @@ public class PropertyTests
 
     /// <summary>Every strict prefix of a (possibly fragmented) hello flight asks for more data, with a sound lower bound.</summary>
     [Fact]
-    public void ClientHelloInfo_EveryPrefixNeedsMoreData()
+    public void ClientHello_info_every_prefix_needs_more_data()
     {
         var rng = new Random(6);
         var flights = new List<byte[]> { Fixtures.Load("openssl_client_hello") };
@@ -223,7 +223,7 @@ public class PropertyTests
 
     /// <summary>The generated record and handshake header readers reject every strict prefix of a record with a buffer length error.</summary>
     [Fact]
-    public void Record_And_Handshake_EveryTruncationFailsWithLengthError()
+    public void Record_and_handshake_every_truncation_fails_with_length_error()
     {
         var rng = new Random(9);
         var records = new List<byte[]> { Fixtures.Load("openssl_client_hello"), Fixtures.Load("openssl_server_hello"), Fixtures.Load("dotnet_client_hello") };
@@ -256,7 +256,7 @@ public class PropertyTests
     }
 
     [Fact]
-    public void RandomBytes_NeverThrow()
+    public void RandomBytes_never_throw()
     {
         var rng = new Random(7);
         for (int i = 0; i < 30000; i++)
@@ -286,7 +286,7 @@ public class PropertyTests
     }
 
     [Fact]
-    public void MutatedHellos_NeverThrow()
+    public void Mutated_hellos_never_throw()
     {
         var rng = new Random(8);
         var seeds = new List<byte[]>

@@ -36,7 +36,7 @@ public class SnapshotTests
     }
 
     [Fact]
-    public void RecordHeader()
+    public void Record_header()
     {
         byte[] header = new byte[TlsRecordHeader.FixedLength];
         new TlsRecordHeader { ContentType = TlsContentType.Handshake, LegacyRecordVersion = TlsVersion.Tls10, Length = 512 }.WriteTo(header);
@@ -56,7 +56,7 @@ public class SnapshotTests
     }
 
     [Fact]
-    public void BuiltClientHello()
+    public void Built_ClientHello()
     {
         ClientHelloBuilder b = ClientHelloBuilder.Tls13("www.example.com", CountingRandom(0));
         b.LegacySessionId = [.. Enumerable.Range(0xe0, 32).Select(i => (byte)i)];
@@ -65,7 +65,7 @@ public class SnapshotTests
     }
 
     [Fact]
-    public void BuiltServerHello()
+    public void Built_ServerHello()
     {
         var b = new ServerHelloBuilder
         {
@@ -79,8 +79,8 @@ public class SnapshotTests
     }
 
     [Fact]
-    public void OpenSslClientHello() => Snapshot.Match(Dump(Fixtures.Load("openssl_client_hello"), client: true));
+    public void OpenSSL_ClientHello() => Snapshot.Match(Dump(Fixtures.Load("openssl_client_hello"), client: true));
 
     [Fact]
-    public void OpenSslHelloRetryRequest() => Snapshot.Match(Dump(Fixtures.Load("openssl_hello_retry_request"), client: false));
+    public void OpenSSL_hello_retry_request() => Snapshot.Match(Dump(Fixtures.Load("openssl_hello_retry_request"), client: false));
 }

@@ -19,7 +19,7 @@ public class CaptureTests
     [InlineData(true, LinkType.Ethernet)]
     [InlineData(false, LinkType.Raw)]
     [InlineData(true, LinkType.Ipv4)]
-    public void WriteThenRead_RoundTrips(bool nanosecond, LinkType linkType)
+    public void Write_then_read_round_trips(bool nanosecond, LinkType linkType)
     {
         var random = new Random(nanosecond ? 11 : 12);
         const int snap = 1000;
@@ -70,7 +70,7 @@ public class CaptureTests
     }
 
     [Fact]
-    public void Writer_DateTimeOffsetAndFrameOverloads_AndArgumentChecks()
+    public void Writer_date_time_offset_and_frame_overloads_and_argument_checks()
     {
         var stream = new MemoryStream();
         var when = new DateTimeOffset(2024, 5, 6, 7, 8, 9, TimeSpan.Zero).AddTicks(1234567);
@@ -94,7 +94,7 @@ public class CaptureTests
     }
 
     [Fact]
-    public void Writer_IsThreadSafe()
+    public void Writer_is_thread_safe()
     {
         var stream = new MemoryStream();
         using (var writer = new PcapWriter(stream, LinkType.Raw, leaveOpen: true))
@@ -109,7 +109,7 @@ public class CaptureTests
     }
 
     [Fact]
-    public void Writer_FileRoundTripAndDispose()
+    public void Writer_file_round_trip_and_dispose()
     {
         string path = Path.Combine(Path.GetTempPath(), $"protocols-wire-{Guid.NewGuid():N}.pcap");
         try
@@ -135,7 +135,7 @@ public class CaptureTests
     }
 
     [ToolFact("/usr/bin/tcpdump")]
-    public void Writer_OutputIsReadByTcpdump()
+    public void Writer_output_is_read_by_tcpdump()
     {
         // Optional cross-check against libpcap; skipped where tcpdump is absent.
         string path = Path.Combine(Path.GetTempPath(), $"protocols-wire-{Guid.NewGuid():N}.pcap");
@@ -182,7 +182,7 @@ public class CaptureTests
     [InlineData(false, true)]
     [InlineData(true, false)]
     [InlineData(true, true)]
-    public void HandBuiltPcap_BothByteOrders(bool bigEndian, bool nanosecond)
+    public void Hand_built_pcap_both_byte_orders(bool bigEndian, bool nanosecond)
     {
         byte[] file = PcapFile.Header(bigEndian, nanosecond, snapLength: 96, linkType: 0x0400_0001 | (2u << 28))
             .Record(1_600_000_000, 999_999, [0xaa, 0xbb], original: 1500)
@@ -233,7 +233,7 @@ public class CaptureTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void HandBuiltPcapNg_SectionsInterfacesAndBlocks(bool bigEndian)
+    public void Hand_built_PcapNg_sections_interfaces_and_blocks(bool bigEndian)
     {
         byte[] file = SampleNg(bigEndian).ToArray();
         Assert.Equal(CaptureFormat.PcapNg, CaptureFile.Detect(file));
@@ -288,7 +288,7 @@ public class CaptureTests
     }
 
     [Fact]
-    public void PcapNg_InterfaceNameAndResolutions()
+    public void PcapNg_interface_name_and_resolutions()
     {
         byte[] file = new PcapNgFile()
             .Section(false)
@@ -312,7 +312,7 @@ public class CaptureTests
     }
 
     [Fact]
-    public void SimplePacket_CapturedLengthIsTheMinimumOfOriginalSnapAndBlock()
+    public void Simple_packet_captured_length_is_the_minimum_of_original_snap_and_block()
     {
         byte[] file = new PcapNgFile()
             .Section(false)
@@ -329,7 +329,7 @@ public class CaptureTests
     }
 
     [Fact]
-    public void ReuseBuffer_SharesOneBufferAndKeepsContent()
+    public void ReuseBuffer_shares_one_buffer_and_keeps_content()
     {
         byte[] file = SampleNg(false).ToArray();
         Assert.Equal(ReadAll(file).Select(f => f.Data.ToArray()), ReadAll(file, reuseBuffer: true).Select(f => f.Data.ToArray()));
@@ -346,7 +346,7 @@ public class CaptureTests
     }
 
     [Fact]
-    public void NonSeekableStream_ReadsAndSkips()
+    public void Non_seekable_stream_reads_and_skips()
     {
         byte[] file = SampleNg(true).ToArray();
         using CaptureReader reader = CaptureFile.Open(new NonSeekableStream(new MemoryStream(file)));
@@ -366,7 +366,7 @@ public class CaptureTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void NonSeekableStream_LargeFramesGrowTheirBuffer_AndLyingLengthsDoNotAllocate(bool reuseBuffer)
+    public void Non_seekable_stream_large_frames_grow_their_buffer_and_lying_lengths_do_not_allocate(bool reuseBuffer)
     {
         var random = new Random(256);
         byte[] big = new byte[(3 * 1024 * 1024) + 5];
@@ -400,7 +400,7 @@ public class CaptureTests
     }
 
     [Fact]
-    public void GrowingFile_FramesAppendedAfterTheEndAreReadLater()
+    public void Growing_file_frames_appended_after_the_end_are_read_later()
     {
         // Like reading a file a live capture is still writing: the end is not final.
         var stream = new MemoryStream();
@@ -423,7 +423,7 @@ public class CaptureTests
     }
 
     [Fact]
-    public void ErrorMessages_NameOffsetAndProblem()
+    public void Error_messages_name_offset_and_problem()
     {
         byte[] pcap = PcapFile.Header(false, false, 65535, 1).Record(1, 2, new byte[10]).ToArray();
         Assert.Equal("truncated record header at offset 50: need 16 bytes, have 7",
@@ -486,7 +486,7 @@ public class CaptureTests
     }
 
     [Fact]
-    public void EveryTruncation_GivesCaptureErrorOrCleanEnd()
+    public void Every_truncation_gives_capture_error_or_clean_end()
     {
         byte[] pcap = PcapFile.Header(true, true, 200, 1).Record(1, 2, new byte[13]).Record(3, 4, []).Record(5, 6, new byte[40]).ToArray();
         int[] pcapEnds = [24, 24 + 29, 24 + 29 + 16, pcap.Length];
@@ -517,7 +517,7 @@ public class CaptureTests
     }
 
     [Fact]
-    public void RandomGarbage_OnlyThrowsCaptureErrors()
+    public void Random_garbage_only_throws_capture_errors()
     {
         var random = new Random(1071);
         byte[][] magics = [[0xd4, 0xc3, 0xb2, 0xa1], [0xa1, 0xb2, 0x3c, 0x4d], [0x0a, 0x0d, 0x0d, 0x0a]];
@@ -541,7 +541,7 @@ public class CaptureTests
     }
 
     [Fact]
-    public void RandomBitFlips_OnlyThrowCaptureErrors()
+    public void Random_bit_flips_only_throw_capture_errors()
     {
         var random = new Random(1624);
         byte[][] valid =

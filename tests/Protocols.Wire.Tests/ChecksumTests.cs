@@ -57,7 +57,7 @@ public class ChecksumTests
     }
 
     [Fact]
-    public void VectorPathsAreTested_WhereTheCpuHasThem()
+    public void Vector_paths_are_tested_where_the_CPU_has_them()
     {
         // Documents which paths the other tests exercised on this machine.
         var names = ((IEnumerable<object[]>)Paths()).Select(row => (string)row[0]).ToList();
@@ -69,7 +69,7 @@ public class ChecksumTests
 
     [Theory]
     [MemberData(nameof(Paths))]
-    public void RandomLengthsAndOffsets_MatchReference(string path)
+    public void Random_lengths_and_offsets_match_reference(string path)
     {
         SumPath sum = Path(path);
         var random = new Random(1071);
@@ -87,7 +87,7 @@ public class ChecksumTests
 
     [Theory]
     [MemberData(nameof(Paths))]
-    public void EveryLengthUpTo300_AtEveryAlignment(string path)
+    public void Every_length_up_to_300_at_every_alignment(string path)
     {
         SumPath sum = Path(path);
         var random = new Random(300);
@@ -105,7 +105,7 @@ public class ChecksumTests
 
     [Theory]
     [MemberData(nameof(Paths))]
-    public void AllOnes_AndAllZeros(string path)
+    public void All_ones_and_all_zeros(string path)
     {
         SumPath sum = Path(path);
         foreach (int length in new[] { 0, 1, 2, 3, 31, 64, 255, 1500, 65536, 300_000 })
@@ -121,7 +121,7 @@ public class ChecksumTests
 
     [Theory]
     [MemberData(nameof(Paths))]
-    public void LongBuffers_PastTheLaneFoldInterval(string path)
+    public void Long_buffers_past_the_lane_fold_interval(string path)
     {
         // More than 16384 vectors of 64 bytes: the vector paths must fold their lanes in between.
         SumPath sum = Path(path);
@@ -135,7 +135,7 @@ public class ChecksumTests
     }
 
     [Fact]
-    public void SplitAndCombine_AtEverySplitPoint()
+    public void Split_and_combine_at_every_split_point()
     {
         var random = new Random(2);
         foreach (int length in new[] { 0, 1, 2, 7, 64, 301, 1500 })
@@ -163,7 +163,7 @@ public class ChecksumTests
     }
 
     [Fact]
-    public void Rfc1071Example()
+    public void RFC_1071_example()
     {
         // RFC 1071 3: bytes 00 01 f2 03 f4 f5 f6 f7 sum to ddf2 (big-endian words).
         byte[] data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
@@ -175,7 +175,7 @@ public class ChecksumTests
     }
 
     [Fact]
-    public void RealIpv4Header()
+    public void Real_IPv4_header()
     {
         // A captured IPv4 header (192.168.0.1 -> 192.168.0.199, TCP) whose checksum is 0xb861.
         byte[] header =
@@ -191,7 +191,7 @@ public class ChecksumTests
     }
 
     [Fact]
-    public void PseudoHeaderSum_MatchesHandBuiltPseudoHeader()
+    public void PseudoHeaderSum_matches_hand_built_pseudo_header()
     {
         var random = new Random(768);
         for (int i = 0; i < 500; i++)
@@ -215,7 +215,7 @@ public class ChecksumTests
     }
 
     [Fact]
-    public void Update_EqualsRecompute_ForRandomWordChanges()
+    public void Update_equals_recompute_for_random_word_changes()
     {
         var random = new Random(1624);
         for (int i = 0; i < 5000; i++)
@@ -256,7 +256,7 @@ public class ChecksumTests
     }
 
     [Fact]
-    public void Update_Rfc1624CornerCase()
+    public void Update_RFC_1624_corner_case()
     {
         // RFC 1624 3: HC = 0xDD2F, m = 0x5555 -> m' = 0x3285. Eqn 3 gives 0x0000, the value a
         // full recomputation gives; RFC 1141's form (HC + m + ~m') gives 0xFFFF, which no
@@ -273,7 +273,7 @@ public class ChecksumTests
     }
 
     [Fact]
-    public void AddAndFold_Properties()
+    public void Add_and_fold_properties()
     {
         Assert.Equal(0u, Checksum.Fold(0));
         Assert.Equal(0xffffu, Checksum.Fold(0xffff));

@@ -37,7 +37,7 @@ public class RealCaptureTests
     [InlineData("loopback.pcap", CaptureFormat.Pcap)]
     [InlineData("loopback-nsec.pcap", CaptureFormat.Pcap)]
     [InlineData("loopback.pcapng", CaptureFormat.PcapNg)]
-    public void ReadersAgreeWithTshark(string file, CaptureFormat format)
+    public void Readers_agree_with_tshark(string file, CaptureFormat format)
     {
         var expected = TsharkView();
         using CaptureReader reader = CaptureFile.Open(TestData(file));
@@ -55,7 +55,7 @@ public class RealCaptureTests
     }
 
     [Fact]
-    public void Ipv4AndIcmpChecksumsOfRealFramesVerify()
+    public void IPv4_and_ICMP_checksums_of_real_frames_verify()
     {
         using CaptureReader reader = CaptureFile.Open(TestData("loopback.pcapng"));
         int icmp = 0;
@@ -82,7 +82,7 @@ public class RealCaptureTests
     }
 
     [Fact]
-    public void WriterReproducesTcpdumpFileByteForByte()
+    public void Writer_reproduces_tcpdump_file_byte_for_byte()
     {
         byte[] original = File.ReadAllBytes(TestData("loopback.pcap"));
         var stream = new MemoryStream();
@@ -112,7 +112,7 @@ public class RealCaptureTests
     }
 
     [ToolFact("/usr/bin/tshark")]
-    public void HandBuiltPcapNg_IsReadTheSameByTshark()
+    public void Hand_built_PcapNg_is_read_the_same_by_tshark()
     {
         // Optional cross-check of the test's own pcapng builder against Wireshark; skipped
         // where tshark is absent.

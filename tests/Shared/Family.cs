@@ -3,8 +3,8 @@ using Protocols.Wire;
 namespace Protocols.Tests.Shared;
 
 /// <summary>
-/// The address family the simulation harnesses (TcpSimulation, TcpPair, ScriptedBed, UdpSimulation,
-/// the TLS pair) run on, per test: IPv4 unless a test class's IPv6 twin (the OverIpv6.cs files)
+/// The address family the simulation harnesses (TcpStackPair, ScriptedBed, UdpSimulation,
+/// RealTimeStackPair) run on, per test: IPv4 unless a test class's IPv6 twin (the OverIpv6.cs files)
 /// switched it on in its constructor. An async-local
 /// value, so classes running in parallel do not see each other's choice.
 /// </summary>

@@ -19,7 +19,7 @@ public sealed class ChecksumCompletionTests
     [InlineData(IpProtocol.Udp, 8, 6, 1473)]
     [InlineData(IpProtocol.Tcp, 20, 16, 0)]
     [InlineData(IpProtocol.Tcp, 20, 16, 999)]
-    public void PartialChecksumIsCompletedToTheFullOne(IpProtocol protocol, int headerLength, int checksumOffset, int payloadLength)
+    public void Partial_checksum_is_completed_to_the_full_one(IpProtocol protocol, int headerLength, int checksumOffset, int payloadLength)
     {
         byte[] frame = Frame(protocol, headerLength, payloadLength, seed: payloadLength);
         Span<byte> transport = frame.AsSpan(14 + 20);
@@ -41,7 +41,7 @@ public sealed class ChecksumCompletionTests
     }
 
     [Fact]
-    public void FragmentsOtherProtocolsAndGarbageAreLeftAlone()
+    public void Fragments_other_protocols_and_garbage_are_left_alone()
     {
         byte[] fragment = Frame(IpProtocol.Udp, 8, 100, seed: 1);
         fragment[14 + 6] = 0x20; // More Fragments

@@ -23,7 +23,7 @@ public sealed class DeviceAllocationTests
 
     [InteropTheory(Tools = ["ping"])]
     [MemberData(nameof(KernelDevices))]
-    public void AnsweringAPingFloodAllocatesNothingPerFrame(string kind)
+    public void Answering_a_ping_flood_allocates_nothing_per_frame(string kind)
     {
         using var kernel = new TestNamespace();
         using TestNamespace? stackSide = kind.StartsWith("af_packet", StringComparison.Ordinal) ? new TestNamespace() : null;
@@ -75,7 +75,7 @@ public sealed class DeviceAllocationTests
     }
 
     [Fact]
-    public void EchoesOverTheSimulatedLinkAllocateNothingPerFrame()
+    public void Echoes_over_the_simulated_link_allocate_nothing_per_frame()
     {
         var clock = new VirtualClock();
         var network = new MemoryNetwork(1, clock);

@@ -22,7 +22,7 @@ public sealed partial class LinuxDeviceTests
     [InlineData("with:colon")]
     [InlineData("..")]
     [InlineData("ünicode")]
-    public void InvalidInterfaceNamesAreRejectedBeforeAnySystemCall(string name)
+    public void Invalid_interface_names_are_rejected_before_any_system_call(string name)
     {
         Assert.Throws<ArgumentException>(() => TunDevice.Open(name));
         Assert.Throws<ArgumentException>(() => RawPacketDevice.Open(name));
@@ -31,13 +31,13 @@ public sealed partial class LinuxDeviceTests
     [Theory]
     [InlineData(67)]
     [InlineData(65536)]
-    public void MtuOutsideIpv4LimitsIsRejected(int mtu)
+    public void MTU_outside_IPv4_limits_is_rejected(int mtu)
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => TunDevice.Open("tun0", mtu));
     }
 
     [InteropFact]
-    public void TunCreatedInNamespaceExistsWhileOpenAndDisappearsOnDispose()
+    public void TUN_created_in_namespace_exists_while_open_and_disappears_on_dispose()
     {
         using var ns = new TestNamespace();
         TunDevice tun = NetworkNamespace.Invoke(ns.Name, () => TunDevice.Open("ptun%d"));
@@ -63,7 +63,7 @@ public sealed partial class LinuxDeviceTests
     }
 
     [InteropFact]
-    public void TunAttachesToPersistentDeviceAndReadsItsMtu()
+    public void TUN_attaches_to_persistent_device_and_reads_its_MTU()
     {
         using var ns = new TestNamespace();
         ns.Ip("tuntap", "add", "dev", "ptun1", "mode", "tun");
@@ -81,7 +81,7 @@ public sealed partial class LinuxDeviceTests
     }
 
     [InteropFact]
-    public void TunOnTapOrBusyDeviceFailsWithAClearError()
+    public void TUN_on_tap_or_busy_device_fails_with_a_clear_error()
     {
         using var ns = new TestNamespace();
         ns.Ip("tuntap", "add", "dev", "ptap0", "mode", "tap");
@@ -96,7 +96,7 @@ public sealed partial class LinuxDeviceTests
     }
 
     [InteropFact]
-    public void MissingNamespaceOrInterfaceIsAClearError()
+    public void Missing_namespace_or_interface_is_a_clear_error()
     {
         NetworkDeviceException ns = Assert.Throws<NetworkDeviceException>(() => NetworkNamespace.Invoke("protocols-does-not-exist", () => 0));
         Assert.Contains("protocols-does-not-exist", ns.Message, StringComparison.Ordinal);
@@ -109,7 +109,7 @@ public sealed partial class LinuxDeviceTests
     }
 
     [InteropFact]
-    public async Task TunWaitCompletesOnDisposeAndOnCancellation()
+    public async Task TUN_wait_completes_on_dispose_and_on_cancellation()
     {
         using var ns = new TestNamespace();
         TunDevice tun = NetworkNamespace.Invoke(ns.Name, () => TunDevice.Open("ptun3"));
@@ -136,7 +136,7 @@ public sealed partial class LinuxDeviceTests
     }
 
     [InteropFact(Tools = ["ping"])]
-    public async Task WaitCompletesWhenTheKernelSendsAPacket()
+    public async Task Wait_completes_when_the_kernel_sends_a_packet()
     {
         using var ns = new TestNamespace();
         using TunDevice tun = NetworkNamespace.Invoke(ns.Name, () => TunDevice.Open("ptun5"));
@@ -168,7 +168,7 @@ public sealed partial class LinuxDeviceTests
     }
 
     [InteropFact(Tools = ["ping"])]
-    public async Task KernelPingsOverTunAndTheTestAnswersByHand()
+    public async Task Kernel_pings_over_TUN_and_the_test_answers_by_hand()
     {
         using var ns = new TestNamespace();
         using TunDevice tun = NetworkNamespace.Invoke(ns.Name, () => TunDevice.Open("ptun4"));
@@ -188,7 +188,7 @@ public sealed partial class LinuxDeviceTests
     }
 
     [InteropFact(Tools = ["ping"])]
-    public async Task KernelPingsOverVethThroughAfPacketWithArpAnsweredByHand()
+    public async Task Kernel_pings_over_veth_through_AF_packet_with_ARP_answered_by_hand()
     {
         using var stackSide = new TestNamespace();
         using var kernelSide = new TestNamespace();

@@ -46,7 +46,7 @@ public sealed class VirtioNetHeaderTests
     }
 
     [Fact]
-    public void FieldsAreLittleEndian()
+    public void Fields_are_little_endian()
     {
         var bytes = new byte[VirtioNetHeader.FixedLength];
         new VirtioNetHeader { HdrLen = 0x0102, GsoSize = 0x0304, CsumStart = 0x0506, CsumOffset = 0x0708 }.WriteTo(bytes);
@@ -56,7 +56,7 @@ public sealed class VirtioNetHeaderTests
     }
 
     [Fact]
-    public void ATruncatedHeaderIsATypedError()
+    public void A_truncated_header_is_a_typed_error()
     {
         Assert.False(VirtioNetHeader.TryRead(new byte[9], out _, out WireError error));
         Assert.True(error.IsError);
@@ -64,7 +64,7 @@ public sealed class VirtioNetHeaderTests
     }
 
     [Fact]
-    public void KernelSuperSegmentDecodesToPartialTcpWithItsWireSegmentSize()
+    public void Kernel_super_segment_decodes_to_partial_TCP_with_its_wire_segment_size()
     {
         byte[] packet = TcpPacket(60000);
         byte[] header = Header(VirtioNetFlags.NeedsChecksum, VirtioNetGsoType.TcpV4, gsoSize: 1448, csumStart: 20, csumOffset: 16, hdrLen: 40);
@@ -98,7 +98,7 @@ public sealed class VirtioNetHeaderTests
     }
 
     [Fact]
-    public void PlainHeaderIsAnOrdinaryFrame()
+    public void Plain_header_is_an_ordinary_frame()
     {
         Assert.Equal(VirtioHeaderError.None, VirtioNetCodec.Decode(new byte[10], TcpPacket(100), DeviceMedium.Ip, Mtu, Tun, out PacketOffload offload));
         Assert.True(offload.IsNone);
@@ -106,7 +106,7 @@ public sealed class VirtioNetHeaderTests
     }
 
     [Fact]
-    public void DataValidIsTrustedForTheTransportOnly()
+    public void Data_valid_is_trusted_for_the_transport_only()
     {
         Assert.Equal(VirtioHeaderError.None, VirtioNetCodec.Decode(Header(VirtioNetFlags.DataValid), TcpPacket(100), DeviceMedium.Ip, Mtu, Tun, out PacketOffload offload));
         Assert.Equal(ChecksumState.Verified, offload.Checksum);
@@ -135,7 +135,7 @@ public sealed class VirtioNetHeaderTests
 
     [Theory]
     [MemberData(nameof(Malformed))]
-    public void MalformedHeadersAreRefusedWithAReason(string name, VirtioHeaderError expected)
+    public void Malformed_headers_are_refused_with_a_reason(string name, VirtioHeaderError expected)
     {
         byte[] tcp = TcpPacket(3000);
         (byte[] header, byte[] packet, DeviceCapabilities granted) = name switch
@@ -165,7 +165,7 @@ public sealed class VirtioNetHeaderTests
     }
 
     [Fact]
-    public void GsoSizeAtTheMtuIsAccepted()
+    public void GSO_size_at_the_MTU_is_accepted()
     {
         // 20 (IPv4) + 20 (TCP) + 1460 = 1500: exactly the MTU.
         byte[] header = Header(VirtioNetFlags.NeedsChecksum, VirtioNetGsoType.TcpV4, 1460, 20, 16);
@@ -174,7 +174,7 @@ public sealed class VirtioNetHeaderTests
     }
 
     [Fact]
-    public void EthernetFramesLocateTheTransportAfterTheLinkHeader()
+    public void Ethernet_frames_locate_the_transport_after_the_link_header()
     {
         byte[] frame = new byte[14 + 3040];
         BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(12), (ushort)EtherType.Ipv4);
@@ -187,7 +187,7 @@ public sealed class VirtioNetHeaderTests
 
     /// <summary>A TCP/IPv6 super-segment the stack sends: GSO type TCPV6, the header length past the 40-byte IPv6 header, refused without TcpSegmentationV6.</summary>
     [Fact]
-    public void EncodeMakesATcpv6SuperSegmentHeaderOnlyWhenGranted()
+    public void Encode_makes_a_tcpv6_super_segment_header_only_when_granted()
     {
         var tcp = new byte[20 + 60000];
         tcp[12] = 5 << 4;
@@ -213,7 +213,7 @@ public sealed class VirtioNetHeaderTests
     }
 
     [Fact]
-    public void EncodeMakesTheKernelsSuperSegmentHeaderAndRefusesWhatIsNotGranted()
+    public void Encode_makes_the_kernels_super_segment_header_and_refuses_what_is_not_granted()
     {
         byte[] packet = TcpPacket(60000);
         var tso = new PacketOffload
@@ -238,7 +238,7 @@ public sealed class VirtioNetHeaderTests
     }
 
     [Fact]
-    public void RandomHeadersAndPacketsNeverThrow()
+    public void Random_headers_and_packets_never_throw()
     {
         var random = new Random(10);
         var header = new byte[10];

@@ -1,5 +1,6 @@
 using Protocols.Ip.Fragmentation;
 using Protocols.Ip.Tests.Ipv6;
+using Protocols.Tests.Shared;
 using Protocols.Wire;
 
 namespace Protocols.Ip.Tests.Fragmentation;

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using Protocols.Tests.Shared;
 using Protocols.Wire;
-using static Protocols.Ip.Tests.Ipv6.Ipv6Packets;
+using static Protocols.Tests.Shared.Ipv6Packets;
 
 namespace Protocols.Ip.Tests.Ipv6;
 

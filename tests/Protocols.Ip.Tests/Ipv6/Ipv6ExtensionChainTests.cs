@@ -1,5 +1,5 @@
 using Protocols.Wire;
-using static Protocols.Ip.Tests.Ipv6.Ipv6Packets;
+using static Protocols.Tests.Shared.Ipv6Packets;
 
 namespace Protocols.Ip.Tests.Ipv6;
 

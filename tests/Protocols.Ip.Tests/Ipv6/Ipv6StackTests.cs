@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Protocols.Ip.Devices;
 using Protocols.Ip.Tests.Stack;
+using Protocols.Tests.Shared;
 using Protocols.Wire;
 using static Protocols.Ip.Tests.Ipv6.Ipv6Pair;
 

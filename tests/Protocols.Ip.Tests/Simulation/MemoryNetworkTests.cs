@@ -42,7 +42,7 @@ public class MemoryNetworkTests
     }
 
     [Fact]
-    public void PerfectLinkDeliversEverythingInOrderAtOnce()
+    public void Perfect_link_delivers_everything_in_order_at_once()
     {
         var (sim, link, received, sentAt) = Run(1, LinkOptions.Perfect, count: 100);
 
@@ -61,7 +61,7 @@ public class MemoryNetworkTests
     [InlineData(0.01)]
     [InlineData(0.1)]
     [InlineData(0.5)]
-    public void LossRateMatchesTheOption(double loss)
+    public void Loss_rate_matches_the_option(double loss)
     {
         var (_, link, received, _) = Run(7, new LinkOptions { Loss = loss });
 
@@ -73,7 +73,7 @@ public class MemoryNetworkTests
     }
 
     [Fact]
-    public void DuplicationDeliversExtraCopies()
+    public void Duplication_delivers_extra_copies()
     {
         var (_, link, received, _) = Run(8, new LinkOptions { Duplication = 0.05 });
 
@@ -86,7 +86,7 @@ public class MemoryNetworkTests
     }
 
     [Fact]
-    public void ReorderingLetsLaterFramesOvertake()
+    public void Reordering_lets_later_frames_overtake()
     {
         // Frames 100 µs apart; a reordered one waits 1 ms more, so about ten frames pass it.
         var options = new LinkOptions { Reordering = 0.1, ReorderDelay = TimeSpan.FromMilliseconds(1) };
@@ -101,7 +101,7 @@ public class MemoryNetworkTests
     }
 
     [Fact]
-    public void DelayAndJitterStayWithinTheirBounds()
+    public void Delay_and_jitter_stay_within_their_bounds()
     {
         var options = new LinkOptions { Delay = TimeSpan.FromMilliseconds(10), Jitter = TimeSpan.FromMilliseconds(5) };
         var (_, _, received, sentAt) = Run(10, options);
@@ -116,7 +116,7 @@ public class MemoryNetworkTests
     }
 
     [Fact]
-    public void RateLimitSerialisesFramesExactly()
+    public void Rate_limit_serialises_frames_exactly()
     {
         // 10 Mbit/s, 1250-byte frames: one per millisecond; 5 ms of propagation on top.
         var options = new LinkOptions { RateBitsPerSecond = 10_000_000, Delay = TimeSpan.FromMilliseconds(5) };
@@ -133,7 +133,7 @@ public class MemoryNetworkTests
     }
 
     [Fact]
-    public void RateLimitCarriesSubTickRemaindersWithoutDrift()
+    public void Rate_limit_carries_sub_tick_remainders_without_drift()
     {
         // 3 Mbit/s, 1000-byte frames: 2.666... ms each, not a whole number of 100 ns ticks.
         var options = new LinkOptions { RateBitsPerSecond = 3_000_000 };
@@ -147,7 +147,7 @@ public class MemoryNetworkTests
     }
 
     [Fact]
-    public void FullTransmitQueueDropsTheTail()
+    public void Full_transmit_queue_drops_the_tail()
     {
         var sim = new NetworkSimulator(13);
         var options = new LinkOptions { RateBitsPerSecond = 1_000_000, QueueLimitPackets = 10 };
@@ -176,7 +176,7 @@ public class MemoryNetworkTests
     }
 
     [Fact]
-    public void CorruptionFlipsTheConfiguredNumberOfBits()
+    public void Corruption_flips_the_configured_number_of_bits()
     {
         var random = new Random(14);
         var sim = new NetworkSimulator(14);
@@ -217,7 +217,7 @@ public class MemoryNetworkTests
     }
 
     [Fact]
-    public void FramesOverTheLinkMtuAreDroppedAndCounted()
+    public void Frames_over_the_link_MTU_are_dropped_and_counted()
     {
         var sim = new NetworkSimulator(15);
         var (a, b) = sim.Network.CreateLink(new LinkOptions { Mtu = 1000 });
@@ -240,7 +240,7 @@ public class MemoryNetworkTests
     }
 
     [Fact]
-    public void SameSeedSameDeliveriesDifferentSeedDifferent()
+    public void Same_seed_same_deliveries_different_seed_different()
     {
         var options = new LinkOptions { Loss = 0.2, Duplication = 0.05, Reordering = 0.1, Jitter = TimeSpan.FromMilliseconds(3), Corruption = 0.05 };
         List<(DateTimeOffset, byte[])> Deliveries(int seed) => Run(seed, options, count: 1000).Received.Frames;
@@ -257,7 +257,7 @@ public class MemoryNetworkTests
     [InlineData(2)]
     [InlineData(3)]
     [InlineData(4)]
-    public void CountersAccountForEveryFrameWhateverTheOptions(int seed)
+    public void Counters_account_for_every_frame_whatever_the_options(int seed)
     {
         var random = new Random(seed);
         var sim = new NetworkSimulator(seed);
@@ -300,7 +300,7 @@ public class MemoryNetworkTests
     }
 
     [Fact]
-    public void FramesOnTheWireAreBoundedAndCopied()
+    public void Frames_on_the_wire_are_bounded_and_copied()
     {
         var sim = new NetworkSimulator(16);
         var (a, b) = sim.Network.CreateLink(new LinkOptions { Delay = TimeSpan.FromSeconds(1), MaxFramesInFlight = 100 });
@@ -321,7 +321,7 @@ public class MemoryNetworkTests
     }
 
     [Fact]
-    public void FramesArriveOnlyWhenTheClockReachesThem()
+    public void Frames_arrive_only_when_the_clock_reaches_them()
     {
         var clock = new VirtualClock();
         var net = new MemoryNetwork(17, clock);
@@ -339,7 +339,7 @@ public class MemoryNetworkTests
     }
 
     [Fact]
-    public void WaitForReceiveCompletesWhenAFrameArrivesInVirtualTime()
+    public void Wait_for_receive_completes_when_a_frame_arrives_in_virtual_time()
     {
         var clock = new VirtualClock();
         var net = new MemoryNetwork(18, clock);
@@ -363,7 +363,7 @@ public class MemoryNetworkTests
     }
 
     [Fact]
-    public void ClosedDevicesRefuseToSendAndDropWhatIsSentToThem()
+    public void Closed_devices_refuse_to_send_and_drop_what_is_sent_to_them()
     {
         var sim = new NetworkSimulator(19);
         var (a, b) = sim.Network.CreateLink(new LinkOptions { Delay = TimeSpan.FromMilliseconds(1) });
@@ -380,7 +380,7 @@ public class MemoryNetworkTests
     }
 
     [Fact]
-    public void EthernetEndsGetDistinctLocallyAdministeredAddresses()
+    public void Ethernet_ends_get_distinct_locally_administered_addresses()
     {
         var net = new MemoryNetwork(20, new VirtualClock());
         var (a, b) = net.CreateLink(medium: DeviceMedium.Ethernet);
@@ -406,7 +406,7 @@ public class MemoryNetworkTests
     }
 
     [Fact]
-    public void SegmentFloodsBroadcastsAndSwitchesUnicast()
+    public void Segment_floods_broadcasts_and_switches_unicast()
     {
         var sim = new NetworkSimulator(21);
         MemorySegment segment = sim.Network.CreateSegment();

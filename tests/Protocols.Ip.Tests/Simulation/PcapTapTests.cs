@@ -59,7 +59,7 @@ public sealed class PcapTapTests : IDisposable
     [Theory]
     [InlineData(DeviceMedium.Ethernet, LinkType.Ethernet)]
     [InlineData(DeviceMedium.Ip, LinkType.Raw)]
-    public void CapturesEveryFrameInAndOutWithVirtualTimestamps(DeviceMedium medium, LinkType linkType)
+    public void Captures_every_frame_in_and_out_with_virtual_timestamps(DeviceMedium medium, LinkType linkType)
     {
         var (pathA, _, sent) = Exchange(medium);
 
@@ -79,7 +79,7 @@ public sealed class PcapTapTests : IDisposable
     }
 
     [Fact]
-    public async Task TsharkOpensTheCapture()
+    public async Task Tshark_opens_the_capture()
     {
         const string tshark = "/usr/bin/tshark";
         if (!File.Exists(tshark))
@@ -118,7 +118,7 @@ public sealed class PcapTapTests : IDisposable
     }
 
     [Fact]
-    public void RefusesALinkTypeThatDoesNotFitTheMedium()
+    public void Refuses_a_link_type_that_does_not_fit_the_medium()
     {
         var net = new MemoryNetwork(1, new VirtualClock());
         var (ethernet, _) = net.CreateLink(medium: DeviceMedium.Ethernet);
@@ -134,7 +134,7 @@ public sealed class PcapTapTests : IDisposable
     }
 
     [Fact]
-    public void AFailingCaptureNeverBreaksTheDevice()
+    public void A_failing_capture_never_breaks_the_device()
     {
         var sim = new NetworkSimulator(1);
         var (a, b) = sim.Network.CreateLink();

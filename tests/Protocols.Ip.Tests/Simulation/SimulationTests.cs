@@ -72,7 +72,7 @@ public class SimulationTests
     }
 
     [Fact]
-    public void StopAndWaitCompletesOverALossyLinkWithRetransmissions()
+    public void Stop_and_wait_completes_over_a_lossy_link_with_retransmissions()
     {
         var sim = new NetworkSimulator(5);
         var (sender, took) = StopAndWait(sim, loss: 0.2);
@@ -84,7 +84,7 @@ public class SimulationTests
     }
 
     [Fact]
-    public void SameSeedSameTraceDifferentSeedDifferentTrace()
+    public void Same_seed_same_trace_different_seed_different_trace()
     {
         ulong first = NetworkSimulator.VerifyDeterminism(42, sim => StopAndWait(sim, loss: 0.2), runs: 3);
         ulong second = NetworkSimulator.VerifyDeterminism(43, sim => StopAndWait(sim, loss: 0.2));
@@ -92,7 +92,7 @@ public class SimulationTests
     }
 
     [Fact]
-    public void VerifyDeterminismCatchesANondeterministicScenario()
+    public void Verify_determinism_catches_a_nondeterministic_scenario()
     {
         int run = 0;
         var e = Assert.Throws<InvalidOperationException>(() => NetworkSimulator.VerifyDeterminism(1, sim => sim.Trace($"run {run++}")));
@@ -100,7 +100,7 @@ public class SimulationTests
     }
 
     [Fact]
-    public void RunForEndsExactlyAtTheRequestedTime()
+    public void RunFor_ends_exactly_at_the_requested_time()
     {
         var sim = new NetworkSimulator(1);
         var fired = new List<TimeSpan>();
@@ -113,7 +113,7 @@ public class SimulationTests
     }
 
     [Fact]
-    public void RunUntilReportsTheTimeTakenOrTimesOutClearly()
+    public void RunUntil_reports_the_time_taken_or_times_out_clearly()
     {
         var sim = new NetworkSimulator(77);
         bool flag = false;
@@ -132,7 +132,7 @@ public class SimulationTests
     }
 
     [Fact]
-    public void RunUntilIdleStopsWhenNothingIsScheduledOrAtItsLimit()
+    public void RunUntilIdle_stops_when_nothing_is_scheduled_or_at_its_limit()
     {
         var sim = new NetworkSimulator(1);
         Assert.True(sim.RunUntilIdle());
@@ -151,7 +151,7 @@ public class SimulationTests
     }
 
     [Fact]
-    public void StepMovesToTheNextEvent()
+    public void Step_moves_to_the_next_event()
     {
         var sim = new NetworkSimulator(1);
         DateTimeOffset? deadline = sim.Now + TimeSpan.FromSeconds(4);
@@ -172,7 +172,7 @@ public class SimulationTests
     }
 
     [Fact]
-    public void AsyncCodeRunsOnTheHarnessThreadInVirtualTime()
+    public void Async_code_runs_on_the_harness_thread_in_virtual_time()
     {
         var sim = new NetworkSimulator(1);
         int harnessThread = Environment.CurrentManagedThreadId;
@@ -194,7 +194,7 @@ public class SimulationTests
     }
 
     [Fact]
-    public void AsyncCodeTalksOverTheNetwork()
+    public void Async_code_talks_over_the_network()
     {
         var sim = new NetworkSimulator(3);
         var (a, b) = sim.Network.CreateLink(new LinkOptions { Delay = TimeSpan.FromMilliseconds(20) });
@@ -227,7 +227,7 @@ public class SimulationTests
     }
 
     [Fact]
-    public void FailuresAndTimeoutsOfAsyncOperationsSurface()
+    public void Failures_and_timeouts_of_async_operations_surface()
     {
         var sim = new NetworkSimulator(1);
         var failure = Assert.Throws<InvalidOperationException>(() => sim.RunUntilCompleted(
@@ -246,7 +246,7 @@ public class SimulationTests
     }
 
     [Fact]
-    public void TheContextRunsPostsBetweenPollsAndSendsOnlyFromInside()
+    public void The_context_runs_posts_between_polls_and_sends_only_from_inside()
     {
         var sim = new NetworkSimulator(1);
         var order = new List<string>();
@@ -266,7 +266,7 @@ public class SimulationTests
     }
 
     [Fact]
-    public void LivelockAndReentrancyAreReported()
+    public void Livelock_and_reentrancy_are_reported()
     {
         var busy = new NetworkSimulator(1);
         busy.Register(() => 1);

@@ -97,7 +97,7 @@ public class StackSimulationTests
     }
 
     [Fact]
-    public void TwoStacksPingOverAPerfectLink()
+    public void Two_stacks_ping_over_a_perfect_link()
     {
         var sim = new NetworkSimulator(1);
         var lines = new List<string>();
@@ -129,7 +129,7 @@ public class StackSimulationTests
     }
 
     [Fact]
-    public void TwoStacksPingThroughALossyLink()
+    public void Two_stacks_ping_through_a_lossy_link()
     {
         var options = new LinkOptions { Loss = 0.1, Delay = TimeSpan.FromMilliseconds(5), Jitter = TimeSpan.FromMilliseconds(2) };
         Outcome outcome = PingScenario(new NetworkSimulator(2024), options, count: 500, dataLength: 56);
@@ -142,7 +142,7 @@ public class StackSimulationTests
     }
 
     [Fact]
-    public void LargePingsAreFragmentedAndReassembledBothWays()
+    public void Large_pings_are_fragmented_and_reassembled_both_ways()
     {
         var lines = new List<string>();
         string pcap = Path.Combine(Path.GetTempPath(), $"protocols-sim-ping-{Environment.ProcessId}-{Guid.NewGuid():n}.pcap");
@@ -169,7 +169,7 @@ public class StackSimulationTests
     }
 
     [Fact]
-    public void StackScenariosAreDeterministic()
+    public void Stack_scenarios_are_deterministic()
     {
         var options = new LinkOptions { Loss = 0.2, Duplication = 0.02, Reordering = 0.05, Delay = TimeSpan.FromMilliseconds(3), Jitter = TimeSpan.FromMilliseconds(3), Corruption = 0.02 };
         ulong first = NetworkSimulator.VerifyDeterminism(7, sim => PingScenario(sim, options, count: 100, dataLength: 2000));
@@ -178,7 +178,7 @@ public class StackSimulationTests
     }
 
     [Fact]
-    public void ThreeStacksShareAnEthernetSegment()
+    public void Three_stacks_share_an_ethernet_segment()
     {
         var sim = new NetworkSimulator(11);
         MemorySegment segment = sim.Network.CreateSegment(new LinkOptions { Delay = TimeSpan.FromMicroseconds(50) });
@@ -204,7 +204,7 @@ public class StackSimulationTests
     }
 
     [Fact]
-    public async Task MemoryLinksAlsoCarryStacksRunningOnTheirOwnLoopsInRealTime()
+    public async Task Memory_links_also_carry_stacks_running_on_their_own_loops_in_real_time()
     {
         // Not the harness: RunAsync loops on the thread pool, woken by WaitForReceiveAsync.
         var net = new MemoryNetwork(5, TimeProvider.System);
@@ -233,7 +233,7 @@ public class StackSimulationTests
     }
 
     [Fact]
-    public void TheHarnessRefusesAStackOnAnotherClock()
+    public void The_harness_refuses_a_stack_on_another_clock()
     {
         var sim = new NetworkSimulator(1);
         Assert.Throws<ArgumentException>(() => sim.AddStack(_ => new NetworkStack(new NetworkStackOptions { TimeProvider = new VirtualClock() })));

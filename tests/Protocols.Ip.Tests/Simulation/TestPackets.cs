@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Protocols.Ip.Devices;
 using Protocols.Ip.Simulation;
+using Protocols.Tests.Shared;
 using Protocols.Wire;
 
 namespace Protocols.Ip.Tests.Simulation;
@@ -11,23 +12,8 @@ internal static class TestPackets
     public static readonly Ipv4Address A = Ipv4Address.Parse("10.0.0.1");
     public static readonly Ipv4Address B = Ipv4Address.Parse("10.0.0.2");
 
-    public static byte[] Ip(IpProtocol protocol, ReadOnlySpan<byte> payload, Ipv4Address? source = null, Ipv4Address? destination = null, ushort id = 1234, bool moreFragments = false, ushort fragmentOffsetBytes = 0, bool dontFragment = false)
-    {
-        var header = new Ipv4Header
-        {
-            Ttl = 64,
-            Protocol = protocol,
-            Identification = id,
-            MoreFragments = moreFragments,
-            DontFragment = dontFragment,
-            FragmentOffset = (ushort)(fragmentOffsetBytes / 8),
-            Source = source ?? A,
-            Destination = destination ?? B,
-        };
-        byte[] packet = new byte[Ipv4Header.FixedLength + payload.Length];
-        Ipv4Packet.Write(packet, header, [], payload);
-        return packet;
-    }
+    public static byte[] Ip(IpProtocol protocol, ReadOnlySpan<byte> payload, Ipv4Address? source = null, Ipv4Address? destination = null, ushort id = 1234, bool moreFragments = false, ushort fragmentOffsetBytes = 0, bool dontFragment = false) =>
+        Ipv4Packets.Datagram(protocol, payload, source ?? A, destination ?? B, id: id, dontFragment: dontFragment, moreFragments: moreFragments, fragmentOffsetUnits: (ushort)(fragmentOffsetBytes / 8));
 
     public static byte[] Echo(IcmpType type, ushort id, ushort seq, int dataLength, Ipv4Address? source = null, Ipv4Address? destination = null)
     {
@@ -37,9 +23,7 @@ internal static class TestPackets
             data[i] = (byte)i;
         }
 
-        byte[] icmp = new byte[IcmpEchoHeader.FixedLength + dataLength];
-        IcmpMessage.WriteEcho(icmp, type, id, seq, data);
-        return Ip(IpProtocol.Icmp, icmp, source, destination);
+        return Ip(IpProtocol.Icmp, Ipv4Packets.EchoMessage(type, id, seq, data), source, destination);
     }
 
     public static byte[] Udp(ushort sourcePort, ushort destinationPort, int dataLength)
@@ -67,13 +51,8 @@ internal static class TestPackets
         return Ip(IpProtocol.Tcp, tcp);
     }
 
-    public static byte[] Ethernet(MacAddress destination, MacAddress source, EtherType type, ReadOnlySpan<byte> payload)
-    {
-        byte[] frame = new byte[EthernetHeader.FixedLength + payload.Length];
-        new EthernetHeader { Destination = destination, Source = source, EtherType = type }.WriteTo(frame);
-        payload.CopyTo(frame.AsSpan(EthernetHeader.FixedLength));
-        return frame;
-    }
+    public static byte[] Ethernet(MacAddress destination, MacAddress source, EtherType type, ReadOnlySpan<byte> payload) =>
+        Ipv4Packets.Ethernet(destination, source, type, payload);
 
     public static byte[] ArpRequest(MacAddress sender, Ipv4Address senderIp, Ipv4Address target)
     {

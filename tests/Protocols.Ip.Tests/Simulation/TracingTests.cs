@@ -18,14 +18,14 @@ public class TracingTests
     private static string Ethernet(byte[] frame) => Formatter.Format(frame, DeviceMedium.Ethernet);
 
     [Fact]
-    public void IcmpEcho()
+    public void ICMP_echo()
     {
         Assert.Equal("IP 10.0.0.1 > 10.0.0.2: ICMP echo request, id 1, seq 1, length 64", Ip(TestPackets.Echo(IcmpType.EchoRequest, 1, 1, 56)));
         Assert.Equal("IP 10.0.0.2 > 10.0.0.1: ICMP echo reply, id 1, seq 1, length 64", Ip(TestPackets.Echo(IcmpType.EchoReply, 1, 1, 56, TestPackets.B, TestPackets.A)));
     }
 
     [Fact]
-    public void UdpAndTcpPorts()
+    public void UDP_and_TCP_ports()
     {
         // Ip reads only the ports (TransportPorts); the rest of the line is the transport's own
         // formatter's (Udp and Tcp register theirs), else the protocol and the IP payload length.
@@ -34,7 +34,7 @@ public class TracingTests
     }
 
     [Fact]
-    public void TransportsAboveIpDescribeTheirOwnSegments()
+    public void Transports_above_IP_describe_their_own_segments()
     {
         var formatter = new PacketFormatter();
         formatter.Register(IpProtocol.Tcp, segment =>
@@ -56,7 +56,7 @@ public class TracingTests
     }
 
     [Fact]
-    public void Arp()
+    public void ARP()
     {
         Assert.Equal("ARP, Request who-has 192.0.2.1 tell 192.0.2.2, length 28", Ethernet(Frames.ArpRequest));
         Assert.Equal("ARP, Reply 192.0.2.1 is-at 02:fc:00:00:00:05, length 28", Ethernet(Frames.ArpReply));
@@ -66,7 +66,7 @@ public class TracingTests
     }
 
     [Fact]
-    public void CapturedKernelFrames()
+    public void Captured_kernel_frames()
     {
         Assert.Equal("IP 127.0.0.1 > 127.0.0.1: ICMP echo request, id 10586, seq 1, length 64", Ethernet(Frames.PingRequest));
         Assert.Equal("IP 127.0.0.1 > 127.0.0.1: ICMP 127.0.0.1 udp port 9 unreachable, length 41", Ethernet(Frames.PortUnreachable));
@@ -97,7 +97,7 @@ public class TracingTests
     }
 
     [Fact]
-    public void IcmpErrors()
+    public void ICMP_errors()
     {
         byte[] offending = TestPackets.Udp(5000, 53, 12);
         byte[] Error(IcmpType type, byte code, uint rest)
@@ -145,7 +145,7 @@ public class TracingTests
     }
 
     [Fact]
-    public void OtherProtocolsAndMalformedFrames()
+    public void Other_protocols_and_malformed_frames()
     {
         Assert.Equal("IP 10.0.0.1 > 10.0.0.2: ip-proto-47 24", Ip(TestPackets.Ip(IpProtocol.Gre, new byte[24])));
         Assert.StartsWith("IP [invalid: ", Ip(TestPackets.Echo(IcmpType.EchoRequest, 1, 1, 8)[..30]));
@@ -157,7 +157,7 @@ public class TracingTests
     }
 
     [Fact]
-    public void RandomAndMutatedFramesNeverThrow()
+    public void Random_and_mutated_frames_never_throw()
     {
         var random = new Random(2024);
         byte[][] valid =
@@ -189,7 +189,7 @@ public class TracingTests
     }
 
     [Fact]
-    public async Task TcpdumpDescribesTheSameFramesTheSameWay()
+    public async Task Tcpdump_describes_the_same_frames_the_same_way()
     {
         if (!Tcpdump.IsInstalled)
         {
@@ -220,7 +220,7 @@ public class TracingTests
     }
 
     [Fact]
-    public void TracingDeviceLogsThroughILoggerOnlyWhenEnabled()
+    public void Tracing_device_logs_through_ILogger_only_when_enabled()
     {
         var sim = new NetworkSimulator(1);
         var (a, b) = sim.Network.CreateLink();
@@ -237,7 +237,7 @@ public class TracingTests
     }
 
     [Fact]
-    public void TracingDeviceWritesOneLinePerFrameEachWay()
+    public void Tracing_device_writes_one_line_per_frame_each_way()
     {
         var sim = new NetworkSimulator(1);
         var (a, b) = sim.Network.CreateLink(new LinkOptions { Delay = TimeSpan.FromMicroseconds(100) }, medium: DeviceMedium.Ethernet);

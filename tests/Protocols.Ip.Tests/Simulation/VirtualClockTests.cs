@@ -7,7 +7,7 @@ public class VirtualClockTests
     private static readonly DateTimeOffset Start = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
     [Fact]
-    public void StartsAtTheFixedEpochAndMovesOnlyWhenAdvanced()
+    public void Starts_at_the_fixed_epoch_and_moves_only_when_advanced()
     {
         var clock = new VirtualClock();
         Assert.Equal(Start, clock.GetUtcNow());
@@ -24,7 +24,7 @@ public class VirtualClockTests
     }
 
     [Fact]
-    public void TimeNeverGoesBackwards()
+    public void Time_never_goes_backwards()
     {
         var clock = new VirtualClock();
         clock.Advance(TimeSpan.FromSeconds(1));
@@ -34,7 +34,7 @@ public class VirtualClockTests
     }
 
     [Fact]
-    public void TimersFireInDueOrderAtTheirDueTime()
+    public void Timers_fire_in_due_order_at_their_due_time()
     {
         var clock = new VirtualClock();
         var fired = new List<(string Name, DateTimeOffset At)>();
@@ -55,7 +55,7 @@ public class VirtualClockTests
     }
 
     [Fact]
-    public void PeriodicTimerFiresOncePerPeriodPassed()
+    public void PeriodicTimer_fires_once_per_period_passed()
     {
         var clock = new VirtualClock();
         var fired = new List<TimeSpan>();
@@ -68,7 +68,7 @@ public class VirtualClockTests
     }
 
     [Fact]
-    public void ChangeAndDisposeFollowSystemThreadingTimer()
+    public void Change_and_dispose_follow_system_threading_timer()
     {
         var clock = new VirtualClock();
         int count = 0;
@@ -95,7 +95,7 @@ public class VirtualClockTests
     }
 
     [Fact]
-    public void TimerDueNowFiresOnTheNextAdvanceNotInsideCreate()
+    public void Timer_due_now_fires_on_the_next_advance_not_inside_create()
     {
         var clock = new VirtualClock();
         int count = 0;
@@ -107,7 +107,7 @@ public class VirtualClockTests
     }
 
     [Fact]
-    public void TimersArmedByCallbacksFireInTheSameAdvance()
+    public void Timers_armed_by_callbacks_fire_in_the_same_advance()
     {
         var clock = new VirtualClock();
         var fired = new List<TimeSpan>();
@@ -129,7 +129,7 @@ public class VirtualClockTests
     }
 
     [Fact]
-    public void AdvancingFromACallbackIsRefused()
+    public void Advancing_from_a_callback_is_refused()
     {
         var clock = new VirtualClock();
         Exception? caught = null;
@@ -156,7 +156,7 @@ public class VirtualClockTests
     }
 
     [Fact]
-    public void TaskDelayCompletesExactlyAtItsVirtualDueTime()
+    public void Task_delay_completes_exactly_at_its_virtual_due_time()
     {
         var clock = new VirtualClock();
         Task delay = Task.Delay(TimeSpan.FromSeconds(5), clock);
@@ -168,7 +168,7 @@ public class VirtualClockTests
     }
 
     [Fact]
-    public void CancellationTokenSourceCancelsAtItsVirtualDueTime()
+    public void CancellationTokenSource_cancels_at_its_virtual_due_time()
     {
         var clock = new VirtualClock();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(3), clock);
@@ -182,7 +182,7 @@ public class VirtualClockTests
     }
 
     [Fact]
-    public async Task PeriodicTimerWorksUnderVirtualTime()
+    public async Task PeriodicTimer_works_under_virtual_time()
     {
         var clock = new VirtualClock();
         using var periodic = new PeriodicTimer(TimeSpan.FromMilliseconds(100), clock);

@@ -13,7 +13,7 @@ public class FragmentationIntegrationTests
     [InlineData(DeviceMedium.Ip, 1500, 3000)]
     [InlineData(DeviceMedium.Ethernet, 1500, 3000)]
     [InlineData(DeviceMedium.Ip, 576, 65000)]
-    public void LargePingIsFragmentedBothWaysAndAnswered(DeviceMedium medium, int mtu, int size)
+    public void Large_ping_is_fragmented_both_ways_and_answered(DeviceMedium medium, int mtu, int size)
     {
         var net = new TwoStacks(medium, mtu: mtu);
         var pinger = new RecordingTransport(IpProtocol.Icmp);
@@ -40,7 +40,7 @@ public class FragmentationIntegrationTests
     }
 
     [Fact]
-    public void ReassemblyTimeoutSendsTimeExceededOnlyWhenTheFirstFragmentCame()
+    public void Reassembly_timeout_sends_time_exceeded_only_when_the_first_fragment_came()
     {
         var net = new TwoStacks();
         byte[] payload = new byte[64];
@@ -69,7 +69,7 @@ public class FragmentationIntegrationTests
     }
 
     [Fact]
-    public void OverlappingFragmentsDropTheDatagram()
+    public void Overlapping_fragments_drop_the_datagram()
     {
         var net = new TwoStacks();
         var udp = new RecordingTransport(IpProtocol.Udp);
@@ -82,7 +82,7 @@ public class FragmentationIntegrationTests
     }
 
     [Fact]
-    public void ReassembledDatagramToAnUnknownProtocolGetsProtocolUnreachable()
+    public void Reassembled_datagram_to_an_unknown_protocol_gets_protocol_unreachable()
     {
         var net = new TwoStacks();
         byte[] payload = new byte[40];

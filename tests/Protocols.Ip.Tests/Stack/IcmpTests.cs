@@ -12,7 +12,7 @@ public class IcmpTests
     [Theory]
     [InlineData(DeviceMedium.Ip)]
     [InlineData(DeviceMedium.Ethernet)]
-    public void PingBetweenTwoStacksGetsTheEchoBack(DeviceMedium medium)
+    public void Ping_between_two_stacks_gets_the_echo_back(DeviceMedium medium)
     {
         var net = new TwoStacks(medium);
         var pinger = new RecordingTransport(IpProtocol.Icmp);
@@ -36,7 +36,7 @@ public class IcmpTests
     }
 
     [Fact]
-    public void EchoToBroadcastIsIgnored()
+    public void Echo_to_broadcast_is_ignored()
     {
         var net = new TwoStacks();
         net.DeviceA.Inject(Packets.Ip(B, Ipv4Address.Broadcast, IpProtocol.Icmp, Packets.Echo(IcmpType.EchoRequest, 1, 1, [1])));
@@ -46,7 +46,7 @@ public class IcmpTests
     }
 
     [Fact]
-    public void IcmpWithBadChecksumIsDropped()
+    public void ICMP_with_bad_checksum_is_dropped()
     {
         var net = new TwoStacks();
         byte[] echo = Packets.Echo(IcmpType.EchoRequest, 1, 1, [1, 2]);
@@ -60,7 +60,7 @@ public class IcmpTests
     }
 
     [Fact]
-    public void UnknownProtocolIsAnsweredWithProtocolUnreachableQuotingTheDatagram()
+    public void Unknown_protocol_is_answered_with_protocol_unreachable_quoting_the_datagram()
     {
         var net = new TwoStacks();
         byte[] offending = Packets.Ip(B, A, (IpProtocol)99, Packets.Ports(1000, 2000));
@@ -81,7 +81,7 @@ public class IcmpTests
     }
 
     [Fact]
-    public void NoProtocolUnreachableForBroadcastsIcmpErrorsOrNonFirstFragments()
+    public void No_protocol_unreachable_for_broadcasts_ICMP_errors_or_non_first_fragments()
     {
         var net = new TwoStacks();
 
@@ -110,7 +110,7 @@ public class IcmpTests
     }
 
     [Fact]
-    public void LinkLayerBroadcastsGetNoErrors()
+    public void Link_layer_broadcasts_get_no_errors()
     {
         var net = new TwoStacks(DeviceMedium.Ethernet);
         net.DeviceA.Inject(Packets.Ethernet(MacAddress.Broadcast, net.DeviceB.HardwareAddress, EtherType.Ipv4, Packets.Ip(B, A, (IpProtocol)99, Packets.Ports(1, 2))));
@@ -120,7 +120,7 @@ public class IcmpTests
     }
 
     [Fact]
-    public void TransportPortUnreachableGoesOutButNotForBroadcasts()
+    public void Transport_port_unreachable_goes_out_but_not_for_broadcasts()
     {
         var net = new TwoStacks();
         var udp = new RecordingTransport(IpProtocol.Udp) { Reject = IcmpUnreachableCode.PortUnreachable };
@@ -134,7 +134,7 @@ public class IcmpTests
     }
 
     [Fact]
-    public void IcmpErrorsAreRateLimitedByATokenBucket()
+    public void ICMP_errors_are_rate_limited_by_a_token_bucket()
     {
         var net = new TwoStacks(options: new NetworkStackOptions { IcmpErrorBurst = 5, IcmpErrorsPerSecond = 2 });
         for (int i = 0; i < 20; i++)
@@ -166,7 +166,7 @@ public class IcmpTests
     }
 
     [Fact]
-    public void ReceivedErrorsReachTheTransportOfTheQuotedFlow()
+    public void Received_errors_reach_the_transport_of_the_quoted_flow()
     {
         var net = new TwoStacks();
         var udp = new RecordingTransport(IpProtocol.Udp);
@@ -186,7 +186,7 @@ public class IcmpTests
     }
 
     [Fact]
-    public void FragmentationNeededCarriesTheNextHopMtu()
+    public void Fragmentation_needed_carries_the_next_hop_MTU()
     {
         var net = new TwoStacks();
         var udp = new RecordingTransport(IpProtocol.Udp);
@@ -204,7 +204,7 @@ public class IcmpTests
     }
 
     [Fact]
-    public void ErrorsQuotingSomeoneElsesDatagramAreDropped()
+    public void Errors_quoting_someone_elses_datagram_are_dropped()
     {
         var net = new TwoStacks();
         var udp = new RecordingTransport(IpProtocol.Udp);

@@ -33,7 +33,7 @@ public class IpInputTests
     }
 
     [Fact]
-    public void ValidDatagramIsDelivered()
+    public void Valid_datagram_is_delivered()
     {
         var (stack, device, transport) = Host();
         device.Inject(Valid());
@@ -48,7 +48,7 @@ public class IpInputTests
     }
 
     [Fact]
-    public void LinkPaddingAfterTotalLengthIsTrimmed()
+    public void Link_padding_after_total_length_is_trimmed()
     {
         var (stack, device, transport) = Host();
         byte[] padded = [.. Valid(), 0, 0, 0, 0, 0, 0];
@@ -84,7 +84,7 @@ public class IpInputTests
 
     [Theory]
     [MemberData(nameof(Malformations))]
-    public void MalformedDatagramsAreDroppedAndCountedByReason(string kind, DropReason reason)
+    public void Malformed_datagrams_are_dropped_and_counted_by_reason(string kind, DropReason reason)
     {
         var (stack, device, transport) = Host();
         byte[] p = kind switch
@@ -126,7 +126,7 @@ public class IpInputTests
     [InlineData("ihl4", "t: dropped (BadHeaderLength): IPv4.Ihl: invalid value 4 (expected 5) at offset 0")]
     [InlineData("totalBeyondFrame", "t: dropped (BadTotalLength): IPv4.TotalLength: need 29 bytes, have 28 (limited by buffer) at offset 0")]
     [InlineData("short", "t: dropped (Truncated): IPv4.Destination: need 20 bytes, have 19 (limited by buffer) at offset 0")]
-    public void DropsSayWhichLayerAndFieldWhenDebugIsOn(string kind, string line)
+    public void Drops_say_which_layer_and_field_when_debug_is_on(string kind, string line)
     {
         var logger = new ListLogger(Microsoft.Extensions.Logging.LogLevel.Debug);
         var device = new TestDevice("t", DeviceMedium.Ip, default);
@@ -144,7 +144,7 @@ public class IpInputTests
     }
 
     [Fact]
-    public void MalformedOptionsAnswerWithParameterProblemPointingAtTheOption()
+    public void Malformed_options_answer_with_parameter_problem_pointing_at_the_option()
     {
         var (stack, device, _) = Host();
         device.Inject(Packets.Ip(Peer, Us, (IpProtocol)253, [1, 2, 3, 4, 5, 6, 7, 8], options: [1, 7, 2, 0]));
@@ -155,7 +155,7 @@ public class IpInputTests
     }
 
     [Fact]
-    public void ValidOptionsAreAccepted()
+    public void Valid_options_are_accepted()
     {
         var (stack, device, transport) = Host();
         device.Inject(Packets.Ip(Peer, Us, (IpProtocol)253, [9], options: [7, 7, 4, 0, 0, 0, 0, 1]));
@@ -164,7 +164,7 @@ public class IpInputTests
     }
 
     [Fact]
-    public void BroadcastsAreAcceptedAndMarked()
+    public void Broadcasts_are_accepted_and_marked()
     {
         var (stack, device, transport) = Host();
         device.Inject(Valid(destination: Ipv4Address.Broadcast));
@@ -176,7 +176,7 @@ public class IpInputTests
     }
 
     [Fact]
-    public void DeviceVerifiedChecksumsAreNotRechecked()
+    public void Device_verified_checksums_are_not_rechecked()
     {
         var (stack, device, transport) = Host();
         device.Capabilities = DeviceCapabilities.ReceiveChecksumsVerified;
@@ -188,7 +188,7 @@ public class IpInputTests
     }
 
     [Fact]
-    public void EthernetFramesForOtherStationsAndOtherEtherTypesAreDropped()
+    public void Ethernet_frames_for_other_stations_and_other_ether_types_are_dropped()
     {
         var clock = new ManualClock();
         var device = new TestDevice("e", DeviceMedium.Ethernet, MacAddress.Create(2, 0, 0, 0, 0, 1));
@@ -210,7 +210,7 @@ public class IpInputTests
     }
 
     [Fact]
-    public void DatagramsToOurOwnAddressGoThroughLoopback()
+    public void Datagrams_to_our_own_address_go_through_loopback()
     {
         var (stack, device, transport) = Host();
         IpSendResult r = stack.SendDatagram(new IpSendRequest(Us, (IpProtocol)253), [5, 6]);
@@ -223,7 +223,7 @@ public class IpInputTests
     }
 
     [Fact]
-    public void DuplicateTransportRegistrationThrows()
+    public void Duplicate_transport_registration_throws()
     {
         var (stack, _, _) = Host();
         Assert.Throws<InvalidOperationException>(() => stack.RegisterTransport(new RecordingTransport((IpProtocol)253)));

@@ -17,7 +17,7 @@ public class RobustnessTests
     [Theory]
     [InlineData(DeviceMedium.Ip, 200_000, 1)]
     [InlineData(DeviceMedium.Ethernet, 50_000, 2)]
-    public void RandomAndMutatedFramesNeverThrowAndAreAllAccountedFor(DeviceMedium medium, int frames, int seed)
+    public void Random_and_mutated_frames_never_throw_and_are_all_accounted_for(DeviceMedium medium, int frames, int seed)
     {
         var clock = new ManualClock();
         MacAddress ourMac = MacAddress.Create(2, 0, 0, 0, 0, 1);

@@ -7,7 +7,7 @@ namespace Protocols.Ip.Tests.Stack;
 public class RoutingTests
 {
     [Fact]
-    public void OnLinkGatewayLongestPrefixAndNoRoute()
+    public void On_link_gateway_longest_prefix_and_no_route()
     {
         var clock = new ManualClock();
         using var stack = new NetworkStack(new NetworkStackOptions { TimeProvider = clock });
@@ -38,7 +38,7 @@ public class RoutingTests
     }
 
     [Fact]
-    public void SendRequestFieldsAndLimits()
+    public void Send_request_fields_and_limits()
     {
         var net = new TwoStacks();
         Assert.Equal(IpSendResult.Sent, net.A.SendDatagram(new IpSendRequest(TwoStacks.AddressB, IpProtocol.Udp) { Ttl = 5, DontFragment = true, Tos = 0xb8 }, [1, 2]));
@@ -59,7 +59,7 @@ public class RoutingTests
     }
 
     [Fact]
-    public void IdentificationsDifferBetweenConsecutiveDatagrams()
+    public void Identifications_differ_between_consecutive_datagrams()
     {
         var net = new TwoStacks();
         var ids = new HashSet<ushort>();
@@ -95,7 +95,7 @@ public class ArpTests
     private static readonly MacAddress PeerMac = MacAddress.Create(2, 0, 0, 0, 0, 0xb);
 
     [Fact]
-    public void AnswersRequestsForItsAddressAndLearnsTheAsker()
+    public void Answers_requests_for_its_address_and_learns_the_asker()
     {
         var (stack, device, _) = Host();
         device.Inject(Packets.Ethernet(MacAddress.Broadcast, PeerMac, EtherType.Arp, Packets.Arp(ArpOperation.Request, PeerMac, B, default, A)));
@@ -123,7 +123,7 @@ public class ArpTests
     }
 
     [Fact]
-    public void ResolutionQueuesThenFlushesOnReply()
+    public void Resolution_queues_then_flushes_on_reply()
     {
         var (stack, device, _) = Host();
         Assert.Equal(IpSendResult.Queued, stack.SendDatagram(new IpSendRequest(B, IpProtocol.Udp), [1]));
@@ -146,7 +146,7 @@ public class ArpTests
     }
 
     [Fact]
-    public void UnansweredResolutionRetriesThenFailsAndTellsTheTransport()
+    public void Unanswered_resolution_retries_then_fails_and_tells_the_transport()
     {
         var (stack, device, clock) = Host();
         var udp = new RecordingTransport(IpProtocol.Udp);
@@ -178,7 +178,7 @@ public class ArpTests
     }
 
     [Fact]
-    public void PendingQueueIsBoundedPerAddressAndInTotal()
+    public void Pending_queue_is_bounded_per_address_and_in_total()
     {
         var (stack, _, _) = Host(new NetworkStackOptions { ArpPendingPerAddress = 4, ArpPendingTotal = 6 });
         for (int i = 0; i < 4; i++)
@@ -196,7 +196,7 @@ public class ArpTests
     }
 
     [Fact]
-    public void ATcpSuperSegmentWaitsForResolutionAndLeavesWholeWithItsSegmentSize()
+    public void A_TCP_super_segment_waits_for_resolution_and_leaves_whole_with_its_segment_size()
     {
         var (stack, device, _) = Host();
         device.Capabilities = DeviceCapabilities.TcpSegmentationV4 | DeviceCapabilities.TransmitChecksumOffload;
@@ -235,7 +235,7 @@ public class ArpTests
     }
 
     [Fact]
-    public void PendingSuperSegmentsAreBoundedInBytesButOneIsAlwaysKept()
+    public void Pending_super_segments_are_bounded_in_bytes_but_one_is_always_kept()
     {
         var clock = new ManualClock();
         var device = new TestDevice("eth", DeviceMedium.Ethernet, MacAddress.Create(2, 0, 0, 0, 0, 0xa))
@@ -263,7 +263,7 @@ public class ArpTests
     }
 
     [Fact]
-    public void EntriesExpireAndAreConfirmedAgainOrRemoved()
+    public void Entries_expire_and_are_confirmed_again_or_removed()
     {
         var (stack, device, clock) = Host();
         device.Inject(Packets.Ethernet(MacAddress.Broadcast, PeerMac, EtherType.Arp, Packets.Arp(ArpOperation.Request, PeerMac, B, default, A)));
@@ -298,7 +298,7 @@ public class ArpTests
     }
 
     [Fact]
-    public void GratuitousArpUpdatesAKnownEntryButAddsNoNewOne()
+    public void Gratuitous_ARP_updates_a_known_entry_but_adds_no_new_one()
     {
         var (stack, device, _) = Host();
         device.Inject(Packets.Ethernet(MacAddress.Broadcast, PeerMac, EtherType.Arp, Packets.Arp(ArpOperation.Request, PeerMac, B, default, A)));
@@ -320,7 +320,7 @@ public class ArpTests
     }
 
     [Fact]
-    public void ConflictsAndBogusSendersAreNotLearned()
+    public void Conflicts_and_bogus_senders_are_not_learned()
     {
         var (stack, device, _) = Host();
         device.Inject(Packets.Ethernet(MacAddress.Broadcast, PeerMac, EtherType.Arp, Packets.Arp(ArpOperation.Request, PeerMac, A, default, A)));

@@ -23,7 +23,7 @@ public class SimulatedNetworkTests
     }
 
     [Fact]
-    public void PingOverADelayedEthernetLinkTakesArpPlusOneRoundTrip()
+    public void Ping_over_a_delayed_ethernet_link_takes_ARP_plus_one_round_trip()
     {
         var sim = new NetworkSimulator(seed: 3);
         var (_, b, pinger) = Build(sim, new LinkOptions { Delay = TimeSpan.FromMilliseconds(5) }, DeviceMedium.Ethernet);
@@ -35,7 +35,7 @@ public class SimulatedNetworkTests
     }
 
     [Fact]
-    public void PingsOverALossyLinkAreDeterministicPerSeed()
+    public void Pings_over_a_lossy_link_are_deterministic_per_seed()
     {
         static void Scenario(NetworkSimulator sim)
         {
@@ -58,7 +58,7 @@ public class SimulatedNetworkTests
     }
 
     [Fact]
-    public void AFloodOfAThousandPingsIsAnsweredInFull()
+    public void A_flood_of_a_thousand_pings_is_answered_in_full()
     {
         var sim = new NetworkSimulator(seed: 5);
         var (a, b, pinger) = Build(sim, new LinkOptions { Delay = TimeSpan.FromMilliseconds(1), RateBitsPerSecond = 100_000_000 }, DeviceMedium.Ethernet);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Protocols.Ip.Devices;
+using Protocols.Tests.Shared;
 using Protocols.Wire;
 
 namespace Protocols.Ip.Tests.Stack;
@@ -231,28 +232,10 @@ internal sealed class TwoStacks
 /// <summary>Packet builders for the tests.</summary>
 internal static class Packets
 {
-    public static byte[] Ip(Ipv4Address source, Ipv4Address destination, IpProtocol protocol, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> options = default, ushort fragmentOffset = 0, bool moreFragments = false, ushort id = 1)
-    {
-        var buffer = new byte[Ipv4Packet.MaxHeaderLength + payload.Length];
-        int n = Ipv4Packet.Write(buffer, new Ipv4Header
-        {
-            Identification = id,
-            Ttl = 64,
-            Protocol = protocol,
-            Source = source,
-            Destination = destination,
-            FragmentOffset = fragmentOffset,
-            MoreFragments = moreFragments,
-        }, options, payload);
-        return buffer[..n];
-    }
+    public static byte[] Ip(Ipv4Address source, Ipv4Address destination, IpProtocol protocol, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> options = default, ushort fragmentOffset = 0, bool moreFragments = false, ushort id = 1) =>
+        Ipv4Packets.Datagram(protocol, payload, source, destination, id: id, moreFragments: moreFragments, fragmentOffsetUnits: fragmentOffset, options: options);
 
-    public static byte[] Echo(IcmpType type, ushort id, ushort seq, ReadOnlySpan<byte> data)
-    {
-        var buffer = new byte[8 + data.Length];
-        IcmpMessage.WriteEcho(buffer, type, id, seq, data);
-        return buffer;
-    }
+    public static byte[] Echo(IcmpType type, ushort id, ushort seq, ReadOnlySpan<byte> data) => Ipv4Packets.EchoMessage(type, id, seq, data);
 
     /// <summary>A UDP-like payload: source port, destination port, length, zero checksum, data.</summary>
     public static byte[] Ports(ushort sourcePort, ushort destinationPort, int dataLength = 4)
@@ -267,13 +250,8 @@ internal static class Packets
         return b;
     }
 
-    public static byte[] Ethernet(MacAddress destination, MacAddress source, EtherType type, ReadOnlySpan<byte> payload)
-    {
-        var frame = new byte[14 + payload.Length];
-        new EthernetHeader { Destination = destination, Source = source, EtherType = type }.WriteTo(frame);
-        payload.CopyTo(frame.AsSpan(14));
-        return frame;
-    }
+    public static byte[] Ethernet(MacAddress destination, MacAddress source, EtherType type, ReadOnlySpan<byte> payload) =>
+        Ipv4Packets.Ethernet(destination, source, type, payload);
 
     public static byte[] Arp(ArpOperation op, MacAddress senderMac, Ipv4Address senderIp, MacAddress targetMac, Ipv4Address targetIp)
     {

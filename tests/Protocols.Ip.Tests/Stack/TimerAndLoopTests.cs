@@ -13,7 +13,7 @@ public class TimerQueueTests
     }
 
     [Fact]
-    public void TimersFireInDueOrderAndFifoForEqualTimes()
+    public void Timers_fire_in_due_order_and_FIFO_for_equal_times()
     {
         var (stack, clock) = Make();
         var fired = new List<int>();
@@ -38,7 +38,7 @@ public class TimerQueueTests
     }
 
     [Fact]
-    public void CancelledTimersDoNotFireAndStaleHandlesAreHarmless()
+    public void Cancelled_timers_do_not_fire_and_stale_handles_are_harmless()
     {
         var (stack, clock) = Make();
         int fired = 0;
@@ -64,7 +64,7 @@ public class TimerQueueTests
     }
 
     [Fact]
-    public void ATimerArmedForNowByACallbackRunsAtTheNextPoll()
+    public void A_timer_armed_for_now_by_a_callback_runs_at_the_next_poll()
     {
         var (stack, clock) = Make();
         int runs = 0;
@@ -82,7 +82,7 @@ public class TimerQueueTests
     }
 
     [Fact]
-    public void HundredThousandTimersInOrderWithHalfCancelled()
+    public void Hundred_thousand_timers_in_order_with_half_cancelled()
     {
         var (stack, clock) = Make();
         var random = new Random(42);
@@ -132,7 +132,7 @@ public class TimerQueueTests
 public class LoopTests
 {
     [Fact]
-    public async Task PostAndInvokeAsyncFromOtherThreadsRunOnTheLoop()
+    public async Task Post_and_InvokeAsync_from_other_threads_run_on_the_loop()
     {
         var (a, b) = TestDevice.Pair(DeviceMedium.Ip);
         using var stack = new NetworkStack(new NetworkStackOptions { Seed = 1 });
@@ -177,7 +177,7 @@ public class LoopTests
     }
 
     [Fact]
-    public async Task RunAsyncStopsOnCancelAndRefusesASecondLoop()
+    public async Task RunAsync_stops_on_cancel_and_refuses_a_second_loop()
     {
         var (a, _) = TestDevice.Pair(DeviceMedium.Ip);
         using var stack = new NetworkStack();
@@ -195,7 +195,7 @@ public class LoopTests
     }
 
     [Fact]
-    public async Task AClosedDeviceThatIsAlwaysReadyDoesNotMakeTheLoopSpin()
+    public async Task A_closed_device_that_is_always_ready_does_not_make_the_loop_spin()
     {
         var closed = new ClosedDevice();
         using var stack = new NetworkStack();
@@ -242,7 +242,7 @@ public class LoopTests
     }
 
     [Fact]
-    public void PostPastTheBoundThrowsAndCallbackExceptionsAreCounted()
+    public void Post_past_the_bound_throws_and_callback_exceptions_are_counted()
     {
         var clock = new ManualClock();
         using var stack = new NetworkStack(new NetworkStackOptions { TimeProvider = clock, RequestQueueCapacity = 3 });
@@ -259,7 +259,7 @@ public class LoopTests
     }
 
     [Fact]
-    public void CountersArePublishedOnTheMeter()
+    public void Counters_are_published_on_the_meter()
     {
         var net = new TwoStacks();
         var seen = new Dictionary<string, long>();

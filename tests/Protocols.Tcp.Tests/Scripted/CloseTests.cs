@@ -2,7 +2,7 @@ using System.Net.Sockets;
 using Protocols.Tests.Shared;
 using Xunit.Abstractions;
 using static Protocols.Tcp.TcpFlags;
-using static Protocols.Tcp.Tests.Scripted.ScriptedPeer;
+using static Protocols.Tcp.Tests.Harness.ScriptedPeer;
 
 namespace Protocols.Tcp.Tests.Scripted;
 

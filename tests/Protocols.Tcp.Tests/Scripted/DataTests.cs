@@ -3,7 +3,7 @@ using Protocols.Ip;
 using Protocols.Tests.Shared;
 using Xunit.Abstractions;
 using static Protocols.Tcp.TcpFlags;
-using static Protocols.Tcp.Tests.Scripted.ScriptedPeer;
+using static Protocols.Tcp.Tests.Harness.ScriptedPeer;
 
 namespace Protocols.Tcp.Tests.Scripted;
 

@@ -29,8 +29,8 @@ public sealed class AutoTuningSimulationTests(ITestOutputHelper output)
     private (double Mbps, TcpConnectionInfo Sender, TcpConnectionInfo Receiver) Transfer(TcpConnectionOptions options, int bytes, int readSize = 256 * 1024, TimeSpan? readEvery = null)
     {
         var sim = new NetworkSimulator(5);
-        var pair = new TcpPair(sim, Bottleneck, options: options);
-        byte[] data = TcpPair.Data(bytes, 9);
+        var pair = new TcpStackPair(sim, Bottleneck, options: options);
+        byte[] data = TestData.Seeded(bytes, 9);
         TcpListener listener = pair.TcpB.Listen(5001, 4);
         TcpConnectionInfo? sender = null;
         TcpConnectionInfo? receiver = null;
@@ -54,8 +54,8 @@ public sealed class AutoTuningSimulationTests(ITestOutputHelper output)
         });
         Task write = sim.Start(async () =>
         {
-            using TcpStream c = await pair.TcpA.ConnectAsync(new IpEndpoint(TcpPair.AddressB, 5001), CancellationToken.None);
-            await TcpPair.SendAll(c, data);
+            using TcpStream c = await pair.TcpA.ConnectAsync(new IpEndpoint(TcpStackPair.AddressB, 5001), CancellationToken.None);
+            await TcpStackPair.SendAll(c, data);
             sender = c.GetInfo();
             Assert.Equal(0, await c.ReadAsync(new byte[1])); // the peer's FIN
         });

@@ -27,8 +27,8 @@ public sealed class CubicSimulationTests(ITestOutputHelper output)
             made.Add(c);
             return c;
         });
-        var pair = new TcpPair(sim, link, clientStack: new TcpStackOptions { Seed = 4, Name = "a", CongestionControllers = registry });
-        Task<TransferResult> transfer = pair.StartTransfer(TcpPair.Data(96 << 20, 1), []);
+        var pair = new TcpStackPair(sim, link, tcpA: new TcpStackOptions { Seed = 4, Name = "a", CongestionControllers = registry });
+        Task<TransferResult> transfer = pair.StartTransfer(TestData.Seeded(96 << 20, 1), []);
 
         // Out of slow start (HyStart++), one second of congestion avoidance, then one data frame lost.
         sim.RunUntil(() => made.Count == 1 && !made[0].InSlowStart, TimeSpan.FromSeconds(10));

@@ -63,9 +63,9 @@ public class ImpairmentMatrixTests(ITestOutputHelper output)
         (LinkOptions link, int mtu, int bytes, bool bothWays, TimeSpan bound) = Matrix[cell];
         mtu = Math.Max(mtu, Family.SmallMtu); // "mtu 576" runs at IPv6's minimum, 1280, over IPv6
         var sim = new NetworkSimulator(seed: 4242);
-        var pair = new TcpPair(sim, link, mtu);
-        byte[] aToB = TcpPair.Data(bytes, 1);
-        byte[] bToA = bothWays ? TcpPair.Data(bytes, 2) : [];
+        var pair = new TcpStackPair(sim, link, mtu);
+        byte[] aToB = TestData.Seeded(bytes, 1);
+        byte[] bToA = bothWays ? TestData.Seeded(bytes, 2) : [];
         var wall = Stopwatch.StartNew();
         Task<TransferResult> transfer = pair.StartTransfer(aToB, bToA);
         TimeSpan took = sim.RunUntil(() => transfer.IsCompleted, bound);

@@ -96,9 +96,9 @@ public sealed class RecoveryQualityTests(ITestOutputHelper output)
     private static Measurement Run(LinkOptions dataLink, LinkOptions ackLink, int bytes, int seed)
     {
         var sim = new NetworkSimulator(seed: seed);
-        var pair = new TcpPair(sim, ackLink, 1500);
+        var pair = new TcpStackPair(sim, ackLink, 1500);
         pair.Link.AToB.Options = dataLink;
-        byte[] data = TcpPair.Data(bytes, seed);
+        byte[] data = TestData.Seeded(bytes, seed);
         Task<TransferResult> transfer = pair.StartTransfer(data, []);
         TimeSpan took = sim.RunUntil(() => transfer.IsCompleted, TimeSpan.FromMinutes(10));
         TransferResult result = sim.RunUntilCompleted(transfer, TimeSpan.Zero);

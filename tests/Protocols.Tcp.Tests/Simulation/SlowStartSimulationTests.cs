@@ -27,7 +27,7 @@ public sealed class SlowStartSimulationTests(ITestOutputHelper output)
     };
 
     // A to B; the controllers A creates are kept so the test can look at them.
-    private static (TcpPair Pair, Task<TransferResult> Transfer, byte[] Data, List<CubicController> Made) Start(string cc, LinkOptions link, CubicOptions? cubic = null, int seed = 7)
+    private static (TcpStackPair Pair, Task<TransferResult> Transfer, byte[] Data, List<CubicController> Made) Start(string cc, LinkOptions link, CubicOptions? cubic = null, int seed = 7)
     {
         var sim = new NetworkSimulator(seed);
         var made = new List<CubicController>();
@@ -38,12 +38,12 @@ public sealed class SlowStartSimulationTests(ITestOutputHelper output)
             return c;
         });
         var options = new TcpConnectionOptions { CongestionControl = cc };
-        var pair = new TcpPair(sim, link, options: options, clientStack: new TcpStackOptions { Seed = 11, Name = "a", Defaults = options, CongestionControllers = registry });
-        byte[] data = TcpPair.Data(Bytes, 3);
+        var pair = new TcpStackPair(sim, link, options: options, tcpA: new TcpStackOptions { Seed = 11, Name = "a", Defaults = options, CongestionControllers = registry });
+        byte[] data = TestData.Seeded(Bytes, 3);
         return (pair, pair.StartTransfer(data, []), data, made);
     }
 
-    private (TimeSpan Took, long QueueDrops, List<TcpConnectionInfo> Samples) Finish(TcpPair pair, Task<TransferResult> transfer, byte[] data, string label)
+    private (TimeSpan Took, long QueueDrops, List<TcpConnectionInfo> Samples) Finish(TcpStackPair pair, Task<TransferResult> transfer, byte[] data, string label)
     {
         var samples = new List<TcpConnectionInfo>();
         TimeSpan start = TimeSpan.Zero;
@@ -68,7 +68,7 @@ public sealed class SlowStartSimulationTests(ITestOutputHelper output)
     [Fact]
     public void Cubic_leaves_slow_start_before_a_one_bdp_queue_overflows()
     {
-        (TcpPair pair, Task<TransferResult> transfer, byte[] data, List<CubicController> made) = Start("cubic", Bottleneck);
+        (TcpStackPair pair, Task<TransferResult> transfer, byte[] data, List<CubicController> made) = Start("cubic", Bottleneck);
         (TimeSpan took, long drops, List<TcpConnectionInfo> samples) = Finish(pair, transfer, data, "cubic");
 
         HyStartPlusPlus hy = Assert.IsType<HyStartPlusPlus>(Assert.Single(made).HyStart);
@@ -85,7 +85,7 @@ public sealed class SlowStartSimulationTests(ITestOutputHelper output)
     public void Standard_slow_start_and_the_rfc_9406_delay_test_alone_overflow_it()
     {
         // NewReno: slow start doubles until the queue overflows.
-        (TcpPair pair, Task<TransferResult> transfer, byte[] data, _) = Start("newreno", Bottleneck);
+        (TcpStackPair pair, Task<TransferResult> transfer, byte[] data, _) = Start("newreno", Bottleneck);
         (_, long drops, _) = Finish(pair, transfer, data, "newreno");
         Assert.True(drops > 100, $"{drops} drops");
 
@@ -104,7 +104,7 @@ public sealed class SlowStartSimulationTests(ITestOutputHelper output)
         // the RTT rises by 5 ms (threshold: max(4, 20 / 8) = 4 ms), CSS begins; the RTT falls back,
         // the rise was not a queue, slow start resumes (RFC 9406 4.2).
         var fast = new LinkOptions { Delay = TimeSpan.FromMilliseconds(10), RateBitsPerSecond = 1_000_000_000, QueueLimitPackets = 10_000, QueueLimitBytes = 16 << 20 };
-        (TcpPair pair, Task<TransferResult> transfer, byte[] data, List<CubicController> made) = Start("cubic", fast, new CubicOptions { HyStartAckTrain = false });
+        (TcpStackPair pair, Task<TransferResult> transfer, byte[] data, List<CubicController> made) = Start("cubic", fast, new CubicOptions { HyStartAckTrain = false });
         pair.Sim.RunUntil(() => made.Count == 1 && made[0].CongestionWindow >= 40 * Mss, TimeSpan.FromSeconds(5));
         HyStartPlusPlus hy = made[0].HyStart!;
         Assert.Equal(HyStartPhase.SlowStart, hy.Phase);

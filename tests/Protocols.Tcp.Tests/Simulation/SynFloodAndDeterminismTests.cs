@@ -17,7 +17,7 @@ public class SynFloodAndDeterminismTests(ITestOutputHelper output)
     {
         var sim = new NetworkSimulator(seed: 7);
         var link = new LinkOptions { Delay = TimeSpan.FromMilliseconds(5) };
-        var pair = new TcpPair(sim, link, serverStack: new TcpStackOptions { Seed = 99, Name = "b", SynQueueLength = 64, SynCookies = TcpSynCookieMode.Auto });
+        var pair = new TcpStackPair(sim, link, tcpB: new TcpStackOptions { Seed = 99, Name = "b", SynQueueLength = 64, SynCookies = TcpSynCookieMode.Auto });
         TcpListener listener = pair.TcpB.Listen(80, 64);
 
         // The echo server: accepts forever, echoes each connection until FIN.
@@ -59,8 +59,8 @@ public class SynFloodAndDeterminismTests(ITestOutputHelper output)
                 while (next <= sim.Now && next < end)
                 {
                     IpAddress source = Family.Host(random.Next(3, 255));
-                    byte[] syn = ScriptedPeer.BuildSegment(source, TcpPair.AddressB, (ushort)random.Next(1024, 65535), 80, TcpFlags.Syn, (uint)random.Next(), options: ScriptedPeer.Options(mss: 1460));
-                    pair.Link.A.TrySend(TcpSimulation.Packet(source, TcpPair.AddressB, syn));
+                    byte[] syn = ScriptedPeer.BuildSegment(source, TcpStackPair.AddressB, (ushort)random.Next(1024, 65535), 80, TcpFlags.Syn, (uint)random.Next(), options: ScriptedPeer.Options(mss: 1460));
+                    pair.Link.A.TrySend(TcpStackPair.Packet(source, TcpStackPair.AddressB, syn));
                     flooded++;
                     sent++;
                     next += interval;
@@ -78,10 +78,10 @@ public class SynFloodAndDeterminismTests(ITestOutputHelper output)
             clients.Add(sim.Start(async () =>
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(100 + (500 * index)), sim.Clock);
-                using TcpStream c = await pair.TcpA.ConnectAsync(new IpEndpoint(TcpPair.AddressB, 80), CancellationToken.None);
-                byte[] data = TcpPair.Data(10 * 1024, index);
-                Task send = TcpPair.SendAll(c, data);
-                (long bytes, byte[] sha) = await TcpPair.ReceiveAll(c);
+                using TcpStream c = await pair.TcpA.ConnectAsync(new IpEndpoint(TcpStackPair.AddressB, 80), CancellationToken.None);
+                byte[] data = TestData.Seeded(10 * 1024, index);
+                Task send = TcpStackPair.SendAll(c, data);
+                (long bytes, byte[] sha) = await TcpStackPair.ReceiveAll(c);
                 await send;
                 return bytes == data.Length && sha.AsSpan().SequenceEqual(SHA256.HashData(data));
             }));
@@ -104,8 +104,8 @@ public class SynFloodAndDeterminismTests(ITestOutputHelper output)
         ulong Run(int seed) => NetworkSimulator.VerifyDeterminism(seed, sim =>
         {
             var link = new LinkOptions { Delay = TimeSpan.FromMilliseconds(10), Loss = 0.05, Reordering = 0.05, ReorderDelay = TimeSpan.FromMilliseconds(3), Duplication = 0.02 };
-            var pair = new TcpPair(sim, link);
-            Task<TransferResult> transfer = pair.StartTransfer(TcpPair.Data(256 * 1024, 1), TcpPair.Data(128 * 1024, 2));
+            var pair = new TcpStackPair(sim, link);
+            Task<TransferResult> transfer = pair.StartTransfer(TestData.Seeded(256 * 1024, 1), TestData.Seeded(128 * 1024, 2));
             sim.RunUntil(() => transfer.IsCompleted, TimeSpan.FromSeconds(120));
             sim.RunUntilCompleted(transfer, TimeSpan.Zero);
             sim.Trace(pair.TcpA.Counters.ToString() ?? "");

@@ -13,7 +13,7 @@ public class TcpAddressFamilyTests
     [Fact]
     public void Listening_on_an_ipv6_endpoint_fails_with_address_family_not_supported()
     {
-        var net = new TcpSimulation(seed: 60);
+        var net = new TcpStackPair(seed: 60);
         TcpException e = Assert.Throws<TcpException>(() => net.TcpB.Listen(new IpEndpoint(V6, 80)));
         Assert.Equal(SocketError.AddressFamilyNotSupported, e.SocketErrorCode);
         e = Assert.Throws<TcpException>(() => net.TcpB.Listen(new IpEndpoint(IpAddress.Ipv6Any, 80)));
@@ -29,13 +29,13 @@ public class TcpAddressFamilyTests
     [Fact]
     public void Connecting_to_an_ipv6_endpoint_fails_with_address_family_not_supported()
     {
-        var net = new TcpSimulation(seed: 61);
+        var net = new TcpStackPair(seed: 61);
         TcpException e = net.Run(async () => await Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(new IpEndpoint(V6, 80))));
         Assert.Equal(SocketError.AddressFamilyNotSupported, e.SocketErrorCode);
         Assert.Equal(0, net.TcpA.ConnectionCount);
 
         // Arguments that can never work are refused at once, as for IPv4.
-        Assert.Throws<ArgumentException>(() => { _ = net.TcpA.ConnectAsync(new IpEndpoint(V6, 80), null, new IpEndpoint(TcpSimulation.AddressA, 0)); });
+        Assert.Throws<ArgumentException>(() => { _ = net.TcpA.ConnectAsync(new IpEndpoint(V6, 80), null, new IpEndpoint(TcpStackPair.AddressA, 0)); });
         Assert.Throws<ArgumentException>(() => { _ = net.TcpA.ConnectAsync(new IpEndpoint(IpAddress.Ipv6Any, 80)); });
         Assert.Throws<ArgumentException>(() => { _ = net.TcpA.ConnectAsync(new IpEndpoint(Ipv6Address.AllNodes, 80)); });
     }
@@ -43,7 +43,7 @@ public class TcpAddressFamilyTests
     [Fact]
     public void Endpoints_of_an_ipv4_connection_are_ipv4_and_convert_to_system_net()
     {
-        var net = new TcpSimulation(seed: 62);
+        var net = new TcpStackPair(seed: 62);
         using TcpListener listener = net.TcpB.Listen(80);
         (TcpStream client, TcpStream server) = net.Connect(listener);
         Assert.Equal(AddressFamily.InterNetwork, client.RemoteEndPoint.Family);

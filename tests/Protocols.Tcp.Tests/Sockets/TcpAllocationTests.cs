@@ -9,7 +9,7 @@ public class TcpAllocationTests(ITestOutputHelper output)
     [Fact]
     public void Writes_and_reads_allocate_nothing_per_segment_in_steady_state()
     {
-        var net = new TcpSimulation(seed: 71);
+        var net = new TcpStackPair(seed: 71);
         using TcpListener listener = net.TcpB.Listen(80);
         var options = TcpConnectionOptions.Default with { NoDelay = true };
         (TcpStream client, TcpStream server) = net.Connect(listener, options);

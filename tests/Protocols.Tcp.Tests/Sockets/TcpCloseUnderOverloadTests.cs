@@ -9,7 +9,7 @@ public class TcpCloseUnderOverloadTests
     [Fact]
     public void A_stream_disposed_while_the_request_queue_is_full_still_sends_its_fin()
     {
-        var net = new TcpSimulation(61, new LinkOptions { Delay = TimeSpan.FromMilliseconds(1) }, requestQueueCapacity: 8);
+        var net = new TcpStackPair(61, new LinkOptions { Delay = TimeSpan.FromMilliseconds(1) }, requestQueueCapacity: 8);
         TcpListener listener = net.TcpB.Listen(80);
         (TcpStream client, TcpStream server) = net.Connect(listener);
 

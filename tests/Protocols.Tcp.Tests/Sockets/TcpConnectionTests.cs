@@ -10,9 +10,9 @@ namespace Protocols.Tcp.Tests.Sockets;
 /// <summary>Connections between two stacks through the layer: open, echo, refuse, reset, time out, half-close, the table and the counters.</summary>
 public class TcpConnectionTests
 {
-    private static IpAddress A => TcpSimulation.AddressA;
+    private static IpAddress A => TcpStackPair.AddressA;
 
-    private static IpAddress B => TcpSimulation.AddressB;
+    private static IpAddress B => TcpStackPair.AddressB;
     private static readonly LinkOptions Lan = new() { Delay = TimeSpan.FromMilliseconds(1) };
 
     internal static async Task<byte[]> ReadToEndAsync(Stream stream, int bufferSize = 4096)
@@ -44,7 +44,7 @@ public class TcpConnectionTests
     [Fact]
     public void Connect_accept_and_echo_100_KB_with_endpoints_states_and_counters()
     {
-        var net = new TcpSimulation(seed: 21, Lan);
+        var net = new TcpStackPair(seed: 21, Lan);
         using TcpListener listener = net.TcpB.Listen(80);
         byte[] data = RandomNumberGenerator.GetBytes(100_000);
         (byte[] echoed, IpEndpoint local, IpEndpoint remote, TcpState state) = net.Run(async () =>
@@ -80,7 +80,7 @@ public class TcpConnectionTests
     [Fact]
     public void A_SYN_to_a_port_nobody_listens_on_fails_with_ConnectionRefused()
     {
-        var net = new TcpSimulation(seed: 22, Lan);
+        var net = new TcpStackPair(seed: 22, Lan);
         TcpException e = net.Run(() => Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(new IpEndpoint(B, 9))));
         Assert.Equal(SocketError.ConnectionRefused, e.SocketErrorCode);
         Assert.Equal(SocketError.ConnectionRefused, Assert.IsType<SocketException>(e.InnerException).SocketErrorCode);
@@ -93,7 +93,7 @@ public class TcpConnectionTests
     {
         // B has no TCP at all: its IP answers the SYN with ICMP protocol unreachable (RFC 1122
         // 3.2.2.1), a hard error in SYN-SENT (RFC 1122 4.2.3.9, as Linux).
-        var net = new TcpSimulation(seed: 33, Lan, tcpOnB: false);
+        var net = new TcpStackPair(seed: 33, Lan, tcpOnB: false);
         TcpException e = net.Run(() => Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(new IpEndpoint(B, 80))));
         Assert.Equal(SocketError.ConnectionRefused, e.SocketErrorCode);
         Assert.Equal(1, net.TcpA.Counters[TcpCounter.IcmpErrors]);
@@ -103,7 +103,7 @@ public class TcpConnectionTests
     [Fact]
     public void ICMP_errors_reach_the_connection_they_quote_but_forged_sequence_numbers_are_ignored_RFC_5927()
     {
-        var net = new TcpSimulation(seed: 35, Lan, trace: true);
+        var net = new TcpStackPair(seed: 35, Lan, traceB: true);
         using TcpListener listener = net.TcpB.Listen(80);
         (TcpStream client, TcpStream server) = net.Connect(listener);
         IpAddress router = Family.Host(254);
@@ -140,7 +140,7 @@ public class TcpConnectionTests
     [Fact]
     public void A_new_SYN_for_a_4_tuple_in_TIME_WAIT_opens_a_new_connection_RFC_6191()
     {
-        var net = new TcpSimulation(seed: 37, Lan);
+        var net = new TcpStackPair(seed: 37, Lan);
         using TcpListener listener = net.TcpB.Listen(80);
         var local = new IpEndpoint(A, 40123);
         TcpStream again = net.Run(async () =>
@@ -178,7 +178,7 @@ public class TcpConnectionTests
         // A's interface has a small MTU (576, or IPv6's 1280 minimum), B announces 1460 (1440): A's segments must still fit it
         // (RFC 9293 3.7.1: Eff.snd.MSS is bounded by what the interface can send; with DF set, a
         // datagram IP refuses as too big lowers the MSS like an ICMP fragmentation-needed would).
-        var net = new TcpSimulation(seed: 38, Lan, interfaceMtuA: Family.SmallMtu, trace: true);
+        var net = new TcpStackPair(seed: 38, Lan, interfaceMtuA: Family.SmallMtu, traceB: true);
         using TcpListener listener = net.TcpB.Listen(80);
         (TcpStream client, TcpStream server) = net.Connect(listener);
         byte[] got = net.Run(async () =>
@@ -200,7 +200,7 @@ public class TcpConnectionTests
     {
         var lines = new List<string>();
         var tcpA = new TcpStackOptions { Seed = 39, Name = "trace-a", SegmentTrace = lines.Add };
-        var net = new TcpSimulation(seed: 39, Lan, tcpA: tcpA);
+        var net = new TcpStackPair(seed: 39, Lan, tcpA: tcpA);
         using TcpListener listener = net.TcpB.Listen(80);
         (TcpStream client, TcpStream server) = net.Connect(listener);
         string a = System.Text.RegularExpressions.Regex.Escape(client.LocalEndPoint.ToString());
@@ -217,7 +217,7 @@ public class TcpConnectionTests
     [Fact]
     public void A_stack_connects_to_its_own_address()
     {
-        var net = new TcpSimulation(seed: 34, Lan);
+        var net = new TcpStackPair(seed: 34, Lan);
         using TcpListener listener = net.TcpA.Listen(80);
         byte[] echoed = net.Run(async () =>
         {
@@ -236,7 +236,7 @@ public class TcpConnectionTests
     [Fact]
     public void Connecting_without_a_route_fails_with_NetworkUnreachable()
     {
-        var net = new TcpSimulation(seed: 23);
+        var net = new TcpStackPair(seed: 23);
         TcpException e = net.Run(() => Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(IpEndpoint.Parse("192.0.2.1:80"))));
         Assert.Equal(SocketError.NetworkUnreachable, e.SocketErrorCode);
     }
@@ -244,7 +244,7 @@ public class TcpConnectionTests
     [Fact]
     public void Abort_resets_the_peer_whose_reads_and_writes_then_fail_with_ConnectionReset()
     {
-        var net = new TcpSimulation(seed: 24, Lan);
+        var net = new TcpStackPair(seed: 24, Lan);
         using TcpListener listener = net.TcpB.Listen(80);
         (TcpStream client, TcpStream server) = net.Connect(listener);
         (TcpException read, TcpException write) = net.Run(async () =>
@@ -268,7 +268,7 @@ public class TcpConnectionTests
     [Fact]
     public void A_peer_that_vanishes_makes_the_connection_time_out()
     {
-        var net = new TcpSimulation(seed: 25, Lan);
+        var net = new TcpStackPair(seed: 25, Lan);
         using TcpListener listener = net.TcpB.Listen(80);
         (TcpStream client, TcpStream server) = net.Connect(listener, TcpConnectionOptions.Default with { MaxRetransmissions = 4 });
         net.Link.AToB.Options = Lan with { Loss = 1 };
@@ -289,7 +289,7 @@ public class TcpConnectionTests
     [Fact]
     public void Keepalive_ends_an_idle_connection_to_a_vanished_peer_with_TimedOut()
     {
-        var net = new TcpSimulation(seed: 40, Lan);
+        var net = new TcpStackPair(seed: 40, Lan);
         using TcpListener listener = net.TcpB.Listen(80);
         var options = TcpConnectionOptions.Default with { KeepAlive = new TcpKeepAliveOptions { Idle = TimeSpan.FromSeconds(10), Interval = TimeSpan.FromSeconds(1), ProbeCount = 3 } };
         (TcpStream client, TcpStream server) = net.Connect(listener, options);
@@ -313,7 +313,7 @@ public class TcpConnectionTests
     [Fact]
     public void A_SYN_nobody_answers_times_out_after_the_SYN_retries()
     {
-        var net = new TcpSimulation(seed: 26, Lan);
+        var net = new TcpStackPair(seed: 26, Lan);
         net.Link.AToB.Options = Lan with { Loss = 1 };
         var options = TcpConnectionOptions.Default with { SynRetries = 2, ConnectTimeout = null };
         (TcpException e, TimeSpan took) = net.Run(
@@ -334,7 +334,7 @@ public class TcpConnectionTests
     [Fact]
     public void ConnectTimeout_bounds_the_attempt_in_time()
     {
-        var net = new TcpSimulation(seed: 27, Lan);
+        var net = new TcpStackPair(seed: 27, Lan);
         net.Link.AToB.Options = Lan with { Loss = 1 };
         var options = TcpConnectionOptions.Default with { ConnectTimeout = TimeSpan.FromSeconds(2) };
         (TcpException e, TimeSpan took) = net.Run(async () =>
@@ -352,7 +352,7 @@ public class TcpConnectionTests
     [Fact]
     public void Cancelling_a_connect_drops_the_half_open_connection()
     {
-        var net = new TcpSimulation(seed: 28, Lan);
+        var net = new TcpStackPair(seed: 28, Lan);
         net.Link.AToB.Options = Lan with { Loss = 1 };
         using var cts = new CancellationTokenSource();
         Task<TcpStream> connect = null!;
@@ -371,7 +371,7 @@ public class TcpConnectionTests
     [Fact]
     public void Half_close_from_the_client_the_server_keeps_sending()
     {
-        var net = new TcpSimulation(seed: 29, Lan);
+        var net = new TcpStackPair(seed: 29, Lan);
         using TcpListener listener = net.TcpB.Listen(80);
         (TcpStream client, TcpStream server) = net.Connect(listener);
         (byte[] atServer, byte[] atClient, TcpState serverState) = net.Run(async () =>
@@ -405,7 +405,7 @@ public class TcpConnectionTests
     [Fact]
     public void Half_close_from_the_server_the_client_keeps_sending()
     {
-        var net = new TcpSimulation(seed: 30, Lan);
+        var net = new TcpStackPair(seed: 30, Lan);
         using TcpListener listener = net.TcpB.Listen(80);
         (TcpStream client, TcpStream server) = net.Connect(listener);
         (byte[] atClient, byte[] atServer) = net.Run(async () =>
@@ -428,7 +428,7 @@ public class TcpConnectionTests
     [Fact]
     public void The_connection_table_lists_listeners_and_connections_like_ss()
     {
-        var net = new TcpSimulation(seed: 31, Lan);
+        var net = new TcpStackPair(seed: 31, Lan);
         using TcpListener listener = net.TcpB.Listen(80, backlog: 16);
         (TcpStream client, TcpStream server) = net.Connect(listener);
         net.Run(async () =>
@@ -463,7 +463,7 @@ public class TcpConnectionTests
     [Fact]
     public void The_MSS_follows_the_interface_MTU()
     {
-        var net = new TcpSimulation(seed: 32, Lan, mtu: Family.SmallMtu);
+        var net = new TcpStackPair(seed: 32, Lan, mtu: Family.SmallMtu);
         using TcpListener listener = net.TcpB.Listen(80);
         (TcpStream client, TcpStream server) = net.Connect(listener);
         byte[] got = net.Run(async () =>

@@ -10,9 +10,9 @@ public class TcpErrorShapeTests
 {
     private static readonly LinkOptions Lan = new() { Delay = TimeSpan.FromMilliseconds(1) };
 
-    private static IpAddress A => TcpSimulation.AddressA;
+    private static IpAddress A => TcpStackPair.AddressA;
 
-    private static IpAddress B => TcpSimulation.AddressB;
+    private static IpAddress B => TcpStackPair.AddressB;
 
     internal static void AssertShape(SocketError expected, Exception e)
     {
@@ -26,28 +26,28 @@ public class TcpErrorShapeTests
     [Fact]
     public void A_reset_in_answer_to_the_SYN_is_ConnectionRefused()
     {
-        var net = new TcpSimulation(seed: 201, Lan);
+        var net = new TcpStackPair(seed: 201, Lan);
         AssertShape(SocketError.ConnectionRefused, net.Run(() => Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(new IpEndpoint(B, 9)))));
     }
 
     [Fact]
     public void ICMP_protocol_unreachable_in_answer_to_the_SYN_is_ConnectionRefused()
     {
-        var net = new TcpSimulation(seed: 202, Lan, tcpOnB: false);
+        var net = new TcpStackPair(seed: 202, Lan, tcpOnB: false);
         AssertShape(SocketError.ConnectionRefused, net.Run(() => Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(new IpEndpoint(B, 80)))));
     }
 
     [Fact]
     public void No_route_is_NetworkUnreachable()
     {
-        var net = new TcpSimulation(seed: 203);
+        var net = new TcpStackPair(seed: 203);
         AssertShape(SocketError.NetworkUnreachable, net.Run(() => Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(IpEndpoint.Parse("192.0.2.1:80")))));
     }
 
     [Fact]
     public void A_reset_from_the_peer_is_ConnectionReset_and_the_local_abort_ConnectionAborted()
     {
-        var net = new TcpSimulation(seed: 204, Lan);
+        var net = new TcpStackPair(seed: 204, Lan);
         using TcpListener listener = net.TcpB.Listen(80);
         (TcpStream client, TcpStream server) = net.Connect(listener);
         TcpException read = net.Run(async () =>
@@ -64,7 +64,7 @@ public class TcpErrorShapeTests
     [Fact]
     public void A_SYN_that_nobody_answers_is_TimedOut()
     {
-        var net = new TcpSimulation(seed: 205, Lan with { Loss = 1 });
+        var net = new TcpStackPair(seed: 205, Lan with { Loss = 1 });
         TcpException e = net.Run(
             () => Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(new IpEndpoint(B, 80), TcpConnectionOptions.Default with { SynRetries = 2 }, null)),
             TimeSpan.FromMinutes(10));
@@ -74,7 +74,7 @@ public class TcpErrorShapeTests
     [Fact]
     public void A_write_after_CompleteWrites_is_Shutdown()
     {
-        var net = new TcpSimulation(seed: 207, Lan);
+        var net = new TcpStackPair(seed: 207, Lan);
         using TcpListener listener = net.TcpB.Listen(80);
         (TcpStream client, TcpStream server) = net.Connect(listener);
         client.CompleteWrites();
@@ -86,7 +86,7 @@ public class TcpErrorShapeTests
     [Fact]
     public void An_accept_pending_when_the_listener_closes_is_OperationAborted()
     {
-        var net = new TcpSimulation(seed: 208, Lan);
+        var net = new TcpStackPair(seed: 208, Lan);
         TcpListener listener = net.TcpB.Listen(80);
         TcpException e = net.Run(async () =>
         {
@@ -101,7 +101,7 @@ public class TcpErrorShapeTests
     [Fact]
     public void Listening_twice_is_AddressAlreadyInUse_and_on_an_address_not_ours_AddressNotAvailable()
     {
-        var net = new TcpSimulation(seed: 209, Lan);
+        var net = new TcpStackPair(seed: 209, Lan);
         using TcpListener listener = net.TcpB.Listen(80);
         AssertShape(SocketError.AddressAlreadyInUse, Assert.Throws<TcpException>(() => net.TcpB.Listen(80)));
         AssertShape(SocketError.AddressNotAvailable, Assert.Throws<TcpException>(() => net.TcpB.Listen(new IpEndpoint(A, 81))));

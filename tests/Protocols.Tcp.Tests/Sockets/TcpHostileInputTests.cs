@@ -11,7 +11,7 @@ public class TcpHostileInputTests
     [Fact]
     public void Random_segments_never_throw_and_the_connection_survives_or_fails_cleanly()
     {
-        var net = new TcpSimulation(seed: 91, new LinkOptions { Delay = TimeSpan.FromMilliseconds(1) });
+        var net = new TcpStackPair(seed: 91, new LinkOptions { Delay = TimeSpan.FromMilliseconds(1) });
         using TcpListener listener = net.TcpB.Listen(80);
         (TcpStream client, TcpStream server) = net.Connect(listener);
         NetworkInterface nic = net.B.Interfaces[0];
@@ -43,14 +43,14 @@ public class TcpHostileInputTests
             };
             random.NextBytes(bytes);
             int payload = random.Next(0, 100);
-            var tuple = new TcpFourTuple(TcpSimulation.AddressA, sourcePort, TcpSimulation.AddressB, destinationPort);
+            var tuple = new TcpFourTuple(TcpStackPair.AddressA, sourcePort, TcpStackPair.AddressB, destinationPort);
             int length = segment.Write(bytes, tuple, bytes.AsSpan(150, Math.Min(payload, 50)), default);
             if (random.Next(10) == 0)
             {
                 bytes[12] = (byte)(random.Next(16) << 4); // a random data offset
             }
 
-            var datagram = new IpDatagram(nic, default, bytes.AsSpan(0, length), TcpSimulation.AddressA, TcpSimulation.AddressB, IpProtocol.Tcp, 64, 1, false, checksumsVerifiedByDevice: true);
+            var datagram = new IpDatagram(nic, default, bytes.AsSpan(0, length), TcpStackPair.AddressA, TcpStackPair.AddressB, IpProtocol.Tcp, 64, 1, false, checksumsVerifiedByDevice: true);
             net.TcpB.OnDatagram(net.B, in datagram);
             if (i % 100 == 0)
             {
@@ -67,7 +67,7 @@ public class TcpHostileInputTests
         byte[] got = net.Run(async () =>
         {
             Task<TcpStream> accept = listener.AcceptAsync();
-            using TcpStream c = await net.TcpA.ConnectAsync(new IpEndpoint(TcpSimulation.AddressB, 80));
+            using TcpStream c = await net.TcpA.ConnectAsync(new IpEndpoint(TcpStackPair.AddressB, 80));
             using TcpStream s = await accept;
             await c.WriteAsync("still"u8.ToArray());
             var buffer = new byte[5];

@@ -14,14 +14,14 @@ public class TcpLayerInputTests
 {
     private static string Ip => Family.Ipv6 ? "IP6" : "IP";
 
-    private static IpAddress A => TcpSimulation.AddressA;
+    private static IpAddress A => TcpStackPair.AddressA;
 
-    private static IpAddress B => TcpSimulation.AddressB;
+    private static IpAddress B => TcpStackPair.AddressB;
 
     [Fact]
     public void A_SYN_to_a_closed_port_is_answered_with_RST_ACK_acknowledging_it()
     {
-        var net = new TcpSimulation(seed: 11, trace: true);
+        var net = new TcpStackPair(seed: 11, traceB: true);
         net.InjectTowardsB(40000, 80, new TcpOutgoingSegment { Seq = new SeqNum(1000), Flags = TcpFlags.Syn, Window = 65535, Options = new TcpOptions { Mss = 1460 } });
         net.Settle();
 
@@ -40,7 +40,7 @@ public class TcpLayerInputTests
     [Fact]
     public void Data_with_FIN_to_a_closed_port_is_acknowledged_in_the_RST_by_its_whole_length()
     {
-        var net = new TcpSimulation(seed: 12, trace: true);
+        var net = new TcpStackPair(seed: 12, traceB: true);
         net.InjectTowardsB(40001, 81, new TcpOutgoingSegment { Seq = new SeqNum(uint.MaxValue - 1), Flags = TcpFlags.Fin | TcpFlags.Psh, Window = 100 }, "hello"u8);
         net.Settle();
 
@@ -51,7 +51,7 @@ public class TcpLayerInputTests
     [Fact]
     public void An_ACK_to_a_closed_port_is_answered_with_a_RST_at_its_acknowledgment_number()
     {
-        var net = new TcpSimulation(seed: 13, trace: true);
+        var net = new TcpStackPair(seed: 13, traceB: true);
         net.InjectTowardsB(40002, 82, new TcpOutgoingSegment { Seq = new SeqNum(5), Ack = new SeqNum(777), Flags = TcpFlags.Ack, Window = 100 });
         net.Settle();
 
@@ -62,7 +62,7 @@ public class TcpLayerInputTests
     [Fact]
     public void A_RST_to_a_closed_port_is_never_answered()
     {
-        var net = new TcpSimulation(seed: 14, trace: true);
+        var net = new TcpStackPair(seed: 14, traceB: true);
         net.InjectTowardsB(40003, 83, new TcpOutgoingSegment { Seq = new SeqNum(5), Flags = TcpFlags.Rst });
         net.InjectTowardsB(40003, 83, new TcpOutgoingSegment { Seq = new SeqNum(5), Ack = new SeqNum(9), Flags = TcpFlags.Rst | TcpFlags.Ack });
         net.Settle();
@@ -76,7 +76,7 @@ public class TcpLayerInputTests
     [Fact]
     public void A_segment_with_a_bad_checksum_is_counted_and_dropped_without_a_reset()
     {
-        var net = new TcpSimulation(seed: 15, trace: true);
+        var net = new TcpStackPair(seed: 15, traceB: true);
         net.InjectTowardsB(40004, 84, new TcpOutgoingSegment { Seq = new SeqNum(1), Flags = TcpFlags.Syn }, corruptChecksum: true);
         net.Settle();
 
@@ -89,7 +89,7 @@ public class TcpLayerInputTests
     [Fact]
     public void Truncated_headers_and_malformed_options_are_bad_segments()
     {
-        var net = new TcpSimulation(seed: 16);
+        var net = new TcpStackPair(seed: 16);
         TcpLayer tcp = net.TcpB;
         NetworkInterface nic = net.B.Interfaces[0];
         var random = new Random(16);
@@ -102,7 +102,7 @@ public class TcpLayerInputTests
                 bytes[12] = 0xf0; // data offset 60 bytes: longer than any of these
             }
 
-            var datagram = new IpDatagram(nic, default, bytes, TcpSimulation.AddressA, TcpSimulation.AddressB, IpProtocol.Tcp, 64, 1, false, checksumsVerifiedByDevice: true);
+            var datagram = new IpDatagram(nic, default, bytes, TcpStackPair.AddressA, TcpStackPair.AddressB, IpProtocol.Tcp, 64, 1, false, checksumsVerifiedByDevice: true);
             tcp.OnDatagram(net.B, in datagram);
         }
 
@@ -141,14 +141,14 @@ public class TcpLayerInputTests
             segment[12] = 0x40;
         }
 
-        TcpHeader.FillChecksum(segment, Checksum.PseudoHeaderSum(TcpSimulation.AddressA, TcpSimulation.AddressB, TcpHeader.IpProtocolNumber, segment.Length));
+        TcpHeader.FillChecksum(segment, Checksum.PseudoHeaderSum(TcpStackPair.AddressA, TcpStackPair.AddressB, TcpHeader.IpProtocolNumber, segment.Length));
         if (kind == "checksum")
         {
             segment[16] ^= 1;
         }
 
         byte[] bytes = kind == "short" ? segment[..12] : segment;
-        var datagram = new IpDatagram(nic, default, bytes, TcpSimulation.AddressA, TcpSimulation.AddressB, IpProtocol.Tcp, 64, 1, false, checksumsVerifiedByDevice: false);
+        var datagram = new IpDatagram(nic, default, bytes, TcpStackPair.AddressA, TcpStackPair.AddressB, IpProtocol.Tcp, 64, 1, false, checksumsVerifiedByDevice: false);
         tcp.OnDatagram(stack, in datagram);
 
         Assert.Equal(1, tcp.Counters.BadSegments);
@@ -172,19 +172,19 @@ public class TcpLayerInputTests
     [Fact]
     public void Listening_twice_on_a_port_fails_with_AddressAlreadyInUse_until_the_first_listener_is_disposed()
     {
-        var net = new TcpSimulation(seed: 17);
+        var net = new TcpStackPair(seed: 17);
         TcpListener any = net.TcpB.Listen(80);
         Assert.Equal(SocketError.AddressAlreadyInUse, Assert.Throws<TcpException>(() => net.TcpB.Listen(80)).SocketErrorCode);
-        TcpException e = Assert.Throws<TcpException>(() => net.TcpB.Listen(new IpEndpoint(TcpSimulation.AddressB, 80)));
+        TcpException e = Assert.Throws<TcpException>(() => net.TcpB.Listen(new IpEndpoint(TcpStackPair.AddressB, 80)));
         Assert.Equal(SocketError.AddressAlreadyInUse, e.SocketErrorCode);
         Assert.Equal(SocketError.AddressAlreadyInUse, Assert.IsType<SocketException>(e.InnerException).SocketErrorCode);
-        Assert.Equal(SocketError.AddressNotAvailable, Assert.Throws<TcpException>(() => net.TcpB.Listen(new IpEndpoint(TcpSimulation.AddressA, 81))).SocketErrorCode);
+        Assert.Equal(SocketError.AddressNotAvailable, Assert.Throws<TcpException>(() => net.TcpB.Listen(new IpEndpoint(TcpStackPair.AddressA, 81))).SocketErrorCode);
 
-        TcpListener other = net.TcpB.Listen(new IpEndpoint(TcpSimulation.AddressB, 81), backlog: 7);
+        TcpListener other = net.TcpB.Listen(new IpEndpoint(TcpStackPair.AddressB, 81), backlog: 7);
         Assert.Equal(2, net.TcpB.ListenerCount);
         Assert.Equal(7, other.Backlog);
         any.Dispose();
-        using TcpListener again = net.TcpB.Listen(new IpEndpoint(TcpSimulation.AddressB, 80));
+        using TcpListener again = net.TcpB.Listen(new IpEndpoint(TcpStackPair.AddressB, 80));
         other.Dispose();
         Assert.Equal(1, net.TcpB.ListenerCount);
         Assert.Throws<ObjectDisposedException>(() => { _ = other.AcceptAsync(); });
@@ -193,8 +193,8 @@ public class TcpLayerInputTests
     [Fact]
     public void Invalid_connection_options_fail_Listen_and_ConnectAsync_at_once()
     {
-        var net = new TcpSimulation(seed: 20);
-        var remote = new IpEndpoint(TcpSimulation.AddressB, 80);
+        var net = new TcpStackPair(seed: 20);
+        var remote = new IpEndpoint(TcpStackPair.AddressB, 80);
         Assert.Throws<ArgumentOutOfRangeException>(() => net.TcpB.Listen(80, options: TcpConnectionOptions.Default with { ReceiveBufferSize = 0 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => { _ = net.TcpA.ConnectAsync(remote, TcpConnectionOptions.Default with { SynRetries = -1 }, null); });
         Assert.Throws<ArgumentException>(() => { _ = net.TcpA.ConnectAsync(remote, TcpConnectionOptions.Default with { CongestionControl = "nope" }, null); });
@@ -205,7 +205,7 @@ public class TcpLayerInputTests
     [Fact]
     public void UseTcp_is_idempotent_and_Tcp_finds_the_layer()
     {
-        var net = new TcpSimulation(seed: 18);
+        var net = new TcpStackPair(seed: 18);
         Assert.Same(net.TcpA, net.A.UseTcp());
         Assert.Same(net.TcpA, net.A.Tcp());
         using var bare = new NetworkStack();
@@ -215,7 +215,7 @@ public class TcpLayerInputTests
     [Fact]
     public void The_trace_formatter_writes_tcpdump_lines()
     {
-        var tuple = new TcpFourTuple(TcpSimulation.AddressA, 40000, TcpSimulation.AddressB, 80);
+        var tuple = new TcpFourTuple(TcpStackPair.AddressA, 40000, TcpStackPair.AddressB, 80);
         var options = new TcpOptions { Mss = 1460, SackPermitted = true, Timestamps = new TcpTimestamps(1, 0), WindowScale = 7 };
         var segment = new TcpOutgoingSegment { Seq = new SeqNum(1), Ack = new SeqNum(2), Flags = TcpFlags.Syn | TcpFlags.Ack, Window = 65535, Options = options };
         var bytes = new byte[100];
@@ -238,7 +238,7 @@ public class TcpLayerInputTests
     [Fact]
     public void The_meter_reports_the_counters_tagged_with_the_stack_name()
     {
-        var net = new TcpSimulation(seed: 19);
+        var net = new TcpStackPair(seed: 19);
         net.InjectTowardsB(40005, 85, new TcpOutgoingSegment { Seq = new SeqNum(1), Flags = TcpFlags.Syn });
         net.Settle();
 

@@ -10,13 +10,13 @@ namespace Protocols.Tcp.Tests.Sockets;
 /// <summary>Listeners: the accept queue and its overflow, the SYN queue and SYN cookies, accept cancellation and disposal.</summary>
 public class TcpListenerTests
 {
-    private static IpAddress B => TcpSimulation.AddressB;
+    private static IpAddress B => TcpStackPair.AddressB;
     private static readonly LinkOptions Lan = new() { Delay = TimeSpan.FromMilliseconds(1) };
 
     [Fact]
     public void A_full_accept_queue_drops_handshakes_counts_them_and_recovers_when_the_application_accepts()
     {
-        var net = new TcpSimulation(seed: 41, Lan);
+        var net = new TcpStackPair(seed: 41, Lan);
         using TcpListener listener = net.TcpB.Listen(80, backlog: 2);
         var clients = new List<TcpStream>();
         Task<TcpStream>? fifth = null;
@@ -72,7 +72,7 @@ public class TcpListenerTests
     public void A_full_SYN_queue_answers_with_SYN_cookies_and_the_connection_still_works()
     {
         var tcpB = new TcpStackOptions { Seed = 43, Name = "cookies-b", SynQueueLength = 3 };
-        var net = new TcpSimulation(seed: 42, Lan, tcpB: tcpB);
+        var net = new TcpStackPair(seed: 42, Lan, tcpB: tcpB);
         using TcpListener listener = net.TcpB.Listen(80);
 
         // A SYN flood from spoofed sources fills the SYN queue (their SYN-ACKs go nowhere).
@@ -109,7 +109,7 @@ public class TcpListenerTests
     public void SynCookies_Always_serves_every_connection_by_cookie_and_forged_cookie_ACKs_get_a_RST()
     {
         var tcpB = new TcpStackOptions { Seed = 44, Name = "always-b", SynCookies = TcpSynCookieMode.Always };
-        var net = new TcpSimulation(seed: 44, Lan, tcpB: tcpB, trace: true);
+        var net = new TcpStackPair(seed: 44, Lan, tcpB: tcpB, traceB: true);
         using TcpListener listener = net.TcpB.Listen(80);
         string reply = net.Run(async () =>
         {
@@ -138,7 +138,7 @@ public class TcpListenerTests
     public void SynCookies_Never_drops_SYNs_that_find_the_SYN_queue_full()
     {
         var tcpB = new TcpStackOptions { Seed = 45, Name = "never-b", SynQueueLength = 1, SynCookies = TcpSynCookieMode.Never };
-        var net = new TcpSimulation(seed: 45, Lan, tcpB: tcpB);
+        var net = new TcpStackPair(seed: 45, Lan, tcpB: tcpB);
         using TcpListener listener = net.TcpB.Listen(80);
         net.InjectTowardsB(20000, 80, new TcpOutgoingSegment { Seq = new SeqNum(1), Flags = TcpFlags.Syn, Window = 65535 }, source: Family.Host(99));
         net.InjectTowardsB(20001, 80, new TcpOutgoingSegment { Seq = new SeqNum(1), Flags = TcpFlags.Syn, Window = 65535 }, source: Family.Host(98));
@@ -151,7 +151,7 @@ public class TcpListenerTests
     [Fact]
     public void Half_open_connections_are_freed_after_the_SYN_ACK_retries()
     {
-        var net = new TcpSimulation(seed: 46, Lan);
+        var net = new TcpStackPair(seed: 46, Lan);
         using TcpListener listener = net.TcpB.Listen(80);
         net.InjectTowardsB(20000, 80, new TcpOutgoingSegment { Seq = new SeqNum(1), Flags = TcpFlags.Syn, Window = 65535 }, source: Family.Host(99));
         net.Sim.RunFor(TimeSpan.FromMilliseconds(10));
@@ -167,7 +167,7 @@ public class TcpListenerTests
     [Fact]
     public void Disposing_a_listener_resets_its_half_open_connections_in_arrival_order()
     {
-        var net = new TcpSimulation(seed: 49, Lan, trace: true);
+        var net = new TcpStackPair(seed: 49, Lan, traceB: true);
         TcpListener listener = net.TcpB.Listen(80);
         for (int i = 0; i < 3; i++)
         {
@@ -192,7 +192,7 @@ public class TcpListenerTests
     [Fact]
     public void Accept_can_be_cancelled_without_losing_a_connection()
     {
-        var net = new TcpSimulation(seed: 47, Lan);
+        var net = new TcpStackPair(seed: 47, Lan);
         using TcpListener listener = net.TcpB.Listen(80);
         using var cts = new CancellationTokenSource();
         (TcpStream client, TcpStream server) = net.Run(async () =>
@@ -211,7 +211,7 @@ public class TcpListenerTests
     [Fact]
     public void Disposing_a_listener_fails_waiting_accepts_and_resets_queued_connections()
     {
-        var net = new TcpSimulation(seed: 48, Lan);
+        var net = new TcpStackPair(seed: 48, Lan);
         TcpListener listener = net.TcpB.Listen(80);
         (TcpException read, TcpException refused) = net.Run(async () =>
         {

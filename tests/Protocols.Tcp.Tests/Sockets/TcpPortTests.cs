@@ -8,14 +8,14 @@ namespace Protocols.Tcp.Tests.Sockets;
 /// <summary>Ephemeral ports: the range, no collision with a live 4-tuple (TIME_WAIT included), exhaustion per destination.</summary>
 public class TcpPortTests
 {
-    private static IpAddress B => TcpSimulation.AddressB;
+    private static IpAddress B => TcpStackPair.AddressB;
     private static readonly LinkOptions Lan = new() { Delay = TimeSpan.FromMilliseconds(1) };
 
     [Fact]
     public void Ephemeral_ports_are_distinct_per_destination_and_run_out_with_AddressNotAvailable()
     {
         var tcpA = new TcpStackOptions { Seed = 61, Name = "ports-a", EphemeralPortFirst = 50000, EphemeralPortLast = 50003 };
-        var net = new TcpSimulation(seed: 61, Lan, tcpA: tcpA);
+        var net = new TcpStackPair(seed: 61, Lan, tcpA: tcpA);
         using TcpListener l80 = net.TcpB.Listen(80, backlog: 16);
         using TcpListener l81 = net.TcpB.Listen(81, backlog: 16);
         (List<TcpStream> to80, TcpException exhausted, TcpStream to81) = net.Run(async () =>
@@ -42,7 +42,7 @@ public class TcpPortTests
     public void A_port_in_TIME_WAIT_is_not_reused_until_2_MSL_have_passed()
     {
         var tcpA = new TcpStackOptions { Seed = 62, Name = "tw-a", EphemeralPortFirst = 50000, EphemeralPortLast = 50000, Defaults = TcpConnectionOptions.Default with { Msl = TimeSpan.FromSeconds(5) } };
-        var net = new TcpSimulation(seed: 62, Lan, tcpA: tcpA);
+        var net = new TcpStackPair(seed: 62, Lan, tcpA: tcpA);
         using TcpListener listener = net.TcpB.Listen(80, backlog: 16);
         net.Run(async () =>
         {
@@ -68,11 +68,11 @@ public class TcpPortTests
     [Fact]
     public void An_explicit_local_endpoint_in_use_fails_with_AddressAlreadyInUse()
     {
-        var net = new TcpSimulation(seed: 63, Lan);
+        var net = new TcpStackPair(seed: 63, Lan);
         using TcpListener listener = net.TcpB.Listen(80, backlog: 16);
         net.Run(async () =>
         {
-            var local = new IpEndpoint(TcpSimulation.AddressA, 40000);
+            var local = new IpEndpoint(TcpStackPair.AddressA, 40000);
             using TcpStream first = await net.TcpA.ConnectAsync(new IpEndpoint(B, 80), null, local);
             Assert.Equal(local, first.LocalEndPoint);
             TcpException e = await Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(new IpEndpoint(B, 80), null, local));
@@ -86,7 +86,7 @@ public class TcpPortTests
     public void Ephemeral_ports_skip_ports_with_a_listener()
     {
         var tcpA = new TcpStackOptions { Seed = 64, Name = "skip-a", EphemeralPortFirst = 50000, EphemeralPortLast = 50001 };
-        var net = new TcpSimulation(seed: 64, Lan, tcpA: tcpA);
+        var net = new TcpStackPair(seed: 64, Lan, tcpA: tcpA);
         using TcpListener taken = net.TcpA.Listen(50000);
         using TcpListener listener = net.TcpB.Listen(80, backlog: 16);
         ushort port = net.Run(async () =>

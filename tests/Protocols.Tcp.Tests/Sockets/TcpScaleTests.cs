@@ -22,7 +22,7 @@ public class TcpScaleTests(ITestOutputHelper output)
     {
         const int PerListener = 25_000; // below the 28,232 ephemeral ports per destination
         const int Batch = 1000;
-        var net = new TcpSimulation(seed: 81);
+        var net = new TcpStackPair(seed: 81);
         int listenerCount = (count + PerListener - 1) / PerListener;
         var listeners = Enumerable.Range(0, listenerCount).Select(i => net.TcpB.Listen((ushort)(80 + i), backlog: 4096)).ToArray();
         var clients = new TcpStream[count];
@@ -47,7 +47,7 @@ public class TcpScaleTests(ITestOutputHelper output)
                     for (int i = 0; i < n; i++)
                     {
                         accepts[i] = listener.AcceptAsync();
-                        connects[i] = net.TcpA.ConnectAsync(listener.LocalEndPoint with { Address = TcpSimulation.AddressB });
+                        connects[i] = net.TcpA.ConnectAsync(listener.LocalEndPoint with { Address = TcpStackPair.AddressB });
                     }
 
                     (await Task.WhenAll(connects)).CopyTo(clients, start);

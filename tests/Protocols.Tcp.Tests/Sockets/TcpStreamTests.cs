@@ -10,9 +10,9 @@ public class TcpStreamTests
 {
     private static readonly LinkOptions Lan = new() { Delay = TimeSpan.FromMilliseconds(1) };
 
-    private static (TcpSimulation Net, TcpListener Listener, TcpStream Client, TcpStream Server) Open(int seed, TcpConnectionOptions? client = null, TcpConnectionOptions? server = null)
+    private static (TcpStackPair Net, TcpListener Listener, TcpStream Client, TcpStream Server) Open(int seed, TcpConnectionOptions? client = null, TcpConnectionOptions? server = null)
     {
-        var net = new TcpSimulation(seed, Lan);
+        var net = new TcpStackPair(seed, Lan);
         TcpListener listener = net.TcpB.Listen(80, options: server);
         (TcpStream c, TcpStream s) = net.Connect(listener, client);
         return (net, listener, c, s);
@@ -21,7 +21,7 @@ public class TcpStreamTests
     [Fact]
     public void A_read_returns_as_soon_as_one_byte_is_there()
     {
-        (TcpSimulation net, _, TcpStream client, TcpStream server) = Open(51);
+        (TcpStackPair net, _, TcpStream client, TcpStream server) = Open(51);
         int n = net.Run(async () =>
         {
             ValueTask<int> read = server.ReadAsync(new byte[1000]);
@@ -34,7 +34,7 @@ public class TcpStreamTests
     [Fact]
     public void A_zero_byte_read_waits_for_data_and_consumes_nothing()
     {
-        (TcpSimulation net, _, TcpStream client, TcpStream server) = Open(52);
+        (TcpStackPair net, _, TcpStream client, TcpStream server) = Open(52);
         (bool completedEarly, int zero, int n) = net.Run(async () =>
         {
             ValueTask<int> wait = server.ReadAsync(Memory<byte>.Empty);
@@ -53,7 +53,7 @@ public class TcpStreamTests
     [Fact]
     public void A_zero_byte_read_completes_at_FIN_and_reads_then_return_0()
     {
-        (TcpSimulation net, _, TcpStream client, TcpStream server) = Open(53);
+        (TcpStackPair net, _, TcpStream client, TcpStream server) = Open(53);
         (int zero, int eof, int again) = net.Run(async () =>
         {
             ValueTask<int> wait = server.ReadAsync(Memory<byte>.Empty);
@@ -66,7 +66,7 @@ public class TcpStreamTests
     [Fact]
     public void One_read_and_one_write_run_concurrently_but_a_second_read_or_write_throws()
     {
-        (TcpSimulation net, _, TcpStream client, TcpStream server) = Open(54);
+        (TcpStackPair net, _, TcpStream client, TcpStream server) = Open(54);
         net.Run(async () =>
         {
             ValueTask<int> read = client.ReadAsync(new byte[10]);
@@ -98,7 +98,7 @@ public class TcpStreamTests
     [Fact]
     public void A_cancelled_read_throws_and_loses_no_data()
     {
-        (TcpSimulation net, _, TcpStream client, TcpStream server) = Open(55);
+        (TcpStackPair net, _, TcpStream client, TcpStream server) = Open(55);
         using var cts = new CancellationTokenSource();
         byte[] got = net.Run(async () =>
         {
@@ -118,7 +118,7 @@ public class TcpStreamTests
     public void A_write_blocked_on_a_full_window_can_be_cancelled_and_the_connection_still_reads()
     {
         var small = TcpConnectionOptions.Default with { SendBufferSize = 16 * 1024, ReceiveBufferSize = 16 * 1024 };
-        (TcpSimulation net, _, TcpStream client, TcpStream server) = Open(56, small, small);
+        (TcpStackPair net, _, TcpStream client, TcpStream server) = Open(56, small, small);
         using var cts = new CancellationTokenSource();
         net.Run(async () =>
         {
@@ -143,7 +143,7 @@ public class TcpStreamTests
     [Fact]
     public void Dispose_fails_pending_operations_and_closes_with_FIN()
     {
-        (TcpSimulation net, _, TcpStream client, TcpStream server) = Open(57);
+        (TcpStackPair net, _, TcpStream client, TcpStream server) = Open(57);
         net.Run(async () =>
         {
             ValueTask<int> pending = client.ReadAsync(new byte[10]);
@@ -162,7 +162,7 @@ public class TcpStreamTests
     [Fact]
     public void Dispose_with_unread_data_resets_the_connection()
     {
-        (TcpSimulation net, _, TcpStream client, TcpStream server) = Open(58);
+        (TcpStackPair net, _, TcpStream client, TcpStream server) = Open(58);
         TcpException e = net.Run(async () =>
         {
             await client.WriteAsync("unread"u8.ToArray());
@@ -180,12 +180,12 @@ public class TcpStreamTests
         // so ReadExactlyAsync / CopyToAsync (ConfigureAwait(false) inside) stay deterministic.
         static void Scenario(NetworkSimulator sim)
         {
-            var net = new TcpSimulation(seed: sim.Seed, new LinkOptions { Delay = TimeSpan.FromMilliseconds(1), Loss = 0.05, Jitter = TimeSpan.FromMilliseconds(1) }, sim: sim);
+            var net = new TcpStackPair(seed: sim.Seed, new LinkOptions { Delay = TimeSpan.FromMilliseconds(1), Loss = 0.05, Jitter = TimeSpan.FromMilliseconds(1) }, sim: sim);
             using TcpListener listener = net.TcpB.Listen(80);
             net.Run(async () =>
             {
                 Task<TcpStream> accept = listener.AcceptAsync();
-                using TcpStream client = await net.TcpA.ConnectAsync(new IpEndpoint(TcpSimulation.AddressB, 80)).ConfigureAwait(false);
+                using TcpStream client = await net.TcpA.ConnectAsync(new IpEndpoint(TcpStackPair.AddressB, 80)).ConfigureAwait(false);
                 using TcpStream server = await accept.ConfigureAwait(false);
                 var data = new byte[200_000];
                 new Random(sim.Seed).NextBytes(data);
@@ -208,7 +208,7 @@ public class TcpStreamTests
     [Fact]
     public void Stream_properties()
     {
-        (TcpSimulation net, TcpListener listener, TcpStream client, TcpStream server) = Open(59);
+        (TcpStackPair net, TcpListener listener, TcpStream client, TcpStream server) = Open(59);
         Assert.True(client.CanRead && client.CanWrite && client.CanTimeout);
         Assert.False(client.CanSeek);
         Assert.Throws<NotSupportedException>(() => client.Length);
@@ -223,13 +223,13 @@ public class TcpStreamTests
         client.NoDelay = true;
         net.Settle();
         Assert.True(client.NoDelay);
-        Assert.StartsWith($"TcpStream {new IpEndpoint(TcpSimulation.AddressA, 0).ToString()[..^2]}:", client.ToString());
+        Assert.StartsWith($"TcpStream {new IpEndpoint(TcpStackPair.AddressA, 0).ToString()[..^2]}:", client.ToString());
     }
 
     [Fact]
     public void Sync_Read_and_Write_block_and_honour_the_timeouts()
     {
-        (TcpSimulation net, _, TcpStream client, TcpStream server) = Open(60);
+        (TcpStackPair net, _, TcpStream client, TcpStream server) = Open(60);
 
         // The simulation runs on its own thread, in virtual time; this thread blocks like an application's.
         using var stop = new CancellationTokenSource();

@@ -15,12 +15,12 @@ public class TcpTraceRegistrationTests
     public void A_stack_with_TCP_and_one_without_trace_the_same_SYN_differently_and_do_not_affect_each_other()
     {
         // First the stack with TCP: a process-wide registration would leak into the second.
-        var withTcp = new TcpSimulation(seed: 401, Lan, trace: true);
+        var withTcp = new TcpStackPair(seed: 401, Lan, traceB: true);
         using TcpListener listener = withTcp.TcpB.Listen(80);
-        withTcp.Run(async () => (await withTcp.TcpA.ConnectAsync(new IpEndpoint(TcpSimulation.AddressB, 80))).Dispose());
+        withTcp.Run(async () => (await withTcp.TcpA.ConnectAsync(new IpEndpoint(TcpStackPair.AddressB, 80))).Dispose());
 
-        var withoutTcp = new TcpSimulation(seed: 402, Lan, trace: true, tcpOnB: false);
-        TcpException refused = withoutTcp.Run(() => Assert.ThrowsAsync<TcpException>(() => withoutTcp.TcpA.ConnectAsync(new IpEndpoint(TcpSimulation.AddressB, 80))));
+        var withoutTcp = new TcpStackPair(seed: 402, Lan, traceB: true, tcpOnB: false);
+        TcpException refused = withoutTcp.Run(() => Assert.ThrowsAsync<TcpException>(() => withoutTcp.TcpA.ConnectAsync(new IpEndpoint(TcpStackPair.AddressB, 80))));
         Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
 
         string synWithTcp = Assert.Single(withTcp.Lines, l => l.Contains(" In ", StringComparison.Ordinal) && l.Contains("Flags [S]", StringComparison.Ordinal));

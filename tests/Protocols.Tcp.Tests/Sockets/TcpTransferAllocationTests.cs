@@ -20,7 +20,7 @@ public class TcpTransferAllocationTests(ITestOutputHelper output)
     {
         var link = new LinkOptions { Delay = TimeSpan.FromMilliseconds(rttMs / 2.0), Loss = loss, QueueLimitPackets = 100_000, QueueLimitBytes = 64 << 20 };
         var options = new TcpConnectionOptions { AutoTuneBuffers = autotune };
-        var net = new TcpSimulation(seed: 5, link: link, requestQueueCapacity: 65536, tcpA: new TcpStackOptions { Seed = 5, Name = "sim5-a", Defaults = options }, tcpB: new TcpStackOptions { Seed = 6, Name = "sim5-b", Defaults = options });
+        var net = new TcpStackPair(seed: 5, link: link, requestQueueCapacity: 65536, tcpA: new TcpStackOptions { Seed = 5, Name = "sim5-a", Defaults = options }, tcpB: new TcpStackOptions { Seed = 6, Name = "sim5-b", Defaults = options });
         using TcpListener listener = net.TcpB.Listen(5001);
         (TcpStream client, TcpStream server) = net.Connect(listener);
 

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Text;
 using Protocols.Ip;
+using Protocols.Tests.Shared;
 using Protocols.Wire;
 
 namespace Protocols.Tls.Tests.Security;
@@ -93,7 +94,7 @@ public sealed class StackHttpTests
     [Fact]
     public async Task Over_a_stack_that_routes_ipv4_only_an_ipv6_url_fails_with_address_family_not_supported()
     {
-        await using var pair = new StackPair(seed: 12);
+        await using var pair = new RealTimeStackPair(seed: 12);
         using var client = new HttpClient(pair.Client.CreateHttpHandler());
         HttpRequestException error = await Assert.ThrowsAsync<HttpRequestException>(() => client.GetAsync(new Uri("http://[2001:db8::2]/")).WaitAsync(Limit));
         Protocols.Tcp.TcpException tcp = Assert.IsType<Protocols.Tcp.TcpException>(error.InnerException);

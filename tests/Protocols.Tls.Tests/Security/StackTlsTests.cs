@@ -3,6 +3,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography;
 using Protocols.Ip.Simulation;
 using Protocols.Tcp;
+using Protocols.Tests.Shared;
 using Protocols.Wire;
 
 namespace Protocols.Tls.Tests.Security;
@@ -17,7 +18,7 @@ public class StackTlsTests
     [InlineData(SslProtocols.Tls12)]
     public async Task Tls_between_two_stacks_negotiates_the_version_and_echoes(SslProtocols version)
     {
-        await using var pair = new StackPair(seed: 1);
+        await using var pair = new RealTimeStackPair(seed: 1);
         using TcpListener listener = pair.ServerTcp.Listen(443);
         Task<SslStream> accept = listener.AcceptTlsAsync(TestCertificates.ServerOptions() with { EnabledProtocols = version, ApplicationProtocols = [new SslApplicationProtocol("echo")] });
         await using SslStream client = await pair.ClientTcp.ConnectTlsAsync("server.test", pair.ServerEndpoint(443),
@@ -46,7 +47,7 @@ public class StackTlsTests
     [Fact]
     public async Task Sni_routing_over_the_stack_picks_the_certificate_before_the_handshake()
     {
-        await using var pair = new StackPair(seed: 2);
+        await using var pair = new RealTimeStackPair(seed: 2);
         using TcpListener listener = pair.ServerTcp.Listen(443);
         foreach (string host in new[] { "other.test", "server.test" })
         {
@@ -69,7 +70,7 @@ public class StackTlsTests
     [InlineData("pin", TlsHandshakeFailure.CertificatePinMismatch)]
     public async Task Certificate_failures_over_the_stack_are_typed(string problem, TlsHandshakeFailure expected)
     {
-        await using var pair = new StackPair(seed: 3);
+        await using var pair = new RealTimeStackPair(seed: 3);
         using TcpListener listener = pair.ServerTcp.Listen(443);
         Task<SslStream> accept = listener.AcceptTlsAsync(TestCertificates.ServerOptions());
         (string host, TlsClientOptions options) = problem switch
@@ -94,7 +95,7 @@ public class StackTlsTests
     [Fact]
     public async Task Server_that_resets_mid_handshake_gives_ConnectionReset()
     {
-        await using var pair = new StackPair(seed: 4);
+        await using var pair = new RealTimeStackPair(seed: 4);
         using TcpListener listener = pair.ServerTcp.Listen(443);
         Task<SslStream> connect = pair.ClientTcp.ConnectTlsAsync("server.test", pair.ServerEndpoint(443), TestCertificates.TrustServer());
         TcpStream accepted = await listener.AcceptAsync().WaitAsync(Limit);
@@ -109,7 +110,7 @@ public class StackTlsTests
     [Fact]
     public async Task Large_transfer_under_loss_arrives_intact()
     {
-        await using var pair = new StackPair(seed: 5, new LinkOptions { Loss = 0.03, Delay = TimeSpan.FromMilliseconds(1) });
+        await using var pair = new RealTimeStackPair(seed: 5, new LinkOptions { Loss = 0.03, Delay = TimeSpan.FromMilliseconds(1) });
         using TcpListener listener = pair.ServerTcp.Listen(443);
         Task<SslStream> accept = listener.AcceptTlsAsync(TestCertificates.ServerOptions());
         await using SslStream client = await pair.ClientTcp.ConnectTlsAsync("server.test", pair.ServerEndpoint(443), TestCertificates.TrustServer()).WaitAsync(Limit);
@@ -141,7 +142,7 @@ public class StackTlsTests
     [Fact]
     public async Task HttpClient_over_the_stack_fetches_https_and_plain_http()
     {
-        await using var pair = new StackPair(seed: 6);
+        await using var pair = new RealTimeStackPair(seed: 6);
         using TcpListener tlsListener = pair.ServerTcp.Listen(443);
         using TcpListener plainListener = pair.ServerTcp.Listen(80);
         using var stop = new CancellationTokenSource();
@@ -159,7 +160,7 @@ public class StackTlsTests
         TlsConnectionTrace? trace = null;
         using var http = new HttpClient(pair.Client.CreateHttpHandler(TestCertificates.TrustServer(), new StackHttpOptions
         {
-            Resolver = (name, _) => ValueTask.FromResult<IpAddress>(name == "server.test" ? StackPair.ServerAddress : throw new HttpRequestException("unknown")),
+            Resolver = (name, _) => ValueTask.FromResult<IpAddress>(name == "server.test" ? RealTimeStackPair.ServerAddress : throw new HttpRequestException("unknown")),
             OnTlsConnection = t => trace = t,
         }));
         byte[] body = await http.GetByteArrayAsync(new Uri("https://server.test/bytes/300000")).WaitAsync(Limit);
@@ -167,7 +168,7 @@ public class StackTlsTests
         Assert.True(body.Select((b, i) => b == (byte)(i % 251)).All(x => x));
         Assert.Equal(TlsVersion.Tls13, trace!.NegotiatedVersion);
 
-        string text = await http.GetStringAsync(new Uri($"http://{StackPair.UrlHost}/")).WaitAsync(Limit);
+        string text = await http.GetStringAsync(new Uri($"http://{RealTimeStackPair.UrlHost}/")).WaitAsync(Limit);
         Assert.Equal("ok", text);
         await Task.WhenAll(tlsServer, plainServer).WaitAsync(Limit);
     }

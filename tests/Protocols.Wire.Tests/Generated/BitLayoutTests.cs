@@ -114,7 +114,7 @@ public class BitLayoutTests
 
     [Theory]
     [MemberData(nameof(CaseNames))]
-    public void SetZeroOnAllOnesTouchesOnlyTheField(string name)
+    public void Set_zero_on_all_ones_touches_only_the_field(string name)
     {
         FieldCase c = Find(name);
         WireFieldInfo field = c.Layout.Single(f => f.Name == c.Field);
@@ -131,7 +131,7 @@ public class BitLayoutTests
 
     [Theory]
     [MemberData(nameof(CaseNames))]
-    public void SetMaxOnAllZerosTouchesOnlyTheField(string name)
+    public void Set_max_on_all_zeros_touches_only_the_field(string name)
     {
         FieldCase c = Find(name);
         WireFieldInfo field = c.Layout.Single(f => f.Name == c.Field);
@@ -148,7 +148,7 @@ public class BitLayoutTests
 
     [Theory]
     [MemberData(nameof(CaseNames))]
-    public void RandomValuesOnRandomBackgroundsMatchTheReference(string name)
+    public void Random_values_on_random_backgrounds_match_the_reference(string name)
     {
         FieldCase c = Find(name);
         WireFieldInfo field = c.Layout.Single(f => f.Name == c.Field);
@@ -171,7 +171,7 @@ public class BitLayoutTests
     }
 
     [Fact]
-    public void SetterTruncatesValuesWiderThanTheField()
+    public void Setter_truncates_values_wider_than_the_field()
     {
         byte[] buffer = new byte[2];
         var w = new Split466Header.Writer(buffer);
@@ -182,7 +182,7 @@ public class BitLayoutTests
     }
 
     [Fact]
-    public void LayoutMatchesTheDeclarations()
+    public void Layout_matches_the_declarations()
     {
         Assert.Equal(20, Ipv4LikeHeader.FixedLength);
         Assert.Equal("IPv4", Ipv4LikeHeader.LayerName);
@@ -209,7 +209,7 @@ public class BitLayoutTests
     }
 
     [Fact]
-    public void SixtyFourBitFieldAtNibbleOffsetHasTheExpectedBytes()
+    public void Sixty_four_bit_field_at_nibble_offset_has_the_expected_bytes()
     {
         byte[] buffer = Enumerable.Repeat((byte)0xFF, WideHeader.FixedLength).ToArray();
         var w = new WideHeader.Writer(buffer);

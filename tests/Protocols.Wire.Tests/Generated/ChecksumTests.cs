@@ -15,7 +15,7 @@ public class ChecksumTests
     }
 
     [Fact]
-    public void HeaderCoverageMatchesAKnownIpv4Checksum()
+    public void Header_coverage_matches_a_known_IPv4_checksum()
     {
         byte[] message = TryReadTests.Ipv4Message();
         Assert.Equal(0xb861, Ipv4LikeHeader.ComputeChecksum(message));
@@ -28,7 +28,7 @@ public class ChecksumTests
     }
 
     [Fact]
-    public void HeaderCoverageIgnoresThePayloadAndIncludesOptions()
+    public void Header_coverage_ignores_the_payload_and_includes_options()
     {
         byte[] message = new byte[40];
         var w = new Ipv4LikeHeader.Writer(message);
@@ -50,7 +50,7 @@ public class ChecksumTests
     }
 
     [Fact]
-    public void MessageCoverageSumsHeaderAndPayload()
+    public void Message_coverage_sums_header_and_payload()
     {
         byte[] message = [8, 0, 0xaa, 0xbb, 0x12, 0x34, 0x00, 0x01, (byte)'h', (byte)'i', (byte)'!'];
         ushort checksum = IcmpLikeHeader.ComputeChecksum(message);
@@ -63,7 +63,7 @@ public class ChecksumTests
     }
 
     [Fact]
-    public void OddFieldOffsetsAndAnOddFixedLengthAreSummedCorrectly()
+    public void Odd_field_offsets_and_an_odd_fixed_length_are_summed_correctly()
     {
         var random = new Random(7);
         for (int round = 0; round < 200; round++)
@@ -79,7 +79,7 @@ public class ChecksumTests
     }
 
     [Fact]
-    public void PseudoHeaderCoverageAddsThePseudoHeaderAndTrimsToTheLength()
+    public void Pseudo_header_coverage_adds_the_pseudo_header_and_trims_to_the_length()
     {
         uint pseudo = Checksum.PseudoHeaderSum(Ipv4Address.Parse("10.0.0.1"), Ipv4Address.Parse("10.0.0.2"), 17, 12);
         byte[] message = new byte[12 + 5]; // 5 bytes of padding after the datagram
@@ -102,7 +102,7 @@ public class ChecksumTests
     }
 
     [Fact]
-    public void ZeroMeansNoneAcceptsZeroAndSendsAllOnesForAComputedZero()
+    public void Zero_means_none_accepts_zero_and_sends_all_ones_for_a_computed_zero()
     {
         byte[] message = new byte[8];
         var w = new UdpLikeHeader.Writer(message);
@@ -119,7 +119,7 @@ public class ChecksumTests
     }
 
     [Fact]
-    public void ZeroMeansNoneLeavesAnAbsentChecksumAbsentOnIncrementalUpdates()
+    public void Zero_means_none_leaves_an_absent_checksum_absent_on_incremental_updates()
     {
         byte[] message = new byte[8];
         var w = new UdpLikeHeader.Writer(message);
@@ -130,7 +130,7 @@ public class ChecksumTests
     }
 
     [Fact]
-    public void ShortMessagesDoNotVerifyAndCannotBeComputed()
+    public void Short_messages_do_not_verify_and_cannot_be_computed()
     {
         Assert.False(Ipv4LikeHeader.VerifyChecksum(new byte[19]));
         Assert.False(UdpLikeHeader.VerifyChecksum(new byte[7], 0));
@@ -141,7 +141,7 @@ public class ChecksumTests
     // RFC 1624: an incremental update after a field rewrite equals a full recomputation.
 
     [Fact]
-    public void Ipv4IncrementalUpdatesEqualFullRecomputation()
+    public void IPv4_incremental_updates_equal_full_recomputation()
     {
         var random = new Random(1624);
         for (int round = 0; round < 500; round++)
@@ -171,7 +171,7 @@ public class ChecksumTests
     }
 
     [Fact]
-    public void OddOffsetIncrementalUpdatesEqualFullRecomputation()
+    public void Odd_offset_incremental_updates_equal_full_recomputation()
     {
         var random = new Random(1625);
         for (int round = 0; round < 500; round++)
@@ -200,7 +200,7 @@ public class ChecksumTests
     }
 
     [Fact]
-    public void PseudoHeaderIncrementalUpdatesEqualFullRecomputation()
+    public void Pseudo_header_incremental_updates_equal_full_recomputation()
     {
         var random = new Random(1626);
         for (int round = 0; round < 500; round++)
@@ -226,7 +226,7 @@ public class ChecksumTests
     }
 
     [Fact]
-    public void MessageIncrementalUpdatesEqualFullRecomputation()
+    public void Message_incremental_updates_equal_full_recomputation()
     {
         var random = new Random(1627);
         for (int round = 0; round < 300; round++)
@@ -248,7 +248,7 @@ public class ChecksumTests
     [Theory]
     [InlineData(8)]
     [InlineData(13)]
-    public void MessageIncrementalUpdateToAllZeroBytesGivesAllOnes(int length)
+    public void Message_incremental_update_to_all_zero_bytes_gives_all_ones(int length)
     {
         byte[] message = new byte[length];
         message[1] = 0xff; // Code 255, the rest zero

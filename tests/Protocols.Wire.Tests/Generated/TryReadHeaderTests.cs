@@ -7,7 +7,7 @@ namespace Protocols.Wire.Tests.Generated;
 public class TryReadHeaderTests
 {
     [Fact]
-    public void WholeMessageReadsLikeTryRead()
+    public void Whole_message_reads_like_TryRead()
     {
         byte[] message = TryReadTests.Ipv4Message(extra: 7); // 7 bytes beyond the total length
         Assert.True(Ipv4LikeHeader.TryReadHeader(message, out Ipv4LikeHeader.Reader lax, out WireError error));
@@ -28,7 +28,7 @@ public class TryReadHeaderTests
     [InlineData(20)] // header only, as quoted by an ICMP error after RFC 792 (header + 8 bytes is 28)
     [InlineData(28)]
     [InlineData(114)] // one byte short
-    public void TotalLengthPastTheBufferIsTruncated(int present)
+    public void Total_length_past_the_buffer_is_truncated(int present)
     {
         byte[] message = TryReadTests.Ipv4Message();
         ReadOnlySpan<byte> cut = message.AsSpan(0, present);
@@ -48,7 +48,7 @@ public class TryReadHeaderTests
     }
 
     [Fact]
-    public void TotalLengthBelowTheHeaderIsStillAnError()
+    public void Total_length_below_the_header_is_still_an_error()
     {
         byte[] message = TryReadTests.Ipv4Message();
         message[2] = 0;
@@ -59,7 +59,7 @@ public class TryReadHeaderTests
     }
 
     [Fact]
-    public void HeaderChecksBeforeTheLengthStillApply()
+    public void Header_checks_before_the_length_still_apply()
     {
         byte[] message = TryReadTests.Ipv4Message();
 
@@ -88,7 +88,7 @@ public class TryReadHeaderTests
     [InlineData(10, false)]
     [InlineData(3, true)]
     [InlineData(2, true)]
-    public void PayloadLengthPastTheBufferIsTruncated(int payloadPresent, bool truncated)
+    public void Payload_length_past_the_buffer_is_truncated(int payloadPresent, bool truncated)
     {
         byte[] message = [0x16, 0x00, 0x00, 0x04, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]; // payload length 4
         ReadOnlySpan<byte> cut = message.AsSpan(0, 4 + payloadPresent);
@@ -104,7 +104,7 @@ public class TryReadHeaderTests
     }
 
     [Fact]
-    public void HugePayloadLengthIsDeclaredExactly()
+    public void Huge_payload_length_is_declared_exactly()
     {
         byte[] message = [0x16, 0xff, 0xff, 0xff, 1, 2];
         Assert.True(Length24Header.TryReadHeader(message, out Length24Header.Reader reader, out _));
@@ -114,7 +114,7 @@ public class TryReadHeaderTests
     }
 
     [Fact]
-    public void HeaderWithoutALengthFieldIsNeverTruncated()
+    public void Header_without_a_length_field_is_never_truncated()
     {
         byte[] message = [0x08, 0x00, 0x10, 0x11, 0xaa, 0xbb];
         Assert.True(EnumHeader.TryReadHeader(message, out EnumHeader.Reader reader, out WireError error));
@@ -128,7 +128,7 @@ public class TryReadHeaderTests
     }
 
     [Fact]
-    public void UdpLikeLengthPastTheBuffer()
+    public void UDP_like_length_past_the_buffer()
     {
         byte[] datagram = [0x04, 0xd2, 0x00, 0x35, 0x01, 0x00, 0x00, 0x00, 1, 2, 3, 4]; // Length 256, 12 present
         Assert.False(UdpLikeHeader.TryRead(datagram, out _, out _));
@@ -140,7 +140,7 @@ public class TryReadHeaderTests
     }
 
     [Fact]
-    public void DefaultReaderNeverThrows()
+    public void Default_reader_never_throws()
     {
         Ipv4LikeHeader.Reader reader = default;
         Assert.False(reader.IsTruncated);
@@ -154,7 +154,7 @@ public class TryReadHeaderTests
     }
 
     [Fact]
-    public void RandomTruncationsNeverThrowAndAgreeWithTryRead()
+    public void Random_truncations_never_throw_and_agree_with_TryRead()
     {
         var random = new Random(1234);
         for (int i = 0; i < 2000; i++)
@@ -192,7 +192,7 @@ public class TryReadHeaderTests
     }
 
     [Fact]
-    public void TryReadWithoutErrorAgreesWithTryRead()
+    public void TryRead_without_error_agrees_with_TryRead()
     {
         // The overload that skips building the error accepts exactly what TryRead accepts, with the same view.
         var random = new Random(4321);

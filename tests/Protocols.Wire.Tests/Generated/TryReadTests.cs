@@ -30,7 +30,7 @@ public class TryReadTests
     }
 
     [Fact]
-    public void ValidHeaderGivesAReaderTrimmedToTotalLength()
+    public void Valid_header_gives_a_reader_trimmed_to_total_length()
     {
         byte[] message = Ipv4Message(extra: 7);
         Assert.True(Ipv4LikeHeader.TryRead(message, out var reader, out WireError error));
@@ -61,7 +61,7 @@ public class TryReadTests
     }
 
     [Fact]
-    public void OptionsAndPayloadFollowTheHeaderLength()
+    public void Options_and_payload_follow_the_header_length()
     {
         byte[] message = new byte[40];
         var w = new Ipv4LikeHeader.Writer(message);
@@ -85,14 +85,14 @@ public class TryReadTests
     [InlineData(11, "HeaderChecksum")]
     [InlineData(12, "Source")]
     [InlineData(19, "Destination")]
-    public void TooShortForTheFixedPartNamesTheFirstMissingField(int length, string field)
+    public void Too_short_for_the_fixed_part_names_the_first_missing_field(int length, string field)
     {
         WireError error = ReadError(Ipv4Message().AsSpan(0, length));
         Assert.Equal(WireError.TooShort("IPv4", field, 20, length, LengthSource.Buffer), error);
     }
 
     [Fact]
-    public void WrongConstIsInvalidValue()
+    public void Wrong_const_is_invalid_value()
     {
         byte[] message = Ipv4Message();
         message[0] = 0x65; // version 6
@@ -100,7 +100,7 @@ public class TryReadTests
     }
 
     [Fact]
-    public void ConstIsCheckedBeforeRange()
+    public void Const_is_checked_before_range()
     {
         byte[] message = Ipv4Message();
         message[0] = 0x61; // version 6, IHL 1
@@ -108,7 +108,7 @@ public class TryReadTests
     }
 
     [Fact]
-    public void OutOfRangeIsInvalidValueBeforeTheLengthChecks()
+    public void Out_of_range_is_invalid_value_before_the_length_checks()
     {
         byte[] message = Ipv4Message();
         message[0] = 0x44; // IHL 4 < 5
@@ -117,7 +117,7 @@ public class TryReadTests
     }
 
     [Fact]
-    public void HeaderLengthBeyondTheBufferIsTooShort()
+    public void Header_length_beyond_the_buffer_is_too_short()
     {
         byte[] message = Ipv4Message();
         message[0] = 0x4f; // IHL 15 = 60 bytes
@@ -126,7 +126,7 @@ public class TryReadTests
     }
 
     [Fact]
-    public void HeaderLengthBelowTheFixedPartIsLengthTooSmallWithTheAttributeSource()
+    public void Header_length_below_the_fixed_part_is_length_too_small_with_the_attribute_source()
     {
         byte[] message = new byte[OddChecksumHeader.FixedLength + 10];
         new OddChecksumHeader.Writer(message).Words = 3; // 12 bytes < 15
@@ -140,7 +140,7 @@ public class TryReadTests
     }
 
     [Fact]
-    public void TotalLengthBelowTheHeaderIsLengthTooSmall()
+    public void Total_length_below_the_header_is_length_too_small()
     {
         byte[] message = Ipv4Message();
         message[2] = 0;
@@ -154,7 +154,7 @@ public class TryReadTests
     }
 
     [Fact]
-    public void TotalLengthBelowTheOptionsIsLengthTooSmall()
+    public void Total_length_below_the_options_is_length_too_small()
     {
         byte[] message = Ipv4Message();
         message[0] = 0x46; // 24-byte header
@@ -166,7 +166,7 @@ public class TryReadTests
     }
 
     [Fact]
-    public void TotalLengthBeyondTheBufferIsTooShort()
+    public void Total_length_beyond_the_buffer_is_too_short()
     {
         WireError error = ReadError(Ipv4Message().AsSpan(0, 100));
         Assert.Equal(WireError.TooShort("IPv4", "TotalLength", 115, 100, LengthSource.Buffer), error);
@@ -174,7 +174,7 @@ public class TryReadTests
     }
 
     [Fact]
-    public void PayloadLengthBeyondTheBufferIsTooShort()
+    public void Payload_length_beyond_the_buffer_is_too_short()
     {
         byte[] message = [0x01, 0x00, 0x00, 0x05, 0xaa, 0xbb, 0xcc];
         Assert.False(Length24Header.TryRead(message, out _, out WireError error));
@@ -182,7 +182,7 @@ public class TryReadTests
     }
 
     [Fact]
-    public void PayloadLengthTrimsTheMessage()
+    public void Payload_length_trims_the_message()
     {
         byte[] message = [0x01, 0x00, 0x00, 0x02, 0xaa, 0xbb, 0xcc];
         Assert.True(Length24Header.TryRead(message, out var reader, out _));
@@ -193,7 +193,7 @@ public class TryReadTests
     }
 
     [Fact]
-    public void DeclarationOrderDecidesBetweenConstAndRangeFailures()
+    public void Declaration_order_decides_between_const_and_range_failures()
     {
         byte[] message = [0x08, 0x00, 0x15, 0x00]; // Zero = 5 (Const 0), Protocol = 0 (Range 1..17)
         Assert.False(EnumHeader.TryRead(message, out _, out WireError error));
@@ -215,7 +215,7 @@ public class TryReadTests
     }
 
     [Fact]
-    public void ReadThrowsWireExceptionWithTheError()
+    public void Read_throws_WireException_with_the_error()
     {
         var ex = Assert.Throws<WireException>(() => Ipv4LikeHeader.Read(Ipv4Sample.AsSpan(0, 10)));
         Assert.Equal(WireErrorKind.TooShort, ex.Error.Kind);
@@ -223,7 +223,7 @@ public class TryReadTests
     }
 
     [Fact]
-    public void RandomBytesNeverThrowAndValidReadersNeverThrow()
+    public void Random_bytes_never_throw_and_valid_readers_never_throw()
     {
         var random = new Random(42);
         int valid = 0;
@@ -285,7 +285,7 @@ public class TryReadTests
     }
 
     [Fact]
-    public void EveryTruncationOfAValidMessageFailsCleanly()
+    public void Every_truncation_of_a_valid_message_fails_cleanly()
     {
         byte[] message = Ipv4Message();
         for (int length = 0; length < message.Length; length++)

@@ -6,7 +6,7 @@ namespace Protocols.Wire.Tests.Generated;
 public class ValueFormTests
 {
     [Fact]
-    public void ToStringListsEveryFieldWithReadableValues()
+    public void ToString_lists_every_field_with_readable_values()
     {
         Ipv4LikeHeader header = Ipv4LikeHeader.Read(TryReadTests.Ipv4Message());
         Assert.Equal(
@@ -17,14 +17,14 @@ public class ValueFormTests
     }
 
     [Fact]
-    public void UndefinedEnumValuesPrintAsNumbers()
+    public void Undefined_enum_values_print_as_numbers()
     {
         var header = new EnumHeader { EtherType = (TestEtherType)0x1234, Kind = TestKind.Max, Protocol = (TestProtocol)99 };
         Assert.Equal("Enums EtherType=4660 Kind=Max Zero=0 Protocol=99", header.ToString());
     }
 
     [Fact]
-    public void FixedArraysWithoutToStringPrintAsHex()
+    public void Fixed_arrays_without_ToString_print_as_hex()
     {
         var header = new RandomHeader { Version = 0x0303 };
         for (int i = 0; i < 32; i++)
@@ -36,7 +36,7 @@ public class ValueFormTests
     }
 
     [Fact]
-    public void AnnotateGroupsFieldsThatShareBytes()
+    public void Annotate_groups_fields_that_share_bytes()
     {
         var annotations = new List<HexAnnotation>();
         Ipv4LikeHeader.Annotate(TryReadTests.Ipv4Sample, 14, annotations);
@@ -57,7 +57,7 @@ public class ValueFormTests
     }
 
     [Fact]
-    public void AnnotateAgreesWithHexDumpFieldAnnotations()
+    public void Annotate_agrees_with_HexDump_field_annotations()
     {
         byte[] bytes = new byte[WideHeader.FixedLength];
         new Random(5).NextBytes(bytes);
@@ -75,7 +75,7 @@ public class ValueFormTests
     }
 
     [Fact]
-    public void AnnotateLeavesOutGroupsThatDoNotFit()
+    public void Annotate_leaves_out_groups_that_do_not_fit()
     {
         var annotations = new List<HexAnnotation>();
         Ipv4LikeHeader.Annotate(TryReadTests.Ipv4Sample.AsSpan(0, 5), 0, annotations);
@@ -83,7 +83,7 @@ public class ValueFormTests
     }
 
     [Fact]
-    public void AnnotatedDumpSnapshot()
+    public void Annotated_dump_snapshot()
     {
         byte[] message = TryReadTests.Ipv4Message();
         var annotations = new List<HexAnnotation>();
@@ -92,7 +92,7 @@ public class ValueFormTests
     }
 
     [Fact]
-    public void ReadThenWriteToReproducesTheHeader()
+    public void Read_then_WriteTo_reproduces_the_header()
     {
         var random = new Random(99);
         for (int round = 0; round < 300; round++)
@@ -111,7 +111,7 @@ public class ValueFormTests
     }
 
     [Fact]
-    public void WideAndEnumHeadersRoundTrip()
+    public void Wide_and_enum_headers_round_trip()
     {
         var random = new Random(100);
         for (int round = 0; round < 300; round++)
@@ -132,7 +132,7 @@ public class ValueFormTests
     }
 
     [Fact]
-    public void WriteToForcesConstantsAndClearsTheFixedPart()
+    public void WriteTo_forces_constants_and_clears_the_fixed_part()
     {
         var header = new Ipv4LikeHeader { Version = 9, Ihl = 5, TotalLength = 20, Ttl = 1 };
         byte[] buffer = Enumerable.Repeat((byte)0xEE, 22).ToArray();
@@ -144,7 +144,7 @@ public class ValueFormTests
     }
 
     [Fact]
-    public void WriteToStoresEveryByteOnceAndMatchesThePerFieldSetters()
+    public void WriteTo_stores_every_byte_once_and_matches_the_per_field_setters()
     {
         // Out-of-width values: WriteTo must drop the extra bits exactly as the setters do, and write
         // every byte of the fixed part (the destination starts as 0xEE, the setters' buffer as zeros).
@@ -192,7 +192,7 @@ public class ValueFormTests
     }
 
     [Fact]
-    public void ShortDestinationsAreRejected()
+    public void Short_destinations_are_rejected()
     {
         var header = new Ipv4LikeHeader();
         Assert.Throws<ArgumentException>(() => header.WriteTo(new byte[19]));
@@ -203,7 +203,7 @@ public class ValueFormTests
     }
 
     [Fact]
-    public void WriterOptionsAndPayloadFollowTheWrittenHeaderLength()
+    public void Writer_options_and_payload_follow_the_written_header_length()
     {
         byte[] buffer = new byte[64];
         var w = new Ipv4LikeHeader.Writer(buffer);
@@ -218,7 +218,7 @@ public class ValueFormTests
     }
 
     [Fact]
-    public void HeadersInTheGlobalNamespaceAndNestedTypesWork()
+    public void Headers_in_the_global_namespace_and_nested_types_work()
     {
         Assert.True(GlobalNamespaceHeader.TryRead([7, 2], out var global, out _));
         Assert.Equal(7, global.Kind);
@@ -232,7 +232,7 @@ public class ValueFormTests
     }
 
     [Fact]
-    public void ReadingAndWritingAllocatesNothing()
+    public void Reading_and_writing_allocates_nothing()
     {
         byte[] message = TryReadTests.Ipv4Message();
         byte[] udp = new byte[32];

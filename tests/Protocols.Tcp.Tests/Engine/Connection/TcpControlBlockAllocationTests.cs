@@ -67,19 +67,19 @@ public class TcpControlBlockAllocationTests
     {
         const int count = 2000;
         var output = new NullOutput();
-        var env = new TcpEngineEnvironment(output, new IsnGenerator(EngineWire.Secret), new Random(1));
+        var env = new TcpEngineEnvironment(output, new IsnGenerator(EnginePair.Secret), new Random(1));
         var options = TcpConnectionOptions.Default;
         var tcbs = new TcpControlBlock[count];
         var syn = new TcpOptions { Mss = 1460, WindowScale = 7, Timestamps = new TcpTimestamps(1, 0) };
         var ackOptions = new TcpOptions { Timestamps = new TcpTimestamps(2, 0) };
 
         // Warm up one, so that static and JIT allocations are not counted.
-        Open(new TcpControlBlock(new TcpFourTuple(EngineWire.AddressB, 80, EngineWire.AddressA, 1), options, env));
+        Open(new TcpControlBlock(new TcpFourTuple(EnginePair.AddressB, 80, EnginePair.AddressA, 1), options, env));
 
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < count; i++)
         {
-            tcbs[i] = new TcpControlBlock(new TcpFourTuple(EngineWire.AddressB, 80, EngineWire.AddressA, (ushort)(1024 + i)), options, env);
+            tcbs[i] = new TcpControlBlock(new TcpFourTuple(EnginePair.AddressB, 80, EnginePair.AddressA, (ushort)(1024 + i)), options, env);
             Open(tcbs[i]);
         }
 
@@ -103,14 +103,14 @@ public class TcpControlBlockAllocationTests
     [Fact]
     public void Buffers_grow_from_small_and_are_released_in_time_wait()
     {
-        var wire = new EngineWire();
+        var wire = new EnginePair();
         wire.Connect();
         Assert.Equal(0, wire.A.AllocatedBufferBytes);
         wire.A.Send(new byte[100], wire.Now);
         wire.Run(100_000);
         Assert.Equal(SendBuffer.InitialRingSize, wire.A.AllocatedBufferBytes);
         Assert.Equal(ReceiveBuffer.InitialRingSize, wire.B!.AllocatedBufferBytes);
-        byte[] data = EngineWire.Pattern(200_000);
+        byte[] data = TestData.Seeded(200_000);
         wire.ReceiveAll(wire.B, 100);
         Assert.Equal(data, wire.Transfer(wire.A, wire.B, data));
         Assert.InRange(wire.A.AllocatedBufferBytes, 65536, 256 * 1024);
@@ -150,8 +150,8 @@ public class TcpControlBlockAllocationTests
 
             _outA = new Output(this, true);
             _outB = new Output(this, false);
-            var isn = new IsnGenerator(EngineWire.Secret);
-            var tuple = new TcpFourTuple(EngineWire.AddressA, 40000, EngineWire.AddressB, 80);
+            var isn = new IsnGenerator(EnginePair.Secret);
+            var tuple = new TcpFourTuple(EnginePair.AddressA, 40000, EnginePair.AddressB, 80);
             A = new TcpControlBlock(tuple, TcpConnectionOptions.Default, new TcpEngineEnvironment(_outA, isn, new Random(1)) { Counters = CountersA });
             B = new TcpControlBlock(tuple.Reversed, TcpConnectionOptions.Default, new TcpEngineEnvironment(_outB, isn, new Random(2)));
         }

@@ -8,7 +8,7 @@ public class TcpControlBlockBasicTests
     [Fact]
     public void Handshake_negotiates_mss_window_scale_and_timestamps()
     {
-        var wire = new EngineWire();
+        var wire = new EnginePair();
         wire.Connect();
 
         Assert.Equal(TcpState.Established, wire.A.State);
@@ -49,7 +49,7 @@ public class TcpControlBlockBasicTests
     public void Handshake_without_options_assumes_536_and_no_scaling()
     {
         var plain = TcpConnectionOptions.Default with { WindowScaling = false, Timestamps = false };
-        var wire = new EngineWire(plain, TcpConnectionOptions.Default);
+        var wire = new EnginePair(plain, TcpConnectionOptions.Default);
         wire.Connect();
         Assert.Null(wire.Log[1].Header.Options.WindowScale); // not offered back without the peer's
         Assert.Null(wire.Log[1].Header.Options.Timestamps);
@@ -61,10 +61,10 @@ public class TcpControlBlockBasicTests
     [Fact]
     public void Data_flows_both_ways_and_arrives_intact()
     {
-        var wire = new EngineWire();
+        var wire = new EnginePair();
         wire.Connect();
-        byte[] up = EngineWire.Pattern(1_000_000, 1);
-        byte[] down = EngineWire.Pattern(700_000, 2);
+        byte[] up = TestData.Seeded(1_000_000, 1);
+        byte[] down = TestData.Seeded(700_000, 2);
         Assert.Equal(up, wire.Transfer(wire.A, wire.B!, up));
         Assert.Equal(down, wire.Transfer(wire.B!, wire.A, down));
         Assert.Equal(0, wire.CountersA.SegmentsRetransmitted);
@@ -77,7 +77,7 @@ public class TcpControlBlockBasicTests
     [Fact]
     public void Psh_marks_the_last_segment_of_a_write()
     {
-        var wire = new EngineWire();
+        var wire = new EnginePair();
         wire.Connect();
         wire.A.Send(new byte[3000], wire.Now);
         Assert.Equal(2, wire.Log.Count(s => s.FromA && s.Payload.Length > 0)); // Nagle holds the small tail while data is unacknowledged
@@ -93,7 +93,7 @@ public class TcpControlBlockBasicTests
     [Fact]
     public void Orderly_close_from_the_client_goes_through_time_wait()
     {
-        var wire = new EngineWire();
+        var wire = new EnginePair();
         wire.Connect();
         TcpControlBlock a = wire.A, b = wire.B!;
 
@@ -133,7 +133,7 @@ public class TcpControlBlockBasicTests
     [Fact]
     public void Segment_write_and_parse_round_trip_with_checksum()
     {
-        var tuple = new TcpFourTuple(EngineWire.AddressA, 1234, EngineWire.AddressB, 80);
+        var tuple = new TcpFourTuple(EnginePair.AddressA, 1234, EnginePair.AddressB, 80);
         var o = new TcpOutgoingSegment { Seq = new SeqNum(0xfffffff0), Ack = new SeqNum(42), Flags = TcpFlags.Ack | TcpFlags.Psh, Window = 1000 };
         o.Options.Timestamps = new TcpTimestamps(7, 9);
         byte[] buffer = new byte[100];

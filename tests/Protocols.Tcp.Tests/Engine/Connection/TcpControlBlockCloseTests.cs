@@ -8,7 +8,7 @@ public class TcpControlBlockCloseTests
     [Fact]
     public void Server_closes_first_and_the_client_is_passive()
     {
-        var wire = new EngineWire();
+        var wire = new EnginePair();
         wire.Connect();
         TcpControlBlock a = wire.A, b = wire.B!;
         b.Close(wire.Now);
@@ -29,7 +29,7 @@ public class TcpControlBlockCloseTests
     [Fact]
     public void Simultaneous_close_goes_through_closing_to_time_wait_on_both_sides()
     {
-        var wire = new EngineWire();
+        var wire = new EnginePair();
         wire.Connect();
         TcpControlBlock a = wire.A, b = wire.B!;
         a.Close(wire.Now);
@@ -50,7 +50,7 @@ public class TcpControlBlockCloseTests
     [Fact]
     public void Half_close_keeps_receiving_until_the_peer_finishes()
     {
-        var wire = new EngineWire();
+        var wire = new EnginePair();
         wire.Connect();
         TcpControlBlock a = wire.A, b = wire.B!;
         a.Send("request"u8, wire.Now);
@@ -63,7 +63,7 @@ public class TcpControlBlockCloseTests
         Assert.Equal("request"u8.ToArray(), wire.ReceiveAll(b, 100));
         Assert.True(b.IsReceiveCompleted);
 
-        byte[] response = EngineWire.Pattern(300_000);
+        byte[] response = TestData.Seeded(300_000);
         Assert.Equal(response, wire.Transfer(b, a, response));
         wire.Run(300_000); // the last delayed ACK
         Assert.Equal(TcpState.FinWait2, a.State); // no timeout: the application did not Close
@@ -78,7 +78,7 @@ public class TcpControlBlockCloseTests
     [Fact]
     public void Abort_sends_rst_and_the_peer_is_reset()
     {
-        var wire = new EngineWire();
+        var wire = new EnginePair();
         wire.Connect();
         wire.A.Abort(wire.Now);
         Assert.Equal(TcpState.Closed, wire.A.State);
@@ -98,7 +98,7 @@ public class TcpControlBlockCloseTests
     [Fact]
     public void Close_with_unread_data_sends_rst()
     {
-        var wire = new EngineWire();
+        var wire = new EnginePair();
         wire.Connect();
         wire.A.Send("unread"u8, wire.Now);
         wire.Run(wire.OneWayDelay);
@@ -113,7 +113,7 @@ public class TcpControlBlockCloseTests
     [Fact]
     public void Data_after_close_is_answered_with_rst()
     {
-        var wire = new EngineWire();
+        var wire = new EnginePair();
         wire.Connect();
         wire.B!.Close(wire.Now); // server done; FIN goes out
         wire.Run(50_000);
@@ -129,7 +129,7 @@ public class TcpControlBlockCloseTests
     [Fact]
     public void Fin_wait_2_times_out_once_the_application_closed()
     {
-        var wire = new EngineWire(optionsB: TcpConnectionOptions.Default with { FinWait2Timeout = TimeSpan.FromSeconds(5) });
+        var wire = new EnginePair(optionsB: TcpConnectionOptions.Default with { FinWait2Timeout = TimeSpan.FromSeconds(5) });
         wire.Connect();
         wire.B!.Close(wire.Now);
         long closed = wire.Now;
@@ -145,7 +145,7 @@ public class TcpControlBlockCloseTests
     [Fact]
     public void Time_wait_reacks_a_retransmitted_fin_and_restarts_the_timer()
     {
-        var wire = new EngineWire();
+        var wire = new EnginePair();
         wire.Connect();
         TcpControlBlock a = wire.A, b = wire.B!;
         a.Close(wire.Now);
@@ -169,7 +169,7 @@ public class TcpControlBlockCloseTests
     [Fact]
     public void A_syn_that_reaches_a_time_wait_tcb_gets_a_challenge_ack()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish();
         p.Tcb.Close(p.Now);
         SentSegment fin = Assert.Single(p.Output.Take());
@@ -184,7 +184,7 @@ public class TcpControlBlockCloseTests
     [Fact]
     public void Can_be_replaced_by_a_newer_syn_in_time_wait_only()
     {
-        var wire = new EngineWire();
+        var wire = new EnginePair();
         wire.Connect();
         wire.A.Close(wire.Now);
         wire.Run(50_000);

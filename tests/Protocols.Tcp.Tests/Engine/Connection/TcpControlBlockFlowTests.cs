@@ -9,9 +9,9 @@ public class TcpControlBlockFlowTests
     public void Zero_window_is_probed_with_backoff_and_reopens_when_the_application_reads()
     {
         var small = TcpConnectionOptions.Default with { ReceiveBufferSize = 4096, AutoTuneBuffers = false };
-        var wire = new EngineWire(optionsB: small);
+        var wire = new EnginePair(optionsB: small);
         wire.Connect();
-        byte[] data = EngineWire.Pattern(20_000);
+        byte[] data = TestData.Seeded(20_000);
         int queued = wire.A.Send(data, wire.Now);
         wire.Run(2_000_000);
         Assert.Equal(4096, wire.B!.ReadableBytes);
@@ -41,7 +41,7 @@ public class TcpControlBlockFlowTests
     [Fact]
     public void Unanswered_zero_window_probes_time_the_connection_out()
     {
-        var p = new ScriptedPeer(TcpConnectionOptions.Default with { MaxRetransmissions = 4 });
+        var p = new EngineRecorder(TcpConnectionOptions.Default with { MaxRetransmissions = 4 });
         p.Establish(window: 0);
         p.Tcb.Send("stuck"u8, p.Now);
         Assert.Empty(p.Output.Take()); // nothing fits a zero window
@@ -55,7 +55,7 @@ public class TcpControlBlockFlowTests
     [Fact]
     public void Receive_window_update_is_sent_when_reading_frees_enough()
     {
-        var p = new ScriptedPeer(TcpConnectionOptions.Default with { ReceiveBufferSize = 8192, WindowScaling = false });
+        var p = new EngineRecorder(TcpConnectionOptions.Default with { ReceiveBufferSize = 8192, WindowScaling = false });
         p.Establish();
         p.Send(TcpFlags.Ack, new byte[4000]);
         List<SentSegment> acks = p.Send(TcpFlags.Ack, new byte[4000]);
@@ -77,7 +77,7 @@ public class TcpControlBlockFlowTests
     [Fact]
     public void Delayed_ack_waits_for_the_timeout_unless_a_second_full_segment_arrives()
     {
-        var p = new ScriptedPeer(TcpConnectionOptions.Default with { DelayedAckTimeout = TimeSpan.FromMilliseconds(40), QuickAcks = 0 });
+        var p = new EngineRecorder(TcpConnectionOptions.Default with { DelayedAckTimeout = TimeSpan.FromMilliseconds(40), QuickAcks = 0 });
         p.Establish();
         long t = p.Now;
         Assert.Empty(p.Send(TcpFlags.Ack | TcpFlags.Psh, "one"u8));
@@ -96,7 +96,7 @@ public class TcpControlBlockFlowTests
     [Fact]
     public void Every_second_full_segment_is_acked_even_when_the_peer_sends_less_than_our_mss()
     {
-        var p = new ScriptedPeer(TcpConnectionOptions.Default with { QuickAcks = 0 });
+        var p = new EngineRecorder(TcpConnectionOptions.Default with { QuickAcks = 0 });
         p.Establish();
         Assert.Empty(p.Send(TcpFlags.Ack, new byte[536]));
         Assert.Single(p.Send(TcpFlags.Ack, new byte[536]));
@@ -107,7 +107,7 @@ public class TcpControlBlockFlowTests
     [Fact]
     public void Delayed_ack_timeout_is_at_most_200_ms()
     {
-        var p = new ScriptedPeer(TcpConnectionOptions.Default with { DelayedAckTimeout = TimeSpan.FromSeconds(2), QuickAcks = 0 });
+        var p = new EngineRecorder(TcpConnectionOptions.Default with { DelayedAckTimeout = TimeSpan.FromSeconds(2), QuickAcks = 0 });
         p.Establish();
         long t = p.Now;
         p.Send(TcpFlags.Ack, "x"u8);
@@ -117,7 +117,7 @@ public class TcpControlBlockFlowTests
     [Fact]
     public void Out_of_order_data_gets_an_immediate_duplicate_ack_and_filling_the_hole_an_immediate_ack()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish();
         SeqNum start = p.PeerSeq;
         SentSegment dup = Assert.Single(p.Send(TcpFlags.Ack, new byte[100], seq: start + 100));
@@ -138,7 +138,7 @@ public class TcpControlBlockFlowTests
     [Fact]
     public void Nagle_holds_small_segments_while_data_is_unacknowledged_and_no_delay_does_not()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish();
         p.Tcb.Send("a"u8, p.Now);
         Assert.Single(p.Output.Take());
@@ -157,7 +157,7 @@ public class TcpControlBlockFlowTests
     [Fact]
     public void Sender_avoids_silly_windows_while_data_is_in_flight_and_fills_a_small_window_when_idle()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish(window: 2000);
         p.Tcb.Send(new byte[20_000], p.Now);
         // One full segment; the 540 bytes left in the window are a silly segment (< MSS, < half the max
@@ -177,7 +177,7 @@ public class TcpControlBlockFlowTests
     {
         var fixedSize = TcpConnectionOptions.Default with { AutoTuneBuffers = false }; // the shift follows the buffer, not the autotuning cap
         var big = fixedSize with { ReceiveBufferSize = 1 << 20 };
-        var wire = new EngineWire(optionsA: fixedSize, optionsB: big);
+        var wire = new EnginePair(optionsA: fixedSize, optionsB: big);
         wire.Connect();
         Assert.Equal((byte)5, wire.Log[1].Header.Options.WindowScale); // 1 MiB >> 5 = 32768
         Assert.Equal((5, 3), wire.A.WindowShifts); // (send, receive)
@@ -189,19 +189,19 @@ public class TcpControlBlockFlowTests
         Assert.Equal(((1 << 20) - 1000) >> 5, ack.Header.Window);
         Assert.Equal(((1 << 20) - 1000) >> 5 << 5, wire.A.SndWnd);
         Assert.Equal(1000, wire.ReceiveAll(wire.B, 1000).Length);
-        byte[] data = EngineWire.Pattern(3_000_000);
+        byte[] data = TestData.Seeded(3_000_000);
         Assert.Equal(data, wire.Transfer(wire.A, wire.B, data));
     }
 
     [Fact]
     public void Fast_retransmit_after_three_duplicate_acks_without_waiting_for_the_timer()
     {
-        var wire = new EngineWire();
+        var wire = new EnginePair();
         wire.Connect();
         wire.Run(1_000_000);
         int n = 0;
         wire.Filter = s => s.FromA && s.Payload.Length > 0 && ++n == 3 ? WireAction.Drop : WireAction.Deliver;
-        byte[] data = EngineWire.Pattern(14_480);
+        byte[] data = TestData.Seeded(14_480);
         Assert.Equal(data, wire.Transfer(wire.A, wire.B!, data));
         wire.Run(1_000_000);
         Assert.Equal(1, wire.CountersA.FastRetransmits);
@@ -216,7 +216,7 @@ public class TcpControlBlockFlowTests
     [Fact]
     public void Limited_transmit_sends_new_data_on_the_first_two_duplicate_acks()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish();
         p.Tcb.Send(new byte[20 * 1460], p.Now);
         Assert.Equal(10, p.Output.Take().Count); // the initial window (RFC 6928)
@@ -233,7 +233,7 @@ public class TcpControlBlockFlowTests
     [Fact]
     public void Partial_acks_repair_several_losses_in_one_recovery()
     {
-        var wire = new EngineWire();
+        var wire = new EnginePair();
         wire.Connect();
         wire.Run(1_000_000);
         var first = new HashSet<uint>();
@@ -251,7 +251,7 @@ public class TcpControlBlockFlowTests
 
             return WireAction.Deliver;
         };
-        byte[] data = EngineWire.Pattern(14_480);
+        byte[] data = TestData.Seeded(14_480);
         Assert.Equal(data, wire.Transfer(wire.A, wire.B!, data));
         Assert.Equal(1, wire.CountersA.FastRetransmits);
         Assert.Equal(0, wire.CountersA.Timeouts);
@@ -261,7 +261,7 @@ public class TcpControlBlockFlowTests
     [Fact]
     public void User_timeout_ends_a_connection_whose_data_stays_unacknowledged()
     {
-        var wire = new EngineWire(TcpConnectionOptions.Default with { UserTimeout = TimeSpan.FromSeconds(5) });
+        var wire = new EnginePair(TcpConnectionOptions.Default with { UserTimeout = TimeSpan.FromSeconds(5) });
         wire.Connect();
         wire.Filter = _ => WireAction.Drop;
         long t = wire.Now;
@@ -275,12 +275,12 @@ public class TcpControlBlockFlowTests
     public void User_timeout_does_not_apply_to_the_handshake()
     {
         var ut = TcpConnectionOptions.Default with { UserTimeout = TimeSpan.FromSeconds(5) };
-        var wire = new EngineWire(ut, ut, start: 100_000_000_000);
+        var wire = new EnginePair(ut, ut, start: 100_000_000_000);
         wire.Connect();
         Assert.Equal(TcpState.Established, wire.A.State);
         Assert.Equal(TcpState.Established, wire.B!.State);
         Assert.Equal(long.MaxValue, wire.B.NextDeadlineMicros);
-        byte[] data = EngineWire.Pattern(10_000);
+        byte[] data = TestData.Seeded(10_000);
         Assert.Equal(data, wire.Transfer(wire.B, wire.A, data));
     }
 
@@ -288,7 +288,7 @@ public class TcpControlBlockFlowTests
     public void Keepalive_probes_an_idle_connection_and_ends_a_dead_one()
     {
         var ka = TcpConnectionOptions.Default with { KeepAlive = new TcpKeepAliveOptions { Idle = TimeSpan.FromSeconds(10), Interval = TimeSpan.FromSeconds(2), ProbeCount = 3 } };
-        var wire = new EngineWire(ka);
+        var wire = new EnginePair(ka);
         wire.Connect();
         long t = wire.Now;
 
@@ -316,7 +316,7 @@ public class TcpControlBlockFlowTests
     [Fact]
     public void Simultaneous_open_reaches_established_on_both_sides()
     {
-        var wire = new EngineWire();
+        var wire = new EnginePair();
         wire.CreateB();
         wire.A.OpenActive(wire.Now);
         wire.B!.OpenActive(wire.Now);
@@ -326,7 +326,7 @@ public class TcpControlBlockFlowTests
         wire.Run(wire.OneWayDelay);
         Assert.Equal(TcpState.Established, wire.A.State);
         Assert.Equal(TcpState.Established, wire.B.State);
-        byte[] data = EngineWire.Pattern(100_000);
+        byte[] data = TestData.Seeded(100_000);
         Assert.Equal(data, wire.Transfer(wire.A, wire.B, data));
         Assert.Equal(data, wire.Transfer(wire.B, wire.A, data));
         Assert.Equal(0, wire.CountersA.SegmentsRetransmitted);
@@ -335,19 +335,19 @@ public class TcpControlBlockFlowTests
     [Fact]
     public void Icmp_port_unreachable_refuses_a_connection_attempt_but_is_soft_when_established()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Tcb.OpenActive(p.Now);
         p.Tcb.OnIcmpError(Protocols.Ip.IcmpType.DestinationUnreachable, 3, 0, p.Now);
         Assert.Equal(TcpState.Closed, p.Tcb.State);
         Assert.Equal(SocketError.ConnectionRefused, p.Tcb.Error);
 
-        var q = new ScriptedPeer();
+        var q = new EngineRecorder();
         q.Establish();
         q.Tcb.OnIcmpError(Protocols.Ip.IcmpType.DestinationUnreachable, 3, 0, q.Now);
         Assert.Equal(TcpState.Established, q.Tcb.State);
         Assert.Equal(SocketError.ConnectionRefused, q.Tcb.SoftError);
 
-        var r = new ScriptedPeer(TcpConnectionOptions.Default with { ConnectTimeout = TimeSpan.FromSeconds(3) });
+        var r = new EngineRecorder(TcpConnectionOptions.Default with { ConnectTimeout = TimeSpan.FromSeconds(3) });
         r.Tcb.OpenActive(r.Now);
         r.Tcb.OnIcmpError(Protocols.Ip.IcmpType.DestinationUnreachable, 1, 0, r.Now); // host unreachable: soft
         Assert.Equal(TcpState.SynSent, r.Tcb.State);
@@ -358,7 +358,7 @@ public class TcpControlBlockFlowTests
     [Fact]
     public void Icmp_fragmentation_needed_lowers_the_mss_and_resends_smaller()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish();
         p.Tcb.Send(new byte[3000], p.Now);
         Assert.Equal([1460, 1460], p.Output.Take().Select(s => s.Payload.Length));

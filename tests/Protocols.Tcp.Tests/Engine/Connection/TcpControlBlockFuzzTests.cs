@@ -17,7 +17,7 @@ public class TcpControlBlockFuzzTests
         TcpFlags[] interesting = [TcpFlags.Ack, TcpFlags.Ack | TcpFlags.Psh, TcpFlags.Syn, TcpFlags.Syn | TcpFlags.Ack, TcpFlags.Rst, TcpFlags.Rst | TcpFlags.Ack, TcpFlags.Fin | TcpFlags.Ack, TcpFlags.None, (TcpFlags)0xff];
         for (int round = 0; round < 40; round++)
         {
-            var p = new ScriptedPeer(TcpConnectionOptions.Default with { ReceiveBufferSize = 1 + random.Next(100_000), SendBufferSize = 1 + random.Next(100_000), KeepAlive = new TcpKeepAliveOptions { Idle = TimeSpan.FromSeconds(1) } });
+            var p = new EngineRecorder(TcpConnectionOptions.Default with { ReceiveBufferSize = 1 + random.Next(100_000), SendBufferSize = 1 + random.Next(100_000), KeepAlive = new TcpKeepAliveOptions { Idle = TimeSpan.FromSeconds(1) } });
             if (random.Next(4) > 0)
             {
                 p.Establish(window: (ushort)random.Next(65536), mss: (ushort)random.Next(65536), windowScale: random.Next(3) == 0 ? (byte)random.Next(256) : null, timestamps: random.Next(2) == 0, sack: random.Next(3) > 0);

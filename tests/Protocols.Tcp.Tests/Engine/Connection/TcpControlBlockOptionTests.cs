@@ -8,7 +8,7 @@ public class TcpControlBlockOptionTests
     [Fact]
     public void Peer_without_an_mss_option_is_sent_536_byte_segments()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Tcb.OpenActive(p.Now);
         SentSegment syn = p.Output.Take().Single();
         p.Tcb.OnSegment(new TcpSegment(new SeqNum(5000), syn.Header.Seq + 1, TcpFlags.Syn | TcpFlags.Ack, 65535, default, default), p.Now);
@@ -21,11 +21,11 @@ public class TcpControlBlockOptionTests
     [Fact]
     public void Announced_mss_comes_from_the_options_or_the_environment()
     {
-        var p = new ScriptedPeer(TcpConnectionOptions.Default with { Mss = 8960 });
+        var p = new EngineRecorder(TcpConnectionOptions.Default with { Mss = 8960 });
         p.Tcb.OpenActive(p.Now);
         Assert.Equal((ushort)8960, p.Output.Take().Single().Header.Options.Mss);
 
-        var q = new ScriptedPeer(env: (o, c) => new TcpEngineEnvironment(o, new IsnGenerator(EngineWire.Secret), new Random(1)) { DefaultMss = 1400 });
+        var q = new EngineRecorder(env: (o, c) => new TcpEngineEnvironment(o, new IsnGenerator(EnginePair.Secret), new Random(1)) { DefaultMss = 1400 });
         q.Tcb.OpenActive(q.Now);
         Assert.Equal((ushort)1400, q.Output.Take().Single().Header.Options.Mss);
     }
@@ -33,7 +33,7 @@ public class TcpControlBlockOptionTests
     [Fact]
     public void Frag_needed_during_the_handshake_still_caps_the_mss()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Tcb.OpenActive(p.Now);
         SentSegment syn = p.Output.Take().Single();
         p.Tcb.OnIcmpError(Protocols.Ip.IcmpType.DestinationUnreachable, 4, 1280, p.Now);
@@ -44,7 +44,7 @@ public class TcpControlBlockOptionTests
     [Fact]
     public void Window_scale_above_14_is_used_as_14()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish(windowScale: 20);
         Assert.Equal(14, p.Tcb.WindowShifts.Send);
         p.Send(TcpFlags.Ack, window: 2);
@@ -54,7 +54,7 @@ public class TcpControlBlockOptionTests
     [Fact]
     public void A_peer_that_shrinks_its_window_to_zero_is_probed_by_retransmissions_without_timing_out()
     {
-        var p = new ScriptedPeer(TcpConnectionOptions.Default with { MaxRetransmissions = 3 });
+        var p = new EngineRecorder(TcpConnectionOptions.Default with { MaxRetransmissions = 3 });
         p.Establish();
         p.Tcb.Send(new byte[1000], p.Now);
         p.Output.Take();
@@ -76,7 +76,7 @@ public class TcpControlBlockOptionTests
     [Fact]
     public void Counters_and_trace_see_every_segment()
     {
-        var wire = new EngineWire();
+        var wire = new EnginePair();
         var trace = new List<TcpTraceEvent>();
         wire.EnvA.Trace = trace.Add;
         wire.Connect();
@@ -98,7 +98,7 @@ public class TcpControlBlockOptionTests
     [Fact]
     public void Trace_reports_a_received_segment_before_the_segments_sent_in_answer()
     {
-        var wire = new EngineWire();
+        var wire = new EnginePair();
         var a = new List<TcpTraceEvent>();
         var b = new List<TcpTraceEvent>();
         wire.EnvA.Trace = a.Add;
@@ -129,7 +129,7 @@ public class TcpControlBlockOptionTests
     public void Segments_round_trip_through_the_encoder_between_two_tcbs()
     {
         // The same two-TCB exchange, but every segment is encoded with Write and parsed back with TryParse.
-        var wire = new EngineWire();
+        var wire = new EnginePair();
         var buffer = new byte[2000];
         wire.Connect();
         foreach (SentSegment s in wire.Log)

@@ -8,7 +8,7 @@ public class TcpControlBlockRetransmissionTests
     [Fact]
     public void Lost_data_is_retransmitted_by_the_timer_with_exponential_backoff()
     {
-        var wire = new EngineWire();
+        var wire = new EnginePair();
         wire.Connect();
         wire.Run(1_000_000);
         int dropped = 0;
@@ -28,7 +28,7 @@ public class TcpControlBlockRetransmissionTests
     [Fact]
     public void After_a_timeout_pure_acks_carry_the_highest_sequence_number_sent()
     {
-        var p = new ScriptedPeer(TcpConnectionOptions.Default with { DelayedAckTimeout = TimeSpan.Zero });
+        var p = new EngineRecorder(TcpConnectionOptions.Default with { DelayedAckTimeout = TimeSpan.Zero });
         p.Establish();
         SeqNum start = p.Tcb.SndNxt;
         p.Tcb.Send(new byte[3 * 1460], p.Now);
@@ -54,12 +54,12 @@ public class TcpControlBlockRetransmissionTests
     [InlineData(11)]
     public void Bidirectional_transfer_with_20_percent_loss_completes_in_bounded_time(int seed)
     {
-        var wire = new EngineWire(seed: seed);
+        var wire = new EnginePair(seed: seed);
         wire.Connect();
         var random = new Random(seed);
         wire.Filter = _ => random.NextDouble() < 0.2 ? WireAction.Drop : WireAction.Deliver;
-        byte[] up = EngineWire.Pattern(1_000_000, 1);
-        byte[] down = EngineWire.Pattern(1_000_000, 2);
+        byte[] up = TestData.Seeded(1_000_000, 1);
+        byte[] down = TestData.Seeded(1_000_000, 2);
         long start = wire.Now;
         int upSent = 0, downSent = 0, upGot = 0, downGot = 0;
         var buffer = new byte[65536];
@@ -94,7 +94,7 @@ public class TcpControlBlockRetransmissionTests
     [Fact]
     public void Syn_retries_back_off_then_the_connect_times_out()
     {
-        var wire = new EngineWire(TcpConnectionOptions.Default with { ConnectTimeout = null });
+        var wire = new EnginePair(TcpConnectionOptions.Default with { ConnectTimeout = null });
         wire.Filter = _ => WireAction.Drop;
         long start = wire.Now;
         wire.A.OpenActive(wire.Now);
@@ -110,7 +110,7 @@ public class TcpControlBlockRetransmissionTests
     [Fact]
     public void Connect_timeout_ends_the_attempt_early()
     {
-        var wire = new EngineWire(TcpConnectionOptions.Default with { ConnectTimeout = TimeSpan.FromSeconds(10) });
+        var wire = new EnginePair(TcpConnectionOptions.Default with { ConnectTimeout = TimeSpan.FromSeconds(10) });
         wire.Filter = _ => WireAction.Drop;
         long start = wire.Now;
         wire.A.OpenActive(wire.Now);
@@ -122,7 +122,7 @@ public class TcpControlBlockRetransmissionTests
     [Fact]
     public void Syn_ack_retries_then_the_half_open_connection_is_dropped()
     {
-        var wire = new EngineWire();
+        var wire = new EnginePair();
         int syns = 0;
         wire.Filter = s => !s.FromA || syns++ > 0 ? WireAction.Drop : WireAction.Deliver; // only the first SYN arrives
         long start = wire.Now;
@@ -140,7 +140,7 @@ public class TcpControlBlockRetransmissionTests
     [Fact]
     public void Lost_syn_is_resent_and_the_handshake_completes()
     {
-        var wire = new EngineWire();
+        var wire = new EnginePair();
         int drop = 1;
         wire.Filter = s => s.FromA && s.Has(TcpFlags.Syn) && drop-- > 0 ? WireAction.Drop : WireAction.Deliver;
         long start = wire.Now;
@@ -154,7 +154,7 @@ public class TcpControlBlockRetransmissionTests
     [Fact]
     public void Too_many_retransmissions_time_the_connection_out()
     {
-        var wire = new EngineWire(TcpConnectionOptions.Default with { MaxRetransmissions = 3 });
+        var wire = new EnginePair(TcpConnectionOptions.Default with { MaxRetransmissions = 3 });
         wire.Connect();
         wire.Filter = _ => WireAction.Drop;
         wire.A.Send("x"u8, wire.Now);
@@ -170,7 +170,7 @@ public class TcpControlBlockSegmentationTests
     [Fact]
     public void With_segmentation_offload_new_data_leaves_in_super_segments_and_a_loss_resends_one_mss()
     {
-        var p = new ScriptedPeer(TcpConnectionOptions.Default with { SegmentationLimit = 64_000, DelayedAckTimeout = TimeSpan.Zero });
+        var p = new EngineRecorder(TcpConnectionOptions.Default with { SegmentationLimit = 64_000, DelayedAckTimeout = TimeSpan.Zero });
         p.Establish();
         int mss = p.Tcb.Mss;
         SeqNum start = p.Tcb.SndNxt;
@@ -196,7 +196,7 @@ public class TcpControlBlockSegmentationTests
     [Fact]
     public void A_super_segment_carries_the_mss_as_its_segment_size_and_counts_as_its_wire_segments()
     {
-        var p = new ScriptedPeer(TcpConnectionOptions.Default with { SegmentationLimit = 64_000, DelayedAckTimeout = TimeSpan.Zero });
+        var p = new EngineRecorder(TcpConnectionOptions.Default with { SegmentationLimit = 64_000, DelayedAckTimeout = TimeSpan.Zero });
         p.Establish();
         int mss = p.Tcb.Mss;
         long before = p.Counters.SegmentsSent;
@@ -221,7 +221,7 @@ public class TcpControlBlockSegmentationTests
     [Fact]
     public void Without_segmentation_offload_every_segment_is_one_mss()
     {
-        var p = new ScriptedPeer(TcpConnectionOptions.Default);
+        var p = new EngineRecorder(TcpConnectionOptions.Default);
         p.Establish();
         int mss = p.Tcb.Mss;
         long before = p.Counters.SegmentsSent;

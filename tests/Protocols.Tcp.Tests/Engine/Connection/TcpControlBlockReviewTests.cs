@@ -9,7 +9,7 @@ public class TcpControlBlockReviewTests
     public void Syn_ack_carrying_text_and_fin_is_processed_at_once()
     {
         // RFC 9293 3.10.7.3: other controls or text on the SYN-ACK continue at ESTABLISHED's sixth step.
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Tcb.OpenActive(p.Now);
         SentSegment syn = p.Output.Take().Single();
         byte[] text = [.. Enumerable.Range(0, 100).Select(i => (byte)i)];
@@ -28,7 +28,7 @@ public class TcpControlBlockReviewTests
     [Fact]
     public void Syn_ack_with_text_only_delivers_it_and_stays_established()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Tcb.OpenActive(p.Now);
         SentSegment syn = p.Output.Take().Single();
         p.Tcb.OnSegment(new TcpSegment(new SeqNum(5000), syn.Header.Seq + 1, TcpFlags.Syn | TcpFlags.Ack, 65535, new TcpOptions { Mss = 1460 }, "hello"u8), p.Now);
@@ -44,7 +44,7 @@ public class TcpControlBlockReviewTests
     [InlineData("cubic", 12264)]  // FlightSize * 0.7 (RFC 9438 4.6)
     public void Path_mtu_decrease_in_fast_recovery_keeps_ssthresh_and_the_window_in_segments(string controller, long expectedSsthresh)
     {
-        var p = new ScriptedPeer(TcpConnectionOptions.Default with { CongestionControl = controller });
+        var p = new EngineRecorder(TcpConnectionOptions.Default with { CongestionControl = controller });
         p.Establish();
         p.Tcb.Send(new byte[30_000], p.Now);
         Assert.Equal(10, p.Output.Take().Count); // IW10
@@ -69,7 +69,7 @@ public class TcpControlBlockReviewTests
     [Fact]
     public void Duplicate_acks_for_the_flight_resent_after_a_path_mtu_decrease_do_not_fast_retransmit()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish();
         p.Tcb.Send(new byte[14_600], p.Now);
         p.Output.Take();

@@ -8,7 +8,7 @@ public class TcpControlBlockRfc5961Tests
     [Fact]
     public void Rst_exactly_at_rcv_nxt_resets_the_connection()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish();
         List<SentSegment> sent = p.Send(TcpFlags.Rst);
         Assert.Empty(sent);
@@ -20,7 +20,7 @@ public class TcpControlBlockRfc5961Tests
     [Fact]
     public void Rst_in_window_but_not_at_rcv_nxt_gets_a_challenge_ack()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish();
         List<SentSegment> sent = p.Send(TcpFlags.Rst, seq: p.PeerSeq + 1000);
         SentSegment challenge = Assert.Single(sent);
@@ -34,7 +34,7 @@ public class TcpControlBlockRfc5961Tests
     [Fact]
     public void Rst_outside_the_window_is_dropped_silently()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish();
         Assert.Empty(p.Send(TcpFlags.Rst, seq: p.PeerSeq + 10_000_000));
         Assert.Empty(p.Send(TcpFlags.Rst, seq: p.PeerSeq - 1));
@@ -44,7 +44,7 @@ public class TcpControlBlockRfc5961Tests
     [Fact]
     public void Syn_on_a_synchronized_connection_gets_a_challenge_ack()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish();
         SentSegment challenge = Assert.Single(p.Send(TcpFlags.Syn, seq: p.PeerSeq + 5));
         Assert.Equal(TcpFlags.Ack, challenge.Flags);
@@ -58,7 +58,7 @@ public class TcpControlBlockRfc5961Tests
     [Fact]
     public void Challenge_acks_are_rate_limited_stack_wide()
     {
-        var p = new ScriptedPeer(env: (o, c) => new TcpEngineEnvironment(o, new IsnGenerator(EngineWire.Secret), new Random(1)) { Counters = c, ChallengeAckLimiter = new ChallengeAckLimiter(2) });
+        var p = new EngineRecorder(env: (o, c) => new TcpEngineEnvironment(o, new IsnGenerator(EnginePair.Secret), new Random(1)) { Counters = c, ChallengeAckLimiter = new ChallengeAckLimiter(2) });
         p.Establish();
         RecordingOutput output = p.Output;
         TcpEngineEnvironment env = p.Env;
@@ -78,7 +78,7 @@ public class TcpControlBlockRfc5961Tests
     [Fact]
     public void Ack_too_old_is_dropped_with_a_challenge_ack_and_its_data_ignored()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish(window: 1000);
         // MAX.SND.WND is 1000: an ACK more than 1000 below SND.UNA is too old.
         SentSegment challenge = Assert.Single(p.Send(TcpFlags.Ack, "data"u8, ack: p.Tcb.SndUna - 2000));
@@ -96,7 +96,7 @@ public class TcpControlBlockRfc5961Tests
     [Fact]
     public void Ack_of_unsent_data_is_dropped()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish();
         SentSegment reply = Assert.Single(p.Send(TcpFlags.Ack, "data"u8, ack: p.Tcb.SndNxt + 100));
         Assert.Equal(TcpFlags.Ack, reply.Flags);
@@ -107,7 +107,7 @@ public class TcpControlBlockRfc5961Tests
     [Fact]
     public void Unacceptable_segment_is_answered_with_an_ack_and_dropped()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish();
         SentSegment reply = Assert.Single(p.Send(TcpFlags.Ack, "future"u8, seq: p.PeerSeq + 1_000_000));
         Assert.Equal(p.PeerSeq.Value, reply.Ack);
@@ -119,7 +119,7 @@ public class TcpControlBlockRfc5961Tests
     [Fact]
     public void Segment_without_ack_is_dropped_in_a_synchronized_state()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish();
         Assert.Empty(p.Send(TcpFlags.None, "data"u8));
         Assert.Equal(0, p.Tcb.ReadableBytes);
@@ -129,8 +129,8 @@ public class TcpControlBlockRfc5961Tests
     public void Closed_tcb_answers_with_rst_but_never_answers_a_rst()
     {
         var output = new RecordingOutput(() => 0);
-        var env = new TcpEngineEnvironment(output, new IsnGenerator(EngineWire.Secret), new Random(1));
-        var tcb = new TcpControlBlock(new TcpFourTuple(EngineWire.AddressA, 1, EngineWire.AddressB, 2), TcpConnectionOptions.Default, env);
+        var env = new TcpEngineEnvironment(output, new IsnGenerator(EnginePair.Secret), new Random(1));
+        var tcb = new TcpControlBlock(new TcpFourTuple(EnginePair.AddressA, 1, EnginePair.AddressB, 2), TcpConnectionOptions.Default, env);
         tcb.OnSegment(new TcpSegment(new SeqNum(100), new SeqNum(777), TcpFlags.Ack, 1000, default, "abc"u8), 0);
         SentSegment rst = Assert.Single(output.Take());
         Assert.Equal(TcpFlags.Rst, rst.Flags); // <SEQ=SEG.ACK><CTL=RST>
@@ -149,7 +149,7 @@ public class TcpControlBlockRfc5961Tests
     [Fact]
     public void Syn_sent_rejects_a_bad_ack_with_rst_and_accepts_rst_only_with_a_good_ack()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Tcb.OpenActive(p.Now);
         SentSegment syn = p.Output.Take().Single();
         p.Tcb.OnSegment(new TcpSegment(new SeqNum(9), syn.Header.Seq + 7, TcpFlags.Syn | TcpFlags.Ack, 1000, default, default), p.Now);
@@ -174,8 +174,8 @@ public class TcpControlBlockRfc5961Tests
     public void Syn_received_answers_an_unacceptable_ack_with_rst()
     {
         var output = new RecordingOutput(() => 0);
-        var env = new TcpEngineEnvironment(output, new IsnGenerator(EngineWire.Secret), new Random(1));
-        var tcb = new TcpControlBlock(new TcpFourTuple(EngineWire.AddressB, 80, EngineWire.AddressA, 40000), TcpConnectionOptions.Default, env);
+        var env = new TcpEngineEnvironment(output, new IsnGenerator(EnginePair.Secret), new Random(1));
+        var tcb = new TcpControlBlock(new TcpFourTuple(EnginePair.AddressB, 80, EnginePair.AddressA, 40000), TcpConnectionOptions.Default, env);
         tcb.OpenPassive(new TcpSegment(new SeqNum(1000), default, TcpFlags.Syn, 65535, new TcpOptions { Mss = 1460 }, default), 0);
         SentSegment synAck = Assert.Single(output.Take());
         Assert.Equal(TcpState.SynReceived, tcb.State);
@@ -198,7 +198,7 @@ public class TcpControlBlockRfc5961Tests
     [Fact]
     public void Paws_drops_a_segment_with_an_old_timestamp()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish(timestamps: true);
         p.PeerTsVal = 200;
         p.Send(TcpFlags.Ack, "new"u8);
@@ -218,8 +218,8 @@ public class TcpControlBlockRfc5961Tests
     [Fact]
     public void Timestamps_echo_ts_recent_and_use_a_random_offset()
     {
-        var a = new ScriptedPeer();
-        var b = new ScriptedPeer(env: (o, c) => new TcpEngineEnvironment(o, new IsnGenerator(EngineWire.Secret), new Random(99)));
+        var a = new EngineRecorder();
+        var b = new EngineRecorder(env: (o, c) => new TcpEngineEnvironment(o, new IsnGenerator(EnginePair.Secret), new Random(99)));
         a.Establish(timestamps: true);
         b.Tcb.OpenActive(b.Now);
         uint tsA = a.Syn.Header.Options.Timestamps!.Value.TsVal;

@@ -6,7 +6,7 @@ namespace Protocols.Tcp.Tests.Engine.Connection;
 /// SACK-based loss recovery in the engine: RACK-TLP (RFC 8985), RFC 6675 with PRR, D-SACK
 /// (RFC 2883), undo (RFC 3522), reneging and bad blocks. The first group plays the peer with
 /// hand-built segments in explicit time (exact segments and instants); the second runs two
-/// engines over <see cref="EngineWire"/> with a seeded or targeted filter.
+/// engines over <see cref="EnginePair"/> with a seeded or targeted filter.
 /// </summary>
 public class TcpControlBlockSackTests
 {
@@ -19,7 +19,7 @@ public class TcpControlBlockSackTests
     {
         // Handshake RTT 10 ms: min_RTT = SRTT = 10 ms, so RACK's reordering window is 10 / 4 = 2.5 ms
         // while fewer than three segments are SACKed and no reordering was seen (RFC 8985 6.2 step 4).
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish(sack: true);
         SeqNum start = p.Tcb.SndNxt;
         p.Tcb.Send(new byte[4 * Mss], p.Now);
@@ -43,7 +43,7 @@ public class TcpControlBlockSackTests
     [Fact]
     public void Three_sacked_segments_mark_the_hole_lost_at_once()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish(sack: true);
         SeqNum start = p.Tcb.SndNxt;
         p.Tcb.Send(new byte[5 * Mss], p.Now);
@@ -59,7 +59,7 @@ public class TcpControlBlockSackTests
     [Fact]
     public void The_tail_loss_probe_goes_out_two_srtt_after_the_last_segment_and_resends_it()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish(sack: true);
         SeqNum start = p.Tcb.SndNxt;
         p.Tcb.Send(new byte[2 * Mss], p.Now);
@@ -86,7 +86,7 @@ public class TcpControlBlockSackTests
     [Fact]
     public void A_probe_sends_new_data_when_the_congestion_window_held_it_back()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish(sack: true);
         SeqNum start = p.Tcb.SndNxt;
         p.Tcb.Send(new byte[12 * Mss], p.Now);
@@ -99,7 +99,7 @@ public class TcpControlBlockSackTests
     [Fact]
     public void After_a_timeout_only_unsacked_data_is_resent()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish(sack: true);
         SeqNum start = p.Tcb.SndNxt;
         p.Tcb.Send(new byte[6 * Mss], p.Now);
@@ -132,7 +132,7 @@ public class TcpControlBlockSackTests
     [Fact]
     public void A_receiver_that_reneges_is_recovered_by_the_retransmission_timeout()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish(sack: true);
         SeqNum start = p.Tcb.SndNxt;
         p.Tcb.Send(new byte[4 * Mss], p.Now);
@@ -164,7 +164,7 @@ public class TcpControlBlockSackTests
     [Fact]
     public void Bogus_sack_blocks_are_ignored_and_counted()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish(sack: true);
         SeqNum start = p.Tcb.SndNxt;
         p.Tcb.Send(new byte[4 * Mss], p.Now);
@@ -199,7 +199,7 @@ public class TcpControlBlockSackTests
     [Fact]
     public void A_single_loss_is_repaired_by_one_fast_retransmit()
     {
-        (EngineWire wire, HashSet<int> dropped) = DropFirstCopies(segments: 200, lose: i => i == 20);
+        (EnginePair wire, HashSet<int> dropped) = DropFirstCopies(segments: 200, lose: i => i == 20);
         Assert.Single(dropped);
         Assert.Equal(1, wire.CountersA.SegmentsRetransmitted);
         Assert.Equal(1, wire.CountersA[TcpCounter.SackRecoveries]);
@@ -209,7 +209,7 @@ public class TcpControlBlockSackTests
     [Fact]
     public void A_burst_loss_is_repaired_in_one_episode()
     {
-        (EngineWire wire, HashSet<int> dropped) = DropFirstCopies(segments: 200, lose: i => i is >= 30 and < 36);
+        (EnginePair wire, HashSet<int> dropped) = DropFirstCopies(segments: 200, lose: i => i is >= 30 and < 36);
         Assert.Equal(6, dropped.Count);
         Assert.Equal(6, wire.CountersA.SegmentsRetransmitted);
         Assert.Equal(1, wire.CountersA[TcpCounter.SackRecoveries]);
@@ -219,7 +219,7 @@ public class TcpControlBlockSackTests
     [Fact]
     public void A_tail_loss_is_found_by_the_loss_probe_not_the_timeout()
     {
-        (EngineWire wire, HashSet<int> dropped) = DropFirstCopies(segments: 40, lose: i => i >= 38);
+        (EnginePair wire, HashSet<int> dropped) = DropFirstCopies(segments: 40, lose: i => i >= 38);
         Assert.Equal(2, dropped.Count);
         Assert.True(wire.CountersA[TcpCounter.TailLossProbes] >= 1);
         Assert.Equal(0, wire.CountersA.Timeouts);
@@ -229,14 +229,14 @@ public class TcpControlBlockSackTests
     [Fact]
     public void A_lost_retransmission_is_found_by_rack_without_a_timeout()
     {
-        var wire = new EngineWire();
+        var wire = new EnginePair();
         wire.Connect();
         int mss = wire.A.Mss; // 1448: timestamps take 12 bytes of 1460
         SeqNum first = wire.A.SndNxt;
         uint victim = (first + (25 * mss)).Value;
         int copies = 0;
         wire.Filter = s => s.FromA && s.Seq == victim && s.Payload.Length > 0 && ++copies <= 2 ? WireAction.Drop : WireAction.Deliver;
-        byte[] data = EngineWire.Pattern(300 * mss);
+        byte[] data = TestData.Seeded(300 * mss);
         Assert.Equal(data, wire.Transfer(wire.A, wire.B!, data));
         Assert.Equal(3, copies); // the original and the first retransmission were lost, the second arrived
         Assert.Equal(2, wire.CountersA.SegmentsRetransmitted);
@@ -248,7 +248,7 @@ public class TcpControlBlockSackTests
     {
         // The application writes one segment every 2 ms; one segment is 3 ms late, so the next one
         // overtakes it: one SACKed segment, inside RACK's window of min_RTT / 4 = 5 ms.
-        var wire = new EngineWire(optionsA: TcpConnectionOptions.Default with { NoDelay = true });
+        var wire = new EnginePair(optionsA: TcpConnectionOptions.Default with { NoDelay = true });
         wire.Connect();
         int mss = wire.A.Mss; // 1448: timestamps take 12 bytes of 1460
         SeqNum first = wire.A.SndNxt;
@@ -256,7 +256,7 @@ public class TcpControlBlockSackTests
         wire.Filter = s => s.FromA && s.Seq == (first + (10 * mss)).Value ? WireAction.Delay : WireAction.Deliver;
         for (int i = 0; i < 30; i++)
         {
-            wire.A.Send(EngineWire.Pattern(mss, i), wire.Now);
+            wire.A.Send(TestData.Seeded(mss, i), wire.Now);
             wire.Run(2_000);
         }
 
@@ -276,14 +276,14 @@ public class TcpControlBlockSackTests
         // window: no reordering seen yet). Then the original arrives: with timestamps the ACK's echo
         // shows it (Eifel, RFC 3522), without them the D-SACK for the retransmission does (RFC 2883).
         TcpConnectionOptions options = TcpConnectionOptions.Default with { Timestamps = timestamps };
-        var wire = new EngineWire(options, options);
+        var wire = new EnginePair(options, options);
         wire.Connect();
         int mss = wire.A.Mss; // 1448: timestamps take 12 bytes of 1460
         SeqNum first = wire.A.SndNxt;
         wire.ReorderDelay = 5_000;
         bool delayed = false;
         wire.Filter = s => s.FromA && s.Seq == (first + (12 * mss)).Value && !delayed && (delayed = true) ? WireAction.Delay : WireAction.Deliver;
-        byte[] data = EngineWire.Pattern(100 * mss);
+        byte[] data = TestData.Seeded(100 * mss);
         Assert.Equal(data, wire.Transfer(wire.A, wire.B!, data));
         Assert.Equal(1, wire.CountersA.SegmentsRetransmitted);
         Assert.Equal(1, wire.CountersA[TcpCounter.RecoveriesUndone]);
@@ -301,10 +301,10 @@ public class TcpControlBlockSackTests
         // The ACKs of one flight are held 600 ms on the way back, longer than the RTO: A times out and
         // resends; the ACK of the resent segment echoes the originals' timestamp (the duplicate did not
         // update the receiver's TS.Recent), which shows the timeout was spurious (RFC 3522).
-        var wire = new EngineWire();
+        var wire = new EnginePair();
         wire.Connect();
         int mss = wire.A.Mss; // 1448: timestamps take 12 bytes of 1460
-        byte[] data = EngineWire.Pattern(60 * mss);
+        byte[] data = TestData.Seeded(60 * mss);
         wire.ReorderDelay = 600_000;
         long start = wire.Now;
         // The ACKs of the first flight and of the loss probe (RFC 8985 7) are held.
@@ -318,12 +318,12 @@ public class TcpControlBlockSackTests
     [Fact]
     public void Lost_acks_need_no_retransmission()
     {
-        var wire = new EngineWire();
+        var wire = new EnginePair();
         wire.Connect();
         int mss = wire.A.Mss; // 1448: timestamps take 12 bytes of 1460
         var random = new Random(5);
         wire.Filter = s => !s.FromA && s.Payload.Length == 0 && random.NextDouble() < 0.5 ? WireAction.Drop : WireAction.Deliver;
-        byte[] data = EngineWire.Pattern(300 * mss);
+        byte[] data = TestData.Seeded(300 * mss);
         Assert.Equal(data, wire.Transfer(wire.A, wire.B!, data));
         Assert.Equal(0, wire.CountersA.Timeouts);
         Assert.True(wire.CountersA.SegmentsRetransmitted <= 1, $"{wire.CountersA.SegmentsRetransmitted} retransmissions");
@@ -333,9 +333,9 @@ public class TcpControlBlockSackTests
 
     // A transfer of `segments` full segments from A to B whose data segments number `lose` (from 0)
     // are lost the first time they are sent; returns the wire and the numbers dropped.
-    private static (EngineWire Wire, HashSet<int> Dropped) DropFirstCopies(int segments, Func<int, bool> lose)
+    private static (EnginePair Wire, HashSet<int> Dropped) DropFirstCopies(int segments, Func<int, bool> lose)
     {
-        var wire = new EngineWire();
+        var wire = new EnginePair();
         wire.Connect();
         int mss = wire.A.Mss; // 1448: timestamps take 12 bytes of 1460
         SeqNum first = wire.A.SndNxt;
@@ -345,7 +345,7 @@ public class TcpControlBlockSackTests
             int index = (new SeqNum(s.Seq) - first) / mss;
             return s.FromA && s.Payload.Length > 0 && lose(index) && dropped.Add(index) ? WireAction.Drop : WireAction.Deliver;
         };
-        byte[] data = EngineWire.Pattern(segments * mss);
+        byte[] data = TestData.Seeded(segments * mss);
         Assert.Equal(data, wire.Transfer(wire.A, wire.B!, data));
         return (wire, dropped);
     }

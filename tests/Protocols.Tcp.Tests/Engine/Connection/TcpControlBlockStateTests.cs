@@ -8,7 +8,7 @@ public class TcpControlBlockStateTests
     [Fact]
     public void Close_in_syn_sent_deletes_the_tcb_silently()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Tcb.OpenActive(p.Now);
         p.Output.Take();
         p.Tcb.Close(p.Now);
@@ -21,7 +21,7 @@ public class TcpControlBlockStateTests
     [Fact]
     public void Complete_writes_before_the_handshake_sends_fin_once_established()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Tcb.OpenActive(p.Now);
         SentSegment syn = p.Output.Take().Single();
         p.Tcb.Send("early"u8, p.Now);
@@ -38,7 +38,7 @@ public class TcpControlBlockStateTests
     [Fact]
     public void Fin_wait_1_goes_straight_to_time_wait_when_the_fin_acks_our_fin()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish();
         p.Tcb.Close(p.Now);
         SentSegment fin = Assert.Single(p.Output.Take());
@@ -51,7 +51,7 @@ public class TcpControlBlockStateTests
     [Fact]
     public void Fin_wait_1_goes_to_closing_when_the_fin_does_not_ack_ours()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish();
         p.Tcb.Close(p.Now);
         SentSegment fin = Assert.Single(p.Output.Take());
@@ -64,7 +64,7 @@ public class TcpControlBlockStateTests
     [Fact]
     public void Fin_is_retransmitted_when_its_ack_is_lost()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish();
         p.Tcb.Close(p.Now);
         SentSegment fin = Assert.Single(p.Output.Take());
@@ -77,7 +77,7 @@ public class TcpControlBlockStateTests
     [Fact]
     public void Rst_in_closing_states_deletes_the_tcb_without_error()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish();
         p.Send(TcpFlags.Fin | TcpFlags.Ack);
         Assert.Equal(TcpState.CloseWait, p.Tcb.State);
@@ -91,7 +91,7 @@ public class TcpControlBlockStateTests
     [Fact]
     public void Events_report_readable_writable_and_receive_completed()
     {
-        var p = new ScriptedPeer(TcpConnectionOptions.Default with { SendBufferSize = 4096, AutoTuneBuffers = false });
+        var p = new EngineRecorder(TcpConnectionOptions.Default with { SendBufferSize = 4096, AutoTuneBuffers = false });
         p.Establish();
         Assert.Equal(4096, p.Tcb.SendSpace);
         Assert.Equal(4096, p.Tcb.Send(new byte[5000], p.Now));
@@ -113,8 +113,8 @@ public class TcpControlBlockStateTests
     public void Syn_cookie_open_reaches_established_and_takes_the_acks_data()
     {
         var output = new RecordingOutput(() => 0);
-        var env = new TcpEngineEnvironment(output, new IsnGenerator(EngineWire.Secret), new Random(1));
-        var tcb = new TcpControlBlock(new TcpFourTuple(EngineWire.AddressB, 80, EngineWire.AddressA, 40000), TcpConnectionOptions.Default, env);
+        var env = new TcpEngineEnvironment(output, new IsnGenerator(EnginePair.Secret), new Random(1));
+        var tcb = new TcpControlBlock(new TcpFourTuple(EnginePair.AddressB, 80, EnginePair.AddressA, 40000), TcpConnectionOptions.Default, env);
         var o = new TcpOptions { Timestamps = new TcpTimestamps(500, 77_000) };
         tcb.OpenFromCookie(new TcpSegment(new SeqNum(1001), new SeqNum(90_001), TcpFlags.Ack | TcpFlags.Psh, 1000, o, "GET /"u8), 90_000, 1460, 7, false, 5_000_000);
         Assert.Equal(TcpState.Established, tcb.State);
@@ -134,12 +134,12 @@ public class TcpControlBlockStateTests
     [Fact]
     public void Sequence_numbers_wrap_around_2_to_the_32_in_both_directions()
     {
-        var isnA = new IsnGenerator(EngineWire.Secret);
-        var tupleA = new TcpFourTuple(EngineWire.AddressA, 40000, EngineWire.AddressB, 80);
+        var isnA = new IsnGenerator(EnginePair.Secret);
+        var tupleA = new TcpFourTuple(EnginePair.AddressA, 40000, EnginePair.AddressB, 80);
         uint offA = isnA.Offset(tupleA);
         // A second secret whose offset for the reversed tuple lies close to A's, so both ISNs sit just below 2^32.
         IsnGenerator? isnB = null;
-        var secret = (byte[])EngineWire.Secret.Clone();
+        var secret = (byte[])EnginePair.Secret.Clone();
         for (int i = 0; isnB is null; i++)
         {
             BitConverter.TryWriteBytes(secret, i);
@@ -153,12 +153,12 @@ public class TcpControlBlockStateTests
 
         uint clock = unchecked(0u - 100_000u - offA);
         long start = (long)clock * 4;
-        var wire = new EngineWire(start: start, isnB: isnB);
+        var wire = new EnginePair(start: start, isnB: isnB);
         wire.Connect();
         Assert.Equal(0xFFFF_FFFFu - 99_999u, wire.A.Iss.Value);
         Assert.InRange(wire.B!.Iss.Value, 0xFFFE_0000u, 0xFFFF_FFFFu);
-        byte[] up = EngineWire.Pattern(600_000, 3);
-        byte[] down = EngineWire.Pattern(600_000, 4);
+        byte[] up = TestData.Seeded(600_000, 3);
+        byte[] down = TestData.Seeded(600_000, 4);
         int dropped = 0;
         wire.Filter = s => s.Payload.Length > 0 && ++dropped % 17 == 0 ? WireAction.Drop : WireAction.Deliver; // retransmissions across the wrap too
         Assert.Equal(up, wire.Transfer(wire.A, wire.B, up));
@@ -177,8 +177,8 @@ public class TcpControlBlockStateTests
     public void Passive_syn_received_takes_data_on_the_handshake_ack_and_returns_to_listen_on_a_syn()
     {
         var output = new RecordingOutput(() => 0);
-        var env = new TcpEngineEnvironment(output, new IsnGenerator(EngineWire.Secret), new Random(1));
-        var tuple = new TcpFourTuple(EngineWire.AddressB, 80, EngineWire.AddressA, 40000);
+        var env = new TcpEngineEnvironment(output, new IsnGenerator(EnginePair.Secret), new Random(1));
+        var tuple = new TcpFourTuple(EnginePair.AddressB, 80, EnginePair.AddressA, 40000);
         var tcb = new TcpControlBlock(tuple, TcpConnectionOptions.Default, env);
         tcb.OpenPassive(new TcpSegment(new SeqNum(1000), default, TcpFlags.Syn, 65535, new TcpOptions { Mss = 1460 }, default), 0);
         SentSegment synAck = Assert.Single(output.Take());
@@ -198,7 +198,7 @@ public class TcpControlBlockStateTests
     public void Rto_starts_at_3_seconds_after_a_lost_syn_without_timestamps()
     {
         var plain = TcpConnectionOptions.Default with { Timestamps = false };
-        var wire = new EngineWire(plain, plain);
+        var wire = new EnginePair(plain, plain);
         int drop = 1;
         wire.Filter = s => s.FromA && s.Has(TcpFlags.Syn) && drop-- > 0 ? WireAction.Drop : WireAction.Deliver;
         wire.Connect();
@@ -209,7 +209,7 @@ public class TcpControlBlockStateTests
     [Fact]
     public void Info_reads_like_an_ss_row()
     {
-        var wire = new EngineWire();
+        var wire = new EnginePair();
         wire.Connect();
         wire.A.Send(new byte[5000], wire.Now);
         TcpConnectionInfo info = wire.A.GetInfo(wire.Now);

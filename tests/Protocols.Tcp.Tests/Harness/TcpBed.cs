@@ -4,7 +4,7 @@ using Protocols.Tests.Shared;
 using Xunit.Abstractions;
 using static Protocols.Tcp.TcpFlags;
 
-namespace Protocols.Tcp.Tests.Scripted;
+namespace Protocols.Tcp.Tests.Harness;
 
 /// <summary>
 /// A <see cref="ScriptedBed"/> whose stack runs our TCP (<c>UseTcp</c>), with helpers for the

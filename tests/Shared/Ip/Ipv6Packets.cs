@@ -1,8 +1,9 @@
+using Protocols.Ip;
 using Protocols.Wire;
 
-namespace Protocols.Ip.Tests.Ipv6;
+namespace Protocols.Tests.Shared;
 
-/// <summary>Hand-built IPv6 packets for the codec and chain tests.</summary>
+/// <summary>Hand-built IPv6 packets: header, extension headers (options, routing, fragment), payload.</summary>
 internal static class Ipv6Packets
 {
     public static readonly Ipv6Address Source = Ipv6Address.Parse("2001:db8::1");

@@ -5,7 +5,7 @@ using Protocols.Tests.Shared;
 using Protocols.Wire;
 using Xunit.Abstractions;
 
-namespace Protocols.Tcp.Tests.Scripted;
+namespace Protocols.Tcp.Tests.Harness;
 
 /// <summary>
 /// A real <see cref="NetworkStack"/> (10.0.0.2 or 2001:db8::2, by <see cref="Family"/>) on one

@@ -7,7 +7,7 @@ using Protocols.Wire;
 using Xunit.Abstractions;
 using Xunit.Sdk;
 
-namespace Protocols.Tcp.Tests.Scripted;
+namespace Protocols.Tcp.Tests.Harness;
 
 /// <summary>
 /// The test plays the peer of a real stack at the IP level, segment by segment, in the style of

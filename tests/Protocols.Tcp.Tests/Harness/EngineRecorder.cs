@@ -1,19 +1,22 @@
 using Protocols.Tcp.Engine;
 
-namespace Protocols.Tcp.Tests.Engine.Connection;
+namespace Protocols.Tcp.Tests.Harness;
 
 /// <summary>
-/// One TCB (the client, opened actively) against hand-built segments: the test plays the peer.
-/// <see cref="Establish"/> answers the SYN with a SYN-ACK carrying the chosen options.
+/// The engine recorder: one TCB (the client, opened actively) and nothing else, no IP, no stack,
+/// no simulation. The test plays the peer with hand-built <see cref="TcpSegment"/>s and virtual
+/// time it moves itself; everything the TCB emits is recorded by a <see cref="RecordingOutput"/>
+/// and returned. <see cref="Establish"/> answers the SYN with a SYN-ACK carrying the chosen
+/// options. For exact segments on the wire against a whole stack use <see cref="ScriptedPeer"/>.
 /// </summary>
-internal sealed class ScriptedPeer
+internal sealed class EngineRecorder
 {
-    public ScriptedPeer(TcpConnectionOptions? options = null, Func<RecordingOutput, TcpCounters, TcpEngineEnvironment>? env = null, long start = 1_000_000)
+    public EngineRecorder(TcpConnectionOptions? options = null, Func<RecordingOutput, TcpCounters, TcpEngineEnvironment>? env = null, long start = 1_000_000)
     {
         Now = start;
         Output = new RecordingOutput(() => Now);
-        Env = env?.Invoke(Output, Counters) ?? new TcpEngineEnvironment(Output, new IsnGenerator(EngineWire.Secret), new Random(1)) { Counters = Counters };
-        Tcb = new TcpControlBlock(new TcpFourTuple(EngineWire.AddressA, 40000, EngineWire.AddressB, 80), options ?? TcpConnectionOptions.Default, Env);
+        Env = env?.Invoke(Output, Counters) ?? new TcpEngineEnvironment(Output, new IsnGenerator(EnginePair.Secret), new Random(1)) { Counters = Counters };
+        Tcb = new TcpControlBlock(new TcpFourTuple(EnginePair.AddressA, 40000, EnginePair.AddressB, 80), options ?? TcpConnectionOptions.Default, Env);
     }
 
     public long Now { get; set; }

@@ -3,7 +3,7 @@ using System.Text;
 using Protocols.Ip;
 using Protocols.Wire;
 
-namespace Protocols.Tcp.Tests.Scripted;
+namespace Protocols.Tcp.Tests.Harness;
 
 /// <summary>
 /// One IPv4 or IPv6 packet the scripted peer received from the stack under test (or sent to it), decoded

@@ -1,70 +1,32 @@
 using Protocols.Tcp.Engine;
 using Protocols.Wire;
 
-namespace Protocols.Tcp.Tests.Engine.Connection;
+namespace Protocols.Tcp.Tests.Harness;
 
-/// <summary>A segment one side sent: its header fields, a copy of its payload, when and by whom.</summary>
-internal sealed record SentSegment(bool FromA, long Time, TcpOutgoingSegment Header, byte[] Payload)
-{
-    public TcpFlags Flags => Header.Flags;
-
-    public uint Seq => Header.Seq.Value;
-
-    public uint Ack => Header.Ack.Value;
-
-    public bool Has(TcpFlags f) => (Header.Flags & f) == f;
-
-    public TcpSegment ToSegment() => new(Header.Seq, Header.Ack, Header.Flags, Header.Window, Header.Options, Payload);
-
-    public override string ToString() => FormattableString.Invariant($"{Time / 1000.0}ms {(FromA ? "A>B" : "B>A")} {Header} len {Payload.Length}");
-}
-
-/// <summary>What the wire does with one segment.</summary>
+/// <summary>What the <see cref="EnginePair"/>'s wire does with one segment a test singles out.</summary>
 internal enum WireAction
 {
+    /// <summary>Delivered after the one-way delay.</summary>
     Deliver,
+
+    /// <summary>Lost.</summary>
     Drop,
-    Duplicate,
-    Delay, // deliver after an extra delay (reordering)
-}
 
-/// <summary>Records what a TCB sends.</summary>
-internal sealed class RecordingOutput : ITcpSegmentOutput
-{
-    private readonly Func<long> _now;
-    private readonly bool _fromA;
-
-    public RecordingOutput(Func<long> now, bool fromA = true)
-    {
-        _now = now;
-        _fromA = fromA;
-    }
-
-    public List<SentSegment> Sent { get; } = [];
-
-    public Action<SentSegment>? OnSend { get; set; }
-
-    public void Send(in TcpFourTuple tuple, in TcpOutgoingSegment segment, ReadOnlySpan<byte> payload1, ReadOnlySpan<byte> payload2)
-    {
-        var s = new SentSegment(_fromA, _now(), segment, [.. payload1, .. payload2]);
-        Sent.Add(s);
-        OnSend?.Invoke(s);
-    }
-
-    public List<SentSegment> Take()
-    {
-        List<SentSegment> copy = [.. Sent];
-        Sent.Clear();
-        return copy;
-    }
+    /// <summary>Delivered after the one-way delay plus <see cref="EnginePair.ReorderDelay"/>, so later segments overtake it.</summary>
+    Delay,
 }
 
 /// <summary>
-/// Two TCBs joined by a tiny in-test wire with a one-way delay and a filter that may drop,
-/// duplicate or delay segments. Time is explicit: <see cref="RunUntil"/> steps through segment
-/// arrivals and timer deadlines in order. B is created from A's first SYN, as a listener would.
+/// The engine pair: two TCBs and nothing else (no IP, no stack, no simulation), joined by an
+/// in-test wire with a fixed one-way delay. Time is explicit: <see cref="RunUntil"/> steps through
+/// segment arrivals and timer deadlines in order. B is created from A's first SYN, as a listener
+/// would. Every segment is recorded (<see cref="Log"/>, <see cref="RecordingOutput"/>) and goes
+/// through <see cref="Filter"/>, which can drop or hold back exactly the segment a test names
+/// (the third data segment, the ACK sent in TIME-WAIT): engine-level control that random link
+/// impairments cannot give. Random loss, duplication and reordering belong to
+/// <see cref="TcpStackPair"/> and its <c>LinkOptions</c>.
 /// </summary>
-internal sealed class EngineWire
+internal sealed class EnginePair
 {
     public static readonly Ipv4Address AddressA = Ipv4Address.Create(10, 0, 0, 1);
     public static readonly Ipv4Address AddressB = Ipv4Address.Create(10, 0, 0, 2);
@@ -73,7 +35,7 @@ internal sealed class EngineWire
     private readonly List<(long Time, long Order, SentSegment Segment)> _inFlight = [];
     private long _order;
 
-    public EngineWire(TcpConnectionOptions? optionsA = null, TcpConnectionOptions? optionsB = null, ushort portA = 40000, ushort portB = 80, long start = 1_000_000, int seed = 1, IsnGenerator? isnB = null)
+    public EnginePair(TcpConnectionOptions? optionsA = null, TcpConnectionOptions? optionsB = null, ushort portA = 40000, ushort portB = 80, long start = 1_000_000, int seed = 1, IsnGenerator? isnB = null)
     {
         Now = start;
         OptionsA = optionsA ?? TcpConnectionOptions.Default;
@@ -93,6 +55,7 @@ internal sealed class EngineWire
 
     public long OneWayDelay { get; set; } = 10_000;
 
+    /// <summary>The extra delay of a segment the filter answers <see cref="WireAction.Delay"/> for.</summary>
     public long ReorderDelay { get; set; } = 30_000;
 
     public TcpConnectionOptions OptionsA { get; }
@@ -117,6 +80,7 @@ internal sealed class EngineWire
 
     public TcpControlBlock? B { get; private set; }
 
+    /// <summary>Decides each segment's fate; null delivers everything.</summary>
     public Func<SentSegment, WireAction>? Filter { get; set; }
 
     public List<SentSegment> Log { get; } = [];
@@ -251,10 +215,6 @@ internal sealed class EngineWire
         {
             case WireAction.Drop:
                 return;
-            case WireAction.Duplicate:
-                _inFlight.Add((Now + OneWayDelay, _order++, s));
-                _inFlight.Add((Now + OneWayDelay, _order++, s));
-                return;
             case WireAction.Delay:
                 _inFlight.Add((Now + OneWayDelay + ReorderDelay, _order++, s));
                 return;
@@ -364,12 +324,5 @@ internal sealed class EngineWire
         }
 
         return received[..got];
-    }
-
-    public static byte[] Pattern(int length, int seed = 7)
-    {
-        var data = new byte[length];
-        new Random(seed).NextBytes(data);
-        return data;
     }
 }
