@@ -320,6 +320,10 @@ internal sealed class TcpSender
             RefreshUserTimeout();
             _sack?.ScheduleProbe(now); // RFC 8985 7.2
         }
+        else if (_sack is { InRecovery: true } sack)
+        {
+            sack.ScheduleProbe(now); // the recovery probe waits a PTO from the latest ACK
+        }
 
         // RFC 9293 3.10.7.4: update the send window from the newest segment (SND.WL1, SND.WL2). An
         // ACK that moved SND.UNA updates it too, whatever its SEG.SEQ (Linux's tcp_may_update_window):
@@ -405,6 +409,7 @@ internal sealed class TcpSender
         SendBuffer send = _buffer!;
         int mss = DataMss;
         bool sentNew = false;
+        bool resent = false;
         while (true)
         {
             long quota = sack.SendQuota;
@@ -421,6 +426,7 @@ internal sealed class TcpSender
                 }
 
                 TransmitRange(start, end, now);
+                resent = true;
                 continue;
             }
 
@@ -445,11 +451,12 @@ internal sealed class TcpSender
         if (sack.SendQuota >= mss && sack.TryGetRescue(mss, out SeqNum rescueStart, out SeqNum rescueEnd))
         {
             TransmitRange(rescueStart, rescueEnd, now);
+            resent = true;
         }
 
-        if (sentNew)
+        if (sentNew || (resent && sack.InRecovery))
         {
-            sack.ScheduleProbe(now); // RFC 8985 7.2
+            sack.ScheduleProbe(now); // RFC 8985 7.2; in recovery, SackRecovery.IsRecoveryProbeDue
         }
     }
 

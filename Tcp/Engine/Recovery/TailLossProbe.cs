@@ -55,14 +55,15 @@ internal sealed class TailLossProbe
     /// <param name="mss">The send MSS.</param>
     /// <param name="now">The current time.</param>
     /// <param name="rtoDeadline">When the retransmission timer fires.</param>
+    /// <param name="delayedAckPossible">Whether the receiver may delay its ACK of a lone segment (false while it holds out-of-order data).</param>
     /// <returns>When the probe is due.</returns>
-    public static Micros Deadline(Micros? srtt, long flight, int mss, Micros now, Micros rtoDeadline)
+    public static Micros Deadline(Micros? srtt, long flight, int mss, Micros now, Micros rtoDeadline, bool delayedAckPossible = true)
     {
         Micros pto = InitialPto;
         if (srtt is Micros s)
         {
             pto = s * 2;
-            if (flight <= mss)
+            if (flight <= mss && delayedAckPossible)
             {
                 pto += WorstCaseDelayedAck;
             }
