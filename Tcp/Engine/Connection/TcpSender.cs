@@ -632,9 +632,9 @@ internal sealed class TcpSender
     public void OnReorderTimeout(Micros now) => _sack?.OnReorderTimeout(now);
 
     /// <summary>
-    /// The probe timeout expired (RFC 8985 7.3): one segment goes out whatever cwnd says, new data
-    /// when there is some and the peer's window takes it, else the last segment again; the
-    /// retransmission timer restarts.
+    /// The probe timeout expired (RFC 8985 7.3, or a recovery probe): whatever cwnd says, new data
+    /// when there is some and the peer's window takes it (two full-sized segments when there are
+    /// two), else the last segment again; the retransmission timer restarts.
     /// </summary>
     /// <param name="now">The current time.</param>
     public void OnLossProbeTimeout(Micros now)
@@ -647,12 +647,33 @@ internal sealed class TcpSender
         SendBuffer send = _buffer!;
         int dataRemaining = Math.Max((send.SndUna + send.Buffered) - _nxt, 0);
         bool finPending = send.IsWriteCompleted && !send.IsFinAcknowledged && _nxt <= send.FinSequence;
-        int len = (int)Math.Clamp(Math.Min(Math.Min(DataMss, dataRemaining), _wnd - (_nxt - _una)), 0, int.MaxValue);
+        int mss = DataMss;
+        long room = _wnd - (_nxt - _una);
+        int len = (int)Math.Clamp(Math.Min(Math.Min(mss, dataRemaining), room), 0, int.MaxValue);
         bool fin = finPending && len == dataRemaining;
         if ((len > 0 || fin) && !sack.IsLogFull)
         {
-            sack.OnProbeSent(_nxt + len + (fin ? 1 : 0), retransmission: false);
+            // New data goes as two full-sized segments when there are two and the window takes
+            // them: the probe follows a silence, often the loss of the ACK of everything before it,
+            // and a receiver may then hold the ACK of one lone segment for its delayed-ACK time
+            // (Linux 40 ms, RFC 5681 4.2 up to 500 ms) where the PTO assumed a prompt one (RFC 8985
+            // 7.2 adds WCDelAckT only for a flight of one segment); a second full-sized segment is
+            // acknowledged at once (RFC 5681 4.2), and either one alone, the other lost, is out of
+            // order and acknowledged at once too. Two segments, not one super-segment: a device or
+            // middlebox that drops a super-segment drops it whole.
+            int second = fin || len < mss ? 0 : (int)Math.Clamp(Math.Min(Math.Min(mss, dataRemaining - len), room - len), 0, int.MaxValue);
+            if (second < mss)
+            {
+                second = 0;
+            }
+
+            bool secondFin = second > 0 && finPending && len + second == dataRemaining;
+            sack.OnProbeSent(_nxt + len + second + (fin || secondFin ? 1 : 0), retransmission: false);
             Transmit(_nxt, len, fin, now);
+            if (second > 0 && !sack.IsLogFull)
+            {
+                Transmit(_nxt, second, secondFin, now);
+            }
         }
         else if (sack.TryGetLastSegment(out SeqNum start, out SeqNum end))
         {

@@ -92,8 +92,28 @@ public class TcpControlBlockSackTests
         p.Tcb.Send(new byte[12 * Mss], p.Now);
         Assert.Equal(10, p.Output.Take().Count); // the initial window (RFC 6928)
 
+        // RFC 8985 7.3: new data, beyond cwnd; two full-sized segments, which a receiver that delays
+        // ACKs acknowledges at once (RFC 5681 4.2), each its own segment.
+        List<SentSegment> probe = p.AdvanceTo(p.Now + 20_000);
+        Assert.Equal(2, probe.Count);
+        Assert.Equal((start + (10 * Mss)).Value, probe[0].Seq);
+        Assert.Equal((start + (11 * Mss)).Value, probe[1].Seq);
+        Assert.All(probe, s => Assert.Equal(Mss, s.Payload.Length));
+        Assert.Equal(1, p.Counters[TcpCounter.TailLossProbes]);
+    }
+
+    [Fact]
+    public void A_probe_sends_one_segment_when_only_one_is_left()
+    {
+        var p = new ScriptedPeer();
+        p.Establish(sack: true);
+        SeqNum start = p.Tcb.SndNxt;
+        p.Tcb.Send(new byte[(10 * Mss) + 100], p.Now);
+        Assert.Equal(10, p.Output.Take().Count);
+
         SentSegment probe = Assert.Single(p.AdvanceTo(p.Now + 20_000));
-        Assert.Equal((start + (10 * Mss)).Value, probe.Seq); // RFC 8985 7.3: new data, beyond cwnd
+        Assert.Equal((start + (10 * Mss)).Value, probe.Seq);
+        Assert.Equal(100, probe.Payload.Length);
     }
 
     [Fact]
