@@ -680,8 +680,13 @@ internal sealed class TcpSender
             sack.OnProbeSent(_max, retransmission: true);
             TransmitRange(start, end, now);
         }
+        else
+        {
+            return; // nothing to probe with (all SACKed): the retransmission timer stays as it is
+        }
 
         _timers.Arm(TcpTimer.Retransmission, now + Rto);
+        sack.ScheduleProbe(now); // a second probe if this one brings no ACK (SackRecovery.MayProbe)
     }
 
     // Resends [start, end) of what was sent (the FIN with it when the range covers it).

@@ -48,7 +48,7 @@ internal sealed class SackRecovery : ILossRecovery
     private SeqNum _recoveryPoint;
     private SeqNum _rescueRxt;
     private bool _rescueDone;
-    private bool _recoveryProbeSent;
+    private int _probesSinceDelivery;
 
     // Undo of the latest episode: its range, its retransmissions not yet reported as duplicates,
     // and the first retransmission's timestamp for Eifel detection.
@@ -121,6 +121,7 @@ internal sealed class SackRecovery : ILossRecovery
         _eifelArmed = false;
         _rack.Reset(iss);
         _tlp.Clear();
+        _probesSinceDelivery = 0;
     }
 
     /// <summary>A segment [<paramref name="seq"/>, <paramref name="end"/>) went out (sent new, or resent).</summary>
@@ -211,7 +212,7 @@ internal sealed class SackRecovery : ILossRecovery
         long delivered = ack.BytesAcked + (_segments.SackedBytes - sackedBefore); // RFC 6937 DeliveredData
         if (delivered > 0)
         {
-            _recoveryProbeSent = false; // the ACK clock runs again: a later silence may be probed
+            _probesSinceDelivery = 0; // the ACK clock runs again: a later silence may be probed
         }
 
         ProbeOutcome probe = _tlp.OnAck(ack.SndUna, update.HasDsack ? update.DsackEnd : null, !ack.SackBlocks.IsEmpty, ack.IsDuplicate);
@@ -269,6 +270,7 @@ internal sealed class SackRecovery : ILossRecovery
         _afterTimeout = true;
         _recoveryPoint = sndMax;
         _tlp.Clear();
+        _probesSinceDelivery = 0;
         _timers.Cancel(TcpTimer.LossProbe);
         _timers.Cancel(TcpTimer.RackReorder);
         Micros window = _rack.ReorderWindow(true, _segments.SackedCount, MinRtt, Srtt);
@@ -382,17 +384,16 @@ internal sealed class SackRecovery : ILossRecovery
     }
 
     /// <summary>
-    /// Arms the probe timeout when a probe may be sent: outside recovery the tail loss probe
-    /// (RFC 8985 7.2: none outstanding, data in flight); during a fast recovery the recovery probe
-    /// (see <see cref="IsRecoveryProbeDue"/>). Either waits for the RACK reordering timer (RFC 8985 8:
-    /// one of the two at a time).
+    /// Arms the probe timeout when a probe may be sent (<see cref="MayProbe"/>): outside recovery the
+    /// tail loss probe (RFC 8985 7.2: none outstanding, data in flight); during a fast recovery the
+    /// recovery probe (see <see cref="IsRecoveryProbeDue"/>); after a probe that brought no ACK, a
+    /// second one at twice the PTO. Either waits for the RACK reordering timer (RFC 8985 8: one of
+    /// the two at a time).
     /// </summary>
     /// <param name="now">The current time.</param>
     public void ScheduleProbe(Micros now)
     {
-        long flight = _max - _una;
-        bool fastRecovery = _inRecovery && !_afterTimeout;
-        if ((_inRecovery && !fastRecovery) || (fastRecovery ? _recoveryProbeSent : _tlp.Outstanding) || flight <= 0 || _timers.IsArmed(TcpTimer.RackReorder))
+        if (!MayProbe || _timers.IsArmed(TcpTimer.RackReorder))
         {
             _timers.Cancel(TcpTimer.LossProbe);
             return;
@@ -402,7 +403,8 @@ internal sealed class SackRecovery : ILossRecovery
 
         // RFC 5681 4.2: a receiver holding out-of-order data, or whose hole a segment fills, ACKs at
         // once, so during a recovery the PTO needs no allowance for a delayed ACK.
-        _timers.Arm(TcpTimer.LossProbe, TailLossProbe.Deadline(srtt, flight, _sizes.Send, now, _timers.Deadline(TcpTimer.Retransmission), delayedAckPossible: !fastRecovery));
+        bool fastRecovery = _inRecovery && !_afterTimeout;
+        _timers.Arm(TcpTimer.LossProbe, TailLossProbe.Deadline(srtt, _max - _una, _sizes.Send, now, _timers.Deadline(TcpTimer.Retransmission), delayedAckPossible: !fastRecovery, backoff: _probesSinceDelivery));
     }
 
     /// <summary>
@@ -416,12 +418,24 @@ internal sealed class SackRecovery : ILossRecovery
     /// segment not SACKed, as RFC 8985 7.3 chooses) brings an ACK whose cumulative part and SACK
     /// blocks let RACK mark what was lost, a lost retransmission included (RFC 8985 6.2). This is
     /// QUIC's rule (RFC 9002 6.2: the probe timeout runs whenever data is in flight, in recovery
-    /// too), limited here to one probe per silence: the next may go once an ACK delivered data.
+    /// too), limited like every probe here to <see cref="MaxProbesPerSilence"/> per silence.
     /// </summary>
-    public bool IsRecoveryProbeDue => _inRecovery && !_afterTimeout && !_recoveryProbeSent && _max != _una;
+    public bool IsRecoveryProbeDue => _inRecovery && !_afterTimeout && _probesSinceDelivery < MaxProbesPerSilence && _max != _una;
 
-    /// <summary>Whether the probe timer may send a probe now (a tail loss probe, or a recovery probe).</summary>
-    public bool MayProbe => IsRecoveryProbeDue || (!_inRecovery && !_tlp.Outstanding && _max != _una);
+    /// <summary>
+    /// Whether the probe timer may send a probe now: a recovery probe, or outside recovery a tail
+    /// loss probe (RFC 8985 7.2: none outstanding) or the second probe of a silence. RFC 8985 7.3
+    /// leaves a lost probe to the retransmission timer; when the receiver acknowledges a burst with
+    /// one ACK (Linux coalesces segments that arrive together), the probe's one ACK is lost as often
+    /// as any ACK, and the timer costs its 200 ms minimum. Like QUIC's probe timeout (RFC 9002
+    /// 6.2.1, doubled for each probe unanswered), a second probe goes at twice the PTO; the
+    /// retransmission timer stays the last resort.
+    /// </summary>
+    public bool MayProbe => IsRecoveryProbeDue
+        || (!_inRecovery && _max != _una && _probesSinceDelivery < MaxProbesPerSilence && (!_tlp.Outstanding || _probesSinceDelivery > 0));
+
+    /// <summary>The most probes sent while no ACK delivers data.</summary>
+    public const int MaxProbesPerSilence = 2;
 
     /// <summary>
     /// The segment a probe resends when it cannot send new data (RFC 8985 7.3): the last one sent,
@@ -455,14 +469,19 @@ internal sealed class SackRecovery : ILossRecovery
     /// <param name="retransmission">Whether it resends data.</param>
     public void OnProbeSent(SeqNum endSeq, bool retransmission)
     {
-        if (IsRecoveryProbeDue)
+        bool recovery = IsRecoveryProbeDue;
+        _probesSinceDelivery++;
+        if (recovery)
         {
-            _recoveryProbeSent = true;
             _counters.Add(TcpCounter.RecoveryProbes);
             return;
         }
 
-        _tlp.OnSent(endSeq, retransmission);
+        if (!_tlp.Outstanding)
+        {
+            _tlp.OnSent(endSeq, retransmission); // RFC 8985 7.4 judges the episode by its first probe
+        }
+
         _counters.Add(TcpCounter.TailLossProbes);
     }
 
@@ -533,7 +552,7 @@ internal sealed class SackRecovery : ILossRecovery
         _recoveryPoint = _max;
         _rescueRxt = _una;
         _rescueDone = false;
-        _recoveryProbeSent = false;
+        _probesSinceDelivery = 0;
         _cc.OnEnterFastRecovery(ReductionBase(flight), now.Value);
         _prr.Start(flight);
         _tlp.Clear();

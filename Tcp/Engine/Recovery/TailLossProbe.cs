@@ -22,8 +22,10 @@ internal enum ProbeOutcome
 /// <remarks>
 /// <para>The PTO (7.2) is 2 x SRTT, plus the worst-case delayed-ACK time when only one segment is in
 /// flight (its ACK may be delayed), 1 s before any RTT sample, and never after the retransmission
-/// timer would fire. At most one probe is outstanding; it is armed after new data is sent or an ACK
-/// advances SND.UNA, outside recovery. The timer is <see cref="TcpTimer.LossProbe"/>.</para>
+/// timer would fire. One probe episode is judged at a time (TLP.end_seq, 7.4); it is armed after new
+/// data is sent or an ACK advances SND.UNA, outside recovery. <see cref="SackRecovery"/> also sends
+/// a second probe at twice the PTO when the first brought no ACK, and probes during a fast
+/// recovery whose ACKs stopped. The timer is <see cref="TcpTimer.LossProbe"/>.</para>
 /// </remarks>
 internal sealed class TailLossProbe
 {
@@ -56,8 +58,9 @@ internal sealed class TailLossProbe
     /// <param name="now">The current time.</param>
     /// <param name="rtoDeadline">When the retransmission timer fires.</param>
     /// <param name="delayedAckPossible">Whether the receiver may delay its ACK of a lone segment (false while it holds out-of-order data).</param>
+    /// <param name="backoff">Probes already sent unanswered: the PTO doubles for each (RFC 9002 6.2.1).</param>
     /// <returns>When the probe is due.</returns>
-    public static Micros Deadline(Micros? srtt, long flight, int mss, Micros now, Micros rtoDeadline, bool delayedAckPossible = true)
+    public static Micros Deadline(Micros? srtt, long flight, int mss, Micros now, Micros rtoDeadline, bool delayedAckPossible = true, int backoff = 0)
     {
         Micros pto = InitialPto;
         if (srtt is Micros s)
@@ -69,7 +72,7 @@ internal sealed class TailLossProbe
             }
         }
 
-        return Micros.Min(now + Micros.Max(pto, MinimumPto), rtoDeadline);
+        return Micros.Min(now + (Micros.Max(pto, MinimumPto) * (1 << Math.Clamp(backoff, 0, 8))), rtoDeadline);
     }
 
     /// <summary>A probe went out (RFC 8985 7.3).</summary>

@@ -103,6 +103,67 @@ public class TcpControlBlockSackTests
     }
 
     [Fact]
+    public void A_probe_that_brings_no_ack_is_followed_by_a_second_at_twice_the_timeout()
+    {
+        var p = new ScriptedPeer();
+        p.Establish(sack: true);
+        SeqNum start = p.Tcb.SndNxt;
+        long t0 = p.Now;
+        p.Tcb.Send(new byte[14 * Mss], p.Now);
+        Assert.Equal(10, p.Output.Take().Count);
+
+        // PTO = 2 x SRTT = 20 ms: the first probe, two new segments.
+        Assert.Equal(2, p.AdvanceTo(t0 + 20_000).Count);
+        Assert.Equal(1, p.Counters[TcpCounter.TailLossProbes]);
+
+        // No ACK: a second probe at twice the PTO (RFC 9002 6.2.1), the next two, well before the RTO.
+        Assert.Equal(t0 + 60_000, p.Tcb.NextDeadlineMicros);
+        List<SentSegment> second = p.AdvanceTo(t0 + 60_000);
+        Assert.Equal(2, second.Count);
+        Assert.Equal((start + (12 * Mss)).Value, second[0].Seq);
+        Assert.Equal(2, p.Counters[TcpCounter.TailLossProbes]);
+
+        // No third: the retransmission timer (200 ms from the second probe) is the last resort.
+        Assert.Empty(p.AdvanceTo(t0 + 60_000 + 199_000));
+        Assert.NotEmpty(p.AdvanceTo(t0 + 60_000 + 250_000));
+        Assert.Equal(1, p.Counters[TcpCounter.Timeouts]);
+        Assert.Equal(2, p.Counters[TcpCounter.TailLossProbes]);
+    }
+
+    [Fact]
+    public void A_recovery_whose_acks_stop_sends_a_probe_before_the_retransmission_timeout()
+    {
+        var p = new ScriptedPeer();
+        p.Establish(sack: true);
+        SeqNum start = p.Tcb.SndNxt;
+        p.Tcb.Send(new byte[30 * Mss], p.Now);
+        List<SentSegment> sent = p.Output.Take();
+        Assert.Equal(10, sent.Count);
+        p.Now += 10_000;
+
+        // Segments 2-4 SACKed: RACK marks segment 1 lost and a fast recovery starts (RFC 8985 6.2).
+        sent.AddRange(p.Send(TcpFlags.Ack, ack: start, sack: [Block(start + Mss, start + (4 * Mss))]));
+        Assert.Contains(sent, s => s.Seq == start.Value && s.Payload.Length == Mss);
+        uint maxSent = sent.Max(s => s.Seq + (uint)s.Payload.Length);
+        long recoveryAt = p.Now;
+
+        // Then no ACK at all (the retransmission arrived and its ACK was lost, say). The recovery
+        // probe goes a PTO (2 x SRTT = 20 ms, no delayed-ACK allowance) after the last ACK: new data.
+        List<SentSegment> probe = p.AdvanceTo(recoveryAt + 20_000);
+        Assert.Equal(2, probe.Count);
+        Assert.Equal(maxSent, probe[0].Seq);
+        Assert.Equal(1, p.Counters[TcpCounter.RecoveryProbes]);
+        Assert.Equal(0, p.Counters[TcpCounter.Timeouts]);
+
+        // Its ACK shows segment 1's retransmission arrived: the recovery goes on, no RTO.
+        p.Now += 10_000;
+        p.Send(TcpFlags.Ack, ack: start + (10 * Mss), sack: [Block((SeqNum)probe[0].Seq, (SeqNum)(probe[1].Seq + Mss))]);
+        p.AdvanceTo(p.Now + 5_000);
+        Assert.Equal(start + (10 * Mss), p.Tcb.SndUna);
+        Assert.Equal(0, p.Counters[TcpCounter.Timeouts]);
+    }
+
+    [Fact]
     public void A_probe_sends_one_segment_when_only_one_is_left()
     {
         var p = new ScriptedPeer();
