@@ -414,7 +414,7 @@ internal sealed class SackRecovery : ILossRecovery
     /// and the little sent after it (PRR keeps the flight near ssthresh, a few segments on a path of
     /// a fraction of a millisecond) was lost or lost its ACKs too, no ACK will come and RACK has
     /// nothing to judge: only the retransmission timer, at its 200 ms minimum, would move the
-    /// connection. One segment sent then (new data when the peer's window takes it, else the highest
+    /// connection. A probe sent then (new data when the peer's window takes it, else the highest
     /// segment not SACKed, as RFC 8985 7.3 chooses) brings an ACK whose cumulative part and SACK
     /// blocks let RACK mark what was lost, a lost retransmission included (RFC 8985 6.2). This is
     /// QUIC's rule (RFC 9002 6.2: the probe timeout runs whenever data is in flight, in recovery
