@@ -65,9 +65,9 @@ public class TcpControlBlockSackTests
         p.Tcb.Send(new byte[2 * Mss], p.Now);
         Assert.Equal(2, p.Output.Take().Count);
 
-        // RFC 8985 7.2: PTO = 2 x SRTT (10 ms) with more than one segment in flight, before the RTO (200 ms).
-        Assert.Equal(p.Now + 20_000, p.Tcb.NextDeadlineMicros);
-        List<SentSegment> sent = p.AdvanceTo(p.Now + 20_000);
+        // RFC 8985 7.2: PTO = 2 x SRTT (10 ms) + 2 ms (Linux) with more than one segment in flight, before the RTO (200 ms).
+        Assert.Equal(p.Now + 22_000, p.Tcb.NextDeadlineMicros);
+        List<SentSegment> sent = p.AdvanceTo(p.Now + 22_000);
         SentSegment probe = Assert.Single(sent);
 
         // RFC 8985 7.3: no new data to send, so the last segment goes again.
@@ -94,7 +94,7 @@ public class TcpControlBlockSackTests
 
         // RFC 8985 7.3: new data, beyond cwnd; two full-sized segments, which a receiver that delays
         // ACKs acknowledges at once (RFC 5681 4.2), each its own segment.
-        List<SentSegment> probe = p.AdvanceTo(p.Now + 20_000);
+        List<SentSegment> probe = p.AdvanceTo(p.Now + 22_000);
         Assert.Equal(2, probe.Count);
         Assert.Equal((start + (10 * Mss)).Value, probe[0].Seq);
         Assert.Equal((start + (11 * Mss)).Value, probe[1].Seq);
@@ -112,20 +112,20 @@ public class TcpControlBlockSackTests
         p.Tcb.Send(new byte[14 * Mss], p.Now);
         Assert.Equal(10, p.Output.Take().Count);
 
-        // PTO = 2 x SRTT = 20 ms: the first probe, two new segments.
-        Assert.Equal(2, p.AdvanceTo(t0 + 20_000).Count);
+        // PTO = 2 x SRTT + 2 ms = 22 ms: the first probe, two new segments.
+        Assert.Equal(2, p.AdvanceTo(t0 + 22_000).Count);
         Assert.Equal(1, p.Counters[TcpCounter.TailLossProbes]);
 
         // No ACK: a second probe at twice the PTO (RFC 9002 6.2.1), the next two, well before the RTO.
-        Assert.Equal(t0 + 60_000, p.Tcb.NextDeadlineMicros);
-        List<SentSegment> second = p.AdvanceTo(t0 + 60_000);
+        Assert.Equal(t0 + 66_000, p.Tcb.NextDeadlineMicros);
+        List<SentSegment> second = p.AdvanceTo(t0 + 66_000);
         Assert.Equal(2, second.Count);
         Assert.Equal((start + (12 * Mss)).Value, second[0].Seq);
         Assert.Equal(2, p.Counters[TcpCounter.TailLossProbes]);
 
         // No third: the retransmission timer (200 ms from the second probe) is the last resort.
-        Assert.Empty(p.AdvanceTo(t0 + 60_000 + 199_000));
-        Assert.NotEmpty(p.AdvanceTo(t0 + 60_000 + 250_000));
+        Assert.Empty(p.AdvanceTo(t0 + 66_000 + 199_000));
+        Assert.NotEmpty(p.AdvanceTo(t0 + 66_000 + 250_000));
         Assert.Equal(1, p.Counters[TcpCounter.Timeouts]);
         Assert.Equal(2, p.Counters[TcpCounter.TailLossProbes]);
     }
@@ -148,8 +148,9 @@ public class TcpControlBlockSackTests
         long recoveryAt = p.Now;
 
         // Then no ACK at all (the retransmission arrived and its ACK was lost, say). The recovery
-        // probe goes a PTO (2 x SRTT = 20 ms, no delayed-ACK allowance) after the last ACK: new data.
-        List<SentSegment> probe = p.AdvanceTo(recoveryAt + 20_000);
+        // probe goes a PTO (2 x SRTT + 2 ms = 22 ms, no delayed-ACK allowance) after the last ACK: new data.
+        Assert.Empty(p.AdvanceTo(recoveryAt + 21_000));
+        List<SentSegment> probe = p.AdvanceTo(recoveryAt + 22_000);
         Assert.Equal(2, probe.Count);
         Assert.Equal(maxSent, probe[0].Seq);
         Assert.Equal(1, p.Counters[TcpCounter.RecoveryProbes]);
@@ -172,7 +173,7 @@ public class TcpControlBlockSackTests
         p.Tcb.Send(new byte[(10 * Mss) + 100], p.Now);
         Assert.Equal(10, p.Output.Take().Count);
 
-        SentSegment probe = Assert.Single(p.AdvanceTo(p.Now + 20_000));
+        SentSegment probe = Assert.Single(p.AdvanceTo(p.Now + 22_000));
         Assert.Equal((start + (10 * Mss)).Value, probe.Seq);
         Assert.Equal(100, probe.Payload.Length);
     }
