@@ -133,6 +133,9 @@ public enum TcpCounter
     /// <summary>Tail loss probes that repaired a loss (RFC 8985 7.4).</summary>
     TailLossProbeRecoveries,
 
+    /// <summary>Probes sent during a fast recovery whose ACKs stopped for a probe timeout (the ACK clock lost with data in flight).</summary>
+    RecoveryProbes,
+
     /// <summary>Retransmission timeouts found spurious by the timestamp echo (Eifel, RFC 3522) and undone.</summary>
     SpuriousTimeouts,
 

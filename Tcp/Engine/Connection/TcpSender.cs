@@ -320,6 +320,10 @@ internal sealed class TcpSender
             RefreshUserTimeout();
             _sack?.ScheduleProbe(now); // RFC 8985 7.2
         }
+        else if (_sack is { InRecovery: true } sack)
+        {
+            sack.ScheduleProbe(now); // the recovery probe waits a PTO from the latest ACK
+        }
 
         // RFC 9293 3.10.7.4: update the send window from the newest segment (SND.WL1, SND.WL2). An
         // ACK that moved SND.UNA updates it too, whatever its SEG.SEQ (Linux's tcp_may_update_window):
@@ -405,6 +409,7 @@ internal sealed class TcpSender
         SendBuffer send = _buffer!;
         int mss = DataMss;
         bool sentNew = false;
+        bool resent = false;
         while (true)
         {
             long quota = sack.SendQuota;
@@ -421,6 +426,7 @@ internal sealed class TcpSender
                 }
 
                 TransmitRange(start, end, now);
+                resent = true;
                 continue;
             }
 
@@ -445,11 +451,12 @@ internal sealed class TcpSender
         if (sack.SendQuota >= mss && sack.TryGetRescue(mss, out SeqNum rescueStart, out SeqNum rescueEnd))
         {
             TransmitRange(rescueStart, rescueEnd, now);
+            resent = true;
         }
 
-        if (sentNew)
+        if (sentNew || (resent && sack.InRecovery))
         {
-            sack.ScheduleProbe(now); // RFC 8985 7.2
+            sack.ScheduleProbe(now); // RFC 8985 7.2; in recovery, SackRecovery.IsRecoveryProbeDue
         }
     }
 
@@ -625,9 +632,9 @@ internal sealed class TcpSender
     public void OnReorderTimeout(Micros now) => _sack?.OnReorderTimeout(now);
 
     /// <summary>
-    /// The probe timeout expired (RFC 8985 7.3): one segment goes out whatever cwnd says, new data
-    /// when there is some and the peer's window takes it, else the last segment again; the
-    /// retransmission timer restarts.
+    /// The probe timeout expired (RFC 8985 7.3, or a recovery probe): whatever cwnd says, new data
+    /// when there is some and the peer's window takes it (two full-sized segments when there are
+    /// two), else the last segment again; the retransmission timer restarts.
     /// </summary>
     /// <param name="now">The current time.</param>
     public void OnLossProbeTimeout(Micros now)
@@ -640,20 +647,46 @@ internal sealed class TcpSender
         SendBuffer send = _buffer!;
         int dataRemaining = Math.Max((send.SndUna + send.Buffered) - _nxt, 0);
         bool finPending = send.IsWriteCompleted && !send.IsFinAcknowledged && _nxt <= send.FinSequence;
-        int len = (int)Math.Clamp(Math.Min(Math.Min(DataMss, dataRemaining), _wnd - (_nxt - _una)), 0, int.MaxValue);
+        int mss = DataMss;
+        long room = _wnd - (_nxt - _una);
+        int len = (int)Math.Clamp(Math.Min(Math.Min(mss, dataRemaining), room), 0, int.MaxValue);
         bool fin = finPending && len == dataRemaining;
         if ((len > 0 || fin) && !sack.IsLogFull)
         {
-            sack.OnProbeSent(_nxt + len + (fin ? 1 : 0), retransmission: false);
+            // New data goes as two full-sized segments when there are two and the window takes
+            // them: the probe follows a silence, often the loss of the ACK of everything before it,
+            // and a receiver may then hold the ACK of one lone segment for its delayed-ACK time
+            // (Linux 40 ms, RFC 5681 4.2 up to 500 ms) where the PTO assumed a prompt one (RFC 8985
+            // 7.2 adds WCDelAckT only for a flight of one segment); a second full-sized segment is
+            // acknowledged at once (RFC 5681 4.2), and either one alone, the other lost, is out of
+            // order and acknowledged at once too. Two segments, not one super-segment: a device or
+            // middlebox that drops a super-segment drops it whole.
+            int second = fin || len < mss ? 0 : (int)Math.Clamp(Math.Min(Math.Min(mss, dataRemaining - len), room - len), 0, int.MaxValue);
+            if (second < mss)
+            {
+                second = 0;
+            }
+
+            bool secondFin = second > 0 && finPending && len + second == dataRemaining;
+            sack.OnProbeSent(_nxt + len + second + (fin || secondFin ? 1 : 0), retransmission: false);
             Transmit(_nxt, len, fin, now);
+            if (second > 0 && !sack.IsLogFull)
+            {
+                Transmit(_nxt, second, secondFin, now);
+            }
         }
         else if (sack.TryGetLastSegment(out SeqNum start, out SeqNum end))
         {
             sack.OnProbeSent(_max, retransmission: true);
             TransmitRange(start, end, now);
         }
+        else
+        {
+            return; // nothing to probe with (all SACKed): the retransmission timer stays as it is
+        }
 
         _timers.Arm(TcpTimer.Retransmission, now + Rto);
+        sack.ScheduleProbe(now); // a second probe if this one brings no ACK (SackRecovery.MayProbe)
     }
 
     // Resends [start, end) of what was sent (the FIN with it when the range covers it).

@@ -48,6 +48,7 @@ internal sealed class SackRecovery : ILossRecovery
     private SeqNum _recoveryPoint;
     private SeqNum _rescueRxt;
     private bool _rescueDone;
+    private int _probesSinceDelivery;
 
     // Undo of the latest episode: its range, its retransmissions not yet reported as duplicates,
     // and the first retransmission's timestamp for Eifel detection.
@@ -120,6 +121,7 @@ internal sealed class SackRecovery : ILossRecovery
         _eifelArmed = false;
         _rack.Reset(iss);
         _tlp.Clear();
+        _probesSinceDelivery = 0;
     }
 
     /// <summary>A segment [<paramref name="seq"/>, <paramref name="end"/>) went out (sent new, or resent).</summary>
@@ -208,6 +210,11 @@ internal sealed class SackRecovery : ILossRecovery
         }
 
         long delivered = ack.BytesAcked + (_segments.SackedBytes - sackedBefore); // RFC 6937 DeliveredData
+        if (delivered > 0)
+        {
+            _probesSinceDelivery = 0; // the ACK clock runs again: a later silence may be probed
+        }
+
         ProbeOutcome probe = _tlp.OnAck(ack.SndUna, update.HasDsack ? update.DsackEnd : null, !ack.SackBlocks.IsEmpty, ack.IsDuplicate);
 
         bool ended = false;
@@ -263,6 +270,7 @@ internal sealed class SackRecovery : ILossRecovery
         _afterTimeout = true;
         _recoveryPoint = sndMax;
         _tlp.Clear();
+        _probesSinceDelivery = 0;
         _timers.Cancel(TcpTimer.LossProbe);
         _timers.Cancel(TcpTimer.RackReorder);
         Micros window = _rack.ReorderWindow(true, _segments.SackedCount, MinRtt, Srtt);
@@ -282,7 +290,11 @@ internal sealed class SackRecovery : ILossRecovery
 
     /// <summary>The RACK reordering timer fired (RFC 8985 6.2): detect losses again.</summary>
     /// <param name="now">The current time.</param>
-    public void OnReorderTimeout(Micros now) => DetectLosses(0, now);
+    public void OnReorderTimeout(Micros now)
+    {
+        DetectLosses(0, now);
+        ScheduleProbe(now); // nothing marked: the silence may still need a probe
+    }
 
     /// <summary>
     /// NextSeg rule 1 (RFC 6675 4): the first segment marked lost and not resent since, without
@@ -371,49 +383,105 @@ internal sealed class SackRecovery : ILossRecovery
         return false;
     }
 
-    /// <summary>RFC 8985 7.2: arms the probe timeout when a probe may be sent (outside recovery, none outstanding, data in flight).</summary>
+    /// <summary>
+    /// Arms the probe timeout when a probe may be sent (<see cref="MayProbe"/>): outside recovery the
+    /// tail loss probe (RFC 8985 7.2: none outstanding, data in flight); during a fast recovery the
+    /// recovery probe (see <see cref="IsRecoveryProbeDue"/>); after a probe that brought no ACK, a
+    /// second one at twice the PTO. Either waits for the RACK reordering timer (RFC 8985 8: one of
+    /// the two at a time).
+    /// </summary>
     /// <param name="now">The current time.</param>
     public void ScheduleProbe(Micros now)
     {
-        long flight = _max - _una;
-        if (_inRecovery || _tlp.Outstanding || flight <= 0 || _timers.IsArmed(TcpTimer.RackReorder))
+        if (!MayProbe || _timers.IsArmed(TcpTimer.RackReorder))
         {
             _timers.Cancel(TcpTimer.LossProbe);
             return;
         }
 
         Micros? srtt = _rto.HasSample ? Srtt : null;
-        _timers.Arm(TcpTimer.LossProbe, TailLossProbe.Deadline(srtt, flight, _sizes.Send, now, _timers.Deadline(TcpTimer.Retransmission)));
+
+        // RFC 5681 4.2: a receiver holding out-of-order data, or whose hole a segment fills, ACKs at
+        // once, so during a recovery the PTO needs no allowance for a delayed ACK.
+        bool fastRecovery = _inRecovery && !_afterTimeout;
+        _timers.Arm(TcpTimer.LossProbe, TailLossProbe.Deadline(srtt, _max - _una, _sizes.Send, now, _timers.Deadline(TcpTimer.Retransmission), delayedAckPossible: !fastRecovery, backoff: _probesSinceDelivery));
     }
 
-    /// <summary>Whether the probe timer may send a probe now.</summary>
-    public bool MayProbe => !_inRecovery && !_tlp.Outstanding && _max != _una;
+    /// <summary>
+    /// Whether a probe sent now is a recovery probe: during a fast recovery no ACK came for a probe
+    /// timeout though data is in flight. RFC 8985 7.2 sends no tail loss probe in recovery, where
+    /// RACK is to find losses from the ACKs, but when a retransmission arrived and its ACK was lost,
+    /// and the little sent after it (PRR keeps the flight near ssthresh, a few segments on a path of
+    /// a fraction of a millisecond) was lost or lost its ACKs too, no ACK will come and RACK has
+    /// nothing to judge: only the retransmission timer, at its 200 ms minimum, would move the
+    /// connection. A probe sent then (new data when the peer's window takes it, else the highest
+    /// segment not SACKed, as RFC 8985 7.3 chooses) brings an ACK whose cumulative part and SACK
+    /// blocks let RACK mark what was lost, a lost retransmission included (RFC 8985 6.2). This is
+    /// QUIC's rule (RFC 9002 6.2: the probe timeout runs whenever data is in flight, in recovery
+    /// too), limited like every probe here to <see cref="MaxProbesPerSilence"/> per silence.
+    /// </summary>
+    public bool IsRecoveryProbeDue => _inRecovery && !_afterTimeout && _probesSinceDelivery < MaxProbesPerSilence && _max != _una;
 
-    /// <summary>The last segment sent, which a probe resends when it cannot send new data (RFC 8985 7.3).</summary>
+    /// <summary>
+    /// Whether the probe timer may send a probe now: a recovery probe, or outside recovery a tail
+    /// loss probe (RFC 8985 7.2: none outstanding) or the second probe of a silence. RFC 8985 7.3
+    /// leaves a lost probe to the retransmission timer; when the receiver acknowledges a burst with
+    /// one ACK (Linux coalesces segments that arrive together), the probe's one ACK is lost as often
+    /// as any ACK, and the timer costs its 200 ms minimum. Like QUIC's probe timeout (RFC 9002
+    /// 6.2.1, doubled for each probe unanswered), a second probe goes at twice the PTO; the
+    /// retransmission timer stays the last resort.
+    /// </summary>
+    public bool MayProbe => IsRecoveryProbeDue
+        || (!_inRecovery && _max != _una && _probesSinceDelivery < MaxProbesPerSilence && (!_tlp.Outstanding || _probesSinceDelivery > 0));
+
+    /// <summary>The most probes sent while no ACK delivers data.</summary>
+    public const int MaxProbesPerSilence = 2;
+
+    /// <summary>
+    /// The segment a probe resends when it cannot send new data (RFC 8985 7.3): the last one sent,
+    /// or during a recovery the last one not SACKed (a SACKed one would bring no news).
+    /// </summary>
     /// <param name="start">Its first sequence number.</param>
     /// <param name="end">One past its last.</param>
     /// <returns>Whether there is one.</returns>
     public bool TryGetLastSegment(out SeqNum start, out SeqNum end)
     {
-        if (_segments.Count == 0)
+        for (int i = _segments.Count - 1; i >= 0; i--)
         {
-            start = default;
-            end = default;
-            return false;
+            SentSegment s = _segments[i];
+            if (_inRecovery && s.Is(SentSegmentState.Sacked))
+            {
+                continue;
+            }
+
+            start = s.Start;
+            end = s.End;
+            return true;
         }
 
-        SentSegment s = _segments[_segments.Count - 1];
-        start = s.Start;
-        end = s.End;
-        return true;
+        start = default;
+        end = default;
+        return false;
     }
 
-    /// <summary>A probe is about to go out (RFC 8985 7.3).</summary>
+    /// <summary>A probe is about to go out (RFC 8985 7.3, or a recovery probe).</summary>
     /// <param name="endSeq">SND.NXT after it.</param>
     /// <param name="retransmission">Whether it resends data.</param>
     public void OnProbeSent(SeqNum endSeq, bool retransmission)
     {
-        _tlp.OnSent(endSeq, retransmission);
+        bool recovery = IsRecoveryProbeDue;
+        _probesSinceDelivery++;
+        if (recovery)
+        {
+            _counters.Add(TcpCounter.RecoveryProbes);
+            return;
+        }
+
+        if (!_tlp.Outstanding)
+        {
+            _tlp.OnSent(endSeq, retransmission); // RFC 8985 7.4 judges the episode by its first probe
+        }
+
         _counters.Add(TcpCounter.TailLossProbes);
     }
 
@@ -484,6 +552,7 @@ internal sealed class SackRecovery : ILossRecovery
         _recoveryPoint = _max;
         _rescueRxt = _una;
         _rescueDone = false;
+        _probesSinceDelivery = 0;
         _cc.OnEnterFastRecovery(ReductionBase(flight), now.Value);
         _prr.Start(flight);
         _tlp.Clear();

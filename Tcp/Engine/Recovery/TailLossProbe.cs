@@ -21,9 +21,11 @@ internal enum ProbeOutcome
 /// </summary>
 /// <remarks>
 /// <para>The PTO (7.2) is 2 x SRTT, plus the worst-case delayed-ACK time when only one segment is in
-/// flight (its ACK may be delayed), 1 s before any RTT sample, and never after the retransmission
-/// timer would fire. At most one probe is outstanding; it is armed after new data is sent or an ACK
-/// advances SND.UNA, outside recovery. The timer is <see cref="TcpTimer.LossProbe"/>.</para>
+/// flight (its ACK may be delayed) and 2 ms otherwise, 1 s before any RTT sample, and never after the retransmission
+/// timer would fire. One probe episode is judged at a time (TLP.end_seq, 7.4); it is armed after new
+/// data is sent or an ACK advances SND.UNA, outside recovery. <see cref="SackRecovery"/> also sends
+/// a second probe at twice the PTO when the first brought no ACK, and probes during a fast
+/// recovery whose ACKs stopped. The timer is <see cref="TcpTimer.LossProbe"/>.</para>
 /// </remarks>
 internal sealed class TailLossProbe
 {
@@ -33,8 +35,13 @@ internal sealed class TailLossProbe
     /// <summary>The PTO before any RTT sample (RFC 8985 7.2), 1 s.</summary>
     public static readonly Micros InitialPto = Micros.FromMilliseconds(1000);
 
-    /// <summary>The shortest PTO, 10 ms, as Linux's tcp_schedule_loss_probe: on a path with an RTT near 0 a probe would otherwise follow every flight at once.</summary>
-    public static readonly Micros MinimumPto = Micros.FromMilliseconds(10);
+    /// <summary>
+    /// What the PTO adds to 2 x SRTT with more than one segment in flight, 2 ms, as Linux's
+    /// tcp_schedule_loss_probe (TCP_TIMEOUT_MIN, two jiffies): on a path with an RTT near 0 a probe
+    /// would otherwise follow every flight at once, and a floor of 10 ms (Linux before 4.14) would
+    /// leave a silence of fifty round trips on a path of 0.2 ms.
+    /// </summary>
+    public static readonly Micros PtoSlack = Micros.FromMilliseconds(2);
 
     private SeqNum _endSeq;
     private bool _outstanding;
@@ -55,20 +62,19 @@ internal sealed class TailLossProbe
     /// <param name="mss">The send MSS.</param>
     /// <param name="now">The current time.</param>
     /// <param name="rtoDeadline">When the retransmission timer fires.</param>
+    /// <param name="delayedAckPossible">Whether the receiver may delay its ACK of a lone segment (false while it holds out-of-order data).</param>
+    /// <param name="backoff">Probes already sent unanswered: the PTO doubles for each (RFC 9002 6.2.1).</param>
     /// <returns>When the probe is due.</returns>
-    public static Micros Deadline(Micros? srtt, long flight, int mss, Micros now, Micros rtoDeadline)
+    public static Micros Deadline(Micros? srtt, long flight, int mss, Micros now, Micros rtoDeadline, bool delayedAckPossible = true, int backoff = 0)
     {
         Micros pto = InitialPto;
         if (srtt is Micros s)
         {
             pto = s * 2;
-            if (flight <= mss)
-            {
-                pto += WorstCaseDelayedAck;
-            }
+            pto += flight <= mss && delayedAckPossible ? WorstCaseDelayedAck : PtoSlack;
         }
 
-        return Micros.Min(now + Micros.Max(pto, MinimumPto), rtoDeadline);
+        return Micros.Min(now + (pto * (1 << Math.Clamp(backoff, 0, 8))), rtoDeadline);
     }
 
     /// <summary>A probe went out (RFC 8985 7.3).</summary>

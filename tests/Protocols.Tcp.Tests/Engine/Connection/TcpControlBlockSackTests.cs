@@ -65,9 +65,9 @@ public class TcpControlBlockSackTests
         p.Tcb.Send(new byte[2 * Mss], p.Now);
         Assert.Equal(2, p.Output.Take().Count);
 
-        // RFC 8985 7.2: PTO = 2 x SRTT (10 ms) with more than one segment in flight, before the RTO (200 ms).
-        Assert.Equal(p.Now + 20_000, p.Tcb.NextDeadlineMicros);
-        List<SentSegment> sent = p.AdvanceTo(p.Now + 20_000);
+        // RFC 8985 7.2: PTO = 2 x SRTT (10 ms) + 2 ms (Linux) with more than one segment in flight, before the RTO (200 ms).
+        Assert.Equal(p.Now + 22_000, p.Tcb.NextDeadlineMicros);
+        List<SentSegment> sent = p.AdvanceTo(p.Now + 22_000);
         SentSegment probe = Assert.Single(sent);
 
         // RFC 8985 7.3: no new data to send, so the last segment goes again.
@@ -92,8 +92,90 @@ public class TcpControlBlockSackTests
         p.Tcb.Send(new byte[12 * Mss], p.Now);
         Assert.Equal(10, p.Output.Take().Count); // the initial window (RFC 6928)
 
-        SentSegment probe = Assert.Single(p.AdvanceTo(p.Now + 20_000));
-        Assert.Equal((start + (10 * Mss)).Value, probe.Seq); // RFC 8985 7.3: new data, beyond cwnd
+        // RFC 8985 7.3: new data, beyond cwnd; two full-sized segments, which a receiver that delays
+        // ACKs acknowledges at once (RFC 5681 4.2), each its own segment.
+        List<SentSegment> probe = p.AdvanceTo(p.Now + 22_000);
+        Assert.Equal(2, probe.Count);
+        Assert.Equal((start + (10 * Mss)).Value, probe[0].Seq);
+        Assert.Equal((start + (11 * Mss)).Value, probe[1].Seq);
+        Assert.All(probe, s => Assert.Equal(Mss, s.Payload.Length));
+        Assert.Equal(1, p.Counters[TcpCounter.TailLossProbes]);
+    }
+
+    [Fact]
+    public void A_probe_that_brings_no_ack_is_followed_by_a_second_at_twice_the_timeout()
+    {
+        var p = new ScriptedPeer();
+        p.Establish(sack: true);
+        SeqNum start = p.Tcb.SndNxt;
+        long t0 = p.Now;
+        p.Tcb.Send(new byte[14 * Mss], p.Now);
+        Assert.Equal(10, p.Output.Take().Count);
+
+        // PTO = 2 x SRTT + 2 ms = 22 ms: the first probe, two new segments.
+        Assert.Equal(2, p.AdvanceTo(t0 + 22_000).Count);
+        Assert.Equal(1, p.Counters[TcpCounter.TailLossProbes]);
+
+        // No ACK: a second probe at twice the PTO (RFC 9002 6.2.1), the next two, well before the RTO.
+        Assert.Equal(t0 + 66_000, p.Tcb.NextDeadlineMicros);
+        List<SentSegment> second = p.AdvanceTo(t0 + 66_000);
+        Assert.Equal(2, second.Count);
+        Assert.Equal((start + (12 * Mss)).Value, second[0].Seq);
+        Assert.Equal(2, p.Counters[TcpCounter.TailLossProbes]);
+
+        // No third: the retransmission timer (200 ms from the second probe) is the last resort.
+        Assert.Empty(p.AdvanceTo(t0 + 66_000 + 199_000));
+        Assert.NotEmpty(p.AdvanceTo(t0 + 66_000 + 250_000));
+        Assert.Equal(1, p.Counters[TcpCounter.Timeouts]);
+        Assert.Equal(2, p.Counters[TcpCounter.TailLossProbes]);
+    }
+
+    [Fact]
+    public void A_recovery_whose_acks_stop_sends_a_probe_before_the_retransmission_timeout()
+    {
+        var p = new ScriptedPeer();
+        p.Establish(sack: true);
+        SeqNum start = p.Tcb.SndNxt;
+        p.Tcb.Send(new byte[30 * Mss], p.Now);
+        List<SentSegment> sent = p.Output.Take();
+        Assert.Equal(10, sent.Count);
+        p.Now += 10_000;
+
+        // Segments 2-4 SACKed: RACK marks segment 1 lost and a fast recovery starts (RFC 8985 6.2).
+        sent.AddRange(p.Send(TcpFlags.Ack, ack: start, sack: [Block(start + Mss, start + (4 * Mss))]));
+        Assert.Contains(sent, s => s.Seq == start.Value && s.Payload.Length == Mss);
+        uint maxSent = sent.Max(s => s.Seq + (uint)s.Payload.Length);
+        long recoveryAt = p.Now;
+
+        // Then no ACK at all (the retransmission arrived and its ACK was lost, say). The recovery
+        // probe goes a PTO (2 x SRTT + 2 ms = 22 ms, no delayed-ACK allowance) after the last ACK: new data.
+        Assert.Empty(p.AdvanceTo(recoveryAt + 21_000));
+        List<SentSegment> probe = p.AdvanceTo(recoveryAt + 22_000);
+        Assert.Equal(2, probe.Count);
+        Assert.Equal(maxSent, probe[0].Seq);
+        Assert.Equal(1, p.Counters[TcpCounter.RecoveryProbes]);
+        Assert.Equal(0, p.Counters[TcpCounter.Timeouts]);
+
+        // Its ACK shows segment 1's retransmission arrived: the recovery goes on, no RTO.
+        p.Now += 10_000;
+        p.Send(TcpFlags.Ack, ack: start + (10 * Mss), sack: [Block((SeqNum)probe[0].Seq, (SeqNum)(probe[1].Seq + Mss))]);
+        p.AdvanceTo(p.Now + 5_000);
+        Assert.Equal(start + (10 * Mss), p.Tcb.SndUna);
+        Assert.Equal(0, p.Counters[TcpCounter.Timeouts]);
+    }
+
+    [Fact]
+    public void A_probe_sends_one_segment_when_only_one_is_left()
+    {
+        var p = new ScriptedPeer();
+        p.Establish(sack: true);
+        SeqNum start = p.Tcb.SndNxt;
+        p.Tcb.Send(new byte[(10 * Mss) + 100], p.Now);
+        Assert.Equal(10, p.Output.Take().Count);
+
+        SentSegment probe = Assert.Single(p.AdvanceTo(p.Now + 22_000));
+        Assert.Equal((start + (10 * Mss)).Value, probe.Seq);
+        Assert.Equal(100, probe.Payload.Length);
     }
 
     [Fact]
