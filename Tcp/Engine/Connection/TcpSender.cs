@@ -62,6 +62,7 @@ internal sealed class TcpSender
     private SackRecovery? _sack;
     private bool _sackNegotiated;
     private readonly ZeroWindowProber _prober = new();
+    private readonly Pacer _pacer = new();
     private SendBuffer? _buffer;
     private SeqNum _iss;
     private SeqNum _una;
@@ -385,6 +386,11 @@ internal sealed class TcpSender
                 break;
             }
 
+            if (PacingHolds(now))
+            {
+                break;
+            }
+
             bool retransmission = _nxt < _max;
             RestartAfterIdleIfDue(retransmission, dataRemaining, now);
             long window = Math.Min(_wnd, _cc.CongestionWindow + (retransmission ? 0 : _recovery.LimitedTransmitAllowance));
@@ -408,7 +414,7 @@ internal sealed class TcpSender
         while (true)
         {
             long quota = sack.SendQuota;
-            if (quota <= 0)
+            if (quota <= 0 || PacingHolds(now))
             {
                 break;
             }
@@ -428,6 +434,11 @@ internal sealed class TcpSender
             bool finPending = send.IsWriteCompleted && !send.IsFinAcknowledged && _nxt <= send.FinSequence;
             if ((dataRemaining == 0 && !finPending) || sack.IsLogFull)
             {
+                if (dataRemaining == 0 && !finPending)
+                {
+                    sack.OnApplicationLimited(); // room in the window, nothing to send (delivery-rate estimation)
+                }
+
                 break;
             }
 
@@ -442,7 +453,7 @@ internal sealed class TcpSender
             sentNew = true;
         }
 
-        if (sack.SendQuota >= mss && sack.TryGetRescue(mss, out SeqNum rescueStart, out SeqNum rescueEnd))
+        if (sack.SendQuota >= mss && !PacingHolds(now) && sack.TryGetRescue(mss, out SeqNum rescueStart, out SeqNum rescueEnd))
         {
             TransmitRange(rescueStart, rescueEnd, now);
         }
@@ -451,6 +462,22 @@ internal sealed class TcpSender
         {
             sack.ScheduleProbe(now); // RFC 8985 7.2
         }
+    }
+
+    // ---- pacing gate ----
+    // When the controller paces (PacingRate > 0), a segment is not released before its time: the
+    // pacer's credit must be positive, else the pacing timer is armed for when it will be and the
+    // output loop stops. Controllers that do not pace never reach the pacer.
+    private bool PacingHolds(Micros now)
+    {
+        long rate = _cc.PacingRate;
+        if (rate <= 0 || _pacer.MaySend(rate, Pacer.Quantum(rate, _sizes.Send, Burst), now))
+        {
+            return false;
+        }
+
+        _timers.Arm(TcpTimer.Pacing, _pacer.ReleaseTime(rate, now));
+        return true;
     }
 
     // RFC 5681 4.1: cwnd no longer reflects the path after an idle period longer than the RTO.
@@ -688,6 +715,11 @@ internal sealed class TcpSender
 
         _transmitter.SendSegment(flags, seq, first, second, now);
         SeqNum end = seq + len + (fin ? 1 : 0);
+        if (_cc.PacingRate > 0)
+        {
+            _pacer.OnSent(end - seq);
+        }
+
         _rtt.OnTransmit(seq, end, len, retransmission, now);
         _sack?.OnTransmit(seq, end, retransmission, now);
         if (retransmission)

@@ -41,6 +41,7 @@ internal sealed class SackRecovery : ILossRecovery
     private readonly Rack _rack = new();
     private readonly TailLossProbe _tlp = new();
     private readonly ProportionalRateReduction _prr = new();
+    private readonly DeliveryRateSampler _rate = new();
     private SeqNum _una;
     private SeqNum _max;
     private bool _inRecovery;
@@ -102,6 +103,9 @@ internal sealed class SackRecovery : ILossRecovery
     /// <summary>RACK's state.</summary>
     internal Rack Rack => _rack;
 
+    /// <summary>The delivery-rate estimator.</summary>
+    internal DeliveryRateSampler Rate => _rate;
+
     /// <summary>
     /// Bytes that may be sent now: PRR's quota during a fast recovery (RFC 6937), else the
     /// congestion window less pipe (RFC 6675 5, also after a timeout, where the window is the
@@ -120,6 +124,7 @@ internal sealed class SackRecovery : ILossRecovery
         _eifelArmed = false;
         _rack.Reset(iss);
         _tlp.Clear();
+        _rate.Reset();
     }
 
     /// <summary>A segment [<paramref name="seq"/>, <paramref name="end"/>) went out (sent new, or resent).</summary>
@@ -134,6 +139,7 @@ internal sealed class SackRecovery : ILossRecovery
             _prr.OnSent(end - seq); // RFC 6937: prr_out
         }
 
+        DeliveryStamp stamp = _rate.OnTransmit(Pipe, now); // draft-cheng-iccrg-delivery-rate-estimation 3.1
         if (!retransmission)
         {
             // One entry per MSS: a super-segment (TSO) leaves the device as MSS-sized segments, and
@@ -142,7 +148,7 @@ internal sealed class SackRecovery : ILossRecovery
             for (SeqNum from = seq; from == _max && from < end; from = _max)
             {
                 SeqNum to = end - from > mss ? from + mss : end;
-                _segments.Append(from, to, now);
+                _segments.Append(from, to, now, stamp);
                 _max = to;
             }
 
@@ -152,7 +158,7 @@ internal sealed class SackRecovery : ILossRecovery
         int index = _segments.IndexOf(seq);
         if (index < _segments.Count)
         {
-            _segments.OnRetransmitted(index, now);
+            _segments.OnRetransmitted(index, now, stamp);
         }
 
         if (_inRecovery && _undoArmed)
@@ -174,6 +180,8 @@ internal sealed class SackRecovery : ILossRecovery
     {
         Micros now = ack.Now;
         long sackedBefore = _segments.SackedBytes;
+        long pipeBefore = Pipe;
+        long lostBefore = _segments.LostBytes;
         var delivery = new Delivery(this, now);
         if (ack.BytesAcked > 0)
         {
@@ -240,8 +248,15 @@ internal sealed class SackRecovery : ILossRecovery
 
         // Else only cumulative ACKs came, outside recovery: whatever is still in flight was sent after
         // everything delivered (a loss probe resends only the last segment), so RACK has nothing to judge.
+        ReportRateSample(pipeBefore, lostBefore, now);
         return RecoveryAction.None;
     }
+
+    /// <summary>
+    /// The sender ran out of data with room left in the window: the delivery-rate samples until what
+    /// is in flight is delivered are application-limited (draft-cheng-iccrg-delivery-rate-estimation 3.4).
+    /// </summary>
+    public void OnApplicationLimited() => _rate.OnApplicationLimited(Pipe);
 
     /// <inheritdoc/>
     public void OnRetransmissionTimeout(long flight, bool alreadyRetransmittedByTimer, SeqNum sndMax, Micros now)
@@ -426,6 +441,14 @@ internal sealed class SackRecovery : ILossRecovery
 
     private Micros MinRtt => new(_rto.MinimumRtt);
 
+    // draft-cheng-iccrg-delivery-rate-estimation 3.3: one sample per ACK, to the controller.
+    private void ReportRateSample(long pipeBefore, long lostBefore, Micros now)
+    {
+        long lost = Math.Max(_segments.LostBytes - lostBefore, 0);
+        RateSample sample = _rate.TakeSample(_rto.HasSample ? MinRtt : Micros.Zero, lost, pipeBefore, Pipe, now);
+        _cc.OnRateSample(sample);
+    }
+
     private Micros Srtt => new(_rto.SmoothedRtt);
 
     // RFC 8985 6.2 steps 4-5, and the start of an episode when something is lost.
@@ -599,6 +622,7 @@ internal sealed class SackRecovery : ILossRecovery
             // loss probe included) would fail it and RACK could never learn from one.
             bool ambiguous = segment.Is(SentSegmentState.Retransmitted) && _now - segment.SentAt < _owner.MinRtt;
             _owner._rack.OnDelivered(segment, ambiguous, _now);
+            _owner._rate.OnDelivered(segment, _now);
         }
     }
 }
