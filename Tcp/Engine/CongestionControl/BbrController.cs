@@ -62,8 +62,12 @@ public sealed class BbrController : ICongestionController
     /// <summary>Drain's pacing gain, 1/HighGain (draft 4.3.3).</summary>
     public const int DrainGain = GainUnit * 1000 / 2885;
 
-    /// <summary>ProbeBW's cwnd gain, 2 (draft 4.3.4).</summary>
-    public const int ProbeBwCwndGain = 2 * GainUnit;
+    /// <summary>
+    /// The cwnd gain of ProbeBW (draft 4.3.4) and of Startup and Drain, 2. The draft's Startup uses
+    /// HighGain; BBRv3 (draft-ietf-ccwg-bbr 4.3.1, BBRStartupCwndGain) uses 2, which keeps Startup from
+    /// putting more than a bandwidth-delay product beyond the pipe into the bottleneck's queue.
+    /// </summary>
+    public const int CwndGain2 = 2 * GainUnit;
 
     /// <summary>BBRGainCycleLen: the phases of one ProbeBW cycle (draft 4.3.4.3).</summary>
     public const int GainCycleLength = 8;
@@ -99,7 +103,7 @@ public sealed class BbrController : ICongestionController
     private long _priorCwnd;
     private long _pacingRate;
     private int _pacingGain = HighGain;
-    private int _cwndGain = HighGain;
+    private int _cwndGain = CwndGain2;
     private long _roundCount;
     private long _nextRoundDelivered;
     private bool _roundStart;
@@ -112,6 +116,8 @@ public sealed class BbrController : ICongestionController
     private bool _enteringRecovery;
     private bool _hasRateSamples;
     private long _totalDelivered;
+    private long _roundLost;
+    private long _roundAcked;
     private long _fallbackSsthresh = NewRenoController.InitialSlowStartThreshold;
 
     /// <summary>Creates a controller for one connection.</summary>
@@ -165,6 +171,12 @@ public sealed class BbrController : ICongestionController
 
     /// <summary>The ProbeBW phase (index into the gain cycle).</summary>
     public int CycleIndex => _cycleIndex;
+
+    /// <summary>C.delivered as of the last rate sample: bytes delivered on the connection.</summary>
+    public long DeliveredBytes => _totalDelivered;
+
+    /// <summary>The round-trip time of the last rate sample that carried one, in microseconds; -1 before any.</summary>
+    public long LatestRttMicros { get; private set; } = -1;
 
     /// <summary>Times ProbeRTT was entered.</summary>
     public int ProbeRttCount { get; private set; }
@@ -338,6 +350,11 @@ public sealed class BbrController : ICongestionController
         }
 
         _totalDelivered = sample.TotalDelivered;
+        if (sample.RttMicros >= 0)
+        {
+            LatestRttMicros = sample.RttMicros;
+        }
+
         if (_enteringRecovery)
         {
             _nextRoundDelivered = sample.TotalDelivered; // 4.2.3.4: a round trip starts with the recovery
@@ -350,7 +367,17 @@ public sealed class BbrController : ICongestionController
 
         UpdateBandwidth(sample);
         CheckCyclePhase(sample);
-        _fullPipe.OnAck(_bandwidth.Best, _roundStart, sample.IsAppLimited);
+        _roundLost += sample.NewlyLost;
+        _roundAcked += sample.NewlyAcked;
+        bool lossyRound = false;
+        if (_roundStart)
+        {
+            lossyRound = _roundLost * 100 > (_roundLost + _roundAcked) * BbrFullPipeEstimator.LossThresholdPercent;
+            _roundLost = 0;
+            _roundAcked = 0;
+        }
+
+        _fullPipe.OnAck(_bandwidth.Best, _roundStart, sample.IsAppLimited, lossyRound);
         CheckDrain(sample);
         _minRtt.Update(sample.RttMicros, sample.NowMicros);
         CheckProbeRtt(sample);
@@ -410,7 +437,7 @@ public sealed class BbrController : ICongestionController
         {
             State = BbrState.Drain;
             _pacingGain = DrainGain;
-            _cwndGain = HighGain;
+            _cwndGain = CwndGain2;
         }
 
         if (State == BbrState.Drain && sample.InFlight <= Inflight(GainUnit))
@@ -476,7 +503,7 @@ public sealed class BbrController : ICongestionController
     {
         State = BbrState.Startup;
         _pacingGain = HighGain;
-        _cwndGain = HighGain;
+        _cwndGain = CwndGain2;
     }
 
     // 4.3.4.3: start the cycle at a random phase other than the draining one (index 1).
@@ -484,7 +511,7 @@ public sealed class BbrController : ICongestionController
     {
         State = BbrState.ProbeBw;
         _pacingGain = GainUnit;
-        _cwndGain = ProbeBwCwndGain;
+        _cwndGain = CwndGain2;
         _random = (_random * 1103515245) + 12345;
         _cycleIndex = GainCycleLength - 1 - (int)((_random >> 16) % (GainCycleLength - 1));
         _cycleStamp = nowMicros;
@@ -516,8 +543,11 @@ public sealed class BbrController : ICongestionController
             return NewRenoController.ComputeInitialWindow(_options.InitialWindow, _smss);
         }
 
+        // Startup leaves the quanta out: with its cwnd gain of 2 the window is then exactly the pipe
+        // plus a one-BDP queue, so the search does not overflow such a queue by the quanta each round.
         long bdp = EstimatedBdp;
-        return (long)((Int128)bdp * gain / GainUnit) + (3 * SendQuantum);
+        long quanta = State == BbrState.Startup ? 0 : 3 * SendQuantum;
+        return (long)((Int128)bdp * gain / GainUnit) + quanta;
     }
 
     // 4.2.3.6 BBRSetCwnd, with 4.2.3.4 (recovery) and 4.2.3.5 (ProbeRTT).

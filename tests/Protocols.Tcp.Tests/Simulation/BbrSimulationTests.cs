@@ -1,0 +1,152 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using Protocols.Ip.Simulation;
+using Protocols.Tcp.Engine.CongestionControl;
+using Xunit.Abstractions;
+using Sim = Protocols.Ip.Simulation.Simulation;
+
+namespace Protocols.Tcp.Tests.SimulationTests;
+
+/// <summary>
+/// BBR in the simulation, on the loss matrix's path (100 Mbit/s bottleneck, 20 ms RTT, drop-tail
+/// queue of one bandwidth-delay product, 167 packets), seeded: random loss is not read as
+/// congestion, so goodput stays near the bottleneck where a loss-based controller is held near the
+/// Mathis bound; without loss the queue stays short; the sender paces; ProbeRTT comes every 10 s.
+/// </summary>
+public sealed class BbrSimulationTests(ITestOutputHelper output)
+{
+    private const int MiB = 1024 * 1024;
+    private const double BottleneckMbps = 100;
+
+    private static LinkOptions Path => new()
+    {
+        Delay = TimeSpan.FromMilliseconds(10),
+        RateBitsPerSecond = 100_000_000,
+        QueueLimitPackets = 167,
+        QueueLimitBytes = 167 * 1500,
+    };
+
+    // Mathis et al.: MSS / RTT x 1.22 / sqrt(p).
+    private static double MathisMbps(double p) => 1448 * 8 / 0.020 * 1.22 / Math.Sqrt(p) / 1e6;
+
+    [Theory]
+    [InlineData(4242)]
+    [InlineData(7)]
+    public void At_1_percent_random_loss_goodput_is_at_least_one_and_a_half_times_mathis(int seed)
+    {
+        Run run = Transfer(Path with { Loss = 0.01 }, 16 * MiB, seed);
+        double mathis = MathisMbps(0.01);
+        output.WriteLine(run.Format() + string.Create(CultureInfo.InvariantCulture, $"; Mathis {mathis:0.00} Mbit/s ({run.Mbps / mathis:0.00}x)"));
+        Assert.True(run.Mbps >= 1.5 * mathis, $"{run.Mbps:0.00} Mbit/s, Mathis {mathis:0.00}");
+        AssertRecoveryQuality(run);
+    }
+
+    [Theory]
+    [InlineData(4242)]
+    [InlineData(7)]
+    public void At_0_1_percent_random_loss_goodput_past_startup_is_at_least_80_percent_of_the_bottleneck(int seed)
+    {
+        Run run = Transfer(Path with { Loss = 0.001 }, 16 * MiB, seed);
+        output.WriteLine(run.Format());
+        Assert.True(run.MbpsPastStartup >= 0.8 * BottleneckMbps, $"{run.MbpsPastStartup:0.00} Mbit/s past Startup");
+        AssertRecoveryQuality(run);
+    }
+
+    [Fact]
+    public void Without_loss_the_queue_stays_short_and_startup_loses_few_segments()
+    {
+        Run run = Transfer(Path, 16 * MiB, 4242);
+        output.WriteLine(run.Format());
+
+        // The one-BDP queue holds 167 packets: Startup's overshoot loses at most 10 segments (the
+        // target slow start is held to), then nothing is lost.
+        Assert.Equal(0, run.RandomLoss);
+        Assert.True(run.QueueDrops <= 10, $"{run.QueueDrops} queue drops");
+        Assert.Equal(run.QueueDrops, run.DropsInStartup);
+
+        // Past Startup the RTT stays near the 20 ms base (a full queue would add 20 ms).
+        Assert.True(run.MeanRttPastStartupMs <= 26, $"mean RTT past Startup {run.MeanRttPastStartupMs:0.0} ms");
+        Assert.True(run.MbpsPastStartup >= 0.9 * BottleneckMbps, $"{run.MbpsPastStartup:0.00} Mbit/s past Startup");
+        AssertRecoveryQuality(run);
+    }
+
+    private static void AssertRecoveryQuality(Run run)
+    {
+        long lost = run.RandomLoss + run.QueueDrops;
+        Assert.True(run.Retransmissions <= Math.Max(1.05 * lost, lost + 2), $"{run.Retransmissions} retransmissions for {lost} lost");
+        Assert.Equal(0, run.Timeouts);
+    }
+
+    private Run Transfer(LinkOptions dataLink, int bytes, int seed)
+    {
+        var sim = new Sim(seed: seed);
+        var made = new List<BbrController>();
+        CongestionControllerRegistry registry = CongestionControllerRegistry.Default.With(BbrController.RegisteredName, () =>
+        {
+            var c = new BbrController();
+            made.Add(c);
+            return c;
+        });
+        var pair = new TcpPair(sim, Path, 1500, clientStack: new TcpStackOptions
+        {
+            Seed = 4,
+            Name = "a",
+            CongestionControllers = registry,
+            Defaults = new TcpConnectionOptions { CongestionControl = BbrController.RegisteredName },
+        });
+        pair.Link.AToB.Options = dataLink;
+        byte[] data = TcpPair.Data(bytes, seed);
+        Task<TransferResult> transfer = pair.StartTransfer(data, []);
+
+        // Startup and Drain: until ProbeBW, counting the queue's drops.
+        sim.RunUntil(() => made.Count == 1 && made[0].State == BbrState.ProbeBw, TimeSpan.FromSeconds(30));
+        BbrController cc = made[0];
+        TimeSpan probeBwAt = sim.Elapsed;
+        long deliveredAtProbeBw = cc.DeliveredBytes;
+        long dropsInStartup = pair.Link.AToB.Statistics.QueueDrops;
+
+        // Past it: RTT samples on every instant a new one arrives.
+        double rttSum = 0;
+        int rttCount = 0;
+        long lastRtt = -1;
+        sim.RunUntil(
+            () =>
+            {
+                long rtt = cc.LatestRttMicros;
+                if (rtt > 0 && rtt != lastRtt)
+                {
+                    rttSum += rtt;
+                    rttCount++;
+                    lastRtt = rtt;
+                }
+
+                return transfer.IsCompleted;
+            },
+            TimeSpan.FromMinutes(5));
+        TimeSpan took = sim.Elapsed;
+        TransferResult result = sim.RunUntilCompleted(transfer, TimeSpan.Zero);
+        Assert.Equal(SHA256.HashData(data), result.Sha256AtB);
+        LinkStatistics s = pair.Link.AToB.Statistics;
+        TcpCounters a = pair.TcpA.Counters;
+        double pastStartupSeconds = (took - probeBwAt).TotalSeconds;
+        return new Run(
+            bytes,
+            took,
+            (cc.DeliveredBytes - deliveredAtProbeBw) * 8 / pastStartupSeconds / 1e6,
+            s.Lost,
+            s.QueueDrops,
+            dropsInStartup,
+            a.SegmentsRetransmitted,
+            a.Timeouts,
+            rttCount > 0 ? rttSum / rttCount / 1000 : double.NaN,
+            cc.ToString());
+    }
+
+    private sealed record Run(int Bytes, TimeSpan Took, double MbpsPastStartup, long RandomLoss, long QueueDrops, long DropsInStartup, long Retransmissions, long Timeouts, double MeanRttPastStartupMs, string Controller)
+    {
+        public double Mbps => Bytes * 8 / Took.TotalSeconds / 1e6;
+
+        public string Format() => string.Create(CultureInfo.InvariantCulture,
+            $"{Took.TotalSeconds:0.000} s, {Mbps:0.00} Mbit/s ({MbpsPastStartup:0.00} past Startup), random loss {RandomLoss}, queue drops {QueueDrops} ({DropsInStartup} in Startup/Drain), retrans {Retransmissions}, RTO {Timeouts}, mean RTT past Startup {MeanRttPastStartupMs:0.0} ms; {Controller}");
+    }
+}
