@@ -70,6 +70,98 @@ public sealed class BbrSimulationTests(ITestOutputHelper output)
         AssertRecoveryQuality(run);
     }
 
+    [Fact]
+    public void The_sender_paces_where_an_unpaced_one_bursts_on_bunched_acks()
+    {
+        // ACKs delayed by up to 2 ms each arrive in clumps: a window-limited sender answers each
+        // clump with a burst; a paced one releases at most one quantum at a time.
+        (int pacedBurst, long pacingRate) = LargestBurst(paced: true);
+        (int unpacedBurst, _) = LargestBurst(paced: false);
+        long quantumSegments = (Math.Max(2L * 1448, pacingRate / 1000) + 1447) / 1448;
+        output.WriteLine($"largest burst in one instant: paced {pacedBurst} segments (quantum {quantumSegments} at {pacingRate} B/s), unpaced {unpacedBurst}");
+        Assert.True(pacedBurst <= quantumSegments + 1, $"paced burst {pacedBurst}");
+        Assert.True(unpacedBurst > quantumSegments + 1, $"unpaced burst {unpacedBurst}");
+    }
+
+    [Fact]
+    public void ProbeRtt_comes_after_ten_seconds_holds_four_segments_for_200_ms_and_returns_to_ProbeBw()
+    {
+        var path = Path with { RateBitsPerSecond = 20_000_000, QueueLimitPackets = 34, QueueLimitBytes = 34 * 1500 };
+        var sim = new Sim(seed: 11);
+        (TcpPair pair, List<ICongestionController> made) = Pair(sim, path, () => new BbrController());
+        Task<TransferResult> transfer = pair.StartTransfer(TcpPair.Data(40 * MiB, 11), []);
+        sim.RunUntil(() => made.Count == 1 && ((BbrController)made[0]).State == BbrState.ProbeBw, TimeSpan.FromSeconds(10));
+        var cc = (BbrController)made[0];
+        Assert.Equal(0, cc.ProbeRttCount);
+
+        sim.RunUntil(() => cc.State == BbrState.ProbeRtt, TimeSpan.FromSeconds(12));
+        TimeSpan entered = sim.Elapsed;
+        long largestCwnd = 0;
+        sim.RunUntil(
+            () =>
+            {
+                if (cc.State == BbrState.ProbeRtt)
+                {
+                    largestCwnd = Math.Max(largestCwnd, cc.CongestionWindow);
+                }
+
+                return cc.State != BbrState.ProbeRtt;
+            },
+            TimeSpan.FromSeconds(2));
+        TimeSpan held = sim.Elapsed - entered;
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ProbeRTT at {entered.TotalSeconds:0.000} s for {held.TotalMilliseconds:0.0} ms, largest window {largestCwnd} bytes; then {cc}"));
+        Assert.InRange(entered.TotalSeconds, 10, 11.5);
+        Assert.True(held >= TimeSpan.FromMilliseconds(220), $"held {held.TotalMilliseconds} ms"); // 200 ms and a round trip
+        Assert.True(largestCwnd <= BbrController.MinPipeSegments * 1460, $"window {largestCwnd} in ProbeRTT");
+        Assert.Equal(BbrState.ProbeBw, cc.State);
+        Assert.Equal(1, cc.ProbeRttCount);
+        Assert.InRange(cc.MinRttMicros, 20_000, 22_000); // 20 ms plus a frame's serialisation at 20 Mbit/s
+        Assert.False(transfer.IsFaulted);
+    }
+
+    private (int Burst, long PacingRate) LargestBurst(bool paced)
+    {
+        var sim = new Sim(seed: 5);
+        (TcpPair pair, List<ICongestionController> made) = Pair(sim, Path, () => paced ? new BbrController() : new Unpaced(new BbrController()));
+        pair.Link.BToA.Options = Path with { Jitter = TimeSpan.FromMilliseconds(2) };
+        Task<TransferResult> transfer = pair.StartTransfer(TcpPair.Data(64 * MiB, 5), []);
+        sim.RunFor(TimeSpan.FromSeconds(1)); // past Startup
+        long last = pair.Link.AToB.Statistics.Sent;
+        int burst = 0;
+        TimeSpan end = sim.Elapsed + TimeSpan.FromSeconds(1);
+        sim.RunUntil(
+            () =>
+            {
+                long sent = pair.Link.AToB.Statistics.Sent;
+                burst = Math.Max(burst, (int)(sent - last));
+                last = sent;
+                return sim.Elapsed >= end;
+            },
+            TimeSpan.FromSeconds(2));
+        Assert.False(transfer.IsFaulted);
+        BbrController bbr = made[0] is Unpaced u ? u.Inner : (BbrController)made[0];
+        return (burst, bbr.PacingRate);
+    }
+
+    private static (TcpPair Pair, List<ICongestionController> Made) Pair(Sim sim, LinkOptions path, Func<ICongestionController> create)
+    {
+        var made = new List<ICongestionController>();
+        CongestionControllerRegistry registry = CongestionControllerRegistry.Default.With(BbrController.RegisteredName, () =>
+        {
+            ICongestionController c = create();
+            made.Add(c);
+            return c;
+        });
+        var pair = new TcpPair(sim, path, 1500, clientStack: new TcpStackOptions
+        {
+            Seed = 4,
+            Name = "a",
+            CongestionControllers = registry,
+            Defaults = new TcpConnectionOptions { CongestionControl = BbrController.RegisteredName },
+        });
+        return (pair, made);
+    }
+
     private static void AssertRecoveryQuality(Run run)
     {
         long lost = run.RandomLoss + run.QueueDrops;
@@ -80,27 +172,14 @@ public sealed class BbrSimulationTests(ITestOutputHelper output)
     private Run Transfer(LinkOptions dataLink, int bytes, int seed)
     {
         var sim = new Sim(seed: seed);
-        var made = new List<BbrController>();
-        CongestionControllerRegistry registry = CongestionControllerRegistry.Default.With(BbrController.RegisteredName, () =>
-        {
-            var c = new BbrController();
-            made.Add(c);
-            return c;
-        });
-        var pair = new TcpPair(sim, Path, 1500, clientStack: new TcpStackOptions
-        {
-            Seed = 4,
-            Name = "a",
-            CongestionControllers = registry,
-            Defaults = new TcpConnectionOptions { CongestionControl = BbrController.RegisteredName },
-        });
+        (TcpPair pair, List<ICongestionController> made) = Pair(sim, Path, () => new BbrController());
         pair.Link.AToB.Options = dataLink;
         byte[] data = TcpPair.Data(bytes, seed);
         Task<TransferResult> transfer = pair.StartTransfer(data, []);
 
         // Startup and Drain: until ProbeBW, counting the queue's drops.
-        sim.RunUntil(() => made.Count == 1 && made[0].State == BbrState.ProbeBw, TimeSpan.FromSeconds(30));
-        BbrController cc = made[0];
+        sim.RunUntil(() => made.Count == 1 && ((BbrController)made[0]).State == BbrState.ProbeBw, TimeSpan.FromSeconds(30));
+        var cc = (BbrController)made[0];
         TimeSpan probeBwAt = sim.Elapsed;
         long deliveredAtProbeBw = cc.DeliveredBytes;
         long dropsInStartup = pair.Link.AToB.Statistics.QueueDrops;
@@ -140,6 +219,42 @@ public sealed class BbrSimulationTests(ITestOutputHelper output)
             a.Timeouts,
             rttCount > 0 ? rttSum / rttCount / 1000 : double.NaN,
             cc.ToString());
+    }
+
+    // BBR's window and model without its pacing rate: the sender sends whatever the window allows.
+    private sealed class Unpaced(BbrController inner) : ICongestionController
+    {
+        public BbrController Inner => inner;
+
+        public string Name => inner.Name;
+
+        public long CongestionWindow => inner.CongestionWindow;
+
+        public long SlowStartThreshold => inner.SlowStartThreshold;
+
+        public bool InFastRecovery => inner.InFastRecovery;
+
+        public void OnConnectionEstablished(int smss, long nowMicros) => inner.OnConnectionEstablished(smss, nowMicros);
+
+        public void OnMssChanged(int newSmss, long nowMicros) => inner.OnMssChanged(newSmss, nowMicros);
+
+        public void OnAck(in CongestionAck ack) => inner.OnAck(ack);
+
+        public void OnEnterFastRecovery(long flightSize, long nowMicros) => inner.OnEnterFastRecovery(flightSize, nowMicros);
+
+        public void OnDuplicateAck(long nowMicros) => inner.OnDuplicateAck(nowMicros);
+
+        public void OnPartialAck(in CongestionAck ack) => inner.OnPartialAck(ack);
+
+        public void OnExitFastRecovery(in CongestionAck ack) => inner.OnExitFastRecovery(ack);
+
+        public void OnRetransmissionTimeout(long flightSize, bool segmentAlreadyRetransmittedByTimer, long nowMicros) => inner.OnRetransmissionTimeout(flightSize, segmentAlreadyRetransmittedByTimer, nowMicros);
+
+        public void OnReductionUndone(long nowMicros) => inner.OnReductionUndone(nowMicros);
+
+        public void OnRestartAfterIdle(long nowMicros) => inner.OnRestartAfterIdle(nowMicros);
+
+        public void OnRateSample(in RateSample sample) => inner.OnRateSample(sample);
     }
 
     private sealed record Run(int Bytes, TimeSpan Took, double MbpsPastStartup, long RandomLoss, long QueueDrops, long DropsInStartup, long Retransmissions, long Timeouts, double MeanRttPastStartupMs, string Controller)
