@@ -477,6 +477,7 @@ internal sealed class TcpSender
         }
 
         _timers.Arm(TcpTimer.Pacing, _pacer.ReleaseTime(rate, now));
+        _counters.Add(TcpCounter.PacingWaits);
         return true;
     }
 

@@ -119,6 +119,25 @@ public sealed class BbrSimulationTests(ITestOutputHelper output)
         Assert.False(transfer.IsFaulted);
     }
 
+    [Fact]
+    public void Without_sack_there_are_no_rate_samples_and_the_unpaced_fallback_window_completes_the_transfer()
+    {
+        var sim = new Sim(seed: 3);
+        var noSack = new TcpConnectionOptions { CongestionControl = BbrController.RegisteredName, SackPermitted = false };
+        (TcpPair pair, List<ICongestionController> made) = Pair(sim, Path, () => new BbrController(), noSack);
+        pair.Link.AToB.Options = Path with { Loss = 0.01 };
+        byte[] data = TcpPair.Data(4 * MiB, 3);
+        Task<TransferResult> transfer = pair.StartTransfer(data, []);
+        TimeSpan took = sim.RunUntil(() => transfer.IsCompleted, TimeSpan.FromMinutes(5));
+        TransferResult result = sim.RunUntilCompleted(transfer, TimeSpan.Zero);
+        var cc = (BbrController)made[0];
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{took.TotalSeconds:0.000} s, {pair.TcpA.Counters.SegmentsRetransmitted} retransmissions, {pair.TcpA.Counters.Timeouts} RTOs; {cc}"));
+        Assert.Equal(SHA256.HashData(data), result.Sha256AtB);
+        Assert.Equal(0, cc.DeliveredBytes); // no sample ever came
+        Assert.Equal(0, cc.PacingRate);
+        Assert.Equal(0, pair.TcpA.Counters[TcpCounter.SackRecoveries]);
+    }
+
     private (int Burst, long PacingRate) LargestBurst(bool paced)
     {
         var sim = new Sim(seed: 5);
@@ -143,7 +162,7 @@ public sealed class BbrSimulationTests(ITestOutputHelper output)
         return (burst, bbr.PacingRate);
     }
 
-    private static (TcpPair Pair, List<ICongestionController> Made) Pair(Sim sim, LinkOptions path, Func<ICongestionController> create)
+    private static (TcpPair Pair, List<ICongestionController> Made) Pair(Sim sim, LinkOptions path, Func<ICongestionController> create, TcpConnectionOptions? options = null)
     {
         var made = new List<ICongestionController>();
         CongestionControllerRegistry registry = CongestionControllerRegistry.Default.With(BbrController.RegisteredName, () =>
@@ -157,7 +176,7 @@ public sealed class BbrSimulationTests(ITestOutputHelper output)
             Seed = 4,
             Name = "a",
             CongestionControllers = registry,
-            Defaults = new TcpConnectionOptions { CongestionControl = BbrController.RegisteredName },
+            Defaults = options ?? new TcpConnectionOptions { CongestionControl = BbrController.RegisteredName },
         });
         return (pair, made);
     }
