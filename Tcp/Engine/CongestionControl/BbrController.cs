@@ -146,6 +146,9 @@ public sealed class BbrController : ICongestionController
     public bool InFastRecovery { get; private set; }
 
     /// <inheritdoc />
+    public bool UsesDeliveryRate => true;
+
+    /// <inheritdoc />
     public long PacingRate => _hasRateSamples ? _pacingRate : 0;
 
     /// <summary>The state machine's state.</summary>

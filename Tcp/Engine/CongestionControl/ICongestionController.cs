@@ -137,6 +137,13 @@ public interface ICongestionController
     void OnRestartAfterIdle(long nowMicros);
 
     /// <summary>
+    /// Whether the controller is model-based: it takes <see cref="OnRateSample"/> and may set a
+    /// <see cref="PacingRate"/>. Read once per connection; when false (the default) the engine
+    /// neither builds rate samples nor consults the pacer.
+    /// </summary>
+    bool UsesDeliveryRate => false;
+
+    /// <summary>
     /// The rate at which the sender should release data, in bytes per second; 0 (the default) when
     /// the controller does not pace and the sender sends whatever the window allows at once. A
     /// model-based controller (<see cref="BbrController"/>) sets it from its bandwidth estimate.

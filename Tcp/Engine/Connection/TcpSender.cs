@@ -62,7 +62,7 @@ internal sealed class TcpSender
     private SackRecovery? _sack;
     private bool _sackNegotiated;
     private readonly ZeroWindowProber _prober = new();
-    private readonly Pacer _pacer = new();
+    private readonly Pacer? _pacer; // only for a controller that may pace
     private SendBuffer? _buffer;
     private SeqNum _iss;
     private SeqNum _una;
@@ -93,6 +93,7 @@ internal sealed class TcpSender
         _transmitter = transmitter;
         _rto = new RtoEstimator(minimumRtoMicros: env.MinimumRtoMicros, initialRtoMicros: Math.Max(RtoEstimator.DefaultInitialRtoMicros, env.MinimumRtoMicros));
         _cc = env.Controllers.Create(options.CongestionControl);
+        _pacer = _cc.UsesDeliveryRate ? new Pacer() : null;
         _recovery = new NewRenoRecovery(_cc, sizes);
         _timestamps = timestamps;
         _sendBufferCap = options.SendBufferCap; // the segment log's bound follows the buffer's largest size
@@ -470,6 +471,11 @@ internal sealed class TcpSender
     // output loop stops. Controllers that do not pace never reach the pacer.
     private bool PacingHolds(Micros now)
     {
+        if (_pacer is null)
+        {
+            return false;
+        }
+
         long rate = _cc.PacingRate;
         if (rate <= 0 || _pacer.MaySend(rate, Pacer.Quantum(rate, _sizes.Send, Burst), now))
         {
@@ -716,7 +722,7 @@ internal sealed class TcpSender
 
         _transmitter.SendSegment(flags, seq, first, second, now);
         SeqNum end = seq + len + (fin ? 1 : 0);
-        if (_cc.PacingRate > 0)
+        if (_pacer is not null && _cc.PacingRate > 0)
         {
             _pacer.OnSent(end - seq);
         }

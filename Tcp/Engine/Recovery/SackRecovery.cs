@@ -42,6 +42,7 @@ internal sealed class SackRecovery : ILossRecovery
     private readonly TailLossProbe _tlp = new();
     private readonly ProportionalRateReduction _prr = new();
     private readonly DeliveryRateSampler _rate = new();
+    private readonly bool _sampling; // the controller takes rate samples
     private SeqNum _una;
     private SeqNum _max;
     private bool _inRecovery;
@@ -80,6 +81,7 @@ internal sealed class SackRecovery : ILossRecovery
         _sizes = sizes;
         _segments = new SentSegments(sendBufferSize);
         _board = new SackScoreboard(_segments);
+        _sampling = cc.UsesDeliveryRate;
     }
 
     /// <inheritdoc/>
@@ -139,7 +141,7 @@ internal sealed class SackRecovery : ILossRecovery
             _prr.OnSent(end - seq); // RFC 6937: prr_out
         }
 
-        DeliveryStamp stamp = _rate.OnTransmit(Pipe, now); // draft-cheng-iccrg-delivery-rate-estimation 3.1
+        DeliveryStamp stamp = _sampling ? _rate.OnTransmit(Pipe, now) : default; // draft-cheng-iccrg-delivery-rate-estimation 3.1
         if (!retransmission)
         {
             // One entry per MSS: a super-segment (TSO) leaves the device as MSS-sized segments, and
@@ -248,7 +250,11 @@ internal sealed class SackRecovery : ILossRecovery
 
         // Else only cumulative ACKs came, outside recovery: whatever is still in flight was sent after
         // everything delivered (a loss probe resends only the last segment), so RACK has nothing to judge.
-        ReportRateSample(pipeBefore, lostBefore, now);
+        if (_sampling)
+        {
+            ReportRateSample(pipeBefore, lostBefore, now);
+        }
+
         return RecoveryAction.None;
     }
 
@@ -256,7 +262,13 @@ internal sealed class SackRecovery : ILossRecovery
     /// The sender ran out of data with room left in the window: the delivery-rate samples until what
     /// is in flight is delivered are application-limited (draft-cheng-iccrg-delivery-rate-estimation 3.4).
     /// </summary>
-    public void OnApplicationLimited() => _rate.OnApplicationLimited(Pipe);
+    public void OnApplicationLimited()
+    {
+        if (_sampling)
+        {
+            _rate.OnApplicationLimited(Pipe);
+        }
+    }
 
     /// <inheritdoc/>
     public void OnRetransmissionTimeout(long flight, bool alreadyRetransmittedByTimer, SeqNum sndMax, Micros now)
@@ -622,7 +634,10 @@ internal sealed class SackRecovery : ILossRecovery
             // loss probe included) would fail it and RACK could never learn from one.
             bool ambiguous = segment.Is(SentSegmentState.Retransmitted) && _now - segment.SentAt < _owner.MinRtt;
             _owner._rack.OnDelivered(segment, ambiguous, _now);
-            _owner._rate.OnDelivered(segment, _now);
+            if (_owner._sampling)
+            {
+                _owner._rate.OnDelivered(segment, _now);
+            }
         }
     }
 }

@@ -253,6 +253,10 @@ public sealed class BbrSimulationTests(ITestOutputHelper output)
 
         public bool InFastRecovery => inner.InFastRecovery;
 
+        public bool UsesDeliveryRate => true;
+
+        public long PacingRate => 0;
+
         public void OnConnectionEstablished(int smss, long nowMicros) => inner.OnConnectionEstablished(smss, nowMicros);
 
         public void OnMssChanged(int newSmss, long nowMicros) => inner.OnMssChanged(newSmss, nowMicros);
