@@ -148,6 +148,9 @@ public enum TcpCounter
     /// <summary>Segments carrying data dropped because our advertised window was zero (RFC 9293 3.10.7.4; Linux's TCPZeroWindowDrop).</summary>
     ZeroWindowDrops,
 
+    /// <summary>Times the sender stopped with data it could send until the pacing timer (the congestion controller paces: BBR).</summary>
+    PacingWaits,
+
     /// <summary>Of <see cref="BadSegments"/>: shorter than the 20-byte fixed header (layer).</summary>
     BadSegmentsTruncated,
 

@@ -202,6 +202,41 @@ public sealed class TcpKernelTests(ITestOutputHelper output)
         Assert.True(end.OutOfOrderQueued > 0, Compact(end));
     }
 
+    [InteropTheory(Tools = ["socat", "nft", "ethtool", "sysctl"])]
+    [MemberData(nameof(Media))]
+    public async Task OurPacedBbrClientSends20MegabytesToSocatThroughTwoPercentLoss(string medium)
+    {
+        // BBR on our side, chosen by the stack's connection defaults: the sender paces on the real
+        // loop's timers, the router drops 2% of the TCP packets each way.
+        var options = new TcpStackOptions { Defaults = new TcpConnectionOptions { CongestionControl = "bbr" } };
+        await using KernelPeer peer = await PingTests.Open(medium, stack => stack.UseTcp(options), false);
+        peer.RouteThroughRouter();
+        string far = KernelPeer.Host(peer.RemoteIp);
+        using var dir = new TempDir();
+        string sha = dir.WriteRandomFile("up.bin", Megabytes20);
+        using KernelServer sink = KernelServer.Socat(peer.Kernel, far, 9001, $"CREATE:{dir["received.bin"]}", "-u");
+        KernelTools.AddRandomLoss(peer.Router, dir, 2, peer.StackIp);
+        using var limit = new CancellationTokenSource(Limit);
+
+        var clock = Stopwatch.StartNew();
+        await using (TcpStream up = await peer.Stack.Tcp().ConnectAsync(new IpEndpoint(peer.RemoteIp, 9001), limit.Token))
+        {
+            await TcpTestData.SendFileAsync(up, dir["up.bin"], limit.Token);
+            up.CompleteWrites();
+            Assert.Equal(0, await up.ReadAsync(new byte[1], limit.Token));
+        }
+
+        Assert.Equal(0, sink.WaitForExit(TimeSpan.FromSeconds(30)));
+        TimeSpan upTime = clock.Elapsed;
+        Assert.Equal(sha, KernelTools.Sha256OfFile(dir["received.bin"]));
+        (long fromStack, _) = KernelTools.LossDrops(peer.Router);
+        TcpCounters counters = peer.Stack.Tcp().Counters.Snapshot();
+        Report(peer, $"{medium}, 2% loss, bbr: our client -> socat 20 MiB (router dropped {fromStack} of ours)", upTime, Megabytes20);
+        Assert.True(fromStack > 0, "the router dropped nothing");
+        Assert.True(counters[TcpCounter.PacingWaits] > 0, Compact(counters));
+        Assert.True(counters[TcpCounter.SackRecoveries] > 0, Compact(counters));
+    }
+
     [InteropTheory(Tools = ["socat", "nft", "tcpdump", "tshark", "ethtool", "sysctl"])]
     [MemberData(nameof(Media))]
     public async Task SACK_is_negotiated_and_used_both_ways_under_three_percent_loss(string medium)

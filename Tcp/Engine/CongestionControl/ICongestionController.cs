@@ -135,6 +135,31 @@ public interface ICongestionController
     /// </summary>
     /// <param name="nowMicros">The current time.</param>
     void OnRestartAfterIdle(long nowMicros);
+
+    /// <summary>
+    /// Whether the controller is model-based: it takes <see cref="OnRateSample"/> and may set a
+    /// <see cref="PacingRate"/>. Read once per connection; when false (the default) the engine
+    /// neither builds rate samples nor consults the pacer.
+    /// </summary>
+    bool UsesDeliveryRate => false;
+
+    /// <summary>
+    /// The rate at which the sender should release data, in bytes per second; 0 (the default) when
+    /// the controller does not pace and the sender sends whatever the window allows at once. A
+    /// model-based controller (<see cref="BbrController"/>) sets it from its bandwidth estimate.
+    /// </summary>
+    long PacingRate => 0;
+
+    /// <summary>
+    /// A delivery-rate sample (draft-cheng-iccrg-delivery-rate-estimation 3.3): after each ACK on a
+    /// connection whose sender keeps a per-segment log (both sides use SACK), whether or not the
+    /// engine is in recovery, after the engine's loss detection ran for that ACK. The default
+    /// ignores it; loss-based controllers grow with <see cref="OnAck"/>.
+    /// </summary>
+    /// <param name="sample">What the ACK delivered and at what rate.</param>
+    void OnRateSample(in RateSample sample)
+    {
+    }
 }
 
 /// <summary>What one acknowledgment did, as a congestion controller sees it.</summary>
@@ -191,12 +216,13 @@ public sealed class CongestionControllerRegistry
         _factories = factories;
     }
 
-    /// <summary>The built-in controllers with their default options: <c>cubic</c> (the default) and <c>newreno</c>.</summary>
+    /// <summary>The built-in controllers with their default options: <c>cubic</c> (the default), <c>newreno</c> and <c>bbr</c>.</summary>
     public static CongestionControllerRegistry Default { get; } = new(
         new Dictionary<string, Func<ICongestionController>>(StringComparer.OrdinalIgnoreCase)
         {
             [CubicController.RegisteredName] = static () => new CubicController(),
             [NewRenoController.RegisteredName] = static () => new NewRenoController(),
+            [BbrController.RegisteredName] = static () => new BbrController(),
         });
 
     /// <summary>The registered names, sorted ordinally.</summary>

@@ -671,6 +671,9 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
                 }
 
                 return StepOutcome.Continue;
+            case TcpTimer.Pacing:
+                Output(now);
+                return StepOutcome.Continue;
             case TcpTimer.Persist:
                 return IsSendingState && _sender.OnPersistTimeout(now) == SenderVerdict.TimedOut ? TimeOut() : StepOutcome.Continue;
             case TcpTimer.DelayedAck:

@@ -62,6 +62,7 @@ internal sealed class TcpSender
     private SackRecovery? _sack;
     private bool _sackNegotiated;
     private readonly ZeroWindowProber _prober = new();
+    private readonly Pacer? _pacer; // only for a controller that may pace
     private SendBuffer? _buffer;
     private SeqNum _iss;
     private SeqNum _una;
@@ -92,6 +93,7 @@ internal sealed class TcpSender
         _transmitter = transmitter;
         _rto = new RtoEstimator(minimumRtoMicros: env.MinimumRtoMicros, initialRtoMicros: Math.Max(RtoEstimator.DefaultInitialRtoMicros, env.MinimumRtoMicros));
         _cc = env.Controllers.Create(options.CongestionControl);
+        _pacer = _cc.UsesDeliveryRate ? new Pacer() : null;
         _recovery = new NewRenoRecovery(_cc, sizes);
         _timestamps = timestamps;
         _sendBufferCap = options.SendBufferCap; // the segment log's bound follows the buffer's largest size
@@ -389,6 +391,11 @@ internal sealed class TcpSender
                 break;
             }
 
+            if (PacingHolds(now))
+            {
+                break;
+            }
+
             bool retransmission = _nxt < _max;
             RestartAfterIdleIfDue(retransmission, dataRemaining, now);
             long window = Math.Min(_wnd, _cc.CongestionWindow + (retransmission ? 0 : _recovery.LimitedTransmitAllowance));
@@ -413,7 +420,7 @@ internal sealed class TcpSender
         while (true)
         {
             long quota = sack.SendQuota;
-            if (quota <= 0)
+            if (quota <= 0 || PacingHolds(now))
             {
                 break;
             }
@@ -434,6 +441,11 @@ internal sealed class TcpSender
             bool finPending = send.IsWriteCompleted && !send.IsFinAcknowledged && _nxt <= send.FinSequence;
             if ((dataRemaining == 0 && !finPending) || sack.IsLogFull)
             {
+                if (dataRemaining == 0 && !finPending)
+                {
+                    sack.OnApplicationLimited(); // room in the window, nothing to send (delivery-rate estimation)
+                }
+
                 break;
             }
 
@@ -448,7 +460,7 @@ internal sealed class TcpSender
             sentNew = true;
         }
 
-        if (sack.SendQuota >= mss && sack.TryGetRescue(mss, out SeqNum rescueStart, out SeqNum rescueEnd))
+        if (sack.SendQuota >= mss && !PacingHolds(now) && sack.TryGetRescue(mss, out SeqNum rescueStart, out SeqNum rescueEnd))
         {
             TransmitRange(rescueStart, rescueEnd, now);
             resent = true;
@@ -458,6 +470,28 @@ internal sealed class TcpSender
         {
             sack.ScheduleProbe(now); // RFC 8985 7.2; in recovery, SackRecovery.IsRecoveryProbeDue
         }
+    }
+
+    // ---- pacing gate ----
+    // When the controller paces (PacingRate > 0), a segment is not released before its time: the
+    // pacer's credit must be positive, else the pacing timer is armed for when it will be and the
+    // output loop stops. Controllers that do not pace never reach the pacer.
+    private bool PacingHolds(Micros now)
+    {
+        if (_pacer is null)
+        {
+            return false;
+        }
+
+        long rate = _cc.PacingRate;
+        if (rate <= 0 || _pacer.MaySend(rate, Pacer.Quantum(rate, _sizes.Send, Burst), now))
+        {
+            return false;
+        }
+
+        _timers.Arm(TcpTimer.Pacing, _pacer.ReleaseTime(rate, now));
+        _counters.Add(TcpCounter.PacingWaits);
+        return true;
     }
 
     // RFC 5681 4.1: cwnd no longer reflects the path after an idle period longer than the RTO.
@@ -721,6 +755,11 @@ internal sealed class TcpSender
 
         _transmitter.SendSegment(flags, seq, first, second, now);
         SeqNum end = seq + len + (fin ? 1 : 0);
+        if (_pacer is not null && _cc.PacingRate > 0)
+        {
+            _pacer.OnSent(end - seq);
+        }
+
         _rtt.OnTransmit(seq, end, len, retransmission, now);
         _sack?.OnTransmit(seq, end, retransmission, now);
         if (retransmission)

@@ -29,6 +29,9 @@ internal enum TcpTimer
     /// <summary>The tail loss probe timeout, PTO (RFC 8985 7.2).</summary>
     LossProbe,
 
+    /// <summary>Pacing: the next segment's release time at the congestion controller's pacing rate.</summary>
+    Pacing,
+
     /// <summary>Persist: zero-window probes and the sender SWS override timeout (RFC 9293 3.8.6.1, 3.8.6.2.1).</summary>
     Persist,
 
@@ -168,6 +171,7 @@ internal sealed class TcpTimerSet
         TcpTimer.Retransmission => "retrans",
         TcpTimer.RackReorder => "reorder",
         TcpTimer.LossProbe => "lossprobe",
+        TcpTimer.Pacing => "pacing",
         TcpTimer.Persist => "persist",
         TcpTimer.DelayedAck => "delack",
         TcpTimer.KeepAlive => "keepalive",

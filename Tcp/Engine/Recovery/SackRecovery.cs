@@ -41,6 +41,8 @@ internal sealed class SackRecovery : ILossRecovery
     private readonly Rack _rack = new();
     private readonly TailLossProbe _tlp = new();
     private readonly ProportionalRateReduction _prr = new();
+    private readonly DeliveryRateSampler _rate = new();
+    private readonly bool _sampling; // the controller takes rate samples
     private SeqNum _una;
     private SeqNum _max;
     private bool _inRecovery;
@@ -80,6 +82,7 @@ internal sealed class SackRecovery : ILossRecovery
         _sizes = sizes;
         _segments = new SentSegments(sendBufferSize);
         _board = new SackScoreboard(_segments);
+        _sampling = cc.UsesDeliveryRate;
     }
 
     /// <inheritdoc/>
@@ -103,6 +106,9 @@ internal sealed class SackRecovery : ILossRecovery
     /// <summary>RACK's state.</summary>
     internal Rack Rack => _rack;
 
+    /// <summary>The delivery-rate estimator.</summary>
+    internal DeliveryRateSampler Rate => _rate;
+
     /// <summary>
     /// Bytes that may be sent now: PRR's quota during a fast recovery (RFC 6937), else the
     /// congestion window less pipe (RFC 6675 5, also after a timeout, where the window is the
@@ -122,6 +128,7 @@ internal sealed class SackRecovery : ILossRecovery
         _rack.Reset(iss);
         _tlp.Clear();
         _probesSinceDelivery = 0;
+        _rate.Reset();
     }
 
     /// <summary>A segment [<paramref name="seq"/>, <paramref name="end"/>) went out (sent new, or resent).</summary>
@@ -136,6 +143,7 @@ internal sealed class SackRecovery : ILossRecovery
             _prr.OnSent(end - seq); // RFC 6937: prr_out
         }
 
+        DeliveryStamp stamp = _sampling ? _rate.OnTransmit(Pipe, now) : default; // draft-cheng-iccrg-delivery-rate-estimation 3.1
         if (!retransmission)
         {
             // One entry per MSS: a super-segment (TSO) leaves the device as MSS-sized segments, and
@@ -144,7 +152,7 @@ internal sealed class SackRecovery : ILossRecovery
             for (SeqNum from = seq; from == _max && from < end; from = _max)
             {
                 SeqNum to = end - from > mss ? from + mss : end;
-                _segments.Append(from, to, now);
+                _segments.Append(from, to, now, stamp);
                 _max = to;
             }
 
@@ -154,7 +162,7 @@ internal sealed class SackRecovery : ILossRecovery
         int index = _segments.IndexOf(seq);
         if (index < _segments.Count)
         {
-            _segments.OnRetransmitted(index, now);
+            _segments.OnRetransmitted(index, now, stamp);
         }
 
         if (_inRecovery && _undoArmed)
@@ -176,6 +184,8 @@ internal sealed class SackRecovery : ILossRecovery
     {
         Micros now = ack.Now;
         long sackedBefore = _segments.SackedBytes;
+        long pipeBefore = Pipe;
+        long lostBefore = _segments.LostBytes;
         var delivery = new Delivery(this, now);
         if (ack.BytesAcked > 0)
         {
@@ -247,7 +257,24 @@ internal sealed class SackRecovery : ILossRecovery
 
         // Else only cumulative ACKs came, outside recovery: whatever is still in flight was sent after
         // everything delivered (a loss probe resends only the last segment), so RACK has nothing to judge.
+        if (_sampling)
+        {
+            ReportRateSample(pipeBefore, lostBefore, now);
+        }
+
         return RecoveryAction.None;
+    }
+
+    /// <summary>
+    /// The sender ran out of data with room left in the window: the delivery-rate samples until what
+    /// is in flight is delivered are application-limited (draft-cheng-iccrg-delivery-rate-estimation 3.4).
+    /// </summary>
+    public void OnApplicationLimited()
+    {
+        if (_sampling)
+        {
+            _rate.OnApplicationLimited(Pipe);
+        }
     }
 
     /// <inheritdoc/>
@@ -494,6 +521,14 @@ internal sealed class SackRecovery : ILossRecovery
 
     private Micros MinRtt => new(_rto.MinimumRtt);
 
+    // draft-cheng-iccrg-delivery-rate-estimation 3.3: one sample per ACK, to the controller.
+    private void ReportRateSample(long pipeBefore, long lostBefore, Micros now)
+    {
+        long lost = Math.Max(_segments.LostBytes - lostBefore, 0);
+        RateSample sample = _rate.TakeSample(_rto.HasSample ? MinRtt : Micros.Zero, lost, pipeBefore, Pipe, now);
+        _cc.OnRateSample(sample);
+    }
+
     private Micros Srtt => new(_rto.SmoothedRtt);
 
     // RFC 8985 6.2 steps 4-5, and the start of an episode when something is lost.
@@ -668,6 +703,10 @@ internal sealed class SackRecovery : ILossRecovery
             // loss probe included) would fail it and RACK could never learn from one.
             bool ambiguous = segment.Is(SentSegmentState.Retransmitted) && _now - segment.SentAt < _owner.MinRtt;
             _owner._rack.OnDelivered(segment, ambiguous, _now);
+            if (_owner._sampling)
+            {
+                _owner._rate.OnDelivered(segment, _now);
+            }
         }
     }
 }

@@ -47,6 +47,9 @@ internal struct SentSegment
     /// <summary>Its state.</summary>
     public SentSegmentState State;
 
+    /// <summary>The connection's delivery state when it was last (re)transmitted, for the delivery-rate estimator.</summary>
+    public DeliveryStamp Rate;
+
     // The transmission-time list: slots of the previous and next segment, -1 at the ends.
     internal int Older;
     internal int Newer;
@@ -160,12 +163,13 @@ internal sealed class SentSegments
     /// <param name="start">Its first sequence number (the previous segment's end).</param>
     /// <param name="end">One past its last.</param>
     /// <param name="now">The current time.</param>
-    public void Append(SeqNum start, SeqNum end, Micros now)
+    /// <param name="rate">The connection's delivery state at this transmission.</param>
+    public void Append(SeqNum start, SeqNum end, Micros now, in DeliveryStamp rate)
     {
         EnsureRoom();
         int slot = Slot(_count);
         _count++;
-        _ring![slot] = new SentSegment { Start = start, End = end, SentAt = now, Order = ++_order, Older = -1, Newer = -1 };
+        _ring![slot] = new SentSegment { Start = start, End = end, SentAt = now, Order = ++_order, Rate = rate, Older = -1, Newer = -1 };
         LinkNewest(slot);
     }
 
@@ -195,7 +199,8 @@ internal sealed class SentSegments
     /// <summary>The segment at <paramref name="index"/> was sent again at <paramref name="now"/>.</summary>
     /// <param name="index">Its logical index.</param>
     /// <param name="now">The current time.</param>
-    public void OnRetransmitted(int index, Micros now)
+    /// <param name="rate">The connection's delivery state at this transmission.</param>
+    public void OnRetransmitted(int index, Micros now, in DeliveryStamp rate)
     {
         int slot = Slot(index);
         ref SentSegment s = ref _ring![slot];
@@ -213,6 +218,7 @@ internal sealed class SentSegments
         s.State |= SentSegmentState.Retransmitted | SentSegmentState.RetransmissionInFlight | SentSegmentState.RetransmittedInEpisode;
         s.SentAt = now;
         s.Order = ++_order;
+        s.Rate = rate;
         LinkNewest(slot);
     }
 

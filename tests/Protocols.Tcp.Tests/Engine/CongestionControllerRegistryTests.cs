@@ -5,11 +5,12 @@ namespace Protocols.Tcp.Tests.Engine;
 public class CongestionControllerRegistryTests
 {
     [Fact]
-    public void The_default_registry_knows_cubic_and_newreno_case_insensitively()
+    public void The_default_registry_knows_bbr_cubic_and_newreno_case_insensitively()
     {
         var registry = CongestionControllerRegistry.Default;
 
-        Assert.Equal(["cubic", "newreno"], registry.Names);
+        Assert.Equal(["bbr", "cubic", "newreno"], registry.Names);
+        Assert.IsType<BbrController>(registry.Create("Bbr"));
         Assert.Equal("cubic", CongestionRules.DefaultName);
         Assert.IsType<CubicController>(registry.Create("CUBIC"));
         Assert.IsType<NewRenoController>(registry.Create("newreno"));
@@ -37,11 +38,11 @@ public class CongestionControllerRegistryTests
     {
         var registry = CongestionControllerRegistry.Default;
 
-        Assert.False(registry.TryCreate("bbr", out ICongestionController? controller));
+        Assert.False(registry.TryCreate("vegas", out ICongestionController? controller));
         Assert.Null(controller);
-        var error = Assert.Throws<ArgumentException>(() => registry.Create("bbr"));
-        Assert.Contains("'bbr'", error.Message, StringComparison.Ordinal);
-        Assert.Contains("cubic, newreno", error.Message, StringComparison.Ordinal);
+        var error = Assert.Throws<ArgumentException>(() => registry.Create("vegas"));
+        Assert.Contains("'vegas'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("bbr, cubic, newreno", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -52,8 +53,8 @@ public class CongestionControllerRegistryTests
             .With("reno-iw4", () => new NewRenoController(iw4))
             .With("NewReno", () => new NewRenoController(iw4));
 
-        Assert.Equal(["cubic", "newreno", "reno-iw4"], registry.Names);
-        Assert.Equal(["cubic", "newreno"], CongestionControllerRegistry.Default.Names);
+        Assert.Equal(["bbr", "cubic", "newreno", "reno-iw4"], registry.Names);
+        Assert.Equal(["bbr", "cubic", "newreno"], CongestionControllerRegistry.Default.Names);
 
         ICongestionController replaced = registry.Create("newreno");
         replaced.OnConnectionEstablished(1460, 0);

@@ -7,7 +7,8 @@ namespace Protocols.Tcp.Tests.Sockets;
 /// A bulk transfer between two simulated stacks through <see cref="TcpStream"/>, on a link with
 /// delay (what <c>protocols bench</c> runs: fixed 256 KiB buffers on a link without a rate),
 /// allocates nothing per segment in steady state: the stacks, the layer, the link and the harness
-/// together (DESIGN.md). With autotuning the steady state comes once the buffers reached their caps.
+/// together (DESIGN.md). With autotuning the steady state comes once the buffers reached their caps;
+/// with BBR the pacing timer and the delivery-rate samples are part of it.
 /// </summary>
 public class TcpTransferAllocationTests(ITestOutputHelper output)
 {
@@ -16,10 +17,11 @@ public class TcpTransferAllocationTests(ITestOutputHelper output)
     [InlineData(10, 0.0, false)]
     [InlineData(10, 0.01, false)]
     [InlineData(10, 0.0, true)]
-    public void Multi_megabyte_transfer_over_a_delayed_link_allocates_nearly_nothing_per_segment(int rttMs, double loss, bool autotune)
+    [InlineData(10, 0.01, false, "bbr")]
+    public void Multi_megabyte_transfer_over_a_delayed_link_allocates_nearly_nothing_per_segment(int rttMs, double loss, bool autotune, string? cc = null)
     {
         var link = new LinkOptions { Delay = TimeSpan.FromMilliseconds(rttMs / 2.0), Loss = loss, QueueLimitPackets = 100_000, QueueLimitBytes = 64 << 20 };
-        var options = new TcpConnectionOptions { AutoTuneBuffers = autotune };
+        var options = new TcpConnectionOptions { AutoTuneBuffers = autotune, CongestionControl = cc ?? TcpConnectionOptions.Default.CongestionControl };
         var net = new TcpStackPair(seed: 5, link: link, requestQueueCapacity: 65536, tcpA: new TcpStackOptions { Seed = 5, Name = "sim5-a", Defaults = options }, tcpB: new TcpStackOptions { Seed = 6, Name = "sim5-b", Defaults = options });
         using TcpListener listener = net.TcpB.Listen(5001);
         (TcpStream client, TcpStream server) = net.Connect(listener);
