@@ -75,6 +75,17 @@ public sealed partial class TcpStream
             }
         }
 
+        /// <summary>Fails a pending (unclaimed) operation because the stream was disposed; makes the exception only then.</summary>
+        public void TryAbandonDisposed()
+        {
+            if (Interlocked.CompareExchange(ref _state, Abandoned, Pending) == Pending)
+            {
+                Unregister();
+                EndActive();
+                SetException(new ObjectDisposedException(nameof(TcpStream)));
+            }
+        }
+
         public void TryFail(Exception exception) => TryAbandon(exception);
 
         /// <summary>A failure inside the stack while the loop worked on this operation (a bug): fail it, claimed or not, so no caller hangs.</summary>

@@ -294,8 +294,8 @@ public sealed partial class TcpStream : Stream
         if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             // Fail what waits now, so a stopped loop cannot leave callers hanging; the loop skips them.
-            Volatile.Read(ref _currentRead)?.TryAbandon(new ObjectDisposedException(nameof(TcpStream)));
-            Volatile.Read(ref _currentWrite)?.TryAbandon(new ObjectDisposedException(nameof(TcpStream)));
+            Volatile.Read(ref _currentRead)?.TryAbandonDisposed();
+            Volatile.Read(ref _currentWrite)?.TryAbandonDisposed();
             _layer.RequestClose(this);
         }
 
