@@ -47,9 +47,12 @@ public sealed partial class TcpStream
 
         public bool IsPending => Volatile.Read(ref _state) == Pending;
 
-        protected TcpStream Stream { get; }
+        protected TcpStream Stream { get; private set; }
 
         private Action<NetworkStack> StartOnLoop { get; }
+
+        /// <summary>Hands a finished, released operation to another stream (<see cref="OperationCache"/>). On the loop.</summary>
+        public void Rebind(TcpStream stream) => Stream = stream;
 
         // After TryClaim only.
         public bool TryClaim() => Interlocked.CompareExchange(ref _state, Busy, Pending) == Pending;
