@@ -95,13 +95,14 @@ public class TcpConnectionChurnAllocationTests(ITestOutputHelper output)
         output.WriteLine($"{allocated} bytes for {connections} connections: {perConnection:F0} bytes per connection (both ends, the test's tasks included)");
         Assert.Equal(0, failed);
 
-        // Measured: about 6.5 KB per connection (two control blocks with their parts, two
-        // connections, two streams, the connect task, the test's own async state). Rings taken
-        // from ArrayPool.Shared, whose few dozen arrays per size run out with 400 connection ends
-        // open, cost 15 KB more; new stream operations, 1 KB more.
+        // Measured: 6.9 KB per connection (two control blocks with their parts, two connections,
+        // two streams, the connect task, the test's own async state). With rings from
+        // ArrayPool.Shared, whose few dozen arrays per size run out with 400 connection ends open,
+        // and new stream operations for every stream, it was 9.2 KB here (and 23 KB in
+        // bench --connections, where gen-2 collections also trim the shared pool).
         if (AllocationAssert.Optimized)
         {
-            Assert.True(perConnection < 9_000, $"{perConnection:F0} bytes allocated per connection");
+            Assert.True(perConnection < 8_000, $"{perConnection:F0} bytes allocated per connection");
         }
     }
 }
