@@ -84,13 +84,16 @@ public sealed partial class TcpStream
         /// <param name="stream">The stream, disposed.</param>
         public void Reclaim(TcpStream stream)
         {
+            // Each lets go of the closed stream, so the cache keeps no connection alive.
             if (_readCount < _reads.Length && stream.TakeCachedRead() is { } read)
             {
+                read.Rebind(null);
                 _reads[_readCount++] = read;
             }
 
             if (_writeCount < _writes.Length && stream.TakeCachedWrite() is { } write)
             {
+                write.Rebind(null);
                 _writes[_writeCount++] = write;
             }
         }

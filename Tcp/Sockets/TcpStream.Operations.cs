@@ -39,20 +39,23 @@ public sealed partial class TcpStream
         private int _cancelRequested;
         private int _releases;
 
+        private TcpStream? _stream;
+
         protected Operation(TcpStream stream)
         {
-            Stream = stream;
+            _stream = stream;
             StartOnLoop = Start;
         }
 
         public bool IsPending => Volatile.Read(ref _state) == Pending;
 
-        protected TcpStream Stream { get; private set; }
+        // Null only while the operation waits in an OperationCache, where nothing runs it.
+        protected TcpStream Stream => _stream!;
 
         private Action<NetworkStack> StartOnLoop { get; }
 
-        /// <summary>Hands a finished, released operation to another stream (<see cref="OperationCache"/>). On the loop.</summary>
-        public void Rebind(TcpStream stream) => Stream = stream;
+        /// <summary>Hands a finished, released operation to another stream, or (null) lets go of its closed one while it is cached (<see cref="OperationCache"/>). On the loop.</summary>
+        public void Rebind(TcpStream? stream) => _stream = stream;
 
         // After TryClaim only.
         public bool TryClaim() => Interlocked.CompareExchange(ref _state, Busy, Pending) == Pending;
