@@ -3,8 +3,8 @@ using System.Buffers;
 namespace Protocols.Tcp.Engine;
 
 /// <summary>
-/// The storage rule both connection buffers share: a ring rented from
-/// <see cref="ArrayPool{T}.Shared"/>, grown by doubling (from <see cref="InitialSize"/>, at most
+/// The storage rule both connection buffers share: a ring rented from <see cref="Pool"/> (its
+/// first size from a bounded pool of its own, larger ones from <see cref="ArrayPool{T}.Shared"/>), grown by doubling (from <see cref="InitialSize"/>, at most
 /// to the buffer's capacity) and given back to the pool when it grows or is released, so idle
 /// connections hold no ring (DESIGN.md: pooled buffers). Only the logical size is used for the
 /// ring arithmetic: a rented array may be larger.
@@ -13,6 +13,12 @@ internal static class PooledRing
 {
     /// <summary>The size of a ring when a buffer first needs one.</summary>
     public const int InitialSize = 4096;
+
+    /// <summary>Rings of <see cref="InitialSize"/> kept for reuse across connections, at most (4 MiB).</summary>
+    public const int PooledRings = 1024;
+
+    /// <summary>Where rings come from and go back to.</summary>
+    public static readonly RingPool<byte> Pool = new(InitialSize, PooledRings);
 
     /// <summary>
     /// Makes <paramref name="ring"/> hold at least <paramref name="needed"/> bytes: rents a larger
@@ -33,13 +39,13 @@ internal static class PooledRing
             newSize = (int)Math.Min((long)newSize * 2, capacity);
         }
 
-        byte[] grown = ArrayPool<byte>.Shared.Rent(newSize);
+        byte[] grown = Pool.Rent(newSize);
         if (ring is not null)
         {
             int first = Math.Min(used, size - start);
             ring.AsSpan(start, first).CopyTo(grown);
             ring.AsSpan(0, used - first).CopyTo(grown.AsSpan(first));
-            ArrayPool<byte>.Shared.Return(ring);
+            Pool.Return(ring);
         }
 
         ring = grown;
@@ -52,7 +58,7 @@ internal static class PooledRing
     {
         if (ring is not null)
         {
-            ArrayPool<byte>.Shared.Return(ring);
+            Pool.Return(ring);
             ring = null;
             size = 0;
         }

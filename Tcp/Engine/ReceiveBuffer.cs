@@ -32,7 +32,7 @@ internal readonly record struct ReceiveResult(
 /// </summary>
 /// <remarks>
 /// <para>
-/// One ring holds everything; it is rented from <see cref="System.Buffers.ArrayPool{T}.Shared"/> when data first arrives (and returned when it grows or on <see cref="Release"/>), starts at <see cref="InitialRingSize"/> bytes and doubles up to the capacity (the window is always computed from the capacity). The unread in-order bytes (<see cref="Readable"/>)
+/// One ring holds everything; it is rented from <see cref="PooledRing.Pool"/> when data first arrives (and returned when it grows or on <see cref="Release"/>), starts at <see cref="InitialRingSize"/> bytes and doubles up to the capacity (the window is always computed from the capacity). The unread in-order bytes (<see cref="Readable"/>)
 /// precede RCV.NXT; the window is the rest of the ring (<see cref="Window"/> = capacity - readable,
 /// RFC 9293 3.8.6: the window is what the buffer can still take). Out-of-order bytes are written
 /// straight to their place in that rest, and a sorted list of at most <c>maxIntervals</c>
@@ -65,7 +65,7 @@ internal sealed class ReceiveBuffer
     private int _capacity;
     private Interval[] _intervals; // sorted by offset from RCV.NXT, disjoint, not adjacent; grown on demand
     private readonly int _maxIntervals;
-    private byte[]? _ring; // rented from ArrayPool<byte>.Shared; may be longer than _size
+    private byte[]? _ring; // rented from PooledRing.Pool; may be longer than _size
     private int _size; // the ring's logical length: all index arithmetic uses it, never _ring.Length
     private int _intervalCount;
     private int _readPos;  // ring index of the first unread byte

@@ -14,7 +14,7 @@ namespace Protocols.Tcp.Engine;
 /// SND.NXT, which may go back to SND.UNA on a retransmission timeout.
 /// </para>
 /// <para>
-/// The bytes sit in one ring, rented from <see cref="System.Buffers.ArrayPool{T}.Shared"/> on the
+/// The bytes sit in one ring, rented from <see cref="PooledRing.Pool"/> on the
 /// first write so that idle connections cost no buffer; it starts at <see cref="InitialRingSize"/>
 /// bytes and doubles (copying once per doubling, returning the old ring) up to the capacity, and
 /// <see cref="Release"/> returns it when the connection no longer sends. Nothing else allocates: reads hand out at most two spans of the
@@ -35,7 +35,7 @@ internal sealed class SendBuffer
     public const int InitialRingSize = PooledRing.InitialSize;
 
     private int _capacity;
-    private byte[]? _ring; // rented from ArrayPool<byte>.Shared; may be longer than _size
+    private byte[]? _ring; // rented from PooledRing.Pool; may be longer than _size
     private int _size; // the ring's logical length: all index arithmetic uses it, never _ring.Length
     private int _head;   // ring index of the byte at SND.UNA
     private int _length; // data bytes held, starting at SND.UNA

@@ -37,6 +37,12 @@ public sealed partial class TcpLayer : IIpTransport
     private static readonly TimeSpan CloseRetryDelay = TimeSpan.FromMilliseconds(10);
     private readonly Output _output;
 
+    // Finished stream operations kept for new connections: at most this many of each kind.
+    private const int CachedStreamOperations = 1024;
+
+    /// <summary>Finished read and write operations of closed streams, reused by new ones. Loop-only.</summary>
+    internal TcpStream.OperationCache StreamOperations { get; } = new(CachedStreamOperations);
+
     internal TcpLayer(NetworkStack stack, TcpStackOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -39,17 +39,23 @@ public sealed partial class TcpStream
         private int _cancelRequested;
         private int _releases;
 
+        private TcpStream? _stream;
+
         protected Operation(TcpStream stream)
         {
-            Stream = stream;
+            _stream = stream;
             StartOnLoop = Start;
         }
 
         public bool IsPending => Volatile.Read(ref _state) == Pending;
 
-        protected TcpStream Stream { get; }
+        // Null only while the operation waits in an OperationCache, where nothing runs it.
+        protected TcpStream Stream => _stream!;
 
         private Action<NetworkStack> StartOnLoop { get; }
+
+        /// <summary>Hands a finished, released operation to another stream, or (null) lets go of its closed one while it is cached (<see cref="OperationCache"/>). On the loop.</summary>
+        public void Rebind(TcpStream? stream) => _stream = stream;
 
         // After TryClaim only.
         public bool TryClaim() => Interlocked.CompareExchange(ref _state, Busy, Pending) == Pending;
@@ -72,6 +78,17 @@ public sealed partial class TcpStream
                 Unregister();
                 EndActive();
                 SetException(exception ?? new OperationCanceledException(_cancellationToken));
+            }
+        }
+
+        /// <summary>Fails a pending (unclaimed) operation because the stream was closed (<see cref="SocketError.OperationAborted"/>, as a NetworkStream's); makes the exception only then.</summary>
+        public void TryAbandonClosed()
+        {
+            if (Interlocked.CompareExchange(ref _state, Abandoned, Pending) == Pending)
+            {
+                Unregister();
+                EndActive();
+                SetException(Closed());
             }
         }
 

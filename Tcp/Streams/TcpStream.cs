@@ -36,8 +36,8 @@ public sealed partial class TcpStream : Stream
 {
     private readonly TcpConnection _connection;
     private readonly TcpLayer _layer;
-    private readonly Action<NetworkStack> _abortOnLoop;
-    private readonly Action<NetworkStack> _completeWritesOnLoop;
+    private Action<NetworkStack>? _abortOnLoop; // made on first use: most streams never abort
+    private Action<NetworkStack>? _completeWritesOnLoop;
     private ReadOperation? _cachedRead;
     private WriteOperation? _cachedWrite;
     private ReadOperation? _currentRead;
@@ -61,12 +61,11 @@ public sealed partial class TcpStream : Stream
     {
         _connection = connection;
         _layer = connection.Layer;
-        _abortOnLoop = AbortOnLoop;
-        _completeWritesOnLoop = CompleteWritesOnLoop;
         _noDelay = connection.Tcb.NoDelay;
         TcpFourTuple tuple = connection.Tuple;
         LocalEndPoint = new IpEndpoint(tuple.LocalAddress, tuple.LocalPort);
         RemoteEndPoint = new IpEndpoint(tuple.RemoteAddress, tuple.RemotePort);
+        _layer.StreamOperations.Seed(this);
     }
 
     /// <summary>This end of the connection.</summary>
@@ -138,7 +137,7 @@ public sealed partial class TcpStream : Stream
     public void CompleteWrites()
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        Post(_completeWritesOnLoop);
+        Post(_completeWritesOnLoop ??= CompleteWritesOnLoop);
     }
 
     /// <summary>
@@ -146,7 +145,7 @@ public sealed partial class TcpStream : Stream
     /// <see cref="SocketError.ConnectionAborted"/>. Allowed after <see cref="Stream.Dispose()"/> too,
     /// to reset a connection that is still closing (SO_LINGER 0).
     /// </summary>
-    public void Abort() => Post(_abortOnLoop);
+    public void Abort() => Post(_abortOnLoop ??= AbortOnLoop);
 
     /// <inheritdoc/>
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
@@ -296,8 +295,8 @@ public sealed partial class TcpStream : Stream
         if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             // Fail what waits now, so a stopped loop cannot leave callers hanging; the loop skips them.
-            Volatile.Read(ref _currentRead)?.TryAbandon(Closed());
-            Volatile.Read(ref _currentWrite)?.TryAbandon(Closed());
+            Volatile.Read(ref _currentRead)?.TryAbandonClosed();
+            Volatile.Read(ref _currentWrite)?.TryAbandonClosed();
             _layer.RequestClose(this);
         }
 
@@ -492,6 +491,8 @@ public sealed partial class TcpStream : Stream
         {
             _connection.Stream = null;
         }
+
+        _layer.StreamOperations.Reclaim(this);
 
         if (_connection.InTable && _connection.Tcb.State != TcpState.Closed)
         {

@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace Protocols.Tcp.Engine.Recovery;
 
 /// <summary>The state of one sent segment in <see cref="SentSegments"/>.</summary>
@@ -69,7 +67,7 @@ internal struct SentSegment
 /// (RFC 8985 6.2: the oldest transmission first).
 /// </summary>
 /// <remarks>
-/// <para>The entries live in a ring rented from <see cref="ArrayPool{T}.Shared"/>, grown by doubling
+/// <para>The entries live in a ring rented from a <see cref="RingPool{T}"/>, grown by doubling
 /// up to a bound set by the send buffer (a full buffer of minimum-sized segments), so memory per
 /// connection is bounded; when it is full the sender sends no new segment until ACKs free some.
 /// Sequence lookups are binary searches; every other operation is O(1).</para>
@@ -81,6 +79,9 @@ internal struct SentSegment
 internal sealed class SentSegments
 {
     private const int InitialCapacity = 16;
+
+    // First rings kept across connections (at most 1024 * 16 entries, about 640 KiB).
+    private static readonly RingPool<SentSegment> Pool = new(InitialCapacity, 1024);
 
     private readonly int _maxCount;
     private SentSegment[]? _ring;
@@ -402,7 +403,7 @@ internal sealed class SentSegments
     {
         if (_ring is not null)
         {
-            ArrayPool<SentSegment>.Shared.Return(_ring);
+            Pool.Return(_ring);
             _ring = null;
         }
 
@@ -464,7 +465,7 @@ internal sealed class SentSegments
     {
         if (_ring is null)
         {
-            _ring = ArrayPool<SentSegment>.Shared.Rent(InitialCapacity);
+            _ring = Pool.Rent(InitialCapacity);
             _head = 0;
             return;
         }
@@ -476,7 +477,7 @@ internal sealed class SentSegments
 
         // Double, copying in logical order; the time links are slot numbers, so they are mapped too.
         SentSegment[] old = _ring;
-        SentSegment[] grown = ArrayPool<SentSegment>.Shared.Rent(old.Length * 2);
+        SentSegment[] grown = Pool.Rent(old.Length * 2);
         for (int i = 0; i < _count; i++)
         {
             SentSegment s = old[(_head + i) % old.Length];
@@ -487,7 +488,7 @@ internal sealed class SentSegments
 
         _oldest = Remap(_oldest, old.Length);
         _newest = Remap(_newest, old.Length);
-        ArrayPool<SentSegment>.Shared.Return(old);
+        Pool.Return(old);
         _ring = grown;
         _head = 0;
     }

@@ -19,6 +19,51 @@ public class TcpStreamTests
     }
 
     [Fact]
+    public void A_stream_opened_after_another_closed_reuses_its_operations_and_a_stale_value_task_stays_stale()
+    {
+        var net = new TcpSimulation(59, Lan);
+        using TcpListener listener = net.TcpB.Listen(80);
+        (TcpStream firstClient, TcpStream firstServer) = net.Connect(listener);
+        ValueTask<int> staleRead = default;
+        ValueTask staleWrite = default;
+        net.Run(async () =>
+        {
+            staleWrite = firstClient.WriteAsync(new byte[] { 1, 2, 3 });
+            await staleWrite;
+            staleRead = firstServer.ReadAsync(new byte[10]);
+            Assert.Equal(3, await staleRead);
+            await firstServer.WriteAsync(new byte[] { 4 });
+            Assert.Equal(1, await firstClient.ReadAsync(new byte[10]));
+            await firstClient.DisposeAsync();
+            await firstServer.DisposeAsync();
+        });
+        net.Settle();
+        Assert.Equal(2, net.TcpA.StreamOperations.Count); // the closed streams' read and write operations were kept
+        Assert.Equal(2, net.TcpB.StreamOperations.Count);
+
+        (TcpStream client, TcpStream server) = net.Connect(listener);
+        Assert.Equal(0, net.TcpA.StreamOperations.Count + net.TcpB.StreamOperations.Count); // the new streams took them
+        byte[] got = net.Run(async () =>
+        {
+            ValueTask<int> read = server.ReadAsync(new byte[100]);
+            Assert.False(read.IsCompleted);
+
+            // The first streams' value tasks were consumed: reading them again must not observe the
+            // new streams' operations (same objects, newer tokens).
+            Assert.Throws<InvalidOperationException>(() => staleRead.GetAwaiter().GetResult());
+            Assert.Throws<InvalidOperationException>(() => staleWrite.GetAwaiter().GetResult());
+            await client.WriteAsync(new byte[] { 7, 8 });
+            int n = await read;
+            var buffer = new byte[100];
+            await server.WriteAsync(new byte[] { 9 });
+            int m = await client.ReadAsync(buffer);
+            return new byte[] { (byte)n, (byte)m, buffer[0] };
+        });
+        Assert.Equal(new byte[] { 2, 1, 9 }, got);
+        Assert.Throws<ObjectDisposedException>(() => { _ = firstClient.ReadAsync(new byte[1]); });
+    }
+
+    [Fact]
     public void A_read_returns_as_soon_as_one_byte_is_there()
     {
         (TcpStackPair net, _, TcpStream client, TcpStream server) = Open(51);
