@@ -89,13 +89,7 @@ public sealed class ForwardLink : IDisposable
     }
 
     /// <summary>SIGTERM, then waits (at most 15 s) for the exit; returns the exit code and what it wrote.</summary>
-    public (int ExitCode, string Errors) Stop()
-    {
-        ProtocolsCli.Terminate(_process);
-        int code = KernelTools.WaitForExit(_process, TimeSpan.FromSeconds(20), "protocols forward");
-        Assert.True(_output.WaitForEnd(TimeSpan.FromSeconds(10)), "the output of protocols forward did not end within 10 s of its exit");
-        return (code, _output.Text);
-    }
+    public (int ExitCode, string Errors) Stop() => ProtocolsCli.Stop(_process, _output, TimeSpan.FromSeconds(20), "protocols forward");
 
     /// <summary>Kills the process if it still runs and deletes the namespaces.</summary>
     public void Dispose()

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using Xunit.Abstractions;
 
 namespace Protocols.Interop.Tests;
@@ -120,21 +119,7 @@ public sealed class ForwardProcessTests(ITestOutputHelper output)
     public async Task Iperf3_both_directions_through_the_forwarder_with_a_firewall_mark()
     {
         using ForwardLink link = await ForwardLink.StartAsync(Limit, byMark: true);
-        Process server = link.Server.Start("iperf3", "-s", "-B", Server, "-p", "5201");
-        server.StandardInput.Close();
-        var tail = new OutputTail(server);
-        KernelTools.WaitForListener(link.Server, 5201, server, () => tail.Text);
-        foreach (string[] direction in new[] { Array.Empty<string>(), ["-R"] })
-        {
-            ToolResult run = link.Client.Exec(Limit, "iperf3", ["-c", Server, "-p", "5201", "-t", "3", "-J", .. direction]);
-            Assert.True(run.ExitCode == 0, TestNamespace.Describe(run) + link.Errors);
-            using JsonDocument json = JsonDocument.Parse(run.Output);
-            double bps = json.RootElement.GetProperty("end").GetProperty("sum_received").GetProperty("bits_per_second").GetDouble();
-            Assert.True(bps > 1e6, $"{bps} bit/s");
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"iperf3 {(direction.Length == 0 ? "client to server" : "server to client (-R)")} through protocols forward --fwmark: {bps / 1e6:F0} Mbit/s"));
-        }
-
-        InteropEnvironment.KillQuietly(server);
+        Iperf3.BothDirections(link.Client, link.Server, Server, "protocols forward --fwmark", () => link.Errors, output, Limit);
         Assert.Equal(0, link.Stop().ExitCode);
     }
 

@@ -249,28 +249,12 @@ public sealed class KernelServer : IDisposable
     /// </summary>
     public static KernelServer Nginx(TestNamespace ns, TempDir dir, string address, int port)
     {
-        string conf = dir["nginx.conf"];
-        File.WriteAllText(conf, $$"""
-            daemon off;
-            master_process off;
-            worker_processes 1;
-            pid {{dir["nginx.pid"]}};
-            error_log {{dir["nginx-error.log"]}} warn;
-            events { worker_connections 2048; }
-            http {
-              access_log off;
+        string conf = WriteNginxConfig(dir, "nginx", workerConnections: 2048, $$"""
               sendfile on;
-              client_body_temp_path {{dir["nginx-body"]}};
-              proxy_temp_path {{dir["nginx-proxy"]}};
-              fastcgi_temp_path {{dir["nginx-fastcgi"]}};
-              uwsgi_temp_path {{dir["nginx-uwsgi"]}};
-              scgi_temp_path {{dir["nginx-scgi"]}};
-              types { application/octet-stream bin; }
               server {
                 listen {{address}}:{{port}};
                 root {{dir["www"]}};
               }
-            }
             """);
         return Start(ns, port, "nginx", "nginx", "-c", conf, "-p", dir.Path, "-e", dir["nginx-error.log"]);
     }
@@ -297,6 +281,36 @@ public sealed class KernelServer : IDisposable
         InteropEnvironment.KillQuietly(Process);
         Process.WaitForExit(5000);
         Process.Dispose();
+    }
+
+    /// <summary>
+    /// Writes <paramref name="dir"/>/<paramref name="name"/>.conf for an nginx that runs as one root
+    /// process (no master, no daemon, so killing its pid ends it) with its pid, error log and temp
+    /// files in <paramref name="dir"/>, and <paramref name="http"/> inside its <c>http</c> block
+    /// after the common settings. Returns the file's path.
+    /// </summary>
+    public static string WriteNginxConfig(TempDir dir, string name, int workerConnections, string http)
+    {
+        string conf = dir[name + ".conf"];
+        File.WriteAllText(conf, $$"""
+            daemon off;
+            master_process off;
+            worker_processes 1;
+            pid {{dir[name + ".pid"]}};
+            error_log {{dir[name + "-error.log"]}} warn;
+            events { worker_connections {{workerConnections}}; }
+            http {
+              access_log off;
+              client_body_temp_path {{dir["nginx-body"]}};
+              proxy_temp_path {{dir["nginx-proxy"]}};
+              fastcgi_temp_path {{dir["nginx-fastcgi"]}};
+              uwsgi_temp_path {{dir["nginx-uwsgi"]}};
+              scgi_temp_path {{dir["nginx-scgi"]}};
+              types { application/octet-stream bin; }
+            {{http}}
+            }
+            """);
+        return conf;
     }
 
     /// <summary>Starts <paramref name="program"/> in <paramref name="ns"/> and waits (bounded) until it listens on <paramref name="port"/>.</summary>

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Protocols.Ip;
 using Protocols.Ip.Devices.Linux;
 using Protocols.Tcp;
@@ -35,28 +33,7 @@ public sealed class LoopThreadTests
             await peer.Stack.InvokeAsync(_ => 0).WaitAsync(TimeSpan.FromSeconds(1)); // a lost wake-up would cost a 100 ms poll timeout at least once in a hundred
         }
 
-        await using OurServer sink = OurServer.Start(peer.Stack.Tcp(), 6000, async (stream, cancellationToken) =>
-        {
-            (long length, string sha) = await TcpTestData.ReadToEndHashedAsync(stream, cancellationToken);
-            Assert.Equal(Bytes, length);
-            Assert.Equal(TcpTestData.PatternSha256(Bytes), sha);
-        });
-        using (Socket client = NetworkNamespace.Invoke(peer.Kernel.Name, () => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)))
-        {
-            client.SendTimeout = 30_000;
-            await client.ConnectAsync(new IPEndPoint(IPAddress.Parse(KernelPeer.StackAddress.ToString()), 6000)).WaitAsync(Limit);
-            byte[] pattern = new byte[Bytes];
-            for (int i = 0; i < pattern.Length; i++)
-            {
-                pattern[i] = (byte)(i % 251);
-            }
-
-            await client.SendAsync(pattern).WaitAsync(Limit);
-            client.Shutdown(SocketShutdown.Send);
-            await sink.WaitForCompletedAsync(1, Limit);
-        }
-
-        Assert.Empty(sink.Failures);
+        await KernelPeerTransfers.KernelSendsPatternToTheStackAsync(peer, 6000, Bytes, Limit);
         Assert.True(peer.Stack.Counters.Snapshot().WakeUps > 0);
     }
 }

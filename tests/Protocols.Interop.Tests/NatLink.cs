@@ -151,13 +151,7 @@ public sealed class NatLink : IDisposable
     }
 
     /// <summary>SIGTERM, then waits (at most 15 s) for the exit and (at most 10 s) for the end of its stderr; returns the exit code and stderr.</summary>
-    public (int ExitCode, string Errors) Stop()
-    {
-        ProtocolsCli.Terminate(_process);
-        int code = KernelTools.WaitForExit(_process, TimeSpan.FromSeconds(15), "protocols nat");
-        Assert.True(_stderr.WaitForEnd(TimeSpan.FromSeconds(10)), "the stderr of protocols nat did not end within 10 s of its exit");
-        return (code, _stderr.Text);
-    }
+    public (int ExitCode, string Errors) Stop() => ProtocolsCli.Stop(_process, _stderr, TimeSpan.FromSeconds(15), "protocols nat");
 
     /// <summary>Kills the process if it still runs and deletes the namespaces.</summary>
     public void Dispose()

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using Xunit.Abstractions;
 
 namespace Protocols.Interop.Tests;
@@ -105,21 +104,7 @@ public sealed class NatProcessTests(ITestOutputHelper output)
     public async Task Iperf3_both_directions_through_the_NAT()
     {
         using NatLink nat = await NatLink.StartAsync(Limit);
-        Process server = nat.Server.Start("iperf3", "-s", "-B", Server, "-p", "5201");
-        server.StandardInput.Close();
-        var tail = new OutputTail(server);
-        KernelTools.WaitForListener(nat.Server, 5201, server, () => tail.Text);
-        foreach (string[] direction in new[] { Array.Empty<string>(), ["-R"] })
-        {
-            ToolResult run = nat.Client.Exec(Limit, "iperf3", ["-c", Server, "-p", "5201", "-t", "3", "-J", .. direction]);
-            Assert.True(run.ExitCode == 0, TestNamespace.Describe(run) + nat.Errors);
-            using JsonDocument json = JsonDocument.Parse(run.Output);
-            double bps = json.RootElement.GetProperty("end").GetProperty("sum_received").GetProperty("bits_per_second").GetDouble();
-            Assert.True(bps > 1e6, $"{bps} bit/s");
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"iperf3 {(direction.Length == 0 ? "client to server" : "server to client (-R)")} through protocols nat: {bps / 1e6:F0} Mbit/s"));
-        }
-
-        InteropEnvironment.KillQuietly(server);
+        Iperf3.BothDirections(nat.Client, nat.Server, Server, "protocols nat", () => nat.Errors, output, Limit);
         Assert.Equal(0, nat.Stop().ExitCode);
     }
 

@@ -31,30 +31,8 @@ public sealed class OffloadTests(ITestOutputHelper output)
         await using KernelPeer peer = await KernelPeer.OpenAsync(medium, stack => stack.UseTcp(), device => recorder = new Recorder(device));
         Assert.Equal(OffloadMode.On, peer.Device.OffloadStatus.Mode);
         Assert.Equal(OffloadMode.On, peer.Stack.Interfaces[0].Offloads.Mode);
-        await using OurServer sink = OurServer.Start(peer.Stack.Tcp(), 6000, async (stream, cancellationToken) =>
-        {
-            (long length, string sha) = await TcpTestData.ReadToEndHashedAsync(stream, cancellationToken);
-            Assert.Equal(PatternBytes, length);
-            Assert.Equal(TcpTestData.PatternSha256(PatternBytes), sha);
-        });
-
         // The kernel's own socket sends byte i = i % 251 and closes; the stack reads it all.
-        using (Socket client = NetworkNamespace.Invoke(peer.Kernel.Name, () => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)))
-        {
-            client.SendTimeout = 30_000;
-            await client.ConnectAsync(new IPEndPoint(IPAddress.Parse(KernelPeer.StackAddress.ToString()), 6000)).WaitAsync(Limit);
-            byte[] pattern = new byte[PatternBytes];
-            for (int i = 0; i < pattern.Length; i++)
-            {
-                pattern[i] = (byte)(i % 251);
-            }
-
-            await client.SendAsync(pattern).WaitAsync(Limit);
-            client.Shutdown(SocketShutdown.Send);
-            await sink.WaitForCompletedAsync(1, Limit);
-        }
-
-        Assert.Empty(sink.Failures);
+        await KernelPeerTransfers.KernelSendsPatternToTheStackAsync(peer, 6000, PatternBytes, Limit);
         Recorder r = recorder!;
         output.WriteLine($"{medium}: {r.SuperSegments} super-segments of {r.SuperSegmentBytes} payload bytes (largest {r.Largest}, segment size {r.SegmentSize}); {r.Checked} bytes compared with the pattern; malformed headers {peer.Device.MalformedHeaders}");
         Assert.True(r.SuperSegments > 0, "the kernel handed up no super-segment");

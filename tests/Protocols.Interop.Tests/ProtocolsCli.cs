@@ -30,6 +30,19 @@ public static partial class ProtocolsCli
     /// <summary>Sends SIGTERM to a process we started.</summary>
     public static int Terminate(Process process) => Kill(process.Id, SIGTERM);
 
+    /// <summary>
+    /// SIGTERM to a long-running verb (<paramref name="name"/>, for messages), then waits at most
+    /// <paramref name="exitLimit"/> for its exit and 10 s for the end of <paramref name="output"/>;
+    /// returns the exit code and that output.
+    /// </summary>
+    public static (int ExitCode, string Output) Stop(Process process, OutputTail output, TimeSpan exitLimit, string name)
+    {
+        Terminate(process);
+        int code = KernelTools.WaitForExit(process, exitLimit, name);
+        Assert.True(output.WaitForEnd(TimeSpan.FromSeconds(10)), $"the output of {name} did not end within 10 s of its exit");
+        return (code, output.Text);
+    }
+
     /// <summary>Sends SIGINT (Ctrl-C) to a process we started.</summary>
     public static int Interrupt(Process process) => Kill(process.Id, SIGINT);
 

@@ -75,25 +75,9 @@ public static class KernelTlsServers
                 root {{dir["www"]}};
               }
             """;
-        string conf = dir["nginx-tls.conf"];
-        File.WriteAllText(conf, $$"""
-            daemon off;
-            master_process off;
-            worker_processes 1;
-            pid {{dir["nginx-tls.pid"]}};
-            error_log {{dir["nginx-tls-error.log"]}} warn;
-            events { worker_connections 256; }
-            http {
-              access_log off;
-              client_body_temp_path {{dir["nginx-body"]}};
-              proxy_temp_path {{dir["nginx-proxy"]}};
-              fastcgi_temp_path {{dir["nginx-fastcgi"]}};
-              uwsgi_temp_path {{dir["nginx-uwsgi"]}};
-              scgi_temp_path {{dir["nginx-scgi"]}};
-              types { application/octet-stream bin; }
+        string conf = KernelServer.WriteNginxConfig(dir, "nginx-tls", workerConnections: 256, $$"""
             {{Server(tls12Port, "TLSv1.2")}}
             {{Server(tls13Port, "TLSv1.3")}}
-            }
             """);
         KernelServer server = KernelServer.Start(ns, tls12Port, "nginx (TLS)", "nginx", "-c", conf, "-p", dir.Path, "-e", dir["nginx-tls-error.log"]);
         KernelTools.WaitForListener(ns, tls13Port, server.Process, () => server.Output);
@@ -107,28 +91,12 @@ public static class KernelTlsServers
     /// </summary>
     public static KernelServer NginxHttp2(TestNamespace ns, TempDir dir, string certificate, string key, string address, int tlsPort, int cleartextPort)
     {
-        string conf = dir["nginx-h2.conf"];
-        File.WriteAllText(conf, $$"""
-            daemon off;
-            master_process off;
-            worker_processes 1;
-            pid {{dir["nginx-h2.pid"]}};
-            error_log {{dir["nginx-h2-error.log"]}} warn;
-            events { worker_connections 256; }
-            http {
-              access_log off;
-              client_body_temp_path {{dir["nginx-body"]}};
-              proxy_temp_path {{dir["nginx-proxy"]}};
-              fastcgi_temp_path {{dir["nginx-fastcgi"]}};
-              uwsgi_temp_path {{dir["nginx-uwsgi"]}};
-              scgi_temp_path {{dir["nginx-scgi"]}};
-              types { application/octet-stream bin; }
+        string conf = KernelServer.WriteNginxConfig(dir, "nginx-h2", workerConnections: 256, $$"""
               ssl_certificate {{certificate}};
               ssl_certificate_key {{key}};
               server { listen {{address}}:{{tlsPort}} ssl http2; root {{dir["www"]}}; }
               server { listen {{address}}:{{tlsPort + 1}} ssl; root {{dir["www"]}}; }
               server { listen {{address}}:{{cleartextPort}} http2; root {{dir["www"]}}; }
-            }
             """);
         KernelServer server = KernelServer.Start(ns, tlsPort, "nginx (HTTP/2)", "nginx", "-c", conf, "-p", dir.Path, "-e", dir["nginx-h2-error.log"]);
         KernelTools.WaitForListener(ns, cleartextPort, server.Process, () => server.Output);
