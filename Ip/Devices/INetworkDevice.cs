@@ -125,9 +125,11 @@ public interface INetworkDevice : IDisposable
     int Receive(FrameHandler handler, int maxFrames);
 
     /// <summary>
-    /// Like <see cref="Receive(FrameHandler, int)"/>, with each frame's checksum state and coalescing
-    /// (what the stack calls). The default adapts the plain overload (ordinary frames, one small
-    /// allocation per call); the project's devices implement it directly.
+    /// Like <see cref="Receive(FrameHandler, int)"/>, with each frame's checksum state and coalescing.
+    /// The stack calls it for devices whose <see cref="Capabilities"/> include
+    /// <see cref="DeviceCapabilities.ReceiveCoalescing"/> or <see cref="DeviceCapabilities.ReceiveChecksumOffload"/>,
+    /// and the plain overload otherwise. The default adapts the plain overload (ordinary frames, one
+    /// small allocation per call), so a device that sets those capabilities implements it directly.
     /// </summary>
     /// <returns>The number of frames delivered.</returns>
     int Receive(OffloadFrameHandler handler, int maxFrames)

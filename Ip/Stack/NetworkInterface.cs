@@ -31,6 +31,7 @@ public sealed class NetworkInterface
         IsEthernet = device.Medium == DeviceMedium.Ethernet;
         Arp = IsEthernet && HasIpv4 ? new ArpCache(stack, this) : null;
         Handler = (frame, in offload) => stack.OnFrame(this, frame, offload);
+        PlainHandler = frame => stack.OnFrame(this, frame, default);
     }
 
     /// <summary>The position of the interface in the stack, from 0 in the order added.</summary>
@@ -113,6 +114,9 @@ public sealed class NetworkInterface
     public bool AcceptAnyDestination { get; set; }
 
     internal OffloadFrameHandler Handler { get; }
+
+    /// <summary>The handler for a device that hands up no per-frame offload state: made once, so a device implementing only the plain overload costs no allocation per poll.</summary>
+    internal FrameHandler PlainHandler { get; }
 
     /// <summary>What the device offloads in its current mode (on, refused and why, unsupported).</summary>
     public DeviceOffloadStatus Offloads => Device.OffloadStatus;

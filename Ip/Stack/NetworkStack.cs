@@ -307,9 +307,14 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
             {
                 int limit = Options.ReceiveBatchLimit;
                 int taken = 0;
+
+                // Per-frame offload state exists only where the device says it may coalesce or
+                // verify checksums; otherwise the plain overload, which every device implements
+                // itself (the offload overload's default adapter would allocate on each call).
+                bool perFrameOffload = (nic.Device.Capabilities & (DeviceCapabilities.ReceiveCoalescing | DeviceCapabilities.ReceiveChecksumOffload)) != 0;
                 while (taken < limit)
                 {
-                    int n = nic.Device.Receive(nic.Handler, limit - taken);
+                    int n = perFrameOffload ? nic.Device.Receive(nic.Handler, limit - taken) : nic.Device.Receive(nic.PlainHandler, limit - taken);
                     if (n <= 0)
                     {
                         break;

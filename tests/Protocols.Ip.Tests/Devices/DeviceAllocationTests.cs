@@ -115,6 +115,36 @@ public sealed class DeviceAllocationTests
         Assert.True(allocated < 2 * Frames, $"{allocated} bytes allocated for {2 * Frames} frames");
     }
 
+    [Fact]
+    public void ADeviceWithOnlyThePlainReceiveOverloadCostsNoAllocationPerPoll()
+    {
+        // A user's device implements Receive(FrameHandler) only; polled one frame at a time, so a
+        // per-poll allocation (an adapter delegate and its closure) would show as 88 bytes a frame.
+        using var device = new PlainOnlyDevice();
+        using var stack = new NetworkStack(new NetworkStackOptions { TimeProvider = new VirtualClock(), Seed = 1 });
+        stack.AddInterface(device, Ipv4Address.Parse("10.0.0.2"), 24);
+        byte[] frame = new byte[Ipv4Header.FixedLength + 8];
+        Ipv4Packet.Write(frame, new Ipv4Header { Ttl = 64, Protocol = IpProtocol.Udp, Source = Ipv4Address.Parse("10.0.0.1"), Destination = Ipv4Address.Parse("10.0.0.9") }, default, new byte[8]);
+        device.Frame = frame;
+
+        for (int i = 0; i < 200; i++)
+        {
+            device.Armed = true;
+            stack.Poll();
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < Frames; i++)
+        {
+            device.Armed = true;
+            stack.Poll();
+        }
+
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(200 + Frames, device.Delivered);
+        Assert.True(allocated < Frames, $"{allocated} bytes allocated for {Frames} polls of one frame each");
+    }
+
     private static void PollUntil(NetworkStack stack, LinuxDevice device, long frames)
     {
         long start = device.ReceivedFrames + device.SentFrames;
@@ -130,6 +160,52 @@ public sealed class DeviceAllocationTests
             {
                 Thread.Sleep(0);
             }
+        }
+    }
+
+    /// <summary>A device that implements only the plain receive overload and hands up one frame per call.</summary>
+    private sealed class PlainOnlyDevice : INetworkDevice
+    {
+        public byte[] Frame { get; set; } = [];
+
+        public int Delivered { get; private set; }
+
+        /// <summary>Set to hand up one frame on the next receive.</summary>
+        public bool Armed { get; set; }
+
+        public string Name => "plain0";
+
+        public DeviceMedium Medium => DeviceMedium.Ip;
+
+        public int Mtu => 1500;
+
+        public MacAddress HardwareAddress => default;
+
+        public DeviceCapabilities Capabilities => DeviceCapabilities.None;
+
+        public int Receive(FrameHandler handler, int maxFrames)
+        {
+            if (!Armed || maxFrames <= 0)
+            {
+                return 0;
+            }
+
+            Armed = false;
+            handler(Frame);
+            Delivered++;
+            return 1;
+        }
+
+        public bool TrySend(ReadOnlySpan<byte> frame) => true;
+
+        public void Flush()
+        {
+        }
+
+        public ValueTask WaitForReceiveAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public void Dispose()
+        {
         }
     }
 
