@@ -116,7 +116,7 @@ public sealed class DeviceAllocationTests
     }
 
     [Fact]
-    public void ADeviceWithOnlyThePlainReceiveOverloadCostsNoAllocationPerPoll()
+    public void A_device_with_only_the_plain_receive_overload_costs_no_allocation_per_poll()
     {
         // A user's device implements Receive(FrameHandler) only; polled one frame at a time, so a
         // per-poll allocation (an adapter delegate and its closure) would show as 88 bytes a frame.

@@ -1,6 +1,7 @@
 using Protocols.Tcp.Engine;
 using Protocols.Tcp.Engine.CongestionControl;
 using Protocols.Tcp.Engine.Recovery;
+using SentSegment = Protocols.Tcp.Engine.Recovery.SentSegment;
 
 namespace Protocols.Tcp.Tests.Engine;
 

@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using Protocols.Ip.Simulation;
 using Protocols.Tcp.Engine.CongestionControl;
 using Xunit.Abstractions;
-using Sim = Protocols.Ip.Simulation.Simulation;
 
 namespace Protocols.Tcp.Tests.SimulationTests;
 
@@ -87,9 +86,9 @@ public sealed class BbrSimulationTests(ITestOutputHelper output)
     public void ProbeRtt_comes_after_ten_seconds_holds_four_segments_for_200_ms_and_returns_to_ProbeBw()
     {
         var path = Path with { RateBitsPerSecond = 20_000_000, QueueLimitPackets = 34, QueueLimitBytes = 34 * 1500 };
-        var sim = new Sim(seed: 11);
-        (TcpPair pair, List<ICongestionController> made) = Pair(sim, path, () => new BbrController());
-        Task<TransferResult> transfer = pair.StartTransfer(TcpPair.Data(40 * MiB, 11), []);
+        var sim = new NetworkSimulator(seed: 11);
+        (TcpStackPair pair, List<ICongestionController> made) = Pair(sim, path, () => new BbrController());
+        Task<TransferResult> transfer = pair.StartTransfer(TestData.Seeded(40 * MiB, 11), []);
         sim.RunUntil(() => made.Count == 1 && ((BbrController)made[0]).State == BbrState.ProbeBw, TimeSpan.FromSeconds(10));
         var cc = (BbrController)made[0];
         Assert.Equal(0, cc.ProbeRttCount);
@@ -122,11 +121,11 @@ public sealed class BbrSimulationTests(ITestOutputHelper output)
     [Fact]
     public void Without_sack_there_are_no_rate_samples_and_the_unpaced_fallback_window_completes_the_transfer()
     {
-        var sim = new Sim(seed: 3);
+        var sim = new NetworkSimulator(seed: 3);
         var noSack = new TcpConnectionOptions { CongestionControl = BbrController.RegisteredName, SackPermitted = false };
-        (TcpPair pair, List<ICongestionController> made) = Pair(sim, Path, () => new BbrController(), noSack);
+        (TcpStackPair pair, List<ICongestionController> made) = Pair(sim, Path, () => new BbrController(), noSack);
         pair.Link.AToB.Options = Path with { Loss = 0.01 };
-        byte[] data = TcpPair.Data(4 * MiB, 3);
+        byte[] data = TestData.Seeded(4 * MiB, 3);
         Task<TransferResult> transfer = pair.StartTransfer(data, []);
         TimeSpan took = sim.RunUntil(() => transfer.IsCompleted, TimeSpan.FromMinutes(5));
         TransferResult result = sim.RunUntilCompleted(transfer, TimeSpan.Zero);
@@ -140,10 +139,10 @@ public sealed class BbrSimulationTests(ITestOutputHelper output)
 
     private (int Burst, long PacingRate) LargestBurst(bool paced)
     {
-        var sim = new Sim(seed: 5);
-        (TcpPair pair, List<ICongestionController> made) = Pair(sim, Path, () => paced ? new BbrController() : new Unpaced(new BbrController()));
+        var sim = new NetworkSimulator(seed: 5);
+        (TcpStackPair pair, List<ICongestionController> made) = Pair(sim, Path, () => paced ? new BbrController() : new Unpaced(new BbrController()));
         pair.Link.BToA.Options = Path with { Jitter = TimeSpan.FromMilliseconds(2) };
-        Task<TransferResult> transfer = pair.StartTransfer(TcpPair.Data(64 * MiB, 5), []);
+        Task<TransferResult> transfer = pair.StartTransfer(TestData.Seeded(64 * MiB, 5), []);
         sim.RunFor(TimeSpan.FromSeconds(1)); // past Startup
         long last = pair.Link.AToB.Statistics.Sent;
         int burst = 0;
@@ -162,7 +161,7 @@ public sealed class BbrSimulationTests(ITestOutputHelper output)
         return (burst, bbr.PacingRate);
     }
 
-    private static (TcpPair Pair, List<ICongestionController> Made) Pair(Sim sim, LinkOptions path, Func<ICongestionController> create, TcpConnectionOptions? options = null)
+    private static (TcpStackPair Pair, List<ICongestionController> Made) Pair(NetworkSimulator sim, LinkOptions path, Func<ICongestionController> create, TcpConnectionOptions? options = null)
     {
         var made = new List<ICongestionController>();
         CongestionControllerRegistry registry = CongestionControllerRegistry.Default.With(BbrController.RegisteredName, () =>
@@ -171,7 +170,7 @@ public sealed class BbrSimulationTests(ITestOutputHelper output)
             made.Add(c);
             return c;
         });
-        var pair = new TcpPair(sim, path, 1500, clientStack: new TcpStackOptions
+        var pair = new TcpStackPair(sim, path, 1500, tcpA: new TcpStackOptions
         {
             Seed = 4,
             Name = "a",
@@ -190,10 +189,10 @@ public sealed class BbrSimulationTests(ITestOutputHelper output)
 
     private Run Transfer(LinkOptions dataLink, int bytes, int seed)
     {
-        var sim = new Sim(seed: seed);
-        (TcpPair pair, List<ICongestionController> made) = Pair(sim, Path, () => new BbrController());
+        var sim = new NetworkSimulator(seed: seed);
+        (TcpStackPair pair, List<ICongestionController> made) = Pair(sim, Path, () => new BbrController());
         pair.Link.AToB.Options = dataLink;
-        byte[] data = TcpPair.Data(bytes, seed);
+        byte[] data = TestData.Seeded(bytes, seed);
         Task<TransferResult> transfer = pair.StartTransfer(data, []);
 
         // Startup and Drain: until ProbeBW, counting the queue's drops.

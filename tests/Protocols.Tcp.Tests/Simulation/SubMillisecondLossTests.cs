@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Security.Cryptography;
 using Protocols.Ip.Simulation;
 using Xunit.Abstractions;
-using Sim = Protocols.Ip.Simulation.Simulation;
 
 namespace Protocols.Tcp.Tests.SimulationTests;
 
@@ -29,9 +28,9 @@ public sealed class SubMillisecondLossTests(ITestOutputHelper output)
     public void A_lost_ack_clock_in_recovery_costs_a_probe_not_a_timeout(int seed)
     {
         var link = new LinkOptions { Delay = TimeSpan.FromMicroseconds(100), RateBitsPerSecond = 1_000_000_000, Loss = 0.03 };
-        var sim = new Sim(seed: seed);
-        var pair = new TcpPair(sim, link, 1500);
-        byte[] data = TcpPair.Data(Bytes, seed);
+        var sim = new NetworkSimulator(seed: seed);
+        var pair = new TcpStackPair(sim, link, 1500);
+        byte[] data = TestData.Seeded(Bytes, seed);
         Task<TransferResult> transfer = pair.StartTransfer(data, []);
         TimeSpan took = sim.RunUntil(() => transfer.IsCompleted, TimeSpan.FromMinutes(10));
         TransferResult result = sim.RunUntilCompleted(transfer, TimeSpan.Zero);

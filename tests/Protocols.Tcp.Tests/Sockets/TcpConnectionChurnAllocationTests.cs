@@ -17,9 +17,9 @@ public class TcpConnectionChurnAllocationTests(ITestOutputHelper output)
         const int Clients = 200;
         const int Request = 100;
         const int Response = 1000;
-        var net = new TcpSimulation(seed: 83, tcpB: new TcpStackOptions { Seed = 84, Name = "churn-b", SynQueueLength = 1024 }, requestQueueCapacity: 1 << 16);
+        var net = new TcpStackPair(seed: 83, tcpB: new TcpStackOptions { Seed = 84, Name = "churn-b", SynQueueLength = 1024 }, requestQueueCapacity: 1 << 16);
         using TcpListener listener = net.TcpB.Listen(80, backlog: 1024);
-        var remote = new IpEndpoint(TcpSimulation.AddressB, 80);
+        var remote = new IpEndpoint(TcpStackPair.AddressB, 80);
         byte[] answer = new byte[Response];
         bool stop = false;
         long completed = 0;

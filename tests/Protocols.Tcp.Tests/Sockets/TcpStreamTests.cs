@@ -21,7 +21,7 @@ public class TcpStreamTests
     [Fact]
     public void A_stream_opened_after_another_closed_reuses_its_operations_and_a_stale_value_task_stays_stale()
     {
-        var net = new TcpSimulation(59, Lan);
+        var net = new TcpStackPair(59, Lan);
         using TcpListener listener = net.TcpB.Listen(80);
         (TcpStream firstClient, TcpStream firstServer) = net.Connect(listener);
         ValueTask<int> staleRead = default;

@@ -105,7 +105,7 @@ public class TcpControlBlockSackTests
     [Fact]
     public void A_probe_that_brings_no_ack_is_followed_by_a_second_at_twice_the_timeout()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish(sack: true);
         SeqNum start = p.Tcb.SndNxt;
         long t0 = p.Now;
@@ -133,7 +133,7 @@ public class TcpControlBlockSackTests
     [Fact]
     public void A_recovery_whose_acks_stop_sends_a_probe_before_the_retransmission_timeout()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish(sack: true);
         SeqNum start = p.Tcb.SndNxt;
         p.Tcb.Send(new byte[30 * Mss], p.Now);
@@ -167,7 +167,7 @@ public class TcpControlBlockSackTests
     [Fact]
     public void A_probe_sends_one_segment_when_only_one_is_left()
     {
-        var p = new ScriptedPeer();
+        var p = new EngineRecorder();
         p.Establish(sack: true);
         SeqNum start = p.Tcb.SndNxt;
         p.Tcb.Send(new byte[(10 * Mss) + 100], p.Now);
