@@ -80,30 +80,7 @@ internal sealed class CapturedPacket
         switch (ip.Protocol)
         {
             case IpProtocol.Tcp:
-                if (!TcpHeader.TryRead(ip.Payload, out TcpHeader.Reader tcp, out error))
-                {
-                    captured.DecodeError = "unreadable TCP header: " + error;
-                }
-                else if (!tcp.TryParseOptions(out TcpOptions options, out error))
-                {
-                    captured.DecodeError = "malformed TCP options: " + error;
-                }
-                else
-                {
-                    captured.Segment = new CapturedSegment(
-                        at,
-                        new IpEndpoint(ip.Source, tcp.SourcePort),
-                        new IpEndpoint(ip.Destination, tcp.DestinationPort),
-                        tcp.SequenceNumber,
-                        tcp.AcknowledgmentNumber,
-                        tcp.GetFlags(),
-                        tcp.Window,
-                        tcp.UrgentPointer,
-                        options,
-                        tcp.Payload.ToArray(),
-                        tcp.VerifyChecksum(ip.PseudoHeaderSum()));
-                }
-
+                DecodeTcp(captured, at, ip.Source, ip.Destination, ip.Payload, ip.PseudoHeaderSum());
                 break;
             case IpProtocol.Icmp when ip.Payload.Length >= IcmpHeader.FixedLength:
                 captured.IcmpType = (IcmpType)ip.Payload[0];
@@ -112,6 +89,34 @@ internal sealed class CapturedPacket
         }
 
         return captured;
+    }
+
+    // The TCP segment of either family: its fields, options, payload and whether its checksum verifies against pseudoHeaderSum.
+    private static void DecodeTcp(CapturedPacket captured, TimeSpan at, IpAddress source, IpAddress destination, ReadOnlySpan<byte> segment, uint pseudoHeaderSum)
+    {
+        if (!TcpHeader.TryRead(segment, out TcpHeader.Reader tcp, out WireError error))
+        {
+            captured.DecodeError = "unreadable TCP header: " + error;
+        }
+        else if (!tcp.TryParseOptions(out TcpOptions options, out error))
+        {
+            captured.DecodeError = "malformed TCP options: " + error;
+        }
+        else
+        {
+            captured.Segment = new CapturedSegment(
+                at,
+                new IpEndpoint(source, tcp.SourcePort),
+                new IpEndpoint(destination, tcp.DestinationPort),
+                tcp.SequenceNumber,
+                tcp.AcknowledgmentNumber,
+                tcp.GetFlags(),
+                tcp.Window,
+                tcp.UrgentPointer,
+                options,
+                tcp.Payload.ToArray(),
+                tcp.VerifyChecksum(pseudoHeaderSum));
+        }
     }
 
     private static void DecodeIpv6(CapturedPacket captured, TimeSpan at, ReadOnlySpan<byte> packet)
@@ -137,30 +142,7 @@ internal sealed class CapturedPacket
         switch (chain.NextHeader)
         {
             case IpProtocol.Tcp:
-                if (!TcpHeader.TryRead(payload, out TcpHeader.Reader tcp, out error))
-                {
-                    captured.DecodeError = "unreadable TCP header: " + error;
-                }
-                else if (!tcp.TryParseOptions(out TcpOptions options, out error))
-                {
-                    captured.DecodeError = "malformed TCP options: " + error;
-                }
-                else
-                {
-                    captured.Segment = new CapturedSegment(
-                        at,
-                        new IpEndpoint(ip.Source, tcp.SourcePort),
-                        new IpEndpoint(ip.Destination, tcp.DestinationPort),
-                        tcp.SequenceNumber,
-                        tcp.AcknowledgmentNumber,
-                        tcp.GetFlags(),
-                        tcp.Window,
-                        tcp.UrgentPointer,
-                        options,
-                        tcp.Payload.ToArray(),
-                        tcp.VerifyChecksum(Checksum.PseudoHeaderSum(ip.Source, ip.Destination, (byte)IpProtocol.Tcp, payload.Length)));
-                }
-
+                DecodeTcp(captured, at, ip.Source, ip.Destination, payload, Checksum.PseudoHeaderSum(ip.Source, ip.Destination, (byte)IpProtocol.Tcp, payload.Length));
                 break;
             case IpProtocol.Icmpv6 when payload.Length >= Icmpv6Header.FixedLength:
                 captured.Icmpv6Type = (Icmpv6Type)payload[0];
