@@ -466,9 +466,15 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
             return StepOutcome.Done;
         }
 
+        SeqNum unaBefore = _sender.Una;
         if (_sender.OnAck(seg, now))
         {
             _events |= TcpEvents.Writable;
+        }
+
+        if (_sender.Una != unaBefore)
+        {
+            _softError = SocketError.Success; // new data acknowledged: the path works again (as Linux's tcp_ack)
         }
 
         if (!_sender.Buffer!.IsFinAcknowledged)
@@ -925,10 +931,12 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
         return StepOutcome.Deleted;
     }
 
+    // RFC 1122 4.2.3.9: a soft ICMP error is made known to the application; like Linux
+    // (tcp_write_err), a connection that times out reports the last one instead of TimedOut.
     private StepOutcome TimeOut()
     {
         _counters.Add(TcpCounter.ConnectionTimeouts);
-        return Fail(SocketError.TimedOut);
+        return Fail(_softError != SocketError.Success ? _softError : SocketError.TimedOut);
     }
 
     private StepOutcome Fail(SocketError error)

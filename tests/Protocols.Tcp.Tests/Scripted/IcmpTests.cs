@@ -99,4 +99,68 @@ public class IcmpTests(ITestOutputHelper output)
         Assert.Equal(ignored, bed.Tcp.Counters[TcpCounter.IcmpErrorsIgnored]);
         Assert.Equal(1, bed.Tcp.Counters[TcpCounter.IcmpErrors]);
     }
+
+    [Fact]
+    public void A_host_unreachable_quoting_the_syn_is_soft_and_the_connect_that_times_out_reports_it()
+    {
+        // RFC 1122 4.2.3.9: host unreachable is soft; it does not end the attempt, but the attempt
+        // that then times out reports it (Linux: connect fails with EHOSTUNREACH, not ETIMEDOUT).
+        var bed = new TcpBed(output);
+        bed.Peer.Port = 80;
+        bed.Peer.RemotePort = 0;
+        var options = new TcpConnectionOptions { SynRetries = 1 };
+        Task<TcpStream> connect = bed.Start(async () => await bed.Tcp.ConnectAsync(new IpEndpoint(ScriptedBed.PeerAddress, 80), options, null, CancellationToken.None));
+        bed.Peer.Expect(Syn, at: TimeSpan.Zero);
+        bed.Peer.SendIcmpError(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.HostUnreachable, bed.Peer.LastExpected!);
+        bed.RunFor(TimeSpan.FromMilliseconds(10));
+        Assert.False(connect.IsCompleted);
+        Assert.Equal(TcpState.SynSent, bed.State);
+        Assert.Equal(1, bed.Tcp.Counters[TcpCounter.IcmpErrors]);
+
+        bed.Peer.Expect(Syn); // the one retry
+        var e = Assert.Throws<TcpException>(() => bed.Complete(connect, TimeSpan.FromSeconds(10)));
+        Sockets.TcpErrorShapeTests.AssertShape(SocketError.HostUnreachable, e);
+        Assert.Equal(TcpState.Closed, bed.State);
+    }
+
+    [Fact]
+    public void An_established_connection_that_times_out_after_a_host_unreachable_reports_it_through_the_stream()
+    {
+        // Linux's tcp_write_err: a retransmission timeout reports the last soft error when there is one.
+        var bed = new TcpBed(output);
+        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: new TcpConnectionOptions { MaxRetransmissions = 2 });
+        Task<byte[]> read = bed.Read(server);
+        bed.Write(server, TcpBed.Pattern(100));
+        bed.Peer.Expect(Ack, seq: synAck.Seq + 1, length: 100, ignoreFlags: Psh, at: TimeSpan.Zero);
+        bed.Peer.SendIcmpError(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.HostUnreachable, bed.Peer.LastExpected!);
+        bed.RunFor(TimeSpan.FromMilliseconds(10));
+        Assert.Equal(TcpState.Established, server.State);
+        Assert.Equal(1, bed.Tcp.Counters[TcpCounter.IcmpErrors]);
+
+        Exception e = Assert.ThrowsAny<Exception>(() => bed.Complete(read, TimeSpan.FromMinutes(2)));
+        Sockets.TcpErrorShapeTests.AssertShape(SocketError.HostUnreachable, e);
+    }
+
+    [Fact]
+    public void An_acknowledgment_of_new_data_clears_the_soft_error_so_a_later_timeout_reports_TimedOut()
+    {
+        var bed = new TcpBed(output);
+        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: new TcpConnectionOptions { MaxRetransmissions = 2 });
+        uint next = synAck.Seq + 1;
+        Task<byte[]> read = bed.Read(server);
+        bed.Write(server, TcpBed.Pattern(100));
+        bed.Peer.Expect(Ack, seq: next, length: 100, ignoreFlags: Psh, at: TimeSpan.Zero);
+        bed.Peer.SendIcmpError(IcmpType.DestinationUnreachable, (byte)IcmpUnreachableCode.HostUnreachable, bed.Peer.LastExpected!);
+        bed.RunFor(TimeSpan.FromMilliseconds(10));
+        Assert.Equal(1, bed.Tcp.Counters[TcpCounter.IcmpErrors]);
+
+        // The peer acknowledges the data: the path works, the soft error is forgotten.
+        bed.Peer.Send(Ack, seq: TcpBed.PeerIss + 1, ack: next + 100, window: 65535);
+        bed.RunFor(TimeSpan.FromMilliseconds(10));
+        bed.Write(server, TcpBed.Pattern(100));
+        bed.Peer.Expect(Ack, seq: next + 100, length: 100, ignoreFlags: Psh);
+
+        Exception e = Assert.ThrowsAny<Exception>(() => bed.Complete(read, TimeSpan.FromMinutes(2)));
+        Sockets.TcpErrorShapeTests.AssertShape(SocketError.TimedOut, e);
+    }
 }
