@@ -17,23 +17,16 @@ public sealed class KernelBenchProcessTests(ITestOutputHelper output)
     [InlineData(true)]
     public void JSON_has_the_fields_and_the_namespaces_are_gone(bool raw)
     {
-        string[] arguments = [ProtocolsCli.ProtocolsDll(), "bench", "--kernel", "--reference", "--seconds", "1", "--json", .. raw ? new[] { "--raw" } : []];
-        HashSet<string> before = BenchNamespaces();
-        ToolResult result = InteropEnvironment.Run(ProtocolsCli.DotnetHost(), arguments, Limit);
-        Assert.True(result.ExitCode == 0, TestNamespace.Describe(result));
-        output.WriteLine(result.Output);
-        using JsonDocument json = JsonDocument.Parse(result.Output);
-        JsonElement root = json.RootElement;
-        foreach (string field in new[] { "gbps_to_kernel", "gbps_from_kernel", "reference_gbps_offloads_on", "reference_gbps_offloads_off", "cpu_ns_per_byte" })
+        RunBench(raw, ["--reference"], root =>
         {
-            Assert.True(root.GetProperty(field).GetDouble() > 0, $"{field} in {result.Output}");
-        }
+            foreach (string field in new[] { "gbps_to_kernel", "gbps_from_kernel", "reference_gbps_offloads_on", "reference_gbps_offloads_off", "cpu_ns_per_byte" })
+            {
+                Assert.True(root.GetProperty(field).GetDouble() > 0, $"{field} in {root}");
+            }
 
-        Assert.StartsWith("offloads on", root.GetProperty("offloads").GetString(), StringComparison.Ordinal);
-        Assert.Equal(raw ? "af_packet" : "tun", root.GetProperty("device").GetString());
-        Assert.Equal("ipv4", root.GetProperty("family").GetString());
-        // Only this run's namespaces: another test or process may hold its own at the same time.
-        Assert.Empty(BenchNamespaces().Except(before));
+            Assert.StartsWith("offloads on", root.GetProperty("offloads").GetString(), StringComparison.Ordinal);
+            Assert.Equal("ipv4", root.GetProperty("family").GetString());
+        });
     }
 
     /// <summary>--ipv6: the stack's two streams run over IPv6 (on veth after duplicate address detection), with real figures.</summary>
@@ -42,18 +35,12 @@ public sealed class KernelBenchProcessTests(ITestOutputHelper output)
     [InlineData(true)]
     public void IPv6_streams_run_each_way(bool raw)
     {
-        string[] arguments = [ProtocolsCli.ProtocolsDll(), "bench", "--kernel", "--ipv6", "--seconds", "1", "--json", .. raw ? new[] { "--raw" } : []];
-        HashSet<string> before = BenchNamespaces();
-        ToolResult result = InteropEnvironment.Run(ProtocolsCli.DotnetHost(), arguments, Limit);
-        Assert.True(result.ExitCode == 0, TestNamespace.Describe(result));
-        output.WriteLine(result.Output);
-        using JsonDocument json = JsonDocument.Parse(result.Output);
-        JsonElement root = json.RootElement;
-        Assert.True(root.GetProperty("gbps_to_kernel").GetDouble() > 0, result.Output);
-        Assert.True(root.GetProperty("gbps_from_kernel").GetDouble() > 0, result.Output);
-        Assert.Equal("ipv6", root.GetProperty("family").GetString());
-        Assert.Equal(raw ? "af_packet" : "tun", root.GetProperty("device").GetString());
-        Assert.Empty(BenchNamespaces().Except(before));
+        RunBench(raw, ["--ipv6"], root =>
+        {
+            Assert.True(root.GetProperty("gbps_to_kernel").GetDouble() > 0, root.ToString());
+            Assert.True(root.GetProperty("gbps_from_kernel").GetDouble() > 0, root.ToString());
+            Assert.Equal("ipv6", root.GetProperty("family").GetString());
+        });
     }
 
     [InteropFact]
@@ -107,6 +94,26 @@ public sealed class KernelBenchProcessTests(ITestOutputHelper output)
                 InteropEnvironment.Run("ip", ["netns", "delete", name]);
             }
         }
+    }
+
+    /// <summary>
+    /// Runs <c>bench --kernel --seconds 1 --json</c> with <paramref name="options"/> (and --raw),
+    /// checks the exit code and the device, hands the JSON to <paramref name="check"/>, and checks
+    /// that this run left none of its namespaces behind.
+    /// </summary>
+    private void RunBench(bool raw, string[] options, Action<JsonElement> check)
+    {
+        string[] arguments = [ProtocolsCli.ProtocolsDll(), "bench", "--kernel", .. options, "--seconds", "1", "--json", .. raw ? new[] { "--raw" } : []];
+        HashSet<string> before = BenchNamespaces();
+        ToolResult result = InteropEnvironment.Run(ProtocolsCli.DotnetHost(), arguments, Limit);
+        Assert.True(result.ExitCode == 0, TestNamespace.Describe(result));
+        output.WriteLine(result.Output);
+        using JsonDocument json = JsonDocument.Parse(result.Output);
+        Assert.Equal(raw ? "af_packet" : "tun", json.RootElement.GetProperty("device").GetString());
+        check(json.RootElement);
+
+        // Only this run's namespaces: another test or process may hold its own at the same time.
+        Assert.Empty(BenchNamespaces().Except(before));
     }
 
     private static HashSet<string> BenchNamespaces() =>
