@@ -2,6 +2,8 @@
 # Lossy transfers through the user-space stack next to the kernel's own TCP, in one run.
 #
 #   sudo scripts/loss-vs-kernel.sh [RUNS] [MB] [LOSSES]      (defaults: 5 runs, 20 MB, "1 3")
+#   sudo CC=bbr scripts/loss-vs-kernel.sh ...                 (the stack's congestion controller,
+#                                                              `serve --cc` and `get --cc`; default cubic)
 #
 # Topology (TEST-NETWORK.md rules: private namespaces, removed on every exit path):
 #
@@ -25,6 +27,8 @@ set -euo pipefail
 RUNS=${1:-5}
 MB=${2:-20}
 LOSSES=${3:-"1 3"}
+CC=${CC:-cubic}
+case "$CC" in cubic|newreno|bbr) ;; *) echo "loss-vs-kernel: CC must be cubic, newreno or bbr, not '$CC'" >&2; exit 2;; esac
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BYTES=$((MB * 1000 * 1000))
 ID=$$
@@ -37,7 +41,7 @@ for tool in ip nft curl nginx ethtool dotnet; do
   command -v "$tool" >/dev/null || { echo "loss-vs-kernel: $tool is missing (apt-get install -y iproute2 nftables curl nginx ethtool)" >&2; exit 2; }
 done
 
-DLL=$ROOT/Cli/bin/Release/net10.0/protocols.dll
+DLL=${DLL:-$ROOT/Cli/bin/Release/net10.0/protocols.dll}   # DLL=...: a build copied aside, so a rebuild cannot change it mid-run
 if [ ! -f "$DLL" ]; then
   echo "loss-vs-kernel: building Cli (Release)" >&2
   dotnet build "$ROOT/Cli" -c Release -v q >/dev/null
@@ -107,7 +111,7 @@ start_nginx() { # namespace; `ip netns exec` execs nginx, so $! is nginx's own p
 start_nginx "$F"
 start_nginx "$K"
 
-ip netns exec "$R" "${PROTOCOLS[@]}" serve --tun ltun0 --address 10.66.0.2/24 --gateway 10.66.0.1 --http 80 </dev/null > "$WORK/serve.log" 2>&1 &
+ip netns exec "$R" "${PROTOCOLS[@]}" serve --tun ltun0 --address 10.66.0.2/24 --gateway 10.66.0.1 --http 80 --cc "$CC" </dev/null > "$WORK/serve.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 300); do grep -qx ready "$WORK/serve.log" && break; sleep 0.1; done
 grep -qx ready "$WORK/serve.log" || { echo "loss-vs-kernel: serve did not get ready:" >&2; cat "$WORK/serve.log" >&2; exit 1; }
@@ -136,7 +140,7 @@ stack_sends()    { nsx "$F" curl -s --max-time 300 -o /dev/null -w '%{time_total
 kernel_sends()   { nsx "$F" curl -s --max-time 300 -o /dev/null -w '%{time_total}' "http://10.88.0.2:8080/data.bin" || echo fail; }
 stack_receives() {
   local line
-  nsx "$R" timeout 330 "${PROTOCOLS[@]}" get http://10.77.0.2:8080/data.bin --tun ltun1 --address 10.67.0.2/24 --gateway 10.67.0.1 --timeout 300 -o "$WORK/got.bin" </dev/null > "$WORK/get.log" 2>&1 || true
+  nsx "$R" timeout 330 "${PROTOCOLS[@]}" get http://10.77.0.2:8080/data.bin --tun ltun1 --address 10.67.0.2/24 --gateway 10.67.0.1 --timeout 300 --cc "$CC" -o "$WORK/got.bin" </dev/null > "$WORK/get.log" 2>&1 || true
   line=$(grep -E '^get: 2[0-9][0-9] ' "$WORK/get.log" | grep -oE "$BYTES bytes in [0-9.]+ s" | awk '{print $4}' || true)
   if [ -n "$line" ] && ! cmp -s "$WORK/got.bin" "$WORK/www/data.bin"; then line=""; echo "loss-vs-kernel: get delivered different bytes" >&2; fi
   [ -n "$line" ] || echo "loss-vs-kernel: get failed: $(tail -n 2 "$WORK/get.log" | tr '\n' ' ')" >&2
@@ -148,7 +152,7 @@ kernel_receives() { nsx "$K" curl -s --max-time 300 -o /dev/null -w '%{time_tota
 median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 declare -A RESULT
-echo "loss-vs-kernel: $RUNS runs of $MB MB each, losses: 0 $LOSSES % each direction (nftables forward chain)"
+echo "loss-vs-kernel: $RUNS runs of $MB MB each, losses: 0 $LOSSES % each direction (nftables forward chain), stack congestion control: $CC"
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for loss in 0 $LOSSES; do
   set_loss "$loss"

@@ -72,7 +72,7 @@ internal sealed class BenchVerb : Verb
         _json = Add(CommonOptions.Flag("--json", "print one JSON object instead of text"));
         _rate = Add(CommonOptions.Value("--rate", "MBIT", "a bottleneck of this many Mbit/s each way (0.01 to 100000)", OptionValues.Number(0.01, 100_000, unit: "Mbit/s")));
         _queue = Add(CommonOptions.Value("--queue", "PACKETS", "the drop-tail queue at the bottleneck in packets (default one bandwidth-delay product)", OptionValues.OptionalInteger(1, 1_000_000)));
-        _cc = Add(CommonOptions.Value("--cc", "NAME", "the congestion controller: " + string.Join(", ", CongestionControllerRegistry.Default.Names), OptionValues.OneOf(CongestionControllerRegistry.Default.Names)));
+        _cc = Add(CommonOptions.CongestionControl());
         _bytes = Add(CommonOptions.Value("--bytes", "N", "transfer exactly N bytes, SHA-256 checked (suffixes k, M, G); --seconds is then the limit", OptionValues.OptionalSize));
         _reorder = Add(CommonOptions.Value("--reorder", "P", "fraction of frames held back by --reorder-delay each way", OptionValues.LossFraction, () => 0.0));
         _reorderDelay = Add(CommonOptions.Value("--reorder-delay", "MS", "extra delay of a reordered frame in milliseconds", OptionValues.Number(0, 10_000, unit: "milliseconds"), () => 1.0));

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
+using Protocols.Tcp.Engine.CongestionControl;
 
 namespace Protocols.Cli.CommandLine;
 
@@ -78,6 +79,14 @@ internal static class CommonOptions
     /// <summary><c>--seed N</c>: the seed of a simulation's randomness.</summary>
     public static Option<int> Seed(string description, int maximum = int.MaxValue) =>
         Value("--seed", "N", description, OptionValues.Integer(0, maximum), () => 1);
+
+    /// <summary>
+    /// <c>--cc NAME</c>: the congestion controller of the verb's connections, one of the registry's
+    /// names (case-insensitive, read back as the registry spells it); null when absent (the stack's default).
+    /// </summary>
+    public static Option<string?> CongestionControl() =>
+        Value("--cc", "NAME", "the congestion controller: " + string.Join(", ", CongestionControllerRegistry.Default.Names) + " (default " + CongestionRules.DefaultName + ")",
+            OptionValues.OneOf(CongestionControllerRegistry.Default.Names));
 
     /// <summary><c>--loss P</c>: the fraction of frames a simulated link drops, each way.</summary>
     public static Option<double> Loss(string description) =>

@@ -19,6 +19,9 @@ namespace Protocols.Cli.Get;
 /// <param name="PcapPath">Where to capture every frame, or null.</param>
 internal sealed record GetSettings(FetchRequest Request, DeviceSettings Device, string? OutputPath, string? PcapPath)
 {
+    /// <summary>The congestion controller of the fetch's connection (--cc), or null for the stack's default.</summary>
+    public string? CongestionControl { get; init; }
+
     /// <summary>The default <c>--timeout</c>.</summary>
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
 }
@@ -35,6 +38,7 @@ internal sealed class GetVerb : Verb
     private readonly Option<int?> _timeout;
     private readonly Option<string?> _pcap;
     private readonly Option<bool> _http2;
+    private readonly Option<string?> _cc;
 
     /// <summary>Declares the verb's argument and options.</summary>
     public GetVerb()
@@ -58,6 +62,7 @@ internal sealed class GetVerb : Verb
         _timeout = Add(CommonOptions.Value("--timeout", "SECONDS", "give up after SECONDS (default 30)", OptionValues.OptionalInteger(1, 86_400, "seconds")));
         _pcap = Add(CommonOptions.Pcap());
         _http2 = Add(CommonOptions.Flag("--http2", "use HTTP/2 only: h2 by ALPN for https, prior knowledge (h2c) for http"));
+        _cc = Add(CommonOptions.CongestionControl());
     }
 
     /// <summary>The settings of a parse result without errors; throws <see cref="UsageException"/> naming the flag for a bad combination.</summary>
@@ -110,7 +115,10 @@ internal sealed class GetVerb : Verb
             throw new UsageException($"--address: no {(target.IsIpv6 ? "IPv6" : "IPv4")} address to reach {target} from");
         }
 
-        return new GetSettings(new FetchRequest(url, resolve, timeout, insecure, roots, parse.GetValue(_http2)), device, parse.GetValue(_output), parse.GetValue(_pcap));
+        return new GetSettings(new FetchRequest(url, resolve, timeout, insecure, roots, parse.GetValue(_http2)), device, parse.GetValue(_output), parse.GetValue(_pcap))
+        {
+            CongestionControl = parse.GetValue(_cc),
+        };
     }
 
     private static Uri? ParseUrl(System.CommandLine.Parsing.ArgumentResult result)
@@ -135,7 +143,7 @@ internal sealed class GetVerb : Verb
         using PcapTap? tap = settings.PcapPath is null ? null : PcapTap.Create(device, settings.PcapPath);
         using var stack = new NetworkStack(new NetworkStackOptions { Name = "get", Logger = console.Verbose ? new VerboseLogger(console.Error) : null });
         stack.AddInterface((INetworkDevice?)tap ?? device, settings.Device.Configuration);
-        TcpLayer tcp = stack.UseTcp(new TcpStackOptions { Name = "get" });
+        TcpLayer tcp = stack.UseTcp(new TcpStackOptions { Name = "get", Defaults = ServeHost.ConnectionDefaults(settings.CongestionControl) });
         Task loop = stack.RunAsync(stop.Token);
         try
         {

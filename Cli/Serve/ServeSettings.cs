@@ -18,4 +18,8 @@ internal sealed record ServeSettings(
     ushort? HttpPort = null,
     ushort? EchoPort = null,
     ushort? HttpsPort = null,
-    SslStreamCertificateContext? Certificate = null);
+    SslStreamCertificateContext? Certificate = null)
+{
+    /// <summary>The congestion controller of the TCP services' connections (--cc), or null for the stack's default.</summary>
+    public string? CongestionControl { get; init; }
+}

@@ -32,6 +32,7 @@ internal sealed class ServeVerb : Verb
     private readonly Option<ushort?> _echo;
     private readonly Option<string?> _cert;
     private readonly Option<string?> _key;
+    private readonly Option<string?> _cc;
 
     /// <summary>Declares the verb's options.</summary>
     public ServeVerb()
@@ -58,6 +59,7 @@ internal sealed class ServeVerb : Verb
         _echo = Add(CommonOptions.Port("--echo", "a TCP echo server on PORT"));
         _cert = Add(CommonOptions.Value("--cert", "FILE", "--https: the PEM certificate (chain) to serve (default: self-signed)", OptionValues.Path));
         _key = Add(CommonOptions.Value("--key", "FILE", "--https: the PEM private key of --cert", OptionValues.Path));
+        _cc = Add(CommonOptions.CongestionControl());
     }
 
     /// <summary>The settings of a parse result without errors; throws <see cref="UsageException"/> naming the flag for a bad combination.</summary>
@@ -102,7 +104,10 @@ internal sealed class ServeVerb : Verb
             }
         }
 
-        return new ServeSettings(device, parse.GetValue(_udpEcho), parse.GetValue(_pcap), http, tcpEcho, https, certificate);
+        return new ServeSettings(device, parse.GetValue(_udpEcho), parse.GetValue(_pcap), http, tcpEcho, https, certificate)
+        {
+            CongestionControl = parse.GetValue(_cc),
+        };
     }
 
     /// <inheritdoc/>
@@ -341,7 +346,7 @@ internal sealed class ServeHost : IDisposable
             return;
         }
 
-        TcpLayer tcp = _stack.UseTcp(new TcpStackOptions { Name = "serve" });
+        TcpLayer tcp = _stack.UseTcp(new TcpStackOptions { Name = "serve", Defaults = ConnectionDefaults(settings.CongestionControl) });
         if (settings.HttpPort is not null || settings.HttpsPort is not null)
         {
             SslStreamCertificateContext? certificate = settings.HttpsPort is null ? null : settings.Certificate ?? TlsCertificates.CreateContext(
@@ -358,6 +363,10 @@ internal sealed class ServeHost : IDisposable
             _serviceTasks.Add(Task.Run(() => TcpServices.RunEchoAsync(listener, _servicesStop.Token, Connections)));
         }
     }
+
+    /// <summary>The connection options of a stack whose connections use the controller <paramref name="congestionControl"/> (--cc), or the defaults for null.</summary>
+    internal static TcpConnectionOptions ConnectionDefaults(string? congestionControl) =>
+        congestionControl is null ? TcpConnectionOptions.Default : new TcpConnectionOptions { CongestionControl = congestionControl };
 
     /// <summary>The UDP echo service: every datagram goes back to its sender, unchanged.</summary>
     private static async Task EchoUdpAsync(UdpSocket socket, CancellationToken cancellationToken)

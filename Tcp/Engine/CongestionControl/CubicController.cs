@@ -30,6 +30,27 @@ public sealed record CubicOptions
 
     /// <summary>L of slow start outside HyStart++ (RFC 3465 2.2), in segments; 2.</summary>
     public int SlowStartByteCountingLimit { get; init; } = 2;
+
+    /// <summary>
+    /// What a loss multiplies by β_cubic. RFC 9438 4.6 gives ssthresh = FlightSize * β_cubic and
+    /// allows cwnd * β_cubic (Linux, Windows) in an implementation whose window does not grow while
+    /// the flight is smaller than it (this controller's RFC 9438 5.8 rule).
+    /// <see langword="true"/> (default): the larger of the two. With a window of a few segments the
+    /// flight is usually a segment or two short of it when a loss is detected, and the flight-based
+    /// reduction compounds (20 MB at 1 Gbit/s, 0.2 ms, 3% loss: 15% less goodput); with SACK and a
+    /// longer path the flight has often grown past cwnd by then (segments SACKed during RACK's
+    /// reordering window), and the cwnd-based reduction is the deeper one.
+    /// <see langword="false"/>: FlightSize * β_cubic.
+    /// </summary>
+    public bool ReduceFromCongestionWindow { get; init; } = true;
+
+    /// <summary>
+    /// The window when fast recovery ends (RFC 6582 3.2 step 5): <see langword="false"/> (default)
+    /// option (2), ssthresh, which is also RFC 6675 5's window after a SACK recovery and what
+    /// Proportional Rate Reduction brings the flight to (RFC 6937 3); <see langword="true"/>:
+    /// option (1), min(ssthresh, max(FlightSize, SMSS) + SMSS).
+    /// </summary>
+    public bool ExitRecoveryLimitedByFlightSize { get; init; }
 }
 
 /// <summary>
@@ -45,7 +66,8 @@ public sealed record CubicOptions
 /// acknowledged, target = W_cubic(t + RTT) clamped to [cwnd, 1.5 cwnd] (RFC 9438 4.4, 4.5), with
 /// RTT the smoothed round-trip time of the samples the ACKs carry.</para>
 /// <para>Fast recovery keeps the NewReno mechanics of <see cref="ICongestionController"/> (the window
-/// inflated by duplicate ACKs, deflated by partial ACKs), with ssthresh = FlightSize * β_cubic.
+/// inflated by duplicate ACKs, deflated by partial ACKs), with ssthresh = max(cwnd, FlightSize) * β_cubic (see
+/// <see cref="CubicOptions.ReduceFromCongestionWindow"/>), and ends at cwnd = ssthresh.
 /// The window does not grow while the sender is not using it (RFC 9438 5.8): an ACK grows it only
 /// when the flight before the ACK filled it, and time spent so is left out of t.</para>
 /// <para>Integer state plus a few doubles; no allocation after construction.</para>
@@ -278,8 +300,11 @@ public sealed class CubicController : ICongestionController
             return;
         }
 
-        // RFC 6582 3.2 step 5 (full), option (1): min(ssthresh, max(FlightSize, SMSS) + SMSS).
-        _cwnd = Math.Min(_ssthresh, Math.Max(ack.FlightSize, _smss) + _smss);
+        // RFC 6582 3.2 step 5 (full): option (2) ssthresh (RFC 6675 5 and RFC 6937 3 for a SACK
+        // recovery, whose PRR has brought the flight there), or option (1) min(ssthresh, max(FlightSize, SMSS) + SMSS).
+        _cwnd = _options.ExitRecoveryLimitedByFlightSize
+            ? Math.Min(_ssthresh, Math.Max(ack.FlightSize, _smss) + _smss)
+            : _ssthresh;
         InFastRecovery = false;
         _epochStart = NoEpoch; // congestion avoidance starts at the next ACK
         _lastAckMicros = ack.NowMicros;
@@ -375,8 +400,10 @@ public sealed class CubicController : ICongestionController
 
         _wMaxFromEpoch = false;
         _cwndPrior = _cwnd;
-        // RFC 9438 4.6: ssthresh = flight_size * β_cubic, at least 2 SMSS.
-        _ssthresh = Math.Max((long)(flightSize * _options.Beta), 2L * _smss);
+        // RFC 9438 4.6: ssthresh = flight_size * β_cubic, or cwnd * β_cubic where the window cannot
+        // grow while the flight is below it (OnAck's RFC 9438 5.8 rule): the larger; at least 2 SMSS.
+        double reduced = _options.ReduceFromCongestionWindow ? Math.Max(_cwnd, flightSize) : flightSize;
+        _ssthresh = Math.Max((long)(reduced * _options.Beta), 2L * _smss);
         _epochStart = NoEpoch;
     }
 

@@ -7,6 +7,7 @@ using Protocols.Cli.Get;
 using Protocols.Cli.Verbs;
 using Protocols.Cli.Serve;
 using Protocols.Ip;
+using Protocols.Tcp;
 using Protocols.Tls;
 using Protocols.Wire;
 
@@ -70,6 +71,34 @@ public sealed class SettingsTests
         GetSettings defaults = other.Bind(Parse(other, "http://10.0.0.2/", "--raw", "eth1", "--address", "10.0.0.1/24", "--gateway", "10.0.0.254", "--mtu", "1400"));
         Assert.Equal(GetSettings.DefaultTimeout, defaults.Request.Timeout);
         Assert.Equal(new DeviceSettings(DeviceKind.Raw, "eth1", Ipv4Address.Parse("10.0.0.1"), 24, Ipv4Address.Parse("10.0.0.254"), 1400), defaults.Device);
+    }
+
+    [Theory]
+    [InlineData("bbr", "bbr")]
+    [InlineData("BBR", "bbr")]
+    [InlineData("NewReno", "newreno")]
+    [InlineData("cubic", "cubic")]
+    public void Cc_names_the_controller_of_the_connections_of_serve_and_get(string given, string expected)
+    {
+        var serve = new ServeVerb();
+        ServeSettings served = serve.Bind(Parse(serve, "--tun", "t0", "--address", "10.0.0.2/24", "--http", "80", "--cc", given));
+        Assert.Equal(expected, served.CongestionControl);
+        var get = new GetVerb();
+        GetSettings fetched = get.Bind(Parse(get, "http://10.0.0.2/", "--tun", "t0", "--address", "10.0.0.1/24", "--cc", given));
+        Assert.Equal(expected, fetched.CongestionControl);
+        Assert.Equal(expected, ServeHost.ConnectionDefaults(served.CongestionControl).CongestionControl);
+    }
+
+    [Fact]
+    public void Without_cc_serve_and_get_keep_the_stacks_default_controller()
+    {
+        var serve = new ServeVerb();
+        ServeSettings served = serve.Bind(Parse(serve, "--tun", "t0", "--address", "10.0.0.2/24", "--http", "80"));
+        Assert.Null(served.CongestionControl);
+        var get = new GetVerb();
+        Assert.Null(get.Bind(Parse(get, "http://10.0.0.2/", "--tun", "t0", "--address", "10.0.0.1/24")).CongestionControl);
+        Assert.Same(TcpConnectionOptions.Default, ServeHost.ConnectionDefaults(null));
+        Assert.Equal("cubic", ServeHost.ConnectionDefaults(null).CongestionControl);
     }
 
     [Fact]

@@ -76,6 +76,39 @@ public sealed class CubicControllerTests(ITestOutputHelper output)
     }
 
     [Theory]
+    [InlineData(100_000, true, 70_000)]  // the flight fills the window: both bases agree
+    [InlineData(90_000, true, 70_000)]   // a flight short of cwnd: cwnd * 0.7 (RFC 9438 4.6, with the 5.8 rule)
+    [InlineData(120_000, true, 84_000)]  // a flight past cwnd (SACKed data beyond a hole): FlightSize * 0.7
+    [InlineData(90_000, false, 63_000)]  // the flight-only option: FlightSize * 0.7
+    [InlineData(120_000, false, 84_000)]
+    public void A_loss_reduces_the_larger_of_cwnd_and_the_flight_by_beta(long flight, bool fromCongestionWindow, long ssthresh)
+    {
+        var cc = new CubicController(new CubicOptions { HyStart = false, ReduceFromCongestionWindow = fromCongestionWindow });
+        long now = 0;
+        GrowTo(cc, 100, ref now);
+        Assert.Equal(100_000, cc.CongestionWindow);
+        cc.OnEnterFastRecovery(flight, now);
+        Assert.InRange(cc.SlowStartThreshold, ssthresh - 1, ssthresh); // β = 0.7 in binary floating point
+        Assert.Equal(100_000, cc.WMax); // W_max is the window, whatever the base
+    }
+
+    [Theory]
+    [InlineData(false, 40_000, 70_000)] // option (2): cwnd = ssthresh however little is outstanding
+    [InlineData(true, 40_000, 41_000)]  // option (1): min(ssthresh, FlightSize + SMSS)
+    [InlineData(true, 80_000, 70_000)]
+    public void Leaving_fast_recovery_sets_the_window_by_rfc_6582_option_two_unless_told_otherwise(bool limitedByFlight, long flightAtExit, long cwnd)
+    {
+        var cc = new CubicController(new CubicOptions { HyStart = false, ExitRecoveryLimitedByFlightSize = limitedByFlight });
+        long now = 0;
+        GrowTo(cc, 100, ref now);
+        cc.OnEnterFastRecovery(100_000, now);
+        Assert.Equal(70_000, cc.SlowStartThreshold);
+        cc.OnExitFastRecovery(new CongestionAck(100_000, flightAtExit, null, now + 1000));
+        Assert.False(cc.InFastRecovery);
+        Assert.Equal(cwnd, cc.CongestionWindow);
+    }
+
+    [Theory]
     [InlineData(1.0)]  // concave: W_cubic(1) = 0.4 (1 - 4.217)^3 + 100 = 86.7 segments
     [InlineData(2.5)]
     [InlineData(4.2172)] // t = K: back at W_max
