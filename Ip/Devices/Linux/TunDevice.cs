@@ -387,10 +387,11 @@ public sealed class TunDeviceOptions
     /// In plain mode (offloads refused or off), write sends from a thread of the device's own
     /// through a bounded ring of frames, so that the kernel's work for each packet (a system call
     /// per packet, and the kernel's receive path run inside it) overlaps the stack's work on
-    /// another core. False writes each frame from the caller's thread as it is sent. With offloads
-    /// on it has no effect (a write carries up to 64 KiB there). Default true.
+    /// another core. False (the default) writes each frame from the caller's thread as it is sent:
+    /// on a machine without an idle core the thread did not raise goodput and cost more CPU per
+    /// byte (docs/devices.md). With offloads on it has no effect (a write carries up to 64 KiB there).
     /// </summary>
-    public bool TransmitThread { get; init; } = true;
+    public bool TransmitThread { get; init; }
 
     /// <summary>
     /// The TUNSETOFFLOAD flags (linux/if_tun.h TUN_F_*) to ask for; null for TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6.
