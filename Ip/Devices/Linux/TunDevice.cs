@@ -388,8 +388,9 @@ public sealed class TunDeviceOptions
     /// through a bounded ring of frames, so that the kernel's work for each packet (a system call
     /// per packet, and the kernel's receive path run inside it) overlaps the stack's work on
     /// another core. False (the default) writes each frame from the caller's thread as it is sent:
-    /// on a machine without an idle core the thread did not raise goodput and cost more CPU per
-    /// byte (docs/devices.md). With offloads on it has no effect (a write carries up to 64 KiB there).
+    /// measured on a shared 2-core machine the thread raised goodput toward the stack (its ACK
+    /// writes leave the loop) but lowered it away from the stack, at more CPU per byte both ways
+    /// (docs/devices.md). With offloads on it has no effect (a write carries up to 64 KiB there).
     /// </summary>
     public bool TransmitThread { get; init; }
 
