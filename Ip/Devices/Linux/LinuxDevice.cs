@@ -12,8 +12,10 @@ namespace Protocols.Ip.Devices.Linux;
 /// in front of every packet when the device runs with offloads.
 /// </summary>
 /// <remarks>
-/// Counters are written by the loop's thread only and read from any thread (64-bit reads and
-/// writes are atomic on the supported platforms): no interlocked operation on the data path.
+/// Each counter of the data path is written by one thread (the loop's, or for sends the device's
+/// transmit thread when it has one) and read from any thread (64-bit reads and writes are atomic
+/// on the supported platforms): no interlocked operation on the data path. The send-failure
+/// counters, which both may write, are updated with interlocked operations (a failure is rare).
 /// </remarks>
 public abstract unsafe class LinuxDevice : INetworkDevice, IDescriptorDevice
 {
@@ -148,7 +150,7 @@ public abstract unsafe class LinuxDevice : INetworkDevice, IDescriptorDevice
     {
         if (_disposed || frame.IsEmpty)
         {
-            _sendErrors++;
+            Interlocked.Increment(ref _sendErrors);
             return false;
         }
 
@@ -157,13 +159,13 @@ public abstract unsafe class LinuxDevice : INetworkDevice, IDescriptorDevice
         {
             if (VirtioNetCodec.Encode(offload, frame, Medium, Mtu, Capabilities, header) != VirtioHeaderError.None)
             {
-                _sendErrors++; // an offload not granted, or a GSO size over the MTU: refused, never sent malformed
+                Interlocked.Increment(ref _sendErrors); // an offload not granted, or a GSO size over the MTU: refused, never sent malformed
                 return false;
             }
         }
         else if (!offload.IsNone)
         {
-            _sendErrors++; // plain mode takes only complete, ordinary frames
+            Interlocked.Increment(ref _sendErrors); // plain mode takes only complete, ordinary frames
             return false;
         }
 
@@ -173,7 +175,7 @@ public abstract unsafe class LinuxDevice : INetworkDevice, IDescriptorDevice
         }
         catch (ObjectDisposedException)
         {
-            _sendErrors++;
+            Interlocked.Increment(ref _sendErrors);
             return false;
         }
     }
@@ -252,11 +254,11 @@ public abstract unsafe class LinuxDevice : INetworkDevice, IDescriptorDevice
     {
         if (errno is LinuxNative.EAGAIN or LinuxNative.ENOBUFS)
         {
-            _sendsRejected += frames;
+            Interlocked.Add(ref _sendsRejected, frames);
         }
         else
         {
-            _sendErrors += frames;
+            Interlocked.Add(ref _sendErrors, frames);
         }
     }
 

@@ -425,7 +425,7 @@ internal sealed class TcpSender
                 break;
             }
 
-            if (sack.TryGetRetransmission(mss, out SeqNum start, out SeqNum end))
+            if (!sack.NothingLost && sack.TryGetRetransmission(mss, out SeqNum start, out SeqNum end))
             {
                 if (end - start > quota && sack.Pipe > 0)
                 {

@@ -30,8 +30,9 @@ internal struct DeliveryStamp
 /// of sends inflates the rate.
 /// </summary>
 /// <remarks>
-/// Constant memory per connection; the per-segment state lives in the <see cref="SentSegments"/>
-/// ring. Every call is O(1) and allocates nothing.
+/// Constant memory per connection; the per-segment stamps live in the <see cref="SentSegments"/>
+/// log's rate ring (made only for a controller that takes samples). Every call is O(1) and
+/// allocates nothing.
 /// </remarks>
 internal sealed class DeliveryRateSampler
 {
@@ -93,8 +94,9 @@ internal sealed class DeliveryRateSampler
     /// (draft-cheng-iccrg-delivery-rate-estimation 3.2, UpdateRateSample).
     /// </summary>
     /// <param name="segment">The segment.</param>
+    /// <param name="rate">The stamp it was last (re)transmitted with.</param>
     /// <param name="now">The current time.</param>
-    public void OnDelivered(in SentSegment segment, Micros now)
+    public void OnDelivered(in SentSegment segment, in DeliveryStamp rate, Micros now)
     {
         int length = segment.Length;
         _delivered += length;
@@ -107,10 +109,10 @@ internal sealed class DeliveryRateSampler
         {
             _hasData = true;
             _newestOrder = segment.Order;
-            _priorDelivered = segment.Rate.Delivered;
-            _sampleAppLimited = segment.Rate.AppLimited;
-            _sendElapsed = segment.SentAt - segment.Rate.FirstSentTime;
-            _ackElapsed = _deliveredTime - segment.Rate.DeliveredTime;
+            _priorDelivered = rate.Delivered;
+            _sampleAppLimited = rate.AppLimited;
+            _sendElapsed = segment.SentAt - rate.FirstSentTime;
+            _ackElapsed = _deliveredTime - rate.DeliveredTime;
             _firstSentTime = segment.SentAt;
             _rtt = segment.Is(SentSegmentState.Retransmitted) ? _rtt : (now - segment.SentAt).Value;
         }

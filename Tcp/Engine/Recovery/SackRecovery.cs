@@ -80,9 +80,9 @@ internal sealed class SackRecovery : ILossRecovery
         _timers = timers;
         _counters = counters;
         _sizes = sizes;
-        _segments = new SentSegments(sendBufferSize);
-        _board = new SackScoreboard(_segments);
         _sampling = cc.UsesDeliveryRate;
+        _segments = new SentSegments(sendBufferSize, withRates: _sampling);
+        _board = new SackScoreboard(_segments);
     }
 
     /// <inheritdoc/>
@@ -179,9 +179,26 @@ internal sealed class SackRecovery : ILossRecovery
         }
     }
 
+    /// <summary>
+    /// Whether nothing but the cumulative ACK needs judging: no recovery or undo under way, no
+    /// SACK state, nothing marked lost, no loss probe outstanding, no reordering timer. An ACK
+    /// without SACK blocks then only delivers what it acknowledges (see <see cref="OnPlainAck"/>).
+    /// </summary>
+    private bool IsQuiet => !_inRecovery && !_undoArmed && !_eifelArmed && _segments.SackedCount == 0
+        && _segments.LostBytes == 0 && _board.RangeCount == 0 && !_tlp.Outstanding && !_timers.IsArmed(TcpTimer.RackReorder);
+
+    /// <summary>Whether no segment is marked lost, so that NextSeg rule 1 has nothing to offer.</summary>
+    public bool NothingLost => _segments.LostBytes == 0;
+
     /// <inheritdoc/>
     public RecoveryAction OnAck(in AckEvent ack)
     {
+        if (ack.SackBlocks.IsEmpty && IsQuiet)
+        {
+            OnPlainAck(ack);
+            return RecoveryAction.None;
+        }
+
         Micros now = ack.Now;
         long sackedBefore = _segments.SackedBytes;
         long pipeBefore = Pipe;
@@ -263,6 +280,30 @@ internal sealed class SackRecovery : ILossRecovery
         }
 
         return RecoveryAction.None;
+    }
+
+    // OnAck when IsQuiet and the ACK has no SACK blocks: what the general path does then, and no
+    // more. Nothing is SACKed, lost or armed, so there is no Eifel check, no D-SACK, no episode to
+    // end, no probe to judge and nothing for RACK to mark (RFC 8985 6.2: what is still in flight
+    // was sent after everything delivered); the delivered segments still update RACK and the
+    // delivery-rate sampler, and the controller grows (RFC 5681 3.1).
+    private void OnPlainAck(in AckEvent ack)
+    {
+        Micros now = ack.Now;
+        long pipeBefore = Pipe;
+        if (ack.BytesAcked > 0)
+        {
+            var delivery = new Delivery(this, now);
+            _segments.RemoveAcknowledged(ack.SndUna, ref delivery);
+            _una = ack.SndUna;
+            _probesSinceDelivery = 0;
+            _cc.OnAck(ack.ForCongestionControl);
+        }
+
+        if (_sampling)
+        {
+            ReportRateSample(pipeBefore, 0, now);
+        }
     }
 
     /// <summary>
@@ -694,7 +735,7 @@ internal sealed class SackRecovery : ILossRecovery
             _now = now;
         }
 
-        public readonly void OnDelivered(in SentSegment segment)
+        public readonly void OnDelivered(in SentSegment segment, in DeliveryStamp rate)
         {
             // RFC 8985 6.2 step 2: a retransmitted segment delivered sooner than the minimum RTT after
             // its retransmission was the earlier copy. The RFC's second test, an echo older than the
@@ -705,7 +746,7 @@ internal sealed class SackRecovery : ILossRecovery
             _owner._rack.OnDelivered(segment, ambiguous, _now);
             if (_owner._sampling)
             {
-                _owner._rate.OnDelivered(segment, _now);
+                _owner._rate.OnDelivered(segment, rate, _now);
             }
         }
     }

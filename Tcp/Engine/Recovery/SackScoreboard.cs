@@ -247,7 +247,7 @@ internal sealed class SackScoreboard
 
             if (!s.Is(SentSegmentState.Sacked) && s.Start >= coveredStart && s.End <= coveredEnd)
             {
-                sacked.OnDelivered(s);
+                sacked.OnDelivered(s, _segments.RateAt(i));
                 newly += s.Length;
                 _segments.MarkSacked(i);
             }

@@ -45,9 +45,6 @@ internal struct SentSegment
     /// <summary>Its state.</summary>
     public SentSegmentState State;
 
-    /// <summary>The connection's delivery state when it was last (re)transmitted, for the delivery-rate estimator.</summary>
-    public DeliveryStamp Rate;
-
     // The transmission-time list: slots of the previous and next segment, -1 at the ends.
     internal int Older;
     internal int Newer;
@@ -71,6 +68,9 @@ internal struct SentSegment
 /// up to a bound set by the send buffer (a full buffer of minimum-sized segments), so memory per
 /// connection is bounded; when it is full the sender sends no new segment until ACKs free some.
 /// Sequence lookups are binary searches; every other operation is O(1).</para>
+/// <para>A log made for a controller that takes delivery-rate samples also keeps, in a second ring
+/// with the same slots, each segment's <see cref="DeliveryStamp"/>; other logs have none, so their
+/// entries stay as small as the loss detection needs.</para>
 /// <para>The time order is a doubly linked list through the ring slots holding the segments that are
 /// in flight and neither SACKed nor awaiting retransmission: a (re)transmission moves a segment to
 /// the newest end, so RACK walks from the oldest end and stops at the first segment too young to
@@ -80,11 +80,18 @@ internal sealed class SentSegments
 {
     private const int InitialCapacity = 16;
 
-    // First rings kept across connections (at most 1024 * 16 entries, about 640 KiB).
+    // First rings kept across connections (at most 1024 * 16 entries, about 640 KiB; the rate
+    // rings as many again, about 512 KiB).
     private static readonly RingPool<SentSegment> Pool = new(InitialCapacity, 1024);
+    private static readonly RingPool<DeliveryStamp> RatePool = new(InitialCapacity, 1024);
+
+    // What a log without rates reports for every segment.
+    private static readonly DeliveryStamp NoRate;
 
     private readonly int _maxCount;
+    private readonly bool _withRates;
     private SentSegment[]? _ring;
+    private DeliveryStamp[]? _rates; // slot for slot with _ring, when _withRates
     private int _head;
     private int _count;
     private int _oldest = -1;
@@ -94,8 +101,12 @@ internal sealed class SentSegments
 
     /// <summary>A log for a connection whose send buffer holds <paramref name="sendBufferSize"/> bytes.</summary>
     /// <param name="sendBufferSize">The send buffer's capacity.</param>
-    public SentSegments(int sendBufferSize) =>
+    /// <param name="withRates">Whether to keep each segment's delivery stamp (the controller takes rate samples).</param>
+    public SentSegments(int sendBufferSize, bool withRates = false)
+    {
         _maxCount = (int)Math.Clamp((sendBufferSize / (long)SegmentSizes.MinimumMss) + 2, InitialCapacity, 1 << 20);
+        _withRates = withRates;
+    }
 
     /// <summary>Segments held.</summary>
     public int Count => _count;
@@ -122,6 +133,14 @@ internal sealed class SentSegments
     /// <param name="index">0 .. <see cref="Count"/> - 1.</param>
     /// <returns>A reference to it.</returns>
     public ref SentSegment this[int index] => ref _ring![Slot(index)];
+
+    /// <summary>
+    /// The delivery stamp of the segment at logical position <paramref name="index"/>: the one it was
+    /// last (re)transmitted with, or all zero in a log without rates.
+    /// </summary>
+    /// <param name="index">0 .. <see cref="Count"/> - 1.</param>
+    /// <returns>A reference to it.</returns>
+    public ref readonly DeliveryStamp RateAt(int index) => ref RateOfSlot(Slot(index));
 
     /// <summary>The entry in ring slot <paramref name="slot"/> (as linked in the time order).</summary>
     /// <param name="slot">A slot from <see cref="OldestSent"/> or <see cref="NewerThan"/>.</param>
@@ -164,13 +183,18 @@ internal sealed class SentSegments
     /// <param name="start">Its first sequence number (the previous segment's end).</param>
     /// <param name="end">One past its last.</param>
     /// <param name="now">The current time.</param>
-    /// <param name="rate">The connection's delivery state at this transmission.</param>
+    /// <param name="rate">The connection's delivery state at this transmission (kept only in a log with rates).</param>
     public void Append(SeqNum start, SeqNum end, Micros now, in DeliveryStamp rate)
     {
         EnsureRoom();
         int slot = Slot(_count);
         _count++;
-        _ring![slot] = new SentSegment { Start = start, End = end, SentAt = now, Order = ++_order, Rate = rate, Older = -1, Newer = -1 };
+        _ring![slot] = new SentSegment { Start = start, End = end, SentAt = now, Order = ++_order, Older = -1, Newer = -1 };
+        if (_rates is not null)
+        {
+            _rates[slot] = rate;
+        }
+
         LinkNewest(slot);
     }
 
@@ -200,7 +224,7 @@ internal sealed class SentSegments
     /// <summary>The segment at <paramref name="index"/> was sent again at <paramref name="now"/>.</summary>
     /// <param name="index">Its logical index.</param>
     /// <param name="now">The current time.</param>
-    /// <param name="rate">The connection's delivery state at this transmission.</param>
+    /// <param name="rate">The connection's delivery state at this transmission (kept only in a log with rates).</param>
     public void OnRetransmitted(int index, Micros now, in DeliveryStamp rate)
     {
         int slot = Slot(index);
@@ -219,7 +243,11 @@ internal sealed class SentSegments
         s.State |= SentSegmentState.Retransmitted | SentSegmentState.RetransmissionInFlight | SentSegmentState.RetransmittedInEpisode;
         s.SentAt = now;
         s.Order = ++_order;
-        s.Rate = rate;
+        if (_rates is not null)
+        {
+            _rates[slot] = rate;
+        }
+
         LinkNewest(slot);
     }
 
@@ -339,7 +367,7 @@ internal sealed class SentSegments
 
             if (!s.Is(SentSegmentState.Sacked))
             {
-                delivered.OnDelivered(s);
+                delivered.OnDelivered(s, RateOfSlot(_head));
             }
 
             Unlink(_head);
@@ -389,6 +417,11 @@ internal sealed class SentSegments
         first.End = at;
         SentSegment second = original with { Start = at, Older = -1, Newer = -1 };
         _ring[secondSlot] = second;
+        if (_rates is not null)
+        {
+            _rates[secondSlot] = _rates[firstSlot];
+        }
+
         bool linked = first.Older != -1 || first.Newer != -1 || _oldest == firstSlot;
         if (linked)
         {
@@ -405,6 +438,12 @@ internal sealed class SentSegments
         {
             Pool.Return(_ring);
             _ring = null;
+        }
+
+        if (_rates is not null)
+        {
+            RatePool.Return(_rates);
+            _rates = null;
         }
 
         _head = 0;
@@ -466,6 +505,7 @@ internal sealed class SentSegments
         if (_ring is null)
         {
             _ring = Pool.Rent(InitialCapacity);
+            _rates = _withRates ? RatePool.Rent(_ring.Length) : null;
             _head = 0;
             return;
         }
@@ -486,12 +526,27 @@ internal sealed class SentSegments
             grown[i] = s;
         }
 
+        if (_rates is not null)
+        {
+            DeliveryStamp[] oldRates = _rates;
+            DeliveryStamp[] grownRates = RatePool.Rent(grown.Length);
+            for (int i = 0; i < _count; i++)
+            {
+                grownRates[i] = oldRates[(_head + i) % old.Length];
+            }
+
+            RatePool.Return(oldRates);
+            _rates = grownRates;
+        }
+
         _oldest = Remap(_oldest, old.Length);
         _newest = Remap(_newest, old.Length);
         Pool.Return(old);
         _ring = grown;
         _head = 0;
     }
+
+    private ref readonly DeliveryStamp RateOfSlot(int slot) => ref _rates is null ? ref NoRate : ref _rates[slot];
 
     private int Remap(int slot, int oldLength) => slot < 0 ? -1 : (slot - _head + oldLength) % oldLength;
 
@@ -500,6 +555,10 @@ internal sealed class SentSegments
     {
         SentSegment s = _ring![from];
         _ring[to] = s;
+        if (_rates is not null)
+        {
+            _rates[to] = _rates[from];
+        }
         if (s.Older >= 0)
         {
             _ring[s.Older].Newer = to;
@@ -591,5 +650,6 @@ internal interface IDeliveryVisitor
 {
     /// <summary>A segment was newly delivered.</summary>
     /// <param name="segment">The segment, before it is dropped.</param>
-    void OnDelivered(in SentSegment segment);
+    /// <param name="rate">Its delivery stamp (all zero when the log keeps none).</param>
+    void OnDelivered(in SentSegment segment, in DeliveryStamp rate);
 }

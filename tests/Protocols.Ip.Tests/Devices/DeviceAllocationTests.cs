@@ -12,14 +12,15 @@ namespace Protocols.Ip.Tests.Devices;
 /// on the test thread answers a ping flood from the kernel (TUN and AF_PACKET, each with offloads
 /// and in plain mode) or from another stack (the simulated link); every frame crosses the
 /// device's receive path, the stack's IP and ICMP input and output, and the device's send path
-/// (batched sendmmsg on AF_PACKET). The bytes this thread allocated meanwhile must stay below one
+/// (batched sendmmsg on AF_PACKET; on plain TUN the ring of the device's transmit thread, or with
+/// that thread off a write from this thread). The bytes this thread allocated meanwhile must stay below one
 /// per frame: any per-frame allocation (even one small object) is at least 24 bytes each time.
 /// </summary>
 public sealed class DeviceAllocationTests
 {
     private const int Frames = 2000;
 
-    public static TheoryData<string> KernelDevices => ["tun", "tun-plain", "af_packet", "af_packet-plain"];
+    public static TheoryData<string> KernelDevices => ["tun", "tun-plain", "tun-plain-inline", "af_packet", "af_packet-plain"];
 
     [InteropTheory(Tools = ["ping"])]
     [MemberData(nameof(KernelDevices))]
@@ -27,11 +28,12 @@ public sealed class DeviceAllocationTests
     {
         using var kernel = new TestNamespace();
         using TestNamespace? stackSide = kind.StartsWith("af_packet", StringComparison.Ordinal) ? new TestNamespace() : null;
-        bool offloads = !kind.EndsWith("-plain", StringComparison.Ordinal);
+        bool offloads = !kind.Contains("-plain", StringComparison.Ordinal);
+        bool transmitThread = kind == "tun-plain";
         LinuxDevice device;
         if (stackSide is null)
         {
-            device = NetworkNamespace.Invoke(kernel.Name, () => TunDevice.Open("ptun9", new TunDeviceOptions { Offloads = offloads }));
+            device = NetworkNamespace.Invoke(kernel.Name, () => TunDevice.Open("ptun9", new TunDeviceOptions { Offloads = offloads, TransmitThread = transmitThread }));
             kernel.Ip("addr", "add", "10.68.0.1/24", "dev", "ptun9");
             kernel.Ip("link", "set", "ptun9", "up");
         }
@@ -49,6 +51,7 @@ public sealed class DeviceAllocationTests
         using (device)
         {
             Assert.Equal(offloads ? OffloadMode.On : OffloadMode.Disabled, device.OffloadStatus.Mode);
+            Assert.Equal(transmitThread, device is TunDevice { HasTransmitThread: true });
             using var stack = new NetworkStack(new NetworkStackOptions { Name = "alloc-" + kind });
             stack.AddInterface(device, Ipv4Address.Parse("10.68.0.2"), 24);
 

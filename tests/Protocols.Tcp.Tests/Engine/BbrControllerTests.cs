@@ -205,13 +205,15 @@ public sealed class BbrControllerTests
     {
         var sampler = new DeliveryRateSampler();
         var segments = new SentSegment[10];
+        var stamps = new DeliveryStamp[10];
         long pipe = 0;
         for (int i = 0; i < 10; i++)
         {
             // Ten 1000-byte segments sent 1 ms apart from t = 0.
             Micros at = i * 1_000;
             DeliveryStamp stamp = sampler.OnTransmit(pipe, at);
-            segments[i] = new SentSegment { Start = new SeqNum((uint)(i * 1000)), End = new SeqNum((uint)((i + 1) * 1000)), SentAt = at, Order = i + 1, Rate = stamp };
+            segments[i] = new SentSegment { Start = new SeqNum((uint)(i * 1000)), End = new SeqNum((uint)((i + 1) * 1000)), SentAt = at, Order = i + 1 };
+            stamps[i] = stamp;
             pipe += 1000;
         }
 
@@ -219,7 +221,7 @@ public sealed class BbrControllerTests
         // shorter than the ACK interval from the first stamp (29 ms), which gives the rate.
         for (int i = 0; i < 10; i++)
         {
-            sampler.OnDelivered(segments[i], 29_000);
+            sampler.OnDelivered(segments[i], stamps[i], 29_000);
         }
 
         RateSample sample = sampler.TakeSample(Micros.Zero, 0, 10_000, 0, 29_000);
@@ -232,8 +234,8 @@ public sealed class BbrControllerTests
 
         // An interval shorter than the minimum RTT gives no rate.
         DeliveryStamp next = sampler.OnTransmit(0, 30_000);
-        var one = new SentSegment { Start = new SeqNum(10_000), End = new SeqNum(11_000), SentAt = 30_000, Order = 11, Rate = next };
-        sampler.OnDelivered(one, 31_000);
+        var one = new SentSegment { Start = new SeqNum(10_000), End = new SeqNum(11_000), SentAt = 30_000, Order = 11 };
+        sampler.OnDelivered(one, next, 31_000);
         RateSample short1 = sampler.TakeSample(new Micros(20_000), 0, 1000, 0, 31_000);
         Assert.False(short1.IsValid);
         Assert.Equal(1000, short1.NewlyAcked);
