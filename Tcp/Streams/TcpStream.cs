@@ -32,7 +32,7 @@ namespace Protocols.Tcp;
 /// Thread-safe as a Stream is: every operation goes to the stack's loop with
 /// <see cref="NetworkStack.Post"/>, and completions run their continuations asynchronously.
 /// </remarks>
-public sealed partial class TcpStream : Stream
+public sealed partial class TcpStream : Stream, IReceiveReader
 {
     private readonly TcpConnection _connection;
     private readonly TcpLayer _layer;
@@ -386,6 +386,61 @@ public sealed partial class TcpStream : Stream
         }
 
         _pendingRead = operation;
+        if (!operation.Buffer.IsEmpty)
+        {
+            tcb.Reader = this; // the next in-order data may come straight into this read's buffer
+        }
+    }
+
+    /// <summary>Claims the waiting read for data arriving in order (one copy). On the loop.</summary>
+    Span<byte> IReceiveReader.ClaimRead()
+    {
+        if (_pendingRead is not { } read || _closedOnLoop || _inReadStep || read.Buffer.IsEmpty)
+        {
+            return default;
+        }
+
+        // After the claim a cancellation or Dispose on another thread no longer touches the read:
+        // the loop owns its buffer until it completes it.
+        if (!read.TryClaim())
+        {
+            _pendingRead = null; // cancelled or abandoned by Dispose: the bytes go to the ring
+            return default;
+        }
+
+        try
+        {
+            return read.Buffer.Span;
+        }
+        catch (Exception e)
+        {
+            // A custom Memory whose owner was disposed: fail the read; the bytes go to the ring.
+            _pendingRead = null;
+            read.FailAfterInternalError(e);
+            return default;
+        }
+    }
+
+    /// <summary>Completes the read <see cref="IReceiveReader.ClaimRead"/> claimed. On the loop.</summary>
+    void IReceiveReader.CompleteRead(int bytes)
+    {
+        ReadOperation read = _pendingRead!;
+        if (bytes > 0)
+        {
+            _pendingRead = null;
+            read.Complete(bytes);
+            return;
+        }
+
+        read.Unclaim(); // nothing went in: wait again (a cancellation that came meanwhile is honoured)
+        if (read.IsPending)
+        {
+            _connection.Tcb.Reader = this;
+        }
+        else
+        {
+            _pendingRead = null;
+        }
     }
 
     private void WriteStep(WriteOperation operation)
@@ -475,6 +530,11 @@ public sealed partial class TcpStream : Stream
     internal void CloseOnLoop()
     {
         _closedOnLoop = true;
+        if (ReferenceEquals(_connection.Tcb.Reader, this))
+        {
+            _connection.Tcb.Reader = null;
+        }
+
         if (_pendingRead is { } read)
         {
             _pendingRead = null;
