@@ -162,4 +162,106 @@ public sealed class TcpThreadingTests : IAsyncLifetime
             Assert.Equal((byte)(i / 1000), all[i]);
         }
     }
+
+    [Fact]
+    public async Task Reads_cancelled_while_data_goes_straight_into_them_get_each_byte_once()
+    {
+        using TcpListener listener = _tcpB.Listen(82);
+        Task<TcpStream> accept = listener.AcceptAsync();
+        using TcpStream client = await _tcpA.ConnectAsync(new IpEndpoint(B, 82)).WaitAsync(Timeout);
+        using TcpStream server = await accept.WaitAsync(Timeout);
+        const int Total = 400_000;
+        byte[] data = new byte[Total];
+        new Random(7).NextBytes(data);
+        Task writer = Task.Run(async () =>
+        {
+            for (int i = 0; i < Total; i += 700)
+            {
+                await client.WriteAsync(data.AsMemory(i, Math.Min(700, Total - i)));
+            }
+
+            client.CompleteWrites();
+        });
+
+        // Each read waits (so in-order data goes straight into it) and is cancelled after a random
+        // moment: the cancellation either wins before the loop claims the read (the bytes go to the
+        // ring for the next read) or comes after it (the read returns them).
+        var received = new MemoryStream();
+        var buffer = new byte[2000];
+        int cancelled = 0;
+        using var deadline = new CancellationTokenSource(Timeout);
+        while (!deadline.IsCancellationRequested)
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromTicks(Random.Shared.Next(1, 3000)));
+            try
+            {
+                int n = await server.ReadAsync(buffer, cts.Token);
+                if (n == 0)
+                {
+                    break;
+                }
+
+                received.Write(buffer, 0, n);
+            }
+            catch (OperationCanceledException)
+            {
+                cancelled++;
+            }
+        }
+
+        await writer.WaitAsync(Timeout);
+        Assert.Equal(SHA256.HashData(data), SHA256.HashData(received.ToArray()));
+        TcpCounters counters = _tcpB.Counters;
+        Assert.True(counters.BytesReadDirect > 0, "no byte went straight into a read");
+        Assert.Equal(Total, counters.BytesReadDirect + counters.BytesReadFromRing);
+    }
+
+    [Fact]
+    public async Task Streams_disposed_while_their_reads_wait_for_arriving_data_fail_the_reads_or_return_data()
+    {
+        using TcpListener listener = _tcpB.Listen(83);
+        var chunk = new byte[1400];
+        for (int round = 0; round < 40; round++)
+        {
+            Task<TcpStream> accept = listener.AcceptAsync();
+            TcpStream client = await _tcpA.ConnectAsync(new IpEndpoint(B, 83)).WaitAsync(Timeout);
+            TcpStream server = await accept.WaitAsync(Timeout);
+            using var stop = new CancellationTokenSource();
+            Task writer = Task.Run(async () =>
+            {
+                try
+                {
+                    while (!stop.IsCancellationRequested)
+                    {
+                        await client.WriteAsync(chunk);
+                        await Task.Yield();
+                    }
+                }
+                catch (Exception e) when (e is TcpException or ObjectDisposedException)
+                {
+                    // the server's RST for data after close
+                }
+            });
+
+            var buffer = new byte[4096];
+            ValueTask<int> read = server.ReadAsync(buffer);
+            await Task.Delay(Random.Shared.Next(0, 3));
+            server.Dispose();
+            try
+            {
+                int n = await read.AsTask().WaitAsync(Timeout);
+                Assert.InRange(n, 1, buffer.Length); // the loop took the read before the close: it has data
+            }
+            catch (TcpException e)
+            {
+                Assert.Equal(System.Net.Sockets.SocketError.OperationAborted, e.SocketErrorCode);
+            }
+
+            await stop.CancelAsync();
+            await writer.WaitAsync(Timeout);
+            client.Dispose();
+        }
+
+        Assert.Equal(0, _b.Counters.Snapshot().CallbackExceptions);
+    }
 }
