@@ -336,6 +336,8 @@ internal sealed class BenchVerb : Verb
             json.WriteNumber("ack_frames_lost", result.AckFramesLost);
             json.WriteNumber("fast_retransmits", result.FastRetransmits);
             json.WriteNumber("timeouts", result.Timeouts);
+            json.WriteNumber("receive_direct_share", Math.Round(result.DirectShare, 6));
+            json.WriteNumber("receive_copies_per_byte", Math.Round(result.ReceiveCopiesPerByte, 6));
             json.WriteEndObject();
         }
 
@@ -355,7 +357,7 @@ internal sealed class BenchVerb : Verb
         };
         string buffers = s.EffectiveAutoTune ? string.Empty : " (fixed 256 KiB buffers)";
         return string.Create(CultureInfo.InvariantCulture,
-            $"bench: {result.Bytes} bytes in {result.Seconds:0.000} s = {result.Gbps:0.000} Gbit/s goodput ({result.VirtualSeconds:0.000} s of virtual time on the link = {result.SimulatedGbps * 1000:0.00} Mbit/s simulated); mtu {s.Mtu}, loss {s.Loss}, rtt {s.Rtt.TotalMilliseconds} ms, {rate}{result.CongestionControl}{buffers}, {result.Retransmissions} retransmissions, {result.DataFramesLost} data frames lost, {result.Timeouts} timeouts{verified}");
+            $"bench: {result.Bytes} bytes in {result.Seconds:0.000} s = {result.Gbps:0.000} Gbit/s goodput ({result.VirtualSeconds:0.000} s of virtual time on the link = {result.SimulatedGbps * 1000:0.00} Mbit/s simulated); mtu {s.Mtu}, loss {s.Loss}, rtt {s.Rtt.TotalMilliseconds} ms, {rate}{result.CongestionControl}{buffers}, {result.Retransmissions} retransmissions, {result.DataFramesLost} data frames lost, {result.Timeouts} timeouts{verified}; {result.DirectShare:0.0%} of the bytes read went straight from the segment into a waiting read ({result.ReceiveCopiesPerByte:0.00} copies per byte received)");
     }
 
     private static int RunKernel(KernelBenchSettings settings, bool json, VerbConsole console)

@@ -392,57 +392,6 @@ public sealed partial class TcpStream : Stream, IReceiveReader
         }
     }
 
-    /// <summary>Claims the waiting read for data arriving in order (one copy). On the loop.</summary>
-    Span<byte> IReceiveReader.ClaimRead()
-    {
-        if (_pendingRead is not { } read || _closedOnLoop || _inReadStep || read.Buffer.IsEmpty)
-        {
-            return default;
-        }
-
-        // After the claim a cancellation or Dispose on another thread no longer touches the read:
-        // the loop owns its buffer until it completes it.
-        if (!read.TryClaim())
-        {
-            _pendingRead = null; // cancelled or abandoned by Dispose: the bytes go to the ring
-            return default;
-        }
-
-        try
-        {
-            return read.Buffer.Span;
-        }
-        catch (Exception e)
-        {
-            // A custom Memory whose owner was disposed: fail the read; the bytes go to the ring.
-            _pendingRead = null;
-            read.FailAfterInternalError(e);
-            return default;
-        }
-    }
-
-    /// <summary>Completes the read <see cref="IReceiveReader.ClaimRead"/> claimed. On the loop.</summary>
-    void IReceiveReader.CompleteRead(int bytes)
-    {
-        ReadOperation read = _pendingRead!;
-        if (bytes > 0)
-        {
-            _pendingRead = null;
-            read.Complete(bytes);
-            return;
-        }
-
-        read.Unclaim(); // nothing went in: wait again (a cancellation that came meanwhile is honoured)
-        if (read.IsPending)
-        {
-            _connection.Tcb.Reader = this;
-        }
-        else
-        {
-            _pendingRead = null;
-        }
-    }
-
     private void WriteStep(WriteOperation operation)
     {
         if (!operation.IsPending)
@@ -534,6 +483,8 @@ public sealed partial class TcpStream : Stream, IReceiveReader
         {
             _connection.Tcb.Reader = null;
         }
+
+        FinishFill(); // a read that data already went into returns it
 
         if (_pendingRead is { } read)
         {

@@ -14,13 +14,19 @@ namespace Protocols.Tcp.Engine;
 internal interface IReceiveReader
 {
     /// <summary>
-    /// Claims the waiting read: its buffer, or empty when no read waits with room (none, cancelled,
-    /// closed, or a zero-length read). After a non-empty claim, <see cref="CompleteRead"/> must follow.
+    /// Claims the waiting read: the free part of its buffer, or empty when no read waits with room
+    /// (none, cancelled, closed, or a zero-length read). After a non-empty claim,
+    /// <see cref="CompleteRead"/> must follow.
     /// </summary>
-    /// <returns>The read's buffer, or empty.</returns>
+    /// <returns>The read's free buffer, or empty.</returns>
     Span<byte> ClaimRead();
 
-    /// <summary>Completes the claimed read with <paramref name="bytes"/> bytes written into it; with 0 the read goes back to waiting.</summary>
+    /// <summary>
+    /// Hands back the claimed read with <paramref name="bytes"/> bytes written into it. The reader
+    /// completes it, at once or, while its buffer has room, after the current receive batch (it
+    /// registers again, so the next in-order segment of the batch continues the same read); with
+    /// nothing written at all the read goes back to waiting.
+    /// </summary>
     /// <param name="bytes">Bytes written into the claimed buffer.</param>
     void CompleteRead(int bytes);
 }
