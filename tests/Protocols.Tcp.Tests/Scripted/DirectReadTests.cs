@@ -141,4 +141,45 @@ public class DirectReadTests(ITestOutputHelper output)
         Assert.Equal(TcpState.CloseWait, bed.State);
         Assert.Equal(300, bed.Tcp.Counters.BytesReadDirect);
     }
+
+    [Fact]
+    public void Segments_of_one_receive_batch_fill_the_same_waiting_read()
+    {
+        var bed = new TcpBed(output);
+        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: Options);
+        uint iss = synAck.Seq;
+        Task<byte[]> read = bed.Read(server, Buffer);
+        bed.RunPending();
+
+        // Three segments on the wire at once: the stack takes them in one poll, and they go one
+        // after the other into the one read, which completes after the batch with all of them.
+        for (int i = 0; i < 3; i++)
+        {
+            bed.Peer.Send(Ack, seq: PeerSeq + (uint)(i * Mss), ack: iss + 1, payload: TcpBed.Pattern(Mss, i * Mss));
+        }
+
+        Assert.Equal(TcpBed.Pattern(3 * Mss), bed.Complete(read));
+        Assert.Equal(3 * Mss, bed.Tcp.Counters.BytesReadDirect);
+        Assert.Equal(0, bed.Tcp.Counters.BytesReadFromRing);
+    }
+
+    [Fact]
+    public void A_batch_larger_than_the_waiting_read_fills_it_and_the_rest_waits_in_the_ring()
+    {
+        var bed = new TcpBed(output);
+        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: Options);
+        uint iss = synAck.Seq;
+        int size = (2 * Mss) + 100;
+        Task<byte[]> read = bed.Read(server, size);
+        bed.RunPending();
+        for (int i = 0; i < 3; i++)
+        {
+            bed.Peer.Send(Ack, seq: PeerSeq + (uint)(i * Mss), ack: iss + 1, payload: TcpBed.Pattern(Mss, i * Mss));
+        }
+
+        Assert.Equal(TcpBed.Pattern(size), bed.Complete(read));
+        Assert.Equal(TcpBed.Pattern(Mss - 100, size), bed.Complete(bed.Read(server, Buffer)));
+        Assert.Equal(size, bed.Tcp.Counters.BytesReadDirect);
+        Assert.Equal(Mss - 100, bed.Tcp.Counters.BytesReadFromRing);
+    }
 }
