@@ -245,6 +245,7 @@ internal sealed class BenchVerb : Verb
             json.WriteNumber("seconds", Math.Round(result.ToKernel.Seconds + result.FromKernel.Seconds, 6));
             json.WriteNumber("syscalls_per_mb", Math.Round(result.SystemCallsPerMegabyte, 3));
             json.WriteNumber("wakeups_per_mb", Math.Round(result.WakeUpsPerMegabyte, 3));
+            json.WriteNumber("receive_direct_share", Math.Round(result.ReceiveDirectShare, 6));
             if (result.Note.Length > 0)
             {
                 json.WriteString("note", result.Note);
@@ -275,7 +276,7 @@ internal sealed class BenchVerb : Verb
         string device = result.Settings.Raw ? "AF_PACKET on veth" : "TUN";
         text.Append(CultureInfo.InvariantCulture, $"bench --kernel over {device}, {(result.Settings.Ipv6 ? "IPv6" : "IPv4")} ({result.Offloads})\n");
         text.Append(CultureInfo.InvariantCulture, $"  stack -> kernel  {result.ToKernel.Gbps,8:0.000} Gbit/s  {result.ToKernel.CpuNsPerByte:0.000} ns CPU/byte\n");
-        text.Append(CultureInfo.InvariantCulture, $"  kernel -> stack  {result.FromKernel.Gbps,8:0.000} Gbit/s  {result.FromKernel.CpuNsPerByte:0.000} ns CPU/byte\n");
+        text.Append(CultureInfo.InvariantCulture, $"  kernel -> stack  {result.FromKernel.Gbps,8:0.000} Gbit/s  {result.FromKernel.CpuNsPerByte:0.000} ns CPU/byte  {result.ReceiveDirectShare:0.0%} read in one copy\n");
         text.Append(CultureInfo.InvariantCulture, $"  {result.SystemCallsPerMegabyte:0.0} device system calls and {result.WakeUpsPerMegabyte:0.0} loop wake-ups per MB\n");
         if (result.ReferenceOn is { } on)
         {
