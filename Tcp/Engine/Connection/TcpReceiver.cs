@@ -62,12 +62,6 @@ internal sealed class TcpReceiver
     /// <summary>A read that waits for data, set by the application's stream when it starts waiting; cleared once asked (it completed, or no longer waits).</summary>
     public IReceiveReader? Reader { get; set; }
 
-    /// <summary>Data bytes copied straight from segments into waiting reads (one copy).</summary>
-    public long BytesReadDirect { get; private set; }
-
-    /// <summary>Data bytes read out of the receive ring (the second copy).</summary>
-    public long BytesReadFromRing { get; private set; }
-
     /// <summary>IRS: the peer's initial sequence number.</summary>
     public SeqNum Irs { get; private set; }
 
@@ -233,12 +227,11 @@ internal sealed class TcpReceiver
         {
             if (r.Direct > 0)
             {
-                BytesReadDirect += r.Direct;
                 _counters.Add(TcpCounter.BytesReadDirect, r.Direct);
                 windowUpdateDue = OnConsumed(buffer, r.Direct, now);
             }
 
-            reader.CompleteRead(r.Direct); // the continuation runs later, off the loop (LoopCompletion)
+            reader.CompleteRead(r.Direct); // the reader completes the read now, or after this receive batch
         }
 
         // Quick-ACK mode at the start of the data, and after a loss: the hole is filled, or the
@@ -390,7 +383,6 @@ internal sealed class TcpReceiver
         int n = buffer.Read(destination);
         if (n > 0)
         {
-            BytesReadFromRing += n;
             _counters.Add(TcpCounter.BytesReadFromRing, n);
             windowUpdateDue = OnConsumed(buffer, n, now);
         }
