@@ -12,7 +12,10 @@ namespace Protocols.Tcp;
 /// <list type="bullet">
 /// <item><see cref="ReadAsync(Memory{byte}, CancellationToken)"/> completes as soon as at least one
 /// byte is available and returns 0 only after the peer's FIN; a zero-length read waits until data,
-/// FIN or an error is there and returns 0 (SslStream relies on it).</item>
+/// FIN or an error is there and returns 0 (SslStream relies on it). A read that waits gets
+/// in-order data copied straight from the segments into its buffer (one copy, no receive ring), and
+/// completes when its buffer is full or at the end of the stack's receive batch, so that the
+/// batch's segments share the read.</item>
 /// <item><see cref="WriteAsync(ReadOnlyMemory{byte}, CancellationToken)"/> completes when every byte
 /// is in the send buffer (not when it is acknowledged).</item>
 /// <item>One read and one write may run at the same time; a second concurrent read (or write)
