@@ -17,11 +17,8 @@ namespace Protocols.Benchmarks;
 /// time; the allocation column is the stacks' allocations per transfer (steady state should be close
 /// to the fixed per-operation costs, not proportional to the bytes). The receiving application keeps
 /// a read waiting, so its TCP copies each segment's payload once, straight into the read's buffer.
-/// To compare builds on a loaded machine, time it by CPU time (<see cref="CpuTimeConfig"/>,
-/// benchmarks/compare.sh): the simulation runs both stacks on the benchmark's thread.
 /// </summary>
 [MemoryDiagnoser]
-[Config(typeof(CpuTimeConfig))]
 public class TransferBenchmarks
 {
     private const int Chunk = 64 * 1024;
