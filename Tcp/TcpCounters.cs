@@ -162,6 +162,12 @@ public enum TcpCounter
 
     /// <summary>Of <see cref="BadSegments"/>: the checksum over the pseudo-header and the segment does not verify (RFC 9293 3.1; layer).</summary>
     BadSegmentsChecksum,
+
+    /// <summary>Data bytes copied from a segment straight into a read that was waiting: one copy between the device's buffer and the application's.</summary>
+    BytesReadDirect,
+
+    /// <summary>Data bytes read out of the receive ring: they were copied into it on arrival and again into the application's buffer.</summary>
+    BytesReadFromRing,
 }
 
 /// <summary>
@@ -251,6 +257,12 @@ public sealed class TcpCounters
 
     /// <summary><see cref="TcpCounter.KeepAliveTimeouts"/>.</summary>
     public long KeepAliveTimeouts => this[TcpCounter.KeepAliveTimeouts];
+
+    /// <summary><see cref="TcpCounter.BytesReadDirect"/>.</summary>
+    public long BytesReadDirect => this[TcpCounter.BytesReadDirect];
+
+    /// <summary><see cref="TcpCounter.BytesReadFromRing"/>.</summary>
+    public long BytesReadFromRing => this[TcpCounter.BytesReadFromRing];
 
     /// <summary>
     /// The detail counter of a segment the layer could not read, from its <see cref="WireError"/>:

@@ -245,6 +245,7 @@ internal sealed class BenchVerb : Verb
             json.WriteNumber("seconds", Math.Round(result.ToKernel.Seconds + result.FromKernel.Seconds, 6));
             json.WriteNumber("syscalls_per_mb", Math.Round(result.SystemCallsPerMegabyte, 3));
             json.WriteNumber("wakeups_per_mb", Math.Round(result.WakeUpsPerMegabyte, 3));
+            json.WriteNumber("receive_direct_share", Math.Round(result.ReceiveDirectShare, 6));
             if (result.Note.Length > 0)
             {
                 json.WriteString("note", result.Note);
@@ -275,7 +276,7 @@ internal sealed class BenchVerb : Verb
         string device = result.Settings.Raw ? "AF_PACKET on veth" : "TUN";
         text.Append(CultureInfo.InvariantCulture, $"bench --kernel over {device}, {(result.Settings.Ipv6 ? "IPv6" : "IPv4")} ({result.Offloads})\n");
         text.Append(CultureInfo.InvariantCulture, $"  stack -> kernel  {result.ToKernel.Gbps,8:0.000} Gbit/s  {result.ToKernel.CpuNsPerByte:0.000} ns CPU/byte\n");
-        text.Append(CultureInfo.InvariantCulture, $"  kernel -> stack  {result.FromKernel.Gbps,8:0.000} Gbit/s  {result.FromKernel.CpuNsPerByte:0.000} ns CPU/byte\n");
+        text.Append(CultureInfo.InvariantCulture, $"  kernel -> stack  {result.FromKernel.Gbps,8:0.000} Gbit/s  {result.FromKernel.CpuNsPerByte:0.000} ns CPU/byte  {result.ReceiveDirectShare:0.0%} read in one copy\n");
         text.Append(CultureInfo.InvariantCulture, $"  {result.SystemCallsPerMegabyte:0.0} device system calls and {result.WakeUpsPerMegabyte:0.0} loop wake-ups per MB\n");
         if (result.ReferenceOn is { } on)
         {
@@ -336,6 +337,8 @@ internal sealed class BenchVerb : Verb
             json.WriteNumber("ack_frames_lost", result.AckFramesLost);
             json.WriteNumber("fast_retransmits", result.FastRetransmits);
             json.WriteNumber("timeouts", result.Timeouts);
+            json.WriteNumber("receive_direct_share", Math.Round(result.DirectShare, 6));
+            json.WriteNumber("receive_copies_per_byte", Math.Round(result.ReceiveCopiesPerByte, 6));
             json.WriteEndObject();
         }
 
@@ -355,7 +358,7 @@ internal sealed class BenchVerb : Verb
         };
         string buffers = s.EffectiveAutoTune ? string.Empty : " (fixed 256 KiB buffers)";
         return string.Create(CultureInfo.InvariantCulture,
-            $"bench: {result.Bytes} bytes in {result.Seconds:0.000} s = {result.Gbps:0.000} Gbit/s goodput ({result.VirtualSeconds:0.000} s of virtual time on the link = {result.SimulatedGbps * 1000:0.00} Mbit/s simulated); mtu {s.Mtu}, loss {s.Loss}, rtt {s.Rtt.TotalMilliseconds} ms, {rate}{result.CongestionControl}{buffers}, {result.Retransmissions} retransmissions, {result.DataFramesLost} data frames lost, {result.Timeouts} timeouts{verified}");
+            $"bench: {result.Bytes} bytes in {result.Seconds:0.000} s = {result.Gbps:0.000} Gbit/s goodput ({result.VirtualSeconds:0.000} s of virtual time on the link = {result.SimulatedGbps * 1000:0.00} Mbit/s simulated); mtu {s.Mtu}, loss {s.Loss}, rtt {s.Rtt.TotalMilliseconds} ms, {rate}{result.CongestionControl}{buffers}, {result.Retransmissions} retransmissions, {result.DataFramesLost} data frames lost, {result.Timeouts} timeouts{verified}; {result.DirectShare:0.0%} of the bytes read went straight from the segment into a waiting read ({result.ReceiveCopiesPerByte:0.00} copies per byte received)");
     }
 
     private static int RunKernel(KernelBenchSettings settings, bool json, VerbConsole console)

@@ -51,6 +51,9 @@ internal sealed record KernelBenchResult(
     StreamMeasurement? ReferenceOff,
     string Note)
 {
+    /// <summary>Of the bytes the stack read from the kernel's stream, the share its TCP copied straight from the device's buffer into a waiting read (one copy), 0..1.</summary>
+    public double ReceiveDirectShare { get; init; }
+
     /// <summary>CPU nanoseconds per byte of the stack's two streams together.</summary>
     public double CpuNsPerByte
     {
@@ -86,16 +89,16 @@ internal static class KernelBench
         using var namespaces = new BenchNamespaces();
         StreamMeasurement? referenceOn = null, referenceOff = null;
         string note = string.Empty;
-        (StreamMeasurement to, StreamMeasurement from, string offloads, double syscalls, double wakeUps) = MeasureStack(namespaces, settings, log, cancellationToken);
+        (StreamMeasurement to, StreamMeasurement from, string offloads, double syscalls, double wakeUps, double directShare) = MeasureStack(namespaces, settings, log, cancellationToken);
         if (settings.Reference)
         {
             (referenceOn, referenceOff, note) = MeasureReference(namespaces, settings.Duration, log, cancellationToken);
         }
 
-        return new KernelBenchResult(settings, to, from, offloads, syscalls, wakeUps, referenceOn, referenceOff, note);
+        return new KernelBenchResult(settings, to, from, offloads, syscalls, wakeUps, referenceOn, referenceOff, note) { ReceiveDirectShare = directShare };
     }
 
-    private static (StreamMeasurement To, StreamMeasurement From, string Offloads, double Syscalls, double WakeUps) MeasureStack(
+    private static (StreamMeasurement To, StreamMeasurement From, string Offloads, double Syscalls, double WakeUps, double DirectShare) MeasureStack(
         BenchNamespaces namespaces, KernelBenchSettings settings, Action<string>? log, CancellationToken cancellationToken)
     {
         string kernelNs = namespaces.Create();
@@ -151,13 +154,16 @@ internal static class KernelBench
             StackCountersSnapshot before = stack.Counters.Snapshot();
             StreamMeasurement to = StackToKernel(kernelNs, tcp, kernelAddress, settings.Duration, cancellationToken);
             log?.Invoke($"stack -> kernel: {to.Gbps:0.000} Gbit/s");
+            long directBefore = tcp.Counters.BytesReadDirect, ringBefore = tcp.Counters.BytesReadFromRing;
             StreamMeasurement from = KernelToStack(kernelNs, tcp, stackAddress, settings.Duration, cancellationToken);
             log?.Invoke($"kernel -> stack: {from.Gbps:0.000} Gbit/s");
+            double direct = tcp.Counters.BytesReadDirect - directBefore;
+            double read = direct + (tcp.Counters.BytesReadFromRing - ringBefore);
             StackCountersSnapshot after = stack.Counters.Snapshot();
             double bytes = (after.BytesReceived + after.BytesSent) - (before.BytesReceived + before.BytesSent);
             double calls = (after.Devices.ReceiveCalls + after.Devices.SendCalls) - (before.Devices.ReceiveCalls + before.Devices.SendCalls);
             double wakeUps = after.WakeUps - before.WakeUps;
-            return (to, from, device.OffloadStatus.Description, bytes == 0 ? 0 : calls * 1e6 / bytes, bytes == 0 ? 0 : wakeUps * 1e6 / bytes);
+            return (to, from, device.OffloadStatus.Description, bytes == 0 ? 0 : calls * 1e6 / bytes, bytes == 0 ? 0 : wakeUps * 1e6 / bytes, read == 0 ? 0 : direct / read);
         }
         finally
         {

@@ -93,6 +93,18 @@ internal sealed record BenchResult(long Bytes, double Seconds, double VirtualSec
 
     /// <summary>The congestion controller the connection used.</summary>
     public string CongestionControl { get; init; } = string.Empty;
+
+    /// <summary>Bytes the receiver's TCP copied straight from segments into a waiting read (one copy).</summary>
+    public long BytesReadDirect { get; init; }
+
+    /// <summary>Bytes the receiver read out of its receive ring (copied in on arrival, and out again).</summary>
+    public long BytesReadFromRing { get; init; }
+
+    /// <summary>The share of the bytes read that went straight from the segment into the application's buffer, 0..1.</summary>
+    public double DirectShare => BytesReadDirect + BytesReadFromRing == 0 ? 0 : (double)BytesReadDirect / (BytesReadDirect + BytesReadFromRing);
+
+    /// <summary>Copies per byte on the receive path between the device's buffer and the application's: 1 for a byte read straight from its segment, 2 through the ring.</summary>
+    public double ReceiveCopiesPerByte => BytesReadDirect + BytesReadFromRing == 0 ? 0 : 2 - DirectShare;
 }
 
 /// <summary>
@@ -182,6 +194,8 @@ internal static class TransferBench
             Timeouts = tcpA.Counters.Timeouts,
             FastRetransmits = tcpA.Counters.FastRetransmits,
             CongestionControl = connection.CongestionControl,
+            BytesReadDirect = tcpB.Counters.BytesReadDirect,
+            BytesReadFromRing = tcpB.Counters.BytesReadFromRing,
         };
     }
 

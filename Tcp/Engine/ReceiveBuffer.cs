@@ -16,6 +16,10 @@ namespace Protocols.Tcp.Engine;
 /// </param>
 /// <param name="Duplicate">The segment carried sequence space but nothing new: every byte was already held and any FIN was already known.</param>
 /// <param name="FinReached">RCV.NXT reached the FIN with this segment: the peer's stream ended (RFC 9293 3.10.7.4, eighth step).</param>
+/// <param name="Direct">
+/// Of <paramref name="Delivered"/>: bytes copied straight into the waiting read's buffer instead
+/// of the ring (one copy); they count as stored and at once read.
+/// </param>
 internal readonly record struct ReceiveResult(
     int Delivered,
     int Stored,
@@ -23,7 +27,8 @@ internal readonly record struct ReceiveResult(
     bool OutOfOrder,
     bool FilledGap,
     bool Duplicate,
-    bool FinReached);
+    bool FinReached,
+    int Direct = 0);
 
 /// <summary>
 /// The receive side's byte queue: in-order bytes waiting for the application, plus out-of-order
@@ -169,15 +174,35 @@ internal sealed class ReceiveBuffer
     }
 
     /// <summary>
+    /// Whether a segment of <paramref name="length"/> data bytes at <paramref name="seq"/> would
+    /// hand new bytes to a waiting read through <see cref="Receive"/>'s <c>reader</c>: nothing is
+    /// unread or held out of order, and the segment brings new bytes at RCV.NXT.
+    /// </summary>
+    /// <param name="seq">SEG.SEQ of the first data byte.</param>
+    /// <param name="length">The data length.</param>
+    /// <returns>Whether at least one byte would go to the reader.</returns>
+    public bool AcceptsDirect(SeqNum seq, int length) =>
+        _readable == 0 && _intervalCount == 0 && !_finReached && length > 0 && seq <= _rcvNxt && seq + length > _rcvNxt;
+
+    /// <summary>
     /// Takes one segment's text and FIN (RFC 9293 3.10.7.4, seventh and eighth steps): stores the
     /// new bytes, holds out-of-order ones, advances RCV.NXT over whatever became contiguous, and
     /// consumes the FIN when RCV.NXT reaches it.
     /// </summary>
+    /// <remarks>
+    /// When <paramref name="reader"/> is given and <see cref="AcceptsDirect"/> holds, the in-order
+    /// bytes go straight into it, as much as fits, and only the rest into the ring: one copy from
+    /// the segment to the application instead of two. They are accounted as if stored and read at
+    /// once: RCV.NXT moves over them, the ring's free space (<see cref="Window"/>) and the
+    /// advertised right edge do not change, so the window is neither shrunk nor opened by them
+    /// (RFC 9293 3.8.6.2.2 decides when the edge moves, as after any read).
+    /// </remarks>
     /// <param name="seq">SEG.SEQ of the first data byte (after the SYN, if the segment carried one).</param>
     /// <param name="data">The segment text.</param>
     /// <param name="fin">Whether the segment carries FIN (at sequence number <c>seq + data.Length</c>).</param>
+    /// <param name="reader">The buffer of a read waiting for data, or empty.</param>
     /// <returns>What changed, for the engine's ACK decisions.</returns>
-    public ReceiveResult Receive(SeqNum seq, ReadOnlySpan<byte> data, bool fin)
+    public ReceiveResult Receive(SeqNum seq, ReadOnlySpan<byte> data, bool fin, Span<byte> reader = default)
     {
         int length = data.Length;
         int start = seq - _rcvNxt;
@@ -215,13 +240,29 @@ internal sealed class ReceiveBuffer
 
         bool hadHoles = _intervalCount > 0;
         int stored = 0;
+        int direct = 0;
+        if (start == 0 && !data.IsEmpty && !reader.IsEmpty && _readable == 0 && !hadHoles)
+        {
+            // One copy: straight into the waiting read. RCV.NXT moves over the bytes; the ring,
+            // empty, stays as it is (its write position is the read position).
+            direct = Math.Min(data.Length, reader.Length);
+            data[..direct].CopyTo(reader);
+            data = data[direct..];
+            _rcvNxt += direct;
+            finOffset -= direct; // offsets are relative to RCV.NXT
+            stored = direct;
+        }
+
         if (!data.IsEmpty)
         {
-            stored = Insert(start, data);
-            if (stored < 0)
+            int inserted = Insert(start, data);
+            if (inserted < 0)
             {
                 trimmed += data.Length;
-                stored = 0;
+            }
+            else
+            {
+                stored += inserted;
             }
         }
 
@@ -233,7 +274,7 @@ internal sealed class ReceiveBuffer
             TrimBeyondFin();
         }
 
-        int delivered = Advance();
+        int delivered = direct + Advance();
         bool finReached = false;
         if (_finKnown && _finSeq == _rcvNxt)
         {
@@ -245,7 +286,7 @@ internal sealed class ReceiveBuffer
 
         bool filledGap = delivered > 0 && hadHoles;
         bool duplicate = carriesSequence && stored == 0 && trimmed == 0 && (!fin || finAlreadyHeld);
-        return new ReceiveResult(delivered, stored, trimmed, outOfOrder, filledGap, duplicate, finReached);
+        return new ReceiveResult(delivered, stored, trimmed, outOfOrder, filledGap, duplicate, finReached, direct);
     }
 
     /// <summary>Copies readable bytes into <paramref name="destination"/> and frees their space (the application's RECEIVE, RFC 9293 3.10.3).</summary>

@@ -67,7 +67,10 @@ public static class TcpMetrics
         foreach (TcpCounter counter in TcpCounters.All)
         {
             TcpCounter c = counter;
-            string unit = c.ToString().Contains("Segments", StringComparison.Ordinal) ? "{segment}" : "{event}";
+            string name = c.ToString();
+            string unit = name.StartsWith("Bytes", StringComparison.Ordinal) ? "By"
+                : name.Contains("Segments", StringComparison.Ordinal) ? "{segment}"
+                : "{event}";
             instruments.Add(c == TcpCounter.CurrentEstablished
                 ? Meter.CreateObservableGauge(InstrumentName(c), () => Observe(c), "{connection}", "Connections in ESTABLISHED or CLOSE-WAIT")
                 : Meter.CreateObservableCounter(InstrumentName(c), () => Observe(c), unit, c.ToString()));

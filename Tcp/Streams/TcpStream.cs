@@ -12,7 +12,10 @@ namespace Protocols.Tcp;
 /// <list type="bullet">
 /// <item><see cref="ReadAsync(Memory{byte}, CancellationToken)"/> completes as soon as at least one
 /// byte is available and returns 0 only after the peer's FIN; a zero-length read waits until data,
-/// FIN or an error is there and returns 0 (SslStream relies on it).</item>
+/// FIN or an error is there and returns 0 (SslStream relies on it). A read that waits gets
+/// in-order data copied straight from the segments into its buffer (one copy, no receive ring), and
+/// completes when its buffer is full or at the end of the stack's receive batch, so that the
+/// batch's segments share the read.</item>
 /// <item><see cref="WriteAsync(ReadOnlyMemory{byte}, CancellationToken)"/> completes when every byte
 /// is in the send buffer (not when it is acknowledged).</item>
 /// <item>One read and one write may run at the same time; a second concurrent read (or write)
@@ -32,7 +35,7 @@ namespace Protocols.Tcp;
 /// Thread-safe as a Stream is: every operation goes to the stack's loop with
 /// <see cref="NetworkStack.Post"/>, and completions run their continuations asynchronously.
 /// </remarks>
-public sealed partial class TcpStream : Stream
+public sealed partial class TcpStream : Stream, IReceiveReader
 {
     private readonly TcpConnection _connection;
     private readonly TcpLayer _layer;
@@ -386,6 +389,10 @@ public sealed partial class TcpStream : Stream
         }
 
         _pendingRead = operation;
+        if (!operation.Buffer.IsEmpty)
+        {
+            tcb.Reader = this; // the next in-order data may come straight into this read's buffer
+        }
     }
 
     private void WriteStep(WriteOperation operation)
@@ -475,6 +482,13 @@ public sealed partial class TcpStream : Stream
     internal void CloseOnLoop()
     {
         _closedOnLoop = true;
+        if (ReferenceEquals(_connection.Tcb.Reader, this))
+        {
+            _connection.Tcb.Reader = null;
+        }
+
+        FinishFill(); // a read that data already went into returns it
+
         if (_pendingRead is { } read)
         {
             _pendingRead = null;

@@ -15,7 +15,8 @@ namespace Protocols.Benchmarks;
 /// (both driven on this thread by the simulation harness, a 100 µs virtual RTT, no loss) and through
 /// the kernel's loopback TCP (two sockets on 127.0.0.1). The ratio column is stack time over kernel
 /// time; the allocation column is the stacks' allocations per transfer (steady state should be close
-/// to the fixed per-operation costs, not proportional to the bytes).
+/// to the fixed per-operation costs, not proportional to the bytes). The receiving application keeps
+/// a read waiting, so its TCP copies each segment's payload once, straight into the read's buffer.
 /// </summary>
 [MemoryDiagnoser]
 public class TransferBenchmarks

@@ -141,3 +141,17 @@ public sealed class ZeroWindowTestsOverIpv6 : Scripted.ZeroWindowTests
     public ZeroWindowTestsOverIpv6(ITestOutputHelper output)
         : base(output) => Family.Ipv6 = true;
 }
+
+/// <summary><see cref="TcpDirectReadTests"/> over IPv6.</summary>
+public sealed class TcpDirectReadTestsOverIpv6 : TcpDirectReadTests
+{
+    public TcpDirectReadTestsOverIpv6(ITestOutputHelper output)
+        : base(output) => Family.Ipv6 = true;
+}
+
+/// <summary><see cref="Scripted.DirectReadTests"/> over IPv6.</summary>
+public sealed class DirectReadTestsOverIpv6 : Scripted.DirectReadTests
+{
+    public DirectReadTestsOverIpv6(ITestOutputHelper output)
+        : base(output) => Family.Ipv6 = true;
+}

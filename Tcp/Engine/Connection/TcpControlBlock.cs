@@ -110,6 +110,17 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
     /// <summary>Bytes the application can read now.</summary>
     public int ReadableBytes => _receiver.Buffer?.Readable ?? 0;
 
+    /// <summary>
+    /// A read waiting for data (the application's stream sets it when its read starts to wait): the
+    /// next in-order data goes straight into it while nothing is unread (one copy). Cleared when
+    /// asked, and when the connection closes.
+    /// </summary>
+    internal IReceiveReader? Reader
+    {
+        get => _receiver.Reader;
+        set => _receiver.Reader = value;
+    }
+
     /// <summary>FIN received and every byte before it read.</summary>
     public bool IsReceiveCompleted => _receiver.Buffer?.IsCompleted ?? false;
 
@@ -925,6 +936,7 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
         State = TcpState.Closed;
         _events |= TcpEvents.Closed;
         _receiver.ForgetAck();
+        _receiver.Reader = null;
         _timers.StopAll();
         _sender.Release();
         _receiver.Buffer?.Release();

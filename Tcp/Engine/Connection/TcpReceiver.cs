@@ -19,6 +19,12 @@ namespace Protocols.Tcp.Engine;
 /// holding the most recently received segment first: three beside timestamps, four without. A
 /// segment that brought data already received is answered with a D-SACK (RFC 2883 4): its
 /// duplicate part as the first block, followed by the held block it lies in, if any.</para>
+/// <para>One copy on the receive path: while a read waits (<see cref="Reader"/>) and nothing is
+/// unread, in-order data is copied from the segment straight into the read's buffer, the rest
+/// into the ring. Such bytes are accounted as if they had passed through the ring and been read at
+/// once: RCV.NXT, the window (the ring's free space is unchanged, so nothing shrinks), the
+/// autotuner's count of bytes read per round trip, and the window update a read may call for.
+/// Out-of-order data, and the run a filled hole makes readable, stay in the ring.</para>
 /// </remarks>
 internal sealed class TcpReceiver
 {
@@ -52,6 +58,9 @@ internal sealed class TcpReceiver
         _timestamps = timestamps;
         _delayedAckTimeout = Micros.Max(Micros.Zero, Micros.Min(Micros.FromTimeSpan(options.DelayedAckTimeout), MaxDelayedAck));
     }
+
+    /// <summary>A read that waits for data, set by the application's stream when it starts waiting; cleared once asked (it completed, or no longer waits).</summary>
+    public IReceiveReader? Reader { get; set; }
 
     /// <summary>IRS: the peer's initial sequence number.</summary>
     public SeqNum Irs { get; private set; }
@@ -178,7 +187,20 @@ internal sealed class TcpReceiver
             NoteDuplicate(buffer, seq, payload.Length);
         }
 
-        ReceiveResult r = buffer.Receive(seq, payload, fin);
+        // One copy: a waiting read takes in-order data before the ring does.
+        IReceiveReader? reader = null;
+        Span<byte> direct = default;
+        if (Reader is { } waiting && buffer.AcceptsDirect(seq, payload.Length))
+        {
+            Reader = null; // asked once per wait: the stream sets it again when a read waits
+            direct = waiting.ClaimRead();
+            if (!direct.IsEmpty)
+            {
+                reader = waiting;
+            }
+        }
+
+        ReceiveResult r = buffer.Receive(seq, payload, fin, direct);
         if (r.OutOfOrder && r.Stored > 0)
         {
             _counters.Add(TcpCounter.OutOfOrderQueued);
@@ -200,6 +222,18 @@ internal sealed class TcpReceiver
             _tuner.OnData(payload.Length, fullSized, tsEcr, echoRtt, buffer.RcvNxt, buffer.AdvertisedWindow, now);
         }
 
+        bool windowUpdateDue = false;
+        if (reader is not null)
+        {
+            if (r.Direct > 0)
+            {
+                _counters.Add(TcpCounter.BytesReadDirect, r.Direct);
+                windowUpdateDue = OnConsumed(buffer, r.Direct, now);
+            }
+
+            reader.CompleteRead(r.Direct); // the reader completes the read now, or after this receive batch
+        }
+
         // Quick-ACK mode at the start of the data, and after a loss: the hole is filled, or the
         // peer resent data we held (it took our ACK for lost).
         if ((r.Delivered > 0 && !_dataSeen) || r.FilledGap || (r.Duplicate && !payload.IsEmpty))
@@ -210,7 +244,8 @@ internal sealed class TcpReceiver
 
         // RFC 9293 3.8.6.3, RFC 5681 4.2: immediate ACK for out-of-order data, a filled hole,
         // duplicates and trimmed data; else at least every second full-sized segment; else delayed.
-        if (r.OutOfOrder || r.FilledGap || r.Duplicate || r.Trimmed > 0 || r.FinReached)
+        // A read that makes a window update due (as after a read from the ring) sends it with this ACK.
+        if (r.OutOfOrder || r.FilledGap || r.Duplicate || r.Trimmed > 0 || r.FinReached || windowUpdateDue)
         {
             AckDue = true;
         }
@@ -348,15 +383,24 @@ internal sealed class TcpReceiver
         int n = buffer.Read(destination);
         if (n > 0)
         {
-            if (_tuner is not null && buffer.Capacity < _options.ReceiveBufferCap)
-            {
-                buffer.Grow(_tuner.OnRead(n, buffer.Readable == 0, _sizes.FullSizedReceived(0), now)); // dynamic right-sizing
-            }
-
-            int advertised = buffer.AdvertisedWindow;
-            windowUpdateDue = 2L * advertised <= buffer.Capacity && buffer.Window >= 2L * advertised && buffer.IsWindowUpdateDue(_sizes.Receive);
+            _counters.Add(TcpCounter.BytesReadFromRing, n);
+            windowUpdateDue = OnConsumed(buffer, n, now);
         }
 
         return n;
+    }
+
+    // The application took `bytes` (from the ring, or straight from a segment): autotuning counts
+    // them, and the window update rule (RFC 9293 3.8.6.2.2 with Linux's doubling) says whether the
+    // freed space is worth an ACK now.
+    private bool OnConsumed(ReceiveBuffer buffer, int bytes, Micros now)
+    {
+        if (_tuner is not null && buffer.Capacity < _options.ReceiveBufferCap)
+        {
+            buffer.Grow(_tuner.OnRead(bytes, buffer.Readable == 0, _sizes.FullSizedReceived(0), now)); // dynamic right-sizing
+        }
+
+        int advertised = buffer.AdvertisedWindow;
+        return 2L * advertised <= buffer.Capacity && buffer.Window >= 2L * advertised && buffer.IsWindowUpdateDue(_sizes.Receive);
     }
 }

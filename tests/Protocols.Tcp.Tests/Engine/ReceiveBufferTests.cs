@@ -632,4 +632,74 @@ public class ReceiveBufferTests
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
         Assert.Equal(seq, buffer.RcvNxt.Value);
     }
+
+    [Fact]
+    public void In_order_data_goes_straight_into_a_reader_and_leaves_the_window_and_ring_as_they_were()
+    {
+        byte[] s = Stream(30);
+        var buffer = new ReceiveBuffer(S(1000), capacity: 20);
+        Assert.True(buffer.AcceptsDirect(S(1000), 12));
+        var reader = new byte[16];
+        ReceiveResult r = buffer.Receive(S(1000), s.AsSpan(0, 12), fin: false, reader);
+        Assert.Equal(new ReceiveResult(12, 12, 0, false, false, false, false, Direct: 12), r);
+        Assert.Equal(s[..12], reader[..12]);
+        Assert.Equal(1012u, buffer.RcvNxt.Value);
+        Assert.Equal(0, buffer.Readable);
+        Assert.Equal(20, buffer.Window); // stored and read at once: the whole capacity is free
+        Assert.Equal(0, buffer.AllocatedBytes); // the ring was never needed
+    }
+
+    [Fact]
+    public void What_does_not_fit_the_reader_goes_to_the_ring_behind_it()
+    {
+        byte[] s = Stream(30);
+        var buffer = new ReceiveBuffer(S(1000), capacity: 20);
+        var reader = new byte[5];
+        ReceiveResult r = buffer.Receive(S(1000), s.AsSpan(0, 12), fin: true, reader);
+        Assert.Equal(new ReceiveResult(12, 12, 0, false, false, false, true, Direct: 5), r);
+        Assert.Equal(s[..5], reader);
+        Assert.Equal(1013u, buffer.RcvNxt.Value); // twelve bytes and the FIN
+        Assert.Equal(s[5..12], ReadAll(buffer));
+        Assert.True(buffer.IsCompleted);
+    }
+
+    [Fact]
+    public void Old_bytes_are_trimmed_before_the_reader_gets_the_new_ones_and_the_window_still_bounds_them()
+    {
+        byte[] s = Stream(40);
+        var buffer = new ReceiveBuffer(S(1000), capacity: 20);
+        buffer.Receive(S(1000), s.AsSpan(0, 10), fin: false, new byte[10]);
+
+        // Bytes 5..35: 5..9 came before, 30..34 lie beyond the 20-byte window.
+        var reader = new byte[64];
+        ReceiveResult r = buffer.Receive(S(1005), s.AsSpan(5, 30), fin: false, reader);
+        Assert.Equal(new ReceiveResult(20, 20, 5, false, false, false, false, Direct: 20), r);
+        Assert.Equal(s[10..30], reader[..20]);
+        Assert.Equal(1030u, buffer.RcvNxt.Value);
+    }
+
+    [Fact]
+    public void Nothing_goes_to_a_reader_out_of_order_behind_unread_bytes_or_into_a_hole()
+    {
+        byte[] s = Stream(30);
+        var buffer = new ReceiveBuffer(S(0), capacity: 64);
+        var reader = new byte[64];
+        Assert.False(buffer.AcceptsDirect(S(10), 10)); // beyond RCV.NXT
+        Assert.Equal(0, buffer.Receive(S(10), s.AsSpan(10, 10), fin: false, reader).Direct);
+
+        // The segment that fills the hole joins the held run in the ring.
+        Assert.False(buffer.AcceptsDirect(S(0), 10));
+        ReceiveResult filled = buffer.Receive(S(0), s.AsSpan(0, 10), fin: false, reader);
+        Assert.Equal(new ReceiveResult(20, 10, 0, false, true, false, false), filled);
+
+        // Unread bytes come first: later bytes queue behind them.
+        Assert.False(buffer.AcceptsDirect(S(20), 10));
+        Assert.Equal(0, buffer.Receive(S(20), s.AsSpan(20, 10), fin: false, reader).Direct);
+        Assert.All(reader, b => Assert.Equal(0, b));
+        Assert.Equal(s, ReadAll(buffer));
+
+        // Everything read: the next in-order bytes may go straight to a reader; old ones may not.
+        Assert.True(buffer.AcceptsDirect(S(25), 10));
+        Assert.False(buffer.AcceptsDirect(S(20), 10));
+    }
 }

@@ -161,5 +161,60 @@ public sealed class TcpThreadingTests : IAsyncLifetime
         {
             Assert.Equal((byte)(i / 1000), all[i]);
         }
+
+        // Each read waited, so in-order data went straight into it when the cancellation had not
+        // won first (else through the ring, for the next read): both ways, each byte once.
+        TcpCounters counters = _tcpB.Counters;
+        Assert.True(counters.BytesReadDirect > 0, "no byte went straight into a read");
+        Assert.Equal(Total, counters.BytesReadDirect + counters.BytesReadFromRing);
+    }
+
+    [Fact]
+    public async Task Streams_disposed_while_their_reads_wait_for_arriving_data_fail_the_reads_or_return_data()
+    {
+        using TcpListener listener = _tcpB.Listen(83);
+        var chunk = new byte[1400];
+        for (int round = 0; round < 40; round++)
+        {
+            Task<TcpStream> accept = listener.AcceptAsync();
+            TcpStream client = await _tcpA.ConnectAsync(new IpEndpoint(B, 83)).WaitAsync(Timeout);
+            TcpStream server = await accept.WaitAsync(Timeout);
+            using var stop = new CancellationTokenSource();
+            Task writer = Task.Run(async () =>
+            {
+                try
+                {
+                    while (!stop.IsCancellationRequested)
+                    {
+                        await client.WriteAsync(chunk);
+                        await Task.Yield();
+                    }
+                }
+                catch (Exception e) when (e is TcpException or ObjectDisposedException)
+                {
+                    // the server's RST for data after close
+                }
+            });
+
+            var buffer = new byte[4096];
+            ValueTask<int> read = server.ReadAsync(buffer);
+            await Task.Delay(Random.Shared.Next(0, 3));
+            server.Dispose();
+            try
+            {
+                int n = await read.AsTask().WaitAsync(Timeout);
+                Assert.InRange(n, 1, buffer.Length); // the loop took the read before the close: it has data
+            }
+            catch (TcpException e)
+            {
+                Assert.Equal(System.Net.Sockets.SocketError.OperationAborted, e.SocketErrorCode);
+            }
+
+            await stop.CancelAsync();
+            await writer.WaitAsync(Timeout);
+            client.Dispose();
+        }
+
+        Assert.Equal(0, _b.Counters.Snapshot().CallbackExceptions);
     }
 }

@@ -137,6 +137,13 @@ public class StackTlsTests
         Assert.Equal(SHA256.HashData(data), sha.GetHashAndReset());
         Assert.True(pair.Link.AToB.Statistics.Lost + pair.Link.BToA.Statistics.Lost > 0);
         Assert.True(pair.ServerTcp.Counters.SegmentsRetransmitted > 0);
+
+        // SslStream reads its records through the TcpStream: while its read waits, the records come
+        // straight from the segments into its buffer (one copy); holes filled after a loss, and
+        // data that arrives before the next read, come through the receive ring.
+        TcpCounters received = pair.ClientTcp.Counters;
+        Assert.True(received.BytesReadDirect > 0, "no byte went straight into SslStream's read");
+        Assert.True(received.BytesReadDirect + received.BytesReadFromRing > data.Length, "the records, with their overhead, are more than the data");
     }
 
     [Fact]
