@@ -162,6 +162,12 @@ public enum TcpCounter
 
     /// <summary>Of <see cref="BadSegments"/>: the checksum over the pseudo-header and the segment does not verify (RFC 9293 3.1; layer).</summary>
     BadSegmentsChecksum,
+
+    /// <summary>Received segments merged into runs by receive coalescing before input (each run counts all its segments; layer).</summary>
+    CoalescedSegments,
+
+    /// <summary>Runs of two or more segments merged by receive coalescing and handed to a connection as one segment (layer).</summary>
+    CoalescedRuns,
 }
 
 /// <summary>
@@ -197,6 +203,12 @@ public sealed class TcpCounters
 
     /// <summary><see cref="TcpCounter.SegmentsReceived"/>.</summary>
     public long SegmentsReceived => this[TcpCounter.SegmentsReceived];
+
+    /// <summary><see cref="TcpCounter.CoalescedSegments"/>.</summary>
+    public long CoalescedSegments => this[TcpCounter.CoalescedSegments];
+
+    /// <summary><see cref="TcpCounter.CoalescedRuns"/>.</summary>
+    public long CoalescedRuns => this[TcpCounter.CoalescedRuns];
 
     /// <summary><see cref="TcpCounter.SegmentsSent"/>.</summary>
     public long SegmentsSent => this[TcpCounter.SegmentsSent];
