@@ -141,3 +141,10 @@ public sealed class ZeroWindowTestsOverIpv6 : Scripted.ZeroWindowTests
     public ZeroWindowTestsOverIpv6(ITestOutputHelper output)
         : base(output) => Family.Ipv6 = true;
 }
+
+/// <summary><see cref="Scripted.ReceiveCoalescingTests"/> over IPv6 (hop limit and IPv6 fields in the coalescing key).</summary>
+public sealed class ReceiveCoalescingTestsOverIpv6 : Scripted.ReceiveCoalescingTests
+{
+    public ReceiveCoalescingTestsOverIpv6(ITestOutputHelper output)
+        : base(output) => Family.Ipv6 = true;
+}
