@@ -148,3 +148,10 @@ public sealed class ReceiveCoalescingTestsOverIpv6 : Scripted.ReceiveCoalescingT
     public ReceiveCoalescingTestsOverIpv6(ITestOutputHelper output)
         : base(output) => Family.Ipv6 = true;
 }
+
+/// <summary><see cref="SimulationTests.ReceiveCoalescingSimulationTests"/> over IPv6.</summary>
+public sealed class ReceiveCoalescingSimulationTestsOverIpv6 : SimulationTests.ReceiveCoalescingSimulationTests
+{
+    public ReceiveCoalescingSimulationTestsOverIpv6(ITestOutputHelper output)
+        : base(output) => Family.Ipv6 = true;
+}
