@@ -46,6 +46,9 @@ internal sealed record BenchSettings(TimeSpan Duration, int Mtu, double Loss, Ti
     /// </summary>
     public bool? AutoTune { get; init; }
 
+    /// <summary>The stacks' own receive coalescing (<see cref="NetworkStackOptions.ReceiveCoalescing"/>); on unless <c>--no-gro</c>.</summary>
+    public bool ReceiveCoalescing { get; init; } = true;
+
     /// <summary>Whether the buffers autotune in this run (<see cref="AutoTune"/>, or its rule).</summary>
     public bool EffectiveAutoTune => AutoTune ?? (RateMbit > 0 || Bytes is not null);
 
@@ -142,8 +145,8 @@ internal static class TransferBench
         }
 
         MemoryLink wire = sim.Network.CreateLink(link, link, DeviceMedium.Ip, settings.Mtu);
-        NetworkStack a = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = settings.Seed, Name = "bench-a", RequestQueueCapacity = 65536 }));
-        NetworkStack b = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = settings.Seed + 1, Name = "bench-b", RequestQueueCapacity = 65536 }));
+        NetworkStack a = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = settings.Seed, Name = "bench-a", RequestQueueCapacity = 65536, ReceiveCoalescing = settings.ReceiveCoalescing }));
+        NetworkStack b = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = settings.Seed + 1, Name = "bench-b", RequestQueueCapacity = 65536, ReceiveCoalescing = settings.ReceiveCoalescing }));
         a.AddInterface(wire.A, AddressA, 24);
         b.AddInterface(wire.B, AddressB, 24);
         TcpConnectionOptions connection = settings.CongestionControl is string cc ? new TcpConnectionOptions { CongestionControl = cc } : new TcpConnectionOptions();
