@@ -47,6 +47,11 @@ public sealed partial class TcpLayer : IIpTransport
     internal TcpLayer(NetworkStack stack, TcpStackOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        if (options.CoalescedRunSegments is < 2 or > 64)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"CoalescedRunSegments {options.CoalescedRunSegments} is outside 2..64.");
+        }
+
         if (options.EphemeralPortFirst == 0 || options.EphemeralPortLast < options.EphemeralPortFirst)
         {
             throw new ArgumentOutOfRangeException(nameof(options), $"Ephemeral range {options.EphemeralPortFirst}..{options.EphemeralPortLast} is empty or includes port 0.");

@@ -96,7 +96,7 @@ internal sealed class TcpReceiveCoalescer
                 run.Length += segment.Payload.Length;
                 run.Segments++;
                 run.Window = segment.Window;
-                if (push || segment.Payload.Length < run.SegmentSize)
+                if (push || segment.Payload.Length < run.SegmentSize || run.Segments >= _layer.Options.CoalescedRunSegments)
                 {
                     run.Flags |= segment.Flags & TcpFlags.Psh;
                     Deliver(index);

@@ -68,6 +68,13 @@ public sealed class TcpStackOptions
     /// </summary>
     public Engine.CongestionControl.CongestionControllerRegistry CongestionControllers { get; init; } = Engine.CongestionControl.CongestionControllerRegistry.Default;
 
+    /// <summary>
+    /// Receive coalescing (for devices that do not coalesce, <c>NetworkStackOptions.ReceiveCoalescing</c>):
+    /// the most wire segments merged into one run before it goes to the connection (2 to 64).
+    /// Each run draws at most one ACK, so this bounds the segments one ACK covers.
+    /// </summary>
+    public int CoalescedRunSegments { get; init; } = 64;
+
     /// <summary>The <c>protocols.stack</c> tag of this layer's metrics; null for the stack's name.</summary>
     public string? Name { get; init; }
 }

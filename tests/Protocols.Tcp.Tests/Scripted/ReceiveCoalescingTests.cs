@@ -62,6 +62,38 @@ public class ReceiveCoalescingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Runs_limited_to_two_segments_keep_one_ack_per_two_full_segments()
+    {
+        var bed = new TcpBed(output, stackOptions: new TcpStackOptions { Seed = 1, CoalescedRunSegments = 2, Defaults = new TcpConnectionOptions() });
+        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: NoQuickAcks);
+        uint iss = synAck.Seq;
+        for (int i = 0; i < 6; i++)
+        {
+            bed.Peer.Send(Ack, seq: PeerSeq + (uint)(i * Mss), ack: iss + 1, payload: TcpBed.Pattern(Mss, i * Mss));
+        }
+
+        // RFC 5681 4.2's ratio: an ACK for every second full-sized segment, as without coalescing.
+        for (int pair = 1; pair <= 3; pair++)
+        {
+            bed.Peer.Expect(Ack, seq: iss + 1, ack: PeerSeq + (uint)(2 * pair * Mss), length: 0, at: TimeSpan.Zero);
+        }
+
+        bed.Peer.ExpectNothing(2 * DelayedAck);
+        Assert.Equal(3, bed.Tcp.Counters.CoalescedRuns);
+        Assert.Equal(6, bed.Tcp.Counters.CoalescedSegments);
+        Assert.Equal(TcpBed.Pattern(6 * Mss), bed.Complete(bed.ReadExactly(server, 6 * Mss)));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(65)]
+    public void A_run_limit_outside_two_to_sixty_four_is_refused(int limit)
+    {
+        var bed = new ScriptedBed(output);
+        Assert.Throws<ArgumentOutOfRangeException>(() => bed.Stack.UseTcp(new TcpStackOptions { CoalescedRunSegments = limit }));
+    }
+
+    [Fact]
     public void A_lone_segment_is_held_only_until_the_batch_ends_and_its_ack_is_delayed_as_without_coalescing()
     {
         var bed = new TcpBed(output);
