@@ -15,7 +15,7 @@ namespace Protocols.Cli.Bench;
 /// <param name="Reference">Also measure the kernel to itself over veth, offloads on and off.</param>
 /// <param name="Offloads">Ask the device for offloads (virtio-net header); false measures plain mode.</param>
 /// <param name="Ipv6">Run the stack's two streams over IPv6 (2001:db8:99::/64) instead of IPv4.</param>
-internal sealed record KernelBenchSettings(TimeSpan Duration, bool Raw, bool Reference, bool Offloads = true, bool Ipv6 = false, bool ReceiveCoalescing = true);
+internal sealed record KernelBenchSettings(TimeSpan Duration, bool Raw, bool Reference, bool Offloads = true, bool Ipv6 = false, bool ReceiveCoalescing = true, int CoalescedRunSegments = 2);
 
 /// <summary>One stream measured: bytes the receiving application read in the measured time, and the process's CPU time meanwhile.</summary>
 /// <param name="Bytes">Bytes read by the receiver between the start and the end of the measurement.</param>
@@ -141,7 +141,7 @@ internal static class KernelBench
             {
                 Addresses = settings.Ipv6 ? [new InterfaceAddress(StackAddress, 24), new InterfaceAddress(StackAddress6, 64)] : [new InterfaceAddress(StackAddress, 24)],
             });
-            TcpLayer tcp = stack.UseTcp(new TcpStackOptions { Name = "bench-kernel" });
+            TcpLayer tcp = stack.UseTcp(new TcpStackOptions { Name = "bench-kernel", CoalescedRunSegments = settings.CoalescedRunSegments });
             loop = Task.Run(() => stack.RunAsync(stop.Token), CancellationToken.None);
 
             // RFC 4862 5.4: on the veth pair the IPv6 address is tentative until duplicate address detection is over.
