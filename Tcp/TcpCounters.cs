@@ -168,6 +168,11 @@ public enum TcpCounter
 
     /// <summary>Data bytes read out of the receive ring: they were copied into it on arrival and again into the application's buffer.</summary>
     BytesReadFromRing,
+    /// <summary>Received segments merged into runs by receive coalescing before input (each run counts all its segments; layer).</summary>
+    CoalescedSegments,
+
+    /// <summary>Runs of two or more segments merged by receive coalescing and handed to a connection as one segment (layer).</summary>
+    CoalescedRuns,
 }
 
 /// <summary>
@@ -203,6 +208,12 @@ public sealed class TcpCounters
 
     /// <summary><see cref="TcpCounter.SegmentsReceived"/>.</summary>
     public long SegmentsReceived => this[TcpCounter.SegmentsReceived];
+
+    /// <summary><see cref="TcpCounter.CoalescedSegments"/>.</summary>
+    public long CoalescedSegments => this[TcpCounter.CoalescedSegments];
+
+    /// <summary><see cref="TcpCounter.CoalescedRuns"/>.</summary>
+    public long CoalescedRuns => this[TcpCounter.CoalescedRuns];
 
     /// <summary><see cref="TcpCounter.SegmentsSent"/>.</summary>
     public long SegmentsSent => this[TcpCounter.SegmentsSent];

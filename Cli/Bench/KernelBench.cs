@@ -15,7 +15,7 @@ namespace Protocols.Cli.Bench;
 /// <param name="Reference">Also measure the kernel to itself over veth, offloads on and off.</param>
 /// <param name="Offloads">Ask the device for offloads (virtio-net header); false measures plain mode.</param>
 /// <param name="Ipv6">Run the stack's two streams over IPv6 (2001:db8:99::/64) instead of IPv4.</param>
-internal sealed record KernelBenchSettings(TimeSpan Duration, bool Raw, bool Reference, bool Offloads = true, bool Ipv6 = false);
+internal sealed record KernelBenchSettings(TimeSpan Duration, bool Raw, bool Reference, bool Offloads = true, bool Ipv6 = false, bool ReceiveCoalescing = true, int CoalescedRunSegments = 2);
 
 /// <summary>One stream measured: bytes the receiving application read in the measured time, and the process's CPU time meanwhile.</summary>
 /// <param name="Bytes">Bytes read by the receiver between the start and the end of the measurement.</param>
@@ -136,7 +136,7 @@ internal static class KernelBench
         // The loop has its own stop, not linked to Ctrl-C: closing the streams and listeners on the way
         // out needs the loop running, so it stops last, in the finally below.
         using var stop = new CancellationTokenSource();
-        using var stack = new NetworkStack(new NetworkStackOptions { Name = "bench-kernel", RequestQueueCapacity = 65536 });
+        using var stack = new NetworkStack(new NetworkStackOptions { Name = "bench-kernel", RequestQueueCapacity = 65536, ReceiveCoalescing = settings.ReceiveCoalescing });
         Task? loop = null;
         try
         {
@@ -144,7 +144,7 @@ internal static class KernelBench
             {
                 Addresses = settings.Ipv6 ? [new InterfaceAddress(StackAddress, 24), new InterfaceAddress(StackAddress6, 64)] : [new InterfaceAddress(StackAddress, 24)],
             });
-            TcpLayer tcp = stack.UseTcp(new TcpStackOptions { Name = "bench-kernel" });
+            TcpLayer tcp = stack.UseTcp(new TcpStackOptions { Name = "bench-kernel", CoalescedRunSegments = settings.CoalescedRunSegments });
             loop = Task.Run(() => stack.RunAsync(stop.Token), CancellationToken.None);
 
             // RFC 4862 5.4: on the veth pair the IPv6 address is tentative until duplicate address detection is over.
@@ -159,6 +159,7 @@ internal static class KernelBench
             log?.Invoke($"kernel -> stack: {from.Gbps:0.000} Gbit/s");
             double direct = tcp.Counters.BytesReadDirect - directBefore;
             double read = direct + (tcp.Counters.BytesReadFromRing - ringBefore);
+            log?.Invoke($"receive coalescing {(settings.ReceiveCoalescing ? "on" : "off")}: {tcp.Counters.CoalescedRuns} runs of {tcp.Counters.CoalescedSegments} segments merged, {tcp.Counters.SegmentsReceived} segments received");
             StackCountersSnapshot after = stack.Counters.Snapshot();
             double bytes = (after.BytesReceived + after.BytesSent) - (before.BytesReceived + before.BytesSent);
             double calls = (after.Devices.ReceiveCalls + after.Devices.SendCalls) - (before.Devices.ReceiveCalls + before.Devices.SendCalls);

@@ -46,6 +46,12 @@ internal sealed record BenchSettings(TimeSpan Duration, int Mtu, double Loss, Ti
     /// </summary>
     public bool? AutoTune { get; init; }
 
+    /// <summary>The stacks' own receive coalescing (<see cref="NetworkStackOptions.ReceiveCoalescing"/>); on unless <c>--no-gro</c>.</summary>
+    public bool ReceiveCoalescing { get; init; } = true;
+
+    /// <summary>The most segments one coalesced run may cover (<see cref="TcpStackOptions.CoalescedRunSegments"/>); <c>--gro-run</c>.</summary>
+    public int CoalescedRunSegments { get; init; } = 2;
+
     /// <summary>Whether the buffers autotune in this run (<see cref="AutoTune"/>, or its rule).</summary>
     public bool EffectiveAutoTune => AutoTune ?? (RateMbit > 0 || Bytes is not null);
 
@@ -154,8 +160,8 @@ internal static class TransferBench
         }
 
         MemoryLink wire = sim.Network.CreateLink(link, link, DeviceMedium.Ip, settings.Mtu);
-        NetworkStack a = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = settings.Seed, Name = "bench-a", RequestQueueCapacity = 65536 }));
-        NetworkStack b = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = settings.Seed + 1, Name = "bench-b", RequestQueueCapacity = 65536 }));
+        NetworkStack a = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = settings.Seed, Name = "bench-a", RequestQueueCapacity = 65536, ReceiveCoalescing = settings.ReceiveCoalescing }));
+        NetworkStack b = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = settings.Seed + 1, Name = "bench-b", RequestQueueCapacity = 65536, ReceiveCoalescing = settings.ReceiveCoalescing }));
         a.AddInterface(wire.A, AddressA, 24);
         b.AddInterface(wire.B, AddressB, 24);
         TcpConnectionOptions connection = settings.CongestionControl is string cc ? new TcpConnectionOptions { CongestionControl = cc } : new TcpConnectionOptions();
@@ -163,8 +169,8 @@ internal static class TransferBench
         {
             connection = connection with { AutoTuneBuffers = false };
         }
-        TcpLayer tcpA = a.UseTcp(new TcpStackOptions { Seed = settings.Seed, Name = "bench-a", Defaults = connection });
-        TcpLayer tcpB = b.UseTcp(new TcpStackOptions { Seed = settings.Seed + 1, Name = "bench-b", Defaults = connection });
+        TcpLayer tcpA = a.UseTcp(new TcpStackOptions { Seed = settings.Seed, Name = "bench-a", Defaults = connection, CoalescedRunSegments = settings.CoalescedRunSegments });
+        TcpLayer tcpB = b.UseTcp(new TcpStackOptions { Seed = settings.Seed + 1, Name = "bench-b", Defaults = connection, CoalescedRunSegments = settings.CoalescedRunSegments });
         using TcpListener listener = tcpB.Listen(Port);
 
         TimeSpan connectStart = sim.Elapsed;

@@ -30,6 +30,17 @@ public interface IIpTransport
     /// lowers the path MTU for every packet too big whose quoted flow label is ours.
     /// </summary>
     bool ValidatesPacketTooBig => false;
+
+    /// <summary>
+    /// The end of one device's receive batch: a transport that held datagrams with a non-zero
+    /// <see cref="IpDatagram.CoalescingKey"/> to merge them processes what it holds now. Called on
+    /// the loop after each device's frames of a <see cref="NetworkStack.Poll"/> were delivered,
+    /// before requests and timers run. The default does nothing.
+    /// </summary>
+    /// <param name="stack">The stack.</param>
+    void OnReceiveBatchEnd(NetworkStack stack)
+    {
+    }
 }
 
 /// <summary>A received IPv4 datagram or IPv6 packet as a transport sees it. Valid only during the callback.</summary>
@@ -46,8 +57,10 @@ public readonly ref struct IpDatagram
         byte ttl,
         ushort identification,
         bool isBroadcast,
-        bool checksumsVerifiedByDevice)
+        bool checksumsVerifiedByDevice,
+        ulong coalescingKey = 0)
     {
+        CoalescingKey = coalescingKey;
         Interface = networkInterface;
         Header = header;
         Payload = payload;
@@ -92,6 +105,19 @@ public readonly ref struct IpDatagram
 
     /// <summary>True when the device verified the transport checksum already (<c>DeviceCapabilities.ReceiveChecksumsVerified</c>).</summary>
     public bool ChecksumsVerifiedByDevice { get; }
+
+    /// <summary>
+    /// Non-zero when the transport may merge this datagram's payload with others of the same flow
+    /// and the same key before its input (receive coalescing), holding it until
+    /// <see cref="IIpTransport.OnReceiveBatchEnd"/> at the latest. The key packs the IP header
+    /// fields two datagrams must share to be merged, as Linux's inet_gro_receive and
+    /// ipv6_gro_receive compare them: for IPv4 the TOS byte (DSCP and ECN), the TTL and DF; for
+    /// IPv6 the traffic class, the flow label and the hop limit. Zero (never merge) for datagrams
+    /// with IPv4 options or IPv6 extension headers, fragments and reassembled datagrams,
+    /// broadcasts, datagrams to ourselves, datagrams from a device that coalesces itself, and
+    /// whenever <see cref="NetworkStackOptions.ReceiveCoalescing"/> is off.
+    /// </summary>
+    public ulong CoalescingKey { get; }
 }
 
 /// <summary>

@@ -9,6 +9,10 @@ public sealed partial class NetworkStack
 {
     private const uint LimitedBroadcast = 0xffff_ffff;
 
+    // Set in every non-zero IpDatagram.CoalescingKey; IPv6 keys also have the next bit.
+    private const ulong CoalescingKeyFlag = 1UL << 63;
+    private const ulong CoalescingKeyIpv6 = 1UL << 62;
+
     private readonly byte[] _reassemblyBuffer = new byte[ushort.MaxValue];
     private readonly Ipv4Reassembler _reassembler;
     private readonly ExpiredDatagramHandler _onExpired;
@@ -190,7 +194,22 @@ public sealed partial class NetworkStack
 
         // A per-frame checksum state covers the TCP or UDP checksum of an unfragmented datagram only.
         bool transportVerified = deviceVerified || (transportChecksumTrusted && ip.Protocol is IpProtocol.Tcp or IpProtocol.Udp);
-        Deliver(nic, ip, ipBroadcast || linkBroadcast, transportVerified);
+        bool broadcast = ipBroadcast || linkBroadcast;
+
+        // Receive coalescing: an unfragmented unicast datagram without options, straight from a
+        // device batch, carries the header fields a merge must not mix (inet_gro_receive's TOS,
+        // TTL and DF comparison).
+        ulong coalescingKey = 0;
+        if (_coalescingBatch && !loopback && !broadcast && ip.HeaderLength == Ipv4Header.FixedLength)
+        {
+            coalescingKey = CoalescingKeyFlag
+                | ((ulong)(byte)((ip.Dscp << 2) | ip.Ecn) << 16)
+                | ((ulong)ip.Ttl << 8)
+                | (ip.DontFragment ? 1UL : 0UL);
+            _coalescingKeyGiven = true;
+        }
+
+        Deliver(nic, ip, broadcast, transportVerified, coalescingKey);
     }
 
     /// <summary>
@@ -291,7 +310,7 @@ public sealed partial class NetworkStack
     }
 
     /// <summary>Hands a whole, validated datagram to ICMP or to the transport of its protocol.</summary>
-    private void Deliver(NetworkInterface nic, Ipv4Header.Reader ip, bool broadcast, bool deviceVerified)
+    private void Deliver(NetworkInterface nic, Ipv4Header.Reader ip, bool broadcast, bool deviceVerified, ulong coalescingKey = 0)
     {
         var datagram = new IpDatagram(
             nic,
@@ -303,7 +322,8 @@ public sealed partial class NetworkStack
             ip.Ttl,
             ip.Identification,
             broadcast,
-            deviceVerified);
+            deviceVerified,
+            coalescingKey);
 
         if (datagram.Protocol == IpProtocol.Icmp)
         {

@@ -95,17 +95,17 @@ public sealed partial class NetworkStack
             return;
         }
 
-        ProcessIpv6(nic, packet, linkMulticast || multicast, (nic.Device.Capabilities & DeviceCapabilities.ReceiveChecksumsVerified) != 0, transportChecksumTrusted);
+        ProcessIpv6(nic, packet, linkMulticast || multicast, (nic.Device.Capabilities & DeviceCapabilities.ReceiveChecksumsVerified) != 0, transportChecksumTrusted, coalescible: !loopback);
     }
 
     /// <summary>The extension chain walk and what follows from it, for a received or a reassembled packet.</summary>
-    private void ProcessIpv6(NetworkInterface nic, ReadOnlySpan<byte> packet, bool multicast, bool deviceVerified, bool transportChecksumTrusted = false)
+    private void ProcessIpv6(NetworkInterface nic, ReadOnlySpan<byte> packet, bool multicast, bool deviceVerified, bool transportChecksumTrusted = false, bool coalescible = false)
     {
         Ipv6ExtensionChain chain = Ipv6ExtensionChain.Walk(packet, Options.ExtensionHeaderLimits);
         switch (chain.Status)
         {
             case Ipv6ChainStatus.UpperLayer:
-                Deliver6(nic, packet, in chain, multicast, deviceVerified || (transportChecksumTrusted && chain.NextHeader is IpProtocol.Tcp or IpProtocol.Udp));
+                Deliver6(nic, packet, in chain, multicast, deviceVerified || (transportChecksumTrusted && chain.NextHeader is IpProtocol.Tcp or IpProtocol.Udp), coalescible);
                 return;
             case Ipv6ChainStatus.Fragment:
                 Counters.Ipv6FragmentsReceived++;
@@ -213,8 +213,20 @@ public sealed partial class NetworkStack
     }
 
     /// <summary>Hands a whole, validated packet to ICMPv6 or to the transport of its upper layer.</summary>
-    private void Deliver6(NetworkInterface nic, ReadOnlySpan<byte> packet, in Ipv6ExtensionChain chain, bool multicast, bool deviceVerified)
+    private void Deliver6(NetworkInterface nic, ReadOnlySpan<byte> packet, in Ipv6ExtensionChain chain, bool multicast, bool deviceVerified, bool coalescible = false)
     {
+        // Receive coalescing: a unicast packet without extension headers, straight from a device
+        // batch, carries the fields a merge must not mix (ipv6_gro_receive compares the first
+        // word, version, traffic class and flow label, and the hop limit).
+        ulong coalescingKey = 0;
+        if (_coalescingBatch && coalescible && !multicast && chain.PayloadOffset == Ipv6Header.FixedLength)
+        {
+            coalescingKey = CoalescingKeyFlag | CoalescingKeyIpv6
+                | ((ulong)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(packet) << 8)
+                | packet[7];
+            _coalescingKeyGiven = true;
+        }
+
         var source = Ipv6Address.Create(packet[8..]);
         var destination = Ipv6Address.Create(packet[24..]);
         var datagram = new IpDatagram(
@@ -227,7 +239,8 @@ public sealed partial class NetworkStack
             packet[7],
             0,
             multicast,
-            deviceVerified);
+            deviceVerified,
+            coalescingKey);
 
         if (chain.NextHeader == IpProtocol.Icmpv6)
         {

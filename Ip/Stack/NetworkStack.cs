@@ -25,6 +25,9 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
 {
     private readonly List<NetworkInterface> _interfaces = [];
     private readonly IIpTransport?[] _transports = new IIpTransport?[256];
+    private readonly List<IIpTransport> _registeredTransports = [];
+    private bool _coalescingBatch;
+    private bool _coalescingKeyGiven;
     private readonly ConcurrentQueue<Action<NetworkStack>> _requests = new();
     private readonly Meter _meter;
     private static readonly TimeSpan IdleBackoff = TimeSpan.FromMilliseconds(10);
@@ -280,6 +283,7 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
         }
 
         slot = transport;
+        _registeredTransports.Add(transport);
     }
 
     /// <summary>The transport registered for <paramref name="protocol"/>, or null.</summary>
@@ -312,15 +316,32 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
                 // verify checksums; otherwise the plain overload, which every device implements
                 // itself (the offload overload's default adapter would allocate on each call).
                 bool perFrameOffload = (nic.Device.Capabilities & (DeviceCapabilities.ReceiveCoalescing | DeviceCapabilities.ReceiveChecksumOffload)) != 0;
-                while (taken < limit)
-                {
-                    int n = perFrameOffload ? nic.Device.Receive(nic.Handler, limit - taken) : nic.Device.Receive(nic.PlainHandler, limit - taken);
-                    if (n <= 0)
-                    {
-                        break;
-                    }
 
-                    taken += n;
+                // Receive coalescing (GRO) for a device that does not coalesce: while this device's
+                // batch is drained, transports may hold the datagrams they merge, and they deliver
+                // what they hold when the batch ends, before anything else runs.
+                _coalescingBatch = Options.ReceiveCoalescing && (nic.Device.Capabilities & DeviceCapabilities.ReceiveCoalescing) == 0;
+                try
+                {
+                    while (taken < limit)
+                    {
+                        int n = perFrameOffload ? nic.Device.Receive(nic.Handler, limit - taken) : nic.Device.Receive(nic.PlainHandler, limit - taken);
+                        if (n <= 0)
+                        {
+                            break;
+                        }
+
+                        taken += n;
+                    }
+                }
+                finally
+                {
+                    _coalescingBatch = false;
+                    if (_coalescingKeyGiven)
+                    {
+                        _coalescingKeyGiven = false;
+                        EndReceiveBatch();
+                    }
                 }
 
                 work += taken;
@@ -339,6 +360,22 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
         finally
         {
             Volatile.Write(ref _polling, 0);
+        }
+    }
+
+    /// <summary>Tells every transport that a device's receive batch ended (<see cref="IIpTransport.OnReceiveBatchEnd"/>).</summary>
+    private void EndReceiveBatch()
+    {
+        foreach (IIpTransport transport in _registeredTransports)
+        {
+            try
+            {
+                transport.OnReceiveBatchEnd(this);
+            }
+            catch (Exception e)
+            {
+                CallbackFailed(e);
+            }
         }
     }
 

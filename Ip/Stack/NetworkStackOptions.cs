@@ -43,6 +43,15 @@ public sealed class NetworkStackOptions
     /// <summary>The most frames taken from one device in one <see cref="NetworkStack.Poll"/> (fairness between devices and timers).</summary>
     public int ReceiveBatchLimit { get; init; } = 256;
 
+    /// <summary>
+    /// Receive coalescing in the stack (GRO) for devices that do not coalesce themselves: within one
+    /// poll batch, the transport may merge consecutive segments of one flow before its input
+    /// (<see cref="IpDatagram.CoalescingKey"/>, <see cref="IIpTransport.OnReceiveBatchEnd"/>). On by
+    /// default; off for A/B measurement. Devices with <c>DeviceCapabilities.ReceiveCoalescing</c>
+    /// are never coalesced again.
+    /// </summary>
+    public bool ReceiveCoalescing { get; init; } = true;
+
     /// <summary>The TTL of datagrams we originate (RFC 1122 3.2.1.7; IANA recommends 64, RFC 1700).</summary>
     public byte DefaultTtl { get; init; } = 64;
 

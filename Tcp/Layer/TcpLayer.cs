@@ -23,6 +23,7 @@ namespace Protocols.Tcp;
 public sealed partial class TcpLayer : IIpTransport
 {
     private readonly Dictionary<TcpFourTuple, TcpConnection> _connections = new();
+    private readonly TcpReceiveCoalescer _coalescer;
     private readonly ConcurrentDictionary<ListenKey, TcpListener> _listeners = new();
     private readonly Lock _listenLock = new();
     private readonly SynCookies _synCookies;
@@ -46,6 +47,11 @@ public sealed partial class TcpLayer : IIpTransport
     internal TcpLayer(NetworkStack stack, TcpStackOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        if (options.CoalescedRunSegments is < 2 or > 64)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"CoalescedRunSegments {options.CoalescedRunSegments} is outside 2..64.");
+        }
+
         if (options.EphemeralPortFirst == 0 || options.EphemeralPortLast < options.EphemeralPortFirst)
         {
             throw new ArgumentOutOfRangeException(nameof(options), $"Ephemeral range {options.EphemeralPortFirst}..{options.EphemeralPortLast} is empty or includes port 0.");
@@ -53,6 +59,7 @@ public sealed partial class TcpLayer : IIpTransport
 
         Stack = stack;
         Options = options;
+        _coalescer = new TcpReceiveCoalescer(this);
         Random random = options.Seed is { } seed ? new Random(seed) : new Random();
         Span<byte> secret = stackalloc byte[16];
         IsnGenerator isn;
@@ -352,6 +359,15 @@ public sealed partial class TcpLayer : IIpTransport
         }
 
         var tuple = new TcpFourTuple(datagram.Destination, header.DestinationPort, datagram.Source, header.SourcePort);
+
+        // Receive coalescing: in-order data of an established connection may wait for the rest of
+        // the device's batch to be merged with it; anything else of a flow holding a run delivers
+        // the run first.
+        if ((datagram.CoalescingKey != 0 || _coalescer.IsHolding) && _coalescer.Offer(in datagram, in tuple, in header, in segment))
+        {
+            return;
+        }
+
         Micros now = NowMicros;
         if (_connections.TryGetValue(tuple, out TcpConnection? connection))
         {
@@ -373,6 +389,16 @@ public sealed partial class TcpLayer : IIpTransport
         Counters.Add(TcpCounter.SegmentsReceived);
         SendResetForClosed(in tuple, in segment);
     }
+
+    /// <inheritdoc/>
+    public void OnReceiveBatchEnd(NetworkStack stack) => _coalescer.FlushAll();
+
+    /// <summary>The connection of <paramref name="tuple"/> in the table, if any. Loop-only.</summary>
+    internal bool TryGetConnection(in TcpFourTuple tuple, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out TcpConnection? connection) =>
+        _connections.TryGetValue(tuple, out connection);
+
+    /// <summary>The receive coalescer (tests look at its buffers).</summary>
+    internal TcpReceiveCoalescer Coalescer => _coalescer;
 
     /// <summary>
     /// A segment the layer could not use: counted in <see cref="TcpCounter.BadSegments"/> and its
@@ -403,6 +429,11 @@ public sealed partial class TcpLayer : IIpTransport
         }
 
         var tuple = new TcpFourTuple(error.QuotedSource, quoted.SourcePort, error.QuotedDestination, quoted.DestinationPort);
+        if (_coalescer.IsHolding)
+        {
+            _coalescer.Flush(in tuple);
+        }
+
         if (_connections.TryGetValue(tuple, out TcpConnection? connection))
         {
             // RFC 5927 4.1: the engine checks the quoted SEG.SEQ.

@@ -68,6 +68,16 @@ public sealed class TcpStackOptions
     /// </summary>
     public Engine.CongestionControl.CongestionControllerRegistry CongestionControllers { get; init; } = Engine.CongestionControl.CongestionControllerRegistry.Default;
 
+    /// <summary>
+    /// Receive coalescing (for devices that do not coalesce, <c>NetworkStackOptions.ReceiveCoalescing</c>):
+    /// the most wire segments merged into one run before it goes to the connection (2 to 64).
+    /// Each run draws at most one ACK, so this bounds the segments one ACK covers. The default, 2,
+    /// keeps RFC 5681 4.2's ACK for every second full-sized segment; larger runs send stretch ACKs
+    /// as Linux's GRO does, which saves CPU per byte but slows the slow start of a sender that
+    /// counts growth per ACK (RFC 3465 2.3), as this stack's own senders do.
+    /// </summary>
+    public int CoalescedRunSegments { get; init; } = 2;
+
     /// <summary>The <c>protocols.stack</c> tag of this layer's metrics; null for the stack's name.</summary>
     public string? Name { get; init; }
 }

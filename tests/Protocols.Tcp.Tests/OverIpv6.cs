@@ -153,5 +153,16 @@ public sealed class TcpDirectReadTestsOverIpv6 : TcpDirectReadTests
 public sealed class DirectReadTestsOverIpv6 : Scripted.DirectReadTests
 {
     public DirectReadTestsOverIpv6(ITestOutputHelper output)
+/// <summary><see cref="Scripted.ReceiveCoalescingTests"/> over IPv6 (hop limit and IPv6 fields in the coalescing key).</summary>
+public sealed class ReceiveCoalescingTestsOverIpv6 : Scripted.ReceiveCoalescingTests
+{
+    public ReceiveCoalescingTestsOverIpv6(ITestOutputHelper output)
+        : base(output) => Family.Ipv6 = true;
+}
+
+/// <summary><see cref="SimulationTests.ReceiveCoalescingSimulationTests"/> over IPv6.</summary>
+public sealed class ReceiveCoalescingSimulationTestsOverIpv6 : SimulationTests.ReceiveCoalescingSimulationTests
+{
+    public ReceiveCoalescingSimulationTestsOverIpv6(ITestOutputHelper output)
         : base(output) => Family.Ipv6 = true;
 }

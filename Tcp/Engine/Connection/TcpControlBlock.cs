@@ -166,6 +166,14 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
     /// <summary>RCV.NXT (0 before the peer's SYN).</summary>
     internal SeqNum RcvNxt => _receiver.RcvNxt;
 
+    /// <summary>
+    /// True when a run of in-order segments starting at <paramref name="seq"/> may be merged
+    /// before input (receive coalescing): ESTABLISHED, <paramref name="seq"/> is RCV.NXT, and no
+    /// data is held out of order, so the run neither arrives out of order nor fills a hole.
+    /// </summary>
+    internal bool AcceptsInOrderRunAt(SeqNum seq) =>
+        State == TcpState.Established && seq == _receiver.RcvNxt && _receiver.Buffer is { IntervalCount: 0 };
+
     /// <summary>The congestion controller.</summary>
     internal ICongestionController Congestion => _sender.Congestion;
 

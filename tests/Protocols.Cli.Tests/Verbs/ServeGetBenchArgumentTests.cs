@@ -44,6 +44,8 @@ public sealed class ServeGetBenchArgumentTests
     [InlineData("--bogus", "bench", "--bogus")]
     [InlineData("--clients", "bench", "--clients", "10")]
     [InlineData("--clients", "bench", "--connections", "--clients", "0")]
+    [InlineData("--gro-run", "bench", "--gro-run", "1")]
+    [InlineData("--gro-run", "bench", "--gro-run", "65")]
     [InlineData("--kernel", "bench", "--connections", "--kernel")]
     [InlineData("--mtu", "bench", "--connections", "--mtu", "9000")]
     [InlineData("--no-offloads", "serve", "--tun", "t0", "--address", "10.0.0.2/24", "--no-offloads=yes")]

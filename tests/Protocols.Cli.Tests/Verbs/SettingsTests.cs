@@ -173,6 +173,11 @@ public sealed class SettingsTests
         var again = new BenchVerb();
         BenchSettings set = again.Bind(Parse(again, "--seconds", "0.5", "--mtu", "9000", "--loss", "0.02", "--rtt", "20", "--seed", "9"));
         Assert.Equal(new BenchSettings(TimeSpan.FromSeconds(0.5), 9000, 0.02, TimeSpan.FromMilliseconds(20), 9), set);
+        Assert.Equal(2, defaults.CoalescedRunSegments);
+        var gro = new BenchVerb();
+        Assert.Equal(64, gro.Bind(Parse(gro, "--gro-run", "64")).CoalescedRunSegments);
+        var kernel = new BenchVerb();
+        Assert.Equal(16, kernel.BindKernel(Parse(kernel, "--kernel", "--gro-run", "16"))!.CoalescedRunSegments);
     }
 
     [Fact]

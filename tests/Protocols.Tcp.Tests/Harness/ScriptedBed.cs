@@ -19,12 +19,12 @@ internal class ScriptedBed
 
     public static IpAddress StackAddress => Family.Host(2);
 
-    public ScriptedBed(ITestOutputHelper? output, int seed = 1, int mtu = 1500, LinkOptions? link = null, Action<NetworkStack>? configure = null)
+    public ScriptedBed(ITestOutputHelper? output, int seed = 1, int mtu = 1500, LinkOptions? link = null, Action<NetworkStack>? configure = null, bool receiveCoalescing = true)
     {
         Output = output;
         Sim = new NetworkSimulator(seed);
         Link = Sim.Network.CreateLink(link, link, DeviceMedium.Ip, mtu, name: "wire");
-        Stack = Sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = seed, Name = "dut" }));
+        Stack = Sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = seed, Name = "dut", ReceiveCoalescing = receiveCoalescing }));
         Stack.AddInterface(Link.B, new InterfaceConfiguration { Addresses = [new InterfaceAddress(StackAddress, Family.PrefixLength)] });
         configure?.Invoke(Stack);
         Peer = Sim.Register(new ScriptedPeer(Sim, Link.A, PeerAddress, StackAddress, output));

@@ -177,13 +177,13 @@ internal sealed class ScriptedPeer : IPollDriven
         return tcp;
     }
 
-    /// <summary>Builds an IPv4 packet (TTL 64, DF) around <paramref name="payload"/> into <paramref name="destination"/>; returns its length.</summary>
-    public static int BuildIpv4(Span<byte> destination, IpProtocol protocol, Ipv4Address source, Ipv4Address to, ushort identification, ReadOnlySpan<byte> payload)
+    /// <summary>Builds an IPv4 packet (TTL <paramref name="ttl"/>, DF) around <paramref name="payload"/> into <paramref name="destination"/>; returns its length.</summary>
+    public static int BuildIpv4(Span<byte> destination, IpProtocol protocol, Ipv4Address source, Ipv4Address to, ushort identification, ReadOnlySpan<byte> payload, byte ttl = 64)
     {
         var header = new Ipv4Header
         {
             Version = 4,
-            Ttl = 64,
+            Ttl = ttl,
             Protocol = protocol,
             Identification = identification,
             DontFragment = true,
@@ -225,12 +225,15 @@ internal sealed class ScriptedPeer : IPollDriven
         return SendIp(IpProtocol.Icmp, icmp.AsSpan(0, length), reporter ?? Address, RemoteAddress);
     }
 
+    /// <summary>The TTL (IPv4) or hop limit (IPv6) of the packets the peer sends; 64 unless a test changes it.</summary>
+    public byte Ttl { get; set; } = 64;
+
     /// <summary>Sends any IPv4 or IPv6 packet (by the family of the addresses) with the given payload.</summary>
     public CapturedPacket SendIp(IpProtocol protocol, ReadOnlySpan<byte> payload, IpAddress source, IpAddress destination)
     {
         int n = source.IsIpv6
-            ? Ipv6Packet.Write(_buffer, new Ipv6Header { NextHeader = protocol, HopLimit = 64, Source = source.ToIpv6(), Destination = destination.ToIpv6() }, [], payload)
-            : BuildIpv4(_buffer, protocol, source.ToIpv4(), destination.ToIpv4(), _identification++, payload);
+            ? Ipv6Packet.Write(_buffer, new Ipv6Header { NextHeader = protocol, HopLimit = Ttl, Source = source.ToIpv6(), Destination = destination.ToIpv6() }, [], payload)
+            : BuildIpv4(_buffer, protocol, source.ToIpv4(), destination.ToIpv4(), _identification++, payload, Ttl);
         var packet = CapturedPacket.Decode(Now, _buffer.AsSpan(0, n));
         _log.Add(packet);
         _output?.WriteLine("peer > " + packet);

@@ -16,8 +16,8 @@ internal sealed class TcpBed : ScriptedBed
     /// <summary>The peer's initial sequence number in the helpers.</summary>
     public const uint PeerIss = 1000;
 
-    public TcpBed(ITestOutputHelper? output, TcpConnectionOptions? defaults = null, TcpStackOptions? stackOptions = null, int seed = 1, int mtu = 1500, LinkOptions? link = null)
-        : base(output, seed, mtu, link, stack => stack.UseTcp(stackOptions ?? new TcpStackOptions { Seed = seed, Defaults = defaults ?? new TcpConnectionOptions() }))
+    public TcpBed(ITestOutputHelper? output, TcpConnectionOptions? defaults = null, TcpStackOptions? stackOptions = null, int seed = 1, int mtu = 1500, LinkOptions? link = null, bool receiveCoalescing = true)
+        : base(output, seed, mtu, link, stack => stack.UseTcp(stackOptions ?? new TcpStackOptions { Seed = seed, Defaults = defaults ?? new TcpConnectionOptions() }), receiveCoalescing)
     {
     }
 

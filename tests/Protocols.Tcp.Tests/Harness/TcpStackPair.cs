@@ -29,8 +29,8 @@ internal sealed class TcpStackPair
     public static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
 
     /// <summary>A new simulation seeded with <paramref name="seed"/> (or <paramref name="sim"/>), with stacks seeded <paramref name="seed"/> and <paramref name="seed"/> + 1.</summary>
-    public TcpStackPair(int seed, LinkOptions? link = null, int mtu = 1500, TcpStackOptions? tcpA = null, TcpStackOptions? tcpB = null, bool traceB = false, int requestQueueCapacity = 4096, bool tcpOnB = true, NetworkSimulator? sim = null, int? interfaceMtuA = null, TcpConnectionOptions? options = null, Action<string>? traceA = null)
-        : this(sim ?? new NetworkSimulator(seed), link, mtu, seed, seed + 1, $"sim{seed}-a", $"sim{seed}-b", tcpA, tcpB, options, traceA, traceB, requestQueueCapacity, tcpOnB, interfaceMtuA)
+    public TcpStackPair(int seed, LinkOptions? link = null, int mtu = 1500, TcpStackOptions? tcpA = null, TcpStackOptions? tcpB = null, bool traceB = false, int requestQueueCapacity = 4096, bool tcpOnB = true, NetworkSimulator? sim = null, int? interfaceMtuA = null, TcpConnectionOptions? options = null, Action<string>? traceA = null, bool receiveCoalescing = true)
+        : this(sim ?? new NetworkSimulator(seed), link, mtu, seed, seed + 1, $"sim{seed}-a", $"sim{seed}-b", tcpA, tcpB, options, traceA, traceB, requestQueueCapacity, tcpOnB, interfaceMtuA, receiveCoalescing)
     {
     }
 
@@ -40,12 +40,12 @@ internal sealed class TcpStackPair
     {
     }
 
-    private TcpStackPair(NetworkSimulator sim, LinkOptions? link, int mtu, int seedA, int seedB, string nameA, string nameB, TcpStackOptions? tcpA, TcpStackOptions? tcpB, TcpConnectionOptions? options, Action<string>? traceA, bool traceB, int requestQueueCapacity, bool tcpOnB, int? interfaceMtuA)
+    private TcpStackPair(NetworkSimulator sim, LinkOptions? link, int mtu, int seedA, int seedB, string nameA, string nameB, TcpStackOptions? tcpA, TcpStackOptions? tcpB, TcpConnectionOptions? options, Action<string>? traceA, bool traceB, int requestQueueCapacity, bool tcpOnB, int? interfaceMtuA, bool receiveCoalescing = true)
     {
         Sim = sim;
         Link = sim.Network.CreateLink(link, link, DeviceMedium.Ip, mtu);
-        A = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = seedA, Name = nameA, RequestQueueCapacity = requestQueueCapacity }));
-        B = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = seedB, Name = nameB, RequestQueueCapacity = requestQueueCapacity }));
+        A = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = seedA, Name = nameA, RequestQueueCapacity = requestQueueCapacity, ReceiveCoalescing = receiveCoalescing }));
+        B = sim.AddStack(clock => new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Seed = seedB, Name = nameB, RequestQueueCapacity = requestQueueCapacity, ReceiveCoalescing = receiveCoalescing }));
         INetworkDevice deviceA = traceA is null ? Link.A : new TracingDevice(Link.A, traceA, sim.Clock);
         INetworkDevice deviceB = traceB ? new TracingDevice(Link.B, line => Lines.Add(line), sim.Clock) : Link.B;
         A.AddInterface(deviceA, new InterfaceConfiguration { Addresses = [new InterfaceAddress(AddressA, Family.PrefixLength)], Mtu = interfaceMtuA });
