@@ -153,6 +153,9 @@ public sealed class TcpDirectReadTestsOverIpv6 : TcpDirectReadTests
 public sealed class DirectReadTestsOverIpv6 : Scripted.DirectReadTests
 {
     public DirectReadTestsOverIpv6(ITestOutputHelper output)
+        : base(output) => Family.Ipv6 = true;
+}
+
 /// <summary><see cref="Scripted.ReceiveCoalescingTests"/> over IPv6 (hop limit and IPv6 fields in the coalescing key).</summary>
 public sealed class ReceiveCoalescingTestsOverIpv6 : Scripted.ReceiveCoalescingTests
 {
