@@ -162,6 +162,9 @@ public enum TcpCounter
 
     /// <summary>Of <see cref="BadSegments"/>: the checksum over the pseudo-header and the segment does not verify (RFC 9293 3.1; layer).</summary>
     BadSegmentsChecksum,
+
+    /// <summary>Connections closed on entering TIME-WAIT because the TIME-WAIT table was full (<see cref="TcpStackOptions.MaxTimeWait"/>; Linux's TCPTimeWaitOverflow; layer).</summary>
+    TimeWaitOverflows,
 }
 
 /// <summary>
@@ -248,6 +251,9 @@ public sealed class TcpCounters
 
     /// <summary><see cref="TcpCounter.TimeWaitRecycled"/>.</summary>
     public long TimeWaitRecycled => this[TcpCounter.TimeWaitRecycled];
+
+    /// <summary><see cref="TcpCounter.TimeWaitOverflows"/>.</summary>
+    public long TimeWaitOverflows => this[TcpCounter.TimeWaitOverflows];
 
     /// <summary><see cref="TcpCounter.KeepAliveTimeouts"/>.</summary>
     public long KeepAliveTimeouts => this[TcpCounter.KeepAliveTimeouts];

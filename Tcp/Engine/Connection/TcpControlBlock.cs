@@ -908,6 +908,47 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
         _receiver.Buffer?.Release();
     }
 
+    /// <summary>
+    /// Hands TIME-WAIT over to a compact record: when this connection is in TIME-WAIT with
+    /// everything sent acknowledged, nothing left to read and no D-SACK pending, fills
+    /// <paramref name="record"/> with what TIME-WAIT still answers with, stops the timers and
+    /// returns true. The control block then stays in TIME-WAIT without a deadline: the layer
+    /// drops it from its table and the record takes the 4-tuple's segments and the 2 MSL timeout.
+    /// </summary>
+    /// <param name="record">The record, when true is returned.</param>
+    /// <returns>Whether the record was made.</returns>
+    public bool TryHandOverTimeWait(out TimeWaitRecord record)
+    {
+        record = default;
+        if (State != TcpState.TimeWait || _receiver.Buffer is not ReceiveBuffer buffer || buffer.Readable > 0 || buffer.HeldBlockCount > 0
+            || _receiver.DsackPending || _sender.Una != _sender.Max || !_timers.IsArmed(TcpTimer.TimeWait))
+        {
+            return false;
+        }
+
+        int advertised = buffer.AdvertisedWindow;
+        int toAdvertise = buffer.WindowToAdvertise(_sizes.Receive); // what the next ACK would offer (FillAck)
+        record = new TimeWaitRecord
+        {
+            SndNxt = _sender.PureAckSequence,
+            OldestAcceptableAck = _sender.OldestAcceptableAck,
+            RcvNxt = buffer.RcvNxt,
+            LastAckSent = _receiver.LastAckSent,
+            AcceptWindow = advertised,
+            WindowAfterAck = toAdvertise,
+            AckWindow = (ushort)Math.Min(toAdvertise >> _receiver.Shift, ushort.MaxValue),
+            Sack = _receiver.MaxSackBlocks > 0,
+            Timestamps = _ts.Enabled,
+            TsRecent = _ts.Recent,
+            TsRecentTime = _ts.RecentTime,
+            TsOffset = _ts.Offset,
+            Deadline = _timers.Deadline(TcpTimer.TimeWait),
+            Duration = TimeWaitDuration,
+        };
+        _timers.StopAll();
+        return true;
+    }
+
     private StepOutcome EnterClosed()
     {
         if (State == TcpState.Closed && _events.HasFlag(TcpEvents.Closed))
