@@ -60,6 +60,7 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
     private bool _countedEstablished;
     private SocketError _softError;
     private TcpEvents _events;
+    private Micros _handedOverUntil = Micros.Never;
 
     /// <summary>A closed TCB for <paramref name="tuple"/>.</summary>
     /// <param name="tuple">The connection's 4-tuple (local = this stack).</param>
@@ -945,9 +946,19 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
             Deadline = _timers.Deadline(TcpTimer.TimeWait),
             Duration = TimeWaitDuration,
         };
+        _handedOverUntil = record.Deadline;
         _timers.StopAll();
         return true;
     }
+
+    /// <summary>
+    /// The state as the application sees it at <paramref name="now"/>: <see cref="State"/>, except
+    /// that a control block that handed TIME-WAIT over to a record (<see cref="TryHandOverTimeWait"/>)
+    /// reads CLOSED once the 2 MSL it had left have passed.
+    /// </summary>
+    /// <param name="now">The current time.</param>
+    /// <returns>The state.</returns>
+    public TcpState StateAt(Micros now) => State == TcpState.TimeWait && now >= _handedOverUntil ? TcpState.Closed : State;
 
     private StepOutcome EnterClosed()
     {

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Protocols.Ip;
 using Protocols.Tcp.Tests.Harness;
 using Protocols.Tests.Shared;
@@ -210,5 +211,68 @@ public class TimeWaitRecordTests(ITestOutputHelper output)
             again.Dispose();
         },
         TimeSpan.FromMinutes(5));
+    }
+
+    [Fact]
+    public void Once_time_wait_is_a_record_the_control_block_is_garbage_and_a_held_stream_reads_closed_after_two_msl()
+    {
+        var net = new TcpStackPair(seed: 95);
+        using TcpListener listener = net.TcpB.Listen(80);
+        TcpStream? held = null;
+        WeakReference controlBlock = OpenAndClose(net, listener, s => held = s);
+        Assert.Equal(1, net.TcpB.TimeWaitCount);
+
+        // The server's stream was disposed: nothing but the record remembers the connection.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.False(controlBlock.IsAlive, "the TIME-WAIT record keeps no reference to the control block");
+
+        // The client keeps its stream: it reads CLOSED, as the control block did.
+        Assert.Equal(TcpState.Closed, held!.State);
+        Assert.Equal(0, net.TcpA.ConnectionCount);
+    }
+
+    // The server closes first and its stream is disposed; the client's stream is handed to keep.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WeakReference OpenAndClose(TcpStackPair net, TcpListener listener, Action<TcpStream> keep) => net.Run(async () =>
+    {
+        Task<TcpStream> accept = listener.AcceptAsync();
+        TcpStream client = await net.TcpA.ConnectAsync(new IpEndpoint(TcpStackPair.AddressB, 80));
+        TcpStream server = await accept;
+        var weak = new WeakReference(server.Connection.Tcb);
+        server.Dispose();
+        Assert.Equal(0, await client.ReadAsync(new byte[1]));
+        client.Dispose();
+        await Task.Delay(TimeSpan.FromSeconds(1), net.Sim.Clock);
+        keep(client);
+        return weak;
+    });
+
+    [Fact]
+    public void A_stream_still_held_in_time_wait_reads_time_wait_until_two_msl_then_closed()
+    {
+        var net = new TcpStackPair(seed: 97);
+        using TcpListener listener = net.TcpB.Listen(80);
+        net.Run(async () =>
+        {
+            Task<TcpStream> accept = listener.AcceptAsync();
+            TcpStream client = await net.TcpA.ConnectAsync(new IpEndpoint(TcpStackPair.AddressB, 80));
+            TcpStream server = await accept;
+            server.CompleteWrites(); // the server closes first but keeps its stream
+            Assert.Equal(0, await client.ReadAsync(new byte[1]));
+            client.Dispose();
+            Assert.Equal(0, await server.ReadAsync(new byte[1]));
+            await Task.Delay(TimeSpan.FromSeconds(1), net.Sim.Clock);
+            Assert.Equal(1, net.TcpB.TimeWaitCount);
+            Assert.Equal(TcpState.TimeWait, server.State);
+            await Task.Delay(TimeSpan.FromSeconds(59) + Ms, net.Sim.Clock);
+            Assert.Equal(TcpState.Closed, server.State);
+            Assert.Equal(0, net.TcpB.TimeWaitCount);
+            Assert.Equal(0, await server.ReadAsync(new byte[1]));
+            await Assert.ThrowsAnyAsync<Exception>(async () => await server.WriteAsync(new byte[1]));
+            server.Dispose();
+        },
+        TimeSpan.FromMinutes(3));
     }
 }
