@@ -41,6 +41,7 @@ public sealed partial class TcpLayer
         if (_timeWait.Count >= Options.MaxTimeWait)
         {
             Counters.Add(TcpCounter.TimeWaitOverflows); // Linux: "time wait bucket table overflow", the connection just closes
+            connection.Tcb.DropHandedOverTimeWait();
             return true;
         }
 

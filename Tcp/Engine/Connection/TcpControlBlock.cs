@@ -911,7 +911,7 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
 
     /// <summary>
     /// Hands TIME-WAIT over to a compact record: when this connection is in TIME-WAIT with
-    /// everything sent acknowledged, nothing left to read and no D-SACK pending, fills
+    /// everything sent acknowledged, nothing left to read and no acknowledgment or D-SACK pending, fills
     /// <paramref name="record"/> with what TIME-WAIT still answers with, stops the timers and
     /// returns true. The control block then stays in TIME-WAIT without a deadline: the layer
     /// drops it from its table and the record takes the 4-tuple's segments and the 2 MSL timeout.
@@ -922,7 +922,7 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
     {
         record = default;
         if (State != TcpState.TimeWait || _receiver.Buffer is not ReceiveBuffer buffer || buffer.Readable > 0 || buffer.HeldBlockCount > 0
-            || _receiver.DsackPending || _sender.Una != _sender.Max || !_timers.IsArmed(TcpTimer.TimeWait))
+            || _receiver.DsackPending || _receiver.AckDue || _sender.Una != _sender.Max || !_timers.IsArmed(TcpTimer.TimeWait))
         {
             return false;
         }
@@ -958,7 +958,13 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
     /// </summary>
     /// <param name="now">The current time.</param>
     /// <returns>The state.</returns>
-    public TcpState StateAt(Micros now) => State == TcpState.TimeWait && now >= _handedOverUntil ? TcpState.Closed : State;
+    public TcpState StateAt(Micros now) => now >= _handedOverUntil && State == TcpState.TimeWait ? TcpState.Closed : State;
+
+    /// <summary>
+    /// The record this control block handed TIME-WAIT to was not kept (the layer's table was full):
+    /// the connection reads CLOSED from now on.
+    /// </summary>
+    public void DropHandedOverTimeWait() => _handedOverUntil = Micros.Zero;
 
     private StepOutcome EnterClosed()
     {

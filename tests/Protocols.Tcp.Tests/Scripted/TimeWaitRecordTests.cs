@@ -159,6 +159,7 @@ public class TimeWaitRecordTests(ITestOutputHelper output)
     {
         var net = new TcpStackPair(seed: 91, tcpB: new TcpStackOptions { Seed = 92, Name = "tw-bound", MaxTimeWait = 2 });
         using TcpListener listener = net.TcpB.Listen(80);
+        var servers = new List<TcpStream>();
         net.Run(async () =>
         {
             for (int i = 0; i < 4; i++)
@@ -166,12 +167,19 @@ public class TimeWaitRecordTests(ITestOutputHelper output)
                 Task<TcpStream> accept = listener.AcceptAsync();
                 TcpStream client = await net.TcpA.ConnectAsync(new IpEndpoint(TcpStackPair.AddressB, 80));
                 TcpStream server = await accept;
-                server.Dispose(); // the server closes first and would keep TIME-WAIT
+                server.CompleteWrites(); // the server closes first and would keep TIME-WAIT; it keeps its stream
                 Assert.Equal(0, await client.ReadAsync(new byte[1]));
                 client.Dispose();
+                Assert.Equal(0, await server.ReadAsync(new byte[1]));
+                servers.Add(server);
                 await Task.Delay(TimeSpan.FromSeconds(1), net.Sim.Clock);
             }
         });
+
+        // The first two are in the table; the other two closed at once.
+        Assert.Equal([TcpState.TimeWait, TcpState.TimeWait, TcpState.Closed, TcpState.Closed], servers.Select(s => s.State));
+        servers.ForEach(s => s.Dispose());
+        net.Settle();
 
         Assert.Equal(2, net.TcpB.TimeWaitCount);
         Assert.Equal(2, net.TcpB.Counters.TimeWaitOverflows);
