@@ -168,11 +168,15 @@ public enum TcpCounter
 
     /// <summary>Data bytes read out of the receive ring: they were copied into it on arrival and again into the application's buffer.</summary>
     BytesReadFromRing,
+
     /// <summary>Received segments merged into runs by receive coalescing before input (each run counts all its segments; layer).</summary>
     CoalescedSegments,
 
     /// <summary>Runs of two or more segments merged by receive coalescing and handed to a connection as one segment (layer).</summary>
     CoalescedRuns,
+
+    /// <summary>Connections closed on entering TIME-WAIT because the TIME-WAIT table was full (<see cref="TcpStackOptions.MaxTimeWait"/>; Linux's TCPTimeWaitOverflow; layer).</summary>
+    TimeWaitOverflows,
 }
 
 /// <summary>
@@ -265,6 +269,9 @@ public sealed class TcpCounters
 
     /// <summary><see cref="TcpCounter.TimeWaitRecycled"/>.</summary>
     public long TimeWaitRecycled => this[TcpCounter.TimeWaitRecycled];
+
+    /// <summary><see cref="TcpCounter.TimeWaitOverflows"/>.</summary>
+    public long TimeWaitOverflows => this[TcpCounter.TimeWaitOverflows];
 
     /// <summary><see cref="TcpCounter.KeepAliveTimeouts"/>.</summary>
     public long KeepAliveTimeouts => this[TcpCounter.KeepAliveTimeouts];

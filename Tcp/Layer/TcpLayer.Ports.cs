@@ -29,7 +29,7 @@ public sealed partial class TcpLayer
         {
             int candidate = ports.First + (int)((offset + next + (uint)probe) % (uint)count);
             var tuple = new TcpFourTuple(local, (ushort)candidate, remote.Address, remote.Port);
-            if (!_connections.ContainsKey(tuple) && !IsListenedPort(local, (ushort)candidate))
+            if (!IsInUse(tuple) && !IsListenedPort(local, (ushort)candidate))
             {
                 ports.Table[bucket] = unchecked((ushort)(next + probe + 1));
                 port = (ushort)candidate;

@@ -57,6 +57,7 @@ public sealed partial class TcpLayer : IIpTransport
             throw new ArgumentOutOfRangeException(nameof(options), $"Ephemeral range {options.EphemeralPortFirst}..{options.EphemeralPortLast} is empty or includes port 0.");
         }
 
+        ArgumentOutOfRangeException.ThrowIfNegative(options.MaxTimeWait, nameof(options));
         Stack = stack;
         Options = options;
         _coalescer = new TcpReceiveCoalescer(this);
@@ -113,7 +114,7 @@ public sealed partial class TcpLayer : IIpTransport
     public string StackName { get; }
 
     /// <summary>Connections in the table (every state but LISTEN, TIME_WAIT included). Loop-only.</summary>
-    public int ConnectionCount => _connections.Count;
+    public int ConnectionCount => _connections.Count + _timeWait.Count;
 
     /// <summary>Listening endpoints.</summary>
     public int ListenerCount => _listeners.Count;
@@ -312,7 +313,7 @@ public sealed partial class TcpLayer : IIpTransport
     public IReadOnlyList<TcpConnectionInfo> GetConnections()
     {
         Micros now = NowMicros;
-        var rows = new List<TcpConnectionInfo>(_listeners.Count + _connections.Count);
+        var rows = new List<TcpConnectionInfo>(_listeners.Count + _connections.Count + _timeWait.Count);
         foreach (TcpListener listener in _listeners.Values)
         {
             rows.Add(listener.GetInfo());
@@ -327,6 +328,8 @@ public sealed partial class TcpLayer : IIpTransport
         {
             rows.Add(c.Tcb.GetInfo(now));
         }
+
+        AddTimeWaitRows(rows, now);
 
         return rows;
     }
@@ -376,6 +379,10 @@ public sealed partial class TcpLayer : IIpTransport
                 DeliverToConnection(connection, in segment, now);
                 return;
             }
+        }
+        else if (_timeWait.Count > 0 && TryTimeWaitSegment(in tuple, in segment, now))
+        {
+            return;
         }
 
         TcpListener? listener = FindListener(tuple.LocalAddress, header.DestinationPort);
@@ -555,7 +562,7 @@ public sealed partial class TcpLayer : IIpTransport
     }
 
     /// <summary>Whether the table has a connection on <paramref name="tuple"/>; on the loop.</summary>
-    internal bool IsInUse(in TcpFourTuple tuple) => _connections.ContainsKey(tuple);
+    internal bool IsInUse(in TcpFourTuple tuple) => _connections.ContainsKey(tuple) || _timeWait.ContainsKey(tuple);
 
     /// <summary>Hands a segment to a connection and acts on what happened; on the loop.</summary>
     internal void DeliverToConnection(TcpConnection connection, in TcpSegment segment, Micros now)
@@ -626,6 +633,11 @@ public sealed partial class TcpLayer : IIpTransport
         if (state == TcpState.Closed)
         {
             Remove(connection);
+            return;
+        }
+
+        if (state == TcpState.TimeWait && connection.InTable && TryMoveToTimeWait(connection))
+        {
             return;
         }
 

@@ -54,6 +54,13 @@ public sealed class TcpStackOptions
     public int MaxPendingAccepts { get; init; } = 1024;
 
     /// <summary>
+    /// The most connections held in TIME-WAIT (Linux's <c>net.ipv4.tcp_max_tw_buckets</c>, 262,144 by
+    /// default here): past it a connection that would enter TIME-WAIT closes at once. A record costs
+    /// about 250 bytes (its table entry and its place in the expiry queue).
+    /// </summary>
+    public int MaxTimeWait { get; init; } = 262_144;
+
+    /// <summary>
     /// A per-segment trace of the connection engine, one line per segment sent or received with
     /// the connection's state after it, e.g.
     /// <c>12:00:00.001000 tcp 10.0.0.1:40000 &gt; 10.0.0.2:80 out [S] seq 1 ack 0 win 65535 len 0 SynSent</c>.

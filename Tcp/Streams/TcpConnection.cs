@@ -26,7 +26,6 @@ internal sealed class TcpConnection
     {
         Layer = layer;
         Tcb = tcb;
-        Tuple = tcb.Tuple;
         Listener = listener;
         TimerCallback = OnTimer;
     }
@@ -35,7 +34,7 @@ internal sealed class TcpConnection
 
     public TcpControlBlock Tcb { get; }
 
-    public TcpFourTuple Tuple { get; }
+    public TcpFourTuple Tuple => Tcb.Tuple;
 
     /// <summary>The listener that made this connection (passive open), or null.</summary>
     public TcpListener? Listener { get; set; }

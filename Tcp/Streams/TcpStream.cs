@@ -78,7 +78,10 @@ public sealed partial class TcpStream : Stream, IReceiveReader
     public IpEndpoint RemoteEndPoint { get; }
 
     /// <summary>The connection's state now (read without synchronisation: a snapshot).</summary>
-    public TcpState State => _connection.Tcb.State;
+    public TcpState State => _connection.Tcb.StateAt(_layer.NowMicros);
+
+    /// <summary>The layer's side of the connection (tests look at its control block).</summary>
+    internal TcpConnection Connection => _connection;
 
     /// <summary>Nagle's algorithm off (RFC 9293 3.7.4): small writes go out at once.</summary>
     public bool NoDelay

@@ -12,7 +12,7 @@ internal sealed class SegmentEmitter
 {
     private readonly TcpFourTuple _tuple;
     private readonly TcpEngineEnvironment _env;
-    private TcpTraceEvent _received;
+    private TcpTraceEvent[]? _received; // one slot, made when tracing is on: most connections never trace
     private bool _receivedPending;
 
     /// <summary>The emitter of the connection on <paramref name="tuple"/>.</summary>
@@ -37,7 +37,8 @@ internal sealed class SegmentEmitter
             return;
         }
 
-        _received = new TcpTraceEvent(_tuple, false, segment.Seq, segment.Ack, segment.Flags, segment.Window, segment.Payload.Length, state, 0);
+        _received ??= new TcpTraceEvent[1];
+        _received[0] = new TcpTraceEvent(_tuple, false, segment.Seq, segment.Ack, segment.Flags, segment.Window, segment.Payload.Length, state, 0);
         _receivedPending = true;
     }
 
@@ -49,7 +50,7 @@ internal sealed class SegmentEmitter
         if (_receivedPending)
         {
             _receivedPending = false;
-            _env.Trace?.Invoke(_received with { State = state, NowMicros = now.Value });
+            _env.Trace?.Invoke(_received![0] with { State = state, NowMicros = now.Value });
         }
     }
 

@@ -238,7 +238,7 @@ internal sealed partial class TcpControlBlock
         {
             Local = new IpEndpoint(Tuple.LocalAddress, Tuple.LocalPort),
             Remote = new IpEndpoint(Tuple.RemoteAddress, Tuple.RemotePort),
-            State = State,
+            State = StateAt(now),
             SendQueue = _sender.Buffer?.Buffered ?? 0,
             ReceiveQueue = _receiver.Buffer?.Readable ?? 0,
             SmoothedRtt = new Micros(rto.SmoothedRtt).ToTimeSpan(),

@@ -60,6 +60,7 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
     private bool _countedEstablished;
     private SocketError _softError;
     private TcpEvents _events;
+    private Micros _handedOverUntil = Micros.Never;
 
     /// <summary>A closed TCB for <paramref name="tuple"/>.</summary>
     /// <param name="tuple">The connection's 4-tuple (local = this stack).</param>
@@ -932,6 +933,63 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
         _sender.Release();
         _receiver.Buffer?.Release();
     }
+
+    /// <summary>
+    /// Hands TIME-WAIT over to a compact record: when this connection is in TIME-WAIT with
+    /// everything sent acknowledged, nothing left to read and no acknowledgment or D-SACK pending, fills
+    /// <paramref name="record"/> with what TIME-WAIT still answers with, stops the timers and
+    /// returns true. The control block then stays in TIME-WAIT without a deadline: the layer
+    /// drops it from its table and the record takes the 4-tuple's segments and the 2 MSL timeout.
+    /// </summary>
+    /// <param name="record">The record, when true is returned.</param>
+    /// <returns>Whether the record was made.</returns>
+    public bool TryHandOverTimeWait(out TimeWaitRecord record)
+    {
+        record = default;
+        if (State != TcpState.TimeWait || _receiver.Buffer is not ReceiveBuffer buffer || buffer.Readable > 0 || buffer.HeldBlockCount > 0
+            || _receiver.DsackPending || _receiver.AckDue || _sender.Una != _sender.Max || !_timers.IsArmed(TcpTimer.TimeWait))
+        {
+            return false;
+        }
+
+        int advertised = buffer.AdvertisedWindow;
+        int toAdvertise = buffer.WindowToAdvertise(_sizes.Receive); // what the next ACK would offer (FillAck)
+        record = new TimeWaitRecord
+        {
+            SndNxt = _sender.PureAckSequence,
+            OldestAcceptableAck = _sender.OldestAcceptableAck,
+            RcvNxt = buffer.RcvNxt,
+            LastAckSent = _receiver.LastAckSent,
+            AcceptWindow = advertised,
+            WindowAfterAck = toAdvertise,
+            AckWindow = (ushort)Math.Min(toAdvertise >> _receiver.Shift, ushort.MaxValue),
+            Sack = _receiver.MaxSackBlocks > 0,
+            Timestamps = _ts.Enabled,
+            TsRecent = _ts.Recent,
+            TsRecentTime = _ts.RecentTime,
+            TsOffset = _ts.Offset,
+            Deadline = _timers.Deadline(TcpTimer.TimeWait),
+            Duration = TimeWaitDuration,
+        };
+        _handedOverUntil = record.Deadline;
+        _timers.StopAll();
+        return true;
+    }
+
+    /// <summary>
+    /// The state as the application sees it at <paramref name="now"/>: <see cref="State"/>, except
+    /// that a control block that handed TIME-WAIT over to a record (<see cref="TryHandOverTimeWait"/>)
+    /// reads CLOSED once the 2 MSL it had left have passed.
+    /// </summary>
+    /// <param name="now">The current time.</param>
+    /// <returns>The state.</returns>
+    public TcpState StateAt(Micros now) => now >= _handedOverUntil && State == TcpState.TimeWait ? TcpState.Closed : State;
+
+    /// <summary>
+    /// The record this control block handed TIME-WAIT to was not kept (the layer's table was full):
+    /// the connection reads CLOSED from now on.
+    /// </summary>
+    public void DropHandedOverTimeWait() => _handedOverUntil = Micros.Zero;
 
     private StepOutcome EnterClosed()
     {

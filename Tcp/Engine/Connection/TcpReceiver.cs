@@ -154,6 +154,9 @@ internal sealed class TcpReceiver
         _timers.Cancel(TcpTimer.DelayedAck);
     }
 
+    /// <summary>Whether the next acknowledgment carries a D-SACK block (RFC 2883 4).</summary>
+    public bool DsackPending => _dsackPending;
+
     /// <summary>Nothing more will be acknowledged (the connection closed).</summary>
     public void ForgetAck() => AckDue = false;
 

@@ -259,10 +259,13 @@ internal sealed class TcpSender
     /// <returns>True when in flight.</returns>
     public bool IsInFlight(SeqNum seq) => seq >= _una && seq < _max;
 
-    /// <summary>RFC 5961 5.2: whether SEG.ACK lies in [SND.UNA - MAX.SND.WND, SND.MAX].</summary>
+    /// <summary>RFC 5961 5.2: SND.UNA - MAX.SND.WND, the oldest acceptable acknowledgment number.</summary>
+    public SeqNum OldestAcceptableAck => _una - (int)Math.Min(_maxWnd, int.MaxValue);
+
+    /// <summary>RFC 5961 5.2: whether an acknowledgment number lies in [SND.UNA - MAX.SND.WND, SND.MAX].</summary>
     /// <param name="ack">SEG.ACK.</param>
     /// <returns>True when acceptable.</returns>
-    public bool IsAcceptableAck(SeqNum ack) => ack <= _max && ack >= _una - (int)Math.Min(_maxWnd, int.MaxValue);
+    public bool IsAcceptableAck(SeqNum ack) => ack <= _max && ack >= OldestAcceptableAck;
 
     /// <summary>
     /// RFC 9293 3.10.7.4 fifth check, ESTABLISHED and later: advances SND.UNA (or counts a

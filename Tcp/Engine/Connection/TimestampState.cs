@@ -25,6 +25,15 @@ internal sealed class TimestampState
     /// <summary>TS.Recent: the timestamp to echo (RFC 7323 4.3).</summary>
     public uint Recent { get; private set; }
 
+    /// <summary>When <see cref="Recent"/> was last updated (RFC 7323 5.5 ages it out after 24 days).</summary>
+    public Micros RecentTime => _recentTime;
+
+    /// <summary>The random offset of this connection's timestamp clock (RFC 7323 5.4).</summary>
+    public uint Offset => _offset;
+
+    /// <summary>How long TS.Recent stays trusted without an update (RFC 7323 5.5: 24 days).</summary>
+    public static Micros IdleLimit => PawsIdleLimit;
+
     /// <summary>The timestamp clock before the per-connection offset; SYN-cookie SYN-ACKs use it too, so a connection rebuilt from a cookie continues their clock.</summary>
     /// <param name="now">The current time.</param>
     /// <returns>The clock in 1 ms ticks, modulo 2^32.</returns>

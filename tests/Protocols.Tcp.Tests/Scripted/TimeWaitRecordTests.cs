@@ -1,0 +1,286 @@
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using Protocols.Ip;
+using Protocols.Tcp.Tests.Harness;
+using Protocols.Tests.Shared;
+using Xunit.Abstractions;
+using static Protocols.Tcp.TcpFlags;
+using static Protocols.Tcp.Tests.Harness.ScriptedPeer;
+
+namespace Protocols.Tcp.Tests.Scripted;
+
+/// <summary>
+/// TIME-WAIT once the control block is gone: the layer's compact record answers the 4-tuple
+/// (retransmitted FIN, PAWS, RST, D-SACK, RFC 6191 SYNs) segment for segment as the control block
+/// did, restarts and ends the 2 MSL timeout, frees the 4-tuple when it ends, and its table is bounded.
+/// </summary>
+public class TimeWaitRecordTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Ms = TimeSpan.FromMilliseconds(1);
+
+    // Passive open with timestamps (peer TSval 100, 101), the server closes, the peer's FIN (TSval 102) puts it in TIME-WAIT.
+    private static (TcpBed Bed, uint Iss, CapturedSegment TimeWaitAck, TcpListener Listener) TimeWaitWithTimestamps(ITestOutputHelper output, TcpStackOptions? stackOptions = null)
+    {
+        var bed = new TcpBed(output, stackOptions: stackOptions);
+        (TcpStream server, CapturedSegment synAck, TcpListener listener) = bed.PassiveOpen(synOptions: Options(mss: Family.Mss, ws: 7, ts: (100, 0)), tsVal: 101);
+        uint iss = synAck.Seq;
+        server.Dispose();
+        CapturedSegment fin = bed.Peer.Expect(Fin | Ack, seq: iss + 1, ack: 1001, at: TimeSpan.Zero);
+        bed.Peer.Send(Fin | Ack, seq: 1001, ack: iss + 2, options: Options(ts: (102, fin.TsVal)));
+        CapturedSegment ack = bed.Peer.Expect(Ack, seq: iss + 2, ack: 1002, at: TimeSpan.Zero, options: o => o.Timestamps is { TsEcr: 102 });
+        return (bed, iss, ack, listener);
+    }
+
+    [Fact]
+    public void The_record_re_acks_a_retransmitted_fin_as_the_control_block_did_and_restarts_two_msl()
+    {
+        (TcpBed bed, uint iss, CapturedSegment first, _) = TimeWaitWithTimestamps(output);
+        Assert.Equal(1, bed.Tcp.TimeWaitCount); // the control block is gone: the record holds TIME-WAIT
+        Assert.Equal(1, bed.Tcp.ConnectionCount);
+        TcpConnectionInfo row = bed.Connection!;
+        Assert.Equal(TcpState.TimeWait, row.State);
+        Assert.Equal("timewait", row.ActiveTimer);
+        Assert.Equal(TimeSpan.FromSeconds(60), row.ActiveTimerRemaining);
+
+        // RFC 9293 3.10.7.4: the retransmitted FIN is unacceptable (below RCV.NXT), so TS.Recent
+        // stays 102; it is acknowledged with the same window and our clock 30 s later.
+        bed.RunFor(TimeSpan.FromSeconds(30));
+        bed.Peer.Send(Fin | Ack, seq: 1001, ack: iss + 2, options: Options(ts: (30_102, first.TsVal)));
+        CapturedSegment again = bed.Peer.Expect(Ack, seq: iss + 2, ack: 1002, window: first.Window, length: 0, at: TimeSpan.Zero, options: o => o.Timestamps is { TsEcr: 102 });
+        Assert.Equal(first.TsVal + 30_000, again.TsVal);
+
+        // The 2 MSL timeout restarted with the retransmitted FIN.
+        bed.RunFor(TimeSpan.FromSeconds(60) - Ms);
+        Assert.Equal(TcpState.TimeWait, bed.State);
+        bed.RunFor(Ms);
+        Assert.Equal(TcpState.Closed, bed.State);
+        Assert.Equal(0, bed.Tcp.TimeWaitCount);
+        Assert.Equal(0, bed.Tcp.ConnectionCount);
+        bed.Peer.ExpectNothing(TimeSpan.FromSeconds(1), "leaving TIME_WAIT is silent");
+
+        // The 4-tuple is free: the listener answers a stray ACK with a RST (RFC 9293 3.10.7.2).
+        bed.Peer.Send(Ack, seq: 1002, ack: iss + 2, options: Options(ts: (90_000, again.TsVal)));
+        bed.Peer.Expect(Rst, seq: iss + 2, at: TimeSpan.Zero);
+    }
+
+    [Fact]
+    public void Paws_in_the_record_acks_old_data_and_drops_an_old_pure_ack()
+    {
+        (TcpBed bed, uint iss, CapturedSegment first, _) = TimeWaitWithTimestamps(output);
+        long paws = bed.Tcp.Counters.PawsRejected;
+
+        // RFC 7323 5.3 R1: TSval 50 is older than TS.Recent 102.
+        bed.Peer.Send(Ack, seq: 1002, ack: iss + 2, options: Options(ts: (50, first.TsVal)), payload: "old"u8);
+        bed.Peer.Expect(Ack, seq: iss + 2, ack: 1002, length: 0, at: TimeSpan.Zero, options: o => o.Timestamps is { TsEcr: 102 });
+        bed.Peer.Send(Ack, seq: 1002, ack: iss + 2, options: Options(ts: (50, first.TsVal)));
+        bed.Peer.ExpectNothing(TimeSpan.FromSeconds(1), "an old pure ACK is dropped");
+        Assert.Equal(paws + 2, bed.Tcp.Counters.PawsRejected);
+        Assert.Equal(TcpState.TimeWait, bed.State);
+    }
+
+    [Fact]
+    public void A_reset_in_the_window_gets_a_challenge_ack_and_one_at_rcv_nxt_ends_time_wait()
+    {
+        (TcpBed bed, uint iss, CapturedSegment first, _) = TimeWaitWithTimestamps(output);
+        long challenges = bed.Tcp.Counters.ChallengeAcksSent;
+
+        // RFC 5961 3.2: in the window but not at RCV.NXT.
+        bed.Peer.Send(Rst, seq: 1002 + 100);
+        bed.Peer.Expect(Ack, seq: iss + 2, ack: 1002, at: TimeSpan.Zero, options: o => o.Timestamps is { TsEcr: 102 });
+        Assert.Equal(challenges + 1, bed.Tcp.Counters.ChallengeAcksSent);
+
+        // Outside the window: ignored.
+        bed.Peer.Send(Rst, seq: 1002 + (1u << 30));
+        bed.Peer.ExpectNothing(TimeSpan.FromSeconds(1), "a reset outside the window is ignored");
+        Assert.Equal(TcpState.TimeWait, bed.State);
+
+        // At RCV.NXT: TIME-WAIT ends at once (RFC 9293 3.10.7.4; RFC 1337's assassination hazard is accepted, as by the control block).
+        bed.Peer.Send(Rst, seq: 1002);
+        bed.RunPending();
+        Assert.Equal(TcpState.Closed, bed.State);
+        Assert.Equal(0, bed.Tcp.TimeWaitCount);
+        bed.Peer.ExpectNothing(TimeSpan.FromSeconds(1), "a reset is never answered");
+        bed.Peer.Send(Ack, seq: 1002, ack: iss + 2, options: Options(ts: (200, first.TsVal)));
+        bed.Peer.Expect(Rst, seq: iss + 2, at: TimeSpan.Zero);
+    }
+
+    [Fact]
+    public void Data_that_comes_again_in_time_wait_is_acked_with_a_dsack_block()
+    {
+        var bed = new TcpBed(output);
+        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(synOptions: Options(mss: Family.Mss, ws: 7, sackOk: true));
+        uint iss = synAck.Seq;
+        Task<byte[]> read = bed.Read(server);
+        bed.Peer.Send(Ack | Psh, seq: 1001, ack: iss + 1, payload: "hello"u8);
+        bed.Peer.Expect(Ack, seq: iss + 1, ack: 1006, length: 0, at: TimeSpan.Zero);
+        Assert.Equal("hello"u8.ToArray(), bed.Complete(read));
+        server.Dispose();
+        bed.Peer.Expect(Fin | Ack, seq: iss + 1, ack: 1006, at: TimeSpan.Zero);
+        bed.Peer.Send(Fin | Ack, seq: 1006, ack: iss + 2);
+        CapturedSegment first = bed.Peer.Expect(Ack, seq: iss + 2, ack: 1007, at: TimeSpan.Zero, options: o => o.SackBlockCount == 0);
+        Assert.Equal(1, bed.Tcp.TimeWaitCount);
+        long dsacks = bed.Tcp.Counters[TcpCounter.DsacksSent];
+
+        // The peer missed our ACKs and resends the data with its FIN: RFC 2883 4's D-SACK names the duplicate.
+        bed.Peer.Send(Fin | Ack | Psh, seq: 1001, ack: iss + 2, payload: "hello"u8);
+        bed.Peer.Expect(Ack, seq: iss + 2, ack: 1007, window: first.Window, at: TimeSpan.Zero, options: o => o.SackBlocks.Length == 1 && o.SackBlocks[0] == new TcpSackBlock(1001, 1006));
+        Assert.Equal(dsacks + 1, bed.Tcp.Counters[TcpCounter.DsacksSent]);
+
+        // A pure duplicate ACK gets nothing; one acknowledging beyond what we sent gets a challenge ACK (RFC 5961 5.2).
+        bed.Peer.Send(Ack, seq: 1007, ack: iss + 2);
+        bed.Peer.ExpectNothing(TimeSpan.FromSeconds(1));
+        bed.Peer.Send(Ack, seq: 1007, ack: iss + 100);
+        bed.Peer.Expect(Ack, seq: iss + 2, ack: 1007, at: TimeSpan.Zero, options: o => o.SackBlockCount == 0);
+    }
+
+    [Fact]
+    public void A_syn_with_a_newer_timestamp_replaces_the_record_and_an_in_window_old_one_gets_a_challenge_ack()
+    {
+        (TcpBed bed, uint iss, CapturedSegment first, TcpListener listener) = TimeWaitWithTimestamps(output);
+
+        // Timestamp not newer, sequence number in the window: RFC 5961 4.2's challenge ACK.
+        bed.Peer.Send(Syn, seq: 1002 + 10, options: Options(mss: Family.Mss, ws: 7, ts: (102, 0)));
+        bed.Peer.Expect(Ack, seq: iss + 2, ack: 1002, at: TimeSpan.Zero, options: o => o.Timestamps is { TsEcr: 102 });
+        Assert.Equal(1, bed.Tcp.TimeWaitCount);
+
+        // RFC 6191 2: a newer timestamp opens a new connection on the 4-tuple.
+        Task<TcpStream> accept = bed.Start(async () => await listener.AcceptAsync(CancellationToken.None));
+        bed.Peer.Send(Syn, seq: 7, options: Options(mss: Family.Mss, ws: 7, ts: (5000, 0)));
+        CapturedSegment synAck = bed.Peer.Expect(Syn | Ack, ack: 8, at: TimeSpan.Zero, options: o => o.Timestamps is { TsEcr: 5000 });
+        Assert.Equal(0, bed.Tcp.TimeWaitCount);
+        bed.Peer.Send(Ack, seq: 8, ack: synAck.Seq + 1, options: Options(ts: (5001, synAck.TsVal)));
+        bed.Complete(accept);
+        Assert.Equal(TcpState.Established, bed.State);
+        Assert.Equal(1, bed.Tcp.Counters.TimeWaitRecycled);
+    }
+
+    [Fact]
+    public void The_table_holds_at_most_max_time_wait_records_and_past_it_a_connection_closes_at_once()
+    {
+        var net = new TcpStackPair(seed: 91, tcpB: new TcpStackOptions { Seed = 92, Name = "tw-bound", MaxTimeWait = 2 });
+        using TcpListener listener = net.TcpB.Listen(80);
+        var servers = new List<TcpStream>();
+        net.Run(async () =>
+        {
+            for (int i = 0; i < 4; i++)
+            {
+                Task<TcpStream> accept = listener.AcceptAsync();
+                TcpStream client = await net.TcpA.ConnectAsync(new IpEndpoint(TcpStackPair.AddressB, 80));
+                TcpStream server = await accept;
+                server.CompleteWrites(); // the server closes first and would keep TIME-WAIT; it keeps its stream
+                Assert.Equal(0, await client.ReadAsync(new byte[1]));
+                client.Dispose();
+                Assert.Equal(0, await server.ReadAsync(new byte[1]));
+                servers.Add(server);
+                await Task.Delay(TimeSpan.FromSeconds(1), net.Sim.Clock);
+            }
+        });
+
+        // The first two are in the table; the other two closed at once.
+        Assert.Equal([TcpState.TimeWait, TcpState.TimeWait, TcpState.Closed, TcpState.Closed], servers.Select(s => s.State));
+        servers.ForEach(s => s.Dispose());
+        net.Settle();
+
+        Assert.Equal(2, net.TcpB.TimeWaitCount);
+        Assert.Equal(2, net.TcpB.Counters.TimeWaitOverflows);
+        Assert.Equal(2, net.TcpB.ConnectionCount);
+        Assert.Equal(2, net.TcpB.GetConnections().Count(r => r.State == TcpState.TimeWait));
+        Assert.Equal(0, net.TcpA.ConnectionCount);
+    }
+
+    [Fact]
+    public void A_record_keeps_its_ephemeral_port_until_two_msl_have_passed()
+    {
+        var net = new TcpStackPair(seed: 93, tcpA: new TcpStackOptions { Seed = 94, Name = "tw-port", EphemeralPortFirst = 40000, EphemeralPortLast = 40000 });
+        using TcpListener listener = net.TcpB.Listen(80);
+        var remote = new IpEndpoint(TcpStackPair.AddressB, 80);
+        net.Run(async () =>
+        {
+            Task<TcpStream> accept = listener.AcceptAsync();
+            TcpStream client = await net.TcpA.ConnectAsync(remote);
+            TcpStream server = await accept;
+            client.Dispose(); // the client closes first and keeps TIME-WAIT
+            Assert.Equal(0, await server.ReadAsync(new byte[1]));
+            server.Dispose();
+            await Task.Delay(TimeSpan.FromSeconds(1), net.Sim.Clock);
+            Assert.Equal(1, net.TcpA.TimeWaitCount);
+
+            // The only ephemeral port is held by the record.
+            TcpException e = await Assert.ThrowsAsync<TcpException>(() => net.TcpA.ConnectAsync(remote));
+            Assert.Equal(SocketError.AddressNotAvailable, e.SocketErrorCode);
+
+            // 2 MSL after the last FIN the port is free again.
+            await Task.Delay(TimeSpan.FromSeconds(60), net.Sim.Clock);
+            Assert.Equal(0, net.TcpA.TimeWaitCount);
+            accept = listener.AcceptAsync();
+            TcpStream again = await net.TcpA.ConnectAsync(remote);
+            Assert.Equal(40000, again.LocalEndPoint.Port);
+            (await accept).Dispose();
+            again.Dispose();
+        },
+        TimeSpan.FromMinutes(5));
+    }
+
+    [Fact]
+    public void Once_time_wait_is_a_record_the_control_block_is_garbage_and_a_held_stream_reads_closed_after_two_msl()
+    {
+        var net = new TcpStackPair(seed: 95);
+        using TcpListener listener = net.TcpB.Listen(80);
+        TcpStream? held = null;
+        WeakReference controlBlock = OpenAndClose(net, listener, s => held = s);
+        Assert.Equal(1, net.TcpB.TimeWaitCount);
+
+        // The server's stream was disposed: nothing but the record remembers the connection.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.False(controlBlock.IsAlive, "the TIME-WAIT record keeps no reference to the control block");
+
+        // The client keeps its stream: it reads CLOSED, as the control block did.
+        Assert.Equal(TcpState.Closed, held!.State);
+        Assert.Equal(0, net.TcpA.ConnectionCount);
+    }
+
+    // The server closes first and its stream is disposed; the client's stream is handed to keep.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WeakReference OpenAndClose(TcpStackPair net, TcpListener listener, Action<TcpStream> keep) => net.Run(async () =>
+    {
+        Task<TcpStream> accept = listener.AcceptAsync();
+        TcpStream client = await net.TcpA.ConnectAsync(new IpEndpoint(TcpStackPair.AddressB, 80));
+        TcpStream server = await accept;
+        var weak = new WeakReference(server.Connection.Tcb);
+        server.Dispose();
+        Assert.Equal(0, await client.ReadAsync(new byte[1]));
+        client.Dispose();
+        await Task.Delay(TimeSpan.FromSeconds(1), net.Sim.Clock);
+        keep(client);
+        return weak;
+    });
+
+    [Fact]
+    public void A_stream_still_held_in_time_wait_reads_time_wait_until_two_msl_then_closed()
+    {
+        var net = new TcpStackPair(seed: 97);
+        using TcpListener listener = net.TcpB.Listen(80);
+        net.Run(async () =>
+        {
+            Task<TcpStream> accept = listener.AcceptAsync();
+            TcpStream client = await net.TcpA.ConnectAsync(new IpEndpoint(TcpStackPair.AddressB, 80));
+            TcpStream server = await accept;
+            server.CompleteWrites(); // the server closes first but keeps its stream
+            Assert.Equal(0, await client.ReadAsync(new byte[1]));
+            client.Dispose();
+            Assert.Equal(0, await server.ReadAsync(new byte[1]));
+            await Task.Delay(TimeSpan.FromSeconds(1), net.Sim.Clock);
+            Assert.Equal(1, net.TcpB.TimeWaitCount);
+            Assert.Equal(TcpState.TimeWait, server.State);
+            await Task.Delay(TimeSpan.FromSeconds(59) + Ms, net.Sim.Clock);
+            Assert.Equal(TcpState.Closed, server.State);
+            Assert.Equal(0, net.TcpB.TimeWaitCount);
+            Assert.Equal(0, await server.ReadAsync(new byte[1]));
+            await Assert.ThrowsAnyAsync<Exception>(async () => await server.WriteAsync(new byte[1]));
+            server.Dispose();
+        },
+        TimeSpan.FromMinutes(3));
+    }
+}
