@@ -162,10 +162,11 @@ public sealed class TcpThreadingTests : IAsyncLifetime
             Assert.Equal((byte)(i / 1000), all[i]);
         }
 
-        // Each read waited, so in-order data went straight into it when the cancellation had not
-        // won first (else through the ring, for the next read): both ways, each byte once.
+        // In-order data went straight into a waiting read when the cancellation had not won first,
+        // else through the ring for the next read: each byte counted once, whichever way it went.
+        // (How many go each way depends on the threads' timing, so the split is not asserted;
+        // TcpDirectReadTests checks the direct path deterministically.)
         TcpCounters counters = _tcpB.Counters;
-        Assert.True(counters.BytesReadDirect > 0, "no byte went straight into a read");
         Assert.Equal(Total, counters.BytesReadDirect + counters.BytesReadFromRing);
     }
 
