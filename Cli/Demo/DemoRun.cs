@@ -152,16 +152,21 @@ internal static class DemoRun
     /// everything waits: the stacks and the link have nothing to do at this instant, no
     /// continuation is queued on the simulation's context (where HttpClient's, SslStream's and
     /// Kestrel's continuations run), and the thread pool has no work queued or running (what hops
-    /// there anyway: HttpClient's connection set-up, Kestrel's dispatch). Then the clock jumps to
-    /// the next event, a frame arrival or a timer. So a segment and its answer are exactly the
-    /// link's delay apart, and one seed gives one TCP trace. Thread-pool work that outlasts
-    /// <paramref name="maxOutsideWait"/> (see <see cref="DemoSettings.MaxOutsideWait"/>) no longer holds time back.
+    /// there anyway: HttpClient's connection set-up, Kestrel's dispatch, and the
+    /// <c>ConfigureAwait(false)</c> continuations of SslStream that .NET queues there). The
+    /// simulation waits for the pool after every continuation and before every poll
+    /// (<see cref="NetworkSimulator.Settle"/>), so TLS records written on a pool thread are all in
+    /// the stream before the stack cuts them into segments, whatever the machine's load. Then the
+    /// clock jumps to the next event, a frame arrival or a timer. So a segment and its answer are
+    /// exactly the link's delay apart, and one seed gives one TCP trace. Thread-pool work that
+    /// outlasts <paramref name="maxOutsideWait"/> (see <see cref="DemoSettings.MaxOutsideWait"/>)
+    /// no longer holds the simulation back.
     /// </summary>
     private static void Drive(NetworkSimulator sim, Task task, TimeSpan timeout, TimeSpan simulatedTimeout, TimeSpan maxOutsideWait)
     {
         var wall = Stopwatch.StartNew();
         DateTimeOffset giveUp = sim.Now + simulatedTimeout;
-        var outsideBusy = new Stopwatch();
+        sim.Settle = new ThreadPoolSettle(maxOutsideWait).Wait;
         while (!task.IsCompleted)
         {
             if (wall.Elapsed > timeout)
@@ -176,17 +181,9 @@ internal static class DemoRun
 
             if (sim.RunPending() > 0)
             {
-                outsideBusy.Reset();
                 continue;
             }
 
-            if (!ThreadPoolIdle() && (outsideBusy.IsRunning ? outsideBusy.Elapsed < maxOutsideWait : StartWaiting(outsideBusy)))
-            {
-                Thread.Yield(); // work on the thread pool may still post to the stacks at this instant
-                continue;
-            }
-
-            outsideBusy.Reset();
             if (!sim.Step())
             {
                 Thread.Sleep(1); // nothing scheduled: only outside work (a real-time timer) can go on
@@ -194,20 +191,46 @@ internal static class DemoRun
         }
 
         task.GetAwaiter().GetResult();
+    }
 
-        static bool StartWaiting(Stopwatch watch)
+    /// <summary>
+    /// Waits until the thread pool has no work queued or running, for at most a limit of real time
+    /// per busy spell: once the pool has been busy that long without a moment idle (it is shared
+    /// with other work, or pool work waits for the simulation), waits return at once until it is
+    /// seen idle again.
+    /// </summary>
+    private sealed class ThreadPoolSettle(TimeSpan limit)
+    {
+        private readonly Stopwatch _busy = new();
+
+        public void Wait()
         {
-            watch.Restart();
-            return true;
+            while (!ThreadPoolIdle())
+            {
+                if (!_busy.IsRunning)
+                {
+                    _busy.Start();
+                }
+
+                if (_busy.Elapsed >= limit)
+                {
+                    return;
+                }
+
+                Thread.Yield();
+            }
+
+            _busy.Reset();
         }
     }
 
-    /// <summary>True when no thread-pool work is queued or running.</summary>
+    /// <summary>True when no thread-pool work is queued or running (the calling thread, when it is a pool thread, aside).</summary>
     private static bool ThreadPoolIdle()
     {
         ThreadPool.GetMaxThreads(out int max, out _);
         ThreadPool.GetAvailableThreads(out int available, out _);
-        return ThreadPool.PendingWorkItemCount == 0 && max - available == 0;
+        int self = Thread.CurrentThread.IsThreadPoolThread ? 1 : 0;
+        return ThreadPool.PendingWorkItemCount == 0 && max - available - self <= 0;
     }
 
     /// <summary>The exchange itself, the same in both modes.</summary>

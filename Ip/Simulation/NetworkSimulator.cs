@@ -73,6 +73,24 @@ public sealed class NetworkSimulator
     /// <summary>The context async code started through the simulation continues on.</summary>
     public SynchronizationContext SynchronizationContext => _context;
 
+    /// <summary>
+    /// Waits until work that code inside the simulation started off the harness thread has
+    /// finished; null (the default) waits for nothing. Called before each polling round, after
+    /// every continuation the simulation's context runs and after due timers fire, so such work
+    /// never runs while the harness polls the stacks or runs the next continuation, and virtual
+    /// time only moves once it is done.
+    /// </summary>
+    /// <remarks>
+    /// .NET queues a <c>ConfigureAwait(false)</c> continuation to the thread pool when the task it
+    /// waits for completes on a thread whose <see cref="SynchronizationContext"/> is a custom one,
+    /// as the harness thread's is: library code such as <c>SslStream</c> inside Kestrel therefore
+    /// continues on the thread pool, writes there, and posts its next continuation back. Without a
+    /// wait, how much it has written by the time the harness polls (and so how the stack cuts
+    /// segments) depends on thread timing. A harness that owns the thread pool (a process of its
+    /// own) can wait for it here, bounded: every wait needs a limit.
+    /// </remarks>
+    public Action? Settle { get; set; }
+
     /// <summary>The registered pollables, in registration (and polling) order.</summary>
     public IReadOnlyList<IPollDriven> Pollables => _pollables;
 
@@ -505,8 +523,11 @@ public sealed class NetworkSimulator
                     throw new InvalidOperationException(Describe($"still busy after {MaxRoundsPerInstant} polling rounds at one instant (livelock?)", Clock.Now));
                 }
 
-                int work = _context.RunQueued();
+                Action? settle = Settle;
+                settle?.Invoke();
+                int work = _context.RunQueued(settle);
                 work += Clock.FireDueTimers();
+                settle?.Invoke();
                 foreach (IPollDriven pollable in _pollables)
                 {
                     work += pollable.Poll();

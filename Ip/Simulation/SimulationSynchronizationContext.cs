@@ -44,8 +44,9 @@ internal sealed class SimulationSynchronizationContext : SynchronizationContext
     public override SynchronizationContext CreateCopy() => this;
 
     /// <summary>Runs the callbacks queued before the call (those they post wait for the next call).</summary>
+    /// <param name="settle">Called after each callback (see <see cref="NetworkSimulator.Settle"/>); null = not called.</param>
     /// <returns>How many ran.</returns>
-    public int RunQueued()
+    public int RunQueued(Action? settle = null)
     {
         int count;
         lock (_lock)
@@ -62,6 +63,7 @@ internal sealed class SimulationSynchronizationContext : SynchronizationContext
             }
 
             item.callback(item.state);
+            settle?.Invoke();
         }
 
         return count;
