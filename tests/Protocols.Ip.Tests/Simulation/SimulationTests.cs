@@ -280,4 +280,93 @@ public class SimulationTests
         });
         Assert.Contains("already running", Assert.Throws<InvalidOperationException>(() => reentrant.RunPending()).Message);
     }
+
+    /// <summary>
+    /// What the harness sees of work that left its thread: a continuation completes a task whose
+    /// awaiter used <c>ConfigureAwait(false)</c>, so .NET runs the awaiter on the thread pool (the
+    /// harness thread's context is a custom one), where it writes two records with a real pause
+    /// between (a thread preempted on a loaded machine). A pollable takes what is written at each
+    /// poll, as a stack cuts segments from what is in its send buffer.
+    /// </summary>
+    /// <param name="pauseMs">The pool thread's pause between its writes.</param>
+    /// <param name="settle">Whether <see cref="NetworkSimulator.Settle"/> waits for the pool work.</param>
+    /// <param name="holdUntilRunEnds">The pool thread's pause lasts until the harness has finished instead.</param>
+    private static List<string> PollsSeeingPoolWrites(int pauseMs, bool settle, bool holdUntilRunEnds = false)
+    {
+        using var runEnded = new ManualResetEventSlim();
+        var sim = new NetworkSimulator(1);
+        var written = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var polls = new List<string>();
+        var handOff = new TaskCompletionSource();
+        bool onPool = false;
+        Task writer = WriteAfterHandOffAsync();
+        if (settle)
+        {
+            sim.Settle = () => Assert.True(!handOff.Task.IsCompleted || writer.Wait(TimeSpan.FromSeconds(10)), "the pool work did not finish");
+        }
+
+        sim.Register(() =>
+        {
+            var taken = new List<string>();
+            while (written.TryDequeue(out string? record))
+            {
+                taken.Add(record);
+            }
+
+            if (taken.Count > 0)
+            {
+                polls.Add($"{sim.Elapsed.TotalMilliseconds} ms: {string.Join("+", taken)}");
+            }
+
+            return taken.Count;
+        });
+        sim.RunUntilCompleted(
+            async () =>
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(1), sim.Clock);
+                handOff.SetResult(); // on the harness thread, its context current
+                await Task.Delay(TimeSpan.FromMilliseconds(1), sim.Clock);
+                await Task.Delay(TimeSpan.FromMilliseconds(1), sim.Clock);
+            },
+            TimeSpan.FromSeconds(1));
+        runEnded.Set();
+        Assert.True(writer.Wait(TimeSpan.FromSeconds(10)));
+        Assert.True(onPool, "the ConfigureAwait(false) continuation ran on the harness thread");
+        return polls;
+
+        async Task WriteAfterHandOffAsync()
+        {
+            await handOff.Task.ConfigureAwait(false);
+            onPool = Thread.CurrentThread.IsThreadPoolThread;
+            written.Enqueue("header");
+            if (holdUntilRunEnds)
+            {
+                Assert.True(runEnded.Wait(TimeSpan.FromSeconds(10)));
+            }
+            else
+            {
+                Thread.Sleep(pauseMs);
+            }
+
+            written.Enqueue("body");
+        }
+    }
+
+    [Fact]
+    public void Settle_holds_polls_and_time_until_thread_pool_work_is_done()
+    {
+        // The writes land before the next poll and at the instant of the hand-off, however long the pool thread pauses.
+        foreach (int pause in (int[])[0, 1, 30])
+        {
+            Assert.Equal(["1 ms: header+body"], PollsSeeingPoolWrites(pause, settle: true));
+        }
+    }
+
+    [Fact]
+    public void Without_settle_a_paused_pool_thread_is_overtaken_by_polls_and_time()
+    {
+        // The hazard Settle removes: the harness polls and moves time on while the pool thread pauses.
+        List<string> polls = PollsSeeingPoolWrites(0, settle: false, holdUntilRunEnds: true);
+        Assert.DoesNotContain(polls, p => p.Contains("body", StringComparison.Ordinal));
+    }
 }
