@@ -166,7 +166,7 @@ internal static class DemoRun
     {
         var wall = Stopwatch.StartNew();
         DateTimeOffset giveUp = sim.Now + simulatedTimeout;
-        sim.Settle = new ThreadPoolSettle(maxOutsideWait).Wait;
+        sim.Settle = new ThreadPoolSettle(sim, maxOutsideWait).Wait;
         while (!task.IsCompleted)
         {
             if (wall.Elapsed > timeout)
@@ -195,16 +195,23 @@ internal static class DemoRun
 
     /// <summary>
     /// Waits until the thread pool has no work queued or running, for at most a limit of real time
-    /// per busy spell: once the pool has been busy that long without a moment idle (it is shared
-    /// with other work, or pool work waits for the simulation), waits return at once until it is
-    /// seen idle again.
+    /// at each instant of virtual time: once the pool has stayed busy that long at one instant (it
+    /// is shared with other work, or pool work waits for the simulation), waits return at once
+    /// until it is seen idle or the clock moves.
     /// </summary>
-    private sealed class ThreadPoolSettle(TimeSpan limit)
+    private sealed class ThreadPoolSettle(NetworkSimulator sim, TimeSpan limit)
     {
         private readonly Stopwatch _busy = new();
+        private DateTimeOffset _instant = sim.Now;
 
         public void Wait()
         {
+            if (sim.Now != _instant)
+            {
+                _instant = sim.Now;
+                _busy.Reset();
+            }
+
             while (!ThreadPoolIdle())
             {
                 if (!_busy.IsRunning)
