@@ -46,6 +46,7 @@ public sealed partial class TcpLayer
         }
 
         record.Serial = ++_timeWaitSerial;
+        record.Held = connection.Stream is null ? null : connection.Tcb; // the application still reads the stream's state
         _timeWait[connection.Tuple] = record;
         _timeWaitExpiry.Enqueue((connection.Tuple, record.Serial), record.Deadline.Value);
         if (_timeWaitExpiry.Count > (2 * _timeWait.Count) + 1024)
@@ -74,12 +75,18 @@ public sealed partial class TcpLayer
             && record.CanBeReplacedBySyn(in segment))
         {
             Counters.Add(TcpCounter.TimeWaitRecycled);
+            record.Held?.DropHandedOverTimeWait(); // the old incarnation is over: a held stream reads CLOSED
             _timeWait.Remove(tuple);
             return false;
         }
 
         Counters.Add(TcpCounter.SegmentsReceived);
+        Micros deadline = record.Deadline;
         TimeWaitAction action = record.OnSegment(in segment, now, Counters, out TcpSackBlock dsack);
+        if (record.Deadline != deadline)
+        {
+            record.Held?.MoveHandedOverTimeWait(record.Deadline); // a retransmitted FIN restarted 2 MSL
+        }
         if (action == TimeWaitAction.ChallengeAck)
         {
             // RFC 5961 7: challenge ACKs are rate-limited stack-wide.
@@ -95,14 +102,7 @@ public sealed partial class TcpLayer
             }
         }
 
-        if (action == TimeWaitAction.Delete)
-        {
-            _timeWait.Remove(tuple);
-            TraceTimeWaitReceived(in tuple, in segment, TcpState.Closed, now);
-            return true;
-        }
-
-        TraceTimeWaitReceived(in tuple, in segment, TcpState.TimeWait, now);
+        TraceTimeWaitReceived(in tuple, in segment, now);
         if (action == TimeWaitAction.Ack)
         {
             TcpOutgoingSegment ack = record.Ack(now, dsack);
@@ -118,8 +118,8 @@ public sealed partial class TcpLayer
         return true;
     }
 
-    private void TraceTimeWaitReceived(in TcpFourTuple tuple, in TcpSegment segment, TcpState state, Micros now) =>
-        Environment.Trace?.Invoke(new TcpTraceEvent(tuple, false, segment.Seq, segment.Ack, segment.Flags, segment.Window, segment.Payload.Length, state, now.Value));
+    private void TraceTimeWaitReceived(in TcpFourTuple tuple, in TcpSegment segment, Micros now) =>
+        Environment.Trace?.Invoke(new TcpTraceEvent(tuple, false, segment.Seq, segment.Ack, segment.Flags, segment.Window, segment.Payload.Length, TcpState.TimeWait, now.Value));
 
     private void OnTimeWaitTimer(NetworkStack stack)
     {
@@ -187,6 +187,7 @@ public sealed partial class TcpLayer
                 ActiveTimer = "timewait",
                 ActiveTimerRemaining = Micros.Max(record.Deadline - now, Micros.Zero).ToTimeSpan(),
                 ReceiveWindow = record.AcceptWindow,
+                Mss = record.Mss,
             });
         }
     }
