@@ -58,6 +58,17 @@ public sealed partial class TcpLayer
         return true;
     }
 
+    // The application closed the stream of a connection whose TIME-WAIT is a record: nothing reads
+    // its state any more, so the record lets go of the control block.
+    internal void ReleaseHeldTimeWait(TcpConnection connection)
+    {
+        ref TimeWaitRecord record = ref CollectionsMarshal.GetValueRefOrNullRef(_timeWait, connection.Tuple);
+        if (!Unsafe.IsNullRef(ref record) && ReferenceEquals(record.Held, connection.Tcb))
+        {
+            record.Held = null;
+        }
+    }
+
     // A segment for a 4-tuple in the table: true when the record took it, false when there is no
     // record or a SYN ended it (RFC 6191) and the segment goes on to the listener.
     private bool TryTimeWaitSegment(in TcpFourTuple tuple, in TcpSegment segment, Micros now)
@@ -87,6 +98,7 @@ public sealed partial class TcpLayer
         {
             record.Held?.MoveHandedOverTimeWait(record.Deadline); // a retransmitted FIN restarted 2 MSL
         }
+
         if (action == TimeWaitAction.ChallengeAck)
         {
             // RFC 5961 7: challenge ACKs are rate-limited stack-wide.

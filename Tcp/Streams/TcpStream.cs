@@ -516,6 +516,10 @@ public sealed partial class TcpStream : Stream, IReceiveReader
             _connection.Tcb.Close(_layer.NowMicros);
             _layer.Drain(_connection);
         }
+        else if (!_connection.InTable)
+        {
+            _layer.ReleaseHeldTimeWait(_connection); // TIME-WAIT may be a record that kept this control block for the stream
+        }
     }
 
     private void AbortOnLoop(NetworkStack stack)

@@ -353,6 +353,39 @@ public class TimeWaitRecordTests(ITestOutputHelper output)
         Assert.Equal(0, net.TcpA.ConnectionCount);
     }
 
+    [Fact]
+    public void A_stream_held_into_time_wait_then_disposed_leaves_its_control_block_to_the_garbage_collector()
+    {
+        var net = new TcpStackPair(seed: 96);
+        using TcpListener listener = net.TcpB.Listen(80);
+        WeakReference controlBlock = HoldIntoTimeWaitThenDispose(net, listener);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.False(controlBlock.IsAlive, "the record keeps the control block only while its stream is open");
+        Assert.Equal(1, net.TcpB.TimeWaitCount);
+    }
+
+    // The server closes first and keeps its stream until its connection is a TIME-WAIT record, then disposes it.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WeakReference HoldIntoTimeWaitThenDispose(TcpStackPair net, TcpListener listener) => net.Run(async () =>
+    {
+        Task<TcpStream> accept = listener.AcceptAsync();
+        TcpStream client = await net.TcpA.ConnectAsync(new IpEndpoint(TcpStackPair.AddressB, 80));
+        TcpStream server = await accept;
+        server.CompleteWrites();
+        Assert.Equal(0, await client.ReadAsync(new byte[1]));
+        client.Dispose();
+        Assert.Equal(0, await server.ReadAsync(new byte[1]));
+        await Task.Delay(TimeSpan.FromSeconds(1), net.Sim.Clock);
+        Assert.Equal(1, net.TcpB.TimeWaitCount);
+        Assert.Equal(TcpState.TimeWait, server.State);
+        var weak = new WeakReference(server.Connection.Tcb);
+        server.Dispose();
+        await Task.Delay(Ms, net.Sim.Clock);
+        return weak;
+    });
+
     // The server closes first and its stream is disposed; the client's stream is handed to keep.
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static WeakReference OpenAndClose(TcpStackPair net, TcpListener listener, Action<TcpStream> keep) => net.Run(async () =>
