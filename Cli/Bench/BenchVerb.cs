@@ -60,7 +60,8 @@ internal sealed class BenchVerb : Verb
             "receive coalescing (for devices that do not coalesce; A/B measurement) and --gro-run N lets one\n" +
             "run merge up to N segments under one ACK (default 2, RFC 5681's ACK per two); --ipv6 runs the stack's streams\n" +
             "over IPv6. --json then adds gbps_to_kernel, gbps_from_kernel, reference_gbps_offloads_on,\n" +
-            "reference_gbps_offloads_off, offloads, cpu_ns_per_byte and family. The namespaces are removed\n" +
+            "reference_gbps_offloads_off, offloads, cpu_ns_per_byte (cpu_user_ns_per_byte of it in user\n" +
+            "mode; the text shows the user and kernel parts per stream) and family. The namespaces are removed\n" +
             "on every exit path, Ctrl-C included.\n" +
             "With --connections: connection churn instead of a stream; --clients clients each connect, send\n" +
             "100 bytes, read a 1000-byte answer and the server's FIN, and connect again; the figure is\n" +
@@ -246,6 +247,7 @@ internal sealed class BenchVerb : Verb
             WriteOptional(json, "reference_gbps_offloads_off", result.ReferenceOff?.Gbps);
             json.WriteString("offloads", result.Offloads);
             json.WriteNumber("cpu_ns_per_byte", Math.Round(result.CpuNsPerByte, 4));
+            json.WriteNumber("cpu_user_ns_per_byte", Math.Round(result.UserNsPerByte, 4));
             WriteOptional(json, "reference_cpu_ns_per_byte", result.ReferenceOn?.CpuNsPerByte);
             json.WriteString("device", result.Settings.Raw ? "af_packet" : "tun");
             json.WriteString("family", result.Settings.Ipv6 ? "ipv6" : "ipv4");
@@ -283,17 +285,17 @@ internal sealed class BenchVerb : Verb
         var text = new StringBuilder();
         string device = result.Settings.Raw ? "AF_PACKET on veth" : "TUN";
         text.Append(CultureInfo.InvariantCulture, $"bench --kernel over {device}, {(result.Settings.Ipv6 ? "IPv6" : "IPv4")} ({result.Offloads})\n");
-        text.Append(CultureInfo.InvariantCulture, $"  stack -> kernel  {result.ToKernel.Gbps,8:0.000} Gbit/s  {result.ToKernel.CpuNsPerByte:0.000} ns CPU/byte\n");
-        text.Append(CultureInfo.InvariantCulture, $"  kernel -> stack  {result.FromKernel.Gbps,8:0.000} Gbit/s  {result.FromKernel.CpuNsPerByte:0.000} ns CPU/byte  {result.ReceiveDirectShare:0.0%} read in one copy\n");
+        text.Append(CultureInfo.InvariantCulture, $"  stack -> kernel  {result.ToKernel.Gbps,8:0.000} Gbit/s  {result.ToKernel.CpuNsPerByte:0.000} ns CPU/byte ({result.ToKernel.UserNsPerByte:0.000} user, {result.ToKernel.KernelNsPerByte:0.000} kernel)\n");
+        text.Append(CultureInfo.InvariantCulture, $"  kernel -> stack  {result.FromKernel.Gbps,8:0.000} Gbit/s  {result.FromKernel.CpuNsPerByte:0.000} ns CPU/byte ({result.FromKernel.UserNsPerByte:0.000} user, {result.FromKernel.KernelNsPerByte:0.000} kernel)  {result.ReceiveDirectShare:0.0%} read in one copy\n");
         text.Append(CultureInfo.InvariantCulture, $"  {result.SystemCallsPerMegabyte:0.0} device system calls and {result.WakeUpsPerMegabyte:0.0} loop wake-ups per MB\n");
         if (result.ReferenceOn is { } on)
         {
-            text.Append(CultureInfo.InvariantCulture, $"  kernel -> kernel over veth, offloads on   {on.Gbps,8:0.000} Gbit/s  {on.CpuNsPerByte:0.000} ns CPU/byte\n");
+            text.Append(CultureInfo.InvariantCulture, $"  kernel -> kernel over veth, offloads on   {on.Gbps,8:0.000} Gbit/s  {on.CpuNsPerByte:0.000} ns CPU/byte ({on.UserNsPerByte:0.000} user, {on.KernelNsPerByte:0.000} kernel)\n");
         }
 
         if (result.ReferenceOff is { } off)
         {
-            text.Append(CultureInfo.InvariantCulture, $"  kernel -> kernel over veth, offloads off  {off.Gbps,8:0.000} Gbit/s  {off.CpuNsPerByte:0.000} ns CPU/byte\n");
+            text.Append(CultureInfo.InvariantCulture, $"  kernel -> kernel over veth, offloads off  {off.Gbps,8:0.000} Gbit/s  {off.CpuNsPerByte:0.000} ns CPU/byte ({off.UserNsPerByte:0.000} user, {off.KernelNsPerByte:0.000} kernel)\n");
         }
 
         if (result.Note.Length > 0)

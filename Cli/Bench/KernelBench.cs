@@ -21,13 +21,20 @@ internal sealed record KernelBenchSettings(TimeSpan Duration, bool Raw, bool Ref
 /// <param name="Bytes">Bytes read by the receiver between the start and the end of the measurement.</param>
 /// <param name="Seconds">Wall-clock seconds measured.</param>
 /// <param name="CpuSeconds">CPU seconds this process used meanwhile (all its threads: the stack's loop, the application, the kernel peer's socket calls).</param>
-internal readonly record struct StreamMeasurement(long Bytes, double Seconds, double CpuSeconds)
+/// <param name="UserCpuSeconds">The part of <paramref name="CpuSeconds"/> spent in user mode (the rest ran in the kernel: system calls, and the packet processing they run).</param>
+internal readonly record struct StreamMeasurement(long Bytes, double Seconds, double CpuSeconds, double UserCpuSeconds = 0)
 {
     /// <summary>Goodput in gigabits per second.</summary>
     public double Gbps => Seconds <= 0 ? 0 : Bytes * 8 / Seconds / 1e9;
 
     /// <summary>CPU nanoseconds per byte moved.</summary>
     public double CpuNsPerByte => Bytes == 0 ? 0 : CpuSeconds * 1e9 / Bytes;
+
+    /// <summary>User-mode CPU nanoseconds per byte moved (the stack, the runtime and the application; no kernel work).</summary>
+    public double UserNsPerByte => Bytes == 0 ? 0 : UserCpuSeconds * 1e9 / Bytes;
+
+    /// <summary>Kernel-mode CPU nanoseconds per byte moved (<see cref="CpuNsPerByte"/> less <see cref="UserNsPerByte"/>).</summary>
+    public double KernelNsPerByte => CpuNsPerByte - UserNsPerByte;
 }
 
 /// <summary>What a <c>bench --kernel</c> run measured.</summary>
@@ -61,6 +68,16 @@ internal sealed record KernelBenchResult(
         {
             long bytes = ToKernel.Bytes + FromKernel.Bytes;
             return bytes == 0 ? 0 : (ToKernel.CpuSeconds + FromKernel.CpuSeconds) * 1e9 / bytes;
+        }
+    }
+
+    /// <summary>User-mode CPU nanoseconds per byte of the stack's two streams together (the rest of <see cref="CpuNsPerByte"/> ran in the kernel).</summary>
+    public double UserNsPerByte
+    {
+        get
+        {
+            long bytes = ToKernel.Bytes + FromKernel.Bytes;
+            return bytes == 0 ? 0 : (ToKernel.UserCpuSeconds + FromKernel.UserCpuSeconds) * 1e9 / bytes;
         }
     }
 }
@@ -312,6 +329,7 @@ internal static class KernelBench
         cancellationToken.ThrowIfCancellationRequested();
         using var process = Process.GetCurrentProcess();
         TimeSpan cpu0 = process.TotalProcessorTime;
+        TimeSpan user0 = process.UserProcessorTime;
         long bytes0 = bytes();
         var watch = Stopwatch.StartNew();
         cancellationToken.WaitHandle.WaitOne(duration);
@@ -319,8 +337,9 @@ internal static class KernelBench
         double seconds = watch.Elapsed.TotalSeconds;
         process.Refresh();
         TimeSpan cpu1 = process.TotalProcessorTime;
+        TimeSpan user1 = process.UserProcessorTime;
         cancellationToken.ThrowIfCancellationRequested();
-        return new StreamMeasurement(bytes1 - bytes0, seconds, (cpu1 - cpu0).TotalSeconds);
+        return new StreamMeasurement(bytes1 - bytes0, seconds, (cpu1 - cpu0).TotalSeconds, (user1 - user0).TotalSeconds);
     }
 
     private static Socket Listen(IpAddress address, ushort port)
