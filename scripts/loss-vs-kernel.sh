@@ -22,8 +22,13 @@
 #   stack receives: `protocols get` downloads from nginx in F (the kernel sends, the stack receives;
 #                   chosen over curl POST /echo, which would mix both directions in one transfer)
 #   kernel ref:    curl in K downloads from nginx in F
+# Each run goes through every loss rate and every transfer in turn (the loss rule is swapped between
+# them), so the clean and lossy samples see the same load.
 # It prints the medians, each lossy/clean ratio, and the targets: the stack's lossy median within
 # 2x its clean median, and its lossy/clean ratio no worse than the kernel's in the same run.
+# Where a kernel sends (nginx), it also prints that sender's retransmission timeouts and tail loss
+# probes per transfer (nstat TcpExtTCPTimeouts, TcpExtTCPLossProbes in the sender's namespace): a
+# slow transfer with no timeout did not wait on the sender's RTO.
 set -euo pipefail
 
 RUNS=${1:-5}
@@ -138,8 +143,10 @@ set_loss() { # percent
 table inet lvk_loss {
   chain forward {
     type filter hook forward priority -300; policy accept;
-    iifname "lvk-rf" meta l4proto tcp numgen random mod 100 < $1 counter drop
-    oifname "lvk-rf" meta l4proto tcp numgen random mod 100 < $1 counter drop
+    iifname "lvk-rf" meta l4proto tcp tcp flags & syn == syn numgen random mod 100 < $1 counter drop comment "handshake"
+    oifname "lvk-rf" meta l4proto tcp tcp flags & syn == syn numgen random mod 100 < $1 counter drop comment "handshake"
+    iifname "lvk-rf" meta l4proto tcp tcp flags & syn == 0 numgen random mod 100 < $1 counter drop
+    oifname "lvk-rf" meta l4proto tcp tcp flags & syn == 0 numgen random mod 100 < $1 counter drop
   }
 }
 EOF
@@ -170,18 +177,30 @@ sender_counts() { # namespace -> "timeouts probes"
   nsx "$1" nstat -az TcpExtTCPTimeouts TcpExtTCPLossProbes 2>/dev/null | awk '$1 == "TcpExtTCPTimeouts" {t=$2} $1 == "TcpExtTCPLossProbes" {p=$2} END {print t+0, p+0}'
 }
 
-declare -A RESULT RTOS TLPS
+# SYNs and SYN-ACKs the loss rule dropped so far: each costs the transfer an initial RTO (1 s, RFC
+# 6298 2.1, the same for both stacks), which no loss recovery can shorten.
+handshake_drops() {
+  { nsx "$R" nft list table inet lvk_loss 2>/dev/null || true; } | awk '/handshake/ { for (i = 1; i < NF; i++) if ($i == "packets") n += $(i + 1) } END { print n + 0 }'
+}
+
+declare -A RESULT RTOS TLPS SYNS
 echo "loss-vs-kernel: $RUNS runs of $MB MB each, losses: 0 $LOSSES % each direction (nftables forward chain), stack congestion control: $CC"
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for loss in 0 $LOSSES; do
-  set_loss "$loss"
-  for kind in "${KINDS[@]}"; do RESULT[$kind,$loss]=""; RTOS[$kind,$loss]=""; TLPS[$kind,$loss]=""; done
-  for run in $(seq "$RUNS"); do
-    for kind in "${KINDS[@]}"; do   # interleaved: the same load for all
+  for kind in "${KINDS[@]}"; do RESULT[$kind,$loss]=""; RTOS[$kind,$loss]=""; TLPS[$kind,$loss]=""; SYNS[$kind,$loss]=""; done
+done
+# Interleaved, loss rates too: each run does every loss rate and every kind in turn, so a change of
+# the machine's load during the script falls on clean and lossy transfers alike.
+for run in $(seq "$RUNS"); do
+  for loss in 0 $LOSSES; do
+    set_loss "$loss"
+    for kind in "${KINDS[@]}"; do
       ns=$(sender_ns "$kind")
       [ -z "$ns" ] || read -r rto0 tlp0 < <(sender_counts "$ns")
+      syn0=$(handshake_drops)
       t=$($kind)
       RESULT[$kind,$loss]+="$t "
+      SYNS[$kind,$loss]+="$(($(handshake_drops) - syn0)) "
       if [ -n "$ns" ]; then
         read -r rto1 tlp1 < <(sender_counts "$ns")
         RTOS[$kind,$loss]+="$((rto1 - rto0)) "
@@ -189,9 +208,11 @@ for loss in 0 $LOSSES; do
       fi
     done
   done
+done
+for loss in 0 $LOSSES; do
   line="  $loss%:"
   for kind in "${KINDS[@]}"; do
-    line+=" ${kind/_/ } [${RESULT[$kind,$loss]% }]"
+    line+=" ${kind/_/ } [${RESULT[$kind,$loss]% }] (handshake drops [${SYNS[$kind,$loss]% }])"
     [ -z "$(sender_ns "$kind")" ] || line+=" (kernel sender's RTOs [${RTOS[$kind,$loss]% }] TLPs [${TLPS[$kind,$loss]% }])"
   done
   echo "$line"
