@@ -257,3 +257,23 @@ if [[ " $DIRS " == *" receives "* ]]; then
       "$(sum "${RTOS[kernel_receives,$loss]}")" "$(sum "${TLPS[kernel_receives,$loss]}")"
   done
 fi
+# The same medians without the transfers whose handshake lost a packet (information beside the
+# targets, which count every transfer): what loss recovery alone costs.
+complete_handshakes() { # kind loss -> the times of its transfers with no handshake drop
+  paste -d' ' <(echo "${RESULT[$1,$2]}" | tr ' ' '\n' | { grep -v '^$' || true; }) \
+              <(echo "${SYNS[$1,$2]}" | tr ' ' '\n' | { grep -v '^$' || true; }) |
+    awk '$2 == 0 && $1 != "fail" {print $1}' | tr '\n' ' '
+}
+for loss in $LOSSES; do
+  for dir in $DIRS; do
+    line=""
+    for who in stack kernel; do
+      kept=$(complete_handshakes "${who}_$dir" "$loss")
+      n=$(echo "$kept" | wc -w)
+      m=$(echo "$kept" | median)
+      line+=$(awk -v m="$m" -v c="${MED[${who}_$dir,0]}" -v n="$n" -v who="$who" 'BEGIN {
+        if (n > 0 && c > 0) printf " %s %.2fx clean (%d transfers);", who, m / c, n; else printf " %s: none;", who }')
+    done
+    echo "$loss% $dir without handshake drops:${line%;}"
+  done
+done
