@@ -28,6 +28,8 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
     private readonly List<IIpTransport> _registeredTransports = [];
     private bool _coalescingBatch;
     private bool _coalescingKeyGiven;
+    private bool _inReceiveBatch;
+    private bool _batchEndRequested;
     private readonly ConcurrentQueue<Action<NetworkStack>> _requests = new();
     private readonly Meter _meter;
     private static readonly TimeSpan IdleBackoff = TimeSpan.FromMilliseconds(10);
@@ -294,6 +296,13 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
     /// requests queued with <see cref="Post"/>, runs the timers due now, delivers datagrams sent to
     /// ourselves, and flushes the devices.
     /// </summary>
+    /// <remarks>
+    /// Requests also run before a device's batch and between its frames, as soon as one is queued
+    /// (the batch is ended there first, <see cref="IIpTransport.OnReceiveBatchEnd"/>, and the
+    /// requests start the next one): an application that answers a completed read with the next
+    /// one gets it registered before the rest of the batch is processed, so the following data can
+    /// go straight into its buffer.
+    /// </remarks>
     /// <returns>The amount of work done; 0 when there was nothing to do.</returns>
     /// <exception cref="InvalidOperationException">Another thread is polling this stack.</exception>
     public int Poll()
@@ -317,12 +326,19 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
                 // itself (the offload overload's default adapter would allocate on each call).
                 bool perFrameOffload = (nic.Device.Capabilities & (DeviceCapabilities.ReceiveCoalescing | DeviceCapabilities.ReceiveChecksumOffload)) != 0;
 
-                // Receive coalescing (GRO) for a device that does not coalesce: while this device's
-                // batch is drained, transports may hold the datagrams they merge, and they deliver
-                // what they hold when the batch ends, before anything else runs.
-                _coalescingBatch = Options.ReceiveCoalescing && (nic.Device.Capabilities & DeviceCapabilities.ReceiveCoalescing) == 0;
+                _inReceiveBatch = true;
                 try
                 {
+                    // Requests that came before the frames run before them, as part of the batch.
+                    if (Volatile.Read(ref _pendingRequests) > 0)
+                    {
+                        work += RunRequests();
+                    }
+
+                    // Receive coalescing (GRO) for a device that does not coalesce: while this
+                    // device's batch is drained, transports may hold the datagrams they merge, and
+                    // they deliver what they hold when the batch ends, before anything else runs.
+                    _coalescingBatch = Options.ReceiveCoalescing && (nic.Device.Capabilities & DeviceCapabilities.ReceiveCoalescing) == 0;
                     while (taken < limit)
                     {
                         int n = perFrameOffload ? nic.Device.Receive(nic.Handler, limit - taken) : nic.Device.Receive(nic.PlainHandler, limit - taken);
@@ -337,11 +353,8 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
                 finally
                 {
                     _coalescingBatch = false;
-                    if (_coalescingKeyGiven)
-                    {
-                        _coalescingKeyGiven = false;
-                        EndReceiveBatch();
-                    }
+                    _inReceiveBatch = false;
+                    EndReceiveBatchIfWanted();
                 }
 
                 work += taken;
@@ -360,6 +373,65 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
         finally
         {
             Volatile.Write(ref _polling, 0);
+        }
+    }
+
+    /// <summary>
+    /// True while <see cref="Poll"/> drains a device's receive batch (the frames of one device in
+    /// one poll, up to a request that cuts it, and the requests that start it or run at a cut).
+    /// Loop only.
+    /// </summary>
+    public bool InReceiveBatch => _inReceiveBatch;
+
+    /// <summary>
+    /// Asks for <see cref="IIpTransport.OnReceiveBatchEnd"/> when the receive batch being drained
+    /// ends, which it does before anything else runs on the loop (requests, timers, loopback
+    /// delivery), also when a device fails or the loop stops. A transport uses it to finish, once
+    /// per batch, work that the batch's datagrams began (a read filled from several segments).
+    /// Loop only.
+    /// </summary>
+    /// <returns>True when a batch is being drained and the call will come; false otherwise: the caller does the work now.</returns>
+    public bool RequestReceiveBatchEnd()
+    {
+        if (!_inReceiveBatch)
+        {
+            return false;
+        }
+
+        _batchEndRequested = true;
+        return true;
+    }
+
+    /// <summary>One frame of a device's receive batch; a request queued meanwhile ends the batch here and runs.</summary>
+    internal void OnBatchFrame(NetworkInterface nic, ReadOnlySpan<byte> frame, in PacketOffload offload)
+    {
+        OnFrame(nic, frame, offload);
+        if (_inReceiveBatch && Volatile.Read(ref _pendingRequests) > 0)
+        {
+            // The batch ends here as it would after its last frame (held datagrams delivered,
+            // batch-end work done), and the requests run as the start of the next one, which the
+            // device's following frames continue.
+            bool coalescing = _coalescingBatch;
+            _coalescingBatch = false;
+            try
+            {
+                EndReceiveBatchIfWanted();
+                RunRequests();
+            }
+            finally
+            {
+                _coalescingBatch = coalescing;
+            }
+        }
+    }
+
+    private void EndReceiveBatchIfWanted()
+    {
+        if (_coalescingKeyGiven || _batchEndRequested)
+        {
+            _coalescingKeyGiven = false;
+            _batchEndRequested = false;
+            EndReceiveBatch();
         }
     }
 

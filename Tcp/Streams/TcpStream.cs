@@ -369,6 +369,20 @@ public sealed partial class TcpStream : Stream, IReceiveReader
                 }
             }
 
+            if (n > 0 && n < operation.Buffer.Length && tcb.ReadableBytes == 0 && !tcb.IsReceiveCompleted
+                && tcb.Error == SocketError.Success && _layer.FinishFillAtBatchEnd(this))
+            {
+                // Inside a receive batch: the read keeps its room for the batch's following
+                // in-order segments, which go straight into it, and completes when the batch ends
+                // (TcpStream.DirectRead.cs). A reader that comes back after the loop moved on
+                // takes what queued meanwhile from the ring and the rest in one copy.
+                _fillingRead = operation;
+                _filled = n;
+                _finishQueued = true;
+                tcb.Reader = this;
+                return;
+            }
+
             operation.Complete(n);
             return;
         }
