@@ -215,7 +215,10 @@ internal sealed class TcpReceiveCoalescer
             // segments could have changed it since, each of which delivers the run first.
             if (_layer.TryGetConnection(in run.Tuple, out TcpConnection? current) && ReferenceEquals(current, connection))
             {
+                // What goes from the run into a waiting read took two copies, not one.
+                long direct = counters.BytesReadDirect;
                 _layer.DeliverToConnection(connection, in segment, _layer.NowMicros);
+                counters.Add(TcpCounter.BytesReadDirectFromRuns, counters.BytesReadDirect - direct);
             }
         }
         finally

@@ -81,10 +81,11 @@ public class TcpReceiveBatchReadTests(ITestOutputHelper output)
         Assert.Equal(data, buffer[..data.Length]);
         Assert.Equal(data.Length, bed.TcpB.Counters.BytesReadDirect);
         Assert.Equal(0, bed.TcpB.Counters.BytesReadFromRing);
+        Assert.Equal(0, bed.TcpB.Counters.BytesReadDirectFromRuns); // no coalescing: one copy each
     }
 
     [Fact]
-    public void Coalesced_runs_go_into_a_waiting_read_and_every_second_segment_is_still_acknowledged()
+    public void Coalesced_runs_go_into_a_waiting_read_counted_as_two_copies_and_every_second_segment_is_still_acknowledged()
     {
         var bed = new Bed(receiveCoalescing: true);
         byte[] data = TestData.Seeded(Flight * Segment, 3);
@@ -106,6 +107,9 @@ public class TcpReceiveBatchReadTests(ITestOutputHelper output)
         Assert.Equal(Flight / 2, b.CoalescedRuns); // runs of two (TcpStackOptions.CoalescedRunSegments)
         Assert.Equal(data.Length, b.BytesReadDirect);
         Assert.Equal(0, b.BytesReadFromRing);
+
+        // Every byte went through a run's buffer first: two copies, and counted so.
+        Assert.Equal(data.Length, b.BytesReadDirectFromRuns);
         Assert.True(b.SegmentsSent - sentBefore >= Flight / 2, "RFC 5681 4.2: an ACK per two full-sized segments");
     }
 
