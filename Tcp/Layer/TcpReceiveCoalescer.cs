@@ -33,7 +33,8 @@ namespace Protocols.Tcp;
 /// Copies: the device's frame is valid only during its callback, so a held segment's payload is
 /// copied into the run's buffer (one 64 KiB buffer per flow held at once, at most
 /// <see cref="MaxFlows"/>, made on first use and kept). The engine then copies the run into the
-/// connection's receive ring as it copies any segment.
+/// connection's receive ring or a waiting read as it copies any segment; what goes into a read
+/// is counted in <see cref="TcpCounter.BytesReadDirectFromRuns"/> (two copies, not one).
 /// </para>
 /// </remarks>
 internal sealed class TcpReceiveCoalescer
