@@ -316,8 +316,10 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
         {
             int work = 0;
             Counters.Polls++;
-            foreach (NetworkInterface nic in _interfaces)
+            // By index: requests run inside the loop below, and one may add an interface.
+            for (int i = 0; i < _interfaces.Count; i++)
             {
+                NetworkInterface nic = _interfaces[i];
                 int limit = Options.ReceiveBatchLimit;
                 int taken = 0;
 
