@@ -15,7 +15,9 @@ namespace Protocols.Tcp;
 /// FIN or an error is there and returns 0 (SslStream relies on it). A read that waits gets
 /// in-order data copied straight from the segments into its buffer (one copy, no receive ring), and
 /// completes when its buffer is full or at the end of the stack's receive batch, so that the
-/// batch's segments share the read.</item>
+/// batch's segments share the read; a read that finds bytes queued while a batch is being received
+/// takes them and, the same way, the rest of that batch (it still completes within the loop's
+/// poll).</item>
 /// <item><see cref="WriteAsync(ReadOnlyMemory{byte}, CancellationToken)"/> completes when every byte
 /// is in the send buffer (not when it is acknowledged).</item>
 /// <item>One read and one write may run at the same time; a second concurrent read (or write)
