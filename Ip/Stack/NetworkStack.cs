@@ -30,6 +30,7 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
     private bool _coalescingKeyGiven;
     private bool _inReceiveBatch;
     private bool _batchEndRequested;
+    private int _betweenFrameRequests; // requests posted to run between two frames of a batch
     private readonly ConcurrentQueue<Action<NetworkStack>> _requests = new();
     private readonly Meter _meter;
     private static readonly TimeSpan IdleBackoff = TimeSpan.FromMilliseconds(10);
@@ -297,11 +298,14 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
     /// ourselves, and flushes the devices.
     /// </summary>
     /// <remarks>
-    /// Requests also run before a device's batch and between its frames, as soon as one is queued
-    /// (the batch is ended there first, <see cref="IIpTransport.OnReceiveBatchEnd"/>, and the
-    /// requests start the next one): an application that answers a completed read with the next
-    /// one gets it registered before the rest of the batch is processed, so the following data can
-    /// go straight into its buffer.
+    /// Requests queued before a device's batch run before its frames; one posted to run between
+    /// frames (<see cref="PostBetweenFrames"/>) cuts a batch in progress at the next
+    /// frame: the batch is ended there (<see cref="IIpTransport.OnReceiveBatchEnd"/>), the queued
+    /// requests run, and the device's following frames start the next one. So an application that
+    /// answers a completed read with the next one gets it registered before the rest of the batch
+    /// is processed, and the following data can go straight into its buffer. Other requests (writes,
+    /// whose sends the batch's ACKs clock anyway) wait for the batch's end, which measured cheaper
+    /// than running them between frames.
     /// </remarks>
     /// <returns>The amount of work done; 0 when there was nothing to do.</returns>
     /// <exception cref="InvalidOperationException">Another thread is polling this stack.</exception>
@@ -404,11 +408,11 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
         return true;
     }
 
-    /// <summary>One frame of a device's receive batch; a request queued meanwhile ends the batch here and runs.</summary>
+    /// <summary>One frame of a device's receive batch; a request posted meanwhile to run between frames ends the batch here and runs, with those queued before it.</summary>
     internal void OnBatchFrame(NetworkInterface nic, ReadOnlySpan<byte> frame, in PacketOffload offload)
     {
         OnFrame(nic, frame, offload);
-        if (_inReceiveBatch && Volatile.Read(ref _pendingRequests) > 0)
+        if (_inReceiveBatch && Volatile.Read(ref _betweenFrameRequests) > 0)
         {
             // The batch ends here as it would after its last frame (held datagrams delivered,
             // batch-end work done), and the requests run as the start of the next one, which the
@@ -569,7 +573,20 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
     /// caught, logged and counted (<see cref="StackCountersSnapshot.CallbackExceptions"/>).
     /// </summary>
     /// <exception cref="InvalidOperationException">The bounded request queue is full.</exception>
-    public void Post(Action<NetworkStack> work)
+    public void Post(Action<NetworkStack> work) => Enqueue(work, betweenFrames: false);
+
+    /// <summary>
+    /// Queues <paramref name="work"/> to run on the loop (thread-safe), like <see cref="Post"/>,
+    /// and cuts a receive batch in progress for it at the next frame (see <see cref="Poll"/>): it
+    /// runs, with the requests queued before it, between two frames rather than after the batch.
+    /// For work that the batch's following frames depend on, such as a read their data can go
+    /// straight into.
+    /// </summary>
+    /// <param name="work">The work.</param>
+    /// <exception cref="InvalidOperationException">The bounded request queue is full.</exception>
+    public void PostBetweenFrames(Action<NetworkStack> work) => Enqueue(work, betweenFrames: true);
+
+    private void Enqueue(Action<NetworkStack> work, bool betweenFrames)
     {
         ArgumentNullException.ThrowIfNull(work);
         if (Interlocked.Increment(ref _pendingRequests) > Options.RequestQueueCapacity)
@@ -579,6 +596,11 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
         }
 
         _requests.Enqueue(work);
+        if (betweenFrames)
+        {
+            Interlocked.Increment(ref _betweenFrameRequests); // after the enqueue: the cut that sees it runs it
+        }
+
         Volatile.Read(ref _wake)?.TrySetResult();
         WakeLoopThread();
     }
@@ -685,7 +707,10 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
 
     private int RunRequests()
     {
-        // Only the requests present now: work that posts more work runs at the next poll.
+        // Only the requests present now: work that posts more work runs at the next poll. The
+        // between-frame requests among them run now (one whose count lands after this reset costs
+        // at most one needless cut).
+        Volatile.Write(ref _betweenFrameRequests, 0);
         int count = Volatile.Read(ref _pendingRequests);
         int ran = 0;
         while (ran < count && _requests.TryDequeue(out Action<NetworkStack>? work))

@@ -5,9 +5,10 @@ namespace Protocols.Ip.Tests.Stack;
 
 /// <summary>
 /// How <see cref="NetworkStack.Poll"/> interleaves a device's receive batch with requests: a
-/// request queued before the batch or between two of its frames runs there, after the batch was
-/// ended for the transports (<see cref="IIpTransport.OnReceiveBatchEnd"/>), and the frames that
-/// follow form the next batch; a transport that asks with
+/// request queued before the batch runs before its frames; one posted to run between frames cuts
+/// the batch at the next frame, after the batch was ended for the transports
+/// (<see cref="IIpTransport.OnReceiveBatchEnd"/>), and the frames that follow form the next batch;
+/// an ordinary one waits for the batch's end; a transport that asks with
 /// <see cref="NetworkStack.RequestReceiveBatchEnd"/> is told when the batch ends, and only inside
 /// a batch may it ask.
 /// </summary>
@@ -19,7 +20,7 @@ public class ReceiveBatchTests
     private static readonly Ipv4Address Remote = Ipv4Address.Create(10, 0, 0, 1);
 
     [Fact]
-    public void A_request_queued_during_a_batch_runs_between_two_frames_after_the_batch_ended_for_the_transports()
+    public void A_request_posted_between_frames_during_a_batch_runs_there_after_the_batch_ended_for_the_transports()
     {
         (NetworkStack stack, TestDevice device, BatchTransport transport) = Setup();
         for (byte i = 1; i <= 5; i++)
@@ -35,12 +36,35 @@ public class ReceiveBatchTests
             Assert.True(s.RequestReceiveBatchEnd());
             if (n == 2)
             {
+                s.Post(_ => transport.Events.Add("queued"));
+                s.PostBetweenFrames(_ => transport.Events.Add("request"));
+            }
+        };
+        stack.Poll();
+
+        // The request queued before it runs with it, in order.
+        Assert.Equal(["data 1", "data 2", "end", "queued", "request", "data 3", "data 4", "data 5", "end"], transport.Events);
+    }
+
+    [Fact]
+    public void An_ordinary_request_queued_during_a_batch_waits_for_its_end()
+    {
+        (NetworkStack stack, TestDevice device, BatchTransport transport) = Setup();
+        for (byte i = 1; i <= 3; i++)
+        {
+            device.Inject(Packets.Ip(Remote, Local, Experimental, [i]));
+        }
+
+        transport.OnData = (s, n) =>
+        {
+            if (n == 1)
+            {
                 s.Post(_ => transport.Events.Add("request"));
             }
         };
         stack.Poll();
 
-        Assert.Equal(["data 1", "data 2", "end", "request", "data 3", "data 4", "data 5", "end"], transport.Events);
+        Assert.Equal(["data 1", "data 2", "data 3", "request"], transport.Events);
     }
 
     [Fact]
@@ -85,7 +109,7 @@ public class ReceiveBatchTests
         {
             if (n == 1)
             {
-                s.Post(st => st.AddInterface(second, new InterfaceConfiguration { Addresses = [new InterfaceAddress(Ipv4Address.Create(10, 0, 1, 2), 24)] }));
+                s.PostBetweenFrames(st => st.AddInterface(second, new InterfaceConfiguration { Addresses = [new InterfaceAddress(Ipv4Address.Create(10, 0, 1, 2), 24)] }));
             }
         };
         stack.Poll();
