@@ -36,8 +36,8 @@ public interface IIpTransport
     /// <see cref="IpDatagram.CoalescingKey"/> to merge them processes what it holds now, and one
     /// that asked with <see cref="NetworkStack.RequestReceiveBatchEnd"/> finishes the batch's work.
     /// Called on the loop after a device's frames of a <see cref="NetworkStack.Poll"/> were
-    /// delivered, or where a queued request cuts the batch, before requests and timers run. The
-    /// default does nothing.
+    /// delivered, or where a request posted with <see cref="NetworkStack.PostBetweenFrames"/> cuts
+    /// the batch, before requests and timers run. The default does nothing.
     /// </summary>
     /// <param name="stack">The stack.</param>
     void OnReceiveBatchEnd(NetworkStack stack)

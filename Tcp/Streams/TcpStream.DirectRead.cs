@@ -18,7 +18,7 @@ namespace Protocols.Tcp;
 /// that follow in order go into the rest of its buffer, so a reader with a large buffer takes a
 /// whole batch in one copy. It completes when its buffer is full, or when the batch ends
 /// (<see cref="TcpLayer.OnReceiveBatchEnd"/>: after the device's last frame of the poll, or where a
-/// queued request cuts the batch, always before the poll returns, so a loop that stops after it
+/// read posted meanwhile cuts the batch, always before the poll returns, so a loop that stops after it
 /// leaves no read half-filled), or when the stream closes; never with 0 bytes, which would mean
 /// end of stream. Outside a device's batch (datagrams to ourselves) it completes at once.</para>
 /// </remarks>
