@@ -15,7 +15,7 @@ namespace Protocols.Cli.Bench;
 /// <param name="Reference">Also measure the kernel to itself over veth, offloads on and off.</param>
 /// <param name="Offloads">Ask the device for offloads (virtio-net header); false measures plain mode.</param>
 /// <param name="Ipv6">Run the stack's two streams over IPv6 (2001:db8:99::/64) instead of IPv4.</param>
-internal sealed record KernelBenchSettings(TimeSpan Duration, bool Raw, bool Reference, bool Offloads = true, bool Ipv6 = false, bool ReceiveCoalescing = true, int CoalescedRunSegments = 2);
+internal sealed record KernelBenchSettings(TimeSpan Duration, bool Raw, bool Reference, bool Offloads = true, bool Ipv6 = false, bool ReceiveCoalescing = false, int CoalescedRunSegments = 2);
 
 /// <summary>One stream measured: bytes the receiving application read in the measured time, and the process's CPU time meanwhile.</summary>
 /// <param name="Bytes">Bytes read by the receiver between the start and the end of the measurement.</param>
@@ -171,11 +171,12 @@ internal static class KernelBench
             StackCountersSnapshot before = stack.Counters.Snapshot();
             StreamMeasurement to = StackToKernel(kernelNs, tcp, kernelAddress, settings.Duration, cancellationToken);
             log?.Invoke($"stack -> kernel: {to.Gbps:0.000} Gbit/s");
-            long directBefore = tcp.Counters.BytesReadDirect, ringBefore = tcp.Counters.BytesReadFromRing;
+            long directBefore = tcp.Counters.BytesReadDirect, ringBefore = tcp.Counters.BytesReadFromRing, runsBefore = tcp.Counters.BytesReadDirectFromRuns;
             StreamMeasurement from = KernelToStack(kernelNs, tcp, stackAddress, settings.Duration, cancellationToken);
             log?.Invoke($"kernel -> stack: {from.Gbps:0.000} Gbit/s");
-            double direct = tcp.Counters.BytesReadDirect - directBefore;
+            double direct = tcp.Counters.BytesReadDirect - directBefore; // run bytes among them took two copies
             double read = direct + (tcp.Counters.BytesReadFromRing - ringBefore);
+            direct -= tcp.Counters.BytesReadDirectFromRuns - runsBefore;
             log?.Invoke($"receive coalescing {(settings.ReceiveCoalescing ? "on" : "off")}: {tcp.Counters.CoalescedRuns} runs of {tcp.Counters.CoalescedSegments} segments merged, {tcp.Counters.SegmentsReceived} segments received");
             StackCountersSnapshot after = stack.Counters.Snapshot();
             double bytes = (after.BytesReceived + after.BytesSent) - (before.BytesReceived + before.BytesSent);
