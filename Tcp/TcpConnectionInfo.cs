@@ -4,6 +4,14 @@ using Protocols.Ip;
 namespace Protocols.Tcp;
 
 /// <summary>One row of the connection table, like a line of <c>ss -tani</c>.</summary>
+/// <remarks>
+/// A connection in TIME-WAIT whose control block has gone (the stack keeps a compact record for
+/// the rest of 2 MSL, as Linux keeps a tcp_timewait_sock) shows its addresses, state, timer,
+/// <see cref="Mss"/> and <see cref="ReceiveWindow"/>; the rest read zero. TIME-WAIT sends nothing
+/// but ACKs, so no RTO, RTT or congestion state applies, and nothing is queued (as <c>ss</c> shows
+/// no TCP information for timewait sockets). A connection whose control block still holds
+/// TIME-WAIT (unread data, say) shows the values the control block last had.
+/// </remarks>
 public sealed record TcpConnectionInfo
 {
     /// <summary>This stack's address and port.</summary>

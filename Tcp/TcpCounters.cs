@@ -175,6 +175,9 @@ public enum TcpCounter
     /// <summary>Runs of two or more segments merged by receive coalescing and handed to a connection as one segment (layer).</summary>
     CoalescedRuns,
 
+    /// <summary>Of <see cref="BytesReadDirect"/>: bytes of runs that receive coalescing merged, which were copied once before, from the device's buffer into the run's (layer).</summary>
+    BytesReadDirectFromRuns,
+
     /// <summary>Connections closed on entering TIME-WAIT because the TIME-WAIT table was full (<see cref="TcpStackOptions.MaxTimeWait"/>; Linux's TCPTimeWaitOverflow; layer).</summary>
     TimeWaitOverflows,
 }
@@ -281,6 +284,9 @@ public sealed class TcpCounters
 
     /// <summary><see cref="TcpCounter.BytesReadFromRing"/>.</summary>
     public long BytesReadFromRing => this[TcpCounter.BytesReadFromRing];
+
+    /// <summary><see cref="TcpCounter.BytesReadDirectFromRuns"/>.</summary>
+    public long BytesReadDirectFromRuns => this[TcpCounter.BytesReadDirectFromRuns];
 
     /// <summary>
     /// The detail counter of a segment the layer could not read, from its <see cref="WireError"/>:

@@ -4,6 +4,8 @@
 #   sudo scripts/loss-vs-kernel.sh [RUNS] [MB] [LOSSES]      (defaults: 5 runs, 20 MB, "1 3")
 #   sudo CC=bbr scripts/loss-vs-kernel.sh ...                 (the stack's congestion controller,
 #                                                              `serve --cc` and `get --cc`; default cubic)
+#   sudo DIRS=receives scripts/loss-vs-kernel.sh ...          (only the stack-receives pair, or DIRS=sends;
+#                                                              default both)
 #
 # Topology (TEST-NETWORK.md rules: private namespaces, removed on every exit path):
 #
@@ -20,8 +22,13 @@
 #   stack receives: `protocols get` downloads from nginx in F (the kernel sends, the stack receives;
 #                   chosen over curl POST /echo, which would mix both directions in one transfer)
 #   kernel ref:    curl in K downloads from nginx in F
+# Each run goes through every loss rate and every transfer in turn (the loss rule is swapped between
+# them), so the clean and lossy samples see the same load.
 # It prints the medians, each lossy/clean ratio, and the targets: the stack's lossy median within
 # 2x its clean median, and its lossy/clean ratio no worse than the kernel's in the same run.
+# Where a kernel sends (nginx), it also prints that sender's retransmission timeouts and tail loss
+# probes per transfer (nstat TcpExtTCPTimeouts, TcpExtTCPLossProbes in the sender's namespace): a
+# slow transfer with no timeout did not wait on the sender's RTO.
 set -euo pipefail
 
 RUNS=${1:-5}
@@ -29,6 +36,12 @@ MB=${2:-20}
 LOSSES=${3:-"1 3"}
 CC=${CC:-cubic}
 case "$CC" in cubic|newreno|bbr) ;; *) echo "loss-vs-kernel: CC must be cubic, newreno or bbr, not '$CC'" >&2; exit 2;; esac
+DIRS=${DIRS:-"sends receives"}
+KINDS=()
+for dir in $DIRS; do
+  case "$dir" in sends|receives) KINDS+=("stack_$dir" "kernel_$dir");; *) echo "loss-vs-kernel: DIRS lists sends and/or receives, not '$dir'" >&2; exit 2;; esac
+done
+[ ${#KINDS[@]} -gt 0 ] || { echo "loss-vs-kernel: DIRS is empty" >&2; exit 2; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BYTES=$((MB * 1000 * 1000))
 ID=$$
@@ -111,10 +124,12 @@ start_nginx() { # namespace; `ip netns exec` execs nginx, so $! is nginx's own p
 start_nginx "$F"
 start_nginx "$K"
 
-ip netns exec "$R" "${PROTOCOLS[@]}" serve --tun ltun0 --address 10.66.0.2/24 --gateway 10.66.0.1 --http 80 --cc "$CC" </dev/null > "$WORK/serve.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 300); do grep -qx ready "$WORK/serve.log" && break; sleep 0.1; done
-grep -qx ready "$WORK/serve.log" || { echo "loss-vs-kernel: serve did not get ready:" >&2; cat "$WORK/serve.log" >&2; exit 1; }
+if [[ " $DIRS " == *" sends "* ]]; then   # serve is only needed when the stack sends
+  ip netns exec "$R" "${PROTOCOLS[@]}" serve --tun ltun0 --address 10.66.0.2/24 --gateway 10.66.0.1 --http 80 --cc "$CC" </dev/null > "$WORK/serve.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 300); do grep -qx ready "$WORK/serve.log" && break; sleep 0.1; done
+  grep -qx ready "$WORK/serve.log" || { echo "loss-vs-kernel: serve did not get ready:" >&2; cat "$WORK/serve.log" >&2; exit 1; }
+fi
 for _ in $(seq 100); do
   nsx "$F" curl -s --max-time 2 -o /dev/null http://10.77.0.2:8080/data.bin && nsx "$F" curl -s --max-time 2 -o /dev/null http://10.88.0.2:8080/data.bin && break
   sleep 0.1
@@ -128,8 +143,10 @@ set_loss() { # percent
 table inet lvk_loss {
   chain forward {
     type filter hook forward priority -300; policy accept;
-    iifname "lvk-rf" meta l4proto tcp numgen random mod 100 < $1 counter drop
-    oifname "lvk-rf" meta l4proto tcp numgen random mod 100 < $1 counter drop
+    iifname "lvk-rf" meta l4proto tcp tcp flags & syn == syn numgen random mod 100 < $1 counter drop comment "handshake"
+    oifname "lvk-rf" meta l4proto tcp tcp flags & syn == syn numgen random mod 100 < $1 counter drop comment "handshake"
+    iifname "lvk-rf" meta l4proto tcp tcp flags & syn == 0 numgen random mod 100 < $1 counter drop
+    oifname "lvk-rf" meta l4proto tcp tcp flags & syn == 0 numgen random mod 100 < $1 counter drop
   }
 }
 EOF
@@ -151,28 +168,67 @@ kernel_receives() { nsx "$K" curl -s --max-time 300 -o /dev/null -w '%{time_tota
 
 median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
-declare -A RESULT
+# The kernel sender's own count of retransmission timeouts and tail loss probes over one transfer
+# (nstat in the sender's namespace; the stack's sends have no kernel sender). Counted from just
+# before to just after the transfer, so a timeout of an earlier connection's last retransmission
+# (a FIN the exited `get` no longer answers) can land in the next transfer's count.
+sender_ns() { case "$1" in stack_receives|kernel_receives) echo "$F";; kernel_sends) echo "$K";; *) echo "";; esac; }
+sender_counts() { # namespace -> "timeouts probes"
+  nsx "$1" nstat -az TcpExtTCPTimeouts TcpExtTCPLossProbes 2>/dev/null | awk '$1 == "TcpExtTCPTimeouts" {t=$2} $1 == "TcpExtTCPLossProbes" {p=$2} END {print t+0, p+0}'
+}
+
+# SYNs and SYN-ACKs the loss rule dropped so far: each costs the transfer an initial RTO (1 s, RFC
+# 6298 2.1, the same for both stacks), which no loss recovery can shorten.
+handshake_drops() {
+  { nsx "$R" nft list table inet lvk_loss 2>/dev/null || true; } | awk '/handshake/ { for (i = 1; i < NF; i++) if ($i == "packets") n += $(i + 1) } END { print n + 0 }'
+}
+
+declare -A RESULT RTOS TLPS SYNS
 echo "loss-vs-kernel: $RUNS runs of $MB MB each, losses: 0 $LOSSES % each direction (nftables forward chain), stack congestion control: $CC"
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for loss in 0 $LOSSES; do
-  set_loss "$loss"
-  for kind in stack_sends kernel_sends stack_receives kernel_receives; do RESULT[$kind,$loss]=""; done
-  for run in $(seq "$RUNS"); do
-    for kind in stack_sends kernel_sends stack_receives kernel_receives; do   # interleaved: the same load for all
+  for kind in "${KINDS[@]}"; do RESULT[$kind,$loss]=""; RTOS[$kind,$loss]=""; TLPS[$kind,$loss]=""; SYNS[$kind,$loss]=""; done
+done
+# Interleaved, loss rates too: each run does every loss rate and every kind in turn, so a change of
+# the machine's load during the script falls on clean and lossy transfers alike.
+for run in $(seq "$RUNS"); do
+  for loss in 0 $LOSSES; do
+    set_loss "$loss"
+    for kind in "${KINDS[@]}"; do
+      ns=$(sender_ns "$kind")
+      [ -z "$ns" ] || read -r rto0 tlp0 < <(sender_counts "$ns")
+      syn0=$(handshake_drops)
       t=$($kind)
       RESULT[$kind,$loss]+="$t "
+      SYNS[$kind,$loss]+="$(($(handshake_drops) - syn0)) "
+      if [ -n "$ns" ]; then
+        read -r rto1 tlp1 < <(sender_counts "$ns")
+        RTOS[$kind,$loss]+="$((rto1 - rto0)) "
+        TLPS[$kind,$loss]+="$((tlp1 - tlp0)) "
+      fi
     done
   done
-  echo "  $loss%: stack sends [${RESULT[stack_sends,$loss]}] kernel sends [${RESULT[kernel_sends,$loss]}] stack receives [${RESULT[stack_receives,$loss]}] kernel receives [${RESULT[kernel_receives,$loss]}]"
+done
+for loss in 0 $LOSSES; do
+  line="  $loss%:"
+  for kind in "${KINDS[@]}"; do
+    line+=" ${kind/_/ } [${RESULT[$kind,$loss]% }] (handshake drops [${SYNS[$kind,$loss]% }])"
+    [ -z "$(sender_ns "$kind")" ] || line+=" (kernel sender's RTOs [${RTOS[$kind,$loss]% }] TLPs [${TLPS[$kind,$loss]% }])"
+  done
+  echo "$line"
 done
 set_loss 0
 
 echo
-printf '%-6s | %-28s | %-28s | %-28s | %-28s\n' loss "stack sends (curl<-serve)" "kernel sends (curl<-nginx)" "stack receives (get<-nginx)" "kernel receives (curl<-nginx)"
+declare -A TITLE=([stack_sends]="stack sends (curl<-serve)" [kernel_sends]="kernel sends (curl<-nginx)"
+                  [stack_receives]="stack receives (get<-nginx)" [kernel_receives]="kernel receives (curl<-nginx)")
+header=$(printf '%-6s' loss)
+for kind in "${KINDS[@]}"; do header+=$(printf ' | %-28s' "${TITLE[$kind]}"); done
+echo "$header"
 declare -A MED
 for loss in 0 $LOSSES; do
   row=""
-  for kind in stack_sends kernel_sends stack_receives kernel_receives; do
+  for kind in "${KINDS[@]}"; do
     m=$(echo "${RESULT[$kind,$loss]}" | tr ' ' '\n' | { grep -v fail || true; } | tr '\n' ' ' | median)
     fails=$(echo "${RESULT[$kind,$loss]}" | tr ' ' '\n' | { grep -c fail || true; })
     MED[$kind,$loss]=$m
@@ -184,12 +240,40 @@ done
 
 echo
 for loss in $LOSSES; do
-  for dir in sends receives; do
+  for dir in $DIRS; do
     s=${MED[stack_$dir,$loss]} s0=${MED[stack_$dir,0]} k=${MED[kernel_$dir,$loss]} k0=${MED[kernel_$dir,0]}
     awk -v s="$s" -v s0="$s0" -v k="$k" -v k0="$k0" -v loss="$loss" -v dir="$dir" 'BEGIN {
       if (s0 + 0 <= 0 || k0 + 0 <= 0 || s + 0 <= 0 || k + 0 <= 0) { printf "%s%% stack %s: no figure (transfers failed)\n", loss, dir; exit }
       rs = s / s0; rk = k / k0;
       printf "%s%% stack %s: lossy/clean %.2f (target <= 2: %s); kernel lossy/clean %.2f (target: stack <= kernel: %s)\n",
         loss, dir, rs, (rs <= 2 ? "met" : "NOT met"), rk, (rs <= rk ? "met" : "NOT met") }'
+  done
+done
+if [[ " $DIRS " == *" receives "* ]]; then
+  for loss in $LOSSES; do
+    sum() { echo "$1" | tr ' ' '\n' | awk '{s += $1} END {print s + 0}'; }
+    printf '%s%% kernel sender (nginx) over %d transfers of %d MB: %d RTOs, %d TLPs to the stack; %d RTOs, %d TLPs to the kernel\n' \
+      "$loss" "$RUNS" "$MB" "$(sum "${RTOS[stack_receives,$loss]}")" "$(sum "${TLPS[stack_receives,$loss]}")" \
+      "$(sum "${RTOS[kernel_receives,$loss]}")" "$(sum "${TLPS[kernel_receives,$loss]}")"
+  done
+fi
+# The same medians without the transfers whose handshake lost a packet (information beside the
+# targets, which count every transfer): what loss recovery alone costs.
+complete_handshakes() { # kind loss -> the times of its transfers with no handshake drop
+  paste -d' ' <(echo "${RESULT[$1,$2]}" | tr ' ' '\n' | { grep -v '^$' || true; }) \
+              <(echo "${SYNS[$1,$2]}" | tr ' ' '\n' | { grep -v '^$' || true; }) |
+    awk '$2 == 0 && $1 != "fail" {print $1}' | tr '\n' ' '
+}
+for loss in $LOSSES; do
+  for dir in $DIRS; do
+    line=""
+    for who in stack kernel; do
+      kept=$(complete_handshakes "${who}_$dir" "$loss")
+      n=$(echo "$kept" | wc -w)
+      m=$(echo "$kept" | median)
+      line+=$(awk -v m="$m" -v c="${MED[${who}_$dir,0]}" -v n="$n" -v who="$who" 'BEGIN {
+        if (n > 0 && c > 0) printf " %s %.2fx clean (%d transfers);", who, m / c, n; else printf " %s: none;", who }')
+    done
+    echo "$loss% $dir without handshake drops:${line%;}"
   done
 done

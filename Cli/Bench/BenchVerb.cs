@@ -33,7 +33,7 @@ internal sealed class BenchVerb : Verb
     private readonly Option<bool> _connections;
     private readonly Option<int> _clients;
     private readonly Option<bool> _ipv6;
-    private readonly Option<bool> _noGro;
+    private readonly Option<bool> _gro;
     private readonly Option<int> _groRun;
 
     /// <summary>Declares the verb's options.</summary>
@@ -56,11 +56,12 @@ internal sealed class BenchVerb : Verb
             "With --kernel (root): a private namespace with a TUN device (--raw: a veth pair driven through\n" +
             "AF_PACKET), the stack on one end, the kernel's own TCP socket on the other, one stream each way\n" +
             "for S seconds; --reference also measures the kernel to itself over veth, offloads on and off, in\n" +
-            "the same run; --no-offloads opens the device in plain mode; --no-gro turns off the stack's own\n" +
-            "receive coalescing (for devices that do not coalesce; A/B measurement) and --gro-run N lets one\n" +
-            "run merge up to N segments under one ACK (default 2, RFC 5681's ACK per two); --ipv6 runs the stack's streams\n" +
+            "the same run; --no-offloads opens the device in plain mode; --gro turns on the stack's own\n" +
+            "receive coalescing (for devices that do not coalesce; off by default) and --gro-run N (implies\n" +
+            "--gro) lets one run merge up to N segments under one ACK (default 2, RFC 5681's ACK per two); --ipv6 runs the stack's streams\n" +
             "over IPv6. --json then adds gbps_to_kernel, gbps_from_kernel, reference_gbps_offloads_on,\n" +
-            "reference_gbps_offloads_off, offloads, cpu_ns_per_byte and family. The namespaces are removed\n" +
+            "reference_gbps_offloads_off, offloads, cpu_ns_per_byte (cpu_user_ns_per_byte of it in user\n" +
+            "mode; the text shows the user and kernel parts per stream) and family. The namespaces are removed\n" +
             "on every exit path, Ctrl-C included.\n" +
             "With --connections: connection churn instead of a stream; --clients clients each connect, send\n" +
             "100 bytes, read a 1000-byte answer and the server's FIN, and connect again; the figure is\n" +
@@ -90,8 +91,8 @@ internal sealed class BenchVerb : Verb
         _connections = Add(CommonOptions.Flag("--connections", "measure connection setups and teardowns per second instead of a stream"));
         _clients = Add(CommonOptions.Value("--clients", "N", "with --connections: connections open at once (1 to 10000)", OptionValues.Integer(1, 10_000), () => 100));
         _ipv6 = Add(CommonOptions.Flag("--ipv6", "with --kernel: run the stack's streams over IPv6"));
-        _noGro = Add(CommonOptions.Flag("--no-gro", "turn off the stack's own receive coalescing (GRO) for devices that do not coalesce"));
-        _groRun = Add(CommonOptions.Value("--gro-run", "N", "segments one coalesced run (and its one ACK) may cover, 2 to 64", OptionValues.Integer(2, 64), () => 2));
+        _gro = Add(CommonOptions.Flag("--gro", "turn on the stack's own receive coalescing (GRO) for devices that do not coalesce"));
+        _groRun = Add(CommonOptions.Value("--gro-run", "N", "with coalescing on (implies --gro): segments one coalesced run (and its one ACK) may cover, 2 to 64", OptionValues.Integer(2, 64), () => 2));
     }
 
     /// <summary>The settings of a parse result without errors.</summary>
@@ -119,10 +120,13 @@ internal sealed class BenchVerb : Verb
             ReorderDelay = TimeSpan.FromMilliseconds(parse.GetValue(_reorderDelay)),
             Jitter = TimeSpan.FromMilliseconds(parse.GetValue(_jitter)),
             AutoTune = parse.GetValue(_autotune) ? true : null,
-            ReceiveCoalescing = !parse.GetValue(_noGro),
+            ReceiveCoalescing = Gro(parse),
             CoalescedRunSegments = parse.GetValue(_groRun),
         };
     }
+
+    // --gro, or --gro-run given.
+    private bool Gro(ParseResult parse) => parse.GetValue(_gro) || parse.GetResult(_groRun) is { Implicit: false };
 
     /// <summary>The <c>--kernel</c> settings of a parse result, or null without <c>--kernel</c>; throws <see cref="UsageException"/> for options that do not go together.</summary>
     public KernelBenchSettings? BindKernel(ParseResult parse)
@@ -148,7 +152,7 @@ internal sealed class BenchVerb : Verb
             }
         }
 
-        return new KernelBenchSettings(TimeSpan.FromSeconds(parse.GetValue(_seconds)), parse.GetValue(_raw), parse.GetValue(_reference), !parse.GetValue(_noOffloads), parse.GetValue(_ipv6), !parse.GetValue(_noGro), parse.GetValue(_groRun));
+        return new KernelBenchSettings(TimeSpan.FromSeconds(parse.GetValue(_seconds)), parse.GetValue(_raw), parse.GetValue(_reference), !parse.GetValue(_noOffloads), parse.GetValue(_ipv6), Gro(parse), parse.GetValue(_groRun));
     }
 
     /// <inheritdoc/>
@@ -246,6 +250,7 @@ internal sealed class BenchVerb : Verb
             WriteOptional(json, "reference_gbps_offloads_off", result.ReferenceOff?.Gbps);
             json.WriteString("offloads", result.Offloads);
             json.WriteNumber("cpu_ns_per_byte", Math.Round(result.CpuNsPerByte, 4));
+            json.WriteNumber("cpu_user_ns_per_byte", Math.Round(result.UserNsPerByte, 4));
             WriteOptional(json, "reference_cpu_ns_per_byte", result.ReferenceOn?.CpuNsPerByte);
             json.WriteString("device", result.Settings.Raw ? "af_packet" : "tun");
             json.WriteString("family", result.Settings.Ipv6 ? "ipv6" : "ipv4");
@@ -283,17 +288,17 @@ internal sealed class BenchVerb : Verb
         var text = new StringBuilder();
         string device = result.Settings.Raw ? "AF_PACKET on veth" : "TUN";
         text.Append(CultureInfo.InvariantCulture, $"bench --kernel over {device}, {(result.Settings.Ipv6 ? "IPv6" : "IPv4")} ({result.Offloads})\n");
-        text.Append(CultureInfo.InvariantCulture, $"  stack -> kernel  {result.ToKernel.Gbps,8:0.000} Gbit/s  {result.ToKernel.CpuNsPerByte:0.000} ns CPU/byte\n");
-        text.Append(CultureInfo.InvariantCulture, $"  kernel -> stack  {result.FromKernel.Gbps,8:0.000} Gbit/s  {result.FromKernel.CpuNsPerByte:0.000} ns CPU/byte  {result.ReceiveDirectShare:0.0%} read in one copy\n");
+        text.Append(CultureInfo.InvariantCulture, $"  stack -> kernel  {result.ToKernel.Gbps,8:0.000} Gbit/s  {result.ToKernel.CpuNsPerByte:0.000} ns CPU/byte ({result.ToKernel.UserNsPerByte:0.000} user, {result.ToKernel.KernelNsPerByte:0.000} kernel)\n");
+        text.Append(CultureInfo.InvariantCulture, $"  kernel -> stack  {result.FromKernel.Gbps,8:0.000} Gbit/s  {result.FromKernel.CpuNsPerByte:0.000} ns CPU/byte ({result.FromKernel.UserNsPerByte:0.000} user, {result.FromKernel.KernelNsPerByte:0.000} kernel)  {result.ReceiveDirectShare:0.0%} read in one copy\n");
         text.Append(CultureInfo.InvariantCulture, $"  {result.SystemCallsPerMegabyte:0.0} device system calls and {result.WakeUpsPerMegabyte:0.0} loop wake-ups per MB\n");
         if (result.ReferenceOn is { } on)
         {
-            text.Append(CultureInfo.InvariantCulture, $"  kernel -> kernel over veth, offloads on   {on.Gbps,8:0.000} Gbit/s  {on.CpuNsPerByte:0.000} ns CPU/byte\n");
+            text.Append(CultureInfo.InvariantCulture, $"  kernel -> kernel over veth, offloads on   {on.Gbps,8:0.000} Gbit/s  {on.CpuNsPerByte:0.000} ns CPU/byte ({on.UserNsPerByte:0.000} user, {on.KernelNsPerByte:0.000} kernel)\n");
         }
 
         if (result.ReferenceOff is { } off)
         {
-            text.Append(CultureInfo.InvariantCulture, $"  kernel -> kernel over veth, offloads off  {off.Gbps,8:0.000} Gbit/s  {off.CpuNsPerByte:0.000} ns CPU/byte\n");
+            text.Append(CultureInfo.InvariantCulture, $"  kernel -> kernel over veth, offloads off  {off.Gbps,8:0.000} Gbit/s  {off.CpuNsPerByte:0.000} ns CPU/byte ({off.UserNsPerByte:0.000} user, {off.KernelNsPerByte:0.000} kernel)\n");
         }
 
         if (result.Note.Length > 0)

@@ -15,19 +15,26 @@ namespace Protocols.Cli.Bench;
 /// <param name="Reference">Also measure the kernel to itself over veth, offloads on and off.</param>
 /// <param name="Offloads">Ask the device for offloads (virtio-net header); false measures plain mode.</param>
 /// <param name="Ipv6">Run the stack's two streams over IPv6 (2001:db8:99::/64) instead of IPv4.</param>
-internal sealed record KernelBenchSettings(TimeSpan Duration, bool Raw, bool Reference, bool Offloads = true, bool Ipv6 = false, bool ReceiveCoalescing = true, int CoalescedRunSegments = 2);
+internal sealed record KernelBenchSettings(TimeSpan Duration, bool Raw, bool Reference, bool Offloads = true, bool Ipv6 = false, bool ReceiveCoalescing = false, int CoalescedRunSegments = 2);
 
 /// <summary>One stream measured: bytes the receiving application read in the measured time, and the process's CPU time meanwhile.</summary>
 /// <param name="Bytes">Bytes read by the receiver between the start and the end of the measurement.</param>
 /// <param name="Seconds">Wall-clock seconds measured.</param>
 /// <param name="CpuSeconds">CPU seconds this process used meanwhile (all its threads: the stack's loop, the application, the kernel peer's socket calls).</param>
-internal readonly record struct StreamMeasurement(long Bytes, double Seconds, double CpuSeconds)
+/// <param name="UserCpuSeconds">The part of <paramref name="CpuSeconds"/> spent in user mode (the rest ran in the kernel: system calls, and the packet processing they run).</param>
+internal readonly record struct StreamMeasurement(long Bytes, double Seconds, double CpuSeconds, double UserCpuSeconds = 0)
 {
     /// <summary>Goodput in gigabits per second.</summary>
     public double Gbps => Seconds <= 0 ? 0 : Bytes * 8 / Seconds / 1e9;
 
     /// <summary>CPU nanoseconds per byte moved.</summary>
     public double CpuNsPerByte => Bytes == 0 ? 0 : CpuSeconds * 1e9 / Bytes;
+
+    /// <summary>User-mode CPU nanoseconds per byte moved (the stack, the runtime and the application; no kernel work).</summary>
+    public double UserNsPerByte => Bytes == 0 ? 0 : UserCpuSeconds * 1e9 / Bytes;
+
+    /// <summary>Kernel-mode CPU nanoseconds per byte moved (<see cref="CpuNsPerByte"/> less <see cref="UserNsPerByte"/>).</summary>
+    public double KernelNsPerByte => CpuNsPerByte - UserNsPerByte;
 }
 
 /// <summary>What a <c>bench --kernel</c> run measured.</summary>
@@ -61,6 +68,16 @@ internal sealed record KernelBenchResult(
         {
             long bytes = ToKernel.Bytes + FromKernel.Bytes;
             return bytes == 0 ? 0 : (ToKernel.CpuSeconds + FromKernel.CpuSeconds) * 1e9 / bytes;
+        }
+    }
+
+    /// <summary>User-mode CPU nanoseconds per byte of the stack's two streams together (the rest of <see cref="CpuNsPerByte"/> ran in the kernel).</summary>
+    public double UserNsPerByte
+    {
+        get
+        {
+            long bytes = ToKernel.Bytes + FromKernel.Bytes;
+            return bytes == 0 ? 0 : (ToKernel.UserCpuSeconds + FromKernel.UserCpuSeconds) * 1e9 / bytes;
         }
     }
 }
@@ -154,11 +171,12 @@ internal static class KernelBench
             StackCountersSnapshot before = stack.Counters.Snapshot();
             StreamMeasurement to = StackToKernel(kernelNs, tcp, kernelAddress, settings.Duration, cancellationToken);
             log?.Invoke($"stack -> kernel: {to.Gbps:0.000} Gbit/s");
-            long directBefore = tcp.Counters.BytesReadDirect, ringBefore = tcp.Counters.BytesReadFromRing;
+            long directBefore = tcp.Counters.BytesReadDirect, ringBefore = tcp.Counters.BytesReadFromRing, runsBefore = tcp.Counters.BytesReadDirectFromRuns;
             StreamMeasurement from = KernelToStack(kernelNs, tcp, stackAddress, settings.Duration, cancellationToken);
             log?.Invoke($"kernel -> stack: {from.Gbps:0.000} Gbit/s");
-            double direct = tcp.Counters.BytesReadDirect - directBefore;
+            double direct = tcp.Counters.BytesReadDirect - directBefore; // run bytes among them took two copies
             double read = direct + (tcp.Counters.BytesReadFromRing - ringBefore);
+            direct -= tcp.Counters.BytesReadDirectFromRuns - runsBefore;
             log?.Invoke($"receive coalescing {(settings.ReceiveCoalescing ? "on" : "off")}: {tcp.Counters.CoalescedRuns} runs of {tcp.Counters.CoalescedSegments} segments merged, {tcp.Counters.SegmentsReceived} segments received");
             StackCountersSnapshot after = stack.Counters.Snapshot();
             double bytes = (after.BytesReceived + after.BytesSent) - (before.BytesReceived + before.BytesSent);
@@ -312,6 +330,7 @@ internal static class KernelBench
         cancellationToken.ThrowIfCancellationRequested();
         using var process = Process.GetCurrentProcess();
         TimeSpan cpu0 = process.TotalProcessorTime;
+        TimeSpan user0 = process.UserProcessorTime;
         long bytes0 = bytes();
         var watch = Stopwatch.StartNew();
         cancellationToken.WaitHandle.WaitOne(duration);
@@ -319,8 +338,9 @@ internal static class KernelBench
         double seconds = watch.Elapsed.TotalSeconds;
         process.Refresh();
         TimeSpan cpu1 = process.TotalProcessorTime;
+        TimeSpan user1 = process.UserProcessorTime;
         cancellationToken.ThrowIfCancellationRequested();
-        return new StreamMeasurement(bytes1 - bytes0, seconds, (cpu1 - cpu0).TotalSeconds);
+        return new StreamMeasurement(bytes1 - bytes0, seconds, (cpu1 - cpu0).TotalSeconds, (user1 - user0).TotalSeconds);
     }
 
     private static Socket Listen(IpAddress address, ushort port)

@@ -46,8 +46,8 @@ internal sealed record BenchSettings(TimeSpan Duration, int Mtu, double Loss, Ti
     /// </summary>
     public bool? AutoTune { get; init; }
 
-    /// <summary>The stacks' own receive coalescing (<see cref="NetworkStackOptions.ReceiveCoalescing"/>); on unless <c>--no-gro</c>.</summary>
-    public bool ReceiveCoalescing { get; init; } = true;
+    /// <summary>The stacks' own receive coalescing (<see cref="NetworkStackOptions.ReceiveCoalescing"/>); off unless <c>--gro</c> or <c>--gro-run</c>.</summary>
+    public bool ReceiveCoalescing { get; init; }
 
     /// <summary>The most segments one coalesced run may cover (<see cref="TcpStackOptions.CoalescedRunSegments"/>); <c>--gro-run</c>.</summary>
     public int CoalescedRunSegments { get; init; } = 2;
@@ -100,17 +100,22 @@ internal sealed record BenchResult(long Bytes, double Seconds, double VirtualSec
     /// <summary>The congestion controller the connection used.</summary>
     public string CongestionControl { get; init; } = string.Empty;
 
-    /// <summary>Bytes the receiver's TCP copied straight from segments into a waiting read (one copy).</summary>
+    /// <summary>Bytes the receiver's TCP copied straight from the device's segments into a waiting read (one copy).</summary>
     public long BytesReadDirect { get; init; }
+
+    /// <summary>Bytes that went from a coalesced run into a waiting read (two copies: into the run, then into the read).</summary>
+    public long BytesReadDirectFromRuns { get; init; }
 
     /// <summary>Bytes the receiver read out of its receive ring (copied in on arrival, and out again).</summary>
     public long BytesReadFromRing { get; init; }
 
-    /// <summary>The share of the bytes read that went straight from the segment into the application's buffer, 0..1.</summary>
-    public double DirectShare => BytesReadDirect + BytesReadFromRing == 0 ? 0 : (double)BytesReadDirect / (BytesReadDirect + BytesReadFromRing);
+    /// <summary>The share of the bytes read that went straight from the device's segment into the application's buffer, 0..1.</summary>
+    public double DirectShare => BytesRead == 0 ? 0 : (double)BytesReadDirect / BytesRead;
 
-    /// <summary>Copies per byte on the receive path between the device's buffer and the application's: 1 for a byte read straight from its segment, 2 through the ring.</summary>
-    public double ReceiveCopiesPerByte => BytesReadDirect + BytesReadFromRing == 0 ? 0 : 2 - DirectShare;
+    /// <summary>Copies per byte on the receive path between the device's buffer and the application's: 1 for a byte read straight from its segment, 2 through a run or the ring (3 through both).</summary>
+    public double ReceiveCopiesPerByte => BytesRead == 0 ? 0 : 2 - DirectShare;
+
+    private long BytesRead => BytesReadDirect + BytesReadDirectFromRuns + BytesReadFromRing;
 }
 
 /// <summary>
@@ -200,7 +205,8 @@ internal static class TransferBench
             Timeouts = tcpA.Counters.Timeouts,
             FastRetransmits = tcpA.Counters.FastRetransmits,
             CongestionControl = connection.CongestionControl,
-            BytesReadDirect = tcpB.Counters.BytesReadDirect,
+            BytesReadDirect = tcpB.Counters.BytesReadDirect - tcpB.Counters.BytesReadDirectFromRuns,
+            BytesReadDirectFromRuns = tcpB.Counters.BytesReadDirectFromRuns,
             BytesReadFromRing = tcpB.Counters.BytesReadFromRing,
         };
     }

@@ -33,9 +33,11 @@ public interface IIpTransport
 
     /// <summary>
     /// The end of one device's receive batch: a transport that held datagrams with a non-zero
-    /// <see cref="IpDatagram.CoalescingKey"/> to merge them processes what it holds now. Called on
-    /// the loop after each device's frames of a <see cref="NetworkStack.Poll"/> were delivered,
-    /// before requests and timers run. The default does nothing.
+    /// <see cref="IpDatagram.CoalescingKey"/> to merge them processes what it holds now, and one
+    /// that asked with <see cref="NetworkStack.RequestReceiveBatchEnd"/> finishes the batch's work.
+    /// Called on the loop after a device's frames of a <see cref="NetworkStack.Poll"/> were
+    /// delivered, or where a request posted with <see cref="NetworkStack.PostBetweenFrames"/> cuts
+    /// the batch, before requests and timers run. The default does nothing.
     /// </summary>
     /// <param name="stack">The stack.</param>
     void OnReceiveBatchEnd(NetworkStack stack)

@@ -30,8 +30,8 @@ public sealed class NetworkInterface
         BroadcastValue = HasIpv4 && PrefixLength <= 30 ? NetworkValue | ~mask : 0u;
         IsEthernet = device.Medium == DeviceMedium.Ethernet;
         Arp = IsEthernet && HasIpv4 ? new ArpCache(stack, this) : null;
-        Handler = (frame, in offload) => stack.OnFrame(this, frame, offload);
-        PlainHandler = frame => stack.OnFrame(this, frame, default);
+        Handler = (frame, in offload) => stack.OnBatchFrame(this, frame, offload);
+        PlainHandler = frame => stack.OnBatchFrame(this, frame, default);
     }
 
     /// <summary>The position of the interface in the stack, from 0 in the order added.</summary>

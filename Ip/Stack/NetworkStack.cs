@@ -28,6 +28,9 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
     private readonly List<IIpTransport> _registeredTransports = [];
     private bool _coalescingBatch;
     private bool _coalescingKeyGiven;
+    private bool _inReceiveBatch;
+    private bool _batchEndRequested;
+    private int _betweenFrameRequests; // requests posted to run between two frames of a batch
     private readonly ConcurrentQueue<Action<NetworkStack>> _requests = new();
     private readonly Meter _meter;
     private static readonly TimeSpan IdleBackoff = TimeSpan.FromMilliseconds(10);
@@ -294,6 +297,16 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
     /// requests queued with <see cref="Post"/>, runs the timers due now, delivers datagrams sent to
     /// ourselves, and flushes the devices.
     /// </summary>
+    /// <remarks>
+    /// Requests queued before a device's batch run before its frames; one posted to run between
+    /// frames (<see cref="PostBetweenFrames"/>) cuts a batch in progress at the next
+    /// frame: the batch is ended there (<see cref="IIpTransport.OnReceiveBatchEnd"/>), the queued
+    /// requests run, and the device's following frames start the next one. So an application that
+    /// answers a completed read with the next one gets it registered before the rest of the batch
+    /// is processed, and the following data can go straight into its buffer. Other requests (writes,
+    /// whose sends the batch's ACKs clock anyway) wait for the batch's end, which measured cheaper
+    /// than running them between frames.
+    /// </remarks>
     /// <returns>The amount of work done; 0 when there was nothing to do.</returns>
     /// <exception cref="InvalidOperationException">Another thread is polling this stack.</exception>
     public int Poll()
@@ -307,8 +320,10 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
         {
             int work = 0;
             Counters.Polls++;
-            foreach (NetworkInterface nic in _interfaces)
+            // By index: requests run inside the loop below, and one may add an interface.
+            for (int i = 0; i < _interfaces.Count; i++)
             {
+                NetworkInterface nic = _interfaces[i];
                 int limit = Options.ReceiveBatchLimit;
                 int taken = 0;
 
@@ -317,12 +332,19 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
                 // itself (the offload overload's default adapter would allocate on each call).
                 bool perFrameOffload = (nic.Device.Capabilities & (DeviceCapabilities.ReceiveCoalescing | DeviceCapabilities.ReceiveChecksumOffload)) != 0;
 
-                // Receive coalescing (GRO) for a device that does not coalesce: while this device's
-                // batch is drained, transports may hold the datagrams they merge, and they deliver
-                // what they hold when the batch ends, before anything else runs.
-                _coalescingBatch = Options.ReceiveCoalescing && (nic.Device.Capabilities & DeviceCapabilities.ReceiveCoalescing) == 0;
+                _inReceiveBatch = true;
                 try
                 {
+                    // Requests that came before the frames run before them, as part of the batch.
+                    if (Volatile.Read(ref _pendingRequests) > 0)
+                    {
+                        work += RunRequests();
+                    }
+
+                    // Receive coalescing (GRO) for a device that does not coalesce: while this
+                    // device's batch is drained, transports may hold the datagrams they merge, and
+                    // they deliver what they hold when the batch ends, before anything else runs.
+                    _coalescingBatch = Options.ReceiveCoalescing && (nic.Device.Capabilities & DeviceCapabilities.ReceiveCoalescing) == 0;
                     while (taken < limit)
                     {
                         int n = perFrameOffload ? nic.Device.Receive(nic.Handler, limit - taken) : nic.Device.Receive(nic.PlainHandler, limit - taken);
@@ -337,11 +359,8 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
                 finally
                 {
                     _coalescingBatch = false;
-                    if (_coalescingKeyGiven)
-                    {
-                        _coalescingKeyGiven = false;
-                        EndReceiveBatch();
-                    }
+                    _inReceiveBatch = false;
+                    EndReceiveBatchIfWanted();
                 }
 
                 work += taken;
@@ -360,6 +379,65 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
         finally
         {
             Volatile.Write(ref _polling, 0);
+        }
+    }
+
+    /// <summary>
+    /// True while <see cref="Poll"/> drains a device's receive batch (the frames of one device in
+    /// one poll, up to a request that cuts it, and the requests that start it or run at a cut).
+    /// Loop only.
+    /// </summary>
+    public bool InReceiveBatch => _inReceiveBatch;
+
+    /// <summary>
+    /// Asks for <see cref="IIpTransport.OnReceiveBatchEnd"/> when the receive batch being drained
+    /// ends, which it does before anything else runs on the loop (requests, timers, loopback
+    /// delivery), also when a device fails or the loop stops. A transport uses it to finish, once
+    /// per batch, work that the batch's datagrams began (a read filled from several segments).
+    /// Loop only.
+    /// </summary>
+    /// <returns>True when a batch is being drained and the call will come; false otherwise: the caller does the work now.</returns>
+    public bool RequestReceiveBatchEnd()
+    {
+        if (!_inReceiveBatch)
+        {
+            return false;
+        }
+
+        _batchEndRequested = true;
+        return true;
+    }
+
+    /// <summary>One frame of a device's receive batch; a request posted meanwhile to run between frames ends the batch here and runs, with those queued before it.</summary>
+    internal void OnBatchFrame(NetworkInterface nic, ReadOnlySpan<byte> frame, in PacketOffload offload)
+    {
+        OnFrame(nic, frame, offload);
+        if (_inReceiveBatch && Volatile.Read(ref _betweenFrameRequests) > 0)
+        {
+            // The batch ends here as it would after its last frame (held datagrams delivered,
+            // batch-end work done), and the requests run as the start of the next one, which the
+            // device's following frames continue.
+            bool coalescing = _coalescingBatch;
+            _coalescingBatch = false;
+            try
+            {
+                EndReceiveBatchIfWanted();
+                RunRequests();
+            }
+            finally
+            {
+                _coalescingBatch = coalescing;
+            }
+        }
+    }
+
+    private void EndReceiveBatchIfWanted()
+    {
+        if (_coalescingKeyGiven || _batchEndRequested)
+        {
+            _coalescingKeyGiven = false;
+            _batchEndRequested = false;
+            EndReceiveBatch();
         }
     }
 
@@ -495,7 +573,20 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
     /// caught, logged and counted (<see cref="StackCountersSnapshot.CallbackExceptions"/>).
     /// </summary>
     /// <exception cref="InvalidOperationException">The bounded request queue is full.</exception>
-    public void Post(Action<NetworkStack> work)
+    public void Post(Action<NetworkStack> work) => Enqueue(work, betweenFrames: false);
+
+    /// <summary>
+    /// Queues <paramref name="work"/> to run on the loop (thread-safe), like <see cref="Post"/>,
+    /// and cuts a receive batch in progress for it at the next frame (see <see cref="Poll"/>): it
+    /// runs, with the requests queued before it, between two frames rather than after the batch.
+    /// For work that the batch's following frames depend on, such as a read their data can go
+    /// straight into.
+    /// </summary>
+    /// <param name="work">The work.</param>
+    /// <exception cref="InvalidOperationException">The bounded request queue is full.</exception>
+    public void PostBetweenFrames(Action<NetworkStack> work) => Enqueue(work, betweenFrames: true);
+
+    private void Enqueue(Action<NetworkStack> work, bool betweenFrames)
     {
         ArgumentNullException.ThrowIfNull(work);
         if (Interlocked.Increment(ref _pendingRequests) > Options.RequestQueueCapacity)
@@ -505,6 +596,11 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
         }
 
         _requests.Enqueue(work);
+        if (betweenFrames)
+        {
+            Interlocked.Increment(ref _betweenFrameRequests); // after the enqueue: the cut that sees it runs it
+        }
+
         Volatile.Read(ref _wake)?.TrySetResult();
         WakeLoopThread();
     }
@@ -611,7 +707,10 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
 
     private int RunRequests()
     {
-        // Only the requests present now: work that posts more work runs at the next poll.
+        // Only the requests present now: work that posts more work runs at the next poll. The
+        // between-frame requests among them run now (one whose count lands after this reset costs
+        // at most one needless cut).
+        Volatile.Write(ref _betweenFrameRequests, 0);
         int count = Volatile.Read(ref _pendingRequests);
         int ran = 0;
         while (ran < count && _requests.TryDequeue(out Action<NetworkStack>? work))

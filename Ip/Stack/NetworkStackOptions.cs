@@ -46,11 +46,13 @@ public sealed class NetworkStackOptions
     /// <summary>
     /// Receive coalescing in the stack (GRO) for devices that do not coalesce themselves: within one
     /// poll batch, the transport may merge consecutive segments of one flow before its input
-    /// (<see cref="IpDatagram.CoalescingKey"/>, <see cref="IIpTransport.OnReceiveBatchEnd"/>). On by
-    /// default; off for A/B measurement. Devices with <c>DeviceCapabilities.ReceiveCoalescing</c>
-    /// are never coalesced again.
+    /// (<see cref="IpDatagram.CoalescingKey"/>, <see cref="IIpTransport.OnReceiveBatchEnd"/>). Off
+    /// by default: merging copies each merged byte once more (into the run's buffer), and with runs
+    /// short enough to keep an ACK for every second full-sized segment it saves no measurable CPU;
+    /// longer runs (TCP's <c>CoalescedRunSegments</c>) do, with stretch ACKs (docs/devices.md).
+    /// Devices with <c>DeviceCapabilities.ReceiveCoalescing</c> are never coalesced again.
     /// </summary>
-    public bool ReceiveCoalescing { get; init; } = true;
+    public bool ReceiveCoalescing { get; init; }
 
     /// <summary>The TTL of datagrams we originate (RFC 1122 3.2.1.7; IANA recommends 64, RFC 1700).</summary>
     public byte DefaultTtl { get; init; } = 64;

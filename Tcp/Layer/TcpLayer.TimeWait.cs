@@ -46,6 +46,7 @@ public sealed partial class TcpLayer
         }
 
         record.Serial = ++_timeWaitSerial;
+        record.Held = connection.Stream is null ? null : connection.Tcb; // the application still reads the stream's state
         _timeWait[connection.Tuple] = record;
         _timeWaitExpiry.Enqueue((connection.Tuple, record.Serial), record.Deadline.Value);
         if (_timeWaitExpiry.Count > (2 * _timeWait.Count) + 1024)
@@ -55,6 +56,17 @@ public sealed partial class TcpLayer
 
         ArmTimeWaitTimer();
         return true;
+    }
+
+    // The application closed the stream of a connection whose TIME-WAIT is a record: nothing reads
+    // its state any more, so the record lets go of the control block.
+    internal void ReleaseHeldTimeWait(TcpConnection connection)
+    {
+        ref TimeWaitRecord record = ref CollectionsMarshal.GetValueRefOrNullRef(_timeWait, connection.Tuple);
+        if (!Unsafe.IsNullRef(ref record) && ReferenceEquals(record.Held, connection.Tcb))
+        {
+            record.Held = null;
+        }
     }
 
     // A segment for a 4-tuple in the table: true when the record took it, false when there is no
@@ -74,12 +86,19 @@ public sealed partial class TcpLayer
             && record.CanBeReplacedBySyn(in segment))
         {
             Counters.Add(TcpCounter.TimeWaitRecycled);
+            record.Held?.DropHandedOverTimeWait(); // the old incarnation is over: a held stream reads CLOSED
             _timeWait.Remove(tuple);
             return false;
         }
 
         Counters.Add(TcpCounter.SegmentsReceived);
+        Micros deadline = record.Deadline;
         TimeWaitAction action = record.OnSegment(in segment, now, Counters, out TcpSackBlock dsack);
+        if (record.Deadline != deadline)
+        {
+            record.Held?.MoveHandedOverTimeWait(record.Deadline); // a retransmitted FIN restarted 2 MSL
+        }
+
         if (action == TimeWaitAction.ChallengeAck)
         {
             // RFC 5961 7: challenge ACKs are rate-limited stack-wide.
@@ -95,14 +114,7 @@ public sealed partial class TcpLayer
             }
         }
 
-        if (action == TimeWaitAction.Delete)
-        {
-            _timeWait.Remove(tuple);
-            TraceTimeWaitReceived(in tuple, in segment, TcpState.Closed, now);
-            return true;
-        }
-
-        TraceTimeWaitReceived(in tuple, in segment, TcpState.TimeWait, now);
+        TraceTimeWaitReceived(in tuple, in segment, now);
         if (action == TimeWaitAction.Ack)
         {
             TcpOutgoingSegment ack = record.Ack(now, dsack);
@@ -118,8 +130,8 @@ public sealed partial class TcpLayer
         return true;
     }
 
-    private void TraceTimeWaitReceived(in TcpFourTuple tuple, in TcpSegment segment, TcpState state, Micros now) =>
-        Environment.Trace?.Invoke(new TcpTraceEvent(tuple, false, segment.Seq, segment.Ack, segment.Flags, segment.Window, segment.Payload.Length, state, now.Value));
+    private void TraceTimeWaitReceived(in TcpFourTuple tuple, in TcpSegment segment, Micros now) =>
+        Environment.Trace?.Invoke(new TcpTraceEvent(tuple, false, segment.Seq, segment.Ack, segment.Flags, segment.Window, segment.Payload.Length, TcpState.TimeWait, now.Value));
 
     private void OnTimeWaitTimer(NetworkStack stack)
     {
@@ -187,6 +199,7 @@ public sealed partial class TcpLayer
                 ActiveTimer = "timewait",
                 ActiveTimerRemaining = Micros.Max(record.Deadline - now, Micros.Zero).ToTimeSpan(),
                 ReceiveWindow = record.AcceptWindow,
+                Mss = record.Mss,
             });
         }
     }

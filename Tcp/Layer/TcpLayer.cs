@@ -24,6 +24,7 @@ public sealed partial class TcpLayer : IIpTransport
 {
     private readonly Dictionary<TcpFourTuple, TcpConnection> _connections = new();
     private readonly TcpReceiveCoalescer _coalescer;
+    private readonly List<TcpStream> _fillingReads = []; // loop-only: reads that complete when the receive batch ends
     private readonly ConcurrentDictionary<ListenKey, TcpListener> _listeners = new();
     private readonly Lock _listenLock = new();
     private readonly SynCookies _synCookies;
@@ -398,7 +399,34 @@ public sealed partial class TcpLayer : IIpTransport
     }
 
     /// <inheritdoc/>
-    public void OnReceiveBatchEnd(NetworkStack stack) => _coalescer.FlushAll();
+    public void OnReceiveBatchEnd(NetworkStack stack)
+    {
+        _coalescer.FlushAll(); // its runs may still go into reads being filled
+
+        // The reads the batch's segments went into complete with what they hold.
+        List<TcpStream> filling = _fillingReads;
+        for (int i = 0; i < filling.Count; i++)
+        {
+            filling[i].FinishFill();
+        }
+
+        filling.Clear();
+    }
+
+    /// <summary>
+    /// Completes <paramref name="stream"/>'s read being filled at the end of the receive batch;
+    /// false outside a batch (the caller completes it now). Loop-only.
+    /// </summary>
+    internal bool FinishFillAtBatchEnd(TcpStream stream)
+    {
+        if (!Stack.RequestReceiveBatchEnd())
+        {
+            return false;
+        }
+
+        _fillingReads.Add(stream);
+        return true;
+    }
 
     /// <summary>The connection of <paramref name="tuple"/> in the table, if any. Loop-only.</summary>
     internal bool TryGetConnection(in TcpFourTuple tuple, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out TcpConnection? connection) =>

@@ -33,7 +33,8 @@ namespace Protocols.Tcp;
 /// Copies: the device's frame is valid only during its callback, so a held segment's payload is
 /// copied into the run's buffer (one 64 KiB buffer per flow held at once, at most
 /// <see cref="MaxFlows"/>, made on first use and kept). The engine then copies the run into the
-/// connection's receive ring as it copies any segment.
+/// connection's receive ring or a waiting read as it copies any segment; what goes into a read
+/// is counted in <see cref="TcpCounter.BytesReadDirectFromRuns"/> (two copies, not one).
 /// </para>
 /// </remarks>
 internal sealed class TcpReceiveCoalescer
@@ -215,7 +216,10 @@ internal sealed class TcpReceiveCoalescer
             // segments could have changed it since, each of which delivers the run first.
             if (_layer.TryGetConnection(in run.Tuple, out TcpConnection? current) && ReferenceEquals(current, connection))
             {
+                // What goes from the run into a waiting read took two copies, not one.
+                long direct = counters.BytesReadDirect;
                 _layer.DeliverToConnection(connection, in segment, _layer.NowMicros);
+                counters.Add(TcpCounter.BytesReadDirectFromRuns, counters.BytesReadDirect - direct);
             }
         }
         finally

@@ -16,17 +16,18 @@ namespace Protocols.Tcp;
 /// returns the bytes.</para>
 /// <para>The claimed read stays open for the rest of the poll: the segments of one receive batch
 /// that follow in order go into the rest of its buffer, so a reader with a large buffer takes a
-/// whole batch in one copy. It completes when its buffer is full, or when the loop runs its
-/// requests after the batch (a completion posted with the first bytes), or when the stream closes;
-/// never with 0 bytes, which would mean end of stream.</para>
+/// whole batch in one copy. It completes when its buffer is full, or when the batch ends
+/// (<see cref="TcpLayer.OnReceiveBatchEnd"/>: after the device's last frame of the poll, or where a
+/// read posted meanwhile cuts the batch, always before the poll returns, so a loop that stops after it
+/// leaves no read half-filled), or when the stream closes; never with 0 bytes, which would mean
+/// end of stream. Outside a device's batch (datagrams to ourselves) it completes at once.</para>
 /// </remarks>
 public sealed partial class TcpStream
 {
     // Loop-only: the read that direct data is going into, and how much it holds.
     private ReadOperation? _fillingRead;
     private int _filled;
-    private bool _finishPosted;
-    private Action<NetworkStack>? _finishFillOnLoop; // made on first use
+    private bool _finishQueued;
 
     /// <summary>Claims the waiting read, or gives the rest of the one being filled. On the loop.</summary>
     Span<byte> IReceiveReader.ClaimRead()
@@ -93,29 +94,27 @@ public sealed partial class TcpStream
             return;
         }
 
-        // Room left: more of this receive batch may follow in order. The loop runs posted work
-        // after the batch, in the same poll.
-        if (!_finishPosted)
+        // Room left: more of this receive batch may follow in order. The layer completes the read
+        // when the batch ends, in the same poll; outside a batch (datagrams to ourselves) it
+        // completes now.
+        if (!_finishQueued)
         {
-            try
+            if (!_layer.FinishFillAtBatchEnd(this))
             {
-                _layer.Stack.Post(_finishFillOnLoop ??= _ => FinishFill());
-                _finishPosted = true;
-            }
-            catch (InvalidOperationException)
-            {
-                FinishFill(); // the request queue is full: complete now
+                FinishFill();
                 return;
             }
+
+            _finishQueued = true;
         }
 
         _connection.Tcb.Reader = this;
     }
 
-    // Completes the read being filled with what it holds. On the loop.
-    private void FinishFill()
+    /// <summary>Completes the read being filled with what it holds (nothing when none is). On the loop.</summary>
+    internal void FinishFill()
     {
-        _finishPosted = false;
+        _finishQueued = false;
         if (_fillingRead is not { } read)
         {
             return;

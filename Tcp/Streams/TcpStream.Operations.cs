@@ -119,7 +119,14 @@ public sealed partial class TcpStream
 
             try
             {
-                Stream._layer.Stack.Post(StartOnLoop);
+                if (RunsBetweenFrames)
+                {
+                    Stream._layer.Stack.PostBetweenFrames(StartOnLoop);
+                }
+                else
+                {
+                    Stream._layer.Stack.Post(StartOnLoop);
+                }
             }
             catch (InvalidOperationException e)
             {
@@ -155,6 +162,10 @@ public sealed partial class TcpStream
         }
 
         protected abstract void Run();
+
+        // Whether the operation may cut a receive batch in progress (NetworkStack.PostBetweenFrames): a read,
+        // so that the batch's following segments can go straight into it.
+        protected abstract bool RunsBetweenFrames { get; }
 
         protected abstract void EndActive();
 
@@ -236,6 +247,8 @@ public sealed partial class TcpStream
 
         protected override void Run() => Stream.ReadStep(this);
 
+        protected override bool RunsBetweenFrames => true;
+
         protected override void EndActive() => Stream.EndRead();
 
         protected override void SetException(Exception exception) => _core.SetException(exception);
@@ -301,6 +314,8 @@ public sealed partial class TcpStream
             _core.OnCompleted(continuation, state, token, flags);
 
         protected override void Run() => Stream.WriteStep(this);
+
+        protected override bool RunsBetweenFrames => false;
 
         protected override void EndActive() => Stream.EndWrite();
 

@@ -15,7 +15,9 @@ namespace Protocols.Tcp;
 /// FIN or an error is there and returns 0 (SslStream relies on it). A read that waits gets
 /// in-order data copied straight from the segments into its buffer (one copy, no receive ring), and
 /// completes when its buffer is full or at the end of the stack's receive batch, so that the
-/// batch's segments share the read.</item>
+/// batch's segments share the read; a read that finds bytes queued while a batch is being received
+/// takes them and, the same way, the rest of that batch (it still completes within the loop's
+/// poll).</item>
 /// <item><see cref="WriteAsync(ReadOnlyMemory{byte}, CancellationToken)"/> completes when every byte
 /// is in the send buffer (not when it is acknowledged).</item>
 /// <item>One read and one write may run at the same time; a second concurrent read (or write)
@@ -369,6 +371,20 @@ public sealed partial class TcpStream : Stream, IReceiveReader
                 }
             }
 
+            if (n > 0 && n < operation.Buffer.Length && tcb.ReadableBytes == 0 && !tcb.IsReceiveCompleted
+                && tcb.Error == SocketError.Success && _layer.FinishFillAtBatchEnd(this))
+            {
+                // Inside a receive batch: the read keeps its room for the batch's following
+                // in-order segments, which go straight into it, and completes when the batch ends
+                // (TcpStream.DirectRead.cs). A reader that comes back after the loop moved on
+                // takes what queued meanwhile from the ring and the rest in one copy.
+                _fillingRead = operation;
+                _filled = n;
+                _finishQueued = true;
+                tcb.Reader = this;
+                return;
+            }
+
             operation.Complete(n);
             return;
         }
@@ -515,6 +531,10 @@ public sealed partial class TcpStream : Stream, IReceiveReader
         {
             _connection.Tcb.Close(_layer.NowMicros);
             _layer.Drain(_connection);
+        }
+        else if (!_connection.InTable)
+        {
+            _layer.ReleaseHeldTimeWait(_connection); // TIME-WAIT may be a record that kept this control block for the stream
         }
     }
 

@@ -24,6 +24,10 @@ public sealed class KernelBenchProcessTests(ITestOutputHelper output)
                 Assert.True(root.GetProperty(field).GetDouble() > 0, $"{field} in {root}");
             }
 
+            // The user-mode part of the CPU per byte: the stack's own code runs in user mode, so it is above 0, and part of the whole.
+            double user = root.GetProperty("cpu_user_ns_per_byte").GetDouble();
+            Assert.InRange(user, double.Epsilon, root.GetProperty("cpu_ns_per_byte").GetDouble());
+
             Assert.StartsWith("offloads on", root.GetProperty("offloads").GetString(), StringComparison.Ordinal);
             Assert.Equal("ipv4", root.GetProperty("family").GetString());
         });

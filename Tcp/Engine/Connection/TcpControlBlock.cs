@@ -307,6 +307,11 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
         bool simultaneousSynAck = State == TcpState.SynReceived && seg.Has(TcpFlags.Syn | TcpFlags.Ack) && !seg.Has(TcpFlags.Rst)
             && seg.Seq + 1 == _receiver.RcvNxt && seg.Ack == _sender.Max && seg.Payload.IsEmpty;
 
+        if (State == TcpState.TimeWait && seg.Has(TcpFlags.Rst))
+        {
+            return; // RFC 1337 3 (TW1): TIME-WAIT ignores every RST, as TimeWaitRecord.OnSegment does (see its remarks)
+        }
+
         StepOutcome outcome = CheckSequenceNumber(seg, simultaneousSynAck, now);
         if (outcome == StepOutcome.Continue)
         {
@@ -429,7 +434,7 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
             case TcpState.FinWait2:
                 return Fail(SocketError.ConnectionReset);
             default:
-                return EnterClosed(); // CLOSING, LAST-ACK, TIME-WAIT: just delete the TCB
+                return EnterClosed(); // CLOSING, LAST-ACK: just delete the TCB (TIME-WAIT ignores RSTs before the checks)
         }
     }
 
@@ -970,6 +975,7 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
             TsOffset = _ts.Offset,
             Deadline = _timers.Deadline(TcpTimer.TimeWait),
             Duration = TimeWaitDuration,
+            Mss = _sizes.Send,
         };
         _handedOverUntil = record.Deadline;
         _timers.StopAll();
@@ -990,6 +996,13 @@ internal sealed partial class TcpControlBlock : ISegmentTransmitter
     /// the connection reads CLOSED from now on.
     /// </summary>
     public void DropHandedOverTimeWait() => _handedOverUntil = Micros.Zero;
+
+    /// <summary>
+    /// The record this control block handed TIME-WAIT to restarted its 2 MSL timeout (a
+    /// retransmitted FIN): the connection reads TIME-WAIT until <paramref name="deadline"/>.
+    /// </summary>
+    /// <param name="deadline">The record's new deadline.</param>
+    public void MoveHandedOverTimeWait(Micros deadline) => _handedOverUntil = deadline;
 
     private StepOutcome EnterClosed()
     {

@@ -11,9 +11,6 @@ internal enum TimeWaitAction : byte
 
     /// <summary>Answer with the acknowledgment if the stack-wide challenge-ACK limit allows (RFC 5961 7).</summary>
     ChallengeAck,
-
-    /// <summary>Delete the record: the 4-tuple is free (an acceptable RST).</summary>
-    Delete,
 }
 
 /// <summary>
@@ -71,11 +68,31 @@ internal struct TimeWaitRecord
     /// <summary>A number unique to this record, matching it with its entry in the layer's expiry queue.</summary>
     public long Serial;
 
+    /// <summary>The effective send MSS the connection had, shown in its connection-table row.</summary>
+    public int Mss;
+
+    /// <summary>
+    /// The control block whose stream the application still held when TIME-WAIT was handed over, or
+    /// null when the stream was already closed (then nothing keeps the control block alive). The
+    /// layer tells it when the record's deadline moves or the record goes early, so that the held
+    /// stream's <see cref="TcpStream.State"/> reads TIME-WAIT exactly as long as the record lasts.
+    /// </summary>
+    public TcpControlBlock? Held;
+
     /// <summary>
     /// RFC 9293 3.10.7.4 for a segment arriving in TIME-WAIT, in the control block's order: PAWS
-    /// (RFC 7323 5.3), the sequence number, RST (RFC 5961 3.2), SYN (RFC 5961 4.2), ACK (RFC 5961
-    /// 5.2). The text and FIN of an acceptable segment need nothing: the peer's FIN was received.
+    /// (RFC 7323 5.3), the sequence number, SYN (RFC 5961 4.2), ACK (RFC 5961 5.2). The text and FIN
+    /// of an acceptable segment need nothing: the peer's FIN was received. A RST is ignored.
     /// </summary>
+    /// <remarks>
+    /// RST: RFC 1337 3's fix TW1, "ignore RST segments in TIME-WAIT state". An old duplicate RST, or
+    /// one answering an old duplicate ACK, would otherwise end TIME-WAIT early and let old segments
+    /// reach a new incarnation of the 4-tuple (TIME-WAIT assassination). Every RST, acceptable or
+    /// not, is dropped without an answer and without touching the record (no challenge ACK, no
+    /// TS.Recent update, the deadline unchanged). Linux does this only with net.ipv4.tcp_rfc1337 = 1;
+    /// its default (0) lets a RST at RCV.NXT end TIME-WAIT, as RFC 9293 3.10.7.4 reads. The control
+    /// block in TIME-WAIT does the same as the record.
+    /// </remarks>
     /// <param name="seg">The segment.</param>
     /// <param name="now">The current time.</param>
     /// <param name="counters">The stack's counters.</param>
@@ -84,11 +101,15 @@ internal struct TimeWaitRecord
     public TimeWaitAction OnSegment(in TcpSegment seg, Micros now, TcpCounters counters, out TcpSackBlock dsack)
     {
         dsack = default;
-        bool rst = seg.Has(TcpFlags.Rst);
+        if (seg.Has(TcpFlags.Rst))
+        {
+            return TimeWaitAction.None; // RFC 1337 3 (TW1): see the remarks
+        }
+
         bool syn = seg.Has(TcpFlags.Syn);
 
         // RFC 7323 5.3 R1 (PAWS), unless TS.Recent is older than 24 days (RFC 7323 5.5).
-        if (!rst && Timestamps && seg.Options.Timestamps is TcpTimestamps paws
+        if (Timestamps && seg.Options.Timestamps is TcpTimestamps paws
             && TimestampState.Before(paws.TsVal, TsRecent) && now - TsRecentTime < TimestampState.IdleLimit)
         {
             counters.Add(TcpCounter.PawsRejected);
@@ -99,11 +120,6 @@ internal struct TimeWaitRecord
         bool acceptable = seg.Seq == RcvNxt || SeqNum.IsSegmentAcceptable(seg.Seq, (uint)segLen, RcvNxt, (uint)AcceptWindow);
         if (!acceptable)
         {
-            if (rst)
-            {
-                return TimeWaitAction.None;
-            }
-
             if (seg.Has(TcpFlags.Fin) && seg.Seq + segLen == RcvNxt)
             {
                 Deadline = now + Duration; // RFC 9293 3.10.7.4: a retransmitted FIN restarts the 2 MSL timeout
@@ -123,19 +139,6 @@ internal struct TimeWaitRecord
         {
             TsRecent = ts.TsVal; // RFC 7323 4.3
             TsRecentTime = now;
-        }
-
-        if (rst)
-        {
-            if (seg.Seq != RcvNxt)
-            {
-                return TimeWaitAction.ChallengeAck; // RFC 5961 3.2
-            }
-
-            // RFC 9293 3.10.7.4: an acceptable RST in TIME-WAIT deletes the connection (RFC 1337's
-            // TIME-WAIT assassination is not guarded against, as in the control block).
-            counters.Add(TcpCounter.ResetsReceived);
-            return TimeWaitAction.Delete;
         }
 
         if (syn)

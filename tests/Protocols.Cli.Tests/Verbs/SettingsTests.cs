@@ -174,10 +174,19 @@ public sealed class SettingsTests
         BenchSettings set = again.Bind(Parse(again, "--seconds", "0.5", "--mtu", "9000", "--loss", "0.02", "--rtt", "20", "--seed", "9"));
         Assert.Equal(new BenchSettings(TimeSpan.FromSeconds(0.5), 9000, 0.02, TimeSpan.FromMilliseconds(20), 9), set);
         Assert.Equal(2, defaults.CoalescedRunSegments);
+        Assert.False(defaults.ReceiveCoalescing); // the stack's default: off
+        var on = new BenchVerb();
+        Assert.True(on.Bind(Parse(on, "--gro")).ReceiveCoalescing);
         var gro = new BenchVerb();
-        Assert.Equal(64, gro.Bind(Parse(gro, "--gro-run", "64")).CoalescedRunSegments);
+        BenchSettings run = gro.Bind(Parse(gro, "--gro-run", "64"));
+        Assert.Equal(64, run.CoalescedRunSegments);
+        Assert.True(run.ReceiveCoalescing); // --gro-run implies --gro
         var kernel = new BenchVerb();
-        Assert.Equal(16, kernel.BindKernel(Parse(kernel, "--kernel", "--gro-run", "16"))!.CoalescedRunSegments);
+        KernelBenchSettings kernelRun = kernel.BindKernel(Parse(kernel, "--kernel", "--gro-run", "16"))!;
+        Assert.Equal(16, kernelRun.CoalescedRunSegments);
+        Assert.True(kernelRun.ReceiveCoalescing);
+        var kernelDefault = new BenchVerb();
+        Assert.False(kernelDefault.BindKernel(Parse(kernelDefault, "--kernel"))!.ReceiveCoalescing);
     }
 
     [Fact]

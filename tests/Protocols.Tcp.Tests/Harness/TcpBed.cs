@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Protocols.Ip;
 using Protocols.Ip.Simulation;
 using Protocols.Tests.Shared;
@@ -74,6 +75,35 @@ internal sealed class TcpBed : ScriptedBed
     /// <summary>Timestamps for the peer's next segment when the stack's <paramref name="last"/> carried them (echoing its TSval), else none.</summary>
     public static TcpOptions AckOptions(CapturedSegment last, uint tsVal) =>
         last.Options.Timestamps is { } ts ? ScriptedPeer.Options(ts: (tsVal, ts.TsVal)) : default;
+
+    /// <summary>
+    /// The peer sends segment <paramref name="index"/> of its data after the handshake: segments of
+    /// <paramref name="size"/> bytes (the family's MSS unless told) numbered from 0 at
+    /// <see cref="PeerIss"/> + 1, each carrying its slice of <see cref="Pattern"/> and acknowledging
+    /// the stack's <paramref name="iss"/> + 1.
+    /// </summary>
+    public CapturedPacket SendSegment(uint iss, int index, int? size = null, TcpFlags flags = Ack, TcpOptions options = default, ushort? fromPort = null)
+    {
+        int length = size ?? Family.Mss;
+        return Peer.Send(flags, seq: PeerIss + 1 + (uint)(index * length), ack: iss + 1, options: options, payload: Pattern(length, index * length), fromPort: fromPort);
+    }
+
+    /// <summary>The peer sends <paramref name="count"/> full-sized segments of its data, from segment <paramref name="first"/> on, back to back (one receive batch).</summary>
+    public void SendSegments(uint iss, int count, int first = 0)
+    {
+        for (int i = first; i < first + count; i++)
+        {
+            SendSegment(iss, i);
+        }
+    }
+
+    /// <summary>
+    /// Expects a pure ACK (no data, sequence <paramref name="iss"/> + 1) of the peer's first
+    /// <paramref name="acked"/> bytes of data, sent at once (or exactly <paramref name="at"/> later),
+    /// with the raw <paramref name="window"/> and <paramref name="options"/> when given.
+    /// </summary>
+    public CapturedSegment ExpectAck(uint iss, int acked, TimeSpan? at = null, ushort? window = null, Func<TcpOptions, bool>? options = null, [CallerArgumentExpression(nameof(options))] string? optionsText = null) =>
+        Peer.Expect(Ack, seq: iss + 1, ack: PeerIss + 1 + (uint)acked, window: window, options: options, length: 0, at: at ?? TimeSpan.Zero, optionsText: optionsText);
 
     /// <summary>Starts a write of <paramref name="data"/> inside the simulation.</summary>
     public Task Write(TcpStream stream, byte[] data) => Start(async () => await stream.WriteAsync(data));

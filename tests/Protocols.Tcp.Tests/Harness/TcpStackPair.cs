@@ -198,6 +198,23 @@ internal sealed class TcpStackPair
     }
 
     /// <summary>
+    /// Runs <see cref="StartTransfer"/> to its end within <paramref name="limit"/> of virtual time
+    /// and checks that each side received exactly what the other sent (byte count and SHA-256);
+    /// returns what was received and how long it took.
+    /// </summary>
+    public TransferResult Transfer(byte[] aToB, byte[] bToA, TimeSpan limit)
+    {
+        Task<TransferResult> transfer = StartTransfer(aToB, bToA);
+        TimeSpan took = Sim.RunUntil(() => transfer.IsCompleted, limit);
+        TransferResult result = Sim.RunUntilCompleted(transfer, TimeSpan.Zero) with { Took = took };
+        Assert.Equal(aToB.Length, result.BytesAtB);
+        Assert.Equal(SHA256.HashData(aToB), result.Sha256AtB);
+        Assert.Equal(bToA.Length, result.BytesAtA);
+        Assert.Equal(SHA256.HashData(bToA), result.Sha256AtA);
+        return result;
+    }
+
+    /// <summary>
     /// Connects A to B, sends <paramref name="aToB"/> and <paramref name="bToA"/> at the same time,
     /// each side half-closing when done and reading to the other's FIN; returns the hashes received.
     /// </summary>
@@ -230,5 +247,9 @@ internal sealed class TcpStackPair
     }
 }
 
-/// <summary>What each side received.</summary>
-internal sealed record TransferResult(long BytesAtB, byte[] Sha256AtB, long BytesAtA, byte[] Sha256AtA);
+/// <summary>What each side received (and, from <see cref="TcpStackPair.Transfer"/>, how long the transfer took in virtual time).</summary>
+internal sealed record TransferResult(long BytesAtB, byte[] Sha256AtB, long BytesAtA, byte[] Sha256AtA)
+{
+    /// <summary>Virtual time from the start of the transfer to its end.</summary>
+    public TimeSpan Took { get; init; }
+}

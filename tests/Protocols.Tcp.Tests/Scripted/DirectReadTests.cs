@@ -23,19 +23,32 @@ public class DirectReadTests(ITestOutputHelper output)
         DelayedAckTimeout = TimeSpan.Zero,
     };
 
-    [Fact]
-    public void Data_for_a_waiting_read_is_acknowledged_with_the_whole_buffer_as_window()
+    // A passive open under Options: the bed, the accepted stream and the stack's ISN.
+    private (TcpBed Bed, TcpStream Server, uint Iss) Open()
     {
         var bed = new TcpBed(output);
         (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: Options);
-        uint iss = synAck.Seq;
-        Task<byte[]> read = bed.Read(server, Buffer);
-        bed.RunPending(); // the read waits on the loop
+        return (bed, server, synAck.Seq);
+    }
+
+    // Starts a read of up to `max` bytes (or of exactly `max`) and runs the loop until it waits there.
+    private static Task<byte[]> WaitingRead(TcpBed bed, TcpStream server, int max, bool exactly = false)
+    {
+        Task<byte[]> read = exactly ? bed.ReadExactly(server, max) : bed.Read(server, max);
+        bed.RunPending();
+        return read;
+    }
+
+    [Fact]
+    public void Data_for_a_waiting_read_is_acknowledged_with_the_whole_buffer_as_window()
+    {
+        (TcpBed bed, TcpStream server, uint iss) = Open();
+        Task<byte[]> read = WaitingRead(bed, server, Buffer);
 
         // A full segment: read at once, so the free space is the whole buffer and the right edge may
         // move by the MSS (RFC 9293 3.8.6.2.2): window 65536, field 65536 >> 1.
-        bed.Peer.Send(Ack, seq: PeerSeq, ack: iss + 1, payload: TcpBed.Pattern(Mss));
-        bed.Peer.Expect(Ack, seq: iss + 1, ack: PeerSeq + (uint)Mss, window: Buffer >> 1, length: 0, at: TimeSpan.Zero);
+        bed.SendSegment(iss, 0);
+        bed.ExpectAck(iss, Mss, window: Buffer >> 1);
         Assert.Equal(TcpBed.Pattern(Mss), bed.Complete(read));
         Assert.Equal(Mss, bed.Tcp.Counters.BytesReadDirect);
         Assert.Equal(0, bed.Tcp.Counters.BytesReadFromRing);
@@ -44,13 +57,11 @@ public class DirectReadTests(ITestOutputHelper output)
     [Fact]
     public void Data_with_no_read_waiting_goes_to_the_ring_and_the_window_shrinks_until_it_is_read()
     {
-        var bed = new TcpBed(output);
-        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: Options);
-        uint iss = synAck.Seq;
+        (TcpBed bed, TcpStream server, uint iss) = Open();
 
         // Unread in the ring: the window is the buffer less the segment.
-        bed.Peer.Send(Ack, seq: PeerSeq, ack: iss + 1, payload: TcpBed.Pattern(Mss));
-        bed.Peer.Expect(Ack, seq: iss + 1, ack: PeerSeq + (uint)Mss, window: (ushort)((Buffer - Mss) >> 1), length: 0, at: TimeSpan.Zero);
+        bed.SendSegment(iss, 0);
+        bed.ExpectAck(iss, Mss, window: (ushort)((Buffer - Mss) >> 1));
 
         // Reading it frees less than half the buffer: no window update (the window did not double).
         Assert.Equal(TcpBed.Pattern(Mss), bed.Complete(bed.Read(server, Buffer)));
@@ -62,23 +73,19 @@ public class DirectReadTests(ITestOutputHelper output)
     [Fact]
     public void A_small_segment_for_a_waiting_read_does_not_move_the_right_edge_and_the_next_full_one_does()
     {
-        var bed = new TcpBed(output);
-        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: Options);
-        uint iss = synAck.Seq;
-        Task<byte[]> first = bed.Read(server, Buffer);
-        bed.RunPending();
+        (TcpBed bed, TcpStream server, uint iss) = Open();
+        Task<byte[]> first = WaitingRead(bed, server, Buffer);
 
         // 100 bytes read at once: the edge could move by 100 only, less than an MSS, so it stays
         // (receiver SWS avoidance) and the window offered is 100 less.
-        bed.Peer.Send(Ack | Psh, seq: PeerSeq, ack: iss + 1, payload: TcpBed.Pattern(100));
-        bed.Peer.Expect(Ack, seq: iss + 1, ack: PeerSeq + 100, window: (ushort)((Buffer - 100) >> 1), length: 0, at: TimeSpan.Zero);
+        bed.SendSegment(iss, 0, size: 100, flags: Ack | Psh);
+        bed.ExpectAck(iss, 100, window: (ushort)((Buffer - 100) >> 1));
         Assert.Equal(TcpBed.Pattern(100), bed.Complete(first));
 
         // The next read waits; the rest of the MSS makes the increase a full MSS: the edge moves.
-        Task<byte[]> second = bed.Read(server, Buffer);
-        bed.RunPending();
+        Task<byte[]> second = WaitingRead(bed, server, Buffer);
         bed.Peer.Send(Ack | Psh, seq: PeerSeq + 100, ack: iss + 1, payload: TcpBed.Pattern(Mss - 100, 100));
-        bed.Peer.Expect(Ack, seq: iss + 1, ack: PeerSeq + (uint)Mss, window: Buffer >> 1, length: 0, at: TimeSpan.Zero);
+        bed.ExpectAck(iss, Mss, window: Buffer >> 1);
         Assert.Equal(TcpBed.Pattern(Mss - 100, 100), bed.Complete(second));
         Assert.Equal(Mss, bed.Tcp.Counters.BytesReadDirect);
     }
@@ -86,16 +93,13 @@ public class DirectReadTests(ITestOutputHelper output)
     [Fact]
     public void A_segment_larger_than_the_waiting_read_fills_it_and_leaves_the_rest_in_the_ring()
     {
-        var bed = new TcpBed(output);
-        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: Options);
-        uint iss = synAck.Seq;
-        Task<byte[]> small = bed.Read(server, 500);
-        bed.RunPending();
+        (TcpBed bed, TcpStream server, uint iss) = Open();
+        Task<byte[]> small = WaitingRead(bed, server, 500);
 
         // 500 bytes go to the read, the other MSS - 500 wait in the ring: the window is the buffer
         // less what is unread, and the edge moved by 500 only, so it stays.
-        bed.Peer.Send(Ack, seq: PeerSeq, ack: iss + 1, payload: TcpBed.Pattern(Mss));
-        bed.Peer.Expect(Ack, seq: iss + 1, ack: PeerSeq + (uint)Mss, window: (ushort)((Buffer - Mss) >> 1), length: 0, at: TimeSpan.Zero);
+        bed.SendSegment(iss, 0);
+        bed.ExpectAck(iss, Mss, window: (ushort)((Buffer - Mss) >> 1));
         Assert.Equal(TcpBed.Pattern(500), bed.Complete(small));
         Assert.Equal(TcpBed.Pattern(Mss - 500, 500), bed.Complete(bed.Read(server, Buffer)));
         Assert.Equal(500, bed.Tcp.Counters.BytesReadDirect);
@@ -105,22 +109,19 @@ public class DirectReadTests(ITestOutputHelper output)
     [Fact]
     public void Out_of_order_data_waits_in_the_ring_and_the_filled_run_reaches_the_read()
     {
-        var bed = new TcpBed(output);
-        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: Options);
-        uint iss = synAck.Seq;
-        Task<byte[]> read = bed.ReadExactly(server, 3 * Mss);
-        bed.RunPending();
+        (TcpBed bed, TcpStream server, uint iss) = Open();
+        Task<byte[]> read = WaitingRead(bed, server, 3 * Mss, exactly: true);
 
         // The second segment first: held beyond the hole, the read keeps waiting.
-        bed.Peer.Send(Ack, seq: PeerSeq + (uint)Mss, ack: iss + 1, payload: TcpBed.Pattern(Mss, Mss));
-        bed.Peer.Expect(Ack, seq: iss + 1, ack: PeerSeq, length: 0, at: TimeSpan.Zero);
+        bed.SendSegment(iss, 1);
+        bed.ExpectAck(iss, 0);
         Assert.False(read.IsCompleted);
 
         // The hole filled: the two segments are readable from the ring; the third goes straight to the read.
-        bed.Peer.Send(Ack, seq: PeerSeq, ack: iss + 1, payload: TcpBed.Pattern(Mss));
-        bed.Peer.Expect(Ack, seq: iss + 1, ack: PeerSeq + (uint)(2 * Mss), length: 0, at: TimeSpan.Zero);
+        bed.SendSegment(iss, 0);
+        bed.ExpectAck(iss, 2 * Mss);
         bed.RunPending();
-        bed.Peer.Send(Ack, seq: PeerSeq + (uint)(2 * Mss), ack: iss + 1, payload: TcpBed.Pattern(Mss, 2 * Mss));
+        bed.SendSegment(iss, 2);
         Assert.Equal(TcpBed.Pattern(3 * Mss), bed.Complete(read));
         Assert.Equal(2 * Mss, bed.Tcp.Counters.BytesReadFromRing);
         Assert.Equal(Mss, bed.Tcp.Counters.BytesReadDirect);
@@ -129,13 +130,10 @@ public class DirectReadTests(ITestOutputHelper output)
     [Fact]
     public void Data_and_fin_for_a_waiting_read_complete_it_and_the_next_read_returns_end_of_stream()
     {
-        var bed = new TcpBed(output);
-        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: Options);
-        uint iss = synAck.Seq;
-        Task<byte[]> read = bed.Read(server, Buffer);
-        bed.RunPending();
-        bed.Peer.Send(Ack | Fin, seq: PeerSeq, ack: iss + 1, payload: TcpBed.Pattern(300));
-        bed.Peer.Expect(Ack, seq: iss + 1, ack: PeerSeq + 301, length: 0, at: TimeSpan.Zero);
+        (TcpBed bed, TcpStream server, uint iss) = Open();
+        Task<byte[]> read = WaitingRead(bed, server, Buffer);
+        bed.SendSegment(iss, 0, size: 300, flags: Ack | Fin);
+        bed.ExpectAck(iss, 301);
         Assert.Equal(TcpBed.Pattern(300), bed.Complete(read));
         Assert.Empty(bed.Complete(bed.Read(server, Buffer)));
         Assert.Equal(TcpState.CloseWait, bed.State);
@@ -145,18 +143,12 @@ public class DirectReadTests(ITestOutputHelper output)
     [Fact]
     public void Segments_of_one_receive_batch_fill_the_same_waiting_read()
     {
-        var bed = new TcpBed(output);
-        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: Options);
-        uint iss = synAck.Seq;
-        Task<byte[]> read = bed.Read(server, Buffer);
-        bed.RunPending();
+        (TcpBed bed, TcpStream server, uint iss) = Open();
+        Task<byte[]> read = WaitingRead(bed, server, Buffer);
 
         // Three segments on the wire at once: the stack takes them in one poll, and they go one
         // after the other into the one read, which completes after the batch with all of them.
-        for (int i = 0; i < 3; i++)
-        {
-            bed.Peer.Send(Ack, seq: PeerSeq + (uint)(i * Mss), ack: iss + 1, payload: TcpBed.Pattern(Mss, i * Mss));
-        }
+        bed.SendSegments(iss, 3);
 
         Assert.Equal(TcpBed.Pattern(3 * Mss), bed.Complete(read));
         Assert.Equal(3 * Mss, bed.Tcp.Counters.BytesReadDirect);
@@ -166,16 +158,10 @@ public class DirectReadTests(ITestOutputHelper output)
     [Fact]
     public void A_batch_larger_than_the_waiting_read_fills_it_and_the_rest_waits_in_the_ring()
     {
-        var bed = new TcpBed(output);
-        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: Options);
-        uint iss = synAck.Seq;
+        (TcpBed bed, TcpStream server, uint iss) = Open();
         int size = (2 * Mss) + 100;
-        Task<byte[]> read = bed.Read(server, size);
-        bed.RunPending();
-        for (int i = 0; i < 3; i++)
-        {
-            bed.Peer.Send(Ack, seq: PeerSeq + (uint)(i * Mss), ack: iss + 1, payload: TcpBed.Pattern(Mss, i * Mss));
-        }
+        Task<byte[]> read = WaitingRead(bed, server, size);
+        bed.SendSegments(iss, 3);
 
         Assert.Equal(TcpBed.Pattern(size), bed.Complete(read));
         Assert.Equal(TcpBed.Pattern(Mss - 100, size), bed.Complete(bed.Read(server, Buffer)));

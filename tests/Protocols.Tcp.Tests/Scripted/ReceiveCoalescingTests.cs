@@ -24,21 +24,35 @@ public class ReceiveCoalescingTests(ITestOutputHelper output)
     // default of 2 is tested on its own below.
     private TcpBed LongRuns() => new(output, stackOptions: new TcpStackOptions { Seed = 1, CoalescedRunSegments = 64, Defaults = new TcpConnectionOptions() });
 
+    // A passive open under NoQuickAcks: the accepted stream and the stack's ISN.
+    private static (TcpStream Server, uint Iss) Open(TcpBed bed)
+    {
+        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: NoQuickAcks);
+        return (server, synAck.Seq);
+    }
+
+    // Another connection to the listener, from the peer's `port` (which stays the peer's port): the accepted stream and the stack's ISN.
+    private static (TcpStream Server, uint Iss) OpenFrom(TcpBed bed, TcpListener listener, ushort port)
+    {
+        bed.Peer.Port = port;
+        Task<TcpStream> accept = bed.Start(async () => await listener.AcceptAsync(CancellationToken.None));
+        bed.Peer.Send(Syn, seq: TcpBed.PeerIss, options: TcpBed.DefaultSynOptions);
+        CapturedSegment synAck = bed.Peer.Expect(Syn | Ack, ack: TcpBed.PeerIss + 1);
+        bed.Peer.Send(Ack, seq: PeerSeq, ack: synAck.Seq + 1);
+        return (bed.Complete(accept), synAck.Seq);
+    }
+
     [Fact]
     public void Four_full_segments_in_one_batch_reach_the_connection_as_one_run_acknowledged_once_at_once()
     {
         TcpBed bed = LongRuns();
-        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: NoQuickAcks);
-        uint iss = synAck.Seq;
+        (TcpStream server, uint iss) = Open(bed);
         long received = bed.Tcp.Counters.SegmentsReceived;
-        for (int i = 0; i < 4; i++)
-        {
-            bed.Peer.Send(Ack, seq: PeerSeq + (uint)(i * Mss), ack: iss + 1, payload: TcpBed.Pattern(Mss, i * Mss));
-        }
+        bed.SendSegments(iss, 4);
 
         // One ACK for the whole run, at once: four full-sized segments' worth is past the
         // two-segment rule, as for a device's super-segment.
-        bed.Peer.Expect(Ack, seq: iss + 1, ack: PeerSeq + (uint)(4 * Mss), length: 0, at: TimeSpan.Zero);
+        bed.ExpectAck(iss, 4 * Mss);
         bed.Peer.ExpectNothing(2 * DelayedAck, "one ACK covers the run");
         Assert.Equal(1, bed.Tcp.Counters.CoalescedRuns);
         Assert.Equal(4, bed.Tcp.Counters.CoalescedSegments);
@@ -50,15 +64,11 @@ public class ReceiveCoalescingTests(ITestOutputHelper output)
     public void With_coalescing_off_the_same_batch_draws_an_ack_per_two_full_segments()
     {
         var bed = new TcpBed(output, receiveCoalescing: false);
-        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: NoQuickAcks);
-        uint iss = synAck.Seq;
-        for (int i = 0; i < 4; i++)
-        {
-            bed.Peer.Send(Ack, seq: PeerSeq + (uint)(i * Mss), ack: iss + 1, payload: TcpBed.Pattern(Mss, i * Mss));
-        }
+        (TcpStream server, uint iss) = Open(bed);
+        bed.SendSegments(iss, 4);
 
-        bed.Peer.Expect(Ack, seq: iss + 1, ack: PeerSeq + (uint)(2 * Mss), length: 0, at: TimeSpan.Zero);
-        bed.Peer.Expect(Ack, seq: iss + 1, ack: PeerSeq + (uint)(4 * Mss), length: 0, at: TimeSpan.Zero);
+        bed.ExpectAck(iss, 2 * Mss);
+        bed.ExpectAck(iss, 4 * Mss);
         bed.Peer.ExpectNothing(2 * DelayedAck);
         Assert.Equal(0, bed.Tcp.Counters.CoalescedRuns);
         Assert.Equal(0, bed.Tcp.Counters.CoalescedSegments);
@@ -69,17 +79,13 @@ public class ReceiveCoalescingTests(ITestOutputHelper output)
     public void By_default_runs_of_two_segments_keep_one_ack_per_two_full_segments()
     {
         var bed = new TcpBed(output);
-        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: NoQuickAcks);
-        uint iss = synAck.Seq;
-        for (int i = 0; i < 6; i++)
-        {
-            bed.Peer.Send(Ack, seq: PeerSeq + (uint)(i * Mss), ack: iss + 1, payload: TcpBed.Pattern(Mss, i * Mss));
-        }
+        (TcpStream server, uint iss) = Open(bed);
+        bed.SendSegments(iss, 6);
 
         // RFC 5681 4.2's ratio: an ACK for every second full-sized segment, as without coalescing.
         for (int pair = 1; pair <= 3; pair++)
         {
-            bed.Peer.Expect(Ack, seq: iss + 1, ack: PeerSeq + (uint)(2 * pair * Mss), length: 0, at: TimeSpan.Zero);
+            bed.ExpectAck(iss, 2 * pair * Mss);
         }
 
         bed.Peer.ExpectNothing(2 * DelayedAck);
@@ -101,14 +107,13 @@ public class ReceiveCoalescingTests(ITestOutputHelper output)
     public void A_lone_segment_is_held_only_until_the_batch_ends_and_its_ack_is_delayed_as_without_coalescing()
     {
         TcpBed bed = LongRuns();
-        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: NoQuickAcks);
-        uint iss = synAck.Seq;
+        (TcpStream server, uint iss) = Open(bed);
         Task<byte[]> read = bed.Read(server);
-        bed.Peer.Send(Ack, seq: PeerSeq, ack: iss + 1, payload: TcpBed.Pattern(Mss));
+        bed.SendSegment(iss, 0);
         bed.RunPending();
         Assert.True(read.IsCompleted, "the batch ended, so the segment reached the reader at once");
         Assert.Equal(TcpBed.Pattern(Mss), bed.Complete(read, TimeSpan.Zero));
-        bed.Peer.Expect(Ack, seq: iss + 1, ack: PeerSeq + (uint)Mss, length: 0, at: DelayedAck);
+        bed.ExpectAck(iss, Mss, at: DelayedAck);
         Assert.Equal(0, bed.Tcp.Counters.CoalescedRuns);
     }
 
@@ -116,28 +121,25 @@ public class ReceiveCoalescingTests(ITestOutputHelper output)
     public void A_push_or_a_short_segment_ends_the_run_it_joins()
     {
         TcpBed bed = LongRuns();
-        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: NoQuickAcks);
-        uint iss = synAck.Seq;
+        (TcpStream server, uint iss) = Open(bed);
 
         // Two full segments and a PSH: one run of three; the fourth segment starts a run of its own
         // that the batch's end delivers alone, so its ACK waits for the timer.
-        uint seq = PeerSeq;
-        bed.Peer.Send(Ack, seq: seq, ack: iss + 1, payload: TcpBed.Pattern(Mss));
-        bed.Peer.Send(Ack, seq: seq + (uint)Mss, ack: iss + 1, payload: TcpBed.Pattern(Mss, Mss));
-        bed.Peer.Send(Ack | Psh, seq: seq + (uint)(2 * Mss), ack: iss + 1, payload: TcpBed.Pattern(Mss, 2 * Mss));
-        bed.Peer.Send(Ack, seq: seq + (uint)(3 * Mss), ack: iss + 1, payload: TcpBed.Pattern(Mss, 3 * Mss));
-        bed.Peer.Expect(Ack, seq: iss + 1, ack: seq + (uint)(3 * Mss), length: 0, at: TimeSpan.Zero);
-        bed.Peer.Expect(Ack, seq: iss + 1, ack: seq + (uint)(4 * Mss), length: 0, at: DelayedAck);
+        bed.SendSegments(iss, 2);
+        bed.SendSegment(iss, 2, flags: Ack | Psh);
+        bed.SendSegment(iss, 3);
+        bed.ExpectAck(iss, 3 * Mss);
+        bed.ExpectAck(iss, 4 * Mss, at: DelayedAck);
         Assert.Equal(1, bed.Tcp.Counters.CoalescedRuns);
         Assert.Equal(3, bed.Tcp.Counters.CoalescedSegments);
 
         // A full segment and a short one: a run of two (the short one ends it); the next full
         // segment then makes two full segments' worth unacknowledged, acknowledged at once.
-        seq += (uint)(4 * Mss);
-        bed.Peer.Send(Ack, seq: seq, ack: iss + 1, payload: TcpBed.Pattern(Mss, 4 * Mss));
+        uint seq = PeerSeq + (uint)(4 * Mss);
+        bed.SendSegment(iss, 4);
         bed.Peer.Send(Ack, seq: seq + (uint)Mss, ack: iss + 1, payload: TcpBed.Pattern(100, 5 * Mss));
         bed.Peer.Send(Ack, seq: seq + (uint)Mss + 100, ack: iss + 1, payload: TcpBed.Pattern(Mss, (5 * Mss) + 100));
-        bed.Peer.Expect(Ack, seq: iss + 1, ack: seq + (uint)(2 * Mss) + 100, length: 0, at: TimeSpan.Zero);
+        bed.ExpectAck(iss, (6 * Mss) + 100);
         bed.Peer.ExpectNothing(2 * DelayedAck);
         Assert.Equal(2, bed.Tcp.Counters.CoalescedRuns);
         Assert.Equal(5, bed.Tcp.Counters.CoalescedSegments);
@@ -148,11 +150,10 @@ public class ReceiveCoalescingTests(ITestOutputHelper output)
     public void A_fin_is_never_merged_and_ends_the_run_before_it()
     {
         TcpBed bed = LongRuns();
-        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: NoQuickAcks);
-        uint iss = synAck.Seq;
-        bed.Peer.Send(Ack, seq: PeerSeq, ack: iss + 1, payload: TcpBed.Pattern(Mss));
-        bed.Peer.Send(Ack, seq: PeerSeq + (uint)Mss, ack: iss + 1, payload: TcpBed.Pattern(Mss, Mss));
-        bed.Peer.Send(Ack | Fin, seq: PeerSeq + (uint)(2 * Mss), ack: iss + 1, payload: TcpBed.Pattern(Mss, 2 * Mss));
+        (TcpStream server, uint iss) = Open(bed);
+        bed.SendSegment(iss, 0);
+        bed.SendSegment(iss, 1);
+        bed.SendSegment(iss, 2, flags: Ack | Fin);
         List<CapturedPacket> sent = bed.Peer.Collect(TimeSpan.FromMilliseconds(1));
         Assert.Equal(PeerSeq + (uint)(3 * Mss) + 1, sent[^1].Segment!.Ack);
         Assert.Equal(TcpState.CloseWait, bed.State);
@@ -173,11 +174,11 @@ public class ReceiveCoalescingTests(ITestOutputHelper output)
         for (int i = 0; i < 4; i++)
         {
             TcpOptions ts = ScriptedPeer.Options(ts: ((uint)(102 + (i / 2)), synAck.TsVal));
-            bed.Peer.Send(Ack, seq: PeerSeq + (uint)(i * size), ack: iss + 1, options: ts, payload: TcpBed.Pattern(size, i * size));
+            bed.SendSegment(iss, i, size, options: ts);
         }
 
-        bed.Peer.Expect(Ack, seq: iss + 1, ack: PeerSeq + (uint)(2 * size), length: 0, at: TimeSpan.Zero, options: o => o.Timestamps is { TsEcr: 102 });
-        bed.Peer.Expect(Ack, seq: iss + 1, ack: PeerSeq + (uint)(4 * size), length: 0, at: TimeSpan.Zero, options: o => o.Timestamps is { TsEcr: 103 });
+        bed.ExpectAck(iss, 2 * size, options: o => o.Timestamps is { TsEcr: 102 });
+        bed.ExpectAck(iss, 4 * size, options: o => o.Timestamps is { TsEcr: 103 });
         Assert.Equal(2, bed.Tcp.Counters.CoalescedRuns);
         Assert.Equal(4, bed.Tcp.Counters.CoalescedSegments);
         Assert.Equal(TcpBed.Pattern(4 * size), bed.Complete(bed.ReadExactly(server, 4 * size)));
@@ -187,16 +188,15 @@ public class ReceiveCoalescingTests(ITestOutputHelper output)
     public void Segments_with_another_ttl_or_hop_limit_are_not_merged_with_the_run()
     {
         TcpBed bed = LongRuns();
-        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: NoQuickAcks);
-        uint iss = synAck.Seq;
+        (TcpStream server, uint iss) = Open(bed);
         for (int i = 0; i < 4; i++)
         {
             bed.Peer.Ttl = (byte)(i < 2 ? 64 : 63);
-            bed.Peer.Send(Ack, seq: PeerSeq + (uint)(i * Mss), ack: iss + 1, payload: TcpBed.Pattern(Mss, i * Mss));
+            bed.SendSegment(iss, i);
         }
 
-        bed.Peer.Expect(Ack, seq: iss + 1, ack: PeerSeq + (uint)(2 * Mss), length: 0, at: TimeSpan.Zero);
-        bed.Peer.Expect(Ack, seq: iss + 1, ack: PeerSeq + (uint)(4 * Mss), length: 0, at: TimeSpan.Zero);
+        bed.ExpectAck(iss, 2 * Mss);
+        bed.ExpectAck(iss, 4 * Mss);
         Assert.Equal(2, bed.Tcp.Counters.CoalescedRuns);
         Assert.Equal(TcpBed.Pattern(4 * Mss), bed.Complete(bed.ReadExactly(server, 4 * Mss)));
     }
@@ -205,26 +205,22 @@ public class ReceiveCoalescingTests(ITestOutputHelper output)
     public void Out_of_order_and_hole_filling_segments_are_never_merged_and_are_acknowledged_at_once()
     {
         TcpBed bed = LongRuns();
-        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: NoQuickAcks);
-        uint iss = synAck.Seq;
-        uint Seq(int i) => PeerSeq + (uint)(i * Mss);
+        (TcpStream server, uint iss) = Open(bed);
 
         // Segment 1 is missing: 0 is held, 2 and 3 are out of order (RFC 5681 4.2: an immediate
         // duplicate ACK for each), never a run.
-        bed.Peer.Send(Ack, seq: Seq(0), ack: iss + 1, payload: TcpBed.Pattern(Mss));
-        bed.Peer.Send(Ack, seq: Seq(2), ack: iss + 1, payload: TcpBed.Pattern(Mss, 2 * Mss));
-        bed.Peer.Send(Ack, seq: Seq(3), ack: iss + 1, payload: TcpBed.Pattern(Mss, 3 * Mss));
-        bed.Peer.Expect(Ack, seq: iss + 1, ack: Seq(1), length: 0, at: TimeSpan.Zero);
-        bed.Peer.Expect(Ack, seq: iss + 1, ack: Seq(1), length: 0, at: TimeSpan.Zero);
+        bed.SendSegment(iss, 0);
+        bed.SendSegments(iss, 2, first: 2);
+        bed.ExpectAck(iss, Mss);
+        bed.ExpectAck(iss, Mss);
         Assert.Equal(0, bed.Tcp.Counters.CoalescedRuns);
 
         // The hole is filled with 4 and 5 behind it in the same batch: 1 reaches the engine alone
         // and is acknowledged at once (RFC 5681 4.2); 4 and 5 are in order after it and form a run.
-        bed.Peer.Send(Ack, seq: Seq(1), ack: iss + 1, payload: TcpBed.Pattern(Mss, Mss));
-        bed.Peer.Send(Ack, seq: Seq(4), ack: iss + 1, payload: TcpBed.Pattern(Mss, 4 * Mss));
-        bed.Peer.Send(Ack, seq: Seq(5), ack: iss + 1, payload: TcpBed.Pattern(Mss, 5 * Mss));
-        bed.Peer.Expect(Ack, seq: iss + 1, ack: Seq(4), length: 0, at: TimeSpan.Zero);
-        bed.Peer.Expect(Ack, seq: iss + 1, ack: Seq(6), length: 0, at: TimeSpan.Zero);
+        bed.SendSegment(iss, 1);
+        bed.SendSegments(iss, 2, first: 4);
+        bed.ExpectAck(iss, 4 * Mss);
+        bed.ExpectAck(iss, 6 * Mss);
         Assert.Equal(1, bed.Tcp.Counters.CoalescedRuns);
         Assert.Equal(2, bed.Tcp.Counters.CoalescedSegments);
         Assert.Equal(TcpBed.Pattern(6 * Mss), bed.Complete(bed.ReadExactly(server, 6 * Mss)));
@@ -237,17 +233,12 @@ public class ReceiveCoalescingTests(ITestOutputHelper output)
         (TcpStream first, CapturedSegment synAck1, TcpListener listener) = bed.PassiveOpen(options: NoQuickAcks);
 
         // A second connection from another port to the same listener.
-        bed.Peer.Port = 40001;
-        Task<TcpStream> accept = bed.Start(async () => await listener.AcceptAsync(CancellationToken.None));
-        bed.Peer.Send(Syn, seq: TcpBed.PeerIss, options: TcpBed.DefaultSynOptions);
-        CapturedSegment synAck2 = bed.Peer.Expect(Syn | Ack, ack: TcpBed.PeerIss + 1);
-        bed.Peer.Send(Ack, seq: PeerSeq, ack: synAck2.Seq + 1);
-        TcpStream second = bed.Complete(accept);
+        (TcpStream second, uint iss2) = OpenFrom(bed, listener, 40001);
 
         for (int i = 0; i < 3; i++)
         {
-            bed.Peer.Send(Ack, seq: PeerSeq + (uint)(i * Mss), ack: synAck1.Seq + 1, payload: TcpBed.Pattern(Mss, i * Mss), fromPort: 40000);
-            bed.Peer.Send(Ack, seq: PeerSeq + (uint)(i * Mss), ack: synAck2.Seq + 1, payload: TcpBed.Pattern(Mss, (i * Mss) + 7), fromPort: 40001);
+            bed.SendSegment(synAck1.Seq, i, fromPort: 40000);
+            bed.Peer.Send(Ack, seq: PeerSeq + (uint)(i * Mss), ack: iss2 + 1, payload: TcpBed.Pattern(Mss, (i * Mss) + 7), fromPort: 40001);
         }
 
         List<CapturedPacket> acks = bed.Peer.Collect(TimeSpan.FromMilliseconds(1));
@@ -264,18 +255,17 @@ public class ReceiveCoalescingTests(ITestOutputHelper output)
     public void A_bad_checksum_in_the_middle_is_dropped_and_the_run_stops_at_the_gap()
     {
         TcpBed bed = LongRuns();
-        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(options: NoQuickAcks);
-        uint iss = synAck.Seq;
-        bed.Peer.Send(Ack, seq: PeerSeq, ack: iss + 1, payload: TcpBed.Pattern(Mss));
+        (TcpStream server, uint iss) = Open(bed);
+        bed.SendSegment(iss, 0);
         bed.Peer.Send(Ack, seq: PeerSeq + (uint)Mss, ack: iss + 1, payload: TcpBed.Pattern(Mss, Mss), badChecksum: true);
-        bed.Peer.Send(Ack, seq: PeerSeq + (uint)(2 * Mss), ack: iss + 1, payload: TcpBed.Pattern(Mss, 2 * Mss));
+        bed.SendSegment(iss, 2);
 
         // The corrupted segment never joins: 0 is delivered alone, 2 is out of order and draws a duplicate ACK.
-        bed.Peer.Expect(Ack, seq: iss + 1, ack: PeerSeq + (uint)Mss, length: 0, at: TimeSpan.Zero);
+        bed.ExpectAck(iss, Mss);
         Assert.Equal(1, bed.Tcp.Counters[TcpCounter.BadSegmentsChecksum]);
         Assert.Equal(0, bed.Tcp.Counters.CoalescedRuns);
-        bed.Peer.Send(Ack, seq: PeerSeq + (uint)Mss, ack: iss + 1, payload: TcpBed.Pattern(Mss, Mss));
-        bed.Peer.Expect(Ack, seq: iss + 1, ack: PeerSeq + (uint)(3 * Mss), length: 0, at: TimeSpan.Zero);
+        bed.SendSegment(iss, 1);
+        bed.ExpectAck(iss, 3 * Mss);
         Assert.Equal(TcpBed.Pattern(3 * Mss), bed.Complete(bed.ReadExactly(server, 3 * Mss)));
     }
 
@@ -288,12 +278,8 @@ public class ReceiveCoalescingTests(ITestOutputHelper output)
         int flows = TcpReceiveCoalescer.MaxFlows + 2;
         for (ushort port = 40001; streams.Count < flows; port++)
         {
-            bed.Peer.Port = port;
-            Task<TcpStream> accept = bed.Start(async () => await listener.AcceptAsync(CancellationToken.None));
-            bed.Peer.Send(Syn, seq: TcpBed.PeerIss, options: TcpBed.DefaultSynOptions);
-            CapturedSegment synAck = bed.Peer.Expect(Syn | Ack, ack: TcpBed.PeerIss + 1);
-            bed.Peer.Send(Ack, seq: PeerSeq, ack: synAck.Seq + 1);
-            streams.Add((bed.Complete(accept), synAck.Seq, port));
+            (TcpStream stream, uint iss) = OpenFrom(bed, listener, port);
+            streams.Add((stream, iss, port));
         }
 
         long received = bed.Tcp.Counters.SegmentsReceived;

@@ -11,8 +11,9 @@ namespace Protocols.Tcp.Tests.Scripted;
 
 /// <summary>
 /// TIME-WAIT once the control block is gone: the layer's compact record answers the 4-tuple
-/// (retransmitted FIN, PAWS, RST, D-SACK, RFC 6191 SYNs) segment for segment as the control block
-/// did, restarts and ends the 2 MSL timeout, frees the 4-tuple when it ends, and its table is bounded.
+/// (retransmitted FIN, PAWS, D-SACK, RFC 6191 SYNs) segment for segment as the control block did,
+/// ignores every RST as the control block does (RFC 1337), restarts and ends the 2 MSL timeout,
+/// frees the 4-tuple when it ends, keeps a held stream's state in step, and its table is bounded.
 /// </summary>
 public class TimeWaitRecordTests(ITestOutputHelper output)
 {
@@ -21,14 +22,36 @@ public class TimeWaitRecordTests(ITestOutputHelper output)
     // Passive open with timestamps (peer TSval 100, 101), the server closes, the peer's FIN (TSval 102) puts it in TIME-WAIT.
     private static (TcpBed Bed, uint Iss, CapturedSegment TimeWaitAck, TcpListener Listener) TimeWaitWithTimestamps(ITestOutputHelper output, TcpStackOptions? stackOptions = null)
     {
+        (TcpBed bed, uint iss, CapturedSegment ack, TcpListener listener, _) = TimeWaitWithTimestamps(output, holdStream: false);
+        return (bed, iss, ack, listener);
+    }
+
+    // The same; with holdStream the server half-closes and keeps its stream (read to its end), else disposes it.
+    private static (TcpBed Bed, uint Iss, CapturedSegment TimeWaitAck, TcpListener Listener, TcpStream Server) TimeWaitWithTimestamps(ITestOutputHelper output, bool holdStream, TcpStackOptions? stackOptions = null)
+    {
         var bed = new TcpBed(output, stackOptions: stackOptions);
         (TcpStream server, CapturedSegment synAck, TcpListener listener) = bed.PassiveOpen(synOptions: Options(mss: Family.Mss, ws: 7, ts: (100, 0)), tsVal: 101);
         uint iss = synAck.Seq;
-        server.Dispose();
+        Task<byte[]>? end = null;
+        if (holdStream)
+        {
+            end = bed.Read(server);
+            server.CompleteWrites();
+        }
+        else
+        {
+            server.Dispose();
+        }
+
         CapturedSegment fin = bed.Peer.Expect(Fin | Ack, seq: iss + 1, ack: 1001, at: TimeSpan.Zero);
         bed.Peer.Send(Fin | Ack, seq: 1001, ack: iss + 2, options: Options(ts: (102, fin.TsVal)));
         CapturedSegment ack = bed.Peer.Expect(Ack, seq: iss + 2, ack: 1002, at: TimeSpan.Zero, options: o => o.Timestamps is { TsEcr: 102 });
-        return (bed, iss, ack, listener);
+        if (end is not null)
+        {
+            Assert.Empty(bed.Complete(end));
+        }
+
+        return (bed, iss, ack, listener, server);
     }
 
     [Fact]
@@ -79,29 +102,118 @@ public class TimeWaitRecordTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void A_reset_in_the_window_gets_a_challenge_ack_and_one_at_rcv_nxt_ends_time_wait()
+    public void Every_reset_is_ignored_in_time_wait_so_none_can_end_it_early()
     {
         (TcpBed bed, uint iss, CapturedSegment first, _) = TimeWaitWithTimestamps(output);
-        long challenges = bed.Tcp.Counters.ChallengeAcksSent;
+        TcpCounters counters = bed.Tcp.Counters;
+        (long challenges, long resets) = (counters.ChallengeAcksSent, counters.ResetsReceived);
 
-        // RFC 5961 3.2: in the window but not at RCV.NXT.
-        bed.Peer.Send(Rst, seq: 1002 + 100);
-        bed.Peer.Expect(Ack, seq: iss + 2, ack: 1002, at: TimeSpan.Zero, options: o => o.Timestamps is { TsEcr: 102 });
-        Assert.Equal(challenges + 1, bed.Tcp.Counters.ChallengeAcksSent);
-
-        // Outside the window: ignored.
-        bed.Peer.Send(Rst, seq: 1002 + (1u << 30));
-        bed.Peer.ExpectNothing(TimeSpan.FromSeconds(1), "a reset outside the window is ignored");
-        Assert.Equal(TcpState.TimeWait, bed.State);
-
-        // At RCV.NXT: TIME-WAIT ends at once (RFC 9293 3.10.7.4; RFC 1337's assassination hazard is accepted, as by the control block).
+        // RFC 1337 3 (TW1): at RCV.NXT (RFC 9293 alone would delete the connection), in the window
+        // (RFC 5961 alone would draw a challenge ACK), outside it, and with a newer timestamp: no
+        // answer, no change.
+        bed.RunFor(TimeSpan.FromSeconds(10));
         bed.Peer.Send(Rst, seq: 1002);
-        bed.RunPending();
-        Assert.Equal(TcpState.Closed, bed.State);
+        bed.Peer.Send(Rst | Ack, seq: 1002, ack: iss + 2, options: Options(ts: (9_000, first.TsVal)));
+        bed.Peer.Send(Rst, seq: 1002 + 100);
+        bed.Peer.Send(Rst, seq: 1002 + (1u << 30));
+        bed.Peer.ExpectNothing(TimeSpan.FromSeconds(1), "a reset in TIME-WAIT is never answered");
+        Assert.Equal(1, bed.Tcp.TimeWaitCount);
+        TcpConnectionInfo row = bed.Connection!;
+        Assert.Equal(TcpState.TimeWait, row.State);
+        Assert.Equal(TimeSpan.FromSeconds(49), row.ActiveTimerRemaining); // the 2 MSL deadline did not move
+        Assert.Equal(challenges, counters.ChallengeAcksSent);
+        Assert.Equal(resets, counters.ResetsReceived);
+
+        // The record still answers as before: TS.Recent is still 102 (the resets' TSval 9000 was not taken).
+        bed.Peer.Send(Fin | Ack, seq: 1001, ack: iss + 2, options: Options(ts: (11_102, first.TsVal)));
+        bed.Peer.Expect(Ack, seq: iss + 2, ack: 1002, window: first.Window, length: 0, at: TimeSpan.Zero, options: o => o.Timestamps is { TsEcr: 102 });
+    }
+
+    [Fact]
+    public void A_control_block_still_in_time_wait_ignores_a_reset_as_the_record_does()
+    {
+        // The server closes first; the peer's data and FIN arrive unread, so the control block
+        // keeps TIME-WAIT (nothing is handed to a record while the application has data to read).
+        var bed = new TcpBed(output);
+        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen();
+        uint iss = synAck.Seq;
+        server.CompleteWrites();
+        bed.Peer.Expect(Fin | Ack, seq: iss + 1, ack: 1001, at: TimeSpan.Zero);
+        bed.Peer.Send(Fin | Ack | Psh, seq: 1001, ack: iss + 2, payload: "hello"u8);
+        bed.Peer.Expect(Ack, seq: iss + 2, ack: 1007, at: TimeSpan.Zero);
+        Assert.Equal(TcpState.TimeWait, server.State);
         Assert.Equal(0, bed.Tcp.TimeWaitCount);
-        bed.Peer.ExpectNothing(TimeSpan.FromSeconds(1), "a reset is never answered");
-        bed.Peer.Send(Ack, seq: 1002, ack: iss + 2, options: Options(ts: (200, first.TsVal)));
-        bed.Peer.Expect(Rst, seq: iss + 2, at: TimeSpan.Zero);
+        long resets = bed.Tcp.Counters.ResetsReceived;
+
+        // RFC 1337 3 (TW1): a reset at RCV.NXT, and one in the window, change nothing and get no answer.
+        bed.Peer.Send(Rst, seq: 1007);
+        bed.Peer.Send(Rst, seq: 1007 + 100);
+        bed.Peer.ExpectNothing(TimeSpan.FromSeconds(1), "a reset in TIME-WAIT is never answered");
+        Assert.Equal(TcpState.TimeWait, server.State);
+        Assert.Equal(TcpState.TimeWait, bed.State);
+        Assert.Equal(resets, bed.Tcp.Counters.ResetsReceived);
+        Assert.Equal("hello"u8.ToArray(), bed.Complete(bed.Read(server)));
+    }
+
+    [Fact]
+    public void The_row_of_a_record_shows_the_connections_mss_and_zero_for_what_time_wait_does_not_keep()
+    {
+        var bed = new TcpBed(output);
+        (TcpStream server, CapturedSegment synAck, _) = bed.PassiveOpen(synOptions: Options(mss: 1000, ws: 7));
+        uint iss = synAck.Seq;
+        Assert.Equal(1000, bed.Connection!.Mss);
+        server.Dispose();
+        bed.Peer.Expect(Fin | Ack, seq: iss + 1, ack: 1001, at: TimeSpan.Zero);
+        bed.Peer.Send(Fin | Ack, seq: 1001, ack: iss + 2);
+        bed.Peer.Expect(Ack, seq: iss + 2, ack: 1002, at: TimeSpan.Zero);
+        Assert.Equal(1, bed.Tcp.TimeWaitCount);
+
+        TcpConnectionInfo row = bed.Connection!;
+        Assert.Equal(TcpState.TimeWait, row.State);
+        Assert.Equal(1000, row.Mss);
+        Assert.True(row.ReceiveWindow > 0);
+        Assert.Equal((TimeSpan.Zero, TimeSpan.Zero, 0L, 0, 0), (row.Rto, row.SmoothedRtt, row.CongestionWindow, row.SendQueue, row.ReceiveQueue));
+        Assert.StartsWith("TIME-WAIT 0 0 ", row.ToString(), StringComparison.Ordinal);
+        Assert.Contains(" timer:(timewait,60000ms) ", row.ToString(), StringComparison.Ordinal);
+        Assert.Contains(" mss:1000 ", row.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_held_stream_reads_time_wait_as_long_as_the_record_lasts_when_a_retransmitted_fin_restarts_it()
+    {
+        (TcpBed bed, uint iss, CapturedSegment first, _, TcpStream server) = TimeWaitWithTimestamps(output, holdStream: true);
+        Assert.Equal(1, bed.Tcp.TimeWaitCount);
+
+        // 30 s in, the peer's FIN again: the record's 2 MSL restart (RFC 9293 3.10.7.4), and the stream's with it.
+        bed.RunFor(TimeSpan.FromSeconds(30));
+        bed.Peer.Send(Fin | Ack, seq: 1001, ack: iss + 2, options: Options(ts: (30_102, first.TsVal)));
+        bed.Peer.Expect(Ack, seq: iss + 2, ack: 1002, at: TimeSpan.Zero);
+        bed.RunFor(TimeSpan.FromSeconds(60) - Ms);
+        Assert.Equal(1, bed.Tcp.TimeWaitCount);
+        Assert.Equal(TcpState.TimeWait, server.State);
+        bed.RunFor(Ms);
+        Assert.Equal(0, bed.Tcp.TimeWaitCount);
+        Assert.Equal(TcpState.Closed, server.State);
+        server.Dispose();
+    }
+
+    [Fact]
+    public void A_held_stream_reads_closed_once_a_new_syn_replaces_its_record()
+    {
+        (TcpBed bed, _, _, TcpListener listener, TcpStream server) = TimeWaitWithTimestamps(output, holdStream: true);
+        Assert.Equal(TcpState.TimeWait, server.State);
+
+        // RFC 6191 2: a newer timestamp opens a new connection on the 4-tuple; the old incarnation is over.
+        Task<TcpStream> accept = bed.Start(async () => await listener.AcceptAsync(CancellationToken.None));
+        bed.Peer.Send(Syn, seq: 7, options: Options(mss: Family.Mss, ws: 7, ts: (5000, 0)));
+        CapturedSegment synAck = bed.Peer.Expect(Syn | Ack, ack: 8, at: TimeSpan.Zero);
+        Assert.Equal(0, bed.Tcp.TimeWaitCount);
+        Assert.Equal(TcpState.Closed, server.State);
+        bed.Peer.Send(Ack, seq: 8, ack: synAck.Seq + 1, options: Options(ts: (5001, synAck.TsVal)));
+        using TcpStream next = bed.Complete(accept);
+        Assert.Equal(TcpState.Established, next.State);
+        Assert.Equal(TcpState.Closed, server.State);
+        server.Dispose();
     }
 
     [Fact]
@@ -240,6 +352,39 @@ public class TimeWaitRecordTests(ITestOutputHelper output)
         Assert.Equal(TcpState.Closed, held!.State);
         Assert.Equal(0, net.TcpA.ConnectionCount);
     }
+
+    [Fact]
+    public void A_stream_held_into_time_wait_then_disposed_leaves_its_control_block_to_the_garbage_collector()
+    {
+        var net = new TcpStackPair(seed: 96);
+        using TcpListener listener = net.TcpB.Listen(80);
+        WeakReference controlBlock = HoldIntoTimeWaitThenDispose(net, listener);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.False(controlBlock.IsAlive, "the record keeps the control block only while its stream is open");
+        Assert.Equal(1, net.TcpB.TimeWaitCount);
+    }
+
+    // The server closes first and keeps its stream until its connection is a TIME-WAIT record, then disposes it.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WeakReference HoldIntoTimeWaitThenDispose(TcpStackPair net, TcpListener listener) => net.Run(async () =>
+    {
+        Task<TcpStream> accept = listener.AcceptAsync();
+        TcpStream client = await net.TcpA.ConnectAsync(new IpEndpoint(TcpStackPair.AddressB, 80));
+        TcpStream server = await accept;
+        server.CompleteWrites();
+        Assert.Equal(0, await client.ReadAsync(new byte[1]));
+        client.Dispose();
+        Assert.Equal(0, await server.ReadAsync(new byte[1]));
+        await Task.Delay(TimeSpan.FromSeconds(1), net.Sim.Clock);
+        Assert.Equal(1, net.TcpB.TimeWaitCount);
+        Assert.Equal(TcpState.TimeWait, server.State);
+        var weak = new WeakReference(server.Connection.Tcb);
+        server.Dispose();
+        await Task.Delay(Ms, net.Sim.Clock);
+        return weak;
+    });
 
     // The server closes first and its stream is disposed; the client's stream is handed to keep.
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -18,12 +18,20 @@ public class TcpDirectReadTests(ITestOutputHelper output)
     // has its next read waiting when the next segment comes.
     private static readonly LinkOptions Paced = new() { Delay = TimeSpan.FromMilliseconds(1), RateBitsPerSecond = 100_000_000 };
 
+    // A over the paced link connected to B:80; disposing it closes B's listener.
+    private static Connection Connect(int seed)
+    {
+        var pair = new TcpStackPair(seed, Paced);
+        TcpListener listener = pair.TcpB.Listen(80);
+        (TcpStream client, TcpStream server) = pair.Connect(listener);
+        return new Connection(pair, client, server, listener);
+    }
+
     [Fact]
     public void A_reader_that_always_waits_takes_every_byte_straight_from_the_segments()
     {
-        var pair = new TcpStackPair(seed: 11, Paced);
-        using TcpListener listener = pair.TcpB.Listen(80);
-        (TcpStream client, TcpStream server) = pair.Connect(listener);
+        using Connection c = Connect(seed: 11);
+        (TcpStackPair pair, TcpStream client, TcpStream server) = c;
         byte[] data = TestData.Seeded(2_000_000, 11);
         Task send = pair.Sim.Start(async () =>
         {
@@ -44,9 +52,8 @@ public class TcpDirectReadTests(ITestOutputHelper output)
     [Fact]
     public void Data_that_arrives_before_any_read_is_read_from_the_ring()
     {
-        var pair = new TcpStackPair(seed: 12, Paced);
-        using TcpListener listener = pair.TcpB.Listen(80);
-        (TcpStream client, TcpStream server) = pair.Connect(listener);
+        using Connection c = Connect(seed: 12);
+        (TcpStackPair pair, TcpStream client, TcpStream server) = c;
         byte[] data = TestData.Seeded(100_000, 12); // fits the 256 KiB receive buffer
         pair.Run(async () =>
         {
@@ -66,9 +73,8 @@ public class TcpDirectReadTests(ITestOutputHelper output)
     [Fact]
     public void A_reader_that_falls_behind_and_catches_up_mixes_both_paths_and_loses_nothing()
     {
-        var pair = new TcpStackPair(seed: 13, Paced);
-        using TcpListener listener = pair.TcpB.Listen(80);
-        (TcpStream client, TcpStream server) = pair.Connect(listener);
+        using Connection c = Connect(seed: 13);
+        (TcpStackPair pair, TcpStream client, TcpStream server) = c;
         byte[] data = TestData.Seeded(1_500_000, 13);
         Task send = pair.Sim.Start(async () =>
         {
@@ -121,12 +127,7 @@ public class TcpDirectReadTests(ITestOutputHelper output)
         var pair = new TcpStackPair(seed, link);
         byte[] up = TestData.Seeded(600_000, seed);
         byte[] down = TestData.Seeded(400_000, seed + 100);
-        Task<TransferResult> transfer = pair.StartTransfer(up, down);
-        pair.Sim.RunUntil(() => transfer.IsCompleted, TimeSpan.FromSeconds(300));
-        TransferResult result = pair.Sim.RunUntilCompleted(transfer, TimeSpan.Zero);
-
-        Assert.Equal(SHA256.HashData(up), result.Sha256AtB);
-        Assert.Equal(SHA256.HashData(down), result.Sha256AtA);
+        pair.Transfer(up, down, TimeSpan.FromSeconds(300));
         TcpCounters a = pair.TcpA.Counters;
         TcpCounters b = pair.TcpB.Counters;
         output.WriteLine($"A: direct {a.BytesReadDirect}, ring {a.BytesReadFromRing}; B: direct {b.BytesReadDirect}, ring {b.BytesReadFromRing}; out of order {a.OutOfOrderQueued + b.OutOfOrderQueued}");
@@ -139,9 +140,8 @@ public class TcpDirectReadTests(ITestOutputHelper output)
     [Fact]
     public void A_read_cancelled_before_the_data_arrives_leaves_the_data_for_the_next_read()
     {
-        var pair = new TcpStackPair(seed: 14, Paced);
-        using TcpListener listener = pair.TcpB.Listen(80);
-        (TcpStream client, TcpStream server) = pair.Connect(listener);
+        using Connection c = Connect(seed: 14);
+        (TcpStackPair pair, TcpStream client, TcpStream server) = c;
         using var cts = new CancellationTokenSource();
         var buffer = new byte[4096];
         Task<int> cancelled = pair.Sim.Start(async () => await server.ReadAsync(buffer, cts.Token));
@@ -163,9 +163,8 @@ public class TcpDirectReadTests(ITestOutputHelper output)
     [Fact]
     public void A_read_cancelled_after_the_data_went_into_it_returns_the_data()
     {
-        var pair = new TcpStackPair(seed: 15, Paced);
-        using TcpListener listener = pair.TcpB.Listen(80);
-        (TcpStream client, TcpStream server) = pair.Connect(listener);
+        using Connection c = Connect(seed: 15);
+        (TcpStackPair pair, TcpStream client, TcpStream server) = c;
         using var cts = new CancellationTokenSource();
         var buffer = new byte[4096];
         ValueTask<int> read = default;
@@ -194,9 +193,8 @@ public class TcpDirectReadTests(ITestOutputHelper output)
     [Fact]
     public void Disposing_the_stream_while_a_read_waits_fails_the_read_and_the_data_that_follows_resets_the_connection()
     {
-        var pair = new TcpStackPair(seed: 16, Paced);
-        using TcpListener listener = pair.TcpB.Listen(80);
-        (TcpStream client, TcpStream server) = pair.Connect(listener);
+        using Connection c = Connect(seed: 16);
+        (TcpStackPair pair, TcpStream client, TcpStream server) = c;
         var buffer = new byte[4096];
         Task<int> read = pair.Sim.Start(async () => await server.ReadAsync(buffer));
         pair.Settle();
@@ -223,9 +221,8 @@ public class TcpDirectReadTests(ITestOutputHelper output)
     [Fact]
     public void A_zero_length_read_waits_for_data_and_leaves_it_in_the_ring()
     {
-        var pair = new TcpStackPair(seed: 17, Paced);
-        using TcpListener listener = pair.TcpB.Listen(80);
-        (TcpStream client, TcpStream server) = pair.Connect(listener);
+        using Connection c = Connect(seed: 17);
+        (TcpStackPair pair, TcpStream client, TcpStream server) = c;
         Task<int> zero = pair.Sim.Start(async () => await server.ReadAsync(Memory<byte>.Empty));
         pair.Settle();
         Assert.False(zero.IsCompleted);
@@ -238,5 +235,12 @@ public class TcpDirectReadTests(ITestOutputHelper output)
         Assert.Equal(data, buffer[..n]);
         Assert.Equal(0, pair.TcpB.Counters.BytesReadDirect);
         Assert.Equal(500, pair.TcpB.Counters.BytesReadFromRing);
+    }
+
+    private sealed record Connection(TcpStackPair Pair, TcpStream Client, TcpStream Server, TcpListener Listener) : IDisposable
+    {
+        public void Deconstruct(out TcpStackPair pair, out TcpStream client, out TcpStream server) => (pair, client, server) = (Pair, Client, Server);
+
+        public void Dispose() => Listener.Dispose();
     }
 }
