@@ -298,9 +298,9 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
     /// ourselves, and flushes the devices.
     /// </summary>
     /// <remarks>
-    /// Requests queued before a device's batch run before its frames; one posted to run between
-    /// frames (<see cref="PostBetweenFrames"/>) cuts a batch in progress at the next
-    /// frame: the batch is ended there (<see cref="IIpTransport.OnReceiveBatchEnd"/>), the queued
+    /// A request posted to run between frames (<see cref="PostBetweenFrames"/>) runs, with those
+    /// queued before it, before a device's batch, and one posted while a batch is drained cuts it
+    /// at the next frame: the batch is ended there (<see cref="IIpTransport.OnReceiveBatchEnd"/>), the queued
     /// requests run, and the device's following frames start the next one. So an application that
     /// answers a completed read with the next one gets it registered before the rest of the batch
     /// is processed, and the following data can go straight into its buffer. Other requests (writes,
@@ -335,8 +335,10 @@ public sealed partial class NetworkStack : IPollDriven, IDisposable
                 _inReceiveBatch = true;
                 try
                 {
-                    // Requests that came before the frames run before them, as part of the batch.
-                    if (Volatile.Read(ref _pendingRequests) > 0)
+                    // A read posted to run between frames, and the requests queued with it, run
+                    // before the frames, as part of the batch; other requests (writes) wait for
+                    // the batch's end as they do after a cut.
+                    if (Volatile.Read(ref _betweenFrameRequests) > 0)
                     {
                         work += RunRequests();
                     }

@@ -68,13 +68,13 @@ public class ReceiveBatchTests
     }
 
     [Fact]
-    public void Requests_queued_before_the_poll_run_before_the_frames_and_inside_the_batch()
+    public void A_between_frames_request_queued_before_the_poll_runs_before_the_frames_and_inside_the_batch()
     {
         (NetworkStack stack, TestDevice device, BatchTransport transport) = Setup();
         device.Inject(Packets.Ip(Remote, Local, Experimental, [1]));
         bool inBatch = false;
         bool asked = false;
-        stack.Post(s =>
+        stack.PostBetweenFrames(s =>
         {
             inBatch = s.InReceiveBatch;
             asked = s.RequestReceiveBatchEnd(); // the batch's end comes after its frames
@@ -85,6 +85,23 @@ public class ReceiveBatchTests
         Assert.True(inBatch);
         Assert.True(asked);
         Assert.Equal(["request", "data 1", "end"], transport.Events);
+    }
+
+    [Fact]
+    public void An_ordinary_request_queued_before_the_poll_runs_after_the_frames_outside_the_batch()
+    {
+        (NetworkStack stack, TestDevice device, BatchTransport transport) = Setup();
+        device.Inject(Packets.Ip(Remote, Local, Experimental, [1]));
+        bool inBatch = true;
+        stack.Post(s =>
+        {
+            inBatch = s.InReceiveBatch;
+            transport.Events.Add("request");
+        });
+        stack.Poll();
+
+        Assert.False(inBatch);
+        Assert.Equal(["data 1", "request"], transport.Events);
     }
 
     [Fact]
