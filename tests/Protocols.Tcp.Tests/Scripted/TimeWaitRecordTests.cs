@@ -370,6 +370,16 @@ public class TimeWaitRecordTests(ITestOutputHelper output)
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static WeakReference HoldIntoTimeWaitThenDispose(TcpStackPair net, TcpListener listener) => net.Run(async () =>
     {
+        TcpStream server = await ServerHeldIntoTimeWaitAsync(net, listener);
+        var weak = new WeakReference(server.Connection.Tcb);
+        server.Dispose();
+        await Task.Delay(Ms, net.Sim.Clock);
+        return weak;
+    });
+
+    // The server closes first but keeps its stream, which then sits in TIME-WAIT.
+    private static async Task<TcpStream> ServerHeldIntoTimeWaitAsync(TcpStackPair net, TcpListener listener)
+    {
         Task<TcpStream> accept = listener.AcceptAsync();
         TcpStream client = await net.TcpA.ConnectAsync(new IpEndpoint(TcpStackPair.AddressB, 80));
         TcpStream server = await accept;
@@ -380,11 +390,8 @@ public class TimeWaitRecordTests(ITestOutputHelper output)
         await Task.Delay(TimeSpan.FromSeconds(1), net.Sim.Clock);
         Assert.Equal(1, net.TcpB.TimeWaitCount);
         Assert.Equal(TcpState.TimeWait, server.State);
-        var weak = new WeakReference(server.Connection.Tcb);
-        server.Dispose();
-        await Task.Delay(Ms, net.Sim.Clock);
-        return weak;
-    });
+        return server;
+    }
 
     // The server closes first and its stream is disposed; the client's stream is handed to keep.
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -409,16 +416,7 @@ public class TimeWaitRecordTests(ITestOutputHelper output)
         using TcpListener listener = net.TcpB.Listen(80);
         net.Run(async () =>
         {
-            Task<TcpStream> accept = listener.AcceptAsync();
-            TcpStream client = await net.TcpA.ConnectAsync(new IpEndpoint(TcpStackPair.AddressB, 80));
-            TcpStream server = await accept;
-            server.CompleteWrites(); // the server closes first but keeps its stream
-            Assert.Equal(0, await client.ReadAsync(new byte[1]));
-            client.Dispose();
-            Assert.Equal(0, await server.ReadAsync(new byte[1]));
-            await Task.Delay(TimeSpan.FromSeconds(1), net.Sim.Clock);
-            Assert.Equal(1, net.TcpB.TimeWaitCount);
-            Assert.Equal(TcpState.TimeWait, server.State);
+            TcpStream server = await ServerHeldIntoTimeWaitAsync(net, listener);
             await Task.Delay(TimeSpan.FromSeconds(59) + Ms, net.Sim.Clock);
             Assert.Equal(TcpState.Closed, server.State);
             Assert.Equal(0, net.TcpB.TimeWaitCount);
